@@ -1,0 +1,17 @@
+"""Benchmarks: ``python -m ascend_glm5 bench <op>``.
+
+Each prints the emulator's counters for the kernel against the minimum the op needs (bytes
+that must cross GM), and CPU wall time of the emulated kernel and of the reference.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = ("dynamic_quant",)
+
+
+def run(op: str, quick: bool = False) -> int:
+    if op not in BENCHMARKS:
+        raise SystemExit(f"unknown benchmark {op!r}; available: {', '.join(BENCHMARKS)}")
+    return importlib.import_module(f".{op}", __name__).main(quick)

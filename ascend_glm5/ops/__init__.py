@@ -1,0 +1,8 @@
+"""The operators, registered as torch.library ops under ``torch.ops.ascend_glm5``.
+
+Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs natively.
+"""
+
+from .dynamic_quant import dynamic_quant
+
+__all__ = ["dynamic_quant"]

@@ -1,0 +1,200 @@
+"""Reference for the fused MLA front end (a documented subset of torch_npu ``npu_mla_prolog_v3``).
+
+Contract: docs/ops/mla_prolog.md.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .dynamic_quant import dynamic_quant
+from .rope import rope_interleaved
+
+
+def _rms_norm(x: torch.Tensor, gamma: torch.Tensor, eps: float) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * gamma.float()
+
+
+def _matmul(a: torch.Tensor, a_scale, w: torch.Tensor, w_scale) -> torch.Tensor:
+    """``a @ w`` in fp32; int8 x int8 accumulates exactly, then dequantizes per token and per channel."""
+    if w.dtype == torch.int8:
+        # fp64 holds every int8 dot product exactly (|sum| <= 127 * 127 * K << 2**53) and uses BLAS.
+        acc = (a.double() @ w.double()).float()
+        return acc * a_scale.float()[:, None] * w_scale.float().reshape(1, -1)
+    return a.float() @ w.float()
+
+
+def _write_cache(cache: torch.Tensor, values: torch.Tensor, cache_mode: str, cache_index, lead) -> None:
+    if cache_mode == "PA_BSND":
+        slots = cache_index.reshape(-1).long()
+        capacity = cache.shape[0] * cache.shape[1]
+        if slots.numel() != values.shape[0] or (slots >= capacity).any():
+            raise ValueError(f"cache_index must hold {values.shape[0]} slots below {capacity} (negative = skip)")
+        keep = slots >= 0
+        cache[slots[keep] // cache.shape[1], slots[keep] % cache.shape[1], 0] = values[keep].to(cache.dtype)
+    else:
+        if tuple(cache.shape[:-2]) != tuple(lead):
+            raise ValueError(f"{cache_mode} cache must have leading dims {tuple(lead)}, got {tuple(cache.shape)}")
+        cache.select(-2, 0).copy_(values.reshape(*lead, values.shape[-1]))
+
+
+def mla_prolog(
+    token_x: torch.Tensor,
+    weight_dq: torch.Tensor,
+    weight_uq_qr: torch.Tensor,
+    weight_uk: torch.Tensor,
+    weight_dkv_kr: torch.Tensor,
+    rmsnorm_gamma_cq: torch.Tensor,
+    rmsnorm_gamma_ckv: torch.Tensor,
+    rope_sin: torch.Tensor,
+    rope_cos: torch.Tensor,
+    kv_cache: torch.Tensor,
+    kr_cache: torch.Tensor,
+    *,
+    cache_index: torch.Tensor | None = None,
+    dequant_scale_x: torch.Tensor | None = None,
+    dequant_scale_w_dq: torch.Tensor | None = None,
+    dequant_scale_w_uq_qr: torch.Tensor | None = None,
+    dequant_scale_w_dkv_kr: torch.Tensor | None = None,
+    smooth_scales_cq: torch.Tensor | None = None,
+    rmsnorm_epsilon_cq: float = 1e-5,
+    rmsnorm_epsilon_ckv: float = 1e-5,
+    cache_mode: str = "PA_BSND",
+    query_norm_flag: bool = False,
+    weight_quant_mode: int = 0,
+    qc_qr_scale: float = 1.0,
+    kc_scale: float = 1.0,
+):
+    """MLA preprocessing: absorbed query, roped query, latent KV written to the caches.
+
+    Shapes (He hidden, Hcq q_lora_rank, N heads, D qk_nope, Dr qk_rope, Hckv kv_lora_rank; ``T``
+    tokens, or ``[B, S]`` in place of ``[T]`` everywhere):
+
+    Args:
+        token_x: ``[T, He]``; bf16/fp16/fp32, or int8 for ``weight_quant_mode`` 2.
+        weight_dq: ``[He, Hcq]`` (``x @ weight_dq``; = ``q_a_proj.weight.T``); int8 in mode 2.
+        weight_uq_qr: ``[Hcq, N*(D+Dr)]``, columns per head ``[D nope | Dr rope]``
+            (= ``q_b_proj.weight.T``); int8 in modes 1 and 2.
+        weight_uk: ``[N, D, Hckv]`` float (= ``kv_b_proj.weight.view(N, D+Dv, Hckv)[:, :D]``). Its
+            dtype is the compute dtype of the floating outputs.
+        weight_dkv_kr: ``[He, Hckv+Dr]``, columns ``[latent | rope]`` (= ``kv_a_proj_with_mqa.weight.T``);
+            int8 in mode 2.
+        rmsnorm_gamma_cq: ``[Hcq]``. rmsnorm_gamma_ckv: ``[Hckv]``.
+        rope_sin, rope_cos: ``[T, Dr]`` in half layout (``cat(freqs, freqs)``, as HF's rotary
+            embedding returns). The rope slices are rotated in interleaved pairs
+            ``(x[2j], x[2j+1])`` and written de-interleaved (see :func:`rope_interleaved`).
+        kv_cache: ``[num_blocks, block_size, 1, Hckv]`` (PA_BSND), ``[B, S, 1, Hckv]`` (BSND) or
+            ``[T, 1, Hckv]`` (TND); float. Written in place.
+        kr_cache: same as ``kv_cache`` with ``Dr`` last. Written in place.
+        cache_index: PA_BSND only, int ``[T]``: flat slot ``block * block_size + offset`` of each
+            token; a negative slot skips the token. BSND/TND caches are written in token order.
+        dequant_scale_x: mode 2, fp32 ``[T, 1]``: per-token scale of the int8 ``token_x``.
+        dequant_scale_w_dq / _w_uq_qr / _w_dkv_kr: fp32 ``[1, n]`` per-output-channel scales of the
+            int8 weights (``_w_uq_qr`` in modes 1 and 2, the others in mode 2).
+        smooth_scales_cq: modes 1 and 2, optional fp32 ``[1, Hcq]`` applied before quantizing c^Q.
+        rmsnorm_epsilon_cq, rmsnorm_epsilon_ckv: RMSNorm epsilons.
+        cache_mode: "PA_BSND", "BSND" or "TND".
+        query_norm_flag: also return ``query_norm`` (c^Q, the indexer's input).
+        weight_quant_mode: 0 float weights; 1 int8 ``weight_uq_qr`` only; 2 int8 ``token_x``,
+            ``weight_dq``, ``weight_uq_qr``, ``weight_dkv_kr``.
+        qc_qr_scale, kc_scale: scales alpha_q, alpha_kv applied to c^Q and c^KV.
+
+    Returns:
+        ``(query, query_rope, dequant_scale_q_nope, query_norm, dequant_scale_q_norm)``:
+        ``query`` ``[T, N, Hckv]`` = ``q_nope @ weight_uk`` per head; ``query_rope`` ``[T, N, Dr]``;
+        both in ``weight_uk``'s dtype. ``dequant_scale_q_nope`` is always ``None`` (no KV-cache
+        quantization). With ``query_norm_flag``: ``query_norm`` ``[T, Hcq]`` is c^Q in
+        ``weight_uk``'s dtype (mode 0) or its int8 per-token quantization (modes 1, 2) with
+        ``dequant_scale_q_norm`` fp32 ``[T, 1]`` (mode 0: ``None``); otherwise both ``None``.
+
+    Math in fp32:
+        ``c^Q = qc_qr_scale * RMSNorm(x @ W_dq)``; ``[q_nope | q_pe] = c^Q @ W_uq_qr`` (mode 1/2: the
+        int8 quantization of c^Q, by ``dynamic_quant``, times its scale); ``query = q_nope @ W_uk``;
+        ``query_rope = RoPE(q_pe)``; ``[c | k_pe] = x @ W_dkv_kr``;
+        ``kv_cache <- kc_scale * RMSNorm(c)``; ``kr_cache <- RoPE(k_pe)``. Float operands of the
+        second and third matmul (c^Q, q_nope) are first rounded to ``weight_uk``'s dtype, as the
+        kernel's cube takes them in that dtype.
+    """
+    if weight_quant_mode not in (0, 1, 2):
+        raise ValueError(f"weight_quant_mode must be 0, 1 or 2, got {weight_quant_mode}")
+    if cache_mode not in ("PA_BSND", "BSND", "TND"):
+        raise ValueError(f"cache_mode must be PA_BSND, BSND or TND, got {cache_mode!r}")
+    if token_x.dim() not in (2, 3) or {"BSND": 3, "TND": 2}.get(cache_mode, token_x.dim()) != token_x.dim():
+        raise ValueError(f"token_x must be [T, He] or [B, S, He] (BSND needs 3-D, TND 2-D), got {tuple(token_x.shape)}")
+    if weight_uk.dim() != 3 or not weight_uk.is_floating_point():
+        raise ValueError(f"weight_uk must be a float [N, D, Hckv] tensor, got {weight_uk.dtype} {tuple(weight_uk.shape)}")
+    dtype = weight_uk.dtype
+    lead = token_x.shape[:-1]
+    x = token_x.reshape(-1, token_x.shape[-1])
+    n_tok, hidden = x.shape
+    heads, d_nope, d_ckv = weight_uk.shape
+    d_rope = rope_cos.shape[-1]
+    d_cq = weight_dq.shape[-1]
+    expected = {
+        "weight_dq": (weight_dq, (hidden, d_cq)),
+        "weight_uq_qr": (weight_uq_qr, (d_cq, heads * (d_nope + d_rope))),
+        "weight_dkv_kr": (weight_dkv_kr, (hidden, d_ckv + d_rope)),
+        "rmsnorm_gamma_cq": (rmsnorm_gamma_cq, (d_cq,)),
+        "rmsnorm_gamma_ckv": (rmsnorm_gamma_ckv, (d_ckv,)),
+        "rope_sin": (rope_sin, (*lead, d_rope)),
+        "rope_cos": (rope_cos, (*lead, d_rope)),
+    }
+    for name, (t, shape) in expected.items():
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    if kv_cache.shape[-2:] != (1, d_ckv) or kr_cache.shape[-2:] != (1, d_rope):
+        raise ValueError(f"kv_cache / kr_cache must end in (1, {d_ckv}) / (1, {d_rope})")
+    if cache_mode == "PA_BSND" and cache_index is None:
+        raise ValueError("cache_index is required for cache_mode PA_BSND")
+
+    int8_dq = weight_quant_mode == 2
+    int8_uq = weight_quant_mode in (1, 2)
+    for name, t, want_int8 in (
+        ("token_x", token_x, int8_dq),
+        ("weight_dq", weight_dq, int8_dq),
+        ("weight_dkv_kr", weight_dkv_kr, int8_dq),
+        ("weight_uq_qr", weight_uq_qr, int8_uq),
+    ):
+        if (t.dtype == torch.int8) != want_int8 or (not want_int8 and not t.is_floating_point()):
+            raise TypeError(f"{name} must be {'int8' if want_int8 else 'float'} for weight_quant_mode {weight_quant_mode}")
+    for name, t, needed in (
+        ("dequant_scale_x", dequant_scale_x, int8_dq),
+        ("dequant_scale_w_dq", dequant_scale_w_dq, int8_dq),
+        ("dequant_scale_w_dkv_kr", dequant_scale_w_dkv_kr, int8_dq),
+        ("dequant_scale_w_uq_qr", dequant_scale_w_uq_qr, int8_uq),
+    ):
+        if (t is not None) != needed:
+            raise ValueError(f"{name} must {'' if needed else 'not '}be given for weight_quant_mode {weight_quant_mode}")
+    if smooth_scales_cq is not None and not int8_uq:
+        raise ValueError("smooth_scales_cq is only used with weight_quant_mode 1 or 2")
+
+    x_scale = dequant_scale_x.reshape(-1) if int8_dq else None
+    c_q = qc_qr_scale * _rms_norm(_matmul(x, x_scale, weight_dq, dequant_scale_w_dq), rmsnorm_gamma_cq, rmsnorm_epsilon_cq)
+    if int8_uq:
+        smooth = None if smooth_scales_cq is None else smooth_scales_cq.reshape(-1)
+        query_norm, q_norm_scale = dynamic_quant(c_q, smooth_scales=smooth)
+        q_all = _matmul(query_norm, q_norm_scale, weight_uq_qr, dequant_scale_w_uq_qr)
+        q_norm_scale = q_norm_scale[:, None]
+    else:
+        query_norm, q_norm_scale = c_q.to(dtype), None
+        q_all = _matmul(query_norm, None, weight_uq_qr, None)
+    q_nope, q_pe = q_all.view(n_tok, heads, d_nope + d_rope).split([d_nope, d_rope], dim=-1)
+    query = torch.einsum("tnd,ndc->tnc", q_nope.to(dtype).float(), weight_uk.float())
+    cos, sin = rope_cos.reshape(n_tok, 1, d_rope), rope_sin.reshape(n_tok, 1, d_rope)
+    query_rope = rope_interleaved(q_pe, cos, sin)
+
+    c_kv, k_pe = _matmul(x, x_scale, weight_dkv_kr, dequant_scale_w_dkv_kr).split([d_ckv, d_rope], dim=-1)
+    _write_cache(kv_cache, kc_scale * _rms_norm(c_kv, rmsnorm_gamma_ckv, rmsnorm_epsilon_ckv), cache_mode, cache_index, lead)
+    _write_cache(kr_cache, rope_interleaved(k_pe, cos[:, 0], sin[:, 0]), cache_mode, cache_index, lead)
+
+    if not query_norm_flag:
+        query_norm = q_norm_scale = None
+    else:
+        query_norm = query_norm.reshape(*lead, d_cq)
+    return (
+        query.to(dtype).reshape(*lead, heads, d_ckv),
+        query_rope.to(dtype).reshape(*lead, heads, d_rope),
+        None,
+        query_norm,
+        q_norm_scale,
+    )

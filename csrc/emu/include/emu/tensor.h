@@ -1,0 +1,192 @@
+// GlobalTensor (GM) and LocalTensor (UB / L1 / L0*) with every access checked.
+#pragma once
+
+#include <cstring>
+#include <type_traits>
+
+#include "fp_types.h"
+#include "runtime.h"
+
+namespace AscendC {
+
+namespace emu {
+// The physical memory a TPosition lives in on A2/A3.
+constexpr Mem MemOf(TPosition p) {
+  switch (p) {
+    case TPosition::A1: case TPosition::B1: case TPosition::C1: case TPosition::TSCM: return Mem::L1;
+    case TPosition::A2: return Mem::L0A;
+    case TPosition::B2: return Mem::L0B;
+    case TPosition::CO1: return Mem::L0C;
+    case TPosition::C2: return Mem::BT;
+    case TPosition::C2PIPE2GM: return Mem::FB;
+    default: return Mem::UB;
+  }
+}
+const char* PositionName(TPosition p);
+}  // namespace emu
+
+template <typename T>
+class GlobalTensor {
+ public:
+  using PrimType = T;
+  GlobalTensor() = default;
+
+  void SetGlobalBuffer(__gm__ T* buffer, uint64_t bufferSize = 0) {
+    addr_ = buffer;
+    size_ = bufferSize;
+  }
+  __gm__ T* GetPhyAddr() const { return addr_; }
+  __gm__ T* GetPhyAddr(uint64_t offset) const { return (*this)[offset].addr_; }
+  uint64_t GetSize() const { return size_; }
+
+  GlobalTensor operator[](uint64_t offset) const {
+    GlobalTensor t;
+    t.addr_ = reinterpret_cast<T*>(reinterpret_cast<uint8_t*>(addr_) + emu::ElemBytes<T>(offset));
+    t.size_ = size_ > offset ? size_ - offset : 0;
+    return t;
+  }
+  template <typename U>
+  GlobalTensor<U> ReinterpretCast() const {
+    GlobalTensor<U> t;
+    t.SetGlobalBuffer(reinterpret_cast<U*>(addr_), size_ * emu::kBits<T> / emu::kBits<U>);
+    return t;
+  }
+
+  T GetValue(uint64_t offset) const {
+    static_assert(emu::kBits<T> % 8 == 0, "GetValue on packed sub-byte GM is not supported");
+    Check("GlobalTensor::GetValue", offset, 1);
+    emu::Core().counters.scalarOps++;
+    T v;
+    std::memcpy(&v, addr_ + offset, sizeof(T));
+    return v;
+  }
+  void SetValue(uint64_t offset, T value) const {
+    static_assert(emu::kBits<T> % 8 == 0, "SetValue on packed sub-byte GM is not supported");
+    Check("GlobalTensor::SetValue", offset, 1);
+    emu::Core().counters.scalarOps++;
+    std::memcpy(addr_ + offset, &value, sizeof(T));
+  }
+  void SetL2CacheHint(int) {}
+
+  // [offset, offset+count) elements must be inside the registered GM and the declared size.
+  void Check(const char* api, uint64_t offset, uint64_t count) const {
+    EMU_REQUIRE(addr_ != nullptr, api, "gm-bounds", "GlobalTensor has no buffer (SetGlobalBuffer not called)");
+    EMU_REQUIRE(size_ == 0 || offset + count <= size_, api, "gm-bounds",
+                "elements [%llu, %llu) beyond the GlobalTensor's bufferSize %llu", (unsigned long long)offset,
+                (unsigned long long)(offset + count), (unsigned long long)size_);
+    emu::CheckGm(api, reinterpret_cast<uint8_t*>(addr_) + emu::ElemBytes<T>(offset), emu::ElemBytes<T>(count));
+  }
+
+ private:
+  T* addr_ = nullptr;
+  uint64_t size_ = 0;  // elements; 0 = not declared
+};
+
+// A view of local memory. Remembers the allocation it came from so that every access can be
+// checked against it, not merely against the physical buffer.
+template <typename T>
+class LocalTensor {
+ public:
+  using PrimType = T;
+  LocalTensor() = default;
+  // Raw address form: a view of [addr, addr + tileSize elements) of the position's memory.
+  LocalTensor(TPosition pos, uint32_t addr, uint32_t tileSize)
+      : pos_(pos), addr_(addr), allocBegin_(0), allocEnd_(emu::Spec(emu::MemOf(pos)).physicalBytes),
+        size_(tileSize) {}
+
+  // Internal constructor used by TQue/TBuf.
+  static LocalTensor Make(TPosition pos, uint32_t addr, uint32_t allocBegin, uint32_t allocEnd, uint32_t size) {
+    LocalTensor t;
+    t.pos_ = pos;
+    t.addr_ = addr;
+    t.allocBegin_ = allocBegin;
+    t.allocEnd_ = allocEnd;
+    t.size_ = size;
+    return t;
+  }
+
+  LocalTensor operator[](uint32_t offset) const {
+    if constexpr (emu::kBits<T> < 8) {
+      EMU_REQUIRE(offset % (8 / emu::kBits<T>) == 0, "LocalTensor::operator[]", "alignment",
+                  "int4b_t offset %u must be even", offset);
+    }
+    LocalTensor t = *this;
+    t.addr_ = addr_ + static_cast<uint32_t>(emu::ElemBytes<T>(offset));
+    t.size_ = size_ > offset ? size_ - offset : 0;
+    return t;
+  }
+  template <typename U>
+  LocalTensor<U> ReinterpretCast() const {
+    auto t = LocalTensor<U>::Make(pos_, addr_, allocBegin_, allocEnd_,
+                                  static_cast<uint32_t>(uint64_t(size_) * emu::kBits<T> / emu::kBits<U>));
+    return t;
+  }
+
+  T GetValue(uint32_t index) const {
+    CheckAccess("LocalTensor::GetValue", index, 1);
+    emu::Core().counters.scalarOps++;
+    if constexpr (emu::kBits<T> == 4) {
+      const uint8_t byte = Data()[emu::ElemBytes<T>(index)];
+      return T((index & 1) ? (byte >> 4) : (byte & 0xF));
+    } else {
+      T v;
+      std::memcpy(&v, Data() + emu::ElemBytes<T>(index), sizeof(T));
+      return v;
+    }
+  }
+  template <typename S>
+  void SetValue(uint32_t index, const S value) const {
+    CheckAccess("LocalTensor::SetValue", index, 1);
+    emu::Core().counters.scalarOps++;
+    const T v = static_cast<T>(value);
+    if constexpr (emu::kBits<T> == 4) {
+      uint8_t& byte = Data()[emu::ElemBytes<T>(index)];
+      const uint8_t nib = static_cast<uint8_t>(static_cast<int>(v) & 0xF);
+      byte = (index & 1) ? static_cast<uint8_t>((byte & 0x0F) | (nib << 4)) : static_cast<uint8_t>((byte & 0xF0) | nib);
+    } else {
+      std::memcpy(Data() + emu::ElemBytes<T>(index), &v, sizeof(T));
+    }
+  }
+  T operator()(uint32_t index) const { return GetValue(index); }
+
+  uint32_t GetSize() const { return size_; }
+  void SetSize(uint32_t size) { size_ = size; }
+  uint32_t GetLength() const { return static_cast<uint32_t>(emu::ElemBytes<T>(size_)); }
+  TPosition GetPosition() const { return pos_; }
+  T* GetPhyAddr() const { return reinterpret_cast<T*>(Data()); }
+  T* GetPhyAddr(uint32_t offset) const { return (*this)[offset].GetPhyAddr(); }
+
+  // ---- for the emulator's API implementations ------------------------------------------------
+  emu::Mem EmuMem() const { return emu::MemOf(pos_); }
+  uint32_t EmuAddr() const { return addr_; }
+  uint8_t* Data() const {
+    EMU_REQUIRE(allocEnd_ > 0, "LocalTensor", "local-bounds", "tensor was never allocated (default-constructed)");
+    return emu::MemBase(EmuMem()) + addr_;
+  }
+  // Bytes [begin, end) relative to this tensor's start must stay inside its allocation.
+  void CheckBytes(const char* api, const char* operand, uint64_t begin, uint64_t end) const {
+    EMU_REQUIRE(allocEnd_ > 0, api, "local-bounds", "%s was never allocated (default-constructed LocalTensor)", operand);
+    const uint64_t b = addr_ + begin, e = addr_ + end;
+    EMU_REQUIRE(b >= allocBegin_ && e <= allocEnd_, api, "local-bounds",
+                "%s touches %s bytes [%llu, %llu) outside its buffer [%u, %u)", operand,
+                emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, allocBegin_, allocEnd_);
+  }
+  void CheckAccess(const char* api, uint64_t index, uint64_t count) const {
+    CheckBytes(api, "tensor", emu::ElemBytes<T>(index), ((index + count) * emu::kBits<T> + 7) / 8);
+  }
+  // Instruction operands must start on the memory's alignment (UB/L1 32 B, L0A/L0B 512 B, L0C 64 B).
+  void CheckAlign(const char* api, const char* operand, uint32_t align = 0) const {
+    const uint32_t a = align ? align : emu::Spec(EmuMem()).alignBytes;
+    EMU_REQUIRE(addr_ % a == 0, api, "alignment", "%s starts at %s address %u, not %u-byte aligned", operand,
+                emu::Spec(EmuMem()).name, addr_, a);
+  }
+
+ private:
+  TPosition pos_ = TPosition::VECCALC;
+  uint32_t addr_ = 0;        // byte address in the physical memory
+  uint32_t allocBegin_ = 0;  // the owning allocation, bytes
+  uint32_t allocEnd_ = 0;
+  uint32_t size_ = 0;        // elements
+};
+
+}  // namespace AscendC

@@ -1,0 +1,170 @@
+// Element-wise vector instructions: binary (Add ... Min), unary (Exp ... Relu), tensor-scalar
+// (Adds ... Mins) and Duplicate, each in count form and mask/repeat forms.
+#pragma once
+
+#include <cmath>
+
+#include "vec_engine.h"
+
+namespace AscendC {
+namespace emu {
+
+template <typename T> inline constexpr bool kIsFloat = std::is_same_v<T, float> || std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t>;
+template <typename T> inline constexpr bool kIsVecInt = std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, uint32_t>;
+
+// Computes in fp32 for floating types (one rounding back to T), natively for integers.
+template <typename T, typename F>
+inline T Arith(T a, T b, F f) {
+  if constexpr (kIsFloat<T>) return T(static_cast<float>(f(static_cast<float>(a), static_cast<float>(b))));
+  else return static_cast<T>(f(a, b));
+}
+template <typename T, typename F>
+inline T Arith1(T a, F f) {
+  if constexpr (kIsFloat<T>) return T(static_cast<float>(f(static_cast<float>(a))));
+  else return static_cast<T>(f(a));
+}
+
+template <typename T, typename F>
+void BinaryCount(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1,
+                 int32_t count, F f) {
+  BinaryLanes(api, dst, src0, src1, PlanCount(api, LanesFor(sizeof(T)), count), BinaryRepeatParams(), f);
+}
+template <typename T, typename M, typename F>
+void BinaryRepeat(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1,
+                  M mask, uint8_t repeat, const BinaryRepeatParams& rp, bool isSetMask, F f) {
+  BinaryLanes(api, dst, src0, src1, PlanMask<T>(api, LanesFor(sizeof(T)), mask, repeat, isSetMask), rp, f);
+}
+
+template <typename TD, typename TS, typename F>
+void UnaryCount(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, int32_t count, F f) {
+  constexpr uint32_t wide = sizeof(TD) > sizeof(TS) ? sizeof(TD) : sizeof(TS);
+  const LanePlan p = PlanCount(api, LanesFor(wide), count);
+  UnaryLanes(api, dst, src, p, Contiguous(sizeof(TD), p.lanes * sizeof(TD)), Contiguous(sizeof(TS), p.lanes * sizeof(TS)), f);
+}
+template <typename TD, typename TS, typename M, typename F>
+void UnaryRepeat(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, M mask, uint8_t repeat,
+                 const UnaryRepeatParams& rp, bool isSetMask, F f) {
+  constexpr uint32_t wide = sizeof(TD) > sizeof(TS) ? sizeof(TD) : sizeof(TS);
+  const LanePlan p = PlanMask<TD>(api, LanesFor(wide), mask, repeat, isSetMask);
+  UnaryLanes(api, dst, src, p, Layout{sizeof(TD), rp.dstBlkStride, rp.dstRepStride},
+             Layout{sizeof(TS), rp.srcBlkStride, rp.srcRepStride}, f);
+}
+
+}  // namespace emu
+
+// Each instruction gets its count form and both mask forms (continuous count, 128-bit lanes).
+#define EMU_BINARY_OP(NAME, REQUIRE, EXPR)                                                                      \
+  template <typename T>                                                                                         \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1, const int32_t& count) { \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    emu::BinaryCount(#NAME, dst, src0, src1, count, [](T a, T b) { return emu::Arith(a, b, EXPR); });          \
+  }                                                                                                             \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1, uint64_t mask,   \
+            const uint8_t repeatTime, const BinaryRepeatParams& repeatParams) {                                 \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    emu::BinaryRepeat(#NAME, dst, src0, src1, mask, repeatTime, repeatParams, isSetMask,                        \
+                      [](T a, T b) { return emu::Arith(a, b, EXPR); });                                         \
+  }                                                                                                             \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1,                  \
+            const uint64_t mask[], const uint8_t repeatTime, const BinaryRepeatParams& repeatParams) {          \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    emu::BinaryRepeat(#NAME, dst, src0, src1, mask, repeatTime, repeatParams, isSetMask,                        \
+                      [](T a, T b) { return emu::Arith(a, b, EXPR); });                                         \
+  }
+
+#define EMU_ANY_ARITH (emu::kIsFloat<T> && !std::is_same_v<T, bfloat16_t>) || std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t>
+#define EMU_FLOAT_ONLY std::is_same_v<T, float> || std::is_same_v<T, half>
+
+EMU_BINARY_OP(Add, EMU_ANY_ARITH, [](auto a, auto b) { return a + b; })
+EMU_BINARY_OP(Sub, EMU_ANY_ARITH, [](auto a, auto b) { return a - b; })
+EMU_BINARY_OP(Mul, EMU_ANY_ARITH, [](auto a, auto b) { return a * b; })
+EMU_BINARY_OP(Div, EMU_FLOAT_ONLY, [](auto a, auto b) { return a / b; })
+EMU_BINARY_OP(Max, EMU_ANY_ARITH, [](auto a, auto b) { return a > b ? a : b; })
+EMU_BINARY_OP(Min, EMU_ANY_ARITH, [](auto a, auto b) { return a < b ? a : b; })
+EMU_BINARY_OP(AddRelu, EMU_FLOAT_ONLY, [](auto a, auto b) { auto s = a + b; return s > 0 ? s : decltype(s)(0); })
+
+#define EMU_UNARY_OP(NAME, REQUIRE, EXPR)                                                                       \
+  template <typename T>                                                                                         \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, const int32_t& count) {                      \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    emu::UnaryCount(#NAME, dst, src, count, [](T a) { return emu::Arith1(a, EXPR); });                         \
+  }                                                                                                             \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, uint64_t mask, const uint8_t repeatTime,      \
+            const UnaryRepeatParams& repeatParams) {                                                            \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    emu::UnaryRepeat(#NAME, dst, src, mask, repeatTime, repeatParams, isSetMask,                                \
+                     [](T a) { return emu::Arith1(a, EXPR); });                                                 \
+  }                                                                                                             \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint64_t mask[], const uint8_t repeatTime, \
+            const UnaryRepeatParams& repeatParams) {                                                            \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    emu::UnaryRepeat(#NAME, dst, src, mask, repeatTime, repeatParams, isSetMask,                                \
+                     [](T a) { return emu::Arith1(a, EXPR); });                                                 \
+  }
+
+// Exp, Ln and Sqrt use the C library in fp32; the NPU's accuracy for them is not published,
+// so references that must match the emulator bit for bit compute them the same way.
+EMU_UNARY_OP(Exp, EMU_FLOAT_ONLY, [](float a) { return std::exp(a); })
+EMU_UNARY_OP(Ln, EMU_FLOAT_ONLY, [](float a) { return std::log(a); })
+EMU_UNARY_OP(Sqrt, EMU_FLOAT_ONLY, [](float a) { return std::sqrt(a); })
+EMU_UNARY_OP(Rsqrt, EMU_FLOAT_ONLY, [](float a) { return 1.0f / std::sqrt(a); })
+EMU_UNARY_OP(Reciprocal, EMU_FLOAT_ONLY, [](float a) { return 1.0f / a; })
+EMU_UNARY_OP(Abs, (EMU_FLOAT_ONLY || std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t>), [](auto a) { return a < 0 ? -a : a; })
+EMU_UNARY_OP(Relu, (EMU_FLOAT_ONLY || std::is_same_v<T, int32_t>), [](auto a) { return a > 0 ? a : decltype(a)(0); })
+EMU_UNARY_OP(Neg, (EMU_FLOAT_ONLY || std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t>), [](auto a) { return -a; })
+
+// Tensor-scalar forms: dst = f(src, scalar).
+#define EMU_SCALAR_OP(NAME, REQUIRE, EXPR)                                                                      \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, const int32_t& count) { \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    const T s = scalarValue;                                                                                    \
+    emu::UnaryCount(#NAME, dst, src, count, [s](T a) { return emu::Arith(a, s, EXPR); });                      \
+  }                                                                                                             \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, uint64_t mask,          \
+            const uint8_t repeatTime, const UnaryRepeatParams& repeatParams) {                                  \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    const T s = scalarValue;                                                                                    \
+    emu::UnaryRepeat(#NAME, dst, src, mask, repeatTime, repeatParams, isSetMask,                                \
+                     [s](T a) { return emu::Arith(a, s, EXPR); });                                              \
+  }                                                                                                             \
+  template <typename T, bool isSetMask = true>                                                                  \
+  void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, const uint64_t mask[],  \
+            const uint8_t repeatTime, const UnaryRepeatParams& repeatParams) {                                  \
+    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    const T s = scalarValue;                                                                                    \
+    emu::UnaryRepeat(#NAME, dst, src, mask, repeatTime, repeatParams, isSetMask,                                \
+                     [s](T a) { return emu::Arith(a, s, EXPR); });                                              \
+  }
+
+EMU_SCALAR_OP(Adds, EMU_ANY_ARITH, [](auto a, auto b) { return a + b; })
+EMU_SCALAR_OP(Muls, EMU_ANY_ARITH, [](auto a, auto b) { return a * b; })
+EMU_SCALAR_OP(Maxs, EMU_ANY_ARITH, [](auto a, auto b) { return a > b ? a : b; })
+EMU_SCALAR_OP(Mins, EMU_ANY_ARITH, [](auto a, auto b) { return a < b ? a : b; })
+EMU_SCALAR_OP(LeakyRelu, EMU_FLOAT_ONLY, [](auto a, auto b) { return a >= 0 ? a : a * b; })
+
+// Duplicate: fill with a scalar. Any 16- or 32-bit element type.
+template <typename T>
+void Duplicate(const LocalTensor<T>& dst, const T& scalarValue, const int32_t& count) {
+  static_assert(sizeof(T) == 2 || sizeof(T) == 4, "Duplicate: 16- or 32-bit elements only");
+  const T s = scalarValue;
+  emu::UnaryCount("Duplicate", dst, dst, count, [s](T) { return s; });
+}
+template <typename T, bool isSetMask = true, typename M>
+void Duplicate(const LocalTensor<T>& dst, const T& scalarValue, M mask, const uint8_t repeatTime,
+               const uint16_t dstBlockStride, const uint8_t dstRepeatStride) {
+  static_assert(sizeof(T) == 2 || sizeof(T) == 4, "Duplicate: 16- or 32-bit elements only");
+  const T s = scalarValue;
+  emu::UnaryRepeat("Duplicate", dst, dst, mask, repeatTime, UnaryRepeatParams(dstBlockStride, dstBlockStride, dstRepeatStride, dstRepeatStride),
+                   isSetMask, [s](T) { return s; });
+}
+
+#undef EMU_ANY_ARITH
+#undef EMU_FLOAT_ONLY
+
+}  // namespace AscendC

@@ -1,0 +1,195 @@
+// The vector unit's addressing model, shared by every vector instruction.
+//
+// A repeat processes 256 bytes as 8 blocks of 32 bytes. Which lanes of a repeat run is set by
+// the mask: a continuous count, a 128-bit lane mask, or (counter mode) a total element count.
+// Operands are placed by blkStride (between blocks of a repeat) and repStride (between
+// repeats), both in 32-byte units. Count forms are the contiguous special case.
+#pragma once
+
+#include <algorithm>
+#include <type_traits>
+
+#include "tensor.h"
+
+namespace AscendC {
+
+struct BinaryRepeatParams {
+  uint8_t dstBlkStride = 1, src0BlkStride = 1, src1BlkStride = 1;
+  uint8_t dstRepStride = 8, src0RepStride = 8, src1RepStride = 8;
+  BinaryRepeatParams() = default;
+  BinaryRepeatParams(uint8_t dstBlk, uint8_t src0Blk, uint8_t src1Blk, uint8_t dstRep, uint8_t src0Rep, uint8_t src1Rep)
+      : dstBlkStride(dstBlk), src0BlkStride(src0Blk), src1BlkStride(src1Blk),
+        dstRepStride(dstRep), src0RepStride(src0Rep), src1RepStride(src1Rep) {}
+};
+
+struct UnaryRepeatParams {
+  uint16_t dstBlkStride = 1, srcBlkStride = 1;
+  uint8_t dstRepStride = 8, srcRepStride = 8;
+  bool halfBlock = false;
+  UnaryRepeatParams() = default;
+  UnaryRepeatParams(uint16_t dstBlk, uint16_t srcBlk, uint8_t dstRep, uint8_t srcRep, bool half = false)
+      : dstBlkStride(dstBlk), srcBlkStride(srcBlk), dstRepStride(dstRep), srcRepStride(srcRep), halfBlock(half) {}
+};
+
+enum class MaskMode : uint8_t { NORMAL = 0, COUNTER };
+
+// Mask registers used by the isSetMask=false forms.
+template <typename T, MaskMode mode = MaskMode::NORMAL>
+void SetVectorMask(const uint64_t maskHigh, const uint64_t maskLow) {
+  auto& c = emu::Core();
+  c.maskHigh = maskHigh;
+  c.maskLow = maskLow;
+  c.maskCounterMode = mode == MaskMode::COUNTER || c.maskCounterMode;
+}
+template <typename T, MaskMode mode = MaskMode::NORMAL>
+void SetVectorMask(int32_t len) {
+  auto& c = emu::Core();
+  if (mode == MaskMode::COUNTER || c.maskCounterMode) {
+    c.maskHigh = 0;
+    c.maskLow = static_cast<uint64_t>(len);
+    return;
+  }
+  c.maskLow = len >= 64 ? ~0ull : ((1ull << len) - 1);
+  c.maskHigh = len >= 128 ? ~0ull : len > 64 ? ((1ull << (len - 64)) - 1) : 0;
+}
+inline void SetMaskCount() { emu::Core().maskCounterMode = true; }
+inline void SetMaskNorm() { emu::Core().maskCounterMode = false; }
+inline void ResetMask() {
+  auto& c = emu::Core();
+  c.maskHigh = c.maskLow = ~0ull;
+}
+
+namespace emu {
+
+// Which lanes run: `lanes` per repeat, `repeats` repeats; in counter mode the last repeat is partial.
+struct LanePlan {
+  uint32_t lanes = 0;        // lanes per repeat (256 B / element size of the widest operand)
+  uint32_t repeats = 0;
+  uint64_t bits[2] = {0, 0}; // active lanes of a full repeat (normal mode)
+  uint64_t count = 0;        // counter mode: total elements
+  bool counterMode = false;
+  bool counter() const { return counterMode; }
+  bool Active(uint32_t r, uint32_t lane) const {
+    if (counter()) return uint64_t(r) * lanes + lane < count;
+    return (bits[lane >> 6] >> (lane & 63)) & 1;
+  }
+  uint32_t MaxLane(uint32_t r) const;  // highest active lane of repeat r, or -1 if none
+  uint64_t ActiveLanes() const;
+};
+
+// Placement of one operand: element size and strides in 32-byte units.
+struct Layout {
+  uint32_t eltBytes;
+  uint32_t blkStride;
+  uint32_t repStride;
+  uint64_t Offset(uint32_t r, uint32_t lane) const {
+    const uint32_t perBlock = 32 / eltBytes;
+    return (uint64_t(r) * repStride + uint64_t(lane / perBlock) * blkStride) * 32 + uint64_t(lane % perBlock) * eltBytes;
+  }
+};
+
+LanePlan PlanContinuous(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats);
+LanePlan PlanBits(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats);
+LanePlan PlanFromRegisters(const char* api, uint32_t lanes, uint32_t repeats);  // isSetMask = false
+LanePlan PlanCount(const char* api, uint32_t lanes, int64_t count);             // count forms
+
+template <typename T>
+LanePlan PlanMask(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats, bool isSetMask) {
+  return isSetMask ? PlanContinuous(api, lanes, mask, repeats) : PlanFromRegisters(api, lanes, repeats);
+}
+template <typename T>
+LanePlan PlanMask(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats, bool isSetMask) {
+  return isSetMask ? PlanBits(api, lanes, mask, repeats) : PlanFromRegisters(api, lanes, repeats);
+}
+
+// Vector instructions run on the AIV; a cube core has no vector unit.
+void RequireVectorCore(const char* api);
+
+// Bytes [0, extent) an operand touches under the plan (offsets grow with lane and repeat).
+uint64_t Extent(const LanePlan& p, const Layout& l);
+
+// Checks an operand (alignment, bounds) and returns its base pointer.
+template <typename T>
+uint8_t* Prepare(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p, const Layout& l) {
+  t.CheckAlign(api, name, 32);
+  const uint64_t ext = Extent(p, l);
+  if (ext) t.CheckBytes(api, name, 0, ext);
+  return t.Data();
+}
+
+inline void CountVector(const LanePlan& p) {
+  auto& c = Core().counters;
+  c.vecCalls++;
+  c.vecElemOps += p.ActiveLanes();
+}
+
+template <typename T> inline T Load(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof(T)); return v; }
+template <typename T> inline void Store(uint8_t* p, T v) { std::memcpy(p, &v, sizeof(T)); }
+
+// True when the plan runs whole repeats back to back over this operand, so lane i of repeat r is
+// simply element r*lanes+i: the common count-form case, which then skips the address arithmetic.
+inline bool Dense(const LanePlan& p, const Layout& l) {
+  const bool allLanes = p.counter() || (p.bits[0] == ~0ull && (p.lanes <= 64 || p.bits[1] == ~0ull));
+  return allLanes && l.blkStride == 1 && uint64_t(l.repStride) * 32 == uint64_t(p.lanes) * l.eltBytes;
+}
+inline uint64_t DenseCount(const LanePlan& p) { return p.counter() ? p.count : uint64_t(p.repeats) * p.lanes; }
+
+// Applies `f(r, lane)` to every active lane.
+template <typename F>
+void ForEachLane(const LanePlan& p, F&& f) {
+  for (uint32_t r = 0; r < p.repeats; ++r)
+    for (uint32_t lane = 0; lane < p.lanes; ++lane)
+      if (p.Active(r, lane)) f(r, lane);
+}
+
+// Lanes per repeat for an instruction whose widest operand has `bytes`-byte elements.
+constexpr uint32_t LanesFor(uint32_t bytes) { return 256 / bytes; }
+
+// Element-wise kernels: dst = f(src...) lane by lane. Arithmetic on half/bf16 runs in fp32 and
+// rounds once to the element type, which is exact for +,-,*,/ and sqrt (fp32 has >= 2p+2 bits).
+template <typename TD, typename TS, typename F>
+void UnaryLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
+                const Layout& ld, const Layout& ls, F&& f) {
+  RequireVectorCore(api);
+  uint8_t* d = Prepare(api, "dst", dst, p, ld);
+  const uint8_t* s = Prepare(api, "src", src, p, ls);
+  CountVector(p);
+  if (Dense(p, ld) && Dense(p, ls)) {
+    const uint64_t n = DenseCount(p);
+    for (uint64_t i = 0; i < n; ++i) Store<TD>(d + i * sizeof(TD), f(Load<TS>(s + i * sizeof(TS))));
+    return;
+  }
+  ForEachLane(p, [&](uint32_t r, uint32_t lane) {
+    Store<TD>(d + ld.Offset(r, lane), f(Load<TS>(s + ls.Offset(r, lane))));
+  });
+}
+
+template <typename T, typename F>
+void BinaryLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1,
+                 const LanePlan& p, const BinaryRepeatParams& rp, F&& f) {
+  RequireVectorCore(api);
+  const Layout ld{sizeof(T), rp.dstBlkStride, rp.dstRepStride};
+  const Layout l0{sizeof(T), rp.src0BlkStride, rp.src0RepStride};
+  const Layout l1{sizeof(T), rp.src1BlkStride, rp.src1RepStride};
+  uint8_t* d = Prepare(api, "dst", dst, p, ld);
+  const uint8_t* s0 = Prepare(api, "src0", src0, p, l0);
+  const uint8_t* s1 = Prepare(api, "src1", src1, p, l1);
+  CountVector(p);
+  if (Dense(p, ld) && Dense(p, l0) && Dense(p, l1)) {
+    const uint64_t n = DenseCount(p);
+    for (uint64_t i = 0; i < n; ++i)
+      Store<T>(d + i * sizeof(T), f(Load<T>(s0 + i * sizeof(T)), Load<T>(s1 + i * sizeof(T))));
+    return;
+  }
+  ForEachLane(p, [&](uint32_t r, uint32_t lane) {
+    Store<T>(d + ld.Offset(r, lane), f(Load<T>(s0 + l0.Offset(r, lane)), Load<T>(s1 + l1.Offset(r, lane))));
+  });
+}
+
+inline Layout Contiguous(uint32_t eltBytes, uint32_t laneBytes) {
+  // Count forms: repeats sit back to back, so repStride covers the lanes of one repeat.
+  return Layout{eltBytes, 1, laneBytes / 32 ? laneBytes / 32 : 1};
+}
+
+}  // namespace emu
+}  // namespace AscendC

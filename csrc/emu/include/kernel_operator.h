@@ -1,0 +1,13 @@
+// AscendC kernel API for the CPU: the same names, signatures and rules as CANN 8.x on Atlas A2/A3
+// (__CCE_AICORE__ == 220), executed by the ascend_glm5 emulator. See docs/emulator.md.
+#pragma once
+
+#include "emu/macros.h"
+#include "emu/fp_types.h"
+#include "emu/runtime.h"
+#include "emu/tensor.h"
+#include "emu/pipe.h"
+#include "emu/sync.h"
+#include "emu/data_copy.h"
+#include "emu/vec_engine.h"
+#include "emu/vec_elementwise.h"

@@ -1,0 +1,327 @@
+// Kernel launch: one thread per emulated core, first failure wins, deadlocks detected.
+#include <algorithm>
+#include <cstdarg>
+#include <thread>
+
+#include "emu/pipe.h"
+#include "emu/sync.h"
+#include "launch_context.h"
+
+namespace AscendC::emu {
+
+namespace {
+thread_local CoreState* tCore = nullptr;
+thread_local LaunchContext* tLaunch = nullptr;
+
+std::mutex gStatsMu;
+LaunchStats gLast;
+Counters gCumulative;
+uint64_t gLaunches = 0;
+
+// Thrown on the other cores once one core failed: unwinds them without a second report.
+struct Aborted {};
+}  // namespace
+
+Counters& Counters::operator+=(const Counters& o) {
+  mte2Bytes += o.mte2Bytes; mte3Bytes += o.mte3Bytes; mte1Bytes += o.mte1Bytes;
+  mte2Calls += o.mte2Calls; mte3Calls += o.mte3Calls; mte1Calls += o.mte1Calls;
+  vecElemOps += o.vecElemOps; vecCalls += o.vecCalls; cubeMacs += o.cubeMacs; cubeCalls += o.cubeCalls;
+  fixpipeBytes += o.fixpipeBytes; scalarOps += o.scalarOps; syncWaits += o.syncWaits;
+  return *this;
+}
+
+LaunchStats LastLaunch() { std::lock_guard<std::mutex> g(gStatsMu); return gLast; }
+Counters CumulativeCounters() { std::lock_guard<std::mutex> g(gStatsMu); return gCumulative; }
+uint64_t CumulativeLaunches() { std::lock_guard<std::mutex> g(gStatsMu); return gLaunches; }
+void ResetCounters() {
+  std::lock_guard<std::mutex> g(gStatsMu);
+  gCumulative = Counters();
+  gLaunches = 0;
+}
+
+std::string Format(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char buf[1024];
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+std::string CoreName(const CoreState& c) {
+  if (c.coreType == AIC) return Format("AIC %lld", (long long)c.blockIdx);
+  return Format("AIV %lld", (long long)c.blockIdx);
+}
+
+void Fail(const char* api, const char* rule, const std::string& detail) {
+  std::string msg;
+  if (tCore) msg = Format("[ascendc-emu] kernel '%s', core %s: %s: %s: ", tCore->kernel, CoreName(*tCore).c_str(), api, rule);
+  else msg = Format("[ascendc-emu] %s: %s: ", api, rule);
+  throw EmuError(msg + detail);
+}
+
+CoreState& Core() {
+  if (!tCore) throw EmuError("[ascendc-emu] a kernel API was called outside a kernel launch (use ICPU_RUN_KF)");
+  return *tCore;
+}
+bool InKernel() { return tCore != nullptr; }
+LaunchContext* CurrentLaunch() { return tLaunch; }
+
+uint8_t* MemBase(Mem m) {
+  CoreState& c = Core();
+  uint8_t* p = c.mem[static_cast<int>(m)].get();
+  if (!p) Fail("local memory", "core-type", Format("%s is not on %s cores", Spec(m).name, c.coreType == AIC ? "cube (AIC)" : "vector (AIV)"));
+  return p;
+}
+
+void LaunchContext::Abort(const std::string& message) {
+  if (!aborted) {
+    aborted = true;
+    error = message;
+  }
+  cv.notify_all();
+}
+
+void LaunchContext::CheckDeadlock() {
+  if (aborted || waiters.empty()) return;
+  for (auto& [core, w] : waiters)
+    if ((*w.ready)()) return;  // someone can proceed
+  if (finished + waiters.size() < cores.size()) return;  // someone is still running
+  std::string msg = Format("[ascendc-emu] kernel '%s': deadlock: every unfinished core is blocked:", kernel);
+  for (auto& [core, w] : waiters) msg += " " + CoreName(*core) + " in " + w.what + ";";
+  if (finished) msg += Format(" %u core(s) already finished.", finished);
+  Abort(msg);
+}
+
+void LaunchContext::WaitUntil(std::unique_lock<std::mutex>& lock, CoreState& self, const char* api,
+                              const std::string& what, const std::function<bool()>& ready) {
+  self.counters.syncWaits++;
+  if (ready()) return;
+  waiters[&self] = Waiter{&ready, std::string(api) + "(" + what + ")"};
+  CheckDeadlock();
+  cv.wait(lock, [&] { return aborted || ready(); });
+  waiters.erase(&self);
+  if (aborted) throw Aborted{};
+}
+
+void DeclareKernelType(int type, uint64_t tilingKey) {
+  CoreState& c = Core();
+  LaunchContext* L = tLaunch;
+  if (tilingKey && tilingKey != TilingKey()) return;  // KERNEL_TASK_TYPE for another key
+  c.declaredType = type;
+  const char* needs = nullptr;
+  switch (type) {
+    case KERNEL_TYPE_AIV_ONLY: case KERNEL_TYPE_MIX_AIV_1_0: if (L->mode != KernelMode::AIV_MODE) needs = "AIV_MODE"; break;
+    case KERNEL_TYPE_AIC_ONLY: case KERNEL_TYPE_MIX_AIC_1_0: if (L->mode != KernelMode::AIC_MODE) needs = "AIC_MODE"; break;
+    case KERNEL_TYPE_MIX_AIC_1_2: if (L->mode != KernelMode::MIX_MODE) needs = "MIX_MODE"; break;
+    default:
+      Fail("KERNEL_TASK_TYPE_DEFAULT", "kernel-type", Format("kernel type %d is not supported on A2/A3 by the emulator", type));
+  }
+  if (needs)
+    Fail("KERNEL_TASK_TYPE_DEFAULT", "kernel-type",
+         Format("the kernel declares type %d but was launched in another mode; launch it with KernelMode::%s", type, needs));
+}
+
+void Barrier(const char* api, bool aivOnly) {
+  CoreState& self = Core();
+  LaunchContext* L = tLaunch;
+  if (self.declaredType == KERNEL_TYPE_AIV_ONLY || self.declaredType == KERNEL_TYPE_AIC_ONLY)
+    Fail(api, "kernel-type", "SyncAll needs a MIX kernel type (KERNEL_TYPE_MIX_AIV_1_0 for vector-only kernels): "
+                             "the inter-core sync hardware is off for *_ONLY kernels");
+  const uint32_t physical = aivOnly ? Soc().aivNum : Soc().aivNum + Soc().aicNum;
+  uint32_t members = 0;
+  for (auto& c : L->cores) members += (!aivOnly || c->coreType == AIV);
+  if (members > physical)
+    Fail(api, "sync-scope", Format("%u cores take part but the SoC has %u: blocks beyond the physical cores run in later "
+                                   "waves, so the barrier would never complete", members, physical));
+  if (aivOnly && self.coreType != AIV) Fail(api, "sync-scope", "SyncAll<true> (AIV only) called on a cube core");
+  const int g = aivOnly ? 1 : 0;
+  std::unique_lock<std::mutex> lock(L->mu);
+  if (L->aborted) throw Aborted{};
+  const uint64_t gen = L->barrierGeneration[g];
+  if (++L->barrierArrived[g] == members) {
+    L->barrierArrived[g] = 0;
+    L->barrierGeneration[g]++;
+    L->cv.notify_all();
+    self.counters.syncWaits++;
+    return;
+  }
+  std::function<bool()> ready = [L, g, gen] { return L->barrierGeneration[g] != gen; };
+  L->WaitUntil(lock, self, api, Format("barrier of %u cores", members), ready);
+}
+
+namespace {
+// The AI Core (block) a core belongs to: in MIX launches AIVs 2b and 2b+1 pair with AIC b.
+int64_t BlockOf(const CoreState& c) {
+  return c.coreType == AIV && CurrentLaunch()->mode == KernelMode::MIX_MODE ? c.blockIdx / 2 : c.blockIdx;
+}
+
+// The cores that a cross-core flag of `mode` set by `self` signals.
+std::vector<const CoreState*> FlagTargets(const CoreState& self, int mode) {
+  std::vector<const CoreState*> out;
+  for (auto& c : CurrentLaunch()->cores) {
+    const CoreState* o = c.get();
+    const bool sameBlock = BlockOf(*o) == BlockOf(self);
+    if (mode == 0 && o->coreType == self.coreType) out.push_back(o);
+    if (mode == 1 && self.coreType == AIV && o->coreType == AIV && sameBlock) out.push_back(o);
+    if (mode == 2 && o->coreType != self.coreType && sameBlock) out.push_back(o);
+  }
+  return out;
+}
+void CheckFlag(const char* api, int mode, uint16_t flagId) {
+  EMU_REQUIRE(mode >= 0 && mode <= 2, api, "param-range", "mode %d is not 0, 1 or 2", mode);
+  EMU_REQUIRE(flagId < 16, api, "param-range", "flagId %u outside [0, 15]", flagId);
+  EMU_REQUIRE(CurrentLaunch()->mode == KernelMode::MIX_MODE || mode != 2, api, "sync-scope",
+              "mode 2 (cube <-> vector) needs a MIX_AIC_1_2 launch");
+  EMU_REQUIRE(Core().declaredType != KERNEL_TYPE_AIV_ONLY && Core().declaredType != KERNEL_TYPE_AIC_ONLY, api, "kernel-type",
+              "cross-core flags need a MIX kernel type");
+}
+}  // namespace
+
+// Flag counters are 4 bits: 15 pending sets is the hardware's limit.
+void CrossCoreSet(const char* api, int mode, uint16_t flagId) {
+  CheckFlag(api, mode, flagId);
+  CoreState& self = Core();
+  LaunchContext* L = tLaunch;
+  std::unique_lock<std::mutex> lock(L->mu);
+  for (const CoreState* t : FlagTargets(self, mode)) {
+    // Mode 2 into an AIC counts per sending AIV, so that its wait can require both.
+    const int key = (mode == 2 && t->coreType == AIC) ? flagId * 4 + 2 * mode + int(self.subBlockIdx) : flagId * 4 + mode;
+    uint32_t& n = L->flagCount[{t, key}];
+    EMU_REQUIRE(n < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId, mode, CoreName(*t).c_str());
+    n++;
+  }
+  L->cv.notify_all();
+}
+
+void CrossCoreWait(const char* api, int mode, uint16_t flagId) {
+  CheckFlag(api, mode, flagId);
+  CoreState& self = Core();
+  LaunchContext* L = tLaunch;
+  std::vector<int> keys;
+  if (mode == 2 && self.coreType == AIC) keys = {flagId * 4 + 4, flagId * 4 + 5};  // both AIVs
+  else keys = {flagId * 4 + mode};
+  // Mode 0 / 1 wait for every member of the group to have set the flag.
+  const uint32_t need = mode == 2 ? 1 : static_cast<uint32_t>(FlagTargets(self, mode).size());
+  std::unique_lock<std::mutex> lock(L->mu);
+  if (L->aborted) throw Aborted{};
+  std::function<bool()> ready = [&] {
+    for (int k : keys) {
+      auto it = L->flagCount.find({&self, k});
+      if (it == L->flagCount.end() || it->second < need) return false;
+    }
+    return true;
+  };
+  L->WaitUntil(lock, self, api, Format("flag %u, mode %d", flagId, mode), ready);
+  for (int k : keys) L->flagCount[{&self, k}] -= need;
+}
+
+namespace {
+void RunCore(LaunchContext* L, CoreState* core, const std::function<void()>* body) {
+  tCore = core;
+  tLaunch = L;
+  try {
+    (*body)();
+    for (int e = 0; e < static_cast<int>(HardEvent::MAX); ++e)
+      for (int id = 0; id < 8; ++id)
+        if (core->eventSet[e][id])
+          Fail("kernel end", "event-pairing", Format("SetFlag<%s>(%d) was never waited on", EventName(static_cast<HardEvent>(e)), id));
+  } catch (const Aborted&) {
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> g(L->mu);
+    L->Abort(e.what());
+  } catch (...) {
+    std::lock_guard<std::mutex> g(L->mu);
+    L->Abort(Format("[ascendc-emu] kernel '%s', core %s: unknown exception", L->kernel, CoreName(*core).c_str()));
+  }
+  {
+    std::lock_guard<std::mutex> g(L->mu);
+    L->finished++;
+    L->CheckDeadlock();
+    L->cv.notify_all();
+  }
+  tCore = nullptr;
+  tLaunch = nullptr;
+}
+
+void AddCore(LaunchContext& L, int32_t type, int64_t blockIdx, int64_t sub) {
+  auto c = std::make_unique<CoreState>();
+  c->kernel = L.kernel;
+  c->coreType = type;
+  c->blockIdx = blockIdx;
+  c->subBlockIdx = sub;
+  c->blockNum = L.blockDim;
+  c->launchIndex = static_cast<uint32_t>(L.cores.size());
+  for (int m = 0; m < kMemCount; ++m) {
+    const MemSpec& s = Spec(static_cast<Mem>(m));
+    if (s.onCube != (type == AIC)) continue;
+    c->mem[m].reset(new uint8_t[s.physicalBytes]);
+    Poison(c->mem[m].get(), s.physicalBytes);
+  }
+  L.cores.push_back(std::move(c));
+}
+}  // namespace
+
+void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::function<void()>& body,
+            const std::vector<GmRegion>& regions) {
+  if (tCore) throw EmuError("[ascendc-emu] Launch: a kernel cannot launch another kernel");
+  if (blockDim < 1 || blockDim > 65535)
+    throw EmuError(Format("[ascendc-emu] launch of '%s': blockDim %u outside [1, 65535]", kernel, blockDim));
+  LaunchContext L;
+  L.kernel = kernel;
+  L.mode = mode;
+  L.blockDim = blockDim;
+  L.regions = regions;
+  L.regions.erase(std::remove_if(L.regions.begin(), L.regions.end(), [](const GmRegion& r) { return !r.ptr || !r.bytes; }),
+                  L.regions.end());
+  std::sort(L.regions.begin(), L.regions.end(), [](const GmRegion& a, const GmRegion& b) { return a.ptr < b.ptr; });
+  for (uint32_t b = 0; b < blockDim; ++b) {
+    if (mode == KernelMode::AIV_MODE) AddCore(L, AIV, b, 0);
+    if (mode == KernelMode::AIC_MODE) AddCore(L, AIC, b, 0);
+    if (mode == KernelMode::MIX_MODE) {
+      AddCore(L, AIC, b, 0);
+      AddCore(L, AIV, 2 * b, 0);
+      AddCore(L, AIV, 2 * b + 1, 1);
+    }
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(L.cores.size());
+  for (auto& c : L.cores) threads.emplace_back(RunCore, &L, c.get(), &body);
+  for (auto& t : threads) t.join();
+
+  LaunchStats stats;
+  stats.kernel = kernel;
+  stats.blockDim = blockDim;
+  stats.cores = static_cast<uint32_t>(L.cores.size());
+  for (auto& c : L.cores) {
+    stats.perCore.push_back(c->counters);
+    stats.total += c->counters;
+  }
+  {
+    std::lock_guard<std::mutex> g(gStatsMu);
+    gCumulative += stats.total;
+    gLaunches++;
+    gLast = std::move(stats);
+  }
+  if (L.aborted) throw EmuError(L.error);
+}
+
+void CheckGm(const char* api, const void* p, uint64_t bytes) {
+  LaunchContext* L = tLaunch;
+  if (!L) Fail(api, "gm-bounds", "GM access outside a kernel launch");
+  const auto* b = static_cast<const uint8_t*>(p);
+  auto it = std::upper_bound(L->regions.begin(), L->regions.end(), b,
+                             [](const uint8_t* x, const GmRegion& r) { return x < static_cast<const uint8_t*>(r.ptr); });
+  if (it != L->regions.begin()) {
+    --it;
+    const auto* rb = static_cast<const uint8_t*>(it->ptr);
+    if (b >= rb && b + bytes <= rb + it->bytes) return;
+    if (b >= rb && b < rb + it->bytes)
+      Fail(api, "gm-bounds", Format("bytes [%llu, %llu) of a %llu-byte GM buffer: runs past its end by %llu bytes",
+                                    (unsigned long long)(b - rb), (unsigned long long)(b - rb + bytes),
+                                    (unsigned long long)it->bytes, (unsigned long long)(b + bytes - rb - it->bytes)));
+  }
+  Fail(api, "gm-bounds", Format("address %p (%llu bytes) is in no GM buffer passed to the launch", p, (unsigned long long)bytes));
+}
+
+}  // namespace AscendC::emu

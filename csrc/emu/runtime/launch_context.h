@@ -1,0 +1,52 @@
+// State shared by the cores of one launch (private to the runtime library).
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "emu/runtime.h"
+
+namespace AscendC::emu {
+
+struct LaunchContext {
+  const char* kernel = "";
+  KernelMode mode = KernelMode::MIX_MODE;
+  uint32_t blockDim = 0;
+  std::vector<std::unique_ptr<CoreState>> cores;
+  std::vector<GmRegion> regions;  // sorted by address
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool aborted = false;
+  std::string error;  // first failure
+  uint32_t finished = 0;
+  // Cores blocked in a wait, with the condition that releases them and what they wait in.
+  struct Waiter {
+    const std::function<bool()>* ready;
+    std::string what;
+  };
+  std::map<const CoreState*, Waiter> waiters;
+
+  // SyncAll: arrivals and generation per group (0 = all cores, 1 = AIV only).
+  uint32_t barrierArrived[2] = {0, 0};
+  uint64_t barrierGeneration[2] = {0, 0};
+
+  // Cross-core flags: pending set-counts per (core, flag), and for the AIC in mode 2 per AIV.
+  std::map<std::pair<const CoreState*, int>, uint32_t> flagCount;
+
+  // Records the first failure and wakes every waiter so that the launch unwinds.
+  void Abort(const std::string& message);
+  // Blocks the calling core until ready() holds (checked under mu). Fails on abort or deadlock.
+  void WaitUntil(std::unique_lock<std::mutex>& lock, CoreState& self, const char* api, const std::string& what,
+                 const std::function<bool()>& ready);
+  // Under mu: if no core can make progress, abort with a description of who waits for what.
+  void CheckDeadlock();
+};
+
+LaunchContext* CurrentLaunch();
+
+}  // namespace AscendC::emu

@@ -1,0 +1,125 @@
+// Memory specs, GM registry (GmAlloc), poisoning, TPipe accounting, copy counters.
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "emu/pipe.h"
+#include "launch_context.h"
+
+namespace AscendC::emu {
+
+const MemSpec& Spec(Mem m) {
+  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). UB above 184 KiB is API scratch.
+  static const MemSpec specs[kMemCount] = {
+      {"UB", 192 * 1024, 184 * 1024, 32, false},
+      {"L1", 512 * 1024, 512 * 1024 - 128, 32, true},
+      {"L0A", 64 * 1024, 64 * 1024, 512, true},
+      {"L0B", 64 * 1024, 64 * 1024, 512, true},
+      {"L0C", 128 * 1024, 128 * 1024, 64, true},
+      {"BT", 1024, 1024, 64, true},
+      {"FB", 7 * 1024, 7 * 1024, 64, true},
+  };
+  return specs[static_cast<int>(m)];
+}
+
+const SocInfo& Soc() {
+  static const SocInfo soc{"Ascend910B1", 24, 48};
+  return soc;
+}
+
+void Poison(uint8_t* p, uint32_t bytes) {
+  for (uint32_t i = 0; i < bytes; ++i) p[i] = kPoisonPattern[i & 3];
+}
+
+void CountCopy(Mem from, Mem to, uint64_t bytes) {
+  Counters& c = Core().counters;
+  if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; }       // GM -> local
+  else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; }    // local -> GM
+  else if (from == Mem::L1 && (to == Mem::L0A || to == Mem::L0B)) { c.mte1Bytes += bytes; c.mte1Calls++; }
+  else { c.vecElemOps += bytes / 2; c.vecCalls++; }                        // UB -> UB runs on the vector pipe
+}
+
+// ---- GmAlloc registry -------------------------------------------------------------------------
+namespace {
+std::mutex gGmMu;
+std::map<const void*, uint64_t> gGmAllocs;
+KernelMode gMode = KernelMode::MIX_MODE;
+uint64_t gTilingKey = 0;
+}  // namespace
+
+void* GmAllocRegistered(size_t bytes) {
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!p) throw EmuError(Format("[ascendc-emu] GmAlloc: out of host memory for %zu bytes", bytes));
+  Poison(static_cast<uint8_t*>(p), static_cast<uint32_t>(rounded));
+  std::lock_guard<std::mutex> g(gGmMu);
+  gGmAllocs[p] = bytes;
+  return p;
+}
+
+void GmFreeRegistered(void* p) {
+  if (!p) return;
+  {
+    std::lock_guard<std::mutex> g(gGmMu);
+    if (!gGmAllocs.erase(p)) throw EmuError("[ascendc-emu] GmFree: pointer was not returned by GmAlloc");
+  }
+  std::free(p);
+}
+
+std::vector<GmRegion> GmAllocRegions() {
+  std::lock_guard<std::mutex> g(gGmMu);
+  std::vector<GmRegion> out;
+  for (auto& [p, n] : gGmAllocs) out.push_back({p, n});
+  return out;
+}
+
+void SetDefaultKernelMode(KernelMode mode) { gMode = mode; }
+KernelMode DefaultKernelMode() { return gMode; }
+void SetTilingKey(uint64_t key) { gTilingKey = key; }
+uint64_t TilingKey() { return gTilingKey; }
+
+// ---- TPipe ------------------------------------------------------------------------------------
+uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32_t len) {
+  const Mem m = MemOf(pos);
+  const MemSpec& s = Spec(m);
+  MemBase(m);  // fails on a core without this memory
+  EMU_REQUIRE(num >= 1, api, "buffer-count", "num must be at least 1");
+  uint32_t& count = buffers_[static_cast<int>(pos)];
+  EMU_REQUIRE(count + num <= kMaxBuffersPerPosition, api, "buffer-count",
+              "%u buffers at %s would exceed the limit of %u per position", count + num, PositionName(pos),
+              kMaxBuffersPerPosition);
+  uint32_t& used = used_[static_cast<int>(m)];
+  const uint64_t need = uint64_t(num) * len;
+  EMU_REQUIRE(used + need <= s.usableBytes, api, "capacity",
+              "%u x %u bytes at %s need %s bytes [%u, %llu), but only %u bytes are usable by kernels", num, len,
+              PositionName(pos), s.name, used, (unsigned long long)(used + need), s.usableBytes);
+  const uint32_t base = used;
+  used += static_cast<uint32_t>(need);
+  count += num;
+  return base;
+}
+
+void PipeState::Reset() {
+  used_.fill(0);
+  buffers_.fill(0);
+}
+
+PipeState& CurrentPipe(const char* api) {
+  auto* p = static_cast<TPipe*>(Core().pipe);
+  EMU_REQUIRE(p != nullptr, api, "queue-state", "no TPipe is alive on this core");
+  return p->EmuState();
+}
+
+}  // namespace AscendC::emu
+
+namespace AscendC {
+TPipe::TPipe() {
+  auto& c = emu::Core();
+  EMU_REQUIRE(c.pipe == nullptr, "TPipe", "queue-state", "a second TPipe while one is alive on this core");
+  c.pipe = this;
+}
+TPipe::~TPipe() {
+  if (emu::InKernel() && emu::Core().pipe == this) emu::Core().pipe = nullptr;
+}
+}  // namespace AscendC

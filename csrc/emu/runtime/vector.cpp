@@ -1,0 +1,81 @@
+// Lane plans of the vector unit: masks, repeats and the counter mode.
+#include "emu/vec_engine.h"
+
+namespace AscendC::emu {
+
+namespace {
+void CheckRepeats(const char* api, uint32_t repeats) {
+  EMU_REQUIRE(repeats <= 255, api, "param-range", "repeatTime %u exceeds 255", repeats);
+}
+}  // namespace
+
+uint32_t LanePlan::MaxLane(uint32_t r) const {
+  if (counter()) {
+    const uint64_t start = uint64_t(r) * lanes;
+    if (start >= count) return ~0u;
+    return static_cast<uint32_t>(std::min<uint64_t>(count - start, lanes) - 1);
+  }
+  for (int lane = static_cast<int>(lanes) - 1; lane >= 0; --lane)
+    if (Active(r, lane)) return lane;
+  return ~0u;
+}
+
+uint64_t LanePlan::ActiveLanes() const {
+  if (counter()) return count;
+  return uint64_t(repeats) * (__builtin_popcountll(bits[0]) + (lanes > 64 ? __builtin_popcountll(bits[1]) : 0));
+}
+
+LanePlan PlanContinuous(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats) {
+  CheckRepeats(api, repeats);
+  EMU_REQUIRE(mask >= 1 && mask <= lanes, api, "param-range", "continuous mask %llu outside [1, %u]", (unsigned long long)mask, lanes);
+  LanePlan p;
+  p.lanes = lanes;
+  p.repeats = repeats;
+  p.bits[0] = mask >= 64 ? ~0ull : ((1ull << mask) - 1);
+  p.bits[1] = mask >= 128 ? ~0ull : mask > 64 ? ((1ull << (mask - 64)) - 1) : 0;
+  return p;
+}
+
+LanePlan PlanBits(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats) {
+  CheckRepeats(api, repeats);
+  LanePlan p;
+  p.lanes = lanes;
+  p.repeats = repeats;
+  p.bits[0] = mask[0];
+  p.bits[1] = lanes > 64 ? mask[1] : 0;
+  EMU_REQUIRE(p.bits[0] || p.bits[1], api, "param-range", "the lane mask is all zeros");
+  return p;
+}
+
+LanePlan PlanFromRegisters(const char* api, uint32_t lanes, uint32_t repeats) {
+  const CoreState& c = Core();
+  if (c.maskCounterMode) return PlanCount(api, lanes, static_cast<int64_t>(c.maskLow));
+  const uint64_t bits[2] = {c.maskLow, c.maskHigh};
+  return PlanBits(api, lanes, bits, repeats);
+}
+
+LanePlan PlanCount(const char* api, uint32_t lanes, int64_t count) {
+  EMU_REQUIRE(count >= 0, api, "param-range", "count %lld is negative", (long long)count);
+  LanePlan p;
+  p.lanes = lanes;
+  p.count = static_cast<uint64_t>(count);
+  p.counterMode = true;
+  p.repeats = static_cast<uint32_t>((p.count + lanes - 1) / lanes);
+  return p;
+}
+
+uint64_t Extent(const LanePlan& p, const Layout& l) {
+  uint64_t ext = 0;
+  // Offsets grow with the repeat and the lane, so only the last two repeats can hold the maximum.
+  for (uint32_t r = p.repeats >= 2 ? p.repeats - 2 : 0; r < p.repeats; ++r) {
+    const uint32_t lane = p.MaxLane(r);
+    if (lane != ~0u) ext = std::max(ext, l.Offset(r, lane) + l.eltBytes);
+  }
+  return ext;
+}
+
+void RequireVectorCore(const char* api) {
+  EMU_REQUIRE(Core().coreType == AIV, api, "core-type", "vector instruction on a cube (AIC) core");
+}
+
+}  // namespace AscendC::emu

@@ -1,0 +1,18 @@
+// Small helpers shared by kernels and host tiling code (no AscendC dependency).
+#pragma once
+
+#include <cstdint>
+
+#ifndef __aicore__
+#define __aicore__  // host build: the kernel attribute is meaningless here
+#endif
+
+namespace ascend_glm5 {
+
+__aicore__ inline constexpr uint32_t CeilDiv(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+__aicore__ inline constexpr uint32_t AlignUp(uint32_t a, uint32_t b) { return CeilDiv(a, b) * b; }
+
+// Element types as kernels receive them in tiling structs.
+enum DTypeId : uint32_t { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kInt8 = 3, kInt32 = 4 };
+
+}  // namespace ascend_glm5

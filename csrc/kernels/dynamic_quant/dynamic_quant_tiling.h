@@ -1,0 +1,23 @@
+// Tiling of the per-token dynamic int8 quantization kernel, shared by host and kernel.
+#pragma once
+
+#include <cstdint>
+
+namespace ascend_glm5 {
+
+struct DynamicQuantTiling {
+  uint32_t rowsLo;     // number of rows, low and high 32 bits
+  uint32_t rowsHi;
+  uint32_t cols;       // H, elements per row (<= kDynamicQuantMaxCols)
+  uint32_t chunk;      // elements per tile, a multiple of 64 so fp32 tiles stay 32-byte aligned
+  uint32_t dtype;      // DTypeId of x and smooth_scales: kFloat16 or kBFloat16
+  uint32_t hasSmooth;  // 1 if smooth_scales is given
+  uint32_t blockDim;   // vector cores used
+  uint32_t reserved;
+};
+
+// One fp32 row and the fp32 smooth scales both stay resident in UB: 2 x 64 KiB at H = 16384.
+constexpr uint32_t kDynamicQuantMaxCols = 16384;
+constexpr uint32_t kDynamicQuantChunk = 2048;
+
+}  // namespace ascend_glm5

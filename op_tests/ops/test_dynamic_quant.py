@@ -1,0 +1,133 @@
+"""dynamic_quant kernel (on the emulator) against the pure-torch reference: bit-exact."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+
+DTYPES = [torch.float16, torch.bfloat16]
+
+# Shapes chosen to hit: H not a multiple of 16/32/64, H spanning several 2048-element tiles with
+# a ragged tail, the maximum H, fewer rows than cores, more rows than cores, uneven row splits.
+SHAPES = [(1, 1), (3, 17), (5, 33), (2, 3, 100), (7, 2048), (4, 2049), (2, 6144), (3, 7168 + 5), (2, 16384),
+          (97, 64), (50, 129)]
+
+
+def _check_exact(x: torch.Tensor, smooth: torch.Tensor | None) -> None:
+    q, scale = ops.dynamic_quant(x, smooth_scales=smooth)
+    q_ref, scale_ref = reference.dynamic_quant(x, smooth_scales=smooth)
+    assert q.dtype == torch.int8 and q.shape == x.shape
+    assert scale.dtype == torch.float32 and scale.shape == x.shape[:-1]
+    assert torch.equal(scale, scale_ref), (scale - scale_ref).abs().max()
+    mismatch = (q != q_ref).sum().item()
+    assert mismatch == 0, f"{mismatch} int8 values differ"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("smooth", [False, True])
+def test_matches_reference(shape, dtype, smooth):
+    g = torch.Generator().manual_seed(hash((shape, smooth)) % 2**31)
+    x = (torch.randn(shape, generator=g) * 3).to(dtype)
+    s = (torch.rand(shape[-1], generator=g) + 0.5).to(dtype) if smooth else None
+    _check_exact(x, s)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_rows_give_zero_and_finite_scale(dtype):
+    x = torch.randn(6, 300).to(dtype)
+    x[1] = 0
+    x[4] = 0
+    q, scale = ops.dynamic_quant(x)
+    assert torch.isfinite(scale).all()
+    assert scale[1] == 0 and scale[4] == 0
+    assert (q[1] == 0).all() and (q[4] == 0).all()
+    _check_exact(x, None)
+
+
+def test_no_rows():
+    x = torch.empty(0, 128, dtype=torch.bfloat16)
+    q, scale = ops.dynamic_quant(x)
+    assert q.shape == (0, 128) and scale.shape == (0,)
+    q, scale = ops.dynamic_quant(torch.empty(2, 0, 64, dtype=torch.float16))
+    assert q.shape == (2, 0, 64) and scale.shape == (2, 0)
+
+
+def test_one_dim_input_is_one_row():
+    x = torch.randn(257).to(torch.bfloat16)
+    q, scale = ops.dynamic_quant(x)
+    assert scale.shape == ()
+    _check_exact(x, None)
+
+
+@pytest.mark.parametrize("dtype,magnitude", [(torch.float16, 6.0e4), (torch.bfloat16, 1.0e30), (torch.bfloat16, 1.0e-30)])
+def test_extreme_magnitudes(dtype, magnitude):
+    x = (torch.randn(9, 1000) * magnitude).to(dtype)
+    _check_exact(x, None)
+    q, _ = ops.dynamic_quant(x)
+    assert q.abs().max() == 127  # the largest element always maps to +-127
+
+
+def test_ties_round_half_to_even():
+    # max |x| = 127 gives factor 1, so x = k + 0.5 must round to the even neighbour.
+    row = torch.tensor([127.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5], dtype=torch.float16)
+    q, scale = ops.dynamic_quant(row[None])
+    assert scale.item() == 1.0
+    assert q[0].tolist() == [127, 0, 2, 2, 0, -2, -2, 126]
+
+
+def test_non_contiguous_input():
+    x = torch.randn(64, 40).to(torch.bfloat16).t()
+    assert not x.is_contiguous()
+    _check_exact(x, None)
+
+
+def test_gm_traffic_is_the_minimum():
+    rows, hidden = 100, 3000
+    x = torch.randn(rows, hidden).to(torch.bfloat16)
+    smooth = torch.rand(hidden).to(torch.bfloat16)
+    ops.dynamic_quant(x, smooth_scales=smooth)
+    launch = cpu_module().last_launch()
+    cores = launch["cores"]
+    assert launch["kernel"] == "dynamic_quant" and cores == 48
+    # x read once, smooth once per core; q and the scales written once.
+    assert launch["total"]["mte2_bytes"] == x.numel() * 2 + hidden * 2 * cores
+    assert launch["total"]["mte3_bytes"] == x.numel() + rows * 4
+    per_core_rows = [c["mte3_bytes"] // (hidden + 4) for c in launch["per_core"]]
+    assert max(per_core_rows) - min(per_core_rows) <= 1  # rows spread evenly
+
+
+# ---- validation: clear Python errors before any kernel runs --------------------------------------
+
+def test_rejects_bad_dtype():
+    with pytest.raises(TypeError, match="x must have dtype"):
+        ops.dynamic_quant(torch.randn(2, 8))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        ops.dynamic_quant([[1.0, 2.0]])
+
+
+def test_rejects_bad_smooth_scales():
+    x = torch.randn(2, 8).to(torch.float16)
+    with pytest.raises(ValueError, match=r"smooth_scales must have shape \(8,\)"):
+        ops.dynamic_quant(x, smooth_scales=torch.ones(9, dtype=torch.float16))
+    with pytest.raises(TypeError, match="smooth_scales must have dtype"):
+        ops.dynamic_quant(x, smooth_scales=torch.ones(8, dtype=torch.float32))
+
+
+def test_rejects_hidden_above_maximum():
+    with pytest.raises(ValueError, match=r"x.shape\[-1\] \(H\) must be in \[1, 16384\]"):
+        ops.dynamic_quant(torch.zeros(1, 16385, dtype=torch.bfloat16))
+    with pytest.raises(ValueError, match="0-d"):
+        ops.dynamic_quant(torch.tensor(1.0, dtype=torch.bfloat16))
+
+
+def test_fake_tensor_and_schema():
+    x = torch.randn(3, 40).to(torch.bfloat16)
+    s = torch.rand(40).to(torch.bfloat16)
+    torch.library.opcheck(torch.ops.ascend_glm5.dynamic_quant.default, (x, s))
+    with torch._subclasses.fake_tensor.FakeTensorMode():
+        q, scale = torch.ops.ascend_glm5.dynamic_quant(torch.empty(5, 7, 64, dtype=torch.float16), None)
+        assert q.shape == (5, 7, 64) and q.dtype == torch.int8 and scale.shape == (5, 7)
