@@ -71,6 +71,8 @@ def lightning_indexer(
         raise ValueError(f"sparse_count must be >= 1, got {sparse_count}")
     if pre_tokens != _DEFAULT_TOKENS or next_tokens != _DEFAULT_TOKENS:
         raise ValueError("pre_tokens / next_tokens support only their default 2**63-1")
+    if key.dtype != query.dtype or not query.is_floating_point():
+        raise TypeError(f"query and key must share a float dtype, got {query.dtype} and {key.dtype}")
     q_dims = 4 if layout_query == "BSND" else 3
     k_dims = 3 if layout_key == "TND" else 4
     if query.dim() != q_dims or key.dim() != k_dims:
@@ -95,7 +97,7 @@ def lightning_indexer(
         q = rows(query, layout_query, b, q_span).float()  # [n_q, N1, D]
         k = rows(key, layout_key, b, k_span, block_table)[:, 0].float()  # [n_k, D]
         w = rows(weights, layout_query, b, q_span).float()  # [n_q, N1]
-        score = torch.einsum("sh,sht->st", w, torch.einsum("shd,td->sht", q, k))
+        score = torch.einsum("sh,sht->st", w, torch.einsum("shd,td->sht", q, k).relu())
 
         visible = torch.ones(n_q, n_k, dtype=torch.bool)
         if sparse_mode == 3:

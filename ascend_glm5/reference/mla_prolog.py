@@ -24,17 +24,26 @@ def _matmul(a: torch.Tensor, a_scale, w: torch.Tensor, w_scale) -> torch.Tensor:
     return a.float() @ w.float()
 
 
+def _check_cache(name: str, cache: torch.Tensor, dim: int, cache_mode: str, cache_index, lead) -> None:
+    if cache.shape[-2:] != (1, dim):
+        raise ValueError(f"{name} must end in (1, {dim}), got {tuple(cache.shape)}")
+    if cache_mode != "PA_BSND":
+        if tuple(cache.shape[:-2]) != tuple(lead):
+            raise ValueError(f"{cache_mode} {name} must have leading dims {tuple(lead)}, got {tuple(cache.shape)}")
+        return
+    if cache.dim() != 4:
+        raise ValueError(f"PA_BSND {name} must be [num_blocks, block_size, 1, {dim}], got {tuple(cache.shape)}")
+    capacity = cache.shape[0] * cache.shape[1]
+    if cache_index is None or tuple(cache_index.shape) != tuple(lead) or (cache_index >= capacity).any():
+        raise ValueError(f"cache_index must be {tuple(lead)} slots below {capacity} for PA_BSND (negative = skip)")
+
+
 def _write_cache(cache: torch.Tensor, values: torch.Tensor, cache_mode: str, cache_index, lead) -> None:
     if cache_mode == "PA_BSND":
         slots = cache_index.reshape(-1).long()
-        capacity = cache.shape[0] * cache.shape[1]
-        if slots.numel() != values.shape[0] or (slots >= capacity).any():
-            raise ValueError(f"cache_index must hold {values.shape[0]} slots below {capacity} (negative = skip)")
         keep = slots >= 0
         cache[slots[keep] // cache.shape[1], slots[keep] % cache.shape[1], 0] = values[keep].to(cache.dtype)
     else:
-        if tuple(cache.shape[:-2]) != tuple(lead):
-            raise ValueError(f"{cache_mode} cache must have leading dims {tuple(lead)}, got {tuple(cache.shape)}")
         cache.select(-2, 0).copy_(values.reshape(*lead, values.shape[-1]))
 
 
@@ -119,10 +128,11 @@ def mla_prolog(
         raise ValueError(f"weight_quant_mode must be 0, 1 or 2, got {weight_quant_mode}")
     if cache_mode not in ("PA_BSND", "BSND", "TND"):
         raise ValueError(f"cache_mode must be PA_BSND, BSND or TND, got {cache_mode!r}")
-    if token_x.dim() not in (2, 3) or {"BSND": 3, "TND": 2}.get(cache_mode, token_x.dim()) != token_x.dim():
-        raise ValueError(f"token_x must be [T, He] or [B, S, He] (BSND needs 3-D, TND 2-D), got {tuple(token_x.shape)}")
+    if token_x.dim() not in {"BSND": (3,), "TND": (2,)}.get(cache_mode, (2, 3)):
+        raise ValueError(f"token_x must be [T, He] or [B, S, He] (BSND: 3-D, TND: 2-D), got {tuple(token_x.shape)}")
     if weight_uk.dim() != 3 or not weight_uk.is_floating_point():
-        raise ValueError(f"weight_uk must be a float [N, D, Hckv] tensor, got {weight_uk.dtype} {tuple(weight_uk.shape)}")
+        raise ValueError(f"weight_uk must be a float [N, D, Hckv] tensor, got {weight_uk.dtype} "
+                         f"{tuple(weight_uk.shape)}")
     dtype = weight_uk.dtype
     lead = token_x.shape[:-1]
     x = token_x.reshape(-1, token_x.shape[-1])
@@ -142,10 +152,8 @@ def mla_prolog(
     for name, (t, shape) in expected.items():
         if tuple(t.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
-    if kv_cache.shape[-2:] != (1, d_ckv) or kr_cache.shape[-2:] != (1, d_rope):
-        raise ValueError(f"kv_cache / kr_cache must end in (1, {d_ckv}) / (1, {d_rope})")
-    if cache_mode == "PA_BSND" and cache_index is None:
-        raise ValueError("cache_index is required for cache_mode PA_BSND")
+    _check_cache("kv_cache", kv_cache, d_ckv, cache_mode, cache_index, lead)
+    _check_cache("kr_cache", kr_cache, d_rope, cache_mode, cache_index, lead)
 
     int8_dq = weight_quant_mode == 2
     int8_uq = weight_quant_mode in (1, 2)
@@ -156,7 +164,8 @@ def mla_prolog(
         ("weight_uq_qr", weight_uq_qr, int8_uq),
     ):
         if (t.dtype == torch.int8) != want_int8 or (not want_int8 and not t.is_floating_point()):
-            raise TypeError(f"{name} must be {'int8' if want_int8 else 'float'} for weight_quant_mode {weight_quant_mode}")
+            kind = "int8" if want_int8 else "float"
+            raise TypeError(f"{name} must be {kind} for weight_quant_mode {weight_quant_mode}")
     for name, t, needed in (
         ("dequant_scale_x", dequant_scale_x, int8_dq),
         ("dequant_scale_w_dq", dequant_scale_w_dq, int8_dq),
@@ -164,12 +173,14 @@ def mla_prolog(
         ("dequant_scale_w_uq_qr", dequant_scale_w_uq_qr, int8_uq),
     ):
         if (t is not None) != needed:
-            raise ValueError(f"{name} must {'' if needed else 'not '}be given for weight_quant_mode {weight_quant_mode}")
+            verb = "must" if needed else "must not"
+            raise ValueError(f"{name} {verb} be given for weight_quant_mode {weight_quant_mode}")
     if smooth_scales_cq is not None and not int8_uq:
         raise ValueError("smooth_scales_cq is only used with weight_quant_mode 1 or 2")
 
     x_scale = dequant_scale_x.reshape(-1) if int8_dq else None
-    c_q = qc_qr_scale * _rms_norm(_matmul(x, x_scale, weight_dq, dequant_scale_w_dq), rmsnorm_gamma_cq, rmsnorm_epsilon_cq)
+    c_q = _matmul(x, x_scale, weight_dq, dequant_scale_w_dq)
+    c_q = qc_qr_scale * _rms_norm(c_q, rmsnorm_gamma_cq, rmsnorm_epsilon_cq)
     if int8_uq:
         smooth = None if smooth_scales_cq is None else smooth_scales_cq.reshape(-1)
         query_norm, q_norm_scale = dynamic_quant(c_q, smooth_scales=smooth)
@@ -184,7 +195,8 @@ def mla_prolog(
     query_rope = rope_interleaved(q_pe, cos, sin)
 
     c_kv, k_pe = _matmul(x, x_scale, weight_dkv_kr, dequant_scale_w_dkv_kr).split([d_ckv, d_rope], dim=-1)
-    _write_cache(kv_cache, kc_scale * _rms_norm(c_kv, rmsnorm_gamma_ckv, rmsnorm_epsilon_ckv), cache_mode, cache_index, lead)
+    c_kv = kc_scale * _rms_norm(c_kv, rmsnorm_gamma_ckv, rmsnorm_epsilon_ckv)
+    _write_cache(kv_cache, c_kv, cache_mode, cache_index, lead)
     _write_cache(kr_cache, rope_interleaved(k_pe, cos[:, 0], sin[:, 0]), cache_mode, cache_index, lead)
 
     if not query_norm_flag:

@@ -90,6 +90,8 @@ def sparse_flash_attention(
         raise ValueError("attention_mode 2 needs query_rope and key_rope")
     if value.shape != key.shape or value.data_ptr() != key.data_ptr():
         raise ValueError("attention_mode 2 needs value to be key (the same latent cache tensor)")
+    if {t.dtype for t in (query, key, query_rope, key_rope)} != {query.dtype} or not query.is_floating_point():
+        raise TypeError("query, key, query_rope and key_rope must share one float dtype")
     q_dims = 4 if layout_query == "BSND" else 3
     if query.dim() != q_dims or query_rope.shape[:-1] != query.shape[:-1]:
         raise ValueError(f"query / query_rope must be {q_dims}-D with matching leading dims for {layout_query}")

@@ -80,7 +80,8 @@ def test_matches_brute_force_with_lengths(sparse_mode, count):
     )
     assert idx.shape == (2, 5, 1, count) and val.dtype == torch.float32
     for b in range(2):
-        for s, (want_idx, want_val) in enumerate(brute_force(q[b], k[b, :, 0], w[b], lens_q[b], lens_k[b], sparse_mode, count)):
+        want = brute_force(q[b], k[b, :, 0], w[b], lens_q[b], lens_k[b], sparse_mode, count)
+        for s, (want_idx, want_val) in enumerate(want):
             assert idx[b, s, 0].tolist() == want_idx
             torch.testing.assert_close(val[b, s, 0], torch.tensor(want_val), rtol=1e-5, atol=1e-5)
         assert (idx[b, lens_q[b]:] == -1).all()  # rows beyond the valid query length
@@ -142,3 +143,5 @@ def test_rejects_bad_arguments():
         lightning_indexer(q, k, w, actual_seq_lengths_key=[4], layout_key="PA_BSND")
     with pytest.raises(ValueError, match="pre_tokens"):
         lightning_indexer(q, k, w, pre_tokens=16)
+    with pytest.raises(TypeError, match="dtype"):
+        lightning_indexer(q, k.half(), w)
