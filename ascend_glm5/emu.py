@@ -5,21 +5,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
-_SOURCE_TREE = _PACKAGE.parent / "csrc" / "emu" / "include"
+
+def sdk_dir() -> Path:
+    """``emu_sdk/`` installed next to the built ``_C`` module (also right for editable installs)."""
+    spec = importlib.util.find_spec("ascend_glm5._C")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("ascend_glm5 is not built: install the package (pip install .)")
+    return Path(spec.origin).resolve().parent / "emu_sdk"
 
 
 def include_dir() -> Path:
     """Directory holding ``kernel_operator.h`` and ``tikicpulib.h``."""
-    installed = _PACKAGE / "emu_sdk" / "include"
-    return installed if installed.is_dir() else _SOURCE_TREE
+    return sdk_dir() / "include"
 
 
 def library_dir() -> Path:
-    """Directory holding ``libascendc_emu.so`` (present once the package is built)."""
-    return _PACKAGE / "emu_sdk" / "lib"
+    """Directory holding ``libascendc_emu.so``."""
+    return sdk_dir() / "lib"
 
 
 def cflags() -> list[str]:
@@ -28,6 +33,28 @@ def cflags() -> list[str]:
 
 def libs() -> list[str]:
     lib = library_dir()
-    if not (lib / "libascendc_emu.so").exists():
-        raise FileNotFoundError(f"libascendc_emu.so not found in {lib}: install the package (pip install .)")
     return [f"-L{lib}", "-lascendc_emu", f"-Wl,-rpath,{lib}", "-pthread"]
+
+
+def compile_library(sources: list[Path], out_dir: Path, *, flags: tuple[str, ...] = ("-O1",)) -> Path:
+    """Compiles AscendC kernel + host sources against the emulator into one shared library.
+
+    Sources compile in parallel; the library links libascendc_emu. Raises RuntimeError with the
+    compiler's output on failure. Load the result with ctypes.
+    """
+    import subprocess
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objects = [out_dir / f"{Path(s).stem}.o" for s in sources]
+    jobs = [
+        subprocess.Popen(["g++", *flags, "-fPIC", *cflags(), "-c", str(s), "-o", str(o)], stderr=subprocess.PIPE, text=True)
+        for s, o in zip(sources, objects)
+    ]
+    errors = [err for job in jobs for _, err in [job.communicate()] if job.returncode]
+    if errors:
+        raise RuntimeError("compiling against the AscendC emulator failed:\n" + "\n".join(errors))
+    lib = out_dir / ("lib" + Path(sources[0]).stem + ".so")
+    link = subprocess.run(["g++", "-shared", *map(str, objects), "-o", str(lib), *libs()], capture_output=True, text=True)
+    if link.returncode:
+        raise RuntimeError("linking against libascendc_emu failed:\n" + link.stderr)
+    return lib

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ascend_glm5.reference import lightning_indexer, mla_prolog, rope_half_split, rope_interleaved
 from ascend_glm5.reference import sparse_flash_attention
-from op_tests.reference.hf_models import INDEXER_ROPE, KINDS, build_tiny_model, run_prefill_decode
+from ascend_glm5.integrations.tiny_models import INDEXER_ROPE, KINDS, build_tiny_model, run_prefill_decode
 
 PAD = [0, 5]  # left padding per batch row
 SEQ = 16

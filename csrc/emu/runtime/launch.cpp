@@ -84,11 +84,11 @@ void LaunchContext::Abort(const std::string& message) {
 
 void LaunchContext::CheckDeadlock() {
   if (aborted || waiters.empty()) return;
-  for (auto& [core, w] : waiters)
+  for (auto& [index, w] : waiters)
     if ((*w.ready)()) return;  // someone can proceed
   if (finished + waiters.size() < cores.size()) return;  // someone is still running
   std::string msg = Format("[ascendc-emu] kernel '%s': deadlock: every unfinished core is blocked:", kernel);
-  for (auto& [core, w] : waiters) msg += " " + CoreName(*core) + " in " + w.what + ";";
+  for (auto& [index, w] : waiters) msg += " " + CoreName(*w.core) + " in " + w.what + ";";
   if (finished) msg += Format(" %u core(s) already finished.", finished);
   Abort(msg);
 }
@@ -97,10 +97,10 @@ void LaunchContext::WaitUntil(std::unique_lock<std::mutex>& lock, CoreState& sel
                               const std::string& what, const std::function<bool()>& ready) {
   self.counters.syncWaits++;
   if (ready()) return;
-  waiters[&self] = Waiter{&ready, std::string(api) + "(" + what + ")"};
+  waiters[self.launchIndex] = Waiter{&self, &ready, std::string(api) + "(" + what + ")"};
   CheckDeadlock();
   cv.wait(lock, [&] { return aborted || ready(); });
-  waiters.erase(&self);
+  waiters.erase(self.launchIndex);
   if (aborted) throw Aborted{};
 }
 

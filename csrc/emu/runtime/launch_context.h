@@ -24,12 +24,14 @@ struct LaunchContext {
   bool aborted = false;
   std::string error;  // first failure
   uint32_t finished = 0;
-  // Cores blocked in a wait, with the condition that releases them and what they wait in.
+  // Cores blocked in a wait (by launch index, so reports list them in a stable order), with the
+  // condition that releases them and what they wait in.
   struct Waiter {
+    const CoreState* core;
     const std::function<bool()>* ready;
     std::string what;
   };
-  std::map<const CoreState*, Waiter> waiters;
+  std::map<uint32_t, Waiter> waiters;
 
   // SyncAll: arrivals and generation per group (0 = all cores, 1 = AIV only).
   uint32_t barrierArrived[2] = {0, 0};

@@ -74,6 +74,10 @@ uint64_t Extent(const LanePlan& p, const Layout& l) {
   return ext;
 }
 
+void RequireCubeCore(const char* api) {
+  EMU_REQUIRE(Core().coreType == AIC, api, "core-type", "cube instruction on a vector (AIV) core");
+}
+
 void RequireVectorCore(const char* api) {
   EMU_REQUIRE(Core().coreType == AIV, api, "core-type", "vector instruction on a cube (AIC) core");
 }

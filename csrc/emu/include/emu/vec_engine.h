@@ -33,6 +33,10 @@ struct UnaryRepeatParams {
 
 enum class MaskMode : uint8_t { NORMAL = 0, COUNTER };
 
+// Mask arguments of isSetMask=false calls, which take the mask from the registers instead.
+constexpr uint64_t MASK_PLACEHOLDER = 0;
+constexpr uint64_t MASK_PLACEHOLDER_LIST[2] = {0, 0};
+
 // Mask registers used by the isSetMask=false forms.
 template <typename T, MaskMode mode = MaskMode::NORMAL>
 void SetVectorMask(const uint64_t maskHigh, const uint64_t maskLow) {

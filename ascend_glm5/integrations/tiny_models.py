@@ -1,5 +1,5 @@
 """Tiny random GLM-5 (``GlmMoeDsa``) and DeepSeek-V3.2 (``DeepseekV32``) models from HF transformers,
-and a recorder of their attention calls.
+and a recorder of their attention calls. Used by the tests and the demo; needs ``transformers``.
 
 The models keep the kernel geometry (kv_lora_rank 512, qk_rope_head_dim 64, index_head_dim 128) and
 shrink everything else, so they run in well under a second on CPU. ``index_topk`` is smaller than
