@@ -1,0 +1,310 @@
+// Cube unit (AIC): GM -> L1 with ND2NZ, LoadData L1 -> L0A/L0B, Mmad into L0C, Fixpipe L0C -> GM.
+//
+// Fractal formats on A2/A3 (one fractal = 512 B; c0 = 32 B / element size, 64 for int4):
+//   L1 (ND2NZ output) and L0B are Nz/Zn: column blocks of c0 columns, 16-row fractals inside;
+//   L0A is Zz: fractals row-major over (m1, k1), each 16 x k0 row-major;
+//   L0B is Zn: fractals ordered (k1, n1), each holding 16 columns of B as rows (16 x k0);
+//   L0C is Nz: 16 x 16 fractals ordered (n1, m1), row-major inside, fp32/int32.
+// Mmad accumulates in fp32 (half/bf16/float inputs, one fused multiply-add per k in k order) or
+// exactly in int32 (int8, int4). The NPU's accumulation order is not published; references that
+// must match bit for bit use the same order.
+#pragma once
+
+#include <cmath>
+
+#include "fp_types.h"
+#include "tensor.h"
+
+namespace AscendC {
+
+struct Nd2NzParams {
+  uint16_t ndNum = 1;
+  uint16_t nValue = 0;             // rows of each ND matrix
+  uint16_t dValue = 0;             // columns of each ND matrix
+  uint16_t srcNdMatrixStride = 0;  // elements between ND matrices in GM
+  uint16_t srcDValue = 0;          // elements per source row
+  uint16_t dstNzC0Stride = 0;      // 32 B units between column blocks in L1
+  uint16_t dstNzNStride = 0;       // 32 B units between rows of a column block
+  uint16_t dstNzMatrixStride = 0;  // elements between NZ matrices in L1
+  Nd2NzParams() = default;
+  Nd2NzParams(uint16_t ndNumIn, uint16_t nValueIn, uint16_t dValueIn, uint16_t srcNdMatrixStrideIn, uint16_t srcDValueIn,
+              uint16_t dstNzC0StrideIn, uint16_t dstNzNStrideIn, uint16_t dstNzMatrixStrideIn)
+      : ndNum(ndNumIn), nValue(nValueIn), dValue(dValueIn), srcNdMatrixStride(srcNdMatrixStrideIn), srcDValue(srcDValueIn),
+        dstNzC0Stride(dstNzC0StrideIn), dstNzNStride(dstNzNStrideIn), dstNzMatrixStride(dstNzMatrixStrideIn) {}
+};
+
+struct LoadData2DParams {
+  uint16_t startIndex = 0;  // first source fractal
+  uint16_t dstGap = 0;      // fractals skipped in dst between repeats
+  uint16_t srcStride = 0;   // fractals between source fractals of consecutive repeats
+  bool ifTranspose = false; // transpose each 16 x 16 fractal (b16 only)
+  uint8_t repeatTimes = 0;
+  uint8_t sid = 0;
+  uint8_t addrMode = 0;
+  LoadData2DParams() = default;
+  LoadData2DParams(uint16_t startIndexIn, uint8_t repeatTimesIn, uint16_t srcStrideIn, uint8_t sidIn, uint16_t dstGapIn,
+                   bool ifTransposeIn, uint8_t addrModeIn)
+      : startIndex(startIndexIn), dstGap(dstGapIn), srcStride(srcStrideIn), ifTranspose(ifTransposeIn),
+        repeatTimes(repeatTimesIn), sid(sidIn), addrMode(addrModeIn) {}
+};
+
+struct MmadParams {
+  uint16_t m = 0, n = 0, k = 0;
+  bool isBias = false;
+  int32_t fmOffset = 0;
+  bool enSsparse = false, enWinogradA = false, enWinogradB = false;
+  uint8_t unitFlag = 0;
+  bool kDirectionAlign = false;
+  bool cmatrixSource = false;
+  bool cmatrixInitVal = true;  // true: C = A.B; false: C += A.B
+  MmadParams() = default;
+  MmadParams(uint16_t mIn, uint16_t nIn, uint16_t kIn, bool isBiasIn, int32_t fmOffsetIn, bool enSsparseIn,
+             bool enWinogradAIn, bool enWinogradBIn)
+      : m(mIn), n(nIn), k(kIn), isBias(isBiasIn), fmOffset(fmOffsetIn), enSsparse(enSsparseIn),
+        enWinogradA(enWinogradAIn), enWinogradB(enWinogradBIn) {}
+  MmadParams(uint16_t mIn, uint16_t nIn, uint16_t kIn, uint8_t unitFlagIn, bool cmatrixSourceIn, bool cmatrixInitValIn)
+      : m(mIn), n(nIn), k(kIn), unitFlag(unitFlagIn), cmatrixSource(cmatrixSourceIn), cmatrixInitVal(cmatrixInitValIn) {}
+};
+
+enum QuantMode_t : uint8_t { NoQuant = 0, F322F16, F322BF16, DEQF16, VDEQF16, QF322B8_PRE, VQF322B8_PRE, REQ8, VREQ8 };
+
+struct FixpipeParamsV220 {
+  uint16_t nSize = 0;     // columns written
+  uint16_t mSize = 0;     // rows written
+  uint16_t srcStride = 0; // rows of the L0C matrix (m rounded up to 16)
+  uint32_t dstStride = 0; // elements between GM rows (row-major output)
+  QuantMode_t quantPre = NoQuant;
+  uint64_t deqScalar = 0;
+  uint16_t ndNum = 1, srcNdStride = 0, dstNdStride = 0;
+  bool reluEn = false;
+  uint8_t unitFlag = 0;
+  bool isChannelSplit = false;
+  FixpipeParamsV220() = default;
+  FixpipeParamsV220(uint16_t nSizeIn, uint16_t mSizeIn, uint16_t srcStrideIn, uint32_t dstStrideIn, bool reluEnIn)
+      : nSize(nSizeIn), mSize(mSizeIn), srcStride(srcStrideIn), dstStride(dstStrideIn), reluEn(reluEnIn) {}
+};
+
+enum class CO2Layout : uint8_t { NZ = 0, ROW_MAJOR, COLUMN_MAJOR };
+struct FixpipeConfig {
+  CO2Layout format;
+};
+inline constexpr FixpipeConfig CFG_NZ = {CO2Layout::NZ};
+inline constexpr FixpipeConfig CFG_ROW_MAJOR = {CO2Layout::ROW_MAJOR};
+
+namespace emu {
+
+void RequireCubeCore(const char* api);
+
+template <typename T> inline constexpr uint32_t kC0 = 256 / kBits<T>;  // elements per 32 B row of a fractal
+
+template <typename T>
+inline void RequirePosition(const char* api, const char* operand, const LocalTensor<T>& t, Mem m) {
+  EMU_REQUIRE(t.EmuMem() == m, api, "position", "%s must be in %s, it is in %s", operand, Spec(m).name, Spec(t.EmuMem()).name);
+}
+
+// Reads element i (in elements) of a local tensor, sign-extending int4.
+template <typename T>
+inline auto LoadElem(const uint8_t* base, uint64_t i) {
+  if constexpr (kBits<T> == 4) {
+    const uint8_t byte = base[i / 2];
+    return static_cast<int32_t>(int4b_t((i & 1) ? (byte >> 4) : (byte & 0xF)));
+  } else if constexpr (std::is_integral_v<T>) {
+    return static_cast<int32_t>(Load<T>(base + i * sizeof(T)));
+  } else {
+    return static_cast<float>(Load<T>(base + i * sizeof(T)));
+  }
+}
+
+// Quantization scale word (arch 2201): fp32 in bits 0-31, of which the fixpipe keeps 1 sign,
+// 8 exponent and the top 10 mantissa bits.
+inline float FixpipeScale(uint64_t word) { return BitsFloat(static_cast<uint32_t>(word) & 0xFFFFE000u); }
+
+}  // namespace emu
+
+// ---- GM -> L1, ND to NZ -------------------------------------------------------------------------
+template <typename T>
+void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2NzParams& p) {
+  static_assert(emu::kBits<T> >= 8, "ND2NZ of sub-byte types is not emulated");
+  const char* api = "DataCopy(ND2NZ)";
+  emu::RequireCubeCore(api);
+  emu::RequirePosition(api, "dst", dst, emu::Mem::L1);
+  dst.CheckAlign(api, "dst", 32);
+  EMU_REQUIRE(p.nValue <= 16384, api, "param-range", "nValue %u exceeds 16384", p.nValue);
+  EMU_REQUIRE(p.dValue <= p.srcDValue || p.nValue <= 1, api, "param-range", "dValue %u exceeds srcDValue %u", p.dValue, p.srcDValue);
+  EMU_REQUIRE(p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride || p.nValue == 0, api,
+              "param-range", "dstNzC0Stride %u is smaller than nValue %u x dstNzNStride %u: column blocks would overlap",
+              p.dstNzC0Stride, p.nValue, p.dstNzNStride);
+  const uint32_t c0 = emu::kC0<T>;
+  const uint32_t blocks = (p.dValue + c0 - 1) / c0;
+  if (p.ndNum == 0 || p.nValue == 0 || p.dValue == 0) return;
+  for (uint32_t nd = 0; nd < p.ndNum; ++nd) {
+    const uint64_t srcBase = uint64_t(nd) * p.srcNdMatrixStride, dstBase = uint64_t(nd) * p.dstNzMatrixStride;
+    src.Check(api, srcBase, uint64_t(p.nValue - 1) * p.srcDValue + p.dValue);
+    const uint64_t lastRow = dstBase + (uint64_t(blocks - 1) * p.dstNzC0Stride + uint64_t(p.nValue - 1) * p.dstNzNStride) * c0;
+    dst.CheckBytes(api, "dst", dstBase * sizeof(T), (lastRow + c0) * sizeof(T));
+    const T* s = src.GetPhyAddr() + srcBase;
+    uint8_t* d = dst.Data() + dstBase * sizeof(T);
+    for (uint32_t r = 0; r < p.nValue; ++r)
+      for (uint32_t b = 0; b < blocks; ++b) {
+        // One 32 B row of a fractal; columns past dValue are zero-filled.
+        uint8_t* row = d + (uint64_t(b) * p.dstNzC0Stride + uint64_t(r) * p.dstNzNStride) * 32;
+        const uint32_t cols = std::min(c0, p.dValue - b * c0);
+        std::memcpy(row, s + uint64_t(r) * p.srcDValue + b * c0, cols * sizeof(T));
+        std::memset(row + cols * sizeof(T), 0, (c0 - cols) * sizeof(T));
+      }
+  }
+  emu::CountCopy(emu::Mem::kCount, emu::Mem::L1, uint64_t(p.ndNum) * p.nValue * p.dValue * sizeof(T));
+}
+
+// ---- L1 -> L0A / L0B, whole fractals ---------------------------------------------------------------
+template <typename T>
+void LoadData(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LoadData2DParams& p) {
+  const char* api = "LoadData(2D)";
+  emu::RequireCubeCore(api);
+  emu::RequirePosition(api, "src", src, emu::Mem::L1);
+  EMU_REQUIRE(dst.EmuMem() == emu::Mem::L0A || dst.EmuMem() == emu::Mem::L0B, api, "position",
+              "dst must be in L0A or L0B, it is in %s", emu::Spec(dst.EmuMem()).name);
+  EMU_REQUIRE(!p.ifTranspose || emu::kBits<T> == 16, api, "param-range", "ifTranspose needs 16-bit elements");
+  dst.CheckAlign(api, "dst", 512);
+  src.CheckAlign(api, "src", 32);
+  if (p.repeatTimes == 0) return;
+  constexpr uint64_t kFractal = 512;
+  const uint64_t srcLast = (uint64_t(p.startIndex) + uint64_t(p.repeatTimes - 1) * p.srcStride + 1) * kFractal;
+  const uint64_t dstLast = (uint64_t(p.repeatTimes - 1) * (1 + p.dstGap) + 1) * kFractal;
+  src.CheckBytes(api, "src", uint64_t(p.startIndex) * kFractal, srcLast);
+  dst.CheckBytes(api, "dst", 0, dstLast);
+  for (uint32_t i = 0; i < p.repeatTimes; ++i) {
+    const uint8_t* s = src.Data() + (uint64_t(p.startIndex) + uint64_t(i) * p.srcStride) * kFractal;
+    uint8_t* d = dst.Data() + uint64_t(i) * (1 + p.dstGap) * kFractal;
+    if (!p.ifTranspose) {
+      std::memmove(d, s, kFractal);
+      continue;
+    }
+    uint16_t tmp[256];
+    std::memcpy(tmp, s, kFractal);
+    for (int r = 0; r < 16; ++r)
+      for (int c = 0; c < 16; ++c) std::memcpy(d + (c * 16 + r) * 2, &tmp[r * 16 + c], 2);
+  }
+  emu::CountCopy(emu::Mem::L1, dst.EmuMem(), uint64_t(p.repeatTimes) * kFractal);
+}
+
+// ---- Mmad: C (L0C, Nz) = / += A (L0A, Zz) x B (L0B, Zn) ---------------------------------------
+template <typename TC, typename TA, typename TB>
+void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTensor<TB>& filter, const MmadParams& p) {
+  static_assert(std::is_same_v<TA, TB>, "Mmad: A and B must have the same element type");
+  static_assert((std::is_same_v<TC, float> && (std::is_same_v<TA, half> || std::is_same_v<TA, bfloat16_t> || std::is_same_v<TA, float>)) ||
+                    (std::is_same_v<TC, int32_t> && (std::is_same_v<TA, int8_t> || std::is_same_v<TA, int4b_t>)),
+                "Mmad: A2/A3 support half/bf16/float -> float and int8/int4 -> int32");
+  const char* api = "Mmad";
+  emu::RequireCubeCore(api);
+  emu::RequirePosition(api, "dst", dst, emu::Mem::L0C);
+  emu::RequirePosition(api, "fm", fm, emu::Mem::L0A);
+  emu::RequirePosition(api, "filter", filter, emu::Mem::L0B);
+  EMU_REQUIRE(p.m <= 4095 && p.n <= 4095 && p.k <= 4095, api, "param-range", "m/n/k %u/%u/%u exceed 4095", p.m, p.n, p.k);
+  EMU_REQUIRE(!p.isBias, api, "param-range", "the bias-table form is not emulated");
+  fm.CheckAlign(api, "fm", 512);
+  filter.CheckAlign(api, "filter", 512);
+  dst.CheckAlign(api, "dst", 64);
+  if (p.m == 0 || p.n == 0 || p.k == 0) return;
+  constexpr uint32_t k0 = emu::kC0<TA>;
+  const uint32_t m1 = (p.m + 15) / 16, n1 = (p.n + 15) / 16, k1 = (p.k + k0 - 1) / k0;
+  // The cube works on whole fractals: padded rows, columns and k all take part.
+  fm.CheckBytes(api, "fm", 0, uint64_t(m1) * k1 * 512);
+  filter.CheckBytes(api, "filter", 0, uint64_t(k1) * n1 * 512);
+  dst.CheckBytes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
+  const uint8_t* a = fm.Data();
+  const uint8_t* b = filter.Data();
+  uint8_t* c = dst.Data();
+  const uint32_t kPad = k1 * k0;
+  for (uint32_t mi = 0; mi < m1 * 16; ++mi)
+    for (uint32_t ni = 0; ni < n1 * 16; ++ni) {
+      const uint64_t cIdx = (uint64_t(ni / 16) * m1 + mi / 16) * 256 + (mi % 16) * 16 + ni % 16;
+      TC acc = p.cmatrixInitVal ? TC(0) : emu::Load<TC>(c + cIdx * sizeof(TC));
+      for (uint32_t ki = 0; ki < kPad; ++ki) {
+        const uint64_t aIdx = (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
+        const uint64_t bIdx = (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0;
+        if constexpr (std::is_same_v<TC, int32_t>)
+          acc += emu::LoadElem<TA>(a, aIdx) * emu::LoadElem<TB>(b, bIdx);
+        else
+          acc = std::fmaf(emu::LoadElem<TA>(a, aIdx), emu::LoadElem<TB>(b, bIdx), acc);
+      }
+      emu::Store<TC>(c + cIdx * sizeof(TC), acc);
+    }
+  auto& cnt = emu::Core().counters;
+  cnt.cubeCalls++;
+  cnt.cubeMacs += uint64_t(m1) * 16 * n1 * 16 * kPad;
+}
+
+// ---- Fixpipe: L0C (Nz) -> GM, row-major (NZ2ND) or Nz, with ReLU and quantization --------------
+namespace emu {
+template <typename TO, typename TI>
+TO FixpipeConvert(const char* api, TI v, QuantMode_t mode, float scale) {
+  if constexpr (std::is_same_v<TO, TI>) {
+    EMU_REQUIRE(mode == NoQuant, api, "param-range", "quantPre %d with an output of the L0C type", int(mode));
+    return v;
+  } else if constexpr (std::is_same_v<TI, float> && std::is_same_v<TO, half>) {
+    EMU_REQUIRE(mode == F322F16, api, "param-range", "float -> half needs quantPre F322F16");
+    return half(v);
+  } else if constexpr (std::is_same_v<TI, float> && std::is_same_v<TO, bfloat16_t>) {
+    EMU_REQUIRE(mode == F322BF16, api, "param-range", "float -> bfloat16 needs quantPre F322BF16");
+    return bfloat16_t(v);
+  } else if constexpr (std::is_same_v<TI, int32_t> && std::is_same_v<TO, half>) {
+    EMU_REQUIRE(mode == DEQF16 || mode == VDEQF16, api, "param-range", "int32 -> half needs quantPre DEQF16 or VDEQF16");
+    return half(static_cast<double>(v) * scale);
+  } else {
+    static_assert(std::is_same_v<TO, TI>, "Fixpipe: unsupported L0C -> GM type pair");
+    return TO();
+  }
+}
+}  // namespace emu
+
+template <typename T, typename U, const FixpipeConfig& config = CFG_ROW_MAJOR>
+void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const FixpipeParamsV220& p) {
+  static_assert(std::is_same_v<U, float> || std::is_same_v<U, int32_t>, "Fixpipe reads fp32 or int32 from L0C");
+  const char* api = "Fixpipe";
+  emu::RequireCubeCore(api);
+  emu::RequirePosition(api, "src", src, emu::Mem::L0C);
+  src.CheckAlign(api, "src", 64);
+  EMU_REQUIRE(p.quantPre != VDEQF16 && p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8, api, "param-range",
+              "per-channel quant modes need the cbufWorkspace overload");
+  EMU_REQUIRE(p.ndNum == 1, api, "param-range", "ndNum > 1 is not emulated");
+  if (p.mSize == 0 || p.nSize == 0) return;
+  EMU_REQUIRE(p.srcStride >= p.mSize && p.srcStride % 16 == 0, api, "param-range",
+              "srcStride %u must be a multiple of 16 covering mSize %u", p.srcStride, p.mSize);
+  const uint32_t n1 = (p.nSize + 15) / 16;
+  src.CheckBytes(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
+  const float scale = emu::FixpipeScale(p.deqScalar);
+  const uint8_t* s = src.Data();
+  if constexpr (config.format == CO2Layout::ROW_MAJOR) {
+    EMU_REQUIRE(p.dstStride >= p.nSize, api, "param-range", "dstStride %u is smaller than nSize %u", p.dstStride, p.nSize);
+    EMU_REQUIRE(p.mSize <= 8192, api, "param-range", "mSize %u exceeds 8192 with NZ2ND", p.mSize);
+    dst.Check(api, 0, uint64_t(p.mSize - 1) * p.dstStride + p.nSize);
+    T* d = dst.GetPhyAddr();
+    for (uint32_t mi = 0; mi < p.mSize; ++mi)
+      for (uint32_t ni = 0; ni < p.nSize; ++ni) {
+        U v = emu::Load<U>(s + ((uint64_t(ni / 16) * p.srcStride + mi) * 16 + ni % 16) * sizeof(U));
+        if (p.reluEn && v < U(0)) v = U(0);
+        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+      }
+  } else {
+    // NZ: each 16-column block keeps its first mSize rows; dstStride is the 32 B-unit offset
+    // between the starts of consecutive blocks in GM (CANN's NZ2NZ pseudo-code).
+    const uint64_t blockElems = uint64_t(p.mSize) * 16;
+    const uint64_t pitch = uint64_t(p.dstStride) * 32 / sizeof(T);
+    EMU_REQUIRE(n1 == 1 || pitch >= blockElems, api, "param-range",
+                "dstStride %u x 32 B is shorter than a block of mSize %u rows: column blocks would overlap", p.dstStride,
+                p.mSize);
+    dst.Check(api, 0, (n1 - 1) * pitch + blockElems);
+    T* d = dst.GetPhyAddr();
+    for (uint32_t b = 0; b < n1; ++b)
+      for (uint64_t i = 0; i < blockElems; ++i) {
+        U v = emu::Load<U>(s + (uint64_t(b) * p.srcStride * 16 + i) * sizeof(U));
+        if (p.reluEn && v < U(0)) v = U(0);
+        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+      }
+  }
+  auto& cnt = emu::Core().counters;
+  cnt.fixpipeBytes += uint64_t(p.mSize) * p.nSize * sizeof(T);
+}
+
+}  // namespace AscendC
