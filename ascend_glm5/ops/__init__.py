@@ -4,5 +4,6 @@ Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs na
 """
 
 from .dynamic_quant import dynamic_quant
+from .lightning_indexer import lightning_indexer
 
-__all__ = ["dynamic_quant"]
+__all__ = ["dynamic_quant", "lightning_indexer"]

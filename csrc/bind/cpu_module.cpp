@@ -7,6 +7,7 @@
 #include "emu/runtime.h"
 #include "emu/tensor.h"
 #include "host/dynamic_quant/dynamic_quant_host.h"
+#include "host/lightning_indexer/lightning_indexer_host.h"
 
 namespace py = pybind11;
 using AscendC::emu::Counters;
@@ -82,6 +83,39 @@ PYBIND11_MODULE(_C, m) {
         },
         py::arg("x"), py::arg("smooth"), py::arg("y"), py::arg("scale"), py::arg("rows"), py::arg("cols"), py::arg("dtype"));
   m.attr("DYNAMIC_QUANT_MAX_COLS") = ascend_glm5::kDynamicQuantMaxCols;
+
+  m.def("lightning_indexer",
+        [](uintptr_t query, uint64_t queryBytes, uintptr_t key, uint64_t keyBytes, uintptr_t weights, uint64_t weightsBytes,
+           uintptr_t blockTable, uint64_t blockTableBytes, uintptr_t indices, uintptr_t values,
+           std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
+           std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads, uint32_t sparseCount, uint32_t sparseMode,
+           uint32_t queryDtype, uint32_t weightDtype, bool paged, uint32_t blockSize, uint32_t maxBlocks) {
+          ascend_glm5::host::LightningIndexerProblem p;
+          p.queryStart = std::move(queryStart);
+          p.queryLen = std::move(queryLen);
+          p.keyStart = std::move(keyStart);
+          p.keyLen = std::move(keyLen);
+          p.numRows = numRows;
+          p.heads = heads;
+          p.sparseCount = sparseCount;
+          p.sparseMode = sparseMode;
+          p.queryDtype = queryDtype;
+          p.weightDtype = weightDtype;
+          p.paged = paged;
+          p.blockSize = blockSize;
+          p.maxBlocks = maxBlocks;
+          p.returnValue = values != 0;
+          const ascend_glm5::host::LightningIndexerBuffers b{
+              Ptr<const void>(query), queryBytes, Ptr<const void>(key), keyBytes, Ptr<const void>(weights), weightsBytes,
+              Ptr<const void>(blockTable), blockTableBytes, Ptr<void>(indices), Ptr<void>(values)};
+          py::gil_scoped_release release;
+          ascend_glm5::host::LightningIndexerCpu(p, b);
+        },
+        py::kw_only(), py::arg("query"), py::arg("query_bytes"), py::arg("key"), py::arg("key_bytes"), py::arg("weights"),
+        py::arg("weights_bytes"), py::arg("block_table"), py::arg("block_table_bytes"), py::arg("indices"),
+        py::arg("values"), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),
+        py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"), py::arg("sparse_mode"), py::arg("query_dtype"),
+        py::arg("weight_dtype"), py::arg("paged"), py::arg("block_size"), py::arg("max_blocks"));
 
   m.def("last_launch", &LastLaunchDict, "Counters of the most recent kernel launch (total and per core).");
   m.def("cumulative_counters", [] { return CountersDict(AscendC::emu::CumulativeCounters()); },

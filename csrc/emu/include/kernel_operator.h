@@ -15,3 +15,4 @@
 #include "emu/vec_reduce.h"
 #include "emu/vec_cmpsel.h"
 #include "emu/cube.h"
+#include "emu/vec_sort.h"

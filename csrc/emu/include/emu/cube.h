@@ -131,7 +131,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
   dst.CheckAlign(api, "dst", 32);
   EMU_REQUIRE(p.nValue <= 16384, api, "param-range", "nValue %u exceeds 16384", p.nValue);
   EMU_REQUIRE(p.dValue <= p.srcDValue || p.nValue <= 1, api, "param-range", "dValue %u exceeds srcDValue %u", p.dValue, p.srcDValue);
-  EMU_REQUIRE(p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride || p.nValue == 0, api,
+  EMU_REQUIRE((p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride) || p.nValue == 0, api,
               "param-range", "dstNzC0Stride %u is smaller than nValue %u x dstNzNStride %u: column blocks would overlap",
               p.dstNzC0Stride, p.nValue, p.dstNzNStride);
   const uint32_t c0 = emu::kC0<T>;

@@ -102,6 +102,7 @@ struct CoreState {
   bool maskCounterMode = false;
   uint64_t maskHigh = ~0ull;
   uint64_t maskLow = ~0ull;
+  std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.

@@ -1,0 +1,28 @@
+#include <vector>
+
+#include "../cpu_launch.h"
+#include "lightning_indexer_host.h"
+
+extern "C" void lightning_indexer(GM_ADDR query, GM_ADDR key, GM_ADDR weights, GM_ADDR blockTable, GM_ADDR plan,
+                                  GM_ADDR indices, GM_ADDR values, GM_ADDR workspace, GM_ADDR tiling);
+
+namespace ascend_glm5::host {
+
+void LightningIndexerCpu(const LightningIndexerProblem& p, const LightningIndexerBuffers& b) {
+  const LightningIndexerPlan plan = MakeLightningIndexerPlan(p, AscendC::emu::Soc().aicNum);
+  const LightningIndexerTiling& t = plan.tiling;
+  if (t.numItems == 0) return;
+  std::vector<uint8_t> workspace(plan.workspaceBytes);
+  const uint64_t outBytes = uint64_t(p.numRows) * p.sparseCount * 4;
+  AscendC::emu::Launch(
+      "lightning_indexer", AscendC::KernelMode::MIX_MODE, t.blockDim,
+      [&] {
+        lightning_indexer(GmArg(b.query), GmArg(b.key), GmArg(b.weights), GmArg(b.blockTable), GmArg(plan.table.data()),
+                          GmArg(b.indices), GmArg(b.values), GmArg(workspace.data()), GmArg(&t));
+      },
+      {{b.query, b.queryBytes}, {b.key, b.keyBytes}, {b.weights, b.weightsBytes}, {b.blockTable, b.blockTableBytes},
+       {plan.table.data(), plan.table.size() * 4}, {b.indices, outBytes}, {b.values, b.values ? outBytes : 0},
+       {workspace.data(), workspace.size()}, {&t, sizeof(t)}});
+}
+
+}  // namespace ascend_glm5::host

@@ -1,0 +1,136 @@
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+#include "../../kernels/common/host_device.h"
+#include "lightning_indexer_host.h"
+
+namespace ascend_glm5::host {
+
+namespace {
+
+constexpr uint32_t kSplitMinKeys = 512;     // a key split must keep the cube busy for a few steps
+constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
+
+// UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
+uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs) {
+  const uint32_t m = groupRows * heads;
+  uint32_t bytes = AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + 6 * 256 + 32;
+  bytes += 2 * (bestPairs + kLiCandPairs) * 8;
+  bytes += groupRows * (bestPairs + kLiCandPairs) * 8;
+  return bytes;
+}
+
+struct Group {
+  uint32_t row0, rows, keys;
+};
+
+}  // namespace
+
+LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, uint32_t aiCores) {
+  if (p.heads == 0 || p.heads > kLiMaxHeads) throw std::invalid_argument("lightning_indexer: heads must be in [1, 64]");
+  if (p.sparseCount == 0 || p.sparseCount > kLiMaxSparseCount)
+    throw std::invalid_argument("lightning_indexer: sparse_count must be in [1, 2048]");
+  const size_t batches = p.queryStart.size();
+  LightningIndexerPlan plan;
+  LightningIndexerTiling& t = plan.tiling;
+  t.numRows = p.numRows;
+  t.numBatches = static_cast<uint32_t>(batches);
+  t.heads = p.heads;
+  t.sparseCount = p.sparseCount;
+  t.bestPairs = AlignUp(p.sparseCount, 32);
+  t.queryDtype = p.queryDtype;
+  t.weightDtype = p.weightDtype;
+  t.paged = p.paged ? 1 : 0;
+  t.blockSize = p.blockSize;
+  t.maxBlocks = p.maxBlocks;
+  t.returnValue = p.returnValue ? 1 : 0;
+  // Rows per item: fill the cube's M (<= 128) while the per-row top-k state fits in UB.
+  t.groupRows = std::max<uint32_t>(1, std::min<uint32_t>(4, kLiMaxTileRows / p.heads));
+  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs) > kArenaBytes) t.groupRows--;
+
+  // Rows and what each may see; groups of consecutive visible rows of one batch.
+  std::vector<LiRow> rows(p.numRows, LiRow{-1, 0, 0, 0});
+  std::vector<Group> groups;
+  for (size_t b = 0; b < batches; ++b) {
+    const int64_t nq = p.queryLen[b], nk = p.keyLen[b];
+    for (int64_t i = 0; i < nq; ++i) {
+      int64_t vis = nk;
+      if (p.sparseMode == 3) vis = std::clamp<int64_t>(nk - nq + i + 1, 0, nk);
+      const uint32_t r = static_cast<uint32_t>(p.queryStart[b] + i);
+      rows[r] = LiRow{static_cast<int32_t>(b), static_cast<int32_t>(vis), 0, 0};
+      if (vis <= 0) continue;
+      if (groups.empty() || rows[groups.back().row0].batch != int32_t(b) || groups.back().rows == t.groupRows ||
+          groups.back().row0 + groups.back().rows != r)
+        groups.push_back(Group{r, 0, 0});
+      groups.back().rows++;
+      groups.back().keys = std::max<uint32_t>(groups.back().keys, static_cast<uint32_t>(vis));
+    }
+  }
+
+  // Split long key ranges when there are fewer groups than cores (decode), then make items.
+  std::vector<LiItem> items;
+  int32_t partialSlot = 0;
+  for (const Group& g : groups) {
+    uint32_t splits = 1;
+    if (groups.size() < aiCores)
+      splits = std::max<uint32_t>(1, std::min<uint32_t>(CeilDiv(aiCores, static_cast<uint32_t>(groups.size())),
+                                                          CeilDiv(g.keys, kSplitMinKeys)));
+    const uint32_t chunk = AlignUp(CeilDiv(g.keys, splits), kLiStepKeys);
+    splits = CeilDiv(g.keys, chunk);
+    for (uint32_t r = g.row0; r < g.row0 + g.rows; ++r) {
+      rows[r].partialBase = partialSlot;
+      rows[r].partials = static_cast<int32_t>(2 * splits);
+      partialSlot += static_cast<int32_t>(2 * splits);
+    }
+    for (uint32_t s = 0; s < splits; ++s) {
+      const uint32_t kb = s * chunk, ke = std::min(g.keys, kb + chunk);
+      items.push_back(LiItem{static_cast<int32_t>(g.row0), static_cast<int32_t>(g.rows), static_cast<int32_t>(kb),
+                             static_cast<int32_t>(ke), static_cast<int32_t>(AlignUp(CeilDiv(ke - kb, 2), kLiHalfKeys)),
+                             static_cast<int32_t>(s), 0, 0});
+    }
+  }
+  t.numItems = static_cast<uint32_t>(items.size());
+  t.numPartials = static_cast<uint32_t>(partialSlot);
+  t.blockDim = std::max<uint32_t>(1, std::min<uint32_t>(aiCores, t.numItems));
+
+  // Longest-processing-time assignment: biggest items first, each to the least loaded core.
+  std::vector<uint32_t> order(items.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto cost = [&](uint32_t i) { return uint64_t(items[i].halfKeys) * (items[i].rows + 1); };
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return cost(a) > cost(b); });
+  std::vector<uint64_t> load(t.blockDim, 0);
+  std::vector<std::vector<uint32_t>> perCore(t.blockDim);
+  for (uint32_t i : order) {
+    const uint32_t c = static_cast<uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[c] += cost(i);
+    perCore[c].push_back(i);
+  }
+
+  // Tables: rows, batches, items (grouped by core), core offsets.
+  t.rowOffset = 0;
+  t.batchOffset = t.rowOffset + 4 * t.numRows;
+  t.itemOffset = t.batchOffset + 2 * t.numBatches;
+  t.coreOffset = t.itemOffset + 8 * t.numItems;
+  plan.table.reserve(t.coreOffset + t.blockDim + 1);
+  for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
+  for (size_t b = 0; b < batches; ++b)
+    plan.table.insert(plan.table.end(), {static_cast<int32_t>(p.keyStart[b]), static_cast<int32_t>(p.keyLen[b])});
+  std::vector<int32_t> offsets{0};
+  for (auto& core : perCore) {
+    std::sort(core.begin(), core.end());  // keep each core's items in row order
+    for (uint32_t i : core) {
+      const LiItem& it = items[i];
+      plan.table.insert(plan.table.end(), {it.row0, it.rows, it.keyBegin, it.keyEnd, it.halfKeys, it.split, 0, 0});
+    }
+    offsets.push_back(offsets.back() + static_cast<int32_t>(core.size()));
+  }
+  plan.table.insert(plan.table.end(), offsets.begin(), offsets.end());
+
+  t.wsRingBytes = 2 * t.groupRows * p.heads * kLiStepKeys * 4;
+  t.wsPartialOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
+  plan.workspaceBytes = uint64_t(t.wsPartialOffset) + uint64_t(t.numPartials) * p.sparseCount * 8;
+  return plan;
+}
+
+}  // namespace ascend_glm5::host

@@ -1,0 +1,122 @@
+// Lightning Indexer, cube side (AIC): score tiles relu(Q . K^T) into the workspace ring.
+//
+// Per item, the rows' queries [rows x N1, 128] stay in L0A. Per step, 2 x 64 keys (one run per
+// vector core's key half, gathered row by row from a paged cache if needed) go GM -> L1 (ND2NZ)
+// -> L0B, one Mmad gives [rows x N1, 128] fp32, and the fixpipe applies ReLU on its way to GM.
+#pragma once
+
+#include "kernel_operator.h"
+#include "li_plan.h"
+
+namespace ascend_glm5 {
+
+template <typename T>
+class LiCube {
+ public:
+  __aicore__ inline void Init(GM_ADDR query, GM_ADDR key, GM_ADDR blockTable, GM_ADDR plan, GM_ADDR workspace,
+                              const LightningIndexerTiling& t) {
+    t_ = &t;
+    plan_.Init(plan, t);
+    query_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(query));
+    key_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(key));
+    if (t.paged) blockTable_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(blockTable));
+    ring_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + uint64_t(AscendC::GetBlockIdx()) * t.wsRingBytes),
+                          t.wsRingBytes / sizeof(float));
+    const uint32_t maxM = AlignUp(t.groupRows * t.heads, 16);
+    pipe_.InitBuffer(qL1_, maxM * kLiHeadDim * sizeof(T));
+    pipe_.InitBuffer(kL1_, kLiStepKeys * kLiHeadDim * sizeof(T));
+    pipe_.InitBuffer(qL0a_, maxM * kLiHeadDim * sizeof(T));
+    pipe_.InitBuffer(kL0b_, kLiStepKeys * kLiHeadDim * sizeof(T));
+    pipe_.InitBuffer(cL0c_, maxM * kLiStepKeys * sizeof(float));
+  }
+
+  __aicore__ inline void Process() {
+    uint32_t first, last;
+    plan_.CoreItems(AscendC::GetBlockIdx(), first, last);
+    uint32_t step = 0;
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i), step);
+    // Take back the last tiles' "free" signals so no flag count outlives the kernel.
+    for (uint32_t i = 0; i < (step < 2 ? step : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
+  }
+
+ private:
+  static constexpr uint32_t kK1 = kLiHeadDim / 16;  // 16 x 16 fractals along D
+
+  __aicore__ inline void ProcessItem(const LiItem& item, uint32_t& step) {
+    using namespace AscendC;
+    const uint32_t m = item.rows * t_->heads, m1 = CeilDiv(m, 16);
+    LocalTensor<T> qL1 = qL1_.Get<T>();
+    DataCopy(qL1, query_[uint64_t(item.row0) * t_->heads * kLiHeadDim],
+             Nd2NzParams(1, m, kLiHeadDim, 0, kLiHeadDim, m1 * 16, 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(0);
+    WaitFlag<HardEvent::MTE2_MTE1>(0);
+    LocalTensor<T> qL0a = qL0a_.Get<T>();
+    for (uint32_t i = 0; i < m1; ++i)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
+      LoadData(qL0a[i * kK1 * 256], qL1, LoadData2DParams(i, kK1, m1, 0, 0, false, 0));
+    const uint32_t batch = plan_.Row(item.row0).batch;
+    const LiBatch kb = plan_.Batch(batch);
+    const uint32_t steps = item.halfKeys / kLiHalfKeys;
+    for (uint32_t j = 0; j < steps; ++j, ++step) {
+      if (step >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+      LoadKeys(item, j, batch, kb);
+      SetFlag<HardEvent::MTE2_MTE1>(0);
+      WaitFlag<HardEvent::MTE2_MTE1>(0);
+      LocalTensor<T> kL0b = kL0b_.Get<T>();
+      LoadData(kL0b, kL1_.Get<T>(), LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
+      SetFlag<HardEvent::MTE1_M>(0);
+      WaitFlag<HardEvent::MTE1_M>(0);
+      LocalTensor<float> c = cL0c_.Get<float>();
+      MmadParams mp;
+      mp.m = m;
+      mp.n = kLiStepKeys;
+      mp.k = kLiHeadDim;
+      Mmad(c, qL0a, kL0b, mp);
+      SetFlag<HardEvent::M_FIX>(0);
+      WaitFlag<HardEvent::M_FIX>(0);
+      const uint64_t slot = uint64_t(step % 2) * (t_->wsRingBytes / 2 / sizeof(float));
+      Fixpipe(ring_[slot], c, FixpipeParamsV220(kLiStepKeys, m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
+      CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
+      SetFlag<HardEvent::FIX_M>(0);  // L0C and the key buffers are reused next step
+      WaitFlag<HardEvent::FIX_M>(0);
+    }
+  }
+
+  // Keys of step j: tile rows [64 s, 64 s + n) hold keys [lo_s + 64 j, ...) of vector core s's half.
+  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j, uint32_t batch, const LiBatch& kb) {
+    for (uint32_t s = 0; s < 2; ++s) {
+      const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
+      const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
+      const int32_t start = lo + int32_t(j * kLiHalfKeys);
+      const int32_t n = hi - start < int32_t(kLiHalfKeys) ? hi - start : int32_t(kLiHalfKeys);
+      for (int32_t done = 0; done < n;) {  // one ND2NZ copy per contiguous run of key rows
+        const int32_t t = start + done;
+        int32_t run = n - done;
+        uint64_t row = uint64_t(kb.keyStart) + t;
+        if (t_->paged) {
+          const int32_t within = t % int32_t(t_->blockSize);
+          const int32_t page = blockTable_.GetValue(uint64_t(batch) * t_->maxBlocks + t / t_->blockSize);
+          row = uint64_t(page) * t_->blockSize + within;
+          if (run > int32_t(t_->blockSize) - within) run = int32_t(t_->blockSize) - within;
+        }
+        const uint32_t tileRow = s * kLiHalfKeys + done;
+        AscendC::DataCopy(kL1_.Get<T>()[tileRow * 16], key_[row * kLiHeadDim],
+                          AscendC::Nd2NzParams(1, run, kLiHeadDim, 0, kLiHeadDim, kLiStepKeys, 1, 0));
+        done += run;
+      }
+    }
+  }
+
+  const LightningIndexerTiling* t_ = nullptr;
+  LiPlan plan_;
+  AscendC::TPipe pipe_;
+  AscendC::TBuf<AscendC::TPosition::A1> qL1_;
+  AscendC::TBuf<AscendC::TPosition::B1> kL1_;
+  AscendC::TBuf<AscendC::TPosition::A2> qL0a_;
+  AscendC::TBuf<AscendC::TPosition::B2> kL0b_;
+  AscendC::TBuf<AscendC::TPosition::CO1> cL0c_;
+  AscendC::GlobalTensor<T> query_, key_;
+  AscendC::GlobalTensor<int32_t> blockTable_;
+  AscendC::GlobalTensor<float> ring_;
+};
+
+}  // namespace ascend_glm5

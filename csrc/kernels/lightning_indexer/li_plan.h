@@ -1,0 +1,44 @@
+// Device-side reads of the Lightning Indexer plan tables (see lightning_indexer_tiling.h).
+#pragma once
+
+#include "kernel_operator.h"
+#include "lightning_indexer_tiling.h"
+
+namespace ascend_glm5 {
+
+class LiPlan {
+ public:
+  __aicore__ inline void Init(GM_ADDR plan, const LightningIndexerTiling& t) {
+    const uint32_t words = t.coreOffset + t.blockDim + 1;
+    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), words);
+    t_ = &t;
+  }
+  __aicore__ inline LiRow Row(uint32_t r) const {
+    const uint32_t o = t_->rowOffset + r * 4;
+    return LiRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
+  }
+  __aicore__ inline LiBatch Batch(uint32_t b) const {
+    const uint32_t o = t_->batchOffset + b * 2;
+    return LiBatch{plan_.GetValue(o), plan_.GetValue(o + 1)};
+  }
+  __aicore__ inline LiItem Item(uint32_t i) const {
+    const uint32_t o = t_->itemOffset + i * 8;
+    return LiItem{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
+                  plan_.GetValue(o + 4), plan_.GetValue(o + 5), 0, 0};
+  }
+  // Items [first, last) of AI core `block`.
+  __aicore__ inline void CoreItems(uint32_t block, uint32_t& first, uint32_t& last) const {
+    first = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block));
+    last = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block + 1));
+  }
+
+ private:
+  AscendC::GlobalTensor<int32_t> plan_;
+  const LightningIndexerTiling* t_ = nullptr;
+};
+
+// Cube -> vector handshake over the 2-slot workspace ring (cross-core mode 2, within a block).
+constexpr uint16_t kLiFlagTileReady = 0;  // AIC -> both AIVs: a score tile is in the ring
+constexpr uint16_t kLiFlagTileFree = 1;   // each AIV -> AIC: the tile was copied out of the ring
+
+}  // namespace ascend_glm5

@@ -1,0 +1,69 @@
+// Tiling and work plan of the Lightning Indexer kernel, shared by host and kernel.
+//
+// The host turns the batches into query rows (one per query token) and work items: an item is
+// up to `groupRows` consecutive rows of one batch and a key range. The cube computes the ReLU'd
+// scores of the item's rows x 128 keys per step; the two vector cores of the block each own one
+// contiguous half of the key range (64 keys per step), keep a running top-k per row, and write
+// it as a partial list. After SyncAll, each row's partial lists are merged in key order.
+#pragma once
+
+#include <cstdint>
+
+namespace ascend_glm5 {
+
+constexpr uint32_t kLiHeadDim = 128;        // D
+constexpr uint32_t kLiMaxHeads = 64;        // N1
+constexpr uint32_t kLiMaxSparseCount = 2048;
+constexpr uint32_t kLiStepKeys = 128;       // keys per cube step: 64 per vector core
+constexpr uint32_t kLiHalfKeys = 64;
+constexpr uint32_t kLiMaxTileRows = 128;    // groupRows x N1 (cube M)
+constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs)
+
+// Plan table (int32), one record per entry, at the offsets given in the tiling.
+struct LiRow {      // per query row of the flattened query tensor
+  int32_t batch;
+  int32_t visible;      // keys this row may see (after sparse_mode); <= 0: row produces no list
+  int32_t partialBase;  // first partial-list slot of this row
+  int32_t partials;     // partial lists to merge (2 per item covering the row)
+};
+struct LiBatch {
+  int32_t keyStart;     // first key row (BSND / TND); unused when paged
+  int32_t keyLen;
+};
+struct LiItem {
+  int32_t row0;         // first query row
+  int32_t rows;         // <= groupRows
+  int32_t keyBegin;     // key range [keyBegin, keyEnd) of this item
+  int32_t keyEnd;
+  int32_t halfKeys;     // keys per vector core, a multiple of 64: core s owns [keyBegin + s*halfKeys, ...)
+  int32_t split;        // index of this item among the items covering its rows
+  int32_t reserved0;
+  int32_t reserved1;
+};
+
+struct LightningIndexerTiling {
+  uint32_t numRows;       // rows of the flattened query tensor
+  uint32_t numBatches;
+  uint32_t heads;         // N1
+  uint32_t sparseCount;   // k
+  uint32_t bestPairs;     // k rounded up to 32
+  uint32_t groupRows;     // rows per item (cube M = groupRows * heads)
+  uint32_t queryDtype;    // DTypeId: fp16 / bf16 (key has the same)
+  uint32_t weightDtype;   // fp16 / bf16 / fp32
+  uint32_t paged;         // 1: key is PA_BSND with a block table
+  uint32_t blockSize;     // paged: keys per block
+  uint32_t maxBlocks;     // paged: block_table row length
+  uint32_t numItems;
+  uint32_t blockDim;      // AI cores used (1 AIC + 2 AIV each)
+  uint32_t returnValue;
+  uint32_t rowOffset;     // int32 offsets of the plan's tables
+  uint32_t batchOffset;
+  uint32_t itemOffset;
+  uint32_t coreOffset;    // blockDim + 1 prefix offsets into the items
+  uint32_t wsRingBytes;   // workspace: per block, 2 score tiles
+  uint32_t wsPartialOffset;
+  uint32_t numPartials;
+  uint32_t reserved;
+};
+
+}  // namespace ascend_glm5

@@ -1,0 +1,202 @@
+"""lightning_indexer kernel (on the emulator) against the pure-torch reference.
+
+Index sets must equal the reference's. Scores are fp32 sums of bf16/fp16 products whose
+accumulation order differs from torch's, so where two keys' scores are within a relative 1e-5 of
+the row's largest |score| (a near-tie at the k-th place) either may be chosen: then every selected
+key's reference score must be within that tolerance of the reference's k-th best.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+
+REL_TOL = 1e-5
+
+
+def _reference_scores(query, key_rows, weights):
+    """Dense fp32 scores [rows, keys] of one batch."""
+    return torch.einsum("sh,sht->st", weights.float(), torch.einsum("shd,td->sht", query.float(), key_rows.float()).relu())
+
+
+def _check_row(got: torch.Tensor, want: torch.Tensor, scores: torch.Tensor, what: str) -> None:
+    """got/want: int32 [k] index lists of one row; scores: reference scores of the row's visible keys."""
+    n_valid = int((want >= 0).sum())
+    assert int((got >= 0).sum()) == n_valid, f"{what}: {int((got >= 0).sum())} valid indices, want {n_valid}"
+    assert (got[:n_valid] >= 0).all() and (got[n_valid:] == -1).all(), f"{what}: -1 must fill the tail only"
+    g, w = got[:n_valid].long(), want[:n_valid].long()
+    assert len(set(g.tolist())) == n_valid, f"{what}: duplicate indices"
+    if set(g.tolist()) == set(w.tolist()):
+        return
+    tol = REL_TOL * float(scores.abs().max())
+    kth = float(scores[w[-1]])
+    worst = float(scores[g].min())
+    assert worst >= kth - tol, f"{what}: selected key scoring {worst} is below the k-th best {kth} - {tol}"
+
+
+def check(query, key, weights, **kw):
+    got, got_val = ops.lightning_indexer(query, key, weights, **kw)
+    want, want_val = reference.lightning_indexer(query, key, weights, **kw)
+    assert got.shape == want.shape and got.dtype == torch.int32
+    flat_got, flat_want = got.reshape(-1, got.shape[-1]), want.reshape(-1, want.shape[-1])
+    # Dense reference scores per flattened row, to judge near-ties.
+    dense = _dense_scores(query, key, weights, **kw)
+    for r in range(flat_got.shape[0]):
+        _check_row(flat_got[r], flat_want[r], dense[r], f"row {r}")
+    if kw.get("return_value"):
+        vals = got_val.reshape(-1, got.shape[-1])
+        for r in range(flat_got.shape[0]):
+            valid = flat_got[r] >= 0
+            torch.testing.assert_close(vals[r][valid], dense[r][flat_got[r][valid].long()], rtol=1e-5, atol=1e-5)
+            assert torch.isneginf(vals[r][~valid]).all()
+    return got
+
+
+def _dense_scores(query, key, weights, *, layout_query="BSND", layout_key="BSND", actual_seq_lengths_query=None,
+                  actual_seq_lengths_key=None, block_table=None, **_):  # fmt: skip
+    """Reference scores of every key for every flattened query row (keys outside a batch: -inf)."""
+    q_rows = query.reshape(-1, *query.shape[-2:])
+    w_rows = weights.reshape(-1, weights.shape[-1])
+    out = torch.full((q_rows.shape[0], 1 << 14), float("-inf"))
+    spans_q = _spans(query, layout_query, actual_seq_lengths_query)
+    for b, (qs, qn) in enumerate(spans_q):
+        keys = _batch_keys(key, layout_key, b, actual_seq_lengths_key, block_table)
+        if qn and keys.shape[0]:
+            out[qs : qs + qn, : keys.shape[0]] = _reference_scores(q_rows[qs : qs + qn], keys, w_rows[qs : qs + qn])
+    return out
+
+
+def _spans(t, layout, lens):
+    if layout == "BSND":
+        b, s = t.shape[0], t.shape[1]
+        lens = list(lens) if lens is not None else [s] * b
+        return [(i * s, int(lens[i])) for i in range(b)]
+    prev, out = 0, []
+    for end in lens:
+        out.append((prev, int(end) - prev))
+        prev = int(end)
+    return out
+
+
+def _batch_keys(key, layout, b, lens, block_table):
+    if layout == "BSND":
+        n = int(lens[b]) if lens is not None else key.shape[1]
+        return key[b, :n, 0]
+    if layout == "TND":
+        start = int(lens[b - 1]) if b else 0
+        return key[start : int(lens[b]), 0]
+    n, bs = int(lens[b]), key.shape[1]
+    blocks = block_table[b, : -(-n // bs)].long()
+    return key[blocks].reshape(-1, key.shape[-1])[:n]
+
+
+def _inputs(shape_q, shape_k, dtype=torch.bfloat16, wdtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(shape_q, generator=g).to(dtype)
+    k = torch.randn(shape_k, generator=g).to(dtype)
+    w = (torch.randn(shape_q[:-1], generator=g) * 0.1).to(wdtype)
+    return q, k, w
+
+
+@pytest.mark.parametrize("heads", [32, 64])
+@pytest.mark.parametrize("sparse_mode", [0, 3])
+def test_bsnd_decode_mixed_lengths(heads, sparse_mode):
+    q, k, w = _inputs((4, 1, heads, 128), (4, 300, 1, 128), seed=heads + sparse_mode)
+    lens = torch.tensor([0, 1, 37, 300], dtype=torch.int32)
+    check(q, k, w, actual_seq_lengths_key=lens, sparse_count=64, sparse_mode=sparse_mode)
+
+
+@pytest.mark.parametrize("dtype,wdtype", [(torch.bfloat16, torch.bfloat16), (torch.float16, torch.float16),
+                                          (torch.float16, torch.float32)])  # fmt: skip
+def test_bsnd_prefill_causal(dtype, wdtype):
+    q, k, w = _inputs((2, 70, 8, 128), (2, 90, 1, 128), dtype, wdtype, seed=3)
+    check(q, k, w, actual_seq_lengths_query=[70, 33], actual_seq_lengths_key=[90, 20], sparse_count=16, sparse_mode=3)
+
+
+def test_tnd_prefix_sums():
+    q, k, w = _inputs((75, 16, 128), (120, 1, 128), seed=4)
+    got = check(q, k, w, layout_query="TND", layout_key="TND", actual_seq_lengths_query=[5, 5, 75],
+                actual_seq_lengths_key=[40, 40, 120], sparse_count=24, sparse_mode=3)  # fmt: skip
+    assert got.shape == (75, 1, 24)
+
+
+@pytest.mark.parametrize("block_size", [16, 64])
+def test_paged_shuffled_blocks(block_size):
+    lens = [0, 1, 31, 32, 33, 200]  # around sparse_count = 32
+    max_blocks = -(-max(lens) // block_size)
+    num_blocks = len(lens) * max_blocks
+    g = torch.Generator().manual_seed(block_size)
+    table = torch.randperm(num_blocks, generator=g).to(torch.int32).reshape(len(lens), max_blocks)
+    q, k, w = _inputs((len(lens), 2, 32, 128), (num_blocks, block_size, 1, 128), seed=5)
+    check(q, k, w, layout_key="PA_BSND", block_table=table, actual_seq_lengths_key=lens, sparse_count=32,
+          return_value=True)  # fmt: skip
+
+
+def test_long_decode_splits_across_cores_and_full_sparse_count():
+    # One query token, 5000 keys: the key range is split over the AI cores and merged back.
+    q, k, w = _inputs((1, 1, 32, 128), (1, 5000, 1, 128), seed=6)
+    check(q, k, w, sparse_count=2048, return_value=True)
+    launch = cpu_module().last_launch()
+    assert launch["kernel"] == "lightning_indexer" and launch["block_dim"] > 1
+
+
+def test_ties_go_to_the_lower_index():
+    # Duplicate key rows score identically; the stable order must prefer the lower key index.
+    q, k, w = _inputs((1, 3, 8, 128), (1, 64, 1, 128), seed=7)
+    k = k[:, torch.arange(64) % 9]  # 9 distinct keys, each repeated
+    got = check(q, k, w, sparse_count=20, sparse_mode=0)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=20, sparse_mode=0)
+    assert torch.equal(got, want)
+
+
+def test_more_queries_than_keys_gives_empty_rows():
+    q, k, w = _inputs((1, 6, 4, 128), (1, 3, 1, 128), seed=8)
+    got = check(q, k, w, sparse_count=4, sparse_mode=3)
+    assert (got[0, :3] == -1).all() and (got[0, 3:, 0, 0] >= 0).all()
+
+
+# ---- validation ----------------------------------------------------------------------------------
+
+def _valid():
+    return _inputs((1, 2, 4, 128), (1, 8, 1, 128))
+
+
+def test_rejects_bad_arguments():
+    q, k, w = _valid()
+    with pytest.raises(ValueError, match="head dim D must be 128"):
+        ops.lightning_indexer(q[..., :64], k[..., :64], w)
+    with pytest.raises(ValueError, match=r"heads N1 must be in \[1, 64\]"):
+        qq, kk, ww = _inputs((1, 2, 65, 128), (1, 8, 1, 128))
+        ops.lightning_indexer(qq, kk, ww)
+    for bad in (0, 2049):
+        with pytest.raises(ValueError, match="sparse_count"):
+            ops.lightning_indexer(q, k, w, sparse_count=bad)
+    with pytest.raises(TypeError, match="key must have dtype"):
+        ops.lightning_indexer(q, k.half(), w)
+    with pytest.raises(ValueError, match="layout_query"):
+        ops.lightning_indexer(q, k, w, layout_query="BNSD")
+    with pytest.raises(ValueError, match="actual_seq_lengths_key must hold 1 lengths in \\[0, 8\\]"):
+        ops.lightning_indexer(q, k, w, actual_seq_lengths_key=[9])
+    with pytest.raises(ValueError, match="sparse_mode"):
+        ops.lightning_indexer(q, k, w, sparse_mode=1)
+
+
+def test_rejects_short_block_table():
+    q, k, w = _inputs((1, 1, 4, 128), (4, 16, 1, 128))
+    table = torch.tensor([[0, 1]], dtype=torch.int32)
+    with pytest.raises(ValueError, match="block_table has 2 blocks per batch but batch 0 needs 3"):
+        ops.lightning_indexer(q, k, w, layout_key="PA_BSND", block_table=table, actual_seq_lengths_key=[40])
+    with pytest.raises(ValueError, match="outside"):
+        ops.lightning_indexer(q, k, w, layout_key="PA_BSND", block_table=torch.tensor([[0, 7]], dtype=torch.int32),
+                              actual_seq_lengths_key=[20])  # fmt: skip
+
+
+def test_fake_tensor():
+    with torch._subclasses.fake_tensor.FakeTensorMode():
+        fq, fk = torch.empty(1, 2, 4, 128, dtype=torch.bfloat16), torch.empty(1, 8, 1, 128, dtype=torch.bfloat16)
+        fw = torch.empty(1, 2, 4)
+        idx, val = torch.ops.ascend_glm5.lightning_indexer(fq, fk, fw, None, None, None, "BSND", "BSND", 16, 3, True)
+        assert idx.shape == (1, 2, 1, 16) and idx.dtype == torch.int32 and val.shape == (1, 2, 1, 16)
