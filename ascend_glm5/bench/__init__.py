@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("dynamic_quant",)
+BENCHMARKS = ("dynamic_quant", "lightning_indexer")
 
 
 def run(op: str, quick: bool = False) -> int:

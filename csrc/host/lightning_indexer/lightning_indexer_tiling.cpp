@@ -9,7 +9,7 @@ namespace ascend_glm5::host {
 
 namespace {
 
-constexpr uint32_t kSplitMinKeys = 512;     // a key split must keep the cube busy for a few steps
+constexpr uint32_t kSplitMinKeys = 1024;  // >= 256 KB of keys per split: its query re-read costs <= 3%
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
