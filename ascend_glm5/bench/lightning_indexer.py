@@ -40,11 +40,11 @@ def main(quick: bool) -> int:
         got = ops.lightning_indexer(q, k, w, sparse_count=TOPK)[0]
         launch = cpu_module().last_launch()
         cube_read, vec_read = _per_core_split(launch)
-        # Minimum: every query once, and each key once per query block (decode: one block per batch).
+        # Minimum: every query once, and each key once per query block: the keys its last row sees
+        # (causal, right-down aligned). Blocks are the kernel's 4 rows of 32 heads (one cube tile).
         rows_per_block = max(1, min(4, 128 // HEADS))
-        blocks = batch * -(-s1 // rows_per_block)
-        visible = s2  # keys the last row of a block sees (causal, right-down aligned)
-        minimum = q.numel() * 2 + blocks * visible * DIM * 2
+        last_rows = [min(j + rows_per_block, s1) - 1 for j in range(0, s1, rows_per_block)]
+        minimum = q.numel() * 2 + batch * sum(s2 - s1 + i + 1 for i in last_rows) * DIM * 2
         flops = batch * sum(s2 - s1 + i + 1 for i in range(s1)) * HEADS * DIM  # MACs of q.k on visible keys
         t_emu = wall_time(lambda: ops.lightning_indexer(q, k, w, sparse_count=TOPK), repeat=1)
         want = reference.lightning_indexer(q, k, w, sparse_count=TOPK)[0]

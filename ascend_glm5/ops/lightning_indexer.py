@@ -186,7 +186,18 @@ if npu_module() is not None:
     @_lightning_indexer.register_kernel("npu")
     def _(query, key, weights, actual_seq_lengths_query, actual_seq_lengths_key, block_table, layout_query, layout_key,
           sparse_count, sparse_mode, return_value):  # fmt: skip
-        raise NotImplementedError("lightning_indexer: the NPU binding is not built yet (see docs/ops/lightning_indexer.md)")
+        _check(query, key, weights, block_table, layout_query, layout_key, sparse_count, sparse_mode, _DEFAULT_TOKENS,
+               _DEFAULT_TOKENS)  # fmt: skip
+        spans = _spans(query, key, block_table, _lengths("actual_seq_lengths_query", actual_seq_lengths_query),
+                       _lengths("actual_seq_lengths_key", actual_seq_lengths_key), layout_query, layout_key)  # fmt: skip
+        indices, values = _outputs(query, sparse_count, return_value)
+        paged = layout_key == "PA_BSND"
+        npu_module().lightning_indexer(
+            query, key, weights, block_table if paged else None, indices, values if return_value else None,
+            spans.q_start, spans.q_len, spans.k_start, spans.k_len, spans.num_rows, sparse_count, sparse_mode,
+            key.shape[1] if paged else 0,
+        )  # fmt: skip
+        return indices, values
 
 
 def _as_tensor(value) -> torch.Tensor | None:

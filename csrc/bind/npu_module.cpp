@@ -2,14 +2,20 @@
 // Launches go through torch_npu's OpCommand so they stay ordered with torch_npu's own queued
 // work on the current stream. Validation happens in Python before these are called.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 #include <torch/extension.h>
 
 #include "host/dynamic_quant/dynamic_quant_host.h"
+#include "host/lightning_indexer/lightning_indexer_host.h"
 #include "kernels/common/host_device.h"
 #include "torch_npu/csrc/core/npu/NPUStream.h"
 #include "torch_npu/csrc/framework/OpCommand.h"
 
 namespace {
+
+// AI cores of the SoC this module was built for (CMake sets it from SOC_VERSION). A launch that
+// synchronises its cores must not use more blocks than exist.
+constexpr uint32_t kAiCores = ASCEND_GLM5_AI_CORES;
 
 // Copies a tiling struct to the device; the returned tensor keeps it alive until the kernel ran.
 template <typename T>
@@ -29,8 +35,8 @@ std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::
   if (rows == 0) return {y, scale};
   const uint32_t dtype = x.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
   at::Tensor sm = smooth.has_value() ? smooth->contiguous() : at::Tensor();
-  // Ascend910B: 48 vector cores; the host code spreads rows over at most that many.
-  const auto tiling = ascend_glm5::host::MakeDynamicQuantTiling(rows, static_cast<uint32_t>(cols), dtype, sm.defined(), 48);
+  const auto tiling =
+      ascend_glm5::host::MakeDynamicQuantTiling(rows, static_cast<uint32_t>(cols), dtype, sm.defined(), 2 * kAiCores);
   at::Tensor tilingDev = TilingOnDevice(tiling, x.device());
   at_npu::native::OpCommand cmd;
   cmd.Name("ascend_glm5_dynamic_quant");
@@ -44,9 +50,60 @@ std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::
   return {y, scale};
 }
 
+// Outputs are pre-filled by the caller (-1 / -inf): rows without visible keys are not written.
+void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::Tensor& weights,
+                      const c10::optional<at::Tensor>& blockTable, const at::Tensor& indices,
+                      const c10::optional<at::Tensor>& values, std::vector<int64_t> queryStart,
+                      std::vector<int64_t> queryLen, std::vector<int64_t> keyStart, std::vector<int64_t> keyLen,
+                      int64_t numRows, int64_t sparseCount, int64_t sparseMode, int64_t blockSize) {
+  ascend_glm5::host::LightningIndexerProblem p;
+  p.queryStart = std::move(queryStart);
+  p.queryLen = std::move(queryLen);
+  p.keyStart = std::move(keyStart);
+  p.keyLen = std::move(keyLen);
+  p.numRows = static_cast<uint32_t>(numRows);
+  p.heads = static_cast<uint32_t>(query.size(-2));
+  p.sparseCount = static_cast<uint32_t>(sparseCount);
+  p.sparseMode = static_cast<uint32_t>(sparseMode);
+  p.queryDtype = query.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
+  p.weightDtype = weights.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16
+                  : weights.scalar_type() == at::kHalf  ? ascend_glm5::kFloat16
+                                                        : ascend_glm5::kFloat32;
+  p.paged = blockTable.has_value();
+  p.blockSize = static_cast<uint32_t>(blockSize);
+  p.maxBlocks = p.paged ? static_cast<uint32_t>(blockTable->size(1)) : 0;
+  p.returnValue = values.has_value();
+  const auto plan = ascend_glm5::host::MakeLightningIndexerPlan(p, kAiCores);
+  if (plan.tiling.numItems == 0) return;
+  at::Tensor planHost = at::from_blob(const_cast<int32_t*>(plan.table.data()), {static_cast<int64_t>(plan.table.size())},
+                                      at::TensorOptions().dtype(at::kInt));
+  at::Tensor planDev = planHost.to(query.device());
+  at::Tensor tilingDev = TilingOnDevice(plan.tiling, query.device());
+  at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, query.options().dtype(at::kByte));
+  at::Tensor q = query.contiguous(), k = key.contiguous(), w = weights.contiguous();
+  at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
+  at::Tensor vals = p.returnValue ? *values : at::Tensor();
+  const uint32_t blockDim = plan.tiling.blockDim;
+  at_npu::native::OpCommand cmd;
+  cmd.Name("ascend_glm5_lightning_indexer");
+  cmd.SetCustomHandler([=]() -> int {
+    void* stream = c10_npu::getCurrentNPUStream().stream(false);
+    ascend_glm5::host::LightningIndexerNpu(stream, blockDim, q.data_ptr(), k.data_ptr(), w.data_ptr(),
+                                           bt.defined() ? bt.data_ptr() : nullptr, planDev.data_ptr(),
+                                           indices.data_ptr(), vals.defined() ? vals.data_ptr() : nullptr,
+                                           workspace.data_ptr(), tilingDev.data_ptr());
+    return 0;
+  });
+  cmd.Run();
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_npu, m) {
   m.doc() = "ascend_glm5 kernels on Ascend NPUs";
   m.def("dynamic_quant", &DynamicQuant, pybind11::arg("x"), pybind11::arg("smooth_scales") = pybind11::none());
+  m.def("lightning_indexer", &LightningIndexer, pybind11::arg("query"), pybind11::arg("key"), pybind11::arg("weights"),
+        pybind11::arg("block_table"), pybind11::arg("indices"), pybind11::arg("values"), pybind11::arg("query_start"),
+        pybind11::arg("query_len"), pybind11::arg("key_start"), pybind11::arg("key_len"), pybind11::arg("num_rows"),
+        pybind11::arg("sparse_count"), pybind11::arg("sparse_mode"), pybind11::arg("block_size"));
 }
