@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 
 SORT_OPS = {"Sort32": 0, "MrgSort": 1, "Extract": 2, "CreateVecIndex": 3, "FullSort": 4}
 SORT_DTYPES = {"half": 0, "float": 1, "int16": 2, "int32": 3}
-CUBE_DTYPES = {"half": 0, "bf16": 1, "int8": 2}
+CUBE_DTYPES = {"half": 0, "bf16": 1, "int8": 2, "int4": 3}
 CUBE_OUT = {"acc": 0, "half": 1, "bf16": 2}
 CUBE_RULES = ["MmadOnAiv", "LoadDataToL1", "Nd2NzC0Stride", "MmadOutside"]
 XCASES = {"ring": 0, "mode1": 1, "mode0": 2, "ids": 3, "flagId16": 4, "mode3": 5, "neverSet": 6}
@@ -87,6 +87,7 @@ class Kernels:
         raw GM bytes of C (c_bytes; initialised with c_init, else zeros)."""
         m, k = a.shape
         n = b.shape[1] if trans_b else b.shape[0]
+        k *= 2 if dtype == "int4" else 1  # int4 operands arrive packed two per byte along k
         p = CubeArgs(dtype=CUBE_DTYPES[dtype], out=CUBE_OUT[out], m=m, n=n, k=k, splitK=split_k, transB=trans_b,
                      relu=relu, nz=nz, dstStride=dst_stride, deqScalar=deq_scalar)  # fmt: skip
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)

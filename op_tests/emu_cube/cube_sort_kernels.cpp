@@ -115,7 +115,7 @@ extern "C" __global__ __aicore__ void sort_kernel(GM_ADDR in0, GM_ADDR in1, GM_A
 
 // ---- cube: C = A @ B^T (A [m, k], B [n, k] row-major) or C = A @ B (B [k, n], transB) ----------
 struct CubeArgs {
-  int32_t dtype;   // 0 half, 1 bf16, 2 int8
+  int32_t dtype;   // 0 half, 1 bf16, 2 int8, 3 int4 (two per byte, element 2i in the low nibble)
   int32_t out;     // 0 the L0C type (float / int32), 1 half (F322F16 / DEQF16), 2 bf16 (F322BF16)
   int32_t m, n, k;
   int32_t splitK;  // two Mmads over the K halves, the second with cmatrixInitVal = false
@@ -132,7 +132,8 @@ template <typename TA, typename TC> constexpr QuantMode_t kQuant =
 
 template <typename TIn, typename TAcc, typename TOut>
 void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
-  constexpr uint32_t k0 = 32 / sizeof(TIn), fractal = 512 / sizeof(TIn);  // fractal: elements of 512 B
+  constexpr uint32_t bits = std::is_same_v<TIn, int4b_t> ? 4 : 8 * sizeof(TIn);
+  constexpr uint32_t k0 = 256 / bits, fractal = 4096 / bits;  // fractal: elements of 512 B
   const uint32_t m = p.m, n = p.n, k = p.k;
   const uint32_t m1 = Ceil(m, 16), n1 = Ceil(n, 16), k1 = Ceil(k, k0);
   const uint32_t parts = p.splitK ? 2 : 1, kb = k1 / parts;  // k fractals per Mmad
@@ -216,7 +217,8 @@ extern "C" __global__ __aicore__ void cube_kernel(GM_ADDR a, GM_ADDR b, GM_ADDR 
   const CubeArgs& p = *reinterpret_cast<const CubeArgs*>(args);
   if (p.dtype == 0) MatmulTo<half, float>(p, a, b, c);
   else if (p.dtype == 1) MatmulTo<bfloat16_t, float>(p, a, b, c);
-  else MatmulTo<int8_t, int32_t>(p, a, b, c);
+  else if (p.dtype == 2) MatmulTo<int8_t, int32_t>(p, a, b, c);
+  else MatmulTo<int4b_t, int32_t>(p, a, b, c);
 }
 
 // Each case breaks one cube rule.

@@ -70,6 +70,21 @@ def test_matmul_int8_exact(kern, m, n, k):
     np.testing.assert_array_equal(c, ref.astype(np.int32))
 
 
+def pack_int4(x: np.ndarray) -> np.ndarray:
+    """[r, c] values in [-8, 7] -> [r, c/2] bytes, element 2i in the low nibble (AscendC int4b_t)."""
+    u = (x & 0xF).astype(np.uint8)
+    return u[:, 0::2] | (u[:, 1::2] << 4)
+
+
+@pytest.mark.parametrize("m, n, k", [(5, 37, 128), (33, 130, 256)])
+@pytest.mark.parametrize("split_k", [False, True])
+def test_int4_matmul_exact(kern, m, n, k, split_k):
+    rng = np.random.default_rng(m + k)
+    a, b = rng.integers(-8, 8, (m, k)), rng.integers(-8, 8, (n, k))
+    c = kern.cube("int4", pack_int4(a), pack_int4(b), c_bytes=m * n * 4, split_k=split_k)
+    np.testing.assert_array_equal(c.view(np.int32).reshape(m, n), a @ b.T)
+
+
 @pytest.mark.parametrize("dtype", ["half", "bf16", "int8"])
 def test_split_k_accumulates_into_l0c(kern, dtype):
     # Two Mmads over the K halves, the second with cmatrixInitVal = false: the same sum in the same order.

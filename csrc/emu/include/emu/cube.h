@@ -122,9 +122,9 @@ inline float FixpipeScale(uint64_t word) { return BitsFloat(static_cast<uint32_t
 }  // namespace emu
 
 // ---- GM -> L1, ND to NZ -------------------------------------------------------------------------
+// Byte-granular, so int4 works too (c0 = 64 nibbles per 32 B fractal row; column counts even).
 template <typename T>
 void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2NzParams& p) {
-  static_assert(emu::kBits<T> >= 8, "ND2NZ of sub-byte types is not emulated");
   const char* api = "DataCopy(ND2NZ)";
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "dst", dst, emu::Mem::L1);
@@ -134,6 +134,9 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
   EMU_REQUIRE((p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride) || p.nValue == 0, api,
               "param-range", "dstNzC0Stride %u is smaller than nValue %u x dstNzNStride %u: column blocks would overlap",
               p.dstNzC0Stride, p.nValue, p.dstNzNStride);
+  constexpr uint32_t bits = emu::kBits<T>;
+  EMU_REQUIRE(bits >= 8 || (p.dValue % 2 == 0 && p.srcDValue % 2 == 0 && p.srcNdMatrixStride % 2 == 0), api, "alignment",
+              "int4 rows must start on a byte: dValue, srcDValue and srcNdMatrixStride must be even");
   const uint32_t c0 = emu::kC0<T>;
   const uint32_t blocks = (p.dValue + c0 - 1) / c0;
   if (p.ndNum == 0 || p.nValue == 0 || p.dValue == 0) return;
@@ -141,19 +144,19 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
     const uint64_t srcBase = uint64_t(nd) * p.srcNdMatrixStride, dstBase = uint64_t(nd) * p.dstNzMatrixStride;
     src.Check(api, srcBase, uint64_t(p.nValue - 1) * p.srcDValue + p.dValue);
     const uint64_t lastRow = dstBase + (uint64_t(blocks - 1) * p.dstNzC0Stride + uint64_t(p.nValue - 1) * p.dstNzNStride) * c0;
-    dst.CheckBytes(api, "dst", dstBase * sizeof(T), (lastRow + c0) * sizeof(T));
-    const T* s = src.GetPhyAddr() + srcBase;
-    uint8_t* d = dst.Data() + dstBase * sizeof(T);
+    dst.CheckBytes(api, "dst", emu::ElemBytes<T>(dstBase), emu::ElemBytes<T>(lastRow + c0));
+    const uint8_t* s = reinterpret_cast<const uint8_t*>(src.GetPhyAddr()) + emu::ElemBytes<T>(srcBase);
+    uint8_t* d = dst.Data() + emu::ElemBytes<T>(dstBase);
     for (uint32_t r = 0; r < p.nValue; ++r)
       for (uint32_t b = 0; b < blocks; ++b) {
         // One 32 B row of a fractal; columns past dValue are zero-filled.
         uint8_t* row = d + (uint64_t(b) * p.dstNzC0Stride + uint64_t(r) * p.dstNzNStride) * 32;
-        const uint32_t cols = std::min(c0, p.dValue - b * c0);
-        std::memcpy(row, s + uint64_t(r) * p.srcDValue + b * c0, cols * sizeof(T));
-        std::memset(row + cols * sizeof(T), 0, (c0 - cols) * sizeof(T));
+        const uint64_t bytes = emu::ElemBytes<T>(std::min(c0, p.dValue - b * c0));
+        std::memcpy(row, s + emu::ElemBytes<T>(uint64_t(r) * p.srcDValue + b * c0), bytes);
+        std::memset(row + bytes, 0, 32 - bytes);
       }
   }
-  emu::CountCopy(emu::Mem::kCount, emu::Mem::L1, uint64_t(p.ndNum) * p.nValue * p.dValue * sizeof(T));
+  emu::CountCopy(emu::Mem::kCount, emu::Mem::L1, emu::ElemBytes<T>(uint64_t(p.ndNum) * p.nValue * p.dValue));
 }
 
 // ---- L1 -> L0A / L0B, whole fractals ---------------------------------------------------------------
