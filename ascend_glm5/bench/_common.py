@@ -28,3 +28,14 @@ def launch_counters(fn: Callable[[], object]) -> dict[str, int]:
 
 def print_row(cells: list[str], widths: list[int]) -> None:
     print("  ".join(cell.rjust(w) for cell, w in zip(cells, widths)))
+
+
+COUNTER_COLUMNS = ["mte2_bytes", "mte3_bytes", "fixpipe_bytes", "vector_elem_ops", "cube_macs", "scalar_ops", "sync_waits"]
+
+
+def print_counters(rows: list[tuple[str, dict[str, int]]]) -> None:
+    """One line of launch-total emulator counters per case."""
+    widths = [10] + [15] * len(COUNTER_COLUMNS)
+    print_row(["case", *COUNTER_COLUMNS], widths)
+    for name, total in rows:
+        print_row([name, *(str(total[c]) for c in COUNTER_COLUMNS)], widths)

@@ -7,7 +7,7 @@ import torch
 
 from .. import ops, reference
 from ..ops._backend import cpu_module
-from ._common import print_row, wall_time
+from ._common import print_counters, print_row, wall_time
 
 HEADS, DIM, TOPK = 32, 128, 2048  # GLM-5 indexer: 32 heads of 128, top-2048
 
@@ -33,12 +33,14 @@ def main(quick: bool) -> int:
     print(f"lightning_indexer, GLM-5 indexer: {HEADS} heads x {DIM}, sparse_count {TOPK}, bf16, causal")
     widths = [10, 6, 10, 9, 10, 9, 10, 10, 10]
     print_row(["case", "cores", "key MB", "read/min", "ws MB", "MAC/FLOP", "emulated", "reference", "agree"], widths)
+    counters = []
     for name, batch, s1, s2 in QUICK_CASES if quick else CASES:
         q = torch.randn(batch, s1, HEADS, DIM).bfloat16()
         k = torch.randn(batch, s2, 1, DIM).bfloat16()
         w = torch.randn(batch, s1, HEADS) * HEADS**-0.5 * DIM**-0.5
         got = ops.lightning_indexer(q, k, w, sparse_count=TOPK)[0]
         launch = cpu_module().last_launch()
+        counters.append((name, launch["total"]))
         cube_read, vec_read = _per_core_split(launch)
         # Minimum: every query once, and each key once per query block: the keys its last row sees
         # (causal, right-down aligned). Blocks are the kernel's 4 rows of 32 heads (one cube tile).
@@ -53,6 +55,9 @@ def main(quick: bool) -> int:
         print_row([name, str(launch["block_dim"]), f"{cube_read / 1e6:.2f}", f"{cube_read / minimum:.3f}",
                    f"{vec_read / 1e6:.2f}", f"{launch['total']['cube_macs'] / flops:.2f}", f"{t_emu:.2f} s",
                    f"{t_ref:.2f} s", "sets ==" if agree else "DIFFER"], widths)  # fmt: skip
+    print()
+    print_counters(counters)
+    print()
     print("read/min: GM bytes the cube cores read (queries + keys) over each key read once per query block.")
     print("ws MB: bytes the vector cores read back from the workspace (score tiles, partial top-k lists).")
     print("MAC/FLOP: cube MACs issued (whole 16x16 fractals, 128-key steps) over the q.k MACs of visible keys.")
