@@ -10,6 +10,7 @@
 
 #include "kernel_operator.h"
 #include "tikicpulib.h"
+#include "selftest_host.h"
 
 using namespace AscendC;
 
@@ -448,37 +449,8 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
 }
 
 // ---- host entry points ------------------------------------------------------------------------
-namespace {
-// A GmAlloc'ed buffer (at least 32 bytes), optionally initialised, freed on scope exit.
-class Gm {
- public:
-  explicit Gm(size_t bytes, const void* init = nullptr) : bytes_(bytes < 32 ? 32 : bytes) {
-    p_ = static_cast<uint8_t*>(GmAlloc(bytes_));
-    if (init) std::memcpy(p_, init, bytes);
-  }
-  ~Gm() { GmFree(p_); }
-  Gm(const Gm&) = delete;
-  Gm& operator=(const Gm&) = delete;
-  uint8_t* get() const { return p_; }
-
- private:
-  size_t bytes_;
-  uint8_t* p_;
-};
-
-template <typename F>
-int Guard(char* err, int errLen, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
-  } catch (...) {
-    std::snprintf(err, static_cast<size_t>(errLen), "unknown C++ exception");
-  }
-  return 1;
-}
-}  // namespace
+using selftest::Gm;
+using selftest::Guard;
 
 extern "C" {
 

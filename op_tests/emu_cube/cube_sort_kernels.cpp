@@ -12,6 +12,7 @@
 
 #include "kernel_operator.h"
 #include "tikicpulib.h"
+#include "../emu/selftest_host.h"
 
 using namespace AscendC;
 
@@ -400,35 +401,8 @@ extern "C" __global__ __aicore__ void xcore_kernel(GM_ADDR src, GM_ADDR ws, GM_A
 }
 
 // ---- host entry points ------------------------------------------------------------------------
-namespace {
-// A GmAlloc'ed buffer (at least 32 bytes), optionally initialised, freed on scope exit.
-class Gm {
- public:
-  explicit Gm(size_t bytes, const void* init = nullptr) : p_(static_cast<uint8_t*>(GmAlloc(std::max<size_t>(bytes, 32)))) {
-    if (init) std::memcpy(p_, init, bytes);
-  }
-  ~Gm() { GmFree(p_); }
-  Gm(const Gm&) = delete;
-  Gm& operator=(const Gm&) = delete;
-  uint8_t* get() const { return p_; }
-
- private:
-  uint8_t* p_;
-};
-
-template <typename F>
-int Guard(char* err, int errLen, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
-  } catch (...) {
-    std::snprintf(err, static_cast<size_t>(errLen), "unknown C++ exception");
-  }
-  return 1;
-}
-}  // namespace
+using selftest::Gm;
+using selftest::Guard;
 
 extern "C" {
 
