@@ -12,6 +12,10 @@ namespace ascend_glm5 {
 __aicore__ inline constexpr uint32_t CeilDiv(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 __aicore__ inline constexpr uint32_t AlignUp(uint32_t a, uint32_t b) { return CeilDiv(a, b) * b; }
 
+// Type equality without the C++ standard library, which device code cannot rely on.
+template <typename A, typename B> struct SameType { static constexpr bool value = false; };
+template <typename A> struct SameType<A, A> { static constexpr bool value = true; };
+
 // Element types as kernels receive them in tiling structs.
 enum DTypeId : uint32_t { kFloat16 = 0, kBFloat16 = 1, kFloat32 = 2, kInt8 = 3, kInt32 = 4 };
 

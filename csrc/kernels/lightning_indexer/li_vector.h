@@ -124,7 +124,7 @@ class LiVector {
                 DataCopyPadExtParams<W>(false, 0, 0, W(0.0f)));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
-    if constexpr (std::is_same_v<W, float>) {
+    if constexpr (SameType<W, float>::value) {
       DataCopy(wF32_, wRaw_, AlignUp(m, 8));
     } else {
       Cast(wF32_, wRaw_, RoundMode::CAST_NONE, m);
