@@ -8,6 +8,7 @@
 #include "emu/tensor.h"
 #include "host/dynamic_quant/dynamic_quant_host.h"
 #include "host/lightning_indexer/lightning_indexer_host.h"
+#include "host/sparse_flash_attention/sparse_flash_attention_host.h"
 
 namespace py = pybind11;
 using AscendC::emu::Counters;
@@ -116,6 +117,44 @@ PYBIND11_MODULE(_C, m) {
         py::arg("values"), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),
         py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"), py::arg("sparse_mode"), py::arg("query_dtype"),
         py::arg("weight_dtype"), py::arg("paged"), py::arg("block_size"), py::arg("max_blocks"));
+
+  m.def("sparse_flash_attention",
+        [](uintptr_t query, uint64_t queryBytes, uintptr_t queryRope, uint64_t queryRopeBytes, uintptr_t key,
+           uint64_t keyBytes, uintptr_t keyRope, uint64_t keyRopeBytes, uintptr_t sparseIndices,
+           uint64_t sparseIndicesBytes, uintptr_t blockTable, uint64_t blockTableBytes, uintptr_t out,
+           uintptr_t softmaxMax, uintptr_t softmaxSum, std::vector<int64_t> queryStart, std::vector<int64_t> queryLen,
+           std::vector<int64_t> keyStart, std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads,
+           uint32_t sparseCount, uint32_t sparseMode, uint32_t dtype, bool paged, uint32_t blockSize,
+           uint32_t maxBlocks, float scale) {
+          ascend_glm5::host::SparseFlashAttentionProblem p;
+          p.queryStart = std::move(queryStart);
+          p.queryLen = std::move(queryLen);
+          p.keyStart = std::move(keyStart);
+          p.keyLen = std::move(keyLen);
+          p.numRows = numRows;
+          p.heads = heads;
+          p.sparseCount = sparseCount;
+          p.sparseMode = sparseMode;
+          p.dtype = dtype;
+          p.paged = paged;
+          p.blockSize = blockSize;
+          p.maxBlocks = maxBlocks;
+          p.scale = scale;
+          p.returnLse = softmaxMax != 0;
+          const ascend_glm5::host::SparseFlashAttentionBuffers b{
+              Ptr<const void>(query), queryBytes, Ptr<const void>(queryRope), queryRopeBytes, Ptr<const void>(key),
+              keyBytes, Ptr<const void>(keyRope), keyRopeBytes, Ptr<const void>(sparseIndices), sparseIndicesBytes,
+              Ptr<const void>(blockTable), blockTableBytes, Ptr<void>(out), Ptr<void>(softmaxMax), Ptr<void>(softmaxSum)};
+          py::gil_scoped_release release;
+          ascend_glm5::host::SparseFlashAttentionCpu(p, b);
+        },
+        py::kw_only(), py::arg("query"), py::arg("query_bytes"), py::arg("query_rope"), py::arg("query_rope_bytes"),
+        py::arg("key"), py::arg("key_bytes"), py::arg("key_rope"), py::arg("key_rope_bytes"), py::arg("sparse_indices"),
+        py::arg("sparse_indices_bytes"), py::arg("block_table"), py::arg("block_table_bytes"), py::arg("out"),
+        py::arg("softmax_max"), py::arg("softmax_sum"), py::arg("query_start"), py::arg("query_len"),
+        py::arg("key_start"), py::arg("key_len"), py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"),
+        py::arg("sparse_mode"), py::arg("dtype"), py::arg("paged"), py::arg("block_size"), py::arg("max_blocks"),
+        py::arg("scale"));
 
   m.def("last_launch", &LastLaunchDict, "Counters of the most recent kernel launch (total and per core).");
   m.def("cumulative_counters", [] { return CountersDict(AscendC::emu::CumulativeCounters()); },

@@ -15,4 +15,5 @@
 #include "emu/vec_reduce.h"
 #include "emu/vec_cmpsel.h"
 #include "emu/cube.h"
+#include "emu/init_const.h"
 #include "emu/vec_sort.h"

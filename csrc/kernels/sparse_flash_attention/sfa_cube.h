@@ -1,0 +1,293 @@
+// Sparse Flash Attention, cube side (AIC).
+//
+// Per tile g (up to 64 selected rows of one query row, all N1 heads as the cube's M):
+//   Gather   the selected rows of kv (512) and k_rope (64) GM -> L1 (ND2NZ, one copy per run of
+//            contiguous cache rows) into L1 tile g % 3; latent rows past the last selected one, up
+//            to the next 16, are zeroed (the cube works on whole 16-row fractals).
+//   Scores   S = [q | q_rope] . [kv | k_rope]^T, 128 of the 576 columns per Mmad, fp32 in L0C
+//            -> fixpipe -> S ring slot g % 2 -> both vector cores.
+//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 -> L0A; O = P . kv, 64 latent
+//            columns per Mmad (kv fractals transposed on their way to L0B) -> O ring slot g % 2.
+// The order per step is Scores(g), Gather(g+1), Output(g-1): the next tile's gather and the
+// vector softmax of tile g run while the cube waits for and computes P . V of tile g-1.
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "../common/tiling.h"
+#include "sfa_plan.h"
+
+namespace ascend_glm5 {
+
+// Double (or triple) buffered operands with deferred release: the reader signals `evt` when
+// done with a buffer, and the next writer of that buffer waits only if it has not yet.
+template <AscendC::HardEvent evt>
+class BufferSlots {
+ public:
+  __aicore__ inline void Init(uint32_t count, int32_t firstEventId) {
+    count_ = count;
+    first_ = firstEventId;
+  }
+  // The next buffer in round-robin order, once its previous reader is done.
+  __aicore__ inline uint32_t Acquire() {
+    const uint32_t s = next_;
+    next_ = (next_ + 1) % count_;
+    Wait(s);
+    return s;
+  }
+  __aicore__ inline void Wait(uint32_t s) {
+    if (!busy_[s]) return;
+    AscendC::WaitFlag<evt>(first_ + int32_t(s));
+    busy_[s] = false;
+  }
+  __aicore__ inline void Release(uint32_t s) {
+    AscendC::SetFlag<evt>(first_ + int32_t(s));
+    busy_[s] = true;
+  }
+  __aicore__ inline void Drain() {
+    for (uint32_t s = 0; s < count_; ++s) Wait(s);
+  }
+
+ private:
+  uint32_t count_ = 1, next_ = 0;
+  int32_t first_ = 0;
+  bool busy_[4] = {false, false, false, false};
+};
+
+template <typename T>
+class SfaCube {
+ public:
+  __aicore__ inline void Init(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR keyRope, GM_ADDR blockTable,
+                              GM_ADDR indices, GM_ADDR plan, GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
+    t_ = &t;
+    uint64_t begin, end;
+    SplitEvenly(t.numRows, t.blockDim, uint32_t(AscendC::GetBlockIdx()), begin, end);
+    tiles_.Init(plan, indices, t, uint32_t(begin), uint32_t(end));
+    const uint64_t qRows = uint64_t(t.numRows) * t.heads;
+    query_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(query), qRows * kSfaLatentDim);
+    queryRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(queryRope), qRows * kSfaRopeDim);
+    key_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(key));
+    keyRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(keyRope));
+    if (t.paged) blockTable_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(blockTable));
+    GM_ADDR ring = workspace + uint64_t(AscendC::GetBlockIdx()) * t.wsBlockBytes;
+    sRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring), 2 * t.wsSlotS / sizeof(float));
+    pRing_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ring + 2 * t.wsSlotS), 2 * t.wsSlotP / sizeof(T));
+    oRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring + 2 * (t.wsSlotS + t.wsSlotP)), 2 * t.wsSlotO / sizeof(float));
+    m1_ = CeilDiv(t.heads, 16);
+    mPad_ = m1_ * 16;
+    pipe_.InitBuffer(qL1_, mPad_ * kSfaQkDim * sizeof(T));
+    pipe_.InitBuffer(pL1_, mPad_ * kSfaTileRows * sizeof(T));
+    pipe_.InitBuffer(kvL1_, kSfaKvBuffers * kKvTileElems * sizeof(T));
+    pipe_.InitBuffer(l0a_, 2 * kL0Slot);
+    pipe_.InitBuffer(l0b_, 2 * kL0Slot);
+    pipe_.InitBuffer(l0c_, 3 * mPad_ * kSfaTileRows * sizeof(float));  // S, then two output chunks
+    aSlots_.Init(2, 0);
+    bSlots_.Init(2, 2);
+    sAcc_.Init(1, 0);
+    oAcc_.Init(2, 1);
+    kvTiles_.Init(kSfaKvBuffers, 0);
+  }
+
+  __aicore__ inline void Process() {
+    SfaTile cur, prev, next;
+    if (!tiles_.NextWork(cur)) return;
+    LoadQuery(cur.row);
+    Gather(cur, 0);
+    uint32_t g = 0;
+    for (;;) {
+      Scores(cur, g);
+      const bool more = tiles_.NextWork(next);
+      if (more) {
+        if (next.first) LoadQuery(next.row);
+        Gather(next, (g + 1) % kSfaKvBuffers);
+      }
+      if (g > 0) Output(prev, g - 1);
+      if (!more) break;
+      prev = cur;
+      cur = next;
+      ++g;
+    }
+    Output(cur, g);
+    Drain(g + 1);
+  }
+
+ private:
+  static constexpr uint32_t kKvTileElems = kSfaTileRows * kSfaQkDim;  // Nz: 36 column blocks x 64 rows
+  static constexpr uint32_t kL0Slot = 32 * 1024;                       // bytes: half of L0A / L0B
+  static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
+  static constexpr uint32_t kTileN1 = kSfaTileRows / 16;               // fractal rows per kv column block
+  static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
+  static_assert(kSfaTileRows == kSfaOutChunk, "one L0C buffer size serves S and an output chunk");
+
+  __aicore__ inline AscendC::LocalTensor<T> KvTile(uint32_t buf) { return kvL1_.Get<T>()[buf * kKvTileElems]; }
+  __aicore__ inline AscendC::LocalTensor<T> L0A(uint32_t s) { return l0a_.Get<T>()[s * kL0Slot / sizeof(T)]; }
+  __aicore__ inline AscendC::LocalTensor<T> L0B(uint32_t s) { return l0b_.Get<T>()[s * kL0Slot / sizeof(T)]; }
+  __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) { return l0c_.Get<float>()[i * mPad_ * kSfaTileRows]; }
+
+  // q and q_rope of one query row -> L1 as one [N1, 576] Nz matrix.
+  __aicore__ inline void LoadQuery(uint32_t row) {
+    using namespace AscendC;
+    SetFlag<HardEvent::MTE1_MTE2>(kEvQuery);  // the previous row's q has reached L0A
+    WaitFlag<HardEvent::MTE1_MTE2>(kEvQuery);
+    const uint32_t heads = t_->heads;
+    LocalTensor<T> q = qL1_.Get<T>();
+    DataCopy(q, query_[uint64_t(row) * heads * kSfaLatentDim],
+             Nd2NzParams(1, heads, kSfaLatentDim, 0, kSfaLatentDim, mPad_, 1, 0));
+    DataCopy(q[kSfaLatentDim * mPad_], queryRope_[uint64_t(row) * heads * kSfaRopeDim],
+             Nd2NzParams(1, heads, kSfaRopeDim, 0, kSfaRopeDim, mPad_, 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvQuery);
+    queryPending_ = true;
+  }
+
+  __aicore__ inline uint64_t CacheRow(const SfaTile& tile, int32_t id) const {
+    if (!t_->paged) return uint64_t(tile.info.kvStart) + uint32_t(id);
+    const int32_t page = blockTable_.GetValue(uint64_t(tile.info.batch) * t_->maxBlocks + uint32_t(id) / t_->blockSize);
+    return uint64_t(page) * t_->blockSize + uint32_t(id) % t_->blockSize;
+  }
+
+  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf) {
+    using namespace AscendC;
+    kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
+    if (tile.first) ids_.Reset(tiles_.Indices(), tile.row, tiles_.SparseCount(), tile.info.end);
+    const LocalTensor<T> kv = KvTile(buf);
+    uint32_t runStart = 0, runLen = 0;
+    uint64_t runRow = 0;
+    for (uint32_t i = 0; i < tile.rows; ++i) {
+      const uint64_t row = CacheRow(tile, ids_.Next());
+      if (runLen > 0 && row == runRow + runLen) {
+        ++runLen;
+        continue;
+      }
+      CopyRun(kv, runStart, runRow, runLen);
+      runStart = i;
+      runRow = row;
+      runLen = 1;
+    }
+    CopyRun(kv, runStart, runRow, runLen);
+    // P . V reads whole 16-row fractals: zero the padding rows of the latent column blocks (stale
+    // data could hold NaN, and 0 * NaN is NaN). The rope blocks only feed scores the vector masks.
+    const uint32_t pad = AlignUp(tile.rows, 16) - tile.rows;
+    if (pad > 0)
+      InitConstValue(kv[tile.rows * 16],
+                     InitConstValueParams<T>(kSfaLatentDim / 16, pad, kSfaTileRows - pad, static_cast<T>(0.0f)));
+    SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
+  }
+
+  // Cache rows [cacheRow, cacheRow + n) -> tile rows [tileRow, tileRow + n) (latent, then rope columns).
+  __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, uint32_t tileRow, uint64_t cacheRow, uint32_t n) {
+    using namespace AscendC;
+    if (n == 0) return;
+    DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaLatentDim],
+             Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+    DataCopy(kv[kSfaLatentDim * kSfaTileRows + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
+             Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, kSfaTileRows, 1, 0));
+  }
+
+  __aicore__ inline void Scores(const SfaTile& tile, uint32_t g) {
+    using namespace AscendC;
+    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16);
+    WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
+    if (queryPending_) {
+      WaitFlag<HardEvent::MTE2_MTE1>(kEvQuery);
+      queryPending_ = false;
+    }
+    const LocalTensor<T> kv = KvTile(buf), q = qL1_.Get<T>();
+    sAcc_.Acquire();
+    const LocalTensor<float> s = L0C(0);
+    for (uint32_t col = 0; col < kSfaQkDim; col += kSfaQkChunk) {
+      const uint32_t cb = col / 16, kb = (kSfaQkDim - col < kSfaQkChunk ? kSfaQkDim - col : kSfaQkChunk) / 16;
+      const uint32_t a = aSlots_.Acquire(), b = bSlots_.Acquire();
+      const LocalTensor<T> qa = L0A(a), kt = L0B(b);
+      for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
+        LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
+      for (uint32_t j = 0; j < kb; ++j)  // kv Nz fractals are k^T's Zn fractals: copy the used rows
+        LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * kTileN1, n1, 1, 0, 0, false, 0));
+      SetFlag<HardEvent::MTE1_M>(0);
+      WaitFlag<HardEvent::MTE1_M>(0);
+      Mmad(s, qa, kt, MmadParams(t_->heads, n1 * 16, kb * 16, 0, false, col == 0));
+      aSlots_.Release(a);
+      bSlots_.Release(b);
+    }
+    SetFlag<HardEvent::M_FIX>(0);
+    WaitFlag<HardEvent::M_FIX>(0);
+    if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagScoresFree);  // both AIVs copied tile g-2 out
+    Fixpipe(sRing_[(g % 2) * (t_->wsSlotS / sizeof(float))], s,
+            FixpipeParamsV220(n1 * 16, t_->heads, mPad_, kSfaTileRows, false));
+    CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagScores);
+    sAcc_.Release(0);
+  }
+
+  __aicore__ inline void Output(const SfaTile& tile, uint32_t g) {
+    using namespace AscendC;
+    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16);
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagProbs);  // both AIVs wrote their heads' P
+    const LocalTensor<T> p = pL1_.Get<T>(), kv = KvTile(buf);
+    DataCopy(p, pRing_[(g % 2) * (t_->wsSlotP / sizeof(T))],
+             Nd2NzParams(1, t_->heads, n1 * 16, 0, kSfaTileRows, mPad_, 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvProbs);
+    WaitFlag<HardEvent::MTE2_MTE1>(kEvProbs);
+    const uint32_t a = aSlots_.Acquire();
+    const LocalTensor<T> pa = L0A(a);
+    for (uint32_t mb = 0; mb < m1_; ++mb)
+      LoadData(pa[mb * n1 * kFractal], p, LoadData2DParams(mb, n1, m1_, 0, 0, false, 0));
+    SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);  // P's L1 buffer is refilled next tile
+    WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+    const uint64_t oSlot = (g % 2) * (t_->wsSlotO / sizeof(float));
+    for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
+      const uint32_t b = bSlots_.Acquire();
+      const LocalTensor<T> v = L0B(b);
+      // B = kv[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose
+      // of the kv Nz fractal (column block, row block).
+      for (uint32_t r1 = 0; r1 < n1; ++r1)
+        LoadData(v[r1 * (kSfaOutChunk / 16) * kFractal], kv,
+                 LoadData2DParams((col / 16) * kTileN1 + r1, kSfaOutChunk / 16, kTileN1, 0, 0, true, 0));
+      SetFlag<HardEvent::MTE1_M>(0);
+      WaitFlag<HardEvent::MTE1_M>(0);
+      const uint32_t o = oAcc_.Acquire();
+      const LocalTensor<float> acc = L0C(1 + o);
+      Mmad(acc, pa, v, MmadParams(t_->heads, kSfaOutChunk, n1 * 16, 0, false, true));
+      bSlots_.Release(b);
+      SetFlag<HardEvent::M_FIX>(0);
+      WaitFlag<HardEvent::M_FIX>(0);
+      if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);  // both AIVs read tile g-2
+      Fixpipe(oRing_[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
+      oAcc_.Release(o);
+    }
+    aSlots_.Release(a);
+    kvTiles_.Release(buf);
+    CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagOut);
+  }
+
+  // Takes back the last tiles' "free" signals and every pending in-core event.
+  __aicore__ inline void Drain(uint32_t tiles) {
+    for (uint32_t i = 0; i < (tiles < 2 ? tiles : 2); ++i) {
+      AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagScoresFree);
+      AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
+    }
+    aSlots_.Drain();
+    bSlots_.Drain();
+    sAcc_.Drain();
+    oAcc_.Drain();
+    kvTiles_.Drain();
+  }
+
+  const SparseFlashAttentionTiling* t_ = nullptr;
+  SfaTiles tiles_;
+  SelectedIds ids_;
+  uint32_t m1_ = 0, mPad_ = 0;
+  bool queryPending_ = false;
+  AscendC::TPipe pipe_;
+  AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;
+  AscendC::TBuf<AscendC::TPosition::B1> kvL1_;
+  AscendC::TBuf<AscendC::TPosition::A2> l0a_;
+  AscendC::TBuf<AscendC::TPosition::B2> l0b_;
+  AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
+  BufferSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
+  BufferSlots<AscendC::HardEvent::FIX_M> sAcc_, oAcc_;
+  BufferSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
+  AscendC::GlobalTensor<T> query_, queryRope_, key_, keyRope_, pRing_;
+  AscendC::GlobalTensor<int32_t> blockTable_;
+  AscendC::GlobalTensor<float> sRing_, oRing_;
+};
+
+}  // namespace ascend_glm5

@@ -1,0 +1,284 @@
+"""sparse_flash_attention kernel (on the emulator) against the pure-torch reference.
+
+Tolerances. Scores, softmax statistics and the P.V accumulation are fp32 in both. They differ in
+where P is rounded to the input dtype: the reference rounds the normalised p = e / l, the kernel
+rounds e = exp(z - m_running) per tile and divides the fp32 accumulation by l at the end (then
+rounds the output). Each rounding is half a unit in the last place (ulp) of the dtype, so
+attention_out agrees to within 2 ulp of the largest output value: atol = rtol = 2^-6 x max|out|
+for bf16 (8 significant bits), 2^-9 for fp16 (11 bits). softmax_max / softmax_sum agree to fp32
+rounding of the 576-long dot products and of the sums (rtol = atol = 1e-5).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+
+EPS = {torch.bfloat16: 2.0**-6, torch.float16: 2.0**-9}
+GLM5_SCALE, DSV32_SCALE = 0.0625, 0.1352338
+
+
+def check(query, key, indices, scale, **kw):
+    """Runs op and reference with return_softmax_lse and compares; returns the op's outputs."""
+    kw.setdefault("return_softmax_lse", True)
+    got = ops.sparse_flash_attention(query, key, key, indices, scale, **kw)
+    want = reference.sparse_flash_attention(query, key, key, indices, scale, **kw)
+    out, ref = got[0].float(), want[0].float()
+    assert got[0].shape == query.shape and got[0].dtype == query.dtype
+    tol = EPS[query.dtype] * max(1.0, float(ref.abs().max()))
+    torch.testing.assert_close(out, ref, rtol=EPS[query.dtype], atol=tol)
+    if kw["return_softmax_lse"]:
+        for g, w in zip(got[1:], want[1:]):
+            assert g.shape == w.shape and g.dtype == torch.float32
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+    return got
+
+
+def _randn(shape, dtype, g):
+    return torch.randn(shape, generator=g).to(dtype)
+
+
+def _queries(shape, dtype, g):
+    """query [..., N1, 512] and query_rope [..., N1, 64]."""
+    return _randn((*shape, 512), dtype, g), _randn((*shape, 64), dtype, g)
+
+
+def _paged_cache(lens, block_size, dtype, g, spare=2):
+    """PA_BSND key / key_rope with a shuffled block_table covering `lens` (plus unused blocks)."""
+    per = [-(-n // block_size) for n in lens]
+    width = max(max(per), 1)
+    num_blocks = sum(per) + spare
+    ids = torch.randperm(num_blocks, generator=g).to(torch.int32)
+    table = torch.zeros((len(lens), width), dtype=torch.int32)
+    used = 0
+    for b, n in enumerate(per):
+        table[b, :n] = ids[used : used + n]
+        used += n
+    key = _randn((num_blocks, block_size, 1, 512), dtype, g)
+    key_rope = _randn((num_blocks, block_size, 1, 64), dtype, g)
+    return key, key_rope, table
+
+
+def _indices(rows, k, lens, g, *, over=0):
+    """int32 [rows, 1, k]: per row a random permutation of [0, len + over) cut to k, -1 padded.
+    Ids >= len (over > 0) are out of range and must be skipped."""
+    out = torch.full((rows, 1, k), -1, dtype=torch.int32)
+    for r, n in enumerate(lens):
+        ids = torch.randperm(n + over, generator=g)[:k]
+        out[r, 0, : ids.numel()] = ids.to(torch.int32)
+    return out
+
+
+# ---- layouts, heads, dtypes, masks ---------------------------------------------------------------
+
+@pytest.mark.parametrize("heads", [1, 8, 32])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("sparse_mode", [0, 3])
+def test_bsnd_mixed_lengths(heads, dtype, sparse_mode):
+    g = torch.Generator().manual_seed(heads * 10 + sparse_mode)
+    batch, s1, s2, k = 3, 2, 150, 96  # 96 selected rows: one full tile of 64 and a partial one
+    q, qr = _queries((batch, s1, heads), dtype, g)
+    key, key_rope = _randn((batch, s2, 1, 512), dtype, g), _randn((batch, s2, 1, 64), dtype, g)
+    kv_lens = [150, 37, 1]
+    idx = _indices(batch * s1, k, [n for n in kv_lens for _ in range(s1)], g, over=20).reshape(batch, s1, 1, k)
+    check(q, key, idx, 0.1, query_rope=qr, key_rope=key_rope, actual_seq_lengths_query=[2, 1, 2],
+          actual_seq_lengths_kv=kv_lens, sparse_mode=sparse_mode)  # fmt: skip
+
+
+def test_tnd_query_paged_cache_causal():
+    g = torch.Generator().manual_seed(1)
+    q, qr = _queries((13, 16), torch.bfloat16, g)
+    q_ends, kv_lens = [3, 3, 10], [40, 5, 70]  # batch 1 has no query rows
+    key, key_rope, table = _paged_cache(kv_lens, 16, torch.bfloat16, g)
+    rows_kv = [40] * 3 + [70] * 7 + [0] * 3  # rows past the last batch attend nothing
+    idx = _indices(13, 48, rows_kv, g)
+    check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=q_ends, actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
+def test_tnd_query_tnd_cache():
+    g = torch.Generator().manual_seed(2)
+    q, qr = _queries((6, 4), torch.float16, g)
+    key, key_rope = _randn((90, 1, 512), torch.float16, g), _randn((90, 1, 64), torch.float16, g)
+    idx = _indices(6, 70, [30, 30, 60, 60, 60, 60], g)
+    check(q, key, idx, 0.15, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
+          actual_seq_lengths_query=[2, 6], actual_seq_lengths_kv=[30, 90], sparse_mode=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("k", [1, 7, 2048])
+def test_top_k_sizes(k):
+    g = torch.Generator().manual_seed(k)
+    tokens = 2 if k == 2048 else 5
+    q, qr = _queries((tokens, 1, 16), torch.bfloat16, g)
+    kv_lens = [3000] * tokens
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    idx = _indices(tokens, k, kv_lens, g).reshape(tokens, 1, 1, k)
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
+@pytest.mark.parametrize("heads, scale", [(64, GLM5_SCALE), (128, DSV32_SCALE)], ids=["glm5", "dsv32"])
+def test_model_decode_top_2048(heads, scale):
+    # Decode of two sequences: one with more cached tokens than top-k, one with fewer (-1 padded).
+    g = torch.Generator().manual_seed(heads)
+    q, qr = _queries((2, 1, heads), torch.bfloat16, g)
+    kv_lens = [5000, 1500]
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    idx = _indices(2, 2048, kv_lens, g).reshape(2, 1, 1, 2048)
+    check(q, key, idx, scale, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
+# ---- the index rules ------------------------------------------------------------------------------
+
+def test_rows_that_attend_nothing_give_zeros():
+    g = torch.Generator().manual_seed(3)
+    q, qr = _queries((2, 4, 8), torch.bfloat16, g)
+    key, key_rope = _randn((2, 20, 1, 512), torch.bfloat16, g), _randn((2, 20, 1, 64), torch.bfloat16, g)
+    idx = _indices(8, 10, [20] * 8, g).reshape(2, 4, 1, 10)
+    idx[0, 0] = -1                          # nothing selected
+    idx[0, 1] = torch.arange(20, 30)        # every id beyond the kv length
+    idx[0, 2, 0, :3] = torch.tensor([-1, 4, 5])  # reading stops at the first -1
+    # Batch 1: 3 valid query rows over 2 kv tokens, causal: row i sees token ids < i; row 3 is padding.
+    idx[1, :, 0, :3] = torch.tensor([[0, 1, -1], [1, 5, -1], [1, 0, -1], [0, 1, -1]])
+    out, m, s = check(q, key, idx, 0.3, query_rope=qr, key_rope=key_rope, actual_seq_lengths_query=[4, 3],
+                      actual_seq_lengths_kv=[20, 2], sparse_mode=3)  # fmt: skip
+    for b, r in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 3)]:
+        assert (out[b, r] == 0).all() and (m[b, 0, r] == 0).all() and (s[b, 0, r] == 0).all()
+    assert (out[0, 3] != 0).any()
+
+
+def test_kv_shorter_than_top_k():
+    g = torch.Generator().manual_seed(4)
+    q, qr = _queries((3, 1, 4), torch.float16, g)
+    kv_lens = [50, 64, 1]
+    key, key_rope, table = _paged_cache(kv_lens, 32, torch.float16, g)
+    # The indexer's form: every visible token once, then -1; plus ids past the length mixed in.
+    idx = _indices(3, 128, kv_lens, g, over=30).reshape(3, 1, 1, 128)
+    check(q, key, idx, 0.25, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
+def test_repeated_ids_are_attended_per_occurrence():
+    g = torch.Generator().manual_seed(5)
+    q, qr = _queries((1, 2, 4), torch.bfloat16, g)
+    key, key_rope = _randn((1, 40, 1, 512), torch.bfloat16, g), _randn((1, 40, 1, 64), torch.bfloat16, g)
+    ids = torch.tensor([3, 3, 3, 9, 17, 9, 30, 3] * 10, dtype=torch.int32)  # 80 entries over two tiles
+    idx = torch.stack([ids, ids.flip(0)]).reshape(1, 2, 1, 80)
+    out, _, _ = check(q, key, idx, 0.02, query_rope=qr, key_rope=key_rope, sparse_mode=0)
+    once = torch.tensor([3, 9, 17, 30], dtype=torch.int32).expand(1, 2, 1, 4).contiguous()
+    once, _, _ = ops.sparse_flash_attention(q, key, key, once, 0.02, query_rope=qr, key_rope=key_rope, sparse_mode=0)
+    assert (out.float() - once.float()).abs().max() > 0.05  # duplicates change the weights
+
+
+def test_contiguous_ids_read_once():
+    # Ascending ids over pages laid out back to back: the gather merges them into long copies. Every
+    # selected row is still read exactly once: the cube's GM reads are q, the selected rows and P.
+    g = torch.Generator().manual_seed(6)
+    heads, kv_len, k = 8, 200, 150
+    q, qr = _queries((2, 1, heads), torch.bfloat16, g)
+    key, key_rope = _randn((16, 16, 1, 512), torch.bfloat16, g), _randn((16, 16, 1, 64), torch.bfloat16, g)
+    table = torch.arange(26, dtype=torch.int32).reshape(2, 13) % 16
+    ids = torch.arange(k, dtype=torch.int32)
+    idx = torch.stack([ids, ids + 100]).reshape(2, 1, 1, k)  # row 1: ids 200.. are past the length
+    check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
+          actual_seq_lengths_kv=[kv_len, kv_len], return_softmax_lse=False)  # fmt: skip
+    launch = cpu_module().last_launch()
+    valid = [k, kv_len - 100]
+    tile_rows = [min(64, n - t) for n in valid for t in range(0, n, 64)]
+    p_bytes = sum(heads * (-(-n // 16) * 16) * 2 for n in tile_rows)  # P tiles, padded to 16 columns
+    want = 2 * heads * 576 * 2 + sum(valid) * 576 * 2 + p_bytes
+    cube_reads = sum(c["mte2_bytes"] for c in launch["per_core"][0::3])  # MIX: AIC, AIV, AIV per block
+    assert cube_reads == want
+
+
+def test_many_rows_share_each_core():
+    # More rows than AI cores: each core pipelines tiles across rows (including empty ones).
+    g = torch.Generator().manual_seed(7)
+    q, qr = _queries((60, 4), torch.bfloat16, g)
+    kv_lens = [90] * 60
+    idx = _indices(60, 100, kv_lens, g)
+    idx[::7] = -1
+    key, key_rope = _randn((90, 1, 512), torch.bfloat16, g), _randn((90, 1, 64), torch.bfloat16, g)
+    check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
+          actual_seq_lengths_query=[60], actual_seq_lengths_kv=[90], sparse_mode=0)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
+# ---- validation -------------------------------------------------------------------------------------
+
+def _valid(heads=4, dtype=torch.bfloat16):
+    g = torch.Generator().manual_seed(0)
+    q, qr = _queries((1, 2, heads), dtype, g)
+    key, key_rope = _randn((1, 8, 1, 512), dtype, g), _randn((1, 8, 1, 64), dtype, g)
+    return q, qr, key, key_rope, _indices(2, 4, [8, 8], g).reshape(1, 2, 1, 4)
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (dict(query=lambda a: a[..., :256]), ValueError, "latent dim D must be 512"),
+        (dict(query_rope=lambda a: a[..., :32]), ValueError, r"query_rope must have shape \(1, 2, 4, 64\)"),
+        (dict(key_rope=lambda a: a[..., :32]), ValueError, r"key_rope must have shape \(1, 8, 1, 64\)"),
+        (dict(key=lambda a: a.half()), TypeError, "key must have dtype in"),
+        (dict(query_rope=lambda a: a.half()), TypeError, "query_rope must have dtype in"),
+        (dict(sparse_indices=lambda a: a.long()), TypeError, "sparse_indices must have dtype in"),
+        (dict(sparse_indices=lambda a: a[..., :0]), ValueError, r"sparse_indices K must be in \[1, 2048\]"),
+        (dict(attention_mode=0), ValueError, "attention_mode must be 2"),
+        (dict(layout_query="BNSD"), ValueError, "layout_query"),
+        (dict(layout_kv="TND"), ValueError, "must equal layout_query"),
+        (dict(sparse_mode=1), ValueError, "sparse_mode"),
+        (dict(sparse_block_size=2), ValueError, "sparse_block_size must be 1"),
+        (dict(pre_tokens=10), ValueError, "pre_tokens"),
+        (dict(actual_seq_lengths_kv=[9]), ValueError, r"actual_seq_lengths_kv must hold 1 lengths in \[0, 8\]"),
+        (dict(query_rope=None), ValueError, "query_rope and key_rope are required"),
+        (dict(scale_value=float("nan")), TypeError, "scale_value"),
+    ],
+)
+def test_rejects_bad_arguments(change, error, message):
+    q, qr, key, key_rope, idx = _valid()
+    args = dict(query=q, key=key, value=key, sparse_indices=idx, scale_value=0.1, query_rope=qr, key_rope=key_rope)
+    for name, new in change.items():
+        args[name] = new(args[name]) if callable(new) else new
+    if "key" in change:
+        args["value"] = args["key"]
+    with pytest.raises(error, match=message):
+        ops.sparse_flash_attention(**args)
+
+
+def test_rejects_unsupported_heads_and_foreign_value():
+    q, qr, key, key_rope, idx = _valid(heads=3)
+    with pytest.raises(ValueError, match=r"heads N1 must be one of \(1, 2, 4, 8, 16, 32, 64, 128\)"):
+        ops.sparse_flash_attention(q, key, key, idx, 0.1, query_rope=qr, key_rope=key_rope)
+    q, qr, key, key_rope, idx = _valid()
+    with pytest.raises(ValueError, match="value must be key itself"):
+        ops.sparse_flash_attention(q, key, key.clone(), idx, 0.1, query_rope=qr, key_rope=key_rope)
+
+
+def test_rejects_short_or_foreign_block_table():
+    g = torch.Generator().manual_seed(0)
+    q, qr = _queries((1, 1, 4), torch.bfloat16, g)
+    key, key_rope = _randn((4, 16, 1, 512), torch.bfloat16, g), _randn((4, 16, 1, 64), torch.bfloat16, g)
+    idx = _indices(1, 4, [40], g).reshape(1, 1, 1, 4)
+    kw = dict(query_rope=qr, key_rope=key_rope, layout_kv="PA_BSND")
+    with pytest.raises(ValueError, match="block_table has 2 blocks per batch but batch 0 needs 3"):
+        ops.sparse_flash_attention(q, key, key, idx, 0.1, block_table=torch.tensor([[0, 1]], dtype=torch.int32),
+                                   actual_seq_lengths_kv=[40], **kw)  # fmt: skip
+    with pytest.raises(ValueError, match="outside"):
+        ops.sparse_flash_attention(q, key, key, idx, 0.1, block_table=torch.tensor([[0, 7]], dtype=torch.int32),
+                                   actual_seq_lengths_kv=[20], **kw)  # fmt: skip
+    with pytest.raises(ValueError, match="actual_seq_lengths_kv is required"):
+        ops.sparse_flash_attention(q, key, key, idx, 0.1, block_table=torch.tensor([[0, 1]], dtype=torch.int32), **kw)
+
+
+def test_fake_tensor():
+    with torch._subclasses.fake_tensor.FakeTensorMode():
+        q, qr = torch.empty(3, 2, 8, 512, dtype=torch.bfloat16), torch.empty(3, 2, 8, 64, dtype=torch.bfloat16)
+        key, key_rope = torch.empty(3, 9, 1, 512, dtype=torch.bfloat16), torch.empty(3, 9, 1, 64, dtype=torch.bfloat16)
+        idx = torch.empty(3, 2, 1, 16, dtype=torch.int32)
+        out, m, s = torch.ops.ascend_glm5.sparse_flash_attention(q, key, idx, 0.1, None, None, None, qr, key_rope,
+                                                                 "BSND", "BSND", 3, True)  # fmt: skip
+        assert out.shape == q.shape and out.dtype == q.dtype and m.shape == s.shape == (3, 1, 2, 8)
