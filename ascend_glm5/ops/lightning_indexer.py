@@ -11,98 +11,18 @@ import torch
 
 from . import _validate as v
 from ._backend import cpu_module, npu_module
+from ._layouts import Spans, as_tensor, lengths, spans
 
 HEAD_DIM = 128
 MAX_HEADS = 64
 MAX_SPARSE_COUNT = 2048
-MAX_BLOCK_SIZE = 1024
 _DEFAULT_TOKENS = 2**63 - 1
 _DTYPE_IDS = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2}
 
 
-class _Spans:
-    """Per-batch (first row, rows) of the flattened query and (first key row, keys) of the key."""
-
-    def __init__(self, q_start, q_len, k_start, k_len, num_rows):
-        self.q_start, self.q_len, self.k_start, self.k_len, self.num_rows = q_start, q_len, k_start, k_len, num_rows
-
-
-def _lengths(name: str, value) -> list[int] | None:
-    if value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        if value.dim() != 1 or value.dtype not in (torch.int32, torch.int64):
-            raise TypeError(f"{name} must be a 1-D int32/int64 tensor, got {value.dtype} of shape {tuple(value.shape)}")
-        return [int(x) for x in value.tolist()]
-    if isinstance(value, Sequence) and all(isinstance(x, int) for x in value):
-        return list(value)
-    raise TypeError(f"{name} must be a 1-D integer tensor or a list of ints")
-
-
-def _prefix_spans(name: str, lens: list[int] | None, rows: int) -> tuple[list[int], list[int]]:
-    if lens is None:
-        raise ValueError(f"{name} is required for layout TND (prefix sums of the per-batch lengths)")
-    starts, counts, prev = [], [], 0
-    for end in lens:
-        if end < prev:
-            raise ValueError(f"{name} must be non-decreasing prefix sums for TND, got {lens}")
-        starts.append(prev)
-        counts.append(end - prev)
-        prev = end
-    if prev > rows:
-        raise ValueError(f"{name} ends at {prev}, beyond the {rows} rows of the TND tensor")
-    return starts, counts
-
-
-def _spans(query, key, block_table, asl_q, asl_k, layout_query, layout_key) -> _Spans:
-    if layout_query == "BSND":
-        batch, s1 = query.shape[0], query.shape[1]
-        q_len = asl_q if asl_q is not None else [s1] * batch
-        if len(q_len) != batch or any(not 0 <= n <= s1 for n in q_len):
-            raise ValueError(f"actual_seq_lengths_query must hold {batch} lengths in [0, {s1}], got {q_len}")
-        q_start, num_rows = [b * s1 for b in range(batch)], batch * s1
-    else:
-        q_start, q_len = _prefix_spans("actual_seq_lengths_query", asl_q, query.shape[0])
-        batch, num_rows = len(q_len), query.shape[0]
-    if layout_key == "BSND":
-        if key.shape[0] != batch:
-            raise ValueError(f"key has {key.shape[0]} batches, query has {batch}")
-        s2 = key.shape[1]
-        k_len = asl_k if asl_k is not None else [s2] * batch
-        if len(k_len) != batch or any(not 0 <= n <= s2 for n in k_len):
-            raise ValueError(f"actual_seq_lengths_key must hold {batch} lengths in [0, {s2}], got {k_len}")
-        k_start = [b * s2 for b in range(batch)]
-    elif layout_key == "TND":
-        k_start, k_len = _prefix_spans("actual_seq_lengths_key", asl_k, key.shape[0])
-    else:
-        if asl_k is None:
-            raise ValueError("actual_seq_lengths_key is required for layout PA_BSND (per-batch key lengths)")
-        k_len, k_start = asl_k, [0] * len(asl_k)
-        _check_block_table(block_table, k_len, key.shape[0], key.shape[1])
-    if len(k_len) != batch:
-        raise ValueError(f"actual_seq_lengths_key has {len(k_len)} batches, the query has {batch}")
-    if any(n < 0 or n >= 2**31 for n in k_len):
-        raise ValueError(f"actual_seq_lengths_key must be in [0, 2^31), got {k_len}")
-    return _Spans(q_start, q_len, k_start, k_len, num_rows)
-
-
-def _check_block_table(block_table, k_len, num_blocks, block_size) -> None:
-    if block_table is None:
-        raise ValueError("block_table is required for layout PA_BSND")
-    v.require_tensor("block_table", block_table)
-    v.require_dtype("block_table", block_table, (torch.int32,))
-    if block_table.dim() != 2 or block_table.shape[0] != len(k_len):
-        raise ValueError(f"block_table must be [B={len(k_len)}, max_blocks], got {tuple(block_table.shape)}")
-    if block_size % 16 or not 16 <= block_size <= MAX_BLOCK_SIZE:
-        raise ValueError(f"key block_size (dim 1) must be a multiple of 16 in [16, {MAX_BLOCK_SIZE}], got {block_size}")
-    for b, n in enumerate(k_len):
-        need = -(-n // block_size)
-        if need > block_table.shape[1]:
-            raise ValueError(f"block_table has {block_table.shape[1]} blocks per batch but batch {b} needs {need} "
-                             f"for {n} keys of block_size {block_size}")
-        used = block_table[b, :need]
-        if need and (used.min() < 0 or used.max() >= num_blocks):
-            raise ValueError(f"block_table[{b}] refers to blocks outside [0, {num_blocks})")
+def _spans(query, key, block_table, asl_q, asl_k, layout_query: str, layout_key: str) -> Spans:
+    asl_q, asl_k = lengths("actual_seq_lengths_query", asl_q), lengths("actual_seq_lengths_key", asl_k)
+    return spans(query, key, block_table, asl_q, asl_k, layout_query, layout_key, key_name="actual_seq_lengths_key")
 
 
 def _check(query, key, weights, block_table, layout_query, layout_key, sparse_count, sparse_mode, pre_tokens,
@@ -154,8 +74,7 @@ def _lightning_indexer(
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     _check(query, key, weights, block_table, layout_query, layout_key, sparse_count, sparse_mode, _DEFAULT_TOKENS,
            _DEFAULT_TOKENS)  # fmt: skip
-    spans = _spans(query, key, block_table, _lengths("actual_seq_lengths_query", actual_seq_lengths_query),
-                   _lengths("actual_seq_lengths_key", actual_seq_lengths_key), layout_query, layout_key)  # fmt: skip
+    sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_key, layout_query, layout_key)
     indices, values = _outputs(query, sparse_count, return_value)
     query, key, weights = query.contiguous(), key.contiguous(), weights.contiguous()
     table = block_table.contiguous() if block_table is not None else None
@@ -165,8 +84,8 @@ def _lightning_indexer(
         weights=weights.data_ptr(), weights_bytes=weights.nbytes,
         block_table=table.data_ptr() if table is not None else 0, block_table_bytes=table.nbytes if table is not None else 0,
         indices=indices.data_ptr(), values=values.data_ptr() if return_value else 0,
-        query_start=spans.q_start, query_len=spans.q_len, key_start=spans.k_start, key_len=spans.k_len,
-        num_rows=spans.num_rows, heads=query.shape[-2], sparse_count=sparse_count, sparse_mode=sparse_mode,
+        query_start=sp.q_start, query_len=sp.q_len, key_start=sp.k_start, key_len=sp.k_len,
+        num_rows=sp.num_rows, heads=query.shape[-2], sparse_count=sparse_count, sparse_mode=sparse_mode,
         query_dtype=_DTYPE_IDS[query.dtype], weight_dtype=_DTYPE_IDS[weights.dtype], paged=paged,
         block_size=key.shape[1] if paged else 0, max_blocks=table.shape[1] if paged else 0,
     )  # fmt: skip
@@ -188,22 +107,15 @@ if npu_module() is not None:
           sparse_count, sparse_mode, return_value):  # fmt: skip
         _check(query, key, weights, block_table, layout_query, layout_key, sparse_count, sparse_mode, _DEFAULT_TOKENS,
                _DEFAULT_TOKENS)  # fmt: skip
-        spans = _spans(query, key, block_table, _lengths("actual_seq_lengths_query", actual_seq_lengths_query),
-                       _lengths("actual_seq_lengths_key", actual_seq_lengths_key), layout_query, layout_key)  # fmt: skip
+        sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_key, layout_query, layout_key)
         indices, values = _outputs(query, sparse_count, return_value)
         paged = layout_key == "PA_BSND"
         npu_module().lightning_indexer(
             query, key, weights, block_table if paged else None, indices, values if return_value else None,
-            spans.q_start, spans.q_len, spans.k_start, spans.k_len, spans.num_rows, sparse_count, sparse_mode,
+            sp.q_start, sp.q_len, sp.k_start, sp.k_len, sp.num_rows, sparse_count, sparse_mode,
             key.shape[1] if paged else 0,
         )  # fmt: skip
         return indices, values
-
-
-def _as_tensor(value) -> torch.Tensor | None:
-    if value is None or isinstance(value, torch.Tensor):
-        return value
-    return torch.tensor(_lengths("actual_seq_lengths", value), dtype=torch.int64)
 
 
 def lightning_indexer(
@@ -233,9 +145,9 @@ def lightning_indexer(
     """
     _check(query, key, weights, block_table, layout_query, layout_key, sparse_count, sparse_mode, pre_tokens,
            next_tokens)  # fmt: skip
-    asl_q, asl_k = _as_tensor(actual_seq_lengths_query), _as_tensor(actual_seq_lengths_key)
-    _spans(query, key, block_table, _lengths("actual_seq_lengths_query", asl_q),
-           _lengths("actual_seq_lengths_key", asl_k), layout_query, layout_key)  # fmt: skip
+    asl_q = as_tensor("actual_seq_lengths_query", actual_seq_lengths_query)
+    asl_k = as_tensor("actual_seq_lengths_key", actual_seq_lengths_key)
+    _spans(query, key, block_table, asl_q, asl_k, layout_query, layout_key)
     indices, values = torch.ops.ascend_glm5.lightning_indexer(
         query, key, weights, asl_q, asl_k, block_table, layout_query, layout_key, sparse_count, sparse_mode, return_value
     )

@@ -12,99 +12,19 @@ import torch
 
 from . import _validate as v
 from ._backend import cpu_module, npu_module
+from ._layouts import Spans, as_tensor, lengths, spans
 
 LATENT_DIM = 512
 ROPE_DIM = 64
 HEADS = (1, 2, 4, 8, 16, 32, 64, 128)
 MAX_SPARSE_COUNT = 2048
-MAX_BLOCK_SIZE = 1024
 _DEFAULT_TOKENS = 2**63 - 1
 _DTYPE_IDS = {torch.float16: 0, torch.bfloat16: 1}
 
 
-class _Spans:
-    """Per batch: first row and valid rows of the flattened query, first key row and key tokens."""
-
-    def __init__(self, q_start, q_len, k_start, k_len, num_rows):
-        self.q_start, self.q_len, self.k_start, self.k_len, self.num_rows = q_start, q_len, k_start, k_len, num_rows
-
-
-def _lengths(name: str, value) -> list[int] | None:
-    if value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        if value.dim() != 1 or value.dtype not in (torch.int32, torch.int64):
-            raise TypeError(f"{name} must be a 1-D int32/int64 tensor, got {value.dtype} of shape {tuple(value.shape)}")
-        return [int(x) for x in value.tolist()]
-    if isinstance(value, Sequence) and all(isinstance(x, int) for x in value):
-        return list(value)
-    raise TypeError(f"{name} must be a 1-D integer tensor or a list of ints")
-
-
-def _prefix_sums(name: str, ends: list[int] | None, rows: int) -> tuple[list[int], list[int]]:
-    if ends is None:
-        raise ValueError(f"{name} is required for layout TND (prefix sums of the per-batch lengths)")
-    starts, counts, prev = [], [], 0
-    for end in ends:
-        if end < prev:
-            raise ValueError(f"{name} must be non-decreasing prefix sums for TND, got {ends}")
-        starts.append(prev)
-        counts.append(end - prev)
-        prev = end
-    if prev > rows:
-        raise ValueError(f"{name} ends at {prev}, beyond the {rows} rows of the TND tensor")
-    return starts, counts
-
-
-def _spans(query, key, block_table, asl_q, asl_kv, layout_query, layout_kv) -> _Spans:
-    if layout_query == "BSND":
-        batch, s1 = query.shape[0], query.shape[1]
-        q_len = asl_q if asl_q is not None else [s1] * batch
-        if len(q_len) != batch or any(not 0 <= n <= s1 for n in q_len):
-            raise ValueError(f"actual_seq_lengths_query must hold {batch} lengths in [0, {s1}], got {q_len}")
-        q_start, num_rows = [b * s1 for b in range(batch)], batch * s1
-    else:
-        q_start, q_len = _prefix_sums("actual_seq_lengths_query", asl_q, query.shape[0])
-        batch, num_rows = len(q_len), query.shape[0]
-    if layout_kv == "BSND":
-        if key.shape[0] != batch:
-            raise ValueError(f"key has {key.shape[0]} batches, query has {batch}")
-        s2 = key.shape[1]
-        k_len = asl_kv if asl_kv is not None else [s2] * batch
-        if len(k_len) != batch or any(not 0 <= n <= s2 for n in k_len):
-            raise ValueError(f"actual_seq_lengths_kv must hold {batch} lengths in [0, {s2}], got {k_len}")
-        k_start = [b * s2 for b in range(batch)]
-    elif layout_kv == "TND":
-        k_start, k_len = _prefix_sums("actual_seq_lengths_kv", asl_kv, key.shape[0])
-    else:
-        if asl_kv is None:
-            raise ValueError("actual_seq_lengths_kv is required for layout PA_BSND (per-batch lengths)")
-        k_len, k_start = asl_kv, [0] * len(asl_kv)
-        _check_block_table(block_table, k_len, key.shape[0], key.shape[1])
-    if len(k_len) != batch:
-        raise ValueError(f"actual_seq_lengths_kv has {len(k_len)} batches, the query has {batch}")
-    if any(n < 0 or n >= 2**31 for n in k_len):
-        raise ValueError(f"actual_seq_lengths_kv must be in [0, 2^31), got {k_len}")
-    return _Spans(q_start, q_len, k_start, k_len, num_rows)
-
-
-def _check_block_table(block_table, k_len, num_blocks, block_size) -> None:
-    if block_table is None:
-        raise ValueError("block_table is required for layout PA_BSND")
-    v.require_tensor("block_table", block_table)
-    v.require_dtype("block_table", block_table, (torch.int32,))
-    if block_table.dim() != 2 or block_table.shape[0] != len(k_len):
-        raise ValueError(f"block_table must be [B={len(k_len)}, max_blocks], got {tuple(block_table.shape)}")
-    if block_size % 16 or not 16 <= block_size <= MAX_BLOCK_SIZE:
-        raise ValueError(f"key block_size (dim 1) must be a multiple of 16 in [16, {MAX_BLOCK_SIZE}], got {block_size}")
-    for b, n in enumerate(k_len):
-        need = -(-n // block_size)
-        if need > block_table.shape[1]:
-            raise ValueError(f"block_table has {block_table.shape[1]} blocks per batch but batch {b} needs {need} "
-                             f"for {n} kv tokens of block_size {block_size}")  # fmt: skip
-        used = block_table[b, :need]
-        if need and (used.min() < 0 or used.max() >= num_blocks):
-            raise ValueError(f"block_table[{b}] refers to blocks outside [0, {num_blocks})")
+def _spans(query, key, block_table, asl_q, asl_k, layout_query: str, layout_key: str) -> Spans:
+    asl_q, asl_k = lengths("actual_seq_lengths_query", asl_q), lengths("actual_seq_lengths_kv", asl_k)
+    return spans(query, key, block_table, asl_q, asl_k, layout_query, layout_key, key_name="actual_seq_lengths_kv")
 
 
 def _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, sparse_block_size,
@@ -172,13 +92,12 @@ def _sparse_flash_attention(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     _check(query, key, key, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
            layout_kv, sparse_mode, _DEFAULT_TOKENS, _DEFAULT_TOKENS, 2)  # fmt: skip
-    spans = _spans(query, key, block_table, _lengths("actual_seq_lengths_query", actual_seq_lengths_query),
-                   _lengths("actual_seq_lengths_kv", actual_seq_lengths_kv), layout_query, layout_kv)  # fmt: skip
+    sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_kv, layout_query, layout_kv)
     out = torch.empty_like(query, memory_format=torch.contiguous_format)
     lse_shape = _lse_shape(query, layout_query) if return_softmax_lse else (0,)
     softmax_max = torch.empty(lse_shape, dtype=torch.float32)
     softmax_sum = torch.empty(lse_shape, dtype=torch.float32)
-    if spans.num_rows == 0:
+    if sp.num_rows == 0:
         return out, softmax_max, softmax_sum
     query, query_rope, key, key_rope = (t.contiguous() for t in (query, query_rope, key, key_rope))
     indices = sparse_indices.contiguous()
@@ -190,8 +109,8 @@ def _sparse_flash_attention(
         key_rope_bytes=key_rope.nbytes, sparse_indices=indices.data_ptr(), sparse_indices_bytes=indices.nbytes,
         block_table=table.data_ptr() if paged else 0, block_table_bytes=table.nbytes if paged else 0,
         out=out.data_ptr(), softmax_max=softmax_max.data_ptr() if return_softmax_lse else 0,
-        softmax_sum=softmax_sum.data_ptr() if return_softmax_lse else 0, query_start=spans.q_start,
-        query_len=spans.q_len, key_start=spans.k_start, key_len=spans.k_len, num_rows=spans.num_rows,
+        softmax_sum=softmax_sum.data_ptr() if return_softmax_lse else 0, query_start=sp.q_start,
+        query_len=sp.q_len, key_start=sp.k_start, key_len=sp.k_len, num_rows=sp.num_rows,
         heads=query.shape[-2], sparse_count=indices.shape[-1], sparse_mode=sparse_mode,
         dtype=_DTYPE_IDS[query.dtype], paged=paged, block_size=key.shape[1] if paged else 0,
         max_blocks=table.shape[1] if paged else 0, scale=float(scale_value),
@@ -215,12 +134,6 @@ if npu_module() is not None:
         raise NotImplementedError(
             "sparse_flash_attention: the NPU binding is not built yet (see docs/ops/sparse_flash_attention.md)"
         )
-
-
-def _as_tensor(name: str, value) -> torch.Tensor | None:
-    if value is None or isinstance(value, torch.Tensor):
-        return value
-    return torch.tensor(_lengths(name, value), dtype=torch.int64)
 
 
 def sparse_flash_attention(
@@ -256,10 +169,9 @@ def sparse_flash_attention(
     """
     _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, sparse_block_size,
            layout_query, layout_kv, sparse_mode, pre_tokens, next_tokens, attention_mode)  # fmt: skip
-    asl_q = _as_tensor("actual_seq_lengths_query", actual_seq_lengths_query)
-    asl_kv = _as_tensor("actual_seq_lengths_kv", actual_seq_lengths_kv)
-    _spans(query, key, block_table, _lengths("actual_seq_lengths_query", asl_q),
-           _lengths("actual_seq_lengths_kv", asl_kv), layout_query, layout_kv)  # fmt: skip
+    asl_q = as_tensor("actual_seq_lengths_query", actual_seq_lengths_query)
+    asl_kv = as_tensor("actual_seq_lengths_kv", actual_seq_lengths_kv)
+    _spans(query, key, block_table, asl_q, asl_kv, layout_query, layout_kv)
     out, softmax_max, softmax_sum = torch.ops.ascend_glm5.sparse_flash_attention(
         query, key, sparse_indices, float(scale_value), block_table, asl_q, asl_kv, query_rope, key_rope, layout_query,
         layout_kv, sparse_mode, return_softmax_lse,
