@@ -131,9 +131,21 @@ if npu_module() is not None:
     @_sparse_flash_attention.register_kernel("npu")
     def _(query, key, sparse_indices, scale_value, block_table, actual_seq_lengths_query, actual_seq_lengths_kv,
           query_rope, key_rope, layout_query, layout_kv, sparse_mode, return_softmax_lse):  # fmt: skip
-        raise NotImplementedError(
-            "sparse_flash_attention: the NPU binding is not built yet (see docs/ops/sparse_flash_attention.md)"
-        )
+        _check(query, key, key, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
+               layout_kv, sparse_mode, _DEFAULT_TOKENS, _DEFAULT_TOKENS, 2)  # fmt: skip
+        sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_kv, layout_query, layout_kv)
+        out = torch.empty_like(query, memory_format=torch.contiguous_format)
+        lse_shape = _lse_shape(query, layout_query) if return_softmax_lse else (0,)
+        softmax_max = torch.empty(lse_shape, dtype=torch.float32, device=query.device)
+        softmax_sum = torch.empty(lse_shape, dtype=torch.float32, device=query.device)
+        paged = layout_kv == "PA_BSND"
+        npu_module().sparse_flash_attention(
+            query, query_rope, key, key_rope, sparse_indices, block_table if paged else None, out,
+            softmax_max if return_softmax_lse else None, softmax_sum if return_softmax_lse else None,
+            sp.q_start, sp.q_len, sp.k_start, sp.k_len, sp.num_rows, sparse_mode, key.shape[1] if paged else 0,
+            float(scale_value),
+        )  # fmt: skip
+        return out, softmax_max, softmax_sum
 
 
 def sparse_flash_attention(

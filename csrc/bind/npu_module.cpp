@@ -7,6 +7,7 @@
 
 #include "host/dynamic_quant/dynamic_quant_host.h"
 #include "host/lightning_indexer/lightning_indexer_host.h"
+#include "host/sparse_flash_attention/sparse_flash_attention_host.h"
 #include "kernels/common/host_device.h"
 #include "torch_npu/csrc/core/npu/NPUStream.h"
 #include "torch_npu/csrc/framework/OpCommand.h"
@@ -97,6 +98,55 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
   cmd.Run();
 }
 
+// Outputs come allocated from Python; every row is written (zeros for rows that attend nothing).
+void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, const at::Tensor& key,
+                          const at::Tensor& keyRope, const at::Tensor& sparseIndices,
+                          const c10::optional<at::Tensor>& blockTable, const at::Tensor& out,
+                          const c10::optional<at::Tensor>& softmaxMax, const c10::optional<at::Tensor>& softmaxSum,
+                          std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
+                          std::vector<int64_t> keyLen, int64_t numRows, int64_t sparseMode, int64_t blockSize,
+                          double scale) {
+  ascend_glm5::host::SparseFlashAttentionProblem p;
+  p.queryStart = std::move(queryStart);
+  p.queryLen = std::move(queryLen);
+  p.keyStart = std::move(keyStart);
+  p.keyLen = std::move(keyLen);
+  p.numRows = static_cast<uint32_t>(numRows);
+  p.heads = static_cast<uint32_t>(query.size(-2));
+  p.sparseCount = static_cast<uint32_t>(sparseIndices.size(-1));
+  p.sparseMode = static_cast<uint32_t>(sparseMode);
+  p.dtype = query.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
+  p.paged = blockTable.has_value();
+  p.blockSize = static_cast<uint32_t>(blockSize);
+  p.maxBlocks = p.paged ? static_cast<uint32_t>(blockTable->size(1)) : 0;
+  p.scale = static_cast<float>(scale);
+  p.returnLse = softmaxMax.has_value();
+  const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, kAiCores);
+  if (plan.tiling.numRows == 0) return;
+  at::Tensor planHost = at::from_blob(const_cast<int32_t*>(plan.table.data()), {static_cast<int64_t>(plan.table.size())},
+                                      at::TensorOptions().dtype(at::kInt));
+  at::Tensor planDev = planHost.to(query.device());
+  at::Tensor tilingDev = TilingOnDevice(plan.tiling, query.device());
+  at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, query.options().dtype(at::kByte));
+  at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous(), kr = keyRope.contiguous();
+  at::Tensor idx = sparseIndices.contiguous();
+  at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
+  at::Tensor mx = p.returnLse ? *softmaxMax : at::Tensor(), sm = p.returnLse ? *softmaxSum : at::Tensor();
+  const uint32_t blockDim = plan.tiling.blockDim;
+  at_npu::native::OpCommand cmd;
+  cmd.Name("ascend_glm5_sparse_flash_attention");
+  cmd.SetCustomHandler([=]() -> int {
+    void* stream = c10_npu::getCurrentNPUStream().stream(false);
+    ascend_glm5::host::SparseFlashAttentionNpu(stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), kr.data_ptr(),
+                                               idx.data_ptr(), bt.defined() ? bt.data_ptr() : nullptr, planDev.data_ptr(),
+                                               out.data_ptr(), mx.defined() ? mx.data_ptr() : nullptr,
+                                               sm.defined() ? sm.data_ptr() : nullptr, workspace.data_ptr(),
+                                               tilingDev.data_ptr());
+    return 0;
+  });
+  cmd.Run();
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_npu, m) {
@@ -106,4 +156,9 @@ PYBIND11_MODULE(_npu, m) {
         pybind11::arg("block_table"), pybind11::arg("indices"), pybind11::arg("values"), pybind11::arg("query_start"),
         pybind11::arg("query_len"), pybind11::arg("key_start"), pybind11::arg("key_len"), pybind11::arg("num_rows"),
         pybind11::arg("sparse_count"), pybind11::arg("sparse_mode"), pybind11::arg("block_size"));
+  m.def("sparse_flash_attention", &SparseFlashAttention, pybind11::arg("query"), pybind11::arg("query_rope"),
+        pybind11::arg("key"), pybind11::arg("key_rope"), pybind11::arg("sparse_indices"), pybind11::arg("block_table"),
+        pybind11::arg("out"), pybind11::arg("softmax_max"), pybind11::arg("softmax_sum"), pybind11::arg("query_start"),
+        pybind11::arg("query_len"), pybind11::arg("key_start"), pybind11::arg("key_len"), pybind11::arg("num_rows"),
+        pybind11::arg("sparse_mode"), pybind11::arg("block_size"), pybind11::arg("scale"));
 }
