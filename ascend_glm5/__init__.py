@@ -7,4 +7,15 @@ pure-torch golden implementations they are tested against.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "patch_model", "patched", "unpatch_model"]
+
+_INTEGRATION = ("patch_model", "patched", "unpatch_model")
+
+
+def __getattr__(name: str):
+    # Lazy, so that `import ascend_glm5` does not import transformers.
+    if name in _INTEGRATION:
+        from .integrations import transformers
+
+        return getattr(transformers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m ascend_glm5 {info, emu, bench}``."""
+"""Command line: ``python -m ascend_glm5 {info, emu, bench, demo}``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def _bench(args: argparse.Namespace) -> int:
     return run(args.op, args.quick)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    return demo.run(demo.MODELS[args.model], args.model_path, args.tokens, args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ascend_glm5", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("op", help="operator name, e.g. dynamic_quant")
     p.add_argument("--quick", action="store_true", help="smaller shapes")
     p.set_defaults(func=_bench)
+    p = sub.add_parser("demo", help="generate with a GLM-5 / DeepSeek-V3.2 transformers model on HF's attention "
+                       "and on the ascend_glm5 ops, and compare them")  # fmt: skip
+    p.add_argument("--model", choices=["glm5", "deepseek-v32"], default="glm5",
+                   help="family of the tiny random model (default glm5)")  # fmt: skip
+    p.add_argument("--model-path", help="a local transformers checkpoint directory to use instead (loaded in fp32)")
+    p.add_argument("--tokens", type=int, default=32, help="new tokens to generate per prompt (default 32)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random model and prompts (default 1)")
+    p.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return args.func(args)
 

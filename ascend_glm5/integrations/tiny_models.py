@@ -13,13 +13,9 @@ from dataclasses import dataclass
 import torch
 from transformers import DeepseekV32Config, DeepseekV32ForCausalLM, GlmMoeDsaConfig, GlmMoeDsaForCausalLM
 
-from ascend_glm5.reference import rope_half_split, rope_interleaved
+from ascend_glm5.integrations.transformers import INDEXER_ROPE  # noqa: F401  (re-exported for the tests)
 
 KINDS = ("glm_moe_dsa", "deepseek_v32")
-
-# RoPE pairing of the DSA indexer (docs/ops/lightning_indexer.md): GLM-5 interleaved, DeepSeek-V3.2
-# half-split since its 2025-11 fix. MLA itself is interleaved in both.
-INDEXER_ROPE = {"glm_moe_dsa": rope_interleaved, "deepseek_v32": rope_half_split}
 
 KERNEL_GEOMETRY = dict(kv_lora_rank=512, qk_rope_head_dim=64, index_head_dim=128)
 
@@ -104,13 +100,15 @@ def build_tiny_model(kind: str, *, seed: int = 0, **overrides):
 @dataclass
 class AttentionCall:
     """One call of a decoder layer's attention: its input (after ``input_layernorm``), RoPE tables,
-    output (after ``o_proj``) and the indexer's top-k (HF int32 ``[B, S, index_topk]``)."""
+    output (after ``o_proj``), the indexer's top-k (HF: int32 ``[B, S, index_topk]``; a patched
+    model: the lightning_indexer's packed ``[T, 1, index_topk]``) and the 4-D attention mask."""
 
     hidden_states: torch.Tensor
     cos: torch.Tensor
     sin: torch.Tensor
     output: torch.Tensor
     topk: torch.Tensor | None = None
+    attention_mask: torch.Tensor | None = None
 
 
 class AttentionRecorder:
@@ -141,7 +139,10 @@ class AttentionRecorder:
         def hook(module, args, kwargs, output):
             cos, sin = kwargs["position_embeddings"]
             hidden = kwargs["hidden_states"].detach()
-            self.calls[idx].append(AttentionCall(hidden, cos.detach(), sin.detach(), output[0].detach(), self._topk))
+            mask = kwargs.get("attention_mask")
+            self.calls[idx].append(
+                AttentionCall(hidden, cos.detach(), sin.detach(), output[0].detach(), self._topk, mask)
+            )
             self._topk = None
 
         return hook
