@@ -6,6 +6,7 @@
 
 #include "emu/runtime.h"
 #include "emu/tensor.h"
+#include "host/attention_problem.h"
 #include "host/dynamic_quant/dynamic_quant_host.h"
 #include "host/lightning_indexer/lightning_indexer_host.h"
 #include "host/sparse_flash_attention/sparse_flash_attention_host.h"
@@ -92,19 +93,10 @@ PYBIND11_MODULE(_C, m) {
            std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads, uint32_t sparseCount, uint32_t sparseMode,
            uint32_t queryDtype, uint32_t weightDtype, bool paged, uint32_t blockSize, uint32_t maxBlocks) {
           ascend_glm5::host::LightningIndexerProblem p;
-          p.queryStart = std::move(queryStart);
-          p.queryLen = std::move(queryLen);
-          p.keyStart = std::move(keyStart);
-          p.keyLen = std::move(keyLen);
-          p.numRows = numRows;
-          p.heads = heads;
-          p.sparseCount = sparseCount;
-          p.sparseMode = sparseMode;
+          ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen), numRows, heads,
+                    sparseCount, sparseMode, paged, blockSize, maxBlocks);
           p.queryDtype = queryDtype;
           p.weightDtype = weightDtype;
-          p.paged = paged;
-          p.blockSize = blockSize;
-          p.maxBlocks = maxBlocks;
           p.returnValue = values != 0;
           const ascend_glm5::host::LightningIndexerBuffers b{
               Ptr<const void>(query), queryBytes, Ptr<const void>(key), keyBytes, Ptr<const void>(weights), weightsBytes,
@@ -127,18 +119,9 @@ PYBIND11_MODULE(_C, m) {
            uint32_t sparseCount, uint32_t sparseMode, uint32_t dtype, bool paged, uint32_t blockSize,
            uint32_t maxBlocks, float scale) {
           ascend_glm5::host::SparseFlashAttentionProblem p;
-          p.queryStart = std::move(queryStart);
-          p.queryLen = std::move(queryLen);
-          p.keyStart = std::move(keyStart);
-          p.keyLen = std::move(keyLen);
-          p.numRows = numRows;
-          p.heads = heads;
-          p.sparseCount = sparseCount;
-          p.sparseMode = sparseMode;
+          ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen), numRows, heads,
+                    sparseCount, sparseMode, paged, blockSize, maxBlocks);
           p.dtype = dtype;
-          p.paged = paged;
-          p.blockSize = blockSize;
-          p.maxBlocks = maxBlocks;
           p.scale = scale;
           p.returnLse = softmaxMax != 0;
           const ascend_glm5::host::SparseFlashAttentionBuffers b{

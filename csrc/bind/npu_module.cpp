@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 #include <torch/extension.h>
 
+#include "host/attention_problem.h"
 #include "host/dynamic_quant/dynamic_quant_host.h"
 #include "host/lightning_indexer/lightning_indexer_host.h"
 #include "host/sparse_flash_attention/sparse_flash_attention_host.h"
@@ -24,6 +25,19 @@ at::Tensor TilingOnDevice(const T& tiling, const at::Device& device) {
   at::Tensor host = at::empty({static_cast<int64_t>(sizeof(T))}, at::TensorOptions().dtype(at::kByte));
   std::memcpy(host.data_ptr(), &tiling, sizeof(T));
   return host.to(device);
+}
+
+// A host-made plan (int32 table, tiling struct, workspace size) in device memory; the tensors
+// keep it alive until the kernel ran.
+struct DevicePlan {
+  at::Tensor table, tiling, workspace;
+};
+template <typename Plan>
+DevicePlan PlanOnDevice(const Plan& plan, const at::Tensor& like) {
+  at::Tensor table = at::from_blob(const_cast<int32_t*>(plan.table.data()), {static_cast<int64_t>(plan.table.size())},
+                                   at::TensorOptions().dtype(at::kInt));
+  return DevicePlan{table.to(like.device()), TilingOnDevice(plan.tiling, like.device()),
+                    at::empty({static_cast<int64_t>(plan.workspaceBytes)}, like.options().dtype(at::kByte))};
 }
 
 std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::optional<at::Tensor>& smooth) {
@@ -58,29 +72,19 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
                       std::vector<int64_t> queryLen, std::vector<int64_t> keyStart, std::vector<int64_t> keyLen,
                       int64_t numRows, int64_t sparseCount, int64_t sparseMode, int64_t blockSize) {
   ascend_glm5::host::LightningIndexerProblem p;
-  p.queryStart = std::move(queryStart);
-  p.queryLen = std::move(queryLen);
-  p.keyStart = std::move(keyStart);
-  p.keyLen = std::move(keyLen);
-  p.numRows = static_cast<uint32_t>(numRows);
-  p.heads = static_cast<uint32_t>(query.size(-2));
-  p.sparseCount = static_cast<uint32_t>(sparseCount);
-  p.sparseMode = static_cast<uint32_t>(sparseMode);
+  const bool paged = blockTable.has_value();
+  ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
+                               static_cast<uint32_t>(numRows), static_cast<uint32_t>(query.size(-2)),
+                               static_cast<uint32_t>(sparseCount), static_cast<uint32_t>(sparseMode), paged,
+                               static_cast<uint32_t>(blockSize), paged ? static_cast<uint32_t>(blockTable->size(1)) : 0);
   p.queryDtype = query.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
   p.weightDtype = weights.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16
                   : weights.scalar_type() == at::kHalf  ? ascend_glm5::kFloat16
                                                         : ascend_glm5::kFloat32;
-  p.paged = blockTable.has_value();
-  p.blockSize = static_cast<uint32_t>(blockSize);
-  p.maxBlocks = p.paged ? static_cast<uint32_t>(blockTable->size(1)) : 0;
   p.returnValue = values.has_value();
   const auto plan = ascend_glm5::host::MakeLightningIndexerPlan(p, kAiCores);
   if (plan.tiling.numItems == 0) return;
-  at::Tensor planHost = at::from_blob(const_cast<int32_t*>(plan.table.data()), {static_cast<int64_t>(plan.table.size())},
-                                      at::TensorOptions().dtype(at::kInt));
-  at::Tensor planDev = planHost.to(query.device());
-  at::Tensor tilingDev = TilingOnDevice(plan.tiling, query.device());
-  at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, query.options().dtype(at::kByte));
+  const DevicePlan dev = PlanOnDevice(plan, query);
   at::Tensor q = query.contiguous(), k = key.contiguous(), w = weights.contiguous();
   at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
   at::Tensor vals = p.returnValue ? *values : at::Tensor();
@@ -90,9 +94,9 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
   cmd.SetCustomHandler([=]() -> int {
     void* stream = c10_npu::getCurrentNPUStream().stream(false);
     ascend_glm5::host::LightningIndexerNpu(stream, blockDim, q.data_ptr(), k.data_ptr(), w.data_ptr(),
-                                           bt.defined() ? bt.data_ptr() : nullptr, planDev.data_ptr(),
+                                           bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
                                            indices.data_ptr(), vals.defined() ? vals.data_ptr() : nullptr,
-                                           workspace.data_ptr(), tilingDev.data_ptr());
+                                           dev.workspace.data_ptr(), dev.tiling.data_ptr());
     return 0;
   });
   cmd.Run();
@@ -107,27 +111,17 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
                           std::vector<int64_t> keyLen, int64_t numRows, int64_t sparseMode, int64_t blockSize,
                           double scale) {
   ascend_glm5::host::SparseFlashAttentionProblem p;
-  p.queryStart = std::move(queryStart);
-  p.queryLen = std::move(queryLen);
-  p.keyStart = std::move(keyStart);
-  p.keyLen = std::move(keyLen);
-  p.numRows = static_cast<uint32_t>(numRows);
-  p.heads = static_cast<uint32_t>(query.size(-2));
-  p.sparseCount = static_cast<uint32_t>(sparseIndices.size(-1));
-  p.sparseMode = static_cast<uint32_t>(sparseMode);
+  const bool paged = blockTable.has_value();
+  ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
+                               static_cast<uint32_t>(numRows), static_cast<uint32_t>(query.size(-2)),
+                               static_cast<uint32_t>(sparseIndices.size(-1)), static_cast<uint32_t>(sparseMode), paged,
+                               static_cast<uint32_t>(blockSize), paged ? static_cast<uint32_t>(blockTable->size(1)) : 0);
   p.dtype = query.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
-  p.paged = blockTable.has_value();
-  p.blockSize = static_cast<uint32_t>(blockSize);
-  p.maxBlocks = p.paged ? static_cast<uint32_t>(blockTable->size(1)) : 0;
   p.scale = static_cast<float>(scale);
   p.returnLse = softmaxMax.has_value();
   const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, kAiCores);
   if (plan.tiling.numRows == 0) return;
-  at::Tensor planHost = at::from_blob(const_cast<int32_t*>(plan.table.data()), {static_cast<int64_t>(plan.table.size())},
-                                      at::TensorOptions().dtype(at::kInt));
-  at::Tensor planDev = planHost.to(query.device());
-  at::Tensor tilingDev = TilingOnDevice(plan.tiling, query.device());
-  at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, query.options().dtype(at::kByte));
+  const DevicePlan dev = PlanOnDevice(plan, query);
   at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous(), kr = keyRope.contiguous();
   at::Tensor idx = sparseIndices.contiguous();
   at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
@@ -138,10 +132,10 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   cmd.SetCustomHandler([=]() -> int {
     void* stream = c10_npu::getCurrentNPUStream().stream(false);
     ascend_glm5::host::SparseFlashAttentionNpu(stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), kr.data_ptr(),
-                                               idx.data_ptr(), bt.defined() ? bt.data_ptr() : nullptr, planDev.data_ptr(),
+                                               idx.data_ptr(), bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
                                                out.data_ptr(), mx.defined() ? mx.data_ptr() : nullptr,
-                                               sm.defined() ? sm.data_ptr() : nullptr, workspace.data_ptr(),
-                                               tilingDev.data_ptr());
+                                               sm.defined() ? sm.data_ptr() : nullptr, dev.workspace.data_ptr(),
+                                               dev.tiling.data_ptr());
     return 0;
   });
   cmd.Run();
