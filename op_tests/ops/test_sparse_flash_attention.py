@@ -99,6 +99,18 @@ def test_tnd_query_paged_cache_causal():
           layout_kv="PA_BSND", actual_seq_lengths_query=q_ends, actual_seq_lengths_kv=kv_lens)  # fmt: skip
 
 
+def test_shared_physical_blocks():
+    # Prefix sharing: both sequences map their first two logical blocks to the same physical
+    # blocks, and one block appears twice in a row. Reads alias; nothing is written: allowed.
+    g = torch.Generator().manual_seed(9)
+    q, qr = _queries((2, 1, 16), torch.bfloat16, g)
+    key, key_rope, _ = _paged_cache([64], 16, torch.bfloat16, g, spare=4)
+    table = torch.tensor([[0, 1, 2, 3], [0, 1, 4, 4]], dtype=torch.int32)
+    idx = _indices(2, 40, [64, 60], g).reshape(2, 1, 1, 40)
+    check(q, key, idx, 0.1, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
+          actual_seq_lengths_kv=[64, 60])  # fmt: skip
+
+
 def test_tnd_query_tnd_cache():
     g = torch.Generator().manual_seed(2)
     q, qr = _queries((6, 4), torch.float16, g)
