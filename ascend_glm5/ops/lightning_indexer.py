@@ -147,7 +147,7 @@ def lightning_indexer(
            next_tokens)  # fmt: skip
     asl_q = as_tensor("actual_seq_lengths_query", actual_seq_lengths_query)
     asl_k = as_tensor("actual_seq_lengths_key", actual_seq_lengths_key)
-    _spans(query, key, block_table, asl_q, asl_k, layout_query, layout_key)
+    # The registered op validates the lengths and block_table before it launches anything.
     indices, values = torch.ops.ascend_glm5.lightning_indexer(
         query, key, weights, asl_q, asl_k, block_table, layout_query, layout_key, sparse_count, sparse_mode, return_value
     )

@@ -183,7 +183,7 @@ def sparse_flash_attention(
            layout_query, layout_kv, sparse_mode, pre_tokens, next_tokens, attention_mode)  # fmt: skip
     asl_q = as_tensor("actual_seq_lengths_query", actual_seq_lengths_query)
     asl_kv = as_tensor("actual_seq_lengths_kv", actual_seq_lengths_kv)
-    _spans(query, key, block_table, asl_q, asl_kv, layout_query, layout_kv)
+    # The registered op validates the lengths and block_table before it launches anything.
     out, softmax_max, softmax_sum = torch.ops.ascend_glm5.sparse_flash_attention(
         query, key, sparse_indices, float(scale_value), block_table, asl_q, asl_kv, query_rope, key_rope, layout_query,
         layout_kv, sparse_mode, return_softmax_lse,
