@@ -1,0 +1,39 @@
+// _npu binding of dynamic_quant (per-token int8 quantization): tensors in, an OpCommand launch on torch_npu's stream.
+#include "bind/npu_bind.h"
+#include "host/dynamic_quant/dynamic_quant_host.h"
+
+namespace {
+
+using namespace ascend_glm5::bind;
+
+std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::optional<at::Tensor>& smooth) {
+  const int64_t cols = x.size(-1);
+  const int64_t rows = cols ? x.numel() / cols : 0;
+  at::Tensor xc = x.contiguous();
+  at::Tensor y = at::empty(x.sizes(), x.options().dtype(at::kChar));
+  std::vector<int64_t> scaleShape(x.sizes().begin(), x.sizes().end() - 1);
+  at::Tensor scale = at::empty(scaleShape, x.options().dtype(at::kFloat));
+  if (rows == 0) return {y, scale};
+  const uint32_t dtype = x.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
+  at::Tensor sm = smooth.has_value() ? smooth->contiguous() : at::Tensor();
+  const auto tiling =
+      ascend_glm5::host::MakeDynamicQuantTiling(rows, static_cast<uint32_t>(cols), dtype, sm.defined(), 2 * kAiCores);
+  at::Tensor tilingDev = TilingOnDevice(tiling, x.device());
+  at_npu::native::OpCommand cmd;
+  cmd.Name("ascend_glm5_dynamic_quant");
+  cmd.SetCustomHandler([=]() -> int {
+    void* stream = c10_npu::getCurrentNPUStream().stream(false);
+    ascend_glm5::host::DynamicQuantNpu(stream, tiling.blockDim, xc.data_ptr(), sm.defined() ? sm.data_ptr() : nullptr,
+                                       y.data_ptr(), scale.data_ptr(), tilingDev.data_ptr());
+    return 0;
+  });
+  cmd.Run();
+  return {y, scale};
+}
+
+}  // namespace
+
+void BindNpuOp_dynamic_quant(pybind11::module_& m) {
+  namespace py = pybind11;
+  m.def("dynamic_quant", &DynamicQuant, py::arg("x"), py::arg("smooth_scales") = py::none());
+}

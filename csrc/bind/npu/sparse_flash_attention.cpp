@@ -1,0 +1,58 @@
+// _npu binding of sparse_flash_attention (Sparse Flash Attention): tensors in, an OpCommand launch on torch_npu's stream.
+#include "bind/npu_bind.h"
+#include "host/attention_problem.h"
+#include "host/sparse_flash_attention/sparse_flash_attention_host.h"
+
+namespace {
+
+using namespace ascend_glm5::bind;
+
+// Outputs come allocated from Python; every row is written (zeros for rows that attend nothing).
+void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, const at::Tensor& key,
+                          const at::Tensor& keyRope, const at::Tensor& sparseIndices,
+                          const c10::optional<at::Tensor>& blockTable, const at::Tensor& out,
+                          const c10::optional<at::Tensor>& softmaxMax, const c10::optional<at::Tensor>& softmaxSum,
+                          std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
+                          std::vector<int64_t> keyLen, int64_t numRows, int64_t sparseMode, int64_t blockSize,
+                          double scale) {
+  ascend_glm5::host::SparseFlashAttentionProblem p;
+  const bool paged = blockTable.has_value();
+  ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
+                               static_cast<uint32_t>(numRows), static_cast<uint32_t>(query.size(-2)),
+                               static_cast<uint32_t>(sparseIndices.size(-1)), static_cast<uint32_t>(sparseMode), paged,
+                               static_cast<uint32_t>(blockSize), paged ? static_cast<uint32_t>(blockTable->size(1)) : 0);
+  p.dtype = query.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
+  p.scale = static_cast<float>(scale);
+  p.returnLse = softmaxMax.has_value();
+  const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, kAiCores);
+  if (plan.tiling.numRows == 0) return;
+  const DevicePlan dev = PlanOnDevice(plan, query);
+  at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous(), kr = keyRope.contiguous();
+  at::Tensor idx = sparseIndices.contiguous();
+  at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
+  at::Tensor mx = p.returnLse ? *softmaxMax : at::Tensor(), sm = p.returnLse ? *softmaxSum : at::Tensor();
+  const uint32_t blockDim = plan.tiling.blockDim;
+  at_npu::native::OpCommand cmd;
+  cmd.Name("ascend_glm5_sparse_flash_attention");
+  cmd.SetCustomHandler([=]() -> int {
+    void* stream = c10_npu::getCurrentNPUStream().stream(false);
+    ascend_glm5::host::SparseFlashAttentionNpu(stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), kr.data_ptr(),
+                                               idx.data_ptr(), bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
+                                               out.data_ptr(), mx.defined() ? mx.data_ptr() : nullptr,
+                                               sm.defined() ? sm.data_ptr() : nullptr, dev.workspace.data_ptr(),
+                                               dev.tiling.data_ptr());
+    return 0;
+  });
+  cmd.Run();
+}
+
+}  // namespace
+
+void BindNpuOp_sparse_flash_attention(pybind11::module_& m) {
+  namespace py = pybind11;
+  m.def("sparse_flash_attention", &SparseFlashAttention, py::arg("query"), py::arg("query_rope"),
+        py::arg("key"), py::arg("key_rope"), py::arg("sparse_indices"), py::arg("block_table"),
+        py::arg("out"), py::arg("softmax_max"), py::arg("softmax_sum"), py::arg("query_start"),
+        py::arg("query_len"), py::arg("key_start"), py::arg("key_len"), py::arg("num_rows"),
+        py::arg("sparse_mode"), py::arg("block_size"), py::arg("scale"));
+}
