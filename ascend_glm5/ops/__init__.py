@@ -3,8 +3,9 @@
 Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs natively.
 """
 
+from .dequant_swiglu_quant import dequant_swiglu_quant
 from .dynamic_quant import dynamic_quant
 from .lightning_indexer import lightning_indexer
 from .sparse_flash_attention import sparse_flash_attention
 
-__all__ = ["dynamic_quant", "lightning_indexer", "sparse_flash_attention"]
+__all__ = ["dequant_swiglu_quant", "dynamic_quant", "lightning_indexer", "sparse_flash_attention"]

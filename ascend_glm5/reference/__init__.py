@@ -3,6 +3,7 @@
 References never call a kernel, and kernels never call a reference.
 """
 
+from .dequant_swiglu_quant import dequant_swiglu_quant
 from .dynamic_quant import dynamic_quant
 from .grouped_matmul_a8w4 import grouped_matmul_a8w4
 from .indexer_loss import indexer_loss, indexer_loss_grad, indexer_loss_target
@@ -12,6 +13,7 @@ from .rope import rope_half_split, rope_interleaved
 from .sparse_flash_attention import sparse_flash_attention
 
 __all__ = [
+    "dequant_swiglu_quant",
     "dynamic_quant",
     "grouped_matmul_a8w4",
     "indexer_loss",

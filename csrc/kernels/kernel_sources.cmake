@@ -5,6 +5,7 @@
 #   csrc/bind/cpu/<op>.cpp, csrc/bind/npu/<op>.cpp the pybind11 bindings (_C and _npu)
 # Adding an operator = adding its name here.
 set(ASCEND_GLM5_OPS
+  dequant_swiglu_quant
   dynamic_quant
   lightning_indexer
   sparse_flash_attention
