@@ -6,6 +6,7 @@ Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs na
 from .dequant_swiglu_quant import dequant_swiglu_quant
 from .dynamic_quant import dynamic_quant
 from .lightning_indexer import lightning_indexer
+from .quantize import quantize
 from .sparse_flash_attention import sparse_flash_attention
 
-__all__ = ["dequant_swiglu_quant", "dynamic_quant", "lightning_indexer", "sparse_flash_attention"]
+__all__ = ["dequant_swiglu_quant", "dynamic_quant", "lightning_indexer", "quantize", "sparse_flash_attention"]

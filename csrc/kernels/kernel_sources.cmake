@@ -8,6 +8,7 @@ set(ASCEND_GLM5_OPS
   dequant_swiglu_quant
   dynamic_quant
   lightning_indexer
+  quantize
   sparse_flash_attention
 )
 
