@@ -5,8 +5,18 @@ Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs na
 
 from .dequant_swiglu_quant import dequant_swiglu_quant
 from .dynamic_quant import dynamic_quant
+from .grouped_matmul_a8w4 import grouped_matmul_a8w4
 from .lightning_indexer import lightning_indexer
+from .quant_matmul import quant_matmul
 from .quantize import quantize
 from .sparse_flash_attention import sparse_flash_attention
 
-__all__ = ["dequant_swiglu_quant", "dynamic_quant", "lightning_indexer", "quantize", "sparse_flash_attention"]
+__all__ = [
+    "dequant_swiglu_quant",
+    "dynamic_quant",
+    "grouped_matmul_a8w4",
+    "lightning_indexer",
+    "quant_matmul",
+    "quantize",
+    "sparse_flash_attention",
+]
