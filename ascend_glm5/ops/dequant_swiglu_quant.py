@@ -40,10 +40,6 @@ def _check(x, weight_scale, activation_scale, quant_scale, group_index) -> None:
         if group_index.dim() != 1 or group_index.numel() < 1:
             raise ValueError(f"group_index must be 1-D [G] with G >= 1, got shape {tuple(group_index.shape)}")
         groups = group_index.numel()
-        counts = group_index.tolist()
-        if min(counts) < 0 or sum(counts) > rows:
-            raise ValueError(f"group_index counts must be >= 0 and sum to at most T = {rows}, got sum {sum(counts)} "
-                             f"and min {min(counts)}")
     if x.dtype == torch.int32:
         if weight_scale is None or activation_scale is None:
             raise ValueError("weight_scale and activation_scale are required when x is int32 (GEMM sums)")
@@ -58,6 +54,17 @@ def _check(x, weight_scale, activation_scale, quant_scale, group_index) -> None:
         _per_channel("quant_scale", quant_scale, half, groups)
     v.require_same_device(("x", "weight_scale", "activation_scale", "quant_scale", "group_index"),
                           (x, weight_scale, activation_scale, quant_scale, group_index))
+
+
+def _check_values(x: torch.Tensor, group_index: torch.Tensor | None) -> None:
+    """Checks that read tensor values: done where reading them costs no device synchronisation (CPU).
+    On the NPU the kernel clamps the counts instead (negative counts as 0, rows past T ignored)."""
+    if group_index is None:
+        return
+    counts = group_index.tolist()
+    if min(counts) < 0 or sum(counts) > x.shape[0]:
+        raise ValueError(f"group_index counts must be >= 0 and sum to at most T = {x.shape[0]}, got sum "
+                         f"{sum(counts)} and min {min(counts)}")
 
 
 def _rows(t: torch.Tensor | None, width: int) -> int:
@@ -84,6 +91,7 @@ def _dequant_swiglu_quant(
     activate_left: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     _check(x, weight_scale, activation_scale, quant_scale, group_index)
+    _check_values(x, group_index)
     x = x.contiguous()
     ws, act, qs = _contiguous(weight_scale), _contiguous(activation_scale), _contiguous(quant_scale)
     groups = None if group_index is None else group_index.to(torch.int64).contiguous()
@@ -113,6 +121,7 @@ if npu_module() is not None:
 
     @_dequant_swiglu_quant.register_kernel("npu")
     def _(x, weight_scale, activation_scale, quant_scale, group_index, activate_left):
+        # group_index values are not read here (that would synchronise the stream); the kernel clamps them.
         _check(x, weight_scale, activation_scale, quant_scale, group_index)
         groups = None if group_index is None else group_index.to(torch.int64).contiguous()
         return npu_module().dequant_swiglu_quant(
@@ -151,5 +160,7 @@ def dequant_swiglu_quant(
     if quant_offset is not None:
         raise ValueError("quant_offset belongs to static quantization (quant_mode=0), which is not implemented")
     _check(x, weight_scale, activation_scale, quant_scale, group_index)
+    if x.device.type == "cpu":
+        _check_values(x, group_index)
     return torch.ops.ascend_glm5.dequant_swiglu_quant(x, weight_scale, activation_scale, quant_scale, group_index,
                                                       bool(activate_left))

@@ -9,6 +9,7 @@ from .grouped_matmul_a8w4 import grouped_matmul_a8w4
 from .indexer_loss import indexer_loss, indexer_loss_grad, indexer_loss_target
 from .lightning_indexer import lightning_indexer
 from .mla_prolog import mla_prolog
+from .moe_routing import moe_finalize_routing, moe_init_routing_v2
 from .quant_matmul import quant_matmul
 from .quantize import quantize
 from .rope import rope_half_split, rope_interleaved
@@ -23,6 +24,8 @@ __all__ = [
     "indexer_loss_target",
     "lightning_indexer",
     "mla_prolog",
+    "moe_finalize_routing",
+    "moe_init_routing_v2",
     "quant_matmul",
     "quantize",
     "rope_half_split",
