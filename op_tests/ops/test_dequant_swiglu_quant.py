@@ -204,3 +204,22 @@ def test_fake_tensor_and_schema():
         y, scale = torch.ops.ascend_glm5.dequant_swiglu_quant(torch.empty(5, 4096, dtype=torch.bfloat16), None, None,
                                                               None, None, False)
         assert y.shape == (5, 2048) and y.dtype == torch.int8 and scale.shape == (5,)
+
+
+def test_kernel_clamps_bad_group_counts():
+    # On the NPU the op does not read group_index (no stream sync); the kernel must stay in bounds
+    # with negative counts (taken as 0) and counts past T (rows end at T). Launched directly here,
+    # since the CPU op refuses such counts.
+    g = torch.Generator().manual_seed(9)
+    rows, half = 12, 40
+    x = torch.randint(-3000, 3000, (rows, 2 * half), dtype=torch.int32, generator=g)
+    ws = torch.rand(3, 2 * half, generator=g) * 1e-3
+    act = torch.rand(rows, generator=g)
+    bad = torch.tensor([5, -4, 30], dtype=torch.int64)
+    y = torch.empty(rows, half, dtype=torch.int8)
+    scale = torch.empty(rows, dtype=torch.float32)
+    cpu_module().dequant_swiglu_quant(x.data_ptr(), ws.data_ptr(), act.data_ptr(), 0, bad.data_ptr(), y.data_ptr(),
+                                      scale.data_ptr(), rows, half, 4, 3, 3, 0, True)
+    y_ref, scale_ref = reference.dequant_swiglu_quant(x, weight_scale=ws, activation_scale=act,
+                                                      group_index=torch.tensor([5, 0, 7]), activate_left=True)
+    assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)

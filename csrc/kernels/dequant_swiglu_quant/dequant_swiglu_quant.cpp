@@ -87,10 +87,10 @@ class DequantSwigluQuantKernel {
     const uint32_t rest = t_.half - c * t_.chunk;
     return rest < t_.chunk ? rest : t_.chunk;
   }
-  __aicore__ inline LocalTensor<float> Work(uint32_t slot) const {
+  __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
-  __aicore__ inline LocalTensor<float> Small(uint32_t offset, uint32_t len) const {
+  __aicore__ inline LocalTensor<float> Small(uint32_t offset, uint32_t len) {
     return smallBuf_.GetWithOffset<float>(len, offset * sizeof(float));
   }
 

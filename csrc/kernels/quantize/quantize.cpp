@@ -60,7 +60,7 @@ class QuantizeKernel {
     const uint32_t rest = t_.cols - c * t_.chunk;
     return rest < t_.chunk ? rest : t_.chunk;
   }
-  __aicore__ inline LocalTensor<float> Work(uint32_t slot) const {
+  __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
 
