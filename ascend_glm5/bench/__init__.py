@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("dynamic_quant", "lightning_indexer", "sparse_flash_attention")
+BENCHMARKS = (
+    "dequant_swiglu_quant",
+    "dynamic_quant",
+    "lightning_indexer",
+    "quantize",
+    "sparse_flash_attention",
+)
 
 
 def run(op: str, quick: bool = False) -> int:
