@@ -8,6 +8,8 @@ set(ASCEND_GLM5_OPS
   dequant_swiglu_quant
   dynamic_quant
   lightning_indexer
+  moe_finalize_routing
+  moe_init_routing_v2
   quantize
   sparse_flash_attention
 )
