@@ -173,7 +173,7 @@ def test_streaming_weights_when_k_does_not_fit_l1():
 def test_resident_weights_serve_every_pass():
     # GLM-5 down_proj geometry (K = 2048): one expert with more rows than a pass holds. The plan keeps
     # the weights in L1, so the cube reads each weight byte from GM once.
-    m, n, k = 70, 256, 2048
+    m, n, k = 130, 256, 2048
     plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=1, out_dtype=1)
     assert plan["resident"] and plan["tokens_per_pass"] < m
     g = torch.Generator().manual_seed(17)
@@ -181,7 +181,8 @@ def test_resident_weights_serve_every_pass():
     _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
     launch = cpu_module().last_launch()
     cube_read = sum(c["mte2_bytes"] for i, c in enumerate(launch["per_core"]) if i % 3 == 0)
-    a_bytes = (2 * m + (m + plan["tokens_per_pass"] - 1) // plan["tokens_per_pass"]) * k // 2
+    passes = (m + plan["tokens_per_pass"] - 1) // plan["tokens_per_pass"]
+    a_bytes = (2 * m + passes) * k // 2 * (n // plan["n_tile"])
     assert cube_read == k * n // 2 + a_bytes  # weights once, the hi / lo / ones rows once per column tile
 
 

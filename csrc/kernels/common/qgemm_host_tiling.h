@@ -49,9 +49,10 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   // square transposes (64 int4 / 32 int8 columns), [N, K] tiles need whole 16-row fractals.
   const uint32_t gran = int4 ? 64 : (p.weightKind == kWeightInt8KN ? 32 : 16);
   const uint32_t candidates[] = {256, 128, 64, 32, 16};
-  // Take the widest tile whose weights stay in L1 for all passes (or that needs one pass only);
-  // without groups, also one that leaves no core idle unless that means going below 64 columns.
-  // If none qualifies, the narrowest tile streams its weights once per pass.
+  // Take the widest tile whose weights stay in L1 for all passes (or that needs one pass only) and
+  // that gives every core an item: groups with rows (at most min(E, M)) x column tiles >= cores,
+  // unless that means going below 64 columns of a [K, N] weight (shorter DMA rows) or 16 of an
+  // [N, K] one. If none qualifies, the narrowest tile streams its weights once per pass.
   uint32_t nTile = 0;
   bool resident = false;
   const uint32_t cap = std::max(gran, AlignUp(p.n, gran));
@@ -62,7 +63,9 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
     nTile = c;
     resident = uint64_t(chunks) * c * kQGemmStepBytes <= kQGemmRingBytes;
     const bool onePass = p.m <= TokensPerPass(p.msd, mTile);
-    const bool spread = p.hasGroupList || CeilDiv(p.n, c) >= aiCores || c <= 64;
+    const uint64_t groupsWithRows = std::min<uint64_t>(p.groups, std::max<uint64_t>(p.m, 1));
+    const uint32_t floor = p.weightKind == kWeightInt8NK ? 16 : 64;
+    const bool spread = groupsWithRows * CeilDiv(p.n, c) >= aiCores || c <= floor;
     if ((resident || onePass) && spread) break;
   }
   QGemmTiling t{};
