@@ -11,7 +11,9 @@ import importlib
 BENCHMARKS = (
     "dequant_swiglu_quant",
     "dynamic_quant",
+    "grouped_matmul_a8w4",
     "lightning_indexer",
+    "quant_matmul",
     "quantize",
     "sparse_flash_attention",
 )

@@ -7,9 +7,11 @@
 set(ASCEND_GLM5_OPS
   dequant_swiglu_quant
   dynamic_quant
+  grouped_matmul_a8w4
   lightning_indexer
   moe_finalize_routing
   moe_init_routing_v2
+  quant_matmul
   quantize
   sparse_flash_attention
 )
