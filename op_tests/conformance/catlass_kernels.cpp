@@ -189,6 +189,129 @@ CONF_EXPORT void CONF_BUILD(catlass_gemm)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_AD
   }
 }
 
+// ---- W4A8, mixed cube / vector ---------------------------------------------------------------------
+// C [M, N] int32 = A [M, K] int8 x B [K, N] int4 (row-major, two per byte). The two AIVs of a block
+// unpack B tile by tile into an int8 GM workspace of the same shape with catlass's
+// TileCastInt4ToInt8 (each AIV takes half the rows); the block's AIC multiplies a tile as soon as
+// both halves are in. Hand-over: catlass's CrossCoreFlagWithReverse (AIV -> AIC mode-2 flags, the
+// AIC answers every REVERSE tiles so at most that many are in flight).
+namespace {
+constexpr uint32_t kW4L1M = 48, kW4L1N = 64, kW4L1K = 128, kW4Reverse = 2;
+constexpr Arch::FlagID kFlagTileReady = 0, kFlagTileFree = 1;
+
+void W4A8Vector(Arch::Resource<Arch::AtlasA2>& resource, GM_ADDR b, GM_ADDR ws, const GemmArgs& p) {
+  using Cast = Gemm::Tile::TileCastInt4ToInt8<Arch::AtlasA2, Gemm::GemmType<AscendC::int4b_t, layout::RowMajor>,
+                                               Gemm::GemmType<int8_t, layout::RowMajor>, 32 * kW4L1N>;
+  Cast cast(resource, typename Cast::Params{});
+  AscendC::GlobalTensor<AscendC::int4b_t> gmB;
+  AscendC::GlobalTensor<int8_t> gmW;
+  gmB.SetGlobalBuffer(reinterpret_cast<__gm__ AscendC::int4b_t*>(b));
+  gmW.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(ws));
+  const layout::RowMajor layoutB(p.k, p.n);
+  Arch::CrossCoreFlagWithReverse<kW4Reverse> ready(kFlagTileReady, kFlagTileFree);
+  const uint32_t nTiles = CeilDivU(p.n, kW4L1N), kTiles = CeilDivU(p.k, kW4L1K);
+  for (uint32_t nIdx = AscendC::GetBlockIdx() / 2; nIdx < nTiles; nIdx += AscendC::GetBlockNum()) {
+    const uint32_t nActual = nIdx + 1 < nTiles ? kW4L1N : p.n - nIdx * kW4L1N;
+    for (uint32_t kIdx = 0; kIdx < kTiles; ++kIdx) {
+      const uint32_t kActual = kIdx + 1 < kTiles ? kW4L1K : p.k - kIdx * kW4L1K;
+      const int64_t off = layoutB.GetOffset(MatrixCoord{kIdx * kW4L1K, nIdx * kW4L1N});
+      const auto tile = layoutB.GetTileLayout(MatrixCoord{kActual, nActual});
+      cast(gmW[off], tile, gmB[off], tile);
+      Arch::CrossCoreSetFlagWithReverse<0x2, PIPE_MTE3>(ready);
+    }
+  }
+}
+
+void W4A8Cube(Arch::Resource<Arch::AtlasA2>& resource, GM_ADDR a, GM_ADDR ws, GM_ADDR c, const GemmArgs& p) {
+  using AType = Gemm::GemmType<int8_t, layout::RowMajor>;
+  using CType = Gemm::GemmType<int32_t, layout::RowMajor>;
+  using TileCopy = Gemm::Tile::TileCopy<Arch::AtlasA2, AType, AType, CType>;
+  using TileMmad = Gemm::Tile::TileMmad<Arch::AtlasA2, AType, AType, void>;
+  AscendC::GlobalTensor<int8_t> gmA, gmW;
+  AscendC::GlobalTensor<int32_t> gmC;
+  gmA.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(a));
+  gmW.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(ws));
+  gmC.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(c));
+  const layout::RowMajor layoutA(p.m, p.k), layoutB(p.k, p.n), layoutC(p.m, p.n);
+  // Tiles carved out of the whole-memory buffers of catlass's Resource.
+  const auto layoutAInL1 = layout::zN::template MakeLayout<int8_t>(kW4L1M, kW4L1K);
+  const auto layoutBInL1 = layout::zN::template MakeLayout<int8_t>(kW4L1K, kW4L1N);
+  const auto l1A = resource.l1Buf.template GetBufferByByte<int8_t>(0);
+  const auto l1B = resource.l1Buf.template GetBufferByByte<int8_t>(kW4L1M * kW4L1K);
+  const auto l0A = resource.l0ABuf.template GetBufferByByte<int8_t>(0);
+  const auto l0B = resource.l0BBuf.template GetBufferByByte<int8_t>(0);
+  const auto l0C = resource.l0CBuf.template GetBufferByByte<int32_t>(0);
+  typename TileCopy::CopyGmToL1A copyGmToL1A;
+  typename TileCopy::CopyGmToL1B copyGmToL1B;
+  typename TileCopy::CopyL1ToL0A copyL1ToL0A;
+  typename TileCopy::CopyL1ToL0B copyL1ToL0B;
+  typename TileCopy::CopyL0CToGm copyL0CToGm;
+  TileMmad tileMmad;
+  Arch::CrossCoreFlagWithReverse<kW4Reverse> ready(kFlagTileReady, kFlagTileFree);
+  const uint32_t mTiles = CeilDivU(p.m, kW4L1M), nTiles = CeilDivU(p.n, kW4L1N), kTiles = CeilDivU(p.k, kW4L1K);
+  for (uint32_t nIdx = AscendC::GetBlockIdx(); nIdx < nTiles; nIdx += AscendC::GetBlockNum()) {
+    const uint32_t nActual = nIdx + 1 < nTiles ? kW4L1N : p.n - nIdx * kW4L1N;
+    for (uint32_t mIdx = 0; mIdx < mTiles; ++mIdx) {
+      const uint32_t mActual = mIdx + 1 < mTiles ? kW4L1M : p.m - mIdx * kW4L1M;
+      for (uint32_t kIdx = 0; kIdx < kTiles; ++kIdx) {
+        const uint32_t kActual = kIdx + 1 < kTiles ? kW4L1K : p.k - kIdx * kW4L1K;
+        if (mIdx == 0) Arch::CrossCoreWaitFlagWithReverse<0x2, PIPE_MTE2>(ready);  // the tile's int8 B is in GM
+        copyGmToL1A(l1A, gmA[layoutA.GetOffset(MatrixCoord{mIdx * kW4L1M, kIdx * kW4L1K})], layoutAInL1,
+                    layoutA.GetTileLayout(MatrixCoord{mActual, kActual}));
+        copyGmToL1B(l1B, gmW[layoutB.GetOffset(MatrixCoord{kIdx * kW4L1K, nIdx * kW4L1N})], layoutBInL1,
+                    layoutB.GetTileLayout(MatrixCoord{kActual, nActual}));
+        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        copyL1ToL0A(l0A, l1A, layout::zZ::template MakeLayout<int8_t>(mActual, kActual), layoutAInL1);
+        copyL1ToL0B(l0B, l1B, layout::nZ::template MakeLayout<int8_t>(kActual, nActual), layoutBInL1);
+        AscendC::SetFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+        tileMmad(l0C, l0A, l0B, mActual == 1 ? 16 : mActual, nActual, kActual, kIdx == 0);
+        AscendC::SetFlag<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
+      }
+      AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      copyL0CToGm(gmC[layoutC.GetOffset(MatrixCoord{mIdx * kW4L1M, nIdx * kW4L1N})], l0C,
+                  layoutC.GetTileLayout(MatrixCoord{mActual, nActual}),
+                  layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual}));
+      AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+      AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+    }
+  }
+}
+}  // namespace
+
+CONF_EXPORT void CONF_BUILD(catlass_w4a8)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  const GemmArgs& p = *reinterpret_cast<const GemmArgs*>(args);
+  Arch::Resource<Arch::AtlasA2> resource;  // every memory, on every core, as catlass kernels start
+  if constexpr (g_coreType == AscendC::AIV) W4A8Vector(resource, b, ws, p);
+  else W4A8Cube(resource, a, ws, c, p);
+}
+
+// ---- catlass's cross-core barriers ------------------------------------------------------------------
+// Each AIV writes its id to GM, meets the others at Arch::CrossCoreBarrier (mode 0: every AIV of the
+// launch; mode 1: the two AIVs of a block), then reads its neighbour's slot: without the barrier
+// the neighbour's write could still be missing. out[2 * i] is the launch-wide, out[2 * i + 1] the
+// in-block neighbour.
+CONF_EXPORT void CONF_BUILD(catlass_barrier)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
+  (void)a, (void)b, (void)args;
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  if constexpr (g_coreType == AscendC::AIV) {
+    AscendC::GlobalTensor<int32_t> slots, out;
+    slots.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws));
+    out.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(c));
+    const int64_t me = AscendC::GetBlockIdx(), aivs = AscendC::GetBlockNum() * 2;
+    slots.SetValue(me, static_cast<int32_t>(100 + me));
+    Arch::CrossCoreBarrier<0x0, PIPE_MTE3>();
+    out.SetValue(2 * me, slots.GetValue((me + 1) % aivs));
+    slots.SetValue(aivs + me, static_cast<int32_t>(200 + me));
+    Arch::CrossCoreBarrier<0x1, PIPE_MTE3>();
+    out.SetValue(2 * me + 1, slots.GetValue(aivs + (me ^ 1)));
+  }
+}
+
 // ---- host side -------------------------------------------------------------------------------------
 using KernelFn = void (*)(GM_ADDR, GM_ADDR, GM_ADDR, GM_ADDR, GM_ADDR);
 

@@ -117,6 +117,22 @@ class Catlass:
         self.launch("catlass_gemm", "aic", block_dim, a, b, c, None, GemmArgs(m, n, k, VARIANTS[variant]))
         return c
 
+    def w4a8(self, a: np.ndarray, b_packed: np.ndarray, m: int, n: int, k: int, block_dim: int) -> np.ndarray:
+        """C [m, n] int32 = A int8 [m, k] x B int4 [k, n] (packed [k, n/2]) in MIX_MODE: the AIVs
+        unpack B into an int8 workspace, the AIC multiplies. Returns C."""
+        c = np.full((m, n), -1, np.int32)
+        ws = np.full((k, n), 0x5A, np.int8)  # never a plausible int8 B: every element must be written
+        self.launch("catlass_w4a8", "mix", block_dim, a, b_packed, c, ws, GemmArgs(m, n, k, 0))
+        return c
+
+    def barrier(self, block_dim: int) -> np.ndarray:
+        """[2 * block_dim AIVs, 2]: the launch-wide and the in-block neighbour's slot after the barriers."""
+        out = np.full((2 * block_dim, 2), -1, np.int32)
+        slots = np.full(4 * block_dim, -1, np.int32)
+        dummy = np.zeros(8, np.int32)
+        self.launch("catlass_barrier", "mix", block_dim, dummy, dummy, out, slots, GemmArgs(0, 0, 0, 0))
+        return out
+
 
 @pytest.fixture(scope="session")
 def catlass(tmp_path_factory) -> Catlass:

@@ -10,7 +10,10 @@
 namespace AscendC::emu {
 
 const MemSpec& Spec(Mem m) {
-  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). UB above 184 KiB is API scratch.
+  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). TPipe hands out the whole memory, as CANN's
+  // CPU-debug bufferInitLen does (impl/basic_api/utils/kernel_utils_mode_cpu.h); instructions must
+  // stay below the usable size: UB above TMP_UB_OFFSET = 184 KiB is API scratch, the top 128 B of L1
+  // are KFC_L1_RESERVER_SIZE (impl/basic_api/utils/kernel_utils_constants.h).
   static const MemSpec specs[kMemCount] = {
       {"UB", 192 * 1024, 184 * 1024, 32, false},
       {"L1", 512 * 1024, 512 * 1024 - 128, 32, true},
@@ -83,7 +86,8 @@ uint64_t TilingKey() { return gTilingKey; }
 uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32_t len) {
   const Mem m = MemOf(pos);
   const MemSpec& s = Spec(m);
-  MemBase(m);  // fails on a core without this memory
+  // A core may reserve memory it does not have (catlass's Resource does, on every core): that is
+  // address bookkeeping on the NPU. Touching it is what fails (MemBase).
   EMU_REQUIRE(num >= 1, api, "buffer-count", "num must be at least 1");
   uint32_t& count = buffers_[static_cast<int>(pos)];
   EMU_REQUIRE(count + num <= kMaxBuffersPerPosition, api, "buffer-count",
@@ -91,9 +95,9 @@ uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32
               kMaxBuffersPerPosition);
   uint32_t& used = used_[static_cast<int>(m)];
   const uint64_t need = uint64_t(num) * len;
-  EMU_REQUIRE(used + need <= s.usableBytes, api, "capacity",
-              "%u x %u bytes at %s need %s bytes [%u, %llu), but only %u bytes are usable by kernels", num, len,
-              PositionName(pos), s.name, used, (unsigned long long)(used + need), s.usableBytes);
+  EMU_REQUIRE(used + need <= s.physicalBytes, api, "capacity",
+              "%u x %u bytes at %s need %s bytes [%u, %llu), but %s has %u bytes", num, len, PositionName(pos), s.name,
+              used, (unsigned long long)(used + need), s.name, s.physicalBytes);
   const uint32_t base = used;
   used += static_cast<uint32_t>(need);
   count += num;

@@ -149,8 +149,14 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint32
 template <typename T>
 void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataCopyExtParams& p,
                  const DataCopyPadExtParams<T>& pad) {
-  static_assert(emu::kBits<T> % 8 == 0, "DataCopyPad needs whole-byte elements");
   const char* api = "DataCopyPad(GM->local)";
+  if constexpr (emu::kBits<T> == 4) {
+    // int4b_t (one byte per sizeof) runs the b8 instruction: blockLen and strides in bytes, i.e. pairs
+    // of values (dav_c220 DataCopyPadGm2UBImpl dispatches on sizeof(T)).
+    EMU_REQUIRE(pad.leftPadding == 0 && pad.rightPadding == 0, api, "not-emulated", "padding int4b_t rows is not emulated");
+    return DataCopyPad(dst.template ReinterpretCast<int8_t>(), src.template ReinterpretCast<int8_t>(), p,
+                       DataCopyPadExtParams<int8_t>());
+  }
   emu::CheckBlocks(api, p.blockCount);
   dst.CheckAlign(api, "dst", 32);
   EMU_REQUIRE(pad.leftPadding * sizeof(T) <= 32 && pad.rightPadding * sizeof(T) <= 32, api, "param-range",
@@ -177,7 +183,9 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
 
 template <typename T>
 void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataCopyExtParams& p) {
-  static_assert(emu::kBits<T> % 8 == 0, "DataCopyPad needs whole-byte elements");
+  if constexpr (emu::kBits<T> == 4) {  // the b8 instruction, as above
+    return DataCopyPad(dst.template ReinterpretCast<int8_t>(), src.template ReinterpretCast<int8_t>(), p);
+  }
   const char* api = "DataCopyPad(local->GM)";
   emu::CheckBlocks(api, p.blockCount);
   src.CheckAlign(api, "src", 32);

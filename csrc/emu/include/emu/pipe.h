@@ -80,7 +80,7 @@ class TQue {
       if (state_[i] == kFree) {
         state_[i] = kHeld;
         const uint32_t a = base_ + i * len_;
-        emu::Poison(emu::MemBase(emu::MemOf(pos)) + a, len_);
+        if (emu::HasMem(emu::MemOf(pos))) emu::Poison(emu::MemBase(emu::MemOf(pos)) + a, len_);
         return LocalTensor<T>::Make(pos, a, a, a + len_, static_cast<uint32_t>(uint64_t(len_) * 8 / emu::kBits<T>));
       }
     }
@@ -175,7 +175,7 @@ class TBuf {
   void EmuInit(uint32_t base, uint32_t len) {
     base_ = base;
     len_ = len;
-    emu::Poison(emu::MemBase(emu::MemOf(pos)) + base, len);
+    if (emu::HasMem(emu::MemOf(pos))) emu::Poison(emu::MemBase(emu::MemOf(pos)) + base, len);
   }
 
  private:

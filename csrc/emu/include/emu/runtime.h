@@ -22,8 +22,8 @@ constexpr int kMemCount = static_cast<int>(Mem::kCount);
 
 struct MemSpec {
   const char* name;
-  uint32_t physicalBytes;  // size of the real buffer
-  uint32_t usableBytes;    // what TPipe may hand to a kernel
+  uint32_t physicalBytes;  // size of the real buffer; TPipe may hand all of it out (CANN's bufferInitLen)
+  uint32_t usableBytes;    // bytes an instruction may touch: above is API scratch / reserved
   uint32_t alignBytes;     // start-address alignment of operands
   bool onCube;             // lives on the AIC (true) or the AIV (false)
 };
@@ -111,6 +111,7 @@ CoreState& Core();
 bool InKernel();
 std::string CoreName(const CoreState& c);
 uint8_t* MemBase(Mem m);  // this core's buffer for `m`, failing if the core type has none
+inline bool HasMem(Mem m) { return Core().mem[static_cast<int>(m)] != nullptr; }
 
 void DeclareKernelType(int type, uint64_t tilingKey = 0);
 

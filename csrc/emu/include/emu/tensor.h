@@ -196,6 +196,9 @@ class LocalTensor {
     EMU_REQUIRE(b >= allocBegin_ && e <= allocEnd_, api, "local-bounds",
                 "%s touches %s bytes [%llu, %llu) outside its buffer [%u, %u)", operand,
                 emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, allocBegin_, allocEnd_);
+    EMU_REQUIRE(e <= emu::Spec(EmuMem()).usableBytes, api, "reserved",
+                "%s touches %s bytes [%llu, %llu): above %u is reserved (API scratch / KFC)", operand,
+                emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, emu::Spec(EmuMem()).usableBytes);
   }
   void CheckAccess(const char* api, uint64_t index, uint64_t count) const {
     CheckBytes(api, "tensor", emu::ElemBytes<T>(index), ((index + count) * emu::kBits<T> + 7) / 8);
