@@ -181,7 +181,7 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
     MmadParams mp;
     mp.m = m;
     mp.n = n;
-    mp.k = kb * k0;
+    mp.k = parts == 1 ? k : kb * k0;  // the exact k when it is one Mmad
     mp.cmatrixInitVal = part == 0;
     Mmad(l0c, l0a, l0b, mp);
     SetFlag<HardEvent::M_MTE1>(0);
