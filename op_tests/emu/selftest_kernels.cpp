@@ -55,7 +55,11 @@ void Forms(const VecArgs& a, Count&& count, Repeat&& repeat) {
   switch (a.form) {
     case 0: count(); break;
     case 1: repeat(std::true_type{}, a.mask); break;
-    case 2: repeat(std::true_type{}, a.maskBits); break;
+    case 2: {  // CANN's mask-array parameter is a non-const uint64_t[]
+      uint64_t bits[2] = {a.maskBits[0], a.maskBits[1]};
+      repeat(std::true_type{}, bits);
+      break;
+    }
     case 3:  // isSetMask = false in counter mode, as kernels do for long tails
       SetMaskCount();
       SetVectorMask<T, MaskMode::COUNTER>(0, static_cast<uint64_t>(a.count));
@@ -63,10 +67,12 @@ void Forms(const VecArgs& a, Count&& count, Repeat&& repeat) {
       SetMaskNorm();
       ResetMask();
       break;
-    default:  // isSetMask = false with a lane mask in the registers
+    default: {  // isSetMask = false with a lane mask in the registers
+      uint64_t placeholder[2] = {0, 0};
       SetVectorMask<T>(a.maskBits[1], a.maskBits[0]);
-      repeat(std::false_type{}, a.maskBits);
+      repeat(std::false_type{}, placeholder);
       ResetMask();
+    }
   }
 }
 
@@ -93,7 +99,6 @@ void Elementwise(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   const T sc = static_cast<T>(a.scalar);
   switch (a.op) {
     BINARY_CASE(Add) BINARY_CASE(Sub) BINARY_CASE(Mul) BINARY_CASE(Max) BINARY_CASE(Min)
-    UNARY_CASE(Abs)
     SCALAR_CASE(Adds) SCALAR_CASE(Muls) SCALAR_CASE(Maxs) SCALAR_CASE(Mins)
     case kDuplicate:
       Forms<T>(a, [&] { Duplicate(d, sc, a.count); },
@@ -103,7 +108,7 @@ void Elementwise(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   }
   if constexpr (isFloat) {
     switch (a.op) {
-      BINARY_CASE(Div) UNARY_CASE(Exp) UNARY_CASE(Ln) UNARY_CASE(Sqrt)
+      BINARY_CASE(Div) UNARY_CASE(Exp) UNARY_CASE(Ln) UNARY_CASE(Sqrt) UNARY_CASE(Abs)
       default: break;
     }
   }
@@ -181,8 +186,26 @@ template <typename T>
 void CmpSel(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   const LocalTensor<T> s0 = ub[0].ReinterpretCast<T>(), s1 = ub[1].ReinterpretCast<T>();
   const T sc = static_cast<T>(a.scalar);
-  if (a.op == kCompare) return Compare(ub[3], s0, s1, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
-  if (a.op == kCompareScalar) return CompareScalar(ub[3], s0, sc, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
+  if (a.op == kCompare || a.op == kCompareScalar) {
+    // Count forms only; they run under the vector mask register, which forms 3 / 4 set first.
+    if (a.form == 3) {
+      SetMaskCount();
+      SetVectorMask<T, MaskMode::COUNTER>(0, a.mask);
+    } else if (a.form == 4) {
+      SetVectorMask<T>(a.maskBits[1], a.maskBits[0]);
+    }
+    if constexpr (!std::is_same_v<T, int32_t>) {
+      if (a.aux2) {  // a ReduceMax first (into in2): it leaves the mask register undefined
+        const LocalTensor<T> r = ub[2].ReinterpretCast<T>();
+        ReduceMax(r, s0, r[32 / sizeof(T)], static_cast<int32_t>(a.count));
+      }
+    }
+    if (a.op == kCompare) Compare(ub[3], s0, s1, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
+    else CompareScalar(ub[3], s0, sc, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
+    SetMaskNorm();
+    ResetMask();
+    return;
+  }
   if constexpr (std::is_same_v<T, half> || std::is_same_v<T, float>) {
     const LocalTensor<T> d = ub[3].ReinterpretCast<T>();
     const LocalTensor<uint8_t>& sel = ub[2];

@@ -79,7 +79,7 @@ void SortOps(const SortArgs& a, const LocalTensor<uint8_t>& in0, const LocalTens
       std::swap(cur, next);
     }
     PipeBarrier<PIPE_V>();
-    if (cur.EmuAddr() != d.EmuAddr()) DataCopy(d, cur, n * pairElems);
+    if (cur.GetPhyAddr() != d.GetPhyAddr()) DataCopy(d, cur, n * pairElems);
   }
 }
 }  // namespace

@@ -94,6 +94,7 @@ inline constexpr FixpipeConfig CFG_ROW_MAJOR = {CO2Layout::ROW_MAJOR};
 namespace emu {
 
 void RequireCubeCore(const char* api);
+void Poison(uint8_t* p, uint32_t bytes);
 
 template <typename T> inline constexpr uint32_t kC0 = 256 / kBits<T>;  // elements per 32 B row of a fractal
 
@@ -211,20 +212,27 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   if (p.m == 0 || p.n == 0 || p.k == 0) return;
   constexpr uint32_t k0 = emu::kC0<TA>;
   const uint32_t m1 = (p.m + 15) / 16, n1 = (p.n + 15) / 16, k1 = (p.k + k0 - 1) / k0;
+  const uint32_t kPad = k1 * k0;
+  // m == 1 runs as a GEMV on A2/A3 and reads L0A as ND: element k of the one row at k, not in the
+  // Zz fractal layout (Mmad.md). Rows 1-15 of the L0C fractal are then not defined: poisoned.
+  const bool gemv = p.m == 1;
   // The cube works on whole fractals: padded rows, columns and k all take part.
-  fm.CheckBytes(api, "fm", 0, uint64_t(m1) * k1 * 512);
+  fm.CheckBytes(api, "fm", 0, gemv ? emu::ElemBytes<TA>(kPad) : uint64_t(m1) * k1 * 512);
   filter.CheckBytes(api, "filter", 0, uint64_t(k1) * n1 * 512);
   dst.CheckBytes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
   const uint8_t* a = fm.Data();
   const uint8_t* b = filter.Data();
   uint8_t* c = dst.Data();
-  const uint32_t kPad = k1 * k0;
   for (uint32_t mi = 0; mi < m1 * 16; ++mi)
     for (uint32_t ni = 0; ni < n1 * 16; ++ni) {
       const uint64_t cIdx = (uint64_t(ni / 16) * m1 + mi / 16) * 256 + (mi % 16) * 16 + ni % 16;
+      if (gemv && mi > 0) {
+        emu::Poison(c + cIdx * sizeof(TC), sizeof(TC));
+        continue;
+      }
       TC acc = p.cmatrixInitVal ? TC(0) : emu::Load<TC>(c + cIdx * sizeof(TC));
       for (uint32_t ki = 0; ki < kPad; ++ki) {
-        const uint64_t aIdx = (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
+        const uint64_t aIdx = gemv ? ki : (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
         const uint64_t bIdx = (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0;
         if constexpr (std::is_same_v<TC, int32_t>)
           acc += emu::LoadElem<TA>(a, aIdx) * emu::LoadElem<TB>(b, bIdx);

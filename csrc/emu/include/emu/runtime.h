@@ -98,10 +98,13 @@ struct CoreState {
   void* pipe = nullptr;                        // the live TPipe, if any
   std::array<std::array<uint8_t, 8>, static_cast<int>(HardEvent::MAX)> eventSet{};  // SetFlag without WaitFlag
   int declaredType = -1;                      // from KERNEL_TASK_TYPE_DEFAULT, -1 if none
-  // Vector mask registers (SetVectorMask / SetMaskCount / SetMaskNorm).
+  // The vector mask register: CTRL's counter-mode bit and MASK (high, low). Every vector API
+  // drives it as CANN's dav_c220 implementation does (see vec_engine.h); maskUndefinedBy names
+  // the last API that left it in a state the emulator does not model (nullptr: defined).
   bool maskCounterMode = false;
   uint64_t maskHigh = ~0ull;
   uint64_t maskLow = ~0ull;
+  const char* maskUndefinedBy = nullptr;
   std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
 };
 
