@@ -65,6 +65,10 @@ class RunningTopK {
                                const TopKScratch& s) {
     using namespace AscendC;
     // Survivors: score > k-th best. A tie with the k-th best loses: its key index is higher.
+    // The count-form compare runs under the vector mask register (Compare.md), which the caller's
+    // last mask-form instruction or GatherMask may have left partial: set it to all lanes first.
+    SetMaskNorm();
+    ResetMask();
     CompareScalar(s.mask, scores, threshold_, CMPMODE::GT, kTopKBlock);
     PipeBarrier<PIPE_V>();
     uint64_t kept = 0;
