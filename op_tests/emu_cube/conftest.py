@@ -17,7 +17,8 @@ SORT_DTYPES = {"half": 0, "float": 1, "int16": 2, "int32": 3}
 CUBE_DTYPES = {"half": 0, "bf16": 1, "int8": 2, "int4": 3}
 CUBE_OUT = {"acc": 0, "half": 1, "bf16": 2}
 CUBE_RULES = ["MmadOnAiv", "LoadDataToL1", "Nd2NzC0Stride", "MmadOutside"]
-XCASES = {"ring": 0, "mode1": 1, "mode0": 2, "ids": 3, "flagId16": 4, "mode3": 5, "neverSet": 6}
+XCASES = {"ring": 0, "mode1": 1, "mode0": 2, "ids": 3, "flagId11": 4, "mode3": 5, "neverSet": 6, "flagOverflow": 7,
+          "flagPending": 8}
 COUNTERS = ["vecCalls", "vecElemOps", "cubeCalls", "cubeMacs", "fixpipeBytes"]
 
 

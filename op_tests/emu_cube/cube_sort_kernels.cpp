@@ -256,7 +256,7 @@ struct XArgs {
   int32_t rounds;   // kMode0 / kMode1: exchange rounds
   int32_t lazySub;  // kRing: this sub-block never frees a slot (-1: none)
 };
-enum XCase : int32_t { kRing = 0, kMode1, kMode0, kIds, kFlagId16, kMode3, kNeverSet };
+enum XCase : int32_t { kRing = 0, kMode1, kMode0, kIds, kFlagId11, kMode3, kNeverSet, kFlagOverflow, kFlagPending };
 constexpr uint16_t kReady = 0, kFree = 1, kExchange = 3;
 constexpr uint32_t kTile = 256;  // 16 x 16
 
@@ -387,8 +387,15 @@ extern "C" __global__ __aicore__ void xcore_kernel(GM_ADDR src, GM_ADDR ws, GM_A
       else Exchange<0, TPosition::A1>(x.rounds, n, id, (id + 1) % n, s[r * 16 * n], w[32 * n], o[r * 16 * n]);
       break;
     case kIds: Identity(out); break;
-    case kFlagId16:
-      if ASCEND_IS_AIC CrossCoreSetFlag<2, PIPE_FIX>(16);
+    case kFlagId11:  // CrossCoreSetFlag(ISASI).md: 0-10 on A2/A3
+      if ASCEND_IS_AIC CrossCoreSetFlag<2, PIPE_FIX>(11);
+      break;
+    case kFlagOverflow:  // the counter holds at most 15 pending sets
+      if ASCEND_IS_AIC
+        for (int i = 0; i < 16; ++i) CrossCoreSetFlag<2, PIPE_FIX>(5);
+      break;
+    case kFlagPending:  // set for the AIVs, which never wait: the count would outlive the kernel
+      if ASCEND_IS_AIC CrossCoreSetFlag<2, PIPE_FIX>(6);
       break;
     case kMode3:
       if ASCEND_IS_AIV CrossCoreSetFlag<3, PIPE_V>(0);

@@ -129,6 +129,9 @@ struct GmRegion {
 };
 // Fails unless [p, p+bytes) lies inside one region registered for the running launch.
 void CheckGm(const char* api, const void* p, uint64_t bytes);
+// Fills host memory that stands for GM the NPU leaves undefined (an op's workspace, GmAlloc) with
+// the poison pattern (0xFFC0FFC0: NaN as fp32/fp16/bf16), so a read before the first write shows.
+void PoisonGm(void* p, uint64_t bytes);
 
 // ---- launch ----------------------------------------------------------------------------------
 // Runs `body` on `blockDim` blocks: AIV_MODE one AIV each, AIC_MODE one AIC, MIX_MODE 1 AIC + 2 AIV.
