@@ -385,7 +385,7 @@ enum Case : int32_t {
   kSetTwice, kEventId8, kNinthBuffer, kCopyCountUnaligned, kVectorOnAic, kSyncAllAivOnly, kSetNeverWaited,
   kDequeEmpty, kPoison, kNineTBufs, kBuffer65, kQueueFull, kEnQuePastDepth, kForeignFreeTensor, kGmBufferSize,
   kOffsetAlignment, kDefaultTensor, kSliceBounds, kSliceIndexBounds, kReservedUb, kKernelType, kSyncScope, kFlagPending,
-  kCo2Buffer, kGatherMaskV1, kGatherRepeats, kVectorEventOnAic,
+  kGatherMaskV1, kGatherRepeats, kVectorEventOnAic,
 };
 
 // Declared kernel type and launch mode of each rule case (most: a vector-only kernel on one AIV).
@@ -553,11 +553,6 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
     case kKernelType: break;  // the declaration itself fails
     case kSyncScope: CrossCoreSetFlag<2, PIPE_S>(0); break;
     case kFlagPending: CrossCoreSetFlag<0, PIPE_S>(3); break;  // every AIV sets it; nobody waits
-    case kCo2Buffer: {
-      TQue<TPosition::CO2, 1> q;
-      pipe.InitBuffer(q, 1, 64);
-      break;
-    }
     case kGatherMaskV1: {
       TBuf<TPosition::VECCALC> b;
       pipe.InitBuffer(b, 1024);

@@ -39,7 +39,6 @@ VIOLATIONS = {
                   r"mode; launch it with KernelMode::AIC_MODE",
     "SyncScope": r"AIV 0: CrossCoreSetFlag: sync-scope: mode 2 \(cube <-> vector\) needs a MIX_AIC_1_2 launch",
     "FlagPending": r"AIV 0: kernel end: flag-pending: cross-core flag 3 \(mode 0\) still has 1 pending set\(s\)",
-    "Co2Buffer": r"AIV 0: TPipe::InitBuffer: position: CO2 is not local memory on A2/A3",
     "GatherMaskV1": r"AIV 0: GatherMask: param-range: GatherMaskMode::VERSION_V1 is not supported on A2/A3",
     "GatherRepeats": r"AIV 0: Gather: param-range: count 16384 needs 256 repeats; CANN passes the repeat count as uint8_t",
 }

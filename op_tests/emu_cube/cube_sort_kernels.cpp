@@ -18,7 +18,7 @@ using namespace AscendC;
 
 namespace {
 template <typename T> constexpr bool kScore = std::is_same_v<T, half> || std::is_same_v<T, float>;
-constexpr uint32_t Ceil(uint32_t x, uint32_t a) { return (x + a - 1) / a; }
+constexpr uint32_t Blocks(uint32_t x, uint32_t a) { return (x + a - 1) / a; }
 }  // namespace
 
 // ---- sorting ---------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
   constexpr uint32_t bits = std::is_same_v<TIn, int4b_t> ? 4 : 8 * sizeof(TIn);
   constexpr uint32_t k0 = 256 / bits, fractal = 4096 / bits;  // fractal: elements of 512 B
   const uint32_t m = p.m, n = p.n, k = p.k;
-  const uint32_t m1 = Ceil(m, 16), n1 = Ceil(n, 16), k1 = Ceil(k, k0);
+  const uint32_t m1 = Blocks(m, 16), n1 = Blocks(n, 16), k1 = Blocks(k, k0);
   const uint32_t parts = p.splitK ? 2 : 1, kb = k1 / parts;  // k fractals per Mmad
   TPipe pipe;
   TBuf<TPosition::A1> a1;

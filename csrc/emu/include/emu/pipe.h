@@ -107,27 +107,22 @@ class TQueBind {
   static constexpr TPosition srcPosition = src;
   static constexpr TPosition dstPosition = dst;
   static constexpr TPosition kBufferPos = emu::BufferPosition(src, dst);
+  static_assert(kBufferPos != TPosition::GM && kBufferPos != TPosition::CO2 && kBufferPos != TPosition::MAX,
+                "TQue/TQueBind: this position has no local buffer on A2/A3 (CO2 is GM there)");
 
   TQueBind() = default;
 
+  // depth 0 queues work in place: AllocTensor(t) / DeQue(t); the others return tensors (kernel_tquebind_impl.h).
   template <typename T>
   LocalTensor<T> AllocTensor() {
-    EMU_REQUIRE(num_ > 0, "TQue::AllocTensor", "queue-state", "queue at %s was not initialised with TPipe::InitBuffer",
-                emu::PositionName(kBufferPos));
-    for (uint32_t i = 0; i < num_; ++i) {
-      if (state_[i] == TBufState::FREE) {
-        state_[i] = TBufState::OCCUPIED;
-        const uint32_t a = base_ + i * len_;
-        emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
-        return Tensor<T>(i);
-      }
-    }
-    emu::Fail("TQue::AllocTensor", "queue-state",
-              emu::Format("all %u buffers of the %s queue are in use: FreeTensor one first (the NPU would hang)", num_,
-                          emu::PositionName(kBufferPos)));
+    static_assert(depth != 0, "must use AllocTensor<LocalTensor&> api while tque's depth is zero");
+    return Alloc<T>();
   }
   template <typename T>
-  void AllocTensor(LocalTensor<T>& tensor) { tensor = AllocTensor<T>(); }
+  void AllocTensor(LocalTensor<T>& tensor) {
+    static_assert(depth == 0, "can not AllocTensor in place while tque's depth is non zero");
+    tensor = Alloc<T>();
+  }
   template <typename T>
   void FreeTensor(LocalTensor<T>& tensor) {
     const uint32_t i = Slot("TQue::FreeTensor", tensor);
@@ -147,6 +142,7 @@ class TQueBind {
   }
   template <typename T>
   LocalTensor<T> DeQue() {
+    static_assert(depth != 0, "must use DeQue<LocalTensor&> api while tque's depth is zero");
     EMU_REQUIRE(!fifo_.empty(), "TQue::DeQue", "queue-state",
                 "DeQue on an empty %s queue: nothing was EnQue'd (the NPU would hang)", emu::PositionName(kBufferPos));
     const uint32_t i = fifo_.front();
@@ -155,17 +151,40 @@ class TQueBind {
     emu::Core().counters.syncWaits++;
     return Tensor<T>(i);
   }
+  // In place: waits for this tensor's EnQue.
   template <typename T>
-  void DeQue(LocalTensor<T>& tensor) { tensor = DeQue<T>(); }
-  bool VacantInQue() { return fifo_.size() < Capacity(); }
-  bool HasTensorInQue() { return !fifo_.empty(); }
-  int32_t GetTensorCountInQue() { return static_cast<int32_t>(fifo_.size()); }
+  void DeQue(LocalTensor<T>& tensor) {
+    static_assert(depth == 0, "can not DeQue tensor in place while tque's depth is non zero");
+    const uint32_t i = Slot("TQue::DeQue", tensor);
+    EMU_REQUIRE(state_[i] == TBufState::ENQUE, "TQue::DeQue", "queue-state",
+                "buffer %u is %s: it was not EnQue'd (the NPU would hang)", i, StateName(state_[i]));
+    for (auto it = fifo_.begin(); it != fifo_.end(); ++it)
+      if (*it == i) {
+        fifo_.erase(it);
+        break;
+      }
+    state_[i] = TBufState::DEQUE;
+    emu::Core().counters.syncWaits++;
+  }
+  bool VacantInQue() {
+    static_assert(depth != 0, "VacantInQue api is not supported while depth is zero");
+    return fifo_.size() < Capacity();
+  }
+  bool HasTensorInQue() {
+    static_assert(depth != 0, "HasTensorInQue api is not supported while depth is zero");
+    return !fifo_.empty();
+  }
+  int32_t GetTensorCountInQue() {
+    static_assert(depth != 0, "GetTensorCountInQue api is not supported while depth is zero");
+    return static_cast<int32_t>(fifo_.size());
+  }
   bool HasIdleBuffer() {
+    static_assert(depth != 0, "HasIdleBuffer api is not supported while depth is zero");
     for (uint32_t i = 0; i < num_; ++i)
       if (state_[i] == TBufState::FREE) return true;
     return false;
   }
-  void FreeAllEvent() {}  // event ids are not modelled
+  void FreeAllEvent() { static_assert(depth != 0, "can not use FreeAllEvent api while depth is zero"); }  // ids not modelled
   template <typename T>
   TBufState GetState(const LocalTensor<T>& tensor) const { return state_[Slot("TQue::GetState", tensor)]; }
 
@@ -178,6 +197,23 @@ class TQueBind {
   }
 
  private:
+  template <typename T>
+  LocalTensor<T> Alloc() {
+    EMU_REQUIRE(num_ > 0, "TQue::AllocTensor", "queue-state", "queue at %s was not initialised with TPipe::InitBuffer",
+                emu::PositionName(kBufferPos));
+    for (uint32_t i = 0; i < num_; ++i) {
+      if (state_[i] == TBufState::FREE) {
+        state_[i] = TBufState::OCCUPIED;
+        const uint32_t a = base_ + i * len_;
+        emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
+        return Tensor<T>(i);
+      }
+    }
+    emu::Fail("TQue::AllocTensor", "queue-state",
+              emu::Format("all %u buffers of the %s queue are in use: FreeTensor one first (the NPU would hang)", num_,
+                          emu::PositionName(kBufferPos)));
+  }
+
   static const char* StateName(TBufState s) {
     return s == TBufState::FREE ? "free" : s == TBufState::ENQUE ? "queued" : "held";
   }
