@@ -156,7 +156,12 @@ inline int64_t GetBlockNum() { return emu::Core().blockNum; }
 inline int64_t GetSubBlockIdx() { return emu::Core().subBlockIdx; }
 inline int64_t GetSubBlockNum() { return emu::Core().coreType == AIV && emu::Core().declaredType == KERNEL_TYPE_MIX_AIC_1_2 ? 2 : 1; }
 inline int64_t GetTaskRatio() { return GetSubBlockNum(); }
-inline __gm__ uint8_t* GetUserWorkspace(GM_ADDR workspace) { return workspace; }  // no system reserve on CPU
+// As CANN's CPU debug mode: the workspace itself (the NPU adds its system reserve).
+inline GM_ADDR GetUserWorkspace(GM_ADDR workspace) {
+  EMU_REQUIRE(workspace != nullptr, "GetUserWorkspace", "gm-bounds", "workspace can not be nullptr");
+  return workspace;
+}
+inline constexpr int16_t GetDataBlockSizeInBytes() { return 32; }
 }  // namespace AscendC
 
 #define ASCEND_IS_AIV (::AscendC::emu::Core().coreType == ::AscendC::AIV)
