@@ -125,6 +125,7 @@ struct CubeArgs {
   int32_t nz;      // CFG_NZ output with dstStride (32 B units); otherwise row-major [m, n]
   uint32_t dstStride;
   uint64_t deqScalar;
+  int32_t ndL0a;   // m == 1: A's row laid out ND in L1 and L0A (what a GEMV reads), not Zz
 };
 
 namespace {
@@ -157,16 +158,20 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
   const LocalTensor<TIn> l1a = a1.Get<TIn>(), l1b = b1.Get<TIn>(), l0a = a2.Get<TIn>(), l0b = b2.Get<TIn>();
   const LocalTensor<TAcc> l0c = co1.Get<TAcc>();
 
-  // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16.
-  DataCopy(l1a, ga, Nd2NzParams(1, m, k, 0, k, m1 * 16, 1, 0));
+  // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16. With ndL0a the
+  // column blocks of the one row follow each other (dstNzC0Stride 1): the row stays ND.
+  DataCopy(l1a, ga, Nd2NzParams(1, m, k, 0, k, p.ndL0a ? 1 : m1 * 16, 1, 0));
   if (p.transB) DataCopy(l1b, gb, Nd2NzParams(1, k, n, 0, n, k1 * 16, 1, 0));
   else DataCopy(l1b, gb, Nd2NzParams(1, n, k, 0, k, n1 * 16, 1, 0));
   SetFlag<HardEvent::MTE2_MTE1>(0);
   WaitFlag<HardEvent::MTE2_MTE1>(0);
   for (uint32_t part = 0; part < parts; ++part) {
     // L1 holds A's fractals (k1, m1)-ordered; L0A wants (m1, k1): one strided load per row of fractals.
-    for (uint32_t mb = 0; mb < m1; ++mb)
-      LoadData(l0a[mb * kb * fractal], l1a, LoadData2DParams(part * kb * m1 + mb, kb, m1, 0, 0, false, 0));
+    if (p.ndL0a)  // the ND row: whole fractals, in order
+      LoadData(l0a, l1a, LoadData2DParams(0, static_cast<uint8_t>(Blocks(kb * 32, 512)), 1, 0, 0, false, 0));
+    else
+      for (uint32_t mb = 0; mb < m1; ++mb)
+        LoadData(l0a[mb * kb * fractal], l1a, LoadData2DParams(part * kb * m1 + mb, kb, m1, 0, 0, false, 0));
     if (p.transB) {
       // L1 holds B's [k, n] fractals (n1, k1)-ordered; each is transposed into the Zn (k1, n1) order.
       for (uint32_t kk = 0; kk < kb; ++kk)
