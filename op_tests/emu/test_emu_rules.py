@@ -89,3 +89,9 @@ def test_deadlock_is_reported_not_hung(emu):
     for core in (0, 2, 3):
         assert f"AIV {core} in SyncAll(barrier of 4 cores)" in str(e.value)
     assert "AIV 1 in" not in str(e.value) and "1 core(s) already finished" in str(e.value)
+
+
+def test_syncall_beyond_the_physical_cores(emu):
+    # 49 AIV blocks on a 48-AIV SoC: the 49th would run in a later wave and the barrier never completes.
+    with pytest.raises(emu.EmuError, match=r"SyncAll: sync-scope: 49 cores take part but the SoC has 48"):
+        emu.syncall(49)
