@@ -168,9 +168,13 @@ std::vector<const CoreState*> FlagTargets(const CoreState& self, int mode) {
   }
   return out;
 }
+// Counter slots of a flag: 0 / 1 / 2 = modes 0 / 1 / 2, 3 / 4 = mode 2 into an AIC from AIV 0 / 1.
+int FlagKey(uint16_t flagId, int slot) { return flagId * 8 + slot; }
+
 void CheckFlag(const char* api, int mode, uint16_t flagId) {
   EMU_REQUIRE(mode >= 0 && mode <= 2, api, "param-range", "mode %d is not 0, 1 or 2", mode);
-  EMU_REQUIRE(flagId < 16, api, "param-range", "flagId %u outside [0, 15]", flagId);
+  // CrossCoreSetFlag(ISASI).md: flag ids 0-10 on A2/A3 (SyncAll uses the ones above).
+  EMU_REQUIRE(flagId <= 10, api, "param-range", "flagId %u outside [0, 10]", flagId);
   EMU_REQUIRE(CurrentLaunch()->mode == KernelMode::MIX_MODE || mode != 2, api, "sync-scope",
               "mode 2 (cube <-> vector) needs a MIX_AIC_1_2 launch");
   EMU_REQUIRE(Core().declaredType != KERNEL_TYPE_AIV_ONLY && Core().declaredType != KERNEL_TYPE_AIC_ONLY, api, "kernel-type",
@@ -182,11 +186,6 @@ void CheckFlag(const char* api, int mode, uint16_t flagId) {
 // an AIV, 3 + subBlockIdx mode 2 from that AIV into its AIC (so that the AIC's wait can require both).
 // A mode-0 / mode-1 set is an arrival: once every member of the group has arrived, each member gets
 // one delivery (the group's sync is one flag per core, however many cores take part).
-namespace {
-constexpr int kFlagSlots = 5;
-int FlagKey(uint16_t flagId, int slot) { return flagId * kFlagSlots + slot; }
-}  // namespace
-
 // Flag counters are 4 bits: 15 pending sets is the hardware's limit.
 void CrossCoreSet(const char* api, int mode, uint16_t flagId) {
   CheckFlag(api, mode, flagId);
@@ -347,6 +346,20 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     gLast = std::move(stats);
   }
   if (L.aborted) throw EmuError(L.error);
+  // A cross-core flag count left behind would be seen by the next kernel on these cores.
+  for (const auto& [key, n] : L.flagCount) {
+    if (!n) continue;
+    const int flag = key.second / 8, mode = key.second % 8 < 2 ? key.second % 8 : 2;
+    throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
+                          "still has %u pending set(s) nobody waited for; wait for them before the kernel ends",
+                          kernel, CoreName(*key.first).c_str(), flag, mode, n));
+  }
+  for (const auto& [group, members] : L.flagArrivals)
+    for (const auto& [core, n] : members)
+      if (n)
+        throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
+                              "has %u set(s) the rest of its group never matched", kernel, CoreName(*core).c_str(),
+                              int(std::get<2>(group)), std::get<0>(group), n));
 }
 
 void CheckGm(const char* api, const void* p, uint64_t bytes) {
