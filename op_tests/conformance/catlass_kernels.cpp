@@ -58,7 +58,8 @@ enum Variant : uint32_t {
   kInt8ColB = 3,    // int8 x int8 [N, K] -> int32
   kInt4RowB = 4,    // int4 x int4 [K, N] -> int32, B through LoadDataWithTranspose (b4)
   kInt4ColB = 5,    // int4 x int4 [N, K] -> int32
-  kBf16ColBf32 = 6  // bf16 x bf16 [N, K] -> float
+  kBf16ColBf32 = 6,  // bf16 x bf16 [N, K] -> float
+  kInt8PerChannel = 7  // int8 x int8 [K, N] -> half, column n times scale[n] (VDEQF16)
 };
 
 namespace {
@@ -66,7 +67,8 @@ namespace {
 constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 // One output tile per loop of this core: L1 tiles of L1M x L1N x L1K, the K loop in L0K slices.
-template <class ElementA, class LayoutB, class ElementC, uint32_t L1M, uint32_t L1N, uint32_t L1K, uint32_t L0K>
+template <class ElementA, class LayoutB, class ElementC, uint32_t L1M, uint32_t L1N, uint32_t L1K, uint32_t L0K,
+          bool kPerChannel = false>
 struct BlockGemm {
   using ArchTag = Arch::AtlasA2;
   using ElementB = ElementA;
@@ -76,12 +78,19 @@ struct BlockGemm {
   using TileCopy = Gemm::Tile::TileCopy<ArchTag, AType, BType, CType>;
   using TileMmad = Gemm::Tile::TileMmad<ArchTag, AType, BType, void>;
   using ElementAcc = typename TileCopy::ElementAccumulator;
+  // Per-channel dequantisation: the scales (uint64 words) go GM -> L1 -> fixpipe buffer.
+  using ScaleGm = Gemm::GemmType<uint64_t, layout::VectorLayout, AscendC::TPosition::GM>;
+  using ScaleL1 = Gemm::GemmType<uint64_t, layout::VectorLayout, AscendC::TPosition::A1>;
+  using ScaleFb = Gemm::GemmType<uint64_t, layout::VectorLayout, AscendC::TPosition::C2PIPE2GM>;
+  using CopyL0CToGm = std::conditional_t<
+      kPerChannel, Gemm::Tile::CopyL0CToGm<ArchTag, ElementAcc, CType, Gemm::Tile::ScaleGranularity::PER_CHANNEL>,
+      typename TileCopy::CopyL0CToGm>;
   using LayoutAInL1 = typename Gemm::helper::L1ATypeSelector<AType>::L1AType::Layout;
   using LayoutBInL1 = typename Gemm::helper::L1BTypeSelector<BType>::L1BType::Layout;
   using LayoutAInL0 = layout::zZ;
   using LayoutBInL0 = layout::nZ;
 
-  static void Run(GM_ADDR a, GM_ADDR b, GM_ADDR c, const GemmArgs& p) {
+  static void Run(GM_ADDR a, GM_ADDR b, GM_ADDR c, const GemmArgs& p, GM_ADDR scales = nullptr) {
     const uint32_t m = p.m, n = p.n, k = p.k;
     AscendC::GlobalTensor<ElementA> gmA;
     AscendC::GlobalTensor<ElementB> gmB;
@@ -99,6 +108,8 @@ struct BlockGemm {
     AscendC::TBuf<AscendC::TPosition::A2> bufL0A;
     AscendC::TBuf<AscendC::TPosition::B2> bufL0B;
     AscendC::TBuf<AscendC::TPosition::CO1> bufL0C;
+    AscendC::TBuf<AscendC::TPosition::A1> bufL1S;
+    AscendC::TBuf<AscendC::TPosition::C2PIPE2GM> bufFb;
     const auto layoutAInL1 = LayoutAInL1::template MakeLayout<ElementA>(L1M, L1K);
     const auto layoutBInL1 = LayoutBInL1::template MakeLayout<ElementB>(L1K, L1N);
     pipe.InitBuffer(bufL1A, ElemBytes<ElementA>(L1M * L1K));
@@ -106,6 +117,12 @@ struct BlockGemm {
     pipe.InitBuffer(bufL0A, ElemBytes<ElementA>(L1M * L0K));
     pipe.InitBuffer(bufL0B, ElemBytes<ElementB>(L0K * L1N));
     pipe.InitBuffer(bufL0C, L1M * L1N * sizeof(ElementAcc));
+    AscendC::GlobalTensor<uint64_t> gmScale;
+    if constexpr (kPerChannel) {
+      pipe.InitBuffer(bufL1S, L1N * sizeof(uint64_t));
+      pipe.InitBuffer(bufFb, L1N * sizeof(uint64_t));
+      gmScale.SetGlobalBuffer(reinterpret_cast<__gm__ uint64_t*>(scales));
+    }
     const auto l1A = bufL1A.Get<ElementA>();
     const auto l1B = bufL1B.Get<ElementB>();
     const auto l0A = bufL0A.Get<ElementA>();
@@ -116,7 +133,7 @@ struct BlockGemm {
     typename TileCopy::CopyGmToL1B copyGmToL1B;
     typename TileCopy::CopyL1ToL0A copyL1ToL0A;
     typename TileCopy::CopyL1ToL0B copyL1ToL0B;
-    typename TileCopy::CopyL0CToGm copyL0CToGm;
+    CopyL0CToGm copyL0CToGm;
     TileMmad tileMmad;
 
     const uint32_t mTiles = CeilDivU(m, L1M), nTiles = CeilDivU(n, L1N), kTiles = CeilDivU(k, L1K);
@@ -155,8 +172,19 @@ struct BlockGemm {
       AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       const auto layoutCTile = layoutC.GetTileLayout(MatrixCoord{mActual, nActual});
-      copyL0CToGm(gmC[layoutC.GetOffset(MatrixCoord{mIdx * L1M, nIdx * L1N})], l0C, layoutCTile,
-                  layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual}));
+      const auto gmCTile = gmC[layoutC.GetOffset(MatrixCoord{mIdx * L1M, nIdx * L1N})];
+      const auto layoutL0C = layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual});
+      if constexpr (kPerChannel) {
+        // The tile's scales, whole 16-word (128 B) blocks; the GM vector is padded to them.
+        const layout::VectorLayout layoutS(CeilDivU(nActual, 16) * 16);
+        Gemm::Tile::CopyGmToL1<ArchTag, ScaleGm, ScaleL1>{}(bufL1S.Get<uint64_t>(), gmScale[nIdx * L1N], layoutS, layoutS);
+        AscendC::SetFlag<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
+        Gemm::Tile::CopyL1ToFP<ArchTag, ScaleL1, ScaleFb>{}(bufFb.Get<uint64_t>(), bufL1S.Get<uint64_t>(), layoutS, layoutS);
+        copyL0CToGm(gmCTile, l0C, bufFb.Get<uint64_t>(), layoutCTile, layoutL0C);
+      } else {
+        copyL0CToGm(gmCTile, l0C, layoutCTile, layoutL0C);
+      }
       AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
       AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
@@ -172,7 +200,6 @@ struct BlockGemm {
 
 // The AIC side of every GEMM variant.
 CONF_EXPORT void CONF_BUILD(catlass_gemm)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
-  (void)ws;
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIC_ONLY);
   if constexpr (g_coreType == AscendC::AIC) {
     const GemmArgs& p = *reinterpret_cast<const GemmArgs*>(args);
@@ -184,6 +211,9 @@ CONF_EXPORT void CONF_BUILD(catlass_gemm)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_AD
       case kInt4RowB: BlockGemm<AscendC::int4b_t, layout::RowMajor, int32_t, 64, 64, 256, 128>::Run(a, b, c, p); break;
       case kInt4ColB: BlockGemm<AscendC::int4b_t, layout::ColumnMajor, int32_t, 48, 32, 256, 128>::Run(a, b, c, p); break;
       case kBf16ColBf32: BlockGemm<bfloat16_t, layout::ColumnMajor, float, 32, 64, 64, 32>::Run(a, b, c, p); break;
+      case kInt8PerChannel:
+        BlockGemm<int8_t, layout::RowMajor, half, 48, 64, 128, 64, true>::Run(a, b, c, p, ws);
+        break;
       default: AscendC::emu::Fail("catlass_gemm", "test", "unknown variant");
     }
   }

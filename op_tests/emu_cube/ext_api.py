@@ -163,3 +163,21 @@ def im2col_model(src: np.ndarray, bits: int, dst_bytes: int, *, l1H, l1W, channe
             dst_e[((r // 16) * k1 + c // c0) * 16 * c0 + (r % 16) * c0 + c % c0] = v
     dst[: m1 * k1 * 512] = raw_bytes(dst_e, bits)
     return dst
+
+
+class DeqArgs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint32) for n in ("m", "n", "k")] + [("setConfig", ctypes.c_int32), ("fbGap", ctypes.c_int32)]
+
+
+def deq(kern, a: np.ndarray, b_nk: np.ndarray, scale_words: np.ndarray, *, set_config=True, fb_gap=False) -> np.ndarray:
+    """int8 A [m, k] x B [n, k]^T, column n dequantised by scale_words[n] (VDEQF16); returns half [m, n]."""
+    m, k = a.shape
+    n = b_nk.shape[0]
+    a, b_nk = np.ascontiguousarray(a, np.int8), np.ascontiguousarray(b_nk, np.int8)
+    words = np.zeros(-(-n // 16) * 16, np.uint64)
+    words[:n] = scale_words
+    c = np.zeros((m, n), np.float16)
+    args = DeqArgs(m=m, n=n, k=k, setConfig=set_config, fbGap=fb_gap)
+    _call(kern, kern.lib.ext_deq(ctypes.byref(args), _ptr(a), _ptr(b_nk), _ptr(words), _ptr(c), kern._err,
+                                 len(kern._err)))  # fmt: skip
+    return c

@@ -282,7 +282,72 @@ extern "C" __global__ __aicore__ void flag_kernel(GM_ADDR ws, GM_ADDR out, GM_AD
   }
 }
 
+// ---- per-channel dequantisation: int8 GEMM -> half with VDEQF16 -------------------------------------
+// C [m, n] = A [m, k] int8 x B [n, k]^T int8, each column n scaled by scales[n] (uint64 words as
+// deqScalar): GM -> L1 -> fixpipe buffer (DataCopy, 128 B blocks), SetFixPipeConfig, Fixpipe.
+struct DeqArgs {
+  uint32_t m, n, k;
+  int32_t setConfig;  // 0: skip SetFixPipeConfig (rule test)
+  int32_t fbGap;      // 1: copy into FB with a gap (not emulated)
+};
+
+extern "C" __global__ __aicore__ void deq_kernel(GM_ADDR a, GM_ADDR b, GM_ADDR scales, GM_ADDR c, GM_ADDR argsGm) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIC_ONLY);
+  const DeqArgs& p = *reinterpret_cast<const DeqArgs*>(argsGm);
+  const uint32_t m1 = (p.m + 15) / 16, n1 = (p.n + 15) / 16, k1 = (p.k + 31) / 32;
+  TPipe pipe;
+  TBuf<TPosition::A1> l1a, l1b, l1s;
+  TBuf<TPosition::A2> l0a;
+  TBuf<TPosition::B2> l0b;
+  TBuf<TPosition::CO1> l0c;
+  TBuf<TPosition::C2PIPE2GM> fb;
+  pipe.InitBuffer(l1a, m1 * k1 * 512);
+  pipe.InitBuffer(l1b, n1 * k1 * 512);
+  pipe.InitBuffer(l1s, n1 * 128);
+  pipe.InitBuffer(l0a, m1 * k1 * 512);
+  pipe.InitBuffer(l0b, n1 * k1 * 512);
+  pipe.InitBuffer(l0c, m1 * n1 * 1024);
+  pipe.InitBuffer(fb, n1 * 128);
+  GlobalTensor<int8_t> ga, gb;
+  GlobalTensor<uint64_t> gs;
+  GlobalTensor<half> gc;
+  ga.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(a), uint64_t(p.m) * p.k);
+  gb.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(b), uint64_t(p.n) * p.k);
+  gs.SetGlobalBuffer(reinterpret_cast<__gm__ uint64_t*>(scales), n1 * 16);
+  gc.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(c), uint64_t(p.m) * p.n);
+  DataCopy(l1a.Get<int8_t>(), ga, Nd2NzParams(1, p.m, p.k, 0, p.k, m1 * 16, 1, 0));
+  DataCopy(l1b.Get<int8_t>(), gb, Nd2NzParams(1, p.n, p.k, 0, p.k, n1 * 16, 1, 0));
+  DataCopy(l1s.Get<uint64_t>(), gs, n1 * 16);
+  SetFlag<HardEvent::MTE2_MTE1>(0);
+  WaitFlag<HardEvent::MTE2_MTE1>(0);
+  for (uint32_t mb = 0; mb < m1; ++mb)
+    LoadData(l0a.Get<int8_t>()[mb * k1 * 512], l1a.Get<int8_t>(), LoadData2DParams(mb, k1, m1, 0, 0, false, 0));
+  LoadData(l0b.Get<int8_t>(), l1b.Get<int8_t>(), LoadData2DParams(0, k1 * n1, 1, 0, 0, false, 0));
+  // 16 words = 128 B per block of 16 columns; one block per DataCopy block into FB.
+  DataCopy(fb.Get<uint64_t>(), l1s.Get<uint64_t>(), DataCopyParams(p.fbGap ? 2 : 1, p.fbGap ? 1 : n1, 0, p.fbGap));
+  SetFlag<HardEvent::MTE1_M>(0);
+  WaitFlag<HardEvent::MTE1_M>(0);
+  Mmad(l0c.Get<int32_t>(), l0a.Get<int8_t>(), l0b.Get<int8_t>(), MmadParams(p.m == 1 ? 16 : p.m, p.n, p.k, 0, false, true));
+  SetFlag<HardEvent::M_FIX>(0);
+  WaitFlag<HardEvent::M_FIX>(0);
+  if (p.setConfig) SetFixPipeConfig<uint64_t, false>(fb.Get<uint64_t>(), false);
+  FixpipeParamsV220 fp(p.n, p.m, m1 * 16, p.n, false);
+  fp.quantPre = QuantMode_t::VDEQF16;
+  Fixpipe(gc, l0c.Get<int32_t>(), fp);
+}
+
 extern "C" {
+
+int ext_deq(const DeqArgs* args, const void* a, const void* b, const void* scales, void* c, char* err, int errLen) {
+  return Guard(err, errLen, [&] {
+    const uint32_t n1 = (args->n + 15) / 16;
+    Gm ga(uint64_t(args->m) * args->k, a), gb(uint64_t(args->n) * args->k, b), gs(n1 * 128, scales),
+        gc(uint64_t(args->m) * args->n * 2), gp(sizeof(DeqArgs), args);
+    SetKernelMode(KernelMode::AIC_MODE);
+    ICPU_RUN_KF(deq_kernel, 1, ga.get(), gb.get(), gs.get(), gc.get(), gp.get());
+    std::memcpy(c, gc.get(), uint64_t(args->m) * args->n * 2);
+  });
+}
 
 int ext_probe(const ProbeArgs* args, const void* src, const void* ident, int32_t* out, char* err, int errLen) {
   return Guard(err, errLen, [&] {

@@ -44,7 +44,7 @@ void CountCopy(Mem from, Mem to, uint64_t bytes) {
   Counters& c = Core().counters;
   if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; }       // GM -> local
   else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; }    // local -> GM
-  else if (from == Mem::L1 && (to == Mem::L0A || to == Mem::L0B)) { c.mte1Bytes += bytes; c.mte1Calls++; }
+  else if (from == Mem::L1 && to != Mem::L1) { c.mte1Bytes += bytes; c.mte1Calls++; }  // L1 -> L0A / L0B / BT / FB
   else { c.vecElemOps += bytes / 2; c.vecCalls++; }                        // UB -> UB runs on the vector pipe
 }
 

@@ -316,15 +316,30 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "src", src, emu::Mem::L0C);
   src.CheckAlign(api, "src", 64);
-  EMU_REQUIRE(p.quantPre != VDEQF16 && p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8, api, "param-range",
-              "per-channel quant modes need the cbufWorkspace overload");
+  EMU_REQUIRE(p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8 && p.quantPre != QF322B8_PRE && p.quantPre != REQ8,
+              api, "not-emulated", "the int8 output quant modes are not emulated");
   EMU_REQUIRE(p.ndNum == 1, api, "param-range", "ndNum > 1 is not emulated");
   if (p.mSize == 0 || p.nSize == 0) return;
   EMU_REQUIRE(p.srcStride >= p.mSize && p.srcStride % 16 == 0, api, "param-range",
               "srcStride %u must be a multiple of 16 covering mSize %u", p.srcStride, p.mSize);
   const uint32_t n1 = (p.nSize + 15) / 16;
   src.CheckBytes(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
-  const float scale = emu::FixpipeScale(p.deqScalar);
+  // VDEQF16: one scale word per output column, from the tensor SetFixPipeConfig put in the fixpipe
+  // buffer (same word format as deqScalar); the others: deqScalar.
+  const bool perChannel = p.quantPre == VDEQF16;
+  const uint8_t* channelScales = nullptr;
+  if (perChannel) {
+    auto& core = emu::Core();
+    EMU_REQUIRE(core.fpcQuantAddr >= 0, api, "param-range", "VDEQF16 needs SetFixPipeConfig's quant tensor first");
+    EMU_REQUIRE(uint64_t(p.nSize) * 8 <= core.fpcQuantBytes, api, "local-bounds",
+                "%u columns need %u bytes of scales, the SetFixPipeConfig tensor has %u", p.nSize, p.nSize * 8,
+                core.fpcQuantBytes);
+    channelScales = emu::MemBase(emu::Mem::FB) + core.fpcQuantAddr;
+  }
+  const float tensorScale = emu::FixpipeScale(p.deqScalar);
+  auto scaleOf = [&](uint32_t column) {
+    return perChannel ? emu::FixpipeScale(emu::Load<uint64_t>(channelScales + uint64_t(column) * 8)) : tensorScale;
+  };
   const uint8_t* s = src.Data();
   if constexpr (config.format == CO2Layout::ROW_MAJOR) {
     EMU_REQUIRE(p.dstStride >= p.nSize, api, "param-range", "dstStride %u is smaller than nSize %u", p.dstStride, p.nSize);
@@ -335,7 +350,7 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
       for (uint32_t ni = 0; ni < p.nSize; ++ni) {
         U v = emu::Load<U>(s + ((uint64_t(ni / 16) * p.srcStride + mi) * 16 + ni % 16) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(ni));
       }
   } else {
     // NZ: each 16-column block keeps its first mSize rows; dstStride is the 32 B-unit offset
@@ -351,7 +366,7 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
       for (uint64_t i = 0; i < blockElems; ++i) {
         U v = emu::Load<U>(s + (uint64_t(b) * p.srcStride * 16 + i) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(b * 16 + i % 16));
       }
   }
   auto& cnt = emu::Core().counters;

@@ -127,8 +127,14 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const DataCo
   const char* api = "DataCopy(local->local)";
   emu::CheckBlocks(api, p.blockCount);
   src.CheckAlign(api, "src", 32);
-  dst.CheckAlign(api, "dst", 32);
-  const uint64_t blk = uint64_t(p.blockLen) * 32;
+  // Into the bias table (C2) blocks are 64 B, into the fixpipe buffer (C2PIPE2GM) 128 B, and so is
+  // dst's alignment (基础数据搬运.md, WriteSpmBuffer.md). Their gap semantics are not emulated.
+  const bool special = dst.EmuMem() == emu::Mem::BT || dst.EmuMem() == emu::Mem::FB;
+  const uint64_t unit = dst.EmuMem() == emu::Mem::BT ? 64 : dst.EmuMem() == emu::Mem::FB ? 128 : 32;
+  dst.CheckAlign(api, "dst", static_cast<uint32_t>(unit));
+  EMU_REQUIRE(!special || p.blockCount <= 1 || (p.srcStride == 0 && p.dstStride == 0), api, "not-emulated",
+              "gaps when copying into %s are not emulated", emu::Spec(dst.EmuMem()).name);
+  const uint64_t blk = uint64_t(p.blockLen) * unit;
   const uint64_t srcPitch = blk + uint64_t(p.srcStride) * 32, dstPitch = blk + uint64_t(p.dstStride) * 32;
   if (p.blockCount == 0 || blk == 0) return;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + blk);

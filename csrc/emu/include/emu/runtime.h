@@ -107,6 +107,8 @@ struct CoreState {
   const char* maskUndefinedBy = nullptr;
   std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
   std::array<uint64_t, 2> fmatrix{};         // SetFmatrix left / right: l1W | l1H << 16 | pads << 32
+  int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
+  uint32_t fpcQuantBytes = 0;
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.
