@@ -1,5 +1,5 @@
 // Element conversions to and from fp32 working tiles, one overload per storage type, so kernels
-// templated on fp16 / bf16 / fp32 data need no `if constexpr`.
+// templated on fp16 / bf16 / fp32 (and int32 on the way in) data need no `if constexpr`.
 #pragma once
 
 #include "kernel_operator.h"
@@ -15,6 +15,11 @@ __aicore__ inline void ToFloat(const AscendC::LocalTensor<float>& dst, const Asc
 }
 __aicore__ inline void ToFloat(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& src, uint32_t n) {
   AscendC::Muls(dst, src, 1.0f, n);  // an exact copy within UB
+}
+// int32 (GEMM sums): rounds to nearest even past 2**24 (Cast.md: s32 -> f32 with CAST_RINT).
+__aicore__ inline void ToFloat(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<int32_t>& src,
+                               uint32_t n) {
+  AscendC::Cast(dst, src, AscendC::RoundMode::CAST_RINT, n);
 }
 
 // fp32 -> the storage type, rounding half-to-even (Cast.md: fp32 -> bf16 has no CAST_NONE).

@@ -11,6 +11,10 @@
 // GM traffic: x read once, y and the scales written once, the scales of each group a core meets
 // read once by that core.
 #include "kernel_operator.h"
+#include "../common/float_convert.h"
+#include "../common/gm_copy.h"
+#include "../common/int8_quant.h"
+#include "../common/scale_batch.h"
 #include "../common/tiling.h"
 #include "dequant_swiglu_quant_tiling.h"
 
@@ -33,7 +37,6 @@ class DequantSwigluQuantKernel {
     linearOff_ = t.activateLeft ? t.half : 0;
     x_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(x), rows_ * width);
     y_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(y), rows_ * t.half);
-    scale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), rows_);
     if (t.weightScaleRows) {
       weightScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(weightScale), t.weightScaleRows * width);
       activationScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(activationScale), rows_);
@@ -53,6 +56,9 @@ class DequantSwigluQuantKernel {
     pipe_.InitBuffer(workBuf_, 3 * t.chunk * sizeof(float) + t.chunk * sizeof(half));
     // 8 floats for ReduceMax, a batch of output scales, a batch of activation scales.
     pipe_.InitBuffer(smallBuf_, (8 + 2 * kBatch) * sizeof(float));
+    GlobalTensor<float> scaleGm;
+    scaleGm.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), rows_);
+    scales_.Init(scaleGm, Small(8, kBatch), kBatch);
     ScanGroups();
   }
 
@@ -75,18 +81,13 @@ class DequantSwigluQuantKernel {
       rowMax_ = 0.0f;
       QuantizeRow(row);
     }
-    FlushScales();
+    scales_.Flush();
   }
 
  private:
   static constexpr uint32_t kBatch = 64;  // output / activation scales per DataCopyPad
-  // int32 -> fp32 rounds to nearest even past 2**24 (Cast.md: CAST_RINT); fp16/bf16 -> fp32 is exact.
-  static constexpr RoundMode kToFloat = SameType<T, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE;
 
-  __aicore__ inline uint32_t TileLen(uint32_t c) const {
-    const uint32_t rest = t_.half - c * t_.chunk;
-    return rest < t_.chunk ? rest : t_.chunk;
-  }
+  __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.half, t_.chunk, c); }
   __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
@@ -121,11 +122,9 @@ class DequantSwigluQuantKernel {
   __aicore__ inline void CopyIn(uint64_t i) {
     const uint32_t c = static_cast<uint32_t>(i % chunks_);
     const uint64_t offset = (rowBegin_ + i / chunks_) * 2 * t_.half + uint64_t(c) * t_.chunk;
-    const DataCopyExtParams p(1, TileLen(c) * sizeof(T), 0, 0, 0);
-    const DataCopyPadExtParams<T> pad(false, 0, 0, T(0.0f));
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    DataCopyPad(tile, x_[offset + activeOff_], p, pad);
-    DataCopyPad(tile[t_.chunk], x_[offset + linearOff_], p, pad);
+    CopyGmToUb(tile, x_[offset + activeOff_], TileLen(c));
+    CopyGmToUb(tile[t_.chunk], x_[offset + linearOff_], TileLen(c));
     inQue_.EnQue(tile);
   }
 
@@ -140,18 +139,15 @@ class DequantSwigluQuantKernel {
       WaitVectorBeforeParamLoad();
       const uint64_t base = uint64_t(wsRow) * 2 * t_.half;
       LocalTensor<float> p = paramBuf_.Get<float>();
-      const DataCopyExtParams cp(1, t_.half * sizeof(float), 0, 0, 0);
-      DataCopyPad(p, weightScale_[base + activeOff_], cp, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-      DataCopyPad(p[span_], weightScale_[base + linearOff_], cp, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+      CopyGmToUb(p, weightScale_[base + activeOff_], t_.half);
+      CopyGmToUb(p[span_], weightScale_[base + linearOff_], t_.half);
       weightScaleRow_ = wsRow;
       loaded = true;
     }
     const uint32_t qsRow = t_.quantScaleRows == 1 ? 0 : group_;
     if (t_.quantScaleRows && qsRow != quantScaleRow_) {
       if (!loaded) WaitVectorBeforeParamLoad();
-      LocalTensor<float> p = paramBuf_.Get<float>()[quantScaleOffset_];
-      DataCopyPad(p, quantScale_[uint64_t(qsRow) * t_.half], DataCopyExtParams(1, t_.half * sizeof(float), 0, 0, 0),
-                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+      CopyGmToUb(paramBuf_.Get<float>()[quantScaleOffset_], quantScale_[uint64_t(qsRow) * t_.half], t_.half);
       quantScaleRow_ = qsRow;
       loaded = true;
     }
@@ -175,8 +171,7 @@ class DequantSwigluQuantKernel {
       const uint32_t count = rest < kBatch ? static_cast<uint32_t>(rest) : kBatch;
       SetFlag<HardEvent::S_MTE2>(0);  // earlier scalar reads of the batch are done
       WaitFlag<HardEvent::S_MTE2>(0);
-      DataCopyPad(batch, activationScale_[row], DataCopyExtParams(1, count * sizeof(float), 0, 0, 0),
-                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+      CopyGmToUb(batch, activationScale_[row], count);
       SetFlag<HardEvent::MTE2_S>(0);
       WaitFlag<HardEvent::MTE2_S>(0);
     }
@@ -189,8 +184,8 @@ class DequantSwigluQuantKernel {
     const uint32_t at = c * t_.chunk;
     LocalTensor<float> a = Work(0), b = Work(1), e = Work(2);
     LocalTensor<T> tile = inQue_.DeQue<T>();
-    Cast(a, tile, kToFloat, len);
-    Cast(b, tile[t_.chunk], kToFloat, len);
+    ToFloat(a, tile, len);
+    ToFloat(b, tile[t_.chunk], len);
     inQue_.FreeTensor(tile);
     if (t_.weightScaleRows) {  // (x * weight_scale) * activation_scale, in this order
       LocalTensor<float> p = paramBuf_.Get<float>();
@@ -206,55 +201,15 @@ class DequantSwigluQuantKernel {
     LocalTensor<float> s = rowBuf_.Get<float>()[at];
     Mul(s, e, b, len);
     if (t_.quantScaleRows) Mul(s, s, paramBuf_.Get<float>()[quantScaleOffset_ + at], len);
-    LocalTensor<float> tileMax = Small(0, 8);
-    Abs(a, s, len);
-    ReduceMax(tileMax, a, b, len);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    const float m = tileMax.GetValue(0);
+    const float m = TileAbsMax(s, a, b, Small(0, 8), len);
     if (c == 0 || m > rowMax_) rowMax_ = m;
   }
 
-  // q = rint(s * 127 / max) as int8, via fp32 -> integral fp32 -> half (exact) -> int8 (exact).
+  // q = rint(s * 127 / max) as int8; the scale max / 127 joins the batch.
   __aicore__ inline void QuantizeRow(uint64_t row) {
-    const float factor = rowMax_ > 0.0f ? 127.0f / rowMax_ : 0.0f;
-    PushScale(row, rowMax_ / 127.0f);
-    LocalTensor<float> rowV = rowBuf_.Get<float>();
+    scales_.Push(row, Int8RowScale(rowMax_));
     LocalTensor<half> h = workBuf_.GetWithOffset<half>(t_.chunk, 3 * t_.chunk * sizeof(float));
-    for (uint32_t c = 0; c < chunks_; ++c) {
-      const uint32_t len = TileLen(c);
-      LocalTensor<float> v = rowV[c * t_.chunk];
-      Muls(v, v, factor, len);
-      Cast(v, v, RoundMode::CAST_RINT, len);
-      Cast(h, v, RoundMode::CAST_NONE, len);
-      LocalTensor<int8_t> q = outQue_.AllocTensor<int8_t>();
-      Cast(q, h, RoundMode::CAST_NONE, len);
-      outQue_.EnQue(q);
-      q = outQue_.DeQue<int8_t>();
-      DataCopyPad(y_[row * t_.half + uint64_t(c) * t_.chunk], q, DataCopyExtParams(1, len, 0, 0, 0));
-      outQue_.FreeTensor(q);
-    }
-  }
-
-  // Output scales are gathered in UB and written kBatch at a time.
-  __aicore__ inline void PushScale(uint64_t row, float s) {
-    if (scaleCount_ == 0) {
-      scaleFirst_ = row;
-      if (scaleWritten_) {  // the previous batch's copy-out must finish before we overwrite
-        SetFlag<HardEvent::MTE3_S>(0);
-        WaitFlag<HardEvent::MTE3_S>(0);
-      }
-    }
-    Small(8, kBatch).SetValue(scaleCount_++, s);
-    if (scaleCount_ == kBatch) FlushScales();
-  }
-  __aicore__ inline void FlushScales() {
-    if (scaleCount_ == 0) return;
-    SetFlag<HardEvent::S_MTE3>(0);
-    WaitFlag<HardEvent::S_MTE3>(0);
-    DataCopyPad(scale_[scaleFirst_], Small(8, kBatch), DataCopyExtParams(1, scaleCount_ * sizeof(float), 0, 0, 0));
-    scaleCount_ = 0;
-    scaleWritten_ = true;
+    QuantizeRowInt8(outQue_, y_[row * t_.half], rowBuf_.Get<float>(), h, t_.half, t_.chunk, rowMax_);
   }
 
   DequantSwigluQuantTiling t_;
@@ -265,15 +220,13 @@ class DequantSwigluQuantKernel {
   uint32_t weightScaleRow_ = 0xFFFFFFFFu, quantScaleRow_ = 0xFFFFFFFFu;  // rows resident in paramBuf_
   float rowActivationScale_ = 0.0f;
   float rowMax_ = 0.0f;
-  uint64_t scaleFirst_ = 0;
-  uint32_t scaleCount_ = 0;
-  bool scaleWritten_ = false;
+  ScaleBatchWriter scales_;
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
   TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_;
   GlobalTensor<T> x_;
-  GlobalTensor<float> weightScale_, activationScale_, quantScale_, scale_;
+  GlobalTensor<float> weightScale_, activationScale_, quantScale_;
   GlobalTensor<int64_t> groupIndex_;
   GlobalTensor<int8_t> y_;
 };

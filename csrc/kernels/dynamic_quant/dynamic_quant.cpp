@@ -7,6 +7,10 @@
 // across rows, so MTE2 overlaps the vector work. GM traffic is the minimum: x read once,
 // q and the scale written once.
 #include "kernel_operator.h"
+#include "../common/float_convert.h"
+#include "../common/gm_copy.h"
+#include "../common/int8_quant.h"
+#include "../common/scale_batch.h"
 #include "../common/tiling.h"
 #include "dynamic_quant_tiling.h"
 
@@ -25,7 +29,6 @@ class DynamicQuantKernel {
     const uint32_t rowElems = chunks_ * t.chunk;
     x_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(x), rows * t.cols);
     y_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(y), rows * t.cols);
-    scale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), rows);
     if (t.hasSmooth) smooth_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(smooth), t.cols);
 
     pipe_.InitBuffer(inQue_, 2, t.chunk * sizeof(T));
@@ -37,6 +40,9 @@ class DynamicQuantKernel {
     pipe_.InitBuffer(halfBuf_, t.chunk * sizeof(half));
     pipe_.InitBuffer(scaleBuf_, kScaleBatch * sizeof(float));
     if (t.hasSmooth) pipe_.InitBuffer(smoothBuf_, rowElems * sizeof(float));
+    GlobalTensor<float> scaleGm;
+    scaleGm.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), rows);
+    scales_.Init(scaleGm, scaleBuf_.Get<float>(), kScaleBatch);
   }
 
   __aicore__ inline void Process() {
@@ -50,24 +56,20 @@ class DynamicQuantKernel {
       AccumulateTile(c);
       if (c + 1 == chunks_) QuantizeRow(rowBegin_ + i / chunks_);
     }
-    FlushScales();
+    scales_.Flush();
   }
 
  private:
   static constexpr uint32_t kScaleBatch = 64;  // scales written per DataCopyPad
 
-  __aicore__ inline uint32_t TileLen(uint32_t c) const {
-    const uint32_t rest = t_.cols - c * t_.chunk;
-    return rest < t_.chunk ? rest : t_.chunk;
-  }
+  __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.cols, t_.chunk, c); }
 
   // Loads tile i (row-major over this core's rows) of `src` into the input queue.
   __aicore__ inline void CopyIn(const GlobalTensor<T>& src, uint64_t i) {
     const uint32_t c = static_cast<uint32_t>(i % chunks_);
     const uint64_t offset = (rowBegin_ + i / chunks_) * t_.cols + uint64_t(c) * t_.chunk;
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    DataCopyPad(tile, src[offset], DataCopyExtParams(1, TileLen(c) * sizeof(T), 0, 0, 0),
-                DataCopyPadExtParams<T>(false, 0, 0, T(0.0f)));
+    CopyGmToUb(tile, src[offset], TileLen(c));
     inQue_.EnQue(tile);
   }
 
@@ -77,14 +79,13 @@ class DynamicQuantKernel {
     for (uint32_t c = 0; c < chunks_; ++c) {
       CopyInSmooth(c);
       LocalTensor<T> tile = inQue_.DeQue<T>();
-      Cast(smooth[c * t_.chunk], tile, RoundMode::CAST_NONE, TileLen(c));
+      ToFloat(smooth[c * t_.chunk], tile, TileLen(c));
       inQue_.FreeTensor(tile);
     }
   }
   __aicore__ inline void CopyInSmooth(uint32_t c) {
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    DataCopyPad(tile, smooth_[uint64_t(c) * t_.chunk], DataCopyExtParams(1, TileLen(c) * sizeof(T), 0, 0, 0),
-                DataCopyPadExtParams<T>(false, 0, 0, T(0.0f)));
+    CopyGmToUb(tile, smooth_[uint64_t(c) * t_.chunk], TileLen(c));
     inQue_.EnQue(tile);
   }
 
@@ -93,75 +94,30 @@ class DynamicQuantKernel {
     const uint32_t len = TileLen(c);
     LocalTensor<float> v = rowBuf_.Get<float>()[c * t_.chunk];
     LocalTensor<T> tile = inQue_.DeQue<T>();
-    Cast(v, tile, RoundMode::CAST_NONE, len);
+    ToFloat(v, tile, len);
     inQue_.FreeTensor(tile);
     if (t_.hasSmooth) Mul(v, v, smoothBuf_.Get<float>()[c * t_.chunk], len);
-    LocalTensor<float> absV = tmpBuf_.Get<float>();
-    LocalTensor<float> tileMax = maxBuf_.Get<float>();
-    Abs(absV, v, len);
-    ReduceMax(tileMax, absV, workBuf_.Get<float>(), len);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    const float m = tileMax.GetValue(0);
+    const float m = TileAbsMax(v, tmpBuf_.Get<float>(), workBuf_.Get<float>(), maxBuf_.Get<float>(), len);
     if (c == 0 || m > rowMax_) rowMax_ = m;
   }
 
-  // q = rint(v * 127 / max) as int8, via fp32 -> integral fp32 -> half (exact) -> int8 (exact).
+  // q = rint(v * 127 / max) as int8; the scale max / 127 joins the batch.
   __aicore__ inline void QuantizeRow(uint64_t row) {
-    const float factor = rowMax_ > 0.0f ? 127.0f / rowMax_ : 0.0f;
-    PushScale(row, rowMax_ / 127.0f);
-    LocalTensor<float> rowV = rowBuf_.Get<float>();
-    LocalTensor<half> h = halfBuf_.Get<half>();
-    for (uint32_t c = 0; c < chunks_; ++c) {
-      const uint32_t len = TileLen(c);
-      LocalTensor<float> v = rowV[c * t_.chunk];
-      Muls(v, v, factor, len);
-      Cast(v, v, RoundMode::CAST_RINT, len);
-      Cast(h, v, RoundMode::CAST_NONE, len);
-      LocalTensor<int8_t> q = outQue_.AllocTensor<int8_t>();
-      Cast(q, h, RoundMode::CAST_NONE, len);
-      outQue_.EnQue(q);
-      q = outQue_.DeQue<int8_t>();
-      DataCopyPad(y_[row * t_.cols + uint64_t(c) * t_.chunk], q, DataCopyExtParams(1, len, 0, 0, 0));
-      outQue_.FreeTensor(q);
-    }
-  }
-
-  // Scales are gathered in UB and written kScaleBatch at a time.
-  __aicore__ inline void PushScale(uint64_t row, float s) {
-    if (scaleCount_ == 0) {
-      scaleFirst_ = row;
-      if (scaleWritten_) {  // the previous batch's copy-out must finish before we overwrite
-        SetFlag<HardEvent::MTE3_S>(0);
-        WaitFlag<HardEvent::MTE3_S>(0);
-      }
-    }
-    scaleBuf_.Get<float>().SetValue(scaleCount_++, s);
-    if (scaleCount_ == kScaleBatch) FlushScales();
-  }
-  __aicore__ inline void FlushScales() {
-    if (scaleCount_ == 0) return;
-    SetFlag<HardEvent::S_MTE3>(0);
-    WaitFlag<HardEvent::S_MTE3>(0);
-    DataCopyPad(scale_[scaleFirst_], scaleBuf_.Get<float>(), DataCopyExtParams(1, scaleCount_ * sizeof(float), 0, 0, 0));
-    scaleCount_ = 0;
-    scaleWritten_ = true;
+    scales_.Push(row, Int8RowScale(rowMax_));
+    QuantizeRowInt8(outQue_, y_[row * t_.cols], rowBuf_.Get<float>(), halfBuf_.Get<half>(), t_.cols, t_.chunk, rowMax_);
   }
 
   DynamicQuantTiling t_;
   uint64_t rowBegin_ = 0, rowEnd_ = 0;
   uint32_t chunks_ = 0;
   float rowMax_ = 0.0f;
-  uint64_t scaleFirst_ = 0;
-  uint32_t scaleCount_ = 0;
-  bool scaleWritten_ = false;
+  ScaleBatchWriter scales_;
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
   TBuf<TPosition::VECCALC> rowBuf_, tmpBuf_, workBuf_, maxBuf_, halfBuf_, scaleBuf_, smoothBuf_;
   GlobalTensor<T> x_, smooth_;
   GlobalTensor<int8_t> y_;
-  GlobalTensor<float> scale_;
 };
 
 }  // namespace ascend_glm5

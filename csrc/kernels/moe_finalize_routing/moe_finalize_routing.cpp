@@ -7,6 +7,7 @@
 // written once.
 #include "kernel_operator.h"
 #include "../common/float_convert.h"
+#include "../common/gm_copy.h"
 #include "../common/tiling.h"
 #include "moe_finalize_routing_tiling.h"
 
@@ -44,10 +45,7 @@ class MoeFinalizeRoutingKernel {
   }
 
  private:
-  __aicore__ inline uint32_t TileLen(uint32_t c) const {
-    const uint32_t rest = t_.hidden - c * t_.chunk;
-    return rest < t_.chunk ? rest : t_.chunk;
-  }
+  __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.hidden, t_.chunk, c); }
   __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
@@ -58,11 +56,9 @@ class MoeFinalizeRoutingKernel {
   // Loads `len` elements at column `col` of a row of `src` (and of `src2`) into one input buffer.
   __aicore__ inline void CopyInPair(const GlobalTensor<T>& src, uint64_t row, bool second, const GlobalTensor<T>& src2,
                                     uint64_t row2, uint32_t col, uint32_t len) {
-    const DataCopyExtParams p(1, len * sizeof(T), 0, 0, 0);
-    const DataCopyPadExtParams<T> pad(false, 0, 0, T(0.0f));
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    DataCopyPad(tile, src[row * t_.hidden + col], p, pad);
-    if (second) DataCopyPad(tile[t_.chunk], src2[row2 * t_.hidden + col], p, pad);
+    CopyGmToUb(tile, src[row * t_.hidden + col], len);
+    if (second) CopyGmToUb(tile[t_.chunk], src2[row2 * t_.hidden + col], len);
     inQue_.EnQue(tile);
   }
   __aicore__ inline void CopyInSlot(uint32_t token, uint32_t k, uint32_t col, uint32_t len) {
@@ -111,10 +107,7 @@ class MoeFinalizeRoutingKernel {
     }
     LocalTensor<T> o = outQue_.AllocTensor<T>();
     FromFloat(o, acc, len);
-    outQue_.EnQue(o);
-    o = outQue_.DeQue<T>();
-    DataCopyPad(out_[uint64_t(token) * t_.hidden + col], o, DataCopyExtParams(1, len * sizeof(T), 0, 0, 0));
-    outQue_.FreeTensor(o);
+    WriteOutTile(outQue_, o, out_[uint64_t(token) * t_.hidden + col], len);
   }
   __aicore__ inline uint32_t NextSlot(uint64_t valid, uint32_t from) const {
     for (uint32_t k = from; k < t_.topK; ++k)

@@ -7,6 +7,8 @@
 // still spread over many cores. The next tile's load is issued before the current one is computed.
 #include "kernel_operator.h"
 #include "../common/float_convert.h"
+#include "../common/gm_copy.h"
+#include "../common/int8_quant.h"
 #include "../common/tiling.h"
 #include "quantize_tiling.h"
 
@@ -47,10 +49,7 @@ class QuantizeKernel {
   }
 
  private:
-  __aicore__ inline uint32_t TileLen(uint32_t c) const {
-    const uint32_t rest = t_.cols - c * t_.chunk;
-    return rest < t_.chunk ? rest : t_.chunk;
-  }
+  __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.cols, t_.chunk, c); }
   __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
@@ -67,10 +66,8 @@ class QuantizeKernel {
   __aicore__ inline void LoadParams(uint32_t c) {
     SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's parameters are no longer read
     WaitFlag<HardEvent::V_MTE2>(0);
-    const DataCopyExtParams p(1, TileLen(c) * sizeof(float), 0, 0, 0);
-    const DataCopyPadExtParams<float> pad(false, 0, 0, 0.0f);
-    DataCopyPad(Work(1), scales_[uint64_t(c) * t_.chunk], p, pad);
-    if (t_.hasOffset) DataCopyPad(Work(2), offsets_[uint64_t(c) * t_.chunk], p, pad);
+    CopyGmToUb(Work(1), scales_[uint64_t(c) * t_.chunk], TileLen(c));
+    if (t_.hasOffset) CopyGmToUb(Work(2), offsets_[uint64_t(c) * t_.chunk], TileLen(c));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     loadedChunk_ = c;
@@ -80,13 +77,11 @@ class QuantizeKernel {
   __aicore__ inline void CopyIn(uint64_t i) {
     const uint32_t c = static_cast<uint32_t>(i / rows_);
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    DataCopyPad(tile, x_[(i % rows_) * t_.cols + uint64_t(c) * t_.chunk],
-                DataCopyExtParams(1, TileLen(c) * sizeof(T), 0, 0, 0), DataCopyPadExtParams<T>(false, 0, 0, T(0.0f)));
+    CopyGmToUb(tile, x_[(i % rows_) * t_.cols + uint64_t(c) * t_.chunk], TileLen(c));
     inQue_.EnQue(tile);
   }
 
-  // v = x / s + o (or x * s + o) in fp32, rounded half-to-even, saturated to [-128, 127], then
-  // narrowed exactly through half (A2 has no direct fp32 -> int8 cast).
+  // v = x / s + o (or x * s + o) in fp32, rounded half-to-even, saturated to [-128, 127], stored as int8.
   __aicore__ inline void Compute(uint32_t c, uint64_t row) {
     const uint32_t len = TileLen(c);
     LocalTensor<float> v = Work(0);
@@ -103,13 +98,7 @@ class QuantizeKernel {
     Maxs(v, v, -128.0f, len);
     Mins(v, v, 127.0f, len);
     LocalTensor<half> h = workBuf_.GetWithOffset<half>(t_.chunk, 3 * t_.chunk * sizeof(float));
-    Cast(h, v, RoundMode::CAST_NONE, len);
-    LocalTensor<int8_t> q = outQue_.AllocTensor<int8_t>();
-    Cast(q, h, RoundMode::CAST_NONE, len);
-    outQue_.EnQue(q);
-    q = outQue_.DeQue<int8_t>();
-    DataCopyPad(y_[row * t_.cols + uint64_t(c) * t_.chunk], q, DataCopyExtParams(1, len, 0, 0, 0));
-    outQue_.FreeTensor(q);
+    StoreInt8(outQue_, y_[row * t_.cols + uint64_t(c) * t_.chunk], v, h, len);
   }
 
   QuantizeTiling t_;
