@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import torch
 
+from .. import _qgemm_args as args
 from . import _validate as v
 from ._backend import cpu_module, npu_module
 
 # The int32 K-sums are exact while 128 * 8 * K < 2**31.
 MAX_K = 2**21 - 1
-_OUTPUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.int32)
 _OUT_IDS = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2, torch.int32: 4}
 
 
@@ -20,47 +20,24 @@ def _check(x, weight, scale, per_token_scale, group_list, bias, group_list_type,
     for name, t in (("x", x), ("weight", weight), ("scale", scale), ("per_token_scale", per_token_scale),
                     ("group_list", group_list)):  # fmt: skip
         v.require_tensor(name, t)
-    v.require_dtype("x", x, (torch.int8,))
-    v.require_dtype("weight", weight, (torch.int32,))
-    if x.dim() != 2:
-        raise ValueError(f"x must be [M, K], got shape {tuple(x.shape)}")
-    if weight.dim() != 3:
-        raise ValueError(f"weight must be [E, K, N/8] (int4 packed 8 per int32 along N), got shape {tuple(weight.shape)}")
-    m, k = x.shape
-    e, kw, n8 = weight.shape
-    n = 8 * n8
-    if kw != k:
-        raise ValueError(f"weight must be [E, K, N/8] with K = x.shape[1] = {k}, got shape {tuple(weight.shape)}")
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"K must be in [1, {MAX_K}] (exact int32 accumulation), got {k}")
-    if e < 1 or n < 8:
-        raise ValueError(f"weight needs E >= 1 experts and N >= 8 columns, got shape {tuple(weight.shape)}")
-    v.require_dtype("scale", scale, (torch.float32, torch.int64))
-    if tuple(scale.shape) not in ((e, n), (e, 1, n)):
-        raise ValueError(f"scale must be [E, N] = [{e}, {n}] or [E, 1, N] (per-channel), got shape {tuple(scale.shape)}")
-    v.require_dtype("per_token_scale", per_token_scale, (torch.float32,))
-    if tuple(per_token_scale.shape) not in ((m,), (m, 1)):
-        raise ValueError(f"per_token_scale must be [M] = [{m}] or [M, 1], got shape {tuple(per_token_scale.shape)}")
-    v.require_dtype("group_list", group_list, (torch.int64,))
-    v.require_shape("group_list", group_list, (e,))
-    if group_list_type != 1:
-        raise ValueError(f"group_list_type must be 1 (tokens per expert), got {group_list_type}")
-    if output_dtype not in _OUTPUT_DTYPES:
-        names = ", ".join(str(d).replace("torch.", "") for d in _OUTPUT_DTYPES)
-        raise ValueError(f"output_dtype must be one of ({names}), got {output_dtype}")
     if bias is not None:
         v.require_tensor("bias", bias)
-        v.require_dtype("bias", bias, (torch.float32,))
-        v.require_shape("bias", bias, (e, n))
+    args.check_grouped_matmul_a8w4(x, weight, scale, per_token_scale, bias, group_list_type, output_dtype)
+    k = x.shape[1]
+    e, _, n8 = weight.shape
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"K must be in [1, {MAX_K}] (exact int32 accumulation), got {k}")
+    if e < 1 or n8 < 1:
+        raise ValueError(f"weight needs E >= 1 experts and N >= 8 columns, got shape {tuple(weight.shape)}")
+    v.require_dtype("group_list", group_list, (torch.int64,))
+    v.require_shape("group_list", group_list, (e,))
     v.require_same_device(("x", "weight", "scale", "per_token_scale", "group_list", "bias"),
                           (x, weight, scale, per_token_scale, group_list, bias))  # fmt: skip
 
 
 def _check_values(x: torch.Tensor, scale: torch.Tensor, group_list: torch.Tensor) -> None:
     """Checks that read tensor values: done where reading them costs no device synchronisation (CPU)."""
-    counts = group_list.tolist()
-    if any(c < 0 for c in counts) or sum(counts) > x.shape[0]:
-        raise ValueError(f"group_list counts must be >= 0 and sum to at most M = {x.shape[0]}, got {counts}")
+    args.check_group_counts(group_list.tolist(), x.shape[0])
     if scale.dtype == torch.int64 and scale.numel() and (int(scale.min()) < 0 or int(scale.max()) >= 2**32):
         raise ValueError("int64 scale must hold an fp32 bit pattern in its low 32 bits (0 <= value < 2**32)")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .._qgemm_args import check_group_counts, check_grouped_matmul_a8w4
 from ..quant.int4_pack import unpack_int4_int32
 from ..quant.w4a8 import scale_from_int64
 
-_OUTPUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.int32)
 # Slack for a checkpoint's scale_bias against the exact value: msModelSlim sums fp32 products
 # (over 16 K-chunks for down_proj), so it carries fp32 summation error, far below this.
 _BIAS_RTOL = 1e-4
@@ -53,7 +53,7 @@ def grouped_matmul_a8w4(
     ``output_dtype``, so the result is the exact real-arithmetic value correctly rounded (up to one
     float64 rounding).
     """
-    w, s_w, counts = _validate(x, weight, scale, per_token_scale, group_list, group_list_type, output_dtype)
+    w, s_w, counts = _validate(x, weight, scale, per_token_scale, group_list, bias, group_list_type, output_dtype)
     if bias is not None:
         _check_bias(bias, w, s_w)
     pts = per_token_scale.reshape(-1)
@@ -68,46 +68,21 @@ def grouped_matmul_a8w4(
     return out.to(output_dtype)
 
 
-def _validate(x, weight, scale, per_token_scale, group_list, group_list_type, output_dtype):
-    if x.dtype != torch.int8 or x.dim() != 2:
-        raise TypeError(f"x must be int8 [M, K], got {x.dtype} of shape {tuple(x.shape)}")
-    if weight.dtype != torch.int32 or weight.dim() != 3:
-        raise TypeError(f"weight must be int32 [E, K, N/8], got {weight.dtype} of shape {tuple(weight.shape)}")
-    m, k = x.shape
-    e, kw, n8 = weight.shape
-    n = 8 * n8
-    if kw != k:
-        raise ValueError(f"weight K ({kw}) must equal x K ({k})")
-    if scale.dtype not in (torch.float32, torch.int64):
-        raise TypeError(f"scale must be float32 or int64 (fp32 bits), got {scale.dtype}")
-    if tuple(scale.shape) not in ((e, n), (e, 1, n)):
-        raise ValueError(f"scale must be [E, N] = [{e}, {n}] or [E, 1, N] (per-channel), got {tuple(scale.shape)}")
-    s_w = scale.reshape(e, n)
-    if s_w.dtype == torch.int64:
-        s_w = scale_from_int64(s_w)
-    if per_token_scale.dtype != torch.float32 or tuple(per_token_scale.shape) not in ((m,), (m, 1)):
-        raise ValueError(
-            f"per_token_scale must be float32 [M] or [M, 1] with M = {m}, "
-            f"got {per_token_scale.dtype} {tuple(per_token_scale.shape)}"
-        )
-    if group_list_type != 1:
-        raise ValueError(f"group_list_type must be 1 (tokens per expert); got {group_list_type}")
+def _validate(x, weight, scale, per_token_scale, group_list, bias, group_list_type, output_dtype):
+    check_grouped_matmul_a8w4(x, weight, scale, per_token_scale, bias, group_list_type, output_dtype)
+    e, n = weight.shape[0], 8 * weight.shape[2]
     if group_list.dtype != torch.int64 or tuple(group_list.shape) != (e,):
         raise ValueError(f"group_list must be int64 [E] = [{e}], got {group_list.dtype} {tuple(group_list.shape)}")
     counts = group_list.tolist()
-    if any(c < 0 for c in counts) or sum(counts) > m:
-        raise ValueError(f"group_list counts must be >= 0 and sum to at most M = {m}, got {counts}")
-    if output_dtype not in _OUTPUT_DTYPES:
-        raise ValueError(f"output_dtype must be one of {_OUTPUT_DTYPES}, got {output_dtype}")
+    check_group_counts(counts, x.shape[0])
+    s_w = scale.reshape(e, n)
+    if s_w.dtype == torch.int64:
+        s_w = scale_from_int64(s_w)
     return unpack_int4_int32(weight), s_w, counts
 
 
 def _check_bias(bias: torch.Tensor, w: torch.Tensor, s_w: torch.Tensor) -> None:
-    e, _, n = w.shape
-    if bias.dtype != torch.float32 or tuple(bias.shape) != (e, n):
-        raise ValueError(
-            f"bias must be float32 [E, N] = [{e}, {n}] (8 * sum_k w * scale), got {bias.dtype} {tuple(bias.shape)}"
-        )
+    """bias (float32 [E, N], checked with the other arguments) against the weights and scales."""
     s = 8 * s_w.double()
     expected = s * w.to(torch.int64).sum(dim=1).double()
     tol = _BIAS_RTOL * s * w.to(torch.int64).abs().sum(dim=1).double()

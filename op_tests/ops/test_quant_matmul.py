@@ -15,21 +15,10 @@ from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.quant import scale_to_int64
 
+from ._ulps import ulp_distance
+
 OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
 _ULPS = {torch.bfloat16: 1, torch.float16: 1, torch.float32: 2}
-
-
-def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Distance in units in the last place between same-dtype float tensors (finite values)."""
-    bits = {torch.bfloat16: (torch.int16, 15), torch.float16: (torch.int16, 15), torch.float32: (torch.int32, 31)}
-    itype, top = bits[a.dtype]
-
-    def ordered(t):
-        u = t.contiguous().view(itype).to(torch.int64) & ((1 << (top + 1)) - 1)
-        mag = u & ((1 << top) - 1)
-        return torch.where(u >> top == 1, -mag, mag)
-
-    return (ordered(a) - ordered(b)).abs()
 
 
 def _inputs(m, n, k, *, g, layout="nk"):

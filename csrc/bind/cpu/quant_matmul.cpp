@@ -1,4 +1,5 @@
 // _C binding of quant_matmul (W8A8 linear): pointers and sizes in, the emulated kernel runs.
+#include "bind/cpu/qgemm_plan.h"
 #include "bind/cpu_bind.h"
 #include "emu/runtime.h"
 #include "host/quant_matmul/quant_matmul_host.h"
@@ -34,20 +35,8 @@ void BindCpuOp_quant_matmul(pybind11::module_& m) {
         py::arg("out_dtype"));
   m.def("quant_matmul_plan",
         [](uint64_t rows, uint32_t n, uint32_t k, bool weightNK, uint32_t outDtype) {
-          const auto plan = ascend_glm5::host::MakeQuantMatmulPlan(Shape(rows, n, k, weightNK, 0, true, outDtype),
-                                                                   AscendC::emu::Soc().aicNum);
-          const auto& t = plan.tiling;
-          py::dict d;
-          d["block_dim"] = t.blockDim;
-          d["n_tile"] = t.nTile;
-          d["m_tile"] = t.mTile;
-          d["tokens_per_pass"] = t.tokensPerPass;
-          d["item_rows"] = t.itemRows;
-          d["k_step"] = t.kStep;
-          d["resident"] = bool(t.resident);
-          d["ring_chunks"] = t.ringChunks;
-          d["workspace_bytes"] = plan.workspaceBytes;
-          return d;
+          return ascend_glm5::bind::QGemmPlanDict(ascend_glm5::host::MakeQuantMatmulPlan(
+              Shape(rows, n, k, weightNK, 0, true, outDtype), AscendC::emu::Soc().aicNum));
         },
         py::arg("m"), py::arg("n"), py::arg("k"), py::arg("weight_nk"), py::arg("out_dtype"));
 }

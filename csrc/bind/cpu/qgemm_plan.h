@@ -1,0 +1,25 @@
+// The tiling a quantized GEMM plan chose (grouped_matmul_a8w4, quant_matmul: one engine, one
+// QGemmTiling) as a Python dict, for tests and benchmarks.
+#pragma once
+
+#include "bind/cpu_bind.h"
+#include "kernels/common/qgemm_host_tiling.h"
+
+namespace ascend_glm5::bind {
+
+inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
+  const QGemmTiling& t = plan.tiling;
+  pybind11::dict d;
+  d["block_dim"] = t.blockDim;
+  d["n_tile"] = t.nTile;
+  d["m_tile"] = t.mTile;
+  d["tokens_per_pass"] = t.tokensPerPass;
+  d["item_rows"] = t.itemRows;
+  d["k_step"] = t.kStep;
+  d["resident"] = bool(t.resident);
+  d["ring_chunks"] = t.ringChunks;
+  d["workspace_bytes"] = plan.workspaceBytes;
+  return d;
+}
+
+}  // namespace ascend_glm5::bind
