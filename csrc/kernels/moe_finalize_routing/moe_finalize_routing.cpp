@@ -66,6 +66,17 @@ class MoeFinalizeRoutingKernel {
     const uint32_t expert = t_.hasBias ? static_cast<uint32_t>(experts_.GetValue(token * t_.topK + k)) : 0;
     CopyInPair(rows_, static_cast<uint32_t>(dst_.GetValue(s)), t_.hasBias != 0, bias_, expert, col, len);
   }
+  // The pair CopyInPair loaded, summed in fp32: dst = first (+ second). scratch: an fp32 tile.
+  __aicore__ inline void SumPair(const LocalTensor<float>& dst, const LocalTensor<float>& scratch, bool second,
+                                 uint32_t len) {
+    LocalTensor<T> tile = inQue_.DeQue<T>();
+    ToFloat(dst, tile, len);
+    if (second) {
+      ToFloat(scratch, tile[t_.chunk], len);
+      Add(dst, dst, scratch, len);
+    }
+    inQue_.FreeTensor(tile);
+  }
 
   __aicore__ inline void Tile(uint32_t token, uint32_t c) {
     const uint32_t len = TileLen(c), col = c * t_.chunk;
@@ -80,13 +91,7 @@ class MoeFinalizeRoutingKernel {
     uint32_t k = NextSlot(valid, 0);
     if (k < t_.topK) CopyInSlot(token, k, col, len);
     if (t_.hasSkip1) {  // acc = 0 + skip1 (+ skip2), as the reference sums
-      LocalTensor<T> tile = inQue_.DeQue<T>();
-      ToFloat(acc, tile, len);
-      if (t_.hasSkip2) {
-        ToFloat(row, tile[t_.chunk], len);
-        Add(acc, acc, row, len);
-      }
-      inQue_.FreeTensor(tile);
+      SumPair(acc, row, t_.hasSkip2 != 0, len);
     } else {
       Duplicate(acc, 0.0f, static_cast<int32_t>(len));
     }
@@ -94,13 +99,7 @@ class MoeFinalizeRoutingKernel {
       const uint32_t next = NextSlot(valid, k + 1);
       if (next < t_.topK) CopyInSlot(token, next, col, len);  // prefetch
       const float w = t_.hasScales ? scales_.GetValue(token * t_.topK + k) : 1.0f;
-      LocalTensor<T> tile = inQue_.DeQue<T>();
-      ToFloat(row, tile, len);
-      if (t_.hasBias) {
-        ToFloat(bias, tile[t_.chunk], len);
-        Add(row, row, bias, len);
-      }
-      inQue_.FreeTensor(tile);
+      SumPair(row, bias, t_.hasBias != 0, len);  // row (+ bias)
       Muls(row, row, w, len);
       Add(acc, acc, row, len);
       k = next;
