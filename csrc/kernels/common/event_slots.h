@@ -1,6 +1,9 @@
 // Round-robin buffers guarded by one in-core event per buffer: the reader of buffer s signals
 // `evt` when done with it (Release), the next writer of s waits only if that signal is pending.
 // Every pending signal is taken back by Drain, so no flag outlives the kernel.
+// For any ring of up to kMax buffers in any memory (L1 tiles, L0A/L0B, L0C, UB): Init(count, first)
+// uses event ids first .. first + count - 1 of `evt`, which must lie in [0, 8) (QUE_MAX_EVENT,
+// impl/basic_api/kernel_macros.h and kernel_event.h of asc-devkit v8.5.0).
 #pragma once
 
 #include "kernel_operator.h"
@@ -9,6 +12,8 @@ namespace ascend_glm5 {
 
 template <AscendC::HardEvent evt, uint32_t kMax = 4>
 class EventSlots {
+  static_assert(kMax >= 1 && kMax <= 8, "event ids of a HardEvent are 0..7");
+
  public:
   __aicore__ inline void Init(uint32_t count, int32_t firstEventId) {
     count_ = count;
