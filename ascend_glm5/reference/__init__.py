@@ -8,6 +8,7 @@ from .grouped_matmul_a8w4 import grouped_matmul_a8w4
 from .indexer_loss import indexer_loss, indexer_loss_grad, indexer_loss_target
 from .lightning_indexer import lightning_indexer
 from .mla_prolog import mla_prolog
+from .quant_matmul import quant_matmul
 from .rope import rope_half_split, rope_interleaved
 from .sparse_flash_attention import sparse_flash_attention
 
@@ -19,6 +20,7 @@ __all__ = [
     "indexer_loss_target",
     "lightning_indexer",
     "mla_prolog",
+    "quant_matmul",
     "rope_half_split",
     "rope_interleaved",
     "sparse_flash_attention",
