@@ -83,11 +83,6 @@ def _grouped_matmul_a8w4(
     m, k = x.shape
     e, _, n8 = weight.shape
     n = 8 * n8
-    if not hasattr(cpu_module(), "grouped_matmul_a8w4"):  # TEMPORARY (contract commit): the kernel is not built yet
-        from ..reference.grouped_matmul_a8w4 import grouped_matmul_a8w4 as reference_gmm
-
-        return reference_gmm(x, weight, scale, per_token_scale, group_list, group_list_type=group_list_type,
-                             output_dtype=output_dtype)  # fmt: skip
     y = torch.empty(m, n, dtype=output_dtype)
     if m == 0:
         return y

@@ -106,11 +106,6 @@ def _quant_matmul(
     y = torch.empty(m, n, dtype=out_dtype)
     if m == 0:
         return y
-    if not hasattr(cpu_module(), "quant_matmul"):  # TEMPORARY (contract commit): the kernel is not built yet
-        from ..reference.quant_matmul import quant_matmul as reference_quant_matmul
-
-        return reference_quant_matmul(x1, x2, scale, offset=offset, pertoken_scale=pertoken_scale, bias=bias,
-                                      output_dtype=output_dtype)  # fmt: skip
     x1 = x1.contiguous()
     w, transposed = _kernel_weight(x2)
     s = _scale_f32(scale, n)

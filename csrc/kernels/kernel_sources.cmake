@@ -6,7 +6,9 @@
 # Adding an operator = adding its name here.
 set(ASCEND_GLM5_OPS
   dynamic_quant
+  grouped_matmul_a8w4
   lightning_indexer
+  quant_matmul
   sparse_flash_attention
 )
 
