@@ -6,8 +6,9 @@ model needs against the description file and the config, and only then installs 
 
 * ``W8A8_DYNAMIC`` / ``W8A8`` linears -> :class:`~ascend_glm5.quant.linear.W8A8DynamicLinear` /
   :class:`~ascend_glm5.quant.linear.W8A8StaticLinear` (``dynamic_quant`` / static quant + ``quant_matmul``);
-* routed experts -> :class:`~ascend_glm5.quant.experts.W4A8Experts` (``W4A8_DYNAMIC``, the
-  ``grouped_matmul_a8w4`` chain) or :class:`~ascend_glm5.quant.experts.W8A8DynamicExperts`;
+* routed experts -> :class:`~ascend_glm5.quant.moe.W4A8MoeExperts` (``W4A8_DYNAMIC``: the
+  dynamic_quant -> grouped_matmul_a8w4 -> dequant_swiglu_quant -> grouped_matmul_a8w4 chain) or
+  :class:`~ascend_glm5.quant.experts.W8A8DynamicExperts` (the same chain on per-expert quant_matmul);
 * ``FLOAT`` tensors (router and its ``e_score_correction_bias``, norms, ``kv_b_proj``, indexer ``wk`` /
   ``weights_proj``, embeddings, ``lm_head``) -> the HF parameters, in ``dtype`` (the router and
   ``weights_proj`` in fp32, as transformers keeps them).
@@ -22,16 +23,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 
 import torch
 from torch import nn
 
 from ..quant.checkpoint import CheckpointError, SafetensorsDir, read_description
-from ..quant.experts import W4A8Experts, W8A8DynamicExperts
+from ..quant.experts import W8A8DynamicExperts
 from ..quant.int4_pack import msmodelslim_to_int32, unpack_int4_int8
 from ..quant.linear import W8A8DynamicLinear, W8A8StaticLinear, check_backend
+from ..quant.moe import W4A8MoeExperts
 
-__all__ = ["CheckpointError", "from_msmodelslim"]
+__all__ = ["CheckpointError", "QUANT_MODULES", "from_msmodelslim", "quantized_modules", "set_backend"]
+
+# The modules that replace HF's quantized linears / experts; each has a switchable ``backend``.
+QUANT_MODULES = (W8A8DynamicLinear, W8A8StaticLinear, W8A8DynamicExperts, W4A8MoeExperts)
 
 MODEL_TYPES = ("glm_moe_dsa", "deepseek_v32")
 _SCALE_BIAS_RTOL = 1e-4  # fp32 summation noise of msModelSlim's 8 * sum_k(w * s) is far below this
@@ -146,9 +152,9 @@ def _linear(ckpt: _Checkpoint, prefix: str, module: nn.Linear, dtype: torch.dtyp
     return W8A8StaticLinear(weight, input_scale, input_offset, deq.float(), quant_bias, backend=backend)
 
 
-def _check_scale_bias(name: str, file_value: torch.Tensor, w_q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def _check_scale_bias(name: str, file_value: torch.Tensor, w_q: torch.Tensor, scale: torch.Tensor) -> None:
     """``file_value`` [N, C] must be ``8 * s * sum_{k in chunk} w`` of these weights (else the weights
-    or scales changed after it was computed); returns its sum over chunks, fp32 [N]."""
+    or scales changed after it was computed: a stale file that CANN's A8W4 kernel would misuse)."""
     n, k = w_q.shape
     chunks = file_value.shape[1]
     parts = w_q.to(torch.int64).reshape(n, chunks, k // chunks)
@@ -160,11 +166,10 @@ def _check_scale_bias(name: str, file_value: torch.Tensor, w_q: torch.Tensor, sc
         raise CheckpointError(f"tensor {name} is stale: row {worst} is {file_value[worst].tolist()[:4]}..., but "
                               f"8 * sum_k(weight * weight_scale) of the checkpoint's weights gives "
                               f"{expected[worst].tolist()[:4]}...")  # fmt: skip
-    return file_value.float().sum(dim=1)
 
 
 def _w4a8_proj(ckpt: _Checkpoint, prefix: str, n: int, k: int, chunk_options: tuple[int, ...]):
-    """One expert projection: (packed int8 [N/2, K], scale fp32 [N], scale_bias summed fp32 [N])."""
+    """One expert projection: (packed int8 [N/2, K], scale fp32 [N]); its scale_bias must be current."""
     packed = ckpt.get(f"{prefix}.weight", "W4A8_DYNAMIC", (torch.int8,), ((n // 2, k),))
     scale = _scale(ckpt, prefix, "W4A8_DYNAMIC", n)
     name = f"{prefix}.scale_bias"
@@ -172,7 +177,8 @@ def _w4a8_proj(ckpt: _Checkpoint, prefix: str, n: int, k: int, chunk_options: tu
         raise CheckpointError(f"tensor {name} is missing: W4A8_DYNAMIC experts need the A8W4 auxiliary bias")
     shapes = tuple((n, c) for c in chunk_options if k % c == 0)
     bias = ckpt.get(name, "W4A8_DYNAMIC", (torch.float32,), shapes)
-    return packed, scale, _check_scale_bias(name, bias, unpack_int4_int8(packed), scale)
+    _check_scale_bias(name, bias, unpack_int4_int8(packed), scale)
+    return packed, scale
 
 
 def _experts(ckpt: _Checkpoint, prefix: str, module: nn.Module, backend: str):
@@ -202,7 +208,7 @@ def _experts(ckpt: _Checkpoint, prefix: str, module: nn.Module, backend: str):
     if inter % 4 or hidden % 8:
         raise CheckpointError(f"{prefix}: W4A8 experts need moe_intermediate_size % 4 == 0 and hidden_size % 8 == 0 "
                               f"(int4 packed 8 per int32), got {inter} and {hidden}")  # fmt: skip
-    w13, s13, b13, w2, s2, b2 = [], [], [], [], [], []
+    w13, s13, w2, s2 = [], [], [], []
     for e in range(e_count):
         name = f"{prefix}.{e}"
         for p in ("gate_proj", "up_proj", "down_proj"):
@@ -213,12 +219,10 @@ def _experts(ckpt: _Checkpoint, prefix: str, module: nn.Module, backend: str):
         down = _w4a8_proj(ckpt, f"{name}.down_proj", hidden, inter, (16, 1))
         w13.append(msmodelslim_to_int32(torch.cat([gate[0], up[0]])))  # pairs of rows: cat of packed = packed cat
         s13.append(torch.cat([gate[1], up[1]]))
-        b13.append(torch.cat([gate[2], up[2]]))
         w2.append(msmodelslim_to_int32(down[0]))
         s2.append(down[1])
-        b2.append(down[2])
-    return W4A8Experts(torch.stack(w13), torch.stack(s13), torch.stack(b13), torch.stack(w2), torch.stack(s2),
-                       torch.stack(b2), backend=backend)  # fmt: skip
+    # scale_bias (checked above) is not passed: the grouped matmul computes int8 x int4 exactly
+    return W4A8MoeExperts(torch.stack(w13), torch.stack(s13), torch.stack(w2), torch.stack(s2), backend=backend)
 
 
 def _float_tensor(ckpt: _Checkpoint, name: str, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -265,7 +269,7 @@ def from_msmodelslim(path: str, *, dtype: torch.dtype = torch.bfloat16, backend:
             index) and ``config.json`` of ``model_type`` ``glm_moe_dsa`` or ``deepseek_v32``.
         dtype: dtype of the float parts and of the activations (bf16 default; fp32 for comparisons).
         backend: "kernels" (the ascend_glm5 ops) or "reference" (their pure-torch references): the
-            quantized linears and experts run on it; :func:`set_backend` switches later.
+            quantized linears and experts run on it (:func:`set_backend` switches later).
         patch_attention: also run DSA attention on the kernels (:func:`ascend_glm5.patch_model`) when
             the model's geometry fits them; otherwise HF's attention runs (a note is printed once).
 
@@ -349,17 +353,83 @@ def from_msmodelslim(path: str, *, dtype: torch.dtype = torch.bfloat16, backend:
 def set_backend(model, backend: str):
     """Switch every quantized module of ``model`` to ``backend`` ("kernels" / "reference"). Returns ``model``."""
     check_backend(backend)
-    for module in model.modules():
-        if hasattr(module, "set_backend") and hasattr(module, "quant_type"):
-            module.set_backend(backend)
+    for module in quantized_modules(model).values():
+        module.backend = backend
     return model
 
 
 def quantized_modules(model) -> dict[str, nn.Module]:
     """``{name: module}`` of the quantized linears and experts of ``model``."""
-    return {n: m for n, m in model.named_modules() if hasattr(m, "quant_type") and hasattr(m, "set_backend")}
+    return {n: m for n, m in model.named_modules() if isinstance(m, QUANT_MODULES)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# DSA attention on the kernels for a quantized model
+
+_PROLOG_LINEARS = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa")
+
+
+def _quantized_prolog_attention(attn) -> bool:
+    return any(isinstance(getattr(attn, name), QUANT_MODULES) for name in _PROLOG_LINEARS)
+
+
+@torch.no_grad()
+def quantized_mla_prolog(attn, x, cos, sin, layer, slots):
+    """The MLA front end of :func:`ascend_glm5.patch_model` (same arguments, cache writes and results as
+    its ``_mla_prolog``) computed with the attention's own projection modules, so that quantized
+    ``q_a_proj`` / ``q_b_proj`` / ``kv_a_proj_with_mqa`` run their quantized ops (``dynamic_quant`` or
+    static ``quantize``, then ``quant_matmul``). Norms are the modules' own; RoPE is interleaved and
+    written de-interleaved (``rope_interleaved``), ``W_UK`` absorbed per head in fp32.
+
+    Returns the absorbed query ``[T, N, kv_lora_rank]``, the roped query ``[T, N, rope]`` (model dtype)
+    and c^Q ``[T, q_lora_rank]`` (the indexer's input)."""
+    from ..reference import rope_interleaved
+
+    dtype = attn.kv_b_proj.weight.dtype
+    heads, nope, rope_dim, rank = attn.num_heads, attn.qk_nope_head_dim, attn.qk_rope_head_dim, attn.kv_lora_rank
+    c_q = attn.q_a_layernorm(attn.q_a_proj(x))
+    q = attn.q_b_proj(c_q).view(-1, heads, nope + rope_dim)
+    q_nope, q_pe = q.split([nope, rope_dim], dim=-1)
+    w_uk = attn.kv_b_proj.weight.view(heads, -1, rank)[:, :nope]
+    query = torch.einsum("tnd,ndc->tnc", q_nope.float(), w_uk.float()).to(dtype)
+    query_rope = rope_interleaved(q_pe, cos[:, None], sin[:, None]).to(dtype)
+    c_kv, k_pe = attn.kv_a_proj_with_mqa(x).split([rank, rope_dim], dim=-1)
+    layer.write("kv", slots, attn.kv_a_layernorm(c_kv))
+    layer.write("kr", slots, rope_interleaved(k_pe, cos, sin))
+    return query, query_rope, c_q
+
+
+def _install_prolog_bridge() -> None:
+    """Route ``patch_model``'s MLA prolog to :func:`quantized_mla_prolog` for attention modules whose
+    projections are quantized; float models keep the original prolog untouched.
+
+    A bridge: ``ascend_glm5.integrations.transformers._mla_prolog`` reads the float projection weights
+    (``q_a_proj.weight.T``, ...), which a quantized checkpoint does not have. The prolog is looked up
+    by name at every call, so wrapping it once here serves every patched model."""
+    from . import transformers as integration
+
+    original = integration._mla_prolog
+    if getattr(original, "_ascend_glm5_quant_bridge", False):
+        return
+
+    def prolog(attn, *args, **kwargs):
+        if _quantized_prolog_attention(attn):
+            return quantized_mla_prolog(attn, *args, **kwargs)
+        return original(attn, *args, **kwargs)
+
+    prolog._ascend_glm5_quant_bridge = True
+    integration._mla_prolog = prolog
 
 
 def _patch_attention(model) -> None:
-    """Placeholder: DSA attention patching of a quantized model (see docs/quantization.md)."""
-    return None
+    """:func:`ascend_glm5.patch_model` where the kernels can serve the model, else HF's attention (one note)."""
+    from .transformers import patch_model
+
+    _install_prolog_bridge()
+    try:
+        patch_model(model)
+    except ValueError as e:
+        warnings.warn(f"from_msmodelslim: DSA attention runs HF's implementation, not the kernels: {e}", stacklevel=3)
+        model._msmodelslim["attention"] = f"HF ({e})"
+    else:
+        model._msmodelslim["attention"] = "ascend_glm5 kernels (lightning_indexer + sparse_flash_attention)"

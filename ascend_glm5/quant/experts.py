@@ -1,133 +1,92 @@
-"""Quantized routed experts, drop-ins for HF ``GlmMoeDsaExperts`` / ``DeepseekV32Experts``.
+"""``W8A8_DYNAMIC`` routed experts (msModelSlim's w8a8 recipes), a drop-in for HF
+``GlmMoeDsaExperts`` / ``DeepseekV32Experts``: ``experts(hidden [T, D], top_k_index [T, K],
+top_k_weights [T, K]) -> [T, D]``. (``W4A8_DYNAMIC`` experts are :class:`ascend_glm5.quant.moe.W4A8MoeExperts`.)
 
-Same call as HF's: ``experts(hidden [T, D], top_k_index [T, K], top_k_weights [T, K]) -> [T, D]``
-(the weights already normalised and scaled by the router).
+The chain, the same as the W4A8 one with int8 weights::
 
-``W8A8DynamicExperts`` (msModelSlim ``W8A8_DYNAMIC`` experts, the w8a8 recipes): each token is
-quantized once (``dynamic_quant``); per expert, its tokens go through ``quant_matmul`` for gate and up
-(int8 x int8, per-token x per-channel dequant), SwiGLU in fp32, ``dynamic_quant`` again and
-``quant_matmul`` for down; the outputs are weighted and summed per token. The per-expert weights stay
-the checkpoint's ``[N, K]`` int8 tensors (``weight.t()`` goes to ``quant_matmul`` as is).
+    dynamic_quant (each token once) -> moe_init_routing_v2 (rows sorted by expert, group_list)
+      -> per expert: quant_matmul(gate), quant_matmul(up) with exact int32 output
+      -> dequant_swiglu_quant (per-expert weight scales, per-row activation scales; int8 + scale out)
+      -> per expert: quant_matmul(down) -> moe_finalize_routing (weighted combine, token order)
+
+Per-expert weights stay the checkpoint's ``[N, K]`` int8 tensors: ``quant_matmul`` reads ``weight.t()``
+in place (there is no grouped int8 x int8 matmul here, so each expert with tokens is one launch).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .linear import Ops, kernel_input
+from .linear import QuantModule, kernel_input
 
 
-def dispatch(top_k_index: torch.Tensor, num_experts: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(order, counts)``: the flat (token, slot) pairs sorted by expert (stable; pair ``p`` is token
-    ``p // K``), and the number of pairs per expert."""
-    flat = top_k_index.reshape(-1)
-    order = torch.argsort(flat, stable=True)
-    return order, torch.bincount(flat, minlength=num_experts)
-
-
-class W8A8DynamicExperts(nn.Module):
+class W8A8DynamicExperts(QuantModule):
     quant_type = "W8A8_DYNAMIC"
 
     def __init__(self, gate: list, up: list, down: list, *, backend: str = "kernels"):
         """``gate``, ``up``, ``down``: per expert ``(weight int8 [N, K], weight_scale fp32 [N])``."""
-        super().__init__()
+        super().__init__(backend)
         self.num_experts = len(gate)
-        if not (len(up) == len(down) == self.num_experts):
+        if not (len(up) == len(down) == self.num_experts) or self.num_experts == 0:
             raise ValueError("gate, up and down need one entry per expert")
-        for kind, items in (("gate", gate), ("up", up), ("down", down)):
-            for e, (w, s) in enumerate(items):
-                self.register_buffer(f"{kind}_{e}_weight", w)
-                self.register_buffer(f"{kind}_{e}_weight_scale", s)
         self.intermediate_dim, self.hidden_dim = gate[0][0].shape
-        self.ops = Ops(backend)
-
-    @property
-    def backend(self) -> str:
-        return self.ops.backend
-
-    def set_backend(self, backend: str) -> None:
-        self.ops = Ops(backend)
+        for e in range(self.num_experts):  # children "0", "1", ...: state_dict keys are msModelSlim's names
+            self.add_module(str(e), _Expert(gate[e], up[e], down[e]))
+        scales = [torch.cat([g[1], u[1]]) for g, u in zip(gate, up)]
+        self.register_buffer("gate_up_scale", torch.stack(scales), persistent=False)  # [E, 2I] for the SwiGLU step
 
     def extra_repr(self) -> str:
-        return f"num_experts={self.num_experts}, hidden={self.hidden_dim}, intermediate={self.intermediate_dim}, " \
-               f"backend={self.backend}"  # fmt: skip
-
-    def _linear(self, kind: str, e: int, q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        w, scale = getattr(self, f"{kind}_{e}_weight"), getattr(self, f"{kind}_{e}_weight_scale")
-        return self.ops.quant_matmul(q, w.t(), scale, pertoken_scale=s, output_dtype=torch.float32)
+        return (f"num_experts={self.num_experts}, hidden={self.hidden_dim}, intermediate={self.intermediate_dim}, "
+                f"backend={self.backend}")  # fmt: skip
 
     def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor):
-        out = torch.zeros(hidden_states.shape, dtype=torch.float32, device=hidden_states.device)
-        if hidden_states.shape[0] == 0:
-            return out.to(hidden_states.dtype)
-        q, s = self.ops.dynamic_quant(kernel_input(hidden_states))
-        order, counts = dispatch(top_k_index, self.num_experts)
-        k = top_k_index.shape[1]
-        weights = top_k_weights.reshape(-1).float()
+        f = self.ops
+        tokens, top_k = top_k_index.shape
+        experts = self.num_experts
+        x_q, x_scale = f.dynamic_quant(kernel_input(hidden_states))
+        rows, row_idx, group_list, row_scale = f.moe_init_routing_v2(
+            x_q, top_k_index, scale=x_scale, active_num=tokens * top_k, expert_num=experts, expert_tokens_num_type=1,
+            expert_tokens_num_flag=True, quant_mode=-1, active_expert_range=[0, experts], row_idx_type=0,
+        )  # fmt: skip
+        counts = group_list.tolist()
+        gate_up = torch.zeros(rows.shape[0], 2 * self.intermediate_dim, dtype=torch.int32, device=rows.device)
         start = 0
-        for e, count in enumerate(counts.tolist()):
-            if count == 0:
-                continue
-            pairs = order[start : start + count]
+        for e, count in enumerate(counts):
+            if count:
+                part = rows[start : start + count]
+                expert = self.get_submodule(str(e))
+                for half, linear in ((0, expert.gate_proj), (1, expert.up_proj)):
+                    cols = slice(half * self.intermediate_dim, (half + 1) * self.intermediate_dim)
+                    gate_up[start : start + count, cols] = f.quant_matmul(part, linear.weight.t(), linear.weight_scale,
+                                                                          output_dtype=torch.int32)  # fmt: skip
             start += count
-            rows = pairs // k
-            xq, xs = q[rows], s[rows]
-            h = F.silu(self._linear("gate", e, xq, xs)) * self._linear("up", e, xq, xs)
-            hq, hs = self.ops.dynamic_quant(kernel_input(h))
-            y = self._linear("down", e, hq, hs)
-            out.index_add_(0, rows, y * weights[pairs, None])
+        act_q, act_scale = f.dequant_swiglu_quant(gate_up, weight_scale=self.gate_up_scale, activation_scale=row_scale,
+                                                  group_index=group_list, activate_left=True, quant_mode=1)  # fmt: skip
+        down = torch.zeros(rows.shape[0], self.hidden_dim, dtype=hidden_states.dtype, device=rows.device)
+        start = 0
+        for e, count in enumerate(counts):
+            if count:
+                linear = self.get_submodule(str(e)).down_proj
+                down[start : start + count] = f.quant_matmul(
+                    act_q[start : start + count], linear.weight.t(), linear.weight_scale,
+                    pertoken_scale=act_scale[start : start + count], output_dtype=hidden_states.dtype,
+                )  # fmt: skip
+            start += count
+        out = f.moe_finalize_routing(down, None, None, None, top_k_weights, row_idx, top_k_index, drop_pad_mode=2)
         return out.to(hidden_states.dtype)
 
 
-class W4A8Experts(nn.Module):
-    """msModelSlim ``W4A8_DYNAMIC`` experts on ``grouped_matmul_a8w4``: tokens quantized once, sorted
-    by expert, gate|up in one grouped matmul, SwiGLU, re-quantized, down in a second grouped matmul.
+class _Weight(nn.Module):
+    """One expert projection's int8 ``weight`` [N, K] and fp32 ``weight_scale`` [N] (checkpoint names)."""
 
-    Weights in vllm-ascend's layout (``ascend_glm5.quant.int4_pack``): ``w13`` int32 ``[E, H, 2I/8]``
-    (gate columns then up), ``w2`` int32 ``[E, I, H/8]``; scales fp32 ``[E, 2I]`` / ``[E, H]``;
-    ``scale_bias`` fp32 ``[E, 2I]`` / ``[E, H]`` (the CANN auxiliary bias, summed over its chunks).
-    """
-
-    quant_type = "W4A8_DYNAMIC"
-
-    def __init__(self, w13, w13_scale, w13_bias, w2, w2_scale, w2_bias, *, backend: str = "kernels"):
+    def __init__(self, weight: torch.Tensor, weight_scale: torch.Tensor):
         super().__init__()
-        for name, t in (("w13", w13), ("w13_scale", w13_scale), ("w13_bias", w13_bias), ("w2", w2),
-                        ("w2_scale", w2_scale), ("w2_bias", w2_bias)):  # fmt: skip
-            self.register_buffer(name, t)
-        self.num_experts, self.hidden_dim = w13.shape[0], w13.shape[1]
-        self.intermediate_dim = w2.shape[1]
-        self.set_backend(backend)
+        self.register_buffer("weight", weight)
+        self.register_buffer("weight_scale", weight_scale)
 
-    def set_backend(self, backend: str) -> None:
-        self.ops = Ops(backend)
-        if backend == "kernels":
-            from ..ops import grouped_matmul_a8w4
-        else:
-            from ..reference import grouped_matmul_a8w4
-        self.gmm = grouped_matmul_a8w4
 
-    @property
-    def backend(self) -> str:
-        return self.ops.backend
-
-    def extra_repr(self) -> str:
-        return f"num_experts={self.num_experts}, hidden={self.hidden_dim}, intermediate={self.intermediate_dim}, " \
-               f"backend={self.backend}"  # fmt: skip
-
-    def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor):
-        out = torch.zeros(hidden_states.shape, dtype=torch.float32, device=hidden_states.device)
-        if hidden_states.shape[0] == 0:
-            return out.to(hidden_states.dtype)
-        q, s = self.ops.dynamic_quant(kernel_input(hidden_states))
-        order, counts = dispatch(top_k_index, self.num_experts)
-        rows = order // top_k_index.shape[1]
-        gate_up = self.gmm(q[rows], self.w13, self.w13_scale, s[rows], counts, bias=self.w13_bias,
-                           output_dtype=torch.float32)  # fmt: skip
-        gate, up = gate_up.chunk(2, dim=-1)
-        hq, hs = self.ops.dynamic_quant(kernel_input(F.silu(gate) * up))
-        y = self.gmm(hq, self.w2, self.w2_scale, hs, counts, bias=self.w2_bias, output_dtype=torch.float32)
-        out.index_add_(0, rows, y * top_k_weights.reshape(-1).float()[order, None])
-        return out.to(hidden_states.dtype)
+class _Expert(nn.Module):
+    def __init__(self, gate, up, down):
+        super().__init__()
+        self.gate_proj, self.up_proj, self.down_proj = _Weight(*gate), _Weight(*up), _Weight(*down)

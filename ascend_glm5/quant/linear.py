@@ -40,63 +40,67 @@ def kernel_input(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float16)
 
 
-def _static_quant_reference(x: torch.Tensor, scale_reciprocal: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """torch_npu ``npu_quantize(x, scale_reciprocal, offset, torch.qint8, div_mode=False)`` for a per-tensor
-    scale: ``clamp(round_half_even(x * scale_reciprocal + offset), -128, 127)`` in fp32."""
-    return torch.round(x.float() * scale_reciprocal.float() + offset.float()).clamp_(-128, 127).to(torch.int8)
-
-
 class Ops:
-    """The ops one backend runs: ``dynamic_quant``, ``quant_matmul``, ``static_quant`` (per-tensor)."""
+    """The ops one backend runs, with the same names and arguments either way. MoE routing and the
+    combine are plain torch in both (``ascend_glm5.ops.moe_routing``: no kernel by design)."""
 
     def __init__(self, backend: str):
         self.backend = check_backend(backend)
+        from ..ops import moe_routing
+
+        self.moe_init_routing_v2 = moe_routing.moe_init_routing_v2
+        self.moe_finalize_routing = moe_routing.moe_finalize_routing
         if backend == "kernels":
             from .. import ops
 
-            self.dynamic_quant = ops.dynamic_quant
-            self.quant_matmul = ops.quant_matmul
-            self.static_quant = getattr(ops, "quantize_per_tensor", None)
+            self.dynamic_quant, self.quant_matmul, self.quantize = ops.dynamic_quant, ops.quant_matmul, ops.quantize
+            self.dequant_swiglu_quant = ops.dequant_swiglu_quant
         else:
             from .. import reference
 
-            self.dynamic_quant = reference.dynamic_quant
-            self.quant_matmul = reference.quant_matmul
-            self.static_quant = _static_quant_reference
-        if self.static_quant is None:
-            self.static_quant = _static_quant_reference  # listed by kernel_coverage() as not on a kernel
-
-    @staticmethod
-    def coverage() -> dict[str, bool]:
-        """For the kernels backend: whether each step runs on a kernel (False: its reference runs)."""
-        from .. import ops
-
-        return {"dynamic_quant": True, "quant_matmul": True,
-                "static per-tensor quant": hasattr(ops, "quantize_per_tensor")}  # fmt: skip
+            self.dynamic_quant, self.quant_matmul = reference.dynamic_quant, reference.quant_matmul
+            self.quantize = reference.quantize
+            self.dequant_swiglu_quant = _reference_dequant_swiglu_quant
 
 
-def _flat(x: torch.Tensor) -> torch.Tensor:
-    return x.reshape(-1, x.shape[-1])
+def _reference_dequant_swiglu_quant(x, *, quant_mode: int = 1, **kwargs):
+    from ..reference import dequant_swiglu_quant
+
+    if quant_mode != 1:
+        raise ValueError("only quant_mode=1 (dynamic per-token) is used")
+    return dequant_swiglu_quant(x, **kwargs)
 
 
-class _QuantLinear(nn.Module):
+class QuantModule(nn.Module):
+    """A module computed by the ops of ``backend`` ("kernels" / "reference"), switchable at any time."""
+
     quant_type = ""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, backend: str):
+    def __init__(self, backend: str):
         super().__init__()
-        if weight.dtype != torch.int8 or weight.dim() != 2:
-            raise TypeError(f"weight must be int8 [N, K], got {weight.dtype} {tuple(weight.shape)}")
-        self.out_features, self.in_features = weight.shape
-        self.register_buffer("weight", weight)
-        self.register_buffer("bias", bias)
         self.ops = Ops(backend)
 
     @property
     def backend(self) -> str:
         return self.ops.backend
 
-    def set_backend(self, backend: str) -> None:
-        self.ops = Ops(backend)
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self.ops = Ops(value)
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, x.shape[-1])
+
+
+class _QuantLinear(QuantModule):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, backend: str):
+        super().__init__(backend)
+        if weight.dtype != torch.int8 or weight.dim() != 2:
+            raise TypeError(f"weight must be int8 [N, K], got {weight.dtype} {tuple(weight.shape)}")
+        self.out_features, self.in_features = weight.shape
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, backend={self.backend}"
@@ -149,6 +153,7 @@ class W8A8StaticLinear(_QuantLinear):
         self.register_buffer("scale_reciprocal", 1.0 / input_scale, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = self.ops.static_quant(kernel_input(_flat(x)), self.scale_reciprocal, self.input_offset)
+        # torch_npu npu_quantize(x, 1 / input_scale, input_offset, qint8, -1, div_mode=False), as vllm-ascend
+        q = self.ops.quantize(kernel_input(_flat(x)), self.scale_reciprocal, self.input_offset, torch.qint8, -1, False)
         y = self.ops.quant_matmul(q, self.weight.t(), self.deq_scale, bias=self.quant_bias, output_dtype=x.dtype)
         return self._finish(y, x)
