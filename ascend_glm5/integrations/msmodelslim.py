@@ -345,6 +345,7 @@ def from_msmodelslim(path: str, *, dtype: torch.dtype = torch.bfloat16, backend:
     model.config.dtype = dtype
     model._msmodelslim = {"path": path, "description": ckpt.globals, "files": ckpt.files}  # keeps the maps alive
     model.eval()
+    _install_prolog_bridge()  # also for a later ascend_glm5.patch_model(model) by the caller
     if patch_attention:
         _patch_attention(model)
     return model
@@ -425,7 +426,6 @@ def _patch_attention(model) -> None:
     """:func:`ascend_glm5.patch_model` where the kernels can serve the model, else HF's attention (one note)."""
     from .transformers import patch_model
 
-    _install_prolog_bridge()
     try:
         patch_model(model)
     except ValueError as e:

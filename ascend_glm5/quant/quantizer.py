@@ -18,6 +18,7 @@ The whole float model is held in memory (fp32): fine for the CPU-sized models th
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -246,10 +247,13 @@ def _write_layer(writer: _Writer, r: Recipe, prefix: str, layer: nn.Module, type
             writer.module_floats(sub, module)
 
 
-def _float_dtype(src: str, config) -> torch.dtype:
-    dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype, None)
+def _float_dtype(src: str) -> torch.dtype:
+    """The source checkpoint's dtype (config.json ``dtype`` / ``torch_dtype``): FLOAT tensors keep it, and
+    it decides fp32 (bf16 models) or int64 (others) ``deq_scale`` as in msModelSlim. Default bf16."""
+    with open(os.path.join(src, "config.json")) as f:
+        config = json.load(f)
+    name = config.get("dtype") or config.get("torch_dtype") or "bfloat16"
+    dtype = getattr(torch, str(name).replace("torch.", ""), None)
     return dtype if isinstance(dtype, torch.dtype) else torch.bfloat16
 
 
@@ -279,7 +283,7 @@ def quantize_model(model, src: str, dst: str, options: Options) -> Quantized:
     divisors = _smooth(model, r, ranges, options.smooth) if options.smooth is not None else {}
     out = CheckpointWriter(dst, options.shard_bytes)
     source = SafetensorsDir(src) if any(f.endswith(".safetensors") for f in os.listdir(src)) else None
-    float_dtype = _float_dtype(src, config)
+    float_dtype = _float_dtype(src)
     writer = _Writer(out, source, float_dtype, ranges, divisors, options)
     types: dict[str, str] = {}
     writer.module_floats("model.embed_tokens", model.model.embed_tokens)

@@ -138,19 +138,34 @@ def format_report(sqnr: dict[str, float], agreement: LogitAgreement, baseline: d
     return "\n".join(lines)
 
 
+# Linears that read the residual stream through a norm: the ones injected outliers reach.
+RESIDUAL_READERS = ("q_a_proj", "kv_a_proj_with_mqa", "dense.gate_proj", "dense.up_proj", "shared_experts.gate_proj",
+                    "shared_experts.up_proj", "experts")  # fmt: skip
+
+
 @torch.no_grad()
-def inject_channel_outliers(model, channels: int = 2, factor: float = 50.0, seed: int = 0) -> list[int]:
-    """Give a float model the residual-stream outlier channels LLMs have (LLM.int8()'s outlier
-    features, arXiv 2208.07339; "massive activations", arXiv 2402.17762): ``channels`` random hidden
-    channels of every token embedding are set to ``+-factor`` times the largest RMS the residual
-    stream reaches (so they persist through the residual into every norm output), and the input columns of those channels in every linear reading the residual are
-    divided by ``factor`` (trained models give such channels small weights, so they dominate the
-    per-token activation range without dominating the outputs). Returns the channels."""
+def inject_channel_outliers(model, channels: int = 1, factor: float = 50.0, seed: int = 0) -> list[int]:
+    """Give a float model the residual-stream outlier channels of trained LLMs (LLM.int8()'s outlier
+    features, arXiv 2208.07339; "massive activations", arXiv 2402.17762), in place:
+
+    * the token embeddings are rescaled to the largest RMS the residual stream reaches in the decoder
+      layers (a random model's layers add far more than its embeddings, which would dilute the outliers);
+    * ``channels`` random hidden channels of every embedding are set to ``+-factor`` times that RMS, so
+      they persist through the residual into every norm output;
+    * the input columns of those channels in every linear reading the residual are divided by ``factor``
+      (trained models give such channels small weights: they set the per-token activation range
+      without dominating the outputs).
+
+    Returns the outlier channels."""
     gen = torch.Generator().manual_seed(seed)
     picked = torch.randperm(model.config.hidden_size, generator=gen)[:channels]
-    level = _residual_rms(model, gen)
-    sign = torch.randint(0, 2, (channels,), generator=gen).float() * 2 - 1
-    model.model.embed_tokens.weight[:, picked] = factor * level * sign
+    ids = torch.randint(0, model.config.vocab_size, (2, 32), generator=gen)
+    hidden = model(input_ids=ids, output_hidden_states=True, use_cache=False).hidden_states
+    level = max(float(h.float().pow(2).mean().sqrt()) for h in hidden[1:-1])
+    emb = model.model.embed_tokens.weight
+    emb *= level / float(emb.float().pow(2).mean().sqrt())
+    signs = torch.randint(0, 2, (channels,), generator=gen).to(emb.dtype) * 2 - 1
+    emb[:, picked] = factor * level * signs
     readers = [model.lm_head.weight]
     for layer in model.model.layers:
         attn, mlp = layer.self_attn, layer.mlp
@@ -165,11 +180,3 @@ def inject_channel_outliers(model, channels: int = 2, factor: float = 50.0, seed
     for w in readers:
         w[..., picked] /= factor
     return picked.tolist()
-
-
-@torch.no_grad()
-def _residual_rms(model, gen: torch.Generator) -> float:
-    """The largest per-layer RMS of the residual stream (decoder layer inputs) over random tokens."""
-    ids = torch.randint(0, model.config.vocab_size, (2, 32), generator=gen)
-    out = model(input_ids=ids, output_hidden_states=True, use_cache=False)
-    return max(float(h.float().pow(2).mean().sqrt()) for h in out.hidden_states)
