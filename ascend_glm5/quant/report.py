@@ -144,7 +144,7 @@ RESIDUAL_READERS = ("q_a_proj", "kv_a_proj_with_mqa", "dense.gate_proj", "dense.
 
 
 @torch.no_grad()
-def inject_channel_outliers(model, channels: int = 1, factor: float = 50.0, seed: int = 0) -> list[int]:
+def inject_channel_outliers(model, channels: int = 1, factor: float = 100.0, seed: int = 0) -> list[int]:
     """Give a float model the residual-stream outlier channels of trained LLMs (LLM.int8()'s outlier
     features, arXiv 2208.07339; "massive activations", arXiv 2402.17762), in place:
 
@@ -152,9 +152,9 @@ def inject_channel_outliers(model, channels: int = 1, factor: float = 50.0, seed
       layers (a random model's layers add far more than its embeddings, which would dilute the outliers);
     * ``channels`` random hidden channels of every embedding are set to ``+-factor`` times that RMS, so
       they persist through the residual into every norm output;
-    * the input columns of those channels in every linear reading the residual are divided by ``factor``
-      (trained models give such channels small weights: they set the per-token activation range
-      without dominating the outputs).
+    * the input columns of those channels in every linear reading the residual are divided by
+      ``sqrt(factor)`` (trained models give such channels small weights: they set the per-token
+      activation range while contributing to the outputs only ``sqrt(factor)`` times a usual channel).
 
     Returns the outlier channels."""
     gen = torch.Generator().manual_seed(seed)
@@ -178,5 +178,5 @@ def inject_channel_outliers(model, channels: int = 1, factor: float = 50.0, seed
         else:
             readers += [mlp.gate_proj.weight, mlp.up_proj.weight]
     for w in readers:
-        w[..., picked] /= factor
+        w[..., picked] /= factor**0.5
     return picked.tolist()
