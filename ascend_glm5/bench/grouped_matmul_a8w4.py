@@ -91,4 +91,42 @@ def main(quick: bool) -> int:
     print("A MB: hi/lo/ones rows read per column tile (L2-resident on the NPU: the same rows for every tile).")
     print("MAC/use: int4 cube MACs issued (hi + lo + ones rows, padded to 16) over the rows x K x N int8 x int4 MACs.")
     print("idle: AI cores whose cube ran no Mmad.")
+    print()
+    _method_comparison(g, quick)
     return 0
+
+
+# A2 cube throughput per cycle (16 x k0 x 16 fractal MACs): int8 k0 = 32, int4 k0 = 64.
+_INT8_MACS_PER_CYCLE, _INT4_MACS_PER_CYCLE = 16 * 32 * 16, 16 * 64 * 16
+
+
+def _method_comparison(g: torch.Generator, quick: bool) -> None:
+    """MSD (this kernel) against unpacking int4 -> int8 and running int8 x int8 (quant_matmul's cube
+    path on the unpacked weights, plus the vector pass that writes them), one expert, measured."""
+    k, n = HIDDEN, 256 if quick else 512
+    print(f"method, one expert, K {k}, N {n}: MSD (int4 x int4 on hi / lo rows) vs int4 -> int8 unpack + int8 x int8")
+    widths = [6, 7, 12, 12, 12, 12, 12]
+    print_row(["rows", "method", "weight MB", "A MB", "cube MACs", "cube cycles", "vs MSD"], widths)
+    for rows in (1, 8) if quick else (1, 8, 120):
+        w8 = torch.randint(-8, 8, (k, n), dtype=torch.int8, generator=g)
+        x = torch.randint(-127, 128, (rows, k), dtype=torch.int8, generator=g)
+        ops.grouped_matmul_a8w4(x, pack_int4_int32(w8[None]), torch.ones(1, n), torch.ones(rows),
+                                torch.tensor([rows]), output_dtype=torch.int32)  # fmt: skip
+        msd = cpu_module().last_launch()
+        plan = cpu_module().grouped_matmul_a8w4_plan(m=rows, n=n, k=k, experts=1, out_dtype=4)
+        a_msd = _a_bytes(torch.tensor([rows]), k, n, plan)
+        w_msd = sum(c["mte2_bytes"] for c in msd["per_core"][0::3]) - a_msd
+        cyc_msd = msd["total"]["cube_macs"] / _INT4_MACS_PER_CYCLE
+        ops.quant_matmul(x, w8, torch.ones(n), output_dtype=torch.int32)  # the GEMM after an unpack
+        un = cpu_module().last_launch()
+        qplan = cpu_module().quant_matmul_plan(m=rows, n=n, k=k, weight_nk=False, out_dtype=4)
+        a_un = rows * k * -(-n // qplan["n_tile"])
+        # The unpack pass reads the int4 weights and writes them back as int8 before the GEMM reads them.
+        w_un = sum(c["mte2_bytes"] for c in un["per_core"][0::3]) - a_un + k * n // 2 + k * n
+        cyc_un = un["total"]["cube_macs"] / _INT8_MACS_PER_CYCLE
+        for name, wb, ab, macs, cyc in (("MSD", w_msd, a_msd, msd["total"]["cube_macs"], cyc_msd),
+                                        ("unpack", w_un, a_un, un["total"]["cube_macs"], cyc_un)):  # fmt: skip
+            print_row([str(rows), name, f"{wb / 1e6:.2f}", f"{ab / 1e6:.2f}", str(macs), f"{cyc:.0f}",
+                       f"x{wb / w_msd:.1f} GM, x{cyc / cyc_msd:.2f} cube"], widths)  # fmt: skip
+    print("weight MB: weight-related GM traffic (unpack: int4 read + int8 write + int8 read by the cube).")
+    print("cube cycles: MACs over the A2 cube's MACs per cycle (int8 16x32x16, int4 16x64x16).")

@@ -1,14 +1,14 @@
 """The operators, registered as torch.library ops under ``torch.ops.ascend_glm5``.
 
-Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs natively; the MoE
-routing pair (moe_init_routing_v2, moe_finalize_routing) is plain torch by design (docs/ops/moe_routing.md).
+Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs natively.
 """
 
 from .dequant_swiglu_quant import dequant_swiglu_quant
 from .dynamic_quant import dynamic_quant
 from .grouped_matmul_a8w4 import grouped_matmul_a8w4
 from .lightning_indexer import lightning_indexer
-from .moe_routing import moe_finalize_routing, moe_init_routing_v2
+from .moe_finalize_routing import moe_finalize_routing
+from .moe_init_routing_v2 import moe_init_routing_v2
 from .quant_matmul import quant_matmul
 from .quantize import quantize
 from .sparse_flash_attention import sparse_flash_attention

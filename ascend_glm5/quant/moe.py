@@ -10,10 +10,9 @@
 
 Each token is quantized once, before the gather (quantizing each of its K copies gives the same
 int8 row and scale, K times the work). ``backend="kernels"`` runs our ops (the AscendC kernels,
-emulated on the CPU); ``backend="reference"`` runs their pure-torch references with the same
-arguments (per-token quant, exact integer GEMMs), so the two are comparable step for step.
-Routing and the combine are plain torch in both (docs/ops/moe_routing.md). Contract and design:
-docs/ops/moe_w4a8.md.
+emulated on the CPU, natively on an NPU); ``backend="reference"`` runs their pure-torch references
+with the same arguments (per-token quant, exact integer GEMMs), so the two are comparable step
+for step. Design and measurements: docs/ops/moe_w4a8.md.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from .. import ops, reference
-from ..ops.moe_routing import moe_finalize_routing, moe_init_routing_v2
+from ..reference import moe_routing as reference_routing
 from .int4_pack import msmodelslim_to_int32, pack_int4_int8
 from .w4a8 import quantize_weight_int4
 
@@ -35,8 +34,19 @@ BACKENDS = ("kernels", "reference")
 @dataclass(frozen=True)
 class _Ops:
     dynamic_quant: Callable
+    moe_init_routing_v2: Callable
     grouped_matmul_a8w4: Callable
     dequant_swiglu_quant: Callable
+    moe_finalize_routing: Callable
+
+
+# The reference functions take the arguments the chain passes (torch_npu names), minus the mode
+# switches that only select what the ops support.
+def _reference_init_routing(x, expert_idx, *, scale, expert_num, active_expert_range, **modes):
+    assert modes == dict(active_num=x.shape[0] * expert_idx.shape[1], expert_tokens_num_type=1,
+                         expert_tokens_num_flag=True, quant_mode=-1, row_idx_type=0)
+    return reference_routing.moe_init_routing_v2(x, expert_idx, scale=scale, expert_num=expert_num,
+                                                 active_expert_range=active_expert_range)
 
 
 def _reference_dequant_swiglu_quant(x, *, weight_scale, activation_scale, group_index, activate_left, quant_mode):
@@ -45,9 +55,16 @@ def _reference_dequant_swiglu_quant(x, *, weight_scale, activation_scale, group_
                                           group_index=group_index, activate_left=activate_left)
 
 
+def _reference_finalize_routing(rows, skip1, skip2, bias, scales, dst, experts, drop_pad_mode):
+    return reference_routing.moe_finalize_routing(rows, skip1, skip2, bias, scales, dst, experts, drop_pad_mode,
+                                                  tokens=scales.shape[0])
+
+
 _BACKEND_OPS = {
-    "kernels": _Ops(ops.dynamic_quant, ops.grouped_matmul_a8w4, ops.dequant_swiglu_quant),
-    "reference": _Ops(reference.dynamic_quant, reference.grouped_matmul_a8w4, _reference_dequant_swiglu_quant),
+    "kernels": _Ops(ops.dynamic_quant, ops.moe_init_routing_v2, ops.grouped_matmul_a8w4, ops.dequant_swiglu_quant,
+                    ops.moe_finalize_routing),
+    "reference": _Ops(reference.dynamic_quant, _reference_init_routing, reference.grouped_matmul_a8w4,
+                      _reference_dequant_swiglu_quant, _reference_finalize_routing),
 }
 
 
@@ -135,7 +152,7 @@ class W4A8MoeExperts(nn.Module):
         experts = self.num_experts
         x = hidden_states if hidden_states.dtype in (torch.float16, torch.bfloat16) else hidden_states.to(torch.bfloat16)
         x_q, x_scale = f.dynamic_quant(x)
-        rows, row_idx, group_list, row_scale = moe_init_routing_v2(
+        rows, row_idx, group_list, row_scale = f.moe_init_routing_v2(
             x_q, top_k_index, scale=x_scale, active_num=tokens * top_k, expert_num=experts,
             expert_tokens_num_type=1, expert_tokens_num_flag=True, quant_mode=-1, active_expert_range=[0, experts],
             row_idx_type=0)
@@ -145,7 +162,7 @@ class W4A8MoeExperts(nn.Module):
                                                   group_index=group_list, activate_left=True, quant_mode=1)
         down = f.grouped_matmul_a8w4(act_q, self.w2_weight, self.w2_scale, act_scale, group_list,
                                      group_list_type=1, output_dtype=hidden_states.dtype)
-        out = moe_finalize_routing(down, None, None, None, top_k_weights, row_idx, top_k_index, drop_pad_mode=2)
+        out = f.moe_finalize_routing(down, None, None, None, top_k_weights, row_idx, top_k_index, 2)
         return out.to(hidden_states.dtype)
 
     def extra_repr(self) -> str:

@@ -9,6 +9,8 @@ set(ASCEND_GLM5_OPS
   dynamic_quant
   grouped_matmul_a8w4
   lightning_indexer
+  moe_finalize_routing
+  moe_init_routing_v2
   quant_matmul
   quantize
   sparse_flash_attention

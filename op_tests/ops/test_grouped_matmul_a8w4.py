@@ -160,6 +160,13 @@ def test_long_k_rows_go_one_by_one():
     _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
 
 
+def test_long_n_weight_rows_go_one_by_one():
+    # N / 2 > 65535 bytes per weight row: beyond ND2NZ's 16-bit source pitch.
+    g = torch.Generator().manual_seed(19)
+    x, weight, scale, pts, gl, _ = _inputs([1, 1], 3, 131200, 2, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+
+
 def test_streaming_weights_when_k_does_not_fit_l1():
     # K > 12288 int4 at the narrowest tile: an expert's weights stream once per pass (two passes).
     m, n, k = 130, 64, 12352

@@ -160,6 +160,13 @@ def test_long_k_rows_go_one_by_one():
     _check(x1, x2, torch.rand(16, generator=g), output_dtype=torch.int32)
 
 
+def test_long_n_rows_go_one_by_one():
+    # A contiguous [K, N] weight with N > 65535: its rows exceed ND2NZ's 16-bit source pitch.
+    g = torch.Generator().manual_seed(18)
+    x1, x2 = _inputs(2, 70000, 3, g=g, layout="kn")
+    _check(x1, x2, torch.rand(70000, generator=g), output_dtype=torch.int32)
+
+
 def test_max_k_extremes_stay_exact():
     # K = 131071 with every product 128 * 128 = 2^14: the largest sum that fits int32.
     from ascend_glm5.ops.quant_matmul import MAX_K as k

@@ -16,6 +16,14 @@ QuantizeTiling MakeQuantizeTiling(uint64_t rows, uint32_t cols, uint32_t dtype, 
   t.rowsHi = static_cast<uint32_t>(rows >> 32);
   t.cols = cols;
   t.chunk = std::min(kQuantizeChunk, AlignUp(cols, 64));
+  if (perChannel) {
+    // Per-channel scales and offsets are read once per core that covers a column chunk. Cores are
+    // split into rowGroups x colGroups so that this stays ~4 * rowGroups / rows (<= 1/16) of the
+    // x traffic: with few rows (decode) every core takes its own narrow column block.
+    const uint64_t rowGroups = std::max<uint64_t>(1, std::min<uint64_t>(aivCores, rows / 64));
+    const uint32_t colGroups = std::max<uint32_t>(1, aivCores / static_cast<uint32_t>(rowGroups));
+    t.chunk = std::min(t.chunk, std::max<uint32_t>(64, AlignUp(CeilDiv(cols, colGroups), 64)));
+  }
   t.dtype = dtype;
   t.perChannel = perChannel ? 1 : 0;
   t.hasOffset = hasOffset ? 1 : 0;

@@ -51,10 +51,17 @@ class QGemmCube {
     accSlots_.Init(2, 0);
   }
 
-  __aicore__ inline void Process() {
-    if (!sched_.Next(cur_)) return;
+  // Issues the first ring of weight loads: they need nothing from the vector cores, so they can
+  // run while those still prepare the activations.
+  __aicore__ inline void StartWeights() {
+    haveCur_ = sched_.Next(cur_);
+    if (!haveCur_) return;
     haveNext_ = sched_.Next(next_);
     for (uint32_t i = 0; i < t_->ringChunks && LoadPending(); ++i) IssueNextLoad();
+  }
+
+  __aicore__ inline void Process() {
+    if (!haveCur_) return;
     for (;;) {
       RunItem(cur_);
       if (!haveNext_) break;
@@ -194,7 +201,7 @@ class QGemmCube {
   QGemmSchedule sched_;
   QGemmHandoff handoff_;
   QGemmItem cur_{}, next_{};
-  bool haveNext_ = false;
+  bool haveCur_ = false, haveNext_ = false;
   uint32_t loadWhich_ = 0, loadPass_ = 0, loadChunk_ = 0, chunkElems_ = 0;
   uint64_t loadQ_ = 0, readBase_ = 0;
   AscendC::TBuf<AscendC::TPosition::B1> ringL1_;

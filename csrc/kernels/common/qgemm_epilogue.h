@@ -104,7 +104,7 @@ class QGemmVector {
   __aicore__ inline void LoadRowParams(const QGemmItem& it, uint64_t row0, uint32_t rows) {
     using namespace AscendC;
     const uint32_t nv = it.nValid;
-    const DataCopyExtParams row(1, nv * 4, 0, 0);
+    const DataCopyExtParams row(1, nv * 4, 0, 0, 0);
     if constexpr (!SameType<OutT, int32_t>::value)
       DataCopyPad(scaleRow_.Get<float>(), scale_[uint64_t(it.group) * t_->n + it.n0], row, DataCopyPadExtParams<float>());
     if (t_->biasKind == kBiasInt32)  // MSD never has a bias: rowInt_ is free
@@ -112,7 +112,7 @@ class QGemmVector {
     if (t_->biasKind == kBiasFloat)
       DataCopyPad(biasRow_.Get<float>(), biasFloat_[it.n0], row, DataCopyPadExtParams<float>());
     if (t_->hasPertoken && !SameType<OutT, int32_t>::value)
-      DataCopyPad(pts_.Get<float>(), pertoken_[row0], DataCopyExtParams(1, rows * 4, 0, 0), DataCopyPadExtParams<float>());
+      DataCopyPad(pts_.Get<float>(), pertoken_[row0], DataCopyExtParams(1, rows * 4, 0, 0, 0), DataCopyPadExtParams<float>());
   }
 
   // tile[r, :] (op)= row[:] for r < rows: one repeat per row, the row operand re-read (stride 0).
@@ -150,7 +150,7 @@ class QGemmVector {
     WaitFlag<Ev::V_MTE3>(0);
     const uint32_t rowBytes = it.nValid * sizeof(T), ubRow = t_->nTile * sizeof(T);
     const DataCopyExtParams p(uint16_t(rows), rowBytes, (ubRow - AlignUp(rowBytes, 32)) / 32,
-                              (t_->n - it.nValid) * uint32_t(sizeof(T)));
+                              (t_->n - it.nValid) * uint32_t(sizeof(T)), 0);
     DataCopyPad(out_[row0 * t_->n + it.n0], tile, p);
     SetFlag<Ev::MTE3_MTE2>(0);  // the tiles are refilled next pass
     WaitFlag<Ev::MTE3_MTE2>(0);

@@ -73,7 +73,7 @@ class GmmMsdSplit {
     const uint32_t k = t_->k, kPad = t_->kPad, rowPad = AlignUp(k, 32);
     FillEights(rows * kPad);
     DataCopyPad(xBuf_.Get<int8_t>(), x_[uint64_t(r) * k],
-                DataCopyExtParams(uint16_t(rows), k, 0, (kPad - rowPad) / 32),
+                DataCopyExtParams(uint16_t(rows), k, 0, (kPad - rowPad) / 32, 0),
                 DataCopyPadExtParams<int8_t>(true, 0, uint8_t(rowPad - k), int8_t(8)));
     SetFlag<Ev::MTE2_V>(0);
     WaitFlag<Ev::MTE2_V>(0);
@@ -87,7 +87,7 @@ class GmmMsdSplit {
     const uint32_t valid = t_->k > c ? (t_->k - c < len ? t_->k - c : len) : 0;
     FillEights(len);
     if (valid > 0)
-      DataCopyPad(xBuf_.Get<int8_t>(), x_[uint64_t(r) * t_->k + c], DataCopyExtParams(1, valid, 0, 0),
+      DataCopyPad(xBuf_.Get<int8_t>(), x_[uint64_t(r) * t_->k + c], DataCopyExtParams(1, valid, 0, 0, 0),
                   DataCopyPadExtParams<int8_t>(true, 0, uint8_t(AlignUp(valid, 32) - valid), int8_t(8)));
     SetFlag<Ev::MTE2_V>(0);
     WaitFlag<Ev::MTE2_V>(0);
@@ -170,7 +170,7 @@ class GmmMsdSplit {
     const uint64_t step = kZeroBytes / sizeof(OutT);
     for (uint64_t i = b; i < e; i += step) {
       const uint64_t n = e - i < step ? e - i : step;
-      DataCopyPad(out_[i], z, DataCopyExtParams(1, uint32_t(n * sizeof(OutT)), 0, 0));
+      DataCopyPad(out_[i], z, DataCopyExtParams(1, uint32_t(n * sizeof(OutT)), 0, 0, 0));
     }
   }
 

@@ -24,7 +24,8 @@ __aicore__ inline void RunVector(GM_ADDR x, GM_ADDR scale, GM_ADDR perTokenScale
   split.Init(pipe, x, y, workspace, t, rows.TotalRows());
   split.Process();
   pipe.Reset();
-  AscendC::SyncAll<false>();  // every hi / lo row is in GM before any cube reads it
+  AscendC::PipeBarrier<PIPE_ALL>();  // the split's last stores are done
+  AscendC::SyncAll<false>();         // every hi / lo row is in GM before any cube reads it
   QGemmVector<OutT, true> epilogue;
   epilogue.Init(pipe, scale, perTokenScale, nullptr, y, groupList, workspace, t);
   epilogue.Process();
@@ -37,10 +38,11 @@ extern "C" __global__ __aicore__ void grouped_matmul_a8w4(GM_ADDR x, GM_ADDR wei
   QGemmTiling t;
   LoadTiling(t, tiling);
   if ASCEND_IS_AIC {
-    AscendC::SyncAll<false>();
     AscendC::TPipe pipe;
     QGemmCube<AscendC::int4b_t, true> cube;
     cube.Init(pipe, nullptr, weight, groupList, workspace, t);
+    cube.StartWeights();        // the first weight loads overlap the split
+    AscendC::SyncAll<false>();  // the hi / lo rows are in GM
     cube.Process();
   }
   if ASCEND_IS_AIV {

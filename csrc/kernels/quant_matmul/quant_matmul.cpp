@@ -30,6 +30,7 @@ extern "C" __global__ __aicore__ void quant_matmul(GM_ADDR x1, GM_ADDR x2, GM_AD
     AscendC::TPipe pipe;
     QGemmCube<int8_t, false> cube;
     cube.Init(pipe, x1, x2, nullptr, workspace, t);
+    cube.StartWeights();
     cube.Process();
   }
   if ASCEND_IS_AIV {

@@ -6,22 +6,13 @@
 // and offsets are read once per chunk it meets, and short inputs (decode: a few rows of 6144)
 // still spread over many cores. The next tile's load is issued before the current one is computed.
 #include "kernel_operator.h"
+#include "../common/float_convert.h"
 #include "../common/tiling.h"
 #include "quantize_tiling.h"
 
 using namespace AscendC;
 
 namespace ascend_glm5 {
-
-__aicore__ inline void ToFloat(const LocalTensor<float>& dst, const LocalTensor<half>& src, uint32_t n) {
-  Cast(dst, src, RoundMode::CAST_NONE, n);
-}
-__aicore__ inline void ToFloat(const LocalTensor<float>& dst, const LocalTensor<bfloat16_t>& src, uint32_t n) {
-  Cast(dst, src, RoundMode::CAST_NONE, n);
-}
-__aicore__ inline void ToFloat(const LocalTensor<float>& dst, const LocalTensor<float>& src, uint32_t n) {
-  Muls(dst, src, 1.0f, n);  // exact copy within UB
-}
 
 template <typename T>
 class QuantizeKernel {
