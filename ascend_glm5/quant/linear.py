@@ -41,34 +41,50 @@ def kernel_input(x: torch.Tensor) -> torch.Tensor:
 
 
 class Ops:
-    """The ops one backend runs, with the same names and arguments either way. MoE routing and the
-    combine are plain torch in both (``ascend_glm5.ops.moe_routing``: no kernel by design)."""
+    """The ops one backend runs, called with the same (torch_npu) arguments either way."""
 
     def __init__(self, backend: str):
         self.backend = check_backend(backend)
-        from ..ops import moe_routing
-
-        self.moe_init_routing_v2 = moe_routing.moe_init_routing_v2
-        self.moe_finalize_routing = moe_routing.moe_finalize_routing
         if backend == "kernels":
             from .. import ops
 
             self.dynamic_quant, self.quant_matmul, self.quantize = ops.dynamic_quant, ops.quant_matmul, ops.quantize
             self.dequant_swiglu_quant = ops.dequant_swiglu_quant
+            self.moe_init_routing_v2, self.moe_finalize_routing = ops.moe_init_routing_v2, ops.moe_finalize_routing
         else:
             from .. import reference
 
             self.dynamic_quant, self.quant_matmul = reference.dynamic_quant, reference.quant_matmul
             self.quantize = reference.quantize
             self.dequant_swiglu_quant = _reference_dequant_swiglu_quant
+            self.moe_init_routing_v2, self.moe_finalize_routing = _reference_init_routing, _reference_finalize_routing
 
 
-def _reference_dequant_swiglu_quant(x, *, quant_mode: int = 1, **kwargs):
+# The references take the arguments the modules pass (torch_npu names) minus the mode switches that
+# only select what the ops support; these adapters check those switches and drop them.
+def _reference_dequant_swiglu_quant(x, *, quant_mode: int, **kwargs):
     from ..reference import dequant_swiglu_quant
 
     if quant_mode != 1:
         raise ValueError("only quant_mode=1 (dynamic per-token) is used")
     return dequant_swiglu_quant(x, **kwargs)
+
+
+def _reference_init_routing(x, expert_idx, *, scale, expert_num, active_expert_range, **modes):
+    from ..reference import moe_routing
+
+    if modes != dict(active_num=x.shape[0] * expert_idx.shape[1], expert_tokens_num_type=1,
+                     expert_tokens_num_flag=True, quant_mode=-1, row_idx_type=0):  # fmt: skip
+        raise ValueError(f"unsupported routing modes {modes}")
+    return moe_routing.moe_init_routing_v2(x, expert_idx, scale=scale, expert_num=expert_num,
+                                           active_expert_range=active_expert_range)  # fmt: skip
+
+
+def _reference_finalize_routing(rows, skip1, skip2, bias, scales, dst, experts, drop_pad_mode=0):
+    from ..reference import moe_routing
+
+    return moe_routing.moe_finalize_routing(rows, skip1, skip2, bias, scales, dst, experts, drop_pad_mode,
+                                            tokens=scales.shape[0])  # fmt: skip
 
 
 class QuantModule(nn.Module):
