@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 

@@ -2,7 +2,6 @@
 the export's extra files, and the SQNR gain on a model with injected activation outliers."""
 
 import json
-import os
 
 import pytest
 import torch
