@@ -56,6 +56,7 @@ def catlass_include() -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     wheel = cache / WHEEL_NAME
     if not wheel.is_file() or _sha256(wheel) != WHEEL_SHA256:
+        wheel.unlink(missing_ok=True)  # pip keeps an existing file
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
                "--platform", "manylinux_2_28_x86_64", "--dest", str(cache), f"ascend-catlass-dsl=={WHEEL_VERSION}"]
         run = subprocess.run(cmd, capture_output=True, text=True)
@@ -71,7 +72,7 @@ def catlass_include() -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(z.read(name))
         shutil.rmtree(include, ignore_errors=True)
-        os.replace(tmp, include)  # complete or absent, even if two sessions race
+        os.replace(tmp, include)  # an interrupted run leaves no partial tree behind
         os.mkdir(tmp)  # TemporaryDirectory removes it again
     return include
 
