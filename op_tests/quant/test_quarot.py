@@ -21,11 +21,13 @@ from .conftest import KINDS
 
 @pytest.mark.parametrize("n", [1, 2, 12, 20, 24, 28, 36, 44, 96, 192, 6144, 7168])
 def test_hadamard_rows_are_orthogonal(n):
-    """H H^T = n I (GLM-5's 6144 = 12 * 512, DeepSeek-V3.2's 7168 = 28 * 256: checked on 64 rows)."""
+    """H H^T = n I (GLM-5's 6144 = 12 * 512, DeepSeek-V3.2's 7168 = 28 * 256: checked on 16 rows spread
+    over the matrix; fp32 sums of +-1 are exact up to 2**24)."""
     h = hadamard_matrix(n)
     assert h.dtype == torch.int8 and tuple(h.shape) == (n, n) and bool((h.abs() == 1).all())
-    rows = h[: min(n, 64)].double()
-    assert torch.equal(rows @ h.double().T, n * torch.eye(n, dtype=torch.float64)[: min(n, 64)])
+    pick = torch.linspace(0, n - 1, min(n, 16)).round().long().unique()
+    products = h[pick].float() @ h.float().T
+    assert torch.equal(products, n * torch.eye(n)[pick])
 
 
 @pytest.mark.parametrize("n", [3, 6, 10, 100, 7 * 9])

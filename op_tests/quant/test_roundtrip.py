@@ -153,7 +153,7 @@ def test_module_prolog_equals_patch_models_prolog(kind, monkeypatch):
     from ascend_glm5.integrations import msmodelslim
     from ascend_glm5.integrations.tiny_models import build_tiny_model
 
-    model = build_tiny_model(kind, seed=3)
+    model = build_tiny_model(kind, seed=3, num_hidden_layers=2)  # 1 dense + 1 MoE layer
     ids = torch.randint(1, 64, (2, 12), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(ids)
     ids[0, :4], mask[0, :4] = 0, 0
