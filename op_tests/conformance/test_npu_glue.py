@@ -47,12 +47,12 @@ def _download_headers() -> Path | str:
         return str(e)  # remembered, so that each test fails with it without downloading again
 
 
-def torch_npu_include() -> Path:
-    """torch_npu's headers for the installed torch; a download failure fails the calling test."""
+def torch_npu_includes() -> list[Path]:
+    """-I directories of torch_npu's headers for the installed torch; a download failure fails the calling test."""
     found = _download_headers()
     if isinstance(found, str):
         pytest.fail(f"torch-npu headers for torch {torch.__version__}: {found}", pytrace=False)
-    return found
+    return wheel_headers.include_dirs(found)
 
 
 def test_every_registered_op_has_its_npu_files():
@@ -112,7 +112,7 @@ def test_check_reports_a_broken_launch(tmp_path):
         '#include "aclrtlaunch_dynamic_quant.h"\n'
         "uint32_t Launch(void* s) { return ACLRT_LAUNCH_KERNEL(dynamic_quant)(1, s, nullptr, nullptr, nullptr); }\n"
     )
-    (result,) = typecheck.syntax_check([broken], typecheck.compile_flags(CSRC, gen, torch_npu_include()), jobs=1)
+    (result,) = typecheck.syntax_check([broken], typecheck.compile_flags(CSRC, gen, torch_npu_includes()), jobs=1)
     assert result.returncode != 0 and any("too few arguments" in e for e in result.errors()), result.output
 
 
@@ -125,7 +125,7 @@ def test_npu_glue_type_checks_against_torch_npu(tmp_path):
     kernels = launch_stubs.write_launch_headers(sorted(CSRC.glob("kernels/*/*.cpp")), gen)
     assert set(ops) <= {k.name for k in kernels}
     bind, host = glue_files()
-    results = typecheck.syntax_check(bind + host, typecheck.compile_flags(CSRC, gen, torch_npu_include()))
+    results = typecheck.syntax_check(bind + host, typecheck.compile_flags(CSRC, gen, torch_npu_includes()))
     errors = [e for r in results for e in r.errors()]
     failed = [r for r in results if r.returncode != 0]
     assert not errors and not failed, (

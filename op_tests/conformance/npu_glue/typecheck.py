@@ -34,8 +34,8 @@ def pybind11_include() -> list[Path]:
     return [Path(pybind11.get_include())]
 
 
-def compile_flags(csrc: Path, generated: Path, torch_npu_include: Path) -> list[str]:
-    includes = [csrc, generated, torch_npu_include, *pybind11_include(),
+def compile_flags(csrc: Path, generated: Path, torch_npu_includes: list[Path]) -> list[str]:
+    includes = [csrc, generated, *torch_npu_includes, *pybind11_include(),
                 *map(Path, torch.utils.cpp_extension.include_paths()), Path(sysconfig.get_paths()["include"])]  # fmt: skip
     return [
         f"-std=c++{torch_cxx_standard()}",

@@ -2,8 +2,8 @@
 (never installed) once and cached.
 
 The wheel ships `torch_npu/include/`: torch_npu's own headers (`torch_npu/csrc/...`), op-plugin's
-(`third_party/op-plugin/`) and CANN's ACL headers (`acl/acl_base.h`, `acl/acl_rt.h`, ...; the same files
-again under `third_party/acl/inc/acl/`), which is all a CANN-free machine needs to type-check the glue.
+(`third_party/op-plugin/`) and CANN's ACL headers under `third_party/acl/inc/acl/` (from torch-npu 2.13
+also at `acl/`), which is all a CANN-free machine needs to type-check the glue.
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ REQUIRED = (
     "torch_npu/csrc/framework/OpCommand.h",
     "torch_npu/csrc/core/npu/NPUStream.h",
     "torch_npu/csrc/core/npu/NPUFormat.h",
-    "acl/acl.h",
-    "acl/acl_base.h",
+    "third_party/acl/inc/acl/acl.h",
+    "third_party/acl/inc/acl/acl_base.h",
 )
 _INCLUDE_PREFIX = "torch_npu/include/"
+
+
+def include_dirs(include: Path) -> list[Path]:
+    """-I directories for `include`: its root (torch_npu/..., third_party/...) and the ACL headers as CANN
+    lays them out (`<acl/acl.h>`, as in $ASCEND_HOME_PATH/include)."""
+    return [include, include / "third_party" / "acl" / "inc"]
 
 
 class WheelError(RuntimeError):
