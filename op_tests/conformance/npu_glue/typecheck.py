@@ -35,8 +35,9 @@ def pybind11_include() -> list[Path]:
 
 
 def compile_flags(csrc: Path, generated: Path, torch_npu_includes: list[Path]) -> list[str]:
-    includes = [csrc, generated, *torch_npu_includes, *pybind11_include(),
-                *map(Path, torch.utils.cpp_extension.include_paths()), Path(sysconfig.get_paths()["include"])]  # fmt: skip
+    torch_includes = [Path(p) for p in torch.utils.cpp_extension.include_paths()]
+    python_include = Path(sysconfig.get_paths()["include"])
+    includes = [csrc, generated, *torch_npu_includes, *pybind11_include(), *torch_includes, python_include]
     return [
         f"-std=c++{torch_cxx_standard()}",
         f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",  # torch's TORCH_CXX_FLAGS
