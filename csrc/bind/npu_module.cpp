@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <exception>
 #include <utility>
 
 #include "bind/npu_bind.h"
@@ -53,6 +54,20 @@ void LaunchOnCurrentStream(const std::string& name, std::function<uint32_t(void*
 
 PYBIND11_MODULE(_npu, m) {
   m.doc() = "ascend_glm5 kernels on Ascend NPUs";
+  // c10 errors reach Python as torch raises them (TORCH_CHECK_VALUE: ValueError). torch registers its own
+  // translator only with the pybind11 internals it was built with, which this module need not share
+  // (torch 2.13 bundles pybind11 3.0, internals 11; pybind11 3.1 has 12): without this, RuntimeError.
+  pybind11::register_local_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const c10::ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what_without_backtrace());
+    } catch (const c10::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what_without_backtrace());
+    } catch (const c10::Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
+    }
+  });
 #define ASCEND_GLM5_OP(name) BindNpuOp_##name(m);
 #include "bind/op_list.inc"
 #undef ASCEND_GLM5_OP
