@@ -33,10 +33,10 @@ def registered_ops() -> list[str]:
 
 
 def glue_files() -> tuple[list[Path], list[Path]]:
-    """(files that include torch / torch_npu, host launch files that include only ACL + the launch headers)."""
-    return [CSRC / "bind" / "npu_module.cpp", *sorted((CSRC / "bind" / "npu").glob("*.cpp"))], sorted(
-        CSRC.glob("host/*/*_npu.cpp")
-    )
+    """(the module and op bindings, which include torch; the host launch files, which include ACL only)."""
+    bind = [CSRC / "bind" / "npu_module.cpp", *sorted((CSRC / "bind" / "npu").glob("*.cpp"))]
+    host = sorted(CSRC.glob("host/*/*_npu.cpp"))
+    return bind, host
 
 
 @functools.lru_cache(maxsize=None)
