@@ -9,7 +9,8 @@
 #pragma once
 
 // Only the ATen pieces used (per-operator headers) and torch's pybind11 casters: op files compile in
-// half the time torch/extension.h (all of ATen and the C++ frontend) takes.
+// half the time torch/extension.h (all of ATen and the C++ frontend) takes. An op file that needs
+// another ATen function includes its <ATen/ops/<name>.h>.
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
@@ -35,6 +36,12 @@ uint32_t AiCores(const at::Device& device);
 // Kernels read plain row-major memory: rejects tensors whose NPU storage format is private (e.g.
 // FRACTAL_NZ after torch_npu.npu_format_cast) with a ValueError naming the argument.
 void RequirePlainFormat(const char* name, const at::Tensor& t);
+inline void RequirePlainFormat(const char* name, const c10::optional<at::Tensor>& t) {
+  if (t.has_value()) RequirePlainFormat(name, *t);
+}
+
+// The device address of an optional input (an undefined tensor: none).
+inline void* DataPtrOrNull(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 // Enqueues `launch` through torch_npu's OpCommand, in order with torch_npu's own queued work. The
 // caller's current stream is read here, on the calling thread, and handed to `launch`, which runs later

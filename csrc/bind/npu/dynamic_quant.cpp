@@ -9,7 +9,7 @@ using namespace ascend_glm5::bind;
 std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::optional<at::Tensor>& smooth) {
   const c10::DeviceGuard guard(x.device());
   RequirePlainFormat("x", x);
-  if (smooth.has_value()) RequirePlainFormat("smooth_scales", *smooth);
+  RequirePlainFormat("smooth_scales", smooth);
   const int64_t cols = x.size(-1);
   const int64_t rows = cols ? x.numel() / cols : 0;
   at::Tensor xc = x.contiguous();
@@ -26,8 +26,8 @@ std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::
   const uint32_t blockDim = tiling.blockDim;
   // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
   LaunchOnCurrentStream("ascend_glm5_dynamic_quant", [blockDim, xc, sm, y, scale, tilingDev](void* stream) {
-    return ascend_glm5::host::DynamicQuantNpu(stream, blockDim, xc.data_ptr(), sm.defined() ? sm.data_ptr() : nullptr,
-                                              y.data_ptr(), scale.data_ptr(), tilingDev.data_ptr());
+    return ascend_glm5::host::DynamicQuantNpu(stream, blockDim, xc.data_ptr(), DataPtrOrNull(sm), y.data_ptr(),
+                                              scale.data_ptr(), tilingDev.data_ptr());
   });
   return {y, scale};
 }

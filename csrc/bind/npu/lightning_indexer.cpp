@@ -17,7 +17,7 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
   RequirePlainFormat("query", query);
   RequirePlainFormat("key", key);
   RequirePlainFormat("weights", weights);
-  if (blockTable.has_value()) RequirePlainFormat("block_table", *blockTable);
+  RequirePlainFormat("block_table", blockTable);
   ascend_glm5::host::LightningIndexerProblem p;
   const bool paged = blockTable.has_value();
   ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
@@ -39,9 +39,8 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
   // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
   LaunchOnCurrentStream("ascend_glm5_lightning_indexer", [blockDim, q, k, w, bt, idx, vals, dev](void* stream) {
     return ascend_glm5::host::LightningIndexerNpu(stream, blockDim, q.data_ptr(), k.data_ptr(), w.data_ptr(),
-                                                  bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
-                                                  idx.data_ptr(), vals.defined() ? vals.data_ptr() : nullptr,
-                                                  dev.workspace.data_ptr(), dev.tiling.data_ptr());
+                                                  DataPtrOrNull(bt), dev.table.data_ptr(), idx.data_ptr(),
+                                                  DataPtrOrNull(vals), dev.workspace.data_ptr(), dev.tiling.data_ptr());
   });
 }
 

@@ -21,7 +21,7 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   RequirePlainFormat("key", key);
   RequirePlainFormat("key_rope", keyRope);
   RequirePlainFormat("sparse_indices", sparseIndices);
-  if (blockTable.has_value()) RequirePlainFormat("block_table", *blockTable);
+  RequirePlainFormat("block_table", blockTable);
   ascend_glm5::host::SparseFlashAttentionProblem p;
   const bool paged = blockTable.has_value();
   ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
@@ -44,9 +44,8 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
                         [blockDim, q, qr, k, kr, idx, bt, o, mx, sm, dev](void* stream) {
                           return ascend_glm5::host::SparseFlashAttentionNpu(
                               stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), kr.data_ptr(),
-                              idx.data_ptr(), bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
-                              o.data_ptr(), mx.defined() ? mx.data_ptr() : nullptr,
-                              sm.defined() ? sm.data_ptr() : nullptr, dev.workspace.data_ptr(), dev.tiling.data_ptr());
+                              idx.data_ptr(), DataPtrOrNull(bt), dev.table.data_ptr(), o.data_ptr(), DataPtrOrNull(mx),
+                              DataPtrOrNull(sm), dev.workspace.data_ptr(), dev.tiling.data_ptr());
                         });
 }
 
