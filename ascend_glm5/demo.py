@@ -39,10 +39,11 @@ FP32 = Tolerance(logits=3e-3, attention=3e-3, rows=0.99)
 
 # Near-tie bands for an fp32 model against HF fp32 (docs/integrations.md). A decision can flip only
 # where the two runs' scores move apart by more than its margin, so each band is twice the largest
-# score distance the comparison allows (and checks): index scores 2.5e-3 of the row's scale (the
-# kernels' fp16 inputs and the drift they cause move them by up to 7e-4 on seeds 0-7), routing
-# scores 2.5e-3 (measured up to 7e-4), logits FP32.logits.
-FP32_SCORES = {"indexer": 2.5e-3, "routing": 2.5e-3}
+# score distance the comparison allows (and checks). Index scores: 1.25e-2 of the row's scale (the
+# kernels' fp16 inputs move layer-0 scores by <= 4e-4; the drift they cause grows with depth, up to
+# 7.7e-3 in DeepSeek-V3.2's third layer on seeds 0-7); routing scores 2.5e-3 (measured <= 7e-4);
+# logits FP32.logits.
+FP32_SCORES = {"indexer": 1.25e-2, "routing": 2.5e-3}
 FP32_BAND = TieBand(indexer=2 * FP32_SCORES["indexer"], routing=2 * FP32_SCORES["routing"], token=2 * FP32.logits)
 
 

@@ -33,7 +33,7 @@ from ascend_glm5.integrations.decisions import Decisions, run_steps
 from ascend_glm5.integrations.tiny_models import KINDS, build_tiny_model, tiny_config
 
 SEEDS = range(8)
-TOKENS = 16
+TOKENS = 12
 PROMPTS = (16, 11)
 OVERRIDES = {"glm_moe_dsa": dict(indexer_types=["full", "shared", "full"]), "deepseek_v32": {}}
 
@@ -176,7 +176,7 @@ def test_accelerate_hooks_wrap_the_patched_forward():
     assert all(h.pre == h.post == 2 for h in hooks)
     for module in modules:
         remove_hook_from_module(module)
-        assert "forward" not in vars(module)
+        assert module.forward.__func__ is type(module).forward
     assert torch.equal(model(ids, attention_mask=mask).logits, hf)
 
 
