@@ -168,9 +168,13 @@ std::vector<const CoreState*> FlagTargets(const CoreState& self, int mode) {
   }
   return out;
 }
+// Counter slots of a flag: 0 / 1 / 2 = modes 0 / 1 / 2, 3 / 4 = mode 2 into an AIC from AIV 0 / 1.
+int FlagKey(uint16_t flagId, int slot) { return flagId * 8 + slot; }
+
 void CheckFlag(const char* api, int mode, uint16_t flagId) {
   EMU_REQUIRE(mode >= 0 && mode <= 2, api, "param-range", "mode %d is not 0, 1 or 2", mode);
-  EMU_REQUIRE(flagId < 16, api, "param-range", "flagId %u outside [0, 15]", flagId);
+  // CrossCoreSetFlag(ISASI).md: flag ids 0-10 on A2/A3 (SyncAll uses the ones above).
+  EMU_REQUIRE(flagId <= 10, api, "param-range", "flagId %u outside [0, 10]", flagId);
   EMU_REQUIRE(CurrentLaunch()->mode == KernelMode::MIX_MODE || mode != 2, api, "sync-scope",
               "mode 2 (cube <-> vector) needs a MIX_AIC_1_2 launch");
   EMU_REQUIRE(Core().declaredType != KERNEL_TYPE_AIV_ONLY && Core().declaredType != KERNEL_TYPE_AIC_ONLY, api, "kernel-type",
@@ -186,7 +190,7 @@ void CrossCoreSet(const char* api, int mode, uint16_t flagId) {
   std::unique_lock<std::mutex> lock(L->mu);
   for (const CoreState* t : FlagTargets(self, mode)) {
     // Mode 2 into an AIC counts per sending AIV, so that its wait can require both.
-    const int key = (mode == 2 && t->coreType == AIC) ? flagId * 4 + 2 * mode + int(self.subBlockIdx) : flagId * 4 + mode;
+    const int key = (mode == 2 && t->coreType == AIC) ? FlagKey(flagId, 3 + int(self.subBlockIdx)) : FlagKey(flagId, mode);
     uint32_t& n = L->flagCount[{t, key}];
     EMU_REQUIRE(n < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId, mode, CoreName(*t).c_str());
     n++;
@@ -199,8 +203,8 @@ void CrossCoreWait(const char* api, int mode, uint16_t flagId) {
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
   std::vector<int> keys;
-  if (mode == 2 && self.coreType == AIC) keys = {flagId * 4 + 4, flagId * 4 + 5};  // both AIVs
-  else keys = {flagId * 4 + mode};
+  if (mode == 2 && self.coreType == AIC) keys = {FlagKey(flagId, 3), FlagKey(flagId, 4)};  // both AIVs
+  else keys = {FlagKey(flagId, mode)};
   // Mode 0 / 1 wait for every member of the group to have set the flag.
   const uint32_t need = mode == 2 ? 1 : static_cast<uint32_t>(FlagTargets(self, mode).size());
   std::unique_lock<std::mutex> lock(L->mu);
@@ -304,6 +308,14 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     gLast = std::move(stats);
   }
   if (L.aborted) throw EmuError(L.error);
+  // A cross-core flag count left behind would be seen by the next kernel on these cores.
+  for (const auto& [key, n] : L.flagCount) {
+    if (!n) continue;
+    const int flag = key.second / 8, mode = key.second % 8 < 2 ? key.second % 8 : 2;
+    throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
+                          "still has %u pending set(s) nobody waited for; wait for them before the kernel ends",
+                          kernel, CoreName(*key.first).c_str(), flag, mode, n));
+  }
 }
 
 void CheckGm(const char* api, const void* p, uint64_t bytes) {

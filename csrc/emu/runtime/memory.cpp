@@ -32,6 +32,11 @@ void Poison(uint8_t* p, uint32_t bytes) {
   for (uint32_t i = 0; i < bytes; ++i) p[i] = kPoisonPattern[i & 3];
 }
 
+void PoisonGm(void* p, uint64_t bytes) {
+  auto* b = static_cast<uint8_t*>(p);
+  for (uint64_t i = 0; i < bytes; ++i) b[i] = kPoisonPattern[i & 3];
+}
+
 void CountCopy(Mem from, Mem to, uint64_t bytes) {
   Counters& c = Core().counters;
   if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; }       // GM -> local
@@ -52,7 +57,7 @@ void* GmAllocRegistered(size_t bytes) {
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!p) throw EmuError(Format("[ascendc-emu] GmAlloc: out of host memory for %zu bytes", bytes));
-  Poison(static_cast<uint8_t*>(p), static_cast<uint32_t>(rounded));
+  PoisonGm(p, rounded);
   std::lock_guard<std::mutex> g(gGmMu);
   gGmAllocs[p] = bytes;
   return p;
@@ -80,15 +85,19 @@ void SetTilingKey(uint64_t key) { gTilingKey = key; }
 uint64_t TilingKey() { return gTilingKey; }
 
 // ---- TPipe ------------------------------------------------------------------------------------
-uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32_t len) {
+uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32_t len, bool isQue) {
+  EMU_REQUIRE(pos != TPosition::GM && pos != TPosition::CO2 && pos != TPosition::MAX, api, "position",
+              "%s is not local memory on A2/A3 (CO2 is GM there)", PositionName(pos));
   const Mem m = MemOf(pos);
   const MemSpec& s = Spec(m);
   MemBase(m);  // fails on a core without this memory
   EMU_REQUIRE(num >= 1, api, "buffer-count", "num must be at least 1");
-  uint32_t& count = buffers_[static_cast<int>(pos)];
-  EMU_REQUIRE(count + num <= kMaxBuffersPerPosition, api, "buffer-count",
-              "%u buffers at %s would exceed the limit of %u per position", count + num, PositionName(pos),
-              kMaxBuffersPerPosition);
+  EMU_REQUIRE(buffers_ + num <= kMaxBuffersPerKernel, api, "buffer-count",
+              "%u buffers would exceed the limit of %u per kernel", buffers_ + num, kMaxBuffersPerKernel);
+  uint32_t& ques = queBuffers_[static_cast<int>(pos)];
+  EMU_REQUIRE(!isQue || ques + num <= kMaxQueBuffersPerPosition, api, "buffer-count",
+              "%u TQue buffers at %s would exceed the limit of %u per position (one event id each)", ques + num,
+              PositionName(pos), kMaxQueBuffersPerPosition);
   uint32_t& used = used_[static_cast<int>(m)];
   const uint64_t need = uint64_t(num) * len;
   EMU_REQUIRE(used + need <= s.usableBytes, api, "capacity",
@@ -96,13 +105,15 @@ uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32
               PositionName(pos), s.name, used, (unsigned long long)(used + need), s.usableBytes);
   const uint32_t base = used;
   used += static_cast<uint32_t>(need);
-  count += num;
+  buffers_ += num;
+  if (isQue) ques += num;
   return base;
 }
 
 void PipeState::Reset() {
   used_.fill(0);
-  buffers_.fill(0);
+  queBuffers_.fill(0);
+  buffers_ = 0;
 }
 
 PipeState& CurrentPipe(const char* api) {

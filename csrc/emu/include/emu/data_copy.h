@@ -26,7 +26,7 @@ struct DataCopyExtParams {
   uint32_t dstStride = 0;
   uint32_t rsv = 0;
   DataCopyExtParams() = default;
-  DataCopyExtParams(uint16_t count, uint32_t len, uint32_t srcStrideIn, uint32_t dstStrideIn, uint32_t rsvIn = 0)
+  DataCopyExtParams(uint16_t count, uint32_t len, uint32_t srcStrideIn, uint32_t dstStrideIn, uint32_t rsvIn)
       : blockCount(count), blockLen(len), srcStride(srcStrideIn), dstStride(dstStrideIn), rsv(rsvIn) {}
 };
 
@@ -85,7 +85,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataC
   const uint64_t srcSpan = (p.blockCount - 1) * srcPitch + blk, dstSpan = (p.blockCount - 1) * dstPitch + blk;
   src.Check(api, 0, srcSpan * 8 / emu::kBits<T>);
   dst.CheckBytes(api, "dst", 0, dstSpan);
-  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.GetPhyAddr());
+  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   uint8_t* d = dst.Data();
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
   emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), blk * p.blockCount);
@@ -110,7 +110,7 @@ void DataCopy(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataC
   src.CheckBytes(api, "src", 0, srcSpan);
   dst.Check(api, 0, dstSpan * 8 / emu::kBits<T>);
   const uint8_t* s = src.Data();
-  uint8_t* d = reinterpret_cast<uint8_t*>(dst.GetPhyAddr());
+  uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
   emu::CountCopy(src.EmuMem(), emu::Mem::kCount, blk * p.blockCount);
 }
@@ -162,7 +162,7 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
   const uint64_t srcPitch = uint64_t(p.blockLen) + p.srcStride, dstPitch = ubBlock + uint64_t(p.dstStride) * 32;
   src.Check(api, 0, ((p.blockCount - 1) * srcPitch + p.blockLen) / sizeof(T));
   dst.CheckBytes(api, "dst", 0, (p.blockCount - 1) * dstPitch + ubBlock);
-  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.GetPhyAddr());
+  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) {
     uint8_t* d = dst.Data() + i * dstPitch;
     emu::Poison(d, static_cast<uint32_t>(ubBlock));  // undefined unless padded below
@@ -187,7 +187,7 @@ void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const Da
   const uint64_t srcPitch = ubBlock + uint64_t(p.srcStride) * 32, dstPitch = uint64_t(p.blockLen) + p.dstStride;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + p.blockLen);
   dst.Check(api, 0, ((p.blockCount - 1) * dstPitch + p.blockLen) / sizeof(T));
-  uint8_t* d = reinterpret_cast<uint8_t*>(dst.GetPhyAddr());
+  uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, src.Data() + i * srcPitch, p.blockLen);
   emu::CountCopy(src.EmuMem(), emu::Mem::kCount, uint64_t(p.blockLen) * p.blockCount);
 }
