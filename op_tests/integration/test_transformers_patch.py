@@ -29,7 +29,7 @@ import ascend_glm5.integrations.transformers as integration
 from ascend_glm5 import patch_model, patched, unpatch_model
 from ascend_glm5.demo import FP32, FP32_BAND, compare_with_hf, failures, left_padded_prompts, relative_error
 from ascend_glm5.integrations import PagedLatentCache
-from ascend_glm5.integrations.decisions import Decisions, run_steps
+from ascend_glm5.integrations.decisions import Decisions, TieBand, run_steps
 from ascend_glm5.integrations.tiny_models import KINDS, build_tiny_model, tiny_config
 
 SEEDS = range(8)
@@ -337,36 +337,45 @@ def test_demo_command(capsys):
 # ---- bf16: at least as faithful to the fp32 model as HF's own bf16 forward ---------------------------
 
 FAITHFUL_SEEDS = range(4)
-FAITHFUL_STEPS = 16
+FAITHFUL_STEPS = 12
 FAITHFUL_RATIO = 1.25  # allowed: patched median error / HF bf16 median error (see the docstring)
+# bf16 tie bands: bf16 moves index scores by up to ~4e-2 of the row scale (HF's own bf16 forward
+# as much as the patched one: measured), routing scores by ~1e-2, logits by ~2e-2.
+BF16_BAND = TieBand(indexer=1e-1, routing=2e-2, token=5e-2)
 
 
 @pytest.mark.parametrize("regime, index_topk", [("sparse", 5), ("dense", 64)])
 @pytest.mark.parametrize("kind", KINDS)
 @torch.no_grad()
 def test_bf16_at_least_as_faithful_as_hf(kind, regime, index_topk):
-    """The fp32 model's greedy tokens (HF, seeds 0-3) fed to the bf16 model, HF's forward and the
-    patched one: per step, the next-token logits error against the fp32 model's. Pooled over the
-    seeds, the patched median error is at most 1.25x HF bf16's, and its greedy token agrees with the
-    fp32 model's at least as often as HF bf16's, up to one position, where the fp32 margin is clear
-    of the bf16 tie band (5e-2). Both bf16 runs flip near-tie decisions of the fp32 model (the
-    rounding is ~1e-2), each its own way, so single steps vary; the 1.25x covers that spread."""
+    """The fp32 model's greedy run (HF, seeds 0-3) is the ground truth; the bf16 model -- HF's
+    forward and the patched one -- is fed its tokens and takes its choice at its near-ties (the same
+    forcing for both, BF16_BAND; without it both bf16 runs flip some near-tie decisions of the fp32
+    model, each its own way, and one flip moves later logits by ~10x the rounding: measured median
+    errors 0.13-0.30 unforced vs 1.1-2.0e-2 forced, alike for both). Pooled over the seeds, the
+    patched next-token logits error against the fp32 model has a median at most 1.25x HF bf16's
+    (measured 0.94-1.0x; the margin covers seed-to-seed spread), and the patched greedy token
+    agrees with the fp32 model's, where its margin is clear of the band, at least as often as HF
+    bf16's, up to one position."""
     hf_errors, our_errors, hf_agree, our_agree = [], [], 0, 0
     for seed in FAITHFUL_SEEDS:
         model = tiny(kind, seed, index_topk=index_topk)
         ids, mask = prompts(seed)
-        tokens, fp32_logits, _ = run_steps(model, ids, mask, FAITHFUL_STEPS)
+        pad = (mask == 0).sum(-1)
+        with Decisions(model, pad) as truth:
+            tokens, fp32_logits, _ = run_steps(model, ids, mask, FAITHFUL_STEPS, decisions=truth)
         model = model.to(torch.bfloat16)
-        _, hf_logits, _ = run_steps(model, ids, mask, FAITHFUL_STEPS, tokens=tokens)
-        with patched(model, block_size=16):
-            _, our_logits, _ = run_steps(model, ids, mask, FAITHFUL_STEPS, tokens=tokens)
-        for ref, hf, ours in zip(fp32_logits, hf_logits, our_logits):
-            hf_errors.append(relative_error(ref, hf))
-            our_errors.append(relative_error(ref, ours))
+        with Decisions(model, pad, force=(truth, BF16_BAND)) as hf:
+            _, hf_logits, _ = run_steps(model, ids, mask, FAITHFUL_STEPS, tokens=tokens, decisions=hf)
+        with patched(model, block_size=16), Decisions(model, pad, force=(truth, BF16_BAND)) as ours:
+            _, our_logits, _ = run_steps(model, ids, mask, FAITHFUL_STEPS, tokens=tokens, decisions=ours)
+        for ref, a, b in zip(fp32_logits, hf_logits, our_logits):
+            hf_errors.append(relative_error(ref, a))
+            our_errors.append(relative_error(ref, b))
             top2 = ref.topk(2, dim=-1).values
-            clear = (top2[:, 0] - top2[:, 1]) / ref.abs().amax(-1) > 5e-2
-            hf_agree += int(((hf.argmax(-1) == ref.argmax(-1)) & clear).sum())
-            our_agree += int(((ours.argmax(-1) == ref.argmax(-1)) & clear).sum())
+            clear = (top2[:, 0] - top2[:, 1]) / ref.abs().amax(-1) > BF16_BAND.token
+            hf_agree += int(((a.argmax(-1) == ref.argmax(-1)) & clear).sum())
+            our_agree += int(((b.argmax(-1) == ref.argmax(-1)) & clear).sum())
     hf_median, our_median = torch.tensor(hf_errors).median(), torch.tensor(our_errors).median()
     assert our_median <= FAITHFUL_RATIO * hf_median, (float(our_median), float(hf_median))
     assert our_agree >= hf_agree - 1, (our_agree, hf_agree)
