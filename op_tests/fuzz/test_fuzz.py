@@ -53,7 +53,10 @@ def test_every_op_is_fuzzed():
 
 
 def _bytes(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().contiguous().view(-1).view(torch.uint8) if t.numel() else t.detach().reshape(-1)
+    """The tensor's values as raw bytes (a fresh contiguous copy: NaN payloads compare too)."""
+    flat = torch.empty(t.numel(), dtype=t.dtype)
+    flat.copy_(t.detach().reshape(-1))
+    return flat.view(torch.uint8)
 
 
 def run_case(case: Case, outcomes: dict[str, int]) -> None:
