@@ -11,7 +11,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "patch_model", "patched", "unpatch_model"]
+__all__ = ["__version__", "from_msmodelslim", "patch_model", "patched", "unpatch_model"]
 
 _INTEGRATION = ("patch_model", "patched", "unpatch_model")
 _SUBMODULES = ("bench", "demo", "emu", "integrations", "ops", "quant", "reference")
@@ -22,10 +22,14 @@ def __getattr__(name: str):
         from .integrations import transformers
 
         return getattr(transformers, name)
+    if name == "from_msmodelslim":
+        from .integrations.msmodelslim import from_msmodelslim
+
+        return from_msmodelslim
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")  # also binds it as an attribute of the package
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_INTEGRATION, *_SUBMODULES])
+    return sorted([*globals(), *_INTEGRATION, "from_msmodelslim", *_SUBMODULES])

@@ -205,7 +205,7 @@ class TQueBind {
       if (state_[i] == TBufState::FREE) {
         state_[i] = TBufState::OCCUPIED;
         const uint32_t a = base_ + i * len_;
-        emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
+        if (emu::HasMem(emu::MemOf(kBufferPos))) emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
         return Tensor<T>(i);
       }
     }
@@ -278,7 +278,7 @@ class TBuf {
   void EmuInit(uint32_t base, uint32_t len) {
     base_ = base;
     len_ = len;
-    emu::Poison(emu::MemBase(emu::MemOf(pos)) + base, len);
+    if (emu::HasMem(emu::MemOf(pos))) emu::Poison(emu::MemBase(emu::MemOf(pos)) + base, len);
   }
 
  private:
@@ -295,6 +295,7 @@ bool TPipe::InitBuffer(TBuf<pos>& buf, uint32_t len) {
   return true;
 }
 
-inline TPipe* GetTPipePtr() { return static_cast<TPipe*>(emu::Core().pipe); }
-
 }  // namespace AscendC
+
+// Global in CANN (include/basic_api/kernel_common.h): the TPipe alive on this core.
+inline AscendC::TPipe* GetTPipePtr() { return static_cast<AscendC::TPipe*>(AscendC::emu::Core().pipe); }
