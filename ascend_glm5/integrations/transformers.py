@@ -17,6 +17,7 @@ mask then match HF's padded causal mask. Contract, tolerances and limits: docs/i
 from __future__ import annotations
 
 import contextlib
+import inspect
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class _Plan:
     indexer_rope: Callable  # rope_interleaved or rope_half_split
     returns_topk: bool  # GLM attention returns its top-k so that "shared" layers can reuse it
     block_size: int
+    signature: inspect.Signature  # of the HF attention forward in use: the patched one takes the same arguments
 
 
 def _kernel_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -112,32 +114,96 @@ def patch_model(model, *, block_size: int = 128):
     ``model`` is a ``GlmMoeDsaForCausalLM`` / ``DeepseekV32ForCausalLM`` (or their ``*Model``) in eval
     mode, fp32, fp16 or bf16. ``block_size`` is the token count of one paged-cache block (a multiple of
     16, at most 1024). Weights and ``state_dict`` are untouched; :func:`unpatch_model` restores the HF
-    forward. Raises ValueError naming the reason when the kernels cannot serve the model.
-    Returns ``model``.
+    forward. Modules carrying accelerate hooks keep them: the patched forward runs inside the hook.
+    Raises ValueError naming the reason when the kernels cannot serve the model (nothing is changed
+    then). Returns ``model``.
     """
     kind = _check_servable(model)
     if block_size % 16 or not 16 <= block_size <= 1024:
         raise ValueError(f"block_size must be a multiple of 16 in [16, 1024], got {block_size}")
-    plan = _Plan(INDEXER_ROPE[kind], kind == "glm_moe_dsa", block_size)
-    for layer in _decoder_layers(model):
-        attn = layer.self_attn
-        attn._ascend_plan = plan
-        attn.forward = types.MethodType(_attention_forward, attn)
-        if attn.indexer is not None:
-            attn.indexer._ascend_plan = plan
-            attn.indexer.forward = types.MethodType(_indexer_forward, attn.indexer)
+    layers = _decoder_layers(model)
+    for i, layer in enumerate(layers):
+        for what, module in (("attention", layer.self_attn), ("indexer", layer.self_attn.indexer)):
+            if module is not None:
+                _check_swappable(module, f"layer {i} {what}")
+    signature = inspect.signature(_ATTENTION[kind].forward)
+    plan = _Plan(INDEXER_ROPE[kind], kind == "glm_moe_dsa", block_size, signature)
+    for layer in layers:
+        _swap_forward(layer.self_attn, _attention_forward, plan)
+        if layer.self_attn.indexer is not None:
+            _swap_forward(layer.self_attn.indexer, _indexer_forward, plan)
+    _guard_steps(getattr(model, "model", model))
     return model
 
 
 def unpatch_model(model):
-    """Undo :func:`patch_model`: the layers run HF's own forward again. Returns ``model``."""
+    """Undo :func:`patch_model`: the layers run HF's own forward again (and any hook they carried
+    before). Returns ``model``."""
     for layer in _decoder_layers(model):
-        attn = layer.self_attn
-        for module in (attn, attn.indexer):
-            if module is not None:
-                vars(module).pop("forward", None)
-                vars(module).pop("_ascend_plan", None)
+        for module in (layer.self_attn, layer.self_attn.indexer):
+            if module is not None and "_ascend_plan" in vars(module):
+                _restore_forward(module)
+    _unguard_steps(getattr(model, "model", model))
     return model
+
+
+# ---------------------------------------------------------------------------------------------------
+# Swapping a module's forward, inside whatever wrapper it already has
+
+_MISSING = object()
+
+
+def _check_swappable(module, what: str) -> None:
+    own = vars(module)
+    if "_ascend_plan" in own:
+        raise ValueError(f"{what} is already patched (call unpatch_model first)")
+    if "forward" in own and "_old_forward" not in own:
+        raise ValueError(f"{what} has an instance-level forward that is not an accelerate hook; ascend_glm5 cannot "
+                         f"run inside it (remove it before patching)")  # fmt: skip
+
+
+def _swap_forward(module, forward: Callable, plan: _Plan) -> None:
+    """Install ``forward`` as ``module``'s forward. An accelerate hook (``module.forward`` calls
+    ``module._old_forward`` between its pre- and post-forward) keeps running around it."""
+    slot = "_old_forward" if "_old_forward" in vars(module) else "forward"
+    module._ascend_saved = (slot, vars(module).get(slot, _MISSING))
+    module._ascend_plan = plan
+    setattr(module, slot, types.MethodType(forward, module))
+
+
+def _restore_forward(module) -> None:
+    slot, saved = vars(module).pop("_ascend_saved")
+    vars(module).pop("_ascend_plan")
+    if saved is _MISSING:
+        vars(module).pop(slot, None)
+    else:
+        setattr(module, slot, saved)
+
+
+def _guard_steps(base) -> None:
+    """A forward step of the patched model either completes or leaves every paged cache as it was:
+    the layers snapshot their cache before writing (:meth:`PagedLatentCache.begin`), and a hook that
+    runs even when the forward raises rolls back every layer the step had touched."""
+
+    def before(module, args, kwargs):
+        _OPEN_STEPS.append([])
+
+    def after(module, args, kwargs, output):
+        for layer in reversed(_OPEN_STEPS.pop() if _OPEN_STEPS else []):
+            layer.commit() if output is not None else layer.rollback()
+
+    base._ascend_step_hooks = (
+        base.register_forward_pre_hook(before, with_kwargs=True),
+        base.register_forward_hook(after, with_kwargs=True, always_call=True),
+    )
+
+
+def _unguard_steps(base) -> None:
+    for handle in vars(base).pop("_ascend_step_hooks", ()):
+        handle.remove()
+
+
+_OPEN_STEPS: list[list] = []  # per running patched model forward: the cache layers it has written
 
 
 @contextlib.contextmanager
@@ -206,6 +272,7 @@ class PagedLatentCache(CacheLayerMixin):
         self.reset()
 
     def reset(self) -> None:
+        self._saved = None  # the state before the current step (begin / commit / rollback)
         self.seq_len = 0  # padded positions per row, as HF counts them
         self.used_blocks = 0
         self.lengths = self.block_table = None
@@ -249,7 +316,35 @@ class PagedLatentCache(CacheLayerMixin):
             setattr(self, name, fresh if old is None else torch.cat([old, fresh]))
 
     def write(self, name: str, slots: torch.Tensor, values: torch.Tensor) -> None:
-        getattr(self, name)[slots // self.block_size, slots % self.block_size, 0] = values.to(self.dtype)
+        storage, where = getattr(self, name), (slots // self.block_size, slots % self.block_size, 0)
+        if self._saved is not None:
+            self._saved["undo"].append((storage, where, storage[where].clone()))
+        storage[where] = values.to(self.dtype)
+
+    # A step either completes or leaves the cache as it was.
+    def begin(self) -> None:
+        """Snapshot the state before a step writes anything (commits the previous step)."""
+        self._saved = {
+            "scalars": (self.seq_len, self.used_blocks, self.is_initialized, self.lengths),
+            "block_table": None if self.block_table is None else self.block_table.clone(),
+            "storage": {name: getattr(self, name) for name in self.dims},
+            "undo": [],
+        }
+
+    def commit(self) -> None:
+        self._saved = None
+
+    def rollback(self) -> None:
+        """Back to the state :meth:`begin` saw: bookkeeping, block table and every written row."""
+        saved, self._saved = self._saved, None
+        if saved is None:
+            return
+        for storage, where, old in reversed(saved["undo"]):
+            storage[where] = old
+        self.seq_len, self.used_blocks, self.is_initialized, self.lengths = saved["scalars"]
+        self.block_table = saved["block_table"]
+        for name, storage in saved["storage"].items():
+            setattr(self, name, storage)
 
     # HF's cache-layer interface
     def lazy_initialization(self, key_states, value_states) -> None:
@@ -364,14 +459,69 @@ def _indexer_forward(self, x, query_norm, cos, sin, layer: PagedLatentCache, slo
     return indices
 
 
-@torch.no_grad()
-def _attention_forward(self, hidden_states, position_embeddings, attention_mask, cache=None,
-                       prev_topk_indices=None, **kwargs):  # fmt: skip
-    """Patched ``*Attention.forward``: absorbed MLA over the paged latent cache with DSA top-k."""
+# Keywords HF's decoder layer passes that the patched attention honours as HF's does: ``use_cache``
+# (the attention writes the cache it is given either way), ``output_attentions`` when false (the
+# absorbed form never builds attention weights).
+_HONOURED = {"use_cache": lambda value: True, "output_attentions": lambda value: not value}
+
+
+def _arguments(self, args, kwargs) -> dict:
+    """The call's arguments by the HF forward's own parameter names (so the patch takes exactly what
+    the transformers version in use takes: positional or keyword, ``cache`` or ``past_key_values``).
+    Extra keywords the patch cannot honour raise instead of being ignored."""
+    signature = self._ascend_plan.signature
+    try:
+        bound = signature.bind(self, *args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"patched {type(self).__name__}.forward: {e}") from None
+    bound.apply_defaults()
+    named = dict(bound.arguments)
+    extra = {}
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            extra = named.pop(p.name, {})
+    for key, value in extra.items():
+        if key not in _HONOURED:
+            raise TypeError(f"patched {type(self).__name__}.forward got the keyword {key!r}, which the ascend_glm5 "
+                            f"kernels cannot honour")  # fmt: skip
+        if not _HONOURED[key](value):
+            raise ValueError(f"patched {type(self).__name__}.forward cannot honour {key}={value!r}")
+    if "cache" not in named:  # older transformers name it past_key_values
+        named["cache"] = named.pop("past_key_values", None)
+    return named
+
+
+def _attention_forward(self, *args, **kwargs):
+    """Patched ``*Attention.forward`` (same parameters as HF's): absorbed MLA over the paged latent
+    cache with DSA top-k. Either completes or leaves the cache as it was."""
+    a = _arguments(self, args, kwargs)
     if self.training:
         raise ValueError("the patched attention is inference-only (the kernels have no backward); call model.eval()")
+    if self.kv_b_proj.weight.device.type == "meta":
+        raise ValueError("the attention weights are on the meta device (offloaded by accelerate?); the patched "
+                         "attention reads them directly and needs them in memory")  # fmt: skip
+    hidden_states = a["hidden_states"]
+    layer = _cache_layer(self, a["cache"], hidden_states.dtype, hidden_states.device)
+    layer.begin()
+    if _OPEN_STEPS:
+        _OPEN_STEPS[-1].append(layer)
+    try:
+        with torch.no_grad():
+            out, topk = _attention_step(self, hidden_states, a["position_embeddings"], a["attention_mask"], layer,
+                                        a.get("prev_topk_indices"))  # fmt: skip
+    except BaseException:
+        layer.rollback()
+        raise
+    if not _OPEN_STEPS:  # called on its own, not inside a patched model's forward
+        layer.commit()
+    return (out, None, topk) if self._ascend_plan.returns_topk else (out, None)
+
+
+def _attention_step(self, hidden_states, position_embeddings, attention_mask, layer: PagedLatentCache,
+                    prev_topk_indices):  # fmt: skip
+    """One attention call: MLA prolog -> indexer (or the previous layer's top-k) -> sparse attention
+    -> W_UV, o_proj. Returns the output ``[B, S, hidden]`` and the top-k it used."""
     batch, seq = hidden_states.shape[:2]
-    layer = _cache_layer(self, cache, hidden_states.dtype, hidden_states.device)
     past = layer.get_seq_length()
     valid, pad = _valid_queries(attention_mask, batch, seq, past)
     if layer.is_initialized and not torch.equal(layer.lengths, (past - pad).clamp(min=0).int()):
@@ -388,16 +538,21 @@ def _attention_forward(self, hidden_states, position_embeddings, attention_mask,
         raise ValueError("shared DSA layers need the top-k of a previous full indexer layer")
     else:
         topk = prev_topk_indices
+    latent = _sparse_attention(self, query, query_rope, topk, layer, cu_seqlens)
+    w_uv = self.kv_b_proj.weight.view(self.num_heads, -1, self.kv_lora_rank)[:, self.qk_nope_head_dim :]
+    heads = torch.einsum("tnc,nvc->tnv", latent.to(w_uv.dtype), w_uv).flatten(1)
+    out = heads.new_zeros(batch, seq, heads.shape[-1])
+    out[valid] = heads  # padding positions attend nothing
+    return self.o_proj(out), topk
+
+
+def _sparse_attention(attn, query, query_rope, topk, layer: PagedLatentCache, cu_seqlens):
+    """sparse_flash_attention of the packed queries over the selected latent rows: ``[T, N, 512]``."""
     latent, _, _ = sparse_flash_attention(
-        _to_kernel(query, layer.dtype), layer.kv, layer.kv, topk, self.scaling, block_table=layer.block_table,
+        _to_kernel(query, layer.dtype), layer.kv, layer.kv, topk, attn.scaling, block_table=layer.block_table,
         actual_seq_lengths_query=cu_seqlens, actual_seq_lengths_kv=layer.lengths,
         query_rope=_to_kernel(query_rope, layer.dtype), key_rope=layer.kr, layout_query="TND", layout_kv="PA_BSND",
         sparse_mode=3,
     )  # fmt: skip
     _record_launch(query.device)
-    w_uv = self.kv_b_proj.weight.view(self.num_heads, -1, self.kv_lora_rank)[:, self.qk_nope_head_dim :]
-    heads = torch.einsum("tnc,nvc->tnv", latent.to(w_uv.dtype), w_uv).flatten(1)
-    out = heads.new_zeros(batch, seq, heads.shape[-1])
-    out[valid] = heads  # padding positions attend nothing
-    out = self.o_proj(out)
-    return (out, None, topk) if self._ascend_plan.returns_topk else (out, None)
+    return latent

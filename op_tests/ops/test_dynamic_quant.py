@@ -21,7 +21,8 @@ def _check_exact(x: torch.Tensor, smooth: torch.Tensor | None) -> None:
     q_ref, scale_ref = reference.dynamic_quant(x, smooth_scales=smooth)
     assert q.dtype == torch.int8 and q.shape == x.shape
     assert scale.dtype == torch.float32 and scale.shape == x.shape[:-1]
-    assert torch.equal(scale, scale_ref), (scale - scale_ref).abs().max()
+    assert torch.equal(scale.isnan(), scale_ref.isnan())
+    assert torch.equal(scale.nan_to_num(), scale_ref.nan_to_num()), (scale - scale_ref).abs().max()
     mismatch = (q != q_ref).sum().item()
     assert mismatch == 0, f"{mismatch} int8 values differ"
 
@@ -131,3 +132,12 @@ def test_fake_tensor_and_schema():
     with torch._subclasses.fake_tensor.FakeTensorMode():
         q, scale = torch.ops.ascend_glm5.dynamic_quant(torch.empty(5, 7, 64, dtype=torch.float16), None)
         assert q.shape == (5, 7, 64) and q.dtype == torch.int8 and scale.shape == (5, 7)
+
+
+@pytest.mark.xfail(strict=True, reason="kernel bug found by the long fuzz profile: dynamic_quant.cpp keeps the row "
+                   "max with `if (c == 0 || m > rowMax_)`, so a NaN tile max after the first 2048-element tile is "
+                   "dropped (the row gets a finite scale and garbage q); `|| m != m` would keep it")  # fmt: skip
+def test_nan_in_a_later_tile_gives_a_nan_scale():
+    x = (torch.randn(2049, generator=torch.Generator().manual_seed(0)) * 1e-6).to(torch.float16)
+    x[-1] = float("nan")
+    _check_exact(x, None)  # the reference: m = NaN, so scale NaN and q 0

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-transformers = pytest.importorskip("transformers")
+import transformers
 
-from ascend_glm5.quant import prepare_w4a8_gmm_weight, quantize_weight_int4, unpack_int4_int32  # noqa: E402
+from ascend_glm5.quant import prepare_w4a8_gmm_weight, quantize_weight_int4, unpack_int4_int32
 from ascend_glm5.reference.dynamic_quant import dynamic_quant  # noqa: E402
 from ascend_glm5.reference.grouped_matmul_a8w4 import grouped_matmul_a8w4  # noqa: E402
 

@@ -11,7 +11,7 @@ import torch
 
 from ascend_glm5.reference import dynamic_quant, mla_prolog
 
-rope_hf = pytest.importorskip("transformers.models.deepseek_v32.modeling_deepseek_v32").apply_rotary_pos_emb_interleave
+from transformers.models.deepseek_v32.modeling_deepseek_v32 import apply_rotary_pos_emb_interleave as rope_hf
 
 GLM5 = dict(hidden=6144, q_lora=2048, heads=64, nope=192, v=256)
 DSV32 = dict(hidden=7168, q_lora=1536, heads=128, nope=128, v=128)

@@ -27,7 +27,8 @@ def test_hand_rotated_pairs():
 
 
 def test_matches_transformers():
-    modeling = pytest.importorskip("transformers.models.deepseek_v32.modeling_deepseek_v32")
+    from transformers.models.deepseek_v32 import modeling_deepseek_v32 as modeling
+
     torch.manual_seed(0)
     q, k = torch.randn(2, 4, 5, 64), torch.randn(2, 1, 5, 64)  # [B, H, S, D] as HF passes them
     cos, sin = half_layout(torch.arange(10).float(), 1e4 ** (-torch.arange(0, 64, 2) / 64))

@@ -1,0 +1,35 @@
+"""Every kernel once on the multi-core emulator (each AI core a thread), for the TSan job in
+.ci/run: shapes that spread work over many cores, cross-core flags and SyncAll included. A data
+race makes TSan abort the process (halt_on_error); here the results are also checked against the
+references so a run that races silently still fails."""
+
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+
+g = torch.Generator().manual_seed(0)
+
+x = torch.randn(100, 3000, generator=g).to(torch.bfloat16)
+assert all(torch.equal(a, b) for a, b in zip(ops.dynamic_quant(x), reference.dynamic_quant(x)))
+print("dynamic_quant", cpu_module().last_launch()["cores"], "cores: ok")
+
+q = torch.randn(4, 1, 32, 128, generator=g).to(torch.bfloat16)
+k = torch.randn(4, 3000, 1, 128, generator=g).to(torch.bfloat16)
+w = torch.randn(4, 1, 32, generator=g) * 0.1
+got, _ = ops.lightning_indexer(q, k, w, sparse_count=256)  # key splits over the cores, merged after SyncAll
+want, _ = reference.lightning_indexer(q, k, w, sparse_count=256)
+assert all(set(a.tolist()) == set(b.tolist()) for a, b in zip(got.reshape(4, -1), want.reshape(4, -1)))
+print("lightning_indexer", cpu_module().last_launch()["block_dim"], "cores: ok")
+
+q = torch.randn(30, 16, 512, generator=g).to(torch.bfloat16)
+qr = torch.randn(30, 16, 64, generator=g).to(torch.bfloat16)
+kv = torch.randn(200, 1, 512, generator=g).to(torch.bfloat16)
+kr = torch.randn(200, 1, 64, generator=g).to(torch.bfloat16)
+idx = torch.stack([torch.randperm(200, generator=g)[:100] for _ in range(30)]).to(torch.int32)[:, None]
+kw = dict(query_rope=qr, key_rope=kr, layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[30],
+          actual_seq_lengths_kv=[200], sparse_mode=0)
+out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
+ref = reference.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
+torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
+print("sparse_flash_attention", cpu_module().last_launch()["block_dim"], "cores: ok")
