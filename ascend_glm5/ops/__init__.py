@@ -5,6 +5,7 @@ Each runs the AscendC kernel: on the CPU through the emulator, on Ascend NPUs na
 
 from .dynamic_quant import dynamic_quant
 from .lightning_indexer import lightning_indexer
+from .mla_prolog import mla_prolog
 from .sparse_flash_attention import sparse_flash_attention
 
-__all__ = ["dynamic_quant", "lightning_indexer", "sparse_flash_attention"]
+__all__ = ["dynamic_quant", "lightning_indexer", "mla_prolog", "sparse_flash_attention"]

@@ -8,6 +8,7 @@ set(ASCEND_GLM5_OPS
   dynamic_quant
   lightning_indexer
   sparse_flash_attention
+  mla_prolog
 )
 
 set(_csrc ${CMAKE_CURRENT_LIST_DIR}/..)

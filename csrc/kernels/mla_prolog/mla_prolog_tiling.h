@@ -1,0 +1,70 @@
+// Tiling of the MLA prolog kernel (MLAPO), shared by host and kernel.
+//
+// Tokens are processed in groups of up to kMlapGroupTokens rows (the cube's M). Per group every AI
+// core takes part:
+//   MM1  [x] @ [W_dq | W_dkv_kr]: the 16-column units of the concatenated weight are spread evenly
+//        over the AI cores (each weight byte read once per group) -> the shared MM1 ring slot.
+//   Then, after a barrier of the vector cores, every AI core's two vector cores normalize the whole
+//   group's c^Q (redundantly per AI core, so no second global barrier) into their AI core's ring,
+//   and the group's latent / rope-key rows (spread over all vector cores) go to the caches.
+//   MM2 / MM3 run per head, heads spread evenly over the AI cores: q = c^Q @ W_uq_qr[:, head] ->
+//   the vector cores rope q_pe (and dequantize q_nope in the int8 modes) while the cube computes
+//   query[:, head] = q_nope @ W_uk[head] straight into the output.
+// The cube issues MM1 of group g+1 before MM2/MM3 of group g, so the vector work of group g
+// overlaps the cube work of group g+1. See docs/ops/mla_prolog.md.
+#pragma once
+
+#include <cstdint>
+
+namespace ascend_glm5 {
+
+constexpr uint32_t kMlapGroupTokens = 64;  // tokens per group: cube M
+constexpr uint32_t kMlapRopeDim = 64;      // Dr
+constexpr uint32_t kMlapKvLoraDim = 512;   // Hckv
+constexpr uint32_t kMlapKvRopeDim = kMlapKvLoraDim + kMlapRopeDim;
+constexpr uint32_t kMlapMaxHidden = 8192;  // He
+constexpr uint32_t kMlapMaxQLora = 2048;   // Hcq: c^Q of a whole group stays in L1
+constexpr uint32_t kMlapMaxNope = 256;     // D
+constexpr uint32_t kMlapMaxHeads = 128;    // N
+constexpr uint32_t kMlapColTile = 128;     // output columns per cube tile
+constexpr uint32_t kMlapMaxRopeRows = kMlapGroupTokens / 2;  // rows of a group one vector core ropes
+
+// weight_quant_mode
+enum MlapMode : uint32_t { kMlapBf16 = 0, kMlapInt8Uq = 1, kMlapW8A8 = 2 };
+
+struct MlaPrologTiling {
+  uint32_t tokens;       // T
+  uint32_t groups;       // ceil(T / kMlapGroupTokens)
+  uint32_t hidden;       // He
+  uint32_t qLora;        // Hcq
+  uint32_t heads;        // N
+  uint32_t nope;         // D
+  uint32_t mode;         // MlapMode
+  uint32_t dtype;        // DTypeId of the float tensors: bf16 or fp16
+  uint32_t hasGammaX;    // 1: fused input RMSNorm of token_x with rmsnorm_gamma_x
+  uint32_t hasSmooth;    // 1: smooth_scales_cq given (modes 1, 2)
+  uint32_t queryNorm;    // 1: write query_norm (and its scale in modes 1, 2)
+  uint32_t paged;        // 1: PA_BSND, cache rows from cache_index; else token order
+  uint32_t blockDim;     // AI cores used (1 AIC + 2 AIV each)
+  float epsX, epsCq, epsCkv;
+  float qcQrScale, kcScale;
+  // Workspace (bytes). The MM1 ring (2 slots) is shared by all AI cores; the rest is per AI core.
+  uint32_t mm1SlotBytes;  // kMlapGroupTokens x (Hcq + 576) of the MM1 output type
+  uint32_t xSlotBytes;    // fused input norm: kMlapGroupTokens x He of x's type (+ fp32 scales in mode 2)
+  uint32_t cqSlotBytes;   // kMlapGroupTokens x Hcq of c^Q's type
+  uint32_t qSlotBytes;    // kMlapGroupTokens x (D + Dr) of the MM2 output type
+  uint32_t qnSlotBytes;   // modes 1, 2: kMlapGroupTokens x D in the float dtype
+  uint32_t coreBytes;     // per AI core: 2 slots each of x, c^Q, q, q_nope
+  uint32_t reserved[2];
+};
+
+// Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-10).
+constexpr uint16_t kMlapFlagXReady = 0;   // AIV -> AIC: the fused-norm x of a group is in its slot
+constexpr uint16_t kMlapFlagMm1Done = 1;  // AIC -> AIV: this core's MM1 columns of a group are written
+constexpr uint16_t kMlapFlagMm1Free = 2;  // AIV -> AIC: every vector core is done with an MM1 slot
+constexpr uint16_t kMlapFlagCqReady = 3;  // AIV -> AIC: c^Q of a group is in this core's slot
+constexpr uint16_t kMlapFlagQReady = 4;   // AIC -> AIV: q of one head is in its slot
+constexpr uint16_t kMlapFlagQFree = 5;    // AIV -> AIC: the q slot was read
+constexpr uint16_t kMlapFlagQnReady = 6;  // AIV -> AIC (modes 1, 2): dequantized q_nope is in its slot
+
+}  // namespace ascend_glm5
