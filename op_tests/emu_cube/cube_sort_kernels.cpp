@@ -157,10 +157,12 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
   const LocalTensor<TIn> l1a = a1.Get<TIn>(), l1b = b1.Get<TIn>(), l0a = a2.Get<TIn>(), l0b = b2.Get<TIn>();
   const LocalTensor<TAcc> l0c = co1.Get<TAcc>();
 
-  // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16.
-  DataCopy(l1a, ga, Nd2NzParams(1, m, k, 0, k, m1 * 16, 1, 0));
+  // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16. For int4b_t the
+  // row lengths count bytes: the instruction is the b8 one (dav_c220 DataCopyGM2L1ND2NZImpl).
+  const uint32_t kRow = bits == 4 ? k / 2 : k;
+  DataCopy(l1a, ga, Nd2NzParams(1, m, kRow, 0, kRow, m1 * 16, 1, 0));
   if (p.transB) DataCopy(l1b, gb, Nd2NzParams(1, k, n, 0, n, k1 * 16, 1, 0));
-  else DataCopy(l1b, gb, Nd2NzParams(1, n, k, 0, k, n1 * 16, 1, 0));
+  else DataCopy(l1b, gb, Nd2NzParams(1, n, kRow, 0, kRow, n1 * 16, 1, 0));
   SetFlag<HardEvent::MTE2_MTE1>(0);
   WaitFlag<HardEvent::MTE2_MTE1>(0);
   for (uint32_t part = 0; part < parts; ++part) {

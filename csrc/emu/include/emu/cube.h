@@ -15,6 +15,10 @@
 #include "fp_types.h"
 #include "tensor.h"
 
+// A compiler-provided, global enum in CANN (its impl writes QuantMode_t::NoQuant inside AscendC,
+// catlass writes it unqualified inside its own namespaces).
+enum QuantMode_t : uint8_t { NoQuant = 0, F322F16, F322BF16, DEQF16, VDEQF16, QF322B8_PRE, VQF322B8_PRE, REQ8, VREQ8 };
+
 namespace AscendC {
 
 struct Nd2NzParams {
@@ -65,8 +69,6 @@ struct MmadParams {
   MmadParams(uint16_t mIn, uint16_t nIn, uint16_t kIn, uint8_t unitFlagIn, bool cmatrixSourceIn, bool cmatrixInitValIn)
       : m(mIn), n(nIn), k(kIn), unitFlag(unitFlagIn), cmatrixSource(cmatrixSourceIn), cmatrixInitVal(cmatrixInitValIn) {}
 };
-
-enum QuantMode_t : uint8_t { NoQuant = 0, F322F16, F322BF16, DEQF16, VDEQF16, QF322B8_PRE, VQF322B8_PRE, REQ8, VREQ8 };
 
 struct FixpipeParamsV220 {
   uint16_t nSize = 0;     // columns written
@@ -122,9 +124,13 @@ inline float FixpipeScale(uint64_t word) { return BitsFloat(static_cast<uint32_t
 }  // namespace emu
 
 // ---- GM -> L1, ND to NZ -------------------------------------------------------------------------
-// Byte-granular, so int4 works too (c0 = 64 nibbles per 32 B fractal row; column counts even).
 template <typename T>
 void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2NzParams& p) {
+  if constexpr (emu::kBits<T> == 4) {
+    // int4b_t runs the b8 instruction on unchanged parameters (dav_c220 DataCopyGM2L1ND2NZImpl), so
+    // dValue, srcDValue and both matrix strides count bytes, i.e. pairs of int4 values.
+    return DataCopy(dst.template ReinterpretCast<int8_t>(), src.template ReinterpretCast<int8_t>(), p);
+  }
   const char* api = "DataCopy(ND2NZ)";
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "dst", dst, emu::Mem::L1);
@@ -134,9 +140,6 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
   EMU_REQUIRE((p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride) || p.nValue == 0, api,
               "param-range", "dstNzC0Stride %u is smaller than nValue %u x dstNzNStride %u: column blocks would overlap",
               p.dstNzC0Stride, p.nValue, p.dstNzNStride);
-  constexpr uint32_t bits = emu::kBits<T>;
-  EMU_REQUIRE(bits >= 8 || (p.dValue % 2 == 0 && p.srcDValue % 2 == 0 && p.srcNdMatrixStride % 2 == 0), api, "alignment",
-              "int4 rows must start on a byte: dValue, srcDValue and srcNdMatrixStride must be even");
   const uint32_t c0 = emu::kC0<T>;
   const uint32_t blocks = (p.dValue + c0 - 1) / c0;
   if (p.ndNum == 0 || p.nValue == 0 || p.dValue == 0) return;
@@ -211,7 +214,9 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   if (p.m == 0 || p.n == 0 || p.k == 0) return;
   constexpr uint32_t k0 = emu::kC0<TA>;
   const uint32_t m1 = (p.m + 15) / 16, n1 = (p.n + 15) / 16, k1 = (p.k + k0 - 1) / k0;
-  // The cube works on whole fractals: padded rows, columns and k all take part.
+  // Operands occupy whole fractals (padded rows and columns are computed too), but only the first
+  // k elements of the reduction take part: Mmad.md allows any k while the storage is padded, and
+  // SetShape.md's dirty K-tail data does not participate (catlass leaves stale L1 rows there).
   fm.CheckBytes(api, "fm", 0, uint64_t(m1) * k1 * 512);
   filter.CheckBytes(api, "filter", 0, uint64_t(k1) * n1 * 512);
   dst.CheckBytes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
@@ -223,7 +228,7 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
     for (uint32_t ni = 0; ni < n1 * 16; ++ni) {
       const uint64_t cIdx = (uint64_t(ni / 16) * m1 + mi / 16) * 256 + (mi % 16) * 16 + ni % 16;
       TC acc = p.cmatrixInitVal ? TC(0) : emu::Load<TC>(c + cIdx * sizeof(TC));
-      for (uint32_t ki = 0; ki < kPad; ++ki) {
+      for (uint32_t ki = 0; ki < p.k; ++ki) {
         const uint64_t aIdx = (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
         const uint64_t bIdx = (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0;
         if constexpr (std::is_same_v<TC, int32_t>)

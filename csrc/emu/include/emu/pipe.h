@@ -189,6 +189,7 @@ bool TPipe::InitBuffer(TBuf<pos>& buf, uint32_t len) {
   return true;
 }
 
-inline TPipe* GetTPipePtr() { return static_cast<TPipe*>(emu::Core().pipe); }
-
 }  // namespace AscendC
+
+// Global in CANN (include/basic_api/kernel_common.h): the TPipe alive on this core.
+inline AscendC::TPipe* GetTPipePtr() { return static_cast<AscendC::TPipe*>(AscendC::emu::Core().pipe); }

@@ -103,6 +103,7 @@ struct CoreState {
   uint64_t maskHigh = ~0ull;
   uint64_t maskLow = ~0ull;
   std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
+  std::array<uint64_t, 2> fmatrix{};         // SetFmatrix left / right: l1W | l1H << 16 | pads << 32
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.

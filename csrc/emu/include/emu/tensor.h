@@ -25,6 +25,17 @@ constexpr Mem MemOf(TPosition p) {
 const char* PositionName(TPosition p);
 }  // namespace emu
 
+// A local buffer's address as CANN describes it (impl/basic_api/kernel_tensor_base.h); the
+// emulator reads logicPos, bufferAddr (byte offset in the position's memory) and dataLen (bytes).
+using TBufHandle = uint8_t*;
+struct TBuffAddr {
+  uint32_t dataLen;
+  uint32_t bufferAddr;
+  TBufHandle bufferHandle;
+  uint8_t logicPos;
+  uint8_t* absAddr;  // CPU-debug only; unused here
+};
+
 template <typename T>
 class GlobalTensor {
  public:
@@ -151,6 +162,21 @@ class LocalTensor {
 
   uint32_t GetSize() const { return size_; }
   void SetSize(uint32_t size) { size_ = size; }
+  // Points the tensor at [bufferAddr, bufferAddr + dataLen) of logicPos's memory; later accesses
+  // are checked against that range.
+  void SetAddr(const TBuffAddr& address) {
+    const auto pos = static_cast<TPosition>(address.logicPos);
+    const uint64_t end = uint64_t(address.bufferAddr) + address.dataLen;
+    EMU_REQUIRE(pos != TPosition::GM && pos != TPosition::CO2 && pos < TPosition::MAX, "LocalTensor::SetAddr", "position",
+                "logicPos %u is not a local TPosition", address.logicPos);
+    EMU_REQUIRE(address.dataLen > 0 && end <= emu::Spec(emu::MemOf(pos)).physicalBytes, "LocalTensor::SetAddr",
+                "local-bounds", "[%u, %llu) is not inside %s", address.bufferAddr, (unsigned long long)end,
+                emu::Spec(emu::MemOf(pos)).name);
+    pos_ = pos;
+    addr_ = allocBegin_ = address.bufferAddr;
+    allocEnd_ = static_cast<uint32_t>(end);
+    size_ = static_cast<uint32_t>(uint64_t(address.dataLen) * 8 / emu::kBits<T>);
+  }
   uint32_t GetLength() const { return static_cast<uint32_t>(emu::ElemBytes<T>(size_)); }
   TPosition GetPosition() const { return pos_; }
   T* GetPhyAddr() const { return reinterpret_cast<T*>(Data()); }
