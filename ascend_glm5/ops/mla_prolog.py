@@ -28,8 +28,6 @@ _ARGS = (
     "dequant_scale_w_uq_qr", "dequant_scale_w_dkv_kr", "smooth_scales_cq", "rmsnorm_gamma_x", "query", "query_rope",
     "query_norm", "dequant_scale_q_norm",
 )  # fmt: skip
-# Modes the kernel runs today (modes 1 and 2 need int8 transposing loads, see the docs page).
-_KERNEL_MODES = (0,)
 
 
 def _float_arg(name: str, value) -> float:
@@ -65,8 +63,6 @@ def _check(token_x, weight_dq, weight_uq_qr, weight_uk, weight_dkv_kr, gamma_cq,
         raise ValueError(f"cache_mode must be one of {CACHE_MODES}, got {cache_mode!r}")
     if weight_quant_mode not in (0, 1, 2):
         raise ValueError(f"weight_quant_mode must be 0, 1 or 2, got {weight_quant_mode!r}")
-    if weight_quant_mode not in _KERNEL_MODES:
-        raise ValueError(f"weight_quant_mode {weight_quant_mode} is not supported by the kernel yet (only 0)")
 
     # Dtypes: weight_uk's float dtype is the compute dtype of every float tensor.
     v.require_dtype("weight_uk", weight_uk, tuple(_DTYPE_IDS))

@@ -231,6 +231,7 @@ def mla_prolog(
         query_norm = q_norm_scale = None
     else:
         query_norm = query_norm.reshape(*lead, d_cq)
+        q_norm_scale = None if q_norm_scale is None else q_norm_scale.reshape(*lead, 1)
     return (
         query.to(dtype).reshape(*lead, heads, d_ckv),
         query_rope.to(dtype).reshape(*lead, heads, d_rope),

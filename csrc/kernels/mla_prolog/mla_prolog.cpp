@@ -40,7 +40,9 @@ __aicore__ inline void Run(const MlapArgs& a, const MlaPrologTiling& t) {
 
 template <typename T>
 __aicore__ inline void RunMode(const MlapArgs& a, const MlaPrologTiling& t) {
-  Run<T, kMlapBf16>(a, t);
+  if (t.mode == kMlapW8A8) Run<T, kMlapW8A8>(a, t);
+  else if (t.mode == kMlapInt8Uq) Run<T, kMlapInt8Uq>(a, t);
+  else Run<T, kMlapBf16>(a, t);
 }
 
 }  // namespace

@@ -140,10 +140,11 @@ class MlapGemm {
   __aicore__ inline void Multiply(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a, const Chunk& c,
                                   uint32_t n, bool firstChunk) {
     using namespace AscendC;
-    const uint32_t m1 = mPad_ / 16, n1 = CeilDiv(n, 16), kRows = c.k;
+    const uint32_t m1 = mPad_ / 16, kRows = c.k;
     WaitFlag<HardEvent::MTE2_MTE1>(kEvB + int32_t(c.bSlot));
     if (!a.resident) WaitFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
     constexpr uint32_t kC0 = C0<TI>(), kKL0 = KL0<TI>();
+    const uint32_t nMmad = AlignUp(n, kC0 == 32 ? 32 : 16);  // int8 B fractals hold 32 k: whole 32-column blocks
     const LocalTensor<TI> aSrc = a.resident ? a.l1 : ASlot<TI>(c.aSlot);
     // Column block of the chunk's first k in aSrc (resident A holds all of K, offset k0).
     const uint32_t aBlock0 = a.resident ? (a.k0 + c.index * KL1<TI>()) / kC0 : 0;
@@ -156,10 +157,10 @@ class MlapGemm {
       for (uint32_t mb = 0; mb < m1; ++mb)
         LoadData(l0a[mb * kb * (kFractal / sizeof(TI))], aSrc,
                  LoadData2DParams((aBlock0 + kk / kC0) * m1 + mb, uint8_t(kb), uint16_t(m1), 0, 0, false, 0));
-      LoadB(l0b, bSrc, kk, kl, kRows, n1);
+      LoadB(l0b, bSrc, kk, kl, kRows, nMmad / 16);
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
-      Mmad(acc, l0a, l0b, MmadParams(uint16_t(mPad_), uint16_t(n), uint16_t(kl), 0, false, firstChunk && kk == 0));
+      Mmad(acc, l0a, l0b, MmadParams(uint16_t(mPad_), uint16_t(nMmad), uint16_t(kl), 0, false, firstChunk && kk == 0));
       l0aSlots_.Release(la);
       l0bSlots_.Release(lb);
     }
@@ -167,17 +168,27 @@ class MlapGemm {
     if (!a.resident) aSlots_.Release(c.aSlot);
   }
 
-  // B rows [kk, kk + kl) of an Nz chunk (column blocks of kRows rows) -> L0B Zn: for each 16-row
-  // k block, the n1 fractals of that block, each transposed (bf16 / fp16: LoadData2D transpose).
+  // B rows [kk, kk + kl) of an Nz chunk (column blocks of kRows rows) -> L0B Zn ([n x k] fractals,
+  // per k block its n fractals in order). 16-bit: each 16 x 16 fractal transposed by LoadData 2D,
+  // documented for (u)int16 / half (Load2D.md), so bf16 moves through a half view (the same bits).
+  // int8: LoadData 2D cannot transpose 8-bit data; LoadDataWithTranspose turns each 32 x 32 block
+  // (two stacked [16 k x 32 n] fractals) into two [16 n x 32 k] fractals (LoadDataWithTranspose.md).
   template <typename TI>
   __aicore__ inline void LoadB(const AscendC::LocalTensor<TI>& l0b, const AscendC::LocalTensor<TI>& bSrc, uint32_t kk,
                                uint32_t kl, uint32_t kRows, uint32_t n1) {
     using namespace AscendC;
-    static_assert(sizeof(TI) == 2, "int8 B operands need LoadDataWithTranspose");
-    const uint32_t k1 = kRows / 16;
-    for (uint32_t kb = 0; kb < kl / 16; ++kb)
-      LoadData(l0b[kb * n1 * (kFractal / sizeof(TI))], bSrc,
-               LoadData2DParams(uint16_t(kk / 16 + kb), uint8_t(n1), uint16_t(k1), 0, 0, true, 0));
+    if constexpr (sizeof(TI) == 2) {
+      const LocalTensor<half> dst = l0b.template ReinterpretCast<half>(), src = bSrc.template ReinterpretCast<half>();
+      for (uint32_t kb = 0; kb < kl / 16; ++kb)
+        LoadData(dst[kb * n1 * (kFractal / 2)], src,
+                 LoadData2DParams(uint16_t(kk / 16 + kb), uint8_t(n1), uint16_t(kRows / 16), 0, 0, true, 0));
+    } else {
+      static_assert(sizeof(TI) == 1, "B operands are 16-bit floats or int8");
+      const uint32_t squares = n1 / 2;  // n1 is even: int8 tiles are padded to 32 columns
+      for (uint32_t kb = 0; kb < kl / 32; ++kb)
+        LoadDataWithTranspose(l0b[kb * n1 * kFractal], bSrc,
+                              LoadData2dTransposeParams(uint16_t(kk / 32 + kb), uint8_t(squares), uint16_t(kRows / 32), 1, 0));
+    }
   }
 
   AscendC::LocalTensor<uint8_t> aL1_, bL1_, l0a_, l0b_;
