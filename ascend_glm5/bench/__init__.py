@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("dynamic_quant", "lightning_indexer", "sparse_flash_attention")
+BENCHMARKS = ("dynamic_quant", "lightning_indexer", "mla_prolog", "sparse_flash_attention")
 
 
 def run(op: str, quick: bool = False) -> int:

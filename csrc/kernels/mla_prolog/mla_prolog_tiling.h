@@ -10,8 +10,11 @@
 //   MM2 / MM3 run per head, heads spread evenly over the AI cores: q = c^Q @ W_uq_qr[:, head] ->
 //   the vector cores rope q_pe (and dequantize q_nope in the int8 modes) while the cube computes
 //   query[:, head] = q_nope @ W_uk[head] straight into the output.
-// The cube issues MM1 of group g+1 before MM2/MM3 of group g, so the vector work of group g
-// overlaps the cube work of group g+1. See docs/ops/mla_prolog.md.
+// The cube issues MM1 of group g+1 before MM2/MM3 of group g; the vector cores rope group g's heads
+// as the cube produces them, then normalize group g+1 while the cube finishes group g and runs
+// MM1 of group g+2: the vector work of one group overlaps the cube work of the next. While it
+// waits for c^Q (or, modes 1 and 2, for dequantized q_nope), the cube already streams the next
+// weight chunks into L1. See docs/ops/mla_prolog.md.
 #pragma once
 
 #include <cstdint>

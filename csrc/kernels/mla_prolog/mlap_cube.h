@@ -122,6 +122,9 @@ class MlapCube {
     using QOut = typename Ty::QOut;
     const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora, d = t_->nope;
     const uint32_t t0 = g * kMlapGroupTokens;
+    const uint32_t ldUq = t_->heads * qCols_, firstCols = qCols_ < kMlapColTile ? qCols_ : kMlapColTile;
+    // The first head's W_uq_qr chunks stream in while the vector cores normalize c^Q.
+    if (headBegin_ < headEnd_) gemm_.PrefetchB(wUq_[uint64_t(headBegin_) * qCols_], ldUq, hcq, firstCols);
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // c^Q of group g in our slot
     if (headBegin_ == headEnd_) return;
     // c^Q -> L1 once for all of this core's heads.
@@ -140,7 +143,6 @@ class MlapCube {
     MlapOperandA<T> qn;
     qn.resident = true;
     qn.l1 = qnL1_.Get<T>();
-    const uint32_t ldUq = t_->heads * qCols_;
     for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
       const uint32_t k = headSteps_;
       // MM2: q[:, h] = c^Q @ W_uq_qr[:, h*(D+Dr) : (h+1)*(D+Dr)] into q ring slot k % 2.
@@ -164,7 +166,9 @@ class MlapCube {
         WaitFlag<HardEvent::FIX_MTE2>(0);
         nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Q(k)));
       } else {
-        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);  // the vector cores dequantized it
+        // W_uk[h] streams in while the vector cores dequantize q_nope.
+        gemm_.PrefetchB(wUk_[uint64_t(h) * d * kMlapKvLoraDim], kMlapKvLoraDim, d, kMlapColTile);
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
         nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
         ldNope = d;
       }

@@ -89,13 +89,26 @@ class MlapGemm {
     static_assert(KL1<TI>() * kMlapColTile * sizeof(TI) == kBSlot, "a B chunk fills its L1 slot");
     const uint32_t chunks = CeilDiv(K, KL1<TI>());
     mPad_ = AlignUp(rows, 16);
-    Chunk cur = Load(a, b, ldb, K, n, rows, 0);
+    const uint32_t pre = prefetched_;  // chunks PrefetchB already loaded (A resident)
+    prefetched_ = 0;
+    Chunk cur = pre > 0 ? pre_[0] : Load(a, b, ldb, K, n, rows, 0);
     for (uint32_t i = 0; i < chunks; ++i) {
       Chunk next;
-      if (i + 1 < chunks) next = Load(a, b, ldb, K, n, rows, i + 1);
+      if (i + 1 < chunks) next = i + 1 < pre ? pre_[i + 1] : Load(a, b, ldb, K, n, rows, i + 1);
       Multiply(acc, a, cur, n, i == 0);
       cur = next;
     }
+  }
+
+  // Issues the B copies of the first (up to 2) chunks of the next Run, which must have the same B
+  // and an L1-resident A: the weights stream in while the caller still waits for A.
+  template <typename TI>
+  __aicore__ inline void PrefetchB(const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K, uint32_t n) {
+    MlapOperandA<TI> none;
+    none.resident = true;
+    const uint32_t chunks = CeilDiv(K, KL1<TI>());
+    prefetched_ = chunks < 2 ? chunks : 2;
+    for (uint32_t i = 0; i < prefetched_; ++i) pre_[i] = Load(none, b, ldb, K, n, 0, i);
   }
 
   __aicore__ inline void Drain() {
@@ -192,7 +205,8 @@ class MlapGemm {
   }
 
   AscendC::LocalTensor<uint8_t> aL1_, bL1_, l0a_, l0b_;
-  uint32_t mPad_ = 16;
+  uint32_t mPad_ = 16, prefetched_ = 0;
+  Chunk pre_[2];
   MlapSlots<AscendC::HardEvent::MTE1_MTE2> aSlots_, bSlots_;
   MlapSlots<AscendC::HardEvent::M_MTE1> l0aSlots_, l0bSlots_;
 };

@@ -1,14 +1,14 @@
 // MLA prolog, vector side (AIV). The two vector cores of an AI core split each group's rows in
 // halves; per step s, in the cube's order (mla_prolog_tiling.h):
 //
+//   Heads(s-1)  per head of our AI core, as the cube's MM2 produces it: RoPE(q_pe) -> query_rope;
+//               modes 1, 2: dequantized q_nope -> the cube's MM3
 //   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
 //   NormCq(s)   c^Q = qc_qr_scale * RMSNorm(x @ W_dq) [-> smooth, int8 quant] into our AI core's
 //               c^Q slot (-> the cube's MM2); query_norm rows (token t by AI core t % blockDim)
 //   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache,
 //               RoPE(k_pe) -> kr_cache, at the token's slot
 //   XPrep(s+2)  fused input RMSNorm of token_x (and its int8 quant in mode 2) -> the cube's MM1
-//   Heads(s-1)  per head of our AI core: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope
-//               -> the cube's MM3
 // Mode 2 dequantizes the int32 MM1 sums as acc * x_scale[t] * w_scale[n]; modes 1, 2 the MM2 sums
 // as acc * cq_scale[t] * w_scale[n] (the reference's order).
 #pragma once
@@ -90,16 +90,16 @@ class MlapVector {
       if (groups > 1) XPrep(1);
     }
     for (uint32_t s = 0; s <= groups; ++s) {
-      if (s < groups) {
-        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1Done);
-        SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring
-        if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // slot of s - 1
-        NormCq(s);
-        CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
-        Kv(s);
-        if (t_->hasGammaX && s + 2 < groups) XPrep(s + 2);
-      }
+      // The heads of group s - 1 first: the cube works through them right after its MM1(s).
       if (s >= 1) Heads(s - 1);
+      if (s == groups) break;
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1Done);
+      SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring
+      if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // slot of s - 1
+      NormCq(s);
+      CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
+      Kv(s);
+      if (t_->hasGammaX && s + 2 < groups) XPrep(s + 2);
     }
   }
 
