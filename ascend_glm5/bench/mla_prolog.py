@@ -9,7 +9,7 @@ per token group (the kernel's groups of 64 tokens share one pass over the weight
 Overlap: the emulator has no clock, so busy times come from the counters at Atlas A2 rates and the
 overlap from replaying the kernel's cross-core protocol (mla_prolog_tiling.h) with those times:
   cube stage = max(MACs / (4096 bf16 | 8192 int8 per cycle), weight bytes / 36 B per cycle),
-  vector stage = element-ops / 64 per cycle, the launch's vector element-ops shared among the
+  vector stage = element-ops / 64 per cycle, the core's vector element-ops shared among the
   stages by their shapes (a norm row costs ~10 element-ops per element, a RoPE row ~6).
 "overlap" = (cube + vector - schedule) / min(cube, vector) of the busiest AI core: 1 means the
 smaller side is hidden entirely under the other.
@@ -118,14 +118,15 @@ def _weight_bytes(mode: int) -> int:
             + HEADS * NOPE * KV_LORA * 2)  # fmt: skip
 
 
-def _replay(stages, vec_ops: float, mode: int) -> tuple[float, float, float]:
+def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float, float]:
     """Cycles (cube busy, vector busy, schedule) of one AI core replaying the kernel's protocol:
     cube step s = MM1(s), then per head of group s-1: MM2 (waits for q ring slot k-2 to be free),
     MM3 (modes 1, 2: waits for the vector cores' q_nope); vector step s = the heads of group s-1
-    (each as soon as its q is ready), then the barrier on MM1(s), norm(s) (-> c^Q ready) and kv(s).
+    (each as soon as its q is ready), then the barrier on MM1(s), norm(s), a barrier (-> c^Q ready)
+    and kv(s).
     The cube streams up to 2 weight chunks while it waits for c^Q / q_nope."""
-    def group_w(st):
-        return st["rows"] / 2 * 10 * Q_LORA + st["rows"] / (2 * 48) * 10 * (KV_LORA + ROPE)
+    def group_w(st):  # norm of c^Q and of the kv rows: the group's rows spread over all vector cores
+        return st["rows"] / (2 * cores) * 10 * (Q_LORA + KV_LORA + ROPE)
 
     def head_w(st):
         return st["rows"] / 2 * (6 * ROPE + (5 * NOPE if mode else 0))
@@ -175,12 +176,14 @@ def _replay(stages, vec_ops: float, mode: int) -> tuple[float, float, float]:
                 else:
                     cube_t += max(c3, l3)
                 cube_busy += max(c3, l3)
-        if s < n:  # vectors: barrier on every core's MM1(s), then norm(s) and kv(s)
+        if s < n:  # vectors: barrier on every core's MM1(s), then norm(s), a barrier, kv(s)
             vec_t = max(vec_t, mm1_done[s])
             barrier[s] = vec_t
-            vec_t += group_w(stages[s]) * k_vec
-            vec_busy += group_w(stages[s]) * k_vec
+            w = group_w(stages[s]) * k_vec
+            vec_t += w * Q_LORA / (Q_LORA + KV_LORA + ROPE)
             cq_ready.append(vec_t)
+            vec_t += w * (KV_LORA + ROPE) / (Q_LORA + KV_LORA + ROPE)
+            vec_busy += w
     return cube_busy, vec_busy, max(cube_t, vec_t)
 
 
@@ -212,7 +215,7 @@ def main(quick: bool) -> int:
         overlaps = []
         for b in range(cores):
             vec_ops = per[3 * b + 1]["vector_elem_ops"] + per[3 * b + 2]["vector_elem_ops"]
-            cube, vec, span = _replay(design["per_core"][b]["stages"], vec_ops / 2, mode)
+            cube, vec, span = _replay(design["per_core"][b]["stages"], vec_ops / 2, mode, cores)
             overlaps.append((span, (cube + vec - span) / max(min(cube, vec), 1e-9)))
         overlap = max(overlaps)[1]  # the AI core with the longest schedule
         ref_kv, ref_kr = args[9].clone(), args[10].clone()

@@ -50,11 +50,11 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   const bool w8a8 = p.mode == kMlapW8A8, floatCq = p.mode == kMlapBf16;
   t.mm1SlotBytes = Slot(g * (p.qLora + kMlapKvRopeDim) * (w8a8 ? 4 : 2));
   t.xSlotBytes = p.hasGammaX ? Slot(AlignUp(static_cast<uint32_t>(g * p.hidden * (w8a8 ? 1 : 2)), 32) + (w8a8 ? g * 4 : 0)) : 0;
-  t.cqSlotBytes = Slot(g * p.qLora * (floatCq ? 2 : 1));
+  t.cqSlotBytes = Slot(AlignUp(static_cast<uint32_t>(g * p.qLora * (floatCq ? 2 : 1)), 32) + (floatCq ? 0 : g * 4));
   t.qSlotBytes = Slot(g * (p.nope + kMlapRopeDim) * (floatCq ? 2 : 4));
   t.qnSlotBytes = floatCq ? 0 : Slot(g * p.nope * 2);
-  t.coreBytes = 2 * (t.xSlotBytes + t.cqSlotBytes + t.qSlotBytes + t.qnSlotBytes);
-  plan.workspaceBytes = 2ull * t.mm1SlotBytes + uint64_t(t.blockDim) * t.coreBytes;
+  t.coreBytes = 2 * (t.qSlotBytes + t.qnSlotBytes);
+  plan.workspaceBytes = 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes) + uint64_t(t.blockDim) * t.coreBytes;
   return plan;
 }
 

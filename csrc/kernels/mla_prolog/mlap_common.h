@@ -28,33 +28,40 @@ __aicore__ inline uint32_t MlapGroupRows(const MlaPrologTiling& t, uint32_t g) {
   return left < kMlapGroupTokens ? left : kMlapGroupTokens;
 }
 
-// Byte addresses of the workspace rings.
+// Byte addresses of the workspace rings: [MM1 x2 | x x2 | c^Q x2 | per AI core: q x2, q_nope x2].
 class MlapWorkspace {
  public:
   __aicore__ inline void Init(GM_ADDR base, const MlaPrologTiling& t, uint32_t core) {
     base_ = base;
     t_ = &t;
-    core_ = base + 2ull * t.mm1SlotBytes + uint64_t(core) * t.coreBytes;
+    core_ = base + 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes) + uint64_t(core) * t.coreBytes;
   }
   __aicore__ inline GM_ADDR Mm1(uint32_t g) const { return base_ + uint64_t(g % 2) * t_->mm1SlotBytes; }
-  __aicore__ inline GM_ADDR X(uint32_t g) const { return core_ + uint64_t(g % 2) * t_->xSlotBytes; }
-  __aicore__ inline GM_ADDR XScale(uint32_t g) const { return X(g) + XDataBytes(); }
-  __aicore__ inline GM_ADDR Cq(uint32_t g) const { return core_ + 2ull * t_->xSlotBytes + uint64_t(g % 2) * t_->cqSlotBytes; }
-  __aicore__ inline GM_ADDR Q(uint32_t k) const {
-    return core_ + 2ull * (t_->xSlotBytes + t_->cqSlotBytes) + uint64_t(k % 2) * t_->qSlotBytes;
+  __aicore__ inline GM_ADDR X(uint32_t g) const { return base_ + 2ull * t_->mm1SlotBytes + uint64_t(g % 2) * t_->xSlotBytes; }
+  __aicore__ inline GM_ADDR XScale(uint32_t g) const {
+    return X(g) + AlignUp(kMlapGroupTokens * t_->hidden * (t_->mode == kMlapW8A8 ? 1u : 2u), 32);
   }
-  __aicore__ inline GM_ADDR Qn(uint32_t k) const {
-    return core_ + 2ull * (t_->xSlotBytes + t_->cqSlotBytes + t_->qSlotBytes) + uint64_t(k % 2) * t_->qnSlotBytes;
+  __aicore__ inline GM_ADDR Cq(uint32_t g) const {
+    return base_ + 2ull * (t_->mm1SlotBytes + t_->xSlotBytes) + uint64_t(g % 2) * t_->cqSlotBytes;
   }
+  __aicore__ inline GM_ADDR CqScale(uint32_t g) const {
+    return Cq(g) + AlignUp(kMlapGroupTokens * t_->qLora * (t_->mode == kMlapBf16 ? 2u : 1u), 32);
+  }
+  __aicore__ inline GM_ADDR Q(uint32_t k) const { return core_ + uint64_t(k % 2) * t_->qSlotBytes; }
+  __aicore__ inline GM_ADDR Qn(uint32_t k) const { return core_ + 2ull * t_->qSlotBytes + uint64_t(k % 2) * t_->qnSlotBytes; }
 
  private:
-  __aicore__ inline uint64_t XDataBytes() const {
-    return AlignUp(kMlapGroupTokens * t_->hidden * (t_->mode == kMlapW8A8 ? 1u : 2u), 32);
-  }
   GM_ADDR base_ = nullptr;
   GM_ADDR core_ = nullptr;
   const MlaPrologTiling* t_ = nullptr;
 };
+
+// Rows [begin, end) of a group's `rows` that vector core `vec` of `vecCores` handles.
+__aicore__ inline void MlapVectorRows(uint32_t rows, uint32_t vecCores, uint32_t vec, uint32_t& begin, uint32_t& end) {
+  const uint32_t base = rows / vecCores, extra = rows % vecCores;
+  begin = vec * base + (vec < extra ? vec : extra);
+  end = begin + base + (vec < extra ? 1 : 0);
+}
 
 // Columns [begin, end) of the concatenated [W_dq | W_dkv_kr] (Hcq + 576 columns) that AI core
 // `core` multiplies in MM1: units of `unit` columns spread as evenly as possible.

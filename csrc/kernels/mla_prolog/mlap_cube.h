@@ -91,7 +91,7 @@ class MlapCube {
     using Acc = typename Ty::Acc1;
     using Out = typename Ty::Mm1Out;
     const uint32_t rows = MlapGroupRows(*t_, g), he = t_->hidden;
-    if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // our vector cores normalized x
+    if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // every row of x(g) is in the ring
     if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
     MlapOperandA<X> a;
     if (t_->hasGammaX) a.gm.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
@@ -125,7 +125,7 @@ class MlapCube {
     const uint32_t ldUq = t_->heads * qCols_, firstCols = qCols_ < kMlapColTile ? qCols_ : kMlapColTile;
     // The first head's W_uq_qr chunks stream in while the vector cores normalize c^Q.
     if (headBegin_ < headEnd_) gemm_.PrefetchB(wUq_[uint64_t(headBegin_) * qCols_], ldUq, hcq, firstCols);
-    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // c^Q of group g in our slot
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
     if (headBegin_ == headEnd_) return;
     // c^Q -> L1 once for all of this core's heads.
     GlobalTensor<Cq> cq;

@@ -1,14 +1,15 @@
-// MLA prolog, vector side (AIV). The two vector cores of an AI core split each group's rows in
-// halves; per step s, in the cube's order (mla_prolog_tiling.h):
+// MLA prolog, vector side (AIV). Per step s, in the cube's order (mla_prolog_tiling.h):
 //
-//   Heads(s-1)  per head of our AI core, as the cube's MM2 produces it: RoPE(q_pe) -> query_rope;
-//               modes 1, 2: dequantized q_nope -> the cube's MM3
+//   Heads(s-1)  per head of our AI core, as the cube's MM2 produces it, our half of the group's
+//               rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> the cube's MM3
 //   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
-//   NormCq(s)   c^Q = qc_qr_scale * RMSNorm(x @ W_dq) [-> smooth, int8 quant] into our AI core's
-//               c^Q slot (-> the cube's MM2); query_norm rows (token t by AI core t % blockDim)
-//   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache,
-//               RoPE(k_pe) -> kr_cache, at the token's slot
-//   XPrep(s+2)  fused input RMSNorm of token_x (and its int8 quant in mode 2) -> the cube's MM1
+//   NormCq(s)   the group's rows spread over all vector cores: c^Q = qc_qr_scale * RMSNorm(x @ W_dq)
+//               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
+//               our cube may start MM2 (it needs every row)
+//   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
+//               -> kr_cache, at the token's slot
+//   XPrep(s+2)  rows spread over all vector cores: fused input RMSNorm of token_x (and its int8
+//               quant in mode 2) -> the x ring (ready for the cubes after the next barrier)
 // Mode 2 dequantizes the int32 MM1 sums as acc * x_scale[t] * w_scale[n]; modes 1, 2 the MM2 sums
 // as acc * cq_scale[t] * w_scale[n] (the reference's order).
 #pragma once
@@ -84,31 +85,40 @@ class MlapVector {
   __aicore__ inline void Process() {
     using namespace AscendC;
     const uint32_t groups = t_->groups;
+    const bool prep = t_->hasGammaX;
     LoadConstants();
-    if (t_->hasGammaX) {
+    if (prep) {  // x of the first two groups
       XPrep(0);
       if (groups > 1) XPrep(1);
+      SyncAll<true>();
+      for (uint32_t g = 0; g < (groups < 2 ? groups : 2); ++g) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);
     }
     for (uint32_t s = 0; s <= groups; ++s) {
       // The heads of group s - 1 first: the cube works through them right after its MM1(s).
       if (s >= 1) Heads(s - 1);
       if (s == groups) break;
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1Done);
-      SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring
-      if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // slot of s - 1
+      SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring; step s - 1 is done
+      if (prep && s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);  // x(s+1), made in step s-1
+      if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // the slot of group s - 1
       NormCq(s);
+      SyncAll<true>();  // every row of c^Q(s) is in the ring
       CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
       Kv(s);
-      if (t_->hasGammaX && s + 2 < groups) XPrep(s + 2);
+      if (prep && s + 2 < groups) XPrep(s + 2);
     }
   }
 
  private:
-  // Rows [begin, end) of group g that this vector core handles (its half).
+  // Rows [begin, end) of group g that this vector core handles: its half of the AI core's (Heads),
+  // or its share among all vector cores (the norms, the caches).
   __aicore__ inline void OwnRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
     const uint32_t rows = MlapGroupRows(*t_, g), first = (rows + 1) / 2;
     begin = sub_ == 0 ? 0 : first;
     end = sub_ == 0 ? first : rows;
+  }
+  __aicore__ inline void SharedRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
+    MlapVectorRows(MlapGroupRows(*t_, g), 2 * t_->blockDim, 2 * core_ + sub_, begin, end);
   }
 
   static constexpr uint32_t kArenaBytes = 180 * 1024;  // of the 184 KiB a kernel may use
@@ -153,8 +163,7 @@ class MlapVector {
     if (kQuantCq) {
       smoothUb_ = Take<float>(t.qLora);
       scaleWUqUb_ = Take<float>(qCols_);
-      cqScale_[0] = Take<float>(kMlapMaxRopeRows);
-      cqScale_[1] = Take<float>(kMlapMaxRopeRows);
+      cqScale_ = Take<float>(kMlapMaxRopeRows);
     }
     if (kMode == kMlapW8A8) {
       scaleWDqUb_ = Take<float>(t.qLora);
@@ -205,12 +214,12 @@ class MlapVector {
     PipeBarrier<PIPE_V>();
   }
 
-  // Fused input RMSNorm of group g's rows (this core's half) -> x slot; mode 2 quantizes them.
+  // Fused input RMSNorm of this vector core's rows of group g -> the x ring; mode 2 quantizes them.
   __aicore__ inline void XPrep(uint32_t g) {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
     uint32_t r0, r1;
-    OwnRows(g, r0, r1);
+    SharedRows(g, r0, r1);
     const LocalTensor<float> v = rows_.Scratch().row;
     using X = typename Ty::X;
     GlobalTensor<X> xs;
@@ -230,7 +239,6 @@ class MlapVector {
         rows_.Store(xs[uint64_t(r) * t.hidden], rows_.template Convert<T>(v, t.hidden), t.hidden);
       }
     }
-    AscendC::CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);
   }
 
   // One fp32 scale to GM.
@@ -244,21 +252,24 @@ class MlapVector {
     MlapSync<HardEvent::MTE3_S>();  // `red` is free again
   }
 
+  // This vector core's rows of group g: c^Q -> the c^Q ring and query_norm (modes 1, 2: int8 with
+  // its scale, to both).
   __aicore__ inline void NormCq(uint32_t g) {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
     const uint32_t hcq = t.qLora;
     uint32_t r0, r1;
-    OwnRows(g, r0, r1);
+    SharedRows(g, r0, r1);
     const LocalTensor<float> v = rows_.Scratch().row;
     GlobalTensor<Mm1Out> mm1;
     mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
     GlobalTensor<Cq> cq;
     cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
+    GlobalTensor<float> cqScale;
+    cqScale.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.CqScale(g)));
     if (kMode == kMlapW8A8 && t.hasGammaX) LoadXScales(g);
     for (uint32_t r = r0; r < r1; ++r) {
       const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
-      const bool writeNorm = t.queryNorm && token % t.blockDim == core_;
       rows_.Load(v, mm1[uint64_t(r) * c1_], hcq);
       if constexpr (kMode == kMlapW8A8) Dequant(v, scaleWDqUb_, XScale(g, r), hcq);
       rows_.RmsNorm(v, gammaCq_, hcq, t.epsCq, t.qcQrScale);
@@ -270,13 +281,13 @@ class MlapVector {
         float scale = 0.0f;
         const LocalTensor<int8_t> q = rows_.Quantize(v, hcq, scale);
         rows_.Store(cq[uint64_t(r) * hcq], q, hcq);
-        if (writeNorm) rows_.Store(queryNorm_[token * hcq], q, hcq);
-        cqScale_[g % 2].SetValue(r - r0, scale);
-        if (writeNorm) WriteScale(queryNormScale_[token], scale);
+        if (t.queryNorm) rows_.Store(queryNorm_[token * hcq], q, hcq);
+        WriteScale(cqScale[r], scale);
+        if (t.queryNorm) WriteScale(queryNormScale_[token], scale);
       } else {
         const LocalTensor<T> o = rows_.template Convert<T>(v, hcq);
         rows_.Store(cq[uint64_t(r) * hcq], o, hcq);
-        if (writeNorm) rows_.Store(queryNorm_[token * hcq], o, hcq);
+        if (t.queryNorm) rows_.Store(queryNorm_[token * hcq], o, hcq);
       }
     }
   }
@@ -295,9 +306,8 @@ class MlapVector {
   __aicore__ inline void Kv(uint32_t g) {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
-    const uint32_t rows = MlapGroupRows(t, g), vecCores = 2 * t.blockDim, me = 2 * core_ + sub_;
-    const uint32_t base = rows / vecCores, extra = rows % vecCores;
-    const uint32_t r0 = me * base + (me < extra ? me : extra), r1 = r0 + base + (me < extra ? 1 : 0);
+    uint32_t r0, r1;
+    SharedRows(g, r0, r1);
     const LocalTensor<float> v = rows_.Scratch().row;
     GlobalTensor<Mm1Out> mm1;
     mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
@@ -324,8 +334,10 @@ class MlapVector {
     OwnRows(g, r0, r1);
     const uint32_t n = r1 - r0, d = t.nope;
     const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
-    if (headBegin_ < headEnd_ && n > 0)
+    if (headBegin_ < headEnd_ && n > 0) {
       rows_.LoadCosSin(cosRows_, sinRows_, cos_[(t0 + r0) * kMlapRopeDim], sin_[(t0 + r0) * kMlapRopeDim], n);
+      if constexpr (kQuantCq) LoadCqScales(g, r0, n);
+    }
     const LocalTensor<float> v = rows_.Scratch().row;
     for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
       const uint32_t k = headSteps_;
@@ -359,6 +371,16 @@ class MlapVector {
     }
   }
 
+  // Modes 1, 2: the c^Q scales of our rows (written by whichever vector core normalized them).
+  __aicore__ inline void LoadCqScales(uint32_t g, uint32_t r0, uint32_t n) {
+    using namespace AscendC;
+    GlobalTensor<float> src;
+    src.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.CqScale(g)));
+    MlapSync<HardEvent::S_MTE2>();
+    CopyIn(cqScale_, src[r0], n);
+    MlapSync<HardEvent::MTE2_S>();
+  }
+
   // Modes 1, 2: this head's per-channel scales of W_uq_qr ([D nope | Dr rope]).
   __aicore__ inline void LoadHeadScales(uint32_t h) {
     using namespace AscendC;
@@ -372,7 +394,7 @@ class MlapVector {
                                      const AscendC::LocalTensor<float>& wScale, uint32_t rows, uint32_t cols) {
     using namespace AscendC;
     for (uint32_t i = 0; i < rows; ++i) {
-      Muls(v[i * cols], v[i * cols], cqScale_[g % 2].GetValue(i), cols);
+      Muls(v[i * cols], v[i * cols], cqScale_.GetValue(i), cols);
     }
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < rows; ++i) Mul(v[i * cols], v[i * cols], wScale, cols);
@@ -394,7 +416,7 @@ class MlapVector {
       MlapSync<HardEvent::MTE2_V>();
       Cast(w, raw, RoundMode::CAST_RINT, d);
       PipeBarrier<PIPE_V>();
-      Muls(w, w, cqScale_[g % 2].GetValue(i), d);
+      Muls(w, w, cqScale_.GetValue(i), d);
       PipeBarrier<PIPE_V>();
       Mul(w, w, scaleWUqUb_, d);
       PipeBarrier<PIPE_V>();
@@ -411,7 +433,7 @@ class MlapVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<T> gammaCq_, gammaCkv_, gammaX_;
   AscendC::LocalTensor<float> cosRows_, sinRows_, cosKv_, sinKv_, smoothUb_, scaleWUqUb_, scaleWDqUb_, scaleWDkvUb_;
-  AscendC::LocalTensor<float> cqScale_[2], xScale_[2];
+  AscendC::LocalTensor<float> cqScale_, xScale_[2];
   AscendC::LocalTensor<uint32_t> deint_;
   AscendC::GlobalTensor<T> tokenX_, gammaXGm_, gammaCqGm_, gammaCkvGm_, sin_, cos_, kvCache_, krCache_, queryRope_;
   AscendC::GlobalTensor<int64_t> cacheIndex_;
