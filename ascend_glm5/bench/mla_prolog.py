@@ -28,7 +28,7 @@ from ._common import print_counters, print_row, wall_time
 HIDDEN, Q_LORA, HEADS, NOPE, ROPE, KV_LORA = 6144, 2048, 64, 192, 64, 512
 GROUP = 64  # tokens per group (kMlapGroupTokens)
 COL_TILE = 128
-CUBE_MACS_PER_CYCLE = {0: 4096, 1: 8192}  # by operand size - 1 (bf16: 16x16x16, int8: 16x32x16)
+CUBE_MACS_PER_CYCLE = {2: 4096, 1: 8192}  # by operand bytes: bf16 16x16x16, int8 16x32x16 per cycle
 GM_BYTES_PER_CYCLE = 36.0  # ~1.6 TB/s over 24 AI cores at 1.8 GHz
 VEC_ELEMS_PER_CYCLE = 64.0  # 256 bytes of fp32 per repeat
 
@@ -103,9 +103,8 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
             q_tiles = [min(COL_TILE, cols - c) for c in range(0, cols, COL_TILE)]
             mm2_macs = sum(m * -(-n // (32 // uq_size)) * (32 // uq_size) * Q_LORA for n in q_tiles)
             mm3_macs = m * KV_LORA * NOPE
-            head_bytes = Q_LORA * cols * uq_size + NOPE * KV_LORA * 2
-            stages.append(dict(rows=rows, mm1=(mm1_macs, mm1_bytes, x_size),
-                               head=(mm2_macs, mm3_macs, head_bytes, uq_size), heads=heads))  # fmt: skip
+            stages.append(dict(rows=rows, mm1=(mm1_macs, mm1_bytes, x_size), heads=heads,
+                               mm2=(mm2_macs, Q_LORA * cols * uq_size, uq_size), mm3=(mm3_macs, NOPE * KV_LORA * 2, 2)))  # fmt: skip
             act += len(tiles) * rows * HIDDEN * x_size + (rows * Q_LORA * uq_size if heads else 0)
             act += heads * rows * NOPE * 2
         per_core.append(dict(stages=stages, activations=act))
@@ -135,9 +134,10 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
     k_vec = vec_ops / total_w / VEC_ELEMS_PER_CYCLE  # cycles per unit of shape weight
 
     def cube_parts(macs, nbytes, size):
-        return macs / CUBE_MACS_PER_CYCLE[size - 1], nbytes / GM_BYTES_PER_CYCLE
+        return macs / CUBE_MACS_PER_CYCLE[size], nbytes / GM_BYTES_PER_CYCLE
 
-    prefetch = 2 * 64 * 1024 / GM_BYTES_PER_CYCLE  # two L1 B slots
+    def prefetch(k, size):  # PrefetchB: up to 2 L1 chunks of the first 128-column tile
+        return min(2 * 32 * 1024 // size, k) * COL_TILE * size / GM_BYTES_PER_CYCLE
     cube_t = vec_t = cube_busy = vec_busy = 0.0
     mm1_done, cq_ready = [], []
     barrier: dict[int, float] = {}  # vector step s: when every vector core passed its MM1(s) barrier
@@ -152,11 +152,10 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
             mm1_done.append(cube_t)
         if s >= 1:  # cube MM2 / MM3 and the vector heads of group s-1, interleaved by their flags
             st = stages[s - 1]
-            mm2, mm3, nbytes, size = st["head"]
-            c2, l2 = cube_parts(mm2, nbytes * mm2 / (mm2 + mm3), size)
-            c3, l3 = cube_parts(mm3, nbytes * mm3 / (mm2 + mm3), 2)
+            c2, l2 = cube_parts(*st["mm2"])
+            c3, l3 = cube_parts(*st["mm3"])
             if st["heads"]:
-                pre = min(prefetch, l2)
+                pre = min(prefetch(Q_LORA, st["mm2"][2]), l2)
                 cube_t = max(cube_t + pre, cq_ready[s - 1])
                 l2_first = l2 - pre
             for h in range(st["heads"]):
@@ -171,7 +170,7 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
                 vec_busy += head_w(st) * k_vec
                 q_free.append(vec_t)
                 if mode:  # MM3 waits for the dequantized q_nope; W_uk streams meanwhile
-                    pre3 = min(prefetch, l3)
+                    pre3 = min(prefetch(NOPE, 2), l3)
                     cube_t = max(cube_t + pre3, vec_t) + max(c3, l3 - pre3)
                 else:
                     cube_t += max(c3, l3)
@@ -205,7 +204,7 @@ def main(quick: bool) -> int:
         design = _design(tokens, mode, cores)
         per = launch["per_core"]  # MIX launch order per block: AIC, AIV, AIV
         # The design model must issue exactly the MACs the kernel did, or its split is not the kernel's.
-        model_macs = sum(st["mm1"][0] + st["heads"] * (st["head"][0] + st["head"][1])
+        model_macs = sum(st["mm1"][0] + st["heads"] * (st["mm2"][0] + st["mm3"][0])
                          for c in design["per_core"] for st in c["stages"])  # fmt: skip
         assert model_macs == launch["total"]["cube_macs"], f"design model {model_macs} != {launch['total']['cube_macs']} MACs"
         cube_reads = sum(per[3 * b]["mte2_bytes"] for b in range(cores))
