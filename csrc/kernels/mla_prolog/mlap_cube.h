@@ -1,5 +1,6 @@
-// MLA prolog, cube side (AIC). Per step s: MM1 of group s, then MM2 / MM3 of group s - 1, so the
-// vector cores normalize group s - 1 while the cube multiplies group s (see mla_prolog_tiling.h).
+// MLA prolog, cube side (AIC). Per step s: MM1 of group s, then MM2 / MM3 of group s - 1; the vector
+// cores rope group s - 1's heads as they appear and normalize group s while the cube finishes
+// group s - 1 and runs MM1 of group s + 1 (see mla_prolog_tiling.h).
 //
 //   MM1(g)   this core's columns of [x] @ [W_dq | W_dkv_kr] -> shared MM1 ring slot g % 2
 //            (T: the float matmul result leaves the cube rounded, as CANN; int32 in mode 2).

@@ -360,8 +360,8 @@ class MlapVector {
       }
       if constexpr (kQuantCq) {
         LoadHeadScales(h);
-        if (n > 0) DequantRows(v, g, scaleWUqUb_[d], n, kMlapRopeDim);
-        Nope(q, g, r0, n, k);
+        if (n > 0) DequantRows(v, scaleWUqUb_[d], n, kMlapRopeDim);
+        Nope(q, r0, n, k);
         CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);
       }
       if (n == 0) continue;
@@ -390,8 +390,8 @@ class MlapVector {
   }
 
   // rows x cols values of v (packed rows): acc * cq_scale[t] * w_scale[col].
-  __aicore__ inline void DequantRows(const AscendC::LocalTensor<float>& v, uint32_t g,
-                                     const AscendC::LocalTensor<float>& wScale, uint32_t rows, uint32_t cols) {
+  __aicore__ inline void DequantRows(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& wScale,
+                                     uint32_t rows, uint32_t cols) {
     using namespace AscendC;
     for (uint32_t i = 0; i < rows; ++i) {
       Muls(v[i * cols], v[i * cols], cqScale_.GetValue(i), cols);
@@ -402,7 +402,7 @@ class MlapVector {
   }
 
   // Modes 1, 2: our rows of q_nope (int32) dequantized to the float dtype -> q_nope slot k.
-  __aicore__ inline void Nope(const AscendC::GlobalTensor<QOut>& q, uint32_t g, uint32_t r0, uint32_t n, uint32_t k) {
+  __aicore__ inline void Nope(const AscendC::GlobalTensor<QOut>& q, uint32_t r0, uint32_t n, uint32_t k) {
     using namespace AscendC;
     const uint32_t d = t_->nope;
     GlobalTensor<T> qn;
