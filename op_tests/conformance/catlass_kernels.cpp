@@ -58,7 +58,8 @@ enum Variant : uint32_t {
   kInt8ColB = 3,    // int8 x int8 [N, K] -> int32
   kInt4RowB = 4,    // int4 x int4 [K, N] -> int32, B through LoadDataWithTranspose (b4)
   kInt4ColB = 5,    // int4 x int4 [N, K] -> int32
-  kBf16ColBf32 = 6  // bf16 x bf16 [N, K] -> float
+  kBf16ColBf32 = 6,  // bf16 x bf16 [N, K] -> float
+  kInt8PerChannel = 7  // int8 x int8 [K, N] -> half, column n times scale[n] (VDEQF16)
 };
 
 namespace {
@@ -66,7 +67,8 @@ namespace {
 constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 // One output tile per loop of this core: L1 tiles of L1M x L1N x L1K, the K loop in L0K slices.
-template <class ElementA, class LayoutB, class ElementC, uint32_t L1M, uint32_t L1N, uint32_t L1K, uint32_t L0K>
+template <class ElementA, class LayoutB, class ElementC, uint32_t L1M, uint32_t L1N, uint32_t L1K, uint32_t L0K,
+          bool kPerChannel = false>
 struct BlockGemm {
   using ArchTag = Arch::AtlasA2;
   using ElementB = ElementA;
@@ -76,12 +78,19 @@ struct BlockGemm {
   using TileCopy = Gemm::Tile::TileCopy<ArchTag, AType, BType, CType>;
   using TileMmad = Gemm::Tile::TileMmad<ArchTag, AType, BType, void>;
   using ElementAcc = typename TileCopy::ElementAccumulator;
+  // Per-channel dequantisation: the scales (uint64 words) go GM -> L1 -> fixpipe buffer.
+  using ScaleGm = Gemm::GemmType<uint64_t, layout::VectorLayout, AscendC::TPosition::GM>;
+  using ScaleL1 = Gemm::GemmType<uint64_t, layout::VectorLayout, AscendC::TPosition::A1>;
+  using ScaleFb = Gemm::GemmType<uint64_t, layout::VectorLayout, AscendC::TPosition::C2PIPE2GM>;
+  using CopyL0CToGm = std::conditional_t<
+      kPerChannel, Gemm::Tile::CopyL0CToGm<ArchTag, ElementAcc, CType, Gemm::Tile::ScaleGranularity::PER_CHANNEL>,
+      typename TileCopy::CopyL0CToGm>;
   using LayoutAInL1 = typename Gemm::helper::L1ATypeSelector<AType>::L1AType::Layout;
   using LayoutBInL1 = typename Gemm::helper::L1BTypeSelector<BType>::L1BType::Layout;
   using LayoutAInL0 = layout::zZ;
   using LayoutBInL0 = layout::nZ;
 
-  static void Run(GM_ADDR a, GM_ADDR b, GM_ADDR c, const GemmArgs& p) {
+  static void Run(GM_ADDR a, GM_ADDR b, GM_ADDR c, const GemmArgs& p, GM_ADDR scales = nullptr) {
     const uint32_t m = p.m, n = p.n, k = p.k;
     AscendC::GlobalTensor<ElementA> gmA;
     AscendC::GlobalTensor<ElementB> gmB;
@@ -99,6 +108,8 @@ struct BlockGemm {
     AscendC::TBuf<AscendC::TPosition::A2> bufL0A;
     AscendC::TBuf<AscendC::TPosition::B2> bufL0B;
     AscendC::TBuf<AscendC::TPosition::CO1> bufL0C;
+    AscendC::TBuf<AscendC::TPosition::A1> bufL1S;
+    AscendC::TBuf<AscendC::TPosition::C2PIPE2GM> bufFb;
     const auto layoutAInL1 = LayoutAInL1::template MakeLayout<ElementA>(L1M, L1K);
     const auto layoutBInL1 = LayoutBInL1::template MakeLayout<ElementB>(L1K, L1N);
     pipe.InitBuffer(bufL1A, ElemBytes<ElementA>(L1M * L1K));
@@ -106,6 +117,12 @@ struct BlockGemm {
     pipe.InitBuffer(bufL0A, ElemBytes<ElementA>(L1M * L0K));
     pipe.InitBuffer(bufL0B, ElemBytes<ElementB>(L0K * L1N));
     pipe.InitBuffer(bufL0C, L1M * L1N * sizeof(ElementAcc));
+    AscendC::GlobalTensor<uint64_t> gmScale;
+    if constexpr (kPerChannel) {
+      pipe.InitBuffer(bufL1S, L1N * sizeof(uint64_t));
+      pipe.InitBuffer(bufFb, L1N * sizeof(uint64_t));
+      gmScale.SetGlobalBuffer(reinterpret_cast<__gm__ uint64_t*>(scales));
+    }
     const auto l1A = bufL1A.Get<ElementA>();
     const auto l1B = bufL1B.Get<ElementB>();
     const auto l0A = bufL0A.Get<ElementA>();
@@ -116,7 +133,7 @@ struct BlockGemm {
     typename TileCopy::CopyGmToL1B copyGmToL1B;
     typename TileCopy::CopyL1ToL0A copyL1ToL0A;
     typename TileCopy::CopyL1ToL0B copyL1ToL0B;
-    typename TileCopy::CopyL0CToGm copyL0CToGm;
+    CopyL0CToGm copyL0CToGm;
     TileMmad tileMmad;
 
     const uint32_t mTiles = CeilDivU(m, L1M), nTiles = CeilDivU(n, L1N), kTiles = CeilDivU(k, L1K);
@@ -155,8 +172,19 @@ struct BlockGemm {
       AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       const auto layoutCTile = layoutC.GetTileLayout(MatrixCoord{mActual, nActual});
-      copyL0CToGm(gmC[layoutC.GetOffset(MatrixCoord{mIdx * L1M, nIdx * L1N})], l0C, layoutCTile,
-                  layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual}));
+      const auto gmCTile = gmC[layoutC.GetOffset(MatrixCoord{mIdx * L1M, nIdx * L1N})];
+      const auto layoutL0C = layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual});
+      if constexpr (kPerChannel) {
+        // The tile's scales, whole 16-word (128 B) blocks; the GM vector is padded to them.
+        const layout::VectorLayout layoutS(CeilDivU(nActual, 16) * 16);
+        Gemm::Tile::CopyGmToL1<ArchTag, ScaleGm, ScaleL1>{}(bufL1S.Get<uint64_t>(), gmScale[nIdx * L1N], layoutS, layoutS);
+        AscendC::SetFlag<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
+        Gemm::Tile::CopyL1ToFP<ArchTag, ScaleL1, ScaleFb>{}(bufFb.Get<uint64_t>(), bufL1S.Get<uint64_t>(), layoutS, layoutS);
+        copyL0CToGm(gmCTile, l0C, bufFb.Get<uint64_t>(), layoutCTile, layoutL0C);
+      } else {
+        copyL0CToGm(gmCTile, l0C, layoutCTile, layoutL0C);
+      }
       AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
       AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
@@ -172,7 +200,6 @@ struct BlockGemm {
 
 // The AIC side of every GEMM variant.
 CONF_EXPORT void CONF_BUILD(catlass_gemm)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
-  (void)ws;
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIC_ONLY);
   if constexpr (g_coreType == AscendC::AIC) {
     const GemmArgs& p = *reinterpret_cast<const GemmArgs*>(args);
@@ -184,8 +211,134 @@ CONF_EXPORT void CONF_BUILD(catlass_gemm)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_AD
       case kInt4RowB: BlockGemm<AscendC::int4b_t, layout::RowMajor, int32_t, 64, 64, 256, 128>::Run(a, b, c, p); break;
       case kInt4ColB: BlockGemm<AscendC::int4b_t, layout::ColumnMajor, int32_t, 48, 32, 256, 128>::Run(a, b, c, p); break;
       case kBf16ColBf32: BlockGemm<bfloat16_t, layout::ColumnMajor, float, 32, 64, 64, 32>::Run(a, b, c, p); break;
+      case kInt8PerChannel:
+        BlockGemm<int8_t, layout::RowMajor, half, 48, 64, 128, 64, true>::Run(a, b, c, p, ws);
+        break;
       default: AscendC::emu::Fail("catlass_gemm", "test", "unknown variant");
     }
+  }
+}
+
+// ---- W4A8, mixed cube / vector ---------------------------------------------------------------------
+// C [M, N] int32 = A [M, K] int8 x B [K, N] int4 (row-major, two per byte). The two AIVs of a block
+// unpack B tile by tile into an int8 GM workspace of the same shape with catlass's
+// TileCastInt4ToInt8 (each AIV takes half the rows); the block's AIC multiplies a tile as soon as
+// both halves are in. Hand-over: catlass's CrossCoreFlagWithReverse (AIV -> AIC mode-2 flags, the
+// AIC answers every REVERSE tiles so at most that many are in flight).
+namespace {
+constexpr uint32_t kW4L1M = 48, kW4L1N = 64, kW4L1K = 128, kW4Reverse = 2;
+constexpr Arch::FlagID kFlagTileReady = 0, kFlagTileFree = 1;
+
+void W4A8Vector(Arch::Resource<Arch::AtlasA2>& resource, GM_ADDR b, GM_ADDR ws, const GemmArgs& p) {
+  using Cast = Gemm::Tile::TileCastInt4ToInt8<Arch::AtlasA2, Gemm::GemmType<AscendC::int4b_t, layout::RowMajor>,
+                                               Gemm::GemmType<int8_t, layout::RowMajor>, 32 * kW4L1N>;
+  Cast cast(resource, typename Cast::Params{});
+  AscendC::GlobalTensor<AscendC::int4b_t> gmB;
+  AscendC::GlobalTensor<int8_t> gmW;
+  gmB.SetGlobalBuffer(reinterpret_cast<__gm__ AscendC::int4b_t*>(b));
+  gmW.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(ws));
+  const layout::RowMajor layoutB(p.k, p.n);
+  Arch::CrossCoreFlagWithReverse<kW4Reverse> ready(kFlagTileReady, kFlagTileFree);
+  const uint32_t nTiles = CeilDivU(p.n, kW4L1N), kTiles = CeilDivU(p.k, kW4L1K);
+  for (uint32_t nIdx = AscendC::GetBlockIdx() / 2; nIdx < nTiles; nIdx += AscendC::GetBlockNum()) {
+    const uint32_t nActual = nIdx + 1 < nTiles ? kW4L1N : p.n - nIdx * kW4L1N;
+    for (uint32_t kIdx = 0; kIdx < kTiles; ++kIdx) {
+      const uint32_t kActual = kIdx + 1 < kTiles ? kW4L1K : p.k - kIdx * kW4L1K;
+      const int64_t off = layoutB.GetOffset(MatrixCoord{kIdx * kW4L1K, nIdx * kW4L1N});
+      const auto tile = layoutB.GetTileLayout(MatrixCoord{kActual, nActual});
+      cast(gmW[off], tile, gmB[off], tile);
+      Arch::CrossCoreSetFlagWithReverse<0x2, PIPE_MTE3>(ready);
+    }
+  }
+}
+
+void W4A8Cube(Arch::Resource<Arch::AtlasA2>& resource, GM_ADDR a, GM_ADDR ws, GM_ADDR c, const GemmArgs& p) {
+  using AType = Gemm::GemmType<int8_t, layout::RowMajor>;
+  using CType = Gemm::GemmType<int32_t, layout::RowMajor>;
+  using TileCopy = Gemm::Tile::TileCopy<Arch::AtlasA2, AType, AType, CType>;
+  using TileMmad = Gemm::Tile::TileMmad<Arch::AtlasA2, AType, AType, void>;
+  AscendC::GlobalTensor<int8_t> gmA, gmW;
+  AscendC::GlobalTensor<int32_t> gmC;
+  gmA.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(a));
+  gmW.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(ws));
+  gmC.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(c));
+  const layout::RowMajor layoutA(p.m, p.k), layoutB(p.k, p.n), layoutC(p.m, p.n);
+  // Tiles carved out of the whole-memory buffers of catlass's Resource.
+  const auto layoutAInL1 = layout::zN::template MakeLayout<int8_t>(kW4L1M, kW4L1K);
+  const auto layoutBInL1 = layout::zN::template MakeLayout<int8_t>(kW4L1K, kW4L1N);
+  const auto l1A = resource.l1Buf.template GetBufferByByte<int8_t>(0);
+  const auto l1B = resource.l1Buf.template GetBufferByByte<int8_t>(kW4L1M * kW4L1K);
+  const auto l0A = resource.l0ABuf.template GetBufferByByte<int8_t>(0);
+  const auto l0B = resource.l0BBuf.template GetBufferByByte<int8_t>(0);
+  const auto l0C = resource.l0CBuf.template GetBufferByByte<int32_t>(0);
+  typename TileCopy::CopyGmToL1A copyGmToL1A;
+  typename TileCopy::CopyGmToL1B copyGmToL1B;
+  typename TileCopy::CopyL1ToL0A copyL1ToL0A;
+  typename TileCopy::CopyL1ToL0B copyL1ToL0B;
+  typename TileCopy::CopyL0CToGm copyL0CToGm;
+  TileMmad tileMmad;
+  Arch::CrossCoreFlagWithReverse<kW4Reverse> ready(kFlagTileReady, kFlagTileFree);
+  const uint32_t mTiles = CeilDivU(p.m, kW4L1M), nTiles = CeilDivU(p.n, kW4L1N), kTiles = CeilDivU(p.k, kW4L1K);
+  for (uint32_t nIdx = AscendC::GetBlockIdx(); nIdx < nTiles; nIdx += AscendC::GetBlockNum()) {
+    const uint32_t nActual = nIdx + 1 < nTiles ? kW4L1N : p.n - nIdx * kW4L1N;
+    for (uint32_t mIdx = 0; mIdx < mTiles; ++mIdx) {
+      const uint32_t mActual = mIdx + 1 < mTiles ? kW4L1M : p.m - mIdx * kW4L1M;
+      for (uint32_t kIdx = 0; kIdx < kTiles; ++kIdx) {
+        const uint32_t kActual = kIdx + 1 < kTiles ? kW4L1K : p.k - kIdx * kW4L1K;
+        if (mIdx == 0) Arch::CrossCoreWaitFlagWithReverse<0x2, PIPE_MTE2>(ready);  // the tile's int8 B is in GM
+        copyGmToL1A(l1A, gmA[layoutA.GetOffset(MatrixCoord{mIdx * kW4L1M, kIdx * kW4L1K})], layoutAInL1,
+                    layoutA.GetTileLayout(MatrixCoord{mActual, kActual}));
+        copyGmToL1B(l1B, gmW[layoutB.GetOffset(MatrixCoord{kIdx * kW4L1K, nIdx * kW4L1N})], layoutBInL1,
+                    layoutB.GetTileLayout(MatrixCoord{kActual, nActual}));
+        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        copyL1ToL0A(l0A, l1A, layout::zZ::template MakeLayout<int8_t>(mActual, kActual), layoutAInL1);
+        copyL1ToL0B(l0B, l1B, layout::nZ::template MakeLayout<int8_t>(kActual, nActual), layoutBInL1);
+        AscendC::SetFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+        tileMmad(l0C, l0A, l0B, mActual == 1 ? 16 : mActual, nActual, kActual, kIdx == 0);
+        AscendC::SetFlag<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
+        AscendC::WaitFlag<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
+      }
+      AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      copyL0CToGm(gmC[layoutC.GetOffset(MatrixCoord{mIdx * kW4L1M, nIdx * kW4L1N})], l0C,
+                  layoutC.GetTileLayout(MatrixCoord{mActual, nActual}),
+                  layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual}));
+      AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+      AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+    }
+  }
+}
+}  // namespace
+
+CONF_EXPORT void CONF_BUILD(catlass_w4a8)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  const GemmArgs& p = *reinterpret_cast<const GemmArgs*>(args);
+  Arch::Resource<Arch::AtlasA2> resource;  // every memory, on every core, as catlass kernels start
+  if constexpr (g_coreType == AscendC::AIV) W4A8Vector(resource, b, ws, p);
+  else W4A8Cube(resource, a, ws, c, p);
+}
+
+// ---- catlass's cross-core barriers ------------------------------------------------------------------
+// Each AIV writes its id to GM, meets the others at Arch::CrossCoreBarrier (mode 0: every AIV of the
+// launch; mode 1: the two AIVs of a block), then reads its neighbour's slot: without the barrier
+// the neighbour's write could still be missing. out[2 * i] is the launch-wide, out[2 * i + 1] the
+// in-block neighbour.
+CONF_EXPORT void CONF_BUILD(catlass_barrier)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
+  (void)a, (void)b, (void)args;
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  if constexpr (g_coreType == AscendC::AIV) {
+    AscendC::GlobalTensor<int32_t> slots, out;
+    slots.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws));
+    out.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(c));
+    const int64_t me = AscendC::GetBlockIdx(), aivs = AscendC::GetBlockNum() * 2;
+    slots.SetValue(me, static_cast<int32_t>(100 + me));
+    Arch::CrossCoreBarrier<0x0, PIPE_MTE3>();
+    out.SetValue(2 * me, slots.GetValue((me + 1) % aivs));
+    slots.SetValue(aivs + me, static_cast<int32_t>(200 + me));
+    Arch::CrossCoreBarrier<0x1, PIPE_MTE3>();
+    out.SetValue(2 * me + 1, slots.GetValue(aivs + (me ^ 1)));
   }
 }
 

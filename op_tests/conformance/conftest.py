@@ -29,7 +29,7 @@ WHEEL_SHA256 = "1c9e0f7e6e933a2ea658145777af51c8bf352b8e06a25c453de4bc6c7b74a130
 HEADER_PREFIX = "catlass/include/"
 
 VARIANTS = {"bf16_row_b": 0, "half_col_b": 1, "int8_row_b": 2, "int8_col_b": 3, "int4_row_b": 4, "int4_col_b": 5,
-            "bf16_col_b_f32": 6}  # fmt: skip
+            "bf16_col_b_f32": 6, "int8_per_channel": 7}  # fmt: skip
 MODES = {"mix": 0, "aic": 1, "aiv": 2}
 
 
@@ -56,6 +56,7 @@ def catlass_include() -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     wheel = cache / WHEEL_NAME
     if not wheel.is_file() or _sha256(wheel) != WHEEL_SHA256:
+        wheel.unlink(missing_ok=True)  # pip keeps an existing file
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
                "--platform", "manylinux_2_28_x86_64", "--dest", str(cache), f"ascend-catlass-dsl=={WHEEL_VERSION}"]
         run = subprocess.run(cmd, capture_output=True, text=True)
@@ -71,7 +72,7 @@ def catlass_include() -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(z.read(name))
         shutil.rmtree(include, ignore_errors=True)
-        os.replace(tmp, include)  # complete or absent, even if two sessions race
+        os.replace(tmp, include)  # an interrupted run leaves no partial tree behind
         os.mkdir(tmp)  # TemporaryDirectory removes it again
     return include
 
@@ -116,6 +117,32 @@ class Catlass:
         """C = A @ B on AIC cores; a, b, c are the raw GM images. Returns c."""
         self.launch("catlass_gemm", "aic", block_dim, a, b, c, None, GemmArgs(m, n, k, VARIANTS[variant]))
         return c
+
+    def w8a8_per_channel(self, a: np.ndarray, b: np.ndarray, scale_words: np.ndarray, block_dim: int) -> np.ndarray:
+        """C [m, n] half = (A int8 [m, k] x B int8 [k, n]) with column j scaled by scale_words[j] (fp32 in
+        the low 32 bits), through catlass's CopyL0CToGm<..., PER_CHANNEL>. Returns C."""
+        (m, k), n = a.shape, b.shape[1]
+        words = np.zeros(-(-n // 16) * 16 + 64, np.uint64)  # whole 16-word blocks past every tile
+        words[:n] = scale_words
+        c = np.full((m, n), np.nan, np.float16)
+        self.launch("catlass_gemm", "aic", block_dim, a, b, c, words, GemmArgs(m, n, k, VARIANTS["int8_per_channel"]))
+        return c
+
+    def w4a8(self, a: np.ndarray, b_packed: np.ndarray, m: int, n: int, k: int, block_dim: int) -> np.ndarray:
+        """C [m, n] int32 = A int8 [m, k] x B int4 [k, n] (packed [k, n/2]) in MIX_MODE: the AIVs
+        unpack B into an int8 workspace, the AIC multiplies. Returns C."""
+        c = np.full((m, n), -1, np.int32)
+        ws = np.full((k, n), 0x5A, np.int8)  # never a plausible int8 B: every element must be written
+        self.launch("catlass_w4a8", "mix", block_dim, a, b_packed, c, ws, GemmArgs(m, n, k, 0))
+        return c
+
+    def barrier(self, block_dim: int) -> np.ndarray:
+        """[2 * block_dim AIVs, 2]: the launch-wide and the in-block neighbour's slot after the barriers."""
+        out = np.full((2 * block_dim, 2), -1, np.int32)
+        slots = np.full(4 * block_dim, -1, np.int32)
+        dummy = np.zeros(8, np.int32)
+        self.launch("catlass_barrier", "mix", block_dim, dummy, dummy, out, slots, GemmArgs(0, 0, 0, 0))
+        return out
 
 
 @pytest.fixture(scope="session")

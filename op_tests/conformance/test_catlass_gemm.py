@@ -93,3 +93,21 @@ def test_float_gemm_within_fp32_accumulation(catlass, variant, m, n, k, cores):
     err = (c.double() - ref).abs()
     assert torch.isfinite(c.double()).all()
     assert (err <= bound).all(), f"max error {err.max():.3g}, worst err/bound {(err / bound).max():.3g}"
+
+
+@pytest.mark.parametrize("m, n, k, cores", [(1, 77, 200, 2), (37, 130, 333, 3), (70, 100, 530, 5)])
+def test_int8_gemm_per_channel_dequant(catlass, m, n, k, cores):
+    # catlass's CopyGmToL1 (VectorLayout) + CopyL1ToFP put the scales in the fixpipe buffer, its
+    # CopyL0CToGm<..., PER_CHANNEL> calls SetFixPipeConfig and a VDEQF16 Fixpipe. The fixpipe keeps 10
+    # mantissa bits of each fp32 scale (as for DEQF16); the int32 x scale product is exact in float64,
+    # so the one rounding to half must match (numpy rounds float64 -> float16 once; torch goes through
+    # float32, rounding twice).
+    g = torch.Generator().manual_seed(m + k)
+    a = torch.randint(-128, 128, (m, k), generator=g, dtype=torch.int8)
+    b = torch.randint(-128, 128, (k, n), generator=g, dtype=torch.int8)
+    scales = torch.rand(n, generator=g, dtype=torch.float32) * 1e-3 + 1e-5
+    bits = scales.view(torch.int32).numpy().astype(np.uint32)
+    c = catlass.w8a8_per_channel(a.numpy(), b.numpy(), bits.astype(np.uint64), cores)
+    kept = (bits & 0xFFFFE000).astype(np.uint32).view(np.float32).astype(np.float64)
+    want = ((a.long() @ b.long()).double().numpy() * kept).astype(np.float16)
+    np.testing.assert_array_equal(c, want)

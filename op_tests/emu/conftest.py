@@ -28,7 +28,9 @@ FORMS = {"count": 0, "mask": 1, "bits": 2, "counter_regs": 3, "mask_regs": 4}
 POISON = np.array([0xC0, 0xFF, 0xC0, 0xFF], dtype=np.uint8)  # 0xFFC0FFC0: NaN as fp32, fp16 and bf16
 RULES = ["UbOverflow", "MisalignedCopy", "GmOutOfBounds", "LocalOutOfBounds", "VectorOutOfBounds", "WaitWithoutSet",
          "SetTwice", "EventId8", "NinthBuffer", "CopyCountUnaligned", "VectorOnAic", "SyncAllAivOnly", "SetNeverWaited",
-         "DequeEmpty", "Poison"]
+         "DequeEmpty", "Poison", "NineTBufs", "Buffer65", "QueueFull", "EnQuePastDepth", "ForeignFreeTensor",
+         "GmBufferSize", "OffsetAlignment", "DefaultTensor", "SliceBounds", "SliceIndexBounds", "ReservedUb", "KernelType",
+         "SyncScope", "FlagPending", "GatherMaskV1", "GatherRepeats", "VectorEventOnAic"]
 COUNTERS = ["mte2Bytes", "mte3Bytes", "mte1Bytes", "mte2Calls", "mte3Calls", "mte1Calls", "vecElemOps", "vecCalls",
             "cubeMacs", "cubeCalls", "fixpipeBytes", "scalarOps", "syncWaits"]
 

@@ -55,7 +55,11 @@ void Forms(const VecArgs& a, Count&& count, Repeat&& repeat) {
   switch (a.form) {
     case 0: count(); break;
     case 1: repeat(std::true_type{}, a.mask); break;
-    case 2: repeat(std::true_type{}, a.maskBits); break;
+    case 2: {  // CANN's mask-array parameter is a non-const uint64_t[]
+      uint64_t bits[2] = {a.maskBits[0], a.maskBits[1]};
+      repeat(std::true_type{}, bits);
+      break;
+    }
     case 3:  // isSetMask = false in counter mode, as kernels do for long tails
       SetMaskCount();
       SetVectorMask<T, MaskMode::COUNTER>(0, static_cast<uint64_t>(a.count));
@@ -63,10 +67,12 @@ void Forms(const VecArgs& a, Count&& count, Repeat&& repeat) {
       SetMaskNorm();
       ResetMask();
       break;
-    default:  // isSetMask = false with a lane mask in the registers
+    default: {  // isSetMask = false with a lane mask in the registers
+      uint64_t placeholder[2] = {0, 0};
       SetVectorMask<T>(a.maskBits[1], a.maskBits[0]);
-      repeat(std::false_type{}, a.maskBits);
+      repeat(std::false_type{}, placeholder);
       ResetMask();
+    }
   }
 }
 
@@ -93,7 +99,6 @@ void Elementwise(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   const T sc = static_cast<T>(a.scalar);
   switch (a.op) {
     BINARY_CASE(Add) BINARY_CASE(Sub) BINARY_CASE(Mul) BINARY_CASE(Max) BINARY_CASE(Min)
-    UNARY_CASE(Abs)
     SCALAR_CASE(Adds) SCALAR_CASE(Muls) SCALAR_CASE(Maxs) SCALAR_CASE(Mins)
     case kDuplicate:
       Forms<T>(a, [&] { Duplicate(d, sc, a.count); },
@@ -103,7 +108,7 @@ void Elementwise(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   }
   if constexpr (isFloat) {
     switch (a.op) {
-      BINARY_CASE(Div) UNARY_CASE(Exp) UNARY_CASE(Ln) UNARY_CASE(Sqrt)
+      BINARY_CASE(Div) UNARY_CASE(Exp) UNARY_CASE(Ln) UNARY_CASE(Sqrt) UNARY_CASE(Abs)
       default: break;
     }
   }
@@ -181,8 +186,26 @@ template <typename T>
 void CmpSel(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   const LocalTensor<T> s0 = ub[0].ReinterpretCast<T>(), s1 = ub[1].ReinterpretCast<T>();
   const T sc = static_cast<T>(a.scalar);
-  if (a.op == kCompare) return Compare(ub[3], s0, s1, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
-  if (a.op == kCompareScalar) return CompareScalar(ub[3], s0, sc, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
+  if (a.op == kCompare || a.op == kCompareScalar) {
+    // Count forms only; they run under the vector mask register, which forms 3 / 4 set first.
+    if (a.form == 3) {
+      SetMaskCount();
+      SetVectorMask<T, MaskMode::COUNTER>(0, a.mask);
+    } else if (a.form == 4) {
+      SetVectorMask<T>(a.maskBits[1], a.maskBits[0]);
+    }
+    if constexpr (!std::is_same_v<T, int32_t>) {
+      if (a.aux2) {  // a ReduceMax first (into in2): it leaves the mask register undefined
+        const LocalTensor<T> r = ub[2].ReinterpretCast<T>();
+        ReduceMax(r, s0, r[32 / sizeof(T)], static_cast<int32_t>(a.count));
+      }
+    }
+    if (a.op == kCompare) Compare(ub[3], s0, s1, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
+    else CompareScalar(ub[3], s0, sc, static_cast<CMPMODE>(a.aux), static_cast<uint32_t>(a.count));
+    SetMaskNorm();
+    ResetMask();
+    return;
+  }
   if constexpr (std::is_same_v<T, half> || std::is_same_v<T, float>) {
     const LocalTensor<T> d = ub[3].ReinterpretCast<T>();
     const LocalTensor<uint8_t>& sel = ub[2];
@@ -360,12 +383,24 @@ extern "C" __global__ __aicore__ void syncall_kernel(GM_ADDR slots, GM_ADDR out,
 enum Case : int32_t {
   kUbOverflow = 0, kMisalignedCopy, kGmOutOfBounds, kLocalOutOfBounds, kVectorOutOfBounds, kWaitWithoutSet,
   kSetTwice, kEventId8, kNinthBuffer, kCopyCountUnaligned, kVectorOnAic, kSyncAllAivOnly, kSetNeverWaited,
-  kDequeEmpty, kPoison,
+  kDequeEmpty, kPoison, kNineTBufs, kBuffer65, kQueueFull, kEnQuePastDepth, kForeignFreeTensor, kGmBufferSize,
+  kOffsetAlignment, kDefaultTensor, kSliceBounds, kSliceIndexBounds, kReservedUb, kKernelType, kSyncScope, kFlagPending,
+  kGatherMaskV1, kGatherRepeats, kVectorEventOnAic,
 };
+
+// Declared kernel type and launch mode of each rule case (most: a vector-only kernel on one AIV).
+int32_t RuleKernelType(int32_t c) {
+  switch (c) {
+    case kVectorOnAic: case kVectorEventOnAic: return KERNEL_TYPE_MIX_AIC_1_2;
+    case kKernelType: return KERNEL_TYPE_AIC_ONLY;  // but launched in AIV_MODE
+    case kSyncScope: case kFlagPending: return KERNEL_TYPE_MIX_AIV_1_0;
+    default: return KERNEL_TYPE_AIV_ONLY;
+  }
+}
 
 extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, GM_ADDR caseArg) {
   const int32_t c = *reinterpret_cast<const int32_t*>(caseArg);
-  KERNEL_TASK_TYPE_DEFAULT(c == kVectorOnAic ? KERNEL_TYPE_MIX_AIC_1_2 : KERNEL_TYPE_AIV_ONLY);
+  KERNEL_TASK_TYPE_DEFAULT(static_cast<KernelMetaType>(RuleKernelType(c)));
   TPipe pipe;
   GlobalTensor<float> in, out;
   in.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(gmIn));  // 64 floats
@@ -373,7 +408,7 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
   switch (c) {
     case kUbOverflow: {
       TQue<TPosition::VECIN, 1> q;
-      pipe.InitBuffer(q, 1, 185 * 1024);
+      pipe.InitBuffer(q, 1, 193 * 1024);  // UB is 192 KiB
       break;
     }
     case kMisalignedCopy: {
@@ -407,8 +442,19 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
       SetFlag<HardEvent::V_MTE3>(2);
       break;
     case kEventId8: SetFlag<HardEvent::MTE2_V>(8); break;
-    case kNinthBuffer: {
+    case kNinthBuffer: {  // TQue buffers hold an event id each: 8 per position
+      TQue<TPosition::VECIN, 1> q[9];
+      for (auto& x : q) pipe.InitBuffer(x, 1, 32);
+      break;
+    }
+    case kNineTBufs: {  // TBufs hold no event id: only the per-kernel limit applies
       TBuf<TPosition::VECCALC> b[9];
+      for (auto& x : b) pipe.InitBuffer(x, 32);
+      b[8].Get<float>().SetValue(0, 1.0f);
+      break;
+    }
+    case kBuffer65: {
+      TBuf<TPosition::VECCALC> b[65];
       for (auto& x : b) pipe.InitBuffer(x, 32);
       break;
     }
@@ -444,6 +490,86 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
       q.FreeTensor(t);
       break;
     }
+    case kQueueFull: {
+      TQue<TPosition::VECIN, 2> q;
+      pipe.InitBuffer(q, 2, 64);
+      q.AllocTensor<float>();
+      q.AllocTensor<float>();
+      q.AllocTensor<float>();
+      break;
+    }
+    case kEnQuePastDepth: {
+      TQue<TPosition::VECIN, 1> q;
+      pipe.InitBuffer(q, 2, 64);
+      LocalTensor<float> a = q.AllocTensor<float>(), b = q.AllocTensor<float>();
+      q.EnQue(a);
+      q.EnQue(b);
+      break;
+    }
+    case kForeignFreeTensor: {
+      TQue<TPosition::VECIN, 1> q1, q2;
+      pipe.InitBuffer(q1, 1, 64);
+      pipe.InitBuffer(q2, 1, 64);
+      LocalTensor<float> t = q1.AllocTensor<float>();
+      q2.FreeTensor(t);
+      break;
+    }
+    case kGmBufferSize: {
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 1024);
+      GlobalTensor<float> small;
+      small.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(gmIn), 16);
+      DataCopy(b.Get<float>(), small, 32);  // the GM buffer holds 64, the tensor declares 16
+      break;
+    }
+    case kOffsetAlignment: {
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 1024);
+      b.GetWithOffset<float>(8, 16);
+      break;
+    }
+    case kDefaultTensor: {
+      LocalTensor<float> t;
+      Adds(t, t, 1.0f, 64);
+      break;
+    }
+    case kSliceBounds: {  // a 32-byte slice of a 1 KiB TBuf; the vector op covers 256 bytes
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 1024);
+      LocalTensor<float> slice = b.GetWithOffset<float>(8, 64);
+      Adds(slice, slice, 1.0f, 64);
+      break;
+    }
+    case kSliceIndexBounds: {  // operator[] does not leave the slice either
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 1024);
+      b.GetWithOffset<float>(8, 64)[8].GetValue(0);
+      break;
+    }
+    case kReservedUb: {  // the top 8 KiB of UB is API scratch
+      LocalTensor<float> t(TPosition::VECCALC, 184 * 1024, 64);
+      break;
+    }
+    case kKernelType: break;  // the declaration itself fails
+    case kSyncScope: CrossCoreSetFlag<2, PIPE_S>(0); break;
+    case kFlagPending: CrossCoreSetFlag<0, PIPE_S>(3); break;  // every AIV sets it; nobody waits
+    case kGatherMaskV1: {
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 1024);
+      uint64_t kept = 0;
+      GatherMask<float, GatherMaskMode::VERSION_V1>(b.Get<float>(), b.Get<float>()[64], 1, false, 0,
+                                                    GatherMaskParams(1, 1, 8, 0), kept);
+      break;
+    }
+    case kGatherRepeats: {  // 256 repeats of 64 floats: CANN's uint8_t repeat count would wrap to 0
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 32);
+      Gather(b.Get<float>(), b.Get<float>(), b.Get<uint32_t>(), 0, 256 * 64);
+      break;
+    }
+    case kVectorEventOnAic:  // a vector-pipe event on the cube core is a no-op, as in CANN
+      if ASCEND_IS_AIC SetFlag<HardEvent::V_MTE3>(1);
+      break;
     default: break;
   }
 }
@@ -490,7 +616,8 @@ int emu_syncall(int blockDim, int skip, int32_t* out, char* err, int errLen) {
 int emu_rule(int which, void* out, char* err, int errLen) {
   return Guard(err, errLen, [&] {
     Gm in(256), o(256), c(4, &which);
-    SetKernelMode(which == kVectorOnAic ? KernelMode::MIX_MODE : KernelMode::AIV_MODE);
+    const int32_t type = RuleKernelType(which);
+    SetKernelMode(type == KERNEL_TYPE_MIX_AIC_1_2 ? KernelMode::MIX_MODE : KernelMode::AIV_MODE);
     ICPU_RUN_KF(rule_kernel, 1, in.get(), o.get(), c.get());
     std::memcpy(out, o.get(), 256);
   });

@@ -1,6 +1,7 @@
 """Cast over the whole A2/A3 conversion matrix and every round mode, bit-exact against independent
-numpy/torch references: ties to even and away, subnormals, overflow, saturation of integer
-targets, int4 packing; disallowed modes fail at run time, unsupported pairs at compile time."""
+numpy/torch references: ties to even and away, subnormals, overflow, saturation of integer and of
+float -> half / bf16 targets (Cast.md: overflow saturates by default), int4 packing; disallowed modes
+fail at run time, unsupported pairs at compile time."""
 
 import subprocess
 
@@ -126,6 +127,15 @@ def int64_to_float(v, mode):
     return np.array(out, np.float32)
 
 
+def saturate(bits, dst):
+    """float -> half / bf16 saturates (Cast.md): an infinite result becomes the largest finite value of
+    its sign (NaN stays NaN)."""
+    finite_max = {"half": 0x7BFF, "bf16": 0x7F7F}[dst]
+    b = bits.view(np.uint16)
+    inf = (b & 0x7FFF) == finite_max + 1
+    return np.where(inf, (b & 0x8000) | finite_max, b).astype(np.uint16).view(bits.dtype)
+
+
 def reference(raw, src, dst, mode):
     """The expected dst array (int4 unpacked, one value per element)."""
     if src == "int64":
@@ -136,8 +146,9 @@ def reference(raw, src, dst, mode):
     if (dst, src) == ("float", "float"):
         return round_integral(x, mode).astype(np.float32)
     if dst == "bf16":
-        return to_bf16(raw, mode)
-    return to_ieee(x, NPT[dst], mode)
+        return saturate(to_bf16(raw, mode), dst) if src == "float" else to_bf16(raw, mode)
+    y = to_ieee(x, NPT[dst], mode)
+    return saturate(y, dst) if (dst, src) == ("half", "float") else y
 
 
 # ---- inputs ----------------------------------------------------------------------------------
@@ -246,13 +257,26 @@ def test_cast_disallowed_round_mode_raises(emu, dst, src):
                     count=64)
 
 
-def test_float_to_half_special_values(emu):
-    x = np.array([np.nan, np.inf, -np.inf, 1e-10, -1e-10, 65504, 65520, -65520] + [0] * 56, np.float32)
-    got, _ = emu.vec("Cast", "half", dtype2="float", aux=MODES.index("RINT"), in0=x, out=out_buffer("half", 64),
+@pytest.mark.parametrize("mode", ["NONE", "RINT", "CEIL", "ROUND", "ODD"])
+def test_float_to_half_saturates_on_overflow(emu, mode):
+    # Cast.md: float -> half "溢出默认按照饱和处理" (overflow saturates by default), not +-inf as IEEE.
+    # inf saturates like any overflow; NaN stays NaN (Cast.md does not say; the emulator's choice).
+    x = np.array([np.nan, np.inf, -np.inf, 1e-10, -1e-10, 65504, 65520, -65520, 1e30, -3e38] + [0] * 54, np.float32)
+    got, _ = emu.vec("Cast", "half", dtype2="float", aux=MODES.index(mode), in0=x, out=out_buffer("half", 64),
                      count=64)
     assert np.isnan(got[0])
-    assert got[1:8].tolist() == [np.inf, -np.inf, 0.0, -0.0, 65504, np.inf, -np.inf]
-    assert np.signbit(got[4])
+    assert got[5:10].tolist() == [65504, 65504, -65504, 65504, -65504]
+    assert got[1:3].tolist() == [65504, -65504]
+    assert np.signbit(got[4]) and got[4] <= 0
+
+
+def test_float_to_bf16_saturates_on_overflow(emu):
+    big = np.float32(3.4028235e38)  # float max: rounds up past bf16's largest finite 0x7F7F (3.3895e38)
+    x = np.array([big, -big, np.inf, np.nan] + [0] * 60, np.float32)
+    got, _ = emu.vec("Cast", "bf16", dtype2="float", aux=MODES.index("RINT"), in0=x, out=out_buffer("bf16", 64),
+                     count=64)
+    assert got[:3].tolist() == [0x7F7F, 0xFF7F, 0x7F7F]
+    assert (got[3] & 0x7F80) == 0x7F80 and (got[3] & 0x7F) != 0  # NaN
 
 
 @pytest.mark.parametrize("form", ["mask", "bits", "counter_regs"])

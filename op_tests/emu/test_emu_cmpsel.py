@@ -52,6 +52,54 @@ def test_compare_scalar(emu, dtype, mode):
         np.testing.assert_array_equal(got, bits_of(CMP[mode](a, NP[dtype](1))))
 
 
+# Poison bit i % 32 of the pattern 0xFFC0FFC0 (bytes C0 FF C0 FF): what a lane the mask disables writes.
+POISON_BITS = np.unpackbits(np.array([0xC0, 0xFF, 0xC0, 0xFF], np.uint8), bitorder="little").astype(bool)
+
+
+@pytest.mark.parametrize("op", ["Compare", "CompareScalar"])
+@pytest.mark.parametrize("dtype", ["half", "float"])
+def test_compare_count_form_runs_under_the_mask_register(emu, op, dtype):
+    # Compare.md: on A2/A3 the mask argument is reserved; dav_c220's count form (CompareCompute) issues
+    # vcmpv without setting the mask. A lane the register disables writes an undefined bit (poison).
+    lanes, n = LANES[dtype], 3 * LANES[dtype]
+    a, b = pair(dtype, n, 4)
+    rng = np.random.default_rng(5)
+    bits = (int(rng.integers(1, 2**63)), int(rng.integers(1, 2**63)) if lanes == 128 else 0)
+    with np.errstate(invalid="ignore"):
+        cmp = CMP["LE"](a, b if op == "Compare" else NP[dtype](0))
+    lane = np.arange(n) % lanes
+    on = (np.array(bits, dtype=np.uint64)[lane // 64] >> (lane % 64).astype(np.uint64)) & np.uint64(1) == 1
+    want = bits_of(np.where(on, cmp, POISON_BITS[np.arange(n) % 32]))
+    got, _ = emu.vec(op, dtype, in0=a, in1=b, out=np.zeros(n // 8, np.uint8), count=n, form="mask_regs", bits=bits,
+                     aux=CMP_MODES.index("LE"))
+    np.testing.assert_array_equal(got, want)
+    assert (want != bits_of(cmp)).any()  # the plain comparison (the old emulator) is wrong here
+
+
+@pytest.mark.parametrize("dtype", ["half", "float"])
+def test_compare_count_form_in_counter_mode_compares_the_register_count(emu, dtype):
+    # In counter mode every vcmpv compares MASK elements whatever its repeat count: here fewer than `count`.
+    lanes, n, active = LANES[dtype], 4 * LANES[dtype], LANES[dtype] + 5
+    a, b = pair(dtype, n, 6)
+    with np.errstate(invalid="ignore"):
+        cmp = CMP["GT"](a, b)
+    written = 2 * lanes  # the repeats the register's count touches
+    want = np.full(n // 8, 0x5A, np.uint8)
+    want[: written // 8] = bits_of(np.where(np.arange(written) < active, cmp[:written],
+                                            POISON_BITS[np.arange(written) % 32]))
+    got, _ = emu.vec("Compare", dtype, in0=a, in1=b, out=np.full(n // 8, 0x5A, np.uint8), count=n,
+                     form="counter_regs", mask=active, aux=CMP_MODES.index("GT"))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_compare_after_an_api_that_leaves_the_mask_undefined(emu):
+    # ReduceMax's dav_c220 steps leave a mask of their own; the count-form Compare that follows would use it.
+    with pytest.raises(emu.EmuError, match=r"Compare: mask-state: runs under the vector mask register, which "
+                                           r"ReduceMax left undefined"):
+        emu.vec("Compare", "float", in0=np.ones(64, np.float32), in1=np.ones(64, np.float32),
+                in2=np.zeros(16, np.float32), out=np.zeros(8, np.uint8), count=64, aux2=1)
+
+
 def test_compare_int32_eq_only(emu):
     a, b = pair("int32", 64, 3)
     got, _ = emu.vec("Compare", "int32", in0=a, in1=b, out=np.zeros(8, np.uint8), count=64, aux=CMP_MODES.index("EQ"))

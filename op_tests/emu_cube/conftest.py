@@ -17,7 +17,8 @@ SORT_DTYPES = {"half": 0, "float": 1, "int16": 2, "int32": 3}
 CUBE_DTYPES = {"half": 0, "bf16": 1, "int8": 2, "int4": 3}
 CUBE_OUT = {"acc": 0, "half": 1, "bf16": 2}
 CUBE_RULES = ["MmadOnAiv", "LoadDataToL1", "Nd2NzC0Stride", "MmadOutside"]
-XCASES = {"ring": 0, "mode1": 1, "mode0": 2, "ids": 3, "flagId16": 4, "mode3": 5, "neverSet": 6}
+XCASES = {"ring": 0, "mode1": 1, "mode0": 2, "ids": 3, "flagId11": 4, "mode3": 5, "neverSet": 6, "flagOverflow": 7,
+          "flagPending": 8}
 COUNTERS = ["vecCalls", "vecElemOps", "cubeCalls", "cubeMacs", "fixpipeBytes"]
 
 
@@ -36,7 +37,7 @@ class SortArgs(ctypes.Structure):
 
 class CubeArgs(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int32) for n in ("dtype", "out", "m", "n", "k", "splitK", "transB", "relu", "nz")] + [
-        ("dstStride", ctypes.c_uint32), ("deqScalar", ctypes.c_uint64)]  # fmt: skip
+        ("dstStride", ctypes.c_uint32), ("deqScalar", ctypes.c_uint64), ("ndL0a", ctypes.c_int32)]  # fmt: skip
 
 
 class XArgs(ctypes.Structure):
@@ -82,14 +83,14 @@ class Kernels:
         return bufs[2], tuple(a.consumed)
 
     def cube(self, dtype, a, b, *, c_bytes, out="acc", split_k=False, trans_b=False, relu=False, nz=False,
-             dst_stride=0, deq_scalar=0, c_init=None):
+             dst_stride=0, deq_scalar=0, c_init=None, nd_l0a=False):
         """Runs cube_kernel: C = A @ B^T (A [m, k], B [n, k]) or A @ B (trans_b: B [k, n]). Returns the
         raw GM bytes of C (c_bytes; initialised with c_init, else zeros)."""
         m, k = a.shape
         n = b.shape[1] if trans_b else b.shape[0]
         k *= 2 if dtype == "int4" else 1  # int4 operands arrive packed two per byte along k
         p = CubeArgs(dtype=CUBE_DTYPES[dtype], out=CUBE_OUT[out], m=m, n=n, k=k, splitK=split_k, transB=trans_b,
-                     relu=relu, nz=nz, dstStride=dst_stride, deqScalar=deq_scalar)  # fmt: skip
+                     relu=relu, nz=nz, dstStride=dst_stride, deqScalar=deq_scalar, ndL0a=nd_l0a)  # fmt: skip
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
         c = np.zeros(c_bytes, np.uint8) if c_init is None else np.ascontiguousarray(c_init).view(np.uint8).copy()
         self._check(self.lib.emu_cube(ctypes.byref(p), _ptr(a), ctypes.c_uint64(a.nbytes), _ptr(b),
@@ -122,4 +123,5 @@ def kern(tmp_path_factory) -> Kernels:
     from ascend_glm5 import emu
 
     out_dir = tmp_path_factory.mktemp("emu_cube")
-    return Kernels(emu.compile_library([HERE / "cube_sort_kernels.cpp", HERE / "init_const_kernels.cpp"], out_dir))
+    return Kernels(emu.compile_library([HERE / "cube_sort_kernels.cpp", HERE / "init_const_kernels.cpp",
+                                        HERE / "ext_kernels.cpp"], out_dir))

@@ -18,7 +18,7 @@ using namespace AscendC;
 
 namespace {
 template <typename T> constexpr bool kScore = std::is_same_v<T, half> || std::is_same_v<T, float>;
-constexpr uint32_t Ceil(uint32_t x, uint32_t a) { return (x + a - 1) / a; }
+constexpr uint32_t Blocks(uint32_t x, uint32_t a) { return (x + a - 1) / a; }
 }  // namespace
 
 // ---- sorting ---------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ void SortOps(const SortArgs& a, const LocalTensor<uint8_t>& in0, const LocalTens
       std::swap(cur, next);
     }
     PipeBarrier<PIPE_V>();
-    if (cur.EmuAddr() != d.EmuAddr()) DataCopy(d, cur, n * pairElems);
+    if (cur.GetPhyAddr() != d.GetPhyAddr()) DataCopy(d, cur, n * pairElems);
   }
 }
 }  // namespace
@@ -125,6 +125,7 @@ struct CubeArgs {
   int32_t nz;      // CFG_NZ output with dstStride (32 B units); otherwise row-major [m, n]
   uint32_t dstStride;
   uint64_t deqScalar;
+  int32_t ndL0a;   // m == 1: A's row laid out ND in L1 and L0A (what a GEMV reads), not Zz
 };
 
 namespace {
@@ -136,7 +137,7 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
   constexpr uint32_t bits = std::is_same_v<TIn, int4b_t> ? 4 : 8 * sizeof(TIn);
   constexpr uint32_t k0 = 256 / bits, fractal = 4096 / bits;  // fractal: elements of 512 B
   const uint32_t m = p.m, n = p.n, k = p.k;
-  const uint32_t m1 = Ceil(m, 16), n1 = Ceil(n, 16), k1 = Ceil(k, k0);
+  const uint32_t m1 = Blocks(m, 16), n1 = Blocks(n, 16), k1 = Blocks(k, k0);
   const uint32_t parts = p.splitK ? 2 : 1, kb = k1 / parts;  // k fractals per Mmad
   TPipe pipe;
   TBuf<TPosition::A1> a1;
@@ -157,18 +158,22 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
   const LocalTensor<TIn> l1a = a1.Get<TIn>(), l1b = b1.Get<TIn>(), l0a = a2.Get<TIn>(), l0b = b2.Get<TIn>();
   const LocalTensor<TAcc> l0c = co1.Get<TAcc>();
 
-  // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16. For int4b_t the
-  // row lengths count bytes: the instruction is the b8 one (dav_c220 DataCopyGM2L1ND2NZImpl).
+  // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16. With ndL0a the
+  // column blocks of the one row follow each other (dstNzC0Stride 1): the row stays ND. For int4b_t
+  // the row lengths count bytes: the instruction is the b8 one (dav_c220 DataCopyGM2L1ND2NZImpl).
   const uint32_t kRow = bits == 4 ? k / 2 : k;
-  DataCopy(l1a, ga, Nd2NzParams(1, m, kRow, 0, kRow, m1 * 16, 1, 0));
+  DataCopy(l1a, ga, Nd2NzParams(1, m, kRow, 0, kRow, p.ndL0a ? 1 : m1 * 16, 1, 0));
   if (p.transB) DataCopy(l1b, gb, Nd2NzParams(1, k, n, 0, n, k1 * 16, 1, 0));
   else DataCopy(l1b, gb, Nd2NzParams(1, n, kRow, 0, kRow, n1 * 16, 1, 0));
   SetFlag<HardEvent::MTE2_MTE1>(0);
   WaitFlag<HardEvent::MTE2_MTE1>(0);
   for (uint32_t part = 0; part < parts; ++part) {
     // L1 holds A's fractals (k1, m1)-ordered; L0A wants (m1, k1): one strided load per row of fractals.
-    for (uint32_t mb = 0; mb < m1; ++mb)
-      LoadData(l0a[mb * kb * fractal], l1a, LoadData2DParams(part * kb * m1 + mb, kb, m1, 0, 0, false, 0));
+    if (p.ndL0a)  // the ND row: whole fractals, in order
+      LoadData(l0a, l1a, LoadData2DParams(0, static_cast<uint8_t>(Blocks(kb * 32, 512)), 1, 0, 0, false, 0));
+    else
+      for (uint32_t mb = 0; mb < m1; ++mb)
+        LoadData(l0a[mb * kb * fractal], l1a, LoadData2DParams(part * kb * m1 + mb, kb, m1, 0, 0, false, 0));
     if (p.transB) {
       // L1 holds B's [k, n] fractals (n1, k1)-ordered; each is transposed into the Zn (k1, n1) order.
       for (uint32_t kk = 0; kk < kb; ++kk)
@@ -181,7 +186,7 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
     MmadParams mp;
     mp.m = m;
     mp.n = n;
-    mp.k = kb * k0;
+    mp.k = parts == 1 ? k : kb * k0;  // the exact k when it is one Mmad
     mp.cmatrixInitVal = part == 0;
     Mmad(l0c, l0a, l0b, mp);
     SetFlag<HardEvent::M_MTE1>(0);
@@ -258,7 +263,7 @@ struct XArgs {
   int32_t rounds;   // kMode0 / kMode1: exchange rounds
   int32_t lazySub;  // kRing: this sub-block never frees a slot (-1: none)
 };
-enum XCase : int32_t { kRing = 0, kMode1, kMode0, kIds, kFlagId16, kMode3, kNeverSet };
+enum XCase : int32_t { kRing = 0, kMode1, kMode0, kIds, kFlagId11, kMode3, kNeverSet, kFlagOverflow, kFlagPending };
 constexpr uint16_t kReady = 0, kFree = 1, kExchange = 3;
 constexpr uint32_t kTile = 256;  // 16 x 16
 
@@ -389,8 +394,15 @@ extern "C" __global__ __aicore__ void xcore_kernel(GM_ADDR src, GM_ADDR ws, GM_A
       else Exchange<0, TPosition::A1>(x.rounds, n, id, (id + 1) % n, s[r * 16 * n], w[32 * n], o[r * 16 * n]);
       break;
     case kIds: Identity(out); break;
-    case kFlagId16:
-      if ASCEND_IS_AIC CrossCoreSetFlag<2, PIPE_FIX>(16);
+    case kFlagId11:  // CrossCoreSetFlag(ISASI).md: 0-10 on A2/A3
+      if ASCEND_IS_AIC CrossCoreSetFlag<2, PIPE_FIX>(11);
+      break;
+    case kFlagOverflow:  // the counter holds at most 15 pending sets
+      if ASCEND_IS_AIC
+        for (int i = 0; i < 16; ++i) CrossCoreSetFlag<2, PIPE_FIX>(5);
+      break;
+    case kFlagPending:  // set for the AIVs, which never wait: the count would outlive the kernel
+      if ASCEND_IS_AIC CrossCoreSetFlag<2, PIPE_FIX>(6);
       break;
     case kMode3:
       if ASCEND_IS_AIV CrossCoreSetFlag<3, PIPE_V>(0);

@@ -23,13 +23,13 @@ struct InitArgs {
 enum InitRule : int32_t { kInUb = 0, kMisalignedL0, kNoBlocks, kPastEnd };
 
 namespace {
-constexpr uint32_t Ceil(uint32_t x, uint32_t a) { return (x + a - 1) / a; }
+constexpr uint32_t Blocks(uint32_t x, uint32_t a) { return (x + a - 1) / a; }
 }  // namespace
 
 extern "C" __global__ __aicore__ void init_const_kernel(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR args) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIC_ONLY);
   const InitArgs& p = *reinterpret_cast<const InitArgs*>(args);
-  const uint32_t m1 = Ceil(p.m, 16), n1 = Ceil(p.n, 16), k1 = Ceil(p.k, 16);
+  const uint32_t m1 = Blocks(p.m, 16), n1 = Blocks(p.n, 16), k1 = Blocks(p.k, 16);
   TPipe pipe;
   TBuf<TPosition::A1> a1;
   TBuf<TPosition::B1> b1;

@@ -76,7 +76,10 @@ def test_mix_numbering(kern):
 @pytest.mark.parametrize(
     "kase, message",
     [
-        ("flagId16", r"core AIC 0: CrossCoreSetFlag: param-range: flagId 16 outside \[0, 15\]"),
+        ("flagId11", r"core AIC 0: CrossCoreSetFlag: param-range: flagId 11 outside \[0, 10\]"),
+        ("flagOverflow", r"core AIC 0: CrossCoreSetFlag: flag-overflow: flag 5 \(mode 2\) of AIV 0 already has 15 "
+                         r"pending sets"),
+        ("flagPending", r"core AIV [01]: kernel end: flag-pending: cross-core flag 6 \(mode 2\) still has 1 pending"),
         ("mode3", r"core AIV \d: CrossCoreSetFlag: param-range: mode 3 is not 0, 1 or 2"),
         ("neverSet", r"deadlock: every unfinished core is blocked: AIV \d in CrossCoreWaitFlag\(flag 7, mode 2\)"),
     ],

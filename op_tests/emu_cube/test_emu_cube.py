@@ -57,6 +57,22 @@ def run(kern, dtype, m, n, k, *, seed=0, out="acc", trans_b=False, **kw):
     return c.view(out_dtype).reshape(m, n), ref
 
 
+@pytest.mark.parametrize("dtype", ["half", "int8"])
+def test_mmad_m1_is_a_gemv_reading_l0a_as_nd(kern, dtype):
+    # Mmad.md: with M = 1 the cube runs a GEMV and reads L0A as ND (element k at k), not as Zz.
+    c, ref = run(kern, dtype, 1, 37, 160, seed=21, nd_l0a=True)
+    np.testing.assert_array_equal(c, ref)
+
+
+def test_mmad_m1_with_a_zz_l0a_gives_the_gemv_result(kern):
+    # The same row loaded as Zz: the GEMV's ND read takes rows 1-15 of the first fractal (never written:
+    # poison) for k >= 16, so the numbers are wrong, as on the NPU; within one fractal (k <= 16) both agree.
+    c, ref = run(kern, "half", 1, 37, 160, seed=22)
+    assert np.isnan(c).all() and not np.isnan(ref).any()
+    c, ref = run(kern, "half", 1, 37, 16, seed=23)
+    np.testing.assert_array_equal(c, ref)
+
+
 @pytest.mark.parametrize("dtype", ["half", "bf16"])
 @pytest.mark.parametrize("m, n, k", SHAPES)
 def test_matmul_fp32_accumulation_exact(kern, dtype, m, n, k):

@@ -211,9 +211,11 @@ def test_extract(kern, dtype):
     "dtype, np_dtype, first, count",
     [
         ("int32", np.int32, -100, 300),
+        ("int32", np.int32, 2**24 - 8, 300),  # only the first block passes through float: exact
         ("int16", np.int16, 32700, 100),  # wraps past 32767
-        ("half", np.float16, 2000.0, 130),  # spacing 2 above 2048: odd values round to even
-        ("float", np.float32, 16777210.0, 70),  # likewise above 2^24
+        ("half", np.float16, 1900.0, 130),  # below 2^11: exact
+        ("float", np.float32, 16777000.0, 216),  # below 2^24: exact
+        ("float", np.float32, -37.0, 1000),
     ],
 )
 def test_create_vec_index(kern, dtype, np_dtype, first, count):
@@ -222,6 +224,22 @@ def test_create_vec_index(kern, dtype, np_dtype, first, count):
     start = np.float64(first) if np.issubdtype(np_dtype, np.floating) else np.int64(first)
     np.testing.assert_array_equal(out[:nbytes].view(np_dtype), (start + np.arange(count)).astype(np_dtype))
     assert (out[nbytes:] == MARK).all()
+
+
+@pytest.mark.parametrize(
+    "dtype, first, count",
+    [
+        ("int32", 2**24 - 4, 64),  # the first block (scalar float) would hold 2^24 + 1, 2^24 + 3
+        ("float", 2**24 - 10.0, 70),
+        ("half", 2000.0, 130),
+        ("float", -(2**24) - 2.0, 8),
+    ],
+)
+def test_create_vec_index_refuses_inexact_indices(kern, dtype, first, count):
+    # dav_c220 computes the first block as float(first) + float(i) and the rest by vector adds in T:
+    # beyond 2^24 (half: 2^11) the NPU's indices would not be first + i.
+    with pytest.raises(kern.EmuError, match=r"CreateVecIndex: index-range: indices .* pass through float on the NPU"):
+        kern.sort("CreateVecIndex", dtype, out=marked(count * 4 + 64), count=count, first=first)
 
 
 # ---- a full sort: Sort32, then 4-way MrgSort rounds (128, 512, 2048) -----------------------------

@@ -109,6 +109,15 @@ def test_bsnd_decode_mixed_lengths(heads, sparse_mode):
     check(q, k, w, actual_seq_lengths_key=lens, sparse_count=64, sparse_mode=sparse_mode)
 
 
+@pytest.mark.parametrize("shape_q,lens_q", [((3, 1, 1, 128), None), ((2, 5, 1, 128), [5, 1])])
+def test_one_head_one_row_items(shape_q, lens_q):
+    # One head: an item of one query row is a single cube row, m = 1, which A2/A3 would run as a GEMV
+    # reading L0A as ND (Mmad.md); the kernel pads it to m = 16 as CANN's Matmul does.
+    q, k, w = _inputs(shape_q, (shape_q[0], 150, 1, 128), seed=9)
+    check(q, k, w, actual_seq_lengths_query=lens_q, actual_seq_lengths_key=[150, 70, 3][: shape_q[0]],
+          sparse_count=32, sparse_mode=3 if lens_q else 0, return_value=True)  # fmt: skip
+
+
 @pytest.mark.parametrize("dtype,wdtype", [(torch.bfloat16, torch.bfloat16), (torch.float16, torch.float16),
                                           (torch.float16, torch.float32)])  # fmt: skip
 def test_bsnd_prefill_causal(dtype, wdtype):

@@ -10,7 +10,10 @@
 namespace AscendC::emu {
 
 const MemSpec& Spec(Mem m) {
-  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). UB above 184 KiB is API scratch.
+  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). TPipe hands out the whole memory, as CANN's
+  // CPU-debug bufferInitLen does (impl/basic_api/utils/kernel_utils_mode_cpu.h); instructions must
+  // stay below the usable size: UB above TMP_UB_OFFSET = 184 KiB is API scratch, the top 128 B of L1
+  // are KFC_L1_RESERVER_SIZE (impl/basic_api/utils/kernel_utils_constants.h).
   static const MemSpec specs[kMemCount] = {
       {"UB", 192 * 1024, 184 * 1024, 32, false},
       {"L1", 512 * 1024, 512 * 1024 - 128, 32, true},
@@ -32,11 +35,16 @@ void Poison(uint8_t* p, uint32_t bytes) {
   for (uint32_t i = 0; i < bytes; ++i) p[i] = kPoisonPattern[i & 3];
 }
 
+void PoisonGm(void* p, uint64_t bytes) {
+  auto* b = static_cast<uint8_t*>(p);
+  for (uint64_t i = 0; i < bytes; ++i) b[i] = kPoisonPattern[i & 3];
+}
+
 void CountCopy(Mem from, Mem to, uint64_t bytes) {
   Counters& c = Core().counters;
   if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; }       // GM -> local
   else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; }    // local -> GM
-  else if (from == Mem::L1 && (to == Mem::L0A || to == Mem::L0B)) { c.mte1Bytes += bytes; c.mte1Calls++; }
+  else if (from == Mem::L1 && to != Mem::L1) { c.mte1Bytes += bytes; c.mte1Calls++; }  // L1 -> L0A / L0B / BT / FB
   else { c.vecElemOps += bytes / 2; c.vecCalls++; }                        // UB -> UB runs on the vector pipe
 }
 
@@ -52,7 +60,7 @@ void* GmAllocRegistered(size_t bytes) {
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!p) throw EmuError(Format("[ascendc-emu] GmAlloc: out of host memory for %zu bytes", bytes));
-  Poison(static_cast<uint8_t*>(p), static_cast<uint32_t>(rounded));
+  PoisonGm(p, rounded);
   std::lock_guard<std::mutex> g(gGmMu);
   gGmAllocs[p] = bytes;
   return p;
@@ -80,29 +88,36 @@ void SetTilingKey(uint64_t key) { gTilingKey = key; }
 uint64_t TilingKey() { return gTilingKey; }
 
 // ---- TPipe ------------------------------------------------------------------------------------
-uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32_t len) {
+uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32_t len, bool isQue) {
+  EMU_REQUIRE(pos != TPosition::GM && pos != TPosition::CO2 && pos != TPosition::MAX, api, "position",
+              "%s is not local memory on A2/A3 (CO2 is GM there)", PositionName(pos));
   const Mem m = MemOf(pos);
   const MemSpec& s = Spec(m);
-  MemBase(m);  // fails on a core without this memory
+  // A core may reserve memory it does not have (catlass's Resource does, on every core): that is
+  // address bookkeeping on the NPU. Touching it is what fails (MemBase).
   EMU_REQUIRE(num >= 1, api, "buffer-count", "num must be at least 1");
-  uint32_t& count = buffers_[static_cast<int>(pos)];
-  EMU_REQUIRE(count + num <= kMaxBuffersPerPosition, api, "buffer-count",
-              "%u buffers at %s would exceed the limit of %u per position", count + num, PositionName(pos),
-              kMaxBuffersPerPosition);
+  EMU_REQUIRE(buffers_ + num <= kMaxBuffersPerKernel, api, "buffer-count",
+              "%u buffers would exceed the limit of %u per kernel", buffers_ + num, kMaxBuffersPerKernel);
+  uint32_t& ques = queBuffers_[static_cast<int>(pos)];
+  EMU_REQUIRE(!isQue || ques + num <= kMaxQueBuffersPerPosition, api, "buffer-count",
+              "%u TQue buffers at %s would exceed the limit of %u per position (one event id each)", ques + num,
+              PositionName(pos), kMaxQueBuffersPerPosition);
   uint32_t& used = used_[static_cast<int>(m)];
   const uint64_t need = uint64_t(num) * len;
-  EMU_REQUIRE(used + need <= s.usableBytes, api, "capacity",
-              "%u x %u bytes at %s need %s bytes [%u, %llu), but only %u bytes are usable by kernels", num, len,
-              PositionName(pos), s.name, used, (unsigned long long)(used + need), s.usableBytes);
+  EMU_REQUIRE(used + need <= s.physicalBytes, api, "capacity",
+              "%u x %u bytes at %s need %s bytes [%u, %llu), but %s has %u bytes", num, len, PositionName(pos), s.name,
+              used, (unsigned long long)(used + need), s.name, s.physicalBytes);
   const uint32_t base = used;
   used += static_cast<uint32_t>(need);
-  count += num;
+  buffers_ += num;
+  if (isQue) ques += num;
   return base;
 }
 
 void PipeState::Reset() {
   used_.fill(0);
-  buffers_.fill(0);
+  queBuffers_.fill(0);
+  buffers_ = 0;
 }
 
 PipeState& CurrentPipe(const char* api) {

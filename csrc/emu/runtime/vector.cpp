@@ -25,33 +25,64 @@ uint64_t LanePlan::ActiveLanes() const {
   return uint64_t(repeats) * (__builtin_popcountll(bits[0]) + (lanes > 64 ? __builtin_popcountll(bits[1]) : 0));
 }
 
-LanePlan PlanContinuous(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats) {
-  CheckRepeats(api, repeats);
-  EMU_REQUIRE(mask >= 1 && mask <= lanes, api, "param-range", "continuous mask %llu outside [1, %u]", (unsigned long long)mask, lanes);
-  LanePlan p;
-  p.lanes = lanes;
-  p.repeats = repeats;
-  p.bits[0] = mask >= 64 ? ~0ull : ((1ull << mask) - 1);
-  p.bits[1] = mask >= 128 ? ~0ull : mask > 64 ? ((1ull << (mask - 64)) - 1) : 0;
-  return p;
-}
-
-LanePlan PlanBits(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats) {
+namespace {
+LanePlan PlanBits(const char* api, uint32_t lanes, uint64_t high, uint64_t low, uint32_t repeats) {
   CheckRepeats(api, repeats);
   LanePlan p;
   p.lanes = lanes;
   p.repeats = repeats;
-  p.bits[0] = mask[0];
-  p.bits[1] = lanes > 64 ? mask[1] : 0;
+  p.bits[0] = low;
+  p.bits[1] = lanes > 64 ? high : 0;
   EMU_REQUIRE(p.bits[0] || p.bits[1], api, "param-range", "the lane mask is all zeros");
   return p;
+}
+}  // namespace
+
+void WriteMask(uint64_t high, uint64_t low) {
+  CoreState& c = Core();
+  c.maskHigh = high;
+  c.maskLow = low;
+  c.maskUndefinedBy = nullptr;
+}
+
+// AscendCUtils::SetMask<T>(len) (impl/basic_api/kernel_utils_base.h): 64 -> low word only; a full
+// repeat or >= 128 -> all ones; otherwise the first `len` lanes.
+void WriteMaskLen(uint32_t lanes, int64_t len) {
+  if (len == 64) return WriteMask(0, ~0ull);
+  if (len == lanes || len >= 128) return WriteMask(~0ull, ~0ull);
+  const uint64_t n = len < 0 ? 0 : static_cast<uint64_t>(len);
+  WriteMask(n > 64 ? (1ull << (n - 64)) - 1 : 0, n > 64 ? ~0ull : (1ull << n) - 1);
+}
+
+void UndefineMask(const char* api) { Core().maskUndefinedBy = api; }
+
+void EndCountForm() {
+  Core().maskCounterMode = false;
+  WriteMask(~0ull, ~0ull);
 }
 
 LanePlan PlanFromRegisters(const char* api, uint32_t lanes, uint32_t repeats) {
   const CoreState& c = Core();
+  EMU_REQUIRE(!c.maskUndefinedBy, api, "mask-state",
+              "runs under the vector mask register, which %s left undefined: set it first (SetVectorMask, ResetMask, "
+              "or a count-form instruction)", c.maskUndefinedBy);
   if (c.maskCounterMode) return PlanCount(api, lanes, static_cast<int64_t>(c.maskLow));
-  const uint64_t bits[2] = {c.maskLow, c.maskHigh};
-  return PlanBits(api, lanes, bits, repeats);
+  return PlanBits(api, lanes, c.maskHigh, c.maskLow, repeats);
+}
+
+LanePlan PlanMask(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats, bool isSetMask) {
+  if (isSetMask) {
+    CheckRepeats(api, repeats);
+    EMU_REQUIRE(mask >= 1 && mask <= lanes, api, "param-range", "continuous mask %llu outside [1, %u]",
+                (unsigned long long)mask, lanes);
+    WriteMaskLen(lanes, static_cast<int64_t>(mask));
+  }
+  return PlanFromRegisters(api, lanes, repeats);
+}
+
+LanePlan PlanMask(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats, bool isSetMask) {
+  if (isSetMask) WriteMask(mask[1], mask[0]);
+  return PlanFromRegisters(api, lanes, repeats);
 }
 
 LanePlan PlanCount(const char* api, uint32_t lanes, int64_t count) {
@@ -61,6 +92,12 @@ LanePlan PlanCount(const char* api, uint32_t lanes, int64_t count) {
   p.count = static_cast<uint64_t>(count);
   p.counterMode = true;
   p.repeats = static_cast<uint32_t>((p.count + lanes - 1) / lanes);
+  return p;
+}
+
+LanePlan PlanCountForm(const char* api, uint32_t lanes, int64_t count) {
+  const LanePlan p = PlanCount(api, lanes, count);
+  EndCountForm();
   return p;
 }
 

@@ -13,6 +13,7 @@ void LightningIndexerCpu(const LightningIndexerProblem& p, const LightningIndexe
   const LightningIndexerTiling& t = plan.tiling;
   if (t.numItems == 0) return;
   std::vector<uint8_t> workspace(plan.workspaceBytes);
+  AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // GM workspace is not zeroed on the NPU
   const uint64_t outBytes = uint64_t(p.numRows) * p.sparseCount * 4;
   AscendC::emu::Launch(
       "lightning_indexer", AscendC::KernelMode::MIX_MODE, t.blockDim,

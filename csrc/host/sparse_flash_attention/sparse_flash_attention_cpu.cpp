@@ -14,6 +14,7 @@ void SparseFlashAttentionCpu(const SparseFlashAttentionProblem& p, const SparseF
   const SparseFlashAttentionTiling& t = plan.tiling;
   if (t.numRows == 0) return;
   std::vector<uint8_t> workspace(plan.workspaceBytes);
+  AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // GM workspace is not zeroed on the NPU
   const uint64_t outBytes = uint64_t(p.numRows) * p.heads * kSfaLatentDim * 2;
   const uint64_t lseBytes = p.returnLse ? uint64_t(p.numRows) * p.heads * 4 : 0;
   AscendC::emu::Launch(

@@ -28,8 +28,8 @@ __aicore__ inline void FillEmptyPairs(const AscendC::LocalTensor<float>& list, u
   using namespace AscendC;
   LocalTensor<int32_t> words = list.ReinterpretCast<int32_t>();
   const uint8_t repeats = static_cast<uint8_t>(pairs * kPairFloats / 64);
-  const uint64_t scoreLanes[2] = {0x5555555555555555ull, 0};
-  const uint64_t indexLanes[2] = {0xAAAAAAAAAAAAAAAAull, 0};
+  uint64_t scoreLanes[2] = {0x5555555555555555ull, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+  uint64_t indexLanes[2] = {0xAAAAAAAAAAAAAAAAull, 0};
   Duplicate(words, static_cast<int32_t>(0xFF800000u), scoreLanes, repeats, 1, 8);  // -inf
   Duplicate(words, int32_t(-1), indexLanes, repeats, 1, 8);
 }
@@ -65,6 +65,10 @@ class RunningTopK {
                                const TopKScratch& s) {
     using namespace AscendC;
     // Survivors: score > k-th best. A tie with the k-th best loses: its key index is higher.
+    // The count-form compare runs under the vector mask register (Compare.md), which the caller's
+    // last mask-form instruction or GatherMask may have left partial: set it to all lanes first.
+    SetMaskNorm();
+    ResetMask();
     CompareScalar(s.mask, scores, threshold_, CMPMODE::GT, kTopKBlock);
     PipeBarrier<PIPE_V>();
     uint64_t kept = 0;

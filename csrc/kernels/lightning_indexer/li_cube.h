@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/mmad.h"
 #include "li_plan.h"
 
 namespace ascend_glm5 {
@@ -67,7 +68,7 @@ class LiCube {
       WaitFlag<HardEvent::MTE1_M>(0);
       LocalTensor<float> c = cL0c_.Get<float>();
       MmadParams mp;
-      mp.m = m;
+      mp.m = MmadM(m);
       mp.n = kLiStepKeys;
       mp.k = kLiHeadDim;
       Mmad(c, qL0a, kL0b, mp);

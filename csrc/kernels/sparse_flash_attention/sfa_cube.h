@@ -14,6 +14,7 @@
 
 #include "kernel_operator.h"
 #include "../common/host_device.h"
+#include "../common/mmad.h"
 #include "../common/tiling.h"
 #include "sfa_plan.h"
 
@@ -204,7 +205,7 @@ class SfaCube {
         LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * kTileN1, n1, 1, 0, 0, false, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
-      Mmad(s, qa, kt, MmadParams(t_->heads, n1 * 16, kb * 16, 0, false, col == 0));
+      Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), n1 * 16, kb * 16, 0, false, col == 0));
       aSlots_.Release(a);
       bSlots_.Release(b);
     }
@@ -245,7 +246,7 @@ class SfaCube {
       WaitFlag<HardEvent::MTE1_M>(0);
       const uint32_t o = oAcc_.Acquire();
       const LocalTensor<float> acc = L0C(1 + o);
-      Mmad(acc, pa, v, MmadParams(t_->heads, kSfaOutChunk, n1 * 16, 0, false, true));
+      Mmad(acc, pa, v, MmadParams(MmadM(t_->heads), kSfaOutChunk, n1 * 16, 0, false, true));
       bSlots_.Release(b);
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);

@@ -115,7 +115,7 @@ class SfaVector {
     Muls(s, s, t_->scale, n);
     PipeBarrier<PIPE_V>();
     if (tile.rows < kSfaTileRows) {  // columns past the tile's rows: padding or stale ring data
-      const uint64_t mask[2] = {~0ull << tile.rows, 0};
+      uint64_t mask[2] = {~0ull << tile.rows, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
       Duplicate(s, kNegInf, mask, uint8_t(h), 1, kSfaTileRows / 8);
       PipeBarrier<PIPE_V>();
     }

@@ -15,14 +15,10 @@
 #include "fp_types.h"
 #include "tensor.h"
 
-// A compiler-provided, global enum in CANN (its impl writes QuantMode_t::NoQuant inside AscendC,
-// catlass writes it unqualified inside its own namespaces).
-enum QuantMode_t : uint8_t { NoQuant = 0, F322F16, F322BF16, DEQF16, VDEQF16, QF322B8_PRE, VQF322B8_PRE, REQ8, VREQ8 };
-
 namespace AscendC {
 
 struct Nd2NzParams {
-  uint16_t ndNum = 1;
+  uint16_t ndNum = 0;
   uint16_t nValue = 0;             // rows of each ND matrix
   uint16_t dValue = 0;             // columns of each ND matrix
   uint16_t srcNdMatrixStride = 0;  // elements between ND matrices in GM
@@ -37,6 +33,8 @@ struct Nd2NzParams {
         dstNzC0Stride(dstNzC0StrideIn), dstNzNStride(dstNzNStrideIn), dstNzMatrixStride(dstNzMatrixStrideIn) {}
 };
 
+struct LoadData2DParams;
+using LoadData2dParams = struct LoadData2DParams;
 struct LoadData2DParams {
   uint16_t startIndex = 0;  // first source fractal
   uint16_t dstGap = 0;      // fractals skipped in dst between repeats
@@ -70,32 +68,69 @@ struct MmadParams {
       : m(mIn), n(nIn), k(kIn), unitFlag(unitFlagIn), cmatrixSource(cmatrixSourceIn), cmatrixInitVal(cmatrixInitValIn) {}
 };
 
+}  // namespace AscendC
+
+// The fixpipe quantization modes are a compiler builtin on the NPU (global namespace); these are
+// the values CANN's CPU stubs give them (the A2/A3 subset).
+typedef enum {
+  NoQuant = 0,
+  F322F16 = 1,
+  VREQ8 = 8,
+  REQ8 = 9,
+  VDEQF16 = 10,
+  DEQF16 = 11,
+  F322BF16 = 16,
+  VQF322B8_PRE = 23,
+  QF322B8_PRE = 24,
+} QuantMode_t;
+
+namespace AscendC {
+
+// include/basic_api/kernel_struct_fixpipe.h
 struct FixpipeParamsV220 {
-  uint16_t nSize = 0;     // columns written
-  uint16_t mSize = 0;     // rows written
-  uint16_t srcStride = 0; // rows of the L0C matrix (m rounded up to 16)
-  uint32_t dstStride = 0; // elements between GM rows (row-major output)
-  QuantMode_t quantPre = NoQuant;
-  uint64_t deqScalar = 0;
-  uint16_t ndNum = 1, srcNdStride = 0, dstNdStride = 0;
+  FixpipeParamsV220() {}
+  FixpipeParamsV220(const uint16_t nSizeIn, const uint16_t mSizeIn, const uint16_t srcStrideIn, const uint32_t dstStrideIn,
+                    const bool reluEnIn)
+      : nSize(nSizeIn), mSize(mSizeIn), srcStride(srcStrideIn), dstStride(dstStrideIn), reluEn(reluEnIn) {}
+  FixpipeParamsV220(const uint16_t nSizeIn, const uint16_t mSizeIn, const uint16_t srcStrideIn, const uint32_t dstStrideIn,
+                    const bool reluEnIn, const QuantMode_t quantPreIn, const int64_t deqScalarIn, const uint16_t ndNumIn,
+                    const uint16_t srcNdStrideIn, const uint16_t dstNdStrideIn, const uint8_t unitFlagIn)
+      : nSize(nSizeIn), mSize(mSizeIn), srcStride(srcStrideIn), dstStride(dstStrideIn), quantPre(quantPreIn),
+        deqScalar(deqScalarIn), ndNum(ndNumIn), srcNdStride(srcNdStrideIn), dstNdStride(dstNdStrideIn), reluEn(reluEnIn),
+        unitFlag(unitFlagIn) {}
+  FixpipeParamsV220(const uint16_t nSizeIn, const uint16_t mSizeIn, const uint16_t srcStrideIn, const uint32_t dstStrideIn,
+                    const bool reluEnIn, const QuantMode_t quantPreIn, const int64_t deqScalarIn, const uint16_t ndNumIn,
+                    const uint16_t srcNdStrideIn, const uint16_t dstNdStrideIn, const uint8_t unitFlagIn,
+                    const bool isChannelSplitIn)
+      : nSize(nSizeIn), mSize(mSizeIn), srcStride(srcStrideIn), dstStride(dstStrideIn), quantPre(quantPreIn),
+        deqScalar(deqScalarIn), ndNum(ndNumIn), srcNdStride(srcNdStrideIn), dstNdStride(dstNdStrideIn), reluEn(reluEnIn),
+        unitFlag(unitFlagIn), isChannelSplit(isChannelSplitIn) {}
+  uint16_t nSize = 0;      // columns written
+  uint16_t mSize = 0;      // rows written
+  uint16_t srcStride = 0;  // rows of the L0C matrix (m rounded up to 16)
+  uint32_t dstStride = 0;  // elements between GM rows (row-major output)
+  QuantMode_t quantPre = QuantMode_t::NoQuant;
+  uint64_t deqScalar = 0;  // not initialised in CANN
+  uint16_t ndNum = 1;
+  uint16_t srcNdStride = 0;
+  uint16_t dstNdStride = 0;
   bool reluEn = false;
   uint8_t unitFlag = 0;
   bool isChannelSplit = false;
-  FixpipeParamsV220() = default;
-  FixpipeParamsV220(uint16_t nSizeIn, uint16_t mSizeIn, uint16_t srcStrideIn, uint32_t dstStrideIn, bool reluEnIn)
-      : nSize(nSizeIn), mSize(mSizeIn), srcStride(srcStrideIn), dstStride(dstStrideIn), reluEn(reluEnIn) {}
 };
 
 enum class CO2Layout : uint8_t { NZ = 0, ROW_MAJOR, COLUMN_MAJOR };
 struct FixpipeConfig {
   CO2Layout format;
 };
-inline constexpr FixpipeConfig CFG_NZ = {CO2Layout::NZ};
-inline constexpr FixpipeConfig CFG_ROW_MAJOR = {CO2Layout::ROW_MAJOR};
+constexpr FixpipeConfig CFG_NZ = {CO2Layout::NZ};
+constexpr FixpipeConfig CFG_ROW_MAJOR = {CO2Layout::ROW_MAJOR};
+constexpr FixpipeConfig CFG_COLUMN_MAJOR = {CO2Layout::COLUMN_MAJOR};
 
 namespace emu {
 
 void RequireCubeCore(const char* api);
+void Poison(uint8_t* p, uint32_t bytes);
 
 template <typename T> inline constexpr uint32_t kC0 = 256 / kBits<T>;  // elements per 32 B row of a fractal
 
@@ -129,7 +164,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
   if constexpr (emu::kBits<T> == 4) {
     // int4b_t runs the b8 instruction on unchanged parameters (dav_c220 DataCopyGM2L1ND2NZImpl), so
     // dValue, srcDValue and both matrix strides count bytes, i.e. pairs of int4 values.
-    return DataCopy(dst.template ReinterpretCast<int8_t>(), src.template ReinterpretCast<int8_t>(), p);
+    return DataCopy(dst.template ReinterpretCast<int8_t>(), emu::GmAs<int8_t>(src), p);
   }
   const char* api = "DataCopy(ND2NZ)";
   emu::RequireCubeCore(api);
@@ -148,7 +183,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
     src.Check(api, srcBase, uint64_t(p.nValue - 1) * p.srcDValue + p.dValue);
     const uint64_t lastRow = dstBase + (uint64_t(blocks - 1) * p.dstNzC0Stride + uint64_t(p.nValue - 1) * p.dstNzNStride) * c0;
     dst.CheckBytes(api, "dst", emu::ElemBytes<T>(dstBase), emu::ElemBytes<T>(lastRow + c0));
-    const uint8_t* s = reinterpret_cast<const uint8_t*>(src.GetPhyAddr()) + emu::ElemBytes<T>(srcBase);
+    const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr()) + emu::ElemBytes<T>(srcBase);
     uint8_t* d = dst.Data() + emu::ElemBytes<T>(dstBase);
     for (uint32_t r = 0; r < p.nValue; ++r)
       for (uint32_t b = 0; b < blocks; ++b) {
@@ -214,22 +249,29 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   if (p.m == 0 || p.n == 0 || p.k == 0) return;
   constexpr uint32_t k0 = emu::kC0<TA>;
   const uint32_t m1 = (p.m + 15) / 16, n1 = (p.n + 15) / 16, k1 = (p.k + k0 - 1) / k0;
+  const uint32_t kPad = k1 * k0;
+  // m == 1 runs as a GEMV on A2/A3 and reads L0A as ND: element k of the one row at k, not in the
+  // Zz fractal layout (Mmad.md). Rows 1-15 of the L0C fractal are then not defined: poisoned.
+  const bool gemv = p.m == 1;
   // Operands occupy whole fractals (padded rows and columns are computed too), but only the first
   // k elements of the reduction take part: Mmad.md allows any k while the storage is padded, and
   // SetShape.md's dirty K-tail data does not participate (catlass leaves stale L1 rows there).
-  fm.CheckBytes(api, "fm", 0, uint64_t(m1) * k1 * 512);
+  fm.CheckBytes(api, "fm", 0, gemv ? emu::ElemBytes<TA>(kPad) : uint64_t(m1) * k1 * 512);
   filter.CheckBytes(api, "filter", 0, uint64_t(k1) * n1 * 512);
   dst.CheckBytes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
   const uint8_t* a = fm.Data();
   const uint8_t* b = filter.Data();
   uint8_t* c = dst.Data();
-  const uint32_t kPad = k1 * k0;
   for (uint32_t mi = 0; mi < m1 * 16; ++mi)
     for (uint32_t ni = 0; ni < n1 * 16; ++ni) {
       const uint64_t cIdx = (uint64_t(ni / 16) * m1 + mi / 16) * 256 + (mi % 16) * 16 + ni % 16;
+      if (gemv && mi > 0) {
+        emu::Poison(c + cIdx * sizeof(TC), sizeof(TC));
+        continue;
+      }
       TC acc = p.cmatrixInitVal ? TC(0) : emu::Load<TC>(c + cIdx * sizeof(TC));
       for (uint32_t ki = 0; ki < p.k; ++ki) {
-        const uint64_t aIdx = (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
+        const uint64_t aIdx = gemv ? ki : (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
         const uint64_t bIdx = (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0;
         if constexpr (std::is_same_v<TC, int32_t>)
           acc += emu::LoadElem<TA>(a, aIdx) * emu::LoadElem<TB>(b, bIdx);
@@ -269,30 +311,46 @@ TO FixpipeConvert(const char* api, TI v, QuantMode_t mode, float scale) {
 template <typename T, typename U, const FixpipeConfig& config = CFG_ROW_MAJOR>
 void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const FixpipeParamsV220& p) {
   static_assert(std::is_same_v<U, float> || std::is_same_v<U, int32_t>, "Fixpipe reads fp32 or int32 from L0C");
+  static_assert(config.format != CO2Layout::COLUMN_MAJOR, "Fixpipe: CFG_COLUMN_MAJOR is not emulated");
   const char* api = "Fixpipe";
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "src", src, emu::Mem::L0C);
   src.CheckAlign(api, "src", 64);
-  EMU_REQUIRE(p.quantPre != VDEQF16 && p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8, api, "param-range",
-              "per-channel quant modes need the cbufWorkspace overload");
+  EMU_REQUIRE(p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8 && p.quantPre != QF322B8_PRE && p.quantPre != REQ8,
+              api, "not-emulated", "the int8 output quant modes are not emulated");
   EMU_REQUIRE(p.ndNum == 1, api, "param-range", "ndNum > 1 is not emulated");
   if (p.mSize == 0 || p.nSize == 0) return;
   EMU_REQUIRE(p.srcStride >= p.mSize && p.srcStride % 16 == 0, api, "param-range",
               "srcStride %u must be a multiple of 16 covering mSize %u", p.srcStride, p.mSize);
   const uint32_t n1 = (p.nSize + 15) / 16;
   src.CheckBytes(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
-  const float scale = emu::FixpipeScale(p.deqScalar);
+  // VDEQF16: one scale word per output column, from the tensor SetFixPipeConfig put in the fixpipe
+  // buffer (same word format as deqScalar); the others: deqScalar.
+  const bool perChannel = p.quantPre == VDEQF16;
+  const uint8_t* channelScales = nullptr;
+  if (perChannel) {
+    auto& core = emu::Core();
+    EMU_REQUIRE(core.fpcQuantAddr >= 0, api, "param-range", "VDEQF16 needs SetFixPipeConfig's quant tensor first");
+    EMU_REQUIRE(uint64_t(p.nSize) * 8 <= core.fpcQuantBytes, api, "local-bounds",
+                "%u columns need %u bytes of scales, the SetFixPipeConfig tensor has %u", p.nSize, p.nSize * 8,
+                core.fpcQuantBytes);
+    channelScales = emu::MemBase(emu::Mem::FB) + core.fpcQuantAddr;
+  }
+  const float tensorScale = emu::FixpipeScale(p.deqScalar);
+  auto scaleOf = [&](uint32_t column) {
+    return perChannel ? emu::FixpipeScale(emu::Load<uint64_t>(channelScales + uint64_t(column) * 8)) : tensorScale;
+  };
   const uint8_t* s = src.Data();
   if constexpr (config.format == CO2Layout::ROW_MAJOR) {
     EMU_REQUIRE(p.dstStride >= p.nSize, api, "param-range", "dstStride %u is smaller than nSize %u", p.dstStride, p.nSize);
     EMU_REQUIRE(p.mSize <= 8192, api, "param-range", "mSize %u exceeds 8192 with NZ2ND", p.mSize);
     dst.Check(api, 0, uint64_t(p.mSize - 1) * p.dstStride + p.nSize);
-    T* d = dst.GetPhyAddr();
+    T* d = dst.EmuPtr();
     for (uint32_t mi = 0; mi < p.mSize; ++mi)
       for (uint32_t ni = 0; ni < p.nSize; ++ni) {
         U v = emu::Load<U>(s + ((uint64_t(ni / 16) * p.srcStride + mi) * 16 + ni % 16) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(ni));
       }
   } else {
     // NZ: each 16-column block keeps its first mSize rows; dstStride is the 32 B-unit offset
@@ -303,12 +361,12 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
                 "dstStride %u x 32 B is shorter than a block of mSize %u rows: column blocks would overlap", p.dstStride,
                 p.mSize);
     dst.Check(api, 0, (n1 - 1) * pitch + blockElems);
-    T* d = dst.GetPhyAddr();
+    T* d = dst.EmuPtr();
     for (uint32_t b = 0; b < n1; ++b)
       for (uint64_t i = 0; i < blockElems; ++i) {
         U v = emu::Load<U>(s + (uint64_t(b) * p.srcStride * 16 + i) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(b * 16 + i % 16));
       }
   }
   auto& cnt = emu::Core().counters;

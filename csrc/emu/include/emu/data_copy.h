@@ -26,7 +26,7 @@ struct DataCopyExtParams {
   uint32_t dstStride = 0;
   uint32_t rsv = 0;
   DataCopyExtParams() = default;
-  DataCopyExtParams(uint16_t count, uint32_t len, uint32_t srcStrideIn, uint32_t dstStrideIn, uint32_t rsvIn = 0)
+  DataCopyExtParams(uint16_t count, uint32_t len, uint32_t srcStrideIn, uint32_t dstStrideIn, uint32_t rsvIn)
       : blockCount(count), blockLen(len), srcStride(srcStrideIn), dstStride(dstStrideIn), rsv(rsvIn) {}
 };
 
@@ -85,7 +85,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataC
   const uint64_t srcSpan = (p.blockCount - 1) * srcPitch + blk, dstSpan = (p.blockCount - 1) * dstPitch + blk;
   src.Check(api, 0, srcSpan * 8 / emu::kBits<T>);
   dst.CheckBytes(api, "dst", 0, dstSpan);
-  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.GetPhyAddr());
+  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   uint8_t* d = dst.Data();
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
   emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), blk * p.blockCount);
@@ -110,7 +110,7 @@ void DataCopy(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataC
   src.CheckBytes(api, "src", 0, srcSpan);
   dst.Check(api, 0, dstSpan * 8 / emu::kBits<T>);
   const uint8_t* s = src.Data();
-  uint8_t* d = reinterpret_cast<uint8_t*>(dst.GetPhyAddr());
+  uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
   emu::CountCopy(src.EmuMem(), emu::Mem::kCount, blk * p.blockCount);
 }
@@ -127,8 +127,14 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const DataCo
   const char* api = "DataCopy(local->local)";
   emu::CheckBlocks(api, p.blockCount);
   src.CheckAlign(api, "src", 32);
-  dst.CheckAlign(api, "dst", 32);
-  const uint64_t blk = uint64_t(p.blockLen) * 32;
+  // Into the bias table (C2) blocks are 64 B, into the fixpipe buffer (C2PIPE2GM) 128 B, and so is
+  // dst's alignment (基础数据搬运.md, WriteSpmBuffer.md). Their gap semantics are not emulated.
+  const bool special = dst.EmuMem() == emu::Mem::BT || dst.EmuMem() == emu::Mem::FB;
+  const uint64_t unit = dst.EmuMem() == emu::Mem::BT ? 64 : dst.EmuMem() == emu::Mem::FB ? 128 : 32;
+  dst.CheckAlign(api, "dst", static_cast<uint32_t>(unit));
+  EMU_REQUIRE(!special || p.blockCount <= 1 || (p.srcStride == 0 && p.dstStride == 0), api, "not-emulated",
+              "gaps when copying into %s are not emulated", emu::Spec(dst.EmuMem()).name);
+  const uint64_t blk = uint64_t(p.blockLen) * unit;
   const uint64_t srcPitch = blk + uint64_t(p.srcStride) * 32, dstPitch = blk + uint64_t(p.dstStride) * 32;
   if (p.blockCount == 0 || blk == 0) return;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + blk);
@@ -149,8 +155,14 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint32
 template <typename T>
 void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataCopyExtParams& p,
                  const DataCopyPadExtParams<T>& pad) {
-  static_assert(emu::kBits<T> % 8 == 0, "DataCopyPad needs whole-byte elements");
   const char* api = "DataCopyPad(GM->local)";
+  if constexpr (emu::kBits<T> == 4) {
+    // int4b_t (one byte per sizeof) runs the b8 instruction: blockLen and strides in bytes, i.e. pairs
+    // of values (dav_c220 DataCopyPadGm2UBImpl dispatches on sizeof(T)).
+    EMU_REQUIRE(pad.leftPadding == 0 && pad.rightPadding == 0, api, "not-emulated", "padding int4b_t rows is not emulated");
+    return DataCopyPad(dst.template ReinterpretCast<int8_t>(), emu::GmAs<int8_t>(src), p,
+                       DataCopyPadExtParams<int8_t>());
+  }
   emu::CheckBlocks(api, p.blockCount);
   dst.CheckAlign(api, "dst", 32);
   EMU_REQUIRE(pad.leftPadding * sizeof(T) <= 32 && pad.rightPadding * sizeof(T) <= 32, api, "param-range",
@@ -162,7 +174,7 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
   const uint64_t srcPitch = uint64_t(p.blockLen) + p.srcStride, dstPitch = ubBlock + uint64_t(p.dstStride) * 32;
   src.Check(api, 0, ((p.blockCount - 1) * srcPitch + p.blockLen) / sizeof(T));
   dst.CheckBytes(api, "dst", 0, (p.blockCount - 1) * dstPitch + ubBlock);
-  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.GetPhyAddr());
+  const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) {
     uint8_t* d = dst.Data() + i * dstPitch;
     emu::Poison(d, static_cast<uint32_t>(ubBlock));  // undefined unless padded below
@@ -177,7 +189,9 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
 
 template <typename T>
 void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataCopyExtParams& p) {
-  static_assert(emu::kBits<T> % 8 == 0, "DataCopyPad needs whole-byte elements");
+  if constexpr (emu::kBits<T> == 4) {  // the b8 instruction, as above
+    return DataCopyPad(emu::GmAs<int8_t>(dst), src.template ReinterpretCast<int8_t>(), p);
+  }
   const char* api = "DataCopyPad(local->GM)";
   emu::CheckBlocks(api, p.blockCount);
   src.CheckAlign(api, "src", 32);
@@ -187,7 +201,7 @@ void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const Da
   const uint64_t srcPitch = ubBlock + uint64_t(p.srcStride) * 32, dstPitch = uint64_t(p.blockLen) + p.dstStride;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + p.blockLen);
   dst.Check(api, 0, ((p.blockCount - 1) * dstPitch + p.blockLen) / sizeof(T));
-  uint8_t* d = reinterpret_cast<uint8_t*>(dst.GetPhyAddr());
+  uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, src.Data() + i * srcPitch, p.blockLen);
   emu::CountCopy(src.EmuMem(), emu::Mem::kCount, uint64_t(p.blockLen) * p.blockCount);
 }

@@ -26,8 +26,9 @@ namespace emu {
 void RequireCubeCore(const char* api);
 }  // namespace emu
 
-template <typename T>
-void InitConstValue(const LocalTensor<T>& dst, const InitConstValueParams<T>& p) {
+// include/basic_api/kernel_operator_mm_intf.h
+template <typename T, typename U = T, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void InitConstValue(const LocalTensor<T>& dst, const InitConstValueParams<U>& p) {
   static_assert(std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t> || std::is_same_v<T, float> ||
                     std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, int32_t> ||
                     std::is_same_v<T, uint32_t>,

@@ -29,7 +29,8 @@
 #define __inline__ inline
 #define GM_ADDR __gm__ uint8_t*
 
-enum pipe_t : uint8_t { PIPE_S = 0, PIPE_V, PIPE_M, PIPE_MTE1, PIPE_MTE2, PIPE_MTE3, PIPE_ALL, PIPE_FIX = 10 };
+// The compiler's pipe_t (values as CANN's CPU stubs give them).
+enum pipe_t : uint8_t { PIPE_S = 0, PIPE_V, PIPE_M, PIPE_MTE1, PIPE_MTE2, PIPE_MTE3, PIPE_ALL, PIPE_MTE4 = 7, PIPE_MTE5 = 8, PIPE_V2 = 9, PIPE_FIX = 10 };
 
 enum KernelMetaType : uint8_t {
   KERNEL_TYPE_AIV_ONLY,
@@ -64,6 +65,7 @@ enum class HardEvent : uint8_t {
   MTE2_S, S_MTE3, MTE3_S, MTE2_FIX, FIX_MTE2, FIX_S, M_S, FIX_MTE3, MTE1_FIX, FIX_MTE1, FIX_FIX, MAX
 };
 using TEventID = int8_t;
+using TTagType = int32_t;
 
 enum class RoundMode : uint8_t { CAST_NONE = 0, CAST_RINT, CAST_FLOOR, CAST_CEIL, CAST_ROUND, CAST_TRUNC, CAST_ODD };
 

@@ -22,8 +22,8 @@ constexpr int kMemCount = static_cast<int>(Mem::kCount);
 
 struct MemSpec {
   const char* name;
-  uint32_t physicalBytes;  // size of the real buffer
-  uint32_t usableBytes;    // what TPipe may hand to a kernel
+  uint32_t physicalBytes;  // size of the real buffer; TPipe may hand all of it out (CANN's bufferInitLen)
+  uint32_t usableBytes;    // bytes an instruction may touch: above is API scratch / reserved
   uint32_t alignBytes;     // start-address alignment of operands
   bool onCube;             // lives on the AIC (true) or the AIV (false)
 };
@@ -98,12 +98,17 @@ struct CoreState {
   void* pipe = nullptr;                        // the live TPipe, if any
   std::array<std::array<uint8_t, 8>, static_cast<int>(HardEvent::MAX)> eventSet{};  // SetFlag without WaitFlag
   int declaredType = -1;                      // from KERNEL_TASK_TYPE_DEFAULT, -1 if none
-  // Vector mask registers (SetVectorMask / SetMaskCount / SetMaskNorm).
+  // The vector mask register: CTRL's counter-mode bit and MASK (high, low). Every vector API
+  // drives it as CANN's dav_c220 implementation does (see vec_engine.h); maskUndefinedBy names
+  // the last API that left it in a state the emulator does not model (nullptr: defined).
   bool maskCounterMode = false;
   uint64_t maskHigh = ~0ull;
   uint64_t maskLow = ~0ull;
+  const char* maskUndefinedBy = nullptr;
   std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
   std::array<uint64_t, 2> fmatrix{};         // SetFmatrix left / right: l1W | l1H << 16 | pads << 32
+  int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
+  uint32_t fpcQuantBytes = 0;
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.
@@ -111,6 +116,7 @@ CoreState& Core();
 bool InKernel();
 std::string CoreName(const CoreState& c);
 uint8_t* MemBase(Mem m);  // this core's buffer for `m`, failing if the core type has none
+inline bool HasMem(Mem m) { return Core().mem[static_cast<int>(m)] != nullptr; }
 
 void DeclareKernelType(int type, uint64_t tilingKey = 0);
 
@@ -127,6 +133,9 @@ struct GmRegion {
 };
 // Fails unless [p, p+bytes) lies inside one region registered for the running launch.
 void CheckGm(const char* api, const void* p, uint64_t bytes);
+// Fills host memory that stands for GM the NPU leaves undefined (an op's workspace, GmAlloc) with
+// the poison pattern (0xFFC0FFC0: NaN as fp32/fp16/bf16), so a read before the first write shows.
+void PoisonGm(void* p, uint64_t bytes);
 
 // ---- launch ----------------------------------------------------------------------------------
 // Runs `body` on `blockDim` blocks: AIV_MODE one AIV each, AIC_MODE one AIC, MIX_MODE 1 AIC + 2 AIV.
@@ -151,7 +160,12 @@ inline int64_t GetBlockNum() { return emu::Core().blockNum; }
 inline int64_t GetSubBlockIdx() { return emu::Core().subBlockIdx; }
 inline int64_t GetSubBlockNum() { return emu::Core().coreType == AIV && emu::Core().declaredType == KERNEL_TYPE_MIX_AIC_1_2 ? 2 : 1; }
 inline int64_t GetTaskRatio() { return GetSubBlockNum(); }
-inline __gm__ uint8_t* GetUserWorkspace(GM_ADDR workspace) { return workspace; }  // no system reserve on CPU
+// As CANN's CPU debug mode: the workspace itself (the NPU adds its system reserve).
+inline GM_ADDR GetUserWorkspace(GM_ADDR workspace) {
+  EMU_REQUIRE(workspace != nullptr, "GetUserWorkspace", "gm-bounds", "workspace can not be nullptr");
+  return workspace;
+}
+inline constexpr int16_t GetDataBlockSizeInBytes() { return 32; }
 }  // namespace AscendC
 
 #define ASCEND_IS_AIV (::AscendC::emu::Core().coreType == ::AscendC::AIV)

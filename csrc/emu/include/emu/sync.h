@@ -3,7 +3,7 @@
 // here; what the emulator checks is that the kernel's flags would be correct on the NPU.
 #pragma once
 
-#include "runtime.h"
+#include "tensor.h"
 
 namespace AscendC {
 
@@ -15,19 +15,35 @@ inline uint8_t& EventSlot(const char* api, HardEvent evt, int32_t id) {
 }
 }  // namespace emu
 
-template <HardEvent evt>
+namespace emu {
+// CANN's SetFlag / WaitFlag do nothing for an event of the other core kind: vector-pipe events on
+// the AIC, cube-pipe events on the AIV (include/basic_api/kernel_operator_block_sync_intf.h).
+template <HardEvent e>
+bool EventOnThisCore() {
+  constexpr bool vectorOnly = e == HardEvent::MTE2_V || e == HardEvent::V_MTE2 || e == HardEvent::MTE3_V ||
+                              e == HardEvent::V_MTE3 || e == HardEvent::V_V || e == HardEvent::S_V || e == HardEvent::V_S;
+  constexpr bool cubeOnly = e == HardEvent::MTE2_MTE1 || e == HardEvent::MTE1_MTE2 || e == HardEvent::MTE1_M ||
+                            e == HardEvent::M_MTE1 || e == HardEvent::M_FIX || e == HardEvent::FIX_M;
+  const bool aic = Core().coreType == AIC;
+  return !(aic ? vectorOnly : cubeOnly);
+}
+}  // namespace emu
+
+template <HardEvent event>
 void SetFlag(int32_t eventID) {
-  uint8_t& s = emu::EventSlot("SetFlag", evt, eventID);
+  if (!emu::EventOnThisCore<event>()) return;
+  uint8_t& s = emu::EventSlot("SetFlag", event, eventID);
   EMU_REQUIRE(!s, "SetFlag", "event-pairing", "SetFlag<%s>(%d) set twice without a WaitFlag in between",
-              emu::EventName(evt), eventID);
+              emu::EventName(event), eventID);
   s = 1;
 }
 
-template <HardEvent evt>
+template <HardEvent event>
 void WaitFlag(int32_t eventID) {
-  uint8_t& s = emu::EventSlot("WaitFlag", evt, eventID);
+  if (!emu::EventOnThisCore<event>()) return;
+  uint8_t& s = emu::EventSlot("WaitFlag", event, eventID);
   EMU_REQUIRE(s, "WaitFlag", "event-pairing", "WaitFlag<%s>(%d) without a matching SetFlag (the NPU would hang)",
-              emu::EventName(evt), eventID);
+              emu::EventName(event), eventID);
   s = 0;
   emu::Core().counters.syncWaits++;
 }
@@ -43,9 +59,10 @@ void SyncAll() {
   emu::Barrier("SyncAll", isAIVOnly);
 }
 
-// Software form: the GM / UB workspaces must exist, be large enough and (GM) start zeroed.
-template <bool isAIVOnly = true, typename GT, typename LT>
-void SyncAll(const GT& gmWorkspace, const LT& ubWorkspace, const int32_t usedCores = 0) {
+// Software form: the GM / UB workspaces must exist and be large enough (GM: 8 int32 per core, UB:
+// 8 int32 per core) and the GM one must start zeroed (SyncAll.md).
+template <bool isAIVOnly = true>
+void SyncAll(const GlobalTensor<int32_t>& gmWorkspace, const LocalTensor<int32_t>& ubWorkspace, const int32_t usedCores = 0) {
   const int64_t cores = usedCores > 0 ? usedCores : GetBlockNum();
   gmWorkspace.Check("SyncAll", 0, static_cast<uint64_t>(cores) * 8);
   ubWorkspace.CheckBytes("SyncAll", "ubWorkspace", 0, static_cast<uint64_t>(cores) * 32);
@@ -61,5 +78,41 @@ template <uint8_t modeId = 0, pipe_t pipe = PIPE_S>
 void CrossCoreWaitFlag(uint16_t flagId) {
   emu::CrossCoreWait("CrossCoreWaitFlag", modeId, flagId);
 }
+
+namespace emu {
+// The HardEvent of a (source, destination) pipe pair, HardEvent::MAX if there is none.
+constexpr HardEvent PipeEvent(pipe_t src, pipe_t dst) {
+  struct Pair { pipe_t s, d; HardEvent e; };
+  constexpr Pair pairs[] = {
+      {PIPE_MTE2, PIPE_MTE1, HardEvent::MTE2_MTE1}, {PIPE_MTE1, PIPE_MTE2, HardEvent::MTE1_MTE2},
+      {PIPE_MTE1, PIPE_M, HardEvent::MTE1_M}, {PIPE_M, PIPE_MTE1, HardEvent::M_MTE1}, {PIPE_MTE2, PIPE_V, HardEvent::MTE2_V},
+      {PIPE_V, PIPE_MTE2, HardEvent::V_MTE2}, {PIPE_MTE3, PIPE_V, HardEvent::MTE3_V}, {PIPE_V, PIPE_MTE3, HardEvent::V_MTE3},
+      {PIPE_M, PIPE_V, HardEvent::M_V}, {PIPE_V, PIPE_M, HardEvent::V_M}, {PIPE_V, PIPE_V, HardEvent::V_V},
+      {PIPE_MTE3, PIPE_MTE1, HardEvent::MTE3_MTE1}, {PIPE_MTE1, PIPE_MTE3, HardEvent::MTE1_MTE3},
+      {PIPE_MTE1, PIPE_V, HardEvent::MTE1_V}, {PIPE_MTE2, PIPE_M, HardEvent::MTE2_M}, {PIPE_M, PIPE_MTE2, HardEvent::M_MTE2},
+      {PIPE_V, PIPE_MTE1, HardEvent::V_MTE1}, {PIPE_M, PIPE_FIX, HardEvent::M_FIX}, {PIPE_FIX, PIPE_M, HardEvent::FIX_M},
+      {PIPE_MTE3, PIPE_MTE2, HardEvent::MTE3_MTE2}, {PIPE_MTE2, PIPE_MTE3, HardEvent::MTE2_MTE3},
+      {PIPE_S, PIPE_V, HardEvent::S_V}, {PIPE_V, PIPE_S, HardEvent::V_S}, {PIPE_S, PIPE_MTE2, HardEvent::S_MTE2},
+      {PIPE_MTE2, PIPE_S, HardEvent::MTE2_S}, {PIPE_S, PIPE_MTE3, HardEvent::S_MTE3}, {PIPE_MTE3, PIPE_S, HardEvent::MTE3_S},
+      {PIPE_MTE2, PIPE_FIX, HardEvent::MTE2_FIX}, {PIPE_FIX, PIPE_MTE2, HardEvent::FIX_MTE2},
+      {PIPE_FIX, PIPE_S, HardEvent::FIX_S}, {PIPE_M, PIPE_S, HardEvent::M_S}, {PIPE_FIX, PIPE_MTE3, HardEvent::FIX_MTE3},
+      {PIPE_MTE1, PIPE_FIX, HardEvent::MTE1_FIX}, {PIPE_FIX, PIPE_MTE1, HardEvent::FIX_MTE1},
+      {PIPE_FIX, PIPE_FIX, HardEvent::FIX_FIX}};
+  for (const Pair& p : pairs)
+    if (p.s == src && p.d == dst) return p.e;
+  return HardEvent::MAX;
+}
+}  // namespace emu
+
+// SetFlag / WaitFlag between two pipes, ids managed by the kernel (include/basic_api/kernel_operator_block_sync_intf.h).
+template <pipe_t src, pipe_t dst>
+class TQueSync {
+  static constexpr HardEvent kEvent = emu::PipeEvent(src, dst);
+  static_assert(kEvent != HardEvent::MAX, "TQueSync: no hardware event between these pipes");
+
+ public:
+  void SetFlag(TEventID id) { AscendC::SetFlag<kEvent>(id); }
+  void WaitFlag(TEventID id) { AscendC::WaitFlag<kEvent>(id); }
+};
 
 }  // namespace AscendC

@@ -36,34 +36,34 @@ struct TBuffAddr {
   uint8_t* absAddr;  // CPU-debug only; unused here
 };
 
+// impl/basic_api/utils/kernel_utils_macros.h
+enum class CacheMode { CACHE_MODE_DISABLE = 0, CACHE_MODE_NORMAL = 1, CACHE_MODE_LAST = 2, CACHE_MODE_PERSISTENT = 4 };
+enum class CacheRwMode { READ = 1, WRITE = 2, RW = 3 };
+
+// include/basic_api/kernel_tensor.h (no ReinterpretCast on A2/A3: CANN has it only for arch 3101/5102).
 template <typename T>
 class GlobalTensor {
  public:
   using PrimType = T;
   GlobalTensor() = default;
 
-  void SetGlobalBuffer(__gm__ T* buffer, uint64_t bufferSize = 0) {
+  void SetGlobalBuffer(__gm__ T* buffer, uint64_t bufferSize) {
     addr_ = buffer;
-    size_ = bufferSize;
+    bufferSize_ = bufferSize;
   }
-  __gm__ T* GetPhyAddr() const { return addr_; }
-  __gm__ T* GetPhyAddr(uint64_t offset) const { return (*this)[offset].addr_; }
-  uint64_t GetSize() const { return size_; }
+  void SetGlobalBuffer(__gm__ T* buffer) { SetGlobalBuffer(buffer, 0); }
+  const __gm__ T* GetPhyAddr() const { return addr_; }
+  __gm__ T* GetPhyAddr(const uint64_t offset) const { return (*this)[offset].addr_; }
+  uint64_t GetSize() const { return bufferSize_; }
 
-  GlobalTensor operator[](uint64_t offset) const {
-    GlobalTensor t;
+  GlobalTensor operator[](const uint64_t offset) const {
+    GlobalTensor t = *this;
     t.addr_ = reinterpret_cast<T*>(reinterpret_cast<uint8_t*>(addr_) + emu::ElemBytes<T>(offset));
-    t.size_ = size_ > offset ? size_ - offset : 0;
-    return t;
-  }
-  template <typename U>
-  GlobalTensor<U> ReinterpretCast() const {
-    GlobalTensor<U> t;
-    t.SetGlobalBuffer(reinterpret_cast<U*>(addr_), size_ * emu::kBits<T> / emu::kBits<U>);
+    t.bufferSize_ = bufferSize_ > offset ? bufferSize_ - offset : 0;
     return t;
   }
 
-  T GetValue(uint64_t offset) const {
+  T GetValue(const uint64_t offset) const {
     static_assert(emu::kBits<T> % 8 == 0, "GetValue on packed sub-byte GM is not supported");
     Check("GlobalTensor::GetValue", offset, 1);
     emu::Core().counters.scalarOps++;
@@ -71,27 +71,49 @@ class GlobalTensor {
     std::memcpy(&v, addr_ + offset, sizeof(T));
     return v;
   }
-  void SetValue(uint64_t offset, T value) const {
+  __gm__ T& operator()(const uint64_t offset) const {
+    static_assert(emu::kBits<T> % 8 == 0, "operator() on packed sub-byte GM is not supported");
+    Check("GlobalTensor::operator()", offset, 1);
+    emu::Core().counters.scalarOps++;
+    return addr_[offset];
+  }
+  void SetValue(const uint64_t offset, T value) {
     static_assert(emu::kBits<T> % 8 == 0, "SetValue on packed sub-byte GM is not supported");
     Check("GlobalTensor::SetValue", offset, 1);
     emu::Core().counters.scalarOps++;
     std::memcpy(addr_ + offset, &value, sizeof(T));
   }
-  void SetL2CacheHint(int) {}
+  template <CacheRwMode rwMode = CacheRwMode::RW>
+  void SetL2CacheHint(CacheMode mode) { cacheMode_ = mode; }
 
+  // ---- for the emulator's API implementations ------------------------------------------------
+  __gm__ T* EmuPtr() const { return addr_; }
   // [offset, offset+count) elements must be inside the registered GM and the declared size.
   void Check(const char* api, uint64_t offset, uint64_t count) const {
     EMU_REQUIRE(addr_ != nullptr, api, "gm-bounds", "GlobalTensor has no buffer (SetGlobalBuffer not called)");
-    EMU_REQUIRE(size_ == 0 || offset + count <= size_, api, "gm-bounds",
+    EMU_REQUIRE(bufferSize_ == 0 || offset + count <= bufferSize_, api, "gm-bounds",
                 "elements [%llu, %llu) beyond the GlobalTensor's bufferSize %llu", (unsigned long long)offset,
-                (unsigned long long)(offset + count), (unsigned long long)size_);
+                (unsigned long long)(offset + count), (unsigned long long)bufferSize_);
     emu::CheckGm(api, reinterpret_cast<uint8_t*>(addr_) + emu::ElemBytes<T>(offset), emu::ElemBytes<T>(count));
   }
 
+  uint64_t bufferSize_ = 0;  // elements; 0 = not declared (public in CANN too)
+  CacheMode cacheMode_ = CacheMode::CACHE_MODE_NORMAL;
+
  private:
   T* addr_ = nullptr;
-  uint64_t size_ = 0;  // elements; 0 = not declared
 };
+
+namespace emu {
+// The same GM seen as another element type, for the emulator's own int4b_t paths that run b8
+// instructions (kernels have no GlobalTensor::ReinterpretCast on A2/A3).
+template <typename U, typename T>
+GlobalTensor<U> GmAs(const GlobalTensor<T>& g) {
+  GlobalTensor<U> r;
+  r.SetGlobalBuffer(reinterpret_cast<__gm__ U*>(g.EmuPtr()), g.GetSize() * kBits<T> / kBits<U>);
+  return r;
+}
+}  // namespace emu
 
 // A view of local memory. Remembers the allocation it came from so that every access can be
 // checked against it, not merely against the physical buffer.
@@ -100,10 +122,16 @@ class LocalTensor {
  public:
   using PrimType = T;
   LocalTensor() = default;
-  // Raw address form: a view of [addr, addr + tileSize elements) of the position's memory.
+  // Raw address form: [addr, addr + tileSize elements) of the position's memory, which must lie in
+  // the part kernels may use (the top 8 KiB of UB is API scratch).
   LocalTensor(TPosition pos, uint32_t addr, uint32_t tileSize)
-      : pos_(pos), addr_(addr), allocBegin_(0), allocEnd_(emu::Spec(emu::MemOf(pos)).physicalBytes),
-        size_(tileSize) {}
+      : pos_(pos), addr_(addr), allocBegin_(addr), allocEnd_(addr + static_cast<uint32_t>(emu::ElemBytes<T>(tileSize))),
+        size_(tileSize) {
+    const uint64_t end = uint64_t(addr) + emu::ElemBytes<T>(tileSize);
+    EMU_REQUIRE(end <= emu::Spec(emu::MemOf(pos)).usableBytes && tileSize > 0, "LocalTensor", "local-bounds",
+                "raw tensor [%u, %llu) of %s is outside the %u bytes kernels may use", addr, (unsigned long long)end,
+                emu::Spec(emu::MemOf(pos)).name, emu::Spec(emu::MemOf(pos)).usableBytes);
+  }
 
   // Internal constructor used by TQue/TBuf.
   static LocalTensor Make(TPosition pos, uint32_t addr, uint32_t allocBegin, uint32_t allocEnd, uint32_t size) {
@@ -116,7 +144,7 @@ class LocalTensor {
     return t;
   }
 
-  LocalTensor operator[](uint32_t offset) const {
+  LocalTensor operator[](const uint32_t offset) const {
     if constexpr (emu::kBits<T> < 8) {
       EMU_REQUIRE(offset % (8 / emu::kBits<T>) == 0, "LocalTensor::operator[]", "alignment",
                   "int4b_t offset %u must be even", offset);
@@ -133,7 +161,7 @@ class LocalTensor {
     return t;
   }
 
-  T GetValue(uint32_t index) const {
+  T GetValue(const uint32_t index) const {
     CheckAccess("LocalTensor::GetValue", index, 1);
     emu::Core().counters.scalarOps++;
     if constexpr (emu::kBits<T> == 4) {
@@ -146,7 +174,7 @@ class LocalTensor {
     }
   }
   template <typename S>
-  void SetValue(uint32_t index, const S value) const {
+  void SetValue(const uint32_t index, const S value) const {
     CheckAccess("LocalTensor::SetValue", index, 1);
     emu::Core().counters.scalarOps++;
     const T v = static_cast<T>(value);
@@ -158,10 +186,15 @@ class LocalTensor {
       std::memcpy(Data() + emu::ElemBytes<T>(index), &v, sizeof(T));
     }
   }
-  T operator()(uint32_t index) const { return GetValue(index); }
+  T& operator()(const uint32_t index) const {
+    static_assert(emu::kBits<T> % 8 == 0, "operator() on packed int4b_t is not supported");
+    CheckAccess("LocalTensor::operator()", index, 1);
+    emu::Core().counters.scalarOps++;
+    return *reinterpret_cast<T*>(Data() + emu::ElemBytes<T>(index));
+  }
 
   uint32_t GetSize() const { return size_; }
-  void SetSize(uint32_t size) { size_ = size; }
+  void SetSize(const uint32_t size) { size_ = size; }
   // Points the tensor at [bufferAddr, bufferAddr + dataLen) of logicPos's memory; later accesses
   // are checked against that range.
   void SetAddr(const TBuffAddr& address) {
@@ -178,9 +211,11 @@ class LocalTensor {
     size_ = static_cast<uint32_t>(uint64_t(address.dataLen) * 8 / emu::kBits<T>);
   }
   uint32_t GetLength() const { return static_cast<uint32_t>(emu::ElemBytes<T>(size_)); }
-  TPosition GetPosition() const { return pos_; }
+  int32_t GetPosition() const { return static_cast<int32_t>(pos_); }
+  void SetUserTag(const TTagType tag) { tag_ = tag; }
+  TTagType GetUserTag() const { return tag_; }
   T* GetPhyAddr() const { return reinterpret_cast<T*>(Data()); }
-  T* GetPhyAddr(uint32_t offset) const { return (*this)[offset].GetPhyAddr(); }
+  T* GetPhyAddr(const uint32_t offset) const { return (*this)[offset].GetPhyAddr(); }
 
   // ---- for the emulator's API implementations ------------------------------------------------
   emu::Mem EmuMem() const { return emu::MemOf(pos_); }
@@ -196,6 +231,9 @@ class LocalTensor {
     EMU_REQUIRE(b >= allocBegin_ && e <= allocEnd_, api, "local-bounds",
                 "%s touches %s bytes [%llu, %llu) outside its buffer [%u, %u)", operand,
                 emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, allocBegin_, allocEnd_);
+    EMU_REQUIRE(e <= emu::Spec(EmuMem()).usableBytes, api, "reserved",
+                "%s touches %s bytes [%llu, %llu): above %u is reserved (API scratch / KFC)", operand,
+                emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, emu::Spec(EmuMem()).usableBytes);
   }
   void CheckAccess(const char* api, uint64_t index, uint64_t count) const {
     CheckBytes(api, "tensor", emu::ElemBytes<T>(index), ((index + count) * emu::kBits<T> + 7) / 8);
@@ -213,6 +251,7 @@ class LocalTensor {
   uint32_t allocBegin_ = 0;  // the owning allocation, bytes
   uint32_t allocEnd_ = 0;
   uint32_t size_ = 0;        // elements
+  TTagType tag_ = 0;
 };
 
 }  // namespace AscendC

@@ -3,10 +3,13 @@
 // The (dst, src) pairs and the round modes each accepts are the A2/A3 conversion matrix
 // (CANN dav_c220 vconv). An unsupported pair does not compile; a round mode the pair does not
 // accept is a runtime error (rule "cast-mode"). Conversions round the exact value once:
-// CAST_NONE is RINT when the conversion is lossy, integer targets saturate (NaN -> 0),
-// float -> float rounds to an integral value, and float overflow gives inf as in IEEE (the
-// saturation mode is not modelled). Lanes per repeat follow the wider operand; int4b_t packs
-// two per byte, element 2i in the low nibble.
+// CAST_NONE is RINT when the conversion is lossy, integer targets saturate (NaN -> 0), and
+// float -> float rounds to an integral value. float -> half / bfloat16_t saturates on overflow
+// (Cast.md: "溢出默认按照饱和处理", overflow saturates by default): a result beyond the largest
+// finite value, in any round mode, is that value with the sign. Cast.md does not say what inf and
+// NaN inputs give; the emulator keeps NaN a NaN and saturates inf like any overflow. (CANN's
+// undocumented SetCastOverflowMode<bool>(), impl/basic_api/kernel_reg.h, is not emulated.)
+// Lanes per repeat follow the wider operand; int4b_t packs two per byte, element 2i in the low nibble.
 #pragma once
 
 #include "vec_engine.h"
@@ -89,10 +92,16 @@ double CastSource(S v) {
   else return static_cast<double>(static_cast<std::conditional_t<std::is_same_v<S, int4b_t>, int, S>>(v));
 }
 
+// `bits` encoded in `f`; an infinity becomes the largest finite value of its sign.
+inline uint32_t SaturateInf(uint32_t bits, FloatFormat f) {
+  const uint32_t signBit = 1u << (f.mant + f.expBits), infBits = ((1u << f.expBits) - 1) << f.mant;
+  return (bits & ~signBit) == infBits ? (bits & signBit) | (infBits - 1) : bits;
+}
+
 template <typename D>
 D CastTarget(double x, RoundMode m) {
-  if constexpr (std::is_same_v<D, half>) return half::FromBits(static_cast<uint16_t>(EncodeFloat(x, kHalfFormat, m)));
-  else if constexpr (std::is_same_v<D, bfloat16_t>) return bfloat16_t::FromBits(static_cast<uint16_t>(EncodeFloat(x, kBf16Format, m)));
+  if constexpr (std::is_same_v<D, half>) return half::FromBits(static_cast<uint16_t>(SaturateInf(EncodeFloat(x, kHalfFormat, m), kHalfFormat)));
+  else if constexpr (std::is_same_v<D, bfloat16_t>) return bfloat16_t::FromBits(static_cast<uint16_t>(SaturateInf(EncodeFloat(x, kBf16Format, m), kBf16Format)));
   else if constexpr (std::is_same_v<D, float>) return BitsFloat(EncodeFloat(x, kFloatFormat, m));
   else {
     using Int = std::conditional_t<std::is_same_v<D, int4b_t>, int, D>;
@@ -113,7 +122,7 @@ D Convert(S v, RoundMode m) {
                                                    std::is_same_v<S, int16_t>))
     return static_cast<float>(CastSource(v));  // exact
   else if constexpr (std::is_same_v<D, bfloat16_t>) {
-    if (m == RoundMode::CAST_RINT) return bfloat16_t::FromBits(FloatToBf16Rne(v));  // the common case, fast
+    if (m == RoundMode::CAST_RINT) return bfloat16_t::FromBits(static_cast<uint16_t>(SaturateInf(FloatToBf16Rne(v), kBf16Format)));  // fast
     return CastTarget<D>(CastSource(v), m);
   } else return CastTarget<D>(CastSource(v), m);
 }
@@ -187,7 +196,7 @@ constexpr uint32_t CastLanesPerRepeat() { return 256 * 8 / std::max(kBits<D>, kB
 template <typename D, typename S, typename M>
 void CastRepeat(const LocalTensor<D>& dst, const LocalTensor<S>& src, RoundMode mode, M mask, uint8_t repeat,
                 const UnaryRepeatParams& rp, bool isSetMask) {
-  const LanePlan p = PlanMask<D>("Cast", CastLanesPerRepeat<D, S>(), mask, repeat, isSetMask);
+  const LanePlan p = PlanMask("Cast", CastLanesPerRepeat<D, S>(), mask, repeat, isSetMask);
   CastLanes(dst, src, mode, p, BitLayout{kBits<D>, rp.dstBlkStride, rp.dstRepStride},
             BitLayout{kBits<S>, rp.srcBlkStride, rp.srcRepStride});
 }
@@ -201,7 +210,7 @@ template <typename T, typename U>
 void Cast(const LocalTensor<T>& dst, const LocalTensor<U>& src, const RoundMode& roundMode, const uint32_t count) {
   EMU_CAST_PAIR_CHECK;
   constexpr uint32_t lanes = emu::CastLanesPerRepeat<T, U>();
-  const emu::LanePlan p = emu::PlanCount("Cast", lanes, count);
+  const emu::LanePlan p = emu::PlanCountForm("Cast", lanes, count);
   emu::CastLanes(dst, src, roundMode, p, emu::BitLayout{emu::kBits<T>, 1, lanes * emu::kBits<T> / 256},
                  emu::BitLayout{emu::kBits<U>, 1, lanes * emu::kBits<U> / 256});
 }

@@ -3,25 +3,29 @@
 // A bit mask holds lane i of a stream of lanes in bit i%8 of byte i/8.
 #pragma once
 
+#include "pipe.h"
 #include "vec_engine.h"
 
 namespace AscendC {
 
+// impl/basic_api/utils/kernel_utils_mode.h
 enum class CMPMODE : uint8_t { LT = 0, GT, EQ, LE, GE, NE };
 enum class SELMODE : uint8_t { VSEL_CMPMASK_SPR = 0, VSEL_TENSOR_SCALAR_MODE, VSEL_TENSOR_TENSOR_MODE };
-enum class GatherMaskMode : uint8_t { VERSION_V1 = 0, VERSION_V2 = 1 };
-constexpr GatherMaskMode defaultGatherMaskMode = GatherMaskMode::VERSION_V1;
 
-// Strides in 32-byte blocks.
+// include/basic_api/kernel_struct_gather.h (V2 is the default on __NPU_ARCH__ 2201). Strides in 32-byte blocks.
+enum class GatherMaskMode : uint8_t { VERSION_V1 = 0, VERSION_V2 = 1 };
+const GatherMaskMode defaultGahterMaskMode = GatherMaskMode::VERSION_V2;  // sic, CANN's spelling too
+const GatherMaskMode defaultGatherMaskMode = GatherMaskMode::VERSION_V2;
 struct GatherMaskParams {
-  uint8_t src0BlockStride = 1;
-  uint16_t repeatTimes = 0;
-  uint16_t src0RepeatStride = 0;
-  uint8_t src1RepeatStride = 0;
-  GatherMaskParams() = default;
-  GatherMaskParams(uint8_t src0BlockStrideIn, uint16_t repeatTimesIn, uint16_t src0RepeatStrideIn, uint8_t src1RepeatStrideIn)
+  GatherMaskParams() {}
+  GatherMaskParams(const uint8_t src0BlockStrideIn, const uint16_t repeatTimesIn, const uint16_t src0RepeatStrideIn,
+                   const uint8_t src1RepeatStrideIn)
       : src0BlockStride(src0BlockStrideIn), repeatTimes(repeatTimesIn), src0RepeatStride(src0RepeatStrideIn),
         src1RepeatStride(src1RepeatStrideIn) {}
+  uint8_t src0BlockStride = 1;
+  uint16_t repeatTimes = 0;
+  uint16_t src0RepeatStride = 8;
+  uint8_t src1RepeatStride = 8;
 };
 
 namespace emu {
@@ -51,10 +55,16 @@ bool CompareValues(CMPMODE mode, T a, T b) {
   }
 }
 
-// Count forms of Compare/CompareScalar: whole 256-byte repeats only; dst gets `count` bits.
-// `rhs(i)` is the right-hand operand of element i.
-template <typename T, typename U, typename F>
-void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<T>& src0, CMPMODE mode, uint32_t count, F&& rhs) {
+// Count forms of Compare / CompareScalar, as dav_c220 runs them (kernel_operator_vec_cmp_impl.h,
+// CompareCompute): whole 256-byte repeats, cut into vcmpv instructions of at most 252 repeats plus
+// a last one (possibly of 0 repeats). None of them sets the vector mask (Compare.md: on A2/A3 the
+// mask argument is reserved), so each runs under the mask register: in normal mode only its
+// enabled lanes compare, in counter mode every instruction compares MASK elements whatever its
+// repeat count. The dst bit of a disabled lane is not documented: the emulator writes the poison
+// pattern's bit there. `src1` is null for CompareScalar, which compares with `scalar`.
+template <typename T, typename U>
+void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<T>& src0, const LocalTensor<T>* src1,
+                  T scalar, CMPMODE mode, uint32_t count) {
   static_assert(std::is_same_v<U, uint8_t> || std::is_same_v<U, int8_t>, "Compare: the mask tensor is uint8_t or int8_t");
   static_assert(std::is_same_v<T, half> || std::is_same_v<T, float> || std::is_same_v<T, int32_t>,
                 "Compare: half, float or int32_t (EQ only) on A2/A3");
@@ -67,12 +77,33 @@ void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<
               LanesFor(sizeof(T)));
   src0.CheckAlign(api, "src0", 32);
   dst.CheckAlign(api, "dst", 32);
-  src0.CheckBytes(api, "src0", 0, uint64_t(count) * sizeof(T));
-  dst.CheckBytes(api, "dst", 0, count / 8);
-  CountVector(PlanCount(api, LanesFor(sizeof(T)), count));
-  const uint8_t* s = src0.Data();
-  uint8_t* d = dst.Data();
-  for (uint32_t i = 0; i < count; ++i) SetMaskBit(d, i, CompareValues(mode, Load<T>(s + i * sizeof(T)), rhs(i)));
+  if (src1) src1->CheckAlign(api, "src1", 32);
+  constexpr uint32_t lanes = LanesFor(sizeof(T)), kMaxRepeats = 252;
+  const uint32_t repeats = static_cast<uint32_t>(uint64_t(count) * sizeof(T) / 256);
+  for (uint32_t done = 0;; done += kMaxRepeats) {
+    const uint32_t callRepeats = repeats - done < kMaxRepeats ? repeats - done : kMaxRepeats;
+    const LanePlan p = PlanFromRegisters(api, lanes, callRepeats);
+    const uint64_t first = uint64_t(done) * lanes;  // element (and dst bit) where this instruction starts
+    const uint64_t bits = uint64_t(p.repeats) * lanes, reads = p.counter() ? p.count : bits;
+    if (bits) {
+      src0.CheckBytes(api, "src0", first * sizeof(T), (first + reads) * sizeof(T));
+      if (src1) src1->CheckBytes(api, "src1", first * sizeof(T), (first + reads) * sizeof(T));
+      dst.CheckBytes(api, "dst", first / 8, (first + bits + 7) / 8);
+    }
+    const uint8_t* s0 = src0.Data();
+    const uint8_t* s1 = src1 ? src1->Data() : nullptr;
+    uint8_t* d = dst.Data();
+    for (uint32_t r = 0; r < p.repeats; ++r)
+      for (uint32_t lane = 0; lane < lanes; ++lane) {
+        const uint64_t i = first + uint64_t(r) * lanes + lane;
+        const bool bit = p.Active(r, lane)
+                             ? CompareValues(mode, Load<T>(s0 + i * sizeof(T)), s1 ? Load<T>(s1 + i * sizeof(T)) : scalar)
+                             : MaskBit(kPoisonPattern, i % 32);
+        SetMaskBit(d, i, bit);
+      }
+    CountVector(p);
+    if (callRepeats < kMaxRepeats) break;
+  }
 }
 
 // dst = bit ? src0 : src1, lane by lane. SELMODE 0 reuses the first `lanes` bits of selMask in
@@ -125,54 +156,51 @@ void SelectScalar(const LocalTensor<T>& dst, const LocalTensor<U>& selMask, cons
 
 }  // namespace emu
 
-// dst bit i = (src0[i] <cmpMode> src1[i]); count * sizeof(T) must be a multiple of 256 bytes.
+// dst bit i = (src0[i] <cmpMode> src1[i]); count * sizeof(T) must be a multiple of 256 bytes
+// (include/basic_api/kernel_operator_vec_cmpsel_intf.h). Runs under the vector mask register.
 template <typename T, typename U>
 void Compare(const LocalTensor<U>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1, CMPMODE cmpMode, uint32_t count) {
-  const char* api = "Compare";
-  emu::RequireVectorCore(api);
-  src1.CheckAlign(api, "src1", 32);
-  src1.CheckBytes(api, "src1", 0, uint64_t(count) * sizeof(T));
-  const uint8_t* s1 = src1.Data();
-  emu::CompareCount(api, dst, src0, cmpMode, count, [s1](uint32_t i) { return emu::Load<T>(s1 + i * sizeof(T)); });
+  emu::CompareCount("Compare", dst, src0, &src1, T(), cmpMode, count);
 }
 
 template <typename T, typename U>
 void CompareScalar(const LocalTensor<U>& dst, const LocalTensor<T>& src0, const T src1Scalar, CMPMODE cmpMode, uint32_t count) {
-  emu::CompareCount("CompareScalar", dst, src0, cmpMode, count, [src1Scalar](uint32_t) { return src1Scalar; });
+  emu::CompareCount<T, U>("CompareScalar", dst, src0, nullptr, src1Scalar, cmpMode, count);
 }
 
 // Count forms. Modes 0 / 2 take a tensor src1, mode 1 a scalar.
 template <typename T, typename U>
 void Select(const LocalTensor<T>& dst, const LocalTensor<U>& selMask, const LocalTensor<T>& src0,
             const LocalTensor<T>& src1, SELMODE selMode, uint32_t count) {
-  emu::SelectTensor(dst, selMask, src0, src1, selMode, emu::PlanCount("Select", emu::LanesFor(sizeof(T)), count),
+  emu::SelectTensor(dst, selMask, src0, src1, selMode, emu::PlanCountForm("Select", emu::LanesFor(sizeof(T)), count),
                                  BinaryRepeatParams());
 }
 template <typename T, typename U>
 void Select(const LocalTensor<T>& dst, const LocalTensor<U>& selMask, const LocalTensor<T>& src0, T src1,
             SELMODE selMode, uint32_t count) {
-  emu::SelectScalar(dst, selMask, src0, src1, selMode, emu::PlanCount("Select", emu::LanesFor(sizeof(T)), count),
+  emu::SelectScalar(dst, selMask, src0, src1, selMode, emu::PlanCountForm("Select", emu::LanesFor(sizeof(T)), count),
                     BinaryRepeatParams());
 }
 
-// Mask/repeat forms (continuous or bitwise mask).
+// Mask/repeat forms (continuous or bitwise mask). dav_c220 sets the mask in these whatever isSetMask
+// says (kernel_operator_vec_cmpsel_impl.h, VselImpl).
 #define EMU_SELECT_REPEAT(MASK_TYPE)                                                                                \
   template <typename T, typename U, bool isSetMask = true>                                                          \
   void Select(const LocalTensor<T>& dst, const LocalTensor<U>& selMask, const LocalTensor<T>& src0,                 \
               const LocalTensor<T>& src1, SELMODE selMode, MASK_TYPE mask, uint8_t repeatTime,                      \
               const BinaryRepeatParams& repeatParams) {                                                             \
     emu::SelectTensor(dst, selMask, src0, src1, selMode,                                               \
-                                   emu::PlanMask<T>("Select", emu::LanesFor(sizeof(T)), mask, repeatTime, isSetMask), \
+                                   emu::PlanMask("Select", emu::LanesFor(sizeof(T)), mask, repeatTime, true), \
                                    repeatParams);                                                                   \
   }                                                                                                                 \
   template <typename T, typename U, bool isSetMask = true>                                                          \
   void Select(const LocalTensor<T>& dst, const LocalTensor<U>& selMask, const LocalTensor<T>& src0, T src1,         \
               SELMODE selMode, MASK_TYPE mask, uint8_t repeatTime, const BinaryRepeatParams& repeatParams) {        \
     emu::SelectScalar(dst, selMask, src0, src1, selMode,                                                            \
-                      emu::PlanMask<T>("Select", emu::LanesFor(sizeof(T)), mask, repeatTime, isSetMask), repeatParams); \
+                      emu::PlanMask("Select", emu::LanesFor(sizeof(T)), mask, repeatTime, true), repeatParams); \
   }
 EMU_SELECT_REPEAT(uint64_t)
-EMU_SELECT_REPEAT(const uint64_t*)
+EMU_SELECT_REPEAT(uint64_t*)
 #undef EMU_SELECT_REPEAT
 
 namespace emu {
@@ -205,7 +233,15 @@ uint64_t GatherMaskLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src0, 
   auto& c = Core().counters;
   c.vecCalls++;
   c.vecElemOps += uint64_t(gp.repeatTimes) * perRepeat;
+  // dav_c220 (kernel_operator_vec_gather_mask_impl.h) leaves normal mode with MASK = (0, mask).
+  Core().maskCounterMode = false;
+  WriteMask(0, mask);
   return kept;
+}
+template <GatherMaskMode mode>
+void RequireGatherMaskV2() {
+  EMU_REQUIRE(mode == GatherMaskMode::VERSION_V2, "GatherMask", "param-range",
+              "GatherMaskMode::VERSION_V1 is not supported on A2/A3 (dav_c220 reports it)");
 }
 }  // namespace emu
 
@@ -213,6 +249,7 @@ uint64_t GatherMaskLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src0, 
 template <typename T, GatherMaskMode mode = defaultGatherMaskMode>
 void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const uint8_t src1Pattern, const bool reduceMode,
                 const uint32_t mask, const GatherMaskParams& gatherMaskParams, uint64_t& rsvdCnt) {
+  emu::RequireGatherMaskV2<mode>();
   EMU_REQUIRE(src1Pattern >= 1 && src1Pattern <= 7, "GatherMask", "param-range", "built-in src1Pattern %u outside [1, 7]",
               src1Pattern);
   const uint32_t p = src1Pattern;
@@ -227,8 +264,10 @@ void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const uin
 template <typename T, typename U, GatherMaskMode mode = defaultGatherMaskMode>
 void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<U>& src1Pattern,
                 const bool reduceMode, const uint32_t mask, const GatherMaskParams& gatherMaskParams, uint64_t& rsvdCnt) {
-  static_assert(sizeof(U) == sizeof(T), "GatherMask: src1Pattern is uint16_t for 16-bit data, uint32_t for 32-bit data");
+  static_assert((std::is_same_v<U, uint16_t> && sizeof(T) == 2) || (std::is_same_v<U, uint32_t> && sizeof(T) == 4),
+                "GatherMask: src1Pattern is uint16_t for 16-bit data, uint32_t for 32-bit data");
   const char* api = "GatherMask";
+  emu::RequireGatherMaskV2<mode>();
   const uint32_t perRepeat = reduceMode ? mask : emu::LanesFor(sizeof(T));
   const uint64_t stride = uint64_t(gatherMaskParams.src1RepeatStride) * 256;  // bits
   src1Pattern.CheckAlign(api, "src1Pattern", 32);
@@ -239,28 +278,58 @@ void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const Loc
                                  [m, stride](uint32_t r, uint32_t i) { return emu::MaskBit(m, r * stride + i); });
 }
 
-// dst[i] = src[(srcBaseOffset + srcOffset[i]) / sizeof(T)]: the offsets are in bytes.
+namespace emu {
+// vgather: lane (r, l) reads the byte offset srcOffset[r * lanes + l] (relative to src + srcBaseAddr)
+// and writes dst element l of repeat r, repeats dstRepStride blocks apart.
 template <typename T>
-void Gather(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LocalTensor<uint32_t>& srcOffset,
-            const uint32_t srcBaseOffset, const uint32_t count) {
+void GatherLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LocalTensor<uint32_t>& srcOffset,
+                 uint32_t srcBaseAddr, const LanePlan& p, uint16_t dstRepStride) {
   static_assert(sizeof(T) == 2 || sizeof(T) == 4, "Gather: 16- or 32-bit elements only on A2/A3");
   const char* api = "Gather";
-  emu::RequireVectorCore(api);
-  dst.CheckAlign(api, "dst", 32);
+  RequireVectorCore(api);
   src.CheckAlign(api, "src", 32);
-  srcOffset.CheckAlign(api, "srcOffset", 32);
-  dst.CheckBytes(api, "dst", 0, uint64_t(count) * sizeof(T));
-  srcOffset.CheckBytes(api, "srcOffset", 0, uint64_t(count) * 4);
-  const uint8_t* off = srcOffset.Data();
-  uint8_t* d = dst.Data();
-  for (uint32_t i = 0; i < count; ++i) {
-    const uint64_t byte = uint64_t(srcBaseOffset) + emu::Load<uint32_t>(off + i * 4);
-    EMU_REQUIRE(byte % sizeof(T) == 0, api, "alignment", "byte offset %llu of element %u is not a multiple of %zu",
-                (unsigned long long)byte, i, sizeof(T));
+  uint8_t* d = Prepare(api, "dst", dst, p, Layout{sizeof(T), 1, dstRepStride});
+  const uint8_t* off = Prepare(api, "srcOffset", srcOffset, p, Layout{4, 1, 32 / sizeof(T)});
+  CountVector(p);
+  ForEachLane(p, [&](uint32_t r, uint32_t lane) {
+    const uint64_t i = uint64_t(r) * p.lanes + lane;
+    const uint64_t byte = uint64_t(srcBaseAddr) + Load<uint32_t>(off + i * 4);
+    EMU_REQUIRE(byte % sizeof(T) == 0, api, "alignment", "byte offset %llu of element %llu is not a multiple of %zu",
+                (unsigned long long)byte, (unsigned long long)i, sizeof(T));
     src.CheckBytes(api, "src", byte, byte + sizeof(T));
-    emu::Store<T>(d + uint64_t(i) * sizeof(T), emu::Load<T>(src.Data() + byte));
+    Store<T>(d + Layout{sizeof(T), 1, dstRepStride}.Offset(r, lane), Load<T>(src.Data() + byte));
+  });
+}
+}  // namespace emu
+
+// include/basic_api/kernel_operator_vec_gather_intf.h. Offsets are in bytes.
+template <typename T>
+void Gather(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LocalTensor<uint32_t>& srcOffset,
+            const uint32_t srcBaseAddr, const uint64_t mask, const uint8_t repeatTime, const uint16_t dstRepStride) {
+  // dav_c220 always sets the mask here (kernel_operator_vec_gather_impl.h).
+  const emu::LanePlan p = emu::PlanMask("Gather", emu::LanesFor(sizeof(T)), mask, repeatTime, true);
+  emu::GatherLanes(dst, src, srcOffset, srcBaseAddr, p, dstRepStride);
+}
+template <typename T>
+void Gather(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LocalTensor<uint32_t>& srcOffset,
+            const uint32_t srcBaseAddr, const uint64_t mask[], const uint8_t repeatTime, const uint16_t dstRepStride) {
+  const emu::LanePlan p = emu::PlanMask("Gather", emu::LanesFor(sizeof(T)), mask, repeatTime, true);
+  emu::GatherLanes(dst, src, srcOffset, srcBaseAddr, p, dstRepStride);
+}
+// The count form is two mask forms, whole repeats then the tail, as kernel_operator_vec_gather_intf_impl.h
+// does it: the mask register keeps the last one's mask, and the repeat count is a uint8_t there.
+template <typename T>
+void Gather(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LocalTensor<uint32_t>& srcOffset,
+            const uint32_t srcBaseAddr, const uint32_t count) {
+  constexpr uint32_t lanes = emu::LanesFor(sizeof(T));
+  EMU_REQUIRE(count / lanes <= 255, "Gather", "param-range",
+              "count %u needs %u repeats; CANN passes the repeat count as uint8_t (at most 255 x %u elements)", count,
+              count / lanes, lanes);
+  if (count / lanes) Gather(dst, src, srcOffset, srcBaseAddr, uint64_t(lanes), uint8_t(count / lanes), 8);
+  if (count % lanes) {
+    const uint32_t at = count - count % lanes;
+    Gather(dst[at], src, srcOffset[at], srcBaseAddr, uint64_t(count % lanes), 1, 8);
   }
-  emu::CountVector(emu::PlanCount(api, emu::LanesFor(sizeof(T)), count));
 }
 
 }  // namespace AscendC

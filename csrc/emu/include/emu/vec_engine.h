@@ -13,55 +13,83 @@
 
 namespace AscendC {
 
+// Fields, defaults and constructors as include/basic_api/kernel_struct_binary.h (strides in 32-byte
+// blocks; blockNumber, repeatStrideMode and strideSizeMode are carried but not used on A2/A3).
 struct BinaryRepeatParams {
-  uint8_t dstBlkStride = 1, src0BlkStride = 1, src1BlkStride = 1;
-  uint8_t dstRepStride = 8, src0RepStride = 8, src1RepStride = 8;
-  BinaryRepeatParams() = default;
-  BinaryRepeatParams(uint8_t dstBlk, uint8_t src0Blk, uint8_t src1Blk, uint8_t dstRep, uint8_t src0Rep, uint8_t src1Rep)
-      : dstBlkStride(dstBlk), src0BlkStride(src0Blk), src1BlkStride(src1Blk),
-        dstRepStride(dstRep), src0RepStride(src0Rep), src1RepStride(src1Rep) {}
+  BinaryRepeatParams() {}
+  BinaryRepeatParams(const uint8_t dstBlkStrideIn, const uint8_t src0BlkStrideIn, const uint8_t src1BlkStrideIn,
+                     const uint8_t dstRepStrideIn, const uint8_t src0RepStrideIn, const uint8_t src1RepStrideIn)
+      : dstBlkStride(dstBlkStrideIn), src0BlkStride(src0BlkStrideIn), src1BlkStride(src1BlkStrideIn),
+        dstRepStride(dstRepStrideIn), src0RepStride(src0RepStrideIn), src1RepStride(src1RepStrideIn) {}
+  uint32_t blockNumber = 8;
+  uint8_t dstBlkStride = 1;
+  uint8_t src0BlkStride = 1;
+  uint8_t src1BlkStride = 1;
+  uint8_t dstRepStride = 8;
+  uint8_t src0RepStride = 8;
+  uint8_t src1RepStride = 8;
+  bool repeatStrideMode = false;
+  bool strideSizeMode = false;
 };
 
+// As include/basic_api/kernel_struct_unary.h.
 struct UnaryRepeatParams {
-  uint16_t dstBlkStride = 1, srcBlkStride = 1;
-  uint8_t dstRepStride = 8, srcRepStride = 8;
+  UnaryRepeatParams() {}
+  UnaryRepeatParams(const uint16_t dstBlkStrideIn, const uint16_t srcBlkStrideIn, const uint8_t dstRepStrideIn,
+                    const uint8_t srcRepStrideIn)
+      : dstBlkStride(dstBlkStrideIn), srcBlkStride(srcBlkStrideIn), dstRepStride(dstRepStrideIn),
+        srcRepStride(srcRepStrideIn) {}
+  UnaryRepeatParams(const uint16_t dstBlkStrideIn, const uint16_t srcBlkStrideIn, const uint8_t dstRepStrideIn,
+                    const uint8_t srcRepStrideIn, const bool halfBlockIn)
+      : dstBlkStride(dstBlkStrideIn), srcBlkStride(srcBlkStrideIn), dstRepStride(dstRepStrideIn),
+        srcRepStride(srcRepStrideIn), halfBlock(halfBlockIn) {}
+  uint32_t blockNumber = 8;
+  uint16_t dstBlkStride = 1;
+  uint16_t srcBlkStride = 1;
+  uint8_t dstRepStride = 8;
+  uint8_t srcRepStride = 8;
+  bool repeatStrideMode = false;
+  bool strideSizeMode = false;
   bool halfBlock = false;
-  UnaryRepeatParams() = default;
-  UnaryRepeatParams(uint16_t dstBlk, uint16_t srcBlk, uint8_t dstRep, uint8_t srcRep, bool half = false)
-      : dstBlkStride(dstBlk), srcBlkStride(srcBlk), dstRepStride(dstRep), srcRepStride(srcRep), halfBlock(half) {}
 };
 
 enum class MaskMode : uint8_t { NORMAL = 0, COUNTER };
 
-// Mask arguments of isSetMask=false calls, which take the mask from the registers instead.
+// Mask arguments of isSetMask=false calls, which take the mask from the registers instead
+// (impl/basic_api/kernel_reg.h).
 constexpr uint64_t MASK_PLACEHOLDER = 0;
 constexpr uint64_t MASK_PLACEHOLDER_LIST[2] = {0, 0};
 
-// Mask registers used by the isSetMask=false forms.
+namespace emu {
+// ---- the vector mask register ----------------------------------------------------------------
+// CANN's dav_c220 implementation (impl/basic_api/dav_c220/*_impl.h, kernel_utils_base.h) drives it so:
+//  - a mask form with isSetMask = true writes the mask into MASK (AscendCUtils::SetMask) and leaves
+//    it there; the instruction then runs under MASK in the current mode;
+//  - isSetMask = false runs under whatever MASK holds;
+//  - a count form (Level 2) switches to counter mode with MASK = count, runs, then leaves normal
+//    mode with a full mask (set_mask_norm + set_vector_mask(-1, -1));
+//  - some APIs leave a mask of their own (listed where they are emulated).
+// In counter mode an instruction runs MASK-low elements in total whatever its repeat count.
+void WriteMask(uint64_t high, uint64_t low);   // set_vector_mask
+void WriteMaskLen(uint32_t lanes, int64_t len);  // AscendCUtils::SetMask<T>(len), `lanes` = 256 B / sizeof(T)
+void UndefineMask(const char* api);            // `api` leaves a mask the emulator does not model
+void EndCountForm();                           // normal mode, full mask
+}  // namespace emu
+
+// SetVectorMask writes MASK only; the mode comes from SetMaskCount / SetMaskNorm
+// (include/basic_api/kernel_common.h, impl/basic_api/kernel_reg.h).
 template <typename T, MaskMode mode = MaskMode::NORMAL>
-void SetVectorMask(const uint64_t maskHigh, const uint64_t maskLow) {
-  auto& c = emu::Core();
-  c.maskHigh = maskHigh;
-  c.maskLow = maskLow;
-  c.maskCounterMode = mode == MaskMode::COUNTER || c.maskCounterMode;
+static inline void SetVectorMask(const uint64_t maskHigh, const uint64_t maskLow) {
+  emu::WriteMask(maskHigh, maskLow);
 }
 template <typename T, MaskMode mode = MaskMode::NORMAL>
-void SetVectorMask(int32_t len) {
-  auto& c = emu::Core();
-  if (mode == MaskMode::COUNTER || c.maskCounterMode) {
-    c.maskHigh = 0;
-    c.maskLow = static_cast<uint64_t>(len);
-    return;
-  }
-  c.maskLow = len >= 64 ? ~0ull : ((1ull << len) - 1);
-  c.maskHigh = len >= 128 ? ~0ull : len > 64 ? ((1ull << (len - 64)) - 1) : 0;
+static inline void SetVectorMask(int32_t len) {
+  if constexpr (mode == MaskMode::COUNTER) emu::WriteMask(0, static_cast<uint64_t>(len));
+  else emu::WriteMaskLen(256 / sizeof(T), len);
 }
 inline void SetMaskCount() { emu::Core().maskCounterMode = true; }
 inline void SetMaskNorm() { emu::Core().maskCounterMode = false; }
-inline void ResetMask() {
-  auto& c = emu::Core();
-  c.maskHigh = c.maskLow = ~0ull;
-}
+inline void ResetMask() { emu::WriteMask(~0ull, ~0ull); }
 
 namespace emu {
 
@@ -92,19 +120,17 @@ struct Layout {
   }
 };
 
-LanePlan PlanContinuous(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats);
-LanePlan PlanBits(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats);
-LanePlan PlanFromRegisters(const char* api, uint32_t lanes, uint32_t repeats);  // isSetMask = false
-LanePlan PlanCount(const char* api, uint32_t lanes, int64_t count);             // count forms
+// The lanes an instruction with `repeats` repeats runs under the mask register (fails if undefined).
+LanePlan PlanFromRegisters(const char* api, uint32_t lanes, uint32_t repeats);
+// `count` elements in counter mode, independent of the register (internal building block).
+LanePlan PlanCount(const char* api, uint32_t lanes, int64_t count);
+// A count form (Level 2): the plan of PlanCount, and the register left as CANN leaves it.
+LanePlan PlanCountForm(const char* api, uint32_t lanes, int64_t count);
 
-template <typename T>
-LanePlan PlanMask(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats, bool isSetMask) {
-  return isSetMask ? PlanContinuous(api, lanes, mask, repeats) : PlanFromRegisters(api, lanes, repeats);
-}
-template <typename T>
-LanePlan PlanMask(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats, bool isSetMask) {
-  return isSetMask ? PlanBits(api, lanes, mask, repeats) : PlanFromRegisters(api, lanes, repeats);
-}
+// Mask forms: with isSetMask the mask is written to the register first; the plan always comes
+// from the register, so isSetMask = false and counter mode behave as on the NPU.
+LanePlan PlanMask(const char* api, uint32_t lanes, uint64_t mask, uint32_t repeats, bool isSetMask);
+LanePlan PlanMask(const char* api, uint32_t lanes, const uint64_t mask[], uint32_t repeats, bool isSetMask);
 
 // Vector instructions run on the AIV; a cube core has no vector unit.
 void RequireVectorCore(const char* api);

@@ -18,11 +18,20 @@ namespace AscendC {
 
 enum class ReduceOrder : uint8_t { ORDER_VALUE_INDEX = 0, ORDER_INDEX_VALUE, ORDER_ONLY_VALUE, ORDER_ONLY_INDEX };
 
+// include/basic_api/kernel_struct_brcb.h (only the dst strides are used by Brcb).
 struct BrcbRepeatParams {
-  uint16_t dstBlkStride = 1;
+  BrcbRepeatParams() {}
+  BrcbRepeatParams(const uint16_t dstBlkStrideIn, const uint16_t dstRepStrideIn)
+      : dstRepStride(dstRepStrideIn), dstBlkStride(dstBlkStrideIn) {}
+  uint32_t blockNumber = 8;
   uint16_t dstRepStride = 8;
-  BrcbRepeatParams() = default;
-  BrcbRepeatParams(uint16_t dstBlkStrideIn, uint16_t dstRepStrideIn) : dstBlkStride(dstBlkStrideIn), dstRepStride(dstRepStrideIn) {}
+  uint16_t dstBlkStride = 1;
+  uint8_t src0BlkStride = 1;
+  uint8_t src1BlkStride = 1;
+  uint8_t src0RepStride = 8;
+  uint8_t src1RepStride = 8;
+  bool repeatStrideMode = false;
+  bool strideSizeMode = false;
 };
 
 namespace emu {
@@ -92,6 +101,9 @@ void ReduceCount(const char* api, const LocalTensor<T>& dst, uint32_t dstSlots, 
   CountVector(p);
   T out[2];
   reduce(src.Data(), p, out);
+  // dav_c220 runs these as several vector steps with masks of their own (kernel_operator_vec_reduce_impl.h,
+  // ReduceImpl): the mask register is left in a state the emulator does not model.
+  UndefineMask(api);
   Poison(work.Data(), static_cast<uint32_t>(workBytes));
   for (uint32_t i = 0; i < dstSlots; ++i) Store<T>(dst.Data() + i * sizeof(T), out[i]);
 }
@@ -103,7 +115,7 @@ void WholeReduce(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   EMU_REQUIRE(repeatTimes >= 0 && dstRepStride >= 0 && srcBlkStride >= 0 && srcRepStride >= 0, api, "param-range",
               "repeatTimes/strides must not be negative (%d, %d, %d, %d)", repeatTimes, dstRepStride, srcBlkStride, srcRepStride);
   EMU_REQUIRE(static_cast<uint8_t>(order) <= 3, api, "param-range", "ReduceOrder %d is not defined", static_cast<int>(order));
-  const LanePlan p = PlanMask<T>(api, LanesFor(sizeof(T)), mask, static_cast<uint32_t>(repeatTimes), isSetMask);
+  const LanePlan p = PlanMask(api, LanesFor(sizeof(T)), mask, static_cast<uint32_t>(repeatTimes), isSetMask);
   const Layout ls{sizeof(T), static_cast<uint32_t>(srcBlkStride), static_cast<uint32_t>(srcRepStride)};
   const uint8_t* s = Prepare(api, "src", src, p, ls);
   // A result is a T (sum, or max value only), a uint32 index, or a (value, index) pair of T slots.
@@ -199,6 +211,7 @@ void Brcb(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint8_t re
   static_assert(sizeof(T) == 2 || sizeof(T) == 4, "Brcb: 16- or 32-bit elements only");
   const char* api = "Brcb";
   emu::RequireVectorCore(api);
+  ResetMask();  // dav_c220 kernel_operator_vec_brcb_impl.h
   if (repeatTime == 0) return;
   src.CheckAlign(api, "src", 32);
   dst.CheckAlign(api, "dst", 32);

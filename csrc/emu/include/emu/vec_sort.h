@@ -222,22 +222,47 @@ void Extract(const LocalTensor<T>& dstValueLocal, const LocalTensor<uint32_t>& d
   c.vecElemOps += n;
 }
 
-// dst[i] = firstValue + i for i < calCount. Integers wrap; half / float round the exact sum once to
-// nearest even (how the NPU rounds indices beyond 2^11 / 2^24 is not documented).
+// dst[i] = firstValue + i for i < count, computed as dav_c220 does it
+// (kernel_operator_vec_createvecindex_impl.h): the first 32-byte block by the scalar unit in float
+// (float(firstValue) + float(i), converted to T), each further block by a vector Adds of the block
+// before it plus the block (then repeat) length, in T. So the mask register keeps the last Adds'
+// mask, integers wrap, and a value that passes through float is exact only up to 2^24 (half: 2^11).
+// The emulator refuses starts whose indices would come out inexact (rule "index-range").
 template <typename T>
-void CreateVecIndex(LocalTensor<T> dst, const T& firstValue, uint32_t calCount) {
+void CreateVecIndex(LocalTensor<T> dst, const T& firstValue, uint32_t count) {
   static_assert(std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t> || emu::kIsSortType<T>,
                 "CreateVecIndex: int16_t, int32_t, half or float on A2/A3");
   const char* api = "CreateVecIndex";
   emu::RequireVectorCore(api);
-  const emu::LanePlan p = emu::PlanCount(api, emu::LanesFor(sizeof(T)), calCount);
-  uint8_t* d = emu::Prepare(api, "dst", dst, p, emu::Contiguous(sizeof(T), p.lanes * sizeof(T)));
-  emu::CountVector(p);
-  for (uint32_t i = 0; i < calCount; ++i) {
-    if constexpr (std::is_integral_v<T>)
-      emu::Store<T>(d + uint64_t(i) * sizeof(T), static_cast<T>(static_cast<int64_t>(firstValue) + i));
-    else
-      emu::Store<T>(d + uint64_t(i) * sizeof(T), T(static_cast<double>(static_cast<float>(firstValue)) + i));
+  dst.CheckAlign(api, "dst", 32);
+  constexpr uint32_t blk = 32 / sizeof(T), rep = 256 / sizeof(T);
+  const double first = static_cast<double>(static_cast<float>(firstValue));
+  if constexpr (!std::is_same_v<T, int16_t>) {
+    // Values computed in float (first block; all of them for float / half) must be exact there.
+    const double exact = std::is_same_v<T, half> ? 2048.0 : 16777216.0;
+    const uint32_t viaFloat = std::is_same_v<T, int32_t> ? std::min(count, blk) : count;
+    const double last = first + (viaFloat ? viaFloat - 1 : 0);
+    EMU_REQUIRE(std::fabs(first) <= exact && std::fabs(last) <= exact, api, "index-range",
+                "indices %.0f .. %.0f pass through float on the NPU and are exact only within +-%.0f", first, last, exact);
+  }
+  if (count == 0) return;
+  const uint32_t head = std::min(count, blk);
+  dst.CheckBytes(api, "dst", 0, uint64_t(head) * sizeof(T));
+  for (uint32_t i = 0; i < head; ++i) dst.SetValue(i, static_cast<float>(firstValue) + static_cast<float>(i));
+  if (count <= blk) return;
+  const UnaryRepeatParams unit;
+  // The rest of the first repeat, block by block, then whole repeats; each step has a partial tail.
+  const uint32_t blocks = count >= rep ? rep / blk - 1 : count / blk - 1;
+  for (uint32_t i = 0; i < blocks; ++i) Adds(dst[(i + 1) * blk], dst[i * blk], static_cast<T>(static_cast<int>(blk)), uint64_t(blk), 1, unit);
+  if (count < rep && count % blk) {
+    const uint32_t at = count / blk * blk;
+    Adds(dst[at], dst[at - blk], static_cast<T>(static_cast<int>(blk)), uint64_t(count % blk), 1, unit);
+  }
+  if (count <= rep) return;
+  for (uint32_t i = 0; i + 1 < count / rep; ++i) Adds(dst[(i + 1) * rep], dst[i * rep], static_cast<T>(static_cast<int>(rep)), uint64_t(rep), 1, unit);
+  if (count % rep) {
+    const uint32_t at = count / rep * rep;
+    Adds(dst[at], dst[at - rep], static_cast<T>(static_cast<int>(rep)), uint64_t(count % rep), 1, unit);
   }
 }
 

@@ -1,0 +1,152 @@
+"""The emulator's declarations are CANN 8.5's: calls CANN's headers accept compile against the emulator,
+and calls CANN rejects at compile time (wrong constness, element types A2/A3 does not have, APIs that
+do not exist on A2/A3) fail here too. Each snippet was checked against asc-devkit v8.5.0's headers
+(docs/emulator.md, "API conformance"). One g++ -fsyntax-only run per direction keeps this fast."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+PRELUDE = r"""
+#include "kernel_operator.h"
+using namespace AscendC;
+"""
+
+# Calls CANN 8.5 accepts that an older emulator did not (or declared differently).
+ACCEPTED = r"""
+void Accepted(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i16, LocalTensor<int32_t> i32,
+              LocalTensor<uint8_t> u8, GlobalTensor<half> gh, GlobalTensor<int32_t> gi, LocalTensor<int32_t> ui) {
+  uint64_t mask[2] = {~0ull, ~0ull};  // mask arrays are non-const uint64_t[]
+  Duplicate(h, half(1.0f), mask, 1, 1, 8);
+  Add(h, h, h, mask, 1, BinaryRepeatParams());
+  Exp(f, f, mask, 1, UnaryRepeatParams());
+  Adds(f, f, 1.0f, mask, 1, UnaryRepeatParams());
+  Adds<float, float>(f, f, 1.0f, 64);  // the scalar-type form
+  Select(h, u8, h, h, SELMODE::VSEL_TENSOR_TENSOR_MODE, mask, 1, BinaryRepeatParams());
+  const uint64_t constMask[2] = {~0ull, 0};  // Cast, Compare and WholeReduce take const uint64_t[]
+  Cast(f, h, RoundMode::CAST_NONE, constMask, 1, UnaryRepeatParams(1, 1, 8, 4));
+  WholeReduceSum(f, f, constMask, 1, 1, 1, 8);
+  AddRelu(i16, i16, i16, 128);  // AddRelu also takes int16_t on A2/A3
+  SetVectorMask<half>(100);
+  SetVectorMask<float, MaskMode::COUNTER>(300);
+  gh.SetGlobalBuffer(nullptr);  // the one-argument overload
+  const half* p = gh.GetPhyAddr();
+  (void)p;
+  const int32_t pos = h.GetPosition();
+  (void)pos;
+  gh.SetL2CacheHint<CacheRwMode::READ>(CacheMode::CACHE_MODE_NORMAL);
+  SyncAll(gi, ui, 4);
+  CreateVecIndex(i32, 0, 64);
+  FixpipeParamsV220 fp(16, 16, 16, 16, false, QuantMode_t::F322BF16, 0, 1, 0, 0, 0);
+  (void)fp;
+  LoadData2dParams ld;
+  (void)ld;
+  static_assert(defaultGatherMaskMode == GatherMaskMode::VERSION_V2);
+  static_assert(std::is_same_v<decltype(Nd2NzParams().ndNum), uint16_t>);
+}
+void Queues(TPipe& pipe) {
+  TQueBind<TPosition::VECIN, TPosition::VECOUT, 1> bind;
+  TSCM<TPosition::A1> scm;
+  TQue<TPosition::VECIN, 0> q;  // depth 0: the in-place forms
+  pipe.InitBuffer(q, 2, 256);
+  LocalTensor<float> t;
+  q.AllocTensor<float>(t);
+  const TBufState s = q.GetState(t);
+  (void)s;
+  q.EnQue(t);
+  q.DeQue<float>(t);
+  q.FreeTensor(t);
+  TQue<TPosition::VECOUT, 2> q2;
+  pipe.InitBuffer(q2, 2, 256);
+  const int32_t n = q2.GetTensorCountInQue();
+  (void)n;
+  TQueSync<PIPE_MTE2, PIPE_V> sync;
+  sync.SetFlag(0);
+  sync.WaitFlag(0);
+  (void)bind;
+  (void)scm;
+}
+// The APIs catlass's A2 tile operators use (kernel_operator_mm_intf.h, kernel_struct_mm.h,
+// kernel_operator_vec_binary(_scalar)_intf.h, kernel_tensor_base.h, kernel_common.h, compiler builtins).
+void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h, LocalTensor<int16_t> i16,
+             LocalTensor<uint16_t> u16, LocalTensor<uint8_t> u8, LocalTensor<int4b_t> i4) {
+  LoadDataWithTranspose(l0, l1, LoadData2dTransposeParams(0, 1, 1, 0, 0));
+  LoadDataWithTranspose(i4, i4, LoadData2dTransposeParams(0, 1, 1, 3, 0, 0));
+  const uint8_t pad[4] = {0, 0, 0, 0};
+  SetFmatrix(1, 16, pad, FmatrixMode::FMATRIX_LEFT);
+  static constexpr IsResetLoad3dConfig config = {false, false};
+  LoadData3DParamsV2<half> p3;
+  LoadData<half, config>(h, h, p3);
+  LoadData(h, h, LoadData3DParamsV2Pro());
+  uint64_t mask[2] = {~0ull, ~0ull};
+  And(i16, i16, i16, mask, 1, BinaryRepeatParams());
+  Or<uint16_t>(u16, u16, u16, 128, 1, {1, 1, 1, 8, 8, 0});
+  And(i16, i16, i16, 256);
+  ShiftLeft<uint16_t>(u16, u16, 7, 256);
+  ShiftLeft(i16, i16, int16_t(1), mask, 1, UnaryRepeatParams());
+  static_assert(SizeOfBits<int4b_t>::value == 4 && IsSameType<half, half>::value);
+  TBuffAddr addr{};
+  u8.SetAddr(addr);
+  pipe_barrier(PIPE_V);
+  TPipe* tp = GetTPipePtr();
+  TEventID ids[2] = {EVENT_ID0, event_t::EVENT_ID1};
+  (void)tp;
+  (void)ids;
+}
+"""
+
+# Calls CANN 8.5 rejects at compile time, one per line of the function body.
+REJECTED = [
+    "const uint64_t m[2] = {1, 0}; Duplicate(h, half(0.0f), m, 1, 1, 8);",  # mask[] is non-const
+    "const uint64_t m[2] = {1, 0}; Add(h, h, h, m, 1, BinaryRepeatParams());",
+    "const uint64_t m[2] = {1, 0}; Muls(f, f, 2.0f, m, 1, UnaryRepeatParams());",
+    "const uint64_t m[2] = {1, 0}; Select(h, u8, h, h, SELMODE::VSEL_TENSOR_TENSOR_MODE, m, 1, BinaryRepeatParams());",
+    "Abs(i16, i16, 128, 1, UnaryRepeatParams());",  # Abs: half / float only
+    "Abs(i32, i32, 64);",
+    "Neg(f, f, 64);",  # no Neg on A2/A3
+    "Add(bf, bf, bf, 128);",  # no bfloat16_t arithmetic
+    "Div(i32, i32, i32, 64);",
+    "Adds(f, f, 2.0, 64);",  # a double scalar does not deduce against float
+    "Cast(i8, f, RoundMode::CAST_RINT, 64);",  # no float -> int8 pair
+    "auto g = gh.ReinterpretCast<float>();",  # GlobalTensor::ReinterpretCast is not on 2201
+    "half* p = gh.GetPhyAddr();",  # GetPhyAddr() returns const
+    "cgh.SetValue(0, half(1.0f));",  # SetValue is not const
+    "TPosition p = h.GetPosition();",  # GetPosition() returns int32_t
+    "DataCopyExtParams e(1, 32, 0, 0);",  # the constructor takes rsv too
+    "AscendC::QuantMode_t q = AscendC::NoQuant;",  # QuantMode_t is global
+    "TQue<TPosition::CO2, 1> q; pipe.InitBuffer(q, 1, 64);",  # CO2 is GM on A2/A3
+    "TBuf<TPosition::VECCALC> b; pipe.InitBuffer(b, 1, 64);",  # a TBuf is not a queue
+    "TQue<TPosition::VECIN, 1> q; LocalTensor<half> t; q.AllocTensor<half>(t);",  # in place needs depth 0
+    "TQue<TPosition::VECIN, 0> q; LocalTensor<half> t = q.AllocTensor<half>();",  # depth 0 allocates in place
+    "TQue<TPosition::VECIN, 0> q; q.HasTensorInQue();",  # not with depth 0
+    "const uint64_t m[2] = {1, 0}; And(i16, i16, i16, m, 1, BinaryRepeatParams());",  # mask[] is non-const
+    "And(f, f, f, 64, 1, BinaryRepeatParams());",  # And / Or mask forms: int16 / uint16 (c220 static_assert)
+    "ShiftLeft(h, h, half(1.0f), 128);",  # ShiftLeft: 16 / 32-bit integers (c220 static_assert)
+    "TPipe* t = AscendC::GetTPipePtr();",  # GetTPipePtr is global
+]
+
+
+def _syntax_check(emu, tmp_path, name: str, code: str) -> subprocess.CompletedProcess:
+    src = tmp_path / f"{name}.cpp"
+    src.write_text(PRELUDE + code)
+    return subprocess.run(["g++", "-fsyntax-only", "-fmax-errors=0", *emu.cflags, str(src)], capture_output=True,
+                          text=True)
+
+
+def test_calls_cann_accepts_compile(emu, tmp_path):
+    res = _syntax_check(emu, tmp_path, "accepted", ACCEPTED)
+    assert res.returncode == 0, res.stderr[-4000:]
+
+
+def test_calls_cann_rejects_do_not_compile(emu, tmp_path):
+    head = ("void Rejected(TPipe& pipe, LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i16, "
+            "LocalTensor<int32_t> i32, LocalTensor<int8_t> i8, LocalTensor<bfloat16_t> bf, LocalTensor<uint8_t> u8, "
+            "GlobalTensor<half> gh, const GlobalTensor<half> cgh) {\n")
+    first = PRELUDE.count("\n") + 2  # line of the first case
+    res = _syntax_check(emu, tmp_path, "rejected", head + "\n".join(f"  {{ {c} }}" for c in REJECTED) + "\n}\n")
+    assert res.returncode != 0
+    # Every case's line is named by an error or by the "required from here" of a failed static_assert.
+    failed = {int(n) for n in re.findall(r"rejected\.cpp:(\d+):\d+:", res.stderr)}
+    missing = [c for i, c in enumerate(REJECTED) if first + i not in failed]
+    assert not missing, f"accepted by the emulator but rejected by CANN: {missing}"
