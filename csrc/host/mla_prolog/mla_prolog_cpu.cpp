@@ -16,6 +16,7 @@ void MlaPrologCpu(const MlaPrologProblem& p, const MlaPrologBuffers& b) {
   const MlaPrologTiling& t = plan.tiling;
   if (t.tokens == 0) return;
   std::vector<uint8_t> workspace(plan.workspaceBytes);
+  AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // GM workspace is not zeroed on the NPU
   std::vector<AscendC::emu::GmRegion> regions;
   for (uint32_t i = 0; i < kMlapArgCount; ++i) regions.push_back({b.ptr[i], b.ptr[i] ? b.bytes[i] : 0});
   regions.push_back({workspace.data(), workspace.size()});
