@@ -174,6 +174,12 @@ def test_query_norm_flag_off_and_no_smooth(mode):
     check(args, kw)
 
 
+def test_prefill_beyond_1024_tokens():
+    # No token cap (vllm-ascend's MLAPO stops at 1024): 17 groups, the last of 16 rows.
+    args, kw = make_case((128, 64, 2, 16), (1040,), skip=50, seed=5)
+    check(args, kw, query_norm_flag=True)
+
+
 def test_all_slots_skipped_writes_nothing():
     args, kw = make_case(SMALL, (5,), skip=5)
     check(args, kw)

@@ -146,15 +146,19 @@ class MlapRows {
     PipeBarrier<PIPE_V>();
   }
 
-  // The de-interleaving gather offsets for kMlapMaxRopeRows rows (built once, on the scalar unit).
+  // The de-interleaving gather offsets (bytes) for kMlapMaxRopeRows rows, built once: the first
+  // row on the scalar unit, then doubling the rows with vector adds of the row pitch.
   __aicore__ inline void BuildDeinterleave(const AscendC::LocalTensor<uint32_t>& deint) {
-    constexpr uint32_t kHalf = kMlapRopeDim / 2;
-    for (uint32_t r = 0; r < kMlapMaxRopeRows; ++r)
-      for (uint32_t j = 0; j < kMlapRopeDim; ++j) {
-        const uint32_t src = j < kHalf ? 2 * j : 2 * (j - kHalf) + 1;
-        deint.SetValue(r * kMlapRopeDim + j, (r * kMlapRopeDim + src) * uint32_t(sizeof(float)));
-      }
-    MlapSync<AscendC::HardEvent::S_V>();
+    using namespace AscendC;
+    constexpr uint32_t kHalf = kMlapRopeDim / 2, kPitch = kMlapRopeDim * sizeof(float);
+    for (uint32_t j = 0; j < kMlapRopeDim; ++j)
+      deint.SetValue(j, (j < kHalf ? 2 * j : 2 * (j - kHalf) + 1) * uint32_t(sizeof(float)));
+    MlapSync<HardEvent::S_V>();
+    const LocalTensor<int32_t> words = deint.ReinterpretCast<int32_t>();
+    for (uint32_t rows = 1; rows < kMlapMaxRopeRows; rows *= 2) {
+      Adds(words[rows * kMlapRopeDim], words, int32_t(rows * kPitch), int32_t(rows * kMlapRopeDim));
+      PipeBarrier<PIPE_V>();
+    }
   }
 
   // cos and signed sin rows of `rows` tokens from the [T, 64] tables (float dtype T).
