@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("dynamic_quant", "lightning_indexer", "mla_prolog", "sparse_flash_attention")
+BENCHMARKS = (
+    "dequant_swiglu_quant",
+    "dynamic_quant",
+    "grouped_matmul_a8w4",
+    "lightning_indexer",
+    "mla_prolog",
+    "moe_init_routing_v2",
+    "quant_matmul",
+    "quantize",
+    "sparse_flash_attention",
+)
 
 
 def run(op: str, quick: bool = False) -> int:
