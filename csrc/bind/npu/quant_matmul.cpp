@@ -1,4 +1,4 @@
-// _npu binding of quant_matmul: tensors in, an OpCommand launch on torch_npu's stream.
+// _npu binding of quant_matmul: tensors in, a launch on torch_npu's stream.
 // Validation (scale decode, x2 layout, bias kind) happened in Python.
 #include "bind/npu_bind.h"
 #include "host/quant_matmul/quant_matmul_host.h"
@@ -11,6 +11,12 @@ using namespace ascend_glm5::bind;
 at::Tensor QuantMatmul(const at::Tensor& x1, const at::Tensor& x2, const at::Tensor& scale,
                        const c10::optional<at::Tensor>& pertoken, const c10::optional<at::Tensor>& bias, bool weightNK,
                        int64_t outDtype) {
+  const c10::DeviceGuard guard(x1.device());
+  RequirePlainFormat("x1", x1);
+  RequirePlainFormat("x2", x2);  // the kernel reads a row-major weight, not a FRACTAL_NZ one
+  RequirePlainFormat("scale", scale);
+  RequirePlainFormat("pertoken_scale", pertoken);
+  RequirePlainFormat("bias", bias);
   ascend_glm5::host::QuantMatmulShape s;
   s.m = x1.size(0);
   s.k = static_cast<uint32_t>(x1.size(1));
@@ -27,22 +33,17 @@ at::Tensor QuantMatmul(const at::Tensor& x1, const at::Tensor& x2, const at::Ten
                                                                      : at::kInt;
   at::Tensor y = at::empty({static_cast<int64_t>(s.m), static_cast<int64_t>(s.n)}, x1.options().dtype(outType));
   if (s.m == 0) return y;
-  const auto plan = ascend_glm5::host::MakeQuantMatmulPlan(s, kAiCores);
+  const auto plan = ascend_glm5::host::MakeQuantMatmulPlan(s, AiCores(x1.device()));
   at::Tensor tilingDev = TilingOnDevice(plan.tiling, x1.device());
   at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, x1.options().dtype(at::kByte));
-  at::Tensor pts = pertoken.has_value() ? *pertoken : at::Tensor();
-  at::Tensor b = bias.has_value() ? *bias : at::Tensor();
   const uint32_t blockDim = plan.tiling.blockDim;
-  at_npu::native::OpCommand cmd;
-  cmd.Name("ascend_glm5_quant_matmul");
-  cmd.SetCustomHandler([=]() -> int {
-    void* stream = c10_npu::getCurrentNPUStream().stream(false);
-    ascend_glm5::host::QuantMatmulNpu(stream, blockDim, x1.data_ptr(), x2.data_ptr(), scale.data_ptr(),
-                                      pts.defined() ? pts.data_ptr() : nullptr, b.defined() ? b.data_ptr() : nullptr,
-                                      y.data_ptr(), workspace.data_ptr(), tilingDev.data_ptr());
-    return 0;
+  const at::Tensor a = x1, w = x2, sc = scale, pts = pertoken.value_or(at::Tensor()), b = bias.value_or(at::Tensor());
+  // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
+  LaunchOnCurrentStream("ascend_glm5_quant_matmul", [blockDim, a, w, sc, pts, b, y, workspace, tilingDev](void* stream) {
+    return ascend_glm5::host::QuantMatmulNpu(stream, blockDim, a.data_ptr(), w.data_ptr(), sc.data_ptr(),
+                                             DataPtrOrNull(pts), DataPtrOrNull(b), y.data_ptr(), workspace.data_ptr(),
+                                             tilingDev.data_ptr());
   });
-  cmd.Run();
   return y;
 }
 

@@ -20,8 +20,9 @@ void DequantSwigluQuantCpu(const void* x, const float* weightScale, const float*
                            uint32_t half, uint32_t dtype, uint32_t groupCount, uint32_t weightScaleRows,
                            uint32_t quantScaleRows, bool activateLeft);
 
-// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN.
-void DequantSwigluQuantNpu(void* stream, uint32_t blockDim, void* x, void* weightScale, void* activationScale,
-                           void* quantScale, void* groupIndex, void* y, void* scale, void* tilingOnDevice);
+// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t DequantSwigluQuantNpu(void* stream, uint32_t blockDim, void* x, void* weightScale, void* activationScale,
+                               void* quantScale, void* groupIndex, void* y, void* scale, void* tilingOnDevice);
 
 }  // namespace ascend_glm5::host

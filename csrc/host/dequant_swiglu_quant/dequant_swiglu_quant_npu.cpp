@@ -4,10 +4,10 @@
 
 namespace ascend_glm5::host {
 
-void DequantSwigluQuantNpu(void* stream, uint32_t blockDim, void* x, void* weightScale, void* activationScale,
-                           void* quantScale, void* groupIndex, void* y, void* scale, void* tilingOnDevice) {
-  ACLRT_LAUNCH_KERNEL(dequant_swiglu_quant)(blockDim, stream, x, weightScale, activationScale, quantScale, groupIndex,
-                                            y, scale, nullptr, tilingOnDevice);
+uint32_t DequantSwigluQuantNpu(void* stream, uint32_t blockDim, void* x, void* weightScale, void* activationScale,
+                               void* quantScale, void* groupIndex, void* y, void* scale, void* tilingOnDevice) {
+  return ACLRT_LAUNCH_KERNEL(dequant_swiglu_quant)(blockDim, stream, x, weightScale, activationScale, quantScale,
+                                                   groupIndex, y, scale, nullptr, tilingOnDevice);
 }
 
 }  // namespace ascend_glm5::host

@@ -17,8 +17,9 @@ void GroupedMatmulA8W4Cpu(const void* x, const void* weight, const float* scale,
                           const int64_t* groupList, void* y, uint64_t m, uint32_t n, uint32_t k, uint32_t experts,
                           uint32_t outDtype);
 
-// NPU: enqueue on `stream` (an aclrtStream); tiling and workspace already in device memory.
-void GroupedMatmulA8W4Npu(void* stream, uint32_t blockDim, void* x, void* weight, void* scale, void* perTokenScale,
-                          void* groupList, void* y, void* workspace, void* tiling);
+// NPU: enqueue on `stream` (an aclrtStream); tiling and workspace already in device memory. Returns
+// the aclrtlaunch status (0: launched).
+uint32_t GroupedMatmulA8W4Npu(void* stream, uint32_t blockDim, void* x, void* weight, void* scale, void* perTokenScale,
+                              void* groupList, void* y, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host

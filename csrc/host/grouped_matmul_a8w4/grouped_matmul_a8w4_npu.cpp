@@ -4,9 +4,10 @@
 
 namespace ascend_glm5::host {
 
-void GroupedMatmulA8W4Npu(void* stream, uint32_t blockDim, void* x, void* weight, void* scale, void* perTokenScale,
-                          void* groupList, void* y, void* workspace, void* tiling) {
-  ACLRT_LAUNCH_KERNEL(grouped_matmul_a8w4)(blockDim, stream, x, weight, scale, perTokenScale, groupList, y, workspace, tiling);
+uint32_t GroupedMatmulA8W4Npu(void* stream, uint32_t blockDim, void* x, void* weight, void* scale, void* perTokenScale,
+                              void* groupList, void* y, void* workspace, void* tiling) {
+  return ACLRT_LAUNCH_KERNEL(grouped_matmul_a8w4)(blockDim, stream, x, weight, scale, perTokenScale, groupList, y,
+                                                  workspace, tiling);
 }
 
 }  // namespace ascend_glm5::host

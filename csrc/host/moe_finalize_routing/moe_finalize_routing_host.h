@@ -18,8 +18,9 @@ void MoeFinalizeRoutingCpu(const void* rows, const void* skip1, const void* skip
                            const int32_t* dst, const int32_t* expertIds, void* out, uint64_t tokens, uint32_t topK,
                            uint32_t hidden, uint32_t dtype, bool rowOrder, uint32_t experts);
 
-// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN.
-void MoeFinalizeRoutingNpu(void* stream, uint32_t blockDim, void* rows, void* skip1, void* skip2, void* bias,
-                           void* scales, void* dst, void* expertIds, void* out, void* tilingOnDevice);
+// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t MoeFinalizeRoutingNpu(void* stream, uint32_t blockDim, void* rows, void* skip1, void* skip2, void* bias,
+                               void* scales, void* dst, void* expertIds, void* out, void* tilingOnDevice);
 
 }  // namespace ascend_glm5::host

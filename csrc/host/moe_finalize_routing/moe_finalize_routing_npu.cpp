@@ -4,10 +4,10 @@
 
 namespace ascend_glm5::host {
 
-void MoeFinalizeRoutingNpu(void* stream, uint32_t blockDim, void* rows, void* skip1, void* skip2, void* bias,
-                           void* scales, void* dst, void* expertIds, void* out, void* tilingOnDevice) {
-  ACLRT_LAUNCH_KERNEL(moe_finalize_routing)(blockDim, stream, rows, skip1, skip2, bias, scales, dst, expertIds, out,
-                                            nullptr, tilingOnDevice);
+uint32_t MoeFinalizeRoutingNpu(void* stream, uint32_t blockDim, void* rows, void* skip1, void* skip2, void* bias,
+                               void* scales, void* dst, void* expertIds, void* out, void* tilingOnDevice) {
+  return ACLRT_LAUNCH_KERNEL(moe_finalize_routing)(blockDim, stream, rows, skip1, skip2, bias, scales, dst, expertIds,
+                                                   out, nullptr, tilingOnDevice);
 }
 
 }  // namespace ascend_glm5::host

@@ -20,8 +20,9 @@ void MoeInitRoutingCpu(const void* x, const int32_t* expertIdx, const float* sca
                        uint32_t topK, uint64_t rowBytes, uint32_t expertStart, uint32_t experts, uint32_t rowIdxType,
                        uint32_t countType);
 
-// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN.
-void MoeInitRoutingNpu(void* stream, uint32_t blockDim, void* x, void* expertIdx, void* scale, void* expandedX,
-                       void* expandedRowIdx, void* expertTokens, void* expandedScale, void* tilingOnDevice);
+// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t MoeInitRoutingNpu(void* stream, uint32_t blockDim, void* x, void* expertIdx, void* scale, void* expandedX,
+                           void* expandedRowIdx, void* expertTokens, void* expandedScale, void* tilingOnDevice);
 
 }  // namespace ascend_glm5::host

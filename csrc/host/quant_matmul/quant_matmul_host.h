@@ -24,8 +24,9 @@ QGemmPlan MakeQuantMatmulPlan(const QuantMatmulShape& s, uint32_t aiCores);
 void QuantMatmulCpu(const QuantMatmulShape& s, const void* x1, const void* x2, const float* scale, const float* pertoken,
                     const void* bias, void* y);
 
-// NPU: enqueue on `stream`; tiling and workspace already in device memory.
-void QuantMatmulNpu(void* stream, uint32_t blockDim, void* x1, void* x2, void* scale, void* pertoken, void* bias, void* y,
-                    void* workspace, void* tiling);
+// NPU: enqueue on `stream`; tiling and workspace already in device memory. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t QuantMatmulNpu(void* stream, uint32_t blockDim, void* x1, void* x2, void* scale, void* pertoken, void* bias,
+                        void* y, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host

@@ -16,7 +16,9 @@ QuantizeTiling MakeQuantizeTiling(uint64_t rows, uint32_t cols, uint32_t dtype, 
 void QuantizeCpu(const void* x, const float* scales, const float* offsets, void* y, uint64_t rows, uint32_t cols,
                  uint32_t dtype, bool perChannel, bool divMode);
 
-// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN.
-void QuantizeNpu(void* stream, uint32_t blockDim, void* x, void* scales, void* offsets, void* y, void* tilingOnDevice);
+// NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t QuantizeNpu(void* stream, uint32_t blockDim, void* x, void* scales, void* offsets, void* y,
+                     void* tilingOnDevice);
 
 }  // namespace ascend_glm5::host

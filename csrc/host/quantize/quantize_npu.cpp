@@ -4,8 +4,9 @@
 
 namespace ascend_glm5::host {
 
-void QuantizeNpu(void* stream, uint32_t blockDim, void* x, void* scales, void* offsets, void* y, void* tilingOnDevice) {
-  ACLRT_LAUNCH_KERNEL(quantize)(blockDim, stream, x, scales, offsets, y, nullptr, tilingOnDevice);
+uint32_t QuantizeNpu(void* stream, uint32_t blockDim, void* x, void* scales, void* offsets, void* y,
+                     void* tilingOnDevice) {
+  return ACLRT_LAUNCH_KERNEL(quantize)(blockDim, stream, x, scales, offsets, y, nullptr, tilingOnDevice);
 }
 
 }  // namespace ascend_glm5::host
