@@ -1,5 +1,7 @@
-// _npu binding of mla_prolog (the fused MLA front end): tensors in, an OpCommand launch on torch_npu's stream.
+// _npu binding of mla_prolog (the fused MLA front end): tensors in, a launch on torch_npu's stream.
+// Validation (dtypes, shapes, cache_index range and uniqueness) happened in Python.
 #include <array>
+#include <vector>
 
 #include "bind/npu_bind.h"
 #include "host/mla_prolog/mla_prolog_host.h"
@@ -9,13 +11,22 @@ namespace {
 using namespace ascend_glm5::bind;
 using namespace ascend_glm5::host;
 
-// `tensors`: one per kernel argument in MlaPrologArg order (None = absent). Outputs and caches come
-// allocated from Python and are written in place; validation happened in Python.
+// Argument names in MlaPrologArg order, for the format check's errors.
+constexpr const char* kArgNames[kMlapArgCount] = {
+    "token_x", "weight_dq", "weight_uq_qr", "weight_uk", "weight_dkv_kr", "rmsnorm_gamma_cq", "rmsnorm_gamma_ckv",
+    "rope_sin", "rope_cos", "cache_index", "kv_cache", "kr_cache", "dequant_scale_x", "dequant_scale_w_dq",
+    "dequant_scale_w_uq_qr", "dequant_scale_w_dkv_kr", "smooth_scales_cq", "rmsnorm_gamma_x", "query", "query_rope",
+    "query_norm", "dequant_scale_q_norm"};
+
+// `tensors`: one per kernel argument in MlaPrologArg order (None = absent), contiguous; outputs and
+// caches come allocated from Python and are written in place.
 void MlaProlog(const std::vector<c10::optional<at::Tensor>>& tensors, int64_t tokens, int64_t hidden, int64_t qLora,
                int64_t heads, int64_t nope, int64_t mode, bool hasGammaX, bool hasSmooth, bool queryNorm, bool paged,
                double epsX, double epsCq, double epsCkv, double qcQrScale, double kcScale) {
   TORCH_CHECK(tensors.size() == kMlapArgCount, "mla_prolog: expected ", int(kMlapArgCount), " tensor arguments");
-  const at::Tensor& like = *tensors[kMlapWeightUk];
+  const at::Tensor like = *tensors[kMlapWeightUk];
+  const c10::DeviceGuard guard(like.device());
+  for (uint32_t i = 0; i < kMlapArgCount; ++i) RequirePlainFormat(kArgNames[i], tensors[i]);
   MlaPrologProblem p;
   p.tokens = static_cast<uint32_t>(tokens);
   p.hidden = static_cast<uint32_t>(hidden);
@@ -33,23 +44,19 @@ void MlaProlog(const std::vector<c10::optional<at::Tensor>>& tensors, int64_t to
   p.epsCkv = static_cast<float>(epsCkv);
   p.qcQrScale = static_cast<float>(qcQrScale);
   p.kcScale = static_cast<float>(kcScale);
-  const MlaPrologPlan plan = MakeMlaPrologPlan(p, kAiCores);
+  const MlaPrologPlan plan = MakeMlaPrologPlan(p, AiCores(like.device()));
   if (plan.tiling.tokens == 0) return;
   at::Tensor tiling = TilingOnDevice(plan.tiling, like.device());
   at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, like.options().dtype(at::kByte));
-  std::vector<at::Tensor> keep;  // contiguous inputs; outputs and caches are contiguous already
-  for (const auto& t : tensors) keep.push_back(t.has_value() ? *t : at::Tensor());
+  std::vector<at::Tensor> args;
+  for (const auto& t : tensors) args.push_back(t.value_or(at::Tensor()));
   const uint32_t blockDim = plan.tiling.blockDim;
-  void* stream = c10_npu::getCurrentNPUStream().stream(false);  // the caller's stream, read at call time
-  at_npu::native::OpCommand cmd;
-  cmd.Name("ascend_glm5_mla_prolog");
-  cmd.SetCustomHandler([=]() -> int {
-    std::array<void*, kMlapArgCount> args{};
-    for (uint32_t i = 0; i < kMlapArgCount; ++i) args[i] = keep[i].defined() ? keep[i].data_ptr() : nullptr;
-    MlaPrologNpu(stream, blockDim, args.data(), workspace.data_ptr(), tiling.data_ptr());
-    return 0;
+  // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
+  LaunchOnCurrentStream("ascend_glm5_mla_prolog", [blockDim, args, workspace, tiling](void* stream) {
+    std::array<void*, kMlapArgCount> ptrs{};
+    for (uint32_t i = 0; i < kMlapArgCount; ++i) ptrs[i] = DataPtrOrNull(args[i]);
+    return MlaPrologNpu(stream, blockDim, ptrs.data(), workspace.data_ptr(), tiling.data_ptr());
   });
-  cmd.Run();
 }
 
 }  // namespace

@@ -41,6 +41,7 @@ struct MlaPrologBuffers {
 void MlaPrologCpu(const MlaPrologProblem& p, const MlaPrologBuffers& b);
 
 // NPU: enqueue on `stream`; tiling and workspace already in device memory. args: kMlapArgCount pointers.
-void MlaPrologNpu(void* stream, uint32_t blockDim, void* const* args, void* workspace, void* tiling);
+// Returns the aclrtlaunch status.
+uint32_t MlaPrologNpu(void* stream, uint32_t blockDim, void* const* args, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host

@@ -4,13 +4,13 @@
 
 namespace ascend_glm5::host {
 
-void MlaPrologNpu(void* stream, uint32_t blockDim, void* const* a, void* workspace, void* tiling) {
-  ACLRT_LAUNCH_KERNEL(mla_prolog)(blockDim, stream, a[kMlapTokenX], a[kMlapWeightDq], a[kMlapWeightUqQr],
-                                  a[kMlapWeightUk], a[kMlapWeightDkvKr], a[kMlapGammaCq], a[kMlapGammaCkv],
-                                  a[kMlapRopeSin], a[kMlapRopeCos], a[kMlapCacheIndex], a[kMlapKvCache],
-                                  a[kMlapKrCache], a[kMlapScaleX], a[kMlapScaleWDq], a[kMlapScaleWUqQr],
-                                  a[kMlapScaleWDkvKr], a[kMlapSmooth], a[kMlapGammaX], a[kMlapQuery], a[kMlapQueryRope],
-                                  a[kMlapQueryNorm], a[kMlapQueryNormScale], workspace, tiling);
+uint32_t MlaPrologNpu(void* stream, uint32_t blockDim, void* const* a, void* workspace, void* tiling) {
+  return ACLRT_LAUNCH_KERNEL(mla_prolog)(blockDim, stream, a[kMlapTokenX], a[kMlapWeightDq], a[kMlapWeightUqQr],
+                                         a[kMlapWeightUk], a[kMlapWeightDkvKr], a[kMlapGammaCq], a[kMlapGammaCkv],
+                                         a[kMlapRopeSin], a[kMlapRopeCos], a[kMlapCacheIndex], a[kMlapKvCache],
+                                         a[kMlapKrCache], a[kMlapScaleX], a[kMlapScaleWDq], a[kMlapScaleWUqQr],
+                                         a[kMlapScaleWDkvKr], a[kMlapSmooth], a[kMlapGammaX], a[kMlapQuery],
+                                         a[kMlapQueryRope], a[kMlapQueryNorm], a[kMlapQueryNormScale], workspace, tiling);
 }
 
 }  // namespace ascend_glm5::host
