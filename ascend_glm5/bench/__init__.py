@@ -13,6 +13,7 @@ BENCHMARKS = (
     "dynamic_quant",
     "grouped_matmul_a8w4",
     "lightning_indexer",
+    "mla_prolog",
     "moe_init_routing_v2",
     "quant_matmul",
     "quantize",

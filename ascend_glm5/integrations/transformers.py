@@ -3,8 +3,8 @@
 :func:`patch_model` swaps, on every decoder layer, the attention for the absorbed-MLA path of a DSA
 serving stack and the indexer for the Lightning Indexer op::
 
-    MLA prolog (reference math; the fused MLA prolog kernel replaces it)
-      -> latent c^KV, roped k and indexer keys written to a paged cache (PA_BSND + block_table)
+    mla_prolog: absorbed query, roped query, c^Q; latent c^KV and roped k written to a paged cache
+      (PA_BSND + block_table), as are the indexer keys
       -> lightning_indexer: top-k cached keys per query ("shared" layers reuse the previous full layer's)
       -> sparse_flash_attention over the selected latent rows -> W_UV -> o_proj
 
@@ -27,9 +27,9 @@ from transformers.cache_utils import CacheLayerMixin, DynamicLayer
 from transformers.models.deepseek_v32.modeling_deepseek_v32 import DeepseekV32Attention
 from transformers.models.glm_moe_dsa.modeling_glm_moe_dsa import GlmMoeDsaAttention
 
-from ascend_glm5.ops import lightning_indexer, sparse_flash_attention
+from ascend_glm5.ops import lightning_indexer, mla_prolog, sparse_flash_attention
 from ascend_glm5.ops._backend import cpu_module
-from ascend_glm5.reference import mla_prolog, rope_half_split, rope_interleaved
+from ascend_glm5.reference import rope_half_split, rope_interleaved
 
 __all__ = ["INDEXER_ROPE", "PagedLatentCache", "count_launches", "patch_model", "patched", "unpatch_model"]
 
@@ -420,19 +420,23 @@ def _valid_queries(attention_mask, batch: int, seq: int, past: int) -> tuple[tor
 
 
 def _mla_prolog(attn, x, cos, sin, layer: PagedLatentCache, slots):
-    """MLA front end on reference math -- the part the fused MLA prolog kernel will replace.
+    """MLA front end on the fused MLA prolog kernel (``ascend_glm5.ops.mla_prolog``), in the kernel
+    dtype (the module's weights are cast and laid out ``[K, N]`` on each call).
 
     Writes c^KV and the roped k to ``layer``'s paged cache; returns the absorbed query ``[T, N, 512]``,
-    the roped query ``[T, N, 64]`` (both in the model dtype) and c^Q ``[T, q_lora_rank]`` (the
-    indexer's input)."""
+    the roped query ``[T, N, 64]`` (kernel dtype) and c^Q ``[T, q_lora_rank]`` (the indexer's input,
+    in the model dtype)."""
+    dtype = layer.dtype
     w_uk = attn.kv_b_proj.weight.view(attn.num_heads, -1, attn.kv_lora_rank)[:, : attn.qk_nope_head_dim]
+    weights = (attn.q_a_proj.weight.T, attn.q_b_proj.weight.T, w_uk, attn.kv_a_proj_with_mqa.weight.T,
+               attn.q_a_layernorm.weight, attn.kv_a_layernorm.weight)  # fmt: skip
     query, query_rope, _, query_norm, _ = mla_prolog(
-        x, attn.q_a_proj.weight.T, attn.q_b_proj.weight.T, w_uk, attn.kv_a_proj_with_mqa.weight.T,
-        attn.q_a_layernorm.weight, attn.kv_a_layernorm.weight, sin, cos, layer.kv, layer.kr, cache_index=slots,
-        rmsnorm_epsilon_cq=attn.q_a_layernorm.variance_epsilon,
+        _to_kernel(x, dtype), *(_to_kernel(w, dtype) for w in weights), sin.to(dtype), cos.to(dtype), layer.kv,
+        layer.kr, cache_index=slots, rmsnorm_epsilon_cq=attn.q_a_layernorm.variance_epsilon,
         rmsnorm_epsilon_ckv=attn.kv_a_layernorm.variance_epsilon, query_norm_flag=True,
     )  # fmt: skip
-    return query, query_rope, query_norm
+    _record_launch(x.device)
+    return query, query_rope, query_norm.to(x.dtype)
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ from .dequant_swiglu_quant import dequant_swiglu_quant
 from .dynamic_quant import dynamic_quant
 from .grouped_matmul_a8w4 import grouped_matmul_a8w4
 from .lightning_indexer import lightning_indexer
+from .mla_prolog import mla_prolog
 from .moe_finalize_routing import moe_finalize_routing
 from .moe_init_routing_v2 import moe_init_routing_v2
 from .quant_matmul import quant_matmul
@@ -18,6 +19,7 @@ __all__ = [
     "dynamic_quant",
     "grouped_matmul_a8w4",
     "lightning_indexer",
+    "mla_prolog",
     "moe_finalize_routing",
     "moe_init_routing_v2",
     "quant_matmul",

@@ -15,13 +15,15 @@ def _rms_norm(x: torch.Tensor, gamma: torch.Tensor, eps: float) -> torch.Tensor:
     return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * gamma.float()
 
 
-def _matmul(a: torch.Tensor, a_scale, w: torch.Tensor, w_scale) -> torch.Tensor:
-    """``a @ w`` in fp32; int8 x int8 accumulates exactly, then dequantizes per token and per channel."""
+def _matmul(a: torch.Tensor, a_scale, w: torch.Tensor, w_scale, dtype: torch.dtype) -> torch.Tensor:
+    """``a @ w`` as CANN computes it: a float matmul accumulates in fp32 and its result is rounded
+    to ``dtype`` (the cube writes it in the compute dtype); int8 x int8 accumulates exactly and is
+    dequantized per token and per channel in fp32, not rounded. Returned in fp32."""
     if w.dtype == torch.int8:
         # fp64 holds every int8 dot product exactly (|sum| <= 127 * 127 * K << 2**53) and uses BLAS.
         acc = (a.double() @ w.double()).float()
         return acc * a_scale.float()[:, None] * w_scale.float().reshape(1, -1)
-    return a.float() @ w.float()
+    return (a.float() @ w.float()).to(dtype).float()
 
 
 def _check_cache(name: str, cache: torch.Tensor, dim: int, cache_mode: str, cache_index, lead) -> None:
@@ -36,6 +38,10 @@ def _check_cache(name: str, cache: torch.Tensor, dim: int, cache_mode: str, cach
     capacity = cache.shape[0] * cache.shape[1]
     if cache_index is None or tuple(cache_index.shape) != tuple(lead) or (cache_index >= capacity).any():
         raise ValueError(f"cache_index must be {tuple(lead)} slots below {capacity} for PA_BSND (negative = skip)")
+    slots = cache_index.reshape(-1)
+    slots = slots[slots >= 0]
+    if slots.unique().numel() != slots.numel():
+        raise ValueError("cache_index has duplicate slots: two tokens would write the same cache row")
 
 
 def _write_cache(cache: torch.Tensor, values: torch.Tensor, cache_mode: str, cache_index, lead) -> None:
@@ -73,6 +79,8 @@ def mla_prolog(
     weight_quant_mode: int = 0,
     qc_qr_scale: float = 1.0,
     kc_scale: float = 1.0,
+    rmsnorm_gamma_x: torch.Tensor | None = None,
+    rmsnorm_epsilon_x: float = 1e-5,
 ):
     """MLA preprocessing: absorbed query, roped query, latent KV written to the caches.
 
@@ -107,6 +115,12 @@ def mla_prolog(
         weight_quant_mode: 0 float weights; 1 int8 ``weight_uq_qr`` only; 2 int8 ``token_x``,
             ``weight_dq``, ``weight_uq_qr``, ``weight_dkv_kr``.
         qc_qr_scale, kc_scale: scales alpha_q, alpha_kv applied to c^Q and c^KV.
+        rmsnorm_gamma_x: ``[He]``, optional: ``token_x`` is the layer's hidden state and
+            ``x = RMSNorm(token_x; rmsnorm_gamma_x, rmsnorm_epsilon_x)`` is computed here (MLAPO's
+            fused input norm), rounded to the compute dtype (modes 0, 1) or quantized per token
+            with ``dynamic_quant`` (mode 2, where ``token_x`` is then float and
+            ``dequant_scale_x`` must be None).
+        rmsnorm_epsilon_x: epsilon of that norm.
 
     Returns:
         ``(query, query_rope, dequant_scale_q_nope, query_norm, dequant_scale_q_norm)``:
@@ -120,9 +134,14 @@ def mla_prolog(
         ``c^Q = qc_qr_scale * RMSNorm(x @ W_dq)``; ``[q_nope | q_pe] = c^Q @ W_uq_qr`` (mode 1/2: the
         int8 quantization of c^Q, by ``dynamic_quant``, times its scale); ``query = q_nope @ W_uk``;
         ``query_rope = RoPE(q_pe)``; ``[c | k_pe] = x @ W_dkv_kr``;
-        ``kv_cache <- kc_scale * RMSNorm(c)``; ``kr_cache <- RoPE(k_pe)``. Float operands of the
-        second and third matmul (c^Q, q_nope) are first rounded to ``weight_uk``'s dtype, as the
-        kernel's cube takes them in that dtype.
+        ``kv_cache <- kc_scale * RMSNorm(c)``; ``kr_cache <- RoPE(k_pe)``.
+        Rounding points as CANN's ``mla_prolog`` (``weight_uk``'s dtype; none for fp32 inputs): the
+        result of every float matmul (``x @ W_dq``, ``x @ W_dkv_kr``, ``c^Q @ W_uq_qr``), and the
+        float operands of the second and third matmul (c^Q, q_nope). int8 matmul results are
+        dequantized in fp32 and not rounded.
+    Raises:
+        ValueError / TypeError before any cache is written (duplicate non-negative ``cache_index``
+        slots included).
     """
     if weight_quant_mode not in (0, 1, 2):
         raise ValueError(f"weight_quant_mode must be 0, 1 or 2, got {weight_quant_mode}")
@@ -157,8 +176,11 @@ def mla_prolog(
 
     int8_dq = weight_quant_mode == 2
     int8_uq = weight_quant_mode in (1, 2)
+    fused_norm = rmsnorm_gamma_x is not None
+    if fused_norm and tuple(rmsnorm_gamma_x.shape) != (hidden,):
+        raise ValueError(f"rmsnorm_gamma_x must have shape {(hidden,)}, got {tuple(rmsnorm_gamma_x.shape)}")
     for name, t, want_int8 in (
-        ("token_x", token_x, int8_dq),
+        ("token_x", token_x, int8_dq and not fused_norm),
         ("weight_dq", weight_dq, int8_dq),
         ("weight_dkv_kr", weight_dkv_kr, int8_dq),
         ("weight_uq_qr", weight_uq_qr, int8_uq),
@@ -167,7 +189,7 @@ def mla_prolog(
             kind = "int8" if want_int8 else "float"
             raise TypeError(f"{name} must be {kind} for weight_quant_mode {weight_quant_mode}")
     for name, t, needed in (
-        ("dequant_scale_x", dequant_scale_x, int8_dq),
+        ("dequant_scale_x", dequant_scale_x, int8_dq and not fused_norm),
         ("dequant_scale_w_dq", dequant_scale_w_dq, int8_dq),
         ("dequant_scale_w_dkv_kr", dequant_scale_w_dkv_kr, int8_dq),
         ("dequant_scale_w_uq_qr", dequant_scale_w_uq_qr, int8_uq),
@@ -178,23 +200,29 @@ def mla_prolog(
     if smooth_scales_cq is not None and not int8_uq:
         raise ValueError("smooth_scales_cq is only used with weight_quant_mode 1 or 2")
 
-    x_scale = dequant_scale_x.reshape(-1) if int8_dq else None
-    c_q = _matmul(x, x_scale, weight_dq, dequant_scale_w_dq)
+    x_scale = dequant_scale_x.reshape(-1) if int8_dq and not fused_norm else None
+    if fused_norm:
+        x = _rms_norm(x.float(), rmsnorm_gamma_x, rmsnorm_epsilon_x)
+        if int8_dq:
+            x, x_scale = dynamic_quant(x)
+        else:
+            x = x.to(dtype)
+    c_q = _matmul(x, x_scale, weight_dq, dequant_scale_w_dq, dtype)
     c_q = qc_qr_scale * _rms_norm(c_q, rmsnorm_gamma_cq, rmsnorm_epsilon_cq)
     if int8_uq:
         smooth = None if smooth_scales_cq is None else smooth_scales_cq.reshape(-1)
         query_norm, q_norm_scale = dynamic_quant(c_q, smooth_scales=smooth)
-        q_all = _matmul(query_norm, q_norm_scale, weight_uq_qr, dequant_scale_w_uq_qr)
+        q_all = _matmul(query_norm, q_norm_scale, weight_uq_qr, dequant_scale_w_uq_qr, dtype)
         q_norm_scale = q_norm_scale[:, None]
     else:
         query_norm, q_norm_scale = c_q.to(dtype), None
-        q_all = _matmul(query_norm, None, weight_uq_qr, None)
+        q_all = _matmul(query_norm, None, weight_uq_qr, None, dtype)
     q_nope, q_pe = q_all.view(n_tok, heads, d_nope + d_rope).split([d_nope, d_rope], dim=-1)
     query = torch.einsum("tnd,ndc->tnc", q_nope.to(dtype).float(), weight_uk.float())
     cos, sin = rope_cos.reshape(n_tok, 1, d_rope), rope_sin.reshape(n_tok, 1, d_rope)
     query_rope = rope_interleaved(q_pe, cos, sin)
 
-    c_kv, k_pe = _matmul(x, x_scale, weight_dkv_kr, dequant_scale_w_dkv_kr).split([d_ckv, d_rope], dim=-1)
+    c_kv, k_pe = _matmul(x, x_scale, weight_dkv_kr, dequant_scale_w_dkv_kr, dtype).split([d_ckv, d_rope], dim=-1)
     c_kv = kc_scale * _rms_norm(c_kv, rmsnorm_gamma_ckv, rmsnorm_epsilon_ckv)
     _write_cache(kv_cache, c_kv, cache_mode, cache_index, lead)
     _write_cache(kr_cache, rope_interleaved(k_pe, cos[:, 0], sin[:, 0]), cache_mode, cache_index, lead)
@@ -203,6 +231,7 @@ def mla_prolog(
         query_norm = q_norm_scale = None
     else:
         query_norm = query_norm.reshape(*lead, d_cq)
+        q_norm_scale = None if q_norm_scale is None else q_norm_scale.reshape(*lead, 1)
     return (
         query.to(dtype).reshape(*lead, heads, d_ckv),
         query_rope.to(dtype).reshape(*lead, heads, d_rope),

@@ -14,6 +14,7 @@ set(ASCEND_GLM5_OPS
   quant_matmul
   quantize
   sparse_flash_attention
+  mla_prolog
 )
 
 set(_csrc ${CMAKE_CURRENT_LIST_DIR}/..)

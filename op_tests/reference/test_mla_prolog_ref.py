@@ -225,3 +225,81 @@ def test_rejects_bad_arguments():
         mla_prolog(x, *args, sin, cos, *caches(1), cache_index=torch.arange(2))
     with pytest.raises(ValueError, match="cache_index"):
         mla_prolog(x, *w.prolog_args(), sin, cos, *caches(1), cache_index=torch.tensor([0, 16]))
+
+
+def test_bf16_rounding_points_are_canns():
+    """In bf16 the reference rounds where CANN's kernel does (docs/ops/mla_prolog.md): every float
+    matmul result (x @ W_dq, x @ W_dkv_kr, c^Q @ W_uq_qr) and the operands c^Q, q_nope. Written here
+    with HF-layout weights and HF's RoPE; the same math without the rounding of the matmul results
+    differs on a large share of elements, so the rounding points are not a detail."""
+    w = Weights.random(**{**GLM5, "heads": 4}, seed=12)
+    x = torch.randn(6, GLM5["hidden"], generator=torch.Generator().manual_seed(13)).bfloat16()
+    sin, cos = (t.bfloat16() for t in rope_tables(torch.tensor([3.0, 70.0, 5.0, 900.0, 1.0, 2047.0])))
+    kv, kr = caches(1, dtype=torch.bfloat16)
+    bf = [t.bfloat16() for t in (w.q_a, w.q_b, w.kv_a, w.kv_b, w.gamma_q, w.gamma_kv)]
+    w16 = Weights(*bf, w.heads, w.nope)
+    query, query_rope, _, c_q, _ = mla_prolog(x, *w16.prolog_args(torch.bfloat16), sin, cos, kv, kr,
+                                              cache_index=torch.arange(6), query_norm_flag=True)  # fmt: skip
+
+    def rnd(t):
+        return t.bfloat16().float()
+
+    def by_hand(round_matmuls):
+        r = rnd if round_matmuls else (lambda t: t)
+        xf = x.float()
+        cq = rnd(rms_norm(r(xf @ w16.q_a.float().T), w16.gamma_q.float(), 1e-5))
+        q = r(cq @ w16.q_b.float().T).view(6, 4, -1)
+        qa = torch.einsum("tnd,ndc->tnc", rnd(q[..., : w.nope]), w16.w_uk().float())
+        c_kv, k_pe = r(xf @ w16.kv_a.float().T).split([KV_LORA, ROPE], -1)
+        q_pe, k_pe = rope_hf(q[..., w.nope :], k_pe[:, None], cos.float(), sin.float(), unsqueeze_dim=1)
+        return [rnd(t) for t in (qa, q_pe, cq, rms_norm(c_kv, w16.gamma_kv.float(), 1e-5), k_pe[:, 0])]
+
+    got = [query, query_rope, c_q, kv[0, :6, 0], kr[0, :6, 0]]
+    for name, g, want in zip(("query", "query_rope", "query_norm", "kv", "kr"), got, by_hand(True)):
+        assert torch.equal(g.float(), want), f"{name} is not bitwise the CANN-rounded math"
+    unrounded = by_hand(False)
+    assert (query.float() != unrounded[0]).float().mean() > 0.01
+    assert (query_rope.float() != unrounded[1]).float().mean() > 0.05
+
+
+def test_duplicate_slots_are_refused_before_any_write():
+    w = Weights.random(**TINY)
+    x = torch.randn(3, TINY["hidden"])
+    sin, cos = rope_tables(torch.arange(3.0))
+    kv, kr = caches(1)
+    with pytest.raises(ValueError, match="duplicate slots"):
+        mla_prolog(x, *w.prolog_args(), sin, cos, kv, kr, cache_index=torch.tensor([4, 9, 4]))
+    assert kv.isnan().all() and kr.isnan().all()
+    # Negative slots may repeat: they are not written.
+    mla_prolog(x, *w.prolog_args(), sin, cos, kv, kr, cache_index=torch.tensor([-1, 9, -1]))
+    assert kv.isnan().sum() == (16 - 1) * KV_LORA
+
+
+@pytest.mark.parametrize("mode", [0, 2])
+def test_fused_input_norm_equals_the_separate_norm(mode):
+    """rmsnorm_gamma_x: the op normalizes token_x itself (and in mode 2 quantizes it) exactly as the
+    caller would have done before a call without it."""
+    w = Weights.random(**TINY, seed=14)
+    h = 3 * torch.randn(5, TINY["hidden"], generator=torch.Generator().manual_seed(15))
+    gamma_x = 1 + 0.2 * torch.randn(TINY["hidden"], generator=torch.Generator().manual_seed(16))
+    sin, cos = rope_tables(torch.arange(5.0))
+    args, kw = w.prolog_args(), {}
+    x = rms_norm(h, gamma_x, 1e-6)
+    if mode == 2:
+        args[0], dq_scale = quantize_per_channel(w.q_a)
+        args[3], dkv_scale = quantize_per_channel(w.kv_a)
+        args[1], uq_scale = quantize_per_channel(w.q_b)
+        kw = dict(dequant_scale_w_dq=dq_scale, dequant_scale_w_dkv_kr=dkv_scale, dequant_scale_w_uq_qr=uq_scale)
+        x, x_scale = dynamic_quant(x)
+    fused = mla_prolog(h, *args, sin, cos, *caches(1), cache_index=torch.arange(5), weight_quant_mode=mode,
+                       rmsnorm_gamma_x=gamma_x, rmsnorm_epsilon_x=1e-6, query_norm_flag=True, **kw)  # fmt: skip
+    if mode == 2:
+        kw["dequant_scale_x"] = x_scale[:, None]
+    separate = mla_prolog(x, *args, sin, cos, *caches(1), cache_index=torch.arange(5), weight_quant_mode=mode,
+                          query_norm_flag=True, **kw)  # fmt: skip
+    for a, b in zip(fused, separate):
+        assert (a is None and b is None) or torch.equal(a, b)
+    if mode == 2:  # the op quantizes the normalized x itself: no caller scale
+        with pytest.raises(ValueError, match="dequant_scale_x must not be given"):
+            mla_prolog(h, *args, sin, cos, *caches(1), cache_index=torch.arange(5), weight_quant_mode=mode,
+                       rmsnorm_gamma_x=gamma_x, **kw)  # fmt: skip

@@ -1,0 +1,61 @@
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "../../kernels/common/host_device.h"
+#include "mla_prolog_host.h"
+
+namespace ascend_glm5::host {
+
+namespace {
+void Require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument("mla_prolog: " + what);
+}
+uint32_t Slot(uint64_t bytes) { return static_cast<uint32_t>(AlignUp(static_cast<uint32_t>(bytes), 512)); }
+}  // namespace
+
+MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
+  Require(p.mode <= kMlapW8A8, "weight_quant_mode must be 0, 1 or 2");
+  Require(p.dtype == kBFloat16 || p.dtype == kFloat16, "the float tensors must be bf16 or fp16");
+  Require(p.hidden >= 64 && p.hidden <= kMlapMaxHidden && p.hidden % 64 == 0,
+          "He must be a multiple of 64 in [64, " + std::to_string(kMlapMaxHidden) + "]");
+  Require(p.qLora >= 64 && p.qLora <= kMlapMaxQLora && p.qLora % 64 == 0,
+          "Hcq must be a multiple of 64 in [64, " + std::to_string(kMlapMaxQLora) + "]");
+  Require(p.nope >= 16 && p.nope <= kMlapMaxNope && p.nope % 16 == 0,
+          "D must be a multiple of 16 in [16, " + std::to_string(kMlapMaxNope) + "]");
+  Require(p.heads >= 1 && p.heads <= kMlapMaxHeads, "N must be in [1, " + std::to_string(kMlapMaxHeads) + "]");
+  Require(aiCores >= 1, "no AI cores");
+
+  MlaPrologPlan plan;
+  MlaPrologTiling& t = plan.tiling;
+  t.tokens = p.tokens;
+  t.groups = CeilDiv(p.tokens, kMlapGroupTokens);
+  t.hidden = p.hidden;
+  t.qLora = p.qLora;
+  t.heads = p.heads;
+  t.nope = p.nope;
+  t.mode = p.mode;
+  t.dtype = p.dtype;
+  t.hasGammaX = p.hasGammaX;
+  t.hasSmooth = p.hasSmooth;
+  t.queryNorm = p.queryNorm;
+  t.paged = p.paged;
+  t.blockDim = aiCores;
+  t.epsX = p.epsX;
+  t.epsCq = p.epsCq;
+  t.epsCkv = p.epsCkv;
+  t.qcQrScale = p.qcQrScale;
+  t.kcScale = p.kcScale;
+  const uint64_t g = kMlapGroupTokens;
+  const bool w8a8 = p.mode == kMlapW8A8, floatCq = p.mode == kMlapBf16;
+  t.mm1SlotBytes = Slot(g * (p.qLora + kMlapKvRopeDim) * (w8a8 ? 4 : 2));
+  t.xSlotBytes = p.hasGammaX ? Slot(AlignUp(static_cast<uint32_t>(g * p.hidden * (w8a8 ? 1 : 2)), 32) + (w8a8 ? g * 4 : 0)) : 0;
+  t.cqSlotBytes = Slot(AlignUp(static_cast<uint32_t>(g * p.qLora * (floatCq ? 2 : 1)), 32) + (floatCq ? 0 : g * 4));
+  t.qSlotBytes = Slot(g * (p.nope + kMlapRopeDim) * (floatCq ? 2 : 4));
+  t.qnSlotBytes = floatCq ? 0 : Slot(g * p.nope * 2);
+  t.coreBytes = 2 * (t.qSlotBytes + t.qnSlotBytes);
+  plan.workspaceBytes = 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes) + uint64_t(t.blockDim) * t.coreBytes;
+  return plan;
+}
+
+}  // namespace ascend_glm5::host

@@ -1,0 +1,83 @@
+// Types per weight_quant_mode and the workspace layout, shared by the cube and vector sides.
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "mla_prolog_tiling.h"
+
+namespace ascend_glm5 {
+
+template <bool c, typename A, typename B> struct MlapIf { using type = A; };
+template <typename A, typename B> struct MlapIf<false, A, B> { using type = B; };
+
+// T is the float dtype (bf16 / fp16). Float matmuls accumulate in fp32 and leave the cube in T
+// (CANN's rounding point); int8 matmuls accumulate exactly in int32 and are dequantized in fp32.
+template <typename T, uint32_t kMode>
+struct MlapTypes {
+  using X = typename MlapIf<kMode == kMlapW8A8, int8_t, T>::type;   // MM1 operands (x, W_dq, W_dkv_kr)
+  using Cq = typename MlapIf<kMode == kMlapBf16, T, int8_t>::type;  // MM2 operands (c^Q, W_uq_qr)
+  using Acc1 = typename MlapIf<kMode == kMlapW8A8, int32_t, float>::type;
+  using Acc2 = typename MlapIf<kMode == kMlapBf16, float, int32_t>::type;
+  using Mm1Out = typename MlapIf<kMode == kMlapW8A8, int32_t, T>::type;  // MM1 ring element
+  using QOut = typename MlapIf<kMode == kMlapBf16, T, int32_t>::type;    // q ring element
+};
+
+// Rows of group g.
+__aicore__ inline uint32_t MlapGroupRows(const MlaPrologTiling& t, uint32_t g) {
+  const uint32_t left = t.tokens - g * kMlapGroupTokens;
+  return left < kMlapGroupTokens ? left : kMlapGroupTokens;
+}
+
+// Byte addresses of the workspace rings: [MM1 x2 | x x2 | c^Q x2 | per AI core: q x2, q_nope x2].
+class MlapWorkspace {
+ public:
+  __aicore__ inline void Init(GM_ADDR base, const MlaPrologTiling& t, uint32_t core) {
+    base_ = base;
+    t_ = &t;
+    core_ = base + 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes) + uint64_t(core) * t.coreBytes;
+  }
+  __aicore__ inline GM_ADDR Mm1(uint32_t g) const { return base_ + uint64_t(g % 2) * t_->mm1SlotBytes; }
+  __aicore__ inline GM_ADDR X(uint32_t g) const { return base_ + 2ull * t_->mm1SlotBytes + uint64_t(g % 2) * t_->xSlotBytes; }
+  __aicore__ inline GM_ADDR XScale(uint32_t g) const {
+    return X(g) + AlignUp(kMlapGroupTokens * t_->hidden * (t_->mode == kMlapW8A8 ? 1u : 2u), 32);
+  }
+  __aicore__ inline GM_ADDR Cq(uint32_t g) const {
+    return base_ + 2ull * (t_->mm1SlotBytes + t_->xSlotBytes) + uint64_t(g % 2) * t_->cqSlotBytes;
+  }
+  __aicore__ inline GM_ADDR CqScale(uint32_t g) const {
+    return Cq(g) + AlignUp(kMlapGroupTokens * t_->qLora * (t_->mode == kMlapBf16 ? 2u : 1u), 32);
+  }
+  __aicore__ inline GM_ADDR Q(uint32_t k) const { return core_ + uint64_t(k % 2) * t_->qSlotBytes; }
+  __aicore__ inline GM_ADDR Qn(uint32_t k) const { return core_ + 2ull * t_->qSlotBytes + uint64_t(k % 2) * t_->qnSlotBytes; }
+
+ private:
+  GM_ADDR base_ = nullptr;
+  GM_ADDR core_ = nullptr;
+  const MlaPrologTiling* t_ = nullptr;
+};
+
+// Rows [begin, end) of a group's `rows` that vector core `vec` of `vecCores` handles.
+__aicore__ inline void MlapVectorRows(uint32_t rows, uint32_t vecCores, uint32_t vec, uint32_t& begin, uint32_t& end) {
+  const uint32_t base = rows / vecCores, extra = rows % vecCores;
+  begin = vec * base + (vec < extra ? vec : extra);
+  end = begin + base + (vec < extra ? 1 : 0);
+}
+
+// Columns [begin, end) of the concatenated [W_dq | W_dkv_kr] (Hcq + 576 columns) that AI core
+// `core` multiplies in MM1: units of `unit` columns spread as evenly as possible.
+__aicore__ inline void MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, uint32_t unit, uint32_t& begin,
+                                      uint32_t& end) {
+  const uint32_t units = (t.qLora + kMlapKvRopeDim) / unit;
+  const uint32_t base = units / t.blockDim, extra = units % t.blockDim;
+  begin = (core * base + (core < extra ? core : extra)) * unit;
+  end = begin + (base + (core < extra ? 1 : 0)) * unit;
+}
+
+// Heads [begin, end) of AI core `core` in MM2 / MM3.
+__aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
+  const uint32_t base = t.heads / t.blockDim, extra = t.heads % t.blockDim;
+  begin = core * base + (core < extra ? core : extra);
+  end = begin + base + (core < extra ? 1 : 0);
+}
+
+}  // namespace ascend_glm5

@@ -1,0 +1,212 @@
+// MLA prolog, cube side (AIC). Per step s: MM1 of group s, then MM2 / MM3 of group s - 1; the vector
+// cores rope group s - 1's heads as they appear and normalize group s while the cube finishes
+// group s - 1 and runs MM1 of group s + 1 (see mla_prolog_tiling.h).
+//
+//   MM1(g)   this core's columns of [x] @ [W_dq | W_dkv_kr] -> shared MM1 ring slot g % 2
+//            (T: the float matmul result leaves the cube rounded, as CANN; int32 in mode 2).
+//   MM2(g,h) c^Q (loaded once per group into L1) @ W_uq_qr[:, head h] -> q ring slot k % 2.
+//   MM3(g,h) q_nope (from the q ring in mode 0, from the vector cores' dequantized copy in modes
+//            1, 2) @ W_uk[h] -> query[:, h, :] directly.
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "mla_prolog_tiling.h"
+#include "mlap_common.h"
+#include "mlap_gemm.h"
+
+namespace ascend_glm5 {
+
+template <typename T, uint32_t kMode>
+class MlapCube {
+  using Ty = MlapTypes<T, kMode>;
+  using X = typename Ty::X;
+  using Cq = typename Ty::Cq;
+
+ public:
+  __aicore__ inline void Init(GM_ADDR tokenX, GM_ADDR weightDq, GM_ADDR weightUqQr, GM_ADDR weightUk,
+                              GM_ADDR weightDkvKr, GM_ADDR query, GM_ADDR workspace, const MlaPrologTiling& t) {
+    t_ = &t;
+    core_ = uint32_t(AscendC::GetBlockIdx());
+    ws_.Init(workspace, t, core_);
+    tokenX_.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(tokenX));
+    wDq_.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(weightDq));
+    wDkv_.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(weightDkvKr));
+    wUq_.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(weightUqQr));
+    wUk_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(weightUk));
+    query_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(query));
+    c1_ = t.qLora + kMlapKvRopeDim;
+    qCols_ = t.nope + kMlapRopeDim;
+    MlapMm1Columns(t, core_, kMm1Unit, colBegin_, colEnd_);
+    MlapHeads(t, core_, headBegin_, headEnd_);
+    pipe_.InitBuffer(aL1_, 2 * MlapGemm::kASlot);
+    pipe_.InitBuffer(bL1_, 2 * MlapGemm::kBSlot);
+    pipe_.InitBuffer(cqL1_, kMlapGroupTokens * t.qLora * sizeof(Cq));
+    pipe_.InitBuffer(qnL1_, kMlapGroupTokens * t.nope * sizeof(T));
+    pipe_.InitBuffer(l0a_, 2 * MlapGemm::kL0Slot);
+    pipe_.InitBuffer(l0b_, 2 * MlapGemm::kL0Slot);
+    pipe_.InitBuffer(l0c_, 2 * kAccSlot);
+    gemm_.Init(aL1_.Get<uint8_t>(), bL1_.Get<uint8_t>(), l0a_.Get<uint8_t>(), l0b_.Get<uint8_t>());
+    acc_.Init(2, 0);
+  }
+
+  __aicore__ inline void Process() {
+    const uint32_t groups = t_->groups;
+    for (uint32_t s = 0; s <= groups; ++s) {
+      if (s < groups) Mm1(s);
+      if (s >= 1) Mm23(s - 1);
+    }
+    // Take back the last heads' "q slot free" signals, then every in-core event.
+    for (uint32_t i = 0; i < (headSteps_ < 2 ? headSteps_ : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagQFree);
+    if (cqLoaded_) AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(kEvCq);
+    if (qnLoaded_) AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(kEvQn);
+    gemm_.Drain();
+    acc_.Drain();
+  }
+
+ private:
+  static constexpr uint32_t kMm1Unit = 32 / sizeof(X);  // MM1 columns per unit: a fractal's width
+  static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapColTile * 4;  // bytes: one L0C tile
+  static constexpr int32_t kEvCq = 4, kEvQn = 5;                           // MTE2 <-> MTE1 event ids (0..3: gemm)
+
+  template <typename TC>
+  __aicore__ inline AscendC::LocalTensor<TC> AccTile(uint32_t slot) {
+    return l0c_.Get<uint8_t>()[slot * kAccSlot].template ReinterpretCast<TC>();
+  }
+
+  // L0C tile -> GM rows (row-major), in the float dtype (rounded by the fixpipe) or int32.
+  template <typename TO, typename TC>
+  __aicore__ inline void Store(const AscendC::GlobalTensor<TO>& dst, const AscendC::LocalTensor<TC>& acc, uint32_t rows,
+                               uint32_t cols, uint32_t dstStride) {
+    using namespace AscendC;
+    FixpipeParamsV220 p(uint16_t(cols), uint16_t(rows), uint16_t(AlignUp(rows, 16)), dstStride, false);
+    if constexpr (SameType<TO, bfloat16_t>::value) p.quantPre = QuantMode_t::F322BF16;
+    if constexpr (SameType<TO, half>::value) p.quantPre = QuantMode_t::F322F16;
+    SetFlag<HardEvent::M_FIX>(0);
+    WaitFlag<HardEvent::M_FIX>(0);
+    Fixpipe(dst, acc, p);
+  }
+
+  __aicore__ inline void Mm1(uint32_t g) {
+    using namespace AscendC;
+    using Acc = typename Ty::Acc1;
+    using Out = typename Ty::Mm1Out;
+    const uint32_t rows = MlapGroupRows(*t_, g), he = t_->hidden;
+    if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // every row of x(g) is in the ring
+    if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
+    MlapOperandA<X> a;
+    if (t_->hasGammaX) a.gm.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
+    else a.gm = tokenX_[uint64_t(g) * kMlapGroupTokens * he];
+    a.lda = he;
+    GlobalTensor<Out> out;
+    out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
+    for (uint32_t c = colBegin_; c < colEnd_;) {
+      // A tile stays inside W_dq or inside W_dkv_kr.
+      const uint32_t limit = c < t_->qLora ? t_->qLora : c1_;
+      uint32_t n = colEnd_ - c < kMlapColTile ? colEnd_ - c : kMlapColTile;
+      if (c + n > limit) n = limit - c;
+      const bool isDq = c < t_->qLora;
+      const GlobalTensor<X> b = isDq ? wDq_[c] : wDkv_[c - t_->qLora];
+      const uint32_t slot = acc_.Acquire();
+      const LocalTensor<Acc> acc = AccTile<Acc>(slot);
+      gemm_.Run(acc, a, b, isDq ? t_->qLora : kMlapKvRopeDim, he, n, rows);
+      Store(out[c], acc, rows, n, c1_);
+      acc_.Release(slot);
+      c += n;
+    }
+    CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);
+  }
+
+  __aicore__ inline void Mm23(uint32_t g) {
+    using namespace AscendC;
+    using Acc2 = typename Ty::Acc2;
+    using QOut = typename Ty::QOut;
+    const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora, d = t_->nope;
+    const uint32_t t0 = g * kMlapGroupTokens;
+    const uint32_t ldUq = t_->heads * qCols_, firstCols = qCols_ < kMlapColTile ? qCols_ : kMlapColTile;
+    // The first head's W_uq_qr chunks stream in while the vector cores normalize c^Q.
+    if (headBegin_ < headEnd_) gemm_.PrefetchB(wUq_[uint64_t(headBegin_) * qCols_], ldUq, hcq, firstCols);
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
+    if (headBegin_ == headEnd_) return;
+    // c^Q -> L1 once for all of this core's heads.
+    GlobalTensor<Cq> cq;
+    cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
+    const LocalTensor<Cq> cqL1 = cqL1_.Get<Cq>();
+    if (cqLoaded_) {  // the previous group's MM2 loads from it are done
+      WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);
+    }
+    DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
+    WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
+    MlapOperandA<Cq> a;
+    a.resident = true;
+    a.l1 = cqL1;
+    MlapOperandA<T> qn;
+    qn.resident = true;
+    qn.l1 = qnL1_.Get<T>();
+    for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
+      const uint32_t k = headSteps_;
+      // MM2: q[:, h] = c^Q @ W_uq_qr[:, h*(D+Dr) : (h+1)*(D+Dr)] into q ring slot k % 2.
+      if (k >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagQFree);
+      GlobalTensor<QOut> q;
+      q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.Q(k)));
+      for (uint32_t c = 0; c < qCols_; c += kMlapColTile) {
+        const uint32_t n = qCols_ - c < kMlapColTile ? qCols_ - c : kMlapColTile;
+        const uint32_t slot = acc_.Acquire();
+        const LocalTensor<Acc2> acc = AccTile<Acc2>(slot);
+        gemm_.Run(acc, a, wUq_[uint64_t(h) * qCols_ + c], ldUq, hcq, n, rows);
+        Store(q[c], acc, rows, n, qCols_);
+        acc_.Release(slot);
+      }
+      CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagQReady);
+      // MM3: query[:, h, :] = q_nope @ W_uk[h].
+      GlobalTensor<T> nope;
+      uint32_t ldNope = qCols_;
+      if constexpr (kMode == kMlapBf16) {
+        SetFlag<HardEvent::FIX_MTE2>(0);  // q_nope was written by our own fixpipe
+        WaitFlag<HardEvent::FIX_MTE2>(0);
+        nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Q(k)));
+      } else {
+        // W_uk[h] streams in while the vector cores dequantize q_nope.
+        gemm_.PrefetchB(wUk_[uint64_t(h) * d * kMlapKvLoraDim], kMlapKvLoraDim, d, kMlapColTile);
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
+        nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
+        ldNope = d;
+      }
+      if (qnLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvQn);
+      DataCopy(qn.l1, nope, Nd2NzParams(1, uint16_t(rows), uint16_t(d), 0, uint16_t(ldNope), uint16_t(mPad), 1, 0));
+      SetFlag<HardEvent::MTE2_MTE1>(kEvQn);
+      WaitFlag<HardEvent::MTE2_MTE1>(kEvQn);
+      const uint64_t outRow = uint64_t(t_->heads) * kMlapKvLoraDim;
+      for (uint32_t c = 0; c < kMlapKvLoraDim; c += kMlapColTile) {
+        const uint32_t slot = acc_.Acquire();
+        const LocalTensor<float> acc = AccTile<float>(slot);
+        gemm_.Run(acc, qn, wUk_[uint64_t(h) * d * kMlapKvLoraDim + c], kMlapKvLoraDim, d, kMlapColTile, rows);
+        Store(query_[uint64_t(t0) * outRow + uint64_t(h) * kMlapKvLoraDim + c], acc, rows, kMlapColTile, uint32_t(outRow));
+        acc_.Release(slot);
+      }
+      SetFlag<HardEvent::MTE1_MTE2>(kEvQn);  // qn's L1 buffer may be refilled
+      qnLoaded_ = true;
+    }
+    SetFlag<HardEvent::MTE1_MTE2>(kEvCq);
+    cqLoaded_ = true;
+  }
+
+  const MlaPrologTiling* t_ = nullptr;
+  uint32_t core_ = 0, c1_ = 0, qCols_ = 0, colBegin_ = 0, colEnd_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0;
+  bool cqLoaded_ = false, qnLoaded_ = false;
+  MlapWorkspace ws_;
+  AscendC::TPipe pipe_;
+  AscendC::TBuf<AscendC::TPosition::A1> aL1_, cqL1_, qnL1_;
+  AscendC::TBuf<AscendC::TPosition::B1> bL1_;
+  AscendC::TBuf<AscendC::TPosition::A2> l0a_;
+  AscendC::TBuf<AscendC::TPosition::B2> l0b_;
+  AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
+  MlapGemm gemm_;
+  MlapSlots<AscendC::HardEvent::FIX_M> acc_;
+  AscendC::GlobalTensor<X> tokenX_, wDq_, wDkv_;
+  AscendC::GlobalTensor<Cq> wUq_;
+  AscendC::GlobalTensor<T> wUk_, query_;
+};
+
+}  // namespace ascend_glm5

@@ -1,0 +1,214 @@
+// The cube's matmul tile for the MLA prolog: acc[rows, n] = A[rows, K] x B[K, n] (n <= 128), B an ND
+// [K, *] matrix in GM (a weight), A either streamed from GM (ND rows) or resident in L1 (Nz).
+//
+// K is walked in L1 chunks (double buffered: the chunk i+1 copy is issued before chunk i is
+// multiplied) and each chunk in two L0 steps (double-buffered L0A / L0B). A's Nz fractals load to
+// L0A as Zz; B's Nz fractals ([k x n] row-major) are transposed on their way to L0B (Zn).
+// M is padded to whole 16-row fractals (never m = 1: A2 runs that as a GEMV, Mmad.md).
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "mla_prolog_tiling.h"
+
+namespace ascend_glm5 {
+
+// Buffers reused round robin; the reader releases one with SetFlag<evt> and its next writer waits
+// on that flag only if it has not been taken yet.
+template <AscendC::HardEvent evt>
+class MlapSlots {
+ public:
+  __aicore__ inline void Init(uint32_t count, int32_t firstEventId) {
+    count_ = count;
+    first_ = firstEventId;
+  }
+  __aicore__ inline uint32_t Acquire() {
+    const uint32_t s = next_;
+    next_ = (next_ + 1) % count_;
+    Wait(s);
+    return s;
+  }
+  __aicore__ inline void Wait(uint32_t s) {
+    if (!busy_[s]) return;
+    AscendC::WaitFlag<evt>(first_ + int32_t(s));
+    busy_[s] = false;
+  }
+  __aicore__ inline void Release(uint32_t s) {
+    AscendC::SetFlag<evt>(first_ + int32_t(s));
+    busy_[s] = true;
+  }
+  __aicore__ inline void Drain() {
+    for (uint32_t s = 0; s < count_; ++s) Wait(s);
+  }
+
+ private:
+  uint32_t count_ = 1, next_ = 0;
+  int32_t first_ = 0;
+  bool busy_[2] = {false, false};
+};
+
+// The A operand of a tile: rows [0, rows) of an ND matrix in GM (leading dimension lda), or an Nz
+// matrix already in L1 whose column blocks hold mPad rows (k offset `k0` into it).
+template <typename TI>
+struct MlapOperandA {
+  bool resident = false;
+  AscendC::GlobalTensor<TI> gm;
+  uint32_t lda = 0;
+  AscendC::LocalTensor<TI> l1;
+  uint32_t k0 = 0;
+};
+
+// One engine for every operand type: the L1 / L0 slots and their events are shared by MM1, MM2, MM3.
+class MlapGemm {
+ public:
+  static constexpr uint32_t kASlot = 32 * 1024;   // bytes: one A chunk in L1
+  static constexpr uint32_t kBSlot = 64 * 1024;   // bytes: one B chunk in L1
+  static constexpr uint32_t kL0Slot = 32 * 1024;  // bytes: half of L0A / L0B
+  static constexpr uint32_t kFractal = 512;       // bytes
+  template <typename TI> static constexpr uint32_t C0() { return 32 / sizeof(TI); }  // 16 bf16, 32 int8
+  template <typename TI> static constexpr uint32_t KL1() { return kASlot / (kMlapGroupTokens * sizeof(TI)); }
+  template <typename TI> static constexpr uint32_t KL0() { return KL1<TI>() / 2; }
+
+  // aL1 / bL1: 2 slots each; l0a / l0b: 2 slots each (kL0Slot bytes).
+  __aicore__ inline void Init(const AscendC::LocalTensor<uint8_t>& aL1, const AscendC::LocalTensor<uint8_t>& bL1,
+                              const AscendC::LocalTensor<uint8_t>& l0a, const AscendC::LocalTensor<uint8_t>& l0b) {
+    aL1_ = aL1;
+    bL1_ = bL1;
+    l0a_ = l0a;
+    l0b_ = l0b;
+    aSlots_.Init(2, kEvA);
+    bSlots_.Init(2, kEvB);
+    l0aSlots_.Init(2, 0);
+    l0bSlots_.Init(2, 2);
+  }
+
+  // acc = A x B for K (a multiple of 16) and n <= kMlapColTile columns of B (leading dimension ldb).
+  template <typename TI, typename TC>
+  __aicore__ inline void Run(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a,
+                             const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K, uint32_t n, uint32_t rows) {
+    static_assert(KL1<TI>() * kMlapColTile * sizeof(TI) == kBSlot, "a B chunk fills its L1 slot");
+    const uint32_t chunks = CeilDiv(K, KL1<TI>());
+    mPad_ = AlignUp(rows, 16);
+    const uint32_t pre = prefetched_;  // chunks PrefetchB already loaded (A resident)
+    prefetched_ = 0;
+    Chunk cur = pre > 0 ? pre_[0] : Load(a, b, ldb, K, n, rows, 0);
+    for (uint32_t i = 0; i < chunks; ++i) {
+      Chunk next;
+      if (i + 1 < chunks) next = i + 1 < pre ? pre_[i + 1] : Load(a, b, ldb, K, n, rows, i + 1);
+      Multiply(acc, a, cur, n, i == 0);
+      cur = next;
+    }
+  }
+
+  // Issues the B copies of the first (up to 2) chunks of the next Run, which must have the same B
+  // and an L1-resident A: the weights stream in while the caller still waits for A.
+  template <typename TI>
+  __aicore__ inline void PrefetchB(const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K, uint32_t n) {
+    MlapOperandA<TI> none;
+    none.resident = true;
+    const uint32_t chunks = CeilDiv(K, KL1<TI>());
+    prefetched_ = chunks < 2 ? chunks : 2;
+    for (uint32_t i = 0; i < prefetched_; ++i) pre_[i] = Load(none, b, ldb, K, n, 0, i);
+  }
+
+  __aicore__ inline void Drain() {
+    aSlots_.Drain();
+    bSlots_.Drain();
+    l0aSlots_.Drain();
+    l0bSlots_.Drain();
+  }
+
+ private:
+  static constexpr int32_t kEvA = 0, kEvB = 2;  // MTE2 <-> MTE1 event ids of the A and B L1 slots
+  struct Chunk {
+    uint32_t index = 0, k = 0, aSlot = 0, bSlot = 0;
+  };
+
+  template <typename TI>
+  __aicore__ inline AscendC::LocalTensor<TI> ASlot(uint32_t s) { return aL1_[s * kASlot].ReinterpretCast<TI>(); }
+  template <typename TI>
+  __aicore__ inline AscendC::LocalTensor<TI> BSlot(uint32_t s) { return bL1_[s * kBSlot].ReinterpretCast<TI>(); }
+
+  // Chunk i of B (and of A when streamed): GM -> L1, ND to Nz.
+  template <typename TI>
+  __aicore__ inline Chunk Load(const MlapOperandA<TI>& a, const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K,
+                               uint32_t n, uint32_t rows, uint32_t i) {
+    using namespace AscendC;
+    Chunk c;
+    c.index = i;
+    const uint32_t kL1 = KL1<TI>();
+    c.k = K - i * kL1 < kL1 ? K - i * kL1 : kL1;
+    c.bSlot = bSlots_.Acquire();
+    DataCopy(BSlot<TI>(c.bSlot), b[uint64_t(i) * kL1 * ldb], Nd2NzParams(1, c.k, n, 0, ldb, c.k, 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvB + int32_t(c.bSlot));
+    if (!a.resident) {
+      c.aSlot = aSlots_.Acquire();
+      DataCopy(ASlot<TI>(c.aSlot), a.gm[uint64_t(i) * kL1], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
+      SetFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
+    }
+    return c;
+  }
+
+  template <typename TI, typename TC>
+  __aicore__ inline void Multiply(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a, const Chunk& c,
+                                  uint32_t n, bool firstChunk) {
+    using namespace AscendC;
+    const uint32_t m1 = mPad_ / 16, kRows = c.k;
+    WaitFlag<HardEvent::MTE2_MTE1>(kEvB + int32_t(c.bSlot));
+    if (!a.resident) WaitFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
+    constexpr uint32_t kC0 = C0<TI>(), kKL0 = KL0<TI>();
+    const uint32_t nMmad = AlignUp(n, kC0 == 32 ? 32 : 16);  // int8 B fractals hold 32 k: whole 32-column blocks
+    const LocalTensor<TI> aSrc = a.resident ? a.l1 : ASlot<TI>(c.aSlot);
+    // Column block of the chunk's first k in aSrc (resident A holds all of K, offset k0).
+    const uint32_t aBlock0 = a.resident ? (a.k0 + c.index * KL1<TI>()) / kC0 : 0;
+    const LocalTensor<TI> bSrc = BSlot<TI>(c.bSlot);
+    for (uint32_t kk = 0; kk < c.k; kk += kKL0) {
+      const uint32_t kl = c.k - kk < kKL0 ? c.k - kk : kKL0, kb = kl / kC0;
+      const uint32_t la = l0aSlots_.Acquire(), lb = l0bSlots_.Acquire();
+      const LocalTensor<TI> l0a = l0a_[la * kL0Slot].ReinterpretCast<TI>(), l0b = l0b_[lb * kL0Slot].ReinterpretCast<TI>();
+      // A: Nz (column blocks of mPad rows) -> Zz (per 16-row block, its k fractals in order).
+      for (uint32_t mb = 0; mb < m1; ++mb)
+        LoadData(l0a[mb * kb * (kFractal / sizeof(TI))], aSrc,
+                 LoadData2DParams((aBlock0 + kk / kC0) * m1 + mb, uint8_t(kb), uint16_t(m1), 0, 0, false, 0));
+      LoadB(l0b, bSrc, kk, kl, kRows, nMmad / 16);
+      SetFlag<HardEvent::MTE1_M>(0);
+      WaitFlag<HardEvent::MTE1_M>(0);
+      Mmad(acc, l0a, l0b, MmadParams(uint16_t(mPad_), uint16_t(nMmad), uint16_t(kl), 0, false, firstChunk && kk == 0));
+      l0aSlots_.Release(la);
+      l0bSlots_.Release(lb);
+    }
+    bSlots_.Release(c.bSlot);
+    if (!a.resident) aSlots_.Release(c.aSlot);
+  }
+
+  // B rows [kk, kk + kl) of an Nz chunk (column blocks of kRows rows) -> L0B Zn ([n x k] fractals,
+  // per k block its n fractals in order). 16-bit: each 16 x 16 fractal transposed by LoadData 2D,
+  // documented for (u)int16 / half (Load2D.md), so bf16 moves through a half view (the same bits).
+  // int8: LoadData 2D cannot transpose 8-bit data; LoadDataWithTranspose turns each 32 x 32 block
+  // (two stacked [16 k x 32 n] fractals) into two [16 n x 32 k] fractals (LoadDataWithTranspose.md).
+  template <typename TI>
+  __aicore__ inline void LoadB(const AscendC::LocalTensor<TI>& l0b, const AscendC::LocalTensor<TI>& bSrc, uint32_t kk,
+                               uint32_t kl, uint32_t kRows, uint32_t n1) {
+    using namespace AscendC;
+    if constexpr (sizeof(TI) == 2) {
+      const LocalTensor<half> dst = l0b.template ReinterpretCast<half>(), src = bSrc.template ReinterpretCast<half>();
+      for (uint32_t kb = 0; kb < kl / 16; ++kb)
+        LoadData(dst[kb * n1 * (kFractal / 2)], src,
+                 LoadData2DParams(uint16_t(kk / 16 + kb), uint8_t(n1), uint16_t(kRows / 16), 0, 0, true, 0));
+    } else {
+      static_assert(sizeof(TI) == 1, "B operands are 16-bit floats or int8");
+      const uint32_t squares = n1 / 2;  // n1 is even: int8 tiles are padded to 32 columns
+      for (uint32_t kb = 0; kb < kl / 32; ++kb)
+        LoadDataWithTranspose(l0b[kb * n1 * kFractal], bSrc,
+                              LoadData2dTransposeParams(uint16_t(kk / 32 + kb), uint8_t(squares), uint16_t(kRows / 32), 1, 0));
+    }
+  }
+
+  AscendC::LocalTensor<uint8_t> aL1_, bL1_, l0a_, l0b_;
+  uint32_t mPad_ = 16, prefetched_ = 0;
+  Chunk pre_[2];
+  MlapSlots<AscendC::HardEvent::MTE1_MTE2> aSlots_, bSlots_;
+  MlapSlots<AscendC::HardEvent::M_MTE1> l0aSlots_, l0bSlots_;
+};
+
+}  // namespace ascend_glm5

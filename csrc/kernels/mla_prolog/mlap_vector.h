@@ -1,0 +1,444 @@
+// MLA prolog, vector side (AIV). Per step s, in the cube's order (mla_prolog_tiling.h):
+//
+//   Heads(s-1)  per head of our AI core, as the cube's MM2 produces it, our half of the group's
+//               rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> the cube's MM3
+//   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
+//   NormCq(s)   the group's rows spread over all vector cores: c^Q = qc_qr_scale * RMSNorm(x @ W_dq)
+//               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
+//               our cube may start MM2 (it needs every row)
+//   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
+//               -> kr_cache, at the token's slot
+//   XPrep(s+2)  rows spread over all vector cores: fused input RMSNorm of token_x (and its int8
+//               quant in mode 2) -> the x ring (ready for the cubes after the next barrier)
+// Mode 2 dequantizes the int32 MM1 sums as acc * x_scale[t] * w_scale[n]; modes 1, 2 the MM2 sums
+// as acc * cq_scale[t] * w_scale[n] (the reference's order).
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "mla_prolog_tiling.h"
+#include "mlap_common.h"
+#include "mlap_rows.h"
+
+namespace ascend_glm5 {
+
+// GM_ADDR is a macro (`__gm__ uint8_t*`): one declaration per line.
+struct MlapVectorArgs {
+  GM_ADDR tokenX;
+  GM_ADDR gammaX;
+  GM_ADDR gammaCq;
+  GM_ADDR gammaCkv;
+  GM_ADDR ropeSin;
+  GM_ADDR ropeCos;
+  GM_ADDR cacheIndex;
+  GM_ADDR kvCache;
+  GM_ADDR krCache;
+  GM_ADDR scaleX;
+  GM_ADDR scaleWDq;
+  GM_ADDR scaleWUqQr;
+  GM_ADDR scaleWDkvKr;
+  GM_ADDR smooth;
+  GM_ADDR queryRope;
+  GM_ADDR queryNorm;
+  GM_ADDR queryNormScale;
+  GM_ADDR workspace;
+};
+
+template <typename T, uint32_t kMode>
+class MlapVector {
+  using Ty = MlapTypes<T, kMode>;
+  using Mm1Out = typename Ty::Mm1Out;
+  using Cq = typename Ty::Cq;
+  using QOut = typename Ty::QOut;
+  static constexpr bool kQuantCq = kMode != kMlapBf16;
+
+ public:
+  __aicore__ inline void Init(const MlapVectorArgs& a, const MlaPrologTiling& t) {
+    using namespace AscendC;
+    t_ = &t;
+    core_ = uint32_t(GetBlockIdx()) / 2;
+    sub_ = uint32_t(GetSubBlockIdx());
+    ws_.Init(a.workspace, t, core_);
+    c1_ = t.qLora + kMlapKvRopeDim;
+    qCols_ = t.nope + kMlapRopeDim;
+    MlapHeads(t, core_, headBegin_, headEnd_);
+    tokenX_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.tokenX));
+    gammaXGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaX));
+    gammaCqGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaCq));
+    gammaCkvGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaCkv));
+    sin_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.ropeSin));
+    cos_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.ropeCos));
+    cacheIndex_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(a.cacheIndex));
+    kvCache_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.kvCache));
+    krCache_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.krCache));
+    scaleX_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a.scaleX));
+    scaleWDq_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a.scaleWDq));
+    scaleWUq_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a.scaleWUqQr));
+    scaleWDkv_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a.scaleWDkvKr));
+    smooth_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a.smooth));
+    queryRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.queryRope));
+    queryNorm_.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(a.queryNorm));
+    queryNormScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a.queryNormScale));
+    Carve();
+  }
+
+  __aicore__ inline void Process() {
+    using namespace AscendC;
+    const uint32_t groups = t_->groups;
+    const bool prep = t_->hasGammaX;
+    LoadConstants();
+    if (prep) {  // x of the first two groups
+      XPrep(0);
+      if (groups > 1) XPrep(1);
+      SyncAll<true>();
+      for (uint32_t g = 0; g < (groups < 2 ? groups : 2); ++g) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);
+    }
+    for (uint32_t s = 0; s <= groups; ++s) {
+      // The heads of group s - 1 first: the cube works through them right after its MM1(s).
+      if (s >= 1) Heads(s - 1);
+      if (s == groups) break;
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1Done);
+      SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring; step s - 1 is done
+      if (prep && s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);  // x(s+1), made in step s-1
+      if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // the slot of group s - 1
+      NormCq(s);
+      SyncAll<true>();  // every row of c^Q(s) is in the ring
+      CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
+      Kv(s);
+      if (prep && s + 2 < groups) XPrep(s + 2);
+    }
+  }
+
+ private:
+  // Rows [begin, end) of group g that this vector core handles: its half of the AI core's (Heads),
+  // or its share among all vector cores (the norms, the caches).
+  __aicore__ inline void OwnRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
+    const uint32_t rows = MlapGroupRows(*t_, g), first = (rows + 1) / 2;
+    begin = sub_ == 0 ? 0 : first;
+    end = sub_ == 0 ? first : rows;
+  }
+  __aicore__ inline void SharedRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
+    MlapVectorRows(MlapGroupRows(*t_, g), 2 * t_->blockDim, 2 * core_ + sub_, begin, end);
+  }
+
+  static constexpr uint32_t kArenaBytes = 180 * 1024;  // of the 184 KiB a kernel may use
+
+  template <typename U>
+  __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
+    AscendC::LocalTensor<U> out = arena_.GetWithOffset<U>(elems, used_);
+    used_ += AlignUp(elems * uint32_t(sizeof(U)), 32);
+    return out;
+  }
+
+  __aicore__ inline void Carve() {
+    const MlaPrologTiling& t = *t_;
+    const uint32_t ropeElems = kMlapMaxRopeRows * kMlapRopeDim;
+    uint32_t lrow = 2 * ropeElems;  // RoPE needs two row blocks of temporaries
+    if (t.hasGammaX && t.hidden > lrow) lrow = t.hidden;
+    if (t.qLora > lrow) lrow = t.qLora;
+    uint32_t inBytes = ropeElems * uint32_t(sizeof(QOut));
+    if (t.hasGammaX && t.hidden * 2 > inBytes) inBytes = t.hidden * 2;
+    if (c1_ * uint32_t(sizeof(Mm1Out)) > inBytes) inBytes = c1_ * uint32_t(sizeof(Mm1Out));
+    if (t.nope * 4 > inBytes) inBytes = t.nope * 4;
+    uint32_t outBytes = ropeElems * 2;
+    if (t.hasGammaX && t.hidden * 2 > outBytes) outBytes = t.hidden * 2;
+    if (t.qLora * 2 > outBytes) outBytes = t.qLora * 2;
+    pipe_.InitBuffer(arena_, kArenaBytes);
+    MlapScratch s;
+    s.row = Take<float>(lrow);
+    s.tmp = Take<float>(lrow);
+    s.in = Take<uint8_t>(inBytes);
+    s.out = Take<uint8_t>(outBytes);
+    s.red = Take<float>(8);
+    s.work = Take<float>(lrow / 64 + 8);
+    rows_.Init(s);
+    gammaCq_ = Take<T>(t.qLora);
+    gammaCkv_ = Take<T>(kMlapKvLoraDim);
+    if (t.hasGammaX) gammaX_ = Take<T>(t.hidden);
+    cosRows_ = Take<float>(ropeElems);
+    sinRows_ = Take<float>(ropeElems);
+    deint_ = Take<uint32_t>(ropeElems);
+    cosKv_ = Take<float>(kMlapRopeDim);
+    sinKv_ = Take<float>(kMlapRopeDim);
+    if (kQuantCq) {
+      smoothUb_ = Take<float>(t.qLora);
+      scaleWUqUb_ = Take<float>(qCols_);
+      cqScale_ = Take<float>(kMlapMaxRopeRows);
+    }
+    if (kMode == kMlapW8A8) {
+      scaleWDqUb_ = Take<float>(t.qLora);
+      scaleWDkvUb_ = Take<float>(kMlapKvRopeDim);
+      xScale_[0] = Take<float>(kMlapGroupTokens);
+      xScale_[1] = Take<float>(kMlapGroupTokens);
+    }
+  }
+
+  __aicore__ inline void CopyIn(const AscendC::LocalTensor<float>& dst, const AscendC::GlobalTensor<float>& src, uint32_t n) {
+    AscendC::DataCopyPad(dst, src, AscendC::DataCopyExtParams(1, n * 4, 0, 0, 0), AscendC::DataCopyPadExtParams<float>());
+  }
+  template <typename U>
+  __aicore__ inline void CopyInRaw(const AscendC::LocalTensor<U>& dst, const AscendC::GlobalTensor<U>& src, uint32_t n) {
+    AscendC::DataCopyPad(dst, src, AscendC::DataCopyExtParams(1, n * uint32_t(sizeof(U)), 0, 0, 0),
+                         AscendC::DataCopyPadExtParams<U>());
+  }
+
+  // Gammas and per-channel scales, resident for the whole launch.
+  __aicore__ inline void LoadConstants() {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    CopyInRaw(gammaCq_, gammaCqGm_, t.qLora);
+    CopyInRaw(gammaCkv_, gammaCkvGm_, kMlapKvLoraDim);
+    if (t.hasGammaX) CopyInRaw(gammaX_, gammaXGm_, t.hidden);
+    if (kQuantCq && t.hasSmooth) CopyIn(smoothUb_, smooth_, t.qLora);
+    if (kMode == kMlapW8A8) {
+      CopyIn(scaleWDqUb_, scaleWDq_, t.qLora);
+      CopyIn(scaleWDkvUb_, scaleWDkv_, kMlapKvRopeDim);
+    }
+    rows_.BuildDeinterleave(deint_);
+    MlapSync<HardEvent::MTE2_V>();
+  }
+
+  // x scale of token t of group g (mode 2): the caller's dequant_scale_x, or the one XPrep made.
+  __aicore__ inline float XScale(uint32_t g, uint32_t r) {
+    if (!t_->hasGammaX) return scaleX_.GetValue(uint64_t(g) * kMlapGroupTokens + r);
+    return xScale_[g % 2].GetValue(r);
+  }
+
+  // Mode 2: v = acc * x_scale[t] * w_scale[n].
+  __aicore__ inline void Dequant(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& wScale,
+                                 float xScale, uint32_t n) {
+    using namespace AscendC;
+    Muls(v, v, xScale, n);
+    PipeBarrier<PIPE_V>();
+    Mul(v, v, wScale, n);
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Fused input RMSNorm of this vector core's rows of group g -> the x ring; mode 2 quantizes them.
+  __aicore__ inline void XPrep(uint32_t g) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    uint32_t r0, r1;
+    SharedRows(g, r0, r1);
+    const LocalTensor<float> v = rows_.Scratch().row;
+    using X = typename Ty::X;
+    GlobalTensor<X> xs;
+    xs.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
+    for (uint32_t r = r0; r < r1; ++r) {
+      const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
+      rows_.Load(v, tokenX_[token * t.hidden], t.hidden);
+      rows_.RmsNorm(v, gammaX_, t.hidden, t.epsX, 1.0f);
+      if constexpr (kMode == kMlapW8A8) {
+        float scale = 0.0f;
+        const LocalTensor<int8_t> q = rows_.Quantize(v, t.hidden, scale);
+        rows_.Store(xs[uint64_t(r) * t.hidden], q, t.hidden);
+        GlobalTensor<float> scales;
+        scales.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.XScale(g)));
+        WriteScale(scales[r], scale);
+      } else {
+        rows_.Store(xs[uint64_t(r) * t.hidden], rows_.template Convert<T>(v, t.hidden), t.hidden);
+      }
+    }
+  }
+
+  // One fp32 scale to GM.
+  __aicore__ inline void WriteScale(const AscendC::GlobalTensor<float>& dst, float value) {
+    using namespace AscendC;
+    const LocalTensor<float> red = rows_.Scratch().red;
+    MlapSync<HardEvent::V_S>();  // the vector unit is done with `red`
+    red.SetValue(0, value);
+    MlapSync<HardEvent::S_MTE3>();
+    DataCopyPad(dst, red, DataCopyExtParams(1, 4, 0, 0, 0));
+    MlapSync<HardEvent::MTE3_S>();  // `red` is free again
+  }
+
+  // This vector core's rows of group g: c^Q -> the c^Q ring and query_norm (modes 1, 2: int8 with
+  // its scale, to both).
+  __aicore__ inline void NormCq(uint32_t g) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    const uint32_t hcq = t.qLora;
+    uint32_t r0, r1;
+    SharedRows(g, r0, r1);
+    const LocalTensor<float> v = rows_.Scratch().row;
+    GlobalTensor<Mm1Out> mm1;
+    mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
+    GlobalTensor<Cq> cq;
+    cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
+    GlobalTensor<float> cqScale;
+    cqScale.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.CqScale(g)));
+    if (kMode == kMlapW8A8 && t.hasGammaX) LoadXScales(g);
+    for (uint32_t r = r0; r < r1; ++r) {
+      const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
+      rows_.Load(v, mm1[uint64_t(r) * c1_], hcq);
+      if constexpr (kMode == kMlapW8A8) Dequant(v, scaleWDqUb_, XScale(g, r), hcq);
+      rows_.RmsNorm(v, gammaCq_, hcq, t.epsCq, t.qcQrScale);
+      if constexpr (kQuantCq) {
+        if (t.hasSmooth) {
+          Mul(v, v, smoothUb_, hcq);
+          PipeBarrier<PIPE_V>();
+        }
+        float scale = 0.0f;
+        const LocalTensor<int8_t> q = rows_.Quantize(v, hcq, scale);
+        rows_.Store(cq[uint64_t(r) * hcq], q, hcq);
+        if (t.queryNorm) rows_.Store(queryNorm_[token * hcq], q, hcq);
+        WriteScale(cqScale[r], scale);
+        if (t.queryNorm) WriteScale(queryNormScale_[token], scale);
+      } else {
+        const LocalTensor<T> o = rows_.template Convert<T>(v, hcq);
+        rows_.Store(cq[uint64_t(r) * hcq], o, hcq);
+        if (t.queryNorm) rows_.Store(queryNorm_[token * hcq], o, hcq);
+      }
+    }
+  }
+
+  // Mode 2 with the fused input norm: the x scales of the whole group (both halves) from GM.
+  __aicore__ inline void LoadXScales(uint32_t g) {
+    using namespace AscendC;
+    GlobalTensor<float> src;
+    src.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.XScale(g)));
+    MlapSync<HardEvent::S_MTE2>();
+    CopyIn(xScale_[g % 2], src, MlapGroupRows(*t_, g));
+    MlapSync<HardEvent::MTE2_S>();
+  }
+
+  // The group's latent and rope-key rows, spread over all vector cores, to the caches.
+  __aicore__ inline void Kv(uint32_t g) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    uint32_t r0, r1;
+    SharedRows(g, r0, r1);
+    const LocalTensor<float> v = rows_.Scratch().row;
+    GlobalTensor<Mm1Out> mm1;
+    mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
+    for (uint32_t r = r0; r < r1; ++r) {
+      const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
+      const int64_t slot = t.paged ? cacheIndex_.GetValue(token) : int64_t(token);
+      if (slot < 0) continue;  // negative cache_index: not cached
+      rows_.Load(v, mm1[uint64_t(r) * c1_ + t.qLora], kMlapKvRopeDim);
+      if constexpr (kMode == kMlapW8A8) Dequant(v, scaleWDkvUb_, XScale(g, r), kMlapKvRopeDim);
+      rows_.RmsNorm(v, gammaCkv_, kMlapKvLoraDim, t.epsCkv, t.kcScale);
+      rows_.Store(kvCache_[uint64_t(slot) * kMlapKvLoraDim], rows_.template Convert<T>(v, kMlapKvLoraDim), kMlapKvLoraDim);
+      rows_.LoadCosSin(cosKv_, sinKv_, cos_[token * kMlapRopeDim], sin_[token * kMlapRopeDim], 1);
+      const LocalTensor<float> kpe = v[kMlapKvLoraDim];
+      rows_.Rope(kpe, cosKv_, sinKv_, deint_, 1);
+      rows_.Store(krCache_[uint64_t(slot) * kMlapRopeDim], rows_.template Convert<T>(kpe, kMlapRopeDim), kMlapRopeDim);
+    }
+  }
+
+  // Per head of this AI core: RoPE(q_pe) of our rows -> query_rope; modes 1, 2: q_nope -> the cube.
+  __aicore__ inline void Heads(uint32_t g) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    uint32_t r0, r1;
+    OwnRows(g, r0, r1);
+    const uint32_t n = r1 - r0, d = t.nope;
+    const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
+    if (headBegin_ < headEnd_ && n > 0) {
+      rows_.LoadCosSin(cosRows_, sinRows_, cos_[(t0 + r0) * kMlapRopeDim], sin_[(t0 + r0) * kMlapRopeDim], n);
+      if constexpr (kQuantCq) LoadCqScales(g, r0, n);
+    }
+    const LocalTensor<float> v = rows_.Scratch().row;
+    for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
+      const uint32_t k = headSteps_;
+      GlobalTensor<QOut> q;
+      q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.Q(k)));
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQReady);
+      const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
+      if (n > 0) {
+        MlapSync<HardEvent::V_MTE2>();
+        const uint32_t rowBytes = kMlapRopeDim * uint32_t(sizeof(QOut));
+        DataCopyPad(raw, q[uint64_t(r0) * qCols_ + d],
+                    DataCopyExtParams(uint16_t(n), rowBytes, (qCols_ - kMlapRopeDim) * uint32_t(sizeof(QOut)), 0, 0),
+                    DataCopyPadExtParams<QOut>());
+      }
+      if constexpr (!kQuantCq) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // q_pe is in UB
+      if (n > 0) {
+        MlapSync<HardEvent::MTE2_V>();
+        Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
+        PipeBarrier<PIPE_V>();
+      }
+      if constexpr (kQuantCq) {
+        LoadHeadScales(h);
+        if (n > 0) DequantRows(v, scaleWUqUb_[d], n, kMlapRopeDim);
+        Nope(q, r0, n, k);
+        CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);
+      }
+      if (n == 0) continue;
+      rows_.Rope(v, cosRows_, sinRows_, deint_, n);
+      const LocalTensor<T> o = rows_.template Convert<T>(v, n * kMlapRopeDim);
+      rows_.Store(queryRope_[((t0 + r0) * t.heads + h) * kMlapRopeDim], o, kMlapRopeDim, n, t.heads * kMlapRopeDim);
+    }
+  }
+
+  // Modes 1, 2: the c^Q scales of our rows (written by whichever vector core normalized them).
+  __aicore__ inline void LoadCqScales(uint32_t g, uint32_t r0, uint32_t n) {
+    using namespace AscendC;
+    GlobalTensor<float> src;
+    src.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.CqScale(g)));
+    MlapSync<HardEvent::S_MTE2>();
+    CopyIn(cqScale_, src[r0], n);
+    MlapSync<HardEvent::MTE2_S>();
+  }
+
+  // Modes 1, 2: this head's per-channel scales of W_uq_qr ([D nope | Dr rope]).
+  __aicore__ inline void LoadHeadScales(uint32_t h) {
+    using namespace AscendC;
+    MlapSync<HardEvent::V_MTE2>();
+    CopyIn(scaleWUqUb_, scaleWUq_[uint64_t(h) * qCols_], qCols_);
+    MlapSync<HardEvent::MTE2_V>();
+  }
+
+  // rows x cols values of v (packed rows): acc * cq_scale[t] * w_scale[col].
+  __aicore__ inline void DequantRows(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& wScale,
+                                     uint32_t rows, uint32_t cols) {
+    using namespace AscendC;
+    for (uint32_t i = 0; i < rows; ++i) {
+      Muls(v[i * cols], v[i * cols], cqScale_.GetValue(i), cols);
+    }
+    PipeBarrier<PIPE_V>();
+    for (uint32_t i = 0; i < rows; ++i) Mul(v[i * cols], v[i * cols], wScale, cols);
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Modes 1, 2: our rows of q_nope (int32) dequantized to the float dtype -> q_nope slot k.
+  __aicore__ inline void Nope(const AscendC::GlobalTensor<QOut>& q, uint32_t r0, uint32_t n, uint32_t k) {
+    using namespace AscendC;
+    const uint32_t d = t_->nope;
+    GlobalTensor<T> qn;
+    qn.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
+    const LocalTensor<float> w = rows_.Scratch().tmp;  // the rope rows stay in `row`
+    for (uint32_t i = 0; i < n; ++i) {
+      MlapSync<HardEvent::V_MTE2>();
+      const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
+      DataCopyPad(raw, q[uint64_t(r0 + i) * qCols_], DataCopyExtParams(1, d * uint32_t(sizeof(QOut)), 0, 0, 0),
+                  DataCopyPadExtParams<QOut>());
+      MlapSync<HardEvent::MTE2_V>();
+      Cast(w, raw, RoundMode::CAST_RINT, d);
+      PipeBarrier<PIPE_V>();
+      Muls(w, w, cqScale_.GetValue(i), d);
+      PipeBarrier<PIPE_V>();
+      Mul(w, w, scaleWUqUb_, d);
+      PipeBarrier<PIPE_V>();
+      rows_.Store(qn[uint64_t(r0 + i) * d], rows_.template Convert<T>(w, d), d);
+    }
+    CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagQnReady);
+  }
+
+  const MlaPrologTiling* t_ = nullptr;
+  uint32_t core_ = 0, sub_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0, used_ = 0;
+  MlapWorkspace ws_;
+  MlapRows rows_;
+  AscendC::TPipe pipe_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
+  AscendC::LocalTensor<T> gammaCq_, gammaCkv_, gammaX_;
+  AscendC::LocalTensor<float> cosRows_, sinRows_, cosKv_, sinKv_, smoothUb_, scaleWUqUb_, scaleWDqUb_, scaleWDkvUb_;
+  AscendC::LocalTensor<float> cqScale_, xScale_[2];
+  AscendC::LocalTensor<uint32_t> deint_;
+  AscendC::GlobalTensor<T> tokenX_, gammaXGm_, gammaCqGm_, gammaCkvGm_, sin_, cos_, kvCache_, krCache_, queryRope_;
+  AscendC::GlobalTensor<int64_t> cacheIndex_;
+  AscendC::GlobalTensor<float> scaleX_, scaleWDq_, scaleWUq_, scaleWDkv_, smooth_, queryNormScale_;
+  AscendC::GlobalTensor<Cq> queryNorm_;
+};
+
+}  // namespace ascend_glm5

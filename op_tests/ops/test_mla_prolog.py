@@ -1,0 +1,298 @@
+"""mla_prolog kernel (on the emulator) against the pure-torch reference.
+
+Both compute in fp32 with the same rounding points (docs/ops/mla_prolog.md); they differ in the
+fp32 summation order of the matmuls and RMSNorms. A sum that lands within an fp32 ulp of a bf16
+rounding boundary may then round the other way, and that one-ulp step propagates through the
+later stages. So float outputs must agree within TOL_ULPS bf16 ulps of each output's largest
+magnitude (measured: at most 1), int8 query_norm within 1 (a rounding tie may fall either way).
+Its scale, max|c^Q| / 127, moves with the row's RMS: one bf16 step of one input element of the
+RMSNorm (the rounded x @ W_dq) changes it by up to 2^-7 x that element's share of the sum of
+squares, so it must agree within SCALE_RTOL (measured: 3e-5). Cache rows the op must not write
+(skipped slots, unused rows) must keep their NaN sentinel, and every refused call must leave the
+caches untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+
+TOL_ULPS = 2
+SCALE_RTOL = 1e-3
+MODES = (0, 1, 2)
+KV_LORA, ROPE = 512, 64
+# (He, Hcq, N, D): small dims for the sweeps, and both models' dims with a TP slice of heads.
+SMALL = (256, 128, 3, 32)
+GLM5_TP = (6144, 2048, 4, 192)  # GLM-5, 4 of 64 heads (TP16)
+DSV32_TP = (7168, 1536, 8, 128)  # DeepSeek-V3.2, 8 of 128 heads (TP16)
+GLM5_FULL = (6144, 2048, 64, 192)
+
+
+def _rope_tables(positions, dtype):
+    angle = positions[..., None].double() * 1e4 ** (-torch.arange(0, ROPE, 2).double() / ROPE)
+    return torch.cat([angle.sin()] * 2, -1).to(dtype), torch.cat([angle.cos()] * 2, -1).to(dtype)
+
+
+def _quantize_columns(w: torch.Tensor):
+    """int8 symmetric per-output-channel quantization of a [K, N] weight -> (int8 [K, N], fp32 [1, N])."""
+    scale = w.abs().amax(0, keepdim=True) / 127
+    return torch.round(w / scale).clamp(-127, 127).to(torch.int8), scale
+
+
+def make_case(dims, lead, *, dtype=torch.bfloat16, cache_mode="PA_BSND", block_size=16, seed=0, skip=0,
+              fused_norm=False, mode=0, smooth=True):  # fmt: skip
+    """Random weights, inputs and NaN-filled caches. lead: token shape ([T] or [B, S]). PA_BSND slots
+    are a random permutation of a cache with spare blocks; `skip` tokens get slot -1. mode 1 / 2:
+    int8 weights (per-channel scales; W_uq_qr of the smoothed c^Q when `smooth`), mode 2 also an
+    int8 token_x with its per-token scale (unless the input norm is fused: the kernel quantizes)."""
+    hidden, q_lora, heads, nope = dims
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape, scale=1.0):
+        return torch.randn(*shape, generator=g) * scale
+
+    tokens = math.prod(lead)
+    x = rnd(*lead, hidden) * (3.0 if fused_norm else 1.0)  # a hidden state is not normalized
+    args = [
+        x.to(dtype),
+        rnd(hidden, q_lora, scale=hidden**-0.5).to(dtype),
+        rnd(q_lora, heads * (nope + ROPE), scale=q_lora**-0.5).to(dtype),
+        rnd(heads, nope, KV_LORA, scale=nope**-0.5).to(dtype),
+        rnd(hidden, KV_LORA + ROPE, scale=hidden**-0.5).to(dtype),
+        (1 + 0.2 * rnd(q_lora)).to(dtype),
+        (1 + 0.2 * rnd(KV_LORA)).to(dtype),
+    ]
+    positions = torch.randint(0, 4096, lead, generator=g)
+    sin, cos = _rope_tables(positions, dtype)
+    args += [sin, cos]
+    kw = {"cache_mode": cache_mode}
+    if cache_mode == "PA_BSND":
+        blocks = -(-tokens // block_size) + 2
+        slots = torch.randperm(blocks * block_size, generator=g)[:tokens]
+        slots[torch.randperm(tokens, generator=g)[:skip]] = -1
+        kw["cache_index"] = slots.reshape(lead)
+        cache_lead = (blocks, block_size)
+    else:
+        cache_lead = lead
+    args += [torch.full((*cache_lead, 1, KV_LORA), float("nan"), dtype=dtype),
+             torch.full((*cache_lead, 1, ROPE), float("nan"), dtype=dtype)]  # fmt: skip
+    if fused_norm:
+        kw["rmsnorm_gamma_x"] = (1 + 0.2 * rnd(hidden)).to(dtype)
+        kw["rmsnorm_epsilon_x"] = 1e-6
+    if mode:
+        kw["weight_quant_mode"] = mode
+        w_uq = args[2].float()
+        if smooth:
+            kw["smooth_scales_cq"] = 0.5 + torch.rand(1, q_lora, generator=g)
+            w_uq = w_uq / kw["smooth_scales_cq"].T  # SmoothQuant: the op multiplies c^Q by smooth
+        args[2], kw["dequant_scale_w_uq_qr"] = _quantize_columns(w_uq)
+    if mode == 2:
+        args[1], kw["dequant_scale_w_dq"] = _quantize_columns(args[1].float())
+        args[4], kw["dequant_scale_w_dkv_kr"] = _quantize_columns(args[4].float())
+        if not fused_norm:
+            args[0], x_scale = reference.dynamic_quant(args[0])
+            kw["dequant_scale_x"] = x_scale[..., None]
+    return args, kw
+
+
+def _max_ulp_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """Largest |got - want| in bf16 ulps of max |want| (an ulp of the output's top binade)."""
+    if want.numel() == 0:
+        return 0.0
+    want = want.float()
+    top = want.abs().max()
+    if top == 0:
+        return float((got.float() - want).abs().max())
+    ulp = 2.0 ** (math.floor(math.log2(float(top))) - 7)
+    return float((got.float() - want).abs().max()) / ulp
+
+
+def assert_close_ulps(got, want, what):
+    assert got.shape == want.shape and got.dtype == want.dtype, f"{what}: {got.shape}/{got.dtype} vs {want.shape}"
+    assert not torch.isnan(want).any() and not torch.isnan(got).any(), f"{what}: NaN"
+    err = _max_ulp_error(got, want)
+    assert err <= TOL_ULPS, f"{what}: max error {err:.2f} bf16 ulps of the largest value > {TOL_ULPS}"
+
+
+def check(args, kw, **extra):
+    """Runs the op and the reference on copies of the caches and compares everything."""
+    kw = {**kw, **extra}
+    ref_kv, ref_kr = args[9].clone(), args[10].clone()
+    got = ops.mla_prolog(*args, **kw)
+    want = reference.mla_prolog(*args[:9], ref_kv, ref_kr, **kw)
+    assert_close_ulps(got[0], want[0], "query")
+    assert_close_ulps(got[1], want[1], "query_rope")
+    assert got[2] is None
+    if not kw.get("query_norm_flag"):
+        assert got[3] is None and got[4] is None
+    elif kw.get("weight_quant_mode", 0) == 0:
+        assert_close_ulps(got[3], want[3], "query_norm")
+        assert got[4] is None
+    else:
+        assert got[3].dtype == torch.int8 and got[3].shape == want[3].shape
+        assert (got[3].int() - want[3].int()).abs().le(1).all(), "int8 query_norm differs by more than 1"
+        torch.testing.assert_close(got[4], want[4], rtol=SCALE_RTOL, atol=0)
+    # Caches: written rows close, every other row still NaN (nothing written where it must not be).
+    for name, cache, ref in (("kv_cache", args[9], ref_kv), ("kr_cache", args[10], ref_kr)):
+        written = ~torch.isnan(ref)
+        assert torch.equal(written, ~torch.isnan(cache)), f"{name}: written rows differ from the reference's"
+        if written.any():
+            assert_close_ulps(cache[written], ref[written], name)
+    return got
+
+
+# ---- sweeps over modes, layouts and token counts (small dims) -------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("tokens", [0, 1, 3, 17, 300])
+def test_paged_token_counts(tokens, mode):
+    # 300 tokens: 5 groups of 64, a 44-row tail, the skewed cube pipeline over several groups.
+    args, kw = make_case(SMALL, (tokens,), skip=tokens // 4, seed=tokens + mode, mode=mode)
+    got = check(args, kw, query_norm_flag=True)
+    assert got[0].shape == (tokens, SMALL[2], KV_LORA)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cache_mode,lead", [("BSND", (2, 9)), ("TND", (17,)), ("PA_BSND", (3, 5))])
+def test_layouts(cache_mode, lead, mode):
+    args, kw = make_case(SMALL, lead, cache_mode=cache_mode, seed=len(lead) + mode, mode=mode)
+    got = check(args, kw, query_norm_flag=True)
+    assert got[0].shape == (*lead, SMALL[2], KV_LORA) and got[3].shape == (*lead, SMALL[1])
+    if mode:
+        assert got[3].dtype == torch.int8 and got[4].shape == (*lead, 1)
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+def test_query_norm_flag_off_and_no_smooth(mode):
+    args, kw = make_case(SMALL, (6,), mode=mode, smooth=False, seed=30 + mode)
+    check(args, kw)
+
+
+def test_prefill_beyond_1024_tokens():
+    # No token cap (vllm-ascend's MLAPO stops at 1024): 17 groups, the last of 16 rows.
+    args, kw = make_case((128, 64, 2, 16), (1040,), skip=50, seed=5)
+    check(args, kw, query_norm_flag=True)
+
+
+def test_all_slots_skipped_writes_nothing():
+    args, kw = make_case(SMALL, (5,), skip=5)
+    check(args, kw)
+    assert args[9].isnan().all() and args[10].isnan().all()
+
+
+def test_block_size_1024_and_scales():
+    args, kw = make_case(SMALL, (70,), block_size=1024, skip=3, seed=7)
+    check(args, kw, rmsnorm_epsilon_cq=1e-2, rmsnorm_epsilon_ckv=0.5, qc_qr_scale=0.75, kc_scale=2.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fused_input_norm(mode):
+    # The whole MLAPO chain: input RMSNorm (and, mode 2, its int8 quantization) in the kernel.
+    args, kw = make_case(SMALL, (67,), fused_norm=True, seed=11 + mode, mode=mode)
+    check(args, kw, query_norm_flag=True)
+
+
+def test_fp16():
+    args, kw = make_case(SMALL, (9,), dtype=torch.float16, seed=12)
+    check(args, kw, query_norm_flag=True)
+
+
+def test_heads_fewer_than_cores_and_one_head():
+    # One head: a single AI core does MM2 / MM3, the others only MM1.
+    args, kw = make_case((128, 64, 1, 48), (20,), seed=13)
+    check(args, kw, query_norm_flag=True)
+
+
+# ---- the two models' dimensions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dims,tokens", [(GLM5_TP, 3), (DSV32_TP, 1)], ids=["glm5-tp16", "dsv32-tp16"])
+def test_model_dims_tp_slice(dims, tokens, mode):
+    args, kw = make_case(dims, (tokens,), seed=21 + mode, mode=mode)
+    check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)
+
+
+def test_glm5_full_dims_decode_token():
+    # All 64 heads; int8 W_uq_qr as GLM-5's W8A8 checkpoints have it (q_a / kv_a stay 16-bit).
+    args, kw = make_case(GLM5_FULL, (1,), seed=22, mode=1)
+    check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)
+    launch = cpu_module().last_launch()
+    assert launch["kernel"] == "mla_prolog" and launch["block_dim"] > 1
+
+
+# ---- refusals: clear errors before launch, caches untouched --------------------------------------
+
+
+def _refused(args, kw, exc, match, **extra):
+    before = [args[9].clone(), args[10].clone()]
+    with pytest.raises(exc, match=match):
+        ops.mla_prolog(*args, **{**kw, **extra})
+    assert torch.equal(args[9].isnan(), before[0].isnan()) and torch.equal(args[10].isnan(), before[1].isnan())
+
+
+def test_refuses_duplicate_slots_and_bad_slots():
+    args, kw = make_case(SMALL, (4,))
+    dup = kw["cache_index"].clone()
+    dup[1] = dup[3]
+    _refused(args, {**kw, "cache_index": dup}, ValueError, "duplicate slots")
+    big = kw["cache_index"].clone()
+    big[0] = 10_000
+    _refused(args, {**kw, "cache_index": big}, ValueError, "outside")
+    _refused(args, {k: x for k, x in kw.items() if k != "cache_index"}, ValueError, "cache_index is required")
+    with pytest.raises(ValueError, match="duplicate slots"):
+        reference.mla_prolog(*args, **{**kw, "cache_index": dup})
+    # Duplicates among skipped (-1) slots are fine.
+    skip = kw["cache_index"].clone()
+    skip[[0, 2]] = -1
+    check(args, {**kw, "cache_index": skip})
+
+
+def test_refuses_bad_arguments():
+    args, kw = make_case(SMALL, (4,))
+    bad = list(args)
+    bad[0] = args[0].float()
+    _refused(bad, kw, TypeError, "token_x must have dtype")
+    bad = list(args)
+    bad[3] = args[3][:, :, :256]
+    _refused(bad, kw, ValueError, "Hckv")
+    bad = list(args)
+    bad[1] = args[1][:, :96]
+    _refused(bad, kw, ValueError, "Hcq must be a multiple of 64")
+    bad = list(args)
+    bad[7] = args[7][:, :32]
+    _refused(bad, kw, ValueError, "rope_sin must have shape")
+    _refused(args, kw, ValueError, "cache_mode", cache_mode="PA_NZ")
+    _refused(args, kw, ValueError, "weight_quant_mode", weight_quant_mode=3)
+    _refused(args, kw, TypeError, "weight_uq_qr must have dtype in \\(int8\\)", weight_quant_mode=1)
+    q_args, q_kw = make_case(SMALL, (4,), mode=2)
+    _refused(q_args, {k: x for k, x in q_kw.items() if k != "dequant_scale_x"}, ValueError,
+             "dequant_scale_x must be given")  # fmt: skip
+    _refused(q_args, {**q_kw, "rmsnorm_gamma_x": torch.ones(SMALL[0], dtype=torch.bfloat16)}, TypeError,
+             "token_x must have dtype in \\(bfloat16\\)")  # fused norm: token_x is the float hidden state
+    _refused(q_args, {**q_kw, "dequant_scale_w_dq": q_kw["dequant_scale_w_dq"][:, :-1]}, ValueError,
+             "dequant_scale_w_dq must have shape")  # fmt: skip
+    _refused(args, kw, ValueError, "smooth_scales_cq is only used", smooth_scales_cq=torch.ones(1, SMALL[1]))
+    _refused(args, kw, TypeError, "qc_qr_scale must be a finite float", qc_qr_scale=float("inf"))
+    bad = list(args)
+    bad[9] = torch.full((3, 24, 1, KV_LORA), float("nan"), dtype=torch.bfloat16)
+    bad[10] = torch.full((3, 24, 1, ROPE), float("nan"), dtype=torch.bfloat16)
+    _refused(bad, {**kw, "cache_index": torch.arange(4)}, ValueError, "block_size must be a multiple of 16")
+
+
+def test_fake_tensor_shapes():
+    args, kw = make_case(SMALL, (2, 3))
+    with torch._subclasses.fake_tensor.FakeTensorMode() as mode:
+        fake = [mode.from_tensor(a) for a in args]
+        index = mode.from_tensor(kw["cache_index"])
+        q, qr, qn, qs = torch.ops.ascend_glm5.mla_prolog(
+            *fake, index, None, None, None, None, None, None, 1e-5, 1e-5, 1e-5, "PA_BSND", True, 0, 1.0, 1.0
+        )
+    assert q.shape == (2, 3, SMALL[2], KV_LORA) and qr.shape == (2, 3, SMALL[2], ROPE) and qn.shape == (2, 3, SMALL[1])
+    assert qs.numel() == 0
