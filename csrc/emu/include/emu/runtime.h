@@ -35,6 +35,8 @@ struct SocInfo {
   uint32_t aivNum;
 };
 const SocInfo& Soc();
+// Emulates another A2/A3 SoC's core counts (the timing model's --soc); not while a launch runs.
+void SelectSoc(const std::string& name, uint32_t aicNum, uint32_t aivNum);
 
 // ---- errors ----------------------------------------------------------------------------------
 // Every violated hardware rule raises this; its message names kernel, core, API call and rule.
@@ -85,6 +87,7 @@ void ResetCounters();
 
 // ---- per-core state --------------------------------------------------------------------------
 class PipeState;  // TPipe accounting, defined in pipe.h
+struct CoreTrace;  // instruction trace for the timing model, defined in trace.h
 
 struct CoreState {
   const char* kernel = "";
@@ -106,6 +109,7 @@ struct CoreState {
   uint64_t maskLow = ~0ull;
   const char* maskUndefinedBy = nullptr;
   std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
+  CoreTrace* trace = nullptr;               // non-null while tracing (emu/trace.h)
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.
