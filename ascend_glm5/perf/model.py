@@ -124,14 +124,17 @@ class LaunchReport:
         return f"{name} ({share:.0%} of the critical path)"
 
 
-def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float | None = None) -> LaunchReport:
-    """Replays one LaunchTrace (from `tracing`) on `soc`'s constants."""
+def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
+           cost_overrides: dict[str, tuple[float, float, float, float]] | None = None) -> LaunchReport:
+    """Replays one LaunchTrace (from `tracing`) on `soc`'s constants. `cost_overrides` replaces the
+    cost (head, slope16, slope32, per_element) of the named vector APIs: what-if experiments, e.g.
+    the top-k's share of a launch is its time saved when its instructions cost nothing."""
     if trace.truncated:
         raise RuntimeError(f"the trace of '{trace.kernel}' hit the record limit; raise ASCEND_GLM5_TRACE_MAX_RECORDS")
     params = socs.params(soc)
-    if timeline_resolution is None:
-        timeline_resolution = 50.0
-    r = cpu_module().perf_replay(trace, params, costs.api_costs(), timeline_resolution)
+    api_costs = costs.api_costs()
+    api_costs.update(cost_overrides or {})
+    r = cpu_module().perf_replay(trace, params, api_costs, timeline_resolution)
     apis = list(r["apis"])
     return LaunchReport(
         kernel=r["kernel"], soc=soc, cycles=r["cycles"], clock_hz=params["clock_ghz"] * 1e9, cores=list(r["cores"]),

@@ -114,7 +114,7 @@ class Engine {
   void Emit(uint32_t ci, int pipe, double start, double end);
   // ---- memory ----
   void ClassifyRead(const TraceRecord& r, double& hit, double& miss);
-  void InsertWrite(const TraceRecord& r);
+  double InsertWrite(const TraceRecord& r);
   double Reserve(double t0, double bytes, double rate);
   template <typename F>
   void ForEachLine(const TraceRecord& r, F&& f);
@@ -270,10 +270,18 @@ void Engine::ClassifyRead(const TraceRecord& r, double& hit, double& miss) {
   });
 }
 
-void Engine::InsertWrite(const TraceRecord& r) {
-  ForEachLine(r, [&](uint32_t* stamp, uint64_t) {
-    if (stamp && !(*stamp && inserted_ - *stamp < l2Lines_)) *stamp = static_cast<uint32_t>(++inserted_);
+// L2 is write-back: a write allocates its lines; a line still resident from an earlier access is
+// written in L2 only. Returns the bytes that cost HBM bandwidth (newly allocated lines, which are
+// written back eventually): rewriting a ring-buffer workspace that stays in L2 costs none.
+double Engine::InsertWrite(const TraceRecord& r) {
+  double fresh = 0;
+  const double line = std::max<uint32_t>(32, soc_.l2LineBytes);
+  ForEachLine(r, [&](uint32_t* stamp, uint64_t bytes) {
+    if (stamp && *stamp && inserted_ - *stamp < l2Lines_) return;
+    fresh += stamp ? line : bytes;  // the whole line is written back
+    if (stamp) *stamp = static_cast<uint32_t>(++inserted_);
   });
+  return fresh;
 }
 
 // Moves `bytes` through the HBM pool from t0 at up to `rate` bytes/cycle (the core's own path limit)
@@ -375,12 +383,14 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       busy = end - start;
       latency = soc_.gmReadLatency;
     } else if (dst == AscendC::emu::kTraceGm) {
-      InsertWrite(r);
+      const double fresh = InsertWrite(r);
       const double rate = pipe == kFix ? soc_.fixWriteRate : soc_.ubToGmRate;
-      const double t = start + soc_.gmCopyOverhead;
-      const double end = Reserve(t, bytes, rate);
-      res_.bandwidthStall += end - (t + bytes / rate);
-      res_.hbmWriteBytes += bytes;
+      const double inL2 = std::max(0.0, bytes - fresh);
+      const double t = start + soc_.gmCopyOverhead + inL2 / rate;
+      const double end = Reserve(t, fresh, rate);
+      res_.bandwidthStall += end - (t + fresh / rate);
+      res_.hbmWriteBytes += fresh;
+      res_.l2HitBytes += inL2;
       busy = end - start;
     } else {
       double rate = soc_.ubToUbRate;

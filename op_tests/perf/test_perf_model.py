@@ -60,8 +60,9 @@ def test_streaming_copy_takes_the_hbm_roofline(kern, src):
     roofline = perf.Roofline(bytes=2 * src.nbytes)  # read it once, write it once
     ratio = rep.time_us / roofline.time_us(SOC)
     assert 0.9 <= ratio <= 1.1, perf.format_report(rep, roofline)
-    # HBM delivers whole L2 lines: the source once, up to a line more per core slice.
-    assert src.nbytes <= rep.hbm_read_bytes <= src.nbytes + AIV * 256 and rep.hbm_write_bytes == src.nbytes
+    # HBM moves whole L2 lines: the source and the destination once, up to a line more per core slice.
+    assert src.nbytes <= rep.hbm_read_bytes <= src.nbytes + AIV * 256
+    assert src.nbytes <= rep.hbm_write_bytes <= src.nbytes + AIV * 256
 
 
 def test_copy_without_double_buffering_is_slower(kern, src):
