@@ -81,7 +81,7 @@ def print_model_summary() -> None:
         return
     print(f"\ntiming model, {_MODEL['soc']}: modeled kernel time against the op's roofline "
           "max(bytes / HBM bandwidth, MACs / cube peak)")
-    widths = [14, 12, 12, 7, 0]
+    widths = [max(14, *(len(r[0]) for r in rows)), 12, 12, 7, 0]
     print_row(["case", "modeled us", "roofline us", "ratio", "bound"], widths)
     for case, t, r, bound in rows:
         print_row([case, f"{t:.2f}", f"{r:.2f}", f"{t / r:.2f}x" if r > 0 else "-", bound], widths)

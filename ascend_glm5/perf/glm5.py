@@ -36,6 +36,8 @@ class Case:
     ctx: int  # keys per sequence (decode) / prompt length (prefill)
     work: float  # what emulation time scales with (row x key pairs, tokens, elements)
 
+    linear: str = ""  # quant_matmul: the GLM-5 linear; grouped_matmul_a8w4: the expert projection
+
     @property
     def gm_bytes(self) -> float:
         """Host memory the inputs need (the key / latent cache dominates)."""
@@ -43,13 +45,18 @@ class Case:
             return (self.batch if self.phase == "decode" else 1) * self.ctx * DIM * 2
         if self.op == "sparse_flash_attention":
             return (self.batch if self.phase == "decode" else 1) * self.ctx * 1152
+        if self.op == "quant_matmul":
+            return LINEARS[self.linear][0] * LINEARS[self.linear][1]
+        if self.op == "grouped_matmul_a8w4":
+            return LOCAL * EXPERT_PROJ[self.linear][0] * EXPERT_PROJ[self.linear][1] // 2
         return max(self.batch, self.ctx) * HIDDEN * 3
 
     @property
     def shape(self) -> str:
+        what = f"{self.linear}, " if self.linear else ""
         if self.phase == "prefill":
-            return f"S={self.ctx}"
-        return f"B={self.batch}, {self.ctx // 1024}K" if self.ctx else f"B={self.batch}"
+            return f"{what}S={self.ctx}"
+        return f"{what}B={self.batch}, {self.ctx // 1024}K" if self.ctx else f"{what}B={self.batch}"
 
 
 def li_inputs(case: Case, g: torch.Generator):
@@ -104,6 +111,42 @@ def sfa_inputs(case: Case, g: torch.Generator):
     return (q, key, key, idx, SFA_SCALE), kw, roof
 
 
+# GLM-5 W8A8 linears of the attention (K, N): q_a 6144 -> 2048, o_proj 64 x 256 -> 6144.
+LINEARS = {"q_a_proj": (6144, 2048), "o_proj": (16384, 6144)}
+# GLM-5 experts (K, N), one expert-parallel rank holding 8 of the 256 experts (EP 32).
+EXPERT_PROJ = {"gate_up": (6144, 4096), "down": (2048, 6144)}
+EXPERTS, TOP_K, LOCAL = 256, 8, 8
+
+
+def qmm_inputs(case: Case, g: torch.Generator):
+    m = case.batch if case.phase == "decode" else case.ctx
+    k, n = LINEARS[case.linear]
+    x1 = torch.randint(-127, 128, (m, k), dtype=torch.int8, generator=g)
+    w = torch.randint(-127, 128, (n, k), dtype=torch.int8, generator=g)
+    scale = torch.rand(n, generator=g) * 1e-3
+    pts = torch.rand(m, generator=g) * 1e-2
+    fn = lambda: ops.quant_matmul(x1, w.t(), scale, pertoken_scale=pts)  # noqa: E731
+    return fn, Roofline(m * k + k * n + n * 4 + m * 4 + m * n * 2, m * k * n, 8)
+
+
+def gmm_inputs(case: Case, g: torch.Generator):
+    from ..quant import pack_int4_int32
+
+    tokens = case.batch if case.phase == "decode" else case.ctx
+    k, n = EXPERT_PROJ[case.linear]
+    picks = torch.rand(tokens, EXPERTS, generator=g).argsort(dim=1)[:, :TOP_K]
+    counts = torch.bincount(picks.flatten(), minlength=EXPERTS)[:LOCAL].to(torch.int64)
+    m = int(counts.sum())
+    x = torch.randint(-127, 128, (m, k), dtype=torch.int8, generator=g)
+    w = pack_int4_int32(torch.randint(-8, 8, (LOCAL, k, n), dtype=torch.int8, generator=g))
+    scale = torch.rand(LOCAL, n, generator=g) * 1e-2
+    pts = torch.rand(m, generator=g) * 1e-2
+    active = int((counts > 0).sum())
+    fn = lambda: ops.grouped_matmul_a8w4(x, w, scale, pts, counts)  # noqa: E731
+    # The rank's rows and each active expert's int4 weights once, bf16 out; int8 x int4 MACs at the int8 peak.
+    return fn, Roofline(m * k + active * k * n // 2 + active * n * 4 + m * 4 + m * n * 2, m * k * n, 8)
+
+
 def cases(only: str | None) -> list[Case]:
     out = []
     for b in (1, 16, 64):
@@ -119,6 +162,16 @@ def cases(only: str | None) -> list[Case]:
             out.append(Case("sparse_flash_attention", "decode", b, ctx, b))
     for s in (1024, 2048):
         out.append(Case("sparse_flash_attention", "prefill", 1, s, sum(min(i + 1, TOPK) for i in range(s)) / TOPK))
+    for lin, (k, n) in LINEARS.items():
+        for b in (1, 16, 64):
+            out.append(Case("quant_matmul", "decode", b, 0, max(b, 16) * k * n, linear=lin))
+        out.append(Case("quant_matmul", "prefill", 1, 1024, 1024 * k * n, linear=lin))
+    for proj, (k, n) in EXPERT_PROJ.items():
+        for b in (1, 16, 64):
+            out.append(Case("grouped_matmul_a8w4", "decode", b, 0, max(b * TOP_K * LOCAL / EXPERTS, 1) * 3 * k * n,
+                            linear=proj))
+        out.append(Case("grouped_matmul_a8w4", "prefill", 1, 1024, 1024 * TOP_K * LOCAL / EXPERTS * 3 * k * n,
+                        linear=proj))
     return [c for c in out if only in (None, c.op)]
 
 
@@ -130,6 +183,10 @@ def run_case(case: Case, soc: str) -> dict:
         smooth = torch.rand(HIDDEN, generator=g).bfloat16() + 0.5
         fn = lambda: ops.dynamic_quant(x, smooth_scales=smooth)  # noqa: E731
         roof = Roofline(bytes=x.numel() * 2 + HIDDEN * 2 + x.numel() + tokens * 4)
+    elif case.op == "quant_matmul":
+        fn, roof = qmm_inputs(case, g)
+    elif case.op == "grouped_matmul_a8w4":
+        fn, roof = gmm_inputs(case, g)
     elif case.op == "lightning_indexer":
         (q, k, w), kw, key_bytes = li_inputs(case, g)
         fn = lambda: ops.lightning_indexer(q, k, w, **kw)  # noqa: E731
@@ -175,12 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-gb", type=float, default=4.0, help="skip cases whose inputs need more host memory")
     ap.add_argument("--only", help="one op")
     ap.add_argument("--phase", choices=["decode", "prefill"], help="one phase")
+    ap.add_argument("--batch", type=int, help="one batch size")
+    ap.add_argument("--ctx", type=int, help="one context / prompt length")
     ap.add_argument("--reports", action="store_true", help="print each case's full report")
     args = ap.parse_args(argv)
     print(HEADER, flush=True)
     speed: dict[str, float] = {}  # seconds of emulation per unit of work, per op (the slowest seen)
     for case in cases(args.only):
-        if args.phase and case.phase != args.phase:
+        if (args.phase and case.phase != args.phase) or (args.batch and case.batch != args.batch) or (
+                args.ctx and case.ctx != args.ctx):
             continue
         key = f"{case.op}/{case.phase}"
         skip = ""
@@ -191,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         if skip:
             print(f"| {case.op} | {case.phase} | {case.shape} | not emulated | | | | | {skip} |", flush=True)
             continue
-        r = run_case(case, args.soc)
+        try:
+            r = run_case(case, args.soc)
+        except RuntimeError as e:  # e.g. a trace past the record limit: say so, go on
+            print(f"| {case.op} | {case.phase} | {case.shape} | failed | | | | | {str(e).splitlines()[0]} |", flush=True)
+            continue
         speed[key] = max(speed.get(key, 0.0), r["emulated_s"] / case.work)
         print(fmt_row(r), flush=True)
         if args.reports:

@@ -67,6 +67,33 @@ void Queues(TPipe& pipe) {
   (void)bind;
   (void)scm;
 }
+// The APIs catlass's A2 tile operators use (kernel_operator_mm_intf.h, kernel_struct_mm.h,
+// kernel_operator_vec_binary(_scalar)_intf.h, kernel_tensor_base.h, kernel_common.h, compiler builtins).
+void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h, LocalTensor<int16_t> i16,
+             LocalTensor<uint16_t> u16, LocalTensor<uint8_t> u8, LocalTensor<int4b_t> i4) {
+  LoadDataWithTranspose(l0, l1, LoadData2dTransposeParams(0, 1, 1, 0, 0));
+  LoadDataWithTranspose(i4, i4, LoadData2dTransposeParams(0, 1, 1, 3, 0, 0));
+  const uint8_t pad[4] = {0, 0, 0, 0};
+  SetFmatrix(1, 16, pad, FmatrixMode::FMATRIX_LEFT);
+  static constexpr IsResetLoad3dConfig config = {false, false};
+  LoadData3DParamsV2<half> p3;
+  LoadData<half, config>(h, h, p3);
+  LoadData(h, h, LoadData3DParamsV2Pro());
+  uint64_t mask[2] = {~0ull, ~0ull};
+  And(i16, i16, i16, mask, 1, BinaryRepeatParams());
+  Or<uint16_t>(u16, u16, u16, 128, 1, {1, 1, 1, 8, 8, 0});
+  And(i16, i16, i16, 256);
+  ShiftLeft<uint16_t>(u16, u16, 7, 256);
+  ShiftLeft(i16, i16, int16_t(1), mask, 1, UnaryRepeatParams());
+  static_assert(SizeOfBits<int4b_t>::value == 4 && IsSameType<half, half>::value);
+  TBuffAddr addr{};
+  u8.SetAddr(addr);
+  pipe_barrier(PIPE_V);
+  TPipe* tp = GetTPipePtr();
+  TEventID ids[2] = {EVENT_ID0, event_t::EVENT_ID1};
+  (void)tp;
+  (void)ids;
+}
 """
 
 # Calls CANN 8.5 rejects at compile time, one per line of the function body.
@@ -93,6 +120,10 @@ REJECTED = [
     "TQue<TPosition::VECIN, 1> q; LocalTensor<half> t; q.AllocTensor<half>(t);",  # in place needs depth 0
     "TQue<TPosition::VECIN, 0> q; LocalTensor<half> t = q.AllocTensor<half>();",  # depth 0 allocates in place
     "TQue<TPosition::VECIN, 0> q; q.HasTensorInQue();",  # not with depth 0
+    "const uint64_t m[2] = {1, 0}; And(i16, i16, i16, m, 1, BinaryRepeatParams());",  # mask[] is non-const
+    "And(f, f, f, 64, 1, BinaryRepeatParams());",  # And / Or mask forms: int16 / uint16 (c220 static_assert)
+    "ShiftLeft(h, h, half(1.0f), 128);",  # ShiftLeft: 16 / 32-bit integers (c220 static_assert)
+    "TPipe* t = AscendC::GetTPipePtr();",  # GetTPipePtr is global
 ]
 
 

@@ -123,4 +123,5 @@ def kern(tmp_path_factory) -> Kernels:
     from ascend_glm5 import emu
 
     out_dir = tmp_path_factory.mktemp("emu_cube")
-    return Kernels(emu.compile_library([HERE / "cube_sort_kernels.cpp", HERE / "init_const_kernels.cpp"], out_dir))
+    return Kernels(emu.compile_library([HERE / "cube_sort_kernels.cpp", HERE / "init_const_kernels.cpp",
+                                        HERE / "ext_kernels.cpp"], out_dir))

@@ -159,10 +159,12 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
   const LocalTensor<TAcc> l0c = co1.Get<TAcc>();
 
   // ND -> NZ in L1: column blocks of k0 (B^T: of 16 n) columns, rows padded to 16. With ndL0a the
-  // column blocks of the one row follow each other (dstNzC0Stride 1): the row stays ND.
-  DataCopy(l1a, ga, Nd2NzParams(1, m, k, 0, k, p.ndL0a ? 1 : m1 * 16, 1, 0));
+  // column blocks of the one row follow each other (dstNzC0Stride 1): the row stays ND. For int4b_t
+  // the row lengths count bytes: the instruction is the b8 one (dav_c220 DataCopyGM2L1ND2NZImpl).
+  const uint32_t kRow = bits == 4 ? k / 2 : k;
+  DataCopy(l1a, ga, Nd2NzParams(1, m, kRow, 0, kRow, p.ndL0a ? 1 : m1 * 16, 1, 0));
   if (p.transB) DataCopy(l1b, gb, Nd2NzParams(1, k, n, 0, n, k1 * 16, 1, 0));
-  else DataCopy(l1b, gb, Nd2NzParams(1, n, k, 0, k, n1 * 16, 1, 0));
+  else DataCopy(l1b, gb, Nd2NzParams(1, n, kRow, 0, kRow, n1 * 16, 1, 0));
   SetFlag<HardEvent::MTE2_MTE1>(0);
   WaitFlag<HardEvent::MTE2_MTE1>(0);
   for (uint32_t part = 0; part < parts; ++part) {
@@ -184,7 +186,7 @@ void Matmul(const CubeArgs& p, GM_ADDR a, GM_ADDR b, GM_ADDR c) {
     MmadParams mp;
     mp.m = m;
     mp.n = n;
-    mp.k = kb * k0;
+    mp.k = parts == 1 ? k : kb * k0;  // the exact k when it is one Mmad
     mp.cmatrixInitVal = part == 0;
     Mmad(l0c, l0a, l0b, mp);
     SetFlag<HardEvent::M_MTE1>(0);

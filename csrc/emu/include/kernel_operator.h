@@ -17,3 +17,8 @@
 #include "emu/cube.h"
 #include "emu/init_const.h"
 #include "emu/vec_sort.h"
+#include "emu/type_traits.h"
+#include "emu/builtins.h"
+#include "emu/cube_load.h"
+#include "emu/fixpipe_config.h"
+#include "emu/vec_bitwise.h"

@@ -185,42 +185,80 @@ void CheckFlag(const char* api, int mode, uint16_t flagId) {
 }
 }  // namespace
 
+// Deliveries pending per (receiving core, flag, source slot): slot 0 mode 0, 1 mode 1, 2 mode 2 into
+// an AIV, 3 + subBlockIdx mode 2 from that AIV into its AIC (so that the AIC's wait can require both).
+// A mode-0 / mode-1 set is an arrival: once every member of the group has arrived, each member gets
+// one delivery (the group's sync is one flag per core, however many cores take part).
 // Flag counters are 4 bits: 15 pending sets is the hardware's limit.
 void CrossCoreSet(const char* api, int mode, uint16_t flagId) {
   CheckFlag(api, mode, flagId);
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
   std::unique_lock<std::mutex> lock(L->mu);
-  for (const CoreState* t : FlagTargets(self, mode)) {
-    // Mode 2 into an AIC counts per sending AIV, so that its wait can require both.
-    const int key = (mode == 2 && t->coreType == AIC) ? FlagKey(flagId, 3 + int(self.subBlockIdx)) : FlagKey(flagId, mode);
-    uint32_t& n = L->flagCount[{t, key}];
-    EMU_REQUIRE(n < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId, mode, CoreName(*t).c_str());
+  auto deliver = [&](const CoreState* t, int slot) {
+    uint32_t& n = L->flagCount[{t, FlagKey(flagId, slot)}];
+    EMU_REQUIRE(n < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId, mode,
+                CoreName(*t).c_str());
     n++;
+  };
+  const std::vector<const CoreState*> targets = FlagTargets(self, mode);
+  if (mode == 2) {
+    for (const CoreState* t : targets) deliver(t, t->coreType == AIC ? 3 + int(self.subBlockIdx) : 2);
+  } else {
+    auto& arrived = L->flagArrivals[{mode, mode == 0 ? int64_t(self.coreType) : BlockOf(self), flagId}];
+    uint32_t& mine = arrived[&self];
+    EMU_REQUIRE(mine < 15, api, "flag-overflow", "flag %u (mode %d): %s already has 15 sets the group has not matched",
+                flagId, mode, CoreName(self).c_str());
+    mine++;
+    const bool complete = std::all_of(targets.begin(), targets.end(), [&](const CoreState* t) { return arrived[t] > 0; });
+    if (complete) {
+      for (const CoreState* t : targets) {
+        arrived[t]--;
+        deliver(t, mode);
+      }
+    }
   }
   L->cv.notify_all();
 }
 
+// The wait does not depend on its mode (dav_c220 WaitEventImpl: `(void)modeId; wait_flag_dev(flagId)`):
+// it takes one delivery of flagId to this core, whichever mode sent it (a mode-2 flag into an AIC
+// needs both of its AIVs).
 void CrossCoreWait(const char* api, int mode, uint16_t flagId) {
   CheckFlag(api, mode, flagId);
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
-  std::vector<int> keys;
-  if (mode == 2 && self.coreType == AIC) keys = {FlagKey(flagId, 3), FlagKey(flagId, 4)};  // both AIVs
-  else keys = {FlagKey(flagId, mode)};
-  // Mode 0 / 1 wait for every member of the group to have set the flag.
-  const uint32_t need = mode == 2 ? 1 : static_cast<uint32_t>(FlagTargets(self, mode).size());
+  struct Source {
+    std::vector<int> keys;
+    uint32_t need;
+  };
+  std::vector<Source> sources;
+  sources.push_back({{FlagKey(flagId, 0)}, 1});
+  if (self.coreType == AIV) sources.push_back({{FlagKey(flagId, 1)}, 1});
+  if (L->mode == KernelMode::MIX_MODE) {
+    if (self.coreType == AIC) sources.push_back({{FlagKey(flagId, 3), FlagKey(flagId, 4)}, 1});
+    else sources.push_back({{FlagKey(flagId, 2)}, 1});
+  }
   std::unique_lock<std::mutex> lock(L->mu);
   if (L->aborted) throw Aborted{};
-  std::function<bool()> ready = [&] {
-    for (int k : keys) {
+  auto delivered = [&](const Source& src) {
+    for (int k : src.keys) {
       auto it = L->flagCount.find({&self, k});
-      if (it == L->flagCount.end() || it->second < need) return false;
+      if (it == L->flagCount.end() || it->second < src.need) return false;
     }
     return true;
   };
+  std::function<bool()> ready = [&] {
+    for (const Source& src : sources)
+      if (delivered(src)) return true;
+    return false;
+  };
   L->WaitUntil(lock, self, api, Format("flag %u, mode %d", flagId, mode), ready);
-  for (int k : keys) L->flagCount[{&self, k}] -= need;
+  for (const Source& src : sources)
+    if (delivered(src)) {
+      for (int k : src.keys) L->flagCount[{&self, k}] -= src.need;
+      break;
+    }
 }
 
 namespace {
@@ -338,6 +376,12 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
                           "still has %u pending set(s) nobody waited for; wait for them before the kernel ends",
                           kernel, CoreName(*key.first).c_str(), flag, mode, n));
   }
+  for (const auto& [group, members] : L.flagArrivals)
+    for (const auto& [core, n] : members)
+      if (n)
+        throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
+                              "has %u set(s) the rest of its group never matched", kernel, CoreName(*core).c_str(),
+                              int(std::get<2>(group)), std::get<0>(group), n));
 }
 
 void CheckGm(const char* api, const void* p, uint64_t bytes) {

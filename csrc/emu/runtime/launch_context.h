@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,8 +38,10 @@ struct LaunchContext {
   uint32_t barrierArrived[2] = {0, 0};
   uint64_t barrierGeneration[2] = {0, 0};
 
-  // Cross-core flags: pending set-counts per (core, flag), and for the AIC in mode 2 per AIV.
+  // Cross-core flags: deliveries pending per (receiving core, flag key); see launch.cpp.
   std::map<std::pair<const CoreState*, int>, uint32_t> flagCount;
+  // Mode 0 / 1 sets that wait for the rest of their group: (mode, group, flag) -> sets per member.
+  std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, uint32_t>> flagArrivals;
 
   // Records the first failure and wakes every waiter so that the launch unwinds.
   void Abort(const std::string& message);

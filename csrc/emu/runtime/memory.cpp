@@ -11,7 +11,10 @@
 namespace AscendC::emu {
 
 const MemSpec& Spec(Mem m) {
-  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). UB above 184 KiB is API scratch.
+  // Sizes of Atlas A2/A3 (Ascend910B1 platform config). TPipe hands out the whole memory, as CANN's
+  // CPU-debug bufferInitLen does (impl/basic_api/utils/kernel_utils_mode_cpu.h); instructions must
+  // stay below the usable size: UB above TMP_UB_OFFSET = 184 KiB is API scratch, the top 128 B of L1
+  // are KFC_L1_RESERVER_SIZE (impl/basic_api/utils/kernel_utils_constants.h).
   static const MemSpec specs[kMemCount] = {
       {"UB", 192 * 1024, 184 * 1024, 32, false},
       {"L1", 512 * 1024, 512 * 1024 - 128, 32, true},
@@ -59,7 +62,7 @@ void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm
   pipe_t pipe = PIPE_V;
   if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; pipe = PIPE_MTE2; }     // GM -> local
   else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; pipe = PIPE_MTE3; }  // local -> GM
-  else if (from == Mem::L1 && (to == Mem::L0A || to == Mem::L0B)) { c.mte1Bytes += bytes; c.mte1Calls++; pipe = PIPE_MTE1; }
+  else if (from == Mem::L1 && to != Mem::L1) { c.mte1Bytes += bytes; c.mte1Calls++; pipe = PIPE_MTE1; }  // L1 -> L0A / L0B / BT / FB
   else { c.vecElemOps += bytes / 2; c.vecCalls++; }                        // UB -> UB runs on the vector pipe
   if (CoreTrace* t = ActiveTrace()) {
     // Paths the counters do not single out: L1 -> UB/BT/FB on MTE1, UB -> L1 on MTE3 (pipe types in
@@ -120,7 +123,8 @@ uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32
               "%s is not local memory on A2/A3 (CO2 is GM there)", PositionName(pos));
   const Mem m = MemOf(pos);
   const MemSpec& s = Spec(m);
-  MemBase(m);  // fails on a core without this memory
+  // A core may reserve memory it does not have (catlass's Resource does, on every core): that is
+  // address bookkeeping on the NPU. Touching it is what fails (MemBase).
   EMU_REQUIRE(num >= 1, api, "buffer-count", "num must be at least 1");
   EMU_REQUIRE(buffers_ + num <= kMaxBuffersPerKernel, api, "buffer-count",
               "%u buffers would exceed the limit of %u per kernel", buffers_ + num, kMaxBuffersPerKernel);
@@ -130,9 +134,9 @@ uint32_t PipeState::Reserve(const char* api, TPosition pos, uint32_t num, uint32
               PositionName(pos), kMaxQueBuffersPerPosition);
   uint32_t& used = used_[static_cast<int>(m)];
   const uint64_t need = uint64_t(num) * len;
-  EMU_REQUIRE(used + need <= s.usableBytes, api, "capacity",
-              "%u x %u bytes at %s need %s bytes [%u, %llu), but only %u bytes are usable by kernels", num, len,
-              PositionName(pos), s.name, used, (unsigned long long)(used + need), s.usableBytes);
+  EMU_REQUIRE(used + need <= s.physicalBytes, api, "capacity",
+              "%u x %u bytes at %s need %s bytes [%u, %llu), but %s has %u bytes", num, len, PositionName(pos), s.name,
+              used, (unsigned long long)(used + need), s.name, s.physicalBytes);
   const uint32_t base = used;
   used += static_cast<uint32_t>(need);
   buffers_ += num;

@@ -159,9 +159,13 @@ inline float FixpipeScale(uint64_t word) { return BitsFloat(static_cast<uint32_t
 }  // namespace emu
 
 // ---- GM -> L1, ND to NZ -------------------------------------------------------------------------
-// Byte-granular, so int4 works too (c0 = 64 nibbles per 32 B fractal row; column counts even).
 template <typename T>
 void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2NzParams& p) {
+  if constexpr (emu::kBits<T> == 4) {
+    // int4b_t runs the b8 instruction on unchanged parameters (dav_c220 DataCopyGM2L1ND2NZImpl), so
+    // dValue, srcDValue and both matrix strides count bytes, i.e. pairs of int4 values.
+    return DataCopy(dst.template ReinterpretCast<int8_t>(), emu::GmAs<int8_t>(src), p);
+  }
   const char* api = "DataCopy(ND2NZ)";
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "dst", dst, emu::Mem::L1);
@@ -171,9 +175,6 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
   EMU_REQUIRE((p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride) || p.nValue == 0, api,
               "param-range", "dstNzC0Stride %u is smaller than nValue %u x dstNzNStride %u: column blocks would overlap",
               p.dstNzC0Stride, p.nValue, p.dstNzNStride);
-  constexpr uint32_t bits = emu::kBits<T>;
-  EMU_REQUIRE(bits >= 8 || (p.dValue % 2 == 0 && p.srcDValue % 2 == 0 && p.srcNdMatrixStride % 2 == 0), api, "alignment",
-              "int4 rows must start on a byte: dValue, srcDValue and srcNdMatrixStride must be even");
   const uint32_t c0 = emu::kC0<T>;
   const uint32_t blocks = (p.dValue + c0 - 1) / c0;
   if (p.ndNum == 0 || p.nValue == 0 || p.dValue == 0) return;
@@ -253,7 +254,9 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   // m == 1 runs as a GEMV on A2/A3 and reads L0A as ND: element k of the one row at k, not in the
   // Zz fractal layout (Mmad.md). Rows 1-15 of the L0C fractal are then not defined: poisoned.
   const bool gemv = p.m == 1;
-  // The cube works on whole fractals: padded rows, columns and k all take part.
+  // Operands occupy whole fractals (padded rows and columns are computed too), but only the first
+  // k elements of the reduction take part: Mmad.md allows any k while the storage is padded, and
+  // SetShape.md's dirty K-tail data does not participate (catlass leaves stale L1 rows there).
   fm.CheckBytes(api, "fm", 0, gemv ? emu::ElemBytes<TA>(kPad) : uint64_t(m1) * k1 * 512);
   filter.CheckBytes(api, "filter", 0, uint64_t(k1) * n1 * 512);
   dst.CheckBytes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
@@ -268,7 +271,7 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
         continue;
       }
       TC acc = p.cmatrixInitVal ? TC(0) : emu::Load<TC>(c + cIdx * sizeof(TC));
-      for (uint32_t ki = 0; ki < kPad; ++ki) {
+      for (uint32_t ki = 0; ki < p.k; ++ki) {
         const uint64_t aIdx = gemv ? ki : (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
         const uint64_t bIdx = (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0;
         if constexpr (std::is_same_v<TC, int32_t>)
@@ -315,15 +318,30 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "src", src, emu::Mem::L0C);
   src.CheckAlign(api, "src", 64);
-  EMU_REQUIRE(p.quantPre != VDEQF16 && p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8, api, "param-range",
-              "per-channel quant modes need the cbufWorkspace overload");
+  EMU_REQUIRE(p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8 && p.quantPre != QF322B8_PRE && p.quantPre != REQ8,
+              api, "not-emulated", "the int8 output quant modes are not emulated");
   EMU_REQUIRE(p.ndNum == 1, api, "param-range", "ndNum > 1 is not emulated");
   if (p.mSize == 0 || p.nSize == 0) return;
   EMU_REQUIRE(p.srcStride >= p.mSize && p.srcStride % 16 == 0, api, "param-range",
               "srcStride %u must be a multiple of 16 covering mSize %u", p.srcStride, p.mSize);
   const uint32_t n1 = (p.nSize + 15) / 16;
   src.CheckBytes(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
-  const float scale = emu::FixpipeScale(p.deqScalar);
+  // VDEQF16: one scale word per output column, from the tensor SetFixPipeConfig put in the fixpipe
+  // buffer (same word format as deqScalar); the others: deqScalar.
+  const bool perChannel = p.quantPre == VDEQF16;
+  const uint8_t* channelScales = nullptr;
+  if (perChannel) {
+    auto& core = emu::Core();
+    EMU_REQUIRE(core.fpcQuantAddr >= 0, api, "param-range", "VDEQF16 needs SetFixPipeConfig's quant tensor first");
+    EMU_REQUIRE(uint64_t(p.nSize) * 8 <= core.fpcQuantBytes, api, "local-bounds",
+                "%u columns need %u bytes of scales, the SetFixPipeConfig tensor has %u", p.nSize, p.nSize * 8,
+                core.fpcQuantBytes);
+    channelScales = emu::MemBase(emu::Mem::FB) + core.fpcQuantAddr;
+  }
+  const float tensorScale = emu::FixpipeScale(p.deqScalar);
+  auto scaleOf = [&](uint32_t column) {
+    return perChannel ? emu::FixpipeScale(emu::Load<uint64_t>(channelScales + uint64_t(column) * 8)) : tensorScale;
+  };
   const uint8_t* s = src.Data();
   if constexpr (config.format == CO2Layout::ROW_MAJOR) {
     EMU_REQUIRE(p.dstStride >= p.nSize, api, "param-range", "dstStride %u is smaller than nSize %u", p.dstStride, p.nSize);
@@ -334,7 +352,7 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
       for (uint32_t ni = 0; ni < p.nSize; ++ni) {
         U v = emu::Load<U>(s + ((uint64_t(ni / 16) * p.srcStride + mi) * 16 + ni % 16) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(ni));
       }
   } else {
     // NZ: each 16-column block keeps its first mSize rows; dstStride is the 32 B-unit offset
@@ -350,7 +368,7 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
       for (uint64_t i = 0; i < blockElems; ++i) {
         U v = emu::Load<U>(s + (uint64_t(b) * p.srcStride * 16 + i) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scale);
+        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(b * 16 + i % 16));
       }
   }
   auto& cnt = emu::Core().counters;

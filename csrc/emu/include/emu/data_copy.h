@@ -130,8 +130,14 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const DataCo
   const char* api = "DataCopy(local->local)";
   emu::CheckBlocks(api, p.blockCount);
   src.CheckAlign(api, "src", 32);
-  dst.CheckAlign(api, "dst", 32);
-  const uint64_t blk = uint64_t(p.blockLen) * 32;
+  // Into the bias table (C2) blocks are 64 B, into the fixpipe buffer (C2PIPE2GM) 128 B, and so is
+  // dst's alignment (基础数据搬运.md, WriteSpmBuffer.md). Their gap semantics are not emulated.
+  const bool special = dst.EmuMem() == emu::Mem::BT || dst.EmuMem() == emu::Mem::FB;
+  const uint64_t unit = dst.EmuMem() == emu::Mem::BT ? 64 : dst.EmuMem() == emu::Mem::FB ? 128 : 32;
+  dst.CheckAlign(api, "dst", static_cast<uint32_t>(unit));
+  EMU_REQUIRE(!special || p.blockCount <= 1 || (p.srcStride == 0 && p.dstStride == 0), api, "not-emulated",
+              "gaps when copying into %s are not emulated", emu::Spec(dst.EmuMem()).name);
+  const uint64_t blk = uint64_t(p.blockLen) * unit;
   const uint64_t srcPitch = blk + uint64_t(p.srcStride) * 32, dstPitch = blk + uint64_t(p.dstStride) * 32;
   if (p.blockCount == 0 || blk == 0) return;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + blk);
@@ -152,8 +158,14 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint32
 template <typename T>
 void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataCopyExtParams& p,
                  const DataCopyPadExtParams<T>& pad) {
-  static_assert(emu::kBits<T> % 8 == 0, "DataCopyPad needs whole-byte elements");
   const char* api = "DataCopyPad(GM->local)";
+  if constexpr (emu::kBits<T> == 4) {
+    // int4b_t (one byte per sizeof) runs the b8 instruction: blockLen and strides in bytes, i.e. pairs
+    // of values (dav_c220 DataCopyPadGm2UBImpl dispatches on sizeof(T)).
+    EMU_REQUIRE(pad.leftPadding == 0 && pad.rightPadding == 0, api, "not-emulated", "padding int4b_t rows is not emulated");
+    return DataCopyPad(dst.template ReinterpretCast<int8_t>(), emu::GmAs<int8_t>(src), p,
+                       DataCopyPadExtParams<int8_t>());
+  }
   emu::CheckBlocks(api, p.blockCount);
   dst.CheckAlign(api, "dst", 32);
   EMU_REQUIRE(pad.leftPadding * sizeof(T) <= 32 && pad.rightPadding * sizeof(T) <= 32, api, "param-range",
@@ -180,7 +192,9 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
 
 template <typename T>
 void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataCopyExtParams& p) {
-  static_assert(emu::kBits<T> % 8 == 0, "DataCopyPad needs whole-byte elements");
+  if constexpr (emu::kBits<T> == 4) {  // the b8 instruction, as above
+    return DataCopyPad(emu::GmAs<int8_t>(dst), src.template ReinterpretCast<int8_t>(), p);
+  }
   const char* api = "DataCopyPad(local->GM)";
   emu::CheckBlocks(api, p.blockCount);
   src.CheckAlign(api, "src", 32);

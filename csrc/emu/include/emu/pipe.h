@@ -220,7 +220,7 @@ class TQueBind {
         state_[i] = TBufState::OCCUPIED;
         if (freedOnce_[i]) TraceQueue(emu::TraceOp::kWaitFlag, kFreeEvent, i);  // waits for the last FreeTensor
         const uint32_t a = base_ + i * len_;
-        emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
+        if (emu::HasMem(emu::MemOf(kBufferPos))) emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
         return Tensor<T>(i);
       }
     }
@@ -306,7 +306,7 @@ class TBuf {
   void EmuInit(uint32_t base, uint32_t len) {
     base_ = base;
     len_ = len;
-    emu::Poison(emu::MemBase(emu::MemOf(pos)) + base, len);
+    if (emu::HasMem(emu::MemOf(pos))) emu::Poison(emu::MemBase(emu::MemOf(pos)) + base, len);
   }
 
  private:
@@ -323,6 +323,7 @@ bool TPipe::InitBuffer(TBuf<pos>& buf, uint32_t len) {
   return true;
 }
 
-inline TPipe* GetTPipePtr() { return static_cast<TPipe*>(emu::Core().pipe); }
-
 }  // namespace AscendC
+
+// Global in CANN (include/basic_api/kernel_common.h): the TPipe alive on this core.
+inline AscendC::TPipe* GetTPipePtr() { return static_cast<AscendC::TPipe*>(AscendC::emu::Core().pipe); }

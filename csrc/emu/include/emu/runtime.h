@@ -22,8 +22,8 @@ constexpr int kMemCount = static_cast<int>(Mem::kCount);
 
 struct MemSpec {
   const char* name;
-  uint32_t physicalBytes;  // size of the real buffer
-  uint32_t usableBytes;    // what TPipe may hand to a kernel
+  uint32_t physicalBytes;  // size of the real buffer; TPipe may hand all of it out (CANN's bufferInitLen)
+  uint32_t usableBytes;    // bytes an instruction may touch: above is API scratch / reserved
   uint32_t alignBytes;     // start-address alignment of operands
   bool onCube;             // lives on the AIC (true) or the AIV (false)
 };
@@ -109,7 +109,10 @@ struct CoreState {
   uint64_t maskLow = ~0ull;
   const char* maskUndefinedBy = nullptr;
   std::array<uint16_t, 4> mrgSortResult{};  // VMS4_SR: pairs of each queue the last MrgSort consumed
-  CoreTrace* trace = nullptr;               // non-null while tracing (emu/trace.h)
+  std::array<uint64_t, 2> fmatrix{};         // SetFmatrix left / right: l1W | l1H << 16 | pads << 32
+  int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
+  uint32_t fpcQuantBytes = 0;
+  CoreTrace* trace = nullptr;                // non-null while tracing (emu/trace.h)
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.
@@ -117,6 +120,7 @@ CoreState& Core();
 bool InKernel();
 std::string CoreName(const CoreState& c);
 uint8_t* MemBase(Mem m);  // this core's buffer for `m`, failing if the core type has none
+inline bool HasMem(Mem m) { return Core().mem[static_cast<int>(m)] != nullptr; }
 
 void DeclareKernelType(int type, uint64_t tilingKey = 0);
 

@@ -26,6 +26,17 @@ constexpr Mem MemOf(TPosition p) {
 const char* PositionName(TPosition p);
 }  // namespace emu
 
+// A local buffer's address as CANN describes it (impl/basic_api/kernel_tensor_base.h); the
+// emulator reads logicPos, bufferAddr (byte offset in the position's memory) and dataLen (bytes).
+using TBufHandle = uint8_t*;
+struct TBuffAddr {
+  uint32_t dataLen;
+  uint32_t bufferAddr;
+  TBufHandle bufferHandle;
+  uint8_t logicPos;
+  uint8_t* absAddr;  // CPU-debug only; unused here
+};
+
 // impl/basic_api/utils/kernel_utils_macros.h
 enum class CacheMode { CACHE_MODE_DISABLE = 0, CACHE_MODE_NORMAL = 1, CACHE_MODE_LAST = 2, CACHE_MODE_PERSISTENT = 4 };
 enum class CacheRwMode { READ = 1, WRITE = 2, RW = 3 };
@@ -96,6 +107,17 @@ class GlobalTensor {
  private:
   T* addr_ = nullptr;
 };
+
+namespace emu {
+// The same GM seen as another element type, for the emulator's own int4b_t paths that run b8
+// instructions (kernels have no GlobalTensor::ReinterpretCast on A2/A3).
+template <typename U, typename T>
+GlobalTensor<U> GmAs(const GlobalTensor<T>& g) {
+  GlobalTensor<U> r;
+  r.SetGlobalBuffer(reinterpret_cast<__gm__ U*>(g.EmuPtr()), g.GetSize() * kBits<T> / kBits<U>);
+  return r;
+}
+}  // namespace emu
 
 // A view of local memory. Remembers the allocation it came from so that every access can be
 // checked against it, not merely against the physical buffer.
@@ -180,6 +202,21 @@ class LocalTensor {
 
   uint32_t GetSize() const { return size_; }
   void SetSize(const uint32_t size) { size_ = size; }
+  // Points the tensor at [bufferAddr, bufferAddr + dataLen) of logicPos's memory; later accesses
+  // are checked against that range.
+  void SetAddr(const TBuffAddr& address) {
+    const auto pos = static_cast<TPosition>(address.logicPos);
+    const uint64_t end = uint64_t(address.bufferAddr) + address.dataLen;
+    EMU_REQUIRE(pos != TPosition::GM && pos != TPosition::CO2 && pos < TPosition::MAX, "LocalTensor::SetAddr", "position",
+                "logicPos %u is not a local TPosition", address.logicPos);
+    EMU_REQUIRE(address.dataLen > 0 && end <= emu::Spec(emu::MemOf(pos)).physicalBytes, "LocalTensor::SetAddr",
+                "local-bounds", "[%u, %llu) is not inside %s", address.bufferAddr, (unsigned long long)end,
+                emu::Spec(emu::MemOf(pos)).name);
+    pos_ = pos;
+    addr_ = allocBegin_ = address.bufferAddr;
+    allocEnd_ = static_cast<uint32_t>(end);
+    size_ = static_cast<uint32_t>(uint64_t(address.dataLen) * 8 / emu::kBits<T>);
+  }
   uint32_t GetLength() const { return static_cast<uint32_t>(emu::ElemBytes<T>(size_)); }
   int32_t GetPosition() const { return static_cast<int32_t>(pos_); }
   void SetUserTag(const TTagType tag) { tag_ = tag; }
@@ -201,6 +238,9 @@ class LocalTensor {
     EMU_REQUIRE(b >= allocBegin_ && e <= allocEnd_, api, "local-bounds",
                 "%s touches %s bytes [%llu, %llu) outside its buffer [%u, %u)", operand,
                 emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, allocBegin_, allocEnd_);
+    EMU_REQUIRE(e <= emu::Spec(EmuMem()).usableBytes, api, "reserved",
+                "%s touches %s bytes [%llu, %llu): above %u is reserved (API scratch / KFC)", operand,
+                emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, emu::Spec(EmuMem()).usableBytes);
   }
   void CheckAccess(const char* api, uint64_t index, uint64_t count) const {
     CheckBytes(api, "tensor", emu::ElemBytes<T>(index), ((index + count) * emu::kBits<T> + 7) / 8);

@@ -1,0 +1,47 @@
+"""Memory rules catlass's Resource needs: a core may reserve memory it does not have (touching it
+fails), TPipe hands out the whole UB / L1 (CANN's CPU-debug bufferInitLen), instructions stay out of
+UB's API scratch (above TMP_UB_OFFSET = 184 KiB) and L1's KFC reserve (top 128 B); plus
+LocalTensor::SetAddr and DataCopyPad of int4b_t rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .ext_api import mem
+
+CASES = {"AbsentReserved": 0, "AbsentTouched": 1, "UbTop": 2, "L1Top": 3, "SetAddr": 4, "SetAddrOutside": 5, "Int4Pad": 6}
+PREFIX = r"^\[ascendc-emu\] kernel 'mem_kernel', core "
+
+
+def test_whole_memories_reserved_on_every_core(kern):
+    src = np.arange(256, dtype=np.float32)
+    got = mem(kern, CASES["AbsentReserved"], src.view(np.uint8), np.zeros(1024, np.uint8)).view(np.float32)
+    np.testing.assert_array_equal(got[:64], src[:64])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("AbsentTouched", r"AIV 0: .*core-type: L1 is not on vector \(AIV\) cores"),
+    ("UbTop", r"AIV \d: Duplicate: reserved: dst touches UB bytes \[188384, 188448\): above 188416 is reserved"),
+    ("L1Top", r"AIC 0: DataCopy\(GM->local\): reserved: dst touches L1 bytes \[524160, 524288\): above 524160"),
+    ("SetAddrOutside", r"AIV 0: Duplicate: local-bounds: dst touches UB bytes \[1024, 1120\) outside its buffer "
+                       r"\[1024, 1088\)"),
+])  # fmt: skip
+def test_memory_rules(kern, case, message):
+    with pytest.raises(kern.EmuError, match=PREFIX + message):
+        mem(kern, CASES[case], np.zeros(1024, np.uint8), np.zeros(1024, np.uint8))
+
+
+def test_set_addr_points_a_tensor_at_a_range(kern):
+    got = mem(kern, CASES["SetAddr"], np.zeros(1024, np.uint8), np.zeros(1024, np.uint8)).view(np.float32)
+    assert (got[:16] == 1.5).all() and (got[16:] == 0).all()
+
+
+def test_datacopypad_int4_rows_are_bytes(kern):
+    src = np.random.default_rng(0).integers(0, 256, 1024, dtype=np.uint8)
+    out = np.full(1024, 0xEE, np.uint8)
+    got = mem(kern, CASES["Int4Pad"], src, out)
+    want = out.copy()
+    for r in range(5):  # 19 bytes (38 int4 values) per row: GM pitch 24 in, 20 out
+        want[r * 20: r * 20 + 19] = src[r * 24: r * 24 + 19]
+    np.testing.assert_array_equal(got, want)
