@@ -213,6 +213,34 @@ def run_case(case: Case, soc: str) -> dict:
     return row
 
 
+# The assumed constants, each halved and doubled: how much the modeled time depends on them.
+SENSITIVE = ("gm_read_latency", "gm_copy_overhead", "cross_core_latency", "issue_cycles", "scalar_gm_miss_cycles",
+             "queue_depth", "l2_line_bytes")
+
+
+def sensitivity(case: Case, soc: str) -> list[str]:
+    """Markdown rows: modeled time of `case` with each assumed constant halved and doubled."""
+    from .soc import params
+
+    g = torch.Generator().manual_seed(0)
+    if case.op == "lightning_indexer":
+        (q, k, w), kw, _ = li_inputs(case, g)
+        fn = lambda: ops.lightning_indexer(q, k, w, **kw)  # noqa: E731
+    else:
+        args, kw, _ = sfa_inputs(case, g)
+        fn = lambda: ops.sparse_flash_attention(*args, **kw)  # noqa: E731
+    with emulated_soc(soc), tracing() as traces:
+        fn()
+    base = sum(replay(t, soc).time_us for t in traces)
+    rows = []
+    for key in SENSITIVE:
+        v = params(soc)[key]
+        half, double = (sum(replay(t, soc, param_overrides={key: f}).time_us for t in traces) for f in (v / 2, v * 2))
+        rows.append(f"| {case.op} {case.phase} {case.shape} | `{key}` {v:g} | {base:.1f} | {half:.1f} ({half / base - 1:+.0%}) "
+                    f"| {double:.1f} ({double / base - 1:+.0%}) |")
+    return rows
+
+
 def fmt_row(r: dict) -> str:
     c: Case = r["case"]
     topk = f"{r['topk_share']:.0%}" if "topk_share" in r else ""
@@ -235,7 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, help="one batch size")
     ap.add_argument("--ctx", type=int, help="one context / prompt length")
     ap.add_argument("--reports", action="store_true", help="print each case's full report")
+    ap.add_argument("--sensitivity", action="store_true",
+                    help="instead: LI and SFA decode B=16, 32K with each assumed constant halved and doubled")
     args = ap.parse_args(argv)
+    if args.sensitivity:
+        print("| case | constant | modeled us | halved | doubled |\n|---|---|---|---|---|")
+        for op in ("lightning_indexer", "sparse_flash_attention"):
+            for row in sensitivity(Case(op, "decode", 16, 32768, 0), args.soc):
+                print(row, flush=True)
+        return 0
     print(HEADER, flush=True)
     speed: dict[str, float] = {}  # seconds of emulation per unit of work, per op (the slowest seen)
     for case in cases(args.only):

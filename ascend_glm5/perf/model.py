@@ -125,13 +125,19 @@ class LaunchReport:
 
 
 def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
-           cost_overrides: dict[str, tuple[float, float, float, float]] | None = None) -> LaunchReport:
-    """Replays one LaunchTrace (from `tracing`) on `soc`'s constants. `cost_overrides` replaces the
-    cost (head, slope16, slope32, per_element) of the named vector APIs: what-if experiments, e.g.
-    the top-k's share of a launch is its time saved when its instructions cost nothing."""
+           cost_overrides: dict[str, tuple[float, float, float, float]] | None = None,
+           param_overrides: dict[str, float] | None = None) -> LaunchReport:
+    """Replays one LaunchTrace (from `tracing`) on `soc`'s constants. What-if experiments:
+    `cost_overrides` replaces the cost (head, slope16, slope32, per_element) of the named vector
+    APIs (the top-k's share of a launch is the time saved when its instructions cost nothing);
+    `param_overrides` replaces SoC constants by name (soc.constants), e.g. an assumed latency."""
     if trace.truncated:
         raise RuntimeError(f"the trace of '{trace.kernel}' hit the record limit; raise ASCEND_GLM5_TRACE_MAX_RECORDS")
     params = socs.params(soc)
+    for key, value in (param_overrides or {}).items():
+        if key not in params:
+            raise ValueError(f"param_overrides: unknown constant {key!r}; known: {', '.join(sorted(params))}")
+        params[key] = value
     api_costs = costs.api_costs()
     api_costs.update(cost_overrides or {})
     r = cpu_module().perf_replay(trace, params, api_costs, timeline_resolution)

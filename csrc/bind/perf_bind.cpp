@@ -53,7 +53,7 @@ SocParams ParseSoc(const py::dict& soc, const py::dict& apiCosts) {
     for (const Field& f : fields)
       if (key == f.key) {
         if (f.d) *f.d = item.second.cast<double>();
-        else *f.u = item.second.cast<uint32_t>();
+        else *f.u = static_cast<uint32_t>(item.second.cast<double>());
         found = true;
       }
     if (!found) throw py::value_error("perf_replay: unknown SoC parameter '" + key + "'");
