@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .. import ops, reference
-from ._common import launch_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import launch_counters, model_case, print_row, wall_time
 
 EXPERTS, TOP_K, HALF = 256, 8, 2048  # GLM-5: 256 routed experts, 8 per token, moe_intermediate 2048
 TOKENS = [8, 64, 256, 512]
@@ -35,4 +36,6 @@ def main(quick: bool) -> int:
         t_ref = wall_time(lambda: reference.dequant_swiglu_quant(x, **kw), repeat=1)
         print_row([str(tokens), str(rows), str(used), str(c["mte2_bytes"]), str(c["mte3_bytes"]), f"{ratio:.3f}",
                    f"{t_emu * 1e3:.0f} ms", f"{t_ref * 1e3:.0f} ms"], widths)
+        model_case(f"{tokens} tokens", lambda: ops.dequant_swiglu_quant(x, quant_mode=1, **kw),
+                   Roofline(min_read + min_write))
     return 0

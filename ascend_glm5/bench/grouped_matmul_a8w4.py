@@ -17,7 +17,8 @@ import torch
 from .. import ops
 from ..ops._backend import cpu_module
 from ..quant import pack_int4_int32
-from ._common import print_row, wall_time
+from ..perf.model import Roofline
+from ._common import model_case, print_row, wall_time
 
 HIDDEN, INTER, EXPERTS, TOP_K, LOCAL = 6144, 2048, 256, 8, 8
 PROJ = {"gate_up": (HIDDEN, 2 * INTER), "down": (INTER, HIDDEN)}  # (K, N)
@@ -84,6 +85,10 @@ def main(quick: bool) -> int:
         print_row([name, proj, str(k), str(n), str(m), str(active), str(plan["n_tile"]), str(max_passes),
                    "yes" if plan["resident"] else "no", f"{(cube_read - a_bytes) / w_min:.3f}", f"{a_bytes / 1e6:.2f}",
                    f"{launch['total']['cube_macs'] / useful:.2f}", str(idle), f"{seconds:.1f} s"], widths)  # fmt: skip
+        # Roofline: the rows and each active expert's int4 weights read once, bf16 out; int8 x int4 MACs
+        # at the int8 cube peak (MSD runs them as two int4 x int4 rows).
+        model_case(f"{name} {proj}", lambda: ops.grouped_matmul_a8w4(x, w, scale, pts, counts),
+                   Roofline(m * k + w_min + active * n * 4 + m * 4 + m * n * 2, useful, 8))
     print()
     print("w read/min: weight bytes the cube cores read from GM (their MTE2 bytes minus the hi/lo/ones rows,")
     print("  counted from the plan) over each active expert's K x N int4 weights once. resident: an item's")

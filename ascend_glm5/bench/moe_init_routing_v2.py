@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from .. import ops
-from ._common import launch_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import launch_counters, model_case, print_row, wall_time
 
 EXPERTS, TOP_K, HIDDEN = 256, 8, 6144
 TOKENS = [8, 64, 256, 4096]
@@ -47,4 +48,6 @@ def main(quick: bool) -> int:
         print_row([str(tokens), str(pairs), str(c["mte2_bytes"]), str(c["mte3_bytes"]), f"{ratio_init:.3f}",
                    str(c["scalar_ops"]), f"{t_init * 1e3:.0f} ms", str(f["mte2_bytes"]), f"{ratio_final:.3f}",
                    f"{t_final * 1e3:.0f} ms"], widths)
+        model_case(f"init {tokens}", init, Roofline(min_init))
+        model_case(f"finalize {tokens}", final, Roofline(pairs * HIDDEN * 2 + tokens * HIDDEN * 2))
     return 0

@@ -14,7 +14,8 @@ import torch
 
 from .. import ops
 from ..ops._backend import cpu_module
-from ._common import print_row, wall_time
+from ..perf.model import Roofline
+from ._common import model_case, print_row, wall_time
 
 # (name, linear, M tokens, K, N emulated)
 CASES = [
@@ -59,6 +60,9 @@ def main(quick: bool) -> int:
                    f"{a_bytes / 1e6:.2f}", f"{launch['total']['cube_macs'] / (m * k * n):.2f}",
                    str(aic - sum(1 for c in cubes if c["cube_calls"] > 0)), f"{seconds:.1f} s"], widths)  # fmt: skip
         assert cube_read - a_bytes == w_reads * k * n, "weight reads differ from the plan"
+        # Roofline: x1 and the weights read once, the bf16 output written once; int8 cube MACs.
+        model_case(f"{name} {linear}", lambda: ops.quant_matmul(x1, w.t(), scale, pertoken_scale=pts),
+                   Roofline(m * k + k * n + n * 4 + m * 4 + m * n * 2, m * k * n, 8))
     print()
     print("w read/min: weight bytes the cube cores read from GM (MTE2 bytes minus the x1 rows) over K x N once.")
     print("  mBlock: rows per work item; when the column tiles alone leave cores idle, rows are cut into")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .. import ops, reference
-from ._common import launch_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import launch_counters, model_case, print_row, wall_time
 
 # (tokens, hidden): decode and prefill at GLM-5's hidden size 6144 and q_lora 2048.
 SHAPES = [(1, 6144), (16, 6144), (256, 6144), (1024, 2048)]
@@ -36,4 +37,5 @@ def main(quick: bool) -> int:
         t_ref = wall_time(lambda: reference.quantize(x, s, o, torch.qint8, -1, False))
         print_row([str(tokens), str(hidden), str(c["mte2_bytes"]), str(c["mte3_bytes"]), str(cores), f"{ratio:.3f}",
                    f"{t_emu * 1e3:.1f} ms", f"{t_ref * 1e3:.1f} ms"], widths)
+        model_case(f"{tokens}x{hidden}", run, Roofline(min_read + x.numel()))
     return 0

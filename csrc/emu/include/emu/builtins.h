@@ -23,8 +23,9 @@ enum event_t { EVENT_ID0 = 0, EVENT_ID1, EVENT_ID2, EVENT_ID3, EVENT_ID4, EVENT_
 
 // The intrinsic behind PipeBarrier<pipe> (impl/c_api/.../pipe_barrier/asc_2201/pipe_barrier_impl.h).
 inline void pipe_barrier(pipe_t pipe) {
-  (void)pipe;  // a core runs in program order here: nothing to drain
+  // A core runs in program order here: nothing to drain; the timing model sees the barrier.
   AscendC::emu::Core().counters.syncWaits++;
+  AscendC::emu::TraceRaw(AscendC::emu::TraceOp::kBarrier, pipe, "PipeBarrier", 0, 0, 0, pipe);
 }
 
 #if defined(SPLIT_CORE_CUBE) && defined(SPLIT_CORE_VEC)

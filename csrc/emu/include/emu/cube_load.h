@@ -215,7 +215,7 @@ void Load3Dv2(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& 
         CopyElem<4>(d, di, pv, 0);
       }
     }
-  CountCopy(Mem::L1, Mem::L0A, ElemBytes<T>(uint64_t(g.mExt) * g.kExt));
+  CountCopy(Mem::L1, Mem::L0A, ElemBytes<T>(uint64_t(g.mExt) * g.kExt), api);
 }
 
 }  // namespace emu
@@ -340,7 +340,7 @@ void LoadDataWithTranspose(const LocalTensor<T>& dst, const LocalTensor<T>& src,
       }
     }
   }
-  emu::CountCopy(emu::Mem::L1, dst.EmuMem(), uint64_t(p.repeatTimes) * frac * kFractal);
+  emu::CountCopy(emu::Mem::L1, dst.EmuMem(), uint64_t(p.repeatTimes) * frac * kFractal, api);
 }
 
 // ---- LoadDataWithSparse (A2 structured-sparse weights): declared, not emulated -------------------
