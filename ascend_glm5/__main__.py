@@ -47,7 +47,7 @@ def _emu(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run
 
-    return run(args.op, args.quick)
+    return run(args.op, args.quick, soc=args.soc, plot=args.plot)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="emulator counters and CPU time of an op against its minimum traffic")
     p.add_argument("op", help="operator name, e.g. dynamic_quant")
     p.add_argument("--quick", action="store_true", help="smaller shapes")
+    p.add_argument("--soc", help="also run the timing model of this SoC (Ascend910B1-B4, Ascend910_9391, ...): "
+                   "modeled time against the roofline, pipes, critical path")  # fmt: skip
+    p.add_argument("--plot", metavar="PNG", help="draw each case's per-core pipe timeline (needs matplotlib; "
+                   "implies --soc Ascend910B3)")  # fmt: skip
     p.set_defaults(func=_bench)
     p = sub.add_parser("demo", help="generate with a GLM-5 / DeepSeek-V3.2 transformers model on HF's attention "
                        "and on the ascend_glm5 ops, and compare them")  # fmt: skip

@@ -1,7 +1,9 @@
 """Benchmarks: ``python -m ascend_glm5 bench <op>``.
 
 Each prints the emulator's counters for the kernel against the minimum the op needs (bytes
-that must cross GM), and CPU wall time of the emulated kernel and of the reference.
+that must cross GM), and CPU wall time of the emulated kernel and of the reference. With
+``--soc`` each case also runs on the timing model (ascend_glm5.perf): modeled time against the
+roofline, pipe utilisation and the critical path; ``--plot out.png`` draws the timelines.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ import importlib
 BENCHMARKS = ("dynamic_quant", "lightning_indexer", "sparse_flash_attention")
 
 
-def run(op: str, quick: bool = False) -> int:
+def run(op: str, quick: bool = False, soc: str | None = None, plot: str | None = None) -> int:
+    """Runs the benchmark of `op`; with `soc` also the timing model of every case (and with `plot`
+    its per-core pipe timeline), see docs/performance.md."""
     if op not in BENCHMARKS:
         raise SystemExit(f"unknown benchmark {op!r}; available: {', '.join(BENCHMARKS)}")
-    return importlib.import_module(f".{op}", __name__).main(quick)
+    from ._common import print_model_summary, set_model_options
+
+    set_model_options(soc, plot)
+    rc = importlib.import_module(f".{op}", __name__).main(quick)
+    print_model_summary()
+    return rc

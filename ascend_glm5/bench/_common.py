@@ -39,3 +39,59 @@ def print_counters(rows: list[tuple[str, dict[str, int]]]) -> None:
     print_row(["case", *COUNTER_COLUMNS], widths)
     for name, total in rows:
         print_row([name, *(str(total[c]) for c in COUNTER_COLUMNS)], widths)
+
+
+# ---- timing model (`bench <op> --soc SOC [--plot out.png]`) ----------------------------------------
+_MODEL = {"soc": None, "plot": None, "rows": []}
+
+
+def set_model_options(soc: str | None, plot: str | None) -> None:
+    """Set by `bench` from --soc / --plot before the op's main() runs."""
+    if plot and not soc:
+        soc = "Ascend910B3"
+    _MODEL.update(soc=soc, plot=plot, rows=[])
+
+
+def model_case(case: str, fn: Callable[[], object], roofline) -> list | None:
+    """With --soc: runs `fn` (the op on one case) again with tracing, replays each kernel launch on
+    the timing model, prints the report against `roofline` (an ascend_glm5.perf.Roofline), draws the
+    timeline with --plot, and remembers a summary row. Without --soc: does nothing. Every bench calls
+    this once per case."""
+    soc = _MODEL["soc"]
+    if not soc:
+        return None
+    from .. import perf  # lazy: plain benches do not need the model
+
+    reports = perf.model(fn, soc=soc)
+    for i, rep in enumerate(reports):
+        print(f"\n[{case}] " + perf.format_report(rep, roofline if i == len(reports) - 1 else None))
+        if _MODEL["plot"]:
+            path = _plot_path(_MODEL["plot"], case, i if len(reports) > 1 else None)
+            perf.plot_timeline(rep, path)
+            print(f"  timeline: {path}")
+    total_us = sum(r.time_us for r in reports)
+    _MODEL["rows"].append((case, total_us, roofline.time_us(soc), reports[-1].bound() if reports else "-"))
+    return reports
+
+
+def print_model_summary() -> None:
+    """The modeled time of every case against its roofline (after the last model_case)."""
+    rows = _MODEL["rows"]
+    if not rows:
+        return
+    print(f"\ntiming model, {_MODEL['soc']}: modeled kernel time against the op's roofline "
+          "max(bytes / HBM bandwidth, MACs / cube peak)")
+    widths = [14, 12, 12, 7, 0]
+    print_row(["case", "modeled us", "roofline us", "ratio", "bound"], widths)
+    for case, t, r, bound in rows:
+        print_row([case, f"{t:.2f}", f"{r:.2f}", f"{t / r:.2f}x" if r > 0 else "-", bound], widths)
+    _MODEL["rows"] = []
+
+
+def _plot_path(base: str, case: str, launch: int | None) -> str:
+    import os
+    import re
+
+    root, ext = os.path.splitext(base)
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", case).strip("_").lower()
+    return f"{root}_{slug}{'' if launch is None else f'_{launch}'}{ext or '.png'}"

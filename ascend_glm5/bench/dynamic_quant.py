@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .. import ops, reference
-from ._common import launch_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import launch_counters, model_case, print_row, wall_time
 
 # (tokens, hidden): decode and prefill batches at GLM-5's hidden size 6144, MoE intermediate
 # 2048, and the largest supported row.
@@ -30,4 +31,6 @@ def main(quick: bool) -> int:
         t_ref = wall_time(lambda: reference.dynamic_quant(x, smooth_scales=smooth))
         print_row([str(tokens), str(hidden), str(c["mte2_bytes"]), str(c["mte3_bytes"]), f"{ratio:.3f}",
                    f"{t_emu * 1e3:.1f} ms", f"{t_ref * 1e3:.1f} ms", str(c["vector_elem_ops"])], widths)
+        model_case(f"{tokens}x{hidden}", lambda: ops.dynamic_quant(x, smooth_scales=smooth),
+                   Roofline(x.numel() * 2 + hidden * 2 + min_write))
     return 0

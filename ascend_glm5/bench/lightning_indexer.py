@@ -7,7 +7,8 @@ import torch
 
 from .. import ops, reference
 from ..ops._backend import cpu_module
-from ._common import print_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import model_case, print_counters, print_row, wall_time
 
 HEADS, DIM, TOPK = 32, 128, 2048  # GLM-5 indexer: 32 heads of 128, top-2048
 
@@ -55,6 +56,9 @@ def main(quick: bool) -> int:
         print_row([name, str(launch["block_dim"]), f"{cube_read / 1e6:.2f}", f"{cube_read / minimum:.3f}",
                    f"{vec_read / 1e6:.2f}", f"{launch['total']['cube_macs'] / flops:.2f}", f"{t_emu:.2f} s",
                    f"{t_ref:.2f} s", "sets ==" if agree else "DIFFER"], widths)  # fmt: skip
+        # Roofline: read q, the weights and every key once, write the indices; the q.k MACs on the cube.
+        op_bytes = q.numel() * 2 + w.numel() * 4 + k.numel() * 2 + got.numel() * 4
+        model_case(name, lambda: ops.lightning_indexer(q, k, w, sparse_count=TOPK), Roofline(op_bytes, flops, 16))
     print()
     print_counters(counters)
     print()

@@ -7,7 +7,8 @@ import torch
 
 from .. import ops, reference
 from ..ops._backend import cpu_module
-from ._common import print_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import model_case, print_counters, print_row, wall_time
 
 TOPK, BLOCK = 2048, 128
 ROW_BYTES = (512 + 64) * 2  # one latent row + its rope, bf16
@@ -72,6 +73,9 @@ def main(quick: bool) -> int:
         print_row([name, str(launch["block_dim"]), f"{gathered / 1e6:.2f}", f"{gathered / minimum:.3f}",
                    f"{ws_read / 1e6:.2f}", f"{launch['total']['cube_macs'] / macs:.2f}", f"{t_emu:.2f} s",
                    f"{t_ref:.2f} s", f"{err:.4f}"], widths)  # fmt: skip
+        # Roofline: the selected rows once per token, q and the indices in, the output out; q.k and p.v on the cube.
+        op_bytes = minimum + q.numel() // 512 * 576 * 2 + idx.numel() * 4 + got.numel() * 2
+        model_case(name, run, Roofline(op_bytes, macs, 16))
     print()
     print_counters(counters)
     print()

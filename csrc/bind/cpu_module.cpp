@@ -8,6 +8,8 @@
 namespace py = pybind11;
 using AscendC::emu::Counters;
 
+void BindPerf(py::module_& m);  // bind/perf_bind.cpp: trace and timing model
+
 namespace {
 
 py::dict CountersDict(const Counters& c) {
@@ -78,4 +80,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("cumulative_launches", &AscendC::emu::CumulativeLaunches);
   m.def("reset_counters", &AscendC::emu::ResetCounters);
   m.def("emulator_limits", &Limits, "The emulated SoC: core counts and local memory sizes.");
+  BindPerf(m);
 }

@@ -5,6 +5,7 @@
 
 #include "emu/pipe.h"
 #include "emu/sync.h"
+#include "emu/trace.h"
 #include "launch_context.h"
 
 namespace AscendC::emu {
@@ -59,6 +60,8 @@ void Fail(const char* api, const char* rule, const std::string& detail) {
   else msg = Format("[ascendc-emu] %s: %s: ", api, rule);
   throw EmuError(msg + detail);
 }
+
+CoreTrace* ActiveTrace() { return tCore ? tCore->trace : nullptr; }
 
 CoreState& Core() {
   if (!tCore) throw EmuError("[ascendc-emu] a kernel API was called outside a kernel launch (use ICPU_RUN_KF)");
@@ -326,6 +329,13 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
       AddCore(L, AIV, 2 * b + 1, 1);
     }
   }
+  // Tracing: one record buffer per core, handed to the trace store when the launch succeeds.
+  std::vector<CoreTrace> traces(TracingEnabled() ? L.cores.size() : 0);
+  std::atomic<uint64_t> traceBudget{TraceRecordLimit()};
+  for (size_t i = 0; i < traces.size(); ++i) {
+    traces[i].budget = &traceBudget;
+    L.cores[i]->trace = &traces[i];
+  }
   std::vector<std::thread> threads;
   threads.reserve(L.cores.size());
   for (auto& c : L.cores) threads.emplace_back(RunCore, &L, c.get(), &body);
@@ -346,6 +356,18 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     gLast = std::move(stats);
   }
   if (L.aborted) throw EmuError(L.error);
+  if (!traces.empty()) {
+    LaunchTrace t;
+    t.kernel = kernel;
+    t.mode = static_cast<int>(mode);
+    t.blockDim = blockDim;
+    for (size_t i = 0; i < traces.size(); ++i) {
+      const CoreState& c = *L.cores[i];
+      t.cores.push_back({c.coreType, c.blockIdx, c.subBlockIdx, std::move(traces[i].records), traces[i].truncated});
+    }
+    for (const GmRegion& r : L.regions) t.gmRegions.emplace_back(reinterpret_cast<uint64_t>(r.ptr), r.bytes);
+    StoreTrace(std::move(t));
+  }
   // A cross-core flag count left behind would be seen by the next kernel on these cores.
   for (const auto& [key, n] : L.flagCount) {
     if (!n) continue;

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "emu/pipe.h"
+#include "emu/trace.h"
 #include "launch_context.h"
 
 namespace AscendC::emu {
@@ -26,9 +27,25 @@ const MemSpec& Spec(Mem m) {
   return specs[static_cast<int>(m)];
 }
 
-const SocInfo& Soc() {
-  static const SocInfo soc{"Ascend910B1", 24, 48};
+namespace {
+SocInfo& MutableSoc() {
+  static SocInfo soc{"Ascend910B1", 24, 48};
   return soc;
+}
+}  // namespace
+
+const SocInfo& Soc() { return MutableSoc(); }
+
+// The timing model emulates other A2/A3 SoCs (910B3: 20 AIC + 40 AIV): host tilings then size their
+// launches for that SoC. Local memory sizes are the same on all of them.
+void SelectSoc(const std::string& name, uint32_t aicNum, uint32_t aivNum) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> names;  // keeps the name strings alive
+  if (aicNum < 1 || aicNum > 64 || aivNum != 2 * aicNum)
+    throw EmuError(Format("[ascendc-emu] SelectSoc: %u AIC + %u AIV is not an A2/A3 core array", aicNum, aivNum));
+  std::lock_guard<std::mutex> g(mu);
+  const std::string& stored = names.emplace(name, name).first->second;
+  MutableSoc() = SocInfo{stored.c_str(), aicNum, aivNum};
 }
 
 void Poison(uint8_t* p, uint32_t bytes) {
@@ -40,12 +57,25 @@ void PoisonGm(void* p, uint64_t bytes) {
   for (uint64_t i = 0; i < bytes; ++i) b[i] = kPoisonPattern[i & 3];
 }
 
-void CountCopy(Mem from, Mem to, uint64_t bytes) {
+void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm, uint32_t bursts, uint64_t pitch) {
   Counters& c = Core().counters;
-  if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; }       // GM -> local
-  else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; }    // local -> GM
-  else if (from == Mem::L1 && to != Mem::L1) { c.mte1Bytes += bytes; c.mte1Calls++; }  // L1 -> L0A / L0B / BT / FB
+  pipe_t pipe = PIPE_V;
+  if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; pipe = PIPE_MTE2; }     // GM -> local
+  else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; pipe = PIPE_MTE3; }  // local -> GM
+  else if (from == Mem::L1 && to != Mem::L1) { c.mte1Bytes += bytes; c.mte1Calls++; pipe = PIPE_MTE1; }  // L1 -> L0A / L0B / BT / FB
   else { c.vecElemOps += bytes / 2; c.vecCalls++; }                        // UB -> UB runs on the vector pipe
+  if (CoreTrace* t = ActiveTrace()) {
+    // Paths the counters do not single out: L1 -> UB/BT/FB on MTE1, UB -> L1 on MTE3 (pipe types in
+    // CANN's cce intrinsic guide: MTE1 moves out of L1, MTE3 out of UB).
+    if (from == Mem::L1 && to != Mem::kCount) pipe = PIPE_MTE1;
+    if (from == Mem::UB && to == Mem::L1) pipe = PIPE_MTE3;
+    const uint8_t path = static_cast<uint8_t>((from == Mem::kCount ? kTraceGm : uint8_t(from)) << 4 |
+                                              (to == Mem::kCount ? kTraceGm : uint8_t(to)));
+    const uint64_t clampedPitch = pitch > 0xFFFFFFFFull ? 0xFFFFFFFFull : pitch;
+    t->Push(TraceRecord{api, reinterpret_cast<uint64_t>(gm), static_cast<uint32_t>(bytes > 0xFFFFFFFFull ? 0xFFFFFFFFull : bytes),
+                        bursts, static_cast<uint32_t>(clampedPitch), static_cast<uint8_t>(TraceOp::kCopy),
+                        static_cast<uint8_t>(pipe), path, 0});
+  }
 }
 
 // ---- GmAlloc registry -------------------------------------------------------------------------

@@ -194,7 +194,8 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
         std::memset(row + bytes, 0, 32 - bytes);
       }
   }
-  emu::CountCopy(emu::Mem::kCount, emu::Mem::L1, emu::ElemBytes<T>(uint64_t(p.ndNum) * p.nValue * p.dValue));
+  emu::CountCopy(emu::Mem::kCount, emu::Mem::L1, emu::ElemBytes<T>(uint64_t(p.ndNum) * p.nValue * p.dValue), api,
+                 src.EmuPtr(), uint32_t(p.ndNum) * p.nValue, emu::ElemBytes<T>(p.srcDValue));
 }
 
 // ---- L1 -> L0A / L0B, whole fractals ---------------------------------------------------------------
@@ -226,7 +227,7 @@ void LoadData(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LoadDa
     for (int r = 0; r < 16; ++r)
       for (int c = 0; c < 16; ++c) std::memcpy(d + (c * 16 + r) * 2, &tmp[r * 16 + c], 2);
   }
-  emu::CountCopy(emu::Mem::L1, dst.EmuMem(), uint64_t(p.repeatTimes) * kFractal);
+  emu::CountCopy(emu::Mem::L1, dst.EmuMem(), uint64_t(p.repeatTimes) * kFractal, api);
 }
 
 // ---- Mmad: C (L0C, Nz) = / += A (L0A, Zz) x B (L0B, Zn) ---------------------------------------
@@ -283,6 +284,7 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   auto& cnt = emu::Core().counters;
   cnt.cubeCalls++;
   cnt.cubeMacs += uint64_t(m1) * 16 * n1 * 16 * kPad;
+  emu::TraceRaw(emu::TraceOp::kCube, PIPE_M, api, p.m, p.k, p.n, static_cast<uint8_t>(emu::kBits<TA>));
 }
 
 // ---- Fixpipe: L0C (Nz) -> GM, row-major (NZ2ND) or Nz, with ReLU and quantization --------------
@@ -371,6 +373,13 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
   }
   auto& cnt = emu::Core().counters;
   cnt.fixpipeBytes += uint64_t(p.mSize) * p.nSize * sizeof(T);
+  // Row-major: mSize rows of nSize elements, dstStride elements apart; NZ: n1 blocks of mSize x 16.
+  if (config.format == CO2Layout::ROW_MAJOR)
+    emu::TraceRaw(emu::TraceOp::kCopy, PIPE_FIX, api, p.mSize * p.nSize * sizeof(T), p.mSize, p.dstStride * sizeof(T),
+                  static_cast<uint8_t>(uint8_t(emu::Mem::L0C) << 4 | emu::kTraceGm), 0, reinterpret_cast<uint64_t>(dst.EmuPtr()));
+  else
+    emu::TraceRaw(emu::TraceOp::kCopy, PIPE_FIX, api, p.mSize * p.nSize * sizeof(T), n1, p.dstStride * 32,
+                  static_cast<uint8_t>(uint8_t(emu::Mem::L0C) << 4 | emu::kTraceGm), 0, reinterpret_cast<uint64_t>(dst.EmuPtr()));
 }
 
 }  // namespace AscendC

@@ -53,7 +53,10 @@ struct DataCopyPadParams {
 };
 
 namespace emu {
-void CountCopy(Mem from, Mem to, uint64_t bytes);
+// Counts a copy and, when tracing, records it: `gm` is the GM address of its first byte (null for
+// local copies), `bursts` contiguous runs whose starts are `pitch` bytes apart on the GM side.
+void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api = "copy", const void* gm = nullptr,
+               uint32_t bursts = 1, uint64_t pitch = 0);
 void Poison(uint8_t* p, uint32_t bytes);
 
 // The count form moves whole 32-byte blocks. The NPU silently drops a partial tail; that
@@ -88,7 +91,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataC
   const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   uint8_t* d = dst.Data();
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
-  emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), blk * p.blockCount);
+  emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), blk * p.blockCount, api, s, p.blockCount, srcPitch);
 }
 
 template <typename T>
@@ -112,7 +115,7 @@ void DataCopy(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataC
   const uint8_t* s = src.Data();
   uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
-  emu::CountCopy(src.EmuMem(), emu::Mem::kCount, blk * p.blockCount);
+  emu::CountCopy(src.EmuMem(), emu::Mem::kCount, blk * p.blockCount, api, d, p.blockCount, dstPitch);
 }
 
 template <typename T>
@@ -142,7 +145,7 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const DataCo
   const uint8_t* s = src.Data();
   uint8_t* d = dst.Data();
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memmove(d + i * dstPitch, s + i * srcPitch, blk);
-  emu::CountCopy(src.EmuMem(), dst.EmuMem(), blk * p.blockCount);
+  emu::CountCopy(src.EmuMem(), dst.EmuMem(), blk * p.blockCount, api, nullptr, p.blockCount);
 }
 
 template <typename T>
@@ -184,7 +187,7 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
     }
     std::memcpy(d + left, s + i * srcPitch, p.blockLen);
   }
-  emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), uint64_t(p.blockLen) * p.blockCount);
+  emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), uint64_t(p.blockLen) * p.blockCount, api, s, p.blockCount, srcPitch);
 }
 
 template <typename T>
@@ -203,7 +206,7 @@ void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const Da
   dst.Check(api, 0, ((p.blockCount - 1) * dstPitch + p.blockLen) / sizeof(T));
   uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, src.Data() + i * srcPitch, p.blockLen);
-  emu::CountCopy(src.EmuMem(), emu::Mem::kCount, uint64_t(p.blockLen) * p.blockCount);
+  emu::CountCopy(src.EmuMem(), emu::Mem::kCount, uint64_t(p.blockLen) * p.blockCount, api, d, p.blockCount, dstPitch);
 }
 
 // Older 16-bit parameter forms.

@@ -50,6 +50,9 @@ void InitConstValue(const LocalTensor<T>& dst, const InitConstValueParams<U>& p)
   uint8_t* d = dst.Data();
   for (uint32_t r = 0; r < p.repeatTimes; ++r)
     for (uint64_t off = 0; off < run; off += sizeof(T)) std::memcpy(d + r * pitch + off, &p.initValue, sizeof(T));
+  // create_cbuf/ca/cb_matrix run on MTE1 (the L1 fill and L0 init intrinsics of CANN's cce guide).
+  emu::TraceRaw(emu::TraceOp::kCopy, PIPE_MTE1, api, static_cast<uint32_t>(p.repeatTimes * run), p.repeatTimes, 0,
+                static_cast<uint8_t>(emu::kTraceFill << 4 | uint8_t(m)));
 }
 
 }  // namespace AscendC

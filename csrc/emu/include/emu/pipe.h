@@ -129,6 +129,7 @@ class TQueBind {
     EMU_REQUIRE(state_[i] == TBufState::OCCUPIED || state_[i] == TBufState::DEQUE, "TQue::FreeTensor", "queue-state",
                 "buffer %u is %s, not held", i, StateName(state_[i]));
     state_[i] = TBufState::FREE;
+    TraceQueue(emu::TraceOp::kSetFlag, kFreeEvent, i);
   }
   template <typename T>
   bool EnQue(const LocalTensor<T>& tensor) {
@@ -138,6 +139,7 @@ class TQueBind {
     EMU_REQUIRE(fifo_.size() < Capacity(), "TQue::EnQue", "queue-state", "queue depth %d is full", depth);
     state_[i] = TBufState::ENQUE;
     fifo_.push_back(i);
+    TraceQueue(emu::TraceOp::kSetFlag, kEnQueEvent, i);
     return true;
   }
   template <typename T>
@@ -149,6 +151,7 @@ class TQueBind {
     fifo_.pop_front();
     state_[i] = TBufState::DEQUE;
     emu::Core().counters.syncWaits++;
+    TraceQueue(emu::TraceOp::kWaitFlag, kEnQueEvent, i);
     return Tensor<T>(i);
   }
   // In place: waits for this tensor's EnQue.
@@ -165,6 +168,7 @@ class TQueBind {
       }
     state_[i] = TBufState::DEQUE;
     emu::Core().counters.syncWaits++;
+    TraceQueue(emu::TraceOp::kWaitFlag, kEnQueEvent, i);
   }
   bool VacantInQue() {
     static_assert(depth != 0, "VacantInQue api is not supported while depth is zero");
@@ -194,6 +198,12 @@ class TQueBind {
     len_ = len;
     state_.assign(num, TBufState::FREE);
     fifo_.clear();
+    freedOnce_.assign(num, false);
+    cursor_ = 0;
+    if (emu::CoreTrace* t = emu::ActiveTrace()) {
+      traceToken_ = t->nextToken;
+      t->nextToken += 2 * num;
+    }
   }
 
  private:
@@ -201,9 +211,14 @@ class TQueBind {
   LocalTensor<T> Alloc() {
     EMU_REQUIRE(num_ > 0, "TQue::AllocTensor", "queue-state", "queue at %s was not initialised with TPipe::InitBuffer",
                 emu::PositionName(kBufferPos));
-    for (uint32_t i = 0; i < num_; ++i) {
+    // Buffers are probed round-robin from a cursor, as CANN's AllocBuffer does (kernel_tquebind_impl.h),
+    // so double buffering alternates between the buffers.
+    for (uint32_t probe = 0; probe < num_; ++probe) {
+      const uint32_t i = cursor_;
+      cursor_ = cursor_ + 1 == num_ ? 0 : cursor_ + 1;
       if (state_[i] == TBufState::FREE) {
         state_[i] = TBufState::OCCUPIED;
+        if (freedOnce_[i]) TraceQueue(emu::TraceOp::kWaitFlag, kFreeEvent, i);  // waits for the last FreeTensor
         const uint32_t a = base_ + i * len_;
         if (emu::HasMem(emu::MemOf(kBufferPos))) emu::Poison(emu::MemBase(emu::MemOf(kBufferPos)) + a, len_);
         return Tensor<T>(i);
@@ -212,6 +227,16 @@ class TQueBind {
     emu::Fail("TQue::AllocTensor", "queue-state",
               emu::Format("all %u buffers of the %s queue are in use: FreeTensor one first (the NPU would hang)", num_,
                           emu::PositionName(kBufferPos)));
+  }
+
+  // The events CANN's EnQue/DeQue and FreeTensor/AllocTensor set and wait (kernel_tquebind_impl.h),
+  // recorded for the timing model with a per-buffer token in place of the hardware event id.
+  static constexpr HardEvent kEnQueEvent = emu::QueEvent(src, dst, true);
+  static constexpr HardEvent kFreeEvent = emu::QueEvent(src, dst, false);
+  void TraceQueue(emu::TraceOp op, HardEvent e, uint32_t i) {
+    if (e == HardEvent::MAX || !emu::ActiveTrace()) return;
+    if (e == kFreeEvent && op == emu::TraceOp::kSetFlag) freedOnce_[i] = true;
+    emu::TraceFlag(op, e, traceToken_ + 2 * i + (e == kFreeEvent ? 1 : 0));
   }
 
   static const char* StateName(TBufState s) {
@@ -235,6 +260,9 @@ class TQueBind {
   uint32_t base_ = 0, num_ = 0, len_ = 0;
   std::vector<TBufState> state_;
   std::deque<uint32_t> fifo_;
+  std::vector<bool> freedOnce_;  // tracing: buffers freed at least once (their AllocTensor waits)
+  uint32_t traceToken_ = 0;
+  uint32_t cursor_ = 0;  // next buffer AllocTensor probes
 };
 
 template <TPosition pos, int32_t depth, auto mask = 0>

@@ -35,6 +35,8 @@ struct SocInfo {
   uint32_t aivNum;
 };
 const SocInfo& Soc();
+// Emulates another A2/A3 SoC's core counts (the timing model's --soc); not while a launch runs.
+void SelectSoc(const std::string& name, uint32_t aicNum, uint32_t aivNum);
 
 // ---- errors ----------------------------------------------------------------------------------
 // Every violated hardware rule raises this; its message names kernel, core, API call and rule.
@@ -85,6 +87,7 @@ void ResetCounters();
 
 // ---- per-core state --------------------------------------------------------------------------
 class PipeState;  // TPipe accounting, defined in pipe.h
+struct CoreTrace;  // instruction trace for the timing model, defined in trace.h
 
 struct CoreState {
   const char* kernel = "";
@@ -109,6 +112,7 @@ struct CoreState {
   std::array<uint64_t, 2> fmatrix{};         // SetFmatrix left / right: l1W | l1H << 16 | pads << 32
   int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
   uint32_t fpcQuantBytes = 0;
+  CoreTrace* trace = nullptr;               // non-null while tracing (emu/trace.h)
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.

@@ -36,6 +36,7 @@ void SetFlag(int32_t eventID) {
   EMU_REQUIRE(!s, "SetFlag", "event-pairing", "SetFlag<%s>(%d) set twice without a WaitFlag in between",
               emu::EventName(event), eventID);
   s = 1;
+  emu::TraceFlag(emu::TraceOp::kSetFlag, event, static_cast<uint32_t>(eventID));
 }
 
 template <HardEvent event>
@@ -46,16 +47,19 @@ void WaitFlag(int32_t eventID) {
               emu::EventName(event), eventID);
   s = 0;
   emu::Core().counters.syncWaits++;
+  emu::TraceFlag(emu::TraceOp::kWaitFlag, event, static_cast<uint32_t>(eventID));
 }
 
 template <pipe_t pipe>
 void PipeBarrier() {
   emu::Core().counters.syncWaits++;
+  emu::TraceRaw(emu::TraceOp::kBarrier, pipe, "PipeBarrier", 0, 0, 0, pipe);
 }
 
 // Hardware barrier over all AIV cores of the launch (isAIVOnly) or all cores (false).
 template <bool isAIVOnly = true>
 void SyncAll() {
+  emu::TraceRaw(emu::TraceOp::kSyncAll, PIPE_ALL, "SyncAll", 0, 0, 0, isAIVOnly);
   emu::Barrier("SyncAll", isAIVOnly);
 }
 
@@ -66,16 +70,19 @@ void SyncAll(const GlobalTensor<int32_t>& gmWorkspace, const LocalTensor<int32_t
   const int64_t cores = usedCores > 0 ? usedCores : GetBlockNum();
   gmWorkspace.Check("SyncAll", 0, static_cast<uint64_t>(cores) * 8);
   ubWorkspace.CheckBytes("SyncAll", "ubWorkspace", 0, static_cast<uint64_t>(cores) * 32);
+  emu::TraceRaw(emu::TraceOp::kSyncAll, PIPE_ALL, "SyncAll", 0, 0, 0, isAIVOnly);
   emu::Barrier("SyncAll", isAIVOnly);
 }
 
 template <uint8_t modeId, pipe_t pipe>
 void CrossCoreSetFlag(uint16_t flagId) {
   emu::CrossCoreSet("CrossCoreSetFlag", modeId, flagId);
+  emu::TraceRaw(emu::TraceOp::kCrossSet, pipe, "CrossCoreSetFlag", flagId, 0, 0, modeId, pipe);
 }
 
 template <uint8_t modeId = 0, pipe_t pipe = PIPE_S>
 void CrossCoreWaitFlag(uint16_t flagId) {
+  emu::TraceRaw(emu::TraceOp::kCrossWait, pipe, "CrossCoreWaitFlag", flagId, 0, 0, modeId, pipe);
   emu::CrossCoreWait("CrossCoreWaitFlag", modeId, flagId);
 }
 

@@ -6,6 +6,7 @@
 
 #include "fp_types.h"
 #include "runtime.h"
+#include "trace.h"
 
 namespace AscendC {
 
@@ -67,6 +68,7 @@ class GlobalTensor {
     static_assert(emu::kBits<T> % 8 == 0, "GetValue on packed sub-byte GM is not supported");
     Check("GlobalTensor::GetValue", offset, 1);
     emu::Core().counters.scalarOps++;
+    emu::TraceScalar(true, false, addr_ + offset);
     T v;
     std::memcpy(&v, addr_ + offset, sizeof(T));
     return v;
@@ -75,12 +77,14 @@ class GlobalTensor {
     static_assert(emu::kBits<T> % 8 == 0, "operator() on packed sub-byte GM is not supported");
     Check("GlobalTensor::operator()", offset, 1);
     emu::Core().counters.scalarOps++;
+    emu::TraceScalar(true, false, addr_ + offset);
     return addr_[offset];
   }
   void SetValue(const uint64_t offset, T value) {
     static_assert(emu::kBits<T> % 8 == 0, "SetValue on packed sub-byte GM is not supported");
     Check("GlobalTensor::SetValue", offset, 1);
     emu::Core().counters.scalarOps++;
+    emu::TraceScalar(true, true, addr_ + offset);
     std::memcpy(addr_ + offset, &value, sizeof(T));
   }
   template <CacheRwMode rwMode = CacheRwMode::RW>
@@ -164,6 +168,7 @@ class LocalTensor {
   T GetValue(const uint32_t index) const {
     CheckAccess("LocalTensor::GetValue", index, 1);
     emu::Core().counters.scalarOps++;
+    emu::TraceScalar(false, false);
     if constexpr (emu::kBits<T> == 4) {
       const uint8_t byte = Data()[emu::ElemBytes<T>(index)];
       return T((index & 1) ? (byte >> 4) : (byte & 0xF));
@@ -177,6 +182,7 @@ class LocalTensor {
   void SetValue(const uint32_t index, const S value) const {
     CheckAccess("LocalTensor::SetValue", index, 1);
     emu::Core().counters.scalarOps++;
+    emu::TraceScalar(false, true);
     const T v = static_cast<T>(value);
     if constexpr (emu::kBits<T> == 4) {
       uint8_t& byte = Data()[emu::ElemBytes<T>(index)];
@@ -190,6 +196,7 @@ class LocalTensor {
     static_assert(emu::kBits<T> % 8 == 0, "operator() on packed int4b_t is not supported");
     CheckAccess("LocalTensor::operator()", index, 1);
     emu::Core().counters.scalarOps++;
+    emu::TraceScalar(false, false);
     return *reinterpret_cast<T*>(Data() + emu::ElemBytes<T>(index));
   }
 

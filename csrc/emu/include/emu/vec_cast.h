@@ -180,7 +180,7 @@ void CastLanes(const LocalTensor<D>& dst, const LocalTensor<S>& src, RoundMode m
               RoundModeName(mode), TypeName<S>(), TypeName<D>());
   uint8_t* d = PrepareBits(api, "dst", dst, p, ld);
   const uint8_t* s = PrepareBits(api, "src", src, p, ls);
-  CountVector(p);
+  CountVector(p, api);
   if (p.counter() && ld.Contiguous(p.lanes) && ls.Contiguous(p.lanes)) {
     for (uint64_t i = 0; i < p.count; ++i) StoreBits<D>(d, i * ld.bits, Convert<D>(LoadBits<S>(s, i * ls.bits), mode));
     return;

@@ -101,7 +101,7 @@ void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<
                              : MaskBit(kPoisonPattern, i % 32);
         SetMaskBit(d, i, bit);
       }
-    CountVector(p);
+    CountVector(p, api);
     if (callRepeats < kMaxRepeats) break;
   }
 }
@@ -128,7 +128,7 @@ void SelectLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<U
     if (p.MaxLane(r) != ~0u) bits = std::max<uint64_t>(bits, (perRepeat ? uint64_t(r) * p.lanes : 0) + p.MaxLane(r) + 1);
   if (bits) selMask.CheckBytes(api, "selMask", 0, (bits + 7) / 8);
   const uint8_t* m = selMask.Data();
-  CountVector(p);
+  CountVector(p, api);
   ForEachLane(p, [&](uint32_t r, uint32_t lane) {
     const bool pick0 = MaskBit(m, (perRepeat ? uint64_t(r) * p.lanes : 0) + lane);
     Store<T>(d + ld.Offset(r, lane), pick0 ? Load<T>(s0 + l0.Offset(r, lane)) : src1At(r, lane));
@@ -233,6 +233,7 @@ uint64_t GatherMaskLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src0, 
   auto& c = Core().counters;
   c.vecCalls++;
   c.vecElemOps += uint64_t(gp.repeatTimes) * perRepeat;
+  TraceVector(api, gp.repeatTimes, uint64_t(gp.repeatTimes) * perRepeat, sizeof(T));
   // dav_c220 (kernel_operator_vec_gather_mask_impl.h) leaves normal mode with MASK = (0, mask).
   Core().maskCounterMode = false;
   WriteMask(0, mask);
@@ -290,7 +291,7 @@ void GatherLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src, const Loc
   src.CheckAlign(api, "src", 32);
   uint8_t* d = Prepare(api, "dst", dst, p, Layout{sizeof(T), 1, dstRepStride});
   const uint8_t* off = Prepare(api, "srcOffset", srcOffset, p, Layout{4, 1, 32 / sizeof(T)});
-  CountVector(p);
+  CountVector(p, api);
   ForEachLane(p, [&](uint32_t r, uint32_t lane) {
     const uint64_t i = uint64_t(r) * p.lanes + lane;
     const uint64_t byte = uint64_t(srcBaseAddr) + Load<uint32_t>(off + i * 4);

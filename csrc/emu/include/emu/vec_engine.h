@@ -147,10 +147,12 @@ uint8_t* Prepare(const char* api, const char* name, const LocalTensor<T>& t, con
   return t.Data();
 }
 
-inline void CountVector(const LanePlan& p) {
+inline void CountVector(const LanePlan& p, const char* api = "vector") {
   auto& c = Core().counters;
   c.vecCalls++;
-  c.vecElemOps += p.ActiveLanes();
+  const uint64_t active = p.ActiveLanes();
+  c.vecElemOps += active;
+  TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4);
 }
 
 template <typename T> inline T Load(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof(T)); return v; }
@@ -183,7 +185,7 @@ void UnaryLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<T
   RequireVectorCore(api);
   uint8_t* d = Prepare(api, "dst", dst, p, ld);
   const uint8_t* s = Prepare(api, "src", src, p, ls);
-  CountVector(p);
+  CountVector(p, api);
   if (Dense(p, ld) && Dense(p, ls)) {
     const uint64_t n = DenseCount(p);
     for (uint64_t i = 0; i < n; ++i) Store<TD>(d + i * sizeof(TD), f(Load<TS>(s + i * sizeof(TS))));
@@ -204,7 +206,7 @@ void BinaryLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   uint8_t* d = Prepare(api, "dst", dst, p, ld);
   const uint8_t* s0 = Prepare(api, "src0", src0, p, l0);
   const uint8_t* s1 = Prepare(api, "src1", src1, p, l1);
-  CountVector(p);
+  CountVector(p, api);
   if (Dense(p, ld) && Dense(p, l0) && Dense(p, l1)) {
     const uint64_t n = DenseCount(p);
     for (uint64_t i = 0; i < n; ++i)

@@ -98,7 +98,7 @@ void ReduceCount(const char* api, const LocalTensor<T>& dst, uint32_t dstSlots, 
   const uint64_t workBytes = (uint64_t(p.repeats) * slotsPerRepeat * sizeof(T) + 31) / 32 * 32;
   work.CheckBytes(api, "workLocal", 0, workBytes);
   dst.CheckBytes(api, "dst", 0, dstSlots * sizeof(T));
-  CountVector(p);
+  CountVector(p, api);
   T out[2];
   reduce(src.Data(), p, out);
   // dav_c220 runs these as several vector steps with masks of their own (kernel_operator_vec_reduce_impl.h,
@@ -123,7 +123,7 @@ void WholeReduce(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   const uint32_t unit = pair ? 2 * sizeof(T) : (isMax && order == ReduceOrder::ORDER_ONLY_INDEX) ? 4 : sizeof(T);
   dst.CheckAlign(api, "dst", unit);
   if (p.repeats) dst.CheckBytes(api, "dst", 0, uint64_t(p.repeats - 1) * dstRepStride * unit + unit);
-  CountVector(p);
+  CountVector(p, api);
   uint8_t* d = dst.Data();
   for (uint32_t r = 0; r < p.repeats; ++r) {
     RepeatValues<T> rv(s, p, ls, r);
@@ -229,6 +229,7 @@ void Brcb(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint8_t re
   auto& c = emu::Core().counters;
   c.vecCalls++;
   c.vecElemOps += uint64_t(repeatTime) * 256 / sizeof(T);
+  emu::TraceVector(api, repeatTime, uint64_t(repeatTime) * 256 / sizeof(T), sizeof(T));
 }
 
 }  // namespace AscendC

@@ -106,6 +106,7 @@ void Sort32(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTe
   auto& c = emu::Core().counters;
   c.vecCalls++;
   c.vecElemOps += n;
+  emu::TraceVector(api, static_cast<uint32_t>(repeatTime), n, sizeof(T));
 }
 
 // Merges 2, 3 or 4 sorted queues of pairs into dst. With repeatTimes > 1 (four equal, contiguous
@@ -179,6 +180,7 @@ void MrgSort(const LocalTensor<T>& dst, const MrgSortSrcList<T>& src, const MrgS
   auto& c = emu::Core().counters;
   c.vecCalls++;
   c.vecElemOps += written;
+  emu::TraceVector(api, repeats, written, sizeof(T));  // the model costs a merge per element written
 }
 
 // Pairs of each queue that the last MrgSort consumed (all of them unless it was suspended).
@@ -220,6 +222,7 @@ void Extract(const LocalTensor<T>& dstValueLocal, const LocalTensor<uint32_t>& d
   auto& c = emu::Core().counters;
   c.vecCalls++;
   c.vecElemOps += n;
+  emu::TraceVector(api, static_cast<uint32_t>(repeatTimes), n, sizeof(T));
 }
 
 // dst[i] = firstValue + i for i < count, computed as dav_c220 does it

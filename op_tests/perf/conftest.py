@@ -1,0 +1,47 @@
+"""The timing model's micro-kernels (perf_kernels.cpp), built once per session against the installed
+emulator and wrapped for the tests as the ``kern`` fixture."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ascend_glm5 import emu as emu_sdk
+
+HERE = Path(__file__).resolve().parent
+
+
+class Kernels:
+    def __init__(self, path: Path):
+        self.lib = ctypes.CDLL(str(path))
+        self.lib.perf_stream_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
+                                              ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
+        self.lib.perf_matmul.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 4 + [ctypes.c_char_p, ctypes.c_int]
+
+    def _check(self, rc: int, err) -> None:
+        if rc:
+            raise RuntimeError(err.value.decode())
+
+    def stream_copy(self, src: np.ndarray, cores: int, tile_bytes: int, buffers: int) -> np.ndarray:
+        dst = np.zeros_like(src)
+        err = ctypes.create_string_buffer(2048)
+        rc = self.lib.perf_stream_copy(src.ctypes.data, dst.ctypes.data, cores, src.nbytes // cores, tile_bytes,
+                                       buffers, err, len(err))
+        self._check(rc, err)
+        return dst
+
+    def matmul(self, a: np.ndarray, bt: np.ndarray, cores: int, overlap: bool) -> np.ndarray:
+        n, k = bt.shape
+        c = np.zeros((a.shape[0], n), np.float32)
+        err = ctypes.create_string_buffer(2048)
+        rc = self.lib.perf_matmul(a.ctypes.data, bt.ctypes.data, c.ctypes.data, cores, n, k, int(overlap), err, len(err))
+        self._check(rc, err)
+        return c
+
+
+@pytest.fixture(scope="session")
+def kern(tmp_path_factory) -> Kernels:
+    return Kernels(emu_sdk.compile_library([HERE / "perf_kernels.cpp"], tmp_path_factory.mktemp("perf_kernels")))

@@ -1,0 +1,152 @@
+// Micro-kernels for the timing model's sanity tests (op_tests/perf): a streaming copy
+// GM -> UB -> GM on every vector core, and an fp32 cube matmul on every cube core, each with and
+// without double buffering. Built against the emulator and loaded with ctypes.
+#include <cstdio>
+#include <exception>
+
+#include "kernel_operator.h"
+
+using namespace AscendC;
+
+namespace {
+
+// ---- streaming copy: each AIV moves its `bytes` slice in `tile`-byte steps through one queue -------
+struct CopyArgs {
+  uint64_t bytesPerCore;
+  uint32_t tileBytes;
+  uint32_t buffers;  // 1: copy-in waits for the previous copy-out; 2: they overlap
+};
+
+template <int32_t kBuffers>
+void StreamCopy(GM_ADDR src, GM_ADDR dst, const CopyArgs& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  TPipe pipe;
+  TQueBind<TPosition::VECIN, TPosition::VECOUT, kBuffers> q;
+  pipe.InitBuffer(q, kBuffers, a.tileBytes);
+  GlobalTensor<int16_t> in, out;
+  const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;
+  in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+  out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
+  const uint32_t n = a.tileBytes / 2;
+  for (uint64_t off = 0; off < a.bytesPerCore / 2; off += n) {
+    LocalTensor<int16_t> t = q.template AllocTensor<int16_t>();
+    DataCopy(t, in[off], n);
+    q.EnQue(t);
+    t = q.template DeQue<int16_t>();
+    DataCopy(out[off], t, n);
+    q.FreeTensor(t);
+  }
+}
+
+// ---- matmul: C [M, N] = A [M, K] x Bt [N, K]^T in fp32; core b owns rows [128 b, 128 b + 128) ----
+constexpr uint32_t kM = 128, kN = 128, kK = 64;  // tile: 128 x 128 out, 64-deep k chunks (fp32 k0 = 8)
+
+struct MatmulArgs {
+  uint32_t n, k;
+  uint32_t overlap;  // 1: double-buffered L1/L0/L0C queues; 0: one buffer each, and MTE2 waits for M
+};
+
+template <int32_t kBuffers>
+void Matmul(GM_ADDR a, GM_ADDR bt, GM_ADDR c, const MatmulArgs& args) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIC_ONLY);
+  TPipe pipe;
+  TQue<TPosition::A1, kBuffers> aL1;
+  TQue<TPosition::B1, kBuffers> bL1;
+  TQue<TPosition::A2, kBuffers> aL0;
+  TQue<TPosition::B2, kBuffers> bL0;
+  TQue<TPosition::CO1, kBuffers> cL0;
+  pipe.InitBuffer(aL1, kBuffers, kM * kK * 4);
+  pipe.InitBuffer(bL1, kBuffers, kN * kK * 4);
+  pipe.InitBuffer(aL0, kBuffers, kM * kK * 4);
+  pipe.InitBuffer(bL0, kBuffers, kN * kK * 4);
+  pipe.InitBuffer(cL0, kBuffers, kM * kN * 4);
+  GlobalTensor<float> ga, gb, gc;
+  const uint64_t row0 = uint64_t(GetBlockIdx()) * kM;
+  ga.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(a) + row0 * args.k);
+  gb.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(bt));
+  gc.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(c) + row0 * args.n);
+  constexpr uint32_t m1 = kM / 16, k1 = kK / 8, n1 = kN / 16;
+  for (uint32_t n0 = 0; n0 < args.n; n0 += kN) {
+    LocalTensor<float> acc = cL0.template AllocTensor<float>();
+    for (uint32_t k0 = 0; k0 < args.k; k0 += kK) {
+      LocalTensor<float> a1 = aL1.template AllocTensor<float>();
+      DataCopy(a1, ga[k0], Nd2NzParams(1, kM, kK, 0, args.k, kM, 1, 0));
+      aL1.EnQue(a1);
+      LocalTensor<float> b1 = bL1.template AllocTensor<float>();
+      DataCopy(b1, gb[uint64_t(n0) * args.k + k0], Nd2NzParams(1, kN, kK, 0, args.k, kN, 1, 0));
+      bL1.EnQue(b1);
+      a1 = aL1.template DeQue<float>();
+      LocalTensor<float> a2 = aL0.template AllocTensor<float>();
+      for (uint32_t i = 0; i < m1; ++i)  // L1 Nz (k column blocks) -> L0A Zz (row blocks)
+        LoadData(a2[i * k1 * 128], a1, LoadData2DParams(i, k1, m1, 0, 0, false, 0));
+      aL0.EnQue(a2);
+      aL1.FreeTensor(a1);
+      b1 = bL1.template DeQue<float>();
+      LocalTensor<float> b2 = bL0.template AllocTensor<float>();
+      LoadData(b2, b1, LoadData2DParams(0, k1 * n1, 1, 0, 0, false, 0));
+      bL0.EnQue(b2);
+      bL1.FreeTensor(b1);
+      a2 = aL0.template DeQue<float>();
+      b2 = bL0.template DeQue<float>();
+      MmadParams mp;
+      mp.m = kM;
+      mp.n = kN;
+      mp.k = kK;
+      mp.cmatrixInitVal = k0 == 0;
+      Mmad(acc, a2, b2, mp);
+      aL0.FreeTensor(a2);
+      bL0.FreeTensor(b2);
+      if (!args.overlap) {  // the next chunk's copy-in waits for this Mmad
+        SetFlag<HardEvent::M_MTE2>(0);
+        WaitFlag<HardEvent::M_MTE2>(0);
+      }
+    }
+    cL0.EnQue(acc);
+    acc = cL0.template DeQue<float>();
+    Fixpipe(gc[n0], acc, FixpipeParamsV220(kN, kM, kM, args.n, false));
+    cL0.FreeTensor(acc);
+  }
+}
+
+template <typename F>
+int Guard(char* err, int errLen, F&& f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception& e) {
+    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
+  }
+  return 1;
+}
+
+}  // namespace
+
+extern "C" {
+
+// src and dst hold cores x bytesPerCore bytes.
+int perf_stream_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore, uint32_t tileBytes, uint32_t buffers,
+                     char* err, int errLen) {
+  return Guard(err, errLen, [&] {
+    const CopyArgs args{bytesPerCore, tileBytes, buffers};
+    const uint64_t total = uint64_t(cores) * bytesPerCore;
+    auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
+    emu::Launch("stream_copy", KernelMode::AIV_MODE, cores,
+                [&] { buffers == 2 ? StreamCopy<2>(s, d, args) : StreamCopy<1>(s, d, args); },
+                {{src, total}, {dst, total}});
+  });
+}
+
+// a [cores x 128, k], bt [n, k], c [cores x 128, n], fp32 row-major.
+int perf_matmul(void* a, void* bt, void* c, uint32_t cores, uint32_t n, uint32_t k, uint32_t overlap, char* err,
+                int errLen) {
+  return Guard(err, errLen, [&] {
+    const MatmulArgs args{n, k, overlap};
+    const uint64_t m = uint64_t(cores) * kM;
+    auto pa = reinterpret_cast<GM_ADDR>(a), pb = reinterpret_cast<GM_ADDR>(bt), pc = reinterpret_cast<GM_ADDR>(c);
+    emu::Launch("matmul", KernelMode::AIC_MODE, cores,
+                [&] { overlap ? Matmul<2>(pa, pb, pc, args) : Matmul<1>(pa, pb, pc, args); },
+                {{a, m * k * 4}, {bt, uint64_t(n) * k * 4}, {c, m * n * 4}});
+  });
+}
+
+}  // extern "C"
