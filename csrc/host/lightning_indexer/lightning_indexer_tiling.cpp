@@ -11,11 +11,13 @@ namespace {
 
 constexpr uint32_t kSplitMinKeys = 1024;  // >= 256 KB of keys per split: its query re-read costs <= 3%
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
+constexpr uint32_t kPairWords = 2;            // a (score, index) pair
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs) {
   const uint32_t m = groupRows * heads;
-  uint32_t bytes = AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + 6 * 256 + 32;
+  uint32_t bytes = AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
+  bytes += 3 * kLiHalfKeys * 4 + 2 * 32;  // key indices, survivors' scores and indices; header, mask
   bytes += 2 * (bestPairs + kLiCandPairs) * 8;
   bytes += groupRows * (bestPairs + kLiCandPairs) * 8;
   return bytes;
@@ -127,9 +129,52 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
   plan.table.insert(plan.table.end(), offsets.begin(), offsets.end());
 
+  // Phase 2: each row's lists merged 4 at a time, level by level, in balanced groups of
+  // consecutive (key-ordered) lists, until a row's last merge (at most 4 lists) writes its output.
+  struct Lists {
+    int32_t first, count;
+  };
+  std::vector<Lists> pending(p.numRows);
+  for (uint32_t r = 0; r < p.numRows; ++r) pending[r] = Lists{rows[r].partialBase, rows[r].partials};
+  int32_t nextSlot = partialSlot;
+  std::vector<std::vector<LiMerge>> levels;
+  for (bool more = true; more;) {
+    more = false;
+    std::vector<LiMerge> level;
+    for (uint32_t r = 0; r < p.numRows; ++r) {
+      const Lists l = pending[r];
+      if (l.count <= 0) continue;
+      if (l.count <= 4) {
+        level.push_back(LiMerge{static_cast<int32_t>(r), l.first, l.count, -1});
+        pending[r].count = 0;
+        continue;
+      }
+      const int32_t groups = (l.count + 3) / 4;
+      pending[r] = Lists{nextSlot, groups};
+      for (int32_t g = 0, at = l.first; g < groups; ++g) {
+        const int32_t n = l.count / groups + (g < l.count % groups ? 1 : 0);
+        level.push_back(LiMerge{static_cast<int32_t>(r), at, n, nextSlot++});
+        at += n;
+      }
+      more = true;
+    }
+    if (!level.empty()) levels.push_back(std::move(level));
+  }
+  t.numLevels = static_cast<uint32_t>(levels.size());
+  t.mergeOffset = static_cast<uint32_t>(plan.table.size());
+  std::vector<int32_t> levelOffsets{0};
+  for (const auto& level : levels) {
+    for (const LiMerge& m : level) plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst});
+    levelOffsets.push_back(levelOffsets.back() + static_cast<int32_t>(level.size()));
+  }
+  t.levelOffset = static_cast<uint32_t>(plan.table.size());
+  plan.table.insert(plan.table.end(), levelOffsets.begin(), levelOffsets.end());
+
   t.wsRingBytes = 2 * t.groupRows * p.heads * kLiStepKeys * 4;
-  t.wsPartialOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
-  plan.workspaceBytes = uint64_t(t.wsPartialOffset) + uint64_t(t.numPartials) * p.sparseCount * 8;
+  t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
+  t.listSlotBytes = (kLiListHeaderFloats + t.bestPairs * kPairWords) * 4;
+  t.numListSlots = static_cast<uint32_t>(nextSlot);
+  plan.workspaceBytes = uint64_t(t.wsListOffset) + uint64_t(t.numListSlots) * t.listSlotBytes;
   return plan;
 }
 

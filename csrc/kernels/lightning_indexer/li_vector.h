@@ -1,12 +1,16 @@
-// Lightning Indexer, vector side (AIV): head-weighted sum, masking, running top-k, and the final
-// merge of each row's partial lists.
+// Lightning Indexer, vector side (AIV): head-weighted sum, masking, running top-k, and the merge
+// of each row's partial lists.
 //
 // Phase 1, per item: vector core s owns the item's key half s. Per step it copies its 64 columns
-// of the score tile out of the ring, releases the slot, and for each row computes
-// score[t] = sum_h w[h] * relu_qk[h][t], masks keys the row may not see, and offers the 64 scores
-// to the row's RunningTopK. At the item's end each row's best list goes to its partial slot.
-// Phase 2 (after SyncAll over the vector cores): each row's partial lists, in key order, are
-// merged 4 at a time into the final top-k; indices (and scores) are written to the output.
+// of the score tile out of the ring and releases the slot; one Mul weights every head row of
+// every query row (the weights broadcast per row with Brcb), a folding tree of Adds sums each
+// query row's heads (log2 N1 instructions), keys the row may not see become -inf (one masked
+// Duplicate), and the 64 scores go to the row's RunningTopK. At the item's end each row's best
+// list goes to its list slot with its length.
+// Phase 2 (after SyncAll over the vector cores): the host's merge plan, level by level (SyncAll
+// between levels): each merge takes up to 4 consecutive lists of a row (key order, so MrgSort's
+// queue order keeps ties on the lower index), keeps the best k, and writes a list slot or, for a
+// row's last merge, its indices (and scores).
 #pragma once
 
 #include "../common/tiling.h"
@@ -28,8 +32,10 @@ class LiVector {
     if (t.returnValue) values_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(values), uint64_t(t.numRows) * t.sparseCount);
     ring_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + uint64_t(AscendC::GetBlockIdx() / 2) * t.wsRingBytes),
                           t.wsRingBytes / sizeof(float));
-    partials_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPartialOffset),
-                              uint64_t(t.numPartials) * t.sparseCount * kPairFloats);
+    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsListOffset),
+                           uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(float));
+    listWords_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset),
+                               uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(int32_t));
     pipe_.InitBuffer(arena_, kArenaBytes);
   }
 
@@ -38,8 +44,14 @@ class LiVector {
     plan_.CoreItems(AscendC::GetBlockIdx() / 2, first, last);
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i));
-    AscendC::SyncAll<true>();  // every partial list is in GM
-    MergeRows();
+    CarvePhase2();
+    for (uint32_t level = 0; level < t_->numLevels; ++level) {
+      AscendC::SyncAll<true>();  // the lists this level reads are in GM
+      uint32_t m, end;
+      plan_.LevelMerges(level, m, end);
+      const uint32_t vectorCores = 2 * t_->blockDim;
+      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m));
+    }
   }
 
  private:
@@ -53,15 +65,17 @@ class LiVector {
     return out;
   }
 
+  __aicore__ inline uint64_t Slot(int32_t slot) const { return uint64_t(slot) * (t_->listSlotBytes / sizeof(float)); }
+
   __aicore__ inline void CarvePhase1() {
     used_ = 0;
     const uint32_t maxM = t_->groupRows * t_->heads;
     tile_ = Take<float>(maxM * kLiHalfKeys);
     wRaw_ = Take<W>(maxM);
-    wF32_ = Take<float>(maxM);
-    score_ = Take<float>(kLiHalfKeys);
-    term_ = Take<float>(kLiHalfKeys);
+    wF32_ = Take<float>(AlignUp(maxM, 8));
+    wB_ = Take<float>(AlignUp(maxM, 8) * 8);
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
+    header_ = Take<int32_t>(8);
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
@@ -89,6 +103,8 @@ class LiVector {
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
       const uint64_t slot = uint64_t(step_ % 2) * (t_->wsRingBytes / 2 / sizeof(float));
+      SetFlag<HardEvent::V_MTE2>(0);  // the previous step's vector work has read tile_
+      WaitFlag<HardEvent::V_MTE2>(0);
       // Rows of 128 scores: take our 64 (8 blocks), skip the other core's 64.
       DataCopy(tile_, ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
       SetFlag<HardEvent::MTE2_V>(0);
@@ -96,30 +112,30 @@ class LiVector {
       CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
       AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
+      // Every head row times its weight, in one instruction: w broadcast to a block per head row.
+      Mul(tile_, tile_, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
+      PipeBarrier<PIPE_V>();
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const int32_t limit = (visible[g] < hi ? visible[g] : hi) - base;  // keys of this block the row sees
         if (limit <= 0) continue;
-        WeightedSum(g);
-        if (limit < int32_t(kLiHalfKeys)) MaskTail(static_cast<uint32_t>(limit));
-        topk_[g].Offer(score_, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
+        const LocalTensor<float> score = tile_[g * heads * kLiHalfKeys];
+        SumHeads(score);
+        if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
+        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
       }
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
-      const uint64_t slot = uint64_t(row.partialBase + 2 * item.split + int32_t(sub));
-      SetFlag<HardEvent::V_MTE3>(0);
-      WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopyPad(partials_[slot * t_->sparseCount * kPairFloats], best_[g],
-                  DataCopyExtParams(1, t_->sparseCount * kPairFloats * sizeof(float), 0, 0, 0));
-      SetFlag<HardEvent::MTE3_V>(0);  // best_[g] is reused by the next item
-      WaitFlag<HardEvent::MTE3_V>(0);
+      WriteList(row.partialBase + 2 * item.split + int32_t(sub), best_[g], topk_[g].Count());
     }
   }
 
-  // weights rows [row0, row0 + rows) -> fp32, kept as scalars for the head loop.
+  // weights rows [row0, row0 + rows) -> fp32, then each broadcast to a 32-byte block (Brcb).
   __aicore__ inline void LoadWeights(uint32_t row0, uint32_t m) {
     using namespace AscendC;
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's Mul has read the weights
+    WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(wRaw_, weights_[uint64_t(row0) * t_->heads], DataCopyExtParams(1, m * sizeof(W), 0, 0, 0),
                 DataCopyPadExtParams<W>(false, 0, 0, W(0.0f)));
     SetFlag<HardEvent::MTE2_V>(0);
@@ -129,91 +145,120 @@ class LiVector {
     } else {
       Cast(wF32_, wRaw_, RoundMode::CAST_NONE, m);
     }
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = 0; i < m; ++i) w_[i] = wF32_.GetValue(i);
-  }
-
-  // score = sum_h w[g, h] * tile[g * heads + h, :], in head order.
-  __aicore__ inline void WeightedSum(uint32_t g) {
-    using namespace AscendC;
-    const uint32_t heads = t_->heads;
-    Muls(score_, tile_[g * heads * kLiHalfKeys], w_[g * heads], kLiHalfKeys);
-    for (uint32_t h = 1; h < heads; ++h) {
-      Muls(term_, tile_[(g * heads + h) * kLiHalfKeys], w_[g * heads + h], kLiHalfKeys);
-      PipeBarrier<PIPE_V>();
-      Add(score_, score_, term_, kLiHalfKeys);
-    }
+    PipeBarrier<PIPE_V>();
+    Brcb(wB_, wF32_, uint8_t(CeilDiv(m, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
   }
 
-  // Keys at or past `limit` in this block are invisible to the row: their score becomes -inf.
-  __aicore__ inline void MaskTail(uint32_t limit) {
+  // score[0, 64) = sum over the row's weighted head rows score[h * 64, h * 64 + 64): a folding
+  // tree, each level one Add of the upper half onto the lower half (an odd middle row waits).
+  __aicore__ inline void SumHeads(const AscendC::LocalTensor<float>& rows) {
     using namespace AscendC;
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = limit; i < kLiHalfKeys; ++i) score_.SetValue(i, kNegInf);
-    SetFlag<HardEvent::S_V>(0);
-    WaitFlag<HardEvent::S_V>(0);
-  }
-
-  // Phase 2: rows are dealt round-robin to all vector cores.
-  __aicore__ inline void MergeRows() {
-    using namespace AscendC;
-    used_ = 0;
-    const uint32_t pairs = t_->bestPairs;
-    LocalTensor<float> acc = Take<float>(pairs * kPairFloats);
-    LocalTensor<float> lists[3] = {Take<float>(pairs * kPairFloats), Take<float>(pairs * kPairFloats),
-                                   Take<float>(pairs * kPairFloats)};
-    LocalTensor<float> merged = Take<float>(4 * pairs * kPairFloats);
-    LocalTensor<float> outScores = Take<float>(pairs);
-    LocalTensor<uint32_t> outIdx = Take<uint32_t>(pairs);
-    const uint32_t k = t_->sparseCount, vectorCores = 2 * t_->blockDim;
-    for (uint32_t r = AscendC::GetBlockIdx(); r < t_->numRows; r += vectorCores) {
-      const LiRow row = plan_.Row(r);
-      if (row.partials <= 0) continue;  // output already holds -1 (and -inf)
-      FillEmptyPairs(acc, pairs);
-      LoadList(acc, row.partialBase);
-      for (int32_t p = 1; p < row.partials; p += 3) {
-        const uint32_t q = row.partials - p < 3 ? row.partials - p : 3;
-        for (uint32_t i = 0; i < q; ++i) LoadList(lists[i], row.partialBase + p + int32_t(i));
-        // acc holds lower keys than lists[0], which holds lower keys than lists[1]: ties stay stable.
-        uint16_t lens[4] = {uint16_t(k), uint16_t(k), uint16_t(q > 1 ? k : 0), uint16_t(q > 2 ? k : 0)};
-        AscendC::MrgSort(merged, AscendC::MrgSortSrcList<float>(acc, lists[0], q > 1 ? lists[1] : acc, q > 2 ? lists[2] : acc),
-                AscendC::MrgSort4Info(lens, false, static_cast<uint16_t>((1u << (q + 1)) - 1), 1));
-        PipeBarrier<PIPE_V>();
-        DataCopy(acc, merged, pairs * kPairFloats);
-        PipeBarrier<PIPE_V>();
-      }
-      FillTail(acc, k, pairs);
-      AscendC::Extract(outScores, outIdx, acc, static_cast<int32_t>(pairs / kRunPairs));
-      SetFlag<HardEvent::V_MTE3>(0);
-      WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopyPad(indices_[uint64_t(r) * k], outIdx.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
-      if (t_->returnValue) DataCopyPad(values_[uint64_t(r) * k], outScores, DataCopyExtParams(1, k * 4, 0, 0, 0));
-      SetFlag<HardEvent::MTE3_V>(0);
-      WaitFlag<HardEvent::MTE3_V>(0);
+    for (uint32_t n = t_->heads; n > 1;) {
+      const uint32_t half = n / 2;
+      Add(rows, rows, rows[(n - half) * kLiHalfKeys], int32_t(half * kLiHalfKeys));
+      PipeBarrier<PIPE_V>();
+      n -= half;
     }
   }
 
-  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, int32_t slot) {
+  // Keys at or past `limit` in this block are invisible to the row: their score becomes -inf.
+  __aicore__ inline void MaskTail(const AscendC::LocalTensor<float>& score, uint32_t limit) {
     using namespace AscendC;
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(dst, partials_[uint64_t(slot) * t_->sparseCount * kPairFloats],
-                DataCopyExtParams(1, t_->sparseCount * kPairFloats * sizeof(float), 0, 0, 0),
-                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
+    uint64_t mask[2] = {~0ull << limit, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    Duplicate(score, kNegInf, mask, 1, 1, 8);
+    PipeBarrier<PIPE_V>();
   }
 
-  // Pairs [k, pairs) are padding: make them (-inf, -1) so Extract reads defined data.
-  __aicore__ inline void FillTail(const AscendC::LocalTensor<float>& list, uint32_t k, uint32_t pairs) {
-    AscendC::LocalTensor<int32_t> words = list.ReinterpretCast<int32_t>();
-    for (uint32_t i = k; i < pairs; ++i) {
+  // A list slot: its length in the 32-byte header, then `count` sorted pairs.
+  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count) {
+    using namespace AscendC;
+    Duplicate(header_, int32_t(count), 8);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
+    if (count > 0)
+      DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, count * kPairFloats * 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // ---- phase 2 --------------------------------------------------------------------------------
+
+  __aicore__ inline void CarvePhase2() {
+    used_ = 0;
+    const uint32_t pairs = t_->bestPairs;
+    for (uint32_t i = 0; i < 4; ++i) in_[i] = Take<float>(pairs * kPairFloats);
+    merged_ = Take<float>(4 * pairs * kPairFloats);
+    heads_ = Take<int32_t>(4 * 8);
+    header_ = Take<int32_t>(8);
+    outScores_ = Take<float>(pairs);
+    outIdx_ = Take<uint32_t>(pairs);
+  }
+
+  __aicore__ inline void MergeStep(const LiMerge& m) {
+    using namespace AscendC;
+    const uint32_t k = t_->sparseCount, pairs = t_->bestPairs;
+    // The lists' lengths: one strided copy of their headers, then read from UB.
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(heads_, listWords_[Slot(m.src)],
+                DataCopyExtParams(uint16_t(m.count), 4, t_->listSlotBytes - 4, 0, 0), DataCopyPadExtParams<int32_t>());
+    SetFlag<HardEvent::MTE2_S>(0);
+    WaitFlag<HardEvent::MTE2_S>(0);
+    uint32_t lens[4] = {0, 0, 0, 0}, total = 0;
+    for (int32_t i = 0; i < m.count; ++i) {
+      lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
+      total += lens[i];
+    }
+    const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
+    if (final) {
+      FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
+      SetFlag<HardEvent::V_MTE2>(0);
+      WaitFlag<HardEvent::V_MTE2>(0);
+    }
+    for (int32_t i = 0; i < m.count; ++i) {
+      if (lens[i] == 0) continue;
+      DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
+                  DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+    }
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    if (!one) {
+      MergeLists(merged_, in_, lens, uint32_t(m.count));
+      PipeBarrier<PIPE_V>();
+    }
+    const uint32_t keep = total < k ? total : k;
+    if (!final) {
+      WriteList(m.dst, merged_, keep);
+      return;
+    }
+    // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
+    // than k those pairs are inside the output, so they become (-inf, -1) again.
+    if (keep < k) FillPairs(total, AlignUp(total, 4));
+    // Pairs past k (more were merged) reach Extract but not the output, which takes k.
+    AscendC::Extract(outScores_, outIdx_, merged_, static_cast<int32_t>(pairs / kRunPairs));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopyPad(indices_[uint64_t(m.row) * k], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
+    if (t_->returnValue) DataCopyPad(values_[uint64_t(m.row) * k], outScores_, DataCopyExtParams(1, k * 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
+  __aicore__ inline void FillPairs(uint32_t from, uint32_t to) {
+    using namespace AscendC;
+    if (from >= to) return;
+    LocalTensor<int32_t> words = merged_.ReinterpretCast<int32_t>();
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t i = from; i < to; ++i) {
       words.SetValue(2 * i, static_cast<int32_t>(0xFF800000u));
       words.SetValue(2 * i + 1, -1);
     }
+    SetFlag<HardEvent::S_V>(0);
+    WaitFlag<HardEvent::S_V>(0);
   }
 
   static constexpr uint32_t kMaxGroupRows = 4;
@@ -224,15 +269,16 @@ class LiVector {
   uint32_t used_ = 0;
   uint32_t step_ = 0;
   AscendC::GlobalTensor<W> weights_;
-  AscendC::GlobalTensor<int32_t> indices_;
-  AscendC::GlobalTensor<float> values_, ring_, partials_;
-  AscendC::LocalTensor<float> tile_, wF32_, score_, term_;
+  AscendC::GlobalTensor<int32_t> indices_, listWords_;
+  AscendC::GlobalTensor<float> values_, ring_, lists_;
+  AscendC::LocalTensor<float> tile_, wF32_, wB_, merged_, outScores_;
+  AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
-  AscendC::LocalTensor<int32_t> keyIdx_;
+  AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
+  AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
   RunningTopK topk_[kMaxGroupRows];
-  float w_[kMaxGroupRows * kLiMaxHeads];
 };
 
 }  // namespace ascend_glm5
