@@ -174,7 +174,11 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
   t.listSlotBytes = (kLiListHeaderFloats + t.bestPairs * kPairWords) * 4;
   t.numListSlots = static_cast<uint32_t>(nextSlot);
-  plan.workspaceBytes = uint64_t(t.wsListOffset) + uint64_t(t.numListSlots) * t.listSlotBytes;
+  const uint64_t quantOffset = uint64_t(t.wsListOffset) + uint64_t(t.numListSlots) * t.listSlotBytes;
+  if (quantOffset + uint64_t(t.numPartials) * kLiQuantiles * kPairWords * 4 > UINT32_MAX)
+    throw std::invalid_argument("lightning_indexer: too many query rows for one launch (workspace above 4 GiB)");
+  t.wsQuantOffset = static_cast<uint32_t>(quantOffset);
+  plan.workspaceBytes = uint64_t(t.wsQuantOffset) + uint64_t(t.numPartials) * kLiQuantiles * kPairWords * 4;
   return plan;
 }
 

@@ -36,6 +36,8 @@ class LiVector {
                            uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(float));
     listWords_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset),
                                uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(int32_t));
+    quants_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsQuantOffset),
+                            uint64_t(t.numPartials) * kLiQuantiles * kPairFloats);
     pipe_.InitBuffer(arena_, kArenaBytes);
   }
 
@@ -50,7 +52,7 @@ class LiVector {
       uint32_t m, end;
       plan_.LevelMerges(level, m, end);
       const uint32_t vectorCores = 2 * t_->blockDim;
-      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m));
+      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m), level == 0);
     }
   }
 
@@ -76,6 +78,7 @@ class LiVector {
     wB_ = Take<float>(AlignUp(maxM, 8) * 8);
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
+    quant_ = Take<float>(kLiQuantiles * kPairFloats);
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
@@ -127,8 +130,28 @@ class LiVector {
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
-      WriteList(row.partialBase + 2 * item.split + int32_t(sub), best_[g], topk_[g].Count());
+      const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
+      if (row.partials > 4) WriteQuantiles(slot, best_[g], topk_[g].Count());
+      WriteList(slot, best_[g], topk_[g].Count());
     }
+  }
+
+  // A row merged over several levels: its list's scores at ranks 15, 31, ..., 127 (-inf past its
+  // end), as (score, 0) pairs, for the merge's threshold (MergeStep).
+  __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t j = 0; j < kLiQuantiles; ++j) {
+      const uint32_t rank = kLiQuantileStep * j + kLiQuantileStep - 1;
+      quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);
+      quant_.SetValue(2 * j + 1, 0.0f);
+    }
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    DataCopy(quants_[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
+    SetFlag<HardEvent::MTE3_S>(0);
+    WaitFlag<HardEvent::MTE3_S>(0);
   }
 
   // weights rows [row0, row0 + rows) -> fp32, then each broadcast to a 32-byte block (Brcb).
@@ -192,11 +215,14 @@ class LiVector {
     merged_ = Take<float>(4 * pairs * kPairFloats);
     heads_ = Take<int32_t>(4 * 8);
     header_ = Take<int32_t>(8);
+    qIn_ = Take<float>(kMaxQuantPairs * kPairFloats);
+    qA_ = Take<float>(kMaxQuantPairs * kPairFloats);
+    qB_ = Take<float>(kMaxQuantPairs * kPairFloats);
     outScores_ = Take<float>(pairs);
     outIdx_ = Take<uint32_t>(pairs);
   }
 
-  __aicore__ inline void MergeStep(const LiMerge& m) {
+  __aicore__ inline void MergeStep(const LiMerge& m, bool firstLevel) {
     using namespace AscendC;
     const uint32_t k = t_->sparseCount, pairs = t_->bestPairs;
     // The lists' lengths: one strided copy of their headers, then read from UB.
@@ -207,10 +233,9 @@ class LiVector {
     SetFlag<HardEvent::MTE2_S>(0);
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[4] = {0, 0, 0, 0}, total = 0;
-    for (int32_t i = 0; i < m.count; ++i) {
-      lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
-      total += lens[i];
-    }
+    for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
+    if (firstLevel && m.dst >= 0) CutAtThreshold(m, lens);
+    for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
     if (final) {
       FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
@@ -246,6 +271,62 @@ class LiVector {
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
+  // A row with many partial lists (split over cores in decode): a lower bound T of its k-th best
+  // score cuts each list before merging. Quantile j of list c is its score at rank 16 j + 15, so
+  // every quantile >= v vouches for 16 distinct entries >= v; the ceil(k/16)-th largest quantile T
+  // thus has at least k entries at or above it, and entries below T cannot be in the top k. A
+  // list keeps its entries before its first quantile below T (all of them if there is none).
+  __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
+    using namespace AscendC;
+    const LiRow row = plan_.Row(uint32_t(m.row));
+    const uint32_t lists = uint32_t(row.partials), n = lists * kLiQuantiles;
+    const uint32_t rank = CeilDiv(t_->sparseCount, kLiQuantileStep) - 1;
+    if (rank >= n || n > kMaxQuantPairs) return;  // not enough quantiles to vouch for k entries: no cut
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopy(qIn_, quants_[uint64_t(row.partialBase) * kLiQuantiles * kPairFloats], n * kPairFloats);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
+    uint32_t runLens[kMaxQuantPairs / kLiQuantiles], starts[kMaxQuantPairs / kLiQuantiles], runs = lists;
+    for (uint32_t i = 0; i < runs; ++i) {
+      runLens[i] = kLiQuantiles;
+      starts[i] = i * kLiQuantiles;
+    }
+    LocalTensor<float> src = qIn_;
+    bool toA = true;
+    while (runs > 1) {
+      const LocalTensor<float> dst = toA ? qA_ : qB_;
+      uint32_t in = 0, out = 0, at = 0;
+      while (in < runs) {
+        const uint32_t q = runs - in < 4 ? runs - in : 4;
+        LocalTensor<float> group[4];
+        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
+        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
+        runLens[out] = len;
+        starts[out++] = at;
+        at += len;  // multiples of 8 pairs: 32-byte aligned
+        in += q;
+      }
+      PipeBarrier<PIPE_V>();
+      runs = out;
+      src = dst;
+      toA = !toA;
+    }
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    const float threshold = src.GetValue(2 * rank);
+    for (int32_t i = 0; i < m.count; ++i) {
+      const uint32_t list = uint32_t(m.src - row.partialBase + i);
+      uint32_t above = 0;
+      while (above < kLiQuantiles && qIn_.GetValue((list * kLiQuantiles + above) * kPairFloats) >= threshold) ++above;
+      if (above < kLiQuantiles) {
+        const uint32_t keep = kLiQuantileStep * above + kLiQuantileStep - 1;
+        if (keep < lens[i]) lens[i] = keep;
+      }
+    }
+  }
+
   // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
   __aicore__ inline void FillPairs(uint32_t from, uint32_t to) {
     using namespace AscendC;
@@ -262,6 +343,7 @@ class LiVector {
   }
 
   static constexpr uint32_t kMaxGroupRows = 4;
+  static constexpr uint32_t kMaxQuantPairs = 1024;  // quantiles of one row: 128 lists
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   AscendC::TPipe pipe_;
@@ -270,8 +352,8 @@ class LiVector {
   uint32_t step_ = 0;
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
-  AscendC::GlobalTensor<float> values_, ring_, lists_;
-  AscendC::LocalTensor<float> tile_, wF32_, wB_, merged_, outScores_;
+  AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
+  AscendC::LocalTensor<float> tile_, wF32_, wB_, merged_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
