@@ -14,10 +14,10 @@ constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaByte
 constexpr uint32_t kPairWords = 2;            // a (score, index) pair
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
-uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs) {
+uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
   const uint32_t m = groupRows * heads;
-  uint32_t bytes = AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
-  bytes += 3 * kLiHalfKeys * 4 + 2 * 32;  // key indices, survivors' scores and indices; header, mask
+  uint32_t bytes = tileBuffers * AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
+  bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
   bytes += 2 * (bestPairs + kLiCandPairs) * 8;
   bytes += groupRows * (bestPairs + kLiCandPairs) * 8;
   return bytes;
@@ -49,7 +49,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.returnValue = p.returnValue ? 1 : 0;
   // Rows per item: fill the cube's M (<= 128) while the per-row top-k state fits in UB.
   t.groupRows = std::max<uint32_t>(1, std::min<uint32_t>(4, kLiMaxTileRows / p.heads));
-  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs) > kArenaBytes) t.groupRows--;
+  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 1) > kArenaBytes) t.groupRows--;
 
   // Rows and what each may see; groups of consecutive visible rows of one batch.
   std::vector<LiRow> rows(p.numRows, LiRow{-1, 0, 0, 0});
@@ -69,6 +69,13 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       groups.back().keys = std::max<uint32_t>(groups.back().keys, static_cast<uint32_t>(vis));
     }
   }
+
+  // Buffers sized for the largest group actually formed (decode: one row); the vector cores copy the
+  // next score tile ahead when two tiles fit in UB.
+  uint32_t largest = 1;
+  for (const Group& g : groups) largest = std::max(largest, g.rows);
+  t.groupRows = largest;
+  t.tileBuffers = VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 2) <= kArenaBytes ? 2 : 1;
 
   // Split long key ranges when there are fewer groups than cores (decode), then make items.
   std::vector<LiItem> items;

@@ -13,6 +13,7 @@
 // row's last merge, its indices (and scores).
 #pragma once
 
+#include "../common/buffer_slots.h"
 #include "../common/tiling.h"
 #include "../common/topk.h"
 #include "kernel_operator.h"
@@ -26,6 +27,8 @@ class LiVector {
   __aicore__ inline void Init(GM_ADDR weights, GM_ADDR plan, GM_ADDR indices, GM_ADDR values, GM_ADDR workspace,
                               const LightningIndexerTiling& t) {
     t_ = &t;
+    tileFree_[0].Init(1, kEvTile);
+    tileFree_[1].Init(1, kEvTile + 1);
     plan_.Init(plan, t);
     weights_.SetGlobalBuffer(reinterpret_cast<__gm__ W*>(weights), uint64_t(t.numRows) * t.heads);
     indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
@@ -46,6 +49,8 @@ class LiVector {
     plan_.CoreItems(AscendC::GetBlockIdx() / 2, first, last);
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i));
+    tileFree_[0].Drain();
+    tileFree_[1].Drain();
     CarvePhase2();
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
@@ -58,6 +63,7 @@ class LiVector {
 
  private:
   static constexpr uint32_t kArenaBytes = 180 * 1024;
+  static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2, 3); V -> MTE2: their release
 
   // Bump allocation of 32-byte aligned slices of the UB arena.
   template <typename T>
@@ -72,7 +78,7 @@ class LiVector {
   __aicore__ inline void CarvePhase1() {
     used_ = 0;
     const uint32_t maxM = t_->groupRows * t_->heads;
-    tile_ = Take<float>(maxM * kLiHalfKeys);
+    for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(maxM * kLiHalfKeys);
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
     wB_ = Take<float>(AlignUp(maxM, 8) * 8);
@@ -103,47 +109,48 @@ class LiVector {
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
+    if (steps > 0) FetchTile(m, sub, step_);
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-      const uint64_t slot = uint64_t(step_ % 2) * (t_->wsRingBytes / 2 / sizeof(float));
-      SetFlag<HardEvent::V_MTE2>(0);  // the previous step's vector work has read tile_
-      WaitFlag<HardEvent::V_MTE2>(0);
-      // Rows of 128 scores: take our 64 (8 blocks), skip the other core's 64.
-      DataCopy(tile_, ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-      CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+      // With two tile buffers the next tile is copied while this one is worked on.
+      if (t_->tileBuffers == 2 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
+      const uint32_t b = step_ % t_->tileBuffers;
+      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+      const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
       AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
       // Every head row times its weight, in one instruction: w broadcast to a block per head row.
-      Mul(tile_, tile_, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
+      Mul(tile, tile, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
       PipeBarrier<PIPE_V>();
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const int32_t limit = (visible[g] < hi ? visible[g] : hi) - base;  // keys of this block the row sees
         if (limit <= 0) continue;
-        const LocalTensor<float> score = tile_[g * heads * kLiHalfKeys];
+        const LocalTensor<float> score = tile[g * heads * kLiHalfKeys];
         SumHeads(score);
         if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
         topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
       }
+      tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
+      if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
       const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
-      if (row.partials > 4) WriteQuantiles(slot, best_[g], topk_[g].Count());
+      if (row.partials > 4) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
       WriteList(slot, best_[g], topk_[g].Count());
     }
   }
 
-  // A row merged over several levels: its list's scores at ranks 15, 31, ..., 127 (-inf past its
-  // end), as (score, 0) pairs, for the merge's threshold (MergeStep).
-  __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count) {
+  // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
+  // past its end), as (score, 0) pairs, for the merge's threshold (CutAtThreshold).
+  __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
+                                        uint32_t lists) {
     using namespace AscendC;
+    const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     for (uint32_t j = 0; j < kLiQuantiles; ++j) {
-      const uint32_t rank = kLiQuantileStep * j + kLiQuantileStep - 1;
+      const uint32_t rank = step * j + step - 1;
       quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);
       quant_.SetValue(2 * j + 1, 0.0f);
     }
@@ -152,6 +159,19 @@ class LiVector {
     DataCopy(quants_[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
     SetFlag<HardEvent::MTE3_S>(0);
     WaitFlag<HardEvent::MTE3_S>(0);
+  }
+
+  // Score tile `step` of the ring -> tile buffer step % tileBuffers (our 64 columns of each row of
+  // 128 scores, skipping the other core's 64); the ring slot is released once copied.
+  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step) {
+    using namespace AscendC;
+    const uint32_t b = step % t_->tileBuffers;
+    tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+    const uint64_t slot = uint64_t(step % 2) * (t_->wsRingBytes / 2 / sizeof(float));
+    DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+    CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 
   // weights rows [row0, row0 + rows) -> fp32, then each broadcast to a 32-byte block (Brcb).
@@ -261,8 +281,14 @@ class LiVector {
     // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
     // than k those pairs are inside the output, so they become (-inf, -1) again.
     if (keep < k) FillPairs(total, AlignUp(total, 4));
-    // Pairs past k (more were merged) reach Extract but not the output, which takes k.
-    AscendC::Extract(outScores_, outIdx_, merged_, static_cast<int32_t>(pairs / kRunPairs));
+    // Pairs past k (more were merged) are extracted but not written: the output takes k.
+    if (t_->returnValue) {
+      AscendC::Extract(outScores_, outIdx_, merged_, static_cast<int32_t>(pairs / kRunPairs));
+    } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
+      uint64_t kept = 0;
+      GatherMask(outIdx_, merged_.ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
+                 GatherMaskParams(1, uint16_t(pairs / kRunPairs), 8, 0), kept);
+    }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopyPad(indices_[uint64_t(m.row) * k], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
@@ -272,15 +298,16 @@ class LiVector {
   }
 
   // A row with many partial lists (split over cores in decode): a lower bound T of its k-th best
-  // score cuts each list before merging. Quantile j of list c is its score at rank 16 j + 15, so
-  // every quantile >= v vouches for 16 distinct entries >= v; the ceil(k/16)-th largest quantile T
-  // thus has at least k entries at or above it, and entries below T cannot be in the top k. A
-  // list keeps its entries before its first quantile below T (all of them if there is none).
+  // score cuts each list before merging. Quantile j of list c is its score at rank s j + s - 1
+  // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
+  // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
+  // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
+  // them if there is none).
   __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
     using namespace AscendC;
     const LiRow row = plan_.Row(uint32_t(m.row));
     const uint32_t lists = uint32_t(row.partials), n = lists * kLiQuantiles;
-    const uint32_t rank = CeilDiv(t_->sparseCount, kLiQuantileStep) - 1;
+    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
     if (rank >= n || n > kMaxQuantPairs) return;  // not enough quantiles to vouch for k entries: no cut
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
@@ -321,7 +348,7 @@ class LiVector {
       uint32_t above = 0;
       while (above < kLiQuantiles && qIn_.GetValue((list * kLiQuantiles + above) * kPairFloats) >= threshold) ++above;
       if (above < kLiQuantiles) {
-        const uint32_t keep = kLiQuantileStep * above + kLiQuantileStep - 1;
+        const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;
       }
     }
@@ -343,7 +370,7 @@ class LiVector {
   }
 
   static constexpr uint32_t kMaxGroupRows = 4;
-  static constexpr uint32_t kMaxQuantPairs = 1024;  // quantiles of one row: 128 lists
+  static constexpr uint32_t kMaxQuantPairs = 1024;  // quantiles of one row: 64 lists
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   AscendC::TPipe pipe_;
@@ -353,13 +380,14 @@ class LiVector {
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
-  AscendC::LocalTensor<float> tile_, wF32_, wB_, merged_, outScores_, quant_, qIn_, qA_, qB_;
+  AscendC::LocalTensor<float> tiles_[2], wF32_, wB_, merged_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
+  BufferSlots<AscendC::HardEvent::V_MTE2> tileFree_[2];
   RunningTopK topk_[kMaxGroupRows];
 };
 

@@ -77,11 +77,10 @@ struct LightningIndexerTiling {
   uint32_t listSlotBytes; // 32-byte header (int32 length) + bestPairs pairs
   uint32_t numPartials;   // slots written in phase 1
   uint32_t numListSlots;
-  uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores at ranks 15, 31, ...
-  uint32_t reserved;
+  uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
+  uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
-constexpr uint32_t kLiQuantiles = 8;     // quantiles each partial list publishes (every kLiQuantileStep-th score)
-constexpr uint32_t kLiQuantileStep = 16;
+constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 
 }  // namespace ascend_glm5
