@@ -131,7 +131,16 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.splitOffset = static_cast<uint32_t>(table.size());
   for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
 
-  // Workspace: per AI core the S / P / O rings; work slots; per item its row list; per piece its partial result.
+  // The vector cores gather up to 2 x 21 of a full tile's 64 rows (the cube the other 22: about
+  // equal MTE2 time each), as many as their free UB holds.
+  const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
+  const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
+  const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
+  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(21, rowsPerCore) : 0;
+  t.gatherSlotBytes = kSfaTileRows * rowBytes;
+
+  // Workspace: per AI core the S / P / O rings; work slots; per item its row lists (one per vector
+  // core); gather slots; per piece its partial result.
   t.wsSlotS = p.heads * kSfaTileRows * 4;
   t.wsSlotP = p.heads * kSfaTileRows * 2;
   t.wsSlotO = p.heads * kSfaLatentDim * 4;
@@ -139,9 +148,12 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.listWords = AlignUp(p.sparseCount, 16);
   t.wsSlotOffset = t.blockDim * t.wsBlockBytes;
   t.wsListOffset = t.wsSlotOffset + (t.numItems + t.blockDim) * kSfaSlotWords * 4;
-  const uint64_t listBytes = uint64_t(t.numItems) * t.listWords * 4;
+  t.listRegionBytes = t.numItems * t.listWords * 4;
+  const uint64_t listBytes = 2 * uint64_t(t.listRegionBytes);
+  t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
+  const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
   t.pieceBytes = p.heads * kSfaLatentDim * 4 + 2 * AlignUp(p.heads, 8) * 4;
-  const uint64_t pieceOffset = (t.wsListOffset + listBytes + 511) / 512 * 512;
+  const uint64_t pieceOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
   if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
     throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
   t.wsPieceOffset = static_cast<uint32_t>(pieceOffset);

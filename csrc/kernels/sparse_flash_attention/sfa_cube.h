@@ -10,8 +10,9 @@
 //            then replace the key's latent columns of the tile, which Scores no longer needs.
 //   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 -> L0A; O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> O ring slot g % 2.
-// The order per step is Scores(g), Gather(g+1), Output(g-1): the next tile's gather and the
-// vector softmax of tile g run while the cube waits for and computes P . V of tile g-1.
+// The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
+// while the cube computes P . V of tile g-1, and the next tile's gather while that P . V is in the
+// cube's pipes.
 #pragma once
 
 #include "kernel_operator.h"
@@ -43,6 +44,9 @@ class SfaCube {
     value_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(t.separateValue ? value : key));
     keyRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(keyRope));
     lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset), uint64_t(t.numItems) * t.listWords);
+    gatherSlots_.SetGlobalBuffer(
+        reinterpret_cast<__gm__ T*>(workspace + t.wsGatherOffset + uint64_t(AscendC::GetBlockIdx()) * kSfaGatherSlots * t.gatherSlotBytes),
+        kSfaGatherSlots * t.gatherSlotBytes / sizeof(T));
     GM_ADDR ring = workspace + uint64_t(AscendC::GetBlockIdx()) * t.wsBlockBytes;
     sRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring), 2 * t.wsSlotS / sizeof(float));
     pRing_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ring + 2 * t.wsSlotS), 2 * t.wsSlotP / sizeof(T));
@@ -66,17 +70,19 @@ class SfaCube {
     SfaTile cur, prev, next;
     if (!NextWork(cur)) return;
     LoadQuery(uint32_t(cur.info.row));
-    Gather(cur, 0);
+    Gather(cur, 0, 0);
     uint32_t g = 0;
     for (;;) {
       Scores(cur, g);
-      if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers);
+      if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
+      // P . V of the previous tile before the next gather: its P load then does not queue behind
+      // the gather on MTE2, and the gather overlaps its Mmads and fixpipe.
+      if (g > 0) Output(prev, g - 1);
       const bool more = NextWork(next);
       if (more) {
         if (next.first) LoadQuery(uint32_t(next.info.row));
-        Gather(next, (g + 1) % kSfaKvBuffers);
+        Gather(next, (g + 1) % kSfaKvBuffers, g + 1);
       }
-      if (g > 0) Output(prev, g - 1);
       if (!more) break;
       prev = cur;
       cur = next;
@@ -134,11 +140,21 @@ class SfaCube {
     queryPending_ = true;
   }
 
-  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf) {
+  // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache, the vector cores'
+  // share from gather slot g % 3 (sfa_gather.h).
+  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
     const LocalTensor<T> kv = KvTile(buf);
-    CopyRows<false>(tile, kv);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows);
+    CopyRows<false>(tile, kv, share.cube);
+    if (t_->aivRows > 0) {
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
+      if (share.cube < tile.rows)
+        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + share.cube * kSfaQkDim],
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaQkDim, 0, kSfaQkDim, kSfaTileRows, 1, 0));
+      if (!t_->separateValue) CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
+    }
     // P . V reads whole 16-row fractals: zero the padding rows of the latent column blocks (stale
     // data could hold NaN, and 0 * NaN is NaN). The rope blocks only feed scores the vector masks.
     const uint32_t pad = AlignUp(tile.rows, 16) - tile.rows;
@@ -150,20 +166,30 @@ class SfaCube {
 
   // A separate value: once Scores has loaded the key's columns, the value rows take the latent
   // columns of the tile (their zeroed padding rows stay) for Output.
-  __aicore__ inline void LoadValue(const SfaTile& tile, uint32_t buf) {
+  __aicore__ inline void LoadValue(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
     WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);
-    CopyRows<true>(tile, KvTile(buf));
+    const LocalTensor<T> kv = KvTile(buf);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows);
+    CopyRows<true>(tile, kv, share.cube);
+    if (t_->aivRows > 0) {
+      if (share.cube < tile.rows)
+        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + kSfaTileRows * kSfaQkDim + share.cube * kSfaLatentDim],
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+      CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
+    }
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
   }
 
-  // The tile's rows, one copy per run of contiguous cache rows: key latent + rope columns, or
-  // (kValue) value latent columns.
+  __aicore__ inline uint64_t GatherSlot(uint32_t g) const { return uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T)); }
+
+  // The tile's first `rows` rows, one copy per run of contiguous cache rows: key latent + rope
+  // columns, or (kValue) value latent columns.
   template <bool kValue>
-  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv) {
+  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows) {
     uint32_t runStart = 0, runLen = 0;
     uint64_t runRow = 0;
-    for (uint32_t i = 0; i < tile.rows; ++i) {
+    for (uint32_t i = 0; i < rows; ++i) {
       const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + i));
       if (runLen > 0 && row == runRow + runLen) {
         ++runLen;
@@ -295,7 +321,7 @@ class SfaCube {
   BufferSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   BufferSlots<AscendC::HardEvent::FIX_M> sAcc_, oAcc_;
   BufferSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
-  AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_;
+  AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
   AscendC::GlobalTensor<float> sRing_, oRing_;
 };

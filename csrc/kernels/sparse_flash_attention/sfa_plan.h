@@ -52,6 +52,16 @@ struct SfaTile {
   bool first = false, last = false;  // first / last tile of its item
 };
 
+// Who gathers a tile's `n` rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core
+// 1 the last `v1` (tiling aivRows of a full tile go to the vector cores, in proportion for a short one).
+struct SfaShares {
+  uint32_t cube, v0, v1;
+};
+__aicore__ inline SfaShares TileShares(uint32_t n, uint32_t aivRows) {
+  const uint32_t aiv = n * aivRows / kSfaTileRows, v0 = (aiv + 1) / 2;
+  return SfaShares{n - aiv, v0, aiv - v0};
+}
+
 // The tiles of an item of `count` selected rows, in order.
 class SfaTileCursor {
  public:

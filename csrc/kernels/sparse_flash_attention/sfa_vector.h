@@ -21,6 +21,7 @@
 #include "kernel_operator.h"
 #include "../common/host_device.h"
 #include "../common/tiling.h"
+#include "sfa_gather.h"
 #include "sfa_plan.h"
 #include "sfa_select.h"
 
@@ -29,8 +30,9 @@ namespace ascend_glm5 {
 template <typename T>
 class SfaVector {
  public:
-  __aicore__ inline void Init(GM_ADDR plan, GM_ADDR indices, GM_ADDR blockTable, GM_ADDR out, GM_ADDR softmaxMax,
-                              GM_ADDR softmaxSum, GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
+  __aicore__ inline void Init(GM_ADDR key, GM_ADDR value, GM_ADDR keyRope, GM_ADDR plan, GM_ADDR indices,
+                              GM_ADDR blockTable, GM_ADDR out, GM_ADDR softmaxMax, GM_ADDR softmaxSum, GM_ADDR workspace,
+                              const SparseFlashAttentionTiling& t) {
     t_ = &t;
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
     plan_.Init(plan, t);
@@ -48,13 +50,18 @@ class SfaVector {
     pRing_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ring + 2 * t.wsSlotS), 2 * t.wsSlotP / sizeof(T));
     oRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring + 2 * (t.wsSlotS + t.wsSlotP)), 2 * t.wsSlotO / sizeof(float));
     wsSlots_ = workspace + t.wsSlotOffset;
-    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset), uint64_t(t.numItems) * t.listWords);
+    // Each vector core keeps its own copy of the lists (it reads its rows back to gather them); the
+    // cube reads vector core 0's.
+    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset +
+                                                             uint64_t(AscendC::GetSubBlockIdx()) * t.listRegionBytes),
+                           uint64_t(t.numItems) * t.listWords);
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
-    pipe_.InitBuffer(arena_, ArenaBytes(t.heads));
+    pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
     selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>());
+    if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
   }
 
   __aicore__ inline void Process() {
@@ -63,27 +70,32 @@ class SfaVector {
                            uint64_t(last_ - scan_ + 1) * kSfaSlotWords);
     SfaTileCursor cursor;
     SfaTile tile, pending;
-    uint32_t g = 0, parity = 1, pendingParity = 0, count = 0, nextCount = 0;
+    uint32_t g = 0, parity = 1, pendingParity = 0;
     bool hasPending = false;
-    int32_t cur = NextItem(count);
-    while (cur >= 0) {
-      // One item ahead: the cube gathers the next item's first tile before it multiplies this
-      // item's last P, so that item's rows must be posted first.
-      const int32_t next = NextItem(nextCount);
-      cursor.Reset(uint32_t(cur), plan_.Item(uint32_t(cur)), count);
+    // The vector cores' gather runs kSfaGatherAhead tiles ahead of the softmax: the cube needs tile
+    // g + 1's rows right after scoring tile g.
+    for (uint32_t a = 0; a < kSfaGatherAhead; ++a) GatherNext();
+    while (Ensure(0)) {
+      const Pending work = fifo_[head_];
+      // One item ahead: the cube takes the next item's rows after this item's last scores.
+      Ensure(1);
+      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         Softmax(tile, g, parity);
+        GatherNext();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
         pending = tile;
         pendingParity = parity;
         hasPending = true;
         ++g;
       }
-      cur = next;
-      count = nextCount;
+      head_ = (head_ + 1) % kFifo;
+      --size_;
+      if (gatherItem_ > 0) --gatherItem_;
     }
     if (hasPending) Accumulate(pending, g - 1, pendingParity);
+    if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
     AscendC::SyncAll<true>();  // every piece is in GM
     CarveCombine();
@@ -91,17 +103,20 @@ class SfaVector {
   }
 
   // UB of the arena: the larger of the item phase and the combine phase.
-  __aicore__ inline static uint32_t ArenaBytes(uint32_t heads) {
-    const uint32_t h = (heads + 1) / 2, ha = AlignUp(h, 8);
-    const uint32_t items = AlignUp(h * kSfaTileRows * 4, 32) + AlignUp(h * kSfaTileRows * 2, 32) + h * kSfaLatentDim * 4 +
-                           kStageRows * kSfaLatentDim * 4 + kStatVectors * ha * 4 + ha * 8 * 4;
+  __aicore__ inline static uint32_t ArenaBytes(const SparseFlashAttentionTiling& t) {
+    uint32_t items = SfaItemUbBytes(t.heads);
+    if (t.aivRows > 0) items += kSfaMaxSparseCount * 4 + GatherRowBytes(t) * SfaVectorGather<T>::MaxRows(t.aivRows);
     return items > kCombineBytes ? items : kCombineBytes;
+  }
+  __aicore__ inline static uint32_t GatherRowBytes(const SparseFlashAttentionTiling& t) {
+    return (kSfaQkDim + (t.separateValue ? kSfaLatentDim : 0)) * sizeof(T);
   }
 
  private:
-  static constexpr uint32_t kStageRows = 8;  // O / output rows moved per copy; also the select scratch
+  static constexpr uint32_t kStageRows = kSfaStageRows;  // O / output rows moved per copy; also the select scratch
   static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
   enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kSlotStat, kStatVectors };
+  static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
   static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
@@ -123,6 +138,42 @@ class SfaVector {
     stage_ = Take<float>(kStageRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
     bcast_ = Take<float>(hAlign_ * 8);
+    if (t_->aivRows > 0) {
+      const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
+      rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
+      gKeys_ = Take<T>(rows * kSfaQkDim);
+      if (t_->separateValue) gValues_ = Take<T>(rows * kSfaLatentDim);
+    }
+  }
+
+  // Items selected ahead (item, count), oldest first: fifo_[head_] is the one the softmax works on.
+  struct Pending {
+    int32_t item;
+    uint32_t count;
+  };
+  __aicore__ inline const Pending& Fifo(uint32_t i) const { return fifo_[(head_ + i) % kFifo]; }
+  // Selects items until the i-th pending one exists; false at the end of this core's items.
+  __aicore__ inline bool Ensure(uint32_t i) {
+    while (size_ <= i && !ended_) {
+      uint32_t count = 0;
+      const int32_t item = NextItem(count);
+      if (item < 0) break;
+      fifo_[(head_ + size_++) % kFifo] = Pending{item, count};
+    }
+    return size_ > i;
+  }
+  // The vector cores' share of the next tile to gather (tile index gathered_), if any.
+  __aicore__ inline void GatherNext() {
+    if (t_->aivRows == 0 || !Ensure(gatherItem_)) return;
+    const Pending p = Fifo(gatherItem_);
+    const uint32_t left = p.count - gatherStart_, rows = left < kSfaTileRows ? left : kSfaTileRows;
+    const SfaTile tile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
+    gather_.Gather(tile, p.count, gathered_++, lists_[uint64_t(p.item) * t_->listWords]);
+    gatherStart_ += rows;
+    if (gatherStart_ == p.count) {
+      ++gatherItem_;
+      gatherStart_ = 0;
+    }
   }
 
   __aicore__ inline AscendC::LocalTensor<float> Stat(uint32_t i) { return stats_[i * hAlign_]; }
@@ -131,7 +182,7 @@ class SfaVector {
   // count; vector core 0 writes, both signal); items on the way that select nothing are written
   // out here (zeros, or an empty piece). At the end, an end slot (item -1); returns -1.
   __aicore__ inline int32_t NextItem(uint32_t& count) {
-    const bool writer = AscendC::GetSubBlockIdx() == 0;
+    const bool writer = AscendC::GetSubBlockIdx() == 0 || t_->aivRows > 0;
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
       const SfaRow row = plan_.Row(uint32_t(item.row));
@@ -455,6 +506,10 @@ class SfaVector {
   const SparseFlashAttentionTiling* t_ = nullptr;
   SfaPlan plan_;
   SfaSelector selector_;
+  SfaVectorGather<T> gather_;
+  static constexpr uint32_t kFifo = 4;
+  Pending fifo_[kFifo] = {};
+  uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0;
   bool ended_ = false;
   GM_ADDR wsSlots_ = nullptr;
@@ -466,6 +521,8 @@ class SfaVector {
   AscendC::GlobalTensor<T> out_, pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
+  AscendC::LocalTensor<int32_t> rowIdx_;
+  AscendC::LocalTensor<T> gKeys_, gValues_;
 };
 
 }  // namespace ascend_glm5

@@ -20,10 +20,11 @@ __aicore__ inline void RunCube(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM
   op.Process();
 }
 template <typename T>
-__aicore__ inline void RunVector(GM_ADDR indices, GM_ADDR blockTable, GM_ADDR plan, GM_ADDR out, GM_ADDR softmaxMax,
-                                 GM_ADDR softmaxSum, GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
+__aicore__ inline void RunVector(GM_ADDR key, GM_ADDR value, GM_ADDR keyRope, GM_ADDR indices, GM_ADDR blockTable,
+                                 GM_ADDR plan, GM_ADDR out, GM_ADDR softmaxMax, GM_ADDR softmaxSum, GM_ADDR workspace,
+                                 const SparseFlashAttentionTiling& t) {
   SfaVector<T> op;
-  op.Init(plan, indices, blockTable, out, softmaxMax, softmaxSum, workspace, t);
+  op.Init(key, value, keyRope, plan, indices, blockTable, out, softmaxMax, softmaxSum, workspace, t);
   op.Process();
 }
 }  // namespace
@@ -41,7 +42,8 @@ extern "C" __global__ __aicore__ void sparse_flash_attention(GM_ADDR query, GM_A
     else RunCube<half>(query, queryRope, key, value, keyRope, plan, workspace, t);
   }
   if ASCEND_IS_AIV {
-    if (t.dtype == kBFloat16) RunVector<bfloat16_t>(sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t);
-    else RunVector<half>(sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t);
+    if (t.dtype == kBFloat16)
+      RunVector<bfloat16_t>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t);
+    else RunVector<half>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t);
   }
 }

@@ -25,6 +25,8 @@ constexpr uint32_t kSfaTileRows = 64;     // selected rows per tile: one fp32 ve
 constexpr uint32_t kSfaQkChunk = 128;     // q.k columns per Mmad (one L0A / L0B slot)
 constexpr uint32_t kSfaOutChunk = 64;     // latent columns per P.V Mmad (one L0C output buffer)
 constexpr uint32_t kSfaKvBuffers = 3;     // L1 tiles: gather i+1 while i is scored and i-1 multiplied by P
+constexpr uint32_t kSfaGatherSlots = 3;  // gather slots per AI core in GM (sfa_gather.h)
+constexpr uint32_t kSfaGatherAhead = 2;  // tiles the vector cores gather ahead of the softmax
 constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count): alone in a 64-B line
 
 // Plan table (int32): rows, items (grouped by AI core), core offsets, split rows, at the tiling's offsets.
@@ -75,7 +77,24 @@ struct SparseFlashAttentionTiling {
   uint32_t listWords;    // int32 words per item list: K rounded up to 16
   uint32_t wsPieceOffset;  // bytes: the partial results, pieceBytes each
   uint32_t pieceBytes;   // acc [N1, 512] fp32, then max [N1] and sum [N1] fp32 (each 32-B aligned)
+  uint32_t aivRows;      // of a full tile's rows, how many the two vector cores gather (0: the cube gathers all)
+  uint32_t wsGatherOffset;  // bytes: per AI core kSfaGatherSlots gather slots of gatherSlotBytes
+  uint32_t gatherSlotBytes; // kSfaTileRows rows of key + rope (576), then of value (512) when separate
+  uint32_t listRegionBytes; // each vector core keeps its own copy of the item lists
 };
+
+// UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
+// P, the accumulator of its heads, a stage of 8 rows of 512 fp32 (also the select scratch), 9 stat
+// vectors and a broadcast buffer.
+constexpr uint32_t kSfaStageRows = 8;
+constexpr uint32_t kSfaStatVectors = 9;
+constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
+constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
+  const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
+  return SfaAlign32(h * kSfaTileRows * 4) + SfaAlign32(h * kSfaTileRows * 2) + h * kSfaLatentDim * 4 +
+         kSfaStageRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
+}
+constexpr uint32_t kSfaUbBytes = 184 * 1024;  // UB below TMP_UB_OFFSET (utils/kernel_utils_constants.h)
 
 // Cube <-> vector handshakes of one AI core (cross-core mode 2).
 constexpr uint16_t kSfaFlagScores = 0;     // AIC -> AIVs: S tile in its slot
@@ -84,5 +103,7 @@ constexpr uint16_t kSfaFlagProbs = 2;      // each AIV -> AIC: its rows of P are
 constexpr uint16_t kSfaFlagOut = 3;        // AIC -> AIVs: P . V tile in its slot
 constexpr uint16_t kSfaFlagOutFree = 4;    // each AIV -> AIC: O slot copied out
 constexpr uint16_t kSfaFlagList = 5;       // each AIV -> AIC: the next work slot (an item's rows, or the end) is in GM
+constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the next tile are in the gather slot
+constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
 
 }  // namespace ascend_glm5
