@@ -50,6 +50,18 @@ class SfaSelector {
   // core per AI core), also writes their cache rows to the item's list in GM, in order.
   __aicore__ inline uint32_t Select(const SfaItem& item, const SfaRow& row, bool write,
                                     const AscendC::GlobalTensor<int32_t>& list) {
+    const uint32_t n = Run(item, row, write, list);
+    // The scratch is the caller's stage: later copies into it wait for every read of it here.
+    AscendC::SetFlag<AscendC::HardEvent::V_MTE2>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(0);
+    AscendC::SetFlag<AscendC::HardEvent::MTE3_MTE2>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(0);
+    return n;
+  }
+
+ private:
+  __aicore__ inline uint32_t Run(const SfaItem& item, const SfaRow& row, bool write,
+                                 const AscendC::GlobalTensor<int32_t>& list) {
     const uint64_t base = uint64_t(item.row) * t_->sparseCount;
     // Reading stops at the row's first -1: a piece that starts after it selects nothing.
     for (uint32_t p = 0; p < uint32_t(item.posBegin); p += kSfaSelChunk) {
@@ -79,7 +91,6 @@ class SfaSelector {
     return n;
   }
 
- private:
   template <typename T>
   __aicore__ inline static AscendC::LocalTensor<T> Slice(const AscendC::LocalTensor<uint8_t>& s, uint32_t& at, uint32_t n) {
     const AscendC::LocalTensor<T> out = s[at].ReinterpretCast<T>();

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/buffer_slots.h"
 #include "../common/host_device.h"
 #include "../common/tiling.h"
 #include "sfa_gather.h"
@@ -35,6 +36,7 @@ class SfaVector {
                               const SparseFlashAttentionTiling& t) {
     t_ = &t;
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
+    stageFree_.Init(2, kEvStage);
     plan_.Init(plan, t);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
@@ -95,6 +97,7 @@ class SfaVector {
       if (gatherItem_ > 0) --gatherItem_;
     }
     if (hasPending) Accumulate(pending, g - 1, pendingParity);
+    stageFree_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
     AscendC::SyncAll<true>();  // every piece is in GM
@@ -117,6 +120,7 @@ class SfaVector {
   static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
   enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kSlotStat, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
+  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage halves (2, 3)
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
   static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
@@ -298,21 +302,35 @@ class SfaVector {
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     } else if (h > 0) {
+      // O arrives in chunks of 4 rows through the two halves of the stage: the next chunk's copy
+      // runs while this one is added.
+      constexpr uint32_t chunkRows = kStageRows / 2;
+      const uint32_t chunks = CeilDiv(h, chunkRows);
+      LoadOutChunk(slot, 0, h);
       ScaleRows(acc, Stat(kAlpha0 + g % 2), h, false);
-      for (uint32_t r = 0; r < h; r += kStageRows) {
-        const uint32_t rows = h - r < kStageRows ? h - r : kStageRows;
-        SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's Add has read the stage
-        WaitFlag<HardEvent::V_MTE2>(0);
-        DataCopy(stage, oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
-        SetFlag<HardEvent::MTE2_V>(0);
-        WaitFlag<HardEvent::MTE2_V>(0);
-        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage, rows * kSfaLatentDim);
+      for (uint32_t c = 0; c < chunks; ++c) {
+        if (c + 1 < chunks) LoadOutChunk(slot, c + 1, h);
+        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
+        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
+        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[(c % 2) * chunkRows * kSfaLatentDim],
+            rows * kSfaLatentDim);
+        stageFree_.Release(c % 2);
       }
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
     if (h == 0 || !tile.last) return;
     if (tile.info.piece < 0) Finalize(uint32_t(tile.info.row), parity);
     else WritePiece(uint32_t(tile.info.piece), parity);
+  }
+
+  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage half c % 2.
+  __aicore__ inline void LoadOutChunk(uint64_t slot, uint32_t c, uint32_t h) {
+    using namespace AscendC;
+    constexpr uint32_t chunkRows = kStageRows / 2;
+    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
+    stageFree_.Wait(c % 2);  // the Add that last read this half is done
+    DataCopy(stage_[(c % 2) * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
+    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
   }
 
   // acc[r, :] *= v[r] (or /= v[r]) for r < h, one 64-column strip of all rows per instruction.
@@ -507,6 +525,7 @@ class SfaVector {
   SfaPlan plan_;
   SfaSelector selector_;
   SfaVectorGather<T> gather_;
+  BufferSlots<AscendC::HardEvent::V_MTE2> stageFree_;
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
