@@ -124,7 +124,9 @@ class SfaVector {
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
   static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
-  static constexpr uint32_t kCombineBytes = 3 * kCombineHeads * kSfaLatentDim * 4 + 2 * kMaxPieces * 32 + 4 * 32 + 256;
+  static constexpr uint32_t kCombineLoadFloats = 4 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
+  static constexpr uint32_t kCombineBytes =
+      2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 + 2 * kMaxPieces * 32 + 4 * 32 + 256;
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -397,13 +399,19 @@ class SfaVector {
   __aicore__ inline uint64_t PieceSum(uint32_t p) const { return PieceMax(p) + AlignUp(t_->heads, 8); }
 
   // An item that attends nothing: a whole row gets zeros (and m = l = 0, as the reference); a
-  // piece gets m = -inf, l = 0, which the combine skips.
+  // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.
   __aicore__ inline void EmptyItem(const SfaItem& item) {
     using namespace AscendC;
     if (h_ == 0) return;
     if (item.piece >= 0) {
+      Duplicate(stage_, 0.0f, kStageRows * kSfaLatentDim);
       Duplicate(Stat(kTileMax), kNegInf, hAlign_);
       Duplicate(Stat(kTileSum), 0.0f, hAlign_);
+      SetFlag<HardEvent::V_MTE3>(0);
+      WaitFlag<HardEvent::V_MTE3>(0);
+      for (uint32_t r = 0; r < h_; r += kStageRows)
+        DataCopy(pieces_[PieceAcc(uint32_t(item.piece)) + uint64_t(h0_ + r) * kSfaLatentDim], stage_,
+                 (h_ - r < kStageRows ? h_ - r : kStageRows) * kSfaLatentDim);
       WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum));
       return;
     }
@@ -445,7 +453,7 @@ class SfaVector {
   __aicore__ inline void CarveCombine() {
     used_ = 0;
     cAcc_ = Take<float>(kCombineHeads * kSfaLatentDim);
-    cLoad_ = Take<float>(kCombineHeads * kSfaLatentDim);
+    cLoad_ = Take<float>(kCombineLoadFloats);
     cOut_ = Take<T>(kCombineHeads * kSfaLatentDim * 2 / sizeof(T));
     cMax_ = Take<float>(kMaxPieces * 8);
     cSum_ = Take<float>(kMaxPieces * 8);
@@ -495,27 +503,38 @@ class SfaVector {
       WriteZeroRows(row, h0, hn, cLoad_, cT_);
       return;
     }
+    // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
+    // l = sum_i w_i l_i.
+    uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, 1, 1, 0));
+    PipeBarrier<PIPE_V>();
+    Exp(cMax_, cMax_, int32_t(pieces * 8));
+    PipeBarrier<PIPE_V>();
+    Mul(cSum_, cSum_, cMax_, int32_t(pieces * 8));
     Duplicate(cL_, 0.0f, 8);
     Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
+    PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      SetFlag<HardEvent::V_S>(0);
-      WaitFlag<HardEvent::V_S>(0);
-      if (cMax_.GetValue(i * 8) == kNegInf) continue;  // an empty piece wrote no acc
-      Sub(cW_, cMax_[i * 8], cM_, hn);
+      Add(cL_, cL_, cSum_[i * 8], hn);
       PipeBarrier<PIPE_V>();
-      Exp(cW_, cW_, hn);  // w_i = exp(m_i - M)
-      PipeBarrier<PIPE_V>();
-      Mul(cT_, cW_, cSum_[i * 8], hn);
-      PipeBarrier<PIPE_V>();
-      Add(cL_, cL_, cT_, hn);
+    }
+    // acc = sum_i w_i acc_i, the pieces' rows fetched several at a time (one strided copy).
+    const uint32_t rowFloats = hn * kSfaLatentDim, batch = kCombineLoadFloats / rowFloats;
+    for (uint32_t i = 0; i < pieces; i += batch) {
+      const uint32_t n = pieces - i < batch ? pieces - i : batch;
       SetFlag<HardEvent::V_MTE2>(0);
       WaitFlag<HardEvent::V_MTE2>(0);
-      DataCopy(cLoad_, pieces_[PieceAcc(p0 + i) + uint64_t(h0) * kSfaLatentDim], hn * kSfaLatentDim);
+      DataCopyPad(cLoad_, pieces_[PieceAcc(p0 + i) + uint64_t(h0) * kSfaLatentDim],
+                  DataCopyExtParams(uint16_t(n), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
+                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
-      ScaleRows(cLoad_, cW_, hn, false);
-      Add(cAcc_, cAcc_, cLoad_, hn * kSfaLatentDim);
-      PipeBarrier<PIPE_V>();
+      for (uint32_t j = 0; j < n; ++j) {
+        const LocalTensor<float> part = cLoad_[j * rowFloats];
+        ScaleRows(part, cMax_[(i + j) * 8], hn, false);
+        Add(cAcc_, cAcc_, part, int32_t(rowFloats));
+        PipeBarrier<PIPE_V>();
+      }
     }
     WriteOutput(cAcc_, cL_, row, h0, hn, cOut_);
     if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0, hn, cM_, cL_);
