@@ -7,7 +7,7 @@ pure-torch golden implementations they are tested against.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "patch_model", "patched", "unpatch_model"]
+__all__ = ["__version__", "from_msmodelslim", "patch_model", "patched", "unpatch_model"]
 
 _INTEGRATION = ("patch_model", "patched", "unpatch_model")
 
@@ -18,4 +18,8 @@ def __getattr__(name: str):
         from .integrations import transformers
 
         return getattr(transformers, name)
+    if name == "from_msmodelslim":
+        from .integrations.msmodelslim import from_msmodelslim
+
+        return from_msmodelslim
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

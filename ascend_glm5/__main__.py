@@ -1,4 +1,4 @@
-"""Command line: ``python -m ascend_glm5 {info, emu, bench, demo}``."""
+"""Command line: ``python -m ascend_glm5 {info, emu, bench, demo, quantize}``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(demo.MODELS[args.model], args.model_path, args.tokens, args.seed)
 
 
+def _quantize(args: argparse.Namespace) -> int:
+    from .quant import cli
+
+    return cli.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ascend_glm5", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens", type=int, default=32, help="new tokens to generate per prompt (default 32)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random model and prompts (default 1)")
     p.set_defaults(func=_demo)
+    p = sub.add_parser("quantize", help="quantize a float GLM-5 / DeepSeek-V3.2 checkpoint on the CPU into "
+                       "msModelSlim's W8A8 / W4A8 format")  # fmt: skip
+    from .quant.cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_quantize)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -200,6 +200,10 @@ def _counter_table(totals: dict[str, dict[str, int]]) -> list[str]:
 def run(kind: str = "glm_moe_dsa", model_path: str | None = None, tokens: int = 32, seed: int = 1) -> int:
     """The demo; returns the process exit code: 0 the patched model agrees with HF, 1 it does not,
     2 the model cannot be patched."""
+    from .quant import demo as quant_demo
+
+    if quant_demo.is_msmodelslim(model_path):  # an msModelSlim W8A8 / W4A8 export
+        return quant_demo.run(model_path, tokens, seed)
     model, source = load_model(kind, model_path, seed)
     config = model.config
     ids, mask = left_padded_prompts(config.vocab_size, PROMPT_LENGTHS, seed)

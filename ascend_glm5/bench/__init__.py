@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ("dynamic_quant", "lightning_indexer", "sparse_flash_attention")
+BENCHMARKS = (
+    "dequant_swiglu_quant",
+    "dynamic_quant",
+    "grouped_matmul_a8w4",
+    "lightning_indexer",
+    "moe_init_routing_v2",
+    "quant_matmul",
+    "quantize",
+    "sparse_flash_attention",
+)
 
 
 def run(op: str, quick: bool = False, soc: str | None = None, plot: str | None = None) -> int:

@@ -7,7 +7,7 @@ import torch
 from ..quant.int4_pack import unpack_int4_int32
 from ..quant.w4a8 import scale_from_int64
 
-_OUTPUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
+_OUTPUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.int32)
 # Slack for a checkpoint's scale_bias against the exact value: msModelSlim sums fp32 products
 # (over 16 K-chunks for down_proj), so it carries fp32 summation error, far below this.
 _BIAS_RTOL = 1e-4
@@ -32,7 +32,7 @@ def grouped_matmul_a8w4(
             ``4*(n % 8)``), as vllm-ascend passes them (see ``ascend_glm5.quant.int4_pack``).
         scale: per-channel weight scale ``[E, N]`` or ``[E, 1, N]``, float32 or int64 holding the
             fp32 bit pattern (vllm-ascend ``_process_scale``).
-        per_token_scale: float32 ``[M]``, the dynamic activation scale of each row.
+        per_token_scale: float32 ``[M]`` or ``[M, 1]``, the dynamic activation scale of each row.
         group_list: int64 ``[E]``, tokens per expert (count mode).
         bias: optional float32 ``[E, N]``, the CANN auxiliary ``8 * sum_k(w * scale)``. It is checked
             against the weights (ValueError if it differs by more than 1e-4 relative to
@@ -40,7 +40,10 @@ def grouped_matmul_a8w4(
             ``((x - 8) @ w * scale + bias) * per_token_scale``, which is the same value.
         group_list_type: must be 1 (counts). CANN's A8W4 path only reads counts and ignores this flag,
             so cumsum lists (0) are refused rather than silently misread.
-        output_dtype: bfloat16 (default), float16, or float32 (an extension for tests).
+        output_dtype: bfloat16 (default), float16, float32, or int32. float32 and int32 are
+            extensions: int32 returns the exact K-sums ``x @ w`` without dequantisation (``scale`` and
+            ``per_token_scale`` are validated, not applied), for a consumer that dequantises itself
+            (``dequant_swiglu_quant``) and for tests that compare the integer sums exactly.
 
     Returns:
         ``[M, N]`` of ``output_dtype``. Rows ``>= sum(group_list)`` are zeros (torch_npu leaves them
@@ -53,12 +56,14 @@ def grouped_matmul_a8w4(
     w, s_w, counts = _validate(x, weight, scale, per_token_scale, group_list, group_list_type, output_dtype)
     if bias is not None:
         _check_bias(bias, w, s_w)
-    out = torch.zeros(x.shape[0], w.shape[2], dtype=torch.float64, device=x.device)
+    pts = per_token_scale.reshape(-1)
+    exact = output_dtype == torch.int32
+    out = torch.zeros(x.shape[0], w.shape[2], dtype=torch.int64 if exact else torch.float64, device=x.device)
     start = 0
     for e, count in enumerate(counts):
         rows = slice(start, start + count)
         acc = x[rows].to(torch.int64) @ w[e].to(torch.int64)  # exact integer accumulation
-        out[rows] = acc.double() * s_w[e].double() * per_token_scale[rows, None].double()
+        out[rows] = acc if exact else acc.double() * s_w[e].double() * pts[rows, None].double()
         start += count
     return out.to(output_dtype)
 
@@ -80,9 +85,10 @@ def _validate(x, weight, scale, per_token_scale, group_list, group_list_type, ou
     s_w = scale.reshape(e, n)
     if s_w.dtype == torch.int64:
         s_w = scale_from_int64(s_w)
-    if per_token_scale.dtype != torch.float32 or tuple(per_token_scale.shape) != (m,):
+    if per_token_scale.dtype != torch.float32 or tuple(per_token_scale.shape) not in ((m,), (m, 1)):
         raise ValueError(
-            f"per_token_scale must be float32 [M] = [{m}], got {per_token_scale.dtype} {tuple(per_token_scale.shape)}"
+            f"per_token_scale must be float32 [M] or [M, 1] with M = {m}, "
+            f"got {per_token_scale.dtype} {tuple(per_token_scale.shape)}"
         )
     if group_list_type != 1:
         raise ValueError(f"group_list_type must be 1 (tokens per expert); got {group_list_type}")

@@ -5,8 +5,14 @@
 #   csrc/bind/cpu/<op>.cpp, csrc/bind/npu/<op>.cpp the pybind11 bindings (_C and _npu)
 # Adding an operator = adding its name here.
 set(ASCEND_GLM5_OPS
+  dequant_swiglu_quant
   dynamic_quant
+  grouped_matmul_a8w4
   lightning_indexer
+  moe_finalize_routing
+  moe_init_routing_v2
+  quant_matmul
+  quantize
   sparse_flash_attention
 )
 

@@ -48,6 +48,17 @@ def test_matches_bruteforce(m, k, n, counts):
     assert (out[sum(counts):] == 0).all()
 
 
+def test_int32_output_and_column_per_token_scale():
+    # output_dtype=int32: the exact K-sums, no scale; per_token_scale [M, 1] equals [M].
+    x, w, s_w, s_tok, group_list = _problem(12, 40, 8, [2, 5, 1])
+    sums = grouped_matmul_a8w4(x, pack_int4_int32(w), s_w, s_tok, group_list, output_dtype=torch.int32)
+    expected = _bruteforce(x, w, torch.ones_like(s_w), torch.ones_like(s_tok), group_list)
+    assert sums.dtype == torch.int32 and torch.equal(sums.double(), expected)
+    y = grouped_matmul_a8w4(x, pack_int4_int32(w), s_w, s_tok, group_list, output_dtype=torch.float32)
+    y_col = grouped_matmul_a8w4(x, pack_int4_int32(w), s_w, s_tok[:, None], group_list, output_dtype=torch.float32)
+    assert torch.equal(y, y_col)
+
+
 def test_bf16_output_and_int64_scale_forms():
     x, w, s_w, s_tok, group_list = _problem(10, 32, 16, [4, 6])
     weight = pack_int4_int32(w)
@@ -111,8 +122,8 @@ def test_bias_must_match_weights():
         (dict(weight=torch.zeros(2, 16, 1, dtype=torch.int32)), ValueError, "weight K"),
         (dict(scale=torch.ones(2, 2, 8)), ValueError, "per-channel"),
         (dict(scale=torch.ones(2, 8, dtype=torch.float16)), TypeError, "scale must be"),
-        (dict(per_token_scale=torch.ones(6, 1)), ValueError, "per_token_scale"),
-        (dict(output_dtype=torch.int32), ValueError, "output_dtype"),
+        (dict(per_token_scale=torch.ones(6, 2)), ValueError, "per_token_scale"),
+        (dict(output_dtype=torch.int8), ValueError, "output_dtype"),
     ],
 )
 def test_rejects_bad_input(change, error, match):

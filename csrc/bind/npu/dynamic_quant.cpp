@@ -1,4 +1,4 @@
-// _npu binding of dynamic_quant (per-token int8 quantization): tensors in, an OpCommand launch on torch_npu's stream.
+// _npu binding of dynamic_quant (per-token int8 quantization): tensors in, a launch on torch_npu's stream.
 #include "bind/npu_bind.h"
 #include "host/dynamic_quant/dynamic_quant_host.h"
 
@@ -7,6 +7,9 @@ namespace {
 using namespace ascend_glm5::bind;
 
 std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::optional<at::Tensor>& smooth) {
+  const c10::DeviceGuard guard(x.device());
+  RequirePlainFormat("x", x);
+  RequirePlainFormat("smooth_scales", smooth);
   const int64_t cols = x.size(-1);
   const int64_t rows = cols ? x.numel() / cols : 0;
   at::Tensor xc = x.contiguous();
@@ -16,18 +19,16 @@ std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::
   if (rows == 0) return {y, scale};
   const uint32_t dtype = x.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
   at::Tensor sm = smooth.has_value() ? smooth->contiguous() : at::Tensor();
-  const auto tiling =
-      ascend_glm5::host::MakeDynamicQuantTiling(rows, static_cast<uint32_t>(cols), dtype, sm.defined(), 2 * kAiCores);
+  // A vector-only kernel: two AIV per AI core.
+  const auto tiling = ascend_glm5::host::MakeDynamicQuantTiling(rows, static_cast<uint32_t>(cols), dtype, sm.defined(),
+                                                                2 * AiCores(x.device()));
   at::Tensor tilingDev = TilingOnDevice(tiling, x.device());
-  at_npu::native::OpCommand cmd;
-  cmd.Name("ascend_glm5_dynamic_quant");
-  cmd.SetCustomHandler([=]() -> int {
-    void* stream = c10_npu::getCurrentNPUStream().stream(false);
-    ascend_glm5::host::DynamicQuantNpu(stream, tiling.blockDim, xc.data_ptr(), sm.defined() ? sm.data_ptr() : nullptr,
-                                       y.data_ptr(), scale.data_ptr(), tilingDev.data_ptr());
-    return 0;
+  const uint32_t blockDim = tiling.blockDim;
+  // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
+  LaunchOnCurrentStream("ascend_glm5_dynamic_quant", [blockDim, xc, sm, y, scale, tilingDev](void* stream) {
+    return ascend_glm5::host::DynamicQuantNpu(stream, blockDim, xc.data_ptr(), DataPtrOrNull(sm), y.data_ptr(),
+                                              scale.data_ptr(), tilingDev.data_ptr());
   });
-  cmd.Run();
   return {y, scale};
 }
 

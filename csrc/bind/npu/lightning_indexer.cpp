@@ -1,4 +1,4 @@
-// _npu binding of lightning_indexer (Lightning Indexer): tensors in, an OpCommand launch on torch_npu's stream.
+// _npu binding of lightning_indexer (Lightning Indexer): tensors in, a launch on torch_npu's stream.
 #include "bind/npu_bind.h"
 #include "host/attention_problem.h"
 #include "host/lightning_indexer/lightning_indexer_host.h"
@@ -13,6 +13,11 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
                       const c10::optional<at::Tensor>& values, std::vector<int64_t> queryStart,
                       std::vector<int64_t> queryLen, std::vector<int64_t> keyStart, std::vector<int64_t> keyLen,
                       int64_t numRows, int64_t sparseCount, int64_t sparseMode, int64_t blockSize) {
+  const c10::DeviceGuard guard(query.device());
+  RequirePlainFormat("query", query);
+  RequirePlainFormat("key", key);
+  RequirePlainFormat("weights", weights);
+  RequirePlainFormat("block_table", blockTable);
   ascend_glm5::host::LightningIndexerProblem p;
   const bool paged = blockTable.has_value();
   ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
@@ -24,24 +29,19 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
                   : weights.scalar_type() == at::kHalf  ? ascend_glm5::kFloat16
                                                         : ascend_glm5::kFloat32;
   p.returnValue = values.has_value();
-  const auto plan = ascend_glm5::host::MakeLightningIndexerPlan(p, kAiCores);
+  const auto plan = ascend_glm5::host::MakeLightningIndexerPlan(p, AiCores(query.device()));
   if (plan.tiling.numItems == 0) return;
   const DevicePlan dev = PlanOnDevice(plan, query);
   at::Tensor q = query.contiguous(), k = key.contiguous(), w = weights.contiguous();
   at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
-  at::Tensor vals = p.returnValue ? *values : at::Tensor();
+  at::Tensor idx = indices, vals = p.returnValue ? *values : at::Tensor();
   const uint32_t blockDim = plan.tiling.blockDim;
-  at_npu::native::OpCommand cmd;
-  cmd.Name("ascend_glm5_lightning_indexer");
-  cmd.SetCustomHandler([=]() -> int {
-    void* stream = c10_npu::getCurrentNPUStream().stream(false);
-    ascend_glm5::host::LightningIndexerNpu(stream, blockDim, q.data_ptr(), k.data_ptr(), w.data_ptr(),
-                                           bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
-                                           indices.data_ptr(), vals.defined() ? vals.data_ptr() : nullptr,
-                                           dev.workspace.data_ptr(), dev.tiling.data_ptr());
-    return 0;
+  // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
+  LaunchOnCurrentStream("ascend_glm5_lightning_indexer", [blockDim, q, k, w, bt, idx, vals, dev](void* stream) {
+    return ascend_glm5::host::LightningIndexerNpu(stream, blockDim, q.data_ptr(), k.data_ptr(), w.data_ptr(),
+                                                  DataPtrOrNull(bt), dev.table.data_ptr(), idx.data_ptr(),
+                                                  DataPtrOrNull(vals), dev.workspace.data_ptr(), dev.tiling.data_ptr());
   });
-  cmd.Run();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// _npu binding of sparse_flash_attention (Sparse Flash Attention): tensors in, an OpCommand launch on torch_npu's stream.
+// _npu binding of sparse_flash_attention (Sparse Flash Attention): tensors in, a launch on torch_npu's stream.
 #include "bind/npu_bind.h"
 #include "host/attention_problem.h"
 #include "host/sparse_flash_attention/sparse_flash_attention_host.h"
@@ -15,6 +15,13 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
                           std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
                           std::vector<int64_t> keyLen, int64_t numRows, int64_t sparseMode, int64_t blockSize,
                           double scale) {
+  const c10::DeviceGuard guard(query.device());
+  RequirePlainFormat("query", query);
+  RequirePlainFormat("query_rope", queryRope);
+  RequirePlainFormat("key", key);
+  RequirePlainFormat("key_rope", keyRope);
+  RequirePlainFormat("sparse_indices", sparseIndices);
+  RequirePlainFormat("block_table", blockTable);
   ascend_glm5::host::SparseFlashAttentionProblem p;
   const bool paged = blockTable.has_value();
   ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen),
@@ -24,26 +31,22 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   p.dtype = query.scalar_type() == at::kBFloat16 ? ascend_glm5::kBFloat16 : ascend_glm5::kFloat16;
   p.scale = static_cast<float>(scale);
   p.returnLse = softmaxMax.has_value();
-  const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, kAiCores);
+  const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, AiCores(query.device()));
   if (plan.tiling.numRows == 0) return;
   const DevicePlan dev = PlanOnDevice(plan, query);
   at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous(), kr = keyRope.contiguous();
   at::Tensor idx = sparseIndices.contiguous();
   at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
-  at::Tensor mx = p.returnLse ? *softmaxMax : at::Tensor(), sm = p.returnLse ? *softmaxSum : at::Tensor();
+  at::Tensor o = out, mx = p.returnLse ? *softmaxMax : at::Tensor(), sm = p.returnLse ? *softmaxSum : at::Tensor();
   const uint32_t blockDim = plan.tiling.blockDim;
-  at_npu::native::OpCommand cmd;
-  cmd.Name("ascend_glm5_sparse_flash_attention");
-  cmd.SetCustomHandler([=]() -> int {
-    void* stream = c10_npu::getCurrentNPUStream().stream(false);
-    ascend_glm5::host::SparseFlashAttentionNpu(stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), kr.data_ptr(),
-                                               idx.data_ptr(), bt.defined() ? bt.data_ptr() : nullptr, dev.table.data_ptr(),
-                                               out.data_ptr(), mx.defined() ? mx.data_ptr() : nullptr,
-                                               sm.defined() ? sm.data_ptr() : nullptr, dev.workspace.data_ptr(),
-                                               dev.tiling.data_ptr());
-    return 0;
-  });
-  cmd.Run();
+  // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
+  LaunchOnCurrentStream("ascend_glm5_sparse_flash_attention",
+                        [blockDim, q, qr, k, kr, idx, bt, o, mx, sm, dev](void* stream) {
+                          return ascend_glm5::host::SparseFlashAttentionNpu(
+                              stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), kr.data_ptr(),
+                              idx.data_ptr(), DataPtrOrNull(bt), dev.table.data_ptr(), o.data_ptr(), DataPtrOrNull(mx),
+                              DataPtrOrNull(sm), dev.workspace.data_ptr(), dev.tiling.data_ptr());
+                        });
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 
 namespace ascend_glm5::host {
 
-void DynamicQuantNpu(void* stream, uint32_t blockDim, void* x, void* smooth, void* y, void* scale, void* tilingOnDevice) {
-  ACLRT_LAUNCH_KERNEL(dynamic_quant)(blockDim, stream, x, smooth, y, scale, nullptr, tilingOnDevice);
+uint32_t DynamicQuantNpu(void* stream, uint32_t blockDim, void* x, void* smooth, void* y, void* scale,
+                         void* tilingOnDevice) {
+  return ACLRT_LAUNCH_KERNEL(dynamic_quant)(blockDim, stream, x, smooth, y, scale, nullptr, tilingOnDevice);
 }
 
 }  // namespace ascend_glm5::host

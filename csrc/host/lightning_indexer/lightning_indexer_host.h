@@ -44,8 +44,9 @@ struct LightningIndexerBuffers {
 };
 void LightningIndexerCpu(const LightningIndexerProblem& p, const LightningIndexerBuffers& b);
 
-// NPU: enqueue on `stream`; plan, tiling and workspace already in device memory.
-void LightningIndexerNpu(void* stream, uint32_t blockDim, void* query, void* key, void* weights, void* blockTable,
-                         void* plan, void* indices, void* values, void* workspace, void* tiling);
+// NPU: enqueue on `stream`; plan, tiling and workspace already in device memory. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t LightningIndexerNpu(void* stream, uint32_t blockDim, void* query, void* key, void* weights, void* blockTable,
+                             void* plan, void* indices, void* values, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host

@@ -4,10 +4,10 @@
 
 namespace ascend_glm5::host {
 
-void LightningIndexerNpu(void* stream, uint32_t blockDim, void* query, void* key, void* weights, void* blockTable,
-                         void* plan, void* indices, void* values, void* workspace, void* tiling) {
-  ACLRT_LAUNCH_KERNEL(lightning_indexer)(blockDim, stream, query, key, weights, blockTable, plan, indices, values,
-                                         workspace, tiling);
+uint32_t LightningIndexerNpu(void* stream, uint32_t blockDim, void* query, void* key, void* weights, void* blockTable,
+                             void* plan, void* indices, void* values, void* workspace, void* tiling) {
+  return ACLRT_LAUNCH_KERNEL(lightning_indexer)(blockDim, stream, query, key, weights, blockTable, plan, indices,
+                                                values, workspace, tiling);
 }
 
 }  // namespace ascend_glm5::host

@@ -50,9 +50,10 @@ struct SparseFlashAttentionBuffers {
 };
 void SparseFlashAttentionCpu(const SparseFlashAttentionProblem& p, const SparseFlashAttentionBuffers& b);
 
-// NPU: enqueue on `stream`; plan, tiling and workspace already in device memory.
-void SparseFlashAttentionNpu(void* stream, uint32_t blockDim, void* query, void* queryRope, void* key, void* keyRope,
-                             void* sparseIndices, void* blockTable, void* plan, void* out, void* softmaxMax,
-                             void* softmaxSum, void* workspace, void* tiling);
+// NPU: enqueue on `stream`; plan, tiling and workspace already in device memory. Returns the aclrtlaunch
+// status (0: launched).
+uint32_t SparseFlashAttentionNpu(void* stream, uint32_t blockDim, void* query, void* queryRope, void* key, void* keyRope,
+                                 void* sparseIndices, void* blockTable, void* plan, void* out, void* softmaxMax,
+                                 void* softmaxSum, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host

@@ -1,0 +1,73 @@
+// Cube operand moves for int8 / int4 GEMM tiles (A2/A3 fractal formats, Mmad.md):
+//   GM row-major -> L1 Nz    (ND2NZ; c0 = 32 B of elements per fractal row, 16-row fractals)
+//   L1 Nz  -> L0A Zz         (LoadData: A stays [m, k])
+//   L1 Nz  -> L0B Zn         ([N, K] tiles: LoadData; [K, N] tiles: LoadDataWithTranspose)
+// Element offsets into int4 tensors count nibbles; every offset used here is a whole 32 B row.
+#pragma once
+
+#include "kernel_operator.h"
+#include "host_device.h"
+
+namespace ascend_glm5 {
+
+template <typename T> struct CubeElem;  // elements per 32 B fractal row (c0) and per 512 B fractal
+template <> struct CubeElem<int8_t> {
+  static constexpr uint32_t bits = 8;
+  static constexpr uint32_t c0 = 32;
+  static constexpr uint32_t fractal = 512;
+};
+template <> struct CubeElem<AscendC::int4b_t> {
+  static constexpr uint32_t bits = 4;
+  static constexpr uint32_t c0 = 64;
+  static constexpr uint32_t fractal = 1024;
+};
+
+// GM [rows, bytes] (row pitch srcPitch bytes) -> L1 Nz with `dstRows` rows per 32 B column block,
+// in bytes: int4 tiles use the b8 copy with byte counts, as CANN's ND2NZ does for int4b_t
+// (dav_c220 DataCopyGM2L1ND2NZImpl). srcDValue is 16 bits (Nd2NzParams, 随路转换ND2NZ搬运.md):
+// longer pitches go row by row. Bytes past `bytes` inside the last 32 B block are zero-filled.
+__aicore__ inline void CopyGmToNz(const AscendC::LocalTensor<int8_t>& dst, const AscendC::GlobalTensor<int8_t>& src,
+                                  uint32_t rows, uint32_t bytes, uint64_t srcPitch, uint32_t dstRows) {
+  using AscendC::Nd2NzParams;
+  if (rows == 0 || bytes == 0) return;
+  if (srcPitch <= 65535) {
+    AscendC::DataCopy(dst, src, Nd2NzParams(1, uint16_t(rows), uint16_t(bytes), 0, uint16_t(srcPitch), uint16_t(dstRows), 1, 0));
+    return;
+  }
+  for (uint32_t r = 0; r < rows; ++r)
+    AscendC::DataCopy(dst[r * 32], src[r * srcPitch], Nd2NzParams(1, 1, uint16_t(bytes), 0, uint16_t(bytes), uint16_t(dstRows), 1, 0));
+}
+
+// L1 Nz A tile (m1 fractal rows per column block) -> L0A Zz, k1 column blocks: one LoadData per
+// column block, each fractal of it landing k1 fractals apart.
+template <typename T>
+__aicore__ inline void LoadAToL0(const AscendC::LocalTensor<T>& l0a, const AscendC::LocalTensor<T>& l1, uint32_t m1,
+                                 uint32_t k1) {
+  for (uint32_t kb = 0; kb < k1; ++kb)
+    AscendC::LoadData(l0a[kb * CubeElem<T>::fractal], l1,
+                      AscendC::LoadData2DParams(uint16_t(kb * m1), uint8_t(m1), 1, 0, uint16_t(k1 - 1), false, 0));
+}
+
+// L1 Nz tile of B^T ([N rows, K cols], n1Tot fractal rows per column block) -> L0B Zn (k1, n1):
+// the fractal orders coincide, one LoadData.
+template <typename T>
+__aicore__ inline void LoadBtToL0(const AscendC::LocalTensor<T>& l0b, const AscendC::LocalTensor<T>& l1, uint32_t n1Tot,
+                                  uint32_t k1) {
+  AscendC::LoadData(l0b, l1, AscendC::LoadData2DParams(0, uint8_t(k1 * n1Tot), 1, 0, 0, false, 0));
+}
+
+// L1 Nz tile of B ([K rows, N cols], kRows rows per column block) -> L0B Zn (k1, n1) with a
+// transpose: per column block, k1 square blocks of c0 x c0 (int8: two fractals, int4: four;
+// LoadDataWithTranspose.md) become the fractals (k1, n1 = block's first .. last).
+template <typename T>
+__aicore__ inline void LoadBToL0Transposed(const AscendC::LocalTensor<T>& l0b, const AscendC::LocalTensor<T>& l1,
+                                           uint32_t kRows, uint32_t nBlocks, uint32_t k1) {
+  constexpr uint32_t c0 = CubeElem<T>::c0, perSquare = c0 / 16;
+  const uint32_t n1Tot = nBlocks * perSquare;
+  for (uint32_t nb = 0; nb < nBlocks; ++nb)
+    AscendC::LoadDataWithTranspose(
+        l0b[nb * perSquare * CubeElem<T>::fractal], l1[nb * kRows * c0],
+        AscendC::LoadData2dTransposeParams(0, uint8_t(k1), 1, uint16_t(n1Tot - 1), 0));
+}
+
+}  // namespace ascend_glm5

@@ -1,0 +1,171 @@
+// Quantized GEMM engine, vector side (AIV): int32 tiles from the cube -> the output rows.
+//
+// Per pass, vector core s of the block takes half of the pass's rows (s = 0 the first half):
+//   MSD      acc = 16 hi + lo + 8 ones  (int32, exact: x = 16 hi + lo + 8, ones = sum_k w)
+//   int bias acc += bias[n]             (int32)
+//   int32 output: acc as is. Otherwise, in fp32:
+//   y = fp32(acc) * scale[g, n] * pertoken[m] (+ float bias[n]), rounded once to the output type.
+#pragma once
+
+#include "kernel_operator.h"
+#include "host_device.h"
+#include "qgemm_handoff.h"
+#include "qgemm_schedule.h"
+#include "qgemm_tiling.h"
+
+namespace ascend_glm5 {
+
+template <typename OutT, bool kMsd>
+class QGemmVector {
+ public:
+  __aicore__ inline void Init(AscendC::TPipe& pipe, GM_ADDR scale, GM_ADDR pertoken, GM_ADDR bias, GM_ADDR out,
+                              GM_ADDR groupList, GM_ADDR workspace, const QGemmTiling& t) {
+    t_ = &t;
+    const uint32_t block = uint32_t(AscendC::GetBlockIdx()) / 2;
+    sched_.Init(t, groupList, block);
+    handoff_.Init(workspace, t, block);
+    scale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale));
+    if (t.hasPertoken) pertoken_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(pertoken));
+    if (t.biasKind == kBiasInt32) biasInt_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(bias));
+    if (t.biasKind == kBiasFloat) biasFloat_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(bias));
+    out_.SetGlobalBuffer(reinterpret_cast<__gm__ OutT*>(out));
+    maxRows_ = CeilDiv(t.tokensPerPass, 2);
+    const uint32_t tileElems = maxRows_ * t.nTile;
+    pipe.InitBuffer(acc_, tileElems * sizeof(int32_t));
+    if (kMsd) pipe.InitBuffer(lo_, tileElems * sizeof(int32_t));
+    pipe.InitBuffer(outBuf_, sizeof(OutT) < 4 ? tileElems * sizeof(OutT) : 32);
+    pipe.InitBuffer(rowInt_, t.nTile * sizeof(int32_t));
+    pipe.InitBuffer(scaleRow_, t.nTile * sizeof(float));
+    pipe.InitBuffer(biasRow_, t.nTile * sizeof(float));
+    pipe.InitBuffer(pts_, AlignUp(maxRows_, 8) * sizeof(float));
+    pipe.InitBuffer(ptsBlocks_, AlignUp(maxRows_, 8) * 32);
+  }
+
+  __aicore__ inline void Process() {
+    QGemmItem it;
+    while (sched_.Next(it)) {
+      for (uint32_t tok0 = 0; tok0 < it.rows; tok0 += t_->tokensPerPass) {
+        const uint32_t tokens = it.rows - tok0 < t_->tokensPerPass ? it.rows - tok0 : t_->tokensPerPass;
+        RunPass(it, tok0, tokens);
+      }
+    }
+  }
+
+ private:
+  using Ev = AscendC::HardEvent;
+
+  __aicore__ inline void RunPass(const QGemmItem& it, uint32_t tok0, uint32_t tokens) {
+    using namespace AscendC;
+    const uint32_t half = CeilDiv(tokens, 2);
+    const uint32_t my0 = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
+    const uint32_t rows = AscendC::GetSubBlockIdx() == 0 ? half : tokens - half;
+    const GlobalTensor<int32_t> slot = handoff_.Get();
+    const uint32_t nt = t_->nTile, elems = rows * nt;
+    LocalTensor<int32_t> acc = acc_.Get<int32_t>();
+    if (rows > 0) {
+      DataCopy(acc, slot[uint64_t(my0) * nt], elems);
+      if constexpr (kMsd) {
+        DataCopy(lo_.Get<int32_t>(), slot[uint64_t(tokens + my0) * nt], elems);
+        DataCopy(rowInt_.Get<int32_t>(), slot[uint64_t(2 * tokens) * nt], nt);
+      }
+    }
+    handoff_.Release();  // on MTE2, after the copies
+    if (rows == 0) return;
+    const uint64_t row0 = uint64_t(it.row0) + tok0 + my0;
+    LoadRowParams(it, row0, rows);
+    SetFlag<Ev::MTE2_V>(0);
+    WaitFlag<Ev::MTE2_V>(0);
+    if constexpr (kMsd) {  // acc = 16 hi + lo + 8 ones
+      Muls(acc, acc, int32_t(16), int32_t(elems));
+      Add(acc, acc, lo_.Get<int32_t>(), int32_t(elems));
+      Muls(rowInt_.Get<int32_t>(), rowInt_.Get<int32_t>(), int32_t(8), int32_t(nt));
+      RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows);
+    }
+    if (t_->biasKind == kBiasInt32) RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows);
+    if constexpr (SameType<OutT, int32_t>::value) {
+      WriteRows(acc, it, row0, rows);
+      return;
+    }
+    const LocalTensor<float> y = acc.ReinterpretCast<float>();
+    Cast(y, acc, RoundMode::CAST_RINT, elems);  // exact below 2^24
+    RowBroadcast<float, false>(y, scaleRow_.Get<float>(), rows);
+    if (t_->hasPertoken) ScaleRows(y, rows);
+    if (t_->biasKind == kBiasFloat) RowBroadcast<float, true>(y, biasRow_.Get<float>(), rows);
+    if constexpr (SameType<OutT, float>::value) {
+      WriteRows(y, it, row0, rows);
+    } else {
+      const LocalTensor<OutT> o = outBuf_.Get<OutT>();
+      Cast(o, y, RoundMode::CAST_RINT, elems);
+      WriteRows(o, it, row0, rows);
+    }
+  }
+
+  // Per-column operands of the pass: scale of the group (and bias), and the rows' scales.
+  __aicore__ inline void LoadRowParams(const QGemmItem& it, uint64_t row0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t nv = it.nValid;
+    const DataCopyExtParams row(1, nv * 4, 0, 0, 0);
+    if constexpr (!SameType<OutT, int32_t>::value)
+      DataCopyPad(scaleRow_.Get<float>(), scale_[uint64_t(it.group) * t_->n + it.n0], row, DataCopyPadExtParams<float>());
+    if (t_->biasKind == kBiasInt32)  // MSD never has a bias: rowInt_ is free
+      DataCopyPad(rowInt_.Get<int32_t>(), biasInt_[it.n0], row, DataCopyPadExtParams<int32_t>());
+    if (t_->biasKind == kBiasFloat)
+      DataCopyPad(biasRow_.Get<float>(), biasFloat_[it.n0], row, DataCopyPadExtParams<float>());
+    if (t_->hasPertoken && !SameType<OutT, int32_t>::value)
+      DataCopyPad(pts_.Get<float>(), pertoken_[row0], DataCopyExtParams(1, rows * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+  }
+
+  // tile[r, :] (op)= row[:] for r < rows: one repeat per row, the row operand re-read (stride 0).
+  template <typename T, bool kAdd>
+  __aicore__ inline void RowBroadcast(const AscendC::LocalTensor<T>& tile, const AscendC::LocalTensor<T>& row, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t nt = t_->nTile, lanes = 64;  // 32-bit lanes per repeat
+    const uint8_t rowBlocks = uint8_t(nt * sizeof(T) / 32);
+    for (uint32_t c = 0; c < nt; c += lanes) {
+      const uint64_t mask = nt - c < lanes ? nt - c : lanes;
+      const BinaryRepeatParams rp(1, 1, 1, rowBlocks, rowBlocks, 0);
+      if constexpr (kAdd) Add(tile[c], tile[c], row[c], mask, uint8_t(rows), rp);
+      else Mul(tile[c], tile[c], row[c], mask, uint8_t(rows), rp);
+    }
+  }
+
+  // y[r, :] *= pertoken[r]: Brcb makes one 32 B block of pertoken[r] per row, read with block stride 0.
+  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& y, uint32_t rows) {
+    using namespace AscendC;
+    const LocalTensor<float> blocks = ptsBlocks_.Get<float>();
+    Brcb(blocks, pts_.Get<float>(), uint8_t(CeilDiv(rows, 8)), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
+    const uint32_t nt = t_->nTile, lanes = 64;
+    const uint8_t rowBlocks = uint8_t(nt * 4 / 32);
+    for (uint32_t c = 0; c < nt; c += lanes) {
+      const uint64_t mask = nt - c < lanes ? nt - c : lanes;
+      Mul(y[c], y[c], blocks, mask, uint8_t(rows), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
+    }
+  }
+
+  template <typename T>
+  __aicore__ inline void WriteRows(const AscendC::LocalTensor<T>& tile, const QGemmItem& it, uint64_t row0, uint32_t rows) {
+    using namespace AscendC;
+    SetFlag<Ev::V_MTE3>(0);
+    WaitFlag<Ev::V_MTE3>(0);
+    const uint32_t rowBytes = it.nValid * sizeof(T), ubRow = t_->nTile * sizeof(T);
+    const DataCopyExtParams p(uint16_t(rows), rowBytes, (ubRow - AlignUp(rowBytes, 32)) / 32,
+                              (t_->n - it.nValid) * uint32_t(sizeof(T)), 0);
+    DataCopyPad(out_[row0 * t_->n + it.n0], tile, p);
+    SetFlag<Ev::MTE3_MTE2>(0);  // the tiles are refilled next pass
+    WaitFlag<Ev::MTE3_MTE2>(0);
+    SetFlag<Ev::MTE3_V>(0);
+    WaitFlag<Ev::MTE3_V>(0);
+  }
+
+  const QGemmTiling* t_ = nullptr;
+  QGemmSchedule sched_;
+  QGemmHandoff handoff_;
+  uint32_t maxRows_ = 0;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> acc_, lo_, outBuf_, rowInt_, scaleRow_, biasRow_, pts_, ptsBlocks_;
+  AscendC::GlobalTensor<float> scale_, pertoken_, biasFloat_;
+  AscendC::GlobalTensor<int32_t> biasInt_;
+  AscendC::GlobalTensor<OutT> out_;
+};
+
+}  // namespace ascend_glm5

@@ -1,0 +1,60 @@
+// Cube -> vector handoff of the quantized GEMM engine: each block owns two int32 [mTile, nTile]
+// slots in the workspace. The cube writes pass i to slot i % 2 and signals READY; both vector
+// cores of the block read their rows and signal FREE. The cube waits for FREE before reusing a
+// slot (mode-2 flags: the cube's wait needs both vector cores).
+#pragma once
+
+#include "kernel_operator.h"
+#include "qgemm_tiling.h"
+
+namespace ascend_glm5 {
+
+constexpr uint16_t kQGemmFlagReady = 1;  // cross-core flag ids: 0-10 are the kernel's (11-14 SyncAll's)
+constexpr uint16_t kQGemmFlagFree = 2;
+
+class QGemmHandoff {
+ public:
+  // block: the AI core (block) index, shared by the cube core and its two vector cores.
+  __aicore__ inline void Init(GM_ADDR workspace, const QGemmTiling& t, uint32_t block) {
+    t_ = &t;
+    slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + uint64_t(block) * 2 * t.wsSlotBytes),
+                           2 * t.wsSlotBytes / sizeof(int32_t));
+  }
+
+  // Cube: L0C tile c ([mPad rows, nTile] Nz) -> the next slot, `rows` rows row-major.
+  __aicore__ inline void Put(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad) {
+    using namespace AscendC;
+    if (count_ >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);  // the vector cores read pass count_ - 2
+    FixpipeParamsV220 p(uint16_t(t_->nTile), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
+    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(count_ % 2), c, p);
+    CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagReady);
+    ++count_;
+  }
+
+  // Cube, at the end: takes back the FREE signals of the last passes.
+  __aicore__ inline void DrainCube() {
+    for (uint32_t i = 0; i < (count_ < 2 ? count_ : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);
+  }
+
+  // Vector: waits for the next pass and returns its slot.
+  __aicore__ inline AscendC::GlobalTensor<int32_t> Get() {
+    AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagReady);
+    return Slot(count_ % 2);
+  }
+  // Vector: done reading the slot returned by Get.
+  __aicore__ inline void Release() {
+    AscendC::CrossCoreSetFlag<2, PIPE_MTE2>(kQGemmFlagFree);
+    ++count_;
+  }
+
+ private:
+  __aicore__ inline AscendC::GlobalTensor<int32_t> Slot(uint32_t s) const {
+    return slots_[uint64_t(s) * (t_->wsSlotBytes / sizeof(int32_t))];
+  }
+
+  const QGemmTiling* t_ = nullptr;
+  AscendC::GlobalTensor<int32_t> slots_;
+  uint32_t count_ = 0;
+};
+
+}  // namespace ascend_glm5

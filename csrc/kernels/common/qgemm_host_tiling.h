@@ -1,0 +1,121 @@
+// Host side of the quantized GEMM engine: tile sizes, work split parameters and the workspace
+// layout, from the problem's shape only (never from group_list values, which live on the device).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "host_device.h"
+#include "qgemm_tiling.h"
+
+namespace ascend_glm5 {
+
+struct QGemmProblem {
+  uint64_t m = 0;
+  uint32_t n = 0, k = 0, groups = 1;
+  bool hasGroupList = false;
+  bool msd = false;
+  uint32_t weightKind = kWeightInt8KN;
+  uint32_t outDtype = kBFloat16;
+  uint32_t biasKind = kBiasNone;
+  bool hasPertoken = false;
+};
+
+struct QGemmPlan {
+  QGemmTiling tiling{};
+  uint64_t workspaceBytes = 0;
+};
+
+namespace qgemm_detail {
+
+inline uint32_t TokensPerPass(bool msd, uint32_t mTile) { return msd ? (mTile - 1) / 2 : mTile; }
+inline uint32_t MTileFor(uint32_t nTile) { return std::min(kQGemmMaxMTile, kQGemmL0cSlotElems / nTile); }
+inline uint64_t AlignUp64(uint64_t a, uint64_t b) { return (a + b - 1) / b * b; }
+
+}  // namespace qgemm_detail
+
+// aiCores: AI cores (blocks of 1 cube + 2 vector cores) of the SoC.
+inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
+  using namespace qgemm_detail;
+  if (p.n == 0 || p.k == 0 || p.groups == 0) throw std::invalid_argument("qgemm: N, K and the group count must be >= 1");
+  if (p.m > 0x7FFFFFFFull) throw std::invalid_argument("qgemm: M must be below 2^31");
+  const bool int4 = p.weightKind == kWeightInt4KN;
+  const uint32_t kStep = kQGemmStepBytes * 8 / (int4 ? 4 : 8);
+  const uint32_t kLen = p.msd ? AlignUp(p.k, kQGemmKPadMsd) : p.k;
+  const uint32_t chunks = CeilDiv(kLen, kStep);
+  // Widest column tile first: wider tiles read longer weight rows per DMA. [K, N] tiles go through
+  // square transposes (64 int4 / 32 int8 columns), [N, K] tiles need whole 16-row fractals.
+  const uint32_t gran = int4 ? 64 : (p.weightKind == kWeightInt8KN ? 32 : 16);
+  const uint32_t candidates[] = {256, 128, 64, 32, 16};
+  // Take the widest tile whose weights stay in L1 for all passes (or that needs one pass only) and
+  // that gives every core an item: groups with rows (at most min(E, M)) x column tiles >= cores,
+  // unless that means going below 64 columns of a [K, N] weight (shorter DMA rows) or 16 of an
+  // [N, K] one. If none qualifies, the narrowest tile streams its weights once per pass.
+  uint32_t nTile = 0;
+  bool resident = false;
+  const uint32_t cap = std::max(gran, AlignUp(p.n, gran));
+  for (uint32_t c : candidates) {
+    if (c % gran != 0 || c > cap) continue;
+    const uint32_t mTile = MTileFor(c);
+    if (p.msd && mTile < 32) continue;
+    nTile = c;
+    resident = uint64_t(chunks) * c * kQGemmStepBytes <= kQGemmRingBytes;
+    const bool onePass = p.m <= TokensPerPass(p.msd, mTile);
+    const uint64_t groupsWithRows = std::min<uint64_t>(p.groups, std::max<uint64_t>(p.m, 1));
+    const uint32_t floor = p.weightKind == kWeightInt8NK ? 16 : 64;
+    const bool spread = groupsWithRows * CeilDiv(p.n, c) >= aiCores || c <= floor;
+    if ((resident || onePass) && spread) break;
+  }
+  QGemmTiling t{};
+  t.m = static_cast<uint32_t>(p.m);
+  t.n = p.n;
+  t.k = p.k;
+  t.groups = p.groups;
+  t.hasGroupList = p.hasGroupList ? 1 : 0;
+  t.msd = p.msd ? 1 : 0;
+  t.weightKind = p.weightKind;
+  t.nTile = nTile;
+  t.mTile = MTileFor(nTile);
+  t.tokensPerPass = TokensPerPass(p.msd, t.mTile);
+  t.kStep = kStep;
+  t.kPad = kLen;
+  t.chunksPerPass = chunks;
+  t.resident = resident ? 1 : 0;
+  t.ringChunks = resident ? chunks : std::min<uint32_t>(chunks, kQGemmRingBytes / (nTile * kQGemmStepBytes));
+  t.outDtype = p.outDtype;
+  t.biasKind = p.biasKind;
+  t.hasPertoken = p.hasPertoken ? 1 : 0;
+  // Items: groups x column tiles (an upper bound with a group list). Without groups, when the
+  // column tiles alone leave cores idle, rows are cut into blocks of whole passes too (each
+  // block re-reads its weight tile).
+  const uint32_t nTiles = CeilDiv(p.n, nTile);
+  t.itemRows = 0;
+  if (!p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
+    const uint64_t passes = (p.m + t.tokensPerPass - 1) / t.tokensPerPass;
+    const uint64_t blocks = std::min<uint64_t>(passes, std::max<uint32_t>(1, aiCores / nTiles));
+    t.itemRows = static_cast<uint32_t>((passes + blocks - 1) / blocks) * t.tokensPerPass;
+  }
+  const uint64_t maxItems = uint64_t(p.groups) * nTiles *
+                            (t.itemRows ? (p.m + t.itemRows - 1) / t.itemRows : 1);
+  t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(aiCores, maxItems)));
+  t.wsSlotBytes = t.mTile * t.nTile * sizeof(int32_t);
+  uint64_t ws = uint64_t(t.blockDim) * 2 * t.wsSlotBytes;
+  if (p.msd) {
+    const uint64_t matrix = p.m * kLen / 2;  // int4 bytes
+    const uint64_t hi = AlignUp64(ws, 512), lo = AlignUp64(hi + matrix, 512), ones = AlignUp64(lo + matrix, 512);
+    t.wsHiOffsetLo = uint32_t(hi), t.wsHiOffsetHi = uint32_t(hi >> 32);
+    t.wsLoOffsetLo = uint32_t(lo), t.wsLoOffsetHi = uint32_t(lo >> 32);
+    t.wsOnesOffsetLo = uint32_t(ones), t.wsOnesOffsetHi = uint32_t(ones >> 32);
+    ws = ones + AlignUp64(kLen / 2, 32);
+    t.splitChunk = 4096;
+    t.splitRowsPerCore = static_cast<uint32_t>((p.m + 2 * t.blockDim - 1) / (2 * t.blockDim));
+  }
+  QGemmPlan plan;
+  plan.tiling = t;
+  plan.workspaceBytes = ws;
+  return plan;
+}
+
+}  // namespace ascend_glm5

@@ -1,0 +1,152 @@
+// Work split of the quantized GEMM engine: which items a block runs, in order.
+//
+// Items are enumerated group by group (rows of group g start after those of groups < g), then by
+// row block (itemRows rows, or all the group's rows), then by column tile. Each item costs
+// max(kQGemmWeightCostRows, A rows it issues); the total cost is cut into blockDim equal ranges and
+// an item belongs to the block whose range holds its midpoint. The cube core and both vector cores
+// of a block walk the same sequence, computed from the group list in GM, so the split adapts to
+// the routing without a host round trip. Group counts are clamped to [0, rows left].
+#pragma once
+
+#include "kernel_operator.h"
+#include "host_device.h"
+#include "qgemm_tiling.h"
+
+namespace ascend_glm5 {
+
+struct QGemmItem {
+  uint32_t group;
+  uint32_t row0;    // first activation row
+  uint32_t rows;    // activation rows (>= 1)
+  uint32_t n0;      // first output column
+  uint32_t nValid;  // columns of this tile inside N
+};
+
+// A rows one pass of `tokens` activation rows puts on the cube, rounded up to whole fractals.
+__aicore__ inline uint32_t QGemmPassRows(const QGemmTiling& t, uint32_t tokens) {
+  return AlignUp(t.msd ? 2 * tokens + 1 : tokens, 16);
+}
+
+__aicore__ inline uint64_t QGemmItemCost(const QGemmTiling& t, uint32_t rows) {
+  uint64_t issued = 0;
+  for (uint32_t done = 0; done < rows; done += t.tokensPerPass) {
+    const uint32_t tokens = rows - done < t.tokensPerPass ? rows - done : t.tokensPerPass;
+    issued += QGemmPassRows(t, tokens);
+  }
+  return issued > kQGemmWeightCostRows ? issued : kQGemmWeightCostRows;
+}
+
+class QGemmSchedule {
+ public:
+  __aicore__ inline void Init(const QGemmTiling& t, GM_ADDR groupList, uint32_t block) {
+    t_ = &t;
+    block_ = block;
+    if (t.hasGroupList) counts_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(groupList), t.groups);
+    nTiles_ = CeilDiv(t.n, t.nTile);
+    // Pass 1: total cost.
+    total_ = 0;
+    uint32_t rowsLeft = t.m;
+    for (uint32_t g = 0; g < t.groups; ++g) {
+      const uint32_t rows = GroupRows(g, rowsLeft);
+      rowsLeft -= rows;
+      total_ += GroupCost(rows);
+    }
+    totalRows_ = t.m - rowsLeft;
+    g_ = 0;
+    row0_ = 0;
+    start_ = 0;
+    rowsLeft_ = t.m;
+    EnterGroup();
+  }
+
+  // Activation rows that belong to a group (the rest get no output but zeros).
+  __aicore__ inline uint32_t TotalRows() const { return totalRows_; }
+
+  // The next item of this block; false when there is none.
+  __aicore__ inline bool Next(QGemmItem& item) {
+    while (g_ < t_->groups) {
+      if (done_) {
+        NextGroup();
+        continue;
+      }
+      const uint32_t rows = BlockRows(mb_);
+      const uint64_t cost = QGemmItemCost(*t_, rows);
+      const uint32_t owner = Owner(start_, cost);
+      const uint32_t j = j_, mb = mb_;
+      Advance();
+      start_ += cost;
+      if (owner < block_) continue;
+      if (owner > block_) {  // midpoints only grow: nothing further belongs to this block
+        g_ = t_->groups;
+        return false;
+      }
+      item.group = g_;
+      item.row0 = row0_ + mb * RowsPerItem();
+      item.rows = rows;
+      item.n0 = j * t_->nTile;
+      item.nValid = t_->n - item.n0 < t_->nTile ? t_->n - item.n0 : t_->nTile;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  __aicore__ inline uint32_t GroupRows(uint32_t g, uint32_t rowsLeft) const {
+    if (!t_->hasGroupList) return rowsLeft;
+    const int64_t c = counts_.GetValue(g);
+    if (c <= 0) return 0;
+    return uint64_t(c) < rowsLeft ? uint32_t(c) : rowsLeft;
+  }
+  __aicore__ inline uint32_t RowsPerItem() const { return t_->itemRows ? t_->itemRows : groupRows_; }
+  __aicore__ inline uint32_t BlockRows(uint32_t mb) const {
+    const uint32_t per = RowsPerItem(), first = mb * per;
+    return groupRows_ - first < per ? groupRows_ - first : per;
+  }
+  __aicore__ inline uint64_t GroupCost(uint32_t rows) const {
+    if (rows == 0) return 0;
+    const uint32_t per = t_->itemRows ? t_->itemRows : rows;
+    const uint32_t full = rows / per, tail = rows % per;
+    uint64_t c = uint64_t(full) * QGemmItemCost(*t_, per);
+    if (tail) c += QGemmItemCost(*t_, tail);
+    return c * nTiles_;
+  }
+  // Block whose cost range holds the item's midpoint start + cost / 2.
+  __aicore__ inline uint32_t Owner(uint64_t start, uint64_t cost) const {
+    const uint64_t b = ((2 * start + cost) * t_->blockDim) / (2 * total_);
+    return b < t_->blockDim ? uint32_t(b) : t_->blockDim - 1;
+  }
+  __aicore__ inline void EnterGroup() {
+    while (g_ < t_->groups) {
+      groupRows_ = GroupRows(g_, rowsLeft_);
+      const uint64_t cost = GroupCost(groupRows_);
+      if (groupRows_ > 0 && Owner(start_ + cost - 1, 1) >= block_) break;  // some item may be ours
+      start_ += cost;
+      row0_ += groupRows_;
+      rowsLeft_ -= groupRows_;
+      ++g_;
+    }
+    mb_ = 0;
+    j_ = 0;
+    done_ = false;
+  }
+  __aicore__ inline void NextGroup() {
+    row0_ += groupRows_;
+    rowsLeft_ -= groupRows_;
+    ++g_;
+    EnterGroup();
+  }
+  __aicore__ inline void Advance() {
+    if (++j_ < nTiles_) return;
+    j_ = 0;
+    if ((++mb_) * RowsPerItem() >= groupRows_) done_ = true;
+  }
+
+  const QGemmTiling* t_ = nullptr;
+  AscendC::GlobalTensor<int64_t> counts_;
+  uint32_t block_ = 0, nTiles_ = 0, totalRows_ = 0;
+  uint64_t total_ = 0, start_ = 0;
+  uint32_t g_ = 0, row0_ = 0, rowsLeft_ = 0, groupRows_ = 0, mb_ = 0, j_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace ascend_glm5

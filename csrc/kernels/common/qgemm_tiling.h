@@ -1,0 +1,70 @@
+// Tiling of the quantized GEMM engine shared by grouped_matmul_a8w4 (int8 x int4, MSD split) and
+// quant_matmul (int8 x int8), shared by host and kernel. See docs/ops/grouped_matmul_a8w4.md.
+//
+// Work: the activation rows form groups (experts; quant_matmul has one). An item is
+// (group, up to `itemRows` of its rows, one nTile-wide column tile). The cube runs an item as
+// passes of up to `tokensPerPass` rows; each pass accumulates A [mTile, K] x W [K, nTile] in L0C
+// over K in kStep steps and hands the int32 tile to the block's two vector cores through a
+// workspace slot, which dequantise it into the output.
+#pragma once
+
+#include <cstdint>
+
+#include "host_device.h"
+
+namespace ascend_glm5 {
+
+enum QGemmWeightKind : uint32_t {
+  kWeightInt8KN = 0,  // int8 [K, N] row-major: transposed on its way to L0B
+  kWeightInt8NK = 1,  // int8 [N, K] row-major (x2 passed as w.t()): already L0B's order
+  kWeightInt4KN = 2,  // int4 [K, N] row-major, two per byte along N: transposed on its way to L0B
+};
+
+enum QGemmBiasKind : uint32_t { kBiasNone = 0, kBiasInt32 = 1, kBiasFloat = 2 };
+
+constexpr uint32_t kQGemmStepBytes = 128;         // bytes of a row per K step: 256 int4 or 128 int8
+constexpr uint32_t kQGemmL0cSlotElems = 16384;    // mTile x nTile int32: half of L0C (two slots)
+constexpr uint32_t kQGemmRingBytes = 384 * 1024;  // L1 for weight chunks
+constexpr uint32_t kQGemmMaxMTile = 256;          // A rows per pass (L1 A buffers: 2 x 256 x 128 B)
+constexpr uint32_t kQGemmKPadMsd = 64;            // MSD hi/lo rows are padded with zeros to a multiple of 64
+// Relative cost of an item for the work split, in cube rows: the time a core spends streaming an
+// nTile x K weight tile at its share of HBM bandwidth is about that of 224 A rows on the cube
+// (both scale with K x nTile), so cost = max(224, A rows issued).
+constexpr uint32_t kQGemmWeightCostRows = 224;
+
+struct QGemmTiling {
+  uint32_t m;              // activation rows (x / x1)
+  uint32_t n;
+  uint32_t k;
+  uint32_t groups;         // E; 1 without a group list
+  uint32_t hasGroupList;   // 1: group g has group_list[g] rows (int64 counts), clamped to what is left of m
+  uint32_t msd;            // 1: int8 activations are split into int4 hi/lo rows (A8W4); 0: used as they are
+  uint32_t weightKind;     // QGemmWeightKind
+  uint32_t nTile;          // output columns per item (multiple of 64; 32 allowed for int8)
+  uint32_t mTile;          // L0C rows per pass, multiple of 16
+  uint32_t tokensPerPass;  // activation rows per pass: (mTile - 1) / 2 with MSD (hi, lo, one ones row)
+  uint32_t itemRows;       // max activation rows per item; 0: all rows of a group
+  uint32_t kStep;          // K elements per L0 step
+  uint32_t kPad;           // length of a hi/lo workspace row (MSD); K otherwise
+  uint32_t chunksPerPass;  // ceil(K / kStep)
+  uint32_t ringChunks;     // weight chunk slots in L1 (== chunksPerPass when resident)
+  uint32_t resident;       // 1: an item's weights are loaded once and serve all its passes
+  uint32_t blockDim;
+  uint32_t outDtype;       // DTypeId: kFloat16, kBFloat16, kFloat32 or kInt32
+  uint32_t biasKind;       // QGemmBiasKind
+  uint32_t hasPertoken;    // 1: per-row scale given
+  uint32_t wsSlotBytes;    // one handoff slot: mTile x nTile int32
+  uint32_t wsHiOffsetLo;   // MSD workspace: hi rows [m, kPad] int4, lo rows, then one ones row
+  uint32_t wsHiOffsetHi;
+  uint32_t wsLoOffsetLo;
+  uint32_t wsLoOffsetHi;
+  uint32_t wsOnesOffsetLo;
+  uint32_t wsOnesOffsetHi;
+  uint32_t splitRowsPerCore;  // MSD pre-pass: x rows per vector core
+  uint32_t splitChunk;        // MSD pre-pass: elements per UB chunk (multiple of 64)
+  uint32_t reserved[3];
+};
+
+__aicore__ inline uint64_t Join64(uint32_t lo, uint32_t hi) { return (uint64_t(hi) << 32) | lo; }
+
+}  // namespace ascend_glm5

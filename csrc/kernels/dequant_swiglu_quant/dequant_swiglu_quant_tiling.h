@@ -1,0 +1,26 @@
+// Tiling of the dequant -> SwiGLU -> per-token int8 quant kernel, shared by host and kernel.
+#pragma once
+
+#include <cstdint>
+
+namespace ascend_glm5 {
+
+struct DequantSwigluQuantTiling {
+  uint32_t rowsLo;           // T, rows of x, low and high 32 bits
+  uint32_t rowsHi;
+  uint32_t half;             // H: x has 2H columns, y has H (<= kDequantSwigluQuantMaxHalf)
+  uint32_t chunk;            // elements of one half-row tile, a multiple of 64
+  uint32_t dtype;            // DTypeId of x: kInt32, kFloat16 or kBFloat16
+  uint32_t groupCount;       // G = length of group_index, 0 without it
+  uint32_t weightScaleRows;  // rows of weight_scale: 0 (float x), 1 (shared [2H]) or G ([G, 2H])
+  uint32_t quantScaleRows;   // rows of quant_scale: 0 (absent), 1 ([H]) or G ([G, H])
+  uint32_t activateLeft;     // 1: silu(left half) * right half; 0: silu(right half) * left half
+  uint32_t blockDim;         // vector cores used
+};
+
+// UB holds one fp32 output row, both halves of the weight scale and the smooth scale of the current
+// group (16 H bytes) besides the tiles: 160 KiB of the 184 KiB at H = 8192.
+constexpr uint32_t kDequantSwigluQuantMaxHalf = 8192;
+constexpr uint32_t kDequantSwigluQuantChunk = 1024;
+
+}  // namespace ascend_glm5

@@ -1,0 +1,54 @@
+// grouped_matmul_a8w4: per-expert y = (x @ w) * scale * per_token_scale, int8 x with int4 expert
+// weights, in one mixed kernel (KERNEL_TYPE_MIX_AIC_1_2). The vector cores split x into int4 hi /
+// lo rows (gmm_msd_split.h); after SyncAll the cube runs int4 x int4 tiles into exact int32 sums
+// (common/qgemm_cube.h) and the vector cores combine and dequantise them (common/qgemm_epilogue.h).
+// See docs/ops/grouped_matmul_a8w4.md.
+#include "kernel_operator.h"
+#include "../common/qgemm_cube.h"
+#include "../common/qgemm_epilogue.h"
+#include "../common/qgemm_schedule.h"
+#include "../common/tiling.h"
+#include "gmm_msd_split.h"
+#include "grouped_matmul_a8w4_tiling.h"
+
+using namespace ascend_glm5;
+
+namespace {
+template <typename OutT>
+__aicore__ inline void RunVector(GM_ADDR x, GM_ADDR scale, GM_ADDR perTokenScale, GM_ADDR groupList, GM_ADDR y,
+                                 GM_ADDR workspace, const QGemmTiling& t) {
+  AscendC::TPipe pipe;
+  QGemmSchedule rows;
+  rows.Init(t, groupList, 0);
+  GmmMsdSplit<OutT> split;
+  split.Init(pipe, x, y, workspace, t, rows.TotalRows());
+  split.Process();
+  pipe.Reset();
+  AscendC::PipeBarrier<PIPE_ALL>();  // the split's last stores are done
+  AscendC::SyncAll<false>();         // every hi / lo row is in GM before any cube reads it
+  QGemmVector<OutT, true> epilogue;
+  epilogue.Init(pipe, scale, perTokenScale, nullptr, y, groupList, workspace, t);
+  epilogue.Process();
+}
+}  // namespace
+
+extern "C" __global__ __aicore__ void grouped_matmul_a8w4(GM_ADDR x, GM_ADDR weight, GM_ADDR scale, GM_ADDR perTokenScale,
+                                                          GM_ADDR groupList, GM_ADDR y, GM_ADDR workspace, GM_ADDR tiling) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  QGemmTiling t;
+  LoadTiling(t, tiling);
+  if ASCEND_IS_AIC {
+    AscendC::TPipe pipe;
+    QGemmCube<AscendC::int4b_t, true> cube;
+    cube.Init(pipe, nullptr, weight, groupList, workspace, t);
+    cube.StartWeights();        // the first weight loads overlap the split
+    AscendC::SyncAll<false>();  // the hi / lo rows are in GM
+    cube.Process();
+  }
+  if ASCEND_IS_AIV {
+    if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(x, scale, perTokenScale, groupList, y, workspace, t);
+    else if (t.outDtype == kFloat16) RunVector<half>(x, scale, perTokenScale, groupList, y, workspace, t);
+    else if (t.outDtype == kFloat32) RunVector<float>(x, scale, perTokenScale, groupList, y, workspace, t);
+    else RunVector<int32_t>(x, scale, perTokenScale, groupList, y, workspace, t);
+  }
+}

@@ -1,0 +1,210 @@
+// MoE routing (torch_npu npu_moe_init_routing_v2, dropless, unquantized): sort the P = T*K
+// (token, slot) pairs by expert, count tokens per expert, gather the rows of x (and their scales).
+//
+// A counting sort with no cross-core synchronisation: every vector core scans all expert ids
+// twice (scalar work, 2P steps; the ids are 4P bytes): once for the histogram and thus every
+// expert's first row, once more to give every pair its row (pairs of one expert keep pair order,
+// so the result is the stable sort). During the second scan a core keeps what falls into its own
+// contiguous range of rows and of pairs, so each output is written contiguously by exactly one
+// core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
+// (one row copy through UB each) and their scales. Core 0 writes the per-expert counts. Pairs
+// whose expert is outside [start, end) are dropped: they sort after all active pairs, their rows
+// are zeros with scale 0 and -1 marks them in the index output.
+#include "kernel_operator.h"
+#include "../common/tiling.h"
+#include "moe_init_routing_v2_tiling.h"
+
+using namespace AscendC;
+
+namespace ascend_glm5 {
+
+class MoeInitRoutingKernel {
+ public:
+  __aicore__ inline void Init(GM_ADDR x, GM_ADDR expertIdx, GM_ADDR scale, GM_ADDR expandedX, GM_ADDR expandedRowIdx,
+                              GM_ADDR expertTokens, GM_ADDR expandedScale, const MoeInitRoutingTiling& t) {
+    t_ = t;
+    SplitEvenly(t.pairs, t.blockDim, GetBlockIdx(), begin_, end_);
+    const uint64_t tokens = t.pairs / t.topK;
+    x_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(x), tokens * t.rowBytes);
+    ids_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(expertIdx), t.pairs);
+    if (t.hasScale) scale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), tokens);
+    expandedX_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(expandedX), uint64_t(t.pairs) * t.rowBytes);
+    rowIdx_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(expandedRowIdx), t.pairs);
+    tokensOut_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(expertTokens), t.experts);
+    expandedScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(expandedScale), t.pairs);
+
+    rowChunk_ = t.rowBytes < kMoeRoutingRowChunk ? t.rowBytes : kMoeRoutingRowChunk;
+    const uint32_t rowBuf = AlignUp(rowChunk_, 32);
+    const uint32_t buckets = AlignUp(t.experts + 1, 8);  // + 1: the dropped pairs' bucket
+    pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
+    pipe_.InitBuffer(countBuf_, 2 * buckets * sizeof(int32_t));                 // first rows, running rows
+    pipe_.InitBuffer(tokenBuf_, AlignUp(t.experts, 4) * sizeof(int64_t));      // expert_tokens (core 0)
+    pipe_.InitBuffer(rangeBuf_, 3 * kMoeRoutingRange * sizeof(int32_t));       // pair of row, row of pair, scales
+    pipe_.InitBuffer(copyBuf_, 3 * rowBuf);                                    // two copy slots and a zero row
+    firstRow_ = countBuf_.GetWithOffset<int32_t>(buckets, 0);
+    nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, buckets * sizeof(int32_t));
+    pairOfRow_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, 0);
+    rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
+    rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
+    slot_[0] = copyBuf_.GetWithOffset<int8_t>(rowBuf, 0);
+    slot_[1] = copyBuf_.GetWithOffset<int8_t>(rowBuf, rowBuf);
+    zeroRow_ = copyBuf_.GetWithOffset<int8_t>(rowBuf, 2 * rowBuf);
+  }
+
+  __aicore__ inline void Process() {
+    if (begin_ >= end_ && GetBlockIdx() != 0) return;
+    Histogram();
+    if (GetBlockIdx() == 0) WriteExpertTokens();
+    if (begin_ >= end_) return;
+    // The zero row for dropped pairs (int16 lanes: Duplicate takes 16/32-bit elements).
+    Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(AlignUp(rowChunk_, 32) / 2));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    for (uint64_t a = begin_; a < end_; a += kMoeRoutingRange) {
+      const uint64_t b = end_ - a < kMoeRoutingRange ? end_ : a + kMoeRoutingRange;
+      if (a != begin_) {  // the previous range's index and scale writes read these buffers
+        SetFlag<HardEvent::MTE3_S>(0);
+        WaitFlag<HardEvent::MTE3_S>(0);
+      }
+      AssignRows(a, b);
+      WriteRange(a, b);
+    }
+    DrainCopies();
+  }
+
+ private:
+  __aicore__ inline uint32_t Bucket(int32_t id) const {
+    const int64_t e = int64_t(id) - t_.expertStart;
+    return e >= 0 && e < int64_t(t_.experts) ? static_cast<uint32_t>(e) : t_.experts;
+  }
+
+  // Loads ids [c, c + n) into UB for scalar reads; returns n.
+  __aicore__ inline uint32_t LoadIds(uint32_t c) {
+    const uint32_t n = t_.pairs - c < kMoeRoutingIdChunk ? t_.pairs - c : kMoeRoutingIdChunk;
+    SetFlag<HardEvent::S_MTE2>(0);  // scalar reads of the previous chunk are done
+    WaitFlag<HardEvent::S_MTE2>(0);
+    DataCopyPad(idBuf_.Get<int32_t>(), ids_[c], DataCopyExtParams(1, n * sizeof(int32_t), 0, 0, 0),
+                DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    SetFlag<HardEvent::MTE2_S>(0);
+    WaitFlag<HardEvent::MTE2_S>(0);
+    return n;
+  }
+
+  // Pairs per bucket, then each bucket's first row (exclusive prefix sum).
+  __aicore__ inline void Histogram() {
+    for (uint32_t e = 0; e <= t_.experts; ++e) firstRow_.SetValue(e, 0);
+    LocalTensor<int32_t> ids = idBuf_.Get<int32_t>();
+    for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
+      const uint32_t n = LoadIds(c);
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t e = Bucket(ids.GetValue(i));
+        firstRow_.SetValue(e, firstRow_.GetValue(e) + 1);
+      }
+    }
+    int32_t row = 0;
+    for (uint32_t e = 0; e <= t_.experts; ++e) {
+      const int32_t n = firstRow_.GetValue(e);
+      firstRow_.SetValue(e, row);
+      row += n;
+    }
+    activeRows_ = static_cast<uint32_t>(firstRow_.GetValue(t_.experts));
+  }
+
+  __aicore__ inline void WriteExpertTokens() {
+    LocalTensor<int64_t> out = tokenBuf_.Get<int64_t>();
+    for (uint32_t e = 0; e < t_.experts; ++e) {
+      const int32_t end = e + 1 < t_.experts ? firstRow_.GetValue(e + 1) : int32_t(activeRows_);
+      out.SetValue(e, t_.countType == 1 ? int64_t(end - firstRow_.GetValue(e)) : int64_t(end));
+    }
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    DataCopyPad(tokensOut_, out, DataCopyExtParams(1, t_.experts * sizeof(int64_t), 0, 0, 0));
+  }
+
+  // Second scan: the row of every pair (pairs of a bucket in pair order); keep rows and pairs in [a, b).
+  __aicore__ inline void AssignRows(uint64_t a, uint64_t b) {
+    for (uint32_t e = 0; e <= t_.experts; ++e) nextRow_.SetValue(e, firstRow_.GetValue(e));
+    LocalTensor<int32_t> ids = idBuf_.Get<int32_t>();
+    for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
+      const uint32_t n = LoadIds(c);
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t pair = c + i;
+        const uint32_t e = Bucket(ids.GetValue(i));
+        const int32_t row = nextRow_.GetValue(e);
+        nextRow_.SetValue(e, row + 1);
+        if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
+        if (pair >= a && pair < b) rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? row : -1);
+      }
+    }
+  }
+
+  __aicore__ inline void WriteRange(uint64_t a, uint64_t b) {
+    const uint32_t n = static_cast<uint32_t>(b - a);
+    for (uint32_t i = 0; i < n; ++i) {  // scatter form in place (active rows keep their pair), scales
+      const bool active = a + i < activeRows_;
+      const int32_t pair = pairOfRow_.GetValue(i);
+      if (t_.rowIdxType == 1) pairOfRow_.SetValue(i, active ? pair : -1);
+      if (t_.hasScale) rowScale_.SetValue(i, active ? scale_.GetValue(uint32_t(pair) / t_.topK) : 0.0f);
+    }
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    const DataCopyExtParams words(1, n * sizeof(int32_t), 0, 0, 0);
+    DataCopyPad(rowIdx_[a], t_.rowIdxType == 1 ? pairOfRow_ : rowOfPair_, words);
+    if (t_.hasScale) DataCopyPad(expandedScale_[a], rowScale_, words);
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t row = a + i;
+      const bool active = row < activeRows_;
+      const uint64_t src = active ? uint64_t(pairOfRow_.GetValue(i)) / t_.topK : 0;
+      for (uint32_t off = 0; off < t_.rowBytes; off += rowChunk_) {
+        const uint32_t len = t_.rowBytes - off < rowChunk_ ? t_.rowBytes - off : rowChunk_;
+        CopyPiece(active, src * t_.rowBytes + off, row * t_.rowBytes + off, len);
+      }
+    }
+  }
+  // One row piece GM -> UB -> GM through two alternating slots, or the zero row for a dropped pair.
+  __aicore__ inline void CopyPiece(bool active, uint64_t from, uint64_t to, uint32_t len) {
+    const DataCopyExtParams p(1, len, 0, 0, 0);
+    if (!active) {
+      DataCopyPad(expandedX_[to], zeroRow_, p);
+      return;
+    }
+    const uint32_t s = copies_ & 1;
+    if (copies_ >= 2) WaitFlag<HardEvent::MTE3_MTE2>(s);  // this slot's previous store is done
+    DataCopyPad(slot_[s], x_[from], p, DataCopyPadExtParams<int8_t>(false, 0, 0, 0));
+    SetFlag<HardEvent::MTE2_MTE3>(s);
+    WaitFlag<HardEvent::MTE2_MTE3>(s);
+    DataCopyPad(expandedX_[to], slot_[s], p);
+    SetFlag<HardEvent::MTE3_MTE2>(s);
+    ++copies_;
+  }
+  __aicore__ inline void DrainCopies() {  // every SetFlag gets its WaitFlag
+    for (uint32_t s = 0; s < 2 && s < copies_; ++s) WaitFlag<HardEvent::MTE3_MTE2>((copies_ - 1 - s) & 1);
+  }
+
+  MoeInitRoutingTiling t_;
+  uint64_t begin_ = 0, end_ = 0;
+  uint32_t rowChunk_ = 0, activeRows_ = 0, copies_ = 0;
+  TPipe pipe_;
+  TBuf<TPosition::VECCALC> idBuf_, countBuf_, tokenBuf_, rangeBuf_, copyBuf_;
+  LocalTensor<int32_t> firstRow_, nextRow_, pairOfRow_, rowOfPair_;
+  LocalTensor<float> rowScale_;
+  LocalTensor<int8_t> slot_[2], zeroRow_;
+  GlobalTensor<int8_t> x_, expandedX_;
+  GlobalTensor<int32_t> ids_, rowIdx_;
+  GlobalTensor<int64_t> tokensOut_;
+  GlobalTensor<float> scale_, expandedScale_;
+};
+
+}  // namespace ascend_glm5
+
+extern "C" __global__ __aicore__ void moe_init_routing_v2(GM_ADDR x, GM_ADDR expertIdx, GM_ADDR scale,
+                                                          GM_ADDR expandedX, GM_ADDR expandedRowIdx,
+                                                          GM_ADDR expertTokens, GM_ADDR expandedScale,
+                                                          GM_ADDR workspace, GM_ADDR tiling) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  ascend_glm5::MoeInitRoutingTiling t;
+  ascend_glm5::LoadTiling(t, tiling);
+  ascend_glm5::MoeInitRoutingKernel op;
+  op.Init(x, expertIdx, scale, expandedX, expandedRowIdx, expertTokens, expandedScale, t);
+  op.Process();
+}

@@ -1,0 +1,26 @@
+// Tiling of the MoE routing kernel (torch_npu npu_moe_init_routing_v2 subset), shared by host and kernel.
+#pragma once
+
+#include <cstdint>
+
+namespace ascend_glm5 {
+
+struct MoeInitRoutingTiling {
+  uint32_t pairs;        // P = T * K (token, slot) pairs
+  uint32_t topK;         // K
+  uint32_t rowBytes;     // bytes of one row of x
+  uint32_t expertStart;  // active experts [start, end); other ids are dropped
+  uint32_t experts;      // end - start (<= kMoeRoutingMaxExperts)
+  uint32_t rowIdxType;   // 0: gather (entry j = expanded row of pair j), 1: scatter (entry i = pair of row i)
+  uint32_t countType;    // 0: cumulative counts, 1: counts
+  uint32_t hasScale;     // 1 if the per-token scale [T] is gathered too
+  uint32_t blockDim;     // vector cores used
+  uint32_t reserved;
+};
+
+constexpr uint32_t kMoeRoutingMaxExperts = 4096;  // two int32 per expert plus one int64 stay in UB
+constexpr uint32_t kMoeRoutingIdChunk = 2048;     // expert ids per UB load while scanning
+constexpr uint32_t kMoeRoutingRange = 4096;       // output rows a core settles per scan
+constexpr uint32_t kMoeRoutingRowChunk = 16384;   // bytes per row-copy tile
+
+}  // namespace ascend_glm5

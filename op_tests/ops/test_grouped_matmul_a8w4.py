@@ -1,0 +1,235 @@
+"""grouped_matmul_a8w4 kernel (on the emulator) against the pure-torch reference.
+
+The int32 K-sums (output_dtype=torch.int32) must match the reference exactly: the kernel's MSD
+split (x = 16 hi + lo + 8) and its ones-row correction are exact integer identities. Dequantised
+outputs: fp32(acc) * scale * per_token_scale in fp32, rounded once, against the exact value
+rounded once: bf16 / fp16 within 1 ulp, fp32 within 2 ulps. Weights come in msModelSlim's file
+layout and go through vllm-ascend's conversion (ascend_glm5.quant).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+from ascend_glm5.quant import (
+    msmodelslim_to_int32,
+    pack_int4_int8,
+    pack_int4_int32,
+    quantize_weight_int4,
+    scale_bias,
+    scale_to_int64,
+)
+
+OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
+_ULPS = {torch.bfloat16: 1, torch.float16: 1, torch.float32: 2}
+
+
+def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distance in units in the last place between same-dtype float tensors (finite values)."""
+    bits = {torch.bfloat16: (torch.int16, 15), torch.float16: (torch.int16, 15), torch.float32: (torch.int32, 31)}
+    itype, top = bits[a.dtype]
+
+    def ordered(t):
+        u = t.contiguous().view(itype).to(torch.int64) & ((1 << (top + 1)) - 1)
+        mag = u & ((1 << top) - 1)
+        return torch.where(u >> top == 1, -mag, mag)
+
+    return (ordered(a) - ordered(b)).abs()
+
+
+def _experts(e, n, k, g):
+    """Expert weights as a checkpoint holds them -> (weight int32 [E, K, N/8], scale [E, N], bias [E, N])."""
+    w_float = torch.randn(e, n, k, generator=g)
+    w_q, scale = quantize_weight_int4(w_float)  # per-channel symmetric int4, msModelSlim's convention
+    file_weight = pack_int4_int8(w_q)  # msModelSlim W4A8_DYNAMIC: int8 [E, N/2, K]
+    return msmodelslim_to_int32(file_weight), scale, scale_bias(w_q, scale)
+
+
+def _inputs(counts, m, n, k, g):
+    x = torch.randint(-128, 128, (m, k), dtype=torch.int8, generator=g)
+    weight, scale, bias = _experts(len(counts), n, k, g)
+    pts = torch.rand(m, generator=g) * 0.05 + 1e-3
+    return x, weight, scale, pts, torch.tensor(counts, dtype=torch.int64), bias
+
+
+def _check(x, weight, scale, pts, group_list, *, bias=None, output_dtype=torch.bfloat16):
+    got = ops.grouped_matmul_a8w4(x, weight, scale, pts, group_list, bias=bias, output_dtype=output_dtype)
+    want = reference.grouped_matmul_a8w4(x, weight, scale, pts, group_list, bias=bias, output_dtype=output_dtype)
+    assert got.dtype == output_dtype and got.shape == want.shape
+    if output_dtype == torch.int32:
+        assert torch.equal(got, want), (got - want).abs().max()
+    else:
+        assert torch.isfinite(got).all()
+        dist = ulp_distance(got, want)
+        assert dist.max() <= _ULPS[output_dtype], f"{dist.max()} ulps"
+    return got
+
+
+# (group_list, M, N, K): empty and single-token experts, sum < M, one expert with several passes,
+# N tails (multiples of 8 only), K tails (no multiple needed), many experts.
+CASES = [
+    ([3, 0, 5], 10, 64, 100),
+    ([1], 1, 8, 1),
+    ([0, 1, 0, 1, 1], 3, 16, 64),
+    ([40, 0, 100, 1], 150, 200, 700),
+    ([2, 3], 9, 136, 257),
+    ([130], 130, 64, 192),
+    ([7] * 12 + [0] * 4, 90, 24, 33),
+    ([0, 0, 0], 4, 32, 64),
+]
+
+
+@pytest.mark.parametrize("counts,m,n,k", CASES)
+def test_int32_k_sums_are_exact(counts, m, n, k):
+    g = torch.Generator().manual_seed(sum(counts) * 31 + m + n + k)
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
+    got = _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+    assert (got[sum(counts):] == 0).all()  # rows past the groups are zeros
+
+
+@pytest.mark.parametrize("out", OUT_DTYPES)
+@pytest.mark.parametrize("counts,m,n,k", CASES[:6])
+def test_dequantised_outputs_within_ulp(counts, m, n, k, out):
+    g = torch.Generator().manual_seed(sum(counts) + 7 * m + n + k)
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
+    got = _check(x, weight, scale, pts, gl, output_dtype=out)
+    assert (got[sum(counts):] == 0).all()
+
+
+def test_random_routing_many_experts():
+    # 64 experts, random counts (many empty), int64 scale words and [M, 1] per-token scales as
+    # vllm-ascend passes them, [E, 1, N] scales.
+    g = torch.Generator().manual_seed(11)
+    counts = torch.randint(0, 4, (64,), generator=g) * torch.randint(0, 2, (64,), generator=g)
+    m = int(counts.sum()) + 5
+    x, weight, scale, pts, _, _ = _inputs(counts.tolist(), m, 48, 160, g)
+    want = _check(x, weight, scale, pts, counts)
+    got = ops.grouped_matmul_a8w4(x, weight, scale_to_int64(scale)[:, None, :], pts[:, None], counts)
+    assert torch.equal(got, want)
+
+
+def test_weights_match_the_int4_math_of_the_checkpoint():
+    # The msModelSlim -> vllm-ascend conversion must give the same int32 weights as packing the
+    # int4 values along N directly: both are what the kernel reads.
+    g = torch.Generator().manual_seed(12)
+    w_q, _ = quantize_weight_int4(torch.randn(3, 40, 24, generator=g))
+    assert torch.equal(msmodelslim_to_int32(pack_int4_int8(w_q)), pack_int4_int32(w_q.transpose(1, 2)))
+
+
+def test_bias_is_checked_for_shape_and_not_used():
+    g = torch.Generator().manual_seed(13)
+    x, weight, scale, pts, gl, bias = _inputs([4, 6], 10, 32, 96, g)
+    want = _check(x, weight, scale, pts, gl, output_dtype=torch.float32)
+    with_bias = _check(x, weight, scale, pts, gl, bias=bias, output_dtype=torch.float32)
+    assert torch.equal(with_bias, want)
+    stale = bias + 1.0
+    assert torch.equal(ops.grouped_matmul_a8w4(x, weight, scale, pts, gl, bias=stale, output_dtype=torch.float32), want)
+    with pytest.raises(ValueError, match="bias"):  # the reference verifies the value
+        reference.grouped_matmul_a8w4(x, weight, scale, pts, gl, bias=stale)
+    with pytest.raises(ValueError, match="bias"):
+        ops.grouped_matmul_a8w4(x, weight, scale, pts, gl, bias=bias[:, :16])
+
+
+def test_no_rows():
+    g = torch.Generator().manual_seed(14)
+    _, weight, scale, _, _, _ = _inputs([0, 0], 0, 16, 32, g)
+    y = ops.grouped_matmul_a8w4(torch.empty(0, 32, dtype=torch.int8), weight, scale, torch.empty(0),
+                                torch.zeros(2, dtype=torch.int64))  # fmt: skip
+    assert y.shape == (0, 16) and y.dtype == torch.bfloat16
+
+
+def test_extreme_activations_and_weights_are_exact():
+    # x = -128 and +127 split into hi / lo at both ends; w = -8 and +7.
+    k = 300
+    x = torch.tensor([[-128] * k, [127] * k, [-1] * k, [8] * k], dtype=torch.int8)
+    w = torch.stack([torch.full((k, 16), -8), torch.full((k, 16), 7)]).to(torch.int8)
+    weight = pack_int4_int32(w)
+    got = ops.grouped_matmul_a8w4(x, weight, torch.ones(2, 16), torch.ones(4), torch.tensor([2, 2]),
+                                  output_dtype=torch.int32)  # fmt: skip
+    want = torch.tensor([-128 * -8, 127 * -8, -1 * 7, 8 * 7])[:, None] * k
+    assert torch.equal(got, want.expand(4, 16).to(torch.int32))
+
+
+def test_long_k_rows_go_one_by_one():
+    # kPad / 2 > 65535 bytes: the hi / lo rows exceed ND2NZ's 16-bit source pitch.
+    g = torch.Generator().manual_seed(15)
+    x, weight, scale, pts, gl, _ = _inputs([2], 2, 8, 131200, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+
+
+def test_long_n_weight_rows_go_one_by_one():
+    # N / 2 > 65535 bytes per weight row: beyond ND2NZ's 16-bit source pitch.
+    g = torch.Generator().manual_seed(19)
+    x, weight, scale, pts, gl, _ = _inputs([1, 1], 3, 131200, 2, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+
+
+def test_streaming_weights_when_k_does_not_fit_l1():
+    # K > 12288 int4 at the narrowest tile: an expert's weights stream once per pass (two passes).
+    m, n, k = 130, 64, 12352
+    plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=1, out_dtype=1)
+    assert not plan["resident"] and plan["tokens_per_pass"] < m
+    g = torch.Generator().manual_seed(16)
+    x, weight, scale, pts, gl, _ = _inputs([m], m, n, k, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+
+
+def test_resident_weights_serve_every_pass():
+    # GLM-5 down_proj geometry (K = 2048): one expert with more rows than a pass holds. The plan keeps
+    # the weights in L1, so the cube reads each weight byte from GM once.
+    m, n, k = 130, 256, 2048
+    plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=1, out_dtype=1)
+    assert plan["resident"] and plan["tokens_per_pass"] < m
+    g = torch.Generator().manual_seed(17)
+    x, weight, scale, pts, gl, _ = _inputs([m], m, n, k, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+    launch = cpu_module().last_launch()
+    cube_read = sum(c["mte2_bytes"] for i, c in enumerate(launch["per_core"]) if i % 3 == 0)
+    passes = (m + plan["tokens_per_pass"] - 1) // plan["tokens_per_pass"]
+    a_bytes = (2 * m + passes) * k // 2 * (n // plan["n_tile"])
+    assert cube_read == k * n // 2 + a_bytes  # weights once, the hi / lo / ones rows once per column tile
+
+
+def test_fake_impl_gives_shape_and_dtype():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        x = torch.empty(7, 64, dtype=torch.int8)
+        weight = torch.empty(3, 64, 4, dtype=torch.int32)
+        y = torch.ops.ascend_glm5.grouped_matmul_a8w4(x, weight, torch.empty(3, 32), torch.empty(7),
+                                                      torch.empty(3, dtype=torch.int64), None, 1, torch.int32)  # fmt: skip
+        assert y.shape == (7, 32) and y.dtype == torch.int32
+
+
+@pytest.mark.parametrize(
+    "change,error",
+    [
+        (dict(x=torch.zeros(6, 64, dtype=torch.int16)), TypeError),
+        (dict(weight=torch.zeros(2, 64, 4, dtype=torch.int8)), TypeError),
+        (dict(weight=torch.zeros(2, 63, 4, dtype=torch.int32)), ValueError),
+        (dict(scale=torch.ones(2, 31)), ValueError),
+        (dict(scale=torch.ones(2, 32, dtype=torch.float16)), TypeError),
+        (dict(scale=torch.full((2, 32), -1, dtype=torch.int64)), ValueError),
+        (dict(per_token_scale=torch.ones(5)), ValueError),
+        (dict(per_token_scale=torch.ones(6, dtype=torch.float64)), TypeError),
+        (dict(group_list=torch.tensor([3, 4])), ValueError),  # sums past M
+        (dict(group_list=torch.tensor([-1, 2])), ValueError),
+        (dict(group_list=torch.tensor([1, 2, 0])), ValueError),
+        (dict(group_list=torch.tensor([1, 2], dtype=torch.int32)), TypeError),
+        (dict(group_list_type=0), ValueError),
+        (dict(bias=torch.zeros(2, 32, dtype=torch.float16)), TypeError),
+        (dict(output_dtype=torch.int8), ValueError),
+        (dict(x=torch.zeros(6, 2**21, dtype=torch.int8), weight=torch.zeros(2, 2**21, 4, dtype=torch.int32)), ValueError),
+    ],
+)
+def test_bad_input_is_refused(change, error):
+    args = dict(x=torch.zeros(6, 64, dtype=torch.int8), weight=torch.zeros(2, 64, 4, dtype=torch.int32),
+                scale=torch.ones(2, 32), per_token_scale=torch.ones(6), group_list=torch.tensor([2, 3]), bias=None,
+                group_list_type=1, output_dtype=torch.bfloat16)  # fmt: skip
+    args.update(change)
+    pos = [args.pop(a) for a in ("x", "weight", "scale", "per_token_scale", "group_list")]
+    with pytest.raises(error):
+        ops.grouped_matmul_a8w4(*pos, **args)

@@ -1,0 +1,296 @@
+"""moe_init_routing_v2 / moe_finalize_routing kernels (on the emulator) against the vectorised torch
+reference: bit-exact (integer bookkeeping and row copies; the combine's fp32 operations run in the
+same order). The reference in turn is checked against the torch_npu formulas written out element
+by element here (the oracle)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+from ascend_glm5.reference.moe_routing import moe_finalize_routing as ref_finalize
+from ascend_glm5.reference.moe_routing import moe_init_routing_v2 as ref_init
+
+
+# ---- the oracle: torch_npu's formulas, one element at a time (slow; small cases only) -------------
+
+def _oracle_init(
+    x: torch.Tensor,
+    expert_idx: torch.Tensor,
+    *,
+    scale: torch.Tensor | None = None,
+    expert_num: int,
+    active_expert_range: tuple[int, int] | None = None,
+    row_idx_type: int = 0,
+    expert_tokens_num_type: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The unquantized mode (``quant_mode=-1``); see ``ascend_glm5.ops.moe_routing`` for the contract.
+
+    Pairs ``j = t*K + k`` are visited expert by expert (``start .. end-1``), and within an expert in
+    increasing ``j``: that visiting order is the expanded row order.
+    """
+    tokens, top_k = expert_idx.shape
+    start, end = active_expert_range if active_expert_range is not None else (0, expert_num)
+    ids = expert_idx.reshape(-1).tolist()
+    pairs = len(ids)
+    sorted_pairs = [j for e in range(start, end) for j in range(pairs) if ids[j] == e]
+    expanded_x = torch.zeros(pairs, x.shape[1], dtype=x.dtype)
+    expanded_scale = torch.zeros(pairs, dtype=torch.float32)
+    gather = [-1] * pairs
+    scatter = [-1] * pairs
+    for i, j in enumerate(sorted_pairs):
+        expanded_x[i] = x[j // top_k]
+        if scale is not None:
+            expanded_scale[i] = scale[j // top_k]
+        gather[j] = i
+        scatter[i] = j
+    counts = torch.tensor([ids.count(e) for e in range(start, end)], dtype=torch.int64)
+    expert_tokens = counts if expert_tokens_num_type == 1 else counts.cumsum(0)
+    row_idx = torch.tensor(gather if row_idx_type == 0 else scatter, dtype=torch.int32)
+    return expanded_x, row_idx, expert_tokens, expanded_scale
+
+
+def _oracle_finalize(
+    expanded_permuted_rows: torch.Tensor,
+    skip1: torch.Tensor | None,
+    skip2: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    scales: torch.Tensor | None,
+    expanded_src_to_dst_row: torch.Tensor,
+    export_for_source_row: torch.Tensor | None,
+    drop_pad_mode: int = 0,
+    *,
+    tokens: int,
+) -> torch.Tensor:
+    """``out[t] = skip1[t] + skip2[t] + sum_k scales[t, k] * (rows[dst(t, k)] + bias[expert(t, k)])`` in
+    float64, rounded once to the rows' dtype; ``dst`` outside ``[0, rows)`` contributes nothing."""
+    rows, hidden = expanded_permuted_rows.shape
+    top_k = rows // tokens if tokens else 0
+    dst = expanded_src_to_dst_row.tolist()
+    out = torch.zeros(tokens, hidden, dtype=torch.float64)
+    for t in range(tokens):
+        if skip1 is not None:
+            out[t] += skip1[t].double()
+        if skip2 is not None:
+            out[t] += skip2[t].double()
+        for k in range(top_k):
+            d = dst[k * tokens + t] if drop_pad_mode == 0 else dst[t * top_k + k]
+            if not 0 <= d < rows:
+                continue
+            term = expanded_permuted_rows[d].double()
+            if bias is not None:
+                term = term + bias[int(export_for_source_row[t, k])].double()
+            out[t] += term * (1.0 if scales is None else float(scales[t, k]))
+    return out.to(expanded_permuted_rows.dtype)
+
+
+# ---- tests ------------------------------------------------------------------------------------------
+
+def _ids(tokens, top_k, experts, g, *, dropped=True):
+    """Distinct experts per token (as top-k gives) with some -1 and `experts` ("no expert") slots."""
+    if tokens == 0:
+        return torch.empty(0, top_k, dtype=torch.int32)
+    if top_k <= experts:
+        ids = torch.stack([torch.randperm(experts, generator=g)[:top_k] for _ in range(tokens)])
+    else:
+        ids = torch.randint(0, experts, (tokens, top_k), generator=g)
+    if dropped:
+        mask = torch.rand(tokens, top_k, generator=g)
+        ids[mask < 0.1] = -1
+        ids[(mask >= 0.1) & (mask < 0.2)] = experts
+    return ids.to(torch.int32)
+
+
+def _init_both(x, ids, scale, experts, rng, row_idx_type, count_type):
+    got = ops.moe_init_routing_v2(x, ids, scale=scale, active_num=ids.numel(), expert_num=experts,
+                                  expert_tokens_num_type=count_type, expert_tokens_num_flag=True, quant_mode=-1,
+                                  active_expert_range=rng, row_idx_type=row_idx_type)
+    want = ref_init(x, ids, scale=scale, expert_num=experts, active_expert_range=rng, row_idx_type=row_idx_type,
+                    expert_tokens_num_type=count_type)
+    for name, a, b in zip(("expanded_x", "expanded_row_idx", "expert_tokens", "expanded_scale"), got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), (name, rng, row_idx_type, count_type)
+    return got
+
+
+# (T, K, E, H, x dtype): one pair; more pairs than the 2048-id scan chunk and the 4096-row range of
+# a core; int8 rows wider than the 16 KiB copy tile; GLM-5's 256 experts with 8 per token.
+CASES = [(1, 1, 1, 1, torch.int8), (7, 3, 5, 33, torch.bfloat16), (40, 8, 256, 6144, torch.int8),
+         (3, 2, 4, 20000, torch.int8), (1200, 8, 16, 8, torch.float32), (33, 8, 64, 130, torch.float16)]
+
+
+@pytest.mark.parametrize("tokens,top_k,experts,hidden,dtype", CASES)
+def test_init_routing_matches_reference(tokens, top_k, experts, hidden, dtype):
+    g = torch.Generator().manual_seed(tokens * 100 + top_k)
+    ids = _ids(tokens, top_k, experts, g)
+    x = (torch.randn(tokens, hidden, generator=g) * 50).to(dtype)
+    scale = torch.rand(tokens, generator=g)
+    mid = [experts // 3, max(experts // 3 + 1, experts - 1)]
+    for rng in ([], mid):
+        for row_idx_type in (0, 1):
+            _init_both(x, ids, scale if row_idx_type == 0 else None, experts, rng, row_idx_type, row_idx_type)
+
+
+@pytest.mark.parametrize("tokens,top_k,experts", [(0, 2, 4), (1, 8, 256), (9, 3, 5), (33, 8, 64)])
+def test_reference_init_matches_the_formulas(tokens, top_k, experts):
+    g = torch.Generator().manual_seed(tokens + 7)
+    ids = _ids(tokens, top_k, experts, g)
+    x = torch.randn(tokens, 24, generator=g).to(torch.bfloat16)
+    scale = torch.rand(tokens, generator=g)
+    for rng in ((), (experts // 3, max(experts // 3 + 1, experts - 1))):
+        for row_idx_type in (0, 1):
+            for count_type in (0, 1):
+                got = ref_init(x, ids, scale=scale, expert_num=experts, active_expert_range=rng,
+                               row_idx_type=row_idx_type, expert_tokens_num_type=count_type)
+                want = _oracle_init(x, ids, scale=scale, expert_num=experts, active_expert_range=rng or None,
+                                    row_idx_type=row_idx_type, expert_tokens_num_type=count_type)
+                for a, b in zip(got, want):
+                    assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_init_routing_no_pairs_and_all_dropped():
+    ex, idx, counts, sc = ops.moe_init_routing_v2(torch.zeros(0, 8, dtype=torch.int8),
+                                                  torch.zeros(0, 2, dtype=torch.int32), expert_num=4, quant_mode=-1,
+                                                  expert_tokens_num_type=1)
+    assert ex.shape == (0, 8) and idx.shape == (0,) and counts.tolist() == [0, 0, 0, 0] and sc.shape == (0,)
+    x = torch.randn(3, 8)
+    ex, idx, counts, _ = _init_both(x, torch.full((3, 2), 9, dtype=torch.int32), None, 4, [], 0, 1)
+    assert (ex == 0).all() and (idx == -1).all() and (counts == 0).all()
+
+
+def test_quant_mode_1_is_dynamic_quant_then_gather():
+    g = torch.Generator().manual_seed(2)
+    ids = _ids(20, 4, 16, g)
+    x = (torch.randn(20, 300, generator=g) * 5).to(torch.bfloat16)
+    got = ops.moe_init_routing_v2(x, ids, expert_num=16, expert_tokens_num_type=1, quant_mode=1)
+    q, s = reference.dynamic_quant(x)
+    assert got[0].dtype == torch.int8
+    for a, b in zip(got, ref_init(q, ids, scale=s, expert_num=16)):
+        assert torch.equal(a, b)
+
+
+def test_rows_are_grouped_by_expert_in_token_order():
+    ids = torch.tensor([[1, 3], [0, 2], [1, 2], [0, 3]], dtype=torch.int32)
+    x = torch.arange(4, dtype=torch.float32)[:, None]
+    ex, gather, counts, _ = ops.moe_init_routing_v2(x, ids, expert_num=4, expert_tokens_num_type=1, quant_mode=-1)
+    assert ex[:, 0].tolist() == [1, 3, 0, 2, 1, 2, 0, 3]
+    assert counts.tolist() == [2, 2, 2, 2]
+    assert gather.tolist() == [2, 6, 0, 4, 3, 5, 1, 7]
+    _, scatter, cumsum, _ = ops.moe_init_routing_v2(x, ids, expert_num=4, expert_tokens_num_type=0, quant_mode=-1,
+                                                    row_idx_type=1)
+    assert scatter.tolist() == [2, 6, 0, 4, 3, 5, 1, 7] and cumsum.tolist() == [2, 4, 6, 8]  # an involution here
+    assert torch.equal(scatter[gather.long()], torch.arange(8, dtype=torch.int32))
+
+
+def test_init_routing_gm_traffic():
+    # Each core reads all ids twice (histogram, then rows); every row of x is copied once per active
+    # pair (read and written), dropped rows are written as zeros; indices and scales written once.
+    g = torch.Generator().manual_seed(5)
+    tokens, top_k, experts, hidden = 64, 8, 32, 512
+    ids = _ids(tokens, top_k, experts, g)
+    x = torch.randint(-100, 100, (tokens, hidden), dtype=torch.int8, generator=g)
+    ops.moe_init_routing_v2(x, ids, scale=torch.rand(tokens), expert_num=experts, expert_tokens_num_type=1,
+                            quant_mode=-1)
+    launch = cpu_module().last_launch()
+    pairs, active = ids.numel(), int(((ids >= 0) & (ids < experts)).sum())
+    assert launch["kernel"] == "moe_init_routing_v2" and launch["cores"] == 48
+    assert launch["total"]["mte2_bytes"] == 48 * 2 * pairs * 4 + active * hidden
+    assert launch["total"]["mte3_bytes"] == pairs * hidden + 2 * pairs * 4 + experts * 8
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("drop_pad_mode", [0, 2])
+def test_finalize_routing_matches_reference(dtype, drop_pad_mode):
+    g = torch.Generator().manual_seed(3)
+    tokens, top_k, experts, hidden = 9, 3, 6, 2100  # two column tiles, the second ragged
+    rows = (torch.randn(tokens * top_k, hidden, generator=g) * 3).to(dtype)
+    skip1, skip2 = (torch.randn(tokens, hidden, generator=g).to(dtype) for _ in range(2))
+    bias = torch.randn(experts, hidden, generator=g).to(dtype)
+    scales = torch.rand(tokens, top_k, generator=g)
+    dst = torch.randperm(tokens * top_k, generator=g)
+    dst[torch.rand(tokens * top_k, generator=g) < 0.15] = -1  # dropped pairs
+    expert = torch.randint(0, experts, (tokens, top_k), generator=g, dtype=torch.int32)
+    for args in ((skip1, skip2, bias, scales), (None, None, None, scales), (skip1, None, None, None)):
+        got = ops.moe_finalize_routing(rows, *args, dst.to(torch.int32), expert, drop_pad_mode)
+        assert got.dtype == dtype and got.shape == (tokens, hidden)
+        assert torch.equal(got, ref_finalize(rows, *args, dst, expert, drop_pad_mode, tokens=tokens))
+        # The reference against the formula in float64: fp32 sums of <= 6 terms, then one rounding to
+        # the dtype (bf16/fp16 may land on the neighbouring value: 1 ulp).
+        want = _oracle_finalize(rows, *args, dst, expert, drop_pad_mode, tokens=tokens)
+        tol = 2**-20 if dtype == torch.float32 else (2**-7 if dtype == torch.bfloat16 else 2**-10)
+        assert ((got.float() - want.float()).abs() <= tol * (want.float().abs() + 8)).all()
+
+
+def test_init_then_finalize_is_the_weighted_sum_of_token_rows():
+    g = torch.Generator().manual_seed(4)
+    tokens, top_k, experts = 50, 8, 32
+    ids = _ids(tokens, top_k, experts, g)
+    w = torch.rand(tokens, top_k, generator=g)
+    x = torch.randn(tokens, 16, generator=g)
+    ex, row_idx, counts, _ = ops.moe_init_routing_v2(x, ids, expert_num=experts, expert_tokens_num_type=1,
+                                                     quant_mode=-1)
+    ex[counts.sum():] = float("nan")  # rows past the active pairs are never read
+    out = ops.moe_finalize_routing(ex, None, None, None, w, row_idx, ids, drop_pad_mode=2)
+    active = ((ids >= 0) & (ids < experts)).float()
+    torch.testing.assert_close(out, x * (w * active).sum(1, keepdim=True), rtol=1e-6, atol=1e-6)
+
+
+def test_finalize_routing_gm_traffic():
+    # Each routed row read once (dropped ones never), out written once.
+    g = torch.Generator().manual_seed(6)
+    tokens, top_k, hidden = 30, 4, 1000
+    rows = torch.randn(tokens * top_k, hidden, generator=g).to(torch.bfloat16)
+    dst = torch.randperm(tokens * top_k, generator=g).to(torch.int32)
+    dst[::5] = -1
+    ops.moe_finalize_routing(rows, None, None, None, torch.rand(tokens, top_k), dst, None, 2)
+    launch = cpu_module().last_launch()
+    assert launch["kernel"] == "moe_finalize_routing"
+    assert launch["total"]["mte2_bytes"] == int((dst >= 0).sum()) * hidden * 2
+    assert launch["total"]["mte3_bytes"] == tokens * hidden * 2
+
+
+def test_rejects_bad_arguments():
+    x, ids = torch.randn(4, 8), torch.zeros(4, 2, dtype=torch.int32)
+    init = ops.moe_init_routing_v2
+    with pytest.raises(ValueError, match="expert_num must be >= 1"):
+        init(x, ids, quant_mode=-1)
+    with pytest.raises(ValueError, match="active_expert_range must satisfy"):
+        init(x, ids, expert_num=4, active_expert_range=[2, 9], quant_mode=-1)
+    with pytest.raises(ValueError, match="drop_pad_mode must be 0"):
+        init(x, ids, expert_num=4, drop_pad_mode=1, quant_mode=-1)
+    with pytest.raises(ValueError, match="quant_mode must be -1"):
+        init(x, ids, expert_num=4)
+    with pytest.raises(ValueError, match=r"active_num must be -1 or T\*K = 8"):
+        init(x, ids, expert_num=4, active_num=5, quant_mode=-1)
+    with pytest.raises(ValueError, match=r"scale must be float32 \[T\]"):
+        init(x, ids, expert_num=4, quant_mode=-1, scale=torch.ones(3))
+    with pytest.raises(TypeError, match="expert_idx must have dtype"):
+        init(x, ids.float(), expert_num=4, quant_mode=-1)
+    with pytest.raises(ValueError, match="with the same T"):
+        init(x, ids[:3], expert_num=4, quant_mode=-1)
+    with pytest.raises(ValueError, match="at most 4096 experts"):
+        init(x, ids, expert_num=5000, quant_mode=-1)
+    rows, dst = torch.randn(8, 8), torch.arange(8, dtype=torch.int32)
+    fin = ops.moe_finalize_routing
+    with pytest.raises(ValueError, match="drop_pad_mode must be 0 or 2"):
+        fin(rows, None, None, None, torch.ones(4, 2), dst, None, 1)
+    with pytest.raises(ValueError, match="skip2 requires skip1"):
+        fin(rows, None, torch.zeros(4, 8), None, torch.ones(4, 2), dst, None)
+    with pytest.raises(ValueError, match="bias needs export_for_source_row"):
+        fin(rows, None, None, torch.zeros(3, 8), torch.ones(4, 2), dst, None)
+    with pytest.raises(ValueError, match=r"T\*K rows with T = 3"):
+        fin(rows, None, None, None, torch.ones(3, 2), dst, None)
+    with pytest.raises(ValueError, match="fixes the token count"):
+        fin(rows, None, None, None, None, dst, None)
+    with pytest.raises(ValueError, match="at most 64"):
+        fin(torch.randn(65, 8), None, None, None, torch.ones(1, 65), torch.arange(65), None)
+
+
+def test_fake_tensor_and_schema():
+    ids = torch.tensor([[0, 2], [1, 2], [3, 0]], dtype=torch.int32)
+    x = torch.randint(-9, 9, (3, 40), dtype=torch.int8)
+    torch.library.opcheck(torch.ops.ascend_glm5.moe_init_routing_v2.default, (x, ids, torch.rand(3), 0, 4, 0, 1))
+    rows = torch.randn(6, 40).to(torch.bfloat16)
+    torch.library.opcheck(torch.ops.ascend_glm5.moe_finalize_routing.default,
+                          (rows, None, None, None, torch.rand(3, 2), torch.arange(6, dtype=torch.int32), ids, 2))

@@ -1,0 +1,225 @@
+"""quant_matmul kernel (on the emulator) against the pure-torch reference.
+
+int32 output (the accumulator, plus an int32 bias) must match exactly. Dequantised outputs: the
+kernel computes fp32(acc) * scale * pertoken (+ bias) in fp32 and rounds once, the reference is
+exact and rounds once, so bf16 / fp16 agree within 1 ulp, fp32 within 2 ulps (two fp32 roundings);
+a float bias adds one fp32 rounding of |y| + |bias| (it can cancel y).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ascend_glm5 import ops, reference
+from ascend_glm5.ops._backend import cpu_module
+from ascend_glm5.quant import scale_to_int64
+
+OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
+_ULPS = {torch.bfloat16: 1, torch.float16: 1, torch.float32: 2}
+
+
+def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distance in units in the last place between same-dtype float tensors (finite values)."""
+    bits = {torch.bfloat16: (torch.int16, 15), torch.float16: (torch.int16, 15), torch.float32: (torch.int32, 31)}
+    itype, top = bits[a.dtype]
+
+    def ordered(t):
+        u = t.contiguous().view(itype).to(torch.int64) & ((1 << (top + 1)) - 1)
+        mag = u & ((1 << top) - 1)
+        return torch.where(u >> top == 1, -mag, mag)
+
+    return (ordered(a) - ordered(b)).abs()
+
+
+def _inputs(m, n, k, *, g, layout="nk"):
+    x1 = torch.randint(-128, 128, (m, k), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (n, k), dtype=torch.int8, generator=g)  # msModelSlim [N, K]
+    x2 = w.t() if layout == "nk" else w.t().contiguous()
+    return x1, x2
+
+
+def _check(x1, x2, scale, *, pertoken_scale=None, bias=None, output_dtype=None):
+    got = ops.quant_matmul(x1, x2, scale, pertoken_scale=pertoken_scale, bias=bias, output_dtype=output_dtype)
+    want = reference.quant_matmul(x1, x2, scale, pertoken_scale=pertoken_scale, bias=bias, output_dtype=output_dtype)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if got.dtype == torch.int32:
+        assert torch.equal(got, want), (got - want).abs().max()
+        return got
+    assert torch.isfinite(got).all()
+    if bias is not None and bias.dtype != torch.int32:
+        # One more fp32 rounding, relative to |acc * scale * pertoken| + |bias|.
+        unbiased = reference.quant_matmul(x1, x2, scale, pertoken_scale=pertoken_scale, output_dtype=torch.float32)
+        slack = 4 * torch.finfo(torch.float32).eps * (unbiased.double().abs() + bias.double().abs())
+        err = (got.double() - want.double()).abs()
+        ulp = ulp_distance(got, want)
+        assert ((ulp <= _ULPS[got.dtype]) | (err <= slack)).all(), err.max()
+    else:
+        dist = ulp_distance(got, want)
+        assert dist.max() <= _ULPS[got.dtype], f"{dist.max()} ulps"
+    return got
+
+
+# (m, n, k, layout): decode rows 1..256, prefill-like multi-pass rows, N / K tails, both layouts.
+SHAPES = [(1, 1, 1, "nk"), (1, 96, 300, "nk"), (5, 64, 100, "kn"), (16, 33, 513, "kn"), (37, 200, 129, "nk"),
+          (256, 64, 256, "nk"), (257, 48, 64, "kn"), (300, 130, 96, "nk"), (3, 1024, 40, "kn")]  # fmt: skip
+
+
+@pytest.mark.parametrize("m,n,k,layout", SHAPES)
+def test_int32_accumulator_is_exact(m, n, k, layout):
+    g = torch.Generator().manual_seed(m * 1000 + n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    bias = torch.randint(-(2**20), 2**20, (n,), dtype=torch.int32, generator=g)
+    _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+    _check(x1, x2, torch.rand(n, generator=g), bias=bias, output_dtype=torch.int32)
+
+
+@pytest.mark.parametrize("out", OUT_DTYPES)
+@pytest.mark.parametrize("m,n,k,layout", SHAPES[1:6])
+def test_dequantised_outputs_within_ulp(m, n, k, layout, out):
+    g = torch.Generator().manual_seed(7 * m + n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    scale = torch.rand(n, generator=g) * 1e-3 + 1e-4  # W8A8 weight scales are small
+    pts = torch.rand(m, generator=g) * 0.05 + 1e-3
+    _check(x1, x2, scale, pertoken_scale=pts, output_dtype=out)
+
+
+def test_default_output_is_bfloat16_and_pertoken_optional():
+    g = torch.Generator().manual_seed(3)
+    x1, x2 = _inputs(9, 40, 70, g=g)
+    y = _check(x1, x2, torch.rand(40, generator=g) * 1e-3)
+    assert y.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("out", [torch.bfloat16, torch.float32])
+def test_int32_bias_is_added_before_dequant(out):
+    # Static W8A8: y = (acc + quant_bias) * deq_scale. A bias of -acc must give exact zeros.
+    g = torch.Generator().manual_seed(4)
+    x1, x2 = _inputs(1, 50, 200, g=g)
+    acc = reference.quant_matmul(x1, x2, torch.ones(1), output_dtype=torch.int32)[0]
+    scale = torch.rand(50, generator=g) * 1e-2
+    y = _check(x1, x2, scale, bias=-acc, output_dtype=out)
+    assert (y == 0).all()
+    _check(x1, x2, scale, bias=torch.randint(-5000, 5000, (50,), dtype=torch.int32, generator=g), output_dtype=out)
+
+
+@pytest.mark.parametrize("bias_dtype", [torch.bfloat16, torch.float16, torch.float32])
+@pytest.mark.parametrize("out", OUT_DTYPES)
+def test_float_bias_is_added_after_dequant(bias_dtype, out):
+    g = torch.Generator().manual_seed(5)
+    x1, x2 = _inputs(20, 72, 150, g=g, layout="kn")
+    scale = torch.rand(72, generator=g) * 1e-3
+    pts = torch.rand(20, generator=g) * 0.02
+    bias = (torch.randn(72, generator=g) * 3).to(bias_dtype)
+    _check(x1, x2, scale, pertoken_scale=pts, bias=bias, output_dtype=out)
+    # Adding the bias after dequantisation: y(bias) - y(0) == bias, up to the fp32 rounding of the sum.
+    y0 = ops.quant_matmul(x1, x2, scale, pertoken_scale=pts, output_dtype=torch.float32)
+    y1 = ops.quant_matmul(x1, x2, scale, pertoken_scale=pts, bias=bias, output_dtype=torch.float32)
+    tol = 2 * torch.finfo(torch.float32).eps * (y0.abs() + bias.float().abs())
+    assert ((y1 - y0 - bias.float()).abs() <= tol).all()
+
+
+def test_scale_forms():
+    g = torch.Generator().manual_seed(6)
+    x1, x2 = _inputs(11, 64, 96, g=g)
+    s = torch.rand(64, generator=g) * 1e-2 + 1e-4
+    pts = torch.rand(11, generator=g)
+    want = _check(x1, x2, s, pertoken_scale=pts, output_dtype=torch.float32)
+    # [M, 1] per-token scales, int64 scale words (zero-extended fp32 bits), bf16 scales, a [1] scale.
+    assert torch.equal(ops.quant_matmul(x1, x2, scale_to_int64(s), pertoken_scale=pts[:, None],
+                                        output_dtype=torch.float32), want)  # fmt: skip
+    _check(x1, x2, s.bfloat16(), pertoken_scale=pts, output_dtype=torch.float32)
+    _check(x1, x2, s[:1], pertoken_scale=pts, output_dtype=torch.float32)
+    # npu_trans_quant_param's word: the top 19 bits of the fp32 scale, bit 46 set. The product uses
+    # exactly that truncated scale.
+    words = (scale_to_int64(s) & 0xFFFFE000) | (1 << 46)
+    truncated = (scale_to_int64(s) & 0xFFFFE000).to(torch.int32).view(torch.float32)
+    got = ops.quant_matmul(x1, x2, words, pertoken_scale=pts, output_dtype=torch.float32)
+    assert torch.equal(got, ops.quant_matmul(x1, x2, truncated, pertoken_scale=pts, output_dtype=torch.float32))
+    _check(x1, x2, words, pertoken_scale=pts, output_dtype=torch.float32)
+
+
+def test_no_rows():
+    x1 = torch.empty(0, 64, dtype=torch.int8)
+    x2 = torch.randint(-5, 5, (64, 32), dtype=torch.int8)
+    y = ops.quant_matmul(x1, x2, torch.ones(32), output_dtype=torch.float16)
+    assert y.shape == (0, 32) and y.dtype == torch.float16
+
+
+def test_strided_weight_is_copied():
+    g = torch.Generator().manual_seed(8)
+    x1 = torch.randint(-128, 128, (6, 80), dtype=torch.int8, generator=g)
+    x2 = torch.randint(-128, 128, (80, 90), dtype=torch.int8, generator=g)[:, ::3]  # neither layout
+    _check(x1, x2, torch.rand(30, generator=g), output_dtype=torch.int32)
+
+
+def test_long_k_rows_go_one_by_one():
+    # K > 65535: ND2NZ's 16-bit source pitch cannot span a row, the copies go row by row.
+    g = torch.Generator().manual_seed(9)
+    x1, x2 = _inputs(3, 16, 70001, g=g)
+    _check(x1, x2, torch.rand(16, generator=g), output_dtype=torch.int32)
+
+
+def test_long_n_rows_go_one_by_one():
+    # A contiguous [K, N] weight with N > 65535: its rows exceed ND2NZ's 16-bit source pitch.
+    g = torch.Generator().manual_seed(18)
+    x1, x2 = _inputs(2, 70000, 3, g=g, layout="kn")
+    _check(x1, x2, torch.rand(70000, generator=g), output_dtype=torch.int32)
+
+
+def test_max_k_extremes_stay_exact():
+    # K = 131071 with every product 128 * 128 = 2^14: the largest sum that fits int32.
+    from ascend_glm5.ops.quant_matmul import MAX_K as k
+    x1 = torch.full((2, k), -128, dtype=torch.int8)
+    x2 = torch.full((k, 16), -128, dtype=torch.int8)
+    y = ops.quant_matmul(x1, x2, torch.ones(16), output_dtype=torch.int32)
+    assert (y == 2**14 * k).all()
+
+
+def test_streaming_weights_when_k_does_not_fit_l1():
+    # [K, N] int8 with K > 12288 at the narrowest tile: weights stream once per pass, two passes.
+    m, n, k = 257, 32, 12416
+    plan = cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=False, out_dtype=1)
+    assert not plan["resident"] and plan["tokens_per_pass"] < m
+    g = torch.Generator().manual_seed(10)
+    x1, x2 = _inputs(m, n, k, g=g, layout="kn")
+    _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+
+
+def test_fake_impl_gives_shape_and_dtype():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        x1 = torch.empty(7, 64, dtype=torch.int8)
+        x2 = torch.empty(64, 40, dtype=torch.int8)
+        y = torch.ops.ascend_glm5.quant_matmul(x1, x2, torch.empty(40), None, None, None, torch.float16)
+        assert y.shape == (7, 40) and y.dtype == torch.float16
+
+
+@pytest.mark.parametrize(
+    "change,error",
+    [
+        (dict(x1=torch.zeros(4, 64, dtype=torch.int32)), TypeError),
+        (dict(x2=torch.zeros(64, 32, dtype=torch.float16)), TypeError),
+        (dict(x2=torch.zeros(63, 32, dtype=torch.int8)), ValueError),
+        (dict(x1=torch.zeros(4, 2, 64, dtype=torch.int8)), ValueError),
+        (dict(scale=torch.ones(31)), ValueError),
+        (dict(scale=torch.ones(32, dtype=torch.float64)), TypeError),
+        (dict(scale=torch.ones(32, dtype=torch.int64) | (5 << 37)), ValueError),  # an int8-output offset
+        (dict(offset=torch.zeros(32)), ValueError),
+        (dict(pertoken_scale=torch.ones(5)), ValueError),
+        (dict(pertoken_scale=torch.ones(4, dtype=torch.float16)), TypeError),
+        (dict(bias=torch.zeros(31, dtype=torch.int32)), ValueError),
+        (dict(bias=torch.zeros(32, dtype=torch.int64)), TypeError),
+        (dict(bias=torch.zeros(32), output_dtype=torch.int32), ValueError),
+        (dict(output_dtype=torch.int8), ValueError),
+        (dict(x1=torch.zeros(4, 2**17, dtype=torch.int8), x2=torch.zeros(2**17, 32, dtype=torch.int8)), ValueError),
+    ],
+)
+def test_bad_input_is_refused(change, error):
+    args = dict(x1=torch.zeros(4, 64, dtype=torch.int8), x2=torch.zeros(64, 32, dtype=torch.int8), scale=torch.ones(32),
+                offset=None, pertoken_scale=None, bias=None, output_dtype=None)  # fmt: skip
+    args.update(change)
+    x1, x2, scale = args.pop("x1"), args.pop("x2"), args.pop("scale")
+    with pytest.raises(error):
+        ops.quant_matmul(x1, x2, scale, **args)
