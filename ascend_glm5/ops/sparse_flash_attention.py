@@ -141,17 +141,15 @@ if npu_module() is not None:
           query_rope, key_rope, layout_query, layout_kv, sparse_mode, return_softmax_lse):  # fmt: skip
         _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
                layout_kv, sparse_mode, _DEFAULT_TOKENS, _DEFAULT_TOKENS, 2)  # fmt: skip
-        if not _is_key(value, key):
-            # The NPU launch does not take a separate value tensor yet (the emulated kernel does).
-            raise NotImplementedError("sparse_flash_attention on the NPU: value must be key itself for now")
         sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_kv, layout_query, layout_kv)
         out = torch.empty_like(query, memory_format=torch.contiguous_format)
         lse_shape = _lse_shape(query, layout_query) if return_softmax_lse else (0,)
         softmax_max = torch.empty(lse_shape, dtype=torch.float32, device=query.device)
         softmax_sum = torch.empty(lse_shape, dtype=torch.float32, device=query.device)
         paged = layout_kv == "PA_BSND"
+        value = key if _is_key(value, key) else value
         npu_module().sparse_flash_attention(
-            query, query_rope, key, key_rope, sparse_indices, block_table if paged else None, out,
+            query, query_rope, key, value, key_rope, sparse_indices, block_table if paged else None, out,
             softmax_max if return_softmax_lse else None, softmax_sum if return_softmax_lse else None,
             sp.q_start, sp.q_len, sp.k_start, sp.k_len, sp.num_rows, sparse_mode, key.shape[1] if paged else 0,
             float(scale_value),

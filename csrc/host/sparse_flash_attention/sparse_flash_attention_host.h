@@ -52,8 +52,8 @@ void SparseFlashAttentionCpu(const SparseFlashAttentionProblem& p, const SparseF
 
 // NPU: enqueue on `stream`; plan, tiling and workspace already in device memory. Returns the aclrtlaunch
 // status (0: launched).
-uint32_t SparseFlashAttentionNpu(void* stream, uint32_t blockDim, void* query, void* queryRope, void* key, void* keyRope,
-                                 void* sparseIndices, void* blockTable, void* plan, void* out, void* softmaxMax,
-                                 void* softmaxSum, void* workspace, void* tiling);
+uint32_t SparseFlashAttentionNpu(void* stream, uint32_t blockDim, void* query, void* queryRope, void* key, void* value,
+                                 void* keyRope, void* sparseIndices, void* blockTable, void* plan, void* out,
+                                 void* softmaxMax, void* softmaxSum, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host
