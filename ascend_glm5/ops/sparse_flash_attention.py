@@ -38,7 +38,7 @@ def _check(query, key, value, sparse_indices, scale_value, block_table, query_ro
     for name, t in tensors:
         v.require_tensor(name, t)
     v.require_dtype("query", query, tuple(_DTYPE_IDS))
-    for name, t in (("key", key), ("query_rope", query_rope), ("key_rope", key_rope)):
+    for name, t in (("key", key), ("value", value), ("query_rope", query_rope), ("key_rope", key_rope)):
         v.require_dtype(name, t, (query.dtype,))
     v.require_dtype("sparse_indices", sparse_indices, (torch.int32,))
     v.require_same_device([n for n, _ in tensors] + ["block_table"], [t for _, t in tensors] + [block_table])
@@ -50,8 +50,6 @@ def _check(query, key, value, sparse_indices, scale_value, block_table, query_ro
         raise ValueError(f"layout_kv must be 'BSND', 'TND' or 'PA_BSND', got {layout_kv!r}")
     if layout_kv != "PA_BSND" and layout_kv != layout_query:
         raise ValueError(f"layout_kv {layout_kv!r} must equal layout_query {layout_query!r} unless it is PA_BSND")
-    if value is not key and (value.shape != key.shape or value.data_ptr() != key.data_ptr()):
-        raise ValueError("value must be key itself (attention_mode 2 reads the latent cache once as key and value)")
     q_dims, k_dims = (4 if layout_query == "BSND" else 3), (3 if layout_kv == "TND" else 4)
     if query.dim() != q_dims:
         raise ValueError(f"query must be {q_dims}-D for layout {layout_query}, got shape {tuple(query.shape)}")
@@ -63,6 +61,7 @@ def _check(query, key, value, sparse_indices, scale_value, block_table, query_ro
         raise ValueError(f"query heads N1 must be one of {HEADS}, got {query.shape[-2]}")
     if key.shape[-2] != 1:
         raise ValueError(f"key must have one head (KV_N = 1), got {key.shape[-2]}")
+    v.require_shape("value", value, tuple(key.shape))
     v.require_shape("query_rope", query_rope, (*query.shape[:-1], ROPE_DIM))
     v.require_shape("key_rope", key_rope, (*key.shape[:-1], ROPE_DIM))
     if sparse_indices.dim() != q_dims or sparse_indices.shape[:-1] != (*query.shape[:-2], 1):
@@ -77,6 +76,12 @@ def _check(query, key, value, sparse_indices, scale_value, block_table, query_ro
         raise ValueError("pre_tokens / next_tokens support only their default 2**63 - 1")
 
 
+def _is_key(value: torch.Tensor, key: torch.Tensor) -> bool:
+    """value views key's very elements: the kernel then reads V from the key rows it gathered."""
+    return value is key or (value.data_ptr() == key.data_ptr() and value.shape == key.shape
+                            and value.stride() == key.stride())  # fmt: skip
+
+
 def _lse_shape(query: torch.Tensor, layout_query: str) -> tuple[int, ...]:
     if layout_query == "BSND":
         return (query.shape[0], 1, query.shape[1], query.shape[2])
@@ -85,12 +90,12 @@ def _lse_shape(query: torch.Tensor, layout_query: str) -> tuple[int, ...]:
 
 @torch.library.custom_op("ascend_glm5::sparse_flash_attention", mutates_args=(), device_types="cpu")
 def _sparse_flash_attention(
-    query: torch.Tensor, key: torch.Tensor, sparse_indices: torch.Tensor, scale_value: float,
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, sparse_indices: torch.Tensor, scale_value: float,
     block_table: torch.Tensor | None, actual_seq_lengths_query: torch.Tensor | None,
     actual_seq_lengths_kv: torch.Tensor | None, query_rope: torch.Tensor, key_rope: torch.Tensor, layout_query: str,
     layout_kv: str, sparse_mode: int, return_softmax_lse: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-    _check(query, key, key, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
+    _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
            layout_kv, sparse_mode, _DEFAULT_TOKENS, _DEFAULT_TOKENS, 2)  # fmt: skip
     sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_kv, layout_query, layout_kv)
     out = torch.empty_like(query, memory_format=torch.contiguous_format)
@@ -99,13 +104,16 @@ def _sparse_flash_attention(
     softmax_sum = torch.empty(lse_shape, dtype=torch.float32)
     if sp.num_rows == 0:
         return out, softmax_max, softmax_sum
+    same_value = _is_key(value, key)
     query, query_rope, key, key_rope = (t.contiguous() for t in (query, query_rope, key, key_rope))
+    value = key if same_value else value.contiguous()
     indices = sparse_indices.contiguous()
     table = block_table.contiguous() if block_table is not None else None
     paged = layout_kv == "PA_BSND"
     cpu_module().sparse_flash_attention(
         query=query.data_ptr(), query_bytes=query.nbytes, query_rope=query_rope.data_ptr(),
-        query_rope_bytes=query_rope.nbytes, key=key.data_ptr(), key_bytes=key.nbytes, key_rope=key_rope.data_ptr(),
+        query_rope_bytes=query_rope.nbytes, key=key.data_ptr(), key_bytes=key.nbytes, value=value.data_ptr(),
+        value_bytes=value.nbytes, key_rope=key_rope.data_ptr(),
         key_rope_bytes=key_rope.nbytes, sparse_indices=indices.data_ptr(), sparse_indices_bytes=indices.nbytes,
         block_table=table.data_ptr() if paged else 0, block_table_bytes=table.nbytes if paged else 0,
         out=out.data_ptr(), softmax_max=softmax_max.data_ptr() if return_softmax_lse else 0,
@@ -119,7 +127,7 @@ def _sparse_flash_attention(
 
 
 @_sparse_flash_attention.register_fake
-def _(query, key, sparse_indices, scale_value, block_table, actual_seq_lengths_query, actual_seq_lengths_kv,
+def _(query, key, value, sparse_indices, scale_value, block_table, actual_seq_lengths_query, actual_seq_lengths_kv,
       query_rope, key_rope, layout_query, layout_kv, sparse_mode, return_softmax_lse):  # fmt: skip
     lse_shape = _lse_shape(query, layout_query) if return_softmax_lse else (0,)
     return (torch.empty_like(query, memory_format=torch.contiguous_format),
@@ -129,9 +137,9 @@ def _(query, key, sparse_indices, scale_value, block_table, actual_seq_lengths_q
 if npu_module() is not None:
 
     @_sparse_flash_attention.register_kernel("npu")
-    def _(query, key, sparse_indices, scale_value, block_table, actual_seq_lengths_query, actual_seq_lengths_kv,
+    def _(query, key, value, sparse_indices, scale_value, block_table, actual_seq_lengths_query, actual_seq_lengths_kv,
           query_rope, key_rope, layout_query, layout_kv, sparse_mode, return_softmax_lse):  # fmt: skip
-        _check(query, key, key, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
+        _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
                layout_kv, sparse_mode, _DEFAULT_TOKENS, _DEFAULT_TOKENS, 2)  # fmt: skip
         sp = _spans(query, key, block_table, actual_seq_lengths_query, actual_seq_lengths_kv, layout_query, layout_kv)
         out = torch.empty_like(query, memory_format=torch.contiguous_format)
@@ -139,8 +147,9 @@ if npu_module() is not None:
         softmax_max = torch.empty(lse_shape, dtype=torch.float32, device=query.device)
         softmax_sum = torch.empty(lse_shape, dtype=torch.float32, device=query.device)
         paged = layout_kv == "PA_BSND"
+        value = key if _is_key(value, key) else value
         npu_module().sparse_flash_attention(
-            query, query_rope, key, key_rope, sparse_indices, block_table if paged else None, out,
+            query, query_rope, key, value, key_rope, sparse_indices, block_table if paged else None, out,
             softmax_max if return_softmax_lse else None, softmax_sum if return_softmax_lse else None,
             sp.q_start, sp.q_len, sp.k_start, sp.k_len, sp.num_rows, sparse_mode, key.shape[1] if paged else 0,
             float(scale_value),
@@ -173,8 +182,9 @@ def sparse_flash_attention(
 
     Arguments and layouts as torch_npu ``npu_sparse_flash_attention`` with ``attention_mode=2``
     (docs/ops/sparse_flash_attention.md): query ``[B,S1,N1,512]`` (BSND) or ``[T1,N1,512]`` (TND)
-    with ``query_rope`` ``[..., 64]``, fp16/bf16; ``key`` (= ``value``, the same tensor) and
-    ``key_rope`` ``[B,S2,1,512|64]`` / ``[T2,1,512|64]`` / ``[num_blocks, block_size, 1, 512|64]``
+    with ``query_rope`` ``[..., 64]``, fp16/bf16; ``key``, ``value`` (``key`` itself, a copy, or
+    a separate latent tensor of the same shape: V is read from it) and ``key_rope``
+    ``[B,S2,1,512|64]`` / ``[T2,1,512|64]`` / ``[num_blocks, block_size, 1, 512|64]``
     (PA_BSND with ``block_table``); ``sparse_indices`` int32 ``[..., 1, K]``, ``-1`` padded.
     Returns ``attention_out`` (query's shape and dtype) and, with ``return_softmax_lse``, fp32
     ``softmax_max`` / ``softmax_sum`` ``[B,1,S1,N1]`` / ``[1,T1,N1]`` (else ``None``).
@@ -185,7 +195,7 @@ def sparse_flash_attention(
     asl_kv = as_tensor("actual_seq_lengths_kv", actual_seq_lengths_kv)
     # The registered op validates the lengths and block_table before it launches anything.
     out, softmax_max, softmax_sum = torch.ops.ascend_glm5.sparse_flash_attention(
-        query, key, sparse_indices, float(scale_value), block_table, asl_q, asl_kv, query_rope, key_rope, layout_query,
+        query, key, value, sparse_indices, float(scale_value), block_table, asl_q, asl_kv, query_rope, key_rope, layout_query,
         layout_kv, sparse_mode, return_softmax_lse,
     )  # fmt: skip
     if not return_softmax_lse:

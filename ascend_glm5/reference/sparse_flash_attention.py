@@ -40,8 +40,9 @@ def sparse_flash_attention(
         query: bf16/fp16/fp32 ``[B, S1, N1, Dn]`` (BSND) or ``[T1, N1, Dn]`` (TND): the absorbed
             query ``W_UK^T q_nope`` (Dn = kv_lora_rank, 512 for the kernel).
         key: the latent cache, same dtype; ``[B, S2, 1, Dn]`` (BSND), ``[T2, 1, Dn]`` (TND) or
-            ``[num_blocks, block_size, 1, Dn]`` (PA_BSND). It is also the value.
-        value: must be ``key`` itself (same storage), as torch_npu requires for attention_mode 2.
+            ``[num_blocks, block_size, 1, Dn]`` (PA_BSND).
+        value: the rows attention averages, ``key``'s shape and dtype: in MLA's absorbed form the
+            latent cache itself (``key``), which torch_npu callers also pass as a copy.
         sparse_indices: int32 ``[B, S1, 1, K]`` / ``[T1, 1, K]``; entries are sparse-block ids into
             the batch's kv sequence, valid ones first. Reading stops at the first ``-1``; entries
             outside the visible range (``< 0``, ``>= kv length``, or masked by ``sparse_mode`` 3) are
@@ -58,7 +59,7 @@ def sparse_flash_attention(
         sparse_mode: 0 = no extra mask; 3 = right-down causal: query row ``i`` of a batch with
             ``Lq`` queries and ``Lkv`` kv tokens sees tokens ``t <= Lkv - Lq + i``.
         pre_tokens, next_tokens: only the default is supported.
-        attention_mode: only 2 (MLA absorbed: ``[query|query_rope] . [key|key_rope]``, value = key).
+        attention_mode: only 2 (MLA absorbed: scores ``[query|query_rope] . [key|key_rope]``).
         return_softmax_lse: also return ``softmax_max`` / ``softmax_sum``.
 
     Returns:
@@ -88,10 +89,10 @@ def sparse_flash_attention(
         raise ValueError(f"sparse_block_size must be a power of two >= 1, got {sparse_block_size}")
     if query_rope is None or key_rope is None:
         raise ValueError("attention_mode 2 needs query_rope and key_rope")
-    if value.shape != key.shape or value.data_ptr() != key.data_ptr():
-        raise ValueError("attention_mode 2 needs value to be key (the same latent cache tensor)")
-    if {t.dtype for t in (query, key, query_rope, key_rope)} != {query.dtype} or not query.is_floating_point():
-        raise TypeError("query, key, query_rope and key_rope must share one float dtype")
+    if value.shape != key.shape:
+        raise ValueError(f"value must have key's shape {tuple(key.shape)}, got {tuple(value.shape)}")
+    if {t.dtype for t in (query, key, value, query_rope, key_rope)} != {query.dtype} or not query.is_floating_point():
+        raise TypeError("query, key, value, query_rope and key_rope must share one float dtype")
     q_dims = 4 if layout_query == "BSND" else 3
     if query.dim() != q_dims or query_rope.shape[:-1] != query.shape[:-1]:
         raise ValueError(f"query / query_rope must be {q_dims}-D with matching leading dims for {layout_query}")
@@ -119,6 +120,7 @@ def sparse_flash_attention(
         q = torch.cat([rows(query, layout_query, b, q_span), rows(query_rope, layout_query, b, q_span)], -1).float()
         latent = rows(key, layout_kv, b, kv_span, block_table)[:, 0].float()  # [n_kv, Dn]
         k = torch.cat([latent, rows(key_rope, layout_kv, b, kv_span, block_table)[:, 0].float()], -1)
+        v = latent if value is key else rows(value, layout_kv, b, kv_span, block_table)[:, 0].float()
         idx = rows(sparse_indices, layout_query, b, q_span)[:, 0].long()  # [n_q, K]
 
         before_stop = (idx != -1).long().cumprod(dim=-1).bool()
@@ -137,7 +139,7 @@ def sparse_flash_attention(
         e = torch.exp(z - m[..., None])  # exp(-inf) = 0 for skipped entries
         s = e.sum(dim=-1)
         p = (e / torch.where(any_live, s, 1.0)[..., None]).to(query.dtype).float()
-        write_rows(out, layout_query, b, q_span, torch.einsum("snm,smc->snc", p, latent[token]))
+        write_rows(out, layout_query, b, q_span, torch.einsum("snm,smc->snc", p, v[token]))
         write_rows(row_max, layout_query, b, q_span, m)
         write_rows(row_sum, layout_query, b, q_span, s)
 

@@ -172,6 +172,34 @@ def test_ties_go_to_the_lower_index():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("keys", [1023, 1024, 1025, 2047, 2048, 2049, 4097])
+@pytest.mark.parametrize("heads", [1, 64])
+def test_decode_key_counts_around_split_boundaries(keys, heads):
+    # Decode rows cut over cores (pieces of at least 1024 keys, 128-key steps): key counts around the
+    # piece size and around sparse_count; one head (a single cube row) and the largest head count.
+    q, k, w = _inputs((2, 1, heads, 128), (2, keys, 1, 128), seed=keys + heads)
+    check(q, k, w, actual_seq_lengths_key=[keys, keys - 1], sparse_count=2048, return_value=True)
+
+
+def test_decode_many_lists_merged_over_levels():
+    # One row over every core: 2 lists per core, merged 4 at a time over several levels after the
+    # quantile threshold has cut them; the result is exact, in the contract's order.
+    q, k, w = _inputs((1, 1, 32, 128), (1, 16000, 1, 128), seed=12)
+    got = check(q, k, w, sparse_count=2048, return_value=True)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
+    assert torch.equal(got, want)  # random data: no scores within rounding of each other here
+
+
+def test_decode_ties_across_split_lists():
+    # 97 distinct keys repeated over 6000: every score is shared by ~62 keys, on every core's list.
+    # The threshold lands on tied scores and the merges must still prefer the lower indices.
+    q, k, w = _inputs((1, 1, 8, 128), (1, 6000, 1, 128), seed=13)
+    k = k[:, torch.arange(6000) % 97]
+    got = check(q, k, w, sparse_count=2048, sparse_mode=0)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, sparse_mode=0)
+    assert torch.equal(got, want)
+
+
 def test_more_queries_than_keys_gives_empty_rows():
     q, k, w = _inputs((1, 6, 4, 128), (1, 3, 1, 128), seed=8)
     got = check(q, k, w, sparse_count=4, sparse_mode=3)

@@ -24,11 +24,13 @@ MANTISSA_BITS = {torch.bfloat16: 7, torch.float16: 10}
 GLM5_SCALE, DSV32_SCALE = 0.0625, 0.1352338
 
 
-def check(query, key, indices, scale, **kw):
-    """Runs op and reference with return_softmax_lse and compares; returns the op's outputs."""
+def check(query, key, indices, scale, *, value=None, **kw):
+    """Runs op and reference with return_softmax_lse and compares; returns the op's outputs.
+    `value` defaults to `key` itself (MLA's absorbed form)."""
     kw.setdefault("return_softmax_lse", True)
-    got = ops.sparse_flash_attention(query, key, key, indices, scale, **kw)
-    want = reference.sparse_flash_attention(query, key, key, indices, scale, **kw)
+    value = key if value is None else value
+    got = ops.sparse_flash_attention(query, key, value, indices, scale, **kw)
+    want = reference.sparse_flash_attention(query, key, value, indices, scale, **kw)
     out, ref = got[0].float(), want[0].float()
     assert got[0].shape == query.shape and got[0].dtype == query.dtype
     torch.testing.assert_close(out, ref, rtol=0, atol=2 * ulp_of_max(ref, query.dtype))
@@ -194,9 +196,41 @@ def test_repeated_ids_are_attended_per_occurrence():
     assert (out.float() - once.float()).abs().max() > 0.05  # duplicates change the weights
 
 
+def _cube_reads(idx, ends, heads, cores):
+    """GM bytes the cube cores must read for one launch, from the documented work split
+    (docs/ops/sparse_flash_attention.md, "Work plan"): q once per piece that selects a row, each
+    selected row once (latent + rope), and P once per tile of 64 selected rows (padded to 16)."""
+    k = idx.shape[-1]
+    rows = idx.reshape(-1, k).tolist()
+    work = [-(-min(k, e) // 64) if e > 0 else 0 for e in ends]
+    split = sum(w > 0 for w in work) < 4 * cores
+    share = max(1, -(-sum(work) // cores))
+    pieces, filled = [], 0
+    for r, w in enumerate(work):
+        if not split or w == 0:
+            pieces.append((r, 0, k))
+            continue
+        tile = 0
+        while tile < w:
+            if filled == share:
+                filled = 0
+            take = min(w - tile, share - filled)
+            pieces.append((r, 64 * tile, k if tile + take == w else 64 * (tile + take)))
+            tile, filled = tile + take, filled + take
+    total = 0
+    for r, begin, end in pieces:
+        ids = rows[r][: rows[r].index(-1)] if -1 in rows[r] else rows[r]
+        n = sum(0 <= i < ends[r] for i in ids[begin:end])
+        if n:
+            tiles = [min(64, n - t) for t in range(0, n, 64)]
+            total += heads * 576 * 2 + n * 576 * 2 + sum(heads * (-(-t // 16) * 16) * 2 for t in tiles)
+    return total
+
+
 def test_contiguous_ids_read_once():
     # Ascending ids over pages laid out back to back: the gather merges them into long copies. Every
-    # selected row is still read exactly once: the cube's GM reads are q, the selected rows and P.
+    # selected row is still read exactly once: the cube's GM reads are q (once per piece of a row),
+    # the selected rows and P.
     g = torch.Generator().manual_seed(6)
     heads, kv_len, k = 8, 200, 150
     q, qr = _queries((2, 1, heads), torch.bfloat16, g)
@@ -207,12 +241,8 @@ def test_contiguous_ids_read_once():
     check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
           actual_seq_lengths_kv=[kv_len, kv_len], return_softmax_lse=False)  # fmt: skip
     launch = cpu_module().last_launch()
-    valid = [k, kv_len - 100]
-    tile_rows = [min(64, n - t) for n in valid for t in range(0, n, 64)]
-    p_bytes = sum(heads * (-(-n // 16) * 16) * 2 for n in tile_rows)  # P tiles, padded to 16 columns
-    want = 2 * heads * 576 * 2 + sum(valid) * 576 * 2 + p_bytes
     cube_reads = sum(c["mte2_bytes"] for c in launch["per_core"][0::3])  # MIX: AIC, AIV, AIV per block
-    assert cube_reads == want
+    assert cube_reads == _cube_reads(idx, [kv_len, kv_len], heads, cpu_module().emulator_limits()["aic_cores"])
 
 
 def test_many_rows_share_each_core():
@@ -226,6 +256,107 @@ def test_many_rows_share_each_core():
     check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
           actual_seq_lengths_query=[60], actual_seq_lengths_kv=[90], sparse_mode=0)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
+# ---- value, split rows (flash-decoding), work-split boundaries ------------------------------------
+
+@pytest.mark.parametrize("layout", ["BSND", "TND", "PA_BSND"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_value_copy_or_separate_tensor(layout, dtype):
+    # torch_npu callers pass value as key.clone() or as a separate latent tensor: V is read from it.
+    g = torch.Generator().manual_seed(21)
+    heads, k, kv_lens = 8, 80, [70, 130]
+    if layout == "PA_BSND":
+        key, key_rope, table = _paged_cache(kv_lens, 16, dtype, g)
+        q, qr = _queries((2, 2, heads), dtype, g)
+        kw = dict(block_table=table, layout_kv="PA_BSND", actual_seq_lengths_kv=kv_lens)
+    elif layout == "BSND":
+        key, key_rope = _randn((2, 130, 1, 512), dtype, g), _randn((2, 130, 1, 64), dtype, g)
+        q, qr = _queries((2, 2, heads), dtype, g)
+        kw = dict(actual_seq_lengths_kv=kv_lens)
+    else:
+        key, key_rope = _randn((200, 1, 512), dtype, g), _randn((200, 1, 64), dtype, g)
+        q, qr = _queries((4, heads), dtype, g)
+        kw = dict(layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[2, 4], actual_seq_lengths_kv=[70, 200])
+    idx = _indices(4, k, [70, 70, 130, 130], g, over=10).reshape(*q.shape[:-2], 1, k)
+    kw.update(query_rope=qr, key_rope=key_rope)
+    same = check(q, key, idx, 0.1, **kw)
+    copy = check(q, key, idx, 0.1, value=key.clone(), **kw)
+    for a, b in zip(same, copy):  # a copy of key is key: the same numbers
+        assert torch.equal(a, b)
+    other = _randn(key.shape, dtype, g)
+    out, _, _ = check(q, key, idx, 0.1, value=other, **kw)
+    assert (out.float() - same[0].float()).abs().max() > 0.1  # V really comes from value
+
+
+@pytest.mark.parametrize("heads", [1, 16, 64])
+def test_decode_rows_split_across_cores(heads):
+    # Fewer rows than AI cores: each row's top-2048 is cut into pieces on several cores and the
+    # pieces' (out, max, sum) are merged; softmax_max is the exact maximum, softmax_sum the sum.
+    g = torch.Generator().manual_seed(heads + 100)
+    kv_lens = [5000, 2100, 3000]
+    q, qr = _queries((3, 1, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    idx = _indices(3, 2048, kv_lens, g).reshape(3, 1, 1, 2048)
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
+def test_split_rows_with_empty_pieces():
+    # Pieces of one row that select nothing must not disturb the merge: ids after the row's first -1
+    # (a later piece starts past it), pieces whose ids are all out of range, and a row whose every
+    # piece is empty (zeros, max = sum = 0). A separate value goes through the merge too.
+    g = torch.Generator().manual_seed(31)
+    heads, k, kv_len = 8, 2048, 3000
+    q, qr = _queries((4, heads), torch.float16, g)
+    key, key_rope, table = _paged_cache([kv_len] * 4, 64, torch.float16, g)
+    idx = _indices(4, k, [kv_len] * 4, g)
+    idx[0, 0, 300] = -1                         # row 0: only the first 300 ids count
+    idx[1, 0, :1900] += kv_len                  # row 1: the first 1900 ids are past the length
+    idx[2, 0, :] = -1                           # row 2: nothing
+    idx[3, 0, 1000:] = idx[3, 0, :1048].clone()  # row 3: repeats
+    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=[1, 2, 3, 4], actual_seq_lengths_kv=[kv_len] * 4, sparse_mode=0)
+    out, m, s = check(q, key, idx, 0.07, **kw)
+    assert (out[2] == 0).all() and (m[0, 2] == 0).all() and (s[0, 2] == 0).all()
+    check(q, key, idx, 0.07, value=_randn(key.shape, torch.float16, g), **kw)
+
+
+@pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 1535, 1536, 1537])
+def test_one_row_at_split_boundaries(k):
+    # One row cut over every core: K around tile (64) and per-core share boundaries.
+    g = torch.Generator().manual_seed(k)
+    q, qr = _queries((1, 1, 4), torch.bfloat16, g)
+    key, key_rope = _randn((1, 2000, 1, 512), torch.bfloat16, g), _randn((1, 2000, 1, 64), torch.bfloat16, g)
+    idx = _indices(1, k, [2000], g).reshape(1, 1, 1, k)
+    check(q, key, idx, 0.1, query_rope=qr, key_rope=key_rope, sparse_mode=0)
+
+
+@pytest.mark.parametrize("block_size, kv_len", [(48, 1000), (16, 16500)], ids=["odd-block", "long-table"])
+def test_paged_block_sizes(block_size, kv_len):
+    # Block ids come from a vector division by the block size (a correction step when it is not a
+    # power of two); a block table longer than the vector cores hold at once is read in chunks.
+    g = torch.Generator().manual_seed(block_size)
+    q, qr = _queries((2, 1, 4), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache([kv_len, kv_len // 2], block_size, torch.bfloat16, g)
+    idx = _indices(2, 256, [kv_len, kv_len // 2], g)
+    idx[0, 0, :8] = torch.tensor([0, block_size - 1, block_size, 2 * block_size - 1, 2 * block_size,
+                                  kv_len - 1, kv_len - block_size, kv_len - block_size - 1], dtype=torch.int32)
+    check(q, key, idx.reshape(2, 1, 1, 256), 0.1, query_rope=qr, key_rope=key_rope, block_table=table,
+          layout_kv="PA_BSND", actual_seq_lengths_kv=[kv_len, kv_len // 2])  # fmt: skip
+
+
+def test_kv_length_limit():
+    # Key ids pass through fp32 on the vector cores: at most 2^24 cached tokens per sequence.
+    g = torch.Generator().manual_seed(0)
+    q, qr = _queries((1, 1, 4), torch.bfloat16, g)
+    key, key_rope = _randn((1, 1024, 1, 512), torch.bfloat16, g), _randn((1, 1024, 1, 64), torch.bfloat16, g)
+    idx = _indices(1, 4, [1024], g).reshape(1, 1, 1, 4)
+    table = torch.zeros((1, (1 << 24) // 1024 + 1), dtype=torch.int32)  # one shared block, repeated
+    with pytest.raises(ValueError, match="at most 2\\^24"):
+        ops.sparse_flash_attention(q, key, key, idx, 0.1, query_rope=qr, key_rope=key_rope, block_table=table,
+                                   layout_kv="PA_BSND", actual_seq_lengths_kv=[(1 << 24) + 1])  # fmt: skip
 
 
 # ---- validation -------------------------------------------------------------------------------------
@@ -269,13 +400,15 @@ def test_rejects_bad_arguments(change, error, message):
         ops.sparse_flash_attention(**args)
 
 
-def test_rejects_unsupported_heads_and_foreign_value():
+def test_rejects_unsupported_heads_and_bad_value():
     q, qr, key, key_rope, idx = _valid(heads=3)
     with pytest.raises(ValueError, match=r"heads N1 must be one of \(1, 2, 4, 8, 16, 32, 64, 128\)"):
         ops.sparse_flash_attention(q, key, key, idx, 0.1, query_rope=qr, key_rope=key_rope)
     q, qr, key, key_rope, idx = _valid()
-    with pytest.raises(ValueError, match="value must be key itself"):
-        ops.sparse_flash_attention(q, key, key.clone(), idx, 0.1, query_rope=qr, key_rope=key_rope)
+    with pytest.raises(ValueError, match=r"value must have shape \(1, 8, 1, 512\)"):
+        ops.sparse_flash_attention(q, key, key[:, :7], idx, 0.1, query_rope=qr, key_rope=key_rope)
+    with pytest.raises(TypeError, match="value must have dtype in"):
+        ops.sparse_flash_attention(q, key, key.half(), idx, 0.1, query_rope=qr, key_rope=key_rope)
 
 
 def test_rejects_short_or_foreign_block_table():
@@ -299,7 +432,7 @@ def test_fake_tensor():
         q, qr = torch.empty(3, 2, 8, 512, dtype=torch.bfloat16), torch.empty(3, 2, 8, 64, dtype=torch.bfloat16)
         key, key_rope = torch.empty(3, 9, 1, 512, dtype=torch.bfloat16), torch.empty(3, 9, 1, 64, dtype=torch.bfloat16)
         idx = torch.empty(3, 2, 1, 16, dtype=torch.int32)
-        out, m, s = torch.ops.ascend_glm5.sparse_flash_attention(q, key, idx, 0.1, None, None, None, qr, key_rope,
+        out, m, s = torch.ops.ascend_glm5.sparse_flash_attention(q, key, key, idx, 0.1, None, None, None, qr, key_rope,
                                                                  "BSND", "BSND", 3, True)  # fmt: skip
         assert out.shape == q.shape and out.dtype == q.dtype and m.shape == s.shape == (3, 1, 2, 8)
 

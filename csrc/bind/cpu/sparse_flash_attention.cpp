@@ -8,7 +8,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
   using ascend_glm5::bind::Ptr;
   m.def("sparse_flash_attention",
         [](uintptr_t query, uint64_t queryBytes, uintptr_t queryRope, uint64_t queryRopeBytes, uintptr_t key,
-           uint64_t keyBytes, uintptr_t keyRope, uint64_t keyRopeBytes, uintptr_t sparseIndices,
+           uint64_t keyBytes, uintptr_t value, uint64_t valueBytes, uintptr_t keyRope, uint64_t keyRopeBytes, uintptr_t sparseIndices,
            uint64_t sparseIndicesBytes, uintptr_t blockTable, uint64_t blockTableBytes, uintptr_t out,
            uintptr_t softmaxMax, uintptr_t softmaxSum, std::vector<int64_t> queryStart, std::vector<int64_t> queryLen,
            std::vector<int64_t> keyStart, std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads,
@@ -20,15 +20,16 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
           p.dtype = dtype;
           p.scale = scale;
           p.returnLse = softmaxMax != 0;
+          p.separateValue = value != key;
           const ascend_glm5::host::SparseFlashAttentionBuffers b{
               Ptr<const void>(query), queryBytes, Ptr<const void>(queryRope), queryRopeBytes, Ptr<const void>(key),
-              keyBytes, Ptr<const void>(keyRope), keyRopeBytes, Ptr<const void>(sparseIndices), sparseIndicesBytes,
+              keyBytes, Ptr<const void>(value), valueBytes, Ptr<const void>(keyRope), keyRopeBytes, Ptr<const void>(sparseIndices), sparseIndicesBytes,
               Ptr<const void>(blockTable), blockTableBytes, Ptr<void>(out), Ptr<void>(softmaxMax), Ptr<void>(softmaxSum)};
           py::gil_scoped_release release;
           ascend_glm5::host::SparseFlashAttentionCpu(p, b);
         },
         py::kw_only(), py::arg("query"), py::arg("query_bytes"), py::arg("query_rope"), py::arg("query_rope_bytes"),
-        py::arg("key"), py::arg("key_bytes"), py::arg("key_rope"), py::arg("key_rope_bytes"), py::arg("sparse_indices"),
+        py::arg("key"), py::arg("key_bytes"), py::arg("value"), py::arg("value_bytes"), py::arg("key_rope"), py::arg("key_rope_bytes"), py::arg("sparse_indices"),
         py::arg("sparse_indices_bytes"), py::arg("block_table"), py::arg("block_table_bytes"), py::arg("out"),
         py::arg("softmax_max"), py::arg("softmax_sum"), py::arg("query_start"), py::arg("query_len"),
         py::arg("key_start"), py::arg("key_len"), py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"),

@@ -48,14 +48,17 @@ void SelectSoc(const std::string& name, uint32_t aicNum, uint32_t aivNum) {
   MutableSoc() = SocInfo{stored.c_str(), aicNum, aivNum};
 }
 
-void Poison(uint8_t* p, uint32_t bytes) {
-  for (uint32_t i = 0; i < bytes; ++i) p[i] = kPoisonPattern[i & 3];
-}
-
+// The pattern repeats every 4 bytes from p: whole 4-byte words, then the tail.
 void PoisonGm(void* p, uint64_t bytes) {
   auto* b = static_cast<uint8_t*>(p);
-  for (uint64_t i = 0; i < bytes; ++i) b[i] = kPoisonPattern[i & 3];
+  uint32_t word;
+  std::memcpy(&word, kPoisonPattern, 4);
+  const uint64_t words = bytes / 4;
+  for (uint64_t i = 0; i < words; ++i) std::memcpy(b + 4 * i, &word, 4);
+  for (uint64_t i = words * 4; i < bytes; ++i) b[i] = kPoisonPattern[i & 3];
 }
+
+void Poison(uint8_t* p, uint32_t bytes) { PoisonGm(p, bytes); }
 
 void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm, uint32_t bursts, uint64_t pitch) {
   Counters& c = Core().counters;

@@ -11,11 +11,13 @@ namespace {
 
 constexpr uint32_t kSplitMinKeys = 1024;  // >= 256 KB of keys per split: its query re-read costs <= 3%
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
+constexpr uint32_t kPairWords = 2;            // a (score, index) pair
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
-uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs) {
+uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
   const uint32_t m = groupRows * heads;
-  uint32_t bytes = AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + 6 * 256 + 32;
+  uint32_t bytes = tileBuffers * AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
+  bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
   bytes += 2 * (bestPairs + kLiCandPairs) * 8;
   bytes += groupRows * (bestPairs + kLiCandPairs) * 8;
   return bytes;
@@ -47,7 +49,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.returnValue = p.returnValue ? 1 : 0;
   // Rows per item: fill the cube's M (<= 128) while the per-row top-k state fits in UB.
   t.groupRows = std::max<uint32_t>(1, std::min<uint32_t>(4, kLiMaxTileRows / p.heads));
-  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs) > kArenaBytes) t.groupRows--;
+  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 1) > kArenaBytes) t.groupRows--;
 
   // Rows and what each may see; groups of consecutive visible rows of one batch.
   std::vector<LiRow> rows(p.numRows, LiRow{-1, 0, 0, 0});
@@ -67,6 +69,13 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       groups.back().keys = std::max<uint32_t>(groups.back().keys, static_cast<uint32_t>(vis));
     }
   }
+
+  // Buffers sized for the largest group actually formed (decode: one row); the vector cores copy the
+  // next score tile ahead when two tiles fit in UB.
+  uint32_t largest = 1;
+  for (const Group& g : groups) largest = std::max(largest, g.rows);
+  t.groupRows = largest;
+  t.tileBuffers = VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 2) <= kArenaBytes ? 2 : 1;
 
   // Split long key ranges when there are fewer groups than cores (decode), then make items.
   std::vector<LiItem> items;
@@ -127,9 +136,56 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
   plan.table.insert(plan.table.end(), offsets.begin(), offsets.end());
 
+  // Phase 2: each row's lists merged 4 at a time, level by level, in balanced groups of
+  // consecutive (key-ordered) lists, until a row's last merge (at most 4 lists) writes its output.
+  struct Lists {
+    int32_t first, count;
+  };
+  std::vector<Lists> pending(p.numRows);
+  for (uint32_t r = 0; r < p.numRows; ++r) pending[r] = Lists{rows[r].partialBase, rows[r].partials};
+  int32_t nextSlot = partialSlot;
+  std::vector<std::vector<LiMerge>> levels;
+  for (bool more = true; more;) {
+    more = false;
+    std::vector<LiMerge> level;
+    for (uint32_t r = 0; r < p.numRows; ++r) {
+      const Lists l = pending[r];
+      if (l.count <= 0) continue;
+      if (l.count <= 4) {
+        level.push_back(LiMerge{static_cast<int32_t>(r), l.first, l.count, -1});
+        pending[r].count = 0;
+        continue;
+      }
+      const int32_t groups = (l.count + 3) / 4;
+      pending[r] = Lists{nextSlot, groups};
+      for (int32_t g = 0, at = l.first; g < groups; ++g) {
+        const int32_t n = l.count / groups + (g < l.count % groups ? 1 : 0);
+        level.push_back(LiMerge{static_cast<int32_t>(r), at, n, nextSlot++});
+        at += n;
+      }
+      more = true;
+    }
+    if (!level.empty()) levels.push_back(std::move(level));
+  }
+  t.numLevels = static_cast<uint32_t>(levels.size());
+  t.mergeOffset = static_cast<uint32_t>(plan.table.size());
+  std::vector<int32_t> levelOffsets{0};
+  for (const auto& level : levels) {
+    for (const LiMerge& m : level) plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst});
+    levelOffsets.push_back(levelOffsets.back() + static_cast<int32_t>(level.size()));
+  }
+  t.levelOffset = static_cast<uint32_t>(plan.table.size());
+  plan.table.insert(plan.table.end(), levelOffsets.begin(), levelOffsets.end());
+
   t.wsRingBytes = 2 * t.groupRows * p.heads * kLiStepKeys * 4;
-  t.wsPartialOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
-  plan.workspaceBytes = uint64_t(t.wsPartialOffset) + uint64_t(t.numPartials) * p.sparseCount * 8;
+  t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
+  t.listSlotBytes = (kLiListHeaderFloats + t.bestPairs * kPairWords) * 4;
+  t.numListSlots = static_cast<uint32_t>(nextSlot);
+  const uint64_t quantOffset = uint64_t(t.wsListOffset) + uint64_t(t.numListSlots) * t.listSlotBytes;
+  if (quantOffset + uint64_t(t.numPartials) * kLiQuantiles * kPairWords * 4 > UINT32_MAX)
+    throw std::invalid_argument("lightning_indexer: too many query rows for one launch (workspace above 4 GiB)");
+  t.wsQuantOffset = static_cast<uint32_t>(quantOffset);
+  plan.workspaceBytes = uint64_t(t.wsQuantOffset) + uint64_t(t.numPartials) * kLiQuantiles * kPairWords * 4;
   return plan;
 }
 

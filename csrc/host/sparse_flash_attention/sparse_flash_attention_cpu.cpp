@@ -3,7 +3,7 @@
 #include "../cpu_launch.h"
 #include "sparse_flash_attention_host.h"
 
-extern "C" void sparse_flash_attention(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR keyRope,
+extern "C" void sparse_flash_attention(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR value, GM_ADDR keyRope,
                                        GM_ADDR sparseIndices, GM_ADDR blockTable, GM_ADDR plan, GM_ADDR out,
                                        GM_ADDR softmaxMax, GM_ADDR softmaxSum, GM_ADDR workspace, GM_ADDR tiling);
 
@@ -20,11 +20,12 @@ void SparseFlashAttentionCpu(const SparseFlashAttentionProblem& p, const SparseF
   AscendC::emu::Launch(
       "sparse_flash_attention", AscendC::KernelMode::MIX_MODE, t.blockDim,
       [&] {
-        sparse_flash_attention(GmArg(b.query), GmArg(b.queryRope), GmArg(b.key), GmArg(b.keyRope),
+        sparse_flash_attention(GmArg(b.query), GmArg(b.queryRope), GmArg(b.key), GmArg(b.value), GmArg(b.keyRope),
                                GmArg(b.sparseIndices), GmArg(b.blockTable), GmArg(plan.table.data()), GmArg(b.out),
                                GmArg(b.softmaxMax), GmArg(b.softmaxSum), GmArg(workspace.data()), GmArg(&t));
       },
-      {{b.query, b.queryBytes}, {b.queryRope, b.queryRopeBytes}, {b.key, b.keyBytes}, {b.keyRope, b.keyRopeBytes},
+      {{b.query, b.queryBytes}, {b.queryRope, b.queryRopeBytes}, {b.key, b.keyBytes},
+       {b.value, b.value == b.key ? 0 : b.valueBytes}, {b.keyRope, b.keyRopeBytes},
        {b.sparseIndices, b.sparseIndicesBytes}, {b.blockTable, b.blockTableBytes},
        {plan.table.data(), plan.table.size() * 4}, {b.out, outBytes}, {b.softmaxMax, lseBytes},
        {b.softmaxSum, lseBytes}, {workspace.data(), workspace.size()}, {&t, sizeof(t)}});

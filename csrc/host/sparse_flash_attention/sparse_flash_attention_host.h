@@ -22,16 +22,18 @@ struct SparseFlashAttentionProblem {
   uint32_t maxBlocks = 0;
   float scale = 1.0f;
   bool returnLse = false;
+  bool separateValue = false;  // V rows come from `value` (same layout as key), not from key
 };
 
 struct SparseFlashAttentionPlan {
   SparseFlashAttentionTiling tiling{};
-  std::vector<int32_t> table;  // one SfaRow per query row
+  std::vector<int32_t> table;  // rows, items, core offsets, split rows (see the tiling's offsets)
   uint64_t workspaceBytes = 0;
 };
 
-// Spreads the rows over up to `aiCores` AI cores. Throws std::invalid_argument for shapes the
-// kernel does not support. tiling.numRows == 0: nothing to launch.
+// Spreads the rows over up to `aiCores` AI cores, cutting rows into pieces when there are few of
+// them. Throws std::invalid_argument for shapes the kernel does not support. tiling.numRows == 0:
+// nothing to launch.
 SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttentionProblem& p, uint32_t aiCores);
 
 // Sizes are in bytes, for the emulator's GM bounds checks. softmaxMax / softmaxSum: null unless
@@ -40,6 +42,7 @@ struct SparseFlashAttentionBuffers {
   const void* query; uint64_t queryBytes;
   const void* queryRope; uint64_t queryRopeBytes;
   const void* key; uint64_t keyBytes;
+  const void* value; uint64_t valueBytes;  // == key unless separateValue
   const void* keyRope; uint64_t keyRopeBytes;
   const void* sparseIndices; uint64_t sparseIndicesBytes;
   const void* blockTable; uint64_t blockTableBytes;
@@ -49,8 +52,8 @@ void SparseFlashAttentionCpu(const SparseFlashAttentionProblem& p, const SparseF
 
 // NPU: enqueue on `stream`; plan, tiling and workspace already in device memory. Returns the aclrtlaunch
 // status (0: launched).
-uint32_t SparseFlashAttentionNpu(void* stream, uint32_t blockDim, void* query, void* queryRope, void* key, void* keyRope,
-                                 void* sparseIndices, void* blockTable, void* plan, void* out, void* softmaxMax,
-                                 void* softmaxSum, void* workspace, void* tiling);
+uint32_t SparseFlashAttentionNpu(void* stream, uint32_t blockDim, void* query, void* queryRope, void* key, void* value,
+                                 void* keyRope, void* sparseIndices, void* blockTable, void* plan, void* out,
+                                 void* softmaxMax, void* softmaxSum, void* workspace, void* tiling);
 
 }  // namespace ascend_glm5::host

@@ -6,6 +6,17 @@
 
 namespace ascend_glm5::host {
 
+namespace {
+
+constexpr uint32_t kMaxPieces = 64;      // pieces of one split row (SfaVector::kMaxPieces)
+constexpr uint32_t kRowsPerCoreNoSplit = 4;  // with this many rows per core, whole rows balance well enough
+
+void Push(std::vector<int32_t>& table, int32_t a, int32_t b, int32_t c, int32_t d) {
+  table.insert(table.end(), {a, b, c, d});
+}
+
+}  // namespace
+
 SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttentionProblem& p, uint32_t aiCores) {
   if (p.heads == 0 || p.heads > kSfaMaxHeads || (p.heads & (p.heads - 1)))
     throw std::invalid_argument("sparse_flash_attention: heads must be one of 1, 2, 4, ..., 128");
@@ -16,6 +27,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   if (p.sparseMode != 0 && p.sparseMode != 3)
     throw std::invalid_argument("sparse_flash_attention: sparse_mode must be 0 or 3");
   if (p.paged && p.blockSize == 0) throw std::invalid_argument("sparse_flash_attention: block_size must be positive");
+  if (aiCores == 0 || aiCores > kMaxPieces) throw std::invalid_argument("sparse_flash_attention: unsupported AI core count");
   const size_t batches = p.queryStart.size();
   if (p.queryLen.size() != batches || p.keyStart.size() != batches || p.keyLen.size() != batches)
     throw std::invalid_argument("sparse_flash_attention: per-batch spans must have one entry per batch");
@@ -29,30 +41,123 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.paged = p.paged ? 1 : 0;
   t.blockSize = p.blockSize;
   t.maxBlocks = p.maxBlocks;
-  t.blockDim = std::max<uint32_t>(1, std::min(aiCores, p.numRows));
   t.returnLse = p.returnLse ? 1 : 0;
   t.scale = p.scale;
-  t.wsSlotS = p.heads * kSfaTileRows * 4;
-  t.wsSlotP = p.heads * kSfaTileRows * 2;
-  t.wsSlotO = p.heads * kSfaLatentDim * 4;
-  t.wsBlockBytes = AlignUp(2 * (t.wsSlotS + t.wsSlotP + t.wsSlotO), 512);
-  plan.workspaceBytes = uint64_t(t.blockDim) * t.wsBlockBytes;
+  t.separateValue = p.separateValue ? 1 : 0;
 
-  // Rows outside every batch keep batch -1 and end 0: they attend nothing.
-  plan.table.assign(size_t(p.numRows) * kSfaRowWords, 0);
-  for (uint32_t r = 0; r < p.numRows; ++r) plan.table[size_t(r) * kSfaRowWords] = -1;
+  // Rows: outside every batch they keep batch -1 and end 0 (they attend nothing).
+  std::vector<int32_t>& table = plan.table;
+  table.assign(size_t(p.numRows) * kSfaRecordWords, 0);
+  for (uint32_t r = 0; r < p.numRows; ++r) table[size_t(r) * kSfaRecordWords] = -1;
   for (size_t b = 0; b < batches; ++b) {
     const int64_t nq = p.queryLen[b], nk = p.keyLen[b];
     if (p.queryStart[b] < 0 || nq < 0 || p.queryStart[b] + nq > p.numRows || nk < 0 || nk > INT32_MAX)
       throw std::invalid_argument("sparse_flash_attention: a batch's query rows or key length are out of range");
+    if (nk > int64_t(kSfaMaxKvLen))
+      throw std::invalid_argument("sparse_flash_attention: actual_seq_lengths_kv must be at most 2^24 per batch");
     for (int64_t i = 0; i < nq; ++i) {
       const int64_t end = p.sparseMode == 3 ? nk - nq + i + 1 : nk;  // right-down causal
-      int32_t* row = &plan.table[size_t(p.queryStart[b] + i) * kSfaRowWords];
+      int32_t* row = &table[size_t(p.queryStart[b] + i) * kSfaRecordWords];
       row[0] = static_cast<int32_t>(b);
       row[1] = p.paged ? 0 : static_cast<int32_t>(p.keyStart[b]);
       row[2] = static_cast<int32_t>(std::max<int64_t>(end, 0));
     }
   }
+
+  // Work of a row, in tiles: its selected ids are at most min(K, end) in the form the indexer
+  // writes (valid ids first). Whole rows go to cores in order; with few rows (decode) the cores
+  // take equal shares of the tiles instead, cutting rows into pieces (stream-K).
+  std::vector<uint32_t> work(p.numRows, 0);
+  uint64_t total = 0;
+  uint32_t busyRows = 0;
+  for (uint32_t r = 0; r < p.numRows; ++r) {
+    const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
+    if (end <= 0) continue;
+    work[r] = CeilDiv(std::min<uint32_t>(p.sparseCount, uint32_t(end)), kSfaTileRows);
+    total += work[r];
+    ++busyRows;
+  }
+  const bool split = busyRows < kRowsPerCoreNoSplit * aiCores;
+  const uint64_t share = std::max<uint64_t>(1, (total + aiCores - 1) / aiCores);  // tiles per core
+  std::vector<std::vector<SfaItem>> perCore(aiCores);
+  std::vector<SfaSplit> splits;
+  uint32_t core = 0, pieces = 0;
+  uint64_t filled = 0, done = 0;  // tiles on the current core; tiles placed before this row
+  for (uint32_t r = 0; r < p.numRows; ++r) {
+    if (work[r] == 0) {
+      perCore[core].push_back(SfaItem{int32_t(r), 0, 0, -1});
+      continue;
+    }
+    if (!split) {  // the core that holds the row's middle tile
+      core = static_cast<uint32_t>(std::min<uint64_t>(aiCores - 1, (2 * done + work[r]) / (2 * share)));
+      perCore[core].push_back(SfaItem{int32_t(r), 0, int32_t(p.sparseCount), -1});
+      done += work[r];
+      continue;
+    }
+    std::vector<std::pair<uint32_t, SfaItem>> cut;
+    for (uint32_t tile = 0; tile < work[r];) {
+      if (filled == share && core + 1 < aiCores) {
+        ++core;
+        filled = 0;
+      }
+      const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(work[r] - tile, std::max<uint64_t>(share - filled, 1)));
+      const bool last = tile + take == work[r];
+      cut.push_back({core, SfaItem{int32_t(r), int32_t(tile * kSfaTileRows),
+                                   int32_t(last ? p.sparseCount : (tile + take) * kSfaTileRows), -1}});
+      tile += take;
+      filled += take;
+    }
+    if (cut.size() > 1) {
+      splits.push_back(SfaSplit{int32_t(r), int32_t(pieces), int32_t(cut.size()), 0});
+      for (auto& c : cut) c.second.piece = int32_t(pieces++);
+    }
+    for (const auto& c : cut) perCore[c.first].push_back(c.second);
+  }
+  while (aiCores > 1 && perCore.size() > 1 && perCore.back().empty()) perCore.pop_back();
+  t.blockDim = static_cast<uint32_t>(perCore.size());
+  t.numSplits = static_cast<uint32_t>(splits.size());
+  t.numPieces = pieces;
+
+  // Items grouped by core, then core offsets, then the split rows.
+  t.itemOffset = p.numRows * kSfaRecordWords;
+  std::vector<int32_t> offsets{0};
+  for (const auto& items : perCore) {
+    for (const SfaItem& it : items) Push(table, it.row, it.posBegin, it.posEnd, it.piece);
+    offsets.push_back(offsets.back() + static_cast<int32_t>(items.size()));
+  }
+  t.numItems = static_cast<uint32_t>(offsets.back());
+  t.coreOffset = t.itemOffset + t.numItems * kSfaRecordWords;
+  table.insert(table.end(), offsets.begin(), offsets.end());
+  t.splitOffset = static_cast<uint32_t>(table.size());
+  for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
+
+  // The vector cores gather up to 2 x 21 of a full tile's 64 rows (the cube the other 22: about
+  // equal MTE2 time each), as many as their free UB holds.
+  const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
+  const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
+  const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
+  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(21, rowsPerCore) : 0;
+  t.gatherSlotBytes = kSfaTileRows * rowBytes;
+
+  // Workspace: per AI core the S / P / O rings; work slots; per item its row lists (one per vector
+  // core); gather slots; per piece its partial result.
+  t.wsSlotS = p.heads * kSfaTileRows * 4;
+  t.wsSlotP = p.heads * kSfaTileRows * 2;
+  t.wsSlotO = p.heads * kSfaLatentDim * 4;
+  t.wsBlockBytes = AlignUp(2 * (t.wsSlotS + t.wsSlotP + t.wsSlotO), 512);
+  t.listWords = AlignUp(p.sparseCount, 16);
+  t.wsSlotOffset = t.blockDim * t.wsBlockBytes;
+  t.wsListOffset = t.wsSlotOffset + (t.numItems + t.blockDim) * kSfaSlotWords * 4;
+  t.listRegionBytes = t.numItems * t.listWords * 4;
+  const uint64_t listBytes = 2 * uint64_t(t.listRegionBytes);
+  t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
+  const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
+  t.pieceBytes = p.heads * kSfaLatentDim * 4 + 2 * AlignUp(p.heads, 8) * 4;
+  const uint64_t pieceOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
+  if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
+    throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
+  t.wsPieceOffset = static_cast<uint32_t>(pieceOffset);
+  plan.workspaceBytes = pieceOffset + uint64_t(t.numPieces) * t.pieceBytes;
   return plan;
 }
 

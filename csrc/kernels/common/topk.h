@@ -10,6 +10,8 @@
 // the runs to a candidate buffer. When the buffer is full, merge its runs (4-way MrgSort
 // rounds) and then merge them into the best list, keeping k. Once the best list is full, most
 // blocks have no survivors, so the cost approaches one compare per key instead of a full sort.
+// Every merge runs over the real entries only (the survivors of a run, the best list's count),
+// so a list far shorter than k costs what it holds.
 #pragma once
 
 #include "kernel_operator.h"
@@ -34,6 +36,29 @@ __aicore__ inline void FillEmptyPairs(const AscendC::LocalTensor<float>& list, u
   Duplicate(words, int32_t(-1), indexLanes, repeats, 1, 8);
 }
 
+// Merges up to four sorted lists (queue order = key order, so ties keep the lower index) into
+// `dst`; returns the merged length. Zero-length lists are left out.
+__aicore__ inline uint32_t MergeLists(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>* lists,
+                                      const uint32_t* lens, uint32_t count) {
+  using namespace AscendC;
+  AscendC::LocalTensor<float> q[4];
+  uint16_t qlen[4] = {0, 0, 0, 0};
+  uint32_t n = 0, total = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (lens[i] == 0) continue;
+    q[n] = lists[i];
+    qlen[n++] = static_cast<uint16_t>(lens[i]);
+    total += lens[i];
+  }
+  if (n == 1) {
+    DataCopy(dst, q[0], AlignUp(total, 4) * kPairFloats);
+  } else if (n > 1) {
+    MrgSortSrcList<float> src(q[0], q[1], n > 2 ? q[2] : q[0], n > 3 ? q[3] : q[0]);
+    MrgSort(dst, src, MrgSort4Info(qlen, false, static_cast<uint16_t>((1u << n) - 1), 1));
+  }
+  return total;
+}
+
 // Scratch a RunningTopK needs, carved by the caller (all 32-byte aligned).
 struct TopKScratch {
   AscendC::LocalTensor<float> scores;      // kTopKBlock floats: survivors' scores, padded
@@ -56,7 +81,6 @@ class RunningTopK {
     count_ = 0;
     runs_ = 0;
     threshold_ = kNegInf;
-    FillEmptyPairs(best_, bestPairs_);
   }
 
   // Offers `n` (<= 64) scores whose keys are idx[0..n) (increasing). Scores past n must already
@@ -77,15 +101,18 @@ class RunningTopK {
     GatherMask(s.indices.ReinterpretCast<float>(), idx.ReinterpretCast<float>(), s.mask.ReinterpretCast<uint32_t>(), false,
                0, oneRepeat, kept);
     if (kept == 0) return;
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
+    if (kept % kRunPairs != 0) {
+      // Sort32 sorts whole runs of 32: the lanes past the survivors must hold (-inf, -1).
+      uint64_t tail[2] = {~0ull << kept, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+      Duplicate(s.scores, kNegInf, tail, 1, 1, 8);
+      Duplicate(s.indices.ReinterpretCast<int32_t>(), int32_t(-1), tail, 1, 1, 8);
+    }
+    PipeBarrier<PIPE_V>();
     const uint32_t runs = CeilDiv(static_cast<uint32_t>(kept), kRunPairs);
-    PadSurvivors(s, static_cast<uint32_t>(kept), runs * kRunPairs);
-    SetFlag<HardEvent::S_V>(0);
-    WaitFlag<HardEvent::S_V>(0);
     Sort32(cand_[runs_ * kRunPairs * kPairFloats], s.scores, s.indices, static_cast<int32_t>(runs));
+    for (uint32_t r = 0; r < runs; ++r)
+      runLen_[runs_ + r] = static_cast<uint16_t>(kept - r * kRunPairs < kRunPairs ? kept - r * kRunPairs : kRunPairs);
     runs_ += runs;
-    added_ += static_cast<uint32_t>(kept);
     if ((runs_ + 2) * kRunPairs > candPairs_) Flush(s);  // no room for another block's 2 runs
   }
 
@@ -93,18 +120,20 @@ class RunningTopK {
   __aicore__ inline void Flush(const TopKScratch& s) {
     using namespace AscendC;
     if (runs_ == 0) return;
+    PipeBarrier<PIPE_V>();
     uint32_t candLen = 0;
     bool inA = false;
     AscendC::LocalTensor<float> sorted = MergeRuns(s, candLen, inA);
-    // best (lower keys) is queue 1, so ties keep the lower index.
+    // best (lower keys) is queue 0, so ties keep the lower index.
     AscendC::LocalTensor<float> out = inA ? s.mergeB : s.mergeA;
+    const AscendC::LocalTensor<float> lists[2] = {best_, sorted};
+    const uint32_t lens[2] = {count_, candLen};
+    const uint32_t merged = MergeLists(out, lists, lens, 2);
     PipeBarrier<PIPE_V>();
-    Merge2(out, best_, bestPairs_, sorted, candLen);
+    count_ = merged < k_ ? merged : k_;
+    DataCopy(best_, out, AlignUp(count_, 4) * kPairFloats);  // pairs past count_ are never read
     PipeBarrier<PIPE_V>();
-    DataCopy(best_, out, bestPairs_ * kPairFloats);
-    count_ = count_ + added_ < k_ ? count_ + added_ : k_;
     runs_ = 0;
-    added_ = 0;
     if (count_ >= k_) {
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
@@ -113,43 +142,34 @@ class RunningTopK {
   }
 
   __aicore__ inline const AscendC::LocalTensor<float>& Best() const { return best_; }
+  // Pairs of the best list that hold keys (after Flush): min(k, keys offered that survived).
+  __aicore__ inline uint32_t Count() const { return count_; }
 
  private:
-  __aicore__ inline void PadSurvivors(const TopKScratch& s, uint32_t from, uint32_t to) {
-    for (uint32_t i = from; i < to; ++i) {
-      s.scores.SetValue(i, kNegInf);
-      s.indices.SetValue(i, 0xFFFFFFFFu);
-    }
-  }
-
-  // 4-way MrgSort rounds over the candidate runs (each 32 pairs) until one run is left.
-  // The result is in cand_ (one run), s.mergeA (inA) or s.mergeB.
+  // 4-way MrgSort rounds over the candidate runs until one list is left; runs start every 32
+  // pairs in cand_ but hold only their survivors. The result is in cand_ (one run), s.mergeA
+  // (inA) or s.mergeB.
   __aicore__ inline AscendC::LocalTensor<float> MergeRuns(const TopKScratch& s, uint32_t& total, bool& inA) {
     using namespace AscendC;
-    uint16_t lens[kMaxRuns];
+    uint32_t lens[kMaxRuns], starts[kMaxRuns];
     uint32_t n = runs_;
-    for (uint32_t i = 0; i < n; ++i) lens[i] = kRunPairs;
+    for (uint32_t i = 0; i < n; ++i) {
+      lens[i] = runLen_[i];
+      starts[i] = i * kRunPairs;
+    }
     AscendC::LocalTensor<float> src = cand_;
     inA = false;
     while (n > 1) {
       const AscendC::LocalTensor<float> dst = inA ? s.mergeB : s.mergeA;
-      uint32_t in = 0, out = 0, srcOff = 0, dstOff = 0;
+      uint32_t in = 0, out = 0, dstOff = 0;
       while (in < n) {
         const uint32_t q = n - in < 4 ? n - in : 4;
-        uint16_t qlen[4] = {0, 0, 0, 0};
-        uint32_t sum = 0;
-        for (uint32_t j = 0; j < q; ++j) { qlen[j] = lens[in + j]; sum += lens[in + j]; }
-        if (q == 1) {
-          DataCopy(dst[dstOff * kPairFloats], src[srcOff * kPairFloats], sum * kPairFloats);
-        } else {
-          const uint32_t o1 = srcOff + qlen[0], o2 = o1 + qlen[1], o3 = o2 + qlen[2];
-          MrgSortSrcList<float> list(src[srcOff * kPairFloats], src[o1 * kPairFloats],
-                                     src[(q > 2 ? o2 : srcOff) * kPairFloats], src[(q > 3 ? o3 : srcOff) * kPairFloats]);
-          MrgSort(dst[dstOff * kPairFloats], list, MrgSort4Info(qlen, false, static_cast<uint16_t>((1u << q) - 1), 1));
-        }
-        lens[out++] = static_cast<uint16_t>(sum);
-        srcOff += sum;
-        dstOff += sum;
+        AscendC::LocalTensor<float> lists[4];
+        for (uint32_t j = 0; j < q; ++j) lists[j] = src[starts[in + j] * kPairFloats];
+        const uint32_t len = MergeLists(dst[dstOff * kPairFloats], lists, &lens[in], q);
+        lens[out] = len;
+        starts[out++] = dstOff;
+        dstOff += AlignUp(len, 4);  // next list 32-byte aligned
         in += q;
       }
       PipeBarrier<PIPE_V>();
@@ -158,20 +178,13 @@ class RunningTopK {
       inA = !inA;
     }
     total = lens[0];
-    return src;
-  }
-
-  __aicore__ inline void Merge2(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& a, uint32_t aLen,
-                                const AscendC::LocalTensor<float>& b, uint32_t bLen) {
-    using namespace AscendC;
-    uint16_t lens[4] = {static_cast<uint16_t>(aLen), static_cast<uint16_t>(bLen), 0, 0};
-    MrgSortSrcList<float> list(a, b, a, a);
-    MrgSort(dst, list, MrgSort4Info(lens, false, 3, 1));
+    return src[starts[0] * kPairFloats];
   }
 
   static constexpr uint32_t kMaxRuns = 64;
   AscendC::LocalTensor<float> best_, cand_;
-  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, count_ = 0, runs_ = 0, added_ = 0;
+  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, count_ = 0, runs_ = 0;
+  uint16_t runLen_[kMaxRuns] = {};
   float threshold_ = 0;
 };
 

@@ -1,11 +1,15 @@
 // Lightning Indexer, cube side (AIC): score tiles relu(Q . K^T) into the workspace ring.
 //
-// Per item, the rows' queries [rows x N1, 128] stay in L0A. Per step, 2 x 64 keys (one run per
-// vector core's key half, gathered row by row from a paged cache if needed) go GM -> L1 (ND2NZ)
-// -> L0B, one Mmad gives [rows x N1, 128] fp32, and the fixpipe applies ReLU on its way to GM.
+// Per item, the rows' queries [rows x N1, 128] go GM -> L1 -> L0A once. Per step, 2 x 64 keys (one
+// run per vector core's key half, gathered row by row from a paged cache if needed) go GM -> L1
+// (ND2NZ) -> L0B, one Mmad gives [rows x N1, 128] fp32, and the fixpipe applies ReLU on its way to
+// GM. Every operand buffer is doubled (keys in L1 and L0B, queries in L1 and L0A, scores in L0C)
+// and released by its reader through a deferred event, so the next step's key load, the current
+// Mmad and the previous step's fixpipe run at the same time.
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/buffer_slots.h"
 #include "../common/mmad.h"
 #include "li_plan.h"
 
@@ -23,12 +27,17 @@ class LiCube {
     if (t.paged) blockTable_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(blockTable));
     ring_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + uint64_t(AscendC::GetBlockIdx()) * t.wsRingBytes),
                           t.wsRingBytes / sizeof(float));
-    const uint32_t maxM = AlignUp(t.groupRows * t.heads, 16);
-    pipe_.InitBuffer(qL1_, maxM * kLiHeadDim * sizeof(T));
-    pipe_.InitBuffer(kL1_, kLiStepKeys * kLiHeadDim * sizeof(T));
-    pipe_.InitBuffer(qL0a_, maxM * kLiHeadDim * sizeof(T));
-    pipe_.InitBuffer(kL0b_, kLiStepKeys * kLiHeadDim * sizeof(T));
-    pipe_.InitBuffer(cL0c_, maxM * kLiStepKeys * sizeof(float));
+    maxM_ = AlignUp(t.groupRows * t.heads, 16);
+    pipe_.InitBuffer(qL1_, 2 * QElems() * sizeof(T));
+    pipe_.InitBuffer(kL1_, 2 * kKeyElems * sizeof(T));
+    pipe_.InitBuffer(qL0a_, 2 * QElems() * sizeof(T));
+    pipe_.InitBuffer(kL0b_, 2 * kKeyElems * sizeof(T));
+    pipe_.InitBuffer(cL0c_, 2 * maxM_ * kLiStepKeys * sizeof(float));
+    kL1Slots_.Init(2, 0);  // MTE1_MTE2 0..1
+    qL1Slots_.Init(2, 2);  // MTE1_MTE2 2..3
+    kL0bSlots_.Init(2, 0);  // M_MTE1 0..1
+    qL0aSlots_.Init(2, 2);  // M_MTE1 2..3
+    cSlots_.Init(2, 0);     // FIX_M 0..1
   }
 
   __aicore__ inline void Process() {
@@ -36,54 +45,76 @@ class LiCube {
     plan_.CoreItems(AscendC::GetBlockIdx(), first, last);
     uint32_t step = 0;
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i), step);
-    // Take back the last tiles' "free" signals so no flag count outlives the kernel.
+    // Take back the last tiles' "free" signals and every pending in-core event.
     for (uint32_t i = 0; i < (step < 2 ? step : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
+    kL1Slots_.Drain();
+    qL1Slots_.Drain();
+    kL0bSlots_.Drain();
+    qL0aSlots_.Drain();
+    cSlots_.Drain();
   }
 
  private:
-  static constexpr uint32_t kK1 = kLiHeadDim / 16;  // 16 x 16 fractals along D
+  static constexpr uint32_t kK1 = kLiHeadDim / 16;                // 16 x 16 fractals along D
+  static constexpr uint32_t kKeyElems = kLiStepKeys * kLiHeadDim;  // one step's keys
+  static constexpr int32_t kEvLoaded = 0;                          // MTE2 -> MTE1 (+ buffer), MTE1 -> M
+
+  __aicore__ inline uint32_t QElems() const { return maxM_ * kLiHeadDim; }
 
   __aicore__ inline void ProcessItem(const LiItem& item, uint32_t& step) {
     using namespace AscendC;
     const uint32_t m = item.rows * t_->heads, m1 = CeilDiv(m, 16);
-    LocalTensor<T> qL1 = qL1_.Get<T>();
+    // Queries GM -> L1 -> L0A (Nz column blocks -> Zz row blocks), into the other buffers than
+    // the previous item's.
+    const uint32_t qs = qL1Slots_.Acquire();
+    const LocalTensor<T> qL1 = qL1_.Get<T>()[qs * QElems()];
     DataCopy(qL1, query_[uint64_t(item.row0) * t_->heads * kLiHeadDim],
              Nd2NzParams(1, m, kLiHeadDim, 0, kLiHeadDim, m1 * 16, 1, 0));
-    SetFlag<HardEvent::MTE2_MTE1>(0);
-    WaitFlag<HardEvent::MTE2_MTE1>(0);
-    LocalTensor<T> qL0a = qL0a_.Get<T>();
-    for (uint32_t i = 0; i < m1; ++i)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
+    SetFlag<HardEvent::MTE2_MTE1>(2 + int32_t(qs));
+    WaitFlag<HardEvent::MTE2_MTE1>(2 + int32_t(qs));
+    const uint32_t qa = qL0aSlots_.Acquire();
+    const LocalTensor<T> qL0a = qL0a_.Get<T>()[qa * QElems()];
+    for (uint32_t i = 0; i < m1; ++i)
       LoadData(qL0a[i * kK1 * 256], qL1, LoadData2DParams(i, kK1, m1, 0, 0, false, 0));
+    qL1Slots_.Release(qs);
     const uint32_t batch = plan_.Row(item.row0).batch;
     const LiBatch kb = plan_.Batch(batch);
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
     for (uint32_t j = 0; j < steps; ++j, ++step) {
-      if (step >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-      LoadKeys(item, j, batch, kb);
-      SetFlag<HardEvent::MTE2_MTE1>(0);
-      WaitFlag<HardEvent::MTE2_MTE1>(0);
-      LocalTensor<T> kL0b = kL0b_.Get<T>();
-      LoadData(kL0b, kL1_.Get<T>(), LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
-      SetFlag<HardEvent::MTE1_M>(0);
-      WaitFlag<HardEvent::MTE1_M>(0);
-      LocalTensor<float> c = cL0c_.Get<float>();
+      const uint32_t ks = kL1Slots_.Acquire();
+      const LocalTensor<T> kL1 = kL1_.Get<T>()[ks * kKeyElems];
+      LoadKeys(item, j, batch, kb, kL1);
+      SetFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
+      WaitFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
+      const uint32_t bs = kL0bSlots_.Acquire();
+      const LocalTensor<T> kL0b = kL0b_.Get<T>()[bs * kKeyElems];
+      LoadData(kL0b, kL1, LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
+      kL1Slots_.Release(ks);
+      SetFlag<HardEvent::MTE1_M>(kEvLoaded);  // this step's keys (and the item's queries) are in L0
+      WaitFlag<HardEvent::MTE1_M>(kEvLoaded);
+      const uint32_t cs = cSlots_.Acquire();
+      const LocalTensor<float> c = cL0c_.Get<float>()[cs * maxM_ * kLiStepKeys];
       MmadParams mp;
       mp.m = MmadM(m);
       mp.n = kLiStepKeys;
       mp.k = kLiHeadDim;
       Mmad(c, qL0a, kL0b, mp);
-      SetFlag<HardEvent::M_FIX>(0);
-      WaitFlag<HardEvent::M_FIX>(0);
+      kL0bSlots_.Release(bs);
+      if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
+      SetFlag<HardEvent::M_FIX>(int32_t(cs));
+      WaitFlag<HardEvent::M_FIX>(int32_t(cs));
+      if (step >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
       const uint64_t slot = uint64_t(step % 2) * (t_->wsRingBytes / 2 / sizeof(float));
       Fixpipe(ring_[slot], c, FixpipeParamsV220(kLiStepKeys, m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
       CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
-      SetFlag<HardEvent::FIX_M>(0);  // L0C and the key buffers are reused next step
-      WaitFlag<HardEvent::FIX_M>(0);
+      cSlots_.Release(cs);
     }
+    if (steps == 0) qL0aSlots_.Release(qa);
   }
 
   // Keys of step j: tile rows [64 s, 64 s + n) hold keys [lo_s + 64 j, ...) of vector core s's half.
-  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j, uint32_t batch, const LiBatch& kb) {
+  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j, uint32_t batch, const LiBatch& kb,
+                                  const AscendC::LocalTensor<T>& kL1) {
     for (uint32_t s = 0; s < 2; ++s) {
       const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
       const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
@@ -100,7 +131,7 @@ class LiCube {
           if (run > int32_t(t_->blockSize) - within) run = int32_t(t_->blockSize) - within;
         }
         const uint32_t tileRow = s * kLiHalfKeys + done;
-        AscendC::DataCopy(kL1_.Get<T>()[tileRow * 16], key_[row * kLiHeadDim],
+        AscendC::DataCopy(kL1[tileRow * 16], key_[row * kLiHeadDim],
                           AscendC::Nd2NzParams(1, run, kLiHeadDim, 0, kLiHeadDim, kLiStepKeys, 1, 0));
         done += run;
       }
@@ -109,12 +140,16 @@ class LiCube {
 
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
+  uint32_t maxM_ = 16;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_;
   AscendC::TBuf<AscendC::TPosition::B1> kL1_;
   AscendC::TBuf<AscendC::TPosition::A2> qL0a_;
   AscendC::TBuf<AscendC::TPosition::B2> kL0b_;
   AscendC::TBuf<AscendC::TPosition::CO1> cL0c_;
+  BufferSlots<AscendC::HardEvent::MTE1_MTE2> kL1Slots_, qL1Slots_;
+  BufferSlots<AscendC::HardEvent::M_MTE1> kL0bSlots_, qL0aSlots_;
+  BufferSlots<AscendC::HardEvent::FIX_M> cSlots_;
   AscendC::GlobalTensor<T> query_, key_;
   AscendC::GlobalTensor<int32_t> blockTable_;
   AscendC::GlobalTensor<float> ring_;

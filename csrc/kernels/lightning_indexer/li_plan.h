@@ -9,7 +9,7 @@ namespace ascend_glm5 {
 class LiPlan {
  public:
   __aicore__ inline void Init(GM_ADDR plan, const LightningIndexerTiling& t) {
-    const uint32_t words = t.coreOffset + t.blockDim + 1;
+    const uint32_t words = t.levelOffset + t.numLevels + 1;
     plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), words);
     t_ = &t;
   }
@@ -26,6 +26,15 @@ class LiPlan {
     return LiItem{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
                   plan_.GetValue(o + 4), plan_.GetValue(o + 5), 0, 0};
   }
+  __aicore__ inline LiMerge Merge(uint32_t i) const {
+    const uint32_t o = t_->mergeOffset + i * 4;
+    return LiMerge{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
+  }
+  // Merges [first, last) of phase-2 level `level`.
+  __aicore__ inline void LevelMerges(uint32_t level, uint32_t& first, uint32_t& last) const {
+    first = static_cast<uint32_t>(plan_.GetValue(t_->levelOffset + level));
+    last = static_cast<uint32_t>(plan_.GetValue(t_->levelOffset + level + 1));
+  }
   // Items [first, last) of AI core `block`.
   __aicore__ inline void CoreItems(uint32_t block, uint32_t& first, uint32_t& last) const {
     first = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block));
@@ -36,6 +45,15 @@ class LiPlan {
   AscendC::GlobalTensor<int32_t> plan_;
   const LightningIndexerTiling* t_ = nullptr;
 };
+
+// Quantile spacing of a row split into `lists` partial lists: the kLiQuantiles quantiles of every
+// list together vouch for about twice k entries, so that their threshold can reach k.
+__aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
+  const uint32_t want = (2 * k + lists * kLiQuantiles - 1) / (lists * kLiQuantiles);
+  uint32_t step = 4;
+  while (step < want && step < 256) step *= 2;
+  return step;
+}
 
 // Cube -> vector handshake over the 2-slot workspace ring (cross-core mode 2, within a block).
 constexpr uint16_t kLiFlagTileReady = 0;  // AIC -> both AIVs: a score tile is in the ring

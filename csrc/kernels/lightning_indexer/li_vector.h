@@ -1,14 +1,19 @@
-// Lightning Indexer, vector side (AIV): head-weighted sum, masking, running top-k, and the final
-// merge of each row's partial lists.
+// Lightning Indexer, vector side (AIV): head-weighted sum, masking, running top-k, and the merge
+// of each row's partial lists.
 //
 // Phase 1, per item: vector core s owns the item's key half s. Per step it copies its 64 columns
-// of the score tile out of the ring, releases the slot, and for each row computes
-// score[t] = sum_h w[h] * relu_qk[h][t], masks keys the row may not see, and offers the 64 scores
-// to the row's RunningTopK. At the item's end each row's best list goes to its partial slot.
-// Phase 2 (after SyncAll over the vector cores): each row's partial lists, in key order, are
-// merged 4 at a time into the final top-k; indices (and scores) are written to the output.
+// of the score tile out of the ring and releases the slot; one Mul weights every head row of
+// every query row (the weights broadcast per row with Brcb), a folding tree of Adds sums each
+// query row's heads (log2 N1 instructions), keys the row may not see become -inf (one masked
+// Duplicate), and the 64 scores go to the row's RunningTopK. At the item's end each row's best
+// list goes to its list slot with its length.
+// Phase 2 (after SyncAll over the vector cores): the host's merge plan, level by level (SyncAll
+// between levels): each merge takes up to 4 consecutive lists of a row (key order, so MrgSort's
+// queue order keeps ties on the lower index), keeps the best k, and writes a list slot or, for a
+// row's last merge, its indices (and scores).
 #pragma once
 
+#include "../common/buffer_slots.h"
 #include "../common/tiling.h"
 #include "../common/topk.h"
 #include "kernel_operator.h"
@@ -22,14 +27,20 @@ class LiVector {
   __aicore__ inline void Init(GM_ADDR weights, GM_ADDR plan, GM_ADDR indices, GM_ADDR values, GM_ADDR workspace,
                               const LightningIndexerTiling& t) {
     t_ = &t;
+    tileFree_[0].Init(1, kEvTile);
+    tileFree_[1].Init(1, kEvTile + 1);
     plan_.Init(plan, t);
     weights_.SetGlobalBuffer(reinterpret_cast<__gm__ W*>(weights), uint64_t(t.numRows) * t.heads);
     indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
     if (t.returnValue) values_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(values), uint64_t(t.numRows) * t.sparseCount);
     ring_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + uint64_t(AscendC::GetBlockIdx() / 2) * t.wsRingBytes),
                           t.wsRingBytes / sizeof(float));
-    partials_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPartialOffset),
-                              uint64_t(t.numPartials) * t.sparseCount * kPairFloats);
+    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsListOffset),
+                           uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(float));
+    listWords_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset),
+                               uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(int32_t));
+    quants_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsQuantOffset),
+                            uint64_t(t.numPartials) * kLiQuantiles * kPairFloats);
     pipe_.InitBuffer(arena_, kArenaBytes);
   }
 
@@ -38,12 +49,21 @@ class LiVector {
     plan_.CoreItems(AscendC::GetBlockIdx() / 2, first, last);
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i));
-    AscendC::SyncAll<true>();  // every partial list is in GM
-    MergeRows();
+    tileFree_[0].Drain();
+    tileFree_[1].Drain();
+    CarvePhase2();
+    for (uint32_t level = 0; level < t_->numLevels; ++level) {
+      AscendC::SyncAll<true>();  // the lists this level reads are in GM
+      uint32_t m, end;
+      plan_.LevelMerges(level, m, end);
+      const uint32_t vectorCores = 2 * t_->blockDim;
+      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m), level == 0);
+    }
   }
 
  private:
   static constexpr uint32_t kArenaBytes = 180 * 1024;
+  static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2, 3); V -> MTE2: their release
 
   // Bump allocation of 32-byte aligned slices of the UB arena.
   template <typename T>
@@ -53,15 +73,18 @@ class LiVector {
     return out;
   }
 
+  __aicore__ inline uint64_t Slot(int32_t slot) const { return uint64_t(slot) * (t_->listSlotBytes / sizeof(float)); }
+
   __aicore__ inline void CarvePhase1() {
     used_ = 0;
     const uint32_t maxM = t_->groupRows * t_->heads;
-    tile_ = Take<float>(maxM * kLiHalfKeys);
+    for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(maxM * kLiHalfKeys);
     wRaw_ = Take<W>(maxM);
-    wF32_ = Take<float>(maxM);
-    score_ = Take<float>(kLiHalfKeys);
-    term_ = Take<float>(kLiHalfKeys);
+    wF32_ = Take<float>(AlignUp(maxM, 8));
+    wB_ = Take<float>(AlignUp(maxM, 8) * 8);
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
+    header_ = Take<int32_t>(8);
+    quant_ = Take<float>(kLiQuantiles * kPairFloats);
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
@@ -86,40 +109,76 @@ class LiVector {
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
+    if (steps > 0) FetchTile(m, sub, step_);
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-      const uint64_t slot = uint64_t(step_ % 2) * (t_->wsRingBytes / 2 / sizeof(float));
-      // Rows of 128 scores: take our 64 (8 blocks), skip the other core's 64.
-      DataCopy(tile_, ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-      CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+      // With two tile buffers the next tile is copied while this one is worked on.
+      if (t_->tileBuffers == 2 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
+      const uint32_t b = step_ % t_->tileBuffers;
+      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+      const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
       AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
+      // Every head row times its weight, in one instruction: w broadcast to a block per head row.
+      Mul(tile, tile, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
+      PipeBarrier<PIPE_V>();
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const int32_t limit = (visible[g] < hi ? visible[g] : hi) - base;  // keys of this block the row sees
         if (limit <= 0) continue;
-        WeightedSum(g);
-        if (limit < int32_t(kLiHalfKeys)) MaskTail(static_cast<uint32_t>(limit));
-        topk_[g].Offer(score_, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
+        const LocalTensor<float> score = tile[g * heads * kLiHalfKeys];
+        SumHeads(score);
+        if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
+        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
       }
+      tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
+      if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
-      const uint64_t slot = uint64_t(row.partialBase + 2 * item.split + int32_t(sub));
-      SetFlag<HardEvent::V_MTE3>(0);
-      WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopyPad(partials_[slot * t_->sparseCount * kPairFloats], best_[g],
-                  DataCopyExtParams(1, t_->sparseCount * kPairFloats * sizeof(float), 0, 0, 0));
-      SetFlag<HardEvent::MTE3_V>(0);  // best_[g] is reused by the next item
-      WaitFlag<HardEvent::MTE3_V>(0);
+      const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
+      if (row.partials > 4) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
+      WriteList(slot, best_[g], topk_[g].Count());
     }
   }
 
-  // weights rows [row0, row0 + rows) -> fp32, kept as scalars for the head loop.
+  // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
+  // past its end), as (score, 0) pairs, for the merge's threshold (CutAtThreshold).
+  __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
+                                        uint32_t lists) {
+    using namespace AscendC;
+    const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t j = 0; j < kLiQuantiles; ++j) {
+      const uint32_t rank = step * j + step - 1;
+      quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);
+      quant_.SetValue(2 * j + 1, 0.0f);
+    }
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    DataCopy(quants_[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
+    SetFlag<HardEvent::MTE3_S>(0);
+    WaitFlag<HardEvent::MTE3_S>(0);
+  }
+
+  // Score tile `step` of the ring -> tile buffer step % tileBuffers (our 64 columns of each row of
+  // 128 scores, skipping the other core's 64); the ring slot is released once copied.
+  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step) {
+    using namespace AscendC;
+    const uint32_t b = step % t_->tileBuffers;
+    tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+    const uint64_t slot = uint64_t(step % 2) * (t_->wsRingBytes / 2 / sizeof(float));
+    DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+    CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+  }
+
+  // weights rows [row0, row0 + rows) -> fp32, then each broadcast to a 32-byte block (Brcb).
   __aicore__ inline void LoadWeights(uint32_t row0, uint32_t m) {
     using namespace AscendC;
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's Mul has read the weights
+    WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(wRaw_, weights_[uint64_t(row0) * t_->heads], DataCopyExtParams(1, m * sizeof(W), 0, 0, 0),
                 DataCopyPadExtParams<W>(false, 0, 0, W(0.0f)));
     SetFlag<HardEvent::MTE2_V>(0);
@@ -129,94 +188,189 @@ class LiVector {
     } else {
       Cast(wF32_, wRaw_, RoundMode::CAST_NONE, m);
     }
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = 0; i < m; ++i) w_[i] = wF32_.GetValue(i);
-  }
-
-  // score = sum_h w[g, h] * tile[g * heads + h, :], in head order.
-  __aicore__ inline void WeightedSum(uint32_t g) {
-    using namespace AscendC;
-    const uint32_t heads = t_->heads;
-    Muls(score_, tile_[g * heads * kLiHalfKeys], w_[g * heads], kLiHalfKeys);
-    for (uint32_t h = 1; h < heads; ++h) {
-      Muls(term_, tile_[(g * heads + h) * kLiHalfKeys], w_[g * heads + h], kLiHalfKeys);
-      PipeBarrier<PIPE_V>();
-      Add(score_, score_, term_, kLiHalfKeys);
-    }
+    PipeBarrier<PIPE_V>();
+    Brcb(wB_, wF32_, uint8_t(CeilDiv(m, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
   }
 
-  // Keys at or past `limit` in this block are invisible to the row: their score becomes -inf.
-  __aicore__ inline void MaskTail(uint32_t limit) {
+  // score[0, 64) = sum over the row's weighted head rows score[h * 64, h * 64 + 64): a folding
+  // tree, each level one Add of the upper half onto the lower half (an odd middle row waits).
+  __aicore__ inline void SumHeads(const AscendC::LocalTensor<float>& rows) {
     using namespace AscendC;
+    for (uint32_t n = t_->heads; n > 1;) {
+      const uint32_t half = n / 2;
+      Add(rows, rows, rows[(n - half) * kLiHalfKeys], int32_t(half * kLiHalfKeys));
+      PipeBarrier<PIPE_V>();
+      n -= half;
+    }
+  }
+
+  // Keys at or past `limit` in this block are invisible to the row: their score becomes -inf.
+  __aicore__ inline void MaskTail(const AscendC::LocalTensor<float>& score, uint32_t limit) {
+    using namespace AscendC;
+    uint64_t mask[2] = {~0ull << limit, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    Duplicate(score, kNegInf, mask, 1, 1, 8);
+    PipeBarrier<PIPE_V>();
+  }
+
+  // A list slot: its length in the 32-byte header, then `count` sorted pairs.
+  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count) {
+    using namespace AscendC;
+    Duplicate(header_, int32_t(count), 8);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
+    if (count > 0)
+      DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, count * kPairFloats * 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // ---- phase 2 --------------------------------------------------------------------------------
+
+  __aicore__ inline void CarvePhase2() {
+    used_ = 0;
+    const uint32_t pairs = t_->bestPairs;
+    for (uint32_t i = 0; i < 4; ++i) in_[i] = Take<float>(pairs * kPairFloats);
+    merged_ = Take<float>(4 * pairs * kPairFloats);
+    heads_ = Take<int32_t>(4 * 8);
+    header_ = Take<int32_t>(8);
+    qIn_ = Take<float>(kMaxQuantPairs * kPairFloats);
+    qA_ = Take<float>(kMaxQuantPairs * kPairFloats);
+    qB_ = Take<float>(kMaxQuantPairs * kPairFloats);
+    outScores_ = Take<float>(pairs);
+    outIdx_ = Take<uint32_t>(pairs);
+  }
+
+  __aicore__ inline void MergeStep(const LiMerge& m, bool firstLevel) {
+    using namespace AscendC;
+    const uint32_t k = t_->sparseCount, pairs = t_->bestPairs;
+    // The lists' lengths: one strided copy of their headers, then read from UB.
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(heads_, listWords_[Slot(m.src)],
+                DataCopyExtParams(uint16_t(m.count), 4, t_->listSlotBytes - 4, 0, 0), DataCopyPadExtParams<int32_t>());
+    SetFlag<HardEvent::MTE2_S>(0);
+    WaitFlag<HardEvent::MTE2_S>(0);
+    uint32_t lens[4] = {0, 0, 0, 0}, total = 0;
+    for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
+    if (firstLevel && m.dst >= 0) CutAtThreshold(m, lens);
+    for (int32_t i = 0; i < m.count; ++i) total += lens[i];
+    const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
+    if (final) {
+      FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
+      SetFlag<HardEvent::V_MTE2>(0);
+      WaitFlag<HardEvent::V_MTE2>(0);
+    }
+    for (int32_t i = 0; i < m.count; ++i) {
+      if (lens[i] == 0) continue;
+      DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
+                  DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+    }
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    if (!one) {
+      MergeLists(merged_, in_, lens, uint32_t(m.count));
+      PipeBarrier<PIPE_V>();
+    }
+    const uint32_t keep = total < k ? total : k;
+    if (!final) {
+      WriteList(m.dst, merged_, keep);
+      return;
+    }
+    // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
+    // than k those pairs are inside the output, so they become (-inf, -1) again.
+    if (keep < k) FillPairs(total, AlignUp(total, 4));
+    // Pairs past k (more were merged) are extracted but not written: the output takes k.
+    if (t_->returnValue) {
+      AscendC::Extract(outScores_, outIdx_, merged_, static_cast<int32_t>(pairs / kRunPairs));
+    } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
+      uint64_t kept = 0;
+      GatherMask(outIdx_, merged_.ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
+                 GatherMaskParams(1, uint16_t(pairs / kRunPairs), 8, 0), kept);
+    }
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopyPad(indices_[uint64_t(m.row) * k], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
+    if (t_->returnValue) DataCopyPad(values_[uint64_t(m.row) * k], outScores_, DataCopyExtParams(1, k * 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // A row with many partial lists (split over cores in decode): a lower bound T of its k-th best
+  // score cuts each list before merging. Quantile j of list c is its score at rank s j + s - 1
+  // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
+  // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
+  // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
+  // them if there is none).
+  __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
+    using namespace AscendC;
+    const LiRow row = plan_.Row(uint32_t(m.row));
+    const uint32_t lists = uint32_t(row.partials), n = lists * kLiQuantiles;
+    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
+    if (rank >= n || n > kMaxQuantPairs) return;  // not enough quantiles to vouch for k entries: no cut
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopy(qIn_, quants_[uint64_t(row.partialBase) * kLiQuantiles * kPairFloats], n * kPairFloats);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
+    uint32_t runLens[kMaxQuantPairs / kLiQuantiles], starts[kMaxQuantPairs / kLiQuantiles], runs = lists;
+    for (uint32_t i = 0; i < runs; ++i) {
+      runLens[i] = kLiQuantiles;
+      starts[i] = i * kLiQuantiles;
+    }
+    LocalTensor<float> src = qIn_;
+    bool toA = true;
+    while (runs > 1) {
+      const LocalTensor<float> dst = toA ? qA_ : qB_;
+      uint32_t in = 0, out = 0, at = 0;
+      while (in < runs) {
+        const uint32_t q = runs - in < 4 ? runs - in : 4;
+        LocalTensor<float> group[4];
+        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
+        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
+        runLens[out] = len;
+        starts[out++] = at;
+        at += len;  // multiples of 8 pairs: 32-byte aligned
+        in += q;
+      }
+      PipeBarrier<PIPE_V>();
+      runs = out;
+      src = dst;
+      toA = !toA;
+    }
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = limit; i < kLiHalfKeys; ++i) score_.SetValue(i, kNegInf);
+    const float threshold = src.GetValue(2 * rank);
+    for (int32_t i = 0; i < m.count; ++i) {
+      const uint32_t list = uint32_t(m.src - row.partialBase + i);
+      uint32_t above = 0;
+      while (above < kLiQuantiles && qIn_.GetValue((list * kLiQuantiles + above) * kPairFloats) >= threshold) ++above;
+      if (above < kLiQuantiles) {
+        const uint32_t keep = step * above + step - 1;
+        if (keep < lens[i]) lens[i] = keep;
+      }
+    }
+  }
+
+  // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
+  __aicore__ inline void FillPairs(uint32_t from, uint32_t to) {
+    using namespace AscendC;
+    if (from >= to) return;
+    LocalTensor<int32_t> words = merged_.ReinterpretCast<int32_t>();
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t i = from; i < to; ++i) {
+      words.SetValue(2 * i, static_cast<int32_t>(0xFF800000u));
+      words.SetValue(2 * i + 1, -1);
+    }
     SetFlag<HardEvent::S_V>(0);
     WaitFlag<HardEvent::S_V>(0);
   }
 
-  // Phase 2: rows are dealt round-robin to all vector cores.
-  __aicore__ inline void MergeRows() {
-    using namespace AscendC;
-    used_ = 0;
-    const uint32_t pairs = t_->bestPairs;
-    LocalTensor<float> acc = Take<float>(pairs * kPairFloats);
-    LocalTensor<float> lists[3] = {Take<float>(pairs * kPairFloats), Take<float>(pairs * kPairFloats),
-                                   Take<float>(pairs * kPairFloats)};
-    LocalTensor<float> merged = Take<float>(4 * pairs * kPairFloats);
-    LocalTensor<float> outScores = Take<float>(pairs);
-    LocalTensor<uint32_t> outIdx = Take<uint32_t>(pairs);
-    const uint32_t k = t_->sparseCount, vectorCores = 2 * t_->blockDim;
-    for (uint32_t r = AscendC::GetBlockIdx(); r < t_->numRows; r += vectorCores) {
-      const LiRow row = plan_.Row(r);
-      if (row.partials <= 0) continue;  // output already holds -1 (and -inf)
-      FillEmptyPairs(acc, pairs);
-      LoadList(acc, row.partialBase);
-      for (int32_t p = 1; p < row.partials; p += 3) {
-        const uint32_t q = row.partials - p < 3 ? row.partials - p : 3;
-        for (uint32_t i = 0; i < q; ++i) LoadList(lists[i], row.partialBase + p + int32_t(i));
-        // acc holds lower keys than lists[0], which holds lower keys than lists[1]: ties stay stable.
-        uint16_t lens[4] = {uint16_t(k), uint16_t(k), uint16_t(q > 1 ? k : 0), uint16_t(q > 2 ? k : 0)};
-        AscendC::MrgSort(merged, AscendC::MrgSortSrcList<float>(acc, lists[0], q > 1 ? lists[1] : acc, q > 2 ? lists[2] : acc),
-                AscendC::MrgSort4Info(lens, false, static_cast<uint16_t>((1u << (q + 1)) - 1), 1));
-        PipeBarrier<PIPE_V>();
-        DataCopy(acc, merged, pairs * kPairFloats);
-        PipeBarrier<PIPE_V>();
-      }
-      FillTail(acc, k, pairs);
-      AscendC::Extract(outScores, outIdx, acc, static_cast<int32_t>(pairs / kRunPairs));
-      SetFlag<HardEvent::V_MTE3>(0);
-      WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopyPad(indices_[uint64_t(r) * k], outIdx.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
-      if (t_->returnValue) DataCopyPad(values_[uint64_t(r) * k], outScores, DataCopyExtParams(1, k * 4, 0, 0, 0));
-      SetFlag<HardEvent::MTE3_V>(0);
-      WaitFlag<HardEvent::MTE3_V>(0);
-    }
-  }
-
-  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, int32_t slot) {
-    using namespace AscendC;
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(dst, partials_[uint64_t(slot) * t_->sparseCount * kPairFloats],
-                DataCopyExtParams(1, t_->sparseCount * kPairFloats * sizeof(float), 0, 0, 0),
-                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-  }
-
-  // Pairs [k, pairs) are padding: make them (-inf, -1) so Extract reads defined data.
-  __aicore__ inline void FillTail(const AscendC::LocalTensor<float>& list, uint32_t k, uint32_t pairs) {
-    AscendC::LocalTensor<int32_t> words = list.ReinterpretCast<int32_t>();
-    for (uint32_t i = k; i < pairs; ++i) {
-      words.SetValue(2 * i, static_cast<int32_t>(0xFF800000u));
-      words.SetValue(2 * i + 1, -1);
-    }
-  }
-
   static constexpr uint32_t kMaxGroupRows = 4;
+  static constexpr uint32_t kMaxQuantPairs = 1024;  // quantiles of one row: 64 lists
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   AscendC::TPipe pipe_;
@@ -224,15 +378,17 @@ class LiVector {
   uint32_t used_ = 0;
   uint32_t step_ = 0;
   AscendC::GlobalTensor<W> weights_;
-  AscendC::GlobalTensor<int32_t> indices_;
-  AscendC::GlobalTensor<float> values_, ring_, partials_;
-  AscendC::LocalTensor<float> tile_, wF32_, score_, term_;
+  AscendC::GlobalTensor<int32_t> indices_, listWords_;
+  AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
+  AscendC::LocalTensor<float> tiles_[2], wF32_, wB_, merged_, outScores_, quant_, qIn_, qA_, qB_;
+  AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
-  AscendC::LocalTensor<int32_t> keyIdx_;
+  AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
+  AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
+  BufferSlots<AscendC::HardEvent::V_MTE2> tileFree_[2];
   RunningTopK topk_[kMaxGroupRows];
-  float w_[kMaxGroupRows * kLiMaxHeads];
 };
 
 }  // namespace ascend_glm5

@@ -4,7 +4,10 @@
 // up to `groupRows` consecutive rows of one batch and a key range. The cube computes the ReLU'd
 // scores of the item's rows x 128 keys per step; the two vector cores of the block each own one
 // contiguous half of the key range (64 keys per step), keep a running top-k per row, and write
-// it as a partial list. After SyncAll, each row's partial lists are merged in key order.
+// it as a partial list (a list slot: its length, then its sorted pairs). After SyncAll, each row's
+// lists are merged 4 at a time, in key order, over as many levels as it needs (a row split over
+// many cores in decode has many lists): the merges of a level run on all vector cores at once,
+// with a SyncAll between levels; a row's last merge writes its indices.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,12 @@ struct LiRow {      // per query row of the flattened query tensor
 struct LiBatch {
   int32_t keyStart;     // first key row (BSND / TND); unused when paged
   int32_t keyLen;
+};
+struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row -> list dst (or the output)
+  int32_t row;
+  int32_t src;          // first list slot (consecutive slots, in key order)
+  int32_t count;        // 1..4
+  int32_t dst;          // list slot of the result; -1: the row's indices (and values)
 };
 struct LiItem {
   int32_t row0;         // first query row
@@ -60,10 +69,18 @@ struct LightningIndexerTiling {
   uint32_t batchOffset;
   uint32_t itemOffset;
   uint32_t coreOffset;    // blockDim + 1 prefix offsets into the items
+  uint32_t mergeOffset;   // LiMerge records, level after level
+  uint32_t levelOffset;   // numLevels + 1 prefix offsets into the merges
+  uint32_t numLevels;
   uint32_t wsRingBytes;   // workspace: per block, 2 score tiles
-  uint32_t wsPartialOffset;
-  uint32_t numPartials;
-  uint32_t reserved;
+  uint32_t wsListOffset;  // list slots: the partial lists, then the merges' intermediate lists
+  uint32_t listSlotBytes; // 32-byte header (int32 length) + bestPairs pairs
+  uint32_t numPartials;   // slots written in phase 1
+  uint32_t numListSlots;
+  uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
+  uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
 };
+constexpr uint32_t kLiListHeaderFloats = 8;
+constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 
 }  // namespace ascend_glm5

@@ -1,18 +1,22 @@
 // Sparse Flash Attention, cube side (AIC).
 //
-// Per tile g (up to 64 selected rows of one query row, all N1 heads as the cube's M):
-//   Gather   the selected rows of kv (512) and k_rope (64) GM -> L1 (ND2NZ, one copy per run of
+// Per item, the vector cores have written the cache rows it selects and their count (sfa_select.h).
+// Per tile g (up to 64 of those rows, all N1 heads as the cube's M):
+//   Gather   the rows of key (512) and k_rope (64) GM -> L1 (ND2NZ, one copy per run of
 //            contiguous cache rows) into L1 tile g % 3; latent rows past the last selected one, up
 //            to the next 16, are zeroed (the cube works on whole 16-row fractals).
-//   Scores   S = [q | q_rope] . [kv | k_rope]^T, 128 of the 576 columns per Mmad, fp32 in L0C
-//            -> fixpipe -> S ring slot g % 2 -> both vector cores.
-//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 -> L0A; O = P . kv, 64 latent
-//            columns per Mmad (kv fractals transposed on their way to L0B) -> O ring slot g % 2.
-// The order per step is Scores(g), Gather(g+1), Output(g-1): the next tile's gather and the
-// vector softmax of tile g run while the cube waits for and computes P . V of tile g-1.
+//   Scores   S = [q | q_rope] . [k | k_rope]^T, 128 of the 576 columns per Mmad, fp32 in L0C
+//            -> fixpipe -> S ring slot g % 2 -> both vector cores. With a separate `value`, its rows
+//            then replace the key's latent columns of the tile, which Scores no longer needs.
+//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 -> L0A; O = P . V, 64 latent
+//            columns per Mmad (V fractals transposed on their way to L0B) -> O ring slot g % 2.
+// The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
+// while the cube computes P . V of tile g-1, and the next tile's gather while that P . V is in the
+// cube's pipes.
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/buffer_slots.h"
 #include "../common/host_device.h"
 #include "../common/mmad.h"
 #include "../common/tiling.h"
@@ -20,56 +24,29 @@
 
 namespace ascend_glm5 {
 
-// Double (or triple) buffered operands with deferred release: the reader signals `evt` when
-// done with a buffer, and the next writer of that buffer waits only if it has not yet.
-template <AscendC::HardEvent evt>
-class BufferSlots {
- public:
-  __aicore__ inline void Init(uint32_t count, int32_t firstEventId) {
-    count_ = count;
-    first_ = firstEventId;
-  }
-  // The next buffer in round-robin order, once its previous reader is done.
-  __aicore__ inline uint32_t Acquire() {
-    const uint32_t s = next_;
-    next_ = (next_ + 1) % count_;
-    Wait(s);
-    return s;
-  }
-  __aicore__ inline void Wait(uint32_t s) {
-    if (!busy_[s]) return;
-    AscendC::WaitFlag<evt>(first_ + int32_t(s));
-    busy_[s] = false;
-  }
-  __aicore__ inline void Release(uint32_t s) {
-    AscendC::SetFlag<evt>(first_ + int32_t(s));
-    busy_[s] = true;
-  }
-  __aicore__ inline void Drain() {
-    for (uint32_t s = 0; s < count_; ++s) Wait(s);
-  }
-
- private:
-  uint32_t count_ = 1, next_ = 0;
-  int32_t first_ = 0;
-  bool busy_[4] = {false, false, false, false};
-};
-
 template <typename T>
 class SfaCube {
  public:
-  __aicore__ inline void Init(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR keyRope, GM_ADDR blockTable,
-                              GM_ADDR indices, GM_ADDR plan, GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
+  __aicore__ inline void Init(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR value, GM_ADDR keyRope,
+                              GM_ADDR plan, GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
     t_ = &t;
-    uint64_t begin, end;
-    SplitEvenly(t.numRows, t.blockDim, uint32_t(AscendC::GetBlockIdx()), begin, end);
-    tiles_.Init(plan, indices, t, uint32_t(begin), uint32_t(end));
+    plan_.Init(plan, t);
+    uint32_t first, last;
+    plan_.CoreItems(uint32_t(AscendC::GetBlockIdx()), first, last);
+    // This core's slots: one per item at most, plus the end.
+    slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsSlotOffset) +
+                               uint64_t(first + AscendC::GetBlockIdx()) * kSfaSlotWords,
+                           uint64_t(last - first + 1) * kSfaSlotWords);
     const uint64_t qRows = uint64_t(t.numRows) * t.heads;
     query_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(query), qRows * kSfaLatentDim);
     queryRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(queryRope), qRows * kSfaRopeDim);
     key_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(key));
+    value_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(t.separateValue ? value : key));
     keyRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(keyRope));
-    if (t.paged) blockTable_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(blockTable));
+    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset), uint64_t(t.numItems) * t.listWords);
+    gatherSlots_.SetGlobalBuffer(
+        reinterpret_cast<__gm__ T*>(workspace + t.wsGatherOffset + uint64_t(AscendC::GetBlockIdx()) * kSfaGatherSlots * t.gatherSlotBytes),
+        kSfaGatherSlots * t.gatherSlotBytes / sizeof(T));
     GM_ADDR ring = workspace + uint64_t(AscendC::GetBlockIdx()) * t.wsBlockBytes;
     sRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring), 2 * t.wsSlotS / sizeof(float));
     pRing_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ring + 2 * t.wsSlotS), 2 * t.wsSlotP / sizeof(T));
@@ -91,18 +68,21 @@ class SfaCube {
 
   __aicore__ inline void Process() {
     SfaTile cur, prev, next;
-    if (!tiles_.NextWork(cur)) return;
-    LoadQuery(cur.row);
-    Gather(cur, 0);
+    if (!NextWork(cur)) return;
+    LoadQuery(uint32_t(cur.info.row));
+    Gather(cur, 0, 0);
     uint32_t g = 0;
     for (;;) {
       Scores(cur, g);
-      const bool more = tiles_.NextWork(next);
-      if (more) {
-        if (next.first) LoadQuery(next.row);
-        Gather(next, (g + 1) % kSfaKvBuffers);
-      }
+      if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
+      // P . V of the previous tile before the next gather: its P load then does not queue behind
+      // the gather on MTE2, and the gather overlaps its Mmads and fixpipe.
       if (g > 0) Output(prev, g - 1);
+      const bool more = NextWork(next);
+      if (more) {
+        if (next.first) LoadQuery(uint32_t(next.info.row));
+        Gather(next, (g + 1) % kSfaKvBuffers, g + 1);
+      }
       if (!more) break;
       prev = cur;
       cur = next;
@@ -118,12 +98,32 @@ class SfaCube {
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
   static constexpr uint32_t kTileN1 = kSfaTileRows / 16;               // fractal rows per kv column block
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
+  static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores loaded the key
   static_assert(kSfaTileRows == kSfaOutChunk, "one L0C buffer size serves S and an output chunk");
 
   __aicore__ inline AscendC::LocalTensor<T> KvTile(uint32_t buf) { return kvL1_.Get<T>()[buf * kKvTileElems]; }
   __aicore__ inline AscendC::LocalTensor<T> L0A(uint32_t s) { return l0a_.Get<T>()[s * kL0Slot / sizeof(T)]; }
   __aicore__ inline AscendC::LocalTensor<T> L0B(uint32_t s) { return l0b_.Get<T>()[s * kL0Slot / sizeof(T)]; }
   __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) { return l0c_.Get<float>()[i * mPad_ * kSfaTileRows]; }
+
+  // The next tile of this core's items. The vector cores post, in order, a work slot per item that
+  // selects rows (item, count; its rows in the item's list), then an end slot (item -1).
+  __aicore__ inline bool NextWork(SfaTile& tile) {
+    while (!cursor_.Next(tile)) {
+      if (ended_) return false;
+      AscendC::CrossCoreWaitFlag<2, PIPE_S>(kSfaFlagList);
+      // Each slot sits alone in a 64-byte line this core never read before: no stale DataCache line.
+      const uint64_t at = slot_++ * kSfaSlotWords;
+      const int32_t item = slots_.GetValue(at);
+      if (item < 0) {
+        ended_ = true;
+        return false;
+      }
+      listBase_ = uint64_t(item) * t_->listWords;
+      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)));
+    }
+    return true;
+  }
 
   // q and q_rope of one query row -> L1 as one [N1, 576] Nz matrix.
   __aicore__ inline void LoadQuery(uint32_t row) {
@@ -140,31 +140,21 @@ class SfaCube {
     queryPending_ = true;
   }
 
-  __aicore__ inline uint64_t CacheRow(const SfaTile& tile, int32_t id) const {
-    if (!t_->paged) return uint64_t(tile.info.kvStart) + uint32_t(id);
-    const int32_t page = blockTable_.GetValue(uint64_t(tile.info.batch) * t_->maxBlocks + uint32_t(id) / t_->blockSize);
-    return uint64_t(page) * t_->blockSize + uint32_t(id) % t_->blockSize;
-  }
-
-  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf) {
+  // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache, the vector cores'
+  // share from gather slot g % 3 (sfa_gather.h).
+  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
-    if (tile.first) ids_.Reset(tiles_.Indices(), tile.row, tiles_.SparseCount(), tile.info.end);
     const LocalTensor<T> kv = KvTile(buf);
-    uint32_t runStart = 0, runLen = 0;
-    uint64_t runRow = 0;
-    for (uint32_t i = 0; i < tile.rows; ++i) {
-      const uint64_t row = CacheRow(tile, ids_.Next());
-      if (runLen > 0 && row == runRow + runLen) {
-        ++runLen;
-        continue;
-      }
-      CopyRun(kv, runStart, runRow, runLen);
-      runStart = i;
-      runRow = row;
-      runLen = 1;
+    const SfaShares share = TileShares(tile.rows, t_->aivRows);
+    CopyRows<false>(tile, kv, share.cube);
+    if (t_->aivRows > 0) {
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
+      if (share.cube < tile.rows)
+        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + share.cube * kSfaQkDim],
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaQkDim, 0, kSfaQkDim, kSfaTileRows, 1, 0));
+      if (!t_->separateValue) CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
     }
-    CopyRun(kv, runStart, runRow, runLen);
     // P . V reads whole 16-row fractals: zero the padding rows of the latent column blocks (stale
     // data could hold NaN, and 0 * NaN is NaN). The rope blocks only feed scores the vector masks.
     const uint32_t pad = AlignUp(tile.rows, 16) - tile.rows;
@@ -174,12 +164,53 @@ class SfaCube {
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
   }
 
-  // Cache rows [cacheRow, cacheRow + n) -> tile rows [tileRow, tileRow + n) (latent, then rope columns).
+  // A separate value: once Scores has loaded the key's columns, the value rows take the latent
+  // columns of the tile (their zeroed padding rows stay) for Output.
+  __aicore__ inline void LoadValue(const SfaTile& tile, uint32_t buf, uint32_t g) {
+    using namespace AscendC;
+    WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);
+    const LocalTensor<T> kv = KvTile(buf);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows);
+    CopyRows<true>(tile, kv, share.cube);
+    if (t_->aivRows > 0) {
+      if (share.cube < tile.rows)
+        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + kSfaTileRows * kSfaQkDim + share.cube * kSfaLatentDim],
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+      CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
+    }
+    SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
+  }
+
+  __aicore__ inline uint64_t GatherSlot(uint32_t g) const { return uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T)); }
+
+  // The tile's first `rows` rows, one copy per run of contiguous cache rows: key latent + rope
+  // columns, or (kValue) value latent columns.
+  template <bool kValue>
+  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows) {
+    uint32_t runStart = 0, runLen = 0;
+    uint64_t runRow = 0;
+    for (uint32_t i = 0; i < rows; ++i) {
+      const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + i));
+      if (runLen > 0 && row == runRow + runLen) {
+        ++runLen;
+        continue;
+      }
+      CopyRun<kValue>(kv, runStart, runRow, runLen);
+      runStart = i;
+      runRow = row;
+      runLen = 1;
+    }
+    CopyRun<kValue>(kv, runStart, runRow, runLen);
+  }
+
+  // Cache rows [cacheRow, cacheRow + n) -> tile rows [tileRow, tileRow + n).
+  template <bool kValue>
   __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, uint32_t tileRow, uint64_t cacheRow, uint32_t n) {
     using namespace AscendC;
     if (n == 0) return;
-    DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaLatentDim],
+    DataCopy(kv[tileRow * 16], (kValue ? value_ : key_)[cacheRow * kSfaLatentDim],
              Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+    if (kValue) return;
     DataCopy(kv[kSfaLatentDim * kSfaTileRows + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
              Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, kSfaTileRows, 1, 0));
   }
@@ -209,6 +240,7 @@ class SfaCube {
       aSlots_.Release(a);
       bSlots_.Release(b);
     }
+    if (t_->separateValue) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);  // LoadValue may overwrite the key
     SetFlag<HardEvent::M_FIX>(0);
     WaitFlag<HardEvent::M_FIX>(0);
     if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagScoresFree);  // both AIVs copied tile g-2 out
@@ -222,6 +254,7 @@ class SfaCube {
     using namespace AscendC;
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16);
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagProbs);  // both AIVs wrote their heads' P
+    if (t_->separateValue) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));  // LoadValue's rows are in
     const LocalTensor<T> p = pL1_.Get<T>(), kv = KvTile(buf);
     DataCopy(p, pRing_[(g % 2) * (t_->wsSlotP / sizeof(T))],
              Nd2NzParams(1, t_->heads, n1 * 16, 0, kSfaTileRows, mPad_, 1, 0));
@@ -237,7 +270,7 @@ class SfaCube {
     for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
-      // B = kv[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose
+      // B = V[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose
       // of the kv Nz fractal (column block, row block).
       for (uint32_t r1 = 0; r1 < n1; ++r1)
         LoadData(v[r1 * (kSfaOutChunk / 16) * kFractal], kv,
@@ -273,8 +306,10 @@ class SfaCube {
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
-  SfaTiles tiles_;
-  SelectedIds ids_;
+  SfaPlan plan_;
+  SfaTileCursor cursor_;
+  uint64_t slot_ = 0, listBase_ = 0;
+  bool ended_ = false;
   uint32_t m1_ = 0, mPad_ = 0;
   bool queryPending_ = false;
   AscendC::TPipe pipe_;
@@ -286,8 +321,8 @@ class SfaCube {
   BufferSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   BufferSlots<AscendC::HardEvent::FIX_M> sAcc_, oAcc_;
   BufferSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
-  AscendC::GlobalTensor<T> query_, queryRope_, key_, keyRope_, pRing_;
-  AscendC::GlobalTensor<int32_t> blockTable_;
+  AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
+  AscendC::GlobalTensor<int32_t> slots_, lists_;
   AscendC::GlobalTensor<float> sRing_, oRing_;
 };
 

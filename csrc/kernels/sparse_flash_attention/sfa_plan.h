@@ -1,5 +1,6 @@
-// Device-side reads of the SFA plan and of sparse_indices, shared by the cube and vector sides so
-// that both derive the same tiles from the same selection rule.
+// Device-side reads of the SFA plan, and the tiles of an item once its selected-row count is
+// known. Both the cube and the vector side cut an item of n selected rows into tiles of
+// kSfaTileRows the same way, so they agree on every tile without exchanging more than the count.
 #pragma once
 
 #include "kernel_operator.h"
@@ -8,106 +9,80 @@
 
 namespace ascend_glm5 {
 
-// The selected ids of one row, left to right: reading stops at the first -1, ids outside
-// [0, end) are skipped, a repeated id is returned once per occurrence.
-class SelectedIds {
+class SfaPlan {
  public:
-  __aicore__ inline void Reset(const AscendC::GlobalTensor<int32_t>& indices, uint32_t row, uint32_t count, int32_t end) {
-    indices_ = indices;
-    base_ = uint64_t(row) * count;
-    count_ = count;
-    end_ = end;
-    pos_ = 0;
+  __aicore__ inline void Init(GM_ADDR plan, const SparseFlashAttentionTiling& t) {
+    t_ = &t;
+    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan),
+                          uint64_t(t.splitOffset) + uint64_t(t.numSplits) * kSfaRecordWords);
   }
-  // The next selected id, or -1 when the row has no more.
-  __aicore__ inline int32_t Next() {
-    while (pos_ < count_) {
-      const int32_t id = indices_.GetValue(base_ + pos_++);
-      if (id == -1) break;
-      if (id >= 0 && id < end_) return id;
-    }
-    pos_ = count_;
-    return -1;
+  __aicore__ inline SfaRow Row(uint32_t r) const {
+    const uint64_t o = uint64_t(r) * kSfaRecordWords;
+    return SfaRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
+  }
+  __aicore__ inline SfaItem Item(uint32_t i) const {
+    const uint64_t o = t_->itemOffset + uint64_t(i) * kSfaRecordWords;
+    return SfaItem{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
+  }
+  __aicore__ inline SfaSplit Split(uint32_t j) const {
+    const uint64_t o = t_->splitOffset + uint64_t(j) * kSfaRecordWords;
+    return SfaSplit{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
+  }
+  // Items [first, last) of AI core `block`.
+  __aicore__ inline void CoreItems(uint32_t block, uint32_t& first, uint32_t& last) const {
+    first = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block));
+    last = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block + 1));
+  }
+  // An item the host already knows to be empty (its row sees no key): no list is made for it.
+  __aicore__ inline static bool Empty(const SfaItem& item, const SfaRow& row) {
+    return row.end <= 0 || item.posBegin >= item.posEnd;
   }
 
  private:
-  AscendC::GlobalTensor<int32_t> indices_;
-  uint64_t base_ = 0;
-  uint32_t count_ = 0, pos_ = 0;
-  int32_t end_ = 0;
+  const SparseFlashAttentionTiling* t_ = nullptr;
+  AscendC::GlobalTensor<int32_t> plan_;
 };
 
-// One tile of a row: `rows` selected ids (1..kSfaTileRows; 0 only for a row with none).
+// One tile of an item: `rows` selected rows (1..kSfaTileRows).
 struct SfaTile {
-  uint32_t row = 0;
-  SfaRow info{};
+  uint32_t item = 0;  // index into the plan's items
+  SfaItem info{};
   uint32_t rows = 0;
-  bool first = false, last = false;  // first / last tile of its row
+  uint32_t start = 0;                // first selected row of the tile within the item
+  bool first = false, last = false;  // first / last tile of its item
 };
 
-// The tiles of a range of query rows, in order. Every row yields at least one tile, so rows
-// without selected ids are reported too (rows == 0).
-class SfaTiles {
- public:
-  __aicore__ inline void Init(GM_ADDR plan, GM_ADDR indices, const SparseFlashAttentionTiling& t, uint32_t rowBegin,
-                              uint32_t rowEnd) {
-    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), uint64_t(t.numRows) * kSfaRowWords);
-    indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
-    sparseCount_ = t.sparseCount;
-    row_ = rowBegin;
-    rowEnd_ = rowEnd;
-    selected_ = done_ = 0;
-    started_ = false;
-  }
+// Who gathers a tile's `n` rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core
+// 1 the last `v1` (tiling aivRows of a full tile go to the vector cores, in proportion for a short one).
+struct SfaShares {
+  uint32_t cube, v0, v1;
+};
+__aicore__ inline SfaShares TileShares(uint32_t n, uint32_t aivRows) {
+  const uint32_t aiv = n * aivRows / kSfaTileRows, v0 = (aiv + 1) / 2;
+  return SfaShares{n - aiv, v0, aiv - v0};
+}
 
+// The tiles of an item of `count` selected rows, in order.
+class SfaTileCursor {
+ public:
+  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count) {
+    item_ = item;
+    info_ = info;
+    count_ = count;
+    done_ = 0;
+  }
   __aicore__ inline bool Next(SfaTile& tile) {
-    if (!started_ || done_ == selected_) {  // current row finished: move to the next one
-      if (started_) ++row_;
-      started_ = true;
-      if (row_ >= rowEnd_) return false;
-      info_ = Row(row_);
-      selected_ = CountSelected();
-      done_ = 0;
-      if (selected_ == 0) {
-        tile = SfaTile{row_, info_, 0, true, true};
-        return true;
-      }
-    }
-    const uint32_t left = selected_ - done_;
-    tile = SfaTile{row_, info_, left < kSfaTileRows ? left : kSfaTileRows, done_ == 0, false};
+    if (done_ >= count_) return false;
+    const uint32_t left = count_ - done_;
+    tile = SfaTile{item_, info_, left < kSfaTileRows ? left : kSfaTileRows, done_, done_ == 0, false};
     done_ += tile.rows;
-    tile.last = done_ == selected_;
+    tile.last = done_ == count_;
     return true;
   }
 
-  // Like Next, but skips rows without selected ids.
-  __aicore__ inline bool NextWork(SfaTile& tile) {
-    while (Next(tile))
-      if (tile.rows > 0) return true;
-    return false;
-  }
-
-  __aicore__ inline const AscendC::GlobalTensor<int32_t>& Indices() const { return indices_; }
-  __aicore__ inline uint32_t SparseCount() const { return sparseCount_; }
-
  private:
-  __aicore__ inline SfaRow Row(uint32_t r) const {
-    const uint64_t o = uint64_t(r) * kSfaRowWords;
-    return SfaRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
-  }
-  __aicore__ inline uint32_t CountSelected() {
-    if (info_.end <= 0) return 0;
-    SelectedIds ids;
-    ids.Reset(indices_, row_, sparseCount_, info_.end);
-    uint32_t n = 0;
-    while (ids.Next() >= 0) ++n;
-    return n;
-  }
-
-  AscendC::GlobalTensor<int32_t> plan_, indices_;
-  SfaRow info_{};
-  uint32_t sparseCount_ = 0, row_ = 0, rowEnd_ = 0, selected_ = 0, done_ = 0;
-  bool started_ = false;
+  SfaItem info_{};
+  uint32_t item_ = 0, count_ = 0, done_ = 0;
 };
 
 }  // namespace ascend_glm5

@@ -1,33 +1,43 @@
-// Sparse Flash Attention, vector side (AIV): online softmax, rescaled accumulation, normalisation.
+// Sparse Flash Attention, vector side (AIV): row selection, online softmax, rescaled accumulation,
+// normalisation, and the combine of rows split across cores.
 //
 // Vector core s of an AI core owns a contiguous half of the heads (rows of every cube tile).
-// Per tile g, in the cube's order:
+// Per item (in the cube's order), one item ahead of the cube: Select turns the item's positions of
+// sparse_indices into its selected rows (sfa_select.h); vector core 0 writes them and their count
+// to the item's list for the cube. Per tile g:
 //   Softmax(g)     S rows from the S ring; columns past the tile's selected rows -> -inf;
 //                  z = scale * S; m' = max(m, rowmax z); alpha = exp(m - m'); p = exp(z - m');
 //                  l = l * alpha + sum p; P = round(p) to the input dtype -> P ring (for the cube).
 //   Accumulate(g-1) acc = acc * alpha + O (the cube's P . V of the previous tile, fp32);
-//                  after a row's last tile: out = acc / l in the input dtype, and m, l if asked.
-// The running m and l are kept per row parity and alpha per tile parity, because Softmax of a
-// row's first tile runs before the previous row's last Accumulate.
+//                  after an item's last tile: a whole row is normalised, out = acc / l in the input
+//                  dtype (and m, l if asked); a piece of a split row leaves acc, m and l in GM.
+// The running m and l are kept per item parity and alpha per tile parity, because Softmax of an
+// item's first tile runs before the previous item's last Accumulate.
+// After every item of every core (SyncAll), the split rows' pieces are merged: M = max m_i,
+// l = sum exp(m_i - M) l_i, out = sum exp(m_i - M) acc_i / l, spread over all vector cores by
+// (row, head).
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/buffer_slots.h"
 #include "../common/host_device.h"
 #include "../common/tiling.h"
+#include "sfa_gather.h"
 #include "sfa_plan.h"
+#include "sfa_select.h"
 
 namespace ascend_glm5 {
 
 template <typename T>
 class SfaVector {
  public:
-  __aicore__ inline void Init(GM_ADDR plan, GM_ADDR indices, GM_ADDR out, GM_ADDR softmaxMax, GM_ADDR softmaxSum,
-                              GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
+  __aicore__ inline void Init(GM_ADDR key, GM_ADDR value, GM_ADDR keyRope, GM_ADDR plan, GM_ADDR indices,
+                              GM_ADDR blockTable, GM_ADDR out, GM_ADDR softmaxMax, GM_ADDR softmaxSum, GM_ADDR workspace,
+                              const SparseFlashAttentionTiling& t) {
     t_ = &t;
-    const uint32_t block = uint32_t(AscendC::GetBlockIdx()) / 2;
-    uint64_t begin, end;
-    SplitEvenly(t.numRows, t.blockDim, block, begin, end);
-    tiles_.Init(plan, indices, t, uint32_t(begin), uint32_t(end));
+    block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
+    stageFree_.Init(2, kEvStage);
+    plan_.Init(plan, t);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
     h_ = AscendC::GetSubBlockIdx() == 0 ? half : t.heads - half;
@@ -37,65 +47,198 @@ class SfaVector {
       max_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(softmaxMax), outRows);
       sum_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(softmaxSum), outRows);
     }
-    GM_ADDR ring = workspace + uint64_t(block) * t.wsBlockBytes;
+    GM_ADDR ring = workspace + uint64_t(block_) * t.wsBlockBytes;
     sRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring), 2 * t.wsSlotS / sizeof(float));
     pRing_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ring + 2 * t.wsSlotS), 2 * t.wsSlotP / sizeof(T));
     oRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring + 2 * (t.wsSlotS + t.wsSlotP)), 2 * t.wsSlotO / sizeof(float));
-    const uint32_t h = h_ > 0 ? h_ : 1;
-    hAlign_ = AlignUp(h, 8);
-    pipe_.InitBuffer(scores_, h * kSfaTileRows * sizeof(float));
-    pipe_.InitBuffer(probs_, h * kSfaTileRows * sizeof(T));
-    pipe_.InitBuffer(acc_, h * kSfaLatentDim * sizeof(float));
-    pipe_.InitBuffer(stage_, kStageRows * kSfaLatentDim * sizeof(float));
-    pipe_.InitBuffer(stats_, kStatVectors * hAlign_ * sizeof(float));
-    pipe_.InitBuffer(bcast_, hAlign_ * 8 * sizeof(float));
+    wsSlots_ = workspace + t.wsSlotOffset;
+    // Each vector core keeps its own copy of the lists (it reads its rows back to gather them); the
+    // cube reads vector core 0's.
+    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset +
+                                                             uint64_t(AscendC::GetSubBlockIdx()) * t.listRegionBytes),
+                           uint64_t(t.numItems) * t.listWords);
+    pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
+                            uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
+    hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
+    pipe_.InitBuffer(arena_, ArenaBytes(t));
+    CarveItems();
+    selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>());
+    if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
   }
 
   __aicore__ inline void Process() {
+    plan_.CoreItems(block_, scan_, last_);
+    slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(wsSlots_) + uint64_t(scan_ + block_) * kSfaSlotWords,
+                           uint64_t(last_ - scan_ + 1) * kSfaSlotWords);
+    SfaTileCursor cursor;
     SfaTile tile, pending;
-    uint32_t g = 0, rowParity = 1, pendingParity = 0;
+    uint32_t g = 0, parity = 1, pendingParity = 0;
     bool hasPending = false;
-    while (tiles_.Next(tile)) {
-      if (tile.rows == 0) {
-        WriteEmptyRow(tile.row);
-        continue;
+    // The vector cores' gather runs kSfaGatherAhead tiles ahead of the softmax: the cube needs tile
+    // g + 1's rows right after scoring tile g.
+    for (uint32_t a = 0; a < kSfaGatherAhead; ++a) GatherNext();
+    while (Ensure(0)) {
+      const Pending work = fifo_[head_];
+      // One item ahead: the cube takes the next item's rows after this item's last scores.
+      Ensure(1);
+      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count);
+      while (cursor.Next(tile)) {
+        if (tile.first) parity ^= 1;
+        Softmax(tile, g, parity);
+        GatherNext();
+        if (hasPending) Accumulate(pending, g - 1, pendingParity);
+        pending = tile;
+        pendingParity = parity;
+        hasPending = true;
+        ++g;
       }
-      if (tile.first) rowParity ^= 1;
-      Softmax(tile, g, rowParity);
-      if (hasPending) Accumulate(pending, g - 1, pendingParity);
-      pending = tile;
-      pendingParity = rowParity;
-      hasPending = true;
-      ++g;
+      head_ = (head_ + 1) % kFifo;
+      --size_;
+      if (gatherItem_ > 0) --gatherItem_;
     }
     if (hasPending) Accumulate(pending, g - 1, pendingParity);
+    stageFree_.Drain();
+    if (t_->aivRows > 0) gather_.Drain(gathered_);
+    if (t_->numSplits == 0) return;
+    AscendC::SyncAll<true>();  // every piece is in GM
+    CarveCombine();
+    Combine();
+  }
+
+  // UB of the arena: the larger of the item phase and the combine phase.
+  __aicore__ inline static uint32_t ArenaBytes(const SparseFlashAttentionTiling& t) {
+    uint32_t items = SfaItemUbBytes(t.heads);
+    if (t.aivRows > 0) items += kSfaMaxSparseCount * 4 + GatherRowBytes(t) * SfaVectorGather<T>::MaxRows(t.aivRows);
+    return items > kCombineBytes ? items : kCombineBytes;
+  }
+  __aicore__ inline static uint32_t GatherRowBytes(const SparseFlashAttentionTiling& t) {
+    return (kSfaQkDim + (t.separateValue ? kSfaLatentDim : 0)) * sizeof(T);
   }
 
  private:
-  static constexpr uint32_t kStageRows = 8;  // O / output rows moved per copy
-  enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kStatVectors };
+  static constexpr uint32_t kStageRows = kSfaStageRows;  // O / output rows moved per copy; also the select scratch
+  static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
+  enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kSlotStat, kStatVectors };
+  static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
+  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage halves (2, 3)
   static constexpr float kNegInf = -__builtin_huge_valf();
+  // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
+  static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
+  static constexpr uint32_t kCombineLoadFloats = 4 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
+  static constexpr uint32_t kCombineBytes =
+      2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 + 2 * kMaxPieces * 32 + 4 * 32 + 256;
 
-  __aicore__ inline AscendC::LocalTensor<float> Stat(uint32_t i) { return stats_.Get<float>()[i * hAlign_]; }
+  template <typename U>
+  __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
+    AscendC::LocalTensor<U> out = arena_.GetWithOffset<U>(elems, used_);
+    used_ += AlignUp(elems * sizeof(U), 32);
+    return out;
+  }
+
+  __aicore__ inline void CarveItems() {
+    used_ = 0;
+    const uint32_t h = h_ > 0 ? h_ : 1;
+    scores_ = Take<float>(h * kSfaTileRows);
+    probs_ = Take<T>(h * kSfaTileRows);
+    acc_ = Take<float>(h * kSfaLatentDim);
+    stage_ = Take<float>(kStageRows * kSfaLatentDim);
+    stats_ = Take<float>(kStatVectors * hAlign_);
+    bcast_ = Take<float>(hAlign_ * 8);
+    if (t_->aivRows > 0) {
+      const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
+      rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
+      gKeys_ = Take<T>(rows * kSfaQkDim);
+      if (t_->separateValue) gValues_ = Take<T>(rows * kSfaLatentDim);
+    }
+  }
+
+  // Items selected ahead (item, count), oldest first: fifo_[head_] is the one the softmax works on.
+  struct Pending {
+    int32_t item;
+    uint32_t count;
+  };
+  __aicore__ inline const Pending& Fifo(uint32_t i) const { return fifo_[(head_ + i) % kFifo]; }
+  // Selects items until the i-th pending one exists; false at the end of this core's items.
+  __aicore__ inline bool Ensure(uint32_t i) {
+    while (size_ <= i && !ended_) {
+      uint32_t count = 0;
+      const int32_t item = NextItem(count);
+      if (item < 0) break;
+      fifo_[(head_ + size_++) % kFifo] = Pending{item, count};
+    }
+    return size_ > i;
+  }
+  // The vector cores' share of the next tile to gather (tile index gathered_), if any.
+  __aicore__ inline void GatherNext() {
+    if (t_->aivRows == 0 || !Ensure(gatherItem_)) return;
+    const Pending p = Fifo(gatherItem_);
+    const uint32_t left = p.count - gatherStart_, rows = left < kSfaTileRows ? left : kSfaTileRows;
+    const SfaTile tile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
+    gather_.Gather(tile, p.count, gathered_++, lists_[uint64_t(p.item) * t_->listWords]);
+    gatherStart_ += rows;
+    if (gatherStart_ == p.count) {
+      ++gatherItem_;
+      gatherStart_ = 0;
+    }
+  }
+
+  __aicore__ inline AscendC::LocalTensor<float> Stat(uint32_t i) { return stats_[i * hAlign_]; }
+
+  // The next item of this core that selects rows, its rows posted for the cube (slot: item and
+  // count; vector core 0 writes, both signal); items on the way that select nothing are written
+  // out here (zeros, or an empty piece). At the end, an end slot (item -1); returns -1.
+  __aicore__ inline int32_t NextItem(uint32_t& count) {
+    const bool writer = AscendC::GetSubBlockIdx() == 0 || t_->aivRows > 0;
+    for (; scan_ < last_; ++scan_) {
+      const SfaItem item = plan_.Item(scan_);
+      const SfaRow row = plan_.Row(uint32_t(item.row));
+      count = SfaPlan::Empty(item, row) ? 0 : selector_.Select(item, row, writer, lists_[uint64_t(scan_) * t_->listWords]);
+      if (count == 0) {
+        EmptyItem(item);
+        continue;
+      }
+      PostSlot(int32_t(scan_), count);
+      return int32_t(scan_++);
+    }
+    if (!ended_) PostSlot(-1, 0);
+    ended_ = true;
+    return -1;
+  }
+
+  __aicore__ inline void PostSlot(int32_t item, uint32_t count) {
+    using namespace AscendC;
+    if (GetSubBlockIdx() == 0) {
+      const LocalTensor<int32_t> words = stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_];
+      SetFlag<HardEvent::V_S>(0);  // the vector unit is done with the stats vectors
+      WaitFlag<HardEvent::V_S>(0);
+      words.SetValue(0, item);
+      words.SetValue(1, int32_t(count));
+      SetFlag<HardEvent::S_MTE3>(0);
+      WaitFlag<HardEvent::S_MTE3>(0);
+      DataCopyPad(slots_[uint64_t(slot_) * kSfaSlotWords], words, DataCopyExtParams(1, 8, 0, 0, 0));
+      SetFlag<HardEvent::MTE3_S>(0);
+      WaitFlag<HardEvent::MTE3_S>(0);
+    }
+    ++slot_;
+    AscendC::CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagList);
+  }
 
   __aicore__ inline void Softmax(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
     const uint32_t n = h_ * kSfaTileRows;
-    const LocalTensor<float> s = scores_.Get<float>();
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
-      DataCopy(s, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * kSfaTileRows], n);
+      DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * kSfaTileRows], n);
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagScoresFree);
     if (h_ > 0) {
       Probabilities(tile, g, parity);
-      const LocalTensor<T> p = probs_.Get<T>();
-      Cast(p, s, RoundMode::CAST_RINT, n);
+      Cast(probs_, scores_, RoundMode::CAST_RINT, n);
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * kSfaTileRows], p, n);
+      DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * kSfaTileRows], probs_, n);
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
@@ -109,7 +252,7 @@ class SfaVector {
   __aicore__ inline void Probabilities(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
     const uint32_t h = h_, n = h * kSfaTileRows;
-    const LocalTensor<float> s = scores_.Get<float>(), b = bcast_.Get<float>();
+    const LocalTensor<float> s = scores_, b = bcast_;
     const LocalTensor<float> mRun = Stat(kMax0 + parity), lRun = Stat(kSum0 + parity), alpha = Stat(kAlpha0 + g % 2);
     const LocalTensor<float> tileMax = Stat(kTileMax), tileSum = Stat(kTileSum);
     Muls(s, s, t_->scale, n);
@@ -151,104 +294,273 @@ class SfaVector {
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
     const uint32_t h = h_;
-    const LocalTensor<float> acc = acc_.Get<float>(), stage = stage_.Get<float>();
+    const LocalTensor<float> acc = acc_, stage = stage_;
     const uint64_t slot = (g % 2) * (t_->wsSlotO / sizeof(float)) + uint64_t(h0_) * kSfaLatentDim;
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     if (h > 0 && tile.first) {
-      SetFlag<HardEvent::V_MTE2>(0);  // the previous row's output has been read out of acc
+      SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
       WaitFlag<HardEvent::V_MTE2>(0);
       DataCopy(acc, oRing_[slot], h * kSfaLatentDim);
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     } else if (h > 0) {
-      ScaleRows(acc, Stat(kAlpha0 + g % 2), false);
-      for (uint32_t r = 0; r < h; r += kStageRows) {
-        const uint32_t rows = h - r < kStageRows ? h - r : kStageRows;
-        SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's Add has read the stage
-        WaitFlag<HardEvent::V_MTE2>(0);
-        DataCopy(stage, oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
-        SetFlag<HardEvent::MTE2_V>(0);
-        WaitFlag<HardEvent::MTE2_V>(0);
-        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage, rows * kSfaLatentDim);
+      // O arrives in chunks of 4 rows through the two halves of the stage: the next chunk's copy
+      // runs while this one is added.
+      constexpr uint32_t chunkRows = kStageRows / 2;
+      const uint32_t chunks = CeilDiv(h, chunkRows);
+      LoadOutChunk(slot, 0, h);
+      ScaleRows(acc, Stat(kAlpha0 + g % 2), h, false);
+      for (uint32_t c = 0; c < chunks; ++c) {
+        if (c + 1 < chunks) LoadOutChunk(slot, c + 1, h);
+        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
+        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
+        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[(c % 2) * chunkRows * kSfaLatentDim],
+            rows * kSfaLatentDim);
+        stageFree_.Release(c % 2);
       }
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-    if (h > 0 && tile.last) Finalize(tile.row, parity);
+    if (h == 0 || !tile.last) return;
+    if (tile.info.piece < 0) Finalize(uint32_t(tile.info.row), parity);
+    else WritePiece(uint32_t(tile.info.piece), parity);
   }
 
-  // acc[r, :] *= v[r] (or /= v[r]), one 64-column strip of all rows per instruction.
-  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& acc, const AscendC::LocalTensor<float>& v, bool divide) {
+  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage half c % 2.
+  __aicore__ inline void LoadOutChunk(uint64_t slot, uint32_t c, uint32_t h) {
     using namespace AscendC;
-    const LocalTensor<float> b = bcast_.Get<float>();
+    constexpr uint32_t chunkRows = kStageRows / 2;
+    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
+    stageFree_.Wait(c % 2);  // the Add that last read this half is done
+    DataCopy(stage_[(c % 2) * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
+    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
+  }
+
+  // acc[r, :] *= v[r] (or /= v[r]) for r < h, one 64-column strip of all rows per instruction.
+  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& acc, const AscendC::LocalTensor<float>& v, uint32_t h,
+                                   bool divide) {
+    using namespace AscendC;
+    const LocalTensor<float> b = bcast_;
     PipeBarrier<PIPE_V>();
-    Brcb(b, v, uint8_t(CeilDiv(h_, 8)), BrcbRepeatParams(1, 8));
+    Brcb(b, v, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
     const BinaryRepeatParams rows(1, 1, 0, kSfaLatentDim / 8, kSfaLatentDim / 8, 1);
     for (uint32_t c = 0; c < kSfaLatentDim; c += 64) {
-      if (divide) Div(acc[c], acc[c], b, 64, uint8_t(h_), rows);
-      else Mul(acc[c], acc[c], b, 64, uint8_t(h_), rows);
+      if (divide) Div(acc[c], acc[c], b, 64, uint8_t(h), rows);
+      else Mul(acc[c], acc[c], b, 64, uint8_t(h), rows);
     }
     PipeBarrier<PIPE_V>();
   }
 
-  __aicore__ inline void Finalize(uint32_t row, uint32_t parity) {
+  // out rows [row * N1 + head0, + h) = acc / l in the input dtype, through the stage.
+  __aicore__ inline void WriteOutput(const AscendC::LocalTensor<float>& acc, const AscendC::LocalTensor<float>& l,
+                                     uint32_t row, uint32_t head0, uint32_t h, const AscendC::LocalTensor<T>& stage) {
     using namespace AscendC;
-    const LocalTensor<float> acc = acc_.Get<float>();
-    ScaleRows(acc, Stat(kSum0 + parity), true);
-    const LocalTensor<T> o = stage_.Get<T>();
-    for (uint32_t r = 0; r < h_; r += kStageRows) {
-      const uint32_t rows = h_ - r < kStageRows ? h_ - r : kStageRows;
-      Cast(o, acc[r * kSfaLatentDim], RoundMode::CAST_RINT, rows * kSfaLatentDim);
+    ScaleRows(acc, l, h, true);
+    for (uint32_t r = 0; r < h; r += kStageRows) {
+      const uint32_t rows = h - r < kStageRows ? h - r : kStageRows;
+      Cast(stage, acc[r * kSfaLatentDim], RoundMode::CAST_RINT, rows * kSfaLatentDim);
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopy(out_[OutRow(row, r) * kSfaLatentDim], o, rows * kSfaLatentDim);
+      DataCopy(out_[(uint64_t(row) * t_->heads + head0 + r) * kSfaLatentDim], stage, rows * kSfaLatentDim);
       SetFlag<HardEvent::MTE3_V>(0);
       WaitFlag<HardEvent::MTE3_V>(0);
     }
-    if (t_->returnLse) WriteStats(row, Stat(kMax0 + parity), Stat(kSum0 + parity));
   }
 
-  // A row that attends nothing: zeros (and m = l = 0), as the reference.
-  __aicore__ inline void WriteEmptyRow(uint32_t row) {
+  __aicore__ inline void Finalize(uint32_t row, uint32_t parity) {
+    WriteOutput(acc_, Stat(kSum0 + parity), row, h0_, h_, stage_.ReinterpretCast<T>());
+    if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0_, h_, Stat(kMax0 + parity), Stat(kSum0 + parity));
+  }
+
+  // A piece of a split row: this core's heads of acc (unnormalised), m and l to the piece's slot.
+  __aicore__ inline void WritePiece(uint32_t piece, uint32_t parity) {
     using namespace AscendC;
-    if (h_ == 0) return;
-    const uint32_t rows = h_ < kStageRows ? h_ : kStageRows;
-    Duplicate(stage_.Get<int16_t>(), int16_t(0), rows * kSfaLatentDim);  // +0 in fp16 and bf16
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    for (uint32_t r = 0; r < h_; r += kStageRows) {
-      const uint32_t n = h_ - r < kStageRows ? h_ - r : kStageRows;
-      DataCopy(out_[OutRow(row, r) * kSfaLatentDim], stage_.Get<T>(), n * kSfaLatentDim);
-    }
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
-    if (!t_->returnLse) return;
-    const LocalTensor<float> zeros = Stat(kTileMax);
-    Duplicate(zeros, 0.0f, hAlign_);
-    WriteStats(row, zeros, zeros);
+    DataCopy(pieces_[PieceAcc(piece) + uint64_t(h0_) * kSfaLatentDim], acc_, h_ * kSfaLatentDim);
+    WritePieceStats(piece, Stat(kMax0 + parity), Stat(kSum0 + parity));
   }
 
-  __aicore__ inline void WriteStats(uint32_t row, const AscendC::LocalTensor<float>& m, const AscendC::LocalTensor<float>& l) {
+  __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& m,
+                                         const AscendC::LocalTensor<float>& l) {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     const DataCopyExtParams one(1, h_ * sizeof(float), 0, 0, 0);
-    DataCopyPad(max_[OutRow(row, 0)], m, one);
-    DataCopyPad(sum_[OutRow(row, 0)], l, one);
+    DataCopyPad(pieces_[PieceMax(piece) + h0_], m, one);
+    DataCopyPad(pieces_[PieceSum(piece) + h0_], l, one);
+    SetFlag<HardEvent::MTE3_V>(0);  // acc and the statistics are rewritten by the next item
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // Float offsets of a piece's acc [N1, 512], max [N1] and sum [N1].
+  __aicore__ inline uint64_t PieceAcc(uint32_t p) const { return uint64_t(p) * (t_->pieceBytes / sizeof(float)); }
+  __aicore__ inline uint64_t PieceMax(uint32_t p) const { return PieceAcc(p) + uint64_t(t_->heads) * kSfaLatentDim; }
+  __aicore__ inline uint64_t PieceSum(uint32_t p) const { return PieceMax(p) + AlignUp(t_->heads, 8); }
+
+  // An item that attends nothing: a whole row gets zeros (and m = l = 0, as the reference); a
+  // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.
+  __aicore__ inline void EmptyItem(const SfaItem& item) {
+    using namespace AscendC;
+    if (h_ == 0) return;
+    if (item.piece >= 0) {
+      Duplicate(stage_, 0.0f, kStageRows * kSfaLatentDim);
+      Duplicate(Stat(kTileMax), kNegInf, hAlign_);
+      Duplicate(Stat(kTileSum), 0.0f, hAlign_);
+      SetFlag<HardEvent::V_MTE3>(0);
+      WaitFlag<HardEvent::V_MTE3>(0);
+      for (uint32_t r = 0; r < h_; r += kStageRows)
+        DataCopy(pieces_[PieceAcc(uint32_t(item.piece)) + uint64_t(h0_ + r) * kSfaLatentDim], stage_,
+                 (h_ - r < kStageRows ? h_ - r : kStageRows) * kSfaLatentDim);
+      WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum));
+      return;
+    }
+    WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
+  }
+
+  __aicore__ inline void WriteZeroRows(uint32_t row, uint32_t head0, uint32_t h, const AscendC::LocalTensor<float>& stage,
+                                       const AscendC::LocalTensor<float>& zeros) {
+    using namespace AscendC;
+    const uint32_t rows = h < kStageRows ? h : kStageRows;
+    Duplicate(stage.ReinterpretCast<int16_t>(), int16_t(0), rows * kSfaLatentDim);  // +0 in fp16 and bf16
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    for (uint32_t r = 0; r < h; r += kStageRows) {
+      const uint32_t n = h - r < kStageRows ? h - r : kStageRows;
+      DataCopy(out_[(uint64_t(row) * t_->heads + head0 + r) * kSfaLatentDim], stage.ReinterpretCast<T>(), n * kSfaLatentDim);
+    }
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+    if (!t_->returnLse) return;
+    Duplicate(zeros, 0.0f, AlignUp(h, 8));
+    WriteStats(uint64_t(row) * t_->heads + head0, h, zeros, zeros);
+  }
+
+  __aicore__ inline void WriteStats(uint64_t at, uint32_t h, const AscendC::LocalTensor<float>& m,
+                                    const AscendC::LocalTensor<float>& l) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    const DataCopyExtParams one(1, h * sizeof(float), 0, 0, 0);
+    DataCopyPad(max_[at], m, one);
+    DataCopyPad(sum_[at], l, one);
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
-  // Flattened (row, head) index of this core's head h0 + r.
-  __aicore__ inline uint64_t OutRow(uint32_t row, uint32_t r) const { return uint64_t(row) * t_->heads + h0_ + r; }
+  // ---- combine of split rows (after SyncAll) -------------------------------------------------
+
+  __aicore__ inline void CarveCombine() {
+    used_ = 0;
+    cAcc_ = Take<float>(kCombineHeads * kSfaLatentDim);
+    cLoad_ = Take<float>(kCombineLoadFloats);
+    cOut_ = Take<T>(kCombineHeads * kSfaLatentDim * 2 / sizeof(T));
+    cMax_ = Take<float>(kMaxPieces * 8);
+    cSum_ = Take<float>(kMaxPieces * 8);
+    cM_ = Take<float>(8);
+    cL_ = Take<float>(8);
+    cW_ = Take<float>(8);
+    cT_ = Take<float>(8);
+    bcast_ = Take<float>(kCombineHeads * 8);
+  }
+
+  // (split row, head) units spread evenly over every vector core; runs of up to 8 heads of one row.
+  __aicore__ inline void Combine() {
+    const uint64_t units = uint64_t(t_->numSplits) * t_->heads;
+    uint64_t u, end;
+    SplitEvenly(units, 2 * t_->blockDim, uint32_t(AscendC::GetBlockIdx()), u, end);
+    while (u < end) {
+      const uint32_t j = uint32_t(u / t_->heads), h = uint32_t(u % t_->heads);
+      uint32_t n = t_->heads - h;
+      if (n > end - u) n = uint32_t(end - u);
+      if (n > kCombineHeads) n = kCombineHeads;
+      CombineHeads(plan_.Split(j), h, n);
+      u += n;
+    }
+  }
+
+  __aicore__ inline void CombineHeads(const SfaSplit& split, uint32_t h0, uint32_t hn) {
+    using namespace AscendC;
+    const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece);
+    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, 8 floats per piece.
+    const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(cMax_, pieces_[PieceMax(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopyPad(cSum_, pieces_[PieceSum(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    Duplicate(cM_, kNegInf, 8);
+    PipeBarrier<PIPE_V>();
+    for (uint32_t i = 0; i < pieces; ++i) {
+      Max(cM_, cM_, cMax_[i * 8], hn);
+      PipeBarrier<PIPE_V>();
+    }
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    const uint32_t row = uint32_t(split.row);
+    if (cM_.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
+      WriteZeroRows(row, h0, hn, cLoad_, cT_);
+      return;
+    }
+    // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
+    // l = sum_i w_i l_i.
+    uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, 1, 1, 0));
+    PipeBarrier<PIPE_V>();
+    Exp(cMax_, cMax_, int32_t(pieces * 8));
+    PipeBarrier<PIPE_V>();
+    Mul(cSum_, cSum_, cMax_, int32_t(pieces * 8));
+    Duplicate(cL_, 0.0f, 8);
+    Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
+    PipeBarrier<PIPE_V>();
+    for (uint32_t i = 0; i < pieces; ++i) {
+      Add(cL_, cL_, cSum_[i * 8], hn);
+      PipeBarrier<PIPE_V>();
+    }
+    // acc = sum_i w_i acc_i, the pieces' rows fetched several at a time (one strided copy).
+    const uint32_t rowFloats = hn * kSfaLatentDim, batch = kCombineLoadFloats / rowFloats;
+    for (uint32_t i = 0; i < pieces; i += batch) {
+      const uint32_t n = pieces - i < batch ? pieces - i : batch;
+      SetFlag<HardEvent::V_MTE2>(0);
+      WaitFlag<HardEvent::V_MTE2>(0);
+      DataCopyPad(cLoad_, pieces_[PieceAcc(p0 + i) + uint64_t(h0) * kSfaLatentDim],
+                  DataCopyExtParams(uint16_t(n), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
+                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+      SetFlag<HardEvent::MTE2_V>(0);
+      WaitFlag<HardEvent::MTE2_V>(0);
+      for (uint32_t j = 0; j < n; ++j) {
+        const LocalTensor<float> part = cLoad_[j * rowFloats];
+        ScaleRows(part, cMax_[(i + j) * 8], hn, false);
+        Add(cAcc_, cAcc_, part, int32_t(rowFloats));
+        PipeBarrier<PIPE_V>();
+      }
+    }
+    WriteOutput(cAcc_, cL_, row, h0, hn, cOut_);
+    if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0, hn, cM_, cL_);
+  }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
-  SfaTiles tiles_;
-  uint32_t h0_ = 0, h_ = 0, hAlign_ = 8;
+  SfaPlan plan_;
+  SfaSelector selector_;
+  SfaVectorGather<T> gather_;
+  BufferSlots<AscendC::HardEvent::V_MTE2> stageFree_;
+  static constexpr uint32_t kFifo = 4;
+  Pending fifo_[kFifo] = {};
+  uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
+  uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0;
+  bool ended_ = false;
+  GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;
-  AscendC::TBuf<AscendC::TPosition::VECCALC> scores_, probs_, acc_, stage_, stats_, bcast_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
+  AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
+  AscendC::LocalTensor<T> probs_, cOut_;
+  AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cM_, cL_, cW_, cT_;
   AscendC::GlobalTensor<T> out_, pRing_;
-  AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_;
+  AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_;
+  AscendC::GlobalTensor<int32_t> slots_, lists_;
+  AscendC::LocalTensor<int32_t> rowIdx_;
+  AscendC::LocalTensor<T> gKeys_, gValues_;
 };
 
 }  // namespace ascend_glm5

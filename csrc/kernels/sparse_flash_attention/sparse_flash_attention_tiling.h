@@ -1,10 +1,14 @@
 // Tiling and work plan of the Sparse Flash Attention kernel, shared by host and kernel.
 //
-// A work item is one query row (token) with all its N1 heads (the cube's M). AI core b takes the
-// rows SplitEvenly(numRows, blockDim, b). Per row, the selected latent rows are processed in
-// tiles of kSfaTileRows; per tile the cube computes S = [q | q_rope] . [kv | k_rope]^T, the two
-// vector cores (each half of the heads) update the online softmax and return P, the cube
-// computes P . kv, and the vector cores rescale and accumulate it. See docs/ops/sparse_flash_attention.md.
+// A work item is a range of positions of one query row's sparse_indices, with all N1 heads (the
+// cube's M). Usually an item is a whole row; when there are fewer rows than AI cores (decode) the
+// host splits rows so that every core gets an equal share of positions, and each piece leaves a
+// partial result (unnormalised output, running max and sum) that a combine phase merges
+// (flash-decoding). Per item, the vector cores turn the positions into the list of selected cache
+// rows (vector compare, compaction and block-table lookup); the cube gathers those rows in tiles of
+// kSfaTileRows and computes S = [q | q_rope] . [k | k_rope]^T, the vector cores (each half of the
+// heads) update the online softmax and return P, the cube computes P . V, and the vector cores
+// rescale and accumulate it. See docs/ops/sparse_flash_attention.md.
 #pragma once
 
 #include <cstdint>
@@ -16,42 +20,90 @@ constexpr uint32_t kSfaRopeDim = 64;      // Dr
 constexpr uint32_t kSfaQkDim = kSfaLatentDim + kSfaRopeDim;
 constexpr uint32_t kSfaMaxHeads = 128;    // N1 = cube M
 constexpr uint32_t kSfaMaxSparseCount = 2048;
+constexpr uint32_t kSfaMaxKvLen = 1u << 24;  // key ids pass through fp32 on the vector cores: exact below 2^24
 constexpr uint32_t kSfaTileRows = 64;     // selected rows per tile: one fp32 vector repeat per score row
 constexpr uint32_t kSfaQkChunk = 128;     // q.k columns per Mmad (one L0A / L0B slot)
 constexpr uint32_t kSfaOutChunk = 64;     // latent columns per P.V Mmad (one L0C output buffer)
 constexpr uint32_t kSfaKvBuffers = 3;     // L1 tiles: gather i+1 while i is scored and i-1 multiplied by P
+constexpr uint32_t kSfaGatherSlots = 3;  // gather slots per AI core in GM (sfa_gather.h)
+constexpr uint32_t kSfaGatherAhead = 2;  // tiles the vector cores gather ahead of the softmax
+constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count): alone in a 64-B line
 
-// Plan table (int32), one record per row of the flattened query tensor.
-struct SfaRow {
+// Plan table (int32): rows, items (grouped by AI core), core offsets, split rows, at the tiling's offsets.
+struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
   int32_t end;      // visible key tokens [0, end) after sparse_mode; <= 0: nothing to attend
   int32_t reserved;
 };
-constexpr uint32_t kSfaRowWords = 4;
+struct SfaItem {
+  int32_t row;
+  int32_t posBegin;  // positions [posBegin, posEnd) of the row's sparse_indices (after its first -1: none)
+  int32_t posEnd;
+  int32_t piece;     // -1: the whole row; else the partial-result slot this piece writes
+};
+struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + pieces)
+  int32_t row;
+  int32_t firstPiece;
+  int32_t pieces;
+  int32_t reserved;
+};
+constexpr uint32_t kSfaRecordWords = 4;
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
   uint32_t heads;        // N1
   uint32_t sparseCount;  // K: entries per sparse_indices row
   uint32_t dtype;        // DTypeId: fp16 / bf16 (all inputs and the output)
-  uint32_t paged;        // 1: key / key_rope are PA_BSND with a block table
+  uint32_t paged;        // 1: key / value / key_rope are PA_BSND with a block table
   uint32_t blockSize;    // paged: tokens per block
   uint32_t maxBlocks;    // paged: block_table row length
   uint32_t blockDim;     // AI cores used (1 AIC + 2 AIV each)
   uint32_t returnLse;    // 1: write softmax_max / softmax_sum
   float scale;           // scale_value
+  uint32_t separateValue;  // 1: V rows come from `value`, not from `key`
+  uint32_t numItems;
+  uint32_t numSplits;    // rows cut into pieces (combined after all items)
+  uint32_t numPieces;    // partial-result slots
+  uint32_t itemOffset;   // int32 offsets of the plan's tables (rows start at 0)
+  uint32_t coreOffset;   // blockDim + 1 prefix offsets into the items
+  uint32_t splitOffset;
   uint32_t wsSlotS;      // bytes of one S ring slot: heads x kSfaTileRows fp32
   uint32_t wsSlotP;      // one P slot: heads x kSfaTileRows in the input dtype
   uint32_t wsSlotO;      // one O slot: heads x kSfaLatentDim fp32
   uint32_t wsBlockBytes; // per AI core: 2 slots each of S, P, O
+  uint32_t wsSlotOffset; // bytes: work slots, numItems + blockDim of kSfaSlotWords int32
+  uint32_t wsListOffset; // bytes: per item its row list (listWords int32)
+  uint32_t listWords;    // int32 words per item list: K rounded up to 16
+  uint32_t wsPieceOffset;  // bytes: the partial results, pieceBytes each
+  uint32_t pieceBytes;   // acc [N1, 512] fp32, then max [N1] and sum [N1] fp32 (each 32-B aligned)
+  uint32_t aivRows;      // of a full tile's rows, how many the two vector cores gather (0: the cube gathers all)
+  uint32_t wsGatherOffset;  // bytes: per AI core kSfaGatherSlots gather slots of gatherSlotBytes
+  uint32_t gatherSlotBytes; // kSfaTileRows rows of key + rope (576), then of value (512) when separate
+  uint32_t listRegionBytes; // each vector core keeps its own copy of the item lists
 };
 
-// Cube <-> vector handshakes over each AI core's workspace rings (cross-core mode 2).
+// UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
+// P, the accumulator of its heads, a stage of 8 rows of 512 fp32 (also the select scratch), 9 stat
+// vectors and a broadcast buffer.
+constexpr uint32_t kSfaStageRows = 8;
+constexpr uint32_t kSfaStatVectors = 9;
+constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
+constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
+  const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
+  return SfaAlign32(h * kSfaTileRows * 4) + SfaAlign32(h * kSfaTileRows * 2) + h * kSfaLatentDim * 4 +
+         kSfaStageRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
+}
+constexpr uint32_t kSfaUbBytes = 184 * 1024;  // UB below TMP_UB_OFFSET (utils/kernel_utils_constants.h)
+
+// Cube <-> vector handshakes of one AI core (cross-core mode 2).
 constexpr uint16_t kSfaFlagScores = 0;     // AIC -> AIVs: S tile in its slot
 constexpr uint16_t kSfaFlagScoresFree = 1; // each AIV -> AIC: S slot copied out
 constexpr uint16_t kSfaFlagProbs = 2;      // each AIV -> AIC: its rows of P are in the P slot
 constexpr uint16_t kSfaFlagOut = 3;        // AIC -> AIVs: P . V tile in its slot
 constexpr uint16_t kSfaFlagOutFree = 4;    // each AIV -> AIC: O slot copied out
+constexpr uint16_t kSfaFlagList = 5;       // each AIV -> AIC: the next work slot (an item's rows, or the end) is in GM
+constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the next tile are in the gather slot
+constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
 
 }  // namespace ascend_glm5

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 #include "fp_types.h"
 #include "tensor.h"
@@ -131,6 +133,9 @@ namespace emu {
 
 void RequireCubeCore(const char* api);
 void Poison(uint8_t* p, uint32_t bytes);
+// runtime/cube_math.cpp: acc[m][n] += sum_k a[m][k] * bt[k][n], in k order (float: one fma per k).
+void GemmFloat(const float* a, const float* bt, float* acc, uint32_t m, uint32_t n, uint32_t k);
+void GemmInt32(const int32_t* a, const int32_t* bt, int32_t* acc, uint32_t m, uint32_t n, uint32_t k);
 
 template <typename T> inline constexpr uint32_t kC0 = 256 / kBits<T>;  // elements per 32 B row of a fractal
 
@@ -263,23 +268,34 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   const uint8_t* a = fm.Data();
   const uint8_t* b = filter.Data();
   uint8_t* c = dst.Data();
+  // Unpack the fractals into row-major A [rows x k] and B^T [k x cols], run the k-ordered
+  // multiply-adds on them (runtime/cube_math.cpp), and pack the result back into L0C's Nz layout.
+  using Acc = std::conditional_t<std::is_same_v<TC, int32_t>, int32_t, float>;
+  const uint32_t rows = gemv ? 1 : m1 * 16, cols = n1 * 16, k = p.k;
+  thread_local std::vector<Acc> av, bv, cv;
+  av.resize(size_t(rows) * k);
+  bv.resize(size_t(k) * cols);
+  cv.resize(size_t(rows) * cols);
+  for (uint32_t mi = 0; mi < rows; ++mi)
+    for (uint32_t ki = 0; ki < k; ++ki)
+      av[size_t(mi) * k + ki] = static_cast<Acc>(emu::LoadElem<TA>(
+          a, gemv ? ki : (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0));
+  for (uint32_t ki = 0; ki < k; ++ki)
+    for (uint32_t ni = 0; ni < cols; ++ni)
+      bv[size_t(ki) * cols + ni] =
+          static_cast<Acc>(emu::LoadElem<TB>(b, (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0));
+  const auto cAt = [&](uint32_t mi, uint32_t ni) {
+    return c + ((uint64_t(ni / 16) * m1 + mi / 16) * 256 + (mi % 16) * 16 + ni % 16) * sizeof(TC);
+  };
+  for (uint32_t mi = 0; mi < rows; ++mi)
+    for (uint32_t ni = 0; ni < cols; ++ni)
+      cv[size_t(mi) * cols + ni] = p.cmatrixInitVal ? Acc(0) : static_cast<Acc>(emu::Load<TC>(cAt(mi, ni)));
+  if constexpr (std::is_same_v<Acc, int32_t>) emu::GemmInt32(av.data(), bv.data(), cv.data(), rows, cols, k);
+  else emu::GemmFloat(av.data(), bv.data(), cv.data(), rows, cols, k);
   for (uint32_t mi = 0; mi < m1 * 16; ++mi)
-    for (uint32_t ni = 0; ni < n1 * 16; ++ni) {
-      const uint64_t cIdx = (uint64_t(ni / 16) * m1 + mi / 16) * 256 + (mi % 16) * 16 + ni % 16;
-      if (gemv && mi > 0) {
-        emu::Poison(c + cIdx * sizeof(TC), sizeof(TC));
-        continue;
-      }
-      TC acc = p.cmatrixInitVal ? TC(0) : emu::Load<TC>(c + cIdx * sizeof(TC));
-      for (uint32_t ki = 0; ki < p.k; ++ki) {
-        const uint64_t aIdx = gemv ? ki : (uint64_t(mi / 16) * k1 + ki / k0) * (16 * k0) + (mi % 16) * k0 + ki % k0;
-        const uint64_t bIdx = (uint64_t(ki / k0) * n1 + ni / 16) * (16 * k0) + (ni % 16) * k0 + ki % k0;
-        if constexpr (std::is_same_v<TC, int32_t>)
-          acc += emu::LoadElem<TA>(a, aIdx) * emu::LoadElem<TB>(b, bIdx);
-        else
-          acc = std::fmaf(emu::LoadElem<TA>(a, aIdx), emu::LoadElem<TB>(b, bIdx), acc);
-      }
-      emu::Store<TC>(c + cIdx * sizeof(TC), acc);
+    for (uint32_t ni = 0; ni < cols; ++ni) {
+      if (mi >= rows) emu::Poison(cAt(mi, ni), sizeof(TC));  // GEMV: rows 1-15 undefined
+      else emu::Store<TC>(cAt(mi, ni), static_cast<TC>(cv[size_t(mi) * cols + ni]));
     }
   auto& cnt = emu::Core().counters;
   cnt.cubeCalls++;

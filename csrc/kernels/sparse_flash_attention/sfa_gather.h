@@ -1,0 +1,108 @@
+// Sparse Flash Attention: the vector cores' share of the row gather.
+//
+// Every selected row costs two small GM copies (its 512 latent and 64 rope values); issued by the
+// cube alone, their fixed cost per copy makes the cube's MTE2 the bottleneck of decode. So each
+// tile's rows are shared (TileShares): the cube copies the first ones straight into L1, and each
+// vector core copies its share into UB, one copy per run of contiguous cache rows, then as one
+// block into a gather slot in GM (L2-resident); the cube moves the slot into L1 with one ND2NZ
+// copy. Three slots per AI core, filled two tiles ahead of the softmax: a vector core fills slot
+// g % 3 once the cube has taken tile g - 3 out of it.
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "sfa_plan.h"
+
+namespace ascend_glm5 {
+
+template <typename T>
+class SfaVectorGather {
+ public:
+  // rowIdx: kSfaMaxSparseCount int32 (an item's list); keys: maxRows() x 576, values: maxRows() x 512
+  // (separate value only).
+  __aicore__ inline void Init(GM_ADDR key, GM_ADDR value, GM_ADDR keyRope, GM_ADDR workspace,
+                              const SparseFlashAttentionTiling& t, uint32_t block, const AscendC::LocalTensor<int32_t>& rowIdx,
+                              const AscendC::LocalTensor<T>& keys, const AscendC::LocalTensor<T>& values) {
+    t_ = &t;
+    sub_ = AscendC::GetSubBlockIdx();
+    key_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(key));
+    value_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(value));
+    keyRope_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(keyRope));
+    slots_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(workspace + t.wsGatherOffset + uint64_t(block) * kSfaGatherSlots * t.gatherSlotBytes),
+                           kSfaGatherSlots * t.gatherSlotBytes / sizeof(T));
+    rowIdx_ = rowIdx;
+    keys_ = keys;
+    values_ = values;
+  }
+  __aicore__ inline static uint32_t MaxRows(uint32_t aivRows) { return (aivRows + 1) / 2; }
+
+  // This core's rows of `tile` (global tile index g) -> gather slot g % 3; then tells the cube.
+  // `list`: this core's copy of the tile's item list (`count` rows), read into UB at its first tile.
+  __aicore__ inline void Gather(const SfaTile& tile, uint32_t count, uint32_t g, const AscendC::GlobalTensor<int32_t>& list) {
+    using namespace AscendC;
+    const SfaShares s = TileShares(tile.rows, t_->aivRows);
+    const uint32_t n = sub_ == 0 ? s.v0 : s.v1, first = s.cube + (sub_ == 0 ? 0 : s.v0);
+    if (tile.first) {
+      SetFlag<HardEvent::MTE3_MTE2>(0);  // this core's list is in GM
+      WaitFlag<HardEvent::MTE3_MTE2>(0);
+      DataCopyPad(rowIdx_, list, DataCopyExtParams(1, count * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+      SetFlag<HardEvent::MTE2_S>(0);
+      WaitFlag<HardEvent::MTE2_S>(0);
+    }
+    if (g >= kSfaGatherSlots) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);  // the cube took the slot's last tile
+    if (n > 0) {
+      SetFlag<HardEvent::MTE3_MTE2>(0);  // the previous tile has left UB
+      WaitFlag<HardEvent::MTE3_MTE2>(0);
+      uint32_t runStart = 0, runLen = 0;
+      uint64_t runRow = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint64_t row = uint32_t(rowIdx_.GetValue(tile.start + first + i));
+        if (runLen > 0 && row == runRow + runLen) {
+          ++runLen;
+          continue;
+        }
+        CopyRun(runStart, runRow, runLen);
+        runStart = i;
+        runRow = row;
+        runLen = 1;
+      }
+      CopyRun(runStart, runRow, runLen);
+      SetFlag<HardEvent::MTE2_MTE3>(0);
+      WaitFlag<HardEvent::MTE2_MTE3>(0);
+      const uint64_t slot = uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T));
+      DataCopy(slots_[slot + first * kSfaQkDim], keys_, n * kSfaQkDim);
+      if (t_->separateValue)
+        DataCopy(slots_[slot + kSfaTileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
+    }
+    CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagGathered);
+  }
+
+  // Takes back the cube's last "free" signals (tiles: how many this core gathered).
+  __aicore__ inline void Drain(uint32_t tiles) {
+    for (uint32_t i = 0; i < (tiles < kSfaGatherSlots ? tiles : kSfaGatherSlots); ++i)
+      AscendC::CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);
+  }
+
+ private:
+  // Cache rows [row, row + n) -> UB rows [at, at + n) of 576 (latent, then rope), and of 512 (value).
+  __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n) {
+    using namespace AscendC;
+    if (n == 0) return;
+    constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);
+    DataCopyPad(keys_[at * kSfaQkDim], key_[row * kSfaLatentDim],
+                DataCopyExtParams(uint16_t(n), latentBytes, 0, ropeBytes / 32, 0), DataCopyPadExtParams<T>());
+    DataCopyPad(keys_[at * kSfaQkDim + kSfaLatentDim], keyRope_[row * kSfaRopeDim],
+                DataCopyExtParams(uint16_t(n), ropeBytes, 0, latentBytes / 32, 0), DataCopyPadExtParams<T>());
+    if (t_->separateValue)
+      DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaLatentDim],
+                  DataCopyExtParams(uint16_t(n), latentBytes, 0, 0, 0), DataCopyPadExtParams<T>());
+  }
+
+  const SparseFlashAttentionTiling* t_ = nullptr;
+  uint32_t sub_ = 0;
+  AscendC::GlobalTensor<T> key_, value_, keyRope_, slots_;
+  AscendC::LocalTensor<int32_t> rowIdx_;
+  AscendC::LocalTensor<T> keys_, values_;
+};
+
+}  // namespace ascend_glm5

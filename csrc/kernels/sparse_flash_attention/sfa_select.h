@@ -1,0 +1,269 @@
+// The selected cache rows of an SFA item, computed on a vector core (AIV) with vector
+// instructions: the item's sparse_indices are loaded in chunks, the first -1 is located from an
+// equality mask, ids outside [0, end) are dropped by two compares and GatherMask, and paged ids
+// become cache rows through a vector Gather from the block table. The cube then reads one list
+// entry per selected row instead of walking the indices and the block table with scalar reads.
+//
+// Ids pass through fp32 for the range compares (CompareScalar takes int32 only with EQ on A2/A3,
+// CompareScalar.md), which is exact because the host refuses key lengths above 2^24.
+#pragma once
+
+#include "kernel_operator.h"
+#include "../common/host_device.h"
+#include "sfa_plan.h"
+
+namespace ascend_glm5 {
+
+constexpr uint32_t kSfaSelChunk = 512;   // positions per pass
+constexpr uint32_t kSfaSelTable = 1024;  // block-table entries held at a time
+constexpr uint32_t kSfaSelMaskBytes = kSfaSelChunk / 8;
+// UB the selector needs: five chunk-long 32-bit vectors, three bit masks, a table chunk.
+constexpr uint32_t kSfaSelScratchBytes = 5 * kSfaSelChunk * 4 + 3 * kSfaSelMaskBytes + kSfaSelTable * 4;
+
+class SfaSelector {
+ public:
+  // `scratch`: kSfaSelScratchBytes of UB (32-byte aligned), free whenever Select runs.
+  __aicore__ inline void Init(GM_ADDR indices, GM_ADDR blockTable, const SparseFlashAttentionTiling& t,
+                              const AscendC::LocalTensor<uint8_t>& scratch) {
+    t_ = &t;
+    indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
+    if (t.paged) blockTable_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(blockTable));
+    uint32_t at = 0;
+    idx_ = Slice<int32_t>(scratch, at, kSfaSelChunk);
+    f_ = Slice<float>(scratch, at, kSfaSelChunk);
+    ids_ = Slice<int32_t>(scratch, at, kSfaSelChunk);
+    q_ = Slice<int32_t>(scratch, at, kSfaSelChunk);
+    tmp_ = Slice<int32_t>(scratch, at, kSfaSelChunk);
+    eq_ = Slice<uint8_t>(scratch, at, kSfaSelMaskBytes);
+    ge_ = Slice<uint8_t>(scratch, at, kSfaSelMaskBytes);
+    lt_ = Slice<uint8_t>(scratch, at, kSfaSelMaskBytes);
+    table_ = Slice<int32_t>(scratch, at, kSfaSelTable);
+    // Paged: page = id / blockSize through fp32, exact when the block size is a power of two,
+    // else corrected by one step (below).
+    if (t.paged) {
+      invBlock_ = 1.0f / static_cast<float>(t.blockSize);
+      pow2Block_ = (t.blockSize & (t.blockSize - 1)) == 0;
+    }
+  }
+
+  // The number of selected rows of `item` (row info `row`, not Empty). With `write` (one vector
+  // core per AI core), also writes their cache rows to the item's list in GM, in order.
+  __aicore__ inline uint32_t Select(const SfaItem& item, const SfaRow& row, bool write,
+                                    const AscendC::GlobalTensor<int32_t>& list) {
+    const uint32_t n = Run(item, row, write, list);
+    // The scratch is the caller's stage: later copies into it wait for every read of it here.
+    AscendC::SetFlag<AscendC::HardEvent::V_MTE2>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(0);
+    AscendC::SetFlag<AscendC::HardEvent::MTE3_MTE2>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(0);
+    return n;
+  }
+
+ private:
+  __aicore__ inline uint32_t Run(const SfaItem& item, const SfaRow& row, bool write,
+                                 const AscendC::GlobalTensor<int32_t>& list) {
+    const uint64_t base = uint64_t(item.row) * t_->sparseCount;
+    // Reading stops at the row's first -1: a piece that starts after it selects nothing.
+    for (uint32_t p = 0; p < uint32_t(item.posBegin); p += kSfaSelChunk) {
+      const uint32_t len = Min(kSfaSelChunk, uint32_t(item.posBegin) - p);
+      LoadIds(base + p, len);
+      if (FirstMinusOne(len) < len) return 0;
+    }
+    const uint32_t tableNeed = t_->paged ? CeilDiv(uint32_t(row.end), t_->blockSize) : 0;
+    if (write && t_->paged && tableNeed <= kSfaSelTable) LoadTable(row.batch, 0, tableNeed);
+    uint32_t n = 0;
+    for (uint32_t p = uint32_t(item.posBegin); p < uint32_t(item.posEnd); p += kSfaSelChunk) {
+      uint32_t len = Min(kSfaSelChunk, uint32_t(item.posEnd) - p);
+      LoadIds(base + p, len);
+      const uint32_t stop = FirstMinusOne(len);
+      const bool last = stop < len;
+      len = stop;
+      if (len > 0) {
+        const uint32_t kept = Compact(len, row.end);
+        if (write && kept > 0) {
+          CacheRows(kept, row, tableNeed);
+          WriteRows(list, n, kept);
+        }
+        n += kept;
+      }
+      if (last) break;
+    }
+    return n;
+  }
+
+  template <typename T>
+  __aicore__ inline static AscendC::LocalTensor<T> Slice(const AscendC::LocalTensor<uint8_t>& s, uint32_t& at, uint32_t n) {
+    const AscendC::LocalTensor<T> out = s[at].ReinterpretCast<T>();
+    at += AlignUp(n * sizeof(T), 32);
+    return out;
+  }
+  __aicore__ inline static uint32_t Min(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+  // indices[at, at + len) -> idx_ (the rest of the chunk keeps stale values, never used).
+  __aicore__ inline void LoadIds(uint64_t at, uint32_t len) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's vector work has read idx_
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(idx_, indices_[at], DataCopyExtParams(1, len * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+  }
+
+  // Position of the first -1 among idx_[0, len), or len.
+  __aicore__ inline uint32_t FirstMinusOne(uint32_t len) {
+    using namespace AscendC;
+    // The count-form compare runs under the vector mask register (Compare.md): all lanes first.
+    SetMaskNorm();
+    ResetMask();
+    CompareScalar(eq_, idx_, int32_t(-1), CMPMODE::EQ, AlignUp(len, 64));
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    const AscendC::LocalTensor<uint32_t> words = eq_.ReinterpretCast<uint32_t>();
+    for (uint32_t w = 0; w * 32 < len; ++w) {
+      const uint32_t bits = words.GetValue(w);
+      if (bits == 0) continue;
+      uint32_t b = 0;
+      while (((bits >> b) & 1u) == 0) ++b;
+      return Min(w * 32 + b, len);  // a bit past len (stale lanes) means none
+    }
+    return len;
+  }
+
+  // ids_ = the ids of idx_[0, len) inside [0, end), in order; returns how many.
+  __aicore__ inline uint32_t Compact(uint32_t len, int32_t end) {
+    using namespace AscendC;
+    const uint32_t lanes = AlignUp(len, 64);
+    Cast(f_, idx_, RoundMode::CAST_NONE, lanes);
+    PipeBarrier<PIPE_V>();
+    SetMaskNorm();
+    ResetMask();
+    CompareScalar(ge_, f_, 0.0f, CMPMODE::GE, lanes);
+    CompareScalar(lt_, f_, static_cast<float>(end), CMPMODE::LT, lanes);
+    PipeBarrier<PIPE_V>();
+    And(ge_.ReinterpretCast<uint16_t>(), ge_.ReinterpretCast<uint16_t>(), lt_.ReinterpretCast<uint16_t>(),
+        int32_t(lanes / 16));
+    PipeBarrier<PIPE_V>();
+    uint64_t kept = 0;
+    // Counter mode, one repeat of `len` elements: the pattern bits are consumed continuously
+    // (GatherMask.md, configuration 1).
+    GatherMask(ids_, idx_, ge_.ReinterpretCast<uint32_t>(), true, len, GatherMaskParams(1, 1, 8, 0), kept);
+    PipeBarrier<PIPE_V>();
+    return static_cast<uint32_t>(kept);
+  }
+
+  // idx_[0, n) = cache rows of ids_[0, n).
+  __aicore__ inline void CacheRows(uint32_t n, const SfaRow& row, uint32_t tableNeed) {
+    using namespace AscendC;
+    const uint32_t lanes = AlignUp(n, 64);
+    if (!t_->paged) {
+      Adds(idx_, ids_, row.kvStart, int32_t(lanes));
+      PipeBarrier<PIPE_V>();
+      return;
+    }
+    const int32_t bs = static_cast<int32_t>(t_->blockSize);
+    // q_ = id / bs (block of the id), ids_ = id % bs.
+    Cast(f_, ids_, RoundMode::CAST_NONE, lanes);
+    PipeBarrier<PIPE_V>();
+    Muls(f_, f_, invBlock_, int32_t(lanes));
+    PipeBarrier<PIPE_V>();
+    Cast(q_, f_, RoundMode::CAST_FLOOR, lanes);
+    PipeBarrier<PIPE_V>();
+    Muls(tmp_, q_, bs, int32_t(lanes));
+    PipeBarrier<PIPE_V>();
+    Sub(ids_, ids_, tmp_, int32_t(lanes));
+    PipeBarrier<PIPE_V>();
+    if (!pow2Block_) {
+      // fp32 rounding of id * (1 / bs) can put the quotient one off (ids < 2^24): the remainder is
+      // then in [-bs, 2 bs), and floor(remainder / bs) in {-1, 0, 1} fixes both.
+      Cast(f_, ids_, RoundMode::CAST_NONE, lanes);
+      PipeBarrier<PIPE_V>();
+      Muls(f_, f_, invBlock_, int32_t(lanes));
+      PipeBarrier<PIPE_V>();
+      Cast(tmp_, f_, RoundMode::CAST_FLOOR, lanes);
+      PipeBarrier<PIPE_V>();
+      Add(q_, q_, tmp_, int32_t(lanes));
+      Muls(tmp_, tmp_, bs, int32_t(lanes));
+      PipeBarrier<PIPE_V>();
+      Sub(ids_, ids_, tmp_, int32_t(lanes));
+      PipeBarrier<PIPE_V>();
+    }
+    if (tableNeed <= kSfaSelTable) {
+      Gather(idx_, table_, Offsets(q_, lanes), 0, n);  // the table is loaded once per item
+      PipeBarrier<PIPE_V>();
+    } else {
+      // A long table is read in chunks; each id takes its page from the chunk that holds it: the
+      // first chunk's gather (of clamped blocks) is overwritten where a later chunk holds the block.
+      for (uint32_t c0 = 0; c0 < tableNeed; c0 += kSfaSelTable) {
+        const uint32_t cn = Min(kSfaSelTable, tableNeed - c0);
+        LoadTable(row.batch, c0, cn);
+        Adds(tmp_, q_, -int32_t(c0), int32_t(lanes));
+        PipeBarrier<PIPE_V>();
+        Maxs(tmp_, tmp_, int32_t(0), int32_t(lanes));
+        PipeBarrier<PIPE_V>();
+        Mins(tmp_, tmp_, int32_t(cn - 1), int32_t(lanes));
+        PipeBarrier<PIPE_V>();
+        if (c0 == 0) {
+          Gather(idx_, table_, Offsets(tmp_, lanes), 0, n);
+          PipeBarrier<PIPE_V>();
+          continue;
+        }
+        Cast(f_, q_, RoundMode::CAST_NONE, lanes);  // exact: blocks < 2^24
+        PipeBarrier<PIPE_V>();
+        SetMaskNorm();
+        ResetMask();
+        CompareScalar(ge_, f_, static_cast<float>(c0), CMPMODE::GE, lanes);
+        CompareScalar(lt_, f_, static_cast<float>(c0 + cn), CMPMODE::LT, lanes);
+        PipeBarrier<PIPE_V>();
+        And(eq_.ReinterpretCast<uint16_t>(), ge_.ReinterpretCast<uint16_t>(), lt_.ReinterpretCast<uint16_t>(),
+            int32_t(lanes / 16));
+        Gather(f_, table_.ReinterpretCast<float>(), Offsets(tmp_, lanes), 0, n);
+        PipeBarrier<PIPE_V>();
+        // Select moves 32-bit lanes unchanged: the page ids travel as fp32 bit patterns.
+        const LocalTensor<float> pages = idx_.ReinterpretCast<float>();
+        AscendC::Select(pages, eq_, f_, pages, SELMODE::VSEL_TENSOR_TENSOR_MODE, lanes);
+        PipeBarrier<PIPE_V>();
+      }
+    }
+    Muls(idx_, idx_, bs, int32_t(lanes));
+    PipeBarrier<PIPE_V>();
+    Add(idx_, idx_, ids_, int32_t(lanes));
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Byte offsets (4 * block) in place, as the uint32 vector Gather takes them.
+  __aicore__ inline AscendC::LocalTensor<uint32_t> Offsets(const AscendC::LocalTensor<int32_t>& blocks, uint32_t lanes) {
+    using namespace AscendC;
+    Muls(blocks, blocks, int32_t(4), int32_t(lanes));
+    PipeBarrier<PIPE_V>();
+    return blocks.ReinterpretCast<uint32_t>();
+  }
+
+  __aicore__ inline void LoadTable(int32_t batch, uint32_t first, uint32_t n) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(table_, blockTable_[uint64_t(batch) * t_->maxBlocks + first], DataCopyExtParams(1, n * 4, 0, 0, 0),
+                DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+  }
+
+  __aicore__ inline void WriteRows(const AscendC::GlobalTensor<int32_t>& list, uint32_t at, uint32_t n) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopyPad(list[at], idx_, DataCopyExtParams(1, n * 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_V>(0);  // idx_ is overwritten by the next chunk
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  const SparseFlashAttentionTiling* t_ = nullptr;
+  AscendC::GlobalTensor<int32_t> indices_, blockTable_;
+  AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_;
+  AscendC::LocalTensor<float> f_;
+  AscendC::LocalTensor<uint8_t> eq_, ge_, lt_;
+  float invBlock_ = 1.0f;
+  bool pow2Block_ = true;
+};
+
+}  // namespace ascend_glm5
