@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <numeric>
 #include <stdexcept>
 
 #include "../../kernels/common/host_device.h"
@@ -77,44 +76,62 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.groupRows = largest;
   t.tileBuffers = VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 2) <= kArenaBytes ? 2 : 1;
 
-  // Split long key ranges when there are fewer groups than cores (decode), then make items.
+  // Balanced contiguous split: the groups' key ranges, one after the other, are cut into one
+  // stretch of equal cost per core (cost = keys x (rows + 1): the cube's key loads and the vector
+  // cores' per-row work), so that every core streams the same share of the keys; a group cut at a
+  // core boundary becomes several items (decode: one row over several cores). Pieces are whole
+  // 128-key steps and at least kSplitMinKeys long, except a group shorter than that.
   std::vector<LiItem> items;
-  int32_t partialSlot = 0;
-  for (const Group& g : groups) {
-    uint32_t splits = 1;
-    if (groups.size() < aiCores)
-      splits = std::max<uint32_t>(1, std::min<uint32_t>(CeilDiv(aiCores, static_cast<uint32_t>(groups.size())),
-                                                          CeilDiv(g.keys, kSplitMinKeys)));
-    const uint32_t chunk = AlignUp(CeilDiv(g.keys, splits), kLiStepKeys);
-    splits = CeilDiv(g.keys, chunk);
-    for (uint32_t r = g.row0; r < g.row0 + g.rows; ++r) {
-      rows[r].partialBase = partialSlot;
-      rows[r].partials = static_cast<int32_t>(2 * splits);
-      partialSlot += static_cast<int32_t>(2 * splits);
-    }
-    for (uint32_t s = 0; s < splits; ++s) {
-      const uint32_t kb = s * chunk, ke = std::min(g.keys, kb + chunk);
+  std::vector<std::vector<uint32_t>> perCore(aiCores);
+  std::vector<uint32_t> groupItems(groups.size(), 0);
+  uint64_t total = 0;
+  for (const Group& g : groups) total += uint64_t(AlignUp(g.keys, kLiStepKeys)) * (g.rows + 1);
+  const uint64_t perCoreCost = std::max<uint64_t>(1, (total + aiCores - 1) / aiCores);
+  uint32_t core = 0;
+  uint64_t load = 0;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const Group& g = groups[gi];
+    for (uint32_t kb = 0; kb < g.keys;) {
+      const uint64_t room = perCoreCost > load ? perCoreCost - load : 0;
+      const uint32_t left = g.keys - kb;
+      // Keys that fill this core (the last core takes whatever is left).
+      uint32_t n = core + 1 == aiCores
+                       ? left
+                       : std::min(left, AlignUp(static_cast<uint32_t>(std::min<uint64_t>(room / (g.rows + 1), left)),
+                                                kLiStepKeys));
+      if (n < kSplitMinKeys && n < left && load > 0) {
+        core++;  // too little room left here for a piece of this group: start it on the next core
+        load = 0;
+        continue;
+      }
+      n = std::max(n, kSplitMinKeys);
+      uint32_t ke = std::min(g.keys, kb + n);
+      if (g.keys - ke < kSplitMinKeys) ke = g.keys;  // no short tail piece: this core takes it
       items.push_back(LiItem{static_cast<int32_t>(g.row0), static_cast<int32_t>(g.rows), static_cast<int32_t>(kb),
                              static_cast<int32_t>(ke), static_cast<int32_t>(AlignUp(CeilDiv(ke - kb, 2), kLiHalfKeys)),
-                             static_cast<int32_t>(s), 0, 0});
+                             static_cast<int32_t>(groupItems[gi]++), 0, 0});
+      perCore[core].push_back(static_cast<uint32_t>(items.size() - 1));
+      load += uint64_t(AlignUp(ke - kb, kLiStepKeys)) * (g.rows + 1);
+      kb = ke;
+      if (load >= perCoreCost && core + 1 < aiCores) {
+        core++;
+        load = 0;
+      }
+    }
+  }
+  int32_t partialSlot = 0;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    for (uint32_t r = groups[gi].row0; r < groups[gi].row0 + groups[gi].rows; ++r) {
+      rows[r].partialBase = partialSlot;
+      rows[r].partials = static_cast<int32_t>(2 * groupItems[gi]);
+      partialSlot += static_cast<int32_t>(2 * groupItems[gi]);
     }
   }
   t.numItems = static_cast<uint32_t>(items.size());
   t.numPartials = static_cast<uint32_t>(partialSlot);
-  t.blockDim = std::max<uint32_t>(1, std::min<uint32_t>(aiCores, t.numItems));
-
-  // Longest-processing-time assignment: biggest items first, each to the least loaded core.
-  std::vector<uint32_t> order(items.size());
-  std::iota(order.begin(), order.end(), 0);
-  auto cost = [&](uint32_t i) { return uint64_t(items[i].halfKeys) * (items[i].rows + 1); };
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return cost(a) > cost(b); });
-  std::vector<uint64_t> load(t.blockDim, 0);
-  std::vector<std::vector<uint32_t>> perCore(t.blockDim);
-  for (uint32_t i : order) {
-    const uint32_t c = static_cast<uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    load[c] += cost(i);
-    perCore[c].push_back(i);
-  }
+  while (!perCore.empty() && perCore.back().empty()) perCore.pop_back();
+  t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
+  perCore.resize(t.blockDim);
 
   // Tables: rows, batches, items (grouped by core), core offsets.
   t.rowOffset = 0;
@@ -127,7 +144,6 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     plan.table.insert(plan.table.end(), {static_cast<int32_t>(p.keyStart[b]), static_cast<int32_t>(p.keyLen[b])});
   std::vector<int32_t> offsets{0};
   for (auto& core : perCore) {
-    std::sort(core.begin(), core.end());  // keep each core's items in row order
     for (uint32_t i : core) {
       const LiItem& it = items[i];
       plan.table.insert(plan.table.end(), {it.row0, it.rows, it.keyBegin, it.keyEnd, it.halfKeys, it.split, 0, 0});
