@@ -193,7 +193,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.levelOffset = static_cast<uint32_t>(plan.table.size());
   plan.table.insert(plan.table.end(), levelOffsets.begin(), levelOffsets.end());
 
-  t.wsRingBytes = 2 * t.groupRows * p.heads * kLiStepKeys * 4;
+  t.wsRingBytes = kLiRingSlots * t.groupRows * p.heads * kLiStepKeys * 4;
   t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
   t.listSlotBytes = (kLiListHeaderFloats + t.bestPairs * kPairWords) * 4;
   t.numListSlots = static_cast<uint32_t>(nextSlot);

@@ -46,7 +46,7 @@ class LiCube {
     uint32_t step = 0;
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i), step);
     // Take back the last tiles' "free" signals and every pending in-core event.
-    for (uint32_t i = 0; i < (step < 2 ? step : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
+    for (uint32_t i = 0; i < (step < kLiRingSlots ? step : kLiRingSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();
     qL1Slots_.Drain();
     kL0bSlots_.Drain();
@@ -103,8 +103,8 @@ class LiCube {
       if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
       SetFlag<HardEvent::M_FIX>(int32_t(cs));
       WaitFlag<HardEvent::M_FIX>(int32_t(cs));
-      if (step >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-      const uint64_t slot = uint64_t(step % 2) * (t_->wsRingBytes / 2 / sizeof(float));
+      if (step >= kLiRingSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+      const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
       Fixpipe(ring_[slot], c, FixpipeParamsV220(kLiStepKeys, m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
       CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
       cSlots_.Release(cs);

@@ -55,7 +55,7 @@ __aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
   return step;
 }
 
-// Cube -> vector handshake over the 2-slot workspace ring (cross-core mode 2, within a block).
+// Cube -> vector handshake over the kLiRingSlots-slot workspace ring (cross-core mode 2, within a block).
 constexpr uint16_t kLiFlagTileReady = 0;  // AIC -> both AIVs: a score tile is in the ring
 constexpr uint16_t kLiFlagTileFree = 1;   // each AIV -> AIC: the tile was copied out of the ring
 

@@ -168,7 +168,7 @@ class LiVector {
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
     CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-    const uint64_t slot = uint64_t(step % 2) * (t_->wsRingBytes / 2 / sizeof(float));
+    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
     DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
     SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
     CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);

@@ -21,6 +21,10 @@ constexpr uint32_t kLiStepKeys = 128;       // keys per cube step: 64 per vector
 constexpr uint32_t kLiHalfKeys = 64;
 constexpr uint32_t kLiMaxTileRows = 128;    // groupRows x N1 (cube M)
 constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs)
+// Score tiles in flight between the cube and the vector cores: with 4 the cube's fixpipe does not
+// wait for the vector cores' round trip (tile ready -> copied out -> slot free) of the tile two
+// steps back. At most 15 cross-core sets of a flag may be pending (dav_c220 FFTS counter).
+constexpr uint32_t kLiRingSlots = 4;
 
 // Plan table (int32), one record per entry, at the offsets given in the tiling.
 struct LiRow {      // per query row of the flattened query tensor
@@ -72,7 +76,7 @@ struct LightningIndexerTiling {
   uint32_t mergeOffset;   // LiMerge records, level after level
   uint32_t levelOffset;   // numLevels + 1 prefix offsets into the merges
   uint32_t numLevels;
-  uint32_t wsRingBytes;   // workspace: per block, 2 score tiles
+  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
   uint32_t wsListOffset;  // list slots: the partial lists, then the merges' intermediate lists
   uint32_t listSlotBytes; // 32-byte header (int32 length) + bestPairs pairs
   uint32_t numPartials;   // slots written in phase 1
