@@ -26,6 +26,104 @@ struct Group {
   uint32_t row0, rows, keys;
 };
 
+// Estimated cost of an item of `rows` rows and `keys` keys, in key-steps: the cube loads each key
+// once and the vector cores work per key and row; each row also pays a fixed cost per item (its
+// top-k's last merge, its list written and merged in phase 2), about that of kRowOverheadKeys keys.
+constexpr uint32_t kRowOverheadKeys = 1024;
+uint64_t ItemCost(uint32_t keys, uint32_t rows) {
+  return uint64_t(AlignUp(keys, kLiStepKeys)) * (rows + 1) + uint64_t(rows) * kRowOverheadKeys;
+}
+
+LiItem MakeItem(const Group& g, uint32_t kb, uint32_t ke, uint32_t split) {
+  return LiItem{static_cast<int32_t>(g.row0), static_cast<int32_t>(g.rows), static_cast<int32_t>(kb),
+                static_cast<int32_t>(ke), static_cast<int32_t>(AlignUp(CeilDiv(ke - kb, 2), kLiHalfKeys)),
+                static_cast<int32_t>(split), 0, 0};
+}
+
+struct Assignment {
+  std::vector<LiItem> items;
+  std::vector<std::vector<uint32_t>> perCore;  // item numbers per core, in row order
+  std::vector<uint32_t> groupItems;            // items per group
+  uint64_t makespan = 0;                       // the most loaded core's estimated cost
+  uint64_t lastCoreLoad = 0;
+};
+
+// One item per group, biggest first, each to the least loaded core (prefill: many groups).
+Assignment WholeGroupsLongestFirst(const std::vector<Group>& groups, uint32_t aiCores) {
+  Assignment a;
+  a.perCore.resize(aiCores);
+  a.groupItems.assign(groups.size(), 1);
+  std::vector<uint32_t> order(groups.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto cost = [&](uint32_t i) { return ItemCost(groups[i].keys, groups[i].rows); };
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) { return cost(x) > cost(y); });
+  std::vector<uint64_t> load(aiCores, 0);
+  for (uint32_t i : order) {
+    const uint32_t c = static_cast<uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[c] += cost(i);
+    a.perCore[c].push_back(i);
+  }
+  for (const Group& g : groups) a.items.push_back(MakeItem(g, 0, g.keys, 0));
+  for (auto& core : a.perCore) std::sort(core.begin(), core.end());  // each core's items in row order
+  a.makespan = *std::max_element(load.begin(), load.end());
+  return a;
+}
+
+// The groups' key ranges, one after the other, cut into one stretch of equal cost per core, so that
+// every core streams the same share of the keys (decode: few groups, one row over several cores);
+// a group cut at a core boundary becomes several items. Pieces are whole 128-key steps and at least
+// kSplitMinKeys long, except a group shorter than that. Each core is filled up to `perCoreCost`;
+// the last core takes what is left.
+Assignment SplitContiguous(const std::vector<Group>& groups, uint32_t aiCores, uint64_t perCoreCost) {
+  Assignment a;
+  a.perCore.resize(aiCores);
+  a.groupItems.assign(groups.size(), 0);
+  std::vector<uint64_t> load(aiCores, 0);
+  uint32_t core = 0;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const Group& g = groups[gi];
+    for (uint32_t kb = 0; kb < g.keys;) {
+      const uint64_t fixed = uint64_t(g.rows) * kRowOverheadKeys;
+      const uint64_t room = perCoreCost > load[core] + fixed ? perCoreCost - load[core] - fixed : 0;
+      const uint32_t left = g.keys - kb;
+      // Keys that fill this core (the last core takes whatever is left).
+      uint32_t n = core + 1 == aiCores
+                       ? left
+                       : std::min(left, AlignUp(static_cast<uint32_t>(std::min<uint64_t>(room / (g.rows + 1), left)),
+                                                kLiStepKeys));
+      if (n < kSplitMinKeys && n < left && load[core] > 0) {
+        core++;  // too little room left here for a piece of this group: start it on the next core
+        continue;
+      }
+      n = std::max(n, kSplitMinKeys);
+      uint32_t ke = std::min(g.keys, kb + n);
+      if (g.keys - ke < kSplitMinKeys) ke = g.keys;  // no short tail piece: this core takes it
+      a.items.push_back(MakeItem(g, kb, ke, a.groupItems[gi]++));
+      a.perCore[core].push_back(static_cast<uint32_t>(a.items.size() - 1));
+      load[core] += ItemCost(ke - kb, g.rows);
+      kb = ke;
+      if (load[core] >= perCoreCost && core + 1 < aiCores) core++;
+    }
+  }
+  a.makespan = *std::max_element(load.begin(), load.end());
+  a.lastCoreLoad = load.back();
+  return a;
+}
+
+// SplitContiguous with the smallest fill per core that leaves the last core no more than that
+// (cutting groups adds their rows' fixed costs, so the fill is above the average cost).
+Assignment SplitContiguousBalanced(const std::vector<Group>& groups, uint32_t aiCores) {
+  uint64_t total = 0;
+  for (const Group& g : groups) total += ItemCost(g.keys, g.rows);
+  uint64_t lo = std::max<uint64_t>(1, (total + aiCores - 1) / aiCores), hi = total + 1;
+  while (lo < hi) {  // the last core's load falls as the fill rises
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (SplitContiguous(groups, aiCores, mid).lastCoreLoad <= mid) hi = mid;
+    else lo = mid + 1;
+  }
+  return SplitContiguous(groups, aiCores, lo);
+}
+
 }  // namespace
 
 LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, uint32_t aiCores) {
@@ -76,49 +174,13 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.groupRows = largest;
   t.tileBuffers = VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 2) <= kArenaBytes ? 2 : 1;
 
-  // Balanced contiguous split: the groups' key ranges, one after the other, are cut into one
-  // stretch of equal cost per core (cost = keys x (rows + 1): the cube's key loads and the vector
-  // cores' per-row work), so that every core streams the same share of the keys; a group cut at a
-  // core boundary becomes several items (decode: one row over several cores). Pieces are whole
-  // 128-key steps and at least kSplitMinKeys long, except a group shorter than that.
-  std::vector<LiItem> items;
-  std::vector<std::vector<uint32_t>> perCore(aiCores);
-  std::vector<uint32_t> groupItems(groups.size(), 0);
-  uint64_t total = 0;
-  for (const Group& g : groups) total += uint64_t(AlignUp(g.keys, kLiStepKeys)) * (g.rows + 1);
-  const uint64_t perCoreCost = std::max<uint64_t>(1, (total + aiCores - 1) / aiCores);
-  uint32_t core = 0;
-  uint64_t load = 0;
-  for (size_t gi = 0; gi < groups.size(); ++gi) {
-    const Group& g = groups[gi];
-    for (uint32_t kb = 0; kb < g.keys;) {
-      const uint64_t room = perCoreCost > load ? perCoreCost - load : 0;
-      const uint32_t left = g.keys - kb;
-      // Keys that fill this core (the last core takes whatever is left).
-      uint32_t n = core + 1 == aiCores
-                       ? left
-                       : std::min(left, AlignUp(static_cast<uint32_t>(std::min<uint64_t>(room / (g.rows + 1), left)),
-                                                kLiStepKeys));
-      if (n < kSplitMinKeys && n < left && load > 0) {
-        core++;  // too little room left here for a piece of this group: start it on the next core
-        load = 0;
-        continue;
-      }
-      n = std::max(n, kSplitMinKeys);
-      uint32_t ke = std::min(g.keys, kb + n);
-      if (g.keys - ke < kSplitMinKeys) ke = g.keys;  // no short tail piece: this core takes it
-      items.push_back(LiItem{static_cast<int32_t>(g.row0), static_cast<int32_t>(g.rows), static_cast<int32_t>(kb),
-                             static_cast<int32_t>(ke), static_cast<int32_t>(AlignUp(CeilDiv(ke - kb, 2), kLiHalfKeys)),
-                             static_cast<int32_t>(groupItems[gi]++), 0, 0});
-      perCore[core].push_back(static_cast<uint32_t>(items.size() - 1));
-      load += uint64_t(AlignUp(ke - kb, kLiStepKeys)) * (g.rows + 1);
-      kb = ke;
-      if (load >= perCoreCost && core + 1 < aiCores) {
-        core++;
-        load = 0;
-      }
-    }
-  }
+  // Items and their cores: whole groups longest-first, or the groups' key ranges cut into equal
+  // stretches per core, whichever finishes first by the cost estimate.
+  Assignment plan1 = WholeGroupsLongestFirst(groups, aiCores), plan2 = SplitContiguousBalanced(groups, aiCores);
+  Assignment& chosen = plan1.makespan <= plan2.makespan ? plan1 : plan2;
+  std::vector<LiItem>& items = chosen.items;
+  std::vector<std::vector<uint32_t>>& perCore = chosen.perCore;
+  const std::vector<uint32_t>& groupItems = chosen.groupItems;
   int32_t partialSlot = 0;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     for (uint32_t r = groups[gi].row0; r < groups[gi].row0 + groups[gi].rows; ++r) {

@@ -136,7 +136,7 @@ class LiVector {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
       const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
-      if (row.partials > 4) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
+      if (LiCutsLists(row, t_->sparseCount)) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
       WriteList(slot, best_[g], topk_[g].Count());
     }
   }
@@ -254,7 +254,7 @@ class LiVector {
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[4] = {0, 0, 0, 0}, total = 0;
     for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
-    if (firstLevel && m.dst >= 0) CutAtThreshold(m, lens);
+    if (firstLevel) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
     if (final) {
@@ -297,8 +297,8 @@ class LiVector {
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
-  // A row with many partial lists (split over cores in decode): a lower bound T of its k-th best
-  // score cuts each list before merging. Quantile j of list c is its score at rank s j + s - 1
+  // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
+  // score cuts each list before its first merge. Quantile j of list c is its score at rank s j + s - 1
   // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
   // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
   // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
@@ -306,6 +306,7 @@ class LiVector {
   __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
     using namespace AscendC;
     const LiRow row = plan_.Row(uint32_t(m.row));
+    if (!LiCutsLists(row, t_->sparseCount)) return;  // no quantiles published: nothing to cut by
     const uint32_t lists = uint32_t(row.partials), n = lists * kLiQuantiles;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
     if (rank >= n || n > kMaxQuantPairs) return;  // not enough quantiles to vouch for k entries: no cut
