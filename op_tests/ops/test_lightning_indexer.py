@@ -200,6 +200,38 @@ def test_decode_ties_across_split_lists():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("lens", [[3000, 7000, 2500, 9000, 4100], [2200] * 30])
+def test_batched_decode_cut_at_core_boundaries(lens):
+    # Decode batches whose key ranges are cut into equal stretches per core: a row's pieces start
+    # and end inside its range at 128-key steps, a core holds the tail of one row and the head of
+    # the next; 30 equal rows on 24 cores: cut, rather than 2 on some cores and 1 on the others.
+    q, k, w = _inputs((len(lens), 1, 32, 128), (len(lens), max(lens), 1, 128), seed=len(lens))
+    check(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048, return_value=True)  # up to near-ties
+    if len(lens) == 5:
+        assert cpu_module().last_launch()["block_dim"] > len(lens)  # rows over more cores than rows
+
+
+def test_two_row_decode_cut_lists_with_ties():
+    # Two query tokens per sequence (one group of 2 rows, cut over cores); 131 distinct keys repeated
+    # over 5000: every row sees more than k keys, so its lists are cut at the quantile threshold
+    # before their first merge, on tied scores; the lower indices must still win.
+    q, k, w = _inputs((6, 2, 32, 128), (6, 5000, 1, 128), seed=14)
+    k = k[:, torch.arange(5000) % 131]
+    got = check(q, k, w, sparse_count=2048)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
+    assert torch.equal(got, want)
+
+
+def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
+    # Many 4-row groups (one item each, no cuts): the rows that see more than k keys cut their two
+    # lists (one per vector core) at the threshold before their final merge; tied scores throughout.
+    q, k, w = _inputs((1, 120, 8, 128), (1, 2300, 1, 128), seed=15)
+    k = k[:, torch.arange(2300) % 89]
+    got = check(q, k, w, sparse_count=2048)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
+    assert torch.equal(got, want)
+
+
 def test_more_queries_than_keys_gives_empty_rows():
     q, k, w = _inputs((1, 6, 4, 128), (1, 3, 1, 128), seed=8)
     got = check(q, k, w, sparse_count=4, sparse_mode=3)
