@@ -232,6 +232,18 @@ def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("distinct", [1, 3])
+def test_decode_row_merged_in_one_step_when_all_scores_tie(distinct):
+    # One row over every core, its lists merged in one step: with every score tied (or 3 values)
+    # the threshold cuts nothing, the lists do not fit in UB together and are merged 3 at a time
+    # onto the best k; the lowest indices of the best score(s) must win.
+    q, k, w = _inputs((1, 1, 16, 128), (1, 16000, 1, 128), seed=16)
+    k = k[:, torch.arange(16000) % distinct]
+    got = check(q, k, w, sparse_count=2048, sparse_mode=0)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, sparse_mode=0)
+    assert torch.equal(got, want)
+
+
 def test_more_queries_than_keys_gives_empty_rows():
     q, k, w = _inputs((1, 6, 4, 128), (1, 3, 1, 128), seed=8)
     got = check(q, k, w, sparse_count=4, sparse_mode=3)

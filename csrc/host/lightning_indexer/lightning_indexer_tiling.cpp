@@ -215,7 +215,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   plan.table.insert(plan.table.end(), offsets.begin(), offsets.end());
 
   // Phase 2: each row's lists merged 4 at a time, level by level, in balanced groups of
-  // consecutive (key-ordered) lists, until a row's last merge (at most 4 lists) writes its output.
+  // consecutive (key-ordered) lists, until a row's last merge (at most 4 lists) writes its output;
+  // a row whose lists are cut at its threshold first (LiWideMerge) is merged in one step.
   struct Lists {
     int32_t first, count;
   };
@@ -229,7 +230,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     for (uint32_t r = 0; r < p.numRows; ++r) {
       const Lists l = pending[r];
       if (l.count <= 0) continue;
-      if (l.count <= 4) {
+      // At most 4 lists, or a row merged in one step from all its (cut) partial lists.
+      if (l.count <= 4 || (levels.empty() && LiWideMerge(rows[r].visible, rows[r].partials, p.sparseCount))) {
         level.push_back(LiMerge{static_cast<int32_t>(r), l.first, l.count, -1});
         pending[r].count = 0;
         continue;

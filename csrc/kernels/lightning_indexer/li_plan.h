@@ -46,19 +46,6 @@ class LiPlan {
   const LightningIndexerTiling* t_ = nullptr;
 };
 
-// Quantile spacing of a row split into `lists` partial lists: the kLiQuantiles quantiles of every
-// list together vouch for about twice k entries, so that their threshold can reach k.
-__aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
-  const uint32_t want = (2 * k + lists * kLiQuantiles - 1) / (lists * kLiQuantiles);
-  uint32_t step = 4;
-  while (step < want && step < 256) step *= 2;
-  return step;
-}
-
-// Whether a row's partial lists publish quantiles and are cut at a threshold before their first
-// merge: only when they may hold more than k entries together (the row sees more than k keys).
-__aicore__ inline bool LiCutsLists(const LiRow& row, uint32_t k) { return row.partials > 1 && row.visible > int32_t(k); }
-
 // Cube -> vector handshake over the kLiRingSlots-slot workspace ring (cross-core mode 2, within a block).
 constexpr uint16_t kLiFlagTileReady = 0;  // AIC -> both AIVs: a score tile is in the ring
 constexpr uint16_t kLiFlagTileFree = 1;   // each AIV -> AIC: the tile was copied out of the ring

@@ -136,7 +136,7 @@ class LiVector {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
       const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
-      if (LiCutsLists(row, t_->sparseCount)) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
+      if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
       WriteList(slot, best_[g], topk_[g].Count());
     }
   }
@@ -231,13 +231,14 @@ class LiVector {
   __aicore__ inline void CarvePhase2() {
     used_ = 0;
     const uint32_t pairs = t_->bestPairs;
-    for (uint32_t i = 0; i < 4; ++i) in_[i] = Take<float>(pairs * kPairFloats);
+    inAll_ = Take<float>(4 * pairs * kPairFloats);
+    for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
     merged_ = Take<float>(4 * pairs * kPairFloats);
-    heads_ = Take<int32_t>(4 * 8);
+    heads_ = Take<int32_t>(kLiMaxWideLists * 8);
     header_ = Take<int32_t>(8);
-    qIn_ = Take<float>(kMaxQuantPairs * kPairFloats);
-    qA_ = Take<float>(kMaxQuantPairs * kPairFloats);
-    qB_ = Take<float>(kMaxQuantPairs * kPairFloats);
+    qIn_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+    qA_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+    qB_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     outScores_ = Take<float>(pairs);
     outIdx_ = Take<uint32_t>(pairs);
   }
@@ -252,26 +253,36 @@ class LiVector {
                 DataCopyExtParams(uint16_t(m.count), 4, t_->listSlotBytes - 4, 0, 0), DataCopyPadExtParams<int32_t>());
     SetFlag<HardEvent::MTE2_S>(0);
     WaitFlag<HardEvent::MTE2_S>(0);
-    uint32_t lens[4] = {0, 0, 0, 0}, total = 0;
+    uint32_t lens[kLiMaxWideLists], total = 0;
     for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
     if (firstLevel) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
-    if (final) {
-      FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
-      SetFlag<HardEvent::V_MTE2>(0);
-      WaitFlag<HardEvent::V_MTE2>(0);
-    }
-    for (int32_t i = 0; i < m.count; ++i) {
-      if (lens[i] == 0) continue;
-      DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
-                  DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
-    }
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    if (!one) {
-      MergeLists(merged_, in_, lens, uint32_t(m.count));
-      PipeBarrier<PIPE_V>();
+    if (m.count > 4) {
+      // A wide merge (a row's final one; its lists hold at least k entries together as the row
+      // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
+      // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
+      uint32_t need = 0;
+      for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
+      if (need <= 4 * pairs) MergeTree(m, lens);
+      else MergeChain(m, lens);
+    } else {
+      if (final) {
+        FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
+        SetFlag<HardEvent::V_MTE2>(0);
+        WaitFlag<HardEvent::V_MTE2>(0);
+      }
+      for (int32_t i = 0; i < m.count; ++i) {
+        if (lens[i] == 0) continue;
+        DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
+                    DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+      }
+      SetFlag<HardEvent::MTE2_V>(0);
+      WaitFlag<HardEvent::MTE2_V>(0);
+      if (!one) {
+        MergeLists(merged_, in_, lens, uint32_t(m.count));
+        PipeBarrier<PIPE_V>();
+      }
     }
     const uint32_t keep = total < k ? total : k;
     if (!final) {
@@ -297,6 +308,84 @@ class LiVector {
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
+  // List i of merge m (lens[i] pairs) GM -> `dst`.
+  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len) {
+    AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats],
+                         AscendC::DataCopyExtParams(1, len * kPairFloats * 4, 0, 0, 0),
+                         AscendC::DataCopyPadExtParams<float>());
+  }
+
+  // Every list of m into UB at once (inAll_: 4 x bestPairs pairs, each list 32-byte aligned), then
+  // rounds of 4-way merges of consecutive runs (key order, so ties keep the lower index) between
+  // inAll_ and merged_ until one run is left; it ends in merged_. A run keeps its best k (entries
+  // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
+  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens) {
+    using namespace AscendC;
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0;
+    for (int32_t i = 0; i < m.count; ++i) {
+      if (lens[i] == 0) continue;
+      LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
+      runLens[runs] = lens[i];
+      starts[runs++] = at;
+      at += AlignUp(lens[i], 4);
+    }
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    const uint32_t k = t_->sparseCount;
+    LocalTensor<float> src = inAll_;
+    bool inMerged = false;
+    while (runs > 1) {
+      const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
+      uint32_t in = 0, out = 0;
+      at = 0;
+      while (in < runs) {
+        const uint32_t q = runs - in < 4 ? runs - in : 4;
+        LocalTensor<float> group[4];
+        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
+        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
+        runLens[out] = len < k ? len : k;
+        starts[out++] = at;
+        at += AlignUp(runLens[out - 1], 4);
+        in += q;
+      }
+      PipeBarrier<PIPE_V>();
+      runs = out;
+      src = dst;
+      inMerged = !inMerged;
+    }
+    if (!inMerged && runs == 1) {  // one run (or one non-empty list) left outside merged_
+      DataCopy(merged_, src[starts[0] * kPairFloats], AlignUp(runLens[0] < k ? runLens[0] : k, 4) * kPairFloats);
+      PipeBarrier<PIPE_V>();
+    }
+  }
+
+  // Lists too long to fit in UB together (no cut, e.g. all scores tied): list 0 into in_[0], then
+  // 3 lists at a time into in_[1..3] merged with the best k so far (queue 0: lower keys) into
+  // merged_, whose first k pairs go back to in_[0] for the next round. Ends in merged_.
+  __aicore__ inline void MergeChain(const LiMerge& m, const uint32_t* lens) {
+    using namespace AscendC;
+    const uint32_t k = t_->sparseCount;
+    uint32_t bestLen = lens[0];
+    if (bestLen > 0) LoadList(in_[0], m, 0, bestLen);
+    for (int32_t i = 1; i < m.count; i += 3) {
+      uint32_t chunkLens[4] = {bestLen, 0, 0, 0};
+      for (int32_t j = 0; j < 3 && i + j < m.count; ++j) {
+        chunkLens[1 + j] = lens[i + j];
+        if (lens[i + j] > 0) LoadList(in_[1 + j], m, i + j, lens[i + j]);
+      }
+      SetFlag<HardEvent::MTE2_V>(0);
+      WaitFlag<HardEvent::MTE2_V>(0);
+      const uint32_t merged = MergeLists(merged_, in_, chunkLens, 4);
+      PipeBarrier<PIPE_V>();
+      bestLen = merged < k ? merged : k;
+      if (i + 3 < m.count) {
+        DataCopy(in_[0], merged_, AlignUp(bestLen, 4) * kPairFloats);
+        SetFlag<HardEvent::V_MTE2>(0);  // in_[1..3] read, in_[0] written: the next lists may load
+        WaitFlag<HardEvent::V_MTE2>(0);
+      }
+    }
+  }
+
   // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
   // score cuts each list before its first merge. Quantile j of list c is its score at rank s j + s - 1
   // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
@@ -306,17 +395,17 @@ class LiVector {
   __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
     using namespace AscendC;
     const LiRow row = plan_.Row(uint32_t(m.row));
-    if (!LiCutsLists(row, t_->sparseCount)) return;  // no quantiles published: nothing to cut by
+    if (!LiCutsLists(row.visible, row.partials, t_->sparseCount)) return;  // no quantiles published: nothing to cut by
     const uint32_t lists = uint32_t(row.partials), n = lists * kLiQuantiles;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
-    if (rank >= n || n > kMaxQuantPairs) return;  // not enough quantiles to vouch for k entries: no cut
+    if (!LiCutDecides(t_->sparseCount, lists)) return;  // not enough quantiles to vouch for k entries: no cut
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopy(qIn_, quants_[uint64_t(row.partialBase) * kLiQuantiles * kPairFloats], n * kPairFloats);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
-    uint32_t runLens[kMaxQuantPairs / kLiQuantiles], starts[kMaxQuantPairs / kLiQuantiles], runs = lists;
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists;
     for (uint32_t i = 0; i < runs; ++i) {
       runLens[i] = kLiQuantiles;
       starts[i] = i * kLiQuantiles;
@@ -371,7 +460,6 @@ class LiVector {
   }
 
   static constexpr uint32_t kMaxGroupRows = 4;
-  static constexpr uint32_t kMaxQuantPairs = 1024;  // quantiles of one row: 64 lists
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   AscendC::TPipe pipe_;
@@ -381,7 +469,7 @@ class LiVector {
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
-  AscendC::LocalTensor<float> tiles_[2], wF32_, wB_, merged_, outScores_, quant_, qIn_, qA_, qB_;
+  AscendC::LocalTensor<float> tiles_[2], wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;

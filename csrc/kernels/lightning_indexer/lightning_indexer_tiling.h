@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "../common/host_device.h"
+
 namespace ascend_glm5 {
 
 constexpr uint32_t kLiHeadDim = 128;        // D
@@ -86,5 +88,32 @@ struct LightningIndexerTiling {
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
+constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
+
+// Quantile spacing of a row split into `lists` partial lists: the kLiQuantiles quantiles of every
+// list together vouch for about twice k entries, so that their threshold can reach k.
+__aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
+  const uint32_t want = (2 * k + lists * kLiQuantiles - 1) / (lists * kLiQuantiles);
+  uint32_t step = 4;
+  while (step < want && step < 256) step *= 2;
+  return step;
+}
+
+// Whether a row's partial lists publish quantiles and are cut at a threshold before their first
+// merge: only when they may hold more than k entries together (the row sees more than k keys).
+__aicore__ inline bool LiCutsLists(int32_t visible, int32_t partials, uint32_t k) {
+  return partials > 1 && visible > int32_t(k);
+}
+
+// Whether the quantiles of `lists` lists decide a threshold (they vouch for k entries).
+__aicore__ inline bool LiCutDecides(uint32_t k, uint32_t lists) {
+  return lists <= kLiMaxWideLists && CeilDiv(k, LiQuantileStep(k, lists)) <= lists * kLiQuantiles;
+}
+
+// A row with more than 4 partial lists whose cut is decided is merged in one step (its cut lists
+// hold little more than k entries together) instead of 4 lists at a time over several levels.
+__aicore__ inline bool LiWideMerge(int32_t visible, int32_t partials, uint32_t k) {
+  return partials > 4 && LiCutsLists(visible, partials, k) && LiCutDecides(k, uint32_t(partials));
+}
 
 }  // namespace ascend_glm5
