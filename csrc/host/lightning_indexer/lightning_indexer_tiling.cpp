@@ -232,7 +232,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       if (l.count <= 0) continue;
       // At most 4 lists, or a row merged in one step from all its (cut) partial lists.
       if (l.count <= 4 || (levels.empty() && LiWideMerge(rows[r].visible, rows[r].partials, p.sparseCount))) {
-        level.push_back(LiMerge{static_cast<int32_t>(r), l.first, l.count, -1});
+        level.push_back(LiMerge{static_cast<int32_t>(r), l.first, l.count, -1, 0, 0, 0, 0});
         pending[r].count = 0;
         continue;
       }
@@ -240,7 +240,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       pending[r] = Lists{nextSlot, groups};
       for (int32_t g = 0, at = l.first; g < groups; ++g) {
         const int32_t n = l.count / groups + (g < l.count % groups ? 1 : 0);
-        level.push_back(LiMerge{static_cast<int32_t>(r), at, n, nextSlot++});
+        level.push_back(LiMerge{static_cast<int32_t>(r), at, n, nextSlot++, 0, 0, 0, 0});
         at += n;
       }
       more = true;
@@ -251,7 +251,14 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.mergeOffset = static_cast<uint32_t>(plan.table.size());
   std::vector<int32_t> levelOffsets{0};
   for (const auto& level : levels) {
-    for (const LiMerge& m : level) plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst});
+    for (LiMerge m : level) {
+      // A row's first merges (level 0) cut its lists at its threshold when they published quantiles.
+      if (&level == &levels.front() && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
+        m.cutLists = rows[m.row].partials;
+        m.cutBase = rows[m.row].partialBase;
+      }
+      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, 0, 0});
+    }
     levelOffsets.push_back(levelOffsets.back() + static_cast<int32_t>(level.size()));
   }
   t.levelOffset = static_cast<uint32_t>(plan.table.size());

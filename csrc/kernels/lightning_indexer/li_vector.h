@@ -57,7 +57,7 @@ class LiVector {
       uint32_t m, end;
       plan_.LevelMerges(level, m, end);
       const uint32_t vectorCores = 2 * t_->blockDim;
-      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m), level == 0);
+      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m));
     }
   }
 
@@ -243,7 +243,7 @@ class LiVector {
     outIdx_ = Take<uint32_t>(pairs);
   }
 
-  __aicore__ inline void MergeStep(const LiMerge& m, bool firstLevel) {
+  __aicore__ inline void MergeStep(const LiMerge& m) {
     using namespace AscendC;
     const uint32_t k = t_->sparseCount, pairs = t_->bestPairs;
     // The lists' lengths: one strided copy of their headers, then read from UB.
@@ -255,7 +255,7 @@ class LiVector {
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
     for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
-    if (firstLevel) CutAtThreshold(m, lens);
+    if (m.cutLists > 0) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
     if (m.count > 4) {
@@ -394,14 +394,12 @@ class LiVector {
   // them if there is none).
   __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
     using namespace AscendC;
-    const LiRow row = plan_.Row(uint32_t(m.row));
-    if (!LiCutsLists(row.visible, row.partials, t_->sparseCount)) return;  // no quantiles published: nothing to cut by
-    const uint32_t lists = uint32_t(row.partials), n = lists * kLiQuantiles;
+    const uint32_t lists = uint32_t(m.cutLists), n = lists * kLiQuantiles;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
     if (!LiCutDecides(t_->sparseCount, lists)) return;  // not enough quantiles to vouch for k entries: no cut
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopy(qIn_, quants_[uint64_t(row.partialBase) * kLiQuantiles * kPairFloats], n * kPairFloats);
+    DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], n * kPairFloats);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
@@ -434,7 +432,7 @@ class LiVector {
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
     for (int32_t i = 0; i < m.count; ++i) {
-      const uint32_t list = uint32_t(m.src - row.partialBase + i);
+      const uint32_t list = uint32_t(m.src - m.cutBase + i);
       uint32_t above = 0;
       while (above < kLiQuantiles && qIn_.GetValue((list * kLiQuantiles + above) * kPairFloats) >= threshold) ++above;
       if (above < kLiQuantiles) {

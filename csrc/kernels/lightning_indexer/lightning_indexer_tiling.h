@@ -42,8 +42,12 @@ struct LiBatch {
 struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row -> list dst (or the output)
   int32_t row;
   int32_t src;          // first list slot (consecutive slots, in key order)
-  int32_t count;        // 1..4
+  int32_t count;        // 1..4, or up to kLiMaxWideLists for a row merged in one step (LiWideMerge)
   int32_t dst;          // list slot of the result; -1: the row's indices (and values)
+  int32_t cutLists;     // > 0: the row's first merge, its cutLists partial lists (from slot cutBase)
+  int32_t cutBase;      //      published quantiles: cut the lists at its threshold first (LiCutsLists)
+  int32_t reserved0;
+  int32_t reserved1;
 };
 struct LiItem {
   int32_t row0;         // first query row
