@@ -29,7 +29,7 @@ struct Group {
 // Estimated cost of an item of `rows` rows and `keys` keys, in key-steps: the cube loads each key
 // once and the vector cores work per key and row; each row also pays a fixed cost per item (its
 // top-k's last merge, its list written and merged in phase 2), about that of kRowOverheadKeys keys.
-constexpr uint32_t kRowOverheadKeys = 1024;
+constexpr uint32_t kRowOverheadKeys = 256;
 uint64_t ItemCost(uint32_t keys, uint32_t rows) {
   return uint64_t(AlignUp(keys, kLiStepKeys)) * (rows + 1) + uint64_t(rows) * kRowOverheadKeys;
 }
