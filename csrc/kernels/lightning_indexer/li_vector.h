@@ -251,11 +251,14 @@ class LiVector {
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(heads_, listWords_[Slot(m.src)],
                 DataCopyExtParams(uint16_t(m.count), 4, t_->listSlotBytes - 4, 0, 0), DataCopyPadExtParams<int32_t>());
+    // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
+    const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
+    if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
     SetFlag<HardEvent::MTE2_S>(0);
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
     for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
-    if (m.cutLists > 0) CutAtThreshold(m, lens);
+    if (cut) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
     if (m.count > 4) {
@@ -394,13 +397,9 @@ class LiVector {
   // them if there is none).
   __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
     using namespace AscendC;
-    const uint32_t lists = uint32_t(m.cutLists), n = lists * kLiQuantiles;
+    const uint32_t lists = uint32_t(m.cutLists);
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
-    if (!LiCutDecides(t_->sparseCount, lists)) return;  // not enough quantiles to vouch for k entries: no cut
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], n * kPairFloats);
-    SetFlag<HardEvent::MTE2_V>(0);
+    SetFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_
     WaitFlag<HardEvent::MTE2_V>(0);
     // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
     uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists;
