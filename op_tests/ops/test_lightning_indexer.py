@@ -211,15 +211,26 @@ def test_batched_decode_cut_at_core_boundaries(lens):
         assert cpu_module().last_launch()["block_dim"] > len(lens)  # rows over more cores than rows
 
 
+def _assert_ties_to_lower_index(got: torch.Tensor, distinct: int) -> None:
+    """Keys t and t' with t % distinct == t' % distinct are identical rows, so they score exactly the
+    same whatever the summation order: in every row the selected keys of each such class must be its
+    lowest indices (c, c + distinct, ...), listed in increasing order. (The order between classes is
+    left to check(): near-ties between different keys depend on the BLAS path.)"""
+    for r, row in enumerate(got.reshape(-1, got.shape[-1])):
+        by_class: dict[int, list[int]] = {}
+        for t in row[row >= 0].tolist():
+            by_class.setdefault(t % distinct, []).append(t)
+        for c, ts in by_class.items():
+            assert ts == list(range(c, c + distinct * len(ts), distinct)), f"row {r}: tied keys {ts[:8]}... of class {c}"
+
+
 def test_two_row_decode_cut_lists_with_ties():
     # Two query tokens per sequence (one group of 2 rows, cut over cores); 131 distinct keys repeated
     # over 5000: every row sees more than k keys, so its lists are cut at the quantile threshold
     # before their first merge, on tied scores; the lower indices must still win.
     q, k, w = _inputs((6, 2, 32, 128), (6, 5000, 1, 128), seed=14)
     k = k[:, torch.arange(5000) % 131]
-    got = check(q, k, w, sparse_count=2048)
-    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
-    assert torch.equal(got, want)
+    _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048), 131)
 
 
 def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
@@ -227,9 +238,7 @@ def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
     # lists (one per vector core) at the threshold before their final merge; tied scores throughout.
     q, k, w = _inputs((1, 120, 8, 128), (1, 2300, 1, 128), seed=15)
     k = k[:, torch.arange(2300) % 89]
-    got = check(q, k, w, sparse_count=2048)
-    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
-    assert torch.equal(got, want)
+    _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048), 89)
 
 
 @pytest.mark.parametrize("distinct", [1, 3])
@@ -239,9 +248,7 @@ def test_decode_row_merged_in_one_step_when_all_scores_tie(distinct):
     # onto the best k; the lowest indices of the best score(s) must win.
     q, k, w = _inputs((1, 1, 16, 128), (1, 16000, 1, 128), seed=16)
     k = k[:, torch.arange(16000) % distinct]
-    got = check(q, k, w, sparse_count=2048, sparse_mode=0)
-    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, sparse_mode=0)
-    assert torch.equal(got, want)
+    _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048, sparse_mode=0), distinct)
 
 
 def test_more_queries_than_keys_gives_empty_rows():
