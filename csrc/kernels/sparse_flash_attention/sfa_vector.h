@@ -36,7 +36,8 @@ class SfaVector {
                               const SparseFlashAttentionTiling& t) {
     t_ = &t;
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
-    stageFree_.Init(2, kEvStage);
+    stageSlots_ = SfaStageSlots(t.heads);
+    stageFree_.Init(stageSlots_, kEvStage);
     plan_.Init(plan, t);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
@@ -120,7 +121,7 @@ class SfaVector {
   static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
   enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kSlotStat, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
-  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage halves (2, 3)
+  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage slots (2 .. 5)
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
   static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
@@ -141,7 +142,7 @@ class SfaVector {
     scores_ = Take<float>(h * kSfaTileRows);
     probs_ = Take<T>(h * kSfaTileRows);
     acc_ = Take<float>(h * kSfaLatentDim);
-    stage_ = Take<float>(kStageRows * kSfaLatentDim);
+    stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
     bcast_ = Take<float>(hAlign_ * 8);
     if (t_->aivRows > 0) {
@@ -304,19 +305,18 @@ class SfaVector {
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     } else if (h > 0) {
-      // O arrives in chunks of 4 rows through the two halves of the stage: the next chunk's copy
-      // runs while this one is added.
-      constexpr uint32_t chunkRows = kStageRows / 2;
-      const uint32_t chunks = CeilDiv(h, chunkRows);
-      LoadOutChunk(slot, 0, h);
+      // O arrives in chunks of 4 rows through the slots of the stage: the next chunks' copies run
+      // (and wait out the GM read latency) while this one is added.
+      constexpr uint32_t chunkRows = kSfaOutChunkRows;
+      const uint32_t chunks = CeilDiv(h, chunkRows), ahead = stageSlots_ - 1;
+      for (uint32_t c = 0; c < chunks && c < ahead; ++c) LoadOutChunk(slot, c, h);
       ScaleRows(acc, Stat(kAlpha0 + g % 2), h, false);
       for (uint32_t c = 0; c < chunks; ++c) {
-        if (c + 1 < chunks) LoadOutChunk(slot, c + 1, h);
-        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
-        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
-        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[(c % 2) * chunkRows * kSfaLatentDim],
-            rows * kSfaLatentDim);
-        stageFree_.Release(c % 2);
+        if (c + ahead < chunks) LoadOutChunk(slot, c + ahead, h);
+        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
+        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
+        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[s * chunkRows * kSfaLatentDim], rows * kSfaLatentDim);
+        stageFree_.Release(s);
       }
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
@@ -325,14 +325,14 @@ class SfaVector {
     else WritePiece(uint32_t(tile.info.piece), parity);
   }
 
-  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage half c % 2.
+  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage slot c % stageSlots_.
   __aicore__ inline void LoadOutChunk(uint64_t slot, uint32_t c, uint32_t h) {
     using namespace AscendC;
-    constexpr uint32_t chunkRows = kStageRows / 2;
-    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
-    stageFree_.Wait(c % 2);  // the Add that last read this half is done
-    DataCopy(stage_[(c % 2) * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
-    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
+    constexpr uint32_t chunkRows = kSfaOutChunkRows;
+    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
+    stageFree_.Wait(s);  // the Add that last read this slot is done
+    DataCopy(stage_[s * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
+    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
   }
 
   // acc[r, :] *= v[r] (or /= v[r]) for r < h, one 64-column strip of all rows per instruction.
@@ -548,7 +548,7 @@ class SfaVector {
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
-  uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0;
+  uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool ended_ = false;
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;

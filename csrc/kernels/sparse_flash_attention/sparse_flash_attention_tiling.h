@@ -84,16 +84,21 @@ struct SparseFlashAttentionTiling {
 };
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
-// P, the accumulator of its heads, a stage of 8 rows of 512 fp32 (also the select scratch), 9 stat
-// vectors and a broadcast buffer.
-constexpr uint32_t kSfaStageRows = 8;
+// P, the accumulator of its heads, a stage of rows of 512 fp32 (also the select scratch), 9 stat
+// vectors and a broadcast buffer. The stage takes the P . V tile in chunks of kSfaOutChunkRows
+// rows: 4 chunks in flight hide the GM read latency (a chunk's copy is shorter than the latency
+// plus its Add) where UB allows (N1 <= 64), 2 at N1 = 128.
+constexpr uint32_t kSfaStageRows = 8;     // rows of output written per copy; the smallest stage
+constexpr uint32_t kSfaOutChunkRows = 4;  // rows of the P . V tile per copy into the stage
+constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
 constexpr uint32_t kSfaStatVectors = 9;
 constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
 constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
   const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
   return SfaAlign32(h * kSfaTileRows * 4) + SfaAlign32(h * kSfaTileRows * 2) + h * kSfaLatentDim * 4 +
-         kSfaStageRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
+         SfaStageSlots(heads) * kSfaOutChunkRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
 }
+static_assert(2 * kSfaOutChunkRows >= kSfaStageRows, "the smallest stage holds kSfaStageRows rows");
 constexpr uint32_t kSfaUbBytes = 184 * 1024;  // UB below TMP_UB_OFFSET (utils/kernel_utils_constants.h)
 
 // Cube <-> vector handshakes of one AI core (cross-core mode 2).
