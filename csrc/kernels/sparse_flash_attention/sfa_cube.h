@@ -1,14 +1,17 @@
 // Sparse Flash Attention, cube side (AIC).
 //
 // Per item, the vector cores have written the cache rows it selects and their count (sfa_select.h).
-// Per tile g (up to 64 of those rows, all N1 heads as the cube's M):
+// Per tile g (up to tileRows = 128 of those rows at N1 <= 64, 64 at N1 = 128; all N1 heads as the
+// cube's M):
 //   Gather   the rows of key (512) and k_rope (64) GM -> L1 (ND2NZ, one copy per run of
 //            contiguous cache rows) into L1 tile g % 3; latent rows past the last selected one, up
 //            to the next 16, are zeroed (the cube works on whole 16-row fractals).
 //   Scores   S = [q | q_rope] . [k | k_rope]^T, 128 of the 576 columns per Mmad, fp32 in L0C
 //            -> fixpipe -> S ring slot g % 2 -> both vector cores. With a separate `value`, its rows
 //            then replace the key's latent columns of the tile, which Scores no longer needs.
-//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 -> L0A; O = P . V, 64 latent
+//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 (at N1 <= 64 into the tile's
+//            rope columns, which Scores no longer needs: L1 then holds three 128-row tiles) -> L0A;
+//            O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> O ring slot g % 2.
 // The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1, and the next tile's gather while that P . V is in the
@@ -53,12 +56,15 @@ class SfaCube {
     oRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring + 2 * (t.wsSlotS + t.wsSlotP)), 2 * t.wsSlotO / sizeof(float));
     m1_ = CeilDiv(t.heads, 16);
     mPad_ = m1_ * 16;
+    rows_ = t.tileRows;
+    rowBlocks_ = rows_ / 16;
+    pInTile_ = mPad_ * rows_ <= kSfaRopeDim * rows_;
     pipe_.InitBuffer(qL1_, mPad_ * kSfaQkDim * sizeof(T));
-    pipe_.InitBuffer(pL1_, mPad_ * kSfaTileRows * sizeof(T));
-    pipe_.InitBuffer(kvL1_, kSfaKvBuffers * kKvTileElems * sizeof(T));
+    if (!pInTile_) pipe_.InitBuffer(pL1_, mPad_ * rows_ * sizeof(T));
+    pipe_.InitBuffer(kvL1_, kSfaKvBuffers * rows_ * kSfaQkDim * sizeof(T));
     pipe_.InitBuffer(l0a_, 2 * kL0Slot);
     pipe_.InitBuffer(l0b_, 2 * kL0Slot);
-    pipe_.InitBuffer(l0c_, 3 * mPad_ * kSfaTileRows * sizeof(float));  // S, then two output chunks
+    pipe_.InitBuffer(l0c_, mPad_ * (rows_ + 2 * kSfaOutChunk) * sizeof(float));  // S, then two output chunks
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
@@ -93,18 +99,25 @@ class SfaCube {
   }
 
  private:
-  static constexpr uint32_t kKvTileElems = kSfaTileRows * kSfaQkDim;  // Nz: 36 column blocks x 64 rows
   static constexpr uint32_t kL0Slot = 32 * 1024;                       // bytes: half of L0A / L0B
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
-  static constexpr uint32_t kTileN1 = kSfaTileRows / 16;               // fractal rows per kv column block
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
-  static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores loaded the key
-  static_assert(kSfaTileRows == kSfaOutChunk, "one L0C buffer size serves S and an output chunk");
+  static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores(g) loaded the key (5, 6 by g % 2)
+  // L0A / L0B slots hold a [128 (N1), 128] q chunk, a [128 x 128] k chunk and P [N1, tileRows].
+  static_assert(kSfaMaxTileRows * kSfaQkChunk * 2 <= kL0Slot && kSfaMaxHeads * kSfaMinTileRows * 2 <= kL0Slot, "L0 slots");
 
-  __aicore__ inline AscendC::LocalTensor<T> KvTile(uint32_t buf) { return kvL1_.Get<T>()[buf * kKvTileElems]; }
+  // kv tile `buf`: Nz, 36 column blocks of tileRows rows (32 latent, then 4 rope).
+  __aicore__ inline AscendC::LocalTensor<T> KvTile(uint32_t buf) { return kvL1_.Get<T>()[buf * rows_ * kSfaQkDim]; }
+  // Where P of the tile in kv buffer `buf` goes in L1: the tile's rope columns when P fits there.
+  __aicore__ inline AscendC::LocalTensor<T> ProbsL1(uint32_t buf) {
+    return pInTile_ ? KvTile(buf)[kSfaLatentDim * rows_] : pL1_.Get<T>();
+  }
   __aicore__ inline AscendC::LocalTensor<T> L0A(uint32_t s) { return l0a_.Get<T>()[s * kL0Slot / sizeof(T)]; }
   __aicore__ inline AscendC::LocalTensor<T> L0B(uint32_t s) { return l0b_.Get<T>()[s * kL0Slot / sizeof(T)]; }
-  __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) { return l0c_.Get<float>()[i * mPad_ * kSfaTileRows]; }
+  // L0C: S [mPad, tileRows] (i = 0), then two output chunks [mPad, 64] (i = 1, 2).
+  __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) {
+    return l0c_.Get<float>()[i == 0 ? 0 : mPad_ * (rows_ + (i - 1) * kSfaOutChunk)];
+  }
 
   // The next tile of this core's items. The vector cores post, in order, a work slot per item that
   // selects rows (item, count; its rows in the item's list), then an end slot (item -1).
@@ -120,7 +133,7 @@ class SfaCube {
         return false;
       }
       listBase_ = uint64_t(item) * t_->listWords;
-      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)));
+      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_);
     }
     return true;
   }
@@ -146,13 +159,13 @@ class SfaCube {
     using namespace AscendC;
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
     const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile.rows, t_->aivRows);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
     CopyRows<false>(tile, kv, share.cube);
     if (t_->aivRows > 0) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
       if (share.cube < tile.rows)
         DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + share.cube * kSfaQkDim],
-                 Nd2NzParams(1, tile.rows - share.cube, kSfaQkDim, 0, kSfaQkDim, kSfaTileRows, 1, 0));
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaQkDim, 0, kSfaQkDim, rows_, 1, 0));
       if (!t_->separateValue) CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
     }
     // P . V reads whole 16-row fractals: zero the padding rows of the latent column blocks (stale
@@ -160,7 +173,7 @@ class SfaCube {
     const uint32_t pad = AlignUp(tile.rows, 16) - tile.rows;
     if (pad > 0)
       InitConstValue(kv[tile.rows * 16],
-                     InitConstValueParams<T>(kSfaLatentDim / 16, pad, kSfaTileRows - pad, static_cast<T>(0.0f)));
+                     InitConstValueParams<T>(kSfaLatentDim / 16, pad, rows_ - pad, static_cast<T>(0.0f)));
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
   }
 
@@ -168,14 +181,14 @@ class SfaCube {
   // columns of the tile (their zeroed padding rows stay) for Output.
   __aicore__ inline void LoadValue(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
-    WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);
+    WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile.rows, t_->aivRows);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
     CopyRows<true>(tile, kv, share.cube);
     if (t_->aivRows > 0) {
       if (share.cube < tile.rows)
-        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + kSfaTileRows * kSfaQkDim + share.cube * kSfaLatentDim],
-                 Nd2NzParams(1, tile.rows - share.cube, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + rows_ * kSfaQkDim + share.cube * kSfaLatentDim],
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
     }
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
@@ -209,10 +222,10 @@ class SfaCube {
     using namespace AscendC;
     if (n == 0) return;
     DataCopy(kv[tileRow * 16], (kValue ? value_ : key_)[cacheRow * kSfaLatentDim],
-             Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+             Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
     if (kValue) return;
-    DataCopy(kv[kSfaLatentDim * kSfaTileRows + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
-             Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, kSfaTileRows, 1, 0));
+    DataCopy(kv[kSfaLatentDim * rows_ + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
+             Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, rows_, 1, 0));
   }
 
   __aicore__ inline void Scores(const SfaTile& tile, uint32_t g) {
@@ -233,19 +246,20 @@ class SfaCube {
       for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
         LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
       for (uint32_t j = 0; j < kb; ++j)  // kv Nz fractals are k^T's Zn fractals: copy the used rows
-        LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * kTileN1, n1, 1, 0, 0, false, 0));
+        LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_, n1, 1, 0, 0, false, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), n1 * 16, kb * 16, 0, false, col == 0));
       aSlots_.Release(a);
       bSlots_.Release(b);
     }
-    if (t_->separateValue) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);  // LoadValue may overwrite the key
+    // LoadValue (a separate value) or Output (P into the rope columns) may overwrite the key.
+    if (t_->separateValue || pInTile_) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     SetFlag<HardEvent::M_FIX>(0);
     WaitFlag<HardEvent::M_FIX>(0);
     if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagScoresFree);  // both AIVs copied tile g-2 out
     Fixpipe(sRing_[(g % 2) * (t_->wsSlotS / sizeof(float))], s,
-            FixpipeParamsV220(n1 * 16, t_->heads, mPad_, kSfaTileRows, false));
+            FixpipeParamsV220(n1 * 16, t_->heads, mPad_, rows_, false));
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagScores);
     sAcc_.Release(0);
   }
@@ -255,17 +269,22 @@ class SfaCube {
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16);
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagProbs);  // both AIVs wrote their heads' P
     if (t_->separateValue) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));  // LoadValue's rows are in
-    const LocalTensor<T> p = pL1_.Get<T>(), kv = KvTile(buf);
+    // P into the tile's rope columns: after Scores(g) has loaded them (a separate value's LoadValue
+    // already waited for that, earlier on this pipe).
+    else if (pInTile_) WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
+    const LocalTensor<T> p = ProbsL1(buf), kv = KvTile(buf);
     DataCopy(p, pRing_[(g % 2) * (t_->wsSlotP / sizeof(T))],
-             Nd2NzParams(1, t_->heads, n1 * 16, 0, kSfaTileRows, mPad_, 1, 0));
+             Nd2NzParams(1, t_->heads, n1 * 16, 0, rows_, mPad_, 1, 0));
     SetFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     WaitFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     const uint32_t a = aSlots_.Acquire();
     const LocalTensor<T> pa = L0A(a);
     for (uint32_t mb = 0; mb < m1_; ++mb)
       LoadData(pa[mb * n1 * kFractal], p, LoadData2DParams(mb, n1, m1_, 0, 0, false, 0));
-    SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);  // P's L1 buffer is refilled next tile
-    WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+    if (!pInTile_) {  // P's own L1 buffer is refilled next tile (in a kv tile: the next gather waits)
+      SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+      WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+    }
     const uint64_t oSlot = (g % 2) * (t_->wsSlotO / sizeof(float));
     for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
@@ -274,7 +293,7 @@ class SfaCube {
       // of the kv Nz fractal (column block, row block).
       for (uint32_t r1 = 0; r1 < n1; ++r1)
         LoadData(v[r1 * (kSfaOutChunk / 16) * kFractal], kv,
-                 LoadData2DParams((col / 16) * kTileN1 + r1, kSfaOutChunk / 16, kTileN1, 0, 0, true, 0));
+                 LoadData2DParams((col / 16) * rowBlocks_ + r1, kSfaOutChunk / 16, rowBlocks_, 0, 0, true, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       const uint32_t o = oAcc_.Acquire();
@@ -310,8 +329,8 @@ class SfaCube {
   SfaTileCursor cursor_;
   uint64_t slot_ = 0, listBase_ = 0;
   bool ended_ = false;
-  uint32_t m1_ = 0, mPad_ = 0;
-  bool queryPending_ = false;
+  uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
+  bool queryPending_ = false, pInTile_ = false;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;
   AscendC::TBuf<AscendC::TPosition::B1> kvL1_;

@@ -40,7 +40,7 @@ class SfaVectorGather {
   // `list`: this core's copy of the tile's item list (`count` rows), read into UB at its first tile.
   __aicore__ inline void Gather(const SfaTile& tile, uint32_t count, uint32_t g, const AscendC::GlobalTensor<int32_t>& list) {
     using namespace AscendC;
-    const SfaShares s = TileShares(tile.rows, t_->aivRows);
+    const SfaShares s = TileShares(tile.rows, t_->aivRows, t_->tileRows);
     const uint32_t n = sub_ == 0 ? s.v0 : s.v1, first = s.cube + (sub_ == 0 ? 0 : s.v0);
     if (tile.first) {
       SetFlag<HardEvent::MTE3_MTE2>(0);  // this core's list is in GM
@@ -72,7 +72,7 @@ class SfaVectorGather {
       const uint64_t slot = uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T));
       DataCopy(slots_[slot + first * kSfaQkDim], keys_, n * kSfaQkDim);
       if (t_->separateValue)
-        DataCopy(slots_[slot + kSfaTileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
+        DataCopy(slots_[slot + t_->tileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
       // Set right after the copy out (not before the next gather): it then does not also wait for
       // the vector core's later MTE3 work (the softmax's P).
       SetFlag<HardEvent::MTE3_MTE2>(kEvUbFree);

@@ -82,7 +82,7 @@ class SfaVector {
       const Pending work = fifo_[head_];
       // One item ahead: the cube takes the next item's rows after this item's last scores.
       Ensure(1);
-      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count);
+      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         Softmax(tile, g, parity);
@@ -139,8 +139,8 @@ class SfaVector {
   __aicore__ inline void CarveItems() {
     used_ = 0;
     const uint32_t h = h_ > 0 ? h_ : 1;
-    scores_ = Take<float>(h * kSfaTileRows);
-    probs_ = Take<T>(h * kSfaTileRows);
+    scores_ = Take<float>(h * t_->tileRows);
+    probs_ = Take<T>(h * t_->tileRows);
     acc_ = Take<float>(h * kSfaLatentDim);
     stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
@@ -173,7 +173,7 @@ class SfaVector {
   __aicore__ inline void GatherNext() {
     if (t_->aivRows == 0 || !Ensure(gatherItem_)) return;
     const Pending p = Fifo(gatherItem_);
-    const uint32_t left = p.count - gatherStart_, rows = left < kSfaTileRows ? left : kSfaTileRows;
+    const uint32_t left = p.count - gatherStart_, rows = left < t_->tileRows ? left : t_->tileRows;
     const SfaTile tile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
     gather_.Gather(tile, p.count, gathered_++, lists_[uint64_t(p.item) * t_->listWords]);
     gatherStart_ += rows;
@@ -226,10 +226,10 @@ class SfaVector {
 
   __aicore__ inline void Softmax(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t n = h_ * kSfaTileRows;
+    const uint32_t n = h_ * t_->tileRows;
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
-      DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * kSfaTileRows], n);
+      DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * t_->tileRows], n);
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     }
@@ -239,7 +239,7 @@ class SfaVector {
       Cast(probs_, scores_, RoundMode::CAST_RINT, n);
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * kSfaTileRows], probs_, n);
+      DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
@@ -250,20 +250,24 @@ class SfaVector {
 
   // In place on the scores: p = exp(scale * S - m'), with the row statistics updated:
   // m' = max(m, row max), alpha = exp(m - m'), l = l * alpha + row sum of p.
+  // A score row is tileRows (64 or 128) columns: one fp32 repeat (64 lanes) per row and 64 columns.
   __aicore__ inline void Probabilities(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t h = h_, n = h * kSfaTileRows;
+    const uint32_t h = h_, cols = t_->tileRows, n = h * cols, halves = cols / 64;
+    const uint8_t rowBlocks = uint8_t(cols / 8);  // repeat stride of one score row, in 32-byte blocks
     const LocalTensor<float> s = scores_, b = bcast_;
     const LocalTensor<float> mRun = Stat(kMax0 + parity), lRun = Stat(kSum0 + parity), alpha = Stat(kAlpha0 + g % 2);
     const LocalTensor<float> tileMax = Stat(kTileMax), tileSum = Stat(kTileSum);
     Muls(s, s, t_->scale, n);
     PipeBarrier<PIPE_V>();
-    if (tile.rows < kSfaTileRows) {  // columns past the tile's rows: padding or stale ring data
-      uint64_t mask[2] = {~0ull << tile.rows, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-      Duplicate(s, kNegInf, mask, uint8_t(h), 1, kSfaTileRows / 8);
+    for (uint32_t k = 0; k < halves; ++k) {  // columns past the tile's rows: padding or stale ring data
+      if (tile.rows >= 64 * (k + 1)) continue;
+      const uint32_t valid = tile.rows > 64 * k ? tile.rows - 64 * k : 0;
+      uint64_t mask[2] = {valid == 0 ? ~0ull : ~0ull << valid, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+      Duplicate(s[64 * k], kNegInf, mask, uint8_t(h), 1, rowBlocks);
       PipeBarrier<PIPE_V>();
     }
-    WholeReduceMax(tileMax, s, kSfaTileRows, h, 1, 1, kSfaTileRows / 8, ReduceOrder::ORDER_ONLY_VALUE);
+    WholeReduceMax(tileMax, RowHalves<true>(s), 64, h, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
     PipeBarrier<PIPE_V>();
     if (!tile.first) {
       Max(tileMax, tileMax, mRun, h);
@@ -276,11 +280,12 @@ class SfaVector {
     DataCopy(mRun, tileMax, hAlign_);
     Brcb(b, tileMax, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
-    Sub(s, s, b, kSfaTileRows, uint8_t(h), BinaryRepeatParams(1, 1, 0, kSfaTileRows / 8, kSfaTileRows / 8, 1));
+    for (uint32_t k = 0; k < halves; ++k)
+      Sub(s[64 * k], s[64 * k], b, 64, uint8_t(h), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
     PipeBarrier<PIPE_V>();
     Exp(s, s, n);
     PipeBarrier<PIPE_V>();
-    WholeReduceSum(tileSum, s, kSfaTileRows, h, 1, 1, kSfaTileRows / 8);
+    WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
     PipeBarrier<PIPE_V>();
     if (tile.first) {
       DataCopy(lRun, tileSum, hAlign_);
@@ -290,6 +295,20 @@ class SfaVector {
       Add(lRun, lRun, tileSum, h);
     }
     PipeBarrier<PIPE_V>();
+  }
+
+  // Rows of 64 columns to reduce: the score rows themselves (64 columns), or of 128 columns the
+  // max / sum of their two halves, in the probs buffer (free here: P of the previous tile is out).
+  template <bool kMax>
+  __aicore__ inline AscendC::LocalTensor<float> RowHalves(const AscendC::LocalTensor<float>& s) {
+    using namespace AscendC;
+    if (t_->tileRows == 64) return s;
+    const LocalTensor<float> halves = probs_.template ReinterpretCast<float>();  // h x 64 fp32 = h x 128 of T
+    const BinaryRepeatParams rows(1, 1, 1, 8, 16, 16);
+    if (kMax) Max(halves, s, s[64], 64, uint8_t(h_), rows);
+    else Add(halves, s, s[64], 64, uint8_t(h_), rows);
+    PipeBarrier<PIPE_V>();
+    return halves;
   }
 
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity) {
