@@ -14,8 +14,10 @@
 //            O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> O ring slot g % 2.
 // The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
-// while the cube computes P . V of tile g-1, and the next tile's gather while that P . V is in the
-// cube's pipes.
+// while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
+// a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
+// a pipe's queue is full (Scores waiting for its tile, Output for the fixpipe), so copies issued
+// after them would leave MTE2 idle; spread between the chunks, they keep MTE2 busy meanwhile.
 #pragma once
 
 #include "kernel_operator.h"
@@ -76,19 +78,23 @@ class SfaCube {
     SfaTile cur, prev, next;
     if (!NextWork(cur)) return;
     LoadQuery(uint32_t(cur.info.row));
-    Gather(cur, 0, 0);
+    GatherBegin(cur, 0);
+    GatherEnd(cur, 0, 0);
     uint32_t g = 0;
     for (;;) {
+      const bool more = NextWork(next);
+      // The next tile's copies start during Scores, unless it is a new row's: its query replaces
+      // this row's in L1 only after Scores.
+      const bool early = more && !next.first;
+      if (early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
       Scores(cur, g);
       if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
-      // P . V of the previous tile before the next gather: its P load then does not queue behind
-      // the gather on MTE2, and the gather overlaps its Mmads and fixpipe.
-      if (g > 0) Output(prev, g - 1);
-      const bool more = NextWork(next);
-      if (more) {
-        if (next.first) LoadQuery(uint32_t(next.info.row));
-        Gather(next, (g + 1) % kSfaKvBuffers, g + 1);
+      if (more && !early) {
+        LoadQuery(uint32_t(next.info.row));
+        GatherBegin(next, (g + 1) % kSfaKvBuffers);
       }
+      if (g > 0) Output(prev, g - 1);
+      if (more) GatherEnd(next, (g + 1) % kSfaKvBuffers, g + 1);
       if (!more) break;
       prev = cur;
       cur = next;
@@ -153,14 +159,33 @@ class SfaCube {
     queryPending_ = true;
   }
 
-  // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache, the vector cores'
-  // share from gather slot g % 3 (sfa_gather.h).
-  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf, uint32_t g) {
-    using namespace AscendC;
+  // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache (GatherBegin, then
+  // GatherSome as Output goes), the vector cores' share from gather slot g % 3 (sfa_gather.h), and
+  // the zero padding (GatherEnd).
+  __aicore__ inline void GatherBegin(const SfaTile& tile, uint32_t buf) {
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
+    gatherTile_ = tile;
+    gatherBuf_ = buf;
+    gatherRows_ = TileShares(tile.rows, t_->aivRows, rows_).cube;
+    rowsCopied_ = 0;
+    run_ = Run{};
+  }
+  // The cube's own rows up to `part` / kGatherParts of its share: one part after each of Scores'
+  // 5 chunks, then after each of Output's 8.
+  static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
+  static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
+  __aicore__ inline void GatherSome(uint32_t part) {
+    if (gatherRows_ > 0)
+      CopyRows<false>(gatherTile_, KvTile(gatherBuf_), gatherRows_ * part / kGatherParts, run_, rowsCopied_);
+  }
+  __aicore__ inline void GatherEnd(const SfaTile& tile, uint32_t buf, uint32_t g) {
+    using namespace AscendC;
     const LocalTensor<T> kv = KvTile(buf);
     const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
-    CopyRows<false>(tile, kv, share.cube);
+    GatherSome(kGatherParts);
+    CopyRun<false>(kv, run_.start, run_.row, run_.len);
+    run_ = Run{};
+    gatherRows_ = 0;
     if (t_->aivRows > 0) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
       if (share.cube < tile.rows)
@@ -184,7 +209,10 @@ class SfaCube {
     WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     const LocalTensor<T> kv = KvTile(buf);
     const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
-    CopyRows<true>(tile, kv, share.cube);
+    Run run;
+    uint32_t done = 0;
+    CopyRows<true>(tile, kv, share.cube, run, done);
+    CopyRun<true>(kv, run.start, run.row, run.len);
     if (t_->aivRows > 0) {
       if (share.cube < tile.rows)
         DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + rows_ * kSfaQkDim + share.cube * kSfaLatentDim],
@@ -196,24 +224,25 @@ class SfaCube {
 
   __aicore__ inline uint64_t GatherSlot(uint32_t g) const { return uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T)); }
 
-  // The tile's first `rows` rows, one copy per run of contiguous cache rows: key latent + rope
-  // columns, or (kValue) value latent columns.
+  // A run of contiguous cache rows not copied yet: tile rows [start, start + len) <- cache rows [row, ...).
+  struct Run {
+    uint32_t start = 0, len = 0;
+    uint64_t row = 0;
+  };
+  // Tile rows [done, rows), one copy per run of contiguous cache rows: key latent + rope columns,
+  // or (kValue) value latent columns. The last run stays open in `run` (the caller copies it).
   template <bool kValue>
-  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows) {
-    uint32_t runStart = 0, runLen = 0;
-    uint64_t runRow = 0;
-    for (uint32_t i = 0; i < rows; ++i) {
-      const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + i));
-      if (runLen > 0 && row == runRow + runLen) {
-        ++runLen;
+  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows, Run& run,
+                                  uint32_t& done) {
+    for (; done < rows; ++done) {
+      const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + done));
+      if (run.len > 0 && row == run.row + run.len) {
+        ++run.len;
         continue;
       }
-      CopyRun<kValue>(kv, runStart, runRow, runLen);
-      runStart = i;
-      runRow = row;
-      runLen = 1;
+      CopyRun<kValue>(kv, run.start, run.row, run.len);
+      run = Run{done, 1, row};
     }
-    CopyRun<kValue>(kv, runStart, runRow, runLen);
   }
 
   // Cache rows [cacheRow, cacheRow + n) -> tile rows [tileRow, tileRow + n).
@@ -245,13 +274,18 @@ class SfaCube {
       const LocalTensor<T> qa = L0A(a), kt = L0B(b);
       for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
         LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
-      for (uint32_t j = 0; j < kb; ++j)  // kv Nz fractals are k^T's Zn fractals: copy the used rows
-        LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_, n1, 1, 0, 0, false, 0));
+      // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
+      if (n1 == rowBlocks_)
+        LoadData(kt, kv, LoadData2DParams(cb * rowBlocks_, uint8_t(kb * n1), 1, 0, 0, false, 0));
+      else
+        for (uint32_t j = 0; j < kb; ++j)
+          LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_, n1, 1, 0, 0, false, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), n1 * 16, kb * 16, 0, false, col == 0));
       aSlots_.Release(a);
       bSlots_.Release(b);
+      GatherSome(col / kSfaQkChunk + 1);
     }
     // LoadValue (a separate value) or Output (P into the rope columns) may overwrite the key.
     if (t_->separateValue || pInTile_) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
@@ -290,10 +324,12 @@ class SfaCube {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
       // B = V[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose
-      // of the kv Nz fractal (column block, row block).
-      for (uint32_t r1 = 0; r1 < n1; ++r1)
-        LoadData(v[r1 * (kSfaOutChunk / 16) * kFractal], kv,
-                 LoadData2DParams((col / 16) * rowBlocks_ + r1, kSfaOutChunk / 16, rowBlocks_, 0, 0, true, 0));
+      // of the kv Nz fractal (column block, row block). Per column block j: its n1 row fractals
+      // (consecutive in L1) to every 4th L0B fractal from j (dstGap 3: 512-B units, LoadData.md).
+      constexpr uint32_t outBlocks = kSfaOutChunk / 16;
+      for (uint32_t j = 0; j < outBlocks; ++j)
+        LoadData(v[j * kFractal], kv,
+                 LoadData2DParams((col / 16 + j) * rowBlocks_, uint8_t(n1), 1, 0, outBlocks - 1, true, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       const uint32_t o = oAcc_.Acquire();
@@ -305,6 +341,7 @@ class SfaCube {
       if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);  // both AIVs read tile g-2
       Fixpipe(oRing_[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
       oAcc_.Release(o);
+      GatherSome(kScoreChunks + col / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     aSlots_.Release(a);
     kvTiles_.Release(buf);
@@ -331,6 +368,9 @@ class SfaCube {
   bool ended_ = false;
   uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
   bool queryPending_ = false, pInTile_ = false;
+  SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
+  uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
+  Run run_;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;
   AscendC::TBuf<AscendC::TPosition::B1> kvL1_;
