@@ -124,10 +124,12 @@ class SfaVector {
   static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage slots (2 .. 5)
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
-  static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
-  static constexpr uint32_t kCombineLoadFloats = 4 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
-  static constexpr uint32_t kCombineBytes =
-      2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 + 2 * kMaxPieces * 32 + 4 * 32 + 256;
+  // 16 heads a run: each run waits out a few GM read latencies, so fewer, larger runs finish sooner.
+  static constexpr uint32_t kCombineHeads = 16, kMaxPieces = 64;
+  static constexpr uint32_t kCombineLoadFloats = 2 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
+  static constexpr uint32_t kCombineStat = kCombineHeads * 4;  // bytes of one piece's m (or l) of a run
+  static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
+                                            2 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineHeads * 32;
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -474,12 +476,12 @@ class SfaVector {
     cAcc_ = Take<float>(kCombineHeads * kSfaLatentDim);
     cLoad_ = Take<float>(kCombineLoadFloats);
     cOut_ = Take<T>(kCombineHeads * kSfaLatentDim * 2 / sizeof(T));
-    cMax_ = Take<float>(kMaxPieces * 8);
-    cSum_ = Take<float>(kMaxPieces * 8);
-    cM_ = Take<float>(8);
-    cL_ = Take<float>(8);
-    cW_ = Take<float>(8);
-    cT_ = Take<float>(8);
+    cMax_ = Take<float>(kMaxPieces * kCombineHeads);
+    cSum_ = Take<float>(kMaxPieces * kCombineHeads);
+    cM_ = Take<float>(kCombineHeads);
+    cL_ = Take<float>(kCombineHeads);
+    cW_ = Take<float>(kCombineHeads);
+    cT_ = Take<float>(kCombineHeads);
     bcast_ = Take<float>(kCombineHeads * 8);
   }
 
@@ -500,8 +502,9 @@ class SfaVector {
 
   __aicore__ inline void CombineHeads(const SfaSplit& split, uint32_t h0, uint32_t hn) {
     using namespace AscendC;
-    const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece);
-    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, 8 floats per piece.
+    // ps: floats per piece of the m_i, l_i vectors (hn rounded up to the 32-byte block).
+    const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece), ps = AlignUp(hn, 8);
+    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, ps floats per piece.
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
@@ -509,10 +512,10 @@ class SfaVector {
     DataCopyPad(cSum_, pieces_[PieceSum(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
-    Duplicate(cM_, kNegInf, 8);
+    Duplicate(cM_, kNegInf, ps);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Max(cM_, cM_, cMax_[i * 8], hn);
+      Max(cM_, cM_, cMax_[i * ps], hn);
       PipeBarrier<PIPE_V>();
     }
     SetFlag<HardEvent::V_S>(0);
@@ -525,16 +528,17 @@ class SfaVector {
     // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
     // l = sum_i w_i l_i.
     uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, 1, 1, 0));
+    const uint8_t psBlocks = uint8_t(ps / 8);
+    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     PipeBarrier<PIPE_V>();
-    Exp(cMax_, cMax_, int32_t(pieces * 8));
+    Exp(cMax_, cMax_, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
-    Mul(cSum_, cSum_, cMax_, int32_t(pieces * 8));
-    Duplicate(cL_, 0.0f, 8);
+    Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
+    Duplicate(cL_, 0.0f, ps);
     Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Add(cL_, cL_, cSum_[i * 8], hn);
+      Add(cL_, cL_, cSum_[i * ps], hn);
       PipeBarrier<PIPE_V>();
     }
     // acc = sum_i w_i acc_i, the pieces' rows fetched several at a time (one strided copy).
@@ -550,7 +554,7 @@ class SfaVector {
       WaitFlag<HardEvent::MTE2_V>(0);
       for (uint32_t j = 0; j < n; ++j) {
         const LocalTensor<float> part = cLoad_[j * rowFloats];
-        ScaleRows(part, cMax_[(i + j) * 8], hn, false);
+        ScaleRows(part, cMax_[(i + j) * ps], hn, false);
         Add(cAcc_, cAcc_, part, int32_t(rowFloats));
         PipeBarrier<PIPE_V>();
       }
