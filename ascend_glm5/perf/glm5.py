@@ -379,7 +379,7 @@ def fmt_row(r: dict) -> str:
     topk = f"{r['topk_share']:.0%}" if "topk_share" in r else ""
     return (f"| {c.op} | {c.phase} | {c.shape} | {r['modeled_us']:.1f} | {r['roofline_us']:.2f} | "
             f"{r['modeled_us'] / r['roofline_us']:.1f}x | {topk} | {anchor(c, r['roofline_us'])} | {r['bound']} | "
-            f"{r['emulated_s']:.0f} s, {r['records'] / 1e6:.2f}M rec, replay {r['replay_s']:.2f} s |")
+            f"{r['emulated_s']:.1f} s, {r['records'] / 1e6:.2f}M rec, replay {r['replay_s']:.2f} s |")
 
 
 HEADER = ("| op | phase | shape | modeled us | roofline us | modeled / roofline | top-k share | anchor: its ratio, "
