@@ -244,12 +244,12 @@ def cases(only: str | None) -> list[Case]:
     for ctx in (8192, 32768, 131072):
         for b in (1, 16, 64):
             out.append(Case("lightning_indexer", "decode", b, ctx, b * ctx))
-    for s in (1024, 2048, 4096, 8192):
+    for s in (1024, 2048, 4096, 8192, 32768, 131072):
         out.append(Case("lightning_indexer", "prefill", 1, s, s * (s + 1) / 2))
     for ctx in (8192, 32768, 131072):
         for b in (1, 16, 64):
             out.append(Case("sparse_flash_attention", "decode", b, ctx, b))
-    for s in (1024, 2048, 4096):
+    for s in (1024, 2048, 4096, 8192, 32768, 131072):
         out.append(Case("sparse_flash_attention", "prefill", 1, s, sum(min(i + 1, TOPK) for i in range(s)) / TOPK))
     out.append(Case("mla_prolog", "decode", 1, 0, 16, linear="TP16"))
     for b in (1, 16, 64):
@@ -497,13 +497,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_roofline_us(case: Case, soc: str) -> str:
-    """The roofline of a case too big to emulate, from its shape alone where that is cheap ('' if not)."""
-    if case.op == "lightning_indexer" and case.phase == "decode":
-        rows = case.batch
-        r = Roofline(bytes=rows * (LI_HEADS * DIM * 2 + LI_HEADS * 4 + case.ctx * DIM * 2 + TOPK * 4),
-                     macs=rows * case.ctx * LI_HEADS * DIM)
-        return f"{r.time_us(soc):.2f}"
-    return ""
+    """The roofline of an attention case too big to emulate, from its shape alone ('' for others):
+    as li_roofline / sfa_inputs, with every selected SFA row taken as distinct in decode and every
+    key row of the sequence read once in prefill."""
+    n = case.batch if case.phase == "decode" else case.ctx  # query rows
+    if case.op == "lightning_indexer":
+        keys = case.batch * case.ctx if case.phase == "decode" else case.ctx
+        pairs = n * case.ctx if case.phase == "decode" else case.ctx * (case.ctx + 1) / 2
+        r = Roofline(bytes=n * (LI_HEADS * DIM * 2 + LI_HEADS * 4 + TOPK * 4) + keys * DIM * 2, macs=pairs * LI_HEADS * DIM)
+    elif case.op == "sparse_flash_attention":
+        selected = n * min(TOPK, case.ctx) if case.phase == "decode" else sum(min(i + 1, TOPK) for i in range(n))
+        distinct = selected if case.phase == "decode" else case.ctx
+        r = Roofline(bytes=distinct * 1152 + n * (SFA_HEADS * (576 + 512) * 2 + TOPK * 4),
+                     macs=selected * SFA_HEADS * (576 + 512))
+    else:
+        return ""
+    return f"{r.time_us(soc):.2f}"
 
 
 if __name__ == "__main__":
