@@ -405,9 +405,11 @@ def _commit() -> str:
         # What the numbers depend on: the kernels, the emulator, the ops' host code and the model.
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "csrc",
                                 "ascend_glm5/ops", "ascend_glm5/perf"], capture_output=True, text=True, check=True).stdout.strip()
+        kernels = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h", "--", "csrc/kernels", "csrc/host"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return sha + (" + uncommitted changes" if dirty else "")
+    return f"{sha}{' + uncommitted changes' if dirty else ''} (kernels and host code last changed in {kernels})"
 
 
 def write_rows(path: str, begin: str, end: str, header: str, rows: list[str], provenance: dict[str, str]) -> None:
