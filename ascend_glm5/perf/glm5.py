@@ -141,6 +141,8 @@ def gmm_inputs(case: Case, g: torch.Generator):
     k, n = EXPERT_PROJ[case.linear]
     picks = torch.rand(tokens, EXPERTS, generator=g).argsort(dim=1)[:, :TOP_K]
     counts = torch.bincount(picks.flatten(), minlength=EXPERTS)[:LOCAL].to(torch.int64)
+    if counts.sum() == 0:  # a rank no token picked launches nothing: model one that got a row
+        counts[0] = 1
     m = int(counts.sum())
     x = torch.randint(-127, 128, (m, k), dtype=torch.int8, generator=g)
     w = pack_int4_int32(torch.randint(-8, 8, (LOCAL, k, n), dtype=torch.int8, generator=g))
@@ -304,6 +306,8 @@ def run_case(case: Case, soc: str) -> dict:
     t1 = time.perf_counter()
     reports = [replay(t, soc) for t in traces]
     replayed = time.perf_counter() - t1
+    if not reports:
+        raise RuntimeError("the op launched no kernel on this case")
     modeled = sum(r.time_us for r in reports)
     row = dict(case=case, modeled_us=modeled, roofline_us=roof.time_us(soc), bound=reports[-1].bound(),
                emulated_s=emulated, replay_s=replayed, records=sum(t.records for t in traces),
