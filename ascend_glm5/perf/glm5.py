@@ -438,7 +438,7 @@ def write_rows(path: str, begin: str, end: str, header: str, rows: list[str], pr
     order = {(c.op, c.phase, c.shape): n for n, c in enumerate(cases(None))}
     body = sorted(merged.values(), key=lambda r: order.get(_key(r), len(order)))
     notes.update({op: f"- `{op}`: {what}" for op, what in provenance.items()})
-    block = "\n".join([begin, header, *body, "", *(notes[k] for k in sorted(notes)), end])
+    block = "\n".join([begin, header, *body, "", "Generated at (per op):", "", *(notes[k] for k in sorted(notes)), end])
     open(path, "w", encoding="utf-8").write(text[:i] + block + text[j + len(end):])
 
 
