@@ -172,9 +172,12 @@ class KernelProlog:
         return self._weights
 
     # -- one call ------------------------------------------------------------------------------------
+    backend = None  # "kernels" / "reference" to override; None: the quantized projections' backend
+
     def ops(self, attn):
-        """The ops of the quantized projections' backend ("kernels" / "reference"); float: the kernels."""
-        if self.mode == 0 or attn.q_b_proj.backend == "kernels":
+        """The ops of ``backend``, else of the quantized projections' backend; float: the kernels."""
+        backend = self.backend or ("kernels" if self.mode == 0 else attn.q_b_proj.backend)
+        if backend == "kernels":
             from .. import ops
 
             return ops
