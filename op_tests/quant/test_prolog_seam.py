@@ -203,3 +203,15 @@ def test_patched_quantized_model_within_documented_logit_tolerance(exported, eva
     agreement = logit_agreement(want, got)
     assert agreement.mean_rel_error <= MEAN_REL_ERROR[scheme], agreement
     assert agreement.positions >= 0.5 * agreement.total and agreement.top1 >= TOP1, agreement
+
+
+def test_demo_reports_the_prolog_path_and_its_launches(exported, capsys):
+    from ascend_glm5.__main__ import main
+
+    _, dst, _ = exported("glm_moe_dsa", "w4a8")
+    assert main(["demo", "--model-path", dst, "--tokens", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "MLA prolog of layers [0, 1, 2]: dynamic_quant + mla_prolog kernel, weight_quant_mode 2" in out
+    assert "mla_prolog (weight_quant_mode 2)" in out and "result: AGREE" in out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if line.startswith("  mla_prolog ")}
+    assert rows["mla_prolog"][0] == rows["mla_prolog"][1] != "0"  # calls == launches > 0
