@@ -66,7 +66,11 @@ def choose_prolog(attn):
     if all(map(_is_dynamic, (q_a, q_b, kv_a))):
         return KernelProlog(attn, mode=2)
     kinds = ", ".join(f"{name} {_describe(getattr(attn, name))}" for name in PROJECTIONS)
-    return ModuleProlog(f"the separate projection modules ({kinds}: no mla_prolog mode takes this mix)")
+    if any(getattr(getattr(attn, name), "quant_type", "") == "W8A8" for name in PROJECTIONS):
+        why = "static W8A8's per-tensor activation quantization with offset is not an mla_prolog mode"
+    else:
+        why = "no mla_prolog mode takes this mix"
+    return ModuleProlog(f"the separate projection modules ({kinds}: {why})")
 
 
 class ModuleProlog:
