@@ -119,7 +119,8 @@ def patch_model(model, *, block_size: int = 128):
     forward. Each attention's MLA front end is chosen here (float projections: the mla_prolog kernel;
     W8A8_DYNAMIC ones: its int8 modes; other quantized mixes: the projection modules one by one, said
     in one warning; :func:`prolog_paths`), and the kernel-layout weights built once: weights changed
-    afterwards are seen (tensor identity, storage, in-place version) and re-laid on the next call. Modules carrying accelerate hooks keep them: the patched forward runs inside the hook.
+    afterwards are seen (tensor identity, storage, in-place version) and re-laid on the next call.
+    Modules carrying accelerate hooks keep them: the patched forward runs inside the hook.
     Raises ValueError naming the reason when the kernels cannot serve the model (nothing is changed
     then). Returns ``model``.
     """
