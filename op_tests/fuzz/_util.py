@@ -62,6 +62,11 @@ def plant(draw, t: torch.Tensor, values=NONFINITE, max_count: int = 3) -> list[t
     return where
 
 
+def mostly(small, *large):
+    """Sizes from `small` three times in four, else one of `large` (big sizes cost emulator time)."""
+    return st.one_of(small, small, small, st.sampled_from(large))
+
+
 def seeded(draw) -> torch.Generator:
     return torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
 

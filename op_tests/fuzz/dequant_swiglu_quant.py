@@ -47,7 +47,7 @@ def _counts(draw, rows: int) -> list[int]:
 def cases(draw, Case):
     g = U.seeded(draw)
     dtype = draw(st.sampled_from([torch.int32, torch.bfloat16, torch.float16]))
-    half = draw(st.one_of(st.integers(1, 200), st.sampled_from([1024, 1025, 2048, 8192])))
+    half = draw(U.mostly(st.integers(1, 200), 1024, 1025, 2048, 8192))
     rows = draw(st.integers(0, 70 if half <= 1025 else 6))
     counts = _counts(draw, rows) if draw(st.booleans()) else None
     groups = 1 if counts is None else len(counts)
@@ -73,7 +73,7 @@ def cases(draw, Case):
     x = U.maybe_noncontiguous(draw, x)
     if "weight_scale" in kw:
         kw["weight_scale"] = U.maybe_noncontiguous(draw, kw["weight_scale"])
-    mutation = draw(st.sampled_from([None] * 8 + ["quant_mode 0", "bias", "quant_offset", "odd width", "3-D x",
+    mutation = draw(st.sampled_from([None] * 12 + ["quant_mode 0", "bias", "quant_offset", "odd width", "3-D x",
                                                    "H 8193", "fp32 x", "float x with scales", "no activation_scale",
                                                    "weight_scale shape", "quant_scale shape", "groups sum > T",
                                                    "negative count", "group_index 2-D", "group_index float",

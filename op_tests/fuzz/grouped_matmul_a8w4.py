@@ -57,7 +57,7 @@ def cases(draw, Case):
     m = draw(st.integers(0, 48))
     cuts = sorted(draw(st.lists(st.integers(0, m), min_size=experts, max_size=experts)))
     counts = [b - a for a, b in zip([0, *cuts], cuts)]
-    k = draw(st.one_of(st.integers(1, 130), st.sampled_from([256, 257, 520])))
+    k = draw(U.mostly(st.integers(1, 130), 256, 257, 520))
     n = 8 * draw(st.integers(1, 33))
     x = torch.randint(-128, 128, (m, k), dtype=torch.int8, generator=g)
     weight = torch.randint(-(2**31), 2**31, (experts, k, n // 8), dtype=torch.int64, generator=g).to(torch.int32)
@@ -80,7 +80,7 @@ def cases(draw, Case):
     pts = U.maybe_noncontiguous(draw, pts)
     group_list = torch.tensor(counts, dtype=torch.int64)
     group_list_type = 1
-    mutation = draw(st.sampled_from([None] * 8 + ["x dtype", "weight dtype", "x 3-D", "weight K", "scale shape",
+    mutation = draw(st.sampled_from([None] * 12 + ["x dtype", "weight dtype", "x 3-D", "weight K", "scale shape",
                                                   "scale dtype", "scale word", "pts shape", "pts dtype", "counts sum",
                                                   "negative count", "group_list dtype", "group_list shape",
                                                   "group_list_type 0", "bias dtype", "bias shape", "output int8",

@@ -77,7 +77,7 @@ def cases(draw, Case):
         if args[i].dim() == 2 or draw(st.booleans()):
             args[i] = U.maybe_noncontiguous(draw, args[i])
     heads, nope = dims[2], dims[3]
-    mutation = draw(st.sampled_from([None] * 8 + ["cache_mode", "quant mode 3", "duplicate slot", "slot past cache",
+    mutation = draw(st.sampled_from([None] * 12 + ["cache_mode", "quant mode 3", "duplicate slot", "slot past cache",
                                                   "no cache_index", "cache_index with BSND", "block_size 8",
                                                   "cache not contiguous", "rope shape", "gamma dtype",
                                                   "scale missing", "smooth in mode 0", "eps NaN", "flag int",

@@ -50,7 +50,7 @@ def _reference(x, expert_idx, kw, quant):
 def cases(draw, Case):
     g = U.seeded(draw)
     tokens, top_k = draw(st.integers(0, 40)), draw(st.integers(1, 8))
-    hidden = draw(st.one_of(st.integers(1, 300), st.sampled_from([2048, 7168])))
+    hidden = draw(U.mostly(st.integers(1, 300), 2048, 7168))
     dtype = draw(st.sampled_from(X_DTYPES))
     if dtype == torch.int8:
         x = torch.randint(-128, 128, (tokens, hidden), dtype=torch.int8, generator=g)
@@ -77,7 +77,7 @@ def cases(draw, Case):
             U.plant(draw, kw["scale"])
     x = U.maybe_noncontiguous(draw, x)
     ids = U.maybe_noncontiguous(draw, ids)
-    mutation = draw(st.sampled_from([None] * 8 + ["x 3-D", "T mismatch", "ids float", "x int32", "offset",
+    mutation = draw(st.sampled_from([None] * 12 + ["x 3-D", "T mismatch", "ids float", "x int32", "offset",
                                                   "active_num", "drop_pad_mode 1", "count type 2", "quant_mode 0",
                                                   "row_idx_type 2", "scale with quant 1", "scale shape",
                                                   "scale dtype", "quant int8 x", "range reversed", "range past E",

@@ -51,9 +51,9 @@ def _check(x1, x2, scale, kw):
 @st.composite
 def cases(draw, Case):
     g = U.seeded(draw)
-    m = draw(st.one_of(st.integers(0, 40), st.sampled_from([256, 257, 300])))
-    k = draw(st.one_of(st.integers(1, 130), st.sampled_from([256, 257, 520])))
-    n = draw(st.one_of(st.integers(1, 100), st.sampled_from([128, 300])))
+    m = draw(U.mostly(st.integers(0, 40), 256, 257, 300))
+    k = draw(U.mostly(st.integers(1, 130), 256, 257, 520))
+    n = draw(U.mostly(st.integers(1, 100), 128, 300))
     x1 = U.maybe_noncontiguous(draw, torch.randint(-128, 128, (m, k), dtype=torch.int8, generator=g))
     w = torch.randint(-128, 128, (n, k), dtype=torch.int8, generator=g)
     layout = draw(st.sampled_from(["nk", "kn", "strided"]))
@@ -79,7 +79,7 @@ def cases(draw, Case):
         scale = scale.to(torch.bfloat16)
     elif scale_kind.startswith("int64"):
         scale = (scale.view(torch.int32).to(torch.int64) & 0xFFFFFFFF) | ((1 << 46) if "flag" in scale_kind else 0)
-    mutation = draw(st.sampled_from([None] * 8 + ["x1 dtype", "x2 dtype", "x1 3-D", "K mismatch", "scale shape",
+    mutation = draw(st.sampled_from([None] * 12 + ["x1 dtype", "x2 dtype", "x1 3-D", "K mismatch", "scale shape",
                                                   "scale dtype", "scale word", "offset", "pts shape", "pts dtype",
                                                   "bias shape", "bias dtype", "float bias int32 out", "output int8",
                                                   "K 0", "K 131072", "not a tensor"]))  # fmt: skip
