@@ -200,6 +200,8 @@ def test_fake_tensor_and_schema():
     x = torch.randint(-100, 100, (6, 64), dtype=torch.int32)
     args = (x, torch.rand(2, 64), torch.rand(6), torch.rand(32), torch.tensor([4, 2]), True)
     torch.library.opcheck(torch.ops.ascend_glm5.dequant_swiglu_quant.default, args)
+    args = (torch.randn(3, 40).to(torch.bfloat16), None, None, torch.rand(20) + 0.5, None, False)
+    torch.library.opcheck(torch.ops.ascend_glm5.dequant_swiglu_quant.default, args)
     with torch._subclasses.fake_tensor.FakeTensorMode():
         y, scale = torch.ops.ascend_glm5.dequant_swiglu_quant(torch.empty(5, 4096, dtype=torch.bfloat16), None, None,
                                                               None, None, False)

@@ -129,6 +129,7 @@ def test_fake_tensor_and_schema():
     x = torch.randn(3, 40).to(torch.bfloat16)
     s = torch.rand(40).to(torch.bfloat16)
     torch.library.opcheck(torch.ops.ascend_glm5.dynamic_quant.default, (x, s))
+    torch.library.opcheck(torch.ops.ascend_glm5.dynamic_quant.default, (torch.randn(2, 3, 70).to(torch.float16), None))
     with torch._subclasses.fake_tensor.FakeTensorMode():
         q, scale = torch.ops.ascend_glm5.dynamic_quant(torch.empty(5, 7, 64, dtype=torch.float16), None)
         assert q.shape == (5, 7, 64) and q.dtype == torch.int8 and scale.shape == (5, 7)

@@ -291,9 +291,16 @@ def test_fake_tensor_and_schema():
     ids = torch.tensor([[0, 2], [1, 2], [3, 0]], dtype=torch.int32)
     x = torch.randint(-9, 9, (3, 40), dtype=torch.int8)
     torch.library.opcheck(torch.ops.ascend_glm5.moe_init_routing_v2.default, (x, ids, torch.rand(3), 0, 4, 0, 1))
+    torch.library.opcheck(torch.ops.ascend_glm5.moe_init_routing_v2.default,
+                          (torch.randn(3, 24).to(torch.bfloat16), ids.long(), None, 1, 3, 1, 0))
     rows = torch.randn(6, 40).to(torch.bfloat16)
     torch.library.opcheck(torch.ops.ascend_glm5.moe_finalize_routing.default,
                           (rows, None, None, None, torch.rand(3, 2), torch.arange(6, dtype=torch.int32), ids, 2))
+    skip = torch.randn(3, 40).to(torch.bfloat16)
+    bias = torch.randn(4, 40).to(torch.bfloat16)
+    dst = torch.tensor([3, -1, 0, 5, 1, 2], dtype=torch.int64)
+    torch.library.opcheck(torch.ops.ascend_glm5.moe_finalize_routing.default,
+                          (rows, skip, skip.clone(), bias, None, dst, ids, 0))
 
 
 def test_init_drops_int64_ids_past_int32():
