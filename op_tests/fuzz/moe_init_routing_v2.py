@@ -3,7 +3,7 @@ fp16 / bf16 / fp32 / int8 rows, expert ids anywhere in [-2, E] (dropped ids, ano
 experts), int64 ids past int32 (2^32 + a valid id must still be dropped), full or partial active
 ranges, per-token scales, quant_mode -1 / 1, both index forms and count forms, non-contiguous
 views, NaN / inf in the rows and scales; then one argument broken. Valid cases must equal the
-reference bit for bit (docs/ops/moe_routing.md), with quant_mode=1 against the reference
+reference bit for bit (docs/ops/moe_routing.md; a NaN scale as NaN), with quant_mode=1 against the reference
 dynamic_quant followed by the reference gather."""
 
 from __future__ import annotations
@@ -31,9 +31,14 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def _check(got, want):
-    names = ("expanded_x", "expanded_row_idx", "expert_tokens", "expanded_scale")
+    # Rows are copied: byte-identical (NaN payloads included). Scales (quant_mode=1: computed, a NaN's
+    # bits are the arithmetic's): equal, NaN where the reference has NaN.
+    names = ("expanded_x", "expanded_row_idx", "expert_tokens")
     for name, a, b in zip(names, got, want):
         assert _same_bits(a, b), f"{name} differs: {a.dtype} {tuple(a.shape)} vs {b.dtype} {tuple(b.shape)}"
+    scale, scale_ref = got[3], want[3]
+    assert scale.dtype == scale_ref.dtype and scale.shape == scale_ref.shape
+    assert torch.equal(scale.isnan(), scale_ref.isnan()) and torch.equal(scale.nan_to_num(), scale_ref.nan_to_num())
 
 
 def _reference(x, expert_idx, kw, quant):
