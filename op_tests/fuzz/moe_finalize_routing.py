@@ -89,7 +89,7 @@ def cases(draw, Case):
     elif mutation == "skip2 alone" and tokens:
         skip1, skip2 = None, torch.zeros(tokens, hidden, dtype=dtype)
     elif mutation == "scales shape" and scales is not None:
-        scales = torch.ones(tokens, top_k + 1)
+        scales = torch.ones(tokens + 1, top_k)  # (T+1)*K != T*K rows (K+1 columns would fit T = 0)
     elif mutation == "skip1 dtype" and skip1 is not None:
         skip1 = skip1.to(torch.float32 if dtype != torch.float32 else torch.float16)
     elif mutation == "bias alone" and tokens:
