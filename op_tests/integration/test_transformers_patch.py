@@ -11,7 +11,7 @@ greedy and records each decision (indexer top-k per query, experts per token, ne
 margin; the patched model is fed HF's tokens and takes HF's choice where HF's margin is within the
 tie band (a near-tie: either choice is right, and which one is taken depends on rounding: BLAS
 summation order, thread count, the kernels' fp16 inputs). Asserted: every clear-margin decision
-equals HF's, next-token logits within 3e-3 at every step, the patched scores within half the band
+equals HF's, next-token logits within 5e-3 at every step, the patched scores within half the band
 of HF's (so the band really separates the two). The near-ties are named in the failure message.
 """
 
@@ -49,7 +49,7 @@ def prompts(seed):
 @pytest.mark.parametrize("source", ["built", "from_pretrained"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_fp32_agrees_with_hf(kind, source, tmp_path):
-    """Every seed 0-7: clear-margin decisions equal HF's, logits within 3e-3, one launch of each
+    """Every seed 0-7: clear-margin decisions equal HF's, logits within 5e-3, one launch of each
     kernel per layer (lightning_indexer: per full indexer layer) and step."""
     for seed in SEEDS:
         model = tiny(kind, seed)

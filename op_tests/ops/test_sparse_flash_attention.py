@@ -446,12 +446,12 @@ def test_opcheck(layout):
         q, qr = _queries((2, 2, 4), torch.bfloat16, g)
         key, key_rope = _randn((2, 12, 1, 512), torch.bfloat16, g), _randn((2, 12, 1, 64), torch.bfloat16, g)
         idx = _indices(4, 6, [12] * 4, g).reshape(2, 2, 1, 6)
-        args = (q, key, idx, 0.1, None, None, torch.tensor([12, 9], dtype=torch.int32), qr, key_rope, "BSND", "BSND",
+        args = (q, key, key.clone(), idx, 0.1, None, None, torch.tensor([12, 9], dtype=torch.int32), qr, key_rope, "BSND", "BSND",
                 3, True)  # fmt: skip
     else:
         q, qr = _queries((3, 8), torch.float16, g)
         key, key_rope, table = _paged_cache([30, 5], 16, torch.float16, g)
         idx = _indices(3, 8, [30, 30, 5], g)
-        args = (q, key, idx, 0.2, table, torch.tensor([2, 3], dtype=torch.int64), torch.tensor([30, 5]), qr, key_rope,
+        args = (q, key, key, idx, 0.2, table, torch.tensor([2, 3], dtype=torch.int64), torch.tensor([30, 5]), qr, key_rope,
                 "TND", "PA_BSND", 0, False)  # fmt: skip
     torch.library.opcheck(torch.ops.ascend_glm5.sparse_flash_attention.default, args)

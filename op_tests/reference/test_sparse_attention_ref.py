@@ -145,10 +145,24 @@ def test_bf16_output_dtype_and_accuracy():
     torch.testing.assert_close(out.float(), want, rtol=3e-2, atol=3e-2)
 
 
+def test_value_is_what_attention_averages():
+    """value is its own tensor: an equal copy of key changes nothing, another tensor is averaged
+    with the weights that q . key gives."""
+    q, qr, kv, kr, _ = random_case(1, 3, 7, 4, 7, seed=2)
+    idx = torch.arange(7, dtype=torch.int32).expand(1, 3, 1, 7).contiguous()
+    same, _, _ = run(q, qr, kv, kr, idx)
+    copy, _, _ = sparse_flash_attention(q, kv, kv.clone(), idx, 0.3, query_rope=qr, key_rope=kr)
+    torch.testing.assert_close(copy, same, rtol=0, atol=0)
+    v = torch.randn(kv.shape, generator=torch.Generator().manual_seed(3))
+    out, _, _ = sparse_flash_attention(q, kv, v, idx, 0.3, query_rope=qr, key_rope=kr, sparse_mode=0)
+    z = (torch.einsum("snd,td->snt", q[0], kv[0, :, 0]) + torch.einsum("snd,td->snt", qr[0], kr[0, :, 0])) * 0.3
+    torch.testing.assert_close(out[0], torch.einsum("snt,td->snd", z.softmax(-1), v[0, :, 0]))
+
+
 def test_rejects_bad_arguments():
     q, qr, kv, kr, idx = random_case(1, 2, 4, 2, 3, seed=9)
-    with pytest.raises(ValueError, match="value to be key"):
-        sparse_flash_attention(q, kv, kv.clone(), idx, 0.1, query_rope=qr, key_rope=kr)
+    with pytest.raises(ValueError, match="value must have key's shape"):
+        sparse_flash_attention(q, kv, kv[:, :, :, :-1], idx, 0.1, query_rope=qr, key_rope=kr)
     with pytest.raises(ValueError, match="attention_mode"):
         run(q, qr, kv, kr, idx, attention_mode=0)
     with pytest.raises(ValueError, match="query_rope"):
