@@ -23,6 +23,9 @@ _spec = importlib.util.spec_from_file_location("fuzz_util", pathlib.Path(__file_
 U = sys.modules.setdefault("fuzz_util", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(U)
 
+# The quick (CI) profile runs 50 cases: one case runs two cube pipelines on the emulator, and the op
+# tests sweep the same space (the long profile runs the full 1,000).
+QUICK_CASES = 50
 DIMS = [(64, 64, 1, 16), (128, 64, 2, 32), (256, 128, 3, 32), (192, 128, 1, 48)]
 NAMES = ("token_x", "weight_dq", "weight_uq_qr", "weight_uk", "weight_dkv_kr", "rmsnorm_gamma_cq",
          "rmsnorm_gamma_ckv", "rope_sin", "rope_cos", "kv_cache", "kr_cache")  # fmt: skip

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import torch
-from hypothesis import given, note
+from hypothesis import given, note, settings
 
 import ascend_glm5.ops
 from ascend_glm5.ops._backend import cpu_module
@@ -91,4 +91,8 @@ def test_fuzz(op, fuzz_outcomes):
     def prop(case):
         run_case(case, outcomes)
 
+    # A heavy op may run fewer cases in the quick (CI) profile: QUICK_CASES in its strategy file.
+    quick_cases = getattr(module, "QUICK_CASES", None)
+    if quick_cases is not None and settings.get_current_profile_name() == "quick":
+        prop = settings(max_examples=quick_cases)(prop)
     prop()
