@@ -102,7 +102,8 @@ def cases(draw, Case):
         kw["quant_scale"] = torch.ones(half + 1)
     elif mutation == "groups sum > T":
         kw["group_index"] = torch.tensor([rows + 1], dtype=torch.int64)
-        kw.pop("weight_scale", None) if dtype != torch.int32 else kw.update(weight_scale=torch.ones(2 * half))
+        if dtype == torch.int32:  # one shared row: the scale shapes stay valid with G = 1
+            kw["weight_scale"] = torch.ones(2 * half)
         kw.pop("quant_scale", None)
     elif mutation == "negative count" and counts is not None and len(counts) > 1:
         kw["group_index"] = torch.tensor([-1, *counts[1:]], dtype=torch.int64)

@@ -43,8 +43,8 @@ def cases(draw, Case):
     order = draw(st.sampled_from([0, 2]))
     dst = torch.randperm(pairs, generator=g)
     dropped = torch.rand(pairs, generator=g) < draw(st.sampled_from([0.0, 0.2, 1.0]))
-    dst[dropped] = torch.randint(-3, 1, (int(dropped.sum()),), generator=g) - 0  # -3..0 -> mostly negative
-    dst[dropped & (dst == 0)] = pairs + 5  # past the rows
+    dst[dropped] = torch.randint(-3, 1, (int(dropped.sum()),), generator=g)  # -3..0: negative, or (0) ...
+    dst[dropped & (dst == 0)] = pairs + 5  # ... past the rows
     dst_dtype = draw(st.sampled_from([torch.int32, torch.int64]))
     dst = dst.to(dst_dtype)
     if dst_dtype == torch.int64 and pairs and draw(st.booleans()):  # past int32: out of range, not wrapped
