@@ -23,7 +23,8 @@ import torch
 
 from .. import ops, reference
 from ..ops._backend import cpu_module
-from ._common import print_counters, print_row, wall_time
+from ..perf.model import Roofline
+from ._common import model_case, print_counters, print_row, wall_time
 
 HIDDEN, Q_LORA, HEADS, NOPE, ROPE, KV_LORA = 6144, 2048, 64, 192, 64, 512
 GROUP = 64  # tokens per group (kMlapGroupTokens)
@@ -115,6 +116,17 @@ def _weight_bytes(mode: int) -> int:
     x_size, uq_size = (1 if mode == 2 else 2), (1 if mode else 2)
     return (HIDDEN * (Q_LORA + KV_LORA + ROPE) * x_size + Q_LORA * HEADS * (NOPE + ROPE) * uq_size
             + HEADS * NOPE * KV_LORA * 2)  # fmt: skip
+
+
+def _roofline(tokens: int, mode: int) -> Roofline:
+    """Every weight once, x in, query / query_rope / query_norm and the cache rows out; each
+    projection's MACs at the cube peak of its dtype (for `bench mla_prolog --soc`)."""
+    x_size, uq_size = (1 if mode == 2 else 2), (1 if mode else 2)
+    macs = {16: tokens * HEADS * NOPE * KV_LORA}
+    for size, m in ((x_size, tokens * HIDDEN * (Q_LORA + KV_LORA + ROPE)), (uq_size, tokens * Q_LORA * HEADS * (NOPE + ROPE))):
+        macs[8 * size] = macs.get(8 * size, 0) + m
+    out = tokens * (HEADS * (KV_LORA + ROPE) * 2 + (KV_LORA + ROPE) * 2 + Q_LORA * 2)
+    return Roofline(_weight_bytes(mode) + tokens * HIDDEN * x_size + out, 0, 16, macs)
 
 
 def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float, float]:
@@ -226,6 +238,7 @@ def main(quick: bool) -> int:
         print_row([name, str(cores), str(design["groups"]), f"{weights_read / 1e6:.1f}", f"{weights_read / minimum:.3f}",
                    f"{launch['total']['cube_macs'] / useful:.2f}", f"{overlap:.2f}", f"{ulps:.1f}", f"{t_emu:.1f} s",
                    f"{t_ref:.2f} s"], widths)  # fmt: skip
+        model_case(name, run, _roofline(tokens, mode))
     print()
     print_counters(counters)
     print()

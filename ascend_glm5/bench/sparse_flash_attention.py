@@ -1,26 +1,38 @@
-"""sparse_flash_attention at GLM-5 / DeepSeek-V3.2 decode shapes: latent rows gathered against the
-minimum, cube work against the op's FLOPs, the cube <-> vector workspace traffic, and CPU wall time."""
+"""sparse_flash_attention at GLM-5 shapes (64 heads, absorbed MLA 512 + 64, top-2048, bf16, paged
+latent cache): per case the two goals of the op, modeled time against the roofline on the timing
+model and CPU wall time of the emulated kernel against the torch reference on the same inputs,
+plus the latent rows gathered against the minimum and the error against the reference."""
 
 from __future__ import annotations
 
 import torch
 
-from .. import ops, reference
+from .. import ops, perf, reference
 from ..ops._backend import cpu_module
 from ..perf.model import Roofline
-from ._common import model_case, print_counters, print_row, wall_time
+from ._common import _MODEL, model_case, print_counters, print_row, wall_time
 
 TOPK, BLOCK = 2048, 128
 ROW_BYTES = (512 + 64) * 2  # one latent row + its rope, bf16
-TILE = 64  # selected rows per kernel tile
+DEFAULT_SOC = "Ascend910B3"  # the model's SoC when --soc is not given
+GLM5 = (64, 0.0625)
+DSV32 = (128, 0.1352338)
 
-# (name, heads, scale, sequences, query tokens per sequence, cached tokens per sequence)
+# (name, (heads, scale), sequences, query tokens per sequence, cached tokens per sequence)
 CASES = [
-    ("GLM-5 16x1", 64, 0.0625, 16, 1, 4096),
-    ("GLM-5 12x2", 64, 0.0625, 12, 2, 4096),  # MTP: two query tokens per sequence, causal
-    ("DSV3.2 8x1", 128, 0.1352338, 8, 1, 4096),
+    ("B=1 8K", GLM5, 1, 1, 8192),
+    ("B=16 8K", GLM5, 16, 1, 8192),
+    ("B=64 8K", GLM5, 64, 1, 8192),
+    ("B=1 32K", GLM5, 1, 1, 32768),
+    ("B=16 32K", GLM5, 16, 1, 32768),
+    ("B=64 32K", GLM5, 64, 1, 32768),
+    ("B=1 128K", GLM5, 1, 1, 131072),
+    ("B=16 128K", GLM5, 16, 1, 131072),  # B=64 x 128K needs a 9.7 GB cache on the host: not run
+    ("MTP 12x2 8K", GLM5, 12, 2, 8192),  # two query tokens per sequence, causal
+    ("prefill 1K", GLM5, 1, 1024, 1024),  # causal: token i selects min(i + 1, 2048) rows
+    ("DSV3.2 B=16 8K", DSV32, 16, 1, 8192),  # 128 heads: 64-row tiles
 ]
-QUICK_CASES = [("GLM-5 4x1", 64, 0.0625, 4, 1, 2560)]
+QUICK_CASES = [("B=4 2.5K", GLM5, 4, 1, 2560)]
 
 
 def _inputs(heads, seqs, s1, kv_len, g):
@@ -44,43 +56,94 @@ def _inputs(heads, seqs, s1, kv_len, g):
     return q, key, idx, kw, visible
 
 
+def _roofline(q, idx, out, heads, seqs, s1, visible) -> Roofline:
+    """Each sequence's distinct selected rows once, q and the indices in, the output out; q.k (576)
+    and p.v (512) of every head and selected row on the cube (as ascend_glm5.perf.glm5)."""
+    distinct = sum(int(torch.unique(idx[i * s1:(i + 1) * s1]).ge(0).sum()) for i in range(seqs))
+    return Roofline(bytes=distinct * ROW_BYTES + q.numel() * 2 + out.numel() * 2 + idx.numel() * 4,
+                    macs=sum(visible) * heads * (576 + 512), mac_bits=16)
+
+
 def main(quick: bool) -> int:
     g = torch.Generator().manual_seed(0)
-    print(f"sparse_flash_attention decode: top-k {TOPK}, bf16, paged latent cache (block {BLOCK}), TND, causal")
-    widths = [11, 6, 11, 9, 9, 9, 10, 10, 9]
-    print_row(["case", "cores", "gather MB", "read/min", "ws MB", "MAC/FLOP", "emulated", "reference", "max err"],
-              widths)  # fmt: skip
-    counters = []
-    for name, heads, scale, seqs, s1, kv_len in QUICK_CASES if quick else CASES:
+    soc = _MODEL["soc"] or DEFAULT_SOC
+    print(f"sparse_flash_attention: top-k {TOPK}, bf16, paged latent cache (block {BLOCK}, shuffled), TND, causal;"
+          f" timing model {soc}")  # fmt: skip
+    widths = [15, 6, 9, 9, 11, 9, 8, 8, 7, 9, 8]
+    head = ["case", "cores", "gathered", "model us", "roofline us", "mod/roof", "emu s", "ref s", "emu/ref",
+            "max err", "bound"]  # fmt: skip
+    print_row(head, widths)
+    counters, rows = [], []
+    for name, (heads, scale), seqs, s1, kv_len in QUICK_CASES if quick else CASES:
         q, key, idx, kw, visible = _inputs(heads, seqs, s1, kv_len, g)
         run = lambda: ops.sparse_flash_attention(q, key, key, idx, scale, **kw)  # noqa: E731
-        t_emu = wall_time(run, repeat=1)
+        t_emu = wall_time(run, repeat=2)
         got = run()[0]
         launch = cpu_module().last_launch()
         counters.append((name, launch["total"]))
-        want = reference.sparse_flash_attention(q, key, key, idx, scale, **kw)[0]
-        t_ref = wall_time(lambda: reference.sparse_flash_attention(q, key, key, idx, scale, **kw), repeat=1)
-        # The cube reads q once per token, each selected row once per token, and P once per tile
-        # (padded to 16 columns); what remains of its GM reads is the gather.
-        tiles = [min(TILE, n - t) for n in visible for t in range(0, n, TILE)]
-        p_bytes = sum(heads * (-(-n // 16) * 16) * 2 for n in tiles)
-        cube_read = sum(c["mte2_bytes"] for c in launch["per_core"][0::3])  # MIX order per block: AIC, AIV, AIV
-        gathered = cube_read - q.numel() // 512 * ROW_BYTES - p_bytes
-        minimum = sum(visible) * ROW_BYTES
-        ws_read = launch["total"]["mte2_bytes"] - cube_read
-        macs = sum(visible) * heads * (576 + 512)  # q.k and p.v of every head over every selected row
+        ref = lambda: reference.sparse_flash_attention(q, key, key, idx, scale, **kw)  # noqa: E731
+        t_ref = wall_time(ref, repeat=2)
+        want = ref()[0]
         err = float((got.float() - want.float()).abs().max())
-        print_row([name, str(launch["block_dim"]), f"{gathered / 1e6:.2f}", f"{gathered / minimum:.3f}",
-                   f"{ws_read / 1e6:.2f}", f"{launch['total']['cube_macs'] / macs:.2f}", f"{t_emu:.2f} s",
-                   f"{t_ref:.2f} s", f"{err:.4f}"], widths)  # fmt: skip
-        # Roofline: the selected rows once per token, q and the indices in, the output out; q.k and p.v on the cube.
-        op_bytes = minimum + q.numel() // 512 * 576 * 2 + idx.numel() * 4 + got.numel() * 2
-        model_case(name, run, Roofline(op_bytes, macs, 16))
+        # The cube and the vector cores gather; what they read besides q, S, P, the P.V tiles and
+        # the gather slots is the selected rows: counted from the rows the kernel copies.
+        minimum = sum(visible) * ROW_BYTES
+        roof = _roofline(q, idx, got, heads, seqs, s1, visible)
+        reports = model_case(name, run, roof) or perf.model(run, soc=soc)
+        modeled = sum(r.time_us for r in reports)
+        gathered = _gathered_bytes(launch, visible, heads) / minimum
+        cores = sum(1 for c in reports[-1].cores if c["type"] == "AIC")  # AI cores used on the modeled SoC
+        cells = [name, str(cores), f"{gathered:.3f}", f"{modeled:.1f}", f"{roof.time_us(soc):.2f}",
+                 f"{modeled / roof.time_us(soc):.2f}x", f"{t_emu:.2f}", f"{t_ref:.2f}", f"{t_emu / t_ref:.1f}x",
+                 f"{err:.4f}", reports[-1].bound().split(" (")[0]]  # fmt: skip
+        print_row(cells, widths)
+        rows.append(cells)
     print()
     print_counters(counters)
     print()
-    print("read/min: latent + rope bytes the cube gathered over each selected row read once per token.")
-    print("ws MB: bytes the vector cores read back from the workspace (score tiles S and P.V tiles, fp32).")
-    print("MAC/FLOP: cube MACs issued (whole 16x16 fractals) over the q.k + p.v MACs of the selected rows.")
+    print(f"cores: AI cores (1 cube + 2 vector cores each) the launch uses on the modeled SoC.")
+    print("gathered: latent + rope bytes copied out of the cache (by the cube and the vector cores) over each")
+    print("  selected row read once per token.")
+    print(f"model us: the kernel on the timing model ({soc}); roofline us: max(bytes / HBM bandwidth, MACs /")
+    print("  cube peak) of the op; goal: mod/roof <= 1.25 at GLM-5 decode.")
+    print("emu s / ref s: CPU wall time of the emulated kernel / of the torch reference (best of 2) on the same")
+    print("  inputs; goal: emu/ref <= 20.")
     print("max err: largest |emulated - reference| of attention_out (bf16; outputs are O(1)).")
     return 0
+
+
+def _tile_rows(heads: int) -> int:
+    """Selected rows per kernel tile (SfaTileRows in sparse_flash_attention_tiling.h)."""
+    return 128 if heads <= 64 else 64
+
+
+def _pieces(visible: list[int], heads: int, cores: int) -> list[int]:
+    """Selected rows of each work item (a row, or a piece of a split row) in the host's plan
+    (csrc/host/sparse_flash_attention/sparse_flash_attention_tiling.cpp): whole rows with 4+ rows per
+    core, else equal shares of tiles per core (tiles of 128 rows, 64 at 128 heads)."""
+    tile = _tile_rows(heads)
+    work = [-(-min(TOPK, n) // tile) for n in visible]
+    if len(work) >= 4 * cores:
+        return list(visible)
+    share, filled, out = max(1, -(-sum(work) // cores)), 0, []
+    for n, w in zip(visible, work):
+        t = 0
+        while t < w:
+            if filled == share:
+                filled = 0
+            take = min(w - t, share - filled)
+            out.append(min(n, (t + take) * tile) - t * tile)
+            t, filled = t + take, filled + take
+    return out
+
+
+def _gathered_bytes(launch, visible: list[int], heads: int) -> int:
+    """Cache bytes the kernel gathered: the cube's GM reads (MIX order per block: AIC, AIV, AIV) are q
+    once per work item, P once per tile (rows padded to 16), and the selected rows (its own share
+    straight from the cache, the vector cores' share through the gather slots)."""
+    tile = _tile_rows(heads)
+    cube_read = sum(c["mte2_bytes"] for c in launch["per_core"][0::3])
+    pieces = _pieces(visible, heads, cpu_module().emulator_limits()["aic_cores"])
+    q_bytes = len(pieces) * heads * ROW_BYTES
+    p_bytes = sum(heads * (-(-min(tile, n - t) // 16) * 16) * 2 for n in pieces for t in range(0, n, tile))
+    return cube_read - q_bytes - p_bytes

@@ -272,6 +272,8 @@ def from_msmodelslim(path: str, *, dtype: torch.dtype = torch.bfloat16, backend:
             quantized linears and experts run on it (:func:`set_backend` switches later).
         patch_attention: also run DSA attention on the kernels (:func:`ascend_glm5.patch_model`) when
             the model's geometry fits them; otherwise HF's attention runs (a note is printed once).
+            The MLA front end of ``W8A8_DYNAMIC`` (or float) projections runs on the mla_prolog
+            kernel, static ``W8A8`` ones on the separate quantized linears (a warning says so).
 
     Raises:
         CheckpointError (a ValueError) naming the file or tensor at fault.
@@ -345,7 +347,6 @@ def from_msmodelslim(path: str, *, dtype: torch.dtype = torch.bfloat16, backend:
     model.config.dtype = dtype
     model._msmodelslim = {"path": path, "description": ckpt.globals, "files": ckpt.files}  # keeps the maps alive
     model.eval()
-    _install_prolog_bridge()  # also for a later ascend_glm5.patch_model(model) by the caller
     if patch_attention:
         _patch_attention(model)
     return model
@@ -367,69 +368,23 @@ def quantized_modules(model) -> dict[str, nn.Module]:
 # ---------------------------------------------------------------------------------------------------
 # DSA attention on the kernels for a quantized model
 
-_PROLOG_LINEARS = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa")
-
-
-def _quantized_prolog_attention(attn) -> bool:
-    return any(isinstance(getattr(attn, name), QUANT_MODULES) for name in _PROLOG_LINEARS)
-
-
-@torch.no_grad()
-def quantized_mla_prolog(attn, x, cos, sin, layer, slots):
-    """The MLA front end of :func:`ascend_glm5.patch_model` (same arguments, cache writes and results as
-    its ``_mla_prolog``) computed with the attention's own projection modules, so that quantized
-    ``q_a_proj`` / ``q_b_proj`` / ``kv_a_proj_with_mqa`` run their quantized ops (``dynamic_quant`` or
-    static ``quantize``, then ``quant_matmul``). Norms are the modules' own; RoPE is interleaved and
-    written de-interleaved (``rope_interleaved``), ``W_UK`` absorbed per head in fp32.
-
-    Returns the absorbed query ``[T, N, kv_lora_rank]``, the roped query ``[T, N, rope]`` (model dtype)
-    and c^Q ``[T, q_lora_rank]`` (the indexer's input)."""
-    from ..reference import rope_interleaved
-
-    dtype = attn.kv_b_proj.weight.dtype
-    heads, nope, rope_dim, rank = attn.num_heads, attn.qk_nope_head_dim, attn.qk_rope_head_dim, attn.kv_lora_rank
-    c_q = attn.q_a_layernorm(attn.q_a_proj(x))
-    q = attn.q_b_proj(c_q).view(-1, heads, nope + rope_dim)
-    q_nope, q_pe = q.split([nope, rope_dim], dim=-1)
-    w_uk = attn.kv_b_proj.weight.view(heads, -1, rank)[:, :nope]
-    query = torch.einsum("tnd,ndc->tnc", q_nope.float(), w_uk.float()).to(dtype)
-    query_rope = rope_interleaved(q_pe, cos[:, None], sin[:, None]).to(dtype)
-    c_kv, k_pe = attn.kv_a_proj_with_mqa(x).split([rank, rope_dim], dim=-1)
-    layer.write("kv", slots, attn.kv_a_layernorm(c_kv))
-    layer.write("kr", slots, rope_interleaved(k_pe, cos, sin))
-    return query, query_rope, c_q
-
-
-def _install_prolog_bridge() -> None:
-    """Route ``patch_model``'s MLA prolog to :func:`quantized_mla_prolog` for attention modules whose
-    projections are quantized; float models keep the original prolog untouched.
-
-    A bridge: ``ascend_glm5.integrations.transformers._mla_prolog`` reads the float projection weights
-    (``q_a_proj.weight.T``, ...), which a quantized checkpoint does not have. The prolog is looked up
-    by name at every call, so wrapping it once here serves every patched model."""
-    from . import transformers as integration
-
-    original = integration._mla_prolog
-    if getattr(original, "_ascend_glm5_quant_bridge", False):
-        return
-
-    def prolog(attn, *args, **kwargs):
-        if _quantized_prolog_attention(attn):
-            return quantized_mla_prolog(attn, *args, **kwargs)
-        return original(attn, *args, **kwargs)
-
-    prolog._ascend_glm5_quant_bridge = True
-    integration._mla_prolog = prolog
-
 
 def _patch_attention(model) -> None:
-    """:func:`ascend_glm5.patch_model` where the kernels can serve the model, else HF's attention (one note)."""
-    from .transformers import patch_model
+    """:func:`ascend_glm5.patch_model` where the kernels can serve the model, else HF's attention (one note).
+    patch_model picks each layer's MLA front end from its projections' quant types
+    (integrations/prolog.py); ``model._msmodelslim["prolog"]`` records which."""
+    from .transformers import patch_model, prolog_paths
 
     try:
-        patch_model(model)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            patch_model(model)
     except ValueError as e:
         warnings.warn(f"from_msmodelslim: DSA attention runs HF's implementation, not the kernels: {e}", stacklevel=3)
         model._msmodelslim["attention"] = f"HF ({e})"
-    else:
-        model._msmodelslim["attention"] = "ascend_glm5 kernels (lightning_indexer + sparse_flash_attention)"
+        model._msmodelslim["prolog"] = {}
+        return
+    for note in notes:  # patch_model's note on layers whose prolog runs the separate quantized linears
+        warnings.warn(f"from_msmodelslim: {note.message}", note.category, stacklevel=3)
+    model._msmodelslim["attention"] = "ascend_glm5 kernels (lightning_indexer + sparse_flash_attention)"
+    model._msmodelslim["prolog"] = prolog_paths(model)

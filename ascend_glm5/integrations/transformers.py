@@ -17,8 +17,10 @@ mask then match HF's padded causal mask. Contract, tolerances and limits: docs/i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -27,11 +29,16 @@ from transformers.cache_utils import CacheLayerMixin, DynamicLayer
 from transformers.models.deepseek_v32.modeling_deepseek_v32 import DeepseekV32Attention
 from transformers.models.glm_moe_dsa.modeling_glm_moe_dsa import GlmMoeDsaAttention
 
-from ascend_glm5.ops import lightning_indexer, mla_prolog, sparse_flash_attention
+from ascend_glm5.ops import lightning_indexer, sparse_flash_attention
 from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.reference import rope_half_split, rope_interleaved
 
-__all__ = ["INDEXER_ROPE", "PagedLatentCache", "count_launches", "patch_model", "patched", "unpatch_model"]
+from .prolog import ModuleProlog, choose_prolog
+from .prolog import kernel_dtype as _kernel_dtype
+from .prolog import to_kernel as _to_kernel
+
+__all__ = ["INDEXER_ROPE", "PagedLatentCache", "count_launches", "patch_model", "patched", "prolog_paths",
+           "unpatch_model"]  # fmt: skip
 
 # RoPE pairing of the DSA indexer per model type: GLM-5 interleaved, DeepSeek-V3.2 half-split (since
 # its 2025-11 fix). MLA itself is interleaved in both (docs/ops/lightning_indexer.md).
@@ -51,19 +58,9 @@ class _Plan:
     returns_topk: bool  # GLM attention returns its top-k so that "shared" layers can reuse it
     block_size: int
     signature: inspect.Signature  # of the HF attention forward in use: the patched one takes the same arguments
-
-
-def _kernel_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The kernels take bf16 or fp16: bf16 models stay bf16, fp16/fp32 models use fp16 (3 more
-    mantissa bits than bf16, so closer to an fp32 model)."""
-    return torch.bfloat16 if dtype == torch.bfloat16 else torch.float16
-
-
-def _to_kernel(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    out = t.to(dtype)
-    if dtype == torch.float16 and not torch.isfinite(out).all():
-        raise ValueError("activations overflow fp16, the kernels' dtype for fp32 models; run the model in bf16")
-    return out
+    # attention modules only: how this module's MLA front end runs, with its kernel-layout weights
+    # (integrations/prolog.py), chosen at patch time
+    prolog: object = None
 
 
 def _decoder_layers(model):
@@ -98,6 +95,11 @@ def _check_servable(model) -> str:
                          f"takes {_SFA_HEADS}")  # fmt: skip
     if config.attention_bias:
         raise ValueError("config.attention_bias is set; the MLA prolog has no q_a / kv_a biases")
+    for i, layer in enumerate(_decoder_layers(model)):
+        kv_b = getattr(layer.self_attn, "kv_b_proj", None)
+        if type(kv_b) is not torch.nn.Linear or not kv_b.weight.is_floating_point():
+            raise ValueError(f"layer {i} kv_b_proj is {type(kv_b).__name__}; the absorbed attention needs its float "
+                             f"weight (W_UK, W_UV)")  # fmt: skip
     if config._attn_implementation not in ("eager", "sdpa"):
         raise ValueError(f"attn_implementation {config._attn_implementation!r}: the patch reads HF's eager/sdpa "
                          f"attention mask to find the left padding")  # fmt: skip
@@ -114,7 +116,11 @@ def patch_model(model, *, block_size: int = 128):
     ``model`` is a ``GlmMoeDsaForCausalLM`` / ``DeepseekV32ForCausalLM`` (or their ``*Model``) in eval
     mode, fp32, fp16 or bf16. ``block_size`` is the token count of one paged-cache block (a multiple of
     16, at most 1024). Weights and ``state_dict`` are untouched; :func:`unpatch_model` restores the HF
-    forward. Modules carrying accelerate hooks keep them: the patched forward runs inside the hook.
+    forward. Each attention's MLA front end is chosen here (float projections: the mla_prolog kernel;
+    W8A8_DYNAMIC ones: its int8 modes; other quantized mixes: the projection modules one by one, said
+    in one warning; :func:`prolog_paths`), and the kernel-layout weights built once: weights changed
+    afterwards are seen (tensor identity, storage, in-place version) and re-laid on the next call.
+    Modules carrying accelerate hooks keep them: the patched forward runs inside the hook.
     Raises ValueError naming the reason when the kernels cannot serve the model (nothing is changed
     then). Returns ``model``.
     """
@@ -128,12 +134,27 @@ def patch_model(model, *, block_size: int = 128):
                 _check_swappable(module, f"layer {i} {what}")
     signature = inspect.signature(_ATTENTION[kind].forward)
     plan = _Plan(INDEXER_ROPE[kind], kind == "glm_moe_dsa", block_size, signature)
-    for layer in layers:
-        _swap_forward(layer.self_attn, _attention_forward, plan)
+    prologs = [choose_prolog(layer.self_attn) for layer in layers]  # may raise (fp16 overflow): nothing patched yet
+    for layer, prolog in zip(layers, prologs):
+        _swap_forward(layer.self_attn, _attention_forward, dataclasses.replace(plan, prolog=prolog))
         if layer.self_attn.indexer is not None:
             _swap_forward(layer.self_attn.indexer, _indexer_forward, plan)
     _guard_steps(getattr(model, "model", model))
+    separate = [i for i, p in enumerate(prologs) if isinstance(p, ModuleProlog)]
+    if separate:
+        warnings.warn(f"patch_model: the MLA prolog of layers {separate} runs {prologs[separate[0]].description}",
+                      stacklevel=2)  # fmt: skip
     return model
+
+
+def prolog_paths(model) -> dict[str, list[int]]:
+    """How the patched ``model``'s attention front ends run: ``{description: [layer indices]}``."""
+    paths: dict[str, list[int]] = {}
+    for i, layer in enumerate(_decoder_layers(model)):
+        plan = vars(layer.self_attn).get("_ascend_plan")
+        if plan is not None:
+            paths.setdefault(plan.prolog.description, []).append(i)
+    return paths
 
 
 def unpatch_model(model):
@@ -419,26 +440,6 @@ def _valid_queries(attention_mask, batch: int, seq: int, past: int) -> tuple[tor
     return valid, pad
 
 
-def _mla_prolog(attn, x, cos, sin, layer: PagedLatentCache, slots):
-    """MLA front end on the fused MLA prolog kernel (``ascend_glm5.ops.mla_prolog``), in the kernel
-    dtype (the module's weights are cast and laid out ``[K, N]`` on each call).
-
-    Writes c^KV and the roped k to ``layer``'s paged cache; returns the absorbed query ``[T, N, 512]``,
-    the roped query ``[T, N, 64]`` (kernel dtype) and c^Q ``[T, q_lora_rank]`` (the indexer's input,
-    in the model dtype)."""
-    dtype = layer.dtype
-    w_uk = attn.kv_b_proj.weight.view(attn.num_heads, -1, attn.kv_lora_rank)[:, : attn.qk_nope_head_dim]
-    weights = (attn.q_a_proj.weight.T, attn.q_b_proj.weight.T, w_uk, attn.kv_a_proj_with_mqa.weight.T,
-               attn.q_a_layernorm.weight, attn.kv_a_layernorm.weight)  # fmt: skip
-    query, query_rope, _, query_norm, _ = mla_prolog(
-        _to_kernel(x, dtype), *(_to_kernel(w, dtype) for w in weights), sin.to(dtype), cos.to(dtype), layer.kv,
-        layer.kr, cache_index=slots, rmsnorm_epsilon_cq=attn.q_a_layernorm.variance_epsilon,
-        rmsnorm_epsilon_ckv=attn.kv_a_layernorm.variance_epsilon, query_norm_flag=True,
-    )  # fmt: skip
-    _record_launch(x.device)
-    return query, query_rope, query_norm.to(x.dtype)
-
-
 @torch.no_grad()
 def _indexer_forward(self, x, query_norm, cos, sin, layer: PagedLatentCache, slots, cu_seqlens):
     """Patched ``*Indexer.forward``: the top-k cached keys of each packed query token, int32
@@ -535,7 +536,7 @@ def _attention_step(self, hidden_states, position_embeddings, attention_mask, la
     cu_seqlens = new_tokens.cumsum(0).to(torch.int32)
     x, (cos, sin) = hidden_states[valid], (t.expand(batch, seq, -1)[valid] for t in position_embeddings)
 
-    query, query_rope, query_norm = _mla_prolog(self, x, cos, sin, layer, slots)
+    query, query_rope, query_norm = self._ascend_plan.prolog(self, x, cos, sin, layer, slots, _record_launch)
     if self.indexer is not None:
         topk = self.indexer(x, query_norm, cos, sin, layer, slots, cu_seqlens)
     elif prev_topk_indices is None:

@@ -161,19 +161,28 @@ def model(fn: Callable[[], object], soc: str = "Ascend910B3", emulate_soc: bool 
 
 @dataclass
 class Roofline:
-    """The op's lower bound: max(bytes / HBM bandwidth, MACs / cube peak) on a SoC."""
+    """The op's lower bound: max(bytes / HBM bandwidth, MACs / cube peak) on a SoC. `macs` at the
+    peak of `mac_bits`; `more_macs` ({bits: MACs}) adds cube work of other dtypes (e.g. mla_prolog's
+    int8 projections and bf16 W_UK), whose times add up."""
 
     bytes: float
     macs: float = 0.0
     mac_bits: int = 16  # element bits of the cube inputs (16: fp16/bf16, 8: int8, 4: int4)
+    more_macs: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def total_macs(self) -> float:
+        return self.macs + sum(self.more_macs.values())
+
+    def cube_s(self, soc: str) -> float:
+        per_s = socs.peak(soc)["macs_per_s"]
+        return self.macs / per_s[self.mac_bits] + sum(m / per_s[b] for b, m in self.more_macs.items())
 
     def time_us(self, soc: str) -> float:
-        pk = socs.peak(soc)
-        return max(self.bytes / pk["hbm_bytes_per_s"], self.macs / pk["macs_per_s"][self.mac_bits]) * 1e6
+        return max(self.bytes / socs.peak(soc)["hbm_bytes_per_s"], self.cube_s(soc)) * 1e6
 
     def which(self, soc: str) -> str:
-        pk = socs.peak(soc)
-        return "memory" if self.bytes / pk["hbm_bytes_per_s"] >= self.macs / pk["macs_per_s"][self.mac_bits] else "cube"
+        return "memory" if self.bytes / socs.peak(soc)["hbm_bytes_per_s"] >= self.cube_s(soc) else "cube"
 
 
 def kernel_roofline_us(rep: LaunchReport) -> float:

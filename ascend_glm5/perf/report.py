@@ -14,7 +14,7 @@ def format_report(rep: LaunchReport, roofline: Roofline | None = None, top: int 
     if roofline is not None:
         r = roofline.time_us(rep.soc)
         lines.append(f"  roofline of the op    {r:9.2f} us ({roofline.which(rep.soc)}-bound: {roofline.bytes / 1e6:.2f} MB, "
-                     f"{roofline.macs / 1e9:.3f} GMAC)   modeled / roofline = {us / r:.2f}x")
+                     f"{roofline.total_macs / 1e9:.3f} GMAC)   modeled / roofline = {us / r:.2f}x")
     kr = kernel_roofline_us(rep)
     macs = sum(rep.cube_macs.values())
     lines.append(f"  roofline of the kernel {kr:8.2f} us (its HBM traffic {(rep.hbm_read_bytes + rep.hbm_write_bytes) / 1e6:.2f} MB, "

@@ -74,6 +74,9 @@ def constants(soc: str) -> list[Constant]:
         Constant("hbm_bytes_per_cycle", HBM_TBPS * 1e12 / (ghz * 1e9), "B/cycle", hbm_src,
                  f"HBM bandwidth shared by all cores ({HBM_TBPS} TB/s)"),
         Constant("l2_bytes", l2_mib * 2**20, "B", f"{core_src}: l2_size", "L2 cache shared by all cores"),
+        Constant("l2_bytes_per_cycle", 110 * aic, "B/cycle", f"assumed: the ini's per-core l2_rate (110) x {aic} AI cores "
+                 "(an AI core = 1 AIC + 2 AIV); no aggregate L2 bandwidth is published",
+                 "L2 bandwidth shared by all cores (read hits, writes that stay in L2)"),
         Constant("l2_line_bytes", 128, "B", "assumed: L2 line size not published", "L2 model granularity (FIFO replacement)"),
         Constant("gm_to_ub_rate", round(pto_rate(100.9), 1), "B/cycle/core", "pto: arch_config.hpp GM_TO_UB 100.9 GiB/s",
                  "MTE2 GM -> UB of one core (DMA path limit)"),

@@ -11,7 +11,8 @@ inputs (the reference model's own activations); (2) the quantized ops end to end
 with HF's attention against the reference model, teacher-forced on the reference's greedy tokens;
 (3) the whole kernel model (attention kernels too): its greedy generation and, teacher-forced, its
 top-1 agreement with the reference model where the reference's top-1 margin is clear of a tie band
-(information: the attention kernels compute in fp16, and a near-tie in the indexer's top-k or an
+(information: the attention kernels compute in fp16, the MLA prolog kernel hands c^Q over in int8
+where the projections are W8A8_DYNAMIC, and a near-tie in the indexer's top-k or an
 int8 rounding that moves by one step then grows through a random model); (4) the launches and
 emulator counters of every kernel. Pass: (1) and (2) within OP_TOLERANCE.
 """
@@ -78,6 +79,64 @@ def op_agreement(reference, kernels, ids, mask) -> dict[str, float]:
     return dict(sorted(errors.items()))
 
 
+# The mla_prolog kernel against its reference on identical inputs (docs/ops/mla_prolog.md, Numerics):
+# float outputs within 2 ulps of the kernel dtype (fp16 for the demo's fp32 model) of each output's
+# max; c^Q (int8 in modes 1, 2) within one int8 step of its row's max (1/127).
+PROLOG_TOLERANCE = {"query": 2 * 2**-10, "query_rope": 2 * 2**-10, "kv": 2 * 2**-10, "kr": 2 * 2**-10,
+                    "c_q": 1 / 127 + 2**-10}  # fmt: skip
+
+
+@torch.no_grad()
+def prolog_agreement(reference, kernels, ids, mask) -> dict[str, float]:
+    """Per MLA-prolog path of the kernel model, max over layers of the kernel prolog's error against
+    the same prolog on the reference ops, on the attention inputs of the reference model's forward
+    (relative to each output's max, divided by that output's tolerance: pass <= 1)."""
+    from ..integrations.prolog import KernelProlog
+    from ..integrations.transformers import PagedLatentCache
+
+    inputs = {}
+
+    def grab(i):
+        def fn(module, args, kwargs):
+            inputs[i] = (kwargs["hidden_states"], kwargs["position_embeddings"])
+
+        return fn
+
+    handles = [layer.self_attn.register_forward_pre_hook(grab(i), with_kwargs=True)
+               for i, layer in enumerate(reference.model.layers)]  # fmt: skip
+    try:
+        reference(input_ids=ids, attention_mask=mask, use_cache=False)
+    finally:
+        for h in handles:
+            h.remove()
+    valid = mask.bool()
+    errors: dict[str, float] = defaultdict(float)
+    for i, layer in enumerate(kernels.model.layers):
+        plan = vars(layer.self_attn).get("_ascend_plan")
+        if plan is None or not isinstance(plan.prolog, KernelProlog) or i not in inputs:
+            continue
+        hidden, (cos, sin) = inputs[i]
+        x, cos, sin = hidden[valid], cos.expand(*valid.shape, -1)[valid], sin.expand(*valid.shape, -1)[valid]
+        dtype = torch.bfloat16 if x.dtype == torch.bfloat16 else torch.float16
+        outs = []
+        for backend in ("kernels", "reference"):
+            cache = PagedLatentCache(16, dtype, x.device, index_keys=False)
+            slots = cache.append(torch.tensor([x.shape[0]]), x.shape[0])
+            plan.prolog.backend = backend
+            try:
+                query, query_rope, c_q = plan.prolog(layer.self_attn, x, cos, sin, cache, slots)
+            finally:
+                plan.prolog.backend = None
+            outs.append({"query": query, "query_rope": query_rope, "c_q": c_q,
+                         "kv": cache.kv.flatten(0, 1)[slots], "kr": cache.kr.flatten(0, 1)[slots]})  # fmt: skip
+        got, want = outs
+        kind = f"mla_prolog (weight_quant_mode {plan.prolog.mode})"
+        for name, tol in PROLOG_TOLERANCE.items():
+            g, w = got[name].float(), want[name].float()
+            errors[kind] = max(errors[kind], float((g - w).abs().max() / w.abs().max()) / tol)
+    return dict(errors)
+
+
 def _generate(model, ids, mask, tokens):
     start = time.perf_counter()
     out = model.generate(ids, attention_mask=mask, max_new_tokens=tokens, do_sample=False, pad_token_id=0,
@@ -115,11 +174,17 @@ def run(path: str, tokens: int = 32, seed: int = 1) -> int:
           f"type: {', '.join(f'{k} {v}' for k, v in sorted(types.items()))}), {config.num_hidden_layers} layers; "
           f"prompts of {list(PROMPT_LENGTHS)} tokens (left-padded), {tokens} new tokens, greedy", flush=True)  # fmt: skip
     print(f"  attention: {kernels._msmodelslim['attention']}")
+    for path, layers in kernels._msmodelslim.get("prolog", {}).items():
+        print(f"  MLA prolog of layers {layers}: {path}")
 
     ops = op_agreement(reference, kernels, ids, mask)
     print("per-op agreement (each kernel module on the reference model's own inputs; max rel error):")
     for kind, err in ops.items():
         print(f"  {kind:44s} {err:.2e}")
+
+    prologs = prolog_agreement(reference, kernels, ids, mask)
+    for kind, ratio in prologs.items():
+        print(f"  {kind:44s} {ratio:.2f} of its tolerance (2 fp16 ulps of max; c^Q one int8 step)")
 
     ref_out, ref_seconds = _generate(reference, ids, mask, tokens)
     full = ref_out.sequences
@@ -146,6 +211,7 @@ def run(path: str, tokens: int = 32, seed: int = 1) -> int:
     print("kernel launches and emulator counters (the kernel model's generation):")
     print("\n".join(_counter_table(totals)))
     failures = [f"{k} error {e:.2e} > {OP_TOLERANCE:g}" for k, e in ops.items() if e > OP_TOLERANCE]
+    failures += [f"{k} error {r:.2f} x its tolerance" for k, r in prologs.items() if r > 1]
     if quant_error > OP_TOLERANCE:
         failures.append(f"quantized-ops logits error {quant_error:.2e} > {OP_TOLERANCE:g}")
     print("result: " + ("AGREE" if not failures else "DISAGREE: " + "; ".join(failures)))

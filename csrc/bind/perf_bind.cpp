@@ -28,6 +28,7 @@ SocParams ParseSoc(const py::dict& soc, const py::dict& apiCosts) {
   const Field fields[] = {
       {"clock_ghz", &s.clockGhz, nullptr}, {"aic_cores", nullptr, &s.aicCores}, {"aiv_cores", nullptr, &s.aivCores},
       {"hbm_bytes_per_cycle", &s.hbmBytesPerCycle, nullptr}, {"l2_bytes", &s.l2Bytes, nullptr},
+      {"l2_bytes_per_cycle", &s.l2BytesPerCycle, nullptr},
       {"l2_line_bytes", nullptr, &s.l2LineBytes}, {"gm_to_ub_rate", &s.gmToUbRate, nullptr},
       {"gm_to_l1_rate", &s.gmToL1Rate, nullptr}, {"gm_read_l2_rate", &s.gmReadL2Rate, nullptr},
       {"ub_to_gm_rate", &s.ubToGmRate, nullptr},

@@ -115,7 +115,9 @@ class Engine {
   // ---- memory ----
   void ClassifyRead(const TraceRecord& r, double& hit, double& miss);
   double InsertWrite(const TraceRecord& r);
-  double Reserve(double t0, double bytes, double rate);
+  // The bandwidth pools shared by all cores: HBM, and L2 (hits and writes that stay in L2).
+  enum Pool { kHbmPool, kL2Pool };
+  double Reserve(double t0, double bytes, double rate, Pool pool);
   template <typename F>
   void ForEachLine(const TraceRecord& r, F&& f);
   // ---- cross-core ----
@@ -141,8 +143,8 @@ class Engine {
   std::vector<const ApiCost*> apiCost_;
   // Heap of runnable cores by scalar time.
   std::priority_queue<std::pair<double, uint32_t>, std::vector<std::pair<double, uint32_t>>, std::greater<>> heap_;
-  // HBM bandwidth pool: bytes used per bucket.
-  std::vector<float> hbmUsed_;
+  // Shared bandwidth pools (HBM, L2): bytes used per bucket.
+  std::vector<float> used_[2];
   // L2: per GM region, the insertion stamp of each line (0: absent).
   struct Region {
     uint64_t base, bytes;
@@ -284,19 +286,21 @@ double Engine::InsertWrite(const TraceRecord& r) {
   return fresh;
 }
 
-// Moves `bytes` through the HBM pool from t0 at up to `rate` bytes/cycle (the core's own path limit)
-// and what the pool has left in each bucket; returns the end time.
-double Engine::Reserve(double t0, double bytes, double rate) {
+// Moves `bytes` through a shared pool (HBM or L2) from t0 at up to `rate` bytes/cycle (the core's own
+// path limit) and what the pool has left in each bucket; returns the end time.
+double Engine::Reserve(double t0, double bytes, double rate, Pool pool) {
   if (bytes <= 0) return t0;
-  const double B = soc_.bucketCycles, cap = soc_.hbmBytesPerCycle * B;
+  const double B = soc_.bucketCycles;
+  const double cap = (pool == kHbmPool ? soc_.hbmBytesPerCycle : soc_.l2BytesPerCycle) * B;
+  std::vector<float>& used = used_[pool];
   double t = t0, left = bytes;
   for (;;) {
     const size_t b = static_cast<size_t>(t / B);
-    if (b >= hbmUsed_.size()) hbmUsed_.resize(std::max(b + 1, hbmUsed_.size() * 2), 0.f);
+    if (b >= used.size()) used.resize(std::max(b + 1, used.size() * 2), 0.f);
     const double bucketEnd = (b + 1) * B, span = bucketEnd - t;
-    const double room = std::max(0.0, cap - hbmUsed_[b]);
+    const double room = std::max(0.0, cap - used[b]);
     const double take = std::min({left, rate * span, room});
-    hbmUsed_[b] += static_cast<float>(take);
+    used[b] += static_cast<float>(take);
     left -= take;
     if (left <= 1e-9) return t + take / rate;  // finished in this bucket
     t = bucketEnd;
@@ -373,11 +377,14 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
     if (src == AscendC::emu::kTraceGm) {
       double hit, miss;
       ClassifyRead(r, hit, miss);
-      // The core's DMA path caps both; L2 hits also by the L2 rate, misses by the shared HBM pool.
+      // The core's DMA path caps both; L2 hits also by the per-core L2 rate and the shared L2 pool,
+      // misses by the shared HBM pool.
       const double path = dst == uint8_t(Mem::UB) ? soc_.gmToUbRate : soc_.gmToL1Rate;
-      const double t = start + soc_.gmCopyOverhead + hit / std::min(path, soc_.gmReadL2Rate);
-      const double end = Reserve(t, miss, path);
-      res_.bandwidthStall += end - (t + miss / path);
+      const double hitRate = std::min(path, soc_.gmReadL2Rate);
+      const double t0 = start + soc_.gmCopyOverhead;
+      const double t = Reserve(t0, hit, hitRate, kL2Pool);
+      const double end = Reserve(t, miss, path, kHbmPool);
+      res_.bandwidthStall += end - (t0 + hit / hitRate + miss / path);
       res_.hbmReadBytes += miss;
       res_.l2HitBytes += hit;
       busy = end - start;
@@ -386,9 +393,10 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       const double fresh = InsertWrite(r);
       const double rate = pipe == kFix ? soc_.fixWriteRate : soc_.ubToGmRate;
       const double inL2 = std::max(0.0, bytes - fresh);
-      const double t = start + soc_.gmCopyOverhead + inL2 / rate;
-      const double end = Reserve(t, fresh, rate);
-      res_.bandwidthStall += end - (t + fresh / rate);
+      const double t0 = start + soc_.gmCopyOverhead;
+      const double t = Reserve(t0, inL2, rate, kL2Pool);
+      const double end = Reserve(t, fresh, rate, kHbmPool);
+      res_.bandwidthStall += end - (t0 + inL2 / rate + fresh / rate);
       res_.hbmWriteBytes += fresh;
       res_.l2HitBytes += inL2;
       busy = end - start;

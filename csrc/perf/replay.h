@@ -32,8 +32,8 @@ struct SocParams {
   std::string name;
   double clockGhz = 1.8;
   uint32_t aicCores = 24, aivCores = 48;
-  // GM: the HBM bandwidth shared by all cores, its L2 cache, per-core rates (bytes / cycle).
-  double hbmBytesPerCycle = 864;
+  // GM: the HBM and L2 bandwidths shared by all cores, the L2 cache, per-core rates (bytes / cycle).
+  double hbmBytesPerCycle = 864, l2BytesPerCycle = 2200;
   double l2Bytes = 192.0 * 1024 * 1024;
   uint32_t l2LineBytes = 128;
   double gmToUbRate = 58.6, gmToL1Rate = 78.4, gmReadL2Rate = 110, ubToGmRate = 109, fixWriteRate = 40.6;

@@ -199,10 +199,12 @@ def test_repeated_ids_are_attended_per_occurrence():
 def _cube_reads(idx, ends, heads, cores):
     """GM bytes the cube cores must read for one launch, from the documented work split
     (docs/ops/sparse_flash_attention.md, "Work plan"): q once per piece that selects a row, each
-    selected row once (latent + rope), and P once per tile of 64 selected rows (padded to 16)."""
+    selected row once (latent + rope), and P once per tile (padded to 16) of 128 selected rows
+    (64 at 128 heads)."""
     k = idx.shape[-1]
+    tile_rows = 128 if heads <= 64 else 64
     rows = idx.reshape(-1, k).tolist()
-    work = [-(-min(k, e) // 64) if e > 0 else 0 for e in ends]
+    work = [-(-min(k, e) // tile_rows) if e > 0 else 0 for e in ends]
     split = sum(w > 0 for w in work) < 4 * cores
     share = max(1, -(-sum(work) // cores))
     pieces, filled = [], 0
@@ -215,14 +217,14 @@ def _cube_reads(idx, ends, heads, cores):
             if filled == share:
                 filled = 0
             take = min(w - tile, share - filled)
-            pieces.append((r, 64 * tile, k if tile + take == w else 64 * (tile + take)))
+            pieces.append((r, tile_rows * tile, k if tile + take == w else tile_rows * (tile + take)))
             tile, filled = tile + take, filled + take
     total = 0
     for r, begin, end in pieces:
         ids = rows[r][: rows[r].index(-1)] if -1 in rows[r] else rows[r]
         n = sum(0 <= i < ends[r] for i in ids[begin:end])
         if n:
-            tiles = [min(64, n - t) for t in range(0, n, 64)]
+            tiles = [min(tile_rows, n - t) for t in range(0, n, tile_rows)]
             total += heads * 576 * 2 + n * 576 * 2 + sum(heads * (-(-t // 16) * 16) * 2 for t in tiles)
     return total
 
@@ -248,13 +250,14 @@ def test_contiguous_ids_read_once():
 def test_many_rows_share_each_core():
     # More rows than AI cores: each core pipelines tiles across rows (including empty ones).
     g = torch.Generator().manual_seed(7)
-    q, qr = _queries((60, 4), torch.bfloat16, g)
-    kv_lens = [90] * 60
-    idx = _indices(60, 100, kv_lens, g)
+    # 72 rows of one tile each (100 ids < 128 rows of a tile at 4 heads): 3 rows per core.
+    q, qr = _queries((72, 4), torch.bfloat16, g)
+    kv_lens = [90] * 72
+    idx = _indices(72, 100, kv_lens, g)
     idx[::7] = -1
     key, key_rope = _randn((90, 1, 512), torch.bfloat16, g), _randn((90, 1, 64), torch.bfloat16, g)
     check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
-          actual_seq_lengths_query=[60], actual_seq_lengths_kv=[90], sparse_mode=0)  # fmt: skip
+          actual_seq_lengths_query=[72], actual_seq_lengths_kv=[90], sparse_mode=0)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
@@ -323,9 +326,10 @@ def test_split_rows_with_empty_pieces():
     check(q, key, idx, 0.07, value=_randn(key.shape, torch.float16, g), **kw)
 
 
-@pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 1535, 1536, 1537])
+@pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 255, 256, 257, 1535, 1536, 1537, 2047, 2048])
 def test_one_row_at_split_boundaries(k):
-    # One row cut over every core: K around tile (64) and per-core share boundaries.
+    # One row cut over every core: K around tile (64 rows at 128 heads, 128 below) and per-core share
+    # boundaries.
     g = torch.Generator().manual_seed(k)
     q, qr = _queries((1, 1, 4), torch.bfloat16, g)
     key, key_rope = _randn((1, 2000, 1, 512), torch.bfloat16, g), _randn((1, 2000, 1, 64), torch.bfloat16, g)

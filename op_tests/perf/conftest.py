@@ -20,6 +20,7 @@ class Kernels:
         self.lib.perf_stream_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
                                               ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
         self.lib.perf_matmul.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 4 + [ctypes.c_char_p, ctypes.c_int]
+        self.lib.perf_dependencies.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 6 + [ctypes.c_char_p, ctypes.c_int]
 
     def _check(self, rc: int, err) -> None:
         if rc:
@@ -40,6 +41,16 @@ class Kernels:
         rc = self.lib.perf_matmul(a.ctypes.data, bt.ctypes.data, c.ctypes.data, cores, n, k, int(overlap), err, len(err))
         self._check(rc, err)
         return c
+
+
+    DEPS = {"none": 0, "barrier": 1, "sync_all": 2, "cross_core": 3}
+
+    def dependencies(self, cores: int, tile_bytes: int, copies: int, vecs: int, kind: str, mix: bool) -> None:
+        """The dependency micro-kernel (perf_kernels.cpp): a copy part and a vector part ordered by `kind`."""
+        src = np.arange(tile_bytes // 2, dtype=np.int16)
+        err = ctypes.create_string_buffer(2048)
+        self._check(self.lib.perf_dependencies(src.ctypes.data, cores, tile_bytes, copies, vecs, self.DEPS[kind],
+                                               int(mix), err, len(err)), err)
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,58 @@ void Matmul(GM_ADDR a, GM_ADDR bt, GM_ADDR c, const MatmulArgs& args) {
   }
 }
 
+// ---- dependencies: what a barrier, SyncAll or a cross-core flag orders, the model must serialise ----
+// A copy part (`copies` GM -> local copies of `tileBytes`) and a vector part (`vecs` Adds over a UB
+// buffer of their own) that share no data, so only the dependency under test orders them:
+//   kBarrier (AIV): every core copies, PipeBarrier<PIPE_ALL>, then its vector part;
+//   kSyncAll (AIV): block 0 alone copies, SyncAll, then every core's vector part;
+//   kCrossCore (MIX): the AIC copies GM -> L1, CrossCoreSetFlag (mode 2), each AIV waits for it, then
+//   its vector part. kNone: the same work without the dependency (AIV: as kBarrier, MIX: as kCrossCore).
+enum DepKind : uint32_t { kNone = 0, kBarrier = 1, kSyncAll = 2, kCrossCore = 3 };
+constexpr uint16_t kDepFlag = 3;
+constexpr uint32_t kVecFloats = 2048;  // 8 KiB: 32 repeats of 64 fp32
+
+struct DepArgs {
+  uint32_t copies, tileBytes, vecs, kind, mix;
+};
+
+__aicore__ inline void VectorPart(TPipe& pipe, uint32_t vecs) {
+  TBuf<TPosition::VECCALC> buf;
+  pipe.InitBuffer(buf, kVecFloats * 4);
+  LocalTensor<float> v = buf.Get<float>();
+  Duplicate(v, 1.0f, kVecFloats);
+  for (uint32_t i = 0; i < vecs; ++i) Adds(v, v, 1.0f, kVecFloats);
+}
+
+void Dependencies(GM_ADDR src, const DepArgs& a) {
+  TPipe pipe;
+  GlobalTensor<int16_t> in;
+  in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src), uint64_t(a.tileBytes) / 2);
+  const uint32_t n = a.tileBytes / 2;
+  if (a.mix) {
+    if ASCEND_IS_AIC {
+      TBuf<TPosition::A1> l1;
+      pipe.InitBuffer(l1, a.tileBytes);
+      LocalTensor<int16_t> t = l1.Get<int16_t>();
+      for (uint32_t i = 0; i < a.copies; ++i) DataCopy(t, in, n);
+      if (a.kind == kCrossCore) CrossCoreSetFlag<2, PIPE_MTE2>(kDepFlag);
+    }
+    if ASCEND_IS_AIV {
+      if (a.kind == kCrossCore) CrossCoreWaitFlag<2, PIPE_V>(kDepFlag);
+      VectorPart(pipe, a.vecs);
+    }
+    return;
+  }
+  TBuf<TPosition::VECIN> ub;
+  pipe.InitBuffer(ub, a.tileBytes);
+  LocalTensor<int16_t> t = ub.Get<int16_t>();
+  if (a.kind != kSyncAll || GetBlockIdx() == 0)
+    for (uint32_t i = 0; i < a.copies; ++i) DataCopy(t, in, n);
+  if (a.kind == kBarrier) PipeBarrier<PIPE_ALL>();
+  if (a.kind == kSyncAll) SyncAll<true>();
+  VectorPart(pipe, a.vecs);
+}
+
 template <typename F>
 int Guard(char* err, int errLen, F&& f) {
   try {
@@ -146,6 +198,26 @@ int perf_matmul(void* a, void* bt, void* c, uint32_t cores, uint32_t n, uint32_t
     emu::Launch("matmul", KernelMode::AIC_MODE, cores,
                 [&] { overlap ? Matmul<2>(pa, pb, pc, args) : Matmul<1>(pa, pb, pc, args); },
                 {{a, m * k * 4}, {bt, uint64_t(n) * k * 4}, {c, m * n * 4}});
+  });
+}
+
+// src holds tileBytes bytes (every copy reads it); mix: 1 AIC + 2 AIV per block, else one AIV.
+int perf_dependencies(void* src, uint32_t cores, uint32_t tileBytes, uint32_t copies, uint32_t vecs, uint32_t kind,
+                      uint32_t mix, char* err, int errLen) {
+  return Guard(err, errLen, [&] {
+    const DepArgs args{copies, tileBytes, vecs, kind, mix};
+    auto s = reinterpret_cast<GM_ADDR>(src);
+    if (mix) {
+      emu::Launch("dependencies", KernelMode::MIX_MODE, cores, [&] {
+        KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+        Dependencies(s, args);
+      }, {{src, tileBytes}});
+    } else {
+      emu::Launch("dependencies", KernelMode::AIV_MODE, cores, [&] {
+        KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIV_1_0);  // SyncAll needs the inter-core sync hardware
+        Dependencies(s, args);
+      }, {{src, tileBytes}});
+    }
   });
 }
 

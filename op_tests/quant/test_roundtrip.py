@@ -66,8 +66,9 @@ def test_kernels_compute_what_the_reference_ops_compute(exported, kind, scheme):
 
 
 def test_patched_dsa_attention_on_a_quantized_model(exported):
-    """DSA attention on the lightning_indexer / sparse_flash_attention kernels, the MLA prolog going
-    through the quantized projections, against HF's attention on the reference ops.
+    """DSA attention on the lightning_indexer / sparse_flash_attention kernels, the MLA prolog on the
+    mla_prolog kernel in weight_quant_mode 2 (W8A8_DYNAMIC q_a / q_b / kv_a), against HF's attention on
+    the reference ops.
 
     Layer 0 sees identical inputs both ways: its output differs by the attention kernels' fp16
     rounding, which can move an int8 rounding of o_proj's per-token quantization by one step (<= 1/127
@@ -89,7 +90,7 @@ def test_patched_dsa_attention_on_a_quantized_model(exported):
     real = mask.bool()
     want, got = hf.calls[0][0].output[real], ours.calls[0][0].output[real]
     assert float((got - want).abs().max() / want.abs().max()) < 1e-2
-    for op in ("lightning_indexer", "sparse_flash_attention", "quant_matmul", "grouped_matmul_a8w4"):
+    for op in ("mla_prolog", "lightning_indexer", "sparse_flash_attention", "quant_matmul", "grouped_matmul_a8w4"):
         assert launches.get(op, {}).get("launches", 0) > 0, (op, launches)
     with torch.no_grad():
         out = model.generate(ids, attention_mask=mask, max_new_tokens=2, do_sample=False, pad_token_id=0)
@@ -146,13 +147,15 @@ def test_layer_kinds_cover_the_model(exported):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_module_prolog_equals_patch_models_prolog(kind, monkeypatch):
-    """The MLA prolog that calls the projection modules (what quantized models use) gives the same
-    logits as patch_model's own prolog on a float model (sparse DSA, left padding), within the fp16
-    rounding of patch_model's prolog: the mla_prolog kernel, which runs an fp32 model in fp16 with
-    CANN's rounding points (measured 1.2e-3; the integration tests' fp32 logit tolerance, 3e-3)."""
+def test_module_prolog_equals_patch_models_prolog(kind):
+    """The MLA prolog that calls the projection modules (what static-W8A8 models use) gives the same
+    logits as patch_model's kernel prolog on a float model (sparse DSA, left padding), within the fp16
+    rounding of the mla_prolog kernel, which runs an fp32 model in fp16 with CANN's rounding points
+    (measured 1.2e-3; the integration tests' fp32 logit tolerance, 3e-3)."""
+    import dataclasses
+
     from ascend_glm5 import patch_model
-    from ascend_glm5.integrations import msmodelslim
+    from ascend_glm5.integrations.prolog import KernelProlog, ModuleProlog
     from ascend_glm5.integrations.tiny_models import build_tiny_model
 
     model = build_tiny_model(kind, seed=3, num_hidden_layers=2)  # 1 dense + 1 MoE layer
@@ -160,13 +163,19 @@ def test_module_prolog_equals_patch_models_prolog(kind, monkeypatch):
     mask = torch.ones_like(ids)
     ids[0, :4], mask[0, :4] = 0, 0
     patch_model(model)
+    assert all(isinstance(layer.self_attn._ascend_plan.prolog, KernelProlog) for layer in model.model.layers)
     with torch.no_grad():
         want = model(input_ids=ids, attention_mask=mask).logits
     calls = []
-    module_prolog = msmodelslim.quantized_mla_prolog
-    monkeypatch.setattr(msmodelslim, "_quantized_prolog_attention", lambda attn: True)
-    monkeypatch.setattr(msmodelslim, "quantized_mla_prolog", lambda *a: calls.append(1) or module_prolog(*a))
-    msmodelslim._install_prolog_bridge()
+
+    class Counted(ModuleProlog):
+        def __call__(self, *args, **kwargs):
+            calls.append(1)
+            return super().__call__(*args, **kwargs)
+
+    for layer in model.model.layers:
+        attn = layer.self_attn
+        attn._ascend_plan = dataclasses.replace(attn._ascend_plan, prolog=Counted("test"))
     with torch.no_grad():
         got = model(input_ids=ids, attention_mask=mask).logits
     assert len(calls) == model.config.num_hidden_layers

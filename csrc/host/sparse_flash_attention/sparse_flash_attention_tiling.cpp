@@ -44,6 +44,8 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.returnLse = p.returnLse ? 1 : 0;
   t.scale = p.scale;
   t.separateValue = p.separateValue ? 1 : 0;
+  const uint32_t tileRows = SfaTileRows(p.heads);
+  t.tileRows = tileRows;
 
   // Rows: outside every batch they keep batch -1 and end 0 (they attend nothing).
   std::vector<int32_t>& table = plan.table;
@@ -73,7 +75,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   for (uint32_t r = 0; r < p.numRows; ++r) {
     const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
     if (end <= 0) continue;
-    work[r] = CeilDiv(std::min<uint32_t>(p.sparseCount, uint32_t(end)), kSfaTileRows);
+    work[r] = CeilDiv(std::min<uint32_t>(p.sparseCount, uint32_t(end)), tileRows);
     total += work[r];
     ++busyRows;
   }
@@ -102,8 +104,8 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
       }
       const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(work[r] - tile, std::max<uint64_t>(share - filled, 1)));
       const bool last = tile + take == work[r];
-      cut.push_back({core, SfaItem{int32_t(r), int32_t(tile * kSfaTileRows),
-                                   int32_t(last ? p.sparseCount : (tile + take) * kSfaTileRows), -1}});
+      cut.push_back({core, SfaItem{int32_t(r), int32_t(tile * tileRows),
+                                   int32_t(last ? p.sparseCount : (tile + take) * tileRows), -1}});
       tile += take;
       filled += take;
     }
@@ -131,18 +133,18 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.splitOffset = static_cast<uint32_t>(table.size());
   for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
 
-  // The vector cores gather up to 2 x 21 of a full tile's 64 rows (the cube the other 22: about
-  // equal MTE2 time each), as many as their free UB holds.
+  // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
+  // about equal MTE2 time each), as many as their free UB holds.
   const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(21, rowsPerCore) : 0;
-  t.gatherSlotBytes = kSfaTileRows * rowBytes;
+  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(21 * tileRows / 64, rowsPerCore) : 0;
+  t.gatherSlotBytes = tileRows * rowBytes;
 
   // Workspace: per AI core the S / P / O rings; work slots; per item its row lists (one per vector
   // core); gather slots; per piece its partial result.
-  t.wsSlotS = p.heads * kSfaTileRows * 4;
-  t.wsSlotP = p.heads * kSfaTileRows * 2;
+  t.wsSlotS = p.heads * tileRows * 4;
+  t.wsSlotP = p.heads * tileRows * 2;
   t.wsSlotO = p.heads * kSfaLatentDim * 4;
   t.wsBlockBytes = AlignUp(2 * (t.wsSlotS + t.wsSlotP + t.wsSlotO), 512);
   t.listWords = AlignUp(p.sparseCount, 16);

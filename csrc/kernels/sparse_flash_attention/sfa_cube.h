@@ -1,18 +1,23 @@
 // Sparse Flash Attention, cube side (AIC).
 //
 // Per item, the vector cores have written the cache rows it selects and their count (sfa_select.h).
-// Per tile g (up to 64 of those rows, all N1 heads as the cube's M):
+// Per tile g (up to tileRows = 128 of those rows at N1 <= 64, 64 at N1 = 128; all N1 heads as the
+// cube's M):
 //   Gather   the rows of key (512) and k_rope (64) GM -> L1 (ND2NZ, one copy per run of
 //            contiguous cache rows) into L1 tile g % 3; latent rows past the last selected one, up
 //            to the next 16, are zeroed (the cube works on whole 16-row fractals).
 //   Scores   S = [q | q_rope] . [k | k_rope]^T, 128 of the 576 columns per Mmad, fp32 in L0C
 //            -> fixpipe -> S ring slot g % 2 -> both vector cores. With a separate `value`, its rows
 //            then replace the key's latent columns of the tile, which Scores no longer needs.
-//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 -> L0A; O = P . V, 64 latent
+//   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 (at N1 <= 64 into the tile's
+//            rope columns, which Scores no longer needs: L1 then holds three 128-row tiles) -> L0A;
+//            O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> O ring slot g % 2.
 // The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
-// while the cube computes P . V of tile g-1, and the next tile's gather while that P . V is in the
-// cube's pipes.
+// while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
+// a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
+// a pipe's queue is full (Scores waiting for its tile, Output for the fixpipe), so copies issued
+// after them would leave MTE2 idle; spread between the chunks, they keep MTE2 busy meanwhile.
 #pragma once
 
 #include "kernel_operator.h"
@@ -53,12 +58,15 @@ class SfaCube {
     oRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring + 2 * (t.wsSlotS + t.wsSlotP)), 2 * t.wsSlotO / sizeof(float));
     m1_ = CeilDiv(t.heads, 16);
     mPad_ = m1_ * 16;
+    rows_ = t.tileRows;
+    rowBlocks_ = rows_ / 16;
+    pInTile_ = mPad_ * rows_ <= kSfaRopeDim * rows_;
     pipe_.InitBuffer(qL1_, mPad_ * kSfaQkDim * sizeof(T));
-    pipe_.InitBuffer(pL1_, mPad_ * kSfaTileRows * sizeof(T));
-    pipe_.InitBuffer(kvL1_, kSfaKvBuffers * kKvTileElems * sizeof(T));
+    if (!pInTile_) pipe_.InitBuffer(pL1_, mPad_ * rows_ * sizeof(T));
+    pipe_.InitBuffer(kvL1_, kSfaKvBuffers * rows_ * kSfaQkDim * sizeof(T));
     pipe_.InitBuffer(l0a_, 2 * kL0Slot);
     pipe_.InitBuffer(l0b_, 2 * kL0Slot);
-    pipe_.InitBuffer(l0c_, 3 * mPad_ * kSfaTileRows * sizeof(float));  // S, then two output chunks
+    pipe_.InitBuffer(l0c_, mPad_ * (rows_ + 2 * kSfaOutChunk) * sizeof(float));  // S, then two output chunks
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
@@ -70,19 +78,23 @@ class SfaCube {
     SfaTile cur, prev, next;
     if (!NextWork(cur)) return;
     LoadQuery(uint32_t(cur.info.row));
-    Gather(cur, 0, 0);
+    GatherBegin(cur, 0);
+    GatherEnd(cur, 0, 0);
     uint32_t g = 0;
     for (;;) {
+      const bool more = NextWork(next);
+      // The next tile's copies start during Scores, unless it is a new row's: its query replaces
+      // this row's in L1 only after Scores.
+      const bool early = more && !next.first;
+      if (early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
       Scores(cur, g);
       if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
-      // P . V of the previous tile before the next gather: its P load then does not queue behind
-      // the gather on MTE2, and the gather overlaps its Mmads and fixpipe.
-      if (g > 0) Output(prev, g - 1);
-      const bool more = NextWork(next);
-      if (more) {
-        if (next.first) LoadQuery(uint32_t(next.info.row));
-        Gather(next, (g + 1) % kSfaKvBuffers, g + 1);
+      if (more && !early) {
+        LoadQuery(uint32_t(next.info.row));
+        GatherBegin(next, (g + 1) % kSfaKvBuffers);
       }
+      if (g > 0) Output(prev, g - 1);
+      if (more) GatherEnd(next, (g + 1) % kSfaKvBuffers, g + 1);
       if (!more) break;
       prev = cur;
       cur = next;
@@ -93,18 +105,25 @@ class SfaCube {
   }
 
  private:
-  static constexpr uint32_t kKvTileElems = kSfaTileRows * kSfaQkDim;  // Nz: 36 column blocks x 64 rows
   static constexpr uint32_t kL0Slot = 32 * 1024;                       // bytes: half of L0A / L0B
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
-  static constexpr uint32_t kTileN1 = kSfaTileRows / 16;               // fractal rows per kv column block
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
-  static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores loaded the key
-  static_assert(kSfaTileRows == kSfaOutChunk, "one L0C buffer size serves S and an output chunk");
+  static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores(g) loaded the key (5, 6 by g % 2)
+  // L0A / L0B slots hold a [128 (N1), 128] q chunk, a [128 x 128] k chunk and P [N1, tileRows].
+  static_assert(kSfaMaxTileRows * kSfaQkChunk * 2 <= kL0Slot && kSfaMaxHeads * kSfaMinTileRows * 2 <= kL0Slot, "L0 slots");
 
-  __aicore__ inline AscendC::LocalTensor<T> KvTile(uint32_t buf) { return kvL1_.Get<T>()[buf * kKvTileElems]; }
+  // kv tile `buf`: Nz, 36 column blocks of tileRows rows (32 latent, then 4 rope).
+  __aicore__ inline AscendC::LocalTensor<T> KvTile(uint32_t buf) { return kvL1_.Get<T>()[buf * rows_ * kSfaQkDim]; }
+  // Where P of the tile in kv buffer `buf` goes in L1: the tile's rope columns when P fits there.
+  __aicore__ inline AscendC::LocalTensor<T> ProbsL1(uint32_t buf) {
+    return pInTile_ ? KvTile(buf)[kSfaLatentDim * rows_] : pL1_.Get<T>();
+  }
   __aicore__ inline AscendC::LocalTensor<T> L0A(uint32_t s) { return l0a_.Get<T>()[s * kL0Slot / sizeof(T)]; }
   __aicore__ inline AscendC::LocalTensor<T> L0B(uint32_t s) { return l0b_.Get<T>()[s * kL0Slot / sizeof(T)]; }
-  __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) { return l0c_.Get<float>()[i * mPad_ * kSfaTileRows]; }
+  // L0C: S [mPad, tileRows] (i = 0), then two output chunks [mPad, 64] (i = 1, 2).
+  __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) {
+    return l0c_.Get<float>()[i == 0 ? 0 : mPad_ * (rows_ + (i - 1) * kSfaOutChunk)];
+  }
 
   // The next tile of this core's items. The vector cores post, in order, a work slot per item that
   // selects rows (item, count; its rows in the item's list), then an end slot (item -1).
@@ -120,7 +139,7 @@ class SfaCube {
         return false;
       }
       listBase_ = uint64_t(item) * t_->listWords;
-      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)));
+      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_);
     }
     return true;
   }
@@ -140,19 +159,38 @@ class SfaCube {
     queryPending_ = true;
   }
 
-  // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache, the vector cores'
-  // share from gather slot g % 3 (sfa_gather.h).
-  __aicore__ inline void Gather(const SfaTile& tile, uint32_t buf, uint32_t g) {
-    using namespace AscendC;
+  // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache (GatherBegin, then
+  // GatherSome as Output goes), the vector cores' share from gather slot g % 3 (sfa_gather.h), and
+  // the zero padding (GatherEnd).
+  __aicore__ inline void GatherBegin(const SfaTile& tile, uint32_t buf) {
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
+    gatherTile_ = tile;
+    gatherBuf_ = buf;
+    gatherRows_ = TileShares(tile.rows, t_->aivRows, rows_).cube;
+    rowsCopied_ = 0;
+    run_ = Run{};
+  }
+  // The cube's own rows up to `part` / kGatherParts of its share: one part after each of Scores'
+  // 5 chunks, then after each of Output's 8.
+  static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
+  static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
+  __aicore__ inline void GatherSome(uint32_t part) {
+    if (gatherRows_ > 0)
+      CopyRows<false>(gatherTile_, KvTile(gatherBuf_), gatherRows_ * part / kGatherParts, run_, rowsCopied_);
+  }
+  __aicore__ inline void GatherEnd(const SfaTile& tile, uint32_t buf, uint32_t g) {
+    using namespace AscendC;
     const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile.rows, t_->aivRows);
-    CopyRows<false>(tile, kv, share.cube);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
+    GatherSome(kGatherParts);
+    CopyRun<false>(kv, run_.start, run_.row, run_.len);
+    run_ = Run{};
+    gatherRows_ = 0;
     if (t_->aivRows > 0) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
       if (share.cube < tile.rows)
         DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + share.cube * kSfaQkDim],
-                 Nd2NzParams(1, tile.rows - share.cube, kSfaQkDim, 0, kSfaQkDim, kSfaTileRows, 1, 0));
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaQkDim, 0, kSfaQkDim, rows_, 1, 0));
       if (!t_->separateValue) CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
     }
     // P . V reads whole 16-row fractals: zero the padding rows of the latent column blocks (stale
@@ -160,7 +198,7 @@ class SfaCube {
     const uint32_t pad = AlignUp(tile.rows, 16) - tile.rows;
     if (pad > 0)
       InitConstValue(kv[tile.rows * 16],
-                     InitConstValueParams<T>(kSfaLatentDim / 16, pad, kSfaTileRows - pad, static_cast<T>(0.0f)));
+                     InitConstValueParams<T>(kSfaLatentDim / 16, pad, rows_ - pad, static_cast<T>(0.0f)));
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
   }
 
@@ -168,14 +206,17 @@ class SfaCube {
   // columns of the tile (their zeroed padding rows stay) for Output.
   __aicore__ inline void LoadValue(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
-    WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);
+    WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile.rows, t_->aivRows);
-    CopyRows<true>(tile, kv, share.cube);
+    const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
+    Run run;
+    uint32_t done = 0;
+    CopyRows<true>(tile, kv, share.cube, run, done);
+    CopyRun<true>(kv, run.start, run.row, run.len);
     if (t_->aivRows > 0) {
       if (share.cube < tile.rows)
-        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + kSfaTileRows * kSfaQkDim + share.cube * kSfaLatentDim],
-                 Nd2NzParams(1, tile.rows - share.cube, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+        DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + rows_ * kSfaQkDim + share.cube * kSfaLatentDim],
+                 Nd2NzParams(1, tile.rows - share.cube, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagGatherFree);
     }
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
@@ -183,24 +224,25 @@ class SfaCube {
 
   __aicore__ inline uint64_t GatherSlot(uint32_t g) const { return uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T)); }
 
-  // The tile's first `rows` rows, one copy per run of contiguous cache rows: key latent + rope
-  // columns, or (kValue) value latent columns.
+  // A run of contiguous cache rows not copied yet: tile rows [start, start + len) <- cache rows [row, ...).
+  struct Run {
+    uint32_t start = 0, len = 0;
+    uint64_t row = 0;
+  };
+  // Tile rows [done, rows), one copy per run of contiguous cache rows: key latent + rope columns,
+  // or (kValue) value latent columns. The last run stays open in `run` (the caller copies it).
   template <bool kValue>
-  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows) {
-    uint32_t runStart = 0, runLen = 0;
-    uint64_t runRow = 0;
-    for (uint32_t i = 0; i < rows; ++i) {
-      const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + i));
-      if (runLen > 0 && row == runRow + runLen) {
-        ++runLen;
+  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows, Run& run,
+                                  uint32_t& done) {
+    for (; done < rows; ++done) {
+      const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + done));
+      if (run.len > 0 && row == run.row + run.len) {
+        ++run.len;
         continue;
       }
-      CopyRun<kValue>(kv, runStart, runRow, runLen);
-      runStart = i;
-      runRow = row;
-      runLen = 1;
+      CopyRun<kValue>(kv, run.start, run.row, run.len);
+      run = Run{done, 1, row};
     }
-    CopyRun<kValue>(kv, runStart, runRow, runLen);
   }
 
   // Cache rows [cacheRow, cacheRow + n) -> tile rows [tileRow, tileRow + n).
@@ -209,10 +251,10 @@ class SfaCube {
     using namespace AscendC;
     if (n == 0) return;
     DataCopy(kv[tileRow * 16], (kValue ? value_ : key_)[cacheRow * kSfaLatentDim],
-             Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, kSfaTileRows, 1, 0));
+             Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
     if (kValue) return;
-    DataCopy(kv[kSfaLatentDim * kSfaTileRows + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
-             Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, kSfaTileRows, 1, 0));
+    DataCopy(kv[kSfaLatentDim * rows_ + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
+             Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, rows_, 1, 0));
   }
 
   __aicore__ inline void Scores(const SfaTile& tile, uint32_t g) {
@@ -232,20 +274,26 @@ class SfaCube {
       const LocalTensor<T> qa = L0A(a), kt = L0B(b);
       for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
         LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
-      for (uint32_t j = 0; j < kb; ++j)  // kv Nz fractals are k^T's Zn fractals: copy the used rows
-        LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * kTileN1, n1, 1, 0, 0, false, 0));
+      // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
+      if (n1 == rowBlocks_)
+        LoadData(kt, kv, LoadData2DParams(cb * rowBlocks_, uint8_t(kb * n1), 1, 0, 0, false, 0));
+      else
+        for (uint32_t j = 0; j < kb; ++j)
+          LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_, n1, 1, 0, 0, false, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), n1 * 16, kb * 16, 0, false, col == 0));
       aSlots_.Release(a);
       bSlots_.Release(b);
+      GatherSome(col / kSfaQkChunk + 1);
     }
-    if (t_->separateValue) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead);  // LoadValue may overwrite the key
+    // LoadValue (a separate value) or Output (P into the rope columns) may overwrite the key.
+    if (t_->separateValue || pInTile_) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     SetFlag<HardEvent::M_FIX>(0);
     WaitFlag<HardEvent::M_FIX>(0);
     if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagScoresFree);  // both AIVs copied tile g-2 out
     Fixpipe(sRing_[(g % 2) * (t_->wsSlotS / sizeof(float))], s,
-            FixpipeParamsV220(n1 * 16, t_->heads, mPad_, kSfaTileRows, false));
+            FixpipeParamsV220(n1 * 16, t_->heads, mPad_, rows_, false));
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagScores);
     sAcc_.Release(0);
   }
@@ -255,26 +303,33 @@ class SfaCube {
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16);
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagProbs);  // both AIVs wrote their heads' P
     if (t_->separateValue) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));  // LoadValue's rows are in
-    const LocalTensor<T> p = pL1_.Get<T>(), kv = KvTile(buf);
+    // P into the tile's rope columns: after Scores(g) has loaded them (a separate value's LoadValue
+    // already waited for that, earlier on this pipe).
+    else if (pInTile_) WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
+    const LocalTensor<T> p = ProbsL1(buf), kv = KvTile(buf);
     DataCopy(p, pRing_[(g % 2) * (t_->wsSlotP / sizeof(T))],
-             Nd2NzParams(1, t_->heads, n1 * 16, 0, kSfaTileRows, mPad_, 1, 0));
+             Nd2NzParams(1, t_->heads, n1 * 16, 0, rows_, mPad_, 1, 0));
     SetFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     WaitFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     const uint32_t a = aSlots_.Acquire();
     const LocalTensor<T> pa = L0A(a);
     for (uint32_t mb = 0; mb < m1_; ++mb)
       LoadData(pa[mb * n1 * kFractal], p, LoadData2DParams(mb, n1, m1_, 0, 0, false, 0));
-    SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);  // P's L1 buffer is refilled next tile
-    WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+    if (!pInTile_) {  // P's own L1 buffer is refilled next tile (in a kv tile: the next gather waits)
+      SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+      WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
+    }
     const uint64_t oSlot = (g % 2) * (t_->wsSlotO / sizeof(float));
     for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
       // B = V[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose
-      // of the kv Nz fractal (column block, row block).
-      for (uint32_t r1 = 0; r1 < n1; ++r1)
-        LoadData(v[r1 * (kSfaOutChunk / 16) * kFractal], kv,
-                 LoadData2DParams((col / 16) * kTileN1 + r1, kSfaOutChunk / 16, kTileN1, 0, 0, true, 0));
+      // of the kv Nz fractal (column block, row block). Per column block j: its n1 row fractals
+      // (consecutive in L1) to every 4th L0B fractal from j (dstGap 3: 512-B units, LoadData.md).
+      constexpr uint32_t outBlocks = kSfaOutChunk / 16;
+      for (uint32_t j = 0; j < outBlocks; ++j)
+        LoadData(v[j * kFractal], kv,
+                 LoadData2DParams((col / 16 + j) * rowBlocks_, uint8_t(n1), 1, 0, outBlocks - 1, true, 0));
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       const uint32_t o = oAcc_.Acquire();
@@ -286,6 +341,7 @@ class SfaCube {
       if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);  // both AIVs read tile g-2
       Fixpipe(oRing_[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
       oAcc_.Release(o);
+      GatherSome(kScoreChunks + col / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     aSlots_.Release(a);
     kvTiles_.Release(buf);
@@ -310,8 +366,11 @@ class SfaCube {
   SfaTileCursor cursor_;
   uint64_t slot_ = 0, listBase_ = 0;
   bool ended_ = false;
-  uint32_t m1_ = 0, mPad_ = 0;
-  bool queryPending_ = false;
+  uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
+  bool queryPending_ = false, pInTile_ = false;
+  SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
+  uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
+  Run run_;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;
   AscendC::TBuf<AscendC::TPosition::B1> kvL1_;

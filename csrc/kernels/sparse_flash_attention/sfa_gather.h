@@ -40,7 +40,7 @@ class SfaVectorGather {
   // `list`: this core's copy of the tile's item list (`count` rows), read into UB at its first tile.
   __aicore__ inline void Gather(const SfaTile& tile, uint32_t count, uint32_t g, const AscendC::GlobalTensor<int32_t>& list) {
     using namespace AscendC;
-    const SfaShares s = TileShares(tile.rows, t_->aivRows);
+    const SfaShares s = TileShares(tile.rows, t_->aivRows, t_->tileRows);
     const uint32_t n = sub_ == 0 ? s.v0 : s.v1, first = s.cube + (sub_ == 0 ? 0 : s.v0);
     if (tile.first) {
       SetFlag<HardEvent::MTE3_MTE2>(0);  // this core's list is in GM
@@ -51,8 +51,8 @@ class SfaVectorGather {
     }
     if (g >= kSfaGatherSlots) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);  // the cube took the slot's last tile
     if (n > 0) {
-      SetFlag<HardEvent::MTE3_MTE2>(0);  // the previous tile has left UB
-      WaitFlag<HardEvent::MTE3_MTE2>(0);
+      if (ubBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvUbFree);  // the previous tile has left UB
+      ubBusy_ = false;
       uint32_t runStart = 0, runLen = 0;
       uint64_t runRow = 0;
       for (uint32_t i = 0; i < n; ++i) {
@@ -72,18 +72,26 @@ class SfaVectorGather {
       const uint64_t slot = uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T));
       DataCopy(slots_[slot + first * kSfaQkDim], keys_, n * kSfaQkDim);
       if (t_->separateValue)
-        DataCopy(slots_[slot + kSfaTileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
+        DataCopy(slots_[slot + t_->tileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
+      // Set right after the copy out (not before the next gather): it then does not also wait for
+      // the vector core's later MTE3 work (the softmax's P).
+      SetFlag<HardEvent::MTE3_MTE2>(kEvUbFree);
+      ubBusy_ = true;
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagGathered);
   }
 
   // Takes back the cube's last "free" signals (tiles: how many this core gathered).
   __aicore__ inline void Drain(uint32_t tiles) {
+    if (ubBusy_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(kEvUbFree);
+    ubBusy_ = false;
     for (uint32_t i = 0; i < (tiles < kSfaGatherSlots ? tiles : kSfaGatherSlots); ++i)
       AscendC::CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);
   }
 
  private:
+  static constexpr int32_t kEvUbFree = 1;  // MTE3 -> MTE2: the gathered rows have left UB (0 is the list's)
+
   // Cache rows [row, row + n) -> UB rows [at, at + n) of 576 (latent, then rope), and of 512 (value).
   __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n) {
     using namespace AscendC;
@@ -100,6 +108,7 @@ class SfaVectorGather {
 
   const SparseFlashAttentionTiling* t_ = nullptr;
   uint32_t sub_ = 0;
+  bool ubBusy_ = false;
   AscendC::GlobalTensor<T> key_, value_, keyRope_, slots_;
   AscendC::LocalTensor<int32_t> rowIdx_;
   AscendC::LocalTensor<T> keys_, values_;

@@ -1,6 +1,6 @@
 // Device-side reads of the SFA plan, and the tiles of an item once its selected-row count is
 // known. Both the cube and the vector side cut an item of n selected rows into tiles of
-// kSfaTileRows the same way, so they agree on every tile without exchanging more than the count.
+// tileRows the same way, so they agree on every tile without exchanging more than the count.
 #pragma once
 
 #include "kernel_operator.h"
@@ -43,7 +43,7 @@ class SfaPlan {
   AscendC::GlobalTensor<int32_t> plan_;
 };
 
-// One tile of an item: `rows` selected rows (1..kSfaTileRows).
+// One tile of an item: `rows` selected rows (1..tileRows).
 struct SfaTile {
   uint32_t item = 0;  // index into the plan's items
   SfaItem info{};
@@ -57,15 +57,16 @@ struct SfaTile {
 struct SfaShares {
   uint32_t cube, v0, v1;
 };
-__aicore__ inline SfaShares TileShares(uint32_t n, uint32_t aivRows) {
-  const uint32_t aiv = n * aivRows / kSfaTileRows, v0 = (aiv + 1) / 2;
+__aicore__ inline SfaShares TileShares(uint32_t n, uint32_t aivRows, uint32_t tileRows) {
+  const uint32_t aiv = n * aivRows / tileRows, v0 = (aiv + 1) / 2;
   return SfaShares{n - aiv, v0, aiv - v0};
 }
 
 // The tiles of an item of `count` selected rows, in order.
 class SfaTileCursor {
  public:
-  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count) {
+  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count, uint32_t tileRows) {
+    tileRows_ = tileRows;
     item_ = item;
     info_ = info;
     count_ = count;
@@ -74,7 +75,7 @@ class SfaTileCursor {
   __aicore__ inline bool Next(SfaTile& tile) {
     if (done_ >= count_) return false;
     const uint32_t left = count_ - done_;
-    tile = SfaTile{item_, info_, left < kSfaTileRows ? left : kSfaTileRows, done_, done_ == 0, false};
+    tile = SfaTile{item_, info_, left < tileRows_ ? left : tileRows_, done_, done_ == 0, false};
     done_ += tile.rows;
     tile.last = done_ == count_;
     return true;
@@ -82,7 +83,7 @@ class SfaTileCursor {
 
  private:
   SfaItem info_{};
-  uint32_t item_ = 0, count_ = 0, done_ = 0;
+  uint32_t item_ = 0, count_ = 0, done_ = 0, tileRows_ = kSfaMinTileRows;
 };
 
 }  // namespace ascend_glm5

@@ -36,7 +36,8 @@ class SfaVector {
                               const SparseFlashAttentionTiling& t) {
     t_ = &t;
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
-    stageFree_.Init(2, kEvStage);
+    stageSlots_ = SfaStageSlots(t.heads);
+    stageFree_.Init(stageSlots_, kEvStage);
     plan_.Init(plan, t);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
@@ -81,7 +82,7 @@ class SfaVector {
       const Pending work = fifo_[head_];
       // One item ahead: the cube takes the next item's rows after this item's last scores.
       Ensure(1);
-      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count);
+      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         Softmax(tile, g, parity);
@@ -120,13 +121,15 @@ class SfaVector {
   static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
   enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kSlotStat, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
-  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage halves (2, 3)
+  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage slots (2 .. 5)
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
-  static constexpr uint32_t kCombineHeads = 8, kMaxPieces = 64;
-  static constexpr uint32_t kCombineLoadFloats = 4 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
-  static constexpr uint32_t kCombineBytes =
-      2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 + 2 * kMaxPieces * 32 + 4 * 32 + 256;
+  // 16 heads a run: each run waits out a few GM read latencies, so fewer, larger runs finish sooner.
+  static constexpr uint32_t kCombineHeads = 16, kMaxPieces = 64;
+  static constexpr uint32_t kCombineLoadFloats = 2 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
+  static constexpr uint32_t kCombineStat = kCombineHeads * 4;  // bytes of one piece's m (or l) of a run
+  static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
+                                            2 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineHeads * 32;
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -138,10 +141,10 @@ class SfaVector {
   __aicore__ inline void CarveItems() {
     used_ = 0;
     const uint32_t h = h_ > 0 ? h_ : 1;
-    scores_ = Take<float>(h * kSfaTileRows);
-    probs_ = Take<T>(h * kSfaTileRows);
+    scores_ = Take<float>(h * t_->tileRows);
+    probs_ = Take<T>(h * t_->tileRows);
     acc_ = Take<float>(h * kSfaLatentDim);
-    stage_ = Take<float>(kStageRows * kSfaLatentDim);
+    stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
     bcast_ = Take<float>(hAlign_ * 8);
     if (t_->aivRows > 0) {
@@ -172,7 +175,7 @@ class SfaVector {
   __aicore__ inline void GatherNext() {
     if (t_->aivRows == 0 || !Ensure(gatherItem_)) return;
     const Pending p = Fifo(gatherItem_);
-    const uint32_t left = p.count - gatherStart_, rows = left < kSfaTileRows ? left : kSfaTileRows;
+    const uint32_t left = p.count - gatherStart_, rows = left < t_->tileRows ? left : t_->tileRows;
     const SfaTile tile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
     gather_.Gather(tile, p.count, gathered_++, lists_[uint64_t(p.item) * t_->listWords]);
     gatherStart_ += rows;
@@ -225,10 +228,10 @@ class SfaVector {
 
   __aicore__ inline void Softmax(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t n = h_ * kSfaTileRows;
+    const uint32_t n = h_ * t_->tileRows;
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
-      DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * kSfaTileRows], n);
+      DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * t_->tileRows], n);
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     }
@@ -238,7 +241,7 @@ class SfaVector {
       Cast(probs_, scores_, RoundMode::CAST_RINT, n);
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * kSfaTileRows], probs_, n);
+      DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
@@ -249,20 +252,24 @@ class SfaVector {
 
   // In place on the scores: p = exp(scale * S - m'), with the row statistics updated:
   // m' = max(m, row max), alpha = exp(m - m'), l = l * alpha + row sum of p.
+  // A score row is tileRows (64 or 128) columns: one fp32 repeat (64 lanes) per row and 64 columns.
   __aicore__ inline void Probabilities(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t h = h_, n = h * kSfaTileRows;
+    const uint32_t h = h_, cols = t_->tileRows, n = h * cols, halves = cols / 64;
+    const uint8_t rowBlocks = uint8_t(cols / 8);  // repeat stride of one score row, in 32-byte blocks
     const LocalTensor<float> s = scores_, b = bcast_;
     const LocalTensor<float> mRun = Stat(kMax0 + parity), lRun = Stat(kSum0 + parity), alpha = Stat(kAlpha0 + g % 2);
     const LocalTensor<float> tileMax = Stat(kTileMax), tileSum = Stat(kTileSum);
     Muls(s, s, t_->scale, n);
     PipeBarrier<PIPE_V>();
-    if (tile.rows < kSfaTileRows) {  // columns past the tile's rows: padding or stale ring data
-      uint64_t mask[2] = {~0ull << tile.rows, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-      Duplicate(s, kNegInf, mask, uint8_t(h), 1, kSfaTileRows / 8);
+    for (uint32_t k = 0; k < halves; ++k) {  // columns past the tile's rows: padding or stale ring data
+      if (tile.rows >= 64 * (k + 1)) continue;
+      const uint32_t valid = tile.rows > 64 * k ? tile.rows - 64 * k : 0;
+      uint64_t mask[2] = {valid == 0 ? ~0ull : ~0ull << valid, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+      Duplicate(s[64 * k], kNegInf, mask, uint8_t(h), 1, rowBlocks);
       PipeBarrier<PIPE_V>();
     }
-    WholeReduceMax(tileMax, s, kSfaTileRows, h, 1, 1, kSfaTileRows / 8, ReduceOrder::ORDER_ONLY_VALUE);
+    WholeReduceMax(tileMax, RowHalves<true>(s), 64, h, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
     PipeBarrier<PIPE_V>();
     if (!tile.first) {
       Max(tileMax, tileMax, mRun, h);
@@ -275,11 +282,12 @@ class SfaVector {
     DataCopy(mRun, tileMax, hAlign_);
     Brcb(b, tileMax, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
-    Sub(s, s, b, kSfaTileRows, uint8_t(h), BinaryRepeatParams(1, 1, 0, kSfaTileRows / 8, kSfaTileRows / 8, 1));
+    for (uint32_t k = 0; k < halves; ++k)
+      Sub(s[64 * k], s[64 * k], b, 64, uint8_t(h), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
     PipeBarrier<PIPE_V>();
     Exp(s, s, n);
     PipeBarrier<PIPE_V>();
-    WholeReduceSum(tileSum, s, kSfaTileRows, h, 1, 1, kSfaTileRows / 8);
+    WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
     PipeBarrier<PIPE_V>();
     if (tile.first) {
       DataCopy(lRun, tileSum, hAlign_);
@@ -289,6 +297,20 @@ class SfaVector {
       Add(lRun, lRun, tileSum, h);
     }
     PipeBarrier<PIPE_V>();
+  }
+
+  // Rows of 64 columns to reduce: the score rows themselves (64 columns), or of 128 columns the
+  // max / sum of their two halves, in the probs buffer (free here: P of the previous tile is out).
+  template <bool kMax>
+  __aicore__ inline AscendC::LocalTensor<float> RowHalves(const AscendC::LocalTensor<float>& s) {
+    using namespace AscendC;
+    if (t_->tileRows == 64) return s;
+    const LocalTensor<float> halves = probs_.template ReinterpretCast<float>();  // h x 64 fp32 = h x 128 of T
+    const BinaryRepeatParams rows(1, 1, 1, 8, 16, 16);
+    if (kMax) Max(halves, s, s[64], 64, uint8_t(h_), rows);
+    else Add(halves, s, s[64], 64, uint8_t(h_), rows);
+    PipeBarrier<PIPE_V>();
+    return halves;
   }
 
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity) {
@@ -304,19 +326,18 @@ class SfaVector {
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
     } else if (h > 0) {
-      // O arrives in chunks of 4 rows through the two halves of the stage: the next chunk's copy
-      // runs while this one is added.
-      constexpr uint32_t chunkRows = kStageRows / 2;
-      const uint32_t chunks = CeilDiv(h, chunkRows);
-      LoadOutChunk(slot, 0, h);
+      // O arrives in chunks of 4 rows through the slots of the stage: the next chunks' copies run
+      // (and wait out the GM read latency) while this one is added.
+      constexpr uint32_t chunkRows = kSfaOutChunkRows;
+      const uint32_t chunks = CeilDiv(h, chunkRows), ahead = stageSlots_ - 1;
+      for (uint32_t c = 0; c < chunks && c < ahead; ++c) LoadOutChunk(slot, c, h);
       ScaleRows(acc, Stat(kAlpha0 + g % 2), h, false);
       for (uint32_t c = 0; c < chunks; ++c) {
-        if (c + 1 < chunks) LoadOutChunk(slot, c + 1, h);
-        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
-        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
-        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[(c % 2) * chunkRows * kSfaLatentDim],
-            rows * kSfaLatentDim);
-        stageFree_.Release(c % 2);
+        if (c + ahead < chunks) LoadOutChunk(slot, c + ahead, h);
+        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
+        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
+        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[s * chunkRows * kSfaLatentDim], rows * kSfaLatentDim);
+        stageFree_.Release(s);
       }
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
@@ -325,14 +346,14 @@ class SfaVector {
     else WritePiece(uint32_t(tile.info.piece), parity);
   }
 
-  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage half c % 2.
+  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage slot c % stageSlots_.
   __aicore__ inline void LoadOutChunk(uint64_t slot, uint32_t c, uint32_t h) {
     using namespace AscendC;
-    constexpr uint32_t chunkRows = kStageRows / 2;
-    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows;
-    stageFree_.Wait(c % 2);  // the Add that last read this half is done
-    DataCopy(stage_[(c % 2) * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
-    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(c % 2));
+    constexpr uint32_t chunkRows = kSfaOutChunkRows;
+    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
+    stageFree_.Wait(s);  // the Add that last read this slot is done
+    DataCopy(stage_[s * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
+    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
   }
 
   // acc[r, :] *= v[r] (or /= v[r]) for r < h, one 64-column strip of all rows per instruction.
@@ -455,12 +476,12 @@ class SfaVector {
     cAcc_ = Take<float>(kCombineHeads * kSfaLatentDim);
     cLoad_ = Take<float>(kCombineLoadFloats);
     cOut_ = Take<T>(kCombineHeads * kSfaLatentDim * 2 / sizeof(T));
-    cMax_ = Take<float>(kMaxPieces * 8);
-    cSum_ = Take<float>(kMaxPieces * 8);
-    cM_ = Take<float>(8);
-    cL_ = Take<float>(8);
-    cW_ = Take<float>(8);
-    cT_ = Take<float>(8);
+    cMax_ = Take<float>(kMaxPieces * kCombineHeads);
+    cSum_ = Take<float>(kMaxPieces * kCombineHeads);
+    cM_ = Take<float>(kCombineHeads);
+    cL_ = Take<float>(kCombineHeads);
+    cW_ = Take<float>(kCombineHeads);
+    cT_ = Take<float>(kCombineHeads);
     bcast_ = Take<float>(kCombineHeads * 8);
   }
 
@@ -481,8 +502,9 @@ class SfaVector {
 
   __aicore__ inline void CombineHeads(const SfaSplit& split, uint32_t h0, uint32_t hn) {
     using namespace AscendC;
-    const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece);
-    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, 8 floats per piece.
+    // ps: floats per piece of the m_i, l_i vectors (hn rounded up to the 32-byte block).
+    const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece), ps = AlignUp(hn, 8);
+    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, ps floats per piece.
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
@@ -490,10 +512,10 @@ class SfaVector {
     DataCopyPad(cSum_, pieces_[PieceSum(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
-    Duplicate(cM_, kNegInf, 8);
+    Duplicate(cM_, kNegInf, ps);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Max(cM_, cM_, cMax_[i * 8], hn);
+      Max(cM_, cM_, cMax_[i * ps], hn);
       PipeBarrier<PIPE_V>();
     }
     SetFlag<HardEvent::V_S>(0);
@@ -506,16 +528,17 @@ class SfaVector {
     // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
     // l = sum_i w_i l_i.
     uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, 1, 1, 0));
+    const uint8_t psBlocks = uint8_t(ps / 8);
+    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     PipeBarrier<PIPE_V>();
-    Exp(cMax_, cMax_, int32_t(pieces * 8));
+    Exp(cMax_, cMax_, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
-    Mul(cSum_, cSum_, cMax_, int32_t(pieces * 8));
-    Duplicate(cL_, 0.0f, 8);
+    Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
+    Duplicate(cL_, 0.0f, ps);
     Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Add(cL_, cL_, cSum_[i * 8], hn);
+      Add(cL_, cL_, cSum_[i * ps], hn);
       PipeBarrier<PIPE_V>();
     }
     // acc = sum_i w_i acc_i, the pieces' rows fetched several at a time (one strided copy).
@@ -531,7 +554,7 @@ class SfaVector {
       WaitFlag<HardEvent::MTE2_V>(0);
       for (uint32_t j = 0; j < n; ++j) {
         const LocalTensor<float> part = cLoad_[j * rowFloats];
-        ScaleRows(part, cMax_[(i + j) * 8], hn, false);
+        ScaleRows(part, cMax_[(i + j) * ps], hn, false);
         Add(cAcc_, cAcc_, part, int32_t(rowFloats));
         PipeBarrier<PIPE_V>();
       }
@@ -548,7 +571,7 @@ class SfaVector {
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
-  uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0;
+  uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool ended_ = false;
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;

@@ -6,7 +6,7 @@
 // partial result (unnormalised output, running max and sum) that a combine phase merges
 // (flash-decoding). Per item, the vector cores turn the positions into the list of selected cache
 // rows (vector compare, compaction and block-table lookup); the cube gathers those rows in tiles of
-// kSfaTileRows and computes S = [q | q_rope] . [k | k_rope]^T, the vector cores (each half of the
+// tileRows (SfaTileRows) and computes S = [q | q_rope] . [k | k_rope]^T, the vector cores (each half of the
 // heads) update the online softmax and return P, the cube computes P . V, and the vector cores
 // rescale and accumulate it. See docs/ops/sparse_flash_attention.md.
 #pragma once
@@ -21,7 +21,11 @@ constexpr uint32_t kSfaQkDim = kSfaLatentDim + kSfaRopeDim;
 constexpr uint32_t kSfaMaxHeads = 128;    // N1 = cube M
 constexpr uint32_t kSfaMaxSparseCount = 2048;
 constexpr uint32_t kSfaMaxKvLen = 1u << 24;  // key ids pass through fp32 on the vector cores: exact below 2^24
-constexpr uint32_t kSfaTileRows = 64;     // selected rows per tile: one fp32 vector repeat per score row
+constexpr uint32_t kSfaMinTileRows = 64;  // selected rows per tile at N1 = 128 (one fp32 vector repeat per score row)
+constexpr uint32_t kSfaMaxTileRows = 128; // at N1 <= 64 (UB holds the larger scores): half the P . V traffic per row
+// Selected rows per tile. The cube's P . V tile [N1, 512] fp32 goes through GM to the vector cores
+// once per tile, whatever its rows: the larger the tile, the less of that traffic per selected row.
+constexpr uint32_t SfaTileRows(uint32_t heads) { return heads <= 64 ? kSfaMaxTileRows : kSfaMinTileRows; }
 constexpr uint32_t kSfaQkChunk = 128;     // q.k columns per Mmad (one L0A / L0B slot)
 constexpr uint32_t kSfaOutChunk = 64;     // latent columns per P.V Mmad (one L0C output buffer)
 constexpr uint32_t kSfaKvBuffers = 3;     // L1 tiles: gather i+1 while i is scored and i-1 multiplied by P
@@ -68,8 +72,8 @@ struct SparseFlashAttentionTiling {
   uint32_t itemOffset;   // int32 offsets of the plan's tables (rows start at 0)
   uint32_t coreOffset;   // blockDim + 1 prefix offsets into the items
   uint32_t splitOffset;
-  uint32_t wsSlotS;      // bytes of one S ring slot: heads x kSfaTileRows fp32
-  uint32_t wsSlotP;      // one P slot: heads x kSfaTileRows in the input dtype
+  uint32_t wsSlotS;      // bytes of one S ring slot: heads x tileRows fp32
+  uint32_t wsSlotP;      // one P slot: heads x tileRows in the input dtype
   uint32_t wsSlotO;      // one O slot: heads x kSfaLatentDim fp32
   uint32_t wsBlockBytes; // per AI core: 2 slots each of S, P, O
   uint32_t wsSlotOffset; // bytes: work slots, numItems + blockDim of kSfaSlotWords int32
@@ -79,21 +83,27 @@ struct SparseFlashAttentionTiling {
   uint32_t pieceBytes;   // acc [N1, 512] fp32, then max [N1] and sum [N1] fp32 (each 32-B aligned)
   uint32_t aivRows;      // of a full tile's rows, how many the two vector cores gather (0: the cube gathers all)
   uint32_t wsGatherOffset;  // bytes: per AI core kSfaGatherSlots gather slots of gatherSlotBytes
-  uint32_t gatherSlotBytes; // kSfaTileRows rows of key + rope (576), then of value (512) when separate
+  uint32_t gatherSlotBytes; // tileRows rows of key + rope (576), then of value (512) when separate
   uint32_t listRegionBytes; // each vector core keeps its own copy of the item lists
+  uint32_t tileRows;     // SfaTileRows(heads)
 };
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
-// P, the accumulator of its heads, a stage of 8 rows of 512 fp32 (also the select scratch), 9 stat
-// vectors and a broadcast buffer.
-constexpr uint32_t kSfaStageRows = 8;
+// P, the accumulator of its heads, a stage of rows of 512 fp32 (also the select scratch), 9 stat
+// vectors and a broadcast buffer. The stage takes the P . V tile in chunks of kSfaOutChunkRows
+// rows: 4 chunks in flight hide the GM read latency (a chunk's copy is shorter than the latency
+// plus its Add) where UB allows (N1 <= 64), 2 at N1 = 128.
+constexpr uint32_t kSfaStageRows = 8;     // rows of output written per copy; the smallest stage
+constexpr uint32_t kSfaOutChunkRows = 4;  // rows of the P . V tile per copy into the stage
+constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
 constexpr uint32_t kSfaStatVectors = 9;
 constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
 constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
   const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
-  return SfaAlign32(h * kSfaTileRows * 4) + SfaAlign32(h * kSfaTileRows * 2) + h * kSfaLatentDim * 4 +
-         kSfaStageRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
+  return SfaAlign32(h * SfaTileRows(heads) * 4) + SfaAlign32(h * SfaTileRows(heads) * 2) + h * kSfaLatentDim * 4 +
+         SfaStageSlots(heads) * kSfaOutChunkRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
 }
+static_assert(2 * kSfaOutChunkRows >= kSfaStageRows, "the smallest stage holds kSfaStageRows rows");
 constexpr uint32_t kSfaUbBytes = 184 * 1024;  // UB below TMP_UB_OFFSET (utils/kernel_utils_constants.h)
 
 // Cube <-> vector handshakes of one AI core (cross-core mode 2).
