@@ -18,8 +18,21 @@ def _normalised(rows, skip1, skip2, bias, scales, dst, expert_ids):
     def c(t, dtype=None):
         return None if t is None else (t if dtype is None else t.to(dtype)).contiguous()
 
+    # dst entries outside [0, T*K) contribute nothing: make them -1 before the int32 conversion, which
+    # would wrap an int64 entry past int32 (2**32 + j) onto a real row j.
+    dst = torch.where((dst >= 0) & (dst < rows.shape[0]), dst, torch.full_like(dst, -1))
     return (c(rows), c(skip1), c(skip2), c(bias), c(scales, torch.float32), c(dst, torch.int32),
             c(expert_ids, torch.int32) if bias is not None else None)
+
+
+def _check_values(bias, expert_ids) -> None:
+    """Checks that read tensor values: done where reading them costs no device synchronisation (CPU).
+    On the NPU the kernel clamps expert ids into [0, E) instead (its reads stay in bounds)."""
+    if bias is not None and expert_ids.numel():
+        low, high = int(expert_ids.min()), int(expert_ids.max())
+        if low < 0 or high >= bias.shape[0]:
+            raise ValueError(f"export_for_source_row must hold expert ids in [0, {bias.shape[0]}) (the rows of bias), "
+                             f"got values in [{low}, {high}]")
 
 
 @torch.library.custom_op("ascend_glm5::moe_finalize_routing", mutates_args=(), device_types="cpu")
@@ -27,6 +40,7 @@ def _moe_finalize_routing(rows: torch.Tensor, skip1: torch.Tensor | None, skip2:
                           bias: torch.Tensor | None, scales: torch.Tensor | None, dst: torch.Tensor,
                           expert_ids: torch.Tensor | None, drop_pad_mode: int) -> torch.Tensor:
     tokens, top_k = check_finalize(rows, skip1, skip2, bias, scales, dst, expert_ids, drop_pad_mode)
+    _check_values(bias, expert_ids)
     rows, skip1, skip2, bias, scales, dst, expert_ids = _normalised(rows, skip1, skip2, bias, scales, dst, expert_ids)
     out = torch.empty(tokens, rows.shape[1], dtype=rows.dtype)
     if tokens == 0:

@@ -16,6 +16,15 @@ from ._backend import cpu_module, npu_module
 from ._moe_routing_args import check_init
 
 
+def _ids_int32(expert_idx: torch.Tensor, start: int, end: int) -> torch.Tensor:
+    """The ids as the kernel reads them (int32): an id outside [start, end) is dropped, so it becomes -1
+    first (converting int64 would wrap an id past int32, 2**32 + e, onto the active expert e)."""
+    if expert_idx.dtype == torch.int64:
+        active = (expert_idx >= start) & (expert_idx < end)
+        expert_idx = torch.where(active, expert_idx, torch.full_like(expert_idx, -1))
+    return expert_idx.to(torch.int32).contiguous()
+
+
 def _outputs(x, expert_idx, start, end):
     pairs = expert_idx.numel()
     return (torch.empty(pairs, x.shape[1], dtype=x.dtype, device=x.device),
@@ -30,7 +39,7 @@ def _moe_init_routing_v2(x: torch.Tensor, expert_idx: torch.Tensor, scale: torch
                          count_type: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     check_init(x, expert_idx, scale, None, -1, expert_end, 0, count_type, -1, [expert_start, expert_end], row_idx_type)
     x = x.contiguous()
-    ids = expert_idx.to(torch.int32).contiguous()
+    ids = _ids_int32(expert_idx, expert_start, expert_end)
     s = None if scale is None else scale.contiguous()
     out = _outputs(x, ids, expert_start, expert_end)
     if ids.numel() == 0:
@@ -55,7 +64,7 @@ if npu_module() is not None:
         check_init(x, expert_idx, scale, None, -1, expert_end, 0, count_type, -1, [expert_start, expert_end],
                    row_idx_type)
         return npu_module().moe_init_routing_v2(
-            x.contiguous(), expert_idx.to(torch.int32).contiguous(), None if scale is None else scale.contiguous(),
+            x.contiguous(), _ids_int32(expert_idx, expert_start, expert_end), None if scale is None else scale.contiguous(),
             expert_start, expert_end, row_idx_type, count_type)
 
 

@@ -18,7 +18,9 @@ _OUT_IDS = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2, torch.int32: 
 _BIAS_NONE, _BIAS_INT32, _BIAS_FLOAT = 0, 1, 2
 
 
-def _check(x1, x2, scale, offset, pertoken_scale, bias, output_dtype) -> torch.dtype:
+def _check(x1, x2, scale, offset, pertoken_scale, bias, output_dtype, *, values: bool = True) -> torch.dtype:
+    """Every argument; ``values=False`` (the fake kernel: no data) skips the one check that reads
+    tensor values, the int64 scale words."""
     for name, t in (("x1", x1), ("x2", x2), ("scale", scale)):
         v.require_tensor(name, t)
     for name, t in (("pertoken_scale", pertoken_scale), ("bias", bias)):
@@ -29,7 +31,7 @@ def _check(x1, x2, scale, offset, pertoken_scale, bias, output_dtype) -> torch.d
     if k > MAX_K:
         raise ValueError(f"K must be in [1, {MAX_K}] (exact int32 accumulation), got {k}")
     v.require_same_device(("x1", "x2", "scale", "pertoken_scale", "bias"), (x1, x2, scale, pertoken_scale, bias))
-    if scale.dtype == torch.int64:
+    if values and scale.dtype == torch.int64:
         args.check_scale_words(scale)
     return out
 
@@ -84,7 +86,7 @@ def _quant_matmul(
 
 @_quant_matmul.register_fake
 def _(x1, x2, scale, offset, pertoken_scale, bias, output_dtype):
-    out_dtype = _check(x1, x2, scale, offset, pertoken_scale, bias, output_dtype)
+    out_dtype = _check(x1, x2, scale, offset, pertoken_scale, bias, output_dtype, values=False)
     return x1.new_empty((x1.shape[0], x2.shape[1]), dtype=out_dtype)
 
 

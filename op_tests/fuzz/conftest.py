@@ -1,7 +1,7 @@
 """Hypothesis profiles for the op fuzzers (op_tests/fuzz/test_fuzz.py).
 
-``quick`` (the default; CI): 100 cases per op, derandomized so that CI sees the same cases on
-every run. ``long``: 1,000 cases per op, random (a new sample each run):
+``quick`` (the default; CI): 100 cases per op (fewer for an op whose strategy file sets
+QUICK_CASES: mla_prolog 50), derandomized so that CI sees the same cases on every run. ``long``: 1,000 cases per op, random (a new sample each run):
 ``pytest op_tests/fuzz -p no:randomly --hypothesis-profile=long`` (add ``-k lightning_indexer`` for
 one op). The outcome counts per op are printed at the end of the run.
 """

@@ -200,6 +200,8 @@ def test_fake_tensor_and_schema():
     x = torch.randint(-100, 100, (6, 64), dtype=torch.int32)
     args = (x, torch.rand(2, 64), torch.rand(6), torch.rand(32), torch.tensor([4, 2]), True)
     torch.library.opcheck(torch.ops.ascend_glm5.dequant_swiglu_quant.default, args)
+    args = (torch.randn(3, 40).to(torch.bfloat16), None, None, torch.rand(20) + 0.5, None, False)
+    torch.library.opcheck(torch.ops.ascend_glm5.dequant_swiglu_quant.default, args)
     with torch._subclasses.fake_tensor.FakeTensorMode():
         y, scale = torch.ops.ascend_glm5.dequant_swiglu_quant(torch.empty(5, 4096, dtype=torch.bfloat16), None, None,
                                                               None, None, False)
@@ -223,3 +225,19 @@ def test_kernel_clamps_bad_group_counts():
     y_ref, scale_ref = reference.dequant_swiglu_quant(x, weight_scale=ws, activation_scale=act,
                                                       group_index=torch.tensor([5, 0, 7]), activate_left=True)
     assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.int32])
+def test_nan_in_a_later_tile_gives_a_nan_scale(dtype):
+    # Regression (the row max of dynamic_quant's bug, shared here): a NaN tile max after the first
+    # tile was dropped by `m > rowMax`; the row's scale must be NaN and its int8 0, as the reference's.
+    g = torch.Generator().manual_seed(4)
+    x, kw = _inputs(3, 2500, dtype, None, g, smooth=True, shared_ws=True)
+    if dtype == torch.int32:
+        kw["weight_scale"][2 * 1024 + 7] = float("nan")  # a weight scale of the linear half, third tile
+    else:
+        x[0, 2500 + 1500] = float("nan")  # second tile of the linear half
+    y, scale = ops.dequant_swiglu_quant(x, activate_left=True, quant_mode=1, **kw)
+    y_ref, scale_ref = reference.dequant_swiglu_quant(x, activate_left=True, **kw)
+    assert scale_ref[0].isnan() and torch.equal(scale.isnan(), scale_ref.isnan())  # int32: a shared scale, all rows
+    assert torch.equal(y, y_ref) and torch.equal(scale.nan_to_num(), scale_ref.nan_to_num())

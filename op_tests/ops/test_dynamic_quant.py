@@ -129,15 +129,18 @@ def test_fake_tensor_and_schema():
     x = torch.randn(3, 40).to(torch.bfloat16)
     s = torch.rand(40).to(torch.bfloat16)
     torch.library.opcheck(torch.ops.ascend_glm5.dynamic_quant.default, (x, s))
+    torch.library.opcheck(torch.ops.ascend_glm5.dynamic_quant.default, (torch.randn(2, 3, 70).to(torch.float16), None))
     with torch._subclasses.fake_tensor.FakeTensorMode():
         q, scale = torch.ops.ascend_glm5.dynamic_quant(torch.empty(5, 7, 64, dtype=torch.float16), None)
         assert q.shape == (5, 7, 64) and q.dtype == torch.int8 and scale.shape == (5, 7)
 
 
-@pytest.mark.xfail(strict=True, reason="kernel bug found by the long fuzz profile: dynamic_quant.cpp keeps the row "
-                   "max with `if (c == 0 || m > rowMax_)`, so a NaN tile max after the first 2048-element tile is "
-                   "dropped (the row gets a finite scale and garbage q); `|| m != m` would keep it")  # fmt: skip
-def test_nan_in_a_later_tile_gives_a_nan_scale():
-    x = (torch.randn(2049, generator=torch.Generator().manual_seed(0)) * 1e-6).to(torch.float16)
-    x[-1] = float("nan")
-    _check_exact(x, None)  # the reference: m = NaN, so scale NaN and q 0
+@pytest.mark.parametrize("where", [[2048], [5000, 2048], [0, 3000]])
+def test_nan_in_a_later_tile_gives_a_nan_scale(where):
+    # Regression (found by the long fuzz profile): the row max over 2048-element tiles was kept with
+    # `m > rowMax`, false for a NaN tile max, so a NaN past the first tile was dropped (finite scale,
+    # garbage q). The max is NaN-sticky now (RowAbsMaxUpdate), also when a larger value follows.
+    x = (torch.randn(2, 6000, generator=torch.Generator().manual_seed(0)) * 1e-6).to(torch.float16)
+    x[0, where] = float("nan")
+    x[0, -1] = 100.0  # a larger finite value in the last tile must not replace the NaN
+    _check_exact(x, None)  # the reference: m = NaN, so scale NaN and q 0; row 1 untouched

@@ -182,6 +182,17 @@ def test_resident_weights_serve_every_pass():
     assert cube_read == k * n // 2 + a_bytes  # weights once, the hi / lo / ones rows once per column tile
 
 
+@pytest.mark.parametrize("out", [torch.bfloat16, torch.int32])
+def test_opcheck(out):
+    """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd
+    registration, AOT dispatch; an empty expert and rows past sum(group_list) included."""
+    g = torch.Generator().manual_seed(13)
+    x, weight, scale, pts, gl, bias = _inputs([2, 0, 3], 6, 16, 40, g)
+    if out == torch.int32:
+        scale, bias = scale_to_int64(scale), None
+    torch.library.opcheck(torch.ops.ascend_glm5.grouped_matmul_a8w4.default, (x, weight, scale, pts, gl, bias, 1, out))
+
+
 def test_fake_impl_gives_shape_and_dtype():
     from torch._subclasses.fake_tensor import FakeTensorMode
 

@@ -286,6 +286,24 @@ def test_refuses_bad_arguments():
     _refused(bad, {**kw, "cache_index": torch.arange(4)}, ValueError, "block_size must be a multiple of 16")
 
 
+_OPTIONAL = ("cache_index", "dequant_scale_x", "dequant_scale_w_dq", "dequant_scale_w_uq_qr",
+             "dequant_scale_w_dkv_kr", "smooth_scales_cq", "rmsnorm_gamma_x")  # fmt: skip
+
+
+@pytest.mark.parametrize("mode,cache_mode,fused", [(0, "PA_BSND", False), (1, "TND", False), (2, "PA_BSND", True),
+                                                   (2, "BSND", False)])  # fmt: skip
+def test_opcheck(mode, cache_mode, fused):
+    """torch.library.opcheck: schema (kv_cache / kr_cache declared mutated and written, nothing else
+    touched), fake kernel, autograd registration, AOT dispatch (caches functionalized)."""
+    lead = (2, 3) if cache_mode == "BSND" else (5,)
+    args, kw = make_case(SMALL, lead, cache_mode=cache_mode, skip=1 if cache_mode == "PA_BSND" else 0, mode=mode,
+                         fused_norm=fused, seed=20 + mode)  # fmt: skip
+    args[9], args[10] = torch.zeros_like(args[9]), torch.zeros_like(args[10])  # opcheck compares caches: no NaN
+    optional = [kw.get(name) for name in _OPTIONAL]
+    op_args = (*args, *optional, 1e-5, 1e-5, kw.get("rmsnorm_epsilon_x", 1e-5), cache_mode, True, mode, 1.0, 1.0)
+    torch.library.opcheck(torch.ops.ascend_glm5.mla_prolog.default, op_args)
+
+
 def test_fake_tensor_shapes():
     args, kw = make_case(SMALL, (2, 3))
     with torch._subclasses.fake_tensor.FakeTensorMode() as mode:

@@ -291,6 +291,64 @@ def test_fake_tensor_and_schema():
     ids = torch.tensor([[0, 2], [1, 2], [3, 0]], dtype=torch.int32)
     x = torch.randint(-9, 9, (3, 40), dtype=torch.int8)
     torch.library.opcheck(torch.ops.ascend_glm5.moe_init_routing_v2.default, (x, ids, torch.rand(3), 0, 4, 0, 1))
+    torch.library.opcheck(torch.ops.ascend_glm5.moe_init_routing_v2.default,
+                          (torch.randn(3, 24).to(torch.bfloat16), ids.long(), None, 1, 3, 1, 0))
     rows = torch.randn(6, 40).to(torch.bfloat16)
     torch.library.opcheck(torch.ops.ascend_glm5.moe_finalize_routing.default,
                           (rows, None, None, None, torch.rand(3, 2), torch.arange(6, dtype=torch.int32), ids, 2))
+    skip = torch.randn(3, 40).to(torch.bfloat16)
+    bias = torch.randn(4, 40).to(torch.bfloat16)
+    dst = torch.tensor([3, -1, 0, 5, 1, 2], dtype=torch.int64)
+    torch.library.opcheck(torch.ops.ascend_glm5.moe_finalize_routing.default,
+                          (rows, skip, skip.clone(), bias, None, dst, ids, 0))
+
+
+def test_init_drops_int64_ids_past_int32():
+    # Regression (fuzz): int64 ids were converted to int32 by wrapping, so 2**32 + e routed to expert e.
+    ids = torch.tensor([[2**32 + 1, 0], [1, -(2**32) + 1], [2**40, 1]], dtype=torch.int64)
+    x = torch.randn(3, 16).to(torch.bfloat16)
+    got = ops.moe_init_routing_v2(x, ids, expert_num=2, expert_tokens_num_type=1, quant_mode=-1)
+    want = ref_init(x, ids, expert_num=2)
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+    assert got[2].tolist() == [1, 2]
+
+
+def test_finalize_skips_int64_dst_past_int32():
+    # Regression (fuzz): int64 dst entries were wrapped to int32, so 2**32 + j read row j (here NaN).
+    rows = torch.randn(4, 8)
+    rows[1] = float("nan")
+    dst = torch.tensor([0, 2**32 + 1, 2, 3], dtype=torch.int64)
+    scales = torch.rand(2, 2)
+    got = ops.moe_finalize_routing(rows, None, None, None, scales, dst, None, 2)
+    assert torch.equal(got, ref_finalize(rows, None, None, None, scales, dst, None, 2, tokens=2))
+    assert not got.isnan().any()
+
+
+@pytest.mark.parametrize("bad", [-1, 3, 2**31 - 1])
+def test_finalize_refuses_expert_ids_outside_bias(bad):
+    # Regression (fuzz): an expert id outside [0, E) read past the bias tensor (ASan / GM bounds).
+    rows, bias = torch.randn(4, 8), torch.randn(3, 8)
+    out_before = rows.clone()
+    ids = torch.tensor([[0, 1], [2, bad]], dtype=torch.int32)
+    launches = cpu_module().cumulative_launches()
+    with pytest.raises(ValueError, match="export_for_source_row must hold expert ids in"):
+        ops.moe_finalize_routing(rows, None, None, bias, torch.rand(2, 2), torch.arange(4), ids, 2)
+    assert cpu_module().cumulative_launches() == launches and torch.equal(rows, out_before)
+
+
+def test_finalize_kernel_clamps_bad_expert_ids():
+    # On the NPU the op does not read the ids (no stream sync): the kernel clamps them into [0, E) so
+    # that its bias reads stay in bounds. Launched directly here, since the CPU op refuses them.
+    g = torch.Generator().manual_seed(5)
+    tokens, top_k, hidden, experts = 2, 2, 40, 3
+    rows = torch.randn(tokens * top_k, hidden, generator=g)
+    bias = torch.randn(experts, hidden, generator=g)
+    scales = torch.rand(tokens, top_k, generator=g)
+    dst = torch.arange(tokens * top_k, dtype=torch.int32)
+    ids = torch.tensor([[0, -5], [experts, 1]], dtype=torch.int32)
+    out = torch.empty(tokens, hidden)
+    cpu_module().moe_finalize_routing(rows.data_ptr(), 0, 0, bias.data_ptr(), scales.data_ptr(), dst.data_ptr(),
+                                      ids.data_ptr(), out.data_ptr(), tokens, top_k, hidden, 2, True, experts)
+    clamped = torch.tensor([[0, experts - 1], [experts - 1, 1]], dtype=torch.int32)
+    assert torch.equal(out, ref_finalize(rows, None, None, bias, scales, dst, clamped, 2, tokens=tokens))

@@ -175,6 +175,22 @@ def test_streaming_weights_when_k_does_not_fit_l1():
     _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
 
 
+@pytest.mark.parametrize("out", [torch.bfloat16, torch.float32, torch.int32])
+def test_opcheck(out):
+    """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd
+    registration, AOT dispatch; int32 / float biases and int64 scale words included."""
+    g = torch.Generator().manual_seed(12)
+    x1, x2 = _inputs(5, 24, 40, g=g)
+    scale = torch.rand(24, generator=g) * 1e-3
+    if out == torch.int32:
+        args = (x1, x2, scale, None, None, torch.randint(-9, 9, (24,), dtype=torch.int32, generator=g), out)
+    elif out == torch.float32:
+        args = (x1, x2.t().contiguous().t(), scale_to_int64(scale), None, torch.rand(5, 1, generator=g), None, out)
+    else:
+        args = (x1, x2, scale.to(torch.bfloat16), None, torch.rand(5, generator=g), torch.randn(24, generator=g), out)
+    torch.library.opcheck(torch.ops.ascend_glm5.quant_matmul.default, args)
+
+
 def test_fake_impl_gives_shape_and_dtype():
     from torch._subclasses.fake_tensor import FakeTensorMode
 

@@ -118,6 +118,8 @@ def test_rejects_bad_arguments():
 def test_fake_tensor_and_schema():
     x = torch.randn(3, 40).to(torch.bfloat16)
     torch.library.opcheck(torch.ops.ascend_glm5.quantize.default, (x, torch.rand(40) + 0.1, torch.randn(40), False))
+    torch.library.opcheck(torch.ops.ascend_glm5.quantize.default,
+                          (torch.randn(2, 3, 9), torch.tensor([0.5]), torch.tensor([3], dtype=torch.int8), True))
     with torch._subclasses.fake_tensor.FakeTensorMode():
         q = torch.ops.ascend_glm5.quantize(torch.empty(5, 7, 64), torch.ones(1), None, True)
         assert q.shape == (5, 7, 64) and q.dtype == torch.int8

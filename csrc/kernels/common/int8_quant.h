@@ -25,6 +25,13 @@ __aicore__ inline float TileAbsMax(const AscendC::LocalTensor<float>& v, const A
   return result.GetValue(0);
 }
 
+// A row's running max |v| over its tiles, NaN-sticky like the reference's amax: a plain
+// `tileMax > rowMax` is false for a NaN tile max and would drop it (then the row got a finite
+// scale). first: the row's first tile.
+__aicore__ inline float RowAbsMaxUpdate(float rowMax, float tileMax, bool first) {
+  return (first || tileMax > rowMax || tileMax != tileMax) ? tileMax : rowMax;
+}
+
 __aicore__ inline float Int8RowScale(float absMax) { return absMax / 127.0f; }
 
 // v holds integers in [-128, 127] (already rounded and saturated): narrowed through half, which

@@ -202,7 +202,7 @@ class DequantSwigluQuantKernel {
     Mul(s, e, b, len);
     if (t_.quantScaleRows) Mul(s, s, paramBuf_.Get<float>()[quantScaleOffset_ + at], len);
     const float m = TileAbsMax(s, a, b, Small(0, 8), len);
-    if (c == 0 || m > rowMax_) rowMax_ = m;
+    rowMax_ = RowAbsMaxUpdate(rowMax_, m, c == 0);
   }
 
   // q = rint(s * 127 / max) as int8; the scale max / 127 joins the batch.

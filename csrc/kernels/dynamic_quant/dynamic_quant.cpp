@@ -98,7 +98,7 @@ class DynamicQuantKernel {
     inQue_.FreeTensor(tile);
     if (t_.hasSmooth) Mul(v, v, smoothBuf_.Get<float>()[c * t_.chunk], len);
     const float m = TileAbsMax(v, tmpBuf_.Get<float>(), workBuf_.Get<float>(), maxBuf_.Get<float>(), len);
-    if (c == 0 || m > rowMax_) rowMax_ = m;
+    rowMax_ = RowAbsMaxUpdate(rowMax_, m, c == 0);
   }
 
   // q = rint(v * 127 / max) as int8; the scale max / 127 joins the batch.

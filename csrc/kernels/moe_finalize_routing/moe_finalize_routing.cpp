@@ -63,7 +63,10 @@ class MoeFinalizeRoutingKernel {
   }
   __aicore__ inline void CopyInSlot(uint32_t token, uint32_t k, uint32_t col, uint32_t len) {
     const uint32_t s = Slot(token, k);
-    const uint32_t expert = t_.hasBias ? static_cast<uint32_t>(experts_.GetValue(token * t_.topK + k)) : 0;
+    // An expert id outside [0, E) (refused by the CPU op; the NPU op does not read ids on the host) is
+    // clamped so that the bias read stays inside the bias tensor (a negative id, as uint32, is large).
+    uint32_t expert = t_.hasBias ? static_cast<uint32_t>(experts_.GetValue(token * t_.topK + k)) : 0;
+    if (expert >= t_.experts) expert = t_.experts - 1;
     CopyInPair(rows_, static_cast<uint32_t>(dst_.GetValue(s)), t_.hasBias != 0, bias_, expert, col, len);
   }
   // The pair CopyInPair loaded, summed in fp32: dst = first (+ second). scratch: an fp32 tile.
