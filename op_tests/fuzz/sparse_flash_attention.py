@@ -96,13 +96,15 @@ def cases(draw, Case):
         query = A.noncontiguous(query)
     if draw(st.booleans()):
         key = A.noncontiguous(key)
-    value = key
+    # value is its own tensor (torch_npu callers pass key, an equal copy or another latent tensor):
+    # key itself, a copy, or key's columns reversed (other values of the same magnitudes).
+    value = draw(st.sampled_from([lambda k: k, lambda k: k.clone(), lambda k: k.flip(-1).contiguous()]))(key)
     scale = draw(st.sampled_from([0.0625, 0.1352338, 1.0]))
     kw = dict(block_table=lay.block_table, actual_seq_lengths_query=lay.lengths_q, actual_seq_lengths_kv=lay.lengths_k,
               query_rope=query_rope, key_rope=key_rope, layout_query=lay.layout_query, layout_kv=lay.layout_key,
               sparse_mode=draw(st.sampled_from([0, 3])), return_softmax_lse=draw(st.booleans()))  # fmt: skip
     mutation = draw(st.sampled_from([None] * 8 + ["D 256", "heads 3", "key dtype", "rope shape", "indices dtype",
-                                                   "K 0", "K 2049", "value copy", "mode 1", "layout", "kv length",
+                                                   "K 0", "K 2049", "value shape", "mode 1", "layout", "kv length",
                                                    "block id", "scale nan", "no rope", "attention_mode"]))  # fmt: skip
     if mutation == "D 256":
         query = query[..., :256]
@@ -119,8 +121,8 @@ def cases(draw, Case):
         indices = indices[..., :0]
     elif mutation == "K 2049":
         indices = torch.full((*lay.query_shape, 1, 2049), -1, dtype=torch.int32)
-    elif mutation == "value copy":
-        value = key.clone()
+    elif mutation == "value shape":
+        value = value[..., :256]
     elif mutation == "mode 1":
         kw["sparse_mode"] = 1
     elif mutation == "layout":
