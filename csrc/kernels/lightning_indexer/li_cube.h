@@ -9,7 +9,7 @@
 #pragma once
 
 #include "kernel_operator.h"
-#include "../common/buffer_slots.h"
+#include "../common/event_slots.h"
 #include "../common/mmad.h"
 #include "li_plan.h"
 
@@ -147,9 +147,9 @@ class LiCube {
   AscendC::TBuf<AscendC::TPosition::A2> qL0a_;
   AscendC::TBuf<AscendC::TPosition::B2> kL0b_;
   AscendC::TBuf<AscendC::TPosition::CO1> cL0c_;
-  BufferSlots<AscendC::HardEvent::MTE1_MTE2> kL1Slots_, qL1Slots_;
-  BufferSlots<AscendC::HardEvent::M_MTE1> kL0bSlots_, qL0aSlots_;
-  BufferSlots<AscendC::HardEvent::FIX_M> cSlots_;
+  EventSlots<AscendC::HardEvent::MTE1_MTE2> kL1Slots_, qL1Slots_;
+  EventSlots<AscendC::HardEvent::M_MTE1> kL0bSlots_, qL0aSlots_;
+  EventSlots<AscendC::HardEvent::FIX_M> cSlots_;
   AscendC::GlobalTensor<T> query_, key_;
   AscendC::GlobalTensor<int32_t> blockTable_;
   AscendC::GlobalTensor<float> ring_;

@@ -13,7 +13,7 @@
 // row's last merge, its indices (and scores).
 #pragma once
 
-#include "../common/buffer_slots.h"
+#include "../common/event_slots.h"
 #include "../common/tiling.h"
 #include "../common/topk.h"
 #include "kernel_operator.h"
@@ -473,7 +473,7 @@ class LiVector {
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
-  BufferSlots<AscendC::HardEvent::V_MTE2> tileFree_[2];
+  EventSlots<AscendC::HardEvent::V_MTE2> tileFree_[2];
   RunningTopK topk_[kMaxGroupRows];
 };
 

@@ -203,7 +203,7 @@ class MlapCube {
   AscendC::TBuf<AscendC::TPosition::B2> l0b_;
   AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
   MlapGemm gemm_;
-  MlapSlots<AscendC::HardEvent::FIX_M> acc_;
+  EventSlots<AscendC::HardEvent::FIX_M, 2> acc_;
   AscendC::GlobalTensor<X> tokenX_, wDq_, wDkv_;
   AscendC::GlobalTensor<Cq> wUq_;
   AscendC::GlobalTensor<T> wUk_, query_;

@@ -8,44 +8,11 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/event_slots.h"
 #include "../common/host_device.h"
 #include "mla_prolog_tiling.h"
 
 namespace ascend_glm5 {
-
-// Buffers reused round robin; the reader releases one with SetFlag<evt> and its next writer waits
-// on that flag only if it has not been taken yet.
-template <AscendC::HardEvent evt>
-class MlapSlots {
- public:
-  __aicore__ inline void Init(uint32_t count, int32_t firstEventId) {
-    count_ = count;
-    first_ = firstEventId;
-  }
-  __aicore__ inline uint32_t Acquire() {
-    const uint32_t s = next_;
-    next_ = (next_ + 1) % count_;
-    Wait(s);
-    return s;
-  }
-  __aicore__ inline void Wait(uint32_t s) {
-    if (!busy_[s]) return;
-    AscendC::WaitFlag<evt>(first_ + int32_t(s));
-    busy_[s] = false;
-  }
-  __aicore__ inline void Release(uint32_t s) {
-    AscendC::SetFlag<evt>(first_ + int32_t(s));
-    busy_[s] = true;
-  }
-  __aicore__ inline void Drain() {
-    for (uint32_t s = 0; s < count_; ++s) Wait(s);
-  }
-
- private:
-  uint32_t count_ = 1, next_ = 0;
-  int32_t first_ = 0;
-  bool busy_[2] = {false, false};
-};
 
 // The A operand of a tile: rows [0, rows) of an ND matrix in GM (leading dimension lda), or an Nz
 // matrix already in L1 whose column blocks hold mPad rows (k offset `k0` into it).
@@ -207,8 +174,8 @@ class MlapGemm {
   AscendC::LocalTensor<uint8_t> aL1_, bL1_, l0a_, l0b_;
   uint32_t mPad_ = 16, prefetched_ = 0;
   Chunk pre_[2];
-  MlapSlots<AscendC::HardEvent::MTE1_MTE2> aSlots_, bSlots_;
-  MlapSlots<AscendC::HardEvent::M_MTE1> l0aSlots_, l0bSlots_;
+  EventSlots<AscendC::HardEvent::MTE1_MTE2, 2> aSlots_, bSlots_;
+  EventSlots<AscendC::HardEvent::M_MTE1, 2> l0aSlots_, l0bSlots_;
 };
 
 }  // namespace ascend_glm5

@@ -21,7 +21,7 @@
 #pragma once
 
 #include "kernel_operator.h"
-#include "../common/buffer_slots.h"
+#include "../common/event_slots.h"
 #include "../common/host_device.h"
 #include "../common/mmad.h"
 #include "../common/tiling.h"
@@ -377,9 +377,9 @@ class SfaCube {
   AscendC::TBuf<AscendC::TPosition::A2> l0a_;
   AscendC::TBuf<AscendC::TPosition::B2> l0b_;
   AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
-  BufferSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
-  BufferSlots<AscendC::HardEvent::FIX_M> sAcc_, oAcc_;
-  BufferSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
+  EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
+  EventSlots<AscendC::HardEvent::FIX_M> sAcc_, oAcc_;
+  EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
   AscendC::GlobalTensor<float> sRing_, oRing_;

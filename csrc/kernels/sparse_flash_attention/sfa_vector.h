@@ -19,7 +19,7 @@
 #pragma once
 
 #include "kernel_operator.h"
-#include "../common/buffer_slots.h"
+#include "../common/event_slots.h"
 #include "../common/host_device.h"
 #include "../common/tiling.h"
 #include "sfa_gather.h"
@@ -567,7 +567,7 @@ class SfaVector {
   SfaPlan plan_;
   SfaSelector selector_;
   SfaVectorGather<T> gather_;
-  BufferSlots<AscendC::HardEvent::V_MTE2> stageFree_;
+  EventSlots<AscendC::HardEvent::V_MTE2> stageFree_;
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
