@@ -31,15 +31,17 @@ def _check(query, key, value, sparse_indices, scale_value, block_table, query_ro
            layout_query, layout_kv, sparse_mode, pre_tokens, next_tokens, attention_mode) -> None:  # fmt: skip
     if attention_mode != 2:
         raise ValueError(f"attention_mode must be 2 (MLA absorbed), got {attention_mode}")
-    if query_rope is None or key_rope is None:
-        raise ValueError("query_rope and key_rope are required (attention_mode 2)")
+    if query_rope is None:
+        raise ValueError("query_rope is required (attention_mode 2)")
+    # key_rope None: the combined cache, each key row its latent then its rope (576 wide).
     tensors = (("query", query), ("key", key), ("value", value), ("sparse_indices", sparse_indices),
-               ("query_rope", query_rope), ("key_rope", key_rope))  # fmt: skip
+               ("query_rope", query_rope), *((("key_rope", key_rope),) if key_rope is not None else ()))  # fmt: skip
     for name, t in tensors:
         v.require_tensor(name, t)
     v.require_dtype("query", query, tuple(_DTYPE_IDS))
-    for name, t in (("key", key), ("value", value), ("query_rope", query_rope), ("key_rope", key_rope)):
-        v.require_dtype(name, t, (query.dtype,))
+    for name, t in tensors[1:]:
+        if name != "sparse_indices":
+            v.require_dtype(name, t, (query.dtype,))
     v.require_dtype("sparse_indices", sparse_indices, (torch.int32,))
     v.require_same_device([n for n, _ in tensors] + ["block_table"], [t for _, t in tensors] + [block_table])
     if isinstance(scale_value, bool) or not isinstance(scale_value, (int, float)) or not math.isfinite(scale_value):
@@ -55,15 +57,20 @@ def _check(query, key, value, sparse_indices, scale_value, block_table, query_ro
         raise ValueError(f"query must be {q_dims}-D for layout {layout_query}, got shape {tuple(query.shape)}")
     if key.dim() != k_dims:
         raise ValueError(f"key must be {k_dims}-D for layout {layout_kv}, got shape {tuple(key.shape)}")
-    if query.shape[-1] != LATENT_DIM or key.shape[-1] != LATENT_DIM:
-        raise ValueError(f"query and key latent dim D must be {LATENT_DIM}, got {query.shape[-1]} and {key.shape[-1]}")
+    if query.shape[-1] != LATENT_DIM:
+        raise ValueError(f"query latent dim D must be {LATENT_DIM}, got {query.shape[-1]}")
+    key_dim = LATENT_DIM if key_rope is not None else LATENT_DIM + ROPE_DIM
+    if key.shape[-1] != key_dim:
+        what = "the latent" if key_rope is not None else "latent then rope, key_rope being None"
+        raise ValueError(f"key's last dim must be {key_dim} ({what}), got {key.shape[-1]}")
     if query.shape[-2] not in HEADS:
         raise ValueError(f"query heads N1 must be one of {HEADS}, got {query.shape[-2]}")
     if key.shape[-2] != 1:
         raise ValueError(f"key must have one head (KV_N = 1), got {key.shape[-2]}")
     v.require_shape("value", value, tuple(key.shape))
     v.require_shape("query_rope", query_rope, (*query.shape[:-1], ROPE_DIM))
-    v.require_shape("key_rope", key_rope, (*key.shape[:-1], ROPE_DIM))
+    if key_rope is not None:
+        v.require_shape("key_rope", key_rope, (*key.shape[:-1], ROPE_DIM))
     if sparse_indices.dim() != q_dims or sparse_indices.shape[:-1] != (*query.shape[:-2], 1):
         raise ValueError(f"sparse_indices must be {(*query.shape[:-2], 1, 'K')}, got {tuple(sparse_indices.shape)}")
     if not 1 <= sparse_indices.shape[-1] <= MAX_SPARSE_COUNT:
@@ -92,7 +99,7 @@ def _lse_shape(query: torch.Tensor, layout_query: str) -> tuple[int, ...]:
 def _sparse_flash_attention(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, sparse_indices: torch.Tensor, scale_value: float,
     block_table: torch.Tensor | None, actual_seq_lengths_query: torch.Tensor | None,
-    actual_seq_lengths_kv: torch.Tensor | None, query_rope: torch.Tensor, key_rope: torch.Tensor, layout_query: str,
+    actual_seq_lengths_kv: torch.Tensor | None, query_rope: torch.Tensor, key_rope: torch.Tensor | None, layout_query: str,
     layout_kv: str, sparse_mode: int, return_softmax_lse: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, 1, layout_query,
@@ -105,7 +112,8 @@ def _sparse_flash_attention(
     if sp.num_rows == 0:
         return out, softmax_max, softmax_sum
     same_value = _is_key(value, key)
-    query, query_rope, key, key_rope = (t.contiguous() for t in (query, query_rope, key, key_rope))
+    query, query_rope, key = (t.contiguous() for t in (query, query_rope, key))
+    key_rope = key_rope.contiguous() if key_rope is not None else None
     value = key if same_value else value.contiguous()
     indices = sparse_indices.contiguous()
     table = block_table.contiguous() if block_table is not None else None
@@ -113,8 +121,8 @@ def _sparse_flash_attention(
     cpu_module().sparse_flash_attention(
         query=query.data_ptr(), query_bytes=query.nbytes, query_rope=query_rope.data_ptr(),
         query_rope_bytes=query_rope.nbytes, key=key.data_ptr(), key_bytes=key.nbytes, value=value.data_ptr(),
-        value_bytes=value.nbytes, key_rope=key_rope.data_ptr(),
-        key_rope_bytes=key_rope.nbytes, sparse_indices=indices.data_ptr(), sparse_indices_bytes=indices.nbytes,
+        value_bytes=value.nbytes, key_rope=key_rope.data_ptr() if key_rope is not None else 0,
+        key_rope_bytes=key_rope.nbytes if key_rope is not None else 0, sparse_indices=indices.data_ptr(), sparse_indices_bytes=indices.nbytes,
         block_table=table.data_ptr() if paged else 0, block_table_bytes=table.nbytes if paged else 0,
         out=out.data_ptr(), softmax_max=softmax_max.data_ptr() if return_softmax_lse else 0,
         softmax_sum=softmax_sum.data_ptr() if return_softmax_lse else 0, query_start=sp.q_start,
@@ -185,7 +193,10 @@ def sparse_flash_attention(
     with ``query_rope`` ``[..., 64]``, fp16/bf16; ``key``, ``value`` (``key`` itself, a copy, or
     a separate latent tensor of the same shape: V is read from it) and ``key_rope``
     ``[B,S2,1,512|64]`` / ``[T2,1,512|64]`` / ``[num_blocks, block_size, 1, 512|64]``
-    (PA_BSND with ``block_table``); ``sparse_indices`` int32 ``[..., 1, K]``, ``-1`` padded.
+    (PA_BSND with ``block_table``); or, with ``key_rope=None``, the combined cache: ``key`` rows
+    576 wide (latent 512, then rope 64; FlashMLA's layout, one copy per selected row) and
+    ``value`` of key's shape (usually ``key`` itself; V is its first 512 columns);
+    ``sparse_indices`` int32 ``[..., 1, K]``, ``-1`` padded.
     Returns ``attention_out`` (query's shape and dtype) and, with ``return_softmax_lse``, fp32
     ``softmax_max`` / ``softmax_sum`` ``[B,1,S1,N1]`` / ``[1,T1,N1]`` (else ``None``).
     """

@@ -40,9 +40,11 @@ def sparse_flash_attention(
         query: bf16/fp16/fp32 ``[B, S1, N1, Dn]`` (BSND) or ``[T1, N1, Dn]`` (TND): the absorbed
             query ``W_UK^T q_nope`` (Dn = kv_lora_rank, 512 for the kernel).
         key: the latent cache, same dtype; ``[B, S2, 1, Dn]`` (BSND), ``[T2, 1, Dn]`` (TND) or
-            ``[num_blocks, block_size, 1, Dn]`` (PA_BSND).
+            ``[num_blocks, block_size, 1, Dn]`` (PA_BSND). With ``key_rope`` None, the combined
+            cache: rows ``Dn + Dr`` wide, the latent then the rope (FlashMLA's layout).
         value: the rows attention averages, ``key``'s shape and dtype: in MLA's absorbed form the
-            latent cache itself (``key``), which torch_npu callers also pass as a copy.
+            latent cache itself (``key``), which torch_npu callers also pass as a copy. With the
+            combined cache its first ``Dn`` columns are V.
         sparse_indices: int32 ``[B, S1, 1, K]`` / ``[T1, 1, K]``; entries are sparse-block ids into
             the batch's kv sequence, valid ones first. Reading stops at the first ``-1``; entries
             outside the visible range (``< 0``, ``>= kv length``, or masked by ``sparse_mode`` 3) are
@@ -53,7 +55,7 @@ def sparse_flash_attention(
         actual_seq_lengths_kv: int ``[B]``; BSND: valid kv rows (default S2); TND: prefix sums;
             PA_BSND: per-batch lengths; mandatory for TND and PA_BSND.
         query_rope: ``[.., N1, Dr]`` (Dr = 64 for the kernel), same layout as ``query``; mandatory.
-        key_rope: ``[.., 1, Dr]``, same layout as ``key``; mandatory.
+        key_rope: ``[.., 1, Dr]``, same layout as ``key``; None: the rope is in ``key``'s rows.
         sparse_block_size: id ``j`` selects kv tokens ``[j*sbs, (j+1)*sbs)`` (clipped to the visible range).
         layout_query: BSND or TND. layout_kv: BSND, TND or PA_BSND (must equal layout_query unless PA).
         sparse_mode: 0 = no extra mask; 3 = right-down causal: query row ``i`` of a batch with
@@ -87,10 +89,17 @@ def sparse_flash_attention(
         raise ValueError("pre_tokens / next_tokens support only their default 2**63-1")
     if sparse_block_size < 1 or sparse_block_size & (sparse_block_size - 1):
         raise ValueError(f"sparse_block_size must be a power of two >= 1, got {sparse_block_size}")
-    if query_rope is None or key_rope is None:
-        raise ValueError("attention_mode 2 needs query_rope and key_rope")
+    if query_rope is None:
+        raise ValueError("attention_mode 2 needs query_rope")
     if value.shape != key.shape:
         raise ValueError(f"value must have key's shape {tuple(key.shape)}, got {tuple(value.shape)}")
+    if key_rope is None:  # the combined cache: split each row into its latent and its rope
+        n_latent = query.shape[-1]
+        if key.shape[-1] != n_latent + query_rope.shape[-1]:
+            raise ValueError(f"key_rope None: key rows must be Dn + Dr = {n_latent + query_rope.shape[-1]} wide")
+        same = value is key
+        key, key_rope = key[..., :n_latent], key[..., n_latent:]
+        value = key if same else value[..., :n_latent]
     if {t.dtype for t in (query, key, value, query_rope, key_rope)} != {query.dtype} or not query.is_floating_point():
         raise TypeError("query, key, value, query_rope and key_rope must share one float dtype")
     q_dims = 4 if layout_query == "BSND" else 3

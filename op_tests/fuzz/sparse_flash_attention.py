@@ -1,8 +1,9 @@
 """Fuzz strategy for sparse_flash_attention: BSND / TND queries over BSND / TND / PA_BSND latent
 caches, random lengths (0 included), shuffled and shared blocks, 1-32 heads, fp16 / bf16, index
 rows with -1 padding, repeats, ids past the visible end and reads stopping at the first -1, both
-masks, with and without the softmax statistics, non-contiguous views, NaN in every cache row and
-query row the op must not read; then, for a third of the cases, one argument broken. Valid cases
+masks, with and without the softmax statistics, non-contiguous views, the separate key / key_rope
+caches or the combined one (576-wide rows, key_rope None), NaN in every cache row and query row the
+op must not read; then, for a third of the cases, one argument broken. Valid cases
 agree with the reference to 2 ulp of the largest output (docs/ops/sparse_flash_attention.md) and,
 on the statistics, to fp32 rounding of the 576-long score sums: 1e-5 of the largest |score| the
 row could see (scores cancel, so a bound relative to the statistic itself would be wrong)."""
@@ -92,12 +93,17 @@ def cases(draw, Case):
     A.plant_nan_outside(lay, key_rope)
     rows = int(torch.tensor(lay.query_shape).prod())
     indices = _indices(draw, g, lay, rows, k).reshape(*lay.query_shape, 1, k)
+    latent, latent_rope = key, key_rope  # the separate caches, for the score bound
+    combined = draw(st.booleans())
+    if combined:  # FlashMLA's cache: a row is its latent, then its rope; key_rope None
+        key, key_rope = torch.cat([key, key_rope], -1), None
     if draw(st.booleans()):
         query = A.noncontiguous(query)
     if draw(st.booleans()):
         key = A.noncontiguous(key)
     # value is its own tensor (torch_npu callers pass key, an equal copy or another latent tensor):
-    # key itself, a copy, or key's columns reversed (other values of the same magnitudes).
+    # key itself, a copy, or key's columns reversed (other values of the same magnitudes); with the
+    # combined cache V is its first 512 columns.
     value = draw(st.sampled_from([lambda k: k, lambda k: k.clone(), lambda k: k.flip(-1).contiguous()]))(key)
     scale = draw(st.sampled_from([0.0625, 0.1352338, 1.0]))
     kw = dict(block_table=lay.block_table, actual_seq_lengths_query=lay.lengths_q, actual_seq_lengths_kv=lay.lengths_k,
@@ -105,7 +111,8 @@ def cases(draw, Case):
               sparse_mode=draw(st.sampled_from([0, 3])), return_softmax_lse=draw(st.booleans()))  # fmt: skip
     mutation = draw(st.sampled_from([None] * 8 + ["D 256", "heads 3", "key dtype", "rope shape", "indices dtype",
                                                    "K 0", "K 2049", "value shape", "mode 1", "layout", "kv length",
-                                                   "block id", "scale nan", "no rope", "attention_mode"]))  # fmt: skip
+                                                   "block id", "scale nan", "no rope", "attention_mode",
+                                                   "key width"]))  # fmt: skip
     if mutation == "D 256":
         query = query[..., :256]
     elif mutation == "heads 3":
@@ -113,8 +120,10 @@ def cases(draw, Case):
             *query.shape[:-2], 3, 64)
     elif mutation == "key dtype":
         key = value = key.to(torch.float16 if dtype == torch.bfloat16 else torch.bfloat16)
-    elif mutation == "rope shape":
+    elif mutation == "rope shape" and not combined:
         kw["key_rope"] = key_rope[..., :32]
+    elif mutation == "key width":  # a 576-wide key with a key_rope, or a 512-wide one without
+        key = value = torch.cat([key, latent_rope], -1) if not combined else key[..., :512]
     elif mutation == "indices dtype":
         indices = indices.long()
     elif mutation == "K 0":
@@ -147,8 +156,8 @@ def cases(draw, Case):
     return Case(
         call=lambda: ops.sparse_flash_attention(query, key, value, indices, scale, **kw),
         reference=lambda: reference.sparse_flash_attention(query, key, value, indices, scale, **kw),
-        check=_check(query, kw["return_softmax_lse"], lambda: _score_bound(query, query_rope, key, key_rope, scale),
+        check=_check(query, kw["return_softmax_lse"], lambda: _score_bound(query, query_rope, latent, latent_rope, scale),
                      lay.layout_query),
         valid=mutation is None, tensors=tensors,
-        what=f"{lay} heads {heads} {dtype} K {k} {kw['sparse_mode']=} mutation {mutation}",
+        what=f"{lay} heads {heads} {dtype} K {k} {combined=} {kw['sparse_mode']=} mutation {mutation}",
     )  # fmt: skip

@@ -229,7 +229,8 @@ def _cube_reads(idx, ends, heads, cores):
     return total
 
 
-def test_contiguous_ids_read_once():
+@pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
+def test_contiguous_ids_read_once(combined):
     # Ascending ids over pages laid out back to back: the gather merges them into long copies. Every
     # selected row is still read exactly once: the cube's GM reads are q (once per piece of a row),
     # the selected rows and P.
@@ -237,6 +238,8 @@ def test_contiguous_ids_read_once():
     heads, kv_len, k = 8, 200, 150
     q, qr = _queries((2, 1, heads), torch.bfloat16, g)
     key, key_rope = _randn((16, 16, 1, 512), torch.bfloat16, g), _randn((16, 16, 1, 64), torch.bfloat16, g)
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
     table = torch.arange(26, dtype=torch.int32).reshape(2, 13) % 16
     ids = torch.arange(k, dtype=torch.int32)
     idx = torch.stack([ids, ids + 100]).reshape(2, 1, 1, k)  # row 1: ids 200.. are past the length
@@ -292,6 +295,51 @@ def test_value_copy_or_separate_tensor(layout, dtype):
     assert (out.float() - same[0].float()).abs().max() > 0.1  # V really comes from value
 
 
+@pytest.mark.parametrize("layout, heads", [("BSND", 8), ("TND", 1), ("PA_BSND", 64), ("PA_BSND", 128)])
+def test_combined_cache(layout, heads):
+    # key_rope None: each key row is its latent then its rope (576 wide, FlashMLA's cache), value is
+    # key (or of its shape: V is its latent part). The same numbers as the separate key / key_rope
+    # layout: the same results (the kernel only copies the rows differently), and the reference's.
+    # Decode-sized paged cases cut rows across cores; 128 heads use 64-row tiles.
+    g = torch.Generator().manual_seed(heads + 7)
+    dtype = torch.float16 if layout == "TND" else torch.bfloat16
+    if layout == "PA_BSND":
+        kv_lens, k = [5000, 1500], 2048
+        key, key_rope, table = _paged_cache(kv_lens, 128, dtype, g)
+        q, qr = _queries((2, 1, heads), dtype, g)
+        kw = dict(block_table=table, layout_kv="PA_BSND", actual_seq_lengths_kv=kv_lens)
+        idx = _indices(2, k, kv_lens, g).reshape(2, 1, 1, k)
+        idx[0, 0, 0, 100:400] = torch.arange(1000, 1300, dtype=torch.int32)  # a run of contiguous rows
+    elif layout == "BSND":
+        kv_lens, k = [70, 130], 80
+        key, key_rope = _randn((2, 130, 1, 512), dtype, g), _randn((2, 130, 1, 64), dtype, g)
+        q, qr = _queries((2, 2, heads), dtype, g)
+        kw = dict(actual_seq_lengths_kv=kv_lens)
+        idx = _indices(4, k, [70, 70, 130, 130], g, over=10).reshape(2, 2, 1, k)
+    else:
+        kv_lens, k = [70, 130], 80
+        key, key_rope = _randn((200, 1, 512), dtype, g), _randn((200, 1, 64), dtype, g)
+        q, qr = _queries((4, heads), dtype, g)
+        kw = dict(layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[2, 4], actual_seq_lengths_kv=[70, 200])
+        idx = _indices(4, k, [70, 70, 130, 130], g, over=10).reshape(4, 1, k)
+    combined = torch.cat([key, key_rope], -1)
+    got = check(q, combined, idx, GLM5_SCALE, query_rope=qr, key_rope=None, **kw)
+    separate = ops.sparse_flash_attention(q, key, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope,
+                                          return_softmax_lse=True, **kw)  # fmt: skip
+    for a, b in zip(got, separate):
+        assert torch.equal(a, b)
+    view = torch.cat([combined, combined[..., :32]], -1)[..., :576]  # rows apart: the op makes it contiguous
+    assert not view.is_contiguous()
+    assert torch.equal(ops.sparse_flash_attention(q, view, view, idx, GLM5_SCALE, query_rope=qr, **kw)[0], got[0])
+    # value of key's shape, not key itself: a copy gives the same; another tensor's latent columns are V.
+    copy = ops.sparse_flash_attention(q, combined, combined.clone(), idx, GLM5_SCALE, query_rope=qr, **kw)[0]
+    assert torch.equal(copy, got[0])
+    other = _randn(combined.shape, dtype, g)
+    out = check(q, combined, idx, GLM5_SCALE, value=other, query_rope=qr, key_rope=None, **kw)[0]
+    assert torch.equal(out, ops.sparse_flash_attention(q, key, other[..., :512].contiguous(), idx, GLM5_SCALE,
+                                                       query_rope=qr, key_rope=key_rope, **kw)[0])  # fmt: skip
+
+
 @pytest.mark.parametrize("heads", [1, 16, 64])
 def test_decode_rows_split_across_cores(heads):
     # Fewer rows than AI cores: each row's top-2048 is cut into pieces on several cores and the
@@ -304,6 +352,24 @@ def test_decode_rows_split_across_cores(heads):
     check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_kv="PA_BSND",
           actual_seq_lengths_kv=kv_lens)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
+@pytest.mark.parametrize("heads", [16, 128])
+@pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
+def test_separate_value_with_several_items_per_core(heads, combined):
+    # Four decode rows of 2048 cut over the cores: a core ends one row's piece and starts the next
+    # row's. A separate value's rows of a tile are copied after the cube has taken the next item's
+    # list: they must still come from the tile's own list (128 heads: the cube copies every row).
+    g = torch.Generator().manual_seed(heads + 41)
+    kv_lens = [3000] * 4
+    q, qr = _queries((4, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    value = _randn(key.shape, torch.bfloat16, g)
+    if combined:
+        key, key_rope, value = torch.cat([key, key_rope], -1), None, torch.cat([value, key_rope], -1)
+    idx = _indices(4, 2048, kv_lens, g)
+    check(q, key, idx, GLM5_SCALE, value=value, query_rope=qr, key_rope=key_rope, block_table=table,
+          layout_query="TND", layout_kv="PA_BSND", actual_seq_lengths_query=[1, 2, 3, 4], actual_seq_lengths_kv=kv_lens)
 
 
 def test_split_rows_with_empty_pieces():
@@ -389,7 +455,8 @@ def _valid(heads=4, dtype=torch.bfloat16):
         (dict(sparse_block_size=2), ValueError, "sparse_block_size must be 1"),
         (dict(pre_tokens=10), ValueError, "pre_tokens"),
         (dict(actual_seq_lengths_kv=[9]), ValueError, r"actual_seq_lengths_kv must hold 1 lengths in \[0, 8\]"),
-        (dict(query_rope=None), ValueError, "query_rope and key_rope are required"),
+        (dict(query_rope=None), ValueError, "query_rope is required"),
+        (dict(key_rope=None), ValueError, r"key's last dim must be 576 \(latent then rope, key_rope being None\), got 512"),
         (dict(scale_value=float("nan")), TypeError, "scale_value"),
     ],
 )
@@ -413,6 +480,19 @@ def test_rejects_unsupported_heads_and_bad_value():
         ops.sparse_flash_attention(q, key, key[:, :7], idx, 0.1, query_rope=qr, key_rope=key_rope)
     with pytest.raises(TypeError, match="value must have dtype in"):
         ops.sparse_flash_attention(q, key, key.half(), idx, 0.1, query_rope=qr, key_rope=key_rope)
+
+
+def test_rejects_bad_combined_cache():
+    # key_rope None: key rows must be 576 wide and value of key's shape (V is its latent part); a
+    # 576-wide key with a key_rope is refused too.
+    q, qr, key, key_rope, idx = _valid()
+    combined = torch.cat([key, key_rope], -1)
+    with pytest.raises(ValueError, match=r"value must have shape \(1, 8, 1, 576\)"):
+        ops.sparse_flash_attention(q, combined, key, idx, 0.1, query_rope=qr)
+    with pytest.raises(ValueError, match=r"key's last dim must be 512 \(the latent\), got 576"):
+        ops.sparse_flash_attention(q, combined, combined, idx, 0.1, query_rope=qr, key_rope=key_rope)
+    with pytest.raises(TypeError, match="key must have dtype in"):
+        ops.sparse_flash_attention(q, combined.half(), combined.half(), idx, 0.1, query_rope=qr)
 
 
 def test_rejects_short_or_foreign_block_table():
@@ -441,7 +521,7 @@ def test_fake_tensor():
         assert out.shape == q.shape and out.dtype == q.dtype and m.shape == s.shape == (3, 1, 2, 8)
 
 
-@pytest.mark.parametrize("layout", ["BSND", "TND-PA_BSND"])
+@pytest.mark.parametrize("layout", ["BSND", "TND-PA_BSND", "combined"])
 def test_opcheck(layout):
     """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd
     registration, AOT dispatch."""
@@ -455,6 +535,8 @@ def test_opcheck(layout):
     else:
         q, qr = _queries((3, 8), torch.float16, g)
         key, key_rope, table = _paged_cache([30, 5], 16, torch.float16, g)
+        if layout == "combined":  # key rows hold their rope: key_rope None
+            key, key_rope = torch.cat([key, key_rope], -1), None
         idx = _indices(3, 8, [30, 30, 5], g)
         args = (q, key, key, idx, 0.2, table, torch.tensor([2, 3], dtype=torch.int64), torch.tensor([30, 5]), qr, key_rope,
                 "TND", "PA_BSND", 0, False)  # fmt: skip

@@ -21,6 +21,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
           p.scale = scale;
           p.returnLse = softmaxMax != 0;
           p.separateValue = value != key;
+          p.combinedKv = keyRope == 0;  // the rope columns are in the key rows
           const ascend_glm5::host::SparseFlashAttentionBuffers b{
               Ptr<const void>(query), queryBytes, Ptr<const void>(queryRope), queryRopeBytes, Ptr<const void>(key),
               keyBytes, Ptr<const void>(value), valueBytes, Ptr<const void>(keyRope), keyRopeBytes, Ptr<const void>(sparseIndices), sparseIndicesBytes,

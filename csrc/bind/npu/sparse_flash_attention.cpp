@@ -9,7 +9,7 @@ using namespace ascend_glm5::bind;
 
 // Outputs come allocated from Python; every row is written (zeros for rows that attend nothing).
 void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, const at::Tensor& key,
-                          const at::Tensor& value, const at::Tensor& keyRope, const at::Tensor& sparseIndices,
+                          const at::Tensor& value, const c10::optional<at::Tensor>& keyRope, const at::Tensor& sparseIndices,
                           const c10::optional<at::Tensor>& blockTable, const at::Tensor& out,
                           const c10::optional<at::Tensor>& softmaxMax, const c10::optional<at::Tensor>& softmaxSum,
                           std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
@@ -35,10 +35,12 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   // value viewing key's very elements is key (MLA's absorbed cache): V then comes from the key rows.
   p.separateValue = !value.is_same(key) && !(value.data_ptr() == key.data_ptr() && value.sizes() == key.sizes() &&
                                              value.strides() == key.strides());
+  p.combinedKv = !keyRope.has_value();  // a key row holds its rope columns (576 wide)
   const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, AiCores(query.device()));
   if (plan.tiling.numRows == 0) return;
   const DevicePlan dev = PlanOnDevice(plan, query);
-  at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous(), kr = keyRope.contiguous();
+  at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous();
+  at::Tensor kr = p.combinedKv ? at::Tensor() : keyRope->contiguous();
   at::Tensor v = p.separateValue ? value.contiguous() : k;
   at::Tensor idx = sparseIndices.contiguous();
   at::Tensor bt = p.paged ? blockTable->contiguous() : at::Tensor();
@@ -48,7 +50,7 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   LaunchOnCurrentStream("ascend_glm5_sparse_flash_attention",
                         [blockDim, q, qr, k, v, kr, idx, bt, o, mx, sm, dev](void* stream) {
                           return ascend_glm5::host::SparseFlashAttentionNpu(
-                              stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), v.data_ptr(), kr.data_ptr(),
+                              stream, blockDim, q.data_ptr(), qr.data_ptr(), k.data_ptr(), v.data_ptr(), DataPtrOrNull(kr),
                               idx.data_ptr(), DataPtrOrNull(bt), dev.table.data_ptr(), o.data_ptr(), DataPtrOrNull(mx),
                               DataPtrOrNull(sm), dev.workspace.data_ptr(), dev.tiling.data_ptr());
                         });

@@ -23,6 +23,7 @@ struct SparseFlashAttentionProblem {
   float scale = 1.0f;
   bool returnLse = false;
   bool separateValue = false;  // V rows come from `value` (same layout as key), not from key
+  bool combinedKv = false;     // key (and a separate value) rows are 576 wide (latent, then rope); no key_rope
 };
 
 struct SparseFlashAttentionPlan {
@@ -43,7 +44,7 @@ struct SparseFlashAttentionBuffers {
   const void* queryRope; uint64_t queryRopeBytes;
   const void* key; uint64_t keyBytes;
   const void* value; uint64_t valueBytes;  // == key unless separateValue
-  const void* keyRope; uint64_t keyRopeBytes;
+  const void* keyRope; uint64_t keyRopeBytes;  // null with combinedKv
   const void* sparseIndices; uint64_t sparseIndicesBytes;
   const void* blockTable; uint64_t blockTableBytes;
   void* out; void* softmaxMax; void* softmaxSum;

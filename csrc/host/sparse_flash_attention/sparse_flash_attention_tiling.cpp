@@ -44,6 +44,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.returnLse = p.returnLse ? 1 : 0;
   t.scale = p.scale;
   t.separateValue = p.separateValue ? 1 : 0;
+  t.combinedKv = p.combinedKv ? 1 : 0;
   const uint32_t tileRows = SfaTileRows(p.heads);
   t.tileRows = tileRows;
 
@@ -134,11 +135,14 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
 
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
-  // about equal MTE2 time each), as many as their free UB holds.
+  // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
+  // instead of two for the cube too, and the rows the vector cores gather cross L2 twice more (the
+  // gather slot): the cube then takes 36 of every 64 (the modeled optimum at GLM-5 decode).
   const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(21 * tileRows / 64, rowsPerCore) : 0;
+  const uint32_t aivPer64 = p.combinedKv ? 14 : 21;
+  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 
   // Workspace: per AI core the S / P / O rings; work slots; per item its row lists (one per vector

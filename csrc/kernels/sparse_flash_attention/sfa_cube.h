@@ -4,7 +4,8 @@
 // Per tile g (up to tileRows = 128 of those rows at N1 <= 64, 64 at N1 = 128; all N1 heads as the
 // cube's M):
 //   Gather   the rows of key (512) and k_rope (64) GM -> L1 (ND2NZ, one copy per run of
-//            contiguous cache rows) into L1 tile g % 3; latent rows past the last selected one, up
+//            contiguous cache rows; one copy for both when a key row holds its rope, combinedKv)
+//            into L1 tile g % 3; latent rows past the last selected one, up
 //            to the next 16, are zeroed (the cube works on whole 16-row fractals).
 //   Scores   S = [q | q_rope] . [k | k_rope]^T, 128 of the 576 columns per Mmad, fp32 in L0C
 //            -> fixpipe -> S ring slot g % 2 -> both vector cores. With a separate `value`, its rows
@@ -138,7 +139,6 @@ class SfaCube {
         ended_ = true;
         return false;
       }
-      listBase_ = uint64_t(item) * t_->listWords;
       cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_);
     }
     return true;
@@ -235,7 +235,9 @@ class SfaCube {
   __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows, Run& run,
                                   uint32_t& done) {
     for (; done < rows; ++done) {
-      const uint64_t row = uint32_t(lists_.GetValue(listBase_ + tile.start + done));
+      // The tile's own item list (LoadValue copies the value rows of a tile after NextWork has
+      // moved on to the next item).
+      const uint64_t row = uint32_t(lists_.GetValue(uint64_t(tile.item) * t_->listWords + tile.start + done));
       if (run.len > 0 && row == run.row + run.len) {
         ++run.len;
         continue;
@@ -250,9 +252,16 @@ class SfaCube {
   __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, uint32_t tileRow, uint64_t cacheRow, uint32_t n) {
     using namespace AscendC;
     if (n == 0) return;
-    DataCopy(kv[tileRow * 16], (kValue ? value_ : key_)[cacheRow * kSfaLatentDim],
-             Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
-    if (kValue) return;
+    if (!kValue && t_->combinedKv) {  // latent and rope of a row side by side: both in one copy
+      DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaQkDim], Nd2NzParams(1, n, kSfaQkDim, 0, kSfaQkDim, rows_, 1, 0));
+      return;
+    }
+    if (kValue) {  // a separate value has key's layout: rows 576 wide (latent first) with combinedKv
+      const uint32_t stride = t_->combinedKv ? kSfaQkDim : kSfaLatentDim;
+      DataCopy(kv[tileRow * 16], value_[cacheRow * stride], Nd2NzParams(1, n, kSfaLatentDim, 0, stride, rows_, 1, 0));
+      return;
+    }
+    DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaLatentDim], Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
     DataCopy(kv[kSfaLatentDim * rows_ + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
              Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, rows_, 1, 0));
   }
@@ -364,7 +373,7 @@ class SfaCube {
   const SparseFlashAttentionTiling* t_ = nullptr;
   SfaPlan plan_;
   SfaTileCursor cursor_;
-  uint64_t slot_ = 0, listBase_ = 0;
+  uint64_t slot_ = 0;
   bool ended_ = false;
   uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
   bool queryPending_ = false, pInTile_ = false;

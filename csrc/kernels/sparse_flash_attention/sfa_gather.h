@@ -1,6 +1,7 @@
 // Sparse Flash Attention: the vector cores' share of the row gather.
 //
-// Every selected row costs two small GM copies (its 512 latent and 64 rope values); issued by the
+// Every selected row costs two small GM copies (its 512 latent and 64 rope values; one with a
+// combined 576-wide cache row); issued by the
 // cube alone, their fixed cost per copy makes the cube's MTE2 the bottleneck of decode. So each
 // tile's rows are shared (TileShares): the cube copies the first ones straight into L1, and each
 // vector core copies its share into UB, one copy per run of contiguous cache rows, then as one
@@ -97,6 +98,14 @@ class SfaVectorGather {
     using namespace AscendC;
     if (n == 0) return;
     constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);
+    if (t_->combinedKv) {  // the run's rows, latent and rope side by side, are one contiguous block
+      DataCopyPad(keys_[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(1, n * (latentBytes + ropeBytes), 0, 0, 0),
+                  DataCopyPadExtParams<T>());
+      if (t_->separateValue)  // value in key's layout: the latent part of each 576-wide row
+        DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaQkDim], DataCopyExtParams(uint16_t(n), latentBytes, ropeBytes, 0, 0),
+                    DataCopyPadExtParams<T>());
+      return;
+    }
     DataCopyPad(keys_[at * kSfaQkDim], key_[row * kSfaLatentDim],
                 DataCopyExtParams(uint16_t(n), latentBytes, 0, ropeBytes / 32, 0), DataCopyPadExtParams<T>());
     DataCopyPad(keys_[at * kSfaQkDim + kSfaLatentDim], keyRope_[row * kSfaRopeDim],

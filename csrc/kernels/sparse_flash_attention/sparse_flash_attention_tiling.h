@@ -86,6 +86,7 @@ struct SparseFlashAttentionTiling {
   uint32_t gatherSlotBytes; // tileRows rows of key + rope (576), then of value (512) when separate
   uint32_t listRegionBytes; // each vector core keeps its own copy of the item lists
   uint32_t tileRows;     // SfaTileRows(heads)
+  uint32_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
 };
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
