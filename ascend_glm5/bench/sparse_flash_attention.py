@@ -18,24 +18,26 @@ DEFAULT_SOC = "Ascend910B3"  # the model's SoC when --soc is not given
 GLM5 = (64, 0.0625)
 DSV32 = (128, 0.1352338)
 
-# (name, (heads, scale), sequences, query tokens per sequence, cached tokens per sequence)
+# (name, (heads, scale), sequences, query tokens per sequence, cached tokens per sequence, combined cache:
+# key rows 576 wide, latent then rope, key_rope None)
 CASES = [
-    ("B=1 8K", GLM5, 1, 1, 8192),
-    ("B=16 8K", GLM5, 16, 1, 8192),
-    ("B=64 8K", GLM5, 64, 1, 8192),
-    ("B=1 32K", GLM5, 1, 1, 32768),
-    ("B=16 32K", GLM5, 16, 1, 32768),
-    ("B=64 32K", GLM5, 64, 1, 32768),
-    ("B=1 128K", GLM5, 1, 1, 131072),
-    ("B=16 128K", GLM5, 16, 1, 131072),  # B=64 x 128K needs a 9.7 GB cache on the host: not run
-    ("MTP 12x2 8K", GLM5, 12, 2, 8192),  # two query tokens per sequence, causal
-    ("prefill 1K", GLM5, 1, 1024, 1024),  # causal: token i selects min(i + 1, 2048) rows
-    ("DSV3.2 B=16 8K", DSV32, 16, 1, 8192),  # 128 heads: 64-row tiles
+    ("B=1 8K", GLM5, 1, 1, 8192, False),
+    ("B=16 8K", GLM5, 16, 1, 8192, False),
+    ("B=64 8K", GLM5, 64, 1, 8192, False),
+    ("B=1 32K", GLM5, 1, 1, 32768, False),
+    ("B=16 32K", GLM5, 16, 1, 32768, False),
+    ("B=64 32K", GLM5, 64, 1, 32768, False),
+    ("B=1 128K", GLM5, 1, 1, 131072, False),
+    ("B=16 128K", GLM5, 16, 1, 131072, False),  # B=64 x 128K needs a 9.7 GB cache on the host: not run
+    ("B=16 32K 576", GLM5, 16, 1, 32768, True),  # the combined cache (FlashMLA's layout): one copy per row
+    ("MTP 12x2 8K", GLM5, 12, 2, 8192, False),  # two query tokens per sequence, causal
+    ("prefill 1K", GLM5, 1, 1024, 1024, False),  # causal: token i selects min(i + 1, 2048) rows
+    ("DSV3.2 B=16 8K", DSV32, 16, 1, 8192, False),  # 128 heads: 64-row tiles
 ]
-QUICK_CASES = [("B=4 2.5K", GLM5, 4, 1, 2560)]
+QUICK_CASES = [("B=4 2.5K", GLM5, 4, 1, 2560, False)]
 
 
-def _inputs(heads, seqs, s1, kv_len, g):
+def _inputs(heads, seqs, s1, kv_len, combined, g):
     tokens, blocks = seqs * s1, seqs * (-(-kv_len // BLOCK))
     q = torch.randn(tokens, heads, 512, generator=g).bfloat16()
     q_rope = torch.randn(tokens, heads, 64, generator=g).bfloat16()
@@ -50,6 +52,8 @@ def _inputs(heads, seqs, s1, kv_len, g):
         ids = torch.randperm(n, generator=g)[:TOPK]
         idx[t, 0, : ids.numel()] = ids.to(torch.int32)
         visible.append(ids.numel())
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
     kw = dict(query_rope=q_rope, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
               actual_seq_lengths_query=[s1 * (i + 1) for i in range(seqs)], actual_seq_lengths_kv=[kv_len] * seqs,
               sparse_mode=3, return_softmax_lse=True)  # fmt: skip
@@ -74,8 +78,8 @@ def main(quick: bool) -> int:
             "max err", "bound"]  # fmt: skip
     print_row(head, widths)
     counters, rows = [], []
-    for name, (heads, scale), seqs, s1, kv_len in QUICK_CASES if quick else CASES:
-        q, key, idx, kw, visible = _inputs(heads, seqs, s1, kv_len, g)
+    for name, (heads, scale), seqs, s1, kv_len, combined in QUICK_CASES if quick else CASES:
+        q, key, idx, kw, visible = _inputs(heads, seqs, s1, kv_len, combined, g)
         run = lambda: ops.sparse_flash_attention(q, key, key, idx, scale, **kw)  # noqa: E731
         t_emu = wall_time(run, repeat=2)
         got = run()[0]
