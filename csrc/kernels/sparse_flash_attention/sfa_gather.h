@@ -98,6 +98,8 @@ class SfaVectorGather {
     using namespace AscendC;
     if (n == 0) return;
     constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);
+    // A run is at most MaxRows rows of 1152 B: one block (DataCopyPad(ISASI).md: blockLen up to
+    // 2097151 B; from GM, srcStride counts bytes).
     if (t_->combinedKv) {  // the run's rows, latent and rope side by side, are one contiguous block
       DataCopyPad(keys_[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(1, n * (latentBytes + ropeBytes), 0, 0, 0),
                   DataCopyPadExtParams<T>());
