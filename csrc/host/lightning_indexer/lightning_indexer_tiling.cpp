@@ -195,24 +195,25 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
   perCore.resize(t.blockDim);
 
-  // Tables: rows, batches, items (grouped by core), core offsets.
-  t.rowOffset = 0;
-  t.batchOffset = t.rowOffset + 4 * t.numRows;
-  t.itemOffset = t.batchOffset + 2 * t.numBatches;
-  t.coreOffset = t.itemOffset + 8 * t.numItems;
-  plan.table.reserve(t.coreOffset + t.blockDim + 1);
-  for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
-  for (size_t b = 0; b < batches; ++b)
-    plan.table.insert(plan.table.end(), {static_cast<int32_t>(p.keyStart[b]), static_cast<int32_t>(p.keyLen[b])});
+  // Tables: core offsets, items (grouped by core), rows; each starts on a 64-byte line (the scalar
+  // DataCache's) so that a core's first reads (its item range, its first item) miss once each.
+  t.coreOffset = 0;
+  t.itemOffset = AlignUp(t.coreOffset + t.blockDim + 1, 16);
+  t.rowOffset = t.itemOffset + 8 * t.numItems;
+  plan.table.reserve(t.rowOffset + 4 * t.numRows);
+  plan.table.assign(t.itemOffset, 0);
   std::vector<int32_t> offsets{0};
   for (auto& core : perCore) {
     for (uint32_t i : core) {
       const LiItem& it = items[i];
-      plan.table.insert(plan.table.end(), {it.row0, it.rows, it.keyBegin, it.keyEnd, it.halfKeys, it.split, 0, 0});
+      const int32_t batch = rows[it.row0].batch;
+      plan.table.insert(plan.table.end(), {it.row0, it.rows, it.keyBegin, it.keyEnd, it.halfKeys, it.split, batch,
+                                           static_cast<int32_t>(p.keyStart[batch])});
     }
     offsets.push_back(offsets.back() + static_cast<int32_t>(core.size()));
   }
-  plan.table.insert(plan.table.end(), offsets.begin(), offsets.end());
+  std::copy(offsets.begin(), offsets.end(), plan.table.begin() + t.coreOffset);
+  for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
 
   // Phase 2: each row's lists merged 4 at a time, level by level, in balanced groups of
   // consecutive (key-ordered) lists, until a row's last merge (at most 4 lists) writes its output;
@@ -247,10 +248,16 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     }
     if (!level.empty()) levels.push_back(std::move(level));
   }
+  // The level offsets, then the merges level after level, from a 64-byte line: a vector core's
+  // first merge record of level 0 then shares the line of the level offsets (in decode the row's
+  // final merge is read with one GM miss).
   t.numLevels = static_cast<uint32_t>(levels.size());
-  t.mergeOffset = static_cast<uint32_t>(plan.table.size());
-  std::vector<int32_t> levelOffsets{0};
+  t.levelOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);
+  t.mergeOffset = t.levelOffset + AlignUp(t.numLevels + 1, 8);
+  plan.table.resize(t.mergeOffset, 0);
+  int32_t merges = 0;
   for (const auto& level : levels) {
+    plan.table[t.levelOffset + (&level - &levels.front())] = merges;
     for (LiMerge m : level) {
       // A row's first merges (level 0) cut its lists at its threshold when they published quantiles.
       if (&level == &levels.front() && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
@@ -258,11 +265,11 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         m.cutBase = rows[m.row].partialBase;
       }
       plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, 0, 0});
+      merges++;
     }
-    levelOffsets.push_back(levelOffsets.back() + static_cast<int32_t>(level.size()));
   }
-  t.levelOffset = static_cast<uint32_t>(plan.table.size());
-  plan.table.insert(plan.table.end(), levelOffsets.begin(), levelOffsets.end());
+  plan.table[t.levelOffset + t.numLevels] = merges;
+  t.planWords = static_cast<uint32_t>(plan.table.size());
 
   t.wsRingBytes = kLiRingSlots * t.groupRows * p.heads * kLiStepKeys * 4;
   t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);

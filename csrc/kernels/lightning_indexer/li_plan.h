@@ -9,22 +9,17 @@ namespace ascend_glm5 {
 class LiPlan {
  public:
   __aicore__ inline void Init(GM_ADDR plan, const LightningIndexerTiling& t) {
-    const uint32_t words = t.levelOffset + t.numLevels + 1;
-    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), words);
+    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), t.planWords);
     t_ = &t;
   }
   __aicore__ inline LiRow Row(uint32_t r) const {
     const uint32_t o = t_->rowOffset + r * 4;
     return LiRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
   }
-  __aicore__ inline LiBatch Batch(uint32_t b) const {
-    const uint32_t o = t_->batchOffset + b * 2;
-    return LiBatch{plan_.GetValue(o), plan_.GetValue(o + 1)};
-  }
   __aicore__ inline LiItem Item(uint32_t i) const {
     const uint32_t o = t_->itemOffset + i * 8;
     return LiItem{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
-                  plan_.GetValue(o + 4), plan_.GetValue(o + 5), 0, 0};
+                  plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), plan_.GetValue(o + 7)};
   }
   __aicore__ inline LiMerge Merge(uint32_t i) const {
     const uint32_t o = t_->mergeOffset + i * 8;

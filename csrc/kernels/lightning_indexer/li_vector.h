@@ -47,6 +47,16 @@ class LiVector {
   __aicore__ inline void Process() {
     uint32_t first, last;
     plan_.CoreItems(AscendC::GetBlockIdx() / 2, first, last);
+    // This core's first merge of level 0 is read now: its GM misses overlap the wait for the first
+    // score tile instead of following SyncAll (decode: the row's final merge).
+    const uint32_t vectorCores = 2 * t_->blockDim;
+    uint32_t m0 = 0, end0 = 0;
+    LiMerge firstMerge{};
+    if (t_->numLevels > 0) {
+      plan_.LevelMerges(0, m0, end0);
+      m0 += AscendC::GetBlockIdx();
+      if (m0 < end0) firstMerge = plan_.Merge(m0);
+    }
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i));
     tileFree_[0].Drain();
@@ -54,9 +64,12 @@ class LiVector {
     CarvePhase2();
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
+      if (level == 0) {
+        for (uint32_t m = m0; m < end0; m += vectorCores) MergeStep(m == m0 ? firstMerge : plan_.Merge(m));
+        continue;
+      }
       uint32_t m, end;
       plan_.LevelMerges(level, m, end);
-      const uint32_t vectorCores = 2 * t_->blockDim;
       for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m));
     }
   }

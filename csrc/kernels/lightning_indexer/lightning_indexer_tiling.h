@@ -35,10 +35,6 @@ struct LiRow {      // per query row of the flattened query tensor
   int32_t partialBase;  // first partial-list slot of this row
   int32_t partials;     // partial lists to merge (2 per item covering the row)
 };
-struct LiBatch {
-  int32_t keyStart;     // first key row (BSND / TND); unused when paged
-  int32_t keyLen;
-};
 struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row -> list dst (or the output)
   int32_t row;
   int32_t src;          // first list slot (consecutive slots, in key order)
@@ -56,8 +52,8 @@ struct LiItem {
   int32_t keyEnd;
   int32_t halfKeys;     // keys per vector core, a multiple of 64: core s owns [keyBegin + s*halfKeys, ...)
   int32_t split;        // index of this item among the items covering its rows
-  int32_t reserved0;
-  int32_t reserved1;
+  int32_t batch;        // the rows' batch, and its first key row (BSND / TND; 0 when paged): in the item
+  int32_t keyStart;     // record so that the cube's first key load waits for no other plan read
 };
 
 struct LightningIndexerTiling {
@@ -75,8 +71,8 @@ struct LightningIndexerTiling {
   uint32_t numItems;
   uint32_t blockDim;      // AI cores used (1 AIC + 2 AIV each)
   uint32_t returnValue;
+  uint32_t planWords;     // int32 words of the plan
   uint32_t rowOffset;     // int32 offsets of the plan's tables
-  uint32_t batchOffset;
   uint32_t itemOffset;
   uint32_t coreOffset;    // blockDim + 1 prefix offsets into the items
   uint32_t mergeOffset;   // LiMerge records, level after level
