@@ -337,13 +337,26 @@ class LiVector {
   // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
   __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens) {
     using namespace AscendC;
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0;
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0, longest = 0;
+    for (int32_t i = 0; i < m.count; ++i) longest = lens[i] > longest ? lens[i] : longest;
+    // Every list's first `longest` pairs in one strided copy (the slots are consecutive) when that
+    // fits: one GM copy instead of one per list (each pays the copy's fixed cost).
+    const uint32_t stride = AlignUp(longest, 4);
+    const bool together = stride * uint32_t(m.count) <= 4 * t_->bestPairs;
+    if (together && longest > 0)
+      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
+                  DataCopyExtParams(uint16_t(m.count), stride * kPairFloats * 4, t_->listSlotBytes - stride * kPairFloats * 4, 0, 0),
+                  DataCopyPadExtParams<float>());
     for (int32_t i = 0; i < m.count; ++i) {
       if (lens[i] == 0) continue;
-      LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
+      if (together) {
+        at = uint32_t(i) * stride;
+      } else {
+        LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
+      }
       runLens[runs] = lens[i];
       starts[runs++] = at;
-      at += AlignUp(lens[i], 4);
+      if (!together) at += AlignUp(lens[i], 4);
     }
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
