@@ -264,7 +264,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
       }
-      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, 0, 0});
+      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, 0});
       merges++;
     }
   }

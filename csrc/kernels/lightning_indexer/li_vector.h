@@ -283,7 +283,7 @@ class LiVector {
       if (need <= 4 * pairs) MergeTree(m, lens);
       else MergeChain(m, lens);
     } else {
-      if (final) {
+      if (final && m.visible < int32_t(k)) {
         FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
         SetFlag<HardEvent::V_MTE2>(0);
         WaitFlag<HardEvent::V_MTE2>(0);
