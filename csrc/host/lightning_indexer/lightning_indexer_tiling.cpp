@@ -195,10 +195,11 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
   perCore.resize(t.blockDim);
 
-  // Tables: core offsets, items (grouped by core), rows; each starts on a 64-byte line (the scalar
-  // DataCache's) so that a core's first reads (its item range, its first item) miss once each.
+  // Tables: per core one 64-byte line (a line of the scalar DataCache) with its item range and a
+  // copy of its first item, so that a core's first plan reads miss once; then the items (grouped by
+  // core), the rows.
   t.coreOffset = 0;
-  t.itemOffset = AlignUp(t.coreOffset + t.blockDim + 1, 16);
+  t.itemOffset = t.coreOffset + t.blockDim * kLiCoreWords;
   t.rowOffset = t.itemOffset + 8 * t.numItems;
   plan.table.reserve(t.rowOffset + 4 * t.numRows);
   plan.table.assign(t.itemOffset, 0);
@@ -212,7 +213,13 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     }
     offsets.push_back(offsets.back() + static_cast<int32_t>(core.size()));
   }
-  std::copy(offsets.begin(), offsets.end(), plan.table.begin() + t.coreOffset);
+  for (uint32_t c = 0; c < t.blockDim; ++c) {
+    int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
+    core[0] = offsets[c];
+    core[1] = offsets[c + 1];
+    if (offsets[c] < offsets[c + 1])
+      std::copy_n(plan.table.data() + t.itemOffset + offsets[c] * 8, 8, core + 8);
+  }
   for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
 
   // Phase 2: each row's lists merged 4 at a time, level by level, in balanced groups of

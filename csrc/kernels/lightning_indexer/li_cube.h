@@ -44,7 +44,7 @@ class LiCube {
     uint32_t first, last;
     plan_.CoreItems(AscendC::GetBlockIdx(), first, last);
     uint32_t step = 0;
-    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i), step);
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step);
     // Take back the last tiles' "free" signals and every pending in-core event.
     for (uint32_t i = 0; i < (step < kLiRingSlots ? step : kLiRingSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();

@@ -58,7 +58,7 @@ class LiVector {
       if (m0 < end0) firstMerge = plan_.Merge(m0);
     }
     CarvePhase1();
-    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i));
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i));
     tileFree_[0].Drain();
     tileFree_[1].Drain();
     CarvePhase2();

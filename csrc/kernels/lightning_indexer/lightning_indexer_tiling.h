@@ -74,7 +74,7 @@ struct LightningIndexerTiling {
   uint32_t planWords;     // int32 words of the plan
   uint32_t rowOffset;     // int32 offsets of the plan's tables
   uint32_t itemOffset;
-  uint32_t coreOffset;    // blockDim + 1 prefix offsets into the items
+  uint32_t coreOffset;    // per AI core kLiCoreWords: its items [first, last), then a copy of its first item
   uint32_t mergeOffset;   // LiMerge records, level after level
   uint32_t levelOffset;   // numLevels + 1 prefix offsets into the merges
   uint32_t numLevels;
@@ -87,6 +87,7 @@ struct LightningIndexerTiling {
   uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
+constexpr uint32_t kLiCoreWords = 16;    // a core record: one 64-byte line (first, last, 6 unused, first item)
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
 
