@@ -421,10 +421,12 @@ def _commit() -> str:
     return f"{sha}{' + uncommitted changes' if dirty else ''} (kernels and host code last changed in {kernels})"
 
 
-def write_rows(path: str, begin: str, end: str, header: str, rows: list[str], provenance: dict[str, str]) -> None:
+def write_rows(path: str, begin: str, end: str, header: str, rows: list[str], provenance: dict[str, str],
+               keep_others: bool = True) -> None:
     """Replaces, in the block between `begin` and `end` of `path`, the rows with the same (first three
-    cells) key as `rows` (others stay, new ones are added in the order of `cases()`), and the
-    provenance lines ('- `op`: ...') of the ops in `provenance`."""
+    cells) key as `rows` (others stay, new ones are added in the order of `cases()`; with
+    `keep_others=False` the block's rows are all replaced), and the provenance lines ('- `op`: ...')
+    of the ops in `provenance`."""
     text = open(path, encoding="utf-8").read()
     i, j = text.find(begin), text.find(end)
     if i < 0 or j < i:
@@ -433,7 +435,7 @@ def write_rows(path: str, begin: str, end: str, header: str, rows: list[str], pr
     old = [line for line in old if not set(line) <= set("|-")]
     notes = {line.split("`")[1]: line for line in text[i + len(begin):j].splitlines() if line.startswith("- `")}
     new = {_key(r): r for r in rows}
-    merged = {_key(r): r for r in old if _key(r) not in new}
+    merged = {_key(r): r for r in old if keep_others and _key(r) not in new}
     merged.update(new)
     order = {(c.op, c.phase, c.shape): n for n, c in enumerate(cases(None))}
     body = sorted(merged.values(), key=lambda r: order.get(_key(r), len(order)))
@@ -466,8 +468,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(row, flush=True)
                 rows.append(row)
         if args.write:
+            # One run gives every row; keyed rows would keep a stale copy whenever a base time changed.
             write_rows(args.write, SENS_BEGIN, SENS_END, SENS_HEADER, rows,
-                       {"sensitivity": f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
+                       {"sensitivity": f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"}, keep_others=False)
         return 0
     print(HEADER, flush=True)
     speed: dict[str, float] = {}  # seconds of emulation per unit of work, per op and phase (its largest case so far)

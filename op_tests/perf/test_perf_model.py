@@ -180,3 +180,26 @@ def test_bench_soc_plot_prints_modeled_vs_roofline(tmp_path, capsys):
     # The summary line of each case: modeled us, roofline us, their ratio.
     rows = [line.split() for line in out.splitlines() if line.rstrip().endswith("critical path)") and "x" in line]
     assert rows, out
+
+
+def test_doc_rows_are_replaced_not_duplicated(tmp_path):
+    """`--write` of the GLM-5 table keeps other ops' rows; the sensitivity block is replaced whole
+    (its rows carry the base time in their key cells, so keyed merging would keep stale copies)."""
+    from ascend_glm5.perf import glm5
+
+    doc = tmp_path / "perf.md"
+    old_li = "| lightning_indexer | decode | B=1, 8K | 9.4 | 1.32 | 7.1x |  |  | AIC MTE2 | 1 s |"
+    old_sfa = "| sparse_flash_attention | decode | B=1, 8K | 17.3 | 1.57 | 11.1x |  |  | AIC MTE2 | 1 s |"
+    old_sens = "| lightning_indexer decode B=16, 32K | `gm_read_latency` 400 | 127.0 | 114.1 (-10%) | 155.4 (+22%) |"
+    doc.write_text("\n".join(["intro", glm5.TABLE_BEGIN, glm5.HEADER, old_li, old_sfa, glm5.TABLE_END, "between",
+                              glm5.SENS_BEGIN, glm5.SENS_HEADER, old_sens, glm5.SENS_END, "outro", ""]))
+    new_li = old_li.replace("9.4 | 1.32 | 7.1x", "5.0 | 1.32 | 3.8x")
+    glm5.write_rows(str(doc), glm5.TABLE_BEGIN, glm5.TABLE_END, glm5.HEADER, [new_li], {"lightning_indexer": "now"})
+    new_sens = old_sens.replace("127.0 | 114.1", "93.0 | 85.0")
+    glm5.write_rows(str(doc), glm5.SENS_BEGIN, glm5.SENS_END, glm5.SENS_HEADER, [new_sens], {"sensitivity": "now"},
+                    keep_others=False)
+    text = doc.read_text()
+    assert new_li in text and old_li not in text and old_sfa in text
+    assert new_sens in text and old_sens not in text
+    assert text.startswith("intro\n") and "\nbetween\n" in text and text.endswith("outro\n")
+    assert text.count("- `lightning_indexer`: now") == 1 and text.count("- `sensitivity`: now") == 1
