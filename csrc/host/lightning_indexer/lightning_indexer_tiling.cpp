@@ -11,6 +11,8 @@ namespace {
 constexpr uint32_t kSplitMinKeys = 1024;  // >= 256 KB of keys per split: its query re-read costs <= 3%
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
 constexpr uint32_t kPairWords = 2;            // a (score, index) pair
+constexpr uint32_t kRunPairs = 32;            // pairs per GatherMask / Extract repeat
+constexpr uint32_t kMaxOutParts = 8;          // most vector cores sharing one row's final extraction
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
@@ -255,6 +257,26 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     }
     if (!level.empty()) levels.push_back(std::move(level));
   }
+  // A plan of one level (decode) with fewer final merges than vector cores repeats each final merge
+  // on up to kMaxOutParts cores, each extracting and writing its own part of the k ranks (the merge
+  // itself is redone; the index extraction, 14 cycles per 32 pairs, is shared).
+  t.outChunk = t.bestPairs;
+  if (levels.size() == 1) {
+    const uint32_t vectorCores = 2 * t.blockDim, finals = static_cast<uint32_t>(levels[0].size());
+    const uint32_t parts = std::min<uint32_t>(kMaxOutParts, vectorCores / finals);
+    if (parts > 1) {
+      t.outChunk = AlignUp(CeilDiv(p.sparseCount, parts), kRunPairs);
+      const int32_t used = static_cast<int32_t>(CeilDiv(p.sparseCount, t.outChunk));
+      std::vector<LiMerge> split;
+      for (const LiMerge& m : levels[0])
+        for (int32_t part = 0; part < used; ++part) {
+          split.push_back(m);
+          split.back().dst = -1 - part;
+        }
+      levels[0] = std::move(split);
+    }
+  }
+
   // The level offsets, then the merges level after level, from a 64-byte line: a vector core's
   // first merge record of level 0 then shares the line of the level offsets (in decode the row's
   // final merge is read with one GM miss).

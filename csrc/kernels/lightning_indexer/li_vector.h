@@ -308,18 +308,24 @@ class LiVector {
     // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
     // than k those pairs are inside the output, so they become (-inf, -1) again.
     if (keep < k) FillPairs(total, AlignUp(total, 4));
-    // Pairs past k (more were merged) are extracted but not written: the output takes k.
+    // This merge writes output part -1 - dst: ranks [from, from + n) (the row's final merge is
+    // repeated once per part on other vector cores, each extracting its own ranks). Pairs past k
+    // (more were merged) are not written: the output takes k.
+    const uint32_t from = uint32_t(-1 - m.dst) * t_->outChunk;
+    const uint32_t n = k - from < t_->outChunk ? k - from : t_->outChunk;
+    const uint32_t repeats = CeilDiv(n, kRunPairs);
     if (t_->returnValue) {
-      AscendC::Extract(outScores_, outIdx_, merged_, static_cast<int32_t>(pairs / kRunPairs));
+      AscendC::Extract(outScores_, outIdx_, merged_[from * kPairFloats], static_cast<int32_t>(repeats));
     } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
       uint64_t kept = 0;
-      GatherMask(outIdx_, merged_.ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
-                 GatherMaskParams(1, uint16_t(pairs / kRunPairs), 8, 0), kept);
+      GatherMask(outIdx_, merged_[from * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
+                 GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
     }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopyPad(indices_[uint64_t(m.row) * k], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
-    if (t_->returnValue) DataCopyPad(values_[uint64_t(m.row) * k], outScores_, DataCopyExtParams(1, k * 4, 0, 0, 0));
+    const uint64_t out = uint64_t(m.row) * k + from;
+    DataCopyPad(indices_[out], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, n * 4, 0, 0, 0));
+    if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
   }

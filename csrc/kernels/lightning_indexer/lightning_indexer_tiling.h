@@ -39,7 +39,7 @@ struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row 
   int32_t row;
   int32_t src;          // first list slot (consecutive slots, in key order)
   int32_t count;        // 1..4, or up to kLiMaxWideLists for a row merged in one step (LiWideMerge)
-  int32_t dst;          // list slot of the result; -1: the row's indices (and values)
+  int32_t dst;          // list slot of the result; < 0: the row's indices (and values), output part -1 - dst
   int32_t cutLists;     // > 0: the row's first merge, its cutLists partial lists (from slot cutBase)
   int32_t cutBase;      //      published quantiles: cut the lists at its threshold first (LiCutsLists)
   int32_t visible;      // keys the row sees: a final merge of a row that sees at least k needs no padding
@@ -85,6 +85,7 @@ struct LightningIndexerTiling {
   uint32_t numListSlots;
   uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
   uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
+  uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
 constexpr uint32_t kLiCoreWords = 16;    // a core record: one 64-byte line (first, last, 6 unused, first item)
