@@ -190,6 +190,18 @@ def test_decode_many_lists_merged_over_levels():
     assert torch.equal(got, want)  # random data: no scores within rounding of each other here
 
 
+@pytest.mark.parametrize("rows, keys", [(1, 16000), (2, 5000), (12, 5000)])
+def test_decode_best_keys_in_one_stretch(rows, keys):
+    # The last quarter of each row's keys scaled by 4 (exact in bf16) holds nearly all of its best:
+    # the lists of that stretch stay far longer after the cut than a cut merge loads ahead (its
+    # estimate assumes the best spread by keys seen), so they must be loaded again. One row over
+    # every core (a wide merge of ~30 lists), rows of 8 lists, and rows of 4 lists (on the 24 AI
+    # cores the emulator has by default: 12 x 5000 keys put each row on 2 cores).
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=14)
+    k[:, keys * 3 // 4 :] *= 4
+    check(q, k, w, sparse_count=2048, return_value=True)
+
+
 def test_decode_ties_across_split_lists():
     # 97 distinct keys repeated over 6000: every score is shared by ~62 keys, on every core's list.
     # The threshold lands on tied scores and the merges must still prefer the lower indices.

@@ -24,6 +24,18 @@ uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPair
   return bytes;
 }
 
+// Pairs of each list a cut merge loads with the list headers, before its cut is known: 1.25 times
+// the longest list's share of the k best (by the keys it saw) plus two quantile steps and 32, a
+// multiple of 4 (32 bytes); 0 (no speculative load) when that does not fit next to the others.
+int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, uint32_t longestHalf, uint32_t k, uint32_t bestPairs) {
+  if (m.count < 2 || row.visible <= 0) return 0;
+  const uint64_t share = (uint64_t(5) * k * longestHalf + 4 * uint64_t(row.visible) - 1) / (4 * uint64_t(row.visible));
+  const uint64_t want = share + 2 * LiQuantileStep(k, uint32_t(row.partials)) + 32;
+  const uint32_t spec = AlignUp(static_cast<uint32_t>(std::min<uint64_t>(want, k)), 4);
+  if (m.count > 4 && uint64_t(spec) * uint32_t(m.count) > 4 * uint64_t(bestPairs)) return 0;
+  return static_cast<int32_t>(spec);
+}
+
 struct Group {
   uint32_t row0, rows, keys;
 };
@@ -191,6 +203,10 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       partialSlot += static_cast<int32_t>(2 * groupItems[gi]);
     }
   }
+  std::vector<uint32_t> longestHalf(p.numRows, 0);  // per row: the most keys one of its partial lists saw
+  for (const LiItem& it : items)
+    for (int32_t r = it.row0; r < it.row0 + it.rows; ++r)
+      longestHalf[r] = std::max<uint32_t>(longestHalf[r], static_cast<uint32_t>(it.halfKeys));
   t.numItems = static_cast<uint32_t>(items.size());
   t.numPartials = static_cast<uint32_t>(partialSlot);
   while (!perCore.empty() && perCore.back().empty()) perCore.pop_back();
@@ -292,8 +308,9 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       if (&level == &levels.front() && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
+        m.spec = SpeculativePairs(m, rows[m.row], longestHalf[m.row], p.sparseCount, t.bestPairs);
       }
-      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, 0});
+      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, m.spec});
       merges++;
     }
   }

@@ -23,7 +23,7 @@ class LiPlan {
   __aicore__ inline LiMerge Merge(uint32_t i) const {
     const uint32_t o = t_->mergeOffset + i * 8;
     return LiMerge{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
-                   plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), 0};
+                   plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), plan_.GetValue(o + 7)};
   }
   // Merges [first, last) of phase-2 level `level`.
   __aicore__ inline void LevelMerges(uint32_t level, uint32_t& first, uint32_t& last) const {

@@ -267,7 +267,19 @@ class LiVector {
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
     if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
-    SetFlag<HardEvent::MTE2_S>(0);
+    SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
+    if (cut) SetFlag<HardEvent::MTE2_V>(0);
+    // A cut merge also loads the first m.spec pairs of every list right away (the plan's estimate
+    // of a cut list's length), one strided copy into inAll_ (list i at i * SpecStride): the lists
+    // then arrive while the threshold is computed, and only a list cut longer is loaded again.
+    const uint32_t spec = cut ? uint32_t(m.spec) : 0;
+    if (spec > 0) {
+      const uint32_t stride = SpecStride(m, spec);
+      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
+                  DataCopyExtParams(uint16_t(m.count), spec * kPairFloats * 4, t_->listSlotBytes - spec * kPairFloats * 4,
+                                    (stride - spec) * kPairFloats * 4 / 32, 0),
+                  DataCopyPadExtParams<float>());
+    }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
     for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
@@ -280,7 +292,7 @@ class LiVector {
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
       uint32_t need = 0;
       for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
-      if (need <= 4 * pairs) MergeTree(m, lens);
+      if (need <= 4 * pairs) MergeTree(m, lens, spec);
       else MergeChain(m, lens);
     } else {
       if (final && m.visible < int32_t(k)) {
@@ -289,7 +301,7 @@ class LiVector {
         WaitFlag<HardEvent::V_MTE2>(0);
       }
       for (int32_t i = 0; i < m.count; ++i) {
-        if (lens[i] == 0) continue;
+        if (lens[i] == 0 || (!one && lens[i] <= spec)) continue;  // empty, or in in_[i] already
         DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
                     DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
@@ -330,6 +342,12 @@ class LiVector {
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
+  // Pairs between consecutive lists of a speculative load: in_[i] for a merge of up to 4 lists,
+  // packed for a wide merge (MergeTree).
+  __aicore__ inline uint32_t SpecStride(const LiMerge& m, uint32_t spec) const {
+    return m.count > 4 ? spec : t_->bestPairs;
+  }
+
   // List i of merge m (lens[i] pairs) GM -> `dst`.
   __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len) {
     AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats],
@@ -341,15 +359,17 @@ class LiVector {
   // rounds of 4-way merges of consecutive runs (key order, so ties keep the lower index) between
   // inAll_ and merged_ until one run is left; it ends in merged_. A run keeps its best k (entries
   // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
-  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens) {
+  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens, uint32_t spec) {
     using namespace AscendC;
     uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0, longest = 0;
     for (int32_t i = 0; i < m.count; ++i) longest = lens[i] > longest ? lens[i] : longest;
     // Every list's first `longest` pairs in one strided copy (the slots are consecutive) when that
-    // fits: one GM copy instead of one per list (each pays the copy's fixed cost).
-    const uint32_t stride = AlignUp(longest, 4);
+    // fits: one GM copy instead of one per list (each pays the copy's fixed cost); none when the
+    // speculative load brought them.
+    const bool loaded = longest <= spec;
+    const uint32_t stride = loaded ? spec : AlignUp(longest, 4);
     const bool together = stride * uint32_t(m.count) <= 4 * t_->bestPairs;
-    if (together && longest > 0)
+    if (together && longest > 0 && !loaded)
       DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
                   DataCopyExtParams(uint16_t(m.count), stride * kPairFloats * 4, t_->listSlotBytes - stride * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
@@ -431,8 +451,7 @@ class LiVector {
     using namespace AscendC;
     const uint32_t lists = uint32_t(m.cutLists);
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
-    SetFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_
-    WaitFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (set in MergeStep)
     // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
     uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists;
     for (uint32_t i = 0; i < runs; ++i) {

@@ -43,7 +43,7 @@ struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row 
   int32_t cutLists;     // > 0: the row's first merge, its cutLists partial lists (from slot cutBase)
   int32_t cutBase;      //      published quantiles: cut the lists at its threshold first (LiCutsLists)
   int32_t visible;      // keys the row sees: a final merge of a row that sees at least k needs no padding
-  int32_t reserved0;
+  int32_t spec;         // a cut merge: pairs of each list loaded with the headers (a multiple of 4; 0: none)
 };
 struct LiItem {
   int32_t row0;         // first query row
