@@ -10,7 +10,8 @@ namespace ascend_glm5::host {
 
 void LightningIndexerCpu(const LightningIndexerProblem& p, const LightningIndexerBuffers& b) {
   const LightningIndexerPlan plan = MakeLightningIndexerPlan(p, AscendC::emu::Soc().aicNum);
-  const LightningIndexerTiling& t = plan.tiling;
+  // On a 64-byte line, as device memory is: the cube's head of the tiling is one line.
+  alignas(64) const LightningIndexerTiling t = plan.tiling;
   if (t.numItems == 0) return;
   std::vector<uint8_t> workspace(plan.workspaceBytes);
   AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // GM workspace is not zeroed on the NPU

@@ -56,29 +56,32 @@ struct LiItem {
   int32_t keyStart;     // record so that the cube's first key load waits for no other plan read
 };
 
+// The cube's fields come first: it reads only the first kLiTilingHeadWords words (one 64-byte line
+// of the scalar DataCache, so one GM miss before its first load instead of two).
 struct LightningIndexerTiling {
-  uint32_t numRows;       // rows of the flattened query tensor
-  uint32_t numBatches;
-  uint32_t heads;         // N1
-  uint32_t sparseCount;   // k
-  uint32_t bestPairs;     // k rounded up to 32
-  uint32_t groupRows;     // rows per item (cube M = groupRows * heads)
   uint32_t queryDtype;    // DTypeId: fp16 / bf16 (key has the same)
-  uint32_t weightDtype;   // fp16 / bf16 / fp32
+  uint32_t heads;         // N1
+  uint32_t groupRows;     // rows per item (cube M = groupRows * heads)
   uint32_t paged;         // 1: key is PA_BSND with a block table
   uint32_t blockSize;     // paged: keys per block
   uint32_t maxBlocks;     // paged: block_table row length
+  uint32_t planWords;     // int32 words of the plan
+  uint32_t itemOffset;    // int32 offsets of the plan's tables
+  uint32_t coreOffset;    // per AI core kLiCoreWords: its items [first, last), then a copy of its first item
+  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
+  uint32_t numRows;       // rows of the flattened query tensor
+  uint32_t numBatches;
+  uint32_t sparseCount;   // k
+  uint32_t bestPairs;     // k rounded up to 32
+  uint32_t weightDtype;   // fp16 / bf16 / fp32
+  uint32_t returnValue;
+  // ---- only the vector cores read on
   uint32_t numItems;
   uint32_t blockDim;      // AI cores used (1 AIC + 2 AIV each)
-  uint32_t returnValue;
-  uint32_t planWords;     // int32 words of the plan
-  uint32_t rowOffset;     // int32 offsets of the plan's tables
-  uint32_t itemOffset;
-  uint32_t coreOffset;    // per AI core kLiCoreWords: its items [first, last), then a copy of its first item
+  uint32_t rowOffset;
   uint32_t mergeOffset;   // LiMerge records, level after level
   uint32_t levelOffset;   // numLevels + 1 prefix offsets into the merges
   uint32_t numLevels;
-  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
   uint32_t wsListOffset;  // list slots: the partial lists, then the merges' intermediate lists
   uint32_t listSlotBytes; // 32-byte header (int32 length) + bestPairs pairs
   uint32_t numPartials;   // slots written in phase 1
@@ -87,6 +90,9 @@ struct LightningIndexerTiling {
   uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
 };
+constexpr uint32_t kLiTilingHeadWords = 16;
+static_assert(__builtin_offsetof(LightningIndexerTiling, numItems) == kLiTilingHeadWords * 4,
+              "the cube's tiling fields fill the first kLiTilingHeadWords words");
 constexpr uint32_t kLiListHeaderFloats = 8;
 constexpr uint32_t kLiCoreWords = 16;    // a core record: one 64-byte line (first, last, 6 unused, first item)
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
