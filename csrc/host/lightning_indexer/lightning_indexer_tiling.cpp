@@ -19,8 +19,8 @@ uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPair
   const uint32_t m = groupRows * heads;
   uint32_t bytes = tileBuffers * AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
   bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
-  bytes += 2 * (bestPairs + kLiCandPairs) * 8;
-  bytes += groupRows * (bestPairs + kLiCandPairs) * 8;
+  bytes += 2 * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
+  bytes += groupRows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
   return bytes;
 }
 

@@ -64,29 +64,35 @@ struct TopKScratch {
   AscendC::LocalTensor<float> scores;      // kTopKBlock floats: survivors' scores, padded
   AscendC::LocalTensor<uint32_t> indices;  // kTopKBlock: survivors' indices, padded
   AscendC::LocalTensor<uint8_t> mask;      // 32 bytes: compare result
-  AscendC::LocalTensor<float> mergeA;      // (bestPairs + candPairs) pairs
-  AscendC::LocalTensor<float> mergeB;      // (bestPairs + candPairs) pairs
+  AscendC::LocalTensor<float> mergeA;      // (bestPairs + candPairs + sparePairs) pairs
+  AscendC::LocalTensor<float> mergeB;      // (bestPairs + candPairs + sparePairs) pairs
 };
 
 class RunningTopK {
  public:
-  // best: bestPairs pairs (k rounded up to 32); cand: candPairs pairs (multiple of 32, >= 64).
+  static constexpr uint32_t kUnknownBlocks = 0xFFFFFFFFu;
+
+  // best: bestPairs pairs (k rounded up to 32); cand: candPairs + sparePairs pairs (multiples of 32,
+  // candPairs >= 64): candidates are merged into the best list when candPairs are taken, unless the
+  // blocks still to come fit in the spare pairs (see Offer).
   __aicore__ inline void Init(const AscendC::LocalTensor<float>& best, uint32_t k, uint32_t bestPairs,
-                              const AscendC::LocalTensor<float>& cand, uint32_t candPairs) {
+                              const AscendC::LocalTensor<float>& cand, uint32_t candPairs, uint32_t sparePairs = 0) {
     best_ = best;
     cand_ = cand;
     k_ = k;
     bestPairs_ = bestPairs;
     candPairs_ = candPairs;
+    sparePairs_ = sparePairs;
     count_ = 0;
     runs_ = 0;
     threshold_ = kNegInf;
   }
 
   // Offers `n` (<= 64) scores whose keys are idx[0..n) (increasing). Scores past n must already
-  // be -inf. Uses the scratch's scores/indices/mask.
+  // be -inf. Uses the scratch's scores/indices/mask. `blocksLeft`: at most how many more blocks
+  // come before the caller's Flush (kUnknownBlocks: not known).
   __aicore__ inline void Offer(const AscendC::LocalTensor<float>& scores, const AscendC::LocalTensor<uint32_t>& idx,
-                               const TopKScratch& s) {
+                               const TopKScratch& s, uint32_t blocksLeft = kUnknownBlocks) {
     using namespace AscendC;
     // Survivors: score > k-th best. A tie with the k-th best loses: its key index is higher.
     // The count-form compare runs under the vector mask register (Compare.md), which the caller's
@@ -113,7 +119,12 @@ class RunningTopK {
     for (uint32_t r = 0; r < runs; ++r)
       runLen_[runs_ + r] = static_cast<uint16_t>(kept - r * kRunPairs < kRunPairs ? kept - r * kRunPairs : kRunPairs);
     runs_ += runs;
-    if ((runs_ + 2) * kRunPairs > candPairs_) Flush(s);  // no room for another block's 2 runs
+    // No room for another block's 2 runs: merge into the best list now, unless every block still to
+    // come fits in the spare pairs; then the caller's Flush merges them all with the best list once
+    // (at a stream's end, one merge of the k best instead of two in a row).
+    const bool restFits =
+        blocksLeft != kUnknownBlocks && (runs_ + 2 * blocksLeft) * kRunPairs <= candPairs_ + sparePairs_;
+    if ((runs_ + 2) * kRunPairs > candPairs_ && !restFits) Flush(s);
   }
 
   // Merges pending candidates into the best list.
@@ -183,7 +194,7 @@ class RunningTopK {
 
   static constexpr uint32_t kMaxRuns = 64;
   AscendC::LocalTensor<float> best_, cand_;
-  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, count_ = 0, runs_ = 0;
+  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, sparePairs_ = 0, count_ = 0, runs_ = 0;
   uint16_t runLen_[kMaxRuns] = {};
   float threshold_ = 0;
 };

@@ -101,12 +101,12 @@ class LiVector {
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
-    const uint32_t mergePairs = t_->bestPairs + kLiCandPairs;
+    const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
     for (uint32_t g = 0; g < t_->groupRows; ++g) {
       best_[g] = Take<float>(t_->bestPairs * kPairFloats);
-      cand_[g] = Take<float>(kLiCandPairs * kPairFloats);
+      cand_[g] = Take<float>((kLiCandPairs + kLiCandSparePairs) * kPairFloats);
     }
   }
 
@@ -117,7 +117,7 @@ class LiVector {
     int32_t visible[kMaxGroupRows];
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       visible[g] = plan_.Row(item.row0 + g).visible;
-      topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs);
+      topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs, kLiCandSparePairs);
     }
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
@@ -140,7 +140,7 @@ class LiVector {
         const LocalTensor<float> score = tile[g * heads * kLiHalfKeys];
         SumHeads(score);
         if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
-        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
+        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
       }
       tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
       if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);

@@ -22,7 +22,8 @@ constexpr uint32_t kLiMaxSparseCount = 2048;
 constexpr uint32_t kLiStepKeys = 128;       // keys per cube step: 64 per vector core
 constexpr uint32_t kLiHalfKeys = 64;
 constexpr uint32_t kLiMaxTileRows = 128;    // groupRows x N1 (cube M)
-constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs)
+constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs) ...
+constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's last blocks (RunningTopK)
 // Score tiles in flight between the cube and the vector cores: with 4 the cube's fixpipe does not
 // wait for the vector cores' round trip (tile ready -> copied out -> slot free) of the tile two
 // steps back. At most 15 cross-core sets of a flag may be pending (dav_c220 FFTS counter).
