@@ -24,10 +24,12 @@ constexpr uint32_t kLiHalfKeys = 64;
 constexpr uint32_t kLiMaxTileRows = 128;    // groupRows x N1 (cube M)
 constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs) ...
 constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's last blocks (RunningTopK)
-// Score tiles in flight between the cube and the vector cores: with 4 the cube's fixpipe does not
+// Score tiles in flight between the cube and the vector cores: with 3 the cube's fixpipe does not
 // wait for the vector cores' round trip (tile ready -> copied out -> slot free) of the tile two
-// steps back. At most 15 cross-core sets of a flag may be pending (dav_c220 FFTS counter).
-constexpr uint32_t kLiRingSlots = 4;
+// steps back (2 made it wait; 4 streams no faster and its first writes of a further slot per core,
+// 16 KB each, cost HBM bandwidth). At most 15 cross-core sets of a flag may be pending (dav_c220
+// FFTS counter).
+constexpr uint32_t kLiRingSlots = 3;
 
 // Plan table (int32), one record per entry, at the offsets given in the tiling.
 struct LiRow {      // per query row of the flattened query tensor
