@@ -499,8 +499,13 @@ class LiVector {
     const float threshold = src.GetValue(2 * rank);
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      uint32_t above = 0;
-      while (above < kLiQuantiles && qIn_.GetValue((list * kLiQuantiles + above) * kPairFloats) >= threshold) ++above;
+      // Quantiles at or above T: a binary search (a list's quantiles are sorted, best first).
+      uint32_t above = 0, end = kLiQuantiles;
+      while (above < end) {
+        const uint32_t mid = (above + end) / 2;
+        if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= threshold) above = mid + 1;
+        else end = mid;
+      }
       if (above < kLiQuantiles) {
         const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;
