@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "../../kernels/common/host_device.h"
@@ -24,15 +25,29 @@ uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPair
   return bytes;
 }
 
-// Pairs of each list a cut merge loads with the list headers, before its cut is known: 1.25 times
-// the longest list's share of the k best (by the keys it saw) plus two quantile steps and 32, a
-// multiple of 4 (32 bytes); 0 (no speculative load) when that does not fit next to the others.
-int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, uint32_t longestHalf, uint32_t k, uint32_t bestPairs) {
+// Pairs of list `keys` (keys it saw) a cut merge loads with the list headers, before its cut is
+// known: its expected share of the k best (by keys seen) plus three standard deviations, a quantile
+// step and 32, at most what the list can hold, rounded up to 16.
+uint32_t ExpectedCutPairs(uint32_t keys, const LiRow& row, uint32_t k) {
+  const double share = double(k) * keys / double(row.visible);
+  const double want = share + 3 * std::sqrt(share) + LiQuantileStep(k, uint32_t(row.partials)) + 32;
+  const uint32_t most = std::min(k, keys);
+  return AlignUp(static_cast<uint32_t>(std::min<double>(want, most)), 16);
+}
+
+// LiMerge::spec of a cut merge: up to 4 lists, each list's ExpectedCutPairs in units of 16, one byte
+// each (LiSpecPairs); more (a wide merge, one strided copy): the largest, if the lists fit in UB so.
+int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
+                         uint32_t bestPairs) {
   if (m.count < 2 || row.visible <= 0) return 0;
-  const uint64_t share = (uint64_t(5) * k * longestHalf + 4 * uint64_t(row.visible) - 1) / (4 * uint64_t(row.visible));
-  const uint64_t want = share + 2 * LiQuantileStep(k, uint32_t(row.partials)) + 32;
-  const uint32_t spec = AlignUp(static_cast<uint32_t>(std::min<uint64_t>(want, k)), 4);
-  if (m.count > 4 && uint64_t(spec) * uint32_t(m.count) > 4 * uint64_t(bestPairs)) return 0;
+  if (m.count <= 4) {
+    uint32_t packed = 0;
+    for (int32_t i = 0; i < m.count; ++i) packed |= (ExpectedCutPairs(listKeys[m.src + i], row, k) / 16) << (8 * i);
+    return static_cast<int32_t>(packed);
+  }
+  uint32_t spec = 0;
+  for (int32_t i = 0; i < m.count; ++i) spec = std::max(spec, ExpectedCutPairs(listKeys[m.src + i], row, k));
+  if (uint64_t(spec) * uint32_t(m.count) > 4 * uint64_t(bestPairs)) return 0;
   return static_cast<int32_t>(spec);
 }
 
@@ -203,12 +218,17 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       partialSlot += static_cast<int32_t>(2 * groupItems[gi]);
     }
   }
-  std::vector<uint32_t> longestHalf(p.numRows, 0);  // per row: the most keys one of its partial lists saw
-  for (const LiItem& it : items)
-    for (int32_t r = it.row0; r < it.row0 + it.rows; ++r)
-      longestHalf[r] = std::max<uint32_t>(longestHalf[r], static_cast<uint32_t>(it.halfKeys));
   t.numItems = static_cast<uint32_t>(items.size());
   t.numPartials = static_cast<uint32_t>(partialSlot);
+  // Keys each partial list sees: vector core s of an item takes its key half s, up to what the row sees.
+  std::vector<uint32_t> listKeys(partialSlot, 0);
+  for (const LiItem& it : items)
+    for (int32_t r = it.row0; r < it.row0 + it.rows; ++r)
+      for (int32_t half = 0; half < 2; ++half) {
+        const int64_t lo = it.keyBegin + int64_t(half) * it.halfKeys;
+        const int64_t hi = std::min<int64_t>({lo + it.halfKeys, it.keyEnd, rows[r].visible});
+        listKeys[rows[r].partialBase + 2 * it.split + half] = static_cast<uint32_t>(std::max<int64_t>(0, hi - lo));
+      }
   while (!perCore.empty() && perCore.back().empty()) perCore.pop_back();
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
   perCore.resize(t.blockDim);
@@ -308,7 +328,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       if (&level == &levels.front() && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
-        m.spec = SpeculativePairs(m, rows[m.row], longestHalf[m.row], p.sparseCount, t.bestPairs);
+        m.spec = SpeculativePairs(m, rows[m.row], listKeys, p.sparseCount, t.bestPairs);
       }
       plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, m.spec});
       merges++;

@@ -269,16 +269,22 @@ class LiVector {
     if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
     SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
     if (cut) SetFlag<HardEvent::MTE2_V>(0);
-    // A cut merge also loads the first m.spec pairs of every list right away (the plan's estimate
-    // of a cut list's length), one strided copy into inAll_ (list i at i * SpecStride): the lists
-    // then arrive while the threshold is computed, and only a list cut longer is loaded again.
-    const uint32_t spec = cut ? uint32_t(m.spec) : 0;
-    if (spec > 0) {
-      const uint32_t stride = SpecStride(m, spec);
+    // A cut merge also loads the first pairs of every list right away (the plan's estimate of its
+    // cut length): the lists then arrive while the threshold is computed, and only a list cut longer
+    // is loaded again. Up to 4 lists: each its own estimate into in_[i] (LiSpecPairs); a wide
+    // merge: m.spec pairs of every list, one strided copy into inAll_ (list i at i * m.spec).
+    uint32_t spec[4] = {0, 0, 0, 0};
+    const bool wide = m.count > 4;
+    const uint32_t wideSpec = cut && wide ? uint32_t(m.spec) : 0;
+    if (wideSpec > 0) {
       DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
-                  DataCopyExtParams(uint16_t(m.count), spec * kPairFloats * 4, t_->listSlotBytes - spec * kPairFloats * 4,
-                                    (stride - spec) * kPairFloats * 4 / 32, 0),
+                  DataCopyExtParams(uint16_t(m.count), wideSpec * kPairFloats * 4,
+                                    t_->listSlotBytes - wideSpec * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
+    }
+    for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
+      spec[i] = LiSpecPairs(m.spec, uint32_t(i));
+      if (spec[i] > 0) LoadList(in_[i], m, i, spec[i]);
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
@@ -292,7 +298,7 @@ class LiVector {
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
       uint32_t need = 0;
       for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
-      if (need <= 4 * pairs) MergeTree(m, lens, spec);
+      if (need <= 4 * pairs) MergeTree(m, lens, wideSpec);
       else MergeChain(m, lens);
     } else {
       if (final && m.visible < int32_t(k)) {
@@ -301,7 +307,7 @@ class LiVector {
         WaitFlag<HardEvent::V_MTE2>(0);
       }
       for (int32_t i = 0; i < m.count; ++i) {
-        if (lens[i] == 0 || (!one && lens[i] <= spec)) continue;  // empty, or in in_[i] already
+        if (lens[i] == 0 || (!one && lens[i] <= spec[i])) continue;  // empty, or in in_[i] already
         DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
                     DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
@@ -340,12 +346,6 @@ class LiVector {
     if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
-  }
-
-  // Pairs between consecutive lists of a speculative load: in_[i] for a merge of up to 4 lists,
-  // packed for a wide merge (MergeTree).
-  __aicore__ inline uint32_t SpecStride(const LiMerge& m, uint32_t spec) const {
-    return m.count > 4 ? spec : t_->bestPairs;
   }
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.

@@ -46,7 +46,8 @@ struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row 
   int32_t cutLists;     // > 0: the row's first merge, its cutLists partial lists (from slot cutBase)
   int32_t cutBase;      //      published quantiles: cut the lists at its threshold first (LiCutsLists)
   int32_t visible;      // keys the row sees: a final merge of a row that sees at least k needs no padding
-  int32_t spec;         // a cut merge: pairs of each list loaded with the headers (a multiple of 4; 0: none)
+  int32_t spec;         // a cut merge: pairs of its lists loaded with the headers; up to 4 lists: byte i
+                        // is list i's in units of 16 (LiSpecPairs); more: every list's (a multiple of 4)
 };
 struct LiItem {
   int32_t row0;         // first query row
@@ -100,6 +101,11 @@ constexpr uint32_t kLiListHeaderFloats = 8;
 constexpr uint32_t kLiCoreWords = 16;    // a core record: one 64-byte line (first, last, 6 unused, first item)
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
+
+// Pairs of list i a merge of up to 4 lists loads with the headers (LiMerge::spec: 16 per unit, 0: none).
+__aicore__ inline uint32_t LiSpecPairs(int32_t spec, uint32_t i) {
+  return ((uint32_t(spec) >> (8 * i)) & 0xFFu) * 16;
+}
 
 // Quantile spacing of a row split into `lists` partial lists: the kLiQuantiles quantiles of every
 // list together vouch for about twice k entries, so that their threshold can reach k.
