@@ -172,10 +172,10 @@ def test_ties_go_to_the_lower_index():
     assert torch.equal(got, want)
 
 
-@pytest.mark.parametrize("keys", [1023, 1024, 1025, 2047, 2048, 2049, 4097])
+@pytest.mark.parametrize("keys", [511, 512, 513, 2047, 2048, 2049, 4097])
 @pytest.mark.parametrize("heads", [1, 64])
 def test_decode_key_counts_around_split_boundaries(keys, heads):
-    # Decode rows cut over cores (pieces of at least 1024 keys, 128-key steps): key counts around the
+    # Decode rows cut over cores (pieces of at least 512 keys, 128-key steps): key counts around the
     # piece size and around sparse_count; one head (a single cube row) and the largest head count.
     q, k, w = _inputs((2, 1, heads, 128), (2, keys, 1, 128), seed=keys + heads)
     check(q, k, w, actual_seq_lengths_key=[keys, keys - 1], sparse_count=2048, return_value=True)
@@ -188,6 +188,18 @@ def test_decode_many_lists_merged_over_levels():
     got = check(q, k, w, sparse_count=2048, return_value=True)
     want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
     assert torch.equal(got, want)  # random data: no scores within rounding of each other here
+
+
+@pytest.mark.parametrize("rows, keys", [(1, 16000), (2, 5000), (12, 5000)])
+def test_decode_best_keys_in_one_stretch(rows, keys):
+    # The last quarter of each row's keys scaled by 4 (exact in bf16) holds nearly all of its best:
+    # the lists of that stretch stay far longer after the cut than a cut merge loads ahead (its
+    # estimate assumes the best spread by keys seen), so they must be loaded again. One row over
+    # every core (a wide merge of ~30 lists), rows of 8 lists, and rows of 4 lists (on the 24 AI
+    # cores the emulator has by default: 12 x 5000 keys put each row on 2 cores).
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=14)
+    k[:, keys * 3 // 4 :] *= 4
+    check(q, k, w, sparse_count=2048, return_value=True)
 
 
 def test_decode_ties_across_split_lists():

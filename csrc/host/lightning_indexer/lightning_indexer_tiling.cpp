@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "../../kernels/common/host_device.h"
@@ -8,18 +9,48 @@ namespace ascend_glm5::host {
 
 namespace {
 
-constexpr uint32_t kSplitMinKeys = 1024;  // >= 256 KB of keys per split: its query re-read costs <= 3%
+// Pieces of at least 512 keys (128 KB; its query re-read costs <= 6 %): one decode row of 8K keys
+// then streams on 16 AI cores (HBM-bound) instead of 8 (each core's DMA path-bound).
+constexpr uint32_t kSplitMinKeys = 512;
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
 constexpr uint32_t kPairWords = 2;            // a (score, index) pair
+constexpr uint32_t kRunPairs = 32;            // pairs per GatherMask / Extract repeat
+constexpr uint32_t kMaxOutParts = 8;          // most vector cores sharing one row's final extraction
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
   const uint32_t m = groupRows * heads;
   uint32_t bytes = tileBuffers * AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
   bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
-  bytes += 2 * (bestPairs + kLiCandPairs) * 8;
-  bytes += groupRows * (bestPairs + kLiCandPairs) * 8;
+  bytes += 2 * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
+  bytes += groupRows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
   return bytes;
+}
+
+// Pairs of list `keys` (keys it saw) a cut merge loads with the list headers, before its cut is
+// known: its expected share of the k best (by keys seen) plus three standard deviations, a quantile
+// step and 32, at most what the list can hold, rounded up to 16.
+uint32_t ExpectedCutPairs(uint32_t keys, const LiRow& row, uint32_t k) {
+  const double share = double(k) * keys / double(row.visible);
+  const double want = share + 3 * std::sqrt(share) + LiQuantileStep(k, uint32_t(row.partials)) + 32;
+  const uint32_t most = std::min(k, keys);
+  return AlignUp(static_cast<uint32_t>(std::min<double>(want, most)), 16);
+}
+
+// LiMerge::spec of a cut merge: up to 4 lists, each list's ExpectedCutPairs in units of 16, one byte
+// each (LiSpecPairs); more (a wide merge, one strided copy): the largest, if the lists fit in UB so.
+int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
+                         uint32_t bestPairs) {
+  if (m.count < 2 || row.visible <= 0) return 0;
+  if (m.count <= 4) {
+    uint32_t packed = 0;
+    for (int32_t i = 0; i < m.count; ++i) packed |= (ExpectedCutPairs(listKeys[m.src + i], row, k) / 16) << (8 * i);
+    return static_cast<int32_t>(packed);
+  }
+  uint32_t spec = 0;
+  for (int32_t i = 0; i < m.count; ++i) spec = std::max(spec, ExpectedCutPairs(listKeys[m.src + i], row, k));
+  if (uint64_t(spec) * uint32_t(m.count) > 4 * uint64_t(bestPairs)) return 0;
+  return static_cast<int32_t>(spec);
 }
 
 struct Group {
@@ -191,28 +222,45 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
   t.numItems = static_cast<uint32_t>(items.size());
   t.numPartials = static_cast<uint32_t>(partialSlot);
+  // Keys each partial list sees: vector core s of an item takes its key half s, up to what the row sees.
+  std::vector<uint32_t> listKeys(partialSlot, 0);
+  for (const LiItem& it : items)
+    for (int32_t r = it.row0; r < it.row0 + it.rows; ++r)
+      for (int32_t half = 0; half < 2; ++half) {
+        const int64_t lo = it.keyBegin + int64_t(half) * it.halfKeys;
+        const int64_t hi = std::min<int64_t>({lo + it.halfKeys, it.keyEnd, rows[r].visible});
+        listKeys[rows[r].partialBase + 2 * it.split + half] = static_cast<uint32_t>(std::max<int64_t>(0, hi - lo));
+      }
   while (!perCore.empty() && perCore.back().empty()) perCore.pop_back();
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
   perCore.resize(t.blockDim);
 
-  // Tables: rows, batches, items (grouped by core), core offsets.
-  t.rowOffset = 0;
-  t.batchOffset = t.rowOffset + 4 * t.numRows;
-  t.itemOffset = t.batchOffset + 2 * t.numBatches;
-  t.coreOffset = t.itemOffset + 8 * t.numItems;
-  plan.table.reserve(t.coreOffset + t.blockDim + 1);
-  for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
-  for (size_t b = 0; b < batches; ++b)
-    plan.table.insert(plan.table.end(), {static_cast<int32_t>(p.keyStart[b]), static_cast<int32_t>(p.keyLen[b])});
+  // Tables: per core one 64-byte line (a line of the scalar DataCache) with its item range and a
+  // copy of its first item, so that a core's first plan reads miss once; then the items (grouped by
+  // core), the rows.
+  t.coreOffset = 0;
+  t.itemOffset = t.coreOffset + t.blockDim * kLiCoreWords;
+  t.rowOffset = t.itemOffset + 8 * t.numItems;
+  plan.table.reserve(t.rowOffset + 4 * t.numRows);
+  plan.table.assign(t.itemOffset, 0);
   std::vector<int32_t> offsets{0};
   for (auto& core : perCore) {
     for (uint32_t i : core) {
       const LiItem& it = items[i];
-      plan.table.insert(plan.table.end(), {it.row0, it.rows, it.keyBegin, it.keyEnd, it.halfKeys, it.split, 0, 0});
+      const int32_t batch = rows[it.row0].batch;
+      plan.table.insert(plan.table.end(), {it.row0, it.rows, it.keyBegin, it.keyEnd, it.halfKeys, it.split, batch,
+                                           static_cast<int32_t>(p.keyStart[batch])});
     }
     offsets.push_back(offsets.back() + static_cast<int32_t>(core.size()));
   }
-  plan.table.insert(plan.table.end(), offsets.begin(), offsets.end());
+  for (uint32_t c = 0; c < t.blockDim; ++c) {
+    int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
+    core[0] = offsets[c];
+    core[1] = offsets[c + 1];
+    if (offsets[c] < offsets[c + 1])
+      std::copy_n(plan.table.data() + t.itemOffset + offsets[c] * 8, 8, core + 8);
+  }
+  for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
 
   // Phase 2: each row's lists merged 4 at a time, level by level, in balanced groups of
   // consecutive (key-ordered) lists, until a row's last merge (at most 4 lists) writes its output;
@@ -247,22 +295,49 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     }
     if (!level.empty()) levels.push_back(std::move(level));
   }
+  // A plan of one level (decode) with fewer final merges than vector cores repeats each final merge
+  // on up to kMaxOutParts cores, each extracting and writing its own part of the k ranks (the merge
+  // itself is redone; the index extraction, 14 cycles per 32 pairs, is shared).
+  t.outChunk = t.bestPairs;
+  if (levels.size() == 1) {
+    const uint32_t vectorCores = 2 * t.blockDim, finals = static_cast<uint32_t>(levels[0].size());
+    const uint32_t parts = std::min<uint32_t>(kMaxOutParts, vectorCores / finals);
+    if (parts > 1) {
+      t.outChunk = AlignUp(CeilDiv(p.sparseCount, parts), kRunPairs);
+      const int32_t used = static_cast<int32_t>(CeilDiv(p.sparseCount, t.outChunk));
+      std::vector<LiMerge> split;
+      for (const LiMerge& m : levels[0])
+        for (int32_t part = 0; part < used; ++part) {
+          split.push_back(m);
+          split.back().dst = -1 - part;
+        }
+      levels[0] = std::move(split);
+    }
+  }
+
+  // The level offsets, then the merges level after level, from a 64-byte line: a vector core's
+  // first merge record of level 0 then shares the line of the level offsets (in decode the row's
+  // final merge is read with one GM miss).
   t.numLevels = static_cast<uint32_t>(levels.size());
-  t.mergeOffset = static_cast<uint32_t>(plan.table.size());
-  std::vector<int32_t> levelOffsets{0};
+  t.levelOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);
+  t.mergeOffset = t.levelOffset + AlignUp(t.numLevels + 1, 8);
+  plan.table.resize(t.mergeOffset, 0);
+  int32_t merges = 0;
   for (const auto& level : levels) {
+    plan.table[t.levelOffset + (&level - &levels.front())] = merges;
     for (LiMerge m : level) {
       // A row's first merges (level 0) cut its lists at its threshold when they published quantiles.
       if (&level == &levels.front() && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
+        m.spec = SpeculativePairs(m, rows[m.row], listKeys, p.sparseCount, t.bestPairs);
       }
-      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, 0, 0});
+      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, m.spec});
+      merges++;
     }
-    levelOffsets.push_back(levelOffsets.back() + static_cast<int32_t>(level.size()));
   }
-  t.levelOffset = static_cast<uint32_t>(plan.table.size());
-  plan.table.insert(plan.table.end(), levelOffsets.begin(), levelOffsets.end());
+  plan.table[t.levelOffset + t.numLevels] = merges;
+  t.planWords = static_cast<uint32_t>(plan.table.size());
 
   t.wsRingBytes = kLiRingSlots * t.groupRows * p.heads * kLiStepKeys * 4;
   t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);

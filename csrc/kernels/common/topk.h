@@ -64,29 +64,35 @@ struct TopKScratch {
   AscendC::LocalTensor<float> scores;      // kTopKBlock floats: survivors' scores, padded
   AscendC::LocalTensor<uint32_t> indices;  // kTopKBlock: survivors' indices, padded
   AscendC::LocalTensor<uint8_t> mask;      // 32 bytes: compare result
-  AscendC::LocalTensor<float> mergeA;      // (bestPairs + candPairs) pairs
-  AscendC::LocalTensor<float> mergeB;      // (bestPairs + candPairs) pairs
+  AscendC::LocalTensor<float> mergeA;      // (bestPairs + candPairs + sparePairs) pairs
+  AscendC::LocalTensor<float> mergeB;      // (bestPairs + candPairs + sparePairs) pairs
 };
 
 class RunningTopK {
  public:
-  // best: bestPairs pairs (k rounded up to 32); cand: candPairs pairs (multiple of 32, >= 64).
+  static constexpr uint32_t kUnknownBlocks = 0xFFFFFFFFu;
+
+  // best: bestPairs pairs (k rounded up to 32); cand: candPairs + sparePairs pairs (multiples of 32,
+  // candPairs >= 64): candidates are merged into the best list when candPairs are taken, unless the
+  // blocks still to come fit in the spare pairs (see Offer).
   __aicore__ inline void Init(const AscendC::LocalTensor<float>& best, uint32_t k, uint32_t bestPairs,
-                              const AscendC::LocalTensor<float>& cand, uint32_t candPairs) {
+                              const AscendC::LocalTensor<float>& cand, uint32_t candPairs, uint32_t sparePairs = 0) {
     best_ = best;
     cand_ = cand;
     k_ = k;
     bestPairs_ = bestPairs;
     candPairs_ = candPairs;
+    sparePairs_ = sparePairs;
     count_ = 0;
     runs_ = 0;
     threshold_ = kNegInf;
   }
 
   // Offers `n` (<= 64) scores whose keys are idx[0..n) (increasing). Scores past n must already
-  // be -inf. Uses the scratch's scores/indices/mask.
+  // be -inf. Uses the scratch's scores/indices/mask. `blocksLeft`: at most how many more blocks
+  // come before the caller's Flush (kUnknownBlocks: not known).
   __aicore__ inline void Offer(const AscendC::LocalTensor<float>& scores, const AscendC::LocalTensor<uint32_t>& idx,
-                               const TopKScratch& s) {
+                               const TopKScratch& s, uint32_t blocksLeft = kUnknownBlocks) {
     using namespace AscendC;
     // Survivors: score > k-th best. A tie with the k-th best loses: its key index is higher.
     // The count-form compare runs under the vector mask register (Compare.md), which the caller's
@@ -113,7 +119,12 @@ class RunningTopK {
     for (uint32_t r = 0; r < runs; ++r)
       runLen_[runs_ + r] = static_cast<uint16_t>(kept - r * kRunPairs < kRunPairs ? kept - r * kRunPairs : kRunPairs);
     runs_ += runs;
-    if ((runs_ + 2) * kRunPairs > candPairs_) Flush(s);  // no room for another block's 2 runs
+    // No room for another block's 2 runs: merge into the best list now, unless every block still to
+    // come fits in the spare pairs; then the caller's Flush merges them all with the best list once
+    // (at a stream's end, one merge of the k best instead of two in a row).
+    const bool restFits =
+        blocksLeft != kUnknownBlocks && (runs_ + 2 * blocksLeft) * kRunPairs <= candPairs_ + sparePairs_;
+    if ((runs_ + 2) * kRunPairs > candPairs_ && !restFits) Flush(s);
   }
 
   // Merges pending candidates into the best list.
@@ -121,14 +132,19 @@ class RunningTopK {
     using namespace AscendC;
     if (runs_ == 0) return;
     PipeBarrier<PIPE_V>();
-    uint32_t candLen = 0;
+    // The candidate runs merged down to at most 3, then those and the best list in one 4-way merge
+    // (best, of lower keys, is queue 0 and the runs follow in key order, so ties keep the lower index).
+    uint32_t lens[kMaxRuns], starts[kMaxRuns], n = 0;
     bool inA = false;
-    AscendC::LocalTensor<float> sorted = MergeRuns(s, candLen, inA);
-    // best (lower keys) is queue 0, so ties keep the lower index.
+    const AscendC::LocalTensor<float> runs = MergeRuns(s, lens, starts, n, inA);
     AscendC::LocalTensor<float> out = inA ? s.mergeB : s.mergeA;
-    const AscendC::LocalTensor<float> lists[2] = {best_, sorted};
-    const uint32_t lens[2] = {count_, candLen};
-    const uint32_t merged = MergeLists(out, lists, lens, 2);
+    AscendC::LocalTensor<float> lists[4] = {best_, best_, best_, best_};
+    uint32_t listLens[4] = {count_, 0, 0, 0};
+    for (uint32_t i = 0; i < n; ++i) {
+      lists[1 + i] = runs[starts[i] * kPairFloats];
+      listLens[1 + i] = lens[i];
+    }
+    const uint32_t merged = MergeLists(out, lists, listLens, 1 + n);
     PipeBarrier<PIPE_V>();
     count_ = merged < k_ ? merged : k_;
     DataCopy(best_, out, AlignUp(count_, 4) * kPairFloats);  // pairs past count_ are never read
@@ -146,23 +162,35 @@ class RunningTopK {
   __aicore__ inline uint32_t Count() const { return count_; }
 
  private:
-  // 4-way MrgSort rounds over the candidate runs until one list is left; runs start every 32
-  // pairs in cand_ but hold only their survivors. The result is in cand_ (one run), s.mergeA
-  // (inA) or s.mergeB.
-  __aicore__ inline AscendC::LocalTensor<float> MergeRuns(const TopKScratch& s, uint32_t& total, bool& inA) {
+  // 4-way MrgSort rounds over the candidate runs until at most 3 are left (lens / starts, in pairs
+  // from the returned tensor: cand_ (no round), s.mergeA (inA) or s.mergeB); runs start every 32
+  // pairs in cand_ but hold only their survivors. A round merges only as many groups of 4 as the
+  // rounds after it need and copies the other runs as they are.
+  __aicore__ inline AscendC::LocalTensor<float> MergeRuns(const TopKScratch& s, uint32_t* lens, uint32_t* starts,
+                                                          uint32_t& n, bool& inA) {
     using namespace AscendC;
-    uint32_t lens[kMaxRuns], starts[kMaxRuns];
-    uint32_t n = runs_;
+    n = runs_;
     for (uint32_t i = 0; i < n; ++i) {
       lens[i] = runLen_[i];
       starts[i] = i * kRunPairs;
     }
     AscendC::LocalTensor<float> src = cand_;
     inA = false;
-    while (n > 1) {
+    while (n > 3) {
       const AscendC::LocalTensor<float> dst = inA ? s.mergeB : s.mergeA;
-      uint32_t in = 0, out = 0, dstOff = 0;
+      uint32_t cap = 3;  // runs the rounds after this one can still bring down to 3
+      while (cap * 4 < n) cap *= 4;
+      uint32_t in = 0, out = 0, dstOff = 0, left = n;
       while (in < n) {
+        if (left <= cap) {  // merged enough this round: copy the rest
+          lens[out] = lens[in];
+          const uint32_t from = starts[in];
+          starts[out++] = dstOff;
+          DataCopy(dst[dstOff * kPairFloats], src[from * kPairFloats], AlignUp(lens[in], 4) * kPairFloats);
+          dstOff += AlignUp(lens[in], 4);
+          ++in;
+          continue;
+        }
         const uint32_t q = n - in < 4 ? n - in : 4;
         AscendC::LocalTensor<float> lists[4];
         for (uint32_t j = 0; j < q; ++j) lists[j] = src[starts[in + j] * kPairFloats];
@@ -171,19 +199,19 @@ class RunningTopK {
         starts[out++] = dstOff;
         dstOff += AlignUp(len, 4);  // next list 32-byte aligned
         in += q;
+        left -= q - 1;
       }
       PipeBarrier<PIPE_V>();
       n = out;
       src = dst;
       inA = !inA;
     }
-    total = lens[0];
-    return src[starts[0] * kPairFloats];
+    return src;
   }
 
   static constexpr uint32_t kMaxRuns = 64;
   AscendC::LocalTensor<float> best_, cand_;
-  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, count_ = 0, runs_ = 0;
+  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, sparePairs_ = 0, count_ = 0, runs_ = 0;
   uint16_t runLen_[kMaxRuns] = {};
   float threshold_ = 0;
 };

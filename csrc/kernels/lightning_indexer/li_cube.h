@@ -44,7 +44,7 @@ class LiCube {
     uint32_t first, last;
     plan_.CoreItems(AscendC::GetBlockIdx(), first, last);
     uint32_t step = 0;
-    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i), step);
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step);
     // Take back the last tiles' "free" signals and every pending in-core event.
     for (uint32_t i = 0; i < (step < kLiRingSlots ? step : kLiRingSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();
@@ -77,13 +77,12 @@ class LiCube {
     for (uint32_t i = 0; i < m1; ++i)
       LoadData(qL0a[i * kK1 * 256], qL1, LoadData2DParams(i, kK1, m1, 0, 0, false, 0));
     qL1Slots_.Release(qs);
-    const uint32_t batch = plan_.Row(item.row0).batch;
-    const LiBatch kb = plan_.Batch(batch);
+    const uint32_t batch = uint32_t(item.batch);
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
     for (uint32_t j = 0; j < steps; ++j, ++step) {
       const uint32_t ks = kL1Slots_.Acquire();
       const LocalTensor<T> kL1 = kL1_.Get<T>()[ks * kKeyElems];
-      LoadKeys(item, j, batch, kb, kL1);
+      LoadKeys(item, j, batch, kL1);
       SetFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
       WaitFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
       const uint32_t bs = kL0bSlots_.Acquire();
@@ -113,8 +112,7 @@ class LiCube {
   }
 
   // Keys of step j: tile rows [64 s, 64 s + n) hold keys [lo_s + 64 j, ...) of vector core s's half.
-  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j, uint32_t batch, const LiBatch& kb,
-                                  const AscendC::LocalTensor<T>& kL1) {
+  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j, uint32_t batch, const AscendC::LocalTensor<T>& kL1) {
     for (uint32_t s = 0; s < 2; ++s) {
       const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
       const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
@@ -123,7 +121,7 @@ class LiCube {
       for (int32_t done = 0; done < n;) {  // one ND2NZ copy per contiguous run of key rows
         const int32_t t = start + done;
         int32_t run = n - done;
-        uint64_t row = uint64_t(kb.keyStart) + t;
+        uint64_t row = uint64_t(item.keyStart) + t;
         if (t_->paged) {
           const int32_t within = t % int32_t(t_->blockSize);
           const int32_t page = blockTable_.GetValue(uint64_t(batch) * t_->maxBlocks + t / t_->blockSize);

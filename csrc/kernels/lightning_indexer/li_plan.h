@@ -9,37 +9,36 @@ namespace ascend_glm5 {
 class LiPlan {
  public:
   __aicore__ inline void Init(GM_ADDR plan, const LightningIndexerTiling& t) {
-    const uint32_t words = t.levelOffset + t.numLevels + 1;
-    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), words);
+    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), t.planWords);
     t_ = &t;
   }
   __aicore__ inline LiRow Row(uint32_t r) const {
     const uint32_t o = t_->rowOffset + r * 4;
     return LiRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
   }
-  __aicore__ inline LiBatch Batch(uint32_t b) const {
-    const uint32_t o = t_->batchOffset + b * 2;
-    return LiBatch{plan_.GetValue(o), plan_.GetValue(o + 1)};
-  }
-  __aicore__ inline LiItem Item(uint32_t i) const {
-    const uint32_t o = t_->itemOffset + i * 8;
+  __aicore__ inline LiItem ItemAt(uint32_t o) const {
     return LiItem{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
-                  plan_.GetValue(o + 4), plan_.GetValue(o + 5), 0, 0};
+                  plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), plan_.GetValue(o + 7)};
   }
   __aicore__ inline LiMerge Merge(uint32_t i) const {
     const uint32_t o = t_->mergeOffset + i * 8;
     return LiMerge{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
-                   plan_.GetValue(o + 4), plan_.GetValue(o + 5), 0, 0};
+                   plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), plan_.GetValue(o + 7)};
   }
   // Merges [first, last) of phase-2 level `level`.
   __aicore__ inline void LevelMerges(uint32_t level, uint32_t& first, uint32_t& last) const {
     first = static_cast<uint32_t>(plan_.GetValue(t_->levelOffset + level));
     last = static_cast<uint32_t>(plan_.GetValue(t_->levelOffset + level + 1));
   }
-  // Items [first, last) of AI core `block`.
+  // Items [first, last) of AI core `block`, from its core record (one 64-byte line).
   __aicore__ inline void CoreItems(uint32_t block, uint32_t& first, uint32_t& last) const {
-    first = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block));
-    last = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block + 1));
+    first = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block * kLiCoreWords));
+    last = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block * kLiCoreWords + 1));
+  }
+  // Item i of AI core `block` whose items start at `first`: the first one is a copy in the core
+  // record (already in the scalar cache after CoreItems), the others are in the item table.
+  __aicore__ inline LiItem CoreItem(uint32_t block, uint32_t first, uint32_t i) const {
+    return i == first ? ItemAt(t_->coreOffset + block * kLiCoreWords + 8) : ItemAt(t_->itemOffset + i * 8);
   }
 
  private:

@@ -47,16 +47,29 @@ class LiVector {
   __aicore__ inline void Process() {
     uint32_t first, last;
     plan_.CoreItems(AscendC::GetBlockIdx() / 2, first, last);
+    // This core's first merge of level 0 is read now: its GM misses overlap the wait for the first
+    // score tile instead of following SyncAll (decode: the row's final merge).
+    const uint32_t vectorCores = 2 * t_->blockDim;
+    uint32_t m0 = 0, end0 = 0;
+    LiMerge firstMerge{};
+    if (t_->numLevels > 0) {
+      plan_.LevelMerges(0, m0, end0);
+      m0 += AscendC::GetBlockIdx();
+      if (m0 < end0) firstMerge = plan_.Merge(m0);
+    }
     CarvePhase1();
-    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.Item(i));
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i));
     tileFree_[0].Drain();
     tileFree_[1].Drain();
     CarvePhase2();
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
+      if (level == 0) {
+        for (uint32_t m = m0; m < end0; m += vectorCores) MergeStep(m == m0 ? firstMerge : plan_.Merge(m));
+        continue;
+      }
       uint32_t m, end;
       plan_.LevelMerges(level, m, end);
-      const uint32_t vectorCores = 2 * t_->blockDim;
       for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m));
     }
   }
@@ -88,12 +101,12 @@ class LiVector {
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
-    const uint32_t mergePairs = t_->bestPairs + kLiCandPairs;
+    const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
     for (uint32_t g = 0; g < t_->groupRows; ++g) {
       best_[g] = Take<float>(t_->bestPairs * kPairFloats);
-      cand_[g] = Take<float>(kLiCandPairs * kPairFloats);
+      cand_[g] = Take<float>((kLiCandPairs + kLiCandSparePairs) * kPairFloats);
     }
   }
 
@@ -104,7 +117,7 @@ class LiVector {
     int32_t visible[kMaxGroupRows];
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       visible[g] = plan_.Row(item.row0 + g).visible;
-      topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs);
+      topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs, kLiCandSparePairs);
     }
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
@@ -127,7 +140,7 @@ class LiVector {
         const LocalTensor<float> score = tile[g * heads * kLiHalfKeys];
         SumHeads(score);
         if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
-        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_);
+        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
       }
       tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
       if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
@@ -254,7 +267,25 @@ class LiVector {
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
     if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
-    SetFlag<HardEvent::MTE2_S>(0);
+    SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
+    if (cut) SetFlag<HardEvent::MTE2_V>(0);
+    // A cut merge also loads the first pairs of every list right away (the plan's estimate of its
+    // cut length): the lists then arrive while the threshold is computed, and only a list cut longer
+    // is loaded again. Up to 4 lists: each its own estimate into in_[i] (LiSpecPairs); a wide
+    // merge: m.spec pairs of every list, one strided copy into inAll_ (list i at i * m.spec).
+    uint32_t spec[4] = {0, 0, 0, 0};
+    const bool wide = m.count > 4;
+    const uint32_t wideSpec = cut && wide ? uint32_t(m.spec) : 0;
+    if (wideSpec > 0) {
+      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
+                  DataCopyExtParams(uint16_t(m.count), wideSpec * kPairFloats * 4,
+                                    t_->listSlotBytes - wideSpec * kPairFloats * 4, 0, 0),
+                  DataCopyPadExtParams<float>());
+    }
+    for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
+      spec[i] = LiSpecPairs(m.spec, uint32_t(i));
+      if (spec[i] > 0) LoadList(in_[i], m, i, spec[i]);
+    }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
     for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
@@ -267,16 +298,16 @@ class LiVector {
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
       uint32_t need = 0;
       for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
-      if (need <= 4 * pairs) MergeTree(m, lens);
+      if (need <= 4 * pairs) MergeTree(m, lens, wideSpec);
       else MergeChain(m, lens);
     } else {
-      if (final) {
+      if (final && m.visible < int32_t(k)) {
         FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
         SetFlag<HardEvent::V_MTE2>(0);
         WaitFlag<HardEvent::V_MTE2>(0);
       }
       for (int32_t i = 0; i < m.count; ++i) {
-        if (lens[i] == 0) continue;
+        if (lens[i] == 0 || (!one && lens[i] <= spec[i])) continue;  // empty, or in in_[i] already
         DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
                     DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
@@ -295,18 +326,24 @@ class LiVector {
     // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
     // than k those pairs are inside the output, so they become (-inf, -1) again.
     if (keep < k) FillPairs(total, AlignUp(total, 4));
-    // Pairs past k (more were merged) are extracted but not written: the output takes k.
+    // This merge writes output part -1 - dst: ranks [from, from + n) (the row's final merge is
+    // repeated once per part on other vector cores, each extracting its own ranks). Pairs past k
+    // (more were merged) are not written: the output takes k.
+    const uint32_t from = uint32_t(-1 - m.dst) * t_->outChunk;
+    const uint32_t n = k - from < t_->outChunk ? k - from : t_->outChunk;
+    const uint32_t repeats = CeilDiv(n, kRunPairs);
     if (t_->returnValue) {
-      AscendC::Extract(outScores_, outIdx_, merged_, static_cast<int32_t>(pairs / kRunPairs));
+      AscendC::Extract(outScores_, outIdx_, merged_[from * kPairFloats], static_cast<int32_t>(repeats));
     } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
       uint64_t kept = 0;
-      GatherMask(outIdx_, merged_.ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
-                 GatherMaskParams(1, uint16_t(pairs / kRunPairs), 8, 0), kept);
+      GatherMask(outIdx_, merged_[from * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
+                 GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
     }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopyPad(indices_[uint64_t(m.row) * k], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, k * 4, 0, 0, 0));
-    if (t_->returnValue) DataCopyPad(values_[uint64_t(m.row) * k], outScores_, DataCopyExtParams(1, k * 4, 0, 0, 0));
+    const uint64_t out = uint64_t(m.row) * k + from;
+    DataCopyPad(indices_[out], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, n * 4, 0, 0, 0));
+    if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
   }
@@ -322,15 +359,30 @@ class LiVector {
   // rounds of 4-way merges of consecutive runs (key order, so ties keep the lower index) between
   // inAll_ and merged_ until one run is left; it ends in merged_. A run keeps its best k (entries
   // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
-  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens) {
+  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens, uint32_t spec) {
     using namespace AscendC;
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0;
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0, longest = 0;
+    for (int32_t i = 0; i < m.count; ++i) longest = lens[i] > longest ? lens[i] : longest;
+    // Every list's first `longest` pairs in one strided copy (the slots are consecutive) when that
+    // fits: one GM copy instead of one per list (each pays the copy's fixed cost); none when the
+    // speculative load brought them.
+    const bool loaded = longest <= spec;
+    const uint32_t stride = loaded ? spec : AlignUp(longest, 4);
+    const bool together = stride * uint32_t(m.count) <= 4 * t_->bestPairs;
+    if (together && longest > 0 && !loaded)
+      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
+                  DataCopyExtParams(uint16_t(m.count), stride * kPairFloats * 4, t_->listSlotBytes - stride * kPairFloats * 4, 0, 0),
+                  DataCopyPadExtParams<float>());
     for (int32_t i = 0; i < m.count; ++i) {
       if (lens[i] == 0) continue;
-      LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
+      if (together) {
+        at = uint32_t(i) * stride;
+      } else {
+        LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
+      }
       runLens[runs] = lens[i];
       starts[runs++] = at;
-      at += AlignUp(lens[i], 4);
+      if (!together) at += AlignUp(lens[i], 4);
     }
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
@@ -339,10 +391,25 @@ class LiVector {
     bool inMerged = false;
     while (runs > 1) {
       const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
-      uint32_t in = 0, out = 0;
+      // The rounds left are fixed by the run count (4-way merges), but a round need only leave as
+      // many runs as the rounds after it can merge (at most `cap`): the first groups of 4 are merged
+      // until that holds, the later runs are copied as they are and skip this round's merge work
+      // (40 lists: 32 merged into 8, 8 copied; then 16 -> 4 -> 1).
+      uint32_t cap = 1;
+      while (cap * 4 < runs) cap *= 4;
+      uint32_t in = 0, out = 0, left = runs;
       at = 0;
       while (in < runs) {
         const uint32_t q = runs - in < 4 ? runs - in : 4;
+        if (left <= cap) {  // the rest are copied: this round has merged enough
+          runLens[out] = runLens[in];
+          const uint32_t from = starts[in];
+          starts[out++] = at;
+          DataCopy(dst[at * kPairFloats], src[from * kPairFloats], AlignUp(runLens[in], 4) * kPairFloats);
+          at += AlignUp(runLens[in], 4);
+          ++in;
+          continue;
+        }
         LocalTensor<float> group[4];
         for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
         const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
@@ -350,6 +417,7 @@ class LiVector {
         starts[out++] = at;
         at += AlignUp(runLens[out - 1], 4);
         in += q;
+        left -= q - 1;
       }
       PipeBarrier<PIPE_V>();
       runs = out;
@@ -399,13 +467,26 @@ class LiVector {
     using namespace AscendC;
     const uint32_t lists = uint32_t(m.cutLists);
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
-    SetFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_
-    WaitFlag<HardEvent::MTE2_V>(0);
-    // Each list's quantiles are sorted already: merge the runs of 8, 4 at a time.
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists;
+    WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (set in MergeStep)
+    // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
+    // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
+    // (by length) of the rank sought, a multiple of 4 (32-byte runs): T stays a bound vouched for by
+    // k entries, only looser where a list holds far more than its share of the best (decode, one row
+    // over 40 lists: runs of 8 instead of 16).
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
     for (uint32_t i = 0; i < runs; ++i) {
       runLens[i] = kLiQuantiles;
       starts[i] = i * kLiQuantiles;
+    }
+    if (m.count == m.cutLists) {
+      for (uint32_t i = 0; i < runs; ++i) total += lens[i];
+      for (uint32_t i = 0; i < runs && total > 0; ++i) {
+        const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
+        runLens[i] = AlignUp(share, 4) < kLiQuantiles ? AlignUp(share, 4) : kLiQuantiles;
+        used += runLens[i];
+      }
+      if (used < rank + 1)  // too few to reach the rank: every quantile takes part
+        for (uint32_t i = 0; i < runs; ++i) runLens[i] = kLiQuantiles;
     }
     LocalTensor<float> src = qIn_;
     bool toA = true;
@@ -419,7 +500,7 @@ class LiVector {
         const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
         runLens[out] = len;
         starts[out++] = at;
-        at += len;  // multiples of 8 pairs: 32-byte aligned
+        at += len;  // multiples of 4 pairs: 32-byte aligned
         in += q;
       }
       PipeBarrier<PIPE_V>();
@@ -432,8 +513,13 @@ class LiVector {
     const float threshold = src.GetValue(2 * rank);
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      uint32_t above = 0;
-      while (above < kLiQuantiles && qIn_.GetValue((list * kLiQuantiles + above) * kPairFloats) >= threshold) ++above;
+      // Quantiles at or above T: a binary search (a list's quantiles are sorted, best first).
+      uint32_t above = 0, end = kLiQuantiles;
+      while (above < end) {
+        const uint32_t mid = (above + end) / 2;
+        if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= threshold) above = mid + 1;
+        else end = mid;
+      }
       if (above < kLiQuantiles) {
         const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;

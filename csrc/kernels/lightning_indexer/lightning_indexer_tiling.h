@@ -22,11 +22,14 @@ constexpr uint32_t kLiMaxSparseCount = 2048;
 constexpr uint32_t kLiStepKeys = 128;       // keys per cube step: 64 per vector core
 constexpr uint32_t kLiHalfKeys = 64;
 constexpr uint32_t kLiMaxTileRows = 128;    // groupRows x N1 (cube M)
-constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs)
-// Score tiles in flight between the cube and the vector cores: with 4 the cube's fixpipe does not
+constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs) ...
+constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's last blocks (RunningTopK)
+// Score tiles in flight between the cube and the vector cores: with 3 the cube's fixpipe does not
 // wait for the vector cores' round trip (tile ready -> copied out -> slot free) of the tile two
-// steps back. At most 15 cross-core sets of a flag may be pending (dav_c220 FFTS counter).
-constexpr uint32_t kLiRingSlots = 4;
+// steps back (2 made it wait; 4 streams no faster and its first writes of a further slot per core,
+// 16 KB each, cost HBM bandwidth). At most 15 cross-core sets of a flag may be pending (dav_c220
+// FFTS counter).
+constexpr uint32_t kLiRingSlots = 3;
 
 // Plan table (int32), one record per entry, at the offsets given in the tiling.
 struct LiRow {      // per query row of the flattened query tensor
@@ -35,19 +38,16 @@ struct LiRow {      // per query row of the flattened query tensor
   int32_t partialBase;  // first partial-list slot of this row
   int32_t partials;     // partial lists to merge (2 per item covering the row)
 };
-struct LiBatch {
-  int32_t keyStart;     // first key row (BSND / TND); unused when paged
-  int32_t keyLen;
-};
 struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row -> list dst (or the output)
   int32_t row;
   int32_t src;          // first list slot (consecutive slots, in key order)
   int32_t count;        // 1..4, or up to kLiMaxWideLists for a row merged in one step (LiWideMerge)
-  int32_t dst;          // list slot of the result; -1: the row's indices (and values)
+  int32_t dst;          // list slot of the result; < 0: the row's indices (and values), output part -1 - dst
   int32_t cutLists;     // > 0: the row's first merge, its cutLists partial lists (from slot cutBase)
   int32_t cutBase;      //      published quantiles: cut the lists at its threshold first (LiCutsLists)
-  int32_t reserved0;
-  int32_t reserved1;
+  int32_t visible;      // keys the row sees: a final merge of a row that sees at least k needs no padding
+  int32_t spec;         // a cut merge: pairs of its lists loaded with the headers; up to 4 lists: byte i
+                        // is list i's in units of 16 (LiSpecPairs); more: every list's (a multiple of 4)
 };
 struct LiItem {
   int32_t row0;         // first query row
@@ -56,43 +56,56 @@ struct LiItem {
   int32_t keyEnd;
   int32_t halfKeys;     // keys per vector core, a multiple of 64: core s owns [keyBegin + s*halfKeys, ...)
   int32_t split;        // index of this item among the items covering its rows
-  int32_t reserved0;
-  int32_t reserved1;
+  int32_t batch;        // the rows' batch, and its first key row (BSND / TND; 0 when paged): in the item
+  int32_t keyStart;     // record so that the cube's first key load waits for no other plan read
 };
 
+// The cube's fields come first: it reads only the first kLiTilingHeadWords words (one 64-byte line
+// of the scalar DataCache, so one GM miss before its first load instead of two).
 struct LightningIndexerTiling {
-  uint32_t numRows;       // rows of the flattened query tensor
-  uint32_t numBatches;
-  uint32_t heads;         // N1
-  uint32_t sparseCount;   // k
-  uint32_t bestPairs;     // k rounded up to 32
-  uint32_t groupRows;     // rows per item (cube M = groupRows * heads)
   uint32_t queryDtype;    // DTypeId: fp16 / bf16 (key has the same)
-  uint32_t weightDtype;   // fp16 / bf16 / fp32
+  uint32_t heads;         // N1
+  uint32_t groupRows;     // rows per item (cube M = groupRows * heads)
   uint32_t paged;         // 1: key is PA_BSND with a block table
   uint32_t blockSize;     // paged: keys per block
   uint32_t maxBlocks;     // paged: block_table row length
+  uint32_t planWords;     // int32 words of the plan
+  uint32_t itemOffset;    // int32 offsets of the plan's tables
+  uint32_t coreOffset;    // per AI core kLiCoreWords: its items [first, last), then a copy of its first item
+  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
+  uint32_t numRows;       // rows of the flattened query tensor
+  uint32_t numBatches;
+  uint32_t sparseCount;   // k
+  uint32_t bestPairs;     // k rounded up to 32
+  uint32_t weightDtype;   // fp16 / bf16 / fp32
+  uint32_t returnValue;
+  // ---- only the vector cores read on
   uint32_t numItems;
   uint32_t blockDim;      // AI cores used (1 AIC + 2 AIV each)
-  uint32_t returnValue;
-  uint32_t rowOffset;     // int32 offsets of the plan's tables
-  uint32_t batchOffset;
-  uint32_t itemOffset;
-  uint32_t coreOffset;    // blockDim + 1 prefix offsets into the items
+  uint32_t rowOffset;
   uint32_t mergeOffset;   // LiMerge records, level after level
   uint32_t levelOffset;   // numLevels + 1 prefix offsets into the merges
   uint32_t numLevels;
-  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
   uint32_t wsListOffset;  // list slots: the partial lists, then the merges' intermediate lists
   uint32_t listSlotBytes; // 32-byte header (int32 length) + bestPairs pairs
   uint32_t numPartials;   // slots written in phase 1
   uint32_t numListSlots;
   uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
   uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
+  uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
 };
+constexpr uint32_t kLiTilingHeadWords = 16;
+static_assert(__builtin_offsetof(LightningIndexerTiling, numItems) == kLiTilingHeadWords * 4,
+              "the cube's tiling fields fill the first kLiTilingHeadWords words");
 constexpr uint32_t kLiListHeaderFloats = 8;
+constexpr uint32_t kLiCoreWords = 16;    // a core record: one 64-byte line (first, last, 6 unused, first item)
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
+
+// Pairs of list i a merge of up to 4 lists loads with the headers (LiMerge::spec: 16 per unit, 0: none).
+__aicore__ inline uint32_t LiSpecPairs(int32_t spec, uint32_t i) {
+  return ((uint32_t(spec) >> (8 * i)) & 0xFFu) * 16;
+}
 
 // Quantile spacing of a row split into `lists` partial lists: the kLiQuantiles quantiles of every
 // list together vouch for about twice k entries, so that their threshold can reach k.
