@@ -59,6 +59,42 @@ __aicore__ inline uint32_t MergeLists(const AscendC::LocalTensor<float>& dst, co
   return total;
 }
 
+// One round of 4-way merges over `n` sorted pair runs of `src` (run i: lens[i] pairs from pair
+// starts[i]) into `dst`, each output run 32-byte aligned; returns the run count left. The rounds
+// left are fixed by the run count, so a round merges only as many leading groups of 4 as the
+// rounds after it need to reach `finalRuns` and copies the other runs as they are (40 runs to 1:
+// 32 merged into 8, 8 copied; then 16 -> 4 -> 1). A merged run keeps at most `keep` pairs (a top-k
+// needs no more). lens / starts are rewritten in place for the output runs.
+__aicore__ inline uint32_t MergeRound(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& src,
+                                      uint32_t* lens, uint32_t* starts, uint32_t n, uint32_t finalRuns, uint32_t keep) {
+  using namespace AscendC;
+  uint32_t cap = finalRuns;
+  while (cap * 4 < n) cap *= 4;
+  uint32_t in = 0, out = 0, at = 0, left = n;
+  while (in < n) {  // out <= in: a run's entries are read before they are overwritten
+    if (left <= cap) {
+      const uint32_t len = lens[in], from = starts[in];
+      DataCopy(dst[at * kPairFloats], src[from * kPairFloats], AlignUp(len, 4) * kPairFloats);
+      lens[out] = len;
+      starts[out++] = at;
+      at += AlignUp(len, 4);
+      ++in;
+      continue;
+    }
+    const uint32_t q = n - in < 4 ? n - in : 4;
+    LocalTensor<float> group[4];
+    for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
+    const uint32_t merged = MergeLists(dst[at * kPairFloats], group, &lens[in], q);
+    lens[out] = merged < keep ? merged : keep;
+    starts[out] = at;
+    at += AlignUp(lens[out++], 4);
+    in += q;
+    left -= q - 1;
+  }
+  PipeBarrier<PIPE_V>();
+  return out;
+}
+
 // Scratch a RunningTopK needs, carved by the caller (all 32-byte aligned).
 struct TopKScratch {
   AscendC::LocalTensor<float> scores;      // kTopKBlock floats: survivors' scores, padded
@@ -162,10 +198,9 @@ class RunningTopK {
   __aicore__ inline uint32_t Count() const { return count_; }
 
  private:
-  // 4-way MrgSort rounds over the candidate runs until at most 3 are left (lens / starts, in pairs
-  // from the returned tensor: cand_ (no round), s.mergeA (inA) or s.mergeB); runs start every 32
-  // pairs in cand_ but hold only their survivors. A round merges only as many groups of 4 as the
-  // rounds after it need and copies the other runs as they are.
+  // 4-way MrgSort rounds (MergeRound) over the candidate runs until at most 3 are left (lens /
+  // starts, in pairs from the returned tensor: cand_ (no round), s.mergeA (inA) or s.mergeB); runs
+  // start every 32 pairs in cand_ but hold only their survivors.
   __aicore__ inline AscendC::LocalTensor<float> MergeRuns(const TopKScratch& s, uint32_t* lens, uint32_t* starts,
                                                           uint32_t& n, bool& inA) {
     using namespace AscendC;
@@ -178,31 +213,7 @@ class RunningTopK {
     inA = false;
     while (n > 3) {
       const AscendC::LocalTensor<float> dst = inA ? s.mergeB : s.mergeA;
-      uint32_t cap = 3;  // runs the rounds after this one can still bring down to 3
-      while (cap * 4 < n) cap *= 4;
-      uint32_t in = 0, out = 0, dstOff = 0, left = n;
-      while (in < n) {
-        if (left <= cap) {  // merged enough this round: copy the rest
-          lens[out] = lens[in];
-          const uint32_t from = starts[in];
-          starts[out++] = dstOff;
-          DataCopy(dst[dstOff * kPairFloats], src[from * kPairFloats], AlignUp(lens[in], 4) * kPairFloats);
-          dstOff += AlignUp(lens[in], 4);
-          ++in;
-          continue;
-        }
-        const uint32_t q = n - in < 4 ? n - in : 4;
-        AscendC::LocalTensor<float> lists[4];
-        for (uint32_t j = 0; j < q; ++j) lists[j] = src[starts[in + j] * kPairFloats];
-        const uint32_t len = MergeLists(dst[dstOff * kPairFloats], lists, &lens[in], q);
-        lens[out] = len;
-        starts[out++] = dstOff;
-        dstOff += AlignUp(len, 4);  // next list 32-byte aligned
-        in += q;
-        left -= q - 1;
-      }
-      PipeBarrier<PIPE_V>();
-      n = out;
+      n = MergeRound(dst, src, lens, starts, n, 3, 0xFFFFFFFFu);
       src = dst;
       inA = !inA;
     }

@@ -389,38 +389,9 @@ class LiVector {
     const uint32_t k = t_->sparseCount;
     LocalTensor<float> src = inAll_;
     bool inMerged = false;
-    while (runs > 1) {
+    while (runs > 1) {  // rounds of 4-way merges, each run cut at k
       const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
-      // The rounds left are fixed by the run count (4-way merges), but a round need only leave as
-      // many runs as the rounds after it can merge (at most `cap`): the first groups of 4 are merged
-      // until that holds, the later runs are copied as they are and skip this round's merge work
-      // (40 lists: 32 merged into 8, 8 copied; then 16 -> 4 -> 1).
-      uint32_t cap = 1;
-      while (cap * 4 < runs) cap *= 4;
-      uint32_t in = 0, out = 0, left = runs;
-      at = 0;
-      while (in < runs) {
-        const uint32_t q = runs - in < 4 ? runs - in : 4;
-        if (left <= cap) {  // the rest are copied: this round has merged enough
-          runLens[out] = runLens[in];
-          const uint32_t from = starts[in];
-          starts[out++] = at;
-          DataCopy(dst[at * kPairFloats], src[from * kPairFloats], AlignUp(runLens[in], 4) * kPairFloats);
-          at += AlignUp(runLens[in], 4);
-          ++in;
-          continue;
-        }
-        LocalTensor<float> group[4];
-        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
-        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
-        runLens[out] = len < k ? len : k;
-        starts[out++] = at;
-        at += AlignUp(runLens[out - 1], 4);
-        in += q;
-        left -= q - 1;
-      }
-      PipeBarrier<PIPE_V>();
-      runs = out;
+      runs = MergeRound(dst, src, runLens, starts, runs, 1, k);
       src = dst;
       inMerged = !inMerged;
     }
