@@ -42,6 +42,9 @@ void Accepted(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i1
   (void)fp;
   LoadData2dParams ld;
   (void)ld;
+  SetAtomicAdd<bfloat16_t>();  // kernel_operator_set_atomic_intf.h
+  SetAtomicType<int8_t>();
+  SetAtomicNone();
   static_assert(defaultGatherMaskMode == GatherMaskMode::VERSION_V2);
   static_assert(std::is_same_v<decltype(Nd2NzParams().ndNum), uint16_t>);
 }
@@ -124,6 +127,8 @@ REJECTED = [
     "And(f, f, f, 64, 1, BinaryRepeatParams());",  # And / Or mask forms: int16 / uint16 (c220 static_assert)
     "ShiftLeft(h, h, half(1.0f), 128);",  # ShiftLeft: 16 / 32-bit integers (c220 static_assert)
     "TPipe* t = AscendC::GetTPipePtr();",  # GetTPipePtr is global
+    "SetAtomicAdd<uint32_t>();",  # atomic types: half / float / int16 / int32 / int8 / bf16 (dav_c220 set_atomic_impl)
+    "SetAtomicType<int64_t>();",
 ]
 
 

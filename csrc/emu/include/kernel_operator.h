@@ -8,6 +8,7 @@
 #include "emu/tensor.h"
 #include "emu/pipe.h"
 #include "emu/sync.h"
+#include "emu/atomic.h"
 #include "emu/data_copy.h"
 #include "emu/vec_engine.h"
 #include "emu/vec_elementwise.h"

@@ -6,6 +6,7 @@
 #include "emu/pipe.h"
 #include "emu/sync.h"
 #include "emu/trace.h"
+#include "emu/atomic.h"
 #include "launch_context.h"
 
 namespace AscendC::emu {
@@ -336,6 +337,7 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     traces[i].budget = &traceBudget;
     L.cores[i]->trace = &traces[i];
   }
+  GmAtomicsUsed().store(false);  // GM reads stay plain memcpy until a core calls SetAtomicAdd
   std::vector<std::thread> threads;
   threads.reserve(L.cores.size());
   for (auto& c : L.cores) threads.emplace_back(RunCore, &L, c.get(), &body);

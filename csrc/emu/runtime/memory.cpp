@@ -4,11 +4,17 @@
 #include <map>
 #include <mutex>
 
+#include "emu/atomic.h"
 #include "emu/pipe.h"
 #include "emu/trace.h"
 #include "launch_context.h"
 
 namespace AscendC::emu {
+std::atomic<bool>& GmAtomicsUsed() {
+  static std::atomic<bool> used{false};
+  return used;
+}
+
 
 const MemSpec& Spec(Mem m) {
   // Sizes of Atlas A2/A3 (Ascend910B1 platform config). TPipe hands out the whole memory, as CANN's
@@ -77,7 +83,7 @@ void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm
     const uint64_t clampedPitch = pitch > 0xFFFFFFFFull ? 0xFFFFFFFFull : pitch;
     t->Push(TraceRecord{api, reinterpret_cast<uint64_t>(gm), static_cast<uint32_t>(bytes > 0xFFFFFFFFull ? 0xFFFFFFFFull : bytes),
                         bursts, static_cast<uint32_t>(clampedPitch), static_cast<uint8_t>(TraceOp::kCopy),
-                        static_cast<uint8_t>(pipe), path, 0});
+                        static_cast<uint8_t>(pipe), path, static_cast<uint8_t>(to == Mem::kCount && Core().atomicAdd)});
   }
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fp_types.h"
+#include "atomic.h"
 #include "tensor.h"
 
 namespace AscendC {
@@ -359,6 +360,12 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
     return perChannel ? emu::FixpipeScale(emu::Load<uint64_t>(channelScales + uint64_t(column) * 8)) : tensorScale;
   };
   const uint8_t* s = src.Data();
+  // Under SetAtomicAdd the L0C -> GM write adds into GM (SetAtomicAdd.md: VECOUT / L0C / L1 -> GM).
+  const bool atomic = emu::Core().atomicAdd;
+  auto store = [&](T* at, const T& out) {
+    if (atomic) emu::WriteGm(api, reinterpret_cast<uint8_t*>(at), reinterpret_cast<const uint8_t*>(&out), sizeof(T));
+    else *at = out;
+  };
   if constexpr (config.format == CO2Layout::ROW_MAJOR) {
     EMU_REQUIRE(p.dstStride >= p.nSize, api, "param-range", "dstStride %u is smaller than nSize %u", p.dstStride, p.nSize);
     EMU_REQUIRE(p.mSize <= 8192, api, "param-range", "mSize %u exceeds 8192 with NZ2ND", p.mSize);
@@ -368,7 +375,8 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
       for (uint32_t ni = 0; ni < p.nSize; ++ni) {
         U v = emu::Load<U>(s + ((uint64_t(ni / 16) * p.srcStride + mi) * 16 + ni % 16) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[uint64_t(mi) * p.dstStride + ni] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(ni));
+        const T out = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(ni));
+        store(d + uint64_t(mi) * p.dstStride + ni, out);
       }
   } else {
     // NZ: each 16-column block keeps its first mSize rows; dstStride is the 32 B-unit offset
@@ -384,7 +392,8 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
       for (uint64_t i = 0; i < blockElems; ++i) {
         U v = emu::Load<U>(s + (uint64_t(b) * p.srcStride * 16 + i) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        d[b * pitch + i] = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(b * 16 + i % 16));
+        const T out = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(b * 16 + i % 16));
+        store(d + b * pitch + i, out);
       }
   }
   auto& cnt = emu::Core().counters;
@@ -392,10 +401,10 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
   // Row-major: mSize rows of nSize elements, dstStride elements apart; NZ: n1 blocks of mSize x 16.
   if (config.format == CO2Layout::ROW_MAJOR)
     emu::TraceRaw(emu::TraceOp::kCopy, PIPE_FIX, api, p.mSize * p.nSize * sizeof(T), p.mSize, p.dstStride * sizeof(T),
-                  static_cast<uint8_t>(uint8_t(emu::Mem::L0C) << 4 | emu::kTraceGm), 0, reinterpret_cast<uint64_t>(dst.EmuPtr()));
+                  static_cast<uint8_t>(uint8_t(emu::Mem::L0C) << 4 | emu::kTraceGm), atomic, reinterpret_cast<uint64_t>(dst.EmuPtr()));
   else
     emu::TraceRaw(emu::TraceOp::kCopy, PIPE_FIX, api, p.mSize * p.nSize * sizeof(T), n1, p.dstStride * 32,
-                  static_cast<uint8_t>(uint8_t(emu::Mem::L0C) << 4 | emu::kTraceGm), 0, reinterpret_cast<uint64_t>(dst.EmuPtr()));
+                  static_cast<uint8_t>(uint8_t(emu::Mem::L0C) << 4 | emu::kTraceGm), atomic, reinterpret_cast<uint64_t>(dst.EmuPtr()));
 }
 
 }  // namespace AscendC

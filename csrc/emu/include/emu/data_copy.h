@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "atomic.h"
 #include "tensor.h"
 
 namespace AscendC {
@@ -90,7 +91,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataC
   dst.CheckBytes(api, "dst", 0, dstSpan);
   const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   uint8_t* d = dst.Data();
-  for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
+  for (uint32_t i = 0; i < p.blockCount; ++i) emu::ReadGm(d + i * dstPitch, s + i * srcPitch, blk);
   emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), blk * p.blockCount, api, s, p.blockCount, srcPitch);
 }
 
@@ -114,7 +115,7 @@ void DataCopy(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataC
   dst.Check(api, 0, dstSpan * 8 / emu::kBits<T>);
   const uint8_t* s = src.Data();
   uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
-  for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, s + i * srcPitch, blk);
+  for (uint32_t i = 0; i < p.blockCount; ++i) emu::WriteGm(api, d + i * dstPitch, s + i * srcPitch, blk);
   emu::CountCopy(src.EmuMem(), emu::Mem::kCount, blk * p.blockCount, api, d, p.blockCount, dstPitch);
 }
 
@@ -185,7 +186,7 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
       for (uint64_t j = 0; j < left; j += sizeof(T)) std::memcpy(d + j, &pad.paddingValue, sizeof(T));
       for (uint64_t j = 0; j < right; j += sizeof(T)) std::memcpy(d + left + p.blockLen + j, &pad.paddingValue, sizeof(T));
     }
-    std::memcpy(d + left, s + i * srcPitch, p.blockLen);
+    emu::ReadGm(d + left, s + i * srcPitch, p.blockLen);
   }
   emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), uint64_t(p.blockLen) * p.blockCount, api, s, p.blockCount, srcPitch);
 }
@@ -205,7 +206,7 @@ void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const Da
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + p.blockLen);
   dst.Check(api, 0, ((p.blockCount - 1) * dstPitch + p.blockLen) / sizeof(T));
   uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
-  for (uint32_t i = 0; i < p.blockCount; ++i) std::memcpy(d + i * dstPitch, src.Data() + i * srcPitch, p.blockLen);
+  for (uint32_t i = 0; i < p.blockCount; ++i) emu::WriteGm(api, d + i * dstPitch, src.Data() + i * srcPitch, p.blockLen);
   emu::CountCopy(src.EmuMem(), emu::Mem::kCount, uint64_t(p.blockLen) * p.blockCount, api, d, p.blockCount, dstPitch);
 }
 

@@ -113,6 +113,8 @@ struct CoreState {
   int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
   uint32_t fpcQuantBytes = 0;
   CoreTrace* trace = nullptr;                // non-null while tracing (emu/trace.h)
+  bool atomicAdd = false;                    // SetAtomicAdd / SetAtomicNone (emu/atomic.h)
+  uint8_t atomicDtype = 0;                   // SetAtomicType: emu::AtomicDtype
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.
