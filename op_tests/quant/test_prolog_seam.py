@@ -25,10 +25,8 @@ from ascend_glm5.integrations.tiny_models import build_tiny_model
 from ascend_glm5.integrations.transformers import PagedLatentCache, prolog_paths
 from ascend_glm5.quant.launches import count_kernel_launches
 from ascend_glm5.quant.linear import W8A8DynamicLinear
-from ascend_glm5.quant.quantizer import load_float_model
-from ascend_glm5.quant.report import logit_agreement
 
-from .test_roundtrip import MEAN_REL_ERROR, TOP1
+from .test_roundtrip import assert_agrees_with_float
 
 # (kind, scheme) -> weight_quant_mode patch_model picks (recipes.py: GLM-5 w4a8 has W8A8_DYNAMIC q_a / q_b /
 # kv_a; DeepSeek-V3.2 w4a8 float q_a / kv_a and W8A8_DYNAMIC q_b; the w8a8 recipes static W8A8)
@@ -197,12 +195,7 @@ def test_patched_quantized_model_within_documented_logit_tolerance(exported, eva
     src, dst, _ = exported(kind, scheme)
     model = from_msmodelslim(dst, dtype=torch.float32, backend="kernels")
     assert all(f"weight_quant_mode {MODES[kind, scheme]}" in d for d in model._msmodelslim["prolog"])
-    with torch.no_grad():
-        want = load_float_model(src)(input_ids=eval_ids).logits
-        got = model(input_ids=eval_ids).logits
-    agreement = logit_agreement(want, got)
-    assert agreement.mean_rel_error <= MEAN_REL_ERROR[scheme], agreement
-    assert agreement.positions >= 0.5 * agreement.total and agreement.top1 >= TOP1, agreement
+    assert_agrees_with_float(src, model, eval_ids, scheme)
 
 
 def test_demo_reports_the_prolog_path_and_its_launches(exported, capsys):

@@ -29,18 +29,23 @@ TOP1 = 0.85  # top-1 agreement on positions whose float top-1 margin is clear (r
 SQNR_FLOOR = {"W8A8": 25.0, "W8A8_DYNAMIC": 30.0, "W4A8_DYNAMIC": 10.0}  # dB; see docs/quantization.md
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_loaded_model_matches_the_float_model(exported, eval_ids, kind, scheme):
-    src, dst, quantized = exported(kind, scheme)
-    model = from_msmodelslim(dst, dtype=torch.float32, backend="reference", patch_attention=False)
-    assert type(model).__name__ == {"glm_moe_dsa": "GlmMoeDsaForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM"}[kind]
+def assert_agrees_with_float(src, model, eval_ids, scheme: str) -> None:
+    """The loaded `model`'s logits against the float model saved in `src`, within the tolerances above."""
     with torch.no_grad():
         want = load_float_model(src)(input_ids=eval_ids).logits
         got = model(input_ids=eval_ids).logits
     agreement = logit_agreement(want, got)
     assert agreement.mean_rel_error <= MEAN_REL_ERROR[scheme], agreement
     assert agreement.positions >= 0.5 * agreement.total and agreement.top1 >= TOP1, agreement
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_loaded_model_matches_the_float_model(exported, eval_ids, kind, scheme):
+    src, dst, quantized = exported(kind, scheme)
+    model = from_msmodelslim(dst, dtype=torch.float32, backend="reference", patch_attention=False)
+    assert type(model).__name__ == {"glm_moe_dsa": "GlmMoeDsaForCausalLM", "deepseek_v32": "DeepseekV32ForCausalLM"}[kind]
+    assert_agrees_with_float(src, model, eval_ids, scheme)
     sqnr = layer_sqnr(quantized.model, quantized_modules(model), eval_ids)
     assert len(sqnr) == len([t for t in quantized.types.values() if t != "FLOAT"])
     for name, db in sqnr.items():
