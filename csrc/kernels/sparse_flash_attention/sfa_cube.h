@@ -57,6 +57,8 @@ class SfaCube {
     sRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring), 2 * t.wsSlotS / sizeof(float));
     pRing_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ring + 2 * t.wsSlotS), 2 * t.wsSlotP / sizeof(T));
     oRing_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ring + 2 * (t.wsSlotS + t.wsSlotP)), 2 * t.wsSlotO / sizeof(float));
+    pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
+                            uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
     m1_ = CeilDiv(t.heads, 16);
     mPad_ = m1_ * 16;
     rows_ = t.tileRows;
@@ -328,7 +330,12 @@ class SfaCube {
       SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);
       WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
     }
-    const uint64_t oSlot = (g % 2) * (t_->wsSlotO / sizeof(float));
+    // A piece of one tile is its own partial result: P . V goes straight to the piece's acc
+    // (SfaDirectPiece), the vector cores then only write its max and sum.
+    const bool direct = SfaDirectPiece(tile);
+    const AscendC::GlobalTensor<float> dst = direct ? pieces_ : oRing_;
+    const uint64_t oSlot = direct ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
+                                  : (g % 2) * (t_->wsSlotO / sizeof(float));
     for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
@@ -348,7 +355,7 @@ class SfaCube {
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);
       if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);  // both AIVs read tile g-2
-      Fixpipe(oRing_[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
+      Fixpipe(dst[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
       oAcc_.Release(o);
       GatherSome(kScoreChunks + col / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
@@ -391,7 +398,7 @@ class SfaCube {
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
-  AscendC::GlobalTensor<float> sRing_, oRing_;
+  AscendC::GlobalTensor<float> sRing_, oRing_, pieces_;
 };
 
 }  // namespace ascend_glm5

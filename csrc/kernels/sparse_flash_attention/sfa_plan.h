@@ -52,6 +52,10 @@ struct SfaTile {
   bool first = false, last = false;  // first / last tile of its item
 };
 
+// A tile that is a whole piece of a split row (first and last of its item): the cube writes its
+// P . V into the piece's acc, which then needs no rescale (decode at B = 1: every piece is one tile).
+__aicore__ inline bool SfaDirectPiece(const SfaTile& tile) { return tile.first && tile.last && tile.info.piece >= 0; }
+
 // Who gathers a tile's `n` rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core
 // 1 the last `v1` (tiling aivRows of a full tile go to the vector cores, in proportion for a short one).
 struct SfaShares {

@@ -319,6 +319,11 @@ class SfaVector {
     const LocalTensor<float> acc = acc_, stage = stage_;
     const uint64_t slot = (g % 2) * (t_->wsSlotO / sizeof(float)) + uint64_t(h0_) * kSfaLatentDim;
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
+    if (SfaDirectPiece(tile)) {  // the cube wrote P . V into the piece: only its statistics are left
+      CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
+      if (h > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kMax0 + parity), Stat(kSum0 + parity));
+      return;
+    }
     if (h > 0 && tile.first) {
       SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
       WaitFlag<HardEvent::V_MTE2>(0);
