@@ -19,6 +19,8 @@ constexpr uint32_t kSfaSelTable = 1024;  // block-table entries held at a time
 constexpr uint32_t kSfaSelMaskBytes = kSfaSelChunk / 8;
 // UB the selector needs: five chunk-long 32-bit vectors, three bit masks, a table chunk.
 constexpr uint32_t kSfaSelScratchBytes = 5 * kSfaSelChunk * 4 + 3 * kSfaSelMaskBytes + kSfaSelTable * 4;
+static_assert(4 * kSfaSelChunk >= kSfaMaxSparseCount && kSfaSelChunk * 4 * 8 >= kSfaMaxSparseCount,
+              "a row's whole prefix fits the first four chunk vectors, its mask the fifth");
 
 class SfaSelector {
  public:
@@ -38,6 +40,10 @@ class SfaSelector {
     ge_ = Slice<uint8_t>(scratch, at, kSfaSelMaskBytes);
     lt_ = Slice<uint8_t>(scratch, at, kSfaSelMaskBytes);
     table_ = Slice<int32_t>(scratch, at, kSfaSelTable);
+    // The prefix before a piece (up to K ids) is checked in one pass: the ids over idx_ .. q_, the
+    // equality mask in tmp_.
+    prefix_ = scratch.ReinterpretCast<int32_t>();
+    prefixEq_ = tmp_.ReinterpretCast<uint8_t>();
     // Paged: page = id / blockSize through fp32, exact when the block size is a power of two,
     // else corrected by one step (below).
     if (t.paged) {
@@ -63,19 +69,20 @@ class SfaSelector {
   __aicore__ inline uint32_t Run(const SfaItem& item, const SfaRow& row, bool write,
                                  const AscendC::GlobalTensor<int32_t>& list) {
     const uint64_t base = uint64_t(item.row) * t_->sparseCount;
-    // Reading stops at the row's first -1: a piece that starts after it selects nothing.
-    for (uint32_t p = 0; p < uint32_t(item.posBegin); p += kSfaSelChunk) {
-      const uint32_t len = Min(kSfaSelChunk, uint32_t(item.posBegin) - p);
-      LoadIds(base + p, len);
-      if (FirstMinusOne(len) < len) return 0;
+    // Reading stops at the row's first -1: a piece that starts after it selects nothing. The
+    // prefix is one copy and one compare (one GM round trip, not one per chunk).
+    const uint32_t prefix = uint32_t(item.posBegin);
+    if (prefix > 0) {
+      LoadIds(prefix_, base, prefix);
+      if (FirstMinusOne(prefix_, prefixEq_, prefix) < prefix) return 0;
     }
     const uint32_t tableNeed = t_->paged ? CeilDiv(uint32_t(row.end), t_->blockSize) : 0;
     if (write && t_->paged && tableNeed <= kSfaSelTable) LoadTable(row.batch, 0, tableNeed);
     uint32_t n = 0;
     for (uint32_t p = uint32_t(item.posBegin); p < uint32_t(item.posEnd); p += kSfaSelChunk) {
       uint32_t len = Min(kSfaSelChunk, uint32_t(item.posEnd) - p);
-      LoadIds(base + p, len);
-      const uint32_t stop = FirstMinusOne(len);
+      LoadIds(idx_, base + p, len);
+      const uint32_t stop = FirstMinusOne(idx_, eq_, len);
       const bool last = stop < len;
       len = stop;
       if (len > 0) {
@@ -99,26 +106,27 @@ class SfaSelector {
   }
   __aicore__ inline static uint32_t Min(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-  // indices[at, at + len) -> idx_ (the rest of the chunk keeps stale values, never used).
-  __aicore__ inline void LoadIds(uint64_t at, uint32_t len) {
+  // indices[at, at + len) -> ids (the rest of its last 64 lanes keeps stale values, never used).
+  __aicore__ inline void LoadIds(const AscendC::LocalTensor<int32_t>& ids, uint64_t at, uint32_t len) {
     using namespace AscendC;
-    SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's vector work has read idx_
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's vector work has read the scratch
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(idx_, indices_[at], DataCopyExtParams(1, len * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    DataCopyPad(ids, indices_[at], DataCopyExtParams(1, len * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
   }
 
-  // Position of the first -1 among idx_[0, len), or len.
-  __aicore__ inline uint32_t FirstMinusOne(uint32_t len) {
+  // Position of the first -1 among ids[0, len), or len (eq: len bits of scratch).
+  __aicore__ inline uint32_t FirstMinusOne(const AscendC::LocalTensor<int32_t>& ids, const AscendC::LocalTensor<uint8_t>& eq,
+                                           uint32_t len) {
     using namespace AscendC;
     // The count-form compare runs under the vector mask register (Compare.md): all lanes first.
     SetMaskNorm();
     ResetMask();
-    CompareScalar(eq_, idx_, int32_t(-1), CMPMODE::EQ, AlignUp(len, 64));
+    CompareScalar(eq, ids, int32_t(-1), CMPMODE::EQ, AlignUp(len, 64));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    const AscendC::LocalTensor<uint32_t> words = eq_.ReinterpretCast<uint32_t>();
+    const AscendC::LocalTensor<uint32_t> words = eq.ReinterpretCast<uint32_t>();
     for (uint32_t w = 0; w * 32 < len; ++w) {
       const uint32_t bits = words.GetValue(w);
       if (bits == 0) continue;
@@ -259,9 +267,9 @@ class SfaSelector {
 
   const SparseFlashAttentionTiling* t_ = nullptr;
   AscendC::GlobalTensor<int32_t> indices_, blockTable_;
-  AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_;
+  AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_, prefix_;
   AscendC::LocalTensor<float> f_;
-  AscendC::LocalTensor<uint8_t> eq_, ge_, lt_;
+  AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_;
   float invBlock_ = 1.0f;
   bool pow2Block_ = true;
 };
