@@ -126,10 +126,20 @@ class SfaVector {
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
   // 16 heads a run: each run waits out a few GM read latencies, so fewer, larger runs finish sooner.
   static constexpr uint32_t kCombineHeads = 16, kMaxPieces = 64;
-  static constexpr uint32_t kCombineLoadFloats = 2 * kCombineHeads * kSfaLatentDim;  // acc rows fetched at once
+  // acc rows fetched at once: three pieces of a full run (decode B = 16: every split row's pieces).
+  static constexpr uint32_t kCombineLoadFloats = 3 * kCombineHeads * kSfaLatentDim;
   static constexpr uint32_t kCombineStat = kCombineHeads * 4;  // bytes of one piece's m (or l) of a run
+  // Broadcast weights: a full run's (16 blocks), or of a few heads in up to 32 pieces (WeighSmallRuns).
+  static constexpr uint32_t kCombineBcastFloats = 256 * 8;
+  static constexpr uint32_t kMaxRepeatStride = 255;  // blocks: BinaryRepeatParams' uint8_t strides
   static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
-                                            2 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineHeads * 32;
+                                            2 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineBcastFloats * 4;
+  static_assert(kCombineBytes <= kSfaUbBytes, "the combine's buffers fit the UB");
+  // MTE2 -> V events of the combine: m_i / l_i (0), the loaded pieces' acc rows (1 .. 1 + batch; the
+  // item phase's stage events are all taken back by then).
+  static constexpr int32_t kEvStats = 0, kEvPieces = 1;
+  static constexpr uint32_t kPieceEvents = 3;
+  static_assert(kEvPieces + kPieceEvents <= 8, "MTE2 -> V event ids 0..7");
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -336,7 +346,7 @@ class SfaVector {
       constexpr uint32_t chunkRows = kSfaOutChunkRows;
       const uint32_t chunks = CeilDiv(h, chunkRows), ahead = stageSlots_ - 1;
       for (uint32_t c = 0; c < chunks && c < ahead; ++c) LoadOutChunk(slot, c, h);
-      ScaleRows(acc, Stat(kAlpha0 + g % 2), h, false);
+      ScaleRows(acc, acc, Stat(kAlpha0 + g % 2), h, false);
       for (uint32_t c = 0; c < chunks; ++c) {
         if (c + ahead < chunks) LoadOutChunk(slot, c + ahead, h);
         const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
@@ -361,9 +371,9 @@ class SfaVector {
     SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
   }
 
-  // acc[r, :] *= v[r] (or /= v[r]) for r < h, one 64-column strip of all rows per instruction.
-  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& acc, const AscendC::LocalTensor<float>& v, uint32_t h,
-                                   bool divide) {
+  // dst[r, :] = src[r, :] * v[r] (or / v[r]) for r < h, one 64-column strip of all rows per instruction.
+  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& src,
+                                   const AscendC::LocalTensor<float>& v, uint32_t h, bool divide) {
     using namespace AscendC;
     const LocalTensor<float> b = bcast_;
     PipeBarrier<PIPE_V>();
@@ -371,8 +381,8 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     const BinaryRepeatParams rows(1, 1, 0, kSfaLatentDim / 8, kSfaLatentDim / 8, 1);
     for (uint32_t c = 0; c < kSfaLatentDim; c += 64) {
-      if (divide) Div(acc[c], acc[c], b, 64, uint8_t(h), rows);
-      else Mul(acc[c], acc[c], b, 64, uint8_t(h), rows);
+      if (divide) Div(dst[c], src[c], b, 64, uint8_t(h), rows);
+      else Mul(dst[c], src[c], b, 64, uint8_t(h), rows);
     }
     PipeBarrier<PIPE_V>();
   }
@@ -381,7 +391,7 @@ class SfaVector {
   __aicore__ inline void WriteOutput(const AscendC::LocalTensor<float>& acc, const AscendC::LocalTensor<float>& l,
                                      uint32_t row, uint32_t head0, uint32_t h, const AscendC::LocalTensor<T>& stage) {
     using namespace AscendC;
-    ScaleRows(acc, l, h, true);
+    ScaleRows(acc, acc, l, h, true);
     for (uint32_t r = 0; r < h; r += kStageRows) {
       const uint32_t rows = h - r < kStageRows ? h - r : kStageRows;
       Cast(stage, acc[r * kSfaLatentDim], RoundMode::CAST_RINT, rows * kSfaLatentDim);
@@ -487,7 +497,8 @@ class SfaVector {
     cL_ = Take<float>(kCombineHeads);
     cW_ = Take<float>(kCombineHeads);
     cT_ = Take<float>(kCombineHeads);
-    bcast_ = Take<float>(kCombineHeads * 8);
+    cBcast_ = Take<float>(kCombineBcastFloats);
+    bcast_ = cBcast_;
   }
 
   // (split row, head) units spread evenly over every vector core; runs of up to 8 heads of one row.
@@ -509,14 +520,18 @@ class SfaVector {
     using namespace AscendC;
     // ps: floats per piece of the m_i, l_i vectors (hn rounded up to the 32-byte block).
     const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece), ps = AlignUp(hn, 8);
-    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, ps floats per piece.
+    const uint32_t rowFloats = hn * kSfaLatentDim, batch = kCombineLoadFloats / rowFloats;
+    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, ps floats per piece;
+    // the first batch of acc_i right behind them, so that it streams in while the weights are made.
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(cMax_, pieces_[PieceMax(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     DataCopyPad(cSum_, pieces_[PieceSum(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
+    SetFlag<HardEvent::MTE2_V>(kEvStats);
+    const bool small = hn * kSfaLatentDim / 8 <= kMaxRepeatStride;  // WeighSmallRuns' strides fit
+    LoadPieces(p0, h0, rowFloats, pieces < batch ? pieces : batch, small);
+    WaitFlag<HardEvent::MTE2_V>(kEvStats);
     Duplicate(cM_, kNegInf, ps);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
@@ -527,6 +542,7 @@ class SfaVector {
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
     if (cM_.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
+      WaitPieces(pieces < batch ? pieces : batch, small);  // the batch has landed in cLoad_, the zeros' stage
       WriteZeroRows(row, h0, hn, cLoad_, cT_);
       return;
     }
@@ -540,32 +556,102 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
     Duplicate(cL_, 0.0f, ps);
-    Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
       Add(cL_, cL_, cSum_[i * ps], hn);
       PipeBarrier<PIPE_V>();
     }
-    // acc = sum_i w_i acc_i, the pieces' rows fetched several at a time (one strided copy).
-    const uint32_t rowFloats = hn * kSfaLatentDim, batch = kCombineLoadFloats / rowFloats;
+    // acc = sum_i w_i acc_i, the pieces' rows fetched a batch at a time (one strided copy).
     for (uint32_t i = 0; i < pieces; i += batch) {
       const uint32_t n = pieces - i < batch ? pieces - i : batch;
-      SetFlag<HardEvent::V_MTE2>(0);
-      WaitFlag<HardEvent::V_MTE2>(0);
-      DataCopyPad(cLoad_, pieces_[PieceAcc(p0 + i) + uint64_t(h0) * kSfaLatentDim],
-                  DataCopyExtParams(uint16_t(n), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
-                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
+      if (i > 0) {
+        SetFlag<HardEvent::V_MTE2>(0);
+        WaitFlag<HardEvent::V_MTE2>(0);
+        LoadPieces(p0 + i, h0, rowFloats, n, small);
+      }
+      if (small) {
+        WaitPieces(n, small);
+        WeighSmallRuns(i, n, hn, ps);
+        continue;
+      }
       for (uint32_t j = 0; j < n; ++j) {
+        if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(j));  // each piece's rows as they land
         const LocalTensor<float> part = cLoad_[j * rowFloats];
-        ScaleRows(part, cMax_[(i + j) * ps], hn, false);
+        if (i + j == 0) {  // the first piece scaled straight into acc
+          ScaleRows(cAcc_, part, cMax_, hn, false);
+          continue;
+        }
+        ScaleRows(part, part, cMax_[(i + j) * ps], hn, false);
         Add(cAcc_, cAcc_, part, int32_t(rowFloats));
         PipeBarrier<PIPE_V>();
       }
     }
     WriteOutput(cAcc_, cL_, row, h0, hn, cOut_);
     if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0, hn, cM_, cL_);
+  }
+
+  // Pieces [p, p + n)'s acc rows of the run (rowFloats each) -> cLoad_: a few heads' in one strided
+  // copy (`small`, signals kEvPieces), else one copy per piece, each signalling kEvPieces + its index
+  // (the vector core weighs a piece while the next ones are still in flight).
+  __aicore__ inline void LoadPieces(uint32_t p, uint32_t h0, uint32_t rowFloats, uint32_t n, bool small) {
+    using namespace AscendC;
+    const GlobalTensor<float> src = pieces_[PieceAcc(p) + uint64_t(h0) * kSfaLatentDim];
+    if (small) {
+      DataCopyPad(cLoad_, src, DataCopyExtParams(uint16_t(n), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
+                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+      SetFlag<HardEvent::MTE2_V>(kEvPieces);
+      return;
+    }
+    const uint64_t pieceFloats = t_->pieceBytes / sizeof(float);
+    for (uint32_t j = 0; j < n; ++j) {
+      if (j + 1 == kPieceEvents && j + 1 < n) {  // the batch's remaining pieces: one strided copy
+        DataCopyPad(cLoad_[j * rowFloats], src[j * pieceFloats],
+                    DataCopyExtParams(uint16_t(n - j), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
+                    DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+        SetFlag<HardEvent::MTE2_V>(PieceEvent(j));
+        return;
+      }
+      DataCopy(cLoad_[j * rowFloats], src[j * pieceFloats], rowFloats);
+      SetFlag<HardEvent::MTE2_V>(PieceEvent(j));
+    }
+  }
+  // The event of loaded piece j (the last one also covers the pieces after it).
+  __aicore__ inline static int32_t PieceEvent(uint32_t j) {
+    return kEvPieces + int32_t(j < kPieceEvents - 1 ? j : kPieceEvents - 1);
+  }
+  // Takes back the events of a batch of n loaded pieces.
+  __aicore__ inline void WaitPieces(uint32_t n, bool small) {
+    const uint32_t events = small ? 1 : (n < kPieceEvents ? n : kPieceEvents);
+    for (uint32_t j = 0; j < events; ++j) AscendC::WaitFlag<AscendC::HardEvent::MTE2_V>(PieceEvent(j));
+  }
+
+  // A run of few heads (decode B = 1: 1-2 heads per vector core, one piece per AI core): each
+  // head's 64-column strip weighed in all n loaded pieces by one instruction (repeat = piece, the
+  // weight block of piece j at Brcb block j * ps + head), then the pieces summed into acc.
+  __aicore__ inline void WeighSmallRuns(uint32_t i, uint32_t n, uint32_t hn, uint32_t ps) {
+    using namespace AscendC;
+    const uint32_t rowFloats = hn * kSfaLatentDim;
+    const LocalTensor<float> b = cBcast_;
+    PipeBarrier<PIPE_V>();
+    Brcb(b, cMax_[i * ps], uint8_t(n * ps / 8), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
+    const uint8_t rowBlocks = uint8_t(rowFloats / 8), psBlocks = uint8_t(ps);
+    const BinaryRepeatParams pieceRows(1, 1, 0, rowBlocks, rowBlocks, psBlocks);
+    for (uint32_t h = 0; h < hn; ++h)
+      for (uint32_t c = 0; c < kSfaLatentDim; c += 64)
+        Mul(cLoad_[h * kSfaLatentDim + c], cLoad_[h * kSfaLatentDim + c], b[h * 8], 64, uint8_t(n), pieceRows);
+    PipeBarrier<PIPE_V>();
+    uint32_t j = 0;
+    if (i == 0) {  // acc starts as the first two pieces' sum (or the only piece)
+      if (n == 1) Adds(cAcc_, cLoad_, 0.0f, int32_t(rowFloats));
+      else Add(cAcc_, cLoad_, cLoad_[rowFloats], int32_t(rowFloats));
+      j = n == 1 ? 1 : 2;
+      PipeBarrier<PIPE_V>();
+    }
+    for (; j < n; ++j) {
+      Add(cAcc_, cAcc_, cLoad_[j * rowFloats], int32_t(rowFloats));
+      PipeBarrier<PIPE_V>();
+    }
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
@@ -583,7 +669,7 @@ class SfaVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_, cOut_;
-  AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cM_, cL_, cW_, cT_;
+  AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cM_, cL_, cW_, cT_, cBcast_;
   AscendC::GlobalTensor<T> out_, pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
