@@ -392,6 +392,26 @@ def test_split_rows_with_empty_pieces():
     check(q, key, idx, 0.07, value=_randn(key.shape, torch.float16, g), **kw)
 
 
+@pytest.mark.parametrize("rows, k", [(1, 2048), (1, 257), (2, 2048), (4, 2048), (16, 2048)])
+def test_merge_of_pieces_at_decode_batches(rows, k):
+    # 64 heads, decode rows cut over the cores (24 here). B = 1: every piece is one tile, written by
+    # the cube straight into its partial-result slot; the merge runs of 1-3 heads weigh all pieces
+    # per instruction. B = 2: pieces of two tiles. B = 4: runs of 5-6 heads over 5-6 pieces (two
+    # copied one by one, the rest in one). B = 16: runs of 16 heads over 2-3 pieces. One row has a
+    # -1 mid-way (its later pieces select nothing) and out-of-range ids, so some pieces are short
+    # or empty.
+    g = torch.Generator().manual_seed(rows * 10 + k)
+    kv_lens = [3000 + 7 * r for r in range(rows)]
+    q, qr = _queries((rows, 64), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)  # the combined cache, as decode reads it
+    idx = _indices(rows, k, kv_lens, g, over=40)
+    idx[0, 0, k // 2] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] > rows
+
+
 @pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 255, 256, 257, 1535, 1536, 1537, 2047, 2048])
 def test_one_row_at_split_boundaries(k):
     # One row cut over every core: K around tile (64 rows at 128 heads, 128 below) and per-core share
