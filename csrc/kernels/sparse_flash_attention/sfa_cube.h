@@ -79,8 +79,12 @@ class SfaCube {
 
   __aicore__ inline void Process() {
     SfaTile cur, prev, next;
-    if (!NextWork(cur)) return;
-    LoadQuery(uint32_t(cur.info.row));
+    PreloadQuery();
+    if (!NextWork(cur)) {
+      if (queryPending_) AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(kEvQuery);
+      return;
+    }
+    if (!queryPending_ || uint32_t(cur.info.row) != queryRow_) LoadQuery(uint32_t(cur.info.row));
     GatherBegin(cur, 0);
     GatherEnd(cur, 0, 0);
     uint32_t g = 0;
@@ -146,11 +150,27 @@ class SfaCube {
     return true;
   }
 
+  // The query of this core's first item that attends anything, while the vector cores still select
+  // its rows (the cube has nothing else to copy then). Process loads the right one if the first
+  // posted item is another (this one selected no row).
+  __aicore__ inline void PreloadQuery() {
+    uint32_t first, last;
+    plan_.CoreItems(uint32_t(AscendC::GetBlockIdx()), first, last);
+    for (uint32_t i = first; i < last; ++i) {
+      const SfaItem item = plan_.Item(i);
+      if (SfaPlan::Empty(item, plan_.Row(uint32_t(item.row)))) continue;
+      LoadQuery(uint32_t(item.row));
+      return;
+    }
+  }
+
   // q and q_rope of one query row -> L1 as one [N1, 576] Nz matrix.
   __aicore__ inline void LoadQuery(uint32_t row) {
     using namespace AscendC;
+    if (queryPending_) WaitFlag<HardEvent::MTE2_MTE1>(kEvQuery);  // a preloaded row no tile used
     SetFlag<HardEvent::MTE1_MTE2>(kEvQuery);  // the previous row's q has reached L0A
     WaitFlag<HardEvent::MTE1_MTE2>(kEvQuery);
+    queryRow_ = row;
     const uint32_t heads = t_->heads;
     LocalTensor<T> q = qL1_.Get<T>();
     DataCopy(q, query_[uint64_t(row) * heads * kSfaLatentDim],
@@ -384,6 +404,7 @@ class SfaCube {
   bool ended_ = false;
   uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
   bool queryPending_ = false, pInTile_ = false;
+  uint32_t queryRow_ = 0;  // the query row in L1
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
   uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
   Run run_;
