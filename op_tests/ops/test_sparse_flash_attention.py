@@ -200,32 +200,43 @@ def _cube_reads(idx, ends, heads, cores):
     """GM bytes the cube cores must read for one launch, from the documented work split
     (docs/ops/sparse_flash_attention.md, "Work plan"): q once per piece that selects a row, each
     selected row once (latent + rope), and P once per tile (padded to 16) of 128 selected rows
-    (64 at 128 heads)."""
+    (64 at 128 heads); and q of a core's first piece that could attend (its row sees keys), which
+    the cube loads before the selection is known, if that piece selects nothing."""
     k = idx.shape[-1]
     tile_rows = 128 if heads <= 64 else 64
     rows = idx.reshape(-1, k).tolist()
     work = [-(-min(k, e) // tile_rows) if e > 0 else 0 for e in ends]
     split = sum(w > 0 for w in work) < 4 * cores
     share = max(1, -(-sum(work) // cores))
-    pieces, filled = [], 0
+    pieces, filled, core, done = [], 0, 0, 0  # pieces: (core, row, begin, end)
     for r, w in enumerate(work):
-        if not split or w == 0:
-            pieces.append((r, 0, k))
+        if w == 0:
+            pieces.append((core, r, 0, 0))
+            continue
+        if not split:
+            core = min(cores - 1, (2 * done + w) // (2 * share))
+            pieces.append((core, r, 0, k))
+            done += w
             continue
         tile = 0
         while tile < w:
-            if filled == share:
-                filled = 0
-            take = min(w - tile, share - filled)
-            pieces.append((r, tile_rows * tile, k if tile + take == w else tile_rows * (tile + take)))
+            if filled == share and core + 1 < cores:
+                core, filled = core + 1, 0
+            take = min(w - tile, max(share - filled, 1))
+            pieces.append((core, r, tile_rows * tile, k if tile + take == w else tile_rows * (tile + take)))
             tile, filled = tile + take, filled + take
-    total = 0
-    for r, begin, end in pieces:
+    total, preloaded = 0, set()
+    for c, r, begin, end in pieces:
         ids = rows[r][: rows[r].index(-1)] if -1 in rows[r] else rows[r]
         n = sum(0 <= i < ends[r] for i in ids[begin:end])
+        first = begin < end and c not in preloaded
+        if first:
+            preloaded.add(c)
         if n:
             tiles = [min(tile_rows, n - t) for t in range(0, n, tile_rows)]
             total += heads * 576 * 2 + n * 576 * 2 + sum(heads * (-(-t // 16) * 16) * 2 for t in tiles)
+        elif first:
+            total += heads * 576 * 2
     return total
 
 
