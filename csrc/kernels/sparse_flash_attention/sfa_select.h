@@ -21,12 +21,17 @@ constexpr uint32_t kSfaSelMaskBytes = kSfaSelChunk / 8;
 constexpr uint32_t kSfaSelScratchBytes = 5 * kSfaSelChunk * 4 + 3 * kSfaSelMaskBytes + kSfaSelTable * 4;
 static_assert(4 * kSfaSelChunk >= kSfaMaxSparseCount && kSfaSelChunk * 4 * 8 >= kSfaMaxSparseCount,
               "a row's whole prefix fits the first four chunk vectors, its mask the fifth");
+// With this much more scratch (N1 <= 64), a piece of a split row (decode) reads its ids [0, posEnd)
+// in one copy: its prefix check and every chunk then need no GM round trip of their own. (Whole
+// rows keep reading chunk by chunk, which stops at the chunk of the first -1: in causal prefill
+// most rows end early.)
+constexpr uint32_t kSfaSelWideBytes = kSfaMaxSparseCount * 4 + kSfaMaxSparseCount / 8;
 
 class SfaSelector {
  public:
-  // `scratch`: kSfaSelScratchBytes of UB (32-byte aligned), free whenever Select runs.
+  // `scratch`: scratchBytes >= kSfaSelScratchBytes of UB (32-byte aligned), free whenever Select runs.
   __aicore__ inline void Init(GM_ADDR indices, GM_ADDR blockTable, const SparseFlashAttentionTiling& t,
-                              const AscendC::LocalTensor<uint8_t>& scratch) {
+                              const AscendC::LocalTensor<uint8_t>& scratch, uint32_t scratchBytes) {
     t_ = &t;
     indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
     if (t.paged) blockTable_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(blockTable));
@@ -44,6 +49,12 @@ class SfaSelector {
     // equality mask in tmp_.
     prefix_ = scratch.ReinterpretCast<int32_t>();
     prefixEq_ = tmp_.ReinterpretCast<uint8_t>();
+    chunk_ = idx_;
+    wideRoom_ = scratchBytes >= at + kSfaSelWideBytes;
+    if (wideRoom_) {
+      all_ = Slice<int32_t>(scratch, at, kSfaMaxSparseCount);
+      allEq_ = Slice<uint8_t>(scratch, at, kSfaMaxSparseCount / 8);
+    }
     // Paged: page = id / blockSize through fp32, exact when the block size is a power of two,
     // else corrected by one step (below).
     if (t.paged) {
@@ -72,7 +83,11 @@ class SfaSelector {
     // Reading stops at the row's first -1: a piece that starts after it selects nothing. The
     // prefix is one copy and one compare (one GM round trip, not one per chunk).
     const uint32_t prefix = uint32_t(item.posBegin);
-    if (prefix > 0) {
+    const bool wide = wideRoom_ && item.piece >= 0;
+    if (wide) {  // the prefix and the item's own ids, in one copy
+      LoadIds(all_, base, uint32_t(item.posEnd));
+      if (prefix > 0 && FirstMinusOne(all_, allEq_, prefix) < prefix) return 0;
+    } else if (prefix > 0) {
       LoadIds(prefix_, base, prefix);
       if (FirstMinusOne(prefix_, prefixEq_, prefix) < prefix) return 0;
     }
@@ -81,7 +96,13 @@ class SfaSelector {
     uint32_t n = 0;
     for (uint32_t p = uint32_t(item.posBegin); p < uint32_t(item.posEnd); p += kSfaSelChunk) {
       uint32_t len = Min(kSfaSelChunk, uint32_t(item.posEnd) - p);
-      LoadIds(idx_, base + p, len);
+      // The chunk's ids: in place in all_ (CacheRows then overwrites them with the chunk's rows,
+      // at most AlignUp(len, 64) lanes: within the chunk, or past posEnd), or loaded into idx_.
+      if (wide) {
+        idx_ = all_[p];
+      } else {
+        LoadIds(chunk_, base + p, len);
+      }
       const uint32_t stop = FirstMinusOne(idx_, eq_, len);
       const bool last = stop < len;
       len = stop;
@@ -267,9 +288,10 @@ class SfaSelector {
 
   const SparseFlashAttentionTiling* t_ = nullptr;
   AscendC::GlobalTensor<int32_t> indices_, blockTable_;
-  AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_, prefix_;
+  AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_, prefix_, chunk_, all_;
   AscendC::LocalTensor<float> f_;
-  AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_;
+  AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_, allEq_;
+  bool wideRoom_ = false;
   float invBlock_ = 1.0f;
   bool pow2Block_ = true;
 };

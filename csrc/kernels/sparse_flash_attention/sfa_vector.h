@@ -63,7 +63,7 @@ class SfaVector {
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
-    selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>());
+    selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>(), stageSlots_ * kSfaOutChunkRows * kSfaLatentDim * 4);
     if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
   }
 
