@@ -501,36 +501,61 @@ class SfaVector {
     bcast_ = cBcast_;
   }
 
-  // (split row, head) units spread evenly over every vector core; runs of up to 8 heads of one row.
+  // (split row, head) units spread evenly over every vector core, in runs of up to kCombineHeads
+  // heads of one row. A run's loads are issued as soon as the previous run has weighed its pieces,
+  // so they stream in while that run divides and writes its output.
+  struct CombineRun {
+    SfaSplit split;
+    uint32_t h0, hn;  // hn = 0: no run
+  };
   __aicore__ inline void Combine() {
     const uint64_t units = uint64_t(t_->numSplits) * t_->heads;
     uint64_t u, end;
     SplitEvenly(units, 2 * t_->blockDim, uint32_t(AscendC::GetBlockIdx()), u, end);
-    while (u < end) {
-      const uint32_t j = uint32_t(u / t_->heads), h = uint32_t(u % t_->heads);
-      uint32_t n = t_->heads - h;
-      if (n > end - u) n = uint32_t(end - u);
-      if (n > kCombineHeads) n = kCombineHeads;
-      CombineHeads(plan_.Split(j), h, n);
-      u += n;
+    CombineRun run = NextRun(u, end);
+    if (run.hn > 0) LoadRun(run);
+    while (run.hn > 0) {
+      const CombineRun next = NextRun(u, end);
+      CombineHeads(run, next);
+      run = next;
     }
   }
+  __aicore__ inline CombineRun NextRun(uint64_t& u, uint64_t end) {
+    if (u >= end) return CombineRun{SfaSplit{}, 0, 0};
+    const uint32_t j = uint32_t(u / t_->heads), h = uint32_t(u % t_->heads);
+    uint32_t n = t_->heads - h;
+    if (n > end - u) n = uint32_t(end - u);
+    if (n > kCombineHeads) n = kCombineHeads;
+    u += n;
+    return CombineRun{plan_.Split(j), h, n};
+  }
+  __aicore__ inline static bool SmallRun(uint32_t hn) { return hn * kSfaLatentDim / 8 <= kMaxRepeatStride; }
+  __aicore__ inline static uint32_t RunBatch(uint32_t hn) { return kCombineLoadFloats / (hn * kSfaLatentDim); }
 
-  __aicore__ inline void CombineHeads(const SfaSplit& split, uint32_t h0, uint32_t hn) {
+  // m_i and l_i of heads [h0, h0 + hn) of every piece of the run (one strided copy each, ps floats
+  // per piece), then the first batch of acc_i, so that it streams in while the weights are made.
+  __aicore__ inline void LoadRun(const CombineRun& run) {
     using namespace AscendC;
+    const uint32_t pieces = uint32_t(run.split.pieces), p0 = uint32_t(run.split.firstPiece), hn = run.hn;
+    const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_ and cLoad_
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(cMax_, pieces_[PieceMax(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopyPad(cSum_, pieces_[PieceSum(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    SetFlag<HardEvent::MTE2_V>(kEvStats);
+    const uint32_t batch = RunBatch(hn);
+    LoadPieces(p0, run.h0, hn * kSfaLatentDim, pieces < batch ? pieces : batch, SmallRun(hn));
+  }
+
+  // The run's loads were issued by LoadRun; issues `next`'s before writing the run's output.
+  __aicore__ inline void CombineHeads(const CombineRun& run, const CombineRun& next) {
+    using namespace AscendC;
+    const SfaSplit& split = run.split;
+    const uint32_t h0 = run.h0, hn = run.hn;
     // ps: floats per piece of the m_i, l_i vectors (hn rounded up to the 32-byte block).
     const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece), ps = AlignUp(hn, 8);
-    const uint32_t rowFloats = hn * kSfaLatentDim, batch = kCombineLoadFloats / rowFloats;
-    // m_i and l_i of heads [h0, h0 + hn) of every piece: one strided copy each, ps floats per piece;
-    // the first batch of acc_i right behind them, so that it streams in while the weights are made.
-    const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(cMax_, pieces_[PieceMax(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopyPad(cSum_, pieces_[PieceSum(p0) + h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    SetFlag<HardEvent::MTE2_V>(kEvStats);
-    const bool small = hn * kSfaLatentDim / 8 <= kMaxRepeatStride;  // WeighSmallRuns' strides fit
-    LoadPieces(p0, h0, rowFloats, pieces < batch ? pieces : batch, small);
+    const uint32_t rowFloats = hn * kSfaLatentDim, batch = RunBatch(hn);
+    const bool small = SmallRun(hn);  // WeighSmallRuns' strides fit
     WaitFlag<HardEvent::MTE2_V>(kEvStats);
     Duplicate(cM_, kNegInf, ps);
     PipeBarrier<PIPE_V>();
@@ -544,6 +569,7 @@ class SfaVector {
     if (cM_.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
       WaitPieces(pieces < batch ? pieces : batch, small);  // the batch has landed in cLoad_, the zeros' stage
       WriteZeroRows(row, h0, hn, cLoad_, cT_);
+      if (next.hn > 0) LoadRun(next);
       return;
     }
     // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
@@ -586,6 +612,7 @@ class SfaVector {
         PipeBarrier<PIPE_V>();
       }
     }
+    if (next.hn > 0) LoadRun(next);
     WriteOutput(cAcc_, cL_, row, h0, hn, cOut_);
     if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0, hn, cM_, cL_);
   }
