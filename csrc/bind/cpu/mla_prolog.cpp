@@ -41,7 +41,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
         },
         py::kw_only(), py::arg("ptrs"), py::arg("bytes"), py::arg("tokens"), py::arg("hidden"), py::arg("q_lora"),
         py::arg("heads"), py::arg("nope"), py::arg("mode"), py::arg("dtype"), py::arg("has_gamma_x"),
-        py::arg("has_smooth"), py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"), py::arg("eps_cq"),
-        py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
+        py::arg("has_smooth"), py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"),
+        py::arg("eps_cq"), py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
   m.attr("MLA_PROLOG_GROUP_TOKENS") = ascend_glm5::kMlapGroupTokens;
 }

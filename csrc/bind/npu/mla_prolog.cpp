@@ -66,6 +66,6 @@ void BindNpuOp_mla_prolog(pybind11::module_& m) {
   namespace py = pybind11;
   m.def("mla_prolog", &MlaProlog, py::arg("tensors"), py::arg("tokens"), py::arg("hidden"), py::arg("q_lora"),
         py::arg("heads"), py::arg("nope"), py::arg("mode"), py::arg("has_gamma_x"), py::arg("has_smooth"),
-        py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"), py::arg("eps_cq"), py::arg("eps_ckv"),
-        py::arg("qc_qr_scale"), py::arg("kc_scale"));
+        py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"), py::arg("eps_cq"),
+        py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
 }

@@ -327,7 +327,8 @@ class MlapVector {
       } else {
         rows_.Store(kvCache_[uint64_t(slot) * kMlapKvLoraDim], rows_.template Convert<T>(v, kMlapKvLoraDim),
                     kMlapKvLoraDim);
-        rows_.Store(krCache_[uint64_t(slot) * kMlapRopeDim], rows_.template Convert<T>(kpe, kMlapRopeDim), kMlapRopeDim);
+        rows_.Store(krCache_[uint64_t(slot) * kMlapRopeDim], rows_.template Convert<T>(kpe, kMlapRopeDim),
+                    kMlapRopeDim);
       }
     }
   }
