@@ -103,8 +103,9 @@ def module_prolog(attn, x, cos, sin, layer, slots):
     query = torch.einsum("tnd,ndc->tnc", q_nope.float(), w_uk.float()).to(dtype)
     query_rope = rope_interleaved(q_pe, cos[:, None], sin[:, None]).to(dtype)
     c_kv, k_pe = attn.kv_a_proj_with_mqa(x).split([rank, rope_dim], dim=-1)
-    layer.write("kv", slots, attn.kv_a_layernorm(c_kv))
-    layer.write("kr", slots, rope_interleaved(k_pe, cos, sin))
+    # The combined cache row, as mla_prolog writes it with kr_cache=None: c^KV, then the roped k.
+    row = torch.cat([attn.kv_a_layernorm(c_kv).to(layer.dtype), rope_interleaved(k_pe, cos, sin).to(layer.dtype)], -1)
+    layer.write("kv", slots, row)
     return query, query_rope, c_q
 
 
@@ -190,7 +191,8 @@ class KernelProlog:
         return reference
 
     def __call__(self, attn, x, cos, sin, layer, slots, record=None):
-        """Writes c^KV and the roped k to ``layer``'s paged cache; returns the absorbed query
+        """Writes c^KV and the roped k to ``layer``'s paged combined cache (one 576-wide row per
+        token, ``kr_cache=None``); returns the absorbed query
         ``[T, N, 512]``, the roped query ``[T, N, 64]`` (kernel dtype) and c^Q ``[T, q_lora_rank]``
         (the indexer's input, in the model dtype; modes 1, 2: the kernel's int8 c^Q dequantized).
         ``record(device)`` is called after each kernel launch (launch counters)."""
@@ -207,7 +209,7 @@ class KernelProlog:
             record(x.device)
         query, query_rope, _, query_norm, norm_scale = ops.mla_prolog(
             token_x, w["weight_dq"], w["weight_uq_qr"], w["weight_uk"], w["weight_dkv_kr"], w["rmsnorm_gamma_cq"],
-            w["rmsnorm_gamma_ckv"], sin.to(dtype), cos.to(dtype), layer.kv, layer.kr, cache_index=slots,
+            w["rmsnorm_gamma_ckv"], sin.to(dtype), cos.to(dtype), layer.kv, None, cache_index=slots,
             rmsnorm_epsilon_cq=attn.q_a_layernorm.variance_epsilon,
             rmsnorm_epsilon_ckv=attn.kv_a_layernorm.variance_epsilon, query_norm_flag=True,
             weight_quant_mode=self.mode, **extra,

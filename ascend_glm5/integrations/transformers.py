@@ -3,8 +3,8 @@
 :func:`patch_model` swaps, on every decoder layer, the attention for the absorbed-MLA path of a DSA
 serving stack and the indexer for the Lightning Indexer op::
 
-    mla_prolog: absorbed query, roped query, c^Q; latent c^KV and roped k written to a paged cache
-      (PA_BSND + block_table), as are the indexer keys
+    mla_prolog: absorbed query, roped query, c^Q; latent c^KV and roped k written to one paged
+      combined cache (PA_BSND + block_table, rows [c^KV 512 | k_rope 64]); the indexer keys to their own
       -> lightning_indexer: top-k cached keys per query ("shared" layers reuse the previous full layer's)
       -> sparse_flash_attention over the selected latent rows -> W_UV -> o_proj
 
@@ -274,10 +274,12 @@ def _record_launch(device: torch.device) -> None:
 class PagedLatentCache(CacheLayerMixin):
     """One decoder layer's cache of a patched model, in the model's ``Cache`` in place of HF's layer.
 
-    ``kv`` ``[num_blocks, block_size, 1, 512]`` (c^KV), ``kr`` ``[.., 1, 64]`` (roped k, de-interleaved
-    as mla_prolog writes it) and, for layers with an indexer, ``index_k`` ``[.., 1, 128]``, all in the
-    kernel dtype. Row ``b``'s ``lengths[b]`` valid tokens sit in the blocks ``block_table[b]`` lists;
-    padding is never stored. ``get_seq_length`` still counts padded positions, as HF's masks do.
+    ``kv`` ``[num_blocks, block_size, 1, 576]``, the combined latent cache: each row c^KV in
+    ``[0, 512)`` and the roped k in ``[512, 576)`` (de-interleaved, as mla_prolog writes it with
+    ``kr_cache=None``; sparse_flash_attention reads it with ``key_rope=None``, one copy per selected
+    row) and, for layers with an indexer, ``index_k`` ``[.., 1, 128]``, all in the kernel dtype.
+    Row ``b``'s ``lengths[b]`` valid tokens sit in the blocks ``block_table[b]`` lists; padding is
+    never stored. ``get_seq_length`` still counts padded positions, as HF's masks do.
     Beam search, assisted and contrastive decoding (which reorder or crop the cache) are not supported.
     """
 
@@ -289,7 +291,7 @@ class PagedLatentCache(CacheLayerMixin):
     def __init__(self, block_size: int, dtype: torch.dtype, device: torch.device, index_keys: bool):
         super().__init__()
         self.block_size, self.dtype, self.device = block_size, dtype, device
-        self.dims = {"kv": _KV_LORA_RANK, "kr": _ROPE_DIM, **({"index_k": _INDEX_DIM} if index_keys else {})}
+        self.dims = {"kv": _KV_LORA_RANK + _ROPE_DIM, **({"index_k": _INDEX_DIM} if index_keys else {})}
         self.reset()
 
     def reset(self) -> None:
@@ -552,11 +554,12 @@ def _attention_step(self, hidden_states, position_embeddings, attention_mask, la
 
 
 def _sparse_attention(attn, query, query_rope, topk, layer: PagedLatentCache, cu_seqlens):
-    """sparse_flash_attention of the packed queries over the selected latent rows: ``[T, N, 512]``."""
+    """sparse_flash_attention of the packed queries over the selected rows of the combined latent
+    cache (``key_rope=None``: each row c^KV then its roped k; V is its c^KV): ``[T, N, 512]``."""
     latent, _, _ = sparse_flash_attention(
         _to_kernel(query, layer.dtype), layer.kv, layer.kv, topk, attn.scaling, block_table=layer.block_table,
         actual_seq_lengths_query=cu_seqlens, actual_seq_lengths_kv=layer.lengths,
-        query_rope=_to_kernel(query_rope, layer.dtype), key_rope=layer.kr, layout_query="TND", layout_kv="PA_BSND",
+        query_rope=_to_kernel(query_rope, layer.dtype), key_rope=None, layout_query="TND", layout_kv="PA_BSND",
         sparse_mode=3,
     )  # fmt: skip
     _record_launch(query.device)

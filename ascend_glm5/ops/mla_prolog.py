@@ -14,6 +14,7 @@ from ._backend import cpu_module, npu_module
 
 ROPE_DIM = 64
 KV_LORA_RANK = 512
+COMBINED_DIM = KV_LORA_RANK + ROPE_DIM  # the combined cache's row: c^KV then the roped k (kr_cache=None)
 MAX_HIDDEN = 8192
 MAX_Q_LORA = 2048
 MAX_NOPE = 256
@@ -43,7 +44,8 @@ def _check(token_x, weight_dq, weight_uq_qr, weight_uk, weight_dkv_kr, gamma_cq,
     tensors = {
         "token_x": token_x, "weight_dq": weight_dq, "weight_uq_qr": weight_uq_qr, "weight_uk": weight_uk,
         "weight_dkv_kr": weight_dkv_kr, "rmsnorm_gamma_cq": gamma_cq, "rmsnorm_gamma_ckv": gamma_ckv,
-        "rope_sin": rope_sin, "rope_cos": rope_cos, "kv_cache": kv_cache, "kr_cache": kr_cache,
+        "rope_sin": rope_sin, "rope_cos": rope_cos, "kv_cache": kv_cache,
+        **({"kr_cache": kr_cache} if kr_cache is not None else {}),  # None: the combined cache
     }  # fmt: skip
     for name, t in tensors.items():
         v.require_tensor(name, t)
@@ -74,7 +76,8 @@ def _check(token_x, weight_dq, weight_uq_qr, weight_uk, weight_dkv_kr, gamma_cq,
     v.require_dtype("weight_dkv_kr", weight_dkv_kr, (torch.int8,) if int8_x else (dt,))
     v.require_dtype("weight_uq_qr", weight_uq_qr, (torch.int8,) if int8_uq else (dt,))
     for name in ("rmsnorm_gamma_cq", "rmsnorm_gamma_ckv", "rope_sin", "rope_cos", "kv_cache", "kr_cache"):
-        v.require_dtype(name, tensors[name], (dt,))
+        if name in tensors:
+            v.require_dtype(name, tensors[name], (dt,))
     if fused:
         v.require_dtype("rmsnorm_gamma_x", gamma_x, (dt,))
 
@@ -134,7 +137,17 @@ def _check(token_x, weight_dq, weight_uq_qr, weight_uk, weight_dkv_kr, gamma_cq,
 
 
 def _check_caches(kv_cache, kr_cache, cache_index, cache_mode, lead) -> None:
-    for name, cache, dim in (("kv_cache", kv_cache, KV_LORA_RANK), ("kr_cache", kr_cache, ROPE_DIM)):
+    """Separate caches (latent 512 | rope 64 wide) or, with ``kr_cache=None``, the combined one (576)."""
+    combined = kr_cache is None
+    if combined and kv_cache.shape[-1:] != (COMBINED_DIM,):
+        raise ValueError(f"kr_cache may only be None with the combined cache: kv_cache rows of {COMBINED_DIM} "
+                         f"(c^KV then the roped k), got kv_cache {tuple(kv_cache.shape)}")  # fmt: skip
+    if not combined and kv_cache.shape[-1:] == (COMBINED_DIM,):
+        raise ValueError(f"kv_cache rows of {COMBINED_DIM} are the combined cache: pass kr_cache=None, "
+                         f"got kr_cache {tuple(kr_cache.shape)}")  # fmt: skip
+    caches = (("kv_cache", kv_cache, COMBINED_DIM),) if combined else (
+        ("kv_cache", kv_cache, KV_LORA_RANK), ("kr_cache", kr_cache, ROPE_DIM))  # fmt: skip
+    for name, cache, dim in caches:
         if not cache.is_contiguous():
             raise ValueError(f"{name} must be contiguous (it is written in place)")
         if cache_mode == "PA_BSND":
@@ -146,7 +159,7 @@ def _check_caches(kv_cache, kr_cache, cache_index, cache_mode, lead) -> None:
         if cache_index is not None:
             raise ValueError(f"cache_index is only used with cache_mode PA_BSND, not {cache_mode}")
         return
-    if kv_cache.shape[:2] != kr_cache.shape[:2]:
+    if not combined and kv_cache.shape[:2] != kr_cache.shape[:2]:
         raise ValueError(f"kv_cache and kr_cache must have the same [num_blocks, block_size], got "
                          f"{tuple(kv_cache.shape[:2])} and {tuple(kr_cache.shape[:2])}")  # fmt: skip
     block_size = kv_cache.shape[1]
@@ -182,7 +195,7 @@ def _outputs(token_x, weight_uk, q_lora: int, query_norm_flag: bool, weight_quan
 def _mla_prolog(
     token_x: torch.Tensor, weight_dq: torch.Tensor, weight_uq_qr: torch.Tensor, weight_uk: torch.Tensor,
     weight_dkv_kr: torch.Tensor, rmsnorm_gamma_cq: torch.Tensor, rmsnorm_gamma_ckv: torch.Tensor,
-    rope_sin: torch.Tensor, rope_cos: torch.Tensor, kv_cache: torch.Tensor, kr_cache: torch.Tensor,
+    rope_sin: torch.Tensor, rope_cos: torch.Tensor, kv_cache: torch.Tensor, kr_cache: torch.Tensor | None,
     cache_index: torch.Tensor | None, dequant_scale_x: torch.Tensor | None, dequant_scale_w_dq: torch.Tensor | None,
     dequant_scale_w_uq_qr: torch.Tensor | None, dequant_scale_w_dkv_kr: torch.Tensor | None,
     smooth_scales_cq: torch.Tensor | None, rmsnorm_gamma_x: torch.Tensor | None, rmsnorm_epsilon_cq: float,
@@ -208,8 +221,8 @@ def _mla_prolog(
         tokens=tokens, hidden=hidden, q_lora=q_lora, heads=heads, nope=nope, mode=weight_quant_mode,
         dtype=_DTYPE_IDS[weight_uk.dtype], has_gamma_x=rmsnorm_gamma_x is not None,
         has_smooth=smooth_scales_cq is not None, query_norm=query_norm_flag, paged=cache_mode == "PA_BSND",
-        eps_x=rmsnorm_epsilon_x, eps_cq=rmsnorm_epsilon_cq, eps_ckv=rmsnorm_epsilon_ckv, qc_qr_scale=qc_qr_scale,
-        kc_scale=kc_scale,
+        combined=kr_cache is None, eps_x=rmsnorm_epsilon_x, eps_cq=rmsnorm_epsilon_cq, eps_ckv=rmsnorm_epsilon_ckv,
+        qc_qr_scale=qc_qr_scale, kc_scale=kc_scale,
     )  # fmt: skip
     return outs
 
@@ -243,8 +256,8 @@ if npu_module() is not None:
         tensors += [outs[0], outs[1], outs[2] if query_norm_flag else None, outs[3] if outs[3].numel() else None]
         npu_module().mla_prolog(
             tensors, tokens, hidden, q_lora, heads, nope, weight_quant_mode, rmsnorm_gamma_x is not None,
-            smooth_scales_cq is not None, query_norm_flag, cache_mode == "PA_BSND", rmsnorm_epsilon_x,
-            rmsnorm_epsilon_cq, rmsnorm_epsilon_ckv, qc_qr_scale, kc_scale,
+            smooth_scales_cq is not None, query_norm_flag, cache_mode == "PA_BSND", kr_cache is None,
+            rmsnorm_epsilon_x, rmsnorm_epsilon_cq, rmsnorm_epsilon_ckv, qc_qr_scale, kc_scale,
         )  # fmt: skip
         return outs
 
@@ -260,7 +273,7 @@ def mla_prolog(
     rope_sin: torch.Tensor,
     rope_cos: torch.Tensor,
     kv_cache: torch.Tensor,
-    kr_cache: torch.Tensor,
+    kr_cache: torch.Tensor | None,
     *,
     cache_index: torch.Tensor | None = None,
     dequant_scale_x: torch.Tensor | None = None,
@@ -281,7 +294,10 @@ def mla_prolog(
     """The fused MLA front end on the MLA prolog kernel; arguments, shapes and results as
     :func:`ascend_glm5.reference.mla_prolog` (docs/ops/mla_prolog.md), float tensors in bf16 or fp16
     (``weight_uk``'s dtype). ``kv_cache`` / ``kr_cache`` are written in place (rows of negative
-    ``cache_index`` slots are not); every argument is checked first, so a refused call changes nothing.
+    ``cache_index`` slots are not); with ``kr_cache=None``, ``kv_cache`` is the combined cache
+    ``[..., 1, 576]``: each row c^KV (512) then the roped k (64), one write per token, the layout
+    ``sparse_flash_attention`` reads with ``key_rope=None``. Every argument is checked first, so a
+    refused call changes nothing.
 
     Returns ``(query, query_rope, None, query_norm, dequant_scale_q_norm)``; ``query_norm`` (and, in
     modes 1 and 2, its fp32 scale) only with ``query_norm_flag``, else ``None``.

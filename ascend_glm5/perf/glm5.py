@@ -190,9 +190,9 @@ def mla_inputs(case: Case, g: torch.Generator):
     angle = torch.arange(t)[:, None].double() * 1e4 ** (-torch.arange(0, MLA_ROPE, 2).double() / MLA_ROPE)
     sin, cos = (torch.cat([f(angle)] * 2, -1).bfloat16() for f in (torch.sin, torch.cos))
     blocks = -(-t // BLOCK)
-    kv_cache, kr_cache = torch.zeros(blocks, BLOCK, 1, KV_LORA).bfloat16(), torch.zeros(blocks, BLOCK, 1, MLA_ROPE).bfloat16()
+    kv_cache = torch.zeros(blocks, BLOCK, 1, KV_LORA + MLA_ROPE).bfloat16()  # the combined cache the models use
     args = (x, w_dq, w_uq, w_uk, w_dkv, 1 + rnd(MLA_Q_LORA, scale=0.2), 1 + rnd(KV_LORA, scale=0.2), sin, cos,
-            kv_cache, kr_cache)
+            kv_cache, None)
     kw = dict(cache_index=torch.randperm(blocks * BLOCK, generator=g)[:t], query_norm_flag=True, weight_quant_mode=2,
               dequant_scale_x=x_scale[:, None], dequant_scale_w_dq=s_dq, dequant_scale_w_uq_qr=s_uq,
               dequant_scale_w_dkv_kr=s_dkv, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)

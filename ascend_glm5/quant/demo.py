@@ -127,8 +127,9 @@ def prolog_agreement(reference, kernels, ids, mask) -> dict[str, float]:
                 query, query_rope, c_q = plan.prolog(layer.self_attn, x, cos, sin, cache, slots)
             finally:
                 plan.prolog.backend = None
+            rows = cache.kv.flatten(0, 1)[slots]  # the combined cache: c^KV (512) then the roped k (64)
             outs.append({"query": query, "query_rope": query_rope, "c_q": c_q,
-                         "kv": cache.kv.flatten(0, 1)[slots], "kr": cache.kr.flatten(0, 1)[slots]})  # fmt: skip
+                         "kv": rows[..., :512], "kr": rows[..., 512:]})  # fmt: skip
         got, want = outs
         kind = f"mla_prolog (weight_quant_mode {plan.prolog.mode})"
         for name, tol in PROLOG_TOLERANCE.items():

@@ -64,7 +64,7 @@ def mla_prolog(
     rope_sin: torch.Tensor,
     rope_cos: torch.Tensor,
     kv_cache: torch.Tensor,
-    kr_cache: torch.Tensor,
+    kr_cache: torch.Tensor | None,
     *,
     cache_index: torch.Tensor | None = None,
     dequant_scale_x: torch.Tensor | None = None,
@@ -102,7 +102,10 @@ def mla_prolog(
             ``(x[2j], x[2j+1])`` and written de-interleaved (see :func:`rope_interleaved`).
         kv_cache: ``[num_blocks, block_size, 1, Hckv]`` (PA_BSND), ``[B, S, 1, Hckv]`` (BSND) or
             ``[T, 1, Hckv]`` (TND); float. Written in place.
-        kr_cache: same as ``kv_cache`` with ``Dr`` last. Written in place.
+        kr_cache: same as ``kv_cache`` with ``Dr`` last. Written in place. ``None``: ``kv_cache`` is
+            the combined cache, ``Hckv+Dr`` wide (``[num_blocks, block_size, 1, 576]`` ...): each row
+            holds c^KV in ``[0, Hckv)`` and the roped k in ``[Hckv, Hckv+Dr)`` (FlashMLA's layout;
+            sparse_flash_attention's ``key_rope=None``).
         cache_index: PA_BSND only, int ``[T]``: flat slot ``block * block_size + offset`` of each
             token; a negative slot skips the token. BSND/TND caches are written in token order.
         dequant_scale_x: mode 2, fp32 ``[T, 1]``: per-token scale of the int8 ``token_x``.
@@ -134,7 +137,8 @@ def mla_prolog(
         ``c^Q = qc_qr_scale * RMSNorm(x @ W_dq)``; ``[q_nope | q_pe] = c^Q @ W_uq_qr`` (mode 1/2: the
         int8 quantization of c^Q, by ``dynamic_quant``, times its scale); ``query = q_nope @ W_uk``;
         ``query_rope = RoPE(q_pe)``; ``[c | k_pe] = x @ W_dkv_kr``;
-        ``kv_cache <- kc_scale * RMSNorm(c)``; ``kr_cache <- RoPE(k_pe)``.
+        ``kv_cache <- kc_scale * RMSNorm(c)``; ``kr_cache <- RoPE(k_pe)`` (combined:
+        ``kv_cache <- [kc_scale * RMSNorm(c) | RoPE(k_pe)]``).
         Rounding points as CANN's ``mla_prolog`` (``weight_uk``'s dtype; none for fp32 inputs): the
         result of every float matmul (``x @ W_dq``, ``x @ W_dkv_kr``, ``c^Q @ W_uq_qr``), and the
         float operands of the second and third matmul (c^Q, q_nope). int8 matmul results are
@@ -171,8 +175,11 @@ def mla_prolog(
     for name, (t, shape) in expected.items():
         if tuple(t.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
-    _check_cache("kv_cache", kv_cache, d_ckv, cache_mode, cache_index, lead)
-    _check_cache("kr_cache", kr_cache, d_rope, cache_mode, cache_index, lead)
+    combined = kr_cache is None
+    kv_name = "kv_cache (the combined cache, as kr_cache is None)" if combined else "kv_cache"
+    _check_cache(kv_name, kv_cache, d_ckv + d_rope if combined else d_ckv, cache_mode, cache_index, lead)
+    if not combined:
+        _check_cache("kr_cache", kr_cache, d_rope, cache_mode, cache_index, lead)
 
     int8_dq = weight_quant_mode == 2
     int8_uq = weight_quant_mode in (1, 2)
@@ -224,8 +231,12 @@ def mla_prolog(
 
     c_kv, k_pe = _matmul(x, x_scale, weight_dkv_kr, dequant_scale_w_dkv_kr, dtype).split([d_ckv, d_rope], dim=-1)
     c_kv = kc_scale * _rms_norm(c_kv, rmsnorm_gamma_ckv, rmsnorm_epsilon_ckv)
-    _write_cache(kv_cache, c_kv, cache_mode, cache_index, lead)
-    _write_cache(kr_cache, rope_interleaved(k_pe, cos[:, 0], sin[:, 0]), cache_mode, cache_index, lead)
+    k_rope = rope_interleaved(k_pe, cos[:, 0], sin[:, 0])
+    if combined:  # one row per token: c^KV then the roped k
+        _write_cache(kv_cache, torch.cat([c_kv, k_rope], dim=-1), cache_mode, cache_index, lead)
+    else:
+        _write_cache(kv_cache, c_kv, cache_mode, cache_index, lead)
+        _write_cache(kr_cache, k_rope, cache_mode, cache_index, lead)
 
     if not query_norm_flag:
         query_norm = q_norm_scale = None

@@ -1,9 +1,10 @@
 """Fuzz strategy for mla_prolog: small model dims (He 64-256, Hcq 64-128, 1-3 heads, D 16-32: the
 kernel's tiling is per multiple of 64 / 16, the model dims are the op tests'), 0-40 tokens as [T] or
-[B, S], all three cache modes, block sizes 16-64, shuffled slots with skipped (-1) tokens and spare
-blocks, weight_quant_mode 0 / 1 / 2 with and without smoothing, the fused input RMSNorm, both
-query_norm_flag values, epsilons and scales, non-contiguous inputs, NaN in every cache row the op
-must not write; then one argument broken, after which both caches must be byte-identical.
+[B, S], all three cache modes, separate or combined caches (kr_cache=None, 576-wide kv_cache rows),
+block sizes 16-64, shuffled slots with skipped (-1) tokens and spare blocks, weight_quant_mode
+0 / 1 / 2 with and without smoothing, the fused input RMSNorm, both query_norm_flag values,
+epsilons and scales, non-contiguous inputs, NaN in every cache row the op must not write; then one
+argument broken, after which the caches must be byte-identical.
 Valid cases: the tolerances of docs/ops/mla_prolog.md (float outputs within 2 bf16 ulps of each
 output's largest value, int8 query_norm within 1, its scale within 1e-3 relative), written cache rows
 exactly the reference's."""
@@ -47,7 +48,13 @@ def _checker(args, ref_caches, kw):
             assert got[3].dtype == torch.int8 and got[3].shape == want[3].shape
             assert (got[3].int() - want[3].int()).abs().le(1).all(), "int8 query_norm differs by more than 1"
             torch.testing.assert_close(got[4], want[4], rtol=T.SCALE_RTOL, atol=0)
-        for name, cache, ref in (("kv_cache", args[9], ref_caches[0]), ("kr_cache", args[10], ref_caches[1])):
+        if args[10] is None:  # the combined cache: each half of a row as its separate cache is checked
+            kv, ref = args[9], ref_caches[0]
+            caches = (("kv_cache c^KV", kv[..., :512], ref[..., :512]),
+                      ("kv_cache k_rope", kv[..., 512:], ref[..., 512:]))
+        else:
+            caches = (("kv_cache", args[9], ref_caches[0]), ("kr_cache", args[10], ref_caches[1]))
+        for name, cache, ref in caches:
             written = ~torch.isnan(ref)
             assert torch.equal(written, ~torch.isnan(cache)), f"{name}: written rows differ from the reference's"
             if written.any():
@@ -73,6 +80,9 @@ def cases(draw, Case):
                            seed=draw(st.integers(0, 2**31 - 1)), skip=draw(st.integers(0, tokens)), fused_norm=fused,
                            mode=mode, smooth=draw(st.booleans()))  # fmt: skip
     kw["query_norm_flag"] = draw(st.booleans())
+    combined = draw(st.booleans())
+    if combined:  # one cache, rows of c^KV (512) then the roped k (64)
+        args[9], args[10] = torch.full((*args[9].shape[:-1], 576), float("nan"), dtype=args[9].dtype), None
     if draw(st.integers(0, 3)) == 0:
         kw.update(rmsnorm_epsilon_cq=draw(st.sampled_from([1e-6, 1e-2])), rmsnorm_epsilon_ckv=draw(st.sampled_from([1e-6, 0.5])),
                   qc_qr_scale=draw(st.sampled_from([0.5, 1.0, 2.0])), kc_scale=draw(st.sampled_from([0.25, 1.0, 3.0])))  # fmt: skip
@@ -85,7 +95,7 @@ def cases(draw, Case):
                                                   "cache not contiguous", "rope shape", "gamma dtype",
                                                   "scale missing", "smooth in mode 0", "eps NaN", "flag int",
                                                   "weight_uk 256", "cache_index float", "heads 129", "He 96",
-                                                  "x dtype", "not a tensor"]))  # fmt: skip
+                                                  "x dtype", "not a tensor", "cache layout"]))  # fmt: skip
     paged = cache_mode == "PA_BSND"
     kept = (kw["cache_index"] >= 0).reshape(-1).nonzero().reshape(-1) if paged else None
     if mutation == "cache_mode":
@@ -105,7 +115,8 @@ def cases(draw, Case):
     elif mutation == "cache_index with BSND" and not paged:
         kw["cache_index"] = torch.zeros(lead, dtype=torch.int64)
     elif mutation == "block_size 8" and paged:
-        args[9], args[10] = args[9].reshape(-1, 8, 1, 512), args[10].reshape(-1, 8, 1, 64)
+        args[9] = args[9].reshape(-1, 8, 1, args[9].shape[-1])
+        args[10] = None if combined else args[10].reshape(-1, 8, 1, 64)
     elif mutation == "cache not contiguous" and args[9].shape[0] > 1:
         args[9] = U.noncontiguous(args[9], 0)
     elif mutation == "rope shape":
@@ -132,10 +143,12 @@ def cases(draw, Case):
         args[0] = args[0].to(torch.float32)
     elif mutation == "not a tensor":
         args[6] = args[6].tolist()
+    elif mutation == "cache layout":  # a kr_cache with the 576-wide rows, or none with the 512-wide ones
+        args[10] = torch.zeros(*args[9].shape[:-1], 64, dtype=args[9].dtype) if combined else None
     else:
         mutation = None
     valid = mutation is None
-    ref_caches = (args[9].clone(), args[10].clone())
+    ref_caches = tuple(c.clone() if c is not None else None for c in args[9:11])
     # Caches are written by a valid call (checked against the reference's); a refused one must leave them.
     tensors = {n: t for n, t in zip(NAMES, args)
                if isinstance(t, torch.Tensor) and (not valid or n not in ("kv_cache", "kr_cache"))}  # fmt: skip
@@ -144,7 +157,7 @@ def cases(draw, Case):
         call=lambda: ops.mla_prolog(*args, **kw),
         reference=lambda: reference.mla_prolog(*args[:9], *ref_caches, **kw),
         check=_checker(args, ref_caches, kw), valid=valid, tensors=tensors,
-        what=f"dims {dims} lead {lead} {cache_mode} mode {mode} fused {fused} "
+        what=f"dims {dims} lead {lead} {cache_mode} combined {combined} mode {mode} fused {fused} "
              f"{ {k: v for k, v in kw.items() if not isinstance(v, torch.Tensor)} } mutation {mutation}",
     )  # fmt: skip
 

@@ -112,8 +112,9 @@ def test_paged_cache_holds_hf_latents():
                     n = int(layer.lengths[b])
                     assert n == ids.shape[1] + 2 - p  # the last token fed is not cached yet
                     slots = layer.block_table[b, torch.arange(n) // 16].long() * 16 + torch.arange(n) % 16
-                    for stored, hf_stored in ((layer.kv, hf_layer.keys), (layer.kr, hf_layer.values)):
-                        got = stored[slots // 16, slots % 16, 0]
+                    # The combined cache row: c^KV (HF's keys) then the roped k (HF's values).
+                    row = layer.kv[slots // 16, slots % 16, 0]
+                    for got, hf_stored in ((row[:, :512], hf_layer.keys), (row[:, 512:], hf_layer.values)):
                         assert relative_error(hf_stored[b, 0, p:], got) <= FP32.attention, f"{kind} seed {seed}"
 
 

@@ -44,7 +44,8 @@ def _prolog_outputs(prolog, attn, x, cos, sin, dtype):
     cache = PagedLatentCache(16, dtype, x.device, index_keys=False)
     slots = cache.append(torch.tensor([tokens]), tokens)
     query, query_rope, c_q = prolog(attn, x, cos, sin, cache, slots)
-    rows = {"kv": cache.kv.flatten(0, 1)[slots], "kr": cache.kr.flatten(0, 1)[slots]}
+    combined = cache.kv.flatten(0, 1)[slots]  # c^KV (512) then the roped k (64) per row
+    rows = {"kv": combined[..., :512], "kr": combined[..., 512:]}
     return {"query": query, "query_rope": query_rope, "c_q": c_q, **rows}
 
 

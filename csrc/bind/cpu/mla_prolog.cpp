@@ -10,7 +10,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
   m.def("mla_prolog",
         [](std::vector<uintptr_t> ptrs, std::vector<uint64_t> bytes, uint32_t tokens, uint32_t hidden, uint32_t qLora,
            uint32_t heads, uint32_t nope, uint32_t mode, uint32_t dtype, bool hasGammaX, bool hasSmooth, bool queryNorm,
-           bool paged, float epsX, float epsCq, float epsCkv, float qcQrScale, float kcScale) {
+           bool paged, bool combined, float epsX, float epsCq, float epsCkv, float qcQrScale, float kcScale) {
           if (ptrs.size() != kMlapArgCount || bytes.size() != kMlapArgCount)
             throw std::invalid_argument("mla_prolog: expected one pointer and one size per kernel argument");
           MlaPrologProblem p;
@@ -25,6 +25,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
           p.hasSmooth = hasSmooth;
           p.queryNorm = queryNorm;
           p.paged = paged;
+          p.combined = combined;
           p.epsX = epsX;
           p.epsCq = epsCq;
           p.epsCkv = epsCkv;
@@ -40,7 +41,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
         },
         py::kw_only(), py::arg("ptrs"), py::arg("bytes"), py::arg("tokens"), py::arg("hidden"), py::arg("q_lora"),
         py::arg("heads"), py::arg("nope"), py::arg("mode"), py::arg("dtype"), py::arg("has_gamma_x"),
-        py::arg("has_smooth"), py::arg("query_norm"), py::arg("paged"), py::arg("eps_x"), py::arg("eps_cq"),
-        py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
+        py::arg("has_smooth"), py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"),
+        py::arg("eps_cq"), py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
   m.attr("MLA_PROLOG_GROUP_TOKENS") = ascend_glm5::kMlapGroupTokens;
 }

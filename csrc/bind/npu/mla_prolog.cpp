@@ -19,10 +19,10 @@ constexpr const char* kArgNames[kMlapArgCount] = {
     "query_norm", "dequant_scale_q_norm"};
 
 // `tensors`: one per kernel argument in MlaPrologArg order (None = absent), contiguous; outputs and
-// caches come allocated from Python and are written in place.
+// caches come allocated from Python and are written in place (kr_cache absent with `combined`).
 void MlaProlog(const std::vector<c10::optional<at::Tensor>>& tensors, int64_t tokens, int64_t hidden, int64_t qLora,
                int64_t heads, int64_t nope, int64_t mode, bool hasGammaX, bool hasSmooth, bool queryNorm, bool paged,
-               double epsX, double epsCq, double epsCkv, double qcQrScale, double kcScale) {
+               bool combined, double epsX, double epsCq, double epsCkv, double qcQrScale, double kcScale) {
   TORCH_CHECK(tensors.size() == kMlapArgCount, "mla_prolog: expected ", int(kMlapArgCount), " tensor arguments");
   const at::Tensor like = *tensors[kMlapWeightUk];
   const c10::DeviceGuard guard(like.device());
@@ -39,6 +39,7 @@ void MlaProlog(const std::vector<c10::optional<at::Tensor>>& tensors, int64_t to
   p.hasSmooth = hasSmooth;
   p.queryNorm = queryNorm;
   p.paged = paged;
+  p.combined = combined;
   p.epsX = static_cast<float>(epsX);
   p.epsCq = static_cast<float>(epsCq);
   p.epsCkv = static_cast<float>(epsCkv);
@@ -65,6 +66,6 @@ void BindNpuOp_mla_prolog(pybind11::module_& m) {
   namespace py = pybind11;
   m.def("mla_prolog", &MlaProlog, py::arg("tensors"), py::arg("tokens"), py::arg("hidden"), py::arg("q_lora"),
         py::arg("heads"), py::arg("nope"), py::arg("mode"), py::arg("has_gamma_x"), py::arg("has_smooth"),
-        py::arg("query_norm"), py::arg("paged"), py::arg("eps_x"), py::arg("eps_cq"), py::arg("eps_ckv"),
-        py::arg("qc_qr_scale"), py::arg("kc_scale"));
+        py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"), py::arg("eps_cq"),
+        py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
 }

@@ -13,6 +13,7 @@ struct MlaPrologProblem {
   uint32_t mode = 0;   // weight_quant_mode
   uint32_t dtype = 0;  // DTypeId of the float tensors (bf16 / fp16)
   bool hasGammaX = false, hasSmooth = false, queryNorm = false, paged = false;
+  bool combined = false;  // one cache of 576-wide rows (c^KV then roped k); krCache absent
   float epsX = 1e-5f, epsCq = 1e-5f, epsCkv = 1e-5f, qcQrScale = 1.0f, kcScale = 1.0f;
 };
 

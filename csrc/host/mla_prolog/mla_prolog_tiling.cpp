@@ -40,6 +40,7 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   t.hasSmooth = p.hasSmooth;
   t.queryNorm = p.queryNorm;
   t.paged = p.paged;
+  t.combined = p.combined;
   t.blockDim = aiCores;
   t.epsX = p.epsX;
   t.epsCq = p.epsCq;

@@ -48,6 +48,7 @@ struct MlaPrologTiling {
   uint32_t hasSmooth;    // 1: smooth_scales_cq given (modes 1, 2)
   uint32_t queryNorm;    // 1: write query_norm (and its scale in modes 1, 2)
   uint32_t paged;        // 1: PA_BSND, cache rows from cache_index; else token order
+  uint32_t combined;     // 1: one cache, rows of 576 (c^KV 512 then roped k 64); 0: kv_cache + kr_cache
   uint32_t blockDim;     // AI cores used (1 AIC + 2 AIV each)
   float epsX, epsCq, epsCkv;
   float qcQrScale, kcScale;
@@ -59,7 +60,7 @@ struct MlaPrologTiling {
   uint32_t qSlotBytes;    // kMlapGroupTokens x (D + Dr) of the MM2 output type
   uint32_t qnSlotBytes;   // modes 1, 2: kMlapGroupTokens x D in the float dtype
   uint32_t coreBytes;     // per AI core: 2 slots each of q and q_nope
-  uint32_t reserved[2];
+  uint32_t reserved[1];
 };
 
 // Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-10).

@@ -7,7 +7,7 @@
 //               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
 //               our cube may start MM2 (it needs every row)
 //   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
-//               -> kr_cache, at the token's slot
+//               -> kr_cache, at the token's slot (combined cache: both in one 576-wide row, one copy)
 //   XPrep(s+2)  rows spread over all vector cores: fused input RMSNorm of token_x (and its int8
 //               quant in mode 2) -> the x ring (ready for the cubes after the next barrier)
 // Mode 2 dequantizes the int32 MM1 sums as acc * x_scale[t] * w_scale[n]; modes 1, 2 the MM2 sums
@@ -318,11 +318,18 @@ class MlapVector {
       rows_.Load(v, mm1[uint64_t(r) * c1_ + t.qLora], kMlapKvRopeDim);
       if constexpr (kMode == kMlapW8A8) Dequant(v, scaleWDkvUb_, XScale(g, r), kMlapKvRopeDim);
       rows_.RmsNorm(v, gammaCkv_, kMlapKvLoraDim, t.epsCkv, t.kcScale);
-      rows_.Store(kvCache_[uint64_t(slot) * kMlapKvLoraDim], rows_.template Convert<T>(v, kMlapKvLoraDim), kMlapKvLoraDim);
       rows_.LoadCosSin(cosKv_, sinKv_, cos_[token * kMlapRopeDim], sin_[token * kMlapRopeDim], 1);
       const LocalTensor<float> kpe = v[kMlapKvLoraDim];
       rows_.Rope(kpe, cosKv_, sinKv_, deint_, 1);
-      rows_.Store(krCache_[uint64_t(slot) * kMlapRopeDim], rows_.template Convert<T>(kpe, kMlapRopeDim), kMlapRopeDim);
+      if (t.combined) {  // v is the whole cache row now: [c^KV | roped k], one copy out
+        rows_.Store(kvCache_[uint64_t(slot) * kMlapKvRopeDim], rows_.template Convert<T>(v, kMlapKvRopeDim),
+                    kMlapKvRopeDim);
+      } else {
+        rows_.Store(kvCache_[uint64_t(slot) * kMlapKvLoraDim], rows_.template Convert<T>(v, kMlapKvLoraDim),
+                    kMlapKvLoraDim);
+        rows_.Store(krCache_[uint64_t(slot) * kMlapRopeDim], rows_.template Convert<T>(kpe, kMlapRopeDim),
+                    kMlapRopeDim);
+      }
     }
   }
 
