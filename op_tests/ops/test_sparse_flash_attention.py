@@ -423,6 +423,23 @@ def test_merge_of_pieces_at_decode_batches(rows, k):
     assert cpu_module().last_launch()["block_dim"] > rows
 
 
+@pytest.mark.parametrize("heads", [64, 128])
+def test_pieces_and_whole_rows_on_one_core(heads):
+    # 40 decode rows of 3 tiles over 24 cores (5 tiles each): a core takes the end of one row (a
+    # piece), a whole row, then the start of the next (a piece). A piece selects its rows from one
+    # copy of its ids at N1 <= 64, a whole row chunk by chunk: each must use its own ids.
+    g = torch.Generator().manual_seed(heads + 3)
+    rows, k = 40, 300 if heads == 64 else 150
+    kv_lens = [700 + r for r in range(rows)]
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g)
+    idx[5, 0, 100] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
 @pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 255, 256, 257, 1535, 1536, 1537, 2047, 2048])
 def test_one_row_at_split_boundaries(k):
     # One row cut over every core: K around tile (64 rows at 128 heads, 128 below) and per-core share

@@ -98,11 +98,8 @@ class SfaSelector {
       uint32_t len = Min(kSfaSelChunk, uint32_t(item.posEnd) - p);
       // The chunk's ids: in place in all_ (CacheRows then overwrites them with the chunk's rows,
       // at most AlignUp(len, 64) lanes: within the chunk, or past posEnd), or loaded into idx_.
-      if (wide) {
-        idx_ = all_[p];
-      } else {
-        LoadIds(chunk_, base + p, len);
-      }
+      idx_ = wide ? all_[p] : chunk_;
+      if (!wide) LoadIds(idx_, base + p, len);
       const uint32_t stop = FirstMinusOne(idx_, eq_, len);
       const bool last = stop < len;
       len = stop;
