@@ -69,11 +69,16 @@ class SfaCube {
     pipe_.InitBuffer(kvL1_, kSfaKvBuffers * rows_ * kSfaQkDim * sizeof(T));
     pipe_.InitBuffer(l0a_, 2 * kL0Slot);
     pipe_.InitBuffer(l0b_, 2 * kL0Slot);
-    pipe_.InitBuffer(l0c_, mPad_ * (rows_ + 2 * kSfaOutChunk) * sizeof(float));  // S, then two output chunks
+    // L0C: S, then as many 64-column output chunks as fit (up to 4): the P . V Mmads run that far
+    // ahead of the fixpipe, so the next tile's score Mmads are not queued behind it.
+    const uint32_t chunkBytes = mPad_ * kSfaOutChunk * sizeof(float), sBytes = mPad_ * rows_ * sizeof(float);
+    const uint32_t outBufs = (kL0cBytes - sBytes) / chunkBytes;
+    outBufs_ = outBufs < kMaxOutBufs ? outBufs : kMaxOutBufs;
+    pipe_.InitBuffer(l0c_, sBytes + outBufs_ * chunkBytes);
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
-    oAcc_.Init(2, 1);
+    oAcc_.Init(outBufs_, 1);
     kvTiles_.Init(kSfaKvBuffers, 0);
   }
 
@@ -113,6 +118,8 @@ class SfaCube {
 
  private:
   static constexpr uint32_t kL0Slot = 32 * 1024;                       // bytes: half of L0A / L0B
+  static constexpr uint32_t kL0cBytes = 128 * 1024;  // L0C of A2 / A3: l0_c_size in the Ascend910B*.ini (ascendc_api.md §6)
+  static constexpr uint32_t kMaxOutBufs = 4;                           // FIX_M event ids 1..4 (0: S)
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
   static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores(g) loaded the key (5, 6 by g % 2)
@@ -127,7 +134,7 @@ class SfaCube {
   }
   __aicore__ inline AscendC::LocalTensor<T> L0A(uint32_t s) { return l0a_.Get<T>()[s * kL0Slot / sizeof(T)]; }
   __aicore__ inline AscendC::LocalTensor<T> L0B(uint32_t s) { return l0b_.Get<T>()[s * kL0Slot / sizeof(T)]; }
-  // L0C: S [mPad, tileRows] (i = 0), then two output chunks [mPad, 64] (i = 1, 2).
+  // L0C: S [mPad, tileRows] (i = 0), then the output chunks [mPad, 64] (i = 1 .. outBufs_).
   __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) {
     return l0c_.Get<float>()[i == 0 ? 0 : mPad_ * (rows_ + (i - 1) * kSfaOutChunk)];
   }
@@ -415,7 +422,8 @@ class SfaCube {
   AscendC::TBuf<AscendC::TPosition::B2> l0b_;
   AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
   EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
-  EventSlots<AscendC::HardEvent::FIX_M> sAcc_, oAcc_;
+  EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
+  uint32_t outBufs_ = 2;
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
