@@ -121,7 +121,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.numSplits = static_cast<uint32_t>(splits.size());
   t.numPieces = pieces;
 
-  // Items grouped by core, then core offsets, then the split rows.
+  // Items grouped by core, then the split rows, then the core heads.
   t.itemOffset = p.numRows * kSfaRecordWords;
   std::vector<int32_t> offsets{0};
   for (const auto& items : perCore) {
@@ -129,10 +129,21 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
     offsets.push_back(offsets.back() + static_cast<int32_t>(items.size()));
   }
   t.numItems = static_cast<uint32_t>(offsets.back());
-  t.coreOffset = t.itemOffset + t.numItems * kSfaRecordWords;
-  table.insert(table.end(), offsets.begin(), offsets.end());
   t.splitOffset = static_cast<uint32_t>(table.size());
   for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
+  table.resize(AlignUp(table.size(), size_t(kSfaHeadWords)), 0);
+  t.headOffset = static_cast<uint32_t>(table.size());
+  for (uint32_t c = 0; c < t.blockDim; ++c) {
+    const size_t head = table.size();
+    table.resize(head + kSfaHeadWords, 0);
+    table[head] = offsets[c];
+    table[head + 1] = offsets[c + 1];
+    if (perCore[c].empty()) continue;
+    const SfaItem& it = perCore[c].front();
+    const int32_t item[kSfaRecordWords] = {it.row, it.posBegin, it.posEnd, it.piece};
+    std::copy(item, item + kSfaRecordWords, table.begin() + head + 2);
+    std::copy_n(table.begin() + size_t(it.row) * kSfaRecordWords, kSfaRecordWords, table.begin() + head + 2 + kSfaRecordWords);
+  }
 
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy

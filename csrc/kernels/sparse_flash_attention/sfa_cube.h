@@ -36,9 +36,9 @@ class SfaCube {
   __aicore__ inline void Init(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR value, GM_ADDR keyRope,
                               GM_ADDR plan, GM_ADDR workspace, const SparseFlashAttentionTiling& t) {
     t_ = &t;
-    plan_.Init(plan, t);
+    plan_.Init(plan, t, uint32_t(AscendC::GetBlockIdx()));
     uint32_t first, last;
-    plan_.CoreItems(uint32_t(AscendC::GetBlockIdx()), first, last);
+    plan_.CoreItems(first, last);
     // This core's slots: one per item at most, plus the end.
     slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsSlotOffset) +
                                uint64_t(first + AscendC::GetBlockIdx()) * kSfaSlotWords,
@@ -162,7 +162,7 @@ class SfaCube {
   // posted item is another (this one selected no row).
   __aicore__ inline void PreloadQuery() {
     uint32_t first, last;
-    plan_.CoreItems(uint32_t(AscendC::GetBlockIdx()), first, last);
+    plan_.CoreItems(first, last);
     for (uint32_t i = first; i < last; ++i) {
       const SfaItem item = plan_.Item(i);
       if (SfaPlan::Empty(item, plan_.Row(uint32_t(item.row)))) continue;

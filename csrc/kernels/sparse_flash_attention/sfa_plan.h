@@ -11,27 +11,35 @@ namespace ascend_glm5 {
 
 class SfaPlan {
  public:
-  __aicore__ inline void Init(GM_ADDR plan, const SparseFlashAttentionTiling& t) {
+  // Reads AI core `block`'s head: its item range, first item and that item's row come from it.
+  __aicore__ inline void Init(GM_ADDR plan, const SparseFlashAttentionTiling& t, uint32_t block) {
     t_ = &t;
-    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan),
-                          uint64_t(t.splitOffset) + uint64_t(t.numSplits) * kSfaRecordWords);
+    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), uint64_t(t.headOffset) + uint64_t(t.blockDim) * kSfaHeadWords);
+    const uint64_t o = t.headOffset + uint64_t(block) * kSfaHeadWords;
+    head_.first = plan_.GetValue(o);
+    head_.last = plan_.GetValue(o + 1);
+    if (head_.first < head_.last) {
+      head_.item = ReadItem(o + 2);
+      head_.row = SfaRow{plan_.GetValue(o + 6), plan_.GetValue(o + 7), plan_.GetValue(o + 8), 0};
+    }
   }
   __aicore__ inline SfaRow Row(uint32_t r) const {
+    if (head_.first < head_.last && int32_t(r) == head_.item.row) return head_.row;
     const uint64_t o = uint64_t(r) * kSfaRecordWords;
     return SfaRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
   }
   __aicore__ inline SfaItem Item(uint32_t i) const {
-    const uint64_t o = t_->itemOffset + uint64_t(i) * kSfaRecordWords;
-    return SfaItem{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
+    if (int32_t(i) == head_.first && head_.first < head_.last) return head_.item;
+    return ReadItem(t_->itemOffset + uint64_t(i) * kSfaRecordWords);
   }
   __aicore__ inline SfaSplit Split(uint32_t j) const {
     const uint64_t o = t_->splitOffset + uint64_t(j) * kSfaRecordWords;
     return SfaSplit{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
   }
-  // Items [first, last) of AI core `block`.
-  __aicore__ inline void CoreItems(uint32_t block, uint32_t& first, uint32_t& last) const {
-    first = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block));
-    last = static_cast<uint32_t>(plan_.GetValue(t_->coreOffset + block + 1));
+  // Items [first, last) of this AI core (Init's block).
+  __aicore__ inline void CoreItems(uint32_t& first, uint32_t& last) const {
+    first = static_cast<uint32_t>(head_.first);
+    last = static_cast<uint32_t>(head_.last);
   }
   // An item the host already knows to be empty (its row sees no key): no list is made for it.
   __aicore__ inline static bool Empty(const SfaItem& item, const SfaRow& row) {
@@ -39,8 +47,13 @@ class SfaPlan {
   }
 
  private:
+  __aicore__ inline SfaItem ReadItem(uint64_t o) const {
+    return SfaItem{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
+  }
+
   const SparseFlashAttentionTiling* t_ = nullptr;
   AscendC::GlobalTensor<int32_t> plan_;
+  SfaCoreHead head_{};
 };
 
 // One tile of an item: `rows` selected rows (1..tileRows).

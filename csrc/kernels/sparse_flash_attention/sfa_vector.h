@@ -38,7 +38,7 @@ class SfaVector {
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
     stageSlots_ = SfaStageSlots(t.heads);
     stageFree_.Init(stageSlots_, kEvStage);
-    plan_.Init(plan, t);
+    plan_.Init(plan, t, block_);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
     h_ = AscendC::GetSubBlockIdx() == 0 ? half : t.heads - half;
@@ -68,7 +68,7 @@ class SfaVector {
   }
 
   __aicore__ inline void Process() {
-    plan_.CoreItems(block_, scan_, last_);
+    plan_.CoreItems(scan_, last_);
     slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(wsSlots_) + uint64_t(scan_ + block_) * kSfaSlotWords,
                            uint64_t(last_ - scan_ + 1) * kSfaSlotWords);
     SfaTileCursor cursor;

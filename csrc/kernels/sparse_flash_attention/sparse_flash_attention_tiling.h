@@ -33,7 +33,7 @@ constexpr uint32_t kSfaGatherSlots = 3;  // gather slots per AI core in GM (sfa_
 constexpr uint32_t kSfaGatherAhead = 2;  // tiles the vector cores gather ahead of the softmax
 constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count): alone in a 64-B line
 
-// Plan table (int32): rows, items (grouped by AI core), core offsets, split rows, at the tiling's offsets.
+// Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's offsets.
 struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
@@ -53,6 +53,15 @@ struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + p
   int32_t reserved;
 };
 constexpr uint32_t kSfaRecordWords = 4;
+// Per AI core one 64-byte head (16-word aligned in the plan): its items [first, last), then its first
+// item's record and that item's row record, so a core starts with one scalar cache line, not three.
+struct SfaCoreHead {
+  int32_t first, last;
+  SfaItem item;  // items[first] (when first < last)
+  SfaRow row;    // rows[item.row]
+};
+constexpr uint32_t kSfaHeadWords = 16;
+static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64-byte line");
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
@@ -70,7 +79,6 @@ struct SparseFlashAttentionTiling {
   uint32_t numSplits;    // rows cut into pieces (combined after all items)
   uint32_t numPieces;    // partial-result slots
   uint32_t itemOffset;   // int32 offsets of the plan's tables (rows start at 0)
-  uint32_t coreOffset;   // blockDim + 1 prefix offsets into the items
   uint32_t splitOffset;
   uint32_t wsSlotS;      // bytes of one S ring slot: heads x tileRows fp32
   uint32_t wsSlotP;      // one P slot: heads x tileRows in the input dtype
@@ -87,6 +95,7 @@ struct SparseFlashAttentionTiling {
   uint32_t listRegionBytes; // each vector core keeps its own copy of the item lists
   uint32_t tileRows;     // SfaTileRows(heads)
   uint32_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
+  uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords)
 };
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
