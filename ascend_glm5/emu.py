@@ -27,13 +27,20 @@ def library_dir() -> Path:
     return sdk_dir() / "lib"
 
 
+def sanitizer_flags() -> list[str]:
+    """The sanitizer the emulator was built with (``-fsanitize=...``, empty for a normal build): a kernel
+    compiled against it must use the same, or the sanitizer does not see that kernel's accesses."""
+    recorded = sdk_dir() / "sanitizer_flags"
+    return recorded.read_text().split() if recorded.exists() else []
+
+
 def cflags() -> list[str]:
-    return ["-std=c++17", f"-I{include_dir()}", "-pthread"]
+    return ["-std=c++17", f"-I{include_dir()}", "-pthread", *sanitizer_flags()]
 
 
 def libs() -> list[str]:
     lib = library_dir()
-    return [f"-L{lib}", "-lascendc_emu", f"-Wl,-rpath,{lib}", "-pthread"]
+    return [f"-L{lib}", "-lascendc_emu", f"-Wl,-rpath,{lib}", "-pthread", *sanitizer_flags()]
 
 
 def compile_library(sources: list[Path], out_dir: Path, *, flags: tuple[str, ...] = ("-O1",)) -> Path:
@@ -42,19 +49,24 @@ def compile_library(sources: list[Path], out_dir: Path, *, flags: tuple[str, ...
     Sources compile in parallel; the library links libascendc_emu. Raises RuntimeError with the
     compiler's output on failure. Load the result with ctypes.
     """
+    import os
     import subprocess
 
+    # The compiler must not run under a sanitizer runtime preloaded for the tests (CI's ASan / TSan jobs).
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     out_dir.mkdir(parents=True, exist_ok=True)
     objects = [out_dir / f"{Path(s).stem}.o" for s in sources]
     jobs = [
-        subprocess.Popen(["g++", *flags, "-fPIC", *cflags(), "-c", str(s), "-o", str(o)], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(["g++", *flags, "-fPIC", *cflags(), "-c", str(s), "-o", str(o)], stderr=subprocess.PIPE, text=True,
+                         env=env)
         for s, o in zip(sources, objects)
     ]
     errors = [err for job in jobs for _, err in [job.communicate()] if job.returncode]
     if errors:
         raise RuntimeError("compiling against the AscendC emulator failed:\n" + "\n".join(errors))
     lib = out_dir / ("lib" + Path(sources[0]).stem + ".so")
-    link = subprocess.run(["g++", "-shared", *map(str, objects), "-o", str(lib), *libs()], capture_output=True, text=True)
+    link = subprocess.run(["g++", "-shared", *map(str, objects), "-o", str(lib), *libs()], capture_output=True, text=True,
+                          env=env)
     if link.returncode:
         raise RuntimeError("linking against libascendc_emu failed:\n" + link.stderr)
     return lib

@@ -44,6 +44,8 @@ void Accepted(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i1
   (void)ld;
   SetAtomicAdd<bfloat16_t>();  // kernel_operator_set_atomic_intf.h
   SetAtomicType<int8_t>();
+  SetAtomicMax<half>();  // SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md
+  SetAtomicMin<int16_t>();
   SetAtomicNone();
   static_assert(defaultGatherMaskMode == GatherMaskMode::VERSION_V2);
   static_assert(std::is_same_v<decltype(Nd2NzParams().ndNum), uint16_t>);
@@ -129,6 +131,8 @@ REJECTED = [
     "TPipe* t = AscendC::GetTPipePtr();",  # GetTPipePtr is global
     "SetAtomicAdd<uint32_t>();",  # atomic types: half / float / int16 / int32 / int8 / bf16 (dav_c220 set_atomic_impl)
     "SetAtomicType<int64_t>();",
+    "SetAtomicMax<uint8_t>();",
+    "SetAtomicMin<double>();",
 ]
 
 

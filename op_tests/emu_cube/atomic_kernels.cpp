@@ -2,6 +2,8 @@
 // the same GM floats, int32s and halves, `rounds` times each, then bumps a shared int32 counter and
 // reads it back (the last-finisher pattern); finally it writes its own row with atomics off again.
 // FixpipeBody: AIC cores adding matmul tiles into the same GM (SetAtomicAdd.md's L0C -> GM path).
+// MaxMinBody: every AIV core keeps the element-wise max and min of its row and GM, for each element
+// type (SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md).
 #include <cstdio>
 #include <exception>
 #include <vector>
@@ -102,7 +104,58 @@ void FixpipeBody(GM_ADDR out) {
   Fixpipe(gc, co1.Get<float>(), FixpipeParamsV220(16, 16, 16, 16, false));
   SetAtomicNone();
 }
+
+// One row of n elements of T: read from `in` (this core's row), written under SetAtomicMax<T> into
+// `mx` and under SetAtomicMin<T> into `mn` (DataCopyPad: any length in bytes).
+template <typename T>
+void MaxMinRow(TBuf<TPosition::VECCALC>& buf, GM_ADDR in, GM_ADDR mx, GM_ADDR mn, uint32_t n) {
+  const int64_t b = GetBlockIdx();
+  GlobalTensor<T> gIn, gMax, gMin;
+  gIn.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(in) + b * n);
+  gMax.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(mx));
+  gMin.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(mn));
+  LocalTensor<T> row = buf.Get<T>();
+  const DataCopyExtParams one(1, n * sizeof(T), 0, 0, 0);
+  DataCopyPad(row, gIn, one, DataCopyPadExtParams<T>());
+  SetFlag<HardEvent::MTE2_MTE3>(0);
+  WaitFlag<HardEvent::MTE2_MTE3>(0);
+  SetAtomicMax<T>();
+  DataCopyPad(gMax, row, one);
+  SetAtomicMin<T>();
+  DataCopyPad(gMin, row, one);
+  SetAtomicNone();
+  SetFlag<HardEvent::MTE3_MTE2>(0);  // the next row's load reuses the buffer
+  WaitFlag<HardEvent::MTE3_MTE2>(0);
+}
+
+// Rows (elements): float 40, int32 24, half 48, bf16 32, int16 20, int8 37 (not a multiple of 32 B).
+constexpr uint32_t kMaxMinCounts[6] = {40, 24, 48, 32, 20, 37};
+
+void MaxMinBody(GM_ADDR* p) {
+  TPipe pipe;
+  TBuf<TPosition::VECCALC> buf;
+  pipe.InitBuffer(buf, 160);  // the longest row: 40 floats
+  MaxMinRow<float>(buf, p[0], p[1], p[2], kMaxMinCounts[0]);
+  MaxMinRow<int32_t>(buf, p[3], p[4], p[5], kMaxMinCounts[1]);
+  MaxMinRow<half>(buf, p[6], p[7], p[8], kMaxMinCounts[2]);
+  MaxMinRow<bfloat16_t>(buf, p[9], p[10], p[11], kMaxMinCounts[3]);
+  MaxMinRow<int16_t>(buf, p[12], p[13], p[14], kMaxMinCounts[4]);
+  MaxMinRow<int8_t>(buf, p[15], p[16], p[17], kMaxMinCounts[5]);
+}
 }  // namespace
+
+ATOMIC_EXPORT int atomic_maxmin_launch(uint32_t blockDim, void** ptrs, const uint64_t* bytes, char* err, int errLen) {
+  try {
+    std::vector<emu::GmRegion> regions;
+    for (int k = 0; k < 18; ++k) regions.push_back({ptrs[k], bytes[k]});
+    auto* p = reinterpret_cast<GM_ADDR*>(ptrs);
+    emu::Launch("atomic_maxmin_kernel", KernelMode::AIV_MODE, blockDim, [&] { MaxMinBody(p); }, regions);
+    return 0;
+  } catch (const std::exception& e) {
+    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
+    return 1;
+  }
+}
 
 ATOMIC_EXPORT int atomic_fixpipe_launch(uint32_t blockDim, float* out, char* err, int errLen) {
   try {

@@ -1,7 +1,9 @@
 """GM atomic add across cores (SetAtomicAdd.md / SetAtomicType.md / SetAtomicNone.md): atomic_kernels.cpp
 adds every core's rows into shared GM `rounds` times; the result must be the exact sum (integer-valued
 data, so float / half sums are exact in any order), with GM not cleared first (SetAtomicAdd.md: the
-add starts from whatever GM holds). Unsupported element types are a compile error (test_emu_api.py)."""
+add starts from whatever GM holds). Atomic max / min (SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md)
+keep the element-wise extremes of GM and every core's row, for all six element types. Unsupported
+element types are a compile error (test_emu_api.py)."""
 
 from __future__ import annotations
 
@@ -86,3 +88,45 @@ def test_fixpipe_adds_into_gm(atomic_lib, cores):
         raise RuntimeError(err.value.decode())
     # Block b adds 16 * (b + 1) (a 16-deep dot product of (b + 1)s and 1s) to every element.
     np.testing.assert_array_equal(out, init + 16 * sum(range(1, cores + 1)))
+
+
+# SetAtomicMax / SetAtomicMin: the element types and row lengths of atomic_kernels.cpp's MaxMinBody.
+MAXMIN_ROWS = [(np.float32, 40), (np.int32, 24), (np.float16, 48), ("bf16", 32), (np.int16, 20), (np.int8, 37)]
+
+
+def _random_row(rng, kind, shape):
+    """Values of `kind` with ties and extremes; bf16 as its uint16 bits (numpy has no bfloat16)."""
+    if kind == "bf16":
+        f = rng.choice([-3.0e38, -1.5, -0.0, 0.0, 0.75, 2.0, 1.0e30], size=shape).astype(np.float32)
+        f += rng.integers(-4, 5, shape).astype(np.float32) * (np.abs(f) < 10)  # small integers are exact in bf16
+        return (f.view(np.uint32) >> 16).astype(np.uint16)
+    if np.issubdtype(kind, np.integer):
+        info = np.iinfo(kind)
+        return rng.integers(info.min, info.max, shape, endpoint=True, dtype=np.int64).astype(kind)
+    return (rng.integers(-60000, 60000, shape) / 16).astype(kind)  # exact in half and float
+
+
+def _as_float(kind, a):
+    return (a.astype(np.uint32) << 16).view(np.float32) if kind == "bf16" else a
+
+
+@pytest.mark.parametrize("cores", [1, 7, 20])
+def test_cores_keep_the_max_and_min_in_gm(atomic_lib, cores):
+    rng = np.random.default_rng(100 + cores)
+    bufs = []
+    for kind, n in MAXMIN_ROWS:
+        bufs += [_random_row(rng, kind, (cores, n)), _random_row(rng, kind, n), _random_row(rng, kind, n)]
+    initial = [b.copy() for b in bufs]
+    ptrs = (ctypes.c_void_p * 18)(*[b.ctypes.data for b in bufs])
+    sizes = (ctypes.c_uint64 * 18)(*[b.nbytes for b in bufs])
+    err = ctypes.create_string_buffer(4096)
+    if atomic_lib.atomic_maxmin_launch(ctypes.c_uint32(cores), ptrs, sizes, err, len(err)):
+        raise RuntimeError(err.value.decode())
+    for t, (kind, _) in enumerate(MAXMIN_ROWS):
+        rows, gm_max, gm_min = (_as_float(kind, a) for a in initial[3 * t : 3 * t + 3])
+        want_max = np.maximum(gm_max, rows.max(0))  # GM is not cleared first: it takes part
+        want_min = np.minimum(gm_min, rows.min(0))
+        got_max, got_min = _as_float(kind, bufs[3 * t + 1]), _as_float(kind, bufs[3 * t + 2])
+        np.testing.assert_array_equal(got_max, want_max, err_msg=f"SetAtomicMax<{kind}>")
+        np.testing.assert_array_equal(got_min, want_min, err_msg=f"SetAtomicMin<{kind}>")
+        np.testing.assert_array_equal(bufs[3 * t], initial[3 * t])  # the inputs are untouched

@@ -83,7 +83,7 @@ void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm
     const uint64_t clampedPitch = pitch > 0xFFFFFFFFull ? 0xFFFFFFFFull : pitch;
     t->Push(TraceRecord{api, reinterpret_cast<uint64_t>(gm), static_cast<uint32_t>(bytes > 0xFFFFFFFFull ? 0xFFFFFFFFull : bytes),
                         bursts, static_cast<uint32_t>(clampedPitch), static_cast<uint8_t>(TraceOp::kCopy),
-                        static_cast<uint8_t>(pipe), path, static_cast<uint8_t>(to == Mem::kCount && Core().atomicAdd)});
+                        static_cast<uint8_t>(pipe), path, static_cast<uint8_t>(to == Mem::kCount && Core().atomicOp != 0)});
   }
 }
 

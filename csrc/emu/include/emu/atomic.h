@@ -1,17 +1,21 @@
-// GM atomic accumulation: SetAtomicAdd / SetAtomicType / SetAtomicNone (A2/A3).
+// GM atomics: SetAtomicAdd / SetAtomicMax / SetAtomicMin / SetAtomicType / SetAtomicNone (A2/A3).
 //
 // CANN 8.5: include/basic_api/kernel_operator_set_atomic_intf.h declares them; dav_c220
 // impl/basic_api/dav_c220/kernel_operator_set_atomic_impl.h sets an atomic mode (add) and an
 // element type (half / float / int16_t / int32_t / int8_t / bfloat16_t; anything else fails its
-// dtype check, here a static_assert); SetAtomicAdd<T> = mode add + SetAtomicType<T>. While set, copies from VECOUT / L0C /
-// L1 to GM add into GM instead of overwriting (SetAtomicAdd.md, SetAtomicType.md). The state is the
+// dtype check, here a static_assert); SetAtomicAdd<T> = mode add + SetAtomicType<T>, SetAtomicMax<T> /
+// SetAtomicMin<T> = mode max / min + SetAtomicType<T>. While set, copies from VECOUT / L0C / L1 to GM add
+// into GM, or keep the larger / smaller of GM and the copied element, instead of overwriting
+// (SetAtomicAdd.md, SetAtomicMax(ISASI).md, SetAtomicMin(ISASI).md, SetAtomicType.md). The state is the
 // core's own register, so it belongs to the emulated core; the element type is the register's, not
 // the copied tensor's (SetAtomicType.md's example changes it under an unchanged copy).
 //
 // Cores are threads, so every add is one compare-and-swap on the element's bits (GCC/Clang
 // __atomic builtins, which ThreadSanitizer models); GM reads while a launch uses atomics are
 // atomic loads too (ReadGm), so a core may read back a counter other cores are adding to.
-// Integer adds wrap (the docs do not say the NPU saturates: assumed).
+// Integer adds wrap (the docs do not say the NPU saturates: assumed). Max / min compare values
+// (half / bf16 as floats); with a NaN on either side the result is not documented: here the
+// comparison is false and GM keeps its element (assumed).
 #pragma once
 
 #include <atomic>
@@ -25,6 +29,7 @@
 namespace AscendC {
 namespace emu {
 
+enum AtomicOp : uint8_t { kAtomicOff = 0, kAtomicAdd, kAtomicMax, kAtomicMin };
 enum AtomicDtype : uint8_t { kAtomicNoType = 0, kAtomicF32, kAtomicF16, kAtomicBf16, kAtomicS32, kAtomicS16, kAtomicS8 };
 
 // True once any core of the current launch turned atomics on (reset by Launch).
@@ -50,53 +55,61 @@ inline uint32_t AtomicElemBytes(uint8_t dtype) {
   return dtype == kAtomicF32 || dtype == kAtomicS32 ? 4 : dtype == kAtomicS8 ? 1 : 2;
 }
 
-// One element: *gm += *value, as one compare-and-swap on its Bits.
+// One element: *gm = *gm + *value, max(*gm, *value) or min(*gm, *value), as one compare-and-swap on its Bits.
 template <typename V, typename Bits>
-void AtomicAddElem(uint8_t* gm, const uint8_t* value) {
+void AtomicElem(uint8_t op, uint8_t* gm, const uint8_t* value) {
   Bits* word = reinterpret_cast<Bits*>(gm);
-  V add;
-  std::memcpy(&add, value, sizeof(V));
+  V in;
+  std::memcpy(&in, value, sizeof(V));
   Bits old = __atomic_load_n(word, __ATOMIC_RELAXED);
   Bits next;
   do {
     V cur;
     std::memcpy(&cur, &old, sizeof(V));
-    V sum;
-    if constexpr (std::is_integral_v<V>)
-      sum = static_cast<V>(static_cast<Bits>(static_cast<Bits>(cur) + static_cast<Bits>(add)));  // wraps
-    else
-      sum = V(float(cur) + float(add));  // half / bf16: the float sum rounded to nearest even
-    std::memcpy(&next, &sum, sizeof(V));
+    V out;
+    if constexpr (std::is_integral_v<V>) {
+      if (op == kAtomicAdd)
+        out = static_cast<V>(static_cast<Bits>(static_cast<Bits>(cur) + static_cast<Bits>(in)));  // wraps
+      else
+        out = (op == kAtomicMax ? in > cur : in < cur) ? in : cur;
+    } else {
+      const float a = float(cur), b = float(in);
+      if (op == kAtomicAdd)
+        out = V(a + b);  // half / bf16: the float sum rounded to nearest even
+      else
+        out = (op == kAtomicMax ? b > a : b < a) ? in : cur;
+    }
+    std::memcpy(&next, &out, sizeof(V));
   } while (!__atomic_compare_exchange_n(word, &old, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
-inline void AtomicAddBytes(uint8_t dtype, uint8_t* gm, const uint8_t* src, uint64_t bytes) {
+inline void AtomicBytes(uint8_t op, uint8_t dtype, uint8_t* gm, const uint8_t* src, uint64_t bytes) {
   const uint32_t e = AtomicElemBytes(dtype);
   for (uint64_t i = 0; i < bytes; i += e) {
     switch (dtype) {
-      case kAtomicF32: AtomicAddElem<float, uint32_t>(gm + i, src + i); break;
-      case kAtomicS32: AtomicAddElem<int32_t, uint32_t>(gm + i, src + i); break;
-      case kAtomicF16: AtomicAddElem<half, uint16_t>(gm + i, src + i); break;
-      case kAtomicBf16: AtomicAddElem<bfloat16_t, uint16_t>(gm + i, src + i); break;
-      case kAtomicS16: AtomicAddElem<int16_t, uint16_t>(gm + i, src + i); break;
-      default: AtomicAddElem<int8_t, uint8_t>(gm + i, src + i); break;
+      case kAtomicF32: AtomicElem<float, uint32_t>(op, gm + i, src + i); break;
+      case kAtomicS32: AtomicElem<int32_t, uint32_t>(op, gm + i, src + i); break;
+      case kAtomicF16: AtomicElem<half, uint16_t>(op, gm + i, src + i); break;
+      case kAtomicBf16: AtomicElem<bfloat16_t, uint16_t>(op, gm + i, src + i); break;
+      case kAtomicS16: AtomicElem<int16_t, uint16_t>(op, gm + i, src + i); break;
+      default: AtomicElem<int8_t, uint8_t>(op, gm + i, src + i); break;
     }
   }
 }
 
-// Writes `bytes` into GM: a plain copy, or an element-wise atomic add while the core's atomic mode
-// is on (the atomic element size must then divide both the GM address and the length).
+// Writes `bytes` into GM: a plain copy, or an element-wise atomic add / max / min while the core's
+// atomic mode is on (the atomic element size must then divide both the GM address and the length).
 inline void WriteGm(const char* api, uint8_t* gm, const uint8_t* src, uint64_t bytes) {
   const CoreState& c = Core();
-  if (!c.atomicAdd) {
+  if (c.atomicOp == kAtomicOff) {
     std::memcpy(gm, src, bytes);
     return;
   }
   const uint32_t e = AtomicElemBytes(c.atomicDtype);
   EMU_REQUIRE(reinterpret_cast<uintptr_t>(gm) % e == 0 && bytes % e == 0, api, "alignment",
-              "atomic add of %u-byte elements into GM needs an element-aligned address and length (%llu bytes)", e,
+              "an atomic write of %u-byte elements into GM needs an element-aligned address and length (%llu bytes)", e,
               (unsigned long long)bytes);
-  AtomicAddBytes(c.atomicDtype, gm, src, bytes);
+  AtomicBytes(c.atomicOp, c.atomicDtype, gm, src, bytes);
 }
 
 // Reads `bytes` of GM: memcpy, or acquire loads while the launch uses atomics (a plain read of a
@@ -123,18 +136,36 @@ inline void SetAtomicType() {
   emu::Core().atomicDtype = dtype;
 }
 
+namespace emu {
+template <typename T>
+inline void SetAtomicMode(uint8_t op) {
+  const uint8_t dtype = AtomicDtypeOf<T>();
+  GmAtomicsUsed().store(true, std::memory_order_relaxed);
+  CoreState& c = Core();
+  c.atomicOp = op;
+  c.atomicDtype = dtype;
+}
+}  // namespace emu
+
 template <typename T>
 inline void SetAtomicAdd() {
-  const uint8_t dtype = emu::AtomicDtypeOf<T>();
-  emu::GmAtomicsUsed().store(true, std::memory_order_relaxed);
-  emu::CoreState& c = emu::Core();
-  c.atomicAdd = true;
-  c.atomicDtype = dtype;
+  emu::SetAtomicMode<T>(emu::kAtomicAdd);
+}
+
+// SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md: A2 / A3, the same six element types.
+template <typename T>
+inline void SetAtomicMax() {
+  emu::SetAtomicMode<T>(emu::kAtomicMax);
+}
+
+template <typename T>
+inline void SetAtomicMin() {
+  emu::SetAtomicMode<T>(emu::kAtomicMin);
 }
 
 inline void SetAtomicNone() {
   emu::CoreState& c = emu::Core();
-  c.atomicAdd = false;
+  c.atomicOp = emu::kAtomicOff;
   c.atomicDtype = emu::kAtomicNoType;
 }
 

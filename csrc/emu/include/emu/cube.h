@@ -360,8 +360,8 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
     return perChannel ? emu::FixpipeScale(emu::Load<uint64_t>(channelScales + uint64_t(column) * 8)) : tensorScale;
   };
   const uint8_t* s = src.Data();
-  // Under SetAtomicAdd the L0C -> GM write adds into GM (SetAtomicAdd.md: VECOUT / L0C / L1 -> GM).
-  const bool atomic = emu::Core().atomicAdd;
+  // Under SetAtomicAdd (Max / Min) the L0C -> GM write adds into GM (SetAtomicAdd.md: VECOUT / L0C / L1 -> GM).
+  const bool atomic = emu::Core().atomicOp != 0;
   auto store = [&](T* at, const T& out) {
     if (atomic) emu::WriteGm(api, reinterpret_cast<uint8_t*>(at), reinterpret_cast<const uint8_t*>(&out), sizeof(T));
     else *at = out;

@@ -113,7 +113,7 @@ struct CoreState {
   int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
   uint32_t fpcQuantBytes = 0;
   CoreTrace* trace = nullptr;                // non-null while tracing (emu/trace.h)
-  bool atomicAdd = false;                    // SetAtomicAdd / SetAtomicNone (emu/atomic.h)
+  uint8_t atomicOp = 0;                      // SetAtomicAdd / Max / Min / None: emu::AtomicOp (emu/atomic.h)
   uint8_t atomicDtype = 0;                   // SetAtomicType: emu::AtomicDtype
 };
 

@@ -21,7 +21,7 @@ namespace AscendC::emu {
 
 enum class TraceOp : uint8_t {
   kCopy,      // DataCopy / LoadData / Fixpipe / InitConstValue: x bytes in y bursts, z = GM pitch, addr = GM address,
-              //   b = 1 for an atomic-add write into GM (SetAtomicAdd), costed as a plain write
+              //   b = 1 for an atomic write into GM (SetAtomicAdd / Max / Min), costed as a plain write
   kVector,    // a vector instruction: x repeats, y active elements, z element bytes
   kCube,      // Mmad: x = m, y = k, z = n, a = element bits of A
   kSetFlag,   // a = source pipe, b = destination pipe, x = event id (queue events: a per-buffer token >= 8)
