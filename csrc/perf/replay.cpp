@@ -145,12 +145,14 @@ class Engine {
   std::priority_queue<std::pair<double, uint32_t>, std::vector<std::pair<double, uint32_t>>, std::greater<>> heap_;
   // Shared bandwidth pools (HBM, L2): bytes used per bucket.
   std::vector<float> used_[2];
-  // L2: per GM region, the insertion stamp of each line (0: absent).
+  // L2: per GM region, the insertion stamp of each line (0: absent). A region sits at `placed` in the
+  // modeled address space (see the constructor); lines and scalar-cache sets are cut from there.
   struct Region {
-    uint64_t base, bytes;
+    uint64_t base, bytes, placed;
     std::vector<uint32_t> stamp;
   };
-  std::vector<Region> regions_;
+  std::vector<Region> regions_;  // sorted by host address, disjoint
+  Region* RegionOf(uint64_t addr);  // the region holding addr, or null
   uint64_t inserted_ = 0, l2Lines_ = 0;
   // Cross-core: group arrivals of mode 0 / 1 sets, by (mode, group, flag), per member core.
   std::map<std::tuple<int, int64_t, uint32_t>, std::map<uint32_t, std::deque<Timed>>> arrivals_;
@@ -218,18 +220,57 @@ void Engine::Setup() {
     const int64_t blk = cores_[i].block;
     if (slots && blk >= static_cast<int64_t>(slots)) cores_[i].waveAfter = static_cast<uint32_t>(i - slots * perBlock);
   }
-  // GM regions for the L2 model.
+  // GM regions for the L2 and scalar-cache models. The host's buffers sit wherever malloc put them,
+  // which changes from run to run; lines and cache sets cut from those addresses made the modeled
+  // time vary by ~1 us between identical runs. So each buffer is placed in a modeled address space
+  // instead, in the order the launch lists them, at the alignment an NPU allocation has (torch_npu's
+  // caching allocator hands out blocks in multiples of kMinBlockSize = 512 B,
+  // torch_npu/csrc/core/npu/NPUCachingAllocator.cpp). Overlapping buffers (one tensor passed as two
+  // arguments, views of one cache) are one region.
   const uint64_t line = std::max<uint32_t>(32, soc_.l2LineBytes);
   l2Lines_ = static_cast<uint64_t>(soc_.l2Bytes / line);
-  std::vector<std::pair<uint64_t, uint64_t>> regs = t_.gmRegions;
-  std::sort(regs.begin(), regs.end());
-  for (auto& [base, bytes] : regs) {
+  constexpr uint64_t kAllocAlign = 512, kFirstAddress = uint64_t(1) << 32;
+  struct Span {
+    uint64_t lo, hi;
+    size_t first;  // the earliest argument it holds
+  };
+  std::vector<Span> spans;
+  for (size_t i = 0; i < t_.gmRegions.size(); ++i)
+    spans.push_back({t_.gmRegions[i].first, t_.gmRegions[i].first + t_.gmRegions[i].second, i});
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.lo < b.lo; });
+  std::vector<Span> merged;
+  for (const Span& sp : spans) {
+    if (!merged.empty() && sp.lo < merged.back().hi) {
+      merged.back().hi = std::max(merged.back().hi, sp.hi);
+      merged.back().first = std::min(merged.back().first, sp.first);
+    } else {
+      merged.push_back(sp);
+    }
+  }
+  std::vector<size_t> order(merged.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return merged[a].first < merged[b].first; });
+  std::vector<uint64_t> placed(merged.size());
+  uint64_t next = kFirstAddress;
+  for (size_t i : order) {
+    placed[i] = next;
+    next = (next + (merged[i].hi - merged[i].lo) + kAllocAlign - 1) / kAllocAlign * kAllocAlign;
+  }
+  for (size_t i = 0; i < merged.size(); ++i) {
     Region r;
-    r.base = base / line * line;
-    r.bytes = base + bytes - r.base;
-    r.stamp.assign((r.bytes + line - 1) / line, 0);
+    r.base = merged[i].lo;
+    r.bytes = merged[i].hi - merged[i].lo;
+    r.placed = placed[i];
+    r.stamp.assign((r.bytes + line - 1) / line, 0);  // `placed` is line-aligned (kAllocAlign is a multiple)
     regions_.push_back(std::move(r));
   }
+}
+
+Engine::Region* Engine::RegionOf(uint64_t addr) {
+  auto it = std::upper_bound(regions_.begin(), regions_.end(), addr, [](uint64_t a, const Region& g) { return a < g.base; });
+  if (it == regions_.begin()) return nullptr;
+  Region& g = *(it - 1);
+  return addr < g.base + g.bytes ? &g : nullptr;
 }
 
 // ---- memory -----------------------------------------------------------------------------------
@@ -241,18 +282,15 @@ void Engine::ForEachLine(const TraceRecord& r, F&& f) {
   const uint64_t len = r.x / bursts;
   for (uint64_t b = 0; b < bursts; ++b) {
     const uint64_t a0 = r.addr + b * r.z, a1 = a0 + len;
-    // The region holding a0 (regions are sorted and disjoint).
-    auto it = std::upper_bound(regions_.begin(), regions_.end(), a0, [](uint64_t a, const Region& g) { return a < g.base; });
-    if (it == regions_.begin()) {
+    Region* g = RegionOf(a0);
+    if (!g) {
       f(nullptr, len);
       continue;
     }
-    Region& g = *(it - 1);
-    for (uint64_t a = a0; a < a1;) {
-      const uint64_t next = std::min(a1, (a / line + 1) * line);
-      const uint64_t off = a - g.base;
-      f(off / line < g.stamp.size() ? &g.stamp[off / line] : nullptr, next - a);
-      a = next;
+    for (uint64_t off = a0 - g->base, end = a1 - g->base; off < end;) {  // lines from the region's placed start
+      const uint64_t next = std::min(end, (off / line + 1) * line);
+      f(off / line < g->stamp.size() ? &g->stamp[off / line] : nullptr, next - off);
+      off = next;
     }
   }
 }
@@ -585,7 +623,8 @@ bool Engine::StepCore(uint32_t ci) {
     case TraceOp::kScalar: {
       double cost = r.x * soc_.scalarLocalCycles;
       if (r.a) {
-        const uint64_t line = r.addr >> 6;
+        const Region* g = RegionOf(r.addr);
+        const uint64_t line = (g ? g->placed + (r.addr - g->base) : r.addr) >> 6;
         uint64_t& tag = c.dcache[line % c.dcache.size()];
         cost = (tag == line ? soc_.scalarGmHitCycles : soc_.scalarGmMissCycles) + (r.x - 1.0) * soc_.scalarGmHitCycles;
         tag = line;

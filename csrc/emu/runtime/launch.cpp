@@ -321,6 +321,11 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
   L.regions.erase(std::remove_if(L.regions.begin(), L.regions.end(), [](const GmRegion& r) { return !r.ptr || !r.bytes; }),
                   L.regions.end());
   std::sort(L.regions.begin(), L.regions.end(), [](const GmRegion& a, const GmRegion& b) { return a.ptr < b.ptr; });
+  for (const GmRegion& r : L.regions) {
+    const uint64_t lo = reinterpret_cast<uint64_t>(r.ptr), hi = lo + r.bytes;
+    if (!L.spans.empty() && lo < L.spans.back().second) L.spans.back().second = std::max(L.spans.back().second, hi);
+    else L.spans.emplace_back(lo, hi);
+  }
   for (uint32_t b = 0; b < blockDim; ++b) {
     if (mode == KernelMode::AIV_MODE) AddCore(L, AIV, b, 0);
     if (mode == KernelMode::AIC_MODE) AddCore(L, AIC, b, 0);
@@ -367,7 +372,10 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
       const CoreState& c = *L.cores[i];
       t.cores.push_back({c.coreType, c.blockIdx, c.subBlockIdx, std::move(traces[i].records), traces[i].truncated});
     }
-    for (const GmRegion& r : L.regions) t.gmRegions.emplace_back(reinterpret_cast<uint64_t>(r.ptr), r.bytes);
+    // In the launch's argument order (L.regions is sorted by address): the timing model places the
+    // buffers in that order, independent of where the host's allocator put them.
+    for (const GmRegion& r : regions)
+      if (r.ptr && r.bytes) t.gmRegions.emplace_back(reinterpret_cast<uint64_t>(r.ptr), r.bytes);
     StoreTrace(std::move(t));
   }
   // A cross-core flag count left behind would be seen by the next kernel on these cores.
@@ -384,6 +392,15 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
         throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
                               "has %u set(s) the rest of its group never matched", kernel, CoreName(*core).c_str(),
                               int(std::get<2>(group)), std::get<0>(group), n));
+}
+
+uint64_t GmBufferStart(const void* p) {
+  const LaunchContext* L = tLaunch;
+  const uint64_t a = reinterpret_cast<uint64_t>(p);
+  if (!L) return 0;
+  auto it = std::upper_bound(L->spans.begin(), L->spans.end(), a,
+                             [](uint64_t x, const std::pair<uint64_t, uint64_t>& s) { return x < s.first; });
+  return it != L->spans.begin() && a < (it - 1)->second ? (it - 1)->first : 0;
 }
 
 void CheckGm(const char* api, const void* p, uint64_t bytes) {

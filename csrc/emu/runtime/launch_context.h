@@ -19,6 +19,7 @@ struct LaunchContext {
   uint32_t blockDim = 0;
   std::vector<std::unique_ptr<CoreState>> cores;
   std::vector<GmRegion> regions;  // sorted by address
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [lo, hi) of the regions, overlaps merged, sorted
 
   std::mutex mu;
   std::condition_variable cv;

@@ -149,8 +149,11 @@ class LiVector {
       topk_[g].Flush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
       const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
+      // The list's copy first: the quantiles' scalar loop then runs while it is on its way.
+      WriteList(slot, best_[g], topk_[g].Count(), false);
       if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
-      WriteList(slot, best_[g], topk_[g].Count());
+      AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
+      AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
   }
 
@@ -227,7 +230,8 @@ class LiVector {
   }
 
   // A list slot: its length in the 32-byte header, then `count` sorted pairs.
-  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count) {
+  // With `wait` false the caller waits (MTE3_V) before it rewrites the list or the header.
+  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count, bool wait = true) {
     using namespace AscendC;
     Duplicate(header_, int32_t(count), 8);
     SetFlag<HardEvent::V_MTE3>(0);
@@ -235,6 +239,7 @@ class LiVector {
     DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
     if (count > 0)
       DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, count * kPairFloats * 4, 0, 0, 0));
+    if (!wait) return;
     SetFlag<HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
     WaitFlag<HardEvent::MTE3_V>(0);
   }

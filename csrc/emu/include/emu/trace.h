@@ -202,11 +202,18 @@ inline void TraceVector(const char* api, uint64_t repeats, uint64_t elems, uint3
                         static_cast<uint8_t>(TraceOp::kVector), PIPE_V, 0, 0});
 }
 
+// The start of the running launch's GM buffer holding p (overlapping buffers as one), 0 if none
+// (emu/runtime/launch.cpp).
+uint64_t GmBufferStart(const void* p);
+
 // A scalar GetValue / SetValue; repeated accesses of one kind to one 64-byte GM line (the scalar
-// DataCache line, "Scalar读写数据" in CANN's guide) or to local memory share a record.
+// DataCache line, "Scalar读写数据" in CANN's guide) or to local memory share a record. Lines are cut
+// from the start of the GM buffer, not from the host address, which malloc aligns differently from
+// run to run (the timing model places each buffer line-aligned: csrc/perf/replay.cpp).
 inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr) {
   if (CoreTrace* t = ActiveTrace()) {
-    const uint64_t line = reinterpret_cast<uint64_t>(gmAddr) & ~uint64_t(63);
+    const uint64_t a = reinterpret_cast<uint64_t>(gmAddr), start = gm ? GmBufferStart(gmAddr) : 0;
+    const uint64_t line = start + ((a - start) & ~uint64_t(63));
     if (!t->records.empty()) {
       TraceRecord& last = t->records.back();
       if (last.op == static_cast<uint8_t>(TraceOp::kScalar) && last.a == gm && last.b == write && last.addr == line &&
