@@ -222,48 +222,24 @@ void Engine::Setup() {
   }
   // GM regions for the L2 and scalar-cache models. The host's buffers sit wherever malloc put them,
   // which changes from run to run; lines and cache sets cut from those addresses made the modeled
-  // time vary by ~1 us between identical runs. So each buffer is placed in a modeled address space
-  // instead, in the order the launch lists them, at the alignment an NPU allocation has (torch_npu's
-  // caching allocator hands out blocks in multiples of kMinBlockSize = 512 B,
-  // torch_npu/csrc/core/npu/NPUCachingAllocator.cpp). Overlapping buffers (one tensor passed as two
-  // arguments, views of one cache) are one region.
+  // time vary by ~1 us between identical runs. So each buffer (the trace's gmRegions: disjoint, in
+  // argument order) is placed in a modeled address space instead, in that order, at the alignment an
+  // NPU allocation has (torch_npu's caching allocator hands out blocks in multiples of kMinBlockSize
+  // = 512 B, torch_npu/csrc/core/npu/NPUCachingAllocator.cpp).
   const uint64_t line = std::max<uint32_t>(32, soc_.l2LineBytes);
   l2Lines_ = static_cast<uint64_t>(soc_.l2Bytes / line);
-  constexpr uint64_t kAllocAlign = 512, kFirstAddress = uint64_t(1) << 32;
-  struct Span {
-    uint64_t lo, hi;
-    size_t first;  // the earliest argument it holds
-  };
-  std::vector<Span> spans;
-  for (size_t i = 0; i < t_.gmRegions.size(); ++i)
-    spans.push_back({t_.gmRegions[i].first, t_.gmRegions[i].first + t_.gmRegions[i].second, i});
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.lo < b.lo; });
-  std::vector<Span> merged;
-  for (const Span& sp : spans) {
-    if (!merged.empty() && sp.lo < merged.back().hi) {
-      merged.back().hi = std::max(merged.back().hi, sp.hi);
-      merged.back().first = std::min(merged.back().first, sp.first);
-    } else {
-      merged.push_back(sp);
-    }
-  }
-  std::vector<size_t> order(merged.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return merged[a].first < merged[b].first; });
-  std::vector<uint64_t> placed(merged.size());
-  uint64_t next = kFirstAddress;
-  for (size_t i : order) {
-    placed[i] = next;
-    next = (next + (merged[i].hi - merged[i].lo) + kAllocAlign - 1) / kAllocAlign * kAllocAlign;
-  }
-  for (size_t i = 0; i < merged.size(); ++i) {
+  constexpr uint64_t kAllocAlign = 512;
+  uint64_t next = uint64_t(1) << 32;
+  for (const auto& [base, bytes] : t_.gmRegions) {
     Region r;
-    r.base = merged[i].lo;
-    r.bytes = merged[i].hi - merged[i].lo;
-    r.placed = placed[i];
-    r.stamp.assign((r.bytes + line - 1) / line, 0);  // `placed` is line-aligned (kAllocAlign is a multiple)
+    r.base = base;
+    r.bytes = bytes;
+    r.placed = next;  // line-aligned: kAllocAlign is a multiple of the line
+    r.stamp.assign((bytes + line - 1) / line, 0);
     regions_.push_back(std::move(r));
+    next = (next + bytes + kAllocAlign - 1) / kAllocAlign * kAllocAlign;
   }
+  std::sort(regions_.begin(), regions_.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
 }
 
 Engine::Region* Engine::RegionOf(uint64_t addr) {

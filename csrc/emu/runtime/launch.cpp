@@ -320,12 +320,21 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
   L.regions = regions;
   L.regions.erase(std::remove_if(L.regions.begin(), L.regions.end(), [](const GmRegion& r) { return !r.ptr || !r.bytes; }),
                   L.regions.end());
-  std::sort(L.regions.begin(), L.regions.end(), [](const GmRegion& a, const GmRegion& b) { return a.ptr < b.ptr; });
-  for (const GmRegion& r : L.regions) {
-    const uint64_t lo = reinterpret_cast<uint64_t>(r.ptr), hi = lo + r.bytes;
-    if (!L.spans.empty() && lo < L.spans.back().second) L.spans.back().second = std::max(L.spans.back().second, hi);
-    else L.spans.emplace_back(lo, hi);
+  std::vector<LaunchContext::Span> byAddress;
+  for (size_t i = 0; i < L.regions.size(); ++i) {
+    const uint64_t lo = reinterpret_cast<uint64_t>(L.regions[i].ptr);
+    byAddress.push_back({lo, lo + L.regions[i].bytes, i});
   }
+  std::sort(byAddress.begin(), byAddress.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+  for (const auto& s : byAddress) {
+    if (!L.spans.empty() && s.lo < L.spans.back().hi) {
+      L.spans.back().hi = std::max(L.spans.back().hi, s.hi);
+      L.spans.back().first = std::min(L.spans.back().first, s.first);
+    } else {
+      L.spans.push_back(s);
+    }
+  }
+  std::sort(L.regions.begin(), L.regions.end(), [](const GmRegion& a, const GmRegion& b) { return a.ptr < b.ptr; });
   for (uint32_t b = 0; b < blockDim; ++b) {
     if (mode == KernelMode::AIV_MODE) AddCore(L, AIV, b, 0);
     if (mode == KernelMode::AIC_MODE) AddCore(L, AIC, b, 0);
@@ -372,10 +381,11 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
       const CoreState& c = *L.cores[i];
       t.cores.push_back({c.coreType, c.blockIdx, c.subBlockIdx, std::move(traces[i].records), traces[i].truncated});
     }
-    // In the launch's argument order (L.regions is sorted by address): the timing model places the
-    // buffers in that order, independent of where the host's allocator put them.
-    for (const GmRegion& r : regions)
-      if (r.ptr && r.bytes) t.gmRegions.emplace_back(reinterpret_cast<uint64_t>(r.ptr), r.bytes);
+    // The spans in argument order: the timing model places them in that order, independent of
+    // where the host's allocator put them.
+    std::vector<LaunchContext::Span> placed = L.spans;
+    std::sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& s : placed) t.gmRegions.emplace_back(s.lo, s.hi - s.lo);
     StoreTrace(std::move(t));
   }
   // A cross-core flag count left behind would be seen by the next kernel on these cores.
@@ -399,8 +409,8 @@ uint64_t GmBufferStart(const void* p) {
   const uint64_t a = reinterpret_cast<uint64_t>(p);
   if (!L) return 0;
   auto it = std::upper_bound(L->spans.begin(), L->spans.end(), a,
-                             [](uint64_t x, const std::pair<uint64_t, uint64_t>& s) { return x < s.first; });
-  return it != L->spans.begin() && a < (it - 1)->second ? (it - 1)->first : 0;
+                             [](uint64_t x, const LaunchContext::Span& s) { return x < s.lo; });
+  return it != L->spans.begin() && a < (it - 1)->hi ? (it - 1)->lo : 0;
 }
 
 void CheckGm(const char* api, const void* p, uint64_t bytes) {

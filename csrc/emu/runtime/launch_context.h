@@ -19,7 +19,13 @@ struct LaunchContext {
   uint32_t blockDim = 0;
   std::vector<std::unique_ptr<CoreState>> cores;
   std::vector<GmRegion> regions;  // sorted by address
-  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [lo, hi) of the regions, overlaps merged, sorted
+  // The GM buffers as disjoint spans [lo, hi) (overlapping buffers, e.g. one tensor passed twice, are
+  // one), sorted by address; `first`: the argument position of the span's earliest buffer.
+  struct Span {
+    uint64_t lo, hi;
+    size_t first;
+  };
+  std::vector<Span> spans;
 
   std::mutex mu;
   std::condition_variable cv;

@@ -86,7 +86,8 @@ struct LaunchTrace {
     bool truncated;
   };
   std::vector<Core> cores;
-  std::vector<std::pair<uint64_t, uint64_t>> gmRegions;  // (address, bytes) of the launch's GM buffers
+  // (address, bytes) of the launch's GM buffers, overlapping ones merged, in argument order
+  std::vector<std::pair<uint64_t, uint64_t>> gmRegions;
 };
 
 // Tracing switch (also read from ASCEND_GLM5_TRACE at the first launch) and the per-launch limit
