@@ -1,4 +1,4 @@
-// GM atomic add (SetAtomicAdd / SetAtomicType / SetAtomicNone): every AIV core adds its rows into
+// GM atomics (SetAtomicAdd / Max / Min / Type / None): every AIV core adds its rows into
 // the same GM floats, int32s and halves, `rounds` times each, then bumps a shared int32 counter and
 // reads it back (the last-finisher pattern); finally it writes its own row with atomics off again.
 // FixpipeBody: AIC cores adding matmul tiles into the same GM (SetAtomicAdd.md's L0C -> GM path).

@@ -10,7 +10,7 @@
 // core's own register, so it belongs to the emulated core; the element type is the register's, not
 // the copied tensor's (SetAtomicType.md's example changes it under an unchanged copy).
 //
-// Cores are threads, so every add is one compare-and-swap on the element's bits (GCC/Clang
+// Cores are threads, so every element of an atomic write is one compare-and-swap on its bits (GCC/Clang
 // __atomic builtins, which ThreadSanitizer models); GM reads while a launch uses atomics are
 // atomic loads too (ReadGm), so a core may read back a counter other cores are adding to.
 // Integer adds wrap (the docs do not say the NPU saturates: assumed). Max / min compare values
@@ -41,7 +41,7 @@ template <typename T>
 constexpr uint8_t AtomicDtypeOf() {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t> ||
                     std::is_same_v<T, int32_t> || std::is_same_v<T, int16_t> || std::is_same_v<T, int8_t>,
-                "SetAtomicAdd / SetAtomicType: unsupported element type on A2/A3 (half / float / int16_t / "
+                "SetAtomicAdd / Max / Min / Type: unsupported element type on A2/A3 (half / float / int16_t / "
                 "int32_t / int8_t / bfloat16_t)");
   if constexpr (std::is_same_v<T, float>) return kAtomicF32;
   else if constexpr (std::is_same_v<T, half>) return kAtomicF16;
