@@ -12,6 +12,9 @@
 // Rules for the kernel: within a launch the counter changes only through GmFlagAdd (the host sets
 // its start value, usually 0, before the launch); every core that waits must be able to run while
 // the producers it waits for run (no waiting on a block of a later wave: blockDim <= cores).
+// Producers write their data with MTE3 copies (DataCopy / DataCopyPad; a scalar SetValue to GM sits
+// in the DataCache until DataCacheCleanAndInvalid); the consumer reads it with MTE2 copies (a scalar
+// GetValue may hit a DataCache line it cached before the wait).
 //
 // On the emulator (ASCEND_GLM5_EMULATOR) the same code runs with hooks (emu/gm_wait.h): the poll
 // loop leaves one kGmWait record in the instruction trace however often it polled, the add one
