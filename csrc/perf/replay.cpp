@@ -94,6 +94,7 @@ struct CoreState {
   double frontier = 0;  // latest start of an instruction issued so far (the replay's turn order)
   bool finished = false, blocked = false;
   uint32_t waveAfter = ~0u;  // core that must finish before this one starts (blocks beyond the cores)
+  size_t signalsUntil = 0;   // records before this index hold every kGmSignal of the core
   bool gmWaiting = false;    // blocked in a kGmWait whose counter is not known to have reached its target
   bool gmReady = false;      // ... now released: the signal that brought the counter there is gmAt
   Timed gmAt;
@@ -226,6 +227,8 @@ void Engine::Setup() {
       p.ringBy.assign(std::max<uint32_t>(1, soc_.queueDepth), Ref{});
     }
     info_[i].resize(tc.records.size());
+    for (size_t k = 0; k < tc.records.size(); ++k)
+      if (tc.records[k].op == static_cast<uint8_t>(TraceOp::kGmSignal)) c.signalsUntil = k + 1;
     res_.records += tc.records.size();
     CoreResult cr;
     cr.coreType = tc.coreType;
@@ -584,8 +587,10 @@ bool Engine::CrossWait(uint32_t ci, const TraceRecord& r, Timed& got) {
 // A kGmWait on core ci completes once the signals on its counter, in modeled-time order from the
 // value at launch, bring it to >= target: at the time of the signal that does. That time is final
 // only once no other core can still send an earlier signal: a core's later signals come no earlier
-// than its scalar time now (a blocked core's only after whoever releases it), so the wait is
-// resolved when every other core's bound (SignalBound) is at or past it.
+// than its scalar time now (a blocked core's only after whoever releases it; a core whose trace
+// holds no more signals sends none), so the wait is resolved when every other core's bound
+// (SignalBound) is at or past it. When a wait completes then does not depend on the order the replay
+// advances the cores in.
 
 // When the signals known so far bring the counter at addr to >= target (false: they do not).
 bool Engine::GmReached(uint64_t addr, int32_t target, Timed& at) {
@@ -611,7 +616,7 @@ bool Engine::GmReached(uint64_t addr, int32_t target, Timed& at) {
 double Engine::SignalBound(uint32_t ci) {
   constexpr double kNever = std::numeric_limits<double>::infinity();
   const CoreState& c = cores_[ci];
-  if (c.finished) return kNever;
+  if (c.finished || c.pc >= c.signalsUntil) return kNever;  // it sends no more signals
   if (c.gmWaiting) {
     const TraceRecord& r = c.trace->records[c.pc];
     Timed at;
