@@ -8,10 +8,9 @@
 // for a second counter that the consumer bumps only after it has copied `data`, so a consumer
 // waiting for fewer than all producers must read the late row before it is written.
 #include <chrono>
-#include <cstdio>
-#include <exception>
 #include <thread>
 
+#include "../emu/selftest_host.h"
 #include "common/gm_flag.h"
 #include "emu/trace.h"
 #include "kernel_operator.h"
@@ -70,17 +69,6 @@ void Body(GM_ADDR src, GM_ADDR data, GM_ADDR out, GM_ADDR counters, const Args& 
   ascend_glm5::GmFlagAdd(counter, 1, scratch);
 }
 
-template <typename F>
-int Guard(char* err, int errLen, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
-  }
-  return 1;
-}
-
 }  // namespace
 
 extern "C" {
@@ -89,7 +77,7 @@ extern "C" {
 __attribute__((visibility("default"))) int gm_flag_run(uint32_t cores, int32_t kind, int32_t target, int32_t late,
                                                        int32_t sleepMs, int32_t extra, uint32_t n, void* src, void* data,
                                                        void* out, void* counters, char* err, int errLen) {
-  return Guard(err, errLen, [&] {
+  return selftest::Guard(err, errLen, [&] {
     const Args a{kind, target, late, sleepMs, extra, n};
     const uint64_t bytes = uint64_t(cores - 1) * n * sizeof(int32_t);
     auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(data), o = reinterpret_cast<GM_ADDR>(out),
