@@ -98,6 +98,8 @@ struct CoreState {
   bool gmWaiting = false;    // blocked in a kGmWait whose counter is not known to have reached its target
   bool gmReady = false;      // ... now released: the signal that brought the counter there is gmAt
   Timed gmAt;
+  uint64_t gmSeen = ~0ull;   // WaitReached's answer for the wait at pc (gmReach, gmAt) holds while no
+  bool gmReach = false;      //   signal came since signal number gmSeen
 };
 
 // A kGmSignal: when its add reached GM, by how much, and the record.
@@ -140,6 +142,7 @@ class Engine {
   void Wake(uint32_t ci);
   // ---- GM counters (kGmWait / kGmSignal) ----
   bool GmReached(uint64_t addr, int32_t target, Timed& at);
+  bool WaitReached(uint32_t ci, Timed& at);
   double SignalBound(uint32_t ci);
   bool GmWaitFinal(uint32_t ci, Timed& at);
   void ResolveGmWaits();
@@ -181,7 +184,8 @@ class Engine {
   // GM counters: value at launch and the signals seen so far (in modeled-time order) by address.
   std::unordered_map<uint64_t, int32_t> flagStart_;
   std::unordered_map<uint64_t, std::vector<Signal>> signals_;
-  uint32_t gmWaiters_ = 0;
+  uint64_t signalCount_ = 0;
+  std::vector<uint32_t> gmWaitList_;  // cores blocked in a kGmWait
 };
 
 int32_t Engine::ApiIndex(const char* api, int pipe) {
@@ -618,23 +622,37 @@ double Engine::SignalBound(uint32_t ci) {
   const CoreState& c = cores_[ci];
   if (c.finished || c.pc >= c.signalsUntil) return kNever;  // it sends no more signals
   if (c.gmWaiting) {
-    const TraceRecord& r = c.trace->records[c.pc];
     Timed at;
-    return GmReached(r.addr, static_cast<int32_t>(r.x), at) ? std::max(c.S, at.t) : kNever;
+    return WaitReached(ci, at) ? std::max(c.S, at.t) : kNever;
   }
   if (c.blocked) return kNever;  // a cross-core wait, SyncAll or a later wave: released by another core
   return c.S;
 }
 
+// GmReached for core ci's wait at pc, computed again only after new signals.
+bool Engine::WaitReached(uint32_t ci, Timed& at) {
+  CoreState& c = cores_[ci];
+  if (c.gmSeen != signalCount_ && !c.gmReady) {  // a released wait keeps the signal it was released by
+    const TraceRecord& r = c.trace->records[c.pc];
+    c.gmReach = GmReached(r.addr, static_cast<int32_t>(r.x), c.gmAt);
+    c.gmSeen = signalCount_;
+  }
+  at = c.gmAt;
+  return c.gmReach;
+}
+
 bool Engine::GmWaitFinal(uint32_t ci, Timed& at) {
-  const TraceRecord& r = cores_[ci].trace->records[cores_[ci].pc];
-  if (!GmReached(r.addr, static_cast<int32_t>(r.x), at)) return false;
+  if (!WaitReached(ci, at)) return false;
   for (uint32_t j = 0; j < cores_.size(); ++j)
     if (j != ci && SignalBound(j) < at.t) return false;
   return true;
 }
 
 void Engine::ResolveGmWaits() {
+  bool any = false;
+  Timed at;
+  for (uint32_t ci : gmWaitList_) any |= !cores_[ci].gmReady && WaitReached(ci, at);
+  if (!any) return;
   std::vector<double> bound(cores_.size());
   double first = std::numeric_limits<double>::infinity(), second = first;
   uint32_t firstCore = ~0u;
@@ -648,15 +666,10 @@ void Engine::ResolveGmWaits() {
       second = bound[j];
     }
   }
-  for (uint32_t ci = 0; ci < cores_.size(); ++ci) {
+  for (uint32_t ci : gmWaitList_) {
     CoreState& c = cores_[ci];
-    if (!c.gmWaiting || c.gmReady) continue;
-    const TraceRecord& r = c.trace->records[c.pc];
-    Timed at;
-    if (!GmReached(r.addr, static_cast<int32_t>(r.x), at)) continue;
-    if ((ci == firstCore ? second : first) < at.t) continue;
-    c.gmReady = true;
-    c.gmAt = at;
+    if (c.gmReady || !WaitReached(ci, at) || (ci == firstCore ? second : first) < at.t) continue;
+    c.gmReady = true;  // gmAt holds the signal
     Wake(ci);
   }
 }
@@ -816,6 +829,7 @@ bool Engine::StepCore(uint32_t ci) {
       info.start = info.end = static_cast<float>(fire.t);
       info.pred = fire.by;
       info.reason = kFlag;
+      signalCount_++;
       auto& v = signals_[r.addr];
       const Signal sig{fire.t, static_cast<int32_t>(r.x), PipeRef(ci, c.pc)};
       v.insert(std::upper_bound(v.begin(), v.end(), sig.t, [](double t, const Signal& x) { return t < x.t; }), sig);
@@ -827,12 +841,13 @@ bool Engine::StepCore(uint32_t ci) {
         at = c.gmAt;
       } else if (!GmWaitFinal(ci, at)) {
         c.blocked = true;
-        if (!c.gmWaiting) gmWaiters_++;
+        if (!c.gmWaiting) gmWaitList_.push_back(ci);
         c.gmWaiting = true;
         return false;
       }
-      if (c.gmWaiting) gmWaiters_--;
+      if (c.gmWaiting) gmWaitList_.erase(std::find(gmWaitList_.begin(), gmWaitList_.end(), ci));
       c.gmWaiting = c.gmReady = false;
+      c.gmSeen = ~0ull;  // the next wait asks again
       // The poll that sees the value: a GM -> UB copy of the counter, starting no earlier than the
       // signal that completed it; the scalar then waits for the copy and its latency (MTE2 -> S).
       WaitOn(c, kMte2, at, kCrossCore);
@@ -894,7 +909,7 @@ Result Engine::Run() {
   // so the cores share it instead of the first one processed taking it all.
   const double slice = soc_.bucketCycles;
   for (;;) {
-    if (gmWaiters_) ResolveGmWaits();
+    if (!gmWaitList_.empty()) ResolveGmWaits();
     if (heap_.empty()) break;
     const auto [key, ci] = heap_.top();
     heap_.pop();

@@ -7,7 +7,8 @@ would read the sentinel, as the control with a too-low target does); the trace h
 and the same records and counters however often the consumer polled; a wait nobody can satisfy is a
 deadlock error naming kernel, core and counter.
 Model: the consumer's poll starts at the last producer's signal and the consumer goes on one GM
-read latency after the poll; the same kernel models to the same time whatever the threads did; a
+read latency after the poll (at once when the counter's value at launch already meets the target);
+the same kernel models to the same time whatever the threads did; a
 wait on a block of a later wave (it cannot start before the waiter ends) is a replay error."""
 
 from __future__ import annotations
@@ -125,10 +126,10 @@ def _trace(lib, cores, **kw):
     return t
 
 
-@pytest.mark.parametrize("late", [3, 5])
-def test_replay_starts_the_poll_at_the_last_signal(lib, late):
+@pytest.mark.parametrize("late, start", [(3, 0), (5, 4)])  # start: the counter's value at launch
+def test_replay_starts_the_poll_at_the_last_signal(lib, late, start):
     cores = 6
-    t = _trace(lib, cores, late=late, extra=1000)  # the late producer signals well after the others
+    t = _trace(lib, cores, late=late, extra=1000, start=start)  # the late producer signals well after the others
     signals = {}
     for core in range(1, cores):
         recs = _records(_replay(t, core))
@@ -144,6 +145,15 @@ def test_replay_starts_the_poll_at_the_last_signal(lib, late):
     latency = socs.params(SOC)["gm_read_latency"]
     assert after[1] >= wait[3] + latency - 1e-3 * latency  # then reads the data a GM read latency later
     assert after[1] <= wait[3] + latency + 64  # (plus the issue slots of a few records, not a poll period)
+
+
+def test_replay_passes_a_wait_met_at_launch_at_once(lib):
+    # The counter holds the target before anyone adds: the consumer's one poll starts when it arrives.
+    # (The only producer waits for the consumer's second counter, so nothing races the consumer's read.)
+    t = _trace(lib, 2, start=5, target=5, late=1, kind=1)
+    (wait,) = [r for r in _records(_replay(t, 0)) if r[0] == "GmFlagWaitAtLeast"]
+    (sig,) = [r for r in _records(_replay(t, 1)) if r[0] == "GmFlagAdd"]
+    assert wait[2] == wait[1] and wait[3] < sig[3]
 
 
 def test_model_is_the_same_whatever_the_threads_did(lib):
