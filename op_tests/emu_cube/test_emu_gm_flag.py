@@ -43,13 +43,22 @@ def lib(tmp_path_factory):
     return lib
 
 
-def run(lib, cores, *, target=None, start=0, late=-1, sleep_ms=0, extra=0, kind=0, seed=0):
-    """Returns (src, out, counters) after the launch; raises RuntimeError with the emulator's message."""
+def _at(shape, fill, shift: int) -> np.ndarray:
+    """An int32 array of `shape` filled with `fill`, starting `shift` int32 into a fresh host buffer."""
+    n = int(np.prod(shape))
+    a = np.empty(n + shift + 8, np.int32)[shift : shift + n].reshape(shape)
+    a[...] = fill
+    return a
+
+
+def run(lib, cores, *, target=None, start=0, late=-1, sleep_ms=0, extra=0, kind=0, seed=0, shift=0):
+    """Returns (src, out, counters) after the launch; raises RuntimeError with the emulator's message.
+    shift: every buffer starts that many int32 into its host allocation."""
     producers = cores - 1
-    src = np.random.default_rng(seed).integers(0, 1 << 30, (producers, N), dtype=np.int32)
-    data = np.full_like(src, SENTINEL)
-    out = np.full_like(src, SENTINEL)
-    counters = np.zeros(16, np.int32)
+    src = _at((producers, N), np.random.default_rng(seed).integers(0, 1 << 30, (producers, N), dtype=np.int32), shift)
+    data = _at(src.shape, SENTINEL, shift)
+    out = _at(src.shape, SENTINEL, shift)
+    counters = _at(16, 0, shift)
     counters[0] = start
     target = start + producers if target is None else target
     err = ctypes.create_string_buffer(4096)
@@ -158,8 +167,11 @@ def test_replay_passes_a_wait_met_at_launch_at_once(lib):
 
 def test_model_is_the_same_whatever_the_threads_did(lib):
     cores = 10
-    quick = _trace(lib, cores, late=4, extra=50)
-    slow = _trace(lib, cores, late=4, extra=50, sleep_ms=40)
+    with perf.tracing() as traces:
+        first = run(lib, cores, late=4, extra=50)
+        second = run(lib, cores, late=4, extra=50, sleep_ms=40, shift=5)  # other host addresses, other polls
+    quick, slow = traces
+    assert first[2].ctypes.data != second[2].ctypes.data
     assert quick.records == slow.records
     a, b = perf.replay(quick, SOC), perf.replay(slow, SOC)
     assert a.cycles == b.cycles and a.cycles > 0
