@@ -653,17 +653,17 @@ void Engine::ResolveGmWaits() {
   Timed at;
   for (uint32_t ci : gmWaitList_) any |= !cores_[ci].gmReady && WaitReached(ci, at);
   if (!any) return;
-  std::vector<double> bound(cores_.size());
+  // The smallest and second smallest bound: a waiter compares with the smallest of the others.
   double first = std::numeric_limits<double>::infinity(), second = first;
   uint32_t firstCore = ~0u;
   for (uint32_t j = 0; j < cores_.size(); ++j) {
-    bound[j] = SignalBound(j);
-    if (bound[j] < first) {
+    const double b = SignalBound(j);
+    if (b < first) {
       second = first;
-      first = bound[j];
+      first = b;
       firstCore = j;
-    } else if (bound[j] < second) {
-      second = bound[j];
+    } else if (b < second) {
+      second = b;
     }
   }
   for (uint32_t ci : gmWaitList_) {
