@@ -32,9 +32,10 @@ namespace ascend_glm5 {
 // visible to a core that reads the new value. scratch: 32 B of UB (VECCALC / VECOUT), free to overwrite.
 __aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int32_t delta,
                                  const AscendC::LocalTensor<int32_t>& scratch) {
-  // The core's earlier GM writes complete before the add is issued (MTE3 runs its queue in order;
-  // the barrier also waits for completion, as the soft SyncAll's PipeBarrier<PIPE_ALL> does before
-  // its count is written: kernel_operator_sync_impl.h; PipeBarrier(ISASI).md).
+  // The core's earlier GM writes complete before the add is issued: MTE3 executes its instruction
+  // queue in order (同步控制简介.md), and the barrier also waits for their completion, as the soft
+  // SyncAll's PipeBarrier<PIPE_ALL> does before its count is written (kernel_operator_sync_impl.h;
+  // PipeBarrier(ISASI).md).
   AscendC::PipeBarrier<PIPE_MTE3>();
   scratch.SetValue(0, delta);
   const event_t sToMte3 = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::S_MTE3));
