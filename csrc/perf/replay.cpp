@@ -24,8 +24,8 @@ const char* PipeName(int p) {
 
 const char* ReasonName(int r) {
   static const char* names[] = {"start", "issue", "pipe order", "flag", "barrier", "cross-core flag", "SyncAll",
-                                "queue full"};
-  return r >= 0 && r <= kQueueFull ? names[r] : "?";
+                                "queue full", "GM counter"};
+  return r >= 0 && r < kReasonCount ? names[r] : "?";
 }
 
 namespace {
@@ -850,7 +850,7 @@ bool Engine::StepCore(uint32_t ci) {
       c.gmSeen = ~0ull;  // the next wait asks again
       // The poll that sees the value: a GM -> UB copy of the counter, starting no earlier than the
       // signal that completed it; the scalar then waits for the copy and its latency (MTE2 -> S).
-      WaitOn(c, kMte2, at, kCrossCore);
+      WaitOn(c, kMte2, at, kGmCounter);
       TraceRecord poll = r;
       poll.op = static_cast<uint8_t>(TraceOp::kCopy);
       poll.x = r.y;

@@ -175,6 +175,9 @@ def test_model_is_the_same_whatever_the_threads_did(lib):
     assert quick.records == slow.records
     a, b = perf.replay(quick, SOC), perf.replay(slow, SOC)
     assert a.cycles == b.cycles and a.cycles > 0
+    # The consumer's poll is on the critical path, and it is named for what it waited on.
+    path = a.path
+    assert "GM counter" in {path["reasons"][int(r)] for r in path["reason"]}
     # The late producer's make-work is on the consumer's path: less of it, less time.
     assert perf.replay(_trace(lib, cores, late=4, extra=5), SOC).cycles < a.cycles
 
