@@ -33,3 +33,16 @@ out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
 ref = reference.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
 torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
 print("sparse_flash_attention", cpu_module().last_launch()["block_dim"], "cores: ok")
+
+# Decode rows split over the cores on the combined 576-wide cache: multi-tile pieces, whose last tile
+# the cube writes into the piece's slot while the vector cores atomically add the earlier tiles.
+q = torch.randn(30, 16, 512, generator=g).to(torch.bfloat16)
+qr = torch.randn(30, 16, 64, generator=g).to(torch.bfloat16)
+kv = torch.randn(400, 1, 576, generator=g).to(torch.bfloat16)
+idx = torch.stack([torch.randperm(400, generator=g)[:300] for _ in range(30)]).to(torch.int32)[:, None]
+kw = dict(query_rope=qr, key_rope=None, layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[30],
+          actual_seq_lengths_kv=[400], sparse_mode=0)
+out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
+ref = reference.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
+torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
+print("sparse_flash_attention (combined cache, split rows)", cpu_module().last_launch()["block_dim"], "cores: ok")
