@@ -29,12 +29,12 @@ class LiCube {
                           t.wsRingBytes / sizeof(float));
     maxM_ = AlignUp(t.groupRows * t.heads, 16);
     pipe_.InitBuffer(qL1_, 2 * QElems() * sizeof(T));
-    pipe_.InitBuffer(kL1_, 2 * kKeyElems * sizeof(T));
+    pipe_.InitBuffer(kL1_, kKeyL1Slots * kKeyElems * sizeof(T));
     pipe_.InitBuffer(qL0a_, 2 * QElems() * sizeof(T));
     pipe_.InitBuffer(kL0b_, 2 * kKeyElems * sizeof(T));
     pipe_.InitBuffer(cL0c_, 2 * maxM_ * kLiStepKeys * sizeof(float));
-    kL1Slots_.Init(2, 0);  // MTE1_MTE2 0..1
-    qL1Slots_.Init(2, 2);  // MTE1_MTE2 2..3
+    kL1Slots_.Init(kKeyL1Slots, 0);  // MTE1_MTE2 0..kKeyL1Slots - 1
+    qL1Slots_.Init(2, kKeyL1Slots);  // MTE1_MTE2 kKeyL1Slots, + 1
     kL0bSlots_.Init(2, 0);  // M_MTE1 0..1
     qL0aSlots_.Init(2, 2);  // M_MTE1 2..3
     cSlots_.Init(2, 0);     // FIX_M 0..1
@@ -57,6 +57,7 @@ class LiCube {
  private:
   static constexpr uint32_t kK1 = kLiHeadDim / 16;                // 16 x 16 fractals along D
   static constexpr uint32_t kKeyElems = kLiStepKeys * kLiHeadDim;  // one step's keys
+  static constexpr uint32_t kKeyL1Slots = 3;
   static constexpr int32_t kEvLoaded = 0;                          // MTE2 -> MTE1 (+ buffer), MTE1 -> M
 
   __aicore__ inline uint32_t QElems() const { return maxM_ * kLiHeadDim; }
