@@ -136,6 +136,13 @@ Assignment SplitContiguous(const std::vector<Group>& groups, uint32_t aiCores, u
       if (load[core] >= perCoreCost && core + 1 < aiCores) core++;
     }
   }
+  // A core's shorter piece first: the top-k flush and list write at the end of its other piece then
+  // come early, while the vector cores have time to catch up with the cube (near the stream's end
+  // they held the score ring full and stalled the core's last tiles).
+  for (auto& core : a.perCore)
+    std::stable_sort(core.begin(), core.end(), [&](uint32_t x, uint32_t y) {
+      return a.items[x].keyEnd - a.items[x].keyBegin < a.items[y].keyEnd - a.items[y].keyBegin;
+    });
   a.makespan = *std::max_element(load.begin(), load.end());
   a.lastCoreLoad = load.back();
   return a;
