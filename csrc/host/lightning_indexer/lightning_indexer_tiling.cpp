@@ -264,10 +264,10 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
-    core[offsetof(LiCoreRecord, first) / 4] = offsets[c];
-    core[offsetof(LiCoreRecord, last) / 4] = offsets[c + 1];
+    core[__builtin_offsetof(LiCoreRecord, first) / 4] = offsets[c];
+    core[__builtin_offsetof(LiCoreRecord, last) / 4] = offsets[c + 1];
     if (offsets[c] < offsets[c + 1])
-      std::copy_n(plan.table.data() + t.itemOffset + offsets[c] * 8, 8, core + offsetof(LiCoreRecord, item) / 4);
+      std::copy_n(plan.table.data() + t.itemOffset + offsets[c] * 8, 8, core + __builtin_offsetof(LiCoreRecord, item) / 4);
   }
   for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
 
@@ -352,12 +352,12 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   // The cube's tiling fields in every core record (it reads nothing else before its first loads).
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
-    core[offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype);
-    core[offsetof(LiCoreRecord, paged) / 4] = static_cast<int32_t>(t.paged);
-    core[offsetof(LiCoreRecord, blockSize) / 4] = static_cast<int32_t>(t.blockSize);
-    core[offsetof(LiCoreRecord, maxBlocks) / 4] = static_cast<int32_t>(t.maxBlocks);
-    core[offsetof(LiCoreRecord, itemOffset) / 4] = static_cast<int32_t>(t.itemOffset);
-    core[offsetof(LiCoreRecord, planWords) / 4] = static_cast<int32_t>(t.planWords);
+    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype);
+    core[__builtin_offsetof(LiCoreRecord, paged) / 4] = static_cast<int32_t>(t.paged);
+    core[__builtin_offsetof(LiCoreRecord, blockSize) / 4] = static_cast<int32_t>(t.blockSize);
+    core[__builtin_offsetof(LiCoreRecord, maxBlocks) / 4] = static_cast<int32_t>(t.maxBlocks);
+    core[__builtin_offsetof(LiCoreRecord, itemOffset) / 4] = static_cast<int32_t>(t.itemOffset);
+    core[__builtin_offsetof(LiCoreRecord, planWords) / 4] = static_cast<int32_t>(t.planWords);
   }
   t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
   t.listSlotBytes = (kLiListHeaderFloats + t.bestPairs * kPairWords) * 4;

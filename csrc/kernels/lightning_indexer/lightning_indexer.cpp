@@ -17,15 +17,15 @@ __aicore__ inline void LoadCubeTiling(LightningIndexerTiling& t, GM_ADDR plan) {
   AscendC::GlobalTensor<int32_t> rec;
   rec.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan) + uint64_t(AscendC::GetBlockIdx()) * kLiCoreWords,
                       kLiCoreWords);
-  const uint32_t shape = static_cast<uint32_t>(rec.GetValue(offsetof(LiCoreRecord, shape) / 4));
+  const uint32_t shape = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, shape) / 4));
   t.heads = shape & 0xFFu;
   t.groupRows = (shape >> 8) & 0xFFu;
   t.queryDtype = shape >> 16;
-  t.paged = static_cast<uint32_t>(rec.GetValue(offsetof(LiCoreRecord, paged) / 4));
-  t.blockSize = static_cast<uint32_t>(rec.GetValue(offsetof(LiCoreRecord, blockSize) / 4));
-  t.maxBlocks = static_cast<uint32_t>(rec.GetValue(offsetof(LiCoreRecord, maxBlocks) / 4));
-  t.itemOffset = static_cast<uint32_t>(rec.GetValue(offsetof(LiCoreRecord, itemOffset) / 4));
-  t.planWords = static_cast<uint32_t>(rec.GetValue(offsetof(LiCoreRecord, planWords) / 4));
+  t.paged = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, paged) / 4));
+  t.blockSize = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, blockSize) / 4));
+  t.maxBlocks = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, maxBlocks) / 4));
+  t.itemOffset = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, itemOffset) / 4));
+  t.planWords = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, planWords) / 4));
   t.coreOffset = 0;
   t.wsRingBytes = LiRingBytes(t.groupRows, t.heads);
 }
