@@ -136,15 +136,14 @@ Assignment SplitContiguous(const std::vector<Group>& groups, uint32_t aiCores, u
       if (load[core] >= perCoreCost && core + 1 < aiCores) core++;
     }
   }
-  // A core whose last piece is its shortest, and short (halves of fewer than k keys at most), takes
-  // that piece first: the top-k flush and list write of the piece before it then come early, while
-  // the vector cores have time to catch up with the cube (near the stream's end they held the score
-  // ring full and stalled the core's last tiles).
+  // A core's shortest piece first: the top-k flush and list write at the end of each piece before
+  // its last then come while the vector cores still have time to catch up with the cube (a short
+  // last piece after a long one left them holding the score ring full near the stream's end, which
+  // stalled the core's last tiles).
   auto keys = [&](uint32_t i) { return a.items[i].keyEnd - a.items[i].keyBegin; };
   for (auto& core : a.perCore) {
-    bool shortestLast = core.size() > 1 && keys(core.back()) < 2 * kLiMaxSparseCount;
-    for (size_t i = 0; i + 1 < core.size(); ++i) shortestLast = shortestLast && keys(core.back()) < keys(core[i]);
-    if (shortestLast) std::rotate(core.begin(), core.end() - 1, core.end());
+    auto shortest = std::min_element(core.begin(), core.end(), [&](uint32_t x, uint32_t y) { return keys(x) < keys(y); });
+    if (shortest != core.end()) std::rotate(core.begin(), shortest, shortest + 1);
   }
   a.makespan = *std::max_element(load.begin(), load.end());
   a.lastCoreLoad = load.back();
