@@ -159,7 +159,7 @@ py::dict ResultDict(const ascend_glm5::perf::Result& r) {
     d["detail"] = det;
   }
   py::list reasons;
-  for (int i = 0; i <= ascend_glm5::perf::kQueueFull; ++i) reasons.append(ascend_glm5::perf::ReasonName(i));
+  for (int i = 0; i < ascend_glm5::perf::kReasonCount; ++i) reasons.append(ascend_glm5::perf::ReasonName(i));
   path["reasons"] = reasons;
   d["path"] = path;
   return d;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <queue>
 #include <stdexcept>
 #include <unordered_map>
@@ -23,8 +24,8 @@ const char* PipeName(int p) {
 
 const char* ReasonName(int r) {
   static const char* names[] = {"start", "issue", "pipe order", "flag", "barrier", "cross-core flag", "SyncAll",
-                                "queue full"};
-  return r >= 0 && r <= kQueueFull ? names[r] : "?";
+                                "queue full", "GM counter"};
+  return r >= 0 && r < kReasonCount ? names[r] : "?";
 }
 
 namespace {
@@ -93,6 +94,19 @@ struct CoreState {
   double frontier = 0;  // latest start of an instruction issued so far (the replay's turn order)
   bool finished = false, blocked = false;
   uint32_t waveAfter = ~0u;  // core that must finish before this one starts (blocks beyond the cores)
+  size_t signalsUntil = 0;   // records before this index hold every kGmSignal of the core
+  bool gmWaiting = false;    // blocked in a kGmWait whose counter is not known to have reached its target
+  bool gmReady = false;      // ... now released: the signal that brought the counter there is gmAt
+  Timed gmAt;
+  uint64_t gmSeen = ~0ull;   // WaitReached's answer for the wait at pc (gmReach, gmAt) holds while no
+  bool gmReach = false;      //   signal came since signal number gmSeen
+};
+
+// A kGmSignal: when its add reached GM, by how much, and the record.
+struct Signal {
+  double t;
+  int32_t delta;
+  Ref by;
 };
 
 class Engine {
@@ -126,6 +140,13 @@ class Engine {
   bool CrossWait(uint32_t ci, const TraceRecord& r, Timed& got);
   void Deliver(uint32_t target, uint32_t flag, int slot, Timed fire);
   void Wake(uint32_t ci);
+  // ---- GM counters (kGmWait / kGmSignal) ----
+  bool GmReached(uint64_t addr, int32_t target, Timed& at);
+  bool WaitReached(uint32_t ci, Timed& at);
+  double SignalBound(uint32_t ci);
+  bool GmWaitFinal(uint32_t ci, Timed& at);
+  void ResolveGmWaits();
+  std::string GmWaitError(uint32_t ci);
   // ---- helpers ----
   Ref PipeRef(uint32_t ci, size_t idx) const { return Ref{ci, static_cast<uint32_t>(idx), false}; }
   Ref ScalarRef(uint32_t ci, size_t idx) const { return Ref{ci, static_cast<uint32_t>(idx), true}; }
@@ -160,6 +181,11 @@ class Engine {
   std::vector<std::pair<uint32_t, Timed>> syncArrived_[2];
   uint32_t syncMembers_[2] = {0, 0};
   std::vector<uint8_t> waitingSync_;
+  // GM counters: value at launch and the signals seen so far (in modeled-time order) by address.
+  std::unordered_map<uint64_t, int32_t> flagStart_;
+  std::unordered_map<uint64_t, std::vector<Signal>> signals_;
+  uint64_t signalCount_ = 0;
+  std::vector<uint32_t> gmWaitList_;  // cores blocked in a kGmWait
 };
 
 int32_t Engine::ApiIndex(const char* api, int pipe) {
@@ -205,6 +231,8 @@ void Engine::Setup() {
       p.ringBy.assign(std::max<uint32_t>(1, soc_.queueDepth), Ref{});
     }
     info_[i].resize(tc.records.size());
+    for (size_t k = 0; k < tc.records.size(); ++k)
+      if (tc.records[k].op == static_cast<uint8_t>(TraceOp::kGmSignal)) c.signalsUntil = k + 1;
     res_.records += tc.records.size();
     CoreResult cr;
     cr.coreType = tc.coreType;
@@ -240,6 +268,7 @@ void Engine::Setup() {
     next = (next + bytes + kAllocAlign - 1) / kAllocAlign * kAllocAlign;
   }
   std::sort(regions_.begin(), regions_.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
+  for (const auto& [addr, value] : t_.gmFlagStart) flagStart_[addr] = value;
 }
 
 Engine::Region* Engine::RegionOf(uint64_t addr) {
@@ -558,6 +587,110 @@ bool Engine::CrossWait(uint32_t ci, const TraceRecord& r, Timed& got) {
   return true;
 }
 
+// ---- GM counters ------------------------------------------------------------------------------
+// A kGmWait on core ci completes once the signals on its counter, in modeled-time order from the
+// value at launch, bring it to >= target: at the time of the signal that does. That time is final
+// only once no other core can still send an earlier signal: a core's later signals come no earlier
+// than its scalar time now (a blocked core's only after whoever releases it; a core whose trace
+// holds no more signals sends none), so the wait is resolved when every other core's bound
+// (SignalBound) is at or past it. When a wait completes then does not depend on the order the replay
+// advances the cores in.
+
+// When the signals known so far bring the counter at addr to >= target (false: they do not).
+bool Engine::GmReached(uint64_t addr, int32_t target, Timed& at) {
+  auto st = flagStart_.find(addr);
+  uint32_t value = st == flagStart_.end() ? 0u : static_cast<uint32_t>(st->second);
+  if (static_cast<int32_t>(value) >= target) {
+    at = Timed{0, {}};
+    return true;
+  }
+  auto it = signals_.find(addr);
+  if (it == signals_.end()) return false;
+  for (const Signal& s : it->second) {
+    value += static_cast<uint32_t>(s.delta);  // int32 adds wrap, as emu/atomic.h's
+    if (static_cast<int32_t>(value) >= target) {
+      at = Timed{s.t, s.by};
+      return true;
+    }
+  }
+  return false;
+}
+
+// No signal core ci sends from now on is earlier than this.
+double Engine::SignalBound(uint32_t ci) {
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  const CoreState& c = cores_[ci];
+  if (c.finished || c.pc >= c.signalsUntil) return kNever;  // it sends no more signals
+  if (c.gmWaiting) {
+    Timed at;
+    return WaitReached(ci, at) ? std::max(c.S, at.t) : kNever;
+  }
+  if (c.blocked) return kNever;  // a cross-core wait, SyncAll or a later wave: released by another core
+  return c.S;
+}
+
+// GmReached for core ci's wait at pc, computed again only after new signals.
+bool Engine::WaitReached(uint32_t ci, Timed& at) {
+  CoreState& c = cores_[ci];
+  if (c.gmSeen != signalCount_ && !c.gmReady) {  // a released wait keeps the signal it was released by
+    const TraceRecord& r = c.trace->records[c.pc];
+    c.gmReach = GmReached(r.addr, static_cast<int32_t>(r.x), c.gmAt);
+    c.gmSeen = signalCount_;
+  }
+  at = c.gmAt;
+  return c.gmReach;
+}
+
+bool Engine::GmWaitFinal(uint32_t ci, Timed& at) {
+  if (!WaitReached(ci, at)) return false;
+  for (uint32_t j = 0; j < cores_.size(); ++j)
+    if (j != ci && SignalBound(j) < at.t) return false;
+  return true;
+}
+
+void Engine::ResolveGmWaits() {
+  bool any = false;
+  Timed at;
+  for (uint32_t ci : gmWaitList_) any |= !cores_[ci].gmReady && WaitReached(ci, at);
+  if (!any) return;
+  // The smallest and second smallest bound: a waiter compares with the smallest of the others.
+  double first = std::numeric_limits<double>::infinity(), second = first;
+  uint32_t firstCore = ~0u;
+  for (uint32_t j = 0; j < cores_.size(); ++j) {
+    const double b = SignalBound(j);
+    if (b < first) {
+      second = first;
+      first = b;
+      firstCore = j;
+    } else if (b < second) {
+      second = b;
+    }
+  }
+  for (uint32_t ci : gmWaitList_) {
+    CoreState& c = cores_[ci];
+    if (c.gmReady || !WaitReached(ci, at) || (ci == firstCore ? second : first) < at.t) continue;
+    c.gmReady = true;  // gmAt holds the signal
+    Wake(ci);
+  }
+}
+
+std::string Engine::GmWaitError(uint32_t ci) {
+  const TraceRecord& r = cores_[ci].trace->records[cores_[ci].pc];
+  std::string where = "a GM counter";
+  for (size_t i = 0; i < t_.gmRegions.size(); ++i)
+    if (r.addr >= t_.gmRegions[i].first && r.addr < t_.gmRegions[i].first + t_.gmRegions[i].second)
+      where = "the counter at byte " + std::to_string(r.addr - t_.gmRegions[i].first) + " of GM span " + std::to_string(i);
+  auto st = flagStart_.find(r.addr);
+  uint32_t value = st == flagStart_.end() ? 0u : static_cast<uint32_t>(st->second);
+  if (auto it = signals_.find(r.addr); it != signals_.end())
+    for (const Signal& s : it->second) value += static_cast<uint32_t>(s.delta);
+  const auto& tc = t_.cores[ci];
+  return "perf model: kernel '" + t_.kernel + "': core " + std::to_string(ci) + " (" +
+         (tc.coreType == AscendC::AIC ? "AIC " : "AIV ") + std::to_string(tc.blockIdx) + ") waits in GmFlagWaitAtLeast for " +
+         where + " to reach " + std::to_string(static_cast<int32_t>(r.x)) + ", but the trace's signals bring it only to " +
+         std::to_string(static_cast<int32_t>(value)) + " (a wait the replay can never satisfy)";
+}
+
 void Engine::Finish(uint32_t ci) {
   CoreState& c = cores_[ci];
   c.finished = true;
@@ -687,6 +820,46 @@ bool Engine::StepCore(uint32_t ci) {
       WaitOn(c, pipe, got, kCrossCore);
       break;
     }
+    case TraceOp::kGmSignal: {
+      // The add is in GM once the core's MTE3 queue, which holds its copy, has drained.
+      const Timed fire = PipeDone(c, kMte3, ScalarRef(ci, c.pc));
+      info.issue = info.issueEnd = static_cast<float>(c.S);
+      info.sPred = c.sBy;
+      info.sReason = c.sReason;
+      info.start = info.end = static_cast<float>(fire.t);
+      info.pred = fire.by;
+      info.reason = kFlag;
+      signalCount_++;
+      auto& v = signals_[r.addr];
+      const Signal sig{fire.t, static_cast<int32_t>(r.x), PipeRef(ci, c.pc)};
+      v.insert(std::upper_bound(v.begin(), v.end(), sig.t, [](double t, const Signal& x) { return t < x.t; }), sig);
+      break;
+    }
+    case TraceOp::kGmWait: {
+      Timed at;
+      if (c.gmReady) {
+        at = c.gmAt;
+      } else if (!GmWaitFinal(ci, at)) {
+        c.blocked = true;
+        if (!c.gmWaiting) gmWaitList_.push_back(ci);
+        c.gmWaiting = true;
+        return false;
+      }
+      if (c.gmWaiting) gmWaitList_.erase(std::find(gmWaitList_.begin(), gmWaitList_.end(), ci));
+      c.gmWaiting = c.gmReady = false;
+      c.gmSeen = ~0ull;  // the next wait asks again
+      // The poll that sees the value: a GM -> UB copy of the counter, starting no earlier than the
+      // signal that completed it; the scalar then waits for the copy and its latency (MTE2 -> S).
+      WaitOn(c, kMte2, at, kGmCounter);
+      TraceRecord poll = r;
+      poll.op = static_cast<uint8_t>(TraceOp::kCopy);
+      poll.x = r.y;
+      poll.y = 1;
+      poll.z = 0;
+      PipeInstruction(ci, poll, kMte2, info);
+      WaitOn(c, kS, Timed{c.pipes[kMte2].done, c.pipes[kMte2].doneBy}, kFlag);
+      break;
+    }
     case TraceOp::kSyncAll: {
       const int g = r.a ? 1 : 0;
       if (!waitingSync_[ci]) {
@@ -735,7 +908,9 @@ Result Engine::Run() {
   // a bucket of time at a time: GM transfers then book the shared bandwidth roughly in time order,
   // so the cores share it instead of the first one processed taking it all.
   const double slice = soc_.bucketCycles;
-  while (!heap_.empty()) {
+  for (;;) {
+    if (!gmWaitList_.empty()) ResolveGmWaits();
+    if (heap_.empty()) break;
     const auto [key, ci] = heap_.top();
     heap_.pop();
     CoreState& c = cores_[ci];
@@ -745,6 +920,8 @@ Result Engine::Run() {
     for (uint32_t n = 0; running && n < 4096 && (n == 0 || c.frontier <= limit); ++n) running = StepCore(ci);
     if (running) heap_.push({c.frontier, ci});
   }
+  for (uint32_t i = 0; i < cores_.size(); ++i)
+    if (cores_[i].gmWaiting) throw std::runtime_error(GmWaitError(i));
   for (uint32_t i = 0; i < cores_.size(); ++i)
     if (!cores_[i].finished)
       throw std::runtime_error("perf model: kernel '" + t_.kernel + "': core " + std::to_string(i) +

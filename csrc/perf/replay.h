@@ -53,7 +53,8 @@ struct SocParams {
 };
 
 // Why an instruction started when it did (critical path).
-enum Reason : uint8_t { kStart, kIssue, kPipeOrder, kFlag, kBarrier, kCrossCore, kSyncAll, kQueueFull };
+enum Reason : uint8_t { kStart, kIssue, kPipeOrder, kFlag, kBarrier, kCrossCore, kSyncAll, kQueueFull, kGmCounter };
+constexpr int kReasonCount = kGmCounter + 1;
 const char* ReasonName(int r);
 
 struct CoreResult {

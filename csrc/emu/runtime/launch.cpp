@@ -386,6 +386,10 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     std::vector<LaunchContext::Span> placed = L.spans;
     std::sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& s : placed) t.gmRegions.emplace_back(s.lo, s.hi - s.lo);
+    for (const auto& [addr, added] : L.gmFlagAdded) {
+      const uint32_t final = __atomic_load_n(reinterpret_cast<const uint32_t*>(addr), __ATOMIC_ACQUIRE);
+      t.gmFlagStart.emplace_back(addr, static_cast<int32_t>(final - added));
+    }
     StoreTrace(std::move(t));
   }
   // A cross-core flag count left behind would be seen by the next kernel on these cores.

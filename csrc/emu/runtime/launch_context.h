@@ -49,6 +49,9 @@ struct LaunchContext {
   std::map<std::pair<const CoreState*, int>, uint32_t> flagCount;
   // Mode 0 / 1 sets that wait for the rest of their group: (mode, group, flag) -> sets per member.
   std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, uint32_t>> flagArrivals;
+  // GM counters of GmFlagAdd / GmFlagWaitAtLeast (emu/gm_wait.h): address -> sum of the deltas added
+  // (mod 2^32), so that the counter's value at launch is its final value minus the sum.
+  std::map<uint64_t, uint32_t> gmFlagAdded;
 
   // Records the first failure and wakes every waiter so that the launch unwinds.
   void Abort(const std::string& message);

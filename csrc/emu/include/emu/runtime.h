@@ -115,6 +115,11 @@ struct CoreState {
   CoreTrace* trace = nullptr;                // non-null while tracing (emu/trace.h)
   uint8_t atomicOp = 0;                      // SetAtomicAdd / Max / Min / None: emu::AtomicOp (emu/atomic.h)
   uint8_t atomicDtype = 0;                   // SetAtomicType: emu::AtomicDtype
+  // Inside GmFlagWaitAtLeast's poll loop (emu/gm_wait.h): the trace set aside while polls go unrecorded,
+  // and the counters as they stood after the first poll.
+  CoreTrace* gmWaitTrace = nullptr;
+  bool gmWaitPolled = false;
+  Counters gmWaitCounters;
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.

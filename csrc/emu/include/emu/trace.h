@@ -31,6 +31,9 @@ enum class TraceOp : uint8_t {
   kCrossWait, // CrossCoreWaitFlag: a = mode, b = pipe, x = flag id
   kSyncAll,   // a = 1 for the AIV-only barrier
   kScalar,    // GetValue / SetValue: a = 1 for GM, b = 1 for a write, x = accesses, addr = GM address
+  kGmWait,    // GmFlagWaitAtLeast (kernels/common/gm_flag.h), one record however many polls ran: addr = the
+              //   int32 counter, x = target (int32 bits), y = bytes of one poll copy, a = its direction (as kCopy)
+  kGmSignal,  // GmFlagAdd, right after its atomic copy record: addr = the counter, x = delta (int32 bits)
 };
 
 // Where a copy goes (TraceRecord::a): source memory in the high nibble, destination in the low;
@@ -88,6 +91,8 @@ struct LaunchTrace {
   std::vector<Core> cores;
   // (address, bytes) of the launch's GM buffers, overlapping ones merged, in argument order
   std::vector<std::pair<uint64_t, uint64_t>> gmRegions;
+  // (address, value at launch) of every GM counter a kGmWait / kGmSignal names
+  std::vector<std::pair<uint64_t, int32_t>> gmFlagStart;
 };
 
 // Tracing switch (also read from ASCEND_GLM5_TRACE at the first launch) and the per-launch limit

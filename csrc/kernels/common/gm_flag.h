@@ -1,0 +1,89 @@
+// A counter in GM that cores add to and wait on: how one vector core waits until others have
+// finished some of their work, where SyncAll (every core) or a cross-core flag (one AIC with its
+// own AIVs) is too coarse. Producers write their data, then GmFlagAdd; a consumer calls
+// GmFlagWaitAtLeast, then reads the data. CANN 8.5's soft SyncAll is built from the same parts
+// (copies of a per-core count polled from GM: impl/basic_api/dav_c220/kernel_operator_sync_impl.h).
+//
+// Vector cores (AIV) only: both calls go through 32 B of UB (`scratch`, a VECCALC / VECOUT buffer
+// the caller does not need across the call), which a cube core does not have (the emulator refuses
+// a call on an AIC). The calls use event ids from GetTPipePtr()->FetchEventID, as CANN's soft
+// SyncAll does, so a TPipe must be alive.
+//
+// Rules for the kernel: within a launch the counter changes only through GmFlagAdd (the host sets
+// its start value, usually 0, before the launch); every core that waits must be able to run while
+// the producers it waits for run (no waiting on a block of a later wave: blockDim <= cores).
+// Producers write their data with MTE3 copies (DataCopy / DataCopyPad; a scalar SetValue to GM sits
+// in the DataCache until DataCacheCleanAndInvalid); the consumer reads it with MTE2 copies (a scalar
+// GetValue may hit a DataCache line it cached before the wait).
+//
+// On the emulator (ASCEND_GLM5_EMULATOR) the same code runs with hooks (emu/gm_wait.h): the poll
+// loop leaves one kGmWait record in the instruction trace however often it polled, the add one
+// kGmSignal record after its copy, and the timing model replays the pair (docs/performance.md).
+#pragma once
+
+#include "kernel_operator.h"
+#ifdef ASCEND_GLM5_EMULATOR
+#include "emu/gm_wait.h"
+#endif
+
+namespace ascend_glm5 {
+
+// Atomically adds delta to the int32 counter at flag[0]. Every GM write this core issued before (MTE3) is
+// visible to a core that reads the new value. scratch: 32 B of UB (VECCALC / VECOUT), free to overwrite.
+__aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int32_t delta,
+                                 const AscendC::LocalTensor<int32_t>& scratch) {
+  // The core's earlier GM writes complete before the add is issued: MTE3 executes its instruction
+  // queue in order (同步控制简介.md), and the barrier also waits for their completion, as the soft
+  // SyncAll's PipeBarrier<PIPE_ALL> does before its count is written (kernel_operator_sync_impl.h;
+  // PipeBarrier(ISASI).md).
+  AscendC::PipeBarrier<PIPE_MTE3>();
+  scratch.SetValue(0, delta);
+  const event_t sToMte3 = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::S_MTE3));
+  AscendC::SetFlag<AscendC::HardEvent::S_MTE3>(sToMte3);
+  AscendC::WaitFlag<AscendC::HardEvent::S_MTE3>(sToMte3);
+  // SetAtomicAdd.md: while set, a VECOUT -> GM copy adds its int32 elements into GM (GM is not cleared
+  // first); DataCopyPad(ISASI).md: blockLen in bytes, so exactly one element is added.
+  AscendC::SetAtomicAdd<int32_t>();
+  AscendC::DataCopyPad(flag, scratch, AscendC::DataCopyExtParams(1, sizeof(int32_t), 0, 0, 0));
+#ifdef ASCEND_GLM5_EMULATOR
+  AscendC::emu::GmFlagSignal(flag.GetPhyAddr(), delta);
+#endif
+  AscendC::SetAtomicNone();  // SetAtomicAdd.md: switch it off after the add
+  // The copy has read scratch before the caller may write it again.
+  const event_t mte3ToS = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::MTE3_S));
+  AscendC::SetFlag<AscendC::HardEvent::MTE3_S>(mte3ToS);
+  AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(mte3ToS);
+}
+
+// Blocks until the counter at flag[0] >= target (polls GM through DataCopyPad GM->UB). scratch: 32 B of UB.
+__aicore__ inline void GmFlagWaitAtLeast(const AscendC::GlobalTensor<int32_t>& flag, int32_t target,
+                                         const AscendC::LocalTensor<int32_t>& scratch) {
+#ifdef ASCEND_GLM5_EMULATOR
+  AscendC::emu::GmWaitBegin(flag.GetPhyAddr(), target);
+#endif
+  const event_t mte2ToS = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::MTE2_S));
+  const event_t sToMte2 = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::S_MTE2));
+  while (true) {
+    // Each poll is a fresh MTE2 read of GM (not the scalar's cached GetValue), as the soft SyncAll polls.
+    AscendC::DataCopyPad(scratch, flag, AscendC::DataCopyExtParams(1, sizeof(int32_t), 0, 0, 0),
+                         AscendC::DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    AscendC::SetFlag<AscendC::HardEvent::MTE2_S>(mte2ToS);
+    AscendC::WaitFlag<AscendC::HardEvent::MTE2_S>(mte2ToS);
+    const int32_t value = scratch.GetValue(0);
+#ifdef ASCEND_GLM5_EMULATOR
+    AscendC::emu::GmWaitPolled();
+#endif
+    if (value >= target) break;
+    // The scalar has read scratch before the next poll overwrites it.
+    AscendC::SetFlag<AscendC::HardEvent::S_MTE2>(sToMte2);
+    AscendC::WaitFlag<AscendC::HardEvent::S_MTE2>(sToMte2);
+#ifdef ASCEND_GLM5_EMULATOR
+    AscendC::emu::GmWaitMissed(flag.GetPhyAddr(), target);
+#endif
+  }
+#ifdef ASCEND_GLM5_EMULATOR
+  AscendC::emu::GmWaitEnd(flag.GetPhyAddr(), target);
+#endif
+}
+
+}  // namespace ascend_glm5
