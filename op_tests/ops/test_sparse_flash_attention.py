@@ -423,6 +423,27 @@ def test_merge_of_pieces_at_decode_batches(rows, k):
     assert cpu_module().last_launch()["block_dim"] > rows
 
 
+@pytest.mark.parametrize("k", [129, 257, 385, 2048])
+@pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
+def test_cores_last_piece_adds_to_the_cube_output(k, combined):
+    # 16 decode rows over the cores (24 here): a core's last item is the first piece of a row, of
+    # one or several tiles. The cube writes the P . V of that piece's last tile straight into the
+    # piece; the vector cores add their rescaled earlier tiles to it (atomic add). Short last
+    # tiles (K = 129, 257, 385), a -1 mid-row, a -1 in a row's last tile and out-of-range ids.
+    g = torch.Generator().manual_seed(k * 2 + combined)
+    rows = 16
+    kv_lens = [3000 + 5 * r for r in range(rows)]
+    q, qr = _queries((rows, 64), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
+    idx = _indices(rows, k, kv_lens, g, over=30)
+    idx[3, 0, k // 3] = -1
+    idx[8, 0, k - 2] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)
+
+
 @pytest.mark.parametrize("heads", [64, 128])
 def test_pieces_and_whole_rows_on_one_core(heads):
     # 40 decode rows of 3 tiles over 24 cores (5 tiles each): a core takes the end of one row (a

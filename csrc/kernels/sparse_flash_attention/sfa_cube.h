@@ -357,9 +357,12 @@ class SfaCube {
       SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);
       WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
     }
-    // A piece of one tile is its own partial result: P . V goes straight to the piece's acc
-    // (SfaDirectPiece), the vector cores then only write its max and sum.
-    const bool direct = SfaDirectPiece(tile);
+    // A piece of one tile, or the last one of the core's last item if that is a piece: P . V goes
+    // straight to the piece's acc (SfaDirectPiece); the vector cores then add their acc of its
+    // earlier tiles into it and write its max and sum.
+    uint32_t first, last;
+    plan_.CoreItems(first, last);
+    const bool direct = SfaDirectPiece(tile, last);
     const AscendC::GlobalTensor<float> dst = direct ? pieces_ : oRing_;
     const uint64_t oSlot = direct ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
                                   : (g % 2) * (t_->wsSlotO / sizeof(float));

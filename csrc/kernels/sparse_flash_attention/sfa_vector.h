@@ -329,9 +329,11 @@ class SfaVector {
     const LocalTensor<float> acc = acc_, stage = stage_;
     const uint64_t slot = (g % 2) * (t_->wsSlotO / sizeof(float)) + uint64_t(h0_) * kSfaLatentDim;
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
-    if (SfaDirectPiece(tile)) {  // the cube wrote P . V into the piece: only its statistics are left
+    if (SfaDirectPiece(tile, last_)) {  // the cube wrote this tile's P . V into the piece
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-      if (h > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kMax0 + parity), Stat(kSum0 + parity));
+      if (h == 0) return;
+      if (!tile.first) AddToPiece(uint32_t(tile.info.piece), Stat(kAlpha0 + g % 2));
+      WritePieceStats(uint32_t(tile.info.piece), Stat(kMax0 + parity), Stat(kSum0 + parity));
       return;
     }
     if (h > 0 && tile.first) {
@@ -415,6 +417,21 @@ class SfaVector {
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopy(pieces_[PieceAcc(piece) + uint64_t(h0_) * kSfaLatentDim], acc_, h_ * kSfaLatentDim);
     WritePieceStats(piece, Stat(kMax0 + parity), Stat(kSum0 + parity));
+  }
+
+  // The piece's acc (the cube's P . V of its last tile) += this core's acc of the earlier tiles *
+  // alpha of the last one: acc * alpha + O as Accumulate's Add, the same fp32 sum (SetAtomicAdd.md:
+  // VECOUT -> GM copies add into GM while set).
+  __aicore__ inline void AddToPiece(uint32_t piece, const AscendC::LocalTensor<float>& alpha) {
+    using namespace AscendC;
+    ScaleRows(acc_, acc_, alpha, h_, false);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    SetFlag<HardEvent::MTE2_MTE3>(0);  // after Accumulate's wait for the cube's P . V (on MTE2)
+    WaitFlag<HardEvent::MTE2_MTE3>(0);
+    SetAtomicAdd<float>();
+    DataCopy(pieces_[PieceAcc(piece) + uint64_t(h0_) * kSfaLatentDim], acc_, h_ * kSfaLatentDim);
+    SetAtomicNone();
   }
 
   __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& m,
