@@ -216,7 +216,9 @@ def test_decode_ties_across_split_lists():
 def test_batched_decode_cut_at_core_boundaries(lens):
     # Decode batches whose key ranges are cut into equal stretches per core: a row's pieces start
     # and end inside its range at 128-key steps, a core holds the tail of one row and the head of
-    # the next; 30 equal rows on 24 cores: cut, rather than 2 on some cores and 1 on the others.
+    # the next; 30 equal rows on 24 cores: cut, rather than 2 on some cores and 1 on the others (a
+    # core then holds a whole row and the short head of the next, which it takes first: its lists
+    # are written out of row order).
     q, k, w = _inputs((len(lens), 1, 32, 128), (len(lens), max(lens), 1, 128), seed=len(lens))
     check(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048, return_value=True)  # up to near-ties
     if len(lens) == 5:

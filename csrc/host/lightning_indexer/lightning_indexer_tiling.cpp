@@ -136,6 +136,15 @@ Assignment SplitContiguous(const std::vector<Group>& groups, uint32_t aiCores, u
       if (load[core] >= perCoreCost && core + 1 < aiCores) core++;
     }
   }
+  // A core's shortest piece first: the top-k flush and list write at the end of each piece before
+  // its last then come while the vector cores still have time to catch up with the cube (a short
+  // last piece after a long one left them holding the score ring full near the stream's end, which
+  // stalled the core's last tiles).
+  auto keys = [&](uint32_t i) { return a.items[i].keyEnd - a.items[i].keyBegin; };
+  for (auto& core : a.perCore) {
+    auto shortest = std::min_element(core.begin(), core.end(), [&](uint32_t x, uint32_t y) { return keys(x) < keys(y); });
+    if (shortest != core.end()) std::rotate(core.begin(), shortest, shortest + 1);
+  }
   a.makespan = *std::max_element(load.begin(), load.end());
   a.lastCoreLoad = load.back();
   return a;
@@ -235,9 +244,9 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
   perCore.resize(t.blockDim);
 
-  // Tables: per core one 64-byte line (a line of the scalar DataCache) with its item range and a
-  // copy of its first item, so that a core's first plan reads miss once; then the items (grouped by
-  // core), the rows.
+  // Tables: per core one 64-byte line (a line of the scalar DataCache, LiCoreRecord) with its item
+  // range, the cube's tiling fields (filled below) and a copy of its first item, so that a core's
+  // first plan reads miss once; then the items (grouped by core), the rows.
   t.coreOffset = 0;
   t.itemOffset = t.coreOffset + t.blockDim * kLiCoreWords;
   t.rowOffset = t.itemOffset + 8 * t.numItems;
@@ -255,10 +264,10 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
-    core[0] = offsets[c];
-    core[1] = offsets[c + 1];
+    core[__builtin_offsetof(LiCoreRecord, first) / 4] = offsets[c];
+    core[__builtin_offsetof(LiCoreRecord, last) / 4] = offsets[c + 1];
     if (offsets[c] < offsets[c + 1])
-      std::copy_n(plan.table.data() + t.itemOffset + offsets[c] * 8, 8, core + 8);
+      std::copy_n(plan.table.data() + t.itemOffset + offsets[c] * 8, 8, core + __builtin_offsetof(LiCoreRecord, item) / 4);
   }
   for (const LiRow& r : rows) plan.table.insert(plan.table.end(), {r.batch, r.visible, r.partialBase, r.partials});
 
@@ -339,7 +348,17 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   plan.table[t.levelOffset + t.numLevels] = merges;
   t.planWords = static_cast<uint32_t>(plan.table.size());
 
-  t.wsRingBytes = kLiRingSlots * t.groupRows * p.heads * kLiStepKeys * 4;
+  t.wsRingBytes = LiRingBytes(t.groupRows, p.heads);
+  // The cube's tiling fields in every core record (it reads nothing else before its first loads).
+  for (uint32_t c = 0; c < t.blockDim; ++c) {
+    int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
+    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype);
+    core[__builtin_offsetof(LiCoreRecord, paged) / 4] = static_cast<int32_t>(t.paged);
+    core[__builtin_offsetof(LiCoreRecord, blockSize) / 4] = static_cast<int32_t>(t.blockSize);
+    core[__builtin_offsetof(LiCoreRecord, maxBlocks) / 4] = static_cast<int32_t>(t.maxBlocks);
+    core[__builtin_offsetof(LiCoreRecord, itemOffset) / 4] = static_cast<int32_t>(t.itemOffset);
+    core[__builtin_offsetof(LiCoreRecord, planWords) / 4] = static_cast<int32_t>(t.planWords);
+  }
   t.wsListOffset = AlignUp(t.blockDim * t.wsRingBytes, 64);
   t.listSlotBytes = (kLiListHeaderFloats + t.bestPairs * kPairWords) * 4;
   t.numListSlots = static_cast<uint32_t>(nextSlot);

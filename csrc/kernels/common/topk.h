@@ -167,6 +167,30 @@ class RunningTopK {
   __aicore__ inline void Flush(const TopKScratch& s) {
     using namespace AscendC;
     if (runs_ == 0) return;
+    const AscendC::LocalTensor<float> out = MergeIntoBest(s);
+    DataCopy(best_, out, AlignUp(count_, 4) * kPairFloats);  // pairs past count_ are never read
+    PipeBarrier<PIPE_V>();
+    if (count_ >= k_) {
+      SetFlag<HardEvent::V_S>(0);
+      WaitFlag<HardEvent::V_S>(0);
+      threshold_ = best_.GetValue((k_ - 1) * kPairFloats);
+    }
+  }
+
+  // The stream's end: the final list (Count() pairs) is the merge of the best list and the pending
+  // candidates, left where the merge wrote it (no copy back into the best list); Offer needs Init again.
+  __aicore__ inline AscendC::LocalTensor<float> FinalFlush(const TopKScratch& s) {
+    return runs_ == 0 ? best_ : MergeIntoBest(s);
+  }
+
+  __aicore__ inline const AscendC::LocalTensor<float>& Best() const { return best_; }
+  // Pairs of the best list that hold keys (after Flush): min(k, keys offered that survived).
+  __aicore__ inline uint32_t Count() const { return count_; }
+
+ private:
+  // The best list and the pending candidates merged into s.mergeA or s.mergeB (returned); count_ set.
+  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s) {
+    using namespace AscendC;
     PipeBarrier<PIPE_V>();
     // The candidate runs merged down to at most 3, then those and the best list in one 4-way merge
     // (best, of lower keys, is queue 0 and the runs follow in key order, so ties keep the lower index).
@@ -183,21 +207,10 @@ class RunningTopK {
     const uint32_t merged = MergeLists(out, lists, listLens, 1 + n);
     PipeBarrier<PIPE_V>();
     count_ = merged < k_ ? merged : k_;
-    DataCopy(best_, out, AlignUp(count_, 4) * kPairFloats);  // pairs past count_ are never read
-    PipeBarrier<PIPE_V>();
     runs_ = 0;
-    if (count_ >= k_) {
-      SetFlag<HardEvent::V_S>(0);
-      WaitFlag<HardEvent::V_S>(0);
-      threshold_ = best_.GetValue((k_ - 1) * kPairFloats);
-    }
+    return out;
   }
 
-  __aicore__ inline const AscendC::LocalTensor<float>& Best() const { return best_; }
-  // Pairs of the best list that hold keys (after Flush): min(k, keys offered that survived).
-  __aicore__ inline uint32_t Count() const { return count_; }
-
- private:
   // 4-way MrgSort rounds (MergeRound) over the candidate runs until at most 3 are left (lens /
   // starts, in pairs from the returned tensor: cand_ (no round), s.mergeA (inA) or s.mergeB); runs
   // start every 32 pairs in cand_ but hold only their survivors.

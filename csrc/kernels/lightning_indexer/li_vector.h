@@ -146,12 +146,12 @@ class LiVector {
       if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
-      topk_[g].Flush(scratch_);
+      const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
       const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
       // The list's copy first: the quantiles' scalar loop then runs while it is on its way.
-      WriteList(slot, best_[g], topk_[g].Count(), false);
-      if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, best_[g], topk_[g].Count(), uint32_t(row.partials));
+      WriteList(slot, list, topk_[g].Count(), false);
+      if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, list, topk_[g].Count(), uint32_t(row.partials));
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }

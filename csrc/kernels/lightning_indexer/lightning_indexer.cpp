@@ -11,12 +11,23 @@
 using namespace ascend_glm5;
 
 namespace {
-// The cube's part of the tiling: its first kLiTilingHeadWords words.
-__aicore__ inline void LoadTilingHead(LightningIndexerTiling& out, GM_ADDR tiling) {
-  AscendC::GlobalTensor<uint32_t> src;
-  src.SetGlobalBuffer(reinterpret_cast<__gm__ uint32_t*>(tiling), kLiTilingHeadWords);
-  uint32_t* dst = reinterpret_cast<uint32_t*>(&out);
-  for (uint32_t i = 0; i < kLiTilingHeadWords; ++i) dst[i] = src.GetValue(i);
+// The cube's tiling fields, from its core record alone (one 64-byte line: one GM miss before the
+// first loads; see LiCoreRecord).
+__aicore__ inline void LoadCubeTiling(LightningIndexerTiling& t, GM_ADDR plan) {
+  AscendC::GlobalTensor<int32_t> rec;
+  rec.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan) + uint64_t(AscendC::GetBlockIdx()) * kLiCoreWords,
+                      kLiCoreWords);
+  const uint32_t shape = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, shape) / 4));
+  t.heads = shape & 0xFFu;
+  t.groupRows = (shape >> 8) & 0xFFu;
+  t.queryDtype = shape >> 16;
+  t.paged = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, paged) / 4));
+  t.blockSize = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, blockSize) / 4));
+  t.maxBlocks = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, maxBlocks) / 4));
+  t.itemOffset = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, itemOffset) / 4));
+  t.planWords = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, planWords) / 4));
+  t.coreOffset = 0;
+  t.wsRingBytes = LiRingBytes(t.groupRows, t.heads);
 }
 
 template <typename W>
@@ -41,7 +52,7 @@ extern "C" __global__ __aicore__ void lightning_indexer(GM_ADDR query, GM_ADDR k
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
   LightningIndexerTiling t{};
   if ASCEND_IS_AIC {
-    LoadTilingHead(t, tiling);
+    LoadCubeTiling(t, plan);
     if (t.queryDtype == kBFloat16) RunCube<bfloat16_t>(query, key, blockTable, plan, workspace, t);
     else RunCube<half>(query, key, blockTable, plan, workspace, t);
   }

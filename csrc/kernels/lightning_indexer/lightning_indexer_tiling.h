@@ -60,8 +60,7 @@ struct LiItem {
   int32_t keyStart;     // record so that the cube's first key load waits for no other plan read
 };
 
-// The cube's fields come first: it reads only the first kLiTilingHeadWords words (one 64-byte line
-// of the scalar DataCache, so one GM miss before its first load instead of two).
+// The vector cores read all of it; the cube reads none: its fields come in its core record (below).
 struct LightningIndexerTiling {
   uint32_t queryDtype;    // DTypeId: fp16 / bf16 (key has the same)
   uint32_t heads;         // N1
@@ -71,7 +70,7 @@ struct LightningIndexerTiling {
   uint32_t maxBlocks;     // paged: block_table row length
   uint32_t planWords;     // int32 words of the plan
   uint32_t itemOffset;    // int32 offsets of the plan's tables
-  uint32_t coreOffset;    // per AI core kLiCoreWords: its items [first, last), then a copy of its first item
+  uint32_t coreOffset;    // 0: the core records (kLiCoreWords each) open the plan
   uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
   uint32_t numRows;       // rows of the flattened query tensor
   uint32_t numBatches;
@@ -79,7 +78,6 @@ struct LightningIndexerTiling {
   uint32_t bestPairs;     // k rounded up to 32
   uint32_t weightDtype;   // fp16 / bf16 / fp32
   uint32_t returnValue;
-  // ---- only the vector cores read on
   uint32_t numItems;
   uint32_t blockDim;      // AI cores used (1 AIC + 2 AIV each)
   uint32_t rowOffset;
@@ -94,11 +92,26 @@ struct LightningIndexerTiling {
   uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
 };
-constexpr uint32_t kLiTilingHeadWords = 16;
-static_assert(__builtin_offsetof(LightningIndexerTiling, numItems) == kLiTilingHeadWords * 4,
-              "the cube's tiling fields fill the first kLiTilingHeadWords words");
 constexpr uint32_t kLiListHeaderFloats = 8;
-constexpr uint32_t kLiCoreWords = 16;    // a core record: one 64-byte line (first, last, 6 unused, first item)
+// A core record, one 64-byte line (one scalar GM miss) at the plan's start, per AI core: its items
+// [first, last), the tiling fields the cube needs, a copy of its first item. The cube starts from it
+// alone: its first key load waits for this miss and the block table's, not the tiling's too.
+constexpr uint32_t kLiCoreWords = 16;
+struct LiCoreRecord {
+  int32_t first, last;  // items [first, last) of the item table
+  int32_t shape;        // heads | groupRows << 8 | queryDtype << 16 (LiPackShape)
+  int32_t paged, blockSize, maxBlocks;
+  int32_t itemOffset, planWords;
+  LiItem item;          // items[first]
+};
+static_assert(sizeof(LiCoreRecord) == kLiCoreWords * 4, "a core record is one 64-byte line");
+// Workspace bytes of one AI core's score ring (LightningIndexerTiling::wsRingBytes).
+__aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads) {
+  return kLiRingSlots * groupRows * heads * kLiStepKeys * 4;
+}
+__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype) {
+  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16);
+}
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
 
