@@ -22,27 +22,24 @@ want, _ = reference.lightning_indexer(q, k, w, sparse_count=256)
 assert all(set(a.tolist()) == set(b.tolist()) for a, b in zip(got.reshape(4, -1), want.reshape(4, -1)))
 print("lightning_indexer", cpu_module().last_launch()["block_dim"], "cores: ok")
 
-q = torch.randn(30, 16, 512, generator=g).to(torch.bfloat16)
-qr = torch.randn(30, 16, 64, generator=g).to(torch.bfloat16)
-kv = torch.randn(200, 1, 512, generator=g).to(torch.bfloat16)
-kr = torch.randn(200, 1, 64, generator=g).to(torch.bfloat16)
-idx = torch.stack([torch.randperm(200, generator=g)[:100] for _ in range(30)]).to(torch.int32)[:, None]
-kw = dict(query_rope=qr, key_rope=kr, layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[30],
-          actual_seq_lengths_kv=[200], sparse_mode=0)
-out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
-ref = reference.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
-torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
-print("sparse_flash_attention", cpu_module().last_launch()["block_dim"], "cores: ok")
 
-# Decode rows split over the cores on the combined 576-wide cache: multi-tile pieces, whose last tile
-# the cube writes into the piece's slot while the vector cores atomically add the earlier tiles.
-q = torch.randn(30, 16, 512, generator=g).to(torch.bfloat16)
-qr = torch.randn(30, 16, 64, generator=g).to(torch.bfloat16)
-kv = torch.randn(400, 1, 576, generator=g).to(torch.bfloat16)
-idx = torch.stack([torch.randperm(400, generator=g)[:300] for _ in range(30)]).to(torch.int32)[:, None]
-kw = dict(query_rope=qr, key_rope=None, layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[30],
-          actual_seq_lengths_kv=[400], sparse_mode=0)
-out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
-ref = reference.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
-torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
-print("sparse_flash_attention (combined cache, split rows)", cpu_module().last_launch()["block_dim"], "cores: ok")
+def check_sfa(label, n_kv, selected, key_rope_dim):
+    """30 query tokens of 16 heads over n_kv cache rows, `selected` distinct rows each; the rope
+    either separate (key_rope_dim = 64) or in the combined 576-wide row (key_rope_dim = 0)."""
+    q = torch.randn(30, 16, 512, generator=g).to(torch.bfloat16)
+    qr = torch.randn(30, 16, 64, generator=g).to(torch.bfloat16)
+    kv = torch.randn(n_kv, 1, 576 - key_rope_dim, generator=g).to(torch.bfloat16)
+    kr = torch.randn(n_kv, 1, key_rope_dim, generator=g).to(torch.bfloat16) if key_rope_dim else None
+    idx = torch.stack([torch.randperm(n_kv, generator=g)[:selected] for _ in range(30)]).to(torch.int32)[:, None]
+    kw = dict(query_rope=qr, key_rope=kr, layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[30],
+              actual_seq_lengths_kv=[n_kv], sparse_mode=0)
+    out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
+    ref = reference.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
+    torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
+    print("sparse_flash_attention", label, cpu_module().last_launch()["block_dim"], "cores: ok")
+
+
+check_sfa("(separate rope)", 200, 100, 64)
+# Rows split over the cores: multi-tile pieces, whose last tile the cube writes into the piece's slot
+# while the vector cores atomically add the earlier tiles.
+check_sfa("(combined cache, split rows)", 400, 300, 0)
