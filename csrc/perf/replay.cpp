@@ -1,12 +1,15 @@
 // The replay: see replay.h for the model and docs/performance.md for its constants.
 #include "perf/replay.h"
 
+#include "perf/flows.h"
+
 #include "emu/runtime.h"
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <queue>
 #include <stdexcept>
 #include <unordered_map>
@@ -31,6 +34,7 @@ const char* ReasonName(int r) {
 namespace {
 
 constexpr int kNoPipe = -1;
+constexpr double kPendingTime = -1;  // a flag set on a pipe whose GM transfer is still in the pools
 
 int PipeIndex(uint8_t pipe) {
   switch (pipe) {
@@ -44,6 +48,11 @@ int PipeIndex(uint8_t pipe) {
     default: return kNoPipe;
   }
 }
+
+// A core's place in the replay's turn order: the latest start it issued (cores advance roughly in
+// time order), but no later than its scalar time (no GM transfer it issues from now on starts
+// earlier, so the shared pools may advance up to it).
+static double Turn(const struct CoreState& c);
 
 // A position in the replay: record `idx` of core `core`, in its pipe phase (when it ran on its pipe)
 // or its scalar phase (the scalar cycles it took: issue slot, scalar access, a wait the scalar did).
@@ -78,6 +87,22 @@ struct PipeState {
   std::vector<Ref> ringBy;
   uint32_t ringPos = 0, ringCount = 0;
   double segStart = -1, segEnd = -1;  // open timeline segment
+  bool pending = false;  // a GM transfer whose end the shared pools have not reached yet is in the queue
+  // In program order, what happened on this pipe since it stopped being settled: flags set on it
+  // (they fire once what precedes them is known) and waits for flags (raise its bounds, in order).
+  struct Deferred {
+    uint8_t kind;  // kDeferSet, kDeferCross, kDeferWait
+    uint8_t reason;  // kDeferWait: why the pipe waited (critical path)
+    uint32_t idx;  // record
+    double S;      // scalar time at the set
+    Timed* slot;   // kSet: its queue slot while no WaitFlag took it
+    int consumer;  // kSet: the pipe whose kWait took it (-1: none)
+    uint64_t id;   // kWait: its id; kSet: the id of the kWait that took it
+    bool known;    // kWait: the flag's time is known (value)
+    Timed value;
+  };
+  std::deque<Deferred> deferred;
+  bool Settled() const { return !pending && deferred.empty(); }
 };
 
 struct CoreState {
@@ -91,8 +116,11 @@ struct CoreState {
   std::map<std::pair<uint32_t, int>, std::deque<Timed>> delivered;  // cross-core deliveries by (flag, slot)
   std::vector<uint64_t> dcache;                                     // scalar DataCache tags
   int64_t block = 0;
-  double frontier = 0;  // latest start of an instruction issued so far (the replay's turn order)
+  double frontier = 0;  // latest start of an instruction issued so far
   bool finished = false, blocked = false;
+  uint32_t pendingPipes = 0;  // bit per pipe that is not Settled(): its start / completion is not known yet
+  bool flowBlocked = false;   // the next record needs the state of such a pipe
+  int scalarAfter = -1;       // the scalar waits for this pipe's completion before the next record
   uint32_t waveAfter = ~0u;  // core that must finish before this one starts (blocks beyond the cores)
   size_t signalsUntil = 0;   // records before this index hold every kGmSignal of the core
   bool gmWaiting = false;    // blocked in a kGmWait whose counter is not known to have reached its target
@@ -101,6 +129,10 @@ struct CoreState {
   uint64_t gmSeen = ~0ull;   // WaitReached's answer for the wait at pc (gmReach, gmAt) holds while no
   bool gmReach = false;      //   signal came since signal number gmSeen
 };
+
+static double Turn(const CoreState& c) { return std::min(c.frontier, c.S); }
+
+static void WaitOn(CoreState& c, int pipe, Timed t, uint8_t reason);
 
 // A kGmSignal: when its add reached GM, by how much, and the record.
 struct Signal {
@@ -129,9 +161,16 @@ class Engine {
   // ---- memory ----
   void ClassifyRead(const TraceRecord& r, double& hit, double& miss);
   double InsertWrite(const TraceRecord& r);
-  // The bandwidth pools shared by all cores: HBM, and L2 (hits and writes that stay in L2).
-  enum Pool { kHbmPool, kL2Pool };
-  double Reserve(double t0, double bytes, double rate, Pool pool);
+  // A GM copy: its legs through the shared pools (L2, then HBM) from t0; ends now or pends.
+  void StartTransfer(uint32_t ci, int pipe, double start, double t0, double ideal, double latency, int32_t api,
+                     const SharedPools::Leg (&legs)[2]);
+  void EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api, double start, double end, double latency);
+  void EndTransfer(uint64_t tag, double end);
+  void Settle(uint32_t ci, int pipe);
+  // WaitOn for a pipe, in program order behind what is deferred on it.
+  void DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason);
+  uint64_t deferredIds_ = 0;
+  uint32_t NeededPipes(const CoreState& c) const;
   template <typename F>
   void ForEachLine(const TraceRecord& r, F&& f);
   // ---- cross-core ----
@@ -164,8 +203,16 @@ class Engine {
   std::vector<const ApiCost*> apiCost_;
   // Heap of runnable cores by scalar time.
   std::priority_queue<std::pair<double, uint32_t>, std::vector<std::pair<double, uint32_t>>, std::greater<>> heap_;
-  // Shared bandwidth pools (HBM, L2): bytes used per bucket.
-  std::vector<float> used_[2];
+  // The shared bandwidth pools (HBM, L2) and the GM copies in flight in them, by tag.
+  std::unique_ptr<SharedPools> pools_;
+  struct PendingCopy {
+    uint32_t core, idx;
+    int pipe;
+    int32_t api;
+    double start, t0, ideal, latency;
+  };
+  std::vector<PendingCopy> pending_;
+  std::vector<uint32_t> freePending_;
   // L2: per GM region, the insertion stamp of each line (0: absent). A region sits at `placed` in the
   // modeled address space (see the constructor); lines and scalar-cache sets are cut from there.
   struct Region {
@@ -269,6 +316,13 @@ void Engine::Setup() {
   }
   std::sort(regions_.begin(), regions_.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
   for (const auto& [addr, value] : t_.gmFlagStart) flagStart_[addr] = value;
+  // The pools and every path rate a GM copy can have in them (PipeInstruction).
+  const double capacity[SharedPools::kPools] = {soc_.hbmBytesPerCycle, soc_.l2BytesPerCycle};
+  std::vector<double> rates[SharedPools::kPools];
+  rates[SharedPools::kHbm] = {soc_.gmToUbRate, soc_.gmToL1Rate, soc_.ubToGmRate, soc_.fixWriteRate};
+  rates[SharedPools::kL2] = {std::min(soc_.gmToUbRate, soc_.gmReadL2Rate), std::min(soc_.gmToL1Rate, soc_.gmReadL2Rate),
+                             soc_.ubToGmRate, soc_.fixWriteRate};
+  pools_ = std::make_unique<SharedPools>(capacity, rates);
 }
 
 Engine::Region* Engine::RegionOf(uint64_t addr) {
@@ -329,26 +383,6 @@ double Engine::InsertWrite(const TraceRecord& r) {
   return fresh;
 }
 
-// Moves `bytes` through a shared pool (HBM or L2) from t0 at up to `rate` bytes/cycle (the core's own
-// path limit) and what the pool has left in each bucket; returns the end time.
-double Engine::Reserve(double t0, double bytes, double rate, Pool pool) {
-  if (bytes <= 0) return t0;
-  const double B = soc_.bucketCycles;
-  const double cap = (pool == kHbmPool ? soc_.hbmBytesPerCycle : soc_.l2BytesPerCycle) * B;
-  std::vector<float>& used = used_[pool];
-  double t = t0, left = bytes;
-  for (;;) {
-    const size_t b = static_cast<size_t>(t / B);
-    if (b >= used.size()) used.resize(std::max(b + 1, used.size() * 2), 0.f);
-    const double bucketEnd = (b + 1) * B, span = bucketEnd - t;
-    const double room = std::max(0.0, cap - used[b]);
-    const double take = std::min({left, rate * span, room});
-    used[b] += static_cast<float>(take);
-    left -= take;
-    if (left <= 1e-9) return t + take / rate;  // finished in this bucket
-    t = bucketEnd;
-  }
-}
 
 // ---- scheduling ---------------------------------------------------------------------------------
 
@@ -401,6 +435,10 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
   }
   const int32_t api = ApiIndex(r.api, pipe);
   const bool idle = p.drained || start > p.lastEnd + 0.5;
+  p.ringStart[p.ringPos] = start;  // the queue slot frees when the instruction starts
+  p.ringBy[p.ringPos] = PipeRef(ci, c.pc);
+  p.ringPos = (p.ringPos + 1) % p.ringStart.size();
+  p.ringCount++;
   double busy = 0, latency = 0;
   const auto op = static_cast<TraceOp>(r.op);
   if (op == TraceOp::kVector) {
@@ -425,24 +463,21 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       const double path = dst == uint8_t(Mem::UB) ? soc_.gmToUbRate : soc_.gmToL1Rate;
       const double hitRate = std::min(path, soc_.gmReadL2Rate);
       const double t0 = start + soc_.gmCopyOverhead;
-      const double t = Reserve(t0, hit, hitRate, kL2Pool);
-      const double end = Reserve(t, miss, path, kHbmPool);
-      res_.bandwidthStall += end - (t0 + hit / hitRate + miss / path);
       res_.hbmReadBytes += miss;
       res_.l2HitBytes += hit;
-      busy = end - start;
-      latency = soc_.gmReadLatency;
+      const SharedPools::Leg legs[2] = {{SharedPools::kL2, hit, hitRate}, {SharedPools::kHbm, miss, path}};
+      StartTransfer(ci, pipe, start, t0, t0 + hit / hitRate + miss / path, soc_.gmReadLatency, api, legs);
+      return;
     } else if (dst == AscendC::emu::kTraceGm) {
       const double fresh = InsertWrite(r);
       const double rate = pipe == kFix ? soc_.fixWriteRate : soc_.ubToGmRate;
       const double inL2 = std::max(0.0, bytes - fresh);
       const double t0 = start + soc_.gmCopyOverhead;
-      const double t = Reserve(t0, inL2, rate, kL2Pool);
-      const double end = Reserve(t, fresh, rate, kHbmPool);
-      res_.bandwidthStall += end - (t0 + inL2 / rate + fresh / rate);
       res_.hbmWriteBytes += fresh;
       res_.l2HitBytes += inL2;
-      busy = end - start;
+      const SharedPools::Leg legs[2] = {{SharedPools::kL2, inL2, rate}, {SharedPools::kHbm, fresh, rate}};
+      StartTransfer(ci, pipe, start, t0, t0 + inL2 / rate + fresh / rate, 0, api, legs);
+      return;
     } else {
       double rate = soc_.ubToUbRate;
       if (src == uint8_t(Mem::L1) && dst == uint8_t(Mem::L0A)) rate = soc_.l1ToL0aRate;
@@ -453,28 +488,157 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       busy = soc_.localCopyOverhead + bytes / rate;
     }
   }
-  const double end = start + busy;
   c.frontier = std::max(c.frontier, start);
+  EndPipeInstruction(ci, static_cast<uint32_t>(c.pc), pipe, api, start, start + busy, latency);
+}
+
+// What follows an instruction's start once its end is known.
+void Engine::EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api, double start, double end,
+                                double latency) {
+  CoreState& c = cores_[ci];
+  PipeState& p = c.pipes[pipe];
+  RecInfo& info = info_[ci][idx];
   info.start = static_cast<float>(start);
   info.end = static_cast<float>(end);
-  p.avail = end;
-  p.availBy = PipeRef(ci, c.pc);
-  p.availReason = kPipeOrder;
+  if (end >= p.avail) {  // a flag wait taken while the transfer was pending may hold it later
+    p.avail = end;
+    p.availBy = PipeRef(ci, idx);
+    p.availReason = kPipeOrder;
+  }
   p.lastEnd = end;
   p.drained = false;
   if (end + latency >= p.done) {
     p.done = end + latency;
-    p.doneBy = PipeRef(ci, c.pc);
+    p.doneBy = PipeRef(ci, idx);
   }
-  p.ringStart[p.ringPos] = start;
-  p.ringBy[p.ringPos] = PipeRef(ci, c.pc);
-  p.ringPos = (p.ringPos + 1) % p.ringStart.size();
-  p.ringCount++;
+  const double busy = end - start;
   res_.cores[ci].busy[pipe] += busy;
   res_.cores[ci].instructions[pipe]++;
   res_.apiBusy[api][0] += busy;
   res_.apiBusy[api][1] += 1;
   Emit(ci, pipe, start, end);
+}
+
+// A GM copy goes through the shared pools. It may end at once (nothing to move, or a late start
+// that the pools' clock has passed); else its pipe pends until the pools reach its end: records
+// that need that pipe's state wait for it in the replay (not in modeled time; NeededPipes).
+void Engine::StartTransfer(uint32_t ci, int pipe, double start, double t0, double ideal, double latency, int32_t api,
+                           const SharedPools::Leg (&legs)[2]) {
+  CoreState& c = cores_[ci];
+  c.frontier = std::max(c.frontier, start);
+  uint32_t tag;
+  if (!freePending_.empty()) {
+    tag = freePending_.back();
+    freePending_.pop_back();
+  } else {
+    tag = static_cast<uint32_t>(pending_.size());
+    pending_.emplace_back();
+  }
+  pending_[tag] = PendingCopy{ci, static_cast<uint32_t>(c.pc), pipe, api, start, t0, ideal, latency};
+  // The queue slot holds the start now: a later instruction of this pipe waits for the end anyway.
+  double end;
+  if (pools_->Start(t0, legs, 2, tag, end)) {
+    EndTransfer(tag, end);
+    return;
+  }
+  c.pipes[pipe].pending = true;
+  c.pendingPipes |= 1u << pipe;
+}
+
+void Engine::EndTransfer(uint64_t tag, double end) {
+  const PendingCopy x = pending_[tag];
+  freePending_.push_back(static_cast<uint32_t>(tag));
+  CoreState& c = cores_[x.core];
+  res_.bandwidthStall += std::max(0.0, end - x.ideal);
+  c.pipes[x.pipe].pending = false;
+  EndPipeInstruction(x.core, x.idx, x.pipe, x.api, x.start, end, x.latency);
+  Settle(x.core, x.pipe);
+}
+
+enum : uint8_t { kDeferSet, kDeferCross, kDeferWait };
+
+void Engine::DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason) {
+  CoreState& c = cores_[ci];
+  if (pipe == kNoPipe || pipe == kS || c.pipes[pipe].Settled()) {
+    WaitOn(c, pipe, t, reason);
+    return;
+  }
+  c.pipes[pipe].deferred.push_back({kDeferWait, reason, static_cast<uint32_t>(c.pc), 0, nullptr, -1, 0, true, t});
+}
+
+// A pipe's deferred items run in program order once its transfer has ended: a wait applies once its
+// flag's time is known, a set fires with what precedes it (a flag goes into its queue slot, or to the
+// pipe whose WaitFlag took it, which may settle that pipe in turn).
+void Engine::Settle(uint32_t ci, int pipe) {
+  CoreState& c = cores_[ci];
+  PipeState& p = c.pipes[pipe];
+  if (p.pending) return;
+  while (!p.deferred.empty()) {
+    const PipeState::Deferred f = p.deferred.front();
+    if (f.kind == kDeferWait) {
+      if (!f.known) return;
+      p.deferred.pop_front();
+      WaitOn(c, pipe, f.value, f.reason);
+      continue;
+    }
+    p.deferred.pop_front();
+    Timed fire = p.done > f.S ? Timed{p.done, p.doneBy} : Timed{f.S, ScalarRef(ci, f.idx)};
+    RecInfo& info = info_[ci][f.idx];
+    info.start = static_cast<float>(fire.t);
+    fire.t += f.kind == kDeferCross ? soc_.crossCoreLatency : soc_.flagLatency;
+    info.end = static_cast<float>(fire.t);
+    info.pred = fire.by;
+    info.reason = f.kind == kDeferCross ? kCrossCore : kFlag;
+    const Timed value{fire.t, PipeRef(ci, f.idx)};
+    if (f.kind == kDeferCross) {
+      CrossSet(ci, c.trace->records[f.idx], value);
+      continue;
+    }
+    if (f.slot) *f.slot = value;
+    if (f.consumer >= 0) {
+      for (auto& w : c.pipes[f.consumer].deferred)
+        if (w.kind == kDeferWait && w.id == f.id) {
+          w.known = true;
+          w.value = value;
+        }
+      Settle(ci, f.consumer);
+    }
+  }
+  c.pendingPipes &= ~(1u << pipe);
+  if (c.flowBlocked && !(c.pendingPipes & NeededPipes(c))) {
+    c.flowBlocked = false;
+    Wake(ci);
+  }
+}
+
+// The pipes whose state (start, completion) the record at the core's pc reads.
+uint32_t Engine::NeededPipes(const CoreState& c) const {
+  constexpr uint32_t kAll = (1u << kPipes) - 1;
+  if (c.pc >= c.trace->records.size()) return kAll;  // the core's end
+  const TraceRecord& r = c.trace->records[c.pc];
+  auto bit = [](int pipe) { return pipe == kNoPipe ? 0u : 1u << pipe; };
+  switch (static_cast<TraceOp>(r.op)) {
+    case TraceOp::kVector:
+    case TraceOp::kCube:
+    case TraceOp::kCopy: return PipeIndex(r.pipe) == kNoPipe ? bit(kV) : bit(PipeIndex(r.pipe));
+    case TraceOp::kScalar: return 0;
+    case TraceOp::kSetFlag: return 0;  // deferred on a pending pipe
+    case TraceOp::kWaitFlag: {  // a pipe takes a pending flag (deferred); the scalar cannot
+      const int src = PipeIndex(r.a), dst = PipeIndex(r.b);
+      if (dst != kNoPipe && dst != kS) return 0;
+      auto it = c.flags.find((uint64_t(src) << 56) | (uint64_t(dst) << 48) | r.x);
+      const bool pendingFlag = it != c.flags.end() && !it->second.empty() && it->second.front().t == kPendingTime;
+      return pendingFlag ? bit(src) : 0u;
+    }
+    case TraceOp::kBarrier: return r.a == PIPE_ALL ? kAll : bit(PipeIndex(r.a));
+    case TraceOp::kCrossSet:   // deferred on an unsettled pipe
+    case TraceOp::kCrossWait:  // raises the pipe's bounds (a max, in any order)
+      return 0;
+    case TraceOp::kGmSignal: return bit(kMte3);
+    case TraceOp::kGmWait: return bit(kMte2);
+    case TraceOp::kSyncAll: return kAll;
+  }
+  return kAll;
 }
 
 // Completion of everything issued on `pipe` so far, and the scalar time: when a SetFlag on it fires.
@@ -527,7 +691,7 @@ void Engine::Deliver(uint32_t target, uint32_t flag, int slot, Timed fire) {
 
 void Engine::Wake(uint32_t ci) {
   cores_[ci].blocked = false;
-  heap_.push({cores_[ci].frontier, ci});
+  heap_.push({Turn(cores_[ci]), ci});
 }
 
 // Mode 2 delivers to the other core kind of the block (an AIC counts per AIV); modes 0 / 1 deliver
@@ -714,6 +878,19 @@ void Engine::Finish(uint32_t ci) {
 bool Engine::StepCore(uint32_t ci) {
   CoreState& c = cores_[ci];
   const auto& recs = c.trace->records;
+  // A record that needs the end of a GM transfer still in the pools waits for it (EndTransfer wakes).
+  if (c.scalarAfter >= 0) {
+    if (c.pendingPipes & (1u << c.scalarAfter)) {
+      c.flowBlocked = true;
+      return false;
+    }
+    WaitOn(c, kS, Timed{c.pipes[c.scalarAfter].done, c.pipes[c.scalarAfter].doneBy}, kFlag);
+    c.scalarAfter = -1;
+  }
+  if (c.pendingPipes & NeededPipes(c)) {
+    c.flowBlocked = true;
+    return false;
+  }
   if (c.pc >= recs.size()) {
     Finish(ci);
     return false;
@@ -756,6 +933,12 @@ bool Engine::StepCore(uint32_t ci) {
     case TraceOp::kSetFlag: {
       const int src = PipeIndex(r.a), dst = PipeIndex(r.b);
       Issue(c, src == kNoPipe ? kS : src, info, ci);
+      if (src != kNoPipe && !c.pipes[src].Settled()) {  // fires when the pipe settles
+        auto& q = c.flags[(uint64_t(src) << 56) | (uint64_t(dst) << 48) | r.x];
+        q.push_back(Timed{kPendingTime, PipeRef(ci, c.pc)});
+        c.pipes[src].deferred.push_back({kDeferSet, kFlag, static_cast<uint32_t>(c.pc), c.S, &q.back(), -1, 0, false, {}});
+        break;
+      }
       Timed fire = PipeDone(c, src == kNoPipe ? kS : src, ScalarRef(ci, c.pc));
       info.start = static_cast<float>(fire.t);  // the flag itself takes only its latency
       fire.t += soc_.flagLatency;
@@ -772,8 +955,19 @@ bool Engine::StepCore(uint32_t ci) {
       auto& q = c.flags[key];
       Issue(c, dst == kNoPipe ? kS : dst, info, ci);
       info.start = info.end = info.issue;
-      if (!q.empty()) {
-        WaitOn(c, dst, q.front(), kFlag);
+      if (!q.empty() && q.front().t == kPendingTime) {  // the dst pipe waits until the src pipe settles
+        const uint64_t id = ++deferredIds_;
+        for (auto& f : c.pipes[src].deferred)
+          if (f.kind == kDeferSet && f.slot == &q.front()) {
+            f.slot = nullptr;
+            f.consumer = dst;
+            f.id = id;
+          }
+        c.pipes[dst].deferred.push_back({kDeferWait, kFlag, static_cast<uint32_t>(c.pc), 0, nullptr, -1, id, false, {}});
+        c.pendingPipes |= 1u << dst;
+        q.pop_front();
+      } else if (!q.empty()) {
+        DeferredWait(ci, dst, q.front(), kFlag);
         q.pop_front();
       }
       break;
@@ -798,6 +992,10 @@ bool Engine::StepCore(uint32_t ci) {
       int pipe = PipeIndex(r.b);
       if (pipe == kNoPipe) pipe = kS;
       Issue(c, pipe, info, ci);
+      if (!c.pipes[pipe].Settled()) {  // sent when the pipe settles
+        c.pipes[pipe].deferred.push_back({kDeferCross, kCrossCore, static_cast<uint32_t>(c.pc), c.S, nullptr, -1, 0, false, {}});
+        break;
+      }
       Timed fire = PipeDone(c, pipe, ScalarRef(ci, c.pc));
       info.start = static_cast<float>(fire.t);  // its span on the path is the cross-core latency
       fire.t += soc_.crossCoreLatency;
@@ -817,7 +1015,7 @@ bool Engine::StepCore(uint32_t ci) {
       if (pipe == kNoPipe) pipe = kS;
       Issue(c, pipe, info, ci);
       info.start = info.end = info.issue;
-      WaitOn(c, pipe, got, kCrossCore);
+      DeferredWait(ci, pipe, got, kCrossCore);
       break;
     }
     case TraceOp::kGmSignal: {
@@ -857,7 +1055,7 @@ bool Engine::StepCore(uint32_t ci) {
       poll.y = 1;
       poll.z = 0;
       PipeInstruction(ci, poll, kMte2, info);
-      WaitOn(c, kS, Timed{c.pipes[kMte2].done, c.pipes[kMte2].doneBy}, kFlag);
+      c.scalarAfter = kMte2;  // the scalar waits for the poll's completion (at the next step)
       break;
     }
     case TraceOp::kSyncAll: {
@@ -904,21 +1102,41 @@ Result Engine::Run() {
   for (uint32_t i = 0; i < cores_.size(); ++i)
     if (cores_[i].waveAfter == ~0u) heap_.push({0.0, i});
     else cores_[i].blocked = true;
-  // Cores take turns in the order of their frontier (the latest start of an instruction they issued),
-  // a bucket of time at a time: GM transfers then book the shared bandwidth roughly in time order,
-  // so the cores share it instead of the first one processed taking it all.
+  // Cores take turns in the order of Turn(), a slice of time at a time (L2 lines then fill roughly in time order). The shared pools advance
+  // from event to event once no runnable core is behind their next event; a core waiting for a
+  // transfer's end resumes when the pools reach it.
   const double slice = soc_.bucketCycles;
+  std::vector<SharedPools::Done> done;
+  uint64_t events = 0;
   for (;;) {
     if (!gmWaitList_.empty()) ResolveGmWaits();
-    if (heap_.empty()) break;
+    while (!heap_.empty()) {  // drop stale entries
+      const auto [key, ci] = heap_.top();
+      const CoreState& c = cores_[ci];
+      if (!(c.finished || c.blocked || c.flowBlocked || key != Turn(c))) break;
+      heap_.pop();
+    }
+    const double next = pools_->NextEvent();
+    if (heap_.empty() || heap_.top().first > next) {
+      if (next == SharedPools::kNever) break;
+      done.clear();
+      pools_->Advance(done);
+      for (const auto& d : done) EndTransfer(d.tag, d.end);
+      if (++events % 1024 == 0) {  // no transfer starts before the earliest scalar time of a live core
+        double earliest = pools_->Now();
+        for (const CoreState& c : cores_)
+          if (!c.finished && c.waveAfter == ~0u) earliest = std::min(earliest, c.S);
+        pools_->Forget(earliest);
+      }
+      continue;
+    }
     const auto [key, ci] = heap_.top();
     heap_.pop();
     CoreState& c = cores_[ci];
-    if (c.finished || c.blocked || key != c.frontier) continue;  // stale entry
     const double limit = (heap_.empty() ? key : heap_.top().first) + slice;
     bool running = true;
-    for (uint32_t n = 0; running && n < 4096 && (n == 0 || c.frontier <= limit); ++n) running = StepCore(ci);
-    if (running) heap_.push({c.frontier, ci});
+    for (uint32_t n = 0; running && n < 4096 && (n == 0 || Turn(c) <= limit); ++n) running = StepCore(ci);
+    if (running) heap_.push({Turn(c), ci});
   }
   for (uint32_t i = 0; i < cores_.size(); ++i)
     if (cores_[i].gmWaiting) throw std::runtime_error(GmWaitError(i));

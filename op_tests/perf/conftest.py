@@ -18,7 +18,8 @@ class Kernels:
     def __init__(self, path: Path):
         self.lib = ctypes.CDLL(str(path))
         self.lib.perf_stream_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
-                                              ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
+                                              ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_char_p,
+                                              ctypes.c_int]
         self.lib.perf_matmul.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 4 + [ctypes.c_char_p, ctypes.c_int]
         self.lib.perf_dependencies.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 6 + [ctypes.c_char_p, ctypes.c_int]
 
@@ -26,11 +27,14 @@ class Kernels:
         if rc:
             raise RuntimeError(err.value.decode())
 
-    def stream_copy(self, src: np.ndarray, cores: int, tile_bytes: int, buffers: int) -> np.ndarray:
+    def stream_copy(self, src: np.ndarray, cores: int, tile_bytes: int, buffers: int, leads=None) -> np.ndarray:
+        """`leads`: per core, scalar UB writes before its first copy (a head start in modeled time)."""
         dst = np.zeros_like(src)
         err = ctypes.create_string_buffer(2048)
+        lead = None if leads is None else np.ascontiguousarray(leads, dtype=np.uint32)
+        assert lead is None or lead.shape == (cores,)
         rc = self.lib.perf_stream_copy(src.ctypes.data, dst.ctypes.data, cores, src.nbytes // cores, tile_bytes,
-                                       buffers, err, len(err))
+                                       buffers, None if lead is None else lead.ctypes.data, err, len(err))
         self._check(rc, err)
         return dst
 

@@ -15,6 +15,7 @@ struct CopyArgs {
   uint64_t bytesPerCore;
   uint32_t tileBytes;
   uint32_t buffers;  // 1: copy-in waits for the previous copy-out; 2: they overlap
+  const uint32_t* leads = nullptr;  // per block: scalar UB writes before its first copy (a head start)
 };
 
 template <int32_t kBuffers>
@@ -28,6 +29,12 @@ void StreamCopy(GM_ADDR src, GM_ADDR dst, const CopyArgs& a) {
   in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
   out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
   const uint32_t n = a.tileBytes / 2;
+  if (a.leads) {
+    TBuf<TPosition::VECCALC> scratch;
+    pipe.InitBuffer(scratch, 32);
+    LocalTensor<int16_t> s = scratch.Get<int16_t>();
+    for (uint32_t i = 0; i < a.leads[GetBlockIdx()]; ++i) s.SetValue(0, int16_t(i));
+  }
   for (uint64_t off = 0; off < a.bytesPerCore / 2; off += n) {
     LocalTensor<int16_t> t = q.template AllocTensor<int16_t>();
     DataCopy(t, in[off], n);
@@ -176,10 +183,11 @@ int Guard(char* err, int errLen, F&& f) {
 extern "C" {
 
 // src and dst hold cores x bytesPerCore bytes.
+// leads: null, or per core the scalar work before its first copy.
 int perf_stream_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore, uint32_t tileBytes, uint32_t buffers,
-                     char* err, int errLen) {
+                     const uint32_t* leads, char* err, int errLen) {
   return Guard(err, errLen, [&] {
-    const CopyArgs args{bytesPerCore, tileBytes, buffers};
+    const CopyArgs args{bytesPerCore, tileBytes, buffers, leads};
     const uint64_t total = uint64_t(cores) * bytesPerCore;
     auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
     emu::Launch("stream_copy", KernelMode::AIV_MODE, cores,
