@@ -89,6 +89,7 @@ py::dict ResultDict(const ascend_glm5::perf::Result& r) {
   d["cube_macs"] = py::make_tuple(r.cubeMacs[0], r.cubeMacs[1], r.cubeMacs[2], r.cubeMacs[3]);
   d["vector_repeats"] = r.vectorRepeats;
   d["bandwidth_stall"] = r.bandwidthStall;
+  d["late_bytes"] = r.lateBytes;
   py::list pipes;
   for (int p = 0; p < kPipes; ++p) pipes.append(ascend_glm5::perf::PipeName(p));
   d["pipes"] = pipes;

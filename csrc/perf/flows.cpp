@@ -115,6 +115,8 @@ bool SharedPools::Start(double t0, const Leg* legs, int count, uint64_t tag, dou
     starts_.push({t0, id});
     return false;
   }
+  if (t0 < now_)
+    for (int i = 0; i < x.count; ++i) lateBytes_ += x.legs[i].bytes;
   if (StartLeg(id, t0, end)) {
     freeIds_.push_back(id);
     return true;

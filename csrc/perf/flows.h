@@ -10,10 +10,11 @@
 // The answer depends only on the transfers' start times, sizes and rates, never on the order the
 // replay hands them in.
 //
-// A transfer handed in with a start before the pools' clock (the replay visited its core late: a
-// copy on one pipe issued after the core waited for another pipe's transfer) is taken to have moved
-// at its class's rate of that time, from the kept history of S_k; it did not slow the transfers of
-// that time down (a small over-use of the pool, bounded by such transfers' bytes).
+// The replay hands every transfer in at or after its start (it defers what a core issues to a pipe
+// with a transfer in flight instead of holding the core back). Should one come with a start before
+// the pools' clock anyway, it is taken to have moved at its class's rate of that time, from the kept
+// history of S_k, without slowing the transfers of that time (an over-use of the pool); LateBytes
+// counts such bytes so that a test or a report can see them.
 #pragma once
 
 #include <cstddef>
@@ -55,6 +56,9 @@ class SharedPools {
   // Forget the history before t (no transfer will start before it any more).
   void Forget(double t);
   double Now() const { return now_; }
+  // Bytes handed in with a start before the clock (a late start: taken to have moved at its class's
+  // rate of that time without slowing anyone, an over-use of the pool). The replay avoids them.
+  double LateBytes() const { return lateBytes_; }
 
  private:
   struct Transfer {
@@ -86,7 +90,7 @@ class SharedPools {
   // Starts leg `at` of transfer id at t (<= now_); true if the transfer ended (by now_) at `end`.
   bool StartLeg(uint32_t id, double t, double& end);
 
-  double now_ = 0;
+  double now_ = 0, lateBytes_ = 0;
   PoolState pools_[kPools];
   std::vector<Transfer> transfers_;
   std::vector<uint32_t> freeIds_;

@@ -34,7 +34,8 @@ const char* ReasonName(int r) {
 namespace {
 
 constexpr int kNoPipe = -1;
-constexpr double kPendingTime = -1;  // a flag set on a pipe whose GM transfer is still in the pools
+enum : uint8_t { kDeferSet, kDeferCross, kDeferWait, kDeferInstr, kDeferBarrier };  // PipeState::Deferred
+constexpr double kPendingTime = -1;  // a flag set, or a queue slot's start, not known yet (its pipe is unsettled)
 
 int PipeIndex(uint8_t pipe) {
   switch (pipe) {
@@ -83,18 +84,20 @@ struct PipeState {
   Ref doneBy;
   double lastEnd = 0;
   bool drained = true;               // the next compute instruction pays its head
-  std::vector<double> ringStart;     // start times of the last queueDepth instructions
+  std::vector<double> ringStart;     // start times of the last queueDepth instructions (kPendingTime: deferred)
   std::vector<Ref> ringBy;
   uint32_t ringPos = 0, ringCount = 0;
   double segStart = -1, segEnd = -1;  // open timeline segment
   bool pending = false;  // a GM transfer whose end the shared pools have not reached yet is in the queue
-  // In program order, what happened on this pipe since it stopped being settled: flags set on it
-  // (they fire once what precedes them is known) and waits for flags (raise its bounds, in order).
+  // In program order, what was issued to this pipe since it stopped being settled: its instructions
+  // and barriers (they run once what precedes them is known), flags set on it (they fire then) and
+  // waits for flags (raise its bounds, in order).
   struct Deferred {
-    uint8_t kind;  // kDeferSet, kDeferCross, kDeferWait
+    uint8_t kind;  // kDeferSet, kDeferCross, kDeferWait, kDeferInstr, kDeferBarrier
     uint8_t reason;  // kDeferWait: why the pipe waited (critical path)
     uint32_t idx;  // record
-    double S;      // scalar time at the set
+    double S;      // scalar time at the set / barrier; kDeferInstr: its issue time
+    uint32_t ring;  // kDeferInstr: its queue slot (ringStart)
     Timed* slot;   // kSet: its queue slot while no WaitFlag took it
     int consumer;  // kSet: the pipe whose kWait took it (-1: none)
     uint64_t id;   // kWait: its id; kSet: the id of the kWait that took it
@@ -114,6 +117,9 @@ struct CoreState {
   PipeState pipes[kPipes];
   std::unordered_map<uint64_t, std::deque<Timed>> flags;          // in-core events by (src, dst, id)
   std::map<std::pair<uint32_t, int>, std::deque<Timed>> delivered;  // cross-core deliveries by (flag, slot)
+  // Cross-core waits of a pipe (not the scalar's) issued before their flag was delivered, in program
+  // order: (record, the id of the wait deferred on the pipe). Deliveries go to them first (Deliver).
+  std::deque<std::pair<uint32_t, uint64_t>> crossWaits;
   std::vector<uint64_t> dcache;                                     // scalar DataCache tags
   int64_t block = 0;
   double frontier = 0;  // latest start of an instruction issued so far
@@ -155,6 +161,8 @@ class Engine {
   // ---- per core ----
   bool StepCore(uint32_t ci);  // false: blocked or finished
   void PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInfo& info);
+  void RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe, double issued, uint32_t slot);
+  void PipeBarrier(uint32_t ci, int pipe, double S);
   double Issue(CoreState& c, int pipe, RecInfo& info, uint32_t ci);
   void Finish(uint32_t ci);
   void Emit(uint32_t ci, int pipe, double start, double end);
@@ -162,15 +170,16 @@ class Engine {
   void ClassifyRead(const TraceRecord& r, double& hit, double& miss);
   double InsertWrite(const TraceRecord& r);
   // A GM copy: its legs through the shared pools (L2, then HBM) from t0; ends now or pends.
-  void StartTransfer(uint32_t ci, int pipe, double start, double t0, double ideal, double latency, int32_t api,
-                     const SharedPools::Leg (&legs)[2]);
+  void StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, double t0, double ideal, double latency,
+                     int32_t api, const SharedPools::Leg (&legs)[2]);
   void EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api, double start, double end, double latency);
-  void EndTransfer(uint64_t tag, double end);
+  void EndTransfer(uint64_t tag, double end, bool settle = true);
   void Settle(uint32_t ci, int pipe);
   // WaitOn for a pipe, in program order behind what is deferred on it.
   void DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason);
   uint64_t deferredIds_ = 0;
-  uint32_t NeededPipes(const CoreState& c) const;
+  bool MustWait(const CoreState& c) const;
+  void WakeIfFree(uint32_t ci);
   template <typename F>
   void ForEachLine(const TraceRecord& r, F&& f);
   // ---- cross-core ----
@@ -421,12 +430,32 @@ void Engine::Emit(uint32_t ci, int pipe, double start, double end) {
   p.segEnd = end;
 }
 
+// The scalar issues the instruction into its pipe's queue now; it runs on the pipe now if the pipe
+// is settled, else when the pipe settles (deferred in program order: the scalar goes on with the
+// other pipes at its true time, so no GM copy reaches the pools after their clock passed its start).
 void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInfo& info) {
   CoreState& c = cores_[ci];
   PipeState& p = c.pipes[pipe];
   const double issued = Issue(c, pipe, info, ci);
+  const uint32_t slot = p.ringPos;
+  p.ringStart[slot] = kPendingTime;  // the queue slot frees when the instruction starts (RunOnPipe)
+  p.ringBy[slot] = PipeRef(ci, c.pc);
+  p.ringPos = (p.ringPos + 1) % p.ringStart.size();
+  p.ringCount++;
+  if (!p.Settled()) {
+    p.deferred.push_back({kDeferInstr, kIssue, static_cast<uint32_t>(c.pc), issued, slot, nullptr, -1, 0, false, {}});
+    return;
+  }
+  RunOnPipe(ci, static_cast<uint32_t>(c.pc), r, pipe, issued, slot);
+}
+
+// The pipe phase of an instruction issued at `issued` into queue slot `slot`.
+void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe, double issued, uint32_t slot) {
+  CoreState& c = cores_[ci];
+  PipeState& p = c.pipes[pipe];
+  RecInfo& info = info_[ci][idx];
   double start = issued;
-  info.pred = ScalarRef(ci, c.pc);
+  info.pred = ScalarRef(ci, idx);
   info.reason = kIssue;
   if (p.avail > start) {
     start = p.avail;
@@ -435,10 +464,7 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
   }
   const int32_t api = ApiIndex(r.api, pipe);
   const bool idle = p.drained || start > p.lastEnd + 0.5;
-  p.ringStart[p.ringPos] = start;  // the queue slot frees when the instruction starts
-  p.ringBy[p.ringPos] = PipeRef(ci, c.pc);
-  p.ringPos = (p.ringPos + 1) % p.ringStart.size();
-  p.ringCount++;
+  p.ringStart[slot] = start;
   double busy = 0, latency = 0;
   const auto op = static_cast<TraceOp>(r.op);
   if (op == TraceOp::kVector) {
@@ -466,7 +492,7 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       res_.hbmReadBytes += miss;
       res_.l2HitBytes += hit;
       const SharedPools::Leg legs[2] = {{SharedPools::kL2, hit, hitRate}, {SharedPools::kHbm, miss, path}};
-      StartTransfer(ci, pipe, start, t0, t0 + hit / hitRate + miss / path, soc_.gmReadLatency, api, legs);
+      StartTransfer(ci, idx, pipe, start, t0, t0 + hit / hitRate + miss / path, soc_.gmReadLatency, api, legs);
       return;
     } else if (dst == AscendC::emu::kTraceGm) {
       const double fresh = InsertWrite(r);
@@ -476,7 +502,7 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       res_.hbmWriteBytes += fresh;
       res_.l2HitBytes += inL2;
       const SharedPools::Leg legs[2] = {{SharedPools::kL2, inL2, rate}, {SharedPools::kHbm, fresh, rate}};
-      StartTransfer(ci, pipe, start, t0, t0 + inL2 / rate + fresh / rate, 0, api, legs);
+      StartTransfer(ci, idx, pipe, start, t0, t0 + inL2 / rate + fresh / rate, 0, api, legs);
       return;
     } else {
       double rate = soc_.ubToUbRate;
@@ -489,7 +515,7 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
     }
   }
   c.frontier = std::max(c.frontier, start);
-  EndPipeInstruction(ci, static_cast<uint32_t>(c.pc), pipe, api, start, start + busy, latency);
+  EndPipeInstruction(ci, idx, pipe, api, start, start + busy, latency);
 }
 
 // What follows an instruction's start once its end is known.
@@ -519,11 +545,11 @@ void Engine::EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api
   Emit(ci, pipe, start, end);
 }
 
-// A GM copy goes through the shared pools. It may end at once (nothing to move, or a late start
-// that the pools' clock has passed); else its pipe pends until the pools reach its end: records
-// that need that pipe's state wait for it in the replay (not in modeled time; NeededPipes).
-void Engine::StartTransfer(uint32_t ci, int pipe, double start, double t0, double ideal, double latency, int32_t api,
-                           const SharedPools::Leg (&legs)[2]) {
+// A GM copy goes through the shared pools. It may end at once (nothing to move); else its pipe
+// pends until the pools reach its end: what is issued to that pipe meanwhile is deferred, and a
+// record whose scalar needs its state waits for it in the replay (MustWait).
+void Engine::StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, double t0, double ideal, double latency,
+                           int32_t api, const SharedPools::Leg (&legs)[2]) {
   CoreState& c = cores_[ci];
   c.frontier = std::max(c.frontier, start);
   uint32_t tag;
@@ -534,28 +560,27 @@ void Engine::StartTransfer(uint32_t ci, int pipe, double start, double t0, doubl
     tag = static_cast<uint32_t>(pending_.size());
     pending_.emplace_back();
   }
-  pending_[tag] = PendingCopy{ci, static_cast<uint32_t>(c.pc), pipe, api, start, t0, ideal, latency};
+  pending_[tag] = PendingCopy{ci, idx, pipe, api, start, t0, ideal, latency};
   // The queue slot holds the start now: a later instruction of this pipe waits for the end anyway.
   double end;
   if (pools_->Start(t0, legs, 2, tag, end)) {
-    EndTransfer(tag, end);
+    EndTransfer(tag, end, false);  // the pipe was settled before it, and stays so
     return;
   }
   c.pipes[pipe].pending = true;
   c.pendingPipes |= 1u << pipe;
 }
 
-void Engine::EndTransfer(uint64_t tag, double end) {
+void Engine::EndTransfer(uint64_t tag, double end, bool settle) {
   const PendingCopy x = pending_[tag];
   freePending_.push_back(static_cast<uint32_t>(tag));
   CoreState& c = cores_[x.core];
   res_.bandwidthStall += std::max(0.0, end - x.ideal);
   c.pipes[x.pipe].pending = false;
   EndPipeInstruction(x.core, x.idx, x.pipe, x.api, x.start, end, x.latency);
-  Settle(x.core, x.pipe);
+  if (settle) Settle(x.core, x.pipe);
 }
 
-enum : uint8_t { kDeferSet, kDeferCross, kDeferWait };
 
 void Engine::DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason) {
   CoreState& c = cores_[ci];
@@ -563,25 +588,33 @@ void Engine::DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason) {
     WaitOn(c, pipe, t, reason);
     return;
   }
-  c.pipes[pipe].deferred.push_back({kDeferWait, reason, static_cast<uint32_t>(c.pc), 0, nullptr, -1, 0, true, t});
+  c.pipes[pipe].deferred.push_back({kDeferWait, reason, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, 0, true, t});
 }
 
-// A pipe's deferred items run in program order once its transfer has ended: a wait applies once its
-// flag's time is known, a set fires with what precedes it (a flag goes into its queue slot, or to the
-// pipe whose WaitFlag took it, which may settle that pipe in turn).
+// A pipe's deferred items run in program order once its transfer has ended, until one of them is a
+// transfer that pends in turn: an instruction runs on the pipe (its queue slot gets its start), a
+// barrier waits, a wait applies once its flag's time is known, a set fires with what precedes it (a
+// flag goes into its queue slot, or to the pipe whose WaitFlag took it, which may settle that pipe).
 void Engine::Settle(uint32_t ci, int pipe) {
   CoreState& c = cores_[ci];
   PipeState& p = c.pipes[pipe];
-  if (p.pending) return;
-  while (!p.deferred.empty()) {
+  const double turn = Turn(c);
+  while (!p.pending && !p.deferred.empty()) {
     const PipeState::Deferred f = p.deferred.front();
+    if (f.kind == kDeferWait && !f.known) break;
+    p.deferred.pop_front();
     if (f.kind == kDeferWait) {
-      if (!f.known) return;
-      p.deferred.pop_front();
       WaitOn(c, pipe, f.value, f.reason);
       continue;
     }
-    p.deferred.pop_front();
+    if (f.kind == kDeferInstr) {
+      RunOnPipe(ci, f.idx, c.trace->records[f.idx], pipe, f.S, f.ring);
+      continue;
+    }
+    if (f.kind == kDeferBarrier) {
+      PipeBarrier(ci, pipe, f.S);
+      continue;
+    }
     Timed fire = p.done > f.S ? Timed{p.done, p.doneBy} : Timed{f.S, ScalarRef(ci, f.idx)};
     RecInfo& info = info_[ci][f.idx];
     info.start = static_cast<float>(fire.t);
@@ -604,41 +637,61 @@ void Engine::Settle(uint32_t ci, int pipe) {
       Settle(ci, f.consumer);
     }
   }
-  c.pendingPipes &= ~(1u << pipe);
-  if (c.flowBlocked && !(c.pendingPipes & NeededPipes(c))) {
+  if (p.Settled()) c.pendingPipes &= ~(1u << pipe);
+  if (c.flowBlocked) WakeIfFree(ci);
+  else if (Turn(c) != turn && !c.blocked && !c.finished) heap_.push({Turn(c), ci});  // its heap entry went stale
+}
+
+void Engine::WakeIfFree(uint32_t ci) {
+  CoreState& c = cores_[ci];
+  if (c.flowBlocked && !MustWait(c)) {
     c.flowBlocked = false;
     Wake(ci);
   }
 }
 
-// The pipes whose state (start, completion) the record at the core's pc reads.
-uint32_t Engine::NeededPipes(const CoreState& c) const {
-  constexpr uint32_t kAll = (1u << kPipes) - 1;
-  if (c.pc >= c.trace->records.size()) return kAll;  // the core's end
+// True while the scalar unit must wait, in modeled time, for something of an unsettled pipe before
+// it can issue the record at pc: a queue slot's start (a full queue), a flag's time (a scalar
+// WaitFlag), a pipe's completion (PIPE_ALL, GM counters, SyncAll, the core's end). Everything
+// else issued to an unsettled pipe is deferred on it.
+bool Engine::MustWait(const CoreState& c) const {
+  if (c.scalarAfter >= 0 && (c.pendingPipes & (1u << c.scalarAfter))) return true;
+  if (c.pc >= c.trace->records.size()) return c.pendingPipes != 0;  // the core's end
   const TraceRecord& r = c.trace->records[c.pc];
-  auto bit = [](int pipe) { return pipe == kNoPipe ? 0u : 1u << pipe; };
+  auto queueFull = [&c](int pipe) {  // Issue would wait for a slot whose start is not known yet
+    if (pipe == kNoPipe) pipe = kS;
+    const PipeState& p = c.pipes[pipe];
+    return p.ringCount >= p.ringStart.size() && p.ringStart[p.ringPos] == kPendingTime;
+  };
   switch (static_cast<TraceOp>(r.op)) {
     case TraceOp::kVector:
     case TraceOp::kCube:
-    case TraceOp::kCopy: return PipeIndex(r.pipe) == kNoPipe ? bit(kV) : bit(PipeIndex(r.pipe));
-    case TraceOp::kScalar: return 0;
-    case TraceOp::kSetFlag: return 0;  // deferred on a pending pipe
-    case TraceOp::kWaitFlag: {  // a pipe takes a pending flag (deferred); the scalar cannot
+    case TraceOp::kCopy: return queueFull(PipeIndex(r.pipe) == kNoPipe ? kV : PipeIndex(r.pipe));
+    case TraceOp::kScalar: return false;
+    case TraceOp::kSetFlag: return queueFull(PipeIndex(r.a));
+    case TraceOp::kWaitFlag: {
       const int src = PipeIndex(r.a), dst = PipeIndex(r.b);
-      if (dst != kNoPipe && dst != kS) return 0;
+      if (dst != kNoPipe && dst != kS) return queueFull(dst);  // a pipe takes a pending flag: deferred
       auto it = c.flags.find((uint64_t(src) << 56) | (uint64_t(dst) << 48) | r.x);
-      const bool pendingFlag = it != c.flags.end() && !it->second.empty() && it->second.front().t == kPendingTime;
-      return pendingFlag ? bit(src) : 0u;
+      return it != c.flags.end() && !it->second.empty() && it->second.front().t == kPendingTime;
     }
-    case TraceOp::kBarrier: return r.a == PIPE_ALL ? kAll : bit(PipeIndex(r.a));
-    case TraceOp::kCrossSet:   // deferred on an unsettled pipe
-    case TraceOp::kCrossWait:  // raises the pipe's bounds (a max, in any order)
-      return 0;
-    case TraceOp::kGmSignal: return bit(kMte3);
-    case TraceOp::kGmWait: return bit(kMte2);
-    case TraceOp::kSyncAll: return kAll;
+    case TraceOp::kBarrier: return r.a == PIPE_ALL && c.pendingPipes != 0;  // a pipe's barrier: deferred
+    case TraceOp::kCrossSet:
+    case TraceOp::kCrossWait: return queueFull(PipeIndex(r.b));
+    case TraceOp::kGmSignal: return (c.pendingPipes & (1u << kMte3)) != 0;
+    case TraceOp::kGmWait: return (c.pendingPipes & (1u << kMte2)) != 0;
+    case TraceOp::kSyncAll: return c.pendingPipes != 0;
   }
-  return kAll;
+  return c.pendingPipes != 0;
+}
+
+// A barrier on one pipe, issued at scalar time S: the pipe waits for everything issued on it.
+void Engine::PipeBarrier(uint32_t ci, int pipe, double S) {
+  PipeState& p = cores_[ci].pipes[pipe];
+  // pto-isa's A2/A3 cost model charges a vector barrier's drain only when vector work is outstanding.
+  const bool outstanding = p.lastEnd > S;
+  WaitOn(cores_[ci], pipe, Timed{p.done + (pipe == kV && outstanding ? soc_.vecBarrierDrain : 0), p.doneBy}, kBarrier);
+  p.drained = true;
 }
 
 // Completion of everything issued on `pipe` so far, and the scalar time: when a SetFlag on it fires.
@@ -685,7 +738,23 @@ std::vector<uint32_t> Engine::Targets(uint32_t ci, int mode) const {
 }
 
 void Engine::Deliver(uint32_t target, uint32_t flag, int slot, Timed fire) {
-  cores_[target].delivered[{flag, slot}].push_back(fire);
+  CoreState& c = cores_[target];
+  c.delivered[{flag, slot}].push_back(fire);
+  // The core's pipe waits issued before their flag came take deliveries first, in program order.
+  while (!c.crossWaits.empty()) {
+    const auto [idx, id] = c.crossWaits.front();
+    const TraceRecord& r = c.trace->records[idx];
+    Timed got;
+    if (!CrossWait(target, r, got)) break;
+    c.crossWaits.pop_front();
+    const int pipe = PipeIndex(r.b);
+    for (auto& w : c.pipes[pipe].deferred)
+      if (w.kind == kDeferWait && w.id == id) {
+        w.known = true;
+        w.value = got;
+      }
+    Settle(target, pipe);
+  }
   if (cores_[target].blocked && !waitingSync_[target] && cores_[target].waveAfter == ~0u) Wake(target);
 }
 
@@ -878,18 +947,15 @@ void Engine::Finish(uint32_t ci) {
 bool Engine::StepCore(uint32_t ci) {
   CoreState& c = cores_[ci];
   const auto& recs = c.trace->records;
-  // A record that needs the end of a GM transfer still in the pools waits for it (EndTransfer wakes).
-  if (c.scalarAfter >= 0) {
-    if (c.pendingPipes & (1u << c.scalarAfter)) {
-      c.flowBlocked = true;
-      return false;
-    }
-    WaitOn(c, kS, Timed{c.pipes[c.scalarAfter].done, c.pipes[c.scalarAfter].doneBy}, kFlag);
-    c.scalarAfter = -1;
-  }
-  if (c.pendingPipes & NeededPipes(c)) {
+  // A record whose scalar needs what an unsettled pipe has not decided yet waits for it in the
+  // replay (Settle wakes the core); its scalar time then moves to that, never before the pools' clock.
+  if (MustWait(c)) {
     c.flowBlocked = true;
     return false;
+  }
+  if (c.scalarAfter >= 0) {
+    WaitOn(c, kS, Timed{c.pipes[c.scalarAfter].done, c.pipes[c.scalarAfter].doneBy}, kFlag);
+    c.scalarAfter = -1;
   }
   if (c.pc >= recs.size()) {
     Finish(ci);
@@ -936,7 +1002,7 @@ bool Engine::StepCore(uint32_t ci) {
       if (src != kNoPipe && !c.pipes[src].Settled()) {  // fires when the pipe settles
         auto& q = c.flags[(uint64_t(src) << 56) | (uint64_t(dst) << 48) | r.x];
         q.push_back(Timed{kPendingTime, PipeRef(ci, c.pc)});
-        c.pipes[src].deferred.push_back({kDeferSet, kFlag, static_cast<uint32_t>(c.pc), c.S, &q.back(), -1, 0, false, {}});
+        c.pipes[src].deferred.push_back({kDeferSet, kFlag, static_cast<uint32_t>(c.pc), c.S, 0, &q.back(), -1, 0, false, {}});
         break;
       }
       Timed fire = PipeDone(c, src == kNoPipe ? kS : src, ScalarRef(ci, c.pc));
@@ -963,7 +1029,7 @@ bool Engine::StepCore(uint32_t ci) {
             f.consumer = dst;
             f.id = id;
           }
-        c.pipes[dst].deferred.push_back({kDeferWait, kFlag, static_cast<uint32_t>(c.pc), 0, nullptr, -1, id, false, {}});
+        c.pipes[dst].deferred.push_back({kDeferWait, kFlag, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, id, false, {}});
         c.pendingPipes |= 1u << dst;
         q.pop_front();
       } else if (!q.empty()) {
@@ -981,11 +1047,11 @@ bool Engine::StepCore(uint32_t ci) {
       }
       const int pipe = PipeIndex(r.a);
       if (pipe == kNoPipe || pipe == kS) break;
-      PipeState& p = c.pipes[pipe];
-      // pto-isa's A2/A3 cost model charges a vector barrier's drain only when vector work is outstanding.
-      const bool outstanding = p.lastEnd > c.S;
-      WaitOn(c, pipe, Timed{p.done + (pipe == kV && outstanding ? soc_.vecBarrierDrain : 0), p.doneBy}, kBarrier);
-      p.drained = true;
+      if (!c.pipes[pipe].Settled()) {  // the pipe waits for what precedes it once that is known
+        c.pipes[pipe].deferred.push_back({kDeferBarrier, kBarrier, static_cast<uint32_t>(c.pc), c.S, 0, nullptr, -1, 0, false, {}});
+        break;
+      }
+      PipeBarrier(ci, pipe, c.S);
       break;
     }
     case TraceOp::kCrossSet: {
@@ -993,7 +1059,7 @@ bool Engine::StepCore(uint32_t ci) {
       if (pipe == kNoPipe) pipe = kS;
       Issue(c, pipe, info, ci);
       if (!c.pipes[pipe].Settled()) {  // sent when the pipe settles
-        c.pipes[pipe].deferred.push_back({kDeferCross, kCrossCore, static_cast<uint32_t>(c.pc), c.S, nullptr, -1, 0, false, {}});
+        c.pipes[pipe].deferred.push_back({kDeferCross, kCrossCore, static_cast<uint32_t>(c.pc), c.S, 0, nullptr, -1, 0, false, {}});
         break;
       }
       Timed fire = PipeDone(c, pipe, ScalarRef(ci, c.pc));
@@ -1006,16 +1072,25 @@ bool Engine::StepCore(uint32_t ci) {
       break;
     }
     case TraceOp::kCrossWait: {
+      int pipe = PipeIndex(r.b);
+      if (pipe == kNoPipe) pipe = kS;
       Timed got;
-      if (!CrossWait(ci, r, got)) {
+      const bool delivered = c.crossWaits.empty() && CrossWait(ci, r, got);
+      if (!delivered && pipe == kS) {  // the scalar itself waits: so does the core (Deliver wakes it)
         c.blocked = true;
         return false;
       }
-      int pipe = PipeIndex(r.b);
-      if (pipe == kNoPipe) pipe = kS;
       Issue(c, pipe, info, ci);
       info.start = info.end = info.issue;
-      DeferredWait(ci, pipe, got, kCrossCore);
+      if (delivered) {
+        DeferredWait(ci, pipe, got, kCrossCore);
+        break;
+      }
+      // Not delivered yet: only the pipe waits; what is issued to it meanwhile is deferred.
+      const uint64_t id = ++deferredIds_;
+      c.pipes[pipe].deferred.push_back({kDeferWait, kCrossCore, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, id, false, {}});
+      c.pendingPipes |= 1u << pipe;
+      c.crossWaits.push_back({static_cast<uint32_t>(c.pc), id});
       break;
     }
     case TraceOp::kGmSignal: {
@@ -1145,6 +1220,7 @@ Result Engine::Run() {
       throw std::runtime_error("perf model: kernel '" + t_.kernel + "': core " + std::to_string(i) +
                                " never finished its trace (a cross-core wait or SyncAll the model could not match)");
   for (const CoreResult& c : res_.cores) res_.cycles = std::max(res_.cycles, c.end);
+  res_.lateBytes = pools_->LateBytes();
 
   if (detailCore_ >= 0 && detailCore_ < static_cast<int64_t>(cores_.size()))
     for (size_t i = 0; i < info_[detailCore_].size(); ++i) {

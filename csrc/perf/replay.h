@@ -93,6 +93,7 @@ struct Result {
   double vectorRepeats = 0;
   uint64_t records = 0;
   double bandwidthStall = 0;  // cycles GM transfers lost to the shared HBM bandwidth
+  double lateBytes = 0;  // GM bytes handed to the shared pools after their clock passed the copy's start
   // Every record of one core (Replay's detailCore), for inspecting a schedule.
   struct Detail {
     int32_t api;

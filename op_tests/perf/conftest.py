@@ -20,6 +20,8 @@ class Kernels:
         self.lib.perf_stream_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
                                               ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_char_p,
                                               ctypes.c_int]
+        self.lib.perf_late_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
+                                            ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
         self.lib.perf_matmul.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 4 + [ctypes.c_char_p, ctypes.c_int]
         self.lib.perf_dependencies.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 6 + [ctypes.c_char_p, ctypes.c_int]
 
@@ -36,6 +38,15 @@ class Kernels:
         rc = self.lib.perf_stream_copy(src.ctypes.data, dst.ctypes.data, cores, src.nbytes // cores, tile_bytes,
                                        buffers, None if lead is None else lead.ctypes.data, err, len(err))
         self._check(rc, err)
+        return dst
+
+    def late_copy(self, src: np.ndarray, cores: int, tile_bytes: int, streamers: int) -> np.ndarray:
+        """The late-copy micro-kernel (perf_kernels.cpp LateCopy): blocks < `streamers` copy their slice
+        of src, the others fill theirs with 7s."""
+        dst = np.zeros_like(src)
+        err = ctypes.create_string_buffer(2048)
+        self._check(self.lib.perf_late_copy(src.ctypes.data, dst.ctypes.data, cores, src.nbytes // cores, tile_bytes,
+                                            streamers, err, len(err)), err)
         return dst
 
     def matmul(self, a: np.ndarray, bt: np.ndarray, cores: int, overlap: bool) -> np.ndarray:

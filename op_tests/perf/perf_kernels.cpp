@@ -45,6 +45,50 @@ void StreamCopy(GM_ADDR src, GM_ADDR dst, const CopyArgs& a) {
   }
 }
 
+// ---- late copies: a core whose scalar unit issues copies of one pipe while another pipe's copy is
+// still in flight, next to streaming cores -----------------------------------------------------------
+// Blocks < `streamers` run StreamCopy's loop (double-buffered). The others, per step: two GM -> UB
+// copies into buffers nobody reads (MTE2, back to back), then two UB -> GM copies of a constant tile
+// (MTE3) that wait for nothing, then the scalar waits for the reads (MTE2 -> S) while the writes are
+// in flight. A replay that holds the scalar unit back until a pipe's copy ends (the second read
+// behind the first, the next step's writes behind this one's) hands the other pipe's copies to the
+// HBM pool after their true start.
+struct LateArgs {
+  uint64_t bytesPerCore;
+  uint32_t tileBytes, streamers;
+};
+
+void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  if (GetBlockIdx() < a.streamers) {
+    StreamCopy<2>(src, dst, CopyArgs{a.bytesPerCore, a.tileBytes, 2});
+    return;
+  }
+  TPipe pipe;
+  TBuf<TPosition::VECIN> inA, inB;
+  TBuf<TPosition::VECOUT> outC;
+  pipe.InitBuffer(inA, a.tileBytes);
+  pipe.InitBuffer(inB, a.tileBytes);
+  pipe.InitBuffer(outC, a.tileBytes);
+  LocalTensor<int16_t> ta = inA.Get<int16_t>(), tb = inB.Get<int16_t>(), tc = outC.Get<int16_t>();
+  const uint32_t n = a.tileBytes / 2;
+  Duplicate(tc, int16_t(7), n);
+  SetFlag<HardEvent::V_MTE3>(0);
+  WaitFlag<HardEvent::V_MTE3>(0);
+  GlobalTensor<int16_t> in, out;
+  const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;
+  in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+  out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
+  for (uint64_t off = 0; off + 2 * n <= a.bytesPerCore / 2; off += 2 * n) {
+    DataCopy(ta, in[off], n);
+    DataCopy(tb, in[off + n], n);
+    DataCopy(out[off], tc, n);
+    DataCopy(out[off + n], tc, n);
+    SetFlag<HardEvent::MTE2_S>(0);  // the scalar waits for the reads while the writes are in flight
+    WaitFlag<HardEvent::MTE2_S>(0);
+  }
+}
+
 // ---- matmul: C [M, N] = A [M, K] x Bt [N, K]^T in fp32; core b owns rows [128 b, 128 b + 128) ----
 constexpr uint32_t kM = 128, kN = 128, kK = 64;  // tile: 128 x 128 out, 64-deep k chunks (fp32 k0 = 8)
 
@@ -193,6 +237,18 @@ int perf_stream_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore
     emu::Launch("stream_copy", KernelMode::AIV_MODE, cores,
                 [&] { buffers == 2 ? StreamCopy<2>(s, d, args) : StreamCopy<1>(s, d, args); },
                 {{src, total}, {dst, total}});
+  });
+}
+
+// src and dst hold cores x bytesPerCore bytes; blocks < streamers stream src to dst, the others write a
+// tile of 7s over their slice of dst (LateCopy).
+int perf_late_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore, uint32_t tileBytes,
+                   uint32_t streamers, char* err, int errLen) {
+  return Guard(err, errLen, [&] {
+    const LateArgs args{bytesPerCore, tileBytes, streamers};
+    const uint64_t total = uint64_t(cores) * bytesPerCore;
+    auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
+    emu::Launch("late_copy", KernelMode::AIV_MODE, cores, [&] { LateCopy(s, d, args); }, {{src, total}, {dst, total}});
   });
 }
 

@@ -99,3 +99,25 @@ def test_cheaper_scalar_work_never_slows_the_launch(kern, src):
     t = _trace(kern, src, AIV, ORDERS["shuffled"] * 8)
     times = [perf.replay(t, SOC, param_overrides={"scalar_local_cycles": s}).time_us for s in (1, 1.5, 2, 2.5, 3)]
     assert all(a <= b * 1.002 for a, b in zip(times, times[1:])), times
+
+
+def test_pool_never_moves_more_than_it_has(kern, src):
+    # 20 streaming cores saturate HBM (20 x 58.6 B/cycle of reads alone want 1.3x of it); 20 cores
+    # each issue two GM -> UB copies back to back and then two UB -> GM copies that wait for nothing.
+    # Their scalar unit issues the UB -> GM copies right after the second GM -> UB one, so the pool
+    # gets them at their true start: no byte of HBM traffic is credited outside its capacity.
+    streamers = AIV // 2
+    with perf.tracing() as traces:
+        out = kern.late_copy(src, AIV, TILE, streamers)
+    half = streamers * BYTES // 2
+    assert np.array_equal(out[:half], src[:half])
+    assert (out[half:] == 7).all()
+    rep = perf.replay(traces[0], SOC)
+    cap = params(SOC)["hbm_bytes_per_cycle"]
+    moved = rep.hbm_read_bytes + rep.hbm_write_bytes
+    # The pools are busy from the first copy's first byte (after its overhead) to the launch's end at most.
+    rate = moved / (rep.cycles - OVERHEAD)
+    assert rate <= 1.001 * cap, (rate, cap, rep.late_bytes)
+    assert rep.cycles >= moved / cap, (rep.cycles, moved / cap)
+    # ... because no copy reached the pools after their clock passed its start.
+    assert rep.late_bytes == 0, rep.late_bytes
