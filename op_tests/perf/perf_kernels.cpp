@@ -55,7 +55,7 @@ void StreamCopy(GM_ADDR src, GM_ADDR dst, const CopyArgs& a) {
 // HBM pool after their true start.
 struct LateArgs {
   uint64_t bytesPerCore;
-  uint32_t tileBytes, streamers;
+  uint32_t tileBytes, streamers;  // LateCrossCopy: streamers holds the block count
 };
 
 void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
@@ -86,6 +86,53 @@ void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
     DataCopy(out[off + n], tc, n);
     SetFlag<HardEvent::MTE2_S>(0);  // the scalar waits for the reads while the writes are in flight
     WaitFlag<HardEvent::MTE2_S>(0);
+  }
+}
+
+// Mixed: per block, the AIC reads `steps` tiles GM -> L1 and after each sends a cross-core flag
+// (mode 2, set on MTE2: it fires when the read has ended). Each AIV per step: its MTE3 pipe waits
+// for that flag, writes a constant tile UB -> GM, and MTE2 reads two tiles GM -> UB that wait for
+// nothing. A replay that holds the whole AIV back until the flag is known hands its reads to the
+// HBM pool after their true start.
+constexpr uint16_t kLateFlag = 4;
+
+void LateCrossCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  TPipe pipe;
+  const uint32_t n = a.tileBytes / 2;
+  const uint64_t steps = a.bytesPerCore / a.tileBytes / 2;
+  GlobalTensor<int16_t> in, out;
+  if ASCEND_IS_AIC {
+    // after the AIVs' slices: the AIC's reads share no line with theirs (all miss L2)
+    const uint64_t base = (2ull * a.streamers + GetBlockIdx()) * a.bytesPerCore / 2;
+    in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+    TBuf<TPosition::A1> l1;
+    pipe.InitBuffer(l1, a.tileBytes);
+    LocalTensor<int16_t> t = l1.Get<int16_t>();
+    for (uint64_t i = 0; i < steps; ++i) {
+      DataCopy(t, in[i * n], n);
+      CrossCoreSetFlag<2, PIPE_MTE2>(kLateFlag);
+    }
+  }
+  if ASCEND_IS_AIV {
+    const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;  // AIV block idx: 2 per AIC block
+    in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+    out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
+    TBuf<TPosition::VECIN> inA, inB;
+    TBuf<TPosition::VECOUT> outC;
+    pipe.InitBuffer(inA, a.tileBytes);
+    pipe.InitBuffer(inB, a.tileBytes);
+    pipe.InitBuffer(outC, a.tileBytes);
+    LocalTensor<int16_t> ta = inA.Get<int16_t>(), tb = inB.Get<int16_t>(), tc = outC.Get<int16_t>();
+    Duplicate(tc, int16_t(7), n);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    for (uint64_t i = 0; i < steps; ++i) {
+      CrossCoreWaitFlag<2, PIPE_MTE3>(kLateFlag);
+      DataCopy(out[i * n], tc, n);
+      DataCopy(ta, in[2 * i * n], n);
+      DataCopy(tb, in[(2 * i + 1) * n], n);
+    }
   }
 }
 
@@ -249,6 +296,19 @@ int perf_late_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore, 
     const uint64_t total = uint64_t(cores) * bytesPerCore;
     auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
     emu::Launch("late_copy", KernelMode::AIV_MODE, cores, [&] { LateCopy(s, d, args); }, {{src, total}, {dst, total}});
+  });
+}
+
+// MIX: `blocks` x (1 AIC + 2 AIV); src and dst hold 3 x blocks x bytesPerCore bytes (LateCrossCopy:
+// the AIVs' slices, then the AICs' halves).
+int perf_late_cross_copy(void* src, void* dst, uint32_t blocks, uint64_t bytesPerCore, uint32_t tileBytes, char* err,
+                         int errLen) {
+  return Guard(err, errLen, [&] {
+    const LateArgs args{bytesPerCore, tileBytes, blocks};  // streamers: the block count here
+    const uint64_t total = 3ull * blocks * bytesPerCore;
+    auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
+    emu::Launch("late_cross_copy", KernelMode::MIX_MODE, blocks, [&] { LateCrossCopy(s, d, args); },
+                {{src, total}, {dst, total}});
   });
 }
 

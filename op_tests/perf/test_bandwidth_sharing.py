@@ -121,3 +121,25 @@ def test_pool_never_moves_more_than_it_has(kern, src):
     assert rep.cycles >= moved / cap, (rep.cycles, moved / cap)
     # ... because no copy reached the pools after their clock passed its start.
     assert rep.late_bytes == 0, rep.late_bytes
+
+
+def test_pool_never_moves_more_than_it_has_across_cores(kern, src):
+    # 10 blocks of 1 AIC + 2 AIV: the AICs read tile after tile and flag each to their AIVs, whose
+    # MTE3 pipe waits for the flag while their MTE2 reads (20 x 2 x 58.6 B/cycle wanted: HBM is
+    # the limit) wait for nothing. The reads reach the pool at their true start, not when the flag
+    # becomes known.
+    blocks = 10
+    part = src[: 3 * blocks * (BYTES // 2)]
+    with perf.tracing() as traces:
+        out = kern.late_cross_copy(part, blocks, TILE)
+    per = BYTES // 2  # int16 elements of one AIV slice
+    want = np.zeros_like(part)
+    for v in range(2 * blocks):  # each AIV wrote the first half of its slice with 7s, nothing else
+        want[v * per: v * per + per // 2] = 7
+    assert np.array_equal(out, want)
+    rep = perf.replay(traces[0], SOC)
+    cap = params(SOC)["hbm_bytes_per_cycle"]
+    moved = rep.hbm_read_bytes + rep.hbm_write_bytes
+    rate = moved / (rep.cycles - OVERHEAD)
+    assert rate <= 1.001 * cap, (rate, cap, rep.late_bytes)
+    assert rep.late_bytes == 0, rep.late_bytes
