@@ -401,6 +401,7 @@ double Engine::Issue(CoreState& c, int pipe, RecInfo& info, uint32_t ci) {
   // queueDepth places back to start.
   if (p.ringCount >= p.ringStart.size()) {
     const double t = p.ringStart[p.ringPos];
+    if (t == kPendingTime) throw std::logic_error("perf model: issued into a full queue whose oldest start is unknown");
     if (t > c.S) {
       c.S = t;
       c.sBy = p.ringBy[p.ringPos];
