@@ -297,14 +297,29 @@ class LiVector {
     if (cut) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
+    // A cut final merge repeated over several parts merges only its own score band (BandMerge).
+    bool band = final && cut && !one && t_->outChunk < k;
+    uint32_t from = final ? uint32_t(-1 - m.dst) * t_->outChunk : 0, n = 0;
     if (m.count > 4) {
       // A wide merge (a row's final one; its lists hold at least k entries together as the row
       // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
       uint32_t need = 0;
       for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
-      if (need <= 4 * pairs) MergeTree(m, lens, wideSpec);
-      else MergeChain(m, lens);
+      if (need <= 4 * pairs) {
+        uint32_t starts[kLiMaxWideLists];
+        LoadTree(m, lens, wideSpec, starts);
+        if (band) {
+          LocalTensor<float> lists[kLiMaxWideLists];
+          for (int32_t i = 0; i < m.count; ++i) lists[i] = inAll_[starts[i] * kPairFloats];
+          n = BandMerge(lists, lens, uint32_t(m.count), from);
+        } else {
+          MergeTree(lens, starts, uint32_t(m.count));
+        }
+      } else {
+        band = false;  // every part of the row decides alike (the same lens): all merge in full
+        MergeChain(m, lens);
+      }
     } else {
       if (final && m.visible < int32_t(k)) {
         FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
@@ -318,7 +333,9 @@ class LiVector {
       }
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
-      if (!one) {
+      if (band) {
+        n = BandMerge(in_, lens, uint32_t(m.count), from);
+      } else if (!one) {
         MergeLists(merged_, in_, lens, uint32_t(m.count));
         PipeBarrier<PIPE_V>();
       }
@@ -328,20 +345,27 @@ class LiVector {
       WriteList(m.dst, merged_, keep);
       return;
     }
-    // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
-    // than k those pairs are inside the output, so they become (-inf, -1) again.
-    if (keep < k) FillPairs(total, AlignUp(total, 4));
-    // This merge writes output part -1 - dst: ranks [from, from + n) (the row's final merge is
-    // repeated once per part on other vector cores, each extracting its own ranks). Pairs past k
-    // (more were merged) are not written: the output takes k.
-    const uint32_t from = uint32_t(-1 - m.dst) * t_->outChunk;
-    const uint32_t n = k - from < t_->outChunk ? k - from : t_->outChunk;
+    // This merge writes output part -1 - dst. A band merge: its band's n pairs, merged_[0, n), are
+    // ranks [from, from + n) (BandMerge). Otherwise ranks [from, from + n) of the whole merge (the
+    // row's final merge is repeated once per part on other vector cores, each extracting its own
+    // ranks). Pairs past k are not written: the output takes k.
+    uint32_t at = 0;
+    if (!band) {
+      // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
+      // than k those pairs are inside the output, so they become (-inf, -1) again.
+      if (keep < k) FillPairs(total, AlignUp(total, 4));
+      n = k - from < t_->outChunk ? k - from : t_->outChunk;
+      at = from;
+    } else {
+      n = from >= k ? 0 : (k - from < n ? k - from : n);
+      if (n == 0) return;
+    }
     const uint32_t repeats = CeilDiv(n, kRunPairs);
     if (t_->returnValue) {
-      AscendC::Extract(outScores_, outIdx_, merged_[from * kPairFloats], static_cast<int32_t>(repeats));
+      AscendC::Extract(outScores_, outIdx_, merged_[at * kPairFloats], static_cast<int32_t>(repeats));
     } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
       uint64_t kept = 0;
-      GatherMask(outIdx_, merged_[from * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
+      GatherMask(outIdx_, merged_[at * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
                  GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
     }
     SetFlag<HardEvent::V_MTE3>(0);
@@ -364,9 +388,10 @@ class LiVector {
   // rounds of 4-way merges of consecutive runs (key order, so ties keep the lower index) between
   // inAll_ and merged_ until one run is left; it ends in merged_. A run keeps its best k (entries
   // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
-  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens, uint32_t spec) {
+  // Every list i of m into inAll_ from pair starts[i] (LoadTree), then the rounds (MergeTree).
+  __aicore__ inline void LoadTree(const LiMerge& m, const uint32_t* lens, uint32_t spec, uint32_t* starts) {
     using namespace AscendC;
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0, longest = 0;
+    uint32_t at = 0, longest = 0;
     for (int32_t i = 0; i < m.count; ++i) longest = lens[i] > longest ? lens[i] : longest;
     // Every list's first `longest` pairs in one strided copy (the slots are consecutive) when that
     // fits: one GM copy instead of one per list (each pays the copy's fixed cost); none when the
@@ -379,18 +404,26 @@ class LiVector {
                   DataCopyExtParams(uint16_t(m.count), stride * kPairFloats * 4, t_->listSlotBytes - stride * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
     for (int32_t i = 0; i < m.count; ++i) {
-      if (lens[i] == 0) continue;
       if (together) {
         at = uint32_t(i) * stride;
-      } else {
+      } else if (lens[i] > 0) {
         LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
       }
-      runLens[runs] = lens[i];
-      starts[runs++] = at;
+      starts[i] = at;
       if (!together) at += AlignUp(lens[i], 4);
     }
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
+  }
+
+  __aicore__ inline void MergeTree(const uint32_t* lens, const uint32_t* listStarts, uint32_t count) {
+    using namespace AscendC;
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (lens[i] == 0) continue;
+      runLens[runs] = lens[i];
+      starts[runs++] = listStarts[i];
+    }
     const uint32_t k = t_->sparseCount;
     LocalTensor<float> src = inAll_;
     bool inMerged = false;
@@ -487,6 +520,16 @@ class LiVector {
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
+    // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
+    // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
+    const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
+    if (m.dst < 0 && parts > 1) {
+      const uint32_t part = uint32_t(-1 - m.dst);
+      hasHi_ = part > 0;
+      hasLo_ = part + 1 < parts;
+      if (hasHi_) bandHi_ = src.GetValue(2 * BandRank(part, rank + 1, parts));
+      if (hasLo_) bandLo_ = src.GetValue(2 * BandRank(part + 1, rank + 1, parts));
+    }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
       // Quantiles at or above T: a binary search (a list's quantiles are sorted, best first).
@@ -501,6 +544,97 @@ class LiVector {
         if (keep < lens[i]) lens[i] = keep;
       }
     }
+  }
+
+  // The merged quantile that opens band `part` of `parts` over `ranks` merged quantiles.
+  __aicore__ static inline uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts) {
+    const uint32_t r = part * ranks / parts;
+    return r > 0 ? r - 1 : 0;
+  }
+
+  // Entries of a sorted list (best first) whose score is at least v: a binary search in UB.
+  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v) {
+    uint32_t lo = 0, hi = len;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (list.GetValue(2 * mid) >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // A row's final merge in parts, each part on its own vector core: part p merges only the entries
+  // of its score band [bandLo_, bandHi_) (no upper bound for part 0, no lower one for the last),
+  // found in each (cut, loaded) list by binary search. Bands split the merge order exactly: an
+  // entry's band follows from its score alone, equal scores share a band, and within it the stable
+  // merge of the lists in key order keeps ties on the lower index. The band's entries are therefore
+  // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
+  // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
+  // round instead of all of them, for two binary searches per list.
+  __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
+                                       uint32_t& from) {
+    using namespace AscendC;
+    SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
+    WaitFlag<HardEvent::MTE2_S>(0);
+    LocalTensor<float> run[kLiMaxWideLists];
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, total = 0;
+    from = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t lo = hasHi_ ? AtLeast(lists[i], lens[i], bandHi_) : 0;
+      const uint32_t hi = hasLo_ ? AtLeast(lists[i], lens[i], bandLo_) : lens[i];
+      from += lo;
+      if (hi <= lo) continue;
+      run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
+      runLens[runs++] = hi - lo;
+      total += hi - lo;
+    }
+    if (runs == 0) return 0;
+    // First round: the bands' runs (any pair offset), 4 at a time, into 32-byte aligned runs of merged_.
+    uint32_t out = 0, at = 0;
+    for (uint32_t in = 0; in < runs; in += 4) {
+      const uint32_t q = runs - in < 4 ? runs - in : 4;
+      const uint32_t len = MergeRuns(merged_[at * kPairFloats], &run[in], &runLens[in], q);
+      runLens[out] = len;
+      starts[out++] = at;
+      at += AlignUp(len, 4);
+    }
+    PipeBarrier<PIPE_V>();
+    // Then rounds of 4-way merges between merged_ and inAll_ (MergeRound), ending in merged_.
+    LocalTensor<float> src = merged_;
+    bool inMerged = true;
+    while (out > 1) {
+      const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
+      out = MergeRound(dst, src, runLens, starts, out, 1, t_->sparseCount);
+      src = dst;
+      inMerged = !inMerged;
+    }
+    if (!inMerged) {  // the last run starts at pair 0 of inAll_
+      DataCopy(merged_, src, AlignUp(runLens[0], 4) * kPairFloats);
+      PipeBarrier<PIPE_V>();
+    }
+    return total;
+  }
+
+  // Up to 4 sorted runs at any pair offset -> dst (32-byte aligned), stable (queue order). One run
+  // is split in two queues (a sorted run merged with its own tail is itself; equal scores keep the
+  // first queue first); a single pair is copied by the scalar unit.
+  __aicore__ inline uint32_t MergeRuns(const AscendC::LocalTensor<float>& dst, AscendC::LocalTensor<float>* run,
+                                       uint32_t* lens, uint32_t q) {
+    using namespace AscendC;
+    if (q > 1) return MergeLists(dst, run, lens, q);
+    if (lens[0] > 1) {
+      LocalTensor<float> halves[2] = {run[0], run[0][(lens[0] / 2) * kPairFloats]};
+      uint32_t halfLens[2] = {lens[0] / 2, lens[0] - lens[0] / 2};
+      return MergeLists(dst, halves, halfLens, 2);
+    }
+    PipeBarrier<PIPE_V>();
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    dst.SetValue(0, run[0].GetValue(0));
+    dst.SetValue(1, run[0].GetValue(1));
+    SetFlag<HardEvent::S_V>(0);
+    WaitFlag<HardEvent::S_V>(0);
+    return 1;
   }
 
   // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
@@ -525,6 +659,8 @@ class LiVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;
+  float bandHi_ = 0.0f, bandLo_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
+  bool hasHi_ = false, hasLo_ = false;
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
