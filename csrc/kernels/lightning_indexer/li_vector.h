@@ -287,9 +287,19 @@ class LiVector {
                                     t_->listSlotBytes - wideSpec * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
     }
+    // A part of a band merge above the last needs a list only down to its band's lower edge: about
+    // (part + 1) / parts of its expected cut (a list found longer is loaded again below).
+    const uint32_t parts = CeilDiv(k, t_->outChunk), part = m.dst < 0 ? uint32_t(-1 - m.dst) : 0;
+    const bool upperPart = cut && !wide && m.count > 1 && m.dst < 0 && part + 1 < parts;
+    // A part below the first skips the head of each list, about part / parts of it, less a margin
+    // (a list whose band starts sooner is loaded again below): in_[i] holds list i from pair skip_[i].
+    const bool lowerPart = cut && !wide && m.count > 1 && m.dst < 0 && parts > 1 && part > 0;
+    for (int32_t i = 0; i < 4; ++i) skip_[i] = 0;
     for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
       spec[i] = LiSpecPairs(m.spec, uint32_t(i));
-      if (spec[i] > 0) LoadList(in_[i], m, i, spec[i]);
+      if (lowerPart) skip_[i] = LowerPartSkip(spec[i], part, parts, LiQuantileStep(k, uint32_t(m.cutLists)));
+      if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
+      if (spec[i] > skip_[i]) LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
@@ -312,7 +322,7 @@ class LiVector {
         if (band) {
           LocalTensor<float> lists[kLiMaxWideLists];
           for (int32_t i = 0; i < m.count; ++i) lists[i] = inAll_[starts[i] * kPairFloats];
-          n = BandMerge(lists, lens, uint32_t(m.count), from);
+          n = BandMerge(lists, lens, uint32_t(m.count), from, nullptr);
         } else {
           MergeTree(lens, starts, uint32_t(m.count));
         }
@@ -327,14 +337,17 @@ class LiVector {
         WaitFlag<HardEvent::V_MTE2>(0);
       }
       for (int32_t i = 0; i < m.count; ++i) {
-        if (lens[i] == 0 || (!one && lens[i] <= spec[i])) continue;  // empty, or in in_[i] already
-        DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
-                    DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+        // Empty, or in in_[i] already (a band that starts before the skipped head: loaded again).
+        const bool headOk = skip_[i] <= bandStart_[i];
+        if (!headOk) skip_[i] = bandStart_[i] & ~3u;
+        if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk)) continue;
+        DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
+                    DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
       if (band) {
-        n = BandMerge(in_, lens, uint32_t(m.count), from);
+        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_);
       } else if (!one) {
         MergeLists(merged_, in_, lens, uint32_t(m.count));
         PipeBarrier<PIPE_V>();
@@ -378,8 +391,9 @@ class LiVector {
   }
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.
-  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len) {
-    AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats],
+  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len,
+                                  uint32_t from = 0) {
+    AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats + from * kPairFloats],
                          AscendC::DataCopyExtParams(1, len * kPairFloats * 4, 0, 0, 0),
                          AscendC::DataCopyPadExtParams<float>());
   }
@@ -527,8 +541,8 @@ class LiVector {
       const uint32_t part = uint32_t(-1 - m.dst);
       hasHi_ = part > 0;
       hasLo_ = part + 1 < parts;
-      if (hasHi_) bandHi_ = src.GetValue(2 * BandRank(part, rank + 1, parts));
-      if (hasLo_) bandLo_ = src.GetValue(2 * BandRank(part + 1, rank + 1, parts));
+      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts);
+      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts);
     }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
@@ -543,14 +557,59 @@ class LiVector {
         const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;
       }
+      // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
+      // edge each vouch for `step` entries above the band.
+      bandStart_[i < 4 ? i : 3] = 0;
+      if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
+        uint32_t a = 0, e = kLiQuantiles;
+        while (a < e) {
+          const uint32_t mid = (a + e) / 2;
+          if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= bandHi_) a = mid + 1;
+          else e = mid;
+        }
+        bandStart_[i] = step * a;
+      }
+      // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
+      // down to its first quantile below the band's lower edge: no entry after it is in the band.
+      if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
+        above = 0;
+        end = kLiQuantiles;
+        while (above < end) {
+          const uint32_t mid = (above + end) / 2;
+          if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= bandLo_) above = mid + 1;
+          else end = mid;
+        }
+        const uint32_t keep = step * above + step - 1;
+        if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
+      }
     }
+  }
+
+  // Pairs a part above the last loads with the headers: its share of the expected cut, plus a margin.
+  __aicore__ static inline uint32_t UpperPartPairs(uint32_t spec, uint32_t part, uint32_t parts) {
+    const uint32_t want = AlignUp(spec * (part + 1) / parts + spec / kUpperMarginDiv, 16);
+    return want < spec ? want : spec;
+  }
+  static constexpr uint32_t kUpperMarginDiv = 6;
+  // Pairs a part below the first skips at the head of a list: its share above the band, less a margin.
+  // A multiple of the quantile step: a band starting at or after it is then known to (CutAtThreshold).
+  __aicore__ static inline uint32_t LowerPartSkip(uint32_t spec, uint32_t part, uint32_t parts, uint32_t step) {
+    const uint32_t share = spec * part / parts, margin = spec / kUpperMarginDiv;
+    return share > margin ? (share - margin) / step * step : 0;
   }
 
   // The merged quantile that opens band `part` of `parts` over `ranks` merged quantiles.
   __aicore__ static inline uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts) {
     const uint32_t r = part * ranks / parts;
-    return r > 0 ? r - 1 : 0;
+    return r > 1 ? r - 2 : 0;
   }
+
+  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts) {
+    const uint32_t j = BandRank(part, ranks, parts);
+    const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
+    return a - (a - b) * kEdgeAlpha;
+  }
+  static constexpr float kEdgeAlpha = 0.5f;
 
   // Entries of a sorted list (best first) whose score is at least v: a binary search in UB.
   __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v) {
@@ -572,7 +631,7 @@ class LiVector {
   // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
   // round instead of all of them, for two binary searches per list.
   __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
-                                       uint32_t& from) {
+                                       uint32_t& from, const uint32_t* skip) {
     using namespace AscendC;
     SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
     WaitFlag<HardEvent::MTE2_S>(0);
@@ -580,9 +639,11 @@ class LiVector {
     uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, total = 0;
     from = 0;
     for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t lo = hasHi_ ? AtLeast(lists[i], lens[i], bandHi_) : 0;
-      const uint32_t hi = hasLo_ ? AtLeast(lists[i], lens[i], bandLo_) : lens[i];
-      from += lo;
+      // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
+      const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
+      const uint32_t lo = hasHi_ ? AtLeast(lists[i], len, bandHi_) : 0;
+      const uint32_t hi = hasLo_ ? AtLeast(lists[i], len, bandLo_) : len;
+      from += s + lo;
       if (hi <= lo) continue;
       run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
       runLens[runs++] = hi - lo;
@@ -661,6 +722,8 @@ class LiVector {
   uint32_t step_ = 0;
   float bandHi_ = 0.0f, bandLo_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;
+  uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
+  uint32_t bandStart_[4] = {0, 0, 0, 0};  // ... and its band starts at or after pair bandStart_[i]
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
