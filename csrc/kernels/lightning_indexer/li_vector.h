@@ -251,7 +251,7 @@ class LiVector {
     const uint32_t pairs = t_->bestPairs;
     inAll_ = Take<float>(4 * pairs * kPairFloats);
     for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
-    merged_ = Take<float>(4 * pairs * kPairFloats);
+    merged_ = Take<float>((4 * pairs + 4) * kPairFloats);  // + 4: a band's single run and its (-inf, -1) pair
     heads_ = Take<int32_t>(kLiMaxWideLists * 8);
     header_ = Take<int32_t>(8);
     qIn_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
@@ -259,6 +259,8 @@ class LiVector {
     qB_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     outScores_ = Take<float>(pairs);
     outIdx_ = Take<uint32_t>(pairs);
+    emptyPair_ = Take<float>(kRunPairs * kPairFloats);
+    FillEmptyPairs(emptyPair_, kRunPairs);
   }
 
   __aicore__ inline void MergeStep(const LiMerge& m) {
@@ -657,7 +659,7 @@ class LiVector {
       const uint32_t len = MergeRuns(merged_[at * kPairFloats], &run[in], &runLens[in], q);
       runLens[out] = len;
       starts[out++] = at;
-      at += AlignUp(len, 4);
+      at += AlignUp(len + (q == 1 ? 1 : 0), 4);  // a single run's (-inf, -1) pair too
     }
     PipeBarrier<PIPE_V>();
     // Then rounds of 4-way merges between merged_ and inAll_ (MergeRound), ending in merged_.
@@ -676,26 +678,16 @@ class LiVector {
     return total;
   }
 
-  // Up to 4 sorted runs at any pair offset -> dst (32-byte aligned), stable (queue order). One run
-  // is split in two queues (a sorted run merged with its own tail is itself; equal scores keep the
-  // first queue first); a single pair is copied by the scalar unit.
+  // Up to 4 sorted runs at any pair offset -> dst (32-byte aligned), stable (queue order). A single
+  // run is merged with one (-inf, -1) pair as the later queue (MrgSort takes 2 to 4 queues; the pair
+  // goes after every entry, -inf ones too, and past the returned length).
   __aicore__ inline uint32_t MergeRuns(const AscendC::LocalTensor<float>& dst, AscendC::LocalTensor<float>* run,
                                        uint32_t* lens, uint32_t q) {
-    using namespace AscendC;
     if (q > 1) return MergeLists(dst, run, lens, q);
-    if (lens[0] > 1) {
-      LocalTensor<float> halves[2] = {run[0], run[0][(lens[0] / 2) * kPairFloats]};
-      uint32_t halfLens[2] = {lens[0] / 2, lens[0] - lens[0] / 2};
-      return MergeLists(dst, halves, halfLens, 2);
-    }
-    PipeBarrier<PIPE_V>();
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    dst.SetValue(0, run[0].GetValue(0));
-    dst.SetValue(1, run[0].GetValue(1));
-    SetFlag<HardEvent::S_V>(0);
-    WaitFlag<HardEvent::S_V>(0);
-    return 1;
+    AscendC::LocalTensor<float> two[2] = {run[0], emptyPair_};
+    uint32_t twoLens[2] = {lens[0], 1};
+    MergeLists(dst, two, twoLens, 2);
+    return lens[0];
   }
 
   // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
@@ -727,6 +719,7 @@ class LiVector {
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
+  AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
   AscendC::LocalTensor<float> tiles_[2], wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
