@@ -543,8 +543,8 @@ class LiVector {
       const uint32_t part = uint32_t(-1 - m.dst);
       hasHi_ = part > 0;
       hasLo_ = part + 1 < parts;
-      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts);
-      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts);
+      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts, lists);
+      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
     }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
@@ -600,14 +600,17 @@ class LiVector {
     return share > margin ? (share - margin) / step * step : 0;
   }
 
-  // The merged quantile that opens band `part` of `parts` over `ranks` merged quantiles.
-  __aicore__ static inline uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts) {
-    const uint32_t r = part * ranks / parts;
-    return r > 1 ? r - 2 : 0;
+  // The merged quantile that opens band `part` of `parts` over `ranks` merged quantiles, less an
+  // allowance for the entries each list holds between its last quantile above the edge and the edge.
+  __aicore__ static inline uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
+    const uint32_t r = part * ranks / parts, below = 1 + lists / kEdgeListsDiv;
+    return r > below ? r - below : 0;
   }
+  static constexpr uint32_t kEdgeListsDiv = 4;
 
-  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts) {
-    const uint32_t j = BandRank(part, ranks, parts);
+  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
+                                   uint32_t lists) {
+    const uint32_t j = BandRank(part, ranks, parts, lists);
     const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
     return a - (a - b) * kEdgeAlpha;
   }
