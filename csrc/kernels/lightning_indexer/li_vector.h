@@ -616,9 +616,19 @@ class LiVector {
   }
   static constexpr float kEdgeAlpha = 0.5f;
 
-  // Entries of a sorted list (best first) whose score is at least v: a binary search in UB.
-  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v) {
-    uint32_t lo = 0, hi = len;
+  // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
+  // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
+  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v, uint32_t from,
+                                     bool gallop) {
+    uint32_t lo = from, hi = len;
+    for (uint32_t gap = 1; gallop && lo < hi; gap *= 2) {
+      const uint32_t probe = lo + gap - 1 < hi ? lo + gap - 1 : hi - 1;
+      if (list.GetValue(2 * probe) < v) {
+        hi = probe;
+        break;
+      }
+      lo = probe + 1;
+    }
     while (lo < hi) {
       const uint32_t mid = (lo + hi) / 2;
       if (list.GetValue(2 * mid) >= v) lo = mid + 1;
@@ -646,8 +656,8 @@ class LiVector {
     for (uint32_t i = 0; i < count; ++i) {
       // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
       const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = hasHi_ ? AtLeast(lists[i], len, bandHi_) : 0;
-      const uint32_t hi = hasLo_ ? AtLeast(lists[i], len, bandLo_) : len;
+      const uint32_t lo = hasHi_ ? AtLeast(lists[i], len, bandHi_, 0, false) : 0;
+      const uint32_t hi = hasLo_ ? AtLeast(lists[i], len, bandLo_, lo, hasHi_) : len;
       from += s + lo;
       if (hi <= lo) continue;
       run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
