@@ -612,7 +612,9 @@ class LiVector {
                                    uint32_t lists) {
     const uint32_t j = BandRank(part, ranks, parts, lists);
     const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
-    return a - (a - b) * kEdgeAlpha;
+    // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
+    // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
+    return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
   }
   static constexpr float kEdgeAlpha = 0.5f;
 
