@@ -1,4 +1,4 @@
-// Sparse Flash Attention, vector side (AIV): row selection, online softmax, rescaled accumulation,
+// Sparse Flash Attention, vector side (AIV): row selection, softmax against a reference max,
 // normalisation, and the combine of rows split across cores.
 //
 // Vector core s of an AI core owns a contiguous half of the heads (rows of every cube tile).
@@ -6,15 +6,16 @@
 // sparse_indices into its selected rows (sfa_select.h); vector core 0 writes them and their count
 // to the item's list for the cube. Per tile g:
 //   Softmax(g)     S rows from the S ring; columns past the tile's selected rows -> -inf;
-//                  z = scale * S; m' = max(m, rowmax z); alpha = exp(m - m'); p = exp(z - m');
-//                  l = l * alpha + sum p; P = round(p) to the input dtype -> P ring (for the cube).
-//   Accumulate(g-1) acc = acc * alpha + O (the cube's P . V of the previous tile, fp32);
-//                  after an item's last tile: a whole row is normalised, out = acc / l in the input
-//                  dtype (and m, l if asked); a piece of a split row leaves acc, m and l in GM.
-// The running m and l are kept per item parity and alpha per tile parity, because Softmax of an
-// item's first tile runs before the previous item's last Accumulate.
+//                  z = scale * S; m = max(m, rowmax z); p = exp(z - r) against the item's
+//                  reference max r (Probabilities); l = l + sum p; P = round(p) to the input
+//                  dtype -> P ring (for the cube, which adds P . V into the item's sum in GM).
+//   Accumulate(g-1) after an item's last tile: a whole row reads its sum back and is normalised,
+//                  out = sum / l in the input dtype (and m, l if asked); a piece of a split row
+//                  leaves r, l and m next to its acc in GM.
+// The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
+// before the previous item's last Accumulate.
 // After every item of every core (SyncAll), the split rows' pieces are merged: M = max m_i,
-// l = sum exp(m_i - M) l_i, out = sum exp(m_i - M) acc_i / l, spread over all vector cores by
+// l = sum exp(r_i - M) l_i, out = sum exp(r_i - M) acc_i / l, spread over all vector cores by
 // (row, head).
 #pragma once
 
@@ -607,7 +608,7 @@ class SfaVector {
       if (next.hn > 0) LoadRun(next);
       return;
     }
-    // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
+    // w_i = exp(r_i - M) for every piece at once (an empty piece: r_i = -inf, w_i = 0, its acc 0),
     // l = sum_i w_i l_i.
     uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
     const uint8_t psBlocks = uint8_t(ps / 8);
