@@ -548,13 +548,7 @@ class LiVector {
     }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      // Quantiles at or above T: a binary search (a list's quantiles are sorted, best first).
-      uint32_t above = 0, end = kLiQuantiles;
-      while (above < end) {
-        const uint32_t mid = (above + end) / 2;
-        if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= threshold) above = mid + 1;
-        else end = mid;
-      }
+      uint32_t above = QuantilesAtLeast(list, threshold);
       if (above < kLiQuantiles) {
         const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;
@@ -563,28 +557,27 @@ class LiVector {
       // edge each vouch for `step` entries above the band.
       bandStart_[i < 4 ? i : 3] = 0;
       if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        uint32_t a = 0, e = kLiQuantiles;
-        while (a < e) {
-          const uint32_t mid = (a + e) / 2;
-          if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= bandHi_) a = mid + 1;
-          else e = mid;
-        }
-        bandStart_[i] = step * a;
+        bandStart_[i] = step * QuantilesAtLeast(list, bandHi_);
       }
       // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
       // down to its first quantile below the band's lower edge: no entry after it is in the band.
       if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        above = 0;
-        end = kLiQuantiles;
-        while (above < end) {
-          const uint32_t mid = (above + end) / 2;
-          if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= bandLo_) above = mid + 1;
-          else end = mid;
-        }
+        above = QuantilesAtLeast(list, bandLo_);
         const uint32_t keep = step * above + step - 1;
         if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
       }
     }
+  }
+
+  // How many of list `list`'s quantiles are at or above v: a binary search (they are sorted, best first).
+  __aicore__ inline uint32_t QuantilesAtLeast(uint32_t list, float v) {
+    uint32_t lo = 0, hi = kLiQuantiles;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   // Pairs a part above the last loads with the headers: its share of the expected cut, plus a margin.
