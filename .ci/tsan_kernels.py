@@ -23,14 +23,25 @@ assert all(set(a.tolist()) == set(b.tolist()) for a, b in zip(got.reshape(4, -1)
 print("lightning_indexer", cpu_module().last_launch()["block_dim"], "cores: ok")
 
 
-def check_sfa(label, n_kv, selected, key_rope_dim):
+def check_sfa(label, n_kv, selected, key_rope_dim, rising=False):
     """30 query tokens of 16 heads over n_kv cache rows, `selected` distinct rows each; the rope
-    either separate (key_rope_dim = 64) or in the combined 576-wide row (key_rope_dim = 0)."""
+    either separate (key_rope_dim = 64) or in the combined 576-wide row (key_rope_dim = 0).
+    rising: each row's ids in ascending score order over a wide range (the first rope column),
+    so the vector cores rescale the P . V sum in GM between the cube's atomic adds."""
     q = torch.randn(30, 16, 512, generator=g).to(torch.bfloat16)
-    qr = torch.randn(30, 16, 64, generator=g).to(torch.bfloat16)
-    kv = torch.randn(n_kv, 1, 576 - key_rope_dim, generator=g).to(torch.bfloat16)
-    kr = torch.randn(n_kv, 1, key_rope_dim, generator=g).to(torch.bfloat16) if key_rope_dim else None
-    idx = torch.stack([torch.randperm(n_kv, generator=g)[:selected] for _ in range(30)]).to(torch.int32)[:, None]
+    qr = torch.randn(30, 16, 64, generator=g)
+    kv = torch.randn(n_kv, 1, 576 - key_rope_dim, generator=g)
+    kr = torch.randn(n_kv, 1, key_rope_dim, generator=g) if key_rope_dim else None
+    if rising:
+        qr[..., 0] = 150.0  # z = 0.1 * 150 * rope0: [-15, 15], past the reference's slack of 8
+        (kr if key_rope_dim else kv[..., 512:])[:, 0, 0] = torch.rand(n_kv, generator=g) * 2 - 1
+    qr, kv = qr.to(torch.bfloat16), kv.to(torch.bfloat16)
+    kr = kr.to(torch.bfloat16) if key_rope_dim else None
+    idx = torch.stack([torch.randperm(n_kv, generator=g)[:selected] for _ in range(30)])
+    if rising:
+        rope0 = (kr[:, 0, 0] if key_rope_dim else kv[:, 0, 512]).float()
+        idx = torch.gather(idx, 1, rope0[idx].argsort(dim=1))
+    idx = idx.to(torch.int32)[:, None]
     kw = dict(query_rope=qr, key_rope=kr, layout_query="TND", layout_kv="TND", actual_seq_lengths_query=[30],
               actual_seq_lengths_kv=[n_kv], sparse_mode=0)
     out = ops.sparse_flash_attention(q, kv, kv, idx, 0.1, **kw)[0]
@@ -40,6 +51,9 @@ def check_sfa(label, n_kv, selected, key_rope_dim):
 
 
 check_sfa("(separate rope)", 200, 100, 64)
-# Rows split over the cores: multi-tile pieces, whose last tile the cube writes into the piece's slot
-# while the vector cores atomically add the earlier tiles.
+# Rows split over the cores: pieces of several tiles (and whole rows), whose P . V the cube writes
+# and then atomically adds into the piece (or the O ring slot) while the vector cores post P.
 check_sfa("(combined cache, split rows)", 400, 300, 0)
+# Scores rising past the reference max: the vector cores rescale the GM sum of a piece (or a whole
+# row's O ring slot) after the cube's P . V of the previous tile and before it adds the next.
+check_sfa("(combined cache, split rows, rising scores)", 400, 300, 0, rising=True)

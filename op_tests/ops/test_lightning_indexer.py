@@ -202,6 +202,23 @@ def test_decode_best_keys_in_one_stretch(rows, keys):
     check(q, k, w, sparse_count=2048, return_value=True)
 
 
+@pytest.mark.parametrize("rows, keys", [(1, 16000), (12, 5000)])
+def test_decode_best_keys_in_one_stretch_with_ties(rows, keys):
+    # As above, the stretch made of 50 distinct keys repeated: a part of the final merge may take all
+    # of its band from one list (merged as a single run), full of tied scores in key order.
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=15)
+    start = keys * 3 // 4
+    k[:, start:] = k[:, start + torch.arange(keys - start) % 50] * 4
+    got = check(q, k, w, sparse_count=2048, return_value=True)
+    for r, row in enumerate(got.reshape(rows, -1)):  # each tied class of the stretch: its lowest keys, in order
+        by_class: dict[int, list[int]] = {}
+        for t in row[row >= start].tolist():
+            by_class.setdefault((t - start) % 50, []).append(t)
+        assert len(by_class) >= 4, f"row {r}: too few of the stretch's keys selected to test ties"
+        for c, ts in by_class.items():
+            assert ts == list(range(start + c, start + c + 50 * len(ts), 50)), f"row {r}: tied keys {ts[:8]}..."
+
+
 def test_decode_ties_across_split_lists():
     # 97 distinct keys repeated over 6000: every score is shared by ~62 keys, on every core's list.
     # The threshold lands on tied scores and the merges must still prefer the lower indices.
@@ -253,6 +270,21 @@ def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
     q, k, w = _inputs((1, 120, 8, 128), (1, 2300, 1, 128), seed=15)
     k = k[:, torch.arange(2300) % 89]
     _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048), 89)
+
+
+@pytest.mark.parametrize("rows, keys, distinct", [(1, 16000, 61), (12, 5000, 53), (3, 9000, 7)])
+def test_decode_final_merge_parts_split_on_tied_scores(rows, keys, distinct):
+    # A decode row's final merge runs in parts on several vector cores, each merging the entries of
+    # one score band (between two quantiles) and writing them at the rank where the band starts.
+    # Few distinct keys: every band edge falls on a score shared by hundreds of keys across all of
+    # the row's lists; one row over every core (a wide merge in 8 parts), rows of 4 lists (2 parts),
+    # and 7 distinct keys (a band may hold a single run, or a single entry).
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=rows + distinct)
+    k = k[:, torch.arange(keys) % distinct]
+    got = check(q, k, w, sparse_count=2048, sparse_mode=0, return_value=True)
+    _assert_ties_to_lower_index(got, distinct)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, sparse_mode=0)
+    assert torch.equal(got, want)  # distinct scores between classes are far apart here
 
 
 @pytest.mark.parametrize("distinct", [1, 3])

@@ -425,10 +425,10 @@ def test_merge_of_pieces_at_decode_batches(rows, k):
 
 @pytest.mark.parametrize("k", [129, 257, 385, 2048])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
-def test_cores_last_piece_adds_to_the_cube_output(k, combined):
-    # 16 decode rows over the cores (24 here): a core's last item is the first piece of a row, of
-    # one or several tiles. The cube writes the P . V of that piece's last tile straight into the
-    # piece; the vector cores add their rescaled earlier tiles to it (atomic add). Short last
+def test_pieces_summed_by_the_cube(k, combined):
+    # 16 decode rows over the cores (24 here): pieces of one or several tiles, a core's last item
+    # the first piece of a row. The cube writes the P . V of a piece's first tile into the piece and
+    # adds every later one (atomic add); the vector cores only leave the statistics. Short last
     # tiles (K = 129, 257, 385), a -1 mid-row, a -1 in a row's last tile and out-of-range ids.
     g = torch.Generator().manual_seed(k * 2 + combined)
     rows = 16
@@ -459,6 +459,35 @@ def test_pieces_and_whole_rows_on_one_core(heads):
     idx[5, 0, 100] = -1
     check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
           actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
+@pytest.mark.parametrize("rows, heads, k", [(16, 16, 2048), (40, 8, 300), (100, 4, 300)],
+                         ids=["pieces-of-many-tiles", "pieces-and-whole-rows", "whole-rows"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
+    # The P . V of an item's tiles is summed in GM against a reference max (its first tile's) that
+    # moves only when a later score exceeds it by more than 8; then l and the sum so far are rescaled.
+    # Each row's ids sorted by ascending score, z spread over [-15, 2] by one rope column (the
+    # latent, which is also V, stays N(0, 1); |z| is small where exp(z - m) counts, so the fp32
+    # rounding of z stays within the stats' 1e-5): the reference moves once or more per item.
+    # Without that rescale the sum mixes references (wrong output); without the move fp16's
+    # P = exp(z - r) overflows (z - r reaches ~11). 16 rows of 16 tiles are cut into pieces of many
+    # tiles, 40 rows of 3 tiles give pieces and whole rows on one core, 100 rows of 3 tiles whole
+    # rows only (which read their sum back from the O ring).
+    g = torch.Generator().manual_seed(rows + k)
+    kv_len = 3000
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:, 0, 0] = torch.rand(kv_len, generator=g) * 17 - 15
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    score = q[:, 0].float() @ key[:, 0].float().T + qr[:, 0].float() @ key_rope[:, 0].float().T
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)])
+    idx = torch.gather(idx, 1, torch.gather(score, 1, idx).argsort(dim=1)).to(torch.int32)[:, None]
+    check(q, key, idx, 1.0, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
+          actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
 
 @pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 255, 256, 257, 1535, 1536, 1537, 2047, 2048])

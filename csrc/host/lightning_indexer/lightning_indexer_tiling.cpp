@@ -15,7 +15,7 @@ constexpr uint32_t kSplitMinKeys = 512;
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
 constexpr uint32_t kPairWords = 2;            // a (score, index) pair
 constexpr uint32_t kRunPairs = 32;            // pairs per GatherMask / Extract repeat
-constexpr uint32_t kMaxOutParts = 8;          // most vector cores sharing one row's final extraction
+constexpr uint32_t kMaxOutParts = 32;         // most vector cores sharing one row's final extraction
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
@@ -305,8 +305,9 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     if (!level.empty()) levels.push_back(std::move(level));
   }
   // A plan of one level (decode) with fewer final merges than vector cores repeats each final merge
-  // on up to kMaxOutParts cores, each extracting and writing its own part of the k ranks (the merge
-  // itself is redone; the index extraction, 14 cycles per 32 pairs, is shared).
+  // on up to kMaxOutParts cores, each writing its own part of the k ranks: a cut merge merges only
+  // its part's score band (LiVector::BandMerge: about k / parts pairs instead of all), an uncut one
+  // is redone in full and shares the index extraction (14 cycles per 32 pairs).
   t.outChunk = t.bestPairs;
   if (levels.size() == 1) {
     const uint32_t vectorCores = 2 * t.blockDim, finals = static_cast<uint32_t>(levels[0].size());

@@ -148,11 +148,12 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
   // instead of two for the cube too, and the rows the vector cores gather cross L2 twice more (the
-  // gather slot): the cube then takes 36 of every 64 (the modeled optimum at GLM-5 decode).
+  // gather slot): the cube then takes 32 of every 64 (the modeled optimum at GLM-5 decode B = 64
+  // since the vector cores no longer read each tile's P . V back; 36 before).
   const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  const uint32_t aivPer64 = p.combinedKv ? 14 : 21;
+  const uint32_t aivPer64 = p.combinedKv ? 16 : 21;
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 
@@ -169,7 +170,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint64_t listBytes = 2 * uint64_t(t.listRegionBytes);
   t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
   const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
-  t.pieceBytes = p.heads * kSfaLatentDim * 4 + 2 * AlignUp(p.heads, 8) * 4;
+  t.pieceBytes = p.heads * kSfaLatentDim * 4 + 3 * AlignUp(p.heads, 8) * 4;
   const uint64_t pieceOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
   if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
     throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");

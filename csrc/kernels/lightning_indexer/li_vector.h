@@ -251,7 +251,7 @@ class LiVector {
     const uint32_t pairs = t_->bestPairs;
     inAll_ = Take<float>(4 * pairs * kPairFloats);
     for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
-    merged_ = Take<float>(4 * pairs * kPairFloats);
+    merged_ = Take<float>((4 * pairs + 4) * kPairFloats);  // + 4: a band's single run and its (-inf, -1) pair
     heads_ = Take<int32_t>(kLiMaxWideLists * 8);
     header_ = Take<int32_t>(8);
     qIn_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
@@ -259,6 +259,8 @@ class LiVector {
     qB_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     outScores_ = Take<float>(pairs);
     outIdx_ = Take<uint32_t>(pairs);
+    emptyPair_ = Take<float>(kRunPairs * kPairFloats);
+    FillEmptyPairs(emptyPair_, kRunPairs);
   }
 
   __aicore__ inline void MergeStep(const LiMerge& m) {
@@ -287,9 +289,19 @@ class LiVector {
                                     t_->listSlotBytes - wideSpec * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
     }
+    // A part of a band merge above the last needs a list only down to its band's lower edge: about
+    // (part + 1) / parts of its expected cut (a list found longer is loaded again below).
+    const uint32_t parts = CeilDiv(k, t_->outChunk), part = m.dst < 0 ? uint32_t(-1 - m.dst) : 0;
+    const bool upperPart = cut && !wide && m.count > 1 && m.dst < 0 && part + 1 < parts;
+    // A part below the first skips the head of each list, about part / parts of it, less a margin
+    // (a list whose band starts sooner is loaded again below): in_[i] holds list i from pair skip_[i].
+    const bool lowerPart = cut && !wide && m.count > 1 && m.dst < 0 && parts > 1 && part > 0;
+    for (int32_t i = 0; i < 4; ++i) skip_[i] = 0;
     for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
       spec[i] = LiSpecPairs(m.spec, uint32_t(i));
-      if (spec[i] > 0) LoadList(in_[i], m, i, spec[i]);
+      if (lowerPart) skip_[i] = LowerPartSkip(spec[i], part, parts, LiQuantileStep(k, uint32_t(m.cutLists)));
+      if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
+      if (spec[i] > skip_[i]) LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
@@ -297,14 +309,29 @@ class LiVector {
     if (cut) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
+    // A cut final merge repeated over several parts merges only its own score band (BandMerge).
+    bool band = final && cut && !one && t_->outChunk < k;
+    uint32_t from = final ? uint32_t(-1 - m.dst) * t_->outChunk : 0, n = 0;
     if (m.count > 4) {
       // A wide merge (a row's final one; its lists hold at least k entries together as the row
       // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
       uint32_t need = 0;
       for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
-      if (need <= 4 * pairs) MergeTree(m, lens, wideSpec);
-      else MergeChain(m, lens);
+      if (need <= 4 * pairs) {
+        uint32_t starts[kLiMaxWideLists];
+        LoadTree(m, lens, wideSpec, starts);
+        if (band) {
+          LocalTensor<float> lists[kLiMaxWideLists];
+          for (int32_t i = 0; i < m.count; ++i) lists[i] = inAll_[starts[i] * kPairFloats];
+          n = BandMerge(lists, lens, uint32_t(m.count), from, nullptr);
+        } else {
+          MergeTree(lens, starts, uint32_t(m.count));
+        }
+      } else {
+        band = false;  // every part of the row decides alike (the same lens): all merge in full
+        MergeChain(m, lens);
+      }
     } else {
       if (final && m.visible < int32_t(k)) {
         FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
@@ -312,13 +339,18 @@ class LiVector {
         WaitFlag<HardEvent::V_MTE2>(0);
       }
       for (int32_t i = 0; i < m.count; ++i) {
-        if (lens[i] == 0 || (!one && lens[i] <= spec[i])) continue;  // empty, or in in_[i] already
-        DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats],
-                    DataCopyExtParams(1, lens[i] * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+        // Empty, or in in_[i] already (a band that starts before the skipped head: loaded again).
+        const bool headOk = skip_[i] <= bandStart_[i];
+        if (!headOk) skip_[i] = bandStart_[i] & ~3u;
+        if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk)) continue;
+        DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
+                    DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
-      if (!one) {
+      if (band) {
+        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_);
+      } else if (!one) {
         MergeLists(merged_, in_, lens, uint32_t(m.count));
         PipeBarrier<PIPE_V>();
       }
@@ -328,20 +360,27 @@ class LiVector {
       WriteList(m.dst, merged_, keep);
       return;
     }
-    // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
-    // than k those pairs are inside the output, so they become (-inf, -1) again.
-    if (keep < k) FillPairs(total, AlignUp(total, 4));
-    // This merge writes output part -1 - dst: ranks [from, from + n) (the row's final merge is
-    // repeated once per part on other vector cores, each extracting its own ranks). Pairs past k
-    // (more were merged) are not written: the output takes k.
-    const uint32_t from = uint32_t(-1 - m.dst) * t_->outChunk;
-    const uint32_t n = k - from < t_->outChunk ? k - from : t_->outChunk;
+    // This merge writes output part -1 - dst. A band merge: its band's n pairs, merged_[0, n), are
+    // ranks [from, from + n) (BandMerge). Otherwise ranks [from, from + n) of the whole merge (the
+    // row's final merge is repeated once per part on other vector cores, each extracting its own
+    // ranks). Pairs past k are not written: the output takes k.
+    uint32_t at = 0;
+    if (!band) {
+      // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
+      // than k those pairs are inside the output, so they become (-inf, -1) again.
+      if (keep < k) FillPairs(total, AlignUp(total, 4));
+      n = k - from < t_->outChunk ? k - from : t_->outChunk;
+      at = from;
+    } else {
+      n = from >= k ? 0 : (k - from < n ? k - from : n);
+      if (n == 0) return;
+    }
     const uint32_t repeats = CeilDiv(n, kRunPairs);
     if (t_->returnValue) {
-      AscendC::Extract(outScores_, outIdx_, merged_[from * kPairFloats], static_cast<int32_t>(repeats));
+      AscendC::Extract(outScores_, outIdx_, merged_[at * kPairFloats], static_cast<int32_t>(repeats));
     } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
       uint64_t kept = 0;
-      GatherMask(outIdx_, merged_[from * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
+      GatherMask(outIdx_, merged_[at * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
                  GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
     }
     SetFlag<HardEvent::V_MTE3>(0);
@@ -354,8 +393,9 @@ class LiVector {
   }
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.
-  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len) {
-    AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats],
+  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len,
+                                  uint32_t from = 0) {
+    AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats + from * kPairFloats],
                          AscendC::DataCopyExtParams(1, len * kPairFloats * 4, 0, 0, 0),
                          AscendC::DataCopyPadExtParams<float>());
   }
@@ -364,9 +404,10 @@ class LiVector {
   // rounds of 4-way merges of consecutive runs (key order, so ties keep the lower index) between
   // inAll_ and merged_ until one run is left; it ends in merged_. A run keeps its best k (entries
   // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
-  __aicore__ inline void MergeTree(const LiMerge& m, const uint32_t* lens, uint32_t spec) {
+  // Every list i of m into inAll_ from pair starts[i] (LoadTree), then the rounds (MergeTree).
+  __aicore__ inline void LoadTree(const LiMerge& m, const uint32_t* lens, uint32_t spec, uint32_t* starts) {
     using namespace AscendC;
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, at = 0, longest = 0;
+    uint32_t at = 0, longest = 0;
     for (int32_t i = 0; i < m.count; ++i) longest = lens[i] > longest ? lens[i] : longest;
     // Every list's first `longest` pairs in one strided copy (the slots are consecutive) when that
     // fits: one GM copy instead of one per list (each pays the copy's fixed cost); none when the
@@ -379,18 +420,26 @@ class LiVector {
                   DataCopyExtParams(uint16_t(m.count), stride * kPairFloats * 4, t_->listSlotBytes - stride * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
     for (int32_t i = 0; i < m.count; ++i) {
-      if (lens[i] == 0) continue;
       if (together) {
         at = uint32_t(i) * stride;
-      } else {
+      } else if (lens[i] > 0) {
         LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
       }
-      runLens[runs] = lens[i];
-      starts[runs++] = at;
+      starts[i] = at;
       if (!together) at += AlignUp(lens[i], 4);
     }
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
+  }
+
+  __aicore__ inline void MergeTree(const uint32_t* lens, const uint32_t* listStarts, uint32_t count) {
+    using namespace AscendC;
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (lens[i] == 0) continue;
+      runLens[runs] = lens[i];
+      starts[runs++] = listStarts[i];
+    }
     const uint32_t k = t_->sparseCount;
     LocalTensor<float> src = inAll_;
     bool inMerged = false;
@@ -487,20 +536,166 @@ class LiVector {
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
+    // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
+    // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
+    const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
+    if (m.dst < 0 && parts > 1) {
+      const uint32_t part = uint32_t(-1 - m.dst);
+      hasHi_ = part > 0;
+      hasLo_ = part + 1 < parts;
+      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts, lists);
+      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
+    }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      // Quantiles at or above T: a binary search (a list's quantiles are sorted, best first).
-      uint32_t above = 0, end = kLiQuantiles;
-      while (above < end) {
-        const uint32_t mid = (above + end) / 2;
-        if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= threshold) above = mid + 1;
-        else end = mid;
-      }
+      uint32_t above = QuantilesAtLeast(list, threshold);
       if (above < kLiQuantiles) {
         const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;
       }
+      // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
+      // edge each vouch for `step` entries above the band.
+      bandStart_[i < 4 ? i : 3] = 0;
+      if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
+        bandStart_[i] = step * QuantilesAtLeast(list, bandHi_);
+      }
+      // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
+      // down to its first quantile below the band's lower edge: no entry after it is in the band.
+      if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
+        above = QuantilesAtLeast(list, bandLo_);
+        const uint32_t keep = step * above + step - 1;
+        if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
+      }
     }
+  }
+
+  // How many of list `list`'s quantiles are at or above v: a binary search (they are sorted, best first).
+  __aicore__ inline uint32_t QuantilesAtLeast(uint32_t list, float v) {
+    uint32_t lo = 0, hi = kLiQuantiles;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // Pairs a part above the last loads with the headers: its share of the expected cut, plus a margin.
+  __aicore__ static inline uint32_t UpperPartPairs(uint32_t spec, uint32_t part, uint32_t parts) {
+    const uint32_t want = AlignUp(spec * (part + 1) / parts + spec / kUpperMarginDiv, 16);
+    return want < spec ? want : spec;
+  }
+  static constexpr uint32_t kUpperMarginDiv = 6;
+  // Pairs a part below the first skips at the head of a list: its share above the band, less a margin.
+  // A multiple of the quantile step: a band starting at or after it is then known to (CutAtThreshold).
+  __aicore__ static inline uint32_t LowerPartSkip(uint32_t spec, uint32_t part, uint32_t parts, uint32_t step) {
+    const uint32_t share = spec * part / parts, margin = spec / kUpperMarginDiv;
+    return share > margin ? (share - margin) / step * step : 0;
+  }
+
+  // The merged quantile that opens band `part` of `parts` over `ranks` merged quantiles, less an
+  // allowance for the entries each list holds between its last quantile above the edge and the edge.
+  __aicore__ static inline uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
+    const uint32_t r = part * ranks / parts, below = 1 + lists / kEdgeListsDiv;
+    return r > below ? r - below : 0;
+  }
+  static constexpr uint32_t kEdgeListsDiv = 4;
+
+  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
+                                   uint32_t lists) {
+    const uint32_t j = BandRank(part, ranks, parts, lists);
+    const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
+    // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
+    // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
+    return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
+  }
+  static constexpr float kEdgeAlpha = 0.5f;
+
+  // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
+  // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
+  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v, uint32_t from,
+                                     bool gallop) {
+    uint32_t lo = from, hi = len;
+    for (uint32_t gap = 1; gallop && lo < hi; gap *= 2) {
+      const uint32_t probe = lo + gap - 1 < hi ? lo + gap - 1 : hi - 1;
+      if (list.GetValue(2 * probe) < v) {
+        hi = probe;
+        break;
+      }
+      lo = probe + 1;
+    }
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (list.GetValue(2 * mid) >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // A row's final merge in parts, each part on its own vector core: part p merges only the entries
+  // of its score band [bandLo_, bandHi_) (no upper bound for part 0, no lower one for the last),
+  // found in each (cut, loaded) list by binary search. Bands split the merge order exactly: an
+  // entry's band follows from its score alone, equal scores share a band, and within it the stable
+  // merge of the lists in key order keeps ties on the lower index. The band's entries are therefore
+  // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
+  // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
+  // round instead of all of them, for two binary searches per list.
+  __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
+                                       uint32_t& from, const uint32_t* skip) {
+    using namespace AscendC;
+    SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
+    WaitFlag<HardEvent::MTE2_S>(0);
+    LocalTensor<float> run[kLiMaxWideLists];
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, total = 0;
+    from = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
+      const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
+      const uint32_t lo = hasHi_ ? AtLeast(lists[i], len, bandHi_, 0, false) : 0;
+      const uint32_t hi = hasLo_ ? AtLeast(lists[i], len, bandLo_, lo, hasHi_) : len;
+      from += s + lo;
+      if (hi <= lo) continue;
+      run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
+      runLens[runs++] = hi - lo;
+      total += hi - lo;
+    }
+    if (runs == 0) return 0;
+    // First round: the bands' runs (any pair offset), 4 at a time, into 32-byte aligned runs of merged_.
+    uint32_t out = 0, at = 0;
+    for (uint32_t in = 0; in < runs; in += 4) {
+      const uint32_t q = runs - in < 4 ? runs - in : 4;
+      const uint32_t len = MergeRuns(merged_[at * kPairFloats], &run[in], &runLens[in], q);
+      runLens[out] = len;
+      starts[out++] = at;
+      at += AlignUp(len + (q == 1 ? 1 : 0), 4);  // a single run's (-inf, -1) pair too
+    }
+    PipeBarrier<PIPE_V>();
+    // Then rounds of 4-way merges between merged_ and inAll_ (MergeRound), ending in merged_.
+    LocalTensor<float> src = merged_;
+    bool inMerged = true;
+    while (out > 1) {
+      const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
+      out = MergeRound(dst, src, runLens, starts, out, 1, t_->sparseCount);
+      src = dst;
+      inMerged = !inMerged;
+    }
+    if (!inMerged) {  // the last run starts at pair 0 of inAll_
+      DataCopy(merged_, src, AlignUp(runLens[0], 4) * kPairFloats);
+      PipeBarrier<PIPE_V>();
+    }
+    return total;
+  }
+
+  // Up to 4 sorted runs at any pair offset -> dst (32-byte aligned), stable (queue order). A single
+  // run is merged with one (-inf, -1) pair as the later queue (MrgSort takes 2 to 4 queues; the pair
+  // goes after every entry, -inf ones too, and past the returned length).
+  __aicore__ inline uint32_t MergeRuns(const AscendC::LocalTensor<float>& dst, AscendC::LocalTensor<float>* run,
+                                       uint32_t* lens, uint32_t q) {
+    if (q > 1) return MergeLists(dst, run, lens, q);
+    AscendC::LocalTensor<float> two[2] = {run[0], emptyPair_};
+    uint32_t twoLens[2] = {lens[0], 1};
+    MergeLists(dst, two, twoLens, 2);
+    return lens[0];
   }
 
   // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
@@ -525,9 +720,14 @@ class LiVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;
+  float bandHi_ = 0.0f, bandLo_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
+  bool hasHi_ = false, hasLo_ = false;
+  uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
+  uint32_t bandStart_[4] = {0, 0, 0, 0};  // ... and its band starts at or after pair bandStart_[i]
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
+  AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
   AscendC::LocalTensor<float> tiles_[2], wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;

@@ -121,9 +121,13 @@ __aicore__ inline uint32_t LiSpecPairs(int32_t spec, uint32_t i) {
 }
 
 // Quantile spacing of a row split into `lists` partial lists: the kLiQuantiles quantiles of every
-// list together vouch for about twice k entries, so that their threshold can reach k.
+// list together vouch for about twice k entries, so that their threshold can reach k; a row merged
+// in one step from more than 4 lists (decode B = 1), 4 k: half the quantiles to merge for its
+// threshold (step 16 instead of 8 over 32 lists), for a looser cut (step / 2 more entries per list).
+constexpr uint32_t kLiWideVouch = 4;
 __aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
-  const uint32_t want = (2 * k + lists * kLiQuantiles - 1) / (lists * kLiQuantiles);
+  const uint32_t vouch = lists > 4 ? kLiWideVouch * k : 2 * k;
+  const uint32_t want = (vouch + lists * kLiQuantiles - 1) / (lists * kLiQuantiles);
   uint32_t step = 4;
   while (step < want && step < 256) step *= 2;
   return step;

@@ -13,7 +13,8 @@
 //   Output   P (bf16/fp16 from the vector cores' P ring) GM -> L1 (at N1 <= 64 into the tile's
 //            rope columns, which Scores no longer needs: L1 then holds three 128-row tiles) -> L0A;
 //            O = P . V, 64 latent
-//            columns per Mmad (V fractals transposed on their way to L0B) -> O ring slot g % 2.
+//            columns per Mmad (V fractals transposed on their way to L0B) -> the item's sum in GM
+//            (its piece's acc, or O ring slot item % 2): written at its first tile, then added.
 // The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
 // a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
@@ -357,15 +358,15 @@ class SfaCube {
       SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);
       WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
     }
-    // A piece of one tile, or the last one of the core's last item if that is a piece: P . V goes
-    // straight to the piece's acc (SfaDirectPiece); the vector cores then add their acc of its
-    // earlier tiles into it and write its max and sum.
-    uint32_t first, last;
-    plan_.CoreItems(first, last);
-    const bool direct = SfaDirectPiece(tile, last);
-    const AscendC::GlobalTensor<float> dst = direct ? pieces_ : oRing_;
-    const uint64_t oSlot = direct ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
-                                  : (g % 2) * (t_->wsSlotO / sizeof(float));
+    // The item's P . V sum builds up in GM: its first tile is written, every later one added by the
+    // fixpipe (SetAtomicAdd.md: L0C -> GM copies add while set), into its piece's acc or, for a whole
+    // row, O ring slot item % 2 (the vector cores read it after the last tile: SfaAccSlot).
+    if (tile.first) itemParity_ ^= 1;
+    const bool piece = tile.info.piece >= 0;
+    const AscendC::GlobalTensor<float> dst = piece ? pieces_ : oRing_;
+    const uint64_t oSlot = piece ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
+                                 : itemParity_ * (t_->wsSlotO / sizeof(float));
+    if (!tile.first) SetAtomicAdd<float>();
     for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
@@ -384,11 +385,13 @@ class SfaCube {
       bSlots_.Release(b);
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);
-      if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);  // both AIVs read tile g-2
+      // Both AIVs are done with tile g-2 (a whole row's ring slot is rewritten by the item after next).
+      if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
       Fixpipe(dst[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
       oAcc_.Release(o);
       GatherSome(kScoreChunks + col / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
+    if (!tile.first) SetAtomicNone();
     aSlots_.Release(a);
     kvTiles_.Release(buf);
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagOut);
@@ -415,6 +418,7 @@ class SfaCube {
   uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
   bool queryPending_ = false, pInTile_ = false;
   uint32_t queryRow_ = 0;  // the query row in L1
+  uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
   uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
   Run run_;

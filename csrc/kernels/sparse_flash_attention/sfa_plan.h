@@ -65,16 +65,6 @@ struct SfaTile {
   bool first = false, last = false;  // first / last tile of its item
 };
 
-// The cube writes the P . V of these tiles straight into their piece's acc: a piece of one tile
-// (decode B = 1), which is then complete, and the last tile of an AI core's last item when that is
-// a piece, which shortens the core's tail: its vector cores add their rescaled acc of the earlier
-// tiles into it (an atomic add) instead of reading the P . V back, adding and writing the sum.
-// (Earlier pieces keep the P . V ring: their acc is written by the vector cores' MTE3, not the
-// fixpipe, which at B = 64 is as busy as the cube's MTE2.) `coreEnd`: the core's item range end.
-__aicore__ inline bool SfaDirectPiece(const SfaTile& tile, uint32_t coreEnd) {
-  return tile.last && tile.info.piece >= 0 && (tile.first || tile.item + 1 == coreEnd);
-}
-
 // Who gathers a tile's `n` rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core
 // 1 the last `v1` (tiling aivRows of a full tile go to the vector cores, in proportion for a short one).
 struct SfaShares {

@@ -1,4 +1,4 @@
-// Sparse Flash Attention, vector side (AIV): row selection, online softmax, rescaled accumulation,
+// Sparse Flash Attention, vector side (AIV): row selection, softmax against a reference max,
 // normalisation, and the combine of rows split across cores.
 //
 // Vector core s of an AI core owns a contiguous half of the heads (rows of every cube tile).
@@ -6,15 +6,16 @@
 // sparse_indices into its selected rows (sfa_select.h); vector core 0 writes them and their count
 // to the item's list for the cube. Per tile g:
 //   Softmax(g)     S rows from the S ring; columns past the tile's selected rows -> -inf;
-//                  z = scale * S; m' = max(m, rowmax z); alpha = exp(m - m'); p = exp(z - m');
-//                  l = l * alpha + sum p; P = round(p) to the input dtype -> P ring (for the cube).
-//   Accumulate(g-1) acc = acc * alpha + O (the cube's P . V of the previous tile, fp32);
-//                  after an item's last tile: a whole row is normalised, out = acc / l in the input
-//                  dtype (and m, l if asked); a piece of a split row leaves acc, m and l in GM.
-// The running m and l are kept per item parity and alpha per tile parity, because Softmax of an
-// item's first tile runs before the previous item's last Accumulate.
+//                  z = scale * S; m = max(m, rowmax z); p = exp(z - r) against the item's
+//                  reference max r (Probabilities); l = l + sum p; P = round(p) to the input
+//                  dtype -> P ring (for the cube, which adds P . V into the item's sum in GM).
+//   Accumulate(g-1) after an item's last tile: a whole row reads its sum back and is normalised,
+//                  out = sum / l in the input dtype (and m, l if asked); a piece of a split row
+//                  leaves r, l and m next to its acc in GM.
+// The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
+// before the previous item's last Accumulate.
 // After every item of every core (SyncAll), the split rows' pieces are merged: M = max m_i,
-// l = sum exp(m_i - M) l_i, out = sum exp(m_i - M) acc_i / l, spread over all vector cores by
+// l = sum exp(r_i - M) l_i, out = sum exp(r_i - M) acc_i / l, spread over all vector cores by
 // (row, head).
 #pragma once
 
@@ -37,7 +38,6 @@ class SfaVector {
     t_ = &t;
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
     stageSlots_ = SfaStageSlots(t.heads);
-    stageFree_.Init(stageSlots_, kEvStage);
     plan_.Init(plan, t, block_);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
@@ -98,7 +98,6 @@ class SfaVector {
       if (gatherItem_ > 0) --gatherItem_;
     }
     if (hasPending) Accumulate(pending, g - 1, pendingParity);
-    stageFree_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
     AscendC::SyncAll<true>();  // every piece is in GM
@@ -119,9 +118,10 @@ class SfaVector {
  private:
   static constexpr uint32_t kStageRows = kSfaStageRows;  // O / output rows moved per copy; also the select scratch
   static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
-  enum Stat : uint32_t { kMax0 = 0, kMax1, kSum0, kSum1, kAlpha0, kAlpha1, kTileMax, kTileSum, kSlotStat, kStatVectors };
+  // Per item parity: the reference max of P (kRef), the sum of P (kSum, relative to kRef) and the
+  // true running max (kTrue); then the tile's max and sum (scratch) and the work slot's words.
+  enum Stat : uint32_t { kRef0 = 0, kRef1, kSum0, kSum1, kTrue0, kTrue1, kTileMax, kTileSum, kSlotStat, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
-  static constexpr int32_t kEvStage = 2;  // MTE2 -> V and V -> MTE2 events of the stage slots (2 .. 5)
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
   // 16 heads a run: each run waits out a few GM read latencies, so fewer, larger runs finish sooner.
@@ -133,7 +133,7 @@ class SfaVector {
   static constexpr uint32_t kCombineBcastFloats = 256 * 8;
   static constexpr uint32_t kMaxRepeatStride = 255;  // blocks: BinaryRepeatParams' uint8_t strides
   static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
-                                            2 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineBcastFloats * 4;
+                                            3 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineBcastFloats * 4;
   static_assert(kCombineBytes <= kSfaUbBytes, "the combine's buffers fit the UB");
   // MTE2 -> V events of the combine: m_i / l_i (0), the loaded pieces' acc rows (1 .. 1 + batch; the
   // item phase's stage events are all taken back by then).
@@ -260,15 +260,18 @@ class SfaVector {
     }
   }
 
-  // In place on the scores: p = exp(scale * S - m'), with the row statistics updated:
-  // m' = max(m, row max), alpha = exp(m - m'), l = l * alpha + row sum of p.
+  // In place on the scores: p = exp(scale * S - r) against the item's reference max r, and the row
+  // statistics: r is the first tile's max and stays while no later score exceeds it by more than
+  // kSfaRefSlack (p <= e^8, in range for fp16 too), so the P . V of every tile can be added up in GM
+  // as it is (the cube's atomic add) without a rescale; l = sum of p; the true max is kept apart.
+  // A larger score moves r (Rebase: l and the P . V so far times exp(r - r')).
   // A score row is tileRows (64 or 128) columns: one fp32 repeat (64 lanes) per row and 64 columns.
   __aicore__ inline void Probabilities(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
     const uint32_t h = h_, cols = t_->tileRows, n = h * cols, halves = cols / 64;
     const uint8_t rowBlocks = uint8_t(cols / 8);  // repeat stride of one score row, in 32-byte blocks
     const LocalTensor<float> s = scores_, b = bcast_;
-    const LocalTensor<float> mRun = Stat(kMax0 + parity), lRun = Stat(kSum0 + parity), alpha = Stat(kAlpha0 + g % 2);
+    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
     const LocalTensor<float> tileMax = Stat(kTileMax), tileSum = Stat(kTileSum);
     Muls(s, s, t_->scale, n);
     PipeBarrier<PIPE_V>();
@@ -281,16 +284,15 @@ class SfaVector {
     }
     WholeReduceMax(tileMax, RowHalves<true>(s), 64, h, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
     PipeBarrier<PIPE_V>();
-    if (!tile.first) {
-      Max(tileMax, tileMax, mRun, h);
-      PipeBarrier<PIPE_V>();
-      Sub(alpha, mRun, tileMax, h);
-      PipeBarrier<PIPE_V>();
-      Exp(alpha, alpha, h);
-      PipeBarrier<PIPE_V>();
+    if (tile.first) {
+      Adds(ref, tileMax, 0.0f, h);
+      Adds(mTrue, tileMax, 0.0f, h);
+    } else {
+      Max(mTrue, mTrue, tileMax, h);
+      if (RefExceeded(tileMax, ref, h)) Rebase(tile, g, parity);
     }
-    DataCopy(mRun, tileMax, hAlign_);
-    Brcb(b, tileMax, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
+    Brcb(b, ref, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
     for (uint32_t k = 0; k < halves; ++k)
       Sub(s[64 * k], s[64 * k], b, 64, uint8_t(h), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
@@ -299,14 +301,64 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
     PipeBarrier<PIPE_V>();
-    if (tile.first) {
-      DataCopy(lRun, tileSum, hAlign_);
-    } else {
-      Mul(lRun, lRun, alpha, h);
-      PipeBarrier<PIPE_V>();
-      Add(lRun, lRun, tileSum, h);
-    }
+    if (tile.first) Adds(lRun, tileSum, 0.0f, h);
+    else Add(lRun, lRun, tileSum, h);
     PipeBarrier<PIPE_V>();
+  }
+
+  // True when a head's tile max is more than kSfaRefSlack above its reference (one scalar read).
+  __aicore__ inline bool RefExceeded(const AscendC::LocalTensor<float>& tileMax, const AscendC::LocalTensor<float>& ref,
+                                     uint32_t h) {
+    using namespace AscendC;
+    const LocalTensor<float> d = Stat(kTileSum), top = bcast_;
+    PipeBarrier<PIPE_V>();
+    Sub(d, tileMax, ref, h);
+    PipeBarrier<PIPE_V>();
+    WholeReduceMax(top, d, int32_t(h), 1, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    return top.GetValue(0) > kSfaRefSlack;
+  }
+
+  // r' = max(r, tile max), alpha = exp(r - r'): l *= alpha, and this core's rows of the item's P . V
+  // sum so far (in GM, once the cube has added tile g-1) *= alpha, before P of tile g is posted.
+  __aicore__ inline void Rebase(const SfaTile& tile, uint32_t g, uint32_t parity) {
+    using namespace AscendC;
+    const uint32_t h = h_;
+    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity);
+    const LocalTensor<float> tileMax = Stat(kTileMax), alpha = Stat(kTileSum);
+    PipeBarrier<PIPE_V>();
+    Max(tileMax, tileMax, ref, h);
+    PipeBarrier<PIPE_V>();
+    Sub(alpha, ref, tileMax, h);
+    PipeBarrier<PIPE_V>();
+    Exp(alpha, alpha, h);
+    Adds(ref, tileMax, 0.0f, h);
+    PipeBarrier<PIPE_V>();
+    Mul(lRun, lRun, alpha, h);
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);  // the cube's P . V of tile g-1 is in; Accumulate(g-1) skips its wait
+    outWaited_ = true;
+    SetFlag<HardEvent::V_MTE2>(0);  // acc_ (scratch here) is free
+    WaitFlag<HardEvent::V_MTE2>(0);
+    const GlobalTensor<float> sum = AccSlot(tile, parity);
+    DataCopy(acc_, sum, h * kSfaLatentDim);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    ScaleRows(acc_, acc_, alpha, h, false);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopy(sum, acc_, h * kSfaLatentDim);  // on MTE3 before P, whose flag lets the cube add tile g
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // acc_ is read into again only after this copy
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    (void)g;
+  }
+
+  // This core's rows of the GM sum of an item's P . V: its piece's acc, or (a whole row) O ring slot
+  // item % 2 (the cube's Output).
+  __aicore__ inline AscendC::GlobalTensor<float> AccSlot(const SfaTile& tile, uint32_t parity) {
+    const uint64_t at = tile.info.piece >= 0 ? PieceAcc(uint32_t(tile.info.piece))
+                                             : parity * (t_->wsSlotO / sizeof(float));
+    return (tile.info.piece >= 0 ? pieces_ : oRing_)[at + uint64_t(h0_) * kSfaLatentDim];
   }
 
   // Rows of 64 columns to reduce: the score rows themselves (64 columns), or of 128 columns the
@@ -323,54 +375,27 @@ class SfaVector {
     return halves;
   }
 
+  // After the cube's P . V of tile g (added into the item's GM sum): at an item's last tile, a
+  // whole row is read back and normalised, out = sum / l in the input dtype (and m, l if asked); a
+  // piece leaves its statistics next to its acc for the combine.
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t h = h_;
-    const LocalTensor<float> acc = acc_, stage = stage_;
-    const uint64_t slot = (g % 2) * (t_->wsSlotO / sizeof(float)) + uint64_t(h0_) * kSfaLatentDim;
-    CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
-    if (SfaDirectPiece(tile, last_)) {  // the cube wrote this tile's P . V into the piece
+    if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
+    outWaited_ = false;
+    (void)g;
+    if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-      if (h == 0) return;
-      if (!tile.first) AddToPiece(uint32_t(tile.info.piece), Stat(kAlpha0 + g % 2));
-      WritePieceStats(uint32_t(tile.info.piece), Stat(kMax0 + parity), Stat(kSum0 + parity));
+      if (h_ > 0 && tile.last)
+        WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
       return;
     }
-    if (h > 0 && tile.first) {
-      SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
-      WaitFlag<HardEvent::V_MTE2>(0);
-      DataCopy(acc, oRing_[slot], h * kSfaLatentDim);
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-    } else if (h > 0) {
-      // O arrives in chunks of 4 rows through the slots of the stage: the next chunks' copies run
-      // (and wait out the GM read latency) while this one is added.
-      constexpr uint32_t chunkRows = kSfaOutChunkRows;
-      const uint32_t chunks = CeilDiv(h, chunkRows), ahead = stageSlots_ - 1;
-      for (uint32_t c = 0; c < chunks && c < ahead; ++c) LoadOutChunk(slot, c, h);
-      ScaleRows(acc, acc, Stat(kAlpha0 + g % 2), h, false);
-      for (uint32_t c = 0; c < chunks; ++c) {
-        if (c + ahead < chunks) LoadOutChunk(slot, c + ahead, h);
-        const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
-        WaitFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
-        Add(acc[r * kSfaLatentDim], acc[r * kSfaLatentDim], stage[s * chunkRows * kSfaLatentDim], rows * kSfaLatentDim);
-        stageFree_.Release(s);
-      }
-    }
-    CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-    if (h == 0 || !tile.last) return;
-    if (tile.info.piece < 0) Finalize(uint32_t(tile.info.row), parity);
-    else WritePiece(uint32_t(tile.info.piece), parity);
-  }
-
-  // Chunk c (4 rows) of this core's rows of O slot `slot` -> stage slot c % stageSlots_.
-  __aicore__ inline void LoadOutChunk(uint64_t slot, uint32_t c, uint32_t h) {
-    using namespace AscendC;
-    constexpr uint32_t chunkRows = kSfaOutChunkRows;
-    const uint32_t r = c * chunkRows, rows = h - r < chunkRows ? h - r : chunkRows, s = c % stageSlots_;
-    stageFree_.Wait(s);  // the Add that last read this slot is done
-    DataCopy(stage_[s * chunkRows * kSfaLatentDim], oRing_[slot + r * kSfaLatentDim], rows * kSfaLatentDim);
-    SetFlag<HardEvent::MTE2_V>(kEvStage + int32_t(s));
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopy(acc_, AccSlot(tile, parity), h_ * kSfaLatentDim);
+    CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    Finalize(uint32_t(tile.info.row), parity);
   }
 
   // dst[r, :] = src[r, :] * v[r] (or / v[r]) for r < h, one 64-column strip of all rows per instruction.
@@ -405,51 +430,43 @@ class SfaVector {
     }
   }
 
+  // out = sum / l (both relative to the reference max); the statistics against the true max m:
+  // l_m = l * exp(r - m).
   __aicore__ inline void Finalize(uint32_t row, uint32_t parity) {
-    WriteOutput(acc_, Stat(kSum0 + parity), row, h0_, h_, stage_.ReinterpretCast<T>());
-    if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0_, h_, Stat(kMax0 + parity), Stat(kSum0 + parity));
-  }
-
-  // A piece of a split row: this core's heads of acc (unnormalised), m and l to the piece's slot.
-  __aicore__ inline void WritePiece(uint32_t piece, uint32_t parity) {
     using namespace AscendC;
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(pieces_[PieceAcc(piece) + uint64_t(h0_) * kSfaLatentDim], acc_, h_ * kSfaLatentDim);
-    WritePieceStats(piece, Stat(kMax0 + parity), Stat(kSum0 + parity));
+    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
+    WriteOutput(acc_, lRun, row, h0_, h_, stage_.ReinterpretCast<T>());
+    if (!t_->returnLse) return;
+    const LocalTensor<float> lTrue = Stat(kTileSum);
+    Sub(lTrue, ref, mTrue, h_);
+    PipeBarrier<PIPE_V>();
+    Exp(lTrue, lTrue, h_);
+    PipeBarrier<PIPE_V>();
+    Mul(lTrue, lTrue, lRun, h_);
+    PipeBarrier<PIPE_V>();
+    WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
   }
 
-  // The piece's acc (the cube's P . V of its last tile) += this core's acc of the earlier tiles *
-  // alpha of the last one: acc * alpha + O as Accumulate's Add, the same fp32 sum (SetAtomicAdd.md:
-  // VECOUT -> GM copies add into GM while set).
-  __aicore__ inline void AddToPiece(uint32_t piece, const AscendC::LocalTensor<float>& alpha) {
-    using namespace AscendC;
-    ScaleRows(acc_, acc_, alpha, h_, false);
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    SetFlag<HardEvent::MTE2_MTE3>(0);  // after Accumulate's wait for the cube's P . V (on MTE2)
-    WaitFlag<HardEvent::MTE2_MTE3>(0);
-    SetAtomicAdd<float>();
-    DataCopy(pieces_[PieceAcc(piece) + uint64_t(h0_) * kSfaLatentDim], acc_, h_ * kSfaLatentDim);
-    SetAtomicNone();
-  }
-
-  __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& m,
-                                         const AscendC::LocalTensor<float>& l) {
+  // A piece's reference max r, its sum l (relative to r) and its true max, next to its acc (the
+  // P . V sum relative to r, built by the cube).
+  __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& ref,
+                                         const AscendC::LocalTensor<float>& l, const AscendC::LocalTensor<float>& mTrue) {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     const DataCopyExtParams one(1, h_ * sizeof(float), 0, 0, 0);
-    DataCopyPad(pieces_[PieceMax(piece) + h0_], m, one);
+    DataCopyPad(pieces_[PieceMax(piece) + h0_], ref, one);
     DataCopyPad(pieces_[PieceSum(piece) + h0_], l, one);
+    DataCopyPad(pieces_[PieceTrue(piece) + h0_], mTrue, one);
     SetFlag<HardEvent::MTE3_V>(0);  // acc and the statistics are rewritten by the next item
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
-  // Float offsets of a piece's acc [N1, 512], max [N1] and sum [N1].
+  // Float offsets of a piece's acc [N1, 512], reference max [N1], sum [N1] and true max [N1].
   __aicore__ inline uint64_t PieceAcc(uint32_t p) const { return uint64_t(p) * (t_->pieceBytes / sizeof(float)); }
   __aicore__ inline uint64_t PieceMax(uint32_t p) const { return PieceAcc(p) + uint64_t(t_->heads) * kSfaLatentDim; }
   __aicore__ inline uint64_t PieceSum(uint32_t p) const { return PieceMax(p) + AlignUp(t_->heads, 8); }
+  __aicore__ inline uint64_t PieceTrue(uint32_t p) const { return PieceSum(p) + AlignUp(t_->heads, 8); }
 
   // An item that attends nothing: a whole row gets zeros (and m = l = 0, as the reference); a
   // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.
@@ -465,7 +482,7 @@ class SfaVector {
       for (uint32_t r = 0; r < h_; r += kStageRows)
         DataCopy(pieces_[PieceAcc(uint32_t(item.piece)) + uint64_t(h0_ + r) * kSfaLatentDim], stage_,
                  (h_ - r < kStageRows ? h_ - r : kStageRows) * kSfaLatentDim);
-      WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum));
+      WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum), Stat(kTileMax));
       return;
     }
     WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
@@ -510,6 +527,7 @@ class SfaVector {
     cOut_ = Take<T>(kCombineHeads * kSfaLatentDim * 2 / sizeof(T));
     cMax_ = Take<float>(kMaxPieces * kCombineHeads);
     cSum_ = Take<float>(kMaxPieces * kCombineHeads);
+    cTrue_ = Take<float>(kMaxPieces * kCombineHeads);
     cM_ = Take<float>(kCombineHeads);
     cL_ = Take<float>(kCombineHeads);
     cW_ = Take<float>(kCombineHeads);
@@ -555,10 +573,11 @@ class SfaVector {
     using namespace AscendC;
     const uint32_t pieces = uint32_t(run.split.pieces), p0 = uint32_t(run.split.firstPiece), hn = run.hn;
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
-    SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_ and cLoad_
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_, cTrue_ and cLoad_
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(cMax_, pieces_[PieceMax(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     DataCopyPad(cSum_, pieces_[PieceSum(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopyPad(cTrue_, pieces_[PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(kEvStats);
     const uint32_t batch = RunBatch(hn);
     LoadPieces(p0, run.h0, hn * kSfaLatentDim, pieces < batch ? pieces : batch, SmallRun(hn));
@@ -577,7 +596,7 @@ class SfaVector {
     Duplicate(cM_, kNegInf, ps);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Max(cM_, cM_, cMax_[i * ps], hn);
+      Max(cM_, cM_, cTrue_[i * ps], hn);  // M: the true max; each piece's acc and l are relative to its r_i
       PipeBarrier<PIPE_V>();
     }
     SetFlag<HardEvent::V_S>(0);
@@ -589,7 +608,7 @@ class SfaVector {
       if (next.hn > 0) LoadRun(next);
       return;
     }
-    // w_i = exp(m_i - M) for every piece at once (an empty piece: m_i = -inf, w_i = 0, its acc 0),
+    // w_i = exp(r_i - M) for every piece at once (an empty piece: r_i = -inf, w_i = 0, its acc 0),
     // l = sum_i w_i l_i.
     uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
     const uint8_t psBlocks = uint8_t(ps / 8);
@@ -702,18 +721,17 @@ class SfaVector {
   SfaPlan plan_;
   SfaSelector selector_;
   SfaVectorGather<T> gather_;
-  EventSlots<AscendC::HardEvent::V_MTE2> stageFree_;
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
-  bool ended_ = false;
+  bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_, cOut_;
-  AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cM_, cL_, cW_, cT_, cBcast_;
+  AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cTrue_, cM_, cL_, cW_, cT_, cBcast_;
   AscendC::GlobalTensor<T> out_, pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;

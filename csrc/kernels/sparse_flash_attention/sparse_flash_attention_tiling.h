@@ -88,7 +88,7 @@ struct SparseFlashAttentionTiling {
   uint32_t wsListOffset; // bytes: per item its row list (listWords int32)
   uint32_t listWords;    // int32 words per item list: K rounded up to 16
   uint32_t wsPieceOffset;  // bytes: the partial results, pieceBytes each
-  uint32_t pieceBytes;   // acc [N1, 512] fp32, then max [N1] and sum [N1] fp32 (each 32-B aligned)
+  uint32_t pieceBytes;   // acc [N1, 512] fp32, then reference max, sum and true max [N1] fp32 (each 32-B aligned)
   uint32_t aivRows;      // of a full tile's rows, how many the two vector cores gather (0: the cube gathers all)
   uint32_t wsGatherOffset;  // bytes: per AI core kSfaGatherSlots gather slots of gatherSlotBytes
   uint32_t gatherSlotBytes; // tileRows rows of key + rope (576), then of value (512) when separate
@@ -107,6 +107,9 @@ constexpr uint32_t kSfaStageRows = 8;     // rows of output written per copy; th
 constexpr uint32_t kSfaOutChunkRows = 4;  // rows of the P . V tile per copy into the stage
 constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
 constexpr uint32_t kSfaStatVectors = 9;
+// How far a score may exceed its item's reference max before P is rebased (sfa_vector.h
+// Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.
+constexpr float kSfaRefSlack = 8.0f;
 constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
 constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
   const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
