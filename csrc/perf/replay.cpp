@@ -1150,7 +1150,10 @@ bool Engine::StepCore(uint32_t ci) {
         Timed last{0, {}};
         for (auto& [core, t] : syncArrived_[g])
           if (t.t >= last.t) last = t;
-        last.t += soc_.syncAllLatency;
+        // dav_c220 SyncAllImpl (impl/basic_api/dav_c220/kernel_operator_sync_impl.h, CANN 8.5): the
+        // AIV-only form is one mode-0 cross-core flag set and waited on; the mixed form is three hops
+        // (AIV -> AIC mode 2, AIC among AICs mode 0, AIC -> AIV mode 2).
+        last.t += (g == 1 ? 1 : 3) * soc_.crossCoreLatency;
         for (auto& [core, t] : syncArrived_[g]) {
           CoreState& o = cores_[core];
           WaitOn(o, kS, last, kSyncAll);
@@ -1181,7 +1184,7 @@ Result Engine::Run() {
   // Cores take turns in the order of Turn(), a slice of time at a time (L2 lines then fill roughly in time order). The shared pools advance
   // from event to event once no runnable core is behind their next event; a core waiting for a
   // transfer's end resumes when the pools reach it.
-  const double slice = soc_.bucketCycles;
+  const double slice = soc_.turnCycles;
   std::vector<SharedPools::Done> done;
   uint64_t events = 0;
   for (;;) {

@@ -44,11 +44,11 @@ struct SocParams {
   double gmReadLatency = 400;                         // cycles from a GM read's last byte to its consumer
   double cubeHead = 6;
   double vecBarrierDrain = 16;
-  double flagLatency = 1, crossCoreLatency = 200, syncAllLatency = 500;
+  double flagLatency = 1, crossCoreLatency = 200;
   double issueCycles = 2, scalarLocalCycles = 2, scalarGmHitCycles = 4, scalarGmMissCycles = 300;
   uint32_t scalarCacheLines = 256;  // scalar DataCache, 64-byte lines, direct mapped
   uint32_t queueDepth = 32;
-  double bucketCycles = 256;  // the replay advances a core this far past the next one per turn
+  double turnCycles = 256;  // the replay advances a core this far past the next one per turn
   ApiCost defaultVector{6, 2, 2, 0};
   std::map<std::string, ApiCost> apiCosts;
 };

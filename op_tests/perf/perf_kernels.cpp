@@ -212,7 +212,8 @@ void Matmul(GM_ADDR a, GM_ADDR bt, GM_ADDR c, const MatmulArgs& args) {
 //   kBarrier (AIV): every core copies, PipeBarrier<PIPE_ALL>, then its vector part;
 //   kSyncAll (AIV): block 0 alone copies, SyncAll, then every core's vector part;
 //   kCrossCore (MIX): the AIC copies GM -> L1, CrossCoreSetFlag (mode 2), each AIV waits for it, then
-//   its vector part. kNone: the same work without the dependency (AIV: as kBarrier, MIX: as kCrossCore).
+//   its vector part; kSyncAll (MIX): the AIC copies, SyncAll<false> on every core, then the vector parts.
+//   kNone: the same work without the dependency (AIV: as kBarrier, MIX: as kCrossCore).
 enum DepKind : uint32_t { kNone = 0, kBarrier = 1, kSyncAll = 2, kCrossCore = 3 };
 constexpr uint16_t kDepFlag = 3;
 constexpr uint32_t kVecFloats = 2048;  // 8 KiB: 32 repeats of 64 fp32
@@ -241,9 +242,11 @@ void Dependencies(GM_ADDR src, const DepArgs& a) {
       LocalTensor<int16_t> t = l1.Get<int16_t>();
       for (uint32_t i = 0; i < a.copies; ++i) DataCopy(t, in, n);
       if (a.kind == kCrossCore) CrossCoreSetFlag<2, PIPE_MTE2>(kDepFlag);
+      if (a.kind == kSyncAll) SyncAll<false>();
     }
     if ASCEND_IS_AIV {
       if (a.kind == kCrossCore) CrossCoreWaitFlag<2, PIPE_V>(kDepFlag);
+      if (a.kind == kSyncAll) SyncAll<false>();
       VectorPart(pipe, a.vecs);
     }
     return;
