@@ -368,7 +368,7 @@ def anchor(case: Case, roofline_us: float) -> str:
 # The assumed constants (and the HBM bandwidth, a public estimate that perf_anchors.md says must be
 # measured), each halved and doubled: how much the modeled time depends on them.
 SENSITIVE = ("hbm_bytes_per_cycle", "l2_bytes_per_cycle", "l2_line_bytes", "gm_read_latency", "gm_copy_overhead",
-             "local_copy_overhead", "ub_to_l1_rate", "cross_core_latency", "sync_all_latency", "issue_cycles",
+             "local_copy_overhead", "ub_to_l1_rate", "cross_core_latency", "issue_cycles",
              "scalar_local_cycles", "scalar_gm_hit_cycles", "scalar_gm_miss_cycles", "scalar_cache_lines", "queue_depth")
 SENSITIVITY_CASES = (Case("lightning_indexer", "decode", 16, 32768, 0), Case("sparse_flash_attention", "decode", 16, 32768, 0))
 

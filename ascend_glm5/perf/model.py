@@ -62,6 +62,7 @@ class LaunchReport:
     cube_macs: dict[int, float]  # by A's element bits
     records: int
     bandwidth_stall: float
+    late_bytes: float = 0.0  # GM bytes the pools got after their clock passed the copy's start (should be 0)
     api_names: list[str] = field(default_factory=list)
 
     @property
@@ -147,7 +148,7 @@ def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
         apis=apis, timeline=dict(r["timeline"]), path=dict(r["path"]), hbm_read_bytes=r["hbm_read_bytes"],
         hbm_write_bytes=r["hbm_write_bytes"], l2_hit_bytes=r["l2_hit_bytes"],
         cube_macs=dict(zip((4, 8, 16, 32), r["cube_macs"])), records=r["records"],
-        bandwidth_stall=r["bandwidth_stall"], api_names=[a[0] for a in apis])  # fmt: skip
+        bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], api_names=[a[0] for a in apis])  # fmt: skip
 
 
 def model(fn: Callable[[], object], soc: str = "Ascend910B3", emulate_soc: bool = True) -> list[LaunchReport]:

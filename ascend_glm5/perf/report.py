@@ -22,6 +22,8 @@ def format_report(rep: LaunchReport, roofline: Roofline | None = None, top: int 
     stall = rep.bandwidth_stall / max(1.0, rep.busy("MTE2") + rep.busy("MTE3") + rep.busy("FIX"))
     lines.append(f"  HBM read {rep.hbm_read_bytes / 1e6:.2f} MB, write {rep.hbm_write_bytes / 1e6:.2f} MB, L2 hits "
                  f"{rep.l2_hit_bytes / 1e6:.2f} MB; GM copies lose {stall:.0%} of their time to the shared HBM bandwidth")
+    if rep.late_bytes:  # the replay should never hand a copy to the pools after their clock passed its start
+        lines.append(f"  MODEL DEFECT: {rep.late_bytes / 1e6:.2f} MB of GM copies reached the bandwidth pools late")
     lines.append("  pipe   util  busy per core (us)  max core")
     for p in PIPES:
         cores = [c for c in rep.cores if c["busy"][PIPES.index(p)] > 0]

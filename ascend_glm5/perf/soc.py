@@ -110,7 +110,6 @@ def constants(soc: str) -> list[Constant]:
         Constant("flag_latency", 1, "cycles", "pto: set_flag / wait_flag EstimateConstCycles", "SetFlag -> WaitFlag"),
         Constant("cross_core_latency", 200, "cycles", "assumed: FFTS latency not published (pto-isa leaves it open)",
                  "CrossCoreSetFlag -> CrossCoreWaitFlag"),
-        Constant("sync_all_latency", 500, "cycles", "assumed: not published", "SyncAll after the last core arrives"),
         Constant("issue_cycles", 2, "cycles", "assumed: scalar cost of issuing one instruction (pto-isa charges 1 per "
                  "scalar register write; an API issues about two)", "scalar unit, per instruction issued"),
         Constant("scalar_local_cycles", 2, "cycles", "assumed: not published", "scalar GetValue/SetValue on UB"),
@@ -120,8 +119,9 @@ def constants(soc: str) -> list[Constant]:
                  "scalar DataCache (direct mapped)"),
         Constant("queue_depth", 32, "instructions", "assumed: per-pipe instruction queue depth not published",
                  "how far the scalar unit may run ahead of a pipe"),
-        Constant("bucket_cycles", 256, "cycles", "model granularity, not a hardware constant",
-                 "time step of the shared-bandwidth bookkeeping"),
+        Constant("turn_cycles", 256, "cycles", "model granularity, not a hardware constant",
+                 "how far the replay runs one core before it turns to the next (L2 lines fill in roughly time order); "
+                 "the pools themselves are shared in exact modeled time"),
     ]
 
 

@@ -39,10 +39,10 @@ SocParams ParseSoc(const py::dict& soc, const py::dict& apiCosts) {
       {"local_copy_overhead", &s.localCopyOverhead, nullptr}, {"gm_read_latency", &s.gmReadLatency, nullptr},
       {"cube_head", &s.cubeHead, nullptr}, {"vec_barrier_drain", &s.vecBarrierDrain, nullptr},
       {"flag_latency", &s.flagLatency, nullptr}, {"cross_core_latency", &s.crossCoreLatency, nullptr},
-      {"sync_all_latency", &s.syncAllLatency, nullptr}, {"issue_cycles", &s.issueCycles, nullptr},
+      {"issue_cycles", &s.issueCycles, nullptr},
       {"scalar_local_cycles", &s.scalarLocalCycles, nullptr}, {"scalar_gm_hit_cycles", &s.scalarGmHitCycles, nullptr},
       {"scalar_gm_miss_cycles", &s.scalarGmMissCycles, nullptr}, {"scalar_cache_lines", nullptr, &s.scalarCacheLines},
-      {"queue_depth", nullptr, &s.queueDepth}, {"bucket_cycles", &s.bucketCycles, nullptr},
+      {"queue_depth", nullptr, &s.queueDepth}, {"turn_cycles", &s.turnCycles, nullptr},
   };
   for (auto item : soc) {
     const std::string key = py::str(item.first);
@@ -89,6 +89,7 @@ py::dict ResultDict(const ascend_glm5::perf::Result& r) {
   d["cube_macs"] = py::make_tuple(r.cubeMacs[0], r.cubeMacs[1], r.cubeMacs[2], r.cubeMacs[3]);
   d["vector_repeats"] = r.vectorRepeats;
   d["bandwidth_stall"] = r.bandwidthStall;
+  d["late_bytes"] = r.lateBytes;
   py::list pipes;
   for (int p = 0; p < kPipes; ++p) pipes.append(ascend_glm5::perf::PipeName(p));
   d["pipes"] = pipes;

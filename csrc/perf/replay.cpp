@@ -1,12 +1,15 @@
 // The replay: see replay.h for the model and docs/performance.md for its constants.
 #include "perf/replay.h"
 
+#include "perf/flows.h"
+
 #include "emu/runtime.h"
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <queue>
 #include <stdexcept>
 #include <unordered_map>
@@ -31,6 +34,8 @@ const char* ReasonName(int r) {
 namespace {
 
 constexpr int kNoPipe = -1;
+enum : uint8_t { kDeferSet, kDeferCross, kDeferWait, kDeferInstr, kDeferBarrier };  // PipeState::Deferred
+constexpr double kPendingTime = -1;  // a flag set, or a queue slot's start, not known yet (its pipe is unsettled)
 
 int PipeIndex(uint8_t pipe) {
   switch (pipe) {
@@ -44,6 +49,11 @@ int PipeIndex(uint8_t pipe) {
     default: return kNoPipe;
   }
 }
+
+// A core's place in the replay's turn order: the latest start it issued (cores advance roughly in
+// time order), but no later than its scalar time (no GM transfer it issues from now on starts
+// earlier, so the shared pools may advance up to it).
+static double Turn(const struct CoreState& c);
 
 // A position in the replay: record `idx` of core `core`, in its pipe phase (when it ran on its pipe)
 // or its scalar phase (the scalar cycles it took: issue slot, scalar access, a wait the scalar did).
@@ -74,10 +84,28 @@ struct PipeState {
   Ref doneBy;
   double lastEnd = 0;
   bool drained = true;               // the next compute instruction pays its head
-  std::vector<double> ringStart;     // start times of the last queueDepth instructions
+  std::vector<double> ringStart;     // start times of the last queueDepth instructions (kPendingTime: deferred)
   std::vector<Ref> ringBy;
   uint32_t ringPos = 0, ringCount = 0;
   double segStart = -1, segEnd = -1;  // open timeline segment
+  bool pending = false;  // a GM transfer whose end the shared pools have not reached yet is in the queue
+  // In program order, what was issued to this pipe since it stopped being settled: its instructions
+  // and barriers (they run once what precedes them is known), flags set on it (they fire then) and
+  // waits for flags (raise its bounds, in order).
+  struct Deferred {
+    uint8_t kind;  // kDeferSet, kDeferCross, kDeferWait, kDeferInstr, kDeferBarrier
+    uint8_t reason;  // kDeferWait: why the pipe waited (critical path)
+    uint32_t idx;  // record
+    double S;      // scalar time at the set / barrier; kDeferInstr: its issue time
+    uint32_t ring;  // kDeferInstr: its queue slot (ringStart)
+    Timed* slot;   // kSet: its queue slot while no WaitFlag took it
+    int consumer;  // kSet: the pipe whose kWait took it (-1: none)
+    uint64_t id;   // kWait: its id; kSet: the id of the kWait that took it
+    bool known;    // kWait: the flag's time is known (value)
+    Timed value;
+  };
+  std::deque<Deferred> deferred;
+  bool Settled() const { return !pending && deferred.empty(); }
 };
 
 struct CoreState {
@@ -89,10 +117,16 @@ struct CoreState {
   PipeState pipes[kPipes];
   std::unordered_map<uint64_t, std::deque<Timed>> flags;          // in-core events by (src, dst, id)
   std::map<std::pair<uint32_t, int>, std::deque<Timed>> delivered;  // cross-core deliveries by (flag, slot)
+  // Cross-core waits of a pipe (not the scalar's) issued before their flag was delivered, in program
+  // order: (record, the id of the wait deferred on the pipe). Deliveries go to them first (Deliver).
+  std::deque<std::pair<uint32_t, uint64_t>> crossWaits;
   std::vector<uint64_t> dcache;                                     // scalar DataCache tags
   int64_t block = 0;
-  double frontier = 0;  // latest start of an instruction issued so far (the replay's turn order)
+  double frontier = 0;  // latest start of an instruction issued so far
   bool finished = false, blocked = false;
+  uint32_t pendingPipes = 0;  // bit per pipe that is not Settled(): its start / completion is not known yet
+  bool flowBlocked = false;   // the next record needs the state of such a pipe
+  int scalarAfter = -1;       // the scalar waits for this pipe's completion before the next record
   uint32_t waveAfter = ~0u;  // core that must finish before this one starts (blocks beyond the cores)
   size_t signalsUntil = 0;   // records before this index hold every kGmSignal of the core
   bool gmWaiting = false;    // blocked in a kGmWait whose counter is not known to have reached its target
@@ -101,6 +135,10 @@ struct CoreState {
   uint64_t gmSeen = ~0ull;   // WaitReached's answer for the wait at pc (gmReach, gmAt) holds while no
   bool gmReach = false;      //   signal came since signal number gmSeen
 };
+
+static double Turn(const CoreState& c) { return std::min(c.frontier, c.S); }
+
+static void WaitOn(CoreState& c, int pipe, Timed t, uint8_t reason);
 
 // A kGmSignal: when its add reached GM, by how much, and the record.
 struct Signal {
@@ -123,15 +161,25 @@ class Engine {
   // ---- per core ----
   bool StepCore(uint32_t ci);  // false: blocked or finished
   void PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInfo& info);
+  void RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe, double issued, uint32_t slot);
+  void PipeBarrier(uint32_t ci, int pipe, double S);
   double Issue(CoreState& c, int pipe, RecInfo& info, uint32_t ci);
   void Finish(uint32_t ci);
   void Emit(uint32_t ci, int pipe, double start, double end);
   // ---- memory ----
   void ClassifyRead(const TraceRecord& r, double& hit, double& miss);
   double InsertWrite(const TraceRecord& r);
-  // The bandwidth pools shared by all cores: HBM, and L2 (hits and writes that stay in L2).
-  enum Pool { kHbmPool, kL2Pool };
-  double Reserve(double t0, double bytes, double rate, Pool pool);
+  // A GM copy: its legs through the shared pools (L2, then HBM) from t0; ends now or pends.
+  void StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, double t0, double ideal, double latency,
+                     int32_t api, const SharedPools::Leg (&legs)[2]);
+  void EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api, double start, double end, double latency);
+  void EndTransfer(uint64_t tag, double end, bool settle = true);
+  void Settle(uint32_t ci, int pipe);
+  // WaitOn for a pipe, in program order behind what is deferred on it.
+  void DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason);
+  uint64_t deferredIds_ = 0;
+  bool MustWait(const CoreState& c) const;
+  void WakeIfFree(uint32_t ci);
   template <typename F>
   void ForEachLine(const TraceRecord& r, F&& f);
   // ---- cross-core ----
@@ -164,8 +212,16 @@ class Engine {
   std::vector<const ApiCost*> apiCost_;
   // Heap of runnable cores by scalar time.
   std::priority_queue<std::pair<double, uint32_t>, std::vector<std::pair<double, uint32_t>>, std::greater<>> heap_;
-  // Shared bandwidth pools (HBM, L2): bytes used per bucket.
-  std::vector<float> used_[2];
+  // The shared bandwidth pools (HBM, L2) and the GM copies in flight in them, by tag.
+  std::unique_ptr<SharedPools> pools_;
+  struct PendingCopy {
+    uint32_t core, idx;
+    int pipe;
+    int32_t api;
+    double start, t0, ideal, latency;
+  };
+  std::vector<PendingCopy> pending_;
+  std::vector<uint32_t> freePending_;
   // L2: per GM region, the insertion stamp of each line (0: absent). A region sits at `placed` in the
   // modeled address space (see the constructor); lines and scalar-cache sets are cut from there.
   struct Region {
@@ -269,6 +325,13 @@ void Engine::Setup() {
   }
   std::sort(regions_.begin(), regions_.end(), [](const Region& a, const Region& b) { return a.base < b.base; });
   for (const auto& [addr, value] : t_.gmFlagStart) flagStart_[addr] = value;
+  // The pools and every path rate a GM copy can have in them (PipeInstruction).
+  const double capacity[SharedPools::kPools] = {soc_.hbmBytesPerCycle, soc_.l2BytesPerCycle};
+  std::vector<double> rates[SharedPools::kPools];
+  rates[SharedPools::kHbm] = {soc_.gmToUbRate, soc_.gmToL1Rate, soc_.ubToGmRate, soc_.fixWriteRate};
+  rates[SharedPools::kL2] = {std::min(soc_.gmToUbRate, soc_.gmReadL2Rate), std::min(soc_.gmToL1Rate, soc_.gmReadL2Rate),
+                             soc_.ubToGmRate, soc_.fixWriteRate};
+  pools_ = std::make_unique<SharedPools>(capacity, rates);
 }
 
 Engine::Region* Engine::RegionOf(uint64_t addr) {
@@ -329,26 +392,6 @@ double Engine::InsertWrite(const TraceRecord& r) {
   return fresh;
 }
 
-// Moves `bytes` through a shared pool (HBM or L2) from t0 at up to `rate` bytes/cycle (the core's own
-// path limit) and what the pool has left in each bucket; returns the end time.
-double Engine::Reserve(double t0, double bytes, double rate, Pool pool) {
-  if (bytes <= 0) return t0;
-  const double B = soc_.bucketCycles;
-  const double cap = (pool == kHbmPool ? soc_.hbmBytesPerCycle : soc_.l2BytesPerCycle) * B;
-  std::vector<float>& used = used_[pool];
-  double t = t0, left = bytes;
-  for (;;) {
-    const size_t b = static_cast<size_t>(t / B);
-    if (b >= used.size()) used.resize(std::max(b + 1, used.size() * 2), 0.f);
-    const double bucketEnd = (b + 1) * B, span = bucketEnd - t;
-    const double room = std::max(0.0, cap - used[b]);
-    const double take = std::min({left, rate * span, room});
-    used[b] += static_cast<float>(take);
-    left -= take;
-    if (left <= 1e-9) return t + take / rate;  // finished in this bucket
-    t = bucketEnd;
-  }
-}
 
 // ---- scheduling ---------------------------------------------------------------------------------
 
@@ -358,6 +401,7 @@ double Engine::Issue(CoreState& c, int pipe, RecInfo& info, uint32_t ci) {
   // queueDepth places back to start.
   if (p.ringCount >= p.ringStart.size()) {
     const double t = p.ringStart[p.ringPos];
+    if (t == kPendingTime) throw std::logic_error("perf model: issued into a full queue whose oldest start is unknown");
     if (t > c.S) {
       c.S = t;
       c.sBy = p.ringBy[p.ringPos];
@@ -387,12 +431,32 @@ void Engine::Emit(uint32_t ci, int pipe, double start, double end) {
   p.segEnd = end;
 }
 
+// The scalar issues the instruction into its pipe's queue now; it runs on the pipe now if the pipe
+// is settled, else when the pipe settles (deferred in program order: the scalar goes on with the
+// other pipes at its true time, so no GM copy reaches the pools after their clock passed its start).
 void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInfo& info) {
   CoreState& c = cores_[ci];
   PipeState& p = c.pipes[pipe];
   const double issued = Issue(c, pipe, info, ci);
+  const uint32_t slot = p.ringPos;
+  p.ringStart[slot] = kPendingTime;  // the queue slot frees when the instruction starts (RunOnPipe)
+  p.ringBy[slot] = PipeRef(ci, c.pc);
+  p.ringPos = (p.ringPos + 1) % p.ringStart.size();
+  p.ringCount++;
+  if (!p.Settled()) {
+    p.deferred.push_back({kDeferInstr, kIssue, static_cast<uint32_t>(c.pc), issued, slot, nullptr, -1, 0, false, {}});
+    return;
+  }
+  RunOnPipe(ci, static_cast<uint32_t>(c.pc), r, pipe, issued, slot);
+}
+
+// The pipe phase of an instruction issued at `issued` into queue slot `slot`.
+void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe, double issued, uint32_t slot) {
+  CoreState& c = cores_[ci];
+  PipeState& p = c.pipes[pipe];
+  RecInfo& info = info_[ci][idx];
   double start = issued;
-  info.pred = ScalarRef(ci, c.pc);
+  info.pred = ScalarRef(ci, idx);
   info.reason = kIssue;
   if (p.avail > start) {
     start = p.avail;
@@ -401,6 +465,7 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
   }
   const int32_t api = ApiIndex(r.api, pipe);
   const bool idle = p.drained || start > p.lastEnd + 0.5;
+  p.ringStart[slot] = start;
   double busy = 0, latency = 0;
   const auto op = static_cast<TraceOp>(r.op);
   if (op == TraceOp::kVector) {
@@ -425,24 +490,21 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       const double path = dst == uint8_t(Mem::UB) ? soc_.gmToUbRate : soc_.gmToL1Rate;
       const double hitRate = std::min(path, soc_.gmReadL2Rate);
       const double t0 = start + soc_.gmCopyOverhead;
-      const double t = Reserve(t0, hit, hitRate, kL2Pool);
-      const double end = Reserve(t, miss, path, kHbmPool);
-      res_.bandwidthStall += end - (t0 + hit / hitRate + miss / path);
       res_.hbmReadBytes += miss;
       res_.l2HitBytes += hit;
-      busy = end - start;
-      latency = soc_.gmReadLatency;
+      const SharedPools::Leg legs[2] = {{SharedPools::kL2, hit, hitRate}, {SharedPools::kHbm, miss, path}};
+      StartTransfer(ci, idx, pipe, start, t0, t0 + hit / hitRate + miss / path, soc_.gmReadLatency, api, legs);
+      return;
     } else if (dst == AscendC::emu::kTraceGm) {
       const double fresh = InsertWrite(r);
       const double rate = pipe == kFix ? soc_.fixWriteRate : soc_.ubToGmRate;
       const double inL2 = std::max(0.0, bytes - fresh);
       const double t0 = start + soc_.gmCopyOverhead;
-      const double t = Reserve(t0, inL2, rate, kL2Pool);
-      const double end = Reserve(t, fresh, rate, kHbmPool);
-      res_.bandwidthStall += end - (t0 + inL2 / rate + fresh / rate);
       res_.hbmWriteBytes += fresh;
       res_.l2HitBytes += inL2;
-      busy = end - start;
+      const SharedPools::Leg legs[2] = {{SharedPools::kL2, inL2, rate}, {SharedPools::kHbm, fresh, rate}};
+      StartTransfer(ci, idx, pipe, start, t0, t0 + inL2 / rate + fresh / rate, 0, api, legs);
+      return;
     } else {
       double rate = soc_.ubToUbRate;
       if (src == uint8_t(Mem::L1) && dst == uint8_t(Mem::L0A)) rate = soc_.l1ToL0aRate;
@@ -453,28 +515,184 @@ void Engine::PipeInstruction(uint32_t ci, const TraceRecord& r, int pipe, RecInf
       busy = soc_.localCopyOverhead + bytes / rate;
     }
   }
-  const double end = start + busy;
   c.frontier = std::max(c.frontier, start);
+  EndPipeInstruction(ci, idx, pipe, api, start, start + busy, latency);
+}
+
+// What follows an instruction's start once its end is known.
+void Engine::EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api, double start, double end,
+                                double latency) {
+  CoreState& c = cores_[ci];
+  PipeState& p = c.pipes[pipe];
+  RecInfo& info = info_[ci][idx];
   info.start = static_cast<float>(start);
   info.end = static_cast<float>(end);
-  p.avail = end;
-  p.availBy = PipeRef(ci, c.pc);
-  p.availReason = kPipeOrder;
+  if (end >= p.avail) {  // a flag wait taken while the transfer was pending may hold it later
+    p.avail = end;
+    p.availBy = PipeRef(ci, idx);
+    p.availReason = kPipeOrder;
+  }
   p.lastEnd = end;
   p.drained = false;
   if (end + latency >= p.done) {
     p.done = end + latency;
-    p.doneBy = PipeRef(ci, c.pc);
+    p.doneBy = PipeRef(ci, idx);
   }
-  p.ringStart[p.ringPos] = start;
-  p.ringBy[p.ringPos] = PipeRef(ci, c.pc);
-  p.ringPos = (p.ringPos + 1) % p.ringStart.size();
-  p.ringCount++;
+  const double busy = end - start;
   res_.cores[ci].busy[pipe] += busy;
   res_.cores[ci].instructions[pipe]++;
   res_.apiBusy[api][0] += busy;
   res_.apiBusy[api][1] += 1;
   Emit(ci, pipe, start, end);
+}
+
+// A GM copy goes through the shared pools. It may end at once (nothing to move); else its pipe
+// pends until the pools reach its end: what is issued to that pipe meanwhile is deferred, and a
+// record whose scalar needs its state waits for it in the replay (MustWait).
+void Engine::StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, double t0, double ideal, double latency,
+                           int32_t api, const SharedPools::Leg (&legs)[2]) {
+  CoreState& c = cores_[ci];
+  c.frontier = std::max(c.frontier, start);
+  uint32_t tag;
+  if (!freePending_.empty()) {
+    tag = freePending_.back();
+    freePending_.pop_back();
+  } else {
+    tag = static_cast<uint32_t>(pending_.size());
+    pending_.emplace_back();
+  }
+  pending_[tag] = PendingCopy{ci, idx, pipe, api, start, t0, ideal, latency};
+  // The queue slot holds the start now: a later instruction of this pipe waits for the end anyway.
+  double end;
+  if (pools_->Start(t0, legs, 2, tag, end)) {
+    EndTransfer(tag, end, false);  // the pipe was settled before it, and stays so
+    return;
+  }
+  c.pipes[pipe].pending = true;
+  c.pendingPipes |= 1u << pipe;
+}
+
+void Engine::EndTransfer(uint64_t tag, double end, bool settle) {
+  const PendingCopy x = pending_[tag];
+  freePending_.push_back(static_cast<uint32_t>(tag));
+  CoreState& c = cores_[x.core];
+  res_.bandwidthStall += std::max(0.0, end - x.ideal);
+  c.pipes[x.pipe].pending = false;
+  EndPipeInstruction(x.core, x.idx, x.pipe, x.api, x.start, end, x.latency);
+  if (settle) Settle(x.core, x.pipe);
+}
+
+
+void Engine::DeferredWait(uint32_t ci, int pipe, Timed t, uint8_t reason) {
+  CoreState& c = cores_[ci];
+  if (pipe == kNoPipe || pipe == kS || c.pipes[pipe].Settled()) {
+    WaitOn(c, pipe, t, reason);
+    return;
+  }
+  c.pipes[pipe].deferred.push_back({kDeferWait, reason, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, 0, true, t});
+}
+
+// A pipe's deferred items run in program order once its transfer has ended, until one of them is a
+// transfer that pends in turn: an instruction runs on the pipe (its queue slot gets its start), a
+// barrier waits, a wait applies once its flag's time is known, a set fires with what precedes it (a
+// flag goes into its queue slot, or to the pipe whose WaitFlag took it, which may settle that pipe).
+void Engine::Settle(uint32_t ci, int pipe) {
+  CoreState& c = cores_[ci];
+  PipeState& p = c.pipes[pipe];
+  const double turn = Turn(c);
+  while (!p.pending && !p.deferred.empty()) {
+    const PipeState::Deferred f = p.deferred.front();
+    if (f.kind == kDeferWait && !f.known) break;
+    p.deferred.pop_front();
+    if (f.kind == kDeferWait) {
+      WaitOn(c, pipe, f.value, f.reason);
+      continue;
+    }
+    if (f.kind == kDeferInstr) {
+      RunOnPipe(ci, f.idx, c.trace->records[f.idx], pipe, f.S, f.ring);
+      continue;
+    }
+    if (f.kind == kDeferBarrier) {
+      PipeBarrier(ci, pipe, f.S);
+      continue;
+    }
+    Timed fire = p.done > f.S ? Timed{p.done, p.doneBy} : Timed{f.S, ScalarRef(ci, f.idx)};
+    RecInfo& info = info_[ci][f.idx];
+    info.start = static_cast<float>(fire.t);
+    fire.t += f.kind == kDeferCross ? soc_.crossCoreLatency : soc_.flagLatency;
+    info.end = static_cast<float>(fire.t);
+    info.pred = fire.by;
+    info.reason = f.kind == kDeferCross ? kCrossCore : kFlag;
+    const Timed value{fire.t, PipeRef(ci, f.idx)};
+    if (f.kind == kDeferCross) {
+      CrossSet(ci, c.trace->records[f.idx], value);
+      continue;
+    }
+    if (f.slot) *f.slot = value;
+    if (f.consumer >= 0) {
+      for (auto& w : c.pipes[f.consumer].deferred)
+        if (w.kind == kDeferWait && w.id == f.id) {
+          w.known = true;
+          w.value = value;
+        }
+      Settle(ci, f.consumer);
+    }
+  }
+  if (p.Settled()) c.pendingPipes &= ~(1u << pipe);
+  if (c.flowBlocked) WakeIfFree(ci);
+  else if (Turn(c) != turn && !c.blocked && !c.finished) heap_.push({Turn(c), ci});  // its heap entry went stale
+}
+
+void Engine::WakeIfFree(uint32_t ci) {
+  CoreState& c = cores_[ci];
+  if (c.flowBlocked && !MustWait(c)) {
+    c.flowBlocked = false;
+    Wake(ci);
+  }
+}
+
+// True while the scalar unit must wait, in modeled time, for something of an unsettled pipe before
+// it can issue the record at pc: a queue slot's start (a full queue), a flag's time (a scalar
+// WaitFlag), a pipe's completion (PIPE_ALL, GM counters, SyncAll, the core's end). Everything
+// else issued to an unsettled pipe is deferred on it.
+bool Engine::MustWait(const CoreState& c) const {
+  if (c.scalarAfter >= 0 && (c.pendingPipes & (1u << c.scalarAfter))) return true;
+  if (c.pc >= c.trace->records.size()) return c.pendingPipes != 0;  // the core's end
+  const TraceRecord& r = c.trace->records[c.pc];
+  auto queueFull = [&c](int pipe) {  // Issue would wait for a slot whose start is not known yet
+    if (pipe == kNoPipe) pipe = kS;
+    const PipeState& p = c.pipes[pipe];
+    return p.ringCount >= p.ringStart.size() && p.ringStart[p.ringPos] == kPendingTime;
+  };
+  switch (static_cast<TraceOp>(r.op)) {
+    case TraceOp::kVector:
+    case TraceOp::kCube:
+    case TraceOp::kCopy: return queueFull(PipeIndex(r.pipe) == kNoPipe ? kV : PipeIndex(r.pipe));
+    case TraceOp::kScalar: return false;
+    case TraceOp::kSetFlag: return queueFull(PipeIndex(r.a));
+    case TraceOp::kWaitFlag: {
+      const int src = PipeIndex(r.a), dst = PipeIndex(r.b);
+      if (dst != kNoPipe && dst != kS) return queueFull(dst);  // a pipe takes a pending flag: deferred
+      auto it = c.flags.find((uint64_t(src) << 56) | (uint64_t(dst) << 48) | r.x);
+      return it != c.flags.end() && !it->second.empty() && it->second.front().t == kPendingTime;
+    }
+    case TraceOp::kBarrier: return r.a == PIPE_ALL && c.pendingPipes != 0;  // a pipe's barrier: deferred
+    case TraceOp::kCrossSet:
+    case TraceOp::kCrossWait: return queueFull(PipeIndex(r.b));
+    case TraceOp::kGmSignal: return (c.pendingPipes & (1u << kMte3)) != 0;
+    case TraceOp::kGmWait: return (c.pendingPipes & (1u << kMte2)) != 0;
+    case TraceOp::kSyncAll: return c.pendingPipes != 0;
+  }
+  return c.pendingPipes != 0;
+}
+
+// A barrier on one pipe, issued at scalar time S: the pipe waits for everything issued on it.
+void Engine::PipeBarrier(uint32_t ci, int pipe, double S) {
+  PipeState& p = cores_[ci].pipes[pipe];
+  // pto-isa's A2/A3 cost model charges a vector barrier's drain only when vector work is outstanding.
+  const bool outstanding = p.lastEnd > S;
+  WaitOn(cores_[ci], pipe, Timed{p.done + (pipe == kV && outstanding ? soc_.vecBarrierDrain : 0), p.doneBy}, kBarrier);
+  p.drained = true;
 }
 
 // Completion of everything issued on `pipe` so far, and the scalar time: when a SetFlag on it fires.
@@ -521,13 +739,29 @@ std::vector<uint32_t> Engine::Targets(uint32_t ci, int mode) const {
 }
 
 void Engine::Deliver(uint32_t target, uint32_t flag, int slot, Timed fire) {
-  cores_[target].delivered[{flag, slot}].push_back(fire);
+  CoreState& c = cores_[target];
+  c.delivered[{flag, slot}].push_back(fire);
+  // The core's pipe waits issued before their flag came take deliveries first, in program order.
+  while (!c.crossWaits.empty()) {
+    const auto [idx, id] = c.crossWaits.front();
+    const TraceRecord& r = c.trace->records[idx];
+    Timed got;
+    if (!CrossWait(target, r, got)) break;
+    c.crossWaits.pop_front();
+    const int pipe = PipeIndex(r.b);
+    for (auto& w : c.pipes[pipe].deferred)
+      if (w.kind == kDeferWait && w.id == id) {
+        w.known = true;
+        w.value = got;
+      }
+    Settle(target, pipe);
+  }
   if (cores_[target].blocked && !waitingSync_[target] && cores_[target].waveAfter == ~0u) Wake(target);
 }
 
 void Engine::Wake(uint32_t ci) {
   cores_[ci].blocked = false;
-  heap_.push({cores_[ci].frontier, ci});
+  heap_.push({Turn(cores_[ci]), ci});
 }
 
 // Mode 2 delivers to the other core kind of the block (an AIC counts per AIV); modes 0 / 1 deliver
@@ -714,6 +948,16 @@ void Engine::Finish(uint32_t ci) {
 bool Engine::StepCore(uint32_t ci) {
   CoreState& c = cores_[ci];
   const auto& recs = c.trace->records;
+  // A record whose scalar needs what an unsettled pipe has not decided yet waits for it in the
+  // replay (Settle wakes the core); its scalar time then moves to that, never before the pools' clock.
+  if (MustWait(c)) {
+    c.flowBlocked = true;
+    return false;
+  }
+  if (c.scalarAfter >= 0) {
+    WaitOn(c, kS, Timed{c.pipes[c.scalarAfter].done, c.pipes[c.scalarAfter].doneBy}, kFlag);
+    c.scalarAfter = -1;
+  }
   if (c.pc >= recs.size()) {
     Finish(ci);
     return false;
@@ -756,6 +1000,12 @@ bool Engine::StepCore(uint32_t ci) {
     case TraceOp::kSetFlag: {
       const int src = PipeIndex(r.a), dst = PipeIndex(r.b);
       Issue(c, src == kNoPipe ? kS : src, info, ci);
+      if (src != kNoPipe && !c.pipes[src].Settled()) {  // fires when the pipe settles
+        auto& q = c.flags[(uint64_t(src) << 56) | (uint64_t(dst) << 48) | r.x];
+        q.push_back(Timed{kPendingTime, PipeRef(ci, c.pc)});
+        c.pipes[src].deferred.push_back({kDeferSet, kFlag, static_cast<uint32_t>(c.pc), c.S, 0, &q.back(), -1, 0, false, {}});
+        break;
+      }
       Timed fire = PipeDone(c, src == kNoPipe ? kS : src, ScalarRef(ci, c.pc));
       info.start = static_cast<float>(fire.t);  // the flag itself takes only its latency
       fire.t += soc_.flagLatency;
@@ -772,8 +1022,19 @@ bool Engine::StepCore(uint32_t ci) {
       auto& q = c.flags[key];
       Issue(c, dst == kNoPipe ? kS : dst, info, ci);
       info.start = info.end = info.issue;
-      if (!q.empty()) {
-        WaitOn(c, dst, q.front(), kFlag);
+      if (!q.empty() && q.front().t == kPendingTime) {  // the dst pipe waits until the src pipe settles
+        const uint64_t id = ++deferredIds_;
+        for (auto& f : c.pipes[src].deferred)
+          if (f.kind == kDeferSet && f.slot == &q.front()) {
+            f.slot = nullptr;
+            f.consumer = dst;
+            f.id = id;
+          }
+        c.pipes[dst].deferred.push_back({kDeferWait, kFlag, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, id, false, {}});
+        c.pendingPipes |= 1u << dst;
+        q.pop_front();
+      } else if (!q.empty()) {
+        DeferredWait(ci, dst, q.front(), kFlag);
         q.pop_front();
       }
       break;
@@ -787,17 +1048,21 @@ bool Engine::StepCore(uint32_t ci) {
       }
       const int pipe = PipeIndex(r.a);
       if (pipe == kNoPipe || pipe == kS) break;
-      PipeState& p = c.pipes[pipe];
-      // pto-isa's A2/A3 cost model charges a vector barrier's drain only when vector work is outstanding.
-      const bool outstanding = p.lastEnd > c.S;
-      WaitOn(c, pipe, Timed{p.done + (pipe == kV && outstanding ? soc_.vecBarrierDrain : 0), p.doneBy}, kBarrier);
-      p.drained = true;
+      if (!c.pipes[pipe].Settled()) {  // the pipe waits for what precedes it once that is known
+        c.pipes[pipe].deferred.push_back({kDeferBarrier, kBarrier, static_cast<uint32_t>(c.pc), c.S, 0, nullptr, -1, 0, false, {}});
+        break;
+      }
+      PipeBarrier(ci, pipe, c.S);
       break;
     }
     case TraceOp::kCrossSet: {
       int pipe = PipeIndex(r.b);
       if (pipe == kNoPipe) pipe = kS;
       Issue(c, pipe, info, ci);
+      if (!c.pipes[pipe].Settled()) {  // sent when the pipe settles
+        c.pipes[pipe].deferred.push_back({kDeferCross, kCrossCore, static_cast<uint32_t>(c.pc), c.S, 0, nullptr, -1, 0, false, {}});
+        break;
+      }
       Timed fire = PipeDone(c, pipe, ScalarRef(ci, c.pc));
       info.start = static_cast<float>(fire.t);  // its span on the path is the cross-core latency
       fire.t += soc_.crossCoreLatency;
@@ -808,16 +1073,25 @@ bool Engine::StepCore(uint32_t ci) {
       break;
     }
     case TraceOp::kCrossWait: {
+      int pipe = PipeIndex(r.b);
+      if (pipe == kNoPipe) pipe = kS;
       Timed got;
-      if (!CrossWait(ci, r, got)) {
+      const bool delivered = c.crossWaits.empty() && CrossWait(ci, r, got);
+      if (!delivered && pipe == kS) {  // the scalar itself waits: so does the core (Deliver wakes it)
         c.blocked = true;
         return false;
       }
-      int pipe = PipeIndex(r.b);
-      if (pipe == kNoPipe) pipe = kS;
       Issue(c, pipe, info, ci);
       info.start = info.end = info.issue;
-      WaitOn(c, pipe, got, kCrossCore);
+      if (delivered) {
+        DeferredWait(ci, pipe, got, kCrossCore);
+        break;
+      }
+      // Not delivered yet: only the pipe waits; what is issued to it meanwhile is deferred.
+      const uint64_t id = ++deferredIds_;
+      c.pipes[pipe].deferred.push_back({kDeferWait, kCrossCore, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, id, false, {}});
+      c.pendingPipes |= 1u << pipe;
+      c.crossWaits.push_back({static_cast<uint32_t>(c.pc), id});
       break;
     }
     case TraceOp::kGmSignal: {
@@ -857,7 +1131,7 @@ bool Engine::StepCore(uint32_t ci) {
       poll.y = 1;
       poll.z = 0;
       PipeInstruction(ci, poll, kMte2, info);
-      WaitOn(c, kS, Timed{c.pipes[kMte2].done, c.pipes[kMte2].doneBy}, kFlag);
+      c.scalarAfter = kMte2;  // the scalar waits for the poll's completion (at the next step)
       break;
     }
     case TraceOp::kSyncAll: {
@@ -876,7 +1150,10 @@ bool Engine::StepCore(uint32_t ci) {
         Timed last{0, {}};
         for (auto& [core, t] : syncArrived_[g])
           if (t.t >= last.t) last = t;
-        last.t += soc_.syncAllLatency;
+        // dav_c220 SyncAllImpl (impl/basic_api/dav_c220/kernel_operator_sync_impl.h, CANN 8.5): the
+        // AIV-only form is one mode-0 cross-core flag set and waited on; the mixed form is three hops
+        // (AIV -> AIC mode 2, AIC among AICs mode 0, AIC -> AIV mode 2).
+        last.t += (g == 1 ? 1 : 3) * soc_.crossCoreLatency;
         for (auto& [core, t] : syncArrived_[g]) {
           CoreState& o = cores_[core];
           WaitOn(o, kS, last, kSyncAll);
@@ -904,21 +1181,41 @@ Result Engine::Run() {
   for (uint32_t i = 0; i < cores_.size(); ++i)
     if (cores_[i].waveAfter == ~0u) heap_.push({0.0, i});
     else cores_[i].blocked = true;
-  // Cores take turns in the order of their frontier (the latest start of an instruction they issued),
-  // a bucket of time at a time: GM transfers then book the shared bandwidth roughly in time order,
-  // so the cores share it instead of the first one processed taking it all.
-  const double slice = soc_.bucketCycles;
+  // Cores take turns in the order of Turn(), a slice of time at a time (L2 lines then fill roughly in time order). The shared pools advance
+  // from event to event once no runnable core is behind their next event; a core waiting for a
+  // transfer's end resumes when the pools reach it.
+  const double slice = soc_.turnCycles;
+  std::vector<SharedPools::Done> done;
+  uint64_t events = 0;
   for (;;) {
     if (!gmWaitList_.empty()) ResolveGmWaits();
-    if (heap_.empty()) break;
+    while (!heap_.empty()) {  // drop stale entries
+      const auto [key, ci] = heap_.top();
+      const CoreState& c = cores_[ci];
+      if (!(c.finished || c.blocked || c.flowBlocked || key != Turn(c))) break;
+      heap_.pop();
+    }
+    const double next = pools_->NextEvent();
+    if (heap_.empty() || heap_.top().first > next) {
+      if (next == SharedPools::kNever) break;
+      done.clear();
+      pools_->Advance(done);
+      for (const auto& d : done) EndTransfer(d.tag, d.end);
+      if (++events % 1024 == 0) {  // no transfer starts before the earliest scalar time of a live core
+        double earliest = pools_->Now();
+        for (const CoreState& c : cores_)
+          if (!c.finished && c.waveAfter == ~0u) earliest = std::min(earliest, c.S);
+        pools_->Forget(earliest);
+      }
+      continue;
+    }
     const auto [key, ci] = heap_.top();
     heap_.pop();
     CoreState& c = cores_[ci];
-    if (c.finished || c.blocked || key != c.frontier) continue;  // stale entry
     const double limit = (heap_.empty() ? key : heap_.top().first) + slice;
     bool running = true;
-    for (uint32_t n = 0; running && n < 4096 && (n == 0 || c.frontier <= limit); ++n) running = StepCore(ci);
-    if (running) heap_.push({c.frontier, ci});
+    for (uint32_t n = 0; running && n < 4096 && (n == 0 || Turn(c) <= limit); ++n) running = StepCore(ci);
+    if (running) heap_.push({Turn(c), ci});
   }
   for (uint32_t i = 0; i < cores_.size(); ++i)
     if (cores_[i].gmWaiting) throw std::runtime_error(GmWaitError(i));
@@ -927,6 +1224,7 @@ Result Engine::Run() {
       throw std::runtime_error("perf model: kernel '" + t_.kernel + "': core " + std::to_string(i) +
                                " never finished its trace (a cross-core wait or SyncAll the model could not match)");
   for (const CoreResult& c : res_.cores) res_.cycles = std::max(res_.cycles, c.end);
+  res_.lateBytes = pools_->LateBytes();
 
   if (detailCore_ >= 0 && detailCore_ < static_cast<int64_t>(cores_.size()))
     for (size_t i = 0; i < info_[detailCore_].size(); ++i) {

@@ -5,7 +5,8 @@
 // Model, per core: the scalar unit walks the trace in program order and issues each instruction
 // into its pipe's in-order queue (S, V, M, MTE1, MTE2, MTE3, FIX); pipes run concurrently; only
 // flags, barriers and queue events order one pipe against another; cross-core flags and SyncAll
-// order cores. GM traffic goes through an L2 model and a bandwidth pool shared by all cores.
+// order cores. GM traffic goes through an L2 model and the HBM / L2 bandwidth pools shared by all
+// cores, max-min fair among the transfers in flight (flows.h).
 #pragma once
 
 #include <array>
@@ -43,11 +44,11 @@ struct SocParams {
   double gmReadLatency = 400;                         // cycles from a GM read's last byte to its consumer
   double cubeHead = 6;
   double vecBarrierDrain = 16;
-  double flagLatency = 1, crossCoreLatency = 200, syncAllLatency = 500;
+  double flagLatency = 1, crossCoreLatency = 200;
   double issueCycles = 2, scalarLocalCycles = 2, scalarGmHitCycles = 4, scalarGmMissCycles = 300;
   uint32_t scalarCacheLines = 256;  // scalar DataCache, 64-byte lines, direct mapped
   uint32_t queueDepth = 32;
-  double bucketCycles = 256;  // granularity of the shared-bandwidth bookkeeping
+  double turnCycles = 256;  // the replay advances a core this far past the next one per turn
   ApiCost defaultVector{6, 2, 2, 0};
   std::map<std::string, ApiCost> apiCosts;
 };
@@ -92,6 +93,7 @@ struct Result {
   double vectorRepeats = 0;
   uint64_t records = 0;
   double bandwidthStall = 0;  // cycles GM transfers lost to the shared HBM bandwidth
+  double lateBytes = 0;  // GM bytes handed to the shared pools after their clock passed the copy's start
   // Every record of one core (Replay's detailCore), for inspecting a schedule.
   struct Detail {
     int32_t api;

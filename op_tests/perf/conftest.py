@@ -18,7 +18,12 @@ class Kernels:
     def __init__(self, path: Path):
         self.lib = ctypes.CDLL(str(path))
         self.lib.perf_stream_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
-                                              ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
+                                              ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_char_p,
+                                              ctypes.c_int]
+        self.lib.perf_late_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
+                                            ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
+        self.lib.perf_late_cross_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64,
+                                                  ctypes.c_uint32, ctypes.c_char_p, ctypes.c_int]
         self.lib.perf_matmul.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 4 + [ctypes.c_char_p, ctypes.c_int]
         self.lib.perf_dependencies.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 6 + [ctypes.c_char_p, ctypes.c_int]
 
@@ -26,12 +31,33 @@ class Kernels:
         if rc:
             raise RuntimeError(err.value.decode())
 
-    def stream_copy(self, src: np.ndarray, cores: int, tile_bytes: int, buffers: int) -> np.ndarray:
+    def stream_copy(self, src: np.ndarray, cores: int, tile_bytes: int, buffers: int, leads=None) -> np.ndarray:
+        """`leads`: per core, scalar UB writes before its first copy (a head start in modeled time)."""
         dst = np.zeros_like(src)
         err = ctypes.create_string_buffer(2048)
+        lead = None if leads is None else np.ascontiguousarray(leads, dtype=np.uint32)
+        assert lead is None or lead.shape == (cores,)
         rc = self.lib.perf_stream_copy(src.ctypes.data, dst.ctypes.data, cores, src.nbytes // cores, tile_bytes,
-                                       buffers, err, len(err))
+                                       buffers, None if lead is None else lead.ctypes.data, err, len(err))
         self._check(rc, err)
+        return dst
+
+    def late_copy(self, src: np.ndarray, cores: int, tile_bytes: int, streamers: int) -> np.ndarray:
+        """The late-copy micro-kernel (perf_kernels.cpp LateCopy): blocks < `streamers` copy their slice
+        of src, the others fill theirs with 7s."""
+        dst = np.zeros_like(src)
+        err = ctypes.create_string_buffer(2048)
+        self._check(self.lib.perf_late_copy(src.ctypes.data, dst.ctypes.data, cores, src.nbytes // cores, tile_bytes,
+                                            streamers, err, len(err)), err)
+        return dst
+
+    def late_cross_copy(self, src: np.ndarray, blocks: int, tile_bytes: int) -> np.ndarray:
+        """The mixed late-copy micro-kernel (perf_kernels.cpp LateCrossCopy) on `blocks` x (1 AIC + 2 AIV):
+        src holds 3 x blocks slices; each AIV fills the first half of its slice of dst with 7s."""
+        dst = np.zeros_like(src)
+        err = ctypes.create_string_buffer(2048)
+        self._check(self.lib.perf_late_cross_copy(src.ctypes.data, dst.ctypes.data, blocks, src.nbytes // (3 * blocks),
+                                                  tile_bytes, err, len(err)), err)
         return dst
 
     def matmul(self, a: np.ndarray, bt: np.ndarray, cores: int, overlap: bool) -> np.ndarray:

@@ -15,6 +15,7 @@ struct CopyArgs {
   uint64_t bytesPerCore;
   uint32_t tileBytes;
   uint32_t buffers;  // 1: copy-in waits for the previous copy-out; 2: they overlap
+  const uint32_t* leads = nullptr;  // per block: scalar UB writes before its first copy (a head start)
 };
 
 template <int32_t kBuffers>
@@ -28,6 +29,12 @@ void StreamCopy(GM_ADDR src, GM_ADDR dst, const CopyArgs& a) {
   in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
   out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
   const uint32_t n = a.tileBytes / 2;
+  if (a.leads) {
+    TBuf<TPosition::VECCALC> scratch;
+    pipe.InitBuffer(scratch, 32);
+    LocalTensor<int16_t> s = scratch.Get<int16_t>();
+    for (uint32_t i = 0; i < a.leads[GetBlockIdx()]; ++i) s.SetValue(0, int16_t(i));
+  }
   for (uint64_t off = 0; off < a.bytesPerCore / 2; off += n) {
     LocalTensor<int16_t> t = q.template AllocTensor<int16_t>();
     DataCopy(t, in[off], n);
@@ -35,6 +42,97 @@ void StreamCopy(GM_ADDR src, GM_ADDR dst, const CopyArgs& a) {
     t = q.template DeQue<int16_t>();
     DataCopy(out[off], t, n);
     q.FreeTensor(t);
+  }
+}
+
+// ---- late copies: a core whose scalar unit issues copies of one pipe while another pipe's copy is
+// still in flight, next to streaming cores -----------------------------------------------------------
+// Blocks < `streamers` run StreamCopy's loop (double-buffered). The others, per step: two GM -> UB
+// copies into buffers nobody reads (MTE2, back to back), then two UB -> GM copies of a constant tile
+// (MTE3) that wait for nothing, then the scalar waits for the reads (MTE2 -> S) while the writes are
+// in flight. A replay that holds the scalar unit back until a pipe's copy ends (the second read
+// behind the first, the next step's writes behind this one's) hands the other pipe's copies to the
+// HBM pool after their true start.
+struct LateArgs {
+  uint64_t bytesPerCore;
+  uint32_t tileBytes, streamers;  // LateCrossCopy: streamers holds the block count
+};
+
+void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  if (GetBlockIdx() < a.streamers) {
+    StreamCopy<2>(src, dst, CopyArgs{a.bytesPerCore, a.tileBytes, 2});
+    return;
+  }
+  TPipe pipe;
+  TBuf<TPosition::VECIN> inA, inB;
+  TBuf<TPosition::VECOUT> outC;
+  pipe.InitBuffer(inA, a.tileBytes);
+  pipe.InitBuffer(inB, a.tileBytes);
+  pipe.InitBuffer(outC, a.tileBytes);
+  LocalTensor<int16_t> ta = inA.Get<int16_t>(), tb = inB.Get<int16_t>(), tc = outC.Get<int16_t>();
+  const uint32_t n = a.tileBytes / 2;
+  Duplicate(tc, int16_t(7), n);
+  SetFlag<HardEvent::V_MTE3>(0);
+  WaitFlag<HardEvent::V_MTE3>(0);
+  GlobalTensor<int16_t> in, out;
+  const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;
+  in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+  out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
+  for (uint64_t off = 0; off + 2 * n <= a.bytesPerCore / 2; off += 2 * n) {
+    DataCopy(ta, in[off], n);
+    DataCopy(tb, in[off + n], n);
+    DataCopy(out[off], tc, n);
+    DataCopy(out[off + n], tc, n);
+    SetFlag<HardEvent::MTE2_S>(0);  // the scalar waits for the reads while the writes are in flight
+    WaitFlag<HardEvent::MTE2_S>(0);
+  }
+}
+
+// Mixed: per block, the AIC reads `steps` tiles GM -> L1 and after each sends a cross-core flag
+// (mode 2, set on MTE2: it fires when the read has ended). Each AIV per step: its MTE3 pipe waits
+// for that flag, writes a constant tile UB -> GM, and MTE2 reads two tiles GM -> UB that wait for
+// nothing. A replay that holds the whole AIV back until the flag is known hands its reads to the
+// HBM pool after their true start.
+constexpr uint16_t kLateFlag = 4;
+
+void LateCrossCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  TPipe pipe;
+  const uint32_t n = a.tileBytes / 2;
+  const uint64_t steps = a.bytesPerCore / a.tileBytes / 2;
+  GlobalTensor<int16_t> in, out;
+  if ASCEND_IS_AIC {
+    // after the AIVs' slices: the AIC's reads share no line with theirs (all miss L2)
+    const uint64_t base = (2ull * a.streamers + GetBlockIdx()) * a.bytesPerCore / 2;
+    in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+    TBuf<TPosition::A1> l1;
+    pipe.InitBuffer(l1, a.tileBytes);
+    LocalTensor<int16_t> t = l1.Get<int16_t>();
+    for (uint64_t i = 0; i < steps; ++i) {
+      DataCopy(t, in[i * n], n);
+      CrossCoreSetFlag<2, PIPE_MTE2>(kLateFlag);
+    }
+  }
+  if ASCEND_IS_AIV {
+    const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;  // AIV block idx: 2 per AIC block
+    in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
+    out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
+    TBuf<TPosition::VECIN> inA, inB;
+    TBuf<TPosition::VECOUT> outC;
+    pipe.InitBuffer(inA, a.tileBytes);
+    pipe.InitBuffer(inB, a.tileBytes);
+    pipe.InitBuffer(outC, a.tileBytes);
+    LocalTensor<int16_t> ta = inA.Get<int16_t>(), tb = inB.Get<int16_t>(), tc = outC.Get<int16_t>();
+    Duplicate(tc, int16_t(7), n);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    for (uint64_t i = 0; i < steps; ++i) {
+      CrossCoreWaitFlag<2, PIPE_MTE3>(kLateFlag);
+      DataCopy(out[i * n], tc, n);
+      DataCopy(ta, in[2 * i * n], n);
+      DataCopy(tb, in[(2 * i + 1) * n], n);
+    }
   }
 }
 
@@ -114,7 +212,8 @@ void Matmul(GM_ADDR a, GM_ADDR bt, GM_ADDR c, const MatmulArgs& args) {
 //   kBarrier (AIV): every core copies, PipeBarrier<PIPE_ALL>, then its vector part;
 //   kSyncAll (AIV): block 0 alone copies, SyncAll, then every core's vector part;
 //   kCrossCore (MIX): the AIC copies GM -> L1, CrossCoreSetFlag (mode 2), each AIV waits for it, then
-//   its vector part. kNone: the same work without the dependency (AIV: as kBarrier, MIX: as kCrossCore).
+//   its vector part; kSyncAll (MIX): the AIC copies, SyncAll<false> on every core, then the vector parts.
+//   kNone: the same work without the dependency (AIV: as kBarrier, MIX: as kCrossCore).
 enum DepKind : uint32_t { kNone = 0, kBarrier = 1, kSyncAll = 2, kCrossCore = 3 };
 constexpr uint16_t kDepFlag = 3;
 constexpr uint32_t kVecFloats = 2048;  // 8 KiB: 32 repeats of 64 fp32
@@ -143,9 +242,11 @@ void Dependencies(GM_ADDR src, const DepArgs& a) {
       LocalTensor<int16_t> t = l1.Get<int16_t>();
       for (uint32_t i = 0; i < a.copies; ++i) DataCopy(t, in, n);
       if (a.kind == kCrossCore) CrossCoreSetFlag<2, PIPE_MTE2>(kDepFlag);
+      if (a.kind == kSyncAll) SyncAll<false>();
     }
     if ASCEND_IS_AIV {
       if (a.kind == kCrossCore) CrossCoreWaitFlag<2, PIPE_V>(kDepFlag);
+      if (a.kind == kSyncAll) SyncAll<false>();
       VectorPart(pipe, a.vecs);
     }
     return;
@@ -176,14 +277,40 @@ int Guard(char* err, int errLen, F&& f) {
 extern "C" {
 
 // src and dst hold cores x bytesPerCore bytes.
+// leads: null, or per core the scalar work before its first copy.
 int perf_stream_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore, uint32_t tileBytes, uint32_t buffers,
-                     char* err, int errLen) {
+                     const uint32_t* leads, char* err, int errLen) {
   return Guard(err, errLen, [&] {
-    const CopyArgs args{bytesPerCore, tileBytes, buffers};
+    const CopyArgs args{bytesPerCore, tileBytes, buffers, leads};
     const uint64_t total = uint64_t(cores) * bytesPerCore;
     auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
     emu::Launch("stream_copy", KernelMode::AIV_MODE, cores,
                 [&] { buffers == 2 ? StreamCopy<2>(s, d, args) : StreamCopy<1>(s, d, args); },
+                {{src, total}, {dst, total}});
+  });
+}
+
+// src and dst hold cores x bytesPerCore bytes; blocks < streamers stream src to dst, the others write a
+// tile of 7s over their slice of dst (LateCopy).
+int perf_late_copy(void* src, void* dst, uint32_t cores, uint64_t bytesPerCore, uint32_t tileBytes,
+                   uint32_t streamers, char* err, int errLen) {
+  return Guard(err, errLen, [&] {
+    const LateArgs args{bytesPerCore, tileBytes, streamers};
+    const uint64_t total = uint64_t(cores) * bytesPerCore;
+    auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
+    emu::Launch("late_copy", KernelMode::AIV_MODE, cores, [&] { LateCopy(s, d, args); }, {{src, total}, {dst, total}});
+  });
+}
+
+// MIX: `blocks` x (1 AIC + 2 AIV); src and dst hold 3 x blocks x bytesPerCore bytes (LateCrossCopy:
+// the AIVs' slices, then the AICs' halves).
+int perf_late_cross_copy(void* src, void* dst, uint32_t blocks, uint64_t bytesPerCore, uint32_t tileBytes, char* err,
+                         int errLen) {
+  return Guard(err, errLen, [&] {
+    const LateArgs args{bytesPerCore, tileBytes, blocks};  // streamers: the block count here
+    const uint64_t total = 3ull * blocks * bytesPerCore;
+    auto s = reinterpret_cast<GM_ADDR>(src), d = reinterpret_cast<GM_ADDR>(dst);
+    emu::Launch("late_cross_copy", KernelMode::MIX_MODE, blocks, [&] { LateCrossCopy(s, d, args); },
                 {{src, total}, {dst, total}});
   });
 }

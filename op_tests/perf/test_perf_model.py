@@ -161,6 +161,18 @@ def test_dependencies_serialise_the_work(kern, kind, mix):
         assert kinds == {"AIC", "AIV"}, ordered.critical_path()
 
 
+@pytest.mark.parametrize("mix, hops", [(False, 1), (True, 3)])
+def test_sync_all_costs_its_flag_hops(kern, mix, hops):
+    # CANN 8.5 dav_c220 SyncAllImpl: SyncAll<true> (AIV only) is one mode-0 cross-core flag; SyncAll<false>
+    # goes AIV -> AIC (mode 2), AIC -> AIC (mode 0), AIC -> AIV (mode 2). With nothing else on the
+    # path, a dearer cross-core flag delays the launch by exactly that many hops.
+    with perf.tracing() as traces:
+        kern.dependencies(DEP_CORES, DEP_TILE, 2, 4, "sync_all", mix)
+    (t,) = traces
+    base, dear = (perf.replay(t, SOC, param_overrides={"cross_core_latency": lat}) for lat in (200, 1200))
+    assert dear.cycles - base.cycles == pytest.approx(hops * 1000, abs=1), (perf.format_report(base), perf.format_report(dear))
+
+
 # ---- outputs: the timeline plot and the bench's --soc / --plot --------------------------------------
 def test_plot_timeline_writes_a_png(kern, src, tmp_path):
     rep = _copy(kern, 2, src[: 4 * 8 * 4096], 4)
