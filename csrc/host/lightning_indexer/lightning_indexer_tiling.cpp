@@ -212,11 +212,12 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
 
   // Buffers sized for the largest group actually formed (decode: one row); the vector cores copy the
-  // next score tile ahead when two tiles fit in UB.
+  // next score tiles ahead, up to two when three tiles fit in UB.
   uint32_t largest = 1;
   for (const Group& g : groups) largest = std::max(largest, g.rows);
   t.groupRows = largest;
-  t.tileBuffers = VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 2) <= kArenaBytes ? 2 : 1;
+  t.tileBuffers = kLiMaxTileBuffers;
+  while (t.tileBuffers > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, t.tileBuffers) > kArenaBytes) t.tileBuffers--;
 
   // Items and their cores: whole groups longest-first, or the groups' key ranges cut into equal
   // stretches per core, whichever finishes first by the cost estimate.
