@@ -608,11 +608,18 @@ class LiVector {
                                    uint32_t lists) {
     const uint32_t j = BandRank(part, ranks, parts, lists);
     const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
+    // The first parts, whose edges the lowering puts at or above the first merged quantile, take
+    // edges above it, a tenth of its gap to the second per quantile of lowering left over: they split
+    // the entries above every list's first quantile (up to 15 per list) instead of part 0 merging
+    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85).
+    const int32_t over = int32_t(1 + lists / kEdgeListsDiv) - int32_t(part * ranks / parts);
+    if (j == 0 && over > 0 && a > b && b != kNegInf && a != -kNegInf) return a + (a - b) * kTopAlpha * float(over);
     // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
     // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
     return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
   }
   static constexpr float kEdgeAlpha = 0.5f;
+  static constexpr float kTopAlpha = 0.1f;  // 0.2 / 0.5 / 1: B = 1 x 128K +0.01 / +0.12 / +0.23 us
 
   // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
   // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
