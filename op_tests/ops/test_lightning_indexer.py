@@ -155,6 +155,22 @@ def test_paged_shuffled_blocks(block_size):
           return_value=True)  # fmt: skip
 
 
+@pytest.mark.parametrize("block_size", [48, 128, 256])
+def test_paged_long_rows_load_keys_in_pairs_of_steps(block_size):
+    # The cube loads two steps' keys per L1 buffer: a half's 128 keys in one copy of two ND matrices
+    # when they lie in one block (128, 256), split at the blocks' and the tiles' boundaries otherwise
+    # (48: runs start and end inside a 64-row tile); single steps at odd cores' starts, at a core's
+    # last two steps and where a row's pieces start off a 128-key boundary.
+    lens = [3000, 4500, 1900, 70]
+    max_blocks = -(-max(lens) // block_size)
+    num_blocks = len(lens) * max_blocks
+    g = torch.Generator().manual_seed(block_size + 1)
+    table = torch.randperm(num_blocks, generator=g).to(torch.int32).reshape(len(lens), max_blocks)
+    q, k, w = _inputs((len(lens), 1, 32, 128), (num_blocks, block_size, 1, 128), seed=block_size)
+    check(q, k, w, layout_key="PA_BSND", block_table=table, actual_seq_lengths_key=lens, sparse_count=2048,
+          return_value=True)  # fmt: skip
+
+
 def test_long_decode_splits_across_cores_and_full_sparse_count():
     # One query token, 5000 keys: the key range is split over the AI cores and merged back.
     q, k, w = _inputs((1, 1, 32, 128), (1, 5000, 1, 128), seed=6)

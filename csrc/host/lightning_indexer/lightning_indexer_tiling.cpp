@@ -102,26 +102,28 @@ Assignment WholeGroupsLongestFirst(const std::vector<Group>& groups, uint32_t ai
 
 // The groups' key ranges, one after the other, cut into one stretch of equal cost per core, so that
 // every core streams the same share of the keys (decode: few groups, one row over several cores);
-// a group cut at a core boundary becomes several items. Pieces are whole 128-key steps and at least
-// kSplitMinKeys long, except a group shorter than that. Each core is filled up to `perCoreCost`;
-// the last core takes what is left.
+// a group cut at a core boundary becomes several items. Core c's stretch ends where the cumulative
+// cost reaches (c + 1) x `perCoreCost`, rounded to the nearest whole step, so the cores' shares
+// differ by at most a step (a fill rounded up per core left B = 1 x 128K's last core 36 steps against
+// the others' 52). Pieces are at least kSplitMinKeys long, except a group shorter than that; the
+// last core takes what is left.
 Assignment SplitContiguous(const std::vector<Group>& groups, uint32_t aiCores, uint64_t perCoreCost) {
   Assignment a;
   a.perCore.resize(aiCores);
   a.groupItems.assign(groups.size(), 0);
   std::vector<uint64_t> load(aiCores, 0);
+  uint64_t done = 0;  // cost assigned to the cores before `core`, and to it
   uint32_t core = 0;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     const Group& g = groups[gi];
     for (uint32_t kb = 0; kb < g.keys;) {
-      const uint64_t fixed = uint64_t(g.rows) * kRowOverheadKeys;
-      const uint64_t room = perCoreCost > load[core] + fixed ? perCoreCost - load[core] - fixed : 0;
+      const uint64_t fixed = uint64_t(g.rows) * kRowOverheadKeys, target = (core + 1) * perCoreCost;
+      const uint64_t room = target > done + fixed ? target - done - fixed : 0;
       const uint32_t left = g.keys - kb;
-      // Keys that fill this core (the last core takes whatever is left).
-      uint32_t n = core + 1 == aiCores
-                       ? left
-                       : std::min(left, AlignUp(static_cast<uint32_t>(std::min<uint64_t>(room / (g.rows + 1), left)),
-                                                kLiStepKeys));
+      // Keys that fill this core up to its target, to the nearest step (the last core takes
+      // whatever is left).
+      const uint64_t want = (room + (g.rows + 1) * uint64_t(kLiStepKeys / 2)) / (g.rows + 1) / kLiStepKeys * kLiStepKeys;
+      uint32_t n = core + 1 == aiCores ? left : static_cast<uint32_t>(std::min<uint64_t>(want, left));
       if (n < kSplitMinKeys && n < left && load[core] > 0) {
         core++;  // too little room left here for a piece of this group: start it on the next core
         continue;
@@ -131,9 +133,11 @@ Assignment SplitContiguous(const std::vector<Group>& groups, uint32_t aiCores, u
       if (g.keys - ke < kSplitMinKeys) ke = g.keys;  // no short tail piece: this core takes it
       a.items.push_back(MakeItem(g, kb, ke, a.groupItems[gi]++));
       a.perCore[core].push_back(static_cast<uint32_t>(a.items.size() - 1));
-      load[core] += ItemCost(ke - kb, g.rows);
+      const uint64_t cost = ItemCost(ke - kb, g.rows);
+      load[core] += cost;
+      done += cost;
       kb = ke;
-      if (load[core] >= perCoreCost && core + 1 < aiCores) core++;
+      if (done + (g.rows + 1) * uint64_t(kLiStepKeys / 2) >= target && core + 1 < aiCores) core++;
     }
   }
   // A core's shortest piece first: the top-k flush and list write at the end of each piece before
@@ -208,11 +212,12 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
 
   // Buffers sized for the largest group actually formed (decode: one row); the vector cores copy the
-  // next score tile ahead when two tiles fit in UB.
+  // next score tiles ahead, up to two when three tiles fit in UB.
   uint32_t largest = 1;
   for (const Group& g : groups) largest = std::max(largest, g.rows);
   t.groupRows = largest;
-  t.tileBuffers = VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 2) <= kArenaBytes ? 2 : 1;
+  t.tileBuffers = kLiMaxTileBuffers;
+  while (t.tileBuffers > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, t.tileBuffers) > kArenaBytes) t.tileBuffers--;
 
   // Items and their cores: whole groups longest-first, or the groups' key ranges cut into equal
   // stretches per core, whichever finishes first by the cost estimate.

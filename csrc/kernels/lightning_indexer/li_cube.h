@@ -4,7 +4,8 @@
 // run per vector core's key half, gathered row by row from a paged cache if needed) go GM -> L1
 // (ND2NZ) -> L0B, one Mmad gives [rows x N1, 128] fp32, and the fixpipe applies ReLU on its way to
 // GM. Every operand buffer is doubled (keys in L0B, queries in L1 and L0A, scores in L0C; keys in L1
-// tripled: a step's keys are copied while the one before waits out its GM read latency) and
+// tripled, each buffer two steps' keys loaded together: they are copied while the ones before wait
+// out their GM read latency) and
 // released by its reader through a deferred event, so the next step's key load, the current Mmad
 // and the previous step's fixpipe run at the same time.
 #pragma once
@@ -30,7 +31,7 @@ class LiCube {
                           t.wsRingBytes / sizeof(float));
     maxM_ = AlignUp(t.groupRows * t.heads, 16);
     pipe_.InitBuffer(qL1_, 2 * QElems() * sizeof(T));
-    pipe_.InitBuffer(kL1_, kKeyL1Slots * kKeyElems * sizeof(T));
+    pipe_.InitBuffer(kL1_, kKeyL1Slots * kSlotElems * sizeof(T));
     pipe_.InitBuffer(qL0a_, 2 * QElems() * sizeof(T));
     pipe_.InitBuffer(kL0b_, 2 * kKeyElems * sizeof(T));
     pipe_.InitBuffer(cL0c_, 2 * maxM_ * kLiStepKeys * sizeof(float));
@@ -45,7 +46,7 @@ class LiCube {
     uint32_t first, last;
     plan_.CoreItems(AscendC::GetBlockIdx(), first, last);
     uint32_t step = 0;
-    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step);
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step, i + 1 == last);
     // Take back the last tiles' "free" signals and every pending in-core event.
     for (uint32_t i = 0; i < (step < kLiRingSlots ? step : kLiRingSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();
@@ -61,11 +62,16 @@ class LiCube {
   // Key buffers in L1: with 2, a core streaming alone at the end of the launch waited for each copy's
   // GM latency before the next could start (B = 16 x 8K 27.4 -> 27.0 us with 3; 4 are no faster).
   static constexpr uint32_t kKeyL1Slots = 3;
+  // Each L1 key buffer holds the keys of kSlotSteps consecutive steps, loaded together: a vector
+  // core's half then comes in runs of up to 128 rows (a paged block), one ND2NZ copy (ndNum = 2)
+  // instead of two, each copy paying its fixed cost once for twice the bytes.
+  static constexpr uint32_t kSlotSteps = 2;
+  static constexpr uint32_t kSlotElems = kSlotSteps * kKeyElems;
   static constexpr int32_t kEvLoaded = 0;                          // MTE2 -> MTE1 (+ buffer), MTE1 -> M
 
   __aicore__ inline uint32_t QElems() const { return maxM_ * kLiHeadDim; }
 
-  __aicore__ inline void ProcessItem(const LiItem& item, uint32_t& step) {
+  __aicore__ inline void ProcessItem(const LiItem& item, uint32_t& step, bool lastItem) {
     using namespace AscendC;
     const uint32_t m = item.rows * t_->heads, m1 = CeilDiv(m, 16);
     // Queries GM -> L1 -> L0A (Nz column blocks -> Zz row blocks), into the other buffers than
@@ -83,16 +89,22 @@ class LiCube {
     qL1Slots_.Release(qs);
     const uint32_t batch = uint32_t(item.batch);
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
+    uint32_t ks = 0, within = 0, held = 0;
     for (uint32_t j = 0; j < steps; ++j, ++step) {
-      const uint32_t ks = kL1Slots_.Acquire();
-      const LocalTensor<T> kL1 = kL1_.Get<T>()[ks * kKeyElems];
-      LoadKeys(item, j, batch, kL1);
-      SetFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
-      WaitFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
+      if (within == held) {  // the keys of the next steps into the next L1 buffer
+        held = SlotSteps(item, j, steps, lastItem);
+        within = 0;
+        ks = kL1Slots_.Acquire();
+        LoadKeys(item, j, held, batch, kL1_.Get<T>()[ks * kSlotElems]);
+        SetFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
+        WaitFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
+      }
+      const LocalTensor<T> kL1 = kL1_.Get<T>()[ks * kSlotElems + within * kKeyElems];
+      ++within;
       const uint32_t bs = kL0bSlots_.Acquire();
       const LocalTensor<T> kL0b = kL0b_.Get<T>()[bs * kKeyElems];
       LoadData(kL0b, kL1, LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
-      kL1Slots_.Release(ks);
+      if (within == held) kL1Slots_.Release(ks);
       SetFlag<HardEvent::MTE1_M>(kEvLoaded);  // this step's keys (and the item's queries) are in L0
       WaitFlag<HardEvent::MTE1_M>(kEvLoaded);
       const uint32_t cs = cSlots_.Acquire();
@@ -115,14 +127,31 @@ class LiCube {
     if (steps == 0) qL0aSlots_.Release(qa);
   }
 
-  // Keys of step j: tile rows [64 s, 64 s + n) hold keys [lo_s + 64 j, ...) of vector core s's half.
-  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j, uint32_t batch, const AscendC::LocalTensor<T>& kL1) {
+  // Steps the L1 buffer that starts at step j holds: two when half 0's keys there start a 128-key
+  // stretch (a paged block of 128 keys or more: one copy per half for both steps), else one. Also
+  // one for the last two steps of a core's last item (its last tile then waits for one step's keys,
+  // not two: B = 1 x 8K 5.32 -> 5.13 us) and for the first step of an odd AI core: its copies then
+  // run half a buffer out of phase with the even cores', so that the fixed cost of one core's copy
+  // overlaps the others' transfers instead of leaving the HBM idle for all cores at once (B = 16 x
+  // 8K 26.32 -> 26.20 us).
+  __aicore__ inline uint32_t SlotSteps(const LiItem& item, uint32_t j, uint32_t steps, bool lastItem) const {
+    if (j == 0 && AscendC::GetBlockIdx() % 2 == 1) return 1;
+    if (lastItem && j + 2 >= steps) return 1;
+    const int32_t key = item.keyBegin + int32_t(j * kLiHalfKeys);
+    return j + 1 < steps && key % int32_t(kSlotSteps * kLiHalfKeys) == 0 ? kSlotSteps : 1;
+  }
+  // Keys of steps j0 .. j0 + held - 1 into one L1 buffer of as many step tiles: key o of vector
+  // core s's stretch of them (keys [lo_s + 64 j0, ...) of its half) goes to tile o / 64, row
+  // 64 s + o % 64. One ND2NZ copy per contiguous run of key rows (runs break at paged-cache block
+  // boundaries) and tile: whole 64-row blocks of a run go together, one ND matrix per tile.
+  __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j0, uint32_t held, uint32_t batch,
+                                  const AscendC::LocalTensor<T>& kL1) {
     for (uint32_t s = 0; s < 2; ++s) {
       const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
       const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
-      const int32_t start = lo + int32_t(j * kLiHalfKeys);
-      const int32_t n = hi - start < int32_t(kLiHalfKeys) ? hi - start : int32_t(kLiHalfKeys);
-      for (int32_t done = 0; done < n;) {  // one ND2NZ copy per contiguous run of key rows
+      const int32_t start = lo + int32_t(j0 * kLiHalfKeys), most = int32_t(held * kLiHalfKeys);
+      const int32_t n = hi - start < most ? hi - start : most;
+      for (int32_t done = 0; done < n;) {
         const int32_t t = start + done;
         int32_t run = n - done;
         uint64_t row = uint64_t(item.keyStart) + t;
@@ -132,10 +161,16 @@ class LiCube {
           row = uint64_t(page) * t_->blockSize + within;
           if (run > int32_t(t_->blockSize) - within) run = int32_t(t_->blockSize) - within;
         }
-        const uint32_t tileRow = s * kLiHalfKeys + done;
-        AscendC::DataCopy(kL1[tileRow * 16], key_[row * kLiHeadDim],
-                          AscendC::Nd2NzParams(1, run, kLiHeadDim, 0, kLiHeadDim, kLiStepKeys, 1, 0));
-        done += run;
+        // The run's part in this tile, or its whole tiles from a tile's first row on.
+        const int32_t inTile = done % int32_t(kLiHalfKeys), room = int32_t(kLiHalfKeys) - inTile;
+        const uint16_t tiles = inTile == 0 && run >= int32_t(kLiHalfKeys) ? uint16_t(run / int32_t(kLiHalfKeys)) : 1;
+        const int32_t rows = tiles > 1 ? int32_t(tiles) * int32_t(kLiHalfKeys) : (run < room ? run : room);
+        const uint32_t at = uint32_t(done) / kLiHalfKeys * kKeyElems + (s * kLiHalfKeys + uint32_t(inTile)) * 16;
+        AscendC::DataCopy(kL1[at], key_[row * kLiHeadDim],
+                          AscendC::Nd2NzParams(tiles, uint16_t(tiles > 1 ? kLiHalfKeys : rows), kLiHeadDim,
+                                               uint16_t(kLiHalfKeys * kLiHeadDim), kLiHeadDim, kLiStepKeys, 1,
+                                               uint16_t(kKeyElems)));
+        done += rows;
       }
     }
   }

@@ -30,6 +30,7 @@ constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's
 // 16 KB each, cost HBM bandwidth). At most 15 cross-core sets of a flag may be pending (dav_c220
 // FFTS counter).
 constexpr uint32_t kLiRingSlots = 3;
+constexpr uint32_t kLiMaxTileBuffers = 3;  // score tiles a vector core holds in UB (LightningIndexerTiling::tileBuffers)
 
 // Plan table (int32), one record per entry, at the offsets given in the tiling.
 struct LiRow {      // per query row of the flattened query tensor
@@ -89,7 +90,7 @@ struct LightningIndexerTiling {
   uint32_t numPartials;   // slots written in phase 1
   uint32_t numListSlots;
   uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
-  uint32_t tileBuffers;   // 2: the vector cores copy the next score tile while they work on this one
+  uint32_t tileBuffers;   // 2 or 3: the vector cores copy the next score tiles while they work on this one
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
