@@ -84,6 +84,13 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.chunksPerPass = chunks;
   t.resident = resident ? 1 : 0;
   t.ringChunks = resident ? chunks : std::min<uint32_t>(chunks, kQGemmRingBytes / (nTile * kQGemmStepBytes));
+  // The A ring: every K step's A rows are loaded aDepth steps ahead of their use, in the same
+  // MTE2 queue as the weights, so the weight loads always have a few steps in flight.
+  const uint64_t tokensMax = std::min<uint64_t>(std::max<uint64_t>(p.m, 1), t.tokensPerPass);
+  t.aRows = AlignUp(static_cast<uint32_t>(p.msd ? 2 * tokensMax + 1 : tokensMax), 16);
+  const uint32_t ringBytes = t.ringChunks * nTile * kQGemmStepBytes;
+  t.aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringBytes) / (t.aRows * kQGemmStepBytes));
+  if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
   t.outDtype = p.outDtype;
   t.biasKind = p.biasKind;
   t.hasPertoken = p.hasPertoken ? 1 : 0;

@@ -27,6 +27,11 @@ constexpr uint32_t kQGemmL0cSlotElems = 16384;    // mTile x nTile int32: half o
 constexpr uint32_t kQGemmRingBytes = 384 * 1024;  // L1 for weight chunks
 constexpr uint32_t kQGemmMaxMTile = 256;          // A rows per pass (L1 A buffers: 2 x 256 x 128 B)
 constexpr uint32_t kQGemmKPadMsd = 64;            // MSD hi/lo rows are padded with zeros to a multiple of 64
+// L1 a kernel may use: 512 KiB less the 128 B CANN reserves at its top (KFC_L1_RESERVER_SIZE,
+// impl/basic_api/utils/kernel_utils_constants.h of asc-devkit v8.5.0). The A ring takes what the
+// weight ring leaves.
+constexpr uint32_t kQGemmL1Bytes = 512 * 1024 - 128;
+constexpr uint32_t kQGemmMaxADepth = 8;  // A slots = in-core event ids 0..7 of MTE2_MTE1 (one per slot)
 // Relative cost of an item for the work split, in cube rows: the time a core spends streaming an
 // nTile x K weight tile at its share of HBM bandwidth is about that of 224 A rows on the cube
 // (both scale with K x nTile), so cost = max(224, A rows issued).
@@ -62,7 +67,9 @@ struct QGemmTiling {
   uint32_t wsOnesOffsetHi;
   uint32_t splitRowsPerCore;  // MSD pre-pass: x rows per vector core
   uint32_t splitChunk;        // MSD pre-pass: elements per UB chunk (multiple of 64)
-  uint32_t reserved[3];
+  uint32_t aRows;             // A rows of the largest pass (rounded to 16): one A ring slot is aRows x 128 B
+  uint32_t aDepth;            // A ring slots (2..kQGemmMaxADepth): how many K steps the loads run ahead
+  uint32_t reserved[1];
 };
 
 __aicore__ inline uint64_t Join64(uint32_t lo, uint32_t hi) { return (uint64_t(hi) << 32) | lo; }
