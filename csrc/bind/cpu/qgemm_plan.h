@@ -20,6 +20,8 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["ring_chunks"] = t.ringChunks;
   d["a_rows"] = t.aRows;
   d["a_depth"] = t.aDepth;
+  d["n_tiles"] = t.nTiles;
+  d["n_gran"] = t.nGran;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

@@ -68,7 +68,32 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
     const bool spread = groupsWithRows * CeilDiv(p.n, c) >= aiCores || c <= floor;
     if ((resident || onePass) && spread) break;
   }
+  // Decode of one matrix (no groups, one pass): the column tiles alone share the work, so cut N into
+  // a multiple of `aiCores` tiles of whole `gran` units (widths differ by one unit at most) rather
+  // than ceil(N / nTile) equal tiles: 24 tiles on 20 cores would leave 16 of them idle for half the
+  // time, when the 4 that hold two tiles stream alone, far below the HBM bandwidth.
+  uint32_t nTiles = CeilDiv(p.n, nTile), nGran = nTile;
+  const uint32_t units = CeilDiv(p.n, gran);
+  if (!p.hasGroupList && p.groups == 1 && nTiles % aiCores != 0 && units >= aiCores &&
+      p.m <= TokensPerPass(p.msd, MTileFor(nTile))) {
+    uint32_t count = aiCores;
+    while (CeilDiv(units, count) * gran > candidates[0]) count += aiCores;
+    if (count <= units) {
+      const uint32_t widest = CeilDiv(units, count) * gran;
+      uint32_t fit = candidates[0];  // the narrowest candidate tile that holds the widest range
+      for (uint32_t c : candidates)
+        if (c % gran == 0 && c >= widest) fit = c;
+      if (p.m <= TokensPerPass(p.msd, MTileFor(fit))) {
+        nTile = fit;
+        nTiles = count;
+        nGran = gran;
+        resident = uint64_t(chunks) * nTile * kQGemmStepBytes <= kQGemmRingBytes;
+      }
+    }
+  }
   QGemmTiling t{};
+  t.nTiles = nTiles;
+  t.nGran = nGran;
   t.m = static_cast<uint32_t>(p.m);
   t.n = p.n;
   t.k = p.k;
@@ -97,7 +122,6 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   // Items: groups x column tiles (an upper bound with a group list). Without groups, when the
   // column tiles alone leave cores idle, rows are cut into blocks of whole passes too (each
   // block re-reads its weight tile).
-  const uint32_t nTiles = CeilDiv(p.n, nTile);
   t.itemRows = 0;
   if (!p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
     const uint64_t passes = (p.m + t.tokensPerPass - 1) / t.tokensPerPass;

@@ -45,7 +45,7 @@ struct QGemmTiling {
   uint32_t hasGroupList;   // 1: group g has group_list[g] rows (int64 counts), clamped to what is left of m
   uint32_t msd;            // 1: int8 activations are split into int4 hi/lo rows (A8W4); 0: used as they are
   uint32_t weightKind;     // QGemmWeightKind
-  uint32_t nTile;          // output columns per item (multiple of 64; 32 allowed for int8)
+  uint32_t nTile;          // output columns of the widest item (L1 / L0 / handoff tiles are this wide)
   uint32_t mTile;          // L0C rows per pass, multiple of 16
   uint32_t tokensPerPass;  // activation rows per pass: (mTile - 1) / 2 with MSD (hi, lo, one ones row)
   uint32_t itemRows;       // max activation rows per item; 0: all rows of a group
@@ -69,8 +69,16 @@ struct QGemmTiling {
   uint32_t splitChunk;        // MSD pre-pass: elements per UB chunk (multiple of 64)
   uint32_t aRows;             // A rows of the largest pass (rounded to 16): one A ring slot is aRows x 128 B
   uint32_t aDepth;            // A ring slots (2..kQGemmMaxADepth): how many K steps the loads run ahead
-  uint32_t reserved[1];
+  uint32_t nTiles;            // column tiles: N cut into nTiles ranges of whole nGran units, as even as can be
+  uint32_t nGran;             // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
 };
+
+// First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
+__aicore__ inline uint32_t QGemmColumnStart(const QGemmTiling& t, uint32_t j) {
+  const uint64_t units = CeilDiv(t.n, t.nGran);
+  const uint64_t col = uint64_t(j) * units / t.nTiles * t.nGran;
+  return col < t.n ? uint32_t(col) : t.n;
+}
 
 __aicore__ inline uint64_t Join64(uint32_t lo, uint32_t hi) { return (uint64_t(hi) << 32) | lo; }
 
