@@ -22,6 +22,7 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["a_depth"] = t.aDepth;
   d["n_tiles"] = t.nTiles;
   d["n_gran"] = t.nGran;
+  d["unit_steps"] = t.unitSteps;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

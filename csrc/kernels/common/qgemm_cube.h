@@ -58,8 +58,10 @@ class QGemmCube {
     weight_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(weight));
     handoff_.Init(workspace, t, block);
     chunkElems_ = t.kStep * t.nTile;
+    unitsPerPass_ = CeilDiv(t.chunksPerPass, t.unitSteps);
+    ringUnits_ = t.ringChunks / t.unitSteps;
     pipe.InitBuffer(ringL1_, t.ringChunks * t.nTile * kQGemmStepBytes);
-    pipe.InitBuffer(aL1_, t.aDepth * t.aRows * kQGemmStepBytes);
+    pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
     pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
     pipe.InitBuffer(l0b_, 2 * t.nTile * kQGemmStepBytes);
     pipe.InitBuffer(l0c_, 2 * t.mTile * t.nTile * sizeof(int32_t));
@@ -105,9 +107,9 @@ class QGemmCube {
   // fence that makes MTE2 wait for MTE1's reads so far.
   __aicore__ inline void Pump() {
     for (;;) {
-      if (wCur_.valid && wIssued_ - wFreed_ < t_->ringChunks) {
+      if (wCur_.valid && wIssued_ - wFreed_ < ringUnits_) {
         Fence();
-        LoadWeightChunk(wCur_.it, wCur_.step, uint32_t(wIssued_ % t_->ringChunks));
+        LoadWeightUnit(wCur_.it, wCur_.step, uint32_t(wIssued_ % ringUnits_));
         ++wIssued_;
         NextStep(wCur_, LoadPasses(wCur_.it));
         continue;
@@ -116,9 +118,10 @@ class QGemmCube {
         Fence();
         const uint32_t slot = uint32_t(aIssued_ % t_->aDepth);
         const uint32_t tokens = PassTokens(aCur_.it, aCur_.pass);
-        const uint32_t kLen = kMsd ? t_->kPad : t_->k, k0 = aCur_.step * t_->kStep;
-        LoadA(ASlotBytes(slot), aCur_.it, aCur_.pass * t_->tokensPerPass, tokens, k0,
-              kLen - k0 < t_->kStep ? kLen - k0 : t_->kStep, QGemmPassRows(*t_, tokens));
+        const uint32_t kLen = kMsd ? t_->kPad : t_->k, unitK = t_->unitSteps * t_->kStep;
+        const uint32_t k0 = aCur_.step * unitK;
+        LoadA(ASlotBytes(slot), aCur_.it, aCur_.pass * t_->tokensPerPass, tokens, k0, kLen - k0 < unitK ? kLen - k0 : unitK,
+              QGemmPassRows(*t_, tokens));
         AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(slot));  // also covers the step's weights
         ++aIssued_;
         NextStep(aCur_, Passes(aCur_.it));
@@ -131,12 +134,12 @@ class QGemmCube {
   // Moves a cursor to the next step of the stream. The weight cursor walks the load passes of each
   // item (one when resident), the A cursor every pass; wBase follows the weight loads either way.
   __aicore__ inline void NextStep(QGemmStreamCursor& c, uint32_t passes) {
-    if (++c.step < t_->chunksPerPass) return;
+    if (++c.step < unitsPerPass_) return;
     c.step = 0;
-    if (!t_->resident) c.wBase += t_->chunksPerPass;
+    if (!t_->resident) c.wBase += unitsPerPass_;
     if (++c.pass < passes) return;
     c.pass = 0;
-    if (t_->resident) c.wBase += t_->chunksPerPass;
+    if (t_->resident) c.wBase += unitsPerPass_;
     c.valid = c.sched.Next(c.it);
   }
 
@@ -148,18 +151,21 @@ class QGemmCube {
   }
 
   __aicore__ inline AscendC::LocalTensor<int8_t> ASlotBytes(uint32_t s) {
-    return aL1_.Get<int8_t>()[s * t_->aRows * kQGemmStepBytes];
+    return aL1_.Get<int8_t>()[s * t_->unitSteps * t_->aRows * kQGemmStepBytes];
   }
 
-  // Chunk c of item `it` (rows [c kStep, +kStep) of K, the item's nTile columns) -> ring slot.
-  __aicore__ inline void LoadWeightChunk(const QGemmItem& it, uint32_t c, uint32_t slot) {
-    const uint32_t k0 = c * t_->kStep, kRows = t_->k - k0 < t_->kStep ? t_->k - k0 : t_->kStep;
+  // Unit u of item `it` (K rows [u unitK, +unitK), the item's columns) -> ring unit slot `slot`, in one
+  // copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk slot slot * unitSteps
+  // + j; [K, N]: unitSteps * kStep rows per column block, step j starting at row j * kStep of each.
+  __aicore__ inline void LoadWeightUnit(const QGemmItem& it, uint32_t u, uint32_t slot) {
+    const uint32_t unitK = t_->unitSteps * t_->kStep, k0 = u * unitK, kRows = t_->k - k0 < unitK ? t_->k - k0 : unitK;
     const uint64_t base = uint64_t(it.group) * t_->k * t_->n / kPerByte;  // bytes
-    if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns, nTile rows per column block
-      CopyGmToNz(SlotBytes(slot), weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
-    else  // [K, N]: kRows rows of nValid columns, kStep rows per column block
-      CopyGmToNz(SlotBytes(slot), weight_[base + (uint64_t(k0) * t_->n + it.n0) / kPerByte], kRows, it.nValid / kPerByte,
-                 t_->n / kPerByte, t_->kStep);
+    const AscendC::LocalTensor<int8_t> dst = SlotBytes(slot * t_->unitSteps);
+    if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns
+      CopyGmToNz(dst, weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
+    else  // [K, N]: kRows rows of nValid columns
+      CopyGmToNz(dst, weight_[base + (uint64_t(k0) * t_->n + it.n0) / kPerByte], kRows, it.nValid / kPerByte,
+                 t_->n / kPerByte, unitK);
   }
 
   // ---- one item ---------------------------------------------------------------------------------
@@ -167,9 +173,9 @@ class QGemmCube {
     const uint32_t passes = Passes(it);
     for (uint32_t p = 0; p < passes; ++p) {
       RunPass(PassTokens(it, p), p + 1 == passes);
-      if (!t_->resident) readBase_ += t_->chunksPerPass;
+      if (!t_->resident) readBase_ += unitsPerPass_;
     }
-    if (t_->resident) readBase_ += t_->chunksPerPass;
+    if (t_->resident) readBase_ += unitsPerPass_;
   }
 
   __aicore__ inline void RunPass(uint32_t tokens, bool lastPass) {
@@ -181,22 +187,29 @@ class QGemmCube {
     for (uint32_t s = 0; s < t_->chunksPerPass; ++s) {
       const uint32_t k0 = s * t_->kStep, kValid = kLen - k0 < t_->kStep ? kLen - k0 : t_->kStep;
       const uint32_t k1 = CeilDiv(kValid, kC0);
+      const uint32_t u = s / t_->unitSteps, j = s % t_->unitSteps;
       const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
-      const uint64_t q = readBase_ + s;  // the weight chunk's index in the load sequence
-      // L1 -> L0, once the step's loads (A, and before it the weight chunk) have arrived.
+      const uint32_t ws = uint32_t((readBase_ + u) % ringUnits_);  // the unit's weight slot
+      const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == t_->chunksPerPass;
+      // L1 -> L0, once the unit's loads (A, and before it the weights) have arrived.
       const uint32_t l = l0Slots_.Acquire();
       const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];
       const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
-      WaitFlag<HardEvent::MTE2_MTE1>(int32_t(aSlot));
-      LoadAToL0(l0a, aL1_.Get<T>()[aSlot * t_->aRows * kStepElems], m1, k1);
-      const LocalTensor<T> w = Slot(uint32_t(q % t_->ringChunks));
-      if (t_->weightKind == kWeightInt8NK) LoadBtToL0(l0b, w, t_->nTile / 16, k1);
-      else LoadBToL0Transposed(l0b, w, t_->kStep, t_->nTile / kC0, k1);
-      // Both slots are read: they take the stream's next loads.
-      ++consumed_;
-      if (t_->resident ? lastPass : true) ++wFreed_;
-      fence_ = true;
-      Pump();
+      if (j == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(aSlot));
+      LoadAToL0(l0a, aL1_.Get<T>()[(aSlot * t_->unitSteps * t_->aRows + j * mPad) * kStepElems], m1, k1);
+      if (t_->weightKind == kWeightInt8NK) {
+        LoadBtToL0(l0b, Slot(ws * t_->unitSteps + j), t_->nTile / 16, k1);
+      } else {
+        const LocalTensor<T> w = ringL1_.Get<T>()[ws * t_->unitSteps * chunkElems_ + j * t_->kStep * kC0];
+        LoadBToL0Transposed(l0b, w, t_->unitSteps * t_->kStep, t_->nTile / kC0, k1);
+      }
+      // The unit's last step read both slots: they take the stream's next loads.
+      if (unitEnds) {
+        ++consumed_;
+        if (t_->resident ? lastPass : true) ++wFreed_;
+        fence_ = true;
+        Pump();
+      }
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       // Never m = 1 (a GEMV on A2/A3, Mmad.md): mPad is a multiple of 16.
@@ -230,7 +243,7 @@ class QGemmCube {
   QGemmStreamCursor wCur_, aCur_;  // the next weight load, the next A load
   QGemmHandoff handoff_;
   bool aReady_ = false, fence_ = false;
-  uint32_t chunkElems_ = 0;
+  uint32_t chunkElems_ = 0, unitsPerPass_ = 0, ringUnits_ = 0;
   uint64_t wIssued_ = 0, wFreed_ = 0;      // weight loads issued; ring slots read for the last time
   uint64_t aIssued_ = 0, consumed_ = 0;    // steps whose A is loaded; steps read by MTE1
   uint64_t readBase_ = 0;                  // weight load index of chunk 0 of the running pass

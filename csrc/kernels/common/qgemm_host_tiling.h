@@ -112,14 +112,29 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.kStep = kStep;
   t.kPad = kLen;
   t.chunksPerPass = chunks;
-  t.resident = resident ? 1 : 0;
-  t.ringChunks = resident ? chunks : std::min<uint32_t>(chunks, kQGemmRingBytes / (nTile * kQGemmStepBytes));
-  // The A ring: every K step's A rows are loaded aDepth steps ahead of their use, in the same
-  // MTE2 queue as the weights, so the weight loads always have a few steps in flight.
+  // A slots hold the rows of the largest pass (rounded to whole fractals).
   const uint64_t tokensMax = std::min<uint64_t>(std::max<uint64_t>(p.m, 1), t.tokensPerPass);
   t.aRows = AlignUp(static_cast<uint32_t>(p.msd ? 2 * tokensMax + 1 : tokensMax), 16);
-  const uint32_t ringBytes = t.ringChunks * nTile * kQGemmStepBytes;
-  t.aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringBytes) / (t.aRows * kQGemmStepBytes));
+  const uint32_t chunkBytes = nTile * kQGemmStepBytes, aStepBytes = t.aRows * kQGemmStepBytes;
+  // One pass (decode): every weight chunk is read once, so residency does not matter, and several
+  // K steps go in one copy (about kQGemmUnitBytes of weights): fewer copies, each paying its fixed
+  // cost once, while every core takes its copies' costs at the same moments. Otherwise a step a copy.
+  const bool onePass = p.m <= t.tokensPerPass;
+  uint32_t unit = onePass ? std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmUnitBytes / chunkBytes)) : 1;
+  if (unit > 1) resident = false;
+  uint32_t ringUnits = 0, aDepth = 0;
+  for (;; unit = unit / 2) {
+    const uint32_t units = CeilDiv(chunks, unit);
+    ringUnits = resident ? units : std::min<uint32_t>(units, std::max<uint32_t>(1, kQGemmRingBytes / (unit * chunkBytes)));
+    // The A ring: each unit's A rows are loaded aDepth units ahead of their use, in the same MTE2
+    // queue as the weights, so the weight loads always have a few units in flight.
+    aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringUnits * unit * chunkBytes) / (unit * aStepBytes));
+    if (aDepth >= 2 || unit == 1) break;
+  }
+  t.resident = resident ? 1 : 0;
+  t.unitSteps = unit;
+  t.ringChunks = ringUnits * unit;
+  t.aDepth = aDepth;
   if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
   t.outDtype = p.outDtype;
   t.biasKind = p.biasKind;

@@ -32,6 +32,7 @@ constexpr uint32_t kQGemmKPadMsd = 64;            // MSD hi/lo rows are padded w
 // weight ring leaves.
 constexpr uint32_t kQGemmL1Bytes = 512 * 1024 - 128;
 constexpr uint32_t kQGemmMaxADepth = 8;  // A slots = in-core event ids 0..7 of MTE2_MTE1 (one per slot)
+constexpr uint32_t kQGemmUnitBytes = 64 * 1024;  // one-pass decode: weight bytes per copy to aim for
 // Relative cost of an item for the work split, in cube rows: the time a core spends streaming an
 // nTile x K weight tile at its share of HBM bandwidth is about that of 224 A rows on the cube
 // (both scale with K x nTile), so cost = max(224, A rows issued).
@@ -71,6 +72,7 @@ struct QGemmTiling {
   uint32_t aDepth;            // A ring slots (2..kQGemmMaxADepth): how many K steps the loads run ahead
   uint32_t nTiles;            // column tiles: N cut into nTiles ranges of whole nGran units, as even as can be
   uint32_t nGran;             // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
+  uint32_t unitSteps;         // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
 };
 
 // First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
