@@ -194,6 +194,18 @@ def test_one_row_balanced_column_tiles(out):
     _check(x, weight, scale, pts, gl, output_dtype=out)
 
 
+@pytest.mark.parametrize("counts,m,n,k", [([1, 0], 1, 512, 3000), ([0, 2, 1, 0], 3, 128, 1000), ([2, 0, 4], 6, 256, 700)])
+def test_multi_step_loads(counts, m, n, k):
+    # One pass: several K steps (256 int4) a copy, an unfinished last unit (3000: 12 steps in units of
+    # 8), K tails inside a step, empty experts.
+    plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=len(counts), out_dtype=1)
+    assert plan["unit_steps"] > 1 and not plan["resident"]
+    g = torch.Generator().manual_seed(m + n + k)
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
+
+
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.int32])
 def test_opcheck(out):
     """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd

@@ -196,6 +196,18 @@ def test_balanced_column_tiles(m, n, k, layout, tiles, width):
            output_dtype=torch.bfloat16)  # fmt: skip
 
 
+@pytest.mark.parametrize("m,n,k,layout", [(3, 200, 1500, "kn"), (16, 96, 5000, "nk"), (1, 6400, 7430, "nk")])
+def test_multi_step_loads_with_tails(m, n, k, layout):
+    # One pass: several K steps a copy; K steps not a multiple of the unit (a short last unit), K not a
+    # multiple of 128 (a short last step); 6400 x 7430: 30 units through a ring of 6 (it wraps).
+    plan = cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=layout == "nk", out_dtype=1)
+    steps = -(-k // 128)
+    assert plan["unit_steps"] > 1 and steps % plan["unit_steps"] != 0 and plan["ring_chunks"] % plan["unit_steps"] == 0
+    g = torch.Generator().manual_seed(m * 7 + n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+
+
 @pytest.mark.parametrize("m,n,k,nk", [(1, 6144, 16384, True), (64, 2048, 6144, True), (1024, 6144, 16384, True),
                                       (257, 32, 12416, False), (300, 130, 96, True), (5, 8, 70000, False)])  # fmt: skip
 def test_plan_fits_l1(m, n, k, nk):
