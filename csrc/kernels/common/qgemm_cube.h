@@ -7,11 +7,12 @@
 //   L0   A -> L0A, W -> L0B (transposed for [K, N] weights), Mmad accumulates over K in L0C;
 //   out  the fixpipe writes the int32 tile to the block's handoff slot for the vector cores.
 //
-// The load stream: the K steps of all items and passes form one sequence; MTE2 loads each step's
-// weight chunk (when the step is its first read) and its A rows ahead of the step's use, in step
-// order: weights up to ringChunks loads ahead, A up to aDepth steps ahead (an A load is issued only
-// after the weight chunk its step reads). MTE2 runs its queue in order, so the flag set after a
-// step's A load also says that the step's weight chunk has arrived: one wait per step. A slot is
+// The load stream: the K steps of all items and passes form one sequence, loaded in units of
+// unitSteps steps (one copy of weights, one of A rows per unit); MTE2 loads each unit's weight
+// chunks (when the unit is their first read) and its A rows ahead of their use, in stream order:
+// weights up to ringChunks / unitSteps units ahead, A up to aDepth units ahead (an A load is issued
+// only after the weights its unit reads). MTE2 runs its queue in order, so the flag set after a
+// unit's A load also says that the unit's weights have arrived: one wait per unit. A slot is
 // refilled only after MTE1 has read it (a MTE1 -> MTE2 fence before the refill). So MTE2 always has
 // about aDepth steps of loads queued, and the weight stream never waits for an A load queued
 // behind it. When an item's whole K fits the ring (resident), each weight chunk is loaded once and
