@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "../../kernels/common/host_device.h"
@@ -153,7 +154,8 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  const uint32_t aivPer64 = p.combinedKv ? 16 : 21;
+  uint32_t aivPer64 = p.combinedKv ? 19 : 21;
+  if (const char* e = std::getenv("SFA_AIV64")) aivPer64 = uint32_t(std::atoi(e));  // TEMP sweep
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 
@@ -171,9 +173,19 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
   const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
   t.pieceBytes = p.heads * kSfaLatentDim * 4 + 3 * AlignUp(p.heads, 8) * 4;
-  const uint64_t pieceOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
+  // Columns summed in L0C over an item: per AI core two snapshots of them (tile parity) and per item
+  // parity a correction (rebases, sfa_vector.h); per item and tile a line of rebase words.
+  t.keptCols = std::getenv("SFA_KEPT0") ? 0 : SfaKeptCols(p.heads);
+  t.itemTiles = CeilDiv(p.sparseCount, tileRows);
+  const uint64_t keptOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
+  const uint64_t keptBytes = uint64_t(t.blockDim) * 4 * p.heads * t.keptCols * 4;
+  const uint64_t wordOffset = (keptOffset + keptBytes + 511) / 512 * 512;
+  const uint64_t wordBytes = t.keptCols > 0 ? uint64_t(t.numItems) * t.itemTiles * kSfaWordLineInts * 4 : 0;
+  const uint64_t pieceOffset = (wordOffset + wordBytes + 511) / 512 * 512;
   if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
     throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
+  t.wsKeptOffset = static_cast<uint32_t>(keptOffset);
+  t.wsWordOffset = static_cast<uint32_t>(wordOffset);
   t.wsPieceOffset = static_cast<uint32_t>(pieceOffset);
   plan.workspaceBytes = pieceOffset + uint64_t(t.numPieces) * t.pieceBytes;
   return plan;

@@ -96,6 +96,10 @@ struct SparseFlashAttentionTiling {
   uint32_t tileRows;     // SfaTileRows(heads)
   uint32_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
   uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords)
+  uint32_t keptCols;     // latent columns [0, keptCols) of P . V summed in L0C over an item's tiles (0: none)
+  uint32_t wsKeptOffset; // bytes: per AI core 2 snapshots and 2 corrections, [N1, keptCols] fp32 each
+  uint32_t wsWordOffset; // bytes: per item and tile one 64-byte line of rebase words (one per vector core)
+  uint32_t itemTiles;    // tiles of an item at most: ceil(K / tileRows)
 };
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
@@ -106,7 +110,11 @@ struct SparseFlashAttentionTiling {
 constexpr uint32_t kSfaStageRows = 8;     // rows of output written per copy; the smallest stage
 constexpr uint32_t kSfaOutChunkRows = 4;  // rows of the P . V tile per copy into the stage
 constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
-constexpr uint32_t kSfaStatVectors = 9;
+constexpr uint32_t kSfaStatVectors = 12;
+// P . V columns an item sums in L0C across its tiles at N1 <= 64 (sfa_cube.h Output): 4 of the 8
+// 64-column chunks; L0C (128 KiB) then holds S, these 4 and 2 streamed chunks.
+constexpr uint32_t SfaKeptCols(uint32_t heads) { return heads <= 64 ? 256 : 0; }
+constexpr uint32_t kSfaWordLineInts = 16;  // one 64-byte line per tile: vector core s writes int s * 8
 // How far a score may exceed its item's reference max before P is rebased (sfa_vector.h
 // Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.
 constexpr float kSfaRefSlack = 8.0f;
