@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cstdlib>
 #include <stdexcept>
 
 #include "../../kernels/common/host_device.h"
@@ -149,13 +148,15 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
   // instead of two for the cube too, and the rows the vector cores gather cross L2 twice more (the
-  // gather slot): the cube then takes 32 of every 64 (the modeled optimum at GLM-5 decode B = 64
-  // since the vector cores no longer read each tile's P . V back; 36 before).
+  // gather slot): the cube then takes 26 of every 64 (the vector cores 2 x 38 of 128; the modeled
+  // optimum at GLM-5 decode B = 64 / 16 since half the P . V columns stay in L0C over an item,
+  // sfa-tune6; 2 x 32 before).
   const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  uint32_t aivPer64 = p.combinedKv ? 19 : 21;
-  if (const char* e = std::getenv("SFA_AIV64")) aivPer64 = uint32_t(std::atoi(e));  // TEMP sweep
+  // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
+  // only tile with nothing to overlap: their smaller share of 2 x 32 keeps that chain shorter.
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 16 : 19;
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 
@@ -173,21 +174,14 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
   const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
   t.pieceBytes = p.heads * kSfaLatentDim * 4 + 3 * AlignUp(p.heads, 8) * 4;
-  // Columns summed in L0C over an item: per AI core two snapshots of them (tile parity) and per item
-  // parity a correction (rebases, sfa_vector.h); per item and tile a line of rebase words.
-  t.keptCols = std::getenv("SFA_KEPT0") ? 0 : SfaKeptCols(p.heads);
-  t.itemTiles = CeilDiv(p.sparseCount, tileRows);
-  const uint64_t keptOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
-  const uint64_t keptBytes = uint64_t(t.blockDim) * 4 * p.heads * t.keptCols * 4;
-  const uint64_t wordOffset = (keptOffset + keptBytes + 511) / 512 * 512;
-  const uint64_t wordBytes = t.keptCols > 0 ? uint64_t(t.numItems) * t.itemTiles * kSfaWordLineInts * 4 : 0;
-  const uint64_t pieceOffset = (wordOffset + wordBytes + 511) / 512 * 512;
+  const uint64_t pieceOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
   if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
     throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
-  t.wsKeptOffset = static_cast<uint32_t>(keptOffset);
-  t.wsWordOffset = static_cast<uint32_t>(wordOffset);
   t.wsPieceOffset = static_cast<uint32_t>(pieceOffset);
-  plan.workspaceBytes = pieceOffset + uint64_t(t.numPieces) * t.pieceBytes;
+  // Then the kept columns' snapshots and corrections and the rebase words (SfaWorkspaceEnd).
+  if (SfaWorkspaceEnd(t) > UINT32_MAX)
+    throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
+  plan.workspaceBytes = SfaWorkspaceEnd(t);
   return plan;
 }
 

@@ -76,15 +76,17 @@ class SfaCube {
     const uint32_t outBufs = (kL0cBytes - sBytes) / chunkBytes;
     // The kept chunks (tiling keptCols) sum their columns over an item's tiles in L0C: written once
     // per item instead of once per tile.
-    keepChunks_ = t.keptCols / kSfaOutChunk;
+    keptCols_ = SfaKeptCols(t.heads);
+    itemTiles_ = SfaItemTiles(t);
+    keepChunks_ = keptCols_ / kSfaOutChunk;
     const uint32_t stream = outBufs - keepChunks_;
     outBufs_ = stream < kMaxOutBufs ? stream : kMaxOutBufs;
     pipe_.InitBuffer(l0c_, sBytes + (outBufs_ + keepChunks_) * chunkBytes);
-    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsKeptOffset) +
-                              uint64_t(AscendC::GetBlockIdx()) * 4 * t.heads * t.keptCols,
-                          2 * uint64_t(t.heads) * t.keptCols);
-    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsWordOffset),
-                           uint64_t(t.numItems) * t.itemTiles * kSfaWordLineInts);
+    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) +
+                              uint64_t(AscendC::GetBlockIdx()) * 4 * t.heads * keptCols_,
+                          2 * uint64_t(t.heads) * keptCols_);
+    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
+                           uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts);
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
@@ -412,7 +414,7 @@ class SfaCube {
       if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
         SetFlag<HardEvent::M_FIX>(0);  // tile g-1's kept Mmads are done
         WaitFlag<HardEvent::M_FIX>(0);
-        FixKept(kept_[uint64_t(g % 2) * t_->heads * t_->keptCols], t_->keptCols);
+        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_);
       }
     }
     if (keptPending_) {
@@ -456,7 +458,7 @@ class SfaCube {
   }
   // The line of rebase words of a tile: one per (item, tile of the item).
   __aicore__ inline uint64_t WordLine(const SfaTile& tile) const {
-    return (uint64_t(tile.item) * t_->itemTiles + tile.start / rows_) * kSfaWordLineInts;
+    return (uint64_t(tile.item) * itemTiles_ + tile.start / rows_) * kSfaWordLineInts;
   }
 
   // Takes back the last tiles' "free" signals and every pending in-core event.
@@ -494,7 +496,7 @@ class SfaCube {
   AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
   EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
-  uint32_t outBufs_ = 2, keepChunks_ = 0;
+  uint32_t outBufs_ = 2, keepChunks_ = 0, keptCols_ = 0, itemTiles_ = 0;
   bool keptPending_ = false;
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;

@@ -60,11 +60,13 @@ class SfaVector {
                            uint64_t(t.numItems) * t.listWords);
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
+    keptCols_ = SfaKeptCols(t.heads);
+    itemTiles_ = SfaItemTiles(t);
     // Per AI core: snapshots of the kept columns' L0C sum (tile parity), then corrections (item parity).
-    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsKeptOffset) + uint64_t(block_) * 4 * t.heads * t.keptCols,
-                          4 * uint64_t(t.heads) * t.keptCols);
-    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsWordOffset),
-                           uint64_t(t.numItems) * t.itemTiles * kSfaWordLineInts);
+    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) + uint64_t(block_) * 4 * t.heads * keptCols_,
+                          4 * uint64_t(t.heads) * keptCols_);
+    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
+                           uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts);
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
@@ -286,7 +288,7 @@ class SfaVector {
       WaitFlag<HardEvent::V_MTE3>(0);
       DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
     }
-    if (t_->keptCols > 0 && !tile.first) WriteWord(tile, rebased_);
+    if (keptCols_ > 0 && !tile.first) WriteWord(tile, rebased_);
     rebased_ = false;
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
@@ -372,7 +374,7 @@ class SfaVector {
     Adds(ref, tileMax, 0.0f, h);
     PipeBarrier<PIPE_V>();
     Mul(lRun, lRun, alpha, h);
-    if (t_->keptCols > 0) {  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
+    if (keptCols_ > 0) {  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
       Adds(Stat(kAlpha0 + g % 2), alpha, 0.0f, h);
       rebased_ = true;
       snapPending_[g % 2] = true;
@@ -408,7 +410,7 @@ class SfaVector {
     w.SetValue(0, rebased ? 1 : 0);
     SetFlag<HardEvent::S_MTE3>(kEvWord);
     WaitFlag<HardEvent::S_MTE3>(kEvWord);
-    const uint64_t line = (uint64_t(tile.item) * t_->itemTiles + tile.start / t_->tileRows) * kSfaWordLineInts;
+    const uint64_t line = (uint64_t(tile.item) * itemTiles_ + tile.start / t_->tileRows) * kSfaWordLineInts;
     DataCopyPad(words_[line + AscendC::GetSubBlockIdx() * (kSfaWordLineInts / 2)], w, DataCopyExtParams(1, 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_S>(kEvWord);
     wordPending_ = true;
@@ -417,7 +419,7 @@ class SfaVector {
   // D' = alpha (D + Y) - Y for this core's rows, Y the cube's snapshot of tile g (in after its flag).
   __aicore__ inline void UpdateCorrection(uint32_t g, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t kc = t_->keptCols, n = h_ * kc;
+    const uint32_t kc = keptCols_, n = h_ * kc;
     const LocalTensor<float> y = acc_, d = acc_[n];  // acc_ is free between an item's tiles
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
@@ -443,7 +445,7 @@ class SfaVector {
   // The item's sum (kept columns of this core's rows) += D, after the cube has written them.
   __aicore__ inline void FoldCorrection(const SfaTile& tile, uint32_t parity) {
     using namespace AscendC;
-    const uint32_t kc = t_->keptCols, n = h_ * kc;
+    const uint32_t kc = keptCols_, n = h_ * kc;
     const LocalTensor<float> a = acc_, d = acc_[n];
     const GlobalTensor<float> sum = AccSlot(tile, parity);
     SetFlag<HardEvent::V_MTE2>(0);
@@ -466,7 +468,7 @@ class SfaVector {
   }
 
   __aicore__ inline AscendC::GlobalTensor<float> Correction(uint32_t parity) {
-    return kept_[uint64_t(2 + parity) * t_->heads * t_->keptCols + uint64_t(h0_) * t_->keptCols];
+    return kept_[uint64_t(2 + parity) * t_->heads * keptCols_ + uint64_t(h0_) * keptCols_];
   }
 
   // d[r, :] *= v[r] for rows of `cols` floats (a multiple of 64), r < h_.
@@ -858,6 +860,7 @@ class SfaVector {
   SfaTile gatherTile_;
   bool gatherReady_ = false, gatherLoaded_ = false;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
+  uint32_t keptCols_ = 0, itemTiles_ = 0;
   bool rebased_ = false, wordPending_ = false;       // a rebase at the tile being softmaxed; a word copy in flight
   bool snapPending_[2] = {false, false};             // per tile parity: a rebase whose snapshot is not read yet
   bool hasCorrection_[2] = {false, false};           // per item parity: D holds a correction
