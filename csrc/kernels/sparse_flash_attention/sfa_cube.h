@@ -14,7 +14,9 @@
 //            rope columns, which Scores no longer needs: L1 then holds three 128-row tiles) -> L0A;
 //            O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> the item's sum in GM
-//            (its piece's acc, or O ring slot item % 2): written at its first tile, then added.
+//            (its piece's acc, or O ring slot item % 2): written at its first tile, then added;
+//            at N1 <= 64 columns [0, 256) are instead summed in L0C over the item's tiles and
+//            written once, at its last (a rebase: snapshot for the vector cores' correction).
 // The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
 // a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
