@@ -55,5 +55,7 @@ check_sfa("(separate rope)", 200, 100, 64)
 # and then atomically adds into the piece (or the O ring slot) while the vector cores post P.
 check_sfa("(combined cache, split rows)", 400, 300, 0)
 # Scores rising past the reference max: the vector cores rescale the GM sum of a piece (or a whole
-# row's O ring slot) after the cube's P . V of the previous tile and before it adds the next.
+# row's O ring slot) after the cube's P . V of the previous tile and before it adds the next; the
+# columns the cube sums in L0C are corrected through its snapshot (the rebase word it reads, the
+# snapshot the vector core reads after the cube's flag, the correction added after the item).
 check_sfa("(combined cache, split rows, rising scores)", 400, 300, 0, rising=True)

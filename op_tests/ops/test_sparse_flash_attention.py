@@ -471,7 +471,10 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
     # latent, which is also V, stays N(0, 1); |z| is small where exp(z - m) counts, so the fp32
     # rounding of z stays within the stats' 1e-5): the reference moves once or more per item.
     # Without that rescale the sum mixes references (wrong output); without the move fp16's
-    # P = exp(z - r) overflows (z - r reaches ~11). 16 rows of 16 tiles are cut into pieces of many
+    # P = exp(z - r) overflows (z - r reaches ~11). At N1 <= 64 half the P . V columns are summed in
+    # the cube's L0C over the item, which cannot be rescaled: a rebase there goes through the cube's
+    # snapshot of that sum and the vector core's correction (at every rebase, often several per
+    # item); leaving the correction out fails every case here (checked). 16 rows of 16 tiles are cut into pieces of many
     # tiles, 40 rows of 3 tiles give pieces and whole rows on one core, 100 rows of 3 tiles whole
     # rows only (which read their sum back from the O ring).
     g = torch.Generator().manual_seed(rows + k)

@@ -148,12 +148,15 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
   // instead of two for the cube too, and the rows the vector cores gather cross L2 twice more (the
-  // gather slot): the cube then takes 32 of every 64 (the modeled optimum at GLM-5 decode B = 64
-  // since the vector cores no longer read each tile's P . V back; 36 before).
+  // gather slot): the cube then takes 26 of every 64 (the vector cores 2 x 38 of 128; the modeled
+  // optimum at GLM-5 decode B = 64 / 16 since half the P . V columns stay in L0C over an item,
+  // sfa-tune6; 2 x 32 before).
   const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  const uint32_t aivPer64 = p.combinedKv ? 16 : 21;
+  // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
+  // only tile with nothing to overlap: their smaller share of 2 x 32 keeps that chain shorter.
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 16 : 19;
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 
@@ -175,7 +178,10 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
     throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
   t.wsPieceOffset = static_cast<uint32_t>(pieceOffset);
-  plan.workspaceBytes = pieceOffset + uint64_t(t.numPieces) * t.pieceBytes;
+  // Then the kept columns' snapshots and corrections and the rebase words (SfaWorkspaceEnd).
+  if (SfaWorkspaceEnd(t) > UINT32_MAX)
+    throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");
+  plan.workspaceBytes = SfaWorkspaceEnd(t);
   return plan;
 }
 

@@ -14,7 +14,9 @@
 //            rope columns, which Scores no longer needs: L1 then holds three 128-row tiles) -> L0A;
 //            O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> the item's sum in GM
-//            (its piece's acc, or O ring slot item % 2): written at its first tile, then added.
+//            (its piece's acc, or O ring slot item % 2): written at its first tile, then added;
+//            at N1 <= 64 columns [0, 256) are instead summed in L0C over the item's tiles and
+//            written once, at its last (a rebase: snapshot for the vector cores' correction).
 // The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
 // a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
@@ -74,8 +76,19 @@ class SfaCube {
     // ahead of the fixpipe, so the next tile's score Mmads are not queued behind it.
     const uint32_t chunkBytes = mPad_ * kSfaOutChunk * sizeof(float), sBytes = mPad_ * rows_ * sizeof(float);
     const uint32_t outBufs = (kL0cBytes - sBytes) / chunkBytes;
-    outBufs_ = outBufs < kMaxOutBufs ? outBufs : kMaxOutBufs;
-    pipe_.InitBuffer(l0c_, sBytes + outBufs_ * chunkBytes);
+    // The kept chunks (tiling keptCols) sum their columns over an item's tiles in L0C: written once
+    // per item instead of once per tile.
+    keptCols_ = SfaKeptCols(t.heads);
+    itemTiles_ = SfaItemTiles(t);
+    keepChunks_ = keptCols_ / kSfaOutChunk;
+    const uint32_t stream = outBufs - keepChunks_;
+    outBufs_ = stream < kMaxOutBufs ? stream : kMaxOutBufs;
+    pipe_.InitBuffer(l0c_, sBytes + (outBufs_ + keepChunks_) * chunkBytes);
+    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) +
+                              uint64_t(AscendC::GetBlockIdx()) * 4 * t.heads * keptCols_,
+                          2 * uint64_t(t.heads) * keptCols_);
+    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
+                           uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts);
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
@@ -121,6 +134,9 @@ class SfaCube {
   static constexpr uint32_t kL0Slot = 32 * 1024;                       // bytes: half of L0A / L0B
   static constexpr uint32_t kL0cBytes = 128 * 1024;  // L0C of A2 / A3: l0_c_size in the Ascend910B*.ini (ascendc_api.md §6)
   static constexpr uint32_t kMaxOutBufs = 4;                           // FIX_M event ids 1..4 (0: S)
+  static constexpr uint32_t kOutChunks = kSfaLatentDim / kSfaOutChunk;
+  static constexpr int32_t kEvKept = 5;  // FIX_M: the kept chunks' fixpipe has read L0C
+  static constexpr int32_t kEvWords = 0;  // MTE2 -> S: P is in L1, so the vector cores' rebase words are in GM
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
   static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores(g) loaded the key (5, 6 by g % 2)
@@ -139,6 +155,8 @@ class SfaCube {
   __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) {
     return l0c_.Get<float>()[i == 0 ? 0 : mPad_ * (rows_ + (i - 1) * kSfaOutChunk)];
   }
+  // Kept chunk k: after the streamed ones.
+  __aicore__ inline AscendC::LocalTensor<float> KeptL0C(uint32_t k) { return L0C(1 + outBufs_ + k); }
 
   // The next tile of this core's items. The vector cores post, in order, a work slot per item that
   // selects rows (item, count; its rows in the item's list), then an end slot (item -1).
@@ -350,6 +368,8 @@ class SfaCube {
              Nd2NzParams(1, t_->heads, n1 * 16, 0, rows_, mPad_, 1, 0));
     SetFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     WaitFlag<HardEvent::MTE2_MTE1>(kEvProbs);
+    const bool readWords = keepChunks_ > 0 && !tile.first;  // a rebase happens only after an item's first tile
+    if (readWords) SetFlag<HardEvent::MTE2_S>(kEvWords);
     const uint32_t a = aSlots_.Acquire();
     const LocalTensor<T> pa = L0A(a);
     for (uint32_t mb = 0; mb < m1_; ++mb)
@@ -367,16 +387,11 @@ class SfaCube {
     const uint64_t oSlot = piece ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
                                  : itemParity_ * (t_->wsSlotO / sizeof(float));
     if (!tile.first) SetAtomicAdd<float>();
-    for (uint32_t col = 0; col < kSfaLatentDim; col += kSfaOutChunk) {
+    const uint32_t keepCols = keepChunks_ * kSfaOutChunk;
+    for (uint32_t col = keepCols; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
-      // B = V[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose
-      // of the kv Nz fractal (column block, row block). Per column block j: its n1 row fractals
-      // (consecutive in L1) to every 4th L0B fractal from j (dstGap 3: 512-B units, LoadData.md).
-      constexpr uint32_t outBlocks = kSfaOutChunk / 16;
-      for (uint32_t j = 0; j < outBlocks; ++j)
-        LoadData(v[j * kFractal], kv,
-                 LoadData2DParams((col / 16 + j) * rowBlocks_, uint8_t(n1), 1, 0, outBlocks - 1, true, 0));
+      LoadV(v, kv, col, n1);
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
       const uint32_t o = oAcc_.Acquire();
@@ -386,15 +401,66 @@ class SfaCube {
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);
       // Both AIVs are done with tile g-2 (a whole row's ring slot is rewritten by the item after next).
-      if (col == 0 && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
+      if (col == keepCols && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
       Fixpipe(dst[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
       oAcc_.Release(o);
-      GatherSome(kScoreChunks + col / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
+      GatherSome(kScoreChunks + (col - keepCols) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     if (!tile.first) SetAtomicNone();
+    // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its last.
+    // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
+    // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).
+    if (readWords) {
+      WaitFlag<HardEvent::MTE2_S>(kEvWords);
+      const uint64_t line = WordLine(tile);
+      if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
+        SetFlag<HardEvent::M_FIX>(0);  // tile g-1's kept Mmads are done
+        WaitFlag<HardEvent::M_FIX>(0);
+        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_);
+      }
+    }
+    if (keptPending_) {
+      WaitFlag<HardEvent::FIX_M>(kEvKept);
+      keptPending_ = false;
+    }
+    for (uint32_t k = 0; k < keepChunks_; ++k) {
+      const uint32_t b = bSlots_.Acquire();
+      LoadV(L0B(b), kv, k * kSfaOutChunk, n1);
+      SetFlag<HardEvent::MTE1_M>(0);
+      WaitFlag<HardEvent::MTE1_M>(0);
+      Mmad(KeptL0C(k), pa, L0B(b), MmadParams(MmadM(t_->heads), kSfaOutChunk, n1 * 16, 0, false, tile.first));
+      bSlots_.Release(b);
+      GatherSome(kScoreChunks + kOutChunks - keepChunks_ + k + 1);
+    }
+    if (keepChunks_ > 0 && tile.last) {
+      SetFlag<HardEvent::M_FIX>(0);
+      WaitFlag<HardEvent::M_FIX>(0);
+      FixKept(dst[oSlot], kSfaLatentDim);
+    }
     aSlots_.Release(a);
     kvTiles_.Release(buf);
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagOut);
+  }
+
+  // B = V[rows, col:col+64]: Zn fractal (k1 = row block, n1 = column block) is the transpose of the
+  // kv Nz fractal (column block, row block). Per column block j: its n1 row fractals (consecutive in
+  // L1) to every 4th L0B fractal from j (dstGap 3: 512-B units, LoadData.md).
+  __aicore__ inline void LoadV(const AscendC::LocalTensor<T>& v, const AscendC::LocalTensor<T>& kv, uint32_t col, uint32_t n1) {
+    constexpr uint32_t outBlocks = kSfaOutChunk / 16;
+    for (uint32_t j = 0; j < outBlocks; ++j)
+      AscendC::LoadData(v[j * kFractal], kv,
+                        AscendC::LoadData2DParams((col / 16 + j) * rowBlocks_, uint8_t(n1), 1, 0, outBlocks - 1, true, 0));
+  }
+  // The kept chunks -> dst, rows of `stride` floats (plain writes); the next Mmad into them waits.
+  __aicore__ inline void FixKept(const AscendC::GlobalTensor<float>& dst, uint32_t stride) {
+    for (uint32_t k = 0; k < keepChunks_; ++k)
+      AscendC::Fixpipe(dst[k * kSfaOutChunk], KeptL0C(k), AscendC::FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, stride, false));
+    AscendC::SetFlag<AscendC::HardEvent::FIX_M>(kEvKept);
+    keptPending_ = true;
+  }
+  // The line of rebase words of a tile: one per (item, tile of the item).
+  __aicore__ inline uint64_t WordLine(const SfaTile& tile) const {
+    return (uint64_t(tile.item) * itemTiles_ + tile.start / rows_) * kSfaWordLineInts;
   }
 
   // Takes back the last tiles' "free" signals and every pending in-core event.
@@ -408,6 +474,8 @@ class SfaCube {
     sAcc_.Drain();
     oAcc_.Drain();
     kvTiles_.Drain();
+    if (keptPending_) AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(kEvKept);
+    keptPending_ = false;
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
@@ -430,11 +498,13 @@ class SfaCube {
   AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
   EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
-  uint32_t outBufs_ = 2;
+  uint32_t outBufs_ = 2, keepChunks_ = 0, keptCols_ = 0, itemTiles_ = 0;
+  bool keptPending_ = false;
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
-  AscendC::GlobalTensor<float> sRing_, oRing_, pieces_;
+  AscendC::GlobalTensor<float> sRing_, oRing_, pieces_, kept_;
+  AscendC::GlobalTensor<int32_t> words_;
 };
 
 }  // namespace ascend_glm5

@@ -37,9 +37,11 @@ class SfaVectorGather {
   }
   __aicore__ inline static uint32_t MaxRows(uint32_t aivRows) { return (aivRows + 1) / 2; }
 
-  // This core's rows of `tile` (global tile index g) -> gather slot g % 3; then tells the cube.
-  // `list`: this core's copy of the tile's item list (`count` rows), read into UB at its first tile.
-  __aicore__ inline void Gather(const SfaTile& tile, uint32_t count, uint32_t g, const AscendC::GlobalTensor<int32_t>& list) {
+  // This core's rows of `tile` -> UB (MTE2), one copy per run of contiguous cache rows. `list`: this
+  // core's copy of the tile's item list (`count` rows), read into UB at its first tile. Store then
+  // moves them to the gather slot: the rows are issued as soon as the scores have arrived, the slot
+  // write after the softmax's P (the vector core's MTE3 posts P first).
+  __aicore__ inline void Load(const SfaTile& tile, uint32_t count, const AscendC::GlobalTensor<int32_t>& list) {
     using namespace AscendC;
     const SfaShares s = TileShares(tile.rows, t_->aivRows, t_->tileRows);
     const uint32_t n = sub_ == 0 ? s.v0 : s.v1, first = s.cube + (sub_ == 0 ? 0 : s.v0);
@@ -50,24 +52,33 @@ class SfaVectorGather {
       SetFlag<HardEvent::MTE2_S>(0);
       WaitFlag<HardEvent::MTE2_S>(0);
     }
-    if (g >= kSfaGatherSlots) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);  // the cube took the slot's last tile
-    if (n > 0) {
-      if (ubBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvUbFree);  // the previous tile has left UB
-      ubBusy_ = false;
-      uint32_t runStart = 0, runLen = 0;
-      uint64_t runRow = 0;
-      for (uint32_t i = 0; i < n; ++i) {
-        const uint64_t row = uint32_t(rowIdx_.GetValue(tile.start + first + i));
-        if (runLen > 0 && row == runRow + runLen) {
-          ++runLen;
-          continue;
-        }
-        CopyRun(runStart, runRow, runLen);
-        runStart = i;
-        runRow = row;
-        runLen = 1;
+    loadedRows_ = n;
+    loadedFirst_ = first;
+    if (n == 0) return;
+    if (ubBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvUbFree);  // the previous tile has left UB
+    ubBusy_ = false;
+    uint32_t runStart = 0, runLen = 0;
+    uint64_t runRow = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t row = uint32_t(rowIdx_.GetValue(tile.start + first + i));
+      if (runLen > 0 && row == runRow + runLen) {
+        ++runLen;
+        continue;
       }
       CopyRun(runStart, runRow, runLen);
+      runStart = i;
+      runRow = row;
+      runLen = 1;
+    }
+    CopyRun(runStart, runRow, runLen);
+  }
+
+  // The rows Load brought in -> gather slot g % 3 (g: the global tile index); then tells the cube.
+  __aicore__ inline void Store(uint32_t g) {
+    using namespace AscendC;
+    if (g >= kSfaGatherSlots) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);  // the cube took the slot's last tile
+    const uint32_t n = loadedRows_, first = loadedFirst_;
+    if (n > 0) {
       SetFlag<HardEvent::MTE2_MTE3>(0);
       WaitFlag<HardEvent::MTE2_MTE3>(0);
       const uint64_t slot = uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T));
@@ -118,7 +129,7 @@ class SfaVectorGather {
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
-  uint32_t sub_ = 0;
+  uint32_t sub_ = 0, loadedRows_ = 0, loadedFirst_ = 0;
   bool ubBusy_ = false;
   AscendC::GlobalTensor<T> key_, value_, keyRope_, slots_;
   AscendC::LocalTensor<int32_t> rowIdx_;

@@ -60,6 +60,13 @@ class SfaVector {
                            uint64_t(t.numItems) * t.listWords);
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
+    keptCols_ = SfaKeptCols(t.heads);
+    itemTiles_ = SfaItemTiles(t);
+    // Per AI core: snapshots of the kept columns' L0C sum (tile parity), then corrections (item parity).
+    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) + uint64_t(block_) * 4 * t.heads * keptCols_,
+                          4 * uint64_t(t.heads) * keptCols_);
+    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
+                           uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts);
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
@@ -77,7 +84,10 @@ class SfaVector {
     bool hasPending = false;
     // The vector cores' gather runs kSfaGatherAhead tiles ahead of the softmax: the cube needs tile
     // g + 1's rows right after scoring tile g.
-    for (uint32_t a = 0; a < kSfaGatherAhead; ++a) GatherNext();
+    for (uint32_t a = 0; a < kSfaGatherAhead; ++a) {
+      GatherPrepare(true);
+      GatherStore();
+    }
     while (Ensure(0)) {
       const Pending work = fifo_[head_];
       // One item ahead: the cube takes the next item's rows after this item's last scores.
@@ -85,8 +95,10 @@ class SfaVector {
       cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
+        GatherPrepare(false);
         Softmax(tile, g, parity);
-        GatherNext();
+        GatherPrepare(true);
+        GatherStore();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
         pending = tile;
         pendingParity = parity;
@@ -98,6 +110,8 @@ class SfaVector {
       if (gatherItem_ > 0) --gatherItem_;
     }
     if (hasPending) Accumulate(pending, g - 1, pendingParity);
+    if (wordPending_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(kEvWord);
+    wordPending_ = false;
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
     AscendC::SyncAll<true>();  // every piece is in GM
@@ -120,7 +134,10 @@ class SfaVector {
   static_assert(kStageRows * kSfaLatentDim * 4 >= kSfaSelScratchBytes, "the stage buffer holds the select scratch");
   // Per item parity: the reference max of P (kRef), the sum of P (kSum, relative to kRef) and the
   // true running max (kTrue); then the tile's max and sum (scratch) and the work slot's words.
-  enum Stat : uint32_t { kRef0 = 0, kRef1, kSum0, kSum1, kTrue0, kTrue1, kTileMax, kTileSum, kSlotStat, kStatVectors };
+  // kAlpha: a rebase's factor exp(r - r') per tile parity, until its snapshot is read; kWord: the
+  // rebase word written for the cube.
+  enum Stat : uint32_t { kRef0 = 0, kRef1, kSum0, kSum1, kTrue0, kTrue1, kTileMax, kTileSum, kSlotStat, kAlpha0, kAlpha1,
+                         kWord, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
   static constexpr float kNegInf = -__builtin_huge_valf();
   // Combine: up to kCombineHeads heads of one split row at a time, from up to kMaxPieces pieces.
@@ -181,18 +198,36 @@ class SfaVector {
     }
     return size_ > i;
   }
-  // The vector cores' share of the next tile to gather (tile index gathered_), if any.
-  __aicore__ inline void GatherNext() {
-    if (t_->aivRows == 0 || !Ensure(gatherItem_)) return;
+  // The vector cores' share of the next tile to gather (tile index gathered_), if any: chosen before
+  // the softmax (selecting a new item if needed), its rows copied in once the scores have arrived
+  // (GatherLoad, from Probabilities), written to the gather slot after P (GatherStore).
+  // select: whether it may select an item (only after the softmax: before it, selecting broke the
+  // rebase tests, not traced further); without, the tile is prepared only if its item is selected.
+  __aicore__ inline void GatherPrepare(bool select) {
+    if (t_->aivRows == 0 || gatherReady_) return;
+    if (!select && size_ <= gatherItem_) return;
+    if (!Ensure(gatherItem_)) return;
     const Pending p = Fifo(gatherItem_);
     const uint32_t left = p.count - gatherStart_, rows = left < t_->tileRows ? left : t_->tileRows;
-    const SfaTile tile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
-    gather_.Gather(tile, p.count, gathered_++, lists_[uint64_t(p.item) * t_->listWords]);
+    gatherTile_ = SfaTile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
+    gatherCount_ = p.count;
+    gatherReady_ = true;
     gatherStart_ += rows;
     if (gatherStart_ == p.count) {
       ++gatherItem_;
       gatherStart_ = 0;
     }
+  }
+  __aicore__ inline void GatherLoad() {
+    if (!gatherReady_ || gatherLoaded_) return;
+    gather_.Load(gatherTile_, gatherCount_, lists_[uint64_t(gatherTile_.item) * t_->listWords]);
+    gatherLoaded_ = true;
+  }
+  __aicore__ inline void GatherStore() {
+    if (!gatherReady_) return;
+    GatherLoad();
+    gather_.Store(gathered_++);
+    gatherReady_ = gatherLoaded_ = false;
   }
 
   __aicore__ inline AscendC::LocalTensor<float> Stat(uint32_t i) { return stats_[i * hAlign_]; }
@@ -253,6 +288,8 @@ class SfaVector {
       WaitFlag<HardEvent::V_MTE3>(0);
       DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
     }
+    if (keptCols_ > 0 && !tile.first) WriteWord(tile, rebased_);
+    rebased_ = false;
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
       SetFlag<HardEvent::MTE3_V>(0);  // P's UB buffer is rewritten next tile
@@ -284,6 +321,7 @@ class SfaVector {
     }
     WholeReduceMax(tileMax, RowHalves<true>(s), 64, h, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
     PipeBarrier<PIPE_V>();
+    GatherLoad();  // the next gather's row copies, issued before the scalar waits for the tile max
     if (tile.first) {
       Adds(ref, tileMax, 0.0f, h);
       Adds(mTrue, tileMax, 0.0f, h);
@@ -336,6 +374,11 @@ class SfaVector {
     Adds(ref, tileMax, 0.0f, h);
     PipeBarrier<PIPE_V>();
     Mul(lRun, lRun, alpha, h);
+    if (keptCols_ > 0) {  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
+      Adds(Stat(kAlpha0 + g % 2), alpha, 0.0f, h);
+      rebased_ = true;
+      snapPending_[g % 2] = true;
+    }
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);  // the cube's P . V of tile g-1 is in; Accumulate(g-1) skips its wait
     outWaited_ = true;
     SetFlag<HardEvent::V_MTE2>(0);  // acc_ (scratch here) is free
@@ -350,7 +393,93 @@ class SfaVector {
     DataCopy(sum, acc_, h * kSfaLatentDim);  // on MTE3 before P, whose flag lets the cube add tile g
     SetFlag<HardEvent::MTE3_MTE2>(0);  // acc_ is read into again only after this copy
     WaitFlag<HardEvent::MTE3_MTE2>(0);
-    (void)g;
+  }
+
+  // ---- kept columns: P . V of columns [0, keptCols) summed in the cube's L0C over an item ----------
+  // L0C cannot be rescaled, so a rebase at tile g leaves that sum A mixed: tiles before g against r,
+  // later ones against r'. The cube writes a snapshot Y of it before adding tile g (it reads the
+  // word this core wrote with P), and this core keeps a correction D (GM, per item parity) with
+  // A + D = the sum against the current reference: at a rebase D' = alpha (D + Y) - Y. After the
+  // item's last tile (the cube has written A into the item's sum) D is added to it.
+
+  // This core's rebase word of `tile` (1: rebased), in the tile's line, before P is posted.
+  __aicore__ inline void WriteWord(const SfaTile& tile, bool rebased) {
+    using namespace AscendC;
+    const LocalTensor<int32_t> w = Stat(kWord).template ReinterpretCast<int32_t>();
+    if (wordPending_) WaitFlag<HardEvent::MTE3_S>(kEvWord);  // the previous word has left UB
+    w.SetValue(0, rebased ? 1 : 0);
+    SetFlag<HardEvent::S_MTE3>(kEvWord);
+    WaitFlag<HardEvent::S_MTE3>(kEvWord);
+    const uint64_t line = (uint64_t(tile.item) * itemTiles_ + tile.start / t_->tileRows) * kSfaWordLineInts;
+    DataCopyPad(words_[line + AscendC::GetSubBlockIdx() * (kSfaWordLineInts / 2)], w, DataCopyExtParams(1, 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_S>(kEvWord);
+    wordPending_ = true;
+  }
+
+  // D' = alpha (D + Y) - Y for this core's rows, Y the cube's snapshot of tile g (in after its flag).
+  __aicore__ inline void UpdateCorrection(uint32_t g, uint32_t parity) {
+    using namespace AscendC;
+    const uint32_t kc = keptCols_, n = h_ * kc;
+    const LocalTensor<float> y = acc_, d = acc_[n];  // acc_ is free between an item's tiles
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopy(y, kept_[uint64_t(g % 2) * t_->heads * kc + uint64_t(h0_) * kc], n);
+    if (hasCorrection_[parity]) DataCopy(d, Correction(parity), n);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    if (hasCorrection_[parity]) Add(d, d, y, int32_t(n));
+    else Adds(d, y, 0.0f, int32_t(n));
+    PipeBarrier<PIPE_V>();
+    ScaleCols(d, Stat(kAlpha0 + g % 2), kc);
+    Sub(d, d, y, int32_t(n));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopy(Correction(parity), d, n);
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // read back by the next update or the fold
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);  // acc_ is written again only after the copy
+    WaitFlag<HardEvent::MTE3_V>(0);
+    hasCorrection_[parity] = true;
+  }
+
+  // The item's sum (kept columns of this core's rows) += D, after the cube has written them.
+  __aicore__ inline void FoldCorrection(const SfaTile& tile, uint32_t parity) {
+    using namespace AscendC;
+    const uint32_t kc = keptCols_, n = h_ * kc;
+    const LocalTensor<float> a = acc_, d = acc_[n];
+    const GlobalTensor<float> sum = AccSlot(tile, parity);
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    // Rows of 512 in GM, kc of them each (DataCopyPad(ISASI).md: from GM srcStride counts bytes).
+    DataCopyPad(a, sum, DataCopyExtParams(uint16_t(h_), kc * 4, (kSfaLatentDim - kc) * 4, 0, 0),
+                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopy(d, Correction(parity), n);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    Add(a, a, d, int32_t(n));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopyPad(sum, a, DataCopyExtParams(uint16_t(h_), kc * 4, 0, (kSfaLatentDim - kc) * 4, 0));
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // the sum is read back after this copy (a whole row's output)
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+    hasCorrection_[parity] = false;
+  }
+
+  __aicore__ inline AscendC::GlobalTensor<float> Correction(uint32_t parity) {
+    return kept_[uint64_t(2 + parity) * t_->heads * keptCols_ + uint64_t(h0_) * keptCols_];
+  }
+
+  // d[r, :] *= v[r] for rows of `cols` floats (a multiple of 64), r < h_.
+  __aicore__ inline void ScaleCols(const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<float>& v, uint32_t cols) {
+    using namespace AscendC;
+    const LocalTensor<float> b = bcast_;
+    Brcb(b, v, uint8_t(CeilDiv(h_, 8)), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
+    const BinaryRepeatParams rows(1, 1, 0, uint8_t(cols / 8), uint8_t(cols / 8), 1);
+    for (uint32_t c = 0; c < cols; c += 64) Mul(d[c], d[c], b, 64, uint8_t(h_), rows);
+    PipeBarrier<PIPE_V>();
   }
 
   // This core's rows of the GM sum of an item's P . V: its piece's acc, or (a whole row) O ring slot
@@ -382,7 +511,11 @@ class SfaVector {
     using namespace AscendC;
     if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     outWaited_ = false;
-    (void)g;
+    if (snapPending_[g % 2]) {
+      UpdateCorrection(g, parity);
+      snapPending_[g % 2] = false;
+    }
+    if (tile.last && hasCorrection_[parity]) FoldCorrection(tile, parity);
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last)
@@ -723,8 +856,15 @@ class SfaVector {
   SfaVectorGather<T> gather_;
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
-  uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0;
+  uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
+  SfaTile gatherTile_;
+  bool gatherReady_ = false, gatherLoaded_ = false;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
+  uint32_t keptCols_ = 0, itemTiles_ = 0;
+  bool rebased_ = false, wordPending_ = false;       // a rebase at the tile being softmaxed; a word copy in flight
+  bool snapPending_[2] = {false, false};             // per tile parity: a rebase whose snapshot is not read yet
+  bool hasCorrection_[2] = {false, false};           // per item parity: D holds a correction
+  static constexpr int32_t kEvWord = 1;              // S <-> MTE3 (0: PostSlot)
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;
@@ -733,8 +873,8 @@ class SfaVector {
   AscendC::LocalTensor<T> probs_, cOut_;
   AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cTrue_, cM_, cL_, cW_, cT_, cBcast_;
   AscendC::GlobalTensor<T> out_, pRing_;
-  AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_;
-  AscendC::GlobalTensor<int32_t> slots_, lists_;
+  AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_, kept_;
+  AscendC::GlobalTensor<int32_t> slots_, lists_, words_;
   AscendC::LocalTensor<int32_t> rowIdx_;
   AscendC::LocalTensor<T> gKeys_, gValues_;
 };

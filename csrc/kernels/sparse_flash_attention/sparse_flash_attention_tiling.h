@@ -52,6 +52,10 @@ struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + p
   int32_t pieces;
   int32_t reserved;
 };
+// P . V columns an item sums in L0C across its tiles at N1 <= 64 (sfa_cube.h Output): 4 of the 8
+// 64-column chunks; L0C (128 KiB) then holds S, these 4 and 2 streamed chunks.
+constexpr uint32_t SfaKeptCols(uint32_t heads) { return heads <= 64 ? 256 : 0; }
+constexpr uint32_t kSfaWordLineInts = 16;  // one 64-byte line per tile: vector core s writes int s * 8
 constexpr uint32_t kSfaRecordWords = 4;
 // Per AI core one 64-byte head (16-word aligned in the plan): its items [first, last), then its first
 // item's record and that item's row record, so a core starts with one scalar cache line, not three.
@@ -98,6 +102,22 @@ struct SparseFlashAttentionTiling {
   uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords)
 };
 
+// Derived from the tiling (not fields: a larger tiling costs every core one more scalar line to
+// load): latent columns [0, SfaKeptCols) of P . V summed in L0C over an item's tiles; after the
+// pieces, per AI core 2 snapshots and 2 corrections of them ([N1, keptCols] fp32 each), then per
+// item and tile one 64-byte line of rebase words (one word per vector core).
+constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
+constexpr uint32_t SfaItemTiles(const SparseFlashAttentionTiling& t) { return (t.sparseCount + t.tileRows - 1) / t.tileRows; }
+constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
+  return SfaAlign512(uint64_t(t.wsPieceOffset) + uint64_t(t.numPieces) * t.pieceBytes);
+}
+constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
+  return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t.heads) * 4);
+}
+constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
+  return SfaWordOffset(t) + (SfaKeptCols(t.heads) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
+}
+
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
 // P, the accumulator of its heads, a stage of rows of 512 fp32 (also the select scratch), 9 stat
 // vectors and a broadcast buffer. The stage takes the P . V tile in chunks of kSfaOutChunkRows
@@ -106,7 +126,7 @@ struct SparseFlashAttentionTiling {
 constexpr uint32_t kSfaStageRows = 8;     // rows of output written per copy; the smallest stage
 constexpr uint32_t kSfaOutChunkRows = 4;  // rows of the P . V tile per copy into the stage
 constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
-constexpr uint32_t kSfaStatVectors = 9;
+constexpr uint32_t kSfaStatVectors = 12;
 // How far a score may exceed its item's reference max before P is rebased (sfa_vector.h
 // Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.
 constexpr float kSfaRefSlack = 8.0f;
