@@ -58,6 +58,26 @@ struct LateArgs {
   uint32_t tileBytes, streamers;  // LateCrossCopy: streamers holds the block count
 };
 
+// The AIV side of both late-copy kernels: two UB input tiles and an output tile of a constant,
+// ready for MTE3.
+struct LateTiles {
+  TBuf<TPosition::VECIN> inA, inB;
+  TBuf<TPosition::VECOUT> outC;
+  LocalTensor<int16_t> a, b, c;
+
+  __aicore__ inline void Init(TPipe& pipe, uint32_t tileBytes) {
+    pipe.InitBuffer(inA, tileBytes);
+    pipe.InitBuffer(inB, tileBytes);
+    pipe.InitBuffer(outC, tileBytes);
+    a = inA.Get<int16_t>();
+    b = inB.Get<int16_t>();
+    c = outC.Get<int16_t>();
+    Duplicate(c, int16_t(7), tileBytes / 2);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+  }
+};
+
 void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
   if (GetBlockIdx() < a.streamers) {
@@ -65,16 +85,10 @@ void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
     return;
   }
   TPipe pipe;
-  TBuf<TPosition::VECIN> inA, inB;
-  TBuf<TPosition::VECOUT> outC;
-  pipe.InitBuffer(inA, a.tileBytes);
-  pipe.InitBuffer(inB, a.tileBytes);
-  pipe.InitBuffer(outC, a.tileBytes);
-  LocalTensor<int16_t> ta = inA.Get<int16_t>(), tb = inB.Get<int16_t>(), tc = outC.Get<int16_t>();
+  LateTiles tiles;
+  tiles.Init(pipe, a.tileBytes);
+  const LocalTensor<int16_t>&ta = tiles.a, &tb = tiles.b, &tc = tiles.c;
   const uint32_t n = a.tileBytes / 2;
-  Duplicate(tc, int16_t(7), n);
-  SetFlag<HardEvent::V_MTE3>(0);
-  WaitFlag<HardEvent::V_MTE3>(0);
   GlobalTensor<int16_t> in, out;
   const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;
   in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
@@ -118,15 +132,9 @@ void LateCrossCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
     const uint64_t base = uint64_t(GetBlockIdx()) * a.bytesPerCore / 2;  // AIV block idx: 2 per AIC block
     in.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(src) + base);
     out.SetGlobalBuffer(reinterpret_cast<__gm__ int16_t*>(dst) + base);
-    TBuf<TPosition::VECIN> inA, inB;
-    TBuf<TPosition::VECOUT> outC;
-    pipe.InitBuffer(inA, a.tileBytes);
-    pipe.InitBuffer(inB, a.tileBytes);
-    pipe.InitBuffer(outC, a.tileBytes);
-    LocalTensor<int16_t> ta = inA.Get<int16_t>(), tb = inB.Get<int16_t>(), tc = outC.Get<int16_t>();
-    Duplicate(tc, int16_t(7), n);
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
+    LateTiles tiles;
+    tiles.Init(pipe, a.tileBytes);
+    const LocalTensor<int16_t>&ta = tiles.a, &tb = tiles.b, &tc = tiles.c;
     for (uint64_t i = 0; i < steps; ++i) {
       CrossCoreWaitFlag<2, PIPE_MTE3>(kLateFlag);
       DataCopy(out[i * n], tc, n);
