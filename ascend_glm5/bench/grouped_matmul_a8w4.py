@@ -45,7 +45,7 @@ def _local_counts(tokens: int, g: torch.Generator) -> torch.Tensor:
 def _a_bytes(counts: torch.Tensor, k: int, n: int, plan: dict) -> int:
     """Bytes of hi / lo / ones rows the cube reads: per column tile, every pass's rows once."""
     k_pad = -(-k // 64) * 64
-    tiles = -(-n // plan["n_tile"])
+    tiles = plan["n_tiles"]
     total = 0
     for r in counts.tolist():
         if r:
@@ -125,7 +125,7 @@ def _method_comparison(g: torch.Generator, quick: bool) -> None:
         ops.quant_matmul(x, w8, torch.ones(n), output_dtype=torch.int32)  # the GEMM after an unpack
         un = cpu_module().last_launch()
         qplan = cpu_module().quant_matmul_plan(m=rows, n=n, k=k, weight_nk=False, out_dtype=4)
-        a_un = rows * k * -(-n // qplan["n_tile"])
+        a_un = rows * k * qplan["n_tiles"]
         # The unpack pass reads the int4 weights and writes them back as int8 before the GEMM reads them.
         w_un = sum(c["mte2_bytes"] for c in un["per_core"][0::3]) - a_un + k * n // 2 + k * n
         cyc_un = un["total"]["cube_macs"] / _INT8_MACS_PER_CYCLE

@@ -47,7 +47,7 @@ def main(quick: bool) -> int:
         launch = cpu_module().last_launch()
         cubes = launch["per_core"][0::3]  # MIX launch order per block: AIC, AIV, AIV
         cube_read = sum(c["mte2_bytes"] for c in cubes)
-        tiles = -(-n // plan["n_tile"])
+        tiles = plan["n_tiles"]
         block_rows = plan["item_rows"] or m
         blocks = -(-m // block_rows)
         per_pass = plan["tokens_per_pass"]

@@ -182,6 +182,30 @@ def test_resident_weights_serve_every_pass():
     assert cube_read == k * n // 2 + a_bytes  # weights once, the hi / lo / ones rows once per column tile
 
 
+@pytest.mark.parametrize("out", [torch.int32, torch.bfloat16])
+def test_one_row_balanced_column_tiles(out):
+    # One row (at most one expert has rows): N = 1600 (25 units of 64) is cut into 24 tiles of 64 /
+    # 128 columns, one per core of the default SoC; K = 300 has a K tail.
+    m, n, k = 1, 1600, 300
+    plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=3, out_dtype=1)
+    assert (plan["n_tiles"], plan["n_tile"], plan["n_gran"]) == (24, 128, 64)
+    g = torch.Generator().manual_seed(20)
+    x, weight, scale, pts, gl, _ = _inputs([0, 1, 0], m, n, k, g)
+    _check(x, weight, scale, pts, gl, output_dtype=out)
+
+
+@pytest.mark.parametrize("counts,m,n,k", [([1, 0], 1, 512, 3000), ([0, 2, 1, 0], 3, 128, 1000), ([2, 0, 4], 6, 256, 700)])
+def test_multi_step_loads(counts, m, n, k):
+    # One pass: several K steps (256 int4) a copy, an unfinished last unit (3000: 12 steps in units of
+    # 8), K tails inside a step, empty experts.
+    plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=len(counts), out_dtype=1)
+    assert plan["unit_steps"] > 1 and not plan["resident"]
+    g = torch.Generator().manual_seed(m + n + k)
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+    _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
+
+
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.int32])
 def test_opcheck(out):
     """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd

@@ -175,6 +175,50 @@ def test_streaming_weights_when_k_does_not_fit_l1():
     _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
 
 
+# Decode shapes whose column tiles are cut as a multiple of the cores (24 on the default SoC), with
+# widths one 16 / 32-column unit apart: (m, n, k, layout, tiles, tile width). 600 = 37.5 units of 16
+# -> 24 tiles of 16 / 32 columns (the last one 8); [K, N] 1000 -> 24 tiles of 32 / 64 (the last 8);
+# K tails (300, 2000: the A ring wraps); 6400 x 7300 -> 48 tiles of 128 / 144 (two a core: each
+# tile's weights pass 1 MiB).
+BALANCED = [(3, 600, 300, "nk", 24, 32), (16, 1000, 2000, "kn", 24, 64), (1, 6400, 7300, "nk", 48, 256)]
+
+
+@pytest.mark.parametrize("m,n,k,layout,tiles,width", BALANCED)
+def test_balanced_column_tiles(m, n, k, layout, tiles, width):
+    plan = cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=layout == "nk", out_dtype=1)
+    assert (plan["n_tiles"], plan["n_tile"]) == (tiles, width)
+    assert plan["n_gran"] == (16 if layout == "nk" else 32) and plan["n_tiles"] % plan["block_dim"] == 0
+    g = torch.Generator().manual_seed(m + n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    scale = torch.rand(n, generator=g) * 1e-3
+    _check(x1, x2, scale, output_dtype=torch.int32)
+    _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), bias=torch.randn(n, generator=g),
+           output_dtype=torch.bfloat16)  # fmt: skip
+
+
+@pytest.mark.parametrize("m,n,k,layout", [(3, 200, 1500, "kn"), (16, 96, 5000, "nk"), (1, 6400, 7430, "nk")])
+def test_multi_step_loads_with_tails(m, n, k, layout):
+    # One pass: several K steps a copy; K steps not a multiple of the unit (a short last unit), K not a
+    # multiple of 128 (a short last step); 6400 x 7430: 30 units through a ring of 6 (it wraps).
+    plan = cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=layout == "nk", out_dtype=1)
+    steps = -(-k // 128)
+    assert plan["unit_steps"] > 1 and steps % plan["unit_steps"] != 0 and plan["ring_chunks"] % plan["unit_steps"] == 0
+    g = torch.Generator().manual_seed(m * 7 + n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+
+
+@pytest.mark.parametrize("m,n,k,nk", [(1, 6144, 16384, True), (64, 2048, 6144, True), (1024, 6144, 16384, True),
+                                      (257, 32, 12416, False), (300, 130, 96, True), (5, 8, 70000, False)])  # fmt: skip
+def test_plan_fits_l1(m, n, k, nk):
+    # The weight ring and the A ring share L1 (512 KiB less CANN's 128 B); an A slot holds a pass's rows.
+    plan = cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=nk, out_dtype=1)
+    ring = plan["ring_chunks"] * plan["n_tile"] * 128
+    assert ring + plan["a_depth"] * plan["a_rows"] * 128 <= 512 * 1024 - 128
+    assert 2 <= plan["a_depth"] <= 8 and plan["a_rows"] >= min(m, plan["tokens_per_pass"])
+    assert plan["a_rows"] % 16 == 0 and plan["n_tiles"] * plan["n_tile"] >= n
+
+
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.float32, torch.int32])
 def test_opcheck(out):
     """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd

@@ -18,6 +18,11 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["k_step"] = t.kStep;
   d["resident"] = bool(t.resident);
   d["ring_chunks"] = t.ringChunks;
+  d["a_rows"] = t.aRows;
+  d["a_depth"] = t.aDepth;
+  d["n_tiles"] = t.nTiles;
+  d["n_gran"] = t.nGran;
+  d["unit_steps"] = t.unitSteps;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

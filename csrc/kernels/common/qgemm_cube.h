@@ -1,17 +1,23 @@
 // Quantized GEMM engine, cube side (AIC): int8 x int8 or int4 x int4 -> exact int32 tiles.
 //
-// Per item (QGemmSchedule) and pass of up to tokensPerPass rows:
-//   A    the pass's rows x kStep -> L1 (double buffered): the activation rows (int8), or with MSD
-//        the hi rows, the lo rows and one ones row from the split workspace (int4);
-//   W    weight chunks of kStep x nTile stream GM -> L1 slots of a ring (the weight stream);
+// Per item (QGemmSchedule) and pass of up to tokensPerPass rows, per K step of kStep:
+//   A    the pass's rows x kStep -> a slot of the A ring in L1: the activation rows (int8), or with
+//        MSD the hi rows, the lo rows and one ones row from the split workspace (int4);
+//   W    the weight chunk kStep x nTile -> a slot of the weight ring in L1;
 //   L0   A -> L0A, W -> L0B (transposed for [K, N] weights), Mmad accumulates over K in L0C;
 //   out  the fixpipe writes the int32 tile to the block's handoff slot for the vector cores.
 //
-// The weight stream: loads go to ring slot (load index % ringChunks) in item order; a load is
-// issued right after the last read of the load ringChunks before it, so the next item's weights
-// stream in while this one computes. When an item's whole K fits (resident), ringChunks equals
-// the chunks per pass, each weight chunk is loaded once and read by every pass of the item: the
-// weights cross GM once per launch. Otherwise every pass streams K again.
+// The load stream: the K steps of all items and passes form one sequence, loaded in units of
+// unitSteps steps (one copy of weights, one of A rows per unit); MTE2 loads each unit's weight
+// chunks (when the unit is their first read) and its A rows ahead of their use, in stream order:
+// weights up to ringChunks / unitSteps units ahead, A up to aDepth units ahead (an A load is issued
+// only after the weights its unit reads). MTE2 runs its queue in order, so the flag set after a
+// unit's A load also says that the unit's weights have arrived: one wait per unit. A slot is
+// refilled only after MTE1 has read it (a MTE1 -> MTE2 fence before the refill). So MTE2 always has
+// about aDepth steps of loads queued, and the weight stream never waits for an A load queued
+// behind it. When an item's whole K fits the ring (resident), each weight chunk is loaded once and
+// read by every pass of the item: the weights cross GM once per launch. Otherwise every pass
+// streams K again.
 #pragma once
 
 #include "kernel_operator.h"
@@ -24,13 +30,25 @@
 
 namespace ascend_glm5 {
 
+// A walk over the load stream of one block: items of the schedule, `passes` of each, K steps.
+struct QGemmStreamCursor {
+  QGemmSchedule sched;
+  QGemmItem it{};
+  bool valid = false;
+  uint32_t pass = 0, step = 0;
+  uint64_t wBase = 0;  // index in the weight load sequence of chunk 0 of this (item, load pass)
+};
+
 template <typename T, bool kMsd>
 class QGemmCube {
  public:
   __aicore__ inline void Init(AscendC::TPipe& pipe, GM_ADDR act, GM_ADDR weight, GM_ADDR groupList, GM_ADDR workspace,
                               const QGemmTiling& t) {
     t_ = &t;
-    sched_.Init(t, groupList, uint32_t(AscendC::GetBlockIdx()));
+    const uint32_t block = uint32_t(AscendC::GetBlockIdx());
+    sched_.Init(t, groupList, block);
+    wCur_.sched.Init(t, groupList, block);
+    aCur_.sched.Init(t, groupList, block);
     if constexpr (kMsd) {
       hi_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsHiOffsetLo, t.wsHiOffsetHi)));
       lo_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsLoOffsetLo, t.wsLoOffsetHi)));
@@ -39,38 +57,31 @@ class QGemmCube {
       act_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(act));
     }
     weight_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(weight));
-    handoff_.Init(workspace, t, uint32_t(AscendC::GetBlockIdx()));
+    handoff_.Init(workspace, t, block);
     chunkElems_ = t.kStep * t.nTile;
+    unitsPerPass_ = CeilDiv(t.chunksPerPass, t.unitSteps);
+    ringUnits_ = t.ringChunks / t.unitSteps;
     pipe.InitBuffer(ringL1_, t.ringChunks * t.nTile * kQGemmStepBytes);
-    pipe.InitBuffer(aL1_, 2 * t.mTile * kQGemmStepBytes);
+    pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
     pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
     pipe.InitBuffer(l0b_, 2 * t.nTile * kQGemmStepBytes);
     pipe.InitBuffer(l0c_, 2 * t.mTile * t.nTile * sizeof(int32_t));
-    aSlots_.Init(2, 0);
     l0Slots_.Init(2, 0);
     accSlots_.Init(2, 0);
+    wCur_.valid = wCur_.sched.Next(wCur_.it);
+    aCur_.valid = aCur_.sched.Next(aCur_.it);
   }
 
-  // Issues the first ring of weight loads: they need nothing from the vector cores, so they can
-  // run while those still prepare the activations.
-  __aicore__ inline void StartWeights() {
-    haveCur_ = sched_.Next(cur_);
-    if (!haveCur_) return;
-    haveNext_ = sched_.Next(next_);
-    for (uint32_t i = 0; i < t_->ringChunks && LoadPending(); ++i) IssueNextLoad();
-  }
+  // Issues the first weight loads: they need nothing from the vector cores, so they can run while
+  // those still prepare the activations (the A loads wait for Process).
+  __aicore__ inline void StartWeights() { Pump(); }
 
   __aicore__ inline void Process() {
-    if (!haveCur_) return;
-    for (;;) {
-      RunItem(cur_);
-      if (!haveNext_) break;
-      cur_ = next_;
-      haveNext_ = sched_.Next(next_);
-      --loadWhich_;
-    }
+    aReady_ = true;
+    Pump();
+    QGemmItem it;
+    while (sched_.Next(it)) RunItem(it);
     handoff_.DrainCube();
-    aSlots_.Drain();
     l0Slots_.Drain();
     accSlots_.Drain();
   }
@@ -79,7 +90,7 @@ class QGemmCube {
   static constexpr uint32_t kC0 = CubeElem<T>::c0;
   static constexpr uint32_t kStepElems = kQGemmStepBytes * 8 / CubeElem<T>::bits;  // == t.kStep
   static constexpr uint32_t kPerByte = 8 / CubeElem<T>::bits;                       // elements per byte
-  static constexpr int32_t kEvLoaded = 2, kEvSlotFree = 2;  // weight stream events (A uses 0 / 1)
+  static constexpr int32_t kEvFence = 0;  // MTE1 -> MTE2: the slots read so far may be refilled
 
   __aicore__ inline uint32_t Passes(const QGemmItem& it) const { return CeilDiv(it.rows, t_->tokensPerPass); }
   __aicore__ inline uint32_t LoadPasses(const QGemmItem& it) const { return t_->resident ? 1 : Passes(it); }
@@ -87,54 +98,88 @@ class QGemmCube {
   __aicore__ inline AscendC::LocalTensor<int8_t> SlotBytes(uint32_t s) {
     return ringL1_.Get<int8_t>()[s * chunkElems_ / kPerByte];
   }
-
-  // ---- the weight stream ----------------------------------------------------------------------
-  // Chunk c of item `it` (rows [c kStep, +kStep) of K, the item's nTile columns) -> ring slot.
-  __aicore__ inline void LoadWeightChunk(const QGemmItem& it, uint32_t c, uint32_t slot) {
-    const uint32_t k0 = c * t_->kStep, kRows = t_->k - k0 < t_->kStep ? t_->k - k0 : t_->kStep;
-    const uint64_t base = uint64_t(it.group) * t_->k * t_->n / kPerByte;  // bytes
-    if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns, nTile rows per column block
-      CopyGmToNz(SlotBytes(slot), weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
-    else  // [K, N]: kRows rows of nValid columns, kStep rows per column block
-      CopyGmToNz(SlotBytes(slot), weight_[base + (uint64_t(k0) * t_->n + it.n0) / kPerByte], kRows, it.nValid / kPerByte,
-                 t_->n / kPerByte, t_->kStep);
+  __aicore__ inline uint32_t PassTokens(const QGemmItem& it, uint32_t pass) const {
+    const uint32_t tok0 = pass * t_->tokensPerPass;
+    return it.rows - tok0 < t_->tokensPerPass ? it.rows - tok0 : t_->tokensPerPass;
   }
 
-  // The cursor is in the current item (0) or the next one (1). It reaches 2 only when resident,
-  // at an item (and load group) boundary: it resumes once the next item becomes current.
-  __aicore__ inline bool LoadPending() const { return loadWhich_ == 0 || (loadWhich_ == 1 && haveNext_); }
-
-  // Issues the load at the stream cursor and advances it. The loads form groups of ringChunks;
-  // the last load of a group (or of the stream) signals the group.
-  __aicore__ inline void IssueNextLoad() {
-    const QGemmItem& it = loadWhich_ == 0 ? cur_ : next_;
-    LoadWeightChunk(it, loadChunk_, uint32_t(loadQ_ % t_->ringChunks));
-    ++loadQ_;
-    if (++loadChunk_ == t_->chunksPerPass) {
-      loadChunk_ = 0;
-      if (++loadPass_ == LoadPasses(it)) {
-        loadPass_ = 0;
-        ++loadWhich_;
+  // ---- the load stream ---------------------------------------------------------------------------
+  // Issues every load whose slot is free, weights first; before the first one after an L1 read, the
+  // fence that makes MTE2 wait for MTE1's reads so far.
+  __aicore__ inline void Pump() {
+    for (;;) {
+      if (wCur_.valid && wIssued_ - wFreed_ < ringUnits_) {
+        Fence();
+        LoadWeightUnit(wCur_.it, wCur_.step, uint32_t(wIssued_ % ringUnits_));
+        ++wIssued_;
+        NextStep(wCur_, LoadPasses(wCur_.it));
+        continue;
       }
+      if (aReady_ && aCur_.valid && aIssued_ - consumed_ < t_->aDepth && wIssued_ > aCur_.wBase + aCur_.step) {
+        Fence();
+        const uint32_t slot = uint32_t(aIssued_ % t_->aDepth);
+        const uint32_t tokens = PassTokens(aCur_.it, aCur_.pass);
+        const uint32_t kLen = kMsd ? t_->kPad : t_->k, unitK = t_->unitSteps * t_->kStep;
+        const uint32_t k0 = aCur_.step * unitK;
+        LoadA(ASlotBytes(slot), aCur_.it, aCur_.pass * t_->tokensPerPass, tokens, k0, kLen - k0 < unitK ? kLen - k0 : unitK,
+              QGemmPassRows(*t_, tokens));
+        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(slot));  // also covers the step's weights
+        ++aIssued_;
+        NextStep(aCur_, Passes(aCur_.it));
+        continue;
+      }
+      return;
     }
-    const bool streamEnds = loadWhich_ == 1 && !haveNext_;
-    if (loadQ_ % t_->ringChunks == 0 || streamEnds)
-      AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(kEvLoaded + int32_t(((loadQ_ - 1) / t_->ringChunks) % 2));
+  }
+
+  // Moves a cursor to the next step of the stream. The weight cursor walks the load passes of each
+  // item (one when resident), the A cursor every pass; wBase follows the weight loads either way.
+  __aicore__ inline void NextStep(QGemmStreamCursor& c, uint32_t passes) {
+    if (++c.step < unitsPerPass_) return;
+    c.step = 0;
+    if (!t_->resident) c.wBase += unitsPerPass_;
+    if (++c.pass < passes) return;
+    c.pass = 0;
+    if (t_->resident) c.wBase += unitsPerPass_;
+    c.valid = c.sched.Next(c.it);
+  }
+
+  __aicore__ inline void Fence() {
+    if (!fence_) return;
+    AscendC::SetFlag<AscendC::HardEvent::MTE1_MTE2>(kEvFence);
+    AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(kEvFence);
+    fence_ = false;
+  }
+
+  __aicore__ inline AscendC::LocalTensor<int8_t> ASlotBytes(uint32_t s) {
+    return aL1_.Get<int8_t>()[s * t_->unitSteps * t_->aRows * kQGemmStepBytes];
+  }
+
+  // Unit u of item `it` (K rows [u unitK, +unitK), the item's columns) -> ring unit slot `slot`, in one
+  // copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk slot slot * unitSteps
+  // + j; [K, N]: unitSteps * kStep rows per column block, step j starting at row j * kStep of each.
+  __aicore__ inline void LoadWeightUnit(const QGemmItem& it, uint32_t u, uint32_t slot) {
+    const uint32_t unitK = t_->unitSteps * t_->kStep, k0 = u * unitK, kRows = t_->k - k0 < unitK ? t_->k - k0 : unitK;
+    const uint64_t base = uint64_t(it.group) * t_->k * t_->n / kPerByte;  // bytes
+    const AscendC::LocalTensor<int8_t> dst = SlotBytes(slot * t_->unitSteps);
+    if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns
+      CopyGmToNz(dst, weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
+    else  // [K, N]: kRows rows of nValid columns
+      CopyGmToNz(dst, weight_[base + (uint64_t(k0) * t_->n + it.n0) / kPerByte], kRows, it.nValid / kPerByte,
+                 t_->n / kPerByte, unitK);
   }
 
   // ---- one item ---------------------------------------------------------------------------------
   __aicore__ inline void RunItem(const QGemmItem& it) {
     const uint32_t passes = Passes(it);
     for (uint32_t p = 0; p < passes; ++p) {
-      const uint32_t tok0 = p * t_->tokensPerPass;
-      const uint32_t tokens = it.rows - tok0 < t_->tokensPerPass ? it.rows - tok0 : t_->tokensPerPass;
-      RunPass(it, tok0, tokens, p == 0, p + 1 == passes);
-      if (!t_->resident) readBase_ += t_->chunksPerPass;
+      RunPass(PassTokens(it, p), p + 1 == passes);
+      if (!t_->resident) readBase_ += unitsPerPass_;
     }
-    if (t_->resident) readBase_ += t_->chunksPerPass;
+    if (t_->resident) readBase_ += unitsPerPass_;
   }
 
-  __aicore__ inline void RunPass(const QGemmItem& it, uint32_t tok0, uint32_t tokens, bool firstPass, bool lastPass) {
+  __aicore__ inline void RunPass(uint32_t tokens, bool lastPass) {
     using namespace AscendC;
     const uint32_t mPad = QGemmPassRows(*t_, tokens), m1 = mPad / 16;
     const uint32_t kLen = kMsd ? t_->kPad : t_->k;
@@ -143,31 +188,28 @@ class QGemmCube {
     for (uint32_t s = 0; s < t_->chunksPerPass; ++s) {
       const uint32_t k0 = s * t_->kStep, kValid = kLen - k0 < t_->kStep ? kLen - k0 : t_->kStep;
       const uint32_t k1 = CeilDiv(kValid, kC0);
-      // A -> L1
-      const uint32_t a = aSlots_.Acquire();
-      const LocalTensor<T> aL1 = aL1_.Get<T>()[a * t_->mTile * kStepElems];
-      LoadA(aL1_.Get<int8_t>()[a * t_->mTile * kQGemmStepBytes], it, tok0, tokens, k0, kValid, mPad);
-      SetFlag<HardEvent::MTE2_MTE1>(a);
-      // The weight chunk's group must have arrived.
-      const uint64_t q = readBase_ + s;
-      const bool firstRead = t_->resident ? firstPass : true;
-      if (firstRead && q % t_->ringChunks == 0)
-        WaitFlag<HardEvent::MTE2_MTE1>(kEvLoaded + int32_t((q / t_->ringChunks) % 2));
-      // L1 -> L0
+      const uint32_t u = s / t_->unitSteps, j = s % t_->unitSteps;
+      const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
+      const uint32_t ws = uint32_t((readBase_ + u) % ringUnits_);  // the unit's weight slot
+      const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == t_->chunksPerPass;
+      // L1 -> L0, once the unit's loads (A, and before it the weights) have arrived.
       const uint32_t l = l0Slots_.Acquire();
       const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];
       const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
-      WaitFlag<HardEvent::MTE2_MTE1>(a);
-      LoadAToL0(l0a, aL1, m1, k1);
-      aSlots_.Release(a);
-      const LocalTensor<T> w = Slot(uint32_t(q % t_->ringChunks));
-      if (t_->weightKind == kWeightInt8NK) LoadBtToL0(l0b, w, t_->nTile / 16, k1);
-      else LoadBToL0Transposed(l0b, w, t_->kStep, t_->nTile / kC0, k1);
-      // Last read of this chunk: its slot takes the stream's next load.
-      if ((t_->resident ? lastPass : true) && LoadPending()) {
-        SetFlag<HardEvent::MTE1_MTE2>(kEvSlotFree);
-        WaitFlag<HardEvent::MTE1_MTE2>(kEvSlotFree);
-        IssueNextLoad();
+      if (j == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(aSlot));
+      LoadAToL0(l0a, aL1_.Get<T>()[(aSlot * t_->unitSteps * t_->aRows + j * mPad) * kStepElems], m1, k1);
+      if (t_->weightKind == kWeightInt8NK) {
+        LoadBtToL0(l0b, Slot(ws * t_->unitSteps + j), t_->nTile / 16, k1);
+      } else {
+        const LocalTensor<T> w = ringL1_.Get<T>()[ws * t_->unitSteps * chunkElems_ + j * t_->kStep * kC0];
+        LoadBToL0Transposed(l0b, w, t_->unitSteps * t_->kStep, t_->nTile / kC0, k1);
+      }
+      // The unit's last step read both slots: they take the stream's next loads.
+      if (unitEnds) {
+        ++consumed_;
+        if (t_->resident ? lastPass : true) ++wFreed_;
+        fence_ = true;
+        Pump();
       }
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
@@ -198,18 +240,19 @@ class QGemmCube {
   }
 
   const QGemmTiling* t_ = nullptr;
-  QGemmSchedule sched_;
+  QGemmSchedule sched_;         // the items, as the steps run
+  QGemmStreamCursor wCur_, aCur_;  // the next weight load, the next A load
   QGemmHandoff handoff_;
-  QGemmItem cur_{}, next_{};
-  bool haveCur_ = false, haveNext_ = false;
-  uint32_t loadWhich_ = 0, loadPass_ = 0, loadChunk_ = 0, chunkElems_ = 0;
-  uint64_t loadQ_ = 0, readBase_ = 0;
+  bool aReady_ = false, fence_ = false;
+  uint32_t chunkElems_ = 0, unitsPerPass_ = 0, ringUnits_ = 0;
+  uint64_t wIssued_ = 0, wFreed_ = 0;      // weight loads issued; ring slots read for the last time
+  uint64_t aIssued_ = 0, consumed_ = 0;    // steps whose A is loaded; steps read by MTE1
+  uint64_t readBase_ = 0;                  // weight load index of chunk 0 of the running pass
   AscendC::TBuf<AscendC::TPosition::B1> ringL1_;
   AscendC::TBuf<AscendC::TPosition::A1> aL1_;
   AscendC::TBuf<AscendC::TPosition::A2> l0a_;
   AscendC::TBuf<AscendC::TPosition::B2> l0b_;
   AscendC::TBuf<AscendC::TPosition::CO1> l0c_;
-  EventSlots<AscendC::HardEvent::MTE1_MTE2> aSlots_;
   EventSlots<AscendC::HardEvent::M_MTE1> l0Slots_;
   EventSlots<AscendC::HardEvent::FIX_M> accSlots_;
   AscendC::GlobalTensor<int8_t> act_, hi_, lo_, ones_, weight_;  // bytes

@@ -68,7 +68,37 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
     const bool spread = groupsWithRows * CeilDiv(p.n, c) >= aiCores || c <= floor;
     if ((resident || onePass) && spread) break;
   }
+  // Decode of one matrix (no groups or a single row, one pass): the column tiles alone share the work, so cut N into
+  // a multiple of `aiCores` tiles of whole `gran` units (widths differ by one unit at most) rather
+  // than ceil(N / nTile) equal tiles: 24 tiles on 20 cores would leave 16 of them idle for half the
+  // time, when the 4 that hold two tiles stream alone, far below the HBM bandwidth.
+  uint32_t nTiles = CeilDiv(p.n, nTile), nGran = nTile;
+  const uint32_t units = CeilDiv(p.n, gran);
+  const bool oneGroup = (!p.hasGroupList && p.groups == 1) || p.m == 1;  // at most one group has rows
+  if (oneGroup && nTiles % aiCores != 0 && units >= aiCores &&
+      p.m <= TokensPerPass(p.msd, MTileFor(nTile))) {
+    uint32_t count = aiCores;
+    while (CeilDiv(units, count) * gran > candidates[0]) count += aiCores;
+    if (count <= units) {
+      const uint32_t widest = CeilDiv(units, count) * gran;
+      uint32_t fit = candidates[0];  // the narrowest candidate tile that holds the widest range
+      for (uint32_t c : candidates)
+        if (c % gran == 0 && c >= widest) fit = c;
+      // Two or more tiles a core only pay when a tile's weights are large (o_proj: 2.5 MB): each
+      // tile costs its own A reads, handoff and epilogue (measured on the model: 2048 x 6144 int4
+      // at one row, 40 tiles of 128 / 192 columns, took 9.4 us against 8.1 us with 24 of 256).
+      const uint64_t tileBytes = uint64_t(p.k) * widest / (int4 ? 2 : 1);
+      if (p.m <= TokensPerPass(p.msd, MTileFor(fit)) && (count == aiCores || tileBytes >= (1u << 20))) {
+        nTile = fit;
+        nTiles = count;
+        nGran = gran;
+        resident = uint64_t(chunks) * nTile * kQGemmStepBytes <= kQGemmRingBytes;
+      }
+    }
+  }
   QGemmTiling t{};
+  t.nTiles = nTiles;
+  t.nGran = nGran;
   t.m = static_cast<uint32_t>(p.m);
   t.n = p.n;
   t.k = p.k;
@@ -82,15 +112,36 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.kStep = kStep;
   t.kPad = kLen;
   t.chunksPerPass = chunks;
+  // A slots hold the rows of the largest pass (rounded to whole fractals).
+  const uint64_t tokensMax = std::min<uint64_t>(std::max<uint64_t>(p.m, 1), t.tokensPerPass);
+  t.aRows = AlignUp(static_cast<uint32_t>(p.msd ? 2 * tokensMax + 1 : tokensMax), 16);
+  const uint32_t chunkBytes = nTile * kQGemmStepBytes, aStepBytes = t.aRows * kQGemmStepBytes;
+  // One pass (decode): every weight chunk is read once, so residency does not matter, and several
+  // K steps go in one copy (about kQGemmUnitBytes of weights): fewer copies, each paying its fixed
+  // cost once, while every core takes its copies' costs at the same moments. Otherwise a step a copy.
+  const bool onePass = p.m <= t.tokensPerPass;
+  uint32_t unit = onePass ? std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmUnitBytes / chunkBytes)) : 1;
+  if (unit > 1) resident = false;
+  uint32_t ringUnits = 0, aDepth = 0;
+  for (;; unit = unit / 2) {
+    const uint32_t units = CeilDiv(chunks, unit);
+    ringUnits = resident ? units : std::min<uint32_t>(units, std::max<uint32_t>(1, kQGemmRingBytes / (unit * chunkBytes)));
+    // The A ring: each unit's A rows are loaded aDepth units ahead of their use, in the same MTE2
+    // queue as the weights, so the weight loads always have a few units in flight.
+    aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringUnits * unit * chunkBytes) / (unit * aStepBytes));
+    if (aDepth >= 2 || unit == 1) break;
+  }
   t.resident = resident ? 1 : 0;
-  t.ringChunks = resident ? chunks : std::min<uint32_t>(chunks, kQGemmRingBytes / (nTile * kQGemmStepBytes));
+  t.unitSteps = unit;
+  t.ringChunks = ringUnits * unit;
+  t.aDepth = aDepth;
+  if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
   t.outDtype = p.outDtype;
   t.biasKind = p.biasKind;
   t.hasPertoken = p.hasPertoken ? 1 : 0;
   // Items: groups x column tiles (an upper bound with a group list). Without groups, when the
   // column tiles alone leave cores idle, rows are cut into blocks of whole passes too (each
   // block re-reads its weight tile).
-  const uint32_t nTiles = CeilDiv(p.n, nTile);
   t.itemRows = 0;
   if (!p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
     const uint64_t passes = (p.m + t.tokensPerPass - 1) / t.tokensPerPass;

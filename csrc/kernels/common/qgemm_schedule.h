@@ -42,7 +42,7 @@ class QGemmSchedule {
     t_ = &t;
     block_ = block;
     if (t.hasGroupList) counts_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(groupList), t.groups);
-    nTiles_ = CeilDiv(t.n, t.nTile);
+    nTiles_ = t.nTiles;
     // Pass 1: total cost.
     total_ = 0;
     uint32_t rowsLeft = t.m;
@@ -83,8 +83,8 @@ class QGemmSchedule {
       item.group = g_;
       item.row0 = row0_ + mb * RowsPerItem();
       item.rows = rows;
-      item.n0 = j * t_->nTile;
-      item.nValid = t_->n - item.n0 < t_->nTile ? t_->n - item.n0 : t_->nTile;
+      item.n0 = QGemmColumnStart(*t_, j);
+      item.nValid = QGemmColumnStart(*t_, j + 1) - item.n0;
       return true;
     }
     return false;

@@ -27,6 +27,12 @@ constexpr uint32_t kQGemmL0cSlotElems = 16384;    // mTile x nTile int32: half o
 constexpr uint32_t kQGemmRingBytes = 384 * 1024;  // L1 for weight chunks
 constexpr uint32_t kQGemmMaxMTile = 256;          // A rows per pass (L1 A buffers: 2 x 256 x 128 B)
 constexpr uint32_t kQGemmKPadMsd = 64;            // MSD hi/lo rows are padded with zeros to a multiple of 64
+// L1 a kernel may use: 512 KiB less the 128 B CANN reserves at its top (KFC_L1_RESERVER_SIZE,
+// impl/basic_api/utils/kernel_utils_constants.h of asc-devkit v8.5.0). The A ring takes what the
+// weight ring leaves.
+constexpr uint32_t kQGemmL1Bytes = 512 * 1024 - 128;
+constexpr uint32_t kQGemmMaxADepth = 8;  // A slots = in-core event ids 0..7 of MTE2_MTE1 (one per slot)
+constexpr uint32_t kQGemmUnitBytes = 64 * 1024;  // one-pass decode: weight bytes per copy to aim for
 // Relative cost of an item for the work split, in cube rows: the time a core spends streaming an
 // nTile x K weight tile at its share of HBM bandwidth is about that of 224 A rows on the cube
 // (both scale with K x nTile), so cost = max(224, A rows issued).
@@ -40,7 +46,7 @@ struct QGemmTiling {
   uint32_t hasGroupList;   // 1: group g has group_list[g] rows (int64 counts), clamped to what is left of m
   uint32_t msd;            // 1: int8 activations are split into int4 hi/lo rows (A8W4); 0: used as they are
   uint32_t weightKind;     // QGemmWeightKind
-  uint32_t nTile;          // output columns per item (multiple of 64; 32 allowed for int8)
+  uint32_t nTile;          // output columns of the widest item (L1 / L0 / handoff tiles are this wide)
   uint32_t mTile;          // L0C rows per pass, multiple of 16
   uint32_t tokensPerPass;  // activation rows per pass: (mTile - 1) / 2 with MSD (hi, lo, one ones row)
   uint32_t itemRows;       // max activation rows per item; 0: all rows of a group
@@ -62,8 +68,19 @@ struct QGemmTiling {
   uint32_t wsOnesOffsetHi;
   uint32_t splitRowsPerCore;  // MSD pre-pass: x rows per vector core
   uint32_t splitChunk;        // MSD pre-pass: elements per UB chunk (multiple of 64)
-  uint32_t reserved[3];
+  uint32_t aRows;             // A rows of the largest pass (rounded to 16): one A ring slot is aRows x 128 B
+  uint32_t aDepth;            // A ring slots (2..kQGemmMaxADepth): how many K steps the loads run ahead
+  uint32_t nTiles;            // column tiles: N cut into nTiles ranges of whole nGran units, as even as can be
+  uint32_t nGran;             // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
+  uint32_t unitSteps;         // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
 };
+
+// First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
+__aicore__ inline uint32_t QGemmColumnStart(const QGemmTiling& t, uint32_t j) {
+  const uint64_t units = CeilDiv(t.n, t.nGran);
+  const uint64_t col = uint64_t(j) * units / t.nTiles * t.nGran;
+  return col < t.n ? uint32_t(col) : t.n;
+}
 
 __aicore__ inline uint64_t Join64(uint32_t lo, uint32_t hi) { return (uint64_t(hi) << 32) | lo; }
 
