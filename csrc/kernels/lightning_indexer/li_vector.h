@@ -165,7 +165,8 @@ class LiVector {
       // (the core's last list, in phase 2's late region); the tail follows SyncAll (WriteTail).
       const uint32_t count = topk_[g].Count();
       uint32_t written = count;
-      if (LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem && g + 1 == uint32_t(item.rows)) {
+      if (t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
+          g + 1 == uint32_t(item.rows)) {
         const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
         if (count > head && UbOffset(list) >= Phase2EarlyBytes()) {
           written = head;
