@@ -22,6 +22,17 @@ want, _ = reference.lightning_indexer(q, k, w, sparse_count=256)
 assert all(set(a.tolist()) == set(b.tolist()) for a, b in zip(got.reshape(4, -1), want.reshape(4, -1)))
 print("lightning_indexer", cpu_module().last_launch()["block_dim"], "cores: ok")
 
+# One row over every core, its lists written as heads before SyncAll and tails after it: a stretch
+# of keys scaled up holds the top k, so the merge reads its lists past their heads (a GM counter wait).
+q = torch.randn(1, 1, 8, 128, generator=g).to(torch.bfloat16)
+k = (torch.randn(1, 30000, 1, 128, generator=g) * 0.25).to(torch.bfloat16)
+k[:, 14000:15500] *= 16
+w = torch.rand(1, 1, 8, generator=g)
+got, _ = ops.lightning_indexer(q, k, w, sparse_count=2048)
+want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
+assert set(got.flatten().tolist()) == set(want.flatten().tolist())
+print("lightning_indexer, list tails", cpu_module().last_launch()["block_dim"], "cores: ok")
+
 
 def check_sfa(label, n_kv, selected, key_rope_dim, rising=False):
     """30 query tokens of 16 heads over n_kv cache rows, `selected` distinct rows each; the rope

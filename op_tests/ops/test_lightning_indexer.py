@@ -69,7 +69,7 @@ def _dense_scores(query, key, weights, *, layout_query="BSND", layout_key="BSND"
     """Reference scores of every key for every flattened query row (keys outside a batch: -inf)."""
     q_rows = query.reshape(-1, *query.shape[-2:])
     w_rows = weights.reshape(-1, weights.shape[-1])
-    out = torch.full((q_rows.shape[0], 1 << 14), float("-inf"))
+    out = torch.full((q_rows.shape[0], max(1 << 14, key.numel() // key.shape[-1])), float("-inf"))  # >= any batch's keys
     scale = torch.zeros(q_rows.shape[0], 1)
     spans_q = _spans(query, layout_query, actual_seq_lengths_query)
     for b, (qs, qn) in enumerate(spans_q):
@@ -301,6 +301,20 @@ def test_decode_final_merge_parts_split_on_tied_scores(rows, keys, distinct):
     _assert_ties_to_lower_index(got, distinct)
     want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, sparse_mode=0)
     assert torch.equal(got, want)  # distinct scores between classes are far apart here
+
+
+def test_decode_best_keys_in_one_list_read_past_its_head():
+    # One row over every core, merged in one step: each partial list goes to GM as its head (what its
+    # cut can keep when it has a quantile below the threshold) before SyncAll and its tail after.
+    # Here 5000 consecutive keys scaled by 4 and the others by 1/4 (exact in bf16; weights >= 0) hold nearly all of
+    # the row's top k, in two or three lists of ~2,500 keys: every quantile of those lists is above
+    # the threshold, the merge reads them past their heads (256 pairs) and must wait for their tails.
+    q, k, w = _inputs((1, 1, 32, 128), (1, 120000, 1, 128), seed=17)
+    k *= 0.25
+    k[:, 61000:66000] *= 16
+    w = w.abs()  # scores >= 0: the scaled keys' are the largest
+    got = check(q, k, w, sparse_count=2048, return_value=True)
+    assert int(((got >= 61000) & (got < 66000)).sum()) > 3 * 256  # one of the stretch's lists holds more than its head
 
 
 @pytest.mark.parametrize("distinct", [1, 3])

@@ -352,6 +352,18 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     }
   }
   plan.table[t.levelOffset + t.numLevels] = merges;
+  // A row merged in one step writes only the head of each partial list before SyncAll (the part its
+  // cut can keep), the tail after it; a merge that needs a tail waits on this counter (one add per
+  // vector core once its tails are written), 0 at launch: the plan is written before every launch.
+  // Only when a list of such a row can be longer than its head (it saw more keys than that).
+  t.tailFlagOffset = 0;
+  for (const LiRow& row : rows) {
+    if (!LiWideMerge(row.visible, row.partials, p.sparseCount)) continue;
+    for (int32_t i = 0; i < row.partials; ++i)
+      if (listKeys[row.partialBase + i] > LiListHead(p.sparseCount, uint32_t(row.partials)))
+        t.tailFlagOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);
+  }
+  if (t.tailFlagOffset > 0) plan.table.resize(t.tailFlagOffset + 16, 0);  // its own 64-byte line
   t.planWords = static_cast<uint32_t>(plan.table.size());
 
   t.wsRingBytes = LiRingBytes(t.groupRows, p.heads);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "../common/event_slots.h"
+#include "../common/gm_flag.h"
 #include "../common/tiling.h"
 #include "../common/topk.h"
 #include "kernel_operator.h"
@@ -41,6 +42,7 @@ class LiVector {
     quants_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsQuantOffset),
                             uint64_t(t.numPartials) * kLiQuantiles * kPairFloats);
     pipe_.InitBuffer(arena_, kArenaBytes);
+    if (t.tailFlagOffset > 0) tailFlag_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan) + t.tailFlagOffset, 8);
   }
 
   __aicore__ inline void Process() {
@@ -57,13 +59,15 @@ class LiVector {
       if (m0 < end0) firstMerge = plan_.Merge(m0);
     }
     CarvePhase1();
-    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i));
+    for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i), i + 1 == last);
     for (uint32_t b = 0; b < kMaxTileBuffers; ++b) tileFree_[b].Drain();
     CarvePhase2();
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
       if (level == 0) {
+        WriteTail();
         for (uint32_t m = m0; m < end0; m += vectorCores) MergeStep(m == m0 ? firstMerge : plan_.Merge(m));
+        TailWritten();  // a core without a wide merge
         continue;
       }
       uint32_t m, end;
@@ -100,7 +104,11 @@ class LiVector {
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
+    // The top-k buffers at the arena's top, where phase 2 keeps the buffers it writes last (its
+    // late region, CarvePhase2): a list's tail can then be written from UB after SyncAll (WriteTail).
     const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
+    const uint32_t topBytes = (2 * mergePairs + t_->groupRows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
+    used_ = (kArenaBytes - topBytes) & ~31u;
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
     for (uint32_t g = 0; g < t_->groupRows; ++g) {
@@ -109,7 +117,7 @@ class LiVector {
     }
   }
 
-  __aicore__ inline void ProcessItem(const LiItem& item) {
+  __aicore__ inline void ProcessItem(const LiItem& item, bool lastItem) {
     using namespace AscendC;
     const uint32_t sub = AscendC::GetSubBlockIdx(), heads = t_->heads, m = item.rows * heads;
     LoadWeights(item.row0, m);
@@ -152,8 +160,23 @@ class LiVector {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
       const LiRow row = plan_.Row(item.row0 + g);
       const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
-      // The list's copy first: the quantiles' scalar loop then runs while it is on its way.
-      WriteList(slot, list, topk_[g].Count(), false);
+      // The list's copy first: the quantiles' scalar loop then runs while it is on its way. A row
+      // merged in one step: only the head its cut can keep, when the list stays in UB until SyncAll
+      // (the core's last list, in phase 2's late region); the tail follows SyncAll (WriteTail).
+      const uint32_t count = topk_[g].Count();
+      uint32_t written = count;
+      if (t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
+          g + 1 == uint32_t(item.rows)) {
+        const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
+        if (count > head && UbOffset(list) >= Phase2EarlyBytes()) {
+          written = head;
+          tailHead_ = head;
+          tailList_ = list;
+          tailSlot_ = slot;
+          tailCount_ = count;
+        }
+      }
+      WriteList(slot, list, count, false, written);
       if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, list, topk_[g].Count(), uint32_t(row.partials));
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
@@ -234,14 +257,21 @@ class LiVector {
 
   // A list slot: its length in the 32-byte header, then `count` sorted pairs.
   // With `wait` false the caller waits (MTE3_V) before it rewrites the list or the header.
-  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count, bool wait = true) {
+  // Header words: 0 the list's length, 1 the pairs written (`written`, default all; the rest: WriteTail).
+  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count, bool wait = true,
+                                   uint32_t written = 0xFFFFFFFFu) {
     using namespace AscendC;
-    Duplicate(header_, int32_t(count), 8);
+    if (written > count) written = count;
+    Duplicate(header_, int32_t(written), 8);
+    if (written < count) {
+      PipeBarrier<PIPE_V>();
+      Duplicate(header_, int32_t(count), 1);
+    }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
-    if (count > 0)
-      DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, count * kPairFloats * 4, 0, 0, 0));
+    if (written > 0)
+      DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, written * kPairFloats * 4, 0, 0, 0));
     if (!wait) return;
     SetFlag<HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
     WaitFlag<HardEvent::MTE3_V>(0);
@@ -249,21 +279,58 @@ class LiVector {
 
   // ---- phase 2 --------------------------------------------------------------------------------
 
+  // Phase 2's early region (written from SyncAll on: headers, quantiles, lists loaded), then its late
+  // region (written only after TailWritten: the merge's output and the extraction).
+  __aicore__ inline uint32_t Phase2EarlyBytes() const {
+    return 4 * t_->bestPairs * kPairFloats * 4 + kLiMaxWideLists * 8 * 4 + 32 + 3 * kLiMaxWideLists * kLiQuantiles * kPairFloats * 4 +
+           kRunPairs * kPairFloats * 4 + 32;
+  }
+
   __aicore__ inline void CarvePhase2() {
     used_ = 0;
     const uint32_t pairs = t_->bestPairs;
     inAll_ = Take<float>(4 * pairs * kPairFloats);
     for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
-    merged_ = Take<float>((4 * pairs + 4) * kPairFloats);  // + 4: a band's single run and its (-inf, -1) pair
     heads_ = Take<int32_t>(kLiMaxWideLists * 8);
     header_ = Take<int32_t>(8);
     qIn_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     qA_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     qB_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+    emptyPair_ = Take<float>(kRunPairs * kPairFloats);
+    flagScratch_ = Take<int32_t>(8);
+    // the late region (Phase2EarlyBytes from here)
+    merged_ = Take<float>((4 * pairs + 4) * kPairFloats);  // + 4: a band's single run and its (-inf, -1) pair
     outScores_ = Take<float>(pairs);
     outIdx_ = Take<uint32_t>(pairs);
-    emptyPair_ = Take<float>(kRunPairs * kPairFloats);
     FillEmptyPairs(emptyPair_, kRunPairs);
+  }
+
+  // Byte offset of a phase-1 buffer in the arena.
+  __aicore__ inline uint32_t UbOffset(const AscendC::LocalTensor<float>& t) {
+    return static_cast<uint32_t>(reinterpret_cast<uint64_t>(t.GetPhyAddr()) -
+                                 reinterpret_cast<uint64_t>(arena_.GetWithOffset<float>(8, 0).GetPhyAddr()));
+  }
+
+  // After SyncAll: the tail of the list ProcessItem wrote in part (from UB, phase 1's buffer in
+  // phase 2's late region, which nothing writes before TailWritten).
+  __aicore__ inline void WriteTail() {
+    if (tailCount_ == 0) return;
+    AscendC::DataCopyPad(lists_[Slot(tailSlot_) + kLiListHeaderFloats + tailHead_ * kPairFloats], tailList_[tailHead_ * kPairFloats],
+                         AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
+  }
+
+  // Once per launch with list tails (tailFlagOffset), before the core writes phase 2's late region or
+  // waits for the tails: its own tail is in GM (GmFlagAdd waits for it), count it.
+  __aicore__ inline void TailWritten() {
+    if (t_->tailFlagOffset == 0 || tailCounted_) return;
+    tailCounted_ = true;
+    GmFlagAdd(tailFlag_, 1, flagScratch_);
+  }
+
+  // Every vector core's tail is in GM.
+  __aicore__ inline void WaitTails() {
+    TailWritten();
+    GmFlagWaitAtLeast(tailFlag_, int32_t(2 * t_->blockDim), flagScratch_);
   }
 
   __aicore__ inline void MergeStep(const LiMerge& m) {
@@ -273,7 +340,7 @@ class LiVector {
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(heads_, listWords_[Slot(m.src)],
-                DataCopyExtParams(uint16_t(m.count), 4, t_->listSlotBytes - 4, 0, 0), DataCopyPadExtParams<int32_t>());
+                DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
     if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
@@ -285,7 +352,10 @@ class LiVector {
     // merge: m.spec pairs of every list, one strided copy into inAll_ (list i at i * m.spec).
     uint32_t spec[4] = {0, 0, 0, 0};
     const bool wide = m.count > 4;
-    const uint32_t wideSpec = cut && wide ? uint32_t(m.spec) : 0;
+    // (no further than every list's head: a list's tail may be on its way, WriteTail)
+    const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
+    const uint32_t wideSpec = cut && wide ? (uint32_t(m.spec) < wideHead ? uint32_t(m.spec) : wideHead) : 0;
+    if (!wide) TailWritten();  // before this merge writes phase 2's late region
     if (wideSpec > 0) {
       DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
                   DataCopyExtParams(uint16_t(m.count), wideSpec * kPairFloats * 4,
@@ -319,11 +389,24 @@ class LiVector {
       // A wide merge (a row's final one; its lists hold at least k entries together as the row
       // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
-      uint32_t need = 0;
-      for (int32_t i = 0; i < m.count; ++i) need += AlignUp(lens[i], 4);
+      uint32_t need = 0, longest = 0;
+      for (int32_t i = 0; i < m.count; ++i) {
+        need += AlignUp(lens[i], 4);
+        longest = lens[i] > longest ? lens[i] : longest;
+      }
+      // A list cut past its head (all its quantiles at or above the threshold), or a copy of every
+      // list's first `longest` pairs reaching past a head (LoadTree): wait for the tails.
+      // (a list written in part holds wideHead pairs: none is reached when longest fits in it)
+      bool tails = false;
+      for (int32_t i = 0; AlignUp(longest, 4) > wideHead && i < m.count; ++i) {
+        const uint32_t written = static_cast<uint32_t>(heads_.GetValue(i * 8 + 1));
+        if (written < static_cast<uint32_t>(heads_.GetValue(i * 8)) && AlignUp(longest, 4) > written) tails = true;
+      }
+      if (tails) WaitTails();
       if (need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
         LoadTree(m, lens, wideSpec, starts);
+        TailWritten();
         if (band) {
           LocalTensor<float> lists[kLiMaxWideLists];
           for (int32_t i = 0; i < m.count; ++i) lists[i] = inAll_[starts[i] * kPairFloats];
@@ -333,6 +416,7 @@ class LiVector {
         }
       } else {
         band = false;  // every part of the row decides alike (the same lens): all merge in full
+        TailWritten();
         MergeChain(m, lens);
       }
     } else {
@@ -727,6 +811,13 @@ class LiVector {
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   AscendC::TPipe pipe_;
+  // A list written in two parts (ProcessItem, WriteTail) and the counter of tails written.
+  AscendC::GlobalTensor<int32_t> tailFlag_;
+  AscendC::LocalTensor<int32_t> flagScratch_;
+  AscendC::LocalTensor<float> tailList_;
+  int32_t tailSlot_ = 0;
+  uint32_t tailCount_ = 0, tailHead_ = 0;
+  bool tailCounted_ = false;
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;

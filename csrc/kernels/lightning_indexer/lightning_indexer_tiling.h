@@ -92,6 +92,7 @@ struct LightningIndexerTiling {
   uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
   uint32_t tileBuffers;   // 2 or 3: the vector cores copy the next score tiles while they work on this one
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
+  uint32_t tailFlagOffset; // plan word of the list tails' counter (LiListHead); 0: every list is written whole
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
 // A core record, one 64-byte line (one scalar GM miss) at the plan's start, per AI core: its items
@@ -132,6 +133,14 @@ __aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
   uint32_t step = 4;
   while (step < want && step < 256) step *= 2;
   return step;
+}
+
+// Pairs of a partial list of a row merged in one step (LiWideMerge, `lists` lists) written before
+// SyncAll: all its cut can keep (CutAtThreshold keeps at most step x kLiQuantiles - 1 pairs of a list
+// with a quantile below the threshold). The rest, needed only by a list whose quantiles are all at or
+// above it, follows SyncAll (LiVector::WriteTail).
+__aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
+  return kLiQuantiles * LiQuantileStep(k, lists);
 }
 
 // Whether a row's partial lists publish quantiles and are cut at a threshold before their first
