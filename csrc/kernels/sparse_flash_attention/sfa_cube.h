@@ -88,7 +88,7 @@ class SfaCube {
                               uint64_t(AscendC::GetBlockIdx()) * 4 * t.heads * keptCols_,
                           2 * uint64_t(t.heads) * keptCols_);
     words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
-                           uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts);
+                           uint64_t(t.numItems) * itemTiles_ * kSfaWordLineInts);
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
@@ -387,8 +387,7 @@ class SfaCube {
     const uint64_t oSlot = piece ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
                                  : itemParity_ * (t_->wsSlotO / sizeof(float));
     if (!tile.first) SetAtomicAdd<float>();
-    const uint32_t keepCols = keepChunks_ * kSfaOutChunk;
-    for (uint32_t col = keepCols; col < kSfaLatentDim; col += kSfaOutChunk) {
+    for (uint32_t col = keptCols_; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
       const LocalTensor<T> v = L0B(b);
       LoadV(v, kv, col, n1);
@@ -401,10 +400,10 @@ class SfaCube {
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);
       // Both AIVs are done with tile g-2 (a whole row's ring slot is rewritten by the item after next).
-      if (col == keepCols && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
+      if (col == keptCols_ && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
       Fixpipe(dst[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
       oAcc_.Release(o);
-      GatherSome(kScoreChunks + (col - keepCols) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
+      GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     if (!tile.first) SetAtomicNone();
     // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its last.
