@@ -6,10 +6,10 @@
 //   with DMA. SyncAll.
 //   AIV 0 (with `dcci`, after cleaning the data line) reads data[1] (a cached line) and data[16]
 //   (a line it never read), and writes its four reads to out[0..3] with SetValue.
-// False sharing: AIV 0 reads share[0] before the first SyncAll; between the two, AIV 1 writes
-// share[1] = 55 with SetValue and cleans its line; after them AIV 0 writes share[0] = 44 (cleaned
-// with `dcci`, else at its end). AIV 0's line goes back whole: share[1] is its stale copy again,
-// unless an ENTIRE_DATA_CACHE clean dropped that copy first.
+// One line, two writers: AIV 0 reads share[0] before the first SyncAll; between the two, AIV 1
+// writes share[1] = 55 with SetValue and cleans its line; after them AIV 0 writes share[0] = 44
+// (cleaned with `dcci`, else at its end). Only the bytes AIV 0 wrote go back: share[1] stays 55,
+// though AIV 0's copy of the line still holds the old share[1].
 // dcci: 0 none, 1 SINGLE_CACHE_LINE on the lines concerned, 2 ENTIRE_DATA_CACHE.
 #include "../emu/selftest_host.h"
 #include "kernel_operator.h"

@@ -48,13 +48,25 @@ DataCacheLine& Line(uint64_t a, uint32_t bytes, uint64_t& line) {
   return l;
 }
 
-// A dirty line goes back whole: bytes the core never wrote overwrite GM with what the core cached
-// (assumed: one dirty bit per line; CANN gives each core's cross-core slot a 64-byte line of its own,
-// core_mng/roc/kernel_operator_cube_group_info.h BARRIER_SIZE, "due to dcci").
+// Only the bytes the core wrote go back (assumed: CANN does not say whether a whole line is written
+// back; its own cross-core slots sit one per 64-byte line, core_mng/roc/kernel_operator_cube_group_info.h
+// BARRIER_SIZE "due to dcci", which kernels should copy). Cores writing other words of one line then
+// do not undo each other's writes in an order that depends on the host's thread timing.
 void WriteBack(uint64_t line, DataCacheLine& l) {
-  if (l.dirty) std::memcpy(reinterpret_cast<void*>(line), l.bytes.data(), l.size);
-  l.dirty = false;
+  for (uint32_t i = 0; i < l.size;) {
+    if (!(l.dirty >> i & 1)) {
+      ++i;
+      continue;
+    }
+    uint32_t j = i;
+    while (j < l.size && (l.dirty >> j & 1)) ++j;
+    std::memcpy(reinterpret_cast<void*>(line + i), l.bytes.data() + i, j - i);
+    i = j;
+  }
+  l.dirty = 0;
 }
+
+uint64_t ByteMask(uint64_t offset, uint32_t bytes) { return ((1ull << bytes) - 1) << offset; }  // bytes <= 8
 
 }  // namespace
 
@@ -73,7 +85,7 @@ void* ScalarGmRef(void* gm, uint32_t bytes) {
   const uint64_t a = reinterpret_cast<uint64_t>(gm);
   uint64_t line;
   DataCacheLine& l = Line(a, bytes, line);
-  l.dirty = true;
+  l.dirty |= ByteMask(a - line, bytes);
   return l.bytes.data() + (a - line);
 }
 

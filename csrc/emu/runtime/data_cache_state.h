@@ -9,7 +9,7 @@ namespace AscendC::emu {
 
 struct DataCacheLine {
   std::array<uint8_t, 64> bytes{};
-  bool dirty = false;  // written by the scalar unit since it was filled or written back
+  uint64_t dirty = 0;  // bit i: bytes[i] was written by the scalar unit and not yet written back
   uint32_t size = 0;   // bytes of the line inside its GM buffer (the last line of a buffer may be short)
 };
 

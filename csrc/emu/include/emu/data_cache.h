@@ -12,11 +12,12 @@
 //
 // The emulator keeps, per core and launch, every line the core's scalar unit touched, as the
 // worst case the hardware allows: no line is evicted before the core ends. A stale read or an
-// unpublished write therefore shows deterministically in a kernel's results instead of once in a
-// while on the NPU. Assumed where CANN is silent: the cache starts empty at launch (every kernel
+// unpublished write therefore shows in a kernel's results whenever the line was cached before the
+// other side's write (always, when a barrier or flag orders the two), not once in a while. Assumed where CANN is silent: the cache starts empty at launch (every kernel
 // reads its host-written tiling through it), lines are write-allocate (a write first fills its
-// line), a dirty line is written back whole (other cores' writes to the rest of it are lost), and
-// a core's dirty lines reach GM when the core finishes. Lines are cut from the start of
+// line), only the bytes the core wrote are written back (so cores writing other words of one line
+// do not undo each other in thread-timing order), and a core's dirty lines reach GM when the core
+// finishes. Lines are cut from the start of
 // the GM buffer, as the trace does (NPU allocations are at least 64-byte aligned; host ones vary).
 #pragma once
 
@@ -31,7 +32,7 @@ void ScalarGmWrite(void* gm, const void* in, uint32_t bytes);
 // operator(): the element's bytes in the core's cached line (marked dirty, as the reference may be
 // written through).
 void* ScalarGmRef(void* gm, uint32_t bytes);
-// dcci: writes back the line holding `gm` if dirty (every line if `entire`) and drops it.
+// dcci: writes back the written bytes of the line holding `gm` (every line if `entire`) and drops it.
 void DataCacheCleanInvalid(const void* gm, bool entire);
 
 }  // namespace AscendC::emu
