@@ -975,7 +975,19 @@ bool Engine::StepCore(uint32_t ci) {
     }
     case TraceOp::kScalar: {
       double cost = r.x * soc_.scalarLocalCycles;
-      if (r.a) {
+      if (r.b == 2) {  // DataCacheCleanAndInvalid: the line (or every line) misses next time
+        // Assumed (no published cost): one hit's cost per line dropped.
+        if (r.y) {
+          std::fill(c.dcache.begin(), c.dcache.end(), ~0ull);
+          cost = double(c.dcache.size()) * soc_.scalarGmHitCycles;
+        } else {
+          const Region* g = RegionOf(r.addr);
+          const uint64_t line = (g ? g->placed + (r.addr - g->base) : r.addr) >> 6;
+          uint64_t& tag = c.dcache[line % c.dcache.size()];
+          if (tag == line) tag = ~0ull;
+          cost = r.x * soc_.scalarGmHitCycles;
+        }
+      } else if (r.a) {
         const Region* g = RegionOf(r.addr);
         const uint64_t line = (g ? g->placed + (r.addr - g->base) : r.addr) >> 6;
         uint64_t& tag = c.dcache[line % c.dcache.size()];

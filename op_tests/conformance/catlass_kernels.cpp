@@ -323,8 +323,26 @@ CONF_EXPORT void CONF_BUILD(catlass_w4a8)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_AD
 // ---- catlass's cross-core barriers ------------------------------------------------------------------
 // Each AIV writes its id to GM, meets the others at Arch::CrossCoreBarrier (mode 0: every AIV of the
 // launch; mode 1: the two AIVs of a block), then reads its neighbour's slot: without the barrier
-// the neighbour's write could still be missing. out[2 * i] is the launch-wide, out[2 * i + 1] the
-// in-block neighbour.
+// the neighbour's write could still be missing. Scalar GM accesses go through each core's DataCache
+// (docs/emulator.md): every slot, and every AIV's row of `out`, has a 64-byte line of its own; a
+// write is cleaned out to GM before the barrier, and the neighbour's line is dropped before it is
+// read. out[16 * i] is the launch-wide, out[16 * i + 1] the in-block neighbour.
+namespace {
+constexpr int64_t kLineInts = 16;  // one 64-byte DataCache line
+
+void Publish(AscendC::GlobalTensor<int32_t>& slots, int64_t slot, int32_t value) {
+  slots.SetValue(slot * kLineInts, value);
+  AscendC::DataCacheCleanAndInvalid<int32_t, AscendC::CacheLine::SINGLE_CACHE_LINE, AscendC::DcciDst::CACHELINE_OUT>(
+      slots[slot * kLineInts]);
+}
+
+int32_t ReadFresh(const AscendC::GlobalTensor<int32_t>& slots, int64_t slot) {
+  AscendC::DataCacheCleanAndInvalid<int32_t, AscendC::CacheLine::SINGLE_CACHE_LINE, AscendC::DcciDst::CACHELINE_OUT>(
+      slots[slot * kLineInts]);
+  return slots.GetValue(slot * kLineInts);
+}
+}  // namespace
+
 CONF_EXPORT void CONF_BUILD(catlass_barrier)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM_ADDR ws, GM_ADDR args) {
   (void)a, (void)b, (void)args;
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
@@ -333,12 +351,12 @@ CONF_EXPORT void CONF_BUILD(catlass_barrier)(GM_ADDR a, GM_ADDR b, GM_ADDR c, GM
     slots.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws));
     out.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(c));
     const int64_t me = AscendC::GetBlockIdx(), aivs = AscendC::GetBlockNum() * 2;
-    slots.SetValue(me, static_cast<int32_t>(100 + me));
+    Publish(slots, me, static_cast<int32_t>(100 + me));
     Arch::CrossCoreBarrier<0x0, PIPE_MTE3>();
-    out.SetValue(2 * me, slots.GetValue((me + 1) % aivs));
-    slots.SetValue(aivs + me, static_cast<int32_t>(200 + me));
+    out.SetValue(kLineInts * me, ReadFresh(slots, (me + 1) % aivs));
+    Publish(slots, aivs + me, static_cast<int32_t>(200 + me));
     Arch::CrossCoreBarrier<0x1, PIPE_MTE3>();
-    out.SetValue(2 * me + 1, slots.GetValue(aivs + (me ^ 1)));
+    out.SetValue(kLineInts * me + 1, ReadFresh(slots, aivs + (me ^ 1)));
   }
 }
 

@@ -137,12 +137,13 @@ class Catlass:
         return c
 
     def barrier(self, block_dim: int) -> np.ndarray:
-        """[2 * block_dim AIVs, 2]: the launch-wide and the in-block neighbour's slot after the barriers."""
-        out = np.full((2 * block_dim, 2), -1, np.int32)
-        slots = np.full(4 * block_dim, -1, np.int32)
+        """[2 * block_dim AIVs, 2]: the launch-wide and the in-block neighbour's slot after the barriers.
+        Every slot and every AIV's output row is a 64-byte line of its own (16 int32)."""
+        out = np.full((2 * block_dim, 16), -1, np.int32)
+        slots = np.full((4 * block_dim, 16), -1, np.int32)
         dummy = np.zeros(8, np.int32)
         self.launch("catlass_barrier", "mix", block_dim, dummy, dummy, out, slots, GemmArgs(0, 0, 0, 0))
-        return out
+        return out[:, :2]
 
 
 @pytest.fixture(scope="session")

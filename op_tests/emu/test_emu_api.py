@@ -47,6 +47,8 @@ void Accepted(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i1
   SetAtomicMax<half>();  // SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md
   SetAtomicMin<int16_t>();
   SetAtomicNone();
+  DataCacheCleanAndInvalid<int32_t, CacheLine::SINGLE_CACHE_LINE, DcciDst::CACHELINE_OUT>(gi);  // cache_intf.h
+  DataCacheCleanAndInvalid<half, CacheLine::ENTIRE_DATA_CACHE>(gh);
   static_assert(defaultGatherMaskMode == GatherMaskMode::VERSION_V2);
   static_assert(std::is_same_v<decltype(Nd2NzParams().ndNum), uint16_t>);
 }

@@ -261,11 +261,15 @@ extern "C" __global__ __aicore__ void flag_kernel(GM_ADDR ws, GM_ADDR out, GM_AD
   gout.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(out));
   const int64_t id = GetBlockIdx();
   if (c == kWaitWithoutMode) {  // AIVs set with mode 2; the AIC waits as catlass does, without a mode
+    // Scalar GM writes reach the other core only through a DataCache clean (docs/emulator.md).
+    constexpr auto kLine = CacheLine::SINGLE_CACHE_LINE;
     if (ASCEND_IS_AIV) {
       gws.SetValue(id, int32_t(10 + id));
+      DataCacheCleanAndInvalid<int32_t, kLine, DcciDst::CACHELINE_OUT>(gws[id]);
       CrossCoreSetFlag<2, PIPE_MTE3>(3);
     } else {
       CrossCoreWaitFlag(3);
+      DataCacheCleanAndInvalid<int32_t, kLine, DcciDst::CACHELINE_OUT>(gws[2 * id]);
       gout.SetValue(id, gws.GetValue(2 * id) + gws.GetValue(2 * id + 1));
     }
   } else if (c == kNoIdAliasing) {  // flag 3 from the AIVs must not satisfy a wait on flag 4

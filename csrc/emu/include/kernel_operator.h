@@ -6,6 +6,7 @@
 #include "emu/fp_types.h"
 #include "emu/runtime.h"
 #include "emu/tensor.h"
+#include "emu/cache.h"
 #include "emu/pipe.h"
 #include "emu/sync.h"
 #include "emu/atomic.h"

@@ -268,6 +268,7 @@ void RunCore(LaunchContext* L, CoreState* core, const std::function<void()>* bod
   tLaunch = L;
   try {
     (*body)();
+    FlushDataCacheAtCoreEnd();
     for (int e = 0; e < static_cast<int>(HardEvent::MAX); ++e)
       for (int id = 0; id < 8; ++id)
         if (core->eventSet[e][id])
@@ -344,6 +345,7 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
       AddCore(L, AIV, 2 * b + 1, 1);
     }
   }
+  L.dataCaches.resize(L.cores.size());
   // Tracing: one record buffer per core, handed to the trace store when the launch succeeds.
   std::vector<CoreTrace> traces(TracingEnabled() ? L.cores.size() : 0);
   std::atomic<uint64_t> traceBudget{TraceRecordLimit()};

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data_cache_state.h"
 #include "emu/runtime.h"
 
 namespace AscendC::emu {
@@ -26,6 +27,8 @@ struct LaunchContext {
     size_t first;
   };
   std::vector<Span> spans;
+  // Per core (by launch index), its scalar DataCache; only that core's thread touches it.
+  std::vector<ScalarDataCache> dataCaches;
 
   std::mutex mu;
   std::condition_variable cv;

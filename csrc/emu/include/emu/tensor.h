@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "data_cache.h"
 #include "fp_types.h"
 #include "runtime.h"
 #include "trace.h"
@@ -70,7 +71,7 @@ class GlobalTensor {
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(true, false, addr_ + offset);
     T v;
-    std::memcpy(&v, addr_ + offset, sizeof(T));
+    emu::ScalarGmRead(addr_ + offset, &v, sizeof(T));  // through the core's DataCache (emu/data_cache.h)
     return v;
   }
   __gm__ T& operator()(const uint64_t offset) const {
@@ -78,14 +79,14 @@ class GlobalTensor {
     Check("GlobalTensor::operator()", offset, 1);
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(true, false, addr_ + offset);
-    return addr_[offset];
+    return *static_cast<T*>(emu::ScalarGmRef(addr_ + offset, sizeof(T)));
   }
   void SetValue(const uint64_t offset, T value) {
     static_assert(emu::kBits<T> % 8 == 0, "SetValue on packed sub-byte GM is not supported");
     Check("GlobalTensor::SetValue", offset, 1);
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(true, true, addr_ + offset);
-    std::memcpy(addr_ + offset, &value, sizeof(T));
+    emu::ScalarGmWrite(addr_ + offset, &value, sizeof(T));
   }
   template <CacheRwMode rwMode = CacheRwMode::RW>
   void SetL2CacheHint(CacheMode mode) { cacheMode_ = mode; }

@@ -30,7 +30,8 @@ enum class TraceOp : uint8_t {
   kCrossSet,  // CrossCoreSetFlag: a = mode, b = pipe, x = flag id
   kCrossWait, // CrossCoreWaitFlag: a = mode, b = pipe, x = flag id
   kSyncAll,   // a = 1 for the AIV-only barrier
-  kScalar,    // GetValue / SetValue: a = 1 for GM, b = 1 for a write, x = accesses, addr = GM address
+  kScalar,    // GetValue / SetValue: a = 1 for GM, b = 1 for a write, x = accesses, addr = GM address;
+              //   b = 2: DataCacheCleanAndInvalid of the line at addr (y = 1: of the entire DataCache)
   kGmWait,    // GmFlagWaitAtLeast (kernels/common/gm_flag.h), one record however many polls ran: addr = the
               //   int32 counter, x = target (int32 bits), y = bytes of one poll copy, a = its direction (as kCopy)
   kGmSignal,  // GmFlagAdd, right after its atomic copy record: addr = the counter, x = delta (int32 bits)
@@ -231,6 +232,16 @@ inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr) {
     t->Push(TraceRecord{gm ? (write ? "GlobalTensor::SetValue" : "GlobalTensor::GetValue")
                            : (write ? "LocalTensor::SetValue" : "LocalTensor::GetValue"),
                         line, 1, 0, 0, static_cast<uint8_t>(TraceOp::kScalar), PIPE_S, gm, write});
+  }
+}
+
+// DataCacheCleanAndInvalid (emu/cache.h): one record per call, the line cut as TraceScalar cuts it.
+inline void TraceDataCacheClean(const void* gmAddr, bool entire) {
+  if (CoreTrace* t = ActiveTrace()) {
+    const uint64_t a = reinterpret_cast<uint64_t>(gmAddr), start = entire ? 0 : GmBufferStart(gmAddr);
+    const uint64_t line = entire ? 0 : start + ((a - start) & ~uint64_t(63));
+    t->Push(TraceRecord{"DataCacheCleanAndInvalid", line, 1, entire ? 1u : 0u, 0, static_cast<uint8_t>(TraceOp::kScalar),
+                        PIPE_S, 1, 2});
   }
 }
 
