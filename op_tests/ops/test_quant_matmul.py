@@ -8,6 +8,8 @@ a float bias adds one fp32 rounding of |y| + |bias| (it can cancel y).
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -217,6 +219,64 @@ def test_plan_fits_l1(m, n, k, nk):
     assert ring + plan["a_depth"] * plan["a_rows"] * 128 <= 512 * 1024 - 128
     assert 2 <= plan["a_depth"] <= 8 and plan["a_rows"] >= min(m, plan["tokens_per_pass"])
     assert plan["a_rows"] % 16 == 0 and plan["n_tiles"] * plan["n_tile"] >= n
+
+
+@contextlib.contextmanager
+def _ai_cores(n):
+    """Host tilings and launches see n AI cores (n cubes + 2n vector cores) inside the block."""
+    c = cpu_module()
+    before = c.emulator_limits()
+    c.select_soc(f"test{n}", n, 2 * n)
+    try:
+        yield
+    finally:
+        c.select_soc(before["soc"], before["aic_cores"], before["aiv_cores"])
+
+
+def _plan(m, n, k, layout):
+    return cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=layout == "nk", out_dtype=1)
+
+
+@pytest.mark.parametrize("layout", ["nk", "kn"])
+def test_prefill_switch_point(layout):
+    # Up to 256 rows: the decode schedule (two L0C slots, items of whole row groups); from 257 rows
+    # the prefill one: items are single output tiles that fill L0C (one slot), 256 x 128 or 128 x 256.
+    decode, prefill = _plan(256, 2048, 6144, layout), _plan(257, 2048, 6144, layout)
+    assert decode["acc_slots"] == 2 and decode["m_tile"] * decode["n_tile"] <= 16384
+    assert prefill["acc_slots"] == 1 and prefill["item_rows"] == prefill["tokens_per_pass"] == prefill["m_tile"]
+    assert prefill["m_tile"] * prefill["n_tile"] <= 32768 and prefill["m_tile"] in (128, 256)
+    assert prefill["n_tile"] % (16 if layout == "nk" else 32) == 0 and prefill["n_tile"] <= 256
+
+
+def test_prefill_tiles_fill_l0c():
+    # o_proj at S = 1024 on 20 cores: 192 tiles of the full L0C (4 row blocks x 48 column tiles).
+    with _ai_cores(20):
+        plan = _plan(1024, 6144, 16384, "nk")
+    assert plan["m_tile"] * plan["n_tile"] == 32768 and plan["block_dim"] == 20
+    assert -(-1024 // plan["m_tile"]) * plan["n_tiles"] == 192
+
+
+# Prefill shapes (m > 256): (m, n, k, layout, cores). Row tails (600 = 2 x 256 + 88, 700), column
+# tails (1000, 130, 2100: N not a multiple of 16 / 32), K tails (300, 200), one core (every tile on
+# it), more tiles than cores (520 x 3000 on 4 cores), both layouts.
+PREFILL = [(600, 1000, 300, "nk", None), (700, 130, 200, "kn", None), (520, 3000, 64, "nk", 4),
+           (300, 2100, 256, "kn", 1), (257, 48, 130, "nk", 1)]  # fmt: skip
+
+
+@pytest.mark.parametrize("m,n,k,layout,cores", PREFILL)
+def test_prefill_tiles(m, n, k, layout, cores):
+    g = torch.Generator().manual_seed(m + 3 * n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    with _ai_cores(cores) if cores else contextlib.nullcontext():
+        plan = _plan(m, n, k, layout)
+        assert plan["item_rows"] == plan["tokens_per_pass"] == plan["m_tile"] and plan["m_tile"] * plan["n_tile"] <= 32768
+        assert plan["acc_slots"] == (1 if plan["m_tile"] * plan["n_tile"] > 16384 else 2)
+        if cores:
+            assert -(-m // plan["m_tile"]) * plan["n_tiles"] > plan["block_dim"] == cores
+        bias = torch.randint(-(2**20), 2**20, (n,), dtype=torch.int32, generator=g)
+        _check(x1, x2, torch.rand(n, generator=g), bias=bias, output_dtype=torch.int32)
+        scale = torch.rand(n, generator=g) * 1e-3 + 1e-4
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g) * 0.05, output_dtype=torch.bfloat16)
 
 
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.float32, torch.int32])

@@ -34,6 +34,40 @@ inline uint32_t TokensPerPass(bool msd, uint32_t mTile) { return msd ? (mTile - 
 inline uint32_t MTileFor(uint32_t nTile) { return std::min(kQGemmMaxMTile, kQGemmL0cSlotElems / nTile); }
 inline uint64_t AlignUp64(uint64_t a, uint64_t b) { return (a + b - 1) / b * b; }
 
+// Prefill of one matrix (compute-bound): each item is one output tile of mTile rows x up to 256
+// columns that fills L0C (one 128 KiB accumulator), one pass streaming K: per K step the cube reads
+// (mTile + width) x 128 B from L1 for mTile x width x 128 MACs, the most work per loaded byte L0C
+// allows (a core's GM -> L1 path, ~78 B/cycle, cannot feed 8192 int8 MAC/cycle with smaller tiles).
+struct PrefillTiles {
+  uint32_t mTile = 0, nTiles = 0, width = 0;  // width: the widest column tile, a multiple of gran
+};
+
+// Cycles of a core per K element of an item: its loads at the GM -> L1 path rate, or its MACs.
+inline uint64_t PrefillItemCost(uint32_t mTile, uint32_t width) {
+  constexpr uint64_t kMacPerByte = 105;  // 8192 int8 MAC/cycle / ~78 B/cycle of a core's GM -> L1 path
+  return std::max<uint64_t>(kMacPerByte * (mTile + width), uint64_t(mTile) * width);
+}
+
+// Tile shape (256 x 128 or 128 x 256 output) and column tile count that minimise the busiest core's
+// time: ceil(items / cores) items each; N cut into nTiles ranges of whole gran units.
+inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, uint32_t aiCores) {
+  PrefillTiles best;
+  uint64_t bestCost = ~uint64_t(0);
+  const uint32_t units = CeilDiv(n, gran);
+  for (uint32_t mTile : {kQGemmMaxMTile, kQGemmMaxMTile / 2}) {
+    const uint32_t maxWidth = std::min<uint32_t>(256, kQGemmL0cElems / mTile) / gran * gran;
+    const uint64_t rowBlocks = (m + mTile - 1) / mTile;
+    const uint32_t fewest = CeilDiv(units * gran, maxWidth);
+    for (uint32_t nTiles = fewest; nTiles <= std::min(units, fewest + aiCores); ++nTiles) {
+      const uint32_t width = CeilDiv(units, nTiles) * gran;
+      const uint64_t perCore = (rowBlocks * nTiles + aiCores - 1) / aiCores;
+      const uint64_t cost = perCore * PrefillItemCost(mTile, width);
+      if (cost < bestCost) bestCost = cost, best = PrefillTiles{mTile, nTiles, width};
+    }
+  }
+  return best;
+}
+
 }  // namespace qgemm_detail
 
 // aiCores: AI cores (blocks of 1 cube + 2 vector cores) of the SoC.
@@ -96,6 +130,16 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
       }
     }
   }
+  // Prefill of one matrix: rows beyond one pass of the widest L0C tile take the compute-bound tiles.
+  const bool prefill = !p.msd && !p.hasGroupList && p.groups == 1 && p.m > kQGemmMaxMTile;
+  PrefillTiles pre;
+  if (prefill) {
+    pre = ChoosePrefillTiles(p.m, p.n, gran, aiCores);
+    nTile = pre.width;
+    nTiles = pre.nTiles;
+    nGran = gran;
+    resident = false;
+  }
   QGemmTiling t{};
   t.nTiles = nTiles;
   t.nGran = nGran;
@@ -107,7 +151,8 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.msd = p.msd ? 1 : 0;
   t.weightKind = p.weightKind;
   t.nTile = nTile;
-  t.mTile = MTileFor(nTile);
+  t.mTile = prefill ? pre.mTile : MTileFor(nTile);
+  t.accSlots = t.mTile * nTile > kQGemmL0cSlotElems ? 1 : 2;
   t.tokensPerPass = TokensPerPass(p.msd, t.mTile);
   t.kStep = kStep;
   t.kPad = kLen;
@@ -142,8 +187,8 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   // Items: groups x column tiles (an upper bound with a group list). Without groups, when the
   // column tiles alone leave cores idle, rows are cut into blocks of whole passes too (each
   // block re-reads its weight tile).
-  t.itemRows = 0;
-  if (!p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
+  t.itemRows = prefill ? t.tokensPerPass : 0;  // prefill: an item is one output tile
+  if (!prefill && !p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
     const uint64_t passes = (p.m + t.tokensPerPass - 1) / t.tokensPerPass;
     const uint64_t blocks = std::min<uint64_t>(passes, std::max<uint32_t>(1, aiCores / nTiles));
     t.itemRows = static_cast<uint32_t>((passes + blocks - 1) / blocks) * t.tokensPerPass;
