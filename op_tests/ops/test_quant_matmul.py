@@ -249,18 +249,20 @@ def test_prefill_switch_point(layout):
 
 
 def test_prefill_tiles_fill_l0c():
-    # o_proj at S = 1024 on 20 cores: 192 tiles of the full L0C (4 row blocks x 48 column tiles).
+    # o_proj at S = 1024 on 20 cores: 200 tiles of the full L0C, 128 rows x 240 / 256 columns (8 row
+    # blocks x 25 column tiles), 10 a core; several K steps a copy.
     with _ai_cores(20):
         plan = _plan(1024, 6144, 16384, "nk")
-    assert plan["m_tile"] * plan["n_tile"] == 32768 and plan["block_dim"] == 20
-    assert -(-1024 // plan["m_tile"]) * plan["n_tiles"] == 192
+    assert (plan["m_tile"], plan["n_tile"], plan["n_tiles"], plan["block_dim"]) == (128, 256, 25, 20)
+    assert plan["unit_steps"] > 1 and plan["ring_chunks"] % plan["unit_steps"] == 0
 
 
 # Prefill shapes (m > 256): (m, n, k, layout, cores). Row tails (600 = 2 x 256 + 88, 700), column
-# tails (1000, 130, 2100: N not a multiple of 16 / 32), K tails (300, 200), one core (every tile on
-# it), more tiles than cores (520 x 3000 on 4 cores), both layouts.
+# tails (1000, 130, 2100, 200: N not a multiple of 16 / 32), K tails (300, 200, 1000: 8 steps in
+# units of 3, the last one short, through a ring of 3), one core (every tile on it), more tiles than
+# cores (520 x 3000 on 4 cores), both layouts.
 PREFILL = [(600, 1000, 300, "nk", None), (700, 130, 200, "kn", None), (520, 3000, 64, "nk", 4),
-           (300, 2100, 256, "kn", 1), (257, 48, 130, "nk", 1)]  # fmt: skip
+           (300, 2100, 256, "kn", 1), (257, 48, 130, "nk", 1), (260, 200, 1000, "kn", 2)]  # fmt: skip
 
 
 @pytest.mark.parametrize("m,n,k,layout,cores", PREFILL)

@@ -42,14 +42,18 @@ struct PrefillTiles {
   uint32_t mTile = 0, nTiles = 0, width = 0;  // width: the widest column tile, a multiple of gran
 };
 
-// Cycles of a core per K element of an item: its loads at the GM -> L1 path rate, or its MACs.
-inline uint64_t PrefillItemCost(uint32_t mTile, uint32_t width) {
-  constexpr uint64_t kMacPerByte = 105;  // 8192 int8 MAC/cycle / ~78 B/cycle of a core's GM -> L1 path
-  return std::max<uint64_t>(kMacPerByte * (mTile + width), uint64_t(mTile) * width);
+constexpr uint32_t kPrefillUnits = 3;  // load units L1 holds (weights and A rows) in the prefill schedule
+
+// A core's time per K element for an item (x 8192): its loads at the GM -> L1 path rate, or its MACs
+// (the cube runs the widest tile's columns).
+inline uint64_t PrefillItemCost(uint32_t mTile, double avgWidth, uint32_t width) {
+  constexpr double kMacPerByte = 105;  // 8192 int8 MAC/cycle / ~78 B/cycle of a core's GM -> L1 path
+  return std::max<uint64_t>(uint64_t(kMacPerByte * (mTile + avgWidth)), uint64_t(mTile) * width);
 }
 
 // Tile shape (256 x 128 or 128 x 256 output) and column tile count that minimise the busiest core's
-// time: ceil(items / cores) items each; N cut into nTiles ranges of whole gran units.
+// time: ceil(items / cores) items each; N cut into nTiles ranges of whole gran units (widths one
+// unit apart, so the average width counts for the loads).
 inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, uint32_t aiCores) {
   PrefillTiles best;
   uint64_t bestCost = ~uint64_t(0);
@@ -61,7 +65,7 @@ inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, ui
     for (uint32_t nTiles = fewest; nTiles <= std::min(units, fewest + aiCores); ++nTiles) {
       const uint32_t width = CeilDiv(units, nTiles) * gran;
       const uint64_t perCore = (rowBlocks * nTiles + aiCores - 1) / aiCores;
-      const uint64_t cost = perCore * PrefillItemCost(mTile, width);
+      const uint64_t cost = perCore * PrefillItemCost(mTile, double(n) / nTiles, width);
       if (cost < bestCost) bestCost = cost, best = PrefillTiles{mTile, nTiles, width};
     }
   }
@@ -168,13 +172,22 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   uint32_t unit = onePass ? std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmUnitBytes / chunkBytes)) : 1;
   if (unit > 1) resident = false;
   uint32_t ringUnits = 0, aDepth = 0;
-  for (;; unit = unit / 2) {
-    const uint32_t units = CeilDiv(chunks, unit);
-    ringUnits = resident ? units : std::min<uint32_t>(units, std::max<uint32_t>(1, kQGemmRingBytes / (unit * chunkBytes)));
-    // The A ring: each unit's A rows are loaded aDepth units ahead of their use, in the same MTE2
-    // queue as the weights, so the weight loads always have a few units in flight.
+  if (prefill) {
+    // Prefill: L1 holds three units of weights and of A rows, each unit as many K steps as fit: fewer
+    // copies (each pays its fixed cost) while the loads still run two units ahead of the cube
+    // (measured on o_proj S = 1024: a step a copy 501 us, 2-step units 479, 3-step 472).
+    unit = std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmL1Bytes / (kPrefillUnits * (chunkBytes + aStepBytes))));
+    ringUnits = std::min<uint32_t>(CeilDiv(chunks, unit), kPrefillUnits);
     aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringUnits * unit * chunkBytes) / (unit * aStepBytes));
-    if (aDepth >= 2 || unit == 1) break;
+  } else {
+    for (;; unit = unit / 2) {
+      const uint32_t units = CeilDiv(chunks, unit);
+      ringUnits = resident ? units : std::min<uint32_t>(units, std::max<uint32_t>(1, kQGemmRingBytes / (unit * chunkBytes)));
+      // The A ring: each unit's A rows are loaded aDepth units ahead of their use, in the same MTE2
+      // queue as the weights, so the weight loads always have a few units in flight.
+      aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringUnits * unit * chunkBytes) / (unit * aStepBytes));
+      if (aDepth >= 2 || unit == 1) break;
+    }
   }
   t.resident = resident ? 1 : 0;
   t.unitSteps = unit;
