@@ -17,6 +17,7 @@ from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.quant import scale_to_int64
 
+from ._cores import ai_cores
 from ._ulps import ulp_distance
 
 OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
@@ -221,18 +222,6 @@ def test_plan_fits_l1(m, n, k, nk):
     assert plan["a_rows"] % 16 == 0 and plan["n_tiles"] * plan["n_tile"] >= n
 
 
-@contextlib.contextmanager
-def _ai_cores(n):
-    """Host tilings and launches see n AI cores (n cubes + 2n vector cores) inside the block."""
-    c = cpu_module()
-    before = c.emulator_limits()
-    c.select_soc(f"test{n}", n, 2 * n)
-    try:
-        yield
-    finally:
-        c.select_soc(before["soc"], before["aic_cores"], before["aiv_cores"])
-
-
 def _plan(m, n, k, layout):
     return cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=layout == "nk", out_dtype=1)
 
@@ -251,7 +240,7 @@ def test_prefill_switch_point(layout):
 def test_prefill_tiles_fill_l0c():
     # o_proj at S = 1024 on 20 cores: 200 tiles of the full L0C, 128 rows x 240 / 256 columns (8 row
     # blocks x 25 column tiles), 10 a core; several K steps a copy.
-    with _ai_cores(20):
+    with ai_cores(20):
         plan = _plan(1024, 6144, 16384, "nk")
     assert (plan["m_tile"], plan["n_tile"], plan["n_tiles"], plan["block_dim"]) == (128, 256, 25, 20)
     assert plan["unit_steps"] > 1 and plan["ring_chunks"] % plan["unit_steps"] == 0
@@ -269,7 +258,7 @@ PREFILL = [(600, 1000, 300, "nk", None), (700, 130, 200, "kn", None), (520, 3000
 def test_prefill_tiles(m, n, k, layout, cores):
     g = torch.Generator().manual_seed(m + 3 * n + k)
     x1, x2 = _inputs(m, n, k, g=g, layout=layout)
-    with _ai_cores(cores) if cores else contextlib.nullcontext():
+    with ai_cores(cores) if cores else contextlib.nullcontext():
         plan = _plan(m, n, k, layout)
         assert plan["item_rows"] == plan["tokens_per_pass"] == plan["m_tile"] and plan["m_tile"] * plan["n_tile"] <= 32768
         assert plan["acc_slots"] == (1 if plan["m_tile"] * plan["n_tile"] > 16384 else 2)

@@ -137,13 +137,30 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   // Prefill of one matrix: rows beyond one pass of the widest L0C tile take the compute-bound tiles.
   const bool prefill = !p.msd && !p.hasGroupList && p.groups == 1 && p.m > kQGemmMaxMTile;
   PrefillTiles pre;
+  uint32_t mTile = MTileFor(nTile);
   if (prefill) {
     pre = ChoosePrefillTiles(p.m, p.n, gran, aiCores);
     nTile = pre.width;
     nTiles = pre.nTiles;
     nGran = gran;
+    mTile = pre.mTile;
     resident = false;
   }
+  // Grouped MSD (MoE prefill) whose groups' average rows fit one pass of a 128 x 256 tile (the full
+  // L0C): each expert's weights then stream once per 256 columns, and its hi / lo rows are read
+  // half as often as with 128-column tiles (a group with more rows takes more passes, each
+  // streaming its weights again).
+  const bool wideMsd = p.msd && p.hasGroupList && p.m > TokensPerPass(true, mTile) &&
+                       CeilDiv(p.m, p.groups) <= TokensPerPass(true, kQGemmL0cElems / 256) &&
+                       uint64_t(p.groups) * CeilDiv(p.n, 256) >= aiCores && AlignUp(p.n, gran) >= 256;
+  if (wideMsd) {
+    nTile = 256;
+    nTiles = CeilDiv(p.n, nTile);
+    nGran = nTile;
+    mTile = kQGemmL0cElems / nTile;
+    resident = uint64_t(chunks) * nTile * kQGemmStepBytes <= kQGemmRingBytes;
+  }
+  const bool fullL0c = prefill || wideMsd;  // items of one pass, one output tile each (expected)
   QGemmTiling t{};
   t.nTiles = nTiles;
   t.nGran = nGran;
@@ -155,7 +172,7 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.msd = p.msd ? 1 : 0;
   t.weightKind = p.weightKind;
   t.nTile = nTile;
-  t.mTile = prefill ? pre.mTile : MTileFor(nTile);
+  t.mTile = mTile;
   t.accSlots = t.mTile * nTile > kQGemmL0cSlotElems ? 1 : 2;
   t.tokensPerPass = TokensPerPass(p.msd, t.mTile);
   t.kStep = kStep;
@@ -172,7 +189,7 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   uint32_t unit = onePass ? std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmUnitBytes / chunkBytes)) : 1;
   if (unit > 1) resident = false;
   uint32_t ringUnits = 0, aDepth = 0;
-  if (prefill) {
+  if (fullL0c && !resident) {
     // Prefill: L1 holds three units of weights and of A rows, each unit as many K steps as fit: fewer
     // copies (each pays its fixed cost) while the loads still run two units ahead of the cube
     // (measured on o_proj S = 1024: a step a copy 501 us, 2-step units 479, 3-step 472).
