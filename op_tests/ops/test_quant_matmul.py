@@ -270,6 +270,20 @@ def test_prefill_tiles(m, n, k, layout, cores):
         _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g) * 0.05, output_dtype=torch.bfloat16)
 
 
+@pytest.mark.parametrize("out", OUT_DTYPES)
+def test_prefill_tiles_output_dtypes_and_float_bias(out):
+    # The epilogue of 64 / 128-row halves of full-L0C tiles (256 or 128 rows x 128 / 256 columns).
+    g = torch.Generator().manual_seed(21)
+    m, n, k = 260, 300, 64
+    x1, x2 = _inputs(m, n, k, g=g)
+    scale = torch.rand(n, generator=g) * 1e-3 + 1e-4
+    pts = torch.rand(m, generator=g) * 0.05
+    with ai_cores(2):
+        assert _plan(m, n, k, "nk")["acc_slots"] == 1
+        _check(x1, x2, scale, pertoken_scale=pts, output_dtype=out)
+        _check(x1, x2, scale, pertoken_scale=pts, bias=torch.randn(n, generator=g), output_dtype=out)
+
+
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.float32, torch.int32])
 def test_opcheck(out):
     """torch.library.opcheck: schema (no mutation declared, none done), fake kernel, autograd
