@@ -23,6 +23,7 @@ from ascend_glm5.quant import (
     scale_to_int64,
 )
 
+from ._cores import ai_cores
 from ._ulps import ulp_distance
 
 OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
@@ -204,6 +205,30 @@ def test_multi_step_loads(counts, m, n, k):
     x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
     _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
     _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
+
+
+# MoE prefill (groups of a few dozen rows): 128 x 256 tiles that fill L0C, one pass for a group of up
+# to 63 rows. (counts, M, N, K, resident): K = 3200 streams (13 steps in units of 3, the last unit
+# short), an expert of 70 rows takes two passes, each streaming its weights; K = 700 stays in L1
+# for both passes of the 100-row expert; N = 200 a column tail; 4 cores.
+WIDE = [([70, 3, 0, 5], 80, 256, 3200, False), ([40, 0, 100, 1], 150, 200, 700, True)]
+
+
+@pytest.mark.parametrize("counts,m,n,k,resident", WIDE)
+def test_moe_prefill_fills_l0c(counts, m, n, k, resident):
+    g = torch.Generator().manual_seed(m + n + k)
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
+    with ai_cores(4):
+        plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=len(counts), out_dtype=1)
+        assert (plan["m_tile"], plan["n_tile"], plan["acc_slots"], plan["tokens_per_pass"]) == (128, 256, 1, 63)
+        assert plan["resident"] == resident and (resident or plan["unit_steps"] > 1)
+        _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+        _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
+    # Up to one pass of the 128-row L0C tile on average, and not on 24 cores (4 column tiles): the
+    # two-slot tiles stay.
+    assert cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=len(counts), out_dtype=1)["acc_slots"] == 2
+    with ai_cores(4):
+        assert cpu_module().grouped_matmul_a8w4_plan(m=300, n=n, k=k, experts=4, out_dtype=1)["acc_slots"] == 2
 
 
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.int32])

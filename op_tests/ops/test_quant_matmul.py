@@ -8,6 +8,8 @@ a float bias adds one fp32 rounding of |y| + |bias| (it can cancel y).
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -15,6 +17,7 @@ from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.quant import scale_to_int64
 
+from ._cores import ai_cores
 from ._ulps import ulp_distance
 
 OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
@@ -217,6 +220,68 @@ def test_plan_fits_l1(m, n, k, nk):
     assert ring + plan["a_depth"] * plan["a_rows"] * 128 <= 512 * 1024 - 128
     assert 2 <= plan["a_depth"] <= 8 and plan["a_rows"] >= min(m, plan["tokens_per_pass"])
     assert plan["a_rows"] % 16 == 0 and plan["n_tiles"] * plan["n_tile"] >= n
+
+
+def _plan(m, n, k, layout):
+    return cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=layout == "nk", out_dtype=1)
+
+
+@pytest.mark.parametrize("layout", ["nk", "kn"])
+def test_prefill_switch_point(layout):
+    # Up to 256 rows: the decode schedule (two L0C slots, items of whole row groups); from 257 rows
+    # the prefill one: items are single output tiles that fill L0C (one slot), 256 x 128 or 128 x 256.
+    decode, prefill = _plan(256, 2048, 6144, layout), _plan(257, 2048, 6144, layout)
+    assert decode["acc_slots"] == 2 and decode["m_tile"] * decode["n_tile"] <= 16384
+    assert prefill["acc_slots"] == 1 and prefill["item_rows"] == prefill["tokens_per_pass"] == prefill["m_tile"]
+    assert prefill["m_tile"] * prefill["n_tile"] <= 32768 and prefill["m_tile"] in (128, 256)
+    assert prefill["n_tile"] % (16 if layout == "nk" else 32) == 0 and prefill["n_tile"] <= 256
+
+
+def test_prefill_tiles_fill_l0c():
+    # o_proj at S = 1024 on 20 cores: 200 tiles of the full L0C, 128 rows x 240 / 256 columns (8 row
+    # blocks x 25 column tiles), 10 a core; several K steps a copy.
+    with ai_cores(20):
+        plan = _plan(1024, 6144, 16384, "nk")
+    assert (plan["m_tile"], plan["n_tile"], plan["n_tiles"], plan["block_dim"]) == (128, 256, 25, 20)
+    assert plan["unit_steps"] > 1 and plan["ring_chunks"] % plan["unit_steps"] == 0
+
+
+# Prefill shapes (m > 256): (m, n, k, layout, cores). Row tails (600 = 2 x 256 + 88, 700), column
+# tails (1000, 130, 2100, 200: N not a multiple of 16 / 32), K tails (300, 200, 1000: 8 steps in
+# units of 3, the last one short, through a ring of 3), one core (every tile on it), more tiles than
+# cores (520 x 3000 on 4 cores), both layouts.
+PREFILL = [(600, 1000, 300, "nk", None), (700, 130, 200, "kn", None), (520, 3000, 64, "nk", 4),
+           (300, 2100, 256, "kn", 1), (257, 48, 130, "nk", 1), (260, 200, 1000, "kn", 2)]  # fmt: skip
+
+
+@pytest.mark.parametrize("m,n,k,layout,cores", PREFILL)
+def test_prefill_tiles(m, n, k, layout, cores):
+    g = torch.Generator().manual_seed(m + 3 * n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    with ai_cores(cores) if cores else contextlib.nullcontext():
+        plan = _plan(m, n, k, layout)
+        assert plan["item_rows"] == plan["tokens_per_pass"] == plan["m_tile"] and plan["m_tile"] * plan["n_tile"] <= 32768
+        assert plan["acc_slots"] == (1 if plan["m_tile"] * plan["n_tile"] > 16384 else 2)
+        if cores:
+            assert -(-m // plan["m_tile"]) * plan["n_tiles"] > plan["block_dim"] == cores
+        bias = torch.randint(-(2**20), 2**20, (n,), dtype=torch.int32, generator=g)
+        _check(x1, x2, torch.rand(n, generator=g), bias=bias, output_dtype=torch.int32)
+        scale = torch.rand(n, generator=g) * 1e-3 + 1e-4
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g) * 0.05, output_dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("out", OUT_DTYPES)
+def test_prefill_tiles_output_dtypes_and_float_bias(out):
+    # The epilogue of 64 / 128-row halves of full-L0C tiles (256 or 128 rows x 128 / 256 columns).
+    g = torch.Generator().manual_seed(21)
+    m, n, k = 260, 300, 64
+    x1, x2 = _inputs(m, n, k, g=g)
+    scale = torch.rand(n, generator=g) * 1e-3 + 1e-4
+    pts = torch.rand(m, generator=g) * 0.05
+    with ai_cores(2):
+        assert _plan(m, n, k, "nk")["acc_slots"] == 1
+        _check(x1, x2, scale, pertoken_scale=pts, output_dtype=out)
+        _check(x1, x2, scale, pertoken_scale=pts, bias=torch.randn(n, generator=g), output_dtype=out)
 
 
 @pytest.mark.parametrize("out", [torch.bfloat16, torch.float32, torch.int32])

@@ -23,6 +23,7 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["n_tiles"] = t.nTiles;
   d["n_gran"] = t.nGran;
   d["unit_steps"] = t.unitSteps;
+  d["acc_slots"] = t.accSlots;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

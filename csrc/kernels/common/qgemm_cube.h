@@ -65,9 +65,9 @@ class QGemmCube {
     pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
     pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
     pipe.InitBuffer(l0b_, 2 * t.nTile * kQGemmStepBytes);
-    pipe.InitBuffer(l0c_, 2 * t.mTile * t.nTile * sizeof(int32_t));
+    pipe.InitBuffer(l0c_, t.accSlots * t.mTile * t.nTile * sizeof(int32_t));
     l0Slots_.Init(2, 0);
-    accSlots_.Init(2, 0);
+    accSlots_.Init(t.accSlots, 0);
     wCur_.valid = wCur_.sched.Next(wCur_.it);
     aCur_.valid = aCur_.sched.Next(aCur_.it);
   }

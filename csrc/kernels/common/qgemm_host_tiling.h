@@ -34,6 +34,44 @@ inline uint32_t TokensPerPass(bool msd, uint32_t mTile) { return msd ? (mTile - 
 inline uint32_t MTileFor(uint32_t nTile) { return std::min(kQGemmMaxMTile, kQGemmL0cSlotElems / nTile); }
 inline uint64_t AlignUp64(uint64_t a, uint64_t b) { return (a + b - 1) / b * b; }
 
+// Prefill of one matrix (compute-bound): each item is one output tile of mTile rows x up to 256
+// columns that fills L0C (one 128 KiB accumulator), one pass streaming K: per K step the cube reads
+// (mTile + width) x 128 B from L1 for mTile x width x 128 MACs, the most work per loaded byte L0C
+// allows (a core's GM -> L1 path, ~78 B/cycle, cannot feed 8192 int8 MAC/cycle with smaller tiles).
+struct PrefillTiles {
+  uint32_t mTile = 0, nTiles = 0, width = 0;  // width: the widest column tile, a multiple of gran
+};
+
+constexpr uint32_t kPrefillUnits = 3;  // load units L1 holds (weights and A rows) in the prefill schedule
+
+// A core's time per K element for an item (x 8192): its loads at the GM -> L1 path rate, or its MACs
+// (the cube runs the widest tile's columns).
+inline uint64_t PrefillItemCost(uint32_t mTile, double avgWidth, uint32_t width) {
+  constexpr double kMacPerByte = 105;  // 8192 int8 MAC/cycle / ~78 B/cycle of a core's GM -> L1 path
+  return std::max<uint64_t>(uint64_t(kMacPerByte * (mTile + avgWidth)), uint64_t(mTile) * width);
+}
+
+// Tile shape (256 x 128 or 128 x 256 output) and column tile count that minimise the busiest core's
+// time: ceil(items / cores) items each; N cut into nTiles ranges of whole gran units (widths one
+// unit apart, so the average width counts for the loads).
+inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, uint32_t aiCores) {
+  PrefillTiles best;
+  uint64_t bestCost = ~uint64_t(0);
+  const uint32_t units = CeilDiv(n, gran);
+  for (uint32_t mTile : {kQGemmMaxMTile, kQGemmMaxMTile / 2}) {
+    const uint32_t maxWidth = std::min<uint32_t>(256, kQGemmL0cElems / mTile) / gran * gran;
+    const uint64_t rowBlocks = (m + mTile - 1) / mTile;
+    const uint32_t fewest = CeilDiv(units * gran, maxWidth);
+    for (uint32_t nTiles = fewest; nTiles <= std::min(units, fewest + aiCores); ++nTiles) {
+      const uint32_t width = CeilDiv(units, nTiles) * gran;
+      const uint64_t perCore = (rowBlocks * nTiles + aiCores - 1) / aiCores;
+      const uint64_t cost = perCore * PrefillItemCost(mTile, double(n) / nTiles, width);
+      if (cost < bestCost) bestCost = cost, best = PrefillTiles{mTile, nTiles, width};
+    }
+  }
+  return best;
+}
+
 }  // namespace qgemm_detail
 
 // aiCores: AI cores (blocks of 1 cube + 2 vector cores) of the SoC.
@@ -96,6 +134,33 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
       }
     }
   }
+  // Prefill of one matrix: rows beyond one pass of the widest L0C tile take the compute-bound tiles.
+  const bool prefill = !p.msd && !p.hasGroupList && p.groups == 1 && p.m > kQGemmMaxMTile;
+  PrefillTiles pre;
+  uint32_t mTile = MTileFor(nTile);
+  if (prefill) {
+    pre = ChoosePrefillTiles(p.m, p.n, gran, aiCores);
+    nTile = pre.width;
+    nTiles = pre.nTiles;
+    nGran = gran;
+    mTile = pre.mTile;
+    resident = false;
+  }
+  // Grouped MSD (MoE prefill) whose groups' average rows fit one pass of a 128 x 256 tile (the full
+  // L0C): each expert's weights then stream once per 256 columns, and its hi / lo rows are read
+  // half as often as with 128-column tiles (a group with more rows takes more passes, each
+  // streaming its weights again).
+  const bool wideMsd = p.msd && p.hasGroupList && p.m > TokensPerPass(true, mTile) &&
+                       CeilDiv(p.m, p.groups) <= TokensPerPass(true, kQGemmL0cElems / 256) &&
+                       uint64_t(p.groups) * CeilDiv(p.n, 256) >= aiCores && AlignUp(p.n, gran) >= 256;
+  if (wideMsd) {
+    nTile = 256;
+    nTiles = CeilDiv(p.n, nTile);
+    nGran = nTile;
+    mTile = kQGemmL0cElems / nTile;
+    resident = uint64_t(chunks) * nTile * kQGemmStepBytes <= kQGemmRingBytes;
+  }
+  const bool fullL0c = prefill || wideMsd;  // items of one pass, one output tile each (expected)
   QGemmTiling t{};
   t.nTiles = nTiles;
   t.nGran = nGran;
@@ -107,7 +172,8 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.msd = p.msd ? 1 : 0;
   t.weightKind = p.weightKind;
   t.nTile = nTile;
-  t.mTile = MTileFor(nTile);
+  t.mTile = mTile;
+  t.accSlots = t.mTile * nTile > kQGemmL0cSlotElems ? 1 : 2;
   t.tokensPerPass = TokensPerPass(p.msd, t.mTile);
   t.kStep = kStep;
   t.kPad = kLen;
@@ -123,13 +189,22 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   uint32_t unit = onePass ? std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmUnitBytes / chunkBytes)) : 1;
   if (unit > 1) resident = false;
   uint32_t ringUnits = 0, aDepth = 0;
-  for (;; unit = unit / 2) {
-    const uint32_t units = CeilDiv(chunks, unit);
-    ringUnits = resident ? units : std::min<uint32_t>(units, std::max<uint32_t>(1, kQGemmRingBytes / (unit * chunkBytes)));
-    // The A ring: each unit's A rows are loaded aDepth units ahead of their use, in the same MTE2
-    // queue as the weights, so the weight loads always have a few units in flight.
+  if (fullL0c && !resident) {
+    // Prefill: L1 holds three units of weights and of A rows, each unit as many K steps as fit: fewer
+    // copies (each pays its fixed cost) while the loads still run two units ahead of the cube
+    // (measured on o_proj S = 1024: a step a copy 501 us, 2-step units 479, 3-step 472).
+    unit = std::max<uint32_t>(1, std::min<uint32_t>(chunks, kQGemmL1Bytes / (kPrefillUnits * (chunkBytes + aStepBytes))));
+    ringUnits = std::min<uint32_t>(CeilDiv(chunks, unit), kPrefillUnits);
     aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringUnits * unit * chunkBytes) / (unit * aStepBytes));
-    if (aDepth >= 2 || unit == 1) break;
+  } else {
+    for (;; unit = unit / 2) {
+      const uint32_t units = CeilDiv(chunks, unit);
+      ringUnits = resident ? units : std::min<uint32_t>(units, std::max<uint32_t>(1, kQGemmRingBytes / (unit * chunkBytes)));
+      // The A ring: each unit's A rows are loaded aDepth units ahead of their use, in the same MTE2
+      // queue as the weights, so the weight loads always have a few units in flight.
+      aDepth = std::min<uint32_t>(kQGemmMaxADepth, (kQGemmL1Bytes - ringUnits * unit * chunkBytes) / (unit * aStepBytes));
+      if (aDepth >= 2 || unit == 1) break;
+    }
   }
   t.resident = resident ? 1 : 0;
   t.unitSteps = unit;
@@ -142,8 +217,8 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   // Items: groups x column tiles (an upper bound with a group list). Without groups, when the
   // column tiles alone leave cores idle, rows are cut into blocks of whole passes too (each
   // block re-reads its weight tile).
-  t.itemRows = 0;
-  if (!p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
+  t.itemRows = prefill ? t.tokensPerPass : 0;  // prefill: an item is one output tile
+  if (!prefill && !p.hasGroupList && nTiles < aiCores && p.m > t.tokensPerPass) {
     const uint64_t passes = (p.m + t.tokensPerPass - 1) / t.tokensPerPass;
     const uint64_t blocks = std::min<uint64_t>(passes, std::max<uint32_t>(1, aiCores / nTiles));
     t.itemRows = static_cast<uint32_t>((passes + blocks - 1) / blocks) * t.tokensPerPass;

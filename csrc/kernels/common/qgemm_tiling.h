@@ -24,6 +24,7 @@ enum QGemmBiasKind : uint32_t { kBiasNone = 0, kBiasInt32 = 1, kBiasFloat = 2 };
 
 constexpr uint32_t kQGemmStepBytes = 128;         // bytes of a row per K step: 256 int4 or 128 int8
 constexpr uint32_t kQGemmL0cSlotElems = 16384;    // mTile x nTile int32: half of L0C (two slots)
+constexpr uint32_t kQGemmL0cElems = 32768;        // all of L0C (128 KiB of int32): a prefill tile's one slot
 constexpr uint32_t kQGemmRingBytes = 384 * 1024;  // L1 for weight chunks
 constexpr uint32_t kQGemmMaxMTile = 256;          // A rows per pass (L1 A buffers: 2 x 256 x 128 B)
 constexpr uint32_t kQGemmKPadMsd = 64;            // MSD hi/lo rows are padded with zeros to a multiple of 64
@@ -73,6 +74,7 @@ struct QGemmTiling {
   uint32_t nTiles;            // column tiles: N cut into nTiles ranges of whole nGran units, as even as can be
   uint32_t nGran;             // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
   uint32_t unitSteps;         // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
+  uint32_t accSlots;          // L0C accumulators (2 of kQGemmL0cSlotElems, or 1 of kQGemmL0cElems for a prefill tile)
 };
 
 // First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
