@@ -66,7 +66,7 @@ class MlapCube {
 
  private:
   static constexpr uint32_t kMm1Unit = 32 / sizeof(X);  // MM1 columns per unit: a fractal's width
-  static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapColTile * 4;  // bytes: one L0C tile
+  static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapMaxColTile * 4;  // bytes: one L0C tile (2: all of L0C)
   static constexpr int32_t kEvCq = 4, kEvQn = 5;                           // MTE2 <-> MTE1 event ids (0..3: gemm)
 
   template <typename TC>
@@ -101,15 +101,20 @@ class MlapCube {
     GlobalTensor<Out> out;
     out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
     for (uint32_t c = colBegin_; c < colEnd_;) {
-      // A tile stays inside W_dq or inside W_dkv_kr.
-      const uint32_t limit = c < t_->qLora ? t_->qLora : c1_;
-      uint32_t n = colEnd_ - c < kMlapColTile ? colEnd_ - c : kMlapColTile;
-      if (c + n > limit) n = limit - c;
-      const bool isDq = c < t_->qLora;
-      const GlobalTensor<X> b = isDq ? wDq_[c] : wDkv_[c - t_->qLora];
+      const uint32_t n = colEnd_ - c < kMlapMaxColTile ? colEnd_ - c : kMlapMaxColTile;
+      // A tile's columns: those of W_dq first, then those of W_dkv_kr.
+      MlapOperandB<X> b;
+      if (c < t_->qLora) {
+        b = MlapB(wDq_[c], t_->qLora);
+        b.second = wDkv_;
+        b.ld1 = kMlapKvRopeDim;
+        b.split = t_->qLora - c;
+      } else {
+        b = MlapB(wDkv_[c - t_->qLora], kMlapKvRopeDim);
+      }
       const uint32_t slot = acc_.Acquire();
       const LocalTensor<Acc> acc = AccTile<Acc>(slot);
-      gemm_.Run(acc, a, b, isDq ? t_->qLora : kMlapKvRopeDim, he, n, rows);
+      gemm_.Run(acc, a, b, he, n, rows);
       Store(out[c], acc, rows, n, c1_);
       acc_.Release(slot);
       c += n;
@@ -122,7 +127,7 @@ class MlapCube {
     const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora;
     const uint32_t ldUq = t_->heads * qCols_, firstCols = qCols_ < kMlapColTile ? qCols_ : kMlapColTile;
     // The first head's W_uq_qr chunks stream in while the vector cores normalize c^Q.
-    if (headBegin_ < headEnd_) gemm_.PrefetchB(wUq_[uint64_t(headBegin_) * qCols_], ldUq, hcq, firstCols);
+    if (headBegin_ < headEnd_) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, firstCols);
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
     if (headBegin_ == headEnd_) return;
     // c^Q -> L1 once for all of this core's heads.
@@ -162,7 +167,7 @@ class MlapCube {
       const uint32_t n = qCols_ - c < kMlapColTile ? qCols_ - c : kMlapColTile;
       const uint32_t slot = acc_.Acquire();
       const LocalTensor<Acc2> acc = AccTile<Acc2>(slot);
-      gemm_.Run(acc, a, wUq_[uint64_t(h) * qCols_ + c], ldUq, t_->qLora, n, rows);
+      gemm_.Run(acc, a, MlapB(wUq_[uint64_t(h) * qCols_ + c], ldUq), t_->qLora, n, rows);
       Store(q[c], acc, rows, n, qCols_);
       acc_.Release(slot);
     }
@@ -182,7 +187,7 @@ class MlapCube {
       nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Q(k)));
     } else {
       // W_uk[h] streams in while the vector cores dequantize q_nope.
-      gemm_.PrefetchB(wUk, kMlapKvLoraDim, d, kMlapColTile);
+      gemm_.PrefetchB(MlapB(wUk, kMlapKvLoraDim), d, kMlapColTile);
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
       nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
       ldNope = d;
@@ -199,7 +204,7 @@ class MlapCube {
     for (uint32_t c = 0; c < kMlapKvLoraDim; c += kMlapColTile) {
       const uint32_t slot = acc_.Acquire();
       const LocalTensor<float> acc = AccTile<float>(slot);
-      gemm_.Run(acc, qn, wUk[c], kMlapKvLoraDim, d, kMlapColTile, rows);
+      gemm_.Run(acc, qn, MlapB(wUk[c], kMlapKvLoraDim), d, kMlapColTile, rows);
       Store(query_[t0 * outRow + uint64_t(h) * kMlapKvLoraDim + c], acc, rows, kMlapColTile, uint32_t(outRow));
       acc_.Release(slot);
     }
