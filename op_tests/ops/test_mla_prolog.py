@@ -14,6 +14,7 @@ caches untouched.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -207,6 +208,44 @@ def test_heads_fewer_than_cores_and_one_head():
     # One head: a single AI core does MM2 / MM3, the others only MM1.
     args, kw = make_case((128, 64, 1, 48), (20,), seed=13)
     check(args, kw, query_norm_flag=True)
+
+
+# ---- the work split over a given number of AI cores ----------------------------------------------
+
+
+@contextlib.contextmanager
+def ai_cores(n: int):
+    """Host tilings see n AI cores (2n vector cores) inside the block."""
+    c = cpu_module()
+    before = c.emulator_limits()
+    c.select_soc(before["soc"], n, 2 * n)
+    try:
+        yield
+    finally:
+        c.select_soc(before["soc"], before["aic_cores"], before["aiv_cores"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cores,tokens", [(1, 70), (2, 17)])
+def test_few_cores(cores, tokens, mode):
+    # One core: MM1's 704 columns in tiles of 256, the first straddling W_dq (128 columns) and
+    # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 70 tokens:
+    # two groups, q_nope dequantized in a block of 16 rows and a tail block. Two cores: core 0 has
+    # one head more and so fewer MM1 columns.
+    args, kw = make_case(SMALL, (tokens,), skip=tokens // 5, seed=40 + cores + mode, mode=mode)
+    with ai_cores(cores):
+        check(args, kw, query_norm_flag=True)
+        assert cpu_module().last_launch()["block_dim"] == cores
+
+
+@pytest.mark.parametrize("mode", [0, 2])
+def test_glm5_tp16_on_20_cores(mode):
+    # GLM-5's TP16 slice on Ascend910B3's 20 AI cores: 4 cores with a head take fewer MM1 columns,
+    # one core's MM1 tile straddles W_dq / W_dkv_kr; 40 tokens: 20 rows per vector core, q_nope
+    # dequantized in blocks of 16 and 4 rows.
+    args, kw = make_case(GLM5_TP, (40,), seed=50 + mode, mode=mode)
+    with ai_cores(20):
+        check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)
 
 
 # ---- the two models' dimensions ------------------------------------------------------------------

@@ -29,7 +29,8 @@ constexpr uint32_t kMlapMaxHidden = 8192;  // He
 constexpr uint32_t kMlapMaxQLora = 2048;   // Hcq: c^Q of a whole group stays in L1
 constexpr uint32_t kMlapMaxNope = 256;     // D
 constexpr uint32_t kMlapMaxHeads = 128;    // N
-constexpr uint32_t kMlapColTile = 128;     // output columns per cube tile
+constexpr uint32_t kMlapColTile = 128;     // output columns per cube tile (MM2, MM3)
+constexpr uint32_t kMlapMaxColTile = 256;  // MM1: up to this many, so that x is read once per chunk
 constexpr uint32_t kMlapMaxRopeRows = kMlapGroupTokens / 2;  // rows of a group one vector core ropes
 
 // weight_quant_mode

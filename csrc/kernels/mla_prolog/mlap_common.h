@@ -63,21 +63,49 @@ __aicore__ inline void MlapVectorRows(uint32_t rows, uint32_t vecCores, uint32_t
   end = begin + base + (vec < extra ? 1 : 0);
 }
 
-// Columns [begin, end) of the concatenated [W_dq | W_dkv_kr] (Hcq + 576 columns) that AI core
-// `core` multiplies in MM1: units of `unit` columns spread as evenly as possible.
-__aicore__ inline void MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, uint32_t unit, uint32_t& begin,
-                                      uint32_t& end) {
-  const uint32_t units = (t.qLora + kMlapKvRopeDim) / unit;
-  const uint32_t base = units / t.blockDim, extra = units % t.blockDim;
-  begin = (core * base + (core < extra ? core : extra)) * unit;
-  end = begin + (base + (core < extra ? 1 : 0)) * unit;
-}
-
-// Heads [begin, end) of AI core `core` in MM2 / MM3.
+// Heads [begin, end) of AI core `core` in MM2 / MM3: the first heads % blockDim cores take one more.
 __aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
   const uint32_t base = t.heads / t.blockDim, extra = t.heads % t.blockDim;
   begin = core * base + (core < extra ? core : extra);
   end = begin + base + (core < extra ? 1 : 0);
+}
+
+// Columns [begin, end) of the concatenated [W_dq | W_dkv_kr] (Hcq + 576 columns) that AI core
+// `core` multiplies in MM1, in units of `unit` columns (a fractal's width: 32 bytes of x's type).
+// The units are spread so that every core streams about the same weight bytes per group, MM1 and
+// its heads' W_uq_qr and W_uk together: the cores with one head more (the first ones) take fewer
+// units. In prefill the cube streams MM1(g + 1) and the heads of group g back to back, so the
+// busiest core's bytes set the pace.
+struct MlapMm1Split {
+  uint32_t units = 0, cores = 0, more = 0;  // `more`: cores with one head more
+  uint64_t unitBytes = 0, moreBytes = 0, fewerBytes = 0;  // MM1 bytes of a core of either kind
+
+  __aicore__ inline MlapMm1Split(const MlaPrologTiling& t, uint32_t unit) {
+    units = (t.qLora + kMlapKvRopeDim) / unit;
+    cores = t.blockDim;
+    more = t.heads % cores;
+    unitBytes = uint64_t(t.hidden) * 32;
+    const uint64_t headBytes = uint64_t(t.qLora) * (t.nope + kMlapRopeDim) * (t.mode == kMlapBf16 ? 2 : 1) +
+                               uint64_t(t.nope) * kMlapKvLoraDim * 2;  // W_uq_qr and W_uk of one head
+    const uint64_t mm1Bytes = uint64_t(units) * unitBytes;
+    fewerBytes = (mm1Bytes + uint64_t(more) * headBytes) / cores;  // the common level
+    if (fewerBytes > headBytes) moreBytes = fewerBytes - headBytes;
+    else fewerBytes = mm1Bytes / (cores - more);  // the cores with one head more take no MM1 units
+  }
+  // First unit of core c: its predecessors' bytes rounded to units (the last core ends at `units`).
+  __aicore__ inline uint32_t Start(uint32_t c) const {
+    if (c >= cores) return units;
+    const uint32_t m = c < more ? c : more;
+    const uint64_t u = (uint64_t(m) * moreBytes + uint64_t(c - m) * fewerBytes + unitBytes / 2) / unitBytes;
+    return u < units ? uint32_t(u) : units;
+  }
+};
+
+__aicore__ inline void MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, uint32_t unit, uint32_t& begin,
+                                      uint32_t& end) {
+  const MlapMm1Split split(t, unit);
+  begin = split.Start(core) * unit;
+  end = split.Start(core + 1) * unit;
 }
 
 }  // namespace ascend_glm5

@@ -66,7 +66,7 @@ class MlapCube {
 
  private:
   static constexpr uint32_t kMm1Unit = 32 / sizeof(X);  // MM1 columns per unit: a fractal's width
-  static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapColTile * 4;  // bytes: one L0C tile
+  static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapMaxColTile * 4;  // bytes: one L0C tile (2: all of L0C)
   static constexpr int32_t kEvCq = 4, kEvQn = 5;                           // MTE2 <-> MTE1 event ids (0..3: gemm)
 
   template <typename TC>
@@ -101,15 +101,20 @@ class MlapCube {
     GlobalTensor<Out> out;
     out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
     for (uint32_t c = colBegin_; c < colEnd_;) {
-      // A tile stays inside W_dq or inside W_dkv_kr.
-      const uint32_t limit = c < t_->qLora ? t_->qLora : c1_;
-      uint32_t n = colEnd_ - c < kMlapColTile ? colEnd_ - c : kMlapColTile;
-      if (c + n > limit) n = limit - c;
-      const bool isDq = c < t_->qLora;
-      const GlobalTensor<X> b = isDq ? wDq_[c] : wDkv_[c - t_->qLora];
+      const uint32_t n = colEnd_ - c < kMlapMaxColTile ? colEnd_ - c : kMlapMaxColTile;
+      // A tile's columns: those of W_dq first, then those of W_dkv_kr.
+      MlapOperandB<X> b;
+      if (c < t_->qLora) {
+        b = MlapB(wDq_[c], t_->qLora);
+        b.second = wDkv_;
+        b.ld1 = kMlapKvRopeDim;
+        b.split = t_->qLora - c;
+      } else {
+        b = MlapB(wDkv_[c - t_->qLora], kMlapKvRopeDim);
+      }
       const uint32_t slot = acc_.Acquire();
       const LocalTensor<Acc> acc = AccTile<Acc>(slot);
-      gemm_.Run(acc, a, b, isDq ? t_->qLora : kMlapKvRopeDim, he, n, rows);
+      gemm_.Run(acc, a, b, he, n, rows);
       Store(out[c], acc, rows, n, c1_);
       acc_.Release(slot);
       c += n;
@@ -119,13 +124,10 @@ class MlapCube {
 
   __aicore__ inline void Mm23(uint32_t g) {
     using namespace AscendC;
-    using Acc2 = typename Ty::Acc2;
-    using QOut = typename Ty::QOut;
-    const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora, d = t_->nope;
-    const uint32_t t0 = g * kMlapGroupTokens;
+    const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora;
     const uint32_t ldUq = t_->heads * qCols_, firstCols = qCols_ < kMlapColTile ? qCols_ : kMlapColTile;
     // The first head's W_uq_qr chunks stream in while the vector cores normalize c^Q.
-    if (headBegin_ < headEnd_) gemm_.PrefetchB(wUq_[uint64_t(headBegin_) * qCols_], ldUq, hcq, firstCols);
+    if (headBegin_ < headEnd_) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, firstCols);
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
     if (headBegin_ == headEnd_) return;
     // c^Q -> L1 once for all of this core's heads.
@@ -141,55 +143,73 @@ class MlapCube {
     MlapOperandA<Cq> a;
     a.resident = true;
     a.l1 = cqL1;
+    // MM2 of head h + 1 before MM3 of head h: the vector cores rope (and dequantize) head h while
+    // the cube streams the next head's W_uq_qr.
+    for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
+      Mm2(a, h, headSteps_, rows);
+      if (h > headBegin_) Mm3(g, h - 1, headSteps_ - 1, rows);
+    }
+    Mm3(g, headEnd_ - 1, headSteps_ - 1, rows);
+    SetFlag<HardEvent::MTE1_MTE2>(kEvCq);
+    cqLoaded_ = true;
+  }
+
+  // MM2: q[:, h] = c^Q @ W_uq_qr[:, h*(D+Dr) : (h+1)*(D+Dr)] into q ring slot k % 2.
+  __aicore__ inline void Mm2(const MlapOperandA<Cq>& a, uint32_t h, uint32_t k, uint32_t rows) {
+    using namespace AscendC;
+    using Acc2 = typename Ty::Acc2;
+    using QOut = typename Ty::QOut;
+    const uint32_t ldUq = t_->heads * qCols_;
+    if (k >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagQFree);
+    GlobalTensor<QOut> q;
+    q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.Q(k)));
+    for (uint32_t c = 0; c < qCols_; c += kMlapColTile) {
+      const uint32_t n = qCols_ - c < kMlapColTile ? qCols_ - c : kMlapColTile;
+      const uint32_t slot = acc_.Acquire();
+      const LocalTensor<Acc2> acc = AccTile<Acc2>(slot);
+      gemm_.Run(acc, a, MlapB(wUq_[uint64_t(h) * qCols_ + c], ldUq), t_->qLora, n, rows);
+      Store(q[c], acc, rows, n, qCols_);
+      acc_.Release(slot);
+    }
+    CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagQReady);
+  }
+
+  // MM3: query[:, h, :] = q_nope @ W_uk[h] (q_nope of head step k).
+  __aicore__ inline void Mm3(uint32_t g, uint32_t h, uint32_t k, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t d = t_->nope, mPad = AlignUp(rows, 16);
+    const GlobalTensor<T> wUk = wUk_[uint64_t(h) * d * kMlapKvLoraDim];
+    GlobalTensor<T> nope;
+    uint32_t ldNope = qCols_;
+    if constexpr (kMode == kMlapBf16) {
+      SetFlag<HardEvent::FIX_MTE2>(0);  // q_nope was written by our own fixpipe
+      WaitFlag<HardEvent::FIX_MTE2>(0);
+      nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Q(k)));
+    } else {
+      // W_uk[h] streams in while the vector cores dequantize q_nope.
+      gemm_.PrefetchB(MlapB(wUk, kMlapKvLoraDim), d, kMlapColTile);
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
+      nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
+      ldNope = d;
+    }
     MlapOperandA<T> qn;
     qn.resident = true;
     qn.l1 = qnL1_.Get<T>();
-    for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
-      const uint32_t k = headSteps_;
-      // MM2: q[:, h] = c^Q @ W_uq_qr[:, h*(D+Dr) : (h+1)*(D+Dr)] into q ring slot k % 2.
-      if (k >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagQFree);
-      GlobalTensor<QOut> q;
-      q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.Q(k)));
-      for (uint32_t c = 0; c < qCols_; c += kMlapColTile) {
-        const uint32_t n = qCols_ - c < kMlapColTile ? qCols_ - c : kMlapColTile;
-        const uint32_t slot = acc_.Acquire();
-        const LocalTensor<Acc2> acc = AccTile<Acc2>(slot);
-        gemm_.Run(acc, a, wUq_[uint64_t(h) * qCols_ + c], ldUq, hcq, n, rows);
-        Store(q[c], acc, rows, n, qCols_);
-        acc_.Release(slot);
-      }
-      CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagQReady);
-      // MM3: query[:, h, :] = q_nope @ W_uk[h].
-      GlobalTensor<T> nope;
-      uint32_t ldNope = qCols_;
-      if constexpr (kMode == kMlapBf16) {
-        SetFlag<HardEvent::FIX_MTE2>(0);  // q_nope was written by our own fixpipe
-        WaitFlag<HardEvent::FIX_MTE2>(0);
-        nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Q(k)));
-      } else {
-        // W_uk[h] streams in while the vector cores dequantize q_nope.
-        gemm_.PrefetchB(wUk_[uint64_t(h) * d * kMlapKvLoraDim], kMlapKvLoraDim, d, kMlapColTile);
-        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
-        nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
-        ldNope = d;
-      }
-      if (qnLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvQn);
-      DataCopy(qn.l1, nope, Nd2NzParams(1, uint16_t(rows), uint16_t(d), 0, uint16_t(ldNope), uint16_t(mPad), 1, 0));
-      SetFlag<HardEvent::MTE2_MTE1>(kEvQn);
-      WaitFlag<HardEvent::MTE2_MTE1>(kEvQn);
-      const uint64_t outRow = uint64_t(t_->heads) * kMlapKvLoraDim;
-      for (uint32_t c = 0; c < kMlapKvLoraDim; c += kMlapColTile) {
-        const uint32_t slot = acc_.Acquire();
-        const LocalTensor<float> acc = AccTile<float>(slot);
-        gemm_.Run(acc, qn, wUk_[uint64_t(h) * d * kMlapKvLoraDim + c], kMlapKvLoraDim, d, kMlapColTile, rows);
-        Store(query_[uint64_t(t0) * outRow + uint64_t(h) * kMlapKvLoraDim + c], acc, rows, kMlapColTile, uint32_t(outRow));
-        acc_.Release(slot);
-      }
-      SetFlag<HardEvent::MTE1_MTE2>(kEvQn);  // qn's L1 buffer may be refilled
-      qnLoaded_ = true;
+    if (qnLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvQn);
+    DataCopy(qn.l1, nope, Nd2NzParams(1, uint16_t(rows), uint16_t(d), 0, uint16_t(ldNope), uint16_t(mPad), 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvQn);
+    WaitFlag<HardEvent::MTE2_MTE1>(kEvQn);
+    const uint64_t outRow = uint64_t(t_->heads) * kMlapKvLoraDim;
+    const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
+    for (uint32_t c = 0; c < kMlapKvLoraDim; c += kMlapColTile) {
+      const uint32_t slot = acc_.Acquire();
+      const LocalTensor<float> acc = AccTile<float>(slot);
+      gemm_.Run(acc, qn, MlapB(wUk[c], kMlapKvLoraDim), d, kMlapColTile, rows);
+      Store(query_[t0 * outRow + uint64_t(h) * kMlapKvLoraDim + c], acc, rows, kMlapColTile, uint32_t(outRow));
+      acc_.Release(slot);
     }
-    SetFlag<HardEvent::MTE1_MTE2>(kEvCq);
-    cqLoaded_ = true;
+    SetFlag<HardEvent::MTE1_MTE2>(kEvQn);  // qn's L1 buffer may be refilled
+    qnLoaded_ = true;
   }
 
   const MlaPrologTiling* t_ = nullptr;

@@ -25,6 +25,23 @@ struct MlapOperandA {
   uint32_t k0 = 0;
 };
 
+// The B operand of a tile: its first `split` columns from `first` (leading dimension ld0), the
+// others from `second` (ld1); an MM1 tile may straddle W_dq and W_dkv_kr. split is a multiple of
+// the fractal width.
+template <typename TI>
+struct MlapOperandB {
+  AscendC::GlobalTensor<TI> first, second;
+  uint32_t ld0 = 0, ld1 = 0, split = 0xffffffffu;
+};
+
+template <typename TI>
+__aicore__ inline MlapOperandB<TI> MlapB(const AscendC::GlobalTensor<TI>& gm, uint32_t ld) {
+  MlapOperandB<TI> b;
+  b.first = gm;
+  b.ld0 = ld;
+  return b;
+}
+
 // One engine for every operand type: the L1 / L0 slots and their events are shared by MM1, MM2, MM3.
 class MlapGemm {
  public:
@@ -35,6 +52,21 @@ class MlapGemm {
   template <typename TI> static constexpr uint32_t C0() { return 32 / sizeof(TI); }  // 16 bf16, 32 int8
   template <typename TI> static constexpr uint32_t KL1() { return kASlot / (kMlapGroupTokens * sizeof(TI)); }
   template <typename TI> static constexpr uint32_t KL0() { return KL1<TI>() / 2; }
+  // k granularity of B: a 16-bit fractal holds 16 k, an int8 transpose block 32.
+  template <typename TI> static constexpr uint32_t KAlign() { return sizeof(TI) == 1 ? 32 : 16; }
+  // Columns of a B tile as the cube multiplies them (int8 B fractals hold 32 k: whole 32-column blocks).
+  template <typename TI> __aicore__ static inline uint32_t NPad(uint32_t n) { return AlignUp(n, sizeof(TI) == 1 ? 32 : 16); }
+  // k of an L1 chunk for an n-column tile: the A slot's k, or fewer so that the B chunk fills its
+  // slot (tiles wider than kMlapColTile).
+  template <typename TI> __aicore__ static inline uint32_t ChunkK(uint32_t n) {
+    const uint32_t k = kBSlot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+    return k < KL1<TI>() ? k : KL1<TI>();
+  }
+  // k of one L0 step: half of an L1 chunk of A, or fewer so that B's step fits its L0B slot.
+  template <typename TI> __aicore__ static inline uint32_t StepK(uint32_t n) {
+    const uint32_t k = kL0Slot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+    return k < KL0<TI>() ? k : KL0<TI>();
+  }
 
   // aL1 / bL1: 2 slots each; l0a / l0b: 2 slots each (kL0Slot bytes).
   __aicore__ inline void Init(const AscendC::LocalTensor<uint8_t>& aL1, const AscendC::LocalTensor<uint8_t>& bL1,
@@ -49,19 +81,20 @@ class MlapGemm {
     l0bSlots_.Init(2, 2);
   }
 
-  // acc = A x B for K (a multiple of 16) and n <= kMlapColTile columns of B (leading dimension ldb).
+  // acc = A x B for K (a multiple of 16) and n <= kMlapMaxColTile columns of B.
   template <typename TI, typename TC>
-  __aicore__ inline void Run(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a,
-                             const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K, uint32_t n, uint32_t rows) {
-    static_assert(KL1<TI>() * kMlapColTile * sizeof(TI) == kBSlot, "a B chunk fills its L1 slot");
-    const uint32_t chunks = CeilDiv(K, KL1<TI>());
+  __aicore__ inline void Run(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a, const MlapOperandB<TI>& b,
+                             uint32_t K, uint32_t n, uint32_t rows) {
+    static_assert(KL1<TI>() * kMlapColTile * sizeof(TI) == kBSlot, "a B chunk of kMlapColTile columns fills its L1 slot");
+    kChunk_ = ChunkK<TI>(n);
+    const uint32_t chunks = CeilDiv(K, kChunk_);
     mPad_ = AlignUp(rows, 16);
     const uint32_t pre = prefetched_;  // chunks PrefetchB already loaded (A resident)
     prefetched_ = 0;
-    Chunk cur = pre > 0 ? pre_[0] : Load(a, b, ldb, K, n, rows, 0);
+    Chunk cur = pre > 0 ? pre_[0] : Load(a, b, K, n, rows, 0);
     for (uint32_t i = 0; i < chunks; ++i) {
       Chunk next;
-      if (i + 1 < chunks) next = i + 1 < pre ? pre_[i + 1] : Load(a, b, ldb, K, n, rows, i + 1);
+      if (i + 1 < chunks) next = i + 1 < pre ? pre_[i + 1] : Load(a, b, K, n, rows, i + 1);
       Multiply(acc, a, cur, n, i == 0);
       cur = next;
     }
@@ -70,12 +103,13 @@ class MlapGemm {
   // Issues the B copies of the first (up to 2) chunks of the next Run, which must have the same B
   // and an L1-resident A: the weights stream in while the caller still waits for A.
   template <typename TI>
-  __aicore__ inline void PrefetchB(const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K, uint32_t n) {
+  __aicore__ inline void PrefetchB(const MlapOperandB<TI>& b, uint32_t K, uint32_t n) {
     MlapOperandA<TI> none;
     none.resident = true;
-    const uint32_t chunks = CeilDiv(K, KL1<TI>());
+    kChunk_ = ChunkK<TI>(n);
+    const uint32_t chunks = CeilDiv(K, kChunk_);
     prefetched_ = chunks < 2 ? chunks : 2;
-    for (uint32_t i = 0; i < prefetched_; ++i) pre_[i] = Load(none, b, ldb, K, n, 0, i);
+    for (uint32_t i = 0; i < prefetched_; ++i) pre_[i] = Load(none, b, K, n, 0, i);
   }
 
   __aicore__ inline void Drain() {
@@ -88,7 +122,7 @@ class MlapGemm {
  private:
   static constexpr int32_t kEvA = 0, kEvB = 2;  // MTE2 <-> MTE1 event ids of the A and B L1 slots
   struct Chunk {
-    uint32_t index = 0, k = 0, aSlot = 0, bSlot = 0;
+    uint32_t k0 = 0, k = 0, aSlot = 0, bSlot = 0;  // first k and k count of the chunk
   };
 
   template <typename TI>
@@ -98,19 +132,22 @@ class MlapGemm {
 
   // Chunk i of B (and of A when streamed): GM -> L1, ND to Nz.
   template <typename TI>
-  __aicore__ inline Chunk Load(const MlapOperandA<TI>& a, const AscendC::GlobalTensor<TI>& b, uint32_t ldb, uint32_t K,
+  __aicore__ inline Chunk Load(const MlapOperandA<TI>& a, const MlapOperandB<TI>& b, uint32_t K,
                                uint32_t n, uint32_t rows, uint32_t i) {
     using namespace AscendC;
     Chunk c;
-    c.index = i;
-    const uint32_t kL1 = KL1<TI>();
-    c.k = K - i * kL1 < kL1 ? K - i * kL1 : kL1;
+    const uint32_t kL1 = kChunk_;
+    c.k0 = i * kL1;
+    c.k = K - c.k0 < kL1 ? K - c.k0 : kL1;
     c.bSlot = bSlots_.Acquire();
-    DataCopy(BSlot<TI>(c.bSlot), b[uint64_t(i) * kL1 * ldb], Nd2NzParams(1, c.k, n, 0, ldb, c.k, 1, 0));
+    const uint32_t n0 = b.split < n ? b.split : n;  // Nz: column blocks of c.k rows, so part 2 starts at n0 * c.k
+    DataCopy(BSlot<TI>(c.bSlot), b.first[uint64_t(c.k0) * b.ld0], Nd2NzParams(1, c.k, n0, 0, b.ld0, c.k, 1, 0));
+    if (n0 < n)
+      DataCopy(BSlot<TI>(c.bSlot)[n0 * c.k], b.second[uint64_t(c.k0) * b.ld1], Nd2NzParams(1, c.k, n - n0, 0, b.ld1, c.k, 1, 0));
     SetFlag<HardEvent::MTE2_MTE1>(kEvB + int32_t(c.bSlot));
     if (!a.resident) {
       c.aSlot = aSlots_.Acquire();
-      DataCopy(ASlot<TI>(c.aSlot), a.gm[uint64_t(i) * kL1], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
+      DataCopy(ASlot<TI>(c.aSlot), a.gm[c.k0], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
       SetFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
     }
     return c;
@@ -123,11 +160,11 @@ class MlapGemm {
     const uint32_t m1 = mPad_ / 16, kRows = c.k;
     WaitFlag<HardEvent::MTE2_MTE1>(kEvB + int32_t(c.bSlot));
     if (!a.resident) WaitFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
-    constexpr uint32_t kC0 = C0<TI>(), kKL0 = KL0<TI>();
-    const uint32_t nMmad = AlignUp(n, kC0 == 32 ? 32 : 16);  // int8 B fractals hold 32 k: whole 32-column blocks
+    constexpr uint32_t kC0 = C0<TI>();
+    const uint32_t nMmad = NPad<TI>(n), kKL0 = StepK<TI>(n);
     const LocalTensor<TI> aSrc = a.resident ? a.l1 : ASlot<TI>(c.aSlot);
     // Column block of the chunk's first k in aSrc (resident A holds all of K, offset k0).
-    const uint32_t aBlock0 = a.resident ? (a.k0 + c.index * KL1<TI>()) / kC0 : 0;
+    const uint32_t aBlock0 = a.resident ? (a.k0 + c.k0) / kC0 : 0;
     const LocalTensor<TI> bSrc = BSlot<TI>(c.bSlot);
     for (uint32_t kk = 0; kk < c.k; kk += kKL0) {
       const uint32_t kl = c.k - kk < kKL0 ? c.k - kk : kKL0, kb = kl / kC0;
@@ -172,7 +209,7 @@ class MlapGemm {
   }
 
   AscendC::LocalTensor<uint8_t> aL1_, bL1_, l0a_, l0b_;
-  uint32_t mPad_ = 16, prefetched_ = 0;
+  uint32_t mPad_ = 16, prefetched_ = 0, kChunk_ = 0;
   Chunk pre_[2];
   EventSlots<AscendC::HardEvent::MTE1_MTE2, 2> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::M_MTE1, 2> l0aSlots_, l0bSlots_;

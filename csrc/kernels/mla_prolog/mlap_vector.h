@@ -122,6 +122,9 @@ class MlapVector {
   }
 
   static constexpr uint32_t kArenaBytes = 180 * 1024;  // of the 184 KiB a kernel may use
+  // Rows of q_nope dequantized per copy in / out (modes 1, 2): 16 x D of int32 (<= 16 KiB) fits the
+  // staging buffer the fused norm of the widest hidden row needs anyway.
+  static constexpr uint32_t kNopeBlockRows = 16;
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -139,10 +142,11 @@ class MlapVector {
     uint32_t inBytes = ropeElems * uint32_t(sizeof(QOut));
     if (t.hasGammaX && t.hidden * 2 > inBytes) inBytes = t.hidden * 2;
     if (c1_ * uint32_t(sizeof(Mm1Out)) > inBytes) inBytes = c1_ * uint32_t(sizeof(Mm1Out));
-    if (t.nope * 4 > inBytes) inBytes = t.nope * 4;
+    if (kNopeBlockRows * t.nope * 4 > inBytes) inBytes = kNopeBlockRows * t.nope * 4;
     uint32_t outBytes = ropeElems * 2;
     if (t.hasGammaX && t.hidden * 2 > outBytes) outBytes = t.hidden * 2;
     if (t.qLora * 2 > outBytes) outBytes = t.qLora * 2;
+    if (kNopeBlockRows * t.nope * 2 > outBytes) outBytes = kNopeBlockRows * t.nope * 2;
     pipe_.InitBuffer(arena_, kArenaBytes);
     MlapScratch s;
     s.row = Take<float>(lrow);
@@ -350,7 +354,9 @@ class MlapVector {
       const uint32_t k = headSteps_;
       GlobalTensor<QOut> q;
       q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.Q(k)));
+      if constexpr (kQuantCq) LoadHeadScales(h);  // while the cube still computes q
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQReady);
+      if constexpr (kQuantCq) Nope(q, r0, n, k);  // first: the cube's MM3 waits for it
       const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
       if (n > 0) {
         MlapSync<HardEvent::V_MTE2>();
@@ -359,19 +365,12 @@ class MlapVector {
                     DataCopyExtParams(uint16_t(n), rowBytes, (qCols_ - kMlapRopeDim) * uint32_t(sizeof(QOut)), 0, 0),
                     DataCopyPadExtParams<QOut>());
       }
-      if constexpr (!kQuantCq) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // q_pe is in UB
-      if (n > 0) {
-        MlapSync<HardEvent::MTE2_V>();
-        Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
-        PipeBarrier<PIPE_V>();
-      }
-      if constexpr (kQuantCq) {
-        LoadHeadScales(h);
-        if (n > 0) DequantRows(v, scaleWUqUb_[d], n, kMlapRopeDim);
-        Nope(q, r0, n, k);
-        CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);
-      }
+      CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // all of q that we read is in UB
       if (n == 0) continue;
+      MlapSync<HardEvent::MTE2_V>();
+      Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
+      PipeBarrier<PIPE_V>();
+      if constexpr (kQuantCq) DequantRows(v, scaleWUqUb_[d], 0, n, kMlapRopeDim);
       rows_.Rope(v, cosRows_, sinRows_, deint_, n);
       const LocalTensor<T> o = rows_.template Convert<T>(v, n * kMlapRopeDim);
       rows_.Store(queryRope_[((t0 + r0) * t.heads + h) * kMlapRopeDim], o, kMlapRopeDim, n, t.heads * kMlapRopeDim);
@@ -396,38 +395,38 @@ class MlapVector {
     MlapSync<HardEvent::MTE2_V>();
   }
 
-  // rows x cols values of v (packed rows): acc * cq_scale[t] * w_scale[col].
+  // rows x cols values of v (packed rows; our rows first .. first + rows - 1):
+  // acc * cq_scale[t] * w_scale[col].
   __aicore__ inline void DequantRows(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& wScale,
-                                     uint32_t rows, uint32_t cols) {
+                                     uint32_t first, uint32_t rows, uint32_t cols) {
     using namespace AscendC;
-    for (uint32_t i = 0; i < rows; ++i) {
-      Muls(v[i * cols], v[i * cols], cqScale_.GetValue(i), cols);
-    }
+    for (uint32_t i = 0; i < rows; ++i) Muls(v[i * cols], v[i * cols], cqScale_.GetValue(first + i), cols);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < rows; ++i) Mul(v[i * cols], v[i * cols], wScale, cols);
     PipeBarrier<PIPE_V>();
   }
 
-  // Modes 1, 2: our rows of q_nope (int32) dequantized to the float dtype -> q_nope slot k.
+  // Modes 1, 2: our rows of q_nope (int32) dequantized to the float dtype -> q_nope slot k, in
+  // blocks of kNopeBlockRows rows: one strided copy in and one copy out per block (a copy per row
+  // paid the GM read latency once per row).
   __aicore__ inline void Nope(const AscendC::GlobalTensor<QOut>& q, uint32_t r0, uint32_t n, uint32_t k) {
     using namespace AscendC;
     const uint32_t d = t_->nope;
     GlobalTensor<T> qn;
     qn.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
     const LocalTensor<float> w = rows_.Scratch().tmp;  // the rope rows stay in `row`
-    for (uint32_t i = 0; i < n; ++i) {
+    const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
+    for (uint32_t i = 0; i < n; i += kNopeBlockRows) {
+      const uint32_t m = n - i < kNopeBlockRows ? n - i : kNopeBlockRows;
       MlapSync<HardEvent::V_MTE2>();
-      const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
-      DataCopyPad(raw, q[uint64_t(r0 + i) * qCols_], DataCopyExtParams(1, d * uint32_t(sizeof(QOut)), 0, 0, 0),
+      DataCopyPad(raw, q[uint64_t(r0 + i) * qCols_],
+                  DataCopyExtParams(uint16_t(m), d * uint32_t(sizeof(QOut)), (qCols_ - d) * uint32_t(sizeof(QOut)), 0, 0),
                   DataCopyPadExtParams<QOut>());
       MlapSync<HardEvent::MTE2_V>();
-      Cast(w, raw, RoundMode::CAST_RINT, d);
+      Cast(w, raw, RoundMode::CAST_RINT, m * d);
       PipeBarrier<PIPE_V>();
-      Muls(w, w, cqScale_.GetValue(i), d);
-      PipeBarrier<PIPE_V>();
-      Mul(w, w, scaleWUqUb_, d);
-      PipeBarrier<PIPE_V>();
-      rows_.Store(qn[uint64_t(r0 + i) * d], rows_.template Convert<T>(w, d), d);
+      DequantRows(w, scaleWUqUb_, i, m, d);
+      rows_.Store(qn[uint64_t(r0 + i) * d], rows_.template Convert<T>(w, m * d), m * d);
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagQnReady);
   }
