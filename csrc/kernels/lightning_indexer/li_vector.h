@@ -95,6 +95,7 @@ class LiVector {
     used_ = 0;
     const uint32_t maxM = t_->groupRows * t_->heads;
     for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(maxM * kLiHalfKeys);
+    if (t_->tileBuffers == 1) rowScores_ = Take<float>(t_->groupRows * kLiHalfKeys);
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
     wB_ = Take<float>(AlignUp(maxM, 8) * 8);
@@ -145,16 +146,26 @@ class LiVector {
       // Every head row times its weight, in one instruction: w broadcast to a block per head row.
       Mul(tile, tile, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
       PipeBarrier<PIPE_V>();
+      // With one tile buffer (prefill: 4 rows' top-k state leaves no room for a second) every row's
+      // heads are summed into rowScores_ first and the buffer released, so that the next tile's copy
+      // and its GM latency overlap this step's top-k instead of following it.
+      const bool early = t_->tileBuffers == 1;
+      bool sees[kMaxGroupRows];
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const int32_t limit = (visible[g] < hi ? visible[g] : hi) - base;  // keys of this block the row sees
-        if (limit <= 0) continue;
-        const LocalTensor<float> score = tile[g * heads * kLiHalfKeys];
-        SumHeads(score);
+        sees[g] = limit > 0;
+        if (!sees[g]) continue;
+        const LocalTensor<float> heads0 = tile[g * heads * kLiHalfKeys];
+        const LocalTensor<float> score = early ? rowScores_[g * kLiHalfKeys] : heads0;
+        SumHeads(heads0, score, early);
         if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
-        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+        if (!early) topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
       }
       tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
-      if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
+      if (!early) continue;
+      if (j + 1 < steps) FetchTile(m, sub, step_ + 1);
+      for (uint32_t g = 0; g < uint32_t(item.rows); ++g)
+        if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
@@ -235,15 +246,25 @@ class LiVector {
     PipeBarrier<PIPE_V>();
   }
 
-  // score[0, 64) = sum over the row's weighted head rows score[h * 64, h * 64 + 64): a folding
-  // tree, each level one Add of the upper half onto the lower half (an odd middle row waits).
-  __aicore__ inline void SumHeads(const AscendC::LocalTensor<float>& rows) {
+  // out[0, 64) = sum over the row's weighted head rows rows[h * 64, h * 64 + 64): a folding tree,
+  // each level one Add of the upper half onto the lower half (an odd middle row waits), the last
+  // level into `out` (`separate`: out is not rows[0, 64)).
+  __aicore__ inline void SumHeads(const AscendC::LocalTensor<float>& rows, const AscendC::LocalTensor<float>& out,
+                                  bool separate) {
     using namespace AscendC;
-    for (uint32_t n = t_->heads; n > 1;) {
+    uint32_t n = t_->heads;
+    for (; n > 2;) {
       const uint32_t half = n / 2;
       Add(rows, rows, rows[(n - half) * kLiHalfKeys], int32_t(half * kLiHalfKeys));
       PipeBarrier<PIPE_V>();
       n -= half;
+    }
+    if (n == 2) {
+      Add(out, rows, rows[kLiHalfKeys], int32_t(kLiHalfKeys));
+      PipeBarrier<PIPE_V>();
+    } else if (separate) {  // one head
+      DataCopy(out, rows, kLiHalfKeys);
+      PipeBarrier<PIPE_V>();
     }
   }
 
@@ -829,7 +850,7 @@ class LiVector {
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
   AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
-  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
+  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
