@@ -130,42 +130,10 @@ class LiVector {
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
-    // With several tile buffers the next tiles are copied while this one is worked on (with 3, a
-    // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
-    // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
-    // ~470).
-    const uint32_t ahead = t_->tileBuffers - 1;
-    for (uint32_t d = 0; d < (ahead > 0 ? ahead : 1) && d < steps; ++d) FetchTile(m, sub, step_ + d);
-    for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (ahead > 0 && j + ahead < steps) FetchTile(m, sub, step_ + ahead);
-      const uint32_t b = step_ % t_->tileBuffers;
-      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
-      const LocalTensor<float> tile = tiles_[b];
-      const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
-      // Every head row times its weight, in one instruction: w broadcast to a block per head row.
-      Mul(tile, tile, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
-      PipeBarrier<PIPE_V>();
-      // With one tile buffer (prefill: 4 rows' top-k state leaves no room for a second) every row's
-      // heads are summed into rowScores_ first and the buffer released, so that the next tile's copy
-      // and its GM latency overlap this step's top-k instead of following it.
-      const bool early = t_->tileBuffers == 1;
-      bool sees[kMaxGroupRows];
-      for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
-        const int32_t limit = (visible[g] < hi ? visible[g] : hi) - base;  // keys of this block the row sees
-        sees[g] = limit > 0;
-        if (!sees[g]) continue;
-        const LocalTensor<float> heads0 = tile[g * heads * kLiHalfKeys];
-        const LocalTensor<float> score = early ? rowScores_[g * kLiHalfKeys] : heads0;
-        SumHeads(heads0, score, early);
-        if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
-        if (!early) topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
-      }
-      tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
-      if (!early) continue;
-      if (j + 1 < steps) FetchTile(m, sub, step_ + 1);
-      for (uint32_t g = 0; g < uint32_t(item.rows); ++g)
-        if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+    if (t_->tileBuffers == 1) {
+      StepsOneBuffer(item, visible, lo, hi, steps);
+    } else {
+      StepsRing(item, visible, lo, hi, steps);
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
@@ -192,6 +160,94 @@ class LiVector {
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
+  }
+
+  // Row g's 64 scores of the block at key `base`: its weighted heads summed into `out` (`separate`:
+  // out is not the row's first head row), keys it may not see -inf. False: it sees none of them.
+  __aicore__ inline bool RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi, int32_t base,
+                                   const AscendC::LocalTensor<float>& out, bool separate) {
+    const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
+    if (limit <= 0) return false;
+    SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
+    if (limit < int32_t(kLiHalfKeys)) MaskTail(out, static_cast<uint32_t>(limit));
+    return true;
+  }
+
+  // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
+  __aicore__ inline void WeighHeads(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
+    using namespace AscendC;
+    const uint32_t h0 = r0 * t_->heads;
+    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t((r1 - r0) * t_->heads),
+        BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Several tile buffers (decode): the next tiles are copied while this one is worked on (with 3, a
+  // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
+  // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
+  // ~470).
+  __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+    using namespace AscendC;
+    const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
+    const uint32_t ahead = t_->tileBuffers - 1;
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d);
+    for (uint32_t j = 0; j < steps; ++j, ++step_) {
+      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead);
+      const uint32_t b = step_ % t_->tileBuffers;
+      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+      const LocalTensor<float> tile = tiles_[b];
+      const int32_t base = lo + int32_t(j * kLiHalfKeys);
+      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
+      WeighHeads(tile, 0, uint32_t(item.rows));
+      for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
+        const LocalTensor<float> score = tile[g * t_->heads * kLiHalfKeys];
+        if (RowScores(tile, g, visible[g], hi, base, score, false))
+          topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+      }
+      tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
+    }
+  }
+
+  // One tile buffer (prefill: 4 rows' top-k state leaves no room for a second): the tile goes in two
+  // parts of query rows, each copied, weighted and summed into rowScores_ on its own and released, so
+  // that the next tile's parts are copied (and wait out their GM latency) while the other part and
+  // this step's top-k are worked on.
+  __aicore__ inline void StepsOneBuffer(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+    using namespace AscendC;
+    const uint32_t rows = uint32_t(item.rows), parts = rows > 1 ? 2 : 1;
+    for (uint32_t p = 0; p < parts && steps > 0; ++p) FetchTilePart(rows, step_, p);
+    for (uint32_t j = 0; j < steps; ++j, ++step_) {
+      const int32_t base = lo + int32_t(j * kLiHalfKeys);
+      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
+      bool sees[kMaxGroupRows];
+      for (uint32_t p = 0; p < parts; ++p) {
+        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
+        const uint32_t r0 = PartRow(rows, p), r1 = PartRow(rows, p + 1);
+        WeighHeads(tiles_[0], r0, r1);
+        for (uint32_t g = r0; g < r1; ++g) sees[g] = RowScores(tiles_[0], g, visible[g], hi, base, rowScores_[g * kLiHalfKeys], true);
+        tileFree_[p].Release(0);  // the vector unit is done with this part of the buffer
+        if (j + 1 < steps) FetchTilePart(rows, step_ + 1, p);
+      }
+      for (uint32_t g = 0; g < rows; ++g)
+        if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+    }
+  }
+
+  // First query row of part p of a tile of `rows` rows (p = 2: the end).
+  __aicore__ inline uint32_t PartRow(uint32_t rows, uint32_t p) const { return p == 0 ? 0 : p == 1 ? (rows + 1) / 2 : rows; }
+
+  // Part p of score tile `step` -> its rows of tile buffer 0 (as FetchTile); the ring slot is released
+  // once the last part is copied.
+  __aicore__ inline void FetchTilePart(uint32_t rows, uint32_t step, uint32_t p) {
+    using namespace AscendC;
+    const uint32_t h0 = PartRow(rows, p) * t_->heads, h1 = PartRow(rows, p + 1) * t_->heads;
+    tileFree_[p].Wait(0);  // the vector unit is done with these rows' previous tile
+    if (p == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
+    DataCopy(tiles_[0][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + AscendC::GetSubBlockIdx() * kLiHalfKeys],
+             DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
+    if (h1 == rows * t_->heads) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
