@@ -164,13 +164,50 @@ class LiVector {
 
   // Row g's 64 scores of the block at key `base`: its weighted heads summed into `out` (`separate`:
   // out is not the row's first head row), keys it may not see -inf. False: it sees none of them.
+  // `span` > 1: the heads are already folded into partial sums at every span-th head row (FoldHeadsOfRows).
   __aicore__ inline bool RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi, int32_t base,
-                                   const AscendC::LocalTensor<float>& out, bool separate) {
+                                   const AscendC::LocalTensor<float>& out, bool separate, uint32_t span = 1) {
     const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
     if (limit <= 0) return false;
-    SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
+    if (span > 1) {
+      SumPartials(tile[g * t_->heads * kLiHalfKeys], out, span);
+    } else {
+      SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
+    }
     if (limit < int32_t(kLiHalfKeys)) MaskTail(out, static_cast<uint32_t>(limit));
     return true;
+  }
+
+  // The first levels of the heads' folding tree for query rows [r0, r1) at once, in one instruction
+  // each: head row i + s onto i for every i a multiple of 2s (strided repeats of one head row), while
+  // at least two partial sums per query row remain and the repeat stride fits its 8 bits. Power-of-two
+  // heads only (else none). Returns the span s left between partial sums (1: no level done).
+  __aicore__ inline uint32_t FoldHeadsOfRows(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
+    using namespace AscendC;
+    const uint32_t heads = t_->heads;
+    if ((heads & (heads - 1)) != 0) return 1;
+    const LocalTensor<float> first = tile[r0 * heads * kLiHalfKeys];
+    uint32_t span = 1;
+    for (; 2 * span < heads && 2 * span * (kLiHalfKeys / 8) <= 255; span *= 2) {
+      const uint8_t stride = uint8_t(2 * span * (kLiHalfKeys / 8));
+      Add(first, first, first[span * kLiHalfKeys], kLiHalfKeys, uint8_t((r1 - r0) * heads / (2 * span)),
+          BinaryRepeatParams(1, 1, 1, stride, stride, stride));
+      PipeBarrier<PIPE_V>();
+    }
+    return span;
+  }
+
+  // out[0, 64) = the sum of one query row's partial sums, at every span-th of its head rows
+  // (FoldHeadsOfRows; a power of two of them, at least 2): upper half onto lower half, the last level into out.
+  __aicore__ inline void SumPartials(const AscendC::LocalTensor<float>& row, const AscendC::LocalTensor<float>& out, uint32_t span) {
+    using namespace AscendC;
+    const uint8_t stride = uint8_t(span * (kLiHalfKeys / 8));
+    for (uint32_t n = t_->heads / span; n > 2; n /= 2) {
+      Add(row, row, row[(n / 2) * span * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, stride, stride, stride));
+      PipeBarrier<PIPE_V>();
+    }
+    Add(out, row, row[span * kLiHalfKeys], int32_t(kLiHalfKeys));
+    PipeBarrier<PIPE_V>();
   }
 
   // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
@@ -224,7 +261,9 @@ class LiVector {
         WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
         const uint32_t r0 = PartRow(rows, p), r1 = PartRow(rows, p + 1);
         WeighHeads(tiles_[0], r0, r1);
-        for (uint32_t g = r0; g < r1; ++g) sees[g] = RowScores(tiles_[0], g, visible[g], hi, base, rowScores_[g * kLiHalfKeys], true);
+        const uint32_t span = FoldHeadsOfRows(tiles_[0], r0, r1);
+        for (uint32_t g = r0; g < r1; ++g)
+          sees[g] = RowScores(tiles_[0], g, visible[g], hi, base, rowScores_[g * kLiHalfKeys], true, span);
         tileFree_[p].Release(0);  // the vector unit is done with this part of the buffer
         if (j + 1 < steps) FetchTilePart(rows, step_ + 1, p);
       }
