@@ -288,6 +288,27 @@ def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
     _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048), 89)
 
 
+@pytest.mark.parametrize("lens", [[67, 66, 65], [4]])
+def test_prefill_one_tile_buffer_in_two_parts(lens):
+    # 32 heads x 4 rows and k = 2048 leave UB room for one score tile buffer: the vector cores copy and
+    # sum it in two parts of query rows (LiVector::StepsOneBuffer). Causal batches of 67, 66 and 65
+    # rows end in groups of 3, 2 and 1 rows (parts of 2 + 1 rows, 1 + 1, one part) and in key blocks
+    # cut by the causal limit; [4]: one group of one step on one core.
+    q, k, w = _inputs((len(lens), max(lens), 32, 128), (len(lens), max(lens), 1, 128), seed=sum(lens))
+    check(q, k, w, actual_seq_lengths_query=lens, actual_seq_lengths_key=lens, sparse_count=2048, sparse_mode=3,
+          return_value=True)  # fmt: skip
+    if lens == [4]:
+        assert cpu_module().last_launch()["block_dim"] == 1
+
+
+def test_prefill_one_tile_buffer_rows_past_k_with_ties():
+    # The one-buffer path over many 4-row groups per core, the last rows seeing more than k keys (their
+    # two lists cut at the threshold); 89 distinct keys repeated: ties must keep the lower index.
+    q, k, w = _inputs((1, 2150, 32, 128), (1, 2150, 1, 128), seed=16)
+    k = k[:, torch.arange(2150) % 89]
+    _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048), 89)
+
+
 @pytest.mark.parametrize("rows, keys, distinct", [(1, 16000, 61), (12, 5000, 53), (3, 9000, 7)])
 def test_decode_final_merge_parts_split_on_tied_scores(rows, keys, distinct):
     # A decode row's final merge runs in parts on several vector cores, each merging the entries of

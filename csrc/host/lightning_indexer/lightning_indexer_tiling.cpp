@@ -21,6 +21,7 @@ constexpr uint32_t kMaxOutParts = 32;         // most vector cores sharing one r
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
   const uint32_t m = groupRows * heads;
   uint32_t bytes = tileBuffers * AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
+  if (tileBuffers == 1) bytes += groupRows * kLiHalfKeys * 4;  // the rows' summed scores (rowScores_)
   bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
   bytes += 2 * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
   bytes += groupRows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;

@@ -95,6 +95,7 @@ class LiVector {
     used_ = 0;
     const uint32_t maxM = t_->groupRows * t_->heads;
     for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(maxM * kLiHalfKeys);
+    if (t_->tileBuffers == 1) rowScores_ = Take<float>(t_->groupRows * kLiHalfKeys);
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
     wB_ = Take<float>(AlignUp(maxM, 8) * 8);
@@ -129,32 +130,10 @@ class LiVector {
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
-    // With several tile buffers the next tiles are copied while this one is worked on (with 3, a
-    // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
-    // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
-    // ~470).
-    const uint32_t ahead = t_->tileBuffers - 1;
-    for (uint32_t d = 0; d < (ahead > 0 ? ahead : 1) && d < steps; ++d) FetchTile(m, sub, step_ + d);
-    for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (ahead > 0 && j + ahead < steps) FetchTile(m, sub, step_ + ahead);
-      const uint32_t b = step_ % t_->tileBuffers;
-      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
-      const LocalTensor<float> tile = tiles_[b];
-      const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
-      // Every head row times its weight, in one instruction: w broadcast to a block per head row.
-      Mul(tile, tile, wB_, kLiHalfKeys, uint8_t(m), BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
-      PipeBarrier<PIPE_V>();
-      for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
-        const int32_t limit = (visible[g] < hi ? visible[g] : hi) - base;  // keys of this block the row sees
-        if (limit <= 0) continue;
-        const LocalTensor<float> score = tile[g * heads * kLiHalfKeys];
-        SumHeads(score);
-        if (limit < int32_t(kLiHalfKeys)) MaskTail(score, static_cast<uint32_t>(limit));
-        topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
-      }
-      tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
-      if (t_->tileBuffers == 1 && j + 1 < steps) FetchTile(m, sub, step_ + 1);
+    if (t_->tileBuffers == 1) {
+      StepsOneBuffer(item, visible, lo, hi, steps);
+    } else {
+      StepsRing(item, visible, lo, hi, steps);
     }
     for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
@@ -181,6 +160,133 @@ class LiVector {
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
+  }
+
+  // Row g's 64 scores of the block at key `base`: its weighted heads summed into `out` (`separate`:
+  // out is not the row's first head row), keys it may not see -inf. False: it sees none of them.
+  // `span` > 1: the heads are already folded into partial sums at every span-th head row (FoldHeadsOfRows).
+  __aicore__ inline bool RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi, int32_t base,
+                                   const AscendC::LocalTensor<float>& out, bool separate, uint32_t span = 1) {
+    const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
+    if (limit <= 0) return false;
+    if (span > 1) {
+      SumPartials(tile[g * t_->heads * kLiHalfKeys], out, span);
+    } else {
+      SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
+    }
+    if (limit < int32_t(kLiHalfKeys)) MaskTail(out, static_cast<uint32_t>(limit));
+    return true;
+  }
+
+  // The first levels of the heads' folding tree for query rows [r0, r1) at once, in one instruction
+  // each: head row i + s onto i for every i a multiple of 2s (strided repeats of one head row), while
+  // at least two partial sums per query row remain and the repeat stride fits its 8 bits. Power-of-two
+  // heads only (else none). Returns the span s left between partial sums (1: no level done).
+  __aicore__ inline uint32_t FoldHeadsOfRows(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
+    using namespace AscendC;
+    const uint32_t heads = t_->heads;
+    if ((heads & (heads - 1)) != 0) return 1;
+    const LocalTensor<float> first = tile[r0 * heads * kLiHalfKeys];
+    uint32_t span = 1;
+    for (; 2 * span < heads && 2 * span * (kLiHalfKeys / 8) <= 255; span *= 2) {
+      const uint8_t stride = uint8_t(2 * span * (kLiHalfKeys / 8));
+      Add(first, first, first[span * kLiHalfKeys], kLiHalfKeys, uint8_t((r1 - r0) * heads / (2 * span)),
+          BinaryRepeatParams(1, 1, 1, stride, stride, stride));
+      PipeBarrier<PIPE_V>();
+    }
+    return span;
+  }
+
+  // out[0, 64) = the sum of one query row's partial sums, at every span-th of its head rows
+  // (FoldHeadsOfRows; a power of two of them, at least 2): upper half onto lower half, the last level into out.
+  __aicore__ inline void SumPartials(const AscendC::LocalTensor<float>& row, const AscendC::LocalTensor<float>& out, uint32_t span) {
+    using namespace AscendC;
+    const uint8_t stride = uint8_t(span * (kLiHalfKeys / 8));
+    for (uint32_t n = t_->heads / span; n > 2; n /= 2) {
+      Add(row, row, row[(n / 2) * span * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, stride, stride, stride));
+      PipeBarrier<PIPE_V>();
+    }
+    Add(out, row, row[span * kLiHalfKeys], int32_t(kLiHalfKeys));
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
+  __aicore__ inline void WeighHeads(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
+    using namespace AscendC;
+    const uint32_t h0 = r0 * t_->heads;
+    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t((r1 - r0) * t_->heads),
+        BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Several tile buffers (decode): the next tiles are copied while this one is worked on (with 3, a
+  // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
+  // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
+  // ~470).
+  __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+    using namespace AscendC;
+    const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
+    const uint32_t ahead = t_->tileBuffers - 1;
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d);
+    for (uint32_t j = 0; j < steps; ++j, ++step_) {
+      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead);
+      const uint32_t b = step_ % t_->tileBuffers;
+      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+      const LocalTensor<float> tile = tiles_[b];
+      const int32_t base = lo + int32_t(j * kLiHalfKeys);
+      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
+      WeighHeads(tile, 0, uint32_t(item.rows));
+      for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
+        const LocalTensor<float> score = tile[g * t_->heads * kLiHalfKeys];
+        if (RowScores(tile, g, visible[g], hi, base, score, false))
+          topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+      }
+      tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
+    }
+  }
+
+  // One tile buffer (prefill: 4 rows' top-k state leaves no room for a second): the tile goes in two
+  // parts of query rows, each copied, weighted and summed into rowScores_ on its own and released, so
+  // that the next tile's parts are copied (and wait out their GM latency) while the other part and
+  // this step's top-k are worked on.
+  __aicore__ inline void StepsOneBuffer(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+    using namespace AscendC;
+    const uint32_t rows = uint32_t(item.rows), parts = rows > 1 ? 2 : 1;
+    for (uint32_t p = 0; p < parts && steps > 0; ++p) FetchTilePart(rows, step_, p);
+    for (uint32_t j = 0; j < steps; ++j, ++step_) {
+      const int32_t base = lo + int32_t(j * kLiHalfKeys);
+      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
+      bool sees[kMaxGroupRows];
+      for (uint32_t p = 0; p < parts; ++p) {
+        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
+        const uint32_t r0 = PartRow(rows, p), r1 = PartRow(rows, p + 1);
+        WeighHeads(tiles_[0], r0, r1);
+        const uint32_t span = FoldHeadsOfRows(tiles_[0], r0, r1);
+        for (uint32_t g = r0; g < r1; ++g)
+          sees[g] = RowScores(tiles_[0], g, visible[g], hi, base, rowScores_[g * kLiHalfKeys], true, span);
+        tileFree_[p].Release(0);  // the vector unit is done with this part of the buffer
+        if (j + 1 < steps) FetchTilePart(rows, step_ + 1, p);
+      }
+      for (uint32_t g = 0; g < rows; ++g)
+        if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+    }
+  }
+
+  // First query row of part p of a tile of `rows` rows (p = 2: the end).
+  __aicore__ inline uint32_t PartRow(uint32_t rows, uint32_t p) const { return p == 0 ? 0 : p == 1 ? (rows + 1) / 2 : rows; }
+
+  // Part p of score tile `step` -> its rows of tile buffer 0 (as FetchTile); the ring slot is released
+  // once the last part is copied.
+  __aicore__ inline void FetchTilePart(uint32_t rows, uint32_t step, uint32_t p) {
+    using namespace AscendC;
+    const uint32_t h0 = PartRow(rows, p) * t_->heads, h1 = PartRow(rows, p + 1) * t_->heads;
+    tileFree_[p].Wait(0);  // the vector unit is done with these rows' previous tile
+    if (p == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
+    DataCopy(tiles_[0][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + AscendC::GetSubBlockIdx() * kLiHalfKeys],
+             DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
+    if (h1 == rows * t_->heads) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
@@ -235,15 +341,25 @@ class LiVector {
     PipeBarrier<PIPE_V>();
   }
 
-  // score[0, 64) = sum over the row's weighted head rows score[h * 64, h * 64 + 64): a folding
-  // tree, each level one Add of the upper half onto the lower half (an odd middle row waits).
-  __aicore__ inline void SumHeads(const AscendC::LocalTensor<float>& rows) {
+  // out[0, 64) = sum over the row's weighted head rows rows[h * 64, h * 64 + 64): a folding tree,
+  // each level one Add of the upper half onto the lower half (an odd middle row waits), the last
+  // level into `out` (`separate`: out is not rows[0, 64)).
+  __aicore__ inline void SumHeads(const AscendC::LocalTensor<float>& rows, const AscendC::LocalTensor<float>& out,
+                                  bool separate) {
     using namespace AscendC;
-    for (uint32_t n = t_->heads; n > 1;) {
+    uint32_t n = t_->heads;
+    for (; n > 2;) {
       const uint32_t half = n / 2;
       Add(rows, rows, rows[(n - half) * kLiHalfKeys], int32_t(half * kLiHalfKeys));
       PipeBarrier<PIPE_V>();
       n -= half;
+    }
+    if (n == 2) {
+      Add(out, rows, rows[kLiHalfKeys], int32_t(kLiHalfKeys));
+      PipeBarrier<PIPE_V>();
+    } else if (separate) {  // one head
+      DataCopy(out, rows, kLiHalfKeys);
+      PipeBarrier<PIPE_V>();
     }
   }
 
@@ -829,7 +945,7 @@ class LiVector {
   AscendC::GlobalTensor<int32_t> indices_, listWords_;
   AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
   AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
-  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
+  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
