@@ -13,12 +13,13 @@
 // The emulator keeps, per core and launch, every line the core's scalar unit touched, as the
 // worst case the hardware allows: no line is evicted before the core ends. A stale read or an
 // unpublished write therefore shows in a kernel's results whenever the line was cached before the
-// other side's write (always, when a barrier or flag orders the two), not once in a while. Assumed where CANN is silent: the cache starts empty at launch (every kernel
-// reads its host-written tiling through it), lines are write-allocate (a write first fills its
-// line), only the bytes the core wrote are written back (so cores writing other words of one line
-// do not undo each other in thread-timing order), and a core's dirty lines reach GM when the core
-// finishes. Lines are cut from the start of
-// the GM buffer, as the trace does (NPU allocations are at least 64-byte aligned; host ones vary).
+// other side's write (always, when a barrier or flag orders the two), not once in a while.
+// Assumed where CANN is silent: the cache starts empty at launch (every kernel reads its
+// host-written tiling through it), lines are write-allocate (a write first fills its line), only
+// the bytes the core wrote are written back (so cores writing other words of one line do not undo
+// each other in thread-timing order), and a core's dirty lines reach GM when the core finishes.
+// Lines are cut from the start of the GM buffer, as the trace does (NPU allocations are at least
+// 64-byte aligned; host ones vary).
 #pragma once
 
 #include <cstdint>

@@ -217,10 +217,14 @@ uint64_t GmBufferStart(const void* p);
 // DataCache line, "Scalar读写数据" in CANN's guide) or to local memory share a record. Lines are cut
 // from the start of the GM buffer, not from the host address, which malloc aligns differently from
 // run to run (the timing model places each buffer line-aligned: csrc/perf/replay.cpp).
+inline uint64_t GmLine(const void* gmAddr) {
+  const uint64_t a = reinterpret_cast<uint64_t>(gmAddr), start = GmBufferStart(gmAddr);
+  return start + ((a - start) & ~uint64_t(63));
+}
+
 inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr) {
   if (CoreTrace* t = ActiveTrace()) {
-    const uint64_t a = reinterpret_cast<uint64_t>(gmAddr), start = gm ? GmBufferStart(gmAddr) : 0;
-    const uint64_t line = start + ((a - start) & ~uint64_t(63));
+    const uint64_t line = gm ? GmLine(gmAddr) : reinterpret_cast<uint64_t>(gmAddr) & ~uint64_t(63);
     if (!t->records.empty()) {
       TraceRecord& last = t->records.back();
       if (last.op == static_cast<uint8_t>(TraceOp::kScalar) && last.a == gm && last.b == write && last.addr == line &&
@@ -238,8 +242,7 @@ inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr) {
 // DataCacheCleanAndInvalid (emu/cache.h): one record per call, the line cut as TraceScalar cuts it.
 inline void TraceDataCacheClean(const void* gmAddr, bool entire) {
   if (CoreTrace* t = ActiveTrace()) {
-    const uint64_t a = reinterpret_cast<uint64_t>(gmAddr), start = entire ? 0 : GmBufferStart(gmAddr);
-    const uint64_t line = entire ? 0 : start + ((a - start) & ~uint64_t(63));
+    const uint64_t line = entire ? 0 : GmLine(gmAddr);
     t->Push(TraceRecord{"DataCacheCleanAndInvalid", line, 1, entire ? 1u : 0u, 0, static_cast<uint8_t>(TraceOp::kScalar),
                         PIPE_S, 1, 2});
   }
