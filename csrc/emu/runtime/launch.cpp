@@ -1,13 +1,14 @@
 // Kernel launch: one thread per emulated core, first failure wins, deadlocks detected.
 #include <algorithm>
 #include <cstdarg>
-#include <thread>
 
 #include "emu/pipe.h"
 #include "emu/sync.h"
 #include "emu/trace.h"
 #include "emu/atomic.h"
 #include "launch_context.h"
+#include "core_threads.h"
+#include "local_memory.h"
 
 namespace AscendC::emu {
 
@@ -267,6 +268,7 @@ void RunCore(LaunchContext* L, CoreState* core, const std::function<void()>* bod
   tCore = core;
   tLaunch = L;
   try {
+    AcquireLocalMemory(*core);
     (*body)();
     FlushDataCacheAtCoreEnd();
     for (int e = 0; e < static_cast<int>(HardEvent::MAX); ++e)
@@ -298,13 +300,7 @@ void AddCore(LaunchContext& L, int32_t type, int64_t blockIdx, int64_t sub) {
   c->blockIdx = blockIdx;
   c->subBlockIdx = sub;
   c->blockNum = L.blockDim;
-  c->launchIndex = static_cast<uint32_t>(L.cores.size());
-  for (int m = 0; m < kMemCount; ++m) {
-    const MemSpec& s = Spec(static_cast<Mem>(m));
-    if (s.onCube != (type == AIC)) continue;
-    c->mem[m].reset(new uint8_t[s.physicalBytes]);
-    Poison(c->mem[m].get(), s.physicalBytes);
-  }
+  c->launchIndex = static_cast<uint32_t>(L.cores.size());  // local memory: taken by the core's thread (RunCore)
   L.cores.push_back(std::move(c));
 }
 }  // namespace
@@ -354,10 +350,10 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     L.cores[i]->trace = &traces[i];
   }
   GmAtomicsUsed().store(false);  // GM reads stay plain memcpy until a core calls SetAtomicAdd
-  std::vector<std::thread> threads;
-  threads.reserve(L.cores.size());
-  for (auto& c : L.cores) threads.emplace_back(RunCore, &L, c.get(), &body);
-  for (auto& t : threads) t.join();
+  std::vector<std::function<void()>> coreJobs;
+  for (auto& c : L.cores) coreJobs.push_back([&L, core = c.get(), &body] { RunCore(&L, core, &body); });
+  RunOnCoreThreads(std::move(coreJobs));
+  for (auto& c : L.cores) ReleaseLocalMemory(*c);
 
   LaunchStats stats;
   stats.kernel = kernel;
