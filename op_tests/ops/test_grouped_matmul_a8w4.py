@@ -282,3 +282,20 @@ def test_bad_input_is_refused(change, error):
     pos = [args.pop(a) for a in ("x", "weight", "scale", "per_token_scale", "group_list")]
     with pytest.raises(error):
         ops.grouped_matmul_a8w4(*pos, **args)
+
+
+# Split-K, one row: N = 1536 is 6 tiles of 256 (24 units of 64 cannot make 5 tiles of <= 256), so on 5
+# cores the 6 x 4 K steps (K = 1000: 16 columns of padding in the last step) are cut 4 / 5 / 5 / 5 / 5;
+# the row in the first, a middle and the last expert, and in none.
+@pytest.mark.parametrize("counts", [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
+def test_one_row_split_k(counts):
+    m, n, k = 1, 1536, 1000
+    g = torch.Generator().manual_seed(30 + counts.index(1) if 1 in counts else 30)
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, g)
+    with ai_cores(5):
+        plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=3, out_dtype=1)
+        assert plan["split_k"] and (plan["n_tiles"], plan["n_tile"], plan["block_dim"]) == (6, 256, 5)
+        _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+        _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
+    with ai_cores(1):  # one core: no split
+        assert not cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=3, out_dtype=1)["split_k"]

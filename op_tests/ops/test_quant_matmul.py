@@ -337,3 +337,58 @@ def test_bad_input_is_refused(change, error):
     x1, x2, scale = args.pop("x1"), args.pop("x2"), args.pop("scale")
     with pytest.raises(error):
         ops.quant_matmul(x1, x2, scale, **args)
+
+
+# Split-K (one pass): the steps of all column tiles are cut evenly over the cores, a tile's K shared by
+# the blocks whose ranges hold its steps. (m, n, k, layout, cores, tiles): 3 tiles of 16 on 4 cores
+# (too few tiles; K = 300: 3 steps, a short last one; ranges 2 / 2 / 2 / 3 steps: a block with pieces
+# of two tiles, tiles in 2 and 1 pieces); 64 rows x 256 columns on 4 cores (rows as large as a tile's
+# weights: 2 tiles of 128 instead of 4 of 64, each in two pieces; K tail 1000 = 7 x 128 + 104); 40 x 80
+# on 3 cores (an odd count: 2 tiles, the middle block holds pieces of both).
+SPLIT = [(3, 48, 300, "nk", 4, 3), (64, 256, 1000, "nk", 4, 2), (64, 256, 1000, "kn", 4, 2), (40, 80, 700, "nk", 3, 2)]
+
+
+@pytest.mark.parametrize("m,n,k,layout,cores,tiles", SPLIT)
+def test_split_k(m, n, k, layout, cores, tiles):
+    g = torch.Generator().manual_seed(m + n + k + cores)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    scale = torch.rand(n, generator=g) * 1e-3
+    with ai_cores(cores):
+        plan = _plan(m, n, k, layout)
+        assert plan["split_k"] and plan["n_tiles"] == tiles and plan["block_dim"] == cores
+        _check(x1, x2, scale, output_dtype=torch.int32)
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), bias=torch.randint(-999, 999, (n,), generator=g,
+               dtype=torch.int32), output_dtype=torch.bfloat16)  # fmt: skip
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), bias=torch.randn(n, generator=g),
+               output_dtype=torch.float16)  # fmt: skip
+
+
+def test_split_k_switch_point():
+    # 4 cores, 256 columns in 4 tiles of 64: a tile's weights are 64 x K bytes, the rows m x K; from
+    # m = 32 (twice the rows >= the tile's weights) 2 tiles of 128, split in two; one core never splits.
+    k, n = 640, 256
+    g = torch.Generator().manual_seed(5)
+    with ai_cores(4):
+        below, at = _plan(31, n, k, "nk"), _plan(32, n, k, "nk")
+        assert not below["split_k"] and below["n_tiles"] == 4 and below["slots_per_block"] == 2
+        assert at["split_k"] and at["n_tiles"] == 2 and at["n_tile"] == 128
+        for m in (31, 32):
+            x1, x2 = _inputs(m, n, k, g=g, layout="nk")
+            _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+    with ai_cores(1):
+        assert not _plan(32, n, k, "nk")["split_k"] and not _plan(3, 48, 300, "nk")["split_k"]
+        x1, x2 = _inputs(3, 48, 300, g=g, layout="nk")
+        _check(x1, x2, torch.rand(48, generator=g), output_dtype=torch.int32)
+
+
+def test_odd_blocks_shift_their_load_units():
+    # One pass with units of several steps: odd blocks start with a half unit; K = 2000 (16 steps) in
+    # units of 4 on 3 cores (3 tiles of 96 / 64 columns): the odd block's units are 2, 4, 4, 4, 2 steps.
+    m, n, k = 5, 256, 2000
+    with ai_cores(3):
+        plan = _plan(m, n, k, "kn")
+        assert plan["unit_steps"] == 4 and plan["unit_shift"] == 2 and not plan["split_k"]
+        g = torch.Generator().manual_seed(6)
+        x1, x2 = _inputs(m, n, k, g=g, layout="kn")
+        _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+    assert _plan(300, 130, 96, "nk")["unit_shift"] == 0  # several passes: a step a load

@@ -24,6 +24,9 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["n_gran"] = t.nGran;
   d["unit_steps"] = t.unitSteps;
   d["acc_slots"] = t.accSlots;
+  d["split_k"] = bool(t.splitK);
+  d["slots_per_block"] = t.slotsPerBlock;
+  d["unit_shift"] = t.unitShift;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

@@ -59,8 +59,10 @@ class QGemmCube {
     weight_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(weight));
     handoff_.Init(workspace, t, block);
     chunkElems_ = t.kStep * t.nTile;
-    unitsPerPass_ = CeilDiv(t.chunksPerPass, t.unitSteps);
     ringUnits_ = t.ringChunks / t.unitSteps;
+    // Odd blocks start with a shorter unit, so that their row copies (from L2) fall between those of
+    // the even blocks rather than at the same moments: the HBM keeps streaming weights meanwhile.
+    shift_ = (block & 1) ? t.unitShift : 0;
     pipe.InitBuffer(ringL1_, t.ringChunks * t.nTile * kQGemmStepBytes);
     pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
     pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
@@ -84,6 +86,7 @@ class QGemmCube {
     handoff_.DrainCube();
     l0Slots_.Drain();
     accSlots_.Drain();
+    if (t_->splitK) AscendC::SyncAll<false>();  // the partials are in GM: the vector cores add them up
   }
 
  private:
@@ -94,6 +97,19 @@ class QGemmCube {
 
   __aicore__ inline uint32_t Passes(const QGemmItem& it) const { return CeilDiv(it.rows, t_->tokensPerPass); }
   __aicore__ inline uint32_t LoadPasses(const QGemmItem& it) const { return t_->resident ? 1 : Passes(it); }
+  // An item's steps in load units: unit u holds the item's steps [u U - shift, (u + 1) U - shift)
+  // (U = unitSteps, clipped to the item), at positions shift.. of the first unit's slots.
+  __aicore__ inline uint32_t ItemUnits(const QGemmItem& it) const { return CeilDiv(it.kSteps + shift_, t_->unitSteps); }
+  __aicore__ inline uint32_t UnitFirstPos(uint32_t u) const { return u == 0 ? shift_ : 0; }
+  __aicore__ inline uint32_t UnitK0(const QGemmItem& it, uint32_t u) const {
+    return (it.kStep0 + u * t_->unitSteps + UnitFirstPos(u) - shift_) * t_->kStep;
+  }
+  // K elements of unit u (the last unit of an item, or of K, may be short).
+  __aicore__ inline uint32_t UnitLen(const QGemmItem& it, uint32_t u, uint32_t kLen) const {
+    const uint32_t k0 = UnitK0(it, u), end = (it.kStep0 + it.kSteps) * t_->kStep;
+    const uint32_t stop = end < kLen ? end : kLen, unitK = (t_->unitSteps - UnitFirstPos(u)) * t_->kStep;
+    return stop - k0 < unitK ? stop - k0 : unitK;
+  }
   __aicore__ inline AscendC::LocalTensor<T> Slot(uint32_t s) { return ringL1_.Get<T>()[s * chunkElems_]; }
   __aicore__ inline AscendC::LocalTensor<int8_t> SlotBytes(uint32_t s) {
     return ringL1_.Get<int8_t>()[s * chunkElems_ / kPerByte];
@@ -107,40 +123,45 @@ class QGemmCube {
   // Issues every load whose slot is free, weights first; before the first one after an L1 read, the
   // fence that makes MTE2 wait for MTE1's reads so far.
   __aicore__ inline void Pump() {
-    for (;;) {
-      if (wCur_.valid && wIssued_ - wFreed_ < ringUnits_) {
-        Fence();
-        LoadWeightUnit(wCur_.it, wCur_.step, uint32_t(wIssued_ % ringUnits_));
-        ++wIssued_;
-        NextStep(wCur_, LoadPasses(wCur_.it));
-        continue;
-      }
-      if (aReady_ && aCur_.valid && aIssued_ - consumed_ < t_->aDepth && wIssued_ > aCur_.wBase + aCur_.step) {
-        Fence();
-        const uint32_t slot = uint32_t(aIssued_ % t_->aDepth);
-        const uint32_t tokens = PassTokens(aCur_.it, aCur_.pass);
-        const uint32_t kLen = kMsd ? t_->kPad : t_->k, unitK = t_->unitSteps * t_->kStep;
-        const uint32_t k0 = aCur_.step * unitK;
-        LoadA(ASlotBytes(slot), aCur_.it, aCur_.pass * t_->tokensPerPass, tokens, k0, kLen - k0 < unitK ? kLen - k0 : unitK,
-              QGemmPassRows(*t_, tokens));
-        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(slot));  // also covers the step's weights
-        ++aIssued_;
-        NextStep(aCur_, Passes(aCur_.it));
-        continue;
-      }
-      return;
+    while (TryLoadWeights() || TryLoadA()) {
     }
+  }
+
+  __aicore__ inline bool TryLoadWeights() {
+    if (!wCur_.valid || wIssued_ - wFreed_ >= ringUnits_) return false;
+    Fence();
+    LoadWeightUnit(wCur_.it, wCur_.step, uint32_t(wIssued_ % ringUnits_));
+    ++wIssued_;
+    NextStep(wCur_, LoadPasses(wCur_.it));
+    return true;
+  }
+
+  // A unit's rows, once its weights are queued (so the flag after the A load covers both).
+  __aicore__ inline bool TryLoadA() {
+    if (!aReady_ || !aCur_.valid || aIssued_ - consumed_ >= t_->aDepth || wIssued_ <= aCur_.wBase + aCur_.step) return false;
+    Fence();
+    const uint32_t slot = uint32_t(aIssued_ % t_->aDepth);
+    const uint32_t tokens = PassTokens(aCur_.it, aCur_.pass);
+    const uint32_t kLen = kMsd ? t_->kPad : t_->k;
+    const uint32_t mPad = QGemmPassRows(*t_, tokens);
+    LoadA(ASlotBytes(slot)[UnitFirstPos(aCur_.step) * mPad * kQGemmStepBytes], aCur_.it, aCur_.pass * t_->tokensPerPass, tokens, UnitK0(aCur_.it, aCur_.step),
+          UnitLen(aCur_.it, aCur_.step, kLen), mPad);
+    AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(slot));  // also covers the step's weights
+    ++aIssued_;
+    NextStep(aCur_, Passes(aCur_.it));
+    return true;
   }
 
   // Moves a cursor to the next step of the stream. The weight cursor walks the load passes of each
   // item (one when resident), the A cursor every pass; wBase follows the weight loads either way.
   __aicore__ inline void NextStep(QGemmStreamCursor& c, uint32_t passes) {
-    if (++c.step < unitsPerPass_) return;
+    const uint32_t units = ItemUnits(c.it);
+    if (++c.step < units) return;
     c.step = 0;
-    if (!t_->resident) c.wBase += unitsPerPass_;
+    if (!t_->resident) c.wBase += units;
     if (++c.pass < passes) return;
     c.pass = 0;
-    if (t_->resident) c.wBase += unitsPerPass_;
+    if (t_->resident) c.wBase += units;
     c.valid = c.sched.Next(c.it);
   }
 
@@ -155,13 +176,15 @@ class QGemmCube {
     return aL1_.Get<int8_t>()[s * t_->unitSteps * t_->aRows * kQGemmStepBytes];
   }
 
-  // Unit u of item `it` (K rows [u unitK, +unitK), the item's columns) -> ring unit slot `slot`, in one
+  // Unit u of item `it` (K rows [UnitK0, +UnitLen), the item's columns) -> ring unit slot `slot`, in one
   // copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk slot slot * unitSteps
   // + j; [K, N]: unitSteps * kStep rows per column block, step j starting at row j * kStep of each.
   __aicore__ inline void LoadWeightUnit(const QGemmItem& it, uint32_t u, uint32_t slot) {
-    const uint32_t unitK = t_->unitSteps * t_->kStep, k0 = u * unitK, kRows = t_->k - k0 < unitK ? t_->k - k0 : unitK;
+    const uint32_t unitK = t_->unitSteps * t_->kStep, k0 = UnitK0(it, u), kRows = UnitLen(it, u, t_->k);
     const uint64_t base = uint64_t(it.group) * t_->k * t_->n / kPerByte;  // bytes
-    const AscendC::LocalTensor<int8_t> dst = SlotBytes(slot * t_->unitSteps);
+    const uint32_t pos = UnitFirstPos(u);
+    const AscendC::LocalTensor<int8_t> dst =
+        t_->weightKind == kWeightInt8NK ? SlotBytes(slot * t_->unitSteps + pos) : SlotBytes(slot * t_->unitSteps)[pos * t_->kStep * 32];
     if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns
       CopyGmToNz(dst, weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
     else  // [K, N]: kRows rows of nValid columns
@@ -173,30 +196,30 @@ class QGemmCube {
   __aicore__ inline void RunItem(const QGemmItem& it) {
     const uint32_t passes = Passes(it);
     for (uint32_t p = 0; p < passes; ++p) {
-      RunPass(PassTokens(it, p), p + 1 == passes);
-      if (!t_->resident) readBase_ += unitsPerPass_;
+      RunPass(it, PassTokens(it, p), p + 1 == passes);
+      if (!t_->resident) readBase_ += ItemUnits(it);
     }
-    if (t_->resident) readBase_ += unitsPerPass_;
+    if (t_->resident) readBase_ += ItemUnits(it);
   }
 
-  __aicore__ inline void RunPass(uint32_t tokens, bool lastPass) {
+  __aicore__ inline void RunPass(const QGemmItem& it, uint32_t tokens, bool lastPass) {
     using namespace AscendC;
     const uint32_t mPad = QGemmPassRows(*t_, tokens), m1 = mPad / 16;
     const uint32_t kLen = kMsd ? t_->kPad : t_->k;
     const uint32_t acc = accSlots_.Acquire();
     const LocalTensor<int32_t> c = l0c_.Get<int32_t>()[acc * t_->mTile * t_->nTile];
-    for (uint32_t s = 0; s < t_->chunksPerPass; ++s) {
-      const uint32_t k0 = s * t_->kStep, kValid = kLen - k0 < t_->kStep ? kLen - k0 : t_->kStep;
+    for (uint32_t s = 0; s < it.kSteps; ++s) {
+      const uint32_t k0 = (it.kStep0 + s) * t_->kStep, kValid = kLen - k0 < t_->kStep ? kLen - k0 : t_->kStep;
       const uint32_t k1 = CeilDiv(kValid, kC0);
-      const uint32_t u = s / t_->unitSteps, j = s % t_->unitSteps;
+      const uint32_t u = (s + shift_) / t_->unitSteps, j = (s + shift_) % t_->unitSteps;
       const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
       const uint32_t ws = uint32_t((readBase_ + u) % ringUnits_);  // the unit's weight slot
-      const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == t_->chunksPerPass;
+      const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == it.kSteps;
       // L1 -> L0, once the unit's loads (A, and before it the weights) have arrived.
       const uint32_t l = l0Slots_.Acquire();
       const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];
       const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
-      if (j == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(aSlot));
+      if (j == 0 || s == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(aSlot));
       LoadAToL0(l0a, aL1_.Get<T>()[(aSlot * t_->unitSteps * t_->aRows + j * mPad) * kStepElems], m1, k1);
       if (t_->weightKind == kWeightInt8NK) {
         LoadBtToL0(l0b, Slot(ws * t_->unitSteps + j), t_->nTile / 16, k1);
@@ -220,7 +243,8 @@ class QGemmCube {
     SetFlag<HardEvent::M_FIX>(0);
     WaitFlag<HardEvent::M_FIX>(0);
     const uint32_t rows = kMsd ? 2 * tokens + 1 : tokens;
-    handoff_.Put(c, rows, mPad);
+    if (t_->splitK) handoff_.PutPartial(c, rows, mPad, AlignUp(it.nValid, 16), it.slot);
+    else handoff_.Put(c, rows, mPad);
     accSlots_.Release(acc);
   }
 
@@ -244,7 +268,7 @@ class QGemmCube {
   QGemmStreamCursor wCur_, aCur_;  // the next weight load, the next A load
   QGemmHandoff handoff_;
   bool aReady_ = false, fence_ = false;
-  uint32_t chunkElems_ = 0, unitsPerPass_ = 0, ringUnits_ = 0;
+  uint32_t chunkElems_ = 0, ringUnits_ = 0, shift_ = 0;
   uint64_t wIssued_ = 0, wFreed_ = 0;      // weight loads issued; ring slots read for the last time
   uint64_t aIssued_ = 0, consumed_ = 0;    // steps whose A is loaded; steps read by MTE1
   uint64_t readBase_ = 0;                  // weight load index of chunk 0 of the running pass

@@ -5,6 +5,9 @@
 //   int bias acc += bias[n]             (int32)
 //   int32 output: acc as is. Otherwise, in fp32:
 //   y = fp32(acc) * scale[g, n] * pertoken[m] (+ float bias[n]), rounded once to the output type.
+// Split-K: after a SyncAll (every cube has written its pieces' partials), the vector cores of the
+// blocks holding pieces of a column tile share its rows; each adds the pieces' int32 partials of its
+// rows (exact) and dequantises the sum as above, so the scales are applied once.
 #pragma once
 
 #include "kernel_operator.h"
@@ -22,6 +25,7 @@ class QGemmVector {
                               GM_ADDR groupList, GM_ADDR workspace, const QGemmTiling& t) {
     t_ = &t;
     const uint32_t block = uint32_t(AscendC::GetBlockIdx()) / 2;
+    block_ = block;
     sched_.Init(t, groupList, block);
     handoff_.Init(workspace, t, block);
     scale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale));
@@ -39,10 +43,20 @@ class QGemmVector {
     pipe.InitBuffer(biasRow_, t.nTile * sizeof(float));
     pipe.InitBuffer(pts_, AlignUp(maxRows_, 8) * sizeof(float));
     pipe.InitBuffer(ptsBlocks_, AlignUp(maxRows_, 8) * 32);
+    if (t.splitK) {
+      pipe.InitBuffer(part_, tileElems * sizeof(int32_t));
+      if (kMsd) pipe.InitBuffer(partLo_, tileElems * sizeof(int32_t));
+      if (kMsd) pipe.InitBuffer(partRow_, t.nTile * sizeof(int32_t));
+    }
   }
 
   __aicore__ inline void Process() {
     QGemmItem it;
+    if (t_->splitK) {
+      AscendC::SyncAll<false>();  // every cube's partials are in GM
+      while (sched_.Next(it)) RunPiece(it);
+      return;
+    }
     while (sched_.Next(it)) {
       for (uint32_t tok0 = 0; tok0 < it.rows; tok0 += t_->tokensPerPass) {
         const uint32_t tokens = it.rows - tok0 < t_->tokensPerPass ? it.rows - tok0 : t_->tokensPerPass;
@@ -60,18 +74,63 @@ class QGemmVector {
     const uint32_t my0 = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
     const uint32_t rows = AscendC::GetSubBlockIdx() == 0 ? half : tokens - half;
     const GlobalTensor<int32_t> slot = handoff_.Get();
-    const uint32_t nt = t_->nTile, elems = rows * nt;
-    LocalTensor<int32_t> acc = acc_.Get<int32_t>();
-    if (rows > 0) {
-      DataCopy(acc, slot[uint64_t(my0) * nt], elems);
-      if constexpr (kMsd) {
-        DataCopy(lo_.Get<int32_t>(), slot[uint64_t(tokens + my0) * nt], elems);
-        DataCopy(rowInt_.Get<int32_t>(), slot[uint64_t(2 * tokens) * nt], nt);
-      }
-    }
+    if (rows > 0) LoadAcc(slot, tokens, my0, rows);
     handoff_.Release();  // on MTE2, after the copies
     if (rows == 0) return;
-    const uint64_t row0 = uint64_t(it.row0) + tok0 + my0;
+    Dequantise(it, uint64_t(it.row0) + tok0 + my0, rows);
+  }
+
+  // Split-K: this vector core's share of the piece's column tile (the tile's rows cut into two shares
+  // per block holding a piece of it): the sum of every piece's partial, dequantised.
+  __aicore__ inline void RunPiece(const QGemmItem& it) {
+    const uint32_t tokens = it.rows, shares = 2 * it.parts, share = 2 * it.part + AscendC::GetSubBlockIdx();
+    const uint32_t my0 = tokens * share / shares, rows = tokens * (share + 1) / shares - my0;
+    if (rows == 0) return;
+    const uint32_t first = block_ - it.part;
+    for (uint32_t q = 0; q < it.parts; ++q) {
+      const AscendC::GlobalTensor<int32_t> src = handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
+      if (q == 0) LoadAcc(src, tokens, my0, rows);
+      else AddPart(src, tokens, my0, rows);
+    }
+    Dequantise(it, uint64_t(it.row0) + my0, rows);
+  }
+
+  // The int32 rows [my0, my0 + rows) of a pass's tile (MSD: its hi and lo rows and the ones row) -> UB.
+  __aicore__ inline void LoadAcc(const AscendC::GlobalTensor<int32_t>& slot, uint32_t tokens, uint32_t my0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t nt = t_->nTile, elems = rows * nt;
+    DataCopy(acc_.Get<int32_t>(), slot[uint64_t(my0) * nt], elems);
+    if constexpr (kMsd) {
+      DataCopy(lo_.Get<int32_t>(), slot[uint64_t(tokens + my0) * nt], elems);
+      DataCopy(rowInt_.Get<int32_t>(), slot[uint64_t(2 * tokens) * nt], nt);
+    }
+  }
+
+  // Split-K: adds another piece's partial of the same rows (int32, exact).
+  __aicore__ inline void AddPart(const AscendC::GlobalTensor<int32_t>& slot, uint32_t tokens, uint32_t my0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t nt = t_->nTile, elems = rows * nt;
+    SetFlag<Ev::V_MTE2>(0);  // the previous part's adds have read the part buffers
+    WaitFlag<Ev::V_MTE2>(0);
+    DataCopy(part_.Get<int32_t>(), slot[uint64_t(my0) * nt], elems);
+    if constexpr (kMsd) {
+      DataCopy(partLo_.Get<int32_t>(), slot[uint64_t(tokens + my0) * nt], elems);
+      DataCopy(partRow_.Get<int32_t>(), slot[uint64_t(2 * tokens) * nt], nt);
+    }
+    SetFlag<Ev::MTE2_V>(0);
+    WaitFlag<Ev::MTE2_V>(0);
+    Add(acc_.Get<int32_t>(), acc_.Get<int32_t>(), part_.Get<int32_t>(), int32_t(elems));
+    if constexpr (kMsd) {
+      Add(lo_.Get<int32_t>(), lo_.Get<int32_t>(), partLo_.Get<int32_t>(), int32_t(elems));
+      Add(rowInt_.Get<int32_t>(), rowInt_.Get<int32_t>(), partRow_.Get<int32_t>(), int32_t(nt));
+    }
+  }
+
+  // acc (and MSD's lo / ones rows) in UB -> rows row0.. of the output.
+  __aicore__ inline void Dequantise(const QGemmItem& it, uint64_t row0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t nt = t_->nTile, elems = rows * nt;
+    LocalTensor<int32_t> acc = acc_.Get<int32_t>();
     LoadRowParams(it, row0, rows);
     SetFlag<Ev::MTE2_V>(0);
     WaitFlag<Ev::MTE2_V>(0);
@@ -161,8 +220,9 @@ class QGemmVector {
   const QGemmTiling* t_ = nullptr;
   QGemmSchedule sched_;
   QGemmHandoff handoff_;
-  uint32_t maxRows_ = 0;
+  uint32_t maxRows_ = 0, block_ = 0;
   AscendC::TBuf<AscendC::TPosition::VECCALC> acc_, lo_, outBuf_, rowInt_, scaleRow_, biasRow_, pts_, ptsBlocks_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> part_, partLo_, partRow_;  // split-K: another piece's partial
   AscendC::GlobalTensor<float> scale_, pertoken_, biasFloat_;
   AscendC::GlobalTensor<int32_t> biasInt_;
   AscendC::GlobalTensor<OutT> out_;

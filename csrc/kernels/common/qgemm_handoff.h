@@ -2,6 +2,8 @@
 // slots in the workspace. The cube writes pass i to slot i % 2 and signals READY; both vector
 // cores of the block read their rows and signal FREE. The cube waits for FREE before reusing a
 // slot (mode-2 flags: the cube's wait needs both vector cores).
+// Split-K (t.splitK): a block owns slotsPerBlock slots, one per piece; the cube writes each piece's
+// partial to its slot without flags, and the vector cores read them after a SyncAll.
 #pragma once
 
 #include "kernel_operator.h"
@@ -17,8 +19,25 @@ class QGemmHandoff {
   // block: the AI core (block) index, shared by the cube core and its two vector cores.
   __aicore__ inline void Init(GM_ADDR workspace, const QGemmTiling& t, uint32_t block) {
     t_ = &t;
-    slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + uint64_t(block) * 2 * t.wsSlotBytes),
-                           2 * t.wsSlotBytes / sizeof(int32_t));
+    workspace_ = workspace;
+    slots_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + uint64_t(block) * t.slotsPerBlock * t.wsSlotBytes),
+                           uint64_t(t.slotsPerBlock) * t.wsSlotBytes / sizeof(int32_t));
+  }
+
+  // Split-K, cube: L0C tile c -> this block's slot `slot`, `rows` rows of the first `cols` columns.
+  __aicore__ inline void PutPartial(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, uint32_t cols,
+                                    uint32_t slot) {
+    using namespace AscendC;
+    FixpipeParamsV220 p(uint16_t(cols), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
+    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(slot), c, p);
+  }
+
+  // Split-K, vector: slot `slot` of block `block` (row-major [rows, nTile] int32).
+  __aicore__ inline AscendC::GlobalTensor<int32_t> BlockSlot(uint32_t block, uint32_t slot) const {
+    AscendC::GlobalTensor<int32_t> g;
+    g.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace_ +
+                                                        (uint64_t(block) * t_->slotsPerBlock + slot) * t_->wsSlotBytes));
+    return g;
   }
 
   // Cube: L0C tile c ([mPad rows, nTile] Nz) -> the next slot, `rows` rows row-major.
@@ -53,6 +72,7 @@ class QGemmHandoff {
   }
 
   const QGemmTiling* t_ = nullptr;
+  GM_ADDR workspace_ = nullptr;
   AscendC::GlobalTensor<int32_t> slots_;
   uint32_t count_ = 0;
 };

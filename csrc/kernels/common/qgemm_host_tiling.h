@@ -160,6 +160,29 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
     mTile = kQGemmL0cElems / nTile;
     resident = uint64_t(chunks) * nTile * kQGemmStepBytes <= kQGemmRingBytes;
   }
+  // Split-K (one group, one pass): when the column tiles do not split evenly over the cores (e.g.
+  // 24 tiles of 256 on 20 cores: 4 cores stream a second tile alone), or when each tile re-reads
+  // rows nearly as large as its weights (every core reads all M x K rows once per tile), the steps
+  // of all tiles are cut evenly over the cores instead, a tile's K then shared by 2-3 cores.
+  bool splitK = false;
+  if (oneGroup && !prefill && !wideMsd && p.m >= 1 && p.m <= TokensPerPass(p.msd, mTile)) {
+    const uint64_t rowBytes = uint64_t(p.msd ? 2 * p.m + 1 : p.m) * kLen / (int4 ? 2 : 1);
+    const uint32_t half = CeilDiv(aiCores, 2), halfWidth = CeilDiv(units, half) * gran;
+    const uint64_t tileBytes = uint64_t(p.k) * (CeilDiv(units, nTiles) * gran) / (int4 ? 2 : 1);
+    if (nTiles % aiCores == 0 && units >= half && halfWidth <= candidates[0] && 2 * rowBytes >= tileBytes) {
+      uint32_t fit = candidates[0];
+      for (uint32_t c : candidates)
+        if (c % gran == 0 && c >= halfWidth) fit = c;
+      if (p.m <= TokensPerPass(p.msd, MTileFor(fit))) {
+        nTile = fit;
+        nTiles = half;
+        nGran = gran;
+        mTile = MTileFor(nTile);
+      }
+    }
+    splitK = nTiles % aiCores != 0 && uint64_t(nTiles) * chunks >= 2 * aiCores;
+    if (splitK) resident = false;
+  }
   const bool fullL0c = prefill || wideMsd;  // items of one pass, one output tile each (expected)
   QGemmTiling t{};
   t.nTiles = nTiles;
@@ -174,6 +197,7 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.nTile = nTile;
   t.mTile = mTile;
   t.accSlots = t.mTile * nTile > kQGemmL0cSlotElems ? 1 : 2;
+  t.splitK = splitK ? 1 : 0;
   t.tokensPerPass = TokensPerPass(p.msd, t.mTile);
   t.kStep = kStep;
   t.kPad = kLen;
@@ -208,6 +232,9 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   }
   t.resident = resident ? 1 : 0;
   t.unitSteps = unit;
+  // One pass (decode): odd blocks start half a unit later in their row copies (QGemmCube), so the
+  // cores' row copies, which read L2, do not all fall at the moments the HBM would idle.
+  t.unitShift = onePass && !fullL0c ? unit / 2 : 0;
   t.ringChunks = ringUnits * unit;
   t.aDepth = aDepth;
   if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
@@ -227,7 +254,16 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
                             (t.itemRows ? (p.m + t.itemRows - 1) / t.itemRows : 1);
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(aiCores, maxItems)));
   t.wsSlotBytes = t.mTile * t.nTile * sizeof(int32_t);
-  uint64_t ws = uint64_t(t.blockDim) * 2 * t.wsSlotBytes;
+  t.slotsPerBlock = 2;
+  if (splitK) {  // every block has steps; its slots: one per column tile its range touches
+    t.blockDim = aiCores;
+    t.slotsPerBlock = 0;
+    for (uint32_t b = 0; b < aiCores; ++b) {
+      const uint64_t first = QGemmSplitStart(t, b) / chunks, last = (QGemmSplitStart(t, b + 1) - 1) / chunks;
+      t.slotsPerBlock = std::max<uint32_t>(t.slotsPerBlock, uint32_t(last - first + 1));
+    }
+  }
+  uint64_t ws = uint64_t(t.blockDim) * t.slotsPerBlock * t.wsSlotBytes;
   if (p.msd) {
     const uint64_t matrix = p.m * kLen / 2;  // int4 bytes
     const uint64_t hi = AlignUp64(ws, 512), lo = AlignUp64(hi + matrix, 512), ones = AlignUp64(lo + matrix, 512);

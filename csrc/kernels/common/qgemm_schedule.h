@@ -20,6 +20,12 @@ struct QGemmItem {
   uint32_t rows;    // activation rows (>= 1)
   uint32_t n0;      // first output column
   uint32_t nValid;  // columns of this tile inside N
+  uint32_t kStep0;  // first K step (split-K: the piece's; else 0)
+  uint32_t kSteps;  // K steps (chunksPerPass unless split)
+  uint32_t tile;    // column tile index
+  uint32_t part;    // split-K: index of this block among the blocks holding pieces of the tile
+  uint32_t parts;   // split-K: how many blocks hold pieces of the tile (1 unless split)
+  uint32_t slot;    // split-K: the block's workspace slot of this piece
 };
 
 // A rows one pass of `tokens` activation rows puts on the cube, rounded up to whole fractals.
@@ -52,6 +58,10 @@ class QGemmSchedule {
       total_ += GroupCost(rows);
     }
     totalRows_ = t.m - rowsLeft;
+    if (t.splitK) {
+      InitSplit();
+      return;
+    }
     g_ = 0;
     row0_ = 0;
     start_ = 0;
@@ -64,6 +74,7 @@ class QGemmSchedule {
 
   // The next item of this block; false when there is none.
   __aicore__ inline bool Next(QGemmItem& item) {
+    if (t_->splitK) return NextPiece(item);
     while (g_ < t_->groups) {
       if (done_) {
         NextGroup();
@@ -85,12 +96,49 @@ class QGemmSchedule {
       item.rows = rows;
       item.n0 = QGemmColumnStart(*t_, j);
       item.nValid = QGemmColumnStart(*t_, j + 1) - item.n0;
+      item.kStep0 = 0;
+      item.kSteps = t_->chunksPerPass;
+      item.tile = j;
+      item.part = 0;
+      item.parts = 1;
+      item.slot = 0;
       return true;
     }
     return false;
   }
 
  private:
+  // Split-K: one group has rows (one pass; the groups before it have none, so its rows start at
+  // row 0); this block runs steps [step_, end_) of its column tiles.
+  __aicore__ inline void InitSplit() {
+    row0_ = 0;
+    for (g_ = 0; g_ < t_->groups; ++g_) {
+      groupRows_ = GroupRows(g_, t_->m);
+      if (groupRows_ > 0) break;
+    }
+    step_ = QGemmSplitStart(*t_, block_);
+    end_ = g_ < t_->groups ? QGemmSplitStart(*t_, block_ + 1) : step_;
+  }
+  __aicore__ inline bool NextPiece(QGemmItem& item) {
+    if (step_ >= end_) return false;
+    const uint32_t chunks = t_->chunksPerPass, j = uint32_t(step_ / chunks);
+    const uint64_t tileStart = uint64_t(j) * chunks, tileEnd = tileStart + chunks;
+    const uint64_t pieceEnd = end_ < tileEnd ? end_ : tileEnd;
+    item.group = g_;
+    item.row0 = row0_;
+    item.rows = groupRows_;
+    item.n0 = QGemmColumnStart(*t_, j);
+    item.nValid = QGemmColumnStart(*t_, j + 1) - item.n0;
+    item.kStep0 = uint32_t(step_ - tileStart);
+    item.kSteps = uint32_t(pieceEnd - step_);
+    item.tile = j;
+    const uint32_t first = QGemmSplitBlock(*t_, tileStart);
+    item.part = block_ - first;
+    item.parts = QGemmSplitBlock(*t_, tileEnd - 1) - first + 1;
+    item.slot = QGemmSplitSlot(*t_, block_, j);
+    step_ = pieceEnd;
+    return true;
+  }
   __aicore__ inline uint32_t GroupRows(uint32_t g, uint32_t rowsLeft) const {
     if (!t_->hasGroupList) return rowsLeft;
     const int64_t c = counts_.GetValue(g);
@@ -145,6 +193,7 @@ class QGemmSchedule {
   AscendC::GlobalTensor<int64_t> counts_;
   uint32_t block_ = 0, nTiles_ = 0, totalRows_ = 0;
   uint64_t total_ = 0, start_ = 0;
+  uint64_t step_ = 0, end_ = 0;  // split-K
   uint32_t g_ = 0, row0_ = 0, rowsLeft_ = 0, groupRows_ = 0, mb_ = 0, j_ = 0;
   bool done_ = false;
 };

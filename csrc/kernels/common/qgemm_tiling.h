@@ -75,6 +75,13 @@ struct QGemmTiling {
   uint32_t nGran;             // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
   uint32_t unitSteps;         // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
   uint32_t accSlots;          // L0C accumulators (2 of kQGemmL0cSlotElems, or 1 of kQGemmL0cElems for a prefill tile)
+  // Split-K (decode of one group, one pass): the nTiles x chunksPerPass steps are cut into blockDim
+  // equal ranges; a block runs its range as pieces (a column tile's K steps inside the range), writes
+  // each piece's int32 partial to its own workspace slot, and after a SyncAll the vector cores of
+  // the blocks that hold a tile's pieces add them up and dequantise the sum.
+  uint32_t splitK;
+  uint32_t slotsPerBlock;     // workspace slots of wsSlotBytes per block: 2 (handoff ring) or a split block's pieces
+  uint32_t unitShift;         // odd blocks' first load unit is this many steps short (desynchronises the row copies)
 };
 
 // First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
@@ -82,6 +89,20 @@ __aicore__ inline uint32_t QGemmColumnStart(const QGemmTiling& t, uint32_t j) {
   const uint64_t units = CeilDiv(t.n, t.nGran);
   const uint64_t col = uint64_t(j) * units / t.nTiles * t.nGran;
   return col < t.n ? uint32_t(col) : t.n;
+}
+
+// Split-K: first step of block b's range of the nTiles x chunksPerPass steps (b = blockDim: the end).
+__aicore__ inline uint64_t QGemmSplitStart(const QGemmTiling& t, uint32_t b) {
+  return uint64_t(b) * t.nTiles * t.chunksPerPass / t.blockDim;
+}
+// Split-K: the block whose range holds step s.
+__aicore__ inline uint32_t QGemmSplitBlock(const QGemmTiling& t, uint64_t s) {
+  return uint32_t(((s + 1) * t.blockDim - 1) / (uint64_t(t.nTiles) * t.chunksPerPass));
+}
+
+// Split-K: block b's workspace slot of its piece of column tile j (its pieces are consecutive tiles).
+__aicore__ inline uint32_t QGemmSplitSlot(const QGemmTiling& t, uint32_t b, uint32_t j) {
+  return j - uint32_t(QGemmSplitStart(t, b) / t.chunksPerPass);
 }
 
 __aicore__ inline uint64_t Join64(uint32_t lo, uint32_t hi) { return (uint64_t(hi) << 32) | lo; }
