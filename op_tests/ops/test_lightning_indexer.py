@@ -245,6 +245,24 @@ def test_decode_ties_across_split_lists():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("keys, sparse_count, distinct", [(2000, 2048, None), (1000, 50, 7), (1000, 50, 1)])
+def test_decode_short_lists_merged_one_block_before_the_end(keys, sparse_count, distinct):
+    # A vector core's blocks of 64 are merged into a short best list one block before the end, and the
+    # last block's runs with it at the end. 2000 keys: pieces over 3 cores, halves of 5-6 blocks.
+    # 1000 keys, k = 50 (one core, halves of 8 blocks): the early merge fills the best list, so the last
+    # block is filtered by its k-th best; with tied scores (7 distinct keys) a tie with the k-th best
+    # must lose, and with one distinct key no entry of the last block survives (the final list is the
+    # best list as merged early).
+    q, k, w = _inputs((1, 1, 8, 128), (1, keys, 1, 128), seed=keys + sparse_count)
+    if distinct:
+        k = k[:, torch.arange(keys) % distinct]
+    got = check(q, k, w, sparse_count=sparse_count, sparse_mode=0, return_value=True)
+    assert cpu_module().last_launch()["block_dim"] == (1 if keys == 1000 else 3)
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=sparse_count, sparse_mode=0)
+        assert torch.equal(got, want)
+
+
 @pytest.mark.parametrize("lens", [[3000, 7000, 2500, 9000, 4100], [2200] * 30])
 def test_batched_decode_cut_at_core_boundaries(lens):
     # Decode batches whose key ranges are cut into equal stretches per core: a row's pieces start

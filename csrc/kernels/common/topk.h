@@ -110,9 +110,12 @@ class RunningTopK {
 
   // best: bestPairs pairs (k rounded up to 32); cand: candPairs + sparePairs pairs (multiples of 32,
   // candPairs >= 64): candidates are merged into the best list when candPairs are taken, unless the
-  // blocks still to come fit in the spare pairs (see Offer).
+  // blocks still to come fit in the spare pairs (see Offer). earlyPairs: one block before the end,
+  // the best list and the candidates are merged if they hold at most that many pairs (0: never).
   __aicore__ inline void Init(const AscendC::LocalTensor<float>& best, uint32_t k, uint32_t bestPairs,
-                              const AscendC::LocalTensor<float>& cand, uint32_t candPairs, uint32_t sparePairs = 0) {
+                              const AscendC::LocalTensor<float>& cand, uint32_t candPairs, uint32_t sparePairs = 0,
+                              uint32_t earlyPairs = 0) {
+    earlyPairs_ = earlyPairs;
     best_ = best;
     cand_ = cand;
     k_ = k;
@@ -160,7 +163,11 @@ class RunningTopK {
     // (at a stream's end, one merge of the k best instead of two in a row).
     const bool restFits =
         blocksLeft != kUnknownBlocks && (runs_ + 2 * blocksLeft) * kRunPairs <= candPairs_ + sparePairs_;
-    if ((runs_ + 2) * kRunPairs > candPairs_ && !restFits) Flush(s);
+    // One block before the end, a short best list and candidates are merged now, while the last block
+    // is on its way: the final merge then takes the best list and one block's runs in one MrgSort
+    // instead of a round over every block's runs first.
+    const bool cheapNow = blocksLeft == 1 && count_ + runs_ * kRunPairs <= earlyPairs_;
+    if (((runs_ + 2) * kRunPairs > candPairs_ && !restFits) || cheapNow) Flush(s);
   }
 
   // Merges pending candidates into the best list.
@@ -235,7 +242,7 @@ class RunningTopK {
 
   static constexpr uint32_t kMaxRuns = 64;
   AscendC::LocalTensor<float> best_, cand_;
-  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, sparePairs_ = 0, count_ = 0, runs_ = 0;
+  uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, sparePairs_ = 0, earlyPairs_ = 0, count_ = 0, runs_ = 0;
   uint16_t runLen_[kMaxRuns] = {};
   float threshold_ = 0;
 };
