@@ -156,7 +156,11 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
   // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
   // only tile with nothing to overlap: their smaller share of 2 x 32 keeps that chain shorter.
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 16 : 19;
+  // Rows sorted into runs (SfaSortsRows: GLM-5 prefill) cost few copies each, so the bytes count:
+  // the cube's GM -> L1 path is the faster one, and the vector cores' rows cross L2 twice more. It
+  // takes 40 of every 64 (measured at prefill S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 /
+  // 2544 us, 2 x 4 751 at 1024).
+  const uint32_t aivPer64 = SfaSortsRows(t) ? 12 : !p.combinedKv ? 21 : total <= aiCores ? 16 : 19;
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 

@@ -71,6 +71,7 @@ class SfaVector {
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
     selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>(), stageSlots_ * kSfaOutChunkRows * kSfaLatentDim * 4);
+    if (SfaSortsRows(t)) selector_.InitSort(acc_.ReinterpretCast<uint8_t>());  // acc_ is scratch between items
     if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
   }
 
@@ -524,11 +525,17 @@ class SfaVector {
     }
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopy(acc_, AccSlot(tile, parity), h_ * kSfaLatentDim);
+    const GlobalTensor<float> sum = AccSlot(tile, parity);
+    for (uint32_t c = 0; c * kStageRows < h_; ++c) {  // one MTE2 -> V event per chunk (h_ <= 64: ids 0..7)
+      DataCopy(acc_[c * kStageRows * kSfaLatentDim], sum[c * kStageRows * kSfaLatentDim], ChunkRows(c) * kSfaLatentDim);
+      SetFlag<HardEvent::MTE2_V>(int32_t(c));
+    }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
     Finalize(uint32_t(tile.info.row), parity);
+  }
+  // Rows of chunk c of this core's heads (kStageRows each, the last one the rest).
+  __aicore__ inline uint32_t ChunkRows(uint32_t c) const {
+    return h_ - c * kStageRows < kStageRows ? h_ - c * kStageRows : kStageRows;
   }
 
   // dst[r, :] = src[r, :] * v[r] (or / v[r]) for r < h, one 64-column strip of all rows per instruction.
@@ -563,12 +570,33 @@ class SfaVector {
     }
   }
 
-  // out = sum / l (both relative to the reference max); the statistics against the true max m:
+  // out = sum / l (both relative to the reference max), chunk by chunk as Accumulate's reads land
+  // in acc_ (each chunk divided, cast and written while the next ones are still in flight; the
+  // output rows rotate over the stage's slots); the statistics against the true max m:
   // l_m = l * exp(r - m).
   __aicore__ inline void Finalize(uint32_t row, uint32_t parity) {
     using namespace AscendC;
     const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
-    WriteOutput(acc_, lRun, row, h0_, h_, stage_.ReinterpretCast<T>());
+    const LocalTensor<T> stage = stage_.ReinterpretCast<T>();
+    const uint32_t rowFloats = kStageRows * kSfaLatentDim;
+    // 1 / l once per head, then one Mul per element (half a Div's cost on the row's 16K elements).
+    const LocalTensor<float> inv = Stat(kTileMax);  // free: the next tile's softmax is done
+    Duplicate(inv, 1.0f, h_);
+    PipeBarrier<PIPE_V>();
+    Div(inv, inv, lRun, h_);
+    uint32_t c = 0;
+    for (; c * kStageRows < h_; ++c) {
+      const uint32_t r0 = c * kStageRows, n = ChunkRows(c), slot = c % stageSlots_;
+      WaitFlag<HardEvent::MTE2_V>(int32_t(c));
+      if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
+      ScaleRows(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], inv[r0], n, false);
+      Cast(stage[slot * rowFloats], acc_[r0 * kSfaLatentDim], RoundMode::CAST_RINT, n * kSfaLatentDim);
+      SetFlag<HardEvent::V_MTE3>(int32_t(slot));
+      WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
+      DataCopy(out_[(uint64_t(row) * t_->heads + h0_ + r0) * kSfaLatentDim], stage[slot * rowFloats], n * kSfaLatentDim);
+      SetFlag<HardEvent::MTE3_V>(int32_t(slot));
+    }
+    for (uint32_t slot = 0; slot < stageSlots_ && slot < c; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
     if (!t_->returnLse) return;
     const LocalTensor<float> lTrue = Stat(kTileSum);
     Sub(lTrue, ref, mTrue, h_);

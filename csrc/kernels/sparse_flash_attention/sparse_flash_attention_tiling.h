@@ -106,6 +106,14 @@ struct SparseFlashAttentionTiling {
 // load): latent columns [0, SfaKeptCols) of P . V summed in L0C over an item's tiles; after the
 // pieces, per AI core 2 snapshots and 2 corrections of them ([N1, keptCols] fp32 each), then per
 // item and tile one 64-byte line of rebase words (one word per vector core).
+// A launch without split rows (prefill: every row whole on one core) sorts each row's selected
+// cache rows (sfa_select.h SortRows): a causal prefill row selects most of the rows before it in
+// the indexer's score order, and in cache order they form runs that the gathers copy at once.
+// Its scratch is the vector core's accumulator ([N1/2, 512] fp32), large enough from N1 = 64.
+constexpr uint32_t kSfaSortScratchBytes = 48 * 1024;  // rows, keys and two pair buffers of 2048
+constexpr bool SfaSortsRows(const SparseFlashAttentionTiling& t) {
+  return t.numSplits == 0 && (t.heads / 2) * kSfaLatentDim * 4 >= kSfaSortScratchBytes;
+}
 constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
 constexpr uint32_t SfaItemTiles(const SparseFlashAttentionTiling& t) { return (t.sparseCount + t.tileRows - 1) / t.tileRows; }
 constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
