@@ -305,6 +305,43 @@ def test_prefill_rows_sorted_into_runs(heads):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("kv_len", [180, 300], ids=["density-boundary", "all-sparse"])
+def test_prefill_sorts_only_dense_rows(kv_len):
+    # The host marks a whole row sorted when it sees at most 2 x K keys (SfaRow::sorted; denser rows
+    # form runs in cache order). Ids 0..K-1 per row: in order, one GM copy per 16-token page. A
+    # sorted row's shuffled ids cost the copies of the in-order ones (bit-equal outputs); a row past
+    # 2 x K keeps its order, so shuffling it costs more copies. kv_len 180: rows see 81..180 keys,
+    # the boundary (128, 129) inside the launch; 300: rows see 201..300 keys, none sorted.
+    g = torch.Generator().manual_seed(29)
+    rows, heads, k = 100, 64, 64
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache([kv_len], 16, torch.bfloat16, g)
+    ends = [kv_len - rows + i + 1 for i in range(rows)]
+    in_order = torch.arange(k, dtype=torch.int32).repeat(rows, 1, 1).reshape(rows, 1, k)
+    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=3,
+              return_softmax_lse=True)  # fmt: skip
+
+    def run(shuffled_rows):
+        idx = in_order.clone()
+        for r in shuffled_rows:
+            idx[r, 0] = idx[r, 0, torch.randperm(k, generator=g)]
+        got = check(q, key, idx, GLM5_SCALE, **kw)
+        return got, cpu_module().last_launch()["total"]["mte2_calls"]
+
+    base, copies = run([])
+    dense = [r for r in range(rows) if ends[r] <= 2 * k]
+    if dense:
+        got, shuffled_copies = run(dense)
+        assert shuffled_copies == copies
+        for a, b in zip(got, base):
+            assert torch.equal(a, b)
+    first_sparse = len(dense)
+    assert ends[first_sparse] == 2 * k + 1 or not dense
+    _, shuffled_copies = run([first_sparse])
+    assert shuffled_copies > copies
+
+
 # ---- value, split rows (flash-decoding), work-split boundaries ------------------------------------
 
 @pytest.mark.parametrize("layout", ["BSND", "TND", "PA_BSND"])

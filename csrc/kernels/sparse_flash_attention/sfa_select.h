@@ -63,8 +63,8 @@ class SfaSelector {
     }
   }
 
-  // Rows of whole-row items are sorted (SfaSortsRows) in `scratch`: kSfaSortScratchBytes of UB
-  // (32-byte aligned), free whenever Select runs.
+  // Rows the host marks sorted (SfaRow::sorted, whole rows only) are sorted in `scratch`:
+  // kSfaSortScratchBytes of UB (32-byte aligned), free whenever Select runs.
   __aicore__ inline void InitSort(const AscendC::LocalTensor<uint8_t>& scratch) {
     uint32_t at = 0;
     sortRows_ = Slice<int32_t>(scratch, at, kSfaMaxSparseCount);
@@ -76,11 +76,11 @@ class SfaSelector {
 
   // The number of selected rows of `item` (row info `row`, not Empty). With `write` (one vector
   // core per AI core), also writes their cache rows to the item's list in GM: in order, or in
-  // increasing cache row for a whole row when sorting (InitSort).
+  // increasing cache row for a whole row marked sorted (with InitSort).
   __aicore__ inline uint32_t Select(const SfaItem& item, const SfaRow& row, bool write,
                                     const AscendC::GlobalTensor<int32_t>& list) {
     const uint32_t n = Run(item, row, write, list);
-    if (sorts_ && write && item.piece < 0 && n > 1) SortRows(list, n);
+    if (sorts_ && row.sorted && write && item.piece < 0 && n > 1) SortRows(list, n);
     // The scratch is the caller's stage: later copies into it wait for every read of it here.
     AscendC::SetFlag<AscendC::HardEvent::V_MTE2>(0);
     AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(0);

@@ -56,7 +56,7 @@ class SfaVector {
     // Each vector core keeps its own copy of the lists (it reads its rows back to gather them); the
     // cube reads vector core 0's.
     lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset +
-                                                             uint64_t(AscendC::GetSubBlockIdx()) * t.listRegionBytes),
+                                                             uint64_t(AscendC::GetSubBlockIdx()) * SfaListRegionBytes(t)),
                            uint64_t(t.numItems) * t.listWords);
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
@@ -71,7 +71,7 @@ class SfaVector {
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
     selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>(), stageSlots_ * kSfaOutChunkRows * kSfaLatentDim * 4);
-    if (SfaSortsRows(t)) selector_.InitSort(acc_.ReinterpretCast<uint8_t>());  // acc_ is scratch between items
+    if (SfaSortFits(t.heads)) selector_.InitSort(acc_.ReinterpretCast<uint8_t>());  // acc_ is scratch between items
     if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
   }
 
@@ -93,7 +93,7 @@ class SfaVector {
       const Pending work = fifo_[head_];
       // One item ahead: the cube takes the next item's rows after this item's last scores.
       Ensure(1);
-      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows);
+      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows, work.aivRows);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         GatherPrepare(false);
@@ -183,19 +183,20 @@ class SfaVector {
     }
   }
 
-  // Items selected ahead (item, count), oldest first: fifo_[head_] is the one the softmax works on.
+  // Items selected ahead (item, count, the vector cores' rows of a full tile), oldest first:
+  // fifo_[head_] is the one the softmax works on.
   struct Pending {
     int32_t item;
-    uint32_t count;
+    uint32_t count, aivRows;
   };
   __aicore__ inline const Pending& Fifo(uint32_t i) const { return fifo_[(head_ + i) % kFifo]; }
   // Selects items until the i-th pending one exists; false at the end of this core's items.
   __aicore__ inline bool Ensure(uint32_t i) {
     while (size_ <= i && !ended_) {
-      uint32_t count = 0;
-      const int32_t item = NextItem(count);
+      uint32_t count = 0, aivRows = 0;
+      const int32_t item = NextItem(count, aivRows);
       if (item < 0) break;
-      fifo_[(head_ + size_++) % kFifo] = Pending{item, count};
+      fifo_[(head_ + size_++) % kFifo] = Pending{item, count, aivRows};
     }
     return size_ > i;
   }
@@ -210,7 +211,7 @@ class SfaVector {
     if (!Ensure(gatherItem_)) return;
     const Pending p = Fifo(gatherItem_);
     const uint32_t left = p.count - gatherStart_, rows = left < t_->tileRows ? left : t_->tileRows;
-    gatherTile_ = SfaTile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
+    gatherTile_ = SfaTile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left, p.aivRows};
     gatherCount_ = p.count;
     gatherReady_ = true;
     gatherStart_ += rows;
@@ -233,10 +234,11 @@ class SfaVector {
 
   __aicore__ inline AscendC::LocalTensor<float> Stat(uint32_t i) { return stats_[i * hAlign_]; }
 
-  // The next item of this core that selects rows, its rows posted for the cube (slot: item and
-  // count; vector core 0 writes, both signal); items on the way that select nothing are written
-  // out here (zeros, or an empty piece). At the end, an end slot (item -1); returns -1.
-  __aicore__ inline int32_t NextItem(uint32_t& count) {
+  // The next item of this core that selects rows, its rows posted for the cube (slot: item, count
+  // and the vector cores' rows of a full tile; vector core 0 writes, both signal); items on the way
+  // that select nothing are written out here (zeros, or an empty piece). At the end, an end slot
+  // (item -1); returns -1.
+  __aicore__ inline int32_t NextItem(uint32_t& count, uint32_t& aivRows) {
     const bool writer = AscendC::GetSubBlockIdx() == 0 || t_->aivRows > 0;
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
@@ -246,15 +248,16 @@ class SfaVector {
         EmptyItem(item);
         continue;
       }
-      PostSlot(int32_t(scan_), count);
+      aivRows = plan_.AivRows(row);
+      PostSlot(int32_t(scan_), count, aivRows);
       return int32_t(scan_++);
     }
-    if (!ended_) PostSlot(-1, 0);
+    if (!ended_) PostSlot(-1, 0, 0);
     ended_ = true;
     return -1;
   }
 
-  __aicore__ inline void PostSlot(int32_t item, uint32_t count) {
+  __aicore__ inline void PostSlot(int32_t item, uint32_t count, uint32_t aivRows) {
     using namespace AscendC;
     if (GetSubBlockIdx() == 0) {
       const LocalTensor<int32_t> words = stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_];
@@ -262,9 +265,10 @@ class SfaVector {
       WaitFlag<HardEvent::V_S>(0);
       words.SetValue(0, item);
       words.SetValue(1, int32_t(count));
+      words.SetValue(2, int32_t(aivRows));
       SetFlag<HardEvent::S_MTE3>(0);
       WaitFlag<HardEvent::S_MTE3>(0);
-      DataCopyPad(slots_[uint64_t(slot_) * kSfaSlotWords], words, DataCopyExtParams(1, 8, 0, 0, 0));
+      DataCopyPad(slots_[uint64_t(slot_) * kSfaSlotWords], words, DataCopyExtParams(1, 12, 0, 0, 0));
       SetFlag<HardEvent::MTE3_S>(0);
       WaitFlag<HardEvent::MTE3_S>(0);
     }
