@@ -275,6 +275,73 @@ def test_many_rows_share_each_core():
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+@pytest.mark.parametrize("heads", [64, 128])
+def test_prefill_rows_sorted_into_runs(heads):
+    # A launch of whole rows (prefill: >= 4 rows per AI core) at N1 >= 64 sorts each row's selected
+    # cache rows, so ids in the indexer's (random) order are gathered in runs as if given in order:
+    # the same GM copies and bit-equal outputs for a row's ids shuffled or pre-sorted. Rows with
+    # duplicates, ids past the causal end, -1 padding and one that attends nothing; paged 16-token
+    # blocks (runs end at block edges).
+    g = torch.Generator().manual_seed(23)
+    rows, kv_len, k = 100, 300, 192
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache([kv_len], 16, torch.bfloat16, g)
+    ends = [kv_len - rows + i + 1 for i in range(rows)]
+    idx = _indices(rows, k, ends, g, over=8)
+    idx[1::4, 0, 7] = idx[1::4, 0, 3]  # duplicates
+    idx[::5, 0, 150:] = -1
+    idx[3, 0, 0] = -1  # row 3 attends nothing
+    in_order = idx.clone()
+    for r in range(rows):
+        n = int((idx[r, 0] == -1).nonzero()[0]) if bool((idx[r, 0] == -1).any()) else k
+        in_order[r, 0, :n] = idx[r, 0, :n].sort().values
+    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=3)  # fmt: skip
+    got = check(q, key, idx, GLM5_SCALE, **kw)
+    copies = cpu_module().last_launch()["total"]["mte2_calls"]
+    want = ops.sparse_flash_attention(q, key, key, in_order, GLM5_SCALE, return_softmax_lse=True, **kw)
+    assert cpu_module().last_launch()["total"]["mte2_calls"] == copies
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kv_len", [180, 300], ids=["density-boundary", "all-sparse"])
+def test_prefill_sorts_only_dense_rows(kv_len):
+    # The host marks a whole row sorted when it sees at most 2 x K keys (SfaRow::sorted; denser rows
+    # form runs in cache order). Ids 0..K-1 per row: in order, one GM copy per 16-token page. A
+    # sorted row's shuffled ids cost the copies of the in-order ones (bit-equal outputs); a row past
+    # 2 x K keeps its order, so shuffling it costs more copies. kv_len 180: rows see 81..180 keys,
+    # the boundary (128, 129) inside the launch; 300: rows see 201..300 keys, none sorted.
+    g = torch.Generator().manual_seed(29)
+    rows, heads, k = 100, 64, 64
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache([kv_len], 16, torch.bfloat16, g)
+    ends = [kv_len - rows + i + 1 for i in range(rows)]
+    in_order = torch.arange(k, dtype=torch.int32).repeat(rows, 1, 1).reshape(rows, 1, k)
+    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=3,
+              return_softmax_lse=True)  # fmt: skip
+
+    def run(shuffled_rows):
+        idx = in_order.clone()
+        for r in shuffled_rows:
+            idx[r, 0] = idx[r, 0, torch.randperm(k, generator=g)]
+        got = check(q, key, idx, GLM5_SCALE, **kw)
+        return got, cpu_module().last_launch()["total"]["mte2_calls"]
+
+    base, copies = run([])
+    dense = [r for r in range(rows) if ends[r] <= 2 * k]
+    if dense:
+        got, shuffled_copies = run(dense)
+        assert shuffled_copies == copies
+        for a, b in zip(got, base):
+            assert torch.equal(a, b)
+    first_sparse = len(dense)
+    assert ends[first_sparse] == 2 * k + 1 or not dense
+    _, shuffled_copies = run([first_sparse])
+    assert shuffled_copies > copies
+
+
 # ---- value, split rows (flash-decoding), work-split boundaries ------------------------------------
 
 @pytest.mark.parametrize("layout", ["BSND", "TND", "PA_BSND"])

@@ -15,6 +15,15 @@ void Push(std::vector<int32_t>& table, int32_t a, int32_t b, int32_t c, int32_t 
   table.insert(table.end(), {a, b, c, d});
 }
 
+// A whole row is sorted into runs when it sees at most this many keys per selected one: it then
+// selects at least half of them, and in cache order they form runs (SfaRow::sorted). Sparser rows
+// form short runs that the sort does not pay for (GLM-5 prefill S = 8192, us: every row sorted
+// 20139, up to 3K keys 18859, up to 2K 17557; none 18742).
+constexpr uint32_t kSortMaxKeysPerSelected = 2;
+bool SortsRow(int32_t end, uint32_t sparseCount) {
+  return end > 0 && uint64_t(end) <= uint64_t(kSortMaxKeysPerSelected) * sparseCount;
+}
+
 }  // namespace
 
 SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttentionProblem& p, uint32_t aiCores) {
@@ -82,6 +91,14 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   }
   const bool split = busyRows < kRowsPerCoreNoSplit * aiCores;
   const uint64_t share = std::max<uint64_t>(1, (total + aiCores - 1) / aiCores);  // tiles per core
+  // Rows whose selected cache rows lie densely among the keys they see are sorted into runs
+  // (SfaRow::sorted): whole rows (no split launch) where the vector core's scratch holds the sort.
+  if (!split && SfaSortFits(p.heads)) {
+    for (uint32_t r = 0; r < p.numRows; ++r) {
+      const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
+      table[size_t(r) * kSfaRecordWords + 3] = SortsRow(end, p.sparseCount) ? 1 : 0;
+    }
+  }
   std::vector<std::vector<SfaItem>> perCore(aiCores);
   std::vector<SfaSplit> splits;
   uint32_t core = 0, pieces = 0;
@@ -156,8 +173,15 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
   // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
   // only tile with nothing to overlap: their smaller share of 2 x 32 keeps that chain shorter.
+  // Rows sorted into runs (SfaRow::sorted: GLM-5 prefill rows that see up to 2K keys) cost few
+  // copies each, so the bytes count: the cube's GM -> L1 path is the faster one, and the vector
+  // cores' rows cross L2 twice more. The cube takes 40 of every 64 of them (measured at prefill
+  // S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 / 2544 us, 2 x 4 751 at 1024; S = 4096 /
+  // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
   const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 16 : 19;
+  const uint32_t sortedPer64 = std::min<uint32_t>(12, aivPer64);
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
+  t.sortAivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(sortedPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;
 
   // Workspace: per AI core the S / P / O rings; work slots; per item its row lists (one per vector
@@ -169,8 +193,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.listWords = AlignUp(p.sparseCount, 16);
   t.wsSlotOffset = t.blockDim * t.wsBlockBytes;
   t.wsListOffset = t.wsSlotOffset + (t.numItems + t.blockDim) * kSfaSlotWords * 4;
-  t.listRegionBytes = t.numItems * t.listWords * 4;
-  const uint64_t listBytes = 2 * uint64_t(t.listRegionBytes);
+  const uint64_t listBytes = 2 * SfaListRegionBytes(t);
   t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
   const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
   t.pieceBytes = p.heads * kSfaLatentDim * 4 + 3 * AlignUp(p.heads, 8) * 4;

@@ -159,7 +159,8 @@ class SfaCube {
   __aicore__ inline AscendC::LocalTensor<float> KeptL0C(uint32_t k) { return L0C(1 + outBufs_ + k); }
 
   // The next tile of this core's items. The vector cores post, in order, a work slot per item that
-  // selects rows (item, count; its rows in the item's list), then an end slot (item -1).
+  // selects rows (item, count, the vector cores' rows of a full tile; its rows in the item's list),
+  // then an end slot (item -1).
   __aicore__ inline bool NextWork(SfaTile& tile) {
     while (!cursor_.Next(tile)) {
       if (ended_) return false;
@@ -171,7 +172,8 @@ class SfaCube {
         ended_ = true;
         return false;
       }
-      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_);
+      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_,
+                    uint32_t(slots_.GetValue(at + 2)));
     }
     return true;
   }
@@ -214,7 +216,7 @@ class SfaCube {
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
     gatherTile_ = tile;
     gatherBuf_ = buf;
-    gatherRows_ = TileShares(tile.rows, t_->aivRows, rows_).cube;
+    gatherRows_ = TileShares(tile, rows_).cube;
     rowsCopied_ = 0;
     run_ = Run{};
   }
@@ -229,7 +231,7 @@ class SfaCube {
   __aicore__ inline void GatherEnd(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
     const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
+    const SfaShares share = TileShares(tile, rows_);
     GatherSome(kGatherParts);
     CopyRun<false>(kv, run_.start, run_.row, run_.len);
     run_ = Run{};
@@ -256,7 +258,7 @@ class SfaCube {
     using namespace AscendC;
     WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile.rows, t_->aivRows, rows_);
+    const SfaShares share = TileShares(tile, rows_);
     Run run;
     uint32_t done = 0;
     CopyRows<true>(tile, kv, share.cube, run, done);

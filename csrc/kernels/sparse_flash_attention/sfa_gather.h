@@ -35,6 +35,7 @@ class SfaVectorGather {
     keys_ = keys;
     values_ = values;
   }
+  // Rows one vector core gathers of a tile at most (aivRows: the launch's larger share).
   __aicore__ inline static uint32_t MaxRows(uint32_t aivRows) { return (aivRows + 1) / 2; }
 
   // This core's rows of `tile` -> UB (MTE2), one copy per run of contiguous cache rows. `list`: this
@@ -43,7 +44,7 @@ class SfaVectorGather {
   // write after the softmax's P (the vector core's MTE3 posts P first).
   __aicore__ inline void Load(const SfaTile& tile, uint32_t count, const AscendC::GlobalTensor<int32_t>& list) {
     using namespace AscendC;
-    const SfaShares s = TileShares(tile.rows, t_->aivRows, t_->tileRows);
+    const SfaShares s = TileShares(tile, t_->tileRows);
     const uint32_t n = sub_ == 0 ? s.v0 : s.v1, first = s.cube + (sub_ == 0 ? 0 : s.v0);
     if (tile.first) {
       SetFlag<HardEvent::MTE3_MTE2>(0);  // this core's list is in GM

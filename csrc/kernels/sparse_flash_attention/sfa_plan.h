@@ -20,13 +20,13 @@ class SfaPlan {
     head_.last = plan_.GetValue(o + 1);
     if (head_.first < head_.last) {
       head_.item = ReadItem(o + 2);
-      head_.row = SfaRow{plan_.GetValue(o + 6), plan_.GetValue(o + 7), plan_.GetValue(o + 8), 0};
+      head_.row = SfaRow{plan_.GetValue(o + 6), plan_.GetValue(o + 7), plan_.GetValue(o + 8), plan_.GetValue(o + 9)};
     }
   }
   __aicore__ inline SfaRow Row(uint32_t r) const {
     if (head_.first < head_.last && int32_t(r) == head_.item.row) return head_.row;
     const uint64_t o = uint64_t(r) * kSfaRecordWords;
-    return SfaRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
+    return SfaRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
   }
   __aicore__ inline SfaItem Item(uint32_t i) const {
     if (int32_t(i) == head_.first && head_.first < head_.last) return head_.item;
@@ -45,6 +45,8 @@ class SfaPlan {
   __aicore__ inline static bool Empty(const SfaItem& item, const SfaRow& row) {
     return row.end <= 0 || item.posBegin >= item.posEnd;
   }
+  // The vector cores' rows of a full tile of `row` (the cube gathers the rest).
+  __aicore__ inline uint32_t AivRows(const SfaRow& row) const { return row.sorted ? t_->sortAivRows : t_->aivRows; }
 
  private:
   __aicore__ inline SfaItem ReadItem(uint64_t o) const {
@@ -63,23 +65,25 @@ struct SfaTile {
   uint32_t rows = 0;
   uint32_t start = 0;                // first selected row of the tile within the item
   bool first = false, last = false;  // first / last tile of its item
+  uint32_t aivRows = 0;              // the vector cores' rows of a full tile of its row (SfaPlan::AivRows)
 };
 
-// Who gathers a tile's `n` rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core
-// 1 the last `v1` (tiling aivRows of a full tile go to the vector cores, in proportion for a short one).
+// Who gathers a tile's rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core 1
+// the last `v1` (the tile's aivRows of a full tile go to the vector cores, in proportion for a short one).
 struct SfaShares {
   uint32_t cube, v0, v1;
 };
-__aicore__ inline SfaShares TileShares(uint32_t n, uint32_t aivRows, uint32_t tileRows) {
-  const uint32_t aiv = n * aivRows / tileRows, v0 = (aiv + 1) / 2;
-  return SfaShares{n - aiv, v0, aiv - v0};
+__aicore__ inline SfaShares TileShares(const SfaTile& tile, uint32_t tileRows) {
+  const uint32_t aiv = tile.rows * tile.aivRows / tileRows, v0 = (aiv + 1) / 2;
+  return SfaShares{tile.rows - aiv, v0, aiv - v0};
 }
 
 // The tiles of an item of `count` selected rows, in order.
 class SfaTileCursor {
  public:
-  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count, uint32_t tileRows) {
+  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count, uint32_t tileRows, uint32_t aivRows) {
     tileRows_ = tileRows;
+    aivRows_ = aivRows;
     item_ = item;
     info_ = info;
     count_ = count;
@@ -88,7 +92,7 @@ class SfaTileCursor {
   __aicore__ inline bool Next(SfaTile& tile) {
     if (done_ >= count_) return false;
     const uint32_t left = count_ - done_;
-    tile = SfaTile{item_, info_, left < tileRows_ ? left : tileRows_, done_, done_ == 0, false};
+    tile = SfaTile{item_, info_, left < tileRows_ ? left : tileRows_, done_, done_ == 0, false, aivRows_};
     done_ += tile.rows;
     tile.last = done_ == count_;
     return true;
@@ -96,7 +100,7 @@ class SfaTileCursor {
 
  private:
   SfaItem info_{};
-  uint32_t item_ = 0, count_ = 0, done_ = 0, tileRows_ = kSfaMinTileRows;
+  uint32_t item_ = 0, count_ = 0, done_ = 0, tileRows_ = kSfaMinTileRows, aivRows_ = 0;
 };
 
 }  // namespace ascend_glm5

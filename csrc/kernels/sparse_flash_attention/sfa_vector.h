@@ -56,7 +56,7 @@ class SfaVector {
     // Each vector core keeps its own copy of the lists (it reads its rows back to gather them); the
     // cube reads vector core 0's.
     lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset +
-                                                             uint64_t(AscendC::GetSubBlockIdx()) * t.listRegionBytes),
+                                                             uint64_t(AscendC::GetSubBlockIdx()) * SfaListRegionBytes(t)),
                            uint64_t(t.numItems) * t.listWords);
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
@@ -71,6 +71,7 @@ class SfaVector {
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
     selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>(), stageSlots_ * kSfaOutChunkRows * kSfaLatentDim * 4);
+    if (SfaSortFits(t.heads)) selector_.InitSort(acc_.ReinterpretCast<uint8_t>());  // acc_ is scratch between items
     if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
   }
 
@@ -92,7 +93,7 @@ class SfaVector {
       const Pending work = fifo_[head_];
       // One item ahead: the cube takes the next item's rows after this item's last scores.
       Ensure(1);
-      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows);
+      cursor.Reset(uint32_t(work.item), plan_.Item(uint32_t(work.item)), work.count, t_->tileRows, work.aivRows);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         GatherPrepare(false);
@@ -182,19 +183,20 @@ class SfaVector {
     }
   }
 
-  // Items selected ahead (item, count), oldest first: fifo_[head_] is the one the softmax works on.
+  // Items selected ahead (item, count, the vector cores' rows of a full tile), oldest first:
+  // fifo_[head_] is the one the softmax works on.
   struct Pending {
     int32_t item;
-    uint32_t count;
+    uint32_t count, aivRows;
   };
   __aicore__ inline const Pending& Fifo(uint32_t i) const { return fifo_[(head_ + i) % kFifo]; }
   // Selects items until the i-th pending one exists; false at the end of this core's items.
   __aicore__ inline bool Ensure(uint32_t i) {
     while (size_ <= i && !ended_) {
-      uint32_t count = 0;
-      const int32_t item = NextItem(count);
+      uint32_t count = 0, aivRows = 0;
+      const int32_t item = NextItem(count, aivRows);
       if (item < 0) break;
-      fifo_[(head_ + size_++) % kFifo] = Pending{item, count};
+      fifo_[(head_ + size_++) % kFifo] = Pending{item, count, aivRows};
     }
     return size_ > i;
   }
@@ -209,7 +211,7 @@ class SfaVector {
     if (!Ensure(gatherItem_)) return;
     const Pending p = Fifo(gatherItem_);
     const uint32_t left = p.count - gatherStart_, rows = left < t_->tileRows ? left : t_->tileRows;
-    gatherTile_ = SfaTile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left};
+    gatherTile_ = SfaTile{uint32_t(p.item), SfaItem{}, rows, gatherStart_, gatherStart_ == 0, rows == left, p.aivRows};
     gatherCount_ = p.count;
     gatherReady_ = true;
     gatherStart_ += rows;
@@ -232,10 +234,11 @@ class SfaVector {
 
   __aicore__ inline AscendC::LocalTensor<float> Stat(uint32_t i) { return stats_[i * hAlign_]; }
 
-  // The next item of this core that selects rows, its rows posted for the cube (slot: item and
-  // count; vector core 0 writes, both signal); items on the way that select nothing are written
-  // out here (zeros, or an empty piece). At the end, an end slot (item -1); returns -1.
-  __aicore__ inline int32_t NextItem(uint32_t& count) {
+  // The next item of this core that selects rows, its rows posted for the cube (slot: item, count
+  // and the vector cores' rows of a full tile; vector core 0 writes, both signal); items on the way
+  // that select nothing are written out here (zeros, or an empty piece). At the end, an end slot
+  // (item -1); returns -1.
+  __aicore__ inline int32_t NextItem(uint32_t& count, uint32_t& aivRows) {
     const bool writer = AscendC::GetSubBlockIdx() == 0 || t_->aivRows > 0;
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
@@ -245,15 +248,16 @@ class SfaVector {
         EmptyItem(item);
         continue;
       }
-      PostSlot(int32_t(scan_), count);
+      aivRows = plan_.AivRows(row);
+      PostSlot(int32_t(scan_), count, aivRows);
       return int32_t(scan_++);
     }
-    if (!ended_) PostSlot(-1, 0);
+    if (!ended_) PostSlot(-1, 0, 0);
     ended_ = true;
     return -1;
   }
 
-  __aicore__ inline void PostSlot(int32_t item, uint32_t count) {
+  __aicore__ inline void PostSlot(int32_t item, uint32_t count, uint32_t aivRows) {
     using namespace AscendC;
     if (GetSubBlockIdx() == 0) {
       const LocalTensor<int32_t> words = stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_];
@@ -261,9 +265,10 @@ class SfaVector {
       WaitFlag<HardEvent::V_S>(0);
       words.SetValue(0, item);
       words.SetValue(1, int32_t(count));
+      words.SetValue(2, int32_t(aivRows));
       SetFlag<HardEvent::S_MTE3>(0);
       WaitFlag<HardEvent::S_MTE3>(0);
-      DataCopyPad(slots_[uint64_t(slot_) * kSfaSlotWords], words, DataCopyExtParams(1, 8, 0, 0, 0));
+      DataCopyPad(slots_[uint64_t(slot_) * kSfaSlotWords], words, DataCopyExtParams(1, 12, 0, 0, 0));
       SetFlag<HardEvent::MTE3_S>(0);
       WaitFlag<HardEvent::MTE3_S>(0);
     }
@@ -524,11 +529,17 @@ class SfaVector {
     }
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopy(acc_, AccSlot(tile, parity), h_ * kSfaLatentDim);
+    const GlobalTensor<float> sum = AccSlot(tile, parity);
+    for (uint32_t c = 0; c * kStageRows < h_; ++c) {  // one MTE2 -> V event per chunk (h_ <= 64: ids 0..7)
+      DataCopy(acc_[c * kStageRows * kSfaLatentDim], sum[c * kStageRows * kSfaLatentDim], ChunkRows(c) * kSfaLatentDim);
+      SetFlag<HardEvent::MTE2_V>(int32_t(c));
+    }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
     Finalize(uint32_t(tile.info.row), parity);
+  }
+  // Rows of chunk c of this core's heads (kStageRows each, the last one the rest).
+  __aicore__ inline uint32_t ChunkRows(uint32_t c) const {
+    return h_ - c * kStageRows < kStageRows ? h_ - c * kStageRows : kStageRows;
   }
 
   // dst[r, :] = src[r, :] * v[r] (or / v[r]) for r < h, one 64-column strip of all rows per instruction.
@@ -563,12 +574,33 @@ class SfaVector {
     }
   }
 
-  // out = sum / l (both relative to the reference max); the statistics against the true max m:
+  // out = sum / l (both relative to the reference max), chunk by chunk as Accumulate's reads land
+  // in acc_ (each chunk divided, cast and written while the next ones are still in flight; the
+  // output rows rotate over the stage's slots); the statistics against the true max m:
   // l_m = l * exp(r - m).
   __aicore__ inline void Finalize(uint32_t row, uint32_t parity) {
     using namespace AscendC;
     const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
-    WriteOutput(acc_, lRun, row, h0_, h_, stage_.ReinterpretCast<T>());
+    const LocalTensor<T> stage = stage_.ReinterpretCast<T>();
+    const uint32_t rowFloats = kStageRows * kSfaLatentDim;
+    // 1 / l once per head, then one Mul per element (half a Div's cost on the row's 16K elements).
+    const LocalTensor<float> inv = Stat(kTileMax);  // free: the next tile's softmax is done
+    Duplicate(inv, 1.0f, h_);
+    PipeBarrier<PIPE_V>();
+    Div(inv, inv, lRun, h_);
+    uint32_t c = 0;
+    for (; c * kStageRows < h_; ++c) {
+      const uint32_t r0 = c * kStageRows, n = ChunkRows(c), slot = c % stageSlots_;
+      WaitFlag<HardEvent::MTE2_V>(int32_t(c));
+      if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
+      ScaleRows(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], inv[r0], n, false);
+      Cast(stage[slot * rowFloats], acc_[r0 * kSfaLatentDim], RoundMode::CAST_RINT, n * kSfaLatentDim);
+      SetFlag<HardEvent::V_MTE3>(int32_t(slot));
+      WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
+      DataCopy(out_[(uint64_t(row) * t_->heads + h0_ + r0) * kSfaLatentDim], stage[slot * rowFloats], n * kSfaLatentDim);
+      SetFlag<HardEvent::MTE3_V>(int32_t(slot));
+    }
+    for (uint32_t slot = 0; slot < stageSlots_ && slot < c; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
     if (!t_->returnLse) return;
     const LocalTensor<float> lTrue = Stat(kTileSum);
     Sub(lTrue, ref, mTrue, h_);

@@ -31,14 +31,14 @@ constexpr uint32_t kSfaOutChunk = 64;     // latent columns per P.V Mmad (one L0
 constexpr uint32_t kSfaKvBuffers = 3;     // L1 tiles: gather i+1 while i is scored and i-1 multiplied by P
 constexpr uint32_t kSfaGatherSlots = 3;  // gather slots per AI core in GM (sfa_gather.h)
 constexpr uint32_t kSfaGatherAhead = 2;  // tiles the vector cores gather ahead of the softmax
-constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count): alone in a 64-B line
+constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count, aivRows): alone in a 64-B line
 
 // Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's offsets.
 struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
   int32_t end;      // visible key tokens [0, end) after sparse_mode; <= 0: nothing to attend
-  int32_t reserved;
+  int32_t sorted;   // 1: the row's selected cache rows are sorted into runs (host: SfaSortRow)
 };
 struct SfaItem {
   int32_t row;
@@ -96,7 +96,7 @@ struct SparseFlashAttentionTiling {
   uint32_t aivRows;      // of a full tile's rows, how many the two vector cores gather (0: the cube gathers all)
   uint32_t wsGatherOffset;  // bytes: per AI core kSfaGatherSlots gather slots of gatherSlotBytes
   uint32_t gatherSlotBytes; // tileRows rows of key + rope (576), then of value (512) when separate
-  uint32_t listRegionBytes; // each vector core keeps its own copy of the item lists
+  uint32_t sortAivRows;  // aivRows of a row sorted into runs (SfaRow::sorted); <= aivRows
   uint32_t tileRows;     // SfaTileRows(heads)
   uint32_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
   uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords)
@@ -106,6 +106,14 @@ struct SparseFlashAttentionTiling {
 // load): latent columns [0, SfaKeptCols) of P . V summed in L0C over an item's tiles; after the
 // pieces, per AI core 2 snapshots and 2 corrections of them ([N1, keptCols] fp32 each), then per
 // item and tile one 64-byte line of rebase words (one word per vector core).
+// Each vector core keeps its own copy of the item lists (listWords int32 per item).
+constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { return uint64_t(t.numItems) * t.listWords * 4; }
+// Rows the host marks sorted (SfaRow::sorted: whole rows of a launch without split rows) have their
+// selected cache rows sorted (sfa_select.h SortRows): a causal prefill row selects most of the rows
+// before it in the indexer's score order, and in cache order they form runs that the gathers copy
+// at once. The scratch is the vector core's accumulator ([N1/2, 512] fp32), large enough from N1 = 64.
+constexpr uint32_t kSfaSortScratchBytes = 48 * 1024;  // rows, keys and two pair buffers of 2048
+constexpr bool SfaSortFits(uint32_t heads) { return (heads / 2) * kSfaLatentDim * 4 >= kSfaSortScratchBytes; }
 constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
 constexpr uint32_t SfaItemTiles(const SparseFlashAttentionTiling& t) { return (t.sparseCount + t.tileRows - 1) / t.tileRows; }
 constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
