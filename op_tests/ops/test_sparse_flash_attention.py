@@ -275,6 +275,17 @@ def test_many_rows_share_each_core():
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+def _causal_paged_prefill(rows, heads, kv_len, g):
+    """bf16 queries of one TND batch of `rows` prefill rows over a 16-token paged cache of kv_len
+    tokens (sparse_mode 3): (query, key, each row's causal end, the op's other arguments)."""
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache([kv_len], 16, torch.bfloat16, g)
+    ends = [kv_len - rows + i + 1 for i in range(rows)]
+    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=3)  # fmt: skip
+    return q, key, ends, kw
+
+
 @pytest.mark.parametrize("heads", [64, 128])
 def test_prefill_rows_sorted_into_runs(heads):
     # A launch of whole rows (prefill: >= 4 rows per AI core) at N1 >= 64 sorts each row's selected
@@ -284,9 +295,7 @@ def test_prefill_rows_sorted_into_runs(heads):
     # blocks (runs end at block edges).
     g = torch.Generator().manual_seed(23)
     rows, kv_len, k = 100, 300, 192
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache([kv_len], 16, torch.bfloat16, g)
-    ends = [kv_len - rows + i + 1 for i in range(rows)]
+    q, key, ends, kw = _causal_paged_prefill(rows, heads, kv_len, g)
     idx = _indices(rows, k, ends, g, over=8)
     idx[1::4, 0, 7] = idx[1::4, 0, 3]  # duplicates
     idx[::5, 0, 150:] = -1
@@ -295,8 +304,6 @@ def test_prefill_rows_sorted_into_runs(heads):
     for r in range(rows):
         n = int((idx[r, 0] == -1).nonzero()[0]) if bool((idx[r, 0] == -1).any()) else k
         in_order[r, 0, :n] = idx[r, 0, :n].sort().values
-    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
-              actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=3)  # fmt: skip
     got = check(q, key, idx, GLM5_SCALE, **kw)
     copies = cpu_module().last_launch()["total"]["mte2_calls"]
     want = ops.sparse_flash_attention(q, key, key, in_order, GLM5_SCALE, return_softmax_lse=True, **kw)
@@ -314,13 +321,9 @@ def test_prefill_sorts_only_dense_rows(kv_len):
     # the boundary (128, 129) inside the launch; 300: rows see 201..300 keys, none sorted.
     g = torch.Generator().manual_seed(29)
     rows, heads, k = 100, 64, 64
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache([kv_len], 16, torch.bfloat16, g)
-    ends = [kv_len - rows + i + 1 for i in range(rows)]
+    q, key, ends, kw = _causal_paged_prefill(rows, heads, kv_len, g)
+    kw["return_softmax_lse"] = True
     in_order = torch.arange(k, dtype=torch.int32).repeat(rows, 1, 1).reshape(rows, 1, k)
-    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
-              actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=3,
-              return_softmax_lse=True)  # fmt: skip
 
     def run(shuffled_rows):
         idx = in_order.clone()
