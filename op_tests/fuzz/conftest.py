@@ -3,9 +3,7 @@
 ``quick`` (the default; CI): 100 cases per op (fewer for an op whose strategy file sets
 QUICK_CASES: mla_prolog 50), derandomized so that CI sees the same cases on every run. ``long``: 1,000 cases per op, random (a new sample each run):
 ``pytest op_tests/fuzz -p no:randomly --hypothesis-profile=long`` (add ``-k lightning_indexer`` for
-one op). ``sanitizer``: 25 cases per op, derandomized, for the runs under ASan / UBSan in
-``.ci/run`` (each case is several times slower there; the quick profile's 100 cases still run in
-the plain build). The outcome counts per op are printed at the end of the run.
+one op). The outcome counts per op are printed at the end of the run.
 """
 
 import pytest
@@ -15,7 +13,6 @@ _COMMON = dict(deadline=None, database=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 settings.register_profile("quick", max_examples=100, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=1000, **_COMMON)
-settings.register_profile("sanitizer", max_examples=25, derandomize=True, **_COMMON)
 
 OUTCOMES: dict[str, dict[str, int]] = {}
 

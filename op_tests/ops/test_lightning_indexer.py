@@ -319,6 +319,7 @@ def test_prefill_one_tile_buffer_in_two_parts(lens):
         assert cpu_module().last_launch()["block_dim"] == 1
 
 
+@pytest.mark.heavy
 def test_prefill_one_tile_buffer_rows_past_k_with_ties():
     # The one-buffer path over many 4-row groups per core, the last rows seeing more than k keys (their
     # two lists cut at the threshold); 89 distinct keys repeated: ties must keep the lower index.
@@ -342,6 +343,7 @@ def test_decode_final_merge_parts_split_on_tied_scores(rows, keys, distinct):
     assert torch.equal(got, want)  # distinct scores between classes are far apart here
 
 
+@pytest.mark.heavy
 def test_decode_best_keys_in_one_list_read_past_its_head():
     # One row over every core, merged in one step: each partial list goes to GM as its head (what its
     # cut can keep when it has a quantile below the threshold) before SyncAll and its tail after.

@@ -258,6 +258,7 @@ def test_model_dims_tp_slice(dims, tokens, mode):
     check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)
 
 
+@pytest.mark.heavy
 def test_glm5_full_dims_decode_token():
     # All 64 heads; int8 W_uq_qr as GLM-5's W8A8 checkpoints have it (q_a / kv_a stay 16-bit).
     args, kw = make_case(GLM5_FULL, (1,), seed=22, mode=1)

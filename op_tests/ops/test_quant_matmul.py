@@ -183,7 +183,8 @@ def test_streaming_weights_when_k_does_not_fit_l1():
 # -> 24 tiles of 16 / 32 columns (the last one 8); [K, N] 1000 -> 24 tiles of 32 / 64 (the last 8);
 # K tails (300, 2000: the A ring wraps); 6400 x 7300 -> 48 tiles of 128 / 144 (two a core: each
 # tile's weights pass 1 MiB).
-BALANCED = [(3, 600, 300, "nk", 24, 32), (16, 1000, 2000, "kn", 24, 64), (1, 6400, 7300, "nk", 48, 256)]
+BALANCED = [(3, 600, 300, "nk", 24, 32), (16, 1000, 2000, "kn", 24, 64),
+            pytest.param(1, 6400, 7300, "nk", 48, 256, marks=pytest.mark.heavy)]
 
 
 @pytest.mark.parametrize("m,n,k,layout,tiles,width", BALANCED)
@@ -199,7 +200,8 @@ def test_balanced_column_tiles(m, n, k, layout, tiles, width):
            output_dtype=torch.bfloat16)  # fmt: skip
 
 
-@pytest.mark.parametrize("m,n,k,layout", [(3, 200, 1500, "kn"), (16, 96, 5000, "nk"), (1, 6400, 7430, "nk")])
+@pytest.mark.parametrize("m,n,k,layout", [(3, 200, 1500, "kn"), (16, 96, 5000, "nk"),
+                                          pytest.param(1, 6400, 7430, "nk", marks=pytest.mark.heavy)])
 def test_multi_step_loads_with_tails(m, n, k, layout):
     # One pass: several K steps a copy; K steps not a multiple of the unit (a short last unit), K not a
     # multiple of 128 (a short last step); 6400 x 7430: 30 units through a ring of 6 (it wraps).

@@ -286,7 +286,7 @@ def _causal_paged_prefill(rows, heads, kv_len, g):
     return q, key, ends, kw
 
 
-@pytest.mark.parametrize("heads", [64, 128])
+@pytest.mark.parametrize("heads", [64, pytest.param(128, marks=pytest.mark.heavy)])
 def test_prefill_rows_sorted_into_runs(heads):
     # A launch of whole rows (prefill: >= 4 rows per AI core) at N1 >= 64 sorts each row's selected
     # cache rows, so ids in the indexer's (random) order are gathered in runs as if given in order:
@@ -376,7 +376,7 @@ def test_value_copy_or_separate_tensor(layout, dtype):
     assert (out.float() - same[0].float()).abs().max() > 0.1  # V really comes from value
 
 
-@pytest.mark.parametrize("layout, heads", [("BSND", 8), ("TND", 1), ("PA_BSND", 64), ("PA_BSND", 128)])
+@pytest.mark.parametrize("layout, heads", [("BSND", 8), ("TND", 1), ("PA_BSND", 64), pytest.param("PA_BSND", 128, marks=pytest.mark.heavy)])
 def test_combined_cache(layout, heads):
     # key_rope None: each key row is its latent then its rope (576 wide, FlashMLA's cache), value is
     # key (or of its shape: V is its latent part). The same numbers as the separate key / key_rope
@@ -473,7 +473,7 @@ def test_split_rows_with_empty_pieces():
     check(q, key, idx, 0.07, value=_randn(key.shape, torch.float16, g), **kw)
 
 
-@pytest.mark.parametrize("rows, k", [(1, 2048), (1, 257), (2, 2048), (4, 2048), (16, 2048)])
+@pytest.mark.parametrize("rows, k", [(1, 2048), (1, 257), (2, 2048), (4, 2048), pytest.param(16, 2048, marks=pytest.mark.heavy)])
 def test_merge_of_pieces_at_decode_batches(rows, k):
     # 64 heads, decode rows cut over the cores (24 here). B = 1: every piece is one tile, written by
     # the cube straight into its partial-result slot; the merge runs of 1-3 heads weigh all pieces
@@ -493,7 +493,7 @@ def test_merge_of_pieces_at_decode_batches(rows, k):
     assert cpu_module().last_launch()["block_dim"] > rows
 
 
-@pytest.mark.parametrize("k", [129, 257, 385, 2048])
+@pytest.mark.parametrize("k", [129, 257, 385, pytest.param(2048, marks=pytest.mark.heavy)])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
 def test_pieces_summed_by_the_cube(k, combined):
     # 16 decode rows over the cores (24 here): pieces of one or several tiles, a core's last item

@@ -65,7 +65,7 @@ void AtomicElem(uint8_t op, uint8_t* gm, const uint8_t* value) {
   Bits next;
   do {
     V cur;
-    std::memcpy(&cur, &old, sizeof(V));
+    std::memcpy(static_cast<void*>(&cur), &old, sizeof(V));  // V: half / bf16 have constructors
     V out;
     if constexpr (std::is_integral_v<V>) {
       if (op == kAtomicAdd)
