@@ -514,6 +514,27 @@ def test_pieces_summed_by_the_cube(k, combined):
           layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)
 
 
+def test_cores_of_pieces_take_their_shortest_first():
+    # 7 decode rows (104 tiles) over 24 cores, 5 tiles each: a core that holds only pieces takes
+    # its shorter one first, e.g. the first 2 tiles of row 3 before the last 3 of row 2: a core starts
+    # a row's later piece and ends with its first (the pieces' merge must not depend on the order),
+    # and the cube starts a new row's rows during the previous tile's scores. Row 4 sees 1000 keys
+    # (8 tiles: its last piece is shorter than its positions), and a query row outside every batch
+    # (no work) goes first on its core.
+    g = torch.Generator().manual_seed(77)
+    rows, heads, k = 7, 16, 2048
+    kv_lens = [3000, 3000, 3000, 3000, 1000, 3000, 3000]
+    q, qr = _queries((rows + 1, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = torch.cat([_indices(rows, k, kv_lens, g), torch.full((1, 1, k), -1, dtype=torch.int32)])
+    out, m, s = check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
+                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
+                      actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert (out[rows] == 0).all() and (m[0, rows] == 0).all() and (s[0, rows] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == 21  # 104 tiles, 5 a core
+
+
 @pytest.mark.parametrize("heads", [64, 128])
 def test_pieces_and_whole_rows_on_one_core(heads):
     # 40 decode rows of 3 tiles over 24 cores (5 tiles each): a core takes the end of one row (a

@@ -109,16 +109,17 @@ class SfaCube {
     uint32_t g = 0;
     for (;;) {
       const bool more = NextWork(next);
-      // The next tile's copies start during Scores, unless it is a new row's: its query replaces
-      // this row's in L1 only after Scores.
-      const bool early = more && !next.first;
+      // The next tile's copies start during Scores. A new row's query replaces this row's in L1
+      // only after Scores; its rows do not need the query, so in a split launch (decode: few long
+      // items, the cube's MTE2 the bound) they start during Scores too. With whole rows (prefill:
+      // many short ones) they start after it: the scalar's reads of a new list would hold up
+      // Scores' Mmads (prefill S = 1024 +1 %).
+      const bool early = more && (!next.first || t_->numSplits > 0);
       if (early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
       Scores(cur, g);
       if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
-      if (more && !early) {
-        LoadQuery(uint32_t(next.info.row));
-        GatherBegin(next, (g + 1) % kSfaKvBuffers);
-      }
+      if (more && next.first) LoadQuery(uint32_t(next.info.row));
+      if (more && !early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
       if (g > 0) Output(prev, g - 1);
       if (more) GatherEnd(next, (g + 1) % kSfaKvBuffers, g + 1);
       if (!more) break;
