@@ -61,6 +61,12 @@ struct MlaPrologTiling {
   uint32_t qSlotBytes;    // kMlapGroupTokens x (D + Dr) of the MM2 output type
   uint32_t qnSlotBytes;   // modes 1, 2: kMlapGroupTokens x D in the float dtype
   uint32_t coreBytes;     // per AI core: 2 slots each of q and q_nope
+  // Split heads: the last splitHeads heads (N mod AI cores) are shared by all AI cores by columns
+  // (MM2: their W_uq_qr columns, MM3: their query columns), so every cube streams the same head
+  // bytes; the other heads are whole heads, N / AI cores per core.
+  uint32_t splitHeads;
+  uint32_t qsSlotBytes;   // kMlapGroupTokens x splitHeads x (D + Dr) of the MM2 output type (shared)
+  uint32_t qnsSlotBytes;  // modes 1, 2: kMlapGroupTokens x splitHeads x D in the float dtype (shared)
   uint32_t reserved[1];
 };
 
@@ -72,5 +78,7 @@ constexpr uint16_t kMlapFlagCqReady = 3;  // AIV -> AIC: every row of a group's 
 constexpr uint16_t kMlapFlagQReady = 4;   // AIC -> AIV: q of one head is in its slot
 constexpr uint16_t kMlapFlagQFree = 5;    // AIV -> AIC: the q slot was read
 constexpr uint16_t kMlapFlagQnReady = 6;  // AIV -> AIC (modes 1, 2): dequantized q_nope is in its slot
+constexpr uint16_t kMlapFlagSplitQReady = 7;  // AIC -> AIV: this core's columns of the split heads' q are written
+constexpr uint16_t kMlapFlagSplitReady = 8;   // AIV -> AIC: every core's split q_nope is in GM (after a barrier)
 
 }  // namespace ascend_glm5
