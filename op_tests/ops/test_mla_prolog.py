@@ -238,15 +238,18 @@ def test_few_cores(cores, tokens, mode):
         assert cpu_module().last_launch()["block_dim"] == cores
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_split_heads_across_cores(mode):
-    # Decode (one group), 5 heads on 3 cores: one whole head per core and the last 2 split by
-    # columns. MM2: 224 columns in units of 16 as 80 / 80 / 64 (int8 tiles padded to 32; core 1's
-    # range holds head 0's rope and head 1's nope); MM3: 1024 query columns as 336 / 336 / 352, core
-    # 1's range crossing from head 0 into head 1; the rope rows of both split heads spread over the
-    # 6 vector cores, one core's across the head boundary.
-    args, kw = make_case((128, 64, 5, 48), (20,), skip=3, seed=45 + mode, mode=mode)
-    with ai_cores(3):
+@pytest.mark.parametrize(
+    "heads,cores,mode", [(5, 3, 0), (5, 3, 1), (5, 3, 2), (8, 5, 1), (8, 5, 2)], ids=lambda v: str(v)
+)
+def test_split_heads_across_cores(heads, cores, mode):
+    # Decode (one group), D = 48: one whole head per core and the last heads % cores split by columns.
+    # 5 heads on 3 cores: 2 split heads, MM2's 224 columns in units of 32 in modes 1, 2 (96 / 64 /
+    # 64, core 1's range holding head 0's rope and head 1's nope) and of 16 in mode 0 (80 / 80 /
+    # 64); MM3's 1024 query columns as 336 / 336 / 352, core 1's crossing from head 0 into head 1;
+    # the split heads' rope rows over the 6 vector cores, one core's across the head boundary.
+    # 8 heads on 5 cores: 3 split heads, 336 columns: int8 tiles end at 16-column boundaries.
+    args, kw = make_case((128, 64, heads, 48), (20,), skip=3, seed=45 + heads + mode, mode=mode)
+    with ai_cores(cores):
         check(args, kw, query_norm_flag=True)
 
 

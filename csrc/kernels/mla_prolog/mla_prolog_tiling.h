@@ -9,7 +9,10 @@
 //   the latent / rope-key rows to the caches.
 //   MM2 / MM3 run per head, heads spread evenly over the AI cores: q = c^Q @ W_uq_qr[:, head] ->
 //   the AI core's vector cores rope q_pe (and dequantize q_nope in the int8 modes) while the cube
-//   computes query[:, head] = q_nope @ W_uk[head] straight into the output.
+//   computes query[:, head] = q_nope @ W_uk[head] straight into the output. In decode (one group)
+//   the last N mod (AI cores) heads are split heads: every AI core takes a share of their q columns
+//   (MM2) and, after a barrier of the vector cores, of their query columns (MM3), so every cube
+//   streams the same head bytes.
 // The cube issues MM1 of group g+1 before MM2/MM3 of group g; the vector cores rope group g's heads
 // as the cube produces them, then normalize group g+1 while the cube finishes group g and runs
 // MM1 of group g+2: the vector work of one group overlaps the cube work of the next. While it

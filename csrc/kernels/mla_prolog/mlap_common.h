@@ -119,13 +119,19 @@ __aicore__ inline void MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, u
   end = split.Start(core + 1) * unit;
 }
 
-// Columns [begin, end) of `cols` that AI core `core` takes, in units of 16 columns (a 16-bit
-// fractal's width; int8 tiles are padded to 32 anyway) spread as evenly as they go: the split
-// heads' MM2 and MM3 columns (`cols` is a multiple of 16: D is). The first cores take a unit more,
-// or with `lastMore` the last ones (MM3: so that no core gets the extra unit of both).
-__aicore__ inline void MlapSplitColumns(const MlaPrologTiling& t, uint32_t cols, uint32_t core, bool lastMore,
-                                        uint32_t& begin, uint32_t& end) {
-  constexpr uint32_t unit = 16;
+// Columns [begin, end) of `cols` that AI core `core` takes, in units of `unit` columns spread as
+// evenly as they go: the split heads' MM2 and MM3 columns (`cols` a multiple of `unit`). The first
+// cores take a unit more, or with `lastMore` the last ones (MM3: so that no core gets the extra
+// unit of both).
+// MM2 unit of the split heads' q columns: a fractal's width, 16 columns; 32 for int8 W_uq_qr when
+// they divide into 32s (int8 tiles are padded to 32: no MACs on padding columns).
+__aicore__ inline uint32_t MlapSplitQUnit(const MlaPrologTiling& t) {
+  const uint32_t cols = t.splitHeads * (t.nope + kMlapRopeDim);
+  return t.mode != kMlapBf16 && cols % 32 == 0 ? 32 : 16;
+}
+
+__aicore__ inline void MlapSplitColumns(const MlaPrologTiling& t, uint32_t cols, uint32_t unit, uint32_t core,
+                                        bool lastMore, uint32_t& begin, uint32_t& end) {
   const uint32_t units = cols / unit, cores = t.blockDim;
   if (lastMore) {  // mirror the split: core c takes what core cores - 1 - c would, counted from the end
     MlapVectorRows(units, cores, cores - 1 - core, begin, end);

@@ -7,6 +7,9 @@
 //   MM2(g,h) c^Q (loaded once per group into L1) @ W_uq_qr[:, head h] -> q ring slot k % 2.
 //   MM3(g,h) q_nope (from the q ring in mode 0, from the vector cores' dequantized copy in modes
 //            1, 2) @ W_uk[h] -> query[:, h, :] directly.
+//   Split heads (decode): before the whole heads, this core's columns of their q -> the shared
+//            split q ring; after the whole heads and a barrier of the vector cores, this core's
+//            columns of their query (q_nope of every core's columns from GM).
 #pragma once
 
 #include "kernel_operator.h"
@@ -40,8 +43,8 @@ class MlapCube {
     MlapMm1Columns(t, core_, kMm1Unit, colBegin_, colEnd_);
     MlapHeads(t, core_, headBegin_, headEnd_);
     wholeCols_ = (t.heads - t.splitHeads) * qCols_;
-    MlapSplitColumns(t, t.splitHeads * qCols_, core_, false, q2Begin_, q2End_);
-    MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, core_, true, q3Begin_, q3End_);
+    MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
+    MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, 16, core_, true, q3Begin_, q3End_);
     pipe_.InitBuffer(aL1_, 2 * MlapGemm::kASlot);
     pipe_.InitBuffer(bL1_, 2 * MlapGemm::kBSlot);
     pipe_.InitBuffer(cqL1_, kMlapGroupTokens * t.qLora * sizeof(Cq));

@@ -1,7 +1,10 @@
 // MLA prolog, vector side (AIV). Per step s, in the cube's order (mla_prolog_tiling.h):
 //
-//   Heads(s-1)  per head of our AI core, as the cube's MM2 produces it, our half of the group's
-//               rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> the cube's MM3
+//   Heads(s-1)  split heads (decode) first: modes 1, 2 dequantize our rows of our cube's q_nope
+//               columns; a barrier of all vector cores (every cube's split q is in GM, our cube
+//               may run their MM3), then their rope rows spread over all vector cores.
+//               Per whole head of our AI core, as the cube's MM2 produces it, our half of the
+//               group's rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> MM3
 //   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
 //   NormCq(s)   the group's rows spread over all vector cores: c^Q = qc_qr_scale * RMSNorm(x @ W_dq)
 //               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
@@ -63,7 +66,7 @@ class MlapVector {
     qCols_ = t.nope + kMlapRopeDim;
     MlapHeads(t, core_, headBegin_, headEnd_);
     wholeHeads_ = t.heads - t.splitHeads;
-    MlapSplitColumns(t, t.splitHeads * qCols_, core_, false, q2Begin_, q2End_);
+    MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
     tokenX_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.tokenX));
     gammaXGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaX));
     gammaCqGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaCq));
@@ -168,7 +171,7 @@ class MlapVector {
     sinKv_ = Take<float>(kMlapRopeDim);
     if (kQuantCq) {
       smoothUb_ = Take<float>(t.qLora);
-      scaleWUqUb_ = Take<float>(qCols_);
+      scaleWUqUb_ = Take<float>(AlignUp(qCols_, 32));  // a head's scales, or a core's split columns (32-column units)
       cqScale_ = Take<float>(kMlapMaxRopeRows);
     }
     if (kMode == kMlapW8A8) {
