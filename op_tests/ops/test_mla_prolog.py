@@ -230,19 +230,34 @@ def ai_cores(n: int):
 def test_few_cores(cores, tokens, mode):
     # One core: MM1's 704 columns in tiles of 256, the first straddling W_dq (128 columns) and
     # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 70 tokens:
-    # two groups, q_nope dequantized in a block of 16 rows and a tail block. Two cores: core 0 has
-    # one head more and so fewer MM1 columns.
+    # two groups, q_nope dequantized in a block of 16 rows and a tail block. Two cores, one group:
+    # a whole head each and the third split by columns over both cores.
     args, kw = make_case(SMALL, (tokens,), skip=tokens // 5, seed=40 + cores + mode, mode=mode)
     with ai_cores(cores):
         check(args, kw, query_norm_flag=True)
         assert cpu_module().last_launch()["block_dim"] == cores
 
 
+@pytest.mark.parametrize(
+    "heads,cores,mode", [(5, 3, 0), (5, 3, 1), (5, 3, 2), (8, 5, 1), (8, 5, 2)], ids=lambda v: str(v)
+)
+def test_split_heads_across_cores(heads, cores, mode):
+    # Decode (one group), D = 48: one whole head per core and the last heads % cores split by columns.
+    # 5 heads on 3 cores: 2 split heads, MM2's 224 columns in units of 32 in modes 1, 2 (96 / 64 /
+    # 64, core 1's range holding head 0's rope and head 1's nope) and of 16 in mode 0 (80 / 80 /
+    # 64); MM3's 1024 query columns as 336 / 336 / 352, core 1's crossing from head 0 into head 1;
+    # the split heads' rope rows over the 6 vector cores, one core's across the head boundary.
+    # 8 heads on 5 cores: 3 split heads, 336 columns: int8 tiles end at 16-column boundaries.
+    args, kw = make_case((128, 64, heads, 48), (20,), skip=3, seed=45 + heads + mode, mode=mode)
+    with ai_cores(cores):
+        check(args, kw, query_norm_flag=True)
+
+
 @pytest.mark.parametrize("mode", [0, 2])
 def test_glm5_tp16_on_20_cores(mode):
-    # GLM-5's TP16 slice on Ascend910B3's 20 AI cores: 4 cores with a head take fewer MM1 columns,
-    # one core's MM1 tile straddles W_dq / W_dkv_kr; 40 tokens: 20 rows per vector core, q_nope
-    # dequantized in blocks of 16 and 4 rows.
+    # GLM-5's TP16 slice on Ascend910B3's 20 AI cores, one group of 40 tokens: all 4 heads are split
+    # heads (fewer heads than cores), their W_uq_qr and query columns spread over all 20 cores, so
+    # MM1's columns spread evenly; one core's MM1 tile straddles W_dq / W_dkv_kr.
     args, kw = make_case(GLM5_TP, (40,), seed=50 + mode, mode=mode)
     with ai_cores(20):
         check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)

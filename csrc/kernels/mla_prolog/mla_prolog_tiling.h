@@ -9,7 +9,10 @@
 //   the latent / rope-key rows to the caches.
 //   MM2 / MM3 run per head, heads spread evenly over the AI cores: q = c^Q @ W_uq_qr[:, head] ->
 //   the AI core's vector cores rope q_pe (and dequantize q_nope in the int8 modes) while the cube
-//   computes query[:, head] = q_nope @ W_uk[head] straight into the output.
+//   computes query[:, head] = q_nope @ W_uk[head] straight into the output. In decode (one group)
+//   the last N mod (AI cores) heads are split heads: every AI core takes a share of their q columns
+//   (MM2) and, after a barrier of the vector cores, of their query columns (MM3), so every cube
+//   streams the same head bytes.
 // The cube issues MM1 of group g+1 before MM2/MM3 of group g; the vector cores rope group g's heads
 // as the cube produces them, then normalize group g+1 while the cube finishes group g and runs
 // MM1 of group g+2: the vector work of one group overlaps the cube work of the next. While it
@@ -61,6 +64,12 @@ struct MlaPrologTiling {
   uint32_t qSlotBytes;    // kMlapGroupTokens x (D + Dr) of the MM2 output type
   uint32_t qnSlotBytes;   // modes 1, 2: kMlapGroupTokens x D in the float dtype
   uint32_t coreBytes;     // per AI core: 2 slots each of q and q_nope
+  // Split heads: the last splitHeads heads (N mod AI cores) are shared by all AI cores by columns
+  // (MM2: their W_uq_qr columns, MM3: their query columns), so every cube streams the same head
+  // bytes; the other heads are whole heads, N / AI cores per core.
+  uint32_t splitHeads;
+  uint32_t qsSlotBytes;   // kMlapGroupTokens x splitHeads x (D + Dr) of the MM2 output type (shared)
+  uint32_t qnsSlotBytes;  // modes 1, 2: kMlapGroupTokens x splitHeads x D in the float dtype (shared)
   uint32_t reserved[1];
 };
 
@@ -72,5 +81,7 @@ constexpr uint16_t kMlapFlagCqReady = 3;  // AIV -> AIC: every row of a group's 
 constexpr uint16_t kMlapFlagQReady = 4;   // AIC -> AIV: q of one head is in its slot
 constexpr uint16_t kMlapFlagQFree = 5;    // AIV -> AIC: the q slot was read
 constexpr uint16_t kMlapFlagQnReady = 6;  // AIV -> AIC (modes 1, 2): dequantized q_nope is in its slot
+constexpr uint16_t kMlapFlagSplitQReady = 7;  // AIC -> AIV: this core's columns of the split heads' q are written
+constexpr uint16_t kMlapFlagSplitReady = 8;   // AIV -> AIC: every core's split q_nope is in GM (after a barrier)
 
 }  // namespace ascend_glm5

@@ -28,13 +28,15 @@ __aicore__ inline uint32_t MlapGroupRows(const MlaPrologTiling& t, uint32_t g) {
   return left < kMlapGroupTokens ? left : kMlapGroupTokens;
 }
 
-// Byte addresses of the workspace rings: [MM1 x2 | x x2 | c^Q x2 | per AI core: q x2, q_nope x2].
+// Byte addresses of the workspace rings: [MM1 x2 | x x2 | c^Q x2 | split q x2 | split q_nope x2 |
+// per AI core: q x2, q_nope x2].
 class MlapWorkspace {
  public:
   __aicore__ inline void Init(GM_ADDR base, const MlaPrologTiling& t, uint32_t core) {
     base_ = base;
     t_ = &t;
-    core_ = base + 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes) + uint64_t(core) * t.coreBytes;
+    split_ = base + 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes);
+    core_ = split_ + 2ull * (t.qsSlotBytes + t.qnsSlotBytes) + uint64_t(core) * t.coreBytes;
   }
   __aicore__ inline GM_ADDR Mm1(uint32_t g) const { return base_ + uint64_t(g % 2) * t_->mm1SlotBytes; }
   __aicore__ inline GM_ADDR X(uint32_t g) const { return base_ + 2ull * t_->mm1SlotBytes + uint64_t(g % 2) * t_->xSlotBytes; }
@@ -47,11 +49,18 @@ class MlapWorkspace {
   __aicore__ inline GM_ADDR CqScale(uint32_t g) const {
     return Cq(g) + AlignUp(kMlapGroupTokens * t_->qLora * (t_->mode == kMlapBf16 ? 2u : 1u), 32);
   }
+  // The split heads' q ([rows, splitHeads * (D + Dr)]) and, modes 1, 2, dequantized q_nope
+  // ([rows, splitHeads * D]) of group g: written by every AI core, read by all after a barrier.
+  __aicore__ inline GM_ADDR SplitQ(uint32_t g) const { return split_ + uint64_t(g % 2) * t_->qsSlotBytes; }
+  __aicore__ inline GM_ADDR SplitQn(uint32_t g) const {
+    return split_ + 2ull * t_->qsSlotBytes + uint64_t(g % 2) * t_->qnsSlotBytes;
+  }
   __aicore__ inline GM_ADDR Q(uint32_t k) const { return core_ + uint64_t(k % 2) * t_->qSlotBytes; }
   __aicore__ inline GM_ADDR Qn(uint32_t k) const { return core_ + 2ull * t_->qSlotBytes + uint64_t(k % 2) * t_->qnSlotBytes; }
 
  private:
   GM_ADDR base_ = nullptr;
+  GM_ADDR split_ = nullptr;
   GM_ADDR core_ = nullptr;
   const MlaPrologTiling* t_ = nullptr;
 };
@@ -63,9 +72,11 @@ __aicore__ inline void MlapVectorRows(uint32_t rows, uint32_t vecCores, uint32_t
   end = begin + base + (vec < extra ? 1 : 0);
 }
 
-// Heads [begin, end) of AI core `core` in MM2 / MM3: the first heads % blockDim cores take one more.
+// Whole heads [begin, end) of AI core `core` in MM2 / MM3 (the split heads come after them): the
+// first (whole heads) % blockDim cores take one more (none with split heads: they divide evenly).
 __aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
-  const uint32_t base = t.heads / t.blockDim, extra = t.heads % t.blockDim;
+  const uint32_t whole = t.heads - t.splitHeads;
+  const uint32_t base = whole / t.blockDim, extra = whole % t.blockDim;
   begin = core * base + (core < extra ? core : extra);
   end = begin + base + (core < extra ? 1 : 0);
 }
@@ -83,7 +94,7 @@ struct MlapMm1Split {
   __aicore__ inline MlapMm1Split(const MlaPrologTiling& t, uint32_t unit) {
     units = (t.qLora + kMlapKvRopeDim) / unit;
     cores = t.blockDim;
-    more = t.heads % cores;
+    more = (t.heads - t.splitHeads) % cores;  // the split heads weigh the same on every core
     unitBytes = uint64_t(t.hidden) * 32;
     const uint64_t headBytes = uint64_t(t.qLora) * (t.nope + kMlapRopeDim) * (t.mode == kMlapBf16 ? 2 : 1) +
                                uint64_t(t.nope) * kMlapKvLoraDim * 2;  // W_uq_qr and W_uk of one head
@@ -106,6 +117,32 @@ __aicore__ inline void MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, u
   const MlapMm1Split split(t, unit);
   begin = split.Start(core) * unit;
   end = split.Start(core + 1) * unit;
+}
+
+// Columns [begin, end) of `cols` that AI core `core` takes, in units of `unit` columns spread as
+// evenly as they go: the split heads' MM2 and MM3 columns (`cols` a multiple of `unit`). The first
+// cores take a unit more, or with `lastMore` the last ones (MM3: so that no core gets the extra
+// unit of both).
+// MM2 unit of the split heads' q columns: a fractal's width, 16 columns; 32 for int8 W_uq_qr when
+// they divide into 32s (int8 tiles are padded to 32: no MACs on padding columns).
+__aicore__ inline uint32_t MlapSplitQUnit(const MlaPrologTiling& t) {
+  const uint32_t cols = t.splitHeads * (t.nope + kMlapRopeDim);
+  return t.mode != kMlapBf16 && cols % 32 == 0 ? 32 : 16;
+}
+
+__aicore__ inline void MlapSplitColumns(const MlaPrologTiling& t, uint32_t cols, uint32_t unit, uint32_t core,
+                                        bool lastMore, uint32_t& begin, uint32_t& end) {
+  const uint32_t units = cols / unit, cores = t.blockDim;
+  if (lastMore) {  // mirror the split: core c takes what core cores - 1 - c would, counted from the end
+    MlapVectorRows(units, cores, cores - 1 - core, begin, end);
+    const uint32_t b = units - end;
+    end = units - begin;
+    begin = b;
+  } else {
+    MlapVectorRows(units, cores, core, begin, end);
+  }
+  begin *= unit;
+  end *= unit;
 }
 
 }  // namespace ascend_glm5

@@ -7,6 +7,9 @@
 //   MM2(g,h) c^Q (loaded once per group into L1) @ W_uq_qr[:, head h] -> q ring slot k % 2.
 //   MM3(g,h) q_nope (from the q ring in mode 0, from the vector cores' dequantized copy in modes
 //            1, 2) @ W_uk[h] -> query[:, h, :] directly.
+//   Split heads (decode): before the whole heads, this core's columns of their q -> the shared
+//            split q ring; after the whole heads and a barrier of the vector cores, this core's
+//            columns of their query (q_nope of every core's columns from GM).
 #pragma once
 
 #include "kernel_operator.h"
@@ -39,6 +42,9 @@ class MlapCube {
     qCols_ = t.nope + kMlapRopeDim;
     MlapMm1Columns(t, core_, kMm1Unit, colBegin_, colEnd_);
     MlapHeads(t, core_, headBegin_, headEnd_);
+    wholeCols_ = (t.heads - t.splitHeads) * qCols_;
+    MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
+    MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, 16, core_, true, q3Begin_, q3End_);
     pipe_.InitBuffer(aL1_, 2 * MlapGemm::kASlot);
     pipe_.InitBuffer(bL1_, 2 * MlapGemm::kBSlot);
     pipe_.InitBuffer(cqL1_, kMlapGroupTokens * t.qLora * sizeof(Cq));
@@ -125,33 +131,104 @@ class MlapCube {
   __aicore__ inline void Mm23(uint32_t g) {
     using namespace AscendC;
     const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora;
-    const uint32_t ldUq = t_->heads * qCols_, firstCols = qCols_ < kMlapColTile ? qCols_ : kMlapColTile;
-    // The first head's W_uq_qr chunks stream in while the vector cores normalize c^Q.
-    if (headBegin_ < headEnd_) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, firstCols);
+    const uint32_t ldUq = t_->heads * qCols_;
+    const bool split = t_->splitHeads > 0, splitMm2 = q2Begin_ < q2End_;
+    // The first W_uq_qr chunks stream in while the vector cores normalize c^Q.
+    if (splitMm2) gemm_.PrefetchB(MlapB(wUq_[uint64_t(wholeCols_) + q2Begin_], ldUq), hcq, SplitTile(q2Begin_, q2End_));
+    else if (headBegin_ < headEnd_) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, Tile(qCols_));
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
-    if (headBegin_ == headEnd_) return;
-    // c^Q -> L1 once for all of this core's heads.
-    GlobalTensor<Cq> cq;
-    cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
-    const LocalTensor<Cq> cqL1 = cqL1_.Get<Cq>();
-    if (cqLoaded_) {  // the previous group's MM2 loads from it are done
-      WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);
-    }
-    DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
-    SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
-    WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
+    const bool needCq = splitMm2 || headBegin_ < headEnd_;
     MlapOperandA<Cq> a;
-    a.resident = true;
-    a.l1 = cqL1;
+    if (needCq) {  // c^Q -> L1 once for all of this core's heads
+      GlobalTensor<Cq> cq;
+      cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
+      const LocalTensor<Cq> cqL1 = cqL1_.Get<Cq>();
+      if (cqLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);  // the previous group's MM2 loads from it are done
+      DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
+      SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
+      WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
+      a.resident = true;
+      a.l1 = cqL1;
+    }
+    // The split heads' MM2 first: the barrier that makes all of their q visible to every core then
+    // passes while this core works through its whole heads.
+    if (split) {
+      Mm2Split(a, g, rows);
+      CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagSplitQReady);
+    }
     // MM2 of head h + 1 before MM3 of head h: the vector cores rope (and dequantize) head h while
     // the cube streams the next head's W_uq_qr.
     for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
       Mm2(a, h, headSteps_, rows);
       if (h > headBegin_) Mm3(g, h - 1, headSteps_ - 1, rows);
     }
-    Mm3(g, headEnd_ - 1, headSteps_ - 1, rows);
-    SetFlag<HardEvent::MTE1_MTE2>(kEvCq);
-    cqLoaded_ = true;
+    if (headBegin_ < headEnd_) Mm3(g, headEnd_ - 1, headSteps_ - 1, rows);
+    if (split) Mm3Split(g, rows);
+    if (needCq) {
+      SetFlag<HardEvent::MTE1_MTE2>(kEvCq);
+      cqLoaded_ = true;
+    }
+  }
+
+  // Columns of an MM2 / MM3 tile: up to kMlapColTile.
+  __aicore__ static inline uint32_t Tile(uint32_t cols) { return cols < kMlapColTile ? cols : kMlapColTile; }
+  // The first tile of [begin, end) of the split heads' q columns (contiguous in W_uq_qr: a tile may
+  // span two heads).
+  __aicore__ static inline uint32_t SplitTile(uint32_t begin, uint32_t end) { return Tile(end - begin); }
+  // End of the part of the split query columns [c, q3End_) that lies in c's head (512 columns each).
+  __aicore__ inline uint32_t SplitUkEnd(uint32_t c) const {
+    const uint32_t headEnd = (c / kMlapKvLoraDim + 1) * kMlapKvLoraDim;
+    return headEnd < q3End_ ? headEnd : q3End_;
+  }
+
+  // MM2 of the split heads: this core's columns [q2Begin_, q2End_) of their q (columns of W_uq_qr
+  // after the whole heads') -> the shared split q ring.
+  __aicore__ inline void Mm2Split(const MlapOperandA<Cq>& a, uint32_t g, uint32_t rows) {
+    using namespace AscendC;
+    using Acc2 = typename Ty::Acc2;
+    using QOut = typename Ty::QOut;
+    const uint32_t ldUq = t_->heads * qCols_, ldQ = t_->splitHeads * qCols_;
+    GlobalTensor<QOut> q;
+    q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.SplitQ(g)));
+    for (uint32_t c = q2Begin_; c < q2End_;) {
+      const uint32_t n = SplitTile(c, q2End_);
+      const uint32_t slot = acc_.Acquire();
+      const LocalTensor<Acc2> acc = AccTile<Acc2>(slot);
+      gemm_.Run(acc, a, MlapB(wUq_[uint64_t(wholeCols_) + c], ldUq), t_->qLora, n, rows);
+      Store(q[c], acc, rows, n, ldQ);
+      acc_.Release(slot);
+      c += n;
+    }
+  }
+
+  // MM3 of the split heads: this core's columns [q3Begin_, q3End_) of their query (head j's 512
+  // columns at j * 512), once every core's split q_nope is in GM.
+  __aicore__ inline void Mm3Split(uint32_t g, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t d = t_->nope, whole = t_->heads - t_->splitHeads;
+    if (q3Begin_ < q3End_) {  // W_uk streams in while the barrier passes
+      const uint32_t j = q3Begin_ / kMlapKvLoraDim;
+      gemm_.PrefetchB(MlapB(wUk_[uint64_t(whole + j) * d * kMlapKvLoraDim + q3Begin_ % kMlapKvLoraDim], kMlapKvLoraDim), d,
+                      Tile(SplitUkEnd(q3Begin_) - q3Begin_));
+    }
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagSplitReady);
+    SetFlag<HardEvent::FIX_MTE2>(0);  // mode 0: our own part of q_nope was written by our fixpipe
+    WaitFlag<HardEvent::FIX_MTE2>(0);
+    GlobalTensor<T> nope;
+    uint32_t ldNope = t_->splitHeads * qCols_, headStride = qCols_;
+    if constexpr (kMode == kMlapBf16) {
+      nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.SplitQ(g)));
+    } else {
+      nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.SplitQn(g)));
+      ldNope = t_->splitHeads * d;
+      headStride = d;
+    }
+    for (uint32_t c = q3Begin_; c < q3End_;) {
+      const uint32_t j = c / kMlapKvLoraDim, end = SplitUkEnd(c);
+      const MlapOperandA<T> qn = LoadNope(nope[j * headStride], ldNope, rows);
+      UkColumns(g, whole + j, qn, c - j * kMlapKvLoraDim, end - j * kMlapKvLoraDim, rows);
+      c = end;
+    }
   }
 
   // MM2: q[:, h] = c^Q @ W_uq_qr[:, h*(D+Dr) : (h+1)*(D+Dr)] into q ring slot k % 2.
@@ -177,8 +254,7 @@ class MlapCube {
   // MM3: query[:, h, :] = q_nope @ W_uk[h] (q_nope of head step k).
   __aicore__ inline void Mm3(uint32_t g, uint32_t h, uint32_t k, uint32_t rows) {
     using namespace AscendC;
-    const uint32_t d = t_->nope, mPad = AlignUp(rows, 16);
-    const GlobalTensor<T> wUk = wUk_[uint64_t(h) * d * kMlapKvLoraDim];
+    const uint32_t d = t_->nope;
     GlobalTensor<T> nope;
     uint32_t ldNope = qCols_;
     if constexpr (kMode == kMlapBf16) {
@@ -187,26 +263,44 @@ class MlapCube {
       nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Q(k)));
     } else {
       // W_uk[h] streams in while the vector cores dequantize q_nope.
-      gemm_.PrefetchB(MlapB(wUk, kMlapKvLoraDim), d, kMlapColTile);
+      gemm_.PrefetchB(MlapB(wUk_[uint64_t(h) * d * kMlapKvLoraDim], kMlapKvLoraDim), d, kMlapColTile);
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
       nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
       ldNope = d;
     }
+    UkColumns(g, h, LoadNope(nope, ldNope, rows), 0, kMlapKvLoraDim, rows);
+  }
+
+  // q_nope rows (ND, leading dimension ld) -> the L1 buffer of MM3's A.
+  __aicore__ inline MlapOperandA<T> LoadNope(const AscendC::GlobalTensor<T>& nope, uint32_t ld, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t d = t_->nope, mPad = AlignUp(rows, 16);
     MlapOperandA<T> qn;
     qn.resident = true;
     qn.l1 = qnL1_.Get<T>();
-    if (qnLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvQn);
-    DataCopy(qn.l1, nope, Nd2NzParams(1, uint16_t(rows), uint16_t(d), 0, uint16_t(ldNope), uint16_t(mPad), 1, 0));
+    if (qnLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvQn);  // the previous MM3's loads from it are done
+    DataCopy(qn.l1, nope, Nd2NzParams(1, uint16_t(rows), uint16_t(d), 0, uint16_t(ld), uint16_t(mPad), 1, 0));
     SetFlag<HardEvent::MTE2_MTE1>(kEvQn);
     WaitFlag<HardEvent::MTE2_MTE1>(kEvQn);
+    return qn;
+  }
+
+  // query[:, h, c0:c1] = q_nope @ W_uk[h][:, c0:c1], in tiles of up to kMlapColTile columns.
+  __aicore__ inline void UkColumns(uint32_t g, uint32_t h, const MlapOperandA<T>& qn, uint32_t c0, uint32_t c1,
+                                   uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t d = t_->nope;
+    const GlobalTensor<T> wUk = wUk_[uint64_t(h) * d * kMlapKvLoraDim];
     const uint64_t outRow = uint64_t(t_->heads) * kMlapKvLoraDim;
     const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
-    for (uint32_t c = 0; c < kMlapKvLoraDim; c += kMlapColTile) {
+    for (uint32_t c = c0; c < c1;) {
+      const uint32_t n = Tile(c1 - c);
       const uint32_t slot = acc_.Acquire();
       const LocalTensor<float> acc = AccTile<float>(slot);
-      gemm_.Run(acc, qn, MlapB(wUk[c], kMlapKvLoraDim), d, kMlapColTile, rows);
-      Store(query_[t0 * outRow + uint64_t(h) * kMlapKvLoraDim + c], acc, rows, kMlapColTile, uint32_t(outRow));
+      gemm_.Run(acc, qn, MlapB(wUk[c], kMlapKvLoraDim), d, n, rows);
+      Store(query_[t0 * outRow + uint64_t(h) * kMlapKvLoraDim + c], acc, rows, n, uint32_t(outRow));
       acc_.Release(slot);
+      c += n;
     }
     SetFlag<HardEvent::MTE1_MTE2>(kEvQn);  // qn's L1 buffer may be refilled
     qnLoaded_ = true;
@@ -214,6 +308,7 @@ class MlapCube {
 
   const MlaPrologTiling* t_ = nullptr;
   uint32_t core_ = 0, c1_ = 0, qCols_ = 0, colBegin_ = 0, colEnd_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0;
+  uint32_t wholeCols_ = 0, q2Begin_ = 0, q2End_ = 0, q3Begin_ = 0, q3End_ = 0;  // split heads: W_uq_qr offset, our columns
   bool cqLoaded_ = false, qnLoaded_ = false;
   MlapWorkspace ws_;
   AscendC::TPipe pipe_;

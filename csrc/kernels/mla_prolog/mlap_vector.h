@@ -1,7 +1,10 @@
 // MLA prolog, vector side (AIV). Per step s, in the cube's order (mla_prolog_tiling.h):
 //
-//   Heads(s-1)  per head of our AI core, as the cube's MM2 produces it, our half of the group's
-//               rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> the cube's MM3
+//   Heads(s-1)  split heads (decode) first: modes 1, 2 dequantize our rows of our cube's q_nope
+//               columns; a barrier of all vector cores (every cube's split q is in GM, our cube
+//               may run their MM3), then their rope rows spread over all vector cores.
+//               Per whole head of our AI core, as the cube's MM2 produces it, our half of the
+//               group's rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> MM3
 //   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
 //   NormCq(s)   the group's rows spread over all vector cores: c^Q = qc_qr_scale * RMSNorm(x @ W_dq)
 //               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
@@ -62,6 +65,8 @@ class MlapVector {
     c1_ = t.qLora + kMlapKvRopeDim;
     qCols_ = t.nope + kMlapRopeDim;
     MlapHeads(t, core_, headBegin_, headEnd_);
+    wholeHeads_ = t.heads - t.splitHeads;
+    MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
     tokenX_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.tokenX));
     gammaXGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaX));
     gammaCqGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaCq));
@@ -166,7 +171,7 @@ class MlapVector {
     sinKv_ = Take<float>(kMlapRopeDim);
     if (kQuantCq) {
       smoothUb_ = Take<float>(t.qLora);
-      scaleWUqUb_ = Take<float>(qCols_);
+      scaleWUqUb_ = Take<float>(AlignUp(qCols_, 32));  // a head's scales, or a core's split columns (32-column units)
       cqScale_ = Take<float>(kMlapMaxRopeRows);
     }
     if (kMode == kMlapW8A8) {
@@ -338,18 +343,19 @@ class MlapVector {
   }
 
   // Per head of this AI core: RoPE(q_pe) of our rows -> query_rope; modes 1, 2: q_nope -> the cube.
+  // The split heads first: the cube computes their q before its whole heads'.
   __aicore__ inline void Heads(uint32_t g) {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
+    if (t.splitHeads > 0) SplitHeads(g);
     uint32_t r0, r1;
     OwnRows(g, r0, r1);
-    const uint32_t n = r1 - r0, d = t.nope;
+    const uint32_t n = r1 - r0;
     const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
     if (headBegin_ < headEnd_ && n > 0) {
       rows_.LoadCosSin(cosRows_, sinRows_, cos_[(t0 + r0) * kMlapRopeDim], sin_[(t0 + r0) * kMlapRopeDim], n);
       if constexpr (kQuantCq) LoadCqScales(g, r0, n);
     }
-    const LocalTensor<float> v = rows_.Scratch().row;
     for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
       const uint32_t k = headSteps_;
       GlobalTensor<QOut> q;
@@ -357,24 +363,89 @@ class MlapVector {
       if constexpr (kQuantCq) LoadHeadScales(h);  // while the cube still computes q
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQReady);
       if constexpr (kQuantCq) Nope(q, r0, n, k);  // first: the cube's MM3 waits for it
-      const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
-      if (n > 0) {
-        MlapSync<HardEvent::V_MTE2>();
-        const uint32_t rowBytes = kMlapRopeDim * uint32_t(sizeof(QOut));
-        DataCopyPad(raw, q[uint64_t(r0) * qCols_ + d],
-                    DataCopyExtParams(uint16_t(n), rowBytes, (qCols_ - kMlapRopeDim) * uint32_t(sizeof(QOut)), 0, 0),
-                    DataCopyPadExtParams<QOut>());
-      }
+      if (n > 0) CopyPe(q[uint64_t(r0) * qCols_ + t.nope], qCols_, n);
       CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // all of q that we read is in UB
-      if (n == 0) continue;
-      MlapSync<HardEvent::MTE2_V>();
-      Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
-      PipeBarrier<PIPE_V>();
-      if constexpr (kQuantCq) DequantRows(v, scaleWUqUb_[d], 0, n, kMlapRopeDim);
-      rows_.Rope(v, cosRows_, sinRows_, deint_, n);
-      const LocalTensor<T> o = rows_.template Convert<T>(v, n * kMlapRopeDim);
-      rows_.Store(queryRope_[((t0 + r0) * t.heads + h) * kMlapRopeDim], o, kMlapRopeDim, n, t.heads * kMlapRopeDim);
+      if (n > 0) RopeOut(n, t0 + r0, h);
     }
+  }
+
+  // The split heads of group g (their columns spread over all AI cores): modes 1, 2 dequantize our
+  // rows of the nope columns our cube computed; after a barrier of all vector cores every core's
+  // q_nope is in GM (our cube's MM3 may read it), and the rope rows of all split heads, spread
+  // over all vector cores, go to query_rope.
+  __aicore__ inline void SplitHeads(uint32_t g) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    const uint32_t rows = MlapGroupRows(t, g), ldQ = t.splitHeads * qCols_, d = t.nope;
+    GlobalTensor<QOut> q;
+    q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.SplitQ(g)));
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagSplitQReady);
+    if constexpr (kQuantCq) SplitNope(g, q);
+    SyncAll<true>();
+    CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagSplitReady);
+    uint32_t i0, i1;  // (head, row) pairs, head-major
+    MlapVectorRows(t.splitHeads * rows, 2 * t.blockDim, 2 * core_ + sub_, i0, i1);
+    const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
+    for (uint32_t i = i0; i < i1;) {
+      const uint32_t j = i / rows, r = i % rows, headEnd = (j + 1) * rows;
+      const uint32_t left = (i1 < headEnd ? i1 : headEnd) - i, n = left < kMlapMaxRopeRows ? left : kMlapMaxRopeRows;
+      rows_.LoadCosSin(cosRows_, sinRows_, cos_[(t0 + r) * kMlapRopeDim], sin_[(t0 + r) * kMlapRopeDim], n);
+      if constexpr (kQuantCq) {
+        LoadCqScales(g, r, n);
+        LoadHeadScales(wholeHeads_ + j);
+      }
+      CopyPe(q[uint64_t(r) * ldQ + j * qCols_ + d], ldQ, n);
+      RopeOut(n, t0 + r, wholeHeads_ + j);
+      i += n;
+    }
+  }
+
+  // Modes 1, 2: our rows of the nope columns among our cube's split q columns [q2Begin_, q2End_)
+  // (head j's at j * (D + Dr)), dequantized -> the split q_nope ring (head j's at j * D).
+  __aicore__ inline void SplitNope(uint32_t g, const AscendC::GlobalTensor<QOut>& q) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    uint32_t r0, r1;
+    OwnRows(g, r0, r1);
+    if (r0 == r1 || q2Begin_ == q2End_) return;
+    const uint32_t d = t.nope, ldQ = t.splitHeads * qCols_, ldQn = t.splitHeads * d;
+    GlobalTensor<T> qn;
+    qn.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.SplitQn(g)));
+    LoadCqScales(g, r0, r1 - r0);
+    MlapSync<HardEvent::V_MTE2>();
+    CopyIn(scaleWUqUb_, scaleWUq_[uint64_t(wholeHeads_) * qCols_ + q2Begin_], q2End_ - q2Begin_);
+    MlapSync<HardEvent::MTE2_V>();
+    for (uint32_t j = q2Begin_ / qCols_; j * qCols_ < q2End_; ++j) {
+      const uint32_t nope0 = j * qCols_, a = q2Begin_ > nope0 ? q2Begin_ : nope0;
+      const uint32_t b = q2End_ < nope0 + d ? q2End_ : nope0 + d;
+      if (a < b)
+        DequantNope(q[a], ldQ, qn[j * d + (a - nope0)], ldQn, scaleWUqUb_[a - q2Begin_], b - a, r0, r1 - r0);
+    }
+  }
+
+  // n rows of q_pe (ld elements apart in GM) -> the input staging buffer.
+  __aicore__ inline void CopyPe(const AscendC::GlobalTensor<QOut>& src, uint32_t ld, uint32_t n) {
+    using namespace AscendC;
+    const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
+    const uint32_t rowBytes = kMlapRopeDim * uint32_t(sizeof(QOut));
+    MlapSync<HardEvent::V_MTE2>();
+    DataCopyPad(raw, src, DataCopyExtParams(uint16_t(n), rowBytes, (ld - kMlapRopeDim) * uint32_t(sizeof(QOut)), 0, 0),
+                DataCopyPadExtParams<QOut>());
+  }
+
+  // The n staged q_pe rows of head h (modes 1, 2: dequantized with the head's rope scales and the cq
+  // scales of the rows) roped with cosRows_ / sinRows_ -> query_rope of tokens token0...
+  __aicore__ inline void RopeOut(uint32_t n, uint64_t token0, uint32_t h) {
+    using namespace AscendC;
+    const LocalTensor<float> v = rows_.Scratch().row;
+    const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
+    MlapSync<HardEvent::MTE2_V>();
+    Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
+    PipeBarrier<PIPE_V>();
+    if constexpr (kQuantCq) DequantRows(v, scaleWUqUb_[t_->nope], 0, n, kMlapRopeDim);
+    rows_.Rope(v, cosRows_, sinRows_, deint_, n);
+    const LocalTensor<T> o = rows_.template Convert<T>(v, n * kMlapRopeDim);
+    rows_.Store(queryRope_[(token0 * t_->heads + h) * kMlapRopeDim], o, kMlapRopeDim, n, t_->heads * kMlapRopeDim);
   }
 
   // Modes 1, 2: the c^Q scales of our rows (written by whichever vector core normalized them).
@@ -406,33 +477,42 @@ class MlapVector {
     PipeBarrier<PIPE_V>();
   }
 
-  // Modes 1, 2: our rows of q_nope (int32) dequantized to the float dtype -> q_nope slot k, in
-  // blocks of kNopeBlockRows rows: one strided copy in and one copy out per block (a copy per row
-  // paid the GM read latency once per row).
+  // Modes 1, 2: our rows of q_nope (int32) dequantized to the float dtype -> q_nope slot k.
   __aicore__ inline void Nope(const AscendC::GlobalTensor<QOut>& q, uint32_t r0, uint32_t n, uint32_t k) {
     using namespace AscendC;
-    const uint32_t d = t_->nope;
     GlobalTensor<T> qn;
     qn.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
+    DequantNope(q, qCols_, qn, t_->nope, scaleWUqUb_, t_->nope, r0, n);
+    CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagQnReady);
+  }
+
+  // Modes 1, 2: rows [r0, r0 + n) of `cols` int32 columns (src, ldSrc apart) times their cq scales
+  // (loaded for rows r0..) and wScale -> the float dtype at dst (ldDst apart), in blocks of
+  // kNopeBlockRows rows: one strided copy in and one out per block (a copy per row paid the GM
+  // read latency once per row).
+  __aicore__ inline void DequantNope(const AscendC::GlobalTensor<QOut>& src, uint32_t ldSrc,
+                                     const AscendC::GlobalTensor<T>& dst, uint32_t ldDst,
+                                     const AscendC::LocalTensor<float>& wScale, uint32_t cols, uint32_t r0, uint32_t n) {
+    using namespace AscendC;
     const LocalTensor<float> w = rows_.Scratch().tmp;  // the rope rows stay in `row`
     const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
     for (uint32_t i = 0; i < n; i += kNopeBlockRows) {
       const uint32_t m = n - i < kNopeBlockRows ? n - i : kNopeBlockRows;
       MlapSync<HardEvent::V_MTE2>();
-      DataCopyPad(raw, q[uint64_t(r0 + i) * qCols_],
-                  DataCopyExtParams(uint16_t(m), d * uint32_t(sizeof(QOut)), (qCols_ - d) * uint32_t(sizeof(QOut)), 0, 0),
+      DataCopyPad(raw, src[uint64_t(r0 + i) * ldSrc],
+                  DataCopyExtParams(uint16_t(m), cols * uint32_t(sizeof(QOut)), (ldSrc - cols) * uint32_t(sizeof(QOut)), 0, 0),
                   DataCopyPadExtParams<QOut>());
       MlapSync<HardEvent::MTE2_V>();
-      Cast(w, raw, RoundMode::CAST_RINT, m * d);
+      Cast(w, raw, RoundMode::CAST_RINT, m * cols);
       PipeBarrier<PIPE_V>();
-      DequantRows(w, scaleWUqUb_, i, m, d);
-      rows_.Store(qn[uint64_t(r0 + i) * d], rows_.template Convert<T>(w, m * d), m * d);
+      DequantRows(w, wScale, i, m, cols);
+      rows_.Store(dst[uint64_t(r0 + i) * ldDst], rows_.template Convert<T>(w, m * cols), cols, m, ldDst);
     }
-    CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagQnReady);
   }
 
   const MlaPrologTiling* t_ = nullptr;
   uint32_t core_ = 0, sub_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0, used_ = 0;
+  uint32_t wholeHeads_ = 0, q2Begin_ = 0, q2End_ = 0;  // split heads: our cube's MM2 columns
   MlapWorkspace ws_;
   MlapRows rows_;
   AscendC::TPipe pipe_;
