@@ -1,7 +1,8 @@
 // Lightning Indexer, cube side (AIC): score tiles relu(Q . K^T) into the workspace ring.
 //
 // Per item, the rows' queries [rows x N1, 128] go GM -> L1 -> L0A once. Per step, 2 x 64 keys (one
-// run per vector core's key half, gathered row by row from a paged cache if needed) go GM -> L1
+// run per vector core's key half; rowSplit: 128 consecutive keys, gathered row by row from a paged
+// cache if needed) go GM -> L1
 // (ND2NZ) -> L0B, one Mmad gives [rows x N1, 128] fp32, and the fixpipe applies ReLU on its way to
 // GM. Every operand buffer is doubled (keys in L0B, queries in L1 and L0A, scores in L0C; keys in L1
 // tripled, each buffer two steps' keys loaded together: they are copied while the ones before wait
@@ -137,19 +138,24 @@ class LiCube {
   __aicore__ inline uint32_t SlotSteps(const LiItem& item, uint32_t j, uint32_t steps, bool lastItem) const {
     if (j == 0 && AscendC::GetBlockIdx() % 2 == 1) return 1;
     if (lastItem && j + 2 >= steps) return 1;
+    if (t_->rowSplit) return j + 1 < steps ? kSlotSteps : 1;  // two steps are 256 consecutive keys
     const int32_t key = item.keyBegin + int32_t(j * kLiHalfKeys);
     return j + 1 < steps && key % int32_t(kSlotSteps * kLiHalfKeys) == 0 ? kSlotSteps : 1;
   }
-  // Keys of steps j0 .. j0 + held - 1 into one L1 buffer of as many step tiles: key o of vector
-  // core s's stretch of them (keys [lo_s + 64 j0, ...) of its half) goes to tile o / 64, row
-  // 64 s + o % 64. One ND2NZ copy per contiguous run of key rows (runs break at paged-cache block
-  // boundaries) and tile: whole 64-row blocks of a run go together, one ND matrix per tile.
+  // Keys of steps j0 .. j0 + held - 1 into one L1 buffer of as many step tiles. Key halves: key o
+  // of vector core s's stretch of them (keys [lo_s + 64 j0, ...) of its half) goes to tile o / 64,
+  // row 64 s + o % 64; rowSplit: key o of [keyBegin + 128 j0, ...) to tile o / 128, row o % 128.
+  // One ND2NZ copy per contiguous run of key rows (runs break at paged-cache block boundaries) and
+  // tile: whole tiles' rows of a run go together, one ND matrix per tile.
   __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j0, uint32_t held, uint32_t batch,
                                   const AscendC::LocalTensor<T>& kL1) {
-    for (uint32_t s = 0; s < 2; ++s) {
+    const uint32_t parts = t_->rowSplit ? 1 : 2;
+    const int32_t partKeys = int32_t(kLiStepKeys / parts);
+    for (uint32_t s = 0; s < parts; ++s) {
       const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
-      const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
-      const int32_t start = lo + int32_t(j0 * kLiHalfKeys), most = int32_t(held * kLiHalfKeys);
+      const int32_t span = t_->rowSplit ? 2 * item.halfKeys : item.halfKeys;
+      const int32_t hi = lo + span < item.keyEnd ? lo + span : item.keyEnd;
+      const int32_t start = lo + int32_t(j0) * partKeys, most = int32_t(held) * partKeys;
       const int32_t n = hi - start < most ? hi - start : most;
       for (int32_t done = 0; done < n;) {
         const int32_t t = start + done;
@@ -162,13 +168,13 @@ class LiCube {
           if (run > int32_t(t_->blockSize) - within) run = int32_t(t_->blockSize) - within;
         }
         // The run's part in this tile, or its whole tiles from a tile's first row on.
-        const int32_t inTile = done % int32_t(kLiHalfKeys), room = int32_t(kLiHalfKeys) - inTile;
-        const uint16_t tiles = inTile == 0 && run >= int32_t(kLiHalfKeys) ? uint16_t(run / int32_t(kLiHalfKeys)) : 1;
-        const int32_t rows = tiles > 1 ? int32_t(tiles) * int32_t(kLiHalfKeys) : (run < room ? run : room);
-        const uint32_t at = uint32_t(done) / kLiHalfKeys * kKeyElems + (s * kLiHalfKeys + uint32_t(inTile)) * 16;
+        const int32_t inTile = done % partKeys, room = partKeys - inTile;
+        const uint16_t tiles = inTile == 0 && run >= partKeys ? uint16_t(run / partKeys) : 1;
+        const int32_t rows = tiles > 1 ? int32_t(tiles) * partKeys : (run < room ? run : room);
+        const uint32_t at = uint32_t(done / partKeys) * kKeyElems + (s * uint32_t(partKeys) + uint32_t(inTile)) * 16;
         AscendC::DataCopy(kL1[at], key_[row * kLiHeadDim],
-                          AscendC::Nd2NzParams(tiles, uint16_t(tiles > 1 ? kLiHalfKeys : rows), kLiHeadDim,
-                                               uint16_t(kLiHalfKeys * kLiHeadDim), kLiHeadDim, kLiStepKeys, 1,
+                          AscendC::Nd2NzParams(tiles, uint16_t(tiles > 1 ? partKeys : rows), kLiHeadDim,
+                                               uint16_t(partKeys * int32_t(kLiHeadDim)), kLiHeadDim, kLiStepKeys, 1,
                                                uint16_t(kKeyElems)));
         done += rows;
       }

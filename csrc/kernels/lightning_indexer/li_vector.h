@@ -6,7 +6,9 @@
 // every query row (the weights broadcast per row with Brcb), a folding tree of Adds sums each
 // query row's heads (log2 N1 instructions), keys the row may not see become -inf (one masked
 // Duplicate), and the 64 scores go to the row's RunningTopK. At the item's end each row's best
-// list goes to its list slot with its length.
+// list goes to its list slot with its length. rowSplit (prefill): vector core s owns about half of
+// the item's rows instead, with all 128 keys of each step (StepsRowSplit); a row no other item
+// covers has its whole top-k there and writes its indices at once (EmitRow).
 // Phase 2 (after SyncAll over the vector cores): the host's merge plan, level by level (SyncAll
 // between levels): each merge takes up to 4 consecutive lists of a row (key order, so MrgSort's
 // queue order keeps ties on the lower index), keeps the best k, and writes a list slot or, for a
@@ -98,9 +100,16 @@ class LiVector {
 
   __aicore__ inline void CarvePhase1() {
     used_ = 0;
-    const uint32_t maxM = t_->groupRows * t_->heads;
-    for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(maxM * kLiHalfKeys);
-    if (t_->tileBuffers == 1) rowScores_ = Take<float>(t_->groupRows * kLiHalfKeys);
+    const uint32_t maxM = t_->groupRows * t_->heads, rows = RowsPerCore();
+    // rowSplit: one buffer of two 64-key column blocks of this core's rows (StepsRowSplit).
+    const uint32_t tileFloats = t_->rowSplit ? 2 * rows * t_->heads * kLiHalfKeys : maxM * kLiHalfKeys;
+    for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(tileFloats);
+    if (t_->tileBuffers == 1) rowScores_ = Take<float>(rows * kLiHalfKeys);
+    if (t_->rowSplit) {  // a row's indices (and scores) are extracted in phase 1 (EmitRow)
+      outIdx_ = Take<uint32_t>(t_->bestPairs);
+      if (t_->returnValue) outScores_ = Take<float>(t_->bestPairs);
+      keyIdxB_ = Take<int32_t>(kLiHalfKeys);
+    }
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
     wB_ = Take<float>(AlignUp(maxM, 8) * 8);
@@ -113,11 +122,11 @@ class LiVector {
     // The top-k buffers at the arena's top, where phase 2 keeps the buffers it writes last (its
     // late region, CarvePhase2): a list's tail can then be written from UB after SyncAll (WriteTail).
     const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
-    const uint32_t topBytes = (2 * mergePairs + t_->groupRows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
+    const uint32_t topBytes = (2 * mergePairs + rows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
     used_ = (kArenaBytes - topBytes) & ~31u;
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
-    for (uint32_t g = 0; g < t_->groupRows; ++g) {
+    for (uint32_t g = 0; g < rows; ++g) {
       best_[g] = Take<float>(t_->bestPairs * kPairFloats);
       cand_[g] = Take<float>((kLiCandPairs + kLiCandSparePairs) * kPairFloats);
     }
@@ -125,33 +134,45 @@ class LiVector {
 
   __aicore__ inline void ProcessItem(const LiItem& item, bool lastItem) {
     using namespace AscendC;
-    const uint32_t sub = AscendC::GetSubBlockIdx(), heads = t_->heads, m = item.rows * heads;
-    LoadWeights(item.row0, m);
+    const uint32_t sub = AscendC::GetSubBlockIdx(), heads = t_->heads;
+    // This core's rows of the item, [row0, row0 + rows): all of them, or its share (rowSplit).
+    const uint32_t first = t_->rowSplit ? LiRowsOfCore(uint32_t(item.rows), sub) : 0;
+    const uint32_t rows = t_->rowSplit ? LiRowsOfCore(uint32_t(item.rows), sub + 1) - first : uint32_t(item.rows);
+    const uint32_t row0 = uint32_t(item.row0) + first;
+    if (rows > 0) LoadWeights(row0, rows * heads);
     int32_t visible[kMaxGroupRows];
-    for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
-      visible[g] = plan_.Row(item.row0 + g).visible;
+    for (uint32_t g = 0; g < rows; ++g) {
+      visible[g] = plan_.Row(row0 + g).visible;
       topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs, kLiCandSparePairs,
                     t_->tileBuffers > 1 ? kEarlyMergePairs : 0);
     }
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
-    if (t_->tileBuffers == 1) {
+    if (t_->rowSplit) {
+      StepsRowSplit(item, visible, first, rows, steps);
+    } else if (t_->tileBuffers == 1) {
       StepsOneBuffer(item, visible, lo, hi, steps);
     } else {
       StepsRing(item, visible, lo, hi, steps);
     }
-    for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
+    for (uint32_t g = 0; g < rows; ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
-      const LiRow row = plan_.Row(item.row0 + g);
-      const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
+      const LiRow row = plan_.Row(row0 + g);
+      if (t_->rowSplit && row.partials == 1) {  // the row's whole top-k: its output now
+        EmitRow(row0 + g, list, topk_[g].Count());
+        AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the output buffers are rewritten next
+        AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
+        continue;
+      }
+      const int32_t slot = row.partialBase + (t_->rowSplit ? item.split : 2 * item.split + int32_t(sub));
       // The list's copy first: the quantiles' scalar loop then runs while it is on its way. A row
       // merged in one step: only the head its cut can keep, when the list stays in UB until SyncAll
       // (the core's last list, in phase 2's late region); the tail follows SyncAll (WriteTail).
       const uint32_t count = topk_[g].Count();
       uint32_t written = count;
       if (t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
-          g + 1 == uint32_t(item.rows)) {
+          g + 1 == rows) {
         const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
         if (count > head && UbOffset(list) >= Phase2EarlyBytes()) {
           written = head;
@@ -284,15 +305,79 @@ class LiVector {
   // Part p of score tile `step` -> its rows of tile buffer 0 (as FetchTile); the ring slot is released
   // once the last part is copied.
   __aicore__ inline void FetchTilePart(uint32_t rows, uint32_t step, uint32_t p) {
-    using namespace AscendC;
     const uint32_t h0 = PartRow(rows, p) * t_->heads, h1 = PartRow(rows, p + 1) * t_->heads;
-    tileFree_[p].Wait(0);  // the vector unit is done with these rows' previous tile
+    FetchBlock(step, h0, h1, AscendC::GetSubBlockIdx() * kLiHalfKeys, h0 * kLiHalfKeys, p, h1 == rows * t_->heads);
+  }
+
+  // Head rows [h0, h1) of score tile `step`, its 64 columns from `col`, -> tile buffer 0 from float
+  // `at`, on tile event p (part 0 first waits for the tile; `last`: the ring slot is released after).
+  __aicore__ inline void FetchBlock(uint32_t step, uint32_t h0, uint32_t h1, uint32_t col, uint32_t at, uint32_t p, bool last) {
+    using namespace AscendC;
+    tileFree_[p].Wait(0);  // the vector unit is done with this part's previous block
     if (p == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
     const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
-    DataCopy(tiles_[0][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + AscendC::GetSubBlockIdx() * kLiHalfKeys],
-             DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    DataCopy(tiles_[0][at], ring_[slot + h0 * kLiStepKeys + col], DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
     SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
-    if (h1 == rows * t_->heads) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+    if (last) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+  }
+
+  // rowSplit: this core's `rows` rows of the item (from its row `first`) over all its keys, 128 per
+  // step. A step's tile goes in two parts, its 64-key column blocks (each with its own copy, event,
+  // weighting and sum, released at once), so the next step's first block is copied while the second
+  // block and the top-k run. A core without rows still takes each tile and frees its ring slot.
+  __aicore__ inline void StepsRowSplit(const LiItem& item, const int32_t* visible, uint32_t first, uint32_t rows, uint32_t steps) {
+    using namespace AscendC;
+    if (rows == 0) {
+      for (uint32_t j = 0; j < steps; ++j, ++step_) {
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+        CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+      }
+      return;
+    }
+    const uint32_t h0 = first * t_->heads, h1 = h0 + rows * t_->heads, block = RowsPerCore() * t_->heads * kLiHalfKeys;
+    for (uint32_t p = 0; p < 2 && steps > 0; ++p) FetchBlock(step_, h0, h1, p * kLiHalfKeys, p * block, p, p == 1);
+    const LocalTensor<int32_t> keyIdx[2] = {keyIdx_, keyIdxB_};  // a block's indices stay while its Offers run
+    for (uint32_t j = 0; j < steps; ++j, ++step_) {
+      for (uint32_t p = 0; p < 2; ++p) {
+        const int32_t base = item.keyBegin + int32_t(j * kLiStepKeys + p * kLiHalfKeys);
+        const LocalTensor<float> tile = tiles_[0][p * block];
+        AscendC::CreateVecIndex(keyIdx[p], base, kLiHalfKeys);
+        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
+        WeighHeads(tile, 0, rows);
+        const uint32_t span = FoldHeadsOfRows(tile, 0, rows);
+        bool sees[kMaxGroupRows];
+        for (uint32_t g = 0; g < rows; ++g)
+          sees[g] = RowScores(tile, g, visible[g], item.keyEnd, base, rowScores_[g * kLiHalfKeys], true, span);
+        tileFree_[p].Release(0);  // the vector unit is done with this block of the buffer
+        if (j + 1 < steps) FetchBlock(step_ + 1, h0, h1, p * kLiHalfKeys, p * block, p, p == 1);
+        const uint32_t blocksLeft = 2 * (steps - j) - p - 2;
+        for (uint32_t g = 0; g < rows; ++g)
+          if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx[p].ReinterpretCast<uint32_t>(), scratch_, blocksLeft);
+      }
+    }
+  }
+
+  // Rows of top-k state (and score buffers) a vector core holds: its share of a group (rowSplit) or all.
+  __aicore__ inline uint32_t RowsPerCore() const { return t_->rowSplit ? LiRowsOfCore(t_->groupRows, 1) : t_->groupRows; }
+
+  // rowSplit: row `row`'s final list (`count` pairs, best first) -> its indices (and scores). The
+  // `count` entries only: the rest of the row's output keeps the -1 / -inf the caller filled it with
+  // (as for rows that see no key). The caller waits (MTE3_V) before it rewrites the buffers.
+  __aicore__ inline void EmitRow(uint32_t row, const AscendC::LocalTensor<float>& list, uint32_t count) {
+    using namespace AscendC;
+    if (count == 0) return;
+    const uint32_t repeats = CeilDiv(count, kRunPairs);
+    if (t_->returnValue) {
+      Extract(outScores_, outIdx_, list, static_cast<int32_t>(repeats));
+    } else {  // the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
+      uint64_t kept = 0;
+      GatherMask(outIdx_, list.ReinterpretCast<uint32_t>(), uint8_t(2), false, 0, GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
+    }
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    const uint64_t out = uint64_t(row) * t_->sparseCount;
+    DataCopyPad(indices_[out], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, count * 4, 0, 0, 0));
+    if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, count * 4, 0, 0, 0));
   }
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
@@ -979,7 +1064,7 @@ class LiVector {
   AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
-  AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
+  AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_, heads_;
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;

@@ -20,7 +20,8 @@ __aicore__ inline void LoadCubeTiling(LightningIndexerTiling& t, GM_ADDR plan) {
   const uint32_t shape = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, shape) / 4));
   t.heads = shape & 0xFFu;
   t.groupRows = (shape >> 8) & 0xFFu;
-  t.queryDtype = shape >> 16;
+  t.queryDtype = (shape >> 16) & 0xFFu;
+  t.rowSplit = shape >> 24;
   t.paged = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, paged) / 4));
   t.blockSize = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, blockSize) / 4));
   t.maxBlocks = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, maxBlocks) / 4));
