@@ -21,9 +21,9 @@ constexpr uint32_t kMaxOutParts = 32;         // most vector cores sharing one r
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers, bool rowSplit) {
   const uint32_t m = groupRows * heads, rows = rowSplit ? LiRowsOfCore(groupRows, 1) : groupRows;
   const uint32_t tile = rowSplit ? 2 * rows * heads * kLiHalfKeys * 4 : AlignUp(m * kLiHalfKeys * 4, 32);
-  uint32_t bytes = tileBuffers * tile + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
-  if (tileBuffers == 1) bytes += rows * kLiHalfKeys * 4;  // the rows' summed scores (rowScores_)
-  if (rowSplit) bytes += 2 * bestPairs * 4 + kLiHalfKeys * 4;  // EmitRow's output buffers, a second key index block
+  const uint32_t weighted = rowSplit ? std::max(m, 2 * rows * heads) : m;  // weights broadcast (twice: rowSplit)
+  uint32_t bytes = tileBuffers * tile + 2 * AlignUp(m * 4, 32) + AlignUp(weighted, 8) * 8 * 4;
+  if (rowSplit) bytes += 2 * rows * kLiHalfKeys * 4 + 2 * bestPairs * 4 + kLiHalfKeys * 4;  // summed scores, EmitRow's outputs, key indices
   bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
   bytes += 2 * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
   bytes += rows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
@@ -223,8 +223,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   // (decode) is split by key halves, and its vector cores copy the next score tiles ahead.
   t.groupRows = largest;
   t.rowSplit = largest > 1 ? 1 : 0;
-  t.tileBuffers = t.rowSplit ? 1 : kLiMaxTileBuffers;
-  while (t.tileBuffers > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, t.tileBuffers, false) > kArenaBytes)
+  t.tileBuffers = t.rowSplit ? 2 : kLiMaxTileBuffers;  // rowSplit: up to 2 (4 column blocks, LiVector::StepsRowSplit)
+  while (t.tileBuffers > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, t.tileBuffers, t.rowSplit) > kArenaBytes)
     t.tileBuffers--;
   const int32_t listsPerItem = t.rowSplit ? 1 : 2;
 
@@ -377,11 +377,12 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   if (t.tailFlagOffset > 0) plan.table.resize(t.tailFlagOffset + 16, 0);  // its own 64-byte line
   t.planWords = static_cast<uint32_t>(plan.table.size());
 
-  t.wsRingBytes = LiRingBytes(t.groupRows, p.heads);
+  t.ringSlots = t.rowSplit ? kLiRowSplitRingSlots : kLiRingSlots;
+  t.wsRingBytes = LiRingBytes(t.groupRows, p.heads, t.ringSlots);
   // The cube's tiling fields in every core record (it reads nothing else before its first loads).
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
-    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype, t.rowSplit);
+    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype, t.ringSlots, t.rowSplit);
     core[__builtin_offsetof(LiCoreRecord, paged) / 4] = static_cast<int32_t>(t.paged);
     core[__builtin_offsetof(LiCoreRecord, blockSize) / 4] = static_cast<int32_t>(t.blockSize);
     core[__builtin_offsetof(LiCoreRecord, maxBlocks) / 4] = static_cast<int32_t>(t.maxBlocks);

@@ -49,7 +49,7 @@ class LiCube {
     uint32_t step = 0;
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step, i + 1 == last);
     // Take back the last tiles' "free" signals and every pending in-core event.
-    for (uint32_t i = 0; i < (step < kLiRingSlots ? step : kLiRingSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
+    for (uint32_t i = 0; i < (step < t_->ringSlots ? step : t_->ringSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();
     qL1Slots_.Drain();
     kL0bSlots_.Drain();
@@ -119,13 +119,21 @@ class LiCube {
       if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
       SetFlag<HardEvent::M_FIX>(int32_t(cs));
       WaitFlag<HardEvent::M_FIX>(int32_t(cs));
-      if (step >= kLiRingSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-      const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
-      Fixpipe(ring_[slot], c, FixpipeParamsV220(kLiStepKeys, m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
+      if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+      const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
+      Fixpipe(ring_[slot], c, FixpipeParamsV220(StepColumns(item, j), m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
       CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
       cSlots_.Release(cs);
     }
     if (steps == 0) qL0aSlots_.Release(qa);
+  }
+
+  // Score columns step j writes: all 128; rowSplit: those up to the item's last key (rounded up to 16;
+  // the fixpipe's time goes with its bytes, and an item's last step holds 64 keys on average).
+  __aicore__ inline uint32_t StepColumns(const LiItem& item, uint32_t j) const {
+    if (!t_->rowSplit) return kLiStepKeys;
+    const uint32_t keys = uint32_t(item.keyEnd - item.keyBegin) - j * kLiStepKeys;
+    return keys < kLiStepKeys ? AlignUp(keys, 16) : kLiStepKeys;
   }
 
   // Steps the L1 buffer that starts at step j holds: two when half 0's keys there start a 128-key

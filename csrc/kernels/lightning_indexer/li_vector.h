@@ -30,7 +30,7 @@ class LiVector {
   __aicore__ inline void Init(GM_ADDR weights, GM_ADDR plan, GM_ADDR indices, GM_ADDR values, GM_ADDR workspace,
                               const LightningIndexerTiling& t) {
     t_ = &t;
-    for (uint32_t b = 0; b < kMaxTileBuffers; ++b) tileFree_[b].Init(1, kEvTile + int32_t(b));
+    for (uint32_t b = 0; b < kMaxBlockBuffers; ++b) tileFree_[b].Init(1, kEvTile + int32_t(b));
     plan_.Init(plan, t);
     weights_.SetGlobalBuffer(reinterpret_cast<__gm__ W*>(weights), uint64_t(t.numRows) * t.heads);
     indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
@@ -62,7 +62,7 @@ class LiVector {
     }
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i), i + 1 == last);
-    for (uint32_t b = 0; b < kMaxTileBuffers; ++b) tileFree_[b].Drain();
+    for (uint32_t b = 0; b < kMaxBlockBuffers; ++b) tileFree_[b].Drain();
     CarvePhase2();
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
@@ -82,6 +82,7 @@ class LiVector {
   static constexpr uint32_t kArenaBytes = 180 * 1024;
   static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2 ..); V -> MTE2: their release
   static constexpr uint32_t kMaxTileBuffers = kLiMaxTileBuffers;
+  static constexpr uint32_t kMaxBlockBuffers = 4;  // rowSplit: 2 tile buffers of 2 column blocks (events kEvTile ..)
   // Decode (several tile buffers): a half's best list and candidates of up to 512 pairs are merged
   // one block before its end, while the last tile is on its way (B = 1 x 8K 9,248 -> 9,096 cycles;
   // 1,024: B = 1 x 32K 17,639 -> 18,025). Not in prefill: its single tile buffer leaves the vector
@@ -104,15 +105,15 @@ class LiVector {
     // rowSplit: one buffer of two 64-key column blocks of this core's rows (StepsRowSplit).
     const uint32_t tileFloats = t_->rowSplit ? 2 * rows * t_->heads * kLiHalfKeys : maxM * kLiHalfKeys;
     for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(tileFloats);
-    if (t_->tileBuffers == 1) rowScores_ = Take<float>(rows * kLiHalfKeys);
-    if (t_->rowSplit) {  // a row's indices (and scores) are extracted in phase 1 (EmitRow)
+    if (t_->rowSplit) {  // the rows' summed scores of a step; a row's indices (and scores) are extracted in phase 1 (EmitRow)
+      rowScores_ = Take<float>(2 * rows * kLiHalfKeys);
       outIdx_ = Take<uint32_t>(t_->bestPairs);
       if (t_->returnValue) outScores_ = Take<float>(t_->bestPairs);
       keyIdxB_ = Take<int32_t>(kLiHalfKeys);
     }
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
-    wB_ = Take<float>(AlignUp(maxM, 8) * 8);
+    wB_ = Take<float>(AlignUp(t_->rowSplit && 2 * rows * t_->heads > maxM ? 2 * rows * t_->heads : maxM, 8) * 8);
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
@@ -151,8 +152,6 @@ class LiVector {
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
     if (t_->rowSplit) {
       StepsRowSplit(item, visible, first, rows, steps);
-    } else if (t_->tileBuffers == 1) {
-      StepsOneBuffer(item, visible, lo, hi, steps);
     } else {
       StepsRing(item, visible, lo, hi, steps);
     }
@@ -191,16 +190,11 @@ class LiVector {
 
   // Row g's 64 scores of the block at key `base`: its weighted heads summed into `out` (`separate`:
   // out is not the row's first head row), keys it may not see -inf. False: it sees none of them.
-  // `span` > 1: the heads are already folded into partial sums at every span-th head row (FoldHeadsOfRows).
   __aicore__ inline bool RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi, int32_t base,
-                                   const AscendC::LocalTensor<float>& out, bool separate, uint32_t span = 1) {
+                                   const AscendC::LocalTensor<float>& out, bool separate) {
     const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
     if (limit <= 0) return false;
-    if (span > 1) {
-      SumPartials(tile[g * t_->heads * kLiHalfKeys], out, span);
-    } else {
-      SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
-    }
+    SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
     if (limit < int32_t(kLiHalfKeys)) MaskTail(out, static_cast<uint32_t>(limit));
     return true;
   }
@@ -222,19 +216,6 @@ class LiVector {
       PipeBarrier<PIPE_V>();
     }
     return span;
-  }
-
-  // out[0, 64) = the sum of one query row's partial sums, at every span-th of its head rows
-  // (FoldHeadsOfRows; a power of two of them, at least 2): upper half onto lower half, the last level into out.
-  __aicore__ inline void SumPartials(const AscendC::LocalTensor<float>& row, const AscendC::LocalTensor<float>& out, uint32_t span) {
-    using namespace AscendC;
-    const uint8_t stride = uint8_t(span * (kLiHalfKeys / 8));
-    for (uint32_t n = t_->heads / span; n > 2; n /= 2) {
-      Add(row, row, row[(n / 2) * span * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, stride, stride, stride));
-      PipeBarrier<PIPE_V>();
-    }
-    Add(out, row, row[span * kLiHalfKeys], int32_t(kLiHalfKeys));
-    PipeBarrier<PIPE_V>();
   }
 
   // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
@@ -272,59 +253,25 @@ class LiVector {
     }
   }
 
-  // One tile buffer (prefill: 4 rows' top-k state leaves no room for a second): the tile goes in two
-  // parts of query rows, each copied, weighted and summed into rowScores_ on its own and released, so
-  // that the next tile's parts are copied (and wait out their GM latency) while the other part and
-  // this step's top-k are worked on.
-  __aicore__ inline void StepsOneBuffer(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+  // Head rows [h0, h1) of score tile `step`, its 64 columns from `col`, -> `dst`, on tile event b
+  // (p == 0 of a step first waits for the tile; `last`: the ring slot is released after).
+  __aicore__ inline void FetchBlock(uint32_t step, uint32_t h0, uint32_t h1, uint32_t col, const AscendC::LocalTensor<float>& dst,
+                                    uint32_t b, bool last) {
     using namespace AscendC;
-    const uint32_t rows = uint32_t(item.rows), parts = rows > 1 ? 2 : 1;
-    for (uint32_t p = 0; p < parts && steps > 0; ++p) FetchTilePart(rows, step_, p);
-    for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
-      bool sees[kMaxGroupRows];
-      for (uint32_t p = 0; p < parts; ++p) {
-        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
-        const uint32_t r0 = PartRow(rows, p), r1 = PartRow(rows, p + 1);
-        WeighHeads(tiles_[0], r0, r1);
-        const uint32_t span = FoldHeadsOfRows(tiles_[0], r0, r1);
-        for (uint32_t g = r0; g < r1; ++g)
-          sees[g] = RowScores(tiles_[0], g, visible[g], hi, base, rowScores_[g * kLiHalfKeys], true, span);
-        tileFree_[p].Release(0);  // the vector unit is done with this part of the buffer
-        if (j + 1 < steps) FetchTilePart(rows, step_ + 1, p);
-      }
-      for (uint32_t g = 0; g < rows; ++g)
-        if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
-    }
-  }
-
-  // First query row of part p of a tile of `rows` rows (p = 2: the end).
-  __aicore__ inline uint32_t PartRow(uint32_t rows, uint32_t p) const { return p == 0 ? 0 : p == 1 ? (rows + 1) / 2 : rows; }
-
-  // Part p of score tile `step` -> its rows of tile buffer 0 (as FetchTile); the ring slot is released
-  // once the last part is copied.
-  __aicore__ inline void FetchTilePart(uint32_t rows, uint32_t step, uint32_t p) {
-    const uint32_t h0 = PartRow(rows, p) * t_->heads, h1 = PartRow(rows, p + 1) * t_->heads;
-    FetchBlock(step, h0, h1, AscendC::GetSubBlockIdx() * kLiHalfKeys, h0 * kLiHalfKeys, p, h1 == rows * t_->heads);
-  }
-
-  // Head rows [h0, h1) of score tile `step`, its 64 columns from `col`, -> tile buffer 0 from float
-  // `at`, on tile event p (part 0 first waits for the tile; `last`: the ring slot is released after).
-  __aicore__ inline void FetchBlock(uint32_t step, uint32_t h0, uint32_t h1, uint32_t col, uint32_t at, uint32_t p, bool last) {
-    using namespace AscendC;
-    tileFree_[p].Wait(0);  // the vector unit is done with this part's previous block
-    if (p == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
-    DataCopy(tiles_[0][at], ring_[slot + h0 * kLiStepKeys + col], DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
+    tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous block
+    if (col == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+    const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
+    DataCopy(dst, ring_[slot + h0 * kLiStepKeys + col], DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
     if (last) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 
   // rowSplit: this core's `rows` rows of the item (from its row `first`) over all its keys, 128 per
-  // step. A step's tile goes in two parts, its 64-key column blocks (each with its own copy, event,
-  // weighting and sum, released at once), so the next step's first block is copied while the second
-  // block and the top-k run. A core without rows still takes each tile and frees its ring slot.
+  // step. A step's tile is copied as its two 64-key column blocks, one after the other in a tile
+  // buffer (block 1 right after block 0's rows), into tileBuffers buffers: the next steps' blocks are
+  // copied, and wait out their GM latency, while this one and its top-k run. Both blocks are weighted
+  // and summed together, as 2 x rows rows of 64 keys (StepScores). A core without rows still takes
+  // each tile and frees its ring slot.
   __aicore__ inline void StepsRowSplit(const LiItem& item, const int32_t* visible, uint32_t first, uint32_t rows, uint32_t steps) {
     using namespace AscendC;
     if (rows == 0) {
@@ -334,27 +281,85 @@ class LiVector {
       }
       return;
     }
-    const uint32_t h0 = first * t_->heads, h1 = h0 + rows * t_->heads, block = RowsPerCore() * t_->heads * kLiHalfKeys;
-    for (uint32_t p = 0; p < 2 && steps > 0; ++p) FetchBlock(step_, h0, h1, p * kLiHalfKeys, p * block, p, p == 1);
-    const LocalTensor<int32_t> keyIdx[2] = {keyIdx_, keyIdxB_};  // a block's indices stay while its Offers run
-    for (uint32_t j = 0; j < steps; ++j, ++step_) {
+    const uint32_t h0 = first * t_->heads, h1 = h0 + rows * t_->heads, blocks = 2 * steps, ring = 2 * t_->tileBuffers;
+    const uint32_t step0 = step_, seq0 = blockSeq_;  // seq0 is even: a step's blocks share a tile buffer
+    // Block 1's place follows this item's rows: every buffer's previous blocks are done with first.
+    for (uint32_t b = 0; b < ring; ++b) tileFree_[b].Wait(0);
+    for (uint32_t q = 0; q < ring && q < blocks; ++q) FetchRowBlock(step0, seq0, q, h0, h1, rows);
+    const LocalTensor<int32_t> keyIdx[2] = {keyIdx_, keyIdxB_};
+    for (uint32_t j = 0; j < steps; ++j) {
+      const uint32_t b0 = (seq0 + 2 * j) % ring;
+      const int32_t base = item.keyBegin + int32_t(j * kLiStepKeys);
       for (uint32_t p = 0; p < 2; ++p) {
-        const int32_t base = item.keyBegin + int32_t(j * kLiStepKeys + p * kLiHalfKeys);
-        const LocalTensor<float> tile = tiles_[0][p * block];
-        AscendC::CreateVecIndex(keyIdx[p], base, kLiHalfKeys);
-        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
-        WeighHeads(tile, 0, rows);
-        const uint32_t span = FoldHeadsOfRows(tile, 0, rows);
-        bool sees[kMaxGroupRows];
-        for (uint32_t g = 0; g < rows; ++g)
-          sees[g] = RowScores(tile, g, visible[g], item.keyEnd, base, rowScores_[g * kLiHalfKeys], true, span);
-        tileFree_[p].Release(0);  // the vector unit is done with this block of the buffer
-        if (j + 1 < steps) FetchBlock(step_ + 1, h0, h1, p * kLiHalfKeys, p * block, p, p == 1);
-        const uint32_t blocksLeft = 2 * (steps - j) - p - 2;
-        for (uint32_t g = 0; g < rows; ++g)
-          if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx[p].ReinterpretCast<uint32_t>(), scratch_, blocksLeft);
+        AscendC::CreateVecIndex(keyIdx[p], base + int32_t(p * kLiHalfKeys), kLiHalfKeys);
+        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b0 + p));
       }
+      bool sees[2 * kMaxGroupRows];
+      StepScores(tiles_[b0 / 2], rows, visible, base, item.keyEnd, sees);
+      for (uint32_t p = 0; p < 2; ++p) {
+        tileFree_[b0 + p].Release(0);  // the vector unit is done with these block buffers
+        if (2 * j + p + ring < blocks) FetchRowBlock(step0, seq0, 2 * j + p + ring, h0, h1, rows);
+      }
+      for (uint32_t v = 0; v < 2 * rows; ++v)  // block 0's rows, then block 1's
+        if (sees[v])
+          topk_[v % rows].Offer(rowScores_[v * kLiHalfKeys], keyIdx[v / rows].ReinterpretCast<uint32_t>(), scratch_,
+                                blocks - 2 * j - v / rows - 1);
     }
+    step_ += steps;
+    blockSeq_ += blocks;
+  }
+
+  // rowSplit: block q of an item whose first step is step0 and first block seq0 in the ring of
+  // 2 x tileBuffers block buffers: column block q % 2 of its step q / 2, head rows [h0, h1), into
+  // tile buffer b / 2 (b its place in the ring), block 1 right after block 0's `rows` rows.
+  __aicore__ inline void FetchRowBlock(uint32_t step0, uint32_t seq0, uint32_t q, uint32_t h0, uint32_t h1, uint32_t rows) {
+    const uint32_t b = (seq0 + q) % (2 * t_->tileBuffers), p = q % 2;
+    FetchBlock(step0 + q / 2, h0, h1, p * kLiHalfKeys, tiles_[b / 2][p * rows * t_->heads * kLiHalfKeys], b, p == 1);
+  }
+
+  // rowSplit: a step's scores of `rows` rows from the tile of its two column blocks (2 x rows rows of
+  // heads x 64: virtual row v is row v % rows of block v / 2), into rowScores_[v]; sees[v]: the row
+  // sees keys of that block. Each weighting / folding level is one instruction for all of them, the
+  // last sums and the masks of all rows go between two barriers (they are independent).
+  __aicore__ inline void StepScores(const AscendC::LocalTensor<float>& tile, uint32_t rows, const int32_t* visible, int32_t base,
+                                    int32_t hi, bool* sees) {
+    using namespace AscendC;
+    const uint32_t vrows = 2 * rows;
+    WeighHeads(tile, 0, vrows);  // wB_ holds the rows' weights twice (LoadWeights)
+    const uint32_t span = FoldHeadsOfRows(tile, 0, vrows);
+    int32_t limit[2 * kMaxGroupRows];
+    for (uint32_t v = 0; v < vrows; ++v) {
+      const int32_t vis = visible[v % rows];
+      limit[v] = (vis < hi ? vis : hi) - (base + int32_t((v / rows) * kLiHalfKeys));
+      sees[v] = limit[v] > 0;
+    }
+    if (span == 1) {  // heads not a power of two: per row
+      for (uint32_t v = 0; v < vrows; ++v)
+        if (sees[v]) SumHeads(tile[v * t_->heads * kLiHalfKeys], rowScores_[v * kLiHalfKeys], true);
+    } else {
+      const uint8_t stride = uint8_t(span * (kLiHalfKeys / 8));
+      for (uint32_t n = t_->heads / span; n > 2; n /= 2) {
+        for (uint32_t v = 0; v < vrows; ++v) {
+          const LocalTensor<float> row = tile[v * t_->heads * kLiHalfKeys];
+          if (sees[v])
+            Add(row, row, row[(n / 2) * span * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, stride, stride, stride));
+        }
+        PipeBarrier<PIPE_V>();
+      }
+      for (uint32_t v = 0; v < vrows; ++v) {
+        const LocalTensor<float> row = tile[v * t_->heads * kLiHalfKeys];
+        if (sees[v]) Add(rowScores_[v * kLiHalfKeys], row, row[span * kLiHalfKeys], int32_t(kLiHalfKeys));
+      }
+      PipeBarrier<PIPE_V>();
+    }
+    bool masked = false;
+    for (uint32_t v = 0; v < vrows; ++v) {
+      if (!sees[v] || limit[v] >= int32_t(kLiHalfKeys)) continue;
+      uint64_t mask[2] = {~0ull << limit[v], 0};  // keys at or past the limit: -inf
+      Duplicate(rowScores_[v * kLiHalfKeys], kNegInf, mask, 1, 1, 8);
+      masked = true;
+    }
+    if (masked) PipeBarrier<PIPE_V>();
   }
 
   // Rows of top-k state (and score buffers) a vector core holds: its share of a group (rowSplit) or all.
@@ -407,7 +412,7 @@ class LiVector {
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
     CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
+    const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
     DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
     SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
     CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
@@ -430,6 +435,10 @@ class LiVector {
     PipeBarrier<PIPE_V>();
     Brcb(wB_, wF32_, uint8_t(CeilDiv(m, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
+    if (t_->rowSplit) {  // twice: a step's two column blocks are weighted in one Mul (StepScores)
+      DataCopy(wB_[m * 8], wB_, m * 8);
+      PipeBarrier<PIPE_V>();
+    }
   }
 
   // out[0, 64) = sum over the row's weighted head rows rows[h * 64, h * 64 + 64): a folding tree,
@@ -1053,6 +1062,7 @@ class LiVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;
+  uint32_t blockSeq_ = 0;  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
   float bandHi_ = 0.0f, bandLo_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
@@ -1068,7 +1078,7 @@ class LiVector {
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
-  EventSlots<AscendC::HardEvent::V_MTE2> tileFree_[kMaxTileBuffers];
+  EventSlots<AscendC::HardEvent::V_MTE2> tileFree_[kMaxBlockBuffers];
   RunningTopK topk_[kMaxGroupRows];
 };
 

@@ -33,6 +33,10 @@ constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's
 // 16 KB each, cost HBM bandwidth). At most 15 cross-core sets of a flag may be pending (dav_c220
 // FFTS counter).
 constexpr uint32_t kLiRingSlots = 3;
+// rowSplit (prefill): 4. Its fixpipe bounds the launch, and at an item's end the vector cores flush
+// and write their rows' top-k while the cube runs on into the next item: with 3 slots it stalled there
+// (S = 2048: 227.0 us, 4: 216.0, 5: 215.2, 8: 215.0; S = 1024: 62.3, 60.5, 61.2).
+constexpr uint32_t kLiRowSplitRingSlots = 4;
 constexpr uint32_t kLiMaxTileBuffers = 3;  // score tiles a vector core holds in UB (LightningIndexerTiling::tileBuffers)
 
 // Plan table (int32), one record per entry, at the offsets given in the tiling.
@@ -76,7 +80,7 @@ struct LightningIndexerTiling {
   uint32_t planWords;     // int32 words of the plan
   uint32_t itemOffset;    // int32 offsets of the plan's tables
   uint32_t coreOffset;    // 0: the core records (kLiCoreWords each) open the plan
-  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
+  uint32_t wsRingBytes;   // workspace: per block, ringSlots score tiles
   uint32_t numRows;       // rows of the flattened query tensor
   uint32_t numBatches;
   uint32_t sparseCount;   // k
@@ -98,6 +102,7 @@ struct LightningIndexerTiling {
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
   uint32_t tailFlagOffset; // plan word of the list tails' counter (LiListHead); 0: every list is written whole
   uint32_t rowSplit;      // 1: the vector cores split an item by rows (LiRowsOfCore), 0: by key halves
+  uint32_t ringSlots;     // score tiles in flight between the cube and the vector cores (kLiRingSlots or kLiRowSplitRingSlots)
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
 // A core record, one 64-byte line (one scalar GM miss) at the plan's start, per AI core: its items
@@ -106,18 +111,18 @@ constexpr uint32_t kLiListHeaderFloats = 8;
 constexpr uint32_t kLiCoreWords = 16;
 struct LiCoreRecord {
   int32_t first, last;  // items [first, last) of the item table
-  int32_t shape;        // heads | groupRows << 8 | queryDtype << 16 | rowSplit << 24 (LiPackShape)
+  int32_t shape;        // heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28 (LiPackShape)
   int32_t paged, blockSize, maxBlocks;
   int32_t itemOffset, planWords;
   LiItem item;          // items[first]
 };
 static_assert(sizeof(LiCoreRecord) == kLiCoreWords * 4, "a core record is one 64-byte line");
 // Workspace bytes of one AI core's score ring (LightningIndexerTiling::wsRingBytes).
-__aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads) {
-  return kLiRingSlots * groupRows * heads * kLiStepKeys * 4;
+__aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads, uint32_t ringSlots) {
+  return ringSlots * groupRows * heads * kLiStepKeys * 4;
 }
-__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t rowSplit) {
-  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | rowSplit << 24);
+__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t ringSlots, uint32_t rowSplit) {
+  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28);
 }
 // rowSplit: vector core `sub` takes the item's rows [LiRowsOfCore(rows, sub), LiRowsOfCore(rows, sub + 1))
 // (core 0 the odd one of an odd count); sub = 2: the end.
