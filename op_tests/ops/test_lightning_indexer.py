@@ -307,11 +307,11 @@ def test_prefill_rows_past_k_cut_their_two_lists_with_ties():
 
 
 @pytest.mark.parametrize("lens", [[67, 66, 65], [4]])
-def test_prefill_one_tile_buffer_in_two_parts(lens):
-    # 32 heads x 4 rows and k = 2048 leave UB room for one score tile buffer: the vector cores copy and
-    # sum it in two parts of query rows (LiVector::StepsOneBuffer). Causal batches of 67, 66 and 65
-    # rows end in groups of 3, 2 and 1 rows (parts of 2 + 1 rows, 1 + 1, one part) and in key blocks
-    # cut by the causal limit; [4]: one group of one step on one core.
+def test_prefill_rows_split_between_vector_cores(lens):
+    # Prefill items are split between the two vector cores by rows (LiVector::StepsRowSplit), each
+    # writing its rows' indices in phase 1 (EmitRow). Causal batches of 67, 66 and 65 rows end in
+    # groups of 3, 2 and 1 rows (2 + 1 rows per core, 1 + 1, 1 + none) and in key blocks cut by the
+    # causal limit (a last step's second block without keys); [4]: one group of one step on one core.
     q, k, w = _inputs((len(lens), max(lens), 32, 128), (len(lens), max(lens), 1, 128), seed=sum(lens))
     check(q, k, w, actual_seq_lengths_query=lens, actual_seq_lengths_key=lens, sparse_count=2048, sparse_mode=3,
           return_value=True)  # fmt: skip
@@ -320,12 +320,38 @@ def test_prefill_one_tile_buffer_in_two_parts(lens):
 
 
 @pytest.mark.heavy
-def test_prefill_one_tile_buffer_rows_past_k_with_ties():
-    # The one-buffer path over many 4-row groups per core, the last rows seeing more than k keys (their
-    # two lists cut at the threshold); 89 distinct keys repeated: ties must keep the lower index.
+def test_prefill_rows_split_past_k_with_ties():
+    # Rows split between the vector cores over many 4-row groups per core, the last rows seeing more
+    # than k keys (their whole top-k kept by one core); 89 distinct keys repeated: ties must keep the
+    # lower index.
     q, k, w = _inputs((1, 2150, 32, 128), (1, 2150, 1, 128), seed=16)
     k = k[:, torch.arange(2150) % 89]
     _assert_ties_to_lower_index(check(q, k, w, sparse_count=2048), 89)
+
+
+@pytest.mark.parametrize("heads, lens", [(12, [9, 7]), (64, [5, 70])])
+def test_prefill_rows_split_other_head_counts(heads, lens):
+    # 12 heads (not a power of two: each row's heads summed on their own, not folded for all rows at
+    # once) in groups of 4 rows; 64 heads: groups of 2 rows, one per vector core. sparse_count 40:
+    # the long rows see more than k keys, the short ones fewer.
+    q, k, w = _inputs((len(lens), max(lens), heads, 128), (len(lens), max(lens), 1, 128), seed=heads)
+    check(q, k, w, actual_seq_lengths_query=lens, actual_seq_lengths_key=lens, sparse_count=40, sparse_mode=3,
+          return_value=heads == 12)  # fmt: skip
+
+
+@pytest.mark.heavy
+def test_prefill_rows_split_cut_over_cores_read_past_heads():
+    # Two query rows (one group, its rows split between the vector cores) over 40,000 keys: the group
+    # is cut over every AI core, each row has one partial list per item and is merged in one step;
+    # 5000 consecutive keys scaled by 4 (the others by 1/4) hold nearly all of the top k, so the merge
+    # reads their lists past the heads written before SyncAll and waits for their tails.
+    q, k, w = _inputs((1, 2, 8, 128), (1, 40000, 1, 128), seed=18)
+    k *= 0.25
+    k[:, 21000:26000] *= 16
+    w = w.abs()
+    got = check(q, k, w, sparse_count=2048, return_value=True)
+    assert cpu_module().last_launch()["block_dim"] > 4
+    assert int(((got >= 21000) & (got < 26000)).sum()) > 2 * 2 * 512  # lists hold more than their heads
 
 
 @pytest.mark.parametrize("rows, keys, distinct", [(1, 16000, 61), (12, 5000, 53), (3, 9000, 7)])

@@ -18,13 +18,15 @@ constexpr uint32_t kRunPairs = 32;            // pairs per GatherMask / Extract 
 constexpr uint32_t kMaxOutParts = 32;         // most vector cores sharing one row's final extraction
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
-uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers) {
-  const uint32_t m = groupRows * heads;
-  uint32_t bytes = tileBuffers * AlignUp(m * kLiHalfKeys * 4, 32) + 2 * AlignUp(m * 4, 32) + AlignUp(m, 8) * 8 * 4;
-  if (tileBuffers == 1) bytes += groupRows * kLiHalfKeys * 4;  // the rows' summed scores (rowScores_)
+uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers, bool rowSplit) {
+  const uint32_t m = groupRows * heads, rows = rowSplit ? LiRowsOfCore(groupRows, 1) : groupRows;
+  const uint32_t tile = rowSplit ? 2 * rows * heads * kLiHalfKeys * 4 : AlignUp(m * kLiHalfKeys * 4, 32);
+  const uint32_t weighted = rowSplit ? std::max(m, 2 * rows * heads) : m;  // weights broadcast (twice: rowSplit)
+  uint32_t bytes = tileBuffers * tile + 2 * AlignUp(m * 4, 32) + AlignUp(weighted, 8) * 8 * 4;
+  if (rowSplit) bytes += 2 * rows * kLiHalfKeys * 4 + 2 * bestPairs * 4 + kLiHalfKeys * 4;  // summed scores, EmitRow's outputs, key indices
   bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
   bytes += 2 * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
-  bytes += groupRows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
+  bytes += rows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
   return bytes;
 }
 
@@ -191,7 +193,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   t.returnValue = p.returnValue ? 1 : 0;
   // Rows per item: fill the cube's M (<= 128) while the per-row top-k state fits in UB.
   t.groupRows = std::max<uint32_t>(1, std::min<uint32_t>(4, kLiMaxTileRows / p.heads));
-  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 1) > kArenaBytes) t.groupRows--;
+  while (t.groupRows > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, 1, true) > kArenaBytes) t.groupRows--;
 
   // Rows and what each may see; groups of consecutive visible rows of one batch.
   std::vector<LiRow> rows(p.numRows, LiRow{-1, 0, 0, 0});
@@ -216,9 +218,15 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   // next score tiles ahead, up to two when three tiles fit in UB.
   uint32_t largest = 1;
   for (const Group& g : groups) largest = std::max(largest, g.rows);
+  // Groups of several rows (prefill) are split between the two vector cores by rows: each core keeps
+  // the whole top-k of its rows, so a row one item covers needs no merge after SyncAll. One row
+  // (decode) is split by key halves, and its vector cores copy the next score tiles ahead.
   t.groupRows = largest;
-  t.tileBuffers = kLiMaxTileBuffers;
-  while (t.tileBuffers > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, t.tileBuffers) > kArenaBytes) t.tileBuffers--;
+  t.rowSplit = largest > 1 ? 1 : 0;
+  t.tileBuffers = t.rowSplit ? 2 : kLiMaxTileBuffers;  // rowSplit: up to 2 (4 column blocks, LiVector::StepsRowSplit)
+  while (t.tileBuffers > 1 && VectorPhase1Bytes(t.groupRows, p.heads, t.bestPairs, t.tileBuffers, t.rowSplit) > kArenaBytes)
+    t.tileBuffers--;
+  const int32_t listsPerItem = t.rowSplit ? 1 : 2;
 
   // Items and their cores: whole groups longest-first, or the groups' key ranges cut into equal
   // stretches per core, whichever finishes first by the cost estimate.
@@ -231,20 +239,21 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     for (uint32_t r = groups[gi].row0; r < groups[gi].row0 + groups[gi].rows; ++r) {
       rows[r].partialBase = partialSlot;
-      rows[r].partials = static_cast<int32_t>(2 * groupItems[gi]);
-      partialSlot += static_cast<int32_t>(2 * groupItems[gi]);
+      rows[r].partials = listsPerItem * static_cast<int32_t>(groupItems[gi]);
+      partialSlot += listsPerItem * static_cast<int32_t>(groupItems[gi]);
     }
   }
   t.numItems = static_cast<uint32_t>(items.size());
   t.numPartials = static_cast<uint32_t>(partialSlot);
-  // Keys each partial list sees: vector core s of an item takes its key half s, up to what the row sees.
+  // Keys each partial list sees: vector core s of an item takes its key half s (rowSplit: the item's
+  // keys), up to what the row sees.
   std::vector<uint32_t> listKeys(partialSlot, 0);
   for (const LiItem& it : items)
     for (int32_t r = it.row0; r < it.row0 + it.rows; ++r)
-      for (int32_t half = 0; half < 2; ++half) {
+      for (int32_t half = 0; half < listsPerItem; ++half) {
         const int64_t lo = it.keyBegin + int64_t(half) * it.halfKeys;
-        const int64_t hi = std::min<int64_t>({lo + it.halfKeys, it.keyEnd, rows[r].visible});
-        listKeys[rows[r].partialBase + 2 * it.split + half] = static_cast<uint32_t>(std::max<int64_t>(0, hi - lo));
+        const int64_t hi = std::min<int64_t>({t.rowSplit ? it.keyEnd : lo + it.halfKeys, it.keyEnd, rows[r].visible});
+        listKeys[rows[r].partialBase + listsPerItem * it.split + half] = static_cast<uint32_t>(std::max<int64_t>(0, hi - lo));
       }
   while (!perCore.empty() && perCore.back().empty()) perCore.pop_back();
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
@@ -284,7 +293,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     int32_t first, count;
   };
   std::vector<Lists> pending(p.numRows);
-  for (uint32_t r = 0; r < p.numRows; ++r) pending[r] = Lists{rows[r].partialBase, rows[r].partials};
+  for (uint32_t r = 0; r < p.numRows; ++r)  // rowSplit: a row of one list wrote its indices in phase 1
+    pending[r] = Lists{rows[r].partialBase, t.rowSplit && rows[r].partials == 1 ? 0 : rows[r].partials};
   int32_t nextSlot = partialSlot;
   std::vector<std::vector<LiMerge>> levels;
   for (bool more = true; more;) {
@@ -367,11 +377,12 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   if (t.tailFlagOffset > 0) plan.table.resize(t.tailFlagOffset + 16, 0);  // its own 64-byte line
   t.planWords = static_cast<uint32_t>(plan.table.size());
 
-  t.wsRingBytes = LiRingBytes(t.groupRows, p.heads);
+  t.ringSlots = t.rowSplit ? kLiRowSplitRingSlots : kLiRingSlots;
+  t.wsRingBytes = LiRingBytes(t.groupRows, p.heads, t.ringSlots);
   // The cube's tiling fields in every core record (it reads nothing else before its first loads).
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
-    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype);
+    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype, t.ringSlots, t.rowSplit);
     core[__builtin_offsetof(LiCoreRecord, paged) / 4] = static_cast<int32_t>(t.paged);
     core[__builtin_offsetof(LiCoreRecord, blockSize) / 4] = static_cast<int32_t>(t.blockSize);
     core[__builtin_offsetof(LiCoreRecord, maxBlocks) / 4] = static_cast<int32_t>(t.maxBlocks);

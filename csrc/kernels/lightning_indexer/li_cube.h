@@ -1,7 +1,8 @@
 // Lightning Indexer, cube side (AIC): score tiles relu(Q . K^T) into the workspace ring.
 //
 // Per item, the rows' queries [rows x N1, 128] go GM -> L1 -> L0A once. Per step, 2 x 64 keys (one
-// run per vector core's key half, gathered row by row from a paged cache if needed) go GM -> L1
+// run per vector core's key half; rowSplit: 128 consecutive keys, gathered row by row from a paged
+// cache if needed) go GM -> L1
 // (ND2NZ) -> L0B, one Mmad gives [rows x N1, 128] fp32, and the fixpipe applies ReLU on its way to
 // GM. Every operand buffer is doubled (keys in L0B, queries in L1 and L0A, scores in L0C; keys in L1
 // tripled, each buffer two steps' keys loaded together: they are copied while the ones before wait
@@ -48,7 +49,7 @@ class LiCube {
     uint32_t step = 0;
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step, i + 1 == last);
     // Take back the last tiles' "free" signals and every pending in-core event.
-    for (uint32_t i = 0; i < (step < kLiRingSlots ? step : kLiRingSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
+    for (uint32_t i = 0; i < (step < t_->ringSlots ? step : t_->ringSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();
     qL1Slots_.Drain();
     kL0bSlots_.Drain();
@@ -118,13 +119,21 @@ class LiCube {
       if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
       SetFlag<HardEvent::M_FIX>(int32_t(cs));
       WaitFlag<HardEvent::M_FIX>(int32_t(cs));
-      if (step >= kLiRingSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-      const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
-      Fixpipe(ring_[slot], c, FixpipeParamsV220(kLiStepKeys, m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
+      if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+      const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
+      Fixpipe(ring_[slot], c, FixpipeParamsV220(StepColumns(item, j), m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
       CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
       cSlots_.Release(cs);
     }
     if (steps == 0) qL0aSlots_.Release(qa);
+  }
+
+  // Score columns step j writes: all 128; rowSplit: those up to the item's last key (rounded up to 16;
+  // the fixpipe's time goes with its bytes, and an item's last step holds 64 keys on average).
+  __aicore__ inline uint32_t StepColumns(const LiItem& item, uint32_t j) const {
+    if (!t_->rowSplit) return kLiStepKeys;
+    const uint32_t keys = uint32_t(item.keyEnd - item.keyBegin) - j * kLiStepKeys;
+    return keys < kLiStepKeys ? AlignUp(keys, 16) : kLiStepKeys;
   }
 
   // Steps the L1 buffer that starts at step j holds: two when half 0's keys there start a 128-key
@@ -137,19 +146,24 @@ class LiCube {
   __aicore__ inline uint32_t SlotSteps(const LiItem& item, uint32_t j, uint32_t steps, bool lastItem) const {
     if (j == 0 && AscendC::GetBlockIdx() % 2 == 1) return 1;
     if (lastItem && j + 2 >= steps) return 1;
+    if (t_->rowSplit) return j + 1 < steps ? kSlotSteps : 1;  // two steps are 256 consecutive keys
     const int32_t key = item.keyBegin + int32_t(j * kLiHalfKeys);
     return j + 1 < steps && key % int32_t(kSlotSteps * kLiHalfKeys) == 0 ? kSlotSteps : 1;
   }
-  // Keys of steps j0 .. j0 + held - 1 into one L1 buffer of as many step tiles: key o of vector
-  // core s's stretch of them (keys [lo_s + 64 j0, ...) of its half) goes to tile o / 64, row
-  // 64 s + o % 64. One ND2NZ copy per contiguous run of key rows (runs break at paged-cache block
-  // boundaries) and tile: whole 64-row blocks of a run go together, one ND matrix per tile.
+  // Keys of steps j0 .. j0 + held - 1 into one L1 buffer of as many step tiles. Key halves: key o
+  // of vector core s's stretch of them (keys [lo_s + 64 j0, ...) of its half) goes to tile o / 64,
+  // row 64 s + o % 64; rowSplit: key o of [keyBegin + 128 j0, ...) to tile o / 128, row o % 128.
+  // One ND2NZ copy per contiguous run of key rows (runs break at paged-cache block boundaries) and
+  // tile: whole tiles' rows of a run go together, one ND matrix per tile.
   __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j0, uint32_t held, uint32_t batch,
                                   const AscendC::LocalTensor<T>& kL1) {
-    for (uint32_t s = 0; s < 2; ++s) {
+    const uint32_t parts = t_->rowSplit ? 1 : 2;
+    const int32_t partKeys = int32_t(kLiStepKeys / parts);
+    for (uint32_t s = 0; s < parts; ++s) {
       const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
-      const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
-      const int32_t start = lo + int32_t(j0 * kLiHalfKeys), most = int32_t(held * kLiHalfKeys);
+      const int32_t span = t_->rowSplit ? 2 * item.halfKeys : item.halfKeys;
+      const int32_t hi = lo + span < item.keyEnd ? lo + span : item.keyEnd;
+      const int32_t start = lo + int32_t(j0) * partKeys, most = int32_t(held) * partKeys;
       const int32_t n = hi - start < most ? hi - start : most;
       for (int32_t done = 0; done < n;) {
         const int32_t t = start + done;
@@ -162,13 +176,13 @@ class LiCube {
           if (run > int32_t(t_->blockSize) - within) run = int32_t(t_->blockSize) - within;
         }
         // The run's part in this tile, or its whole tiles from a tile's first row on.
-        const int32_t inTile = done % int32_t(kLiHalfKeys), room = int32_t(kLiHalfKeys) - inTile;
-        const uint16_t tiles = inTile == 0 && run >= int32_t(kLiHalfKeys) ? uint16_t(run / int32_t(kLiHalfKeys)) : 1;
-        const int32_t rows = tiles > 1 ? int32_t(tiles) * int32_t(kLiHalfKeys) : (run < room ? run : room);
-        const uint32_t at = uint32_t(done) / kLiHalfKeys * kKeyElems + (s * kLiHalfKeys + uint32_t(inTile)) * 16;
+        const int32_t inTile = done % partKeys, room = partKeys - inTile;
+        const uint16_t tiles = inTile == 0 && run >= partKeys ? uint16_t(run / partKeys) : 1;
+        const int32_t rows = tiles > 1 ? int32_t(tiles) * partKeys : (run < room ? run : room);
+        const uint32_t at = uint32_t(done / partKeys) * kKeyElems + (s * uint32_t(partKeys) + uint32_t(inTile)) * 16;
         AscendC::DataCopy(kL1[at], key_[row * kLiHeadDim],
-                          AscendC::Nd2NzParams(tiles, uint16_t(tiles > 1 ? kLiHalfKeys : rows), kLiHeadDim,
-                                               uint16_t(kLiHalfKeys * kLiHeadDim), kLiHeadDim, kLiStepKeys, 1,
+                          AscendC::Nd2NzParams(tiles, uint16_t(tiles > 1 ? partKeys : rows), kLiHeadDim,
+                                               uint16_t(partKeys * int32_t(kLiHeadDim)), kLiHeadDim, kLiStepKeys, 1,
                                                uint16_t(kKeyElems)));
         done += rows;
       }

@@ -46,7 +46,7 @@ class LiPlan {
   const LightningIndexerTiling* t_ = nullptr;
 };
 
-// Cube -> vector handshake over the kLiRingSlots-slot workspace ring (cross-core mode 2, within a block).
+// Cube -> vector handshake over the ringSlots-slot workspace ring (cross-core mode 2, within a block).
 constexpr uint16_t kLiFlagTileReady = 0;  // AIC -> both AIVs: a score tile is in the ring
 constexpr uint16_t kLiFlagTileFree = 1;   // each AIV -> AIC: the tile was copied out of the ring
 

@@ -6,7 +6,9 @@
 // every query row (the weights broadcast per row with Brcb), a folding tree of Adds sums each
 // query row's heads (log2 N1 instructions), keys the row may not see become -inf (one masked
 // Duplicate), and the 64 scores go to the row's RunningTopK. At the item's end each row's best
-// list goes to its list slot with its length.
+// list goes to its list slot with its length. rowSplit (prefill): vector core s owns about half of
+// the item's rows instead, with all 128 keys of each step (StepsRowSplit); a row no other item
+// covers has its whole top-k there and writes its indices at once (EmitRow).
 // Phase 2 (after SyncAll over the vector cores): the host's merge plan, level by level (SyncAll
 // between levels): each merge takes up to 4 consecutive lists of a row (key order, so MrgSort's
 // queue order keeps ties on the lower index), keeps the best k, and writes a list slot or, for a
@@ -28,7 +30,7 @@ class LiVector {
   __aicore__ inline void Init(GM_ADDR weights, GM_ADDR plan, GM_ADDR indices, GM_ADDR values, GM_ADDR workspace,
                               const LightningIndexerTiling& t) {
     t_ = &t;
-    for (uint32_t b = 0; b < kMaxTileBuffers; ++b) tileFree_[b].Init(1, kEvTile + int32_t(b));
+    for (uint32_t b = 0; b < kMaxBlockBuffers; ++b) tileFree_[b].Init(1, kEvTile + int32_t(b));
     plan_.Init(plan, t);
     weights_.SetGlobalBuffer(reinterpret_cast<__gm__ W*>(weights), uint64_t(t.numRows) * t.heads);
     indices_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(indices), uint64_t(t.numRows) * t.sparseCount);
@@ -60,7 +62,7 @@ class LiVector {
     }
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i), i + 1 == last);
-    for (uint32_t b = 0; b < kMaxTileBuffers; ++b) tileFree_[b].Drain();
+    for (uint32_t b = 0; b < kMaxBlockBuffers; ++b) tileFree_[b].Drain();
     CarvePhase2();
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
@@ -80,6 +82,7 @@ class LiVector {
   static constexpr uint32_t kArenaBytes = 180 * 1024;
   static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2 ..); V -> MTE2: their release
   static constexpr uint32_t kMaxTileBuffers = kLiMaxTileBuffers;
+  static constexpr uint32_t kMaxBlockBuffers = 4;  // rowSplit: 2 tile buffers of 2 column blocks (events kEvTile ..)
   // Decode (several tile buffers): a half's best list and candidates of up to 512 pairs are merged
   // one block before its end, while the last tile is on its way (B = 1 x 8K 9,248 -> 9,096 cycles;
   // 1,024: B = 1 x 32K 17,639 -> 18,025). Not in prefill: its single tile buffer leaves the vector
@@ -98,12 +101,19 @@ class LiVector {
 
   __aicore__ inline void CarvePhase1() {
     used_ = 0;
-    const uint32_t maxM = t_->groupRows * t_->heads;
-    for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(maxM * kLiHalfKeys);
-    if (t_->tileBuffers == 1) rowScores_ = Take<float>(t_->groupRows * kLiHalfKeys);
+    const uint32_t maxM = t_->groupRows * t_->heads, rows = RowsPerCore();
+    // rowSplit: one buffer of two 64-key column blocks of this core's rows (StepsRowSplit).
+    const uint32_t tileFloats = t_->rowSplit ? 2 * rows * t_->heads * kLiHalfKeys : maxM * kLiHalfKeys;
+    for (uint32_t b = 0; b < t_->tileBuffers; ++b) tiles_[b] = Take<float>(tileFloats);
+    if (t_->rowSplit) {  // the rows' summed scores of a step; a row's indices (and scores) are extracted in phase 1 (EmitRow)
+      rowScores_ = Take<float>(2 * rows * kLiHalfKeys);
+      outIdx_ = Take<uint32_t>(t_->bestPairs);
+      if (t_->returnValue) outScores_ = Take<float>(t_->bestPairs);
+      keyIdxB_ = Take<int32_t>(kLiHalfKeys);
+    }
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
-    wB_ = Take<float>(AlignUp(maxM, 8) * 8);
+    wB_ = Take<float>(AlignUp(t_->rowSplit && 2 * rows * t_->heads > maxM ? 2 * rows * t_->heads : maxM, 8) * 8);
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
@@ -113,11 +123,11 @@ class LiVector {
     // The top-k buffers at the arena's top, where phase 2 keeps the buffers it writes last (its
     // late region, CarvePhase2): a list's tail can then be written from UB after SyncAll (WriteTail).
     const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
-    const uint32_t topBytes = (2 * mergePairs + t_->groupRows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
+    const uint32_t topBytes = (2 * mergePairs + rows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
     used_ = (kArenaBytes - topBytes) & ~31u;
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
-    for (uint32_t g = 0; g < t_->groupRows; ++g) {
+    for (uint32_t g = 0; g < rows; ++g) {
       best_[g] = Take<float>(t_->bestPairs * kPairFloats);
       cand_[g] = Take<float>((kLiCandPairs + kLiCandSparePairs) * kPairFloats);
     }
@@ -125,33 +135,43 @@ class LiVector {
 
   __aicore__ inline void ProcessItem(const LiItem& item, bool lastItem) {
     using namespace AscendC;
-    const uint32_t sub = AscendC::GetSubBlockIdx(), heads = t_->heads, m = item.rows * heads;
-    LoadWeights(item.row0, m);
+    const uint32_t sub = AscendC::GetSubBlockIdx(), heads = t_->heads;
+    // This core's rows of the item, [row0, row0 + rows): all of them, or its share (rowSplit).
+    const uint32_t first = t_->rowSplit ? LiRowsOfCore(uint32_t(item.rows), sub) : 0;
+    const uint32_t rows = t_->rowSplit ? LiRowsOfCore(uint32_t(item.rows), sub + 1) - first : uint32_t(item.rows);
+    const uint32_t row0 = uint32_t(item.row0) + first;
+    if (rows > 0) LoadWeights(row0, rows * heads);
     int32_t visible[kMaxGroupRows];
-    for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
-      visible[g] = plan_.Row(item.row0 + g).visible;
+    for (uint32_t g = 0; g < rows; ++g) {
+      visible[g] = plan_.Row(row0 + g).visible;
       topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs, kLiCandSparePairs,
                     t_->tileBuffers > 1 ? kEarlyMergePairs : 0);
     }
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
-    if (t_->tileBuffers == 1) {
-      StepsOneBuffer(item, visible, lo, hi, steps);
+    if (t_->rowSplit) {
+      StepsRowSplit(item, visible, first, rows, steps);
     } else {
       StepsRing(item, visible, lo, hi, steps);
     }
-    for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
+    for (uint32_t g = 0; g < rows; ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
-      const LiRow row = plan_.Row(item.row0 + g);
-      const int32_t slot = row.partialBase + 2 * item.split + int32_t(sub);
+      const LiRow row = plan_.Row(row0 + g);
+      if (t_->rowSplit && row.partials == 1) {  // the row's whole top-k: its output now
+        EmitRow(row0 + g, list, topk_[g].Count());
+        AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the output buffers are rewritten next
+        AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
+        continue;
+      }
+      const int32_t slot = row.partialBase + (t_->rowSplit ? item.split : 2 * item.split + int32_t(sub));
       // The list's copy first: the quantiles' scalar loop then runs while it is on its way. A row
       // merged in one step: only the head its cut can keep, when the list stays in UB until SyncAll
       // (the core's last list, in phase 2's late region); the tail follows SyncAll (WriteTail).
       const uint32_t count = topk_[g].Count();
       uint32_t written = count;
       if (t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
-          g + 1 == uint32_t(item.rows)) {
+          g + 1 == rows) {
         const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
         if (count > head && UbOffset(list) >= Phase2EarlyBytes()) {
           written = head;
@@ -170,16 +190,11 @@ class LiVector {
 
   // Row g's 64 scores of the block at key `base`: its weighted heads summed into `out` (`separate`:
   // out is not the row's first head row), keys it may not see -inf. False: it sees none of them.
-  // `span` > 1: the heads are already folded into partial sums at every span-th head row (FoldHeadsOfRows).
   __aicore__ inline bool RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi, int32_t base,
-                                   const AscendC::LocalTensor<float>& out, bool separate, uint32_t span = 1) {
+                                   const AscendC::LocalTensor<float>& out, bool separate) {
     const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
     if (limit <= 0) return false;
-    if (span > 1) {
-      SumPartials(tile[g * t_->heads * kLiHalfKeys], out, span);
-    } else {
-      SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
-    }
+    SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
     if (limit < int32_t(kLiHalfKeys)) MaskTail(out, static_cast<uint32_t>(limit));
     return true;
   }
@@ -201,19 +216,6 @@ class LiVector {
       PipeBarrier<PIPE_V>();
     }
     return span;
-  }
-
-  // out[0, 64) = the sum of one query row's partial sums, at every span-th of its head rows
-  // (FoldHeadsOfRows; a power of two of them, at least 2): upper half onto lower half, the last level into out.
-  __aicore__ inline void SumPartials(const AscendC::LocalTensor<float>& row, const AscendC::LocalTensor<float>& out, uint32_t span) {
-    using namespace AscendC;
-    const uint8_t stride = uint8_t(span * (kLiHalfKeys / 8));
-    for (uint32_t n = t_->heads / span; n > 2; n /= 2) {
-      Add(row, row, row[(n / 2) * span * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, stride, stride, stride));
-      PipeBarrier<PIPE_V>();
-    }
-    Add(out, row, row[span * kLiHalfKeys], int32_t(kLiHalfKeys));
-    PipeBarrier<PIPE_V>();
   }
 
   // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
@@ -251,48 +253,136 @@ class LiVector {
     }
   }
 
-  // One tile buffer (prefill: 4 rows' top-k state leaves no room for a second): the tile goes in two
-  // parts of query rows, each copied, weighted and summed into rowScores_ on its own and released, so
-  // that the next tile's parts are copied (and wait out their GM latency) while the other part and
-  // this step's top-k are worked on.
-  __aicore__ inline void StepsOneBuffer(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+  // Head rows [h0, h1) of score tile `step`, its 64 columns from `col`, -> `dst`, on tile event b
+  // (p == 0 of a step first waits for the tile; `last`: the ring slot is released after).
+  __aicore__ inline void FetchBlock(uint32_t step, uint32_t h0, uint32_t h1, uint32_t col, const AscendC::LocalTensor<float>& dst,
+                                    uint32_t b, bool last) {
     using namespace AscendC;
-    const uint32_t rows = uint32_t(item.rows), parts = rows > 1 ? 2 : 1;
-    for (uint32_t p = 0; p < parts && steps > 0; ++p) FetchTilePart(rows, step_, p);
-    for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
-      bool sees[kMaxGroupRows];
-      for (uint32_t p = 0; p < parts; ++p) {
-        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
-        const uint32_t r0 = PartRow(rows, p), r1 = PartRow(rows, p + 1);
-        WeighHeads(tiles_[0], r0, r1);
-        const uint32_t span = FoldHeadsOfRows(tiles_[0], r0, r1);
-        for (uint32_t g = r0; g < r1; ++g)
-          sees[g] = RowScores(tiles_[0], g, visible[g], hi, base, rowScores_[g * kLiHalfKeys], true, span);
-        tileFree_[p].Release(0);  // the vector unit is done with this part of the buffer
-        if (j + 1 < steps) FetchTilePart(rows, step_ + 1, p);
-      }
-      for (uint32_t g = 0; g < rows; ++g)
-        if (sees[g]) topk_[g].Offer(rowScores_[g * kLiHalfKeys], keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
-    }
+    tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous block
+    if (col == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+    const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
+    DataCopy(dst, ring_[slot + h0 * kLiStepKeys + col], DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+    if (last) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 
-  // First query row of part p of a tile of `rows` rows (p = 2: the end).
-  __aicore__ inline uint32_t PartRow(uint32_t rows, uint32_t p) const { return p == 0 ? 0 : p == 1 ? (rows + 1) / 2 : rows; }
-
-  // Part p of score tile `step` -> its rows of tile buffer 0 (as FetchTile); the ring slot is released
-  // once the last part is copied.
-  __aicore__ inline void FetchTilePart(uint32_t rows, uint32_t step, uint32_t p) {
+  // rowSplit: this core's `rows` rows of the item (from its row `first`) over all its keys, 128 per
+  // step. A step's tile is copied as its two 64-key column blocks, one after the other in a tile
+  // buffer (block 1 right after block 0's rows), into tileBuffers buffers: the next steps' blocks are
+  // copied, and wait out their GM latency, while this one and its top-k run. Both blocks are weighted
+  // and summed together, as 2 x rows rows of 64 keys (StepScores). A core without rows still takes
+  // each tile and frees its ring slot.
+  __aicore__ inline void StepsRowSplit(const LiItem& item, const int32_t* visible, uint32_t first, uint32_t rows, uint32_t steps) {
     using namespace AscendC;
-    const uint32_t h0 = PartRow(rows, p) * t_->heads, h1 = PartRow(rows, p + 1) * t_->heads;
-    tileFree_[p].Wait(0);  // the vector unit is done with these rows' previous tile
-    if (p == 0) CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
-    DataCopy(tiles_[0][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + AscendC::GetSubBlockIdx() * kLiHalfKeys],
-             DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(p));
-    if (h1 == rows * t_->heads) CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+    if (rows == 0) {
+      for (uint32_t j = 0; j < steps; ++j, ++step_) {
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+        CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
+      }
+      return;
+    }
+    const uint32_t h0 = first * t_->heads, h1 = h0 + rows * t_->heads, blocks = 2 * steps, ring = 2 * t_->tileBuffers;
+    const uint32_t step0 = step_, seq0 = blockSeq_;  // seq0 is even: a step's blocks share a tile buffer
+    // Block 1's place follows this item's rows: every buffer's previous blocks are done with first.
+    for (uint32_t b = 0; b < ring; ++b) tileFree_[b].Wait(0);
+    for (uint32_t q = 0; q < ring && q < blocks; ++q) FetchRowBlock(step0, seq0, q, h0, h1, rows);
+    const LocalTensor<int32_t> keyIdx[2] = {keyIdx_, keyIdxB_};
+    for (uint32_t j = 0; j < steps; ++j) {
+      const uint32_t b0 = (seq0 + 2 * j) % ring;
+      const int32_t base = item.keyBegin + int32_t(j * kLiStepKeys);
+      for (uint32_t p = 0; p < 2; ++p) {
+        AscendC::CreateVecIndex(keyIdx[p], base + int32_t(p * kLiHalfKeys), kLiHalfKeys);
+        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b0 + p));
+      }
+      bool sees[2 * kMaxGroupRows];
+      StepScores(tiles_[b0 / 2], rows, visible, base, item.keyEnd, sees);
+      for (uint32_t p = 0; p < 2; ++p) {
+        tileFree_[b0 + p].Release(0);  // the vector unit is done with these block buffers
+        if (2 * j + p + ring < blocks) FetchRowBlock(step0, seq0, 2 * j + p + ring, h0, h1, rows);
+      }
+      for (uint32_t v = 0; v < 2 * rows; ++v)  // block 0's rows, then block 1's
+        if (sees[v])
+          topk_[v % rows].Offer(rowScores_[v * kLiHalfKeys], keyIdx[v / rows].ReinterpretCast<uint32_t>(), scratch_,
+                                blocks - 2 * j - v / rows - 1);
+    }
+    step_ += steps;
+    blockSeq_ += blocks;
+  }
+
+  // rowSplit: block q of an item whose first step is step0 and first block seq0 in the ring of
+  // 2 x tileBuffers block buffers: column block q % 2 of its step q / 2, head rows [h0, h1), into
+  // tile buffer b / 2 (b its place in the ring), block 1 right after block 0's `rows` rows.
+  __aicore__ inline void FetchRowBlock(uint32_t step0, uint32_t seq0, uint32_t q, uint32_t h0, uint32_t h1, uint32_t rows) {
+    const uint32_t b = (seq0 + q) % (2 * t_->tileBuffers), p = q % 2;
+    FetchBlock(step0 + q / 2, h0, h1, p * kLiHalfKeys, tiles_[b / 2][p * rows * t_->heads * kLiHalfKeys], b, p == 1);
+  }
+
+  // rowSplit: a step's scores of `rows` rows from the tile of its two column blocks (2 x rows rows of
+  // heads x 64: virtual row v is row v % rows of block v / 2), into rowScores_[v]; sees[v]: the row
+  // sees keys of that block. Each weighting / folding level is one instruction for all of them, the
+  // last sums and the masks of all rows go between two barriers (they are independent).
+  __aicore__ inline void StepScores(const AscendC::LocalTensor<float>& tile, uint32_t rows, const int32_t* visible, int32_t base,
+                                    int32_t hi, bool* sees) {
+    using namespace AscendC;
+    const uint32_t vrows = 2 * rows;
+    WeighHeads(tile, 0, vrows);  // wB_ holds the rows' weights twice (LoadWeights)
+    const uint32_t span = FoldHeadsOfRows(tile, 0, vrows);
+    int32_t limit[2 * kMaxGroupRows];
+    for (uint32_t v = 0; v < vrows; ++v) {
+      const int32_t vis = visible[v % rows];
+      limit[v] = (vis < hi ? vis : hi) - (base + int32_t((v / rows) * kLiHalfKeys));
+      sees[v] = limit[v] > 0;
+    }
+    if (span == 1) {  // heads not a power of two: per row
+      for (uint32_t v = 0; v < vrows; ++v)
+        if (sees[v]) SumHeads(tile[v * t_->heads * kLiHalfKeys], rowScores_[v * kLiHalfKeys], true);
+    } else {
+      const uint8_t stride = uint8_t(span * (kLiHalfKeys / 8));
+      for (uint32_t n = t_->heads / span; n > 2; n /= 2) {
+        for (uint32_t v = 0; v < vrows; ++v) {
+          const LocalTensor<float> row = tile[v * t_->heads * kLiHalfKeys];
+          if (sees[v])
+            Add(row, row, row[(n / 2) * span * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, stride, stride, stride));
+        }
+        PipeBarrier<PIPE_V>();
+      }
+      for (uint32_t v = 0; v < vrows; ++v) {
+        const LocalTensor<float> row = tile[v * t_->heads * kLiHalfKeys];
+        if (sees[v]) Add(rowScores_[v * kLiHalfKeys], row, row[span * kLiHalfKeys], int32_t(kLiHalfKeys));
+      }
+      PipeBarrier<PIPE_V>();
+    }
+    bool masked = false;
+    for (uint32_t v = 0; v < vrows; ++v) {
+      if (!sees[v] || limit[v] >= int32_t(kLiHalfKeys)) continue;
+      uint64_t mask[2] = {~0ull << limit[v], 0};  // keys at or past the limit: -inf
+      Duplicate(rowScores_[v * kLiHalfKeys], kNegInf, mask, 1, 1, 8);
+      masked = true;
+    }
+    if (masked) PipeBarrier<PIPE_V>();
+  }
+
+  // Rows of top-k state (and score buffers) a vector core holds: its share of a group (rowSplit) or all.
+  __aicore__ inline uint32_t RowsPerCore() const { return t_->rowSplit ? LiRowsOfCore(t_->groupRows, 1) : t_->groupRows; }
+
+  // rowSplit: row `row`'s final list (`count` pairs, best first) -> its indices (and scores). The
+  // `count` entries only: the rest of the row's output keeps the -1 / -inf the caller filled it with
+  // (as for rows that see no key). The caller waits (MTE3_V) before it rewrites the buffers.
+  __aicore__ inline void EmitRow(uint32_t row, const AscendC::LocalTensor<float>& list, uint32_t count) {
+    using namespace AscendC;
+    if (count == 0) return;
+    const uint32_t repeats = CeilDiv(count, kRunPairs);
+    if (t_->returnValue) {
+      Extract(outScores_, outIdx_, list, static_cast<int32_t>(repeats));
+    } else {  // the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
+      uint64_t kept = 0;
+      GatherMask(outIdx_, list.ReinterpretCast<uint32_t>(), uint8_t(2), false, 0, GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
+    }
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    const uint64_t out = uint64_t(row) * t_->sparseCount;
+    DataCopyPad(indices_[out], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, count * 4, 0, 0, 0));
+    if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, count * 4, 0, 0, 0));
   }
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
@@ -322,7 +412,7 @@ class LiVector {
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
     CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-    const uint64_t slot = uint64_t(step % kLiRingSlots) * (t_->wsRingBytes / kLiRingSlots / sizeof(float));
+    const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
     DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
     SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
     CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
@@ -345,6 +435,10 @@ class LiVector {
     PipeBarrier<PIPE_V>();
     Brcb(wB_, wF32_, uint8_t(CeilDiv(m, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
+    if (t_->rowSplit) {  // twice: a step's two column blocks are weighted in one Mul (StepScores)
+      DataCopy(wB_[m * 8], wB_, m * 8);
+      PipeBarrier<PIPE_V>();
+    }
   }
 
   // out[0, 64) = sum over the row's weighted head rows rows[h * 64, h * 64 + 64): a folding tree,
@@ -968,6 +1062,7 @@ class LiVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;
+  uint32_t blockSeq_ = 0;  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
   float bandHi_ = 0.0f, bandLo_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
@@ -979,11 +1074,11 @@ class LiVector {
   AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<W> wRaw_;
-  AscendC::LocalTensor<int32_t> keyIdx_, header_, heads_;
+  AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_, heads_;
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
-  EventSlots<AscendC::HardEvent::V_MTE2> tileFree_[kMaxTileBuffers];
+  EventSlots<AscendC::HardEvent::V_MTE2> tileFree_[kMaxBlockBuffers];
   RunningTopK topk_[kMaxGroupRows];
 };
 

@@ -20,14 +20,16 @@ __aicore__ inline void LoadCubeTiling(LightningIndexerTiling& t, GM_ADDR plan) {
   const uint32_t shape = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, shape) / 4));
   t.heads = shape & 0xFFu;
   t.groupRows = (shape >> 8) & 0xFFu;
-  t.queryDtype = shape >> 16;
+  t.queryDtype = (shape >> 16) & 0xFFu;
+  t.ringSlots = (shape >> 24) & 0xFu;
+  t.rowSplit = shape >> 28;
   t.paged = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, paged) / 4));
   t.blockSize = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, blockSize) / 4));
   t.maxBlocks = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, maxBlocks) / 4));
   t.itemOffset = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, itemOffset) / 4));
   t.planWords = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, planWords) / 4));
   t.coreOffset = 0;
-  t.wsRingBytes = LiRingBytes(t.groupRows, t.heads);
+  t.wsRingBytes = LiRingBytes(t.groupRows, t.heads, t.ringSlots);
 }
 
 template <typename W>

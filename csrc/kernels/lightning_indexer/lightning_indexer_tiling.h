@@ -2,9 +2,12 @@
 //
 // The host turns the batches into query rows (one per query token) and work items: an item is
 // up to `groupRows` consecutive rows of one batch and a key range. The cube computes the ReLU'd
-// scores of the item's rows x 128 keys per step; the two vector cores of the block each own one
-// contiguous half of the key range (64 keys per step), keep a running top-k per row, and write
-// it as a partial list (a list slot: its length, then its sorted pairs). After SyncAll, each row's
+// scores of the item's rows x 128 keys per step. Decode (one row per item): the two vector cores of
+// the block each own one contiguous half of the key range (64 keys per step), keep a running top-k
+// per row, and write it as a partial list (a list slot: its length, then its sorted pairs). Prefill
+// (`rowSplit`): a step holds 128 consecutive keys and each vector core owns about half of the
+// item's rows with all their keys, so a row covered by one item is finished in phase 1 (its
+// indices written there) and only rows cut over several items have lists to merge. After SyncAll, each row's
 // lists are merged 4 at a time, in key order, over as many levels as it needs (a row split over
 // many cores in decode has many lists): the merges of a level run on all vector cores at once,
 // with a SyncAll between levels; a row's last merge writes its indices.
@@ -30,6 +33,10 @@ constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's
 // 16 KB each, cost HBM bandwidth). At most 15 cross-core sets of a flag may be pending (dav_c220
 // FFTS counter).
 constexpr uint32_t kLiRingSlots = 3;
+// rowSplit (prefill): 4. Its fixpipe bounds the launch, and at an item's end the vector cores flush
+// and write their rows' top-k while the cube runs on into the next item: with 3 slots it stalled there
+// (S = 2048: 227.0 us, 4: 216.0, 5: 215.2, 8: 215.0; S = 1024: 62.3, 60.5, 61.2).
+constexpr uint32_t kLiRowSplitRingSlots = 4;
 constexpr uint32_t kLiMaxTileBuffers = 3;  // score tiles a vector core holds in UB (LightningIndexerTiling::tileBuffers)
 
 // Plan table (int32), one record per entry, at the offsets given in the tiling.
@@ -37,7 +44,7 @@ struct LiRow {      // per query row of the flattened query tensor
   int32_t batch;
   int32_t visible;      // keys this row may see (after sparse_mode); <= 0: row produces no list
   int32_t partialBase;  // first partial-list slot of this row
-  int32_t partials;     // partial lists to merge (2 per item covering the row)
+  int32_t partials;     // partial lists to merge (2 per item covering the row; rowSplit: 1 per item)
 };
 struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row -> list dst (or the output)
   int32_t row;
@@ -55,7 +62,8 @@ struct LiItem {
   int32_t rows;         // <= groupRows
   int32_t keyBegin;     // key range [keyBegin, keyEnd) of this item
   int32_t keyEnd;
-  int32_t halfKeys;     // keys per vector core, a multiple of 64: core s owns [keyBegin + s*halfKeys, ...)
+  int32_t halfKeys;     // a multiple of 64, the item's steps x 64: core s owns keys [keyBegin + s*halfKeys, ...)
+                        // (rowSplit: step j holds keys keyBegin + 128 j ..., for both cores' rows)
   int32_t split;        // index of this item among the items covering its rows
   int32_t batch;        // the rows' batch, and its first key row (BSND / TND; 0 when paged): in the item
   int32_t keyStart;     // record so that the cube's first key load waits for no other plan read
@@ -72,7 +80,7 @@ struct LightningIndexerTiling {
   uint32_t planWords;     // int32 words of the plan
   uint32_t itemOffset;    // int32 offsets of the plan's tables
   uint32_t coreOffset;    // 0: the core records (kLiCoreWords each) open the plan
-  uint32_t wsRingBytes;   // workspace: per block, kLiRingSlots score tiles
+  uint32_t wsRingBytes;   // workspace: per block, ringSlots score tiles
   uint32_t numRows;       // rows of the flattened query tensor
   uint32_t numBatches;
   uint32_t sparseCount;   // k
@@ -90,9 +98,11 @@ struct LightningIndexerTiling {
   uint32_t numPartials;   // slots written in phase 1
   uint32_t numListSlots;
   uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
-  uint32_t tileBuffers;   // 2 or 3: the vector cores copy the next score tiles while they work on this one
+  uint32_t tileBuffers;   // 1 to 3: the vector cores copy the next score tiles while they work on this one (rowSplit: 1 or 2)
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
   uint32_t tailFlagOffset; // plan word of the list tails' counter (LiListHead); 0: every list is written whole
+  uint32_t rowSplit;      // 1: the vector cores split an item by rows (LiRowsOfCore), 0: by key halves
+  uint32_t ringSlots;     // score tiles in flight between the cube and the vector cores (kLiRingSlots or kLiRowSplitRingSlots)
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
 // A core record, one 64-byte line (one scalar GM miss) at the plan's start, per AI core: its items
@@ -101,18 +111,23 @@ constexpr uint32_t kLiListHeaderFloats = 8;
 constexpr uint32_t kLiCoreWords = 16;
 struct LiCoreRecord {
   int32_t first, last;  // items [first, last) of the item table
-  int32_t shape;        // heads | groupRows << 8 | queryDtype << 16 (LiPackShape)
+  int32_t shape;        // heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28 (LiPackShape)
   int32_t paged, blockSize, maxBlocks;
   int32_t itemOffset, planWords;
   LiItem item;          // items[first]
 };
 static_assert(sizeof(LiCoreRecord) == kLiCoreWords * 4, "a core record is one 64-byte line");
 // Workspace bytes of one AI core's score ring (LightningIndexerTiling::wsRingBytes).
-__aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads) {
-  return kLiRingSlots * groupRows * heads * kLiStepKeys * 4;
+__aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads, uint32_t ringSlots) {
+  return ringSlots * groupRows * heads * kLiStepKeys * 4;
 }
-__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype) {
-  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16);
+__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t ringSlots, uint32_t rowSplit) {
+  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28);
+}
+// rowSplit: vector core `sub` takes the item's rows [LiRowsOfCore(rows, sub), LiRowsOfCore(rows, sub + 1))
+// (core 0 the odd one of an odd count); sub = 2: the end.
+__aicore__ inline uint32_t LiRowsOfCore(uint32_t rows, uint32_t sub) {
+  return sub == 0 ? 0 : sub == 1 ? (rows + 1) / 2 : rows;
 }
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
