@@ -44,4 +44,5 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
         py::arg("has_smooth"), py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"),
         py::arg("eps_cq"), py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
   m.attr("MLA_PROLOG_GROUP_TOKENS") = ascend_glm5::kMlapGroupTokens;
+  m.attr("MLA_PROLOG_PREFILL_GROUP_TOKENS") = ascend_glm5::kMlapPrefillGroupTokens;
 }
