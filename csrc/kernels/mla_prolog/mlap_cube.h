@@ -74,12 +74,6 @@ class MlapCube {
   static constexpr uint32_t kMm1Unit = 32 / sizeof(X);  // MM1 columns per unit: a fractal's width
   static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapMaxColTile * 4;  // bytes: one L0C tile (2: all of L0C)
 
-  // Widest MM1 tile whose rows x columns of fp32 / int32 fit an L0C tile: 256 columns for up to 64
-  // rows, 128 for a prefill group of 128 rows.
-  __aicore__ static inline uint32_t Mm1MaxTile(uint32_t rows) {
-    const uint32_t n = kAccSlot / (AlignUp(rows, 16) * 4) / 16 * 16;
-    return n < kMlapMaxColTile ? n : kMlapMaxColTile;
-  }
   static constexpr int32_t kEvCq = 4, kEvQn = 5;                           // MTE2 <-> MTE1 event ids (0..3: gemm)
 
   template <typename TC>
@@ -113,9 +107,8 @@ class MlapCube {
     a.lda = he;
     GlobalTensor<Out> out;
     out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
-    const uint32_t maxTile = Mm1MaxTile(rows);
     for (uint32_t c = colBegin_; c < colEnd_;) {
-      const uint32_t n = colEnd_ - c < maxTile ? colEnd_ - c : maxTile;
+      const uint32_t n = colEnd_ - c < kMlapMaxColTile ? colEnd_ - c : kMlapMaxColTile;
       // A tile's columns: those of W_dq first, then those of W_dkv_kr.
       MlapOperandB<X> b;
       if (c < t_->qLora) {
@@ -126,11 +119,15 @@ class MlapCube {
       } else {
         b = MlapB(wDkv_[c - t_->qLora], kMlapKvRopeDim);
       }
-      const uint32_t slot = acc_.Acquire();
-      const LocalTensor<Acc> acc = AccTile<Acc>(slot);
+      // A tile of a prefill group of 128 rows wider than 128 columns takes all of L0C (both slots):
+      // one tile per core keeps x read once per group (a second tile would re-read all of x).
+      const bool wholeL0c = AlignUp(rows, 16) * n * 4 > kAccSlot;
+      const uint32_t slot = acc_.Acquire(), other = wholeL0c ? acc_.Acquire() : slot;
+      const LocalTensor<Acc> acc = AccTile<Acc>(slot < other ? slot : other);
       gemm_.Run(acc, a, b, he, n, rows);
       Store(out[c], acc, rows, n, c1_);
       acc_.Release(slot);
+      if (wholeL0c) acc_.Release(other);
       c += n;
     }
     CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);
