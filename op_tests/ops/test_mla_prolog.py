@@ -153,7 +153,8 @@ def check(args, kw, **extra):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("tokens", [0, 1, 3, 17, 300])
 def test_paged_token_counts(tokens, mode):
-    # 300 tokens: 5 groups of 64, a 44-row tail, the skewed cube pipeline over several groups.
+    # 300 tokens: prefill groups of 128 (c^Q of small dims fits L1 in every mode), a 44-row tail,
+    # the skewed cube pipeline over several groups.
     args, kw = make_case(SMALL, (tokens,), skip=tokens // 4, seed=tokens + mode, mode=mode)
     got = check(args, kw, query_norm_flag=True)
     assert got[0].shape == (tokens, SMALL[2], KV_LORA)
@@ -176,7 +177,7 @@ def test_query_norm_flag_off_and_no_smooth(mode):
 
 
 def test_prefill_beyond_1024_tokens():
-    # No token cap (vllm-ascend's MLAPO stops at 1024): 17 groups, the last of 16 rows.
+    # No token cap (vllm-ascend's MLAPO stops at 1024): 9 groups of 128, the last of 16 rows.
     args, kw = make_case((128, 64, 2, 16), (1040,), skip=50, seed=5)
     check(args, kw, query_norm_flag=True)
 
@@ -254,11 +255,12 @@ def ai_cores(n: int):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("cores,tokens", [(1, 70), (2, 17)])
+@pytest.mark.parametrize("cores,tokens", [(1, 140), (2, 17)])
 def test_few_cores(cores, tokens, mode):
     # One core: MM1's 704 columns in tiles of 256, the first straddling W_dq (128 columns) and
-    # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 70 tokens:
-    # two groups, q_nope dequantized in a block of 16 rows and a tail block. Two cores, one group:
+    # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 140 tokens:
+    # two prefill groups (128 + 12), q_nope dequantized in blocks of 16 rows, each vector core's
+    # 64 rope rows in two blocks per head, the tail's 6 in one. Two cores, one group:
     # a whole head each and the third split by columns over both cores.
     args, kw = make_case(SMALL, (tokens,), skip=tokens // 5, seed=40 + cores + mode, mode=mode)
     with ai_cores(cores):
