@@ -3,8 +3,10 @@ against the minimum, cube MACs against the useful ones, cube / vector overlap of
 CPU wall time of the emulated kernel and of the reference.
 
 Weight bytes: the cube cores' GM reads minus the activations the design reads (x once per MM1 column
-tile, c^Q once per AI core with heads, q_nope once per head); the minimum is every weight byte once
-per token group (the kernel's groups of 64 tokens share one pass over the weights).
+tile, c^Q once per AI core with MM2 columns, q_nope once per whole head and per split head part);
+the minimum is every weight byte once per token group (the kernel's groups of 64 tokens, 128 in
+prefill when L1 holds their c^Q, share one pass over the weights). In decode (one group) the last
+N mod cores heads are split over all AI cores by columns (mlap_cube.h); the model follows that.
 
 Overlap: the emulator has no clock, so busy times come from the counters at Atlas A2 rates and the
 overlap from replaying the kernel's cross-core protocol (mla_prolog_tiling.h) with those times:
@@ -27,16 +29,19 @@ from ..perf.model import Roofline
 from ._common import model_case, print_counters, print_row, wall_time
 
 HIDDEN, Q_LORA, HEADS, NOPE, ROPE, KV_LORA = 6144, 2048, 64, 192, 64, 512
-GROUP = 64  # tokens per group (kMlapGroupTokens)
-COL_TILE = 128
+GROUP = 64  # tokens per group in decode (kMlapGroupTokens)
+PREFILL_GROUP = 128  # in prefill when L1 holds the group's c^Q (kMlapPrefillGroupTokens)
+L1_BYTES = 512 * 1024 - 128  # what a kernel may use of the cube's L1
+COL_TILE = 128  # MM2 / MM3 tiles
+MM1_TILE = 256  # MM1 tiles (a 128-row group's take all of L0C)
 CUBE_MACS_PER_CYCLE = {2: 4096, 1: 8192}  # by operand bytes: bf16 16x16x16, int8 16x32x16 per cycle
 GM_BYTES_PER_CYCLE = 36.0  # ~1.6 TB/s over 24 AI cores at 1.8 GHz
 VEC_ELEMS_PER_CYCLE = 64.0  # 256 bytes of fp32 per repeat
 
 # (name, tokens, weight_quant_mode)
 CASES = [("decode 1", 1, 0), ("decode 16", 16, 0), ("decode 64", 64, 0), ("decode 16 m1", 16, 1),
-         ("decode 16 m2", 16, 2), ("prefill 1024", 1024, 0)]  # fmt: skip
-QUICK_CASES = [("decode 1", 1, 0), ("decode 16", 16, 0), ("decode 16 m2", 16, 2), ("prefill 256", 256, 0)]
+         ("decode 16 m2", 16, 2), ("prefill 1024", 1024, 0), ("prefill 1024 m2", 1024, 2)]  # fmt: skip
+QUICK_CASES = [("decode 1", 1, 0), ("decode 16", 16, 0), ("decode 16 m2", 16, 2), ("prefill 256 m2", 256, 2)]
 
 
 def _quantize(w):
@@ -73,43 +78,108 @@ def _split(n: int, parts: int, i: int) -> tuple[int, int]:
     return begin, begin + base + (1 if i < extra else 0)
 
 
-def _mm1_tiles(cores: int, core: int, unit: int) -> list[tuple[int, int]]:
-    """(first column, width) of core's MM1 tiles over [W_dq | W_dkv_kr], as the kernel cuts them."""
-    c1 = Q_LORA + KV_LORA + ROPE
-    u0, u1 = _split(c1 // unit, cores, core)
-    tiles, c, end = [], u0 * unit, u1 * unit
+def _group_tokens(tokens: int, mode: int) -> int:
+    """Tokens per group as the host tiling picks them (mla_prolog_tiling.cpp GroupTokens): 128 in
+    prefill when the cube's L1 holds the chunk slots and the group's c^Q and q_nope, else 64."""
+    big = PREFILL_GROUP
+    fits = 2 * 32 * 1024 + 2 * 64 * 1024 + big * Q_LORA * (2 if mode == 0 else 1) + big * NOPE * 2 <= L1_BYTES
+    return big if tokens > GROUP and fits else GROUP
+
+
+def _head_bytes(mode: int) -> int:
+    return Q_LORA * (NOPE + ROPE) * (1 if mode else 2) + NOPE * KV_LORA * 2  # W_uq_qr and W_uk of one head
+
+
+def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int) -> list[tuple[int, int]]:
+    """(first column, width) of core's MM1 tiles over [W_dq | W_dkv_kr] as the kernel cuts them
+    (mlap_common.h MlapMm1Split): units of 32 bytes spread so that every core streams about the same
+    weight bytes with its heads (the `more` cores with a whole head more take fewer units); tiles of
+    up to 256 columns, which may straddle W_dq / W_dkv_kr."""
+    units, unit_bytes, head = (Q_LORA + KV_LORA + ROPE) // unit, HIDDEN * 32, _head_bytes(mode)
+    mm1 = units * unit_bytes
+    fewer = (mm1 + more * head) // cores
+    more_b = fewer - head if fewer > head else 0
+    if fewer <= head:
+        fewer = mm1 // (cores - more)
+
+    def start(c: int) -> int:
+        if c >= cores:
+            return units
+        m = min(c, more)
+        return min((m * more_b + (c - m) * fewer + unit_bytes // 2) // unit_bytes, units)
+
+    tiles, c, end = [], start(core) * unit, start(core + 1) * unit
     while c < end:
-        limit = Q_LORA if c < Q_LORA else c1
-        n = min(end - c, COL_TILE, limit - c)
+        n = min(end - c, MM1_TILE)
         tiles.append((c, n))
         c += n
     return tiles
 
 
+def _split_columns(cols: int, unit: int, cores: int, core: int, last_more: bool) -> tuple[int, int]:
+    """A core's columns of the split heads (mlap_common.h MlapSplitColumns)."""
+    units = cols // unit
+    if last_more:
+        b, e = _split(units, cores, cores - 1 - core)
+        b, e = units - e, units - b
+    else:
+        b, e = _split(units, cores, core)
+    return b * unit, e * unit
+
+
 def _design(tokens: int, mode: int, cores: int) -> dict:
-    """Per AI core and group: the design's activation reads, cube MACs and weight bytes by stage."""
+    """Per AI core and group: the design's activation reads, cube MACs and weight bytes by stage.
+    Whole heads (N // cores each, the first N % cores one more) and, in decode (one group), the split
+    heads: the last N % cores heads shared by all cores by columns (MM2: their q columns; MM3: their
+    query columns, a head's part at a time with its q_nope), as mlap_cube.h does."""
     x_size, uq_size = (1 if mode == 2 else 2), (1 if mode else 2)
     cols = NOPE + ROPE
-    groups = [min(GROUP, tokens - s) for s in range(0, tokens, GROUP)]
+    group = _group_tokens(tokens, mode)
+    groups = [min(group, tokens - s) for s in range(0, tokens, group)]
+    split = HEADS % cores if len(groups) == 1 else 0
+    whole = HEADS - split
+
+    def pad(n: int, size: int) -> int:  # int8 B tiles are multiplied as whole 32-column blocks
+        return -(-n // (32 // size)) * (32 // size)
+
     per_core = []
     for core in range(cores):
-        tiles = _mm1_tiles(cores, core, 32 // x_size)
-        h0, h1 = _split(HEADS, cores, core)
+        h0, h1 = _split(whole, cores, core)
         heads = h1 - h0
+        tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode)
+        q2 = _split_columns(split * cols, 32 if mode and split * cols % 32 == 0 else 16, cores, core, False)
+        q3 = _split_columns(split * KV_LORA, 16, cores, core, True)
+        q2_tiles = [min(COL_TILE, q2[1] - c) for c in range(*q2, COL_TILE)]
+        q3_parts = []  # (columns, q_nope loads): one load per split head the range touches
+        c = q3[0]
+        while c < q3[1]:
+            end = min((c // KV_LORA + 1) * KV_LORA, q3[1])
+            q3_parts.append(end - c)
+            c = end
         stages, act = [], 0
         for rows in groups:
             m = -(-rows // 16) * 16
-            mm1_macs = sum(m * -(-n // (32 // x_size)) * (32 // x_size) * HIDDEN for _, n in tiles)
+            mm1_macs = sum(m * n * HIDDEN for _, n in tiles)
             mm1_bytes = sum(n * HIDDEN * x_size for _, n in tiles)
             q_tiles = [min(COL_TILE, cols - c) for c in range(0, cols, COL_TILE)]
-            mm2_macs = sum(m * -(-n // (32 // uq_size)) * (32 // uq_size) * Q_LORA for n in q_tiles)
+            mm2_macs = sum(m * pad(n, uq_size) * Q_LORA for n in q_tiles)
             mm3_macs = m * KV_LORA * NOPE
+            mm2s = (sum(m * pad(n, uq_size) * Q_LORA for n in q2_tiles), (q2[1] - q2[0]) * Q_LORA * uq_size, uq_size)
+            mm3s = (m * (q3[1] - q3[0]) * NOPE, (q3[1] - q3[0]) * NOPE * 2, 2)
             stages.append(dict(rows=rows, mm1=(mm1_macs, mm1_bytes, x_size), heads=heads,
-                               mm2=(mm2_macs, Q_LORA * cols * uq_size, uq_size), mm3=(mm3_macs, NOPE * KV_LORA * 2, 2)))  # fmt: skip
-            act += len(tiles) * rows * HIDDEN * x_size + (rows * Q_LORA * uq_size if heads else 0)
-            act += heads * rows * NOPE * 2
+                               mm2=(mm2_macs, Q_LORA * cols * uq_size, uq_size), mm3=(mm3_macs, NOPE * KV_LORA * 2, 2),
+                               mm2s=mm2s, mm3s=mm3s, split=split, split_nope=_split_nope(q2)))  # fmt: skip
+            act += len(tiles) * rows * HIDDEN * x_size
+            act += rows * Q_LORA * uq_size if heads or q2[1] > q2[0] else 0  # c^Q once per group
+            act += (heads + len(q3_parts)) * rows * NOPE * 2  # q_nope per whole head and per split head part
         per_core.append(dict(stages=stages, activations=act))
-    return dict(per_core=per_core, groups=len(groups))
+    return dict(per_core=per_core, groups=len(groups), group=group, split=split)
+
+
+def _split_nope(q2: tuple[int, int]) -> int:
+    """Nope columns among a core's split q columns (modes 1, 2 dequantize them on its vector cores)."""
+    cols = NOPE + ROPE
+    return sum(max(0, min(q2[1], j * cols + NOPE) - max(q2[0], j * cols)) for j in range(HEADS))
 
 
 def _weight_bytes(mode: int) -> int:
@@ -131,25 +201,32 @@ def _roofline(tokens: int, mode: int) -> Roofline:
 
 def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float, float]:
     """Cycles (cube busy, vector busy, schedule) of one AI core replaying the kernel's protocol:
-    cube step s = MM1(s), then per head of group s-1: MM2 (waits for q ring slot k-2 to be free),
-    MM3 (modes 1, 2: waits for the vector cores' q_nope); vector step s = the heads of group s-1
-    (each as soon as its q is ready), then the barrier on MM1(s), norm(s), a barrier (-> c^Q ready)
-    and kv(s).
-    The cube streams up to 2 weight chunks while it waits for c^Q / q_nope."""
+    cube step s = MM1(s), then for group s-1 (after c^Q is ready) the split heads' MM2 (decode), per
+    whole head MM2 (waits for q ring slot k-2 to be free) and MM3 (modes 1, 2: waits for the vector
+    cores' q_nope), then the split heads' MM3 (waits for the barrier after their q); vector step s =
+    the split heads of group s-1 (modes 1, 2: dequantize this core's nope columns, the barrier, then
+    their rope rows spread over all vector cores), its whole heads (each as soon as its q is ready),
+    then the barrier on MM1(s), norm(s), a barrier (-> c^Q ready) and kv(s). Barriers are taken at
+    this core's own time (the split spreads every stage evenly). The cube streams up to 2 weight
+    chunks while it waits for c^Q / q_nope / the split barrier."""
     def group_w(st):  # norm of c^Q and of the kv rows: the group's rows spread over all vector cores
         return st["rows"] / (2 * cores) * 10 * (Q_LORA + KV_LORA + ROPE)
 
     def head_w(st):
         return st["rows"] / 2 * (6 * ROPE + (5 * NOPE if mode else 0))
 
-    total_w = sum(group_w(st) + st["heads"] * head_w(st) for st in stages) or 1.0
+    def split_w(st):  # this core's dequantized nope columns (modes 1, 2), then its share of the rope rows
+        return st["rows"] / 2 * 5 * st["split_nope"] * (1 if mode else 0), st["rows"] * st["split"] / (2 * cores) * 6 * ROPE
+
+    total_w = sum(group_w(st) + st["heads"] * head_w(st) + sum(split_w(st)) for st in stages) or 1.0
     k_vec = vec_ops / total_w / VEC_ELEMS_PER_CYCLE  # cycles per unit of shape weight
 
     def cube_parts(macs, nbytes, size):
         return macs / CUBE_MACS_PER_CYCLE[size], nbytes / GM_BYTES_PER_CYCLE
 
-    def prefetch(k, size):  # PrefetchB: up to 2 L1 chunks of the first 128-column tile
-        return min(2 * 32 * 1024 // size, k) * COL_TILE * size / GM_BYTES_PER_CYCLE
+    def prefetch(k, size, load):  # PrefetchB: up to 2 L1 chunks of the first 128-column tile
+        return min(min(2 * 32 * 1024 // size, k) * COL_TILE * size / GM_BYTES_PER_CYCLE, load)
+
     cube_t = vec_t = cube_busy = vec_busy = 0.0
     mm1_done, cq_ready = [], []
     barrier: dict[int, float] = {}  # vector step s: when every vector core passed its MM1(s) barrier
@@ -166,15 +243,27 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
             st = stages[s - 1]
             c2, l2 = cube_parts(*st["mm2"])
             c3, l3 = cube_parts(*st["mm3"])
-            if st["heads"]:
-                pre = min(prefetch(Q_LORA, st["mm2"][2]), l2)
-                cube_t = max(cube_t + pre, cq_ready[s - 1])
-                l2_first = l2 - pre
+            c2s, l2s = cube_parts(*st["mm2s"])
+            c3s, l3s = cube_parts(*st["mm3s"])
+            first = l2s if st["mm2s"][1] else l2 if st["heads"] else 0.0
+            pre = prefetch(Q_LORA, st["mm2"][2], first)
+            cube_t = max(cube_t + pre, cq_ready[s - 1])
+            if st["mm2s"][1]:  # the split heads' q first
+                cube_t += max(c2s, l2s - pre)
+                cube_busy += max(c2s, l2s)
+                pre = 0.0
+            split_ready = None
+            if st["split"]:  # vectors: dequantize our nope columns, the barrier, then the split rope rows
+                nope_w, rope_w = split_w(st)
+                vec_t = max(vec_t, cube_t) + nope_w * k_vec
+                split_ready = vec_t
+                vec_t += rope_w * k_vec
+                vec_busy += (nope_w + rope_w) * k_vec
             for h in range(st["heads"]):
                 kk = len(q_free)
                 if kk >= 2:
                     cube_t = max(cube_t, q_free[kk - 2])
-                c = max(c2, l2_first if h == 0 else l2)
+                c = max(c2, l2 - pre if h == 0 else l2)
                 cube_t += c
                 cube_busy += max(c2, l2)
                 q_ready = cube_t
@@ -182,11 +271,15 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
                 vec_busy += head_w(st) * k_vec
                 q_free.append(vec_t)
                 if mode:  # MM3 waits for the dequantized q_nope; W_uk streams meanwhile
-                    pre3 = min(prefetch(NOPE, 2), l3)
+                    pre3 = prefetch(NOPE, 2, l3)
                     cube_t = max(cube_t + pre3, vec_t) + max(c3, l3 - pre3)
                 else:
                     cube_t += max(c3, l3)
                 cube_busy += max(c3, l3)
+            if split_ready is not None:  # the split heads' query columns, W_uk prefetched meanwhile
+                pre3 = prefetch(NOPE, 2, l3s)
+                cube_t = max(cube_t + pre3, split_ready) + max(c3s, l3s - pre3)
+                cube_busy += max(c3s, l3s)
         if s < n:  # vectors: barrier on every core's MM1(s), then norm(s), a barrier, kv(s)
             vec_t = max(vec_t, mm1_done[s])
             barrier[s] = vec_t
@@ -216,7 +309,7 @@ def main(quick: bool) -> int:
         design = _design(tokens, mode, cores)
         per = launch["per_core"]  # MIX launch order per block: AIC, AIV, AIV
         # The design model must issue exactly the MACs the kernel did, or its split is not the kernel's.
-        model_macs = sum(st["mm1"][0] + st["heads"] * (st["mm2"][0] + st["mm3"][0])
+        model_macs = sum(st["mm1"][0] + st["heads"] * (st["mm2"][0] + st["mm3"][0]) + st["mm2s"][0] + st["mm3s"][0]
                          for c in design["per_core"] for st in c["stages"])  # fmt: skip
         assert model_macs == launch["total"]["cube_macs"], f"design model {model_macs} != {launch['total']['cube_macs']} MACs"
         cube_reads = sum(per[3 * b]["mte2_bytes"] for b in range(cores))
@@ -243,7 +336,8 @@ def main(quick: bool) -> int:
     print_counters(counters)
     print()
     print("weight MB / read/min: bytes of weights the cube cores read, and that over each weight byte once per")
-    print("  token group of 64 (cube GM reads minus the activations of the design, see this module's doc).")
+    print("  token group (64 tokens; 128 in prefill when L1 holds their c^Q: modes 1, 2 at these dims; cube GM")
+    print("  reads minus the activations of the design, see this module's doc).")
     print("MAC/use: cube MACs issued (rows padded to 16, int8 columns to 32) over the op's useful MACs.")
     print("overlap: (cube + vector - schedule) / min(cube, vector) of the busiest AI core, a replay of the")
     print("  kernel's flag protocol with busy times from the counters at A2 rates (the emulator has no clock).")

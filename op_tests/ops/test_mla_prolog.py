@@ -153,7 +153,8 @@ def check(args, kw, **extra):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("tokens", [0, 1, 3, 17, 300])
 def test_paged_token_counts(tokens, mode):
-    # 300 tokens: 5 groups of 64, a 44-row tail, the skewed cube pipeline over several groups.
+    # 300 tokens: prefill groups of 128 (c^Q of small dims fits L1 in every mode), a 44-row tail,
+    # the skewed cube pipeline over several groups.
     args, kw = make_case(SMALL, (tokens,), skip=tokens // 4, seed=tokens + mode, mode=mode)
     got = check(args, kw, query_norm_flag=True)
     assert got[0].shape == (tokens, SMALL[2], KV_LORA)
@@ -176,9 +177,37 @@ def test_query_norm_flag_off_and_no_smooth(mode):
 
 
 def test_prefill_beyond_1024_tokens():
-    # No token cap (vllm-ascend's MLAPO stops at 1024): 17 groups, the last of 16 rows.
+    # No token cap (vllm-ascend's MLAPO stops at 1024): 9 groups of 128, the last of 16 rows.
     args, kw = make_case((128, 64, 2, 16), (1040,), skip=50, seed=5)
     check(args, kw, query_norm_flag=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_prefill_groups_of_128_on_two_cores(mode):
+    # Prefill takes groups of 128 tokens when L1 holds their c^Q: 200 tokens = 128 + a 72-row tail.
+    # Two cores: MM1's 352 columns per core as a 256-column tile over all of L0C and a 96-column one,
+    # x streamed in chunks of half the decode k; whole heads only (2 and 1, several groups); each
+    # vector core's 64 rows roped in two blocks of 32 per head, the tail's 36 as 32 + 4.
+    args, kw = make_case(SMALL, (200,), skip=9, seed=60 + mode, mode=mode)
+    with ai_cores(2):
+        plan = cpu_module().mla_prolog_plan(tokens=200, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
+                                            nope=SMALL[3], mode=mode, ai_cores=2)  # fmt: skip
+        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 2, 0)
+        check(args, kw, query_norm_flag=True)
+
+
+@pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])
+def test_group_size_at_the_l1_limit(mode, tokens, group):
+    # Hcq 2048, D 192 (GLM-5's): c^Q of 128 rows fits L1 in int8 (with the chunk slots and q_nope:
+    # 496 KiB of 512), not in bf16 (512 KiB alone): mode 0 walks 3 groups of 64 (a 2-row tail),
+    # mode 2 one group of 128 rows with 130 - 128 in a second; decode (64 tokens) stays at 64.
+    dims = (128, 2048, 1, 192)
+    plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
+                                        mode=mode, ai_cores=4)  # fmt: skip
+    assert plan["group_tokens"] == group and plan["groups"] == -(-tokens // group)
+    args, kw = make_case(dims, (tokens,), skip=5, seed=70 + mode, mode=mode)
+    with ai_cores(4):
+        check(args, kw, query_norm_flag=True)
 
 
 def test_all_slots_skipped_writes_nothing():
@@ -226,11 +255,12 @@ def ai_cores(n: int):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("cores,tokens", [(1, 70), (2, 17)])
+@pytest.mark.parametrize("cores,tokens", [(1, 140), (2, 17)])
 def test_few_cores(cores, tokens, mode):
     # One core: MM1's 704 columns in tiles of 256, the first straddling W_dq (128 columns) and
-    # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 70 tokens:
-    # two groups, q_nope dequantized in a block of 16 rows and a tail block. Two cores, one group:
+    # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 140 tokens:
+    # two prefill groups (128 + 12), q_nope dequantized in blocks of 16 rows, each vector core's
+    # 64 rope rows in two blocks per head, the tail's 6 in one. Two cores, one group:
     # a whole head each and the third split by columns over both cores.
     args, kw = make_case(SMALL, (tokens,), skip=tokens // 5, seed=40 + cores + mode, mode=mode)
     with ai_cores(cores):

@@ -3,6 +3,7 @@
 
 #include "bind/cpu_bind.h"
 #include "host/mla_prolog/mla_prolog_host.h"
+#include "kernels/common/host_device.h"
 
 void BindCpuOp_mla_prolog(pybind11::module_& m) {
   namespace py = pybind11;
@@ -43,5 +44,29 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
         py::arg("heads"), py::arg("nope"), py::arg("mode"), py::arg("dtype"), py::arg("has_gamma_x"),
         py::arg("has_smooth"), py::arg("query_norm"), py::arg("paged"), py::arg("combined"), py::arg("eps_x"),
         py::arg("eps_cq"), py::arg("eps_ckv"), py::arg("qc_qr_scale"), py::arg("kc_scale"));
+  // The host tiling's work split (for tests and the benchmark's design model).
+  m.def(
+      "mla_prolog_plan",
+      [](uint32_t tokens, uint32_t hidden, uint32_t qLora, uint32_t heads, uint32_t nope, uint32_t mode,
+         uint32_t aiCores) {
+        MlaPrologProblem p;
+        p.tokens = tokens;
+        p.hidden = hidden;
+        p.qLora = qLora;
+        p.heads = heads;
+        p.nope = nope;
+        p.mode = mode;
+        p.dtype = ascend_glm5::kBFloat16;
+        const MlaPrologPlan plan = MakeMlaPrologPlan(p, aiCores);
+        py::dict d;
+        d["group_tokens"] = plan.tiling.groupTokens;
+        d["groups"] = plan.tiling.groups;
+        d["split_heads"] = plan.tiling.splitHeads;
+        d["workspace_bytes"] = plan.workspaceBytes;
+        return d;
+      },
+      py::kw_only(), py::arg("tokens"), py::arg("hidden"), py::arg("q_lora"), py::arg("heads"), py::arg("nope"),
+      py::arg("mode"), py::arg("ai_cores"));
   m.attr("MLA_PROLOG_GROUP_TOKENS") = ascend_glm5::kMlapGroupTokens;
+  m.attr("MLA_PROLOG_PREFILL_GROUP_TOKENS") = ascend_glm5::kMlapPrefillGroupTokens;
 }

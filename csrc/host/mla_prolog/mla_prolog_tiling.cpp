@@ -12,6 +12,17 @@ void Require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("mla_prolog: " + what);
 }
 uint32_t Slot(uint64_t bytes) { return static_cast<uint32_t>(AlignUp(static_cast<uint32_t>(bytes), 512)); }
+
+// Tokens per group. Every group streams all weights once, so prefill takes groups of 128 when the
+// cube's L1 holds one: its A and B chunk slots (2 x 32 KiB, 2 x 64 KiB, mlap_gemm.h) and the
+// group's c^Q and q_nope (modes 1, 2 at GLM-5 dims: 496 KiB; mode 0 there needs 512 KiB of c^Q
+// alone and keeps 64). Decode (T <= 64) keeps groups of 64: one group either way.
+uint32_t GroupTokens(const MlaPrologProblem& p) {
+  constexpr uint64_t kL1Bytes = 512 * 1024 - 128, kChunkSlots = 2 * 32 * 1024 + 2 * 64 * 1024;
+  const uint64_t g = kMlapPrefillGroupTokens, cqSize = p.mode == kMlapBf16 ? 2 : 1;
+  const bool fits = kChunkSlots + g * p.qLora * cqSize + g * p.nope * 2 <= kL1Bytes;
+  return p.tokens > kMlapGroupTokens && fits ? kMlapPrefillGroupTokens : kMlapGroupTokens;
+}
 }  // namespace
 
 MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
@@ -29,7 +40,8 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   MlaPrologPlan plan;
   MlaPrologTiling& t = plan.tiling;
   t.tokens = p.tokens;
-  t.groups = CeilDiv(p.tokens, kMlapGroupTokens);
+  t.groupTokens = GroupTokens(p);
+  t.groups = CeilDiv(p.tokens, t.groupTokens);
   t.hidden = p.hidden;
   t.qLora = p.qLora;
   t.heads = p.heads;
@@ -47,7 +59,7 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   t.epsCkv = p.epsCkv;
   t.qcQrScale = p.qcQrScale;
   t.kcScale = p.kcScale;
-  const uint64_t g = kMlapGroupTokens;
+  const uint64_t g = t.groupTokens;
   const bool w8a8 = p.mode == kMlapW8A8, floatCq = p.mode == kMlapBf16;
   t.mm1SlotBytes = Slot(g * (p.qLora + kMlapKvRopeDim) * (w8a8 ? 4 : 2));
   t.xSlotBytes = p.hasGammaX ? Slot(AlignUp(static_cast<uint32_t>(g * p.hidden * (w8a8 ? 1 : 2)), 32) + (w8a8 ? g * 4 : 0)) : 0;

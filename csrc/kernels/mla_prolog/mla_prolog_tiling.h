@@ -1,7 +1,9 @@
 // Tiling of the MLA prolog kernel (MLAPO), shared by host and kernel.
 //
-// Tokens are processed in groups of up to kMlapGroupTokens rows (the cube's M). Per group every AI
-// core takes part:
+// Tokens are processed in groups of up to groupTokens rows (the cube's M): kMlapGroupTokens (64) in
+// decode, kMlapPrefillGroupTokens (128) in prefill when the group's c^Q fits L1 (every weight is
+// streamed once per group, so larger groups halve the weight traffic). Per group every AI core takes
+// part:
 //   MM1  [x] @ [W_dq | W_dkv_kr]: the fractal-wide column units of the concatenated weight are
 //        spread evenly over the AI cores (each weight byte read once per group) -> the MM1 ring.
 //   After a barrier of the vector cores, the group's rows are spread over all vector cores:
@@ -24,7 +26,8 @@
 
 namespace ascend_glm5 {
 
-constexpr uint32_t kMlapGroupTokens = 64;  // tokens per group: cube M
+constexpr uint32_t kMlapGroupTokens = 64;         // tokens per group (cube M) in decode (T <= 64)
+constexpr uint32_t kMlapPrefillGroupTokens = 128;  // in prefill, when L1 holds the group's c^Q
 constexpr uint32_t kMlapRopeDim = 64;      // Dr
 constexpr uint32_t kMlapKvLoraDim = 512;   // Hckv
 constexpr uint32_t kMlapKvRopeDim = kMlapKvLoraDim + kMlapRopeDim;
@@ -34,14 +37,15 @@ constexpr uint32_t kMlapMaxNope = 256;     // D
 constexpr uint32_t kMlapMaxHeads = 128;    // N
 constexpr uint32_t kMlapColTile = 128;     // output columns per cube tile (MM2, MM3)
 constexpr uint32_t kMlapMaxColTile = 256;  // MM1: up to this many, so that x is read once per chunk
-constexpr uint32_t kMlapMaxRopeRows = kMlapGroupTokens / 2;  // rows of a group one vector core ropes
+constexpr uint32_t kMlapMaxRopeRows = kMlapGroupTokens / 2;  // rows one vector core ropes at a time
 
 // weight_quant_mode
 enum MlapMode : uint32_t { kMlapBf16 = 0, kMlapInt8Uq = 1, kMlapW8A8 = 2 };
 
 struct MlaPrologTiling {
   uint32_t tokens;       // T
-  uint32_t groups;       // ceil(T / kMlapGroupTokens)
+  uint32_t groupTokens;  // tokens per group: kMlapGroupTokens or kMlapPrefillGroupTokens
+  uint32_t groups;       // ceil(T / groupTokens)
   uint32_t hidden;       // He
   uint32_t qLora;        // Hcq
   uint32_t heads;        // N
@@ -58,19 +62,18 @@ struct MlaPrologTiling {
   float qcQrScale, kcScale;
   // Workspace (bytes): rings of 2 slots. MM1, x and c^Q are shared by all AI cores; q and q_nope
   // belong to one AI core.
-  uint32_t mm1SlotBytes;  // kMlapGroupTokens x (Hcq + 576) of the MM1 output type
-  uint32_t xSlotBytes;    // fused input norm: kMlapGroupTokens x He of x's type (+ fp32 scales in mode 2)
-  uint32_t cqSlotBytes;   // kMlapGroupTokens x Hcq of c^Q's type (+ fp32 scales in modes 1, 2)
-  uint32_t qSlotBytes;    // kMlapGroupTokens x (D + Dr) of the MM2 output type
-  uint32_t qnSlotBytes;   // modes 1, 2: kMlapGroupTokens x D in the float dtype
+  uint32_t mm1SlotBytes;  // groupTokens x (Hcq + 576) of the MM1 output type
+  uint32_t xSlotBytes;    // fused input norm: groupTokens x He of x's type (+ fp32 scales in mode 2)
+  uint32_t cqSlotBytes;   // groupTokens x Hcq of c^Q's type (+ fp32 scales in modes 1, 2)
+  uint32_t qSlotBytes;    // groupTokens x (D + Dr) of the MM2 output type
+  uint32_t qnSlotBytes;   // modes 1, 2: groupTokens x D in the float dtype
   uint32_t coreBytes;     // per AI core: 2 slots each of q and q_nope
   // Split heads: the last splitHeads heads (N mod AI cores) are shared by all AI cores by columns
   // (MM2: their W_uq_qr columns, MM3: their query columns), so every cube streams the same head
   // bytes; the other heads are whole heads, N / AI cores per core.
   uint32_t splitHeads;
-  uint32_t qsSlotBytes;   // kMlapGroupTokens x splitHeads x (D + Dr) of the MM2 output type (shared)
-  uint32_t qnsSlotBytes;  // modes 1, 2: kMlapGroupTokens x splitHeads x D in the float dtype (shared)
-  uint32_t reserved[1];
+  uint32_t qsSlotBytes;   // groupTokens x splitHeads x (D + Dr) of the MM2 output type (shared)
+  uint32_t qnsSlotBytes;  // modes 1, 2: groupTokens x splitHeads x D in the float dtype (shared)
 };
 
 // Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-10).

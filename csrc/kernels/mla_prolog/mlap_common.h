@@ -24,8 +24,8 @@ struct MlapTypes {
 
 // Rows of group g.
 __aicore__ inline uint32_t MlapGroupRows(const MlaPrologTiling& t, uint32_t g) {
-  const uint32_t left = t.tokens - g * kMlapGroupTokens;
-  return left < kMlapGroupTokens ? left : kMlapGroupTokens;
+  const uint32_t left = t.tokens - g * t.groupTokens;
+  return left < t.groupTokens ? left : t.groupTokens;
 }
 
 // Byte addresses of the workspace rings: [MM1 x2 | x x2 | c^Q x2 | split q x2 | split q_nope x2 |
@@ -41,13 +41,13 @@ class MlapWorkspace {
   __aicore__ inline GM_ADDR Mm1(uint32_t g) const { return base_ + uint64_t(g % 2) * t_->mm1SlotBytes; }
   __aicore__ inline GM_ADDR X(uint32_t g) const { return base_ + 2ull * t_->mm1SlotBytes + uint64_t(g % 2) * t_->xSlotBytes; }
   __aicore__ inline GM_ADDR XScale(uint32_t g) const {
-    return X(g) + AlignUp(kMlapGroupTokens * t_->hidden * (t_->mode == kMlapW8A8 ? 1u : 2u), 32);
+    return X(g) + AlignUp(t_->groupTokens * t_->hidden * (t_->mode == kMlapW8A8 ? 1u : 2u), 32);
   }
   __aicore__ inline GM_ADDR Cq(uint32_t g) const {
     return base_ + 2ull * (t_->mm1SlotBytes + t_->xSlotBytes) + uint64_t(g % 2) * t_->cqSlotBytes;
   }
   __aicore__ inline GM_ADDR CqScale(uint32_t g) const {
-    return Cq(g) + AlignUp(kMlapGroupTokens * t_->qLora * (t_->mode == kMlapBf16 ? 2u : 1u), 32);
+    return Cq(g) + AlignUp(t_->groupTokens * t_->qLora * (t_->mode == kMlapBf16 ? 2u : 1u), 32);
   }
   // The split heads' q ([rows, splitHeads * (D + Dr)]) and, modes 1, 2, dequantized q_nope
   // ([rows, splitHeads * D]) of group g: written by every AI core, read by all after a barrier.

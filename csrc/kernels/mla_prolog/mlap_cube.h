@@ -47,8 +47,8 @@ class MlapCube {
     MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, 16, core_, true, q3Begin_, q3End_);
     pipe_.InitBuffer(aL1_, 2 * MlapGemm::kASlot);
     pipe_.InitBuffer(bL1_, 2 * MlapGemm::kBSlot);
-    pipe_.InitBuffer(cqL1_, kMlapGroupTokens * t.qLora * sizeof(Cq));
-    pipe_.InitBuffer(qnL1_, kMlapGroupTokens * t.nope * sizeof(T));
+    pipe_.InitBuffer(cqL1_, t.groupTokens * t.qLora * sizeof(Cq));
+    pipe_.InitBuffer(qnL1_, t.groupTokens * t.nope * sizeof(T));
     pipe_.InitBuffer(l0a_, 2 * MlapGemm::kL0Slot);
     pipe_.InitBuffer(l0b_, 2 * MlapGemm::kL0Slot);
     pipe_.InitBuffer(l0c_, 2 * kAccSlot);
@@ -73,6 +73,7 @@ class MlapCube {
  private:
   static constexpr uint32_t kMm1Unit = 32 / sizeof(X);  // MM1 columns per unit: a fractal's width
   static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapMaxColTile * 4;  // bytes: one L0C tile (2: all of L0C)
+
   static constexpr int32_t kEvCq = 4, kEvQn = 5;                           // MTE2 <-> MTE1 event ids (0..3: gemm)
 
   template <typename TC>
@@ -102,7 +103,7 @@ class MlapCube {
     if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
     MlapOperandA<X> a;
     if (t_->hasGammaX) a.gm.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
-    else a.gm = tokenX_[uint64_t(g) * kMlapGroupTokens * he];
+    else a.gm = tokenX_[uint64_t(g) * t_->groupTokens * he];
     a.lda = he;
     GlobalTensor<Out> out;
     out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
@@ -118,11 +119,15 @@ class MlapCube {
       } else {
         b = MlapB(wDkv_[c - t_->qLora], kMlapKvRopeDim);
       }
-      const uint32_t slot = acc_.Acquire();
-      const LocalTensor<Acc> acc = AccTile<Acc>(slot);
+      // A tile of a prefill group of 128 rows wider than 128 columns takes all of L0C (both slots):
+      // one tile per core keeps x read once per group (a second tile would re-read all of x).
+      const bool wholeL0c = AlignUp(rows, 16) * n * 4 > kAccSlot;
+      const uint32_t slot = acc_.Acquire(), other = wholeL0c ? acc_.Acquire() : slot;
+      const LocalTensor<Acc> acc = AccTile<Acc>(slot < other ? slot : other);
       gemm_.Run(acc, a, b, he, n, rows);
       Store(out[c], acc, rows, n, c1_);
       acc_.Release(slot);
+      if (wholeL0c) acc_.Release(other);
       c += n;
     }
     CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);
@@ -292,7 +297,7 @@ class MlapCube {
     const uint32_t d = t_->nope;
     const GlobalTensor<T> wUk = wUk_[uint64_t(h) * d * kMlapKvLoraDim];
     const uint64_t outRow = uint64_t(t_->heads) * kMlapKvLoraDim;
-    const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
+    const uint64_t t0 = uint64_t(g) * t_->groupTokens;
     for (uint32_t c = c0; c < c1;) {
       const uint32_t n = Tile(c1 - c);
       const uint32_t slot = acc_.Acquire();

@@ -57,12 +57,16 @@ class MlapGemm {
   // Columns of a B tile as the cube multiplies them (int8 B fractals hold 32 k: whole 32-column blocks).
   template <typename TI> __aicore__ static inline uint32_t NPad(uint32_t n) { return AlignUp(n, sizeof(TI) == 1 ? 32 : 16); }
   // k of an L1 chunk for an n-column tile: the A slot's k, or fewer so that the B chunk fills its
-  // slot (tiles wider than kMlapColTile).
-  template <typename TI> __aicore__ static inline uint32_t ChunkK(uint32_t n) {
-    const uint32_t k = kBSlot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
-    return k < KL1<TI>() ? k : KL1<TI>();
+  // slot (tiles wider than kMlapColTile) and, for an A streamed from GM, so that its mPad rows fill
+  // the A slot (prefill groups of 128 rows).
+  template <typename TI> __aicore__ static inline uint32_t ChunkK(uint32_t n, bool streamedA, uint32_t mPad) {
+    uint32_t k = kBSlot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+    if (k > KL1<TI>()) k = KL1<TI>();
+    const uint32_t kA = kASlot / (mPad * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+    return streamedA && kA < k ? kA : k;
   }
-  // k of one L0 step: half of an L1 chunk of A, or fewer so that B's step fits its L0B slot.
+  // k of one L0 step: half of an L1 chunk of A (64 rows; 128 rows fill the L0A slot), or fewer so
+  // that B's step fits its L0B slot.
   template <typename TI> __aicore__ static inline uint32_t StepK(uint32_t n) {
     const uint32_t k = kL0Slot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
     return k < KL0<TI>() ? k : KL0<TI>();
@@ -81,14 +85,15 @@ class MlapGemm {
     l0bSlots_.Init(2, 2);
   }
 
-  // acc = A x B for K (a multiple of 16) and n <= kMlapMaxColTile columns of B.
+  // acc = A x B for K (a multiple of 16), n <= kMlapMaxColTile columns of B and rows <= 128
+  // (rows x n fp32 within the caller's L0C tile).
   template <typename TI, typename TC>
   __aicore__ inline void Run(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a, const MlapOperandB<TI>& b,
                              uint32_t K, uint32_t n, uint32_t rows) {
     static_assert(KL1<TI>() * kMlapColTile * sizeof(TI) == kBSlot, "a B chunk of kMlapColTile columns fills its L1 slot");
-    kChunk_ = ChunkK<TI>(n);
-    const uint32_t chunks = CeilDiv(K, kChunk_);
     mPad_ = AlignUp(rows, 16);
+    kChunk_ = ChunkK<TI>(n, !a.resident, mPad_);
+    const uint32_t chunks = CeilDiv(K, kChunk_);
     const uint32_t pre = prefetched_;  // chunks PrefetchB already loaded (A resident)
     prefetched_ = 0;
     Chunk cur = pre > 0 ? pre_[0] : Load(a, b, K, n, rows, 0);
@@ -106,7 +111,7 @@ class MlapGemm {
   __aicore__ inline void PrefetchB(const MlapOperandB<TI>& b, uint32_t K, uint32_t n) {
     MlapOperandA<TI> none;
     none.resident = true;
-    kChunk_ = ChunkK<TI>(n);
+    kChunk_ = ChunkK<TI>(n, false, 16);
     const uint32_t chunks = CeilDiv(K, kChunk_);
     prefetched_ = chunks < 2 ? chunks : 2;
     for (uint32_t i = 0; i < prefetched_; ++i) pre_[i] = Load(none, b, K, n, 0, i);

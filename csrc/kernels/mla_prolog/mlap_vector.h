@@ -172,13 +172,13 @@ class MlapVector {
     if (kQuantCq) {
       smoothUb_ = Take<float>(t.qLora);
       scaleWUqUb_ = Take<float>(AlignUp(qCols_, 32));  // a head's scales, or a core's split columns (32-column units)
-      cqScale_ = Take<float>(kMlapMaxRopeRows);
+      cqScale_ = Take<float>(kMlapPrefillGroupTokens / 2);  // our half of a group's rows
     }
     if (kMode == kMlapW8A8) {
       scaleWDqUb_ = Take<float>(t.qLora);
       scaleWDkvUb_ = Take<float>(kMlapKvRopeDim);
-      xScale_[0] = Take<float>(kMlapGroupTokens);
-      xScale_[1] = Take<float>(kMlapGroupTokens);
+      xScale_[0] = Take<float>(kMlapPrefillGroupTokens);
+      xScale_[1] = Take<float>(kMlapPrefillGroupTokens);
     }
   }
 
@@ -209,7 +209,7 @@ class MlapVector {
 
   // x scale of token t of group g (mode 2): the caller's dequant_scale_x, or the one XPrep made.
   __aicore__ inline float XScale(uint32_t g, uint32_t r) {
-    if (!t_->hasGammaX) return scaleX_.GetValue(uint64_t(g) * kMlapGroupTokens + r);
+    if (!t_->hasGammaX) return scaleX_.GetValue(uint64_t(g) * t_->groupTokens + r);
     return xScale_[g % 2].GetValue(r);
   }
 
@@ -234,7 +234,7 @@ class MlapVector {
     GlobalTensor<X> xs;
     xs.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
     for (uint32_t r = r0; r < r1; ++r) {
-      const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
+      const uint64_t token = uint64_t(g) * t_->groupTokens + r;
       rows_.Load(v, tokenX_[token * t.hidden], t.hidden);
       rows_.RmsNorm(v, gammaX_, t.hidden, t.epsX, 1.0f);
       if constexpr (kMode == kMlapW8A8) {
@@ -278,7 +278,7 @@ class MlapVector {
     cqScale.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.CqScale(g)));
     if (kMode == kMlapW8A8 && t.hasGammaX) LoadXScales(g);
     for (uint32_t r = r0; r < r1; ++r) {
-      const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
+      const uint64_t token = uint64_t(g) * t_->groupTokens + r;
       rows_.Load(v, mm1[uint64_t(r) * c1_], hcq);
       if constexpr (kMode == kMlapW8A8) Dequant(v, scaleWDqUb_, XScale(g, r), hcq);
       rows_.RmsNorm(v, gammaCq_, hcq, t.epsCq, t.qcQrScale);
@@ -321,7 +321,7 @@ class MlapVector {
     GlobalTensor<Mm1Out> mm1;
     mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
     for (uint32_t r = r0; r < r1; ++r) {
-      const uint64_t token = uint64_t(g) * kMlapGroupTokens + r;
+      const uint64_t token = uint64_t(g) * t_->groupTokens + r;
       const int64_t slot = t.paged ? cacheIndex_.GetValue(token) : int64_t(token);
       if (slot < 0) continue;  // negative cache_index: not cached
       rows_.Load(v, mm1[uint64_t(r) * c1_ + t.qLora], kMlapKvRopeDim);
@@ -351,9 +351,12 @@ class MlapVector {
     uint32_t r0, r1;
     OwnRows(g, r0, r1);
     const uint32_t n = r1 - r0;
-    const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
+    const uint64_t t0 = uint64_t(g) * t_->groupTokens;
+    // Our rows are roped in blocks of up to kMlapMaxRopeRows: one block (decode) keeps its cos / sin
+    // for all heads; the two blocks of a prefill group of 128 reload theirs per head.
+    const bool oneBlock = n <= kMlapMaxRopeRows;
     if (headBegin_ < headEnd_ && n > 0) {
-      rows_.LoadCosSin(cosRows_, sinRows_, cos_[(t0 + r0) * kMlapRopeDim], sin_[(t0 + r0) * kMlapRopeDim], n);
+      if (oneBlock) LoadRopeRows(t0 + r0, n);
       if constexpr (kQuantCq) LoadCqScales(g, r0, n);
     }
     for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
@@ -363,10 +366,20 @@ class MlapVector {
       if constexpr (kQuantCq) LoadHeadScales(h);  // while the cube still computes q
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQReady);
       if constexpr (kQuantCq) Nope(q, r0, n, k);  // first: the cube's MM3 waits for it
-      if (n > 0) CopyPe(q[uint64_t(r0) * qCols_ + t.nope], qCols_, n);
-      CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // all of q that we read is in UB
-      if (n > 0) RopeOut(n, t0 + r0, h);
+      for (uint32_t i = 0; i < n; i += kMlapMaxRopeRows) {
+        const uint32_t m = n - i < kMlapMaxRopeRows ? n - i : kMlapMaxRopeRows;
+        if (!oneBlock) LoadRopeRows(t0 + r0 + i, m);
+        CopyPe(q[uint64_t(r0 + i) * qCols_ + t.nope], qCols_, m);
+        if (i + m == n) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // all of q that we read is in UB
+        RopeOut(m, t0 + r0 + i, h, i);
+      }
+      if (n == 0) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);
     }
+  }
+
+  // cos / sin of n rows from token0 -> cosRows_ / sinRows_.
+  __aicore__ inline void LoadRopeRows(uint64_t token0, uint32_t n) {
+    rows_.LoadCosSin(cosRows_, sinRows_, cos_[token0 * kMlapRopeDim], sin_[token0 * kMlapRopeDim], n);
   }
 
   // The split heads of group g (their columns spread over all AI cores): modes 1, 2 dequantize our
@@ -385,17 +398,17 @@ class MlapVector {
     CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagSplitReady);
     uint32_t i0, i1;  // (head, row) pairs, head-major
     MlapVectorRows(t.splitHeads * rows, 2 * t.blockDim, 2 * core_ + sub_, i0, i1);
-    const uint64_t t0 = uint64_t(g) * kMlapGroupTokens;
+    const uint64_t t0 = uint64_t(g) * t_->groupTokens;
     for (uint32_t i = i0; i < i1;) {
       const uint32_t j = i / rows, r = i % rows, headEnd = (j + 1) * rows;
       const uint32_t left = (i1 < headEnd ? i1 : headEnd) - i, n = left < kMlapMaxRopeRows ? left : kMlapMaxRopeRows;
-      rows_.LoadCosSin(cosRows_, sinRows_, cos_[(t0 + r) * kMlapRopeDim], sin_[(t0 + r) * kMlapRopeDim], n);
+      LoadRopeRows(t0 + r, n);
       if constexpr (kQuantCq) {
         LoadCqScales(g, r, n);
         LoadHeadScales(wholeHeads_ + j);
       }
       CopyPe(q[uint64_t(r) * ldQ + j * qCols_ + d], ldQ, n);
-      RopeOut(n, t0 + r, wholeHeads_ + j);
+      RopeOut(n, t0 + r, wholeHeads_ + j, 0);
       i += n;
     }
   }
@@ -434,15 +447,15 @@ class MlapVector {
   }
 
   // The n staged q_pe rows of head h (modes 1, 2: dequantized with the head's rope scales and the cq
-  // scales of the rows) roped with cosRows_ / sinRows_ -> query_rope of tokens token0...
-  __aicore__ inline void RopeOut(uint32_t n, uint64_t token0, uint32_t h) {
+  // scales from cqScale_[cq0]) roped with cosRows_ / sinRows_ -> query_rope of tokens token0...
+  __aicore__ inline void RopeOut(uint32_t n, uint64_t token0, uint32_t h, uint32_t cq0) {
     using namespace AscendC;
     const LocalTensor<float> v = rows_.Scratch().row;
     const LocalTensor<QOut> raw = rows_.Scratch().in.template ReinterpretCast<QOut>();
     MlapSync<HardEvent::MTE2_V>();
     Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
     PipeBarrier<PIPE_V>();
-    if constexpr (kQuantCq) DequantRows(v, scaleWUqUb_[t_->nope], 0, n, kMlapRopeDim);
+    if constexpr (kQuantCq) DequantRows(v, scaleWUqUb_[t_->nope], cq0, n, kMlapRopeDim);
     rows_.Rope(v, cosRows_, sinRows_, deint_, n);
     const LocalTensor<T> o = rows_.template Convert<T>(v, n * kMlapRopeDim);
     rows_.Store(queryRope_[(token0 * t_->heads + h) * kMlapRopeDim], o, kMlapRopeDim, n, t_->heads * kMlapRopeDim);
