@@ -733,3 +733,20 @@ def test_opcheck(layout):
         args = (q, key, key, idx, 0.2, table, torch.tensor([2, 3], dtype=torch.int64), torch.tensor([30, 5]), qr, key_rope,
                 "TND", "PA_BSND", 0, False)  # fmt: skip
     torch.library.opcheck(torch.ops.ascend_glm5.sparse_flash_attention.default, args)
+
+
+def test_merge_split_by_pieces():
+    # The merge's (row, head) units go to the vector cores by weight (the row's pieces + 1, host
+    # plan): 3 rows of 16 tiles and 3 of 2-3 over the cores (24 here, 3 tiles each), so a long row is
+    # cut into 6 pieces and a short one into 1-2, and a vector core's range starts and ends inside
+    # a row at uneven head counts. Every head of every split row must be merged exactly once.
+    g = torch.Generator().manual_seed(31)
+    kv_lens = [3000, 300, 3000, 200, 3000, 330]
+    rows, k = len(kv_lens), 2048
+    q, qr = _queries((rows, 64), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g)
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] > rows

@@ -22,6 +22,7 @@ class SfaPlan {
       head_.item = ReadItem(o + 2);
       head_.row = SfaRow{plan_.GetValue(o + 6), plan_.GetValue(o + 7), plan_.GetValue(o + 8), plan_.GetValue(o + 9)};
     }
+    headAt_ = o;
   }
   __aicore__ inline SfaRow Row(uint32_t r) const {
     if (head_.first < head_.last && int32_t(r) == head_.item.row) return head_.row;
@@ -41,6 +42,14 @@ class SfaPlan {
     first = static_cast<uint32_t>(head_.first);
     last = static_cast<uint32_t>(head_.last);
   }
+  // The (split, head) units [begin, end) that vector core `sub` of this AI core merges. Read from
+  // the head when needed (its line is in the scalar cache since Init): the item phase's scalar
+  // work stays as it was.
+  __aicore__ inline void MergeUnits(uint32_t sub, uint64_t& begin, uint64_t& end) const {
+    const uint64_t o = headAt_ + 2 + 2 * kSfaRecordWords + sub;
+    begin = uint64_t(plan_.GetValue(o));
+    end = uint64_t(plan_.GetValue(o + 1));
+  }
   // An item the host already knows to be empty (its row sees no key): no list is made for it.
   __aicore__ inline static bool Empty(const SfaItem& item, const SfaRow& row) {
     return row.end <= 0 || item.posBegin >= item.posEnd;
@@ -56,6 +65,7 @@ class SfaPlan {
   const SparseFlashAttentionTiling* t_ = nullptr;
   AscendC::GlobalTensor<int32_t> plan_;
   SfaCoreHead head_{};
+  uint64_t headAt_ = 0;  // int32 offset of this AI core's head in the plan
 };
 
 // One tile of an item: `rows` selected rows (1..tileRows).

@@ -15,8 +15,8 @@
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
 // before the previous item's last Accumulate.
 // After every item of every core (SyncAll), the split rows' pieces are merged: M = max m_i,
-// l = sum exp(r_i - M) l_i, out = sum exp(r_i - M) acc_i / l, spread over all vector cores by
-// (row, head).
+// l = sum exp(r_i - M) l_i, out = sum (exp(r_i - M) / l) acc_i, spread over all vector cores by
+// (row, head) in ranges of equal weight the host plans (SfaCoreHead::merge).
 #pragma once
 
 #include "kernel_operator.h"
@@ -151,11 +151,13 @@ class SfaVector {
   static constexpr uint32_t kCombineBcastFloats = 256 * 8;
   static constexpr uint32_t kMaxRepeatStride = 255;  // blocks: BinaryRepeatParams' uint8_t strides
   static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
-                                            3 * kMaxPieces * kCombineStat + 4 * kCombineStat + kCombineBcastFloats * 4;
+                                            3 * kMaxPieces * kCombineStat + 6 * kCombineStat + kCombineBcastFloats * 4;
   static_assert(kCombineBytes <= kSfaUbBytes, "the combine's buffers fit the UB");
   // MTE2 -> V events of the combine: m_i / l_i (0), the loaded pieces' acc rows (1 .. 1 + batch; the
   // item phase's stage events are all taken back by then).
   static constexpr int32_t kEvStats = 0, kEvPieces = 1;
+  // MTE3 -> V event of a combine run's output and statistics copies (WaitCombineWrites).
+  static constexpr int32_t kEvCombineWrites = 1;
   static constexpr uint32_t kPieceEvents = 3;
   static_assert(kEvPieces + kPieceEvents <= 8, "MTE2 -> V event ids 0..7");
 
@@ -392,7 +394,7 @@ class SfaVector {
     DataCopy(acc_, sum, h * kSfaLatentDim);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
-    ScaleRows(acc_, acc_, alpha, h, false);
+    ScaleRows(acc_, acc_, alpha, h);
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopy(sum, acc_, h * kSfaLatentDim);  // on MTE3 before P, whose flag lets the cube add tile g
@@ -542,9 +544,9 @@ class SfaVector {
     return h_ - c * kStageRows < kStageRows ? h_ - c * kStageRows : kStageRows;
   }
 
-  // dst[r, :] = src[r, :] * v[r] (or / v[r]) for r < h, one 64-column strip of all rows per instruction.
+  // dst[r, :] = src[r, :] * v[r] for r < h, one 64-column strip of all rows per instruction.
   __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& src,
-                                   const AscendC::LocalTensor<float>& v, uint32_t h, bool divide) {
+                                   const AscendC::LocalTensor<float>& v, uint32_t h) {
     using namespace AscendC;
     const LocalTensor<float> b = bcast_;
     PipeBarrier<PIPE_V>();
@@ -552,26 +554,31 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     const BinaryRepeatParams rows(1, 1, 0, kSfaLatentDim / 8, kSfaLatentDim / 8, 1);
     for (uint32_t c = 0; c < kSfaLatentDim; c += 64) {
-      if (divide) Div(dst[c], src[c], b, 64, uint8_t(h), rows);
-      else Mul(dst[c], src[c], b, 64, uint8_t(h), rows);
+      Mul(dst[c], src[c], b, 64, uint8_t(h), rows);
     }
     PipeBarrier<PIPE_V>();
   }
 
-  // out rows [row * N1 + head0, + h) = acc / l in the input dtype, through the stage.
-  __aicore__ inline void WriteOutput(const AscendC::LocalTensor<float>& acc, const AscendC::LocalTensor<float>& l,
-                                     uint32_t row, uint32_t head0, uint32_t h, const AscendC::LocalTensor<T>& stage) {
+  // out rows [row * N1 + head0, + h) = acc (already normalised) in the input dtype, through the
+  // stage (h rows), cast and copied kStageRows at a time. Waits for the previous run's copies
+  // (their stage) first; its own are left in flight (CombineHeads signals their end).
+  __aicore__ inline void WriteOutput(const AscendC::LocalTensor<float>& acc, uint32_t row, uint32_t head0, uint32_t h,
+                                     const AscendC::LocalTensor<T>& stage) {
     using namespace AscendC;
-    ScaleRows(acc, acc, l, h, true);
+    WaitCombineWrites();
     for (uint32_t r = 0; r < h; r += kStageRows) {
       const uint32_t rows = h - r < kStageRows ? h - r : kStageRows;
-      Cast(stage, acc[r * kSfaLatentDim], RoundMode::CAST_RINT, rows * kSfaLatentDim);
+      Cast(stage[r * kSfaLatentDim], acc[r * kSfaLatentDim], RoundMode::CAST_RINT, rows * kSfaLatentDim);
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
-      DataCopy(out_[(uint64_t(row) * t_->heads + head0 + r) * kSfaLatentDim], stage, rows * kSfaLatentDim);
-      SetFlag<HardEvent::MTE3_V>(0);
-      WaitFlag<HardEvent::MTE3_V>(0);
+      DataCopy(out_[(uint64_t(row) * t_->heads + head0 + r) * kSfaLatentDim], stage[r * kSfaLatentDim], rows * kSfaLatentDim);
     }
+  }
+  // The previous combine run's output and statistics copies (kEvCombineWrites) are done.
+  __aicore__ inline void WaitCombineWrites() {
+    if (!writesPending_) return;
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(kEvCombineWrites);
+    writesPending_ = false;
   }
 
   // out = sum / l (both relative to the reference max), chunk by chunk as Accumulate's reads land
@@ -593,7 +600,7 @@ class SfaVector {
       const uint32_t r0 = c * kStageRows, n = ChunkRows(c), slot = c % stageSlots_;
       WaitFlag<HardEvent::MTE2_V>(int32_t(c));
       if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
-      ScaleRows(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], inv[r0], n, false);
+      ScaleRows(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], inv[r0], n);
       Cast(stage[slot * rowFloats], acc_[r0 * kSfaLatentDim], RoundMode::CAST_RINT, n * kSfaLatentDim);
       SetFlag<HardEvent::V_MTE3>(int32_t(slot));
       WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
@@ -673,14 +680,20 @@ class SfaVector {
 
   __aicore__ inline void WriteStats(uint64_t at, uint32_t h, const AscendC::LocalTensor<float>& m,
                                     const AscendC::LocalTensor<float>& l) {
+    IssueStats(at, h, m, l);
+    AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
+  }
+  // m, l -> softmax_max / softmax_sum at `at` (h values each) once V has written them; the caller
+  // waits for the copies before it writes m or l again.
+  __aicore__ inline void IssueStats(uint64_t at, uint32_t h, const AscendC::LocalTensor<float>& m,
+                                    const AscendC::LocalTensor<float>& l) {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     const DataCopyExtParams one(1, h * sizeof(float), 0, 0, 0);
     DataCopyPad(max_[at], m, one);
     DataCopyPad(sum_[at], l, one);
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
   }
 
   // ---- combine of split rows (after SyncAll) -------------------------------------------------
@@ -693,32 +706,34 @@ class SfaVector {
     cMax_ = Take<float>(kMaxPieces * kCombineHeads);
     cSum_ = Take<float>(kMaxPieces * kCombineHeads);
     cTrue_ = Take<float>(kMaxPieces * kCombineHeads);
-    cM_ = Take<float>(kCombineHeads);
-    cL_ = Take<float>(kCombineHeads);
+    cM_ = Take<float>(2 * kCombineHeads);
+    cL_ = Take<float>(2 * kCombineHeads);
     cW_ = Take<float>(kCombineHeads);
     cT_ = Take<float>(kCombineHeads);
     cBcast_ = Take<float>(kCombineBcastFloats);
     bcast_ = cBcast_;
   }
 
-  // (split row, head) units spread evenly over every vector core, in runs of up to kCombineHeads
-  // heads of one row. A run's loads are issued as soon as the previous run has weighed its pieces,
-  // so they stream in while that run divides and writes its output.
+  // (split row, head) units spread over every vector core by the host (weighted by the rows'
+  // pieces: SfaCoreHead::merge), in runs of up to kCombineHeads heads of one row. A run's loads
+  // are issued as soon as the previous run has weighed its pieces, so they stream in while that
+  // run writes its output.
   struct CombineRun {
     SfaSplit split;
     uint32_t h0, hn;  // hn = 0: no run
   };
   __aicore__ inline void Combine() {
-    const uint64_t units = uint64_t(t_->numSplits) * t_->heads;
     uint64_t u, end;
-    SplitEvenly(units, 2 * t_->blockDim, uint32_t(AscendC::GetBlockIdx()), u, end);
+    plan_.MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), u, end);
     CombineRun run = NextRun(u, end);
     if (run.hn > 0) LoadRun(run);
     while (run.hn > 0) {
       const CombineRun next = NextRun(u, end);
       CombineHeads(run, next);
       run = next;
+      runParity_ ^= 1;
     }
+    WaitCombineWrites();
   }
   __aicore__ inline CombineRun NextRun(uint64_t& u, uint64_t end) {
     if (u >= end) return CombineRun{SfaSplit{}, 0, 0};
@@ -757,17 +772,19 @@ class SfaVector {
     const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece), ps = AlignUp(hn, 8);
     const uint32_t rowFloats = hn * kSfaLatentDim, batch = RunBatch(hn);
     const bool small = SmallRun(hn);  // WeighSmallRuns' strides fit
+    // M and l of this run: a pair per run parity, as the previous run's may still be copied out.
+    const LocalTensor<float> cM = cM_[runParity_ * kCombineHeads], cL = cL_[runParity_ * kCombineHeads];
     WaitFlag<HardEvent::MTE2_V>(kEvStats);
-    Duplicate(cM_, kNegInf, ps);
+    Duplicate(cM, kNegInf, ps);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Max(cM_, cM_, cTrue_[i * ps], hn);  // M: the true max; each piece's acc and l are relative to its r_i
+      Max(cM, cM, cTrue_[i * ps], hn);  // M: the true max; each piece's acc and l are relative to its r_i
       PipeBarrier<PIPE_V>();
     }
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
-    if (cM_.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
+    if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
       WaitPieces(pieces < batch ? pieces : batch, small);  // the batch has landed in cLoad_, the zeros' stage
       WriteZeroRows(row, h0, hn, cLoad_, cT_);
       if (next.hn > 0) LoadRun(next);
@@ -777,18 +794,25 @@ class SfaVector {
     // l = sum_i w_i l_i.
     uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
     const uint8_t psBlocks = uint8_t(ps / 8);
-    Sub(cMax_, cMax_, cM_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    Sub(cMax_, cMax_, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     PipeBarrier<PIPE_V>();
     Exp(cMax_, cMax_, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
     Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
-    Duplicate(cL_, 0.0f, ps);
+    Duplicate(cL, 0.0f, ps);
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < pieces; ++i) {
-      Add(cL_, cL_, cSum_[i * ps], hn);
+      Add(cL, cL, cSum_[i * ps], hn);
       PipeBarrier<PIPE_V>();
     }
-    // acc = sum_i w_i acc_i, the pieces' rows fetched a batch at a time (one strided copy).
+    // The weights take 1 / l (w_i / l), so that the weighed sum is the output: no pass over the
+    // run's rows after the sum.
+    Duplicate(cW_, 1.0f, ps);
+    PipeBarrier<PIPE_V>();
+    Div(cW_, cW_, cL, hn);
+    PipeBarrier<PIPE_V>();
+    Mul(cMax_, cMax_, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    // out = sum_i (w_i / l) acc_i, the pieces' rows fetched a batch at a time (one strided copy).
     for (uint32_t i = 0; i < pieces; i += batch) {
       const uint32_t n = pieces - i < batch ? pieces - i : batch;
       if (i > 0) {
@@ -805,17 +829,19 @@ class SfaVector {
         if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(j));  // each piece's rows as they land
         const LocalTensor<float> part = cLoad_[j * rowFloats];
         if (i + j == 0) {  // the first piece scaled straight into acc
-          ScaleRows(cAcc_, part, cMax_, hn, false);
+          ScaleRows(cAcc_, part, cMax_, hn);
           continue;
         }
-        ScaleRows(part, part, cMax_[(i + j) * ps], hn, false);
+        ScaleRows(part, part, cMax_[(i + j) * ps], hn);
         Add(cAcc_, cAcc_, part, int32_t(rowFloats));
         PipeBarrier<PIPE_V>();
       }
     }
     if (next.hn > 0) LoadRun(next);
-    WriteOutput(cAcc_, cL_, row, h0, hn, cOut_);
-    if (t_->returnLse) WriteStats(uint64_t(row) * t_->heads + h0, hn, cM_, cL_);
+    WriteOutput(cAcc_, row, h0, hn, cOut_);
+    if (t_->returnLse) IssueStats(uint64_t(row) * t_->heads + h0, hn, cM, cL);
+    SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
+    writesPending_ = true;
   }
 
   // Pieces [p, p + n)'s acc rows of the run (rowFloats each) -> cLoad_: a few heads' in one strided
@@ -904,6 +930,8 @@ class SfaVector {
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_, cOut_;
   AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cTrue_, cM_, cL_, cW_, cT_, cBcast_;
+  uint32_t runParity_ = 0;      // the combine run's pair of cM_ / cL_
+  bool writesPending_ = false;  // a combine run's copies to the output are in flight
   AscendC::GlobalTensor<T> out_, pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_, kept_;
   AscendC::GlobalTensor<int32_t> slots_, lists_, words_;

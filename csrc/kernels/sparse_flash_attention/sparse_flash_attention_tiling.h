@@ -59,10 +59,13 @@ constexpr uint32_t kSfaWordLineInts = 16;  // one 64-byte line per tile: vector 
 constexpr uint32_t kSfaRecordWords = 4;
 // Per AI core one 64-byte head (16-word aligned in the plan): its items [first, last), then its first
 // item's record and that item's row record, so a core starts with one scalar cache line, not three.
+// Last, the split rows' (split, head) units its two vector cores merge: [merge[0], merge[1]) and
+// [merge[1], merge[2]) (host: weighted by the rows' pieces, so the vector cores end together).
 struct SfaCoreHead {
   int32_t first, last;
   SfaItem item;  // items[first] (when first < last)
   SfaRow row;    // rows[item.row]
+  int32_t merge[3];
 };
 constexpr uint32_t kSfaHeadWords = 16;
 static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64-byte line");
