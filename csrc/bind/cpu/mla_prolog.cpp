@@ -5,6 +5,21 @@
 #include "host/mla_prolog/mla_prolog_host.h"
 #include "kernels/common/host_device.h"
 
+namespace {
+// The problem's shape fields, shared by the op and its plan binding.
+ascend_glm5::host::MlaPrologProblem ShapeOf(uint32_t tokens, uint32_t hidden, uint32_t qLora, uint32_t heads,
+                                            uint32_t nope, uint32_t mode) {
+  ascend_glm5::host::MlaPrologProblem p;
+  p.tokens = tokens;
+  p.hidden = hidden;
+  p.qLora = qLora;
+  p.heads = heads;
+  p.nope = nope;
+  p.mode = mode;
+  return p;
+}
+}  // namespace
+
 void BindCpuOp_mla_prolog(pybind11::module_& m) {
   namespace py = pybind11;
   using namespace ascend_glm5::host;
@@ -14,13 +29,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
            bool paged, bool combined, float epsX, float epsCq, float epsCkv, float qcQrScale, float kcScale) {
           if (ptrs.size() != kMlapArgCount || bytes.size() != kMlapArgCount)
             throw std::invalid_argument("mla_prolog: expected one pointer and one size per kernel argument");
-          MlaPrologProblem p;
-          p.tokens = tokens;
-          p.hidden = hidden;
-          p.qLora = qLora;
-          p.heads = heads;
-          p.nope = nope;
-          p.mode = mode;
+          MlaPrologProblem p = ShapeOf(tokens, hidden, qLora, heads, nope, mode);
           p.dtype = dtype;
           p.hasGammaX = hasGammaX;
           p.hasSmooth = hasSmooth;
@@ -49,13 +58,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
       "mla_prolog_plan",
       [](uint32_t tokens, uint32_t hidden, uint32_t qLora, uint32_t heads, uint32_t nope, uint32_t mode,
          uint32_t aiCores) {
-        MlaPrologProblem p;
-        p.tokens = tokens;
-        p.hidden = hidden;
-        p.qLora = qLora;
-        p.heads = heads;
-        p.nope = nope;
-        p.mode = mode;
+        MlaPrologProblem p = ShapeOf(tokens, hidden, qLora, heads, nope, mode);
         p.dtype = ascend_glm5::kBFloat16;
         const MlaPrologPlan plan = MakeMlaPrologPlan(p, aiCores);
         py::dict d;
