@@ -14,24 +14,58 @@ x = torch.randn(100, 3000, generator=g).to(torch.bfloat16)
 assert all(torch.equal(a, b) for a, b in zip(ops.dynamic_quant(x), reference.dynamic_quant(x)))
 print("dynamic_quant", cpu_module().last_launch()["cores"], "cores: ok")
 
+
+def li_scores(q, k, w):
+    """Dense fp32 indexer scores [B, S, N] of BSND inputs, and each row's scale (largest sum of |terms|)."""
+    terms = torch.einsum("bshd,bnd->bshn", q.float(), k[:, :, 0].float()).relu()
+    scale = torch.einsum("bsh,bshn->bsn", w.float().abs(), terms).amax(-1)
+    return torch.einsum("bsh,bshn->bsn", w.float(), terms), scale
+
+
+def check_li(label, q, k, w, sparse_count):
+    """The kernel's top-k (causal) against the reference's, judged on scores: where keys tie, either
+    may be picked, so each row's selected scores must match the reference's best within 1e-5 of the
+    row's scale; indices must be distinct, visible and -1 only in the tail."""
+    got, _ = ops.lightning_indexer(q, k, w, sparse_count=sparse_count, sparse_mode=3)
+    _, want_val = reference.lightning_indexer(q, k, w, sparse_count=sparse_count, sparse_mode=3, return_value=True)
+    scores, scale = li_scores(q, k, w)
+    n_q, n_k = q.shape[1], k.shape[1]
+    for b in range(q.shape[0]):
+        for i in range(n_q):
+            row, want = got[b, i, 0], want_val[b, i, 0]
+            n = int(torch.isfinite(want).sum())
+            picked = row[:n].long()
+            assert (row[n:] == -1).all() and (picked >= 0).all() and (picked < n_k - n_q + i + 1).all(), (label, b, i)
+            assert len(set(picked.tolist())) == n, (label, b, i)
+            torch.testing.assert_close(scores[b, i, picked].sort().values, want[:n].sort().values,
+                                       rtol=0, atol=1e-5 * float(scale[b, i]))
+    print("lightning_indexer", label, cpu_module().last_launch()["block_dim"], "cores: ok")
+
+
+# Decode rows: each row's keys split over the cores, the partial lists merged after SyncAll.
 q = torch.randn(4, 1, 32, 128, generator=g).to(torch.bfloat16)
 k = torch.randn(4, 3000, 1, 128, generator=g).to(torch.bfloat16)
-w = torch.randn(4, 1, 32, generator=g) * 0.1
-got, _ = ops.lightning_indexer(q, k, w, sparse_count=256)  # key splits over the cores, merged after SyncAll
-want, _ = reference.lightning_indexer(q, k, w, sparse_count=256)
-assert all(set(a.tolist()) == set(b.tolist()) for a, b in zip(got.reshape(4, -1), want.reshape(4, -1)))
-print("lightning_indexer", cpu_module().last_launch()["block_dim"], "cores: ok")
+check_li("(decode, key splits)", q, k, torch.randn(4, 1, 32, generator=g) * 0.1, 256)
 
 # One row over every core, its lists written as heads before SyncAll and tails after it: a stretch
 # of keys scaled up holds the top k, so the merge reads its lists past their heads (a GM counter wait).
 q = torch.randn(1, 1, 8, 128, generator=g).to(torch.bfloat16)
 k = (torch.randn(1, 30000, 1, 128, generator=g) * 0.25).to(torch.bfloat16)
 k[:, 14000:15500] *= 16
-w = torch.rand(1, 1, 8, generator=g)
-got, _ = ops.lightning_indexer(q, k, w, sparse_count=2048)
-want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
-assert set(got.flatten().tolist()) == set(want.flatten().tolist())
-print("lightning_indexer, list tails", cpu_module().last_launch()["block_dim"], "cores: ok")
+check_li("(decode, list tails)", q, k, torch.rand(1, 1, 8, generator=g), 2048)
+
+# Prefill: causal groups of 4 rows on every core, each group's rows split between its two vector
+# cores, which keep their rows' whole top-k and write the indices before any SyncAll.
+q = torch.randn(3, 150, 32, 128, generator=g).to(torch.bfloat16)
+k = torch.randn(3, 150, 1, 128, generator=g).to(torch.bfloat16)
+check_li("(prefill, rows split between vector cores)", q, k, torch.randn(3, 150, 32, generator=g) * 0.1, 64)
+
+# Two rows (one group, split by rows) over 20,000 keys: the group is cut over the cores and each
+# row's partial lists are merged after SyncAll, past their heads (the scaled stretch holds the top k).
+q = torch.randn(1, 2, 8, 128, generator=g).to(torch.bfloat16)
+k = (torch.randn(1, 20000, 1, 128, generator=g) * 0.25).to(torch.bfloat16)
+k[:, 9000:11000] *= 16
+check_li("(prefill group cut over cores)", q, k, torch.rand(1, 2, 8, generator=g), 2048)
 
 
 def check_sfa(label, n_kv, selected, key_rope_dim, rising=False):
