@@ -208,6 +208,10 @@ def _cube_reads(idx, ends, heads, cores):
     work = [-(-min(k, e) // tile_rows) if e > 0 else 0 for e in ends]
     split = sum(w > 0 for w in work) < 4 * cores
     share = max(1, -(-sum(work) // cores))
+    # A split launch shares positions out in grains of 64 (whole tiles with at most a tile a core).
+    grain = 64 if split and sum(work) > cores else tile_rows
+    grains = [-(-min(k, e) // grain) if e > 0 else 0 for e in ends]
+    grain_share = max(1, -(-sum(grains) // cores))
     pieces, filled, core, done = [], 0, 0, 0  # pieces: (core, row, begin, end)
     for r, w in enumerate(work):
         if w == 0:
@@ -218,13 +222,13 @@ def _cube_reads(idx, ends, heads, cores):
             pieces.append((core, r, 0, k))
             done += w
             continue
-        tile = 0
-        while tile < w:
-            if filled == share and core + 1 < cores:
+        at = 0
+        while at < grains[r]:
+            if filled == grain_share and core + 1 < cores:
                 core, filled = core + 1, 0
-            take = min(w - tile, max(share - filled, 1))
-            pieces.append((core, r, tile_rows * tile, k if tile + take == w else tile_rows * (tile + take)))
-            tile, filled = tile + take, filled + take
+            take = min(grains[r] - at, max(grain_share - filled, 1))
+            pieces.append((core, r, grain * at, k if at + take == grains[r] else grain * (at + take)))
+            at, filled = at + take, filled + take
     total, preloaded = 0, set()
     for c, r, begin, end in pieces:
         ids = rows[r][: rows[r].index(-1)] if -1 in rows[r] else rows[r]
@@ -238,6 +242,27 @@ def _cube_reads(idx, ends, heads, cores):
         elif first:
             total += heads * 576 * 2
     return total
+
+
+def test_pieces_cut_inside_tiles():
+    # 5 decode rows of 2048 (80 tiles) over the cores (24 here): a split launch with more tiles than
+    # cores shares the positions out in grains of 64, 7 a core (448 positions), so pieces start and
+    # end inside a tile. The cube's GM reads follow that split: q once per piece, every selected row
+    # once, P once per tile of each piece.
+    g = torch.Generator().manual_seed(12)
+    rows, heads, k = 5, 8, 2048
+    kv_lens = [2500 + 9 * r for r in range(rows)]
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g)
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    launch = cpu_module().last_launch()
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert launch["block_dim"] == -(-rows * k // 64 // -(-rows * k // 64 // cores))  # cores with grains
+    cube_reads = sum(c["mte2_bytes"] for c in launch["per_core"][0::3])
+    assert cube_reads == _cube_reads(idx, kv_lens, heads, cores)
 
 
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
@@ -477,8 +502,9 @@ def test_split_rows_with_empty_pieces():
 def test_merge_of_pieces_at_decode_batches(rows, k):
     # 64 heads, decode rows cut over the cores (24 here). B = 1: every piece is one tile, written by
     # the cube straight into its partial-result slot; the merge runs of 1-3 heads weigh all pieces
-    # per instruction. B = 2: pieces of two tiles. B = 4: runs of 5-6 heads over 5-6 pieces (two
-    # copied one by one, the rest in one). B = 16: runs of 16 heads over 2-3 pieces. One row has a
+    # per instruction. B = 2: pieces of 192 positions (3 grains of 64: they start inside a tile).
+    # B = 4: runs of 5-6 heads over 5-6 pieces (two copied one by one, the rest in one). B = 16:
+    # runs of 16 heads over 2-3 pieces. One row has a
     # -1 mid-way (its later pieces select nothing) and out-of-range ids, so some pieces are short
     # or empty.
     g = torch.Generator().manual_seed(rows * 10 + k)
@@ -515,8 +541,9 @@ def test_pieces_summed_by_the_cube(k, combined):
 
 
 def test_cores_of_pieces_take_their_shortest_first():
-    # 7 decode rows (104 tiles) over 24 cores, 5 tiles each: a core that holds only pieces takes
-    # its shorter one first, e.g. the first 2 tiles of row 3 before the last 3 of row 2: a core starts
+    # 7 decode rows (104 tiles, 208 grains of 64 positions) over 24 cores, 9 grains each: a core that
+    # holds only pieces takes its shorter one first, e.g. the first 3 grains of row 3 before the last
+    # 6 of row 2 (pieces that start and end inside a tile): a core starts
     # a row's later piece and ends with its first (the pieces' merge must not depend on the order),
     # and the cube starts a new row's rows during the previous tile's scores. Row 4 sees 1000 keys
     # (8 tiles: its last piece is shorter than its positions), and a query row outside every batch
@@ -532,7 +559,7 @@ def test_cores_of_pieces_take_their_shortest_first():
                       layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
                       actual_seq_lengths_kv=kv_lens)  # fmt: skip
     assert (out[rows] == 0).all() and (m[0, rows] == 0).all() and (s[0, rows] == 0).all()
-    assert cpu_module().last_launch()["block_dim"] == 21  # 104 tiles, 5 a core
+    assert cpu_module().last_launch()["block_dim"] == 24  # 208 grains, 9 a core
 
 
 @pytest.mark.parametrize("heads", [64, 128])

@@ -10,6 +10,9 @@ namespace {
 
 constexpr uint32_t kMaxPieces = 64;      // pieces of one split row (SfaVector::kMaxPieces)
 constexpr uint32_t kRowsPerCoreNoSplit = 4;  // with this many rows per core, whole rows balance well enough
+// Pieces of a split row start at multiples of this many positions: a piece's ids then start on a
+// 64-lane boundary of the selector's scratch (SfaSelector: the compares run on whole 64-lane groups).
+constexpr uint32_t kSfaPieceGrain = 64;
 
 void Push(std::vector<int32_t>& table, int32_t a, int32_t b, int32_t c, int32_t d) {
   table.insert(table.end(), {a, b, c, d});
@@ -125,10 +128,23 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
       table[size_t(r) * kSfaRecordWords + 3] = SortsRow(end, p.sparseCount) ? 1 : 0;
     }
   }
+  // A split launch shares out the selected positions in grains of kSfaPieceGrain rows rather than
+  // whole tiles: with 1024 tiles over 20 cores (GLM-5 B = 64) whole tiles give 19 cores 52 and the
+  // last 36, grains 51.5 each. A launch with at most a tile per core keeps whole tiles.
+  const uint32_t grain = split && total > aiCores ? kSfaPieceGrain : tileRows;
+  std::vector<uint32_t> grains(p.numRows, 0);
+  uint64_t totalGrains = 0;
+  for (uint32_t r = 0; r < p.numRows; ++r) {
+    if (work[r] == 0) continue;
+    const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
+    grains[r] = CeilDiv(std::min<uint32_t>(p.sparseCount, uint32_t(end)), grain);
+    totalGrains += grains[r];
+  }
+  const uint64_t grainShare = std::max<uint64_t>(1, (totalGrains + aiCores - 1) / aiCores);
   std::vector<std::vector<SfaItem>> perCore(aiCores);
   std::vector<SfaSplit> splits;
   uint32_t core = 0, pieces = 0;
-  uint64_t filled = 0, done = 0;  // tiles on the current core; tiles placed before this row
+  uint64_t filled = 0, done = 0;  // grains on the current core; tiles placed before this row
   for (uint32_t r = 0; r < p.numRows; ++r) {
     if (work[r] == 0) {
       perCore[core].push_back(SfaItem{int32_t(r), 0, 0, -1});
@@ -141,16 +157,15 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
       continue;
     }
     std::vector<std::pair<uint32_t, SfaItem>> cut;
-    for (uint32_t tile = 0; tile < work[r];) {
-      if (filled == share && core + 1 < aiCores) {
+    for (uint32_t g = 0; g < grains[r];) {
+      if (filled == grainShare && core + 1 < aiCores) {
         ++core;
         filled = 0;
       }
-      const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(work[r] - tile, std::max<uint64_t>(share - filled, 1)));
-      const bool last = tile + take == work[r];
-      cut.push_back({core, SfaItem{int32_t(r), int32_t(tile * tileRows),
-                                   int32_t(last ? p.sparseCount : (tile + take) * tileRows), -1}});
-      tile += take;
+      const uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(grains[r] - g, std::max<uint64_t>(grainShare - filled, 1)));
+      const bool last = g + take == grains[r];
+      cut.push_back({core, SfaItem{int32_t(r), int32_t(g * grain), int32_t(last ? p.sparseCount : (g + take) * grain), -1}});
+      g += take;
       filled += take;
     }
     if (cut.size() > 1) {
@@ -165,12 +180,12 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // (the bound) up to ~3,800 cycles (GLM-5 B = 16: 48.6 -> 47.1 us). Cores with whole rows keep
   // their order (B = 64 with the shortest first: 149.4 -> 158.1 us).
   if (split) {
-    const auto tiles = [&](const SfaItem& it) {  // 0 for a row that attends nothing
-      return it.posEnd > 0 ? CeilDiv(std::min<uint32_t>(uint32_t(it.posEnd), work[it.row] * tileRows) - uint32_t(it.posBegin), tileRows) : 0u;
+    const auto positions = [&](const SfaItem& it) {  // 0 for a row that attends nothing
+      return it.posEnd > 0 ? std::min<uint32_t>(uint32_t(it.posEnd), grains[it.row] * grain) - uint32_t(it.posBegin) : 0u;
     };
     for (auto& items : perCore) {
-      if (std::any_of(items.begin(), items.end(), [&](const SfaItem& it) { return it.piece < 0 && tiles(it) > 0; })) continue;
-      std::stable_sort(items.begin(), items.end(), [&](const SfaItem& a, const SfaItem& b) { return tiles(a) < tiles(b); });
+      if (std::any_of(items.begin(), items.end(), [&](const SfaItem& it) { return it.piece < 0 && positions(it) > 0; })) continue;
+      std::stable_sort(items.begin(), items.end(), [&](const SfaItem& a, const SfaItem& b) { return positions(a) < positions(b); });
     }
   }
   while (aiCores > 1 && perCore.size() > 1 && perCore.back().empty()) perCore.pop_back();
