@@ -9,7 +9,8 @@
 //   NormCq(s)   the group's rows spread over all vector cores: c^Q = qc_qr_scale * RMSNorm(x @ W_dq)
 //               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
 //               our cube may start MM2 (it needs every row)
-//   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
+//   Kv(s)       decode: after the cubes' W_dkv_kr columns and a third barrier;
+//               rows spread over all vector cores (from the last one): kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
 //               -> kr_cache, at the token's slot (combined cache: both in one 576-wide row, one copy)
 //   XPrep(s+2)  rows spread over all vector cores: fused input RMSNorm of token_x (and its int8
 //               quant in mode 2) -> the x ring (ready for the cubes after the next barrier)
@@ -109,6 +110,11 @@ class MlapVector {
       NormCq(s);
       SyncAll<true>();  // every row of c^Q(s) is in the ring
       CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
+      if (MlapCqFirst(*t_)) {  // decode: the cubes stream their W_dkv_kr columns meanwhile, the last
+        if (t_->splitHeads > 0) SplitHeads(s);  // part after the split heads' q (mlap_cube.h KvHalf)
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1KvDone);
+        SyncAll<true>();
+      }
       Kv(s);
       if (prep && s + 2 < groups) XPrep(s + 2);
     }
@@ -124,6 +130,11 @@ class MlapVector {
   }
   __aicore__ inline void SharedRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
     MlapVectorRows(MlapGroupRows(*t_, g), 2 * t_->blockDim, 2 * core_ + sub_, begin, end);
+  }
+  // The cache rows, spread from the last vector core down: with few tokens they land on other vector
+  // cores than the c^Q rows and the split heads' rope rows (the first ones).
+  __aicore__ inline void KvRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
+    MlapVectorRows(MlapGroupRows(*t_, g), 2 * t_->blockDim, 2 * t_->blockDim - 1 - (2 * core_ + sub_), begin, end);
   }
 
   static constexpr uint32_t kArenaBytes = 180 * 1024;  // of the 184 KiB a kernel may use
@@ -316,7 +327,7 @@ class MlapVector {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
     uint32_t r0, r1;
-    SharedRows(g, r0, r1);
+    KvRows(g, r0, r1);
     const LocalTensor<float> v = rows_.Scratch().row;
     GlobalTensor<Mm1Out> mm1;
     mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
@@ -343,11 +354,12 @@ class MlapVector {
   }
 
   // Per head of this AI core: RoPE(q_pe) of our rows -> query_rope; modes 1, 2: q_nope -> the cube.
-  // The split heads first: the cube computes their q before its whole heads'.
+  // The split heads (decode only: Process takes them right after c^Q) come first: the cube computes
+  // their q before its whole heads'.
   __aicore__ inline void Heads(uint32_t g) {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
-    if (t.splitHeads > 0) SplitHeads(g);
+    if (t.splitHeads > 0 && !MlapCqFirst(t)) SplitHeads(g);
     uint32_t r0, r1;
     OwnRows(g, r0, r1);
     const uint32_t n = r1 - r0;
