@@ -291,7 +291,8 @@ def test_split_heads_across_cores(heads, cores, mode):
 def test_glm5_tp16_on_20_cores(mode):
     # GLM-5's TP16 slice on Ascend910B3's 20 AI cores, one group of 40 tokens: all 4 heads are split
     # heads (fewer heads than cores), their W_uq_qr and query columns spread over all 20 cores, so
-    # MM1's columns spread evenly; one core's MM1 tile straddles W_dq / W_dkv_kr.
+    # MM1's columns spread evenly: W_dq's (4 or 3 units) first, then W_dkv_kr's (one unit or none,
+    # mode 0 two or one) in K halves around the split heads' MM2.
     args, kw = make_case(GLM5_TP, (40,), seed=50 + mode, mode=mode)
     with ai_cores(20):
         check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)

@@ -6,6 +6,8 @@
 // part:
 //   MM1  [x] @ [W_dq | W_dkv_kr]: the fractal-wide column units of the concatenated weight are
 //        spread evenly over the AI cores (each weight byte read once per group) -> the MM1 ring.
+//        Decode (one group): every core's W_dq columns first, then its W_dkv_kr ones, which
+//        stream while the vector cores normalize c^Q (only the cache rows need them).
 //   After a barrier of the vector cores, the group's rows are spread over all vector cores:
 //   RMSNorm(c^Q) [-> int8] into the c^Q ring (a second barrier: every cube needs every row), and
 //   the latent / rope-key rows to the caches.
