@@ -90,11 +90,24 @@ def _head_bytes(mode: int) -> int:
     return Q_LORA * (NOPE + ROPE) * (1 if mode else 2) + NOPE * KV_LORA * 2  # W_uq_qr and W_uk of one head
 
 
-def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int) -> list[tuple[int, int]]:
+def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: bool) -> tuple[list, list]:
     """(first column, width) of core's MM1 tiles over [W_dq | W_dkv_kr] as the kernel cuts them
-    (mlap_common.h MlapMm1Split): units of 32 bytes spread so that every core streams about the same
-    weight bytes with its heads (the `more` cores with a whole head more take fewer units); tiles of
-    up to 256 columns, which may straddle W_dq / W_dkv_kr."""
+    (mlap_common.h MlapMm1Columns), tiles of up to 256 columns: (range 0, range 1). Decode: a share
+    of W_dq (the first cores a unit more), then a share of W_dkv_kr (the last cores a unit more).
+    Else one range: units of 32 bytes spread so that every core streams about the same weight bytes
+    with its heads (the `more` cores with a whole head more take fewer units), tiles that may
+    straddle W_dq / W_dkv_kr; range 1 empty."""
+    def tiles(c, end):
+        out = []
+        while c < end:
+            out.append((c, min(end - c, MM1_TILE)))
+            c += out[-1][1]
+        return out
+
+    if decode:
+        b0, e0 = _split_columns(Q_LORA, unit, cores, core, False)
+        b1, e1 = _split_columns(KV_LORA + ROPE, unit, cores, core, True)
+        return tiles(b0, e0), tiles(Q_LORA + b1, Q_LORA + e1)
     units, unit_bytes, head = (Q_LORA + KV_LORA + ROPE) // unit, HIDDEN * 32, _head_bytes(mode)
     mm1 = units * unit_bytes
     fewer = (mm1 + more * head) // cores
@@ -108,12 +121,7 @@ def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int) -> list[t
         m = min(c, more)
         return min((m * more_b + (c - m) * fewer + unit_bytes // 2) // unit_bytes, units)
 
-    tiles, c, end = [], start(core) * unit, start(core + 1) * unit
-    while c < end:
-        n = min(end - c, MM1_TILE)
-        tiles.append((c, n))
-        c += n
-    return tiles
+    return tiles(start(core) * unit, start(core + 1) * unit), []
 
 
 def _split_columns(cols: int, unit: int, cores: int, core: int, last_more: bool) -> tuple[int, int]:
@@ -146,7 +154,7 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
     for core in range(cores):
         h0, h1 = _split(whole, cores, core)
         heads = h1 - h0
-        tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode)
+        tiles, kv_tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode, len(groups) == 1)
         q2 = _split_columns(split * cols, 32 if mode and split * cols % 32 == 0 else 16, cores, core, False)
         q3 = _split_columns(split * KV_LORA, 16, cores, core, True)
         q2_tiles = [min(COL_TILE, q2[1] - c) for c in range(*q2, COL_TILE)]
@@ -161,15 +169,19 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
             m = -(-rows // 16) * 16
             mm1_macs = sum(m * n * HIDDEN for _, n in tiles)
             mm1_bytes = sum(n * HIDDEN * x_size for _, n in tiles)
+            kv = (sum(m * n * HIDDEN for _, n in kv_tiles), sum(n * HIDDEN * x_size for _, n in kv_tiles), x_size)
+            # mlap_cube.h KvInHalves: one W_dkv_kr tile within half an L0C slot, with split heads:
+            # K's first half before the split heads' MM2, the second after it.
+            halves = bool(split) and len(kv_tiles) == 1 and m * kv_tiles[0][1] * 4 <= 32 * 1024
             q_tiles = [min(COL_TILE, cols - c) for c in range(0, cols, COL_TILE)]
             mm2_macs = sum(m * pad(n, uq_size) * Q_LORA for n in q_tiles)
             mm3_macs = m * KV_LORA * NOPE
             mm2s = (sum(m * pad(n, uq_size) * Q_LORA for n in q2_tiles), (q2[1] - q2[0]) * Q_LORA * uq_size, uq_size)
             mm3s = (m * (q3[1] - q3[0]) * NOPE, (q3[1] - q3[0]) * NOPE * 2, 2)
-            stages.append(dict(rows=rows, mm1=(mm1_macs, mm1_bytes, x_size), heads=heads,
+            stages.append(dict(rows=rows, mm1=(mm1_macs, mm1_bytes, x_size), kv=kv, kv_halves=halves, heads=heads,
                                mm2=(mm2_macs, Q_LORA * cols * uq_size, uq_size), mm3=(mm3_macs, NOPE * KV_LORA * 2, 2),
                                mm2s=mm2s, mm3s=mm3s, split=split, split_nope=_split_nope(q2)))  # fmt: skip
-            act += len(tiles) * rows * HIDDEN * x_size
+            act += (len(tiles) + len(kv_tiles)) * rows * HIDDEN * x_size  # KvInHalves: half of x twice
             act += rows * Q_LORA * uq_size if heads or q2[1] > q2[0] else 0  # c^Q once per group
             act += (heads + len(q3_parts)) * rows * NOPE * 2  # q_nope per whole head and per split head part
         per_core.append(dict(stages=stages, activations=act))
@@ -206,9 +218,12 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
     cores' q_nope), then the split heads' MM3 (waits for the barrier after their q); vector step s =
     the split heads of group s-1 (modes 1, 2: dequantize this core's nope columns, the barrier, then
     their rope rows spread over all vector cores), its whole heads (each as soon as its q is ready),
-    then the barrier on MM1(s), norm(s), a barrier (-> c^Q ready) and kv(s). Barriers are taken at
-    this core's own time (the split spreads every stage evenly). The cube streams up to 2 weight
-    chunks while it waits for c^Q / q_nope / the split barrier."""
+    then the barrier on MM1(s), norm(s), a barrier (-> c^Q ready) and kv(s). Decode (one group): MM1
+    posts its W_dq columns first and streams its W_dkv_kr ones while the vectors normalize c^Q (with
+    KvInHalves, the second half after the split heads' MM2); the vectors' kv rows come after the
+    split heads and wait for every core's W_dkv_kr columns. Barriers are taken at this core's own
+    time (the split spreads every stage evenly). The cube streams up to 2 weight chunks while it
+    waits for c^Q / q_nope / the split barrier."""
     def group_w(st):  # norm of c^Q and of the kv rows: the group's rows spread over all vector cores
         return st["rows"] / (2 * cores) * 10 * (Q_LORA + KV_LORA + ROPE)
 
@@ -229,6 +244,7 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
 
     cube_t = vec_t = cube_busy = vec_busy = 0.0
     mm1_done, cq_ready = [], []
+    kv_done, kv_w = 0.0, 0.0  # decode: when this core's W_dkv_kr columns are in GM; the vector kv rows then
     barrier: dict[int, float] = {}  # vector step s: when every vector core passed its MM1(s) barrier
     q_free: list[float] = []
     n = len(stages)
@@ -239,6 +255,12 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
             cube_t = max(cube_t, barrier.get(s - 1, 0.0) if s >= 2 else 0.0) + max(comp, load)
             cube_busy += max(comp, load)
             mm1_done.append(cube_t)
+            # Decode: the W_dkv_kr columns after posting the W_dq ones (KvInHalves: half of them).
+            kv_comp, kv_load = cube_parts(*stages[s]["kv"])
+            share = 0.5 if stages[s]["kv_halves"] else 1.0
+            cube_t += share * max(kv_comp, kv_load)
+            cube_busy += max(kv_comp, kv_load)
+            kv_done = cube_t
         if s >= 1:  # cube MM2 / MM3 and the vector heads of group s-1, interleaved by their flags
             st = stages[s - 1]
             c2, l2 = cube_parts(*st["mm2"])
@@ -252,13 +274,20 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
                 cube_t += max(c2s, l2s - pre)
                 cube_busy += max(c2s, l2s)
                 pre = 0.0
+            split_q = cube_t  # the split heads' q is in GM
+            if st["kv_halves"]:  # then the second half of the W_dkv_kr columns
+                cube_t += 0.5 * max(*cube_parts(*st["kv"])[:2])
+                kv_done = cube_t
             split_ready = None
             if st["split"]:  # vectors: dequantize our nope columns, the barrier, then the split rope rows
                 nope_w, rope_w = split_w(st)
-                vec_t = max(vec_t, cube_t) + nope_w * k_vec
+                vec_t = max(vec_t, split_q) + nope_w * k_vec
                 split_ready = vec_t
                 vec_t += rope_w * k_vec
                 vec_busy += (nope_w + rope_w) * k_vec
+            if kv_w:  # decode: the kv rows after a barrier on every core's W_dkv_kr columns
+                vec_t = max(vec_t, kv_done) + kv_w
+                kv_w = 0.0
             for h in range(st["heads"]):
                 kk = len(q_free)
                 if kk >= 2:
@@ -286,7 +315,10 @@ def _replay(stages, vec_ops: float, mode: int, cores: int) -> tuple[float, float
             w = group_w(stages[s]) * k_vec
             vec_t += w * Q_LORA / (Q_LORA + KV_LORA + ROPE)
             cq_ready.append(vec_t)
-            vec_t += w * (KV_LORA + ROPE) / (Q_LORA + KV_LORA + ROPE)
+            if stages[s]["kv"][1]:  # decode: after the split heads (mlap_vector.h Process)
+                kv_w = w * (KV_LORA + ROPE) / (Q_LORA + KV_LORA + ROPE)
+            else:
+                vec_t += w * (KV_LORA + ROPE) / (Q_LORA + KV_LORA + ROPE)
             vec_busy += w
     return cube_busy, vec_busy, max(cube_t, vec_t)
 
@@ -309,7 +341,7 @@ def main(quick: bool) -> int:
         design = _design(tokens, mode, cores)
         per = launch["per_core"]  # MIX launch order per block: AIC, AIV, AIV
         # The design model must issue exactly the MACs the kernel did, or its split is not the kernel's.
-        model_macs = sum(st["mm1"][0] + st["heads"] * (st["mm2"][0] + st["mm3"][0]) + st["mm2s"][0] + st["mm3s"][0]
+        model_macs = sum(st["mm1"][0] + st["kv"][0] + st["heads"] * (st["mm2"][0] + st["mm3"][0]) + st["mm2s"][0] + st["mm3s"][0]
                          for c in design["per_core"] for st in c["stages"])  # fmt: skip
         assert model_macs == launch["total"]["cube_macs"], f"design model {model_macs} != {launch['total']['cube_macs']} MACs"
         cube_reads = sum(per[3 * b]["mte2_bytes"] for b in range(cores))

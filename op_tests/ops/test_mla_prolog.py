@@ -255,13 +255,15 @@ def ai_cores(n: int):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("cores,tokens", [(1, 140), (2, 17)])
+@pytest.mark.parametrize("cores,tokens", [(1, 140), (1, 17), (2, 17)])
 def test_few_cores(cores, tokens, mode):
     # One core: MM1's 704 columns in tiles of 256, the first straddling W_dq (128 columns) and
     # W_dkv_kr; all 3 heads pipelined on one cube (MM2 of head h+1 before MM3 of head h); 140 tokens:
     # two prefill groups (128 + 12), q_nope dequantized in blocks of 16 rows, each vector core's
-    # 64 rope rows in two blocks per head, the tail's 6 in one. Two cores, one group:
-    # a whole head each and the third split by columns over both cores.
+    # 64 rope rows in two blocks per head, the tail's 6 in one. One core, 17 tokens (decode, no
+    # split heads): W_dq's 128 columns first, then W_dkv_kr's 576 in tiles of 256, 256, 64 before the
+    # cache rows' barrier. Two cores, one group: a whole head each and the third split by columns
+    # over both cores; each core's 288 W_dkv_kr columns take two tiles (no K halves).
     args, kw = make_case(SMALL, (tokens,), skip=tokens // 5, seed=40 + cores + mode, mode=mode)
     with ai_cores(cores):
         check(args, kw, query_norm_flag=True)
@@ -278,6 +280,8 @@ def test_split_heads_across_cores(heads, cores, mode):
     # 64); MM3's 1024 query columns as 336 / 336 / 352, core 1's crossing from head 0 into head 1;
     # the split heads' rope rows over the 6 vector cores, one core's across the head boundary.
     # 8 heads on 5 cores: 3 split heads, 336 columns: int8 tiles end at 16-column boundaries.
+    # Each core's W_dkv_kr columns are one tile (192 / 96-128 columns): its K halves stream before
+    # and after the split heads' MM2.
     args, kw = make_case((128, 64, heads, 48), (20,), skip=3, seed=45 + heads + mode, mode=mode)
     with ai_cores(cores):
         check(args, kw, query_norm_flag=True)
@@ -287,7 +291,8 @@ def test_split_heads_across_cores(heads, cores, mode):
 def test_glm5_tp16_on_20_cores(mode):
     # GLM-5's TP16 slice on Ascend910B3's 20 AI cores, one group of 40 tokens: all 4 heads are split
     # heads (fewer heads than cores), their W_uq_qr and query columns spread over all 20 cores, so
-    # MM1's columns spread evenly; one core's MM1 tile straddles W_dq / W_dkv_kr.
+    # MM1's columns spread evenly: W_dq's (4 or 3 units) first, then W_dkv_kr's (one unit or none,
+    # mode 0 two or one) in K halves around the split heads' MM2.
     args, kw = make_case(GLM5_TP, (40,), seed=50 + mode, mode=mode)
     with ai_cores(20):
         check(args, kw, query_norm_flag=True, rmsnorm_epsilon_cq=1e-6, rmsnorm_epsilon_ckv=1e-6)

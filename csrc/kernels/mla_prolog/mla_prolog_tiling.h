@@ -6,6 +6,8 @@
 // part:
 //   MM1  [x] @ [W_dq | W_dkv_kr]: the fractal-wide column units of the concatenated weight are
 //        spread evenly over the AI cores (each weight byte read once per group) -> the MM1 ring.
+//        Decode (one group): every core's W_dq columns first, then its W_dkv_kr ones, which
+//        stream while the vector cores normalize c^Q (only the cache rows need them).
 //   After a barrier of the vector cores, the group's rows are spread over all vector cores:
 //   RMSNorm(c^Q) [-> int8] into the c^Q ring (a second barrier: every cube needs every row), and
 //   the latent / rope-key rows to the caches.
@@ -76,9 +78,9 @@ struct MlaPrologTiling {
   uint32_t qnsSlotBytes;  // modes 1, 2: groupTokens x splitHeads x D in the float dtype (shared)
 };
 
-// Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-10).
+// Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-9).
 constexpr uint16_t kMlapFlagXReady = 0;   // AIV -> AIC: every row of a group's fused-norm x is in its slot
-constexpr uint16_t kMlapFlagMm1Done = 1;  // AIC -> AIV: this core's MM1 columns of a group are written
+constexpr uint16_t kMlapFlagMm1Done = 1;  // AIC -> AIV: this core's MM1 columns of a group (decode: its W_dq ones) are written
 constexpr uint16_t kMlapFlagMm1Free = 2;  // AIV -> AIC: every vector core is done with an MM1 slot
 constexpr uint16_t kMlapFlagCqReady = 3;  // AIV -> AIC: every row of a group's c^Q is in its slot
 constexpr uint16_t kMlapFlagQReady = 4;   // AIC -> AIV: q of one head is in its slot
@@ -86,5 +88,6 @@ constexpr uint16_t kMlapFlagQFree = 5;    // AIV -> AIC: the q slot was read
 constexpr uint16_t kMlapFlagQnReady = 6;  // AIV -> AIC (modes 1, 2): dequantized q_nope is in its slot
 constexpr uint16_t kMlapFlagSplitQReady = 7;  // AIC -> AIV: this core's columns of the split heads' q are written
 constexpr uint16_t kMlapFlagSplitReady = 8;   // AIV -> AIC: every core's split q_nope is in GM (after a barrier)
+constexpr uint16_t kMlapFlagMm1KvDone = 9;    // AIC -> AIV (decode): this core's W_dkv_kr columns are written
 
 }  // namespace ascend_glm5

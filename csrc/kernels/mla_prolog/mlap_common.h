@@ -112,12 +112,6 @@ struct MlapMm1Split {
   }
 };
 
-__aicore__ inline void MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, uint32_t unit, uint32_t& begin,
-                                      uint32_t& end) {
-  const MlapMm1Split split(t, unit);
-  begin = split.Start(core) * unit;
-  end = split.Start(core + 1) * unit;
-}
 
 // Columns [begin, end) of `cols` that AI core `core` takes, in units of `unit` columns spread as
 // evenly as they go: the split heads' MM2 and MM3 columns (`cols` a multiple of `unit`). The first
@@ -143,6 +137,35 @@ __aicore__ inline void MlapSplitColumns(const MlaPrologTiling& t, uint32_t cols,
   }
   begin *= unit;
   end *= unit;
+}
+
+// Decode (one group): every AI core streams its W_dq columns first and posts them, then its W_dkv_kr
+// columns; the vector cores normalize c^Q while the cubes stream W_dkv_kr, so the norm leaves the
+// critical path. Prefill keeps one contiguous range per core (the norm of group g + 1 already runs
+// under the heads of group g, and a second range would read x once more per group).
+__aicore__ inline bool MlapCqFirst(const MlaPrologTiling& t) { return t.groups == 1; }
+
+// MM1 columns of AI core `core` over the concatenated [W_dq | W_dkv_kr], in units of `unit` columns (a
+// fractal's width): range 0 [b0, e0), then range 1 [b1, e1). With MlapCqFirst, range 0 is a share of
+// W_dq (the first cores take a unit more) and range 1 a share of W_dkv_kr (the last cores take a unit
+// more: no core gets both extras); else range 0 is MlapMm1Split's and range 1 is empty.
+struct MlapMm1Ranges {
+  uint32_t b0 = 0, e0 = 0, b1 = 0, e1 = 0;
+};
+
+__aicore__ inline MlapMm1Ranges MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, uint32_t unit) {
+  MlapMm1Ranges r;
+  if (MlapCqFirst(t)) {
+    MlapSplitColumns(t, t.qLora, unit, core, false, r.b0, r.e0);
+    MlapSplitColumns(t, kMlapKvRopeDim, unit, core, true, r.b1, r.e1);
+    r.b1 += t.qLora;
+    r.e1 += t.qLora;
+  } else {
+    const MlapMm1Split split(t, unit);
+    r.b0 = split.Start(core) * unit;
+    r.e0 = split.Start(core + 1) * unit;
+  }
+  return r;
 }
 
 }  // namespace ascend_glm5

@@ -4,6 +4,8 @@
 //
 //   MM1(g)   this core's columns of [x] @ [W_dq | W_dkv_kr] -> shared MM1 ring slot g % 2
 //            (T: the float matmul result leaves the cube rounded, as CANN; int32 in mode 2).
+//            Decode: its W_dq columns, posted, then its W_dkv_kr ones (KvInHalves: K's second
+//            half after the split heads' MM2).
 //   MM2(g,h) c^Q (loaded once per group into L1) @ W_uq_qr[:, head h] -> q ring slot k % 2.
 //   MM3(g,h) q_nope (from the q ring in mode 0, from the vector cores' dequantized copy in modes
 //            1, 2) @ W_uk[h] -> query[:, h, :] directly.
@@ -40,7 +42,7 @@ class MlapCube {
     query_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(query));
     c1_ = t.qLora + kMlapKvRopeDim;
     qCols_ = t.nope + kMlapRopeDim;
-    MlapMm1Columns(t, core_, kMm1Unit, colBegin_, colEnd_);
+    mm1_ = MlapMm1Columns(t, core_, kMm1Unit);
     MlapHeads(t, core_, headBegin_, headEnd_);
     wholeCols_ = (t.heads - t.splitHeads) * qCols_;
     MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
@@ -96,19 +98,70 @@ class MlapCube {
 
   __aicore__ inline void Mm1(uint32_t g) {
     using namespace AscendC;
+    if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // every row of x(g) is in the ring
+    if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
+    Mm1Range(g, mm1_.b0, mm1_.e0);
+    CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);  // decode: the W_dq columns, c^Q may be normalized
+    if (!MlapCqFirst(*t_)) return;
+    // Decode: the vector cores normalize c^Q while we stream W_dkv_kr.
+    if (KvInHalves(g)) {
+      KvHalf(g, false);  // the second half after the split heads' MM2 (Mm23)
+    } else {
+      Mm1Range(g, mm1_.b1, mm1_.e1);
+      CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1KvDone);
+    }
+  }
+
+  // Decode with split heads, when our W_dkv_kr columns make one tile of at most half an L0C slot: K's
+  // first half streams while the vector cores normalize c^Q, the second after the split heads' MM2
+  // (whose weights are prefetched meanwhile), so that neither the norm nor the split heads' barrier
+  // waits for all of it. The tile accumulates in the upper half of L0C slot 1 (kept between the two
+  // halves; every other tile of decode after MM1 is at most kMlapColTile wide, the lower half).
+  __aicore__ inline bool KvInHalves(uint32_t g) const {
+    const uint32_t n = mm1_.e1 - mm1_.b1;
+    return t_->splitHeads > 0 && n > 0 && AlignUp(MlapGroupRows(*t_, g), 16) * n * 4 <= kAccSlot / 2;
+  }
+  __aicore__ inline void KvHalf(uint32_t g, bool second) {
+    using namespace AscendC;
+    using Acc = typename Ty::Acc1;
+    using Out = typename Ty::Mm1Out;
+    const uint32_t rows = MlapGroupRows(*t_, g), half = t_->hidden / 2, k0 = second ? half : 0;
+    const uint32_t c = mm1_.b1 - t_->qLora, n = mm1_.e1 - mm1_.b1;
+    MlapOperandA<X> a = XOperand(g);
+    a.gm = a.gm[k0];
+    const LocalTensor<Acc> acc = l0c_.Get<uint8_t>()[kAccSlot + kAccSlot / 2].template ReinterpretCast<Acc>();
+    acc_.Wait(1);  // the last fixpipe out of slot 1 is done (first half) / keeps later tiles off it (second)
+    gemm_.Run(acc, a, MlapB(wDkv_[uint64_t(k0) * kMlapKvRopeDim + c], kMlapKvRopeDim), half, n, rows, second);
+    if (second) {
+      GlobalTensor<Out> out;
+      out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
+      Store(out[mm1_.b1], acc, rows, n, c1_);
+      acc_.Release(1);
+      CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1KvDone);
+    }
+  }
+
+  // x of group g (from the caller, or the fused input norm's ring): MM1's A.
+  __aicore__ inline MlapOperandA<X> XOperand(uint32_t g) {
+    MlapOperandA<X> a;
+    if (t_->hasGammaX) a.gm.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
+    else a.gm = tokenX_[uint64_t(g) * t_->groupTokens * t_->hidden];
+    a.lda = t_->hidden;
+    return a;
+  }
+
+  // Columns [begin, end) of [x] @ [W_dq | W_dkv_kr] of group g -> the MM1 ring, in tiles of up to
+  // kMlapMaxColTile columns.
+  __aicore__ inline void Mm1Range(uint32_t g, uint32_t begin, uint32_t end) {
+    using namespace AscendC;
     using Acc = typename Ty::Acc1;
     using Out = typename Ty::Mm1Out;
     const uint32_t rows = MlapGroupRows(*t_, g), he = t_->hidden;
-    if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // every row of x(g) is in the ring
-    if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
-    MlapOperandA<X> a;
-    if (t_->hasGammaX) a.gm.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(ws_.X(g)));
-    else a.gm = tokenX_[uint64_t(g) * t_->groupTokens * he];
-    a.lda = he;
+    const MlapOperandA<X> a = XOperand(g);
     GlobalTensor<Out> out;
     out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
-    for (uint32_t c = colBegin_; c < colEnd_;) {
-      const uint32_t n = colEnd_ - c < kMlapMaxColTile ? colEnd_ - c : kMlapMaxColTile;
+    for (uint32_t c = begin; c < end;) {
+      const uint32_t n = end - c < kMlapMaxColTile ? end - c : kMlapMaxColTile;
       // A tile's columns: those of W_dq first, then those of W_dkv_kr.
       MlapOperandB<X> b;
       if (c < t_->qLora) {
@@ -130,7 +183,6 @@ class MlapCube {
       if (wholeL0c) acc_.Release(other);
       c += n;
     }
-    CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);
   }
 
   __aicore__ inline void Mm23(uint32_t g) {
@@ -160,6 +212,7 @@ class MlapCube {
     if (split) {
       Mm2Split(a, g, rows);
       CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagSplitQReady);
+      if (MlapCqFirst(*t_) && KvInHalves(g)) KvHalf(g, true);
     }
     // MM2 of head h + 1 before MM3 of head h: the vector cores rope (and dequantize) head h while
     // the cube streams the next head's W_uq_qr.
@@ -312,7 +365,8 @@ class MlapCube {
   }
 
   const MlaPrologTiling* t_ = nullptr;
-  uint32_t core_ = 0, c1_ = 0, qCols_ = 0, colBegin_ = 0, colEnd_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0;
+  uint32_t core_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0;
+  MlapMm1Ranges mm1_;  // our MM1 columns
   uint32_t wholeCols_ = 0, q2Begin_ = 0, q2End_ = 0, q3Begin_ = 0, q3End_ = 0;  // split heads: W_uq_qr offset, our columns
   bool cqLoaded_ = false, qnLoaded_ = false;
   MlapWorkspace ws_;

@@ -56,14 +56,16 @@ class MlapGemm {
   template <typename TI> static constexpr uint32_t KAlign() { return sizeof(TI) == 1 ? 32 : 16; }
   // Columns of a B tile as the cube multiplies them (int8 B fractals hold 32 k: whole 32-column blocks).
   template <typename TI> __aicore__ static inline uint32_t NPad(uint32_t n) { return AlignUp(n, sizeof(TI) == 1 ? 32 : 16); }
-  // k of an L1 chunk for an n-column tile: the A slot's k, or fewer so that the B chunk fills its
-  // slot (tiles wider than kMlapColTile) and, for an A streamed from GM, so that its mPad rows fill
-  // the A slot (prefill groups of 128 rows).
+  // k of an L1 chunk for an n-column tile: as many as fill the B slot. An A streamed from GM caps it
+  // at the A slot's k (64 rows; fewer k for the mPad rows of a prefill group of 128). With an
+  // L1-resident A, a tile narrower than kMlapColTile takes more k per chunk, so that PrefetchB's two
+  // chunks hold more of its B (decode's split heads: all of it).
   template <typename TI> __aicore__ static inline uint32_t ChunkK(uint32_t n, bool streamedA, uint32_t mPad) {
-    uint32_t k = kBSlot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
-    if (k > KL1<TI>()) k = KL1<TI>();
+    const uint32_t k = kBSlot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+    if (!streamedA) return k;
     const uint32_t kA = kASlot / (mPad * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
-    return streamedA && kA < k ? kA : k;
+    const uint32_t cap = kA < KL1<TI>() ? kA : KL1<TI>();
+    return cap < k ? cap : k;
   }
   // k of one L0 step: half of an L1 chunk of A (64 rows; 128 rows fill the L0A slot), or fewer so
   // that B's step fits its L0B slot.
@@ -86,10 +88,10 @@ class MlapGemm {
   }
 
   // acc = A x B for K (a multiple of 16), n <= kMlapMaxColTile columns of B and rows <= 128
-  // (rows x n fp32 within the caller's L0C tile).
+  // (rows x n fp32 within the caller's L0C tile); with `accumulate`, acc += A x B.
   template <typename TI, typename TC>
   __aicore__ inline void Run(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a, const MlapOperandB<TI>& b,
-                             uint32_t K, uint32_t n, uint32_t rows) {
+                             uint32_t K, uint32_t n, uint32_t rows, bool accumulate = false) {
     static_assert(KL1<TI>() * kMlapColTile * sizeof(TI) == kBSlot, "a B chunk of kMlapColTile columns fills its L1 slot");
     mPad_ = AlignUp(rows, 16);
     kChunk_ = ChunkK<TI>(n, !a.resident, mPad_);
@@ -100,7 +102,7 @@ class MlapGemm {
     for (uint32_t i = 0; i < chunks; ++i) {
       Chunk next;
       if (i + 1 < chunks) next = i + 1 < pre ? pre_[i + 1] : Load(a, b, K, n, rows, i + 1);
-      Multiply(acc, a, cur, n, i == 0);
+      Multiply(acc, a, cur, n, i == 0 && !accumulate);
       cur = next;
     }
   }

@@ -9,7 +9,8 @@
 //   NormCq(s)   the group's rows spread over all vector cores: c^Q = qc_qr_scale * RMSNorm(x @ W_dq)
 //               [-> smooth, int8 quant] into the c^Q ring, and query_norm; a second barrier, then
 //               our cube may start MM2 (it needs every row)
-//   Kv(s)       rows spread over all vector cores: kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
+//   Kv(s)       decode: after the cubes' W_dkv_kr columns and a third barrier;
+//               rows spread over all vector cores (from the last one): kc_scale * RMSNorm(c) -> kv_cache, RoPE(k_pe)
 //               -> kr_cache, at the token's slot (combined cache: both in one 576-wide row, one copy)
 //   XPrep(s+2)  rows spread over all vector cores: fused input RMSNorm of token_x (and its int8
 //               quant in mode 2) -> the x ring (ready for the cubes after the next barrier)
@@ -109,6 +110,12 @@ class MlapVector {
       NormCq(s);
       SyncAll<true>();  // every row of c^Q(s) is in the ring
       CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
+      if (MlapCqFirst(*t_)) {  // decode: the cubes stream their W_dkv_kr columns meanwhile, the last
+        if (t_->splitHeads > 0) SplitHeads(s);  // part after the split heads' q (mlap_cube.h KvHalf)
+        KvStart(s);
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1KvDone);
+        SyncAll<true>();
+      }
       Kv(s);
       if (prep && s + 2 < groups) XPrep(s + 2);
     }
@@ -124,6 +131,11 @@ class MlapVector {
   }
   __aicore__ inline void SharedRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
     MlapVectorRows(MlapGroupRows(*t_, g), 2 * t_->blockDim, 2 * core_ + sub_, begin, end);
+  }
+  // The cache rows, spread from the last vector core down: with few tokens they land on other vector
+  // cores than the c^Q rows and the split heads' rope rows (the first ones).
+  __aicore__ inline void KvRows(uint32_t g, uint32_t& begin, uint32_t& end) const {
+    MlapVectorRows(MlapGroupRows(*t_, g), 2 * t_->blockDim, 2 * t_->blockDim - 1 - (2 * core_ + sub_), begin, end);
   }
 
   static constexpr uint32_t kArenaBytes = 180 * 1024;  // of the 184 KiB a kernel may use
@@ -316,18 +328,18 @@ class MlapVector {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
     uint32_t r0, r1;
-    SharedRows(g, r0, r1);
+    KvRows(g, r0, r1);
+    const bool started = kvStarted_;
+    kvStarted_ = false;
     const LocalTensor<float> v = rows_.Scratch().row;
     GlobalTensor<Mm1Out> mm1;
     mm1.SetGlobalBuffer(reinterpret_cast<__gm__ Mm1Out*>(ws_.Mm1(g)));
     for (uint32_t r = r0; r < r1; ++r) {
-      const uint64_t token = uint64_t(g) * t_->groupTokens + r;
-      const int64_t slot = t.paged ? cacheIndex_.GetValue(token) : int64_t(token);
+      const int64_t slot = r == r0 && started ? kvFirstSlot_ : KvRowStart(g, r);
       if (slot < 0) continue;  // negative cache_index: not cached
       rows_.Load(v, mm1[uint64_t(r) * c1_ + t.qLora], kMlapKvRopeDim);
       if constexpr (kMode == kMlapW8A8) Dequant(v, scaleWDkvUb_, XScale(g, r), kMlapKvRopeDim);
       rows_.RmsNorm(v, gammaCkv_, kMlapKvLoraDim, t.epsCkv, t.kcScale);
-      rows_.LoadCosSin(cosKv_, sinKv_, cos_[token * kMlapRopeDim], sin_[token * kMlapRopeDim], 1);
       const LocalTensor<float> kpe = v[kMlapKvLoraDim];
       rows_.Rope(kpe, cosKv_, sinKv_, deint_, 1);
       if (t.combined) {  // v is the whole cache row now: [c^KV | roped k], one copy out
@@ -341,13 +353,32 @@ class MlapVector {
       }
     }
   }
+  // Cache row r of group g: its slot (negative: not cached) and, if cached, the token's RoPE tables
+  // -> cosKv_ / sinKv_.
+  __aicore__ inline int64_t KvRowStart(uint32_t g, uint32_t r) {
+    const uint64_t token = uint64_t(g) * t_->groupTokens + r;
+    const int64_t slot = t_->paged ? cacheIndex_.GetValue(token) : int64_t(token);
+    if (slot >= 0) rows_.LoadCosSin(cosKv_, sinKv_, cos_[token * kMlapRopeDim], sin_[token * kMlapRopeDim], 1);
+    return slot;
+  }
+
+  // Decode: the first of our cache rows' slot and tables, while the cubes still stream W_dkv_kr
+  // (a token's cache row is the last vector work of the launch).
+  __aicore__ inline void KvStart(uint32_t g) {
+    uint32_t r0, r1;
+    KvRows(g, r0, r1);
+    kvStarted_ = r0 < r1;
+    if (kvStarted_) kvFirstSlot_ = KvRowStart(g, r0);
+  }
+
 
   // Per head of this AI core: RoPE(q_pe) of our rows -> query_rope; modes 1, 2: q_nope -> the cube.
-  // The split heads first: the cube computes their q before its whole heads'.
+  // The split heads (decode only: Process takes them right after c^Q) come first: the cube computes
+  // their q before its whole heads'.
   __aicore__ inline void Heads(uint32_t g) {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
-    if (t.splitHeads > 0) SplitHeads(g);
+    if (t.splitHeads > 0 && !MlapCqFirst(t)) SplitHeads(g);
     uint32_t r0, r1;
     OwnRows(g, r0, r1);
     const uint32_t n = r1 - r0;
@@ -526,6 +557,8 @@ class MlapVector {
   const MlaPrologTiling* t_ = nullptr;
   uint32_t core_ = 0, sub_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0, used_ = 0;
   uint32_t wholeHeads_ = 0, q2Begin_ = 0, q2End_ = 0;  // split heads: our cube's MM2 columns
+  bool kvStarted_ = false;  // decode: KvStart took our first cache row's slot (kvFirstSlot_) and tables
+  int64_t kvFirstSlot_ = -1;
   MlapWorkspace ws_;
   MlapRows rows_;
   AscendC::TPipe pipe_;
