@@ -22,5 +22,7 @@ struct MoeFinalizeRoutingTiling {
 
 constexpr uint32_t kMoeFinalizeMaxTopK = 64;  // valid slots of a token are kept as a 64-bit mask
 constexpr uint32_t kMoeFinalizeChunk = 2048;
+constexpr uint32_t kMoeFinalizeLoads = 4;  // row loads in flight ahead of the vector unit
+constexpr uint32_t kMoeFinalizeIndexWords = 2048;  // dst (and scales, expert ids) words of a token batch in UB
 
 }  // namespace ascend_glm5
