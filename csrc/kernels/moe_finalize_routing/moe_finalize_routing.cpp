@@ -37,7 +37,9 @@ class MoeFinalizeRoutingKernel {
 
     // Load buffers: a row (or skip1) and, if used, its bias row (or skip2) behind it.
     loadLen_ = (t.hasBias || t.hasSkip2 ? 2 : 1) * t.chunk;
-    pipe_.InitBuffer(loadBuf_, kMoeFinalizeLoads * loadLen_ * sizeof(T));
+    const uint32_t fit = kMoeFinalizeLoadBytes / (loadLen_ * sizeof(T));
+    loads_ = fit < kMoeFinalizeMaxLoads ? fit : kMoeFinalizeMaxLoads;
+    pipe_.InitBuffer(loadBuf_, loads_ * loadLen_ * sizeof(T));
     pipe_.InitBuffer(outQue_, 2, t.chunk * sizeof(T));
     pipe_.InitBuffer(workBuf_, 3 * t.chunk * sizeof(float));  // accumulator, row, bias
     // dst, scales and expert ids of a batch of tokens, read by the scalar unit from UB.
@@ -64,8 +66,8 @@ class MoeFinalizeRoutingKernel {
       }
       Tile(token, static_cast<uint32_t>(i % chunks_));
     }
-    for (uint32_t u = issued_ > kMoeFinalizeLoads ? issued_ - kMoeFinalizeLoads : 0; u < issued_; ++u)
-      WaitFlag<HardEvent::V_MTE2>(u % kMoeFinalizeLoads);  // every SetFlag gets its WaitFlag
+    for (uint32_t u = issued_ > loads_ ? issued_ - loads_ : 0; u < issued_; ++u)
+      WaitFlag<HardEvent::V_MTE2>(u % loads_);  // every SetFlag gets its WaitFlag
   }
 
  private:
@@ -116,11 +118,11 @@ class MoeFinalizeRoutingKernel {
     batchStride_ = AlignUp(n, 8);
   }
 
-  // Loads run ahead of the vector unit by up to kMoeFinalizeLoads row pieces, across tiles (within
+  // Loads run ahead of the vector unit by up to loads_ row pieces, across tiles (within
   // the loaded index batch), in the order Tile consumes them: per tile its skip rows, then its
   // existing slots in k order.
   __aicore__ inline void IssueLoads() {
-    while (issued_ - used_ < kMoeFinalizeLoads && loadTile_ < loadLimit_) {
+    while (issued_ - used_ < loads_ && loadTile_ < loadLimit_) {
       const uint32_t token = static_cast<uint32_t>(loadTile_ / chunks_), c = static_cast<uint32_t>(loadTile_ % chunks_);
       const uint32_t col = c * t_.chunk, len = TileLen(c);
       if (loadSlot_ == kFirstLoad) {
@@ -143,8 +145,8 @@ class MoeFinalizeRoutingKernel {
   // Loads `len` elements at column `col` of a row of `src` (and of `src2`) into the next load buffer.
   __aicore__ inline void Load(const GlobalTensor<T>& src, uint64_t row, bool second, const GlobalTensor<T>& src2,
                               uint64_t row2, uint32_t col, uint32_t len) {
-    const uint32_t b = issued_ % kMoeFinalizeLoads;
-    if (issued_ >= kMoeFinalizeLoads) WaitFlag<HardEvent::V_MTE2>(b);  // the vector unit is done with it
+    const uint32_t b = issued_ % loads_;
+    if (issued_ >= loads_) WaitFlag<HardEvent::V_MTE2>(b);  // the vector unit is done with it
     LocalTensor<T> buf = LoadBuffer(b);
     CopyGmToUb(buf, src[row * t_.hidden + col], len);
     if (second) CopyGmToUb(buf[t_.chunk], src2[row2 * t_.hidden + col], len);
@@ -158,7 +160,7 @@ class MoeFinalizeRoutingKernel {
   // for the loads ahead.
   __aicore__ inline void SumLoad(const LocalTensor<float>& dst, const LocalTensor<float>& scratch, bool second,
                                  uint32_t len) {
-    const uint32_t b = used_ % kMoeFinalizeLoads;
+    const uint32_t b = used_ % loads_;
     WaitFlag<HardEvent::MTE2_V>(b);
     LocalTensor<T> buf = LoadBuffer(b);
     ToFloat(dst, buf, len);
@@ -197,7 +199,7 @@ class MoeFinalizeRoutingKernel {
   }
 
   MoeFinalizeRoutingTiling t_;
-  uint32_t pairs_ = 0, chunks_ = 0, loadLen_ = 0;
+  uint32_t pairs_ = 0, chunks_ = 0, loadLen_ = 0, loads_ = 0;  // loads_: load buffers (one event id each)
   uint64_t tileBegin_ = 0, tileEnd_ = 0;
   uint32_t batchMax_ = 0, batchBegin_ = 0, batchEnd_ = 0, batchStride_ = 0;
   bool slotOrder_ = true;
