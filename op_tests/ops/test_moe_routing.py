@@ -184,8 +184,9 @@ def test_rows_are_grouped_by_expert_in_token_order():
 
 
 def test_init_routing_gm_traffic():
-    # Each core reads all ids twice (histogram, then rows); every row of x is copied once per active
-    # pair (read and written), dropped rows are written as zeros; indices and scales written once.
+    # Each core reads all ids twice (histogram, then rows) and all per-token scales once (into UB);
+    # every row of x is copied once per active pair (read and written), dropped rows are written as
+    # zeros; indices and scales written once.
     g = torch.Generator().manual_seed(5)
     tokens, top_k, experts, hidden = 64, 8, 32, 512
     ids = _ids(tokens, top_k, experts, g)
@@ -195,7 +196,7 @@ def test_init_routing_gm_traffic():
     launch = cpu_module().last_launch()
     pairs, active = ids.numel(), int(((ids >= 0) & (ids < experts)).sum())
     assert launch["kernel"] == "moe_init_routing_v2" and launch["cores"] == 48
-    assert launch["total"]["mte2_bytes"] == 48 * 2 * pairs * 4 + active * hidden
+    assert launch["total"]["mte2_bytes"] == 48 * (2 * pairs * 4 + tokens * 4) + active * hidden
     assert launch["total"]["mte3_bytes"] == pairs * hidden + 2 * pairs * 4 + experts * 8
 
 
