@@ -2,11 +2,11 @@
 // (token, slot) pairs by expert, count tokens per expert, gather the rows of x (and their scales).
 //
 // A counting sort with no cross-core synchronisation: every vector core scans all expert ids
-// twice (scalar work, 2P steps; the ids are 4P bytes): once for the histogram and thus every
-// expert's first row, once more to give every pair its row (pairs of one expert keep pair order,
-// so the result is the stable sort). During the second scan a core keeps what falls into its own
-// contiguous range of rows and of pairs, so each output is written contiguously by exactly one
-// core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
+// twice (scalar work; the ids are 4P bytes, read two per scalar read): once for the histogram and
+// thus every expert's first row, once more to give rows to the pairs of the experts whose rows fall
+// into the core's own contiguous range of rows (pairs of one expert keep pair order, so the result
+// is the stable sort), and to the core's own contiguous range of pairs. So each output is written
+// contiguously by exactly one core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
 // (one row copy through UB each) and their scales. Core 0 writes the per-expert counts. Pairs
 // whose expert is outside [start, end) are dropped: they sort after all active pairs, their rows
 // are zeros with scale 0 and -1 marks them in the index output.
@@ -42,17 +42,18 @@ class MoeInitRoutingKernel {
     const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
-    pipe_.InitBuffer(countBuf_, 2 * buckets * sizeof(int32_t) + scaleBytes);  // first rows, running rows, scales
+    pipe_.InitBuffer(countBuf_, 3 * buckets * sizeof(int32_t) + scaleBytes);  // first rows, next rows, seen, scales
     pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales; before them: expert_tokens (core 0)
     // Copy slots (one event id each) in the UB left, and a zero row.
-    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + 2 * buckets * sizeof(int32_t) + scaleBytes +
+    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + 3 * buckets * sizeof(int32_t) + scaleBytes +
                            rangeBytes + rowBuf_;
     const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
     slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
     pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
     firstRow_ = countBuf_.GetWithOffset<int32_t>(buckets, 0);
     nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, buckets * sizeof(int32_t));
-    if (scalesInUb_) scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), 2 * buckets * sizeof(int32_t));
+    seen_ = countBuf_.GetWithOffset<int32_t>(buckets, 2 * buckets * sizeof(int32_t));
+    if (scalesInUb_) scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), 3 * buckets * sizeof(int32_t));
     pairOfRow_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, 0);
     rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
     rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
@@ -111,7 +112,10 @@ class MoeInitRoutingKernel {
       first = idBuf_.Get<int32_t>().GetValue(i);
     }
   }
-  __aicore__ inline void CountId(int32_t id) {
+  __aicore__ inline void CountId(uint32_t pair, int32_t id) {
+    if (pair == begin_) {  // seen_: pairs per bucket before this core's first pair
+      for (uint32_t e = 0; e <= t_.experts; ++e) seen_.SetValue(e, firstRow_.GetValue(e));
+    }
     const uint32_t e = Bucket(id);
     firstRow_.SetValue(e, firstRow_.GetValue(e) + 1);
   }
@@ -124,8 +128,8 @@ class MoeInitRoutingKernel {
       for (uint32_t i = 0; i < n; i += 2) {
         int32_t first = 0, second = 0;
         ReadIds(i, n, first, second);
-        CountId(first);
-        if (i + 1 < n) CountId(second);
+        CountId(c + i, first);
+        if (i + 1 < n) CountId(c + i + 1, second);
       }
     }
     int32_t row = 0;
@@ -148,9 +152,29 @@ class MoeInitRoutingKernel {
     DataCopyPad(tokensOut_, out, DataCopyExtParams(1, t_.experts * sizeof(int64_t), 0, 0, 0));
   }
 
-  // Second scan: the row of every pair (pairs of a bucket in pair order); keep rows and pairs in [a, b).
+  // Second scan, for rows and pairs [a, b): the pair of each row, the row of each pair. Only the
+  // experts whose rows meet [a, b) (the window) are followed through all pairs (their rows in pair
+  // order: the stable sort); a pair in [a, b) gets its bucket's first row plus the pairs of its
+  // bucket before it (seen_, which holds the counts before pair a).
   __aicore__ inline void AssignRows(uint64_t a, uint64_t b) {
-    for (uint32_t e = 0; e <= t_.experts; ++e) nextRow_.SetValue(e, firstRow_.GetValue(e));
+    // The first expert whose rows end after a (firstRow_[E] = activeRows_: a binary search), then
+    // on while its rows start before b.
+    uint32_t lo = 0, hi = t_.experts;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (uint64_t(firstRow_.GetValue(mid + 1)) > a) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    windowBegin_ = lo;
+    windowEnd_ = lo;
+    for (; windowEnd_ < t_.experts; ++windowEnd_) {
+      const int32_t row = firstRow_.GetValue(windowEnd_);
+      if (uint64_t(row) >= b) break;
+      nextRow_.SetValue(windowEnd_, row);
+    }
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
       for (uint32_t i = 0; i < n; i += 2) {
@@ -163,10 +187,16 @@ class MoeInitRoutingKernel {
   }
   __aicore__ inline void AssignRow(uint32_t pair, int32_t id, uint64_t a, uint64_t b) {
     const uint32_t e = Bucket(id);
-    const int32_t row = nextRow_.GetValue(e);
-    nextRow_.SetValue(e, row + 1);
-    if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
-    if (pair >= a && pair < b) rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? row : -1);
+    if (e >= windowBegin_ && e < windowEnd_) {
+      const int32_t row = nextRow_.GetValue(e);
+      nextRow_.SetValue(e, row + 1);
+      if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
+    }
+    if (pair >= a && pair < b) {
+      const int32_t before = seen_.GetValue(e);
+      seen_.SetValue(e, before + 1);
+      rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? firstRow_.GetValue(e) + before : -1);
+    }
   }
   __aicore__ inline float TokenScale(uint32_t token) {
     return scalesInUb_ ? scaleUb_.GetValue(token) : scale_.GetValue(token);
@@ -219,10 +249,11 @@ class MoeInitRoutingKernel {
   MoeInitRoutingTiling t_;
   uint64_t begin_ = 0, end_ = 0;
   uint32_t rowChunk_ = 0, rowBuf_ = 0, slots_ = 0, activeRows_ = 0, copies_ = 0;
+  uint32_t windowBegin_ = 0, windowEnd_ = 0;  // experts [begin, end) with rows in the current range
   bool scalesInUb_ = false;
   TPipe pipe_;
   TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;
-  LocalTensor<int32_t> firstRow_, nextRow_, pairOfRow_, rowOfPair_;
+  LocalTensor<int32_t> firstRow_, nextRow_, seen_, pairOfRow_, rowOfPair_;
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
