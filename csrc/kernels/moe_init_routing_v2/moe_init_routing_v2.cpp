@@ -36,6 +36,7 @@ class MoeInitRoutingKernel {
     rowChunk_ = t.rowBytes < kMoeRoutingRowChunk ? t.rowBytes : kMoeRoutingRowChunk;
     rowBuf_ = AlignUp(rowChunk_, 32);
     const uint32_t buckets = AlignUp(t.experts + 1, 8);  // + 1: the dropped pairs' bucket
+    buckets_ = buckets;
     // The per-token scales sit in UB when they fit (scalar reads of GM would mostly miss the cache).
     const uint32_t tokens32 = static_cast<uint32_t>(tokens);
     scalesInUb_ = t.hasScale && tokens <= kMoeRoutingScaleWords;
@@ -114,7 +115,11 @@ class MoeInitRoutingKernel {
   }
   __aicore__ inline void CountId(uint32_t pair, int32_t id) {
     if (pair == begin_) {  // seen_: pairs per bucket before this core's first pair
-      for (uint32_t e = 0; e <= t_.experts; ++e) seen_.SetValue(e, firstRow_.GetValue(e));
+      SetFlag<HardEvent::S_V>(0);  // one vector copy of the counts so far
+      WaitFlag<HardEvent::S_V>(0);
+      Adds(seen_, firstRow_, int32_t(0), static_cast<int32_t>(buckets_));
+      SetFlag<HardEvent::V_S>(0);
+      WaitFlag<HardEvent::V_S>(0);
     }
     const uint32_t e = Bucket(id);
     firstRow_.SetValue(e, firstRow_.GetValue(e) + 1);
@@ -122,7 +127,9 @@ class MoeInitRoutingKernel {
 
   // Pairs per bucket, then each bucket's first row (exclusive prefix sum).
   __aicore__ inline void Histogram() {
-    for (uint32_t e = 0; e <= t_.experts; ++e) firstRow_.SetValue(e, 0);
+    Duplicate(firstRow_, int32_t(0), static_cast<int32_t>(buckets_));
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
       for (uint32_t i = 0; i < n; i += 2) {
@@ -143,9 +150,11 @@ class MoeInitRoutingKernel {
 
   __aicore__ inline void WriteExpertTokens() {
     LocalTensor<int64_t> out = rangeBuf_.Get<int64_t>();
+    int32_t begin = 0;  // firstRow_[0]
     for (uint32_t e = 0; e < t_.experts; ++e) {
       const int32_t end = e + 1 < t_.experts ? firstRow_.GetValue(e + 1) : int32_t(activeRows_);
-      out.SetValue(e, t_.countType == 1 ? int64_t(end - firstRow_.GetValue(e)) : int64_t(end));
+      out.SetValue(e, t_.countType == 1 ? int64_t(end - begin) : int64_t(end));
+      begin = end;
     }
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
@@ -249,7 +258,7 @@ class MoeInitRoutingKernel {
   MoeInitRoutingTiling t_;
   uint64_t begin_ = 0, end_ = 0;
   uint32_t rowChunk_ = 0, rowBuf_ = 0, slots_ = 0, activeRows_ = 0, copies_ = 0;
-  uint32_t windowBegin_ = 0, windowEnd_ = 0;  // experts [begin, end) with rows in the current range
+  uint32_t windowBegin_ = 0, windowEnd_ = 0, buckets_ = 0;  // experts [begin, end) with rows in the current range
   bool scalesInUb_ = false;
   TPipe pipe_;
   TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;
