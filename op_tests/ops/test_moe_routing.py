@@ -13,6 +13,8 @@ from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.reference.moe_routing import moe_finalize_routing as ref_finalize
 from ascend_glm5.reference.moe_routing import moe_init_routing_v2 as ref_init
 
+from ._cores import ai_cores
+
 
 # ---- the oracle: torch_npu's formulas, one element at a time (slow; small cases only) -------------
 
@@ -149,6 +151,22 @@ def test_reference_init_matches_the_formulas(tokens, top_k, experts):
                     assert a.dtype == b.dtype and torch.equal(a, b)
 
 
+@pytest.mark.parametrize("cores,tokens,top_k,experts", [
+    (1, 1200, 8, 16),   # 2 vector cores, 4800 rows each: two row ranges per core (4096 + 704)
+    (1, 4100, 1, 3),    # more tokens than the scales UB holds (4096): scales read from GM
+    (24, 3, 8, 256),    # 24 pairs over 48 cores: experts without rows inside a core's window
+])
+def test_init_routing_ranges_windows_and_scales(cores, tokens, top_k, experts):
+    g = torch.Generator().manual_seed(tokens + experts)
+    ids = _ids(tokens, top_k, experts, g)
+    x = torch.randint(-100, 100, (tokens, 3), dtype=torch.int8, generator=g)
+    scale = torch.rand(tokens, generator=g)
+    with ai_cores(cores):
+        for row_idx_type in (0, 1):
+            _init_both(x, ids, scale, experts, [], row_idx_type, 1)
+        _init_both(x, ids, scale, experts, [1, experts - 1] if experts > 1 else [], 0, 0)
+
+
 def test_init_routing_no_pairs_and_all_dropped():
     ex, idx, counts, sc = ops.moe_init_routing_v2(torch.zeros(0, 8, dtype=torch.int8),
                                                   torch.zeros(0, 2, dtype=torch.int32), expert_num=4, quant_mode=-1,
@@ -184,8 +202,9 @@ def test_rows_are_grouped_by_expert_in_token_order():
 
 
 def test_init_routing_gm_traffic():
-    # Each core reads all ids twice (histogram, then rows); every row of x is copied once per active
-    # pair (read and written), dropped rows are written as zeros; indices and scales written once.
+    # Each core reads all ids twice (histogram, then rows) and all per-token scales once (into UB);
+    # every row of x is copied once per active pair (read and written), dropped rows are written as
+    # zeros; indices and scales written once.
     g = torch.Generator().manual_seed(5)
     tokens, top_k, experts, hidden = 64, 8, 32, 512
     ids = _ids(tokens, top_k, experts, g)
@@ -195,7 +214,7 @@ def test_init_routing_gm_traffic():
     launch = cpu_module().last_launch()
     pairs, active = ids.numel(), int(((ids >= 0) & (ids < experts)).sum())
     assert launch["kernel"] == "moe_init_routing_v2" and launch["cores"] == 48
-    assert launch["total"]["mte2_bytes"] == 48 * 2 * pairs * 4 + active * hidden
+    assert launch["total"]["mte2_bytes"] == 48 * (2 * pairs * 4 + tokens * 4) + active * hidden
     assert launch["total"]["mte3_bytes"] == pairs * hidden + 2 * pairs * 4 + experts * 8
 
 
@@ -222,6 +241,36 @@ def test_finalize_routing_matches_reference(dtype, drop_pad_mode):
         assert ((got.float() - want.float()).abs() <= tol * (want.float().abs() + 8)).all()
 
 
+@pytest.mark.parametrize("cores,tokens,top_k,hidden", [
+    (1, 70, 64, 40),     # 2 vector cores, 35 tokens each: index batches of 32 tokens (K = 64), then 3
+    (1, 300, 1, 130),    # K = 1: one layout; a batch of all 150 tokens of a core, 3-column tail
+    (24, 1, 8, 6144),    # decode: one token over 48 cores in narrow tiles
+    (24, 5, 8, 1000),    # few tokens: tiles narrower than H, loads running ahead across tiles
+])
+def test_finalize_index_batches_and_tiles(cores, tokens, top_k, hidden):
+    g = torch.Generator().manual_seed(tokens + top_k)
+    experts = 7
+    rows = torch.randn(tokens * top_k, hidden, generator=g).bfloat16()
+    skip1, skip2 = (torch.randn(tokens, hidden, generator=g).bfloat16() for _ in range(2))
+    bias = torch.randn(experts, hidden, generator=g).bfloat16()
+    scales = torch.rand(tokens, top_k, generator=g)
+    dst = torch.randperm(tokens * top_k, generator=g).to(torch.int32)
+    dst[torch.rand(tokens * top_k, generator=g) < 0.2] = -1  # dropped pairs
+    expert = torch.randint(0, experts, (tokens, top_k), generator=g, dtype=torch.int32)
+    for mode in (0, 2):
+        if tokens > 1:  # a token whose every pair is dropped (its row: the skips alone, or zeros)
+            idx = [k * tokens + 1 for k in range(top_k)] if mode == 0 else [top_k + k for k in range(top_k)]
+            dst_m = dst.clone()
+            dst_m[idx] = -1
+        else:
+            dst_m = dst
+        for args in ((skip1, skip2, bias, scales), (None, None, None, scales)):
+            with ai_cores(cores):
+                got = ops.moe_finalize_routing(rows, *args, dst_m, expert, mode)
+            want = ref_finalize(rows, *args, dst_m, expert, mode, tokens=tokens)
+            assert torch.equal(got, want), (mode, args[0] is None)
+
+
 def test_init_then_finalize_is_the_weighted_sum_of_token_rows():
     g = torch.Generator().manual_seed(4)
     tokens, top_k, experts = 50, 8, 32
@@ -237,7 +286,8 @@ def test_init_then_finalize_is_the_weighted_sum_of_token_rows():
 
 
 def test_finalize_routing_gm_traffic():
-    # Each routed row read once (dropped ones never), out written once.
+    # Each routed row read once (dropped ones never), out written once; each core reads the dst and
+    # scale words of its tokens once (one token per core here: 30 tiles on 48 cores).
     g = torch.Generator().manual_seed(6)
     tokens, top_k, hidden = 30, 4, 1000
     rows = torch.randn(tokens * top_k, hidden, generator=g).to(torch.bfloat16)
@@ -246,7 +296,7 @@ def test_finalize_routing_gm_traffic():
     ops.moe_finalize_routing(rows, None, None, None, torch.rand(tokens, top_k), dst, None, 2)
     launch = cpu_module().last_launch()
     assert launch["kernel"] == "moe_finalize_routing"
-    assert launch["total"]["mte2_bytes"] == int((dst >= 0).sum()) * hidden * 2
+    assert launch["total"]["mte2_bytes"] == int((dst >= 0).sum()) * hidden * 2 + tokens * top_k * 8
     assert launch["total"]["mte3_bytes"] == tokens * hidden * 2
 
 

@@ -6,6 +6,28 @@
 #include "moe_finalize_routing_host.h"
 
 namespace ascend_glm5::host {
+namespace {
+
+// Columns per tile: the multiple of 64 (up to kMoeFinalizeChunk) whose busiest core has the least
+// work, a tile costing its columns plus a fixed overhead. Few tokens (decode) get narrow tiles so
+// that every core has some; many tokens keep the widest.
+uint32_t ChooseChunk(uint64_t tokens, uint32_t hidden, uint32_t aivCores) {
+  constexpr uint64_t kTileOverheadColumns = 256;
+  const uint32_t widest = std::min(kMoeFinalizeChunk, AlignUp(hidden, 64));
+  uint32_t best = widest;
+  uint64_t bestCost = ~0ull;
+  for (uint32_t chunk = widest; chunk >= 64; chunk -= 64) {
+    const uint64_t tiles = std::max<uint64_t>(1, tokens) * CeilDiv(hidden, chunk);
+    const uint64_t cost = (tiles + aivCores - 1) / aivCores * (chunk + kTileOverheadColumns);
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = chunk;
+    }
+  }
+  return best;
+}
+
+}  // namespace
 
 MoeFinalizeRoutingTiling MakeMoeFinalizeRoutingTiling(uint64_t tokens, uint32_t topK, uint32_t hidden, uint32_t dtype,
                                                       bool rowOrder, bool hasSkip1, bool hasSkip2, uint32_t experts,
@@ -21,7 +43,7 @@ MoeFinalizeRoutingTiling MakeMoeFinalizeRoutingTiling(uint64_t tokens, uint32_t 
   t.tokens = static_cast<uint32_t>(tokens);
   t.topK = topK;
   t.hidden = hidden;
-  t.chunk = std::min(kMoeFinalizeChunk, AlignUp(hidden, 64));
+  t.chunk = ChooseChunk(tokens, hidden, std::max(1u, aivCores));
   t.dtype = dtype;
   t.rowOrder = rowOrder ? 1 : 0;
   t.hasSkip1 = hasSkip1 ? 1 : 0;

@@ -9,7 +9,7 @@ struct MoeFinalizeRoutingTiling {
   uint32_t tokens;     // T
   uint32_t topK;       // K (<= kMoeFinalizeMaxTopK)
   uint32_t hidden;     // H
-  uint32_t chunk;      // columns per tile, a multiple of 64
+  uint32_t chunk;      // columns per tile, a multiple of 64 (<= kMoeFinalizeChunk)
   uint32_t dtype;      // DTypeId of the rows, skips, bias and output: kFloat16, kBFloat16 or kFloat32
   uint32_t rowOrder;   // 1: index of (t, k) at t*K + k (drop_pad_mode 2); 0: at k*T + t (drop_pad_mode 0)
   uint32_t hasSkip1;
@@ -22,5 +22,8 @@ struct MoeFinalizeRoutingTiling {
 
 constexpr uint32_t kMoeFinalizeMaxTopK = 64;  // valid slots of a token are kept as a 64-bit mask
 constexpr uint32_t kMoeFinalizeChunk = 2048;
+constexpr uint32_t kMoeFinalizeMaxLoads = 8;         // row loads in flight ahead of the vector unit (event ids 0-7)
+constexpr uint32_t kMoeFinalizeLoadBytes = 64 * 1024;  // UB for them (>= 4 loads of the widest tile)
+constexpr uint32_t kMoeFinalizeIndexWords = 2048;  // dst (and scales, expert ids) words of a token batch in UB
 
 }  // namespace ascend_glm5

@@ -2,11 +2,11 @@
 // (token, slot) pairs by expert, count tokens per expert, gather the rows of x (and their scales).
 //
 // A counting sort with no cross-core synchronisation: every vector core scans all expert ids
-// twice (scalar work, 2P steps; the ids are 4P bytes): once for the histogram and thus every
-// expert's first row, once more to give every pair its row (pairs of one expert keep pair order,
-// so the result is the stable sort). During the second scan a core keeps what falls into its own
-// contiguous range of rows and of pairs, so each output is written contiguously by exactly one
-// core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
+// twice (scalar work; the ids are 4P bytes, read two per scalar read): once for the histogram and
+// thus every expert's first row, once more to give rows to the pairs of the experts whose rows fall
+// into the core's own contiguous range of rows (pairs of one expert keep pair order, so the result
+// is the stable sort), and to the core's own contiguous range of pairs. So each output is written
+// contiguously by exactly one core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
 // (one row copy through UB each) and their scales. Core 0 writes the per-expert counts. Pairs
 // whose expert is outside [start, end) are dropped: they sort after all active pairs, their rows
 // are zeros with scale 0 and -1 marks them in the index output.
@@ -34,25 +34,39 @@ class MoeInitRoutingKernel {
     expandedScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(expandedScale), t.pairs);
 
     rowChunk_ = t.rowBytes < kMoeRoutingRowChunk ? t.rowBytes : kMoeRoutingRowChunk;
-    const uint32_t rowBuf = AlignUp(rowChunk_, 32);
+    rowBuf_ = AlignUp(rowChunk_, 32);
     const uint32_t buckets = AlignUp(t.experts + 1, 8);  // + 1: the dropped pairs' bucket
+    buckets_ = buckets;
+    // The per-token scales sit in UB when they fit (scalar reads of GM would mostly miss the cache).
+    const uint32_t tokens32 = static_cast<uint32_t>(tokens);
+    scalesInUb_ = t.hasScale && tokens <= kMoeRoutingScaleWords;
+    const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
+    const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
-    pipe_.InitBuffer(countBuf_, 2 * buckets * sizeof(int32_t));                 // first rows, running rows
-    pipe_.InitBuffer(tokenBuf_, AlignUp(t.experts, 4) * sizeof(int64_t));      // expert_tokens (core 0)
-    pipe_.InitBuffer(rangeBuf_, 3 * kMoeRoutingRange * sizeof(int32_t));       // pair of row, row of pair, scales
-    pipe_.InitBuffer(copyBuf_, 3 * rowBuf);                                    // two copy slots and a zero row
+    pipe_.InitBuffer(countBuf_, 3 * buckets * sizeof(int32_t) + scaleBytes);  // first rows, next rows, seen, scales
+    pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales; before them: expert_tokens (core 0)
+    // Copy slots (one event id each) in the UB left, and a zero row.
+    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + 3 * buckets * sizeof(int32_t) + scaleBytes +
+                           rangeBytes + rowBuf_;
+    const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
+    slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
+    pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
     firstRow_ = countBuf_.GetWithOffset<int32_t>(buckets, 0);
     nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, buckets * sizeof(int32_t));
+    seen_ = countBuf_.GetWithOffset<int32_t>(buckets, 2 * buckets * sizeof(int32_t));
+    if (scalesInUb_) scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), 3 * buckets * sizeof(int32_t));
     pairOfRow_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, 0);
     rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
     rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
-    slot_[0] = copyBuf_.GetWithOffset<int8_t>(rowBuf, 0);
-    slot_[1] = copyBuf_.GetWithOffset<int8_t>(rowBuf, rowBuf);
-    zeroRow_ = copyBuf_.GetWithOffset<int8_t>(rowBuf, 2 * rowBuf);
+    zeroRow_ = copyBuf_.GetWithOffset<int8_t>(rowBuf_, slots_ * rowBuf_);
   }
 
   __aicore__ inline void Process() {
     if (begin_ >= end_ && GetBlockIdx() != 0) return;
+    if (scalesInUb_ && begin_ < end_) {  // the first id load's MTE2 -> S wait covers this copy
+      DataCopyPad(scaleUb_, scale_, DataCopyExtParams(1, t_.pairs / t_.topK * sizeof(float), 0, 0, 0),
+                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    }
     Histogram();
     if (GetBlockIdx() == 0) WriteExpertTokens();
     if (begin_ >= end_) return;
@@ -62,10 +76,8 @@ class MoeInitRoutingKernel {
     WaitFlag<HardEvent::V_MTE3>(0);
     for (uint64_t a = begin_; a < end_; a += kMoeRoutingRange) {
       const uint64_t b = end_ - a < kMoeRoutingRange ? end_ : a + kMoeRoutingRange;
-      if (a != begin_) {  // the previous range's index and scale writes read these buffers
-        SetFlag<HardEvent::MTE3_S>(0);
-        WaitFlag<HardEvent::MTE3_S>(0);
-      }
+      SetFlag<HardEvent::MTE3_S>(0);  // the previous range's (or the counts') writes read these buffers
+      WaitFlag<HardEvent::MTE3_S>(0);
       AssignRows(a, b);
       WriteRange(a, b);
     }
@@ -90,15 +102,41 @@ class MoeInitRoutingKernel {
     return n;
   }
 
+  // Ids i and i + 1 of the loaded chunk (i even) with one 64-bit scalar read of the int32 pair
+  // (little-endian: id i in the low half); i + 1 == n: id i alone.
+  __aicore__ inline void ReadIds(uint32_t i, uint32_t n, int32_t& first, int32_t& second) {
+    if (i + 1 < n) {
+      const uint64_t both = static_cast<uint64_t>(idBuf_.Get<int64_t>().GetValue(i / 2));
+      first = static_cast<int32_t>(static_cast<uint32_t>(both));
+      second = static_cast<int32_t>(static_cast<uint32_t>(both >> 32));
+    } else {
+      first = idBuf_.Get<int32_t>().GetValue(i);
+    }
+  }
+  __aicore__ inline void CountId(uint32_t pair, int32_t id) {
+    if (pair == begin_) {  // seen_: pairs per bucket before this core's first pair
+      SetFlag<HardEvent::S_V>(0);  // one vector copy of the counts so far
+      WaitFlag<HardEvent::S_V>(0);
+      Adds(seen_, firstRow_, int32_t(0), static_cast<int32_t>(buckets_));
+      SetFlag<HardEvent::V_S>(0);
+      WaitFlag<HardEvent::V_S>(0);
+    }
+    const uint32_t e = Bucket(id);
+    firstRow_.SetValue(e, firstRow_.GetValue(e) + 1);
+  }
+
   // Pairs per bucket, then each bucket's first row (exclusive prefix sum).
   __aicore__ inline void Histogram() {
-    for (uint32_t e = 0; e <= t_.experts; ++e) firstRow_.SetValue(e, 0);
-    LocalTensor<int32_t> ids = idBuf_.Get<int32_t>();
+    Duplicate(firstRow_, int32_t(0), static_cast<int32_t>(buckets_));
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
-      for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t e = Bucket(ids.GetValue(i));
-        firstRow_.SetValue(e, firstRow_.GetValue(e) + 1);
+      for (uint32_t i = 0; i < n; i += 2) {
+        int32_t first = 0, second = 0;
+        ReadIds(i, n, first, second);
+        CountId(c + i, first);
+        if (i + 1 < n) CountId(c + i + 1, second);
       }
     }
     int32_t row = 0;
@@ -111,31 +149,66 @@ class MoeInitRoutingKernel {
   }
 
   __aicore__ inline void WriteExpertTokens() {
-    LocalTensor<int64_t> out = tokenBuf_.Get<int64_t>();
+    LocalTensor<int64_t> out = rangeBuf_.Get<int64_t>();
+    int32_t begin = 0;  // firstRow_[0]
     for (uint32_t e = 0; e < t_.experts; ++e) {
       const int32_t end = e + 1 < t_.experts ? firstRow_.GetValue(e + 1) : int32_t(activeRows_);
-      out.SetValue(e, t_.countType == 1 ? int64_t(end - firstRow_.GetValue(e)) : int64_t(end));
+      out.SetValue(e, t_.countType == 1 ? int64_t(end - begin) : int64_t(end));
+      begin = end;
     }
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
     DataCopyPad(tokensOut_, out, DataCopyExtParams(1, t_.experts * sizeof(int64_t), 0, 0, 0));
   }
 
-  // Second scan: the row of every pair (pairs of a bucket in pair order); keep rows and pairs in [a, b).
+  // Second scan, for rows and pairs [a, b): the pair of each row, the row of each pair. Only the
+  // experts whose rows meet [a, b) (the window) are followed through all pairs (their rows in pair
+  // order: the stable sort); a pair in [a, b) gets its bucket's first row plus the pairs of its
+  // bucket before it (seen_, which holds the counts before pair a).
   __aicore__ inline void AssignRows(uint64_t a, uint64_t b) {
-    for (uint32_t e = 0; e <= t_.experts; ++e) nextRow_.SetValue(e, firstRow_.GetValue(e));
-    LocalTensor<int32_t> ids = idBuf_.Get<int32_t>();
-    for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
-      const uint32_t n = LoadIds(c);
-      for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t pair = c + i;
-        const uint32_t e = Bucket(ids.GetValue(i));
-        const int32_t row = nextRow_.GetValue(e);
-        nextRow_.SetValue(e, row + 1);
-        if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
-        if (pair >= a && pair < b) rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? row : -1);
+    // The first expert whose rows end after a (firstRow_[E] = activeRows_: a binary search), then
+    // on while its rows start before b.
+    uint32_t lo = 0, hi = t_.experts;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (uint64_t(firstRow_.GetValue(mid + 1)) > a) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
       }
     }
+    windowBegin_ = lo;
+    windowEnd_ = lo;
+    for (; windowEnd_ < t_.experts; ++windowEnd_) {
+      const int32_t row = firstRow_.GetValue(windowEnd_);
+      if (uint64_t(row) >= b) break;
+      nextRow_.SetValue(windowEnd_, row);
+    }
+    for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
+      const uint32_t n = LoadIds(c);
+      for (uint32_t i = 0; i < n; i += 2) {
+        int32_t first = 0, second = 0;
+        ReadIds(i, n, first, second);
+        AssignRow(c + i, first, a, b);
+        if (i + 1 < n) AssignRow(c + i + 1, second, a, b);
+      }
+    }
+  }
+  __aicore__ inline void AssignRow(uint32_t pair, int32_t id, uint64_t a, uint64_t b) {
+    const uint32_t e = Bucket(id);
+    if (e >= windowBegin_ && e < windowEnd_) {
+      const int32_t row = nextRow_.GetValue(e);
+      nextRow_.SetValue(e, row + 1);
+      if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
+    }
+    if (pair >= a && pair < b) {
+      const int32_t before = seen_.GetValue(e);
+      seen_.SetValue(e, before + 1);
+      rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? firstRow_.GetValue(e) + before : -1);
+    }
+  }
+  __aicore__ inline float TokenScale(uint32_t token) {
+    return scalesInUb_ ? scaleUb_.GetValue(token) : scale_.GetValue(token);
   }
 
   __aicore__ inline void WriteRange(uint64_t a, uint64_t b) {
@@ -144,7 +217,7 @@ class MoeInitRoutingKernel {
       const bool active = a + i < activeRows_;
       const int32_t pair = pairOfRow_.GetValue(i);
       if (t_.rowIdxType == 1) pairOfRow_.SetValue(i, active ? pair : -1);
-      if (t_.hasScale) rowScale_.SetValue(i, active ? scale_.GetValue(uint32_t(pair) / t_.topK) : 0.0f);
+      if (t_.hasScale) rowScale_.SetValue(i, active ? TokenScale(uint32_t(pair) / t_.topK) : 0.0f);
     }
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
@@ -161,34 +234,37 @@ class MoeInitRoutingKernel {
       }
     }
   }
-  // One row piece GM -> UB -> GM through two alternating slots, or the zero row for a dropped pair.
+  // One row piece GM -> UB -> GM through slots_ slots in turn, or the zero row for a dropped pair.
   __aicore__ inline void CopyPiece(bool active, uint64_t from, uint64_t to, uint32_t len) {
     const DataCopyExtParams p(1, len, 0, 0, 0);
     if (!active) {
       DataCopyPad(expandedX_[to], zeroRow_, p);
       return;
     }
-    const uint32_t s = copies_ & 1;
-    if (copies_ >= 2) WaitFlag<HardEvent::MTE3_MTE2>(s);  // this slot's previous store is done
-    DataCopyPad(slot_[s], x_[from], p, DataCopyPadExtParams<int8_t>(false, 0, 0, 0));
+    const uint32_t s = copies_ % slots_;
+    if (copies_ >= slots_) WaitFlag<HardEvent::MTE3_MTE2>(s);  // this slot's previous store is done
+    LocalTensor<int8_t> slot = copyBuf_.GetWithOffset<int8_t>(rowBuf_, s * rowBuf_);
+    DataCopyPad(slot, x_[from], p, DataCopyPadExtParams<int8_t>(false, 0, 0, 0));
     SetFlag<HardEvent::MTE2_MTE3>(s);
     WaitFlag<HardEvent::MTE2_MTE3>(s);
-    DataCopyPad(expandedX_[to], slot_[s], p);
+    DataCopyPad(expandedX_[to], slot, p);
     SetFlag<HardEvent::MTE3_MTE2>(s);
     ++copies_;
   }
   __aicore__ inline void DrainCopies() {  // every SetFlag gets its WaitFlag
-    for (uint32_t s = 0; s < 2 && s < copies_; ++s) WaitFlag<HardEvent::MTE3_MTE2>((copies_ - 1 - s) & 1);
+    for (uint32_t s = 0; s < slots_ && s < copies_; ++s) WaitFlag<HardEvent::MTE3_MTE2>((copies_ - 1 - s) % slots_);
   }
 
   MoeInitRoutingTiling t_;
   uint64_t begin_ = 0, end_ = 0;
-  uint32_t rowChunk_ = 0, activeRows_ = 0, copies_ = 0;
+  uint32_t rowChunk_ = 0, rowBuf_ = 0, slots_ = 0, activeRows_ = 0, copies_ = 0;
+  uint32_t windowBegin_ = 0, windowEnd_ = 0, buckets_ = 0;  // experts [begin, end) with rows in the current range
+  bool scalesInUb_ = false;
   TPipe pipe_;
-  TBuf<TPosition::VECCALC> idBuf_, countBuf_, tokenBuf_, rangeBuf_, copyBuf_;
-  LocalTensor<int32_t> firstRow_, nextRow_, pairOfRow_, rowOfPair_;
-  LocalTensor<float> rowScale_;
-  LocalTensor<int8_t> slot_[2], zeroRow_;
+  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;
+  LocalTensor<int32_t> firstRow_, nextRow_, seen_, pairOfRow_, rowOfPair_;
+  LocalTensor<float> rowScale_, scaleUb_;
+  LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
   GlobalTensor<int32_t> ids_, rowIdx_;
   GlobalTensor<int64_t> tokensOut_;

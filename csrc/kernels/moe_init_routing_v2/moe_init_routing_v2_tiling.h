@@ -18,9 +18,12 @@ struct MoeInitRoutingTiling {
   uint32_t reserved;
 };
 
-constexpr uint32_t kMoeRoutingMaxExperts = 4096;  // two int32 per expert plus one int64 stay in UB
+constexpr uint32_t kMoeRoutingMaxExperts = 4096;  // two int32 per expert stay in UB (and one int64 on core 0)
 constexpr uint32_t kMoeRoutingIdChunk = 2048;     // expert ids per UB load while scanning
 constexpr uint32_t kMoeRoutingRange = 4096;       // output rows a core settles per scan
 constexpr uint32_t kMoeRoutingRowChunk = 16384;   // bytes per row-copy tile
+constexpr uint32_t kMoeRoutingScaleWords = 4096;  // per-token scales kept in UB up to this many tokens
+constexpr uint32_t kMoeRoutingMaxCopySlots = 8;   // row copies in flight (event ids 0-7)
+constexpr uint32_t kMoeRoutingUbBytes = 184 * 1024;  // UB the kernel's buffers may take
 
 }  // namespace ascend_glm5
