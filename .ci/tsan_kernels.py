@@ -42,30 +42,29 @@ def check_li(label, q, k, w, sparse_count):
     print("lightning_indexer", label, cpu_module().last_launch()["block_dim"], "cores: ok")
 
 
-# Decode rows: each row's keys split over the cores, the partial lists merged after SyncAll.
-q = torch.randn(4, 1, 32, 128, generator=g).to(torch.bfloat16)
-k = torch.randn(4, 3000, 1, 128, generator=g).to(torch.bfloat16)
-check_li("(decode, key splits)", q, k, torch.randn(4, 1, 32, generator=g) * 0.1, 256)
+def li_inputs(batch, rows, heads, keys, hot=None):
+    """Random BSND indexer inputs; hot = (first, end): those keys scaled 16x over the others (which
+    are scaled by 1/4), so they hold the top k, with positive weights."""
+    q = torch.randn(batch, rows, heads, 128, generator=g).to(torch.bfloat16)
+    k = torch.randn(batch, keys, 1, 128, generator=g)
+    if hot:
+        k *= 0.25
+        k[:, hot[0]:hot[1]] *= 16
+    w = torch.rand(batch, rows, heads, generator=g) if hot else torch.randn(batch, rows, heads, generator=g) * 0.1
+    return q, k.to(torch.bfloat16), w
 
+
+# Decode rows: each row's keys split over the cores, the partial lists merged after SyncAll.
+check_li("(decode, key splits)", *li_inputs(4, 1, 32, 3000), 256)
 # One row over every core, its lists written as heads before SyncAll and tails after it: a stretch
 # of keys scaled up holds the top k, so the merge reads its lists past their heads (a GM counter wait).
-q = torch.randn(1, 1, 8, 128, generator=g).to(torch.bfloat16)
-k = (torch.randn(1, 30000, 1, 128, generator=g) * 0.25).to(torch.bfloat16)
-k[:, 14000:15500] *= 16
-check_li("(decode, list tails)", q, k, torch.rand(1, 1, 8, generator=g), 2048)
-
+check_li("(decode, list tails)", *li_inputs(1, 1, 8, 30000, hot=(14000, 15500)), 2048)
 # Prefill: causal groups of 4 rows on every core, each group's rows split between its two vector
 # cores, which keep their rows' whole top-k and write the indices before any SyncAll.
-q = torch.randn(3, 150, 32, 128, generator=g).to(torch.bfloat16)
-k = torch.randn(3, 150, 1, 128, generator=g).to(torch.bfloat16)
-check_li("(prefill, rows split between vector cores)", q, k, torch.randn(3, 150, 32, generator=g) * 0.1, 64)
-
+check_li("(prefill, rows split between vector cores)", *li_inputs(3, 150, 32, 150), 64)
 # Two rows (one group, split by rows) over 20,000 keys: the group is cut over the cores and each
 # row's partial lists are merged after SyncAll, past their heads (the scaled stretch holds the top k).
-q = torch.randn(1, 2, 8, 128, generator=g).to(torch.bfloat16)
-k = (torch.randn(1, 20000, 1, 128, generator=g) * 0.25).to(torch.bfloat16)
-k[:, 9000:11000] *= 16
-check_li("(prefill group cut over cores)", q, k, torch.rand(1, 2, 8, generator=g), 2048)
+check_li("(prefill group cut over cores)", *li_inputs(1, 2, 8, 20000, hot=(9000, 11000)), 2048)
 
 
 def check_sfa(label, n_kv, selected, key_rope_dim, rising=False):
