@@ -1,6 +1,8 @@
 // ascend_glm5._npu: NPU implementations of the ops (built only with CANN + torch_npu). Each op's
 // binding lives in csrc/bind/npu/<op>.cpp; this file defines the module and the launch helpers the
 // op files share (npu_bind.h), the only code here that talks to torch_npu and ACL directly.
+#include "bind/npu_bind.h"  // first, as in every bind file: the NPU glue test precompiles it
+
 #include <acl/acl.h>
 
 #include <array>
@@ -8,7 +10,6 @@
 #include <exception>
 #include <utility>
 
-#include "bind/npu_bind.h"
 #include "torch_npu/csrc/core/npu/NPUFormat.h"
 #include "torch_npu/csrc/core/npu/NPUStream.h"
 #include "torch_npu/csrc/framework/OpCommand.h"

@@ -37,7 +37,9 @@ def pybind11_include() -> list[Path]:
 def compile_flags(csrc: Path, generated: Path, torch_npu_includes: list[Path]) -> list[str]:
     torch_includes = [Path(p) for p in torch.utils.cpp_extension.include_paths()]
     python_include = Path(sysconfig.get_paths()["include"])
-    includes = [csrc, generated, *torch_npu_includes, *pybind11_include(), *torch_includes, python_include]
+    # `generated` first: it also holds the precompiled header (see precompile), which g++ only finds in a
+    # directory searched before the one holding the header itself.
+    includes = [generated, csrc, *torch_npu_includes, *pybind11_include(), *torch_includes, python_include]
     return [
         f"-std=c++{torch_cxx_standard()}",
         f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}",  # torch's TORCH_CXX_FLAGS
@@ -55,6 +57,17 @@ class Result:
         return [ln for ln in self.output.splitlines() if re.search(r"\b(fatal )?error:", ln)]
 
 
+def precompile(header: Path, include_as: str, generated: Path, flags: list[str]) -> Result:
+    """Compiles `header` into generated/<include_as>.gch. g++ looks for <name>.gch in each include
+    directory before <name>, so every file whose first #include is "<include_as>" then starts from the
+    compiled state instead of parsing torch's headers again (~10 s a file); the result is the same.
+    Only valid for the same flags: syntax_check passes -Winvalid-pch, which says when it is not used."""
+    out = generated / f"{include_as}.gch"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run(["g++", "-x", "c++-header", *flags, str(header), "-o", str(out)], capture_output=True, text=True)
+    return Result([header], p.returncode, p.stdout + p.stderr)
+
+
 def syntax_check(files: list[Path], flags: list[str], jobs: int = 2) -> list[Result]:
     """Type-checks every file as its own translation unit (as CMake compiles them), in at most `jobs`
     g++ invocations that run side by side; the heaviest files are spread first."""
@@ -62,7 +75,7 @@ def syntax_check(files: list[Path], flags: list[str], jobs: int = 2) -> list[Res
     groups = [files[i::jobs] for i in range(jobs) if files[i::jobs]]
 
     def run(group: list[Path]) -> Result:
-        p = subprocess.run(["g++", "-fsyntax-only", *flags, *map(str, group)], capture_output=True, text=True)
+        p = subprocess.run(["g++", "-fsyntax-only", "-Winvalid-pch", *flags, *map(str, group)], capture_output=True, text=True)
         return Result(group, p.returncode, p.stdout + p.stderr)
 
     with ThreadPoolExecutor(max_workers=len(groups)) as pool:
