@@ -255,17 +255,22 @@ class DequantSwigluQuantKernel {
     ToFloat(a, tile, len);
     ToFloat(b, tile[t_.chunk], len);
     inQue_.FreeTensor(tile);
-    if (t_.weightScaleRows) {  // (x * weight_scale) * activation_scale, in this order
+    LocalTensor<float> minusA = e;
+    if (t_.weightScaleRows) {  // (x * weight_scale) * -activation_scale: both halves negated, exactly
       LocalTensor<float> p = Params(slot_);
       Mul(a, a, p[at], len);
       Mul(b, b, p[span_ + at], len);
-      Muls(a, a, rowActivationScale_, len);
-      Muls(b, b, rowActivationScale_, len);
+      Muls(a, a, -rowActivationScale_, len);
+      Muls(b, b, -rowActivationScale_, len);
+      minusA = a;
+    } else {
+      Muls(e, a, -1.0f, len);
     }
-    Muls(e, a, -1.0f, len);
-    Exp(e, e, len);
+    Exp(e, minusA, len);
     Adds(e, e, 1.0f, len);
-    Div(e, a, e, len);  // silu(a) = a / (1 + exp(-a))
+    // silu(a) = a / (1 + exp(-a)). int32 x: a and b hold -a and -b, so this is -silu(a) and the
+    // product below silu(a) * b bit for bit (IEEE rounding is symmetric in sign); one Muls saved.
+    Div(e, a, e, len);
     LocalTensor<float> s = rowBuf_.Get<float>()[at];
     Mul(s, e, b, len);
     if (t_.quantScaleRows) Mul(s, s, Params(slot_)[quantScaleOffset_ + at], len);
