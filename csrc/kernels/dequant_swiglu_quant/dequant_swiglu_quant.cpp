@@ -151,6 +151,7 @@ class DequantSwigluQuantKernel {
         found = true;
         if (rowBegin_ < rowEnd_ && paramFloats_) LoadGroupScales(FreeSlot(), g);
       }
+      if (end >= rowEnd_) return;  // all of this core's rows are valid: the rest does not matter
     }
     if (end < validEnd_) validEnd_ = end;
   }
