@@ -15,6 +15,8 @@ import torch
 from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
 
+from ._cores import ai_cores
+
 Q_TOL, SCALE_RTOL = 1, 1e-6
 
 
@@ -86,6 +88,36 @@ def test_glm5_expert_shape_with_many_groups():
     _check(x, kw, activate_left=True)
 
 
+def test_group_index_longer_than_one_ub_window():
+    # 1300 groups: the kernel holds 512 counts of group_index in UB at a time, so the scan, a core's
+    # walk through its groups and its look-ahead to the next group cross windows (also backwards);
+    # most groups are empty and sum(group_index) < T.
+    g = torch.Generator().manual_seed(21)
+    groups = torch.bincount(torch.randint(0, 1300, (90,), generator=g), minlength=1300).tolist()
+    x, kw = _inputs(100, 40, torch.int32, groups, g, smooth=True)
+    with ai_cores(2):  # 4 vector cores, 25 rows and ~300 groups each
+        y, scale = _check(x, kw, activate_left=True)
+    assert (y[90:] == 0).all() and (scale[90:] == 0).all()
+
+
+# (rows, H, groups): H = 300 leaves UB for two groups' scales (the next group's load overlaps the
+# current rows), H = 8192 for one (loaded in turn); 75 rows per core span two activation-scale batches.
+FEW_CORE_CASES = [(150, 300, [0, 40, 1, 0, 33, 2, 60, 0, 14]), (8, 8192, [1, 0, 2, 3, 0, 2])]
+
+
+@pytest.mark.parametrize("shared_smooth", [False, True])
+@pytest.mark.parametrize("rows,half,groups", FEW_CORE_CASES)
+def test_few_cores_walk_many_groups(rows, half, groups, shared_smooth):
+    # 2 vector cores: each meets many groups in turn (slots reused); per-group weight scales with
+    # per-group or one shared smooth scale.
+    g = torch.Generator().manual_seed(rows + half)
+    x, kw = _inputs(rows, half, torch.int32, groups, g, smooth=True)
+    if shared_smooth:
+        kw["quant_scale"] = kw["quant_scale"][:1]
+    with ai_cores(1):
+        _check(x, kw, activate_left=not shared_smooth)
+
+
 def test_per_group_scales_really_select_the_group():
     # The same int32 row in two groups whose weight scales differ by 2x must dequantize differently.
     half = 64
@@ -136,8 +168,8 @@ def test_non_contiguous_input_and_column_activation_scale():
 
 
 def test_gm_traffic_is_the_minimum():
-    # x read once; y and the scales written once; activation scales once; each core reads the
-    # weight and smooth scales of every group it meets once.
+    # x read once; y and the scales written once; activation scales once; each core reads
+    # group_index once (one copy into UB) and the weight and smooth scales of every group it meets once.
     rows, half = 100, 1500
     groups = [30, 0, 50, 20]
     g = torch.Generator().manual_seed(11)
@@ -154,7 +186,7 @@ def test_gm_traffic_is_the_minimum():
         n = base + (core < extra)
         met += len(set(group_of[start:start + n]))
         start += n
-    expected_read = x.numel() * 4 + rows * 4 + met * (2 * half + half) * 4
+    expected_read = x.numel() * 4 + rows * 4 + met * (2 * half + half) * 4 + 48 * len(groups) * 8
     assert launch["total"]["mte2_bytes"] == expected_read, (launch["total"]["mte2_bytes"], expected_read)
     assert launch["total"]["mte3_bytes"] == rows * half + rows * 4
 

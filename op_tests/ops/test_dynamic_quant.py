@@ -8,10 +8,13 @@ import torch
 from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
 
+from ._cores import ai_cores
+
 DTYPES = [torch.float16, torch.bfloat16]
 
-# Shapes chosen to hit: H not a multiple of 16/32/64, H spanning several 2048-element tiles with
-# a ragged tail, the maximum H, fewer rows than cores, more rows than cores, uneven row splits.
+# Shapes chosen to hit: H not a multiple of 16/32/64, H spanning several tiles (at most 4096
+# elements, fewer where UB is short: 6 tiles at H = 16384 with smooth scales) with a ragged tail,
+# the maximum H, fewer rows than cores, more rows than cores, uneven row splits.
 SHAPES = [(1, 1), (3, 17), (5, 33), (2, 3, 100), (7, 2048), (4, 2049), (2, 6144), (3, 7168 + 5), (2, 16384),
           (97, 64), (50, 129)]
 
@@ -35,6 +38,16 @@ def test_matches_reference(shape, dtype, smooth):
     x = (torch.randn(shape, generator=g) * 3).to(dtype)
     s = (torch.rand(shape[-1], generator=g) + 0.5).to(dtype) if smooth else None
     _check_exact(x, s)
+
+
+def test_several_rows_and_tiles_per_core_with_smooth_scales():
+    # The smooth scales come in with the tiles of a core's first row and stay resident for the
+    # rows after it: 2 vector cores, 5 rows of 3 tiles each.
+    g = torch.Generator().manual_seed(8)
+    x = (torch.randn(10, 9000, generator=g) * 3).to(torch.bfloat16)
+    s = (torch.rand(9000, generator=g) + 0.5).to(torch.bfloat16)
+    with ai_cores(1):
+        _check_exact(x, s)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

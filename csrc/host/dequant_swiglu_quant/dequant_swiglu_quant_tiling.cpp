@@ -6,6 +6,21 @@
 #include "dequant_swiglu_quant_host.h"
 
 namespace ascend_glm5::host {
+namespace {
+
+// UB the kernel allocates (each buffer rounded up to 32 bytes) with `slots` copies of a group's scales.
+uint32_t UbBytes(const DequantSwigluQuantTiling& t, uint32_t slots) {
+  const uint32_t span = CeilDiv(t.half, t.chunk) * t.chunk;
+  const uint32_t xBytes = t.dtype == kInt32 ? 4 : 2;
+  const uint32_t paramFloats = (t.weightScaleRows ? 2 * span : 0) + (t.quantScaleRows ? span : 0);
+  const uint32_t groupWindow = std::min(t.groupCount, kDequantSwigluQuantGroupWindow);
+  return 2 * AlignUp(2 * t.chunk * xBytes, 32) + 2 * AlignUp(t.chunk, 32)  // input and output queues
+         + span * 4 + slots * paramFloats * 4                             // fp32 row, group scales
+         + 3 * t.chunk * 4 + t.chunk * 2 + AlignUp((8 + 2 * 64) * 4, 32)   // work tiles, small values
+         + AlignUp(groupWindow * 8, 32);
+}
+
+}  // namespace
 
 DequantSwigluQuantTiling MakeDequantSwigluQuantTiling(uint64_t rows, uint32_t half, uint32_t dtype, uint32_t groupCount,
                                                       uint32_t weightScaleRows, uint32_t quantScaleRows,
@@ -33,6 +48,7 @@ DequantSwigluQuantTiling MakeDequantSwigluQuantTiling(uint64_t rows, uint32_t ha
   t.quantScaleRows = quantScaleRows;
   t.activateLeft = activateLeft ? 1 : 0;
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(rows, aivCores)));
+  t.paramSlots = UbBytes(t, 2) <= kDequantSwigluQuantUbBytes ? 2 : 1;
   return t;
 }
 

@@ -6,6 +6,17 @@
 #include "dynamic_quant_host.h"
 
 namespace ascend_glm5::host {
+namespace {
+
+// UB the kernel allocates for tiles of `chunk` elements (a multiple of 64, so every buffer is 32-byte aligned).
+uint32_t UbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth) {
+  const uint32_t residentRows = hasSmooth ? 2 : 1;                // the fp32 row, the fp32 smooth scales
+  return 2 * residentRows * chunk * 2 + 2 * chunk                  // input tiles (16-bit), int8 output tiles
+         + residentRows * CeilDiv(cols, chunk) * chunk * 4         // resident rows
+         + chunk * (4 + 4 + 2) + 32 + 64 * 4;                     // fp32 scratch x 2, half tile, max, scales
+}
+
+}  // namespace
 
 DynamicQuantTiling MakeDynamicQuantTiling(uint64_t rows, uint32_t cols, uint32_t dtype, bool hasSmooth, uint32_t aivCores) {
   if (cols == 0 || cols > kDynamicQuantMaxCols)
@@ -15,7 +26,12 @@ DynamicQuantTiling MakeDynamicQuantTiling(uint64_t rows, uint32_t cols, uint32_t
   t.rowsLo = static_cast<uint32_t>(rows);
   t.rowsHi = static_cast<uint32_t>(rows >> 32);
   t.cols = cols;
-  t.chunk = std::min(kDynamicQuantChunk, AlignUp(cols, 64));
+  // The fewest balanced tiles of at most kDynamicQuantChunk elements that fit in UB: a decode row's
+  // loads are then all in flight at once (the next tile's load is issued one tile ahead).
+  for (uint32_t tiles = CeilDiv(cols, kDynamicQuantChunk);; ++tiles) {
+    t.chunk = AlignUp(CeilDiv(cols, tiles), 64);
+    if (UbBytes(cols, t.chunk, hasSmooth) <= kDynamicQuantUbBytes) break;
+  }
   t.dtype = dtype;
   t.hasSmooth = hasSmooth ? 1 : 0;
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(rows, aivCores)));

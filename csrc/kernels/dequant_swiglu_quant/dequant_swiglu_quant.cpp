@@ -48,10 +48,14 @@ class DequantSwigluQuantKernel {
     pipe_.InitBuffer(inQue_, 2, 2 * t.chunk * sizeof(T));  // activated half, then linear half
     pipe_.InitBuffer(outQue_, 2, t.chunk * sizeof(int8_t));
     pipe_.InitBuffer(rowBuf_, span_ * sizeof(float));
-    // Scales of the current group: weight scale (activated half, linear half), then quant_scale.
+    // Scales of a group: weight scale (activated half, linear half), then quant_scale; one slot per
+    // group, two slots where UB allows (the next group's load overlaps the current group's rows).
     quantScaleOffset_ = t.weightScaleRows ? 2 * span_ : 0;
-    const uint32_t paramFloats = quantScaleOffset_ + (t.quantScaleRows ? span_ : 0);
-    if (paramFloats) pipe_.InitBuffer(paramBuf_, paramFloats * sizeof(float));
+    paramFloats_ = quantScaleOffset_ + (t.quantScaleRows ? span_ : 0);
+    if (paramFloats_) {
+      pipe_.InitBuffer(paramBuf_, t.paramSlots * paramFloats_ * sizeof(float));
+      for (uint32_t s = 0; s < t.paramSlots; ++s) paramLoaded_[s] = pipe_.AllocEventID<HardEvent::MTE2_V>();
+    }
     // Three fp32 tiles (a, b, exp) and one half tile for the int8 narrowing.
     pipe_.InitBuffer(workBuf_, 3 * t.chunk * sizeof(float) + t.chunk * sizeof(half));
     // 8 floats for ReduceMax, a batch of output scales, a batch of activation scales.
@@ -59,13 +63,21 @@ class DequantSwigluQuantKernel {
     GlobalTensor<float> scaleGm;
     scaleGm.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), rows_);
     scales_.Init(scaleGm, Small(8, kBatch), kBatch);
-    ScanGroups();
+    if (t.groupCount) pipe_.InitBuffer(groupBuf_, AlignUp(GroupWindowLen(0), 4) * sizeof(int64_t));
   }
 
   __aicore__ inline void Process() {
+    // The first loads do not depend on the groups: group_index, the first activation scales and
+    // the first x tile are all in flight before the scan waits for group_index.
+    const bool hasRows = rowBegin_ < rowEnd_;
+    if (t_.groupCount) IssueGroupWindow(0);
+    if (t_.weightScaleRows && hasRows) IssueActivationBatch(rowBegin_);
+    SetFlag<HardEvent::MTE2_S>(0);
+    if (hasRows) CopyIn(0);
+    WaitFlag<HardEvent::MTE2_S>(0);
+    ScanGroups();
     if (rowBegin_ < validEnd_) {
       const uint64_t tiles = (validEnd_ - rowBegin_) * chunks_;
-      CopyIn(0);
       for (uint64_t i = 0; i < tiles; ++i) {
         if (i + 1 < tiles) CopyIn(i + 1);  // prefetch, possibly the next row's first tile
         const uint32_t c = static_cast<uint32_t>(i % chunks_);
@@ -74,6 +86,9 @@ class DequantSwigluQuantKernel {
         ComputeTile(c);
         if (c + 1 == chunks_) QuantizeRow(row);
       }
+    } else if (hasRows) {
+      LocalTensor<T> unused = inQue_.DeQue<T>();  // the first tile was loaded for nothing: no valid rows here
+      inQue_.FreeTensor(unused);
     }
     // Rows past sum(group_index) get q = 0 and scale = 0 (torch_npu leaves them unwritten).
     for (uint64_t row = rowBegin_ > validEnd_ ? rowBegin_ : validEnd_; row < rowEnd_; ++row) {
@@ -86,6 +101,7 @@ class DequantSwigluQuantKernel {
 
  private:
   static constexpr uint32_t kBatch = 64;  // output / activation scales per DataCopyPad
+  static constexpr uint32_t kNoRow = 0xFFFFFFFFu;
 
   __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.half, t_.chunk, c); }
   __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
@@ -95,13 +111,33 @@ class DequantSwigluQuantKernel {
     return smallBuf_.GetWithOffset<float>(len, offset * sizeof(float));
   }
 
-  __aicore__ inline uint64_t GroupRows(uint32_t g) const {
-    const int64_t v = groupIndex_.GetValue(g);
+  // group_index[g], from the UB window of counts (loaded again where g falls outside it).
+  __aicore__ inline uint64_t GroupRows(uint32_t g) {
+    if (g - windowBegin_ >= windowLen_) {
+      SetFlag<HardEvent::S_MTE2>(0);  // the scalar reads of the old window are done
+      WaitFlag<HardEvent::S_MTE2>(0);
+      IssueGroupWindow(g);
+      SetFlag<HardEvent::MTE2_S>(0);
+      WaitFlag<HardEvent::MTE2_S>(0);
+    }
+    const int64_t v = groupBuf_.Get<int64_t>().GetValue(g - windowBegin_);
     return v > 0 ? static_cast<uint64_t>(v) : 0;  // the op validates counts; stay in bounds anyway
+  }
+  // group_index is read through UB, up to kDequantSwigluQuantGroupWindow counts at a time: scalar
+  // GM reads would miss the DataCache at every new 64-byte line.
+  __aicore__ inline void IssueGroupWindow(uint32_t g) {
+    windowBegin_ = g;
+    windowLen_ = GroupWindowLen(g);
+    CopyGmToUb(groupBuf_.Get<int64_t>(), groupIndex_[g], windowLen_);
+  }
+  __aicore__ inline uint32_t GroupWindowLen(uint32_t g) const {
+    const uint32_t rest = t_.groupCount - g;
+    return rest < kDequantSwigluQuantGroupWindow ? rest : kDequantSwigluQuantGroupWindow;
   }
 
   // Rows [rowBegin_, validEnd_) of this core lie inside sum(group_index); group_ / groupEnd_ is
-  // the group of rowBegin_ (groups of 0 rows are skipped).
+  // the group of rowBegin_ (groups of 0 rows are skipped). Its scales are requested as soon as it
+  // is found (its first row is valid then), so their load overlaps the rest of the scan.
   __aicore__ inline void ScanGroups() {
     validEnd_ = rowEnd_;
     if (!t_.groupCount) return;
@@ -113,7 +149,9 @@ class DequantSwigluQuantKernel {
         group_ = g;
         groupEnd_ = end;
         found = true;
+        if (rowBegin_ < rowEnd_ && paramFloats_) LoadGroupScales(FreeSlot(), g);
       }
+      if (end >= rowEnd_) return;  // all of this core's rows are valid: the rest does not matter
     }
     if (end < validEnd_) validEnd_ = end;
   }
@@ -133,49 +171,80 @@ class DequantSwigluQuantKernel {
     if (t_.groupCount) {
       while (row >= groupEnd_) groupEnd_ += GroupRows(++group_);
     }
-    bool loaded = false;
-    const uint32_t wsRow = t_.weightScaleRows == 1 ? 0 : group_;
-    if (t_.weightScaleRows && wsRow != weightScaleRow_) {
-      WaitVectorBeforeParamLoad();
-      const uint64_t base = uint64_t(wsRow) * 2 * t_.half;
-      LocalTensor<float> p = paramBuf_.Get<float>();
-      CopyGmToUb(p, weightScale_[base + activeOff_], t_.half);
-      CopyGmToUb(p[span_], weightScale_[base + linearOff_], t_.half);
-      weightScaleRow_ = wsRow;
-      loaded = true;
-    }
-    const uint32_t qsRow = t_.quantScaleRows == 1 ? 0 : group_;
-    if (t_.quantScaleRows && qsRow != quantScaleRow_) {
-      if (!loaded) WaitVectorBeforeParamLoad();
-      CopyGmToUb(paramBuf_.Get<float>()[quantScaleOffset_], quantScale_[uint64_t(qsRow) * t_.half], t_.half);
-      quantScaleRow_ = qsRow;
-      loaded = true;
-    }
-    if (loaded) {
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-    }
+    if (paramFloats_) UseGroupScales();
     if (t_.weightScaleRows) rowActivationScale_ = ActivationScale(row);
   }
-  __aicore__ inline void WaitVectorBeforeParamLoad() {  // the previous group's scales are still being read
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
+
+  // slot_ gets the scales of group_ (resident, being loaded, or loaded now); with two slots the
+  // next group this core meets is then requested into the other slot.
+  __aicore__ inline void UseGroupScales() {
+    uint32_t s = SlotOf(group_);
+    if (s == t_.paramSlots) {
+      s = FreeSlot();
+      LoadGroupScales(s, group_);
+    }
+    if (loadPending_[s]) {
+      WaitFlag<HardEvent::MTE2_V>(paramLoaded_[s]);
+      loadPending_[s] = false;
+    }
+    slot_ = s;
+    if (t_.paramSlots == 2 && t_.groupCount && groupEnd_ < validEnd_) {
+      uint32_t next = group_ + 1;
+      while (GroupRows(next) == 0) ++next;  // a group with rows exists: row groupEnd_ is valid
+      if (SlotOf(next) == t_.paramSlots) LoadGroupScales(FreeSlot(), next);
+    }
+  }
+  __aicore__ inline uint32_t WeightScaleRow(uint32_t g) const { return t_.weightScaleRows == 1 ? 0 : g; }
+  __aicore__ inline uint32_t QuantScaleRow(uint32_t g) const { return t_.quantScaleRows == 1 ? 0 : g; }
+  __aicore__ inline uint32_t SlotOf(uint32_t g) const {  // the slot holding g's scales, paramSlots if none
+    for (uint32_t s = 0; s < t_.paramSlots; ++s) {
+      if ((!t_.weightScaleRows || weightScaleRow_[s] == WeightScaleRow(g)) &&
+          (!t_.quantScaleRows || quantScaleRow_[s] == QuantScaleRow(g)))
+        return s;
+    }
+    return t_.paramSlots;
+  }
+  __aicore__ inline uint32_t FreeSlot() const { return t_.paramSlots == 2 ? 1 - slot_ : 0; }
+  __aicore__ inline LocalTensor<float> Params(uint32_t s) {
+    return paramBuf_.GetWithOffset<float>(paramFloats_, s * paramFloats_ * sizeof(float));
   }
 
-  // activation_scale[row], loaded kBatch rows at a time.
+  // Requests the scales of group g into slot s (after the vector unit is done with its old ones);
+  // UseGroupScales waits for them.
+  __aicore__ inline void LoadGroupScales(uint32_t s, uint32_t g) {
+    const TEventID vectorDone = pipe_.FetchEventID(HardEvent::V_MTE2);
+    SetFlag<HardEvent::V_MTE2>(vectorDone);
+    WaitFlag<HardEvent::V_MTE2>(vectorDone);
+    LocalTensor<float> p = Params(s);
+    if (t_.weightScaleRows && weightScaleRow_[s] != WeightScaleRow(g)) {
+      const uint64_t base = uint64_t(WeightScaleRow(g)) * 2 * t_.half;
+      CopyGmToUb(p, weightScale_[base + activeOff_], t_.half);
+      CopyGmToUb(p[span_], weightScale_[base + linearOff_], t_.half);
+      weightScaleRow_[s] = WeightScaleRow(g);
+    }
+    if (t_.quantScaleRows && quantScaleRow_[s] != QuantScaleRow(g)) {
+      CopyGmToUb(p[quantScaleOffset_], quantScale_[uint64_t(QuantScaleRow(g)) * t_.half], t_.half);
+      quantScaleRow_[s] = QuantScaleRow(g);
+    }
+    SetFlag<HardEvent::MTE2_V>(paramLoaded_[s]);
+    loadPending_[s] = true;
+  }
+
+  // activation_scale[row], loaded kBatch rows at a time (Process issues the first batch).
   __aicore__ inline float ActivationScale(uint64_t row) {
-    LocalTensor<float> batch = Small(8 + kBatch, kBatch);
     const uint32_t idx = static_cast<uint32_t>((row - rowBegin_) % kBatch);
-    if (idx == 0) {
-      const uint64_t rest = validEnd_ - row;
-      const uint32_t count = rest < kBatch ? static_cast<uint32_t>(rest) : kBatch;
+    if (idx == 0 && row != rowBegin_) {
       SetFlag<HardEvent::S_MTE2>(0);  // earlier scalar reads of the batch are done
       WaitFlag<HardEvent::S_MTE2>(0);
-      CopyGmToUb(batch, activationScale_[row], count);
+      IssueActivationBatch(row);
       SetFlag<HardEvent::MTE2_S>(0);
       WaitFlag<HardEvent::MTE2_S>(0);
     }
-    return batch.GetValue(idx);
+    return Small(8 + kBatch, kBatch).GetValue(idx);
+  }
+  __aicore__ inline void IssueActivationBatch(uint64_t row) {  // rows up to rowEnd_: in bounds, maybe unused
+    const uint64_t rest = rowEnd_ - row;
+    CopyGmToUb(Small(8 + kBatch, kBatch), activationScale_[row], rest < kBatch ? static_cast<uint32_t>(rest) : kBatch);
   }
 
   // s = silu(a) * b (* quant_scale) into the row buffer; running max |s| of the row.
@@ -187,20 +256,25 @@ class DequantSwigluQuantKernel {
     ToFloat(a, tile, len);
     ToFloat(b, tile[t_.chunk], len);
     inQue_.FreeTensor(tile);
-    if (t_.weightScaleRows) {  // (x * weight_scale) * activation_scale, in this order
-      LocalTensor<float> p = paramBuf_.Get<float>();
+    LocalTensor<float> minusA = e;
+    if (t_.weightScaleRows) {  // (x * weight_scale) * -activation_scale: both halves negated, exactly
+      LocalTensor<float> p = Params(slot_);
       Mul(a, a, p[at], len);
       Mul(b, b, p[span_ + at], len);
-      Muls(a, a, rowActivationScale_, len);
-      Muls(b, b, rowActivationScale_, len);
+      Muls(a, a, -rowActivationScale_, len);
+      Muls(b, b, -rowActivationScale_, len);
+      minusA = a;
+    } else {
+      Muls(e, a, -1.0f, len);
     }
-    Muls(e, a, -1.0f, len);
-    Exp(e, e, len);
+    Exp(e, minusA, len);
     Adds(e, e, 1.0f, len);
-    Div(e, a, e, len);  // silu(a) = a / (1 + exp(-a))
+    // silu(a) = a / (1 + exp(-a)). int32 x: a and b hold -a and -b, so this is -silu(a) and the
+    // product below silu(a) * b bit for bit (IEEE rounding is symmetric in sign); one Muls saved.
+    Div(e, a, e, len);
     LocalTensor<float> s = rowBuf_.Get<float>()[at];
     Mul(s, e, b, len);
-    if (t_.quantScaleRows) Mul(s, s, paramBuf_.Get<float>()[quantScaleOffset_ + at], len);
+    if (t_.quantScaleRows) Mul(s, s, Params(slot_)[quantScaleOffset_ + at], len);
     const float m = TileAbsMax(s, a, b, Small(0, 8), len);
     rowMax_ = RowAbsMaxUpdate(rowMax_, m, c == 0);
   }
@@ -214,17 +288,22 @@ class DequantSwigluQuantKernel {
 
   DequantSwigluQuantTiling t_;
   uint64_t rows_ = 0, rowBegin_ = 0, rowEnd_ = 0, validEnd_ = 0;
-  uint32_t chunks_ = 0, span_ = 0, activeOff_ = 0, linearOff_ = 0, quantScaleOffset_ = 0;
+  uint32_t chunks_ = 0, span_ = 0, activeOff_ = 0, linearOff_ = 0, quantScaleOffset_ = 0, paramFloats_ = 0;
   uint32_t group_ = 0;
   uint64_t groupEnd_ = 0;
-  uint32_t weightScaleRow_ = 0xFFFFFFFFu, quantScaleRow_ = 0xFFFFFFFFu;  // rows resident in paramBuf_
+  uint32_t windowBegin_ = 0, windowLen_ = 0;  // group_index counts resident in groupBuf_
+  // Per slot of paramBuf_: the scale rows it holds, its load's event, whether that is still unwaited.
+  uint32_t weightScaleRow_[2] = {kNoRow, kNoRow}, quantScaleRow_[2] = {kNoRow, kNoRow};
+  TEventID paramLoaded_[2] = {};
+  bool loadPending_[2] = {false, false};
+  uint32_t slot_ = 0;  // the slot the current row's tiles use
   float rowActivationScale_ = 0.0f;
   float rowMax_ = 0.0f;
   ScaleBatchWriter scales_;
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
-  TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_;
+  TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_, groupBuf_;
   GlobalTensor<T> x_;
   GlobalTensor<float> weightScale_, activationScale_, quantScale_;
   GlobalTensor<int64_t> groupIndex_;

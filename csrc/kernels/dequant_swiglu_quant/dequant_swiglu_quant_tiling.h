@@ -16,11 +16,14 @@ struct DequantSwigluQuantTiling {
   uint32_t quantScaleRows;   // rows of quant_scale: 0 (absent), 1 ([H]) or G ([G, H])
   uint32_t activateLeft;     // 1: silu(left half) * right half; 0: silu(right half) * left half
   uint32_t blockDim;         // vector cores used
+  uint32_t paramSlots;       // 2: a group's scales load while the previous group's are in use; 1 (large H): in turn
 };
 
 // UB holds one fp32 output row, both halves of the weight scale and the smooth scale of the current
 // group (16 H bytes) besides the tiles: 160 KiB of the 184 KiB at H = 8192.
 constexpr uint32_t kDequantSwigluQuantMaxHalf = 8192;
 constexpr uint32_t kDequantSwigluQuantChunk = 1024;
+constexpr uint32_t kDequantSwigluQuantGroupWindow = 512;  // group_index counts in UB at a time (4 KiB)
+constexpr uint32_t kDequantSwigluQuantUbBytes = 184 * 1024;  // UB below the API scratch
 
 }  // namespace ascend_glm5

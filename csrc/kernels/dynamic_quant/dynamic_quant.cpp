@@ -31,7 +31,8 @@ class DynamicQuantKernel {
     y_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(y), rows * t.cols);
     if (t.hasSmooth) smooth_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(smooth), t.cols);
 
-    pipe_.InitBuffer(inQue_, 2, t.chunk * sizeof(T));
+    // An input tile of the first row also holds the smooth scales of its columns (behind x's).
+    pipe_.InitBuffer(inQue_, 2, (t.hasSmooth ? 2 : 1) * t.chunk * sizeof(T));
     pipe_.InitBuffer(outQue_, 2, t.chunk * sizeof(int8_t));
     pipe_.InitBuffer(rowBuf_, rowElems * sizeof(float));
     pipe_.InitBuffer(tmpBuf_, t.chunk * sizeof(float));
@@ -47,13 +48,12 @@ class DynamicQuantKernel {
 
   __aicore__ inline void Process() {
     if (rowBegin_ >= rowEnd_) return;
-    if (t_.hasSmooth) LoadSmooth();
     const uint64_t tiles = (rowEnd_ - rowBegin_) * chunks_;
-    CopyIn(x_, 0);
+    CopyIn(0);
     for (uint64_t i = 0; i < tiles; ++i) {
-      if (i + 1 < tiles) CopyIn(x_, i + 1);  // prefetch, possibly the next row's first tile
+      if (i + 1 < tiles) CopyIn(i + 1);  // prefetch, possibly the next row's first tile
       const uint32_t c = static_cast<uint32_t>(i % chunks_);
-      AccumulateTile(c);
+      AccumulateTile(c, i < chunks_);
       if (c + 1 == chunks_) QuantizeRow(rowBegin_ + i / chunks_);
     }
     scales_.Flush();
@@ -64,37 +64,25 @@ class DynamicQuantKernel {
 
   __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.cols, t_.chunk, c); }
 
-  // Loads tile i (row-major over this core's rows) of `src` into the input queue.
-  __aicore__ inline void CopyIn(const GlobalTensor<T>& src, uint64_t i) {
+  // Loads tile i (row-major over this core's rows) into the input queue; the tiles of the first
+  // row bring the smooth scales along, so they load in parallel with x instead of before it.
+  __aicore__ inline void CopyIn(uint64_t i) {
     const uint32_t c = static_cast<uint32_t>(i % chunks_);
     const uint64_t offset = (rowBegin_ + i / chunks_) * t_.cols + uint64_t(c) * t_.chunk;
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    CopyGmToUb(tile, src[offset], TileLen(c));
+    CopyGmToUb(tile, x_[offset], TileLen(c));
+    if (t_.hasSmooth && i < chunks_) CopyGmToUb(tile[t_.chunk], smooth_[uint64_t(c) * t_.chunk], TileLen(c));
     inQue_.EnQue(tile);
   }
 
-  // smooth_scales -> fp32, resident for all rows of this core.
-  __aicore__ inline void LoadSmooth() {
-    LocalTensor<float> smooth = smoothBuf_.Get<float>();
-    for (uint32_t c = 0; c < chunks_; ++c) {
-      CopyInSmooth(c);
-      LocalTensor<T> tile = inQue_.DeQue<T>();
-      ToFloat(smooth[c * t_.chunk], tile, TileLen(c));
-      inQue_.FreeTensor(tile);
-    }
-  }
-  __aicore__ inline void CopyInSmooth(uint32_t c) {
-    LocalTensor<T> tile = inQue_.AllocTensor<T>();
-    CopyGmToUb(tile, smooth_[uint64_t(c) * t_.chunk], TileLen(c));
-    inQue_.EnQue(tile);
-  }
-
-  // v = x * smooth into the row buffer; running max |v| of the row.
-  __aicore__ inline void AccumulateTile(uint32_t c) {
+  // v = x * smooth into the row buffer; running max |v| of the row. firstRow: the tile also
+  // holds smooth_scales, which stay resident in fp32 for all rows of this core.
+  __aicore__ inline void AccumulateTile(uint32_t c, bool firstRow) {
     const uint32_t len = TileLen(c);
     LocalTensor<float> v = rowBuf_.Get<float>()[c * t_.chunk];
     LocalTensor<T> tile = inQue_.DeQue<T>();
     ToFloat(v, tile, len);
+    if (t_.hasSmooth && firstRow) ToFloat(smoothBuf_.Get<float>()[c * t_.chunk], tile[t_.chunk], len);
     inQue_.FreeTensor(tile);
     if (t_.hasSmooth) Mul(v, v, smoothBuf_.Get<float>()[c * t_.chunk], len);
     const float m = TileAbsMax(v, tmpBuf_.Get<float>(), workBuf_.Get<float>(), maxBuf_.Get<float>(), len);

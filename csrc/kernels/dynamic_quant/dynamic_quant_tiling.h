@@ -18,6 +18,7 @@ struct DynamicQuantTiling {
 
 // One fp32 row and the fp32 smooth scales both stay resident in UB: 2 x 64 KiB at H = 16384.
 constexpr uint32_t kDynamicQuantMaxCols = 16384;
-constexpr uint32_t kDynamicQuantChunk = 2048;
+constexpr uint32_t kDynamicQuantChunk = 4096;               // most elements per tile
+constexpr uint32_t kDynamicQuantUbBytes = 184 * 1024;       // UB below the API scratch
 
 }  // namespace ascend_glm5
