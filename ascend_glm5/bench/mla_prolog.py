@@ -90,7 +90,7 @@ def _head_bytes(mode: int) -> int:
     return Q_LORA * (NOPE + ROPE) * (1 if mode else 2) + NOPE * KV_LORA * 2  # W_uq_qr and W_uk of one head
 
 
-def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: bool) -> tuple[list, list]:
+def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: bool, by_rows: bool) -> tuple[list, list]:
     """(first column, width) of core's MM1 tiles over [W_dq | W_dkv_kr] as the kernel cuts them
     (mlap_common.h MlapMm1Columns), tiles of up to 256 columns: (range 0, range 1). Decode: a share
     of W_dq (the first cores a unit more), then a share of W_dkv_kr (the last cores a unit more).
@@ -106,7 +106,7 @@ def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: b
 
     if decode:
         b0, e0 = _split_columns(Q_LORA, unit, cores, core, False)
-        b1, e1 = _split_columns(KV_LORA + ROPE, unit, cores, core, True)
+        b1, e1 = _split_columns(KV_LORA + ROPE, unit, cores, core, True) if not by_rows else (0, 0)
         return tiles(b0, e0), tiles(Q_LORA + b1, Q_LORA + e1)
     units, unit_bytes, head = (Q_LORA + KV_LORA + ROPE) // unit, HIDDEN * 32, _head_bytes(mode)
     mm1 = units * unit_bytes
@@ -122,6 +122,13 @@ def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: b
         return min((m * more_b + (c - m) * fewer + unit_bytes // 2) // unit_bytes, units)
 
     return tiles(start(core) * unit, start(core + 1) * unit), []
+
+
+def _kv_rows(cores: int, core: int) -> int:
+    """Rows of W_dkv_kr a core multiplies with kvByRows (mlap_common.h MlapKvRows): units of 32 rows,
+    the last cores a unit more."""
+    b, e = _split_columns(HIDDEN, 32, cores, core, True)
+    return e - b
 
 
 def _split_columns(cols: int, unit: int, cores: int, core: int, last_more: bool) -> tuple[int, int]:
@@ -146,6 +153,9 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
     groups = [min(group, tokens - s) for s in range(0, tokens, group)]
     split = HEADS % cores if len(groups) == 1 else 0
     whole = HEADS - split
+    # mla_prolog_tiling.cpp kvByRows: decode in mode 2 with split heads and at most 16 tokens splits
+    # W_dkv_kr by rows (each core all 576 columns of its rows, int32 partial sums added in GM).
+    by_rows = mode == 2 and split > 0 and tokens <= 16
 
     def pad(n: int, size: int) -> int:  # int8 B tiles are multiplied as whole 32-column blocks
         return -(-n // (32 // size)) * (32 // size)
@@ -154,7 +164,8 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
     for core in range(cores):
         h0, h1 = _split(whole, cores, core)
         heads = h1 - h0
-        tiles, kv_tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode, len(groups) == 1)
+        tiles, kv_tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode, len(groups) == 1, by_rows)
+        kv_rows = _kv_rows(cores, core) if by_rows else 0
         q2 = _split_columns(split * cols, 32 if mode and split * cols % 32 == 0 else 16, cores, core, False)
         q3 = _split_columns(split * KV_LORA, 16, cores, core, True)
         q2_tiles = [min(COL_TILE, q2[1] - c) for c in range(*q2, COL_TILE)]
@@ -170,9 +181,11 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
             mm1_macs = sum(m * n * HIDDEN for _, n in tiles)
             mm1_bytes = sum(n * HIDDEN * x_size for _, n in tiles)
             kv = (sum(m * n * HIDDEN for _, n in kv_tiles), sum(n * HIDDEN * x_size for _, n in kv_tiles), x_size)
-            # mlap_cube.h KvInHalves: one W_dkv_kr tile within half an L0C slot, with split heads:
-            # K's first half before the split heads' MM2, the second after it.
-            halves = bool(split) and len(kv_tiles) == 1 and m * kv_tiles[0][1] * 4 <= 32 * 1024
+            if by_rows:
+                kv = (m * (KV_LORA + ROPE) * kv_rows, (KV_LORA + ROPE) * kv_rows * x_size, x_size)
+            # mlap_cube.h KvInHalves: one W_dkv_kr tile within half an L0C slot, with split heads: K's
+            # first half before the split heads' MM2, the second after it (by rows: of its rows).
+            halves = by_rows or bool(split) and len(kv_tiles) == 1 and m * kv_tiles[0][1] * 4 <= 32 * 1024
             q_tiles = [min(COL_TILE, cols - c) for c in range(0, cols, COL_TILE)]
             mm2_macs = sum(m * pad(n, uq_size) * Q_LORA for n in q_tiles)
             mm3_macs = m * KV_LORA * NOPE
@@ -182,6 +195,7 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
                                mm2=(mm2_macs, Q_LORA * cols * uq_size, uq_size), mm3=(mm3_macs, NOPE * KV_LORA * 2, 2),
                                mm2s=mm2s, mm3s=mm3s, split=split, split_nope=_split_nope(q2)))  # fmt: skip
             act += (len(tiles) + len(kv_tiles)) * rows * HIDDEN * x_size  # KvInHalves: half of x twice
+            act += rows * kv_rows * x_size  # by rows: x's columns of our rows once
             act += rows * Q_LORA * uq_size if heads or q2[1] > q2[0] else 0  # c^Q once per group
             act += (heads + len(q3_parts)) * rows * NOPE * 2  # q_nope per whole head and per split head part
         per_core.append(dict(stages=stages, activations=act))

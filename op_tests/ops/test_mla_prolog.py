@@ -287,6 +287,38 @@ def test_split_heads_across_cores(heads, cores, mode):
         check(args, kw, query_norm_flag=True)
 
 
+@pytest.mark.parametrize("hidden,heads,cores,tokens", [(128, 5, 3, 5), (320, 4, 3, 16)], ids=lambda v: str(v))
+def test_w_dkv_kr_by_rows(hidden, heads, cores, tokens):
+    # Decode in mode 2 with split heads and at most 16 tokens: each core multiplies its rows of W_dkv_kr
+    # (32-row units, the last cores a unit more) over all 576 columns, in two halves around the split
+    # heads' MM2, and adds its int32 partial sums into the MM1 ring (GM atomic add into columns the
+    # vector cores zeroed; the emulator poisons the workspace). He 128 on 3 cores: 1 / 1 / 2 units,
+    # cores 0 and 1 with an empty first half; He 320: 3 / 3 / 4 units, 16 tokens (one 16-row tile).
+    plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=hidden, q_lora=64, heads=heads, nope=48, mode=2,
+                                        ai_cores=cores)  # fmt: skip
+    assert plan["kv_by_rows"] == 1 and plan["split_heads"] == heads % cores
+    args, kw = make_case((hidden, 64, heads, 48), (tokens,), skip=1, seed=60 + tokens, mode=2)
+    with ai_cores(cores):
+        check(args, kw, query_norm_flag=True)
+
+
+def test_w_dkv_kr_by_rows_only_where_it_applies():
+    # Rows only in mode 2 (int32 partial sums add exactly; fp32 atomic adds would depend on the order),
+    # with split heads (the sums are added after their MM2) and up to 16 tokens (576 fp32 columns of
+    # 16 rows share L0C with the heads' tiles).
+    def by_rows(tokens=16, heads=5, mode=2, cores=3):
+        return cpu_module().mla_prolog_plan(tokens=tokens, hidden=128, q_lora=64, heads=heads, nope=48, mode=mode,
+                                            ai_cores=cores)["kv_by_rows"]  # fmt: skip
+
+    assert by_rows() == 1 and by_rows(tokens=1) == 1
+    assert by_rows(mode=0) == 0 and by_rows(mode=1) == 0
+    assert by_rows(tokens=17) == 0 and by_rows(heads=6) == 0
+    # GLM-5 W8A8 decode on Ascend910B3's 20 AI cores: TP16 (4 heads) and TP1 (64) at 1 and 16 tokens.
+    glm5 = dict(hidden=6144, q_lora=2048, nope=192, mode=2, ai_cores=20)
+    for heads, tokens, want in ((4, 1, 1), (64, 16, 1), (64, 64, 0)):
+        assert cpu_module().mla_prolog_plan(tokens=tokens, heads=heads, **glm5)["kv_by_rows"] == want
+
+
 @pytest.mark.parametrize("mode", [0, 2])
 def test_glm5_tp16_on_20_cores(mode):
     # GLM-5's TP16 slice on Ascend910B3's 20 AI cores, one group of 40 tokens: all 4 heads are split

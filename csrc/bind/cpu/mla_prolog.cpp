@@ -65,6 +65,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
         d["group_tokens"] = plan.tiling.groupTokens;
         d["groups"] = plan.tiling.groups;
         d["split_heads"] = plan.tiling.splitHeads;
+        d["kv_by_rows"] = plan.tiling.kvByRows;
         d["workspace_bytes"] = plan.workspaceBytes;
         return d;
       },

@@ -74,6 +74,11 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   t.splitHeads = t.groups == 1 ? p.heads % aiCores : 0;
   t.qsSlotBytes = t.splitHeads ? Slot(g * t.splitHeads * (p.nope + kMlapRopeDim) * (floatCq ? 2 : 4)) : 0;
   t.qnsSlotBytes = t.splitHeads && !floatCq ? Slot(g * t.splitHeads * p.nope * 2) : 0;
+  // W_dkv_kr by rows: a core's 32-byte column slice of every 576-byte row costs whole GM lines, its
+  // whole rows do not. The partial sums add exactly in int32 (mode 2 only: fp32 atomic adds would
+  // make modes 0, 1 depend on the cores' order), and all 576 columns of 16 rows share L0C with the
+  // heads' tiles (mlap_cube.h KvHalf).
+  t.kvByRows = w8a8 && t.splitHeads > 0 && p.tokens <= 16 ? 1 : 0;
   plan.workspaceBytes = 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes + t.qsSlotBytes + t.qnsSlotBytes) +
                         uint64_t(t.blockDim) * t.coreBytes;
   return plan;

@@ -76,6 +76,10 @@ struct MlaPrologTiling {
   uint32_t splitHeads;
   uint32_t qsSlotBytes;   // groupTokens x splitHeads x (D + Dr) of the MM2 output type (shared)
   uint32_t qnsSlotBytes;  // modes 1, 2: groupTokens x splitHeads x D in the float dtype (shared)
+  // Decode, mode 2, split heads, at most 16 tokens: MM1 splits W_dkv_kr by rows (K) instead of by
+  // columns, each AI core streams whole contiguous rows and adds its int32 partial sums of all 576
+  // columns into the MM1 ring (a GM atomic add; the vector cores zero those columns first).
+  uint32_t kvByRows;
 };
 
 // Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-9).

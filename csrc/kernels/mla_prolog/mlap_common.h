@@ -145,10 +145,18 @@ __aicore__ inline void MlapSplitColumns(const MlaPrologTiling& t, uint32_t cols,
 // under the heads of group g, and a second range would read x once more per group).
 __aicore__ inline bool MlapCqFirst(const MlaPrologTiling& t) { return t.groups == 1; }
 
+// Decode with kvByRows (mode 2: int8): the rows [begin, end) of W_dkv_kr (K of its MM1 stage) that AI
+// core `core` multiplies over all 576 columns, in units of 32 rows (an int8 transpose block); the
+// last cores take a unit more (the first ones take W_dq's extra unit).
+__aicore__ inline void MlapKvRows(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
+  MlapSplitColumns(t, t.hidden, 32, core, true, begin, end);
+}
+
 // MM1 columns of AI core `core` over the concatenated [W_dq | W_dkv_kr], in units of `unit` columns (a
 // fractal's width): range 0 [b0, e0), then range 1 [b1, e1). With MlapCqFirst, range 0 is a share of
 // W_dq (the first cores take a unit more) and range 1 a share of W_dkv_kr (the last cores take a unit
-// more: no core gets both extras); else range 0 is MlapMm1Split's and range 1 is empty.
+// more: no core gets both extras; with kvByRows range 1 is empty, MlapKvRows gives the core's rows
+// instead); else range 0 is MlapMm1Split's and range 1 is empty.
 struct MlapMm1Ranges {
   uint32_t b0 = 0, e0 = 0, b1 = 0, e1 = 0;
 };
@@ -157,7 +165,7 @@ __aicore__ inline MlapMm1Ranges MlapMm1Columns(const MlaPrologTiling& t, uint32_
   MlapMm1Ranges r;
   if (MlapCqFirst(t)) {
     MlapSplitColumns(t, t.qLora, unit, core, false, r.b0, r.e0);
-    MlapSplitColumns(t, kMlapKvRopeDim, unit, core, true, r.b1, r.e1);
+    if (!t.kvByRows) MlapSplitColumns(t, kMlapKvRopeDim, unit, core, true, r.b1, r.e1);  // else MlapKvRows
     r.b1 += t.qLora;
     r.e1 += t.qLora;
   } else {

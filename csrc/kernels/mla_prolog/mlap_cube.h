@@ -44,6 +44,7 @@ class MlapCube {
     qCols_ = t.nope + kMlapRopeDim;
     mm1_ = MlapMm1Columns(t, core_, kMm1Unit);
     MlapHeads(t, core_, headBegin_, headEnd_);
+    if (t.kvByRows) MlapKvRows(t, core_, kvBegin_, kvEnd_);
     wholeCols_ = (t.heads - t.splitHeads) * qCols_;
     MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
     MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, 16, core_, true, q3Begin_, q3End_);
@@ -115,9 +116,11 @@ class MlapCube {
   // Decode with split heads, when our W_dkv_kr columns make one tile of at most half an L0C slot: K's
   // first half streams while the vector cores normalize c^Q, the second after the split heads' MM2
   // (whose weights are prefetched meanwhile), so that neither the norm nor the split heads' barrier
-  // waits for all of it. The tile accumulates in the upper half of L0C slot 1 (kept between the two
-  // halves; every other tile of decode after MM1 is at most kMlapColTile wide, the lower half).
+  // waits for all of it. With kvByRows, our rows' halves over all 576 columns (of at most 16 rows). The tile
+  // accumulates at the top of L0C slot 1 (kept between the two halves; every other tile of decode
+  // after MM1 is at most kMlapColTile wide and starts at its slot's base).
   __aicore__ inline bool KvInHalves(uint32_t g) const {
+    if (t_->kvByRows) return true;
     const uint32_t n = mm1_.e1 - mm1_.b1;
     return t_->splitHeads > 0 && n > 0 && AlignUp(MlapGroupRows(*t_, g), 16) * n * 4 <= kAccSlot / 2;
   }
@@ -125,20 +128,33 @@ class MlapCube {
     using namespace AscendC;
     using Acc = typename Ty::Acc1;
     using Out = typename Ty::Mm1Out;
-    const uint32_t rows = MlapGroupRows(*t_, g), half = t_->hidden / 2, k0 = second ? half : 0;
-    const uint32_t c = mm1_.b1 - t_->qLora, n = mm1_.e1 - mm1_.b1;
+    const uint32_t rows = MlapGroupRows(*t_, g);
+    // K range [k0, k1) of this half over columns [c, c + n) of W_dkv_kr; by rows, [kvBegin_, kvEnd_) in two.
+    const bool byRows = t_->kvByRows;
+    const uint32_t kb = byRows ? kvBegin_ : 0, ke = byRows ? kvEnd_ : t_->hidden;
+    const uint32_t mid = kb + (ke - kb) / 64 * 32;  // whole 32-row units (an int8 transpose block)
+    const uint32_t k0 = second ? mid : kb, k1 = second ? ke : mid;
+    const uint32_t c = byRows ? 0 : mm1_.b1 - t_->qLora, n = byRows ? kMlapKvRopeDim : mm1_.e1 - mm1_.b1;
     MlapOperandA<X> a = XOperand(g);
     a.gm = a.gm[k0];
-    const LocalTensor<Acc> acc = l0c_.Get<uint8_t>()[kAccSlot + kAccSlot / 2].template ReinterpretCast<Acc>();
+    const LocalTensor<Acc> acc =
+        l0c_.Get<uint8_t>()[2 * kAccSlot - AlignUp(rows, 16) * n * 4].template ReinterpretCast<Acc>();
     acc_.Wait(1);  // the last fixpipe out of slot 1 is done (first half) / keeps later tiles off it (second)
-    gemm_.Run(acc, a, MlapB(wDkv_[uint64_t(k0) * kMlapKvRopeDim + c], kMlapKvRopeDim), half, n, rows, second);
-    if (second) {
+    if (k1 > k0)
+      gemm_.Run(acc, a, MlapB(wDkv_[uint64_t(k0) * kMlapKvRopeDim + c], kMlapKvRopeDim), k1 - k0, n, rows,
+                second && mid > kb);
+    if (!second) return;
+    if (ke > kb) {
       GlobalTensor<Out> out;
       out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
-      Store(out[mm1_.b1], acc, rows, n, c1_);
-      acc_.Release(1);
-      CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1KvDone);
+      // By rows every core adds its partial sums into the same columns, which the vector cores zeroed
+      // before the barrier ahead of c^Q (we waited for c^Q in Mm23): exact in int32.
+      if (byRows) SetAtomicAdd<Acc>();
+      Store(out[t_->qLora + c], acc, rows, n, c1_);
+      if (byRows) SetAtomicNone();
     }
+    acc_.Release(1);
+    CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1KvDone);
   }
 
   // x of group g (from the caller, or the fused input norm's ring): MM1's A.
@@ -367,6 +383,7 @@ class MlapCube {
   const MlaPrologTiling* t_ = nullptr;
   uint32_t core_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0;
   MlapMm1Ranges mm1_;  // our MM1 columns
+  uint32_t kvBegin_ = 0, kvEnd_ = 0;  // kvByRows: our rows of W_dkv_kr
   uint32_t wholeCols_ = 0, q2Begin_ = 0, q2End_ = 0, q3Begin_ = 0, q3End_ = 0;  // split heads: W_uq_qr offset, our columns
   bool cqLoaded_ = false, qnLoaded_ = false;
   MlapWorkspace ws_;

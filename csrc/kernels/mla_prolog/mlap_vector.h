@@ -93,6 +93,7 @@ class MlapVector {
     const uint32_t groups = t_->groups;
     const bool prep = t_->hasGammaX;
     LoadConstants();
+    if (t_->kvByRows) ZeroKvSums();  // before the first barrier: every cube adds into them after it
     if (prep) {  // x of the first two groups
       XPrep(0);
       if (groups > 1) XPrep(1);
@@ -353,6 +354,21 @@ class MlapVector {
       }
     }
   }
+  // kvByRows (decode, one group): our cache rows' W_dkv_kr columns of the MM1 ring := 0; the cubes
+  // add their partial sums over their rows of W_dkv_kr into them (mlap_cube.h KvHalf).
+  __aicore__ inline void ZeroKvSums() {
+    using namespace AscendC;
+    uint32_t r0, r1;
+    KvRows(0, r0, r1);
+    if (r0 == r1) return;
+    const LocalTensor<int32_t> zeros = rows_.Scratch().out.template ReinterpretCast<int32_t>();
+    Duplicate(zeros, int32_t(0), kMlapKvRopeDim);
+    MlapSync<HardEvent::V_MTE3>();
+    GlobalTensor<int32_t> mm1;
+    mm1.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws_.Mm1(0)));
+    for (uint32_t r = r0; r < r1; ++r) rows_.Store(mm1[uint64_t(r) * c1_ + t_->qLora], zeros, kMlapKvRopeDim);
+  }
+
   // Cache row r of group g: its slot (negative: not cached) and, if cached, the token's RoPE tables
   // -> cosKv_ / sinKv_.
   __aicore__ inline int64_t KvRowStart(uint32_t g, uint32_t r) {
