@@ -14,9 +14,11 @@
 //                  leaves r, l and m next to its acc in GM.
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
 // before the previous item's last Accumulate.
-// After every item of every core (SyncAll), the split rows' pieces are merged: M = max m_i,
+// After its items, each vector core merges its share of the split rows' pieces: M = max m_i,
 // l = sum exp(r_i - M) l_i, out = sum (exp(r_i - M) / l) acc_i, spread over all vector cores by
-// (row, head) in ranges of equal weight the host plans (SfaCoreHead::merge).
+// (row, head) in ranges of equal weight the host plans (SfaCoreHead::merge); a run of a row
+// starts once every vector core of each of the row's pieces has counted its part in the row's
+// flag (PostPiece, gm_flag.h).
 #pragma once
 
 #include "kernel_operator.h"
@@ -711,7 +713,7 @@ class SfaVector {
     DataCopyPad(sum_[at], l, one);
   }
 
-  // ---- combine of split rows (after SyncAll) -------------------------------------------------
+  // ---- combine of split rows (after this core's items; per row after its pieces) ---------------
 
   __aicore__ inline void CarveCombine() {
     used_ = 0;
