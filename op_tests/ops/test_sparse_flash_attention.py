@@ -498,6 +498,27 @@ def test_split_rows_with_empty_pieces():
     check(q, key, idx, 0.07, value=_randn(key.shape, torch.float16, g), **kw)
 
 
+@pytest.mark.parametrize("heads", [1, 2])
+def test_row_flags_count_every_vector_core(heads):
+    # A split row is merged once each vector core of each of its pieces' AI cores has counted its
+    # part in the row's flag (no SyncAll). N1 = 1: the second vector core of every AI core has no
+    # head and writes nothing, yet must count its part, for empty pieces (row 0 ends at a -1 early,
+    # row 2 selects nothing) as for pieces with rows. Row 1's merge waits for core 0's last piece.
+    g = torch.Generator().manual_seed(heads + 7)
+    kv_lens = [3000, 2500, 3000, 2800]
+    rows, k = len(kv_lens), 2048
+    q, qr = _queries((rows, heads), torch.float16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.float16, g)
+    idx = _indices(rows, k, kv_lens, g)
+    idx[0, 0, 200] = -1
+    idx[2, 0, :] += 4000  # every id past the row's length
+    kw = dict(query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)
+    out, m, s = check(q, key, idx, GLM5_SCALE, **kw)
+    assert (out[2] == 0).all() and (m[0, 2] == 0).all() and (s[0, 2] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] > rows
+
+
 @pytest.mark.parametrize("rows, k", [(1, 2048), (1, 257), (2, 2048), (4, 2048), pytest.param(16, 2048, marks=pytest.mark.heavy)])
 def test_merge_of_pieces_at_decode_batches(rows, k):
     # 64 heads, decode rows cut over the cores (24 here). B = 1: every piece is one tile, written by

@@ -218,6 +218,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
     std::copy(item, item + kSfaRecordWords, table.begin() + head + 2);
     std::copy_n(table.begin() + size_t(it.row) * kSfaRecordWords, kSfaRecordWords, table.begin() + head + 2 + kSfaRecordWords);
   }
+  if (t.numSplits > 0) table.resize(SfaRowFlagOffset(t) + size_t(p.numRows) * kSfaRowFlagWords, 0);  // the row flags
 
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy

@@ -14,13 +14,16 @@
 //                  leaves r, l and m next to its acc in GM.
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
 // before the previous item's last Accumulate.
-// After every item of every core (SyncAll), the split rows' pieces are merged: M = max m_i,
+// After its items, each vector core merges its share of the split rows' pieces: M = max m_i,
 // l = sum exp(r_i - M) l_i, out = sum (exp(r_i - M) / l) acc_i, spread over all vector cores by
-// (row, head) in ranges of equal weight the host plans (SfaCoreHead::merge).
+// (row, head) in ranges of equal weight the host plans (SfaCoreHead::merge); a run of a row
+// starts once every vector core of each of the row's pieces has counted its part in the row's
+// flag (PostPiece, gm_flag.h).
 #pragma once
 
 #include "kernel_operator.h"
 #include "../common/event_slots.h"
+#include "../common/gm_flag.h"
 #include "../common/host_device.h"
 #include "../common/tiling.h"
 #include "sfa_gather.h"
@@ -39,6 +42,8 @@ class SfaVector {
     block_ = uint32_t(AscendC::GetBlockIdx()) / 2;
     stageSlots_ = SfaStageSlots(t.heads);
     plan_.Init(plan, t, block_);
+    if (t.numSplits > 0)
+      rowFlags_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan) + SfaRowFlagOffset(t), uint64_t(t.numRows) * kSfaRowFlagWords);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
     h_ = AscendC::GetSubBlockIdx() == 0 ? half : t.heads - half;
@@ -115,8 +120,8 @@ class SfaVector {
     wordPending_ = false;
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
-    AscendC::SyncAll<true>();  // every piece is in GM
-    CarveCombine();
+    CarveCombine();  // each run waits for its row's pieces (row flags), not for every core
+
     Combine();
   }
 
@@ -151,7 +156,7 @@ class SfaVector {
   static constexpr uint32_t kCombineBcastFloats = 256 * 8;
   static constexpr uint32_t kMaxRepeatStride = 255;  // blocks: BinaryRepeatParams' uint8_t strides
   static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
-                                            3 * kMaxPieces * kCombineStat + 6 * kCombineStat + kCombineBcastFloats * 4;
+                                            3 * kMaxPieces * kCombineStat + 6 * kCombineStat + kCombineBcastFloats * 4 + 32;
   static_assert(kCombineBytes <= kSfaUbBytes, "the combine's buffers fit the UB");
   // MTE2 -> V events of the combine: m_i / l_i (0), the loaded pieces' acc rows (1 .. 1 + batch; the
   // item phase's stage events are all taken back by then).
@@ -527,6 +532,7 @@ class SfaVector {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last)
         WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
+      if (tile.last && tile.info.piece >= 0) PostPiece(tile.info);
       return;
     }
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
@@ -634,6 +640,13 @@ class SfaVector {
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
+  // This vector core's part of a piece is in GM (the cube's acc, which its flag for the piece's last
+  // tile reported, and the statistics this core wrote): counted in the row's flag, on which the
+  // row's merge waits. The work slot's words are free scratch here (PostSlot waits for its copy).
+  __aicore__ inline void PostPiece(const SfaItem& item) {
+    GmFlagAdd(rowFlags_[uint64_t(item.row) * kSfaRowFlagWords], 1, stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_]);
+  }
+
   // Float offsets of a piece's acc [N1, 512], reference max [N1], sum [N1] and true max [N1].
   __aicore__ inline uint64_t PieceAcc(uint32_t p) const { return uint64_t(p) * (t_->pieceBytes / sizeof(float)); }
   __aicore__ inline uint64_t PieceMax(uint32_t p) const { return PieceAcc(p) + uint64_t(t_->heads) * kSfaLatentDim; }
@@ -644,7 +657,10 @@ class SfaVector {
   // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.
   __aicore__ inline void EmptyItem(const SfaItem& item) {
     using namespace AscendC;
-    if (h_ == 0) return;
+    if (h_ == 0) {
+      if (item.piece >= 0) PostPiece(item);
+      return;
+    }
     if (item.piece >= 0) {
       Duplicate(stage_, 0.0f, kStageRows * kSfaLatentDim);
       Duplicate(Stat(kTileMax), kNegInf, hAlign_);
@@ -655,6 +671,7 @@ class SfaVector {
         DataCopy(pieces_[PieceAcc(uint32_t(item.piece)) + uint64_t(h0_ + r) * kSfaLatentDim], stage_,
                  (h_ - r < kStageRows ? h_ - r : kStageRows) * kSfaLatentDim);
       WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum), Stat(kTileMax));
+      PostPiece(item);
       return;
     }
     WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
@@ -696,7 +713,7 @@ class SfaVector {
     DataCopyPad(sum_[at], l, one);
   }
 
-  // ---- combine of split rows (after SyncAll) -------------------------------------------------
+  // ---- combine of split rows (after this core's items; per row after its pieces) ---------------
 
   __aicore__ inline void CarveCombine() {
     used_ = 0;
@@ -711,6 +728,7 @@ class SfaVector {
     cW_ = Take<float>(kCombineHeads);
     cT_ = Take<float>(kCombineHeads);
     cBcast_ = Take<float>(kCombineBcastFloats);
+    cFlag_ = Take<int32_t>(8);
     bcast_ = cBcast_;
   }
 
@@ -752,6 +770,10 @@ class SfaVector {
   __aicore__ inline void LoadRun(const CombineRun& run) {
     using namespace AscendC;
     const uint32_t pieces = uint32_t(run.split.pieces), p0 = uint32_t(run.split.firstPiece), hn = run.hn;
+    if (run.split.row != waitedRow_) {  // every vector core of every piece of the row has posted its part
+      GmFlagWaitAtLeast(rowFlags_[uint64_t(run.split.row) * kSfaRowFlagWords], int32_t(2 * pieces), cFlag_);
+      waitedRow_ = run.split.row;
+    }
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
     SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_, cTrue_ and cLoad_
     WaitFlag<HardEvent::V_MTE2>(0);
@@ -930,11 +952,13 @@ class SfaVector {
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_, cOut_;
   AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cTrue_, cM_, cL_, cW_, cT_, cBcast_;
+  AscendC::LocalTensor<int32_t> cFlag_;  // scratch of the row flags' polls
+  int32_t waitedRow_ = -1;               // the split row whose flag the combine last waited for
   uint32_t runParity_ = 0;      // the combine run's pair of cM_ / cL_
   bool writesPending_ = false;  // a combine run's copies to the output are in flight
   AscendC::GlobalTensor<T> out_, pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_, max_, sum_, pieces_, kept_;
-  AscendC::GlobalTensor<int32_t> slots_, lists_, words_;
+  AscendC::GlobalTensor<int32_t> slots_, lists_, words_, rowFlags_;
   AscendC::LocalTensor<int32_t> rowIdx_;
   AscendC::LocalTensor<T> gKeys_, gValues_;
 };

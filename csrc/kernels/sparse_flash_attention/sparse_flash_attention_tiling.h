@@ -69,6 +69,10 @@ struct SfaCoreHead {
 };
 constexpr uint32_t kSfaHeadWords = 16;
 static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64-byte line");
+// In a launch with split rows, after the core heads: per query row one 64-byte line whose first
+// word counts the vector cores that have posted a piece of the row (acc and statistics in GM;
+// zero in the host's plan). A row's merge waits for 2 x its pieces (gm_flag.h).
+constexpr uint32_t kSfaRowFlagWords = 16;
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
@@ -124,6 +128,10 @@ constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
 }
 constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
   return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t.heads) * 4);
+}
+// int32 offset in the plan of the row flags (after the core heads; a launch with split rows only).
+constexpr uint64_t SfaRowFlagOffset(const SparseFlashAttentionTiling& t) {
+  return uint64_t(t.headOffset) + uint64_t(t.blockDim) * kSfaHeadWords;
 }
 constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
   return SfaWordOffset(t) + (SfaKeptCols(t.heads) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
