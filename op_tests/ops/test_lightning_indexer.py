@@ -17,6 +17,7 @@ import torch
 
 from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
+from ascend_glm5.perf.model import emulated_soc
 
 REL_TOL = 1e-5
 
@@ -367,6 +368,22 @@ def test_decode_final_merge_parts_split_on_tied_scores(rows, keys, distinct):
     _assert_ties_to_lower_index(got, distinct)
     want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, sparse_mode=0)
     assert torch.equal(got, want)  # distinct scores between classes are far apart here
+
+
+@pytest.mark.parametrize("keys, distinct", [(8192, None), (8192, 29), (30001, None)])
+def test_decode_final_merge_parts_load_band_windows(keys, distinct):
+    # One row over the Ascend910B3's AI cores, merged in one step in 32 parts: each part loads only
+    # the window of every list where its band is expected (from the plan) and finds its band there by
+    # compares. Random keys (the windows hold the bands: 32 lists of 256 keys, the modeled B = 1 x 8K),
+    # tied scores (band edges on scores shared across lists), 40 lists of unequal length. The bands
+    # far from where expected (loaded again from every list's start) are test_decode_best_keys_in_one_stretch's.
+    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + (distinct or 0))
+    if distinct:
+        k = k[:, torch.arange(keys) % distinct]
+    with emulated_soc("Ascend910B3"):
+        got = check(q, k, w, sparse_count=2048, return_value=True)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
+    assert torch.equal(got, want)  # random data: no scores within rounding of each other; classes far apart
 
 
 @pytest.mark.heavy

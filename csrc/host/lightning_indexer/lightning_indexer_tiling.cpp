@@ -56,6 +56,42 @@ int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, const std::vector<u
   return static_cast<int32_t>(spec);
 }
 
+// Expected entries of a row's wide band merge at or above the edge at merged quantile j (of lists
+// with quantile step `step`): j + 1 quantiles vouch for `step` each, and each list holds about half
+// a step more between its last quantile at or above the edge and the edge.
+double EntriesAboveEdge(uint32_t j, uint32_t step, uint32_t lists) {
+  return double(step) * (j + 1) + lists * (step - 1) / 2.0;
+}
+
+// LiMerge::spec of part `part` of `parts` of a wide band merge (LiWindowEnd / LiWindowSkip): pairs
+// [skip, end) of every list, around where its band is expected (each list's share of the entries
+// above the band's edges, by keys seen, three standard deviations and 4 pairs out, in whole 32-pair
+// words); the last part ends where its list reaches the threshold (entries below it are past rank
+// k). The kernel checks every list's band against the window (LiVector::BandsInWindow) and loads
+// all lists from their first pair when one misses.
+int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
+                       uint32_t spec, uint32_t part, uint32_t parts, uint32_t bestPairs) {
+  const uint32_t lists = uint32_t(m.count), step = LiQuantileStep(k, lists), ranks = CeilDiv(k, step);
+  const auto near = [&](uint32_t j, double sigmas) {  // the bound of the lists' positions of that edge
+    double bound = sigmas < 0 ? 1e9 : 0;
+    for (int32_t i = 0; i < m.count; ++i) {
+      const double mean = EntriesAboveEdge(j, step, lists) * listKeys[m.src + i] / double(row.visible);
+      const double at = mean + sigmas * (std::sqrt(mean) + 4 / 3.0);
+      bound = sigmas < 0 ? std::min(bound, at) : std::max(bound, at);
+    }
+    return bound;
+  };
+  // The first parts' edges lie above the first merged quantile (LiVector::BandEdge): from pair 0.
+  const bool top = part == 0 || part * ranks / parts <= 1 + lists / kLiEdgeListsDiv;
+  const double skip = top ? 0.0 : std::max(0.0, near(LiBandRank(part, ranks, parts, lists), -3));
+  const uint32_t lowJ = part + 1 < parts ? LiBandRank(part + 1, ranks, parts, lists) : ranks - 1;
+  // Whole 32-pair words of compare bits, within the lists' heads (a tail may be on its way).
+  const uint32_t s = static_cast<uint32_t>(skip) / 32 * 32, low = static_cast<uint32_t>(near(lowJ, 3)) + 1;
+  const uint32_t e = std::min(std::min(AlignUp(spec, 32), LiListHead(k, lists)), s + AlignUp(low > s ? low - s : 32, 32));
+  if (e <= s || (e - s) * lists > 4 * bestPairs) return static_cast<int32_t>(spec);
+  return static_cast<int32_t>(e | s << 16);
+}
+
 struct Group {
   uint32_t row0, rows, keys;
 };
@@ -357,6 +393,9 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
         m.spec = SpeculativePairs(m, rows[m.row], listKeys, p.sparseCount, t.bestPairs);
+        const uint32_t parts = CeilDiv(p.sparseCount, t.outChunk);
+        if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
+          m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), parts, t.bestPairs);
       }
       plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, m.spec});
       merges++;

@@ -565,17 +565,20 @@ class LiVector {
     // A cut merge also loads the first pairs of every list right away (the plan's estimate of its
     // cut length): the lists then arrive while the threshold is computed, and only a list cut longer
     // is loaded again. Up to 4 lists: each its own estimate into in_[i] (LiSpecPairs); a wide
-    // merge: m.spec pairs of every list, one strided copy into inAll_ (list i at i * m.spec).
+    // merge: pairs [winSkip, wideSpec) of every list, one strided copy into inAll_ (list i at
+    // i * (wideSpec - winSkip)); a part of a band merge takes only the window its bands are
+    // expected in (LiWindowSkip / LiWindowEnd, BandsInWindow), other merges start at pair 0.
     uint32_t spec[4] = {0, 0, 0, 0};
     const bool wide = m.count > 4;
     // (no further than every list's head: a list's tail may be on its way, WriteTail)
     const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
-    const uint32_t wideSpec = cut && wide ? (uint32_t(m.spec) < wideHead ? uint32_t(m.spec) : wideHead) : 0;
+    const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
+    const uint32_t wideSpec = winEnd < wideHead ? winEnd : wideHead, winWidth = wideSpec > winSkip ? wideSpec - winSkip : 0;
     if (!wide) TailWritten();  // before this merge writes phase 2's late region
-    if (wideSpec > 0) {
-      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
-                  DataCopyExtParams(uint16_t(m.count), wideSpec * kPairFloats * 4,
-                                    t_->listSlotBytes - wideSpec * kPairFloats * 4, 0, 0),
+    if (winWidth > 0) {
+      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats + winSkip * kPairFloats],
+                  DataCopyExtParams(uint16_t(m.count), winWidth * kPairFloats * 4,
+                                    t_->listSlotBytes - winWidth * kPairFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>());
     }
     // A part of a band merge above the last needs a list only down to its band's lower edge: about
@@ -619,9 +622,24 @@ class LiVector {
         if (written < static_cast<uint32_t>(heads_.GetValue(i * 8)) && AlignUp(longest, 4) > written) tails = true;
       }
       if (tails) WaitTails();
-      if (need <= 4 * pairs) {
+      uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
+      if (need <= 4 * pairs && band && winWidth > 0 && winWidth % 32 == 0 &&
+          BandsInWindow(lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
+        TailWritten();
+        LocalTensor<float> lists[kLiMaxWideLists];
+        uint32_t skips[kLiMaxWideLists];
+        for (int32_t i = 0; i < m.count; ++i) {
+          lists[i] = inAll_[uint32_t(i) * winWidth * kPairFloats];
+          skips[i] = winSkip;
+        }
+        n = BandMerge(lists, lens, uint32_t(m.count), from, skips, bandLos, bandHis);
+      } else if (need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
-        LoadTree(m, lens, wideSpec, starts);
+        if (winWidth > 0 && band) {  // BandsInWindow compared the window: before the reload overwrites it
+          SetFlag<HardEvent::V_MTE2>(0);
+          WaitFlag<HardEvent::V_MTE2>(0);
+        }
+        LoadTree(m, lens, winSkip == 0 ? wideSpec : 0, starts);
         TailWritten();
         if (band) {
           LocalTensor<float> lists[kLiMaxWideLists];
@@ -839,6 +857,7 @@ class LiVector {
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
+    threshold_ = threshold;
     // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
     // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
     const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
@@ -921,30 +940,23 @@ class LiVector {
     return share > margin ? (share - margin) / step * step : 0;
   }
 
-  // The merged quantile that opens band `part` of `parts` over `ranks` merged quantiles, less an
-  // allowance for the entries each list holds between its last quantile above the edge and the edge.
-  __aicore__ static inline uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
-    const uint32_t r = part * ranks / parts, below = 1 + lists / kEdgeListsDiv;
-    return r > below ? r - below : 0;
-  }
-  static constexpr uint32_t kEdgeListsDiv = 4;
-
   __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
                                    uint32_t lists) {
-    const uint32_t j = BandRank(part, ranks, parts, lists);
+    const uint32_t j = LiBandRank(part, ranks, parts, lists);
     const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
     // The first parts, whose edges the lowering puts at or above the first merged quantile, take
-    // edges above it, a tenth of its gap to the second per quantile of lowering left over: they split
+    // edges above it, half its gap to the second per quantile of lowering left over: they split
     // the entries above every list's first quantile (up to 15 per list) instead of part 0 merging
-    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85).
-    const int32_t over = int32_t(1 + lists / kEdgeListsDiv) - int32_t(part * ranks / parts);
+    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85 at a
+    // tenth; a half since the band windows, li-decode2: 8,625 -> 8,532 cycles, 32K 17,077 -> 16,965).
+    const int32_t over = int32_t(1 + lists / kLiEdgeListsDiv) - int32_t(part * ranks / parts);
     if (j == 0 && over > 0 && a > b && b != kNegInf && a != -kNegInf) return a + (a - b) * kTopAlpha * float(over);
     // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
     // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
     return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
   }
   static constexpr float kEdgeAlpha = 0.5f;
-  static constexpr float kTopAlpha = 0.1f;  // 0.2 / 0.5 / 1: B = 1 x 128K +0.01 / +0.12 / +0.23 us
+  static constexpr float kTopAlpha = 0.5f;  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles
 
   // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
   // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
@@ -967,6 +979,59 @@ class LiVector {
     return lo;
   }
 
+  // A part of a wide band merge: whether the window [skip, end) of every cut list (loaded with the
+  // headers into inAll_, list i at i * (end - skip), a multiple of 32 pairs) holds its band, and for
+  // the last part every entry at or above the threshold (those below it rank past k): the window's
+  // first pair ranks above the band (or the window starts at pair 0), and its last pair below the
+  // band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: one
+  // compare of the whole window with each edge, then per list the set bits that open its 64-bit
+  // words (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs
+  // in list i's window.
+  __aicore__ inline bool BandsInWindow(const uint32_t* lens, uint32_t count, uint32_t skip, uint32_t end, uint32_t* los,
+                                       uint32_t* his) {
+    using namespace AscendC;
+    const uint32_t width = end - skip, words = width / 32;
+    const LocalTensor<uint64_t> above = qA_.ReinterpretCast<uint64_t>(), atLow = qB_.ReinterpretCast<uint64_t>();
+    const float low = hasLo_ ? bandLo_ : threshold_;
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    SetMaskNorm();
+    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
+    const uint32_t elems = AlignUp(count * width * kPairFloats, 64);
+    if (hasHi_) CompareScalar(above.ReinterpretCast<uint8_t>(), inAll_, bandHi_, CMPMODE::GE, elems);
+    CompareScalar(atLow.ReinterpretCast<uint8_t>(), inAll_, low, CMPMODE::GE, elems);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t len = lens[i] < end ? lens[i] : end;
+      if (skip > 0 && (!hasHi_ || len <= skip)) return false;
+      const uint32_t local = len > skip ? len - skip : 0;
+      const uint32_t lo = hasHi_ ? LeadingSet(above, i * words, words, 0) : 0;
+      if (skip > 0 && lo == 0) return false;
+      // the entries above the band are at or above its lower edge too: their whole words are set
+      const uint32_t hi = LeadingSet(atLow, i * words, words, hasHi_ && low <= bandHi_ ? lo / 32 : 0);
+      if (lens[i] > end && hi >= width) return false;
+      los[i] = lo < local ? lo : local;
+      his[i] = hi < local ? hi : local;
+    }
+    return true;
+  }
+
+  // The pairs whose compare bit is set before the first one that is not, in a list's `words` 64-bit
+  // words of a count-form compare from word w0 (32 pairs a word, the scores the even bits), its
+  // first `full` words known to be set.
+  __aicore__ inline uint32_t LeadingSet(const AscendC::LocalTensor<uint64_t>& bits, uint32_t w0, uint32_t words,
+                                        uint32_t full) {
+    for (uint32_t w = full; w < words; ++w) {
+      const uint64_t clear = ~bits.GetValue(w0 + w) & 0x5555555555555555ull;
+      if (clear != 0) {
+        const uint64_t below = (clear & (~clear + 1u)) - 1u;  // the bits below the first clear score bit
+        return 32 * w + EvenBitsSet(uint32_t(below)) + EvenBitsSet(uint32_t(below >> 32));
+      }
+    }
+    return 32 * words;
+  }
+
   // A row's final merge in parts, each part on its own vector core: part p merges only the entries
   // of its score band [bandLo_, bandHi_) (no upper bound for part 0, no lower one for the last),
   // found in each (cut, loaded) list by binary search. Bands split the merge order exactly: an
@@ -975,8 +1040,10 @@ class LiVector {
   // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
   // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
   // round instead of all of them, for two binary searches per list.
+  // (los / his, when given: each list's band, its pairs [los[i], his[i]) of lists[i], BandsInWindow.)
   __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
-                                       uint32_t& from, const uint32_t* skip) {
+                                       uint32_t& from, const uint32_t* skip, const uint32_t* los = nullptr,
+                                       const uint32_t* his = nullptr) {
     using namespace AscendC;
     SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
     WaitFlag<HardEvent::MTE2_S>(0);
@@ -986,8 +1053,8 @@ class LiVector {
     for (uint32_t i = 0; i < count; ++i) {
       // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
       const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = hasHi_ ? AtLeast(lists[i], len, bandHi_, 0, false) : 0;
-      const uint32_t hi = hasLo_ ? AtLeast(lists[i], len, bandLo_, lo, hasHi_) : len;
+      const uint32_t lo = los != nullptr ? los[i] : hasHi_ ? AtLeast(lists[i], len, bandHi_, 0, false) : 0;
+      const uint32_t hi = his != nullptr ? his[i] : hasLo_ ? AtLeast(lists[i], len, bandLo_, lo, hasHi_) : len;
       from += s + lo;
       if (hi <= lo) continue;
       run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
@@ -1063,7 +1130,7 @@ class LiVector {
   uint32_t used_ = 0;
   uint32_t step_ = 0;
   uint32_t blockSeq_ = 0;  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
-  float bandHi_ = 0.0f, bandLo_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
+  float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
   uint32_t bandStart_[4] = {0, 0, 0, 0};  // ... and its band starts at or after pair bandStart_[i]

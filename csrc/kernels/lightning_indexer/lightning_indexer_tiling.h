@@ -158,6 +158,20 @@ __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
   return kLiQuantiles * LiQuantileStep(k, lists);
 }
 
+// The merged quantile that opens band `part` of `parts` of a final merge in parts (LiVector::BandEdge)
+// over `ranks` merged quantiles, less an allowance for the entries each list holds between its last
+// quantile above the edge and the edge.
+constexpr uint32_t kLiEdgeListsDiv = 4;
+__aicore__ inline uint32_t LiBandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
+  const uint32_t r = part * ranks / parts, below = 1 + lists / kLiEdgeListsDiv;
+  return r > below ? r - below : 0;
+}
+
+// LiMerge::spec of a part of a wide band merge: the pairs [skip, end) of every list it loads with the
+// headers (end | skip << 16; skip 0 and end = the plan's speculative length elsewhere).
+__aicore__ inline uint32_t LiWindowEnd(int32_t spec) { return uint32_t(spec) & 0xFFFFu; }
+__aicore__ inline uint32_t LiWindowSkip(int32_t spec) { return uint32_t(spec) >> 16; }
+
 // Whether a row's partial lists publish quantiles and are cut at a threshold before their first
 // merge: only when they may hold more than k entries together (the row sees more than k keys).
 __aicore__ inline bool LiCutsLists(int32_t visible, int32_t partials, uint32_t k) {
