@@ -259,6 +259,51 @@ def test_kernel_clamps_bad_group_counts():
     assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)
 
 
+def test_kernel_saturates_counts_past_int32():
+    # The kernel narrows the int64 counts to int32 (saturating) before it scans them: a count of
+    # 2^32 + 1 must cover every row left (as 2^31 - 1 does), not wrap to 1; a count below -2^31 is 0.
+    g = torch.Generator().manual_seed(11)
+    rows, half = 9, 24
+    x = torch.randint(-3000, 3000, (rows, 2 * half), dtype=torch.int32, generator=g)
+    ws = torch.rand(4, 2 * half, generator=g) * 1e-3
+    act = torch.rand(rows, generator=g)
+    huge = torch.tensor([2, -(2**40), 2**32 + 1, 3], dtype=torch.int64)
+    y = torch.empty(rows, half, dtype=torch.int8)
+    scale = torch.empty(rows, dtype=torch.float32)
+    cpu_module().dequant_swiglu_quant(x.data_ptr(), ws.data_ptr(), act.data_ptr(), 0, huge.data_ptr(), y.data_ptr(),
+                                      scale.data_ptr(), rows, half, 4, 4, 4, 0, True)
+    y_ref, scale_ref = reference.dequant_swiglu_quant(x, weight_scale=ws, activation_scale=act,
+                                                      group_index=torch.tensor([2, 0, 7, 0]), activate_left=True)
+    assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)
+
+
+def test_odd_group_count_past_a_window():
+    # The scan reads the narrowed counts two at a time. 513 groups: the last window holds one count,
+    # and the UB word after it still holds group 1's count from the first window: it must not be
+    # taken as a 514th group. Rows past sum(group_index) are zeros.
+    g = torch.Generator().manual_seed(13)
+    groups = [1, 2] + [0] * 510 + [4]
+    x, kw = _inputs(10, 40, torch.int32, groups, g, smooth=True)
+    with ai_cores(2):  # 4 vector cores, 2-3 rows each: the last core starts past sum(group_index)
+        y, scale = _check(x, kw, activate_left=True)
+    assert (y[7:] == 0).all() and (scale[7:] == 0).all()
+
+
+# (rows, H, groups, x dtype, smooth): one row a core, rows of several tiles: the first group's scales
+# load in two parts (the first tile's columns, then the rest); H = 8192 has one scale slot; float x
+# has only the smooth scale to load.
+FIRST_TILE_CASES = [(4, 2500, [1, 0, 2, 1], torch.int32, True), (3, 1100, [0, 3], torch.int32, False),
+                    (2, 8192, [1, 1], torch.int32, True), (3, 2100, [2, 0, 1], torch.bfloat16, True)]
+
+
+@pytest.mark.parametrize("activate_left", [True, False])
+@pytest.mark.parametrize("rows,half,groups,dtype,smooth", FIRST_TILE_CASES)
+def test_one_row_a_core_loads_the_first_tiles_scales_first(rows, half, groups, dtype, smooth, activate_left):
+    g = torch.Generator().manual_seed(rows * 31 + half)
+    x, kw = _inputs(rows, half, dtype, groups, g, smooth=smooth)
+    _check(x, kw, activate_left)
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.int32])
 def test_nan_in_a_later_tile_gives_a_nan_scale(dtype):
     # Regression (the row max of dynamic_quant's bug, shared here): a NaN tile max after the first

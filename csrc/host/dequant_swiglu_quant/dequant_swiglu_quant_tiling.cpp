@@ -17,7 +17,7 @@ uint32_t UbBytes(const DequantSwigluQuantTiling& t, uint32_t slots) {
   return 2 * AlignUp(2 * t.chunk * xBytes, 32) + 2 * AlignUp(t.chunk, 32)  // input and output queues
          + span * 4 + slots * paramFloats * 4                             // fp32 row, group scales
          + 3 * t.chunk * 4 + t.chunk * 2 + AlignUp((8 + 2 * 64) * 4, 32)   // work tiles, small values
-         + AlignUp(groupWindow * 8, 32);
+         + AlignUp(groupWindow * 8, 32) + AlignUp(groupWindow, 8) * 4;  // group_index window, as int64 and int32
 }
 
 }  // namespace
