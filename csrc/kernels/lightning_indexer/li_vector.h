@@ -81,6 +81,7 @@ class LiVector {
  private:
   static constexpr uint32_t kArenaBytes = 180 * 1024;
   static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2 ..); V -> MTE2: their release
+  static constexpr int32_t kEvTileHalf = 6;  // MTE2 -> V: the second half of a core's last tile (FetchTile)
   static constexpr uint32_t kMaxTileBuffers = kLiMaxTileBuffers;
   static constexpr uint32_t kMaxBlockBuffers = 4;  // rowSplit: 2 tile buffers of 2 column blocks (events kEvTile ..)
   // Decode (several tile buffers): a half's best list and candidates of up to 512 pairs are merged
@@ -153,7 +154,7 @@ class LiVector {
     if (t_->rowSplit) {
       StepsRowSplit(item, visible, first, rows, steps);
     } else {
-      StepsRing(item, visible, lo, hi, steps);
+      StepsRing(item, visible, lo, hi, steps, lastItem);
     }
     for (uint32_t g = 0; g < rows; ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
@@ -220,9 +221,11 @@ class LiVector {
 
   // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
   __aicore__ inline void WeighHeads(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
+    WeighHeadRows(tile, r0 * t_->heads, r1 * t_->heads);
+  }
+  __aicore__ inline void WeighHeadRows(const AscendC::LocalTensor<float>& tile, uint32_t h0, uint32_t h1) {
     using namespace AscendC;
-    const uint32_t h0 = r0 * t_->heads;
-    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t((r1 - r0) * t_->heads),
+    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t(h1 - h0),
         BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
     PipeBarrier<PIPE_V>();
   }
@@ -231,19 +234,28 @@ class LiVector {
   // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
   // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
   // ~470).
-  __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+  __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps,
+                                   bool lastItem) {
     using namespace AscendC;
     const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
     const uint32_t ahead = t_->tileBuffers - 1;
-    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d);
+    // The core's last tile comes in two parts of head rows (LiLastTileHalf): the first is weighted while the second is on its way.
+    const uint32_t lastHalf = lastItem ? LiLastTileHalf(t_->rowSplit, uint32_t(item.rows), t_->heads) : 0;
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, d + 1 == steps ? lastHalf : 0);
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead);
+      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, j + ahead + 1 == steps ? lastHalf : 0);
       const uint32_t b = step_ % t_->tileBuffers;
-      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
-      WeighHeads(tile, 0, uint32_t(item.rows));
+      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);  // (before the wait: it needs no tile)
+      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+      if (j + 1 == steps && lastHalf > 0) {
+        WeighHeadRows(tile, 0, lastHalf);
+        WaitFlag<HardEvent::MTE2_V>(kEvTileHalf);
+        WeighHeadRows(tile, lastHalf, m);
+      } else {
+        WeighHeads(tile, 0, uint32_t(item.rows));
+      }
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const LocalTensor<float> score = tile[g * t_->heads * kLiHalfKeys];
         if (RowScores(tile, g, visible[g], hi, base, score, false))
@@ -406,15 +418,22 @@ class LiVector {
   }
 
   // Score tile `step` of the ring -> tile buffer step % tileBuffers (our 64 columns of each row of
-  // 128 scores, skipping the other core's 64); the ring slot is released once copied.
-  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step) {
+  // 128 scores, skipping the other core's 64); the ring slot is released once copied. `half` > 0:
+  // the tile comes in two flagged parts, head rows [0, half) and the rest (LiCube::LastTileInHalves),
+  // copied as they come (the second on event kEvTileHalf).
+  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step, uint32_t half) {
     using namespace AscendC;
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
-    CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
     const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
-    DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+    const uint32_t parts = half > 0 ? 2 : 1, rows[2] = {half > 0 ? half : m, m - half};
+    for (uint32_t p = 0; p < parts; ++p) {
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+      const uint32_t h0 = p * half;
+      DataCopy(tiles_[b][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + sub * kLiHalfKeys],
+               DataCopyParams(uint16_t(rows[p]), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+      SetFlag<HardEvent::MTE2_V>(p == 0 ? kEvTile + int32_t(b) : kEvTileHalf);
+    }
     CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 

@@ -129,6 +129,14 @@ __aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32
 __aicore__ inline uint32_t LiRowsOfCore(uint32_t rows, uint32_t sub) {
   return sub == 0 ? 0 : sub == 1 ? (rows + 1) / 2 : rows;
 }
+// Head rows of the first part of a core's last score tile when it goes out in two (0: whole). Decode
+// (one row per item) with more than 16 heads: the cube multiplies, writes and flags the tile's first
+// rows (a multiple of 16, the L0C fractal), then the others; the vector cores copy and weight the
+// first part while the second is on its way (the launch's phase 1 ends on that tile's hand-off).
+__aicore__ inline uint32_t LiLastTileHalf(uint32_t rowSplit, uint32_t rows, uint32_t heads) {
+  return rowSplit == 0 && rows == 1 && heads > 16 ? AlignUp((heads + 1) / 2, 16u) : 0;
+}
+
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
 
