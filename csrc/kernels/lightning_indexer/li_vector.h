@@ -118,6 +118,7 @@ class LiVector {
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
+    AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the pairs' second words stay 0 (WriteQuantiles)
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
@@ -182,8 +183,11 @@ class LiVector {
           tailCount_ = count;
         }
       }
-      WriteList(slot, list, count, false, written);
-      if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, list, topk_[g].Count(), uint32_t(row.partials));
+      // A row merged in one step: the list's lengths go with its quantiles, not in a header (QuantLength).
+      const bool wide = LiWideMerge(row.visible, row.partials, t_->sparseCount);
+      WriteList(slot, list, count, false, written, !wide);
+      if (LiCutsLists(row.visible, row.partials, t_->sparseCount))
+        WriteQuantiles(slot, list, count, uint32_t(row.partials), written < count ? written : count);
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
@@ -399,17 +403,19 @@ class LiVector {
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
   // past its end), as (score, 0) pairs, for the merge's threshold (CutAtThreshold).
+  // Pair 0's second word holds the list's length, pair 1's the pairs written before SyncAll (QuantLength).
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
-                                        uint32_t lists) {
+                                        uint32_t lists, uint32_t written) {
     using namespace AscendC;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     for (uint32_t j = 0; j < kLiQuantiles; ++j) {
       const uint32_t rank = step * j + step - 1;
-      quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);
-      quant_.SetValue(2 * j + 1, 0.0f);
+      quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);  // (its second words: 0, CarvePhase1)
     }
+    quant_.ReinterpretCast<int32_t>().SetValue(1, int32_t(count));
+    quant_.ReinterpretCast<int32_t>().SetValue(3, int32_t(written));
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
     DataCopy(quants_[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
@@ -493,18 +499,21 @@ class LiVector {
   // A list slot: its length in the 32-byte header, then `count` sorted pairs.
   // With `wait` false the caller waits (MTE3_V) before it rewrites the list or the header.
   // Header words: 0 the list's length, 1 the pairs written (`written`, default all; the rest: WriteTail).
+  // `header` false: no header (the lengths go with the list's quantiles, WriteQuantiles).
   __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count, bool wait = true,
-                                   uint32_t written = 0xFFFFFFFFu) {
+                                   uint32_t written = 0xFFFFFFFFu, bool header = true) {
     using namespace AscendC;
     if (written > count) written = count;
-    Duplicate(header_, int32_t(written), 8);
-    if (written < count) {
-      PipeBarrier<PIPE_V>();
-      Duplicate(header_, int32_t(count), 1);
+    if (header) {
+      Duplicate(header_, int32_t(written), 8);
+      if (written < count) {
+        PipeBarrier<PIPE_V>();
+        Duplicate(header_, int32_t(count), 1);
+      }
     }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
+    if (header) DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
     if (written > 0)
       DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, written * kPairFloats * 4, 0, 0, 0));
     if (!wait) return;
@@ -574,8 +583,10 @@ class LiVector {
     // The lists' lengths: one strided copy of their headers, then read from UB.
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(heads_, listWords_[Slot(m.src)],
-                DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
+    const bool wide = m.count > 4;  // a row merged in one step: its lists' lengths come with the quantiles
+    if (!wide)
+      DataCopyPad(heads_, listWords_[Slot(m.src)],
+                  DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
     if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
@@ -588,7 +599,6 @@ class LiVector {
     // i * (wideSpec - winSkip)); a part of a band merge takes only the window its bands are
     // expected in (LiWindowSkip / LiWindowEnd, BandsInWindow), other merges start at pair 0.
     uint32_t spec[4] = {0, 0, 0, 0};
-    const bool wide = m.count > 4;
     // (no further than every list's head: a list's tail may be on its way, WriteTail)
     const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
     const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
@@ -616,7 +626,7 @@ class LiVector {
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
-    for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
+    for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
     if (cut) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
@@ -637,8 +647,8 @@ class LiVector {
       // (a list written in part holds wideHead pairs: none is reached when longest fits in it)
       bool tails = false;
       for (int32_t i = 0; AlignUp(longest, 4) > wideHead && i < m.count; ++i) {
-        const uint32_t written = static_cast<uint32_t>(heads_.GetValue(i * 8 + 1));
-        if (written < static_cast<uint32_t>(heads_.GetValue(i * 8)) && AlignUp(longest, 4) > written) tails = true;
+        const uint32_t written = ListLength(m, i, 1);
+        if (written < ListLength(m, i, 0) && AlignUp(longest, 4) > written) tails = true;
       }
       if (tails) WaitTails();
       uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
@@ -730,6 +740,14 @@ class LiVector {
     if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // Word w of list i's header (0: its length, 1: the pairs written before SyncAll): from the headers
+  // (heads_), or for a wide merge from its quantiles' second words (WriteQuantiles).
+  __aicore__ inline uint32_t ListLength(const LiMerge& m, int32_t i, uint32_t w) {
+    if (m.count <= 4) return static_cast<uint32_t>(heads_.GetValue(uint32_t(i) * 8 + w));
+    const uint32_t list = uint32_t(m.src - m.cutBase + i);
+    return static_cast<uint32_t>(qIn_.ReinterpretCast<int32_t>().GetValue((list * kLiQuantiles + w) * kPairFloats + 1));
   }
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.
