@@ -853,9 +853,10 @@ class LiVector {
     WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (set in MergeStep)
     // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
     // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
-    // (by length) of the rank sought, a multiple of 4 (32-byte runs): T stays a bound vouched for by
-    // k entries, only looser where a list holds far more than its share of the best (decode, one row
-    // over 40 lists: runs of 8 instead of 16).
+    // (by length) of the rank sought: T stays a bound vouched for by k entries, only looser where a
+    // list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of 5 instead
+    // of 16). Runs start at any pair (MrgSort's sources need 8-byte alignment), merged runs 32-byte
+    // aligned (li-decode3: runs of 5 instead of a multiple of 4, 8: B = 1 x 8K 8,322 -> 8,178 cycles).
     uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
     for (uint32_t i = 0; i < runs; ++i) {
       runLens[i] = kLiQuantiles;
@@ -865,7 +866,7 @@ class LiVector {
       for (uint32_t i = 0; i < runs; ++i) total += lens[i];
       for (uint32_t i = 0; i < runs && total > 0; ++i) {
         const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
-        runLens[i] = AlignUp(share, 4) < kLiQuantiles ? AlignUp(share, 4) : kLiQuantiles;
+        runLens[i] = share < kLiQuantiles ? share : kLiQuantiles;
         used += runLens[i];
       }
       if (used < rank + 1)  // too few to reach the rank: every quantile takes part
@@ -883,7 +884,7 @@ class LiVector {
         const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
         runLens[out] = len;
         starts[out++] = at;
-        at += len;  // multiples of 4 pairs: 32-byte aligned
+        at += AlignUp(len, 4);  // runs start 32-byte aligned
         in += q;
       }
       PipeBarrier<PIPE_V>();
