@@ -56,6 +56,17 @@ int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, const std::vector<u
   return static_cast<int32_t>(spec);
 }
 
+// LiMerge::visible of a wide merge: its lists' quantile run (LiWideQuantRun), from their lengths.
+uint32_t WideQuantRun(const LiMerge& m, const std::vector<uint32_t>& listKeys, uint32_t k) {
+  uint32_t longest = 0, total = 0;
+  for (int32_t i = 0; i < m.count; ++i) {
+    const uint32_t len = std::min(k, listKeys[m.src + i]);
+    longest = std::max(longest, len);
+    total += len;
+  }
+  return LiWideQuantRun(k, uint32_t(m.count), longest, total);
+}
+
 // Expected entries of a row's wide band merge at or above the edge at merged quantile j (of lists
 // with quantile step `step`): j + 1 quantiles vouch for `step` each, and each list holds about half
 // a step more between its last quantile at or above the edge and the edge.
@@ -397,7 +408,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
           m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), parts, t.bestPairs);
       }
-      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, m.spec});
+      const int32_t visible = m.count > 4 ? static_cast<int32_t>(WideQuantRun(m, listKeys, p.sparseCount)) : rows[m.row].visible;
+      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, visible, m.spec});
       merges++;
     }
   }

@@ -626,7 +626,8 @@ class LiVector {
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
-    for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
+    if (!wide)  // (a wide merge reads them in CutAtThreshold, while its quantiles merge)
+      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
     if (cut) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
@@ -862,7 +863,11 @@ class LiVector {
       runLens[i] = kLiQuantiles;
       starts[i] = i * kLiQuantiles;
     }
-    if (m.count == m.cutLists) {
+    const bool wide = m.count > 4;
+    if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
+      const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
+      for (uint32_t i = 0; i < runs; ++i) runLens[i] = run < kLiQuantiles ? run : kLiQuantiles;
+    } else if (m.count == m.cutLists) {
       for (uint32_t i = 0; i < runs; ++i) total += lens[i];
       for (uint32_t i = 0; i < runs && total > 0; ++i) {
         const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
@@ -892,6 +897,8 @@ class LiVector {
       src = dst;
       toA = !toA;
     }
+    if (wide)  // the lists' lengths, while the vector unit merges the quantiles
+      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
@@ -907,7 +914,6 @@ class LiVector {
       if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
     }
     uint32_t aboveAll[kLiMaxWideLists];
-    const bool wide = m.count > 4;
     if (wide) QuantilesAtLeastAll(threshold, lists, (toA ? qA_ : qB_).ReinterpretCast<uint32_t>(), aboveAll);
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
