@@ -56,6 +56,17 @@ int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, const std::vector<u
   return static_cast<int32_t>(spec);
 }
 
+// LiMerge::visible of a wide merge: its lists' quantile run (LiWideQuantRun), from their lengths.
+uint32_t WideQuantRun(const LiMerge& m, const std::vector<uint32_t>& listKeys, uint32_t k) {
+  uint32_t longest = 0, total = 0;
+  for (int32_t i = 0; i < m.count; ++i) {
+    const uint32_t len = std::min(k, listKeys[m.src + i]);
+    longest = std::max(longest, len);
+    total += len;
+  }
+  return LiWideQuantRun(k, uint32_t(m.count), longest, total);
+}
+
 // Expected entries of a row's wide band merge at or above the edge at merged quantile j (of lists
 // with quantile step `step`): j + 1 quantiles vouch for `step` each, and each list holds about half
 // a step more between its last quantile at or above the edge and the edge.
@@ -69,6 +80,10 @@ double EntriesAboveEdge(uint32_t j, uint32_t step, uint32_t lists) {
 // words); the last part ends where its list reaches the threshold (entries below it are past rank
 // k). The kernel checks every list's band against the window (LiVector::BandsInWindow) and loads
 // all lists from their first pair when one misses.
+// A window's first pair: a multiple of 4 (32 bytes) below the lists' lowest expected band start,
+// not of 32 (li-decode3: B = 1 x 32K 16,671 -> 16,591 cycles, 128K 46,535 -> 46,298; 16: 16,643 /
+// 46,511; 8: 16,591 / 46,298).
+constexpr uint32_t kWindowSkipPairs = 4;
 int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
                        uint32_t spec, uint32_t part, uint32_t parts, uint32_t bestPairs) {
   const uint32_t lists = uint32_t(m.count), step = LiQuantileStep(k, lists), ranks = CeilDiv(k, step);
@@ -85,8 +100,9 @@ int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uin
   const bool top = part == 0 || part * ranks / parts <= 1 + lists / kLiEdgeListsDiv;
   const double skip = top ? 0.0 : std::max(0.0, near(LiBandRank(part, ranks, parts, lists), -3));
   const uint32_t lowJ = part + 1 < parts ? LiBandRank(part + 1, ranks, parts, lists) : ranks - 1;
-  // Whole 32-pair words of compare bits, within the lists' heads (a tail may be on its way).
-  const uint32_t s = static_cast<uint32_t>(skip) / 32 * 32, low = static_cast<uint32_t>(near(lowJ, 3)) + 1;
+  // Whole 32-pair words of compare bits, within the lists' heads (a tail may be on its way), from
+  // a multiple of kWindowSkipPairs.
+  const uint32_t s = static_cast<uint32_t>(skip) / kWindowSkipPairs * kWindowSkipPairs, low = static_cast<uint32_t>(near(lowJ, 3)) + 1;
   const uint32_t e = std::min(std::min(AlignUp(spec, 32), LiListHead(k, lists)), s + AlignUp(low > s ? low - s : 32, 32));
   if (e <= s || (e - s) * lists > 4 * bestPairs) return static_cast<int32_t>(spec);
   return static_cast<int32_t>(e | s << 16);
@@ -397,7 +413,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
           m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), parts, t.bestPairs);
       }
-      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, rows[m.row].visible, m.spec});
+      const int32_t visible = m.count > 4 ? static_cast<int32_t>(WideQuantRun(m, listKeys, p.sparseCount)) : rows[m.row].visible;
+      plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, visible, m.spec});
       merges++;
     }
   }

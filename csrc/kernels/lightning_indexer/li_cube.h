@@ -110,23 +110,54 @@ class LiCube {
       WaitFlag<HardEvent::MTE1_M>(kEvLoaded);
       const uint32_t cs = cSlots_.Acquire();
       const LocalTensor<float> c = cL0c_.Get<float>()[cs * maxM_ * kLiStepKeys];
-      MmadParams mp;
-      mp.m = MmadM(m);
-      mp.n = kLiStepKeys;
-      mp.k = kLiHeadDim;
-      Mmad(c, qL0a, kL0b, mp);
+      const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
+      const uint32_t half = lastItem && j + 1 == steps ? LiLastTileHalf(t_->rowSplit, item.rows, t_->heads) : 0;
+      if (half > 0) {
+        LastTileInHalves(c, qL0a, kL0b, cs, m, half, slot, step);
+      } else {
+        MmadParams mp;
+        mp.m = MmadM(m);
+        mp.n = kLiStepKeys;
+        mp.k = kLiHeadDim;
+        Mmad(c, qL0a, kL0b, mp);
+        SetFlag<HardEvent::M_FIX>(int32_t(cs));
+        WaitFlag<HardEvent::M_FIX>(int32_t(cs));
+        if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+        Fixpipe(ring_[slot], c, FixpipeParamsV220(StepColumns(item, j), m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
+        CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
+      }
       kL0bSlots_.Release(bs);
       if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
-      SetFlag<HardEvent::M_FIX>(int32_t(cs));
-      WaitFlag<HardEvent::M_FIX>(int32_t(cs));
-      if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-      const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
-      Fixpipe(ring_[slot], c, FixpipeParamsV220(StepColumns(item, j), m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
-      CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
       cSlots_.Release(cs);
     }
     if (steps == 0) qL0aSlots_.Release(qa);
   }
+
+  // A core's last step in two halves of head rows (LiLastTileHalf): rows [0, half) multiplied,
+  // written and flagged first, while the Mmad of rows [half, m) runs; each half in its own part of the
+  // L0C buffer (its own Nz layout of `rows` rows). The vector cores wait for the flag twice.
+  __aicore__ inline void LastTileInHalves(const AscendC::LocalTensor<float>& c, const AscendC::LocalTensor<T>& qL0a,
+                                          const AscendC::LocalTensor<T>& kL0b, uint32_t cs, uint32_t m, uint32_t half,
+                                          uint64_t slot, uint32_t step) {
+    using namespace AscendC;
+    const uint32_t rows[2] = {half, m - half};
+    for (uint32_t p = 0; p < 2; ++p) {
+      MmadParams mp;
+      mp.m = MmadM(rows[p]);
+      mp.n = kLiStepKeys;
+      mp.k = kLiHeadDim;
+      Mmad(c[p * half * kLiStepKeys], qL0a[p * half * kLiHeadDim], kL0b, mp);  // row block half / 16 of the Zz queries
+      SetFlag<HardEvent::M_FIX>(int32_t(p == 0 ? cs : kEvSecondHalf));
+    }
+    if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+    for (uint32_t p = 0; p < 2; ++p) {
+      WaitFlag<HardEvent::M_FIX>(int32_t(p == 0 ? cs : kEvSecondHalf));
+      Fixpipe(ring_[slot + p * half * kLiStepKeys], c[p * half * kLiStepKeys],
+              FixpipeParamsV220(kLiStepKeys, rows[p], AlignUp(rows[p], 16), kLiStepKeys, true));
+      CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
+    }
+  }
+  static constexpr int32_t kEvSecondHalf = 2;  // M -> FIX of the second half's Mmad (0, 1: the L0C buffers)
 
   // Score columns step j writes: all 128; rowSplit: those up to the item's last key (rounded up to 16;
   // the fixpipe's time goes with its bytes, and an item's last step holds 64 keys on average).

@@ -81,6 +81,7 @@ class LiVector {
  private:
   static constexpr uint32_t kArenaBytes = 180 * 1024;
   static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2 ..); V -> MTE2: their release
+  static constexpr int32_t kEvTileHalf = 6;  // MTE2 -> V: the second half of a core's last tile (FetchTile)
   static constexpr uint32_t kMaxTileBuffers = kLiMaxTileBuffers;
   static constexpr uint32_t kMaxBlockBuffers = 4;  // rowSplit: 2 tile buffers of 2 column blocks (events kEvTile ..)
   // Decode (several tile buffers): a half's best list and candidates of up to 512 pairs are merged
@@ -117,6 +118,7 @@ class LiVector {
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
+    AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the pairs' second words stay 0 (WriteQuantiles)
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
@@ -153,7 +155,7 @@ class LiVector {
     if (t_->rowSplit) {
       StepsRowSplit(item, visible, first, rows, steps);
     } else {
-      StepsRing(item, visible, lo, hi, steps);
+      StepsRing(item, visible, lo, hi, steps, lastItem);
     }
     for (uint32_t g = 0; g < rows; ++g) {
       const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
@@ -181,8 +183,11 @@ class LiVector {
           tailCount_ = count;
         }
       }
-      WriteList(slot, list, count, false, written);
-      if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) WriteQuantiles(slot, list, topk_[g].Count(), uint32_t(row.partials));
+      // A row merged in one step: the list's lengths go with its quantiles, not in a header (QuantLength).
+      const bool wide = LiWideMerge(row.visible, row.partials, t_->sparseCount);
+      WriteList(slot, list, count, false, written, !wide);
+      if (LiCutsLists(row.visible, row.partials, t_->sparseCount))
+        WriteQuantiles(slot, list, count, uint32_t(row.partials), written < count ? written : count);
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
@@ -220,9 +225,11 @@ class LiVector {
 
   // Every head row of query rows [r0, r1) times its weight, in one instruction: w broadcast to a block per head row.
   __aicore__ inline void WeighHeads(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
+    WeighHeadRows(tile, r0 * t_->heads, r1 * t_->heads);
+  }
+  __aicore__ inline void WeighHeadRows(const AscendC::LocalTensor<float>& tile, uint32_t h0, uint32_t h1) {
     using namespace AscendC;
-    const uint32_t h0 = r0 * t_->heads;
-    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t((r1 - r0) * t_->heads),
+    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t(h1 - h0),
         BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
     PipeBarrier<PIPE_V>();
   }
@@ -231,19 +238,28 @@ class LiVector {
   // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
   // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
   // ~470).
-  __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps) {
+  __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps,
+                                   bool lastItem) {
     using namespace AscendC;
     const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
     const uint32_t ahead = t_->tileBuffers - 1;
-    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d);
+    // The core's last tile comes in two parts of head rows (LiLastTileHalf): the first is weighted while the second is on its way.
+    const uint32_t lastHalf = lastItem ? LiLastTileHalf(t_->rowSplit, uint32_t(item.rows), t_->heads) : 0;
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, d + 1 == steps ? lastHalf : 0);
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead);
+      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, j + ahead + 1 == steps ? lastHalf : 0);
       const uint32_t b = step_ % t_->tileBuffers;
-      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);
-      WeighHeads(tile, 0, uint32_t(item.rows));
+      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);  // (before the wait: it needs no tile)
+      WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+      if (j + 1 == steps && lastHalf > 0) {
+        WeighHeadRows(tile, 0, lastHalf);
+        WaitFlag<HardEvent::MTE2_V>(kEvTileHalf);
+        WeighHeadRows(tile, lastHalf, m);
+      } else {
+        WeighHeads(tile, 0, uint32_t(item.rows));
+      }
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const LocalTensor<float> score = tile[g * t_->heads * kLiHalfKeys];
         if (RowScores(tile, g, visible[g], hi, base, score, false))
@@ -387,17 +403,19 @@ class LiVector {
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
   // past its end), as (score, 0) pairs, for the merge's threshold (CutAtThreshold).
+  // Pair 0's second word holds the list's length, pair 1's the pairs written before SyncAll (QuantLength).
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
-                                        uint32_t lists) {
+                                        uint32_t lists, uint32_t written) {
     using namespace AscendC;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     for (uint32_t j = 0; j < kLiQuantiles; ++j) {
       const uint32_t rank = step * j + step - 1;
-      quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);
-      quant_.SetValue(2 * j + 1, 0.0f);
+      quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);  // (its second words: 0, CarvePhase1)
     }
+    quant_.ReinterpretCast<int32_t>().SetValue(1, int32_t(count));
+    quant_.ReinterpretCast<int32_t>().SetValue(3, int32_t(written));
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
     DataCopy(quants_[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
@@ -406,15 +424,22 @@ class LiVector {
   }
 
   // Score tile `step` of the ring -> tile buffer step % tileBuffers (our 64 columns of each row of
-  // 128 scores, skipping the other core's 64); the ring slot is released once copied.
-  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step) {
+  // 128 scores, skipping the other core's 64); the ring slot is released once copied. `half` > 0:
+  // the tile comes in two flagged parts, head rows [0, half) and the rest (LiCube::LastTileInHalves),
+  // copied as they come (the second on event kEvTileHalf).
+  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step, uint32_t half) {
     using namespace AscendC;
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
-    CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
     const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
-    DataCopy(tiles_[b], ring_[slot + sub * kLiHalfKeys], DataCopyParams(m, kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-    SetFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
+    const uint32_t parts = half > 0 ? 2 : 1, rows[2] = {half > 0 ? half : m, m - half};
+    for (uint32_t p = 0; p < parts; ++p) {
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
+      const uint32_t h0 = p * half;
+      DataCopy(tiles_[b][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + sub * kLiHalfKeys],
+               DataCopyParams(uint16_t(rows[p]), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+      SetFlag<HardEvent::MTE2_V>(p == 0 ? kEvTile + int32_t(b) : kEvTileHalf);
+    }
     CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }
 
@@ -474,18 +499,21 @@ class LiVector {
   // A list slot: its length in the 32-byte header, then `count` sorted pairs.
   // With `wait` false the caller waits (MTE3_V) before it rewrites the list or the header.
   // Header words: 0 the list's length, 1 the pairs written (`written`, default all; the rest: WriteTail).
+  // `header` false: no header (the lengths go with the list's quantiles, WriteQuantiles).
   __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count, bool wait = true,
-                                   uint32_t written = 0xFFFFFFFFu) {
+                                   uint32_t written = 0xFFFFFFFFu, bool header = true) {
     using namespace AscendC;
     if (written > count) written = count;
-    Duplicate(header_, int32_t(written), 8);
-    if (written < count) {
-      PipeBarrier<PIPE_V>();
-      Duplicate(header_, int32_t(count), 1);
+    if (header) {
+      Duplicate(header_, int32_t(written), 8);
+      if (written < count) {
+        PipeBarrier<PIPE_V>();
+        Duplicate(header_, int32_t(count), 1);
+      }
     }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
+    if (header) DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
     if (written > 0)
       DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, written * kPairFloats * 4, 0, 0, 0));
     if (!wait) return;
@@ -555,8 +583,10 @@ class LiVector {
     // The lists' lengths: one strided copy of their headers, then read from UB.
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(heads_, listWords_[Slot(m.src)],
-                DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
+    const bool wide = m.count > 4;  // a row merged in one step: its lists' lengths come with the quantiles
+    if (!wide)
+      DataCopyPad(heads_, listWords_[Slot(m.src)],
+                  DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
     if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
@@ -569,7 +599,6 @@ class LiVector {
     // i * (wideSpec - winSkip)); a part of a band merge takes only the window its bands are
     // expected in (LiWindowSkip / LiWindowEnd, BandsInWindow), other merges start at pair 0.
     uint32_t spec[4] = {0, 0, 0, 0};
-    const bool wide = m.count > 4;
     // (no further than every list's head: a list's tail may be on its way, WriteTail)
     const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
     const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
@@ -597,7 +626,8 @@ class LiVector {
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
-    for (int32_t i = 0; i < m.count; ++i) lens[i] = static_cast<uint32_t>(heads_.GetValue(i * 8));
+    if (!wide)  // (a wide merge reads them in CutAtThreshold, while its quantiles merge)
+      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
     if (cut) CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
@@ -618,8 +648,8 @@ class LiVector {
       // (a list written in part holds wideHead pairs: none is reached when longest fits in it)
       bool tails = false;
       for (int32_t i = 0; AlignUp(longest, 4) > wideHead && i < m.count; ++i) {
-        const uint32_t written = static_cast<uint32_t>(heads_.GetValue(i * 8 + 1));
-        if (written < static_cast<uint32_t>(heads_.GetValue(i * 8)) && AlignUp(longest, 4) > written) tails = true;
+        const uint32_t written = ListLength(m, i, 1);
+        if (written < ListLength(m, i, 0) && AlignUp(longest, 4) > written) tails = true;
       }
       if (tails) WaitTails();
       uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
@@ -711,6 +741,14 @@ class LiVector {
     if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // Word w of list i's header (0: its length, 1: the pairs written before SyncAll): from the headers
+  // (heads_), or for a wide merge from its quantiles' second words (WriteQuantiles).
+  __aicore__ inline uint32_t ListLength(const LiMerge& m, int32_t i, uint32_t w) {
+    if (m.count <= 4) return static_cast<uint32_t>(heads_.GetValue(uint32_t(i) * 8 + w));
+    const uint32_t list = uint32_t(m.src - m.cutBase + i);
+    return static_cast<uint32_t>(qIn_.ReinterpretCast<int32_t>().GetValue((list * kLiQuantiles + w) * kPairFloats + 1));
   }
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.
@@ -816,15 +854,21 @@ class LiVector {
     WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (set in MergeStep)
     // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
     // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
-    // (by length) of the rank sought, a multiple of 4 (32-byte runs): T stays a bound vouched for by
-    // k entries, only looser where a list holds far more than its share of the best (decode, one row
-    // over 40 lists: runs of 8 instead of 16).
+    // (by length) of the rank sought: T stays a bound vouched for by k entries, only looser where a
+    // list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of 5 instead
+    // of 16). A wide merge's runs are of any length (MrgSort's sources need 8-byte alignment; merged
+    // runs start 32-byte aligned; li-decode3: 5 instead of 8 at B = 1 x 8K, 8,322 -> 8,178 cycles),
+    // up to 4 lists a multiple of 4 (unrounded, their looser T: B = 16 x 32K 163,045 -> 163,336).
     uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
     for (uint32_t i = 0; i < runs; ++i) {
       runLens[i] = kLiQuantiles;
       starts[i] = i * kLiQuantiles;
     }
-    if (m.count == m.cutLists) {
+    const bool wide = m.count > 4;
+    if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
+      const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
+      for (uint32_t i = 0; i < runs; ++i) runLens[i] = run < kLiQuantiles ? run : kLiQuantiles;
+    } else if (m.count == m.cutLists) {
       for (uint32_t i = 0; i < runs; ++i) total += lens[i];
       for (uint32_t i = 0; i < runs && total > 0; ++i) {
         const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
@@ -846,7 +890,7 @@ class LiVector {
         const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
         runLens[out] = len;
         starts[out++] = at;
-        at += len;  // multiples of 4 pairs: 32-byte aligned
+        at += AlignUp(len, 4);  // runs start 32-byte aligned
         in += q;
       }
       PipeBarrier<PIPE_V>();
@@ -854,6 +898,8 @@ class LiVector {
       src = dst;
       toA = !toA;
     }
+    if (wide)  // the lists' lengths, while the vector unit merges the quantiles
+      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
@@ -869,7 +915,6 @@ class LiVector {
       if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
     }
     uint32_t aboveAll[kLiMaxWideLists];
-    const bool wide = m.count > 4;
     if (wide) QuantilesAtLeastAll(threshold, lists, (toA ? qA_ : qB_).ReinterpretCast<uint32_t>(), aboveAll);
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);

@@ -53,7 +53,8 @@ struct LiMerge {     // one merge of phase 2: lists [src, src + count) of a row 
   int32_t dst;          // list slot of the result; < 0: the row's indices (and values), output part -1 - dst
   int32_t cutLists;     // > 0: the row's first merge, its cutLists partial lists (from slot cutBase)
   int32_t cutBase;      //      published quantiles: cut the lists at its threshold first (LiCutsLists)
-  int32_t visible;      // keys the row sees: a final merge of a row that sees at least k needs no padding
+  int32_t visible;      // keys the row sees: a final merge of a row that sees at least k needs no padding;
+                        // a wide merge (more than 4 lists): its quantile run instead (LiWideQuantRun)
   int32_t spec;         // a cut merge: pairs of its lists loaded with the headers; up to 4 lists: byte i
                         // is list i's in units of 16 (LiSpecPairs); more: every list's (a multiple of 4)
 };
@@ -129,6 +130,14 @@ __aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32
 __aicore__ inline uint32_t LiRowsOfCore(uint32_t rows, uint32_t sub) {
   return sub == 0 ? 0 : sub == 1 ? (rows + 1) / 2 : rows;
 }
+// Head rows of the first part of a core's last score tile when it goes out in two (0: whole). Decode
+// (one row per item) with more than 16 heads: the cube multiplies, writes and flags the tile's first
+// rows (a multiple of 16, the L0C fractal), then the others; the vector cores copy and weight the
+// first part while the second is on its way (the launch's phase 1 ends on that tile's hand-off).
+__aicore__ inline uint32_t LiLastTileHalf(uint32_t rowSplit, uint32_t rows, uint32_t heads) {
+  return rowSplit == 0 && rows == 1 && heads > 16 ? AlignUp((heads + 1) / 2, 16u) : 0;
+}
+
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
 constexpr uint32_t kLiMaxWideLists = 64; // partial lists one merge may take (their quantiles: 1024 pairs)
 
@@ -171,6 +180,17 @@ __aicore__ inline uint32_t LiBandRank(uint32_t part, uint32_t ranks, uint32_t pa
 // headers (end | skip << 16; skip 0 and end = the plan's speculative length elsewhere).
 __aicore__ inline uint32_t LiWindowEnd(int32_t spec) { return uint32_t(spec) & 0xFFFFu; }
 __aicore__ inline uint32_t LiWindowSkip(int32_t spec) { return uint32_t(spec) >> 16; }
+
+// The quantiles each list of a wide merge brings to its threshold's merge (LiVector::CutAtThreshold;
+// LiMerge::visible of the merge, from the host, which knows each list's length: min(k, keys it
+// sees)): 1.25 times the longest list's share (by length) of the rank sought, so that the merge is
+// issued before the lists' lengths are read. Every list then brings at least 1.25 times its share.
+__aicore__ inline uint32_t LiWideQuantRun(uint32_t k, uint32_t lists, uint32_t longest, uint32_t total) {
+  if (total == 0) return kLiQuantiles;
+  const uint32_t ranks = CeilDiv(k, LiQuantileStep(k, lists));
+  const uint64_t share = (5ull * ranks * longest + 4ull * total - 1) / (4ull * total);
+  return share < kLiQuantiles ? uint32_t(share) : kLiQuantiles;
+}
 
 // Whether a row's partial lists publish quantiles and are cut at a threshold before their first
 // merge: only when they may hold more than k entries together (the row sees more than k keys).
