@@ -152,6 +152,13 @@ __aicore__ inline void MlapKvRows(const MlaPrologTiling& t, uint32_t core, uint3
   MlapSplitColumns(t, t.hidden, 32, core, true, begin, end);
 }
 
+// Decode with uqByRows (mode 2): the rows [begin, end) of W_uq_qr (K of the split heads' MM2) that AI
+// core `core` multiplies over all split q columns, in units of 32 rows; the last cores take a unit
+// more, as with W_dkv_kr's rows.
+__aicore__ inline void MlapUqRows(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
+  MlapSplitColumns(t, t.qLora, 32, core, true, begin, end);
+}
+
 // MM1 columns of AI core `core` over the concatenated [W_dq | W_dkv_kr], in units of `unit` columns (a
 // fractal's width): range 0 [b0, e0), then range 1 [b1, e1). With MlapCqFirst, range 0 is a share of
 // W_dq (the first cores take a unit more) and range 1 a share of W_dkv_kr (the last cores take a unit
