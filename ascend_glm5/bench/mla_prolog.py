@@ -170,8 +170,9 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
         tiles, kv_tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode, len(groups) == 1, by_rows)
         kv_rows = _kv_rows(cores, core) if by_rows else 0
         q2 = _split_columns(split * cols, 32 if mode and split * cols % 32 == 0 else 16, cores, core, False)
-        uq_rows = _split_columns(Q_LORA, 32, cores, core, True) if uq_by_rows else (0, 0)
-        uq_rows = uq_rows[1] - uq_rows[0]
+        # mlap_common.h MlapUqRows: 32-row units, the cores after W_dq's extra ones a unit more
+        uq_units = _split(Q_LORA // 32, cores, (core - (Q_LORA // 32) % cores) % cores)
+        uq_rows = (uq_units[1] - uq_units[0]) * 32 if uq_by_rows else 0
         q3 = _split_columns(split * KV_LORA, 16, cores, core, True)
         q2_tiles = [min(COL_TILE, q2[1] - c) for c in range(*q2, COL_TILE)]
         q3_parts = []  # (columns, q_nope loads): one load per split head the range touches

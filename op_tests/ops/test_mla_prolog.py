@@ -326,11 +326,12 @@ def test_w_dkv_kr_by_rows_only_where_it_applies():
 )
 def test_w_uq_qr_by_rows(dims, cores, tokens):
     # Decode in mode 2, every head split (fewer heads than cores), at most 16 tokens: each core
-    # multiplies its rows of the split heads' W_uq_qr (32-row units, the last cores a unit more) over
-    # all their q columns in one tile and adds the int32 partial sums into the split q ring (zeroed
-    # by the vector cores; the emulator poisons the workspace); the vector cores dequantize q_nope
-    # after a barrier, spread by (head, row). Hcq 64 on 2 cores: one unit each; on 3 cores: core 0
-    # without rows; Hcq 192 on 4 cores: 1 / 1 / 2 / 2 units, 16 rows (a whole 16-row tile), 288 columns.
+    # multiplies its rows of the split heads' W_uq_qr (32-row units, the cores after W_dq's extra
+    # ones a unit more, in rotated order) over all their q columns in one tile and adds the int32
+    # partial sums into the split q ring (zeroed by the vector cores; the emulator poisons the
+    # workspace); the vector cores dequantize q_nope after a barrier, spread by (head, row). Hcq 64
+    # on 2 cores: one unit each; on 3 cores: core 1 without rows, core 2 the first unit; Hcq 192 on
+    # 4 cores: 1 / 1 / 2 / 2 units (cores 2, 3 first), 16 rows (a whole 16-row tile), 288 columns.
     hidden, q_lora, heads, nope = dims
     plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=hidden, q_lora=q_lora, heads=heads, nope=nope, mode=2,
                                         ai_cores=cores)  # fmt: skip
