@@ -1,8 +1,10 @@
 // MLA prolog, vector side (AIV). Per step s, in the cube's order (mla_prolog_tiling.h):
 //
 //   Heads(s-1)  split heads (decode) first: modes 1, 2 dequantize our rows of our cube's q_nope
-//               columns; a barrier of all vector cores (every cube's split q is in GM, our cube
-//               may run their MM3), then their rope rows spread over all vector cores.
+//               columns (uqByRows: after a barrier, our (head, row) pairs of every column, since
+//               every cube added partial sums); a barrier of all vector cores (every cube's split
+//               q is in GM, our cube may run their MM3), then their rope rows spread over all
+//               vector cores.
 //               Per whole head of our AI core, as the cube's MM2 produces it, our half of the
 //               group's rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> MM3
 //   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
