@@ -156,6 +156,9 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
     # mla_prolog_tiling.cpp kvByRows: decode in mode 2 with split heads and at most 16 tokens splits
     # W_dkv_kr by rows (each core all 576 columns of its rows, int32 partial sums added in GM).
     by_rows = mode == 2 and split > 0 and tokens <= 16
+    # uqByRows: the split heads' W_uq_qr by rows too when every head is split and all their q columns
+    # fit one L0C slot as 16 rows.
+    uq_by_rows = by_rows and split == HEADS and -(-split * cols // 32) * 32 <= 1024
 
     def pad(n: int, size: int) -> int:  # int8 B tiles are multiplied as whole 32-column blocks
         return -(-n // (32 // size)) * (32 // size)
@@ -167,6 +170,9 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
         tiles, kv_tiles = _mm1_tiles(cores, core, 32 // x_size, whole % cores, mode, len(groups) == 1, by_rows)
         kv_rows = _kv_rows(cores, core) if by_rows else 0
         q2 = _split_columns(split * cols, 32 if mode and split * cols % 32 == 0 else 16, cores, core, False)
+        # mlap_common.h MlapUqRows: 32-row units, the cores after W_dq's extra ones a unit more
+        uq_units = _split(Q_LORA // 32, cores, (core - (Q_LORA // 32) % cores) % cores)
+        uq_rows = (uq_units[1] - uq_units[0]) * 32 if uq_by_rows else 0
         q3 = _split_columns(split * KV_LORA, 16, cores, core, True)
         q2_tiles = [min(COL_TILE, q2[1] - c) for c in range(*q2, COL_TILE)]
         q3_parts = []  # (columns, q_nope loads): one load per split head the range touches
@@ -190,13 +196,16 @@ def _design(tokens: int, mode: int, cores: int) -> dict:
             mm2_macs = sum(m * pad(n, uq_size) * Q_LORA for n in q_tiles)
             mm3_macs = m * KV_LORA * NOPE
             mm2s = (sum(m * pad(n, uq_size) * Q_LORA for n in q2_tiles), (q2[1] - q2[0]) * Q_LORA * uq_size, uq_size)
+            if uq_by_rows:  # all split q columns over our rows of W_uq_qr
+                mm2s = (m * pad(split * cols, uq_size) * uq_rows, split * cols * uq_rows * uq_size, uq_size)
             mm3s = (m * (q3[1] - q3[0]) * NOPE, (q3[1] - q3[0]) * NOPE * 2, 2)
             stages.append(dict(rows=rows, mm1=(mm1_macs, mm1_bytes, x_size), kv=kv, kv_halves=halves, heads=heads,
                                mm2=(mm2_macs, Q_LORA * cols * uq_size, uq_size), mm3=(mm3_macs, NOPE * KV_LORA * 2, 2),
-                               mm2s=mm2s, mm3s=mm3s, split=split, split_nope=_split_nope(q2)))  # fmt: skip
+                               mm2s=mm2s, mm3s=mm3s, split=split,
+                               split_nope=split * NOPE // cores if uq_by_rows else _split_nope(q2)))  # fmt: skip
             act += (len(tiles) + len(kv_tiles)) * rows * HIDDEN * x_size  # KvInHalves: half of x twice
             act += rows * kv_rows * x_size  # by rows: x's columns of our rows once
-            act += rows * Q_LORA * uq_size if heads or q2[1] > q2[0] else 0  # c^Q once per group
+            act += rows * Q_LORA * uq_size if heads or (uq_rows if uq_by_rows else q2[1] > q2[0]) else 0  # c^Q once
             act += (heads + len(q3_parts)) * rows * NOPE * 2  # q_nope per whole head and per split head part
         per_core.append(dict(stages=stages, activations=act))
     return dict(per_core=per_core, groups=len(groups), group=group, split=split)

@@ -319,6 +319,55 @@ def test_w_dkv_kr_by_rows_only_where_it_applies():
         assert cpu_module().mla_prolog_plan(tokens=tokens, heads=heads, **glm5)["kv_by_rows"] == want
 
 
+@pytest.mark.parametrize(
+    "dims,cores,tokens",
+    [((128, 64, 1, 48), 2, 3), ((128, 64, 2, 48), 3, 5), ((256, 192, 3, 32), 4, 16)],
+    ids=["2cores", "3cores-one-empty", "4cores-k-tail"],
+)
+def test_w_uq_qr_by_rows(dims, cores, tokens):
+    # Decode in mode 2, every head split (fewer heads than cores), at most 16 tokens: each core
+    # multiplies its rows of the split heads' W_uq_qr (32-row units, the cores after W_dq's extra
+    # ones a unit more, in rotated order) over all their q columns in one tile and adds the int32
+    # partial sums into the split q ring (zeroed by the vector cores; the emulator poisons the
+    # workspace); the vector cores dequantize q_nope after a barrier, spread by (head, row). Hcq 64
+    # on 2 cores: one unit each; on 3 cores: core 1 without rows, core 2 the first unit; Hcq 192 on
+    # 4 cores: 1 / 1 / 2 / 2 units (cores 2, 3 first), 16 rows (a whole 16-row tile), 288 columns.
+    hidden, q_lora, heads, nope = dims
+    plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=hidden, q_lora=q_lora, heads=heads, nope=nope, mode=2,
+                                        ai_cores=cores)  # fmt: skip
+    assert plan["uq_by_rows"] == 1 and plan["split_heads"] == heads
+    args, kw = make_case(dims, (tokens,), skip=1, seed=70 + tokens, mode=2)
+    with ai_cores(cores):
+        check(args, kw, query_norm_flag=True)
+
+
+def test_w_uq_qr_by_rows_only_where_it_applies():
+    # Rows of W_uq_qr with rows of W_dkv_kr (mode 2, split heads, <= 16 tokens), only when every head
+    # is split (with whole heads the extra barrier delays their vector work: TP1 got slower) and the
+    # split q columns fit one L0C slot as 16 int32 rows (<= 1024).
+    def by_rows(tokens=5, heads=2, mode=2, cores=3, nope=48):
+        return cpu_module().mla_prolog_plan(tokens=tokens, hidden=128, q_lora=64, heads=heads, nope=nope, mode=mode,
+                                            ai_cores=cores)["uq_by_rows"]  # fmt: skip
+
+    assert by_rows() == 1 and by_rows(tokens=16) == 1
+    assert by_rows(mode=0) == 0 and by_rows(mode=1) == 0 and by_rows(tokens=17) == 0
+    assert by_rows(heads=5) == 0  # one whole head per core
+    assert by_rows(heads=4, nope=192, cores=5) == 1 and by_rows(heads=5, nope=192, cores=6) == 0  # 1024 / 1280 columns
+    glm5 = dict(hidden=6144, q_lora=2048, nope=192, mode=2, ai_cores=20)
+    for heads, tokens, want in ((4, 1, 1), (4, 16, 1), (64, 1, 0), (64, 16, 0)):
+        assert cpu_module().mla_prolog_plan(tokens=tokens, heads=heads, **glm5)["uq_by_rows"] == want
+
+
+def test_split_heads_without_mm2_columns_and_w_dkv_kr_halves():
+    # 7 heads on 6 cores (D 16): one split head of 80 q columns in 5 units of 16 (80 is no multiple
+    # of 32), so core 5 has a whole head but no split MM2 columns, and W_dkv_kr goes by rows in two
+    # halves: that core must not prefetch its whole head's W_uq_qr ahead of W_dkv_kr's second half
+    # (whose Run would take the prefetched chunks).
+    args, kw = make_case((128, 64, 7, 16), (4,), seed=75, mode=2)
+    with ai_cores(6):
+        check(args, kw, query_norm_flag=True)
+
+
 @pytest.mark.parametrize("mode", [0, 2])
 def test_glm5_tp16_on_20_cores(mode):
     # GLM-5's TP16 slice on Ascend910B3's 20 AI cores, one group of 40 tokens: all 4 heads are split

@@ -66,6 +66,7 @@ void BindCpuOp_mla_prolog(pybind11::module_& m) {
         d["groups"] = plan.tiling.groups;
         d["split_heads"] = plan.tiling.splitHeads;
         d["kv_by_rows"] = plan.tiling.kvByRows;
+        d["uq_by_rows"] = plan.tiling.uqByRows;
         d["workspace_bytes"] = plan.workspaceBytes;
         return d;
       },

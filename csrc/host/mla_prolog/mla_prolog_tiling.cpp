@@ -79,6 +79,10 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   // make modes 0, 1 depend on the cores' order), and all 576 columns of 16 rows share L0C with the
   // heads' tiles (mlap_cube.h KvHalf).
   t.kvByRows = w8a8 && t.splitHeads > 0 && p.tokens <= 16 ? 1 : 0;
+  // The split heads' W_uq_qr likewise (a core's 32 or 64 bytes of every row cost whole lines too):
+  // all their q columns in one L0C slot (64 x 256 int32) as 16 rows (mlap_cube.h Mm2Split).
+  const uint32_t splitCols = AlignUp(t.splitHeads * (p.nope + kMlapRopeDim), 32);
+  t.uqByRows = t.kvByRows && t.splitHeads == p.heads && splitCols * 16 <= kMlapGroupTokens * kMlapMaxColTile ? 1 : 0;
   plan.workspaceBytes = 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes + t.qsSlotBytes + t.qnsSlotBytes) +
                         uint64_t(t.blockDim) * t.coreBytes;
   return plan;

@@ -80,6 +80,11 @@ struct MlaPrologTiling {
   // columns, each AI core streams whole contiguous rows and adds its int32 partial sums of all 576
   // columns into the MM1 ring (a GM atomic add; the vector cores zero those columns first).
   uint32_t kvByRows;
+  // With kvByRows, when the split heads' q columns make one 16-row int32 tile of at most an L0C slot
+  // (<= 1024 columns): their MM2 splits W_uq_qr by rows (K) too, each AI core adds its partial sums
+  // of all split q columns into the split q ring (zeroed by the vector cores), and the vector cores
+  // dequantize q_nope after a barrier of their own (every cube's sums are in).
+  uint32_t uqByRows;
 };
 
 // Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-9).

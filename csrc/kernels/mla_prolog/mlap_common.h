@@ -152,6 +152,17 @@ __aicore__ inline void MlapKvRows(const MlaPrologTiling& t, uint32_t core, uint3
   MlapSplitColumns(t, t.hidden, 32, core, true, begin, end);
 }
 
+// Decode with uqByRows (mode 2): the rows [begin, end) of W_uq_qr (K of the split heads' MM2) that AI
+// core `core` multiplies over all split q columns, in units of 32 rows. The cores right after those
+// with W_dq's extra unit take a unit more (at GLM-5's TP16 on 20 cores: cores 4-7, which have
+// neither W_dq's nor W_dkv_kr's extra unit; the last ones, like W_dkv_kr's rows: 14.65 us, these: 14.58).
+__aicore__ inline void MlapUqRows(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
+  const uint32_t cores = t.blockDim, shift = (t.qLora / 32) % cores;  // W_dq's cores with a unit more
+  MlapVectorRows(t.qLora / 32, cores, (core + cores - shift) % cores, begin, end);
+  begin *= 32;
+  end *= 32;
+}
+
 // MM1 columns of AI core `core` over the concatenated [W_dq | W_dkv_kr], in units of `unit` columns (a
 // fractal's width): range 0 [b0, e0), then range 1 [b1, e1). With MlapCqFirst, range 0 is a share of
 // W_dq (the first cores take a unit more) and range 1 a share of W_dkv_kr (the last cores take a unit

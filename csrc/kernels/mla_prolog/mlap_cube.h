@@ -45,6 +45,7 @@ class MlapCube {
     mm1_ = MlapMm1Columns(t, core_, kMm1Unit);
     MlapHeads(t, core_, headBegin_, headEnd_);
     if (t.kvByRows) MlapKvRows(t, core_, kvBegin_, kvEnd_);
+    if (t.uqByRows) MlapUqRows(t, core_, uqBegin_, uqEnd_);
     wholeCols_ = (t.heads - t.splitHeads) * qCols_;
     MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
     MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, 16, core_, true, q3Begin_, q3End_);
@@ -205,10 +206,13 @@ class MlapCube {
     using namespace AscendC;
     const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora;
     const uint32_t ldUq = t_->heads * qCols_;
-    const bool split = t_->splitHeads > 0, splitMm2 = q2Begin_ < q2End_;
-    // The first W_uq_qr chunks stream in while the vector cores normalize c^Q.
-    if (splitMm2) gemm_.PrefetchB(MlapB(wUq_[uint64_t(wholeCols_) + q2Begin_], ldUq), hcq, SplitTile(q2Begin_, q2End_));
-    else if (headBegin_ < headEnd_) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, Tile(qCols_));
+    const bool split = t_->splitHeads > 0, splitMm2 = t_->uqByRows ? uqBegin_ < uqEnd_ : q2Begin_ < q2End_;
+    const bool kvSecond = split && MlapCqFirst(*t_) && KvInHalves(g);  // W_dkv_kr's second half after Mm2Split
+    // The first W_uq_qr chunks stream in while the vector cores normalize c^Q (the prefetch is for
+    // the next Run: not the first whole head's when W_dkv_kr's second half comes before it).
+    if (splitMm2 && t_->uqByRows) gemm_.PrefetchB(SplitUqRowsB(), uqEnd_ - uqBegin_, t_->splitHeads * qCols_);
+    else if (splitMm2) gemm_.PrefetchB(MlapB(wUq_[uint64_t(wholeCols_) + q2Begin_], ldUq), hcq, SplitTile(q2Begin_, q2End_));
+    else if (headBegin_ < headEnd_ && !kvSecond) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, Tile(qCols_));
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
     const bool needCq = splitMm2 || headBegin_ < headEnd_;
     MlapOperandA<Cq> a;
@@ -228,7 +232,7 @@ class MlapCube {
     if (split) {
       Mm2Split(a, g, rows);
       CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagSplitQReady);
-      if (MlapCqFirst(*t_) && KvInHalves(g)) KvHalf(g, true);
+      if (kvSecond) KvHalf(g, true);
     }
     // MM2 of head h + 1 before MM3 of head h: the vector cores rope (and dequantize) head h while
     // the cube streams the next head's W_uq_qr.
@@ -264,6 +268,10 @@ class MlapCube {
     const uint32_t ldUq = t_->heads * qCols_, ldQ = t_->splitHeads * qCols_;
     GlobalTensor<QOut> q;
     q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.SplitQ(g)));
+    if (t_->uqByRows) {
+      Mm2SplitRows(a, q, rows);
+      return;
+    }
     for (uint32_t c = q2Begin_; c < q2End_;) {
       const uint32_t n = SplitTile(c, q2End_);
       const uint32_t slot = acc_.Acquire();
@@ -273,6 +281,32 @@ class MlapCube {
       acc_.Release(slot);
       c += n;
     }
+  }
+
+  // uqByRows: this core's rows [uqBegin_, uqEnd_) of the split heads' W_uq_qr.
+  __aicore__ inline MlapOperandB<Cq> SplitUqRowsB() const {
+    return MlapB(wUq_[uint64_t(uqBegin_) * t_->heads * qCols_ + wholeCols_], t_->heads * qCols_);
+  }
+
+  // uqByRows: the split heads' MM2 over our rows of W_uq_qr and all of their q columns (<= 1024: 16
+  // rows of int32 fill at most L0C slot 0; W_dkv_kr's tile waits at the top of slot 1, KvHalf). The
+  // partial sums are added into the split q ring, which the vector cores zeroed before the barrier
+  // ahead of c^Q (we waited for c^Q): exact in int32.
+  __aicore__ inline void Mm2SplitRows(const MlapOperandA<Cq>& a, const AscendC::GlobalTensor<typename Ty::QOut>& q,
+                                      uint32_t rows) {
+    using namespace AscendC;
+    using Acc2 = typename Ty::Acc2;
+    if (uqBegin_ == uqEnd_) return;
+    MlapOperandA<Cq> part = a;
+    part.k0 = uqBegin_;  // our rows of c^Q's columns (whole 32-column blocks)
+    const uint32_t n = t_->splitHeads * qCols_;
+    acc_.Wait(0);
+    const LocalTensor<Acc2> acc = AccTile<Acc2>(0);
+    gemm_.Run(acc, part, SplitUqRowsB(), uqEnd_ - uqBegin_, n, rows);
+    SetAtomicAdd<Acc2>();
+    Store(q, acc, rows, n, n);
+    SetAtomicNone();
+    acc_.Release(0);
   }
 
   // MM3 of the split heads: this core's columns [q3Begin_, q3End_) of their query (head j's 512
@@ -384,6 +418,7 @@ class MlapCube {
   uint32_t core_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0;
   MlapMm1Ranges mm1_;  // our MM1 columns
   uint32_t kvBegin_ = 0, kvEnd_ = 0;  // kvByRows: our rows of W_dkv_kr
+  uint32_t uqBegin_ = 0, uqEnd_ = 0;  // uqByRows: our rows of the split heads' W_uq_qr
   uint32_t wholeCols_ = 0, q2Begin_ = 0, q2End_ = 0, q3Begin_ = 0, q3End_ = 0;  // split heads: W_uq_qr offset, our columns
   bool cqLoaded_ = false, qnLoaded_ = false;
   MlapWorkspace ws_;

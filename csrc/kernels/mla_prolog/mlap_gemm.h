@@ -87,8 +87,8 @@ class MlapGemm {
     l0bSlots_.Init(2, 2);
   }
 
-  // acc = A x B for K (a multiple of 16), n <= kMlapMaxColTile columns of B (or all 576 of W_dkv_kr,
-  // kvByRows: whole rows per L1 chunk) and rows <= 128 (rows x n fp32 within the caller's L0C tile);
+  // acc = A x B for K (a multiple of 16), n <= kMlapMaxColTile columns of B (or whole rows per L1
+  // chunk: all 576 of W_dkv_kr with kvByRows, up to 1024 split q columns of W_uq_qr with uqByRows) and rows <= 128 (rows x n fp32 within the caller's L0C tile);
   // with `accumulate`, acc += A x B.
   template <typename TI, typename TC>
   __aicore__ inline void Run(const AscendC::LocalTensor<TC>& acc, const MlapOperandA<TI>& a, const MlapOperandB<TI>& b,

@@ -1,8 +1,10 @@
 // MLA prolog, vector side (AIV). Per step s, in the cube's order (mla_prolog_tiling.h):
 //
 //   Heads(s-1)  split heads (decode) first: modes 1, 2 dequantize our rows of our cube's q_nope
-//               columns; a barrier of all vector cores (every cube's split q is in GM, our cube
-//               may run their MM3), then their rope rows spread over all vector cores.
+//               columns (uqByRows: after a barrier, our (head, row) pairs of every column, since
+//               every cube added partial sums); a barrier of all vector cores (every cube's split
+//               q is in GM, our cube may run their MM3), then their rope rows spread over all
+//               vector cores.
 //               Per whole head of our AI core, as the cube's MM2 produces it, our half of the
 //               group's rows: RoPE(q_pe) -> query_rope; modes 1, 2: dequantized q_nope -> MM3
 //   wait MM1(s) of our cube, barrier of all vector cores (every cube's MM1 columns are in GM)
@@ -93,7 +95,7 @@ class MlapVector {
     const uint32_t groups = t_->groups;
     const bool prep = t_->hasGammaX;
     LoadConstants();
-    if (t_->kvByRows) ZeroKvSums();  // before the first barrier: every cube adds into them after it
+    ZeroSums();  // by rows: before the first barrier, every cube adds into them after it
     if (prep) {  // x of the first two groups
       XPrep(0);
       if (groups > 1) XPrep(1);
@@ -165,6 +167,8 @@ class MlapVector {
     if (t.hasGammaX && t.hidden * 2 > outBytes) outBytes = t.hidden * 2;
     if (t.qLora * 2 > outBytes) outBytes = t.qLora * 2;
     if (kNopeBlockRows * t.nope * 2 > outBytes) outBytes = kNopeBlockRows * t.nope * 2;
+    if (t.kvByRows && kMlapKvRopeDim * 4 > outBytes) outBytes = kMlapKvRopeDim * 4;  // ZeroSums' zeros
+    if (t.uqByRows && t.splitHeads * qCols_ * 4 > outBytes) outBytes = t.splitHeads * qCols_ * 4;
     pipe_.InitBuffer(arena_, kArenaBytes);
     MlapScratch s;
     s.row = Take<float>(lrow);
@@ -354,19 +358,29 @@ class MlapVector {
       }
     }
   }
-  // kvByRows (decode, one group): our cache rows' W_dkv_kr columns of the MM1 ring := 0; the cubes
-  // add their partial sums over their rows of W_dkv_kr into them (mlap_cube.h KvHalf).
-  __aicore__ inline void ZeroKvSums() {
+  // Decode (one group), the sums the cubes add their partial sums into := 0. kvByRows: our cache
+  // rows' W_dkv_kr columns of the MM1 ring (mlap_cube.h KvHalf); uqByRows: our shared rows of the
+  // split q ring (mlap_cube.h Mm2SplitRows).
+  __aicore__ inline void ZeroSums() {
     using namespace AscendC;
-    uint32_t r0, r1;
-    KvRows(0, r0, r1);
-    if (r0 == r1) return;
+    if (!t_->kvByRows && !t_->uqByRows) return;
+    const uint32_t ldQs = t_->splitHeads * qCols_, width = t_->uqByRows && ldQs > kMlapKvRopeDim ? ldQs : kMlapKvRopeDim;
     const LocalTensor<int32_t> zeros = rows_.Scratch().out.template ReinterpretCast<int32_t>();
-    Duplicate(zeros, int32_t(0), kMlapKvRopeDim);
+    Duplicate(zeros, int32_t(0), width);
     MlapSync<HardEvent::V_MTE3>();
-    GlobalTensor<int32_t> mm1;
-    mm1.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws_.Mm1(0)));
-    for (uint32_t r = r0; r < r1; ++r) rows_.Store(mm1[uint64_t(r) * c1_ + t_->qLora], zeros, kMlapKvRopeDim);
+    uint32_t r0, r1;
+    if (t_->kvByRows) {
+      GlobalTensor<int32_t> mm1;
+      mm1.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws_.Mm1(0)));
+      KvRows(0, r0, r1);
+      for (uint32_t r = r0; r < r1; ++r) rows_.Store(mm1[uint64_t(r) * c1_ + t_->qLora], zeros, kMlapKvRopeDim);
+    }
+    if (t_->uqByRows) {
+      GlobalTensor<int32_t> q;
+      q.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws_.SplitQ(0)));
+      SharedRows(0, r0, r1);
+      for (uint32_t r = r0; r < r1; ++r) rows_.Store(q[uint64_t(r) * ldQs], zeros, ldQs);
+    }
   }
 
   // Cache row r of group g: its slot (negative: not cached) and, if cached, the token's RoPE tables
@@ -440,23 +454,67 @@ class MlapVector {
     GlobalTensor<QOut> q;
     q.SetGlobalBuffer(reinterpret_cast<__gm__ QOut*>(ws_.SplitQ(g)));
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagSplitQReady);
-    if constexpr (kQuantCq) SplitNope(g, q);
+    uint32_t i0, i1;  // our (head, row) pairs, head-major
+    MlapVectorRows(t.splitHeads * rows, 2 * t.blockDim, 2 * core_ + sub_, i0, i1);
+    SplitBlock loaded;  // the block whose scales are in UB
+    if constexpr (kQuantCq) {
+      if (t.uqByRows) {  // every cube's partial sums must be in before any column is final
+        SyncAll<true>();
+        SplitNopeBlocks(g, q, i0, i1, loaded);
+      } else {
+        SplitNope(g, q);
+      }
+    }
     SyncAll<true>();
     CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagSplitReady);
-    uint32_t i0, i1;  // (head, row) pairs, head-major
-    MlapVectorRows(t.splitHeads * rows, 2 * t.blockDim, 2 * core_ + sub_, i0, i1);
     const uint64_t t0 = uint64_t(g) * t_->groupTokens;
     for (uint32_t i = i0; i < i1;) {
-      const uint32_t j = i / rows, r = i % rows, headEnd = (j + 1) * rows;
-      const uint32_t left = (i1 < headEnd ? i1 : headEnd) - i, n = left < kMlapMaxRopeRows ? left : kMlapMaxRopeRows;
-      LoadRopeRows(t0 + r, n);
-      if constexpr (kQuantCq) {
-        LoadCqScales(g, r, n);
-        LoadHeadScales(wholeHeads_ + j);
-      }
-      CopyPe(q[uint64_t(r) * ldQ + j * qCols_ + d], ldQ, n);
-      RopeOut(n, t0 + r, wholeHeads_ + j, 0);
-      i += n;
+      const SplitBlock b = NextSplitBlock(i, i1, rows);
+      LoadRopeRows(t0 + b.r, b.n);
+      if constexpr (kQuantCq) LoadSplitScales(g, b, loaded);
+      CopyPe(q[uint64_t(b.r) * ldQ + b.j * qCols_ + d], ldQ, b.n);
+      RopeOut(b.n, t0 + b.r, wholeHeads_ + b.j, 0);
+      i += b.n;
+    }
+  }
+
+  // A block of (head, row) pairs of the split heads: head j, rows [r, r + n) (n <= kMlapMaxRopeRows).
+  struct SplitBlock {
+    uint32_t j = 0, r = 0, n = 0;
+    __aicore__ inline bool operator==(const SplitBlock& o) const { return j == o.j && r == o.r && n == o.n; }
+  };
+  // The block starting at pair i of [i, i1) (pairs head-major, `rows` per head).
+  __aicore__ static inline SplitBlock NextSplitBlock(uint32_t i, uint32_t i1, uint32_t rows) {
+    SplitBlock b;
+    b.j = i / rows;
+    b.r = i % rows;
+    const uint32_t headEnd = (b.j + 1) * rows, left = (i1 < headEnd ? i1 : headEnd) - i;
+    b.n = left < kMlapMaxRopeRows ? left : kMlapMaxRopeRows;
+    return b;
+  }
+  // Modes 1, 2: the block's c^Q scales and its head's W_uq_qr scales, unless they are `loaded`.
+  __aicore__ inline void LoadSplitScales(uint32_t g, const SplitBlock& b, SplitBlock& loaded) {
+    if (b == loaded) return;
+    LoadCqScales(g, b.r, b.n);
+    LoadHeadScales(wholeHeads_ + b.j);
+    loaded = b;
+  }
+
+  // uqByRows (mode 2): the q_nope of our (head, row) pairs [i0, i1) of the split heads, dequantized
+  // -> the split q_nope ring (the q sums are complete: every cube added its rows' before the
+  // barrier). `loaded`: the block whose scales are in UB (the last one's stay for its rope).
+  __aicore__ inline void SplitNopeBlocks(uint32_t g, const AscendC::GlobalTensor<QOut>& q, uint32_t i0, uint32_t i1,
+                                         SplitBlock& loaded) {
+    using namespace AscendC;
+    const MlaPrologTiling& t = *t_;
+    const uint32_t rows = MlapGroupRows(t, g), d = t.nope, ldQ = t.splitHeads * qCols_, ldQn = t.splitHeads * d;
+    GlobalTensor<T> qn;
+    qn.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.SplitQn(g)));
+    SplitBlock b;
+    for (uint32_t i = i0; i < i1; i += b.n) {
+      b = NextSplitBlock(i, i1, rows);
+      LoadSplitScales(g, b, loaded);
+      DequantNope(q[b.j * qCols_], ldQ, qn[b.j * d], ldQn, scaleWUqUb_, d, b.r, b.n);
     }
   }
 
