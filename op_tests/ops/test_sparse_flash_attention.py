@@ -798,3 +798,27 @@ def test_merge_split_by_pieces():
     check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
           actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] > rows
+
+
+@pytest.mark.parametrize("rows, heads, k", [(1, 1, 300), (1, 8, 129), (1, 8, 2048), (2, 8, 1000), (1, 64, 2048),
+                                            (1, 128, 2048)],
+                         ids=["one-head", "2-pieces", "16-pieces", "pieces-inside-tiles", "glm5-b1", "128-heads"])
+def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
+    # At N1 <= 64 a piece's vector cores post its statistics and its streamed P . V columns
+    # [256, 512) once the cube has written those (its kept columns [0, 256) come last), and a merge
+    # run of 1-3 heads weighs those columns first, then loads and weighs the kept ones once every
+    # piece is whole, and sums the pieces in halving rounds. Rows cut into 2, 4 or 16 one-tile
+    # pieces (B = 1), or at B = 2 into pieces of 64-position grains that start inside a tile; a -1
+    # mid-row empties the last pieces. N1 = 1: each AI core's second vector core has no head and only
+    # counts. N1 = 128 (no kept columns): runs of few heads over 24 one-tile pieces, summed in two
+    # batches of 16.
+    g = torch.Generator().manual_seed(rows * 1000 + heads * 10 + k)
+    kv_lens = [3000 + 11 * r for r in range(rows)]
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g, over=20)
+    idx[0, 0, k * 3 // 4] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] > rows

@@ -409,6 +409,8 @@ class SfaCube {
       GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     if (!tile.first) SetAtomicNone();
+    // A piece's streamed columns are final: its vector cores post them for an early merge.
+    if (keepChunks_ > 0 && tile.last && piece) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its last.
     // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
     // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).

@@ -71,8 +71,12 @@ constexpr uint32_t kSfaHeadWords = 16;
 static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64-byte line");
 // In a launch with split rows, after the core heads: per query row one 64-byte line whose first
 // word counts the vector cores that have posted a piece of the row (acc and statistics in GM;
-// zero in the host's plan). A row's merge waits for 2 x its pieces (gm_flag.h).
+// zero in the host's plan). A row's merge waits for 2 x its pieces (gm_flag.h). At N1 <= 64 word
+// kSfaRowFlagStreamed counts the same posts made earlier, once a piece's statistics and its
+// streamed P . V columns [SfaKeptCols, 512) are in GM (the cube writes the kept ones last): a
+// merge of few heads starts on those columns while the cube still writes the rest.
 constexpr uint32_t kSfaRowFlagWords = 16;
+constexpr uint32_t kSfaRowFlagStreamed = 8;
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
@@ -167,5 +171,6 @@ constexpr uint16_t kSfaFlagOutFree = 4;    // each AIV -> AIC: O slot copied out
 constexpr uint16_t kSfaFlagList = 5;       // each AIV -> AIC: the next work slot (an item's rows, or the end) is in GM
 constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the next tile are in the gather slot
 constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
+constexpr uint16_t kSfaFlagStreamed = 8;   // AIC -> AIVs: a piece's streamed P . V columns are in GM (N1 <= 64)
 
 }  // namespace ascend_glm5
