@@ -208,8 +208,9 @@ def _cube_reads(idx, ends, heads, cores):
     work = [-(-min(k, e) // tile_rows) if e > 0 else 0 for e in ends]
     split = sum(w > 0 for w in work) < 4 * cores
     share = max(1, -(-sum(work) // cores))
-    # A split launch shares positions out in grains of 64 (whole tiles with at most a tile a core).
-    grain = 64 if split and sum(work) > cores else tile_rows
+    # A split launch shares positions out in grains of 64; of 8 with fewer tiles than cores; whole
+    # tiles with a tile a core.
+    grain = tile_rows if not split or sum(work) == cores else 64 if sum(work) > cores else 8
     grains = [-(-min(k, e) // grain) if e > 0 else 0 for e in ends]
     grain_share = max(1, -(-sum(grains) // cores))
     pieces, filled, core, done = [], 0, 0, 0  # pieces: (core, row, begin, end)

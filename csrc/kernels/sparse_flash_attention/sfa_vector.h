@@ -816,7 +816,7 @@ class SfaVector {
     DataCopyPad(cTrue_, pieces_[PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(kEvStats);
     if (early) {
-      LoadColumns(p0, run.h0, hn, pieces, keptCols_, kSfaLatentDim);
+      LoadColumns(cLoad_, p0, run.h0, hn, pieces, keptCols_, kSfaLatentDim - keptCols_);
       return;
     }
     const uint32_t batch = RunBatch(hn);
@@ -847,12 +847,9 @@ class SfaVector {
     // M and l of this run: a pair per run parity, as the previous run's may still be copied out.
     const LocalTensor<float> cM = cM_[runParity_ * kCombineHeads], cL = cL_[runParity_ * kCombineHeads];
     WaitFlag<HardEvent::MTE2_V>(kEvStats);
-    Duplicate(cM, kNegInf, ps);
-    PipeBarrier<PIPE_V>();
-    for (uint32_t i = 0; i < pieces; ++i) {
-      Max(cM, cM, cTrue_[i * ps], hn);  // M: the true max; each piece's acc and l are relative to its r_i
-      PipeBarrier<PIPE_V>();
-    }
+    // M: the true max over the pieces (each piece's acc and l are relative to its r_i).
+    Halve<true>(cTrue_, pieces, ps);
+    Adds(cM, cTrue_, 0.0f, int32_t(ps));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
@@ -871,12 +868,10 @@ class SfaVector {
     Exp(cMax_, cMax_, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
     Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
-    Duplicate(cL, 0.0f, ps);
     PipeBarrier<PIPE_V>();
-    for (uint32_t i = 0; i < pieces; ++i) {
-      Add(cL, cL, cSum_[i * ps], hn);
-      PipeBarrier<PIPE_V>();
-    }
+    Halve<false>(cSum_, pieces, ps);
+    Adds(cL, cSum_, 0.0f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
     // The weights take 1 / l (w_i / l), so that the weighed sum is the output: no pass over the
     // run's rows after the sum.
     Duplicate(cW_, 1.0f, ps);
@@ -960,8 +955,8 @@ class SfaVector {
   // weight block of piece j at Brcb block j * ps + head), then the pieces summed into acc.
   __aicore__ inline void WeighSmallRuns(uint32_t i, uint32_t n, uint32_t hn, uint32_t ps) {
     BroadcastWeights(i, n, ps);
-    WeighColumns(n, hn, 0, kSfaLatentDim);
-    SumPieces(i, n, hn * kSfaLatentDim);
+    WeighColumns(cLoad_, n, hn, kSfaLatentDim);
+    SumColumns(cLoad_, i, n, hn, kSfaLatentDim, 0);
   }
   // The weights of pieces [i, i + n), a block each per head, for WeighColumns.
   __aicore__ inline void BroadcastWeights(uint32_t i, uint32_t n, uint32_t ps) {
@@ -970,56 +965,75 @@ class SfaVector {
     Brcb(cBcast_, cMax_[i * ps], uint8_t(n * ps / 8), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
   }
-  // Columns [c0, c1) (multiples of 64) of every head of the n loaded pieces times their weights.
-  __aicore__ inline void WeighColumns(uint32_t n, uint32_t hn, uint32_t c0, uint32_t c1) {
+  // buf holds n pieces' rows of `cols` columns (a multiple of 64) for each of hn heads: piece j,
+  // head h at (j * hn + h) * cols. Each times its piece's weight.
+  __aicore__ inline void WeighColumns(const AscendC::LocalTensor<float>& buf, uint32_t n, uint32_t hn, uint32_t cols) {
     using namespace AscendC;
-    const uint32_t rowFloats = hn * kSfaLatentDim;
-    const uint8_t rowBlocks = uint8_t(rowFloats / 8), psBlocks = uint8_t(AlignUp(hn, 8));
-    const BinaryRepeatParams pieceRows(1, 1, 0, rowBlocks, rowBlocks, psBlocks);
+    const uint8_t pieceBlocks = uint8_t(hn * cols / 8), psBlocks = uint8_t(AlignUp(hn, 8));
+    const BinaryRepeatParams pieceRows(1, 1, 0, pieceBlocks, pieceBlocks, psBlocks);
     for (uint32_t h = 0; h < hn; ++h)
-      for (uint32_t c = c0; c < c1; c += 64)
-        Mul(cLoad_[h * kSfaLatentDim + c], cLoad_[h * kSfaLatentDim + c], cBcast_[h * 8], 64, uint8_t(n), pieceRows);
+      for (uint32_t c = 0; c < cols; c += 64) Mul(buf[h * cols + c], buf[h * cols + c], cBcast_[h * 8], 64, uint8_t(n), pieceRows);
     PipeBarrier<PIPE_V>();
   }
-  // acc = (i == 0) or += (later batches) the sum of the n weighed pieces in cLoad_ (rowFloats each):
-  // halving rounds, piece k += piece k + (m - m / 2), one Add each (fewer instructions and barriers
-  // than an Add per piece).
-  __aicore__ inline void SumPieces(uint32_t i, uint32_t n, uint32_t rowFloats) {
+  // acc columns [c0, c0 + cols) of each head = (i == 0) or += (later batches) the sum of buf's n
+  // weighed pieces (WeighColumns' layout): halving rounds (Halve), the last one into acc.
+  __aicore__ inline void SumColumns(const AscendC::LocalTensor<float>& buf, uint32_t i, uint32_t n, uint32_t hn, uint32_t cols,
+                                    uint32_t c0) {
     using namespace AscendC;
-    for (uint32_t m = n; m > 1; m -= m / 2) {
-      Add(cLoad_, cLoad_, cLoad_[(m - m / 2) * rowFloats], int32_t(m / 2 * rowFloats));
-      PipeBarrier<PIPE_V>();
+    const uint32_t rowFloats = hn * cols, m = Halve<false>(buf, n, rowFloats, i == 0 ? 2 : 1);
+    for (uint32_t h = 0; h < hn; ++h) {
+      const LocalTensor<float> acc = cAcc_[h * kSfaLatentDim + c0], part = buf[h * cols];
+      if (i > 0) Add(acc, acc, part, int32_t(cols));
+      else if (m == 2) Add(acc, part, buf[rowFloats + h * cols], int32_t(cols));
+      else Adds(acc, part, 0.0f, int32_t(cols));
     }
-    if (i == 0) Adds(cAcc_, cLoad_, 0.0f, int32_t(rowFloats));
-    else Add(cAcc_, cAcc_, cLoad_, int32_t(rowFloats));
     PipeBarrier<PIPE_V>();
+  }
+  // Max (kMax) or sum of n vectors of `len` floats at buf, buf + len, ..., in halving rounds (vector
+  // k with vector k + m - m / 2) until `until` are left at buf: one instruction a round, fewer
+  // instructions and barriers than one a vector. Returns how many are left.
+  template <bool kMax>
+  __aicore__ inline uint32_t Halve(const AscendC::LocalTensor<float>& buf, uint32_t n, uint32_t len, uint32_t until = 1) {
+    uint32_t m = n;
+    for (; m > until; m -= m / 2) {
+      if (kMax) AscendC::Max(buf, buf, buf[(m - m / 2) * len], int32_t(m / 2 * len));
+      else AscendC::Add(buf, buf, buf[(m - m / 2) * len], int32_t(m / 2 * len));
+      AscendC::PipeBarrier<PIPE_V>();
+    }
+    return m;
   }
 
-  // Columns [c0, c1) of heads [h0, h0 + hn) of pieces [p, p + n) -> cLoad_, each at its place in
-  // the pieces' rows (piece j, head h at (j * hn + h) * 512): one strided copy per head.
-  __aicore__ inline void LoadColumns(uint32_t p, uint32_t h0, uint32_t hn, uint32_t n, uint32_t c0, uint32_t c1) {
+  // Columns [c0, c0 + cols) of heads [h0, h0 + hn) of pieces [p, p + n) -> buf in WeighColumns'
+  // layout: one strided copy per head.
+  __aicore__ inline void LoadColumns(const AscendC::LocalTensor<float>& buf, uint32_t p, uint32_t h0, uint32_t hn, uint32_t n,
+                                     uint32_t c0, uint32_t cols) {
     using namespace AscendC;
-    const uint32_t cols = c1 - c0, gap = (hn * kSfaLatentDim - cols) * 4 / 32;  // UB stride in 32-byte blocks
+    const uint32_t gap = (hn - 1) * cols * 4 / 32;  // UB stride between a head's pieces, in 32-byte blocks
     for (uint32_t h = 0; h < hn; ++h)
-      DataCopyPad(cLoad_[h * kSfaLatentDim + c0], pieces_[PieceAcc(p) + uint64_t(h0 + h) * kSfaLatentDim + c0],
+      DataCopyPad(buf[h * cols], pieces_[PieceAcc(p) + uint64_t(h0 + h) * kSfaLatentDim + c0],
                   DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, gap, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(kEvPieces);
   }
-  // An early run (EarlyRun): its streamed columns, loaded by LoadRun once every piece posted them,
-  // are weighed while the cube may still write the kept ones; then the kept columns once every
-  // piece is whole, and the sum.
+  // An early run's columns in cLoad_, each part in WeighColumns' layout: the streamed ones
+  // [keptCols, 512) at its start (loaded by LoadRun once every piece posted them), then the kept ones.
+  __aicore__ inline AscendC::LocalTensor<float> KeptCols(const CombineRun& run) {
+    return cLoad_[uint32_t(run.split.pieces) * run.hn * (kSfaLatentDim - keptCols_)];
+  }
+  // An early run (EarlyRun): its streamed columns are weighed and summed while the cube may still
+  // write the kept ones; then the kept columns once every piece is whole.
   __aicore__ inline void MergeEarlyRun(const CombineRun& run, uint32_t ps) {
     using namespace AscendC;
-    const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn;
+    const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn, kc = keptCols_, sc = kSfaLatentDim - kc;
     WaitFlag<HardEvent::MTE2_V>(kEvPieces);
     BroadcastWeights(0, pieces, ps);
-    WeighColumns(pieces, hn, keptCols_, kSfaLatentDim);
+    WeighColumns(cLoad_, pieces, hn, sc);
+    SumColumns(cLoad_, 0, pieces, hn, sc, kc);
     WaitRowDone(run.split);
-    LoadColumns(uint32_t(run.split.firstPiece), run.h0, hn, pieces, 0, keptCols_);
+    LoadColumns(KeptCols(run), uint32_t(run.split.firstPiece), run.h0, hn, pieces, 0, kc);
     WaitFlag<HardEvent::MTE2_V>(kEvPieces);
-    WeighColumns(pieces, hn, 0, keptCols_);
-    SumPieces(0, pieces, hn * kSfaLatentDim);
+    WeighColumns(KeptCols(run), pieces, hn, kc);
+    SumColumns(KeptCols(run), 0, pieces, hn, kc, 0);
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
