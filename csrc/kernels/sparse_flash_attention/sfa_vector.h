@@ -66,6 +66,7 @@ class SfaVector {
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
     keptCols_ = SfaKeptCols(t.heads);
+    earlyMerge_ = SfaEarlyMerge(t);
     itemTiles_ = SfaItemTiles(t);
     // Per AI core: snapshots of the kept columns' L0C sum (tile parity), then corrections (item parity).
     kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) + uint64_t(block_) * 4 * t.heads * keptCols_,
@@ -115,6 +116,8 @@ class SfaVector {
       --size_;
       if (gatherItem_ > 0) --gatherItem_;
     }
+    // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
+    if (t_->numSplits > 0) StartMerge();
     if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
     if (wordPending_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(kEvWord);
     wordPending_ = false;
@@ -520,17 +523,19 @@ class SfaVector {
   // whole row is read back and normalised, out = sum / l in the input dtype (and m, l if asked); a
   // piece leaves its statistics next to its acc for the combine.
   // lastOfCore: this core's last tile; the whole-piece post of a piece that needs no correction is
-  // then left to the merge (FinishPiece), which weighs the pieces' streamed columns meanwhile.
+  // then left to the merge (FinishPiece), which weighs the pieces' early columns meanwhile.
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity, bool lastOfCore = false) {
     using namespace AscendC;
     // A piece's statistics and streamed columns are posted as soon as the cube has written those
-    // columns (its kept ones follow): a merge of few heads starts on them (MergeEarlyRun).
-    const bool early = keptCols_ > 0 && tile.last && tile.info.piece >= 0;
+    // columns (its kept ones follow): a merge of few heads starts on them (MergeEarlyRun). A piece
+    // with a rebase's correction still to fold in posts both counts at the end (simpler to follow).
+    const bool lastPiece = earlyMerge_ && tile.last && tile.info.piece >= 0;
+    const bool early = lastPiece && !outWaited_ && !snapPending_[g % 2] && !hasCorrection_[parity];
+    if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
     if (early) {
-      CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
       if (h_ > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
       PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
-      if (lastOfCore && !outWaited_ && !snapPending_[g % 2] && !hasCorrection_[parity]) {
+      if (lastOfCore) {
         unfinished_ = tile.info;
         hasUnfinished_ = true;
         return;
@@ -547,6 +552,7 @@ class SfaVector {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last && !early)
         WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
+      if (lastPiece && !early) PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
       if (tile.last && tile.info.piece >= 0) PostPiece(tile.info, 0, SlotWords());
       return;
     }
@@ -665,7 +671,7 @@ class SfaVector {
   __aicore__ inline AscendC::LocalTensor<int32_t> SlotWords() { return stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_]; }
   // A piece written whole at once (an empty one): both counts.
   __aicore__ inline void PostWholePiece(const SfaItem& item) {
-    if (keptCols_ > 0) PostPiece(item, kSfaRowFlagStreamed, SlotWords());
+    if (earlyMerge_) PostPiece(item, kSfaRowFlagStreamed, SlotWords());
     PostPiece(item, 0, SlotWords());
   }
   // The whole-piece post Accumulate left to the merge: once the cube's P . V of the piece is in.
@@ -771,13 +777,15 @@ class SfaVector {
     SfaSplit split;
     uint32_t h0, hn;  // hn = 0: no run
   };
+  __aicore__ inline void StartMerge() {
+    plan_.MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), mergeAt_, mergeEnd_);
+    firstRun_ = NextRun(mergeAt_, mergeEnd_);
+  }
   __aicore__ inline void Combine() {
-    uint64_t u, end;
-    plan_.MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), u, end);
-    CombineRun run = NextRun(u, end);
+    CombineRun run = firstRun_;
     if (run.hn > 0) LoadRun(run);
     while (run.hn > 0) {
-      const CombineRun next = NextRun(u, end);
+      const CombineRun next = NextRun(mergeAt_, mergeEnd_);
       CombineHeads(run, next);
       run = next;
       runParity_ ^= 1;
@@ -832,7 +840,7 @@ class SfaVector {
   // A run of few heads in one batch, at N1 <= 64: merged in two passes of columns, the streamed
   // ones as soon as the pieces post them, then the kept ones (MergeEarlyRun).
   __aicore__ inline bool EarlyRun(const CombineRun& run) const {
-    return keptCols_ > 0 && SmallRun(run.hn) && uint32_t(run.split.pieces) <= RunBatch(run.hn);
+    return earlyMerge_ && SmallRun(run.hn) && uint32_t(run.split.pieces) <= RunBatch(run.hn);
   }
 
   // The run's loads were issued by LoadRun; issues `next`'s before writing the run's output.
@@ -1047,10 +1055,13 @@ class SfaVector {
   bool gatherReady_ = false, gatherLoaded_ = false;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   uint32_t keptCols_ = 0, itemTiles_ = 0;
+  bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool rebased_ = false, wordPending_ = false;       // a rebase at the tile being softmaxed; a word copy in flight
   bool snapPending_[2] = {false, false};             // per tile parity: a rebase whose snapshot is not read yet
   bool hasCorrection_[2] = {false, false};           // per item parity: D holds a correction
   static constexpr int32_t kEvWord = 1;              // S <-> MTE3 (0: PostSlot)
+  CombineRun firstRun_{};
+  uint64_t mergeAt_ = 0, mergeEnd_ = 0;  // the (split, head) units of this core's merge after firstRun_
   SfaItem unfinished_{};        // a piece whose whole-piece post waits for the merge (FinishPiece)
   bool hasUnfinished_ = false;
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
