@@ -802,7 +802,7 @@ def test_merge_split_by_pieces():
 
 
 @pytest.mark.parametrize("rows, heads, k", [(1, 1, 300), (1, 8, 129), (1, 8, 2048), (2, 8, 1000), (1, 64, 2048),
-                                            (1, 128, 2048)],
+                                            (1, 128, 1536)],
                          ids=["one-head", "2-pieces", "16-pieces", "pieces-inside-tiles", "glm5-b1", "128-heads"])
 def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
     # At N1 <= 64 a piece's vector cores post its statistics and its streamed P . V columns
