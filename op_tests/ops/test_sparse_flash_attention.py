@@ -805,10 +805,11 @@ def test_merge_split_by_pieces():
                                             (1, 128, 1536)],
                          ids=["one-head", "2-pieces", "16-pieces", "pieces-inside-tiles", "glm5-b1", "128-heads"])
 def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
-    # At N1 <= 64 a piece's vector cores post its statistics and its streamed P . V columns
-    # [256, 512) once the cube has written those (its kept columns [0, 256) come last), and a merge
-    # run of 1-3 heads weighs those columns first, then loads and weighs the kept ones once every
-    # piece is whole, and sums the pieces in halving rounds. Rows cut into 2, 4 or 16 one-tile
+    # At N1 <= 64, in a launch whose merge is a few heads per vector core (decode B = 1, 2 here), a
+    # piece's vector cores post its statistics and its streamed P . V columns [256, 512) once the
+    # cube has written those (its kept columns [0, 256) come last), and a merge run of 1-3 heads
+    # weighs those columns first, then loads and weighs the kept ones once every piece is whole, and
+    # sums the pieces in halving rounds. B = 1 cuts the row in grains of 8 positions. Rows cut into 2, 4 or 16 one-tile
     # pieces (B = 1), or at B = 2 into pieces of 64-position grains that start inside a tile; a -1
     # mid-row empties the last pieces. N1 = 1: each AI core's second vector core has no head and only
     # counts. N1 = 128 (no kept columns): runs of few heads over 24 one-tile pieces, summed in two
