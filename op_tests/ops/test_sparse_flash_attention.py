@@ -208,8 +208,9 @@ def _cube_reads(idx, ends, heads, cores):
     work = [-(-min(k, e) // tile_rows) if e > 0 else 0 for e in ends]
     split = sum(w > 0 for w in work) < 4 * cores
     share = max(1, -(-sum(work) // cores))
-    # A split launch shares positions out in grains of 64 (whole tiles with at most a tile a core).
-    grain = 64 if split and sum(work) > cores else tile_rows
+    # A split launch shares positions out in grains of 64; of 8 with fewer tiles than cores; whole
+    # tiles with a tile a core.
+    grain = tile_rows if not split or sum(work) == cores else 64 if sum(work) > cores else 8
     grains = [-(-min(k, e) // grain) if e > 0 else 0 for e in ends]
     grain_share = max(1, -(-sum(grains) // cores))
     pieces, filled, core, done = [], 0, 0, 0  # pieces: (core, row, begin, end)
@@ -795,6 +796,31 @@ def test_merge_split_by_pieces():
     key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
     key = torch.cat([key, key_rope], -1)
     idx = _indices(rows, k, kv_lens, g)
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] > rows
+
+
+@pytest.mark.parametrize("rows, heads, k", [(1, 1, 300), (1, 8, 129), (1, 8, 2048), (2, 8, 1000), (1, 64, 2048),
+                                            (1, 128, 1536)],
+                         ids=["one-head", "2-pieces", "16-pieces", "pieces-inside-tiles", "glm5-b1", "128-heads"])
+def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
+    # At N1 <= 64, in a launch whose merge is a few heads per vector core (decode B = 1, 2 here), a
+    # piece's vector cores post its statistics and its streamed P . V columns [256, 512) once the
+    # cube has written those (its kept columns [0, 256) come last), and a merge run of 1-3 heads
+    # weighs those columns first, then loads and weighs the kept ones once every piece is whole, and
+    # sums the pieces in halving rounds. B = 1 cuts the row in grains of 8 positions. Rows cut into 2, 4 or 16 one-tile
+    # pieces (B = 1), or at B = 2 into pieces of 64-position grains that start inside a tile; a -1
+    # mid-row empties the last pieces. N1 = 1: each AI core's second vector core has no head and only
+    # counts. N1 = 128 (no kept columns): runs of few heads over 24 one-tile pieces, summed in two
+    # batches of 16.
+    g = torch.Generator().manual_seed(rows * 1000 + heads * 10 + k)
+    kv_lens = [3000 + 11 * r for r in range(rows)]
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g, over=20)
+    idx[0, 0, k * 3 // 4] = -1
     check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
           actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] > rows

@@ -13,6 +13,10 @@ constexpr uint32_t kRowsPerCoreNoSplit = 4;  // with this many rows per core, wh
 // Pieces of a split row start at multiples of this many positions: a piece's ids then start on a
 // 64-lane boundary of the selector's scratch (SfaSelector: the compares run on whole 64-lane groups).
 constexpr uint32_t kSfaPieceGrain = 64;
+// With fewer tiles than cores: a piece's ids then start on a 32-byte boundary of the scratch, and its
+// in-place writes of whole 64-lane groups past a row's 2,048 ids stay within the scratch's mask after
+// them (SfaSelector: all_, allEq_), which the selection no longer reads by then.
+constexpr uint32_t kSfaFineGrain = 8;
 
 void Push(std::vector<int32_t>& table, int32_t a, int32_t b, int32_t c, int32_t d) {
   table.insert(table.end(), {a, b, c, d});
@@ -131,7 +135,10 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // A split launch shares out the selected positions in grains of kSfaPieceGrain rows rather than
   // whole tiles: with 1024 tiles over 20 cores (GLM-5 B = 64) whole tiles give 19 cores 52 and the
   // last 36, grains 51.5 each. A launch with at most a tile per core keeps whole tiles.
-  const uint32_t grain = split && total > aiCores ? kSfaPieceGrain : tileRows;
+  // With fewer tiles than cores (decode B = 1) a grain of kSfaFineGrain positions lets every core
+  // take a piece (GLM-5: 20 pieces of 104 rows instead of 16 of 128): each core's chain of gather,
+  // scores and P . V is shorter.
+  const uint32_t grain = !split ? tileRows : total > aiCores ? kSfaPieceGrain : total < aiCores ? kSfaFineGrain : tileRows;
   std::vector<uint32_t> grains(p.numRows, 0);
   uint64_t totalGrains = 0;
   for (uint32_t r = 0; r < p.numRows; ++r) {

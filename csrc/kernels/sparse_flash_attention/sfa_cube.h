@@ -81,6 +81,7 @@ class SfaCube {
     keptCols_ = SfaKeptCols(t.heads);
     itemTiles_ = SfaItemTiles(t);
     keepChunks_ = keptCols_ / kSfaOutChunk;
+    earlyMerge_ = SfaEarlyMerge(t);
     const uint32_t stream = outBufs - keepChunks_;
     outBufs_ = stream < kMaxOutBufs ? stream : kMaxOutBufs;
     pipe_.InitBuffer(l0c_, sBytes + (outBufs_ + keepChunks_) * chunkBytes);
@@ -409,6 +410,8 @@ class SfaCube {
       GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     if (!tile.first) SetAtomicNone();
+    // A piece's streamed columns are final: its vector cores post them for an early merge.
+    if (earlyMerge_ && tile.last && piece) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its last.
     // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
     // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).
@@ -501,7 +504,7 @@ class SfaCube {
   EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
   uint32_t outBufs_ = 2, keepChunks_ = 0, keptCols_ = 0, itemTiles_ = 0;
-  bool keptPending_ = false;
+  bool keptPending_ = false, earlyMerge_ = false;
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;

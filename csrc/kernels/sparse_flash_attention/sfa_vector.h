@@ -66,6 +66,7 @@ class SfaVector {
     pieces_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsPieceOffset),
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
     keptCols_ = SfaKeptCols(t.heads);
+    earlyMerge_ = SfaEarlyMerge(t);
     itemTiles_ = SfaItemTiles(t);
     // Per AI core: snapshots of the kept columns' L0C sum (tile parity), then corrections (item parity).
     kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) + uint64_t(block_) * 4 * t.heads * keptCols_,
@@ -115,7 +116,9 @@ class SfaVector {
       --size_;
       if (gatherItem_ > 0) --gatherItem_;
     }
-    if (hasPending) Accumulate(pending, g - 1, pendingParity);
+    // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
+    if (t_->numSplits > 0) StartMerge();
+    if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
     if (wordPending_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(kEvWord);
     wordPending_ = false;
     if (t_->aivRows > 0) gather_.Drain(gathered_);
@@ -519,8 +522,25 @@ class SfaVector {
   // After the cube's P . V of tile g (added into the item's GM sum): at an item's last tile, a
   // whole row is read back and normalised, out = sum / l in the input dtype (and m, l if asked); a
   // piece leaves its statistics next to its acc for the combine.
-  __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity) {
+  // lastOfCore: this core's last tile; the whole-piece post of a piece that needs no correction is
+  // then left to the merge (FinishPiece), which weighs the pieces' early columns meanwhile.
+  __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity, bool lastOfCore = false) {
     using namespace AscendC;
+    // A piece's statistics and streamed columns are posted as soon as the cube has written those
+    // columns (its kept ones follow): a merge of few heads starts on them (MergeEarlyRun). A piece
+    // with a rebase's correction still to fold in posts both counts at the end (simpler to follow).
+    const bool lastPiece = earlyMerge_ && tile.last && tile.info.piece >= 0;
+    const bool early = lastPiece && !outWaited_ && !snapPending_[g % 2] && !hasCorrection_[parity];
+    if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
+    if (early) {
+      if (h_ > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
+      PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
+      if (lastOfCore) {
+        unfinished_ = tile.info;
+        hasUnfinished_ = true;
+        return;
+      }
+    }
     if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     outWaited_ = false;
     if (snapPending_[g % 2]) {
@@ -530,9 +550,10 @@ class SfaVector {
     if (tile.last && hasCorrection_[parity]) FoldCorrection(tile, parity);
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-      if (h_ > 0 && tile.last)
+      if (h_ > 0 && tile.last && !early)
         WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
-      if (tile.last && tile.info.piece >= 0) PostPiece(tile.info);
+      if (lastPiece && !early) PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
+      if (tile.last && tile.info.piece >= 0) PostPiece(tile.info, 0, SlotWords());
       return;
     }
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
@@ -641,10 +662,26 @@ class SfaVector {
   }
 
   // This vector core's part of a piece is in GM (the cube's acc, which its flag for the piece's last
-  // tile reported, and the statistics this core wrote): counted in the row's flag, on which the
-  // row's merge waits. The work slot's words are free scratch here (PostSlot waits for its copy).
-  __aicore__ inline void PostPiece(const SfaItem& item) {
-    GmFlagAdd(rowFlags_[uint64_t(item.row) * kSfaRowFlagWords], 1, stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_]);
+  // tile reported, and the statistics this core wrote): counted in word 0 of the row's flag, on
+  // which the row's merge waits; word kSfaRowFlagStreamed counts the statistics and the streamed
+  // columns. The work slot's words are free scratch here (PostSlot waits for its copy).
+  __aicore__ inline void PostPiece(const SfaItem& item, uint32_t word, const AscendC::LocalTensor<int32_t>& scratch) {
+    GmFlagAdd(rowFlags_[uint64_t(item.row) * kSfaRowFlagWords + word], 1, scratch);
+  }
+  __aicore__ inline AscendC::LocalTensor<int32_t> SlotWords() { return stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_]; }
+  // A piece written whole at once (an empty one): both counts.
+  __aicore__ inline void PostWholePiece(const SfaItem& item) {
+    if (earlyMerge_) PostPiece(item, kSfaRowFlagStreamed, SlotWords());
+    PostPiece(item, 0, SlotWords());
+  }
+  // The whole-piece post Accumulate left to the merge: once the cube's P . V of the piece is in.
+  // Called before the merge waits for any row to be whole (a row may wait for this very piece).
+  __aicore__ inline void FinishPiece() {
+    if (!hasUnfinished_) return;
+    hasUnfinished_ = false;
+    AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
+    AscendC::CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
+    PostPiece(unfinished_, 0, cFlag_);
   }
 
   // Float offsets of a piece's acc [N1, 512], reference max [N1], sum [N1] and true max [N1].
@@ -658,7 +695,7 @@ class SfaVector {
   __aicore__ inline void EmptyItem(const SfaItem& item) {
     using namespace AscendC;
     if (h_ == 0) {
-      if (item.piece >= 0) PostPiece(item);
+      if (item.piece >= 0) PostWholePiece(item);
       return;
     }
     if (item.piece >= 0) {
@@ -671,7 +708,7 @@ class SfaVector {
         DataCopy(pieces_[PieceAcc(uint32_t(item.piece)) + uint64_t(h0_ + r) * kSfaLatentDim], stage_,
                  (h_ - r < kStageRows ? h_ - r : kStageRows) * kSfaLatentDim);
       WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum), Stat(kTileMax));
-      PostPiece(item);
+      PostWholePiece(item);
       return;
     }
     WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
@@ -740,17 +777,20 @@ class SfaVector {
     SfaSplit split;
     uint32_t h0, hn;  // hn = 0: no run
   };
+  __aicore__ inline void StartMerge() {
+    plan_.MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), mergeAt_, mergeEnd_);
+    firstRun_ = NextRun(mergeAt_, mergeEnd_);
+  }
   __aicore__ inline void Combine() {
-    uint64_t u, end;
-    plan_.MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), u, end);
-    CombineRun run = NextRun(u, end);
+    CombineRun run = firstRun_;
     if (run.hn > 0) LoadRun(run);
     while (run.hn > 0) {
-      const CombineRun next = NextRun(u, end);
+      const CombineRun next = NextRun(mergeAt_, mergeEnd_);
       CombineHeads(run, next);
       run = next;
       runParity_ ^= 1;
     }
+    FinishPiece();  // a core that merged no split row
     WaitCombineWrites();
   }
   __aicore__ inline CombineRun NextRun(uint64_t& u, uint64_t end) {
@@ -770,10 +810,12 @@ class SfaVector {
   __aicore__ inline void LoadRun(const CombineRun& run) {
     using namespace AscendC;
     const uint32_t pieces = uint32_t(run.split.pieces), p0 = uint32_t(run.split.firstPiece), hn = run.hn;
-    if (run.split.row != waitedRow_) {  // every vector core of every piece of the row has posted its part
-      GmFlagWaitAtLeast(rowFlags_[uint64_t(run.split.row) * kSfaRowFlagWords], int32_t(2 * pieces), cFlag_);
-      waitedRow_ = run.split.row;
-    }
+    const bool early = EarlyRun(run);
+    if (early && run.split.row != waitedRow_)  // the statistics and streamed columns of every piece
+      GmFlagWaitAtLeast(rowFlags_[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagStreamed], int32_t(2 * pieces),
+                        cFlag_);
+    else if (!early)
+      WaitRowDone(run.split);
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
     SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_, cTrue_ and cLoad_
     WaitFlag<HardEvent::V_MTE2>(0);
@@ -781,8 +823,24 @@ class SfaVector {
     DataCopyPad(cSum_, pieces_[PieceSum(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     DataCopyPad(cTrue_, pieces_[PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(kEvStats);
+    if (early) {
+      LoadColumns(cLoad_, p0, run.h0, hn, pieces, keptCols_, kSfaLatentDim - keptCols_);
+      return;
+    }
     const uint32_t batch = RunBatch(hn);
     LoadPieces(p0, run.h0, hn * kSfaLatentDim, pieces < batch ? pieces : batch, SmallRun(hn));
+  }
+  // Every vector core of every piece of the split row has posted its whole part.
+  __aicore__ inline void WaitRowDone(const SfaSplit& split) {
+    FinishPiece();
+    if (split.row == waitedRow_) return;
+    GmFlagWaitAtLeast(rowFlags_[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * split.pieces), cFlag_);
+    waitedRow_ = split.row;
+  }
+  // A run of few heads in one batch, at N1 <= 64: merged in two passes of columns, the streamed
+  // ones as soon as the pieces post them, then the kept ones (MergeEarlyRun).
+  __aicore__ inline bool EarlyRun(const CombineRun& run) const {
+    return earlyMerge_ && SmallRun(run.hn) && uint32_t(run.split.pieces) <= RunBatch(run.hn);
   }
 
   // The run's loads were issued by LoadRun; issues `next`'s before writing the run's output.
@@ -797,12 +855,9 @@ class SfaVector {
     // M and l of this run: a pair per run parity, as the previous run's may still be copied out.
     const LocalTensor<float> cM = cM_[runParity_ * kCombineHeads], cL = cL_[runParity_ * kCombineHeads];
     WaitFlag<HardEvent::MTE2_V>(kEvStats);
-    Duplicate(cM, kNegInf, ps);
-    PipeBarrier<PIPE_V>();
-    for (uint32_t i = 0; i < pieces; ++i) {
-      Max(cM, cM, cTrue_[i * ps], hn);  // M: the true max; each piece's acc and l are relative to its r_i
-      PipeBarrier<PIPE_V>();
-    }
+    // M: the true max over the pieces (each piece's acc and l are relative to its r_i).
+    Halve<true>(cTrue_, pieces, ps);
+    Adds(cM, cTrue_, 0.0f, int32_t(ps));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
@@ -821,12 +876,10 @@ class SfaVector {
     Exp(cMax_, cMax_, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
     Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
-    Duplicate(cL, 0.0f, ps);
     PipeBarrier<PIPE_V>();
-    for (uint32_t i = 0; i < pieces; ++i) {
-      Add(cL, cL, cSum_[i * ps], hn);
-      PipeBarrier<PIPE_V>();
-    }
+    Halve<false>(cSum_, pieces, ps);
+    Adds(cL, cSum_, 0.0f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
     // The weights take 1 / l (w_i / l), so that the weighed sum is the output: no pass over the
     // run's rows after the sum.
     Duplicate(cW_, 1.0f, ps);
@@ -835,28 +888,32 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     Mul(cMax_, cMax_, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     // out = sum_i (w_i / l) acc_i, the pieces' rows fetched a batch at a time (one strided copy).
-    for (uint32_t i = 0; i < pieces; i += batch) {
-      const uint32_t n = pieces - i < batch ? pieces - i : batch;
-      if (i > 0) {
-        SetFlag<HardEvent::V_MTE2>(0);
-        WaitFlag<HardEvent::V_MTE2>(0);
-        LoadPieces(p0 + i, h0, rowFloats, n, small);
-      }
-      if (small) {
-        WaitPieces(n, small);
-        WeighSmallRuns(i, n, hn, ps);
-        continue;
-      }
-      for (uint32_t j = 0; j < n; ++j) {
-        if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(j));  // each piece's rows as they land
-        const LocalTensor<float> part = cLoad_[j * rowFloats];
-        if (i + j == 0) {  // the first piece scaled straight into acc
-          ScaleRows(cAcc_, part, cMax_, hn);
+    if (EarlyRun(run)) {
+      MergeEarlyRun(run, ps);
+    } else {
+      for (uint32_t i = 0; i < pieces; i += batch) {
+        const uint32_t n = pieces - i < batch ? pieces - i : batch;
+        if (i > 0) {
+          SetFlag<HardEvent::V_MTE2>(0);
+          WaitFlag<HardEvent::V_MTE2>(0);
+          LoadPieces(p0 + i, h0, rowFloats, n, small);
+        }
+        if (small) {
+          WaitPieces(n, small);
+          WeighSmallRuns(i, n, hn, ps);
           continue;
         }
-        ScaleRows(part, part, cMax_[(i + j) * ps], hn);
-        Add(cAcc_, cAcc_, part, int32_t(rowFloats));
-        PipeBarrier<PIPE_V>();
+        for (uint32_t j = 0; j < n; ++j) {
+          if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(j));  // each piece's rows as they land
+          const LocalTensor<float> part = cLoad_[j * rowFloats];
+          if (i + j == 0) {  // the first piece scaled straight into acc
+            ScaleRows(cAcc_, part, cMax_, hn);
+            continue;
+          }
+          ScaleRows(part, part, cMax_[(i + j) * ps], hn);
+          Add(cAcc_, cAcc_, part, int32_t(rowFloats));
+          PipeBarrier<PIPE_V>();
+        }
       }
     }
     if (next.hn > 0) LoadRun(next);
@@ -905,29 +962,86 @@ class SfaVector {
   // head's 64-column strip weighed in all n loaded pieces by one instruction (repeat = piece, the
   // weight block of piece j at Brcb block j * ps + head), then the pieces summed into acc.
   __aicore__ inline void WeighSmallRuns(uint32_t i, uint32_t n, uint32_t hn, uint32_t ps) {
+    BroadcastWeights(i, n, ps);
+    WeighColumns(cLoad_, n, hn, kSfaLatentDim);
+    SumColumns(cLoad_, i, n, hn, kSfaLatentDim, 0);
+  }
+  // The weights of pieces [i, i + n), a block each per head, for WeighColumns.
+  __aicore__ inline void BroadcastWeights(uint32_t i, uint32_t n, uint32_t ps) {
     using namespace AscendC;
-    const uint32_t rowFloats = hn * kSfaLatentDim;
-    const LocalTensor<float> b = cBcast_;
     PipeBarrier<PIPE_V>();
-    Brcb(b, cMax_[i * ps], uint8_t(n * ps / 8), BrcbRepeatParams(1, 8));
+    Brcb(cBcast_, cMax_[i * ps], uint8_t(n * ps / 8), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
-    const uint8_t rowBlocks = uint8_t(rowFloats / 8), psBlocks = uint8_t(ps);
-    const BinaryRepeatParams pieceRows(1, 1, 0, rowBlocks, rowBlocks, psBlocks);
+  }
+  // buf holds n pieces' rows of `cols` columns (a multiple of 64) for each of hn heads: piece j,
+  // head h at (j * hn + h) * cols. Each times its piece's weight.
+  __aicore__ inline void WeighColumns(const AscendC::LocalTensor<float>& buf, uint32_t n, uint32_t hn, uint32_t cols) {
+    using namespace AscendC;
+    const uint8_t pieceBlocks = uint8_t(hn * cols / 8), psBlocks = uint8_t(AlignUp(hn, 8));
+    const BinaryRepeatParams pieceRows(1, 1, 0, pieceBlocks, pieceBlocks, psBlocks);
     for (uint32_t h = 0; h < hn; ++h)
-      for (uint32_t c = 0; c < kSfaLatentDim; c += 64)
-        Mul(cLoad_[h * kSfaLatentDim + c], cLoad_[h * kSfaLatentDim + c], b[h * 8], 64, uint8_t(n), pieceRows);
+      for (uint32_t c = 0; c < cols; c += 64) Mul(buf[h * cols + c], buf[h * cols + c], cBcast_[h * 8], 64, uint8_t(n), pieceRows);
     PipeBarrier<PIPE_V>();
-    uint32_t j = 0;
-    if (i == 0) {  // acc starts as the first two pieces' sum (or the only piece)
-      if (n == 1) Adds(cAcc_, cLoad_, 0.0f, int32_t(rowFloats));
-      else Add(cAcc_, cLoad_, cLoad_[rowFloats], int32_t(rowFloats));
-      j = n == 1 ? 1 : 2;
-      PipeBarrier<PIPE_V>();
+  }
+  // acc columns [c0, c0 + cols) of each head = (i == 0) or += (later batches) the sum of buf's n
+  // weighed pieces (WeighColumns' layout): halving rounds (Halve), the last one into acc.
+  __aicore__ inline void SumColumns(const AscendC::LocalTensor<float>& buf, uint32_t i, uint32_t n, uint32_t hn, uint32_t cols,
+                                    uint32_t c0) {
+    using namespace AscendC;
+    const uint32_t rowFloats = hn * cols, m = Halve<false>(buf, n, rowFloats, i == 0 ? 2 : 1);
+    for (uint32_t h = 0; h < hn; ++h) {
+      const LocalTensor<float> acc = cAcc_[h * kSfaLatentDim + c0], part = buf[h * cols];
+      if (i > 0) Add(acc, acc, part, int32_t(cols));
+      else if (m == 2) Add(acc, part, buf[rowFloats + h * cols], int32_t(cols));
+      else Adds(acc, part, 0.0f, int32_t(cols));
     }
-    for (; j < n; ++j) {
-      Add(cAcc_, cAcc_, cLoad_[j * rowFloats], int32_t(rowFloats));
-      PipeBarrier<PIPE_V>();
+    PipeBarrier<PIPE_V>();
+  }
+  // Max (kMax) or sum of n vectors of `len` floats at buf, buf + len, ..., in halving rounds (vector
+  // k with vector k + m - m / 2) until `until` are left at buf: one instruction a round, fewer
+  // instructions and barriers than one a vector. Returns how many are left.
+  template <bool kMax>
+  __aicore__ inline uint32_t Halve(const AscendC::LocalTensor<float>& buf, uint32_t n, uint32_t len, uint32_t until = 1) {
+    uint32_t m = n;
+    for (; m > until; m -= m / 2) {
+      if (kMax) AscendC::Max(buf, buf, buf[(m - m / 2) * len], int32_t(m / 2 * len));
+      else AscendC::Add(buf, buf, buf[(m - m / 2) * len], int32_t(m / 2 * len));
+      AscendC::PipeBarrier<PIPE_V>();
     }
+    return m;
+  }
+
+  // Columns [c0, c0 + cols) of heads [h0, h0 + hn) of pieces [p, p + n) -> buf in WeighColumns'
+  // layout: one strided copy per head.
+  __aicore__ inline void LoadColumns(const AscendC::LocalTensor<float>& buf, uint32_t p, uint32_t h0, uint32_t hn, uint32_t n,
+                                     uint32_t c0, uint32_t cols) {
+    using namespace AscendC;
+    const uint32_t gap = (hn - 1) * cols * 4 / 32;  // UB stride between a head's pieces, in 32-byte blocks
+    for (uint32_t h = 0; h < hn; ++h)
+      DataCopyPad(buf[h * cols], pieces_[PieceAcc(p) + uint64_t(h0 + h) * kSfaLatentDim + c0],
+                  DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, gap, 0),
+                  DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    SetFlag<HardEvent::MTE2_V>(kEvPieces);
+  }
+  // An early run's columns in cLoad_, each part in WeighColumns' layout: the streamed ones
+  // [keptCols, 512) at its start (loaded by LoadRun once every piece posted them), then the kept ones.
+  __aicore__ inline AscendC::LocalTensor<float> KeptCols(const CombineRun& run) {
+    return cLoad_[uint32_t(run.split.pieces) * run.hn * (kSfaLatentDim - keptCols_)];
+  }
+  // An early run (EarlyRun): its streamed columns are weighed and summed while the cube may still
+  // write the kept ones; then the kept columns once every piece is whole.
+  __aicore__ inline void MergeEarlyRun(const CombineRun& run, uint32_t ps) {
+    using namespace AscendC;
+    const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn, kc = keptCols_, sc = kSfaLatentDim - kc;
+    WaitFlag<HardEvent::MTE2_V>(kEvPieces);
+    BroadcastWeights(0, pieces, ps);
+    WeighColumns(cLoad_, pieces, hn, sc);
+    SumColumns(cLoad_, 0, pieces, hn, sc, kc);
+    WaitRowDone(run.split);
+    LoadColumns(KeptCols(run), uint32_t(run.split.firstPiece), run.h0, hn, pieces, 0, kc);
+    WaitFlag<HardEvent::MTE2_V>(kEvPieces);
+    WeighColumns(KeptCols(run), pieces, hn, kc);
+    SumColumns(KeptCols(run), 0, pieces, hn, kc, 0);
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
@@ -941,10 +1055,15 @@ class SfaVector {
   bool gatherReady_ = false, gatherLoaded_ = false;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   uint32_t keptCols_ = 0, itemTiles_ = 0;
+  bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool rebased_ = false, wordPending_ = false;       // a rebase at the tile being softmaxed; a word copy in flight
   bool snapPending_[2] = {false, false};             // per tile parity: a rebase whose snapshot is not read yet
   bool hasCorrection_[2] = {false, false};           // per item parity: D holds a correction
   static constexpr int32_t kEvWord = 1;              // S <-> MTE3 (0: PostSlot)
+  CombineRun firstRun_{};
+  uint64_t mergeAt_ = 0, mergeEnd_ = 0;  // the (split, head) units of this core's merge after firstRun_
+  SfaItem unfinished_{};        // a piece whose whole-piece post waits for the merge (FinishPiece)
+  bool hasUnfinished_ = false;
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;

@@ -71,8 +71,13 @@ constexpr uint32_t kSfaHeadWords = 16;
 static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64-byte line");
 // In a launch with split rows, after the core heads: per query row one 64-byte line whose first
 // word counts the vector cores that have posted a piece of the row (acc and statistics in GM;
-// zero in the host's plan). A row's merge waits for 2 x its pieces (gm_flag.h).
+// zero in the host's plan). A row's merge waits for 2 x its pieces (gm_flag.h). In a launch whose
+// merge is a few heads per vector core (SfaEarlyMerge: decode B = 1) word kSfaRowFlagStreamed
+// counts the same posts made earlier, once a piece's statistics and its streamed P . V columns
+// [SfaKeptCols, 512) are in GM (the cube writes the kept ones last): a merge run starts on those
+// columns while the cube still writes the rest.
 constexpr uint32_t kSfaRowFlagWords = 16;
+constexpr uint32_t kSfaRowFlagStreamed = 8;
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
@@ -133,6 +138,15 @@ constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
 constexpr uint64_t SfaRowFlagOffset(const SparseFlashAttentionTiling& t) {
   return uint64_t(t.headOffset) + uint64_t(t.blockDim) * kSfaHeadWords;
 }
+// Whether pieces post their streamed columns early (kSfaRowFlagStreamed): at N1 <= 64 when the
+// split rows' (row, head) units average at most 3 per vector core (merge runs of few heads, which
+// wait for them). With more, a run's rows are its pieces' whole rows, and the extra posts would only
+// cost the vector cores time.
+constexpr uint32_t kSfaEarlyMergeHeads = 3;
+constexpr bool SfaEarlyMerge(const SparseFlashAttentionTiling& t) {
+  return SfaKeptCols(t.heads) > 0 && t.numSplits > 0 &&
+         uint64_t(t.numSplits) * t.heads <= uint64_t(kSfaEarlyMergeHeads) * 2 * t.blockDim;
+}
 constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
   return SfaWordOffset(t) + (SfaKeptCols(t.heads) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
 }
@@ -167,5 +181,6 @@ constexpr uint16_t kSfaFlagOutFree = 4;    // each AIV -> AIC: O slot copied out
 constexpr uint16_t kSfaFlagList = 5;       // each AIV -> AIC: the next work slot (an item's rows, or the end) is in GM
 constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the next tile are in the gather slot
 constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
+constexpr uint16_t kSfaFlagStreamed = 8;   // AIC -> AIVs: a piece's streamed P . V columns are in GM (N1 <= 64)
 
 }  // namespace ascend_glm5
