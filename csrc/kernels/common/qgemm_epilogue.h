@@ -87,14 +87,12 @@ class QGemmVector {
     const uint32_t my0 = tokens * share / shares, rows = tokens * (share + 1) / shares - my0;
     if (rows == 0) return;
     const uint32_t first = block_ - it.part;
-    // The row parameters first: their reads then share the partials' GM latency (one wait, not two).
-    LoadRowParams(it, uint64_t(it.row0) + my0, rows);
     for (uint32_t q = 0; q < it.parts; ++q) {
       const AscendC::GlobalTensor<int32_t> src = handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
       if (q == 0) LoadAcc(src, tokens, my0, rows);
       else AddPart(src, tokens, my0, rows);
     }
-    Dequantise(it, uint64_t(it.row0) + my0, rows, false);
+    Dequantise(it, uint64_t(it.row0) + my0, rows);
   }
 
   // The int32 rows [my0, my0 + rows) of a pass's tile (MSD: its hi and lo rows and the ones row) -> UB.
@@ -128,13 +126,12 @@ class QGemmVector {
     }
   }
 
-  // acc (and MSD's lo / ones rows) in UB -> rows row0.. of the output (the row parameters loaded
-  // here unless the caller has issued them already).
-  __aicore__ inline void Dequantise(const QGemmItem& it, uint64_t row0, uint32_t rows, bool loadParams = true) {
+  // acc (and MSD's lo / ones rows) in UB -> rows row0.. of the output.
+  __aicore__ inline void Dequantise(const QGemmItem& it, uint64_t row0, uint32_t rows) {
     using namespace AscendC;
     const uint32_t nt = t_->nTile, elems = rows * nt;
     LocalTensor<int32_t> acc = acc_.Get<int32_t>();
-    if (loadParams) LoadRowParams(it, row0, rows);
+    LoadRowParams(it, row0, rows);
     SetFlag<Ev::MTE2_V>(0);
     WaitFlag<Ev::MTE2_V>(0);
     if constexpr (kMsd) {  // acc = 16 hi + lo + 8 ones
