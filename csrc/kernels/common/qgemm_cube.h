@@ -13,7 +13,9 @@
 // weights up to ringChunks / unitSteps units ahead, A up to aDepth units ahead (an A load is issued
 // only after the weights its unit reads). MTE2 runs its queue in order, so the flag set after a
 // unit's A load also says that the unit's weights have arrived: one wait per unit. A slot is
-// refilled only after MTE1 has read it (a MTE1 -> MTE2 fence before the refill). So MTE2 always has
+// refilled only after MTE1 has read it (a MTE1 -> MTE2 fence before the refill). Split-K launches
+// (a short K range per block) issue each unit's A load right after its weights, and only two units
+// before the A loads may start, so that MTE1 starts on the first unit early. So MTE2 always has
 // about aDepth steps of loads queued, and the weight stream never waits for an A load queued
 // behind it. When an item's whole K fits the ring (resident), each weight chunk is loaded once and
 // read by every pass of the item: the weights cross GM once per launch. Otherwise every pass
@@ -75,8 +77,17 @@ class QGemmCube {
   }
 
   // Issues the first weight loads: they need nothing from the vector cores, so they can run while
-  // those still prepare the activations (the A loads wait for Process).
-  __aicore__ inline void StartWeights() { Pump(); }
+  // those still prepare the activations (the A loads wait for Process). Split-K launches (short K
+  // ranges per block) issue only kSplitKEarlyUnits: the first A loads then do not queue behind the
+  // whole ring on MTE2, and MTE1 starts earlier.
+  __aicore__ inline void StartWeights() {
+    if (!t_->splitK) {
+      Pump();
+      return;
+    }
+    for (uint32_t u = 0; u < kSplitKEarlyUnits && TryLoadWeights(); ++u) {
+    }
+  }
 
   __aicore__ inline void Process() {
     aReady_ = true;
@@ -94,6 +105,7 @@ class QGemmCube {
   static constexpr uint32_t kStepElems = kQGemmStepBytes * 8 / CubeElem<T>::bits;  // == t.kStep
   static constexpr uint32_t kPerByte = 8 / CubeElem<T>::bits;                       // elements per byte
   static constexpr int32_t kEvFence = 0;  // MTE1 -> MTE2: the slots read so far may be refilled
+  static constexpr uint32_t kSplitKEarlyUnits = 2;  // split-K: weight units issued before the A loads may start
 
   __aicore__ inline uint32_t Passes(const QGemmItem& it) const { return CeilDiv(it.rows, t_->tokensPerPass); }
   __aicore__ inline uint32_t LoadPasses(const QGemmItem& it) const { return t_->resident ? 1 : Passes(it); }
@@ -120,9 +132,15 @@ class QGemmCube {
   }
 
   // ---- the load stream ---------------------------------------------------------------------------
-  // Issues every load whose slot is free, weights first; before the first one after an L1 read, the
-  // fence that makes MTE2 wait for MTE1's reads so far.
+  // Issues every load whose slot is free; before the first one after an L1 read, the fence that makes
+  // MTE2 wait for MTE1's reads so far. Weights first, except in split-K launches: there each unit's
+  // A load follows right after its weights, so MTE1 can start on a unit as soon as it has arrived.
   __aicore__ inline void Pump() {
+    if (t_->splitK) {
+      while (TryLoadA() || TryLoadWeights()) {
+      }
+      return;
+    }
     while (TryLoadWeights() || TryLoadA()) {
     }
   }
