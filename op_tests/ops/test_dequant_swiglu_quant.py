@@ -240,41 +240,34 @@ def test_fake_tensor_and_schema():
         assert y.shape == (5, 2048) and y.dtype == torch.int8 and scale.shape == (5,)
 
 
+def _check_raw_counts(rows, half, counts, meant, seed):
+    # Launches the kernel directly with int64 counts the CPU op would refuse, and compares with the
+    # reference given the counts the kernel must act on (`meant`).
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-3000, 3000, (rows, 2 * half), dtype=torch.int32, generator=g)
+    ws = torch.rand(len(counts), 2 * half, generator=g) * 1e-3
+    act = torch.rand(rows, generator=g)
+    raw = torch.tensor(counts, dtype=torch.int64)
+    y = torch.empty(rows, half, dtype=torch.int8)
+    scale = torch.empty(rows, dtype=torch.float32)
+    cpu_module().dequant_swiglu_quant(x.data_ptr(), ws.data_ptr(), act.data_ptr(), 0, raw.data_ptr(), y.data_ptr(),
+                                      scale.data_ptr(), rows, half, 4, len(counts), len(counts), 0, True)
+    y_ref, scale_ref = reference.dequant_swiglu_quant(x, weight_scale=ws, activation_scale=act,
+                                                      group_index=torch.tensor(meant), activate_left=True)
+    assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)
+
+
 def test_kernel_clamps_bad_group_counts():
     # On the NPU the op does not read group_index (no stream sync); the kernel must stay in bounds
     # with negative counts (taken as 0) and counts past T (rows end at T). Launched directly here,
     # since the CPU op refuses such counts.
-    g = torch.Generator().manual_seed(9)
-    rows, half = 12, 40
-    x = torch.randint(-3000, 3000, (rows, 2 * half), dtype=torch.int32, generator=g)
-    ws = torch.rand(3, 2 * half, generator=g) * 1e-3
-    act = torch.rand(rows, generator=g)
-    bad = torch.tensor([5, -4, 30], dtype=torch.int64)
-    y = torch.empty(rows, half, dtype=torch.int8)
-    scale = torch.empty(rows, dtype=torch.float32)
-    cpu_module().dequant_swiglu_quant(x.data_ptr(), ws.data_ptr(), act.data_ptr(), 0, bad.data_ptr(), y.data_ptr(),
-                                      scale.data_ptr(), rows, half, 4, 3, 3, 0, True)
-    y_ref, scale_ref = reference.dequant_swiglu_quant(x, weight_scale=ws, activation_scale=act,
-                                                      group_index=torch.tensor([5, 0, 7]), activate_left=True)
-    assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)
+    _check_raw_counts(rows=12, half=40, counts=[5, -4, 30], meant=[5, 0, 7], seed=9)
 
 
 def test_kernel_saturates_counts_past_int32():
     # The kernel narrows the int64 counts to int32 (saturating) before it scans them: a count of
     # 2^32 + 1 must cover every row left (as 2^31 - 1 does), not wrap to 1; a count below -2^31 is 0.
-    g = torch.Generator().manual_seed(11)
-    rows, half = 9, 24
-    x = torch.randint(-3000, 3000, (rows, 2 * half), dtype=torch.int32, generator=g)
-    ws = torch.rand(4, 2 * half, generator=g) * 1e-3
-    act = torch.rand(rows, generator=g)
-    huge = torch.tensor([2, -(2**40), 2**32 + 1, 3], dtype=torch.int64)
-    y = torch.empty(rows, half, dtype=torch.int8)
-    scale = torch.empty(rows, dtype=torch.float32)
-    cpu_module().dequant_swiglu_quant(x.data_ptr(), ws.data_ptr(), act.data_ptr(), 0, huge.data_ptr(), y.data_ptr(),
-                                      scale.data_ptr(), rows, half, 4, 4, 4, 0, True)
-    y_ref, scale_ref = reference.dequant_swiglu_quant(x, weight_scale=ws, activation_scale=act,
-                                                      group_index=torch.tensor([2, 0, 7, 0]), activate_left=True)
-    assert torch.equal(y, y_ref) and torch.equal(scale, scale_ref)
+    _check_raw_counts(rows=9, half=24, counts=[2, -(2**40), 2**32 + 1, 3], meant=[2, 0, 7, 0], seed=11)
 
 
 def test_odd_group_count_past_a_window():
