@@ -44,49 +44,21 @@ struct QGemmStreamCursor {
 template <typename T, bool kMsd>
 class QGemmCube {
  public:
-  __aicore__ inline void Init(AscendC::TPipe& pipe, GM_ADDR act, GM_ADDR weight, GM_ADDR groupList, GM_ADDR workspace,
-                              const QGemmTiling& t) {
-    t_ = &t;
-    const uint32_t block = uint32_t(AscendC::GetBlockIdx());
-    sched_.Init(t, groupList, block);
-    wCur_.sched.Init(t, groupList, block);
-    aCur_.sched.Init(t, groupList, block);
-    if constexpr (kMsd) {
-      hi_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsHiOffsetLo, t.wsHiOffsetHi)));
-      lo_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsLoOffsetLo, t.wsLoOffsetHi)));
-      ones_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsOnesOffsetLo, t.wsOnesOffsetHi)));
-    } else {
-      act_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(act));
-    }
-    weight_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(weight));
-    handoff_.Init(workspace, t, block);
-    chunkElems_ = t.kStep * t.nTile;
-    ringUnits_ = t.ringChunks / t.unitSteps;
-    // Odd blocks start with a shorter unit, so that their row copies (from L2) fall between those of
-    // the even blocks rather than at the same moments: the HBM keeps streaming weights meanwhile.
-    shift_ = (block & 1) ? t.unitShift : 0;
-    pipe.InitBuffer(ringL1_, t.ringChunks * t.nTile * kQGemmStepBytes);
-    pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
-    pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
-    pipe.InitBuffer(l0b_, 2 * t.nTile * kQGemmStepBytes);
-    pipe.InitBuffer(l0c_, t.accSlots * t.mTile * t.nTile * sizeof(int32_t));
-    l0Slots_.Init(2, 0);
-    accSlots_.Init(t.accSlots, 0);
-    wCur_.valid = wCur_.sched.Next(wCur_.it);
-    aCur_.valid = aCur_.sched.Next(aCur_.it);
-  }
-
-  // Issues the first weight loads: they need nothing from the vector cores, so they can run while
-  // those still prepare the activations (the A loads wait for Process). Split-K launches (short K
-  // ranges per block) issue only kSplitKEarlyUnits: the first A loads then do not queue behind the
-  // whole ring on MTE2, and MTE1 starts earlier.
-  __aicore__ inline void StartWeights() {
-    if (!t_->splitK) {
-      Pump();
-      return;
-    }
-    for (uint32_t u = 0; u < kSplitKEarlyUnits && TryLoadWeights(); ++u) {
-    }
+  // Reads the tiling `t` from GM (`tiling`), sets the cube up and issues the first weight loads: they
+  // need nothing from the vector cores, so they run while those still prepare the activations (the A
+  // loads wait for Process). The scalar unit reads GM through its DataCache, one miss per 64-byte
+  // line, and stalls on each: a split-K launch reads only the tiling's stream head (its first line,
+  // qgemm_tiling.h) and the group list before the loads, and the rest of the tiling after them.
+  __aicore__ inline void Start(AscendC::TPipe& pipe, GM_ADDR tiling, QGemmTiling& t, GM_ADDR act, GM_ADDR weight,
+                               GM_ADDR groupList, GM_ADDR workspace) {
+    constexpr uint32_t words = sizeof(QGemmTiling) / sizeof(uint32_t);
+    LoadTilingWords(t, tiling, 0, kQGemmHeadWords);
+    const bool headOnly = t.splitK != 0;  // other launches' item costs need the rest
+    if (!headOnly) LoadTilingWords(t, tiling, kQGemmHeadWords, words - kQGemmHeadWords);
+    InitStream(pipe, weight, groupList, t);
+    StartWeights();
+    if (headOnly) LoadTilingWords(t, tiling, kQGemmHeadWords, words - kQGemmHeadWords);
+    InitRest(pipe, act, workspace);
   }
 
   __aicore__ inline void Process() {
@@ -107,6 +79,64 @@ class QGemmCube {
   static constexpr int32_t kEvFence = 0;  // MTE1 -> MTE2: the slots read so far may be refilled
   static constexpr uint32_t kSplitKEarlyUnits = 2;  // split-K: weight units issued before the A loads may start
 
+  // Words [first, first + count) of the tiling in GM -> t (scalar reads).
+  static __aicore__ inline void LoadTilingWords(QGemmTiling& t, GM_ADDR tiling, uint32_t first, uint32_t count) {
+    AscendC::GlobalTensor<uint32_t> src;
+    src.SetGlobalBuffer(reinterpret_cast<__gm__ uint32_t*>(tiling), sizeof(QGemmTiling) / sizeof(uint32_t));
+    uint32_t* dst = reinterpret_cast<uint32_t*>(&t);
+    for (uint32_t i = first; i < first + count; ++i) dst[i] = src.GetValue(i);
+  }
+
+  // What the weight loads need: the schedule, the weight ring (the first L1 buffer). In split-K
+  // launches only the stream head of `t` is loaded yet: only its fields may be read here.
+  __aicore__ inline void InitStream(AscendC::TPipe& pipe, GM_ADDR weight, GM_ADDR groupList, const QGemmTiling& t) {
+    t_ = &t;
+    const uint32_t block = uint32_t(AscendC::GetBlockIdx());
+    sched_.Init(t, groupList, block);
+    wCur_.sched.Init(t, groupList, block);
+    aCur_.sched.Init(t, groupList, block);
+    weight_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(weight));
+    chunkElems_ = kStepElems * t.nTile;
+    ringUnits_ = t.ringChunks / t.unitSteps;
+    // Odd blocks start with a shorter unit, so that their row copies (from L2) fall between those of
+    // the even blocks rather than at the same moments: the HBM keeps streaming weights meanwhile.
+    shift_ = (block & 1) ? t.unitShift : 0;
+    pipe.InitBuffer(ringL1_, t.ringChunks * t.nTile * kQGemmStepBytes);
+    wCur_.valid = wCur_.sched.Next(wCur_.it);
+    aCur_.valid = aCur_.sched.Next(aCur_.it);
+  }
+
+  // The rest: A rows, L0, the handoff (the whole tiling is loaded).
+  __aicore__ inline void InitRest(AscendC::TPipe& pipe, GM_ADDR act, GM_ADDR workspace) {
+    const QGemmTiling& t = *t_;
+    if constexpr (kMsd) {
+      hi_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsHiOffsetLo, t.wsHiOffsetHi)));
+      lo_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsLoOffsetLo, t.wsLoOffsetHi)));
+      ones_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(workspace + Join64(t.wsOnesOffsetLo, t.wsOnesOffsetHi)));
+    } else {
+      act_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(act));
+    }
+    handoff_.Init(workspace, t, uint32_t(AscendC::GetBlockIdx()));
+    pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
+    pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
+    pipe.InitBuffer(l0b_, 2 * t.nTile * kQGemmStepBytes);
+    pipe.InitBuffer(l0c_, t.accSlots * t.mTile * t.nTile * sizeof(int32_t));
+    l0Slots_.Init(2, 0);
+    accSlots_.Init(t.accSlots, 0);
+  }
+
+  // The first weight loads. Split-K launches (short K ranges per block) issue only
+  // kSplitKEarlyUnits: the first A loads then do not queue behind the whole ring on MTE2, and MTE1
+  // starts earlier.
+  __aicore__ inline void StartWeights() {
+    if (!t_->splitK) {
+      Pump();
+      return;
+    }
+    for (uint32_t u = 0; u < kSplitKEarlyUnits && TryLoadWeights(); ++u) {
+    }
+  }
+
   __aicore__ inline uint32_t Passes(const QGemmItem& it) const { return CeilDiv(it.rows, t_->tokensPerPass); }
   __aicore__ inline uint32_t LoadPasses(const QGemmItem& it) const { return t_->resident ? 1 : Passes(it); }
   // An item's steps in load units: unit u holds the item's steps [u U - shift, (u + 1) U - shift)
@@ -114,12 +144,12 @@ class QGemmCube {
   __aicore__ inline uint32_t ItemUnits(const QGemmItem& it) const { return CeilDiv(it.kSteps + shift_, t_->unitSteps); }
   __aicore__ inline uint32_t UnitFirstPos(uint32_t u) const { return u == 0 ? shift_ : 0; }
   __aicore__ inline uint32_t UnitK0(const QGemmItem& it, uint32_t u) const {
-    return (it.kStep0 + u * t_->unitSteps + UnitFirstPos(u) - shift_) * t_->kStep;
+    return (it.kStep0 + u * t_->unitSteps + UnitFirstPos(u) - shift_) * kStepElems;
   }
   // K elements of unit u (the last unit of an item, or of K, may be short).
   __aicore__ inline uint32_t UnitLen(const QGemmItem& it, uint32_t u, uint32_t kLen) const {
-    const uint32_t k0 = UnitK0(it, u), end = (it.kStep0 + it.kSteps) * t_->kStep;
-    const uint32_t stop = end < kLen ? end : kLen, unitK = (t_->unitSteps - UnitFirstPos(u)) * t_->kStep;
+    const uint32_t k0 = UnitK0(it, u), end = (it.kStep0 + it.kSteps) * kStepElems;
+    const uint32_t stop = end < kLen ? end : kLen, unitK = (t_->unitSteps - UnitFirstPos(u)) * kStepElems;
     return stop - k0 < unitK ? stop - k0 : unitK;
   }
   __aicore__ inline AscendC::LocalTensor<T> Slot(uint32_t s) { return ringL1_.Get<T>()[s * chunkElems_]; }
@@ -198,11 +228,11 @@ class QGemmCube {
   // copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk slot slot * unitSteps
   // + j; [K, N]: unitSteps * kStep rows per column block, step j starting at row j * kStep of each.
   __aicore__ inline void LoadWeightUnit(const QGemmItem& it, uint32_t u, uint32_t slot) {
-    const uint32_t unitK = t_->unitSteps * t_->kStep, k0 = UnitK0(it, u), kRows = UnitLen(it, u, t_->k);
+    const uint32_t unitK = t_->unitSteps * kStepElems, k0 = UnitK0(it, u), kRows = UnitLen(it, u, t_->k);
     const uint64_t base = uint64_t(it.group) * t_->k * t_->n / kPerByte;  // bytes
     const uint32_t pos = UnitFirstPos(u);
     const AscendC::LocalTensor<int8_t> dst =
-        t_->weightKind == kWeightInt8NK ? SlotBytes(slot * t_->unitSteps + pos) : SlotBytes(slot * t_->unitSteps)[pos * t_->kStep * 32];
+        t_->weightKind == kWeightInt8NK ? SlotBytes(slot * t_->unitSteps + pos) : SlotBytes(slot * t_->unitSteps)[pos * kStepElems * 32];
     if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns
       CopyGmToNz(dst, weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
     else  // [K, N]: kRows rows of nValid columns
@@ -227,7 +257,7 @@ class QGemmCube {
     const uint32_t acc = accSlots_.Acquire();
     const LocalTensor<int32_t> c = l0c_.Get<int32_t>()[acc * t_->mTile * t_->nTile];
     for (uint32_t s = 0; s < it.kSteps; ++s) {
-      const uint32_t k0 = (it.kStep0 + s) * t_->kStep, kValid = kLen - k0 < t_->kStep ? kLen - k0 : t_->kStep;
+      const uint32_t k0 = (it.kStep0 + s) * kStepElems, kValid = kLen - k0 < kStepElems ? kLen - k0 : kStepElems;
       const uint32_t k1 = CeilDiv(kValid, kC0);
       const uint32_t u = (s + shift_) / t_->unitSteps, j = (s + shift_) % t_->unitSteps;
       const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
@@ -242,8 +272,8 @@ class QGemmCube {
       if (t_->weightKind == kWeightInt8NK) {
         LoadBtToL0(l0b, Slot(ws * t_->unitSteps + j), t_->nTile / 16, k1);
       } else {
-        const LocalTensor<T> w = ringL1_.Get<T>()[ws * t_->unitSteps * chunkElems_ + j * t_->kStep * kC0];
-        LoadBToL0Transposed(l0b, w, t_->unitSteps * t_->kStep, t_->nTile / kC0, k1);
+        const LocalTensor<T> w = ringL1_.Get<T>()[ws * t_->unitSteps * chunkElems_ + j * kStepElems * kC0];
+        LoadBToL0Transposed(l0b, w, t_->unitSteps * kStepElems, t_->nTile / kC0, k1);
       }
       // The unit's last step read both slots: they take the stream's next loads.
       if (unitEnds) {

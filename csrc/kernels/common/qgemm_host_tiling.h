@@ -231,10 +231,10 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
     }
   }
   t.resident = resident ? 1 : 0;
-  t.unitSteps = unit;
+  t.unitSteps = static_cast<uint16_t>(unit);  // a handful of steps (L1 holds at least two units)
   // One pass (decode): odd blocks start half a unit later in their row copies (QGemmCube), so the
   // cores' row copies, which read L2, do not all fall at the moments the HBM would idle.
-  t.unitShift = onePass && !fullL0c ? unit / 2 : 0;
+  t.unitShift = static_cast<uint16_t>(onePass && !fullL0c ? unit / 2 : 0);
   t.ringChunks = ringUnits * unit;
   t.aDepth = aDepth;
   if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");

@@ -49,6 +49,10 @@ class QGemmSchedule {
     block_ = block;
     if (t.hasGroupList) counts_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(groupList), t.groups);
     nTiles_ = t.nTiles;
+    if (t.splitK) {  // no costs; and the group list is read only up to the one group with rows
+      InitSplit();
+      return;
+    }
     // Pass 1: total cost.
     total_ = 0;
     uint32_t rowsLeft = t.m;
@@ -58,10 +62,6 @@ class QGemmSchedule {
       total_ += GroupCost(rows);
     }
     totalRows_ = t.m - rowsLeft;
-    if (t.splitK) {
-      InitSplit();
-      return;
-    }
     g_ = 0;
     row0_ = 0;
     start_ = 0;
@@ -109,13 +109,17 @@ class QGemmSchedule {
 
  private:
   // Split-K: one group has rows (one pass; the groups before it have none, so its rows start at
-  // row 0); this block runs steps [step_, end_) of its column tiles.
+  // row 0); this block runs steps [step_, end_) of its column tiles. Reads only the fields of the
+  // tiling's stream head (qgemm_tiling.h). The host splits K only when at most one group can have
+  // rows (no group list, or one row), so the groups after it have none.
   __aicore__ inline void InitSplit() {
     row0_ = 0;
+    totalRows_ = 0;
     for (g_ = 0; g_ < t_->groups; ++g_) {
       groupRows_ = GroupRows(g_, t_->m);
       if (groupRows_ > 0) break;
     }
+    if (g_ < t_->groups) totalRows_ = groupRows_;
     step_ = QGemmSplitStart(*t_, block_);
     end_ = g_ < t_->groups ? QGemmSplitStart(*t_, block_ + 1) : step_;
   }

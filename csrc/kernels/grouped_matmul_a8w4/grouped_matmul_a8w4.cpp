@@ -7,7 +7,6 @@
 #include "../common/qgemm_cube.h"
 #include "../common/qgemm_epilogue.h"
 #include "../common/qgemm_schedule.h"
-#include "../common/tiling.h"
 #include "gmm_msd_split.h"
 #include "grouped_matmul_a8w4_tiling.h"
 
@@ -20,9 +19,8 @@ constexpr uint16_t kGmmFlagSplitDone = 3;
 
 namespace {
 template <typename OutT>
-__aicore__ inline void RunVector(GM_ADDR x, GM_ADDR scale, GM_ADDR perTokenScale, GM_ADDR groupList, GM_ADDR y,
-                                 GM_ADDR workspace, const QGemmTiling& t) {
-  AscendC::TPipe pipe;
+__aicore__ inline void RunVector(AscendC::TPipe& pipe, GM_ADDR x, GM_ADDR scale, GM_ADDR perTokenScale, GM_ADDR groupList,
+                                 GM_ADDR y, GM_ADDR workspace, const QGemmTiling& t) {
   QGemmSchedule rows;
   rows.Init(t, groupList, 0);
   GmmMsdSplit<OutT> split;
@@ -43,21 +41,21 @@ extern "C" __global__ __aicore__ void grouped_matmul_a8w4(GM_ADDR x, GM_ADDR wei
                                                           GM_ADDR groupList, GM_ADDR y, GM_ADDR workspace, GM_ADDR tiling) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
   QGemmTiling t;
-  LoadTiling(t, tiling);
   if ASCEND_IS_AIC {
     AscendC::TPipe pipe;
     QGemmCube<AscendC::int4b_t, true> cube;
-    cube.Init(pipe, nullptr, weight, groupList, workspace, t);
-    cube.StartWeights();  // the first weight loads overlap the split
+    cube.Start(pipe, tiling, t, nullptr, weight, groupList, workspace);  // the first weight loads overlap the split
     // The hi / lo rows are in GM. The wait holds MTE2 only, behind the weight loads already queued
     // (a SyncAll would first drain them: its cores arrive with every pipe idle).
     AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kGmmFlagSplitDone);
     cube.Process();
   }
   if ASCEND_IS_AIV {
-    if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(x, scale, perTokenScale, groupList, y, workspace, t);
-    else if (t.outDtype == kFloat16) RunVector<half>(x, scale, perTokenScale, groupList, y, workspace, t);
-    else if (t.outDtype == kFloat32) RunVector<float>(x, scale, perTokenScale, groupList, y, workspace, t);
-    else RunVector<int32_t>(x, scale, perTokenScale, groupList, y, workspace, t);
+    AscendC::TPipe pipe;
+    LoadQGemmTilingThroughUb(pipe, t, tiling);
+    if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
+    else if (t.outDtype == kFloat16) RunVector<half>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
+    else if (t.outDtype == kFloat32) RunVector<float>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
+    else RunVector<int32_t>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
   }
 }

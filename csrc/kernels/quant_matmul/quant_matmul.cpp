@@ -5,16 +5,14 @@
 #include "kernel_operator.h"
 #include "../common/qgemm_cube.h"
 #include "../common/qgemm_epilogue.h"
-#include "../common/tiling.h"
 #include "quant_matmul_tiling.h"
 
 using namespace ascend_glm5;
 
 namespace {
 template <typename OutT>
-__aicore__ inline void RunVector(GM_ADDR scale, GM_ADDR pertoken, GM_ADDR bias, GM_ADDR y, GM_ADDR workspace,
-                                 const QGemmTiling& t) {
-  AscendC::TPipe pipe;
+__aicore__ inline void RunVector(AscendC::TPipe& pipe, GM_ADDR scale, GM_ADDR pertoken, GM_ADDR bias, GM_ADDR y,
+                                 GM_ADDR workspace, const QGemmTiling& t) {
   QGemmVector<OutT, false> epilogue;
   epilogue.Init(pipe, scale, pertoken, bias, y, nullptr, workspace, t);
   epilogue.Process();
@@ -25,18 +23,18 @@ extern "C" __global__ __aicore__ void quant_matmul(GM_ADDR x1, GM_ADDR x2, GM_AD
                                                    GM_ADDR y, GM_ADDR workspace, GM_ADDR tiling) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
   QGemmTiling t;
-  LoadTiling(t, tiling);
   if ASCEND_IS_AIC {
     AscendC::TPipe pipe;
     QGemmCube<int8_t, false> cube;
-    cube.Init(pipe, x1, x2, nullptr, workspace, t);
-    cube.StartWeights();
+    cube.Start(pipe, tiling, t, x1, x2, nullptr, workspace);
     cube.Process();
   }
   if ASCEND_IS_AIV {
-    if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(scale, pertoken, bias, y, workspace, t);
-    else if (t.outDtype == kFloat16) RunVector<half>(scale, pertoken, bias, y, workspace, t);
-    else if (t.outDtype == kFloat32) RunVector<float>(scale, pertoken, bias, y, workspace, t);
-    else RunVector<int32_t>(scale, pertoken, bias, y, workspace, t);
+    AscendC::TPipe pipe;
+    LoadQGemmTilingThroughUb(pipe, t, tiling);
+    if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(pipe, scale, pertoken, bias, y, workspace, t);
+    else if (t.outDtype == kFloat16) RunVector<half>(pipe, scale, pertoken, bias, y, workspace, t);
+    else if (t.outDtype == kFloat32) RunVector<float>(pipe, scale, pertoken, bias, y, workspace, t);
+    else RunVector<int32_t>(pipe, scale, pertoken, bias, y, workspace, t);
   }
 }
