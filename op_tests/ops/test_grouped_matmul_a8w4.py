@@ -299,3 +299,21 @@ def test_one_row_split_k(counts):
         _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
     with ai_cores(1):  # one core: no split
         assert not cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=3, out_dtype=1)["split_k"]
+
+
+# Split-K with a long group list (40 experts: five 64-byte lines of counts). The cube's schedule
+# reads the counts only up to the one group with the row (the host splits K only when at most one
+# group can have rows), and that group's rows are all the rows the vector cores split. N = 192 is 3
+# tiles of 64 on 4 cores (4 K steps each, units of 4, odd blocks start with half a unit); the row in
+# the first expert, one in the fifth line, and in none.
+@pytest.mark.parametrize("expert", [0, 37, None])
+def test_one_row_split_k_long_group_list(expert):
+    e, m, n, k = 40, 1, 192, 1000
+    counts = [int(i == expert) for i in range(e)]
+    x, weight, scale, pts, gl, _ = _inputs(counts, m, n, k, torch.Generator().manual_seed(40 + (expert or 0)))
+    with ai_cores(4):
+        plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=e, out_dtype=1)
+        assert plan["split_k"] and (plan["n_tiles"], plan["block_dim"], plan["unit_shift"]) == (3, 4, 2)
+        got = _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+        assert got.abs().sum() > 0 if expert is not None else torch.equal(got, torch.zeros_like(got))
+        _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
