@@ -52,7 +52,9 @@ class GmmMsdSplit {
       for (uint32_t r = r0; r < r1; ++r)
         for (uint32_t c = 0; c < kPad; c += chunk) SplitChunk(r, c, kPad - c < chunk ? kPad - c : chunk);
     }
-    if (core == 0) WriteOnes();
+    // The ones row on the last vector core, which holds the fewest rows (none at decode), so that it
+    // runs next to the row splits rather than after core 0's.
+    if (core == cores - 1) WriteOnes();
     ZeroRowsWithoutGroup(core, cores);
   }
 
