@@ -802,14 +802,18 @@ def test_merge_split_by_pieces():
 
 
 @pytest.mark.parametrize("rows, heads, k", [(1, 1, 300), (1, 8, 129), (1, 8, 2048), (2, 8, 1000), (1, 64, 2048),
-                                            (1, 128, 1536)],
-                         ids=["one-head", "2-pieces", "16-pieces", "pieces-inside-tiles", "glm5-b1", "128-heads"])
+                                            (1, 128, 1536), (1, 16, 24)],
+                         ids=["one-head", "2-pieces", "16-pieces", "pieces-inside-tiles", "glm5-b1", "128-heads",
+                              "three-head-runs"])
 def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
     # At N1 <= 64, in a launch whose merge is a few heads per vector core (decode B = 1, 2 here), a
     # piece's vector cores post its statistics and its streamed P . V columns [256, 512) once the
-    # cube has written those (its kept columns [0, 256) come last), and a merge run of 1-3 heads
-    # weighs those columns first, then loads and weighs the kept ones once every piece is whole, and
-    # sums the pieces in halving rounds. B = 1 cuts the row in grains of 8 positions. Rows cut into 2, 4 or 16 one-tile
+    # cube has written those, then the upper kept half [128, 256) (the cube writes it before the
+    # lower half [0, 128)), and a merge run of 1-3 heads weighs the streamed columns first, then the
+    # upper kept half once every piece posted it, then the lower half once every piece is whole;
+    # each head's columns are weighed as their copy lands (a run of 2 heads: glm5-b1, 2-pieces; of
+    # 3: three-head-runs, 16 heads over 3 pieces of 8 positions, i.e. 6 vector cores), and the pieces
+    # are summed in halving rounds. B = 1 cuts the row in grains of 8 positions. Rows cut into 2, 4 or 16 one-tile
     # pieces (B = 1), or at B = 2 into pieces of 64-position grains that start inside a tile; a -1
     # mid-row empties the last pieces. N1 = 1: each AI core's second vector core has no head and only
     # counts. N1 = 128 (no kept columns): runs of few heads over 24 one-tile pieces, summed in two
@@ -824,3 +828,21 @@ def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
     check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
           actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] > rows
+
+
+@pytest.mark.parametrize("lens", [[5, 12, 13, 700], [0, 1, 11, 3000]], ids=["short-lists", "empty-and-long"])
+def test_work_slot_carries_first_list_entries(lens):
+    # The work slot that tells the cube an item's selected-row count also carries the first (up to
+    # 12) entries of its row list, which the cube copies without reading the list's own line: lists
+    # of fewer, exactly, and more than 12 rows (and a row that sees nothing), in pieces of split rows
+    # (4 rows over the cores); repeated ids make runs that straddle the carried entries. Whole rows
+    # (the prefill tests) carry theirs too, or none when sorted or longer than one 512-id chunk.
+    g = torch.Generator().manual_seed(sum(lens))
+    rows, k = len(lens), 1024
+    q, qr = _queries((rows, 8), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache([max(n, 1) for n in lens], 16, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, lens, g)
+    idx[-1, 0, 10:20] = idx[-1, 0, :10]  # repeated ids straddle the carried 12
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=[max(n, 1) for n in lens])  # fmt: skip

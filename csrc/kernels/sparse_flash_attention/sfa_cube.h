@@ -176,6 +176,9 @@ class SfaCube {
       }
       cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_,
                     uint32_t(slots_.GetValue(at + 2)));
+      slotItem_ = item;
+      slotRows_ = uint32_t(slots_.GetValue(at + 3));
+      slotAt_ = at + kSfaSlotRowsAt;
     }
     return true;
   }
@@ -281,6 +284,11 @@ class SfaCube {
     uint32_t start = 0, len = 0;
     uint64_t row = 0;
   };
+  // Entry i of item's list: from the work slot's line when the slot carries it (no list line read).
+  __aicore__ inline int32_t ListEntry(uint32_t item, uint32_t i) const {
+    if (int32_t(item) == slotItem_ && i < slotRows_) return slots_.GetValue(slotAt_ + i);
+    return lists_.GetValue(uint64_t(item) * t_->listWords + i);
+  }
   // Tile rows [done, rows), one copy per run of contiguous cache rows: key latent + rope columns,
   // or (kValue) value latent columns. The last run stays open in `run` (the caller copies it).
   template <bool kValue>
@@ -289,7 +297,7 @@ class SfaCube {
     for (; done < rows; ++done) {
       // The tile's own item list (LoadValue copies the value rows of a tile after NextWork has
       // moved on to the next item).
-      const uint64_t row = uint32_t(lists_.GetValue(uint64_t(tile.item) * t_->listWords + tile.start + done));
+      const uint64_t row = uint32_t(ListEntry(tile.item, tile.start + done));
       if (run.len > 0 && row == run.row + run.len) {
         ++run.len;
         continue;
@@ -421,7 +429,8 @@ class SfaCube {
       if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
         SetFlag<HardEvent::M_FIX>(0);  // tile g-1's kept Mmads are done
         WaitFlag<HardEvent::M_FIX>(0);
-        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_);
+        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_, 0, keepChunks_);
+        FixKeptDone();
       }
     }
     if (keptPending_) {
@@ -440,7 +449,13 @@ class SfaCube {
     if (keepChunks_ > 0 && tile.last) {
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);
-      FixKept(dst[oSlot], kSfaLatentDim);
+      // An early-merged piece: its upper kept half first, flagged, so that the merge weighs it
+      // while the lower half is written.
+      const uint32_t half = earlyMerge_ && piece ? keepChunks_ / 2 : 0;
+      FixKept(dst[oSlot], kSfaLatentDim, half, keepChunks_);
+      if (half > 0) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
+      FixKept(dst[oSlot], kSfaLatentDim, 0, half);
+      FixKeptDone();
     }
     aSlots_.Release(a);
     kvTiles_.Release(buf);
@@ -457,9 +472,12 @@ class SfaCube {
                         AscendC::LoadData2DParams((col / 16 + j) * rowBlocks_, uint8_t(n1), 1, 0, outBlocks - 1, true, 0));
   }
   // The kept chunks -> dst, rows of `stride` floats (plain writes); the next Mmad into them waits.
-  __aicore__ inline void FixKept(const AscendC::GlobalTensor<float>& dst, uint32_t stride) {
-    for (uint32_t k = 0; k < keepChunks_; ++k)
+  // Kept chunks [k0, k1) -> dst (row stride `stride`); FixKeptDone once every chunk is issued.
+  __aicore__ inline void FixKept(const AscendC::GlobalTensor<float>& dst, uint32_t stride, uint32_t k0, uint32_t k1) {
+    for (uint32_t k = k0; k < k1; ++k)
       AscendC::Fixpipe(dst[k * kSfaOutChunk], KeptL0C(k), AscendC::FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, stride, false));
+  }
+  __aicore__ inline void FixKeptDone() {
     AscendC::SetFlag<AscendC::HardEvent::FIX_M>(kEvKept);
     keptPending_ = true;
   }
@@ -508,6 +526,9 @@ class SfaCube {
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
+  int32_t slotItem_ = -1;  // the last work slot's item, its carried list entries and where they start
+  uint32_t slotRows_ = 0;
+  uint64_t slotAt_ = 0;
   AscendC::GlobalTensor<float> sRing_, oRing_, pieces_, kept_;
   AscendC::GlobalTensor<int32_t> words_;
 };

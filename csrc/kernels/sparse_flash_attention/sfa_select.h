@@ -63,6 +63,13 @@ class SfaSelector {
     }
   }
 
+  // The first entries of the last Select's list (up to kSfaSlotRows; 0 if sorted, or if a later
+  // chunk took their buffer), in UB until the caller reuses the scratch: the work slot carries them.
+  __aicore__ inline uint32_t HeadRows(AscendC::LocalTensor<int32_t>& rows) const {
+    rows = head_;
+    return headRows_;
+  }
+
   // Rows the host marks sorted (SfaRow::sorted, whole rows only) are sorted in `scratch`:
   // kSfaSortScratchBytes of UB (32-byte aligned), free whenever Select runs.
   __aicore__ inline void InitSort(const AscendC::LocalTensor<uint8_t>& scratch) {
@@ -80,7 +87,10 @@ class SfaSelector {
   __aicore__ inline uint32_t Select(const SfaItem& item, const SfaRow& row, bool write,
                                     const AscendC::GlobalTensor<int32_t>& list) {
     const uint32_t n = Run(item, row, write, list);
-    if (sorts_ && row.sorted && write && item.piece < 0 && n > 1) SortRows(list, n);
+    if (sorts_ && row.sorted && write && item.piece < 0 && n > 1) {
+      SortRows(list, n);
+      headRows_ = 0;
+    }
     // The scratch is the caller's stage: later copies into it wait for every read of it here.
     AscendC::SetFlag<AscendC::HardEvent::V_MTE2>(0);
     AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(0);
@@ -92,6 +102,7 @@ class SfaSelector {
  private:
   __aicore__ inline uint32_t Run(const SfaItem& item, const SfaRow& row, bool write,
                                  const AscendC::GlobalTensor<int32_t>& list) {
+    headRows_ = 0;
     const uint64_t base = uint64_t(item.row) * t_->sparseCount;
     // Reading stops at the row's first -1: a piece that starts after it selects nothing. The
     // prefix is one copy and one compare (one GM round trip, not one per chunk).
@@ -112,6 +123,7 @@ class SfaSelector {
       // The chunk's ids: in place in all_ (CacheRows then overwrites them with the chunk's rows,
       // at most AlignUp(len, 64) lanes: within the chunk, or past posEnd), or loaded into idx_.
       idx_ = wide ? all_[p] : chunk_;
+      if (!wide && n > 0) headRows_ = 0;  // the first rows' buffer takes this chunk
       if (!wide) LoadIds(idx_, base + p, len);
       const uint32_t stop = FirstMinusOne(idx_, eq_, len);
       const bool last = stop < len;
@@ -121,6 +133,10 @@ class SfaSelector {
         if (write && kept > 0) {
           CacheRows(kept, row, tableNeed);
           WriteRows(list, n, kept);
+          if (n == 0) {
+            head_ = idx_;
+            headRows_ = Min(kept, kSfaSlotRows);
+          }
         }
         n += kept;
       }
@@ -342,6 +358,8 @@ class SfaSelector {
   AscendC::LocalTensor<float> sortKeys_, sortPairs_[2];
   bool sorts_ = false;
   AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_, prefix_, chunk_, all_;
+  AscendC::LocalTensor<int32_t> head_;  // the last Select's first list entries (headRows_ of them)
+  uint32_t headRows_ = 0;
   AscendC::LocalTensor<float> f_;
   AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_, allEq_;
   bool wideRoom_ = false;

@@ -168,6 +168,7 @@ class SfaVector {
   static constexpr int32_t kEvCombineWrites = 1;
   static constexpr uint32_t kPieceEvents = 3;
   static_assert(kEvPieces + kPieceEvents <= 8, "MTE2 -> V event ids 0..7");
+  static_assert(kMaxRepeatStride * 8 / kSfaLatentDim <= kPieceEvents, "an early run's heads (SmallRun) have an event each");
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -259,26 +260,32 @@ class SfaVector {
         continue;
       }
       aivRows = plan_.AivRows(row);
-      PostSlot(int32_t(scan_), count, aivRows);
+      PostSlot(int32_t(scan_), count, aivRows, true);
       return int32_t(scan_++);
     }
-    if (!ended_) PostSlot(-1, 0, 0);
+    if (!ended_) PostSlot(-1, 0, 0, false);
     ended_ = true;
     return -1;
   }
 
-  __aicore__ inline void PostSlot(int32_t item, uint32_t count, uint32_t aivRows) {
+  // selected: right after the item's Select, whose first list entries the slot carries.
+  __aicore__ inline void PostSlot(int32_t item, uint32_t count, uint32_t aivRows, bool selected) {
     using namespace AscendC;
     if (GetSubBlockIdx() == 0) {
       const LocalTensor<int32_t> words = stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_];
+      LocalTensor<int32_t> head;
+      const uint32_t carried = selected ? selector_.HeadRows(head) : 0;
       SetFlag<HardEvent::V_S>(0);  // the vector unit is done with the stats vectors
       WaitFlag<HardEvent::V_S>(0);
       words.SetValue(0, item);
       words.SetValue(1, int32_t(count));
       words.SetValue(2, int32_t(aivRows));
+      words.SetValue(3, int32_t(carried));
       SetFlag<HardEvent::S_MTE3>(0);
       WaitFlag<HardEvent::S_MTE3>(0);
-      DataCopyPad(slots_[uint64_t(slot_) * kSfaSlotWords], words, DataCopyExtParams(1, 12, 0, 0, 0));
+      const uint64_t at = uint64_t(slot_) * kSfaSlotWords;
+      DataCopyPad(slots_[at], words, DataCopyExtParams(1, kSfaSlotRowsAt * 4, 0, 0, 0));
+      if (carried > 0) DataCopyPad(slots_[at + kSfaSlotRowsAt], head, DataCopyExtParams(1, carried * 4, 0, 0, 0));
       SetFlag<HardEvent::MTE3_S>(0);
       WaitFlag<HardEvent::MTE3_S>(0);
     }
@@ -538,9 +545,12 @@ class SfaVector {
       if (lastOfCore) {
         unfinished_ = tile.info;
         hasUnfinished_ = true;
+        highPosted_ = false;
         return;
       }
     }
+    if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagKeptHigh);
+    if (early) PostPiece(tile.info, kSfaRowFlagKeptHigh, SlotWords());
     if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     outWaited_ = false;
     if (snapPending_[g % 2]) {
@@ -552,7 +562,10 @@ class SfaVector {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last && !early)
         WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
-      if (lastPiece && !early) PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
+      if (lastPiece && !early) {
+        PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
+        PostPiece(tile.info, kSfaRowFlagKeptHigh, SlotWords());
+      }
       if (tile.last && tile.info.piece >= 0) PostPiece(tile.info, 0, SlotWords());
       return;
     }
@@ -669,19 +682,31 @@ class SfaVector {
     GmFlagAdd(rowFlags_[uint64_t(item.row) * kSfaRowFlagWords + word], 1, scratch);
   }
   __aicore__ inline AscendC::LocalTensor<int32_t> SlotWords() { return stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_]; }
-  // A piece written whole at once (an empty one): both counts.
+  // A piece written whole at once (an empty one): every count.
   __aicore__ inline void PostWholePiece(const SfaItem& item) {
-    if (earlyMerge_) PostPiece(item, kSfaRowFlagStreamed, SlotWords());
+    if (earlyMerge_) {
+      PostPiece(item, kSfaRowFlagStreamed, SlotWords());
+      PostPiece(item, kSfaRowFlagKeptHigh, SlotWords());
+    }
     PostPiece(item, 0, SlotWords());
   }
   // The whole-piece post Accumulate left to the merge: once the cube's P . V of the piece is in.
   // Called before the merge waits for any row to be whole (a row may wait for this very piece).
   __aicore__ inline void FinishPiece() {
     if (!hasUnfinished_) return;
+    FinishKeptHigh();
     hasUnfinished_ = false;
     AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     AscendC::CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
     PostPiece(unfinished_, 0, cFlag_);
+  }
+
+  // Its post of the upper kept half: once the cube has written it (before any wait on that count).
+  __aicore__ inline void FinishKeptHigh() {
+    if (!hasUnfinished_ || highPosted_) return;
+    highPosted_ = true;
+    AscendC::CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagKeptHigh);
+    PostPiece(unfinished_, kSfaRowFlagKeptHigh, cFlag_);
   }
 
   // Float offsets of a piece's acc [N1, 512], reference max [N1], sum [N1] and true max [N1].
@@ -862,7 +887,10 @@ class SfaVector {
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
     if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
-      WaitPieces(pieces < batch ? pieces : batch, small);  // the batch has landed in cLoad_, the zeros' stage
+      // The loads have landed in cLoad_, the zeros' stage.
+      if (EarlyRun(run))
+        for (uint32_t h = 0; h < hn; ++h) WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
+      else WaitPieces(pieces < batch ? pieces : batch, small);
       WriteZeroRows(row, h0, hn, cLoad_, cT_);
       if (next.hn > 0) LoadRun(next);
       return;
@@ -1011,17 +1039,34 @@ class SfaVector {
     return m;
   }
 
-  // Columns [c0, c0 + cols) of heads [h0, h0 + hn) of pieces [p, p + n) -> buf in WeighColumns'
-  // layout: one strided copy per head.
+  // Columns [c0, c0 + cols) of heads [h0, h0 + hn) of pieces [p, p + n) -> buf, head by head (head
+  // h's n pieces at buf[h * n * cols]): one strided copy per head, each signalling kEvPieces + h.
   __aicore__ inline void LoadColumns(const AscendC::LocalTensor<float>& buf, uint32_t p, uint32_t h0, uint32_t hn, uint32_t n,
                                      uint32_t c0, uint32_t cols) {
     using namespace AscendC;
-    const uint32_t gap = (hn - 1) * cols * 4 / 32;  // UB stride between a head's pieces, in 32-byte blocks
-    for (uint32_t h = 0; h < hn; ++h)
-      DataCopyPad(buf[h * cols], pieces_[PieceAcc(p) + uint64_t(h0 + h) * kSfaLatentDim + c0],
-                  DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, gap, 0),
+    for (uint32_t h = 0; h < hn; ++h) {
+      DataCopyPad(buf[h * n * cols], pieces_[PieceAcc(p) + uint64_t(h0 + h) * kSfaLatentDim + c0],
+                  DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, 0, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    SetFlag<HardEvent::MTE2_V>(kEvPieces);
+      SetFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
+    }
+  }
+  // acc columns [c0, c0 + cols) = the weighed sum of LoadColumns' pieces in buf, a head as soon as
+  // its copy lands (weights: BroadcastWeights).
+  __aicore__ inline void MergeColumns(const AscendC::LocalTensor<float>& buf, uint32_t n, uint32_t hn, uint32_t c0,
+                                      uint32_t cols) {
+    using namespace AscendC;
+    const uint8_t colBlocks = uint8_t(cols / 8), psBlocks = uint8_t(AlignUp(hn, 8));
+    for (uint32_t h = 0; h < hn; ++h) {
+      WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
+      const LocalTensor<float> part = buf[h * n * cols], acc = cAcc_[h * kSfaLatentDim + c0];
+      for (uint32_t c = 0; c < cols; c += 64)
+        Mul(part[c], part[c], cBcast_[h * 8], 64, uint8_t(n), BinaryRepeatParams(1, 1, 0, colBlocks, colBlocks, psBlocks));
+      PipeBarrier<PIPE_V>();
+      if (Halve<false>(part, n, cols, 2) == 2) Add(acc, part, part[cols], int32_t(cols));
+      else Adds(acc, part, 0.0f, int32_t(cols));
+    }
+    PipeBarrier<PIPE_V>();
   }
   // An early run's columns in cLoad_, each part in WeighColumns' layout: the streamed ones
   // [keptCols, 512) at its start (loaded by LoadRun once every piece posted them), then the kept ones.
@@ -1029,19 +1074,22 @@ class SfaVector {
     return cLoad_[uint32_t(run.split.pieces) * run.hn * (kSfaLatentDim - keptCols_)];
   }
   // An early run (EarlyRun): its streamed columns are weighed and summed while the cube may still
-  // write the kept ones; then the kept columns once every piece is whole.
+  // write the kept ones; then the upper kept half once every piece posted it, then the lower half
+  // once every piece is whole.
   __aicore__ inline void MergeEarlyRun(const CombineRun& run, uint32_t ps) {
     using namespace AscendC;
-    const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn, kc = keptCols_, sc = kSfaLatentDim - kc;
-    WaitFlag<HardEvent::MTE2_V>(kEvPieces);
+    const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn, kc = keptCols_, sc = kSfaLatentDim - kc, half = kc / 2;
+    const uint32_t p0 = uint32_t(run.split.firstPiece);
     BroadcastWeights(0, pieces, ps);
-    WeighColumns(cLoad_, pieces, hn, sc);
-    SumColumns(cLoad_, 0, pieces, hn, sc, kc);
+    MergeColumns(cLoad_, pieces, hn, kc, sc);
+    const LocalTensor<float> high = KeptCols(run), low = high[pieces * hn * half];
+    FinishKeptHigh();
+    GmFlagWaitAtLeast(rowFlags_[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagKeptHigh], int32_t(2 * pieces), cFlag_);
+    LoadColumns(high, p0, run.h0, hn, pieces, half, half);
+    MergeColumns(high, pieces, hn, half, half);
     WaitRowDone(run.split);
-    LoadColumns(KeptCols(run), uint32_t(run.split.firstPiece), run.h0, hn, pieces, 0, kc);
-    WaitFlag<HardEvent::MTE2_V>(kEvPieces);
-    WeighColumns(KeptCols(run), pieces, hn, kc);
-    SumColumns(KeptCols(run), 0, pieces, hn, kc, 0);
+    LoadColumns(low, p0, run.h0, hn, pieces, 0, half);
+    MergeColumns(low, pieces, hn, 0, half);
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
@@ -1063,7 +1111,7 @@ class SfaVector {
   CombineRun firstRun_{};
   uint64_t mergeAt_ = 0, mergeEnd_ = 0;  // the (split, head) units of this core's merge after firstRun_
   SfaItem unfinished_{};        // a piece whose whole-piece post waits for the merge (FinishPiece)
-  bool hasUnfinished_ = false;
+  bool hasUnfinished_ = false, highPosted_ = false;
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe pipe_;

@@ -32,6 +32,10 @@ constexpr uint32_t kSfaKvBuffers = 3;     // L1 tiles: gather i+1 while i is sco
 constexpr uint32_t kSfaGatherSlots = 3;  // gather slots per AI core in GM (sfa_gather.h)
 constexpr uint32_t kSfaGatherAhead = 2;  // tiles the vector cores gather ahead of the softmax
 constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count, aivRows): alone in a 64-B line
+// A work slot's word 3 says how many of the item's first list entries words 4.. carry (up to
+// kSfaSlotRows), so that the cube starts its copies on the slot's line, before the list's.
+constexpr uint32_t kSfaSlotRowsAt = 4;
+constexpr uint32_t kSfaSlotRows = kSfaSlotWords - kSfaSlotRowsAt;
 
 // Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's offsets.
 struct SfaRow {     // per row of the flattened query tensor
@@ -76,8 +80,11 @@ static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64
 // counts the same posts made earlier, once a piece's statistics and its streamed P . V columns
 // [SfaKeptCols, 512) are in GM (the cube writes the kept ones last): a merge run starts on those
 // columns while the cube still writes the rest.
+// Word kSfaRowFlagKeptHigh counts the posts made once the upper half of the kept columns
+// [SfaKeptCols / 2, SfaKeptCols) is in GM too (the cube writes it before the lower half).
 constexpr uint32_t kSfaRowFlagWords = 16;
 constexpr uint32_t kSfaRowFlagStreamed = 8;
+constexpr uint32_t kSfaRowFlagKeptHigh = 4;
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
@@ -182,5 +189,6 @@ constexpr uint16_t kSfaFlagList = 5;       // each AIV -> AIC: the next work slo
 constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the next tile are in the gather slot
 constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
 constexpr uint16_t kSfaFlagStreamed = 8;   // AIC -> AIVs: a piece's streamed P . V columns are in GM (N1 <= 64)
+constexpr uint16_t kSfaFlagKeptHigh = 9;   // AIC -> AIVs: and its upper kept half [SfaKeptCols / 2, SfaKeptCols) (SfaEarlyMerge)
 
 }  // namespace ascend_glm5
