@@ -196,6 +196,21 @@ def test_prefill_groups_of_128_on_two_cores(mode):
         check(args, kw, query_norm_flag=True)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cores,fused", [(1, False), (3, True)], ids=["one_core", "three_cores_fused_norm"])
+def test_mm1_two_groups_ahead(cores, fused, mode):
+    # Prefill of 4 groups (3 x 128 + a 20-row tail): the cube runs MM1(0) and MM1(1), then MM1(g + 2)
+    # inside the heads of group g, before the last head's MM3 (MM1(2) in group 0's, MM1(3), the tail,
+    # in group 1's; each waits for its ring slot to be read). One core: all 3 heads and MM1 on one
+    # cube. Three cores with the fused input norm: MM1(g + 2) also waits for x(g + 2) there.
+    args, kw = make_case(SMALL, (404,), skip=17, seed=100 + 3 * cores + mode, mode=mode, fused_norm=fused)
+    with ai_cores(cores):
+        plan = cpu_module().mla_prolog_plan(tokens=404, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
+                                            nope=SMALL[3], mode=mode, ai_cores=cores)  # fmt: skip
+        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
+        check(args, kw, query_norm_flag=True)
+
+
 @pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])
 def test_group_size_at_the_l1_limit(mode, tokens, group):
     # Hcq 2048, D 192 (GLM-5's): c^Q of 128 rows fits L1 in int8 (with the chunk slots and q_nope:

@@ -17,9 +17,10 @@
 //   the last N mod (AI cores) heads are split heads: every AI core takes a share of their q columns
 //   (MM2) and, after a barrier of the vector cores, of their query columns (MM3), so every cube
 //   streams the same head bytes.
-// The cube issues MM1 of group g+1 before MM2/MM3 of group g; the vector cores rope group g's heads
-// as the cube produces them, then normalize group g+1 while the cube finishes group g and runs
-// MM1 of group g+2: the vector work of one group overlaps the cube work of the next. While it
+// The cube runs MM1 two groups ahead: MM1 of groups 0 and 1, then the heads of group g with MM1 of
+// group g+2 before the last head's MM3; the vector cores rope group g's heads as the cube produces
+// them, then normalize group g+1 while the cube finishes group g (and MM1 of group g+2): the
+// vector work of one group overlaps the cube work of the next. While it
 // waits for c^Q (or, modes 1 and 2, for dequantized q_nope), the cube already streams the next
 // weight chunks into L1. See docs/ops/mla_prolog.md.
 #pragma once

@@ -1,6 +1,7 @@
-// MLA prolog, cube side (AIC). Per step s: MM1 of group s, then MM2 / MM3 of group s - 1; the vector
-// cores rope group s - 1's heads as they appear and normalize group s while the cube finishes
-// group s - 1 and runs MM1 of group s + 1 (see mla_prolog_tiling.h).
+// MLA prolog, cube side (AIC). MM1 of groups 0 and 1, then per group g its heads (MM2 / MM3), with MM1
+// of group g + 2 before the last head's MM3 (it streams while the vector cores dequantize that head's
+// q_nope); the vector cores rope group g's heads as they appear and normalize group g + 1 meanwhile
+// (see mla_prolog_tiling.h).
 //
 //   MM1(g)   this core's columns of [x] @ [W_dq | W_dkv_kr] -> shared MM1 ring slot g % 2
 //            (T: the float matmul result leaves the cube rounded, as CANN; int32 in mode 2).
@@ -61,11 +62,11 @@ class MlapCube {
   }
 
   __aicore__ inline void Process() {
+    // MM1 runs two groups ahead of the heads: MM1(0) and MM1(1) first (the vector cores normalize
+    // c^Q(0) under MM1(1)), then MM1(g + 2) inside Mm23(g), before its last head's MM3.
     const uint32_t groups = t_->groups;
-    for (uint32_t s = 0; s <= groups; ++s) {
-      if (s < groups) Mm1(s);
-      if (s >= 1) Mm23(s - 1);
-    }
+    for (uint32_t g = 0; g < groups && g < 2; ++g) Mm1(g);
+    for (uint32_t g = 0; g < groups; ++g) Mm23(g, g + 2 < groups);
     // Take back the last heads' "q slot free" signals, then every in-core event.
     for (uint32_t i = 0; i < (headSteps_ < 2 ? headSteps_ : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagQFree);
     if (cqLoaded_) AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(kEvCq);
@@ -202,7 +203,9 @@ class MlapCube {
     }
   }
 
-  __aicore__ inline void Mm23(uint32_t g) {
+  // Heads of group g; with `mm1Next`, MM1(g + 2) before the last head's MM3: it streams while the
+  // vector cores dequantize that head's q_nope (the MM3 waits for it, and nothing else would).
+  __aicore__ inline void Mm23(uint32_t g, bool mm1Next) {
     using namespace AscendC;
     const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora;
     const uint32_t ldUq = t_->heads * qCols_;
@@ -240,6 +243,7 @@ class MlapCube {
       Mm2(a, h, headSteps_, rows);
       if (h > headBegin_) Mm3(g, h - 1, headSteps_ - 1, rows);
     }
+    if (mm1Next) Mm1(g + 2);
     if (headBegin_ < headEnd_) Mm3(g, headEnd_ - 1, headSteps_ - 1, rows);
     if (split) Mm3Split(g, rows);
     if (needCq) {
