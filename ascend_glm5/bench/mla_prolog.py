@@ -95,7 +95,8 @@ def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: b
     (mlap_common.h MlapMm1Columns), tiles of up to 256 columns: (range 0, range 1). Decode: a share
     of W_dq (the first cores a unit more), then a share of W_dkv_kr (the last cores a unit more).
     Else one range: units of 32 bytes spread so that every core streams about the same weight bytes
-    with its heads (the `more` cores with a whole head more take fewer units), tiles that may
+    with its heads (the `more` cores with a whole head more take fewer units, rounded down; the
+    others split the rest evenly), tiles that may
     straddle W_dq / W_dkv_kr; range 1 empty."""
     def tiles(c, end):
         out = []
@@ -109,17 +110,16 @@ def _mm1_tiles(cores: int, core: int, unit: int, more: int, mode: int, decode: b
         b1, e1 = _split_columns(KV_LORA + ROPE, unit, cores, core, True) if not by_rows else (0, 0)
         return tiles(b0, e0), tiles(Q_LORA + b1, Q_LORA + e1)
     units, unit_bytes, head = (Q_LORA + KV_LORA + ROPE) // unit, HIDDEN * 32, _head_bytes(mode)
-    mm1 = units * unit_bytes
-    fewer = (mm1 + more * head) // cores
-    more_b = fewer - head if fewer > head else 0
-    if fewer <= head:
-        fewer = mm1 // (cores - more)
+    level = (units * unit_bytes + more * head) // cores
+    more_units = (level - head) // unit_bytes if level > head else 0  # the `more` cores' share, rounded down
+    rest, others = units - more * more_units, cores - more
 
     def start(c: int) -> int:
         if c >= cores:
             return units
         m = min(c, more)
-        return min((m * more_b + (c - m) * fewer + unit_bytes // 2) // unit_bytes, units)
+        i = c - m
+        return m * more_units + i * (rest // others) + min(i, rest % others)
 
     return tiles(start(core) * unit, start(core + 1) * unit), []
 

@@ -85,30 +85,30 @@ __aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32
 // `core` multiplies in MM1, in units of `unit` columns (a fractal's width: 32 bytes of x's type).
 // The units are spread so that every core streams about the same weight bytes per group, MM1 and
 // its heads' W_uq_qr and W_uk together: the cores with one head more (the first ones) take fewer
-// units. In prefill the cube streams MM1(g + 1) and the heads of group g back to back, so the
-// busiest core's bytes set the pace.
+// units, their share of bytes rounded down (their heads keep the cube busy, and any MM1 unit
+// costs all of x: at GLM-5 TP1 on 20 cores 1 unit each, not 1 or 2), and the other cores split
+// the remaining units evenly (the first ones a unit more). In prefill the cube streams MM1(g + 2)
+// and the heads of group g back to back, so the busiest core sets the pace.
 struct MlapMm1Split {
   uint32_t units = 0, cores = 0, more = 0;  // `more`: cores with one head more
-  uint64_t unitBytes = 0, moreBytes = 0, fewerBytes = 0;  // MM1 bytes of a core of either kind
+  uint32_t moreUnits = 0;                   // units of each of those
 
   __aicore__ inline MlapMm1Split(const MlaPrologTiling& t, uint32_t unit) {
     units = (t.qLora + kMlapKvRopeDim) / unit;
     cores = t.blockDim;
     more = (t.heads - t.splitHeads) % cores;  // the split heads weigh the same on every core
-    unitBytes = uint64_t(t.hidden) * 32;
+    const uint64_t unitBytes = uint64_t(t.hidden) * 32;
     const uint64_t headBytes = uint64_t(t.qLora) * (t.nope + kMlapRopeDim) * (t.mode == kMlapBf16 ? 2 : 1) +
                                uint64_t(t.nope) * kMlapKvLoraDim * 2;  // W_uq_qr and W_uk of one head
-    const uint64_t mm1Bytes = uint64_t(units) * unitBytes;
-    fewerBytes = (mm1Bytes + uint64_t(more) * headBytes) / cores;  // the common level
-    if (fewerBytes > headBytes) moreBytes = fewerBytes - headBytes;
-    else fewerBytes = mm1Bytes / (cores - more);  // the cores with one head more take no MM1 units
+    const uint64_t level = (uint64_t(units) * unitBytes + uint64_t(more) * headBytes) / cores;  // bytes per core
+    moreUnits = level > headBytes ? uint32_t((level - headBytes) / unitBytes) : 0;  // <= units / more
   }
-  // First unit of core c: its predecessors' bytes rounded to units (the last core ends at `units`).
+  // First unit of core c (the last core ends at `units`).
   __aicore__ inline uint32_t Start(uint32_t c) const {
     if (c >= cores) return units;
-    const uint32_t m = c < more ? c : more;
-    const uint64_t u = (uint64_t(m) * moreBytes + uint64_t(c - m) * fewerBytes + unitBytes / 2) / unitBytes;
-    return u < units ? uint32_t(u) : units;
+    const uint32_t m = c < more ? c : more, rest = units - more * moreUnits, others = cores - more;
+    const uint32_t i = c - m;  // cores without the extra head before c
+    return m * moreUnits + i * (rest / others) + (i < rest % others ? i : rest % others);
   }
 };
 
