@@ -43,18 +43,22 @@ class MoeInitRoutingKernel {
     const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
-    pipe_.InitBuffer(countBuf_, 3 * buckets * sizeof(int32_t) + scaleBytes);  // first rows, next rows, seen, scales
+    // Running sums (after kSumLead zero words), counts, next rows, seen, scales.
+    pipe_.InitBuffer(countBuf_, (kSumLead + 4 * buckets) * sizeof(int32_t) + scaleBytes);
     pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales; before them: expert_tokens (core 0)
     // Copy slots (one event id each) in the UB left, and a zero row.
-    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + 3 * buckets * sizeof(int32_t) + scaleBytes +
+    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + (kSumLead + 4 * buckets) * sizeof(int32_t) + scaleBytes +
                            rangeBytes + rowBuf_;
     const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
     slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
     pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
-    firstRow_ = countBuf_.GetWithOffset<int32_t>(buckets, 0);
-    nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, buckets * sizeof(int32_t));
-    seen_ = countBuf_.GetWithOffset<int32_t>(buckets, 2 * buckets * sizeof(int32_t));
-    if (scalesInUb_) scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), 3 * buckets * sizeof(int32_t));
+    sums_ = countBuf_.GetWithOffset<int32_t>(kSumLead + buckets, 0);
+    counts_ = countBuf_.GetWithOffset<int32_t>(buckets, (kSumLead + buckets) * sizeof(int32_t));
+    nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, (kSumLead + 2 * buckets) * sizeof(int32_t));
+    seen_ = countBuf_.GetWithOffset<int32_t>(buckets, (kSumLead + 3 * buckets) * sizeof(int32_t));
+    if (scalesInUb_) {
+      scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), (kSumLead + 4 * buckets) * sizeof(int32_t));
+    }
     pairOfRow_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, 0);
     rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
     rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
@@ -85,6 +89,11 @@ class MoeInitRoutingKernel {
   }
 
  private:
+  // sums_ holds kSumLead zero words, then the running sum through each bucket (inclusive): the
+  // first row of bucket e (exclusive sum) is the word before bucket e's.
+  static constexpr uint32_t kSumLead = 8;
+  __aicore__ inline int32_t FirstRow(uint32_t e) { return sums_.GetValue(kSumLead - 1 + e); }
+
   __aicore__ inline uint32_t Bucket(int32_t id) const {
     const int64_t e = int64_t(id) - t_.expertStart;
     return e >= 0 && e < int64_t(t_.experts) ? static_cast<uint32_t>(e) : t_.experts;
@@ -117,17 +126,18 @@ class MoeInitRoutingKernel {
     if (pair == begin_) {  // seen_: pairs per bucket before this core's first pair
       SetFlag<HardEvent::S_V>(0);  // one vector copy of the counts so far
       WaitFlag<HardEvent::S_V>(0);
-      Adds(seen_, firstRow_, int32_t(0), static_cast<int32_t>(buckets_));
+      Adds(seen_, counts_, int32_t(0), static_cast<int32_t>(buckets_));
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
     }
     const uint32_t e = Bucket(id);
-    firstRow_.SetValue(e, firstRow_.GetValue(e) + 1);
+    counts_.SetValue(e, counts_.GetValue(e) + 1);
   }
 
-  // Pairs per bucket, then each bucket's first row (exclusive prefix sum).
+  // Pairs per bucket (counts_), then the running sums (sums_).
   __aicore__ inline void Histogram() {
-    Duplicate(firstRow_, int32_t(0), static_cast<int32_t>(buckets_));
+    // One instruction zeroes the sums' leading words and the counts (they are adjacent).
+    Duplicate(countBuf_.Get<int32_t>(), int32_t(0), static_cast<int32_t>(kSumLead + 2 * buckets_));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
@@ -139,25 +149,31 @@ class MoeInitRoutingKernel {
         if (i + 1 < n) CountId(c + i + 1, second);
       }
     }
-    int32_t row = 0;
-    for (uint32_t e = 0; e <= t_.experts; ++e) {
-      const int32_t n = firstRow_.GetValue(e);
-      firstRow_.SetValue(e, row);
-      row += n;
+    RunningSums();
+    activeRows_ = static_cast<uint32_t>(FirstRow(t_.experts));
+  }
+  // Inclusive sums of buckets [0, E] (E: the dropped pairs, whose first row ends the active rows),
+  // two buckets per 64-bit scalar read and write (little-endian: the even bucket in the low half).
+  __aicore__ inline void RunningSums() {
+    const LocalTensor<int64_t> counts = counts_.ReinterpretCast<int64_t>();
+    const LocalTensor<int64_t> sums = sums_.ReinterpretCast<int64_t>();
+    uint32_t row = 0;
+    for (uint32_t e = 0; e <= t_.experts; e += 2) {
+      const uint64_t both = static_cast<uint64_t>(counts.GetValue(e / 2));
+      const uint32_t low = row + static_cast<uint32_t>(both);
+      row = low + static_cast<uint32_t>(both >> 32);
+      sums.SetValue((kSumLead + e) / 2, static_cast<int64_t>(uint64_t(row) << 32 | low));
     }
-    activeRows_ = static_cast<uint32_t>(firstRow_.GetValue(t_.experts));
   }
 
+  // Counts or running sums of the active experts, widened to int64 by one vector Cast.
   __aicore__ inline void WriteExpertTokens() {
     LocalTensor<int64_t> out = rangeBuf_.Get<int64_t>();
-    int32_t begin = 0;  // firstRow_[0]
-    for (uint32_t e = 0; e < t_.experts; ++e) {
-      const int32_t end = e + 1 < t_.experts ? firstRow_.GetValue(e + 1) : int32_t(activeRows_);
-      out.SetValue(e, t_.countType == 1 ? int64_t(end - begin) : int64_t(end));
-      begin = end;
-    }
-    SetFlag<HardEvent::S_MTE3>(0);
-    WaitFlag<HardEvent::S_MTE3>(0);
+    SetFlag<HardEvent::S_V>(0);  // the counts' and sums' scalar writes are done
+    WaitFlag<HardEvent::S_V>(0);
+    Cast(out, t_.countType == 1 ? counts_ : sums_[kSumLead], RoundMode::CAST_NONE, t_.experts);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
     DataCopyPad(tokensOut_, out, DataCopyExtParams(1, t_.experts * sizeof(int64_t), 0, 0, 0));
   }
 
@@ -166,12 +182,12 @@ class MoeInitRoutingKernel {
   // order: the stable sort); a pair in [a, b) gets its bucket's first row plus the pairs of its
   // bucket before it (seen_, which holds the counts before pair a).
   __aicore__ inline void AssignRows(uint64_t a, uint64_t b) {
-    // The first expert whose rows end after a (firstRow_[E] = activeRows_: a binary search), then
+    // The first expert whose rows end after a (FirstRow(E) = activeRows_: a binary search), then
     // on while its rows start before b.
     uint32_t lo = 0, hi = t_.experts;
     while (lo < hi) {
       const uint32_t mid = (lo + hi) / 2;
-      if (uint64_t(firstRow_.GetValue(mid + 1)) > a) {
+      if (uint64_t(FirstRow(mid + 1)) > a) {
         hi = mid;
       } else {
         lo = mid + 1;
@@ -180,7 +196,7 @@ class MoeInitRoutingKernel {
     windowBegin_ = lo;
     windowEnd_ = lo;
     for (; windowEnd_ < t_.experts; ++windowEnd_) {
-      const int32_t row = firstRow_.GetValue(windowEnd_);
+      const int32_t row = FirstRow(windowEnd_);
       if (uint64_t(row) >= b) break;
       nextRow_.SetValue(windowEnd_, row);
     }
@@ -204,7 +220,7 @@ class MoeInitRoutingKernel {
     if (pair >= a && pair < b) {
       const int32_t before = seen_.GetValue(e);
       seen_.SetValue(e, before + 1);
-      rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? firstRow_.GetValue(e) + before : -1);
+      rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? FirstRow(e) + before : -1);
     }
   }
   __aicore__ inline float TokenScale(uint32_t token) {
@@ -262,7 +278,7 @@ class MoeInitRoutingKernel {
   bool scalesInUb_ = false;
   TPipe pipe_;
   TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;
-  LocalTensor<int32_t> firstRow_, nextRow_, seen_, pairOfRow_, rowOfPair_;
+  LocalTensor<int32_t> sums_, counts_, nextRow_, seen_, pairOfRow_, rowOfPair_;
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
