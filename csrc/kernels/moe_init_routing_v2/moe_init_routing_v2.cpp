@@ -99,9 +99,12 @@ class MoeInitRoutingKernel {
     return e >= 0 && e < int64_t(t_.experts) ? static_cast<uint32_t>(e) : t_.experts;
   }
 
-  // Loads ids [c, c + n) into UB for scalar reads; returns n.
+  // Loads ids [c, c + n) into UB for scalar reads unless they are there already (all ids fit in one
+  // chunk: the second scan reuses the histogram's); returns n.
   __aicore__ inline uint32_t LoadIds(uint32_t c) {
     const uint32_t n = t_.pairs - c < kMoeRoutingIdChunk ? t_.pairs - c : kMoeRoutingIdChunk;
+    if (c == loadedChunk_) return n;
+    loadedChunk_ = c;
     SetFlag<HardEvent::S_MTE2>(0);  // scalar reads of the previous chunk are done
     WaitFlag<HardEvent::S_MTE2>(0);
     DataCopyPad(idBuf_.Get<int32_t>(), ids_[c], DataCopyExtParams(1, n * sizeof(int32_t), 0, 0, 0),
@@ -274,6 +277,7 @@ class MoeInitRoutingKernel {
   MoeInitRoutingTiling t_;
   uint64_t begin_ = 0, end_ = 0;
   uint32_t rowChunk_ = 0, rowBuf_ = 0, slots_ = 0, activeRows_ = 0, copies_ = 0;
+  uint32_t loadedChunk_ = 0xFFFFFFFFu;  // first id of the chunk in idBuf_ (none yet)
   uint32_t windowBegin_ = 0, windowEnd_ = 0, buckets_ = 0;  // experts [begin, end) with rows in the current range
   bool scalesInUb_ = false;
   TPipe pipe_;
