@@ -37,28 +37,28 @@ class MoeInitRoutingKernel {
     rowBuf_ = AlignUp(rowChunk_, 32);
     const uint32_t buckets = AlignUp(t.experts + 1, 8);  // + 1: the dropped pairs' bucket
     buckets_ = buckets;
+    ng_ = AlignUp((t.experts + 1 + 7) / 8, 8);  // groups of 8 buckets, a multiple of 8 (32-byte rows)
+    const uint32_t countWords = 25 * ng_ + buckets;  // counts, row sums, group starts, seen, next rows
     // The per-token scales sit in UB when they fit (scalar reads of GM would mostly miss the cache).
     const uint32_t tokens32 = static_cast<uint32_t>(tokens);
     scalesInUb_ = t.hasScale && tokens <= kMoeRoutingScaleWords;
     const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
-    // Running sums (after kSumLead zero words), counts, next rows, seen, scales.
-    pipe_.InitBuffer(countBuf_, (kSumLead + 4 * buckets) * sizeof(int32_t) + scaleBytes);
+    pipe_.InitBuffer(countBuf_, countWords * sizeof(int32_t) + scaleBytes);
     pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales; before them: expert_tokens (core 0)
     // Copy slots (one event id each) in the UB left, and a zero row.
-    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + (kSumLead + 4 * buckets) * sizeof(int32_t) + scaleBytes +
+    const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + countWords * sizeof(int32_t) + scaleBytes +
                            rangeBytes + rowBuf_;
     const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
     slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
     pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
-    sums_ = countBuf_.GetWithOffset<int32_t>(kSumLead + buckets, 0);
-    counts_ = countBuf_.GetWithOffset<int32_t>(buckets, (kSumLead + buckets) * sizeof(int32_t));
-    nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, (kSumLead + 2 * buckets) * sizeof(int32_t));
-    seen_ = countBuf_.GetWithOffset<int32_t>(buckets, (kSumLead + 3 * buckets) * sizeof(int32_t));
-    if (scalesInUb_) {
-      scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), (kSumLead + 4 * buckets) * sizeof(int32_t));
-    }
+    counts_ = countBuf_.GetWithOffset<int32_t>(8 * ng_, 0);
+    rowSums_ = countBuf_.GetWithOffset<int32_t>(8 * ng_, 8 * ng_ * sizeof(int32_t));
+    groupStart_ = countBuf_.GetWithOffset<int32_t>(ng_, 16 * ng_ * sizeof(int32_t));
+    seen_ = countBuf_.GetWithOffset<int32_t>(8 * ng_, 17 * ng_ * sizeof(int32_t));
+    nextRow_ = countBuf_.GetWithOffset<int32_t>(buckets, 25 * ng_ * sizeof(int32_t));
+    if (scalesInUb_) scaleUb_ = countBuf_.GetWithOffset<float>(AlignUp(tokens32, 8), countWords * sizeof(int32_t));
     pairOfRow_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, 0);
     rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
     rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
@@ -72,8 +72,10 @@ class MoeInitRoutingKernel {
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     }
     Histogram();
-    if (GetBlockIdx() == 0) WriteExpertTokens();
-    if (begin_ >= end_) return;
+    if (begin_ >= end_) {  // core 0 without pairs (P = 0)
+      WriteExpertTokens();
+      return;
+    }
     // The zero row for dropped pairs (int16 lanes: Duplicate takes 16/32-bit elements).
     Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(AlignUp(rowChunk_, 32) / 2));
     SetFlag<HardEvent::V_MTE3>(0);
@@ -85,14 +87,19 @@ class MoeInitRoutingKernel {
       AssignRows(a, b);
       WriteRange(a, b);
     }
+    if (GetBlockIdx() == 0) WriteExpertTokens();  // the vector unit is idle while the row copies run
     DrainCopies();
   }
 
  private:
-  // sums_ holds kSumLead zero words, then the running sum through each bucket (inclusive): the
-  // first row of bucket e (exclusive sum) is the word before bucket e's.
-  static constexpr uint32_t kSumLead = 8;
-  __aicore__ inline int32_t FirstRow(uint32_t e) { return sums_.GetValue(kSumLead - 1 + e); }
+  // The per-bucket words (counts_, rowSums_, seen_) are laid out transposed: bucket e = 8g + r
+  // (group g, rank r in it) at row r, column g, so the sums within each group are 8 row-wise vector
+  // adds. rowSums_[r][g] = pairs of buckets 8g .. 8g + r; groupStart_[g] = pairs of groups before g.
+  __aicore__ inline uint32_t Pos(uint32_t e) const { return (e & 7) * ng_ + (e >> 3); }
+  __aicore__ inline int32_t FirstRow(uint32_t e) {
+    const uint32_t g = e >> 3, r = e & 7;
+    return groupStart_.GetValue(g) + (r ? rowSums_.GetValue((r - 1) * ng_ + g) : 0);
+  }
 
   __aicore__ inline uint32_t Bucket(int32_t id) const {
     const int64_t e = int64_t(id) - t_.expertStart;
@@ -129,18 +136,17 @@ class MoeInitRoutingKernel {
     if (pair == begin_) {  // seen_: pairs per bucket before this core's first pair
       SetFlag<HardEvent::S_V>(0);  // one vector copy of the counts so far
       WaitFlag<HardEvent::S_V>(0);
-      Adds(seen_, counts_, int32_t(0), static_cast<int32_t>(buckets_));
+      Adds(seen_, counts_, int32_t(0), static_cast<int32_t>(8 * ng_));
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
     }
-    const uint32_t e = Bucket(id);
-    counts_.SetValue(e, counts_.GetValue(e) + 1);
+    const uint32_t at = Pos(Bucket(id));
+    counts_.SetValue(at, counts_.GetValue(at) + 1);
   }
 
-  // Pairs per bucket (counts_), then the running sums (sums_).
+  // Pairs per bucket (counts_), then the running sums.
   __aicore__ inline void Histogram() {
-    // One instruction zeroes the sums' leading words and the counts (they are adjacent).
-    Duplicate(countBuf_.Get<int32_t>(), int32_t(0), static_cast<int32_t>(kSumLead + 2 * buckets_));
+    Duplicate(counts_, int32_t(0), static_cast<int32_t>(8 * ng_));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
@@ -155,26 +161,62 @@ class MoeInitRoutingKernel {
     RunningSums();
     activeRows_ = static_cast<uint32_t>(FirstRow(t_.experts));
   }
-  // Inclusive sums of buckets [0, E] (E: the dropped pairs, whose first row ends the active rows),
-  // two buckets per 64-bit scalar read and write (little-endian: the even bucket in the low half).
+  // Sums within each group by vector (row r += row r - 1), then the groups' starts by the scalar
+  // unit (two groups per 64-bit access; the even group in the low half).
   __aicore__ inline void RunningSums() {
-    const LocalTensor<int64_t> counts = counts_.ReinterpretCast<int64_t>();
-    const LocalTensor<int64_t> sums = sums_.ReinterpretCast<int64_t>();
+    SetFlag<HardEvent::S_V>(0);  // the histogram's scalar writes are done
+    WaitFlag<HardEvent::S_V>(0);
+    const int32_t ng = static_cast<int32_t>(ng_);
+    Adds(rowSums_, counts_, int32_t(0), ng);
+    for (uint32_t r = 1; r < 8; ++r) {
+      PipeBarrier<PIPE_V>();
+      Add(rowSums_[r * ng_], counts_[r * ng_], rowSums_[(r - 1) * ng_], ng);
+    }
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    const LocalTensor<int64_t> totals = rowSums_[7 * ng_].ReinterpretCast<int64_t>();  // row 7: group totals
+    const LocalTensor<int64_t> starts = groupStart_.ReinterpretCast<int64_t>();
+    const uint32_t groups = (t_.experts + 1 + 7) / 8;
     uint32_t row = 0;
-    for (uint32_t e = 0; e <= t_.experts; e += 2) {
-      const uint64_t both = static_cast<uint64_t>(counts.GetValue(e / 2));
-      const uint32_t low = row + static_cast<uint32_t>(both);
-      row = low + static_cast<uint32_t>(both >> 32);
-      sums.SetValue((kSumLead + e) / 2, static_cast<int64_t>(uint64_t(row) << 32 | low));
+    for (uint32_t g = 0; g < groups; g += 2) {
+      const uint64_t both = static_cast<uint64_t>(totals.GetValue(g / 2));
+      const uint32_t second = row + static_cast<uint32_t>(both);
+      starts.SetValue(g / 2, static_cast<int64_t>(uint64_t(second) << 32 | row));
+      row = second + static_cast<uint32_t>(both >> 32);
     }
   }
 
-  // Counts or running sums of the active experts, widened to int64 by one vector Cast.
+  // Core 0, after its row copies are issued: counts or running sums of the active experts put back
+  // in expert order (one Gather through the transposed positions), widened to int64 by one Cast.
+  // The scratch words are those of the finished scans (seen_, nextRow_, counts_ and rowSums_).
   __aicore__ inline void WriteExpertTokens() {
-    LocalTensor<int64_t> out = rangeBuf_.Get<int64_t>();
-    SetFlag<HardEvent::S_V>(0);  // the counts' and sums' scalar writes are done
+    const int32_t experts = static_cast<int32_t>(t_.experts);
+    SetFlag<HardEvent::S_V>(0);  // the scalar writes of the scans are done
     WaitFlag<HardEvent::S_V>(0);
-    Cast(out, t_.countType == 1 ? counts_ : sums_[kSumLead], RoundMode::CAST_NONE, t_.experts);
+    if (t_.countType == 0) {  // running sums: each row plus its group's start
+      for (uint32_t r = 0; r < 8; ++r) Add(rowSums_[r * ng_], rowSums_[r * ng_], groupStart_, int32_t(ng_));
+    }
+    // Byte offset of expert e's word: 4 * (8 * ng * q + ng * e - 8 * ng * q + q) with q = e / 8,
+    // i.e. 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float (e < 2^24).
+    const LocalTensor<float> eFloat = seen_.ReinterpretCast<float>();
+    const LocalTensor<int32_t> offset = nextRow_;
+    CreateVecIndex(eFloat, 0.0f, t_.experts);
+    PipeBarrier<PIPE_V>();
+    Muls(eFloat, eFloat, 0.125f, experts);
+    PipeBarrier<PIPE_V>();
+    Cast(offset, eFloat, RoundMode::CAST_FLOOR, t_.experts);
+    PipeBarrier<PIPE_V>();
+    Muls(offset, offset, static_cast<int32_t>(4 - 32 * ng_), experts);
+    CreateVecIndex(seen_, int32_t(0), t_.experts);
+    PipeBarrier<PIPE_V>();
+    Muls(seen_, seen_, static_cast<int32_t>(4 * ng_), experts);
+    PipeBarrier<PIPE_V>();
+    Add(offset, offset, seen_, experts);
+    PipeBarrier<PIPE_V>();
+    Gather(seen_, t_.countType == 1 ? counts_ : rowSums_, offset.ReinterpretCast<uint32_t>(), 0, t_.experts);
+    PipeBarrier<PIPE_V>();
+    const LocalTensor<int64_t> out = countBuf_.GetWithOffset<int64_t>(t_.experts, 0);  // over counts_, rowSums_
+    Cast(out, seen_, RoundMode::CAST_NONE, t_.experts);
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopyPad(tokensOut_, out, DataCopyExtParams(1, t_.experts * sizeof(int64_t), 0, 0, 0));
@@ -221,8 +263,9 @@ class MoeInitRoutingKernel {
       if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
     }
     if (pair >= a && pair < b) {
-      const int32_t before = seen_.GetValue(e);
-      seen_.SetValue(e, before + 1);
+      const uint32_t at = Pos(e);
+      const int32_t before = seen_.GetValue(at);
+      seen_.SetValue(at, before + 1);
       rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? FirstRow(e) + before : -1);
     }
   }
@@ -278,11 +321,11 @@ class MoeInitRoutingKernel {
   uint64_t begin_ = 0, end_ = 0;
   uint32_t rowChunk_ = 0, rowBuf_ = 0, slots_ = 0, activeRows_ = 0, copies_ = 0;
   uint32_t loadedChunk_ = 0xFFFFFFFFu;  // first id of the chunk in idBuf_ (none yet)
-  uint32_t windowBegin_ = 0, windowEnd_ = 0, buckets_ = 0;  // experts [begin, end) with rows in the current range
+  uint32_t windowBegin_ = 0, windowEnd_ = 0, buckets_ = 0, ng_ = 0;  // experts [begin, end) with rows in the current range
   bool scalesInUb_ = false;
   TPipe pipe_;
   TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;
-  LocalTensor<int32_t> sums_, counts_, nextRow_, seen_, pairOfRow_, rowOfPair_;
+  LocalTensor<int32_t> counts_, rowSums_, groupStart_, nextRow_, seen_, pairOfRow_, rowOfPair_;
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
