@@ -167,6 +167,26 @@ def test_init_routing_ranges_windows_and_scales(cores, tokens, top_k, experts):
         _init_both(x, ids, scale, experts, [1, experts - 1] if experts > 1 else [], 0, 0)
 
 
+# Per-expert counts and running sums: the kernel keeps them in groups of 8 experts (the dropped
+# pairs' bucket after the last): one group exactly (E = 7), a group of one past it (E = 8), an odd
+# number of groups (E = 40: 6 groups, and 5 with a range), GLM-5's 256, the most allowed (4096);
+# one token, many tokens, and experts shared by many pairs (E = 3).
+@pytest.mark.parametrize("tokens,top_k,experts", [
+    (1, 8, 256), (1, 3, 7), (5, 2, 8), (64, 8, 40), (16, 8, 4096), (200, 2, 3),
+])
+def test_init_routing_counts_and_running_sums(tokens, top_k, experts):
+    g = torch.Generator().manual_seed(tokens * 7 + experts)
+    ids = _ids(tokens, top_k, experts, g)
+    x = torch.randint(-100, 100, (tokens, 5), dtype=torch.int8, generator=g)
+    scale = torch.rand(tokens, generator=g)
+    for rng in ([], [1, experts - 1] if experts > 2 else [1, 2]):
+        for count_type in (0, 1):
+            _, _, got, _ = _init_both(x, ids, scale, experts, rng, count_type, count_type)
+            start, end = rng or (0, experts)
+            counts = torch.tensor([int((ids == e).sum()) for e in range(start, end)], dtype=torch.int64)
+            assert torch.equal(got, counts if count_type == 1 else counts.cumsum(0))
+
+
 def test_init_routing_no_pairs_and_all_dropped():
     ex, idx, counts, sc = ops.moe_init_routing_v2(torch.zeros(0, 8, dtype=torch.int8),
                                                   torch.zeros(0, 2, dtype=torch.int32), expert_num=4, quant_mode=-1,
