@@ -76,9 +76,7 @@ class MoeInitRoutingKernel {
       WriteExpertTokens();
       return;
     }
-    // The zero row for dropped pairs (int16 lanes: Duplicate takes 16/32-bit elements).
-    Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(AlignUp(rowChunk_, 32) / 2));
-    SetFlag<HardEvent::V_MTE3>(0);
+    SetFlag<HardEvent::V_MTE3>(0);  // the zero row is written
     WaitFlag<HardEvent::V_MTE3>(0);
     for (uint64_t a = begin_; a < end_; a += kMoeRoutingRange) {
       const uint64_t b = end_ - a < kMoeRoutingRange ? end_ : a + kMoeRoutingRange;
@@ -149,6 +147,9 @@ class MoeInitRoutingKernel {
     Duplicate(counts_, int32_t(0), static_cast<int32_t>(8 * ng_));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
+    // The zero row for dropped pairs (int16 lanes: Duplicate takes 16/32-bit elements), written while
+    // the first ids load.
+    if (begin_ < end_) Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(rowBuf_ / 2));
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
       for (uint32_t i = 0; i < n; i += 2) {
@@ -161,16 +162,19 @@ class MoeInitRoutingKernel {
     RunningSums();
     activeRows_ = static_cast<uint32_t>(FirstRow(t_.experts));
   }
-  // Sums within each group by vector (row r += row r - 1), then the groups' starts by the scalar
-  // unit (two groups per 64-bit access; the even group in the low half).
+  // Sums within each group by vector, in three steps of four independent row adds (at span s, a
+  // row with bit s set adds the last row of the block of s rows before it), then the groups' starts
+  // by the scalar unit (two groups per 64-bit access; the even group in the low half).
   __aicore__ inline void RunningSums() {
     SetFlag<HardEvent::S_V>(0);  // the histogram's scalar writes are done
     WaitFlag<HardEvent::S_V>(0);
     const int32_t ng = static_cast<int32_t>(ng_);
-    Adds(rowSums_, counts_, int32_t(0), ng);
-    for (uint32_t r = 1; r < 8; ++r) {
+    Adds(rowSums_, counts_, int32_t(0), 8 * ng);
+    for (uint32_t span = 1; span < 8; span *= 2) {
       PipeBarrier<PIPE_V>();
-      Add(rowSums_[r * ng_], counts_[r * ng_], rowSums_[(r - 1) * ng_], ng);
+      for (uint32_t r = 0; r < 8; ++r) {
+        if (r & span) Add(rowSums_[r * ng_], rowSums_[r * ng_], rowSums_[((r & ~(2 * span - 1)) + span - 1) * ng_], ng);
+      }
     }
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
