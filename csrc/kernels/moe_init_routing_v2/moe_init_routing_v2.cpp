@@ -2,7 +2,8 @@
 // (token, slot) pairs by expert, count tokens per expert, gather the rows of x (and their scales).
 //
 // A counting sort with no cross-core synchronisation: every vector core scans all expert ids
-// twice (scalar work; the ids are 4P bytes, read two per scalar read): once for the histogram and
+// twice (scalar work; the ids are 4P bytes, read two per scalar read; loaded once when they fit
+// in one UB chunk): once for the histogram and
 // thus every expert's first row, once more to give rows to the pairs of the experts whose rows fall
 // into the core's own contiguous range of rows (pairs of one expert keep pair order, so the result
 // is the stable sort), and to the core's own contiguous range of pairs. So each output is written
@@ -36,7 +37,6 @@ class MoeInitRoutingKernel {
     rowChunk_ = t.rowBytes < kMoeRoutingRowChunk ? t.rowBytes : kMoeRoutingRowChunk;
     rowBuf_ = AlignUp(rowChunk_, 32);
     const uint32_t buckets = AlignUp(t.experts + 1, 8);  // + 1: the dropped pairs' bucket
-    buckets_ = buckets;
     ng_ = AlignUp((t.experts + 1 + 7) / 8, 8);  // groups of 8 buckets, a multiple of 8 (32-byte rows)
     const uint32_t countWords = 25 * ng_ + buckets;  // counts, row sums, group starts, seen, next rows
     // The per-token scales sit in UB when they fit (scalar reads of GM would mostly miss the cache).
@@ -46,7 +46,7 @@ class MoeInitRoutingKernel {
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
     pipe_.InitBuffer(countBuf_, countWords * sizeof(int32_t) + scaleBytes);
-    pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales; before them: expert_tokens (core 0)
+    pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales
     // Copy slots (one event id each) in the UB left, and a zero row.
     const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + countWords * sizeof(int32_t) + scaleBytes +
                            rangeBytes + rowBuf_;
@@ -91,7 +91,7 @@ class MoeInitRoutingKernel {
 
  private:
   // The per-bucket words (counts_, rowSums_, seen_) are laid out transposed: bucket e = 8g + r
-  // (group g, rank r in it) at row r, column g, so the sums within each group are 8 row-wise vector
+  // (group g, rank r in it) at row r, column g, so the sums within each group are row-wise vector
   // adds. rowSums_[r][g] = pairs of buckets 8g .. 8g + r; groupStart_[g] = pairs of groups before g.
   __aicore__ inline uint32_t Pos(uint32_t e) const { return (e & 7) * ng_ + (e >> 3); }
   __aicore__ inline int32_t FirstRow(uint32_t e) {
@@ -200,8 +200,8 @@ class MoeInitRoutingKernel {
     if (t_.countType == 0) {  // running sums: each row plus its group's start
       for (uint32_t r = 0; r < 8; ++r) Add(rowSums_[r * ng_], rowSums_[r * ng_], groupStart_, int32_t(ng_));
     }
-    // Byte offset of expert e's word: 4 * (8 * ng * q + ng * e - 8 * ng * q + q) with q = e / 8,
-    // i.e. 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float (e < 2^24).
+    // Byte offset of expert e's word: 4 * ((e - 8q) * ng + q) with q = e / 8, i.e.
+    // 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float (e < 2^24).
     const LocalTensor<float> eFloat = seen_.ReinterpretCast<float>();
     const LocalTensor<int32_t> offset = nextRow_;
     CreateVecIndex(eFloat, 0.0f, t_.experts);
@@ -325,7 +325,8 @@ class MoeInitRoutingKernel {
   uint64_t begin_ = 0, end_ = 0;
   uint32_t rowChunk_ = 0, rowBuf_ = 0, slots_ = 0, activeRows_ = 0, copies_ = 0;
   uint32_t loadedChunk_ = 0xFFFFFFFFu;  // first id of the chunk in idBuf_ (none yet)
-  uint32_t windowBegin_ = 0, windowEnd_ = 0, buckets_ = 0, ng_ = 0;  // experts [begin, end) with rows in the current range
+  uint32_t windowBegin_ = 0, windowEnd_ = 0;  // experts [begin, end) with rows in the current range
+  uint32_t ng_ = 0;                           // columns of the transposed bucket table (groups, rounded up)
   bool scalesInUb_ = false;
   TPipe pipe_;
   TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;

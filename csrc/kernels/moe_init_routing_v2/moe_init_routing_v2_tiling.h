@@ -18,7 +18,7 @@ struct MoeInitRoutingTiling {
   uint32_t reserved;
 };
 
-constexpr uint32_t kMoeRoutingMaxExperts = 4096;  // two int32 per expert stay in UB (and one int64 on core 0)
+constexpr uint32_t kMoeRoutingMaxExperts = 4096;  // about four int32 per expert stay in UB
 constexpr uint32_t kMoeRoutingIdChunk = 2048;     // expert ids per UB load while scanning
 constexpr uint32_t kMoeRoutingRange = 4096;       // output rows a core settles per scan
 constexpr uint32_t kMoeRoutingRowChunk = 16384;   // bytes per row-copy tile
