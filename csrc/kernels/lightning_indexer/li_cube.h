@@ -92,29 +92,34 @@ class LiCube {
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
     uint32_t ks = 0, within = 0, held = 0;
     for (uint32_t j = 0; j < steps; ++j, ++step) {
+      const bool byHalves = lastItem && j + 1 == steps && LiLastTileByHalves(t_->rowSplit);
       if (within == held) {  // the keys of the next steps into the next L1 buffer
-        held = SlotSteps(item, j, steps, lastItem);
+        held = SlotSteps(item, j, steps, lastItem);  // (1 for a core's last step)
         within = 0;
         ks = kL1Slots_.Acquire();
-        LoadKeys(item, j, held, batch, kL1_.Get<T>()[ks * kSlotElems]);
+        const AscendC::LocalTensor<T> buf = kL1_.Get<T>()[ks * kSlotElems];
+        LoadKeys(item, j, held, batch, buf, 0, byHalves ? 1 : 2, byHalves);
         SetFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
+        if (byHalves) {  // half 1's keys on their own event: half 0's Mmad and fixpipe need not wait for them
+          LoadKeys(item, j, held, batch, buf, 1, 2, true);
+          SetFlag<HardEvent::MTE2_MTE1>(kEvKeysHalf1);
+        }
         WaitFlag<HardEvent::MTE2_MTE1>(int32_t(ks));
       }
       const LocalTensor<T> kL1 = kL1_.Get<T>()[ks * kSlotElems + within * kKeyElems];
       ++within;
       const uint32_t bs = kL0bSlots_.Acquire();
       const LocalTensor<T> kL0b = kL0b_.Get<T>()[bs * kKeyElems];
-      LoadData(kL0b, kL1, LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
-      if (within == held) kL1Slots_.Release(ks);
-      SetFlag<HardEvent::MTE1_M>(kEvLoaded);  // this step's keys (and the item's queries) are in L0
-      WaitFlag<HardEvent::MTE1_M>(kEvLoaded);
-      const uint32_t cs = cSlots_.Acquire();
-      const LocalTensor<float> c = cL0c_.Get<float>()[cs * maxM_ * kLiStepKeys];
       const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
-      const uint32_t half = lastItem && j + 1 == steps ? LiLastTileHalf(t_->rowSplit, item.rows, t_->heads) : 0;
-      if (half > 0) {
-        LastTileInHalves(c, qL0a, kL0b, cs, m, half, slot, step);
+      if (byHalves) {
+        LastTileByHalves(kL1, kL0b, qL0a, ks, m, slot, step);
       } else {
+        LoadData(kL0b, kL1, LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
+        if (within == held) kL1Slots_.Release(ks);
+        SetFlag<HardEvent::MTE1_M>(kEvLoaded);  // this step's keys (and the item's queries) are in L0
+        WaitFlag<HardEvent::MTE1_M>(kEvLoaded);
+        const uint32_t cs = cSlots_.Acquire();
+        const LocalTensor<float> c = cL0c_.Get<float>()[cs * maxM_ * kLiStepKeys];
         MmadParams mp;
         mp.m = MmadM(m);
         mp.n = kLiStepKeys;
@@ -125,39 +130,60 @@ class LiCube {
         if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
         Fixpipe(ring_[slot], c, FixpipeParamsV220(StepColumns(item, j), m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
         CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
+        cSlots_.Release(cs);
       }
       kL0bSlots_.Release(bs);
       if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
-      cSlots_.Release(cs);
     }
     if (steps == 0) qL0aSlots_.Release(qa);
   }
 
-  // A core's last step in two halves of head rows (LiLastTileHalf): rows [0, half) multiplied,
-  // written and flagged first, while the Mmad of rows [half, m) runs; each half in its own part of the
-  // L0C buffer (its own Nz layout of `rows` rows). The vector cores wait for the flag twice.
-  __aicore__ inline void LastTileInHalves(const AscendC::LocalTensor<float>& c, const AscendC::LocalTensor<T>& qL0a,
-                                          const AscendC::LocalTensor<T>& kL0b, uint32_t cs, uint32_t m, uint32_t half,
-                                          uint64_t slot, uint32_t step) {
+  // A core's last step by key halves (LiLastTileByHalves; its L1 buffer holds the step alone, each
+  // half's keys a Zn matrix of 64 columns of their own, half 1's on event kEvKeysHalf1): half s's keys
+  // -> L0B, Mmads of 64 columns into columns [64 s, 64 s + 64) of the L0C tile, fixpipes to those
+  // columns of the ring slot, a flag after each. Half 0's Mmad and fixpipe run while half 1's keys
+  // arrive; half 1 goes in two parts of head rows (LiLastHalfFirstRows), each with its own Nz layout
+  // in L0C, so that vector core 1 weights the first while the second is written.
+  __aicore__ inline void LastTileByHalves(const AscendC::LocalTensor<T>& kL1, const AscendC::LocalTensor<T>& kL0b,
+                                          const AscendC::LocalTensor<T>& qL0a, uint32_t ks, uint32_t m, uint64_t slot,
+                                          uint32_t step) {
     using namespace AscendC;
-    const uint32_t rows[2] = {half, m - half};
-    for (uint32_t p = 0; p < 2; ++p) {
+    constexpr uint32_t kHalfElems = kLiHalfKeys * kLiHeadDim;
+    const uint32_t cs = cSlots_.Acquire(), rowsC = AlignUp(uint32_t(MmadM(m)), 16u);
+    const uint32_t first = LiLastHalfFirstRows(m), parts = first > 0 ? 2 : 1;
+    const uint32_t rows[3] = {m, parts == 2 ? first : m, m - first};  // fixpipe f's head rows
+    const uint32_t h0[3] = {0, 0, first};                              // and its first
+    const LocalTensor<float> c = cL0c_.Get<float>()[cs * maxM_ * kLiStepKeys];
+    const uint32_t cHalf = (kLiHalfKeys / 16) * rowsC * 16;  // half 1's parts after half 0's Nz tile
+    const int32_t events[3] = {int32_t(cs), kEvHalf1Part0, kEvHalf1Part1};  // M -> FIX
+    for (uint32_t f = 0; f < 1 + parts; ++f) {
+      const uint32_t s = f == 0 ? 0 : 1;
+      if (f < 2) {
+        if (s == 1) WaitFlag<HardEvent::MTE2_MTE1>(kEvKeysHalf1);
+        LoadData(kL0b[s * kHalfElems], kL1[s * kHalfElems], LoadData2DParams(0, kK1 * (kLiHalfKeys / 16), 1, 0, 0, false, 0));
+        if (s == 1) kL1Slots_.Release(ks);
+        SetFlag<HardEvent::MTE1_M>(kEvLoaded);
+        WaitFlag<HardEvent::MTE1_M>(kEvLoaded);
+      }
       MmadParams mp;
-      mp.m = MmadM(rows[p]);
-      mp.n = kLiStepKeys;
+      mp.m = MmadM(rows[f]);
+      mp.n = kLiHalfKeys;
       mp.k = kLiHeadDim;
-      Mmad(c[p * half * kLiStepKeys], qL0a[p * half * kLiHeadDim], kL0b, mp);  // row block half / 16 of the Zz queries
-      SetFlag<HardEvent::M_FIX>(int32_t(p == 0 ? cs : kEvSecondHalf));
+      Mmad(c[s * cHalf + h0[f] * kLiHalfKeys], qL0a[h0[f] * kLiHeadDim], kL0b[s * kHalfElems], mp);  // row block h0 / 16 of the Zz queries
+      SetFlag<HardEvent::M_FIX>(events[f]);
     }
     if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-    for (uint32_t p = 0; p < 2; ++p) {
-      WaitFlag<HardEvent::M_FIX>(int32_t(p == 0 ? cs : kEvSecondHalf));
-      Fixpipe(ring_[slot + p * half * kLiStepKeys], c[p * half * kLiStepKeys],
-              FixpipeParamsV220(kLiStepKeys, rows[p], AlignUp(rows[p], 16), kLiStepKeys, true));
+    for (uint32_t f = 0; f < 1 + parts; ++f) {
+      const uint32_t s = f == 0 ? 0 : 1;
+      WaitFlag<HardEvent::M_FIX>(events[f]);
+      Fixpipe(ring_[slot + h0[f] * kLiStepKeys + s * kLiHalfKeys], c[s * cHalf + h0[f] * kLiHalfKeys],
+              FixpipeParamsV220(kLiHalfKeys, rows[f], AlignUp(uint32_t(MmadM(rows[f])), 16u), kLiStepKeys, true));
       CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
     }
+    cSlots_.Release(cs);
   }
-  static constexpr int32_t kEvSecondHalf = 2;  // M -> FIX of the second half's Mmad (0, 1: the L0C buffers)
+  static constexpr int32_t kEvHalf1Part0 = 2, kEvHalf1Part1 = 3;  // M -> FIX of half 1's Mmads (0, 1: the L0C buffers)
+  static constexpr int32_t kEvKeysHalf1 = kKeyL1Slots + 2;  // MTE2 -> MTE1 of half 1's keys (after the key and query buffers' events)
 
   // Score columns step j writes: all 128; rowSplit: those up to the item's last key (rounded up to 16;
   // the fixpipe's time goes with its bytes, and an item's last step holds 64 keys on average).
@@ -185,12 +211,15 @@ class LiCube {
   // of vector core s's stretch of them (keys [lo_s + 64 j0, ...) of its half) goes to tile o / 64,
   // row 64 s + o % 64; rowSplit: key o of [keyBegin + 128 j0, ...) to tile o / 128, row o % 128.
   // One ND2NZ copy per contiguous run of key rows (runs break at paged-cache block boundaries) and
-  // tile: whole tiles' rows of a run go together, one ND matrix per tile.
+  // tile: whole tiles' rows of a run go together, one ND matrix per tile. Key halves [s0, s1) only
+  // (rowSplit: its one part); `byHalves` (a core's last step, held 1): half s's keys are a Zn matrix
+  // of 64 columns of their own at element s * 64 * 128 (LastTileByHalves).
   __aicore__ inline void LoadKeys(const LiItem& item, uint32_t j0, uint32_t held, uint32_t batch,
-                                  const AscendC::LocalTensor<T>& kL1) {
+                                  const AscendC::LocalTensor<T>& kL1, uint32_t s0, uint32_t s1, bool byHalves) {
     const uint32_t parts = t_->rowSplit ? 1 : 2;
     const int32_t partKeys = int32_t(kLiStepKeys / parts);
-    for (uint32_t s = 0; s < parts; ++s) {
+    const uint16_t c0Stride = byHalves ? uint16_t(kLiHalfKeys) : uint16_t(kLiStepKeys);
+    for (uint32_t s = s0; s < s1 && s < parts; ++s) {
       const int32_t lo = item.keyBegin + int32_t(s) * item.halfKeys;
       const int32_t span = t_->rowSplit ? 2 * item.halfKeys : item.halfKeys;
       const int32_t hi = lo + span < item.keyEnd ? lo + span : item.keyEnd;
@@ -210,10 +239,11 @@ class LiCube {
         const int32_t inTile = done % partKeys, room = partKeys - inTile;
         const uint16_t tiles = inTile == 0 && run >= partKeys ? uint16_t(run / partKeys) : 1;
         const int32_t rows = tiles > 1 ? int32_t(tiles) * partKeys : (run < room ? run : room);
-        const uint32_t at = uint32_t(done / partKeys) * kKeyElems + (s * uint32_t(partKeys) + uint32_t(inTile)) * 16;
+        const uint32_t at = byHalves ? s * kLiHalfKeys * kLiHeadDim + uint32_t(inTile) * 16
+                                     : uint32_t(done / partKeys) * kKeyElems + (s * uint32_t(partKeys) + uint32_t(inTile)) * 16;
         AscendC::DataCopy(kL1[at], key_[row * kLiHeadDim],
                           AscendC::Nd2NzParams(tiles, uint16_t(tiles > 1 ? partKeys : rows), kLiHeadDim,
-                                               uint16_t(partKeys * int32_t(kLiHeadDim)), kLiHeadDim, kLiStepKeys, 1,
+                                               uint16_t(partKeys * int32_t(kLiHeadDim)), kLiHeadDim, c0Stride, 1,
                                                uint16_t(kKeyElems)));
         done += rows;
       }

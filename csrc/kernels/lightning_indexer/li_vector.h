@@ -81,7 +81,7 @@ class LiVector {
  private:
   static constexpr uint32_t kArenaBytes = 180 * 1024;
   static constexpr int32_t kEvTile = 2;  // MTE2 -> V events of the tile buffers (2 ..); V -> MTE2: their release
-  static constexpr int32_t kEvTileHalf = 6;  // MTE2 -> V: the second half of a core's last tile (FetchTile)
+  static constexpr int32_t kEvTileRest = 6;  // MTE2 -> V: the second part of half 1 of a core's last tile (FetchTile)
   static constexpr uint32_t kMaxTileBuffers = kLiMaxTileBuffers;
   static constexpr uint32_t kMaxBlockBuffers = 4;  // rowSplit: 2 tile buffers of 2 column blocks (events kEvTile ..)
   // Decode (several tile buffers): a half's best list and candidates of up to 512 pairs are merged
@@ -243,20 +243,21 @@ class LiVector {
     using namespace AscendC;
     const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
     const uint32_t ahead = t_->tileBuffers - 1;
-    // The core's last tile comes in two parts of head rows (LiLastTileHalf): the first is weighted while the second is on its way.
-    const uint32_t lastHalf = lastItem ? LiLastTileHalf(t_->rowSplit, uint32_t(item.rows), t_->heads) : 0;
-    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, d + 1 == steps ? lastHalf : 0);
+    // The core's last tile comes by key halves (LiLastTileByHalves): one flag per half.
+    const bool lastByHalves = lastItem && LiLastTileByHalves(t_->rowSplit);
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, lastByHalves && d + 1 == steps);
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, j + ahead + 1 == steps ? lastHalf : 0);
+      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, lastByHalves && j + ahead + 1 == steps);
       const uint32_t b = step_ % t_->tileBuffers;
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
       AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);  // (before the wait: it needs no tile)
       WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
-      if (j + 1 == steps && lastHalf > 0) {
-        WeighHeadRows(tile, 0, lastHalf);
-        WaitFlag<HardEvent::MTE2_V>(kEvTileHalf);
-        WeighHeadRows(tile, lastHalf, m);
+      const uint32_t first = lastByHalves && j + 1 == steps && sub == 1 ? LiLastHalfFirstRows(m) : 0;
+      if (first > 0) {  // the last tile's half 1 comes in two parts of head rows
+        WeighHeadRows(tile, 0, first);
+        WaitFlag<HardEvent::MTE2_V>(kEvTileRest);
+        WeighHeadRows(tile, first, m);
       } else {
         WeighHeads(tile, 0, uint32_t(item.rows));
       }
@@ -424,21 +425,25 @@ class LiVector {
   }
 
   // Score tile `step` of the ring -> tile buffer step % tileBuffers (our 64 columns of each row of
-  // 128 scores, skipping the other core's 64); the ring slot is released once copied. `half` > 0:
-  // the tile comes in two flagged parts, head rows [0, half) and the rest (LiCube::LastTileInHalves),
-  // copied as they come (the second on event kEvTileHalf).
-  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step, uint32_t half) {
+  // 128 scores, skipping the other core's 64); the ring slot is released once copied. `byHalves`:
+  // the tile comes with a flag per key half, half 0's columns first, half 1's in two parts of head
+  // rows if LiLastHalfFirstRows (LiCube::LastTileByHalves); this core copies its own columns as
+  // they are flagged (the second part on event kEvTileRest) and takes the other flags too.
+  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step, bool byHalves) {
     using namespace AscendC;
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
     const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
-    const uint32_t parts = half > 0 ? 2 : 1, rows[2] = {half > 0 ? half : m, m - half};
-    for (uint32_t p = 0; p < parts; ++p) {
+    const uint32_t first = byHalves ? LiLastHalfFirstRows(m) : 0, flags = byHalves ? (first > 0 ? 3 : 2) : 1;
+    for (uint32_t f = 0; f < flags; ++f) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
-      const uint32_t h0 = p * half;
+      const bool whole = f == (byHalves ? sub : 0) && (sub == 0 || first == 0);  // all of this core's rows
+      const bool part = byHalves && sub == 1 && first > 0 && f > 0;          // half 1's part f - 1
+      if (!whole && !part) continue;
+      const uint32_t h0 = part && f == 2 ? first : 0, h1 = part && f == 1 ? first : m;
       DataCopy(tiles_[b][h0 * kLiHalfKeys], ring_[slot + h0 * kLiStepKeys + sub * kLiHalfKeys],
-               DataCopyParams(uint16_t(rows[p]), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
-      SetFlag<HardEvent::MTE2_V>(p == 0 ? kEvTile + int32_t(b) : kEvTileHalf);
+               DataCopyParams(uint16_t(h1 - h0), kLiHalfKeys / 8, kLiHalfKeys / 8, 0));
+      SetFlag<HardEvent::MTE2_V>(part && f == 2 ? kEvTileRest : kEvTile + int32_t(b));
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kLiFlagTileFree);
   }

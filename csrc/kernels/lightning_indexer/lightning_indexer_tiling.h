@@ -130,12 +130,17 @@ __aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32
 __aicore__ inline uint32_t LiRowsOfCore(uint32_t rows, uint32_t sub) {
   return sub == 0 ? 0 : sub == 1 ? (rows + 1) / 2 : rows;
 }
-// Head rows of the first part of a core's last score tile when it goes out in two (0: whole). Decode
-// (one row per item) with more than 16 heads: the cube multiplies, writes and flags the tile's first
-// rows (a multiple of 16, the L0C fractal), then the others; the vector cores copy and weight the
-// first part while the second is on its way (the launch's phase 1 ends on that tile's hand-off).
-__aicore__ inline uint32_t LiLastTileHalf(uint32_t rowSplit, uint32_t rows, uint32_t heads) {
-  return rowSplit == 0 && rows == 1 && heads > 16 ? AlignUp((heads + 1) / 2, 16u) : 0;
+// Whether a core's last score tile goes out by key halves (decode: items split between the vector
+// cores by key halves). The cube loads each half's keys with its own copy, multiplies, writes and
+// flags half 0's 64 columns while half 1's keys are still on their way, then half 1's (in two parts
+// of head rows, LiLastHalfFirstRows); each vector core copies its half once it is flagged (the
+// launch's phase 1 ends on that tile's hand-off).
+__aicore__ inline bool LiLastTileByHalves(uint32_t rowSplit) { return rowSplit == 0; }
+// Head rows of the first part of that tile's half 1 when it goes out in two parts (0: whole): more
+// than 16 head rows, a multiple of 16 (the L0C fractal). Vector core 1 copies and weights the first
+// part while the second is on its way.
+__aicore__ inline uint32_t LiLastHalfFirstRows(uint32_t headRows) {
+  return headRows > 16 ? AlignUp((headRows + 1) / 2, 16u) : 0;
 }
 
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
