@@ -68,7 +68,7 @@ class LiCube {
   // instead of two, each copy paying its fixed cost once for twice the bytes.
   static constexpr uint32_t kSlotSteps = 2;
   static constexpr uint32_t kSlotElems = kSlotSteps * kKeyElems;
-  static constexpr uint32_t kSingleTailSteps = 3;  // a core's last steps that each get an L1 buffer alone (SlotSteps)
+  static constexpr uint32_t kSingleTailSteps = 4;  // a core's last steps that each get an L1 buffer alone (SlotSteps)
   static constexpr int32_t kEvLoaded = 0;                          // MTE2 -> MTE1 (+ buffer), MTE1 -> M
 
   __aicore__ inline uint32_t QElems() const { return maxM_ * kLiHeadDim; }
@@ -196,16 +196,17 @@ class LiCube {
 
   // Steps the L1 buffer that starts at step j holds: two when half 0's keys there start a 128-key
   // stretch (a paged block of 128 keys or more: one copy per half for both steps), else one. Also
-  // one for the last three steps of a core's last item (its last tile then waits for one step's keys,
-  // not two: B = 1 x 8K 5.32 -> 5.13 us; and the fixpipe, which trails the keys at the stream's end,
-  // starts each of them once its own keys are in: B = 1 x 32K 16,592 -> 16,171 cycles with three
-  // instead of two) and for the first step of an odd AI core: its copies then
+  // one for the last kSingleTailSteps steps of a core's last item but its first (its last tile then
+  // waits for one step's keys, not two: B = 1 x 8K 5.32 -> 5.13 us; and the fixpipe, which trails the
+  // keys at the stream's end, starts on each of them once its own keys are in: B = 1 x 32K 16,592 ->
+  // 16,166 cycles and B = 16 x 8K 46,996 -> 46,641 with four instead of two; a first step alone too:
+  // B = 1 x 8K 8,046 -> 8,207) and for the first step of an odd AI core: its copies then
   // run half a buffer out of phase with the even cores', so that the fixed cost of one core's copy
   // overlaps the others' transfers instead of leaving the HBM idle for all cores at once (B = 16 x
   // 8K 26.32 -> 26.20 us).
   __aicore__ inline uint32_t SlotSteps(const LiItem& item, uint32_t j, uint32_t steps, bool lastItem) const {
     if (j == 0 && AscendC::GetBlockIdx() % 2 == 1) return 1;
-    if (lastItem && j + kSingleTailSteps >= steps) return 1;
+    if (lastItem && j > 0 && j + kSingleTailSteps >= steps) return 1;
     if (t_->rowSplit) return j + 1 < steps ? kSlotSteps : 1;  // two steps are 256 consecutive keys
     const int32_t key = item.keyBegin + int32_t(j * kLiHalfKeys);
     return j + 1 < steps && key % int32_t(kSlotSteps * kLiHalfKeys) == 0 ? kSlotSteps : 1;
