@@ -199,17 +199,20 @@ def test_decode_key_counts_around_split_boundaries(keys, heads):
 
 
 @pytest.mark.parametrize("heads, lens, sparse_count, distinct", [(20, [300, 129], 2048, None), (48, [5000], 2048, None),
-                                                                  (20, [5000], 2048, 37)])
-def test_decode_last_tile_in_two_parts(heads, lens, sparse_count, distinct):
-    # A core's last score tile goes to the vector cores in two parts of head rows (16 + 4 at 20 heads,
-    # 32 + 16 at 48), each with its own Mmad, fixpipe and flag; the first part is weighted while the
-    # second is on its way. A row per core (300 keys, and 129: the last step of key half 1 sees
-    # none; rows shorter than k), a row over many cores, and tied scores (37 distinct keys) against the reference.
+                                                                  (20, [5000], 2048, 37), (16, [5000], 2048, None),
+                                                                  (1, [380], 64, None), (64, [700], 2048, 23)])
+def test_decode_last_tile_by_key_halves(heads, lens, sparse_count, distinct):
+    # A core's last score tile goes to the vector cores by key halves: half 0's keys (their own copy),
+    # Mmad, fixpipe and flag first, then half 1's, in two parts of head rows (16 + 4 at 20 heads, 32 +
+    # 16 at 48, 32 + 32 at 64; whole at 16 and 1 head), each with its own Mmad, fixpipe and flag.
+    # Rows on one core each (300, 380 keys; 129: the last step of key half 1 sees none; rows shorter than
+    # k), rows over many cores, and tied scores (37 / 23 distinct keys) against the reference.
     q, k, w = _inputs((len(lens), 1, heads, 128), (len(lens), max(lens), 1, 128), seed=heads + lens[0])
     if distinct:
         k = k[:, torch.arange(k.shape[1]) % distinct]
     got = check(q, k, w, actual_seq_lengths_key=lens, sparse_count=sparse_count, return_value=True)
-    assert cpu_module().last_launch()["block_dim"] == (len(lens) if max(lens) < 512 else 9)  # a row per core / 9 pieces
+    cores = cpu_module().last_launch()["block_dim"]
+    assert cores == (len(lens) if max(lens) < 1024 else 9)  # a row per core / 9 pieces
     if distinct:
         want, _ = reference.lightning_indexer(q, k, w, actual_seq_lengths_key=lens, sparse_count=sparse_count)
         assert torch.equal(got, want)
