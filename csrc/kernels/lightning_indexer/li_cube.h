@@ -206,7 +206,7 @@ class LiCube {
   // 8K 26.32 -> 26.20 us).
   __aicore__ inline uint32_t SlotSteps(const LiItem& item, uint32_t j, uint32_t steps, bool lastItem) const {
     if (j == 0 && AscendC::GetBlockIdx() % 2 == 1) return 1;
-    if (lastItem && j > 0 && j + kSingleTailSteps >= steps) return 1;
+    if (lastItem && (j + 2 >= steps || (j > 0 && j + kSingleTailSteps >= steps))) return 1;  // (LastTileByHalves: the last step alone)
     if (t_->rowSplit) return j + 1 < steps ? kSlotSteps : 1;  // two steps are 256 consecutive keys
     const int32_t key = item.keyBegin + int32_t(j * kLiHalfKeys);
     return j + 1 < steps && key % int32_t(kSlotSteps * kLiHalfKeys) == 0 ? kSlotSteps : 1;
