@@ -7,7 +7,9 @@ later stages. So float outputs must agree within TOL_ULPS bf16 ulps of each outp
 magnitude (measured: at most 1), int8 query_norm within 1 (a rounding tie may fall either way).
 Its scale, max|c^Q| / 127, moves with the row's RMS: one bf16 step of one input element of the
 RMSNorm (the rounded x @ W_dq) changes it by up to 2^-7 x that element's share of the sum of
-squares, so it must agree within SCALE_RTOL (measured: 3e-5). Cache rows the op must not write
+squares, so it must agree within SCALE_RTOL (measured: 3e-5). With the fused norm in mode 2 an
+int8 x element may round either way near a half-integer (X_TIE_BAND): such rows are compared
+against the reference with either rounding (_reference). Cache rows the op must not write
 (skipped slots, unused rows) must keep their NaN sentinel, and every refused call must leave the
 caches untouched.
 """
@@ -120,12 +122,85 @@ def assert_close_ulps(got, want, what):
     assert err <= TOL_ULPS, f"{what}: max error {err:.2f} bf16 ulps of the largest value > {TOL_ULPS}"
 
 
+# Mode 2 with the fused input norm: the op quantizes its normed x per token, t = v * (127 / max|v|)
+# with v = x * r * gamma, in fp32 in the reference's order. The row factor r (a sum of squares in
+# another order) cancels in v / max|v|, so each side's t is the exact value times (1 + e) with
+# |e| <= 6 u (u = 2^-24: two roundings in v, two in max|v|, one in 127 / m, one in the product): the
+# two t differ by at most 12 u * 127 = 9.1e-5, and an element whose t is that close to a half-integer
+# may round to either int8. One int8 unit of x[k] moves c^Q[j] by x_scale * w_dq_scale[j] * W_dq[k, j],
+# which can move the row's dequant_scale_q_norm beyond SCALE_RTOL (measured 1.2e-3 at small dims).
+X_TIE_BAND = 12 * 127 * 2.0**-24
+MAX_X_TIES_PER_ROW = 8  # measured up to 6 (t values sit on a grid: x and gamma are bf16)
+
+
+def _fused_x_near_ties(args, kw):
+    """The reference's int8 x of the fused norm, its per-token scale, the elements within X_TIE_BAND
+    of a half-integer and their other rounding."""
+    x = args[0].float()
+    normed = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + kw["rmsnorm_epsilon_x"]) * kw["rmsnorm_gamma_x"].float()
+    x_int8, x_scale = reference.dynamic_quant(normed)
+    t = normed * (127.0 / normed.abs().amax(-1, keepdim=True))
+    near = (t - (t.floor() + 0.5)).abs() <= X_TIE_BAND
+    other = torch.where(x_int8.float() == t.floor(), t.floor() + 1, t.floor()).to(torch.int8)
+    return x_int8, x_scale[..., None], near, other
+
+
+def _reference(args, kw, got, ref_kv, ref_kr):
+    """The reference's outputs (caches written into ref_kv / ref_kr). With the fused norm in mode 2,
+    rows with near-tie x elements (X_TIE_BAND) take the rounding of those elements, among all
+    combinations, whose outputs are closest to the op's; every other row is the plain reference's."""
+    want = reference.mla_prolog(*args[:9], ref_kv, ref_kr, **kw)
+    if kw.get("weight_quant_mode", 0) != 2 or kw.get("rmsnorm_gamma_x") is None:
+        return want
+    x_int8, x_scale, near, other = _fused_x_near_ties(args, kw)
+    hidden = x_int8.shape[-1]
+    x_int8, near, other = x_int8.reshape(-1, hidden), near.reshape(-1, hidden), other.reshape(-1, hidden)
+    rows = near.any(-1).nonzero().flatten()  # tokens are independent: only these rows are re-run
+    if rows.numel() == 0:
+        return want
+    count = int(near.sum(-1).max())
+    assert count <= MAX_X_TIES_PER_ROW, f"{count} near-tie x elements in a row"
+    unfused = {k: v for k, v in kw.items() if k not in ("rmsnorm_gamma_x", "rmsnorm_epsilon_x", "cache_index")}
+    unfused.update(cache_mode="TND", dequant_scale_x=x_scale.reshape(-1, 1)[rows])
+    sin, cos = (a.reshape(-1, ROPE)[rows] for a in args[7:9])
+    n, dtype = rows.numel(), args[9].dtype
+
+    def run_rows(x):  # the reference on these rows alone, as TND tokens with throwaway caches
+        caches = torch.zeros(n, 1, KV_LORA, dtype=dtype), torch.zeros(n, 1, ROPE, dtype=dtype)
+        return reference.mla_prolog(x, *args[1:7], sin, cos, *caches, **unfused)
+
+    def token_rows(out):  # the op's / reference's outputs with the token dims flattened, at `rows`
+        return [None if o is None else o.reshape(-1, *o.shape[args[0].dim() - 1 :])[rows] for o in out]
+
+    rank = (near.cumsum(-1) - 1).clamp(min=0)[rows]  # each near-tie element's index within its row
+    got_rows, want_rows = token_rows(got), token_rows(want)
+    best, best_x = torch.full((n,), math.inf), x_int8[rows]
+    for combo in range(2**count):
+        x = torch.where(near[rows] & ((combo >> rank) & 1).bool(), other[rows], x_int8[rows])
+        cand = run_rows(x)
+        if combo == 0:  # the test's int8 x must be the reference's own
+            assert all(w is None or torch.equal(w, c) for w, c in zip(want_rows, cand)), "int8 x replica differs"
+        dist = sum(_row_distance(g, c) for g, c in zip(got_rows, cand) if c is not None and c.dtype != torch.int8)
+        take = dist < best
+        best, best_x = torch.where(take, dist, best), torch.where(take[:, None], x, best_x)
+    x_int8[rows] = best_x
+    unfused = {k: v for k, v in kw.items() if k not in ("rmsnorm_gamma_x", "rmsnorm_epsilon_x")}
+    x_int8 = x_int8.reshape(args[0].shape)
+    return reference.mla_prolog(x_int8, *args[1:9], ref_kv, ref_kr, dequant_scale_x=x_scale, **unfused)  # same rows
+
+
+def _row_distance(got, want):
+    """Per token (first dim), max |got - want| relative to the output's largest magnitude."""
+    err = (got.float() - want.float()).abs().reshape(want.shape[0], -1).amax(-1)
+    return err / want.float().abs().max().clamp(min=1e-30)
+
+
 def check(args, kw, **extra):
     """Runs the op and the reference on copies of the caches and compares everything."""
     kw = {**kw, **extra}
     ref_kv, ref_kr = args[9].clone(), args[10].clone()
     got = ops.mla_prolog(*args, **kw)
-    want = reference.mla_prolog(*args[:9], ref_kv, ref_kr, **kw)
+    want = _reference(args, kw, got, ref_kv, ref_kr)
     assert_close_ulps(got[0], want[0], "query")
     assert_close_ulps(got[1], want[1], "query_rope")
     assert got[2] is None
@@ -203,7 +278,7 @@ def test_mm1_two_groups_ahead(cores, fused, mode):
     # inside the heads of group g, before the last head's MM3 (MM1(2) in group 0's, MM1(3), the tail,
     # in group 1's; each waits for its ring slot to be read). One core: all 3 heads and MM1 on one
     # cube. Three cores with the fused input norm: MM1(g + 2) also waits for x(g + 2) there.
-    args, kw = make_case(SMALL, (404,), skip=17, seed=100 + 3 * cores + mode, mode=mode, fused_norm=fused)
+    args, kw = make_case(SMALL, (404,), skip=17, seed=cores + mode, mode=mode, fused_norm=fused)
     with ai_cores(cores):
         plan = cpu_module().mla_prolog_plan(tokens=404, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
                                             nope=SMALL[3], mode=mode, ai_cores=cores)  # fmt: skip
