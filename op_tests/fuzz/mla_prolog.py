@@ -6,8 +6,9 @@ block sizes 16-64, shuffled slots with skipped (-1) tokens and spare blocks, wei
 epsilons and scales, non-contiguous inputs, NaN in every cache row the op must not write; then one
 argument broken, after which the caches must be byte-identical.
 Valid cases: the tolerances of docs/ops/mla_prolog.md (float outputs within 2 bf16 ulps of each
-output's largest value, int8 query_norm within 1, its scale within 1e-3 relative), written cache rows
-exactly the reference's."""
+output's largest value, int8 query_norm within 1, its scale within 1e-3 relative; with the fused norm
+in mode 2, rows whose int8 x has a near-tie element are compared with either rounding of it, as in
+the op tests), written cache rows exactly the reference's."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def _checker(args, ref_caches, kw):
     T = U.load("ops/test_mla_prolog.py")
 
     def check(got, want):
+        # With the fused norm in mode 2 an int8 x element within fp32 rounding of a half-integer may
+        # round either way: the op tests' reference takes, on such rows, the rounding closest to the op.
+        if kw.get("weight_quant_mode", 0) == 2 and kw.get("rmsnorm_gamma_x") is not None:
+            want = T._reference(args, kw, got, *ref_caches)
         T.assert_close_ulps(got[0], want[0], "query")
         T.assert_close_ulps(got[1], want[1], "query_rope")
         assert got[2] is None
