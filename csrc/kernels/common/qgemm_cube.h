@@ -29,6 +29,7 @@
 #include "qgemm_handoff.h"
 #include "qgemm_schedule.h"
 #include "qgemm_tiling.h"
+#include "tiling.h"
 
 namespace ascend_glm5 {
 
@@ -78,14 +79,6 @@ class QGemmCube {
   static constexpr uint32_t kPerByte = 8 / CubeElem<T>::bits;                       // elements per byte
   static constexpr int32_t kEvFence = 0;  // MTE1 -> MTE2: the slots read so far may be refilled
   static constexpr uint32_t kSplitKEarlyUnits = 2;  // split-K: weight units issued before the A loads may start
-
-  // Words [first, first + count) of the tiling in GM -> t (scalar reads).
-  static __aicore__ inline void LoadTilingWords(QGemmTiling& t, GM_ADDR tiling, uint32_t first, uint32_t count) {
-    AscendC::GlobalTensor<uint32_t> src;
-    src.SetGlobalBuffer(reinterpret_cast<__gm__ uint32_t*>(tiling), sizeof(QGemmTiling) / sizeof(uint32_t));
-    uint32_t* dst = reinterpret_cast<uint32_t*>(&t);
-    for (uint32_t i = first; i < first + count; ++i) dst[i] = src.GetValue(i);
-  }
 
   // What the weight loads need: the schedule, the weight ring (the first L1 buffer). In split-K
   // launches only the stream head of `t` is loaded yet: only its fields may be read here.

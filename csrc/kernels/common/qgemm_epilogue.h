@@ -18,30 +18,6 @@
 
 namespace ascend_glm5 {
 
-// Vector cores: the tiling from GM through UB, in one copy. Read with the scalar unit, each 64-byte
-// line of it would miss the DataCache and stall it (three lines); the copy pays one GM latency.
-// Leaves `pipe` reset.
-__aicore__ inline void LoadQGemmTilingThroughUb(AscendC::TPipe& pipe, QGemmTiling& t, GM_ADDR tiling) {
-  using namespace AscendC;
-  constexpr uint32_t words = sizeof(QGemmTiling) / sizeof(uint32_t);
-  TBuf<TPosition::VECCALC> buf;
-  pipe.InitBuffer(buf, AlignUp(sizeof(QGemmTiling), 32));
-  GlobalTensor<uint32_t> src;
-  src.SetGlobalBuffer(reinterpret_cast<__gm__ uint32_t*>(tiling), words);
-  const LocalTensor<uint32_t> ub = buf.Get<uint32_t>();
-  DataCopyPad(ub, src, DataCopyExtParams(1, sizeof(QGemmTiling), 0, 0, 0), DataCopyPadExtParams<uint32_t>(false, 0, 0, 0));
-  SetFlag<HardEvent::MTE2_S>(0);
-  WaitFlag<HardEvent::MTE2_S>(0);
-  uint32_t* dst = reinterpret_cast<uint32_t*>(&t);
-  for (uint32_t i = 0; i < words; ++i) dst[i] = ub.GetValue(i);
-  // The buffer is free for the copies and vector work that follow once the reads are done.
-  SetFlag<HardEvent::S_MTE2>(0);
-  WaitFlag<HardEvent::S_MTE2>(0);
-  SetFlag<HardEvent::S_V>(0);
-  WaitFlag<HardEvent::S_V>(0);
-  pipe.Reset();
-}
-
 template <typename OutT, bool kMsd>
 class QGemmVector {
  public:

@@ -6,6 +6,7 @@
 #include "kernel_operator.h"
 #include "../common/qgemm_cube.h"
 #include "../common/qgemm_epilogue.h"
+#include "../common/tiling.h"
 #include "../common/qgemm_schedule.h"
 #include "gmm_msd_split.h"
 #include "grouped_matmul_a8w4_tiling.h"
@@ -52,7 +53,7 @@ extern "C" __global__ __aicore__ void grouped_matmul_a8w4(GM_ADDR x, GM_ADDR wei
   }
   if ASCEND_IS_AIV {
     AscendC::TPipe pipe;
-    LoadQGemmTilingThroughUb(pipe, t, tiling);
+    LoadTilingThroughUb(pipe, t, tiling);
     if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
     else if (t.outDtype == kFloat16) RunVector<half>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
     else if (t.outDtype == kFloat32) RunVector<float>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);

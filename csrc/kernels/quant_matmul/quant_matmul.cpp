@@ -5,6 +5,7 @@
 #include "kernel_operator.h"
 #include "../common/qgemm_cube.h"
 #include "../common/qgemm_epilogue.h"
+#include "../common/tiling.h"
 #include "quant_matmul_tiling.h"
 
 using namespace ascend_glm5;
@@ -31,7 +32,7 @@ extern "C" __global__ __aicore__ void quant_matmul(GM_ADDR x1, GM_ADDR x2, GM_AD
   }
   if ASCEND_IS_AIV {
     AscendC::TPipe pipe;
-    LoadQGemmTilingThroughUb(pipe, t, tiling);
+    LoadTilingThroughUb(pipe, t, tiling);
     if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(pipe, scale, pertoken, bias, y, workspace, t);
     else if (t.outDtype == kFloat16) RunVector<half>(pipe, scale, pertoken, bias, y, workspace, t);
     else if (t.outDtype == kFloat32) RunVector<float>(pipe, scale, pertoken, bias, y, workspace, t);
