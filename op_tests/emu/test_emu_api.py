@@ -100,6 +100,15 @@ void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h
   TEventID ids[2] = {EVENT_ID0, event_t::EVENT_ID1};
   (void)tp;
   (void)ids;
+  // Atomic element types A2/A3 lacks: dav_c220 checks them with ASCENDC_ASSERT (a run-time abort in
+  // CPU-debug, compiled out on the device), so they compile; the emulator fails them when called
+  // (test_emu_atomic.py).
+  if (false) {
+    SetAtomicAdd<uint32_t>();
+    SetAtomicType<int64_t>();
+    SetAtomicMax<uint8_t>();
+    SetAtomicMin<double>();
+  }
 }
 """
 
@@ -131,10 +140,6 @@ REJECTED = [
     "And(f, f, f, 64, 1, BinaryRepeatParams());",  # And / Or mask forms: int16 / uint16 (c220 static_assert)
     "ShiftLeft(h, h, half(1.0f), 128);",  # ShiftLeft: 16 / 32-bit integers (c220 static_assert)
     "TPipe* t = AscendC::GetTPipePtr();",  # GetTPipePtr is global
-    "SetAtomicAdd<uint32_t>();",  # atomic types: half / float / int16 / int32 / int8 / bf16 (dav_c220 set_atomic_impl)
-    "SetAtomicType<int64_t>();",
-    "SetAtomicMax<uint8_t>();",
-    "SetAtomicMin<double>();",
 ]
 
 

@@ -157,6 +157,23 @@ ATOMIC_EXPORT int atomic_maxmin_launch(uint32_t blockDim, void** ptrs, const uin
   }
 }
 
+// An element type the dav_c220 dtype check refuses, set on one AIV core: `which` picks the API.
+ATOMIC_EXPORT int atomic_bad_type_launch(int which, char* err, int errLen) {
+  try {
+    emu::Launch("atomic_bad_type_kernel", KernelMode::AIV_MODE, 1, [&] {
+      if (which == 0) SetAtomicAdd<uint32_t>();
+      else if (which == 1) SetAtomicType<int64_t>();
+      else if (which == 2) SetAtomicMax<uint8_t>();
+      else SetAtomicMin<double>();
+      SetAtomicNone();
+    }, {});
+    return 0;
+  } catch (const std::exception& e) {
+    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
+    return 1;
+  }
+}
+
 ATOMIC_EXPORT int atomic_fixpipe_launch(uint32_t blockDim, float* out, char* err, int errLen) {
   try {
     emu::Launch("atomic_fixpipe_kernel", KernelMode::AIC_MODE, blockDim, [&] { FixpipeBody(reinterpret_cast<GM_ADDR>(out)); },

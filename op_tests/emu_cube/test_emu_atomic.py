@@ -3,7 +3,8 @@ adds every core's rows into shared GM `rounds` times; the result must be the exa
 data, so float / half sums are exact in any order), with GM not cleared first (SetAtomicAdd.md: the
 add starts from whatever GM holds). Atomic max / min (SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md)
 keep the element-wise extremes of GM and every core's row, for all six element types. Unsupported
-element types are a compile error (test_emu_api.py)."""
+element types compile (CANN 8.5 checks them with an ASCENDC_ASSERT) and fail when called, as CANN's
+CPU-debug build does (test_unsupported_element_types_fail_when_called)."""
 
 from __future__ import annotations
 
@@ -130,3 +131,14 @@ def test_cores_keep_the_max_and_min_in_gm(atomic_lib, cores):
         np.testing.assert_array_equal(got_max, want_max, err_msg=f"SetAtomicMax<{kind}>")
         np.testing.assert_array_equal(got_min, want_min, err_msg=f"SetAtomicMin<{kind}>")
         np.testing.assert_array_equal(bufs[3 * t], initial[3 * t])  # the inputs are untouched
+
+
+# dav_c220 kernel_operator_set_atomic_impl.h: ASCENDC_ASSERT(SupportType<T, half, float, int16_t, int32_t,
+# int8_t, bfloat16_t>()) in each of the four; a run-time abort in CPU-debug, compiled out on the device.
+@pytest.mark.parametrize("which, api", [(0, "SetAtomicAdd"), (1, "SetAtomicType"), (2, "SetAtomicMax"),
+                                        (3, "SetAtomicMin")])
+def test_unsupported_element_types_fail_when_called(atomic_lib, which, api):
+    err = ctypes.create_string_buffer(4096)
+    rc = atomic_lib.atomic_bad_type_launch(ctypes.c_int(which), err, len(err))
+    msg = err.value.decode()
+    assert rc == 1 and api in msg and "dtype" in msg, msg

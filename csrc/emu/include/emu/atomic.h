@@ -3,7 +3,9 @@
 // CANN 8.5: include/basic_api/kernel_operator_set_atomic_intf.h declares them; dav_c220
 // impl/basic_api/dav_c220/kernel_operator_set_atomic_impl.h sets an atomic mode (add) and an
 // element type (half / float / int16_t / int32_t / int8_t / bfloat16_t; anything else fails its
-// dtype check, here a static_assert); SetAtomicAdd<T> = mode add + SetAtomicType<T>, SetAtomicMax<T> /
+// dtype check, an ASCENDC_ASSERT: it compiles, aborts when called in CPU-debug builds and is compiled
+// out on the device, where the type register keeps its old value; here it fails when called, too);
+// SetAtomicAdd<T> = mode add + SetAtomicType<T>, SetAtomicMax<T> /
 // SetAtomicMin<T> = mode max / min + SetAtomicType<T>. While set, copies from VECOUT / L0C / L1 to GM add
 // into GM, or keep the larger / smaller of GM and the copied element, instead of overwriting
 // (SetAtomicAdd.md, SetAtomicMax(ISASI).md, SetAtomicMin(ISASI).md, SetAtomicType.md). The state is the
@@ -35,20 +37,25 @@ enum AtomicDtype : uint8_t { kAtomicNoType = 0, kAtomicF32, kAtomicF16, kAtomicB
 // True once any core of the current launch turned atomics on (reset by Launch).
 std::atomic<bool>& GmAtomicsUsed();
 
-// The dav_c220 dtype check (ASCENDC_ASSERT SupportType<...>), made a compile-time refusal as the
-// emulator does for other unsupported element types.
+// The element type's code; kAtomicNoType for a type the dav_c220 dtype check (ASCENDC_ASSERT
+// SupportType<...>) refuses, which the callers turn into a run-time failure as CPU-debug CANN does.
 template <typename T>
 constexpr uint8_t AtomicDtypeOf() {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t> ||
-                    std::is_same_v<T, int32_t> || std::is_same_v<T, int16_t> || std::is_same_v<T, int8_t>,
-                "SetAtomicAdd / Max / Min / Type: unsupported element type on A2/A3 (half / float / int16_t / "
-                "int32_t / int8_t / bfloat16_t)");
   if constexpr (std::is_same_v<T, float>) return kAtomicF32;
   else if constexpr (std::is_same_v<T, half>) return kAtomicF16;
   else if constexpr (std::is_same_v<T, bfloat16_t>) return kAtomicBf16;
   else if constexpr (std::is_same_v<T, int32_t>) return kAtomicS32;
   else if constexpr (std::is_same_v<T, int16_t>) return kAtomicS16;
-  else return kAtomicS8;
+  else if constexpr (std::is_same_v<T, int8_t>) return kAtomicS8;
+  else return kAtomicNoType;
+}
+
+template <typename T>
+inline uint8_t CheckedAtomicDtype(const char* api) {
+  constexpr uint8_t dtype = AtomicDtypeOf<T>();
+  EMU_REQUIRE(dtype != kAtomicNoType, api, "dtype",
+              "unsupported element type on A2/A3 (half / float / int16_t / int32_t / int8_t / bfloat16_t)");
+  return dtype;
 }
 
 inline uint32_t AtomicElemBytes(uint8_t dtype) {
@@ -132,14 +139,14 @@ inline void ReadGm(uint8_t* dst, const uint8_t* gm, uint64_t bytes) {
 // ---- the API (declarations as include/basic_api/kernel_operator_set_atomic_intf.h) -----------
 template <typename T>
 inline void SetAtomicType() {
-  const uint8_t dtype = emu::AtomicDtypeOf<T>();
+  const uint8_t dtype = emu::CheckedAtomicDtype<T>("SetAtomicType");
   emu::Core().atomicDtype = dtype;
 }
 
 namespace emu {
 template <typename T>
-inline void SetAtomicMode(uint8_t op) {
-  const uint8_t dtype = AtomicDtypeOf<T>();
+inline void SetAtomicMode(uint8_t op, const char* api) {
+  const uint8_t dtype = CheckedAtomicDtype<T>(api);
   GmAtomicsUsed().store(true, std::memory_order_relaxed);
   CoreState& c = Core();
   c.atomicOp = op;
@@ -149,18 +156,18 @@ inline void SetAtomicMode(uint8_t op) {
 
 template <typename T>
 inline void SetAtomicAdd() {
-  emu::SetAtomicMode<T>(emu::kAtomicAdd);
+  emu::SetAtomicMode<T>(emu::kAtomicAdd, "SetAtomicAdd");
 }
 
 // SetAtomicMax(ISASI).md / SetAtomicMin(ISASI).md: A2 / A3, the same six element types.
 template <typename T>
 inline void SetAtomicMax() {
-  emu::SetAtomicMode<T>(emu::kAtomicMax);
+  emu::SetAtomicMode<T>(emu::kAtomicMax, "SetAtomicMax");
 }
 
 template <typename T>
 inline void SetAtomicMin() {
-  emu::SetAtomicMode<T>(emu::kAtomicMin);
+  emu::SetAtomicMode<T>(emu::kAtomicMin, "SetAtomicMin");
 }
 
 inline void SetAtomicNone() {
