@@ -110,6 +110,40 @@ void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h
     SetAtomicMin<double>();
   }
 }
+// Element types and forms whose rule CANN 8.5 checks only when the call runs (ASCENDC_ASSERT), or that
+// the emulator does not model: they compile and fail when called (test_emu_type_rules.py).
+void CompileRunTimeChecked(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i16, LocalTensor<uint16_t> u16,
+                           LocalTensor<uint32_t> u32, LocalTensor<int8_t> i8, LocalTensor<int32_t> i32,
+                           LocalTensor<int64_t> i64, LocalTensor<uint64_t> u64, LocalTensor<int4b_t> li4,
+                           GlobalTensor<float> gf, GlobalTensor<int8_t> gi8, GlobalTensor<int4b_t> gi4) {
+  if (false) {
+    uint64_t c = 0;
+    Abs(i16, i16, 128);  // the count form: vabs has an int16_t overload
+    And(f, f, f, 64);  // And / Or count forms run as int16_t
+    Or(i8, i8, i8, 256);
+    Compare(u16, h, h, CMPMODE::EQ, 128);
+    Select(h, i8, h, h, SELMODE::VSEL_TENSOR_TENSOR_MODE, 128);
+    GatherMask(h, h, u32, true, 32, GatherMaskParams(), c);
+    GatherMask(i8, i8, uint8_t(1), false, 0, GatherMaskParams(), c);
+    Gather(i8, i8, u32, 0, 128);
+    Gather(i64, i64, u32, 0, 32, 1, 8);
+    Brcb(i8, i8, 1, BrcbRepeatParams());
+    Extract(i16, u32, i16, 1);
+    Fixpipe(gi8, f, FixpipeParamsV220());  // the int8 quant outputs are not emulated
+    Fixpipe(gi8, i32, FixpipeParamsV220());
+    Fixpipe<float, float, CFG_COLUMN_MAJOR>(gf, f, FixpipeParamsV220());
+    SetFixPipeConfig<uint64_t, true>(u64);
+    InitConstValue(i8, InitConstValueParams<int8_t>(1, int8_t(0)));  // dav_c220: ASCENDC_ASSERT(false)
+    TQue<TPosition::CO2, 1> q;  // refused at InitBuffer, not when declared
+    (void)q;
+    TQueSync<PIPE_S, PIPE_MTE1> s;  // no hardware event between these pipes
+    s.SetFlag(0);
+    int4b_t v = gi4.GetValue(0);  // packed int4b_t scalar access is not emulated
+    gi4.SetValue(0, v);
+    (void)gi4(0);
+    (void)li4(0);
+  }
+}
 """
 
 # Calls CANN 8.5 rejects at compile time, one per line of the function body.
@@ -140,6 +174,9 @@ REJECTED = [
     "And(f, f, f, 64, 1, BinaryRepeatParams());",  # And / Or mask forms: int16 / uint16 (c220 static_assert)
     "ShiftLeft(h, h, half(1.0f), 128);",  # ShiftLeft: 16 / 32-bit integers (c220 static_assert)
     "TPipe* t = AscendC::GetTPipePtr();",  # GetTPipePtr is global
+    "TQueSync<PIPE_V, PIPE_V> s; s.SetFlag(0);",  # src / dst pipe must differ (kernel_tquesync_impl.h static_assert)
+    "LocalTensor<uint8_t> p; uint64_t c = 0; GatherMask(h, h, p, true, 32, GatherMaskParams(), c);",  # pattern: u16 / u32
+    "LocalTensor<uint16_t> u; CreateVecIndex(u, uint16_t(0), 128);",  # no vector Adds for uint16_t
 ]
 
 

@@ -321,7 +321,12 @@ TO FixpipeConvert(const char* api, TI v, QuantMode_t mode, float scale) {
     EMU_REQUIRE(mode == DEQF16 || mode == VDEQF16, api, "param-range", "int32 -> half needs quantPre DEQF16 or VDEQF16");
     return half(static_cast<double>(v) * scale);
   } else {
-    static_assert(std::is_same_v<TO, TI>, "Fixpipe: unsupported L0C -> GM type pair");
+    // float -> int8 / uint8 and int32 -> int8 / uint8 (the int8 quant modes) are CANN's and not
+    // emulated; any other pair dav_c220 refuses with an ASCENDC_ASSERT. Both compile and fail here.
+    EMU_REQUIRE(false, api, "not-emulated", "L0C -> GM type pair (%u-byte -> %u-byte) is not emulated",
+                unsigned(sizeof(TI)), unsigned(sizeof(TO)));
+    (void)v;
+    (void)scale;
     return TO();
   }
 }
@@ -330,8 +335,13 @@ TO FixpipeConvert(const char* api, TI v, QuantMode_t mode, float scale) {
 template <typename T, typename U, const FixpipeConfig& config = CFG_ROW_MAJOR>
 void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const FixpipeParamsV220& p) {
   static_assert(std::is_same_v<U, float> || std::is_same_v<U, int32_t>, "Fixpipe reads fp32 or int32 from L0C");
-  static_assert(config.format != CO2Layout::COLUMN_MAJOR, "Fixpipe: CFG_COLUMN_MAJOR is not emulated");
   const char* api = "Fixpipe";
+  EMU_REQUIRE(config.format != CO2Layout::COLUMN_MAJOR, api, "not-emulated", "CFG_COLUMN_MAJOR is not emulated");
+  constexpr bool emulatedPair = std::is_same_v<T, U> || (std::is_same_v<U, float> && std::is_same_v<T, half>) ||
+                                (std::is_same_v<U, float> && std::is_same_v<T, bfloat16_t>) ||
+                                (std::is_same_v<U, int32_t> && std::is_same_v<T, half>);
+  EMU_REQUIRE(emulatedPair, api, "not-emulated", "this L0C -> GM type pair is not emulated (%u-byte -> %u-byte)",
+              unsigned(sizeof(U)), unsigned(sizeof(T)));
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "src", src, emu::Mem::L0C);
   src.CheckAlign(api, "src", 64);

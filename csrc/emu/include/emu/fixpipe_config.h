@@ -30,7 +30,8 @@ void SetFixPipeConfig(const LocalTensor<T>& reluPre, const LocalTensor<T>& quant
 }
 template <typename T, bool setRelu = false>
 void SetFixPipeConfig(const LocalTensor<T>& preData, bool isUnitFlag = false) {
-  static_assert(!setRelu, "SetFixPipeConfig: setRelu = true is not supported (SetFixPipeConfig.md)");
+  // CANN compiles setRelu = true (dav_c220 kernel_operator_fixpipe_impl.h loads a relu tensor then); not emulated.
+  EMU_REQUIRE(!setRelu, "SetFixPipeConfig", "not-emulated", "setRelu = true (a relu tensor) is not emulated");
   (void)isUnitFlag;
   emu::SetFixPipeQuant("SetFixPipeConfig", preData);
 }

@@ -29,11 +29,12 @@ void RequireCubeCore(const char* api);
 // include/basic_api/kernel_operator_mm_intf.h
 template <typename T, typename U = T, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
 void InitConstValue(const LocalTensor<T>& dst, const InitConstValueParams<U>& p) {
-  static_assert(std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t> || std::is_same_v<T, float> ||
-                    std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, int32_t> ||
-                    std::is_same_v<T, uint32_t>,
-                "InitConstValue: half/bf16/float/int16/uint16/int32/uint32 on A2/A3");
   const char* api = "InitConstValue";
+  // dav_c220 kernel_operator_mm_impl.h refuses another type with an ASCENDC_ASSERT(false): it compiles.
+  EMU_REQUIRE((std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t> || std::is_same_v<T, float> ||
+               std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, int32_t> ||
+               std::is_same_v<T, uint32_t>),
+              api, "dtype", "half/bf16/float/int16/uint16/int32/uint32 on A2/A3");
   emu::RequireCubeCore(api);
   const emu::Mem m = dst.EmuMem();
   EMU_REQUIRE(m == emu::Mem::L1 || m == emu::Mem::L0A || m == emu::Mem::L0B, api, "position",

@@ -80,6 +80,9 @@ class TPipe {
   template <class T>
   bool InitBuffer(T& que, uint8_t num, uint32_t len) {
     static_assert(T::isTQue, "TPipe::InitBuffer(T& que, uint8_t num, uint32_t len) not supports T as TBuf");
+    // CANN 8.5 refuses a queue without a local buffer here, at InitBuffer (declaring one compiles).
+    static_assert(T::kBufferPos != TPosition::GM && T::kBufferPos != TPosition::CO2 && T::kBufferPos != TPosition::MAX,
+                  "TQue/TQueBind: this position has no local buffer on A2/A3 (CO2 is GM there)");
     const uint32_t rounded = emu::RoundLen(len);
     que.EmuInit(state_.Reserve("TPipe::InitBuffer", T::kBufferPos, num, rounded, true), num, rounded);
     return true;
@@ -107,8 +110,6 @@ class TQueBind {
   static constexpr TPosition srcPosition = src;
   static constexpr TPosition dstPosition = dst;
   static constexpr TPosition kBufferPos = emu::BufferPosition(src, dst);
-  static_assert(kBufferPos != TPosition::GM && kBufferPos != TPosition::CO2 && kBufferPos != TPosition::MAX,
-                "TQue/TQueBind: this position has no local buffer on A2/A3 (CO2 is GM there)");
 
   TQueBind() = default;
 

@@ -115,11 +115,22 @@ constexpr HardEvent PipeEvent(pipe_t src, pipe_t dst) {
 template <pipe_t src, pipe_t dst>
 class TQueSync {
   static constexpr HardEvent kEvent = emu::PipeEvent(src, dst);
-  static_assert(kEvent != HardEvent::MAX, "TQueSync: no hardware event between these pipes");
 
  public:
-  void SetFlag(TEventID id) { AscendC::SetFlag<kEvent>(id); }
-  void WaitFlag(TEventID id) { AscendC::WaitFlag<kEvent>(id); }
+  // CANN 8.5 kernel_tquesync_impl.h: static_asserts src != dst (and that both pipes exist); a pair
+  // of distinct pipes without a hardware event between them compiles and fails here when called.
+  void SetFlag(TEventID id) {
+    static_assert(src != dst, "TQueSync: src/dst pipe cannot be same");
+    EMU_REQUIRE(kEvent != HardEvent::MAX, "TQueSync::SetFlag", "event", "no hardware event from pipe %d to pipe %d",
+                int(src), int(dst));
+    if constexpr (kEvent != HardEvent::MAX) AscendC::SetFlag<kEvent>(id);
+  }
+  void WaitFlag(TEventID id) {
+    static_assert(src != dst, "TQueSync: src/dst pipe cannot be same");
+    EMU_REQUIRE(kEvent != HardEvent::MAX, "TQueSync::WaitFlag", "event", "no hardware event from pipe %d to pipe %d",
+                int(src), int(dst));
+    if constexpr (kEvent != HardEvent::MAX) AscendC::WaitFlag<kEvent>(id);
+  }
 };
 
 }  // namespace AscendC

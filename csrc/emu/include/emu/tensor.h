@@ -65,8 +65,10 @@ class GlobalTensor {
     return t;
   }
 
+  // A packed sub-byte element (int4b_t) compiles with CANN 8.5 (no type check in its GlobalTensor /
+  // LocalTensor scalar access); the emulator does not model it and fails such a call when it runs.
   T GetValue(const uint64_t offset) const {
-    static_assert(emu::kBits<T> % 8 == 0, "GetValue on packed sub-byte GM is not supported");
+    EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::GetValue", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::GetValue", offset, 1);
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(true, false, addr_ + offset);
@@ -75,14 +77,14 @@ class GlobalTensor {
     return v;
   }
   __gm__ T& operator()(const uint64_t offset) const {
-    static_assert(emu::kBits<T> % 8 == 0, "operator() on packed sub-byte GM is not supported");
+    EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::operator()", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::operator()", offset, 1);
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(true, false, addr_ + offset);
     return *static_cast<T*>(emu::ScalarGmRef(addr_ + offset, sizeof(T)));
   }
   void SetValue(const uint64_t offset, T value) {
-    static_assert(emu::kBits<T> % 8 == 0, "SetValue on packed sub-byte GM is not supported");
+    EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::SetValue", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::SetValue", offset, 1);
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(true, true, addr_ + offset);
@@ -194,7 +196,7 @@ class LocalTensor {
     }
   }
   T& operator()(const uint32_t index) const {
-    static_assert(emu::kBits<T> % 8 == 0, "operator() on packed int4b_t is not supported");
+    EMU_REQUIRE(emu::kBits<T> % 8 == 0, "LocalTensor::operator()", "not-emulated", "packed int4b_t");
     CheckAccess("LocalTensor::operator()", index, 1);
     emu::Core().counters.scalarOps++;
     emu::TraceScalar(false, false);

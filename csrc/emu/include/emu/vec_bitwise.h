@@ -41,6 +41,9 @@ inline uint32_t ShiftAmount(const char* api, T s) {
 }
 }  // namespace emu
 
+// The count form's element type: dav_c220 checks it with an ASCENDC_ASSERT (a run-time abort in CPU-debug,
+// compiled out on the device) and runs every type as int16_t, so any type compiles and an unsupported one
+// fails here when called; the mask forms' check is a static_assert.
 #define EMU_BITWISE_OP(NAME, EXPR)                                                                              \
   template <typename T, bool isSetMask = true>                                                                  \
   void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1, uint64_t mask[], \
@@ -58,7 +61,8 @@ inline uint32_t ShiftAmount(const char* api, T s) {
   }                                                                                                             \
   template <typename T>                                                                                         \
   void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<T>& src1, const int32_t& count) { \
-    static_assert(emu::kIsB16Int<T> || emu::kIsB32Int<T>, #NAME ": int16_t / uint16_t / int32_t / uint32_t only");  \
+    EMU_REQUIRE(emu::kIsB16Int<T> || emu::kIsB32Int<T>, #NAME, "dtype",                                       \
+                "int16_t / uint16_t / int32_t / uint32_t only");                                              \
     emu::BitwiseCount(#NAME, dst, src0, src1, count, [](int16_t a, int16_t b) { return static_cast<int16_t>(EXPR); }); \
   }
 

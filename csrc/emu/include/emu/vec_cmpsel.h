@@ -65,7 +65,9 @@ bool CompareValues(CMPMODE mode, T a, T b) {
 template <typename T, typename U>
 void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<T>& src0, const LocalTensor<T>* src1,
                   T scalar, CMPMODE mode, uint32_t count) {
-  static_assert(std::is_same_v<U, uint8_t> || std::is_same_v<U, int8_t>, "Compare: the mask tensor is uint8_t or int8_t");
+  // dav_c220 writes the mask through a uint8_t view of dst whatever its type (no compile-time check).
+  EMU_REQUIRE((std::is_same_v<U, uint8_t> || std::is_same_v<U, int8_t>), api, "dtype",
+              "the mask tensor is uint8_t or int8_t");
   static_assert(std::is_same_v<T, half> || std::is_same_v<T, float> || std::is_same_v<T, int32_t>,
                 "Compare: half, float or int32_t (EQ only) on A2/A3");
   RequireVectorCore(api);
@@ -113,8 +115,9 @@ template <typename T, typename U, typename F>
 void SelectLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<U>& selMask, const LocalTensor<T>& src0,
                  SELMODE mode, bool scalarSrc1, const LanePlan& p, const Layout& ld, const Layout& l0, F&& src1At) {
   static_assert(std::is_same_v<T, half> || std::is_same_v<T, float>, "Select: half or float only on A2/A3");
-  static_assert(std::is_same_v<U, uint8_t> || std::is_same_v<U, uint16_t> || std::is_same_v<U, uint32_t> ||
-                std::is_same_v<U, uint64_t>, "Select: selMask is uint8_t/uint16_t/uint32_t/uint64_t");
+  // dav_c220 checks selMask's type with an ASCENDC_ASSERT (kernel_operator_vec_cmpsel_impl.h): it compiles.
+  EMU_REQUIRE((std::is_same_v<U, uint8_t> || std::is_same_v<U, uint16_t> || std::is_same_v<U, uint32_t> ||
+               std::is_same_v<U, uint64_t>), api, "dtype", "selMask is uint8_t/uint16_t/uint32_t/uint64_t");
   RequireVectorCore(api);
   EMU_REQUIRE(scalarSrc1 == (mode == SELMODE::VSEL_TENSOR_SCALAR_MODE), api, "sel-mode",
               "SELMODE %d %s; a scalar src1 needs VSEL_TENSOR_SCALAR_MODE, a tensor src1 VSEL_CMPMASK_SPR or "
@@ -210,8 +213,9 @@ namespace emu {
 template <typename T, typename F>
 uint64_t GatherMaskLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src0, bool reduceMode, uint32_t mask,
                          const GatherMaskParams& gp, F&& patternBit) {
-  static_assert(sizeof(T) == 2 || sizeof(T) == 4, "GatherMask: 16- or 32-bit elements only on A2/A3");
   const char* api = "GatherMask";
+  // dav_c220 kernel_operator_vec_gather_mask_impl.h checks the type with ASCENDC_ASSERT: it compiles.
+  EMU_REQUIRE(sizeof(T) == 2 || sizeof(T) == 4, api, "dtype", "16- or 32-bit elements only on A2/A3");
   RequireVectorCore(api);
   EMU_REQUIRE(!reduceMode || mask >= 1, api, "param-range", "counter mode (reduceMode) needs mask >= 1");
   EMU_REQUIRE(gp.repeatTimes <= 255, api, "param-range", "repeatTimes %u exceeds 255", gp.repeatTimes);
@@ -265,9 +269,13 @@ void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const uin
 template <typename T, typename U, GatherMaskMode mode = defaultGatherMaskMode>
 void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTensor<U>& src1Pattern,
                 const bool reduceMode, const uint32_t mask, const GatherMaskParams& gatherMaskParams, uint64_t& rsvdCnt) {
-  static_assert((std::is_same_v<U, uint16_t> && sizeof(T) == 2) || (std::is_same_v<U, uint32_t> && sizeof(T) == 4),
-                "GatherMask: src1Pattern is uint16_t for 16-bit data, uint32_t for 32-bit data");
   const char* api = "GatherMask";
+  // dav_c220 has a GatherMaskCal for uint16_t and for uint32_t patterns, each checking the element type
+  // with an ASCENDC_ASSERT (kernel_operator_vec_gather_mask_impl.h): another pattern type does not
+  // compile, a pattern of the other width compiles and fails when called.
+  static_assert(std::is_same_v<U, uint16_t> || std::is_same_v<U, uint32_t>, "GatherMask: src1Pattern is uint16_t or uint32_t");
+  EMU_REQUIRE((std::is_same_v<U, uint16_t> && sizeof(T) == 2) || (std::is_same_v<U, uint32_t> && sizeof(T) == 4), api,
+              "dtype", "src1Pattern is uint16_t for 16-bit data, uint32_t for 32-bit data");
   emu::RequireGatherMaskV2<mode>();
   const uint32_t perRepeat = reduceMode ? mask : emu::LanesFor(sizeof(T));
   const uint64_t stride = uint64_t(gatherMaskParams.src1RepeatStride) * 256;  // bits
@@ -285,8 +293,9 @@ namespace emu {
 template <typename T>
 void GatherLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LocalTensor<uint32_t>& srcOffset,
                  uint32_t srcBaseAddr, const LanePlan& p, uint16_t dstRepStride) {
-  static_assert(sizeof(T) == 2 || sizeof(T) == 4, "Gather: 16- or 32-bit elements only on A2/A3");
   const char* api = "Gather";
+  // dav_c220 kernel_operator_vec_gather_impl.h: ASCENDC_ASSERT (size of dtype 2 / 4): it compiles.
+  EMU_REQUIRE(sizeof(T) == 2 || sizeof(T) == 4, api, "dtype", "16- or 32-bit elements only on A2/A3");
   RequireVectorCore(api);
   src.CheckAlign(api, "src", 32);
   uint8_t* d = Prepare(api, "dst", dst, p, Layout{sizeof(T), 1, dstRepStride});

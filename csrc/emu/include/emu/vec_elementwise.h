@@ -88,7 +88,11 @@ EMU_BINARY_OP(Min, EMU_ANY_ARITH, [](auto a, auto b) { return a < b ? a : b; })
 EMU_BINARY_OP(AddRelu, (EMU_FLOAT_ONLY || std::is_same_v<T, int16_t>),
               [](auto a, auto b) { auto s = a + b; return s > 0 ? s : decltype(s)(0); })
 
-#define EMU_UNARY_OP(NAME, REQUIRE, EXPR)                                                                       \
+// COUNT_COMPILES: the element types the count form compiles for. dav_c220 checks the count form's
+// type with an ASCENDC_ASSERT (a run-time abort in CPU-debug, compiled out on the device) and then
+// calls the intrinsic, so it compiles wherever the intrinsic has an overload (vabs: int16_t too); such
+// a call fails here when it runs. The mask forms' check is a static_assert.
+#define EMU_UNARY_OP(NAME, REQUIRE, COUNT_COMPILES, EXPR)                                                       \
   template <typename T, bool isSetMask = true>                                                                  \
   void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, uint64_t mask[], const uint8_t repeatTime,    \
             const UnaryRepeatParams& repeatParams) {                                                            \
@@ -105,19 +109,21 @@ EMU_BINARY_OP(AddRelu, (EMU_FLOAT_ONLY || std::is_same_v<T, int16_t>),
   }                                                                                                             \
   template <typename T>                                                                                         \
   void NAME(const LocalTensor<T>& dst, const LocalTensor<T>& src, const int32_t& count) {                      \
-    static_assert(REQUIRE, #NAME ": unsupported element type on A2/A3");                                       \
+    static_assert(COUNT_COMPILES, #NAME ": unsupported element type on A2/A3");                                \
+    EMU_REQUIRE(REQUIRE, #NAME, "dtype", "unsupported element type on A2/A3");                                \
     emu::UnaryCount(#NAME, dst, src, count, [](T a) { return emu::Arith1(a, EXPR); });                         \
   }
 
 // Exp, Ln and Sqrt use the C library in fp32; the NPU's accuracy for them is not published,
 // so references that must match the emulator bit for bit compute them the same way.
-EMU_UNARY_OP(Exp, EMU_FLOAT_ONLY, [](float a) { return std::exp(a); })
-EMU_UNARY_OP(Ln, EMU_FLOAT_ONLY, [](float a) { return std::log(a); })
-EMU_UNARY_OP(Sqrt, EMU_FLOAT_ONLY, [](float a) { return std::sqrt(a); })
-EMU_UNARY_OP(Rsqrt, EMU_FLOAT_ONLY, [](float a) { return 1.0f / std::sqrt(a); })
-EMU_UNARY_OP(Reciprocal, EMU_FLOAT_ONLY, [](float a) { return 1.0f / a; })
-EMU_UNARY_OP(Abs, EMU_FLOAT_ONLY, [](auto a) { return a < 0 ? -a : a; })
-EMU_UNARY_OP(Relu, (EMU_FLOAT_ONLY || std::is_same_v<T, int32_t>), [](auto a) { return a > 0 ? a : decltype(a)(0); })
+EMU_UNARY_OP(Exp, EMU_FLOAT_ONLY, EMU_FLOAT_ONLY, [](float a) { return std::exp(a); })
+EMU_UNARY_OP(Ln, EMU_FLOAT_ONLY, EMU_FLOAT_ONLY, [](float a) { return std::log(a); })
+EMU_UNARY_OP(Sqrt, EMU_FLOAT_ONLY, EMU_FLOAT_ONLY, [](float a) { return std::sqrt(a); })
+EMU_UNARY_OP(Rsqrt, EMU_FLOAT_ONLY, EMU_FLOAT_ONLY, [](float a) { return 1.0f / std::sqrt(a); })
+EMU_UNARY_OP(Reciprocal, EMU_FLOAT_ONLY, EMU_FLOAT_ONLY, [](float a) { return 1.0f / a; })
+EMU_UNARY_OP(Abs, EMU_FLOAT_ONLY, (EMU_FLOAT_ONLY || std::is_same_v<T, int16_t>), [](auto a) { return a < 0 ? -a : a; })
+EMU_UNARY_OP(Relu, (EMU_FLOAT_ONLY || std::is_same_v<T, int32_t>), (EMU_FLOAT_ONLY || std::is_same_v<T, int32_t>),
+             [](auto a) { return a > 0 ? a : decltype(a)(0); })
 
 // Tensor-scalar forms: dst = f(src, scalar). Each has a `const T&` scalar form and a form whose
 // scalar type U is deduced separately (enabled when U is T), as CANN declares them.

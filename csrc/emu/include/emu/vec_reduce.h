@@ -208,8 +208,9 @@ EMU_WHOLE_REDUCE(WholeReduceSum, false, , ReduceOrder::ORDER_ONLY_VALUE)
 // j of the repeat at dst + (r * dstRepStride + j * dstBlkStride) * 32 bytes.
 template <typename T>
 void Brcb(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint8_t repeatTime, const BrcbRepeatParams& repeatParams) {
-  static_assert(sizeof(T) == 2 || sizeof(T) == 4, "Brcb: 16- or 32-bit elements only");
   const char* api = "Brcb";
+  // dav_c220 kernel_operator_vec_brcb_impl.h: ASCENDC_ASSERT for other sizes, so they compile.
+  EMU_REQUIRE(sizeof(T) == 2 || sizeof(T) == 4, api, "dtype", "16- or 32-bit elements only");
   emu::RequireVectorCore(api);
   ResetMask();  // dav_c220 kernel_operator_vec_brcb_impl.h
   if (repeatTime == 0) return;

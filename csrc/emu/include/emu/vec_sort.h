@@ -197,8 +197,9 @@ inline void GetMrgSortResult(uint16_t& mrgSortList1, uint16_t& mrgSortList2, uin
 template <typename T>
 void Extract(const LocalTensor<T>& dstValueLocal, const LocalTensor<uint32_t>& dstIndexLocal, const LocalTensor<T>& sortedLocal,
              const int32_t repeatTimes) {
-  static_assert(emu::kIsSortType<T>, "Extract: half or float scores only on A2/A3");
   const char* api = "Extract";
+  // kernel_operator_proposal_intf_impl.h checks the type with ASCENDC_ASSERT: other types compile.
+  EMU_REQUIRE(emu::kIsSortType<T>, api, "dtype", "half or float scores only on A2/A3");
   emu::RequireVectorCore(api);
   emu::CheckSortRepeat(api, repeatTimes);
   dstValueLocal.CheckAlign(api, "dstValueLocal", 32);
