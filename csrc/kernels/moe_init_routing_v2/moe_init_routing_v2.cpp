@@ -44,12 +44,15 @@ class MoeInitRoutingKernel {
     scalesInUb_ = t.hasScale && tokens <= kMoeRoutingScaleWords;
     const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
+    // Core 0: the Gather offsets of expert_tokens (and their scratch), computed while the ids load.
+    const uint32_t offsetBytes = GetBlockIdx() == 0 ? 2 * AlignUp(t.experts, 8) * sizeof(int32_t) : 0;
+    if (offsetBytes) pipe_.InitBuffer(offsetBuf_, offsetBytes);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
     pipe_.InitBuffer(countBuf_, countWords * sizeof(int32_t) + scaleBytes);
     pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales
     // Copy slots (one event id each) in the UB left, and a zero row.
     const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + countWords * sizeof(int32_t) + scaleBytes +
-                           rangeBytes + rowBuf_;
+                           rangeBytes + rowBuf_ + offsetBytes;
     const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
     slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
     pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
@@ -63,6 +66,12 @@ class MoeInitRoutingKernel {
     rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
     rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
     zeroRow_ = copyBuf_.GetWithOffset<int8_t>(rowBuf_, slots_ * rowBuf_);
+    // Ids within one or two 64-byte lines: scalar GM reads (one DataCache miss) instead of a copy
+    // through UB (a copy's overhead plus the GM read latency).
+    idsInGm_ = t.pairs <= kMoeRoutingGmIds;
+    // A single token: every active row is a copy of x[0], loaded once into slot 0 before the scans
+    // (with the ids in GM, so that no id load waits behind it).
+    oneRow_ = tokens == 1 && idsInGm_ && t.rowBytes <= kMoeRoutingRowChunk && begin_ < end_;
   }
 
   __aicore__ inline void Process() {
@@ -70,6 +79,12 @@ class MoeInitRoutingKernel {
     if (scalesInUb_ && begin_ < end_) {  // the first id load's MTE2 -> S wait covers this copy
       DataCopyPad(scaleUb_, scale_, DataCopyExtParams(1, t_.pairs / t_.topK * sizeof(float), 0, 0, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+      if (idsInGm_) SetFlag<HardEvent::MTE2_S>(1);  // no id load: WriteRange waits for this one
+    }
+    if (oneRow_) {  // the only source row, while the ids are read and counted
+      DataCopyPad(copyBuf_.GetWithOffset<int8_t>(rowBuf_, 0), x_, DataCopyExtParams(1, t_.rowBytes, 0, 0, 0),
+                  DataCopyPadExtParams<int8_t>(false, 0, 0, 0));
+      SetFlag<HardEvent::MTE2_MTE3>(0);
     }
     Histogram();
     if (begin_ >= end_) {  // core 0 without pairs (P = 0)
@@ -78,6 +93,7 @@ class MoeInitRoutingKernel {
     }
     SetFlag<HardEvent::V_MTE3>(0);  // the zero row is written
     WaitFlag<HardEvent::V_MTE3>(0);
+    if (scalesInUb_ && idsInGm_) WaitFlag<HardEvent::MTE2_S>(1);
     for (uint64_t a = begin_; a < end_; a += kMoeRoutingRange) {
       const uint64_t b = end_ - a < kMoeRoutingRange ? end_ : a + kMoeRoutingRange;
       SetFlag<HardEvent::MTE3_S>(0);  // the previous range's (or the counts') writes read these buffers
@@ -108,7 +124,7 @@ class MoeInitRoutingKernel {
   // chunk: the second scan reuses the histogram's); returns n.
   __aicore__ inline uint32_t LoadIds(uint32_t c) {
     const uint32_t n = t_.pairs - c < kMoeRoutingIdChunk ? t_.pairs - c : kMoeRoutingIdChunk;
-    if (c == loadedChunk_) return n;
+    if (c == loadedChunk_ || idsInGm_) return n;  // idsInGm_: one chunk (c = 0), read from GM
     loadedChunk_ = c;
     SetFlag<HardEvent::S_MTE2>(0);  // scalar reads of the previous chunk are done
     WaitFlag<HardEvent::S_MTE2>(0);
@@ -122,7 +138,10 @@ class MoeInitRoutingKernel {
   // Ids i and i + 1 of the loaded chunk (i even) with one 64-bit scalar read of the int32 pair
   // (little-endian: id i in the low half); i + 1 == n: id i alone.
   __aicore__ inline void ReadIds(uint32_t i, uint32_t n, int32_t& first, int32_t& second) {
-    if (i + 1 < n) {
+    if (idsInGm_) {  // input data, so no other core wrote it: the DataCache cannot be stale
+      first = ids_.GetValue(i);
+      if (i + 1 < n) second = ids_.GetValue(i + 1);
+    } else if (i + 1 < n) {
       const uint64_t both = static_cast<uint64_t>(idBuf_.Get<int64_t>().GetValue(i / 2));
       first = static_cast<int32_t>(static_cast<uint32_t>(both));
       second = static_cast<int32_t>(static_cast<uint32_t>(both >> 32));
@@ -150,6 +169,7 @@ class MoeInitRoutingKernel {
     // The zero row for dropped pairs (int16 lanes: Duplicate takes 16/32-bit elements), written while
     // the first ids load.
     if (begin_ < end_) Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(rowBuf_ / 2));
+    if (GetBlockIdx() == 0 && idsInGm_) ExpertOffsets();  // a few pairs: core 0's scans are short
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
       for (uint32_t i = 0; i < n; i += 2) {
@@ -193,17 +213,17 @@ class MoeInitRoutingKernel {
   // Core 0, after its row copies are issued: counts or running sums of the active experts put back
   // in expert order (one Gather through the transposed positions), widened to int64 by one Cast.
   // The scratch words are those of the finished scans (seen_, nextRow_, counts_ and rowSums_).
-  __aicore__ inline void WriteExpertTokens() {
+  // Core 0, before the scans when they are short (the vector unit is idle while the ids load; with
+  // more pairs the scalar's issue time would delay core 0's scan), else after its row copies are
+  // issued: the byte offset of expert
+  // e's word in the transposed table, 4 * ((e - 8q) * ng + q) with q = e / 8, i.e.
+  // 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float (e < 2^24).
+  __aicore__ inline void ExpertOffsets() {
     const int32_t experts = static_cast<int32_t>(t_.experts);
-    SetFlag<HardEvent::S_V>(0);  // the scalar writes of the scans are done
-    WaitFlag<HardEvent::S_V>(0);
-    if (t_.countType == 0) {  // running sums: each row plus its group's start
-      for (uint32_t r = 0; r < 8; ++r) Add(rowSums_[r * ng_], rowSums_[r * ng_], groupStart_, int32_t(ng_));
-    }
-    // Byte offset of expert e's word: 4 * ((e - 8q) * ng + q) with q = e / 8, i.e.
-    // 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float (e < 2^24).
-    const LocalTensor<float> eFloat = seen_.ReinterpretCast<float>();
-    const LocalTensor<int32_t> offset = nextRow_;
+    const LocalTensor<int32_t> offset = offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), 0);
+    const LocalTensor<int32_t> scratch =
+        offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), AlignUp(t_.experts, 8) * sizeof(int32_t));
+    const LocalTensor<float> eFloat = scratch.ReinterpretCast<float>();
     CreateVecIndex(eFloat, 0.0f, t_.experts);
     PipeBarrier<PIPE_V>();
     Muls(eFloat, eFloat, 0.125f, experts);
@@ -211,12 +231,25 @@ class MoeInitRoutingKernel {
     Cast(offset, eFloat, RoundMode::CAST_FLOOR, t_.experts);
     PipeBarrier<PIPE_V>();
     Muls(offset, offset, static_cast<int32_t>(4 - 32 * ng_), experts);
-    CreateVecIndex(seen_, int32_t(0), t_.experts);
+    CreateVecIndex(scratch, int32_t(0), t_.experts);
     PipeBarrier<PIPE_V>();
-    Muls(seen_, seen_, static_cast<int32_t>(4 * ng_), experts);
+    Muls(scratch, scratch, static_cast<int32_t>(4 * ng_), experts);
     PipeBarrier<PIPE_V>();
-    Add(offset, offset, seen_, experts);
-    PipeBarrier<PIPE_V>();
+    Add(offset, offset, scratch, experts);
+  }
+
+  __aicore__ inline void WriteExpertTokens() {
+    SetFlag<HardEvent::S_V>(0);  // the scalar writes of the scans are done
+    WaitFlag<HardEvent::S_V>(0);
+    if (t_.countType == 0) {  // running sums: each row plus its group's start
+      for (uint32_t r = 0; r < 8; ++r) Add(rowSums_[r * ng_], rowSums_[r * ng_], groupStart_, int32_t(ng_));
+      PipeBarrier<PIPE_V>();
+    }
+    if (!idsInGm_) {
+      ExpertOffsets();
+      PipeBarrier<PIPE_V>();
+    }
+    const LocalTensor<int32_t> offset = offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), 0);
     Gather(seen_, t_.countType == 1 ? counts_ : rowSums_, offset.ReinterpretCast<uint32_t>(), 0, t_.experts);
     PipeBarrier<PIPE_V>();
     const LocalTensor<int64_t> out = countBuf_.GetWithOffset<int64_t>(t_.experts, 0);  // over counts_, rowSums_
@@ -293,6 +326,13 @@ class MoeInitRoutingKernel {
     for (uint32_t i = 0; i < n; ++i) {
       const uint64_t row = a + i;
       const bool active = row < activeRows_;
+      if (oneRow_ && active) {
+        if (!oneRowReady_) WaitFlag<HardEvent::MTE2_MTE3>(0);
+        oneRowReady_ = true;
+        DataCopyPad(expandedX_[row * t_.rowBytes], copyBuf_.GetWithOffset<int8_t>(rowBuf_, 0),
+                    DataCopyExtParams(1, t_.rowBytes, 0, 0, 0));
+        continue;
+      }
       const uint64_t src = active ? uint64_t(pairOfRow_.GetValue(i)) / t_.topK : 0;
       for (uint32_t off = 0; off < t_.rowBytes; off += rowChunk_) {
         const uint32_t len = t_.rowBytes - off < rowChunk_ ? t_.rowBytes - off : rowChunk_;
@@ -318,6 +358,7 @@ class MoeInitRoutingKernel {
     ++copies_;
   }
   __aicore__ inline void DrainCopies() {  // every SetFlag gets its WaitFlag
+    if (oneRow_ && !oneRowReady_) WaitFlag<HardEvent::MTE2_MTE3>(0);
     for (uint32_t s = 0; s < slots_ && s < copies_; ++s) WaitFlag<HardEvent::MTE3_MTE2>((copies_ - 1 - s) % slots_);
   }
 
@@ -327,9 +368,9 @@ class MoeInitRoutingKernel {
   uint32_t loadedChunk_ = 0xFFFFFFFFu;  // first id of the chunk in idBuf_ (none yet)
   uint32_t windowBegin_ = 0, windowEnd_ = 0;  // experts [begin, end) with rows in the current range
   uint32_t ng_ = 0;                           // columns of the transposed bucket table (groups, rounded up)
-  bool scalesInUb_ = false;
+  bool scalesInUb_ = false, oneRow_ = false, oneRowReady_ = false, idsInGm_ = false;
   TPipe pipe_;
-  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_;
+  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_, offsetBuf_;
   LocalTensor<int32_t> counts_, rowSums_, groupStart_, nextRow_, seen_, pairOfRow_, rowOfPair_;
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;

@@ -24,6 +24,7 @@ constexpr uint32_t kMoeRoutingRange = 4096;       // output rows a core settles 
 constexpr uint32_t kMoeRoutingRowChunk = 16384;   // bytes per row-copy tile
 constexpr uint32_t kMoeRoutingScaleWords = 4096;  // per-token scales kept in UB up to this many tokens
 constexpr uint32_t kMoeRoutingMaxCopySlots = 8;   // row copies in flight (event ids 0-7)
+constexpr uint32_t kMoeRoutingGmIds = 16;         // up to this many ids are read from GM by the scalar unit
 constexpr uint32_t kMoeRoutingUbBytes = 184 * 1024;  // UB the kernel's buffers may take
 
 }  // namespace ascend_glm5
