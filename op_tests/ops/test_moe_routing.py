@@ -187,6 +187,46 @@ def test_init_routing_counts_and_running_sums(tokens, top_k, experts):
             assert torch.equal(got, counts if count_type == 1 else counts.cumsum(0))
 
 
+# Decode paths: up to 16 ids are read by the scalar unit from GM (no copy through UB); a single token
+# (rows up to 16 KiB) has its row loaded once per core before the scans and stored to each of the core's
+# active rows. Cases: one token with K = 8 and K = 16 (the most ids read from GM), with dropped pairs and
+# on 1 AI core (2 vector cores: several rows each from the one load); one token with a row wider than
+# 16 KiB (ids from GM, rows copied piece by piece); two tokens (16 ids from GM, rows by pair); one token
+# with K = 17 (ids through UB again).
+@pytest.mark.parametrize("cores,tokens,top_k,experts,hidden", [
+    (24, 1, 8, 256, 6144), (24, 1, 16, 20, 100), (1, 1, 16, 20, 6144), (24, 1, 8, 16, 20000),
+    (24, 2, 8, 32, 96), (24, 1, 17, 64, 64),
+])
+def test_init_routing_few_ids_and_one_token(cores, tokens, top_k, experts, hidden):
+    g = torch.Generator().manual_seed(tokens * 31 + top_k + hidden)
+    x = torch.randint(-127, 128, (tokens, hidden), dtype=torch.int8, generator=g)
+    scale = torch.rand(tokens, generator=g)
+    with ai_cores(cores):
+        for dropped in (False, True):
+            ids = _ids(tokens, top_k, experts, g, dropped=dropped)
+            if dropped:
+                ids[0, 1] = -1  # at least one dropped pair
+            for rng in ([], [1, experts - 2]):
+                for row_idx_type in (0, 1):
+                    _init_both(x, ids, scale if row_idx_type == 0 else None, experts, rng, row_idx_type,
+                               1 - row_idx_type)
+
+
+def test_init_routing_one_token_reads_its_row_once_per_core():
+    # One token, 8 pairs over 8 vector cores: each core loads x[0] once (not once per active row) and
+    # reads no ids through UB (they are scalar GM reads); the scale of the token once into UB.
+    g = torch.Generator().manual_seed(3)
+    hidden, experts = 1024, 64
+    ids = _ids(1, 8, experts, g)
+    x = torch.randint(-100, 100, (1, hidden), dtype=torch.int8, generator=g)
+    ops.moe_init_routing_v2(x, ids, scale=torch.rand(1), expert_num=experts, expert_tokens_num_type=1,
+                            quant_mode=-1)
+    launch = cpu_module().last_launch()
+    busy = 8  # cores with a pair
+    assert launch["total"]["mte2_bytes"] == busy * (hidden + 4)
+    assert launch["total"]["mte3_bytes"] == 8 * hidden + 2 * 8 * 4 + experts * 8
+
+
 def test_init_routing_no_pairs_and_all_dropped():
     ex, idx, counts, sc = ops.moe_init_routing_v2(torch.zeros(0, 8, dtype=torch.int8),
                                                   torch.zeros(0, 2, dtype=torch.int32), expert_num=4, quant_mode=-1,
