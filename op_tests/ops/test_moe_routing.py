@@ -348,8 +348,9 @@ def test_init_then_finalize_is_the_weighted_sum_of_token_rows():
 
 
 def test_finalize_routing_gm_traffic():
-    # Each routed row read once (dropped ones never), out written once; each core reads the dst and
-    # scale words of its tokens once (one token per core here: 30 tiles on 48 cores).
+    # Each routed row read once (dropped ones never), out written once; each core copies the scale
+    # words of its tokens once (one token per core here: 30 tiles on 48 cores, so its K dst words
+    # are scalar GM reads, not copied).
     g = torch.Generator().manual_seed(6)
     tokens, top_k, hidden = 30, 4, 1000
     rows = torch.randn(tokens * top_k, hidden, generator=g).to(torch.bfloat16)
@@ -358,8 +359,32 @@ def test_finalize_routing_gm_traffic():
     ops.moe_finalize_routing(rows, None, None, None, torch.rand(tokens, top_k), dst, None, 2)
     launch = cpu_module().last_launch()
     assert launch["kernel"] == "moe_finalize_routing"
-    assert launch["total"]["mte2_bytes"] == int((dst >= 0).sum()) * hidden * 2 + tokens * top_k * 8
+    assert launch["total"]["mte2_bytes"] == int((dst >= 0).sum()) * hidden * 2 + tokens * top_k * 4
     assert launch["total"]["mte3_bytes"] == tokens * hidden * 2
+
+
+# A core whose tiles all belong to one token reads that token's K dst words (K <= 16, row order, no
+# bias) from GM by the scalar unit and waits for its scales only once its row loads are issued. Cases:
+# one token over many cores (K = 8 and 16), with and without scales, dropped slots; two cores with
+# several tokens each (dst through UB); K = 17 (through UB); bias (through UB); column order.
+@pytest.mark.parametrize("cores,tokens,top_k,hidden", [
+    (24, 1, 8, 6144), (24, 1, 16, 700), (24, 3, 8, 256), (1, 5, 8, 192), (24, 1, 17, 640),
+])
+def test_finalize_one_token_dst_from_gm(cores, tokens, top_k, hidden):
+    g = torch.Generator().manual_seed(tokens * 13 + top_k + hidden)
+    experts = 40
+    pairs = tokens * top_k
+    rows = torch.randn(pairs, hidden, generator=g).to(torch.bfloat16)
+    dst = torch.randperm(pairs, generator=g).to(torch.int32)
+    dst[1::3] = -1
+    ids = torch.randint(0, experts, (tokens, top_k), generator=g).to(torch.int32)
+    bias = torch.randn(experts, hidden, generator=g).to(torch.bfloat16)
+    with ai_cores(cores):
+        for w in (torch.rand(tokens, top_k, generator=g), None):
+            for b, mode in ((None, 2), (bias, 2), (None, 0)):
+                got = ops.moe_finalize_routing(rows, None, None, b, w, dst, ids, mode)
+                want = ref_finalize(rows, None, None, b, w, dst, ids, mode, tokens=tokens)
+                assert torch.equal(got, want), (w is None, b is None, mode)
 
 
 def test_rejects_bad_arguments():

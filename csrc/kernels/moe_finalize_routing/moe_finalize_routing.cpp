@@ -63,6 +63,8 @@ class MoeFinalizeRoutingKernel {
         loadSlot_ = kFirstLoad;
         loadLimit_ = batchTiles < tileEnd_ ? batchTiles : tileEnd_;
         IssueLoads();
+        if (indexPending_) WaitFlag<HardEvent::MTE2_S>(0);  // the scales / expert ids, once the loads are issued
+        indexPending_ = false;
       }
       Tile(token, static_cast<uint32_t>(i % chunks_));
     }
@@ -85,9 +87,12 @@ class MoeFinalizeRoutingKernel {
   // Where scales / expert ids of (token, k) sit ([T, K] in GM, so [batch, K] in UB).
   __aicore__ inline uint32_t PairAt(uint32_t token, uint32_t k) const { return (token - batchBegin_) * t_.topK + k; }
   // The first slot >= k of `token` whose row exists (a dropped pair has a dst outside [0, T*K)), or K.
+  __aicore__ inline int32_t Dst(uint32_t token, uint32_t k) const {
+    return dstInGm_ ? dst_.GetValue(uint64_t(token) * t_.topK + k) : dstUb_.GetValue(DstAt(token, k));
+  }
   __aicore__ inline uint32_t NextSlot(uint32_t token, uint32_t k) const {
     for (; k < t_.topK; ++k) {
-      const int32_t d = dstUb_.GetValue(DstAt(token, k));
+      const int32_t d = Dst(token, k);
       if (d >= 0 && uint32_t(d) < pairs_) return k;
     }
     return t_.topK;
@@ -101,18 +106,29 @@ class MoeFinalizeRoutingKernel {
     WaitFlag<HardEvent::S_MTE2>(0);
     const DataCopyPadExtParams<int32_t> noPad(false, 0, 0, 0);
     const DataCopyExtParams pairs(1, n * t_.topK * sizeof(int32_t), 0, 0, 0);
-    if (slotOrder_) {
-      DataCopyPad(dstUb_, dst_[uint64_t(token) * t_.topK], pairs, noPad);
-    } else {  // K runs of n tokens, T apart in GM; each run starts on a 32-byte boundary in UB
-      const DataCopyExtParams runs(static_cast<uint16_t>(t_.topK), n * sizeof(int32_t),
-                                   (t_.tokens - n) * sizeof(int32_t), 0, 0);
-      DataCopyPad(dstUb_, dst_[token], runs, noPad);
+    // One token in row order without bias: its K dst words (one or two 64-byte lines) are read by the
+    // scalar unit from GM (input data: the DataCache cannot be stale), so the row loads need not wait
+    // for a copy (the bias rows would: their expert ids come through UB).
+    dstInGm_ = slotOrder_ && n == 1 && t_.topK <= kMoeFinalizeGmDst && !t_.hasBias;
+    if (!dstInGm_) {
+      if (slotOrder_) {
+        DataCopyPad(dstUb_, dst_[uint64_t(token) * t_.topK], pairs, noPad);
+      } else {  // K runs of n tokens, T apart in GM; each run starts on a 32-byte boundary in UB
+        const DataCopyExtParams runs(static_cast<uint16_t>(t_.topK), n * sizeof(int32_t),
+                                     (t_.tokens - n) * sizeof(int32_t), 0, 0);
+        DataCopyPad(dstUb_, dst_[token], runs, noPad);
+      }
     }
     if (t_.hasScales)
       DataCopyPad(scaleUb_, scales_[uint64_t(token) * t_.topK], pairs, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     if (t_.hasBias) DataCopyPad(expertUb_, experts_[uint64_t(token) * t_.topK], pairs, noPad);
-    SetFlag<HardEvent::MTE2_S>(0);
-    WaitFlag<HardEvent::MTE2_S>(0);
+    if (!dstInGm_) {
+      SetFlag<HardEvent::MTE2_S>(0);
+      WaitFlag<HardEvent::MTE2_S>(0);
+    } else if (t_.hasScales) {  // waited for once the row loads are issued (Process)
+      SetFlag<HardEvent::MTE2_S>(0);
+      indexPending_ = true;
+    }
     batchBegin_ = token;
     batchEnd_ = token + n;
     batchStride_ = AlignUp(n, 8);
@@ -133,7 +149,7 @@ class MoeFinalizeRoutingKernel {
         // is clamped so that the bias read stays inside the bias tensor (a negative id, as uint32, is large).
         uint32_t expert = t_.hasBias ? static_cast<uint32_t>(expertUb_.GetValue(PairAt(token, loadSlot_))) : 0;
         if (expert >= t_.experts) expert = t_.experts - 1;
-        const uint32_t row = static_cast<uint32_t>(dstUb_.GetValue(DstAt(token, loadSlot_)));
+        const uint32_t row = static_cast<uint32_t>(Dst(token, loadSlot_));
         Load(rows_, row, t_.hasBias != 0, bias_, expert, col, len);
         loadSlot_ = NextSlot(token, loadSlot_ + 1);
       } else {
@@ -202,7 +218,7 @@ class MoeFinalizeRoutingKernel {
   uint32_t pairs_ = 0, chunks_ = 0, loadLen_ = 0, loads_ = 0;  // loads_: load buffers (one event id each)
   uint64_t tileBegin_ = 0, tileEnd_ = 0;
   uint32_t batchMax_ = 0, batchBegin_ = 0, batchEnd_ = 0, batchStride_ = 0;
-  bool slotOrder_ = true;
+  bool slotOrder_ = true, dstInGm_ = false, indexPending_ = false;
   uint64_t loadTile_ = 0, loadLimit_ = 0;  // the tile whose loads are issued next; loads stop at loadLimit_
   uint32_t loadSlot_ = kFirstLoad;         // its next load: kFirstLoad (skip rows), a slot, or K (done)
   uint32_t issued_ = 0, used_ = 0;         // loads issued / consumed so far
