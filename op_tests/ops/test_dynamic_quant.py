@@ -157,3 +157,37 @@ def test_nan_in_a_later_tile_gives_a_nan_scale(where):
     x[0, where] = float("nan")
     x[0, -1] = 100.0  # a larger finite value in the last tile must not replace the NaN
     _check_exact(x, None)  # the reference: m = NaN, so scale NaN and q 0; row 1 untouched
+
+
+# A tile's max |v| is taken on the bits of v with the sign bit cleared (an And with 0x7FFFFFFF), in
+# halving int32 Max steps down to at most 512 lanes, then a ReduceMax. The row's largest |v| (negative
+# here) or a NaN of either sign (a negative one also from inf * 0) is put at positions of the tile's low
+# half, high half, ragged tail and first / last lane; rows of tiles of at most 512 (no Max step) and
+# tiles that are not a multiple of 64 lanes; -0.0 elsewhere in the row.
+@pytest.mark.parametrize("hidden", [100, 600, 6144, 7173])
+@pytest.mark.parametrize("what", ["negative max", "nan", "negative nan", "inf times zero"])
+def test_tile_max_by_bits(hidden, what):
+    g = torch.Generator().manual_seed(hidden)
+    positions = sorted({0, 1, hidden // 5, hidden // 2 - 1, hidden // 2 + 3, hidden - 65, hidden - 2, hidden - 1})
+    x = torch.randn(len(positions), hidden, generator=g).to(torch.bfloat16)
+    x[:, 3::7] = -0.0
+    smooth = (torch.rand(hidden, generator=g) + 0.5).to(torch.bfloat16)
+    for row, p in enumerate(positions):
+        if what == "negative max":
+            x[row, p] = -1000.0
+        elif what == "nan":
+            x[row, p] = float("nan")
+        elif what == "negative nan":  # fp32 bits 0xFFC00000 in bf16: 0xFFC0
+            x[row, p] = torch.tensor([0xFFC0 - 0x10000], dtype=torch.int16).view(torch.bfloat16)[0]
+        else:
+            x[row, p] = float("-inf")
+    if what == "inf times zero":
+        for p in positions:
+            smooth[p] = 0.0
+    _check_exact(x, smooth)
+    _check_exact(x, None)
+    q, scale = ops.dynamic_quant(x, smooth_scales=smooth)
+    if what == "negative max":
+        assert torch.all(scale > 1000 * 0.5 / 127)
+    else:
+        assert torch.all(scale.isnan())
