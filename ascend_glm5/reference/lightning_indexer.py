@@ -97,7 +97,12 @@ def lightning_indexer(
         q = rows(query, layout_query, b, q_span).float()  # [n_q, N1, D]
         k = rows(key, layout_key, b, k_span, block_table)[:, 0].float()  # [n_k, D]
         w = rows(weights, layout_query, b, q_span).float()  # [n_q, N1]
-        score = torch.einsum("sh,sht->st", w, torch.einsum("shd,td->sht", q, k).relu())
+        # Every key's score is a function of the key alone, so identical keys tie exactly, as the
+        # contract's tie rule needs: the q.k sums of bf16 / fp16 products are exact in fp64 (whatever
+        # order BLAS takes, which on some CPUs differs for the keys of a block's tail) and rounded
+        # once to fp32, as the kernel's fp32 scores; the head sum is rounded once from fp64 too.
+        dots = torch.einsum("shd,td->sht", q.double(), k.double()).float()
+        score = torch.einsum("sh,sht->st", w.double(), dots.relu().double()).float()
 
         visible = torch.ones(n_q, n_k, dtype=torch.bool)
         if sparse_mode == 3:
