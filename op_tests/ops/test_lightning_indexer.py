@@ -284,6 +284,24 @@ def test_decode_short_lists_merged_one_block_before_the_end(keys, sparse_count, 
         assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("keys, sparse_count, distinct", [(2048, 2048, None), (2048, 100, 7), (2048, 60, 1), (3000, 100, None)])
+def test_decode_short_pieces_merged_two_and_three_blocks_before_the_end(keys, sparse_count, distinct):
+    # One row in pieces of 4 steps (2048 keys on 4 cores; 3000: 5 and 6 steps on 5 cores): a vector
+    # core merges its candidates into its best list after each of its first blocks (two and three
+    # blocks before its end, at most 256 keys offered), then one block before the end, then the last
+    # block's runs. k = 100 / 60: the merge two blocks before the end fills the best list, so the
+    # last blocks are filtered by its k-th best; with tied scores (7 distinct keys, or all equal) a tie
+    # with the k-th best must lose.
+    q, k, w = _inputs((1, 1, 8, 128), (1, keys, 1, 128), seed=keys + sparse_count + 5)
+    if distinct:
+        k = k[:, torch.arange(keys) % distinct]
+    got = check(q, k, w, sparse_count=sparse_count, sparse_mode=0, return_value=True)
+    assert cpu_module().last_launch()["block_dim"] == (4 if keys == 2048 else 5)
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=sparse_count, sparse_mode=0)
+        assert torch.equal(got, want)
+
+
 @pytest.mark.parametrize("lens", [[3000, 7000, 2500, 9000, 4100], [2200] * 30])
 def test_batched_decode_cut_at_core_boundaries(lens):
     # Decode batches whose key ranges are cut into equal stretches per core: a row's pieces start
