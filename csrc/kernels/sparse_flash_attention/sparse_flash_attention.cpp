@@ -22,8 +22,8 @@ __aicore__ inline void RunCube(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM
 template <typename T>
 __aicore__ inline void RunVector(GM_ADDR key, GM_ADDR value, GM_ADDR keyRope, GM_ADDR indices, GM_ADDR blockTable,
                                  GM_ADDR plan, GM_ADDR out, GM_ADDR softmaxMax, GM_ADDR softmaxSum, GM_ADDR workspace,
-                                 const SparseFlashAttentionTiling& t) {
-  SfaVector<T> op;
+                                 const SparseFlashAttentionTiling& t, AscendC::TPipe& pipe) {
+  SfaVector<T> op(pipe);
   op.Init(key, value, keyRope, plan, indices, blockTable, out, softmaxMax, softmaxSum, workspace, t);
   op.Process();
 }
@@ -36,14 +36,17 @@ extern "C" __global__ __aicore__ void sparse_flash_attention(GM_ADDR query, GM_A
                                                              GM_ADDR tiling) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
   SparseFlashAttentionTiling t;
-  LoadTiling(t, tiling);
   if ASCEND_IS_AIC {
+    LoadTiling(t, tiling);
     if (t.dtype == kBFloat16) RunCube<bfloat16_t>(query, queryRope, key, value, keyRope, plan, workspace, t);
     else RunCube<half>(query, queryRope, key, value, keyRope, plan, workspace, t);
   }
   if ASCEND_IS_AIV {
+    // The tiling's two lines in one copy through UB: one GM latency instead of two scalar misses.
+    AscendC::TPipe pipe;
+    LoadTilingThroughUb(pipe, t, tiling);
     if (t.dtype == kBFloat16)
-      RunVector<bfloat16_t>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t);
-    else RunVector<half>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t);
+      RunVector<bfloat16_t>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t, pipe);
+    else RunVector<half>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t, pipe);
   }
 }
