@@ -42,11 +42,12 @@ class SfaVectorGather {
   // core's copy of the tile's item list (`count` rows), read into UB at its first tile. Store then
   // moves them to the gather slot: the rows are issued as soon as the scores have arrived, the slot
   // write after the softmax's P (the vector core's MTE3 posts P first).
-  __aicore__ inline void Load(const SfaTile& tile, uint32_t count, const AscendC::GlobalTensor<int32_t>& list) {
+  // listInUb: the caller has already put the item's list in rowIdx (SfaVector::NextItem).
+  __aicore__ inline void Load(const SfaTile& tile, uint32_t count, const AscendC::GlobalTensor<int32_t>& list, bool listInUb) {
     using namespace AscendC;
     const SfaShares s = TileShares(tile, t_->tileRows);
     const uint32_t n = sub_ == 0 ? s.v0 : s.v1, first = s.cube + (sub_ == 0 ? 0 : s.v0);
-    if (tile.first) {
+    if (tile.first && !listInUb) {
       SetFlag<HardEvent::MTE3_MTE2>(0);  // this core's list is in GM
       WaitFlag<HardEvent::MTE3_MTE2>(0);
       DataCopyPad(rowIdx_, list, DataCopyExtParams(1, count * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));

@@ -69,6 +69,12 @@ class SfaSelector {
     rows = head_;
     return headRows_;
   }
+  // The whole list of the last Select when it is one piece of UB (all its rows from one chunk; 0
+  // otherwise), at the same place as HeadRows', until the caller reuses the scratch.
+  __aicore__ inline uint32_t ListRows(AscendC::LocalTensor<int32_t>& rows) const {
+    rows = head_;
+    return listRows_;
+  }
 
   // Rows the host marks sorted (SfaRow::sorted, whole rows only) are sorted in `scratch`:
   // kSfaSortScratchBytes of UB (32-byte aligned), free whenever Select runs.
@@ -90,6 +96,7 @@ class SfaSelector {
     if (sorts_ && row.sorted && write && item.piece < 0 && n > 1) {
       SortRows(list, n);
       headRows_ = 0;
+      listRows_ = 0;
     }
     // The scratch is the caller's stage: later copies into it wait for every read of it here.
     AscendC::SetFlag<AscendC::HardEvent::V_MTE2>(0);
@@ -103,6 +110,7 @@ class SfaSelector {
   __aicore__ inline uint32_t Run(const SfaItem& item, const SfaRow& row, bool write,
                                  const AscendC::GlobalTensor<int32_t>& list) {
     headRows_ = 0;
+    listRows_ = 0;
     const uint64_t base = uint64_t(item.row) * t_->sparseCount;
     // Reading stops at the row's first -1: a piece that starts after it selects nothing. The
     // prefix is one copy and one compare (one GM round trip, not one per chunk).
@@ -124,6 +132,7 @@ class SfaSelector {
       // at most AlignUp(len, 64) lanes: within the chunk, or past posEnd), or loaded into idx_.
       idx_ = wide ? all_[p] : chunk_;
       if (!wide && n > 0) headRows_ = 0;  // the first rows' buffer takes this chunk
+      if (!wide && n > 0) listRows_ = 0;
       if (!wide) LoadIds(idx_, base + p, len);
       const uint32_t stop = FirstMinusOne(idx_, eq_, len);
       const bool last = stop < len;
@@ -136,6 +145,9 @@ class SfaSelector {
           if (n == 0) {
             head_ = idx_;
             headRows_ = Min(kept, kSfaSlotRows);
+            listRows_ = kept;
+          } else {
+            listRows_ = 0;  // a later chunk's rows are elsewhere
           }
         }
         n += kept;
@@ -359,7 +371,7 @@ class SfaSelector {
   bool sorts_ = false;
   AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_, prefix_, chunk_, all_;
   AscendC::LocalTensor<int32_t> head_;  // the last Select's first list entries (headRows_ of them)
-  uint32_t headRows_ = 0;
+  uint32_t headRows_ = 0, listRows_ = 0;  // listRows_: the whole list at head_ (ListRows)
   AscendC::LocalTensor<float> f_;
   AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_, allEq_;
   bool wideRoom_ = false;

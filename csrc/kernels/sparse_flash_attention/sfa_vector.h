@@ -35,6 +35,8 @@ namespace ascend_glm5 {
 template <typename T>
 class SfaVector {
  public:
+  // pipe: the kernel's (it read the tiling through UB), reset.
+  __aicore__ inline explicit SfaVector(AscendC::TPipe& pipe) : pipe_(pipe) {}
   __aicore__ inline void Init(GM_ADDR key, GM_ADDR value, GM_ADDR keyRope, GM_ADDR plan, GM_ADDR indices,
                               GM_ADDR blockTable, GM_ADDR out, GM_ADDR softmaxMax, GM_ADDR softmaxSum, GM_ADDR workspace,
                               const SparseFlashAttentionTiling& t) {
@@ -233,7 +235,8 @@ class SfaVector {
   }
   __aicore__ inline void GatherLoad() {
     if (!gatherReady_ || gatherLoaded_) return;
-    gather_.Load(gatherTile_, gatherCount_, lists_[uint64_t(gatherTile_.item) * t_->listWords]);
+    gather_.Load(gatherTile_, gatherCount_, lists_[uint64_t(gatherTile_.item) * t_->listWords],
+                 int32_t(gatherTile_.item) == listInUb_);
     gatherLoaded_ = true;
   }
   __aicore__ inline void GatherStore() {
@@ -251,6 +254,9 @@ class SfaVector {
   // (item -1); returns -1.
   __aicore__ inline int32_t NextItem(uint32_t& count, uint32_t& aivRows) {
     const bool writer = AscendC::GetSubBlockIdx() == 0 || t_->aivRows > 0;
+    // No tile of an earlier item is left to gather (none prepared and not loaded, every selected
+    // item's tiles prepared): rowIdx_ may take this item's list straight from the selector.
+    const bool gatherFree = t_->aivRows > 0 && gatherItem_ >= size_ && !(gatherReady_ && !gatherLoaded_);
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
       const SfaRow row = plan_.Row(uint32_t(item.row));
@@ -260,12 +266,27 @@ class SfaVector {
         continue;
       }
       aivRows = plan_.AivRows(row);
+      if (gatherFree) KeepList(int32_t(scan_));
       PostSlot(int32_t(scan_), count, aivRows, true);
       return int32_t(scan_++);
     }
     if (!ended_) PostSlot(-1, 0, 0, false);
     ended_ = true;
     return -1;
+  }
+
+  // The list of the item just selected -> the gather's rowIdx_, when the selector holds it whole
+  // in its scratch (the stage, reused by the next item's select): the gather's first tile then
+  // starts without reading the list back from GM.
+  __aicore__ inline void KeepList(int32_t item) {
+    using namespace AscendC;
+    LocalTensor<int32_t> rows;
+    const uint32_t n = selector_.ListRows(rows);
+    if (n == 0) return;
+    Adds(rowIdx_, rows, int32_t(0), int32_t(n));
+    SetFlag<HardEvent::V_S>(0);  // Load reads rowIdx_ with the scalar
+    WaitFlag<HardEvent::V_S>(0);
+    listInUb_ = item;
   }
 
   // selected: right after the item's Select, whose first list entries the slot carries.
@@ -1101,6 +1122,7 @@ class SfaVector {
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
   SfaTile gatherTile_;
   bool gatherReady_ = false, gatherLoaded_ = false;
+  int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   uint32_t keptCols_ = 0, itemTiles_ = 0;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
@@ -1114,7 +1136,7 @@ class SfaVector {
   bool hasUnfinished_ = false, highPosted_ = false;
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
-  AscendC::TPipe pipe_;
+  AscendC::TPipe& pipe_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_, cOut_;
