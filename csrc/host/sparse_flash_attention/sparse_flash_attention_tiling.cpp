@@ -237,13 +237,16 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
   // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
-  // only tile with nothing to overlap: their smaller share of 2 x 32 keeps that chain shorter.
+  // only tile with nothing to overlap: their smaller share of 2 x 24 keeps that chain shorter (2 x 32
+  // until the vector cores kept their list in UB; GLM-5 B = 1, 32K, cycles: 2 x 32 19,571, 2 x 24
+  // 19,529, 2 x 20 19,534, 2 x 38 19,925, 2 x 44 20,303; all 40 vector cores' and the cube's row
+  // copies share the bandwidth, so more rows on the vector cores cost the cube's copies more).
   // Rows sorted into runs (SfaRow::sorted: GLM-5 prefill rows that see up to 2K keys) cost few
   // copies each, so the bytes count: the cube's GM -> L1 path is the faster one, and the vector
   // cores' rows cross L2 twice more. The cube takes 40 of every 64 of them (measured at prefill
   // S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 / 2544 us, 2 x 4 751 at 1024; S = 4096 /
   // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 16 : 19;
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : 19;
   const uint32_t sortedPer64 = std::min<uint32_t>(12, aivPer64);
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.sortAivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(sortedPer64 * tileRows / 64, rowsPerCore) : 0;
