@@ -849,15 +849,14 @@ def test_work_slot_carries_first_list_entries(lens):
 
 
 @pytest.mark.parametrize("case", ["decode-b1", "whole-rows"])
-def test_gather_list_from_ub_and_rows_streamed_to_the_slot(case):
+def test_gather_takes_its_list_from_ub_or_gm(case):
     # The vector cores gather their share of a tile from their own copy of the item's list: taken
     # from the selector's scratch in UB when the list is one piece of it (its rows from one 512-id
-    # chunk) and no earlier item's tile is left to gather, else read back from GM. When a tile's
-    # rows are copied in and written to the gather slot back to back (the launch's first tiles, or
-    # a tile prepared after the softmax), they go out in parts as their copies land. decode-b1: one
+    # chunk) and no earlier item's tile is left to gather, else read back from GM. decode-b1: one
     # row cut into a piece per core (grains of 8, lists of a few dozen rows, with a -1 mid-row and
-    # ids past the length). whole-rows: 4 rows per core, each of 5 tiles (the three gather slots
-    # reused), lists over one chunk (GM), within one chunk (UB), cut short by a -1, or empty.
+    # ids past the length). whole-rows: 4 rows per core of 1 to 5 tiles (the three gather slots
+    # reused), lists over one chunk (GM), within one chunk (UB), cut short by a -1, or empty; each
+    # core's first row and the rows after one-tile rows (the gather caught up) take the UB path.
     g = torch.Generator().manual_seed(41 if case == "decode-b1" else 43)
     if case == "decode-b1":
         rows, heads, k = 1, 8, 1000
@@ -876,9 +875,10 @@ def test_gather_list_from_ub_and_rows_streamed_to_the_slot(case):
     q, qr = _queries((rows, heads), torch.bfloat16, g)
     key, key_rope = _randn((kv_len, 1, 512), torch.bfloat16, g), _randn((kv_len, 1, 64), torch.bfloat16, g)
     idx = _indices(rows, k, [kv_len] * rows, g)
-    idx[1::4, 0, 300:] = -1  # one chunk: the list from UB
-    idx[2::8, 0, 520:] = -1  # rows just past a chunk
-    idx[3::16, 0, :] = -1  # nothing selected
+    idx[0::4, 0, 100:] = -1  # a core's first row, one tile: its list from UB, and the next item's too
+    idx[2::4, 0, 300:] = -1  # one chunk, 3 tiles
+    idx[3::8, 0, 520:] = -1  # just past a chunk: from GM
+    idx[7::16, 0, :] = -1  # nothing selected
     check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] == cores
