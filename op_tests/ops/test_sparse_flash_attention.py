@@ -852,11 +852,13 @@ def test_work_slot_carries_first_list_entries(lens):
 def test_gather_takes_its_list_from_ub_or_gm(case):
     # The vector cores gather their share of a tile from their own copy of the item's list: taken
     # from the selector's scratch in UB when the list is one piece of it (its rows from one 512-id
-    # chunk) and no earlier item's tile is left to gather, else read back from GM. decode-b1: one
+    # chunk), no earlier item's tile is left to gather and the launch merges few heads per vector
+    # core (SfaEarlyMerge: decode B = 1), else read back from GM. decode-b1: one
     # row cut into a piece per core (grains of 8, lists of a few dozen rows, with a -1 mid-row and
     # ids past the length). whole-rows: 4 rows per core of 1 to 5 tiles (the three gather slots
-    # reused), lists over one chunk (GM), within one chunk (UB), cut short by a -1, or empty; each
-    # core's first row and the rows after one-tile rows (the gather caught up) take the UB path.
+    # reused), lists over one chunk or within one, cut short by a -1, or empty: all read back from
+    # GM (no split rows), though each core's first row and the rows after one-tile rows would
+    # qualify otherwise.
     g = torch.Generator().manual_seed(41 if case == "decode-b1" else 43)
     if case == "decode-b1":
         rows, heads, k = 1, 8, 1000

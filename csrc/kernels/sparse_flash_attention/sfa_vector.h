@@ -255,8 +255,10 @@ class SfaVector {
   __aicore__ inline int32_t NextItem(uint32_t& count, uint32_t& aivRows) {
     const bool writer = AscendC::GetSubBlockIdx() == 0 || t_->aivRows > 0;
     // No tile of an earlier item is left to gather (none prepared and not loaded, every selected
-    // item's tiles prepared): rowIdx_ may take this item's list straight from the selector.
-    const bool gatherFree = t_->aivRows > 0 && gatherItem_ >= size_ && !(gatherReady_ && !gatherLoaded_);
+    // item's tiles prepared): rowIdx_ may take this item's list straight from the selector. Only
+    // in a launch of few pieces per core (SfaEarlyMerge: decode B = 1); elsewhere the shifted
+    // starts cost more than the read-back (GLM-5 B = 64, 8K, cycles: 256,194 -> 257,398 with it).
+    const bool gatherFree = earlyMerge_ && t_->aivRows > 0 && gatherItem_ >= size_ && !(gatherReady_ && !gatherLoaded_);
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
       const SfaRow row = plan_.Row(uint32_t(item.row));
