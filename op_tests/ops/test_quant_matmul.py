@@ -394,3 +394,18 @@ def test_odd_blocks_shift_their_load_units():
         x1, x2 = _inputs(m, n, k, g=g, layout="kn")
         _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
     assert _plan(300, 130, 96, "nk")["unit_shift"] == 0  # several passes: a step a load
+
+
+# The stream head (qgemm_tiling.h): every launch, not only split-K ones, issues its first weight loads
+# knowing only the tiling's first 64-byte line. Row blocks of whole passes (item_rows, a head field
+# the cube's work split needs) on 3 cores (one column tile, rows in three items) and on 8 (two tiles).
+@pytest.mark.parametrize("m,n,k,layout,cores", [(257, 48, 64, "kn", 3), (300, 130, 96, "nk", 8)])
+def test_stream_head_row_blocks(m, n, k, layout, cores):
+    g = torch.Generator().manual_seed(m + n + k + cores)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    with ai_cores(cores):
+        plan = _plan(m, n, k, layout)
+        assert not plan["split_k"] and 0 < plan["item_rows"] < m
+        _check(x1, x2, torch.rand(n, generator=g), output_dtype=torch.int32)
+        _check(x1, x2, torch.rand(n, generator=g) * 1e-3, pertoken_scale=torch.rand(m, generator=g),
+               output_dtype=torch.bfloat16)  # fmt: skip

@@ -48,17 +48,15 @@ class QGemmCube {
   // Reads the tiling `t` from GM (`tiling`), sets the cube up and issues the first weight loads: they
   // need nothing from the vector cores, so they run while those still prepare the activations (the A
   // loads wait for Process). The scalar unit reads GM through its DataCache, one miss per 64-byte
-  // line, and stalls on each: a split-K launch reads only the tiling's stream head (its first line,
+  // line, and stalls on each: the cube reads only the tiling's stream head (its first line,
   // qgemm_tiling.h) and the group list before the loads, and the rest of the tiling after them.
   __aicore__ inline void Start(AscendC::TPipe& pipe, GM_ADDR tiling, QGemmTiling& t, GM_ADDR act, GM_ADDR weight,
                                GM_ADDR groupList, GM_ADDR workspace) {
     constexpr uint32_t words = sizeof(QGemmTiling) / sizeof(uint32_t);
     LoadTilingWords(t, tiling, 0, kQGemmHeadWords);
-    const bool headOnly = t.splitK != 0;  // other launches' item costs need the rest
-    if (!headOnly) LoadTilingWords(t, tiling, kQGemmHeadWords, words - kQGemmHeadWords);
     InitStream(pipe, weight, groupList, t);
     StartWeights();
-    if (headOnly) LoadTilingWords(t, tiling, kQGemmHeadWords, words - kQGemmHeadWords);
+    LoadTilingWords(t, tiling, kQGemmHeadWords, words - kQGemmHeadWords);
     InitRest(pipe, act, workspace);
   }
 
@@ -80,8 +78,8 @@ class QGemmCube {
   static constexpr int32_t kEvFence = 0;  // MTE1 -> MTE2: the slots read so far may be refilled
   static constexpr uint32_t kSplitKEarlyUnits = 2;  // split-K: weight units issued before the A loads may start
 
-  // What the weight loads need: the schedule, the weight ring (the first L1 buffer). In split-K
-  // launches only the stream head of `t` is loaded yet: only its fields may be read here.
+  // What the weight loads need: the schedule, the weight ring (the first L1 buffer). Only the stream
+  // head of `t` is loaded yet: only its fields may be read here (and in the schedule).
   __aicore__ inline void InitStream(AscendC::TPipe& pipe, GM_ADDR weight, GM_ADDR groupList, const QGemmTiling& t) {
     t_ = &t;
     const uint32_t block = uint32_t(AscendC::GetBlockIdx());

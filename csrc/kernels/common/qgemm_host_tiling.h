@@ -79,6 +79,7 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   using namespace qgemm_detail;
   if (p.n == 0 || p.k == 0 || p.groups == 0) throw std::invalid_argument("qgemm: N, K and the group count must be >= 1");
   if (p.m > 0x7FFFFFFFull) throw std::invalid_argument("qgemm: M must be below 2^31");
+  if (aiCores == 0 || aiCores > 0xFFFF) throw std::invalid_argument("qgemm: the core count must fit the tiling's 16-bit blockDim");
   const bool int4 = p.weightKind == kWeightInt4KN;
   const uint32_t kStep = kQGemmStepBytes * 8 / (int4 ? 4 : 8);
   const uint32_t kLen = p.msd ? AlignUp(p.k, kQGemmKPadMsd) : p.k;
@@ -186,19 +187,19 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   const bool fullL0c = prefill || wideMsd;  // items of one pass, one output tile each (expected)
   QGemmTiling t{};
   t.nTiles = nTiles;
-  t.nGran = nGran;
+  t.nGran = static_cast<uint16_t>(nGran);
   t.m = static_cast<uint32_t>(p.m);
   t.n = p.n;
   t.k = p.k;
   t.groups = p.groups;
   t.hasGroupList = p.hasGroupList ? 1 : 0;
   t.msd = p.msd ? 1 : 0;
-  t.weightKind = p.weightKind;
-  t.nTile = nTile;
+  t.weightKind = static_cast<uint16_t>(p.weightKind);
+  t.nTile = static_cast<uint16_t>(nTile);
   t.mTile = mTile;
   t.accSlots = t.mTile * nTile > kQGemmL0cSlotElems ? 1 : 2;
   t.splitK = splitK ? 1 : 0;
-  t.tokensPerPass = TokensPerPass(p.msd, t.mTile);
+  t.tokensPerPass = static_cast<uint16_t>(TokensPerPass(p.msd, t.mTile));
   t.kStep = kStep;
   t.kPad = kLen;
   t.chunksPerPass = chunks;
@@ -238,8 +239,8 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.ringChunks = ringUnits * unit;
   t.aDepth = aDepth;
   if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
-  t.outDtype = p.outDtype;
-  t.biasKind = p.biasKind;
+  t.outDtype = static_cast<uint16_t>(p.outDtype);
+  t.biasKind = static_cast<uint16_t>(p.biasKind);
   t.hasPertoken = p.hasPertoken ? 1 : 0;
   // Items: groups x column tiles (an upper bound with a group list). Without groups, when the
   // column tiles alone leave cores idle, rows are cut into blocks of whole passes too (each
@@ -252,11 +253,11 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   }
   const uint64_t maxItems = uint64_t(p.groups) * nTiles *
                             (t.itemRows ? (p.m + t.itemRows - 1) / t.itemRows : 1);
-  t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(aiCores, maxItems)));
+  t.blockDim = static_cast<uint16_t>(std::max<uint64_t>(1, std::min<uint64_t>(aiCores, maxItems)));
   t.wsSlotBytes = t.mTile * t.nTile * sizeof(int32_t);
   t.slotsPerBlock = 2;
   if (splitK) {  // every block has steps; its slots: one per column tile its range touches
-    t.blockDim = aiCores;
+    t.blockDim = static_cast<uint16_t>(aiCores);
     t.slotsPerBlock = 0;
     for (uint32_t b = 0; b < aiCores; ++b) {
       const uint64_t first = QGemmSplitStart(t, b) / chunks, last = (QGemmSplitStart(t, b + 1) - 1) / chunks;

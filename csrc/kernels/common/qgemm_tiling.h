@@ -40,10 +40,10 @@ constexpr uint32_t kQGemmUnitBytes = 64 * 1024;  // one-pass decode: weight byte
 constexpr uint32_t kQGemmWeightCostRows = 224;
 
 // The tiling's first 64-byte line (kQGemmHeadWords words) is the stream head: every field the cube
-// needs to issue its first weight loads in a split-K launch (the schedule of its pieces, the weight
+// needs to issue its first weight loads (the schedule of its items or split-K pieces, the weight
 // addresses, the ring). The cube reads that line alone, issues the loads, and only then the rest
 // (its scalar unit reads GM through its DataCache, a miss per line; the cube has no UB to copy the
-// tiling through). Split-K only: other launches' item costs need fields of the tail.
+// tiling through). Small fields are 16-bit halves of a word to fit the line.
 constexpr uint32_t kQGemmHeadWords = 16;
 
 struct QGemmTiling {
@@ -52,32 +52,34 @@ struct QGemmTiling {
   uint32_t n;
   uint32_t k;
   uint32_t groups;         // E; 1 without a group list
-  uint32_t hasGroupList;   // 1: group g has group_list[g] rows (int64 counts), clamped to what is left of m
-  uint32_t weightKind;     // QGemmWeightKind
-  uint32_t nTile;          // output columns of the widest item (L1 / L0 / handoff tiles are this wide)
-  uint32_t tokensPerPass;  // activation rows per pass: (mTile - 1) / 2 with MSD (hi, lo, one ones row)
+  uint32_t nTiles;         // column tiles: N cut into nTiles ranges of whole nGran units, as even as can be
   uint32_t chunksPerPass;  // ceil(K / kStep)
   uint32_t ringChunks;     // weight chunk slots in L1 (== chunksPerPass when resident)
-  uint32_t resident;       // 1: an item's weights are loaded once and serve all its passes
-  uint32_t blockDim;
-  uint32_t nTiles;            // column tiles: N cut into nTiles ranges of whole nGran units, as even as can be
-  uint32_t nGran;             // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
+  uint32_t itemRows;       // max activation rows per item; 0: all rows of a group
+  uint16_t nTile;          // output columns of the widest item (L1 / L0 / handoff tiles are this wide)
+  uint16_t nGran;          // column tile width unit; nTile (the widest tile) when the tiles are nTile wide
+  uint16_t tokensPerPass;  // activation rows per pass: (mTile - 1) / 2 with MSD (hi, lo, one ones row)
+  uint16_t blockDim;
+  uint16_t unitSteps;      // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
+  uint16_t unitShift;      // odd blocks' first load unit is this many steps short (desynchronises the row copies)
+  uint16_t hasGroupList;   // 1: group g has group_list[g] rows (int64 counts), clamped to what is left of m
+  uint16_t weightKind;     // QGemmWeightKind
+  uint16_t resident;       // 1: an item's weights are loaded once and serve all its passes
   // Split-K (decode of one group, one pass): the nTiles x chunksPerPass steps are cut into blockDim
   // equal ranges; a block runs its range as pieces (a column tile's K steps inside the range), writes
   // each piece's int32 partial to its own workspace slot, and after a SyncAll the vector cores of
   // the blocks that hold a tile's pieces add them up and dequantise the sum.
-  uint32_t splitK;
-  uint16_t unitSteps;         // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
-  uint16_t unitShift;         // odd blocks' first load unit is this many steps short (desynchronises the row copies)
-  // ---- the rest ----
-  uint32_t msd;            // 1: int8 activations are split into int4 hi/lo rows (A8W4); 0: used as they are
+  uint16_t splitK;
+  uint16_t msd;            // 1: int8 activations are split into int4 hi/lo rows (A8W4); 0: used as they are
+  uint16_t headSpare;      // 0
+  // ---- the rest (its first words share the head's line) ----
   uint32_t mTile;          // L0C rows per pass, multiple of 16
-  uint32_t itemRows;       // max activation rows per item; 0: all rows of a group
   uint32_t kStep;          // K elements per L0 step (256 int4 or 128 int8: kQGemmStepBytes of a row)
   uint32_t kPad;           // length of a hi/lo workspace row (MSD); K otherwise
-  uint32_t outDtype;       // DTypeId: kFloat16, kBFloat16, kFloat32 or kInt32
-  uint32_t biasKind;       // QGemmBiasKind
-  uint32_t hasPertoken;    // 1: per-row scale given
+  uint16_t outDtype;       // DTypeId: kFloat16, kBFloat16, kFloat32 or kInt32
+  uint16_t biasKind;       // QGemmBiasKind
+  uint16_t hasPertoken;    // 1: per-row scale given
+  uint16_t restSpare;      // 0
   uint32_t wsSlotBytes;    // one handoff slot: mTile x nTile int32
   uint32_t wsHiOffsetLo;   // MSD workspace: hi rows [m, kPad] int4, lo rows, then one ones row
   uint32_t wsHiOffsetHi;
@@ -93,8 +95,9 @@ struct QGemmTiling {
   uint32_t slotsPerBlock;     // workspace slots of wsSlotBytes per block: 2 (handoff ring) or a split block's pieces
 };
 static_assert(sizeof(QGemmTiling) % sizeof(uint32_t) == 0, "the tiling is read as 32-bit words");
-static_assert(__builtin_offsetof(QGemmTiling, unitShift) + sizeof(uint16_t) == kQGemmHeadWords * sizeof(uint32_t),
-              "the stream head fills exactly the tiling's first 64-byte line");
+static_assert(sizeof(QGemmTiling) <= 2 * kQGemmHeadWords * sizeof(uint32_t), "the rest is one more 64-byte line");
+static_assert(__builtin_offsetof(QGemmTiling, headSpare) + sizeof(uint16_t) <= kQGemmHeadWords * sizeof(uint32_t),
+              "the stream head fits the tiling's first 64-byte line");
 
 // First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
 __aicore__ inline uint32_t QGemmColumnStart(const QGemmTiling& t, uint32_t j) {
