@@ -23,11 +23,12 @@ __aicore__ inline void LoadTiling(T& out, GM_ADDR tiling) {
   LoadTilingWords(out, tiling, 0, sizeof(T) / sizeof(uint32_t));
 }
 
-// Vector cores: the whole tiling through UB in one copy; with `preread` (else nullptr), the scalar
-// unit reads that GM line (e.g. a group list the core reads next) while the copy is in flight, so
-// its DataCache miss overlaps the copy's GM latency instead of following it. Leaves `pipe` reset.
+// Vector cores: the whole tiling through UB in one copy, which pays one GM latency instead of a
+// scalar miss per 64-byte line. With `preread`, the scalar unit reads that GM line (e.g. a group
+// list the core reads next) while the copy is in flight, so its DataCache miss overlaps the copy's
+// latency instead of following it. Leaves `pipe` reset.
 template <typename T>
-__aicore__ inline void LoadTilingThroughUbPrereading(AscendC::TPipe& pipe, T& out, GM_ADDR tiling, GM_ADDR preread) {
+__aicore__ inline void LoadTilingThroughUb(AscendC::TPipe& pipe, T& out, GM_ADDR tiling, GM_ADDR preread = nullptr) {
   using namespace AscendC;
   static_assert(sizeof(T) % sizeof(uint32_t) == 0, "tiling structs are whole 32-bit words");
   constexpr uint32_t words = sizeof(T) / sizeof(uint32_t);
@@ -53,13 +54,6 @@ __aicore__ inline void LoadTilingThroughUbPrereading(AscendC::TPipe& pipe, T& ou
   SetFlag<HardEvent::S_V>(0);
   WaitFlag<HardEvent::S_V>(0);
   pipe.Reset();
-}
-
-// Vector cores: the whole tiling through UB in one copy, which pays one GM latency instead of a
-// scalar miss per 64-byte line. Leaves `pipe` reset.
-template <typename T>
-__aicore__ inline void LoadTilingThroughUb(AscendC::TPipe& pipe, T& out, GM_ADDR tiling) {
-  LoadTilingThroughUbPrereading(pipe, out, tiling, nullptr);
 }
 
 // Rows [begin, end) of block `idx` when `rows` are spread as evenly as possible over `blocks`.

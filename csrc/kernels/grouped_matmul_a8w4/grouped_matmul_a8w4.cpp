@@ -55,7 +55,7 @@ extern "C" __global__ __aicore__ void grouped_matmul_a8w4(GM_ADDR x, GM_ADDR wei
     AscendC::TPipe pipe;
     // The group list's first line is read (into the DataCache) while the tiling's copy is in flight:
     // the split needs both before it starts.
-    LoadTilingThroughUbPrereading(pipe, t, tiling, groupList);
+    LoadTilingThroughUb(pipe, t, tiling, groupList);
     if (t.outDtype == kBFloat16) RunVector<bfloat16_t>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
     else if (t.outDtype == kFloat16) RunVector<half>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
     else if (t.outDtype == kFloat32) RunVector<float>(pipe, x, scale, perTokenScale, groupList, y, workspace, t);
