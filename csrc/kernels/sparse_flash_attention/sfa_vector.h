@@ -160,16 +160,25 @@ class SfaVector {
   // Broadcast weights: a full run's (16 blocks), or of a few heads in up to 32 pieces (WeighSmallRuns).
   static constexpr uint32_t kCombineBcastFloats = 256 * 8;
   static constexpr uint32_t kMaxRepeatStride = 255;  // blocks: BinaryRepeatParams' uint8_t strides
+  // Late merge (not SfaEarlyMerge): the next run's loads are issued before the current run is weighed
+  // when both runs' rows fit in cLoad_ together (the current one at its start, the next at its end,
+  // alternating) and the next run's statistics fit the second, smaller set (kPrefetchStatFloats).
+  static constexpr uint32_t kPrefetchStatFloats = 256;
   static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
-                                            3 * kMaxPieces * kCombineStat + 6 * kCombineStat + kCombineBcastFloats * 4 + 32;
+                                            3 * kMaxPieces * kCombineStat + 6 * kCombineStat + kCombineBcastFloats * 4 + 32 +
+                                            3 * kPrefetchStatFloats * 4;
   static_assert(kCombineBytes <= kSfaUbBytes, "the combine's buffers fit the UB");
   // MTE2 -> V events of the combine: m_i / l_i (0), the loaded pieces' acc rows (1 .. 1 + batch; the
-  // item phase's stage events are all taken back by then).
-  static constexpr int32_t kEvStats = 0, kEvPieces = 1;
+  // item phase's stage events are all taken back by then); a prefetched run's slot (1) uses the next
+  // four (kSlotEvents).
+  static constexpr int32_t kEvStats = 0, kEvPieces = 1, kSlotEvents = 4;
+  // V -> MTE2 event of a prefetch: set before a run's weighing, so that the next run's loads wait only
+  // for the run before (whose slot they reuse).
+  static constexpr int32_t kEvPrefetch = 1;
   // MTE3 -> V event of a combine run's output and statistics copies (WaitCombineWrites).
   static constexpr int32_t kEvCombineWrites = 1;
   static constexpr uint32_t kPieceEvents = 3;
-  static_assert(kEvPieces + kPieceEvents <= 8, "MTE2 -> V event ids 0..7");
+  static_assert(kSlotEvents + kEvPieces + kPieceEvents <= 8, "MTE2 -> V event ids 0..7");
   static_assert(kMaxRepeatStride * 8 / kSfaLatentDim <= kPieceEvents, "an early run's heads (SmallRun) have an event each");
 
   template <typename U>
@@ -814,6 +823,9 @@ class SfaVector {
     cT_ = Take<float>(kCombineHeads);
     cBcast_ = Take<float>(kCombineBcastFloats);
     cFlag_ = Take<int32_t>(8);
+    cMax1_ = Take<float>(kPrefetchStatFloats);
+    cSum1_ = Take<float>(kPrefetchStatFloats);
+    cTrue1_ = Take<float>(kPrefetchStatFloats);
     bcast_ = cBcast_;
   }
 
@@ -824,7 +836,30 @@ class SfaVector {
   struct CombineRun {
     SfaSplit split;
     uint32_t h0, hn;  // hn = 0: no run
+    uint32_t slot;    // its load slot (LoadSlot): 1 for a run prefetched behind another
+    bool loaded;      // its loads are issued (prefetched)
   };
+  // Where a run's statistics and acc rows land, and their MTE2 -> V events. Slot 0: the start of
+  // cLoad_ and the full statistics; slot 1 (a prefetched run, late merge only): the end of cLoad_.
+  struct LoadSlot {
+    AscendC::LocalTensor<float> max, sum, tru, load;
+    int32_t evStats, evPieces;
+  };
+  __aicore__ inline LoadSlot Slot(const CombineRun& run) const {
+    if (run.slot == 0) return LoadSlot{cMax_, cSum_, cTrue_, cLoad_, kEvStats, kEvPieces};
+    return LoadSlot{cMax1_, cSum1_, cTrue1_, cLoad_[kCombineLoadFloats - RunFloats(run)], kEvStats + kSlotEvents,
+                    kEvPieces + kSlotEvents};
+  }
+  // acc floats of a run's pieces in one batch.
+  __aicore__ inline static uint32_t RunFloats(const CombineRun& run) {
+    return uint32_t(run.split.pieces) * run.hn * kSfaLatentDim;
+  }
+  // Whether `next`'s loads can be issued before `run` is weighed (late merge), into the other slot:
+  // both in one batch, together within cLoad_, and in slot 1 next's statistics within its set.
+  __aicore__ inline bool CanPrefetch(const CombineRun& run, const CombineRun& next) const {
+    return !earlyMerge_ && next.hn > 0 && RunFloats(run) + RunFloats(next) <= kCombineLoadFloats &&
+           (run.slot == 1 || uint32_t(next.split.pieces) * AlignUp(next.hn, 8) <= kPrefetchStatFloats);
+  }
   __aicore__ inline void StartMerge() {
     plan_.MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), mergeAt_, mergeEnd_);
     firstRun_ = NextRun(mergeAt_, mergeEnd_);
@@ -833,7 +868,7 @@ class SfaVector {
     CombineRun run = firstRun_;
     if (run.hn > 0) LoadRun(run);
     while (run.hn > 0) {
-      const CombineRun next = NextRun(mergeAt_, mergeEnd_);
+      CombineRun next = NextRun(mergeAt_, mergeEnd_);
       CombineHeads(run, next);
       run = next;
       runParity_ ^= 1;
@@ -842,20 +877,22 @@ class SfaVector {
     WaitCombineWrites();
   }
   __aicore__ inline CombineRun NextRun(uint64_t& u, uint64_t end) {
-    if (u >= end) return CombineRun{SfaSplit{}, 0, 0};
+    if (u >= end) return CombineRun{SfaSplit{}, 0, 0, 0, false};
     const uint32_t j = uint32_t(u / t_->heads), h = uint32_t(u % t_->heads);
     uint32_t n = t_->heads - h;
     if (n > end - u) n = uint32_t(end - u);
     if (n > kCombineHeads) n = kCombineHeads;
     u += n;
-    return CombineRun{plan_.Split(j), h, n};
+    return CombineRun{plan_.Split(j), h, n, 0, false};
   }
   __aicore__ inline static bool SmallRun(uint32_t hn) { return hn * kSfaLatentDim / 8 <= kMaxRepeatStride; }
   __aicore__ inline static uint32_t RunBatch(uint32_t hn) { return kCombineLoadFloats / (hn * kSfaLatentDim); }
 
   // m_i and l_i of heads [h0, h0 + hn) of every piece of the run (one strided copy each, ps floats
   // per piece), then the first batch of acc_i, so that it streams in while the weights are made.
-  __aicore__ inline void LoadRun(const CombineRun& run) {
+  // prefetch: the run goes to the other slot than `current`, the run being weighed, whose V work is
+  // not waited for (only the work before its kEvPrefetch flag, CombineHeads); else to slot 0.
+  __aicore__ inline void LoadRun(CombineRun& run, bool prefetch = false, uint32_t current = 0) {
     using namespace AscendC;
     const uint32_t pieces = uint32_t(run.split.pieces), p0 = uint32_t(run.split.firstPiece), hn = run.hn;
     const bool early = EarlyRun(run);
@@ -864,19 +901,26 @@ class SfaVector {
                         cFlag_);
     else if (!early)
       WaitRowDone(run.split);
+    run.slot = prefetch ? 1 - current : 0;
+    run.loaded = true;
+    const LoadSlot s = Slot(run);
     const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
-    SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_, cTrue_ and cLoad_
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(cMax_, pieces_[PieceMax(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopyPad(cSum_, pieces_[PieceSum(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopyPad(cTrue_, pieces_[PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    SetFlag<HardEvent::MTE2_V>(kEvStats);
+    if (prefetch) {
+      WaitFlag<HardEvent::V_MTE2>(kEvPrefetch);  // the runs before the current one are done with the slot
+    } else {
+      SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_, cTrue_ and cLoad_
+      WaitFlag<HardEvent::V_MTE2>(0);
+    }
+    DataCopyPad(s.max, pieces_[PieceMax(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopyPad(s.sum, pieces_[PieceSum(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopyPad(s.tru, pieces_[PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    SetFlag<HardEvent::MTE2_V>(s.evStats);
     if (early) {
       LoadColumns(cLoad_, p0, run.h0, hn, pieces, keptCols_, kSfaLatentDim - keptCols_);
       return;
     }
     const uint32_t batch = RunBatch(hn);
-    LoadPieces(p0, run.h0, hn * kSfaLatentDim, pieces < batch ? pieces : batch, SmallRun(hn));
+    LoadPieces(s, p0, run.h0, hn * kSfaLatentDim, pieces < batch ? pieces : batch, SmallRun(hn));
   }
   // Every vector core of every piece of the split row has posted its whole part.
   __aicore__ inline void WaitRowDone(const SfaSplit& split) {
@@ -891,8 +935,9 @@ class SfaVector {
     return earlyMerge_ && SmallRun(run.hn) && uint32_t(run.split.pieces) <= RunBatch(run.hn);
   }
 
-  // The run's loads were issued by LoadRun; issues `next`'s before writing the run's output.
-  __aicore__ inline void CombineHeads(const CombineRun& run, const CombineRun& next) {
+  // The run's loads were issued by LoadRun; issues `next`'s before writing the run's output (late
+  // merge: before weighing the run's pieces when they fit beside it, CanPrefetch).
+  __aicore__ inline void CombineHeads(const CombineRun& run, CombineRun& next) {
     using namespace AscendC;
     const SfaSplit& split = run.split;
     const uint32_t h0 = run.h0, hn = run.hn;
@@ -900,36 +945,40 @@ class SfaVector {
     const uint32_t pieces = uint32_t(split.pieces), p0 = uint32_t(split.firstPiece), ps = AlignUp(hn, 8);
     const uint32_t rowFloats = hn * kSfaLatentDim, batch = RunBatch(hn);
     const bool small = SmallRun(hn);  // WeighSmallRuns' strides fit
+    const LoadSlot s = Slot(run);
+    const bool prefetch = CanPrefetch(run, next);
+    // The next run's slot is free once the V work issued so far (the runs before this one) is done.
+    if (prefetch) SetFlag<HardEvent::V_MTE2>(kEvPrefetch);
     // M and l of this run: a pair per run parity, as the previous run's may still be copied out.
     const LocalTensor<float> cM = cM_[runParity_ * kCombineHeads], cL = cL_[runParity_ * kCombineHeads];
-    WaitFlag<HardEvent::MTE2_V>(kEvStats);
+    WaitFlag<HardEvent::MTE2_V>(s.evStats);
     // M: the true max over the pieces (each piece's acc and l are relative to its r_i).
-    Halve<true>(cTrue_, pieces, ps);
-    Adds(cM, cTrue_, 0.0f, int32_t(ps));
+    Halve<true>(s.tru, pieces, ps);
+    Adds(cM, s.tru, 0.0f, int32_t(ps));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
     if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
-      // The loads have landed in cLoad_, the zeros' stage.
+      // The loads have landed in the slot, the zeros' stage.
       if (EarlyRun(run))
         for (uint32_t h = 0; h < hn; ++h) WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-      else WaitPieces(pieces < batch ? pieces : batch, small);
-      WriteZeroRows(row, h0, hn, cLoad_, cT_);
-      if (next.hn > 0) LoadRun(next);
+      else WaitPieces(s, pieces < batch ? pieces : batch, small);
+      WriteZeroRows(row, h0, hn, s.load, cT_);
+      if (next.hn > 0) LoadRun(next, prefetch, run.slot);
       return;
     }
     // w_i = exp(r_i - M) for every piece at once (an empty piece: r_i = -inf, w_i = 0, its acc 0),
     // l = sum_i w_i l_i.
     uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
     const uint8_t psBlocks = uint8_t(ps / 8);
-    Sub(cMax_, cMax_, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    Sub(s.max, s.max, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     PipeBarrier<PIPE_V>();
-    Exp(cMax_, cMax_, int32_t(pieces * ps));
+    Exp(s.max, s.max, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
-    Mul(cSum_, cSum_, cMax_, int32_t(pieces * ps));
+    Mul(s.sum, s.sum, s.max, int32_t(pieces * ps));
     PipeBarrier<PIPE_V>();
-    Halve<false>(cSum_, pieces, ps);
-    Adds(cL, cSum_, 0.0f, int32_t(ps));
+    Halve<false>(s.sum, pieces, ps);
+    Adds(cL, s.sum, 0.0f, int32_t(ps));
     PipeBarrier<PIPE_V>();
     // The weights take 1 / l (w_i / l), so that the weighed sum is the output: no pass over the
     // run's rows after the sum.
@@ -937,7 +986,7 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     Div(cW_, cW_, cL, hn);
     PipeBarrier<PIPE_V>();
-    Mul(cMax_, cMax_, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    Mul(s.max, s.max, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     // out = sum_i (w_i / l) acc_i, the pieces' rows fetched a batch at a time (one strided copy).
     if (EarlyRun(run)) {
       MergeEarlyRun(run, ps);
@@ -947,81 +996,81 @@ class SfaVector {
         if (i > 0) {
           SetFlag<HardEvent::V_MTE2>(0);
           WaitFlag<HardEvent::V_MTE2>(0);
-          LoadPieces(p0 + i, h0, rowFloats, n, small);
+          LoadPieces(s, p0 + i, h0, rowFloats, n, small);
         }
         if (small) {
-          WaitPieces(n, small);
-          WeighSmallRuns(i, n, hn, ps);
+          WaitPieces(s, n, small);
+          WeighSmallRuns(s, i, n, hn, ps);
           continue;
         }
         for (uint32_t j = 0; j < n; ++j) {
-          if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(j));  // each piece's rows as they land
-          const LocalTensor<float> part = cLoad_[j * rowFloats];
+          if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(s, j));  // each piece's rows as they land
+          const LocalTensor<float> part = s.load[j * rowFloats];
           if (i + j == 0) {  // the first piece scaled straight into acc
-            ScaleRows(cAcc_, part, cMax_, hn);
+            ScaleRows(cAcc_, part, s.max, hn);
             continue;
           }
-          ScaleRows(part, part, cMax_[(i + j) * ps], hn);
+          ScaleRows(part, part, s.max[(i + j) * ps], hn);
           Add(cAcc_, cAcc_, part, int32_t(rowFloats));
           PipeBarrier<PIPE_V>();
         }
       }
     }
-    if (next.hn > 0) LoadRun(next);
+    if (next.hn > 0) LoadRun(next, prefetch, run.slot);
     WriteOutput(cAcc_, row, h0, hn, cOut_);
     if (t_->returnLse) IssueStats(uint64_t(row) * t_->heads + h0, hn, cM, cL);
     SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
     writesPending_ = true;
   }
 
-  // Pieces [p, p + n)'s acc rows of the run (rowFloats each) -> cLoad_: a few heads' in one strided
-  // copy (`small`, signals kEvPieces), else one copy per piece, each signalling kEvPieces + its index
-  // (the vector core weighs a piece while the next ones are still in flight).
-  __aicore__ inline void LoadPieces(uint32_t p, uint32_t h0, uint32_t rowFloats, uint32_t n, bool small) {
+  // Pieces [p, p + n)'s acc rows of the run (rowFloats each) -> the slot: a few heads' in one strided
+  // copy (`small`, signals the slot's evPieces), else one copy per piece, each signalling evPieces +
+  // its index (the vector core weighs a piece while the next ones are still in flight).
+  __aicore__ inline void LoadPieces(const LoadSlot& s, uint32_t p, uint32_t h0, uint32_t rowFloats, uint32_t n, bool small) {
     using namespace AscendC;
     const GlobalTensor<float> src = pieces_[PieceAcc(p) + uint64_t(h0) * kSfaLatentDim];
     if (small) {
-      DataCopyPad(cLoad_, src, DataCopyExtParams(uint16_t(n), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
+      DataCopyPad(s.load, src, DataCopyExtParams(uint16_t(n), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-      SetFlag<HardEvent::MTE2_V>(kEvPieces);
+      SetFlag<HardEvent::MTE2_V>(s.evPieces);
       return;
     }
     const uint64_t pieceFloats = t_->pieceBytes / sizeof(float);
     for (uint32_t j = 0; j < n; ++j) {
       if (j + 1 == kPieceEvents && j + 1 < n) {  // the batch's remaining pieces: one strided copy
-        DataCopyPad(cLoad_[j * rowFloats], src[j * pieceFloats],
+        DataCopyPad(s.load[j * rowFloats], src[j * pieceFloats],
                     DataCopyExtParams(uint16_t(n - j), rowFloats * 4, t_->pieceBytes - rowFloats * 4, 0, 0),
                     DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-        SetFlag<HardEvent::MTE2_V>(PieceEvent(j));
+        SetFlag<HardEvent::MTE2_V>(PieceEvent(s, j));
         return;
       }
-      DataCopy(cLoad_[j * rowFloats], src[j * pieceFloats], rowFloats);
-      SetFlag<HardEvent::MTE2_V>(PieceEvent(j));
+      DataCopy(s.load[j * rowFloats], src[j * pieceFloats], rowFloats);
+      SetFlag<HardEvent::MTE2_V>(PieceEvent(s, j));
     }
   }
   // The event of loaded piece j (the last one also covers the pieces after it).
-  __aicore__ inline static int32_t PieceEvent(uint32_t j) {
-    return kEvPieces + int32_t(j < kPieceEvents - 1 ? j : kPieceEvents - 1);
+  __aicore__ inline static int32_t PieceEvent(const LoadSlot& s, uint32_t j) {
+    return s.evPieces + int32_t(j < kPieceEvents - 1 ? j : kPieceEvents - 1);
   }
   // Takes back the events of a batch of n loaded pieces.
-  __aicore__ inline void WaitPieces(uint32_t n, bool small) {
+  __aicore__ inline void WaitPieces(const LoadSlot& s, uint32_t n, bool small) {
     const uint32_t events = small ? 1 : (n < kPieceEvents ? n : kPieceEvents);
-    for (uint32_t j = 0; j < events; ++j) AscendC::WaitFlag<AscendC::HardEvent::MTE2_V>(PieceEvent(j));
+    for (uint32_t j = 0; j < events; ++j) AscendC::WaitFlag<AscendC::HardEvent::MTE2_V>(PieceEvent(s, j));
   }
 
   // A run of few heads (decode B = 1: 1-2 heads per vector core, one piece per AI core): each
   // head's 64-column strip weighed in all n loaded pieces by one instruction (repeat = piece, the
   // weight block of piece j at Brcb block j * ps + head), then the pieces summed into acc.
-  __aicore__ inline void WeighSmallRuns(uint32_t i, uint32_t n, uint32_t hn, uint32_t ps) {
-    BroadcastWeights(i, n, ps);
-    WeighColumns(cLoad_, n, hn, kSfaLatentDim);
-    SumColumns(cLoad_, i, n, hn, kSfaLatentDim, 0);
+  __aicore__ inline void WeighSmallRuns(const LoadSlot& s, uint32_t i, uint32_t n, uint32_t hn, uint32_t ps) {
+    BroadcastWeights(s.max, i, n, ps);
+    WeighColumns(s.load, n, hn, kSfaLatentDim);
+    SumColumns(s.load, i, n, hn, kSfaLatentDim, 0);
   }
   // The weights of pieces [i, i + n), a block each per head, for WeighColumns.
-  __aicore__ inline void BroadcastWeights(uint32_t i, uint32_t n, uint32_t ps) {
+  __aicore__ inline void BroadcastWeights(const AscendC::LocalTensor<float>& w, uint32_t i, uint32_t n, uint32_t ps) {
     using namespace AscendC;
     PipeBarrier<PIPE_V>();
-    Brcb(cBcast_, cMax_[i * ps], uint8_t(n * ps / 8), BrcbRepeatParams(1, 8));
+    Brcb(cBcast_, w[i * ps], uint8_t(n * ps / 8), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
   }
   // buf holds n pieces' rows of `cols` columns (a multiple of 64) for each of hn heads: piece j,
@@ -1103,7 +1152,7 @@ class SfaVector {
     using namespace AscendC;
     const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn, kc = keptCols_, sc = kSfaLatentDim - kc, half = kc / 2;
     const uint32_t p0 = uint32_t(run.split.firstPiece);
-    BroadcastWeights(0, pieces, ps);
+    BroadcastWeights(cMax_, 0, pieces, ps);
     MergeColumns(cLoad_, pieces, hn, kc, sc);
     const LocalTensor<float> high = KeptCols(run), low = high[pieces * hn * half];
     FinishKeptHigh();
@@ -1143,6 +1192,7 @@ class SfaVector {
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_, cOut_;
   AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cTrue_, cM_, cL_, cW_, cT_, cBcast_;
+  AscendC::LocalTensor<float> cMax1_, cSum1_, cTrue1_;  // a prefetched run's statistics (slot 1)
   AscendC::LocalTensor<int32_t> cFlag_;  // scratch of the row flags' polls
   int32_t waitedRow_ = -1;               // the split row whose flag the combine last waited for
   uint32_t runParity_ = 0;      // the combine run's pair of cM_ / cL_
