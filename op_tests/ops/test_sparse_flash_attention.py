@@ -884,3 +884,28 @@ def test_gather_takes_its_list_from_ub_or_gm(case):
     check(q, key, idx, 0.2, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
     assert cpu_module().last_launch()["block_dim"] == cores
+
+
+@pytest.mark.parametrize("heads, dtype", [(32, torch.bfloat16), (64, torch.float16)])
+def test_late_merge_prefetches_next_run(heads, dtype):
+    # The merge of many split rows (not the early merge: 19-20 rows of 7 grains of 64 cut over 24
+    # cores, 600+ (row, head) units) gives each vector core 2-4 runs of up to 16 heads over 2 pieces;
+    # a run's statistics and pieces are loaded into the other slot of the load buffer while the run
+    # before is weighed (the two slots alternate, the second at the buffer's end), and runs of 1-3
+    # heads take the strided path in either slot. Rows 5 and 6 select nothing (their runs write
+    # zeros from their own slot), row 0 stops at a -1 and some ids are out of range. The units are
+    # split by the host's estimate of each vector core's merge time.
+    g = torch.Generator().manual_seed(heads + 1234)
+    rows, k = 20, 420
+    kv_lens = [900 + 13 * r for r in range(rows)]
+    q, qr = _queries((rows, heads), dtype, g)
+    key, key_rope, table = _paged_cache(kv_lens, 64, dtype, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g, over=30)
+    idx[0, 0, 250] = -1
+    idx[5:7] = -1
+    out, m, s = check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
+                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
+                      actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    assert (out[5:7] == 0).all() and (m[0, 5:7] == 0).all() and (s[0, 5:7] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
