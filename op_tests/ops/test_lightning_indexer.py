@@ -275,13 +275,8 @@ def test_decode_short_lists_merged_one_block_before_the_end(keys, sparse_count, 
     # must lose, and with one distinct key no entry of the last block survives (the final list is the
     # best list as merged early).
     q, k, w = _inputs((1, 1, 8, 128), (1, keys, 1, 128), seed=keys + sparse_count)
-    if distinct:
-        k = k[:, torch.arange(keys) % distinct]
-    got = check(q, k, w, sparse_count=sparse_count, sparse_mode=0, return_value=True)
+    _check_key_classes(q, k, w, distinct, sparse_count=sparse_count, sparse_mode=0)
     assert cpu_module().last_launch()["block_dim"] == (1 if keys == 1000 else 3)
-    if distinct:
-        want, _ = reference.lightning_indexer(q, k, w, sparse_count=sparse_count, sparse_mode=0)
-        assert torch.equal(got, want)
 
 
 @pytest.mark.parametrize("keys, sparse_count, distinct", [(2048, 2048, None), (2048, 100, 7), (2048, 60, 1), (3000, 100, None)])
@@ -293,13 +288,8 @@ def test_decode_short_pieces_merged_two_and_three_blocks_before_the_end(keys, sp
     # last blocks are filtered by its k-th best; with tied scores (7 distinct keys, or all equal) a tie
     # with the k-th best must lose.
     q, k, w = _inputs((1, 1, 8, 128), (1, keys, 1, 128), seed=keys + sparse_count + 5)
-    if distinct:
-        k = k[:, torch.arange(keys) % distinct]
-    got = check(q, k, w, sparse_count=sparse_count, sparse_mode=0, return_value=True)
+    _check_key_classes(q, k, w, distinct, sparse_count=sparse_count, sparse_mode=0)
     assert cpu_module().last_launch()["block_dim"] == (4 if keys == 2048 else 5)
-    if distinct:
-        want, _ = reference.lightning_indexer(q, k, w, sparse_count=sparse_count, sparse_mode=0)
-        assert torch.equal(got, want)
 
 
 @pytest.mark.parametrize("lens", [[3000, 7000, 2500, 9000, 4100], [2200] * 30])
@@ -313,6 +303,18 @@ def test_batched_decode_cut_at_core_boundaries(lens):
     check(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048, return_value=True)  # up to near-ties
     if len(lens) == 5:
         assert cpu_module().last_launch()["block_dim"] > len(lens)  # rows over more cores than rows
+
+
+def _check_key_classes(q, k, w, distinct, **kw):
+    """check() on keys repeated in `distinct` classes (None: the random keys as they are); with classes,
+    whose scores are far apart and tie exactly within a class, also the reference's indices exactly."""
+    if distinct:
+        k = k[:, torch.arange(k.shape[1]) % distinct]
+    got = check(q, k, w, return_value=True, **kw)
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, **kw)
+        assert torch.equal(got, want)
+    return got
 
 
 def _assert_ties_to_lower_index(got: torch.Tensor, distinct: int) -> None:
@@ -416,13 +418,8 @@ def test_decode_final_merge_parts_load_band_windows(keys, distinct):
     # tied scores (band edges on scores shared across lists), 40 lists of unequal length. The bands
     # far from where expected (loaded again from every list's start) are test_decode_best_keys_in_one_stretch's.
     q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + (distinct or 0))
-    if distinct:
-        k = k[:, torch.arange(keys) % distinct]
     with emulated_soc("Ascend910B3"):
-        got = check(q, k, w, sparse_count=2048, return_value=True)  # random keys: near-ties judged by check()
-    if distinct:  # classes far apart and exact ties: the contract's order, index for index
-        want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
-        assert torch.equal(got, want)
+        _check_key_classes(q, k, w, distinct, sparse_count=2048)  # random keys: near-ties judged by check()
 
 
 @pytest.mark.heavy
