@@ -215,12 +215,12 @@ class MoeInitRoutingKernel {
   // The scratch words are those of the finished scans (seen_, nextRow_, counts_ and rowSums_).
   // Core 0, before the scans when they are short (the vector unit is idle while the ids load; with
   // more pairs the scalar's issue time would delay core 0's scan), else after its row copies are
-  // issued: the byte offset of expert
-  // e's word in the transposed table, 4 * ((e - 8q) * ng + q) with q = e / 8, i.e.
-  // 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float (e < 2^24).
+  // issued: the byte offset of expert e's word in the transposed table, 4 * ((e - 8q) * ng + q)
+  // with q = e / 8, i.e. 4 * ng * e + (4 - 32 * ng) * q; q = floor(e * 0.125f) is exact in float
+  // (e < 2^24).
   __aicore__ inline void ExpertOffsets() {
     const int32_t experts = static_cast<int32_t>(t_.experts);
-    const LocalTensor<int32_t> offset = offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), 0);
+    const LocalTensor<int32_t> offset = ExpertOffsetWords();
     const LocalTensor<int32_t> scratch =
         offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), AlignUp(t_.experts, 8) * sizeof(int32_t));
     const LocalTensor<float> eFloat = scratch.ReinterpretCast<float>();
@@ -238,6 +238,10 @@ class MoeInitRoutingKernel {
     Add(offset, offset, scratch, experts);
   }
 
+  __aicore__ inline LocalTensor<int32_t> ExpertOffsetWords() {  // core 0's offsetBuf_: offsets, then scratch
+    return offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), 0);
+  }
+
   __aicore__ inline void WriteExpertTokens() {
     SetFlag<HardEvent::S_V>(0);  // the scalar writes of the scans are done
     WaitFlag<HardEvent::S_V>(0);
@@ -249,7 +253,7 @@ class MoeInitRoutingKernel {
       ExpertOffsets();
       PipeBarrier<PIPE_V>();
     }
-    const LocalTensor<int32_t> offset = offsetBuf_.GetWithOffset<int32_t>(AlignUp(t_.experts, 8), 0);
+    const LocalTensor<int32_t> offset = ExpertOffsetWords();
     Gather(seen_, t_.countType == 1 ? counts_ : rowSums_, offset.ReinterpretCast<uint32_t>(), 0, t_.experts);
     PipeBarrier<PIPE_V>();
     const LocalTensor<int64_t> out = countBuf_.GetWithOffset<int64_t>(t_.experts, 0);  // over counts_, rowSums_
