@@ -31,6 +31,7 @@ enum Op : int32_t {
   kDuplicate = 30, kCast = 40,
   kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb,
   kCompare = 60, kCompareScalar, kSelect, kGatherMask, kGather,
+  kAxpy = 70,
 };
 enum Dtype : int32_t { kHalf = 0, kFloat, kBf16, kInt8, kUint8, kInt16, kInt32, kInt64, kInt4, kUint16, kUint32 };
 
@@ -221,6 +222,23 @@ void CmpSel(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   Unsupported(a);
 }
 
+// Axpy: dtype is dst, dtype2 src; in0 is src, out holds dst's initial values.
+template <typename D, typename S>
+void RunAxpy(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  const LocalTensor<S> s = ub[0].ReinterpretCast<S>();
+  const LocalTensor<D> d = ub[3].ReinterpretCast<D>();
+  const S sc = static_cast<S>(static_cast<float>(a.scalar));
+  Forms<D>(a, [&] { Axpy(d, s, sc, a.count); },
+           [&](auto set, auto mask) { Axpy<D, S, decltype(set)::value>(d, s, sc, mask, a.repeat, Un(a)); });
+}
+
+void AxpyOp(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  if (a.dtype == kHalf && a.dtype2 == kHalf) return RunAxpy<half, half>(a, ub);
+  if (a.dtype == kFloat && a.dtype2 == kFloat) return RunAxpy<float, float>(a, ub);
+  if (a.dtype == kFloat && a.dtype2 == kHalf) return RunAxpy<float, half>(a, ub);
+  Unsupported(a);
+}
+
 // Calls f(T{}) with the element type of the runtime dtype code (any other code: bfloat16_t).
 template <typename F>
 auto ByDtype(int32_t dtype, F&& f) {
@@ -237,6 +255,7 @@ auto ByDtype(int32_t dtype, F&& f) {
 
 uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   if (a.op == kCast) return CastOp(a, ub), 0;
+  if (a.op == kAxpy) return AxpyOp(a, ub), 0;
   return ByDtype(a.dtype, [&](auto tag) -> uint64_t {
     using T = decltype(tag);
     constexpr bool arith = std::is_same_v<T, half> || std::is_same_v<T, float> || std::is_same_v<T, int16_t> ||

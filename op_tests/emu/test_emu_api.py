@@ -110,6 +110,19 @@ void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h
     SetAtomicMin<double>();
   }
 }
+// Axpy (kernel_operator_vec_ternary_scalar_intf.h): (half, half), (float, float), (float, half).
+void AxpyCalls(LocalTensor<half> h, LocalTensor<float> f) {
+  uint64_t mask[2] = {~0ull, ~0ull};
+  Axpy(h, h, half(2.0f), 256);
+  Axpy(f, f, 2.0f, 64);
+  Axpy(f, h, half(2.0f), 64);
+  Axpy(h, h, half(2.0f), 128, 2, UnaryRepeatParams());
+  Axpy(f, h, half(2.0f), 64, 2, UnaryRepeatParams(1, 1, 8, 4));
+  Axpy(f, f, 2.0f, mask, 1, UnaryRepeatParams());
+  uint64_t placeholder[2] = {0, 0};  // isSetMask = false: a non-const placeholder array
+  Axpy<half, half, false>(h, h, half(2.0f), placeholder, 1, UnaryRepeatParams());
+  Axpy<float, half, false>(f, h, half(2.0f), MASK_PLACEHOLDER, 1, UnaryRepeatParams(1, 1, 8, 4));
+}
 // Element types and forms whose rule CANN 8.5 checks only when the call runs (ASCENDC_ASSERT), or that
 // the emulator does not model: they compile and fail when called (test_emu_type_rules.py).
 void CompileRunTimeChecked(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i16, LocalTensor<uint16_t> u16,
@@ -177,6 +190,11 @@ REJECTED = [
     "TQueSync<PIPE_V, PIPE_V> s; s.SetFlag(0);",  # src / dst pipe must differ (kernel_tquesync_impl.h static_assert)
     "LocalTensor<uint8_t> p; uint64_t c = 0; GatherMask(h, h, p, true, 32, GatherMaskParams(), c);",  # pattern: u16 / u32
     "LocalTensor<uint16_t> u; CreateVecIndex(u, uint16_t(0), 128);",  # no vector Adds for uint16_t
+    "Axpy(i16, i16, int16_t(2), 128);",  # vaxpy: (half, half), (float, float), (float, half) only
+    "Axpy(h, f, 2.0f, 64, 1, UnaryRepeatParams());",  # no half <- float pair
+    "Axpy(bf, bf, bfloat16_t(2.0f), 64);",
+    "Axpy(h, h, 2.0f, 128);",  # the scalar is the src type
+    "const uint64_t m[2] = {1, 0}; Axpy(f, f, 2.0f, m, 1, UnaryRepeatParams());",  # mask[] is non-const
 ]
 
 

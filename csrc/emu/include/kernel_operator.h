@@ -24,3 +24,4 @@
 #include "emu/cube_load.h"
 #include "emu/fixpipe_config.h"
 #include "emu/vec_bitwise.h"
+#include "emu/vec_ternary_scalar.h"
