@@ -31,7 +31,7 @@ enum Op : int32_t {
   kDuplicate = 30, kCast = 40,
   kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb,
   kCompare = 60, kCompareScalar, kSelect, kGatherMask, kGather,
-  kAxpy = 70,
+  kAxpy = 70, kShiftRight,
 };
 enum Dtype : int32_t { kHalf = 0, kFloat, kBf16, kInt8, kUint8, kInt16, kInt32, kInt64, kInt4, kUint16, kUint32 };
 
@@ -239,6 +239,34 @@ void AxpyOp(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   Unsupported(a);
 }
 
+// ShiftRight: aux = roundEn; aux2 = 1: the count form with isSetMask = false under the registers that
+// forms 3 / 4 set (a.mask: the counter-mode count); aux2 = 2: the scalar-type (U) overloads.
+template <typename T>
+void RunShiftRight(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  const LocalTensor<T> s = ub[0].ReinterpretCast<T>(), d = ub[3].ReinterpretCast<T>();
+  const T sc = static_cast<T>(static_cast<int64_t>(a.scalar));
+  const bool roundEn = a.aux != 0;
+  if (a.aux2 == 1) {
+    if (a.form == 3) {
+      SetMaskCount();
+      SetVectorMask<T, MaskMode::COUNTER>(0, a.mask);
+    } else {
+      SetVectorMask<T>(a.maskBits[1], a.maskBits[0]);
+    }
+    ShiftRight<T, false>(d, s, sc, a.count);
+    SetMaskNorm();
+    ResetMask();
+    return;
+  }
+  if (a.aux2 == 2) {
+    Forms<T>(a, [&] { ShiftRight<T, T>(d, s, sc, a.count); },
+             [&](auto set, auto mask) { ShiftRight<T, T, decltype(set)::value>(d, s, sc, mask, a.repeat, Un(a), roundEn); });
+    return;
+  }
+  Forms<T>(a, [&] { ShiftRight(d, s, sc, a.count); },
+           [&](auto set, auto mask) { ShiftRight<T, decltype(set)::value>(d, s, sc, mask, a.repeat, Un(a), roundEn); });
+}
+
 // Calls f(T{}) with the element type of the runtime dtype code (any other code: bfloat16_t).
 template <typename F>
 auto ByDtype(int32_t dtype, F&& f) {
@@ -264,6 +292,9 @@ uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
     constexpr bool reduce = std::is_same_v<T, half> || std::is_same_v<T, float>;
     if (a.op == kBrcb) return Brcb(ub[3].ReinterpretCast<T>(), ub[0].ReinterpretCast<T>(), a.repeat, BrcbRepeatParams(a.dstBlk, a.dstRep)), 0;
     if (a.op == kGatherMask || a.op == kGather) return Gathers<T>(a, ub);
+    constexpr bool shift = std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, int32_t> ||
+                           std::is_same_v<T, uint32_t>;
+    if constexpr (shift) if (a.op == kShiftRight) return RunShiftRight<T>(a, ub), 0;
     if constexpr (arith) if (a.op <= kDuplicate) return Elementwise<T>(a, ub), 0;
     if constexpr (cmp) if (a.op >= kCompare && a.op <= kSelect) return CmpSel<T>(a, ub), 0;
     if constexpr (reduce) if (a.op >= kReduceMax && a.op <= kWholeReduceSum) return Reduce<T>(a, ub), 0;

@@ -110,8 +110,10 @@ void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h
     SetAtomicMin<double>();
   }
 }
-// Axpy (kernel_operator_vec_ternary_scalar_intf.h): (half, half), (float, float), (float, half).
-void AxpyCalls(LocalTensor<half> h, LocalTensor<float> f) {
+// Axpy (kernel_operator_vec_ternary_scalar_intf.h): (half, half), (float, float), (float, half); and
+// ShiftRight (kernel_operator_vec_binary_scalar_intf.h): roundEn defaults to false in the T forms only.
+void AxpyShiftRight(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i16, LocalTensor<uint16_t> u16,
+                    LocalTensor<int32_t> i32, LocalTensor<uint32_t> u32) {
   uint64_t mask[2] = {~0ull, ~0ull};
   Axpy(h, h, half(2.0f), 256);
   Axpy(f, f, 2.0f, 64);
@@ -122,6 +124,15 @@ void AxpyCalls(LocalTensor<half> h, LocalTensor<float> f) {
   uint64_t placeholder[2] = {0, 0};  // isSetMask = false: a non-const placeholder array
   Axpy<half, half, false>(h, h, half(2.0f), placeholder, 1, UnaryRepeatParams());
   Axpy<float, half, false>(f, h, half(2.0f), MASK_PLACEHOLDER, 1, UnaryRepeatParams(1, 1, 8, 4));
+  ShiftRight(i16, i16, int16_t(2), 256);
+  ShiftRight(u32, u32, uint32_t(3), 64);
+  ShiftRight(i32, i32, int32_t(1), 64, 1, UnaryRepeatParams());
+  ShiftRight(i16, i16, int16_t(1), mask, 1, UnaryRepeatParams(), true);
+  ShiftRight(u16, u16, uint16_t(1), 128, 1, UnaryRepeatParams(), true);
+  ShiftRight<uint16_t, uint16_t>(u16, u16, uint16_t(1), 128);
+  ShiftRight<int32_t, int32_t, true>(i32, i32, int32_t(1), 64, 1, UnaryRepeatParams(), false);
+  ShiftRight<int32_t, int32_t, true>(i32, i32, int32_t(1), mask, 1, UnaryRepeatParams(), true);
+  ShiftRight<int16_t, false>(i16, i16, int16_t(1), 1);
 }
 // Element types and forms whose rule CANN 8.5 checks only when the call runs (ASCENDC_ASSERT), or that
 // the emulator does not model: they compile and fail when called (test_emu_type_rules.py).
@@ -195,6 +206,10 @@ REJECTED = [
     "Axpy(bf, bf, bfloat16_t(2.0f), 64);",
     "Axpy(h, h, 2.0f, 128);",  # the scalar is the src type
     "const uint64_t m[2] = {1, 0}; Axpy(f, f, 2.0f, m, 1, UnaryRepeatParams());",  # mask[] is non-const
+    "ShiftRight(h, h, half(1.0f), 128);",  # vshr: 16 / 32-bit integers only
+    "ShiftRight(i8, i8, int8_t(1), 64, 1, UnaryRepeatParams());",
+    "ShiftRight(i16, i16, 1, 128);",  # the scalar is T (an int does not deduce against int16_t)
+    "uint64_t m[2] = {1, 0}; ShiftRight<int16_t, int16_t, true>(i16, i16, int16_t(1), m, 1, UnaryRepeatParams());",  # U forms: no roundEn default
 ]
 
 

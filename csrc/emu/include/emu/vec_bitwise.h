@@ -1,6 +1,6 @@
-// Bitwise vector instructions: And, Or (include/basic_api/kernel_operator_vec_binary_intf.h) and
-// ShiftLeft (kernel_operator_vec_binary_scalar_intf.h), count and mask/repeat forms, with the A2
-// type rules of impl/basic_api/dav_c220/kernel_operator_vec_binary{,_scalar}_impl.h.
+// Bitwise vector instructions: And, Or (include/basic_api/kernel_operator_vec_binary_intf.h),
+// ShiftLeft and ShiftRight (kernel_operator_vec_binary_scalar_intf.h), count and mask/repeat forms,
+// with the A2 type rules of impl/basic_api/dav_c220/kernel_operator_vec_binary{,_scalar}_impl.h.
 #pragma once
 
 #include "vec_elementwise.h"
@@ -31,6 +31,21 @@ inline T ShiftLeftValue(T v, uint32_t s) {
   if constexpr (std::is_unsigned_v<T>) return static_cast<T>(moved);
   const U sign = static_cast<U>(U(1) << (bits - 1));
   return static_cast<T>(static_cast<U>((u & sign) | (moved & static_cast<U>(~sign))));
+}
+
+// ShiftRight.md: logical for unsigned types, arithmetic (sign copies) for signed ones; s equal to
+// the bit width gives 0, or -1 for a negative signed value. With roundEn (signed types only, per
+// ShiftRight.md's roundEn row) the last bit shifted out is added: (x >> s) + bit s-1 of x.
+template <typename T>
+inline T ShiftRightValue(T v, uint32_t s, bool roundEn) {
+  constexpr uint32_t bits = sizeof(T) * 8;
+  if constexpr (std::is_unsigned_v<T>) {
+    return s >= bits ? T(0) : static_cast<T>(v >> s);
+  } else {
+    const int64_t x = v;  // s <= 32 < 64: the shift is defined and arithmetic
+    const int64_t q = x >> s;
+    return static_cast<T>(roundEn && s > 0 ? q + ((x >> (s - 1)) & 1) : q);
+  }
 }
 
 template <typename T>
@@ -96,5 +111,67 @@ void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& sc
   emu::UnaryCount("ShiftLeft", dst, src, count, [s](T a) { return emu::ShiftLeftValue(a, s); });
 }
 #undef EMU_SHIFT_REQUIRE
+
+// ShiftRight (kernel_operator_vec_binary_scalar_intf.h lines 296-329). dav_c220 checks the type with
+// an ASCENDC_ASSERT (c220 impl line 293), but vshr has no overload for other types in the CPU-debug
+// stubs, so CANN refuses them at compile time; the shift range [0, bit width] is an
+// ASCENDC_CHECK_VALUE_RANGE (line 297), a run-time check. The mask forms set the mask of T (lines
+// 319-337); the count form with isSetMask = false runs one repeat under the registers and ignores
+// `count`, roundEn off (lines 341-349; ShiftRight.md's isSetMask row).
+#define EMU_SHIFTR_REQUIRE \
+  static_assert(emu::kIsB16Int<T> || emu::kIsB32Int<T>, "ShiftRight: uint16_t / int16_t / uint32_t / int32_t only")
+
+namespace emu {
+template <typename T, typename M>
+void ShiftRightRepeat(const LocalTensor<T>& dst, const LocalTensor<T>& src, T scalar, M mask, uint8_t repeatTime,
+                      const UnaryRepeatParams& rp, bool isSetMask, bool roundEn) {
+  const uint32_t s = ShiftAmount("ShiftRight", scalar);
+  UnaryRepeat("ShiftRight", dst, src, mask, repeatTime, rp, isSetMask,
+              [s, roundEn](T a) { return ShiftRightValue(a, s, roundEn); });
+}
+template <typename T>
+void ShiftRightCount(const LocalTensor<T>& dst, const LocalTensor<T>& src, T scalar, int32_t count, bool isSetMask) {
+  const uint32_t s = ShiftAmount("ShiftRight", scalar);
+  auto f = [s](T a) { return ShiftRightValue(a, s, false); };
+  if (isSetMask) return UnaryCount("ShiftRight", dst, src, count, f);
+  const LanePlan p = PlanFromRegisters("ShiftRight", LanesFor(sizeof(T)), 1);
+  const Layout l = Contiguous(sizeof(T), p.lanes * sizeof(T));
+  UnaryLanes("ShiftRight", dst, src, p, l, l, f);
+}
+}  // namespace emu
+
+template <typename T, bool isSetMask = true>
+void ShiftRight(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, uint64_t mask[],
+                const uint8_t repeatTime, const UnaryRepeatParams& repeatParams, bool roundEn = false) {
+  EMU_SHIFTR_REQUIRE;
+  emu::ShiftRightRepeat(dst, src, static_cast<T>(scalarValue), static_cast<const uint64_t*>(mask), repeatTime,
+                        repeatParams, isSetMask, roundEn);
+}
+template <typename T, typename U, bool isSetMask = true, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void ShiftRight(const LocalTensor<T>& dst, const LocalTensor<T>& src, const U& scalarValue, uint64_t mask[],
+                const uint8_t repeatTime, const UnaryRepeatParams& repeatParams, bool roundEn) {
+  ShiftRight<T, isSetMask>(dst, src, static_cast<const T&>(scalarValue), mask, repeatTime, repeatParams, roundEn);
+}
+template <typename T, bool isSetMask = true>
+void ShiftRight(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, uint64_t mask,
+                const uint8_t repeatTime, const UnaryRepeatParams& repeatParams, bool roundEn = false) {
+  EMU_SHIFTR_REQUIRE;
+  emu::ShiftRightRepeat(dst, src, static_cast<T>(scalarValue), mask, repeatTime, repeatParams, isSetMask, roundEn);
+}
+template <typename T, typename U, bool isSetMask = true, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void ShiftRight(const LocalTensor<T>& dst, const LocalTensor<T>& src, const U& scalarValue, uint64_t mask,
+                const uint8_t repeatTime, const UnaryRepeatParams& repeatParams, bool roundEn) {
+  ShiftRight<T, isSetMask>(dst, src, static_cast<const T&>(scalarValue), mask, repeatTime, repeatParams, roundEn);
+}
+template <typename T, bool isSetMask = true>
+void ShiftRight(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, const int32_t& count) {
+  EMU_SHIFTR_REQUIRE;
+  emu::ShiftRightCount(dst, src, static_cast<T>(scalarValue), count, isSetMask);
+}
+template <typename T, typename U, bool isSetMask = true, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void ShiftRight(const LocalTensor<T>& dst, const LocalTensor<T>& src, const U& scalarValue, const int32_t& count) {
+  ShiftRight<T, isSetMask>(dst, src, static_cast<const T&>(scalarValue), count);
+}
+#undef EMU_SHIFTR_REQUIRE
 
 }  // namespace AscendC
