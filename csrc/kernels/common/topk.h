@@ -190,13 +190,32 @@ class RunningTopK {
     return runs_ == 0 ? best_ : MergeIntoBest(s);
   }
 
+  // The stream's end in two merges, for a caller that needs the final list's first `head` pairs
+  // sooner than the rest: FinalFlushHead merges the best list and the pending candidates with every
+  // queue cut to its first `head` pairs. A stable merge's first `head` pairs come from its queues'
+  // first `head` pairs, so the returned list's first min(head, Count()) pairs are the final list's;
+  // Count() is the whole list's length. FinalFlushRest then merges the queues in full into the same
+  // buffer (its first pairs rewritten with the same values; the caller has finished reading them).
+  __aicore__ inline AscendC::LocalTensor<float> FinalFlushHead(const TopKScratch& s, uint32_t head) {
+    return runs_ == 0 ? best_ : MergeIntoBest(s, head);
+  }
+  // (nothing to do unless FinalFlushHead cut a queue that reached into the list's first Count() pairs)
+  __aicore__ inline void FinalFlushRest() {
+    if (!restPending_) return;
+    restPending_ = false;
+    AscendC::PipeBarrier<PIPE_V>();
+    MergeLists(restOut_, restLists_, restLens_, restQueues_);
+  }
+
   __aicore__ inline const AscendC::LocalTensor<float>& Best() const { return best_; }
   // Pairs of the best list that hold keys (after Flush): min(k, keys offered that survived).
   __aicore__ inline uint32_t Count() const { return count_; }
 
  private:
   // The best list and the pending candidates merged into s.mergeA or s.mergeB (returned); count_ set.
-  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s) {
+  // `cut` < the queues' lengths: each queue is merged only up to its first `cut` pairs (FinalFlushHead),
+  // the full merge is kept for FinalFlushRest.
+  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s, uint32_t cut = 0xFFFFFFFFu) {
     using namespace AscendC;
     PipeBarrier<PIPE_V>();
     // The candidate runs merged down to at most 3, then those and the best list in one 4-way merge
@@ -211,7 +230,30 @@ class RunningTopK {
       lists[1 + i] = runs[starts[i] * kPairFloats];
       listLens[1 + i] = lens[i];
     }
-    const uint32_t merged = MergeLists(out, lists, listLens, 1 + n);
+    uint32_t merged = 0;
+    restPending_ = false;
+    if (cut != 0xFFFFFFFFu) {
+      uint32_t cutLens[4];
+      bool shortened = false;
+      for (uint32_t i = 0; i < 1 + n; ++i) {
+        merged += listLens[i];
+        cutLens[i] = listLens[i] < cut ? listLens[i] : cut;
+        shortened = shortened || cutLens[i] < listLens[i];
+      }
+      MergeLists(out, lists, cutLens, 1 + n);
+      // The rest is needed only when a cut queue holds pairs of the final list past its head.
+      if (shortened && (merged < k_ ? merged : k_) > cut) {
+        restPending_ = true;
+        restOut_ = out;
+        restQueues_ = 1 + n;
+        for (uint32_t i = 0; i < 1 + n; ++i) {
+          restLists_[i] = lists[i];
+          restLens_[i] = listLens[i];
+        }
+      }
+    } else {
+      merged = MergeLists(out, lists, listLens, 1 + n);
+    }
     PipeBarrier<PIPE_V>();
     count_ = merged < k_ ? merged : k_;
     runs_ = 0;
@@ -245,6 +287,10 @@ class RunningTopK {
   uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, sparePairs_ = 0, earlyPairs_ = 0, count_ = 0, runs_ = 0;
   uint16_t runLen_[kMaxRuns] = {};
   float threshold_ = 0;
+  // FinalFlushHead's queues in full, for FinalFlushRest.
+  AscendC::LocalTensor<float> restOut_, restLists_[4];
+  uint32_t restLens_[4] = {0, 0, 0, 0}, restQueues_ = 0;
+  bool restPending_ = false;
 };
 
 }  // namespace ascend_glm5

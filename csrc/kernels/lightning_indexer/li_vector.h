@@ -169,8 +169,15 @@ class LiVector {
       StepsRing(item, visible, lo, hi, steps, lastItem);
     }
     for (uint32_t g = 0; g < rows; ++g) {
-      const AscendC::LocalTensor<float> list = topk_[g].FinalFlush(scratch_);
       const LiRow row = plan_.Row(row0 + g);
+      // The list written in two parts (below): its final merge in two as well, the queues cut to the
+      // head first (all the list's head needs), the full merge after SyncAll (WriteTail). Its buffers
+      // (the top-k's, from s.mergeA up) must then be in phase 2's late region.
+      const bool twoParts = t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
+                            g + 1 == rows && UbOffset(scratch_.mergeA) >= Phase2EarlyBytes();
+      const AscendC::LocalTensor<float> list =
+          twoParts ? topk_[g].FinalFlushHead(scratch_, LiListHead(t_->sparseCount, uint32_t(row.partials)))
+                   : topk_[g].FinalFlush(scratch_);
       if (t_->rowSplit && row.partials == 1) {  // the row's whole top-k: its output now
         EmitRow(row0 + g, list, topk_[g].Count());
         AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the output buffers are rewritten next
@@ -192,6 +199,7 @@ class LiVector {
           tailList_ = list;
           tailSlot_ = slot;
           tailCount_ = count;
+          tailTopK_ = twoParts ? int32_t(g) : -1;
         }
       }
       // A row merged in one step: the list's lengths go with its quantiles, not in a header (QuantLength).
@@ -574,8 +582,17 @@ class LiVector {
 
   // After SyncAll: the tail of the list ProcessItem wrote in part (from UB, phase 1's buffer in
   // phase 2's late region, which nothing writes before TailWritten).
+  // A list whose final merge was cut to its head (FinalFlushHead): its full merge first, on the
+  // vector pipe while the first merge step's copies are on their way (MergeStep skips its V -> MTE2
+  // wait once: the merge reads and writes only the late region, which those copies do not touch).
   __aicore__ inline void WriteTail() {
     if (tailCount_ == 0) return;
+    if (tailTopK_ >= 0) {
+      topk_[tailTopK_].FinalFlushRest();
+      AscendC::SetFlag<AscendC::HardEvent::V_MTE3>(0);
+      AscendC::WaitFlag<AscendC::HardEvent::V_MTE3>(0);
+      restMerging_ = true;
+    }
     AscendC::DataCopyPad(lists_[Slot(tailSlot_) + kLiListHeaderFloats + tailHead_ * kPairFloats], tailList_[tailHead_ * kPairFloats],
                          AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
   }
@@ -598,8 +615,11 @@ class LiVector {
     using namespace AscendC;
     const uint32_t k = t_->sparseCount, pairs = t_->bestPairs;
     // The lists' lengths: one strided copy of their headers, then read from UB.
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
+    if (!restMerging_) {
+      SetFlag<HardEvent::V_MTE2>(0);
+      WaitFlag<HardEvent::V_MTE2>(0);
+    }
+    restMerging_ = false;
     const bool wide = m.count > 4;  // a row merged in one step: its lists' lengths come with the quantiles
     if (!wide)
       DataCopyPad(heads_, listWords_[Slot(m.src)],
@@ -1187,7 +1207,10 @@ class LiVector {
   AscendC::LocalTensor<float> tailList_;
   int32_t tailSlot_ = 0;
   uint32_t tailCount_ = 0, tailHead_ = 0;
+  int32_t tailTopK_ = -1;       // its top-k, when the list's full merge follows SyncAll (FinalFlushRest)
   bool tailCounted_ = false;
+  bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
+
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;
