@@ -437,6 +437,29 @@ def test_decode_best_keys_in_one_list_read_past_its_head():
     assert int(((got >= 61000) & (got < 66000)).sum()) > 3 * 256  # one of the stretch's lists holds more than its head
 
 
+@pytest.mark.parametrize("stretch, distinct", [(None, None), (None, 7), ((1536, 1856), None), ((1536, 1856), 13)])
+def test_decode_wide_row_final_merge_cut_to_the_head(stretch, distinct):
+    # One row of 4096 keys with k = 256 over 8 AI cores: 16 lists of 256 keys, merged in one step, each
+    # written as its head (64 pairs) before SyncAll and its tail after. A core's last list is merged with
+    # its queues (the best list, the last block's runs) cut to the head before SyncAll and in full after
+    # it, before its tail is written. Random keys, 7 distinct keys, and a stretch of 320 keys scaled by 4
+    # (exact in bf16; weights >= 0) holding the row's best: its lists are cut past their heads, so the
+    # merge reads their tails (the full merges' output); with 13 distinct keys, tied there.
+    q, k, w = _inputs((1, 1, 8, 128), (1, 4096, 1, 128), seed=19 + (distinct or 0))
+    if distinct:
+        k = k[:, torch.arange(4096) % distinct]
+    if stretch:
+        k[:, stretch[0] : stretch[1]] *= 4
+        w = w.abs()
+    got = check(q, k, w, sparse_count=256, return_value=True)
+    assert cpu_module().last_launch()["block_dim"] == 8
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=256)
+        assert torch.equal(got, want)
+    if stretch:
+        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 2 * 64  # its lists hold more than their heads
+
+
 @pytest.mark.parametrize("distinct", [1, 3])
 def test_decode_row_merged_in_one_step_when_all_scores_tie(distinct):
     # One row over every core, its lists merged in one step: with every score tied (or 3 values)
