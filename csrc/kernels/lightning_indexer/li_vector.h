@@ -70,6 +70,7 @@ class LiVector {
         WriteTail();
         for (uint32_t m = m0; m < end0; m += vectorCores) MergeStep(m == m0 ? firstMerge : plan_.Merge(m));
         TailWritten();  // a core without a wide merge
+        restMerging_ = false;  // (a core without a merge at this level: the next level's first merge waits)
         continue;
       }
       uint32_t m, end;
@@ -1210,7 +1211,6 @@ class LiVector {
   int32_t tailTopK_ = -1;       // its top-k, when the list's full merge follows SyncAll (FinalFlushRest)
   bool tailCounted_ = false;
   bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
-
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
   uint32_t step_ = 0;
