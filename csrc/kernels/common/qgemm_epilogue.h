@@ -81,9 +81,12 @@ class QGemmVector {
   }
 
   // Split-K: this vector core's share of the piece's column tile (the tile's rows cut into two shares
-  // per block holding a piece of it): the sum of every piece's partial, dequantised.
+  // per block holding a piece of it): the sum of every piece's partial, dequantised. The shares turn
+  // by one vector core on odd tiles: with fewer rows than shares, the last share holds them all, so
+  // a block ending two tiles combines them on its two vector cores, not twice on the same one.
   __aicore__ inline void RunPiece(const QGemmItem& it) {
-    const uint32_t tokens = it.rows, shares = 2 * it.parts, share = 2 * it.part + AscendC::GetSubBlockIdx();
+    const uint32_t tokens = it.rows, shares = 2 * it.parts;
+    const uint32_t share = (2 * it.part + AscendC::GetSubBlockIdx() + (it.tile & 1)) % shares;
     const uint32_t my0 = tokens * share / shares, rows = tokens * (share + 1) / shares - my0;
     if (rows == 0) return;
     const uint32_t first = block_ - it.part;
