@@ -333,3 +333,35 @@ def test_stream_head_many_groups():
         assert not plan["split_k"] and plan["tokens_per_pass"] < 70
         _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
         _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)
+
+
+# Split-K combine of one row (qgemm_epilogue.h): N = 1536 is 6 tiles of 256, K = 2048 is 8 steps, so
+# on 5 cores the 48 steps are cut 9 / 10 / 9 / 10 / 10 and block 4 ends two tiles (4 and 5). With
+# one row, a tile's row goes to the last of its shares, which turn by one vector core on odd tiles:
+# block 4's vector cores 1 and 0 combine tiles 4 and 5 (not both on vector core 1). The first
+# piece's row parameters (scale, per-token scale) are read before the SyncAll. Checked for every
+# output type, with the row in the second of two experts.
+def _one_row_combiners(tiles, steps, cores):
+    start = [b * tiles * steps // cores for b in range(cores + 1)]
+    block = [next(b for b in range(cores) if start[b] <= s < start[b + 1]) for s in range(tiles * steps)]
+    out = []
+    for j in range(tiles):
+        first, last = block[j * steps], block[j * steps + steps - 1]
+        shares = 2 * (last - first + 1)
+        out.append(next(2 * b + v for b in range(first, last + 1) for v in (0, 1)
+                        if (2 * (b - first) + v + (j & 1)) % shares == shares - 1))
+    return out
+
+
+@pytest.mark.parametrize("out", [torch.int32] + OUT_DTYPES)
+def test_one_row_split_k_two_tiles_end_in_a_block(out):
+    m, n, k = 1, 1536, 2048
+    combiners = _one_row_combiners(6, 8, 5)
+    assert combiners[4:] == [9, 8] and len(set(combiners)) == 6  # block 4's two vector cores
+    x, weight, scale, pts, gl, _ = _inputs([0, 1], m, n, k, torch.Generator().manual_seed(60))
+    with ai_cores(5):
+        plan = cpu_module().grouped_matmul_a8w4_plan(m=m, n=n, k=k, experts=2, out_dtype=1)
+        assert plan["split_k"] and (plan["n_tiles"], plan["n_tile"], plan["block_dim"]) == (6, 256, 5)
+        assert plan["slots_per_block"] == 2
+        got = _check(x, weight, scale, pts, gl, output_dtype=out)
+        assert got[:, 1024:].abs().sum() > 0  # tiles 4 and 5 written

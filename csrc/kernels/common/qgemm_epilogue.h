@@ -35,26 +35,29 @@ class QGemmVector {
     out_.SetGlobalBuffer(reinterpret_cast<__gm__ OutT*>(out));
     maxRows_ = CeilDiv(t.tokensPerPass, 2);
     const uint32_t tileElems = maxRows_ * t.nTile;
-    pipe.InitBuffer(acc_, tileElems * sizeof(int32_t));
-    if (kMsd) pipe.InitBuffer(lo_, tileElems * sizeof(int32_t));
+    // MSD: acc_ holds the hi rows, then the lo rows, then the ones row (views set by TileViews).
+    pipe.InitBuffer(acc_, (kMsd ? 2 * tileElems + t.nTile : tileElems) * sizeof(int32_t));
     pipe.InitBuffer(outBuf_, sizeof(OutT) < 4 ? tileElems * sizeof(OutT) : 32);
-    pipe.InitBuffer(rowInt_, t.nTile * sizeof(int32_t));
+    pipe.InitBuffer(rowInt_, t.nTile * sizeof(int32_t));  // the int32 bias (never with MSD)
     pipe.InitBuffer(scaleRow_, t.nTile * sizeof(float));
     pipe.InitBuffer(biasRow_, t.nTile * sizeof(float));
     pipe.InitBuffer(pts_, AlignUp(maxRows_, 8) * sizeof(float));
     pipe.InitBuffer(ptsBlocks_, AlignUp(maxRows_, 8) * 32);
     if (t.splitK) {
-      pipe.InitBuffer(part_, tileElems * sizeof(int32_t));
-      if (kMsd) pipe.InitBuffer(partLo_, tileElems * sizeof(int32_t));
-      if (kMsd) pipe.InitBuffer(partRow_, t.nTile * sizeof(int32_t));
+      pipe.InitBuffer(part_, (kMsd ? 2 * tileElems + t.nTile : tileElems) * sizeof(int32_t));
     }
   }
 
   __aicore__ inline void Process() {
     QGemmItem it;
     if (t_->splitK) {
+      // The first piece's row parameters do not depend on the cubes: read them before the SyncAll.
+      bool more = sched_.Next(it);
+      uint32_t my0 = 0, rows = 0;
+      if (more) Share(it, my0, rows);
+      if (rows > 0) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
       AscendC::SyncAll<false>();  // every cube's partials are in GM
-      while (sched_.Next(it)) RunPiece(it);
+      for (bool first = true; more; more = sched_.Next(it), first = false) RunPiece(it, first);
       return;
     }
     while (sched_.Next(it)) {
@@ -84,10 +87,11 @@ class QGemmVector {
   // per block holding a piece of it): the sum of every piece's partial, dequantised. The shares turn
   // by one vector core on odd tiles: with fewer rows than shares, the last share holds them all, so
   // a block ending two tiles combines them on its two vector cores, not twice on the same one.
-  __aicore__ inline void RunPiece(const QGemmItem& it) {
-    const uint32_t tokens = it.rows, shares = 2 * it.parts;
-    const uint32_t share = (2 * it.part + AscendC::GetSubBlockIdx() + (it.tile & 1)) % shares;
-    const uint32_t my0 = tokens * share / shares, rows = tokens * (share + 1) / shares - my0;
+  // rowParamsLoaded: the launch's first piece, whose row parameters were read before the SyncAll.
+  __aicore__ inline void RunPiece(const QGemmItem& it, bool rowParamsLoaded) {
+    const uint32_t tokens = it.rows;
+    uint32_t my0 = 0, rows = 0;
+    Share(it, my0, rows);
     if (rows == 0) return;
     const uint32_t first = block_ - it.part;
     for (uint32_t q = 0; q < it.parts; ++q) {
@@ -95,18 +99,46 @@ class QGemmVector {
       if (q == 0) LoadAcc(src, tokens, my0, rows);
       else AddPart(src, tokens, my0, rows);
     }
-    Dequantise(it, uint64_t(it.row0) + my0, rows);
+    Dequantise(it, uint64_t(it.row0) + my0, rows, !rowParamsLoaded);
+  }
+  __aicore__ inline void Share(const QGemmItem& it, uint32_t& my0, uint32_t& rows) const {
+    const uint32_t tokens = it.rows, shares = 2 * it.parts;
+    const uint32_t share = (2 * it.part + AscendC::GetSubBlockIdx() + (it.tile & 1)) % shares;
+    my0 = tokens * share / shares;
+    rows = tokens * (share + 1) / shares - my0;
+  }
+
+  // MSD: the views of acc_ (or part_) for `rows` rows: hi at 0, lo after the hi rows, the ones row after.
+  __aicore__ inline void TileViews(AscendC::TBuf<AscendC::TPosition::VECCALC>& buf, uint32_t rows,
+                                   AscendC::LocalTensor<int32_t>& lo, AscendC::LocalTensor<int32_t>& ones) {
+    const AscendC::LocalTensor<int32_t> all = buf.Get<int32_t>();
+    lo = all[rows * t_->nTile];
+    ones = all[2 * rows * t_->nTile];
+  }
+
+  // The slot's rows [my0, my0 + rows) (MSD: their hi rows, lo rows and the ones row) -> buf, laid out
+  // as TileViews says: one copy when this core has all the rows (they are contiguous in the slot),
+  // else the hi and lo rows in one two-block copy and the ones row.
+  __aicore__ inline void CopyTile(AscendC::TBuf<AscendC::TPosition::VECCALC>& buf, const AscendC::GlobalTensor<int32_t>& slot,
+                                  uint32_t tokens, uint32_t my0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t nt = t_->nTile, elems = rows * nt;
+    const LocalTensor<int32_t> all = buf.Get<int32_t>();
+    if constexpr (!kMsd) {
+      DataCopy(all, slot[uint64_t(my0) * nt], elems);
+    } else if (rows == tokens) {
+      DataCopy(all, slot, 2 * elems + nt);
+    } else {
+      const uint16_t blocks = uint16_t(elems * sizeof(int32_t) / 32);
+      DataCopy(all, slot[uint64_t(my0) * nt], DataCopyParams(2, blocks, uint16_t((tokens - rows) * nt * sizeof(int32_t) / 32), 0));
+      DataCopy(all[2 * elems], slot[uint64_t(2 * tokens) * nt], nt);
+    }
   }
 
   // The int32 rows [my0, my0 + rows) of a pass's tile (MSD: its hi and lo rows and the ones row) -> UB.
   __aicore__ inline void LoadAcc(const AscendC::GlobalTensor<int32_t>& slot, uint32_t tokens, uint32_t my0, uint32_t rows) {
     using namespace AscendC;
-    const uint32_t nt = t_->nTile, elems = rows * nt;
-    DataCopy(acc_.Get<int32_t>(), slot[uint64_t(my0) * nt], elems);
-    if constexpr (kMsd) {
-      DataCopy(lo_.Get<int32_t>(), slot[uint64_t(tokens + my0) * nt], elems);
-      DataCopy(rowInt_.Get<int32_t>(), slot[uint64_t(2 * tokens) * nt], nt);
-    }
+    CopyTile(acc_, slot, tokens, my0, rows);
   }
 
   // Split-K: adds another piece's partial of the same rows (int32, exact).
@@ -115,33 +147,28 @@ class QGemmVector {
     const uint32_t nt = t_->nTile, elems = rows * nt;
     SetFlag<Ev::V_MTE2>(0);  // the previous part's adds have read the part buffers
     WaitFlag<Ev::V_MTE2>(0);
-    DataCopy(part_.Get<int32_t>(), slot[uint64_t(my0) * nt], elems);
-    if constexpr (kMsd) {
-      DataCopy(partLo_.Get<int32_t>(), slot[uint64_t(tokens + my0) * nt], elems);
-      DataCopy(partRow_.Get<int32_t>(), slot[uint64_t(2 * tokens) * nt], nt);
-    }
+    CopyTile(part_, slot, tokens, my0, rows);
     SetFlag<Ev::MTE2_V>(0);
     WaitFlag<Ev::MTE2_V>(0);
-    Add(acc_.Get<int32_t>(), acc_.Get<int32_t>(), part_.Get<int32_t>(), int32_t(elems));
-    if constexpr (kMsd) {
-      Add(lo_.Get<int32_t>(), lo_.Get<int32_t>(), partLo_.Get<int32_t>(), int32_t(elems));
-      Add(rowInt_.Get<int32_t>(), rowInt_.Get<int32_t>(), partRow_.Get<int32_t>(), int32_t(nt));
-    }
+    // MSD: hi, lo and ones rows are contiguous in both buffers (TileViews): one add
+    Add(acc_.Get<int32_t>(), acc_.Get<int32_t>(), part_.Get<int32_t>(), int32_t(kMsd ? 2 * elems + nt : elems));
   }
 
   // acc (and MSD's lo / ones rows) in UB -> rows row0.. of the output.
-  __aicore__ inline void Dequantise(const QGemmItem& it, uint64_t row0, uint32_t rows) {
+  __aicore__ inline void Dequantise(const QGemmItem& it, uint64_t row0, uint32_t rows, bool loadRowParams = true) {
     using namespace AscendC;
     const uint32_t nt = t_->nTile, elems = rows * nt;
     LocalTensor<int32_t> acc = acc_.Get<int32_t>();
-    LoadRowParams(it, row0, rows);
+    if (loadRowParams) LoadRowParams(it, row0, rows);
     SetFlag<Ev::MTE2_V>(0);
     WaitFlag<Ev::MTE2_V>(0);
     if constexpr (kMsd) {  // acc = 16 hi + lo + 8 ones
+      LocalTensor<int32_t> lo, ones;
+      TileViews(acc_, rows, lo, ones);
       Muls(acc, acc, int32_t(16), int32_t(elems));
-      Add(acc, acc, lo_.Get<int32_t>(), int32_t(elems));
-      Muls(rowInt_.Get<int32_t>(), rowInt_.Get<int32_t>(), int32_t(8), int32_t(nt));
-      RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows);
+      Add(acc, acc, lo, int32_t(elems));
+      Muls(ones, ones, int32_t(8), int32_t(nt));
+      RowBroadcast<int32_t, true>(acc, ones, rows);
     }
     if (t_->biasKind == kBiasInt32) RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows);
     if constexpr (SameType<OutT, int32_t>::value) {
@@ -224,8 +251,8 @@ class QGemmVector {
   QGemmSchedule sched_;
   QGemmHandoff handoff_;
   uint32_t maxRows_ = 0, block_ = 0;
-  AscendC::TBuf<AscendC::TPosition::VECCALC> acc_, lo_, outBuf_, rowInt_, scaleRow_, biasRow_, pts_, ptsBlocks_;
-  AscendC::TBuf<AscendC::TPosition::VECCALC> part_, partLo_, partRow_;  // split-K: another piece's partial
+  AscendC::TBuf<AscendC::TPosition::VECCALC> acc_, outBuf_, rowInt_, scaleRow_, biasRow_, pts_, ptsBlocks_;
+  AscendC::TBuf<AscendC::TPosition::VECCALC> part_;  // split-K: another piece's partial
   AscendC::GlobalTensor<float> scale_, pertoken_, biasFloat_;
   AscendC::GlobalTensor<int32_t> biasInt_;
   AscendC::GlobalTensor<OutT> out_;
