@@ -129,8 +129,8 @@ class QGemmVector {
     } else if (rows == tokens) {
       DataCopy(all, slot, 2 * elems + nt);
     } else {
-      const uint16_t blocks = uint16_t(elems * sizeof(int32_t) / 32);
-      DataCopy(all, slot[uint64_t(my0) * nt], DataCopyParams(2, blocks, uint16_t((tokens - rows) * nt * sizeof(int32_t) / 32), 0));
+      DataCopy(all, slot[uint64_t(my0) * nt], elems);
+      DataCopy(all[elems], slot[uint64_t(tokens + my0) * nt], elems);
       DataCopy(all[2 * elems], slot[uint64_t(2 * tokens) * nt], nt);
     }
   }
