@@ -103,8 +103,11 @@ class MlapVector {
       for (uint32_t g = 0; g < (groups < 2 ? groups : 2); ++g) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);
     }
     for (uint32_t s = 0; s <= groups; ++s) {
-      // The heads of group s - 1 first: the cube works through them right after its MM1(s).
-      if (s >= 1) Heads(s - 1);
+      // The heads of group s - 1 first: the cube works through them right after its MM1(s). The
+      // last group's norm goes before them (`lastFirst`): no MM1(s + 1) is left to hide it from
+      // the cube, whose MM1(s) is long done, and the heads of s - 1 keep the cube busy meanwhile.
+      const bool lastFirst = s >= 1 && s + 1 == groups;
+      if (s >= 1 && !lastFirst) Heads(s - 1);
       if (s == groups) break;
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1Done);
       SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring; step s - 1 is done
@@ -119,6 +122,7 @@ class MlapVector {
         CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1KvDone);
         SyncAll<true>();
       }
+      if (lastFirst) Heads(s - 1);  // before the cache rows: the cube's MM3 waits for q_nope
       Kv(s);
       if (prep && s + 2 < groups) XPrep(s + 2);
     }
