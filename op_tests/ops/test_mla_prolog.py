@@ -286,6 +286,22 @@ def test_mm1_two_groups_ahead(cores, fused, mode):
         check(args, kw, query_norm_flag=True)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("tokens,cores,fused", [(300, 2, False), (200, 1, True)], ids=["3groups_2cores", "2groups_1core_fused"])
+def test_last_group_norm_before_the_heads_before_it(tokens, cores, fused, mode):
+    # Prefill: the vector cores normalize the last group's c^Q before they take the heads of the
+    # group before it (then those heads, then the last group's cache rows). 300 tokens on 2 cores:
+    # groups 128 + 128 + 44, the norm of group 2 before the heads of group 1 (MM1(2) already ran
+    # inside group 0's heads); 200 tokens on one core with the fused input norm: 128 + 72, the norm
+    # of group 1 before the heads of group 0, the only group whose heads hide it.
+    args, kw = make_case(SMALL, (tokens,), skip=13, seed=80 + 3 * mode + cores, mode=mode, fused_norm=fused)
+    with ai_cores(cores):
+        plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
+                                            nope=SMALL[3], mode=mode, ai_cores=cores)  # fmt: skip
+        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, -(-tokens // 128), 0)
+        check(args, kw, query_norm_flag=True)
+
+
 def test_mm1_share_of_cores_with_a_head_more_rounds_down():
     # Prefill (200 tokens: 128 + a 72-row tail) of 10 heads on 4 cores in mode 2: cores 0 and 1 take 3
     # heads, 2 and 3 take 2. MM1's 22 units of 32 columns (8 KiB of W each) are spread by weight bytes
