@@ -224,11 +224,17 @@ class MlapCube {
       cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
       const LocalTensor<Cq> cqL1 = cqL1_.Get<Cq>();
       if (cqLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);  // the previous group's MM2 loads from it are done
-      DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
-      SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
-      WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
       a.resident = true;
       a.l1 = cqL1;
+      if (split) {  // the split heads' MM2 may take any K range of it (uqByRows): all of it first
+        DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
+        SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
+        WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
+      } else {  // the first whole head's first MM2 tile loads it chunk by chunk beside its W_uq_qr (MlapGemm::Fill)
+        a.fill = true;
+        a.gm = cq;
+        a.lda = hcq;
+      }
     }
     // The split heads' MM2 first: the barrier that makes all of their q visible to every core then
     // passes while this core works through its whole heads.
@@ -344,7 +350,8 @@ class MlapCube {
   }
 
   // MM2: q[:, h] = c^Q @ W_uq_qr[:, h*(D+Dr) : (h+1)*(D+Dr)] into q ring slot k % 2.
-  __aicore__ inline void Mm2(const MlapOperandA<Cq>& a, uint32_t h, uint32_t k, uint32_t rows) {
+  // A `fill` c^Q is copied into L1 by the first tile (all of K); the later tiles find it there.
+  __aicore__ inline void Mm2(MlapOperandA<Cq>& a, uint32_t h, uint32_t k, uint32_t rows) {
     using namespace AscendC;
     using Acc2 = typename Ty::Acc2;
     using QOut = typename Ty::QOut;
@@ -357,6 +364,7 @@ class MlapCube {
       const uint32_t slot = acc_.Acquire();
       const LocalTensor<Acc2> acc = AccTile<Acc2>(slot);
       gemm_.Run(acc, a, MlapB(wUq_[uint64_t(h) * qCols_ + c], ldUq), t_->qLora, n, rows);
+      a.fill = false;
       Store(q[c], acc, rows, n, qCols_);
       acc_.Release(slot);
     }

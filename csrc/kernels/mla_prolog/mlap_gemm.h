@@ -15,10 +15,13 @@
 namespace ascend_glm5 {
 
 // The A operand of a tile: rows [0, rows) of an ND matrix in GM (leading dimension lda), or an Nz
-// matrix already in L1 whose column blocks hold mPad rows (k offset `k0` into it).
+// matrix already in L1 whose column blocks hold mPad rows (k offset `k0` into it). `fill` (resident,
+// k0 = 0): the Run copies it from `gm` into `l1` chunk by chunk, each chunk's columns beside its B
+// chunk, so that the first Mmad waits for one chunk of A instead of all of it; later Runs find it whole.
 template <typename TI>
 struct MlapOperandA {
   bool resident = false;
+  bool fill = false;
   AscendC::GlobalTensor<TI> gm;
   uint32_t lda = 0;
   AscendC::LocalTensor<TI> l1;
@@ -99,10 +102,10 @@ class MlapGemm {
     const uint32_t chunks = CeilDiv(K, kChunk_);
     const uint32_t pre = prefetched_;  // chunks PrefetchB already loaded (A resident)
     prefetched_ = 0;
-    Chunk cur = pre > 0 ? pre_[0] : Load(a, b, K, n, rows, 0);
+    Chunk cur = pre > 0 ? Fill(a, pre_[0], rows, 0) : Load(a, b, K, n, rows, 0);
     for (uint32_t i = 0; i < chunks; ++i) {
       Chunk next;
-      if (i + 1 < chunks) next = i + 1 < pre ? pre_[i + 1] : Load(a, b, K, n, rows, i + 1);
+      if (i + 1 < chunks) next = i + 1 < pre ? Fill(a, pre_[i + 1], rows, i + 1) : Load(a, b, K, n, rows, i + 1);
       Multiply(acc, a, cur, n, i == 0 && !accumulate);
       cur = next;
     }
@@ -133,6 +136,19 @@ class MlapGemm {
     uint32_t k0 = 0, k = 0, aSlot = 0, bSlot = 0;  // first k and k count of the chunk
   };
 
+  // A `fill` operand: chunk i's columns of A, GM -> their place in the resident L1 matrix (MTE2 ->
+  // MTE1 event kEvA + i % 2: a Run with a resident A uses no A slot, and chunk i + 2's copy is issued
+  // after chunk i's Multiply waited for it).
+  template <typename TI>
+  __aicore__ inline Chunk Fill(const MlapOperandA<TI>& a, Chunk c, uint32_t rows, uint32_t i) {
+    using namespace AscendC;
+    if (!a.fill) return c;
+    c.aSlot = i % 2;
+    DataCopy(a.l1[(c.k0 / C0<TI>()) * mPad_ * C0<TI>()], a.gm[c.k0], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
+    return c;
+  }
+
   template <typename TI>
   __aicore__ inline AscendC::LocalTensor<TI> ASlot(uint32_t s) { return aL1_[s * kASlot].ReinterpretCast<TI>(); }
   template <typename TI>
@@ -158,7 +174,7 @@ class MlapGemm {
       DataCopy(ASlot<TI>(c.aSlot), a.gm[c.k0], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
       SetFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
     }
-    return c;
+    return Fill(a, c, rows, i);
   }
 
   template <typename TI, typename TC>
@@ -167,7 +183,7 @@ class MlapGemm {
     using namespace AscendC;
     const uint32_t m1 = mPad_ / 16, kRows = c.k;
     WaitFlag<HardEvent::MTE2_MTE1>(kEvB + int32_t(c.bSlot));
-    if (!a.resident) WaitFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
+    if (!a.resident || a.fill) WaitFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
     constexpr uint32_t kC0 = C0<TI>();
     const uint32_t nMmad = NPad<TI>(n), kKL0 = StepK<TI>(n);
     const LocalTensor<TI> aSrc = a.resident ? a.l1 : ASlot<TI>(c.aSlot);
