@@ -302,6 +302,21 @@ def test_last_group_norm_before_the_heads_before_it(tokens, cores, fused, mode):
         check(args, kw, query_norm_flag=True)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_cq_copied_chunk_by_chunk_beside_the_first_mm2(mode):
+    # Whole heads take c^Q into L1 with the first head's first MM2 tile, one K chunk of it beside each
+    # W_uq_qr chunk (MlapGemm's fill operand), so its later tiles and heads find it whole. Hcq 1536:
+    # 3 chunks of 512 int8 (modes 1, 2: the third after the two PrefetchB loaded while waiting for
+    # c^Q) or 6 of 256 bf16 (mode 0); 200 tokens on 2 cores = 128 + 72 rows, 2 heads and 1.
+    dims = (256, 1536, 3, 32)
+    args, kw = make_case(dims, (200,), skip=7, seed=90 + mode, mode=mode)
+    with ai_cores(2):
+        plan = cpu_module().mla_prolog_plan(tokens=200, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
+                                            mode=mode, ai_cores=2)  # fmt: skip
+        assert (plan["groups"], plan["split_heads"]) == (-(-200 // plan["group_tokens"]), 0)
+        check(args, kw, query_norm_flag=True)
+
+
 def test_mm1_share_of_cores_with_a_head_more_rounds_down():
     # Prefill (200 tokens: 128 + a 72-row tail) of 10 heads on 4 cores in mode 2: cores 0 and 1 take 3
     # heads, 2 and 3 take 2. MM1's 22 units of 32 columns (8 KiB of W each) are spread by weight bytes
