@@ -7,7 +7,8 @@
 //            (T: the float matmul result leaves the cube rounded, as CANN; int32 in mode 2).
 //            Decode: its W_dq columns, posted, then its W_dkv_kr ones (KvInHalves: K's second
 //            half after the split heads' MM2).
-//   MM2(g,h) c^Q (loaded once per group into L1) @ W_uq_qr[:, head h] -> q ring slot k % 2.
+//   MM2(g,h) c^Q (loaded once per group into L1: with whole heads chunk by chunk beside the first
+//            MM2 tile's W_uq_qr) @ W_uq_qr[:, head h] -> q ring slot k % 2.
 //   MM3(g,h) q_nope (from the q ring in mode 0, from the vector cores' dequantized copy in modes
 //            1, 2) @ W_uk[h] -> query[:, h, :] directly.
 //   Split heads (decode): before the whole heads, this core's columns of their q -> the shared

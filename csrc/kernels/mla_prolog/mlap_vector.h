@@ -16,6 +16,7 @@
 //               -> kr_cache, at the token's slot (combined cache: both in one 576-wide row, one copy)
 //   XPrep(s+2)  rows spread over all vector cores: fused input RMSNorm of token_x (and its int8
 //               quant in mode 2) -> the x ring (ready for the cubes after the next barrier)
+// The last step (s = groups - 1 >= 1) runs NormCq(s) before Heads(s-1), then Kv(s): no MM1(s+1) hides it.
 // Mode 2 dequantizes the int32 MM1 sums as acc * x_scale[t] * w_scale[n]; modes 1, 2 the MM2 sums
 // as acc * cq_scale[t] * w_scale[n] (the reference's order).
 #pragma once
