@@ -909,3 +909,33 @@ def test_late_merge_prefetches_next_run(heads, dtype):
                       actual_seq_lengths_kv=kv_lens)  # fmt: skip
     assert (out[5:7] == 0).all() and (m[0, 5:7] == 0).all() and (s[0, 5:7] == 0).all()
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
+@pytest.mark.parametrize("rows, heads, k", [(1, 16, 2048), (1, 8, 700), (4, 32, 512), (3, 2, 300)],
+                         ids=["heads-over-cores", "few-columns-each", "several-runs", "empty-row"])
+def test_early_merge_split_by_column_chunks(rows, heads, k):
+    # In an early-merge launch (few (row, head) units per vector core) the host plans the merge in
+    # units of (row, head, 64-column chunk): a head's columns are shared by up to three vector cores,
+    # a run starts and ends inside a head (its first and last heads partial), and a run without
+    # columns in a stage (streamed [256, 512), kept-high [128, 256), kept-low [0, 128)) skips that
+    # stage's wait. Each writes only its columns of the output; softmax_max / softmax_sum are written
+    # by the core that holds a head's last chunk. On 24 cores: 16 heads of one row, 128 chunks over
+    # 48 vector cores (2-3 each); 8 heads, 1-2 chunks each (some cores without a merge); 4 rows of
+    # 32 heads, 21-22 chunks each (runs capped at 3 heads: two runs on some cores, the second of
+    # the same row); 3 rows of 2 heads where row 1 selects nothing (the zero rows written by columns)
+    # and row 0 stops at a -1.
+    g = torch.Generator().manual_seed(rows * 100 + heads + k)
+    kv_lens = [2500 + 17 * r for r in range(rows)]
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, kv_lens, g, over=20)
+    idx[0, 0, k * 2 // 3] = -1
+    if rows == 3:
+        idx[1, 0, :] += 5000  # every id past the row's length
+    out, m, s = check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
+                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
+                      actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    if rows == 3:
+        assert (out[1] == 0).all() and (m[0, 1] == 0).all() and (s[0, 1] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] > rows

@@ -212,7 +212,8 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
   table.resize(AlignUp(table.size(), size_t(kSfaHeadWords)), 0);
   t.headOffset = static_cast<uint32_t>(table.size());
-  const std::vector<int32_t> merge = MergeBounds(splits, p.heads, 2 * t.blockDim);
+  // Units of (split, head), or of (split, head, column chunk) in an early-merge launch.
+  const std::vector<int32_t> merge = MergeBounds(splits, p.heads * SfaMergeChunks(t), 2 * t.blockDim);
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     const size_t head = table.size();
     table.resize(head + kSfaHeadWords, 0);

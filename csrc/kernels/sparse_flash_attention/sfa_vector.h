@@ -838,6 +838,9 @@ class SfaVector {
     uint32_t h0, hn;  // hn = 0: no run
     uint32_t slot;    // its load slot (LoadSlot): 1 for a run prefetched behind another
     bool loaded;      // its loads are issued (prefetched)
+    // Columns [cLo, 512) of its first head, [0, cHi) of its last one (early merge: units of column
+    // chunks, SfaMergeChunks); the heads between whole. Else 0 and 512.
+    uint32_t cLo, cHi;
   };
   // Where a run's statistics and acc rows land, and their MTE2 -> V events. Slot 0: the start of
   // cLoad_ and the full statistics; slot 1 (a prefetched run, late merge only): the end of cLoad_.
@@ -877,13 +880,39 @@ class SfaVector {
     WaitCombineWrites();
   }
   __aicore__ inline CombineRun NextRun(uint64_t& u, uint64_t end) {
-    if (u >= end) return CombineRun{SfaSplit{}, 0, 0, 0, false};
+    if (u >= end) return CombineRun{SfaSplit{}, 0, 0, 0, false, 0, kSfaLatentDim};
+    if (earlyMerge_) return NextColumnRun(u, end);
     const uint32_t j = uint32_t(u / t_->heads), h = uint32_t(u % t_->heads);
     uint32_t n = t_->heads - h;
     if (n > end - u) n = uint32_t(end - u);
     if (n > kCombineHeads) n = kCombineHeads;
     u += n;
-    return CombineRun{plan_.Split(j), h, n, 0, false};
+    return CombineRun{plan_.Split(j), h, n, 0, false, 0, kSfaLatentDim};
+  }
+  // Early merge: units of (split, head, column chunk); a run is the units of one row, of at most
+  // kEarlyRunHeads heads, whose columns of every piece fit cLoad_ (MergeEarlyRun loads them all).
+  static constexpr uint32_t kEarlyRunHeads = 3;
+  static_assert(kEarlyRunHeads <= kPieceEvents, "an early run's heads have an MTE2 -> V event each");
+  static_assert(kEarlyRunHeads * kSfaLatentDim / 8 <= kMaxRepeatStride, "an early run is a SmallRun");
+  __aicore__ inline CombineRun NextColumnRun(uint64_t& u, uint64_t end) {
+    constexpr uint32_t chunks = kSfaLatentDim / kSfaMergeCols;
+    const uint64_t perRow = uint64_t(t_->heads) * chunks;
+    const uint32_t j = uint32_t(u / perRow), r = uint32_t(u % perRow), h = r / chunks, c = r % chunks;
+    const SfaSplit split = plan_.Split(j);
+    uint64_t n = perRow - r;
+    if (n > end - u) n = end - u;
+    if (n > kEarlyRunHeads * chunks - c) n = kEarlyRunHeads * chunks - c;
+    const uint32_t fit = kCombineLoadFloats / (uint32_t(split.pieces) * kSfaMergeCols);
+    if (n > fit) n = fit;
+    u += n;
+    const uint32_t hn = uint32_t((c + n + chunks - 1) / chunks), lastChunk = uint32_t((c + n - 1) % chunks);
+    return CombineRun{split, h, hn, 0, false, c * kSfaMergeCols, (lastChunk + 1) * kSfaMergeCols};
+  }
+  // Columns [lo, hi) of the run's head h (0-based in the run) within [s0, s1); empty when lo >= hi.
+  __aicore__ inline static void HeadCols(const CombineRun& run, uint32_t h, uint32_t s0, uint32_t s1, uint32_t& lo,
+                                         uint32_t& hi) {
+    lo = h == 0 && run.cLo > s0 ? run.cLo : s0;
+    hi = h + 1 == run.hn && run.cHi < s1 ? run.cHi : s1;
   }
   __aicore__ inline static bool SmallRun(uint32_t hn) { return hn * kSfaLatentDim / 8 <= kMaxRepeatStride; }
   __aicore__ inline static uint32_t RunBatch(uint32_t hn) { return kCombineLoadFloats / (hn * kSfaLatentDim); }
@@ -916,7 +945,7 @@ class SfaVector {
     DataCopyPad(s.tru, pieces_[PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(s.evStats);
     if (early) {
-      LoadColumns(cLoad_, p0, run.h0, hn, pieces, keptCols_, kSfaLatentDim - keptCols_);
+      LoadColumns(cLoad_, run, keptCols_, kSfaLatentDim);
       return;
     }
     const uint32_t batch = RunBatch(hn);
@@ -929,11 +958,10 @@ class SfaVector {
     GmFlagWaitAtLeast(rowFlags_[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * split.pieces), cFlag_);
     waitedRow_ = split.row;
   }
-  // A run of few heads in one batch, at N1 <= 64: merged in two passes of columns, the streamed
-  // ones as soon as the pieces post them, then the kept ones (MergeEarlyRun).
-  __aicore__ inline bool EarlyRun(const CombineRun& run) const {
-    return earlyMerge_ && SmallRun(run.hn) && uint32_t(run.split.pieces) <= RunBatch(run.hn);
-  }
+  // In an early-merge launch every run (NextColumnRun: few heads, their columns of every piece in
+  // cLoad_ at once): merged in passes of columns, the streamed ones as soon as the pieces post them,
+  // then the kept ones (MergeEarlyRun).
+  __aicore__ inline bool EarlyRun(const CombineRun&) const { return earlyMerge_; }
 
   // The run's loads were issued by LoadRun; issues `next`'s before writing the run's output (late
   // merge: before weighing the run's pieces when they fit beside it, CanPrefetch).
@@ -960,9 +988,21 @@ class SfaVector {
     const uint32_t row = uint32_t(split.row);
     if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
       // The loads have landed in the slot, the zeros' stage.
-      if (EarlyRun(run))
-        for (uint32_t h = 0; h < hn; ++h) WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-      else WaitPieces(s, pieces < batch ? pieces : batch, small);
+      if (EarlyRun(run)) {
+        for (uint32_t h = 0; h < hn; ++h) {
+          uint32_t lo, hi;
+          HeadCols(run, h, keptCols_, kSfaLatentDim, lo, hi);
+          if (lo < hi) WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
+        }
+        // Zeros through the run's own column writes (a head's columns may be another core's too).
+        Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
+        Duplicate(cM, 0.0f, ps);
+        Duplicate(cL, 0.0f, ps);
+        if (next.hn > 0) LoadRun(next, prefetch, run.slot);
+        WriteRunColumns(run, cM, cL);
+        return;
+      }
+      WaitPieces(s, pieces < batch ? pieces : batch, small);
       WriteZeroRows(row, h0, hn, s.load, cT_);
       if (next.hn > 0) LoadRun(next, prefetch, run.slot);
       return;
@@ -1017,8 +1057,37 @@ class SfaVector {
       }
     }
     if (next.hn > 0) LoadRun(next, prefetch, run.slot);
+    if (EarlyRun(run)) {
+      WriteRunColumns(run, cM, cL);
+      return;
+    }
     WriteOutput(cAcc_, row, h0, hn, cOut_);
     if (t_->returnLse) IssueStats(uint64_t(row) * t_->heads + h0, hn, cM, cL);
+    SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
+    writesPending_ = true;
+  }
+  // An early run's output: each head's columns of the run (HeadCols) cast and copied; its m and l
+  // by the vector core that holds the head's last columns (one writer per head: the first head of
+  // a run may end on this core, its last one continue on the next).
+  __aicore__ inline void WriteRunColumns(const CombineRun& run, const AscendC::LocalTensor<float>& m,
+                                         const AscendC::LocalTensor<float>& l) {
+    using namespace AscendC;
+    WaitCombineWrites();
+    const uint32_t row = uint32_t(run.split.row);
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, 0, kSfaLatentDim, lo, hi);
+      Cast(cOut_[h * kSfaLatentDim + lo], cAcc_[h * kSfaLatentDim + lo], RoundMode::CAST_RINT, hi - lo);
+    }
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, 0, kSfaLatentDim, lo, hi);
+      DataCopy(out_[(uint64_t(row) * t_->heads + run.h0 + h) * kSfaLatentDim + lo], cOut_[h * kSfaLatentDim + lo], hi - lo);
+    }
+    const uint32_t writers = run.cHi < kSfaLatentDim ? run.hn - 1 : run.hn;
+    if (t_->returnLse && writers > 0) IssueStats(uint64_t(row) * t_->heads + run.h0, writers, m, l);
     SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
     writesPending_ = true;
   }
@@ -1111,57 +1180,84 @@ class SfaVector {
     return m;
   }
 
-  // Columns [c0, c0 + cols) of heads [h0, h0 + hn) of pieces [p, p + n) -> buf, head by head (head
-  // h's n pieces at buf[h * n * cols]): one strided copy per head, each signalling kEvPieces + h.
-  __aicore__ inline void LoadColumns(const AscendC::LocalTensor<float>& buf, uint32_t p, uint32_t h0, uint32_t hn, uint32_t n,
-                                     uint32_t c0, uint32_t cols) {
+  // Columns [s0, s1) of the run's heads (each within its own columns, HeadCols) of every piece ->
+  // buf, head by head (head h's pieces at the next free floats): one strided copy per head with
+  // columns there, each signalling kEvPieces + h. Returns the floats taken.
+  __aicore__ inline uint32_t LoadColumns(const AscendC::LocalTensor<float>& buf, const CombineRun& run, uint32_t s0,
+                                         uint32_t s1) {
     using namespace AscendC;
-    for (uint32_t h = 0; h < hn; ++h) {
-      DataCopyPad(buf[h * n * cols], pieces_[PieceAcc(p) + uint64_t(h0 + h) * kSfaLatentDim + c0],
+    const uint32_t n = uint32_t(run.split.pieces), p = uint32_t(run.split.firstPiece);
+    uint32_t at = 0;
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo >= hi) continue;
+      const uint32_t cols = hi - lo;
+      DataCopyPad(buf[at], pieces_[PieceAcc(p) + uint64_t(run.h0 + h) * kSfaLatentDim + lo],
                   DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, 0, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
       SetFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
+      at += n * cols;
     }
+    return at;
   }
-  // acc columns [c0, c0 + cols) = the weighed sum of LoadColumns' pieces in buf, a head as soon as
-  // its copy lands (weights: BroadcastWeights).
-  __aicore__ inline void MergeColumns(const AscendC::LocalTensor<float>& buf, uint32_t n, uint32_t hn, uint32_t c0,
-                                      uint32_t cols) {
+  // acc's columns [s0, s1) of the run's heads = the weighed sum of LoadColumns' pieces in buf, a
+  // head as soon as its copy lands (weights: BroadcastWeights). Returns the floats of buf read.
+  __aicore__ inline uint32_t MergeColumns(const AscendC::LocalTensor<float>& buf, const CombineRun& run, uint32_t s0,
+                                          uint32_t s1) {
     using namespace AscendC;
-    const uint8_t colBlocks = uint8_t(cols / 8), psBlocks = uint8_t(AlignUp(hn, 8));
-    for (uint32_t h = 0; h < hn; ++h) {
+    const uint32_t n = uint32_t(run.split.pieces);
+    const uint8_t psBlocks = uint8_t(AlignUp(run.hn, 8));
+    uint32_t at = 0;
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo >= hi) continue;
+      const uint32_t cols = hi - lo;
+      const uint8_t colBlocks = uint8_t(cols / 8);
       WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-      const LocalTensor<float> part = buf[h * n * cols], acc = cAcc_[h * kSfaLatentDim + c0];
+      const LocalTensor<float> part = buf[at], acc = cAcc_[h * kSfaLatentDim + lo];
       for (uint32_t c = 0; c < cols; c += 64)
         Mul(part[c], part[c], cBcast_[h * 8], 64, uint8_t(n), BinaryRepeatParams(1, 1, 0, colBlocks, colBlocks, psBlocks));
       PipeBarrier<PIPE_V>();
       if (Halve<false>(part, n, cols, 2) == 2) Add(acc, part, part[cols], int32_t(cols));
       else Adds(acc, part, 0.0f, int32_t(cols));
+      at += n * cols;
     }
     PipeBarrier<PIPE_V>();
+    return at;
   }
-  // An early run's columns in cLoad_, each part in WeighColumns' layout: the streamed ones
-  // [keptCols, 512) at its start (loaded by LoadRun once every piece posted them), then the kept ones.
-  __aicore__ inline AscendC::LocalTensor<float> KeptCols(const CombineRun& run) {
-    return cLoad_[uint32_t(run.split.pieces) * run.hn * (kSfaLatentDim - keptCols_)];
+  // Whether the run has columns in [s0, s1).
+  __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo < hi) return true;
+    }
+    return false;
   }
-  // An early run (EarlyRun): its streamed columns are weighed and summed while the cube may still
-  // write the kept ones; then the upper kept half once every piece posted it, then the lower half
-  // once every piece is whole.
+  // An early run (EarlyRun): its streamed columns (loaded by LoadRun once every piece posted them)
+  // are weighed and summed while the cube may still write the kept ones; then the upper kept half
+  // once every piece posted it, then the lower half once every piece is whole. A run without
+  // columns in a part skips its wait (this core's own posts are made all the same).
   __aicore__ inline void MergeEarlyRun(const CombineRun& run, uint32_t ps) {
     using namespace AscendC;
-    const uint32_t pieces = uint32_t(run.split.pieces), hn = run.hn, kc = keptCols_, sc = kSfaLatentDim - kc, half = kc / 2;
-    const uint32_t p0 = uint32_t(run.split.firstPiece);
+    const uint32_t pieces = uint32_t(run.split.pieces), kc = keptCols_, half = kc / 2;
     BroadcastWeights(cMax_, 0, pieces, ps);
-    MergeColumns(cLoad_, pieces, hn, kc, sc);
-    const LocalTensor<float> high = KeptCols(run), low = high[pieces * hn * half];
+    uint32_t at = MergeColumns(cLoad_, run, kc, kSfaLatentDim);
     FinishKeptHigh();
-    GmFlagWaitAtLeast(rowFlags_[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagKeptHigh], int32_t(2 * pieces), cFlag_);
-    LoadColumns(high, p0, run.h0, hn, pieces, half, half);
-    MergeColumns(high, pieces, hn, half, half);
+    if (HasCols(run, half, kc)) {
+      GmFlagWaitAtLeast(rowFlags_[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagKeptHigh], int32_t(2 * pieces), cFlag_);
+      LoadColumns(cLoad_[at], run, half, kc);
+      at += MergeColumns(cLoad_[at], run, half, kc);
+    }
+    if (!HasCols(run, 0, half)) {
+      FinishPiece();
+      return;
+    }
     WaitRowDone(run.split);
-    LoadColumns(low, p0, run.h0, hn, pieces, 0, half);
-    MergeColumns(low, pieces, hn, 0, half);
+    LoadColumns(cLoad_[at], run, 0, half);
+    MergeColumns(cLoad_[at], run, 0, half);
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;

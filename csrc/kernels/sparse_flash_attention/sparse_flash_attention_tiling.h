@@ -64,7 +64,8 @@ constexpr uint32_t kSfaRecordWords = 4;
 // Per AI core one 64-byte head (16-word aligned in the plan): its items [first, last), then its first
 // item's record and that item's row record, so a core starts with one scalar cache line, not three.
 // Last, the split rows' (split, head) units its two vector cores merge: [merge[0], merge[1]) and
-// [merge[1], merge[2]) (host: weighted by the rows' pieces, so the vector cores end together).
+// [merge[1], merge[2]) (host: weighted by the rows' pieces, so the vector cores end together); in
+// an early-merge launch (split, head, column chunk) units (SfaMergeChunks).
 struct SfaCoreHead {
   int32_t first, last;
   SfaItem item;  // items[first] (when first < last)
@@ -153,6 +154,13 @@ constexpr uint32_t kSfaEarlyMergeHeads = 3;
 constexpr bool SfaEarlyMerge(const SparseFlashAttentionTiling& t) {
   return SfaKeptCols(t.heads) > 0 && t.numSplits > 0 &&
          uint64_t(t.numSplits) * t.heads <= uint64_t(kSfaEarlyMergeHeads) * 2 * t.blockDim;
+}
+// Merge units per (split, head): in an early-merge launch the host plans units of (split, head,
+// column chunk of kSfaMergeCols) so that the vector cores share the merge's loads by columns (a head
+// split over two vector cores); elsewhere a unit is a whole (split, head).
+constexpr uint32_t kSfaMergeCols = 64;
+constexpr uint32_t SfaMergeChunks(const SparseFlashAttentionTiling& t) {
+  return SfaEarlyMerge(t) ? kSfaLatentDim / kSfaMergeCols : 1;
 }
 constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
   return SfaWordOffset(t) + (SfaKeptCols(t.heads) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
