@@ -870,6 +870,9 @@ class SfaVector {
   __aicore__ inline void Combine() {
     CombineRun run = firstRun_;
     if (run.hn > 0) LoadRun(run);
+    // The upper kept half's post of this core's last piece (early merge): before the first run's
+    // statistics are weighed (the scalar waits for them), not after its streamed columns.
+    FinishKeptHigh();
     while (run.hn > 0) {
       CombineRun next = NextRun(mergeAt_, mergeEnd_);
       CombineHeads(run, next);
