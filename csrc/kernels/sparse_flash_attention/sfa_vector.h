@@ -1183,13 +1183,23 @@ class SfaVector {
     return m;
   }
 
-  // Columns [s0, s1) of the run's heads (each within its own columns, HeadCols) of every piece ->
-  // buf, head by head (head h's pieces at the next free floats): one strided copy per head with
-  // columns there, each signalling kEvPieces + h. Returns the floats taken.
+  // Floats of one piece's columns [s0, s1) of the run's heads (each within its own columns, HeadCols).
+  __aicore__ inline static uint32_t StageCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
+    uint32_t cols = 0;
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo < hi) cols += hi - lo;
+    }
+    return cols;
+  }
+  // Columns [s0, s1) of the run's heads of every piece -> buf, piece-major: piece j's columns of all
+  // heads at buf[j * StageCols], head after head, so that one halving round sums every head. One
+  // strided copy per head with columns there, each signalling kEvPieces + h. Returns the floats taken.
   __aicore__ inline uint32_t LoadColumns(const AscendC::LocalTensor<float>& buf, const CombineRun& run, uint32_t s0,
                                          uint32_t s1) {
     using namespace AscendC;
-    const uint32_t n = uint32_t(run.split.pieces), p = uint32_t(run.split.firstPiece);
+    const uint32_t n = uint32_t(run.split.pieces), p = uint32_t(run.split.firstPiece), block = StageCols(run, s0, s1);
     uint32_t at = 0;
     for (uint32_t h = 0; h < run.hn; ++h) {
       uint32_t lo, hi;
@@ -1197,38 +1207,46 @@ class SfaVector {
       if (lo >= hi) continue;
       const uint32_t cols = hi - lo;
       DataCopyPad(buf[at], pieces_[PieceAcc(p) + uint64_t(run.h0 + h) * kSfaLatentDim + lo],
-                  DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, 0, 0),
+                  DataCopyExtParams(uint16_t(n), cols * 4, t_->pieceBytes - cols * 4, (block - cols) / 8, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
       SetFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-      at += n * cols;
+      at += cols;
     }
-    return at;
+    return n * block;
   }
-  // acc's columns [s0, s1) of the run's heads = the weighed sum of LoadColumns' pieces in buf, a
-  // head as soon as its copy lands (weights: BroadcastWeights). Returns the floats of buf read.
+  // acc's columns [s0, s1) of the run's heads = the weighed sum of LoadColumns' pieces in buf: each
+  // head weighed as its copy lands (weights: BroadcastWeights), then the pieces of all heads summed
+  // in halving rounds, the last into acc head by head. Returns the floats of buf read.
   __aicore__ inline uint32_t MergeColumns(const AscendC::LocalTensor<float>& buf, const CombineRun& run, uint32_t s0,
                                           uint32_t s1) {
     using namespace AscendC;
-    const uint32_t n = uint32_t(run.split.pieces);
-    const uint8_t psBlocks = uint8_t(AlignUp(run.hn, 8));
+    const uint32_t n = uint32_t(run.split.pieces), block = StageCols(run, s0, s1);
+    if (block == 0) return 0;
+    const uint8_t blockBlocks = uint8_t(block / 8), psBlocks = uint8_t(AlignUp(run.hn, 8));
     uint32_t at = 0;
     for (uint32_t h = 0; h < run.hn; ++h) {
       uint32_t lo, hi;
       HeadCols(run, h, s0, s1, lo, hi);
       if (lo >= hi) continue;
-      const uint32_t cols = hi - lo;
-      const uint8_t colBlocks = uint8_t(cols / 8);
       WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-      const LocalTensor<float> part = buf[at], acc = cAcc_[h * kSfaLatentDim + lo];
-      for (uint32_t c = 0; c < cols; c += 64)
-        Mul(part[c], part[c], cBcast_[h * 8], 64, uint8_t(n), BinaryRepeatParams(1, 1, 0, colBlocks, colBlocks, psBlocks));
-      PipeBarrier<PIPE_V>();
-      if (Halve<false>(part, n, cols, 2) == 2) Add(acc, part, part[cols], int32_t(cols));
-      else Adds(acc, part, 0.0f, int32_t(cols));
-      at += n * cols;
+      for (uint32_t c = at; c < at + hi - lo; c += 64)
+        Mul(buf[c], buf[c], cBcast_[h * 8], 64, uint8_t(n), BinaryRepeatParams(1, 1, 0, blockBlocks, blockBlocks, psBlocks));
+      at += hi - lo;
     }
     PipeBarrier<PIPE_V>();
-    return at;
+    const uint32_t m = Halve<false>(buf, n, block, 2);
+    at = 0;
+    for (uint32_t h = 0; h < run.hn; ++h) {
+      uint32_t lo, hi;
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo >= hi) continue;
+      const LocalTensor<float> acc = cAcc_[h * kSfaLatentDim + lo];
+      if (m == 2) Add(acc, buf[at], buf[block + at], int32_t(hi - lo));
+      else Adds(acc, buf[at], 0.0f, int32_t(hi - lo));
+      at += hi - lo;
+    }
+    PipeBarrier<PIPE_V>();
+    return n * block;
   }
   // Whether the run has columns in [s0, s1).
   __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
