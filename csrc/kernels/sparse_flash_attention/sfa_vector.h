@@ -69,6 +69,7 @@ class SfaVector {
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
     keptCols_ = SfaKeptCols(t.heads);
     earlyMerge_ = SfaEarlyMerge(t);
+    keepFirstList_ = t.combinedKv != 0 && t.numItems <= 3 * t.blockDim;
     itemTiles_ = SfaItemTiles(t);
     // Per AI core: snapshots of the kept columns' L0C sum (tile parity), then corrections (item parity).
     kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) + uint64_t(block_) * 4 * t.heads * keptCols_,
@@ -267,7 +268,8 @@ class SfaVector {
     // item's tiles prepared): rowIdx_ may take this item's list straight from the selector. Only
     // in a launch of few pieces per core (SfaEarlyMerge: decode B = 1); elsewhere the shifted
     // starts cost more than the read-back (GLM-5 B = 64, 8K, cycles: 256,194 -> 257,398 with it).
-    const bool gatherFree = earlyMerge_ && t_->aivRows > 0 && gatherItem_ >= size_ && !(gatherReady_ && !gatherLoaded_);
+    const bool gatherFree = (earlyMerge_ || (slot_ == 0 && keepFirstList_)) && t_->aivRows > 0 && gatherItem_ >= size_ &&
+                            !(gatherReady_ && !gatherLoaded_);
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
       const SfaRow row = plan_.Row(uint32_t(item.row));
@@ -1294,6 +1296,7 @@ class SfaVector {
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   uint32_t keptCols_ = 0, itemTiles_ = 0;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
+  bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
   bool rebased_ = false, wordPending_ = false;       // a rebase at the tile being softmaxed; a word copy in flight
   bool snapPending_[2] = {false, false};             // per tile parity: a rebase whose snapshot is not read yet
   bool hasCorrection_[2] = {false, false};           // per item parity: D holds a correction
