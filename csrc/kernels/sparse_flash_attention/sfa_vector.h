@@ -1063,7 +1063,8 @@ class SfaVector {
     }
     if (next.hn > 0) LoadRun(next, prefetch, run.slot);
     if (EarlyRun(run)) {
-      WriteRunColumns(run, cM, cL);
+      // A run with lower columns: MergeEarlyRun wrote its columns [keptCols / 2, 512) already.
+      WriteRunColumns(run, cM, cL, 0, HasCols(run, 0, keptCols_ / 2) ? keptCols_ / 2 : kSfaLatentDim);
       return;
     }
     WriteOutput(cAcc_, row, h0, hn, cOut_);
@@ -1074,23 +1075,28 @@ class SfaVector {
   // An early run's output: each head's columns of the run (HeadCols) cast and copied; its m and l
   // by the vector core that holds the head's last columns (one writer per head: the first head of
   // a run may end on this core, its last one continue on the next).
+  // Columns [s0, s1) only; the statistics and the run's write event with the last part (`last`).
   __aicore__ inline void WriteRunColumns(const CombineRun& run, const AscendC::LocalTensor<float>& m,
-                                         const AscendC::LocalTensor<float>& l) {
+                                         const AscendC::LocalTensor<float>& l, uint32_t s0 = 0,
+                                         uint32_t s1 = kSfaLatentDim, bool last = true) {
     using namespace AscendC;
     WaitCombineWrites();
     const uint32_t row = uint32_t(run.split.row);
     for (uint32_t h = 0; h < run.hn; ++h) {
       uint32_t lo, hi;
-      HeadCols(run, h, 0, kSfaLatentDim, lo, hi);
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo >= hi) continue;
       Cast(cOut_[h * kSfaLatentDim + lo], cAcc_[h * kSfaLatentDim + lo], RoundMode::CAST_RINT, hi - lo);
     }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     for (uint32_t h = 0; h < run.hn; ++h) {
       uint32_t lo, hi;
-      HeadCols(run, h, 0, kSfaLatentDim, lo, hi);
+      HeadCols(run, h, s0, s1, lo, hi);
+      if (lo >= hi) continue;
       DataCopy(out_[(uint64_t(row) * t_->heads + run.h0 + h) * kSfaLatentDim + lo], cOut_[h * kSfaLatentDim + lo], hi - lo);
     }
+    if (!last) return;
     const uint32_t writers = run.cHi < kSfaLatentDim ? run.hn - 1 : run.hn;
     if (t_->returnLse && writers > 0) IssueStats(uint64_t(row) * t_->heads + run.h0, writers, m, l);
     SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
@@ -1280,6 +1286,9 @@ class SfaVector {
     }
     WaitRowDone(run.split);
     LoadColumns(cLoad_[at], run, 0, half);
+    // Columns [half, 512) are final: cast and written while the lower half's copies land (after the
+    // whole-piece post, which a barrier on MTE3 would otherwise hold behind these writes).
+    WriteRunColumns(run, cM_, cL_, half, kSfaLatentDim, false);
     MergeColumns(cLoad_[at], run, 0, half);
   }
 
