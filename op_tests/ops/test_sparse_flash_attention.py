@@ -526,7 +526,8 @@ def test_merge_of_pieces_at_decode_batches(rows, k):
     # the cube straight into its partial-result slot; the merge runs of 1-3 heads weigh all pieces
     # per instruction. B = 2: pieces of 192 positions (3 grains of 64: they start inside a tile).
     # B = 4: runs of 5-6 heads over 5-6 pieces (two copied one by one, the rest in one). B = 16:
-    # runs of 16 heads over 2-3 pieces. One row has a
+    # runs of 16 heads over 2-3 pieces. B = 4 and 16 (combined cache, at most 3 items per core, not
+    # an early merge) take each core's first list from the selector's UB (KeepList). One row has a
     # -1 mid-way (its later pieces select nothing) and out-of-range ids, so some pieces are short
     # or empty.
     g = torch.Generator().manual_seed(rows * 10 + k)
