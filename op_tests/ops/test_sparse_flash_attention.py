@@ -82,6 +82,20 @@ def _indices(rows, k, lens, g, *, over=0):
     return out
 
 
+def _decode_problem(heads, kv_lens, k, g, *, dtype=torch.bfloat16, block_size=128, over=0):
+    """One query token per row over the combined cache (decode's layout): q, q_rope, key, table, indices."""
+    rows = len(kv_lens)
+    q, qr = _queries((rows, heads), dtype, g)
+    key, key_rope, table = _paged_cache(kv_lens, block_size, dtype, g)
+    return q, qr, torch.cat([key, key_rope], -1), table, _indices(rows, k, kv_lens, g, over=over)
+
+
+def check_decode(q, qr, key, table, idx, kv_lens):
+    """check() for a _decode_problem: TND queries of one token per row, PA_BSND cache."""
+    return check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+                 actual_seq_lengths_query=list(range(1, len(kv_lens) + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
 # ---- layouts, heads, dtypes, masks ---------------------------------------------------------------
 
 @pytest.mark.parametrize("heads", [1, 8, 32])
@@ -793,12 +807,8 @@ def test_merge_split_by_pieces():
     g = torch.Generator().manual_seed(31)
     kv_lens = [3000, 300, 3000, 200, 3000, 330]
     rows, k = len(kv_lens), 2048
-    q, qr = _queries((rows, 64), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-    key = torch.cat([key, key_rope], -1)
-    idx = _indices(rows, k, kv_lens, g)
-    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
-          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    q, qr, key, table, idx = _decode_problem(64, kv_lens, k, g)
+    check_decode(q, qr, key, table, idx, kv_lens)
     assert cpu_module().last_launch()["block_dim"] > rows
 
 
@@ -821,13 +831,9 @@ def test_merge_of_few_heads_streamed_columns_first(rows, heads, k):
     # batches of 16.
     g = torch.Generator().manual_seed(rows * 1000 + heads * 10 + k)
     kv_lens = [3000 + 11 * r for r in range(rows)]
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-    key = torch.cat([key, key_rope], -1)
-    idx = _indices(rows, k, kv_lens, g, over=20)
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=20)
     idx[0, 0, k * 3 // 4] = -1
-    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
-          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    check_decode(q, qr, key, table, idx, kv_lens)
     assert cpu_module().last_launch()["block_dim"] > rows
 
 
@@ -864,13 +870,9 @@ def test_gather_takes_its_list_from_ub_or_gm(case):
     if case == "decode-b1":
         rows, heads, k = 1, 8, 1000
         kv_lens = [3000]
-        q, qr = _queries((rows, heads), torch.bfloat16, g)
-        key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-        key = torch.cat([key, key_rope], -1)
-        idx = _indices(rows, k, kv_lens, g, over=30)
+        q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=30)
         idx[0, 0, 777] = -1
-        check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
-              actual_seq_lengths_query=[1], actual_seq_lengths_kv=kv_lens)  # fmt: skip
+        check_decode(q, qr, key, table, idx, kv_lens)
         assert cpu_module().last_launch()["block_dim"] > rows
         return
     cores = cpu_module().emulator_limits()["aic_cores"]
@@ -899,15 +901,10 @@ def test_late_merge_prefetches_next_run(heads, dtype):
     g = torch.Generator().manual_seed(heads + 1234)
     rows, k = 20, 420
     kv_lens = [900 + 13 * r for r in range(rows)]
-    q, qr = _queries((rows, heads), dtype, g)
-    key, key_rope, table = _paged_cache(kv_lens, 64, dtype, g)
-    key = torch.cat([key, key_rope], -1)
-    idx = _indices(rows, k, kv_lens, g, over=30)
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, dtype=dtype, block_size=64, over=30)
     idx[0, 0, 250] = -1
     idx[5:7] = -1
-    out, m, s = check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
-                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
-                      actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    out, m, s = check_decode(q, qr, key, table, idx, kv_lens)
     assert (out[5:7] == 0).all() and (m[0, 5:7] == 0).all() and (s[0, 5:7] == 0).all()
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
@@ -927,16 +924,11 @@ def test_early_merge_split_by_column_chunks(rows, heads, k):
     # and row 0 stops at a -1.
     g = torch.Generator().manual_seed(rows * 100 + heads + k)
     kv_lens = [2500 + 17 * r for r in range(rows)]
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-    key = torch.cat([key, key_rope], -1)
-    idx = _indices(rows, k, kv_lens, g, over=20)
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=20)
     idx[0, 0, k * 2 // 3] = -1
     if rows == 3:
         idx[1, 0, :] += 5000  # every id past the row's length
-    out, m, s = check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
-                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
-                      actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    out, m, s = check_decode(q, qr, key, table, idx, kv_lens)
     if rows == 3:
         assert (out[1] == 0).all() and (m[0, 1] == 0).all() and (s[0, 1] == 0).all()
     assert cpu_module().last_launch()["block_dim"] > rows

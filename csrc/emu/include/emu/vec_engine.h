@@ -179,21 +179,32 @@ constexpr uint32_t LanesFor(uint32_t bytes) { return 256 / bytes; }
 
 // Element-wise kernels: dst = f(src...) lane by lane. Arithmetic on half/bf16 runs in fp32 and
 // rounds once to the element type, which is exact for +,-,*,/ and sqrt (fp32 has >= 2p+2 bits).
+// UpdateLanes also hands f the lane's old dst value (Axpy reads and writes dst).
 template <typename TD, typename TS, typename F>
-void UnaryLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
-                const Layout& ld, const Layout& ls, F&& f) {
+void UpdateLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
+                 const Layout& ld, const Layout& ls, F&& f) {
   RequireVectorCore(api);
   uint8_t* d = Prepare(api, "dst", dst, p, ld);
   const uint8_t* s = Prepare(api, "src", src, p, ls);
   CountVector(p, api);
   if (Dense(p, ld) && Dense(p, ls)) {
     const uint64_t n = DenseCount(p);
-    for (uint64_t i = 0; i < n; ++i) Store<TD>(d + i * sizeof(TD), f(Load<TS>(s + i * sizeof(TS))));
+    for (uint64_t i = 0; i < n; ++i) {
+      uint8_t* di = d + i * sizeof(TD);
+      Store<TD>(di, f(Load<TS>(s + i * sizeof(TS)), Load<TD>(di)));
+    }
     return;
   }
   ForEachLane(p, [&](uint32_t r, uint32_t lane) {
-    Store<TD>(d + ld.Offset(r, lane), f(Load<TS>(s + ls.Offset(r, lane))));
+    uint8_t* di = d + ld.Offset(r, lane);
+    Store<TD>(di, f(Load<TS>(s + ls.Offset(r, lane)), Load<TD>(di)));
   });
+}
+
+template <typename TD, typename TS, typename F>
+void UnaryLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
+                const Layout& ld, const Layout& ls, F&& f) {
+  UpdateLanes(api, dst, src, p, ld, ls, [&f](TS a, TD) { return f(a); });
 }
 
 template <typename T, typename F>

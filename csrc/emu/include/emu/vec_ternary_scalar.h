@@ -36,23 +36,7 @@ inline T AxpyValue(U x, U s, T y) {
 template <typename T, typename U>
 void AxpyLanes(const LocalTensor<T>& dst, const LocalTensor<U>& src, U scalar, const LanePlan& p, const Layout& ld,
                const Layout& ls) {
-  const char* api = "Axpy";
-  RequireVectorCore(api);
-  uint8_t* d = Prepare(api, "dst", dst, p, ld);
-  const uint8_t* s = Prepare(api, "src", src, p, ls);
-  CountVector(p, api);
-  if (Dense(p, ld) && Dense(p, ls)) {
-    const uint64_t n = DenseCount(p);
-    for (uint64_t i = 0; i < n; ++i) {
-      uint8_t* di = d + i * sizeof(T);
-      Store<T>(di, AxpyValue<T, U>(Load<U>(s + i * sizeof(U)), scalar, Load<T>(di)));
-    }
-    return;
-  }
-  ForEachLane(p, [&](uint32_t r, uint32_t lane) {
-    uint8_t* di = d + ld.Offset(r, lane);
-    Store<T>(di, AxpyValue<T, U>(Load<U>(s + ls.Offset(r, lane)), scalar, Load<T>(di)));
-  });
+  UpdateLanes("Axpy", dst, src, p, ld, ls, [scalar](U x, T y) { return AxpyValue<T, U>(x, scalar, y); });
 }
 
 // Lanes per repeat: those of the wider operand (c220 impl lines 39-43: SetMask<T> when dst is
