@@ -92,6 +92,9 @@ void Catlass(LocalTensor<int8_t> l1, LocalTensor<int8_t> l0, LocalTensor<half> h
   And(i16, i16, i16, 256);
   ShiftLeft<uint16_t>(u16, u16, 7, 256);
   ShiftLeft(i16, i16, int16_t(1), mask, 1, UnaryRepeatParams());
+  ShiftLeft<int16_t, int16_t>(i16, i16, int16_t(1), 128);
+  ShiftLeft<int16_t, int16_t, false>(i16, i16, int16_t(1), 128, 1, UnaryRepeatParams());
+  ShiftLeft<uint16_t, false>(u16, u16, uint16_t(1), 1);
   static_assert(SizeOfBits<int4b_t>::value == 4 && IsSameType<half, half>::value);
   TBuffAddr addr{};
   u8.SetAddr(addr);

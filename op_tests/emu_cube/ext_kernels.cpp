@@ -113,7 +113,9 @@ extern "C" __global__ __aicore__ void probe_kernel(GM_ADDR srcGm, GM_ADDR identG
 struct BitArgs {
   int32_t op;     // 0 And, 1 Or, 2 ShiftLeft
   int32_t dtype;  // 0 int16, 1 uint16, 2 int32, 3 uint32
-  int32_t form;   // 0 count, 1 continuous mask, 2 bit mask
+  int32_t form;   // 0 count, 1 continuous mask, 2 bit mask; ShiftLeft only: 3 the count form with
+                  // isSetMask = false under counter-mode registers of `mask` elements, 4 forms 0-2's
+                  // scalar-type (U) overloads by `count` / `mask` (count > 0: the count form)
   int32_t count;
   int32_t shift;
   uint32_t repeat;
@@ -134,7 +136,16 @@ void BitOp(const BitArgs& a, const LocalTensor<T>& d, const LocalTensor<T>& s0, 
   if (a.op == 2) {
     if (a.form == 0) ShiftLeft(d, s0, s, a.count);
     else if (a.form == 1) ShiftLeft(d, s0, s, a.mask, rep, up);
-    else ShiftLeft(d, s0, s, bits, rep, up);
+    else if (a.form == 2) ShiftLeft(d, s0, s, bits, rep, up);
+    else if (a.form == 4 && a.count > 0) ShiftLeft<T, T>(d, s0, s, a.count);
+    else if (a.form == 4) ShiftLeft<T, T>(d, s0, s, a.mask, rep, up);
+    else {
+      SetMaskCount();
+      SetVectorMask<T, MaskMode::COUNTER>(0, a.mask);
+      ShiftLeft<T, false>(d, s0, s, a.count);  // `count` ignored: one repeat under the registers
+      SetMaskNorm();
+      ResetMask();
+    }
     return;
   }
   if (a.form == 0) {

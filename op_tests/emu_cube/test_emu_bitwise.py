@@ -96,6 +96,30 @@ def test_shift_left_count_and_masks(kern, dtype, shift):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", ["int16", "uint32"])
+def test_shift_left_scalar_type_and_register_forms(kern, dtype):
+    # The scalar-type (U) overloads run as the T ones; the count form with isSetMask = false ignores
+    # `count` and shifts the elements the counter-mode registers hold (c220 impl, ShiftLeftImpl level 2).
+    code, t = DT[dtype]
+    a = data(t, 512, 9)
+    out = np.full(512, 7, t)
+    lanes = 256 // t().itemsize
+    got = bitwise(kern, 2, code, 4, a, a, out, count=200, shift=3)
+    want = out.copy()
+    want[:200] = shift_left(a[:200], 3)
+    np.testing.assert_array_equal(got, want)
+    got = bitwise(kern, 2, code, 4, a, a, out, mask=lanes // 4, repeat=2, shift=3)
+    want = out.copy()
+    for r in range(2):
+        sl = slice(r * lanes, r * lanes + lanes // 4)
+        want[sl] = shift_left(a[sl], 3)
+    np.testing.assert_array_equal(got, want)
+    got = bitwise(kern, 2, code, 3, a, a, out, count=1, mask=lanes // 2 + 5, shift=2)
+    want = out.copy()
+    want[: lanes // 2 + 5] = shift_left(a[: lanes // 2 + 5], 2)
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("dtype, shift", [("uint16", 16), ("int32", 32)])
 def test_shift_by_the_width_clears(kern, dtype, shift):
     code, t = DT[dtype]

@@ -212,10 +212,11 @@ class RunningTopK {
   __aicore__ inline uint32_t Count() const { return count_; }
 
  private:
+  static constexpr uint32_t kNoCut = 0xFFFFFFFFu;  // MergeIntoBest: every queue merged in full
   // The best list and the pending candidates merged into s.mergeA or s.mergeB (returned); count_ set.
   // `cut` < the queues' lengths: each queue is merged only up to its first `cut` pairs (FinalFlushHead),
   // the full merge is kept for FinalFlushRest.
-  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s, uint32_t cut = 0xFFFFFFFFu) {
+  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s, uint32_t cut = kNoCut) {
     using namespace AscendC;
     PipeBarrier<PIPE_V>();
     // The candidate runs merged down to at most 3, then those and the best list in one 4-way merge
@@ -232,7 +233,7 @@ class RunningTopK {
     }
     uint32_t merged = 0;
     restPending_ = false;
-    if (cut != 0xFFFFFFFFu) {
+    if (cut != kNoCut) {
       uint32_t cutLens[4];
       bool shortened = false;
       for (uint32_t i = 0; i < 1 + n; ++i) {

@@ -85,6 +85,21 @@ EMU_BITWISE_OP(And, a & b)
 EMU_BITWISE_OP(Or, a | b)
 #undef EMU_BITWISE_OP
 
+namespace emu {
+// The count form of either shift (c220 impl lines 268-283 and 341-349): with isSetMask = false one
+// repeat runs under the mask registers and `count` is ignored (ShiftLeft.md / ShiftRight.md, isSetMask).
+template <typename T, typename F>
+void ShiftCount(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& src, int32_t count, bool isSetMask,
+                F&& f) {
+  if (isSetMask) return UnaryCount(api, dst, src, count, f);
+  const LanePlan p = PlanFromRegisters(api, LanesFor(sizeof(T)), 1);
+  const Layout l = Contiguous(sizeof(T), p.lanes * sizeof(T));
+  UnaryLanes(api, dst, src, p, l, l, f);
+}
+}  // namespace emu
+
+// ShiftLeft (kernel_operator_vec_binary_scalar_intf.h lines 245-278: each form also with a scalar of
+// type U == T).
 #define EMU_SHIFT_REQUIRE \
   static_assert(emu::kIsB16Int<T> || emu::kIsB32Int<T>, "ShiftLeft: uint16_t / int16_t / uint32_t / int32_t only")
 
@@ -96,6 +111,11 @@ void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& sc
   emu::UnaryRepeat("ShiftLeft", dst, src, static_cast<const uint64_t*>(mask), repeatTime, repeatParams, isSetMask,
                    [s](T a) { return emu::ShiftLeftValue(a, s); });
 }
+template <typename T, typename U, bool isSetMask = true, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const U& scalarValue, uint64_t mask[],
+               const uint8_t repeatTime, const UnaryRepeatParams& repeatParams) {
+  ShiftLeft<T, isSetMask>(dst, src, static_cast<const T&>(scalarValue), mask, repeatTime, repeatParams);
+}
 template <typename T, bool isSetMask = true>
 void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, uint64_t mask,
                const uint8_t repeatTime, const UnaryRepeatParams& repeatParams) {
@@ -104,11 +124,20 @@ void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& sc
   emu::UnaryRepeat("ShiftLeft", dst, src, mask, repeatTime, repeatParams, isSetMask,
                    [s](T a) { return emu::ShiftLeftValue(a, s); });
 }
+template <typename T, typename U, bool isSetMask = true, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const U& scalarValue, uint64_t mask,
+               const uint8_t repeatTime, const UnaryRepeatParams& repeatParams) {
+  ShiftLeft<T, isSetMask>(dst, src, static_cast<const T&>(scalarValue), mask, repeatTime, repeatParams);
+}
 template <typename T, bool isSetMask = true>
 void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const T& scalarValue, const int32_t& count) {
   EMU_SHIFT_REQUIRE;
   const uint32_t s = emu::ShiftAmount("ShiftLeft", scalarValue);
-  emu::UnaryCount("ShiftLeft", dst, src, count, [s](T a) { return emu::ShiftLeftValue(a, s); });
+  emu::ShiftCount("ShiftLeft", dst, src, count, isSetMask, [s](T a) { return emu::ShiftLeftValue(a, s); });
+}
+template <typename T, typename U, bool isSetMask = true, typename std::enable_if<std::is_same<T, U>::value, bool>::type = true>
+void ShiftLeft(const LocalTensor<T>& dst, const LocalTensor<T>& src, const U& scalarValue, const int32_t& count) {
+  ShiftLeft<T, isSetMask>(dst, src, static_cast<const T&>(scalarValue), count);
 }
 #undef EMU_SHIFT_REQUIRE
 
@@ -132,11 +161,7 @@ void ShiftRightRepeat(const LocalTensor<T>& dst, const LocalTensor<T>& src, T sc
 template <typename T>
 void ShiftRightCount(const LocalTensor<T>& dst, const LocalTensor<T>& src, T scalar, int32_t count, bool isSetMask) {
   const uint32_t s = ShiftAmount("ShiftRight", scalar);
-  auto f = [s](T a) { return ShiftRightValue(a, s, false); };
-  if (isSetMask) return UnaryCount("ShiftRight", dst, src, count, f);
-  const LanePlan p = PlanFromRegisters("ShiftRight", LanesFor(sizeof(T)), 1);
-  const Layout l = Contiguous(sizeof(T), p.lanes * sizeof(T));
-  UnaryLanes("ShiftRight", dst, src, p, l, l, f);
+  ShiftCount("ShiftRight", dst, src, count, isSetMask, [s](T a) { return ShiftRightValue(a, s, false); });
 }
 }  // namespace emu
 
