@@ -77,7 +77,7 @@ class QGemmVector {
     const uint32_t my0 = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
     const uint32_t rows = AscendC::GetSubBlockIdx() == 0 ? half : tokens - half;
     const GlobalTensor<int32_t> slot = handoff_.Get();
-    if (rows > 0) LoadAcc(slot, tokens, my0, rows);
+    if (rows > 0) CopyTile(acc_, slot, tokens, my0, rows);
     handoff_.Release();  // on MTE2, after the copies
     if (rows == 0) return;
     Dequantise(it, uint64_t(it.row0) + tok0 + my0, rows);
@@ -96,7 +96,7 @@ class QGemmVector {
     const uint32_t first = block_ - it.part;
     for (uint32_t q = 0; q < it.parts; ++q) {
       const AscendC::GlobalTensor<int32_t> src = handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
-      if (q == 0) LoadAcc(src, tokens, my0, rows);
+      if (q == 0) CopyTile(acc_, src, tokens, my0, rows);
       else AddPart(src, tokens, my0, rows);
     }
     Dequantise(it, uint64_t(it.row0) + my0, rows, !rowParamsLoaded);
@@ -118,7 +118,7 @@ class QGemmVector {
 
   // The slot's rows [my0, my0 + rows) (MSD: their hi rows, lo rows and the ones row) -> buf, laid out
   // as TileViews says: one copy when this core has all the rows (they are contiguous in the slot),
-  // else the hi and lo rows in one two-block copy and the ones row.
+  // else one copy each for its hi rows, its lo rows and the ones row.
   __aicore__ inline void CopyTile(AscendC::TBuf<AscendC::TPosition::VECCALC>& buf, const AscendC::GlobalTensor<int32_t>& slot,
                                   uint32_t tokens, uint32_t my0, uint32_t rows) {
     using namespace AscendC;
@@ -133,12 +133,6 @@ class QGemmVector {
       DataCopy(all[elems], slot[uint64_t(tokens + my0) * nt], elems);
       DataCopy(all[2 * elems], slot[uint64_t(2 * tokens) * nt], nt);
     }
-  }
-
-  // The int32 rows [my0, my0 + rows) of a pass's tile (MSD: its hi and lo rows and the ones row) -> UB.
-  __aicore__ inline void LoadAcc(const AscendC::GlobalTensor<int32_t>& slot, uint32_t tokens, uint32_t my0, uint32_t rows) {
-    using namespace AscendC;
-    CopyTile(acc_, slot, tokens, my0, rows);
   }
 
   // Split-K: adds another piece's partial of the same rows (int32, exact).

@@ -1258,12 +1258,7 @@ class SfaVector {
   }
   // Whether the run has columns in [s0, s1).
   __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
-    for (uint32_t h = 0; h < run.hn; ++h) {
-      uint32_t lo, hi;
-      HeadCols(run, h, s0, s1, lo, hi);
-      if (lo < hi) return true;
-    }
-    return false;
+    return StageCols(run, s0, s1) > 0;
   }
   // An early run (EarlyRun): its streamed columns (loaded by LoadRun once every piece posted them)
   // are weighed and summed while the cube may still write the kept ones; then the upper kept half
