@@ -68,7 +68,10 @@ class QGemmCube {
     handoff_.DrainCube();
     l0Slots_.Drain();
     accSlots_.Drain();
-    if (t_->splitK) AscendC::SyncAll<false>();  // the partials are in GM: the vector cores add them up
+    // Split-K: the partials are in GM (the flag follows the last fixpipe on FIX). The block's vector
+    // cores wait for it and then meet in a vector-only SyncAll (one hop) rather than all cores in a
+    // mixed SyncAll (three hops: AIV -> AIC, AIC -> AIC, AIC -> AIV).
+    if (t_->splitK) AscendC::CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagPartials);
   }
 
  private:

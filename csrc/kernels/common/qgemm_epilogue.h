@@ -5,9 +5,10 @@
 //   int bias acc += bias[n]             (int32)
 //   int32 output: acc as is. Otherwise, in fp32:
 //   y = fp32(acc) * scale[g, n] * pertoken[m] (+ float bias[n]), rounded once to the output type.
-// Split-K: after a SyncAll (every cube has written its pieces' partials), the vector cores of the
-// blocks holding pieces of a column tile share its rows; each adds the pieces' int32 partials of its
-// rows (exact) and dequantises the sum as above, so the scales are applied once.
+// Split-K: after their cube's flag and a vector-only SyncAll (every cube has then written its
+// pieces' partials), the vector cores of the blocks holding pieces of a column tile share its rows;
+// each adds the pieces' int32 partials of its rows (exact) and dequantises the sum as above, so the
+// scales are applied once.
 #pragma once
 
 #include "kernel_operator.h"
@@ -56,7 +57,9 @@ class QGemmVector {
       uint32_t my0 = 0, rows = 0;
       if (more) Share(it, my0, rows);
       if (rows > 0) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
-      AscendC::SyncAll<false>();  // every cube's partials are in GM
+      // This block's cube has written its partials; after the vector-only SyncAll every cube has.
+      AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagPartials);
+      AscendC::SyncAll<true>();
       for (bool first = true; more; more = sched_.Next(it), first = false) RunPiece(it, first);
       return;
     }

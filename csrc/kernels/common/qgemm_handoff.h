@@ -3,7 +3,9 @@
 // cores of the block read their rows and signal FREE. The cube waits for FREE before reusing a
 // slot (mode-2 flags: the cube's wait needs both vector cores).
 // Split-K (t.splitK): a block owns slotsPerBlock slots, one per piece; the cube writes each piece's
-// partial to its slot without flags, and the vector cores read them after a SyncAll.
+// partial to its slot, then sets kQGemmFlagPartials once (after its last fixpipe) to its two vector
+// cores; they wait for it, meet in a vector-only SyncAll (every cube's partials are then in GM) and
+// read the partials.
 #pragma once
 
 #include "kernel_operator.h"
@@ -13,6 +15,7 @@ namespace ascend_glm5 {
 
 constexpr uint16_t kQGemmFlagReady = 1;  // cross-core flag ids: 0-10 are the kernel's (11-14 SyncAll's)
 constexpr uint16_t kQGemmFlagFree = 2;
+constexpr uint16_t kQGemmFlagPartials = 4;  // split-K: the block's partials are in GM (3 is grouped_matmul_a8w4's)
 
 class QGemmHandoff {
  public:
