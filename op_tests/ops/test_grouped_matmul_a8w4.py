@@ -365,3 +365,41 @@ def test_one_row_split_k_two_tiles_end_in_a_block(out):
         assert plan["slots_per_block"] == 2
         got = _check(x, weight, scale, pts, gl, output_dtype=out)
         assert got[:, 1024:].abs().sum() > 0  # tiles 4 and 5 written
+
+
+# Split-K, the tail unit (qgemm_cube.h TailUnit): a block's last piece loads its last step as a unit of
+# its own when its last unit would hold more steps (odd blocks' units start half a unit later). The
+# rule, per block: (steps of its last piece, whether that piece takes the tail). And the partials'
+# handoff: each cube flags its vector cores after its last fixpipe, and they meet in a vector-only
+# SyncAll before any combine (qgemm_handoff.h).
+def _split_tails(tiles, steps, cores, unit, shift):
+    out = []
+    for b in range(cores):
+        start, end = b * tiles * steps // cores, (b + 1) * tiles * steps // cores
+        piece = end - max(start, (end - 1) // steps * steps)
+        pos = piece + (shift if b & 1 else 0) - 1  # the last step's position in the piece's units
+        first = (shift if b & 1 else 0) if pos < unit else pos // unit * unit
+        out.append((piece, pos > first))
+    return out
+
+
+# (n, k, experts, cores, tiles, tails): 6 tiles of 256 (8 steps, units of 2) on 5 cores: tails on an
+# odd and two even blocks, none after a one-step piece (block 0) or a one-step last unit (block 3).
+# 3 tiles of 64 (K = 4000: 16 steps, units of 8) on 5 cores: tile 1 in three pieces (blocks 1-3),
+# blocks 0 and 2 end on a one-step unit, blocks 1, 3 (odd: shifted units) and 4 take the tail.
+TAILS = [(1536, 2048, 2, 5, 6, [(1, False), (3, True), (4, True), (6, False), (8, True)]),
+         (192, 4000, 3, 5, 3, [(9, False), (3, True), (9, False), (6, True), (10, True)])]  # fmt: skip
+
+
+@pytest.mark.parametrize("n,k,experts,cores,tiles,tails", TAILS)
+def test_one_row_split_k_last_step_alone(n, k, experts, cores, tiles, tails):
+    counts = [0] * (experts - 1) + [1]
+    x, weight, scale, pts, gl, _ = _inputs(counts, 1, n, k, torch.Generator().manual_seed(70 + cores))
+    with ai_cores(cores):
+        plan = cpu_module().grouped_matmul_a8w4_plan(m=1, n=n, k=k, experts=experts, out_dtype=1)
+        assert plan["split_k"] and (plan["n_tiles"], plan["block_dim"]) == (tiles, cores)
+        steps = -(-k // 256)
+        assert _split_tails(tiles, steps, cores, plan["unit_steps"], plan["unit_shift"]) == tails
+        got = _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
+        assert got.abs().sum() > 0
+        _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)

@@ -134,15 +134,36 @@ class QGemmCube {
   __aicore__ inline uint32_t Passes(const QGemmItem& it) const { return CeilDiv(it.rows, t_->tokensPerPass); }
   __aicore__ inline uint32_t LoadPasses(const QGemmItem& it) const { return t_->resident ? 1 : Passes(it); }
   // An item's steps in load units: unit u holds the item's steps [u U - shift, (u + 1) U - shift)
-  // (U = unitSteps, clipped to the item), at positions shift.. of the first unit's slots.
-  __aicore__ inline uint32_t ItemUnits(const QGemmItem& it) const { return CeilDiv(it.kSteps + shift_, t_->unitSteps); }
+  // (U = unitSteps, clipped to the item), at positions shift.. of the first unit's slots. With a
+  // tail (TailUnit), the item's last step is a unit of its own after those (at position 0).
+  __aicore__ inline uint32_t BaseUnits(const QGemmItem& it) const { return CeilDiv(it.kSteps + shift_, t_->unitSteps); }
+  __aicore__ inline uint32_t ItemUnits(const QGemmItem& it) const { return BaseUnits(it) + (TailUnit(it) ? 1 : 0); }
+  // Split-K: the block's last piece loads its last step as a unit of its own when its last unit
+  // would hold more steps: once the block's last copy has landed, MTE1 then moves one step to L0,
+  // not a whole unit's (the earlier steps of that unit are moved while the last copy streams).
+  __aicore__ inline bool TailUnit(const QGemmItem& it) const {
+    if (!it.last) return false;
+    const uint32_t p = it.kSteps + shift_ - 1, u = p / t_->unitSteps;  // the last step's position and unit
+    return p > (u == 0 ? shift_ : u * t_->unitSteps);                    // not the first step of its unit
+  }
+  // Unit and position in it of the item's step s.
+  __aicore__ inline void StepUnit(const QGemmItem& it, bool tail, uint32_t s, uint32_t& u, uint32_t& j) const {
+    u = (s + shift_) / t_->unitSteps;
+    j = (s + shift_) % t_->unitSteps;
+    if (tail && s + 1 == it.kSteps) {
+      u += 1;
+      j = 0;
+    }
+  }
   __aicore__ inline uint32_t UnitFirstPos(uint32_t u) const { return u == 0 ? shift_ : 0; }
   __aicore__ inline uint32_t UnitK0(const QGemmItem& it, uint32_t u) const {
+    if (u == BaseUnits(it)) return (it.kStep0 + it.kSteps - 1) * kStepElems;  // the tail
     return (it.kStep0 + u * t_->unitSteps + UnitFirstPos(u) - shift_) * kStepElems;
   }
   // K elements of unit u (the last unit of an item, or of K, may be short).
   __aicore__ inline uint32_t UnitLen(const QGemmItem& it, uint32_t u, uint32_t kLen) const {
-    const uint32_t k0 = UnitK0(it, u), end = (it.kStep0 + it.kSteps) * kStepElems;
+    const bool beforeTail = u + 1 == BaseUnits(it) && TailUnit(it);
+    const uint32_t k0 = UnitK0(it, u), end = (it.kStep0 + it.kSteps - (beforeTail ? 1 : 0)) * kStepElems;
     const uint32_t stop = end < kLen ? end : kLen, unitK = (t_->unitSteps - UnitFirstPos(u)) * kStepElems;
     return stop - k0 < unitK ? stop - k0 : unitK;
   }
@@ -250,13 +271,15 @@ class QGemmCube {
     const uint32_t kLen = kMsd ? t_->kPad : t_->k;
     const uint32_t acc = accSlots_.Acquire();
     const LocalTensor<int32_t> c = l0c_.Get<int32_t>()[acc * t_->mTile * t_->nTile];
+    const bool tail = TailUnit(it);
     for (uint32_t s = 0; s < it.kSteps; ++s) {
       const uint32_t k0 = (it.kStep0 + s) * kStepElems, kValid = kLen - k0 < kStepElems ? kLen - k0 : kStepElems;
       const uint32_t k1 = CeilDiv(kValid, kC0);
-      const uint32_t u = (s + shift_) / t_->unitSteps, j = (s + shift_) % t_->unitSteps;
+      uint32_t u, j;
+      StepUnit(it, tail, s, u, j);
       const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
       const uint32_t ws = uint32_t((readBase_ + u) % ringUnits_);  // the unit's weight slot
-      const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == it.kSteps;
+      const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == it.kSteps || (tail && s + 2 == it.kSteps);
       // L1 -> L0, once the unit's loads (A, and before it the weights) have arrived.
       const uint32_t l = l0Slots_.Acquire();
       const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];

@@ -26,6 +26,7 @@ struct QGemmItem {
   uint32_t part;    // split-K: index of this block among the blocks holding pieces of the tile
   uint32_t parts;   // split-K: how many blocks hold pieces of the tile (1 unless split)
   uint32_t slot;    // split-K: the block's workspace slot of this piece
+  uint32_t last;    // split-K: 1 for the block's last piece
 };
 
 // A rows one pass of `tokens` activation rows puts on the cube, rounded up to whole fractals.
@@ -102,6 +103,7 @@ class QGemmSchedule {
       item.part = 0;
       item.parts = 1;
       item.slot = 0;
+      item.last = 0;
       return true;
     }
     return false;
@@ -140,6 +142,7 @@ class QGemmSchedule {
     item.part = block_ - first;
     item.parts = QGemmSplitBlock(*t_, tileEnd - 1) - first + 1;
     item.slot = QGemmSplitSlot(*t_, block_, j);
+    item.last = pieceEnd >= end_ ? 1 : 0;
     step_ = pieceEnd;
     return true;
   }
