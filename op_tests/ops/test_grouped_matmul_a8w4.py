@@ -370,8 +370,9 @@ def test_one_row_split_k_two_tiles_end_in_a_block(out):
 # Split-K, the tail unit (qgemm_cube.h TailUnit): a block's last piece loads its last step as a unit of
 # its own when its last unit would hold more steps (odd blocks' units start half a unit later). The
 # rule, per block: (steps of its last piece, whether that piece takes the tail). And the partials'
-# handoff: each cube flags its vector cores after its last fixpipe, and they meet in a vector-only
-# SyncAll before any combine (qgemm_handoff.h).
+# handoff: each cube flags its vector cores after each piece's fixpipe, they meet in a vector-only
+# SyncAll before any combine (qgemm_handoff.h), and in a block of two pieces the vector core holding
+# the row reads its own block's partial of the first piece before the SyncAll (blocks 1-4 here).
 def _split_tails(tiles, steps, cores, unit, shift):
     out = []
     for b in range(cores):

@@ -68,10 +68,9 @@ class QGemmCube {
     handoff_.DrainCube();
     l0Slots_.Drain();
     accSlots_.Drain();
-    // Split-K: the partials are in GM (the flag follows the last fixpipe on FIX). The block's vector
-    // cores wait for it and then meet in a vector-only SyncAll (one hop) rather than all cores in a
-    // mixed SyncAll (three hops: AIV -> AIC, AIC -> AIC, AIC -> AIV).
-    if (t_->splitK) AscendC::CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagPartials);
+    // Split-K: each piece's partial was flagged to the block's vector cores after its fixpipe
+    // (RunPass); they wait for all of them and then meet in a vector-only SyncAll (one hop) rather
+    // than all cores in a mixed SyncAll (three hops: AIV -> AIC, AIC -> AIC, AIC -> AIV).
   }
 
  private:
@@ -308,7 +307,10 @@ class QGemmCube {
     SetFlag<HardEvent::M_FIX>(0);
     WaitFlag<HardEvent::M_FIX>(0);
     const uint32_t rows = kMsd ? 2 * tokens + 1 : tokens;
-    if (t_->splitK) handoff_.PutPartial(c, rows, mPad, AlignUp(it.nValid, 16), it.slot);
+    if (t_->splitK) {
+      handoff_.PutPartial(c, rows, mPad, AlignUp(it.nValid, 16), it.slot);
+      CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagPartials);  // the piece's partial is in GM
+    }
     else handoff_.Put(c, rows, mPad);
     accSlots_.Release(acc);
   }

@@ -53,14 +53,24 @@ class QGemmVector {
     QGemmItem it;
     if (t_->splitK) {
       // The first piece's row parameters do not depend on the cubes: read them before the SyncAll.
+      // The cube flags each piece's partial. In a block of several pieces, this block's partial of
+      // the first one (its part of the tile it combines first) is read while the cube runs the
+      // others (with one piece, that read would only delay the SyncAll).
+      QGemmSchedule rest = sched_;
+      QGemmItem later;
+      uint32_t pieces = 0;
+      while (rest.Next(later)) ++pieces;
       bool more = sched_.Next(it);
       uint32_t my0 = 0, rows = 0;
       if (more) Share(it, my0, rows);
       if (rows > 0) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
-      // This block's cube has written its partials; after the vector-only SyncAll every cube has.
-      AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagPartials);
-      AscendC::SyncAll<true>();
-      for (bool first = true; more; more = sched_.Next(it), first = false) RunPiece(it, first);
+      const bool ownFirst = pieces > 1 && rows > 0;
+      for (uint32_t i = 0; i < pieces; ++i) {
+        AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagPartials);
+        if (i == 0 && ownFirst) CopyTile(acc_, handoff_.BlockSlot(block_, it.slot), it.rows, my0, rows);
+      }
+      AscendC::SyncAll<true>();  // every cube's partials are in GM
+      for (bool first = true; more; more = sched_.Next(it), first = false) RunPiece(it, first, first && ownFirst);
       return;
     }
     while (sched_.Next(it)) {
@@ -90,17 +100,21 @@ class QGemmVector {
   // per block holding a piece of it): the sum of every piece's partial, dequantised. The shares turn
   // by one vector core on odd tiles: with fewer rows than shares, the last share holds them all, so
   // a block ending two tiles combines them on its two vector cores, not twice on the same one.
-  // rowParamsLoaded: the launch's first piece, whose row parameters were read before the SyncAll.
-  __aicore__ inline void RunPiece(const QGemmItem& it, bool rowParamsLoaded) {
+  // rowParamsLoaded: the launch's first piece, whose row parameters were read before the SyncAll;
+  // ownLoaded: and this block's partial of it too (the other blocks' partials are added to it).
+  __aicore__ inline void RunPiece(const QGemmItem& it, bool rowParamsLoaded, bool ownLoaded) {
     const uint32_t tokens = it.rows;
     uint32_t my0 = 0, rows = 0;
     Share(it, my0, rows);
     if (rows == 0) return;
     const uint32_t first = block_ - it.part;
+    bool loaded = ownLoaded;
     for (uint32_t q = 0; q < it.parts; ++q) {
+      if (ownLoaded && q == it.part) continue;
       const AscendC::GlobalTensor<int32_t> src = handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
-      if (q == 0) CopyTile(acc_, src, tokens, my0, rows);
+      if (!loaded) CopyTile(acc_, src, tokens, my0, rows);
       else AddPart(src, tokens, my0, rows);
+      loaded = true;
     }
     Dequantise(it, uint64_t(it.row0) + my0, rows, !rowParamsLoaded);
   }
