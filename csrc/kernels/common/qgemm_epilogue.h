@@ -5,10 +5,10 @@
 //   int bias acc += bias[n]             (int32)
 //   int32 output: acc as is. Otherwise, in fp32:
 //   y = fp32(acc) * scale[g, n] * pertoken[m] (+ float bias[n]), rounded once to the output type.
-// Split-K: after their cube's flag and a vector-only SyncAll (every cube has then written its
-// pieces' partials), the vector cores of the blocks holding pieces of a column tile share its rows;
-// each adds the pieces' int32 partials of its rows (exact) and dequantises the sum as above, so the
-// scales are applied once.
+// Split-K: after their cube's flags (one a piece) and a vector-only SyncAll (every cube has then
+// written its pieces' partials), the vector cores of the blocks holding pieces of a column tile share
+// its rows; each adds the pieces' int32 partials of its rows (exact) and dequantises the sum as
+// above, so the scales are applied once.
 #pragma once
 
 #include "kernel_operator.h"

@@ -3,9 +3,9 @@
 // cores of the block read their rows and signal FREE. The cube waits for FREE before reusing a
 // slot (mode-2 flags: the cube's wait needs both vector cores).
 // Split-K (t.splitK): a block owns slotsPerBlock slots, one per piece; the cube writes each piece's
-// partial to its slot, then sets kQGemmFlagPartials once (after its last fixpipe) to its two vector
-// cores; they wait for it, meet in a vector-only SyncAll (every cube's partials are then in GM) and
-// read the partials.
+// partial to its slot and sets kQGemmFlagPartials to its two vector cores after each piece's
+// fixpipe; they wait for all of them, meet in a vector-only SyncAll (every cube's partials are then
+// in GM) and read the partials.
 #pragma once
 
 #include "kernel_operator.h"
