@@ -217,24 +217,33 @@ class MlapCube {
     if (splitMm2 && t_->uqByRows) gemm_.PrefetchB(SplitUqRowsB(), uqEnd_ - uqBegin_, t_->splitHeads * qCols_);
     else if (splitMm2) gemm_.PrefetchB(MlapB(wUq_[uint64_t(wholeCols_) + q2Begin_], ldUq), hcq, SplitTile(q2Begin_, q2End_));
     else if (headBegin_ < headEnd_ && !kvSecond) gemm_.PrefetchB(MlapB(wUq_[uint64_t(headBegin_) * qCols_], ldUq), hcq, Tile(qCols_));
-    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
+    const bool early = cqEarly_;  // c^Q(g) came into L1 during the last MM3 of group g - 1 (CqEarly)
+    cqEarly_ = false;
+    if (!early) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
     const bool needCq = splitMm2 || headBegin_ < headEnd_;
+    // Modes 1, 2, whole heads, the group before the last: c^Q of the last group is copied into L1
+    // while the last MM3 waits for its q_nope (the last group's norm ran first on the vector cores).
+    const bool cqNext = kMode != kMlapBf16 && !split && headBegin_ < headEnd_ && g + 2 == t_->groups;
     MlapOperandA<Cq> a;
     if (needCq) {  // c^Q -> L1 once for all of this core's heads
       GlobalTensor<Cq> cq;
       cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
       const LocalTensor<Cq> cqL1 = cqL1_.Get<Cq>();
-      if (cqLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);  // the previous group's MM2 loads from it are done
       a.resident = true;
       a.l1 = cqL1;
-      if (split) {  // the split heads' MM2 may take any K range of it (uqByRows): all of it first
-        DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
-        SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
-        WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
-      } else {  // the first whole head's first MM2 tile loads it chunk by chunk beside its W_uq_qr (MlapGemm::Fill)
-        a.fill = true;
-        a.gm = cq;
-        a.lda = hcq;
+      if (early) {
+        WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);  // its copy (CqEarly) is done
+      } else {
+        if (cqLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);  // the previous group's MM2 loads from it are done
+        if (split) {  // the split heads' MM2 may take any K range of it (uqByRows): all of it first
+          DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
+          SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
+          WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
+        } else {  // the first whole head's first MM2 tile loads it chunk by chunk beside its W_uq_qr (MlapGemm::Fill)
+          a.fill = true;
+          a.gm = cq;
+          a.lda = hcq;
+        }
       }
     }
     // The split heads' MM2 first: the barrier that makes all of their q visible to every core then
@@ -251,9 +260,9 @@ class MlapCube {
       if (h > headBegin_) Mm3(g, h - 1, headSteps_ - 1, rows);
     }
     if (mm1Next) Mm1(g + 2);
-    if (headBegin_ < headEnd_) Mm3(g, headEnd_ - 1, headSteps_ - 1, rows);
+    if (headBegin_ < headEnd_) Mm3(g, headEnd_ - 1, headSteps_ - 1, rows, cqNext);
     if (split) Mm3Split(g, rows);
-    if (needCq) {
+    if (needCq && !cqNext) {  // with cqNext, CqEarly waited for these loads
       SetFlag<HardEvent::MTE1_MTE2>(kEvCq);
       cqLoaded_ = true;
     }
@@ -373,7 +382,7 @@ class MlapCube {
   }
 
   // MM3: query[:, h, :] = q_nope @ W_uk[h] (q_nope of head step k).
-  __aicore__ inline void Mm3(uint32_t g, uint32_t h, uint32_t k, uint32_t rows) {
+  __aicore__ inline void Mm3(uint32_t g, uint32_t h, uint32_t k, uint32_t rows, bool cqNext = false) {
     using namespace AscendC;
     const uint32_t d = t_->nope;
     GlobalTensor<T> nope;
@@ -385,11 +394,28 @@ class MlapCube {
     } else {
       // W_uk[h] streams in while the vector cores dequantize q_nope.
       gemm_.PrefetchB(MlapB(wUk_[uint64_t(h) * d * kMlapKvLoraDim], kMlapKvLoraDim), d, kMlapColTile);
+      if (cqNext) CqEarly(g + 1);
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagQnReady);
       nope.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(ws_.Qn(k)));
       ldNope = d;
     }
     UkColumns(g, h, LoadNope(nope, ldNope, rows), 0, kMlapKvLoraDim, rows);
+  }
+
+  // c^Q of group g (the last) -> L1 during the last MM3 of group g - 1, after its W_uk prefetch and
+  // before its wait for q_nope: the MTE2 queue would otherwise idle there. Mm23(g) then finds it in L1.
+  __aicore__ inline void CqEarly(uint32_t g) {
+    using namespace AscendC;
+    const uint32_t rows = MlapGroupRows(*t_, g), hcq = t_->qLora;
+    SetFlag<HardEvent::MTE1_MTE2>(kEvCq);  // group g - 1's MM2 loads from L1's c^Q are done
+    WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
+    GlobalTensor<Cq> cq;
+    cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
+    DataCopy(cqL1_.Get<Cq>(), cq,
+             Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(AlignUp(rows, 16)), 1, 0));
+    SetFlag<HardEvent::MTE2_MTE1>(kEvCq);  // waited in Mm23(g)
+    cqEarly_ = true;
   }
 
   // q_nope rows (ND, leading dimension ld) -> the L1 buffer of MM3's A.
@@ -434,6 +460,7 @@ class MlapCube {
   uint32_t uqBegin_ = 0, uqEnd_ = 0;  // uqByRows: our rows of the split heads' W_uq_qr
   uint32_t wholeCols_ = 0, q2Begin_ = 0, q2End_ = 0, q3Begin_ = 0, q3End_ = 0;  // split heads: W_uq_qr offset, our columns
   bool cqLoaded_ = false, qnLoaded_ = false;
+  bool cqEarly_ = false;  // c^Q of the next group is already in L1 (CqEarly)
   MlapWorkspace ws_;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> aL1_, cqL1_, qnL1_;
