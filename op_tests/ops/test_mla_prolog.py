@@ -317,6 +317,22 @@ def test_cq_copied_chunk_by_chunk_beside_the_first_mm2(mode):
         check(args, kw, query_norm_flag=True)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("tokens", [200, 300], ids=["2groups", "3groups"])
+def test_last_group_cq_copied_during_the_last_mm3_before_it(tokens, mode):
+    # Modes 1, 2, whole heads: c^Q of the last group comes into L1 while the last MM3 of the group
+    # before it waits for its q_nope (after that MM3's W_uk prefetch), and the last group's heads find
+    # it there (no CqReady wait, no chunked fill). 200 tokens: 128 + 72, the copy inside group 0;
+    # 300: 128 + 128 + 44 (rows padded to 48), inside group 1. 3 heads on 4 cores: core 3 has no
+    # head and loads no c^Q. Mode 0 keeps the chunked fill (no q_nope wait to hide the copy in).
+    args, kw = make_case(SMALL, (tokens,), skip=5, seed=110 + 3 * mode + tokens // 100, mode=mode)
+    with ai_cores(4):
+        plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
+                                            nope=SMALL[3], mode=mode, ai_cores=4)  # fmt: skip
+        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, -(-tokens // 128), 0)
+        check(args, kw, query_norm_flag=True)
+
+
 def test_mm1_share_of_cores_with_a_head_more_rounds_down():
     # Prefill (200 tokens: 128 + a 72-row tail) of 10 heads on 4 cores in mode 2: cores 0 and 1 take 3
     # heads, 2 and 3 take 2. MM1's 22 units of 32 columns (8 KiB of W each) are spread by weight bytes
