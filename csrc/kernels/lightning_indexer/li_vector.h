@@ -67,8 +67,15 @@ class LiVector {
     for (uint32_t level = 0; level < t_->numLevels; ++level) {
       AscendC::SyncAll<true>();  // the lists this level reads are in GM
       if (level == 0) {
-        WriteTail();
+        // A core whose first merge reads its own list written in part decides there whether the tail
+        // is needed (ResolveTail): every merge that reads the list (the row's parts) cuts it alike.
+        if (tailCount_ > 0 && m0 < end0 && firstMerge.count > 4 && tailSlot_ >= firstMerge.src &&
+            tailSlot_ < firstMerge.src + firstMerge.count)
+          tailLazy_ = true;
+        else
+          WriteTail();
         for (uint32_t m = m0; m < end0; m += vectorCores) MergeStep(m == m0 ? firstMerge : plan_.Merge(m));
+        ResolveTail(true);
         TailWritten();  // a core without a wide merge
         restMerging_ = false;  // (a core without a merge at this level: the next level's first merge waits)
         continue;
@@ -586,16 +593,27 @@ class LiVector {
   // A list whose final merge was cut to its head (FinalFlushHead): its full merge first, on the
   // vector pipe while the first merge step's copies are on their way (MergeStep skips its V -> MTE2
   // wait once: the merge reads and writes only the late region, which those copies do not touch).
-  __aicore__ inline void WriteTail() {
+  __aicore__ inline void WriteTail(bool beforeMerge = true) {
     if (tailCount_ == 0) return;
     if (tailTopK_ >= 0) {
       topk_[tailTopK_].FinalFlushRest();
       AscendC::SetFlag<AscendC::HardEvent::V_MTE3>(0);
       AscendC::WaitFlag<AscendC::HardEvent::V_MTE3>(0);
-      restMerging_ = true;
+      restMerging_ = beforeMerge;
     }
     AscendC::DataCopyPad(lists_[Slot(tailSlot_) + kLiListHeaderFloats + tailHead_ * kPairFloats], tailList_[tailHead_ * kPairFloats],
                          AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
+  }
+
+  // A tail left for the core's first merge (tailLazy_, Process): written (its full merge first) if
+  // `needed` (a merge of its row reads a list past its head), else dropped: the row's other merges
+  // cut it alike and read none. Before TailWritten (and before the merge writes phase 2's late
+  // region, where the list is kept). Saves the full merge after SyncAll (B = 1 x 128K: 1,310 cycles
+  // on the vector pipe before the threshold's quantile merge).
+  __aicore__ inline void ResolveTail(bool needed) {
+    if (!tailLazy_) return;
+    tailLazy_ = false;
+    if (needed) WriteTail(false);
   }
 
   // Once per launch with list tails (tailFlagOffset), before the core writes phase 2's late region or
@@ -689,6 +707,7 @@ class LiVector {
         const uint32_t written = ListLength(m, i, 1);
         if (written < ListLength(m, i, 0) && AlignUp(longest, 4) > written) tails = true;
       }
+      ResolveTail(tails);
       if (tails) WaitTails();
       uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
       if (need <= 4 * pairs && band && winWidth > 0 && winWidth % 32 == 0 &&
@@ -1210,6 +1229,7 @@ class LiVector {
   uint32_t tailCount_ = 0, tailHead_ = 0;
   int32_t tailTopK_ = -1;       // its top-k, when the list's full merge follows SyncAll (FinalFlushRest)
   bool tailCounted_ = false;
+  bool tailLazy_ = false;       // the tail waits for the core's first merge (ResolveTail)
   bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   uint32_t used_ = 0;
