@@ -460,6 +460,24 @@ def test_decode_wide_row_final_merge_cut_to_the_head(stretch, distinct):
         assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 2 * 64  # its lists hold more than their heads
 
 
+@pytest.mark.parametrize("stretch", [None, (12000, 13600)])
+def test_decode_wide_row_tail_written_only_when_read(stretch):
+    # One row of 30001 keys over the Ascend910B3's 20 AI cores: 40 lists of ~750 keys, written as their
+    # heads (256 pairs) before SyncAll. The 32 vector cores with a part of the row's merge write their
+    # tails only when that merge finds a list cut past its head (the same on every part), the other 8
+    # after SyncAll as before. Random keys (no tail read, none written by the parts), and a stretch of
+    # 1600 keys scaled by 4 (weights >= 0) over 2-3 lists, cut past their heads: every tail is written.
+    q, k, w = _inputs((1, 1, 32, 128), (1, 30001, 1, 128), seed=23)
+    if stretch:
+        k[:, stretch[0] : stretch[1]] *= 4
+        w = w.abs()
+    with emulated_soc("Ascend910B3"):
+        got = check(q, k, w, sparse_count=2048, return_value=True)
+        assert cpu_module().last_launch()["block_dim"] == 20
+    if stretch:
+        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 2 * 256  # its lists hold more than their heads
+
+
 @pytest.mark.parametrize("distinct", [1, 3])
 def test_decode_row_merged_in_one_step_when_all_scores_tie(distinct):
     # One row over every core, its lists merged in one step: with every score tied (or 3 values)
