@@ -989,6 +989,10 @@ class SfaVector {
     Halve<true>(s.tru, pieces, ps);
     Adds(cM, s.tru, 0.0f, int32_t(ps));
     SetFlag<HardEvent::V_S>(0);
+    // A prefetched run's row wait and loads before the scalar waits for this run's M: that read waits
+    // for the V work queued before it (the previous run's weighing and cast), which the next run's
+    // poll and copies need not wait for (their slot is waited for through kEvPrefetch).
+    if (prefetch) LoadRun(next, true, run.slot);
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
     if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
@@ -1009,7 +1013,7 @@ class SfaVector {
       }
       WaitPieces(s, pieces < batch ? pieces : batch, small);
       WriteZeroRows(row, h0, hn, s.load, cT_);
-      if (next.hn > 0) LoadRun(next, prefetch, run.slot);
+      if (next.hn > 0 && !prefetch) LoadRun(next);
       return;
     }
     // w_i = exp(r_i - M) for every piece at once (an empty piece: r_i = -inf, w_i = 0, its acc 0),
@@ -1048,20 +1052,18 @@ class SfaVector {
           WeighSmallRuns(s, i, n, hn, ps);
           continue;
         }
+        if (i == 0) {  // the scalar reads the weights (WeighRows)
+          SetFlag<HardEvent::V_S>(0);
+          WaitFlag<HardEvent::V_S>(0);
+        }
         for (uint32_t j = 0; j < n; ++j) {
           if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(s, j));  // each piece's rows as they land
-          const LocalTensor<float> part = s.load[j * rowFloats];
-          if (i + j == 0) {  // the first piece scaled straight into acc
-            ScaleRows(cAcc_, part, s.max, hn);
-            continue;
-          }
-          ScaleRows(part, part, s.max[(i + j) * ps], hn);
-          Add(cAcc_, cAcc_, part, int32_t(rowFloats));
-          PipeBarrier<PIPE_V>();
+          WeighRows(s.load[j * rowFloats], s.max[(i + j) * ps], hn, i + j == 0);
         }
       }
+      if (!small) PipeBarrier<PIPE_V>();  // acc is whole before its cast
     }
-    if (next.hn > 0) LoadRun(next, prefetch, run.slot);
+    if (next.hn > 0 && !prefetch) LoadRun(next);
     if (EarlyRun(run)) {
       // A run with lower columns: MergeEarlyRun wrote its columns [keptCols / 2, 512) already.
       WriteRunColumns(run, cM, cL, 0, HasCols(run, 0, keptCols_ / 2) ? keptCols_ / 2 : kSfaLatentDim);
@@ -1103,6 +1105,21 @@ class SfaVector {
     writesPending_ = true;
   }
 
+  // acc[h, :] = (first) or += part[h, :] * w[h] for each of the run's hn heads: one Muls (the first
+  // piece) or Axpy (dst = src * w + dst) of 512 values per head, the weight read by the scalar (the
+  // caller has waited for V to write w). Axpy rounds the product, then the sum, as a Mul by the
+  // broadcast weight then an Add did: the same values, with one instruction per piece instead of two
+  // passes (and Muls at one cycle a repeat where Mul takes two).
+  __aicore__ inline void WeighRows(const AscendC::LocalTensor<float>& part, const AscendC::LocalTensor<float>& w,
+                                   uint32_t hn, bool first) {
+    using namespace AscendC;
+    PipeBarrier<PIPE_V>();  // acc: the previous piece's update, or the previous run's cast, is done
+    for (uint32_t h = 0; h < hn; ++h) {
+      const float wh = w.GetValue(h);
+      if (first) Muls(cAcc_[h * kSfaLatentDim], part[h * kSfaLatentDim], wh, int32_t(kSfaLatentDim));
+      else Axpy(cAcc_[h * kSfaLatentDim], part[h * kSfaLatentDim], wh, int32_t(kSfaLatentDim));
+    }
+  }
   // Pieces [p, p + n)'s acc rows of the run (rowFloats each) -> the slot: a few heads' in one strided
   // copy (`small`, signals the slot's evPieces), else one copy per piece, each signalling evPieces +
   // its index (the vector core weighs a piece while the next ones are still in flight).
