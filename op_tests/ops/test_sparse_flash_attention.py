@@ -909,6 +909,26 @@ def test_late_merge_prefetches_next_run(heads, dtype):
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_late_merge_weighs_pieces_per_head(dtype):
+    # The late merge weighs a run of 4-16 heads piece by piece, one instruction per head and piece
+    # (Muls for the first piece, Axpy for each later one, the weight read by the scalar). On 24
+    # cores: 6 rows of 512 ids at 128 heads (tiles of 64) give each AI core 2 grains of 64, so every
+    # row is cut into 4 pieces, and each vector core merges 16 (row, head) units: runs of 16 heads
+    # over 4 pieces, fetched in two batches (3 pieces fill the load buffer, the 4th is weighed
+    # after the first three). Row 1 stops at a -1 after its first piece (its later pieces weigh 0),
+    # row 3 selects nothing (zeros, and the next run's loads were issued before its M was read).
+    g = torch.Generator().manual_seed(4242 + MANTISSA_BITS[dtype])
+    rows, k = 6, 512
+    kv_lens = [1500 + 11 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(128, kv_lens, k, g, dtype=dtype, over=20)
+    idx[1, 0, 100] = -1
+    idx[3] = -1
+    out, m, s = check_decode(q, qr, key, table, idx, kv_lens)
+    assert (out[3] == 0).all() and (m[0, 3] == 0).all() and (s[0, 3] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.parametrize("rows, heads, k", [(1, 16, 2048), (1, 8, 700), (4, 32, 512), (3, 2, 300)],
                          ids=["heads-over-cores", "few-columns-each", "several-runs", "empty-row"])
 def test_early_merge_split_by_column_chunks(rows, heads, k):
