@@ -165,6 +165,9 @@ class SfaVector {
   // when both runs' rows fit in cLoad_ together (the current one at its start, the next at its end,
   // alternating) and the next run's statistics fit the second, smaller set (kPrefetchStatFloats).
   static constexpr uint32_t kPrefetchStatFloats = 256;
+  // Rows of at most this many pieces are merged in runs of at most kCombineLoadFloats / (2 x pieces
+  // x 512) heads (NextRun), so that consecutive runs fit cLoad_ together.
+  static constexpr uint32_t kPairPieces = 3;
   static constexpr uint32_t kCombineBytes = 2 * kCombineHeads * kSfaLatentDim * 4 + kCombineLoadFloats * 4 +
                                             3 * kMaxPieces * kCombineStat + 6 * kCombineStat + kCombineBcastFloats * 4 + 32 +
                                             3 * kPrefetchStatFloats * 4;
@@ -891,8 +894,13 @@ class SfaVector {
     uint32_t n = t_->heads - h;
     if (n > end - u) n = uint32_t(end - u);
     if (n > kCombineHeads) n = kCombineHeads;
+    // A row of few pieces: runs small enough that two of them fit cLoad_ together, so that each run's
+    // loads can be issued before the run before it is weighed (CanPrefetch).
+    const SfaSplit split = plan_.Split(j);
+    const uint32_t pair = kCombineLoadFloats / (2 * uint32_t(split.pieces) * kSfaLatentDim);
+    if (split.pieces <= kPairPieces && n > pair) n = pair;
     u += n;
-    return CombineRun{plan_.Split(j), h, n, 0, false, 0, kSfaLatentDim};
+    return CombineRun{split, h, n, 0, false, 0, kSfaLatentDim};
   }
   // Early merge: units of (split, head, column chunk); a run is the units of one row, of at most
   // kEarlyRunHeads heads, whose columns of every piece fit cLoad_ (MergeEarlyRun loads them all).
