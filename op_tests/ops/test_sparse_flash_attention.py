@@ -952,3 +952,21 @@ def test_early_merge_split_by_column_chunks(rows, heads, k):
     if rows == 3:
         assert (out[1] == 0).all() and (m[0, 1] == 0).all() and (s[0, 1] == 0).all()
     assert cpu_module().last_launch()["block_dim"] > rows
+
+
+@pytest.mark.parametrize("heads, k, kept", [(2, 700, 0), (8, 129, 1), (64, 2048, 0)],
+                         ids=["nothing-2-heads", "one-id-8-heads", "nothing-glm5-b1"])
+def test_early_merge_weights_without_scalar_read(heads, k, kept):
+    # The early merge (decode B = 1) builds its weights with no scalar read of M: M floored at -FLT_MAX,
+    # 1 / max(l, tiny), softmax_max = M * min(l * 1e30, 1) + 0. A row that attends nothing (every piece
+    # empty, M = -inf) must still give exact +0 output, softmax_max and softmax_sum (no NaN, no -0);
+    # a row that attends one id (one non-empty piece, l = 1, the other pieces empty) the reference.
+    g = torch.Generator().manual_seed(heads * 10 + k + kept)
+    kv_lens = [2600]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=20)
+    idx[0, 0, kept:] = -1
+    out, m, s = check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] > 1
+    if kept == 0:
+        for t in (out, m, s):
+            assert (t == 0).all() and not torch.signbit(t.float()).any()

@@ -995,6 +995,14 @@ class SfaVector {
     WaitFlag<HardEvent::MTE2_V>(s.evStats);
     // M: the true max over the pieces (each piece's acc and l are relative to its r_i).
     Halve<true>(s.tru, pieces, ps);
+    if (EarlyRun(run)) {  // no scalar read of M: the kept halves' polls follow the streamed copies
+      EarlyWeights(s, cM, cL, hn, pieces, ps);
+      MergeEarlyRun(run, ps);
+      if (next.hn > 0) LoadRun(next);  // never prefetched (CanPrefetch)
+      // A run with lower columns: MergeEarlyRun wrote its columns [keptCols / 2, 512) already.
+      WriteRunColumns(run, cM, cL, 0, HasCols(run, 0, keptCols_ / 2) ? keptCols_ / 2 : kSfaLatentDim);
+      return;
+    }
     Adds(cM, s.tru, 0.0f, int32_t(ps));
     SetFlag<HardEvent::V_S>(0);
     // A prefetched run's row wait and loads before the scalar waits for this run's M: that read waits
@@ -1005,20 +1013,6 @@ class SfaVector {
     const uint32_t row = uint32_t(split.row);
     if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
       // The loads have landed in the slot, the zeros' stage.
-      if (EarlyRun(run)) {
-        for (uint32_t h = 0; h < hn; ++h) {
-          uint32_t lo, hi;
-          HeadCols(run, h, keptCols_, kSfaLatentDim, lo, hi);
-          if (lo < hi) WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-        }
-        // Zeros through the run's own column writes (a head's columns may be another core's too).
-        Duplicate(cAcc_, 0.0f, hn * kSfaLatentDim);
-        Duplicate(cM, 0.0f, ps);
-        Duplicate(cL, 0.0f, ps);
-        if (next.hn > 0) LoadRun(next, prefetch, run.slot);
-        WriteRunColumns(run, cM, cL);
-        return;
-      }
       WaitPieces(s, pieces < batch ? pieces : batch, small);
       WriteZeroRows(row, h0, hn, s.load, cT_);
       if (next.hn > 0 && !prefetch) LoadRun(next);
@@ -1045,42 +1039,70 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     Mul(s.max, s.max, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
     // out = sum_i (w_i / l) acc_i, the pieces' rows fetched a batch at a time (one strided copy).
-    if (EarlyRun(run)) {
-      MergeEarlyRun(run, ps);
-    } else {
-      for (uint32_t i = 0; i < pieces; i += batch) {
-        const uint32_t n = pieces - i < batch ? pieces - i : batch;
-        if (i > 0) {
-          SetFlag<HardEvent::V_MTE2>(0);
-          WaitFlag<HardEvent::V_MTE2>(0);
-          LoadPieces(s, p0 + i, h0, rowFloats, n, small);
-        }
-        if (small) {
-          WaitPieces(s, n, small);
-          WeighSmallRuns(s, i, n, hn, ps);
-          continue;
-        }
-        if (i == 0) {  // the scalar reads the weights (WeighRows)
-          SetFlag<HardEvent::V_S>(0);
-          WaitFlag<HardEvent::V_S>(0);
-        }
-        for (uint32_t j = 0; j < n; ++j) {
-          if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(s, j));  // each piece's rows as they land
-          WeighRows(s.load[j * rowFloats], s.max[(i + j) * ps], hn, i + j == 0);
-        }
+    for (uint32_t i = 0; i < pieces; i += batch) {
+      const uint32_t n = pieces - i < batch ? pieces - i : batch;
+      if (i > 0) {
+        SetFlag<HardEvent::V_MTE2>(0);
+        WaitFlag<HardEvent::V_MTE2>(0);
+        LoadPieces(s, p0 + i, h0, rowFloats, n, small);
       }
-      if (!small) PipeBarrier<PIPE_V>();  // acc is whole before its cast
+      if (small) {
+        WaitPieces(s, n, small);
+        WeighSmallRuns(s, i, n, hn, ps);
+        continue;
+      }
+      if (i == 0) {  // the scalar reads the weights (WeighRows)
+        SetFlag<HardEvent::V_S>(0);
+        WaitFlag<HardEvent::V_S>(0);
+      }
+      for (uint32_t j = 0; j < n; ++j) {
+        if (j < kPieceEvents) WaitFlag<HardEvent::MTE2_V>(PieceEvent(s, j));  // each piece's rows as they land
+        WeighRows(s.load[j * rowFloats], s.max[(i + j) * ps], hn, i + j == 0);
+      }
     }
+    if (!small) PipeBarrier<PIPE_V>();  // acc is whole before its cast
     if (next.hn > 0 && !prefetch) LoadRun(next);
-    if (EarlyRun(run)) {
-      // A run with lower columns: MergeEarlyRun wrote its columns [keptCols / 2, 512) already.
-      WriteRunColumns(run, cM, cL, 0, HasCols(run, 0, keptCols_ / 2) ? keptCols_ / 2 : kSfaLatentDim);
-      return;
-    }
     WriteOutput(cAcc_, row, h0, hn, cOut_);
     if (t_->returnLse) IssueStats(uint64_t(row) * t_->heads + h0, hn, cM, cL);
     SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
     writesPending_ = true;
+  }
+  // An early run's weights w_i / l in s.max, l in cL and the output max in cM, with no scalar read (the
+  // late merge reads M to find a row that attends nothing): M is floored at -FLT_MAX, so that such a
+  // row (every r_i = -inf) gets w_i = exp(-inf) = 0 rather than NaN, l = 0, and 1 / max(l, kTinySum)
+  // stays finite (its acc_i are zeros: a zero output). Its softmax_max, M * min(l * 1e30, 1) + 0,
+  // is then +0; an attended row has l >= 1 (the piece holding M adds w_i l_i >= 1), so every value
+  // is the late merge's (bit for bit).
+  static constexpr float kTinySum = 1e-30f;
+  __aicore__ inline void EarlyWeights(const LoadSlot& s, const AscendC::LocalTensor<float>& cM,
+                                      const AscendC::LocalTensor<float>& cL, uint32_t hn, uint32_t pieces, uint32_t ps) {
+    using namespace AscendC;
+    Maxs(cM, s.tru, -3.402823466e38f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
+    uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    const uint8_t psBlocks = uint8_t(ps / 8);
+    Sub(s.max, s.max, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    PipeBarrier<PIPE_V>();
+    Exp(s.max, s.max, int32_t(pieces * ps));
+    PipeBarrier<PIPE_V>();
+    Mul(s.sum, s.sum, s.max, int32_t(pieces * ps));
+    PipeBarrier<PIPE_V>();
+    Halve<false>(s.sum, pieces, ps);
+    Adds(cL, s.sum, 0.0f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
+    Maxs(cT_, cL, kTinySum, int32_t(ps));
+    Duplicate(cW_, 1.0f, ps);
+    PipeBarrier<PIPE_V>();
+    Div(cW_, cW_, cT_, hn);
+    PipeBarrier<PIPE_V>();
+    Mul(s.max, s.max, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    Muls(cT_, cL, 1e30f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
+    Mins(cT_, cT_, 1.0f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
+    Mul(cM, cM, cT_, int32_t(ps));
+    PipeBarrier<PIPE_V>();
+    Adds(cM, cM, 0.0f, int32_t(ps));
   }
   // An early run's output: each head's columns of the run (HeadCols) cast and copied; its m and l
   // by the vector core that holds the head's last columns (one writer per head: the first head of
