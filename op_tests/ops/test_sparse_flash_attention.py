@@ -970,3 +970,21 @@ def test_early_merge_weights_without_scalar_read(heads, k, kept):
     if kept == 0:
         for t in (out, m, s):
             assert (t == 0).all() and not torch.signbit(t.float()).any()
+
+
+@pytest.mark.parametrize("heads", [4, 16])
+def test_split_rows_with_more_than_three_items_per_core(heads):
+    # Decode rows cut over the cores with more than 3 items a core (as GLM-5 B = 64): each item's
+    # record is read before the next item is selected (SfaVector::itemFirst_), and the tiles of the
+    # item must still be those of its own record (its row, piece and positions). 60 rows of 300 ids
+    # (5 grains of 64 each, 13 grains a core: 19 rows cut at core boundaries, 79 items over 24
+    # cores), lengths that differ per row, one row that selects nothing and one cut short by a -1.
+    g = torch.Generator().manual_seed(heads + 61)
+    rows, k = 60, 300
+    kv_lens = [400 + 13 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=20)
+    idx[7, 0, :] = -1
+    idx[30, 0, 150:] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    launch = cpu_module().last_launch()
+    assert launch["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
