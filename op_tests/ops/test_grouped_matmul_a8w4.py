@@ -24,6 +24,7 @@ from ascend_glm5.quant import (
 )
 
 from ._cores import ai_cores
+from ._split_k import split_tails
 from ._ulps import ulp_distance
 
 OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
@@ -373,17 +374,6 @@ def test_one_row_split_k_two_tiles_end_in_a_block(out):
 # handoff: each cube flags its vector cores after each piece's fixpipe, they meet in a vector-only
 # SyncAll before any combine (qgemm_handoff.h), and in a block of two pieces the vector core holding
 # the row reads its own block's partial of the first piece before the SyncAll (blocks 1-4 here).
-def _split_tails(tiles, steps, cores, unit, shift):
-    out = []
-    for b in range(cores):
-        start, end = b * tiles * steps // cores, (b + 1) * tiles * steps // cores
-        piece = end - max(start, (end - 1) // steps * steps)
-        pos = piece + (shift if b & 1 else 0) - 1  # the last step's position in the piece's units
-        first = (shift if b & 1 else 0) if pos < unit else pos // unit * unit
-        out.append((piece, pos > first))
-    return out
-
-
 # (n, k, experts, cores, tiles, tails): 6 tiles of 256 (8 steps, units of 2) on 5 cores: tails on an
 # odd and two even blocks, none after a one-step piece (block 0) or a one-step last unit (block 3).
 # 3 tiles of 64 (K = 4000: 16 steps, units of 8) on 5 cores: tile 1 in three pieces (blocks 1-3),
@@ -400,7 +390,7 @@ def test_one_row_split_k_last_step_alone(n, k, experts, cores, tiles, tails):
         plan = cpu_module().grouped_matmul_a8w4_plan(m=1, n=n, k=k, experts=experts, out_dtype=1)
         assert plan["split_k"] and (plan["n_tiles"], plan["block_dim"]) == (tiles, cores)
         steps = -(-k // 256)
-        assert _split_tails(tiles, steps, cores, plan["unit_steps"], plan["unit_shift"]) == tails
+        assert split_tails(tiles, steps, cores, plan["unit_steps"], plan["unit_shift"]) == tails
         got = _check(x, weight, scale, pts, gl, output_dtype=torch.int32)
         assert got.abs().sum() > 0
         _check(x, weight, scale, pts, gl, output_dtype=torch.bfloat16)

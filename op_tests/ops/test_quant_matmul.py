@@ -18,6 +18,7 @@ from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.quant import scale_to_int64
 
 from ._cores import ai_cores
+from ._split_k import split_tails
 from ._ulps import ulp_distance
 
 OUT_DTYPES = [torch.bfloat16, torch.float16, torch.float32]
@@ -417,17 +418,6 @@ def test_stream_head_row_blocks(m, n, k, layout, cores):
 # 12 steps in): the last units hold 6-18 steps before the tail; [K, N] one tile of 64 in units of 8
 # (odd blocks start 4 in), 6 steps a block. 40 x 80 on 3 cores: units of 6, the middle (odd) block's
 # piece of 2 steps is split 1 + 1.
-def _split_tails(tiles, steps, cores, unit, shift):
-    out = []
-    for b in range(cores):
-        start, end = b * tiles * steps // cores, (b + 1) * tiles * steps // cores
-        piece = end - max(start, (end - 1) // steps * steps)
-        pos = piece + (shift if b & 1 else 0) - 1  # the last step's position in the piece's units
-        first = (shift if b & 1 else 0) if pos < unit else pos // unit * unit
-        out.append((piece, pos > first))
-    return out
-
-
 @pytest.mark.parametrize("m,n,k,layout,cores,tails", [
     (3, 48, 3000, "nk", 4, [(18, True), (12, True), (6, True), (18, True)]),
     (3, 48, 3000, "kn", 4, [(6, True), (6, True), (6, True), (6, True)]),
@@ -439,6 +429,6 @@ def test_split_k_last_step_alone(m, n, k, layout, cores, tails):
     with ai_cores(cores):
         plan = _plan(m, n, k, layout)
         assert plan["split_k"] and plan["block_dim"] == cores
-        assert _split_tails(plan["n_tiles"], -(-k // 128), cores, plan["unit_steps"], plan["unit_shift"]) == tails
+        assert split_tails(plan["n_tiles"], -(-k // 128), cores, plan["unit_steps"], plan["unit_shift"]) == tails
         _check(x1, x2, scale, output_dtype=torch.int32)
         _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), output_dtype=torch.bfloat16)

@@ -1025,26 +1025,7 @@ class SfaVector {
       if (next.hn > 0 && !prefetch) LoadRun(next);
       return;
     }
-    // w_i = exp(r_i - M) for every piece at once (an empty piece: r_i = -inf, w_i = 0, its acc 0),
-    // l = sum_i w_i l_i.
-    uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-    const uint8_t psBlocks = uint8_t(ps / 8);
-    Sub(s.max, s.max, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
-    PipeBarrier<PIPE_V>();
-    Exp(s.max, s.max, int32_t(pieces * ps));
-    PipeBarrier<PIPE_V>();
-    Mul(s.sum, s.sum, s.max, int32_t(pieces * ps));
-    PipeBarrier<PIPE_V>();
-    Halve<false>(s.sum, pieces, ps);
-    Adds(cL, s.sum, 0.0f, int32_t(ps));
-    PipeBarrier<PIPE_V>();
-    // The weights take 1 / l (w_i / l), so that the weighed sum is the output: no pass over the
-    // run's rows after the sum.
-    Duplicate(cW_, 1.0f, ps);
-    PipeBarrier<PIPE_V>();
-    Div(cW_, cW_, cL, hn);
-    PipeBarrier<PIPE_V>();
-    Mul(s.max, s.max, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    PieceWeights(s, cM, cL, hn, pieces, ps, false);
     // out = sum_i (w_i / l) acc_i, the pieces' rows fetched a batch at a time (one strided copy).
     for (uint32_t i = 0; i < pieces; i += batch) {
       const uint32_t n = pieces - i < batch ? pieces - i : batch;
@@ -1074,6 +1055,32 @@ class SfaVector {
     SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
     writesPending_ = true;
   }
+  // A run's weights, given its output max M in cM: w_i = exp(r_i - M) for every piece at once (an
+  // empty piece: r_i = -inf, w_i = 0, its acc 0), l = sum_i w_i l_i into cL, then w_i / l into s.max,
+  // so that the weighed sum is the output (no pass over the run's rows after the sum). floorL: divide
+  // by max(l, kTinySum) (an early run's row that attends nothing has l = 0).
+  __aicore__ inline void PieceWeights(const LoadSlot& s, const AscendC::LocalTensor<float>& cM,
+                                      const AscendC::LocalTensor<float>& cL, uint32_t hn, uint32_t pieces, uint32_t ps,
+                                      bool floorL) {
+    using namespace AscendC;
+    uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    const uint8_t psBlocks = uint8_t(ps / 8);
+    Sub(s.max, s.max, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    PipeBarrier<PIPE_V>();
+    Exp(s.max, s.max, int32_t(pieces * ps));
+    PipeBarrier<PIPE_V>();
+    Mul(s.sum, s.sum, s.max, int32_t(pieces * ps));
+    PipeBarrier<PIPE_V>();
+    Halve<false>(s.sum, pieces, ps);
+    Adds(cL, s.sum, 0.0f, int32_t(ps));
+    PipeBarrier<PIPE_V>();
+    if (floorL) Maxs(cT_, cL, kTinySum, int32_t(ps));
+    Duplicate(cW_, 1.0f, ps);
+    PipeBarrier<PIPE_V>();
+    Div(cW_, cW_, floorL ? cT_ : cL, hn);
+    PipeBarrier<PIPE_V>();
+    Mul(s.max, s.max, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+  }
   // An early run's weights w_i / l in s.max, l in cL and the output max in cM, with no scalar read (the
   // late merge reads M to find a row that attends nothing): M is floored at -FLT_MAX, so that such a
   // row (every r_i = -inf) gets w_i = exp(-inf) = 0 rather than NaN, l = 0, and 1 / max(l, kTinySum)
@@ -1086,23 +1093,7 @@ class SfaVector {
     using namespace AscendC;
     Maxs(cM, s.tru, -3.402823466e38f, int32_t(ps));
     PipeBarrier<PIPE_V>();
-    uint64_t lanes[2] = {(1ull << hn) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-    const uint8_t psBlocks = uint8_t(ps / 8);
-    Sub(s.max, s.max, cM, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
-    PipeBarrier<PIPE_V>();
-    Exp(s.max, s.max, int32_t(pieces * ps));
-    PipeBarrier<PIPE_V>();
-    Mul(s.sum, s.sum, s.max, int32_t(pieces * ps));
-    PipeBarrier<PIPE_V>();
-    Halve<false>(s.sum, pieces, ps);
-    Adds(cL, s.sum, 0.0f, int32_t(ps));
-    PipeBarrier<PIPE_V>();
-    Maxs(cT_, cL, kTinySum, int32_t(ps));
-    Duplicate(cW_, 1.0f, ps);
-    PipeBarrier<PIPE_V>();
-    Div(cW_, cW_, cT_, hn);
-    PipeBarrier<PIPE_V>();
-    Mul(s.max, s.max, cW_, lanes, uint8_t(pieces), BinaryRepeatParams(1, 1, 1, psBlocks, psBlocks, 0));
+    PieceWeights(s, cM, cL, hn, pieces, ps, true);
     Muls(cT_, cL, 1e30f, int32_t(ps));
     PipeBarrier<PIPE_V>();
     Mins(cT_, cT_, 1.0f, int32_t(ps));
