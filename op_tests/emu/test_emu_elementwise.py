@@ -82,6 +82,27 @@ def test_half_arithmetic_rounds_once_to_nearest_even(emu):
     assert got[:4].tolist() == [1.0, 1.0 + 2.0**-9, np.inf, -np.inf]
 
 
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Muls", "Adds"])
+@pytest.mark.parametrize("dtype", ["int16", "int32"])
+def test_integer_overflow_wraps(emu, op, dtype):
+    # CTRL[53] = 0 truncates an overflowing integer result to its low bits (asc_set_ctrl.md).
+    # numpy's fixed-width integers wrap the same way; the operands span the whole range.
+    info, n = np.iinfo(NP[dtype]), 130
+    rng = np.random.default_rng(11)
+    a = rng.integers(info.min, info.max, n, endpoint=True).astype(NP[dtype])
+    a[:2] = info.max, info.min
+    if op in SCALAR:
+        s = NP[dtype](info.max // 3 + 1)
+        got, _ = emu.vec(op, dtype, in0=a, scalar=int(s), out=sentinel(dtype, 160), count=n)
+        want = SCALAR[op](a, s)
+    else:
+        b = rng.integers(info.min, info.max, n, endpoint=True).astype(NP[dtype])
+        b[:2] = info.max, info.max
+        got, _ = emu.vec(op, dtype, in0=a, in1=b, out=sentinel(dtype, 160), count=n)
+        want = BINARY[op](a, b)
+    np.testing.assert_array_equal(got[:n], want)
+
+
 def run_repeat_case(emu, op, dtype, form, strides, repeat=3, scalar=None):
     """A mask/repeat form with the given strides; returns (got, expected)."""
     lanes, eb = LANES[dtype], np.dtype(NP[dtype]).itemsize

@@ -12,11 +12,18 @@ namespace emu {
 template <typename T> inline constexpr bool kIsFloat = std::is_same_v<T, float> || std::is_same_v<T, half> || std::is_same_v<T, bfloat16_t>;
 template <typename T> inline constexpr bool kIsVecInt = std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, uint32_t>;
 
-// Computes in fp32 for floating types (one rounding back to T), natively for integers.
+// Computes in fp32 for floating types (one rounding back to T). Integers wrap: with CTRL[53] = 0
+// an overflowing integer result keeps its low bits (asc-devkit 8.5 c_api/sys_var/asc_set_ctrl.md,
+// table 2; 0 as the value at kernel start is assumed). Computed in 64 bits, so an int32 product
+// of any bits (a padded tail lane's, say) is defined in C++ too.
 template <typename T, typename F>
 inline T Arith(T a, T b, F f) {
-  if constexpr (kIsFloat<T>) return T(static_cast<float>(f(static_cast<float>(a), static_cast<float>(b))));
-  else return static_cast<T>(f(a, b));
+  if constexpr (kIsFloat<T>) {
+    return T(static_cast<float>(f(static_cast<float>(a), static_cast<float>(b))));
+  } else {
+    using Wide = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+    return static_cast<T>(f(static_cast<Wide>(a), static_cast<Wide>(b)));
+  }
 }
 template <typename T, typename F>
 inline T Arith1(T a, F f) {
