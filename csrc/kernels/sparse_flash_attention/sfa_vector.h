@@ -1,5 +1,6 @@
-// Sparse Flash Attention, vector side (AIV): row selection, softmax against a reference max,
-// normalisation, and the combine of rows split across cores.
+// Sparse Flash Attention, vector side (AIV), the item phase: row selection, softmax against a
+// reference max, rebase and the kept columns' correction, normalisation, and the pieces of split
+// rows left in GM; then it hands over to the merge of those rows (sfa_merge.h).
 //
 // Vector core s of an AI core owns a contiguous half of the heads (rows of every cube tile).
 // Per item (in the cube's order), one item ahead of the cube: Select turns the item's positions of
@@ -14,11 +15,8 @@
 //                  leaves r, l and m next to its acc in GM.
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
 // before the previous item's last Accumulate.
-// After its items, each vector core merges its share of the split rows' pieces: M = max m_i,
-// l = sum exp(r_i - M) l_i, out = sum (exp(r_i - M) / l) acc_i, spread over all vector cores by
-// (row, head) in ranges of equal weight the host plans (SfaCoreHead::merge); a run of a row
-// starts once every vector core of each of the row's pieces has counted its part in the row's
-// flag (PostPiece, gm_flag.h).
+// After its items, each vector core merges its share of the split rows' pieces (SfaMerge,
+// sfa_merge.h); a piece counts in its row's flag once in GM (SfaOutput::PostPiece, sfa_output.h).
 #pragma once
 
 #include "kernel_operator.h"
@@ -535,12 +533,14 @@ class SfaVector {
   // whole row is read back and normalised, out = sum / l in the input dtype (and m, l if asked); a
   // piece leaves its statistics next to its acc for the combine.
   // lastOfCore: this core's last tile; the whole-piece post of a piece that needs no correction is
-  // then left to the merge (FinishPiece), which weighs the pieces' early columns meanwhile.
+  // then left to the merge (SfaMerge::HoldPiece, FinishPiece), which weighs the pieces' early
+  // columns meanwhile.
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity, bool lastOfCore = false) {
     using namespace AscendC;
     // A piece's statistics and streamed columns are posted as soon as the cube has written those
-    // columns (its kept ones follow): a merge of few heads starts on them (MergeEarlyRun). A piece
-    // with a rebase's correction still to fold in posts both counts at the end (simpler to follow).
+    // columns (its kept ones follow): a merge of few heads starts on them (SfaMerge::MergeEarlyRun).
+    // A piece with a rebase's correction still to fold in posts both counts at the end (simpler to
+    // follow).
     const bool lastPiece = earlyMerge_ && tile.last && tile.info.piece >= 0;
     const bool early = lastPiece && !outWaited_ && !snapPending_[g % 2] && !hasCorrection_[parity];
     if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
