@@ -1,25 +1,24 @@
-// Lightning Indexer, vector side (AIV): head-weighted sum, masking, running top-k, and the merge
-// of each row's partial lists.
+// Lightning Indexer, vector side (AIV), phase 1: head-weighted sum, masking and the running top-k
+// of each row's scores, into partial lists (LiLists); phase 2, their merge and the output, is
+// LiMerger's (li_merge.h).
 //
-// Phase 1, per item: vector core s owns the item's key half s. Per step it copies its 64 columns
-// of the score tile out of the ring and releases the slot; one Mul weights every head row of
-// every query row (the weights broadcast per row with Brcb), a folding tree of Adds sums each
-// query row's heads (log2 N1 instructions), keys the row may not see become -inf (one masked
-// Duplicate), and the 64 scores go to the row's RunningTopK. At the item's end each row's best
-// list goes to its list slot with its length. rowSplit (prefill): vector core s owns about half of
+// Per item: vector core s owns the item's key half s. Per step it copies its 64 columns of the
+// score tile out of the ring and releases the slot; one Mul weights every head row of every query
+// row (the weights broadcast per row with Brcb), a folding tree of Adds sums each query row's heads
+// (log2 N1 instructions), keys the row may not see become -inf (one masked Duplicate), and the 64
+// scores go to the row's RunningTopK. At the item's end each row's best list goes to its list slot
+// with its length. rowSplit (prefill): vector core s owns about half of
 // the item's rows instead, with all 128 keys of each step (StepsRowSplit); a row no other item
 // covers has its whole top-k there and writes its indices at once (EmitRow).
-// Phase 2 (after SyncAll over the vector cores): the host's merge plan, level by level (SyncAll
-// between levels): each merge takes up to 4 consecutive lists of a row (key order, so MrgSort's
-// queue order keeps ties on the lower index), keeps the best k, and writes a list slot or, for a
-// row's last merge, its indices (and scores).
 #pragma once
 
 #include "../common/event_slots.h"
-#include "../common/gm_flag.h"
 #include "../common/tiling.h"
 #include "../common/topk.h"
 #include "kernel_operator.h"
+#include "li_arena.h"
+#include "li_lists.h"
+#include "li_merge.h"
 #include "li_plan.h"
 
 namespace ascend_glm5 {
@@ -37,53 +36,20 @@ class LiVector {
     if (t.returnValue) values_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(values), uint64_t(t.numRows) * t.sparseCount);
     ring_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + uint64_t(AscendC::GetBlockIdx() / 2) * t.wsRingBytes),
                           t.wsRingBytes / sizeof(float));
-    lists_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsListOffset),
-                           uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(float));
-    listWords_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset),
-                               uint64_t(t.numListSlots) * t.listSlotBytes / sizeof(int32_t));
-    quants_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + t.wsQuantOffset),
-                            uint64_t(t.numPartials) * kLiQuantiles * kPairFloats);
-    pipe_.InitBuffer(arena_, kArenaBytes);
-    if (t.tailFlagOffset > 0) tailFlag_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan) + t.tailFlagOffset, 8);
+    lists_.Init(workspace, t);
+    arena_.Init(pipe_, kArenaBytes);
+    merge_.Init(plan, lists_, indices_, values_, t);
   }
 
   __aicore__ inline void Process() {
     uint32_t first, last;
     plan_.CoreItems(AscendC::GetBlockIdx() / 2, first, last);
-    // This core's first merge of level 0 is read now: its GM misses overlap the wait for the first
-    // score tile instead of following SyncAll (decode: the row's final merge).
-    const uint32_t vectorCores = 2 * t_->blockDim;
-    uint32_t m0 = 0, end0 = 0;
-    LiMerge firstMerge{};
-    if (t_->numLevels > 0) {
-      plan_.LevelMerges(0, m0, end0);
-      m0 += AscendC::GetBlockIdx();
-      if (m0 < end0) firstMerge = plan_.Merge(m0);
-    }
+    merge_.ReadFirstMerge();  // (its GM misses overlap the wait for the first score tile)
     CarvePhase1();
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx() / 2, first, i), i + 1 == last);
     for (uint32_t b = 0; b < kMaxBlockBuffers; ++b) tileFree_[b].Drain();
-    CarvePhase2();
-    for (uint32_t level = 0; level < t_->numLevels; ++level) {
-      AscendC::SyncAll<true>();  // the lists this level reads are in GM
-      if (level == 0) {
-        // A core whose first merge reads its own list written in part decides there whether the tail
-        // is needed (ResolveTail): every merge that reads the list (the row's parts) cuts it alike.
-        if (tailCount_ > 0 && m0 < end0 && firstMerge.count > 4 && tailSlot_ >= firstMerge.src &&
-            tailSlot_ < firstMerge.src + firstMerge.count)
-          tailLazy_ = true;
-        else
-          WriteTail();
-        for (uint32_t m = m0; m < end0; m += vectorCores) MergeStep(m == m0 ? firstMerge : plan_.Merge(m));
-        ResolveTail(true);
-        TailWritten();  // a core without a wide merge
-        restMerging_ = false;  // (a core without a merge at this level: the next level's first merge waits)
-        continue;
-      }
-      uint32_t m, end;
-      plan_.LevelMerges(level, m, end);
-      for (m += AscendC::GetBlockIdx(); m < end; m += vectorCores) MergeStep(plan_.Merge(m));
-    }
+    merge_.Carve(arena_);
+    merge_.Run();
   }
 
  private:
@@ -109,18 +75,14 @@ class LiVector {
            offered * kLiHalfKeys <= kEarlyMergePairs / 2;
   }
 
-  // Bump allocation of 32-byte aligned slices of the UB arena.
+  // A 32-byte aligned slice of the UB arena.
   template <typename T>
   __aicore__ inline AscendC::LocalTensor<T> Take(uint32_t elems) {
-    AscendC::LocalTensor<T> out = arena_.GetWithOffset<T>(elems, used_);
-    used_ += AlignUp(elems * sizeof(T), 32);
-    return out;
+    return arena_.Take<T>(elems);
   }
 
-  __aicore__ inline uint64_t Slot(int32_t slot) const { return uint64_t(slot) * (t_->listSlotBytes / sizeof(float)); }
-
   __aicore__ inline void CarvePhase1() {
-    used_ = 0;
+    arena_.Seek(0);
     const uint32_t maxM = t_->groupRows * t_->heads, rows = RowsPerCore();
     // rowSplit: one buffer of two 64-key column blocks of this core's rows (StepsRowSplit).
     const uint32_t tileFloats = t_->rowSplit ? 2 * rows * t_->heads * kLiHalfKeys : maxM * kLiHalfKeys;
@@ -142,10 +104,11 @@ class LiVector {
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
     // The top-k buffers at the arena's top, where phase 2 keeps the buffers it writes last (its
-    // late region, CarvePhase2): a list's tail can then be written from UB after SyncAll (WriteTail).
+    // late region, LiMerger::Carve): a list's tail can then be written from UB after SyncAll
+    // (LiMerger::WriteTail).
     const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
     const uint32_t topBytes = (2 * mergePairs + rows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
-    used_ = (kArenaBytes - topBytes) & ~31u;
+    arena_.Seek((kArenaBytes - topBytes) & ~31u);
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
     for (uint32_t g = 0; g < rows; ++g) {
@@ -179,10 +142,10 @@ class LiVector {
     for (uint32_t g = 0; g < rows; ++g) {
       const LiRow row = plan_.Row(row0 + g);
       // The list written in two parts (below): its final merge in two as well, the queues cut to the
-      // head first (all the list's head needs), the full merge after SyncAll (WriteTail). Its buffers
-      // (the top-k's, from s.mergeA up) must then be in phase 2's late region.
+      // head first (all the list's head needs), the full merge after SyncAll (LiMerger::WriteTail).
+      // Its buffers (the top-k's, from s.mergeA up) must then be in phase 2's late region.
       const bool twoParts = t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
-                            g + 1 == rows && UbOffset(scratch_.mergeA) >= Phase2EarlyBytes();
+                            g + 1 == rows && arena_.Offset(scratch_.mergeA) >= LiMerger::EarlyBytes(*t_);
       const AscendC::LocalTensor<float> list =
           twoParts ? topk_[g].FinalFlushHead(scratch_, LiListHead(t_->sparseCount, uint32_t(row.partials)))
                    : topk_[g].FinalFlush(scratch_);
@@ -195,24 +158,20 @@ class LiVector {
       const int32_t slot = row.partialBase + (t_->rowSplit ? item.split : 2 * item.split + int32_t(sub));
       // The list's copy first: the quantiles' scalar loop then runs while it is on its way. A row
       // merged in one step: only the head its cut can keep, when the list stays in UB until SyncAll
-      // (the core's last list, in phase 2's late region); the tail follows SyncAll (WriteTail).
+      // (the core's last list, in phase 2's late region); the tail follows SyncAll (LiMerger::KeepTail).
       const uint32_t count = topk_[g].Count();
       uint32_t written = count;
       if (t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
           g + 1 == rows) {
         const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
-        if (count > head && UbOffset(list) >= Phase2EarlyBytes()) {
+        if (count > head && arena_.Offset(list) >= LiMerger::EarlyBytes(*t_)) {
           written = head;
-          tailHead_ = head;
-          tailList_ = list;
-          tailSlot_ = slot;
-          tailCount_ = count;
-          tailTopK_ = twoParts ? int32_t(g) : -1;
+          merge_.KeepTail(list, slot, count, head, twoParts ? &topk_[g] : nullptr);
         }
       }
       // A row merged in one step: the list's lengths go with its quantiles, not in a header (QuantLength).
       const bool wide = LiWideMerge(row.visible, row.partials, t_->sparseCount);
-      WriteList(slot, list, count, false, written, !wide);
+      lists_.WriteList(header_, slot, list, count, false, written, !wide);
       if (LiCutsLists(row.visible, row.partials, t_->sparseCount))
         WriteQuantiles(slot, list, count, uint32_t(row.partials), written < count ? written : count);
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
@@ -447,7 +406,7 @@ class LiVector {
     quant_.ReinterpretCast<int32_t>().SetValue(3, int32_t(written));
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
-    DataCopy(quants_[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
+    DataCopy(lists_.quants[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
     SetFlag<HardEvent::MTE3_S>(0);
     WaitFlag<HardEvent::MTE3_S>(0);
   }
@@ -529,724 +488,22 @@ class LiVector {
     PipeBarrier<PIPE_V>();
   }
 
-  // A list slot: its length in the 32-byte header, then `count` sorted pairs.
-  // With `wait` false the caller waits (MTE3_V) before it rewrites the list or the header.
-  // Header words: 0 the list's length, 1 the pairs written (`written`, default all; the rest: WriteTail).
-  // `header` false: no header (the lengths go with the list's quantiles, WriteQuantiles).
-  __aicore__ inline void WriteList(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count, bool wait = true,
-                                   uint32_t written = 0xFFFFFFFFu, bool header = true) {
-    using namespace AscendC;
-    if (written > count) written = count;
-    if (header) {
-      Duplicate(header_, int32_t(written), 8);
-      if (written < count) {
-        PipeBarrier<PIPE_V>();
-        Duplicate(header_, int32_t(count), 1);
-      }
-    }
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    if (header) DataCopy(lists_[Slot(slot)], header_.ReinterpretCast<float>(), kLiListHeaderFloats);
-    if (written > 0)
-      DataCopyPad(lists_[Slot(slot) + kLiListHeaderFloats], list, DataCopyExtParams(1, written * kPairFloats * 4, 0, 0, 0));
-    if (!wait) return;
-    SetFlag<HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
-    WaitFlag<HardEvent::MTE3_V>(0);
-  }
-
-  // ---- phase 2 --------------------------------------------------------------------------------
-
-  // Phase 2's early region (written from SyncAll on: headers, quantiles, lists loaded), then its late
-  // region (written only after TailWritten: the merge's output and the extraction).
-  __aicore__ inline uint32_t Phase2EarlyBytes() const {
-    return 4 * t_->bestPairs * kPairFloats * 4 + kLiMaxWideLists * 8 * 4 + 32 + 3 * kLiMaxWideLists * kLiQuantiles * kPairFloats * 4 +
-           kRunPairs * kPairFloats * 4 + 32;
-  }
-
-  __aicore__ inline void CarvePhase2() {
-    used_ = 0;
-    const uint32_t pairs = t_->bestPairs;
-    inAll_ = Take<float>(4 * pairs * kPairFloats);
-    for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
-    heads_ = Take<int32_t>(kLiMaxWideLists * 8);
-    header_ = Take<int32_t>(8);
-    qIn_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
-    qA_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
-    qB_ = Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
-    emptyPair_ = Take<float>(kRunPairs * kPairFloats);
-    flagScratch_ = Take<int32_t>(8);
-    // the late region (Phase2EarlyBytes from here)
-    merged_ = Take<float>((4 * pairs + 4) * kPairFloats);  // + 4: a band's single run and its (-inf, -1) pair
-    outScores_ = Take<float>(pairs);
-    outIdx_ = Take<uint32_t>(pairs);
-    FillEmptyPairs(emptyPair_, kRunPairs);
-  }
-
-  // Byte offset of a phase-1 buffer in the arena.
-  __aicore__ inline uint32_t UbOffset(const AscendC::LocalTensor<float>& t) {
-    return static_cast<uint32_t>(reinterpret_cast<uint64_t>(t.GetPhyAddr()) -
-                                 reinterpret_cast<uint64_t>(arena_.GetWithOffset<float>(8, 0).GetPhyAddr()));
-  }
-
-  // After SyncAll: the tail of the list ProcessItem wrote in part (from UB, phase 1's buffer in
-  // phase 2's late region, which nothing writes before TailWritten).
-  // A list whose final merge was cut to its head (FinalFlushHead): its full merge first, on the
-  // vector pipe while the first merge step's copies are on their way (MergeStep skips its V -> MTE2
-  // wait once: the merge reads and writes only the late region, which those copies do not touch).
-  __aicore__ inline void WriteTail(bool beforeMerge = true) {
-    if (tailCount_ == 0) return;
-    if (tailTopK_ >= 0) {
-      topk_[tailTopK_].FinalFlushRest();
-      AscendC::SetFlag<AscendC::HardEvent::V_MTE3>(0);
-      AscendC::WaitFlag<AscendC::HardEvent::V_MTE3>(0);
-      restMerging_ = beforeMerge;
-    }
-    AscendC::DataCopyPad(lists_[Slot(tailSlot_) + kLiListHeaderFloats + tailHead_ * kPairFloats], tailList_[tailHead_ * kPairFloats],
-                         AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
-  }
-
-  // A tail left for the core's first merge (tailLazy_, Process): written (its full merge first) if
-  // `needed` (a merge of its row reads a list past its head), else dropped: the row's other merges
-  // cut it alike and read none. Before TailWritten (and before the merge writes phase 2's late
-  // region, where the list is kept). Saves the full merge after SyncAll (B = 1 x 128K: 1,310 cycles
-  // on the vector pipe before the threshold's quantile merge).
-  __aicore__ inline void ResolveTail(bool needed) {
-    if (!tailLazy_) return;
-    tailLazy_ = false;
-    if (needed) WriteTail(false);
-  }
-
-  // Once per launch with list tails (tailFlagOffset), before the core writes phase 2's late region or
-  // waits for the tails: its own tail is in GM (GmFlagAdd waits for it), count it.
-  __aicore__ inline void TailWritten() {
-    if (t_->tailFlagOffset == 0 || tailCounted_) return;
-    tailCounted_ = true;
-    GmFlagAdd(tailFlag_, 1, flagScratch_);
-  }
-
-  // Every vector core's tail is in GM.
-  __aicore__ inline void WaitTails() {
-    TailWritten();
-    GmFlagWaitAtLeast(tailFlag_, int32_t(2 * t_->blockDim), flagScratch_);
-  }
-
-  __aicore__ inline void MergeStep(const LiMerge& m) {
-    using namespace AscendC;
-    const uint32_t k = t_->sparseCount, pairs = t_->bestPairs;
-    // The lists' lengths: one strided copy of their headers, then read from UB.
-    if (!restMerging_) {
-      SetFlag<HardEvent::V_MTE2>(0);
-      WaitFlag<HardEvent::V_MTE2>(0);
-    }
-    restMerging_ = false;
-    const bool wide = m.count > 4;  // a row merged in one step: its lists' lengths come with the quantiles
-    if (!wide)
-      DataCopyPad(heads_, listWords_[Slot(m.src)],
-                  DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
-    // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
-    const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
-    if (cut) DataCopy(qIn_, quants_[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
-    SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
-    if (cut) SetFlag<HardEvent::MTE2_V>(0);
-    // A cut merge also loads the first pairs of every list right away (the plan's estimate of its
-    // cut length): the lists then arrive while the threshold is computed, and only a list cut longer
-    // is loaded again. Up to 4 lists: each its own estimate into in_[i] (LiSpecPairs); a wide
-    // merge: pairs [winSkip, wideSpec) of every list, one strided copy into inAll_ (list i at
-    // i * (wideSpec - winSkip)); a part of a band merge takes only the window its bands are
-    // expected in (LiWindowSkip / LiWindowEnd, BandsInWindow), other merges start at pair 0.
-    uint32_t spec[4] = {0, 0, 0, 0};
-    // (no further than every list's head: a list's tail may be on its way, WriteTail)
-    const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
-    const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
-    const uint32_t wideSpec = winEnd < wideHead ? winEnd : wideHead, winWidth = wideSpec > winSkip ? wideSpec - winSkip : 0;
-    if (!wide) TailWritten();  // before this merge writes phase 2's late region
-    if (winWidth > 0) {
-      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats + winSkip * kPairFloats],
-                  DataCopyExtParams(uint16_t(m.count), winWidth * kPairFloats * 4,
-                                    t_->listSlotBytes - winWidth * kPairFloats * 4, 0, 0),
-                  DataCopyPadExtParams<float>());
-    }
-    // A part of a band merge above the last needs a list only down to its band's lower edge: about
-    // (part + 1) / parts of its expected cut (a list found longer is loaded again below).
-    const uint32_t parts = CeilDiv(k, t_->outChunk), part = m.dst < 0 ? uint32_t(-1 - m.dst) : 0;
-    const bool upperPart = cut && !wide && m.count > 1 && m.dst < 0 && part + 1 < parts;
-    // A part below the first skips the head of each list, about part / parts of it, less a margin
-    // (a list whose band starts sooner is loaded again below): in_[i] holds list i from pair skip_[i].
-    const bool lowerPart = cut && !wide && m.count > 1 && m.dst < 0 && parts > 1 && part > 0;
-    for (int32_t i = 0; i < 4; ++i) skip_[i] = 0;
-    for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
-      spec[i] = LiSpecPairs(m.spec, uint32_t(i));
-      if (lowerPart) skip_[i] = LowerPartSkip(spec[i], part, parts, LiQuantileStep(k, uint32_t(m.cutLists)));
-      if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
-      if (spec[i] > skip_[i]) LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
-    }
-    WaitFlag<HardEvent::MTE2_S>(0);
-    uint32_t lens[kLiMaxWideLists], total = 0;
-    if (!wide)  // (a wide merge reads them in CutAtThreshold, while its quantiles merge)
-      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
-    if (cut) CutAtThreshold(m, lens);
-    for (int32_t i = 0; i < m.count; ++i) total += lens[i];
-    const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
-    // A cut final merge repeated over several parts merges only its own score band (BandMerge).
-    bool band = final && cut && !one && t_->outChunk < k;
-    uint32_t from = final ? uint32_t(-1 - m.dst) * t_->outChunk : 0, n = 0;
-    if (m.count > 4) {
-      // A wide merge (a row's final one; its lists hold at least k entries together as the row
-      // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
-      // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
-      uint32_t need = 0, longest = 0;
-      for (int32_t i = 0; i < m.count; ++i) {
-        need += AlignUp(lens[i], 4);
-        longest = lens[i] > longest ? lens[i] : longest;
-      }
-      // A list cut past its head (all its quantiles at or above the threshold), or a copy of every
-      // list's first `longest` pairs reaching past a head (LoadTree): wait for the tails.
-      // (a list written in part holds wideHead pairs: none is reached when longest fits in it)
-      bool tails = false;
-      for (int32_t i = 0; AlignUp(longest, 4) > wideHead && i < m.count; ++i) {
-        const uint32_t written = ListLength(m, i, 1);
-        if (written < ListLength(m, i, 0) && AlignUp(longest, 4) > written) tails = true;
-      }
-      ResolveTail(tails);
-      if (tails) WaitTails();
-      uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
-      if (need <= 4 * pairs && band && winWidth > 0 && winWidth % 32 == 0 &&
-          BandsInWindow(lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
-        TailWritten();
-        LocalTensor<float> lists[kLiMaxWideLists];
-        uint32_t skips[kLiMaxWideLists];
-        for (int32_t i = 0; i < m.count; ++i) {
-          lists[i] = inAll_[uint32_t(i) * winWidth * kPairFloats];
-          skips[i] = winSkip;
-        }
-        n = BandMerge(lists, lens, uint32_t(m.count), from, skips, bandLos, bandHis);
-      } else if (need <= 4 * pairs) {
-        uint32_t starts[kLiMaxWideLists];
-        if (winWidth > 0 && band) {  // BandsInWindow compared the window: before the reload overwrites it
-          SetFlag<HardEvent::V_MTE2>(0);
-          WaitFlag<HardEvent::V_MTE2>(0);
-        }
-        LoadTree(m, lens, winSkip == 0 ? wideSpec : 0, starts);
-        TailWritten();
-        if (band) {
-          LocalTensor<float> lists[kLiMaxWideLists];
-          for (int32_t i = 0; i < m.count; ++i) lists[i] = inAll_[starts[i] * kPairFloats];
-          n = BandMerge(lists, lens, uint32_t(m.count), from, nullptr);
-        } else {
-          MergeTree(lens, starts, uint32_t(m.count));
-        }
-      } else {
-        band = false;  // every part of the row decides alike (the same lens): all merge in full
-        TailWritten();
-        MergeChain(m, lens);
-      }
-    } else {
-      if (final && m.visible < int32_t(k)) {
-        FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
-        SetFlag<HardEvent::V_MTE2>(0);
-        WaitFlag<HardEvent::V_MTE2>(0);
-      }
-      for (int32_t i = 0; i < m.count; ++i) {
-        // Empty, or in in_[i] already (a band that starts before the skipped head: loaded again).
-        const bool headOk = skip_[i] <= bandStart_[i];
-        if (!headOk) skip_[i] = bandStart_[i] & ~3u;
-        if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk)) continue;
-        DataCopyPad(one ? merged_ : in_[i], lists_[Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
-                    DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
-      }
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-      if (band) {
-        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_);
-      } else if (!one) {
-        MergeLists(merged_, in_, lens, uint32_t(m.count));
-        PipeBarrier<PIPE_V>();
-      }
-    }
-    const uint32_t keep = total < k ? total : k;
-    if (!final) {
-      WriteList(m.dst, merged_, keep);
-      return;
-    }
-    // This merge writes output part -1 - dst. A band merge: its band's n pairs, merged_[0, n), are
-    // ranks [from, from + n) (BandMerge). Otherwise ranks [from, from + n) of the whole merge (the
-    // row's final merge is repeated once per part on other vector cores, each extracting its own
-    // ranks). Pairs past k are not written: the output takes k.
-    uint32_t at = 0;
-    if (!band) {
-      // A copied list's last 32-byte block may end past its pairs (undefined there): with fewer keys
-      // than k those pairs are inside the output, so they become (-inf, -1) again.
-      if (keep < k) FillPairs(total, AlignUp(total, 4));
-      n = k - from < t_->outChunk ? k - from : t_->outChunk;
-      at = from;
-    } else {
-      n = from >= k ? 0 : (k - from < n ? k - from : n);
-      if (n == 0) return;
-    }
-    const uint32_t repeats = CeilDiv(n, kRunPairs);
-    if (t_->returnValue) {
-      AscendC::Extract(outScores_, outIdx_, merged_[at * kPairFloats], static_cast<int32_t>(repeats));
-    } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
-      uint64_t kept = 0;
-      GatherMask(outIdx_, merged_[at * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
-                 GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
-    }
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    const uint64_t out = uint64_t(m.row) * k + from;
-    DataCopyPad(indices_[out], outIdx_.ReinterpretCast<int32_t>(), DataCopyExtParams(1, n * 4, 0, 0, 0));
-    if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
-  }
-
-  // Word w of list i's header (0: its length, 1: the pairs written before SyncAll): from the headers
-  // (heads_), or for a wide merge from its quantiles' second words (WriteQuantiles).
-  __aicore__ inline uint32_t ListLength(const LiMerge& m, int32_t i, uint32_t w) {
-    if (m.count <= 4) return static_cast<uint32_t>(heads_.GetValue(uint32_t(i) * 8 + w));
-    const uint32_t list = uint32_t(m.src - m.cutBase + i);
-    return static_cast<uint32_t>(qIn_.ReinterpretCast<int32_t>().GetValue((list * kLiQuantiles + w) * kPairFloats + 1));
-  }
-
-  // List i of merge m (lens[i] pairs) GM -> `dst`.
-  __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len,
-                                  uint32_t from = 0) {
-    AscendC::DataCopyPad(dst, lists_[Slot(m.src + i) + kLiListHeaderFloats + from * kPairFloats],
-                         AscendC::DataCopyExtParams(1, len * kPairFloats * 4, 0, 0, 0),
-                         AscendC::DataCopyPadExtParams<float>());
-  }
-
-  // Every list of m into UB at once (inAll_: 4 x bestPairs pairs, each list 32-byte aligned), then
-  // rounds of 4-way merges of consecutive runs (key order, so ties keep the lower index) between
-  // inAll_ and merged_ until one run is left; it ends in merged_. A run keeps its best k (entries
-  // past them cannot be in the top k; MrgSort takes at most 4095 per queue).
-  // Every list i of m into inAll_ from pair starts[i] (LoadTree), then the rounds (MergeTree).
-  __aicore__ inline void LoadTree(const LiMerge& m, const uint32_t* lens, uint32_t spec, uint32_t* starts) {
-    using namespace AscendC;
-    uint32_t at = 0, longest = 0;
-    for (int32_t i = 0; i < m.count; ++i) longest = lens[i] > longest ? lens[i] : longest;
-    // Every list's first `longest` pairs in one strided copy (the slots are consecutive) when that
-    // fits: one GM copy instead of one per list (each pays the copy's fixed cost); none when the
-    // speculative load brought them.
-    const bool loaded = longest <= spec;
-    const uint32_t stride = loaded ? spec : AlignUp(longest, 4);
-    const bool together = stride * uint32_t(m.count) <= 4 * t_->bestPairs;
-    if (together && longest > 0 && !loaded)
-      DataCopyPad(inAll_, lists_[Slot(m.src) + kLiListHeaderFloats],
-                  DataCopyExtParams(uint16_t(m.count), stride * kPairFloats * 4, t_->listSlotBytes - stride * kPairFloats * 4, 0, 0),
-                  DataCopyPadExtParams<float>());
-    for (int32_t i = 0; i < m.count; ++i) {
-      if (together) {
-        at = uint32_t(i) * stride;
-      } else if (lens[i] > 0) {
-        LoadList(inAll_[at * kPairFloats], m, i, lens[i]);
-      }
-      starts[i] = at;
-      if (!together) at += AlignUp(lens[i], 4);
-    }
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-  }
-
-  __aicore__ inline void MergeTree(const uint32_t* lens, const uint32_t* listStarts, uint32_t count) {
-    using namespace AscendC;
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0;
-    for (uint32_t i = 0; i < count; ++i) {
-      if (lens[i] == 0) continue;
-      runLens[runs] = lens[i];
-      starts[runs++] = listStarts[i];
-    }
-    const uint32_t k = t_->sparseCount;
-    LocalTensor<float> src = inAll_;
-    bool inMerged = false;
-    while (runs > 1) {  // rounds of 4-way merges, each run cut at k
-      const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
-      runs = MergeRound(dst, src, runLens, starts, runs, 1, k);
-      src = dst;
-      inMerged = !inMerged;
-    }
-    if (!inMerged && runs == 1) {  // one run (or one non-empty list) left outside merged_
-      DataCopy(merged_, src[starts[0] * kPairFloats], AlignUp(runLens[0] < k ? runLens[0] : k, 4) * kPairFloats);
-      PipeBarrier<PIPE_V>();
-    }
-  }
-
-  // Lists too long to fit in UB together (no cut, e.g. all scores tied): list 0 into in_[0], then
-  // 3 lists at a time into in_[1..3] merged with the best k so far (queue 0: lower keys) into
-  // merged_, whose first k pairs go back to in_[0] for the next round. Ends in merged_.
-  __aicore__ inline void MergeChain(const LiMerge& m, const uint32_t* lens) {
-    using namespace AscendC;
-    const uint32_t k = t_->sparseCount;
-    uint32_t bestLen = lens[0];
-    if (bestLen > 0) LoadList(in_[0], m, 0, bestLen);
-    for (int32_t i = 1; i < m.count; i += 3) {
-      uint32_t chunkLens[4] = {bestLen, 0, 0, 0};
-      for (int32_t j = 0; j < 3 && i + j < m.count; ++j) {
-        chunkLens[1 + j] = lens[i + j];
-        if (lens[i + j] > 0) LoadList(in_[1 + j], m, i + j, lens[i + j]);
-      }
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-      const uint32_t merged = MergeLists(merged_, in_, chunkLens, 4);
-      PipeBarrier<PIPE_V>();
-      bestLen = merged < k ? merged : k;
-      if (i + 3 < m.count) {
-        DataCopy(in_[0], merged_, AlignUp(bestLen, 4) * kPairFloats);
-        SetFlag<HardEvent::V_MTE2>(0);  // in_[1..3] read, in_[0] written: the next lists may load
-        WaitFlag<HardEvent::V_MTE2>(0);
-      }
-    }
-  }
-
-  // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
-  // score cuts each list before its first merge. Quantile j of list c is its score at rank s j + s - 1
-  // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
-  // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
-  // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
-  // them if there is none).
-  __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
-    using namespace AscendC;
-    const uint32_t lists = uint32_t(m.cutLists);
-    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
-    WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (set in MergeStep)
-    // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
-    // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
-    // (by length) of the rank sought: T stays a bound vouched for by k entries, only looser where a
-    // list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of 5 instead
-    // of 16). A wide merge's runs are of any length (MrgSort's sources need 8-byte alignment; merged
-    // runs start 32-byte aligned; li-decode3: 5 instead of 8 at B = 1 x 8K, 8,322 -> 8,178 cycles),
-    // up to 4 lists a multiple of 4 (unrounded, their looser T: B = 16 x 32K 163,045 -> 163,336).
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
-    for (uint32_t i = 0; i < runs; ++i) {
-      runLens[i] = kLiQuantiles;
-      starts[i] = i * kLiQuantiles;
-    }
-    const bool wide = m.count > 4;
-    if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
-      const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
-      for (uint32_t i = 0; i < runs; ++i) runLens[i] = run < kLiQuantiles ? run : kLiQuantiles;
-    } else if (m.count == m.cutLists) {
-      for (uint32_t i = 0; i < runs; ++i) total += lens[i];
-      for (uint32_t i = 0; i < runs && total > 0; ++i) {
-        const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
-        runLens[i] = AlignUp(share, 4) < kLiQuantiles ? AlignUp(share, 4) : kLiQuantiles;
-        used += runLens[i];
-      }
-      if (used < rank + 1)  // too few to reach the rank: every quantile takes part
-        for (uint32_t i = 0; i < runs; ++i) runLens[i] = kLiQuantiles;
-    }
-    LocalTensor<float> src = qIn_;
-    bool toA = true;
-    while (runs > 1) {
-      const LocalTensor<float> dst = toA ? qA_ : qB_;
-      uint32_t in = 0, out = 0, at = 0;
-      while (in < runs) {
-        const uint32_t q = runs - in < 4 ? runs - in : 4;
-        LocalTensor<float> group[4];
-        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
-        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
-        runLens[out] = len;
-        starts[out++] = at;
-        at += AlignUp(len, 4);  // runs start 32-byte aligned
-        in += q;
-      }
-      PipeBarrier<PIPE_V>();
-      runs = out;
-      src = dst;
-      toA = !toA;
-    }
-    if (wide)  // the lists' lengths, while the vector unit merges the quantiles
-      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    const float threshold = src.GetValue(2 * rank);
-    threshold_ = threshold;
-    // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
-    // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
-    const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
-    if (m.dst < 0 && parts > 1) {
-      const uint32_t part = uint32_t(-1 - m.dst);
-      hasHi_ = part > 0;
-      hasLo_ = part + 1 < parts;
-      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts, lists);
-      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
-    }
-    uint32_t aboveAll[kLiMaxWideLists];
-    if (wide) QuantilesAtLeastAll(threshold, lists, (toA ? qA_ : qB_).ReinterpretCast<uint32_t>(), aboveAll);
-    for (int32_t i = 0; i < m.count; ++i) {
-      const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      uint32_t above = wide ? aboveAll[list] : QuantilesAtLeast(list, threshold);
-      if (above < kLiQuantiles) {
-        const uint32_t keep = step * above + step - 1;
-        if (keep < lens[i]) lens[i] = keep;
-      }
-      // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
-      // edge each vouch for `step` entries above the band.
-      bandStart_[i < 4 ? i : 3] = 0;
-      if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        bandStart_[i] = step * QuantilesAtLeast(list, bandHi_);
-      }
-      // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
-      // down to its first quantile below the band's lower edge: no entry after it is in the band.
-      if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        above = QuantilesAtLeast(list, bandLo_);
-        const uint32_t keep = step * above + step - 1;
-        if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
-      }
-    }
-  }
-
-  // How many of list `list`'s quantiles are at or above v: a binary search (they are sorted, best first).
-  __aicore__ inline uint32_t QuantilesAtLeast(uint32_t list, float v) {
-    uint32_t lo = 0, hi = kLiQuantiles;
-    while (lo < hi) {
-      const uint32_t mid = (lo + hi) / 2;
-      if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  // QuantilesAtLeast of each of `lists` lists at once (a wide merge: a binary search each took ~260
-  // cycles of UB reads at B = 1 x 8K): one compare of all their quantiles with v into `bits` (a free
-  // quantile buffer), where list c's 16 pairs are the 32 bits of word c, its scores the even bits;
-  // the quantiles are sorted, so the set even bits are a prefix and their count is the answer.
-  __aicore__ inline void QuantilesAtLeastAll(float v, uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits,
-                                             uint32_t* above) {
-    using namespace AscendC;
-    SetMaskNorm();
-    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
-    CompareScalar(bits.ReinterpretCast<uint8_t>(), qIn_, v, CMPMODE::GE, AlignUp(lists * kLiQuantiles * kPairFloats, 64));
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t c = 0; c < lists; ++c) above[c] = EvenBitsSet(bits.GetValue(c));
-  }
-
-  __aicore__ static inline uint32_t EvenBitsSet(uint32_t x) {
-    x &= 0x55555555u;  // each 2-bit field holds 0 or 1
-    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
-    return (x * 0x01010101u) >> 24;
-  }
-
-  // Pairs a part above the last loads with the headers: its share of the expected cut, plus a margin.
-  __aicore__ static inline uint32_t UpperPartPairs(uint32_t spec, uint32_t part, uint32_t parts) {
-    const uint32_t want = AlignUp(spec * (part + 1) / parts + spec / kUpperMarginDiv, 16);
-    return want < spec ? want : spec;
-  }
-  static constexpr uint32_t kUpperMarginDiv = 6;
-  // Pairs a part below the first skips at the head of a list: its share above the band, less a margin.
-  // A multiple of the quantile step: a band starting at or after it is then known to (CutAtThreshold).
-  __aicore__ static inline uint32_t LowerPartSkip(uint32_t spec, uint32_t part, uint32_t parts, uint32_t step) {
-    const uint32_t share = spec * part / parts, margin = spec / kUpperMarginDiv;
-    return share > margin ? (share - margin) / step * step : 0;
-  }
-
-  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
-                                   uint32_t lists) {
-    const uint32_t j = LiBandRank(part, ranks, parts, lists);
-    const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
-    // The first parts, whose edges the lowering puts at or above the first merged quantile, take
-    // edges above it, half its gap to the second per quantile of lowering left over: they split
-    // the entries above every list's first quantile (up to 15 per list) instead of part 0 merging
-    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85 at a
-    // tenth; a half since the band windows, li-decode2: 8,625 -> 8,532 cycles, 32K 17,077 -> 16,965).
-    const int32_t over = int32_t(1 + lists / kLiEdgeListsDiv) - int32_t(part * ranks / parts);
-    if (j == 0 && over > 0 && a > b && b != kNegInf && a != -kNegInf) return a + (a - b) * kTopAlpha * float(over);
-    // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
-    // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
-    return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
-  }
-  static constexpr float kEdgeAlpha = 0.5f;
-  static constexpr float kTopAlpha = 0.5f;  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles
-
-  // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
-  // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
-  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v, uint32_t from,
-                                     bool gallop) {
-    uint32_t lo = from, hi = len;
-    for (uint32_t gap = 1; gallop && lo < hi; gap *= 2) {
-      const uint32_t probe = lo + gap - 1 < hi ? lo + gap - 1 : hi - 1;
-      if (list.GetValue(2 * probe) < v) {
-        hi = probe;
-        break;
-      }
-      lo = probe + 1;
-    }
-    while (lo < hi) {
-      const uint32_t mid = (lo + hi) / 2;
-      if (list.GetValue(2 * mid) >= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  // A part of a wide band merge: whether the window [skip, end) of every cut list (loaded with the
-  // headers into inAll_, list i at i * (end - skip), a multiple of 32 pairs) holds its band, and for
-  // the last part every entry at or above the threshold (those below it rank past k): the window's
-  // first pair ranks above the band (or the window starts at pair 0), and its last pair below the
-  // band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: one
-  // compare of the whole window with each edge, then per list the set bits that open its 64-bit
-  // words (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs
-  // in list i's window.
-  __aicore__ inline bool BandsInWindow(const uint32_t* lens, uint32_t count, uint32_t skip, uint32_t end, uint32_t* los,
-                                       uint32_t* his) {
-    using namespace AscendC;
-    const uint32_t width = end - skip, words = width / 32;
-    const LocalTensor<uint64_t> above = qA_.ReinterpretCast<uint64_t>(), atLow = qB_.ReinterpretCast<uint64_t>();
-    const float low = hasLo_ ? bandLo_ : threshold_;
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    SetMaskNorm();
-    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
-    const uint32_t elems = AlignUp(count * width * kPairFloats, 64);
-    if (hasHi_) CompareScalar(above.ReinterpretCast<uint8_t>(), inAll_, bandHi_, CMPMODE::GE, elems);
-    CompareScalar(atLow.ReinterpretCast<uint8_t>(), inAll_, low, CMPMODE::GE, elems);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t len = lens[i] < end ? lens[i] : end;
-      if (skip > 0 && (!hasHi_ || len <= skip)) return false;
-      const uint32_t local = len > skip ? len - skip : 0;
-      const uint32_t lo = hasHi_ ? LeadingSet(above, i * words, words, 0) : 0;
-      if (skip > 0 && lo == 0) return false;
-      // the entries above the band are at or above its lower edge too: their whole words are set
-      const uint32_t hi = LeadingSet(atLow, i * words, words, hasHi_ && low <= bandHi_ ? lo / 32 : 0);
-      if (lens[i] > end && hi >= width) return false;
-      los[i] = lo < local ? lo : local;
-      his[i] = hi < local ? hi : local;
-    }
-    return true;
-  }
-
-  // The pairs whose compare bit is set before the first one that is not, in a list's `words` 64-bit
-  // words of a count-form compare from word w0 (32 pairs a word, the scores the even bits), its
-  // first `full` words known to be set.
-  __aicore__ inline uint32_t LeadingSet(const AscendC::LocalTensor<uint64_t>& bits, uint32_t w0, uint32_t words,
-                                        uint32_t full) {
-    for (uint32_t w = full; w < words; ++w) {
-      const uint64_t clear = ~bits.GetValue(w0 + w) & 0x5555555555555555ull;
-      if (clear != 0) {
-        const uint64_t below = (clear & (~clear + 1u)) - 1u;  // the bits below the first clear score bit
-        return 32 * w + EvenBitsSet(uint32_t(below)) + EvenBitsSet(uint32_t(below >> 32));
-      }
-    }
-    return 32 * words;
-  }
-
-  // A row's final merge in parts, each part on its own vector core: part p merges only the entries
-  // of its score band [bandLo_, bandHi_) (no upper bound for part 0, no lower one for the last),
-  // found in each (cut, loaded) list by binary search. Bands split the merge order exactly: an
-  // entry's band follows from its score alone, equal scores share a band, and within it the stable
-  // merge of the lists in key order keeps ties on the lower index. The band's entries are therefore
-  // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
-  // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
-  // round instead of all of them, for two binary searches per list.
-  // (los / his, when given: each list's band, its pairs [los[i], his[i]) of lists[i], BandsInWindow.)
-  __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
-                                       uint32_t& from, const uint32_t* skip, const uint32_t* los = nullptr,
-                                       const uint32_t* his = nullptr) {
-    using namespace AscendC;
-    SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
-    WaitFlag<HardEvent::MTE2_S>(0);
-    LocalTensor<float> run[kLiMaxWideLists];
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, total = 0;
-    from = 0;
-    for (uint32_t i = 0; i < count; ++i) {
-      // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
-      const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = los != nullptr ? los[i] : hasHi_ ? AtLeast(lists[i], len, bandHi_, 0, false) : 0;
-      const uint32_t hi = his != nullptr ? his[i] : hasLo_ ? AtLeast(lists[i], len, bandLo_, lo, hasHi_) : len;
-      from += s + lo;
-      if (hi <= lo) continue;
-      run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
-      runLens[runs++] = hi - lo;
-      total += hi - lo;
-    }
-    if (runs == 0) return 0;
-    // First round: the bands' runs (any pair offset), 4 at a time, into 32-byte aligned runs of merged_.
-    uint32_t out = 0, at = 0;
-    for (uint32_t in = 0; in < runs; in += 4) {
-      const uint32_t q = runs - in < 4 ? runs - in : 4;
-      const uint32_t len = MergeRuns(merged_[at * kPairFloats], &run[in], &runLens[in], q);
-      runLens[out] = len;
-      starts[out++] = at;
-      at += AlignUp(len + (q == 1 ? 1 : 0), 4);  // a single run's (-inf, -1) pair too
-    }
-    PipeBarrier<PIPE_V>();
-    // Then rounds of 4-way merges between merged_ and inAll_ (MergeRound), ending in merged_.
-    LocalTensor<float> src = merged_;
-    bool inMerged = true;
-    while (out > 1) {
-      const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
-      out = MergeRound(dst, src, runLens, starts, out, 1, t_->sparseCount);
-      src = dst;
-      inMerged = !inMerged;
-    }
-    if (!inMerged) {  // the last run starts at pair 0 of inAll_
-      DataCopy(merged_, src, AlignUp(runLens[0], 4) * kPairFloats);
-      PipeBarrier<PIPE_V>();
-    }
-    return total;
-  }
-
-  // Up to 4 sorted runs at any pair offset -> dst (32-byte aligned), stable (queue order). A single
-  // run is merged with one (-inf, -1) pair as the later queue (MrgSort takes 2 to 4 queues; the pair
-  // goes after every entry, -inf ones too, and past the returned length).
-  __aicore__ inline uint32_t MergeRuns(const AscendC::LocalTensor<float>& dst, AscendC::LocalTensor<float>* run,
-                                       uint32_t* lens, uint32_t q) {
-    if (q > 1) return MergeLists(dst, run, lens, q);
-    AscendC::LocalTensor<float> two[2] = {run[0], emptyPair_};
-    uint32_t twoLens[2] = {lens[0], 1};
-    MergeLists(dst, two, twoLens, 2);
-    return lens[0];
-  }
-
-  // Pairs [from, to) of merged_ -> (-inf, -1), by the scalar unit (at most 3 pairs).
-  __aicore__ inline void FillPairs(uint32_t from, uint32_t to) {
-    using namespace AscendC;
-    if (from >= to) return;
-    LocalTensor<int32_t> words = merged_.ReinterpretCast<int32_t>();
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = from; i < to; ++i) {
-      words.SetValue(2 * i, static_cast<int32_t>(0xFF800000u));
-      words.SetValue(2 * i + 1, -1);
-    }
-    SetFlag<HardEvent::S_V>(0);
-    WaitFlag<HardEvent::S_V>(0);
-  }
 
   static constexpr uint32_t kMaxGroupRows = 4;
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   AscendC::TPipe pipe_;
-  // A list written in two parts (ProcessItem, WriteTail) and the counter of tails written.
-  AscendC::GlobalTensor<int32_t> tailFlag_;
-  AscendC::LocalTensor<int32_t> flagScratch_;
-  AscendC::LocalTensor<float> tailList_;
-  int32_t tailSlot_ = 0;
-  uint32_t tailCount_ = 0, tailHead_ = 0;
-  int32_t tailTopK_ = -1;       // its top-k, when the list's full merge follows SyncAll (FinalFlushRest)
-  bool tailCounted_ = false;
-  bool tailLazy_ = false;       // the tail waits for the core's first merge (ResolveTail)
-  bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
-  AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
-  uint32_t used_ = 0;
+  LiArena arena_;
+  LiLists lists_;
+  LiMerger merge_;  // phase 2
   uint32_t step_ = 0;
   uint32_t blockSeq_ = 0;  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
-  float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
-  bool hasHi_ = false, hasLo_ = false;
-  uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
-  uint32_t bandStart_[4] = {0, 0, 0, 0};  // ... and its band starts at or after pair bandStart_[i]
   AscendC::GlobalTensor<W> weights_;
-  AscendC::GlobalTensor<int32_t> indices_, listWords_;
-  AscendC::GlobalTensor<float> values_, ring_, lists_, quants_;
-  AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
-  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, merged_, inAll_, outScores_, quant_, qIn_, qA_, qB_;
-  AscendC::LocalTensor<float> in_[4];
+  AscendC::GlobalTensor<int32_t> indices_;
+  AscendC::GlobalTensor<float> values_, ring_;
+  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, outScores_, quant_;
   AscendC::LocalTensor<W> wRaw_;
-  AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_, heads_;
+  AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_;
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;
