@@ -2,7 +2,7 @@
 // (LiVector) and by phase 2's merges that are not a row's last (LiMerger), read by phase 2.
 // A list slot holds a 32-byte header (word 0: the list's length, word 1: the pairs written before
 // SyncAll) and then the list's sorted (score, index) pairs; a row merged over several levels also
-// has kLiQuantiles quantile pairs per list (LiVector::WriteQuantiles, LiMerger::CutAtThreshold).
+// has kLiQuantiles quantile pairs per list (LiVector::WriteQuantiles, LiCut::CutAtThreshold).
 #pragma once
 
 #include "../common/topk.h"

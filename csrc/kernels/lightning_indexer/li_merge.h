@@ -5,7 +5,7 @@
 // levels): each merge takes up to 4 consecutive lists of a row (key order, so MrgSort's queue order
 // keeps ties on the lower index), keeps the best k, and writes a list slot or, for a row's last
 // merge, its indices (and scores). A row merged in one step (a wide merge: more than 4 lists) cuts
-// its lists at a threshold from their quantiles first (CutAtThreshold), and a row's final merge in
+// its lists at a threshold from their quantiles first (LiCut::CutAtThreshold), and a row's final merge in
 // parts merges only its part's score band (BandMerge). A list phase 1 wrote in part has its tail
 // written after SyncAll (WriteTail), or by the core's first merge only if a merge reads it
 // (ResolveTail); GM flag tailFlagOffset counts the tails written (TailWritten, WaitTails).
@@ -17,6 +17,7 @@
 #include "../common/topk.h"
 #include "kernel_operator.h"
 #include "li_arena.h"
+#include "li_cut.h"
 #include "li_lists.h"
 #include "li_plan.h"
 
@@ -29,6 +30,7 @@ class LiMerger {
                               const AscendC::GlobalTensor<float>& values, const LightningIndexerTiling& t) {
     t_ = &t;
     plan_.Init(plan, t);
+    cut_.Init(t);
     lists_ = lists;
     indices_ = indices;
     values_ = values;
@@ -73,9 +75,7 @@ class LiMerger {
     for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
     heads_ = arena.Take<int32_t>(kLiMaxWideLists * 8);
     header_ = arena.Take<int32_t>(8);
-    qIn_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
-    qA_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
-    qB_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+    cut_.Carve(arena);
     emptyPair_ = arena.Take<float>(kRunPairs * kPairFloats);
     flagScratch_ = arena.Take<int32_t>(8);
     // the late region (EarlyBytes from here)
@@ -126,7 +126,8 @@ class LiMerger {
       restMerging_ = beforeMerge;
     }
     AscendC::DataCopyPad(lists_.pairs[lists_.Slot(tailSlot_) + kLiListHeaderFloats + tailHead_ * kPairFloats],
-                         tailList_[tailHead_ * kPairFloats], AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
+                         tailList_[tailHead_ * kPairFloats],
+                         AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
   }
 
   // A tail left for the core's first merge (tailLazy_, Run): written (its full merge first) if
@@ -169,7 +170,9 @@ class LiMerger {
                   DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
-    if (cut) DataCopy(qIn_, lists_.quants[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m.cutLists * kLiQuantiles * kPairFloats);
+    if (cut)
+      DataCopy(cut_.Quantiles(), lists_.quants[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats],
+               m.cutLists * kLiQuantiles * kPairFloats);
     SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
     if (cut) SetFlag<HardEvent::MTE2_V>(0);
     // A cut merge also loads the first pairs of every list right away (the plan's estimate of its
@@ -177,7 +180,7 @@ class LiMerger {
     // is loaded again. Up to 4 lists: each its own estimate into in_[i] (LiSpecPairs); a wide
     // merge: pairs [winSkip, wideSpec) of every list, one strided copy into inAll_ (list i at
     // i * (wideSpec - winSkip)); a part of a band merge takes only the window its bands are
-    // expected in (LiWindowSkip / LiWindowEnd, BandsInWindow), other merges start at pair 0.
+    // expected in (LiWindowSkip / LiWindowEnd, LiCut::BandsInWindow), other merges start at pair 0.
     uint32_t spec[4] = {0, 0, 0, 0};
     // (no further than every list's head: a list's tail may be on its way, WriteTail)
     const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
@@ -206,9 +209,9 @@ class LiMerger {
     }
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
-    if (!wide)  // (a wide merge reads them in CutAtThreshold, while its quantiles merge)
+    if (!wide)  // (a wide merge reads them in LiCut::CutAtThreshold, while its quantiles merge)
       for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
-    if (cut) CutAtThreshold(m, lens);
+    if (cut) cut_.CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
     // A cut final merge repeated over several parts merges only its own score band (BandMerge).
@@ -235,7 +238,7 @@ class LiMerger {
       if (tails) WaitTails();
       uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
       if (need <= 4 * pairs && band && winWidth > 0 && winWidth % 32 == 0 &&
-          BandsInWindow(lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
+          cut_.BandsInWindow(inAll_, lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
         TailWritten();
         LocalTensor<float> lists[kLiMaxWideLists];
         uint32_t skips[kLiMaxWideLists];
@@ -246,7 +249,7 @@ class LiMerger {
         n = BandMerge(lists, lens, uint32_t(m.count), from, skips, bandLos, bandHis);
       } else if (need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
-        if (winWidth > 0 && band) {  // BandsInWindow compared the window: before the reload overwrites it
+        if (winWidth > 0 && band) {  // LiCut::BandsInWindow compared the window: before the reload overwrites it
           SetFlag<HardEvent::V_MTE2>(0);
           WaitFlag<HardEvent::V_MTE2>(0);
         }
@@ -272,8 +275,8 @@ class LiMerger {
       }
       for (int32_t i = 0; i < m.count; ++i) {
         // Empty, or in in_[i] already (a band that starts before the skipped head: loaded again).
-        const bool headOk = skip_[i] <= bandStart_[i];
-        if (!headOk) skip_[i] = bandStart_[i] & ~3u;
+        const bool headOk = skip_[i] <= cut_.BandStart(i);
+        if (!headOk) skip_[i] = cut_.BandStart(i) & ~3u;
         if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk)) continue;
         DataCopyPad(one ? merged_ : in_[i], lists_.pairs[lists_.Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
                     DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
@@ -328,8 +331,7 @@ class LiMerger {
   // (heads_), or for a wide merge from its quantiles' second words (LiVector::WriteQuantiles).
   __aicore__ inline uint32_t ListLength(const LiMerge& m, int32_t i, uint32_t w) {
     if (m.count <= 4) return static_cast<uint32_t>(heads_.GetValue(uint32_t(i) * 8 + w));
-    const uint32_t list = uint32_t(m.src - m.cutBase + i);
-    return static_cast<uint32_t>(qIn_.ReinterpretCast<int32_t>().GetValue((list * kLiQuantiles + w) * kPairFloats + 1));
+    return cut_.WideLength(m, i, w);
   }
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.
@@ -422,137 +424,6 @@ class LiMerger {
     }
   }
 
-  // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
-  // score cuts each list before its first merge. Quantile j of list c is its score at rank s j + s - 1
-  // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
-  // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
-  // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
-  // them if there is none).
-  __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
-    using namespace AscendC;
-    const uint32_t lists = uint32_t(m.cutLists);
-    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
-    WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (set in MergeStep)
-    // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
-    // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
-    // (by length) of the rank sought: T stays a bound vouched for by k entries, only looser where a
-    // list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of 5 instead
-    // of 16). A wide merge's runs are of any length (MrgSort's sources need 8-byte alignment; merged
-    // runs start 32-byte aligned; li-decode3: 5 instead of 8 at B = 1 x 8K, 8,322 -> 8,178 cycles),
-    // up to 4 lists a multiple of 4 (unrounded, their looser T: B = 16 x 32K 163,045 -> 163,336).
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
-    for (uint32_t i = 0; i < runs; ++i) {
-      runLens[i] = kLiQuantiles;
-      starts[i] = i * kLiQuantiles;
-    }
-    const bool wide = m.count > 4;
-    if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
-      const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
-      for (uint32_t i = 0; i < runs; ++i) runLens[i] = run < kLiQuantiles ? run : kLiQuantiles;
-    } else if (m.count == m.cutLists) {
-      for (uint32_t i = 0; i < runs; ++i) total += lens[i];
-      for (uint32_t i = 0; i < runs && total > 0; ++i) {
-        const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
-        runLens[i] = AlignUp(share, 4) < kLiQuantiles ? AlignUp(share, 4) : kLiQuantiles;
-        used += runLens[i];
-      }
-      if (used < rank + 1)  // too few to reach the rank: every quantile takes part
-        for (uint32_t i = 0; i < runs; ++i) runLens[i] = kLiQuantiles;
-    }
-    LocalTensor<float> src = qIn_;
-    bool toA = true;
-    while (runs > 1) {
-      const LocalTensor<float> dst = toA ? qA_ : qB_;
-      uint32_t in = 0, out = 0, at = 0;
-      while (in < runs) {
-        const uint32_t q = runs - in < 4 ? runs - in : 4;
-        LocalTensor<float> group[4];
-        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
-        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
-        runLens[out] = len;
-        starts[out++] = at;
-        at += AlignUp(len, 4);  // runs start 32-byte aligned
-        in += q;
-      }
-      PipeBarrier<PIPE_V>();
-      runs = out;
-      src = dst;
-      toA = !toA;
-    }
-    if (wide)  // the lists' lengths, while the vector unit merges the quantiles
-      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    const float threshold = src.GetValue(2 * rank);
-    threshold_ = threshold;
-    // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
-    // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
-    const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
-    if (m.dst < 0 && parts > 1) {
-      const uint32_t part = uint32_t(-1 - m.dst);
-      hasHi_ = part > 0;
-      hasLo_ = part + 1 < parts;
-      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts, lists);
-      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
-    }
-    uint32_t aboveAll[kLiMaxWideLists];
-    if (wide) QuantilesAtLeastAll(threshold, lists, (toA ? qA_ : qB_).ReinterpretCast<uint32_t>(), aboveAll);
-    for (int32_t i = 0; i < m.count; ++i) {
-      const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      uint32_t above = wide ? aboveAll[list] : QuantilesAtLeast(list, threshold);
-      if (above < kLiQuantiles) {
-        const uint32_t keep = step * above + step - 1;
-        if (keep < lens[i]) lens[i] = keep;
-      }
-      // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
-      // edge each vouch for `step` entries above the band.
-      bandStart_[i < 4 ? i : 3] = 0;
-      if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        bandStart_[i] = step * QuantilesAtLeast(list, bandHi_);
-      }
-      // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
-      // down to its first quantile below the band's lower edge: no entry after it is in the band.
-      if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        above = QuantilesAtLeast(list, bandLo_);
-        const uint32_t keep = step * above + step - 1;
-        if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
-      }
-    }
-  }
-
-  // How many of list `list`'s quantiles are at or above v: a binary search (they are sorted, best first).
-  __aicore__ inline uint32_t QuantilesAtLeast(uint32_t list, float v) {
-    uint32_t lo = 0, hi = kLiQuantiles;
-    while (lo < hi) {
-      const uint32_t mid = (lo + hi) / 2;
-      if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  // QuantilesAtLeast of each of `lists` lists at once (a wide merge: a binary search each took ~260
-  // cycles of UB reads at B = 1 x 8K): one compare of all their quantiles with v into `bits` (a free
-  // quantile buffer), where list c's 16 pairs are the 32 bits of word c, its scores the even bits;
-  // the quantiles are sorted, so the set even bits are a prefix and their count is the answer.
-  __aicore__ inline void QuantilesAtLeastAll(float v, uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits,
-                                             uint32_t* above) {
-    using namespace AscendC;
-    SetMaskNorm();
-    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
-    CompareScalar(bits.ReinterpretCast<uint8_t>(), qIn_, v, CMPMODE::GE, AlignUp(lists * kLiQuantiles * kPairFloats, 64));
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t c = 0; c < lists; ++c) above[c] = EvenBitsSet(bits.GetValue(c));
-  }
-
-  __aicore__ static inline uint32_t EvenBitsSet(uint32_t x) {
-    x &= 0x55555555u;  // each 2-bit field holds 0 or 1
-    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
-    return (x * 0x01010101u) >> 24;
-  }
-
   // Pairs a part above the last loads with the headers: its share of the expected cut, plus a margin.
   __aicore__ static inline uint32_t UpperPartPairs(uint32_t spec, uint32_t part, uint32_t parts) {
     const uint32_t want = AlignUp(spec * (part + 1) / parts + spec / kUpperMarginDiv, 16);
@@ -560,102 +431,10 @@ class LiMerger {
   }
   static constexpr uint32_t kUpperMarginDiv = 6;
   // Pairs a part below the first skips at the head of a list: its share above the band, less a margin.
-  // A multiple of the quantile step: a band starting at or after it is then known to (CutAtThreshold).
+  // A multiple of the quantile step: a band starting at or after it is then known to (LiCut::CutAtThreshold).
   __aicore__ static inline uint32_t LowerPartSkip(uint32_t spec, uint32_t part, uint32_t parts, uint32_t step) {
     const uint32_t share = spec * part / parts, margin = spec / kUpperMarginDiv;
     return share > margin ? (share - margin) / step * step : 0;
-  }
-
-  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
-                                   uint32_t lists) {
-    const uint32_t j = LiBandRank(part, ranks, parts, lists);
-    const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
-    // The first parts, whose edges the lowering puts at or above the first merged quantile, take
-    // edges above it, half its gap to the second per quantile of lowering left over: they split
-    // the entries above every list's first quantile (up to 15 per list) instead of part 0 merging
-    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85 at a
-    // tenth; a half since the band windows, li-decode2: 8,625 -> 8,532 cycles, 32K 17,077 -> 16,965).
-    const int32_t over = int32_t(1 + lists / kLiEdgeListsDiv) - int32_t(part * ranks / parts);
-    if (j == 0 && over > 0 && a > b && b != kNegInf && a != -kNegInf) return a + (a - b) * kTopAlpha * float(over);
-    // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
-    // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
-    return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
-  }
-  static constexpr float kEdgeAlpha = 0.5f;
-  static constexpr float kTopAlpha = 0.5f;  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles
-
-  // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
-  // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
-  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v, uint32_t from,
-                                     bool gallop) {
-    uint32_t lo = from, hi = len;
-    for (uint32_t gap = 1; gallop && lo < hi; gap *= 2) {
-      const uint32_t probe = lo + gap - 1 < hi ? lo + gap - 1 : hi - 1;
-      if (list.GetValue(2 * probe) < v) {
-        hi = probe;
-        break;
-      }
-      lo = probe + 1;
-    }
-    while (lo < hi) {
-      const uint32_t mid = (lo + hi) / 2;
-      if (list.GetValue(2 * mid) >= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  // A part of a wide band merge: whether the window [skip, end) of every cut list (loaded with the
-  // headers into inAll_, list i at i * (end - skip), a multiple of 32 pairs) holds its band, and for
-  // the last part every entry at or above the threshold (those below it rank past k): the window's
-  // first pair ranks above the band (or the window starts at pair 0), and its last pair below the
-  // band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: one
-  // compare of the whole window with each edge, then per list the set bits that open its 64-bit
-  // words (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs
-  // in list i's window.
-  __aicore__ inline bool BandsInWindow(const uint32_t* lens, uint32_t count, uint32_t skip, uint32_t end, uint32_t* los,
-                                       uint32_t* his) {
-    using namespace AscendC;
-    const uint32_t width = end - skip, words = width / 32;
-    const LocalTensor<uint64_t> above = qA_.ReinterpretCast<uint64_t>(), atLow = qB_.ReinterpretCast<uint64_t>();
-    const float low = hasLo_ ? bandLo_ : threshold_;
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    SetMaskNorm();
-    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
-    const uint32_t elems = AlignUp(count * width * kPairFloats, 64);
-    if (hasHi_) CompareScalar(above.ReinterpretCast<uint8_t>(), inAll_, bandHi_, CMPMODE::GE, elems);
-    CompareScalar(atLow.ReinterpretCast<uint8_t>(), inAll_, low, CMPMODE::GE, elems);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t len = lens[i] < end ? lens[i] : end;
-      if (skip > 0 && (!hasHi_ || len <= skip)) return false;
-      const uint32_t local = len > skip ? len - skip : 0;
-      const uint32_t lo = hasHi_ ? LeadingSet(above, i * words, words, 0) : 0;
-      if (skip > 0 && lo == 0) return false;
-      // the entries above the band are at or above its lower edge too: their whole words are set
-      const uint32_t hi = LeadingSet(atLow, i * words, words, hasHi_ && low <= bandHi_ ? lo / 32 : 0);
-      if (lens[i] > end && hi >= width) return false;
-      los[i] = lo < local ? lo : local;
-      his[i] = hi < local ? hi : local;
-    }
-    return true;
-  }
-
-  // The pairs whose compare bit is set before the first one that is not, in a list's `words` 64-bit
-  // words of a count-form compare from word w0 (32 pairs a word, the scores the even bits), its
-  // first `full` words known to be set.
-  __aicore__ inline uint32_t LeadingSet(const AscendC::LocalTensor<uint64_t>& bits, uint32_t w0, uint32_t words,
-                                        uint32_t full) {
-    for (uint32_t w = full; w < words; ++w) {
-      const uint64_t clear = ~bits.GetValue(w0 + w) & 0x5555555555555555ull;
-      if (clear != 0) {
-        const uint64_t below = (clear & (~clear + 1u)) - 1u;  // the bits below the first clear score bit
-        return 32 * w + EvenBitsSet(uint32_t(below)) + EvenBitsSet(uint32_t(below >> 32));
-      }
-    }
-    return 32 * words;
   }
 
   // A row's final merge in parts, each part on its own vector core: part p merges only the entries
@@ -666,7 +445,7 @@ class LiMerger {
   // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
   // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
   // round instead of all of them, for two binary searches per list.
-  // (los / his, when given: each list's band, its pairs [los[i], his[i]) of lists[i], BandsInWindow.)
+  // (los / his, when given: each list's band, its pairs [los[i], his[i]) of lists[i], LiCut::BandsInWindow.)
   __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
                                        uint32_t& from, const uint32_t* skip, const uint32_t* los = nullptr,
                                        const uint32_t* his = nullptr) {
@@ -679,8 +458,8 @@ class LiMerger {
     for (uint32_t i = 0; i < count; ++i) {
       // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
       const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = los != nullptr ? los[i] : hasHi_ ? AtLeast(lists[i], len, bandHi_, 0, false) : 0;
-      const uint32_t hi = his != nullptr ? his[i] : hasLo_ ? AtLeast(lists[i], len, bandLo_, lo, hasHi_) : len;
+      const uint32_t lo = los != nullptr ? los[i] : cut_.BandFrom(lists[i], len);
+      const uint32_t hi = his != nullptr ? his[i] : cut_.BandTo(lists[i], len, lo);
       from += s + lo;
       if (hi <= lo) continue;
       run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
@@ -744,6 +523,7 @@ class LiMerger {
   const LightningIndexerTiling* t_ = nullptr;
   LiPlan plan_;
   LiLists lists_;
+  LiCut cut_;  // the threshold and score bands of a cut merge
   AscendC::GlobalTensor<int32_t> indices_;
   AscendC::GlobalTensor<float> values_;
   // Level 0's merges of this core, [m0_, end0_) every 2 x blockDim, and the first one (ReadFirstMerge).
@@ -759,12 +539,9 @@ class LiMerger {
   bool tailCounted_ = false;
   bool tailLazy_ = false;       // the tail waits for the core's first merge (ResolveTail)
   bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
-  float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
-  bool hasHi_ = false, hasLo_ = false;
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
-  uint32_t bandStart_[4] = {0, 0, 0, 0};  // ... and its band starts at or after pair bandStart_[i]
   AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
-  AscendC::LocalTensor<float> merged_, inAll_, outScores_, qIn_, qA_, qB_;
+  AscendC::LocalTensor<float> merged_, inAll_, outScores_;
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<int32_t> header_, heads_;
   AscendC::LocalTensor<uint32_t> outIdx_;

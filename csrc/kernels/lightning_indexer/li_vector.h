@@ -390,7 +390,7 @@ class LiVector {
   }
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
-  // past its end), as (score, 0) pairs, for the merge's threshold (CutAtThreshold).
+  // past its end), as (score, 0) pairs, for the merge's threshold (LiCut::CutAtThreshold).
   // Pair 0's second word holds the list's length, pair 1's the pairs written before SyncAll (QuantLength).
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
                                         uint32_t lists, uint32_t written) {

@@ -167,12 +167,12 @@ __aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
 // Pairs of a partial list of a row merged in one step (LiWideMerge, `lists` lists) written before
 // SyncAll: all its cut can keep (CutAtThreshold keeps at most step x kLiQuantiles - 1 pairs of a list
 // with a quantile below the threshold). The rest, needed only by a list whose quantiles are all at or
-// above it, follows SyncAll (LiVector::WriteTail).
+// above it, follows SyncAll (LiMerger::WriteTail).
 __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
   return kLiQuantiles * LiQuantileStep(k, lists);
 }
 
-// The merged quantile that opens band `part` of `parts` of a final merge in parts (LiVector::BandEdge)
+// The merged quantile that opens band `part` of `parts` of a final merge in parts (LiCut::BandEdge)
 // over `ranks` merged quantiles, less an allowance for the entries each list holds between its last
 // quantile above the edge and the edge.
 constexpr uint32_t kLiEdgeListsDiv = 4;
@@ -186,7 +186,7 @@ __aicore__ inline uint32_t LiBandRank(uint32_t part, uint32_t ranks, uint32_t pa
 __aicore__ inline uint32_t LiWindowEnd(int32_t spec) { return uint32_t(spec) & 0xFFFFu; }
 __aicore__ inline uint32_t LiWindowSkip(int32_t spec) { return uint32_t(spec) >> 16; }
 
-// The quantiles each list of a wide merge brings to its threshold's merge (LiVector::CutAtThreshold;
+// The quantiles each list of a wide merge brings to its threshold's merge (LiCut::CutAtThreshold;
 // LiMerge::visible of the merge, from the host, which knows each list's length: min(k, keys it
 // sees)): 1.25 times the longest list's share (by length) of the rank sought, so that the merge is
 // issued before the lists' lengths are read. Every list then brings at least 1.25 times its share.

@@ -1,0 +1,279 @@
+// Lightning Indexer, vector side (AIV), phase 2: the cut of a row's partial lists before their
+// merge (LiMerger::MergeStep), from the lists' quantiles (CutAtThreshold): the threshold T below
+// which no entry is in the row's top k, for a final merge in parts the part's score band
+// [bandLo_, bandHi_), and where a list's band lies (BandsInWindow, BandFrom / BandTo). Holds the
+// quantile buffers (qIn_: the row's quantiles as loaded; qA_ / qB_: their merge rounds, then
+// compare masks) and the band, which stays until the next cut merge sets it.
+#pragma once
+
+#include "../common/topk.h"
+#include "kernel_operator.h"
+#include "li_arena.h"
+#include "lightning_indexer_tiling.h"
+
+namespace ascend_glm5 {
+
+class LiCut {
+ public:
+  __aicore__ inline void Init(const LightningIndexerTiling& t) { t_ = &t; }
+
+  __aicore__ inline void Carve(LiArena& arena) {
+    qIn_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+    qA_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+    qB_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
+  }
+
+  // Where a cut merge loads its lists' quantiles (kLiQuantiles pairs per list, from list m.cutBase).
+  __aicore__ inline const AscendC::LocalTensor<float>& Quantiles() const { return qIn_; }
+
+  // Word w of list i's header (0: its length, 1: the pairs written before SyncAll) for a wide merge:
+  // its quantiles' second words (LiVector::WriteQuantiles).
+  __aicore__ inline uint32_t WideLength(const LiMerge& m, int32_t i, uint32_t w) {
+    const uint32_t list = uint32_t(m.src - m.cutBase + i);
+    return static_cast<uint32_t>(qIn_.ReinterpretCast<int32_t>().GetValue((list * kLiQuantiles + w) * kPairFloats + 1));
+  }
+
+  // A lower bound of where the band starts in list i (0 .. 3) of a band merge of up to 4 lists.
+  __aicore__ inline uint32_t BandStart(int32_t i) const { return bandStart_[i]; }
+
+  // The first pair of a sorted list (`len` pairs, best first) in the band: the entries above it.
+  __aicore__ inline uint32_t BandFrom(const AscendC::LocalTensor<float>& list, uint32_t len) {
+    return hasHi_ ? AtLeast(list, len, bandHi_, 0, false) : 0;
+  }
+  // The end of the band in that list, its first pair `lo` (BandFrom).
+  __aicore__ inline uint32_t BandTo(const AscendC::LocalTensor<float>& list, uint32_t len, uint32_t lo) {
+    return hasLo_ ? AtLeast(list, len, bandLo_, lo, hasHi_) : len;
+  }
+
+  // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
+  // score cuts each list before its first merge. Quantile j of list c is its score at rank s j + s - 1
+  // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
+  // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
+  // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
+  // them if there is none).
+  __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
+    using namespace AscendC;
+    const uint32_t lists = uint32_t(m.cutLists);
+    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
+    WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (LiMerger::MergeStep)
+    // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
+    // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
+    // (by length) of the rank sought: T stays a bound vouched for by k entries, only looser where a
+    // list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of 5 instead
+    // of 16). A wide merge's runs are of any length (MrgSort's sources need 8-byte alignment; merged
+    // runs start 32-byte aligned; li-decode3: 5 instead of 8 at B = 1 x 8K, 8,322 -> 8,178 cycles),
+    // up to 4 lists a multiple of 4 (unrounded, their looser T: B = 16 x 32K 163,045 -> 163,336).
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
+    for (uint32_t i = 0; i < runs; ++i) {
+      runLens[i] = kLiQuantiles;
+      starts[i] = i * kLiQuantiles;
+    }
+    const bool wide = m.count > 4;
+    if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
+      const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
+      for (uint32_t i = 0; i < runs; ++i) runLens[i] = run < kLiQuantiles ? run : kLiQuantiles;
+    } else if (m.count == m.cutLists) {
+      for (uint32_t i = 0; i < runs; ++i) total += lens[i];
+      for (uint32_t i = 0; i < runs && total > 0; ++i) {
+        const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
+        runLens[i] = AlignUp(share, 4) < kLiQuantiles ? AlignUp(share, 4) : kLiQuantiles;
+        used += runLens[i];
+      }
+      if (used < rank + 1)  // too few to reach the rank: every quantile takes part
+        for (uint32_t i = 0; i < runs; ++i) runLens[i] = kLiQuantiles;
+    }
+    LocalTensor<float> src = qIn_;
+    bool toA = true;
+    while (runs > 1) {
+      const LocalTensor<float> dst = toA ? qA_ : qB_;
+      uint32_t in = 0, out = 0, at = 0;
+      while (in < runs) {
+        const uint32_t q = runs - in < 4 ? runs - in : 4;
+        LocalTensor<float> group[4];
+        for (uint32_t j = 0; j < q; ++j) group[j] = src[starts[in + j] * kPairFloats];
+        const uint32_t len = MergeLists(dst[at * kPairFloats], group, &runLens[in], q);
+        runLens[out] = len;
+        starts[out++] = at;
+        at += AlignUp(len, 4);  // runs start 32-byte aligned
+        in += q;
+      }
+      PipeBarrier<PIPE_V>();
+      runs = out;
+      src = dst;
+      toA = !toA;
+    }
+    if (wide)  // the lists' lengths, while the vector unit merges the quantiles
+      for (int32_t i = 0; i < m.count; ++i) lens[i] = WideLength(m, i, 0);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    const float threshold = src.GetValue(2 * rank);
+    threshold_ = threshold;
+    // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
+    // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
+    const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
+    if (m.dst < 0 && parts > 1) {
+      const uint32_t part = uint32_t(-1 - m.dst);
+      hasHi_ = part > 0;
+      hasLo_ = part + 1 < parts;
+      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts, lists);
+      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
+    }
+    uint32_t aboveAll[kLiMaxWideLists];
+    if (wide) QuantilesAtLeastAll(threshold, lists, (toA ? qA_ : qB_).ReinterpretCast<uint32_t>(), aboveAll);
+    for (int32_t i = 0; i < m.count; ++i) {
+      const uint32_t list = uint32_t(m.src - m.cutBase + i);
+      uint32_t above = wide ? aboveAll[list] : QuantilesAtLeast(list, threshold);
+      if (above < kLiQuantiles) {
+        const uint32_t keep = step * above + step - 1;
+        if (keep < lens[i]) lens[i] = keep;
+      }
+      // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
+      // edge each vouch for `step` entries above the band.
+      bandStart_[i < 4 ? i : 3] = 0;
+      if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
+        bandStart_[i] = step * QuantilesAtLeast(list, bandHi_);
+      }
+      // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
+      // down to its first quantile below the band's lower edge: no entry after it is in the band.
+      if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
+        above = QuantilesAtLeast(list, bandLo_);
+        const uint32_t keep = step * above + step - 1;
+        if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
+      }
+    }
+  }
+
+  // A part of a wide band merge: whether the window [skip, end) of every cut list (loaded with the
+  // headers into inAll, list i at i * (end - skip), a multiple of 32 pairs) holds its band, and for
+  // the last part every entry at or above the threshold (those below it rank past k): the window's
+  // first pair ranks above the band (or the window starts at pair 0), and its last pair below the
+  // band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: one
+  // compare of the whole window with each edge, then per list the set bits that open its 64-bit
+  // words (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs
+  // in list i's window.
+  __aicore__ inline bool BandsInWindow(const AscendC::LocalTensor<float>& inAll, const uint32_t* lens, uint32_t count,
+                                       uint32_t skip, uint32_t end, uint32_t* los, uint32_t* his) {
+    using namespace AscendC;
+    const uint32_t width = end - skip, words = width / 32;
+    const LocalTensor<uint64_t> above = qA_.ReinterpretCast<uint64_t>(), atLow = qB_.ReinterpretCast<uint64_t>();
+    const float low = hasLo_ ? bandLo_ : threshold_;
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    SetMaskNorm();
+    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
+    const uint32_t elems = AlignUp(count * width * kPairFloats, 64);
+    if (hasHi_) CompareScalar(above.ReinterpretCast<uint8_t>(), inAll, bandHi_, CMPMODE::GE, elems);
+    CompareScalar(atLow.ReinterpretCast<uint8_t>(), inAll, low, CMPMODE::GE, elems);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t len = lens[i] < end ? lens[i] : end;
+      if (skip > 0 && (!hasHi_ || len <= skip)) return false;
+      const uint32_t local = len > skip ? len - skip : 0;
+      const uint32_t lo = hasHi_ ? LeadingSet(above, i * words, words, 0) : 0;
+      if (skip > 0 && lo == 0) return false;
+      // the entries above the band are at or above its lower edge too: their whole words are set
+      const uint32_t hi = LeadingSet(atLow, i * words, words, hasHi_ && low <= bandHi_ ? lo / 32 : 0);
+      if (lens[i] > end && hi >= width) return false;
+      los[i] = lo < local ? lo : local;
+      his[i] = hi < local ? hi : local;
+    }
+    return true;
+  }
+
+ private:
+  // How many of list `list`'s quantiles are at or above v: a binary search (they are sorted, best first).
+  __aicore__ inline uint32_t QuantilesAtLeast(uint32_t list, float v) {
+    uint32_t lo = 0, hi = kLiQuantiles;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (qIn_.GetValue((list * kLiQuantiles + mid) * kPairFloats) >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // QuantilesAtLeast of each of `lists` lists at once (a wide merge: a binary search each took ~260
+  // cycles of UB reads at B = 1 x 8K): one compare of all their quantiles with v into `bits` (a free
+  // quantile buffer), where list c's 16 pairs are the 32 bits of word c, its scores the even bits;
+  // the quantiles are sorted, so the set even bits are a prefix and their count is the answer.
+  __aicore__ inline void QuantilesAtLeastAll(float v, uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits,
+                                             uint32_t* above) {
+    using namespace AscendC;
+    SetMaskNorm();
+    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
+    CompareScalar(bits.ReinterpretCast<uint8_t>(), qIn_, v, CMPMODE::GE, AlignUp(lists * kLiQuantiles * kPairFloats, 64));
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t c = 0; c < lists; ++c) above[c] = EvenBitsSet(bits.GetValue(c));
+  }
+
+  __aicore__ static inline uint32_t EvenBitsSet(uint32_t x) {
+    x &= 0x55555555u;  // each 2-bit field holds 0 or 1
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+    return (x * 0x01010101u) >> 24;
+  }
+
+  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
+                                   uint32_t lists) {
+    const uint32_t j = LiBandRank(part, ranks, parts, lists);
+    const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
+    // The first parts, whose edges the lowering puts at or above the first merged quantile, take
+    // edges above it, half its gap to the second per quantile of lowering left over: they split
+    // the entries above every list's first quantile (up to 15 per list) instead of part 0 merging
+    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85 at a
+    // tenth; a half since the band windows, li-decode2: 8,625 -> 8,532 cycles, 32K 17,077 -> 16,965).
+    const int32_t over = int32_t(1 + lists / kLiEdgeListsDiv) - int32_t(part * ranks / parts);
+    if (j == 0 && over > 0 && a > b && b != kNegInf && a != -kNegInf) return a + (a - b) * kTopAlpha * float(over);
+    // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
+    // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
+    return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
+  }
+  static constexpr float kEdgeAlpha = 0.5f;
+  static constexpr float kTopAlpha = 0.5f;  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles
+
+  // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
+  // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
+  __aicore__ inline uint32_t AtLeast(const AscendC::LocalTensor<float>& list, uint32_t len, float v, uint32_t from,
+                                     bool gallop) {
+    uint32_t lo = from, hi = len;
+    for (uint32_t gap = 1; gallop && lo < hi; gap *= 2) {
+      const uint32_t probe = lo + gap - 1 < hi ? lo + gap - 1 : hi - 1;
+      if (list.GetValue(2 * probe) < v) {
+        hi = probe;
+        break;
+      }
+      lo = probe + 1;
+    }
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (list.GetValue(2 * mid) >= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // The pairs whose compare bit is set before the first one that is not, in a list's `words` 64-bit
+  // words of a count-form compare from word w0 (32 pairs a word, the scores the even bits), its
+  // first `full` words known to be set.
+  __aicore__ inline uint32_t LeadingSet(const AscendC::LocalTensor<uint64_t>& bits, uint32_t w0, uint32_t words,
+                                        uint32_t full) {
+    for (uint32_t w = full; w < words; ++w) {
+      const uint64_t clear = ~bits.GetValue(w0 + w) & 0x5555555555555555ull;
+      if (clear != 0) {
+        const uint64_t below = (clear & (~clear + 1u)) - 1u;  // the bits below the first clear score bit
+        return 32 * w + EvenBitsSet(uint32_t(below)) + EvenBitsSet(uint32_t(below >> 32));
+      }
+    }
+    return 32 * words;
+  }
+
+  const LightningIndexerTiling* t_ = nullptr;
+  float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
+  bool hasHi_ = false, hasLo_ = false;
+  uint32_t bandStart_[4] = {0, 0, 0, 0};  // a band merge of up to 4 lists: list i's band starts at or after pair bandStart_[i]
+  AscendC::LocalTensor<float> qIn_, qA_, qB_;
+};
+
+}  // namespace ascend_glm5
