@@ -432,3 +432,28 @@ def test_split_k_last_step_alone(m, n, k, layout, cores, tails):
         assert split_tails(plan["n_tiles"], -(-k // 128), cores, plan["unit_steps"], plan["unit_shift"]) == tails
         _check(x1, x2, scale, output_dtype=torch.int32)
         _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), output_dtype=torch.bfloat16)
+
+
+# Split-K, the combine in two row chunks (qgemm_epilogue.h RunPieceInChunks): a vector core with 16 or
+# more rows of a tile reads both chunks' partials before adding, dequantising and writing the first.
+# (m, n, k, layout, cores, tiles): 150 x 64 on 3 cores: one tile in three pieces (a third partial
+# added per chunk), shares of 25 rows (chunks 8 + 17); 100 x 64 on 3 cores: two tiles of 32, block
+# 1 holds pieces of both (its first piece reads its own partial early and combines unchunked, its
+# second in chunks), shares of 25 rows. Every output type, int32 and float bias.
+@pytest.mark.parametrize("m,n,k,layout,cores,tiles", [(150, 64, 1200, "kn", 3, 1), (100, 64, 1200, "nk", 3, 2)])
+def test_split_k_combine_in_chunks(m, n, k, layout, cores, tiles):
+    g = torch.Generator().manual_seed(m + n + k + cores + 11)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    scale = torch.rand(n, generator=g) * 1e-3
+    with ai_cores(cores):
+        plan = _plan(m, n, k, layout)
+        assert plan["split_k"] and plan["n_tiles"] == tiles and plan["block_dim"] == cores
+        _check(x1, x2, scale, output_dtype=torch.int32)
+        _check(x1, x2, scale, bias=torch.randint(-999, 999, (n,), generator=g, dtype=torch.int32),
+               output_dtype=torch.int32)  # fmt: skip
+        for out in OUT_DTYPES:
+            _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), output_dtype=out)
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), bias=torch.randn(n, generator=g),
+               output_dtype=torch.bfloat16)  # fmt: skip
+        _check(x1, x2, scale, bias=torch.randint(-999, 999, (n,), generator=g, dtype=torch.int32),
+               output_dtype=torch.float16)  # fmt: skip

@@ -56,21 +56,30 @@ class QGemmVector {
       // The cube flags each piece's partial. In a block of several pieces, this block's partial of
       // the first one (its part of the tile it combines first) is read while the cube runs the
       // others (with one piece, that read would only delay the SyncAll).
+      // The row parameters read early are those of the first piece this core has rows of: with
+      // fewer rows than shares, that may be a later piece (a block's second tile).
       QGemmSchedule rest = sched_;
       QGemmItem later;
-      uint32_t pieces = 0;
-      while (rest.Next(later)) ++pieces;
+      uint32_t pieces = 0, paramsPiece = ~0u;
+      while (rest.Next(later)) {
+        uint32_t laterMy0 = 0, laterRows = 0;
+        Share(later, laterMy0, laterRows);
+        if (laterRows > 0 && paramsPiece == ~0u) {
+          paramsPiece = pieces;
+          LoadRowParams(later, uint64_t(later.row0) + laterMy0, laterRows);
+        }
+        ++pieces;
+      }
       bool more = sched_.Next(it);
       uint32_t my0 = 0, rows = 0;
       if (more) Share(it, my0, rows);
-      if (rows > 0) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
       const bool ownFirst = pieces > 1 && rows > 0;
       for (uint32_t i = 0; i < pieces; ++i) {
         AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagPartials);
         if (i == 0 && ownFirst) CopyTile(acc_, handoff_.BlockSlot(block_, it.slot), it.rows, my0, rows);
       }
       AscendC::SyncAll<true>();  // every cube's partials are in GM
-      for (bool first = true; more; more = sched_.Next(it), first = false) RunPiece(it, first, first && ownFirst);
+      for (uint32_t i = 0; more; more = sched_.Next(it), ++i) RunPiece(it, i == paramsPiece, i == 0 && ownFirst);
       return;
     }
     while (sched_.Next(it)) {
@@ -83,6 +92,7 @@ class QGemmVector {
 
  private:
   using Ev = AscendC::HardEvent;
+  static constexpr uint32_t kCombineChunkRows = 8;  // split-K combine: chunks of whole 8-row groups
 
   __aicore__ inline void RunPass(const QGemmItem& it, uint32_t tok0, uint32_t tokens) {
     using namespace AscendC;
@@ -108,6 +118,10 @@ class QGemmVector {
     Share(it, my0, rows);
     if (rows == 0) return;
     const uint32_t first = block_ - it.part;
+    if (!kMsd && !ownLoaded && it.parts >= 2 && rows >= 2 * kCombineChunkRows) {
+      RunPieceInChunks(it, my0, rows, rowParamsLoaded);
+      return;
+    }
     bool loaded = ownLoaded;
     for (uint32_t q = 0; q < it.parts; ++q) {
       if (ownLoaded && q == it.part) continue;
@@ -118,6 +132,49 @@ class QGemmVector {
     }
     Dequantise(it, uint64_t(it.row0) + my0, rows, !rowParamsLoaded);
   }
+  // RunPiece with 16 or more rows (int8 operands, none of the partials read yet): the rows in two
+  // chunks (the first a multiple of 8 rows, so every UB view stays 32-byte aligned). Both chunks'
+  // first two partials are issued on MTE2 before the first chunk is added, dequantised and written:
+  // the second chunk's reads run under the first chunk's vector work, its vector work under the
+  // first chunk's output write.
+  __aicore__ inline void RunPieceInChunks(const QGemmItem& it, uint32_t my0, uint32_t rows, bool rowParamsLoaded) {
+    using namespace AscendC;
+    const uint32_t nt = t_->nTile, first = block_ - it.part;
+    const uint32_t split = rows / 2 / kCombineChunkRows * kCombineChunkRows;
+    const uint32_t c0[2] = {0, split}, cRows[2] = {split, rows - split};
+    if (!rowParamsLoaded) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
+    for (uint32_t c = 0; c < 2; ++c) {
+      const uint32_t at = my0 + c0[c];
+      CopyRows(acc_, c0[c], PartSlot(it, first, 0), at, cRows[c]);
+      CopyRows(part_, c0[c], PartSlot(it, first, 1), at, cRows[c]);
+      SetFlag<Ev::MTE2_V>(int32_t(c));  // also covers the row parameters, issued before
+    }
+    for (uint32_t c = 0; c < 2; ++c) {
+      const LocalTensor<int32_t> acc = acc_.Get<int32_t>()[c0[c] * nt], part = part_.Get<int32_t>()[c0[c] * nt];
+      const int32_t elems = int32_t(cRows[c] * nt);
+      WaitFlag<Ev::MTE2_V>(int32_t(c));
+      Add(acc, acc, part, elems);
+      for (uint32_t q = 2; q < it.parts; ++q) {  // three or more pieces: the rest in turn
+        SetFlag<Ev::V_MTE2>(0);
+        WaitFlag<Ev::V_MTE2>(0);
+        CopyRows(part_, c0[c], PartSlot(it, first, q), my0 + c0[c], cRows[c]);
+        SetFlag<Ev::MTE2_V>(0);
+        WaitFlag<Ev::MTE2_V>(0);
+        Add(acc, acc, part, elems);
+      }
+      DequantRows(it, uint64_t(it.row0) + my0 + c0[c], c0[c], cRows[c], c == 1);
+    }
+  }
+  __aicore__ inline AscendC::GlobalTensor<int32_t> PartSlot(const QGemmItem& it, uint32_t first, uint32_t q) const {
+    return handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
+  }
+  // Rows [my0, my0 + rows) of a slot -> buf from row r0 on (int8 operands: one block of rows).
+  __aicore__ inline void CopyRows(AscendC::TBuf<AscendC::TPosition::VECCALC>& buf, uint32_t r0,
+                                  const AscendC::GlobalTensor<int32_t>& slot, uint32_t my0, uint32_t rows) {
+    const uint32_t nt = t_->nTile;
+    AscendC::DataCopy(buf.Get<int32_t>()[r0 * nt], slot[uint64_t(my0) * nt], rows * nt);
+  }
+
   __aicore__ inline void Share(const QGemmItem& it, uint32_t& my0, uint32_t& rows) const {
     const uint32_t tokens = it.rows, shares = 2 * it.parts;
     const uint32_t share = (2 * it.part + AscendC::GetSubBlockIdx() + (it.tile & 1)) % shares;
@@ -167,12 +224,18 @@ class QGemmVector {
 
   // acc (and MSD's lo / ones rows) in UB -> rows row0.. of the output.
   __aicore__ inline void Dequantise(const QGemmItem& it, uint64_t row0, uint32_t rows, bool loadRowParams = true) {
+    if (loadRowParams) LoadRowParams(it, row0, rows);
+    AscendC::SetFlag<Ev::MTE2_V>(0);
+    AscendC::WaitFlag<Ev::MTE2_V>(0);
+    DequantRows(it, row0, 0, rows, true);
+  }
+  // Rows r0.. of acc (and of the row scales, the output tile) -> output rows row0..; r0 is 0 or a
+  // multiple of 8 (kCombineChunkRows), and only without MSD. last: the write is waited for before
+  // the buffers are reused (a first chunk's write runs under the second chunk's vector work).
+  __aicore__ inline void DequantRows(const QGemmItem& it, uint64_t row0, uint32_t r0, uint32_t rows, bool last) {
     using namespace AscendC;
     const uint32_t nt = t_->nTile, elems = rows * nt;
-    LocalTensor<int32_t> acc = acc_.Get<int32_t>();
-    if (loadRowParams) LoadRowParams(it, row0, rows);
-    SetFlag<Ev::MTE2_V>(0);
-    WaitFlag<Ev::MTE2_V>(0);
+    LocalTensor<int32_t> acc = acc_.Get<int32_t>()[r0 * nt];
     if constexpr (kMsd) {  // acc = 16 hi + lo + 8 ones
       LocalTensor<int32_t> lo, ones;
       TileViews(acc_, rows, lo, ones);
@@ -183,20 +246,20 @@ class QGemmVector {
     }
     if (t_->biasKind == kBiasInt32) RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows);
     if constexpr (SameType<OutT, int32_t>::value) {
-      WriteRows(acc, it, row0, rows);
+      WriteRows(acc, it, row0, rows, last);
       return;
     }
     const LocalTensor<float> y = acc.ReinterpretCast<float>();
     Cast(y, acc, RoundMode::CAST_RINT, elems);  // exact below 2^24
     RowBroadcast<float, false>(y, scaleRow_.Get<float>(), rows);
-    if (t_->hasPertoken) ScaleRows(y, rows);
+    if (t_->hasPertoken) ScaleRows(y, r0, rows);
     if (t_->biasKind == kBiasFloat) RowBroadcast<float, true>(y, biasRow_.Get<float>(), rows);
     if constexpr (SameType<OutT, float>::value) {
-      WriteRows(y, it, row0, rows);
+      WriteRows(y, it, row0, rows, last);
     } else {
-      const LocalTensor<OutT> o = outBuf_.Get<OutT>();
+      const LocalTensor<OutT> o = outBuf_.Get<OutT>()[r0 * nt];
       Cast(o, y, RoundMode::CAST_RINT, elems);
-      WriteRows(o, it, row0, rows);
+      WriteRows(o, it, row0, rows, last);
     }
   }
 
@@ -230,10 +293,11 @@ class QGemmVector {
   }
 
   // y[r, :] *= pertoken[r]: Brcb makes one 32 B block of pertoken[r] per row, read with block stride 0.
-  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& y, uint32_t rows) {
+  // r0: the first row's index in the row scales (0 or a multiple of 8).
+  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& y, uint32_t r0, uint32_t rows) {
     using namespace AscendC;
-    const LocalTensor<float> blocks = ptsBlocks_.Get<float>();
-    Brcb(blocks, pts_.Get<float>(), uint8_t(CeilDiv(rows, 8)), BrcbRepeatParams(1, 8));
+    const LocalTensor<float> blocks = ptsBlocks_.Get<float>()[r0 * 8];
+    Brcb(blocks, pts_.Get<float>()[r0], uint8_t(CeilDiv(rows, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
     const uint32_t nt = t_->nTile, lanes = 64;
     const uint8_t rowBlocks = uint8_t(nt * 4 / 32);
@@ -244,7 +308,8 @@ class QGemmVector {
   }
 
   template <typename T>
-  __aicore__ inline void WriteRows(const AscendC::LocalTensor<T>& tile, const QGemmItem& it, uint64_t row0, uint32_t rows) {
+  __aicore__ inline void WriteRows(const AscendC::LocalTensor<T>& tile, const QGemmItem& it, uint64_t row0, uint32_t rows,
+                                   bool last) {
     using namespace AscendC;
     SetFlag<Ev::V_MTE3>(0);
     WaitFlag<Ev::V_MTE3>(0);
@@ -252,6 +317,7 @@ class QGemmVector {
     const DataCopyExtParams p(uint16_t(rows), rowBytes, (ubRow - AlignUp(rowBytes, 32)) / 32,
                               (t_->n - it.nValid) * uint32_t(sizeof(T)), 0);
     DataCopyPad(out_[row0 * t_->n + it.n0], tile, p);
+    if (!last) return;  // a first chunk: the second writes other rows of the buffers
     SetFlag<Ev::MTE3_MTE2>(0);  // the tiles are refilled next pass
     WaitFlag<Ev::MTE3_MTE2>(0);
     SetFlag<Ev::MTE3_V>(0);
