@@ -339,9 +339,10 @@ def test_stream_head_many_groups():
 # Split-K combine of one row (qgemm_epilogue.h): N = 1536 is 6 tiles of 256, K = 2048 is 8 steps, so
 # on 5 cores the 48 steps are cut 9 / 10 / 9 / 10 / 10 and block 4 ends two tiles (4 and 5). With
 # one row, a tile's row goes to the last of its shares, which turn by one vector core on odd tiles:
-# block 4's vector cores 1 and 0 combine tiles 4 and 5 (not both on vector core 1). The first
-# piece's row parameters (scale, per-token scale) are read before the SyncAll. Checked for every
-# output type, with the row in the second of two experts.
+# block 4's vector cores 1 and 0 combine tiles 4 and 5 (not both on vector core 1). The row
+# parameters (scale, per-token scale) of the first piece a vector core has the row of are read
+# before the SyncAll: for block 4's vector core 0 that is its second piece (tile 5; its share of
+# tile 4 is empty). Checked for every output type, with the row in the second of two experts.
 def _one_row_combiners(tiles, steps, cores):
     start = [b * tiles * steps // cores for b in range(cores + 1)]
     block = [next(b for b in range(cores) if start[b] <= s < start[b + 1]) for s in range(tiles * steps)]
