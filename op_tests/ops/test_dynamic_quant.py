@@ -191,3 +191,27 @@ def test_tile_max_by_bits(hidden, what):
         assert torch.all(scale > 1000 * 0.5 / 127)
     else:
         assert torch.all(scale.isnan())
+
+
+# Fewer rows than vector cores (decode): a row is cut over several cores, one tile each, which exchange
+# their tile's max |v| through the GM workspace after SyncAll (tiling `split`). The row's largest |v|,
+# or a NaN, is put in one core's tile only (first, middle, last: a ragged one), so every other core of
+# the row quantizes with a max it only gets from the exchange. The launch must use rows x split cores.
+@pytest.mark.parametrize("rows, hidden", [(1, 6144), (2, 16384), (3, 7173), (7, 2048), (20, 600)])
+@pytest.mark.parametrize("what", ["max", "nan"])
+@pytest.mark.parametrize("smooth", [False, True])
+def test_split_rows_exchange_the_max(rows, hidden, what, smooth):
+    g = torch.Generator().manual_seed(rows * hidden)
+    x = torch.randn(rows, hidden, generator=g).to(torch.bfloat16)
+    for r in range(rows):
+        p = [0, hidden // 2 + 1, hidden - 1][r % 3]
+        x[r, p] = float("nan") if what == "nan" and r % 2 == 0 else -500.0
+    s = (torch.rand(hidden, generator=g) + 0.5).to(torch.bfloat16) if smooth else None
+    _check_exact(x, s)
+    cores = cpu_module().last_launch()["cores"]
+    assert cores > rows and cores % rows == 0 and cores <= 48, cores
+    q, scale = ops.dynamic_quant(x, smooth_scales=s)
+    if what == "max":
+        assert torch.all(scale > 500 * 0.5 / 127)
+    else:
+        assert torch.all(scale[0::2].isnan()) and not scale[1::2].isnan().any()

@@ -24,10 +24,14 @@ std::tuple<at::Tensor, at::Tensor> DynamicQuant(const at::Tensor& x, const c10::
                                                                 2 * AiCores(x.device()));
   at::Tensor tilingDev = TilingOnDevice(tiling, x.device());
   const uint32_t blockDim = tiling.blockDim;
+  // Split rows exchange their cores' maxima here (written before read within the launch: no zeroing).
+  const uint64_t workspaceBytes = ascend_glm5::host::DynamicQuantWorkspaceBytes(tiling);
+  at::Tensor workspace = workspaceBytes ? at::empty({static_cast<int64_t>(workspaceBytes)}, x.options().dtype(at::kByte))
+                                        : at::Tensor();
   // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
-  LaunchOnCurrentStream("ascend_glm5_dynamic_quant", [blockDim, xc, sm, y, scale, tilingDev](void* stream) {
+  LaunchOnCurrentStream("ascend_glm5_dynamic_quant", [blockDim, xc, sm, y, scale, workspace, tilingDev](void* stream) {
     return ascend_glm5::host::DynamicQuantNpu(stream, blockDim, xc.data_ptr(), DataPtrOrNull(sm), y.data_ptr(),
-                                              scale.data_ptr(), tilingDev.data_ptr());
+                                              scale.data_ptr(), DataPtrOrNull(workspace), tilingDev.data_ptr());
   });
   return {y, scale};
 }

@@ -1,3 +1,5 @@
+#include <vector>
+
 #include "../cpu_launch.h"
 #include "dynamic_quant_host.h"
 
@@ -9,9 +11,13 @@ void DynamicQuantCpu(const void* x, const void* smooth, void* y, float* scale, u
   if (rows == 0) return;
   const DynamicQuantTiling t = MakeDynamicQuantTiling(rows, cols, dtype, smooth != nullptr, AscendC::emu::Soc().aivNum);
   const uint64_t n = rows * cols;
+  std::vector<uint8_t> workspace(DynamicQuantWorkspaceBytes(t));
+  if (!workspace.empty()) AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // not zeroed on the NPU
+  uint8_t* ws = workspace.empty() ? nullptr : workspace.data();
   AscendC::emu::Launch("dynamic_quant", AscendC::KernelMode::AIV_MODE, t.blockDim,
-                       [&] { dynamic_quant(GmArg(x), GmArg(smooth), GmArg(y), GmArg(scale), nullptr, GmArg(&t)); },
-                       {{x, n * 2}, {smooth, smooth ? cols * 2ull : 0}, {y, n}, {scale, rows * 4}, {&t, sizeof(t)}});
+                       [&] { dynamic_quant(GmArg(x), GmArg(smooth), GmArg(y), GmArg(scale), GmArg(ws), GmArg(&t)); },
+                       {{x, n * 2}, {smooth, smooth ? cols * 2ull : 0}, {y, n}, {scale, rows * 4},
+                        {ws, workspace.size()}, {&t, sizeof(t)}});
 }
 
 }  // namespace ascend_glm5::host

@@ -5,8 +5,8 @@
 namespace ascend_glm5::host {
 
 uint32_t DynamicQuantNpu(void* stream, uint32_t blockDim, void* x, void* smooth, void* y, void* scale,
-                         void* tilingOnDevice) {
-  return ACLRT_LAUNCH_KERNEL(dynamic_quant)(blockDim, stream, x, smooth, y, scale, nullptr, tilingOnDevice);
+                         void* workspace, void* tilingOnDevice) {
+  return ACLRT_LAUNCH_KERNEL(dynamic_quant)(blockDim, stream, x, smooth, y, scale, workspace, tilingOnDevice);
 }
 
 }  // namespace ascend_glm5::host

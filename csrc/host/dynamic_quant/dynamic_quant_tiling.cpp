@@ -35,7 +35,25 @@ DynamicQuantTiling MakeDynamicQuantTiling(uint64_t rows, uint32_t cols, uint32_t
   t.dtype = dtype;
   t.hasSmooth = hasSmooth ? 1 : 0;
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(rows, aivCores)));
+  t.split = 1;
+  // Few rows (decode): a row's columns are cut over several cores, one tile each, when the cores are
+  // there; the cores of a row exchange their tile's max through the workspace after SyncAll.
+  const uint64_t coresPerRow = rows ? aivCores / rows : 0;
+  const uint32_t most = cols / kDynamicQuantSplitMinCols;
+  if (coresPerRow >= 2 && most >= 2) {
+    const uint32_t cores = static_cast<uint32_t>(std::min<uint64_t>(coresPerRow, most));
+    const uint32_t chunk = AlignUp(CeilDiv(cols, cores), 64);
+    if (chunk <= kDynamicQuantChunk && UbBytes(chunk, chunk, hasSmooth) <= kDynamicQuantUbBytes) {
+      t.chunk = chunk;
+      t.split = CeilDiv(cols, chunk);  // every core of the row gets columns
+      t.blockDim = static_cast<uint32_t>(rows) * t.split;
+    }
+  }
   return t;
+}
+
+uint64_t DynamicQuantWorkspaceBytes(const DynamicQuantTiling& t) {
+  return t.split > 1 ? uint64_t(t.blockDim) * kDynamicQuantSplitSlotBytes : 0;
 }
 
 }  // namespace ascend_glm5::host

@@ -21,11 +21,21 @@ namespace ascend_glm5 {
 template <typename T>
 class DynamicQuantKernel {
  public:
-  __aicore__ inline void Init(GM_ADDR x, GM_ADDR smooth, GM_ADDR y, GM_ADDR scale, const DynamicQuantTiling& t) {
+  __aicore__ inline void Init(GM_ADDR x, GM_ADDR smooth, GM_ADDR y, GM_ADDR scale, GM_ADDR workspace,
+                              const DynamicQuantTiling& t) {
     t_ = t;
     const uint64_t rows = (uint64_t(t.rowsHi) << 32) | t.rowsLo;
-    SplitEvenly(rows, t.blockDim, GetBlockIdx(), rowBegin_, rowEnd_);
-    chunks_ = CeilDiv(t.cols, t.chunk);
+    if (t.split > 1) {  // one tile (part) of one row per core; rows * split = blockDim
+      rowBegin_ = GetBlockIdx() / t.split;
+      rowEnd_ = rowBegin_ + 1;
+      part_ = GetBlockIdx() % t.split;
+      chunks_ = 1;
+      maxima_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace), uint64_t(t.blockDim) * kSlotFloats);
+      pipe_.InitBuffer(gatherBuf_, t.split * kDynamicQuantSplitSlotBytes);
+    } else {
+      SplitEvenly(rows, t.blockDim, GetBlockIdx(), rowBegin_, rowEnd_);
+      chunks_ = CeilDiv(t.cols, t.chunk);
+    }
     const uint32_t rowElems = chunks_ * t.chunk;
     x_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(x), rows * t.cols);
     y_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(y), rows * t.cols);
@@ -47,6 +57,7 @@ class DynamicQuantKernel {
   }
 
   __aicore__ inline void Process() {
+    if (t_.split > 1) return ProcessPart();
     if (rowBegin_ >= rowEnd_) return;
     const uint64_t tiles = (rowEnd_ - rowBegin_) * chunks_;
     CopyIn(0);
@@ -65,6 +76,49 @@ class DynamicQuantKernel {
  private:
   static constexpr uint32_t kScaleBatch = 64;  // scales written per DataCopyPad
   static constexpr uint32_t kTreeLanes = 512;  // TileAbsMaxByBits: Max steps while a tile is wider
+  static constexpr uint32_t kSlotFloats = kDynamicQuantSplitSlotBytes / sizeof(float);
+
+  // Split rows (decode: fewer rows than cores): this core holds tile part_ of row rowBegin_. Its
+  // tile's max goes to its workspace slot; after SyncAll it reads the slots of its row's cores
+  // (one copy), folds them as the tiles of a row are folded, and quantizes its own tile.
+  __aicore__ inline void ProcessPart() {
+    const uint64_t row = rowBegin_;
+    const uint32_t len = TileLen(part_);
+    const uint64_t offset = row * t_.cols + uint64_t(part_) * t_.chunk;
+    LocalTensor<T> tile = inQue_.AllocTensor<T>();
+    CopyGmToUb(tile, x_[offset], len);
+    if (t_.hasSmooth) CopyGmToUb(tile[t_.chunk], smooth_[uint64_t(part_) * t_.chunk], len);
+    inQue_.EnQue(tile);
+    Duplicate(maxBuf_.Get<int32_t>(), int32_t(0x7FFFFFFF), 8);
+    const LocalTensor<float> v = rowBuf_.Get<float>();
+    tile = inQue_.DeQue<T>();
+    ToFloat(v, tile, len);
+    if (t_.hasSmooth) {
+      ToFloat(smoothBuf_.Get<float>(), tile[t_.chunk], len);
+      inQue_.FreeTensor(tile);
+      Mul(v, v, smoothBuf_.Get<float>(), len);
+    } else {
+      inQue_.FreeTensor(tile);
+    }
+    TileAbsMaxByBits(v, len);  // the max also stays in halfBuf_[0] (as fp32)
+    const TEventID toMte3 = pipe_.FetchEventID(HardEvent::V_MTE3);
+    SetFlag<HardEvent::V_MTE3>(toMte3);
+    WaitFlag<HardEvent::V_MTE3>(toMte3);
+    CopyUbToGm(maxima_[uint64_t(GetBlockIdx()) * kSlotFloats], halfBuf_.Get<float>(), 1);
+    SyncAll();  // every core's slot is in GM (SyncAll drains the pipes first)
+    const LocalTensor<float> slots = gatherBuf_.Get<float>();
+    const uint32_t rowSlots = t_.split * kSlotFloats;
+    CopyGmToUb(slots, maxima_[row * rowSlots], rowSlots);
+    const TEventID toS = pipe_.FetchEventID(HardEvent::MTE2_S);
+    SetFlag<HardEvent::MTE2_S>(toS);
+    WaitFlag<HardEvent::MTE2_S>(toS);
+    for (uint32_t p = 0; p < t_.split; ++p) rowMax_ = RowAbsMaxUpdate(rowMax_, slots.GetValue(p * kSlotFloats), p == 0);
+    if (part_ == 0) {  // the scale's copy goes out while the tile is quantized
+      scales_.Push(row, Int8RowScale(rowMax_));
+      scales_.Flush();
+    }
+    QuantizeRowInt8(outQue_, y_[offset], v, halfBuf_.Get<half>(), len, t_.chunk, rowMax_);
+  }
 
   __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.cols, t_.chunk, c); }
 
@@ -135,14 +189,15 @@ class DynamicQuantKernel {
 
   DynamicQuantTiling t_;
   uint64_t rowBegin_ = 0, rowEnd_ = 0;
-  uint32_t chunks_ = 0;
+  uint32_t chunks_ = 0, part_ = 0;
   float rowMax_ = 0.0f;
   ScaleBatchWriter scales_;
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
-  TBuf<TPosition::VECCALC> rowBuf_, tmpBuf_, workBuf_, maxBuf_, halfBuf_, scaleBuf_, smoothBuf_;
+  TBuf<TPosition::VECCALC> rowBuf_, tmpBuf_, workBuf_, maxBuf_, halfBuf_, scaleBuf_, smoothBuf_, gatherBuf_;
   GlobalTensor<T> x_, smooth_;
+  GlobalTensor<float> maxima_;  // split rows: one 32-byte slot per core (workspace)
   GlobalTensor<int8_t> y_;
 };
 
@@ -150,16 +205,17 @@ class DynamicQuantKernel {
 
 extern "C" __global__ __aicore__ void dynamic_quant(GM_ADDR x, GM_ADDR smooth, GM_ADDR y, GM_ADDR scale,
                                                     GM_ADDR workspace, GM_ADDR tiling) {
-  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  // MIX_AIV_1_0: vector cores only, as AIV_ONLY, with the inter-core sync hardware (SyncAll) on.
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIV_1_0);
   ascend_glm5::DynamicQuantTiling t;
   ascend_glm5::LoadTiling(t, tiling);
   if (t.dtype == ascend_glm5::kBFloat16) {
     ascend_glm5::DynamicQuantKernel<bfloat16_t> op;
-    op.Init(x, smooth, y, scale, t);
+    op.Init(x, smooth, y, scale, workspace, t);
     op.Process();
   } else {
     ascend_glm5::DynamicQuantKernel<half> op;
-    op.Init(x, smooth, y, scale, t);
+    op.Init(x, smooth, y, scale, workspace, t);
     op.Process();
   }
 }
