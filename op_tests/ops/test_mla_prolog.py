@@ -348,6 +348,27 @@ def test_mm1_share_of_cores_with_a_head_more_rounds_down():
     assert [per_core[3 * b]["cube_macs"] for b in range(4)] == want
 
 
+@pytest.mark.parametrize(
+    "dims,fused",
+    [((256, 128, 10, 32), False), ((256, 1024, 7, 32), True)],
+    ids=["2cores_1tile", "3cores_3tiles_fused_norm"],
+)
+def test_mm1_units_of_cores_with_a_head_more_split_by_k(dims, fused):
+    # Mode 2, prefill of 4 groups (404 tokens = 3 x 128 + a 20-row tail) on 4 cores: from group 2 on
+    # the cores with a head more take their MM1 units together, each all of those columns over a
+    # share of K (He 256: 8 units of 32 rows), adding int32 partial sums into the MM1 ring, whose
+    # columns the vector cores zeroed after the norm of group g - 2. 10 heads: cores 0, 1 (3 heads)
+    # share 2 x 2 units (128 columns, one tile), K 4 + 4 units. 7 heads, Hcq 1024: cores 0-2 share
+    # 3 x 8 units (768 columns: 3 tiles of 256 over all of L0C), K 3 + 3 + 2 units, with the fused
+    # input norm (x from its ring). Groups 0 and 1 keep the units (their slots were never zeroed).
+    args, kw = make_case(dims, (404,), skip=19, seed=130 + dims[2], mode=2, fused_norm=fused)
+    with ai_cores(4):
+        plan = cpu_module().mla_prolog_plan(tokens=404, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
+                                            mode=2, ai_cores=4)  # fmt: skip
+        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
+        check(args, kw, query_norm_flag=True)
+
+
 @pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])
 def test_group_size_at_the_l1_limit(mode, tokens, group):
     # Hcq 2048, D 192 (GLM-5's): c^Q of 128 rows fits L1 in int8 (with the chunk slots and q_nope:

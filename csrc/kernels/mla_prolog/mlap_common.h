@@ -89,9 +89,18 @@ __aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32
 // costs all of x: at GLM-5 TP1 on 20 cores 1 unit each, not 1 or 2), and the other cores split
 // the remaining units evenly (the first ones a unit more). In prefill the cube streams MM1(g + 2)
 // and the heads of group g back to back, so the busiest core sets the pace.
+//
+// K split (mode 2, from group 2 on): the cores with a head more stream their units together, each
+// all of their columns over a share of K (x's columns) instead of its own unit over all of K: a
+// unit costs all of x (786 KB at GLM-5 prefill for 32 columns), a quarter of K a quarter of it. The
+// int32 partial sums add exactly into the MM1 ring (GM atomic add), whose columns the vector cores
+// zero after their norm of group g - 2 read them (mlap_vector.h ZeroKSplit), before the slot is
+// released; groups 0 and 1 keep the units (nothing zeroed their slots), the sums are the same.
+// Only within W_dq's columns (the cache rows read W_dkv_kr's after the norm).
 struct MlapMm1Split {
   uint32_t units = 0, cores = 0, more = 0;  // `more`: cores with one head more
   uint32_t moreUnits = 0;                   // units of each of those
+  bool kSplit = false;                      // from group 2 on, those units split by K (above)
 
   __aicore__ inline MlapMm1Split(const MlaPrologTiling& t, uint32_t unit) {
     units = (t.qLora + kMlapKvRopeDim) / unit;
@@ -102,7 +111,11 @@ struct MlapMm1Split {
                                uint64_t(t.nope) * kMlapKvLoraDim * 2;  // W_uq_qr and W_uk of one head
     const uint64_t level = (uint64_t(units) * unitBytes + uint64_t(more) * headBytes) / cores;  // bytes per core
     moreUnits = level > headBytes ? uint32_t((level - headBytes) / unitBytes) : 0;  // <= units / more
+    kSplit = t.mode == kMlapW8A8 && t.groups > 2 && more >= 2 && moreUnits > 0 &&
+             more * moreUnits * unit <= t.qLora && t.hidden / 32 >= more;
   }
+  // K split: the columns [0, KCols()) the cores with a head more share.
+  __aicore__ inline uint32_t KCols(uint32_t unit) const { return kSplit ? more * moreUnits * unit : 0; }
   // First unit of core c (the last core ends at `units`).
   __aicore__ inline uint32_t Start(uint32_t c) const {
     if (c >= cores) return units;
@@ -170,6 +183,7 @@ __aicore__ inline void MlapUqRows(const MlaPrologTiling& t, uint32_t core, uint3
 // instead); else range 0 is MlapMm1Split's and range 1 is empty.
 struct MlapMm1Ranges {
   uint32_t b0 = 0, e0 = 0, b1 = 0, e1 = 0;
+  uint32_t kCols = 0, kb = 0, ke = 0;  // K split (MlapMm1Split): from group 2 on, columns [0, kCols) over rows [kb, ke) of K
 };
 
 __aicore__ inline MlapMm1Ranges MlapMm1Columns(const MlaPrologTiling& t, uint32_t core, uint32_t unit) {
@@ -183,6 +197,12 @@ __aicore__ inline MlapMm1Ranges MlapMm1Columns(const MlaPrologTiling& t, uint32_
     const MlapMm1Split split(t, unit);
     r.b0 = split.Start(core) * unit;
     r.e0 = split.Start(core + 1) * unit;
+    if (split.kSplit && core < split.more) {  // K in units of 32 rows (an int8 transpose block)
+      r.kCols = split.KCols(unit);
+      MlapVectorRows(t.hidden / 32, split.more, core, r.kb, r.ke);
+      r.kb *= 32;
+      r.ke *= 32;
+    }
   }
   return r;
 }

@@ -104,7 +104,8 @@ class MlapCube {
     using namespace AscendC;
     if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // every row of x(g) is in the ring
     if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
-    Mm1Range(g, mm1_.b0, mm1_.e0);
+    if (mm1_.kCols > 0 && g >= 2) Mm1KSplit(g);
+    else Mm1Range(g, mm1_.b0, mm1_.e0);
     CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);  // decode: the W_dq columns, c^Q may be normalized
     if (!MlapCqFirst(*t_)) return;
     // Decode: the vector cores normalize c^Q while we stream W_dkv_kr.
@@ -198,6 +199,34 @@ class MlapCube {
       const LocalTensor<Acc> acc = AccTile<Acc>(slot < other ? slot : other);
       gemm_.Run(acc, a, b, he, n, rows);
       Store(out[c], acc, rows, n, c1_);
+      acc_.Release(slot);
+      if (wholeL0c) acc_.Release(other);
+      c += n;
+    }
+  }
+
+  // K split (MlapMm1Split, mode 2, g >= 2): the shared columns [0, kCols) over our rows [kb, ke) of K,
+  // the int32 partial sums added into the MM1 ring (the vector cores zeroed those columns before
+  // they released the slot, Mm1Free, which Mm1 waited for).
+  __aicore__ inline void Mm1KSplit(uint32_t g) {
+    using namespace AscendC;
+    using Acc = typename Ty::Acc1;
+    using Out = typename Ty::Mm1Out;
+    const uint32_t rows = MlapGroupRows(*t_, g), kb = mm1_.kb, ke = mm1_.ke;
+    if (ke == kb) return;
+    MlapOperandA<X> a = XOperand(g);
+    a.gm = a.gm[kb];
+    GlobalTensor<Out> out;
+    out.SetGlobalBuffer(reinterpret_cast<__gm__ Out*>(ws_.Mm1(g)));
+    for (uint32_t c = 0; c < mm1_.kCols;) {
+      const uint32_t n = mm1_.kCols - c < kMlapMaxColTile ? mm1_.kCols - c : kMlapMaxColTile;
+      const bool wholeL0c = AlignUp(rows, 16) * n * 4 > kAccSlot;
+      const uint32_t slot = acc_.Acquire(), other = wholeL0c ? acc_.Acquire() : slot;
+      const LocalTensor<Acc> acc = AccTile<Acc>(slot < other ? slot : other);
+      gemm_.Run(acc, a, MlapB(wDq_[uint64_t(kb) * t_->qLora + c], t_->qLora), ke - kb, n, rows);
+      SetAtomicAdd<Acc>();
+      Store(out[c], acc, rows, n, c1_);
+      SetAtomicNone();
       acc_.Release(slot);
       if (wholeL0c) acc_.Release(other);
       c += n;

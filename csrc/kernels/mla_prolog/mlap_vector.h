@@ -71,6 +71,7 @@ class MlapVector {
     MlapHeads(t, core_, headBegin_, headEnd_);
     wholeHeads_ = t.heads - t.splitHeads;
     MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
+    if (kMode == kMlapW8A8) kCols_ = MlapMm1Split(t, 32).KCols(32);  // int8 x: units of 32 columns
     tokenX_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.tokenX));
     gammaXGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaX));
     gammaCqGm_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(a.gammaCq));
@@ -115,6 +116,7 @@ class MlapVector {
       if (prep && s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);  // x(s+1), made in step s-1
       if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // the slot of group s - 1
       NormCq(s);
+      if (kCols_ > 0 && s + 2 < groups) ZeroKSplit(s);  // MM1(s + 2) adds into slot s % 2
       SyncAll<true>();  // every row of c^Q(s) is in the ring
       CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
       if (MlapCqFirst(*t_)) {  // decode: the cubes stream their W_dkv_kr columns meanwhile, the last
@@ -172,6 +174,7 @@ class MlapVector {
     if (t.hasGammaX && t.hidden * 2 > outBytes) outBytes = t.hidden * 2;
     if (t.qLora * 2 > outBytes) outBytes = t.qLora * 2;
     if (kNopeBlockRows * t.nope * 2 > outBytes) outBytes = kNopeBlockRows * t.nope * 2;
+    if (kCols_ * 4 > outBytes) outBytes = kCols_ * 4;  // ZeroKSplit's zeros
     if (t.kvByRows && kMlapKvRopeDim * 4 > outBytes) outBytes = kMlapKvRopeDim * 4;  // ZeroSums' zeros
     if (t.uqByRows && t.splitHeads * qCols_ * 4 > outBytes) outBytes = t.splitHeads * qCols_ * 4;
     pipe_.InitBuffer(arena_, kArenaBytes);
@@ -386,6 +389,23 @@ class MlapVector {
       SharedRows(0, r0, r1);
       for (uint32_t r = r0; r < r1; ++r) rows_.Store(q[uint64_t(r) * ldQs], zeros, ldQs);
     }
+  }
+
+  // K split (MlapMm1Split): after NormCq(g) read our rows of slot g % 2, their shared columns := 0;
+  // the cubes of the cores with a head more add MM1(g + 2)'s partial sums into them once every vector
+  // core passed the next barrier (Mm1Free).
+  __aicore__ inline void ZeroKSplit(uint32_t g) {
+    using namespace AscendC;
+    uint32_t r0, r1;
+    SharedRows(g, r0, r1);
+    if (r0 == r1) return;
+    const LocalTensor<int32_t> zeros = rows_.Scratch().out.template ReinterpretCast<int32_t>();
+    MlapSync<HardEvent::MTE3_V>();  // NormCq's last copy out of the staging buffer is done
+    Duplicate(zeros, int32_t(0), kCols_);
+    MlapSync<HardEvent::V_MTE3>();
+    GlobalTensor<int32_t> mm1;
+    mm1.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(ws_.Mm1(g)));
+    for (uint32_t r = r0; r < r1; ++r) rows_.Store(mm1[uint64_t(r) * c1_], zeros, kCols_);
   }
 
   // Cache row r of group g: its slot (negative: not cached) and, if cached, the token's RoPE tables
@@ -636,6 +656,7 @@ class MlapVector {
   const MlaPrologTiling* t_ = nullptr;
   uint32_t core_ = 0, sub_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0, used_ = 0;
   uint32_t wholeHeads_ = 0, q2Begin_ = 0, q2End_ = 0;  // split heads: our cube's MM2 columns
+  uint32_t kCols_ = 0;  // K split: the MM1 columns the cores with a head more share (MlapMm1Split)
   bool kvStarted_ = false;  // decode: KvStart took our first cache row's slot (kvFirstSlot_) and tables
   int64_t kvFirstSlot_ = -1;
   MlapWorkspace ws_;
