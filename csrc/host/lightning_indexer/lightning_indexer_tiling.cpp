@@ -78,7 +78,7 @@ double EntriesAboveEdge(uint32_t j, uint32_t step, uint32_t lists) {
 // [skip, end) of every list, around where its band is expected (each list's share of the entries
 // above the band's edges, by keys seen, three standard deviations and 4 pairs out, in whole 32-pair
 // words); the last part ends where its list reaches the threshold (entries below it are past rank
-// k). The kernel checks every list's band against the window (LiVector::BandsInWindow) and loads
+// k). The kernel checks every list's band against the window (LiCut::BandsInWindow) and loads
 // all lists from their first pair when one misses.
 // A window's first pair: a multiple of 4 (32 bytes) below the lists' lowest expected band start,
 // not of 32 (li-decode3: B = 1 x 32K 16,671 -> 16,591 cycles, 128K 46,535 -> 46,298; 16: 16,643 /
@@ -96,7 +96,7 @@ int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uin
     }
     return bound;
   };
-  // The first parts' edges lie above the first merged quantile (LiVector::BandEdge): from pair 0.
+  // The first parts' edges lie above the first merged quantile (LiCut::BandEdge): from pair 0.
   const bool top = part == 0 || part * ranks / parts <= 1 + lists / kLiEdgeListsDiv;
   const double skip = top ? 0.0 : std::max(0.0, near(LiBandRank(part, ranks, parts, lists), -3));
   const uint32_t lowJ = part + 1 < parts ? LiBandRank(part + 1, ranks, parts, lists) : ranks - 1;
@@ -374,7 +374,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   }
   // A plan of one level (decode) with fewer final merges than vector cores repeats each final merge
   // on up to kMaxOutParts cores, each writing its own part of the k ranks: a cut merge merges only
-  // its part's score band (LiVector::BandMerge: about k / parts pairs instead of all), an uncut one
+  // its part's score band (LiMerger::BandMerge: about k / parts pairs instead of all), an uncut one
   // is redone in full and shares the index extraction (14 cycles per 32 pairs).
   t.outChunk = t.bestPairs;
   if (levels.size() == 1) {

@@ -8,7 +8,7 @@ namespace ascend_glm5::host {
 
 namespace {
 
-constexpr uint32_t kMaxPieces = 64;      // pieces of one split row (SfaVector::kMaxPieces)
+constexpr uint32_t kMaxPieces = 64;      // pieces of one split row (SfaMerge::kMaxPieces)
 constexpr uint32_t kRowsPerCoreNoSplit = 4;  // with this many rows per core, whole rows balance well enough
 // Pieces of a split row start at multiples of this many positions: a piece's ids then start on a
 // 64-lane boundary of the selector's scratch (SfaSelector: the compares run on whole 64-lane groups).
@@ -31,7 +31,7 @@ bool SortsRow(int32_t end, uint32_t sparseCount) {
   return end > 0 && uint64_t(end) <= uint64_t(kSortMaxKeysPerSelected) * sparseCount;
 }
 
-// The merge of split rows (SfaVector::Combine) gives vector core v the (split, head) units
+// The merge of split rows (SfaMerge::Combine) gives vector core v the (split, head) units
 // [bounds[v], bounds[v + 1]). A unit's merge costs about its row's pieces (each loaded and weighed)
 // plus a fixed part (its output), so the units are split by that weight rather than by count
 // (GLM-5 decode B = 16, 32K, cycles: by count 83,615; weight pieces 83,425, + 1 83,365, + 2 83,405).
