@@ -412,6 +412,13 @@ def test_stream_head_row_blocks(m, n, k, layout, cores):
                output_dtype=torch.bfloat16)  # fmt: skip
 
 
+def _split_k_inputs(m, n, k, layout, seed):
+    """Inputs of a split-K case: its generator (for later draws), x1, x2 and a per-channel scale."""
+    g = torch.Generator().manual_seed(seed)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    return g, x1, x2, torch.rand(n, generator=g) * 1e-3
+
+
 # Split-K, the tail unit (qgemm_cube.h TailUnit): a block's last piece loads its last step as a unit of
 # its own when its last unit would hold more steps. (steps of the block's last piece, tail taken) per
 # block. K = 3000 (24 steps) on 4 cores: [N, K] weights 3 tiles of 16 in units of 24 (odd blocks start
@@ -423,9 +430,7 @@ def test_stream_head_row_blocks(m, n, k, layout, cores):
     (3, 48, 3000, "kn", 4, [(6, True), (6, True), (6, True), (6, True)]),
     (40, 80, 700, "nk", 3, [(4, True), (2, True), (4, True)])])  # fmt: skip
 def test_split_k_last_step_alone(m, n, k, layout, cores, tails):
-    g = torch.Generator().manual_seed(m + n + k + cores + 7)
-    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
-    scale = torch.rand(n, generator=g) * 1e-3
+    g, x1, x2, scale = _split_k_inputs(m, n, k, layout, seed=m + n + k + cores + 7)
     with ai_cores(cores):
         plan = _plan(m, n, k, layout)
         assert plan["split_k"] and plan["block_dim"] == cores
@@ -442,9 +447,7 @@ def test_split_k_last_step_alone(m, n, k, layout, cores, tails):
 # second in chunks), shares of 25 rows. Every output type, int32 and float bias.
 @pytest.mark.parametrize("m,n,k,layout,cores,tiles", [(150, 64, 1200, "kn", 3, 1), (100, 64, 1200, "nk", 3, 2)])
 def test_split_k_combine_in_chunks(m, n, k, layout, cores, tiles):
-    g = torch.Generator().manual_seed(m + n + k + cores + 11)
-    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
-    scale = torch.rand(n, generator=g) * 1e-3
+    g, x1, x2, scale = _split_k_inputs(m, n, k, layout, seed=m + n + k + cores + 11)
     with ai_cores(cores):
         plan = _plan(m, n, k, layout)
         assert plan["split_k"] and plan["n_tiles"] == tiles and plan["block_dim"] == cores
