@@ -460,3 +460,25 @@ def test_split_k_combine_in_chunks(m, n, k, layout, cores, tiles):
                output_dtype=torch.bfloat16)  # fmt: skip
         _check(x1, x2, scale, bias=torch.randint(-999, 999, (n,), generator=g, dtype=torch.int32),
                output_dtype=torch.float16)  # fmt: skip
+
+
+# Split-K, the column cut (qgemm_cube.h CutUnits): with a partial of 32 KiB or more, each block's last
+# piece loads its last cut_units units in two column halves, the first half's fixpipe running while
+# the second halves stream. (m, n, k, layout, cores, tiles, cut): 60 rows (padded to 64) x 2 tiles
+# of 208, 4 steps a block in units of 2: the even blocks cut their whole piece, the odd ones (shifted
+# by a step) all but their first unit; K's short last step (104) in the cut. [K, N]: tiles of 224 /
+# 176 (N's tail: a second half of 80 columns), 9 steps a block. 100 x 256 on 3 cores: the middle
+# block holds pieces of both tiles and cuts only its last; units of 4.
+@pytest.mark.parametrize("m,n,k,layout,cores,tiles,cut", [
+    (60, 416, 1000, "nk", 4, 2, 2), (64, 400, 2300, "kn", 4, 2, 2), (100, 256, 2000, "nk", 3, 2, 2)])  # fmt: skip
+def test_split_k_column_cut(m, n, k, layout, cores, tiles, cut):
+    g, x1, x2, scale = _split_k_inputs(m, n, k, layout, seed=m + n + k + cores + 13)
+    with ai_cores(cores):
+        plan = _plan(m, n, k, layout)
+        assert plan["split_k"] and plan["n_tiles"] == tiles and plan["cut_units"] == cut
+        _check(x1, x2, scale, output_dtype=torch.int32)
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g), output_dtype=torch.bfloat16)
+        _check(x1, x2, scale, bias=torch.randint(-999, 999, (n,), generator=g, dtype=torch.int32),
+               output_dtype=torch.float16)  # fmt: skip
+    with ai_cores(3):  # a partial of 40 rows x 48 columns x 4 B: the tail unit instead
+        assert _plan(40, 80, 700, "nk")["split_k"] and _plan(40, 80, 700, "nk")["cut_units"] == 0

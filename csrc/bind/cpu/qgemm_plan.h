@@ -27,6 +27,7 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["split_k"] = bool(t.splitK);
   d["slots_per_block"] = t.slotsPerBlock;
   d["unit_shift"] = t.unitShift;
+  d["cut_units"] = t.cutUnits;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

@@ -56,6 +56,15 @@ __aicore__ inline void LoadBtToL0(const AscendC::LocalTensor<T>& l0b, const Asce
   AscendC::LoadData(l0b, l1, AscendC::LoadData2DParams(0, uint8_t(k1 * n1Tot), 1, 0, 0, false, 0));
 }
 
+// Columns [16 f0, 16 (f0 + n1)) of that tile -> L0B Zn (k1, n1): one LoadData per column block.
+template <typename T>
+__aicore__ inline void LoadBtColumnsToL0(const AscendC::LocalTensor<T>& l0b, const AscendC::LocalTensor<T>& l1,
+                                         uint32_t n1Tot, uint32_t f0, uint32_t n1, uint32_t k1) {
+  for (uint32_t kb = 0; kb < k1; ++kb)
+    AscendC::LoadData(l0b[kb * n1 * CubeElem<T>::fractal], l1,
+                      AscendC::LoadData2DParams(uint16_t(kb * n1Tot + f0), uint8_t(n1), 1, 0, 0, false, 0));
+}
+
 // L1 Nz tile of B ([K rows, N cols], kRows rows per column block) -> L0B Zn (k1, n1) with a
 // transpose: per column block, k1 square blocks of c0 x c0 (int8: two fractals, int4: four;
 // LoadDataWithTranspose.md) become the fractals (k1, n1 = block's first .. last).

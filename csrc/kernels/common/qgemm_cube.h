@@ -136,15 +136,50 @@ class QGemmCube {
   // (U = unitSteps, clipped to the item), at positions shift.. of the first unit's slots. With a
   // tail (TailUnit), the item's last step is a unit of its own after those (at position 0).
   __aicore__ inline uint32_t BaseUnits(const QGemmItem& it) const { return CeilDiv(it.kSteps + shift_, t_->unitSteps); }
-  __aicore__ inline uint32_t ItemUnits(const QGemmItem& it) const { return BaseUnits(it) + (TailUnit(it) ? 1 : 0); }
+  __aicore__ inline uint32_t ItemUnits(const QGemmItem& it) const {
+    return BaseUnits(it) + (TailUnit(it) ? 1 : CutUnits(it));
+  }
   // Split-K: the block's last piece loads its last step as a unit of its own when its last unit
   // would hold more steps: once the block's last copy has landed, MTE1 then moves one step to L0,
   // not a whole unit's (the earlier steps of that unit are moved while the last copy streams).
   __aicore__ inline bool TailUnit(const QGemmItem& it) const {
-    if (!it.last) return false;
+    if (!it.last || CutUnits(it) > 0) return false;
     const uint32_t p = it.kSteps + shift_ - 1, u = p / t_->unitSteps;  // the last step's position and unit
     return p > (u == 0 ? shift_ : u * t_->unitSteps);                    // not the first step of its unit
   }
+  // Split-K with t.cutUnits (a long partial fixpipe): instead of the tail, the block's last piece loads
+  // its last cutUnits base units in two column halves: each of them on columns [0, CutColumns), then
+  // each again on the rest, as as many more units of the stream (weight copies and MTE2 -> MTE1
+  // flags, no A copies: they read the first halves' rows, still in the A ring; their flags take the
+  // next A slots' events). The first half's Mmads and partial fixpipe then run while the second
+  // half's weights stream. Tiles of one column unit are not cut.
+  __aicore__ inline uint32_t CutUnits(const QGemmItem& it) const {
+    if (t_->cutUnits == 0 || !it.last || it.nValid <= t_->nGran) return 0;
+    const uint32_t base = BaseUnits(it);
+    return t_->cutUnits < base ? t_->cutUnits : base;
+  }
+  __aicore__ inline bool CutSecondHalf(const QGemmItem& it, uint32_t u) const { return u >= BaseUnits(it) && CutUnits(it) > 0; }
+  // Columns of the cut's first half: whole nGran units, the larger half of the tile's.
+  __aicore__ inline uint32_t CutColumns(const QGemmItem& it) const {
+    return CeilDiv(CeilDiv(it.nValid, t_->nGran), 2) * t_->nGran;
+  }
+  // The item's first cut base unit, and its first step.
+  __aicore__ inline uint32_t CutFirstUnit(const QGemmItem& it) const { return BaseUnits(it) - CutUnits(it); }
+  __aicore__ inline uint32_t CutFirstStep(const QGemmItem& it) const {
+    const uint32_t u = CutFirstUnit(it);
+    return u == 0 ? 0 : u * t_->unitSteps - shift_;
+  }
+  // Columns [c0, c0 + cols) of the tile that unit u loads: the whole tile, or a half of the cut.
+  __aicore__ inline void UnitColumns(const QGemmItem& it, uint32_t u, uint32_t& c0, uint32_t& cols) const {
+    c0 = 0;
+    cols = it.nValid;
+    if (CutUnits(it) == 0 || u < CutFirstUnit(it)) return;
+    const uint32_t half = CutColumns(it);
+    if (u < BaseUnits(it)) cols = half;
+    else c0 = half, cols = it.nValid - half;
+  }
+  // The base unit whose K steps unit u loads (a second half: its first half's).
+  __aicore__ inline uint32_t KUnit(const QGemmItem& it, uint32_t u) const { return CutSecondHalf(it, u) ? u - CutUnits(it) : u; }
   // Unit and position in it of the item's step s.
   __aicore__ inline void StepUnit(const QGemmItem& it, bool tail, uint32_t s, uint32_t& u, uint32_t& j) const {
     u = (s + shift_) / t_->unitSteps;
@@ -156,14 +191,16 @@ class QGemmCube {
   }
   __aicore__ inline uint32_t UnitFirstPos(uint32_t u) const { return u == 0 ? shift_ : 0; }
   __aicore__ inline uint32_t UnitK0(const QGemmItem& it, uint32_t u) const {
-    if (u == BaseUnits(it)) return (it.kStep0 + it.kSteps - 1) * kStepElems;  // the tail
+    if (u == BaseUnits(it) && CutUnits(it) == 0) return (it.kStep0 + it.kSteps - 1) * kStepElems;  // the tail
+    u = KUnit(it, u);
     return (it.kStep0 + u * t_->unitSteps + UnitFirstPos(u) - shift_) * kStepElems;
   }
   // K elements of unit u (the last unit of an item, or of K, may be short).
   __aicore__ inline uint32_t UnitLen(const QGemmItem& it, uint32_t u, uint32_t kLen) const {
-    const bool beforeTail = u + 1 == BaseUnits(it) && TailUnit(it);
+    const uint32_t ku = KUnit(it, u);
+    const bool beforeTail = ku + 1 == BaseUnits(it) && TailUnit(it);
     const uint32_t k0 = UnitK0(it, u), end = (it.kStep0 + it.kSteps - (beforeTail ? 1 : 0)) * kStepElems;
-    const uint32_t stop = end < kLen ? end : kLen, unitK = (t_->unitSteps - UnitFirstPos(u)) * kStepElems;
+    const uint32_t stop = end < kLen ? end : kLen, unitK = (t_->unitSteps - UnitFirstPos(ku)) * kStepElems;
     return stop - k0 < unitK ? stop - k0 : unitK;
   }
   __aicore__ inline AscendC::LocalTensor<T> Slot(uint32_t s) { return ringL1_.Get<T>()[s * chunkElems_]; }
@@ -198,7 +235,8 @@ class QGemmCube {
     return true;
   }
 
-  // A unit's rows, once its weights are queued (so the flag after the A load covers both).
+  // A unit's rows, once its weights are queued (so the flag after the A load covers both). The cut's
+  // second half has no rows of its own: only its flag.
   __aicore__ inline bool TryLoadA() {
     if (!aReady_ || !aCur_.valid || aIssued_ - consumed_ >= t_->aDepth || wIssued_ <= aCur_.wBase + aCur_.step) return false;
     Fence();
@@ -206,8 +244,9 @@ class QGemmCube {
     const uint32_t tokens = PassTokens(aCur_.it, aCur_.pass);
     const uint32_t kLen = kMsd ? t_->kPad : t_->k;
     const uint32_t mPad = QGemmPassRows(*t_, tokens);
-    LoadA(ASlotBytes(slot)[UnitFirstPos(aCur_.step) * mPad * kQGemmStepBytes], aCur_.it, aCur_.pass * t_->tokensPerPass, tokens, UnitK0(aCur_.it, aCur_.step),
-          UnitLen(aCur_.it, aCur_.step, kLen), mPad);
+    if (!CutSecondHalf(aCur_.it, aCur_.step))
+      LoadA(ASlotBytes(slot)[UnitFirstPos(aCur_.step) * mPad * kQGemmStepBytes], aCur_.it, aCur_.pass * t_->tokensPerPass,
+            tokens, UnitK0(aCur_.it, aCur_.step), UnitLen(aCur_.it, aCur_.step, kLen), mPad);
     AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(slot));  // also covers the step's weights
     ++aIssued_;
     NextStep(aCur_, Passes(aCur_.it));
@@ -238,20 +277,23 @@ class QGemmCube {
     return aL1_.Get<int8_t>()[s * t_->unitSteps * t_->aRows * kQGemmStepBytes];
   }
 
-  // Unit u of item `it` (K rows [UnitK0, +UnitLen), the item's columns) -> ring unit slot `slot`, in one
-  // copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk slot slot * unitSteps
-  // + j; [K, N]: unitSteps * kStep rows per column block, step j starting at row j * kStep of each.
+  // Unit u of item `it` (K rows [UnitK0, +UnitLen), the unit's columns [c0, c0 + cols)) -> ring unit
+  // slot `slot`, in one copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk
+  // slot slot * unitSteps + j, column c0 its row c0; [K, N]: unitSteps * kStep rows per column block,
+  // step j starting at row j * kStep of each, column c0 in column block c0 / c0-elements.
   __aicore__ inline void LoadWeightUnit(const QGemmItem& it, uint32_t u, uint32_t slot) {
     const uint32_t unitK = t_->unitSteps * kStepElems, k0 = UnitK0(it, u), kRows = UnitLen(it, u, t_->k);
     const uint64_t base = uint64_t(it.group) * t_->k * t_->n / kPerByte;  // bytes
-    const uint32_t pos = UnitFirstPos(u);
-    const AscendC::LocalTensor<int8_t> dst =
-        t_->weightKind == kWeightInt8NK ? SlotBytes(slot * t_->unitSteps + pos) : SlotBytes(slot * t_->unitSteps)[pos * kStepElems * 32];
-    if (t_->weightKind == kWeightInt8NK)  // [N, K]: nValid rows of kRows columns
-      CopyGmToNz(dst, weight_[base + uint64_t(it.n0) * t_->k + k0], it.nValid, kRows, t_->k, t_->nTile);
-    else  // [K, N]: kRows rows of nValid columns
-      CopyGmToNz(dst, weight_[base + (uint64_t(k0) * t_->n + it.n0) / kPerByte], kRows, it.nValid / kPerByte,
-                 t_->n / kPerByte, unitK);
+    const uint32_t pos = UnitFirstPos(KUnit(it, u));
+    uint32_t c0, cols;
+    UnitColumns(it, u, c0, cols);
+    if (t_->weightKind == kWeightInt8NK)  // [N, K]: cols rows of kRows columns
+      CopyGmToNz(SlotBytes(slot * t_->unitSteps + pos)[c0 * 32], weight_[base + uint64_t(it.n0 + c0) * t_->k + k0], cols,
+                 kRows, t_->k, t_->nTile);
+    else  // [K, N]: kRows rows of cols columns
+      CopyGmToNz(SlotBytes(slot * t_->unitSteps)[(pos * kStepElems + c0 / kC0 * unitK) * 32],
+                 weight_[base + (uint64_t(k0) * t_->n + it.n0 + c0) / kPerByte], kRows, cols / kPerByte, t_->n / kPerByte,
+                 unitK);
   }
 
   // ---- one item ---------------------------------------------------------------------------------
@@ -264,55 +306,110 @@ class QGemmCube {
     if (t_->resident) readBase_ += ItemUnits(it);
   }
 
+  // One K step: where its operands are and what it reads of the tile.
+  struct Step {
+    uint32_t s;       // the item's step
+    uint32_t aSlot;   // A ring slot holding its rows
+    int32_t wait;     // MTE2 -> MTE1 event of its unit's loads to wait for first (-1: none)
+    uint32_t ws, j;   // its unit's weight ring slot and its position in the unit
+    uint32_t col0, cols;  // the tile's columns it multiplies (multiples of 16)
+    bool unitEnds;    // its unit's last read of both slots
+  };
+
   __aicore__ inline void RunPass(const QGemmItem& it, uint32_t tokens, bool lastPass) {
     using namespace AscendC;
-    const uint32_t mPad = QGemmPassRows(*t_, tokens), m1 = mPad / 16;
-    const uint32_t kLen = kMsd ? t_->kPad : t_->k;
+    const uint32_t mPad = QGemmPassRows(*t_, tokens), rows = kMsd ? 2 * tokens + 1 : tokens;
     const uint32_t acc = accSlots_.Acquire();
     const LocalTensor<int32_t> c = l0c_.Get<int32_t>()[acc * t_->mTile * t_->nTile];
     const bool tail = TailUnit(it);
+    const uint32_t cut = CutUnits(it);
+    // The cut's steps run here on its first half's columns, after the first half's fixpipe on the rest.
+    const uint32_t cutStep = cut ? CutFirstStep(it) : it.kSteps, half = cut ? CutColumns(it) : 0;
+    uint64_t cutRead = 0;  // the first cut unit's index in the A ring's reads
     for (uint32_t s = 0; s < it.kSteps; ++s) {
-      const uint32_t k0 = (it.kStep0 + s) * kStepElems, kValid = kLen - k0 < kStepElems ? kLen - k0 : kStepElems;
-      const uint32_t k1 = CeilDiv(kValid, kC0);
       uint32_t u, j;
       StepUnit(it, tail, s, u, j);
       const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
-      const uint32_t ws = uint32_t((readBase_ + u) % ringUnits_);  // the unit's weight slot
+      if (s == cutStep) cutRead = consumed_;
       const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == it.kSteps || (tail && s + 2 == it.kSteps);
-      // L1 -> L0, once the unit's loads (A, and before it the weights) have arrived.
-      const uint32_t l = l0Slots_.Acquire();
-      const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];
-      const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
-      if (j == 0 || s == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(aSlot));
-      LoadAToL0(l0a, aL1_.Get<T>()[(aSlot * t_->unitSteps * t_->aRows + j * mPad) * kStepElems], m1, k1);
-      if (t_->weightKind == kWeightInt8NK) {
-        LoadBtToL0(l0b, Slot(ws * t_->unitSteps + j), t_->nTile / 16, k1);
-      } else {
-        const LocalTensor<T> w = ringL1_.Get<T>()[ws * t_->unitSteps * chunkElems_ + j * kStepElems * kC0];
-        LoadBToL0Transposed(l0b, w, t_->unitSteps * kStepElems, t_->nTile / kC0, k1);
-      }
-      // The unit's last step read both slots: they take the stream's next loads.
-      if (unitEnds) {
-        ++consumed_;
-        if (t_->resident ? lastPass : true) ++wFreed_;
-        fence_ = true;
-        Pump();
-      }
-      SetFlag<HardEvent::MTE1_M>(0);
-      WaitFlag<HardEvent::MTE1_M>(0);
-      // Never m = 1 (a GEMV on A2/A3, Mmad.md): mPad is a multiple of 16.
-      Mmad(c, l0a, l0b, MmadParams(uint16_t(mPad), uint16_t(t_->nTile), uint16_t(k1 * kC0), 0, false, s == 0));
-      l0Slots_.Release(l);
+      RunStep(it, c, mPad, lastPass,
+              Step{s, aSlot, j == 0 || s == 0 ? int32_t(aSlot) : -1, UnitSlot(u), j, 0, s < cutStep ? t_->nTile : half, unitEnds});
     }
-    SetFlag<HardEvent::M_FIX>(0);
-    WaitFlag<HardEvent::M_FIX>(0);
-    const uint32_t rows = kMsd ? 2 * tokens + 1 : tokens;
+    uint32_t col0 = 0;
+    if (cut) {
+      WaitMmads();
+      handoff_.PutPartial(c, rows, mPad, 0, half, it.slot);
+      RunSecondHalves(it, c, mPad, lastPass, cutStep, cutRead);
+      col0 = half;
+    }
+    WaitMmads();
     if (t_->splitK) {
-      handoff_.PutPartial(c, rows, mPad, AlignUp(it.nValid, 16), it.slot);
+      handoff_.PutPartial(c, rows, mPad, col0, AlignUp(it.nValid, 16) - col0, it.slot);
       CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagPartials);  // the piece's partial is in GM
     }
     else handoff_.Put(c, rows, mPad);
     accSlots_.Release(acc);
+  }
+
+  // The cut's steps again on the columns past its first half: second half i (of cut unit i) waits for
+  // its own flag, the A ring's read cutRead + cut + i, and reads the rows of read cutRead + i.
+  __aicore__ inline void RunSecondHalves(const QGemmItem& it, const AscendC::LocalTensor<int32_t>& c, uint32_t mPad,
+                                         bool lastPass, uint32_t cutStep, uint64_t cutRead) {
+    const uint32_t first = CutFirstUnit(it), cut = CutUnits(it), half = CutColumns(it);
+    const uint32_t cols = AlignUp(it.nValid, t_->nGran) - half;
+    for (uint32_t s = cutStep; s < it.kSteps; ++s) {
+      const uint32_t u = (s + shift_) / t_->unitSteps, j = (s + shift_) % t_->unitSteps, i = u - first;
+      const int32_t wait = s == cutStep || j == 0 ? int32_t((cutRead + cut + i) % t_->aDepth) : -1;
+      RunStep(it, c, mPad, lastPass, Step{s, uint32_t((cutRead + i) % t_->aDepth), wait, UnitSlot(u + cut), j, half, cols,
+                                          j + 1 == t_->unitSteps || s + 1 == it.kSteps});
+    }
+  }
+
+  __aicore__ inline uint32_t UnitSlot(uint32_t u) const { return uint32_t((readBase_ + u) % ringUnits_); }
+  __aicore__ inline void WaitMmads() {
+    AscendC::SetFlag<AscendC::HardEvent::M_FIX>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(0);
+  }
+
+  // Step st: L1 -> L0 once its unit's loads (A, and before it the weights) have arrived, Mmad into its
+  // columns of c (the first step starts the sum).
+  __aicore__ inline void RunStep(const QGemmItem& it, const AscendC::LocalTensor<int32_t>& c, uint32_t mPad, bool lastPass,
+                                 const Step& st) {
+    using namespace AscendC;
+    const uint32_t kLen = kMsd ? t_->kPad : t_->k;
+    const uint32_t k0 = (it.kStep0 + st.s) * kStepElems, kValid = kLen - k0 < kStepElems ? kLen - k0 : kStepElems;
+    const uint32_t k1 = CeilDiv(kValid, kC0);
+    const uint32_t l = l0Slots_.Acquire();
+    const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];
+    const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
+    if (st.wait >= 0) WaitFlag<HardEvent::MTE2_MTE1>(st.wait);
+    LoadAToL0(l0a, aL1_.Get<T>()[(st.aSlot * t_->unitSteps * t_->aRows + st.j * mPad) * kStepElems], mPad / 16, k1);
+    LoadBToL0Columns(l0b, st, k1);
+    // The unit's last step read both slots: they take the stream's next loads.
+    if (st.unitEnds) {
+      ++consumed_;
+      if (t_->resident ? lastPass : true) ++wFreed_;
+      fence_ = true;
+      Pump();
+    }
+    SetFlag<HardEvent::MTE1_M>(0);
+    WaitFlag<HardEvent::MTE1_M>(0);
+    // Never m = 1 (a GEMV on A2/A3, Mmad.md): mPad is a multiple of 16.
+    Mmad(c[st.col0 * mPad], l0a, l0b, MmadParams(uint16_t(mPad), uint16_t(st.cols), uint16_t(k1 * kC0), 0, false, st.s == 0));
+    l0Slots_.Release(l);
+  }
+
+  // The step's weights, columns [col0, col0 + cols) -> L0B.
+  __aicore__ inline void LoadBToL0Columns(const AscendC::LocalTensor<T>& l0b, const Step& st, uint32_t k1) {
+    if (t_->weightKind == kWeightInt8NK) {
+      const AscendC::LocalTensor<T> w = Slot(st.ws * t_->unitSteps + st.j);
+      if (st.cols == t_->nTile) LoadBtToL0(l0b, w, t_->nTile / 16, k1);
+      else LoadBtColumnsToL0(l0b, w, t_->nTile / 16, st.col0 / 16, st.cols / 16, k1);
+      return;
+    }
+    const uint32_t kRows = t_->unitSteps * kStepElems;
+    const AscendC::LocalTensor<T> w = ringL1_.Get<T>()[st.ws * t_->unitSteps * chunkElems_ + (st.j * kStepElems + st.col0 / kC0 * kRows) * kC0];
+    LoadBToL0Transposed(l0b, w, kRows, st.cols / kC0, k1);
   }
 
   // The pass's A rows, columns [k0, k0 + kValid) -> L1 Nz with mPad rows per column block (bytes).

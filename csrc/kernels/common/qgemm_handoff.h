@@ -27,12 +27,13 @@ class QGemmHandoff {
                            uint64_t(t.slotsPerBlock) * t.wsSlotBytes / sizeof(int32_t));
   }
 
-  // Split-K, cube: L0C tile c -> this block's slot `slot`, `rows` rows of the first `cols` columns.
-  __aicore__ inline void PutPartial(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, uint32_t cols,
-                                    uint32_t slot) {
+  // Split-K, cube: L0C tile c -> this block's slot `slot`, `rows` rows of columns [col0, col0 + cols)
+  // (col0 a multiple of 16: a whole L0C column block).
+  __aicore__ inline void PutPartial(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, uint32_t col0,
+                                    uint32_t cols, uint32_t slot) {
     using namespace AscendC;
     FixpipeParamsV220 p(uint16_t(cols), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
-    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(slot), c, p);
+    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(slot)[col0], c[col0 * mPad], p);
   }
 
   // Split-K, vector: slot `slot` of block `block` (row-major [rows, nTile] int32).

@@ -34,6 +34,10 @@ inline uint32_t TokensPerPass(bool msd, uint32_t mTile) { return msd ? (mTile - 
 inline uint32_t MTileFor(uint32_t nTile) { return std::min(kQGemmMaxMTile, kQGemmL0cSlotElems / nTile); }
 inline uint64_t AlignUp64(uint64_t a, uint64_t b) { return (a + b - 1) / b * b; }
 
+// Split-K: the partial (int32) from which a block's last units load in two column halves (the cut,
+// QGemmCube::CutUnits): its fixpipe (~40 B/cycle) then takes longer than the MTE1 work the cut adds.
+constexpr uint64_t kQGemmCutPartialBytes = 32 * 1024;
+
 // Prefill of one matrix (compute-bound): each item is one output tile of mTile rows x up to 256
 // columns that fills L0C (one 128 KiB accumulator), one pass streaming K: per K step the cube reads
 // (mTile + width) x 128 B from L1 for mTile x width x 128 MACs, the most work per loaded byte L0C
@@ -184,6 +188,10 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
     splitK = nTiles % aiCores != 0 && uint64_t(nTiles) * chunks >= 2 * aiCores;
     if (splitK) resident = false;
   }
+  // Split-K with a long partial fixpipe (int8 rows x a tile's columns in int32): each block's last
+  // units load in two column halves, so that half the fixpipe runs while the second halves stream.
+  const uint64_t partialBytes = p.m * uint64_t(CeilDiv(units, nTiles) * gran) * sizeof(int32_t);
+  const bool cutLast = splitK && !p.msd && partialBytes >= kQGemmCutPartialBytes;
   const bool fullL0c = prefill || wideMsd;  // items of one pass, one output tile each (expected)
   QGemmTiling t{};
   t.nTiles = nTiles;
@@ -239,6 +247,9 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   t.ringChunks = ringUnits * unit;
   t.aDepth = aDepth;
   if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
+  // The cut: about m / 16 K steps (twice those whose second halves stream while the first half's
+  // fixpipe runs, at a core's share of the HBM); the cut units' A rows all stay in the A ring.
+  if (cutLast) t.cutUnits = static_cast<uint16_t>(std::min<uint32_t>(aDepth, CeilDiv(CeilDiv(static_cast<uint32_t>(p.m), 16), unit)));
   t.outDtype = static_cast<uint16_t>(p.outDtype);
   t.biasKind = static_cast<uint16_t>(p.biasKind);
   t.hasPertoken = p.hasPertoken ? 1 : 0;

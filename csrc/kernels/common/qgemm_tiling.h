@@ -71,7 +71,9 @@ struct QGemmTiling {
   // the blocks that hold a tile's pieces add them up and dequantise the sum.
   uint16_t splitK;
   uint16_t msd;            // 1: int8 activations are split into int4 hi/lo rows (A8W4); 0: used as they are
-  uint16_t headSpare;      // 0
+  // Split-K: how many of each block's last load units load in two column halves (the first half's
+  // Mmads and partial fixpipe run while the second half's weights stream; QGemmCube::CutUnits).
+  uint16_t cutUnits;
   // ---- the rest (its first words share the head's line) ----
   uint32_t mTile;          // L0C rows per pass, multiple of 16
   uint32_t kStep;          // K elements per L0 step (256 int4 or 128 int8: kQGemmStepBytes of a row)
@@ -96,7 +98,7 @@ struct QGemmTiling {
 };
 static_assert(sizeof(QGemmTiling) % sizeof(uint32_t) == 0, "the tiling is read as 32-bit words");
 static_assert(sizeof(QGemmTiling) <= 2 * kQGemmHeadWords * sizeof(uint32_t), "the rest is one more 64-byte line");
-static_assert(__builtin_offsetof(QGemmTiling, headSpare) + sizeof(uint16_t) <= kQGemmHeadWords * sizeof(uint32_t),
+static_assert(__builtin_offsetof(QGemmTiling, cutUnits) + sizeof(uint16_t) <= kQGemmHeadWords * sizeof(uint32_t),
               "the stream head fits the tiling's first 64-byte line");
 
 // First column of tile j (j = nTiles: N): tile widths differ by at most one nGran unit.
