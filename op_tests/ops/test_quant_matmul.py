@@ -444,8 +444,11 @@ def test_split_k_last_step_alone(m, n, k, layout, cores, tails):
 # (m, n, k, layout, cores, tiles): 150 x 64 on 3 cores: one tile in three pieces (a third partial
 # added per chunk), shares of 25 rows (chunks 8 + 17); 100 x 64 on 3 cores: two tiles of 32, block
 # 1 holds pieces of both (its first piece reads its own partial early and combines unchunked, its
-# second in chunks), shares of 25 rows. Every output type, int32 and float bias.
-@pytest.mark.parametrize("m,n,k,layout,cores,tiles", [(150, 64, 1200, "kn", 3, 1), (100, 64, 1200, "nk", 3, 2)])
+# second in chunks), shares of 25 rows; 64 x 404 on 4 cores: tiles of 224 / 180 columns in slots of
+# 256, shares of 16 rows (chunks 8 + 8) read only the tile's columns (180: 23 blocks of 8). Every
+# output type, int32 and float bias.
+@pytest.mark.parametrize("m,n,k,layout,cores,tiles", [(150, 64, 1200, "kn", 3, 1), (100, 64, 1200, "nk", 3, 2),
+                                                      (64, 404, 2300, "kn", 4, 2)])
 def test_split_k_combine_in_chunks(m, n, k, layout, cores, tiles):
     g, x1, x2, scale = _split_k_inputs(m, n, k, layout, seed=m + n + k + cores + 11)
     with ai_cores(cores):

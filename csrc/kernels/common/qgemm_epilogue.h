@@ -145,8 +145,8 @@ class QGemmVector {
     if (!rowParamsLoaded) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
     for (uint32_t c = 0; c < 2; ++c) {
       const uint32_t at = my0 + c0[c];
-      CopyRows(acc_, c0[c], PartSlot(it, first, 0), at, cRows[c]);
-      CopyRows(part_, c0[c], PartSlot(it, first, 1), at, cRows[c]);
+      CopyRows(acc_, c0[c], PartSlot(it, first, 0), at, cRows[c], it.nValid);
+      CopyRows(part_, c0[c], PartSlot(it, first, 1), at, cRows[c], it.nValid);
       SetFlag<Ev::MTE2_V>(int32_t(c));  // also covers the row parameters, issued before
     }
     for (uint32_t c = 0; c < 2; ++c) {
@@ -157,7 +157,7 @@ class QGemmVector {
       for (uint32_t q = 2; q < it.parts; ++q) {  // three or more pieces: the rest in turn
         SetFlag<Ev::V_MTE2>(0);
         WaitFlag<Ev::V_MTE2>(0);
-        CopyRows(part_, c0[c], PartSlot(it, first, q), my0 + c0[c], cRows[c]);
+        CopyRows(part_, c0[c], PartSlot(it, first, q), my0 + c0[c], cRows[c], it.nValid);
         SetFlag<Ev::MTE2_V>(0);
         WaitFlag<Ev::MTE2_V>(0);
         Add(acc, acc, part, elems);
@@ -168,11 +168,13 @@ class QGemmVector {
   __aicore__ inline AscendC::GlobalTensor<int32_t> PartSlot(const QGemmItem& it, uint32_t first, uint32_t q) const {
     return handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
   }
-  // Rows [my0, my0 + rows) of a slot -> buf from row r0 on (int8 operands: one block of rows).
+  // Rows [my0, my0 + rows) of a slot -> buf from row r0 on (int8 operands), only the tile's first
+  // nValid columns (rounded up to 32 B) of each: the fixpipe wrote no others.
   __aicore__ inline void CopyRows(AscendC::TBuf<AscendC::TPosition::VECCALC>& buf, uint32_t r0,
-                                  const AscendC::GlobalTensor<int32_t>& slot, uint32_t my0, uint32_t rows) {
-    const uint32_t nt = t_->nTile;
-    AscendC::DataCopy(buf.Get<int32_t>()[r0 * nt], slot[uint64_t(my0) * nt], rows * nt);
+                                  const AscendC::GlobalTensor<int32_t>& slot, uint32_t my0, uint32_t rows, uint32_t nValid) {
+    const uint32_t nt = t_->nTile, blocks = CeilDiv(nValid, 8), gap = nt / 8 - blocks;  // 32 B blocks of int32
+    AscendC::DataCopy(buf.Get<int32_t>()[r0 * nt], slot[uint64_t(my0) * nt],
+                      AscendC::DataCopyParams(uint16_t(rows), uint16_t(blocks), uint16_t(gap), uint16_t(gap)));
   }
 
   __aicore__ inline void Share(const QGemmItem& it, uint32_t& my0, uint32_t& rows) const {
