@@ -9,6 +9,8 @@ by ~1e-7.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -294,20 +296,51 @@ FIRST_TILE_CASES = [(4, 2500, [1, 0, 2, 1], torch.int32, True), (3, 1100, [0, 3]
 def test_one_row_a_core_loads_the_first_tiles_scales_first(rows, half, groups, dtype, smooth, activate_left):
     g = torch.Generator().manual_seed(rows * 31 + half)
     x, kw = _inputs(rows, half, dtype, groups, g, smooth=smooth)
-    _check(x, kw, activate_left)
+    with ai_cores(rows):  # two vector cores a row, too few to split it: one core, one whole row
+        _check(x, kw, activate_left)
 
 
+# Few rows (decode): a row's columns are cut over several cores (tiling `split`), which exchange their
+# part's max |s| through the GM workspace after SyncAll. Each row's largest |s| is put in one core's part
+# only (first, middle, last: a ragged one), so the other cores of the row quantize with a max they only
+# get from the exchange; rows past sum(group_index) are zeros on all their cores. (rows, H, groups, x
+# dtype, smooth, AI cores): the last case cuts H = 8192 over 4 vector cores, parts of two tiles whose
+# first tile's scales load first.
+SPLIT_CASES = [(1, 2048, [0, 1], torch.int32, False, None), (8, 2048, [3, 0, 2, 1], torch.int32, True, None),
+               (3, 3000, None, torch.bfloat16, True, None), (1, 8192, [1], torch.int32, True, 2)]
+
+
+@pytest.mark.parametrize("activate_left", [True, False])
+@pytest.mark.parametrize("rows,half,groups,dtype,smooth,cores", SPLIT_CASES)
+def test_split_rows_exchange_the_max(rows, half, groups, dtype, smooth, cores, activate_left):
+    g = torch.Generator().manual_seed(rows * 37 + half)
+    x, kw = _inputs(rows, half, dtype, groups, g, smooth=smooth)
+    spikes = [[0, half // 2 + 1, half - 1][r % 3] for r in range(rows)]
+    for r, p in enumerate(spikes):  # both halves large and positive: silu(a) * b is the row's max there
+        x[r, p] = x[r, half + p] = 2**30 if dtype == torch.int32 else 500
+    with ai_cores(cores) if cores else contextlib.nullcontext():
+        y, scale = _check(x, kw, activate_left)
+        launched = cpu_module().last_launch()["cores"]
+    assert launched > rows and launched % rows == 0, launched
+    valid = rows if groups is None else min(rows, sum(groups))
+    assert all(y[r, p] == 127 for r, p in enumerate(spikes[:valid]))
+    assert (y[valid:] == 0).all() and (scale[valid:] == 0).all()
+
+
+@pytest.mark.parametrize("cores", [None, 3])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.int32])
-def test_nan_in_a_later_tile_gives_a_nan_scale(dtype):
+def test_nan_in_a_later_tile_gives_a_nan_scale(dtype, cores):
     # Regression (the row max of dynamic_quant's bug, shared here): a NaN tile max after the first
     # tile was dropped by `m > rowMax`; the row's scale must be NaN and its int8 0, as the reference's.
+    # All cores: each row split over cores (the NaN comes through the exchange); 3 AI cores: whole rows.
     g = torch.Generator().manual_seed(4)
     x, kw = _inputs(3, 2500, dtype, None, g, smooth=True, shared_ws=True)
     if dtype == torch.int32:
         kw["weight_scale"][2 * 1024 + 7] = float("nan")  # a weight scale of the linear half, third tile
     else:
         x[0, 2500 + 1500] = float("nan")  # second tile of the linear half
-    y, scale = ops.dequant_swiglu_quant(x, activate_left=True, quant_mode=1, **kw)
+    with ai_cores(cores) if cores else contextlib.nullcontext():
+        y, scale = ops.dequant_swiglu_quant(x, activate_left=True, quant_mode=1, **kw)
     y_ref, scale_ref = reference.dequant_swiglu_quant(x, activate_left=True, **kw)
     assert scale_ref[0].isnan() and torch.equal(scale.isnan(), scale_ref.isnan())  # int32: a shared scale, all rows
     assert torch.equal(y, y_ref) and torch.equal(scale.nan_to_num(), scale_ref.nan_to_num())

@@ -33,15 +33,19 @@ std::tuple<at::Tensor, at::Tensor> DequantSwigluQuant(const at::Tensor& x, const
       rows, static_cast<uint32_t>(half), dtype, groups, wsRows, qsRows, activateLeft, 2 * AiCores(x.device()));
   at::Tensor tilingDev = TilingOnDevice(tiling, x.device());
   const uint32_t blockDim = tiling.blockDim;
+  // Split rows exchange their cores' maxima here (written before read within the launch: no zeroing).
+  const uint64_t workspaceBytes = ascend_glm5::host::DequantSwigluQuantWorkspaceBytes(tiling);
+  at::Tensor workspace = workspaceBytes ? at::empty({static_cast<int64_t>(workspaceBytes)}, x.options().dtype(at::kByte))
+                                        : at::Tensor();
   const at::Tensor xc = x, ws = weightScale.value_or(at::Tensor()), as = activationScale.value_or(at::Tensor()),
                    qs = quantScale.value_or(at::Tensor()), gi = groupIndex.value_or(at::Tensor());
   // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
   LaunchOnCurrentStream("ascend_glm5_dequant_swiglu_quant",
-                        [blockDim, xc, ws, as, qs, gi, y, scale, tilingDev](void* stream) {
+                        [blockDim, xc, ws, as, qs, gi, y, scale, workspace, tilingDev](void* stream) {
                           return ascend_glm5::host::DequantSwigluQuantNpu(
                               stream, blockDim, xc.data_ptr(), DataPtrOrNull(ws), DataPtrOrNull(as),
                               DataPtrOrNull(qs), DataPtrOrNull(gi), y.data_ptr(), scale.data_ptr(),
-                              tilingDev.data_ptr());
+                              DataPtrOrNull(workspace), tilingDev.data_ptr());
                         });
   return {y, scale};
 }

@@ -1,3 +1,5 @@
+#include <vector>
+
 #include "../cpu_launch.h"
 #include "../../kernels/common/host_device.h"
 #include "dequant_swiglu_quant_host.h"
@@ -16,11 +18,14 @@ void DequantSwigluQuantCpu(const void* x, const float* weightScale, const float*
   if (rows == 0) return;
   const uint64_t width = 2ull * t.half;
   const uint64_t xBytes = rows * width * (t.dtype == kInt32 ? 4 : 2);
+  std::vector<uint8_t> workspace(DequantSwigluQuantWorkspaceBytes(t));
+  if (!workspace.empty()) AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // not zeroed on the NPU
+  uint8_t* ws = workspace.empty() ? nullptr : workspace.data();
   AscendC::emu::Launch(
       "dequant_swiglu_quant", AscendC::KernelMode::AIV_MODE, t.blockDim,
       [&] {
         dequant_swiglu_quant(GmArg(x), GmArg(weightScale), GmArg(activationScale), GmArg(quantScale), GmArg(groupIndex),
-                             GmArg(y), GmArg(scale), nullptr, GmArg(&t));
+                             GmArg(y), GmArg(scale), GmArg(ws), GmArg(&t));
       },
       {{x, xBytes},
        {weightScale, weightScale ? t.weightScaleRows * width * 4 : 0},
@@ -29,6 +34,7 @@ void DequantSwigluQuantCpu(const void* x, const float* weightScale, const float*
        {groupIndex, groupIndex ? uint64_t(t.groupCount) * 8 : 0},
        {y, rows * t.half},
        {scale, rows * 4},
+       {ws, workspace.size()},
        {&t, sizeof(t)}});
 }
 

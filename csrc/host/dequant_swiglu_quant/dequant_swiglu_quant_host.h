@@ -12,6 +12,9 @@ DequantSwigluQuantTiling MakeDequantSwigluQuantTiling(uint64_t rows, uint32_t ha
                                                       uint32_t weightScaleRows, uint32_t quantScaleRows,
                                                       bool activateLeft, uint32_t aivCores);
 
+// GM workspace the launch needs (0 unless rows are split over cores: 32 bytes per core then).
+uint64_t DequantSwigluQuantWorkspaceBytes(const DequantSwigluQuantTiling& t);
+
 // x [rows, 2*half] int32/fp16/bf16; weightScale [weightScaleRows, 2*half] fp32 and activationScale
 // [rows] fp32 (int32 x only, else null); quantScale [quantScaleRows, half] fp32 or null; groupIndex
 // [groupCount] int64 or null; y [rows, half] int8; scale [rows] fp32.
@@ -23,6 +26,7 @@ void DequantSwigluQuantCpu(const void* x, const float* weightScale, const float*
 // NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN. Returns the aclrtlaunch
 // status (0: launched).
 uint32_t DequantSwigluQuantNpu(void* stream, uint32_t blockDim, void* x, void* weightScale, void* activationScale,
-                               void* quantScale, void* groupIndex, void* y, void* scale, void* tilingOnDevice);
+                               void* quantScale, void* groupIndex, void* y, void* scale, void* workspace,
+                               void* tilingOnDevice);
 
 }  // namespace ascend_glm5::host

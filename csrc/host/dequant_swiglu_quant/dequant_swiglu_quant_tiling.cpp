@@ -17,7 +17,21 @@ uint32_t UbBytes(const DequantSwigluQuantTiling& t, uint32_t slots) {
   return 2 * AlignUp(2 * t.chunk * xBytes, 32) + 2 * AlignUp(t.chunk, 32)  // input and output queues
          + span * 4 + slots * paramFloats * 4                             // fp32 row, group scales
          + 3 * t.chunk * 4 + t.chunk * 2 + AlignUp((8 + 2 * 64) * 4, 32)   // work tiles, small values
-         + AlignUp(groupWindow * 8, 32) + AlignUp(groupWindow, 8) * 4;  // group_index window, as int64 and int32
+         + AlignUp(groupWindow * 8, 32) + AlignUp(groupWindow, 8) * 4  // group_index window, as int64 and int32
+         + (t.split > 1 ? t.split * kDequantSwigluQuantSplitSlotBytes : 0);  // a split row's maxima
+}
+
+// Few rows (decode): a row's columns cut over the cores there are for it, at least
+// kDequantSwigluQuantSplitMinCols each; its cores exchange their parts' max after SyncAll.
+void SplitRows(DequantSwigluQuantTiling& t, uint64_t rows, uint32_t aivCores) {
+  const uint64_t coresPerRow = rows ? aivCores / rows : 0;
+  const uint32_t most = t.half / kDequantSwigluQuantSplitMinCols;
+  if (coresPerRow < kDequantSwigluQuantSplitMinCores || most < 2) return;
+  const uint32_t cores = static_cast<uint32_t>(std::min<uint64_t>(coresPerRow, most));
+  t.partCols = AlignUp(CeilDiv(t.half, cores), 64);
+  t.split = CeilDiv(t.half, t.partCols);  // every core of the row gets columns
+  t.chunk = std::min(kDequantSwigluQuantChunk, t.partCols);
+  t.blockDim = static_cast<uint32_t>(rows) * t.split;
 }
 
 }  // namespace
@@ -48,8 +62,15 @@ DequantSwigluQuantTiling MakeDequantSwigluQuantTiling(uint64_t rows, uint32_t ha
   t.quantScaleRows = quantScaleRows;
   t.activateLeft = activateLeft ? 1 : 0;
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(rows, aivCores)));
+  t.split = 1;
+  t.partCols = half;
+  SplitRows(t, rows, aivCores);
   t.paramSlots = UbBytes(t, 2) <= kDequantSwigluQuantUbBytes ? 2 : 1;
   return t;
+}
+
+uint64_t DequantSwigluQuantWorkspaceBytes(const DequantSwigluQuantTiling& t) {
+  return t.split > 1 ? uint64_t(t.blockDim) * kDequantSwigluQuantSplitSlotBytes : 0;
 }
 
 }  // namespace ascend_glm5::host

@@ -8,6 +8,8 @@
 // with its fp32 scale, exactly as dynamic_quant does. The next tile's load is issued before the
 // current tile is computed, also across rows. The group of a row comes from group_index (counts),
 // scanned once per core; a group's scales are loaded when the first row of the group arrives.
+// Few rows (decode): a row's columns are cut over several cores instead, which exchange their
+// part's max through the GM workspace after SyncAll.
 // GM traffic: x read once, y and the scales written once, the scales of each group a core meets
 // read once by that core.
 #include "kernel_operator.h"
@@ -26,11 +28,23 @@ template <typename T>
 class DequantSwigluQuantKernel {
  public:
   __aicore__ inline void Init(GM_ADDR x, GM_ADDR weightScale, GM_ADDR activationScale, GM_ADDR quantScale,
-                              GM_ADDR groupIndex, GM_ADDR y, GM_ADDR scale, const DequantSwigluQuantTiling& t) {
+                              GM_ADDR groupIndex, GM_ADDR y, GM_ADDR scale, GM_ADDR workspace,
+                              const DequantSwigluQuantTiling& t) {
     t_ = t;
     rows_ = (uint64_t(t.rowsHi) << 32) | t.rowsLo;
-    SplitEvenly(rows_, t.blockDim, GetBlockIdx(), rowBegin_, rowEnd_);
-    chunks_ = CeilDiv(t.half, t.chunk);
+    if (t.split > 1) {  // columns [colBegin_, colBegin_ + cols_) of one row per core; rows * split = blockDim
+      rowBegin_ = GetBlockIdx() / t.split;
+      rowEnd_ = rowBegin_ + 1;
+      part_ = GetBlockIdx() % t.split;
+      colBegin_ = part_ * t.partCols;
+      cols_ = t.half - colBegin_ < t.partCols ? t.half - colBegin_ : t.partCols;
+      maxima_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace), uint64_t(t.blockDim) * kSlotFloats);
+      pipe_.InitBuffer(gatherBuf_, t.split * kDequantSwigluQuantSplitSlotBytes);
+    } else {
+      SplitEvenly(rows_, t.blockDim, GetBlockIdx(), rowBegin_, rowEnd_);
+      cols_ = t.half;
+    }
+    chunks_ = CeilDiv(cols_, t.chunk);
     span_ = chunks_ * t.chunk;
     const uint64_t width = 2ull * t.half;
     activeOff_ = t.activateLeft ? 0 : t.half;
@@ -93,9 +107,8 @@ class DequantSwigluQuantKernel {
         const uint32_t c = static_cast<uint32_t>(i % chunks_);
         const uint64_t row = rowBegin_ + i / chunks_;
         if (c == 0) StartRow(row);
-        if (c == 1) WaitRestOfFirstScales();
         ComputeTile(c);
-        if (c + 1 == chunks_) QuantizeRow(row);
+        if (c + 1 == chunks_) FinishRow(row);
       }
     } else if (hasRows) {
       LocalTensor<T> unused = inQue_.DeQue<T>();  // the first tile was loaded for nothing: no valid rows here
@@ -105,7 +118,7 @@ class DequantSwigluQuantKernel {
     for (uint64_t row = rowBegin_ > validEnd_ ? rowBegin_ : validEnd_; row < rowEnd_; ++row) {
       Duplicate(rowBuf_.Get<float>(), 0.0f, static_cast<int32_t>(span_));
       rowMax_ = 0.0f;
-      QuantizeRow(row);
+      FinishRow(row);
     }
     scales_.Flush();
   }
@@ -113,8 +126,9 @@ class DequantSwigluQuantKernel {
  private:
   static constexpr uint32_t kBatch = 64;  // output / activation scales per DataCopyPad
   static constexpr uint32_t kNoRow = 0xFFFFFFFFu;
+  static constexpr uint32_t kSlotFloats = kDequantSwigluQuantSplitSlotBytes / sizeof(float);
 
-  __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.half, t_.chunk, c); }
+  __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(cols_, t_.chunk, c); }
   __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
@@ -194,7 +208,7 @@ class DequantSwigluQuantKernel {
   // Loads tile i (row-major over this core's rows): both halves into one input buffer.
   __aicore__ inline void CopyIn(uint64_t i) {
     const uint32_t c = static_cast<uint32_t>(i % chunks_);
-    const uint64_t offset = (rowBegin_ + i / chunks_) * 2 * t_.half + uint64_t(c) * t_.chunk;
+    const uint64_t offset = (rowBegin_ + i / chunks_) * 2 * t_.half + colBegin_ + uint64_t(c) * t_.chunk;
     LocalTensor<T> tile = inQue_.AllocTensor<T>();
     CopyGmToUb(tile, x_[offset + activeOff_], TileLen(c));
     CopyGmToUb(tile[t_.chunk], x_[offset + linearOff_], TileLen(c));
@@ -218,12 +232,18 @@ class DequantSwigluQuantKernel {
       s = FreeSlot();
       LoadGroupScales(s, group_);
     }
+    // A one-row core's tile waits for them after its casts (WaitTileScales), which need no scales.
+    // A core of several rows waits here: its loads bound it, and casting first measured slower
+    // there (B = 16: 6,744 -> 6,776 cycles).
     if (firstTilePending_) {
-      WaitFlag<HardEvent::MTE2_V>(firstTileScales_);  // the rest: WaitRestOfFirstScales
+      tileScales_ = firstTileScales_;  // the rest: WaitRestOfFirstScales
+      tileScalesPending_ = true;
     } else if (loadPending_[s]) {
-      WaitFlag<HardEvent::MTE2_V>(paramLoaded_[s]);
+      tileScales_ = paramLoaded_[s];
+      tileScalesPending_ = true;
       loadPending_[s] = false;
     }
+    if (rowEnd_ - rowBegin_ > 1) WaitTileScales(0);
     slot_ = s;
     if (t_.paramSlots == 2 && t_.groupCount && groupEnd_ < validEnd_) {
       uint32_t next = group_ + 1;
@@ -261,24 +281,35 @@ class DequantSwigluQuantKernel {
       CopyGroupScales(s, g, weights, smooth, 0, t_.chunk);
       SetFlag<HardEvent::MTE2_V>(firstTileScales_);
       firstTilePending_ = true;
-      CopyGroupScales(s, g, weights, smooth, t_.chunk, t_.half - t_.chunk);
+      CopyGroupScales(s, g, weights, smooth, t_.chunk, cols_ - t_.chunk);
     } else {
-      CopyGroupScales(s, g, weights, smooth, 0, t_.half);
+      CopyGroupScales(s, g, weights, smooth, 0, cols_);
     }
     if (weights) weightScaleRow_[s] = WeightScaleRow(g);
     if (smooth) quantScaleRow_[s] = QuantScaleRow(g);
     SetFlag<HardEvent::MTE2_V>(paramLoaded_[s]);
     loadPending_[s] = true;
   }
-  // Columns [from, from + len) of group g's weight scales (both halves) and smooth scale -> slot s.
+  // Columns [from, from + len) of this core's columns of group g's weight scales (both halves) and
+  // smooth scale -> slot s.
   __aicore__ inline void CopyGroupScales(uint32_t s, uint32_t g, bool weights, bool smooth, uint32_t from, uint32_t len) {
     LocalTensor<float> p = Params(s);
+    const uint64_t col = colBegin_ + from;
     if (weights) {
-      const uint64_t base = uint64_t(WeightScaleRow(g)) * 2 * t_.half + from;
+      const uint64_t base = uint64_t(WeightScaleRow(g)) * 2 * t_.half + col;
       CopyGmToUb(p[from], weightScale_[base + activeOff_], len);
       CopyGmToUb(p[span_ + from], weightScale_[base + linearOff_], len);
     }
-    if (smooth) CopyGmToUb(p[quantScaleOffset_ + from], quantScale_[uint64_t(QuantScaleRow(g)) * t_.half + from], len);
+    if (smooth) CopyGmToUb(p[quantScaleOffset_ + from], quantScale_[uint64_t(QuantScaleRow(g)) * t_.half + col], len);
+  }
+  // Tile c's scales: on a row's first tile those UseGroupScales left unwaited, on the second the
+  // rest of the core's first group's.
+  __aicore__ inline void WaitTileScales(uint32_t c) {
+    if (c == 0 && tileScalesPending_) {
+      WaitFlag<HardEvent::MTE2_V>(tileScales_);
+      tileScalesPending_ = false;
+    }
+    if (c == 1) WaitRestOfFirstScales();
   }
   // Before the second tile of the core's first row: the rest of its group's scales.
   __aicore__ inline void WaitRestOfFirstScales() {
@@ -314,6 +345,7 @@ class DequantSwigluQuantKernel {
     ToFloat(a, tile, len);
     ToFloat(b, tile[t_.chunk], len);
     inQue_.FreeTensor(tile);
+    if (paramFloats_) WaitTileScales(c);
     LocalTensor<float> minusA = e;
     if (t_.weightScaleRows) {  // (x * weight_scale) * -activation_scale: both halves negated, exactly
       LocalTensor<float> p = Params(slot_);
@@ -337,15 +369,42 @@ class DequantSwigluQuantKernel {
     rowMax_ = RowAbsMaxUpdate(rowMax_, m, c == 0);
   }
 
-  // q = rint(s * 127 / max) as int8; the scale max / 127 joins the batch.
+  __aicore__ inline void FinishRow(uint64_t row) {
+    if (t_.split > 1) ExchangeRowMax(row);
+    QuantizeRow(row);
+  }
+
+  // Split row: this core's max goes to its workspace slot; after SyncAll it reads the slots of its
+  // row's cores (one copy) and folds them as the tiles of a row are folded. Every core of the
+  // launch gets here once (a row past sum(group_index) with max 0): SyncAll needs them all.
+  __aicore__ inline void ExchangeRowMax(uint64_t row) {
+    const LocalTensor<float> mine = Small(0, 8);
+    mine.SetValue(0, rowMax_);
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    CopyUbToGm(maxima_[uint64_t(GetBlockIdx()) * kSlotFloats], mine, 1);
+    SyncAll();  // every core's slot is in GM (SyncAll drains the pipes first)
+    const LocalTensor<float> slots = gatherBuf_.Get<float>();
+    const uint32_t rowSlots = t_.split * kSlotFloats;
+    CopyGmToUb(slots, maxima_[row * rowSlots], rowSlots);
+    const TEventID toS = pipe_.FetchEventID(HardEvent::MTE2_S);
+    SetFlag<HardEvent::MTE2_S>(toS);
+    WaitFlag<HardEvent::MTE2_S>(toS);
+    for (uint32_t p = 0; p < t_.split; ++p) rowMax_ = RowAbsMaxUpdate(rowMax_, slots.GetValue(p * kSlotFloats), p == 0);
+  }
+
+  // q = rint(s * 127 / max) as int8; the scale max / 127 joins the batch (a split row's first core
+  // writes it, before its part is quantized so that the copy overlaps).
   __aicore__ inline void QuantizeRow(uint64_t row) {
-    scales_.Push(row, Int8RowScale(rowMax_));
+    if (part_ == 0) scales_.Push(row, Int8RowScale(rowMax_));
+    if (t_.split > 1) scales_.Flush();
     LocalTensor<half> h = workBuf_.GetWithOffset<half>(t_.chunk, 3 * t_.chunk * sizeof(float));
-    QuantizeRowInt8(outQue_, y_[row * t_.half], rowBuf_.Get<float>(), h, t_.half, t_.chunk, rowMax_);
+    QuantizeRowInt8(outQue_, y_[row * t_.half + colBegin_], rowBuf_.Get<float>(), h, cols_, t_.chunk, rowMax_);
   }
 
   DequantSwigluQuantTiling t_;
   uint64_t rows_ = 0, rowBegin_ = 0, rowEnd_ = 0, validEnd_ = 0;
+  uint32_t part_ = 0, colBegin_ = 0, cols_ = 0;  // this core's columns of a row: all, or a split row's part
   uint32_t chunks_ = 0, span_ = 0, activeOff_ = 0, linearOff_ = 0, quantScaleOffset_ = 0, paramFloats_ = 0;
   uint32_t group_ = 0;
   uint64_t groupEnd_ = 0;
@@ -356,6 +415,8 @@ class DequantSwigluQuantKernel {
   bool loadPending_[2] = {false, false};
   TEventID firstTileScales_ = 0, windowCopied_ = 0;
   bool firstTilePending_ = false;  // the first group's scales past its first tile are still unwaited
+  TEventID tileScales_ = 0;         // the flag a row's first tile waits for after its casts
+  bool tileScalesPending_ = false;
   uint32_t slot_ = 0;  // the slot the current row's tiles use
   float rowActivationScale_ = 0.0f;
   float rowMax_ = 0.0f;
@@ -363,9 +424,10 @@ class DequantSwigluQuantKernel {
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
-  TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_, groupBuf_, countBuf_;
+  TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_, groupBuf_, countBuf_, gatherBuf_;
   GlobalTensor<T> x_;
   GlobalTensor<float> weightScale_, activationScale_, quantScale_;
+  GlobalTensor<float> maxima_;  // split rows: one 32-byte slot per core (workspace)
   GlobalTensor<int64_t> groupIndex_;
   GlobalTensor<int8_t> y_;
 };
@@ -375,20 +437,21 @@ class DequantSwigluQuantKernel {
 extern "C" __global__ __aicore__ void dequant_swiglu_quant(GM_ADDR x, GM_ADDR weightScale, GM_ADDR activationScale,
                                                            GM_ADDR quantScale, GM_ADDR groupIndex, GM_ADDR y,
                                                            GM_ADDR scale, GM_ADDR workspace, GM_ADDR tiling) {
-  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  // MIX_AIV_1_0: vector cores only, as AIV_ONLY, with the inter-core sync hardware (SyncAll) on.
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIV_1_0);
   ascend_glm5::DequantSwigluQuantTiling t;
   ascend_glm5::LoadTiling(t, tiling);
   if (t.dtype == ascend_glm5::kInt32) {
     ascend_glm5::DequantSwigluQuantKernel<int32_t> op;
-    op.Init(x, weightScale, activationScale, quantScale, groupIndex, y, scale, t);
+    op.Init(x, weightScale, activationScale, quantScale, groupIndex, y, scale, workspace, t);
     op.Process();
   } else if (t.dtype == ascend_glm5::kBFloat16) {
     ascend_glm5::DequantSwigluQuantKernel<bfloat16_t> op;
-    op.Init(x, weightScale, activationScale, quantScale, groupIndex, y, scale, t);
+    op.Init(x, weightScale, activationScale, quantScale, groupIndex, y, scale, workspace, t);
     op.Process();
   } else {
     ascend_glm5::DequantSwigluQuantKernel<half> op;
-    op.Init(x, weightScale, activationScale, quantScale, groupIndex, y, scale, t);
+    op.Init(x, weightScale, activationScale, quantScale, groupIndex, y, scale, workspace, t);
     op.Process();
   }
 }
