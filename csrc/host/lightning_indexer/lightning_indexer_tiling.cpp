@@ -25,8 +25,9 @@ uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPair
   uint32_t bytes = tileBuffers * tile + 2 * AlignUp(m * 4, 32) + AlignUp(weighted, 8) * 8 * 4;
   if (rowSplit) bytes += 2 * rows * kLiHalfKeys * 4 + 2 * bestPairs * 4 + kLiHalfKeys * 4;  // summed scores, EmitRow's outputs, key indices
   bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
-  bytes += 2 * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
-  bytes += rows * (bestPairs + kLiCandPairs + kLiCandSparePairs) * 8;
+  const uint32_t mergePairs = bestPairs + kLiCandPairs + kLiCandSparePairs;
+  bytes += 2 * mergePairs * 8;
+  bytes += rows * ((rowSplit ? bestPairs : mergePairs) + kLiCandPairs + kLiCandSparePairs) * 8;  // LiVector::BestListPairs
   return bytes;
 }
 

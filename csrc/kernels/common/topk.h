@@ -112,10 +112,18 @@ class RunningTopK {
   // candPairs >= 64): candidates are merged into the best list when candPairs are taken, unless the
   // blocks still to come fit in the spare pairs (see Offer). earlyPairs: one block before the end,
   // the best list and the candidates are merged if they hold at most that many pairs (0: never).
+  // own: a scratch no other RunningTopK merges through, with best as long as its merge buffers
+  // (bestPairs + candPairs + sparePairs pairs): the best list then moves between best, own->mergeA and
+  // own->mergeB, each merge's output becoming it, instead of being copied back into best.
   __aicore__ inline void Init(const AscendC::LocalTensor<float>& best, uint32_t k, uint32_t bestPairs,
                               const AscendC::LocalTensor<float>& cand, uint32_t candPairs, uint32_t sparePairs = 0,
-                              uint32_t earlyPairs = 0) {
+                              uint32_t earlyPairs = 0, const TopKScratch* own = nullptr) {
     earlyPairs_ = earlyPairs;
+    rotate_ = own != nullptr;
+    if (rotate_) {
+      work_[0] = own->mergeA;
+      work_[1] = own->mergeB;
+    }
     best_ = best;
     cand_ = cand;
     k_ = k;
@@ -175,8 +183,13 @@ class RunningTopK {
     using namespace AscendC;
     if (runs_ == 0) return;
     const AscendC::LocalTensor<float> out = MergeIntoBest(s);
-    DataCopy(best_, out, AlignUp(count_, 4) * kPairFloats);  // pairs past count_ are never read
-    PipeBarrier<PIPE_V>();
+    if (rotate_) {  // the output is the best list now, the old best list's buffer a merge buffer
+      work_[outInB_ ? 1 : 0] = best_;
+      best_ = out;
+    } else {
+      DataCopy(best_, out, AlignUp(count_, 4) * kPairFloats);  // pairs past count_ are never read
+      PipeBarrier<PIPE_V>();
+    }
     if (count_ >= k_) {
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
@@ -213,7 +226,7 @@ class RunningTopK {
 
  private:
   static constexpr uint32_t kNoCut = 0xFFFFFFFFu;  // MergeIntoBest: every queue merged in full
-  // The best list and the pending candidates merged into s.mergeA or s.mergeB (returned); count_ set.
+  // The best list and the pending candidates merged into merge buffer A or B (returned); count_ set.
   // `cut` < the queues' lengths: each queue is merged only up to its first `cut` pairs (FinalFlushHead),
   // the full merge is kept for FinalFlushRest.
   __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s, uint32_t cut = kNoCut) {
@@ -224,7 +237,8 @@ class RunningTopK {
     uint32_t lens[kMaxRuns], starts[kMaxRuns], n = 0;
     bool inA = false;
     const AscendC::LocalTensor<float> runs = MergeRuns(s, lens, starts, n, inA);
-    AscendC::LocalTensor<float> out = inA ? s.mergeB : s.mergeA;
+    outInB_ = inA;
+    AscendC::LocalTensor<float> out = MergeBuffer(s, inA);
     AscendC::LocalTensor<float> lists[4] = {best_, best_, best_, best_};
     uint32_t listLens[4] = {count_, 0, 0, 0};
     for (uint32_t i = 0; i < n; ++i) {
@@ -261,8 +275,13 @@ class RunningTopK {
     return out;
   }
 
+  // The merge buffers: s.mergeA / s.mergeB, or the two the best list does not hold (rotate_).
+  __aicore__ inline AscendC::LocalTensor<float> MergeBuffer(const TopKScratch& s, bool b) const {
+    return rotate_ ? work_[b ? 1 : 0] : (b ? s.mergeB : s.mergeA);
+  }
+
   // 4-way MrgSort rounds (MergeRound) over the candidate runs until at most 3 are left (lens /
-  // starts, in pairs from the returned tensor: cand_ (no round), s.mergeA (inA) or s.mergeB); runs
+  // starts, in pairs from the returned tensor: cand_ (no round), merge buffer A (inA) or B); runs
   // start every 32 pairs in cand_ but hold only their survivors.
   __aicore__ inline AscendC::LocalTensor<float> MergeRuns(const TopKScratch& s, uint32_t* lens, uint32_t* starts,
                                                           uint32_t& n, bool& inA) {
@@ -275,7 +294,7 @@ class RunningTopK {
     AscendC::LocalTensor<float> src = cand_;
     inA = false;
     while (n > 3) {
-      const AscendC::LocalTensor<float> dst = inA ? s.mergeB : s.mergeA;
+      const AscendC::LocalTensor<float> dst = MergeBuffer(s, inA);
       n = MergeRound(dst, src, lens, starts, n, 3, 0xFFFFFFFFu);
       src = dst;
       inA = !inA;
@@ -287,6 +306,8 @@ class RunningTopK {
   AscendC::LocalTensor<float> best_, cand_;
   uint32_t k_ = 0, bestPairs_ = 0, candPairs_ = 0, sparePairs_ = 0, earlyPairs_ = 0, count_ = 0, runs_ = 0;
   uint16_t runLen_[kMaxRuns] = {};
+  bool rotate_ = false, outInB_ = false;  // (Init's own) outInB_: the last merge's output is merge buffer B
+  AscendC::LocalTensor<float> work_[2];   // rotate_: the merge buffers A and B, the two the best list is not in
   float threshold_ = 0;
   // FinalFlushHead's queues in full, for FinalFlushRest.
   AscendC::LocalTensor<float> restOut_, restLists_[4];

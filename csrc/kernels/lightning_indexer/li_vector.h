@@ -107,12 +107,12 @@ class LiVector {
     // late region, LiMerger::Carve): a list's tail can then be written from UB after SyncAll
     // (LiMerger::WriteTail).
     const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
-    const uint32_t topBytes = (2 * mergePairs + rows * (t_->bestPairs + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
+    const uint32_t topBytes = (2 * mergePairs + rows * (BestListPairs() + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
     arena_.Seek((kArenaBytes - topBytes) & ~31u);
     scratch_.mergeA = Take<float>(mergePairs * kPairFloats);
     scratch_.mergeB = Take<float>(mergePairs * kPairFloats);
     for (uint32_t g = 0; g < rows; ++g) {
-      best_[g] = Take<float>(t_->bestPairs * kPairFloats);
+      best_[g] = Take<float>(BestListPairs() * kPairFloats);
       cand_[g] = Take<float>((kLiCandPairs + kLiCandSparePairs) * kPairFloats);
     }
   }
@@ -129,7 +129,7 @@ class LiVector {
     for (uint32_t g = 0; g < rows; ++g) {
       visible[g] = plan_.Row(row0 + g).visible;
       topk_[g].Init(best_[g], t_->sparseCount, t_->bestPairs, cand_[g], kLiCandPairs, kLiCandSparePairs,
-                    t_->tileBuffers > 1 ? kEarlyMergePairs : 0);
+                    t_->tileBuffers > 1 ? kEarlyMergePairs : 0, t_->rowSplit ? nullptr : &scratch_);
     }
     const int32_t lo = item.keyBegin + int32_t(sub) * item.halfKeys;
     const int32_t hi = lo + item.halfKeys < item.keyEnd ? lo + item.halfKeys : item.keyEnd;
@@ -364,6 +364,13 @@ class LiVector {
       masked = true;
     }
     if (masked) PipeBarrier<PIPE_V>();
+  }
+
+  // A row's best list buffer: k pairs, or (one row a core: decode) as long as the top-k's merge
+  // buffers, which it then has to itself, so that its best list moves between them without a copy back
+  // after each merge (RunningTopK::Init's own).
+  __aicore__ inline uint32_t BestListPairs() const {
+    return t_->rowSplit ? t_->bestPairs : t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
   }
 
   // Rows of top-k state (and score buffers) a vector core holds: its share of a group (rowSplit) or all.
