@@ -292,6 +292,19 @@ def test_decode_short_pieces_merged_two_and_three_blocks_before_the_end(keys, sp
     assert cpu_module().last_launch()["block_dim"] == (4 if keys == 2048 else 5)
 
 
+@pytest.mark.parametrize("sparse_count", [100, 2048])
+def test_decode_best_list_moves_between_merge_buffers(sparse_count):
+    # One row of 60,000 keys (halves of ~20 blocks a core): a vector core merges its candidates into
+    # its best list every 8 blocks, each merge's output becoming the best list (no copy back), which
+    # the next merge reads and whose k-th best filters the next blocks. Scores ramp up with the key
+    # (positive weights, keys scaled up to 5x), so most blocks beat the k-th best and every merge
+    # rewrites the list.
+    keys = 60000
+    q, k, w = _inputs((1, 1, 8, 128), (1, keys, 1, 128), seed=sparse_count + 11)
+    k = (k.float() * (1 + 4 * torch.arange(keys) / keys).view(1, keys, 1, 1)).bfloat16()
+    check(q, k, w.abs(), sparse_count=sparse_count, sparse_mode=0, return_value=True)
+
+
 @pytest.mark.parametrize("lens", [[3000, 7000, 2500, 9000, 4100], [2200] * 30])
 def test_batched_decode_cut_at_core_boundaries(lens):
     # Decode batches whose key ranges are cut into equal stretches per core: a row's pieces start
