@@ -972,6 +972,22 @@ def test_early_merge_weights_without_scalar_read(heads, k, kept):
             assert (t == 0).all() and not torch.signbit(t.float()).any()
 
 
+@pytest.mark.parametrize("heads, k", [(64, 2048), (32, 1500)], ids=["glm5-b1", "32-heads"])
+def test_early_merge_last_stage_by_scalar_weights(heads, k):
+    # The early merge's last stage (kept-low columns [0, 128)) weighs each piece and head with a
+    # Muls by the weight the scalar reads (WeighByScalar), and a run's columns go out in one strided
+    # copy per group of heads with the same columns (CopyRunColumns). 64 heads over 48 vector cores:
+    # runs of 2-3 heads, some with 2 whole heads in a stage; 32 heads: 5-6 chunks a core, runs
+    # starting and ending inside a head. Pieces see different keys, so their weights differ per piece
+    # and head; the output must be the reference's.
+    g = torch.Generator().manual_seed(heads + k)
+    kv_lens = [9000]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=20)
+    q[0, : heads // 2] *= 3  # half of the heads with sharper scores: weights far from uniform
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.parametrize("heads", [4, 16])
 def test_split_rows_with_more_than_three_items_per_core(heads):
     # Decode rows cut over the cores with more than 3 items a core (as GLM-5 B = 64): each item's

@@ -428,17 +428,35 @@ class SfaMerge {
     }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    for (uint32_t h = 0; h < run.hn; ++h) {
-      uint32_t lo, hi;
-      HeadCols(run, h, s0, s1, lo, hi);
-      if (lo >= hi) continue;
-      DataCopy(io_->out[(uint64_t(row) * t_->heads + run.h0 + h) * kSfaLatentDim + lo], cOut_[h * kSfaLatentDim + lo], hi - lo);
-    }
+    CopyRunColumns(run, s0, s1);
     if (!last) return;
     const uint32_t writers = run.cHi < kSfaLatentDim ? run.hn - 1 : run.hn;
     if (t_->returnLse && writers > 0) io_->IssueStats(uint64_t(row) * t_->heads + run.h0, writers, m, l);
     SetFlag<HardEvent::MTE3_V>(kEvCombineWrites);  // waited before the next run's writes
     writesPending_ = true;
+  }
+
+  // The cast columns [s0, s1) of the run's heads (cOut_) -> out: one strided copy per group of
+  // consecutive heads with the same columns (a run's first and last heads may be partial), since
+  // each GM copy has a fixed cost.
+  __aicore__ inline void CopyRunColumns(const CombineRun& run, uint32_t s0, uint32_t s1) {
+    using namespace AscendC;
+    const uint64_t rowHead = uint64_t(run.split.row) * t_->heads + run.h0;
+    for (uint32_t h = 0; h < run.hn;) {
+      uint32_t lo, hi;
+      HeadCols(run, h, s0, s1, lo, hi);
+      uint32_t n = 1;
+      for (uint32_t lo2, hi2; h + n < run.hn; ++n) {
+        HeadCols(run, h + n, s0, s1, lo2, hi2);
+        if (lo2 != lo || hi2 != hi) break;
+      }
+      if (lo < hi) {
+        const uint16_t gap = uint16_t((kSfaLatentDim - (hi - lo)) * sizeof(T) / 32);
+        DataCopy(io_->out[(rowHead + h) * kSfaLatentDim + lo], cOut_[h * kSfaLatentDim + lo],
+                 DataCopyParams(uint16_t(n), uint16_t((hi - lo) * sizeof(T) / 32), gap, gap));
+      }
+      h += n;
+    }
   }
 
   // acc[h, :] = (first) or += part[h, :] * w[h] for each of the run's hn heads: one Muls (the first
@@ -576,22 +594,29 @@ class SfaMerge {
     return n * block;
   }
   // acc's columns [s0, s1) of the run's heads = the weighed sum of LoadColumns' pieces in buf: each
-  // head weighed as its copy lands (weights: BroadcastWeights), then the pieces of all heads summed
-  // in halving rounds, the last into acc head by head. Returns the floats of buf read.
+  // head weighed as its copy lands, then the pieces of all heads summed in halving rounds, the last
+  // into acc head by head. Returns the floats of buf read. The weights: BroadcastWeights', or with
+  // `scalarWeights` the run's w_i / l (cMax_, ps floats a piece) read by the scalar (WeighByScalar).
   __aicore__ inline uint32_t MergeColumns(const AscendC::LocalTensor<float>& buf, const CombineRun& run, uint32_t s0,
-                                          uint32_t s1) {
+                                          uint32_t s1, bool scalarWeights = false) {
     using namespace AscendC;
-    const uint32_t n = uint32_t(run.split.pieces), block = StageCols(run, s0, s1);
+    const uint32_t n = uint32_t(run.split.pieces), block = StageCols(run, s0, s1), ps = AlignUp(run.hn, 8);
     if (block == 0) return 0;
-    const uint8_t blockBlocks = uint8_t(block / 8), psBlocks = uint8_t(AlignUp(run.hn, 8));
+    const uint8_t blockBlocks = uint8_t(block / 8), psBlocks = uint8_t(ps);
+    if (scalarWeights) {  // the scalar reads the weights V wrote
+      SetFlag<HardEvent::V_S>(0);
+      WaitFlag<HardEvent::V_S>(0);
+    }
     uint32_t at = 0;
     for (uint32_t h = 0; h < run.hn; ++h) {
       uint32_t lo, hi;
       HeadCols(run, h, s0, s1, lo, hi);
       if (lo >= hi) continue;
       WaitFlag<HardEvent::MTE2_V>(kEvPieces + int32_t(h));
-      for (uint32_t c = at; c < at + hi - lo; c += 64)
-        Mul(buf[c], buf[c], cBcast_[h * 8], 64, uint8_t(n), BinaryRepeatParams(1, 1, 0, blockBlocks, blockBlocks, psBlocks));
+      if (scalarWeights) WeighByScalar(buf[at], h, hi - lo, n, block, ps);
+      else
+        for (uint32_t c = at; c < at + hi - lo; c += 64)
+          Mul(buf[c], buf[c], cBcast_[h * 8], 64, uint8_t(n), BinaryRepeatParams(1, 1, 0, blockBlocks, blockBlocks, psBlocks));
       at += hi - lo;
     }
     PipeBarrier<PIPE_V>();
@@ -608,6 +633,16 @@ class SfaMerge {
     }
     PipeBarrier<PIPE_V>();
     return n * block;
+  }
+  // Head h's `cols` columns of each of the n pieces at buf (piece stride `block`) times its weight
+  // w_i / l (cMax_[i * ps + h], which the scalar may read): one Muls per piece, at one cycle a
+  // repeat where the Mul by the broadcast weights takes two (the same products, bit for bit).
+  __aicore__ inline void WeighByScalar(const AscendC::LocalTensor<float>& buf, uint32_t h, uint32_t cols, uint32_t n,
+                                       uint32_t block, uint32_t ps) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const float w = cMax_.GetValue(i * ps + h);
+      AscendC::Muls(buf[i * block], buf[i * block], w, int32_t(cols));
+    }
   }
   // Whether the run has columns in [s0, s1).
   __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
@@ -637,7 +672,8 @@ class SfaMerge {
     // Columns [half, 512) are final: cast and written while the lower half's copies land (after the
     // whole-piece post, which a barrier on MTE3 would otherwise hold behind these writes).
     WriteRunColumns(run, cM_, cL_, half, kSfaLatentDim, false);
-    MergeColumns(cLoad_[at], run, 0, half);
+    // The last stage's weights by the scalar: V is idle until its copies land, and then on the path.
+    MergeColumns(cLoad_[at], run, 0, half, true);
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
