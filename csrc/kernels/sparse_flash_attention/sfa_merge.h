@@ -620,7 +620,7 @@ class SfaMerge {
       at += hi - lo;
     }
     PipeBarrier<PIPE_V>();
-    const uint32_t m = Halve<false>(buf, n, block, 2);
+    const uint32_t m = Halve<false>(buf, scalarWeights ? n - n / 2 : n, block, 2);
     at = 0;
     for (uint32_t h = 0; h < run.hn; ++h) {
       uint32_t lo, hi;
@@ -634,15 +634,20 @@ class SfaMerge {
     PipeBarrier<PIPE_V>();
     return n * block;
   }
-  // Head h's `cols` columns of each of the n pieces at buf (piece stride `block`) times its weight
-  // w_i / l (cMax_[i * ps + h], which the scalar may read): one Muls per piece, at one cycle a
-  // repeat where the Mul by the broadcast weights takes two (the same products, bit for bit).
+  // Head h's `cols` columns of the n pieces at buf (piece stride `block`), each times its weight
+  // w_i / l (cMax_[i * ps + h], which the scalar may read), with the first halving round fused
+  // (Halve's: piece i + keep onto piece i, keep = n - n / 2): a Muls on each piece that stays, then
+  // an Axpy of each other piece onto its pair, which rounds the product, then the sum, as the Mul
+  // and the Add did (bit for bit). Muls and Axpy take one and two cycles a repeat, where the Mul by
+  // the broadcast weights and the round's Add take two each. The caller sums the keep pieces left.
   __aicore__ inline void WeighByScalar(const AscendC::LocalTensor<float>& buf, uint32_t h, uint32_t cols, uint32_t n,
                                        uint32_t block, uint32_t ps) {
-    for (uint32_t i = 0; i < n; ++i) {
-      const float w = cMax_.GetValue(i * ps + h);
-      AscendC::Muls(buf[i * block], buf[i * block], w, int32_t(cols));
-    }
+    using namespace AscendC;
+    const uint32_t keep = n - n / 2;
+    for (uint32_t i = 0; i < keep; ++i) Muls(buf[i * block], buf[i * block], cMax_.GetValue(i * ps + h), int32_t(cols));
+    PipeBarrier<PIPE_V>();
+    for (uint32_t i = 0; i + keep < n; ++i)
+      Axpy(buf[i * block], buf[(i + keep) * block], cMax_.GetValue((i + keep) * ps + h), int32_t(cols));
   }
   // Whether the run has columns in [s0, s1).
   __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
