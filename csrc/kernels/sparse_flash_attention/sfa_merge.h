@@ -440,7 +440,6 @@ class SfaMerge {
   // consecutive heads with the same columns (a run's first and last heads may be partial), since
   // each GM copy has a fixed cost.
   __aicore__ inline void CopyRunColumns(const CombineRun& run, uint32_t s0, uint32_t s1) {
-    using namespace AscendC;
     const uint64_t rowHead = uint64_t(run.split.row) * t_->heads + run.h0;
     for (uint32_t h = 0; h < run.hn;) {
       uint32_t lo, hi;
@@ -450,11 +449,7 @@ class SfaMerge {
         HeadCols(run, h + n, s0, s1, lo2, hi2);
         if (lo2 != lo || hi2 != hi) break;
       }
-      if (lo < hi) {
-        const uint16_t gap = uint16_t((kSfaLatentDim - (hi - lo)) * sizeof(T) / 32);
-        DataCopy(io_->out[(rowHead + h) * kSfaLatentDim + lo], cOut_[h * kSfaLatentDim + lo],
-                 DataCopyParams(uint16_t(n), uint16_t((hi - lo) * sizeof(T) / 32), gap, gap));
-      }
+      if (lo < hi) io_->WriteColumns(rowHead + h, n, lo, hi, cOut_[h * kSfaLatentDim]);
       h += n;
     }
   }

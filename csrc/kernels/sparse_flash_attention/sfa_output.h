@@ -45,6 +45,14 @@ struct SfaOutput {
     GmFlagAdd(rowFlags[uint64_t(item.row) * kSfaRowFlagWords + word], 1, scratch);
   }
 
+  // out rows [outRow, + n), columns [lo, hi) (multiples of 16) = those of `rows` (n rows of 512,
+  // cast already): one strided copy.
+  __aicore__ inline void WriteColumns(uint64_t outRow, uint32_t n, uint32_t lo, uint32_t hi, const AscendC::LocalTensor<T>& rows) {
+    const uint16_t gap = uint16_t((kSfaLatentDim - (hi - lo)) * sizeof(T) / 32);
+    AscendC::DataCopy(out[outRow * kSfaLatentDim + lo], rows[lo],
+                      AscendC::DataCopyParams(uint16_t(n), uint16_t((hi - lo) * sizeof(T) / 32), gap, gap));
+  }
+
   // out rows [row * N1 + head0, + h) = zeros (and m = l = 0 if asked), through `stage` (up to
   // kSfaStageRows rows of floats); `zeros` (AlignUp(h, 8) floats) is overwritten.
   __aicore__ inline void WriteZeroRows(uint32_t row, uint32_t head0, uint32_t h, const AscendC::LocalTensor<float>& stage,
