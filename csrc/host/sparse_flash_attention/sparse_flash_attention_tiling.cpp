@@ -30,6 +30,13 @@ constexpr uint32_t kSortMaxKeysPerSelected = 2;
 bool SortsRow(int32_t end, uint32_t sparseCount) {
   return end > 0 && uint64_t(end) <= uint64_t(kSortMaxKeysPerSelected) * sparseCount;
 }
+// A row of a split launch (decode) is sorted in steps (kSfaSortSteps) when it sees at most this
+// many keys per selected one: at GLM-5's 8K contexts (2048 of 8192) about a quarter of a sorted
+// list's neighbours are contiguous, which takes ~14 % of the cube's row copies off (sfa-sort).
+constexpr uint32_t kStepSortMaxKeysPerSelected = 4;
+bool StepSortsRow(int32_t end, uint32_t sparseCount) {
+  return end > 0 && uint64_t(end) <= uint64_t(kStepSortMaxKeysPerSelected) * sparseCount;
+}
 
 // The merge of split rows (SfaMerge::Combine) gives vector core v the (split, head) units
 // [bounds[v], bounds[v + 1]). A unit's merge costs about its row's pieces (each loaded and weighed)
@@ -129,7 +136,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   if (!split && SfaSortFits(p.heads)) {
     for (uint32_t r = 0; r < p.numRows; ++r) {
       const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
-      table[size_t(r) * kSfaRecordWords + 3] = SortsRow(end, p.sparseCount) ? 1 : 0;
+      table[size_t(r) * kSfaRecordWords + 3] = SortsRow(end, p.sparseCount) ? kSfaSortWhole : 0;
     }
   }
   // A split launch shares out the selected positions in grains of kSfaPieceGrain rows rather than
@@ -200,6 +207,38 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.numSplits = static_cast<uint32_t>(splits.size());
   t.numPieces = pieces;
 
+  // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
+  // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
+  // instead of two for the cube too, and the rows the vector cores gather cross L2 twice more (the
+  // gather slot): the cube then takes 26 of every 64 (the vector cores 2 x 38 of 128; the modeled
+  // optimum at GLM-5 decode B = 64 / 16 since half the P . V columns stay in L0C over an item,
+  // sfa-tune6; 2 x 32 before).
+  const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
+  const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
+  const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
+  // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
+  // only tile with nothing to overlap: their smaller share of 2 x 24 keeps that chain shorter (2 x 32
+  // until the vector cores kept their list in UB; GLM-5 B = 1, 32K, cycles: 2 x 32 19,571, 2 x 24
+  // 19,529, 2 x 20 19,534, 2 x 38 19,925, 2 x 44 20,303; all 40 vector cores' and the cube's row
+  // copies share the bandwidth, so more rows on the vector cores cost the cube's copies more).
+  // Rows sorted into runs (SfaRow::sorted: GLM-5 prefill rows that see up to 2K keys) cost few
+  // copies each, so the bytes count: the cube's GM -> L1 path is the faster one, and the vector
+  // cores' rows cross L2 twice more. The cube takes 40 of every 64 of them (measured at prefill
+  // S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 / 2544 us, 2 x 4 751 at 1024; S = 4096 /
+  // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : 19;
+  const uint32_t sortedPer64 = std::min<uint32_t>(12, aivPer64);
+  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
+  t.sortAivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(sortedPer64 * tileRows / 64, rowsPerCore) : 0;
+  t.gatherSlotBytes = tileRows * rowBytes;
+  // A split launch's rows are sorted in steps on the vector cores that gather (both keep a list).
+  if (split && SfaStepSortFits(p.heads) && t.aivRows > 0) {
+    for (uint32_t r = 0; r < p.numRows; ++r) {
+      const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
+      if (StepSortsRow(end, p.sparseCount)) table[size_t(r) * kSfaRecordWords + 3] = kSfaSortSteps;
+    }
+  }
+
   // Items grouped by core, then the split rows, then the core heads.
   t.itemOffset = p.numRows * kSfaRecordWords;
   std::vector<int32_t> offsets{0};
@@ -227,31 +266,6 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
     std::copy_n(table.begin() + size_t(it.row) * kSfaRecordWords, kSfaRecordWords, table.begin() + head + 2 + kSfaRecordWords);
   }
   if (t.numSplits > 0) table.resize(SfaRowFlagOffset(t) + size_t(p.numRows) * kSfaRowFlagWords, 0);  // the row flags
-
-  // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
-  // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
-  // instead of two for the cube too, and the rows the vector cores gather cross L2 twice more (the
-  // gather slot): the cube then takes 26 of every 64 (the vector cores 2 x 38 of 128; the modeled
-  // optimum at GLM-5 decode B = 64 / 16 since half the P . V columns stay in L0C over an item,
-  // sfa-tune6; 2 x 32 before).
-  const uint32_t rowBytes = (kSfaQkDim + (p.separateValue ? kSfaLatentDim : 0)) * 2;
-  const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
-  const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
-  // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
-  // only tile with nothing to overlap: their smaller share of 2 x 24 keeps that chain shorter (2 x 32
-  // until the vector cores kept their list in UB; GLM-5 B = 1, 32K, cycles: 2 x 32 19,571, 2 x 24
-  // 19,529, 2 x 20 19,534, 2 x 38 19,925, 2 x 44 20,303; all 40 vector cores' and the cube's row
-  // copies share the bandwidth, so more rows on the vector cores cost the cube's copies more).
-  // Rows sorted into runs (SfaRow::sorted: GLM-5 prefill rows that see up to 2K keys) cost few
-  // copies each, so the bytes count: the cube's GM -> L1 path is the faster one, and the vector
-  // cores' rows cross L2 twice more. The cube takes 40 of every 64 of them (measured at prefill
-  // S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 / 2544 us, 2 x 4 751 at 1024; S = 4096 /
-  // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : 19;
-  const uint32_t sortedPer64 = std::min<uint32_t>(12, aivPer64);
-  t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
-  t.sortAivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(sortedPer64 * tileRows / 64, rowsPerCore) : 0;
-  t.gatherSlotBytes = tileRows * rowBytes;
 
   // Workspace: per AI core the S / P / O rings; work slots; per item its row lists (one per vector
   // core); gather slots; per piece its partial result.

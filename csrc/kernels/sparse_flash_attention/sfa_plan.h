@@ -55,7 +55,9 @@ class SfaPlan {
     return row.end <= 0 || item.posBegin >= item.posEnd;
   }
   // The vector cores' rows of a full tile of `row` (the cube gathers the rest).
-  __aicore__ inline uint32_t AivRows(const SfaRow& row) const { return row.sorted ? t_->sortAivRows : t_->aivRows; }
+  __aicore__ inline uint32_t AivRows(const SfaRow& row) const {
+    return row.sorted == kSfaSortWhole ? t_->sortAivRows : t_->aivRows;
+  }
 
  private:
   __aicore__ inline SfaItem ReadItem(uint64_t o) const {

@@ -11,6 +11,7 @@
 #include "kernel_operator.h"
 #include "../common/host_device.h"
 #include "sfa_plan.h"
+#include "sfa_sort.h"
 
 namespace ascend_glm5 {
 
@@ -76,25 +77,22 @@ class SfaSelector {
     return listRows_;
   }
 
-  // Rows the host marks sorted (SfaRow::sorted, whole rows only) are sorted in `scratch`:
+  // Whole rows the host marks sorted (SfaRow::sorted = kSfaSortWhole) are sorted in `scratch`:
   // kSfaSortScratchBytes of UB (32-byte aligned), free whenever Select runs.
   __aicore__ inline void InitSort(const AscendC::LocalTensor<uint8_t>& scratch) {
-    uint32_t at = 0;
-    sortRows_ = Slice<int32_t>(scratch, at, kSfaMaxSparseCount);
-    sortKeys_ = Slice<float>(scratch, at, kSfaMaxSparseCount);
-    sortPairs_[0] = Slice<float>(scratch, at, 2 * kSfaMaxSparseCount);
-    sortPairs_[1] = Slice<float>(scratch, at, 2 * kSfaMaxSparseCount);
+    sortScratch_ = scratch;
     sorts_ = true;
   }
 
   // The number of selected rows of `item` (row info `row`, not Empty). With `write` (one vector
   // core per AI core), also writes their cache rows to the item's list in GM: in order, or in
-  // increasing cache row for a whole row marked sorted (with InitSort).
+  // increasing cache row for a whole row marked kSfaSortWhole (with InitSort).
   __aicore__ inline uint32_t Select(const SfaItem& item, const SfaRow& row, bool write,
                                     const AscendC::GlobalTensor<int32_t>& list) {
     const uint32_t n = Run(item, row, write, list);
-    if (sorts_ && row.sorted && write && item.piece < 0 && n > 1) {
-      SortRows(list, n);
+    if (sorts_ && row.sorted == kSfaSortWhole && write && item.piece < 0 && n > 1) {
+      sorter_.Start(sortScratch_, list, n);
+      sorter_.Finish();
       headRows_ = 0;
       listRows_ = 0;
     }
@@ -324,50 +322,10 @@ class SfaSelector {
     WaitFlag<HardEvent::MTE3_V>(0);
   }
 
-  // list[0, n) in increasing cache row: Sort32 and 4-way MrgSort of (-row, row) pairs (descending
-  // keys, so increasing rows), padded with -inf keys to 32 * 4^k pairs. The rows travel as the pairs'
-  // uint32 indices, so they stay exact; only the keys pass through fp32 (an inexact key above 2^24
-  // only weakens the runs).
-  __aicore__ inline void SortRows(const AscendC::GlobalTensor<int32_t>& list, uint32_t n) {
-    using namespace AscendC;
-    uint32_t pairs = 32;
-    while (pairs < n) pairs *= 4;
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // the list's chunks are in GM
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::V_MTE2>(0);  // the scratch's previous user is done
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(sortRows_, list, DataCopyExtParams(1, n * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
-    SetMaskNorm();
-    ResetMask();
-    Duplicate(sortKeys_, -__builtin_huge_valf(), int32_t(pairs));
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    PipeBarrier<PIPE_V>();
-    Cast(sortKeys_, sortRows_, RoundMode::CAST_NONE, int32_t(n));
-    PipeBarrier<PIPE_V>();
-    Muls(sortKeys_, sortKeys_, -1.0f, int32_t(n));
-    PipeBarrier<PIPE_V>();
-    const LocalTensor<uint32_t> rows = sortRows_.ReinterpretCast<uint32_t>();
-    Sort32(sortPairs_[0], sortKeys_, rows, int32_t(pairs / 32));
-    PipeBarrier<PIPE_V>();
-    uint32_t src = 0;
-    for (uint32_t len = 32; len < pairs; len *= 4, src ^= 1) {
-      const LocalTensor<float> q = sortPairs_[src];
-      const uint16_t lens[4] = {uint16_t(len), uint16_t(len), uint16_t(len), uint16_t(len)};
-      MrgSort(sortPairs_[src ^ 1], MrgSortSrcList<float>(q, q[2 * len], q[4 * len], q[6 * len]),
-              MrgSort4Info(lens, false, 0b1111, uint16_t(pairs / (4 * len))));
-      PipeBarrier<PIPE_V>();
-    }
-    Extract(sortKeys_, rows, sortPairs_[src], int32_t(pairs / 32));
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopyPad(list, sortRows_, DataCopyExtParams(1, n * 4, 0, 0, 0));
-  }
-
   const SparseFlashAttentionTiling* t_ = nullptr;
   AscendC::GlobalTensor<int32_t> indices_, blockTable_;
-  AscendC::LocalTensor<int32_t> sortRows_;
-  AscendC::LocalTensor<float> sortKeys_, sortPairs_[2];
+  AscendC::LocalTensor<uint8_t> sortScratch_;
+  SfaRowSorter sorter_;
   bool sorts_ = false;
   AscendC::LocalTensor<int32_t> idx_, ids_, q_, tmp_, table_, prefix_, chunk_, all_;
   AscendC::LocalTensor<int32_t> head_;  // the last Select's first list entries (headRows_ of them)

@@ -29,6 +29,7 @@
 #include "sfa_output.h"
 #include "sfa_plan.h"
 #include "sfa_select.h"
+#include "sfa_sort.h"
 
 namespace ascend_glm5 {
 
@@ -98,8 +99,14 @@ class SfaVector {
       // -0.7 %); with fewer (B = 16 and below) after it (read first: B = 16 at 128K +0.16 %, the
       // separate rope +0.23 %).
       const SfaItem info = itemFirst_ ? plan_.Item(uint32_t(work.item)) : SfaItem{};
-      // One item ahead: the cube takes the next item's rows after this item's last scores.
+      if (sorter_.Pending()) FinishSort();  // the cube waits for its slot before this item's tiles
+      // One item ahead: the cube takes the next item's rows after this item's last scores. An item
+      // selected here may be sorted over this item's tiles (SortStep).
+      const uint32_t tiles = CeilDiv(work.count, t_->tileRows);
+      sortWindow_ = tiles >= kSortMinTiles;
       Ensure(1);
+      sortWindow_ = false;
+      uint32_t k = 0;
       cursor.Reset(uint32_t(work.item), itemFirst_ ? info : plan_.Item(uint32_t(work.item)), work.count, t_->tileRows,
                    work.aivRows);
       while (cursor.Next(tile)) {
@@ -109,6 +116,7 @@ class SfaVector {
         GatherPrepare(true);
         GatherStore();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
+        SortStep(k++, tiles);
         pending = tile;
         pendingParity = parity;
         hasPending = true;
@@ -214,6 +222,7 @@ class SfaVector {
   }
   __aicore__ inline void GatherLoad() {
     if (!gatherReady_ || gatherLoaded_) return;
+    if (sorter_.Pending() && int32_t(gatherTile_.item) == sortSlot_.item) FinishSort();  // its list is read now
     gather_.Load(gatherTile_, gatherCount_, lists_[uint64_t(gatherTile_.item) * t_->listWords],
                  int32_t(gatherTile_.item) == listInUb_);
     gatherLoaded_ = true;
@@ -239,6 +248,7 @@ class SfaVector {
     // starts cost more than the read-back (GLM-5 B = 64, 8K, cycles: 256,194 -> 257,398 with it).
     const bool gatherFree = (earlyMerge_ || (slot_ == 0 && keepFirstList_)) && t_->aivRows > 0 && gatherItem_ >= size_ &&
                             !(gatherReady_ && !gatherLoaded_);
+    if (sorter_.Pending()) FinishSort();  // slots are posted in order; the stage is the selector's
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
       const SfaRow row = plan_.Row(uint32_t(item.row));
@@ -248,6 +258,11 @@ class SfaVector {
         continue;
       }
       aivRows = plan_.AivRows(row);
+      if (sortWindow_ && row.sorted == kSfaSortSteps && count > 1) {  // posted once sorted (SortStep)
+        sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
+        sortSlot_ = Pending{int32_t(scan_), count, aivRows};
+        return int32_t(scan_++);
+      }
       if (gatherFree) KeepList(int32_t(scan_));
       PostSlot(int32_t(scan_), count, aivRows, true);
       return int32_t(scan_++);
@@ -269,6 +284,24 @@ class SfaVector {
     SetFlag<HardEvent::V_S>(0);  // Load reads rowIdx_ with the scalar
     WaitFlag<HardEvent::V_S>(0);
     listInUb_ = item;
+  }
+
+  // The next item's list sorted in steps (kSfaSortSteps), one or a few per tile of the current item
+  // after its softmax and Accumulate, where the vector unit is idle (a 2,048-row sort is ~5,100
+  // cycles of V: at once, it would hold up the softmax behind it). Its first step waits for the
+  // tile-0 Accumulate, which finalises the previous item in the stage. The list is posted by tile
+  // tiles - 3 (k counts the current item's tiles): the vector cores gather kSfaGatherAhead tiles
+  // ahead, so the next item's first tile at tile tiles - 2.
+  __aicore__ inline void SortStep(uint32_t k, uint32_t tiles) {
+    if (!sorter_.Pending()) return;
+    const uint32_t left = k + 3 < tiles ? tiles - 2 - k : 1;  // tiles until the deadline, this one included
+    for (uint32_t steps = CeilDiv(sorter_.StepsLeft(), left); steps > 0; --steps) sorter_.Step();
+    if (!sorter_.Pending()) PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
+  }
+  // The rest of the pending sort at once (an item, gather or selection that needs it earlier).
+  __aicore__ inline void FinishSort() {
+    sorter_.Finish();
+    PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
   }
 
   // selected: right after the item's Select, whose first list entries the slot carries.
@@ -697,6 +730,12 @@ class SfaVector {
   SfaMerge<T> merge_;   // the merge of split rows, after the items
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
+  // The next item's list is sorted in steps only over an item of at least this many tiles (two
+  // tiles or more to issue the steps on before the deadline).
+  static constexpr uint32_t kSortMinTiles = 4;
+  SfaRowSorter sorter_;
+  Pending sortSlot_ = {-1, 0, 0};  // the item being sorted, posted when its sort is done
+  bool sortWindow_ = false;  // an item selected now may be sorted in steps
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
   SfaTile gatherTile_;
   bool gatherReady_ = false, gatherLoaded_ = false;

@@ -42,7 +42,7 @@ struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
   int32_t end;      // visible key tokens [0, end) after sparse_mode; <= 0: nothing to attend
-  int32_t sorted;   // 1: the row's selected cache rows are sorted into runs (host: SfaSortRow)
+  int32_t sorted;   // kSfaSortWhole / kSfaSortSteps: its selected cache rows are sorted into runs (host)
 };
 struct SfaItem {
   int32_t row;
@@ -128,12 +128,19 @@ struct SparseFlashAttentionTiling {
 // item and tile one 64-byte line of rebase words (one word per vector core).
 // Each vector core keeps its own copy of the item lists (listWords int32 per item).
 constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { return uint64_t(t.numItems) * t.listWords * 4; }
-// Rows the host marks sorted (SfaRow::sorted: whole rows of a launch without split rows) have their
-// selected cache rows sorted (sfa_select.h SortRows): a causal prefill row selects most of the rows
-// before it in the indexer's score order, and in cache order they form runs that the gathers copy
-// at once. The scratch is the vector core's accumulator ([N1/2, 512] fp32), large enough from N1 = 64.
-constexpr uint32_t kSfaSortScratchBytes = 48 * 1024;  // rows, keys and two pair buffers of 2048
-constexpr bool SfaSortFits(uint32_t heads) { return (heads / 2) * kSfaLatentDim * 4 >= kSfaSortScratchBytes; }
+// Rows the host marks sorted (SfaRow::sorted) have their selected cache rows sorted (sfa_sort.h):
+// a row that selects a large part of the keys it sees then has runs of contiguous cache rows that
+// the gathers copy at once.
+// kSfaSortWhole: whole rows of a launch without split rows (prefill), sorted where they are
+// selected; the scratch is the vector core's accumulator ([N1/2, 512] fp32, free between items),
+// used from N1 = 64 (where it was measured).
+// kSfaSortSteps: rows of a split launch (decode), sorted in steps while the item before them runs
+// (sfa_vector.h SortStep); the scratch is the stage (free during a split launch's tiles), which
+// holds it at N1 <= 64.
+constexpr int32_t kSfaSortWhole = 1;
+constexpr int32_t kSfaSortSteps = 2;
+constexpr uint32_t kSfaSortScratchBytes = 32 * 1024;  // rows and keys of 2048, then 2048 pairs
+constexpr bool SfaSortFits(uint32_t heads) { return heads >= 64; }
 constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
 constexpr uint32_t SfaItemTiles(const SparseFlashAttentionTiling& t) { return (t.sparseCount + t.tileRows - 1) / t.tileRows; }
 constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
@@ -174,6 +181,11 @@ constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
 constexpr uint32_t kSfaStageRows = 8;     // rows of output written per copy; the smallest stage
 constexpr uint32_t kSfaOutChunkRows = 4;  // rows of the P . V tile per copy into the stage
 constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
+// Whether a split launch sorts rows in steps (kSfaSortSteps): the stage holds the sort's scratch,
+// and N1 = 64 is where it was measured (GLM-5).
+constexpr bool SfaStepSortFits(uint32_t heads) {
+  return heads >= 64 && SfaStageSlots(heads) * kSfaOutChunkRows * kSfaLatentDim * 4 >= kSfaSortScratchBytes;
+}
 constexpr uint32_t kSfaStatVectors = 12;
 // How far a score may exceed its item's reference max before P is rebased (sfa_vector.h
 // Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.

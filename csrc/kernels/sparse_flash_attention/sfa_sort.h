@@ -1,0 +1,109 @@
+// Sparse Flash Attention: an item's list of selected cache rows sorted into increasing cache row
+// (runs of contiguous rows then cost the gathers one GM copy each), in steps that a caller may
+// issue one at a time: Sort32 (with the list's read from GM), each 4-way MrgSort round, then
+// Extract and the list's write back. The rows sort as the uint32 indices of (-row, row) pairs
+// (descending keys, so increasing rows), padded with -inf keys to 32 * 4^k pairs: the rows stay
+// exact, only the keys pass through fp32 (an inexact key above 2^24 only weakens the runs).
+#pragma once
+
+#include "kernel_operator.h"
+#include "sparse_flash_attention_tiling.h"
+
+namespace ascend_glm5 {
+
+class SfaRowSorter {
+ public:
+  // Starts sorting list[0, n) (n <= kSfaMaxSparseCount, in GM once the caller's MTE3 is done) in
+  // `scratch`: kSfaSortScratchBytes of UB (32-byte aligned), the sorter's until the last step.
+  __aicore__ inline void Start(const AscendC::LocalTensor<uint8_t>& scratch, const AscendC::GlobalTensor<int32_t>& list,
+                               uint32_t n) {
+    buf_[0] = scratch.ReinterpretCast<float>();
+    buf_[1] = scratch[kSfaSortScratchBytes / 2].ReinterpretCast<float>();
+    list_ = list;
+    n_ = n;
+    pairs_ = 32;
+    rounds_ = 0;
+    for (; pairs_ < n; pairs_ *= 4) ++rounds_;
+    step_ = 0;
+    src_ = 1;  // Sort32 writes buffer 1
+    pending_ = true;
+  }
+  __aicore__ inline bool Pending() const { return pending_; }
+  // Steps left: Sort32, the MrgSort rounds, Extract.
+  __aicore__ inline uint32_t StepsLeft() const { return pending_ ? rounds_ + 2 - step_ : 0; }
+  __aicore__ inline void Finish() {
+    while (pending_) Step();
+  }
+
+  // Issues the next step; the last one leaves the sorted list in GM (on MTE3, before any later copy).
+  __aicore__ inline void Step() {
+    if (step_ == 0) SortRuns();
+    else if (step_ <= rounds_) MergeRound(32u << (2 * (step_ - 1)));
+    else WriteBack();
+    ++step_;
+  }
+
+ private:
+  // Buffer 0 holds the rows (int32, first half) and their keys (second half), buffer 1 the pairs.
+  __aicore__ inline AscendC::LocalTensor<int32_t> Rows(uint32_t b) const { return buf_[b].ReinterpretCast<int32_t>(); }
+  __aicore__ inline AscendC::LocalTensor<float> Keys(uint32_t b) const { return buf_[b][kSfaMaxSparseCount]; }
+
+  // The list -> buffer 0, its keys -row (padding -inf), and Sort32 into runs of 32 pairs in buffer 1.
+  __aicore__ inline void SortRuns() {
+    using namespace AscendC;
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // the list is in GM; the scratch's copies out are done
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::V_MTE2>(0);  // the scratch's previous vector user is done
+    WaitFlag<HardEvent::V_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+    const LocalTensor<int32_t> rows = Rows(0);
+    const LocalTensor<float> keys = Keys(0);
+    DataCopyPad(rows, list_, DataCopyExtParams(1, n_ * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    SetMaskNorm();
+    ResetMask();
+    Duplicate(keys, -__builtin_huge_valf(), int32_t(pairs_));
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    PipeBarrier<PIPE_V>();
+    Cast(keys, rows, RoundMode::CAST_NONE, int32_t(n_));
+    PipeBarrier<PIPE_V>();
+    Muls(keys, keys, -1.0f, int32_t(n_));
+    PipeBarrier<PIPE_V>();
+    Sort32(buf_[1], keys, rows.ReinterpretCast<uint32_t>(), int32_t(pairs_ / 32));
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Runs of `len` pairs -> runs of 4 * len, from one buffer into the other.
+  __aicore__ inline void MergeRound(uint32_t len) {
+    using namespace AscendC;
+    const LocalTensor<float> q = buf_[src_];
+    const uint16_t lens[4] = {uint16_t(len), uint16_t(len), uint16_t(len), uint16_t(len)};
+    MrgSort(buf_[src_ ^ 1], MrgSortSrcList<float>(q, q[2 * len], q[4 * len], q[6 * len]),
+            MrgSort4Info(lens, false, 0b1111, uint16_t(pairs_ / (4 * len))));
+    PipeBarrier<PIPE_V>();
+    src_ ^= 1;
+  }
+
+  // The sorted pairs' rows (Extract into the other buffer) -> the list in GM.
+  __aicore__ inline void WriteBack() {
+    using namespace AscendC;
+    const uint32_t dst = src_ ^ 1;
+    Extract(Keys(dst), Rows(dst).ReinterpretCast<uint32_t>(), buf_[src_], int32_t(pairs_ / 32));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopyPad(list_, Rows(dst), DataCopyExtParams(1, n_ * 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_V>(0);  // the scratch is rewritten only after the copy
+    WaitFlag<HardEvent::MTE3_V>(0);
+    SetFlag<HardEvent::MTE3_MTE2>(0);
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    pending_ = false;
+  }
+
+  AscendC::LocalTensor<float> buf_[2];
+  AscendC::GlobalTensor<int32_t> list_;
+  uint32_t n_ = 0, pairs_ = 32, rounds_ = 0, step_ = 0, src_ = 1;
+  bool pending_ = false;
+};
+
+}  // namespace ascend_glm5
