@@ -1004,3 +1004,30 @@ def test_split_rows_with_more_than_three_items_per_core(heads):
     check_decode(q, qr, key, table, idx, kv_lens)
     launch = cpu_module().last_launch()
     assert launch["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
+def test_split_rows_sorted_in_steps():
+    # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
+    # in steps over the tiles of the item before them (SfaVector::SortStep), where that item has
+    # enough tiles (a core's first item keeps its order). 40 rows of 1024 dense ids (8 tiles each,
+    # 27 grains a core: a piece, a whole row, a piece). The ids are shuffled within each 64-position
+    # grain, so every item holds the same set as with each grain's ids in increasing order: an item
+    # sorted in steps then gathers the same list in either case, and a row whose items were all
+    # sorted gives bit-equal outputs (here rows 10 and 37: whole rows after a first piece of 7 tiles
+    # or more; a split row has a piece that is a core's first item).
+    g = torch.Generator().manual_seed(71)
+    heads, rows, k = 64, 40, 1024
+    kv_lens = [1100 + 10 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g)
+    idx[5, 0, 700:] = -1  # a row cut short by a -1 (a shorter list)
+    ordered = idx.clone().reshape(rows, k // 64, 64).sort(-1).values.reshape(rows, 1, k)
+    ordered[5, 0, 700:] = -1
+    ordered[5, 0, 640:700] = idx[5, 0, 640:700].sort().values
+    shuffled = check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+    in_order = check_decode(q, qr, key, table, ordered, kv_lens)
+    def row(outs, r):  # attention_out [T1, N1, 512], softmax_max / softmax_sum [1, T1, N1]
+        return [outs[0][r], outs[1][0, r], outs[2][0, r]]
+
+    equal = [r for r in range(rows) if all(torch.equal(a, b) for a, b in zip(row(shuffled, r), row(in_order, r)))]
+    assert len(equal) >= 2

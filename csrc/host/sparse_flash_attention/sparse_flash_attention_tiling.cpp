@@ -227,7 +227,9 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 / 2544 us, 2 x 4 751 at 1024; S = 4096 /
   // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
   const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : 19;
-  const uint32_t sortedPer64 = std::min<uint32_t>(12, aivPer64);
+  // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
+  // cycles: 2 x 38 249,970, 2 x 32 253,015; more does not fit their UB).
+  const uint32_t sortedPer64 = split ? aivPer64 : std::min<uint32_t>(12, aivPer64);
   t.aivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(aivPer64 * tileRows / 64, rowsPerCore) : 0;
   t.sortAivRows = rowsPerCore >= 2 ? 2 * std::min<uint32_t>(sortedPer64 * tileRows / 64, rowsPerCore) : 0;
   t.gatherSlotBytes = tileRows * rowBytes;

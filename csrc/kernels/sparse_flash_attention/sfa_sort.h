@@ -28,9 +28,13 @@ class SfaRowSorter {
     src_ = 1;  // Sort32 writes buffer 1
     pending_ = true;
   }
+  // Steps of a sort of n rows: Sort32, a MrgSort round per 4x of runs, Extract.
+  __aicore__ inline static uint32_t Steps(uint32_t n) {
+    uint32_t steps = 2;
+    for (uint32_t pairs = 32; pairs < n; pairs *= 4) ++steps;
+    return steps;
+  }
   __aicore__ inline bool Pending() const { return pending_; }
-  // Steps left: Sort32, the MrgSort rounds, Extract.
-  __aicore__ inline uint32_t StepsLeft() const { return pending_ ? rounds_ + 2 - step_ : 0; }
   __aicore__ inline void Finish() {
     while (pending_) Step();
   }

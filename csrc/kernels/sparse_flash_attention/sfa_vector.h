@@ -103,10 +103,9 @@ class SfaVector {
       // One item ahead: the cube takes the next item's rows after this item's last scores. An item
       // selected here may be sorted over this item's tiles (SortStep).
       const uint32_t tiles = CeilDiv(work.count, t_->tileRows);
-      sortWindow_ = tiles >= kSortMinTiles;
+      sortWindow_ = tiles > 2 ? tiles - 2 : 0;
       Ensure(1);
-      sortWindow_ = false;
-      uint32_t k = 0;
+      sortWindow_ = 0;
       cursor.Reset(uint32_t(work.item), itemFirst_ ? info : plan_.Item(uint32_t(work.item)), work.count, t_->tileRows,
                    work.aivRows);
       while (cursor.Next(tile)) {
@@ -116,7 +115,7 @@ class SfaVector {
         GatherPrepare(true);
         GatherStore();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
-        SortStep(k++, tiles);
+        SortStep();
         pending = tile;
         pendingParity = parity;
         hasPending = true;
@@ -257,8 +256,10 @@ class SfaVector {
         EmptyItem(item);
         continue;
       }
+      // Sorted in steps when the current item's tiles give each step a tile of its own (B = 16, 8K,
+      // cycles: up to 3 steps a tile over short items 81,113 -> 82,425); posted once sorted (SortStep).
       aivRows = plan_.AivRows(row);
-      if (sortWindow_ && row.sorted == kSfaSortSteps && count > 1) {  // posted once sorted (SortStep)
+      if (row.sorted == kSfaSortSteps && count > 1 && sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
         sortSlot_ = Pending{int32_t(scan_), count, aivRows};
         return int32_t(scan_++);
@@ -286,19 +287,19 @@ class SfaVector {
     listInUb_ = item;
   }
 
-  // The next item's list sorted in steps (kSfaSortSteps), one or a few per tile of the current item
-  // after its softmax and Accumulate, where the vector unit is idle (a 2,048-row sort is ~5,100
-  // cycles of V: at once, it would hold up the softmax behind it). Its first step waits for the
-  // tile-0 Accumulate, which finalises the previous item in the stage. The list is posted by tile
-  // tiles - 3 (k counts the current item's tiles): the vector cores gather kSfaGatherAhead tiles
-  // ahead, so the next item's first tile at tile tiles - 2.
-  __aicore__ inline void SortStep(uint32_t k, uint32_t tiles) {
+  // The next item's list sorted in steps (kSfaSortSteps), one per tile of the current item after
+  // its softmax and Accumulate, where the vector unit is idle (a 2,048-row sort is ~5,100 cycles
+  // of V: at once, it would hold up the softmax behind it). The first step waits for the tile-0
+  // Accumulate, which finalises the previous item in the stage. NextItem sorts only where the
+  // current item's tiles - 2 tiles hold every step: the vector cores gather kSfaGatherAhead tiles
+  // ahead, so the sorted item's first tile at tile tiles - 2. The list is posted once sorted.
+  __aicore__ inline void SortStep() {
     if (!sorter_.Pending()) return;
-    const uint32_t left = k + 3 < tiles ? tiles - 2 - k : 1;  // tiles until the deadline, this one included
-    for (uint32_t steps = CeilDiv(sorter_.StepsLeft(), left); steps > 0; --steps) sorter_.Step();
+    sorter_.Step();
     if (!sorter_.Pending()) PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
   }
-  // The rest of the pending sort at once (an item, gather or selection that needs it earlier).
+  // The rest of the pending sort at once: the guard of a selection, a gather or an item that needs
+  // the list before SortStep's last tile (none does, by NextItem's window).
   __aicore__ inline void FinishSort() {
     sorter_.Finish();
     PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
@@ -730,12 +731,9 @@ class SfaVector {
   SfaMerge<T> merge_;   // the merge of split rows, after the items
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
-  // The next item's list is sorted in steps only over an item of at least this many tiles (two
-  // tiles or more to issue the steps on before the deadline).
-  static constexpr uint32_t kSortMinTiles = 4;
   SfaRowSorter sorter_;
   Pending sortSlot_ = {-1, 0, 0};  // the item being sorted, posted when its sort is done
-  bool sortWindow_ = false;  // an item selected now may be sorted in steps
+  uint32_t sortWindow_ = 0;  // tiles of the current item to sort an item selected now on
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
   SfaTile gatherTile_;
   bool gatherReady_ = false, gatherLoaded_ = false;
