@@ -39,7 +39,8 @@ class SfaRowSorter {
     while (pending_) Step();
   }
 
-  // Issues the next step; the last one leaves the sorted list in GM (on MTE3, before any later copy).
+  // Issues the next step; the last one leaves the sorted list in GM (on MTE3, before any later copy;
+  // the caller waits for it before it rewrites the scratch).
   __aicore__ inline void Step() {
     if (step_ == 0) SortRuns();
     else if (step_ <= rounds_) MergeRound(32u << (2 * (step_ - 1)));
@@ -59,8 +60,6 @@ class SfaRowSorter {
     WaitFlag<HardEvent::MTE3_MTE2>(0);
     SetFlag<HardEvent::V_MTE2>(0);  // the scratch's previous vector user is done
     WaitFlag<HardEvent::V_MTE2>(0);
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
     const LocalTensor<int32_t> rows = Rows(0);
     const LocalTensor<float> keys = Keys(0);
     DataCopyPad(rows, list_, DataCopyExtParams(1, n_ * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
@@ -97,10 +96,6 @@ class SfaRowSorter {
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopyPad(list_, Rows(dst), DataCopyExtParams(1, n_ * 4, 0, 0, 0));
-    SetFlag<HardEvent::MTE3_V>(0);  // the scratch is rewritten only after the copy
-    WaitFlag<HardEvent::MTE3_V>(0);
-    SetFlag<HardEvent::MTE3_MTE2>(0);
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
     pending_ = false;
   }
 

@@ -296,12 +296,21 @@ class SfaVector {
   __aicore__ inline void SortStep() {
     if (!sorter_.Pending()) return;
     sorter_.Step();
-    if (!sorter_.Pending()) PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
+    if (!sorter_.Pending()) PostSorted();
   }
   // The rest of the pending sort at once: the guard of a selection, a gather or an item that needs
   // the list before SortStep's last tile (none does, by NextItem's window).
   __aicore__ inline void FinishSort() {
     sorter_.Finish();
+    PostSorted();
+  }
+  // The sorted list's slot; the stage is free again once the list's copy has left it.
+  __aicore__ inline void PostSorted() {
+    using namespace AscendC;
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+    SetFlag<HardEvent::MTE3_MTE2>(0);
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
     PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
   }
 
