@@ -34,6 +34,26 @@ __aicore__ inline float RowAbsMaxUpdate(float rowMax, float tileMax, bool first)
 
 __aicore__ inline float Int8RowScale(float absMax) { return absMax / 127.0f; }
 
+// A row split over `split` cores (its cores' blocks consecutive, one slot of `slotFloats` floats
+// each in the GM workspace `maxima`): this core's part max (mine[0], already written by its pipe)
+// goes to its slot; after SyncAll the core reads its row's slots in one copy and folds them as a
+// row's tiles are folded. Every core of the launch must call it once: SyncAll needs them all.
+__aicore__ inline float ExchangeSplitRowMax(const AscendC::GlobalTensor<float>& maxima,
+                                           const AscendC::LocalTensor<float>& mine,
+                                           const AscendC::LocalTensor<float>& slots, uint32_t slotFloats,
+                                           uint32_t split, uint64_t row, AscendC::TPipe& pipe) {
+  CopyUbToGm(maxima[uint64_t(AscendC::GetBlockIdx()) * slotFloats], mine, 1);
+  AscendC::SyncAll();  // every core's slot is in GM (SyncAll drains the pipes first)
+  const uint32_t rowSlots = split * slotFloats;
+  CopyGmToUb(slots, maxima[row * rowSlots], rowSlots);
+  const AscendC::TEventID toS = pipe.FetchEventID(AscendC::HardEvent::MTE2_S);
+  AscendC::SetFlag<AscendC::HardEvent::MTE2_S>(toS);
+  AscendC::WaitFlag<AscendC::HardEvent::MTE2_S>(toS);
+  float rowMax = 0.0f;
+  for (uint32_t p = 0; p < split; ++p) rowMax = RowAbsMaxUpdate(rowMax, slots.GetValue(p * slotFloats), p == 0);
+  return rowMax;
+}
+
 // v holds integers in [-128, 127] (already rounded and saturated): narrowed through half, which
 // holds them exactly, since A2 has no direct fp32 -> int8 Cast (Cast.md); written to dst through
 // a tile of outQue (VECOUT, int8). h: half scratch of len elements.

@@ -382,15 +382,7 @@ class DequantSwigluQuantKernel {
     mine.SetValue(0, rowMax_);
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
-    CopyUbToGm(maxima_[uint64_t(GetBlockIdx()) * kSlotFloats], mine, 1);
-    SyncAll();  // every core's slot is in GM (SyncAll drains the pipes first)
-    const LocalTensor<float> slots = gatherBuf_.Get<float>();
-    const uint32_t rowSlots = t_.split * kSlotFloats;
-    CopyGmToUb(slots, maxima_[row * rowSlots], rowSlots);
-    const TEventID toS = pipe_.FetchEventID(HardEvent::MTE2_S);
-    SetFlag<HardEvent::MTE2_S>(toS);
-    WaitFlag<HardEvent::MTE2_S>(toS);
-    for (uint32_t p = 0; p < t_.split; ++p) rowMax_ = RowAbsMaxUpdate(rowMax_, slots.GetValue(p * kSlotFloats), p == 0);
+    rowMax_ = ExchangeSplitRowMax(maxima_, mine, gatherBuf_.Get<float>(), kSlotFloats, t_.split, row, pipe_);
   }
 
   // q = rint(s * 127 / max) as int8; the scale max / 127 joins the batch (a split row's first core

@@ -104,15 +104,8 @@ class DynamicQuantKernel {
     const TEventID toMte3 = pipe_.FetchEventID(HardEvent::V_MTE3);
     SetFlag<HardEvent::V_MTE3>(toMte3);
     WaitFlag<HardEvent::V_MTE3>(toMte3);
-    CopyUbToGm(maxima_[uint64_t(GetBlockIdx()) * kSlotFloats], halfBuf_.Get<float>(), 1);
-    SyncAll();  // every core's slot is in GM (SyncAll drains the pipes first)
-    const LocalTensor<float> slots = gatherBuf_.Get<float>();
-    const uint32_t rowSlots = t_.split * kSlotFloats;
-    CopyGmToUb(slots, maxima_[row * rowSlots], rowSlots);
-    const TEventID toS = pipe_.FetchEventID(HardEvent::MTE2_S);
-    SetFlag<HardEvent::MTE2_S>(toS);
-    WaitFlag<HardEvent::MTE2_S>(toS);
-    for (uint32_t p = 0; p < t_.split; ++p) rowMax_ = RowAbsMaxUpdate(rowMax_, slots.GetValue(p * kSlotFloats), p == 0);
+    rowMax_ = ExchangeSplitRowMax(maxima_, halfBuf_.Get<float>(), gatherBuf_.Get<float>(), kSlotFloats, t_.split, row,
+                                  pipe_);
     if (part_ == 0) {  // the scale's copy goes out while the tile is quantized
       scales_.Push(row, Int8RowScale(rowMax_));
       scales_.Flush();
