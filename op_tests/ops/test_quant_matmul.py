@@ -445,8 +445,10 @@ def test_split_k_last_step_alone(m, n, k, layout, cores, tails):
 # added per chunk), shares of 25 rows (chunks 8 + 17); 100 x 64 on 3 cores: two tiles of 32, block
 # 1 holds pieces of both (its first piece reads its own partial early and combines unchunked, its
 # second in chunks), shares of 25 rows; 64 x 404 on 4 cores: tiles of 224 / 180 columns in slots of
-# 256, shares of 16 rows (chunks 8 + 8) read only the tile's columns (180: 23 blocks of 8). Every
-# output type, int32 and float bias.
+# 256, shares of 16 rows (chunks 8 + 8) read only the tile's columns (180: 23 blocks of 8). UB rows
+# are the tile's columns rounded to 16 (CombinePitch: 64, 32, 224 / 192), and with per-token scales
+# and a float output the scales are one factor (BuildFactor): built before the SyncAll for a block's
+# first piece, after it for 100 x 64's second piece (block 1). Every output type, int32 and float bias.
 @pytest.mark.parametrize("m,n,k,layout,cores,tiles", [(150, 64, 1200, "kn", 3, 1), (100, 64, 1200, "nk", 3, 2),
                                                       (64, 404, 2300, "kn", 4, 2)])
 def test_split_k_combine_in_chunks(m, n, k, layout, cores, tiles):

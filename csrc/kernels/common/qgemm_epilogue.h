@@ -46,6 +46,7 @@ class QGemmVector {
     pipe.InitBuffer(ptsBlocks_, AlignUp(maxRows_, 8) * 32);
     if (t.splitK) {
       pipe.InitBuffer(part_, (kMsd ? 2 * tileElems + t.nTile : tileElems) * sizeof(int32_t));
+      if (UsesFactor()) pipe.InitBuffer(factor_, tileElems * sizeof(float));
     }
   }
 
@@ -59,13 +60,15 @@ class QGemmVector {
       // The row parameters read early are those of the first piece this core has rows of: with
       // fewer rows than shares, that may be a later piece (a block's second tile).
       QGemmSchedule rest = sched_;
-      QGemmItem later;
-      uint32_t pieces = 0, paramsPiece = ~0u;
+      QGemmItem later, paramsItem{};
+      uint32_t pieces = 0, paramsPiece = ~0u, paramsRows = 0;
       while (rest.Next(later)) {
         uint32_t laterMy0 = 0, laterRows = 0;
         Share(later, laterMy0, laterRows);
         if (laterRows > 0 && paramsPiece == ~0u) {
           paramsPiece = pieces;
+          paramsItem = later;
+          paramsRows = laterRows;
           LoadRowParams(later, uint64_t(later.row0) + laterMy0, laterRows);
         }
         ++pieces;
@@ -74,6 +77,12 @@ class QGemmVector {
       uint32_t my0 = 0, rows = 0;
       if (more) Share(it, my0, rows);
       const bool ownFirst = pieces > 1 && rows > 0;
+      // That piece's dequantisation factors too, if it combines in chunks: the vector cores wait anyway.
+      if (paramsPiece != ~0u && UsesFactor() && Chunked(paramsItem, paramsRows, paramsPiece == 0 && ownFirst)) {
+        AscendC::SetFlag<Ev::MTE2_V>(kEvRowParams);
+        AscendC::WaitFlag<Ev::MTE2_V>(kEvRowParams);
+        BuildFactor(paramsRows, CombinePitch(paramsItem));
+      }
       for (uint32_t i = 0; i < pieces; ++i) {
         AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagPartials);
         if (i == 0 && ownFirst) CopyTile(acc_, handoff_.BlockSlot(block_, it.slot), it.rows, my0, rows);
@@ -93,6 +102,18 @@ class QGemmVector {
  private:
   using Ev = AscendC::HardEvent;
   static constexpr uint32_t kCombineChunkRows = 8;  // split-K combine: chunks of whole 8-row groups
+  static constexpr int32_t kEvRowParams = 2;         // MTE2 -> V: the row parameters (chunks take 0 and 1)
+
+  // Split-K combine in chunks: int8 operands, a share of 16 or more rows, none of its partials read yet.
+  __aicore__ inline bool Chunked(const QGemmItem& it, uint32_t rows, bool ownLoaded) const {
+    return !kMsd && !ownLoaded && it.parts >= 2 && rows >= 2 * kCombineChunkRows;
+  }
+  // Its UB rows are the tile's columns rounded to 16 wide (32 B of bf16 / fp16 output), not nTile: the
+  // vector work runs on the columns the fixpipe wrote (q_a_proj B = 64: 208 / 192 of 256).
+  __aicore__ inline uint32_t CombinePitch(const QGemmItem& it) const { return AlignUp(it.nValid, 16); }
+  // With per-token scales and a float output, the chunked combine dequantises with one Mul by
+  // factor_[r, n] = scale[n] * pertoken[r], built for the share's rows before its partials are added.
+  __aicore__ inline bool UsesFactor() const { return !kMsd && t_->hasPertoken && !SameType<OutT, int32_t>::value; }
 
   __aicore__ inline void RunPass(const QGemmItem& it, uint32_t tok0, uint32_t tokens) {
     using namespace AscendC;
@@ -118,7 +139,7 @@ class QGemmVector {
     Share(it, my0, rows);
     if (rows == 0) return;
     const uint32_t first = block_ - it.part;
-    if (!kMsd && !ownLoaded && it.parts >= 2 && rows >= 2 * kCombineChunkRows) {
+    if (Chunked(it, rows, ownLoaded)) {
       RunPieceInChunks(it, my0, rows, rowParamsLoaded);
       return;
     }
@@ -137,44 +158,69 @@ class QGemmVector {
   // first two partials are issued on MTE2 before the first chunk is added, dequantised and written:
   // the second chunk's reads run under the first chunk's vector work, its vector work under the
   // first chunk's output write.
+  // UB rows are CombinePitch wide.
   __aicore__ inline void RunPieceInChunks(const QGemmItem& it, uint32_t my0, uint32_t rows, bool rowParamsLoaded) {
     using namespace AscendC;
-    const uint32_t nt = t_->nTile, first = block_ - it.part;
+    const uint32_t pitch = CombinePitch(it), first = block_ - it.part;
     const uint32_t split = rows / 2 / kCombineChunkRows * kCombineChunkRows;
     const uint32_t c0[2] = {0, split}, cRows[2] = {split, rows - split};
-    if (!rowParamsLoaded) LoadRowParams(it, uint64_t(it.row0) + my0, rows);
-    for (uint32_t c = 0; c < 2; ++c) {
-      const uint32_t at = my0 + c0[c];
-      CopyRows(acc_, c0[c], PartSlot(it, first, 0), at, cRows[c], it.nValid);
-      CopyRows(part_, c0[c], PartSlot(it, first, 1), at, cRows[c], it.nValid);
-      SetFlag<Ev::MTE2_V>(int32_t(c));  // also covers the row parameters, issued before
+    const bool factor = UsesFactor();
+    if (!rowParamsLoaded) {
+      LoadRowParams(it, uint64_t(it.row0) + my0, rows);
+      if (factor) SetFlag<Ev::MTE2_V>(kEvRowParams);
     }
     for (uint32_t c = 0; c < 2; ++c) {
-      const LocalTensor<int32_t> acc = acc_.Get<int32_t>()[c0[c] * nt], part = part_.Get<int32_t>()[c0[c] * nt];
-      const int32_t elems = int32_t(cRows[c] * nt);
+      const uint32_t at = my0 + c0[c];
+      CopyRows(acc_, c0[c], PartSlot(it, first, 0), at, cRows[c], it.nValid, pitch);
+      CopyRows(part_, c0[c], PartSlot(it, first, 1), at, cRows[c], it.nValid, pitch);
+      SetFlag<Ev::MTE2_V>(int32_t(c));  // also covers the row parameters, issued before
+    }
+    if (!rowParamsLoaded && factor) {  // built while the partials are read
+      WaitFlag<Ev::MTE2_V>(kEvRowParams);
+      BuildFactor(rows, pitch);
+    }
+    for (uint32_t c = 0; c < 2; ++c) {
+      const LocalTensor<int32_t> acc = acc_.Get<int32_t>()[c0[c] * pitch], part = part_.Get<int32_t>()[c0[c] * pitch];
+      const int32_t elems = int32_t(cRows[c] * pitch);
       WaitFlag<Ev::MTE2_V>(int32_t(c));
       Add(acc, acc, part, elems);
       for (uint32_t q = 2; q < it.parts; ++q) {  // three or more pieces: the rest in turn
         SetFlag<Ev::V_MTE2>(0);
         WaitFlag<Ev::V_MTE2>(0);
-        CopyRows(part_, c0[c], PartSlot(it, first, q), my0 + c0[c], cRows[c], it.nValid);
+        CopyRows(part_, c0[c], PartSlot(it, first, q), my0 + c0[c], cRows[c], it.nValid, pitch);
         SetFlag<Ev::MTE2_V>(0);
         WaitFlag<Ev::MTE2_V>(0);
         Add(acc, acc, part, elems);
       }
-      DequantRows(it, uint64_t(it.row0) + my0 + c0[c], c0[c], cRows[c], c == 1);
+      DequantRows(it, uint64_t(it.row0) + my0 + c0[c], c0[c], cRows[c], c == 1, pitch, factor);
+    }
+  }
+  // factor_[r, :pitch] = scale[:pitch] * pertoken[r] for r < rows: Brcb makes one 32 B block of
+  // pertoken[r] per row, read with block stride 0; the scale row is read again for every row.
+  __aicore__ inline void BuildFactor(uint32_t rows, uint32_t pitch) {
+    using namespace AscendC;
+    const LocalTensor<float> blocks = ptsBlocks_.Get<float>(), factor = factor_.Get<float>(), scale = scaleRow_.Get<float>();
+    Brcb(blocks, pts_.Get<float>(), uint8_t(CeilDiv(rows, 8)), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
+    const uint32_t lanes = 64;
+    const uint8_t rowBlocks = uint8_t(pitch * 4 / 32);
+    for (uint32_t c = 0; c < pitch; c += lanes) {
+      const uint64_t mask = pitch - c < lanes ? pitch - c : lanes;
+      Mul(factor[c], scale[c], blocks, mask, uint8_t(rows), BinaryRepeatParams(1, 1, 0, rowBlocks, 0, 1));
     }
   }
   __aicore__ inline AscendC::GlobalTensor<int32_t> PartSlot(const QGemmItem& it, uint32_t first, uint32_t q) const {
     return handoff_.BlockSlot(first + q, QGemmSplitSlot(*t_, first + q, it.tile));
   }
-  // Rows [my0, my0 + rows) of a slot -> buf from row r0 on (int8 operands), only the tile's first
-  // nValid columns (rounded up to 32 B) of each: the fixpipe wrote no others.
+  // Rows [my0, my0 + rows) of a slot -> buf from row r0 on, in rows of `pitch` int32 (int8 operands),
+  // only the tile's first nValid columns (rounded up to 32 B) of each: the fixpipe wrote no others.
   __aicore__ inline void CopyRows(AscendC::TBuf<AscendC::TPosition::VECCALC>& buf, uint32_t r0,
-                                  const AscendC::GlobalTensor<int32_t>& slot, uint32_t my0, uint32_t rows, uint32_t nValid) {
-    const uint32_t nt = t_->nTile, blocks = CeilDiv(nValid, 8), gap = nt / 8 - blocks;  // 32 B blocks of int32
-    AscendC::DataCopy(buf.Get<int32_t>()[r0 * nt], slot[uint64_t(my0) * nt],
-                      AscendC::DataCopyParams(uint16_t(rows), uint16_t(blocks), uint16_t(gap), uint16_t(gap)));
+                                  const AscendC::GlobalTensor<int32_t>& slot, uint32_t my0, uint32_t rows, uint32_t nValid,
+                                  uint32_t pitch) {
+    const uint32_t nt = t_->nTile, blocks = CeilDiv(nValid, 8);  // 32 B blocks of int32
+    const uint32_t srcGap = nt / 8 - blocks, dstGap = pitch / 8 - blocks;
+    AscendC::DataCopy(buf.Get<int32_t>()[r0 * pitch], slot[uint64_t(my0) * nt],
+                      AscendC::DataCopyParams(uint16_t(rows), uint16_t(blocks), uint16_t(srcGap), uint16_t(dstGap)));
   }
 
   __aicore__ inline void Share(const QGemmItem& it, uint32_t& my0, uint32_t& rows) const {
@@ -229,39 +275,46 @@ class QGemmVector {
     if (loadRowParams) LoadRowParams(it, row0, rows);
     AscendC::SetFlag<Ev::MTE2_V>(0);
     AscendC::WaitFlag<Ev::MTE2_V>(0);
-    DequantRows(it, row0, 0, rows, true);
+    DequantRows(it, row0, 0, rows, true, t_->nTile, false);
   }
   // Rows r0.. of acc (and of the row scales, the output tile) -> output rows row0..; r0 is 0 or a
   // multiple of 8 (kCombineChunkRows), and only without MSD. last: the write is waited for before
   // the buffers are reused (a first chunk's write runs under the second chunk's vector work).
-  __aicore__ inline void DequantRows(const QGemmItem& it, uint64_t row0, uint32_t r0, uint32_t rows, bool last) {
+  // pitch: UB row length in elements (nTile, or the chunked combine's CombinePitch; MSD: nTile).
+  // factor: scale and per-token scale in one Mul by factor_ (BuildFactor).
+  __aicore__ inline void DequantRows(const QGemmItem& it, uint64_t row0, uint32_t r0, uint32_t rows, bool last,
+                                     uint32_t pitch, bool factor) {
     using namespace AscendC;
-    const uint32_t nt = t_->nTile, elems = rows * nt;
-    LocalTensor<int32_t> acc = acc_.Get<int32_t>()[r0 * nt];
+    const uint32_t nt = t_->nTile, elems = rows * pitch;
+    LocalTensor<int32_t> acc = acc_.Get<int32_t>()[r0 * pitch];
     if constexpr (kMsd) {  // acc = 16 hi + lo + 8 ones
       LocalTensor<int32_t> lo, ones;
       TileViews(acc_, rows, lo, ones);
       Muls(acc, acc, int32_t(16), int32_t(elems));
       Add(acc, acc, lo, int32_t(elems));
       Muls(ones, ones, int32_t(8), int32_t(nt));
-      RowBroadcast<int32_t, true>(acc, ones, rows);
+      RowBroadcast<int32_t, true>(acc, ones, rows, nt);
     }
-    if (t_->biasKind == kBiasInt32) RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows);
+    if (t_->biasKind == kBiasInt32) RowBroadcast<int32_t, true>(acc, rowInt_.Get<int32_t>(), rows, pitch);
     if constexpr (SameType<OutT, int32_t>::value) {
-      WriteRows(acc, it, row0, rows, last);
+      WriteRows(acc, it, row0, rows, last, pitch);
       return;
     }
     const LocalTensor<float> y = acc.ReinterpretCast<float>();
     Cast(y, acc, RoundMode::CAST_RINT, elems);  // exact below 2^24
-    RowBroadcast<float, false>(y, scaleRow_.Get<float>(), rows);
-    if (t_->hasPertoken) ScaleRows(y, r0, rows);
-    if (t_->biasKind == kBiasFloat) RowBroadcast<float, true>(y, biasRow_.Get<float>(), rows);
-    if constexpr (SameType<OutT, float>::value) {
-      WriteRows(y, it, row0, rows, last);
+    if (factor) {
+      Mul(y, y, factor_.Get<float>()[r0 * pitch], int32_t(elems));
     } else {
-      const LocalTensor<OutT> o = outBuf_.Get<OutT>()[r0 * nt];
+      RowBroadcast<float, false>(y, scaleRow_.Get<float>(), rows, pitch);
+      if (t_->hasPertoken) ScaleRows(y, r0, rows, pitch);
+    }
+    if (t_->biasKind == kBiasFloat) RowBroadcast<float, true>(y, biasRow_.Get<float>(), rows, pitch);
+    if constexpr (SameType<OutT, float>::value) {
+      WriteRows(y, it, row0, rows, last, pitch);
+    } else {
+      const LocalTensor<OutT> o = outBuf_.Get<OutT>()[r0 * pitch];
       Cast(o, y, RoundMode::CAST_RINT, elems);
-      WriteRows(o, it, row0, rows, last);
+      WriteRows(o, it, row0, rows, last, pitch);
     }
   }
 
@@ -280,14 +333,15 @@ class QGemmVector {
       DataCopyPad(pts_.Get<float>(), pertoken_[row0], DataCopyExtParams(1, rows * 4, 0, 0, 0), DataCopyPadExtParams<float>());
   }
 
-  // tile[r, :] (op)= row[:] for r < rows: one repeat per row, the row operand re-read (stride 0).
+  // tile[r, :pitch] (op)= row[:pitch] for r < rows: one repeat per row, the row operand re-read (stride 0).
   template <typename T, bool kAdd>
-  __aicore__ inline void RowBroadcast(const AscendC::LocalTensor<T>& tile, const AscendC::LocalTensor<T>& row, uint32_t rows) {
+  __aicore__ inline void RowBroadcast(const AscendC::LocalTensor<T>& tile, const AscendC::LocalTensor<T>& row, uint32_t rows,
+                                      uint32_t pitch) {
     using namespace AscendC;
-    const uint32_t nt = t_->nTile, lanes = 64;  // 32-bit lanes per repeat
-    const uint8_t rowBlocks = uint8_t(nt * sizeof(T) / 32);
-    for (uint32_t c = 0; c < nt; c += lanes) {
-      const uint64_t mask = nt - c < lanes ? nt - c : lanes;
+    const uint32_t lanes = 64;  // 32-bit lanes per repeat
+    const uint8_t rowBlocks = uint8_t(pitch * sizeof(T) / 32);
+    for (uint32_t c = 0; c < pitch; c += lanes) {
+      const uint64_t mask = pitch - c < lanes ? pitch - c : lanes;
       const BinaryRepeatParams rp(1, 1, 1, rowBlocks, rowBlocks, 0);
       if constexpr (kAdd) Add(tile[c], tile[c], row[c], mask, uint8_t(rows), rp);
       else Mul(tile[c], tile[c], row[c], mask, uint8_t(rows), rp);
@@ -296,26 +350,26 @@ class QGemmVector {
 
   // y[r, :] *= pertoken[r]: Brcb makes one 32 B block of pertoken[r] per row, read with block stride 0.
   // r0: the first row's index in the row scales (0 or a multiple of 8).
-  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& y, uint32_t r0, uint32_t rows) {
+  __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& y, uint32_t r0, uint32_t rows, uint32_t pitch) {
     using namespace AscendC;
     const LocalTensor<float> blocks = ptsBlocks_.Get<float>()[r0 * 8];
     Brcb(blocks, pts_.Get<float>()[r0], uint8_t(CeilDiv(rows, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
-    const uint32_t nt = t_->nTile, lanes = 64;
-    const uint8_t rowBlocks = uint8_t(nt * 4 / 32);
-    for (uint32_t c = 0; c < nt; c += lanes) {
-      const uint64_t mask = nt - c < lanes ? nt - c : lanes;
+    const uint32_t lanes = 64;
+    const uint8_t rowBlocks = uint8_t(pitch * 4 / 32);
+    for (uint32_t c = 0; c < pitch; c += lanes) {
+      const uint64_t mask = pitch - c < lanes ? pitch - c : lanes;
       Mul(y[c], y[c], blocks, mask, uint8_t(rows), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
     }
   }
 
   template <typename T>
   __aicore__ inline void WriteRows(const AscendC::LocalTensor<T>& tile, const QGemmItem& it, uint64_t row0, uint32_t rows,
-                                   bool last) {
+                                   bool last, uint32_t pitch) {
     using namespace AscendC;
     SetFlag<Ev::V_MTE3>(0);
     WaitFlag<Ev::V_MTE3>(0);
-    const uint32_t rowBytes = it.nValid * sizeof(T), ubRow = t_->nTile * sizeof(T);
+    const uint32_t rowBytes = it.nValid * sizeof(T), ubRow = pitch * sizeof(T);
     const DataCopyExtParams p(uint16_t(rows), rowBytes, (ubRow - AlignUp(rowBytes, 32)) / 32,
                               (t_->n - it.nValid) * uint32_t(sizeof(T)), 0);
     DataCopyPad(out_[row0 * t_->n + it.n0], tile, p);
@@ -331,7 +385,8 @@ class QGemmVector {
   QGemmHandoff handoff_;
   uint32_t maxRows_ = 0, block_ = 0;
   AscendC::TBuf<AscendC::TPosition::VECCALC> acc_, outBuf_, rowInt_, scaleRow_, biasRow_, pts_, ptsBlocks_;
-  AscendC::TBuf<AscendC::TPosition::VECCALC> part_;  // split-K: another piece's partial
+  AscendC::TBuf<AscendC::TPosition::VECCALC> part_;    // split-K: another piece's partial
+  AscendC::TBuf<AscendC::TPosition::VECCALC> factor_;  // split-K chunked combine: scale x per-token scale
   AscendC::GlobalTensor<float> scale_, pertoken_, biasFloat_;
   AscendC::GlobalTensor<int32_t> biasInt_;
   AscendC::GlobalTensor<OutT> out_;
