@@ -305,6 +305,17 @@ def test_decode_best_list_moves_between_merge_buffers(sparse_count):
     check(q, k, w.abs(), sparse_count=sparse_count, sparse_mode=0, return_value=True)
 
 
+@pytest.mark.parametrize("keys, sparse_count, distinct", [(1000, 2048, None), (1000, 2048, 5), (3000, 100, 7), (3000, 100, None)])
+def test_decode_unfiltered_blocks_sorted_as_they_are(keys, sparse_count, distinct):
+    # While a vector core's best list is short of k, a block of 64 keys the row sees in full goes to
+    # Sort32 unfiltered, its scores and key indices as they are (the indices from the step's buffer,
+    # two alternating); a block with masked keys (1000 = 15 x 64 + 40: the last one) is filtered.
+    # With tied scores (5 / 7 distinct keys) Sort32 must keep the lower index first. k = 100: the
+    # best list fills after a few blocks, and the later blocks are filtered by its k-th best.
+    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + sparse_count + 17)
+    _check_key_classes(q, k, w, distinct, sparse_count=sparse_count, sparse_mode=0)
+
+
 @pytest.mark.parametrize("lens", [[3000, 7000, 2500, 9000, 4100], [2200] * 30])
 def test_batched_decode_cut_at_core_boundaries(lens):
     # Decode batches whose key ranges are cut into equal stretches per core: a row's pieces start

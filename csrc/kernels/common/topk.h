@@ -10,6 +10,8 @@
 // the runs to a candidate buffer. When the buffer is full, merge its runs (4-way MrgSort
 // rounds) and then merge them into the best list, keeping k. Once the best list is full, most
 // blocks have no survivors, so the cost approaches one compare per key instead of a full sort.
+// Before it is full every key survives: a block the caller marks whole (no masked key) then goes
+// straight to Sort32.
 // Every merge runs over the real entries only (the survivors of a run, the best list's count),
 // so a list far shorter than k costs what it holds.
 #pragma once
@@ -137,32 +139,22 @@ class RunningTopK {
 
   // Offers `n` (<= 64) scores whose keys are idx[0..n) (increasing). Scores past n must already
   // be -inf. Uses the scratch's scores/indices/mask. `blocksLeft`: at most how many more blocks
-  // come before the caller's Flush (kUnknownBlocks: not known).
+  // come before the caller's Flush (kUnknownBlocks: not known). `whole`: all 64 scores are keys the
+  // caller's row sees (none masked to -inf); while the best list is short of k, all of them then
+  // survive and are sorted as they are, with no compare and no gather (Sort32 reads `idx`, so the
+  // caller must not rewrite it before a PipeBarrier<PIPE_V>).
   __aicore__ inline void Offer(const AscendC::LocalTensor<float>& scores, const AscendC::LocalTensor<uint32_t>& idx,
-                               const TopKScratch& s, uint32_t blocksLeft = kUnknownBlocks) {
+                               const TopKScratch& s, uint32_t blocksLeft = kUnknownBlocks, bool whole = false) {
     using namespace AscendC;
-    // Survivors: score > k-th best. A tie with the k-th best loses: its key index is higher.
-    // The count-form compare runs under the vector mask register (Compare.md), which the caller's
-    // last mask-form instruction or GatherMask may have left partial: set it to all lanes first.
-    SetMaskNorm();
-    ResetMask();
-    CompareScalar(s.mask, scores, threshold_, CMPMODE::GT, kTopKBlock);
-    PipeBarrier<PIPE_V>();
-    uint64_t kept = 0;
-    const GatherMaskParams oneRepeat(1, 1, 8, 0);
-    GatherMask(s.scores, scores, s.mask.ReinterpretCast<uint32_t>(), false, 0, oneRepeat, kept);
-    GatherMask(s.indices.ReinterpretCast<float>(), idx.ReinterpretCast<float>(), s.mask.ReinterpretCast<uint32_t>(), false,
-               0, oneRepeat, kept);
-    if (kept == 0) return;
-    if (kept % kRunPairs != 0) {
-      // Sort32 sorts whole runs of 32: the lanes past the survivors must hold (-inf, -1).
-      uint64_t tail[2] = {~0ull << kept, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-      Duplicate(s.scores, kNegInf, tail, 1, 1, 8);
-      Duplicate(s.indices.ReinterpretCast<int32_t>(), int32_t(-1), tail, 1, 1, 8);
+    uint64_t kept = kTopKBlock;
+    if (whole && threshold_ == kNegInf) {
+      Sort32(cand_[runs_ * kRunPairs * kPairFloats], scores, idx, static_cast<int32_t>(kTopKBlock / kRunPairs));
+    } else {
+      kept = Survivors(scores, idx, s);
+      if (kept == 0) return;
+      Sort32(cand_[runs_ * kRunPairs * kPairFloats], s.scores, s.indices, static_cast<int32_t>(CeilDiv(uint32_t(kept), kRunPairs)));
     }
-    PipeBarrier<PIPE_V>();
     const uint32_t runs = CeilDiv(static_cast<uint32_t>(kept), kRunPairs);
-    Sort32(cand_[runs_ * kRunPairs * kPairFloats], s.scores, s.indices, static_cast<int32_t>(runs));
     for (uint32_t r = 0; r < runs; ++r)
       runLen_[runs_ + r] = static_cast<uint16_t>(kept - r * kRunPairs < kRunPairs ? kept - r * kRunPairs : kRunPairs);
     runs_ += runs;
@@ -225,6 +217,34 @@ class RunningTopK {
   __aicore__ inline uint32_t Count() const { return count_; }
 
  private:
+  // The block's scores above the k-th best and their keys -> s.scores / s.indices, in key order,
+  // padded with (-inf, -1) to a whole run of 32; returns how many.
+  __aicore__ inline uint64_t Survivors(const AscendC::LocalTensor<float>& scores, const AscendC::LocalTensor<uint32_t>& idx,
+                                       const TopKScratch& s) {
+    using namespace AscendC;
+    // Survivors: score > k-th best. A tie with the k-th best loses: its key index is higher.
+    // The count-form compare runs under the vector mask register (Compare.md), which the caller's
+    // last mask-form instruction or GatherMask may have left partial: set it to all lanes first.
+    SetMaskNorm();
+    ResetMask();
+    CompareScalar(s.mask, scores, threshold_, CMPMODE::GT, kTopKBlock);
+    PipeBarrier<PIPE_V>();
+    uint64_t kept = 0;
+    const GatherMaskParams oneRepeat(1, 1, 8, 0);
+    GatherMask(s.scores, scores, s.mask.ReinterpretCast<uint32_t>(), false, 0, oneRepeat, kept);
+    GatherMask(s.indices.ReinterpretCast<float>(), idx.ReinterpretCast<float>(), s.mask.ReinterpretCast<uint32_t>(), false,
+               0, oneRepeat, kept);
+    if (kept == 0) return 0;
+    if (kept % kRunPairs != 0) {
+      // Sort32 sorts whole runs of 32: the lanes past the survivors must hold (-inf, -1).
+      uint64_t tail[2] = {~0ull << kept, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+      Duplicate(s.scores, kNegInf, tail, 1, 1, 8);
+      Duplicate(s.indices.ReinterpretCast<int32_t>(), int32_t(-1), tail, 1, 1, 8);
+    }
+    PipeBarrier<PIPE_V>();
+    return kept;
+  }
+
   static constexpr uint32_t kNoCut = 0xFFFFFFFFu;  // MergeIntoBest: every queue merged in full
   // The best list and the pending candidates merged into merge buffer A or B (returned); count_ set.
   // `cut` < the queues' lengths: each queue is merged only up to its first `cut` pairs (FinalFlushHead),

@@ -91,12 +91,12 @@ class LiVector {
       rowScores_ = Take<float>(2 * rows * kLiHalfKeys);
       outIdx_ = Take<uint32_t>(t_->bestPairs);
       if (t_->returnValue) outScores_ = Take<float>(t_->bestPairs);
-      keyIdxB_ = Take<int32_t>(kLiHalfKeys);
     }
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
     wB_ = Take<float>(AlignUp(t_->rowSplit && 2 * rows * t_->heads > maxM ? 2 * rows * t_->heads : maxM, 8) * 8);
     keyIdx_ = Take<int32_t>(kLiHalfKeys);
+    keyIdxB_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
     AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the pairs' second words stay 0 (WriteQuantiles)
@@ -180,14 +180,16 @@ class LiVector {
   }
 
   // Row g's 64 scores of the block at key `base`: its weighted heads summed into `out` (`separate`:
-  // out is not the row's first head row), keys it may not see -inf. False: it sees none of them.
-  __aicore__ inline bool RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi, int32_t base,
-                                   const AscendC::LocalTensor<float>& out, bool separate) {
+  // out is not the row's first head row), keys it may not see -inf. Returns how many of the block's
+  // keys the row sees (0: none, no scores; at most 64).
+  __aicore__ inline uint32_t RowScores(const AscendC::LocalTensor<float>& tile, uint32_t g, int32_t visible, int32_t hi,
+                                       int32_t base, const AscendC::LocalTensor<float>& out, bool separate) {
     const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
-    if (limit <= 0) return false;
+    if (limit <= 0) return 0;
     SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
-    if (limit < int32_t(kLiHalfKeys)) MaskTail(out, static_cast<uint32_t>(limit));
-    return true;
+    if (limit >= int32_t(kLiHalfKeys)) return kLiHalfKeys;
+    MaskTail(out, static_cast<uint32_t>(limit));
+    return static_cast<uint32_t>(limit);
   }
 
   // The first levels of the heads' folding tree for query rows [r0, r1) at once, in one instruction
@@ -223,7 +225,8 @@ class LiVector {
   // Several tile buffers (decode): the next tiles are copied while this one is worked on (with 3, a
   // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
   // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
-  // ~470).
+  // ~470). The steps' key indices alternate between two buffers: a whole block's Sort32 reads them
+  // (RunningTopK::Offer), and the next step's are written before any barrier.
   __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps,
                                    bool lastItem) {
     using namespace AscendC;
@@ -237,7 +240,8 @@ class LiVector {
       const uint32_t b = step_ % t_->tileBuffers;
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      AscendC::CreateVecIndex(keyIdx_, base, kLiHalfKeys);  // (before the wait: it needs no tile)
+      const LocalTensor<int32_t> keyIdx = step_ % 2 == 0 ? keyIdx_ : keyIdxB_;
+      AscendC::CreateVecIndex(keyIdx, base, kLiHalfKeys);  // (before the wait: it needs no tile)
       WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
       const uint32_t first = lastByHalves && j + 1 == steps && sub == 1 ? LiLastHalfFirstRows(m) : 0;
       if (first > 0) {  // the last tile's half 1 comes in two parts of head rows
@@ -249,8 +253,9 @@ class LiVector {
       }
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const LocalTensor<float> score = tile[g * t_->heads * kLiHalfKeys];
-        if (RowScores(tile, g, visible[g], hi, base, score, false))
-          topk_[g].Offer(score, keyIdx_.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1);
+        const uint32_t seen = RowScores(tile, g, visible[g], hi, base, score, false);
+        if (seen > 0)
+          topk_[g].Offer(score, keyIdx.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1, seen == kLiHalfKeys);
         if (EarlyFlush(steps - j - 1, j + 1)) topk_[g].Flush(scratch_);
       }
       tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
