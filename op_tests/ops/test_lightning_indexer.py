@@ -384,6 +384,16 @@ def test_prefill_rows_split_between_vector_cores(lens):
         assert cpu_module().last_launch()["block_dim"] == 1
 
 
+@pytest.mark.parametrize("sparse_count, distinct", [(2048, None), (2048, 11), (40, 11)])
+def test_prefill_unfiltered_blocks_sorted_as_they_are(sparse_count, distinct):
+    # Prefill rows split between the vector cores (StepsRowSplit): a block of 64 keys a row sees in full
+    # goes to Sort32 unfiltered while its best list is short of k, a block the causal limit cuts is
+    # filtered (its masked keys must not be listed). k = 40: the best lists fill after the first block
+    # and the later blocks are filtered by their k-th best. Ties (11 distinct keys): lower index first.
+    q, k, w = _inputs((1, 300, 32, 128), (1, 300, 1, 128), seed=sparse_count + 23)
+    _check_key_classes(q, k, w, distinct, sparse_count=sparse_count, sparse_mode=3)
+
+
 @pytest.mark.heavy
 def test_prefill_rows_split_past_k_with_ties():
     # Rows split between the vector cores over many 4-row groups per core, the last rows seeing more

@@ -299,12 +299,13 @@ class LiVector {
     for (uint32_t j = 0; j < steps; ++j) {
       const uint32_t b0 = (seq0 + 2 * j) % ring;
       const int32_t base = item.keyBegin + int32_t(j * kLiStepKeys);
+      PipeBarrier<PIPE_V>();  // the last step's unfiltered Sort32 may still read the key indices (RunningTopK::Offer)
       for (uint32_t p = 0; p < 2; ++p) {
         AscendC::CreateVecIndex(keyIdx[p], base + int32_t(p * kLiHalfKeys), kLiHalfKeys);
         WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b0 + p));
       }
-      bool sees[2 * kMaxGroupRows];
-      StepScores(tiles_[b0 / 2], rows, visible, base, item.keyEnd, sees);
+      bool sees[2 * kMaxGroupRows], whole[2 * kMaxGroupRows];
+      StepScores(tiles_[b0 / 2], rows, visible, base, item.keyEnd, sees, whole);
       for (uint32_t p = 0; p < 2; ++p) {
         tileFree_[b0 + p].Release(0);  // the vector unit is done with these block buffers
         if (2 * j + p + ring < blocks) FetchRowBlock(step0, seq0, 2 * j + p + ring, h0, h1, rows);
@@ -312,7 +313,7 @@ class LiVector {
       for (uint32_t v = 0; v < 2 * rows; ++v)  // block 0's rows, then block 1's
         if (sees[v])
           topk_[v % rows].Offer(rowScores_[v * kLiHalfKeys], keyIdx[v / rows].ReinterpretCast<uint32_t>(), scratch_,
-                                blocks - 2 * j - v / rows - 1);
+                                blocks - 2 * j - v / rows - 1, whole[v]);
     }
     step_ += steps;
     blockSeq_ += blocks;
@@ -328,10 +329,11 @@ class LiVector {
 
   // rowSplit: a step's scores of `rows` rows from the tile of its two column blocks (2 x rows rows of
   // heads x 64: virtual row v is row v % rows of block v / 2), into rowScores_[v]; sees[v]: the row
-  // sees keys of that block. Each weighting / folding level is one instruction for all of them, the
-  // last sums and the masks of all rows go between two barriers (they are independent).
+  // sees keys of that block, whole[v]: all 64 of them. Each weighting / folding level is one
+  // instruction for all of them, the last sums and the masks of all rows go between two barriers
+  // (they are independent).
   __aicore__ inline void StepScores(const AscendC::LocalTensor<float>& tile, uint32_t rows, const int32_t* visible, int32_t base,
-                                    int32_t hi, bool* sees) {
+                                    int32_t hi, bool* sees, bool* whole) {
     using namespace AscendC;
     const uint32_t vrows = 2 * rows;
     WeighHeads(tile, 0, vrows);  // wB_ holds the rows' weights twice (LoadWeights)
@@ -341,6 +343,7 @@ class LiVector {
       const int32_t vis = visible[v % rows];
       limit[v] = (vis < hi ? vis : hi) - (base + int32_t((v / rows) * kLiHalfKeys));
       sees[v] = limit[v] > 0;
+      whole[v] = limit[v] >= int32_t(kLiHalfKeys);
     }
     if (span == 1) {  // heads not a power of two: per row
       for (uint32_t v = 0; v < vrows; ++v)
