@@ -7,6 +7,7 @@ import torch
 
 from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
+from ascend_glm5.perf.model import model
 
 g = torch.Generator().manual_seed(0)
 
@@ -103,3 +104,36 @@ check_sfa("(combined cache, split rows)", 400, 300, 0)
 # columns the cube sums in L0C are corrected through its snapshot (the rebase word it reads, the
 # snapshot the vector core reads after the cube's flag, the correction added after the item).
 check_sfa("(combined cache, split rows, rising scores)", 400, 300, 0, rising=True)
+
+
+def check_sfa_decode_sorted(rows, sparse_count, first_len):
+    """GLM-5's decode layout at 64 heads: one query token per row over a paged combined cache
+    (shuffled blocks of 128), row r seeing first_len + 10 r keys of which sparse_count are picked.
+    Rows that see at most 4 x sparse_count keys are sorted into cache order in steps while the
+    item before them runs, and the cube reads the sorted lists the vector cores post in GM; the
+    launch must take that path (its MrgSort instructions are counted in the trace)."""
+    heads, block = 64, 128
+    kv_lens = [first_len + 10 * r for r in range(rows)]
+    blocks = [-(-n // block) for n in kv_lens]
+    table = torch.zeros(rows, max(blocks), dtype=torch.int32)
+    order = torch.randperm(sum(blocks), generator=g).to(torch.int32)
+    for r, n in enumerate(blocks):
+        table[r, :n] = order[sum(blocks[:r]):sum(blocks[:r]) + n]
+    key = torch.randn(sum(blocks), block, 1, 576, generator=g).to(torch.bfloat16)
+    q = torch.randn(rows, heads, 512, generator=g).to(torch.bfloat16)
+    qr = torch.randn(rows, heads, 64, generator=g).to(torch.bfloat16)
+    idx = torch.stack([torch.randperm(n, generator=g)[:sparse_count] for n in kv_lens]).to(torch.int32)[:, None]
+    kw = dict(query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+              actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)
+    outs = []
+    launch = lambda: outs.append(ops.sparse_flash_attention(q, key, key, idx, 0.0625, **kw)[0])  # noqa: E731
+    (report,) = model(launch, emulate_soc=False)  # the emulator's own core count, as the cases above
+    ref = reference.sparse_flash_attention(q, key, key, idx, 0.0625, **kw)[0]
+    torch.testing.assert_close(outs[0].float(), ref.float(), rtol=0, atol=2 ** -5)
+    sorts = sum(n for name, _, _, n in report.apis if name == "MrgSort")
+    assert sorts > 0, "no row was sorted in steps: the shape no longer takes the path"
+    print("sparse_flash_attention (decode, lists sorted in steps)", cpu_module().last_launch()["block_dim"],
+          f"cores, {sorts:.0f} MrgSort: ok")
+
+
+check_sfa_decode_sorted(30, 1024, 1100)
