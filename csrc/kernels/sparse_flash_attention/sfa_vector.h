@@ -1,6 +1,6 @@
 // Sparse Flash Attention, vector side (AIV), the item phase: row selection, softmax against a
-// reference max, rebase and the kept columns' correction, normalisation, and the pieces of split
-// rows left in GM; then it hands over to the merge of those rows (sfa_merge.h).
+// reference max, rebase (with the kept columns' correction, sfa_kept_columns.h), normalisation, and
+// the pieces of split rows left in GM; then it hands over to the merge of those rows (sfa_merge.h).
 //
 // Vector core s of an AI core owns a contiguous half of the heads (rows of every cube tile).
 // Per item (in the cube's order), one item ahead of the cube: Select turns the item's positions of
@@ -25,6 +25,7 @@
 #include "../common/host_device.h"
 #include "../common/tiling.h"
 #include "sfa_gather.h"
+#include "sfa_kept_columns.h"
 #include "sfa_merge.h"
 #include "sfa_output.h"
 #include "sfa_plan.h"
@@ -60,19 +61,14 @@ class SfaVector {
     lists_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + t.wsListOffset +
                                                              uint64_t(AscendC::GetSubBlockIdx()) * SfaListRegionBytes(t)),
                            uint64_t(t.numItems) * t.listWords);
-    keptCols_ = SfaKeptCols(t.heads);
     earlyMerge_ = SfaEarlyMerge(t);
     keepFirstList_ = t.combinedKv != 0 && t.numItems <= 3 * t.blockDim;
     itemFirst_ = t.numItems > 3 * t.blockDim;
-    itemTiles_ = SfaItemTiles(t);
-    // Per AI core: snapshots of the kept columns' L0C sum (tile parity), then corrections (item parity).
-    kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) + uint64_t(block_) * 4 * t.heads * keptCols_,
-                          4 * uint64_t(t.heads) * keptCols_);
-    words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
-                           uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts);
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
+    kept_.Init(workspace, t, block_, h0_, h_, acc_, Stat(kWord).template ReinterpretCast<int32_t>(), Stat(kAlpha0),
+               Stat(kAlpha1), bcast_);
     selector_.Init(indices, blockTable, t, stage_.ReinterpretCast<uint8_t>(), stageSlots_ * kSfaOutChunkRows * kSfaLatentDim * 4);
     if (SfaSortFits(t.heads)) selector_.InitSort(acc_.ReinterpretCast<uint8_t>());  // acc_ is scratch between items
     if (t.aivRows > 0) gather_.Init(key, value, keyRope, workspace, t, block_, rowIdx_, gKeys_, gValues_);
@@ -128,8 +124,7 @@ class SfaVector {
     // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
     if (t_->numSplits > 0) merge_.Start();
     if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
-    if (wordPending_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(kEvWord);
-    wordPending_ = false;
+    kept_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
@@ -356,8 +351,7 @@ class SfaVector {
       WaitFlag<HardEvent::V_MTE3>(0);
       DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
     }
-    if (keptCols_ > 0 && !tile.first) WriteWord(tile, rebased_);
-    rebased_ = false;
+    kept_.PostWord(tile);
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
       SetFlag<HardEvent::MTE3_V>(0);  // P's UB buffer is rewritten next tile
@@ -442,11 +436,7 @@ class SfaVector {
     Adds(ref, tileMax, 0.0f, h);
     PipeBarrier<PIPE_V>();
     Mul(lRun, lRun, alpha, h);
-    if (keptCols_ > 0) {  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
-      Adds(Stat(kAlpha0 + g % 2), alpha, 0.0f, h);
-      rebased_ = true;
-      snapPending_[g % 2] = true;
-    }
+    kept_.NoteRebase(g, alpha);  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);  // the cube's P . V of tile g-1 is in; Accumulate(g-1) skips its wait
     outWaited_ = true;
     SetFlag<HardEvent::V_MTE2>(0);  // acc_ (scratch here) is free
@@ -461,93 +451,6 @@ class SfaVector {
     DataCopy(sum, acc_, h * kSfaLatentDim);  // on MTE3 before P, whose flag lets the cube add tile g
     SetFlag<HardEvent::MTE3_MTE2>(0);  // acc_ is read into again only after this copy
     WaitFlag<HardEvent::MTE3_MTE2>(0);
-  }
-
-  // ---- kept columns: P . V of columns [0, keptCols) summed in the cube's L0C over an item ----------
-  // L0C cannot be rescaled, so a rebase at tile g leaves that sum A mixed: tiles before g against r,
-  // later ones against r'. The cube writes a snapshot Y of it before adding tile g (it reads the
-  // word this core wrote with P), and this core keeps a correction D (GM, per item parity) with
-  // A + D = the sum against the current reference: at a rebase D' = alpha (D + Y) - Y. After the
-  // item's last tile (the cube has written A into the item's sum) D is added to it.
-
-  // This core's rebase word of `tile` (1: rebased), in the tile's line, before P is posted.
-  __aicore__ inline void WriteWord(const SfaTile& tile, bool rebased) {
-    using namespace AscendC;
-    const LocalTensor<int32_t> w = Stat(kWord).template ReinterpretCast<int32_t>();
-    if (wordPending_) WaitFlag<HardEvent::MTE3_S>(kEvWord);  // the previous word has left UB
-    w.SetValue(0, rebased ? 1 : 0);
-    SetFlag<HardEvent::S_MTE3>(kEvWord);
-    WaitFlag<HardEvent::S_MTE3>(kEvWord);
-    const uint64_t line = (uint64_t(tile.item) * itemTiles_ + tile.start / t_->tileRows) * kSfaWordLineInts;
-    DataCopyPad(words_[line + AscendC::GetSubBlockIdx() * (kSfaWordLineInts / 2)], w, DataCopyExtParams(1, 4, 0, 0, 0));
-    SetFlag<HardEvent::MTE3_S>(kEvWord);
-    wordPending_ = true;
-  }
-
-  // D' = alpha (D + Y) - Y for this core's rows, Y the cube's snapshot of tile g (in after its flag).
-  __aicore__ inline void UpdateCorrection(uint32_t g, uint32_t parity) {
-    using namespace AscendC;
-    const uint32_t kc = keptCols_, n = h_ * kc;
-    const LocalTensor<float> y = acc_, d = acc_[n];  // acc_ is free between an item's tiles
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopy(y, kept_[uint64_t(g % 2) * t_->heads * kc + uint64_t(h0_) * kc], n);
-    if (hasCorrection_[parity]) DataCopy(d, Correction(parity), n);
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    if (hasCorrection_[parity]) Add(d, d, y, int32_t(n));
-    else Adds(d, y, 0.0f, int32_t(n));
-    PipeBarrier<PIPE_V>();
-    ScaleCols(d, Stat(kAlpha0 + g % 2), kc);
-    Sub(d, d, y, int32_t(n));
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(Correction(parity), d, n);
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // read back by the next update or the fold
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::MTE3_V>(0);  // acc_ is written again only after the copy
-    WaitFlag<HardEvent::MTE3_V>(0);
-    hasCorrection_[parity] = true;
-  }
-
-  // The item's sum (kept columns of this core's rows) += D, after the cube has written them.
-  __aicore__ inline void FoldCorrection(const SfaTile& tile, uint32_t parity) {
-    using namespace AscendC;
-    const uint32_t kc = keptCols_, n = h_ * kc;
-    const LocalTensor<float> a = acc_, d = acc_[n];
-    const GlobalTensor<float> sum = AccSlot(tile, parity);
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    // Rows of 512 in GM, kc of them each (DataCopyPad(ISASI).md: from GM srcStride counts bytes).
-    DataCopyPad(a, sum, DataCopyExtParams(uint16_t(h_), kc * 4, (kSfaLatentDim - kc) * 4, 0, 0),
-                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopy(d, Correction(parity), n);
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    Add(a, a, d, int32_t(n));
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopyPad(sum, a, DataCopyExtParams(uint16_t(h_), kc * 4, 0, (kSfaLatentDim - kc) * 4, 0));
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // the sum is read back after this copy (a whole row's output)
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
-    hasCorrection_[parity] = false;
-  }
-
-  __aicore__ inline AscendC::GlobalTensor<float> Correction(uint32_t parity) {
-    return kept_[uint64_t(2 + parity) * t_->heads * keptCols_ + uint64_t(h0_) * keptCols_];
-  }
-
-  // d[r, :] *= v[r] for rows of `cols` floats (a multiple of 64), r < h_.
-  __aicore__ inline void ScaleCols(const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<float>& v, uint32_t cols) {
-    using namespace AscendC;
-    const LocalTensor<float> b = bcast_;
-    Brcb(b, v, uint8_t(CeilDiv(h_, 8)), BrcbRepeatParams(1, 8));
-    PipeBarrier<PIPE_V>();
-    const BinaryRepeatParams rows(1, 1, 0, uint8_t(cols / 8), uint8_t(cols / 8), 1);
-    for (uint32_t c = 0; c < cols; c += 64) Mul(d[c], d[c], b, 64, uint8_t(h_), rows);
-    PipeBarrier<PIPE_V>();
   }
 
   // This core's rows of the GM sum of an item's P . V: its piece's acc, or (a whole row) O ring slot
@@ -585,7 +488,7 @@ class SfaVector {
     // A piece with a rebase's correction still to fold in posts both counts at the end (simpler to
     // follow).
     const bool lastPiece = earlyMerge_ && tile.last && tile.info.piece >= 0;
-    const bool early = lastPiece && !outWaited_ && !snapPending_[g % 2] && !hasCorrection_[parity];
+    const bool early = lastPiece && !outWaited_ && kept_.Clean(g, parity);
     if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
     if (early) {
       if (h_ > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
@@ -599,11 +502,8 @@ class SfaVector {
     if (early) io_.PostPiece(tile.info, kSfaRowFlagKeptHigh, SlotWords());
     if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     outWaited_ = false;
-    if (snapPending_[g % 2]) {
-      UpdateCorrection(g, parity);
-      snapPending_[g % 2] = false;
-    }
-    if (tile.last && hasCorrection_[parity]) FoldCorrection(tile, parity);
+    kept_.Update(g, parity);
+    if (tile.last && kept_.HasCorrection(parity)) kept_.Fold(AccSlot(tile, parity), parity);
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last && !early)
@@ -738,6 +638,7 @@ class SfaVector {
   SfaVectorGather<T> gather_;
   SfaOutput<T> io_;     // the outputs, pieces and row flags in GM (shared with the merge)
   SfaMerge<T> merge_;   // the merge of split rows, after the items
+  SfaKeptColumns kept_;  // the kept columns' correction after a rebase
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   SfaRowSorter sorter_;
@@ -748,14 +649,9 @@ class SfaVector {
   bool gatherReady_ = false, gatherLoaded_ = false;
   int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
-  uint32_t keptCols_ = 0, itemTiles_ = 0;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
-  bool rebased_ = false, wordPending_ = false;       // a rebase at the tile being softmaxed; a word copy in flight
-  bool snapPending_[2] = {false, false};             // per tile parity: a rebase whose snapshot is not read yet
-  bool hasCorrection_[2] = {false, false};           // per item parity: D holds a correction
-  static constexpr int32_t kEvWord = 1;              // S <-> MTE3 (0: PostSlot)
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe& pipe_;
@@ -763,8 +659,8 @@ class SfaVector {
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<T> probs_;
   AscendC::GlobalTensor<T> pRing_;
-  AscendC::GlobalTensor<float> sRing_, oRing_, kept_;
-  AscendC::GlobalTensor<int32_t> slots_, lists_, words_;
+  AscendC::GlobalTensor<float> sRing_, oRing_;
+  AscendC::GlobalTensor<int32_t> slots_, lists_;
   AscendC::LocalTensor<int32_t> rowIdx_;
   AscendC::LocalTensor<T> gKeys_, gValues_;
 };
