@@ -21,18 +21,19 @@ class SfaRowSorter {
     buf_[1] = scratch[kSfaSortScratchBytes / 2].ReinterpretCast<float>();
     list_ = list;
     n_ = n;
-    pairs_ = 32;
-    rounds_ = 0;
-    for (; pairs_ < n; pairs_ *= 4) ++rounds_;
+    rounds_ = Rounds(n);
+    pairs_ = 32u << (2 * rounds_);
     step_ = 0;
     src_ = 1;  // Sort32 writes buffer 1
     pending_ = true;
   }
-  // Steps of a sort of n rows: Sort32, a MrgSort round per 4x of runs, Extract.
-  __aicore__ inline static uint32_t Steps(uint32_t n) {
-    uint32_t steps = 2;
-    for (uint32_t pairs = 32; pairs < n; pairs *= 4) ++steps;
-    return steps;
+  // Steps of a sort of n rows: Sort32, the MrgSort rounds, Extract.
+  __aicore__ inline static uint32_t Steps(uint32_t n) { return Rounds(n) + 2; }
+  // 4-way MrgSort rounds that merge n rows' runs of 32 pairs into one (n padded to 32 * 4^rounds).
+  __aicore__ inline static uint32_t Rounds(uint32_t n) {
+    uint32_t rounds = 0;
+    for (uint32_t pairs = 32; pairs < n; pairs *= 4) ++rounds;
+    return rounds;
   }
   __aicore__ inline bool Pending() const { return pending_; }
   __aicore__ inline void Finish() {
