@@ -143,45 +143,69 @@ class LiCut {
     }
   }
 
+  // A wide band merge's window comes in chunks of whole lists (LiMerger::LoadWindow), each with its
+  // own MTE2 -> V event: a chunk is compared and its masks read while the next ones are on their way,
+  // so only the last chunk's work follows the window's GM latency (B = 1 x 8K: 32 lists, 4 chunks).
+  // A chunk holds a multiple of 4 lists, so that its compare bits start 32-byte aligned.
+  static constexpr uint32_t kWindowChunks = 4;
+  static constexpr int32_t kEvWindow = 1;  // MTE2 -> V and V -> S events kEvWindow .. + kWindowChunks - 1
+  __aicore__ static inline uint32_t WindowChunkLists(uint32_t count) { return AlignUp(CeilDiv(count, kWindowChunks), 4); }
+
+  // A window loaded in chunks that no BandsInWindow reads: its chunks' events are waited for all the same.
+  __aicore__ inline void SkipWindow(uint32_t count) {
+    for (uint32_t c = 0; c * WindowChunkLists(count) < count; ++c) AscendC::WaitFlag<AscendC::HardEvent::MTE2_V>(kEvWindow + int32_t(c));
+  }
+
   // A part of a wide band merge: whether the window [skip, end) of every cut list (loaded with the
-  // headers into inAll, list i at i * (end - skip), a multiple of 32 pairs) holds its band, and for
-  // the last part every entry at or above the threshold (those below it rank past k): the window's
-  // first pair ranks above the band (or the window starts at pair 0), and its last pair below the
-  // band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: one
-  // compare of the whole window with each edge, then per list the set bits that open its 64-bit
-  // words (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs
-  // in list i's window.
+  // headers into inAll, list i at i * (end - skip), a multiple of 32 pairs, in chunks) holds its band,
+  // and for the last part every entry at or above the threshold (those below it rank past k): the
+  // window's first pair ranks above the band (or the window starts at pair 0), and its last pair below
+  // the band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: per
+  // chunk one compare with each edge, then per list the set bits that open its 64-bit words (~2 UB
+  // reads a list where two binary searches took ~12). Sets los / his: the band's pairs in list i's window.
   __aicore__ inline bool BandsInWindow(const AscendC::LocalTensor<float>& inAll, const uint32_t* lens, uint32_t count,
                                        uint32_t skip, uint32_t end, uint32_t* los, uint32_t* his) {
     using namespace AscendC;
-    const uint32_t width = end - skip, words = width / 32;
+    const uint32_t width = end - skip, words = width / 32, per = WindowChunkLists(count);
     const LocalTensor<uint64_t> above = qA_.ReinterpretCast<uint64_t>(), atLow = qB_.ReinterpretCast<uint64_t>();
     const float low = hasLo_ ? bandLo_ : threshold_;
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
     SetMaskNorm();
     ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
-    const uint32_t elems = AlignUp(count * width * kPairFloats, 64);
-    if (hasHi_) CompareScalar(above.ReinterpretCast<uint8_t>(), inAll, bandHi_, CMPMODE::GE, elems);
-    CompareScalar(atLow.ReinterpretCast<uint8_t>(), inAll, low, CMPMODE::GE, elems);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t len = lens[i] < end ? lens[i] : end;
-      if (skip > 0 && (!hasHi_ || len <= skip)) return false;
-      const uint32_t local = len > skip ? len - skip : 0;
-      const uint32_t lo = hasHi_ ? LeadingSet(above, i * words, words, 0) : 0;
-      if (skip > 0 && lo == 0) return false;
-      // the entries above the band are at or above its lower edge too: their whole words are set
-      const uint32_t hi = LeadingSet(atLow, i * words, words, hasHi_ && low <= bandHi_ ? lo / 32 : 0);
-      if (lens[i] > end && hi >= width) return false;
-      los[i] = lo < local ? lo : local;
-      his[i] = hi < local ? hi : local;
+    for (uint32_t first = 0, c = 0; first < count; first += per, ++c) {
+      const uint32_t elems = (count - first < per ? count - first : per) * width * kPairFloats;  // a multiple of 64
+      const LocalTensor<float> chunk = inAll[first * width * kPairFloats];
+      WaitFlag<HardEvent::MTE2_V>(kEvWindow + int32_t(c));
+      if (hasHi_) CompareScalar(above[first * words].ReinterpretCast<uint8_t>(), chunk, bandHi_, CMPMODE::GE, elems);
+      CompareScalar(atLow[first * words].ReinterpretCast<uint8_t>(), chunk, low, CMPMODE::GE, elems);
+      SetFlag<HardEvent::V_S>(kEvWindow + int32_t(c));
     }
-    return true;
+    bool inWindow = true;  // every chunk's event is waited for, even past a list that fails
+    for (uint32_t i = 0; i < count; ++i) {
+      if (i % per == 0) WaitFlag<HardEvent::V_S>(kEvWindow + int32_t(i / per));
+      inWindow = inWindow && BandInWindow(above, atLow, lens[i], i * words, skip, end, los[i], his[i]);
+    }
+    return inWindow;
   }
 
  private:
+  // BandsInWindow for one list (its compare bits from word w0): whether its window holds its band,
+  // and where (lo / hi: the band's pairs in the window).
+  __aicore__ inline bool BandInWindow(const AscendC::LocalTensor<uint64_t>& above, const AscendC::LocalTensor<uint64_t>& atLow,
+                                      uint32_t fullLen, uint32_t w0, uint32_t skip, uint32_t end, uint32_t& lo, uint32_t& hi) {
+    const uint32_t width = end - skip, words = width / 32, len = fullLen < end ? fullLen : end;
+    if (skip > 0 && (!hasHi_ || len <= skip)) return false;
+    const uint32_t local = len > skip ? len - skip : 0;
+    const uint32_t first = hasHi_ ? LeadingSet(above, w0, words, 0) : 0;
+    if (skip > 0 && first == 0) return false;
+    // the entries above the band are at or above its lower edge too: their whole words are set
+    const float low = hasLo_ ? bandLo_ : threshold_;
+    const uint32_t last = LeadingSet(atLow, w0, words, hasHi_ && low <= bandHi_ ? first / 32 : 0);
+    if (fullLen > end && last >= width) return false;
+    lo = first < local ? first : local;
+    hi = last < local ? last : local;
+    return true;
+  }
+
   // How many of list `list`'s quantiles are at or above v: a binary search (they are sorted, best first).
   __aicore__ inline uint32_t QuantilesAtLeast(uint32_t list, float v) {
     uint32_t lo = 0, hi = kLiQuantiles;
@@ -231,7 +255,7 @@ class LiCut {
     return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
   }
   static constexpr float kEdgeAlpha = 0.5f;
-  static constexpr float kTopAlpha = 0.5f;  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles
+  static constexpr float kTopAlpha = 1.2f;  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles
 
   // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
   // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).

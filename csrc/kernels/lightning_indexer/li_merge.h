@@ -187,12 +187,9 @@ class LiMerger {
     const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
     const uint32_t wideSpec = winEnd < wideHead ? winEnd : wideHead, winWidth = wideSpec > winSkip ? wideSpec - winSkip : 0;
     if (!wide) TailWritten();  // before this merge writes phase 2's late region
-    if (winWidth > 0) {
-      DataCopyPad(inAll_, lists_.pairs[lists_.Slot(m.src) + kLiListHeaderFloats + winSkip * kPairFloats],
-                  DataCopyExtParams(uint16_t(m.count), winWidth * kPairFloats * 4,
-                                    t_->listSlotBytes - winWidth * kPairFloats * 4, 0, 0),
-                  DataCopyPadExtParams<float>());
-    }
+    // A part of a band merge compares its window chunk by chunk (LiCut::BandsInWindow).
+    const bool probe = winWidth > 0 && winWidth % 32 == 0 && m.dst < 0 && cut && t_->outChunk < k;
+    if (winWidth > 0) LoadWindow(m, winSkip, winWidth, probe ? LiCut::WindowChunkLists(uint32_t(m.count)) : uint32_t(m.count), probe);
     // A part of a band merge above the last needs a list only down to its band's lower edge: about
     // (part + 1) / parts of its expected cut (a list found longer is loaded again below).
     const uint32_t parts = CeilDiv(k, t_->outChunk), part = m.dst < 0 ? uint32_t(-1 - m.dst) : 0;
@@ -237,8 +234,8 @@ class LiMerger {
       ResolveTail(tails);
       if (tails) WaitTails();
       uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
-      if (need <= 4 * pairs && band && winWidth > 0 && winWidth % 32 == 0 &&
-          cut_.BandsInWindow(inAll_, lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
+      if (probe && need > 4 * pairs) cut_.SkipWindow(uint32_t(m.count));
+      if (probe && need <= 4 * pairs && cut_.BandsInWindow(inAll_, lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
         TailWritten();
         LocalTensor<float> lists[kLiMaxWideLists];
         uint32_t skips[kLiMaxWideLists];
@@ -325,6 +322,20 @@ class LiMerger {
     if (t_->returnValue) DataCopyPad(values_[out], outScores_, DataCopyExtParams(1, n * 4, 0, 0, 0));
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
+  }
+
+  // Pairs [skip, skip + width) of every list of a wide merge into inAll_ (list i at i * width), in
+  // copies of `per` lists; `flagged`: each copy sets its own MTE2 -> V event (LiCut::kEvWindow + c).
+  __aicore__ inline void LoadWindow(const LiMerge& m, uint32_t skip, uint32_t width, uint32_t per, bool flagged) {
+    using namespace AscendC;
+    const uint32_t bytes = width * kPairFloats * 4;
+    for (uint32_t first = 0, c = 0; first < uint32_t(m.count); first += per, ++c) {
+      const uint32_t lists = uint32_t(m.count) - first < per ? uint32_t(m.count) - first : per;
+      DataCopyPad(inAll_[first * width * kPairFloats],
+                  lists_.pairs[lists_.Slot(m.src + int32_t(first)) + kLiListHeaderFloats + skip * kPairFloats],
+                  DataCopyExtParams(uint16_t(lists), bytes, t_->listSlotBytes - bytes, 0, 0), DataCopyPadExtParams<float>());
+      if (flagged) SetFlag<HardEvent::MTE2_V>(LiCut::kEvWindow + int32_t(c));
+    }
   }
 
   // Word w of list i's header (0: its length, 1: the pairs written before SyncAll): from the headers
