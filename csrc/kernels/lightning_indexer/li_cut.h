@@ -119,7 +119,15 @@ class LiCut {
       if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
     }
     uint32_t aboveAll[kLiMaxWideLists];
-    if (wide) QuantilesAtLeastAll(threshold, lists, (toA ? qA_ : qB_).ReinterpretCast<uint32_t>(), aboveAll);
+    if (wide) {
+      // The window's compares (a band merge's part, ExpectWindow) go between the quantiles' compare and
+      // its reads: the vector unit compares the window while the scalar unit counts the quantiles.
+      const LocalTensor<float> free = toA ? qA_ : qB_;  // src holds the merged quantiles, read above
+      const LocalTensor<uint32_t> bits = free[kWindowBitsFloats].ReinterpretCast<uint32_t>();
+      CompareQuantiles(threshold, lists, bits);
+      if (windowLists_ > 0) CompareWindow(src.ReinterpretCast<uint64_t>(), free.ReinterpretCast<uint64_t>());
+      CountQuantiles(lists, bits, aboveAll);
+    }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
       uint32_t above = wide ? aboveAll[list] : QuantilesAtLeast(list, threshold);
@@ -144,63 +152,80 @@ class LiCut {
   }
 
   // A wide band merge's window comes in chunks of whole lists (LiMerger::LoadWindow), each with its
-  // own MTE2 -> V event: a chunk is compared and its masks read while the next ones are on their way,
-  // so only the last chunk's work follows the window's GM latency (B = 1 x 8K: 32 lists, 4 chunks).
-  // A chunk holds a multiple of 4 lists, so that its compare bits start 32-byte aligned.
-  static constexpr uint32_t kWindowChunks = 4;
+  // own MTE2 -> V event: a chunk is compared as it arrives and its masks read while the next ones are
+  // on their way, so only the last chunk's work follows the window's GM latency (B = 1 x 8K: 32
+  // lists, 4 chunks). A chunk holds a multiple of 4 lists: its compare bits start 32-byte aligned.
+  static constexpr uint32_t kWindowChunks = 3;
   static constexpr int32_t kEvWindow = 1;  // MTE2 -> V and V -> S events kEvWindow .. + kWindowChunks - 1
   __aicore__ static inline uint32_t WindowChunkLists(uint32_t count) { return AlignUp(CeilDiv(count, kWindowChunks), 4); }
 
-  // A window loaded in chunks that no BandsInWindow reads: its chunks' events are waited for all the same.
-  __aicore__ inline void SkipWindow(uint32_t count) {
-    for (uint32_t c = 0; c * WindowChunkLists(count) < count; ++c) AscendC::WaitFlag<AscendC::HardEvent::MTE2_V>(kEvWindow + int32_t(c));
+  // The next cut merge is a part of a wide band merge whose window [skip, end) of its `count` lists
+  // comes into inAll in chunks (list i at i * (end - skip), a multiple of 32 pairs): CutAtThreshold
+  // compares it with the band's edges, BandsInWindow (or SkipWindow) reads the result.
+  __aicore__ inline void ExpectWindow(const AscendC::LocalTensor<float>& inAll, uint32_t count, uint32_t skip, uint32_t end) {
+    winAll_ = inAll;
+    windowLists_ = count;
+    winSkip_ = skip;
+    winEnd_ = end;
   }
 
-  // A part of a wide band merge: whether the window [skip, end) of every cut list (loaded with the
-  // headers into inAll, list i at i * (end - skip), a multiple of 32 pairs, in chunks) holds its band,
+  // A window that no BandsInWindow reads: its compares' events are waited for all the same.
+  __aicore__ inline void SkipWindow() {
+    for (uint32_t c = 0; c * WindowChunkLists(windowLists_) < windowLists_; ++c)
+      AscendC::WaitFlag<AscendC::HardEvent::V_S>(kEvWindow + int32_t(c));
+    windowLists_ = 0;
+  }
+
+  // A part of a wide band merge (ExpectWindow): whether the window of every cut list holds its band,
   // and for the last part every entry at or above the threshold (those below it rank past k): the
   // window's first pair ranks above the band (or the window starts at pair 0), and its last pair below
-  // the band (or the list ends in it). Where the band is, is counted as in QuantilesAtLeastAll: per
-  // chunk one compare with each edge, then per list the set bits that open its 64-bit words (~2 UB
-  // reads a list where two binary searches took ~12). Sets los / his: the band's pairs in list i's window.
-  __aicore__ inline bool BandsInWindow(const AscendC::LocalTensor<float>& inAll, const uint32_t* lens, uint32_t count,
-                                       uint32_t skip, uint32_t end, uint32_t* los, uint32_t* his) {
+  // the band (or the list ends in it). Where the band is, is counted as in CountQuantiles: per chunk
+  // one compare with each edge (CompareWindow), then per list the set bits that open its 64-bit words
+  // (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs in list
+  // i's window.
+  __aicore__ inline bool BandsInWindow(const uint32_t* lens, uint32_t* los, uint32_t* his) {
     using namespace AscendC;
-    const uint32_t width = end - skip, words = width / 32, per = WindowChunkLists(count);
-    const LocalTensor<uint64_t> above = qA_.ReinterpretCast<uint64_t>(), atLow = qB_.ReinterpretCast<uint64_t>();
+    const uint32_t words = (winEnd_ - winSkip_) / 32, per = WindowChunkLists(windowLists_);
+    bool inWindow = true;  // every chunk's event is waited for, even past a list that fails
+    for (uint32_t i = 0; i < windowLists_; ++i) {
+      if (i % per == 0) WaitFlag<HardEvent::V_S>(kEvWindow + int32_t(i / per));
+      inWindow = inWindow && BandInWindow(lens[i], i * words, los[i], his[i]);
+    }
+    windowLists_ = 0;
+    return inWindow;
+  }
+
+ private:
+  // The window's compares, chunk by chunk as they arrive, with the band's upper edge into above and
+  // its lower edge (the last part: the threshold) into atLow (free quantile buffers).
+  __aicore__ inline void CompareWindow(const AscendC::LocalTensor<uint64_t>& above, const AscendC::LocalTensor<uint64_t>& atLow) {
+    using namespace AscendC;
+    const uint32_t width = winEnd_ - winSkip_, words = width / 32, per = WindowChunkLists(windowLists_);
     const float low = hasLo_ ? bandLo_ : threshold_;
-    SetMaskNorm();
-    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
-    for (uint32_t first = 0, c = 0; first < count; first += per, ++c) {
-      const uint32_t elems = (count - first < per ? count - first : per) * width * kPairFloats;  // a multiple of 64
-      const LocalTensor<float> chunk = inAll[first * width * kPairFloats];
+    winAbove_ = above;
+    winAtLow_ = atLow;
+    for (uint32_t first = 0, c = 0; first < windowLists_; first += per, ++c) {
+      const uint32_t elems = (windowLists_ - first < per ? windowLists_ - first : per) * width * kPairFloats;  // a multiple of 64
+      const LocalTensor<float> chunk = winAll_[first * width * kPairFloats];
       WaitFlag<HardEvent::MTE2_V>(kEvWindow + int32_t(c));
       if (hasHi_) CompareScalar(above[first * words].ReinterpretCast<uint8_t>(), chunk, bandHi_, CMPMODE::GE, elems);
       CompareScalar(atLow[first * words].ReinterpretCast<uint8_t>(), chunk, low, CMPMODE::GE, elems);
       SetFlag<HardEvent::V_S>(kEvWindow + int32_t(c));
     }
-    bool inWindow = true;  // every chunk's event is waited for, even past a list that fails
-    for (uint32_t i = 0; i < count; ++i) {
-      if (i % per == 0) WaitFlag<HardEvent::V_S>(kEvWindow + int32_t(i / per));
-      inWindow = inWindow && BandInWindow(above, atLow, lens[i], i * words, skip, end, los[i], his[i]);
-    }
-    return inWindow;
   }
 
- private:
-  // BandsInWindow for one list (its compare bits from word w0): whether its window holds its band,
-  // and where (lo / hi: the band's pairs in the window).
-  __aicore__ inline bool BandInWindow(const AscendC::LocalTensor<uint64_t>& above, const AscendC::LocalTensor<uint64_t>& atLow,
-                                      uint32_t fullLen, uint32_t w0, uint32_t skip, uint32_t end, uint32_t& lo, uint32_t& hi) {
-    const uint32_t width = end - skip, words = width / 32, len = fullLen < end ? fullLen : end;
-    if (skip > 0 && (!hasHi_ || len <= skip)) return false;
-    const uint32_t local = len > skip ? len - skip : 0;
-    const uint32_t first = hasHi_ ? LeadingSet(above, w0, words, 0) : 0;
-    if (skip > 0 && first == 0) return false;
+  // BandsInWindow for one list (its compare bits from word w0, its cut length fullLen): whether its
+  // window holds its band, and where (lo / hi: the band's pairs in the window).
+  __aicore__ inline bool BandInWindow(uint32_t fullLen, uint32_t w0, uint32_t& lo, uint32_t& hi) {
+    const uint32_t width = winEnd_ - winSkip_, words = width / 32, len = fullLen < winEnd_ ? fullLen : winEnd_;
+    if (winSkip_ > 0 && (!hasHi_ || len <= winSkip_)) return false;
+    const uint32_t local = len > winSkip_ ? len - winSkip_ : 0;
+    const uint32_t first = hasHi_ ? LeadingSet(winAbove_, w0, words, 0) : 0;
+    if (winSkip_ > 0 && first == 0) return false;
     // the entries above the band are at or above its lower edge too: their whole words are set
     const float low = hasLo_ ? bandLo_ : threshold_;
-    const uint32_t last = LeadingSet(atLow, w0, words, hasHi_ && low <= bandHi_ ? first / 32 : 0);
-    if (fullLen > end && last >= width) return false;
+    const uint32_t last = LeadingSet(winAtLow_, w0, words, hasHi_ && low <= bandHi_ ? first / 32 : 0);
+    if (fullLen > winEnd_ && last >= width) return false;
     lo = first < local ? first : local;
     hi = last < local ? last : local;
     return true;
@@ -220,15 +245,17 @@ class LiCut {
   // QuantilesAtLeast of each of `lists` lists at once (a wide merge: a binary search each took ~260
   // cycles of UB reads at B = 1 x 8K): one compare of all their quantiles with v into `bits` (a free
   // quantile buffer), where list c's 16 pairs are the 32 bits of word c, its scores the even bits;
-  // the quantiles are sorted, so the set even bits are a prefix and their count is the answer.
-  __aicore__ inline void QuantilesAtLeastAll(float v, uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits,
-                                             uint32_t* above) {
+  // the quantiles are sorted, so the set even bits are a prefix and their count is the answer
+  // (CountQuantiles, after the vector unit's next work is issued).
+  __aicore__ inline void CompareQuantiles(float v, uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits) {
     using namespace AscendC;
     SetMaskNorm();
     ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
     CompareScalar(bits.ReinterpretCast<uint8_t>(), qIn_, v, CMPMODE::GE, AlignUp(lists * kLiQuantiles * kPairFloats, 64));
     SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
+  }
+  __aicore__ inline void CountQuantiles(uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits, uint32_t* above) {
+    AscendC::WaitFlag<AscendC::HardEvent::V_S>(0);
     for (uint32_t c = 0; c < lists; ++c) above[c] = EvenBitsSet(bits.GetValue(c));
   }
 
@@ -298,6 +325,13 @@ class LiCut {
   bool hasHi_ = false, hasLo_ = false;
   uint32_t bandStart_[4] = {0, 0, 0, 0};  // a band merge of up to 4 lists: list i's band starts at or after pair bandStart_[i]
   AscendC::LocalTensor<float> qIn_, qA_, qB_;
+  // A band merge's window (ExpectWindow) and its compare bits (CompareWindow); windowLists_ 0: none.
+  // The quantiles' compare bits sit past the window's in the same buffer (at most bestPairs <= 2,048
+  // bytes of window bits: the host keeps a window within 4 x bestPairs pairs, WideBandWindow).
+  static constexpr uint32_t kWindowBitsFloats = 1024;
+  AscendC::LocalTensor<float> winAll_;
+  AscendC::LocalTensor<uint64_t> winAbove_, winAtLow_;
+  uint32_t windowLists_ = 0, winSkip_ = 0, winEnd_ = 0;
 };
 
 }  // namespace ascend_glm5

@@ -208,6 +208,7 @@ class LiMerger {
     uint32_t lens[kLiMaxWideLists], total = 0;
     if (!wide)  // (a wide merge reads them in LiCut::CutAtThreshold, while its quantiles merge)
       for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
+    if (probe) cut_.ExpectWindow(inAll_, uint32_t(m.count), winSkip, wideSpec);
     if (cut) cut_.CutAtThreshold(m, lens);
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
@@ -234,8 +235,8 @@ class LiMerger {
       ResolveTail(tails);
       if (tails) WaitTails();
       uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
-      if (probe && need > 4 * pairs) cut_.SkipWindow(uint32_t(m.count));
-      if (probe && need <= 4 * pairs && cut_.BandsInWindow(inAll_, lens, uint32_t(m.count), winSkip, wideSpec, bandLos, bandHis)) {
+      if (probe && need > 4 * pairs) cut_.SkipWindow();
+      if (probe && need <= 4 * pairs && cut_.BandsInWindow(lens, bandLos, bandHis)) {
         TailWritten();
         LocalTensor<float> lists[kLiMaxWideLists];
         uint32_t skips[kLiMaxWideLists];
