@@ -456,6 +456,27 @@ def test_decode_final_merge_parts_load_band_windows(keys, distinct):
         _check_key_classes(q, k, w, distinct, sparse_count=2048)  # random keys: near-ties judged by check()
 
 
+@pytest.mark.parametrize("keys, distinct, stretch", [(30001, None, None), (30001, 13, None), (8192, None, (5000, 5300))])
+def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
+    # One row over the Ascend910B3's AI cores, merged in one step in 32 parts: a part's window of the
+    # lists comes in chunks of lists (40 lists: 16, 16 and 8; 32: 12, 12 and 8), each compared with
+    # the band's edges as it arrives, between the quantiles' compare and its reads, and read after them.
+    # Random keys and 13 distinct keys over 40 lists of unequal length; 300 keys scaled by 4 (weights
+    # >= 0) in lists 19 and 20, in the middle chunk: the bands lie far below the windows there, the
+    # parts load every list again while the last chunk's compares are still to be waited for.
+    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + (distinct or 0) + 3)
+    if stretch:
+        k[:, stretch[0] : stretch[1]] *= 4
+        w = w.abs()
+    with emulated_soc("Ascend910B3"):
+        if stretch:
+            got = check(q, k, w, sparse_count=2048, return_value=True)
+            assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 256  # more than a list's share
+        else:
+            _check_key_classes(q, k, w, distinct, sparse_count=2048)
+        assert cpu_module().last_launch()["block_dim"] == (20 if keys > 8192 else 16)
+
+
 @pytest.mark.heavy
 def test_decode_best_keys_in_one_list_read_past_its_head():
     # One row over every core, merged in one step: each partial list goes to GM as its head (what its
