@@ -247,7 +247,7 @@ class LiMerger {
         n = BandMerge(lists, lens, uint32_t(m.count), from, skips, bandLos, bandHis);
       } else if (need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
-        if (winWidth > 0 && band) {  // LiCut::BandsInWindow compared the window: before the reload overwrites it
+        if (winWidth > 0 && band) {  // LiCut::CompareWindow compared the window: before the reload overwrites it
           SetFlag<HardEvent::V_MTE2>(0);
           WaitFlag<HardEvent::V_MTE2>(0);
         }
