@@ -72,13 +72,24 @@ __aicore__ inline void MlapVectorRows(uint32_t rows, uint32_t vecCores, uint32_t
   end = begin + base + (vec < extra ? 1 : 0);
 }
 
-// Whole heads [begin, end) of AI core `core` in MM2 / MM3 (the split heads come after them): the
-// first (whole heads) % blockDim cores take one more (none with split heads: they divide evenly).
-__aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32_t& begin, uint32_t& end) {
+// Prefill (two or more groups, every core a head): the last group's extra heads go to the last cores.
+// The first cores take the extra heads of every other group (MlapMm1Split gives them fewer MM1 units
+// for it), but after the last norm no MM1 is left to even out: with the extra head of both of the
+// last two groups they ended a head (~7 us at GLM-5 TP1) after every other core.
+__aicore__ inline bool MlapLastExtraHeadsMoved(const MlaPrologTiling& t, uint32_t g) {
+  const uint32_t whole = t.heads - t.splitHeads;
+  return t.groups >= 2 && g + 1 == t.groups && whole >= t.blockDim && whole % t.blockDim != 0;
+}
+
+// Whole heads [begin, end) of AI core `core` in MM2 / MM3 of group g (the split heads come after
+// them): the first (whole heads) % blockDim cores take one more (none with split heads: they divide
+// evenly), the last ones in the last group (MlapLastExtraHeadsMoved).
+__aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32_t g, uint32_t& begin, uint32_t& end) {
   const uint32_t whole = t.heads - t.splitHeads;
   const uint32_t base = whole / t.blockDim, extra = whole % t.blockDim;
-  begin = core * base + (core < extra ? core : extra);
-  end = begin + base + (core < extra ? 1 : 0);
+  const uint32_t c = MlapLastExtraHeadsMoved(t, g) ? (core + extra) % t.blockDim : core;  // the last cores first
+  begin = c * base + (c < extra ? c : extra);
+  end = begin + base + (c < extra ? 1 : 0);
 }
 
 // Columns [begin, end) of the concatenated [W_dq | W_dkv_kr] (Hcq + 576 columns) that AI core

@@ -45,7 +45,7 @@ class MlapCube {
     c1_ = t.qLora + kMlapKvRopeDim;
     qCols_ = t.nope + kMlapRopeDim;
     mm1_ = MlapMm1Columns(t, core_, kMm1Unit);
-    MlapHeads(t, core_, headBegin_, headEnd_);
+    MlapHeads(t, core_, 0, headBegin_, headEnd_);
     if (t.kvByRows) MlapKvRows(t, core_, kvBegin_, kvEnd_);
     if (t.uqByRows) MlapUqRows(t, core_, uqBegin_, uqEnd_);
     wholeCols_ = (t.heads - t.splitHeads) * qCols_;
@@ -239,6 +239,7 @@ class MlapCube {
     using namespace AscendC;
     const uint32_t rows = MlapGroupRows(*t_, g), mPad = AlignUp(rows, 16), hcq = t_->qLora;
     const uint32_t ldUq = t_->heads * qCols_;
+    MlapHeads(*t_, core_, g, headBegin_, headEnd_);
     const bool split = t_->splitHeads > 0, splitMm2 = t_->uqByRows ? uqBegin_ < uqEnd_ : q2Begin_ < q2End_;
     const bool kvSecond = split && MlapCqFirst(*t_) && KvInHalves(g);  // W_dkv_kr's second half after Mm2Split
     // The first W_uq_qr chunks stream in while the vector cores normalize c^Q (the prefetch is for

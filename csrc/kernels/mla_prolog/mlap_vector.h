@@ -68,7 +68,7 @@ class MlapVector {
     ws_.Init(a.workspace, t, core_);
     c1_ = t.qLora + kMlapKvRopeDim;
     qCols_ = t.nope + kMlapRopeDim;
-    MlapHeads(t, core_, headBegin_, headEnd_);
+    MlapHeads(t, core_, 0, headBegin_, headEnd_);
     wholeHeads_ = t.heads - t.splitHeads;
     MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
     if (kMode == kMlapW8A8) kCols_ = MlapMm1Split(t, 32).KCols(32);  // int8 x: units of 32 columns
@@ -434,6 +434,7 @@ class MlapVector {
     using namespace AscendC;
     const MlaPrologTiling& t = *t_;
     if (t.splitHeads > 0 && !MlapCqFirst(t)) SplitHeads(g);
+    MlapHeads(t, core_, g, headBegin_, headEnd_);
     uint32_t r0, r1;
     OwnRows(g, r0, r1);
     const uint32_t n = r1 - r0;
