@@ -337,14 +337,16 @@ def test_mm1_share_of_cores_with_a_head_more_rounds_down():
     # Prefill (200 tokens: 128 + a 72-row tail) of 10 heads on 4 cores in mode 2: cores 0 and 1 take 3
     # heads, 2 and 3 take 2. MM1's 22 units of 32 columns (8 KiB of W each) are spread by weight bytes
     # with the heads (44 KiB each): (22 x 8 + 2 x 44) / 4 = 66 KiB per core, so a 3-head core's share
-    # is 22 KiB = 2.75 units, rounded down to 2; cores 2 and 3 split the other 18: 9 each.
+    # is 22 KiB = 2.75 units, rounded down to 2; cores 2 and 3 split the other 18: 9 each. In the last
+    # group cores 2 and 3 take the 3 heads instead (MlapLastExtraHeadsMoved).
     args, kw = make_case((256, 128, 10, 32), (200,), skip=11, seed=95, mode=2)
     with ai_cores(4):
         check(args, kw, query_norm_flag=True)
         per_core = cpu_module().last_launch()["per_core"]
-    rows = 128 + 80  # the tail padded to 16 rows
     head = 128 * 96 + 32 * 512  # MM2 and MM3 MACs of one head per row
-    want = [rows * (256 * 32 * units + heads * head) for units, heads in ((2, 3), (2, 3), (9, 2), (9, 2))]
+    # (MM1 units, heads of group 0, heads of group 1); group 1's 72 rows padded to 80
+    cores = ((2, 3, 2), (2, 3, 2), (9, 2, 3), (9, 2, 3))
+    want = [208 * 256 * 32 * units + (128 * h0 + 80 * h1) * head for units, h0, h1 in cores]
     assert [per_core[3 * b]["cube_macs"] for b in range(4)] == want
 
 
