@@ -360,15 +360,26 @@ def test_mm1_units_of_cores_with_a_head_more_split_by_k(dims, fused):
     # the cores with a head more take their MM1 units together, each all of those columns over a
     # share of K (He 256: 8 units of 32 rows), adding int32 partial sums into the MM1 ring, whose
     # columns the vector cores zeroed after the norm of group g - 2. 10 heads: cores 0, 1 (3 heads)
-    # share 2 x 2 units (128 columns, one tile), K 4 + 4 units. 7 heads, Hcq 1024: cores 0-2 share
-    # 3 x 8 units (768 columns: 3 tiles of 256 over all of L0C), K 3 + 3 + 2 units, with the fused
-    # input norm (x from its ring). Groups 0 and 1 keep the units (their slots were never zeroed).
+    # share 2 x 2 units (128 columns, one tile), K 4 + 4 units (2.75 not rounded up: 2 x 3 units would pass W_dq's 128 columns). 7 heads, Hcq
+    # 1024: cores 0-2 share 3 x 9 units (8.5 rounded up: 864 columns, 3 tiles of 256 over all of L0C
+    # and one of 96), K 3 + 3 + 2 units, with the fused input norm (x from its ring); in the last
+    # group core 0's extra head goes to core 3. Groups 0 and 1 keep the units (their slots were never
+    # zeroed).
     args, kw = make_case(dims, (404,), skip=19, seed=130 + dims[2], mode=2, fused_norm=fused)
     with ai_cores(4):
         plan = cpu_module().mla_prolog_plan(tokens=404, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
                                             mode=2, ai_cores=4)  # fmt: skip
         assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
         check(args, kw, query_norm_flag=True)
+        per_core = cpu_module().last_launch()["per_core"]
+    if dims[2] != 7:
+        return
+    head = 1024 * 96 + 32 * 512  # MM2 and MM3 MACs of one head per row
+    split = [3 * 32, 3 * 32, 2 * 32]  # rows of K of cores 0-2 in groups 2, 3 (128 + 20 rows padded to 32)
+    mm1 = [256 * 9 * 32 * 256 + 160 * 864 * k for k in split] + [416 * 23 * 32 * 256]  # core 3: 23 units
+    heads = [(2, 1), (2, 2), (2, 2), (1, 2)]  # of groups 0-2 and of group 3
+    want = [m + (384 * h0 + 32 * h3) * head for m, (h0, h3) in zip(mm1, heads)]
+    assert [per_core[3 * b]["cube_macs"] for b in range(4)] == want
 
 
 @pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])

@@ -97,7 +97,7 @@ __aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32
 // The units are spread so that every core streams about the same weight bytes per group, MM1 and
 // its heads' W_uq_qr and W_uk together: the cores with one head more (the first ones) take fewer
 // units, their share of bytes rounded down (their heads keep the cube busy, and any MM1 unit
-// costs all of x: at GLM-5 TP1 on 20 cores 1 unit each, not 1 or 2), and the other cores split
+// costs all of x: at GLM-5 TP1 on 20 cores 1 unit each, not 1 or 2; up with the K split, below), and the other cores split
 // the remaining units evenly (the first ones a unit more). In prefill the cube streams MM1(g + 2)
 // and the heads of group g back to back, so the busiest core sets the pace.
 //
@@ -121,9 +121,17 @@ struct MlapMm1Split {
     const uint64_t headBytes = uint64_t(t.qLora) * (t.nope + kMlapRopeDim) * (t.mode == kMlapBf16 ? 2 : 1) +
                                uint64_t(t.nope) * kMlapKvLoraDim * 2;  // W_uq_qr and W_uk of one head
     const uint64_t level = (uint64_t(units) * unitBytes + uint64_t(more) * headBytes) / cores;  // bytes per core
-    moreUnits = level > headBytes ? uint32_t((level - headBytes) / unitBytes) : 0;  // <= units / more
-    kSplit = t.mode == kMlapW8A8 && t.groups > 2 && more >= 2 && moreUnits > 0 &&
-             more * moreUnits * unit <= t.qLora && t.hidden / 32 >= more;
+    const uint64_t spare = level > headBytes ? level - headBytes : 0;  // their bytes beside the extra head
+    moreUnits = uint32_t(spare / unitBytes);  // <= units / more
+    kSplit = KSplitFits(t, unit, moreUnits);
+    // With the K split a unit costs them a share of x, and with the last group's extra heads moved they
+    // no longer end last: their share rounded up (GLM-5 TP1 prefill: 2 units each, 325.90 -> 324.05 us).
+    const uint32_t up = uint32_t((spare + unitBytes - 1) / unitBytes);
+    if (kSplit && MlapLastExtraHeadsMoved(t, t.groups - 1) && KSplitFits(t, unit, up)) moreUnits = up;
+  }
+  __aicore__ inline bool KSplitFits(const MlaPrologTiling& t, uint32_t unit, uint32_t each) const {
+    return t.mode == kMlapW8A8 && t.groups > 2 && more >= 2 && each > 0 && more * each * unit <= t.qLora &&
+           t.hidden / 32 >= more;
   }
   // K split: the columns [0, KCols()) the cores with a head more share.
   __aicore__ inline uint32_t KCols(uint32_t unit) const { return kSplit ? more * moreUnits * unit : 0; }
