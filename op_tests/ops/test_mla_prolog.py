@@ -360,11 +360,11 @@ def test_mm1_units_of_cores_with_a_head_more_split_by_k(dims, fused):
     # the cores with a head more take their MM1 units together, each all of those columns over a
     # share of K (He 256: 8 units of 32 rows), adding int32 partial sums into the MM1 ring, whose
     # columns the vector cores zeroed after the norm of group g - 2. 10 heads: cores 0, 1 (3 heads)
-    # share 2 x 2 units (128 columns, one tile), K 4 + 4 units (2.75 not rounded up: 2 x 3 units would pass W_dq's 128 columns). 7 heads, Hcq
-    # 1024: cores 0-2 share 3 x 9 units (8.5 rounded up: 864 columns, 3 tiles of 256 over all of L0C
-    # and one of 96), K 3 + 3 + 2 units, with the fused input norm (x from its ring); in the last
-    # group core 0's extra head goes to core 3. Groups 0 and 1 keep the units (their slots were never
-    # zeroed).
+    # share 2 x 2 units (128 columns, one tile), K 4 + 4 units (2.75 not rounded up: 2 x 3 units would
+    # pass W_dq's 128 columns). 7 heads, Hcq 1024: cores 0-2 share 3 x 9 units (8.5 rounded up: 864
+    # columns, 3 tiles of 256 over all of L0C and one of 96), K 3 + 3 + 2 units, with the fused input
+    # norm (x from its ring); in the last group core 0's extra head goes to core 3. Groups 0 and 1
+    # keep the units (their slots were never zeroed).
     args, kw = make_case(dims, (404,), skip=19, seed=130 + dims[2], mode=2, fused_norm=fused)
     with ai_cores(4):
         plan = cpu_module().mla_prolog_plan(tokens=404, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
