@@ -226,7 +226,10 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // cores' rows cross L2 twice more. The cube takes 40 of every 64 of them (measured at prefill
   // S = 1024 / 2048: 2 x 21 757 / 2591 us, 2 x 12 748 / 2544 us, 2 x 4 751 at 1024; S = 4096 /
   // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : 19;
+  // With fewer rows than cores (every row in pieces, two items a core: GLM-5 B = 16) the cube's
+  // copies lean less on the vector cores' slots (B = 16, 8K, cycles, vector cores' rows of 128:
+  // 2 x 34 82,026, 2 x 35 81,097, 2 x 36 80,851, 2 x 37 81,037, 2 x 38 81,113, 2 x 40 82,827).
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : busyRows < aiCores ? 18 : 19;
   // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
   // cycles: 2 x 38 249,970, 2 x 32 253,015; more does not fit their UB).
   const uint32_t sortedPer64 = split ? aivPer64 : std::min<uint32_t>(12, aivPer64);
