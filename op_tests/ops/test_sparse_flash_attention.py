@@ -475,6 +475,21 @@ def test_decode_rows_split_across_cores(heads):
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+@pytest.mark.parametrize("heads", [16, 64])
+def test_every_row_split_with_more_tiles_than_cores(heads):
+    # Fewer rows than AI cores but more tiles than cores, over the combined cache (GLM-5 decode
+    # B = 16): every row is cut into pieces, two items a core, and the vector cores gather their
+    # own share of each tile (2 x 36 of 128 rows) into the gather slot. 6 rows of 640-700 ids over
+    # 24 cores: 34 tiles, some tiles short at the pieces' ends.
+    g = torch.Generator().manual_seed(heads + 36)
+    kv_lens = [3000, 2400, 4100, 1800, 2600, 3300]
+    k = 700
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=10)
+    idx[2, 0, 640:] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] > 3 * len(kv_lens)  # 11 grains a row, 3 a core
+
+
 @pytest.mark.parametrize("heads", [16, 128])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
 def test_separate_value_with_several_items_per_core(heads, combined):
