@@ -219,8 +219,9 @@ def test_multi_step_loads_with_tails(m, n, k, layout):
 def test_plan_fits_l1(m, n, k, nk):
     # The weight ring and the A ring share L1 (512 KiB less CANN's 128 B); an A slot holds a pass's rows.
     plan = cpu_module().quant_matmul_plan(m=m, n=n, k=k, weight_nk=nk, out_dtype=1)
-    ring = plan["ring_chunks"] * plan["n_tile"] * 128
-    assert ring + plan["a_depth"] * plan["a_rows"] * 128 <= 512 * 1024 - 128
+    ring, unit = plan["ring_chunks"] * plan["n_tile"] * 128, plan["unit_steps"]
+    a_steps = -(-plan["chunk_steps"] // unit) * unit if plan["chunk_steps"] else plan["a_depth"] * unit  # K-chunked: a chunk's rows
+    assert ring + a_steps * plan["a_rows"] * 128 <= 512 * 1024 - 128
     assert 2 <= plan["a_depth"] <= 8 and plan["a_rows"] >= min(m, plan["tokens_per_pass"])
     assert plan["a_rows"] % 16 == 0 and plan["n_tiles"] * plan["n_tile"] >= n
 
@@ -232,21 +233,44 @@ def _plan(m, n, k, layout):
 @pytest.mark.parametrize("layout", ["nk", "kn"])
 def test_prefill_switch_point(layout):
     # Up to 256 rows: the decode schedule (two L0C slots, items of whole row groups); from 257 rows
-    # the prefill one: items are single output tiles that fill L0C (one slot), 256 x 128 or 128 x 256.
+    # the prefill one: items are single output tiles, 128 x 128 in two L0C slots when a core runs
+    # several on the same rows (K-chunked), else tiles that fill L0C (one slot), 256 x 128 or 128 x 256.
     decode, prefill = _plan(256, 2048, 6144, layout), _plan(257, 2048, 6144, layout)
-    assert decode["acc_slots"] == 2 and decode["m_tile"] * decode["n_tile"] <= 16384
-    assert prefill["acc_slots"] == 1 and prefill["item_rows"] == prefill["tokens_per_pass"] == prefill["m_tile"]
+    assert decode["acc_slots"] == 2 and decode["m_tile"] * decode["n_tile"] <= 16384 and decode["chunk_steps"] == 0
+    assert prefill["acc_slots"] == 2 and prefill["chunk_steps"] == 16 and (prefill["m_tile"], prefill["n_tile"]) == (128, 128)
+    assert prefill["item_rows"] == prefill["tokens_per_pass"] == prefill["m_tile"]
+    assert _plan(260, 300, 64, layout)["chunk_steps"] == 0  # one K step: nothing to load ahead within a chunk
     assert prefill["m_tile"] * prefill["n_tile"] <= 32768 and prefill["m_tile"] in (128, 256)
     assert prefill["n_tile"] % (16 if layout == "nk" else 32) == 0 and prefill["n_tile"] <= 256
 
 
-def test_prefill_tiles_fill_l0c():
-    # o_proj at S = 1024 on 20 cores: 200 tiles of the full L0C, 128 rows x 240 / 256 columns (8 row
-    # blocks x 25 column tiles), 10 a core; several K steps a copy.
+def test_prefill_k_chunks_plan():
+    # o_proj at S = 1024 on 20 cores: 400 tiles of 128 x 128 (8 row blocks x 50 column tiles of 128 / 112), 20 a
+    # core, in runs of up to 14 on the same rows (K-chunked: 8 chunks of 16 steps, two accumulators).
     with ai_cores(20):
         plan = _plan(1024, 6144, 16384, "nk")
-    assert (plan["m_tile"], plan["n_tile"], plan["n_tiles"], plan["block_dim"]) == (128, 256, 25, 20)
+    assert (plan["m_tile"], plan["n_tile"], plan["n_tiles"], plan["block_dim"]) == (128, 128, 50, 20)
+    assert (plan["chunk_steps"], plan["acc_slots"], plan["slots_per_block"]) == (16, 2, 15)
     assert plan["unit_steps"] > 1 and plan["ring_chunks"] % plan["unit_steps"] == 0
+
+
+# K-chunked prefill: (m, n, k, layout, cores). K in two chunks (17 steps: 9 + 8) and three (33 steps:
+# 11 each), one chunk (3 steps) with runs capped at 14 tiles (16 column tiles a row block on one
+# core), row tails (300, 600, 257), both layouts.
+K_CHUNKS = [(300, 600, 2100, "nk", 2), (600, 1000, 4200, "kn", 3), (257, 2000, 300, "nk", 1)]
+
+
+@pytest.mark.parametrize("m,n,k,layout,cores", K_CHUNKS)
+def test_prefill_k_chunks(m, n, k, layout, cores):
+    g = torch.Generator().manual_seed(m + n + k)
+    x1, x2 = _inputs(m, n, k, g=g, layout=layout)
+    with ai_cores(cores):
+        plan = _plan(m, n, k, layout)
+        assert plan["chunk_steps"] > 0 and plan["acc_slots"] == 2 and plan["m_tile"] * plan["n_tile"] <= 16384
+        bias = torch.randint(-(2**20), 2**20, (n,), dtype=torch.int32, generator=g)
+        _check(x1, x2, torch.rand(n, generator=g), bias=bias, output_dtype=torch.int32)
+        scale = torch.rand(n, generator=g) * 1e-3 + 1e-4
+        _check(x1, x2, scale, pertoken_scale=torch.rand(m, generator=g) * 0.05, output_dtype=torch.bfloat16)
 
 
 # Prefill shapes (m > 256): (m, n, k, layout, cores). Row tails (600 = 2 x 256 + 88, 700), column

@@ -28,6 +28,7 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["slots_per_block"] = t.slotsPerBlock;
   d["unit_shift"] = t.unitShift;
   d["cut_units"] = t.cutUnits;
+  d["chunk_steps"] = t.chunkSteps;
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

@@ -35,7 +35,7 @@ namespace ascend_glm5 {
 
 // A walk over the load stream of one block: items of the schedule, `passes` of each, K steps.
 struct QGemmStreamCursor {
-  QGemmSchedule sched;
+  QGemmChunkWalk sched;
   QGemmItem it{};
   bool valid = false;
   uint32_t pass = 0, step = 0;
@@ -110,7 +110,7 @@ class QGemmCube {
       act_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(act));
     }
     handoff_.Init(workspace, t, uint32_t(AscendC::GetBlockIdx()));
-    pipe.InitBuffer(aL1_, t.aDepth * t.unitSteps * t.aRows * kQGemmStepBytes);
+    pipe.InitBuffer(aL1_, ASlots() * t.unitSteps * t.aRows * kQGemmStepBytes);
     pipe.InitBuffer(l0a_, 2 * t.mTile * kQGemmStepBytes);
     pipe.InitBuffer(l0b_, 2 * t.nTile * kQGemmStepBytes);
     pipe.InitBuffer(l0c_, t.accSlots * t.mTile * t.nTile * sizeof(int32_t));
@@ -130,6 +130,10 @@ class QGemmCube {
     }
   }
 
+  // A ring slots (of a unit's rows each): aDepth, or K-chunked the units of a chunk, each unit's rows in
+  // the slot of its place in the chunk (every tile of a run reads them there). Either way the loads run
+  // at most aDepth units ahead (the MTE2 -> MTE1 events).
+  __aicore__ inline uint32_t ASlots() const { return t_->chunkSteps ? CeilDiv(uint32_t(t_->chunkSteps), uint32_t(t_->unitSteps)) : t_->aDepth; }
   __aicore__ inline uint32_t Passes(const QGemmItem& it) const { return CeilDiv(it.rows, t_->tokensPerPass); }
   __aicore__ inline uint32_t LoadPasses(const QGemmItem& it) const { return t_->resident ? 1 : Passes(it); }
   // An item's steps in load units: unit u holds the item's steps [u U - shift, (u + 1) U - shift)
@@ -240,14 +244,14 @@ class QGemmCube {
   __aicore__ inline bool TryLoadA() {
     if (!aReady_ || !aCur_.valid || aIssued_ - consumed_ >= t_->aDepth || wIssued_ <= aCur_.wBase + aCur_.step) return false;
     Fence();
-    const uint32_t slot = uint32_t(aIssued_ % t_->aDepth);
+    const uint32_t event = uint32_t(aIssued_ % t_->aDepth), slot = t_->chunkSteps ? aCur_.step : event;
     const uint32_t tokens = PassTokens(aCur_.it, aCur_.pass);
     const uint32_t kLen = kMsd ? t_->kPad : t_->k;
     const uint32_t mPad = QGemmPassRows(*t_, tokens);
-    if (!CutSecondHalf(aCur_.it, aCur_.step))
+    if (!CutSecondHalf(aCur_.it, aCur_.step) && !aCur_.it.rowsLoaded)
       LoadA(ASlotBytes(slot)[UnitFirstPos(aCur_.step) * mPad * kQGemmStepBytes], aCur_.it, aCur_.pass * t_->tokensPerPass,
             tokens, UnitK0(aCur_.it, aCur_.step), UnitLen(aCur_.it, aCur_.step, kLen), mPad);
-    AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(slot));  // also covers the step's weights
+    AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(int32_t(event));  // also covers the step's weights
     ++aIssued_;
     NextStep(aCur_, Passes(aCur_.it));
     return true;
@@ -329,11 +333,11 @@ class QGemmCube {
     for (uint32_t s = 0; s < it.kSteps; ++s) {
       uint32_t u, j;
       StepUnit(it, tail, s, u, j);
-      const uint32_t aSlot = uint32_t(consumed_ % t_->aDepth);
+      const uint32_t event = uint32_t(consumed_ % t_->aDepth), aSlot = t_->chunkSteps ? u : event;
       if (s == cutStep) cutRead = consumed_;
       const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == it.kSteps || (tail && s + 2 == it.kSteps);
       RunStep(it, c, mPad, lastPass,
-              Step{s, aSlot, j == 0 || s == 0 ? int32_t(aSlot) : -1, UnitSlot(u), j, 0, s < cutStep ? t_->nTile : half, unitEnds});
+              Step{s, aSlot, j == 0 || s == 0 ? int32_t(event) : -1, UnitSlot(u), j, 0, s < cutStep ? t_->nTile : half, unitEnds});
     }
     uint32_t col0 = 0;
     if (cut) {
@@ -347,6 +351,7 @@ class QGemmCube {
       handoff_.PutPartial(c, rows, mPad, col0, AlignUp(it.nValid, 16) - col0, it.slot);
       CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagPartials);  // the piece's partial is in GM
     }
+    else if (t_->chunkSteps) handoff_.PutChunk(c, rows, mPad, it);
     else handoff_.Put(c, rows, mPad);
     accSlots_.Release(acc);
   }
@@ -428,7 +433,7 @@ class QGemmCube {
   }
 
   const QGemmTiling* t_ = nullptr;
-  QGemmSchedule sched_;         // the items, as the steps run
+  QGemmChunkWalk sched_;        // the items, as the steps run
   QGemmStreamCursor wCur_, aCur_;  // the next weight load, the next A load
   QGemmHandoff handoff_;
   bool aReady_ = false, fence_ = false;

@@ -1,7 +1,9 @@
-// Cube -> vector handoff of the quantized GEMM engine: each block owns two int32 [mTile, nTile]
-// slots in the workspace. The cube writes pass i to slot i % 2 and signals READY; both vector
-// cores of the block read their rows and signal FREE. The cube waits for FREE before reusing a
-// slot (mode-2 flags: the cube's wait needs both vector cores).
+// Cube -> vector handoff of the quantized GEMM engine: each block owns a ring of slotsPerBlock
+// int32 [mTile, nTile] slots in the workspace (2; K-chunked prefill: a run's tiles and one more).
+// The cube writes pass i to slot i % slotsPerBlock and signals READY; both vector cores of the block
+// read their rows and signal FREE. The cube waits for FREE before reusing a slot (mode-2 flags: the
+// cube's wait needs both vector cores). K-chunked (PutChunk): a tile's first chunk writes its slot,
+// the later chunks add into it, the last one signals READY.
 // Split-K (t.splitK): a block owns slotsPerBlock slots, one per piece; the cube writes each piece's
 // partial to its slot and sets kQGemmFlagPartials to its two vector cores after each piece's
 // fixpipe; they wait for all of them, meet in a vector-only SyncAll (every cube's partials are then
@@ -9,6 +11,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "qgemm_schedule.h"
 #include "qgemm_tiling.h"
 
 namespace ascend_glm5 {
@@ -47,22 +50,39 @@ class QGemmHandoff {
   // Cube: L0C tile c ([mPad rows, nTile] Nz) -> the next slot, `rows` rows row-major.
   __aicore__ inline void Put(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad) {
     using namespace AscendC;
-    if (count_ >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);  // the vector cores read pass count_ - 2
+    if (count_ >= t_->slotsPerBlock) CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);  // the slot's last pass was read
     FixpipeParamsV220 p(uint16_t(t_->nTile), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
-    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(count_ % 2), c, p);
+    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(count_ % t_->slotsPerBlock), c, p);
+    CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagReady);
+    ++count_;
+  }
+
+  // Cube, K-chunked: chunk it.kChunk of the block's tile it.slot (slot it.slot % slotsPerBlock). The first chunk waits for the slot to be
+  // free (the tiles start in slot order) and writes it; the later ones add into it (exact int32
+  // adds, on the same FIX queue, so after the write); the last one signals READY (the tiles of a run
+  // end in slot order too).
+  __aicore__ inline void PutChunk(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, const QGemmItem& it) {
+    using namespace AscendC;
+    if (it.kChunk == 0 && started_++ >= t_->slotsPerBlock) CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);
+    FixpipeParamsV220 p(uint16_t(t_->nTile), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
+    if (it.kChunk > 0) SetAtomicAdd<int32_t>();
+    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(it.slot % t_->slotsPerBlock), c, p);
+    if (it.kChunk > 0) SetAtomicNone();
+    if (it.kChunk + 1 < it.kChunks) return;
     CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagReady);
     ++count_;
   }
 
   // Cube, at the end: takes back the FREE signals of the last passes.
   __aicore__ inline void DrainCube() {
-    for (uint32_t i = 0; i < (count_ < 2 ? count_ : 2); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);
+    const uint32_t pending = count_ < t_->slotsPerBlock ? count_ : t_->slotsPerBlock;
+    for (uint32_t i = 0; i < pending; ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);
   }
 
   // Vector: waits for the next pass and returns its slot.
   __aicore__ inline AscendC::GlobalTensor<int32_t> Get() {
     AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kQGemmFlagReady);
-    return Slot(count_ % 2);
+    return Slot(count_ % t_->slotsPerBlock);
   }
   // Vector: done reading the slot returned by Get.
   __aicore__ inline void Release() {
@@ -79,6 +99,7 @@ class QGemmHandoff {
   GM_ADDR workspace_ = nullptr;
   AscendC::GlobalTensor<int32_t> slots_;
   uint32_t count_ = 0;
+  uint32_t started_ = 0;  // K-chunked: tiles whose first chunk was written
 };
 
 }  // namespace ascend_glm5

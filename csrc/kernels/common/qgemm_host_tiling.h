@@ -55,15 +55,16 @@ inline uint64_t PrefillItemCost(uint32_t mTile, double avgWidth, uint32_t width)
   return std::max<uint64_t>(uint64_t(kMacPerByte * (mTile + avgWidth)), uint64_t(mTile) * width);
 }
 
-// Tile shape (256 x 128 or 128 x 256 output) and column tile count that minimise the busiest core's
-// time: ceil(items / cores) items each; N cut into nTiles ranges of whole gran units (widths one
-// unit apart, so the average width counts for the loads).
-inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, uint32_t aiCores) {
+// Tile shape (256 x 128 or 128 x 256 output; twoSlots: 128 x 128, two accumulators) and column tile
+// count that minimise the busiest core's time: ceil(items / cores) items each; N cut into nTiles
+// ranges of whole gran units (widths one unit apart, so the average width counts for the loads).
+inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, uint32_t aiCores, bool twoSlots) {
   PrefillTiles best;
   uint64_t bestCost = ~uint64_t(0);
   const uint32_t units = CeilDiv(n, gran);
   for (uint32_t mTile : {kQGemmMaxMTile, kQGemmMaxMTile / 2}) {
-    const uint32_t maxWidth = std::min<uint32_t>(256, kQGemmL0cElems / mTile) / gran * gran;
+    if (twoSlots && mTile != kQGemmMaxMTile / 2) continue;
+    const uint32_t maxWidth = std::min<uint32_t>(256, (twoSlots ? kQGemmL0cSlotElems : kQGemmL0cElems) / mTile) / gran * gran;
     const uint64_t rowBlocks = (m + mTile - 1) / mTile;
     const uint32_t fewest = CeilDiv(units * gran, maxWidth);
     for (uint32_t nTiles = fewest; nTiles <= std::min(units, fewest + aiCores); ++nTiles) {
@@ -74,6 +75,56 @@ inline PrefillTiles ChoosePrefillTiles(uint64_t m, uint32_t n, uint32_t gran, ui
     }
   }
   return best;
+}
+
+// K-chunked prefill (QGemmChunkWalk): the longest run of consecutive items of one block on the same
+// rows, under the schedule's split (QGemmSchedule: item costs max(224, rows rounded to 16), each
+// item to the block whose share of the total cost holds its midpoint).
+inline uint32_t LongestPrefillRun(uint64_t m, uint32_t itemRows, uint32_t nTiles, uint32_t blockDim) {
+  const uint64_t rowBlocks = (m + itemRows - 1) / itemRows;
+  auto cost = [&](uint64_t rb) {
+    const uint64_t rows = std::min<uint64_t>(itemRows, m - rb * itemRows);
+    return std::max<uint64_t>(kQGemmWeightCostRows, AlignUp64(rows, 16));
+  };
+  uint64_t total = 0;
+  for (uint64_t rb = 0; rb < rowBlocks; ++rb) total += cost(rb) * nTiles;
+  uint64_t start = 0;
+  uint32_t longest = 0;
+  for (uint64_t rb = 0; rb < rowBlocks; ++rb) {
+    uint32_t run = 0, owner = ~0u;
+    for (uint32_t j = 0; j < nTiles; ++j, start += cost(rb)) {
+      const uint32_t b = uint32_t(std::min<uint64_t>(blockDim - 1, (2 * start + cost(rb)) * blockDim / (2 * total)));
+      run = b == owner ? run + 1 : 1;
+      owner = b;
+      longest = std::max(longest, run);
+    }
+  }
+  return std::min(longest, kQGemmMaxRunTiles);
+}
+
+// The K-chunked load layout: L1 holds a chunk's rows (steps x aStepBytes, in units; up to half of L1:
+// q_a_proj / o_proj S = 1024, 16 steps: 99.2 / 695.1 k cycles, 24 / 11 steps 100.8 / 728.9 k) and a
+// ring of weight units (up to kPrefillUnits, as many steps a unit as fit); the rows may run at most
+// as many units ahead as the shortest chunk has (a chunk's row slots are refilled by the next chunk).
+constexpr uint32_t kChunkRowBytes = 256 * 1024;  // a K chunk's rows: half of L1
+struct ChunkLayout {
+  uint32_t steps = 0, unit = 0, ringUnits = 0, aDepth = 0;  // steps == 0: does not fit
+};
+inline ChunkLayout ChooseChunkLayout(uint32_t chunks, uint32_t chunkBytes, uint32_t aStepBytes) {
+  ChunkLayout c;
+  const uint32_t most = std::min<uint32_t>(255, kChunkRowBytes / aStepBytes);
+  if (most == 0) return c;
+  const uint32_t count = CeilDiv(chunks, most), steps = CeilDiv(chunks, count);
+  if (uint64_t(count - 1) * steps >= chunks) return c;
+  const uint32_t last = chunks - (count - 1) * steps;
+  for (uint32_t unit = steps; unit >= 1; --unit) {
+    const uint64_t aBytes = uint64_t(CeilDiv(steps, unit)) * unit * aStepBytes;
+    if (aBytes + uint64_t(kPrefillUnits) * unit * chunkBytes > kQGemmL1Bytes) continue;
+    const uint32_t depth = std::min<uint32_t>(kQGemmMaxADepth, CeilDiv(last, unit));
+    if (depth < 2) continue;  // shorter units: the rows run ahead by more units
+    return ChunkLayout{steps, unit, std::min<uint32_t>(kPrefillUnits, CeilDiv(steps, unit)), depth};
+  }
+  return c;
 }
 
 }  // namespace qgemm_detail
@@ -143,8 +194,17 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   const bool prefill = !p.msd && !p.hasGroupList && p.groups == 1 && p.m > kQGemmMaxMTile;
   PrefillTiles pre;
   uint32_t mTile = MTileFor(nTile);
+  ChunkLayout chunked;
+  uint32_t longestRun = 0;
   if (prefill) {
-    pre = ChoosePrefillTiles(p.m, p.n, gran, aiCores);
+    // K-chunked when a block has runs of tiles on the same rows (two accumulators: a chunk's fixpipe
+    // runs under the next one's Mmads); else the full-L0C tiles, each streaming its K.
+    pre = ChoosePrefillTiles(p.m, p.n, gran, aiCores, true);
+    const uint32_t rows = kQGemmMaxMTile / 2;
+    const uint64_t items = ((p.m + rows - 1) / rows) * pre.nTiles;
+    longestRun = LongestPrefillRun(p.m, rows, pre.nTiles, uint32_t(std::min<uint64_t>(aiCores, items)));
+    if (longestRun >= 2) chunked = ChooseChunkLayout(chunks, pre.width * kQGemmStepBytes, rows * kQGemmStepBytes);
+    if (chunked.steps == 0) pre = ChoosePrefillTiles(p.m, p.n, gran, aiCores, false);
     nTile = pre.width;
     nTiles = pre.nTiles;
     nGran = gran;
@@ -239,11 +299,17 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
       if (aDepth >= 2 || unit == 1) break;
     }
   }
+  if (chunked.steps) {  // K-chunked prefill: a block's tiles on the same rows share each K chunk's rows in L1
+    unit = chunked.unit;
+    ringUnits = chunked.ringUnits;
+    aDepth = chunked.aDepth;
+  }
+  t.chunkSteps = static_cast<uint8_t>(chunked.steps);
   t.resident = resident ? 1 : 0;
   t.unitSteps = static_cast<uint16_t>(unit);  // a handful of steps (L1 holds at least two units)
   // One pass (decode): odd blocks start half a unit later in their row copies (QGemmCube), so the
   // cores' row copies, which read L2, do not all fall at the moments the HBM would idle.
-  t.unitShift = static_cast<uint16_t>(onePass && !fullL0c ? unit / 2 : 0);
+  t.unitShift = static_cast<uint8_t>(onePass && !fullL0c ? unit / 2 : 0);
   t.ringChunks = ringUnits * unit;
   t.aDepth = aDepth;
   if (t.aDepth < 2) throw std::logic_error("qgemm: the A ring needs two slots of L1");
@@ -266,7 +332,7 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
                             (t.itemRows ? (p.m + t.itemRows - 1) / t.itemRows : 1);
   t.blockDim = static_cast<uint16_t>(std::max<uint64_t>(1, std::min<uint64_t>(aiCores, maxItems)));
   t.wsSlotBytes = t.mTile * t.nTile * sizeof(int32_t);
-  t.slotsPerBlock = 2;
+  t.slotsPerBlock = chunked.steps ? longestRun + 1 : 2;  // K-chunked: a run's tiles wait for their last chunk
   if (splitK) {  // every block has steps; its slots: one per column tile its range touches
     t.blockDim = static_cast<uint16_t>(aiCores);
     t.slotsPerBlock = 0;

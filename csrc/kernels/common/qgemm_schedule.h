@@ -27,6 +27,11 @@ struct QGemmItem {
   uint32_t parts;   // split-K: how many blocks hold pieces of the tile (1 unless split)
   uint32_t slot;    // split-K: the block's workspace slot of this piece
   uint32_t last;    // split-K: 1 for the block's last piece
+  // K-chunked prefill (QGemmChunkWalk): the item is K chunk kChunk of kChunks of its tile; rowsLoaded:
+  // an earlier tile of its run loaded the chunk's rows (still in L1).
+  uint32_t kChunk;
+  uint32_t kChunks;
+  uint32_t rowsLoaded;
 };
 
 // A rows one pass of `tokens` activation rows puts on the cube, rounded up to whole fractals.
@@ -104,6 +109,9 @@ class QGemmSchedule {
       item.parts = 1;
       item.slot = 0;
       item.last = 0;
+      item.kChunk = 0;
+      item.kChunks = 1;
+      item.rowsLoaded = 0;
       return true;
     }
     return false;
@@ -143,6 +151,9 @@ class QGemmSchedule {
     item.parts = QGemmSplitBlock(*t_, tileEnd - 1) - first + 1;
     item.slot = QGemmSplitSlot(*t_, block_, j);
     item.last = pieceEnd >= end_ ? 1 : 0;
+    item.kChunk = 0;
+    item.kChunks = 1;
+    item.rowsLoaded = 0;
     step_ = pieceEnd;
     return true;
   }
@@ -203,6 +214,66 @@ class QGemmSchedule {
   uint64_t step_ = 0, end_ = 0;  // split-K
   uint32_t g_ = 0, row0_ = 0, rowsLeft_ = 0, groupRows_ = 0, mb_ = 0, j_ = 0;
   bool done_ = false;
+};
+
+// The cube's walk over its block's items. With t.chunkSteps (prefill), a run of consecutive tiles on
+// the same rows runs K chunk by K chunk: chunk c of every tile of the run, then chunk c + 1. The
+// chunk's rows are loaded once, by the run's first tile, and stay in L1 for the others: a block
+// reads its rows once per run instead of once per tile. Each (tile, chunk) is an item with a K range;
+// its sum is added into the tile's handoff slot (QGemmHandoff::PutChunk).
+class QGemmChunkWalk {
+ public:
+  __aicore__ inline void Init(const QGemmTiling& t, GM_ADDR groupList, uint32_t block) {
+    t_ = &t;
+    sched_.Init(t, groupList, block);
+    if (t.chunkSteps == 0) return;
+    chunks_ = CeilDiv(t.chunksPerPass, uint32_t(t.chunkSteps));
+    StartRun();
+  }
+
+  __aicore__ inline bool Next(QGemmItem& item) {
+    if (t_->chunkSteps == 0) return sched_.Next(item);
+    if (!valid_) return false;
+    const uint32_t j = first_.tile + i_, k0 = chunk_ * t_->chunkSteps;
+    item = first_;
+    item.tile = j;
+    item.n0 = QGemmColumnStart(*t_, j);
+    item.nValid = QGemmColumnStart(*t_, j + 1) - item.n0;
+    item.kStep0 = k0;
+    item.kSteps = t_->chunksPerPass - k0 < t_->chunkSteps ? t_->chunksPerPass - k0 : t_->chunkSteps;
+    item.slot = ordinal_ + i_;  // the tile's place among the block's tiles (its slot: modulo slotsPerBlock)
+    item.kChunk = chunk_;
+    item.kChunks = chunks_;
+    item.rowsLoaded = i_ > 0 ? 1 : 0;
+    if (++i_ < runTiles_) return true;
+    i_ = 0;
+    if (++chunk_ < chunks_) return true;
+    ordinal_ += runTiles_;
+    StartRun();
+    return true;
+  }
+
+ private:
+  // The next run: the schedule's next item and the items after it on the same rows.
+  __aicore__ inline void StartRun() {
+    valid_ = sched_.Next(first_);
+    runTiles_ = 1;
+    i_ = 0;
+    chunk_ = 0;
+    if (!valid_) return;
+    QGemmSchedule ahead = sched_;
+    QGemmItem next;
+    while (runTiles_ < kQGemmMaxRunTiles && ahead.Next(next) && next.row0 == first_.row0 && next.group == first_.group) {
+      sched_.Next(next);
+      ++runTiles_;
+    }
+  }
+
+  const QGemmTiling* t_ = nullptr;
+  QGemmSchedule sched_;
+  QGemmItem first_{};
+  bool valid_ = false;
+  uint32_t chunks_ = 1, runTiles_ = 1, i_ = 0, chunk_ = 0, ordinal_ = 0;
 };
 
 }  // namespace ascend_glm5

@@ -38,6 +38,9 @@ constexpr uint32_t kQGemmUnitBytes = 64 * 1024;  // one-pass decode: weight byte
 // nTile x K weight tile at its share of HBM bandwidth is about that of 224 A rows on the cube
 // (both scale with K x nTile), so cost = max(224, A rows issued).
 constexpr uint32_t kQGemmWeightCostRows = 224;
+// K-chunked prefill: tiles a run shares its rows among at most (each holds a handoff slot until the
+// run's last chunk; with the one spare, at most 15 READY / FREE signals pend, the flags' limit).
+constexpr uint32_t kQGemmMaxRunTiles = 14;
 
 // The tiling's first 64-byte line (kQGemmHeadWords words) is the stream head: every field the cube
 // needs to issue its first weight loads (the schedule of its items or split-K pieces, the weight
@@ -61,7 +64,10 @@ struct QGemmTiling {
   uint16_t tokensPerPass;  // activation rows per pass: (mTile - 1) / 2 with MSD (hi, lo, one ones row)
   uint16_t blockDim;
   uint16_t unitSteps;      // K steps per load (one weight copy and one A copy): ringChunks and the A slots hold whole units
-  uint16_t unitShift;      // odd blocks' first load unit is this many steps short (desynchronises the row copies)
+  uint8_t unitShift;       // odd blocks' first load unit is this many steps short (desynchronises the row copies)
+  // Prefill, K-chunked (QGemmChunkWalk): a block runs each run of its tiles that share rows chunk by
+  // chunk of this many K steps; 0: every tile streams its whole K.
+  uint8_t chunkSteps;
   uint16_t hasGroupList;   // 1: group g has group_list[g] rows (int64 counts), clamped to what is left of m
   uint16_t weightKind;     // QGemmWeightKind
   uint16_t resident;       // 1: an item's weights are loaded once and serve all its passes
@@ -94,7 +100,8 @@ struct QGemmTiling {
   uint32_t aRows;             // A rows of the largest pass (rounded to 16): one A ring slot is aRows x 128 B
   uint32_t aDepth;            // A ring slots (2..kQGemmMaxADepth): how many K steps the loads run ahead
   uint32_t accSlots;          // L0C accumulators (2 of kQGemmL0cSlotElems, or 1 of kQGemmL0cElems for a prefill tile)
-  uint32_t slotsPerBlock;     // workspace slots of wsSlotBytes per block: 2 (handoff ring) or a split block's pieces
+  uint32_t slotsPerBlock;     // workspace slots of wsSlotBytes per block: the handoff ring (2; K-chunked: a run's
+                              // tiles and one more) or a split block's pieces
 };
 static_assert(sizeof(QGemmTiling) % sizeof(uint32_t) == 0, "the tiling is read as 32-bit words");
 static_assert(sizeof(QGemmTiling) <= 2 * kQGemmHeadWords * sizeof(uint32_t), "the rest is one more 64-byte line");
