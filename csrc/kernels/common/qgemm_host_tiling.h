@@ -103,7 +103,7 @@ inline uint32_t LongestPrefillRun(uint64_t m, uint32_t itemRows, uint32_t nTiles
 }
 
 // The K-chunked load layout: L1 holds a chunk's rows (steps x aStepBytes, in units; up to half of L1:
-// q_a_proj / o_proj S = 1024, 16 steps: 99.2 / 695.1 k cycles, 24 / 11 steps 100.8 / 728.9 k) and a
+// q_a_proj / o_proj S = 1024, 16 steps: 99.2 / 695.1 k cycles, 24 / 12 steps 100.8 / 728.9 k) and a
 // ring of weight units (up to kPrefillUnits, as many steps a unit as fit); the rows may run at most
 // as many units ahead as the shortest chunk has (a chunk's row slots are refilled by the next chunk).
 constexpr uint32_t kChunkRowBytes = 256 * 1024;  // a K chunk's rows: half of L1
