@@ -152,7 +152,7 @@ def catlass(tmp_path_factory) -> Catlass:
 
     include = catlass_include()
     src = HERE / "catlass_kernels.cpp"
-    common = ("-O1", "-DCATLASS_ARCH=2201", f"-I{include}", "-fvisibility=hidden", "-fvisibility-inlines-hidden")
+    common = ("-DCATLASS_ARCH=2201", f"-I{include}", "-fvisibility=hidden", "-fvisibility-inlines-hidden")
     out = tmp_path_factory.mktemp("catlass")
     # The two builds are independent: compile them side by side.
     import concurrent.futures

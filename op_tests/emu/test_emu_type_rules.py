@@ -40,7 +40,7 @@ def rule_lib(tmp_path_factory):
     from ascend_glm5 import emu
 
     lib = emu.compile_library([HERE / "type_rule_kernels.cpp"], tmp_path_factory.mktemp("type_rules"),
-                              flags=("-O1", "-fvisibility=hidden"))  # fmt: skip
+                              flags=("-fvisibility=hidden",))  # fmt: skip
     return ctypes.CDLL(str(lib))
 
 

@@ -24,7 +24,7 @@ def atomic_lib(tmp_path_factory):
     from ascend_glm5 import emu
 
     lib = emu.compile_library([HERE / "atomic_kernels.cpp"], tmp_path_factory.mktemp("atomic"),
-                              flags=("-O1", "-fvisibility=hidden"))  # fmt: skip
+                              flags=("-fvisibility=hidden",))  # fmt: skip
     return ctypes.CDLL(str(lib))
 
 

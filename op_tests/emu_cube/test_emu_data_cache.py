@@ -25,7 +25,7 @@ def lib(tmp_path_factory):
     from ascend_glm5 import emu
 
     path = emu.compile_library([HERE / "data_cache_kernels.cpp"], tmp_path_factory.mktemp("data_cache"),
-                               flags=("-O1", "-fvisibility=hidden"))  # fmt: skip
+                               flags=("-fvisibility=hidden",))  # fmt: skip
     lib = ctypes.CDLL(str(path))
     lib.data_cache_run.argtypes = [ctypes.c_int32] + [ctypes.c_void_p] * 4 + [ctypes.c_char_p, ctypes.c_int]
     return lib

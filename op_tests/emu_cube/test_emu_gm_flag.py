@@ -35,7 +35,7 @@ def lib(tmp_path_factory):
     from ascend_glm5 import emu
 
     path = emu.compile_library([HERE / "gm_flag_kernels.cpp"], tmp_path_factory.mktemp("gm_flag"),
-                               flags=("-O1", f"-I{KERNELS}", "-fvisibility=hidden"))  # fmt: skip
+                               flags=(f"-I{KERNELS}", "-fvisibility=hidden"))  # fmt: skip
     lib = ctypes.CDLL(str(path))
     lib.gm_flag_run.argtypes = [ctypes.c_uint32] + [ctypes.c_int32] * 5 + [ctypes.c_uint32] + [ctypes.c_void_p] * 4 + [
         ctypes.c_char_p, ctypes.c_int]  # fmt: skip

@@ -23,7 +23,7 @@ def split(tmp_path_factory):
     builds = {"aic": "-DSPLIT_CORE_CUBE", "aiv": "-DSPLIT_CORE_VEC", "cpu": "-DSPLIT_NONE"}
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         jobs = {name: pool.submit(emu.compile_library, [HERE / "split_core_kernels.cpp"], out / name,
-                                  flags=("-O1", "-fvisibility=hidden", flag)) for name, flag in builds.items()}  # fmt: skip
+                                  flags=("-fvisibility=hidden", flag)) for name, flag in builds.items()}  # fmt: skip
         return {name: ctypes.CDLL(str(job.result())) for name, job in jobs.items()}
 
 
