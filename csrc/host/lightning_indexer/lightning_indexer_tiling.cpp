@@ -24,7 +24,7 @@ uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPair
   const uint32_t weighted = rowSplit ? std::max(m, 2 * rows * heads) : m;  // weights broadcast (twice: rowSplit)
   uint32_t bytes = tileBuffers * tile + 2 * AlignUp(m * 4, 32) + AlignUp(weighted, 8) * 8 * 4;
   if (rowSplit) bytes += 2 * rows * kLiHalfKeys * 4 + 2 * bestPairs * 4 + kLiHalfKeys * 4;  // summed scores, EmitRow's outputs, key indices
-  bytes += 3 * kLiHalfKeys * 4 + 2 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantiles
+  bytes += 3 * kLiHalfKeys * 4 + 3 * 32 + kLiQuantiles * 8;  // key indices, survivors; header, mask, quantile pattern, quantiles
   const uint32_t mergePairs = bestPairs + kLiCandPairs + kLiCandSparePairs;
   bytes += 2 * mergePairs * 8;
   bytes += rows * ((rowSplit ? bestPairs : mergePairs) + kLiCandPairs + kLiCandSparePairs) * 8;  // LiVector::BestListPairs

@@ -100,6 +100,8 @@ class LiVector {
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
     AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the pairs' second words stay 0 (WriteQuantiles)
+    quantPattern_ = Take<uint32_t>(8);
+    AscendC::Duplicate(quantPattern_.ReinterpretCast<int32_t>(), int32_t(kQuantPatternWord), 8);
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
@@ -411,9 +413,11 @@ class LiVector {
                                         uint32_t lists, uint32_t written) {
     using namespace AscendC;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
+    const bool full = count >= kLiQuantiles * step;  // every quantile is a score of the list
+    if (full) GatherQuantiles(list, step);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t j = 0; j < kLiQuantiles; ++j) {
+    for (uint32_t j = 0; !full && j < kLiQuantiles; ++j) {
       const uint32_t rank = step * j + step - 1;
       quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);  // (its second words: 0, CarvePhase1)
     }
@@ -425,6 +429,20 @@ class LiVector {
     SetFlag<HardEvent::MTE3_S>(0);
     WaitFlag<HardEvent::MTE3_S>(0);
   }
+
+  // The pairs at ranks step - 1, 2 step - 1, ... of a list holding all 16 -> quant_, by the vector unit
+  // (the scalar loop took ~70 cycles at the end of phase 1, on the path of B = 1 x 8K): each 32-byte
+  // block the gather reads is the 4 pairs that end at a quantile (a block stride of one quantile step),
+  // of which the pattern keeps the last pair. Their second words are the pairs' indices, not 0: only
+  // pairs 0 and 1 carry words that are read (the lengths, set after it).
+  __aicore__ inline void GatherQuantiles(const AscendC::LocalTensor<float>& list, uint32_t step) {
+    using namespace AscendC;
+    const uint32_t blocksPerStep = step * kPairFloats * 4 / 32;  // step is a multiple of 4
+    uint64_t kept = 0;
+    GatherMask(quant_, list[(step - 4) * kPairFloats], quantPattern_, false, 0,
+               GatherMaskParams(uint8_t(blocksPerStep), uint16_t(kLiQuantiles / 8), uint16_t(8 * blocksPerStep), 0), kept);
+  }
+  static constexpr uint32_t kQuantPatternWord = 0xC0C0C0C0u;  // of each 8-float block, its last pair
 
   // Score tile `step` of the ring -> tile buffer step % tileBuffers (our 64 columns of each row of
   // 128 scores, skipping the other core's 64); the ring slot is released once copied. `byHalves`:
@@ -517,6 +535,7 @@ class LiVector {
   AscendC::GlobalTensor<int32_t> indices_;
   AscendC::GlobalTensor<float> values_, ring_;
   AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, outScores_, quant_;
+  AscendC::LocalTensor<uint32_t> quantPattern_;  // GatherQuantiles' pattern
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_;
   AscendC::LocalTensor<uint32_t> outIdx_;
