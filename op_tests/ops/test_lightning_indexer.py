@@ -477,6 +477,22 @@ def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
         assert cpu_module().last_launch()["block_dim"] == (20 if keys > 8192 else 16)
 
 
+@pytest.mark.parametrize(
+    "rows, keys, sparse_count, distinct",
+    [(1, 8192, 2048, None), (1, 8192, 2048, 11), (1, 4096, 256, None), (1, 30001, 2048, None), (10, 8192, 2048, None)],
+)
+def test_decode_quantiles_gathered_from_full_lists(rows, keys, sparse_count, distinct):
+    # A partial list of a row whose lists are cut holding all its 16 quantiles (16 quantile steps of
+    # pairs or more) publishes them by one GatherMask with a block stride of one step (the 4 pairs
+    # ending at each quantile), not a scalar loop. Steps of 16 (32 lists of 256 and 40 lists of ~750
+    # on the Ascend910B3, random and 11 distinct keys), 4 (16 lists of 256 at k = 256: blocks back
+    # to back) and 64 (10 rows over 2 AI cores each: 4 lists of 2,048): a quantile gathered at the
+    # wrong rank raises the threshold and the cut drops keys of the top k.
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=keys + sparse_count + (distinct or 0) + rows)
+    with emulated_soc("Ascend910B3"):
+        _check_key_classes(q, k, w, distinct, sparse_count=sparse_count)
+
+
 @pytest.mark.heavy
 def test_decode_best_keys_in_one_list_read_past_its_head():
     # One row over every core, merged in one step: each partial list goes to GM as its head (what its
