@@ -493,6 +493,20 @@ def test_decode_quantiles_gathered_from_full_lists(rows, keys, sparse_count, dis
         _check_key_classes(q, k, w, distinct, sparse_count=sparse_count)
 
 
+@pytest.mark.parametrize("keys, stretch", [(8192, (5130, 5330)), (30001, (15000, 15300))])
+def test_decode_wide_merge_list_above_its_loaded_quantiles(keys, stretch):
+    # A row merged in one step loads only each list's first quantiles (its run and a margin, 8 of 16
+    # here). A list whose loaded quantiles are all at or above the threshold is not cut (its next ones
+    # are not known): here 200 or 300 keys scaled by 4 (weights >= 0) in one list (32 lists of 256 keys;
+    # 40 of ~750, where the stretch may span two) hold more than 8 quantile steps of the top k.
+    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + 5)
+    k[:, stretch[0] : stretch[1]] *= 4
+    w = w.abs()
+    with emulated_soc("Ascend910B3"):
+        got = check(q, k, w, sparse_count=2048, return_value=True)
+    assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 8 * 16  # past a list's loaded quantiles (step 16)
+
+
 @pytest.mark.heavy
 def test_decode_best_keys_in_one_list_read_past_its_head():
     # One row over every core, merged in one step: each partial list goes to GM as its head (what its

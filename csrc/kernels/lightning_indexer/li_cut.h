@@ -23,8 +23,21 @@ class LiCut {
     qB_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
   }
 
-  // Where a cut merge loads its lists' quantiles (kLiQuantiles pairs per list, from list m.cutBase).
-  __aicore__ inline const AscendC::LocalTensor<float>& Quantiles() const { return qIn_; }
+  // A cut merge's quantiles (kLiQuantiles pairs per list, from list m.cutBase) GM -> qIn_. A wide merge
+  // takes each list's first LoadedQuantiles pairs only (its run, the lengths in pairs 0 and 1, and a
+  // margin for the count at the threshold), one strided copy into the same places: on the path of every
+  // part of B = 1 x 8K, behind SyncAll, 2 KB instead of 4 (32K: 40 lists, 2.5 KB instead of 5).
+  __aicore__ inline void LoadQuantiles(const AscendC::GlobalTensor<float>& src, const LiMerge& m) {
+    using namespace AscendC;
+    const uint32_t lists = uint32_t(m.cutLists);
+    loaded_ = m.count > 4 ? LoadedQuantiles(WideRun(m, lists)) : kLiQuantiles;
+    if (loaded_ == kLiQuantiles) {
+      DataCopy(qIn_, src, lists * kLiQuantiles * kPairFloats);
+      return;
+    }
+    const uint32_t bytes = loaded_ * kPairFloats * 4, gap = kLiQuantiles * kPairFloats * 4 - bytes;  // multiples of 32
+    DataCopyPad(qIn_, src, DataCopyExtParams(uint16_t(lists), bytes, gap, gap / 32, 0), DataCopyPadExtParams<float>());
+  }
 
   // Word w of list i's header (0: its length, 1: the pairs written before SyncAll) for a wide merge:
   // its quantiles' second words (LiVector::WriteQuantiles).
@@ -70,8 +83,7 @@ class LiCut {
     }
     const bool wide = m.count > 4;
     if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
-      const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
-      for (uint32_t i = 0; i < runs; ++i) runLens[i] = run < kLiQuantiles ? run : kLiQuantiles;
+      for (uint32_t i = 0; i < runs; ++i) runLens[i] = WideRun(m, lists);
     } else if (m.count == m.cutLists) {
       for (uint32_t i = 0; i < runs; ++i) total += lens[i];
       for (uint32_t i = 0; i < runs && total > 0; ++i) {
@@ -254,9 +266,29 @@ class LiCut {
     CompareScalar(bits.ReinterpretCast<uint8_t>(), qIn_, v, CMPMODE::GE, AlignUp(lists * kLiQuantiles * kPairFloats, 64));
     SetFlag<HardEvent::V_S>(0);
   }
+  // Only the loaded quantiles count (LoadQuantiles); a list whose loaded ones are all at or above v is
+  // taken as all 16 (not cut: its next quantiles are not known).
   __aicore__ inline void CountQuantiles(uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits, uint32_t* above) {
     AscendC::WaitFlag<AscendC::HardEvent::V_S>(0);
-    for (uint32_t c = 0; c < lists; ++c) above[c] = EvenBitsSet(bits.GetValue(c));
+    const uint32_t loadedBits = loaded_ < kLiQuantiles ? (1u << (2 * loaded_)) - 1u : 0xFFFFFFFFu;
+    for (uint32_t c = 0; c < lists; ++c) {
+      above[c] = EvenBitsSet(bits.GetValue(c) & loadedBits);
+      if (above[c] == loaded_) above[c] = kLiQuantiles;
+    }
+  }
+
+  // A wide merge's quantile run, the same for every list: from the plan (LiWideQuantRun), or all 16
+  // when the runs would not reach the rank sought.
+  __aicore__ inline uint32_t WideRun(const LiMerge& m, uint32_t lists) const {
+    const uint32_t rank = CeilDiv(t_->sparseCount, LiQuantileStep(t_->sparseCount, lists)) - 1;
+    const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
+    return run < kLiQuantiles ? run : kLiQuantiles;
+  }
+  // Quantiles of each list a wide merge loads: its run and 3 more (a list holds about 1 / 1.25 of its
+  // run above the threshold, so rarely all), a multiple of 4 (32 bytes).
+  __aicore__ static inline uint32_t LoadedQuantiles(uint32_t run) {
+    const uint32_t n = AlignUp(run + 3, 4);
+    return n < kLiQuantiles ? n : kLiQuantiles;
   }
 
   __aicore__ static inline uint32_t EvenBitsSet(uint32_t x) {
@@ -334,6 +366,7 @@ class LiCut {
   AscendC::LocalTensor<float> winAll_;
   AscendC::LocalTensor<uint64_t> winAbove_, winAtLow_;
   uint32_t windowLists_ = 0, winSkip_ = 0, winEnd_ = 0;
+  uint32_t loaded_ = kLiQuantiles;  // quantiles loaded per list (LoadQuantiles)
 };
 
 }  // namespace ascend_glm5

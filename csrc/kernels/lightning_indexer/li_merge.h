@@ -170,9 +170,7 @@ class LiMerger {
                   DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
     const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
-    if (cut)
-      DataCopy(cut_.Quantiles(), lists_.quants[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats],
-               m.cutLists * kLiQuantiles * kPairFloats);
+    if (cut) cut_.LoadQuantiles(lists_.quants[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m);
     SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
     if (cut) SetFlag<HardEvent::MTE2_V>(0);
     // A cut merge also loads the first pairs of every list right away (the plan's estimate of its
