@@ -99,7 +99,7 @@ class LiVector {
     keyIdxB_ = Take<int32_t>(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
-    AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the pairs' second words stay 0 (WriteQuantiles)
+    AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the scalar loop's pairs' second words (WriteQuantiles)
     quantPattern_ = Take<uint32_t>(8);
     AscendC::Duplicate(quantPattern_.ReinterpretCast<int32_t>(), int32_t(kQuantPatternWord), 8);
     scratch_.scores = Take<float>(kLiHalfKeys);
@@ -407,8 +407,8 @@ class LiVector {
   }
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
-  // past its end), as (score, 0) pairs, for the merge's threshold (LiCut::CutAtThreshold).
-  // Pair 0's second word holds the list's length, pair 1's the pairs written before SyncAll (QuantLength).
+  // past its end), as pairs, for the merge's threshold (LiCut::CutAtThreshold). Pair 0's second word
+  // holds the list's length, pair 1's the pairs written before SyncAll; the others are not read.
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
                                         uint32_t lists, uint32_t written) {
     using namespace AscendC;
