@@ -352,7 +352,7 @@ def test_prefill_rows_sorted_into_runs(heads):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("kv_len", [180, 300], ids=["density-boundary", "all-sparse"])
+@pytest.mark.parametrize("kv_len", [pytest.param(180, marks=pytest.mark.heavy), 300], ids=["density-boundary", "all-sparse"])
 def test_prefill_sorts_only_dense_rows(kv_len):
     # The host marks a whole row sorted when it sees at most 2 x K keys (SfaRow::sorted; denser rows
     # form runs in cache order). Ids 0..K-1 per row: in order, one GM copy per 16-token page. A
@@ -614,7 +614,7 @@ def test_cores_of_pieces_take_their_shortest_first():
     assert cpu_module().last_launch()["block_dim"] == 24  # 208 grains, 9 a core
 
 
-@pytest.mark.parametrize("heads", [64, 128])
+@pytest.mark.parametrize("heads", [64, pytest.param(128, marks=pytest.mark.heavy)])
 def test_pieces_and_whole_rows_on_one_core(heads):
     # 40 decode rows of 3 tiles over 24 cores (5 tiles each): a core takes the end of one row (a
     # piece), a whole row, then the start of the next (a piece). A piece selects its rows from one
@@ -1021,6 +1021,7 @@ def test_split_rows_with_more_than_three_items_per_core(heads):
     assert launch["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+@pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
     # in steps over the tiles of the item before them (SfaVector::SortStep), where that item has
