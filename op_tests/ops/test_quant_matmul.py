@@ -256,7 +256,8 @@ def test_prefill_k_chunks_plan():
 
 # K-chunked prefill: (m, n, k, layout, cores). K in two chunks (17 steps: 9 + 8) and three (33 steps:
 # 11 each), one chunk (3 steps) with runs capped at 14 tiles (16 column tiles a row block on one
-# core), row tails (300, 257), both layouts.
+# core), row tails (300, 257), both layouts. Each has tiles narrower than nTile (112 / 96 of 128):
+# the cube runs, loads and writes a tile's own columns (its [N, K] weights at that L1 pitch).
 K_CHUNKS = [(300, 600, 2100, "nk", 2), (300, 600, 4200, "kn", 2), (257, 2000, 300, "nk", 1)]
 
 
@@ -267,6 +268,7 @@ def test_prefill_k_chunks(m, n, k, layout, cores):
     with ai_cores(cores):
         plan = _plan(m, n, k, layout)
         assert plan["chunk_steps"] > 0 and plan["acc_slots"] == 2 and plan["m_tile"] * plan["n_tile"] <= 16384
+        assert plan["n_tiles"] * plan["n_tile"] - n >= plan["n_gran"]  # some tiles a column unit narrower
         bias = torch.randint(-(2**20), 2**20, (n,), dtype=torch.int32, generator=g)
         _check(x1, x2, torch.rand(n, generator=g), bias=bias, output_dtype=torch.int32)
         scale = torch.rand(n, generator=g) * 1e-3 + 1e-4

@@ -211,6 +211,11 @@ class QGemmCube {
   __aicore__ inline AscendC::LocalTensor<int8_t> SlotBytes(uint32_t s) {
     return ringL1_.Get<int8_t>()[s * chunkElems_ / kPerByte];
   }
+  // Columns the cube runs of an item's tile: nTile, or K-chunked the tile's own (whole column units; its
+  // [N, K] weights then lie in L1 at that many rows per column block, so L0B takes them in one load).
+  __aicore__ inline uint32_t TileColumns(const QGemmItem& it) const {
+    return t_->chunkSteps ? AlignUp(it.nValid, uint32_t(t_->nGran)) : uint32_t(t_->nTile);
+  }
   __aicore__ inline uint32_t PassTokens(const QGemmItem& it, uint32_t pass) const {
     const uint32_t tok0 = pass * t_->tokensPerPass;
     return it.rows - tok0 < t_->tokensPerPass ? it.rows - tok0 : t_->tokensPerPass;
@@ -282,8 +287,9 @@ class QGemmCube {
   }
 
   // Unit u of item `it` (K rows [UnitK0, +UnitLen), the unit's columns [c0, c0 + cols)) -> ring unit
-  // slot `slot`, in one copy. [N, K]: nTile rows per 32 B column block, so step j of the unit is chunk
-  // slot slot * unitSteps + j, column c0 its row c0; [K, N]: unitSteps * kStep rows per column block,
+  // slot `slot`, in one copy. [N, K]: TileColumns rows per 32 B column block, so step j of the unit
+  // starts j x TileColumns x 128 B into the unit's slots (chunk slot slot * unitSteps + j when nTile
+  // wide), column c0 its row c0; [K, N]: unitSteps * kStep rows per column block,
   // step j starting at row j * kStep of each, column c0 in column block c0 / c0-elements.
   __aicore__ inline void LoadWeightUnit(const QGemmItem& it, uint32_t u, uint32_t slot) {
     const uint32_t unitK = t_->unitSteps * kStepElems, k0 = UnitK0(it, u), kRows = UnitLen(it, u, t_->k);
@@ -292,8 +298,8 @@ class QGemmCube {
     uint32_t c0, cols;
     UnitColumns(it, u, c0, cols);
     if (t_->weightKind == kWeightInt8NK)  // [N, K]: cols rows of kRows columns
-      CopyGmToNz(SlotBytes(slot * t_->unitSteps + pos)[c0 * 32], weight_[base + uint64_t(it.n0 + c0) * t_->k + k0], cols,
-                 kRows, t_->k, t_->nTile);
+      CopyGmToNz(SlotBytes(slot * t_->unitSteps)[pos * TileColumns(it) * kQGemmStepBytes + c0 * 32],
+                 weight_[base + uint64_t(it.n0 + c0) * t_->k + k0], cols, kRows, t_->k, TileColumns(it));
     else  // [K, N]: kRows rows of cols columns
       CopyGmToNz(SlotBytes(slot * t_->unitSteps)[(pos * kStepElems + c0 / kC0 * unitK) * 32],
                  weight_[base + (uint64_t(k0) * t_->n + it.n0 + c0) / kPerByte], kRows, cols / kPerByte, t_->n / kPerByte,
@@ -337,7 +343,7 @@ class QGemmCube {
       if (s == cutStep) cutRead = consumed_;
       const bool unitEnds = j + 1 == t_->unitSteps || s + 1 == it.kSteps || (tail && s + 2 == it.kSteps);
       RunStep(it, c, mPad, lastPass,
-              Step{s, aSlot, j == 0 || s == 0 ? int32_t(event) : -1, UnitSlot(u), j, 0, s < cutStep ? t_->nTile : half, unitEnds});
+              Step{s, aSlot, j == 0 || s == 0 ? int32_t(event) : -1, UnitSlot(u), j, 0, s < cutStep ? TileColumns(it) : half, unitEnds});
     }
     uint32_t col0 = 0;
     if (cut) {
@@ -351,7 +357,7 @@ class QGemmCube {
       handoff_.PutPartial(c, rows, mPad, col0, AlignUp(it.nValid, 16) - col0, it.slot);
       CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagPartials);  // the piece's partial is in GM
     }
-    else if (t_->chunkSteps) handoff_.PutChunk(c, rows, mPad, it);
+    else if (t_->chunkSteps) handoff_.PutChunk(c, rows, mPad, TileColumns(it), it);
     else handoff_.Put(c, rows, mPad);
     accSlots_.Release(acc);
   }
@@ -389,7 +395,7 @@ class QGemmCube {
     const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
     if (st.wait >= 0) WaitFlag<HardEvent::MTE2_MTE1>(st.wait);
     LoadAToL0(l0a, aL1_.Get<T>()[(st.aSlot * t_->unitSteps * t_->aRows + st.j * mPad) * kStepElems], mPad / 16, k1);
-    LoadBToL0Columns(l0b, st, k1);
+    LoadBToL0Columns(l0b, st, k1, TileColumns(it));
     // The unit's last step read both slots: they take the stream's next loads.
     if (st.unitEnds) {
       ++consumed_;
@@ -404,12 +410,12 @@ class QGemmCube {
     l0Slots_.Release(l);
   }
 
-  // The step's weights, columns [col0, col0 + cols) -> L0B.
-  __aicore__ inline void LoadBToL0Columns(const AscendC::LocalTensor<T>& l0b, const Step& st, uint32_t k1) {
+  // The step's weights, columns [col0, col0 + cols) of a tile of tileCols -> L0B.
+  __aicore__ inline void LoadBToL0Columns(const AscendC::LocalTensor<T>& l0b, const Step& st, uint32_t k1, uint32_t tileCols) {
     if (t_->weightKind == kWeightInt8NK) {
-      const AscendC::LocalTensor<T> w = Slot(st.ws * t_->unitSteps + st.j);
-      if (st.cols == t_->nTile) LoadBtToL0(l0b, w, t_->nTile / 16, k1);
-      else LoadBtColumnsToL0(l0b, w, t_->nTile / 16, st.col0 / 16, st.cols / 16, k1);
+      const AscendC::LocalTensor<T> w = Slot(st.ws * t_->unitSteps)[st.j * tileCols * kStepElems];
+      if (st.cols == tileCols) LoadBtToL0(l0b, w, tileCols / 16, k1);
+      else LoadBtColumnsToL0(l0b, w, tileCols / 16, st.col0 / 16, st.cols / 16, k1);
       return;
     }
     const uint32_t kRows = t_->unitSteps * kStepElems;

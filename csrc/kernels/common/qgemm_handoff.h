@@ -34,9 +34,7 @@ class QGemmHandoff {
   // (col0 a multiple of 16: a whole L0C column block).
   __aicore__ inline void PutPartial(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, uint32_t col0,
                                     uint32_t cols, uint32_t slot) {
-    using namespace AscendC;
-    FixpipeParamsV220 p(uint16_t(cols), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
-    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(slot)[col0], c[col0 * mPad], p);
+    WriteColumns(c, rows, mPad, col0, cols, slot);
   }
 
   // Split-K, vector: slot `slot` of block `block` (row-major [rows, nTile] int32).
@@ -49,34 +47,28 @@ class QGemmHandoff {
 
   // Cube: L0C tile c ([mPad rows, nTile] Nz) -> the next slot, `rows` rows row-major.
   __aicore__ inline void Put(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad) {
-    using namespace AscendC;
-    if (count_ >= t_->slotsPerBlock) CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);  // the slot's last pass was read
-    FixpipeParamsV220 p(uint16_t(t_->nTile), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
-    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(count_ % t_->slotsPerBlock), c, p);
-    CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagReady);
-    ++count_;
+    if (count_ >= t_->slotsPerBlock) WaitFree();  // the slot's last pass was read
+    WriteColumns(c, rows, mPad, 0, t_->nTile, count_ % t_->slotsPerBlock);
+    SignalReady();
   }
 
-  // Cube, K-chunked: chunk it.kChunk of the block's tile it.slot (slot it.slot % slotsPerBlock). The first chunk waits for the slot to be
-  // free (the tiles start in slot order) and writes it; the later ones add into it (exact int32
-  // adds, on the same FIX queue, so after the write); the last one signals READY (the tiles of a run
-  // end in slot order too).
-  __aicore__ inline void PutChunk(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, const QGemmItem& it) {
-    using namespace AscendC;
-    if (it.kChunk == 0 && started_++ >= t_->slotsPerBlock) CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);
-    FixpipeParamsV220 p(uint16_t(t_->nTile), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
-    if (it.kChunk > 0) SetAtomicAdd<int32_t>();
-    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(it.slot % t_->slotsPerBlock), c, p);
-    if (it.kChunk > 0) SetAtomicNone();
-    if (it.kChunk + 1 < it.kChunks) return;
-    CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagReady);
-    ++count_;
+  // Cube, K-chunked: chunk it.kChunk of the block's tile it.slot (slot it.slot % slotsPerBlock), its
+  // first `cols` columns. The first chunk waits for the slot to be free (the tiles start in slot
+  // order) and writes it; the later ones add into it (exact int32 adds, on the same FIX queue, so
+  // after the write); the last one signals READY (the tiles of a run end in slot order too).
+  __aicore__ inline void PutChunk(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, uint32_t cols,
+                                  const QGemmItem& it) {
+    if (it.kChunk == 0 && started_++ >= t_->slotsPerBlock) WaitFree();
+    if (it.kChunk > 0) AscendC::SetAtomicAdd<int32_t>();
+    WriteColumns(c, rows, mPad, 0, cols, it.slot % t_->slotsPerBlock);
+    if (it.kChunk > 0) AscendC::SetAtomicNone();
+    if (it.kChunk + 1 == it.kChunks) SignalReady();
   }
 
   // Cube, at the end: takes back the FREE signals of the last passes.
   __aicore__ inline void DrainCube() {
     const uint32_t pending = count_ < t_->slotsPerBlock ? count_ : t_->slotsPerBlock;
-    for (uint32_t i = 0; i < pending; ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree);
+    for (uint32_t i = 0; i < pending; ++i) WaitFree();
   }
 
   // Vector: waits for the next pass and returns its slot.
@@ -91,6 +83,20 @@ class QGemmHandoff {
   }
 
  private:
+  // L0C tile c ([mPad rows, nTile] Nz), `rows` rows of columns [col0, col0 + cols) -> slot `slot`, row-major.
+  __aicore__ inline void WriteColumns(const AscendC::LocalTensor<int32_t>& c, uint32_t rows, uint32_t mPad, uint32_t col0,
+                                      uint32_t cols, uint32_t slot) {
+    using namespace AscendC;
+    FixpipeParamsV220 p(uint16_t(cols), uint16_t(rows), uint16_t(mPad), t_->nTile, false);
+    Fixpipe<int32_t, int32_t, CFG_ROW_MAJOR>(Slot(slot)[col0], c[col0 * mPad], p);
+  }
+  __aicore__ inline void WaitFree() { AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kQGemmFlagFree); }
+  // A tile is in its slot: the block's vector cores may read it.
+  __aicore__ inline void SignalReady() {
+    AscendC::CrossCoreSetFlag<2, PIPE_FIX>(kQGemmFlagReady);
+    ++count_;
+  }
+
   __aicore__ inline AscendC::GlobalTensor<int32_t> Slot(uint32_t s) const {
     return slots_[uint64_t(s) * (t_->wsSlotBytes / sizeof(int32_t))];
   }
