@@ -258,7 +258,8 @@ def test_prefill_k_chunks_plan():
 # 11 each), one chunk (3 steps) with runs capped at 14 tiles (16 column tiles a row block on one
 # core), row tails (300, 257), both layouts. Each has tiles narrower than nTile (112 / 96 of 128):
 # the cube runs, loads and writes a tile's own columns (its [N, K] weights at that L1 pitch).
-K_CHUNKS = [(300, 600, 2100, "nk", 2), (300, 600, 4200, "kn", 2), (257, 2000, 300, "nk", 1)]
+K_CHUNKS = [(300, 600, 2100, "nk", 2), pytest.param(300, 600, 4200, "kn", 2, marks=pytest.mark.heavy),
+            (257, 2000, 300, "nk", 1)]
 
 
 @pytest.mark.parametrize("m,n,k,layout,cores", K_CHUNKS)
