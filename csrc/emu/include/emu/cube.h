@@ -273,7 +273,10 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   // multiply-adds on them (runtime/cube_math.cpp), and pack the result back into L0C's Nz layout.
   using Acc = std::conditional_t<std::is_same_v<TC, int32_t>, int32_t, float>;
   const uint32_t rows = gemv ? 1 : m1 * 16, cols = n1 * 16, k = p.k;
-  thread_local std::vector<Acc> av, bv, cv;
+  auto& [av, bv, cv] = [&]() -> emu::CoreState::MmadOperands<Acc>& {
+    if constexpr (std::is_same_v<Acc, int32_t>) return emu::Core().mmadInt32;
+    else return emu::Core().mmadFloat;
+  }();
   av.resize(size_t(rows) * k);
   bv.resize(size_t(k) * cols);
   cv.resize(size_t(rows) * cols);

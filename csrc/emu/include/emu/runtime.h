@@ -120,6 +120,10 @@ struct CoreState {
   CoreTrace* gmWaitTrace = nullptr;
   bool gmWaitPolled = false;
   Counters gmWaitCounters;
+  // Mmad's operands unpacked row-major (emu/cube.h), kept for the launch so that each Mmad reuses them.
+  template <typename Acc> struct MmadOperands { std::vector<Acc> a, b, c; };
+  MmadOperands<float> mmadFloat;
+  MmadOperands<int32_t> mmadInt32;
 };
 
 // The state of the core this thread emulates; fails if called outside a kernel launch.
