@@ -257,6 +257,18 @@ def test_cast_disallowed_round_mode_raises(emu, dst, src):
                     count=64)
 
 
+def test_half_to_float_is_exact_for_every_half(emu):
+    # All 65,536 half bit patterns: signed zeros, subnormals, normals, infinities and NaNs widen exactly.
+    halves = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    for chunk in np.split(halves, 16):
+        got, _ = emu.vec("Cast", "float", dtype2="half", aux=MODES.index("NONE"), in0=chunk,
+                         out=out_buffer("float", chunk.size), count=chunk.size)
+        want = chunk.astype(np.float32)
+        nan = np.isnan(want)
+        assert (np.isnan(got[: chunk.size]) == nan).all()
+        np.testing.assert_array_equal(as_bits(got[: chunk.size][~nan]), as_bits(want[~nan]))
+
+
 @pytest.mark.parametrize("mode", ["NONE", "RINT", "CEIL", "ROUND", "ODD"])
 def test_float_to_half_saturates_on_overflow(emu, mode):
     # Cast.md: float -> half "溢出默认按照饱和处理" (overflow saturates by default), not +-inf as IEEE.

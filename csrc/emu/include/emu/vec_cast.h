@@ -86,7 +86,7 @@ inline double CastSourceInt64(int64_t v) {
 
 template <typename S>
 double CastSource(S v) {
-  if constexpr (std::is_same_v<S, half>) return DecodeFloat(v.bits, kHalfFormat);
+  if constexpr (std::is_same_v<S, half>) return HalfBitsToFloat(v.bits);
   else if constexpr (std::is_same_v<S, bfloat16_t>) return static_cast<float>(v);
   else if constexpr (std::is_same_v<S, int64_t>) return CastSourceInt64(v);
   else return static_cast<double>(static_cast<std::conditional_t<std::is_same_v<S, int4b_t>, int, S>>(v));
