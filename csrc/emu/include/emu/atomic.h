@@ -92,7 +92,7 @@ void AtomicElem(uint8_t op, uint8_t* gm, const uint8_t* value) {
 
 inline void AtomicBytes(uint8_t op, uint8_t dtype, uint8_t* gm, const uint8_t* src, uint64_t bytes) {
   const uint32_t e = AtomicElemBytes(dtype);
-  for (uint64_t i = 0; i < bytes; i += e) {
+  for (uint64_t i = 0; i + e <= bytes; i += e) {  // whole elements (WriteGm requires them)
     switch (dtype) {
       case kAtomicF32: AtomicElem<float, uint32_t>(op, gm + i, src + i); break;
       case kAtomicS32: AtomicElem<int32_t, uint32_t>(op, gm + i, src + i); break;

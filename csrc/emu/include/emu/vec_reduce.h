@@ -99,7 +99,7 @@ void ReduceCount(const char* api, const LocalTensor<T>& dst, uint32_t dstSlots, 
   work.CheckBytes(api, "workLocal", 0, workBytes);
   dst.CheckBytes(api, "dst", 0, dstSlots * sizeof(T));
   CountVector(p, api);
-  T out[2];
+  T out[2] = {};  // a reduction may fill only the first
   reduce(src.Data(), p, out);
   // dav_c220 runs these as several vector steps with masks of their own (kernel_operator_vec_reduce_impl.h,
   // ReduceImpl): the mask register is left in a state the emulator does not model.
