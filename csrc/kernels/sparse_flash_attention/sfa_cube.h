@@ -174,8 +174,9 @@ class SfaCube {
         ended_ = true;
         return false;
       }
+      const int32_t share = slots_.GetValue(at + 2);
       cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_,
-                    uint32_t(slots_.GetValue(at + 2)));
+                    uint32_t(share & ~kSfaSlotEarlyRows), (share & kSfaSlotEarlyRows) != 0);
       slotItem_ = item;
       slotRows_ = uint32_t(slots_.GetValue(at + 3));
       slotAt_ = at + kSfaSlotRowsAt;
@@ -222,16 +223,26 @@ class SfaCube {
     gatherTile_ = tile;
     gatherBuf_ = buf;
     gatherRows_ = TileShares(tile, rows_).cube;
+    gatherParts_ = tile.earlyRows ? kEarlyGatherParts : kGatherParts;
     rowsCopied_ = 0;
     run_ = Run{};
   }
-  // The cube's own rows up to `part` / kGatherParts of its share: one part after each of Scores'
-  // 5 chunks, then after each of Output's 8.
+  // The cube's own rows up to `part` / gatherParts_ of its share: one part after each of Scores'
+  // 5 chunks, then after each of Output's 8 (kGatherParts). Where the vector cores' slot says
+  // kSfaSlotEarlyRows (most tiles of the launch sorted into runs: fewer copies, MTE2 idles while
+  // it waits for P of the tile before), over 8 parts: the later rows are issued in Scores and
+  // Output's first three chunks instead of behind P's copy. GLM-5 decode, cycles: B = 64, 8K 13
+  // parts 249,787, 8 parts 244,976 (5: 269,623, 7: 251,296, 9: 245,515, 10: 248,519); only the
+  // sorted items' tiles at 8: 249,181; every launch at 8: B = 64 32K 255,059 -> 262,569 (52 copies
+  // a tile crowd MTE2), B = 16 8K 80,851 -> 81,832.
   static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
+  static constexpr uint32_t kEarlyGatherParts = 8;
   static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
   __aicore__ inline void GatherSome(uint32_t part) {
-    if (gatherRows_ > 0)
-      CopyRows<false>(gatherTile_, KvTile(gatherBuf_), gatherRows_ * part / kGatherParts, run_, rowsCopied_);
+    if (gatherRows_ > 0) {
+      const uint32_t upTo = part >= gatherParts_ ? gatherRows_ : gatherRows_ * part / gatherParts_;
+      CopyRows<false>(gatherTile_, KvTile(gatherBuf_), upTo, run_, rowsCopied_);
+    }
   }
   __aicore__ inline void GatherEnd(const SfaTile& tile, uint32_t buf, uint32_t g) {
     using namespace AscendC;
@@ -511,7 +522,7 @@ class SfaCube {
   uint32_t queryRow_ = 0;  // the query row in L1
   uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
-  uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
+  uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0, gatherParts_ = kGatherParts;
   Run run_;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;

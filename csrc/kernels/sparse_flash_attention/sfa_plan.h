@@ -78,6 +78,7 @@ struct SfaTile {
   uint32_t start = 0;                // first selected row of the tile within the item
   bool first = false, last = false;  // first / last tile of its item
   uint32_t aivRows = 0;              // the vector cores' rows of a full tile of its row (SfaPlan::AivRows)
+  bool earlyRows = false;            // the cube issues its own rows earlier (kSfaSlotEarlyRows, cube only)
 };
 
 // Who gathers a tile's rows: the cube rows [0, cube), vector core 0 the next `v0`, vector core 1
@@ -93,9 +94,11 @@ __aicore__ inline SfaShares TileShares(const SfaTile& tile, uint32_t tileRows) {
 // The tiles of an item of `count` selected rows, in order.
 class SfaTileCursor {
  public:
-  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count, uint32_t tileRows, uint32_t aivRows) {
+  __aicore__ inline void Reset(uint32_t item, const SfaItem& info, uint32_t count, uint32_t tileRows, uint32_t aivRows,
+                               bool earlyRows = false) {
     tileRows_ = tileRows;
     aivRows_ = aivRows;
+    earlyRows_ = earlyRows;
     item_ = item;
     info_ = info;
     count_ = count;
@@ -104,7 +107,7 @@ class SfaTileCursor {
   __aicore__ inline bool Next(SfaTile& tile) {
     if (done_ >= count_) return false;
     const uint32_t left = count_ - done_;
-    tile = SfaTile{item_, info_, left < tileRows_ ? left : tileRows_, done_, done_ == 0, false, aivRows_};
+    tile = SfaTile{item_, info_, left < tileRows_ ? left : tileRows_, done_, done_ == 0, false, aivRows_, earlyRows_};
     done_ += tile.rows;
     tile.last = done_ == count_;
     return true;
@@ -113,6 +116,7 @@ class SfaTileCursor {
  private:
   SfaItem info_{};
   uint32_t item_ = 0, count_ = 0, done_ = 0, tileRows_ = kSfaMinTileRows, aivRows_ = 0;
+  bool earlyRows_ = false;
 };
 
 }  // namespace ascend_glm5

@@ -260,7 +260,7 @@ class SfaVector {
         return int32_t(scan_++);
       }
       if (gatherFree) KeepList(int32_t(scan_));
-      PostSlot(int32_t(scan_), count, aivRows, true);
+      PostSlot(int32_t(scan_), count, SlotShare(row.sorted, aivRows), true);
       return int32_t(scan_++);
     }
     if (!ended_) PostSlot(-1, 0, 0, false);
@@ -306,11 +306,19 @@ class SfaVector {
     WaitFlag<HardEvent::MTE3_V>(0);
     SetFlag<HardEvent::MTE3_MTE2>(0);
     WaitFlag<HardEvent::MTE3_MTE2>(0);
-    PostSlot(sortSlot_.item, sortSlot_.count, sortSlot_.aivRows, false);
+    PostSlot(sortSlot_.item, sortSlot_.count, SlotShare(kSfaSortSteps, sortSlot_.aivRows), false);
+  }
+
+  // A work slot's word 2: the vector cores' rows of a full tile, and kSfaSlotEarlyRows where the
+  // row is marked to be sorted in steps in a launch of more than 3 items a core (GLM-5 decode
+  // B = 64 at 8K), whose tiles mostly come in runs: the cube's MTE2 then has the slack to take
+  // every tile's own rows earlier (sfa_cube.h GatherSome).
+  __aicore__ inline int32_t SlotShare(int32_t sorted, uint32_t aivRows) const {
+    return int32_t(aivRows) | (itemFirst_ && sorted == kSfaSortSteps ? kSfaSlotEarlyRows : 0);
   }
 
   // selected: right after the item's Select, whose first list entries the slot carries.
-  __aicore__ inline void PostSlot(int32_t item, uint32_t count, uint32_t aivRows, bool selected) {
+  __aicore__ inline void PostSlot(int32_t item, uint32_t count, int32_t aivRows, bool selected) {
     using namespace AscendC;
     if (GetSubBlockIdx() == 0) {
       const LocalTensor<int32_t> words = stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_];
@@ -320,7 +328,7 @@ class SfaVector {
       WaitFlag<HardEvent::V_S>(0);
       words.SetValue(0, item);
       words.SetValue(1, int32_t(count));
-      words.SetValue(2, int32_t(aivRows));
+      words.SetValue(2, aivRows);
       words.SetValue(3, int32_t(carried));
       SetFlag<HardEvent::S_MTE3>(0);
       WaitFlag<HardEvent::S_MTE3>(0);

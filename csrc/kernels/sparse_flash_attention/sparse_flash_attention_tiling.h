@@ -35,6 +35,9 @@ constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, c
 // A work slot's word 3 says how many of the item's first list entries words 4.. carry (up to
 // kSfaSlotRows), so that the cube starts its copies on the slot's line, before the list's.
 constexpr uint32_t kSfaSlotRowsAt = 4;
+// Set in word 2 (aivRows) of a work slot: the cube issues the item's row copies earlier in each
+// tile (sfa_cube.h GatherSome; set by SfaVector::SlotShare).
+constexpr int32_t kSfaSlotEarlyRows = 1 << 16;
 constexpr uint32_t kSfaSlotRows = kSfaSlotWords - kSfaSlotRowsAt;
 
 // Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's offsets.
