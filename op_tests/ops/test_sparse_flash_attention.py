@@ -1021,6 +1021,32 @@ def test_split_rows_with_more_than_three_items_per_core(heads):
     assert launch["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+def test_early_rows_where_most_tiles_are_sorted():
+    # A split launch at 64 heads with more than 3 items a core whose rows see at most 4 x K keys
+    # (as GLM-5 B = 64 at 8K): the work slots carry kSfaSlotEarlyRows and the cube issues each
+    # tile's own rows over 8 parts instead of 13 (SfaCube::GatherSome). 80 rows of 512 ids (8
+    # grains each, 27 grains a core: 23 rows cut at core boundaries, 103 items over 24 cores; at
+    # 70 rows each core takes exactly 3 rows and the flag stays off) as 4 sequences of 20 query
+    # tokens (causal: each row sees at most 1,970 <= 4 x 512 keys; few sequences keep the
+    # reference fast); one row cut short inside a tile, one with 3 ids (a cube share smaller than
+    # the parts) and one that selects nothing.
+    g = torch.Generator().manual_seed(83)
+    heads, k, per = 64, 512, 20
+    kv_lens = [1700 + 90 * b for b in range(4)]
+    rows = per * len(kv_lens)
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g)
+    idx[9, 0, 333:] = -1
+    idx[26, 0, 3:] = -1
+    idx[40, 0, :] = -1
+    check(q, torch.cat([key, key_rope], -1), idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
