@@ -213,7 +213,7 @@ class SfaMerge {
     // loads can be issued before the run before it is weighed (CanPrefetch).
     const SfaSplit split = plan_->Split(j);
     const uint32_t pair = kCombineLoadFloats / (2 * uint32_t(split.pieces) * kSfaLatentDim);
-    if (split.pieces <= kPairPieces && n > pair) n = pair;
+    if (uint32_t(split.pieces) <= kPairPieces && n > pair) n = pair;
     u += n;
     return CombineRun{split, h, n, 0, false, 0, kSfaLatentDim};
   }
