@@ -507,6 +507,22 @@ def test_decode_wide_merge_list_above_its_loaded_quantiles(keys, stretch):
     assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 8 * 16  # past a list's loaded quantiles (step 16)
 
 
+@pytest.mark.parametrize(
+    "keys, sparse_count, distinct",
+    [(2560, 512, None), (2560, 512, 7), (4608, 1024, None), (4608, 1024, 13), (8704, 2048, None)],
+)
+def test_decode_wide_quantile_runs_wait_for_the_second_round(keys, sparse_count, distinct):
+    # A row merged in one step merges its lists' quantile runs 4 at a time; the first round merges only
+    # the leading runs the later rounds need merged first, and the others join the second round from
+    # where they were loaded. 10 lists (5 AI cores: two 4-way merges, 2 runs left), 18 (9 cores: one
+    # 3-way merge, 15 left, then 16 -> 4 -> 1) and 34 (17 cores), random and tied keys: a run read from
+    # the wrong buffer moves the threshold and the band edges, and the cut drops keys of the top k.
+    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + sparse_count + (distinct or 0) + 29)
+    with emulated_soc("Ascend910B3"):
+        _check_key_classes(q, k, w, distinct, sparse_count=sparse_count)
+        assert cpu_module().last_launch()["block_dim"] == keys // 512
+
+
 @pytest.mark.heavy
 def test_decode_best_keys_in_one_list_read_past_its_head():
     # One row over every core, merged in one step: each partial list goes to GM as its head (what its

@@ -300,10 +300,14 @@ class LiCut {
   __aicore__ inline void CountQuantiles(uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits, uint32_t* above) {
     AscendC::WaitFlag<AscendC::HardEvent::V_S>(0);
     const uint32_t loadedBits = loaded_ < kLiQuantiles ? (1u << (2 * loaded_)) - 1u : 0xFFFFFFFFu;
-    for (uint32_t c = 0; c < lists; ++c) {
-      above[c] = EvenBitsSet(bits.GetValue(c) & loadedBits);
-      if (above[c] == loaded_) above[c] = kLiQuantiles;
+    const AscendC::LocalTensor<uint64_t> pairsOfWords = bits.ReinterpretCast<uint64_t>();
+    for (uint32_t c = 0; c < lists; c += 2) {  // two lists a read (little-endian: list c in the low word)
+      const uint64_t two = pairsOfWords.GetValue(c / 2);
+      above[c] = EvenBitsSet(uint32_t(two) & loadedBits);
+      if (c + 1 < lists) above[c + 1] = EvenBitsSet(uint32_t(two >> 32) & loadedBits);
     }
+    for (uint32_t c = 0; c < lists; ++c)
+      if (above[c] == loaded_) above[c] = kLiQuantiles;
   }
 
   // A wide merge's quantile run, the same for every list: from the plan (LiWideQuantRun), or all 16

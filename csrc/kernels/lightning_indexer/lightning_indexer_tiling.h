@@ -176,9 +176,20 @@ __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
 // over `ranks` merged quantiles, less an allowance for the entries each list holds between its last
 // quantile above the edge and the edge.
 constexpr uint32_t kLiEdgeListsDiv = 4;
+// The last part's band reaches down to the threshold, a bound below the k-th best by up to a quantile
+// step per list, so it held the most entries (~180 at B = 1 x 8K, about twice a middle part's) and its
+// window the most pairs: its upper edge sits this many merged quantiles lower, part of its band going
+// to the part before it (B = 1 x 8K, the last part 7,513 -> 7,396 cycles; 0 / 1 / 2 / 3 / 4: 7,513 /
+// 7,465 / 7,465 / 7,465 / 7,536, the limit then another part; 32K and 128K unchanged).
+constexpr uint32_t kLiLastBandLower = 2;
 __aicore__ inline uint32_t LiBandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
   const uint32_t r = part * ranks / parts, below = 1 + lists / kLiEdgeListsDiv;
-  return r > below ? r - below : 0;
+  const uint32_t j = r > below ? r - below : 0;
+  if (part + 1 != parts) return j;
+  // the last part's edge lowered, no lower than the rank sought's next-to-last quantile (BandEdge
+  // reads quantiles j and j + 1 of the merged ones, at least `ranks` of them)
+  const uint32_t lowest = ranks > 1 ? ranks - 2 : 0, lowered = r + kLiLastBandLower > below ? r + kLiLastBandLower - below : 0;
+  return lowered < lowest ? lowered : (j > lowest ? j : lowest);
 }
 
 // LiMerge::spec of a part of a wide band merge: the pairs [skip, end) of every list it loads with the
@@ -188,12 +199,14 @@ __aicore__ inline uint32_t LiWindowSkip(int32_t spec) { return uint32_t(spec) >>
 
 // The quantiles each list of a wide merge brings to its threshold's merge (LiCut::CutAtThreshold;
 // LiMerge::visible of the merge, from the host, which knows each list's length: min(k, keys it
-// sees)): 1.25 times the longest list's share (by length) of the rank sought, so that the merge is
-// issued before the lists' lengths are read. Every list then brings at least 1.25 times its share.
+// sees)): 1.25 times the longest list's share (by length) of the rank sought, rounded to nearest, so
+// that the merge is issued before the lists' lengths are read. Every list then brings about 1.25 times
+// its share. Rounded up, B = 1 x 32K (40 lists, the longest a little above the mean) took runs of 5:
+// 200 quantiles to merge for rank 128 where 160 are 1.25 times it (15,604.74 -> 15,548.74 cycles).
 __aicore__ inline uint32_t LiWideQuantRun(uint32_t k, uint32_t lists, uint32_t longest, uint32_t total) {
   if (total == 0) return kLiQuantiles;
   const uint32_t ranks = CeilDiv(k, LiQuantileStep(k, lists));
-  const uint64_t share = (5ull * ranks * longest + 4ull * total - 1) / (4ull * total);
+  const uint64_t share = (5ull * ranks * longest + 2ull * total) / (4ull * total);  // rounded to nearest
   return share < kLiQuantiles ? uint32_t(share) : kLiQuantiles;
 }
 
