@@ -13,11 +13,18 @@
 namespace AscendC::emu {
 
 namespace {
-// initial-exec: every kernel API reads tCore, and the default model for a shared library makes each read
-// a __tls_get_addr call, which ASan and TSan intercept (~20 % of a sanitized SFA test's time, perf);
-// the two pointers fit in the static TLS that glibc reserves for libraries loaded with dlopen.
-__attribute__((tls_model("initial-exec"))) thread_local CoreState* tCore = nullptr;
-__attribute__((tls_model("initial-exec"))) thread_local LaunchContext* tLaunch = nullptr;
+// In sanitizer builds the core pointers use initial-exec TLS: every kernel API reads tCore, and the default
+// model for a shared library makes each read a __tls_get_addr call, which ASan and TSan intercept (~20 % of
+// a sanitized SFA test's time, perf). Other builds keep the default: a library loaded with dlopen gets
+// initial-exec TLS only from glibc's small static surplus, which other libraries (OpenMP runtimes on
+// aarch64 hosts, for one) may have used up, and an unintercepted __tls_get_addr costs little.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define EMU_CORE_TLS __attribute__((tls_model("initial-exec"))) thread_local
+#else
+#define EMU_CORE_TLS thread_local
+#endif
+EMU_CORE_TLS CoreState* tCore = nullptr;
+EMU_CORE_TLS LaunchContext* tLaunch = nullptr;
 
 std::mutex gStatsMu;
 LaunchStats gLast;
