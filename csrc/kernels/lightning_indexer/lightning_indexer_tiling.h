@@ -187,9 +187,11 @@ __aicore__ inline uint32_t LiBandRank(uint32_t part, uint32_t ranks, uint32_t pa
   const uint32_t j = r > below ? r - below : 0;
   if (part + 1 != parts) return j;
   // the last part's edge lowered, no lower than the rank sought's next-to-last quantile (BandEdge
-  // reads quantiles j and j + 1 of the merged ones, at least `ranks` of them)
-  const uint32_t lowest = ranks > 1 ? ranks - 2 : 0, lowered = r + kLiLastBandLower > below ? r + kLiLastBandLower - below : 0;
-  return lowered < lowest ? lowered : (j > lowest ? j : lowest);
+  // reads quantiles j and j + 1 of the merged ones, at least `ranks` of them), and never above j
+  const uint32_t lowest = ranks > 1 ? ranks - 2 : 0;
+  const uint32_t lowered = r + kLiLastBandLower > below ? r + kLiLastBandLower - below : 0;
+  const uint32_t clamped = lowered < lowest ? lowered : lowest;
+  return clamped > j ? clamped : j;
 }
 
 // LiMerge::spec of a part of a wide band merge: the pairs [skip, end) of every list it loads with the
