@@ -317,8 +317,8 @@ class SfaVector {
     return int32_t(aivRows) | (itemFirst_ && sorted == kSfaSortSteps ? kSfaSlotEarlyRows : 0);
   }
 
-  // selected: right after the item's Select, whose first list entries the slot carries.
-  __aicore__ inline void PostSlot(int32_t item, uint32_t count, int32_t aivRows, bool selected) {
+  // share: SlotShare's word. selected: right after the item's Select, whose first list entries the slot carries.
+  __aicore__ inline void PostSlot(int32_t item, uint32_t count, int32_t share, bool selected) {
     using namespace AscendC;
     if (GetSubBlockIdx() == 0) {
       const LocalTensor<int32_t> words = stats_.ReinterpretCast<int32_t>()[kSlotStat * hAlign_];
@@ -328,7 +328,7 @@ class SfaVector {
       WaitFlag<HardEvent::V_S>(0);
       words.SetValue(0, item);
       words.SetValue(1, int32_t(count));
-      words.SetValue(2, aivRows);
+      words.SetValue(2, share);
       words.SetValue(3, int32_t(carried));
       SetFlag<HardEvent::S_MTE3>(0);
       WaitFlag<HardEvent::S_MTE3>(0);
