@@ -490,6 +490,24 @@ def test_every_row_split_with_more_tiles_than_cores(heads):
     assert cpu_module().last_launch()["block_dim"] > 3 * len(kv_lens)  # 11 grains a row, 3 a core
 
 
+@pytest.mark.parametrize("heads", [16, 64])
+def test_separate_rope_tiles_over_eight_parts(heads):
+    # A separate key / key_rope (two GM copies a row): the cube issues its own rows of every tile
+    # over 8 parts (kEarlyGatherParts), the last three after the first P . V chunks, not 13. Split
+    # decode rows (6 rows of 700 ids over 24 cores, some tiles short at the pieces' ends: a cube
+    # share of fewer rows than parts), one row cut short by a -1, ids past the lengths. Each core's
+    # first selection also brings its row's block table with the ids (one GM round trip).
+    g = torch.Generator().manual_seed(heads + 52)
+    kv_lens = [3000, 2400, 4100, 1800, 2600, 3300]
+    q, qr = _queries((len(kv_lens), heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    idx = _indices(len(kv_lens), 700, kv_lens, g, over=10)
+    idx[2, 0, 640:] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, len(kv_lens) + 1)), actual_seq_lengths_kv=kv_lens)
+    assert cpu_module().last_launch()["block_dim"] > 3 * len(kv_lens)  # 11 grains a row, 3 a core
+
+
 @pytest.mark.parametrize("heads", [16, 128])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
 def test_separate_value_with_several_items_per_core(heads, combined):

@@ -223,7 +223,7 @@ class SfaCube {
     gatherTile_ = tile;
     gatherBuf_ = buf;
     gatherRows_ = TileShares(tile, rows_).cube;
-    gatherParts_ = tile.earlyRows ? kEarlyGatherParts : kGatherParts;
+    gatherParts_ = tile.earlyRows || !t_->combinedKv ? kEarlyGatherParts : kGatherParts;
     rowsCopied_ = 0;
     run_ = Run{};
   }
@@ -234,7 +234,9 @@ class SfaCube {
   // Output's first three chunks instead of behind P's copy. GLM-5 decode, cycles: B = 64, 8K 13
   // parts 249,787, 8 parts 244,976 (5: 269,623, 7: 251,296, 9: 245,515, 10: 248,519); only the
   // sorted items' tiles at 8: 249,181; every launch at 8: B = 64 32K 255,059 -> 262,569 (52 copies
-  // a tile crowd MTE2), B = 16 8K 80,851 -> 81,832.
+  // a tile crowd MTE2), B = 16 8K 80,851 -> 81,832. With a separate key_rope (two copies a row: the
+  // later parts wait behind P's copy as the sorted tiles' do) every tile goes over 8 parts: B = 16,
+  // 32K 93,863 -> 91,898, B = 64 8K 288,885 -> 277,390, prefill S = 2048 4,546,356 -> 4,463,739.
   static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
   static constexpr uint32_t kEarlyGatherParts = 8;
   static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");

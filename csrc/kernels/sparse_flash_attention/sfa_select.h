@@ -114,6 +114,14 @@ class SfaSelector {
     // prefix is one copy and one compare (one GM round trip, not one per chunk).
     const uint32_t prefix = uint32_t(item.posBegin);
     const bool wide = wideRoom_ && item.piece >= 0;
+    const uint32_t tableNeed = t_->paged ? CeilDiv(uint32_t(row.end), t_->blockSize) : 0;
+    const bool table = write && t_->paged && tableNeed <= kSfaSelTable;
+    // A core's first selection (the cube waits for its list at the launch's start): the block
+    // table rides with the item's first ids copy, one GM round trip for both.
+    const bool carried = table && firstRun_;
+    tableBatch_ = row.batch;
+    tablePending_ = carried ? tableNeed : 0;
+    firstRun_ = false;
     if (wide) {  // the prefix and the item's own ids, in one copy
       LoadIds(all_, base, uint32_t(item.posEnd));
       if (prefix > 0 && FirstMinusOne(all_, allEq_, prefix) < prefix) return 0;
@@ -121,8 +129,7 @@ class SfaSelector {
       LoadIds(prefix_, base, prefix);
       if (FirstMinusOne(prefix_, prefixEq_, prefix) < prefix) return 0;
     }
-    const uint32_t tableNeed = t_->paged ? CeilDiv(uint32_t(row.end), t_->blockSize) : 0;
-    if (write && t_->paged && tableNeed <= kSfaSelTable) LoadTable(row.batch, 0, tableNeed);
+    if (table && !carried) LoadTable(row.batch, 0, tableNeed);
     uint32_t n = 0;
     for (uint32_t p = uint32_t(item.posBegin); p < uint32_t(item.posEnd); p += kSfaSelChunk) {
       uint32_t len = Min(kSfaSelChunk, uint32_t(item.posEnd) - p);
@@ -163,12 +170,15 @@ class SfaSelector {
   }
   __aicore__ inline static uint32_t Min(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-  // indices[at, at + len) -> ids (the rest of its last 64 lanes keeps stale values, never used).
+  // indices[at, at + len) -> ids (the rest of its last 64 lanes keeps stale values, never used);
+  // the item's block table too if Run left it pending.
   __aicore__ inline void LoadIds(const AscendC::LocalTensor<int32_t>& ids, uint64_t at, uint32_t len) {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE2>(0);  // the previous chunk's vector work has read the scratch
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopyPad(ids, indices_[at], DataCopyExtParams(1, len * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    if (tablePending_ > 0) CopyTable(tableBatch_, 0, tablePending_);
+    tablePending_ = 0;
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
   }
@@ -307,10 +317,13 @@ class SfaSelector {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopyPad(table_, blockTable_[uint64_t(batch) * t_->maxBlocks + first], DataCopyExtParams(1, n * 4, 0, 0, 0),
-                DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    CopyTable(batch, first, n);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
+  }
+  __aicore__ inline void CopyTable(int32_t batch, uint32_t first, uint32_t n) {
+    AscendC::DataCopyPad(table_, blockTable_[uint64_t(batch) * t_->maxBlocks + first], AscendC::DataCopyExtParams(1, n * 4, 0, 0, 0),
+                         AscendC::DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
   }
 
   __aicore__ inline void WriteRows(const AscendC::GlobalTensor<int32_t>& list, uint32_t at, uint32_t n) {
@@ -333,6 +346,9 @@ class SfaSelector {
   AscendC::LocalTensor<float> f_;
   AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_, allEq_;
   bool wideRoom_ = false;
+  bool firstRun_ = true;
+  uint32_t tablePending_ = 0;  // block-table entries the item's next ids copy also brings (LoadIds)
+  int32_t tableBatch_ = 0;
   float invBlock_ = 1.0f;
   bool pow2Block_ = true;
 };
