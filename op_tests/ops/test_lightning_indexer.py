@@ -19,6 +19,8 @@ from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
 from ascend_glm5.perf.model import emulated_soc
 
+from ._cores import ai_cores
+
 REL_TOL = 1e-5
 
 
@@ -577,6 +579,32 @@ def test_decode_wide_row_tail_written_only_when_read(stretch):
         assert cpu_module().last_launch()["block_dim"] == 20
     if stretch:
         assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 2 * 256  # its lists hold more than their heads
+
+
+@pytest.mark.parametrize("stretch, distinct", [(None, None), (None, 13), ((9000, 9600), None), ((9000, 9600), 7)])
+def test_decode_wide_row_head_merged_two_blocks_before_the_end(stretch, distinct):
+    # One row of 20480 keys with k = 1024 over 8 AI cores: 16 lists of 1280 keys (20 blocks a vector
+    # core), written as their heads (256 pairs) before SyncAll. Two blocks before a list's end its best
+    # list (512, short of k) and its pending runs (12 blocks: two rounds) are merged cut to the head
+    # (RunningTopK::EarlyHead), one block before the end the next block's runs into one run, and the final
+    # merge takes that head, that run and the last block's runs; the full merge after SyncAll (24 runs:
+    # two rounds, through the head's buffer and the candidate buffer) gives the tail. Random keys, tied
+    # keys (13 or 7 distinct, against the reference's indices exactly), and a stretch of 600 keys scaled
+    # by 4 (weights >= 0) in one list: cut past its head, the merge reads its tail.
+    q, k, w = _inputs((1, 1, 8, 128), (1, 20480, 1, 128), seed=31 + (distinct or 0))
+    if distinct:
+        k = k[:, torch.arange(20480) % distinct]
+    if stretch:
+        k[:, stretch[0] : stretch[1]] *= 4
+        w = w.abs()
+    with ai_cores(8):
+        got = check(q, k, w, sparse_count=1024, return_value=True)
+        assert cpu_module().last_launch()["block_dim"] == 8
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=1024)
+        assert torch.equal(got, want)
+    if stretch:
+        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 256  # its list holds more than its head
 
 
 @pytest.mark.parametrize("distinct", [1, 3])

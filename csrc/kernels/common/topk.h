@@ -135,6 +135,7 @@ class RunningTopK {
     count_ = 0;
     runs_ = 0;
     threshold_ = kNegInf;
+    hasHead_ = false;
   }
 
   // Offers `n` (<= 64) scores whose keys are idx[0..n) (increasing). Scores past n must already
@@ -174,6 +175,7 @@ class RunningTopK {
   __aicore__ inline void Flush(const TopKScratch& s) {
     using namespace AscendC;
     if (runs_ == 0) return;
+    hasHead_ = false;  // the best list and the runs change: an early head no longer matches them
     const AscendC::LocalTensor<float> out = MergeIntoBest(s);
     if (rotate_) {  // the output is the best list now, the old best list's buffer a merge buffer
       work_[outInB_ ? 1 : 0] = best_;
@@ -202,14 +204,54 @@ class RunningTopK {
   // Count() is the whole list's length. FinalFlushRest then merges the queues in full into the same
   // buffer (its first pairs rewritten with the same values; the caller has finished reading them).
   __aicore__ inline AscendC::LocalTensor<float> FinalFlushHead(const TopKScratch& s, uint32_t head) {
-    return runs_ == 0 ? best_ : MergeIntoBest(s, head);
+    if (runs_ == 0) return best_;
+    const uint32_t queues = (preRuns_ > headRuns_ ? 2 : 1) + runs_ - preRuns_;
+    return hasHead_ && queues <= 4 ? MergeOntoHead(head) : MergeIntoBest(s, head);
   }
   // (nothing to do unless FinalFlushHead cut a queue that reached into the list's first Count() pairs)
   __aicore__ inline void FinalFlushRest() {
     if (!restPending_) return;
     restPending_ = false;
     AscendC::PipeBarrier<PIPE_V>();
+    if (restFromRuns_) {
+      MergeAllRuns();
+      return;
+    }
     MergeLists(restOut_, restLists_, restLens_, restQueues_);
+  }
+
+  // Before a stream's end that FinalFlushHead(s, head) takes, while its last blocks are on their way:
+  // the best list and the pending runs merged now with every queue cut to `head` (the head so far,
+  // in a merge buffer; the best list and the runs stay as they are). FinalFlushHead then merges only
+  // that head and the runs offered after it, and FinalFlushRest the best list and every run. Called
+  // again, it merges the runs offered since into one run (PreMergeRuns). Only
+  // with Init's `own` and a best list longer than `head` (else the cut saves nothing) and short of k:
+  // once it is full, few keys survive a block and the final merge is mostly the best list's head,
+  // while FinalFlushRest would redo the early head's rounds over the runs (B = 1 x 128K +0.7 %).
+  __aicore__ inline void EarlyHead(const TopKScratch& s, uint32_t head) {
+    using namespace AscendC;
+    if (!rotate_ || runs_ == 0 || count_ <= head || count_ >= k_) return;
+    if (hasHead_) {
+      PreMergeRuns();
+      return;
+    }
+    PipeBarrier<PIPE_V>();
+    uint32_t lens[kMaxRuns], starts[kMaxRuns], n = 0;
+    bool inA = false;
+    const LocalTensor<float> runs = MergeRuns(s, lens, starts, n, inA);
+    headIn_ = inA ? 1 : 0;  // the merge buffer the runs are not in
+    LocalTensor<float> lists[4] = {best_, best_, best_, best_};
+    uint32_t cut[4] = {head, 0, 0, 0};
+    for (uint32_t i = 0; i < n; ++i) {
+      lists[1 + i] = runs[starts[i] * kPairFloats];
+      cut[1 + i] = lens[i] < head ? lens[i] : head;
+    }
+    const uint32_t merged = MergeLists(work_[headIn_], lists, cut, 1 + n);
+    headLen_ = merged < head ? merged : head;
+    headRuns_ = runs_;
+    preRuns_ = runs_;
+    preLen_ = 0;
+    hasHead_ = true;
   }
 
   __aicore__ inline const AscendC::LocalTensor<float>& Best() const { return best_; }
@@ -295,6 +337,81 @@ class RunningTopK {
     return out;
   }
 
+  // EarlyHead again (a head so far): the runs offered since it (2 to 4: a block's or two) merged into
+  // one run past the head, so that FinalFlushHead's merge takes the head, this run and the last
+  // block's runs without a round first.
+  __aicore__ inline void PreMergeRuns() {
+    using namespace AscendC;
+    const uint32_t n = runs_ - headRuns_;
+    if (preRuns_ != headRuns_ || n < 2 || n > 4) return;
+    PipeBarrier<PIPE_V>();
+    LocalTensor<float> lists[4];
+    uint32_t lens[4];
+    for (uint32_t i = 0; i < n; ++i) {
+      lists[i] = cand_[(headRuns_ + i) * kRunPairs * kPairFloats];
+      lens[i] = runLen_[headRuns_ + i];
+    }
+    preLen_ = MergeLists(work_[headIn_][AlignUp(headLen_, kRunPairs) * kPairFloats], lists, lens, n);
+    preRuns_ = runs_;
+  }
+
+  // FinalFlushHead after EarlyHead: the early head, its pre-merged run (PreMergeRuns) and the runs
+  // offered after them (4 queues at most), every queue cut to `head`, into the other merge buffer,
+  // which FinalFlushRest fills with the whole list.
+  __aicore__ inline AscendC::LocalTensor<float> MergeOntoHead(uint32_t head) {
+    using namespace AscendC;
+    hasHead_ = false;
+    PipeBarrier<PIPE_V>();
+    const LocalTensor<float> headList = work_[headIn_];
+    LocalTensor<float> lists[4] = {headList, headList, headList, headList};
+    uint32_t cut[4] = {headLen_, 0, 0, 0}, q = 1, total = count_;
+    if (preRuns_ > headRuns_) {
+      lists[q] = headList[AlignUp(headLen_, kRunPairs) * kPairFloats];
+      cut[q++] = preLen_ < head ? preLen_ : head;
+    }
+    for (uint32_t i = preRuns_; i < runs_; ++i) {
+      lists[q] = cand_[i * kRunPairs * kPairFloats];
+      cut[q++] = runLen_[i] < head ? runLen_[i] : head;
+    }
+    for (uint32_t i = 0; i < runs_; ++i) total += runLen_[i];
+    const LocalTensor<float> out = work_[1 - headIn_];
+    MergeLists(out, lists, cut, q);
+    PipeBarrier<PIPE_V>();
+    bestLen_ = count_;
+    count_ = total < k_ ? total : k_;
+    restPending_ = count_ > head;  // the early head held all pairs up to `head`: the merge is whole unless longer
+    restFromRuns_ = restPending_;
+    restOut_ = out;
+    restRuns_ = runs_;
+    runs_ = 0;
+    return out;
+  }
+
+  // FinalFlushRest after MergeOntoHead: the best list and every run in full, into restOut_; the
+  // rounds alternate between the early head's buffer and the candidate buffer (both done with).
+  __aicore__ inline void MergeAllRuns() {
+    using namespace AscendC;
+    restFromRuns_ = false;
+    uint32_t lens[kMaxRuns], starts[kMaxRuns], n = restRuns_;
+    for (uint32_t i = 0; i < n; ++i) {
+      lens[i] = runLen_[i];
+      starts[i] = i * kRunPairs;
+    }
+    LocalTensor<float> src = cand_;
+    for (bool toHead = true; n > 3; toHead = !toHead) {
+      const LocalTensor<float> dst = toHead ? work_[headIn_] : cand_;
+      n = MergeRound(dst, src, lens, starts, n, 3, 0xFFFFFFFFu);
+      src = dst;
+    }
+    LocalTensor<float> lists[4] = {best_, best_, best_, best_};
+    uint32_t full[4] = {bestLen_, 0, 0, 0};
+    for (uint32_t i = 0; i < n; ++i) {
+      lists[1 + i] = src[starts[i] * kPairFloats];
+      full[1 + i] = lens[i];
+    }
+    MergeLists(restOut_, lists, full, 1 + n);
+  }
+
   // The merge buffers: s.mergeA / s.mergeB, or the two the best list does not hold (rotate_).
   __aicore__ inline AscendC::LocalTensor<float> MergeBuffer(const TopKScratch& s, bool b) const {
     return rotate_ ? work_[b ? 1 : 0] : (b ? s.mergeB : s.mergeA);
@@ -333,6 +450,11 @@ class RunningTopK {
   AscendC::LocalTensor<float> restOut_, restLists_[4];
   uint32_t restLens_[4] = {0, 0, 0, 0}, restQueues_ = 0;
   bool restPending_ = false;
+  // EarlyHead: its list (headLen_ pairs in work_[headIn_]) covers the runs before headRuns_;
+  // MergeOntoHead leaves FinalFlushRest the best list (bestLen_ pairs) and restRuns_ runs.
+  // PreMergeRuns: runs [headRuns_, preRuns_) as one run of preLen_ pairs past the head.
+  uint32_t headLen_ = 0, headRuns_ = 0, headIn_ = 0, preRuns_ = 0, preLen_ = 0, bestLen_ = 0, restRuns_ = 0;
+  bool hasHead_ = false, restFromRuns_ = false;
 };
 
 }  // namespace ascend_glm5
