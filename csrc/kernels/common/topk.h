@@ -337,21 +337,28 @@ class RunningTopK {
     return out;
   }
 
-  // EarlyHead again (a head so far): the runs offered since it (2 to 4: a block's or two) merged into
-  // one run past the head, so that FinalFlushHead's merge takes the head, this run and the last
-  // block's runs without a round first.
+  // EarlyHead again (a head so far): the runs offered since it (at least 2, or any with a run merged
+  // before: a block's) and that run merged into one run past the head, so that FinalFlushHead's merge
+  // takes the head, this run and the last block's runs without a round first.
   __aicore__ inline void PreMergeRuns() {
     using namespace AscendC;
-    const uint32_t n = runs_ - headRuns_;
-    if (preRuns_ != headRuns_ || n < 2 || n > 4) return;
+    const bool pre = preRuns_ > headRuns_;
+    const uint32_t n = runs_ - preRuns_;
+    if ((!pre && n < 2) || (pre && n == 0) || n + (pre ? 1 : 0) > 4) return;
     PipeBarrier<PIPE_V>();
     LocalTensor<float> lists[4];
-    uint32_t lens[4];
-    for (uint32_t i = 0; i < n; ++i) {
-      lists[i] = cand_[(headRuns_ + i) * kRunPairs * kPairFloats];
-      lens[i] = runLen_[headRuns_ + i];
+    uint32_t lens[4], q = 0;
+    if (pre) {
+      lists[q] = work_[headIn_][preAt_ * kPairFloats];
+      lens[q++] = preLen_;
     }
-    preLen_ = MergeLists(work_[headIn_][AlignUp(headLen_, kRunPairs) * kPairFloats], lists, lens, n);
+    for (uint32_t i = preRuns_; i < runs_; ++i) {
+      lists[q] = cand_[i * kRunPairs * kPairFloats];
+      lens[q++] = runLen_[i];
+    }
+    const uint32_t at = pre ? preAt_ + AlignUp(preLen_, kRunPairs) : AlignUp(headLen_, kRunPairs);
+    preLen_ = MergeLists(work_[headIn_][at * kPairFloats], lists, lens, q);
+    preAt_ = at;
     preRuns_ = runs_;
   }
 
@@ -366,7 +373,7 @@ class RunningTopK {
     LocalTensor<float> lists[4] = {headList, headList, headList, headList};
     uint32_t cut[4] = {headLen_, 0, 0, 0}, q = 1, total = count_;
     if (preRuns_ > headRuns_) {
-      lists[q] = headList[AlignUp(headLen_, kRunPairs) * kPairFloats];
+      lists[q] = headList[preAt_ * kPairFloats];
       cut[q++] = preLen_ < head ? preLen_ : head;
     }
     for (uint32_t i = preRuns_; i < runs_; ++i) {
@@ -452,8 +459,8 @@ class RunningTopK {
   bool restPending_ = false;
   // EarlyHead: its list (headLen_ pairs in work_[headIn_]) covers the runs before headRuns_;
   // MergeOntoHead leaves FinalFlushRest the best list (bestLen_ pairs) and restRuns_ runs.
-  // PreMergeRuns: runs [headRuns_, preRuns_) as one run of preLen_ pairs past the head.
-  uint32_t headLen_ = 0, headRuns_ = 0, headIn_ = 0, preRuns_ = 0, preLen_ = 0, bestLen_ = 0, restRuns_ = 0;
+  // PreMergeRuns: runs [headRuns_, preRuns_) as one run of preLen_ pairs at pair preAt_ of the head's buffer.
+  uint32_t headLen_ = 0, headRuns_ = 0, headIn_ = 0, preRuns_ = 0, preLen_ = 0, preAt_ = 0, bestLen_ = 0, restRuns_ = 0;
   bool hasHead_ = false, restFromRuns_ = false;
 };
 

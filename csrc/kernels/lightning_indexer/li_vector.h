@@ -70,10 +70,11 @@ class LiVector {
   // and one block's runs instead of a round over every block's runs first (B = 1 x 8K, halves of 4
   // blocks: 8,046 -> 7,963 cycles; two blocks before only: 7,991; three only: 8,028).
   static constexpr uint32_t kEarlyFlushFirst = 2, kEarlyFlushLast = 3;
-  // A list written in two parts (StepsRing's `head`): RunningTopK::EarlyHead two blocks before its
-  // end (the head so far) and one (the next block's runs pre-merged). B = 1 x 32K 15,549 -> 15,324
-  // cycles; the head only (two blocks before): 15,357; the head merged again one block before: 15,420.
-  static constexpr uint32_t kEarlyHeadFirst = 2, kEarlyHeadLast = 1;
+  // A list written in two parts (StepsRing's `head`): RunningTopK::EarlyHead three blocks before its
+  // end (the head so far), then two and one (each block's runs merged into one run with the runs
+  // merged before). B = 1 x 32K 15,549 -> 15,302 cycles; from two blocks before: 15,324; the head only
+  // (two blocks before): 15,357; the head merged again one block before: 15,420.
+  static constexpr uint32_t kEarlyHeadFirst = 3, kEarlyHeadLast = 1;
   __aicore__ inline bool EarlyFlush(uint32_t blocksLeft, uint32_t offered) const {
     return t_->tileBuffers > 1 && blocksLeft >= kEarlyFlushFirst && blocksLeft <= kEarlyFlushLast &&
            offered * kLiHalfKeys <= kEarlyMergePairs / 2;
@@ -238,10 +239,11 @@ class LiVector {
   // ~470). The steps' key indices alternate between two buffers: a whole block's Sort32 reads them
   // (RunningTopK::Offer), and the next step's are written before any barrier.
   // `head` > 0: the last row's list is written in two parts, its final merge cut to `head` pairs
-  // (RunningTopK::FinalFlushHead). Two blocks before the end, while the last tiles are on their way
-  // (the cube's fixpipe bounds them and the vector core waits), the head so far is merged, one block
-  // before the end that block's runs (RunningTopK::EarlyHead): after the last tile only those and the
-  // last block's runs are merged, in one MrgSort (B = 1 x 32K: ~270 cycles instead of ~470).
+  // (RunningTopK::FinalFlushHead). Three blocks before the end, while the last tiles are on their way
+  // (the cube's fixpipe bounds them and the vector core waits), the head so far is merged, two and one
+  // block before the end that block's runs into one run (RunningTopK::EarlyHead): after the last tile
+  // only those and the last block's runs are merged, in one MrgSort (B = 1 x 32K: ~230 cycles instead
+  // of ~470).
   __aicore__ inline void StepsRing(const LiItem& item, const int32_t* visible, int32_t lo, int32_t hi, uint32_t steps,
                                    bool lastItem, uint32_t head) {
     using namespace AscendC;
