@@ -582,13 +582,14 @@ def test_decode_wide_row_tail_written_only_when_read(stretch):
 
 
 @pytest.mark.parametrize("stretch, distinct", [(None, None), (None, 13), ((9000, 9600), None), ((9000, 9600), 7)])
-def test_decode_wide_row_head_merged_two_blocks_before_the_end(stretch, distinct):
+def test_decode_wide_row_head_merged_before_the_end(stretch, distinct):
     # One row of 20480 keys with k = 1024 over 8 AI cores: 16 lists of 1280 keys (20 blocks a vector
-    # core), written as their heads (256 pairs) before SyncAll. Two blocks before a list's end its best
-    # list (512, short of k) and its pending runs (12 blocks: two rounds) are merged cut to the head
-    # (RunningTopK::EarlyHead), one block before the end the next block's runs into one run, and the final
-    # merge takes that head, that run and the last block's runs; the full merge after SyncAll (24 runs:
-    # two rounds, through the head's buffer and the candidate buffer) gives the tail. Random keys, tied
+    # core), written as their heads (256 pairs) before SyncAll. Three blocks before a list's end its best
+    # list (512, short of k) and its pending runs (9 blocks: two rounds) are merged cut to the head
+    # (RunningTopK::EarlyHead), two and one blocks before the end each block's runs into one run with
+    # those merged before, and the final merge takes that head, that run and the last block's runs; the
+    # full merge after SyncAll (24 runs: two rounds, through the head's buffer and the candidate buffer)
+    # gives the tail. Random keys, tied
     # keys (13 or 7 distinct, against the reference's indices exactly), and a stretch of 600 keys scaled
     # by 4 (weights >= 0) in one list: cut past its head, the merge reads its tail.
     q, k, w = _inputs((1, 1, 8, 128), (1, 20480, 1, 128), seed=31 + (distinct or 0))
