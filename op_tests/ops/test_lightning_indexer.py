@@ -115,6 +115,29 @@ def _inputs(shape_q, shape_k, dtype=torch.bfloat16, wdtype=torch.float32, seed=0
     return q, k, w
 
 
+def _decode_row(keys, heads, seed, distinct=None, stretch=None):
+    # One decode row of `keys` keys. `distinct`: the keys repeat with that period (tied scores);
+    # `stretch` = (begin, end): those keys scaled by 4 (exact in bf16) and the weights made >= 0, so
+    # the stretch holds the row's best scores.
+    q, k, w = _inputs((1, 1, heads, 128), (1, keys, 1, 128), seed=seed)
+    if distinct:
+        k = k[:, torch.arange(keys) % distinct]
+    if stretch:
+        k[:, stretch[0] : stretch[1]] *= 4
+        w = w.abs()
+    return q, k, w
+
+
+def _assert_decode_row(got, q, k, w, sparse_count, distinct=None, stretch=None, more_than=0):
+    # `_decode_row`'s cases: tied keys must give the reference's indices exactly; a stretch must hold
+    # more than `more_than` of the row's picks (its lists are cut past their heads).
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=sparse_count)
+        assert torch.equal(got, want)
+    if stretch:
+        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > more_than
+
+
 @pytest.mark.parametrize("heads", [32, 64])
 @pytest.mark.parametrize("sparse_mode", [0, 3])
 def test_bsnd_decode_mixed_lengths(heads, sparse_mode):
@@ -466,10 +489,7 @@ def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
     # Random keys and 13 distinct keys over 40 lists of unequal length; 300 keys scaled by 4 (weights
     # >= 0) in lists 19 and 20, in the middle chunk: the bands lie far below the windows there, the
     # parts load every list again while the last chunk's compares are still to be waited for.
-    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + (distinct or 0) + 3)
-    if stretch:
-        k[:, stretch[0] : stretch[1]] *= 4
-        w = w.abs()
+    q, k, w = _decode_row(keys, 32, seed=keys + (distinct or 0) + 3, stretch=stretch)
     with emulated_soc("Ascend910B3"):
         if stretch:
             got = check(q, k, w, sparse_count=2048, return_value=True)
@@ -548,19 +568,10 @@ def test_decode_wide_row_final_merge_cut_to_the_head(stretch, distinct):
     # it, before its tail is written. Random keys, 7 distinct keys, and a stretch of 320 keys scaled by 4
     # (exact in bf16; weights >= 0) holding the row's best: its lists are cut past their heads, so the
     # merge reads their tails (the full merges' output); with 13 distinct keys, tied there.
-    q, k, w = _inputs((1, 1, 8, 128), (1, 4096, 1, 128), seed=19 + (distinct or 0))
-    if distinct:
-        k = k[:, torch.arange(4096) % distinct]
-    if stretch:
-        k[:, stretch[0] : stretch[1]] *= 4
-        w = w.abs()
+    q, k, w = _decode_row(4096, 8, seed=19 + (distinct or 0), distinct=distinct, stretch=stretch)
     got = check(q, k, w, sparse_count=256, return_value=True)
     assert cpu_module().last_launch()["block_dim"] == 8
-    if distinct:
-        want, _ = reference.lightning_indexer(q, k, w, sparse_count=256)
-        assert torch.equal(got, want)
-    if stretch:
-        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 2 * 64  # its lists hold more than their heads
+    _assert_decode_row(got, q, k, w, 256, distinct, stretch, more_than=2 * 64)
 
 
 @pytest.mark.parametrize("stretch", [None, (12000, 13600)])
@@ -570,15 +581,11 @@ def test_decode_wide_row_tail_written_only_when_read(stretch):
     # tails only when that merge finds a list cut past its head (the same on every part), the other 8
     # after SyncAll as before. Random keys (no tail read, none written by the parts), and a stretch of
     # 1600 keys scaled by 4 (weights >= 0) over 2-3 lists, cut past their heads: every tail is written.
-    q, k, w = _inputs((1, 1, 32, 128), (1, 30001, 1, 128), seed=23)
-    if stretch:
-        k[:, stretch[0] : stretch[1]] *= 4
-        w = w.abs()
+    q, k, w = _decode_row(30001, 32, seed=23, stretch=stretch)
     with emulated_soc("Ascend910B3"):
         got = check(q, k, w, sparse_count=2048, return_value=True)
         assert cpu_module().last_launch()["block_dim"] == 20
-    if stretch:
-        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 2 * 256  # its lists hold more than their heads
+    _assert_decode_row(got, q, k, w, 2048, stretch=stretch, more_than=2 * 256)
 
 
 @pytest.mark.parametrize("stretch, distinct", [(None, None), (None, 13), ((9000, 9600), None), ((9000, 9600), 7)])
@@ -589,23 +596,14 @@ def test_decode_wide_row_head_merged_before_the_end(stretch, distinct):
     # (RunningTopK::EarlyHead), two and one blocks before the end each block's runs into one run with
     # those merged before, and the final merge takes that head, that run and the last block's runs; the
     # full merge after SyncAll (24 runs: two rounds, through the head's buffer and the candidate buffer)
-    # gives the tail. Random keys, tied
-    # keys (13 or 7 distinct, against the reference's indices exactly), and a stretch of 600 keys scaled
-    # by 4 (weights >= 0) in one list: cut past its head, the merge reads its tail.
-    q, k, w = _inputs((1, 1, 8, 128), (1, 20480, 1, 128), seed=31 + (distinct or 0))
-    if distinct:
-        k = k[:, torch.arange(20480) % distinct]
-    if stretch:
-        k[:, stretch[0] : stretch[1]] *= 4
-        w = w.abs()
+    # gives the tail. Random keys, tied keys (13 or 7 distinct, against the reference's indices exactly),
+    # and a stretch of 600 keys scaled by 4 (weights >= 0) in one list: cut past its head, the merge
+    # reads its tail.
+    q, k, w = _decode_row(20480, 8, seed=31 + (distinct or 0), distinct=distinct, stretch=stretch)
     with ai_cores(8):
         got = check(q, k, w, sparse_count=1024, return_value=True)
         assert cpu_module().last_launch()["block_dim"] == 8
-    if distinct:
-        want, _ = reference.lightning_indexer(q, k, w, sparse_count=1024)
-        assert torch.equal(got, want)
-    if stretch:
-        assert int(((got >= stretch[0]) & (got < stretch[1])).sum()) > 256  # its list holds more than its head
+    _assert_decode_row(got, q, k, w, 1024, distinct, stretch, more_than=256)
 
 
 @pytest.mark.parametrize("distinct", [1, 3])
