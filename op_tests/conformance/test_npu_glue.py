@@ -106,6 +106,15 @@ def test_op_files_launch_through_the_shared_helper():
             assert not by_reference, f"{path.name}: [{capture}] captures {by_reference} implicitly or by reference"
 
 
+def test_bind_files_include_the_precompiled_header_first():
+    # g++ uses bind/npu_bind.h.gch only where it is a file's first #include; elsewhere the file parses
+    # torch's headers again (~10 s a file, silently: -Winvalid-pch says nothing when the header is not first).
+    bind, _ = glue_files()
+    for path in bind:
+        first = re.search(r"^\s*#\s*include\s*([<\"][^>\"]+[>\"])", path.read_text(), re.MULTILINE)
+        assert first and first.group(1) == '"bind/npu_bind.h"', f"{path.name}: first #include must be \"bind/npu_bind.h\""
+
+
 def test_check_reports_a_broken_launch(tmp_path):
     # The check must be able to fail: a launch with one argument too few does not type-check.
     gen = tmp_path / "gen"

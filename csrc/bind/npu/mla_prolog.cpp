@@ -1,9 +1,10 @@
 // _npu binding of mla_prolog (the fused MLA front end): tensors in, a launch on torch_npu's stream.
 // Validation (dtypes, shapes, cache_index range and uniqueness) happened in Python.
+#include "bind/npu_bind.h"  // first: the NPU glue test precompiles it
+
 #include <array>
 #include <vector>
 
-#include "bind/npu_bind.h"
 #include "host/mla_prolog/mla_prolog_host.h"
 
 namespace {
