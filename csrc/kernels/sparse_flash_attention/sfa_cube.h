@@ -117,7 +117,7 @@ class SfaCube {
       // Scores' Mmads (prefill S = 1024 +1 %).
       const bool early = more && (!next.first || t_->numSplits > 0);
       if (early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
-      Scores(cur, g);
+      Scores(cur, g, !more);
       if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
       if (more && next.first) LoadQuery(uint32_t(next.info.row));
       if (more && !early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
@@ -141,6 +141,7 @@ class SfaCube {
   static constexpr int32_t kEvWords = 0;  // MTE2 -> S: P is in L1, so the vector cores' rebase words are in GM
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
+  static constexpr int32_t kEvOwnRows = 5;  // MTE2 -> MTE1: the cube's own rows of kv tile b are in (5 + b; OwnBlocks)
   static constexpr int32_t kEvKeyRead = 5;                             // MTE1 -> MTE2: Scores(g) loaded the key (5, 6 by g % 2)
   // L0A / L0B slots hold a [128 (N1), 128] q chunk, a [128 x 128] k chunk and P [N1, tileRows].
   static_assert(kSfaMaxTileRows * kSfaQkChunk * 2 <= kL0Slot && kSfaMaxHeads * kSfaMinTileRows * 2 <= kL0Slot, "L0 slots");
@@ -254,6 +255,8 @@ class SfaCube {
     CopyRun<false>(kv, run_.start, run_.row, run_.len);
     run_ = Run{};
     gatherRows_ = 0;
+    // The cube's own rows are in: Scores may start on their whole row blocks (OwnBlocks).
+    if (OwnBlocks(tile) > 0) SetFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
     if (t_->aivRows > 0) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
       if (share.cube < tile.rows)
@@ -339,36 +342,38 @@ class SfaCube {
              Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, rows_, 1, 0));
   }
 
-  __aicore__ inline void Scores(const SfaTile& tile, uint32_t g) {
+  // Row blocks of a tile that hold only the cube's own rows, where Scores runs in two passes: those
+  // blocks while the gather slot's copy is still in flight, then the rest. In a split launch (decode)
+  // whose vector cores gather: its core's last tile is on the launch's path from that copy on
+  // (GLM-5 decode B = 16, 8K: the slot's 72 rows land ~1,100 cycles after the cube's 56).
+  // Only an item's last tile (the core's last is one) outside the sorted tiles of kSfaSlotEarlyRows
+  // (B = 64, 8K: +1.0 % with them) signals its own rows apart.
+  __aicore__ inline uint32_t OwnBlocks(const SfaTile& tile) const {
+    if (t_->numSplits == 0 || t_->aivRows == 0 || !tile.last || tile.earlyRows) return 0;
+    const uint32_t own = TileShares(tile, rows_).cube / 16;
+    return own < CeilDiv(tile.rows, 16) ? own : 0;
+  }
+
+  // lastTile: the core's last tile, which Scores takes in two passes (OwnBlocks); every other tile
+  // waits for both of its flags and takes one (two passes there cost more MTE1 and Mmad heads than
+  // they overlap: GLM-5 decode B = 64, 8K +1.5 %, B = 16, 128K +0.7 %).
+  __aicore__ inline void Scores(const SfaTile& tile, uint32_t g, bool lastTile) {
     using namespace AscendC;
-    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16);
-    WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
+    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), own = OwnBlocks(tile);
+    const uint32_t first = lastTile ? own : 0;  // row blocks scored before the gather slot lands
+    if (own > 0) WaitFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
+    if (first == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
     if (queryPending_) {
       WaitFlag<HardEvent::MTE2_MTE1>(kEvQuery);
       queryPending_ = false;
     }
-    const LocalTensor<T> kv = KvTile(buf), q = qL1_.Get<T>();
     sAcc_.Acquire();
     const LocalTensor<float> s = L0C(0);
-    for (uint32_t col = 0; col < kSfaQkDim; col += kSfaQkChunk) {
-      const uint32_t cb = col / 16, kb = (kSfaQkDim - col < kSfaQkChunk ? kSfaQkDim - col : kSfaQkChunk) / 16;
-      const uint32_t a = aSlots_.Acquire(), b = bSlots_.Acquire();
-      const LocalTensor<T> qa = L0A(a), kt = L0B(b);
-      for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
-        LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
-      // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
-      if (n1 == rowBlocks_)
-        LoadData(kt, kv, LoadData2DParams(cb * rowBlocks_, uint8_t(kb * n1), 1, 0, 0, false, 0));
-      else
-        for (uint32_t j = 0; j < kb; ++j)
-          LoadData(kt[j * n1 * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_, n1, 1, 0, 0, false, 0));
-      SetFlag<HardEvent::MTE1_M>(0);
-      WaitFlag<HardEvent::MTE1_M>(0);
-      Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), n1 * 16, kb * 16, 0, false, col == 0));
-      aSlots_.Release(a);
-      bSlots_.Release(b);
-      GatherSome(col / kSfaQkChunk + 1);
+    if (first > 0) {
+      ScoreBlocks(buf, 0, first, true);
+      WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));  // the gather slot's rows and the padding
     }
+    ScoreBlocks(buf, first, n1, first > 0);
     // LoadValue (a separate value) or Output (P into the rope columns) may overwrite the key.
     if (t_->separateValue || pInTile_) SetFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     SetFlag<HardEvent::M_FIX>(0);
@@ -378,6 +383,40 @@ class SfaCube {
             FixpipeParamsV220(n1 * 16, t_->heads, mPad_, rows_, false));
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagScores);
     sAcc_.Release(0);
+  }
+
+  // S columns of row blocks [b0, b1) of kv tile `buf`: 5 Mmads over the 576 columns (128 a chunk)
+  // into S's column blocks b0.. (L0C keeps S's column blocks mPad_ x 16 apart); after each chunk a
+  // part of the next tile's own rows (GatherSome; a second pass repeats the parts the first issued).
+  __aicore__ inline void ScoreBlocks(uint32_t buf, uint32_t b0, uint32_t b1, bool split) {
+    using namespace AscendC;
+    const uint32_t nb = b1 - b0;
+    const LocalTensor<T> kv = KvTile(buf), q = qL1_.Get<T>();
+    const LocalTensor<float> s = L0C(0)[b0 * mPad_ * 16];
+    for (uint32_t col = 0; col < kSfaQkDim; col += kSfaQkChunk) {
+      const uint32_t cb = col / 16, kb = (kSfaQkDim - col < kSfaQkChunk ? kSfaQkDim - col : kSfaQkChunk) / 16;
+      const uint32_t a = aSlots_.Acquire(), b = bSlots_.Acquire();
+      const LocalTensor<T> qa = L0A(a), kt = L0B(b);
+      for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
+        LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
+      // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
+      if (nb == rowBlocks_)
+        LoadData(kt, kv, LoadData2DParams(cb * rowBlocks_, uint8_t(kb * nb), 1, 0, 0, false, 0));
+      else if (split && nb < kb)  // a pass: per row block, its fractal of each column block (fewer
+                                  // MTE1 instructions, which the scalar would otherwise stall on)
+        for (uint32_t i = 0; i < nb; ++i)
+          LoadData(kt[i * kFractal], kv, LoadData2DParams(cb * rowBlocks_ + b0 + i, uint8_t(kb), uint16_t(rowBlocks_), 0,
+                                                           uint16_t(nb - 1), false, 0));
+      else
+        for (uint32_t j = 0; j < kb; ++j)
+          LoadData(kt[j * nb * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_ + b0, nb, 1, 0, 0, false, 0));
+      SetFlag<HardEvent::MTE1_M>(0);
+      WaitFlag<HardEvent::MTE1_M>(0);
+      Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), nb * 16, kb * 16, 0, false, col == 0));
+      aSlots_.Release(a);
+      bSlots_.Release(b);
+      GatherSome(col / kSfaQkChunk + 1);
+    }
   }
 
   __aicore__ inline void Output(const SfaTile& tile, uint32_t g) {
