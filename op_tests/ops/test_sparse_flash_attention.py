@@ -491,6 +491,28 @@ def test_every_row_split_with_more_tiles_than_cores(heads):
 
 
 @pytest.mark.parametrize("heads", [16, 64])
+@pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
+def test_last_tile_scores_own_rows_before_the_slot(heads, combined):
+    # Split decode rows whose vector cores gather: each core's last tile is scored in two passes,
+    # the cube's own whole row blocks while the gather slot's copy is in flight, then the slot's rows
+    # into the same S (sfa_cube.h OwnBlocks). 4 rows of 2048 ids over 24 cores (6 grains a core: the
+    # last tiles whole, 3 own row blocks of 8), one row cut short by a -1 inside a tile (a short last
+    # tile: 1 own block), one of 40 ids (a cube share under 16 rows: one pass), ids past the lengths.
+    g = torch.Generator().manual_seed(heads + 67 + combined)
+    kv_lens = [5000, 3000, 4100, 2600]
+    q, qr = _queries((len(kv_lens), heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
+    idx = _indices(len(kv_lens), 2048, kv_lens, g, over=10)
+    idx[1, 0, 1000:] = -1
+    idx[3, 0, 40:] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, len(kv_lens) + 1)), actual_seq_lengths_kv=kv_lens)
+    assert cpu_module().last_launch()["block_dim"] > 3 * len(kv_lens)  # every row in pieces
+
+
+@pytest.mark.parametrize("heads", [16, 64])
 def test_separate_rope_tiles_over_eight_parts(heads):
     # A separate key / key_rope (two GM copies a row): the cube issues its own rows of every tile
     # over 8 parts (kEarlyGatherParts), the last three after the first P . V chunks, not 13. Split
