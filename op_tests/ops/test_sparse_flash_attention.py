@@ -1087,6 +1087,35 @@ def test_early_rows_where_most_tiles_are_sorted():
     assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
 
 
+@pytest.mark.parametrize("heads", [16, 64])
+@pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
+def test_every_tile_scores_own_rows_first_with_many_items(heads, combined):
+    # A split launch with more than 3 items a core whose rows see more than 4 x K keys (as GLM-5
+    # B = 64 at 32K: no kSfaSlotEarlyRows): every tile, not only the core's last, is scored in two
+    # passes, the cube's own whole row blocks, then the gather slot's rows (SfaCube passesEveryTile_).
+    # 80 rows of 512 ids (4 tiles each, 27 grains a core: 23 rows cut at core boundaries, 103 items
+    # over 24 cores) as 4 sequences of 20 query tokens (causal: every row sees 2,181 or more keys);
+    # one row cut short inside a tile, one with 20 ids (a cube share under a row block: one pass),
+    # one that selects nothing, ids past the lengths.
+    g = torch.Generator().manual_seed(97 + heads + combined)
+    k, per = 512, 20
+    kv_lens = [2200 + 90 * b for b in range(4)]
+    rows = per * len(kv_lens)
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
+    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g, over=6)
+    idx[9, 0, 333:] = -1
+    idx[26, 0, 20:] = -1
+    idx[40, 0, :] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
