@@ -1093,8 +1093,8 @@ def test_every_tile_scores_own_rows_first_with_many_items(heads, combined):
     # A split launch with more than 3 items a core whose rows see more than 4 x K keys (as GLM-5
     # B = 64 at 32K: no kSfaSlotEarlyRows): every tile, not only the core's last, is scored in two
     # passes, the cube's own whole row blocks, then the gather slot's rows (SfaCube passesEveryTile_).
-    # 80 rows of 512 ids (4 tiles each, 27 grains a core: 23 rows cut at core boundaries, 103 items
-    # over 24 cores) as 4 sequences of 20 query tokens (causal: every row sees 2,181 or more keys);
+    # 80 rows of 512 ids (4 tiles each, about 27 grains a core: rows cut at core boundaries, more
+    # than 3 items a core over 24 cores) as 4 sequences of 20 query tokens (causal: every row sees 2,181 or more keys);
     # one row cut short inside a tile, one with 20 ids (a cube share under a row block: one pass),
     # one that selects nothing, ids past the lengths.
     g = torch.Generator().manual_seed(97 + heads + combined)
