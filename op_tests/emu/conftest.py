@@ -60,7 +60,9 @@ class CopyArgs(ctypes.Structure):
 
 def build(out_dir: Path) -> tuple[Path, list[str]]:
     """Compiles the self-test kernels against the installed emulator; returns the library and the compile flags."""
-    return emu_sdk.compile_library([HERE / "selftest_kernels.cpp"], out_dir), emu_sdk.cflags()
+    # -O0: these kernels call each API once per test, so compiling is most of their cost (stop 41: the
+    # emu, emu_cube, perf and conformance tests at -O0 took 81 CPU-s against 106 at -O1).
+    return emu_sdk.compile_library([HERE / "selftest_kernels.cpp"], out_dir, flags=("-O0",)), emu_sdk.cflags()
 
 
 def _padded(a: np.ndarray | None, nbytes: int = 0) -> np.ndarray:

@@ -123,5 +123,6 @@ def kern(tmp_path_factory) -> Kernels:
     from ascend_glm5 import emu
 
     out_dir = tmp_path_factory.mktemp("emu_cube")
+    # -O0: compiling is most of what these kernels cost (as op_tests/emu/conftest.py's self-test kernels).
     return Kernels(emu.compile_library([HERE / "cube_sort_kernels.cpp", HERE / "init_const_kernels.cpp",
-                                        HERE / "ext_kernels.cpp"], out_dir))
+                                        HERE / "ext_kernels.cpp"], out_dir, flags=("-O0",)))

@@ -256,9 +256,10 @@ def test_prefill_k_chunks_plan():
 
 # K-chunked prefill: (m, n, k, layout, cores). K in two chunks (17 steps: 9 + 8) and three (33 steps:
 # 11 each), one chunk (3 steps) with runs capped at 14 tiles (16 column tiles a row block on one
-# core), row tails (300, 257), both layouts. Each has tiles narrower than nTile (112 / 96 of 128):
-# the cube runs, loads and writes a tile's own columns (its [N, K] weights at that L1 pitch).
-K_CHUNKS = [(300, 600, 2100, "nk", 2), pytest.param(300, 600, 4200, "kn", 2, marks=pytest.mark.heavy),
+# core), row tails (300, 257), both layouts. Each has tiles narrower than nTile by a column unit or
+# more: the cube runs, loads and writes a tile's own columns (its [N, K] weights at that L1 pitch).
+# The three-chunk case has N = 300 (3 column tiles), not 600: the same chunks at half the emulation.
+K_CHUNKS = [(300, 600, 2100, "nk", 2), pytest.param(300, 300, 4200, "kn", 2, marks=pytest.mark.heavy),
             (257, 2000, 300, "nk", 1)]
 
 
