@@ -93,7 +93,8 @@ class LiCube {
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
     uint32_t ks = 0, within = 0, held = 0;
     for (uint32_t j = 0; j < steps; ++j, ++step) {
-      const bool byHalves = lastItem && j + 1 == steps && LiLastTileByHalves(t_->rowSplit);
+      const uint32_t halves = LiStepHalves(lastItem, j, steps, t_->rowSplit, t_->numBatches);
+      const bool byHalves = halves > 0;
       if (within == held) {  // the keys of the next steps into the next L1 buffer
         held = SlotSteps(item, j, steps, lastItem);  // (1 for a core's last step)
         within = 0;
@@ -113,7 +114,7 @@ class LiCube {
       const LocalTensor<T> kL0b = kL0b_.Get<T>()[bs * kKeyElems];
       const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
       if (byHalves) {
-        LastTileByHalves(kL1, kL0b, qL0a, ks, m, slot, step);
+        LastTileByHalves(kL1, kL0b, qL0a, ks, m, slot, step, halves == 2);
       } else {
         LoadData(kL0b, kL1, LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
         if (within == held) kL1Slots_.Release(ks);
@@ -139,7 +140,8 @@ class LiCube {
     if (steps == 0) qL0aSlots_.Release(qa);
   }
 
-  // A core's last step by key halves (LiLastTileByHalves; its L1 buffer holds the step alone, each
+  // A core's last step (and with several batches the one before it, `inParts` false: half 1 in one
+  // part; LiStepHalves) by key halves (LiLastTileByHalves; its L1 buffer holds the step alone, each
   // half's keys a Zn matrix of 64 columns of their own, half 1's on event kEvKeysHalf1): half s's keys
   // -> L0B, Mmads of 64 columns into columns [64 s, 64 s + 64) of the L0C tile, fixpipes to those
   // columns of the ring slot, a flag after each. Half 0's Mmad and fixpipe run while half 1's keys
@@ -147,11 +149,11 @@ class LiCube {
   // in L0C, so that vector core 1 weights the first while the second is written.
   __aicore__ inline void LastTileByHalves(const AscendC::LocalTensor<T>& kL1, const AscendC::LocalTensor<T>& kL0b,
                                           const AscendC::LocalTensor<T>& qL0a, uint32_t ks, uint32_t m, uint64_t slot,
-                                          uint32_t step) {
+                                          uint32_t step, bool inParts) {
     using namespace AscendC;
     constexpr uint32_t kHalfElems = kLiHalfKeys * kLiHeadDim;
     const uint32_t cs = cSlots_.Acquire(), rowsC = AlignUp(uint32_t(MmadM(m)), 16u);
-    const uint32_t first = LiLastHalfFirstRows(m), parts = first > 0 ? 2 : 1;
+    const uint32_t first = inParts ? LiLastHalfFirstRows(m) : 0, parts = first > 0 ? 2 : 1;
     const uint32_t rows[3] = {m, parts == 2 ? first : m, m - first};  // fixpipe f's head rows
     const uint32_t h0[3] = {0, 0, first};                              // and its first
     const LocalTensor<float> c = cL0c_.Get<float>()[cs * maxM_ * kLiStepKeys];

@@ -249,18 +249,19 @@ class LiVector {
     using namespace AscendC;
     const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
     const uint32_t ahead = t_->tileBuffers - 1;
-    // The core's last tile comes by key halves (LiLastTileByHalves): one flag per half.
-    const bool lastByHalves = lastItem && LiLastTileByHalves(t_->rowSplit);
-    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, lastByHalves && d + 1 == steps);
+    // The core's last tile (with several batches the one before it too) comes by key halves
+    // (LiStepHalves): one flag per half, the last tile's half 1 in parts.
+    const uint32_t rs = t_->rowSplit, nb = t_->numBatches;
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, LiStepHalves(lastItem, d, steps, rs, nb));
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, lastByHalves && j + ahead + 1 == steps);
+      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, LiStepHalves(lastItem, j + ahead, steps, rs, nb));
       const uint32_t b = step_ % t_->tileBuffers;
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
       const LocalTensor<int32_t> keyIdx = step_ % 2 == 0 ? keyIdx_ : keyIdxB_;
       AscendC::CreateVecIndex(keyIdx, base, kLiHalfKeys);  // (before the wait: it needs no tile)
       WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
-      const uint32_t first = lastByHalves && j + 1 == steps && sub == 1 ? LiLastHalfFirstRows(m) : 0;
+      const uint32_t first = LiStepHalves(lastItem, j, steps, rs, nb) == 2 && sub == 1 ? LiLastHalfFirstRows(m) : 0;
       if (first > 0) {  // the last tile's half 1 comes in two parts of head rows
         WeighHeadRows(tile, 0, first);
         WaitFlag<HardEvent::MTE2_V>(kEvTileRest);
@@ -467,12 +468,13 @@ class LiVector {
   // the tile comes with a flag per key half, half 0's columns first, half 1's in two parts of head
   // rows if LiLastHalfFirstRows (LiCube::LastTileByHalves); this core copies its own columns as
   // they are flagged (the second part on event kEvTileRest) and takes the other flags too.
-  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step, bool byHalves) {
+  __aicore__ inline void FetchTile(uint32_t m, uint32_t sub, uint32_t step, uint32_t halves) {
     using namespace AscendC;
     const uint32_t b = step % t_->tileBuffers;
     tileFree_[b].Wait(0);  // the vector unit is done with this buffer's previous tile
     const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
-    const uint32_t first = byHalves ? LiLastHalfFirstRows(m) : 0, flags = byHalves ? (first > 0 ? 3 : 2) : 1;
+    const bool byHalves = halves > 0;
+    const uint32_t first = halves == 2 ? LiLastHalfFirstRows(m) : 0, flags = byHalves ? (first > 0 ? 3 : 2) : 1;
     for (uint32_t f = 0; f < flags; ++f) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kLiFlagTileReady);
       const bool whole = f == (byHalves ? sub : 0) && (sub == 0 || first == 0);  // all of this core's rows

@@ -122,8 +122,9 @@ static_assert(sizeof(LiCoreRecord) == kLiCoreWords * 4, "a core record is one 64
 __aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads, uint32_t ringSlots) {
   return ringSlots * groupRows * heads * kLiStepKeys * 4;
 }
-__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t ringSlots, uint32_t rowSplit) {
-  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28);
+__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t ringSlots, uint32_t rowSplit,
+                                      uint32_t severalBatches) {
+  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28 | severalBatches << 29);
 }
 // rowSplit: vector core `sub` takes the item's rows [LiRowsOfCore(rows, sub), LiRowsOfCore(rows, sub + 1))
 // (core 0 the odd one of an odd count); sub = 2: the end.
@@ -141,6 +142,21 @@ __aicore__ inline bool LiLastTileByHalves(uint32_t rowSplit) { return rowSplit =
 // part while the second is on its way.
 __aicore__ inline uint32_t LiLastHalfFirstRows(uint32_t headRows) {
   return headRows > 16 ? AlignUp((headRows + 1) / 2, 16u) : 0;
+}
+// How step j of an item's `steps` goes out: 0 whole, 1 by key halves (a flag per half), 2 by key
+// halves with half 1 in parts (LiLastHalfFirstRows). A core's last step: 2 (LiLastTileByHalves).
+// With several batches (decode B >= 16, where every core's last item ends with the HBM stream) the
+// step before it too, by halves in one part each (1), when the item has 4 steps or more: that step
+// then has an L1 buffer alone (LiCube::SlotSteps), and its half 0 is multiplied, written and handed
+// over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,581 cycles; at B = 1 the
+// fixpipe chain at the end bounds the tail and 64-column fixpipes lengthen it: 8K +83, li-tail).
+__aicore__ inline bool LiBeforeLastByHalves(uint32_t rowSplit, uint32_t numBatches) {
+  return rowSplit == 0 && numBatches > 1;
+}
+__aicore__ inline uint32_t LiStepHalves(bool lastItem, uint32_t j, uint32_t steps, uint32_t rowSplit, uint32_t numBatches) {
+  if (!lastItem || !LiLastTileByHalves(rowSplit)) return 0;
+  if (j + 1 == steps) return 2;
+  return LiBeforeLastByHalves(rowSplit, numBatches) && steps >= 4 && j + 2 == steps ? 1 : 0;
 }
 
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
