@@ -243,6 +243,23 @@ def test_decode_last_tile_by_key_halves(heads, lens, sparse_count, distinct):
         assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("heads, lens, distinct", [(32, [400, 513], None), (20, [385, 384, 300], 37), (1, [640, 520], None),
+                                                    (64, [512, 700], 23), (32, [5000, 3000], 41), (16, [3000, 7000, 2500], None)])
+def test_batched_decode_tile_before_the_last_by_key_halves(heads, lens, distinct):
+    # With several batches a core's tile before the last goes out by key halves too (LiStepHalves):
+    # its half 0's keys, Mmad, fixpipe and flag, then half 1's in one part, when the core's last item has
+    # 4 steps or more (400, 385, 384, 513, 520 keys on a core each: 4-5 steps; 300: 3 steps, whole as
+    # before; 640 at 1 head; 5000 / 3000 and 3 long rows: rows cut over cores). Ties (37, 23, 41
+    # distinct keys) against the reference's indices exactly; values against the dense scores.
+    q, k, w = _inputs((len(lens), 1, heads, 128), (len(lens), max(lens), 1, 128), seed=heads + lens[1])
+    if distinct:
+        k = k[:, torch.arange(k.shape[1]) % distinct]
+    got = check(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048, return_value=True)
+    if distinct:
+        want, _ = reference.lightning_indexer(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048)
+        assert torch.equal(got, want)
+
+
 def test_decode_many_lists_merged_over_levels():
     # One row over every core: 2 lists per core, merged 4 at a time over several levels after the
     # quantile threshold has cut them; the result is exact, in the contract's order.
