@@ -148,7 +148,7 @@ __aicore__ inline uint32_t LiLastHalfFirstRows(uint32_t headRows) {
 // With several batches (decode B >= 16, where every core's last item ends with the HBM stream) the
 // step before it too, by halves in one part each (1), when the item has 4 steps or more: that step
 // then has an L1 buffer alone (LiCube::SlotSteps), and its half 0 is multiplied, written and handed
-// over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,581 cycles; at B = 1 the
+// over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,585 cycles; at B = 1 the
 // fixpipe chain at the end bounds the tail and 64-column fixpipes lengthen it: 8K +83, li-tail).
 __aicore__ inline bool LiBeforeLastByHalves(uint32_t rowSplit, uint32_t numBatches) {
   return rowSplit == 0 && numBatches > 1;
