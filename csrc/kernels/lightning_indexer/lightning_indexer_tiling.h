@@ -150,13 +150,10 @@ __aicore__ inline uint32_t LiLastHalfFirstRows(uint32_t headRows) {
 // then has an L1 buffer alone (LiCube::SlotSteps), and its half 0 is multiplied, written and handed
 // over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,585 cycles; at B = 1 the
 // fixpipe chain at the end bounds the tail and 64-column fixpipes lengthen it: 8K +83, li-tail).
-__aicore__ inline bool LiBeforeLastByHalves(uint32_t rowSplit, uint32_t numBatches) {
-  return rowSplit == 0 && numBatches > 1;
-}
 __aicore__ inline uint32_t LiStepHalves(bool lastItem, uint32_t j, uint32_t steps, uint32_t rowSplit, uint32_t numBatches) {
   if (!lastItem || !LiLastTileByHalves(rowSplit)) return 0;
   if (j + 1 == steps) return 2;
-  return LiBeforeLastByHalves(rowSplit, numBatches) && steps >= 4 && j + 2 == steps ? 1 : 0;
+  return numBatches > 1 && steps >= 4 && j + 2 == steps ? 1 : 0;
 }
 
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
