@@ -43,18 +43,107 @@ uint32_t ExpectedCutPairs(uint32_t keys, const LiRow& row, uint32_t k) {
 
 // LiMerge::spec of a cut merge: up to 4 lists, each list's ExpectedCutPairs in units of 16, one byte
 // each (LiSpecPairs); more (a wide merge, one strided copy): the largest, if the lists fit in UB so.
+// A row's lists written in two parts (`inParts`, up to 4 lists): no further than their head, as their
+// tails may be on their way.
 int32_t SpeculativePairs(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
-                         uint32_t bestPairs) {
+                         uint32_t bestPairs, bool inParts) {
   if (m.count < 2 || row.visible <= 0) return 0;
   if (m.count <= 4) {
+    const uint32_t head = inParts ? LiListHead(k, uint32_t(row.partials)) : k;
     uint32_t packed = 0;
-    for (int32_t i = 0; i < m.count; ++i) packed |= (ExpectedCutPairs(listKeys[m.src + i], row, k) / 16) << (8 * i);
+    for (int32_t i = 0; i < m.count; ++i)
+      packed |= (std::min(ExpectedCutPairs(listKeys[m.src + i], row, k), head) / 16) << (8 * i);
     return static_cast<int32_t>(packed);
   }
   uint32_t spec = 0;
   for (int32_t i = 0; i < m.count; ++i) spec = std::max(spec, ExpectedCutPairs(listKeys[m.src + i], row, k));
   if (uint64_t(spec) * uint32_t(m.count) > 4 * uint64_t(bestPairs)) return 0;
   return static_cast<int32_t>(spec);
+}
+
+// Whether a row of up to 4 lists has them go in two parts (kLiSplitInParts in its items' split): only
+// when its merge is expected to need no list's tail, which every merge reading a list past its head
+// would wait for, i.e. when no list is expected to hold `head` entries at or above the threshold T.
+// T is the ranks-th best of the lists' first quantiles, each list bringing a run in proportion to its
+// length (LiCut::CutAtThreshold). A list brings f N / step quantiles above N entries of the row when it
+// saw a share f of the row's keys, unless its run is shorter: lists that saw many more keys than
+// others of the same length (all hold k) then bring too few, T drops to N > k entries of the row, and
+// such a list holds f N of them (B = 16 x 32K: +0.7 % with those rows in parts). N is found by
+// filling the rank sought with the lists whose runs run out first.
+bool FewListsInParts(const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k, uint32_t rowSplit) {
+  if (!LiFewListsMayGoInParts(row.visible, row.partials, k, rowSplit)) return false;
+  const uint32_t lists = uint32_t(row.partials), step = LiQuantileStep(k, lists), head = LiListHead(k, lists);
+  const uint64_t ranks = CeilDiv(k, step);
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < lists; ++i) total += std::min(k, listKeys[row.partialBase + i]);
+  double share[4], run[4];
+  for (uint32_t i = 0; i < lists; ++i) {
+    const uint32_t keys = listKeys[row.partialBase + i];
+    share[i] = double(keys) / double(row.visible);
+    const uint64_t quants = (5 * ranks * std::min(k, keys) + 4 * total - 1) / (4 * total);  // as CutAtThreshold
+    run[i] = double(std::min<uint64_t>(kLiQuantiles, (quants + 3) / 4 * 4));
+  }
+  bool capped[4] = {false, false, false, false};  // the list brings its whole run
+  double entries = double(ranks * step);          // N
+  for (bool changed = true; changed;) {
+    changed = false;
+    double sharesLeft = 0, fromRuns = 0;
+    for (uint32_t i = 0; i < lists; ++i) {
+      if (capped[i]) {
+        fromRuns += run[i];
+      } else {
+        sharesLeft += share[i];
+      }
+    }
+    if (sharesLeft <= 0 || fromRuns >= double(ranks)) break;
+    entries = (double(ranks) - fromRuns) * step / sharesLeft;
+    for (uint32_t i = 0; i < lists; ++i) {
+      if (capped[i] || share[i] * entries / step <= run[i]) continue;
+      capped[i] = true;
+      changed = true;
+    }
+  }
+  for (uint32_t i = 0; i < lists; ++i) {
+    const double above = share[i] * entries;
+    if (above + 3 * std::sqrt(above) + step > double(head)) return false;
+  }
+  return true;
+}
+
+// Level 0's merges, placed so that a vector core's first merge (record v of the level: vector core v)
+// is one of the row its AI core's last item covers, when that row's lists go in two parts with up to
+// 4 lists (FewListsInParts): the core then learns from the merge's cut whether its list's tail is
+// needed at all (rarely: the threshold keeps a list whole), instead of merging and writing it after
+// SyncAll before its merge (LiMerger::ResolveTail). Both vector cores of an AI core hold such a list
+// of the same row, so a row's two parts go to them. The other merges fill the records left, cores
+// still without one get an empty record (count 0, skipped); the order is kept otherwise. tailRow:
+// per AI core, the row of its last item when that row's lists may go in parts (FewListsInParts), or -1.
+std::vector<LiMerge> PlaceMergesByTails(const std::vector<LiMerge>& level, const std::vector<int32_t>& tailRow,
+                                        uint32_t vectorCores) {
+  std::vector<LiMerge> placed(vectorCores, LiMerge{0, 0, 0, 0, 0, 0, 0, 0});
+  std::vector<bool> used(level.size(), false), filled(vectorCores, false);
+  for (uint32_t v = 0; v < vectorCores; ++v) {
+    for (size_t i = 0; tailRow[v / 2] >= 0 && i < level.size() && !filled[v]; ++i) {
+      if (used[i] || level[i].row != tailRow[v / 2]) continue;
+      placed[v] = level[i];
+      used[i] = filled[v] = true;
+    }
+  }
+  // The others: first to cores without such a list, then to those whose row another core merges.
+  size_t i = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint32_t v = 0; v < vectorCores; ++v) {
+      if (filled[v] || (pass == 0 && tailRow[v / 2] >= 0)) continue;
+      while (i < level.size() && used[i]) ++i;
+      if (i == level.size()) break;
+      placed[v] = level[i];
+      used[i] = filled[v] = true;
+    }
+  }
+  for (; i < level.size(); ++i)
+    if (!used[i]) placed.push_back(level[i]);
+  while (!placed.empty() && placed.back().count == 0) placed.pop_back();
+  return placed;
 }
 
 // LiMerge::visible of a wide merge: its lists' quantile run (LiWideQuantRun), from their lengths.
@@ -308,6 +397,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         const int64_t hi = std::min<int64_t>({t.rowSplit ? it.keyEnd : lo + it.halfKeys, it.keyEnd, rows[r].visible});
         listKeys[rows[r].partialBase + listsPerItem * it.split + half] = static_cast<uint32_t>(std::max<int64_t>(0, hi - lo));
       }
+  std::vector<bool> inParts(p.numRows, false);  // FewListsInParts
+  for (uint32_t r = 0; r < p.numRows; ++r) inParts[r] = FewListsInParts(rows[r], listKeys, p.sparseCount, t.rowSplit);
   while (!perCore.empty() && perCore.back().empty()) perCore.pop_back();
   t.blockDim = std::max<uint32_t>(1, static_cast<uint32_t>(perCore.size()));
   perCore.resize(t.blockDim);
@@ -378,6 +469,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   // its part's score band (LiMerger::BandMerge: about k / parts pairs instead of all), an uncut one
   // is redone in full and shares the index extraction (14 cycles per 32 pairs).
   t.outChunk = t.bestPairs;
+  bool fewListsInParts = false;  // a list of a row of up to 4 goes in two parts
   if (levels.size() == 1) {
     const uint32_t vectorCores = 2 * t.blockDim, finals = static_cast<uint32_t>(levels[0].size());
     const uint32_t parts = std::min<uint32_t>(kMaxOutParts, vectorCores / finals);
@@ -391,6 +483,32 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
           split.back().dst = -1 - part;
         }
       levels[0] = std::move(split);
+    }
+    std::vector<int32_t> tailRow(t.blockDim, -1);  // the row of each AI core's last item, if its lists go in parts
+    bool byTails = false;
+    for (uint32_t c = 0; c < t.blockDim; ++c) {
+      if (perCore[c].empty()) continue;
+      const int32_t r = items[perCore[c].back()].row0;
+      if (!inParts[r]) continue;
+      tailRow[c] = r;
+      byTails = true;
+    }
+    if (byTails) levels[0] = PlaceMergesByTails(levels[0], tailRow, vectorCores);
+    // Vector core v's list goes in two parts when its first merge reads it or it has none; else the
+    // core would merge and write the tail after SyncAll, before its own merge (kLiSplitInParts).
+    for (uint32_t c = 0; byTails && c < t.blockDim; ++c) {
+      int32_t flags = 0;
+      for (uint32_t s = 0; tailRow[c] >= 0 && s < 2; ++s) {
+        const uint32_t v = 2 * c + s;
+        const bool none = v >= levels[0].size() || levels[0][v].count == 0;
+        if (none || levels[0][v].row == tailRow[c]) flags |= kLiSplitInParts << s;
+      }
+      if (flags == 0) continue;
+      fewListsInParts = true;
+      const int32_t last = offsets[c + 1] - 1;  // the core's last item, in the table and maybe in its record
+      plan.table[t.itemOffset + 8 * last + __builtin_offsetof(LiItem, split) / 4] |= flags;
+      if (last == offsets[c])
+        plan.table[t.coreOffset + c * kLiCoreWords + (__builtin_offsetof(LiCoreRecord, item) + __builtin_offsetof(LiItem, split)) / 4] |= flags;
     }
   }
 
@@ -406,10 +524,10 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     plan.table[t.levelOffset + (&level - &levels.front())] = merges;
     for (LiMerge m : level) {
       // A row's first merges (level 0) cut its lists at its threshold when they published quantiles.
-      if (&level == &levels.front() && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
+      if (&level == &levels.front() && m.count > 0 && LiCutsLists(rows[m.row].visible, rows[m.row].partials, p.sparseCount)) {
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
-        m.spec = SpeculativePairs(m, rows[m.row], listKeys, p.sparseCount, t.bestPairs);
+        m.spec = SpeculativePairs(m, rows[m.row], listKeys, p.sparseCount, t.bestPairs, inParts[m.row]);
         const uint32_t parts = CeilDiv(p.sparseCount, t.outChunk);
         if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
           m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), parts, t.bestPairs);
@@ -420,13 +538,15 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     }
   }
   plan.table[t.levelOffset + t.numLevels] = merges;
-  // A row merged in one step writes only the head of each partial list before SyncAll (the part its
-  // cut can keep), the tail after it; a merge that needs a tail waits on this counter (one add per
-  // vector core once its tails are written), 0 at launch: the plan is written before every launch.
+  // A row merged in one step, or cut from up to 4 lists (FewListsInParts), writes only the head of
+  // each partial list before SyncAll (the part its cut can keep), the tail after it; a merge that
+  // needs a tail waits on this counter (one add per vector core once its tails are written), 0 at
+  // launch: the plan is written before every launch.
   // Only when a list of such a row can be longer than its head (it saw more keys than that).
   t.tailFlagOffset = 0;
-  for (const LiRow& row : rows) {
-    if (!LiWideMerge(row.visible, row.partials, p.sparseCount)) continue;
+  for (uint32_t r = 0; r < p.numRows; ++r) {
+    const LiRow& row = rows[r];
+    if (!LiWideMerge(row.visible, row.partials, p.sparseCount) && !(inParts[r] && fewListsInParts)) continue;
     for (int32_t i = 0; i < row.partials; ++i)
       if (listKeys[row.partialBase + i] > LiListHead(p.sparseCount, uint32_t(row.partials)))
         t.tailFlagOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);

@@ -46,6 +46,10 @@ class LiCut {
     return static_cast<uint32_t>(qIn_.ReinterpretCast<int32_t>().GetValue((list * kLiQuantiles + w) * kPairFloats + 1));
   }
 
+  // Whether the last cut merge of up to 4 lists kept list i (0 .. 3) whole: every quantile at or above
+  // the threshold (a part's band may still end sooner).
+  __aicore__ inline bool KeptWhole(uint32_t i) const { return i < 4 && keptWhole_[i]; }
+
   // A lower bound of where the band starts in list i (0 .. 3) of a band merge of up to 4 lists.
   __aicore__ inline uint32_t BandStart(int32_t i) const { return bandStart_[i]; }
 
@@ -124,6 +128,7 @@ class LiCut {
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
       uint32_t above = wide ? aboveAll[list] : QuantilesAtLeast(list, threshold);
+      if (i < 4) keptWhole_[i] = above == kLiQuantiles;
       if (above < kLiQuantiles) {
         const uint32_t keep = step * above + step - 1;
         if (keep < lens[i]) lens[i] = keep;
@@ -390,6 +395,7 @@ class LiCut {
   const LightningIndexerTiling* t_ = nullptr;
   float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;
+  bool keptWhole_[4] = {false, false, false, false};  // KeptWhole
   uint32_t bandStart_[4] = {0, 0, 0, 0};  // a band merge of up to 4 lists: list i's band starts at or after pair bandStart_[i]
   AscendC::LocalTensor<float> qIn_, qA_, qB_;
   // A band merge's window (ExpectWindow) and its compare bits (CompareWindow); windowLists_ 0: none.

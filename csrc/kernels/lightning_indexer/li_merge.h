@@ -93,12 +93,15 @@ class LiMerger {
       if (level == 0) {
         // A core whose first merge reads its own list written in part decides there whether the tail
         // is needed (ResolveTail): every merge that reads the list (the row's parts) cuts it alike.
-        if (tailCount_ > 0 && m0_ < end0_ && firstMerge_.count > 4 && tailSlot_ >= firstMerge_.src &&
+        if (tailCount_ > 0 && m0_ < end0_ && (firstMerge_.count > 4 || firstMerge_.cutLists > 0) && tailSlot_ >= firstMerge_.src &&
             tailSlot_ < firstMerge_.src + firstMerge_.count)
           tailLazy_ = true;
         else
           WriteTail();
-        for (uint32_t m = m0_; m < end0_; m += vectorCores) MergeStep(m == m0_ ? firstMerge_ : plan_.Merge(m));
+        for (uint32_t m = m0_; m < end0_; m += vectorCores) {
+          const LiMerge merge = m == m0_ ? firstMerge_ : plan_.Merge(m);
+          if (merge.count > 0) MergeStep(merge);  // (an empty record: a core the host left without one)
+        }
         ResolveTail(true);
         TailWritten();  // a core without a wide merge
         restMerging_ = false;  // (a core without a merge at this level: the next level's first merge waits)
@@ -184,7 +187,6 @@ class LiMerger {
     const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
     const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
     const uint32_t wideSpec = winEnd < wideHead ? winEnd : wideHead, winWidth = wideSpec > winSkip ? wideSpec - winSkip : 0;
-    if (!wide) TailWritten();  // before this merge writes phase 2's late region
     // A part of a band merge compares its window chunk by chunk (LiCut::BandsInWindow).
     const bool probe = winWidth > 0 && winWidth % 32 == 0 && m.dst < 0 && cut && t_->outChunk < k;
     if (winWidth > 0) LoadWindow(m, winSkip, winWidth, probe ? LiCut::WindowChunkLists(uint32_t(m.count)) : uint32_t(m.count), probe);
@@ -264,6 +266,21 @@ class LiMerger {
         MergeChain(m, lens);
       }
     } else {
+      // Up to 4 lists: one cut past the head written before SyncAll (LiListInParts) needs every
+      // tail; this core's own tail is counted before the merge writes phase 2's late region. A tail
+      // left for this merge (it reads the list: Run) is needed only if the threshold kept the list
+      // whole (each part of the row cuts it alike; a part's band may end sooner, the last's does not).
+      if (tailLazy_) ResolveTail(!cut || cut_.KeptWhole(uint32_t(tailSlot_ - m.src)));
+      bool pastHead[4] = {false, false, false, false}, tails = false;
+      for (int32_t i = 0; i < m.count; ++i) {
+        pastHead[i] = lens[i] > ListLength(m, i, 1);
+        tails = tails || pastHead[i];
+      }
+      if (tails) {
+        WaitTails();
+      } else {
+        TailWritten();
+      }
       if (final && m.visible < int32_t(k)) {
         FillEmptyPairs(merged_, pairs);  // pairs past the row's keys read as (-inf, -1)
         SetFlag<HardEvent::V_MTE2>(0);
@@ -273,7 +290,7 @@ class LiMerger {
         // Empty, or in in_[i] already (a band that starts before the skipped head: loaded again).
         const bool headOk = skip_[i] <= cut_.BandStart(i);
         if (!headOk) skip_[i] = cut_.BandStart(i) & ~3u;
-        if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk)) continue;
+        if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk && !pastHead[i])) continue;
         DataCopyPad(one ? merged_ : in_[i], lists_.pairs[lists_.Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
                     DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }

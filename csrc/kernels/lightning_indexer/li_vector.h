@@ -148,7 +148,7 @@ class LiVector {
     uint32_t headPairs = 0;
     if (twoParts) {
       const LiRow last = plan_.Row(row0 + rows - 1);
-      twoParts = LiWideMerge(last.visible, last.partials, t_->sparseCount);
+      twoParts = LiListInParts(last.visible, last.partials, t_->sparseCount, item.split, sub);
       headPairs = twoParts ? LiListHead(t_->sparseCount, uint32_t(last.partials)) : 0;
     }
     if (t_->rowSplit) {
@@ -166,13 +166,14 @@ class LiVector {
         AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
         continue;
       }
-      const int32_t slot = row.partialBase + (t_->rowSplit ? item.split : 2 * item.split + int32_t(sub));
+      const int32_t slot = row.partialBase + (t_->rowSplit ? LiItemIndex(item.split) : 2 * LiItemIndex(item.split) + int32_t(sub));
       // The list's copy first: the quantiles' scalar loop then runs while it is on its way. A row
-      // merged in one step: only the head its cut can keep, when the list stays in UB until SyncAll
-      // (the core's last list, in phase 2's late region); the tail follows SyncAll (LiMerger::KeepTail).
+      // whose lists go in two parts (LiListInParts): only the head its cut can keep, when the list
+      // stays in UB until SyncAll (the core's last list, in phase 2's late region); the tail follows
+      // SyncAll (LiMerger::KeepTail).
       const uint32_t count = topk_[g].Count();
       uint32_t written = count;
-      if (t_->tailFlagOffset > 0 && LiWideMerge(row.visible, row.partials, t_->sparseCount) && lastItem &&
+      if (t_->tailFlagOffset > 0 && LiListInParts(row.visible, row.partials, t_->sparseCount, item.split, sub) && lastItem &&
           g + 1 == rows) {
         const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
         if (count > head && arena_.Offset(list) >= LiMerger::EarlyBytes(*t_)) {

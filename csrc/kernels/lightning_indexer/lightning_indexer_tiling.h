@@ -65,7 +65,7 @@ struct LiItem {
   int32_t keyEnd;
   int32_t halfKeys;     // a multiple of 64, the item's steps x 64: core s owns keys [keyBegin + s*halfKeys, ...)
                         // (rowSplit: step j holds keys keyBegin + 128 j ..., for both cores' rows)
-  int32_t split;        // index of this item among the items covering its rows
+  int32_t split;        // index of this item among the items covering its rows (LiItemIndex); kLiSplitInParts
   int32_t batch;        // the rows' batch, and its first key row (BSND / TND; 0 when paged): in the item
   int32_t keyStart;     // record so that the cube's first key load waits for no other plan read
 };
@@ -240,6 +240,24 @@ __aicore__ inline bool LiCutDecides(uint32_t k, uint32_t lists) {
 // hold little more than k entries together) instead of 4 lists at a time over several levels.
 __aicore__ inline bool LiWideMerge(int32_t visible, int32_t partials, uint32_t k) {
   return partials > 4 && LiCutsLists(visible, partials, k) && LiCutDecides(k, uint32_t(partials));
+}
+
+// Whether a partial list goes to GM in two parts, its LiListHead before SyncAll and the rest after it
+// (LiMerger::WriteTail): its row's lists are cut at a threshold before their first merge, which keeps
+// at most the head of a list with a quantile below it. Every last list of a vector core of a row merged
+// in one step; of a row of up to 4 lists, those the host marked in their item's `split`
+// (kLiSplitInParts << s for vector core s's list), so that the core's last final merge and list copy
+// before SyncAll take the head only.
+constexpr int32_t kLiSplitInParts = 1 << 16;
+__aicore__ inline int32_t LiItemIndex(int32_t split) { return split & (kLiSplitInParts - 1); }
+__aicore__ inline bool LiListInParts(int32_t visible, int32_t partials, uint32_t k, int32_t split, uint32_t sub) {
+  return LiWideMerge(visible, partials, k) || (split & (kLiSplitInParts << sub)) != 0;
+}
+// The rows the host may mark: decode (by key halves), up to 4 lists cut at a threshold whose head is
+// shorter than k (4 lists: 1,024 of 2,048 pairs).
+__aicore__ inline bool LiFewListsMayGoInParts(int32_t visible, int32_t partials, uint32_t k, uint32_t rowSplit) {
+  return rowSplit == 0 && partials <= 4 && LiCutsLists(visible, partials, k) && LiCutDecides(k, uint32_t(partials)) &&
+         LiListHead(k, uint32_t(partials)) < k;
 }
 
 }  // namespace ascend_glm5
