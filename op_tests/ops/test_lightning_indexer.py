@@ -17,7 +17,7 @@ import torch
 
 from ascend_glm5 import ops, reference
 from ascend_glm5.ops._backend import cpu_module
-from ascend_glm5.perf.model import emulated_soc
+from ascend_glm5.perf.model import emulated_soc, replay, tracing
 
 from ._cores import ai_cores
 
@@ -258,6 +258,44 @@ def test_batched_decode_tile_before_the_last_by_key_halves(heads, lens, distinct
     if distinct:
         want, _ = reference.lightning_indexer(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048)
         assert torch.equal(got, want)
+
+
+def _launch_on_5_cores(q, k, w, **kw):
+    """check() on 5 AI cores, traced: its result, the launch's MTE3 bytes and GM counter waits."""
+    with ai_cores(5), tracing() as traces:
+        got = check(q, k, w, **kw)
+        written = cpu_module().last_launch()["total"]["mte3_bytes"]
+    waits = sum(n for name, _, _, n in replay(traces[-1]).apis if name == "GmFlagWaitAtLeast")
+    return got, written, waits
+
+
+def test_batched_decode_lists_of_four_in_two_parts():
+    # 4 rows of 8192 keys on 5 AI cores (6,553 keys a core, as GLM-5's B = 16 x 8K on 20): each row
+    # on two cores, 4 lists, k = 2048. A core's last list goes to GM as its head (1,024 pairs, what
+    # the cut keeps of a list with a quantile below the threshold) before SyncAll (FewListsInParts);
+    # the rows' merges are placed on the cores holding those lists (PlaceMergesByTails), which drop
+    # their tails when the cut keeps no list whole. Random keys: no merge waits for the tails. Then
+    # 1,900 keys of row 1 scaled by 4 (exact in bf16; weights >= 0), all in core 1's key half 0: that
+    # list keeps more than its head, its tail (1,024 pairs, 8 KB more written) goes to GM and both
+    # parts of row 1's merge wait for the tails.
+    q, k, w = _inputs((4, 1, 32, 128), (4, 8192, 1, 128), seed=51)
+    w = w.abs()
+    _, random_bytes, waits = _launch_on_5_cores(q, k, w, sparse_count=2048, return_value=True)
+    assert waits == 0
+    k[1, 500:2400] *= 4
+    got, stretch_bytes, waits = _launch_on_5_cores(q, k, w, sparse_count=2048, return_value=True)
+    assert waits == 2 and stretch_bytes - random_bytes == 1024 * 8
+    assert int(((got[1, 0] >= 500) & (got[1, 0] < 2400)).sum()) > 1024
+
+
+def test_batched_decode_lists_of_four_in_two_parts_with_ties():
+    # As above with 41 distinct keys: every score tied ~200 times, on every list; the heads, the
+    # threshold and the bands must still keep the lower indices (the reference's exactly).
+    q, k, w = _inputs((4, 1, 32, 128), (4, 8192, 1, 128), seed=52)
+    k = k[:, torch.arange(8192) % 41]
+    got, _, _ = _launch_on_5_cores(q, k, w, sparse_count=2048, return_value=True)
+    want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, return_value=True)
+    assert torch.equal(got, want)
 
 
 def test_decode_many_lists_merged_over_levels():
