@@ -146,6 +146,20 @@ std::vector<LiMerge> PlaceMergesByTails(const std::vector<LiMerge>& level, const
   return placed;
 }
 
+// LiItem::split's kLiSplitInParts flags of AI core c's last item, whose row is `tailRow` (-1: none to
+// mark): vector core v's list goes in two parts when its first merge (record v of level 0, placed by
+// PlaceMergesByTails) reads it or it has none; else the core would run the list's full merge and
+// write its tail after SyncAll, before its own merge.
+int32_t ListsInPartsFlags(const std::vector<LiMerge>& level, int32_t tailRow, uint32_t c) {
+  int32_t flags = 0;
+  for (uint32_t s = 0; tailRow >= 0 && s < 2; ++s) {
+    const uint32_t v = 2 * c + s;
+    const bool none = v >= level.size() || level[v].count == 0;
+    if (none || level[v].row == tailRow) flags |= kLiSplitInParts << s;
+  }
+  return flags;
+}
+
 // LiMerge::visible of a wide merge: its lists' quantile run (LiWideQuantRun), from their lengths.
 uint32_t WideQuantRun(const LiMerge& m, const std::vector<uint32_t>& listKeys, uint32_t k) {
   uint32_t longest = 0, total = 0;
@@ -484,6 +498,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         }
       levels[0] = std::move(split);
     }
+    // Batched rows of up to 4 lists (FewListsInParts): level 0's merges on the vector cores holding
+    // their lists, which then go in two parts (the flags in each core's last item).
     std::vector<int32_t> tailRow(t.blockDim, -1);  // the row of each AI core's last item, if its lists go in parts
     bool byTails = false;
     for (uint32_t c = 0; c < t.blockDim; ++c) {
@@ -494,15 +510,8 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       byTails = true;
     }
     if (byTails) levels[0] = PlaceMergesByTails(levels[0], tailRow, vectorCores);
-    // Vector core v's list goes in two parts when its first merge reads it or it has none; else the
-    // core would merge and write the tail after SyncAll, before its own merge (kLiSplitInParts).
     for (uint32_t c = 0; byTails && c < t.blockDim; ++c) {
-      int32_t flags = 0;
-      for (uint32_t s = 0; tailRow[c] >= 0 && s < 2; ++s) {
-        const uint32_t v = 2 * c + s;
-        const bool none = v >= levels[0].size() || levels[0][v].count == 0;
-        if (none || levels[0][v].row == tailRow[c]) flags |= kLiSplitInParts << s;
-      }
+      const int32_t flags = ListsInPartsFlags(levels[0], tailRow[c], c);
       if (flags == 0) continue;
       fewListsInParts = true;
       const int32_t last = offsets[c + 1] - 1;  // the core's last item, in the table and maybe in its record
