@@ -1142,3 +1142,29 @@ def test_split_rows_sorted_in_steps():
 
     equal = [r for r in range(rows) if all(torch.equal(a, b) for a, b in zip(row(shuffled, r), row(in_order, r)))]
     assert len(equal) >= 2
+
+
+@pytest.mark.parametrize("heads", [16, 64])
+@pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
+def test_plan_opens_with_core_heads(heads, combined):
+    # A split launch with at most 3 items a core: the core heads open the plan (tiling headOffset 0),
+    # the row records, items and split rows follow them, the row flags after the split rows, and
+    # each vector core reads its head while its tiling copy is in flight. 21 rows of 512 ids (8
+    # grains each, 7 grains a core on 24 cores: most rows in 2 pieces, a core's second item on
+    # another row than its head's), lengths that differ per row, one row that selects nothing, one
+    # cut short by a -1, ids past the lengths.
+    g = torch.Generator().manual_seed(113 + heads + combined)
+    rows, k = 21, 512
+    kv_lens = [600 + 37 * r for r in range(rows)]
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
+    idx = _indices(rows, k, kv_lens, g, over=12)
+    idx[4, 0, :] = -1
+    idx[13, 0, 200:] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
+          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores and 2 * rows <= 3 * cores

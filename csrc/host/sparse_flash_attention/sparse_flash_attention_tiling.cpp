@@ -244,7 +244,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
     }
   }
 
-  // Items grouped by core, then the split rows, then the core heads.
+  // Items grouped by core, then the split rows, then the core heads (in front where they open the plan).
   t.itemOffset = p.numRows * kSfaRecordWords;
   std::vector<int32_t> offsets{0};
   for (const auto& items : perCore) {
@@ -269,6 +269,17 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
     const int32_t item[kSfaRecordWords] = {it.row, it.posBegin, it.posEnd, it.piece};
     std::copy(item, item + kSfaRecordWords, table.begin() + head + 2);
     std::copy_n(table.begin() + size_t(it.row) * kSfaRecordWords, kSfaRecordWords, table.begin() + head + 2 + kSfaRecordWords);
+  }
+  // With at most 3 items a core (decode B <= 16) the core heads open the plan: a vector core reads
+  // its head (SfaPlan::HeadLine) while its tiling copy is in flight, so the head's scalar miss
+  // leaves its first selection's path (GLM-5 B = 1, 32K, cycles: 18,273 -> 17,990). With more
+  // (B = 64, prefill) they stay last: the earlier start moved B = 64, 8K 243,319 -> 246,300 there.
+  if (t.numItems <= 3 * t.blockDim) {
+    std::rotate(table.begin(), table.begin() + t.headOffset, table.end());
+    const uint32_t headWords = t.blockDim * kSfaHeadWords;
+    t.headOffset = 0;
+    t.itemOffset += headWords;
+    t.splitOffset += headWords;
   }
   if (t.numSplits > 0) table.resize(SfaRowFlagOffset(t) + size_t(p.numRows) * kSfaRowFlagWords, 0);  // the row flags
 

@@ -11,10 +11,15 @@ namespace ascend_glm5 {
 
 class SfaPlan {
  public:
+  // AI core `block`'s head line where the heads open the plan (an address that needs no tiling);
+  // elsewhere a line of the plan's records.
+  __aicore__ inline static GM_ADDR HeadLine(GM_ADDR plan, uint32_t block) {
+    return plan + uint64_t(block) * kSfaHeadWords * sizeof(int32_t);
+  }
   // Reads AI core `block`'s head: its item range, first item and that item's row come from it.
   __aicore__ inline void Init(GM_ADDR plan, const SparseFlashAttentionTiling& t, uint32_t block) {
     t_ = &t;
-    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), uint64_t(t.headOffset) + uint64_t(t.blockDim) * kSfaHeadWords);
+    plan_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(plan), SfaRowFlagOffset(t));
     const uint64_t o = t.headOffset + uint64_t(block) * kSfaHeadWords;
     head_.first = plan_.GetValue(o);
     head_.last = plan_.GetValue(o + 1);
@@ -26,7 +31,7 @@ class SfaPlan {
   }
   __aicore__ inline SfaRow Row(uint32_t r) const {
     if (head_.first < head_.last && int32_t(r) == head_.item.row) return head_.row;
-    const uint64_t o = uint64_t(r) * kSfaRecordWords;
+    const uint64_t o = SfaRowOffset(*t_) + uint64_t(r) * kSfaRecordWords;
     return SfaRow{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
   }
   __aicore__ inline SfaItem Item(uint32_t i) const {

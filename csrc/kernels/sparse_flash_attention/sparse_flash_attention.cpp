@@ -42,9 +42,11 @@ extern "C" __global__ __aicore__ void sparse_flash_attention(GM_ADDR query, GM_A
     else RunCube<half>(query, queryRope, key, value, keyRope, plan, workspace, t);
   }
   if ASCEND_IS_AIV {
-    // The tiling's two lines in one copy through UB: one GM latency instead of two scalar misses.
+    // The tiling's two lines in one copy through UB: one GM latency instead of two scalar misses;
+    // meanwhile the scalar misses on the core head where the heads open the plan (SfaPlan::Init then
+    // hits; elsewhere the line is another of the plan's records).
     AscendC::TPipe pipe;
-    LoadTilingThroughUb(pipe, t, tiling);
+    LoadTilingThroughUb(pipe, t, tiling, SfaPlan::HeadLine(plan, uint32_t(AscendC::GetBlockIdx()) / 2));
     if (t.dtype == kBFloat16)
       RunVector<bfloat16_t>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t, pipe);
     else RunVector<half>(key, value, keyRope, sparseIndices, blockTable, plan, out, softmaxMax, softmaxSum, workspace, t, pipe);

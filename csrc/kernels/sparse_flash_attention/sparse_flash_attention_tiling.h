@@ -40,7 +40,8 @@ constexpr uint32_t kSfaSlotRowsAt = 4;
 constexpr int32_t kSfaSlotEarlyRows = 1 << 16;
 constexpr uint32_t kSfaSlotRows = kSfaSlotWords - kSfaSlotRowsAt;
 
-// Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's offsets.
+// Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's
+// offsets; with at most 3 items a core the core heads come first instead (SfaRowOffset).
 struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
@@ -122,7 +123,7 @@ struct SparseFlashAttentionTiling {
   uint32_t sortAivRows;  // aivRows of a row sorted into runs (SfaRow::sorted); <= aivRows
   uint32_t tileRows;     // SfaTileRows(heads)
   uint32_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
-  uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords)
+  uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords); 0: they open the plan
 };
 
 // Derived from the tiling (not fields: a larger tiling costs every core one more scalar line to
@@ -152,9 +153,16 @@ constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
 constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
   return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t.heads) * 4);
 }
-// int32 offset in the plan of the row flags (after the core heads; a launch with split rows only).
+// int32 offset in the plan of the row records: 0, or after the core heads where those open it.
+constexpr uint64_t SfaRowOffset(const SparseFlashAttentionTiling& t) {
+  return t.headOffset == 0 ? uint64_t(t.blockDim) * kSfaHeadWords : 0;
+}
+// int32 offset in the plan of the row flags (a launch with split rows only), after the plan's
+// records: the core heads, or where those open the plan the split rows (16-word aligned).
 constexpr uint64_t SfaRowFlagOffset(const SparseFlashAttentionTiling& t) {
-  return uint64_t(t.headOffset) + uint64_t(t.blockDim) * kSfaHeadWords;
+  return t.headOffset > 0 ? uint64_t(t.headOffset) + uint64_t(t.blockDim) * kSfaHeadWords
+                          : (uint64_t(t.splitOffset) + uint64_t(t.numSplits) * kSfaRecordWords + kSfaHeadWords - 1) /
+                                kSfaHeadWords * kSfaHeadWords;
 }
 // Whether pieces post their streamed columns early (kSfaRowFlagStreamed): at N1 <= 64 when the
 // split rows' (row, head) units average at most 3 per vector core (merge runs of few heads, which
