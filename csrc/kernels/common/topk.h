@@ -147,6 +147,7 @@ class RunningTopK {
   __aicore__ inline void Offer(const AscendC::LocalTensor<float>& scores, const AscendC::LocalTensor<uint32_t>& idx,
                                const TopKScratch& s, uint32_t blocksLeft = kUnknownBlocks, bool whole = false) {
     using namespace AscendC;
+    Settle();  // Sort32 rewrites the candidate runs an unsettled Flush may still read (see Fenced)
     uint64_t kept = kTopKBlock;
     if (whole && threshold_ == kNegInf) {
       Sort32(cand_[runs_ * kRunPairs * kPairFloats], scores, idx, static_cast<int32_t>(kTopKBlock / kRunPairs));
@@ -176,7 +177,9 @@ class RunningTopK {
     using namespace AscendC;
     if (runs_ == 0) return;
     hasHead_ = false;  // the best list and the runs change: an early head no longer matches them
-    const AscendC::LocalTensor<float> out = MergeIntoBest(s);
+    // With the rotation no vector instruction reads the merge's output next: no barrier after it
+    // (unsettled_; whatever reads the list or rewrites the runs settles first).
+    const AscendC::LocalTensor<float> out = MergeIntoBest(s, kNoCut, !rotate_);
     if (rotate_) {  // the output is the best list now, the old best list's buffer a merge buffer
       work_[outInB_ ? 1 : 0] = best_;
       best_ = out;
@@ -193,8 +196,10 @@ class RunningTopK {
 
   // The stream's end: the final list (Count() pairs) is the merge of the best list and the pending
   // candidates, left where the merge wrote it (no copy back into the best list); Offer needs Init again.
+  // The merge may still be running: Settle() before a vector instruction reads the list (a copy
+  // out after SetFlag<V_MTE3> needs nothing). The same for FinalFlushHead.
   __aicore__ inline AscendC::LocalTensor<float> FinalFlush(const TopKScratch& s) {
-    return runs_ == 0 ? best_ : MergeIntoBest(s);
+    return runs_ == 0 ? best_ : MergeIntoBest(s, kNoCut, false);
   }
 
   // The stream's end in two merges, for a caller that needs the final list's first `head` pairs
@@ -206,13 +211,13 @@ class RunningTopK {
   __aicore__ inline AscendC::LocalTensor<float> FinalFlushHead(const TopKScratch& s, uint32_t head) {
     if (runs_ == 0) return best_;
     const uint32_t queues = (preRuns_ > headRuns_ ? 2 : 1) + runs_ - preRuns_;
-    return hasHead_ && queues <= 4 ? MergeOntoHead(head) : MergeIntoBest(s, head);
+    return hasHead_ && queues <= 4 ? MergeOntoHead(head) : MergeIntoBest(s, head, false);
   }
   // (nothing to do unless FinalFlushHead cut a queue that reached into the list's first Count() pairs)
   __aicore__ inline void FinalFlushRest() {
     if (!restPending_) return;
     restPending_ = false;
-    AscendC::PipeBarrier<PIPE_V>();
+    Fence();
     if (restFromRuns_) {
       MergeAllRuns();
       return;
@@ -235,7 +240,7 @@ class RunningTopK {
       PreMergeRuns();
       return;
     }
-    PipeBarrier<PIPE_V>();
+    Fence();
     uint32_t lens[kMaxRuns], starts[kMaxRuns], n = 0;
     bool inA = false;
     const LocalTensor<float> runs = MergeRuns(s, lens, starts, n, inA);
@@ -253,6 +258,15 @@ class RunningTopK {
     preLen_ = 0;
     hasHead_ = true;
   }
+
+  // The barrier a merge left out (Flush, FinalFlush), before the next vector instruction that reads its output or
+  // rewrites its inputs (the merges that follow start with a barrier of their own).
+  __aicore__ inline void Settle() {
+    if (unsettled_) Fence();
+  }
+  // The caller issued a PipeBarrier<PIPE_V> since the last Flush: the merge is settled (so that
+  // Offer adds no second barrier, which costs the vector pipe's drain again).
+  __aicore__ inline void Fenced() { unsettled_ = false; }
 
   __aicore__ inline const AscendC::LocalTensor<float>& Best() const { return best_; }
   // Pairs of the best list that hold keys (after Flush): min(k, keys offered that survived).
@@ -287,13 +301,20 @@ class RunningTopK {
     return kept;
   }
 
+  // A barrier before a merge: it settles too.
+  __aicore__ inline void Fence() {
+    unsettled_ = false;
+    AscendC::PipeBarrier<PIPE_V>();
+  }
+
   static constexpr uint32_t kNoCut = 0xFFFFFFFFu;  // MergeIntoBest: every queue merged in full
   // The best list and the pending candidates merged into merge buffer A or B (returned); count_ set.
   // `cut` < the queues' lengths: each queue is merged only up to its first `cut` pairs (FinalFlushHead),
   // the full merge is kept for FinalFlushRest.
-  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s, uint32_t cut = kNoCut) {
+  // `settle`: a barrier after the merge (else unsettled_ is set).
+  __aicore__ inline AscendC::LocalTensor<float> MergeIntoBest(const TopKScratch& s, uint32_t cut = kNoCut, bool settle = true) {
     using namespace AscendC;
-    PipeBarrier<PIPE_V>();
+    Fence();
     // The candidate runs merged down to at most 3, then those and the best list in one 4-way merge
     // (best, of lower keys, is queue 0 and the runs follow in key order, so ties keep the lower index).
     uint32_t lens[kMaxRuns], starts[kMaxRuns], n = 0;
@@ -331,7 +352,11 @@ class RunningTopK {
     } else {
       merged = MergeLists(out, lists, listLens, 1 + n);
     }
-    PipeBarrier<PIPE_V>();
+    if (settle) {
+      PipeBarrier<PIPE_V>();
+    } else {
+      unsettled_ = true;
+    }
     count_ = merged < k_ ? merged : k_;
     runs_ = 0;
     return out;
@@ -345,7 +370,7 @@ class RunningTopK {
     const bool pre = preRuns_ > headRuns_;
     const uint32_t n = runs_ - preRuns_;
     if ((!pre && n < 2) || (pre && n == 0) || n + (pre ? 1 : 0) > 4) return;
-    PipeBarrier<PIPE_V>();
+    Fence();
     LocalTensor<float> lists[4];
     uint32_t lens[4], q = 0;
     if (pre) {
@@ -368,7 +393,7 @@ class RunningTopK {
   __aicore__ inline AscendC::LocalTensor<float> MergeOntoHead(uint32_t head) {
     using namespace AscendC;
     hasHead_ = false;
-    PipeBarrier<PIPE_V>();
+    Fence();
     const LocalTensor<float> headList = work_[headIn_];
     LocalTensor<float> lists[4] = {headList, headList, headList, headList};
     uint32_t cut[4] = {headLen_, 0, 0, 0}, q = 1, total = count_;
@@ -383,7 +408,7 @@ class RunningTopK {
     for (uint32_t i = 0; i < runs_; ++i) total += runLen_[i];
     const LocalTensor<float> out = work_[1 - headIn_];
     MergeLists(out, lists, cut, q);
-    PipeBarrier<PIPE_V>();
+    unsettled_ = true;  // (FinalFlushHead's caller settles)
     bestLen_ = count_;
     count_ = total < k_ ? total : k_;
     restPending_ = count_ > head;  // the early head held all pairs up to `head`: the merge is whole unless longer
@@ -462,6 +487,7 @@ class RunningTopK {
   // PreMergeRuns: runs [headRuns_, preRuns_) as one run of preLen_ pairs at pair preAt_ of the head's buffer.
   uint32_t headLen_ = 0, headRuns_ = 0, headIn_ = 0, preRuns_ = 0, preLen_ = 0, preAt_ = 0, bestLen_ = 0, restRuns_ = 0;
   bool hasHead_ = false, restFromRuns_ = false;
+  bool unsettled_ = false;  // a merge's output written with no barrier after it yet (Settle)
 };
 
 }  // namespace ascend_glm5

@@ -161,6 +161,7 @@ class LiVector {
       const AscendC::LocalTensor<float> list =
           twoParts && g + 1 == rows ? topk_[g].FinalFlushHead(scratch_, headPairs) : topk_[g].FinalFlush(scratch_);
       if (t_->rowSplit && row.partials == 1) {  // the row's whole top-k: its output now
+        topk_[g].Settle();
         EmitRow(row0 + g, list, topk_[g].Count());
         AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the output buffers are rewritten next
         AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
@@ -184,8 +185,10 @@ class LiVector {
       // A row merged in one step: the list's lengths go with its quantiles, not in a header (QuantLength).
       const bool wide = LiWideMerge(row.visible, row.partials, t_->sparseCount);
       lists_.WriteList(header_, slot, list, count, false, written, !wide);
-      if (LiCutsLists(row.visible, row.partials, t_->sparseCount))
+      if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) {
+        topk_[g].Settle();  // (GatherQuantiles reads the list)
         WriteQuantiles(slot, list, count, uint32_t(row.partials), written < count ? written : count);
+      }
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
@@ -227,11 +230,12 @@ class LiVector {
   __aicore__ inline void WeighHeads(const AscendC::LocalTensor<float>& tile, uint32_t r0, uint32_t r1) {
     WeighHeadRows(tile, r0 * t_->heads, r1 * t_->heads);
   }
-  __aicore__ inline void WeighHeadRows(const AscendC::LocalTensor<float>& tile, uint32_t h0, uint32_t h1) {
+  // `settle`: a barrier after the Mul.
+  __aicore__ inline void WeighHeadRows(const AscendC::LocalTensor<float>& tile, uint32_t h0, uint32_t h1, bool settle = true) {
     using namespace AscendC;
     Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t(h1 - h0),
         BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
-    PipeBarrier<PIPE_V>();
+    if (settle) PipeBarrier<PIPE_V>();
   }
 
   // Several tile buffers (decode): the next tiles are copied while this one is worked on (with 3, a
@@ -264,7 +268,7 @@ class LiVector {
       WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
       const uint32_t first = LiStepHalves(lastItem, j, steps, rs, nb) == 2 && sub == 1 ? LiLastHalfFirstRows(m) : 0;
       if (first > 0) {  // the last tile's half 1 comes in two parts of head rows
-        WeighHeadRows(tile, 0, first);
+        WeighHeadRows(tile, 0, first, false);  // (the second part's Mul touches other rows: one barrier after both)
         WaitFlag<HardEvent::MTE2_V>(kEvTileRest);
         WeighHeadRows(tile, first, m);
       } else {
@@ -273,6 +277,7 @@ class LiVector {
       for (uint32_t g = 0; g < uint32_t(item.rows); ++g) {
         const LocalTensor<float> score = tile[g * t_->heads * kLiHalfKeys];
         const uint32_t seen = RowScores(tile, g, visible[g], hi, base, score, false);
+        topk_[g].Fenced();  // (WeighHeads' barrier)
         if (seen > 0)
           topk_[g].Offer(score, keyIdx.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1, seen == kLiHalfKeys);
         if (EarlyFlush(steps - j - 1, j + 1)) topk_[g].Flush(scratch_);
@@ -328,6 +333,7 @@ class LiVector {
       }
       bool sees[2 * kMaxGroupRows], whole[2 * kMaxGroupRows];
       StepScores(tiles_[b0 / 2], rows, visible, base, item.keyEnd, sees, whole);
+      for (uint32_t g = 0; g < rows; ++g) topk_[g].Fenced();  // (StepScores ends with a barrier)
       for (uint32_t p = 0; p < 2; ++p) {
         tileFree_[b0 + p].Release(0);  // the vector unit is done with these block buffers
         if (2 * j + p + ring < blocks) FetchRowBlock(step0, seq0, 2 * j + p + ring, h0, h1, rows);
