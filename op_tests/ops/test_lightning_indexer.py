@@ -570,6 +570,19 @@ def test_decode_quantiles_gathered_from_full_lists(rows, keys, sparse_count, dis
         _check_key_classes(q, k, w, distinct, sparse_count=sparse_count)
 
 
+@pytest.mark.parametrize("sparse_count, distinct", [(2048, None), (2048, 11), (64, None), (64, 1)])
+def test_decode_lists_read_after_a_merge_left_unsettled(sparse_count, distinct):
+    # GLM-5's B = 1 x 8K row on the Ascend910B3 (32 heads, 40 vector cores of 4 blocks each): the merge
+    # one block before a core's end and its final merge leave their barrier to the list's next reader
+    # (RunningTopK::Settle), the last tile's two parts of head rows are weighted back to back. k = 2048:
+    # every key survives, the final merge's list goes out and its quantiles are gathered from it. k =
+    # 64: the lists are full before the last block; with one distinct key none of its keys survive,
+    # so the final list is the best list as merged one block before (no merge at the end).
+    q, k, w = _inputs((1, 1, 32, 128), (1, 8192, 1, 128), seed=sparse_count + (distinct or 0) + 61)
+    with emulated_soc("Ascend910B3"):
+        _check_key_classes(q, k, w, distinct, sparse_count=sparse_count)
+
+
 @pytest.mark.parametrize("keys, stretch", [(8192, (5130, 5330)), (30001, (15000, 15300))])
 def test_decode_wide_merge_list_above_its_loaded_quantiles(keys, stretch):
     # A row merged in one step loads only each list's first quantiles (its run and a margin, 8 of 16
