@@ -965,6 +965,27 @@ def test_late_merge_prefetches_next_run(heads, dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_late_merge_waits_once_for_two_rows(dtype):
+    # B = 16's late merge, smaller: 16 rows of 512 ids at 64 heads over 21 of 24 cores (8 grains of 64
+    # a row, 6 a core: rows of 2-3 pieces), 960 split (row, head) units, 20 a vector core, so most
+    # vector cores' units span two consecutive rows. Such a core waits once for both rows (the first
+    # row's pair word, which each whole-piece post of either row counts) and cuts each row's heads
+    # into equal runs (20 heads of a 2-piece row: 10 + 10, not 12 + 8). Row 9 sees 40 keys (one
+    # grain: a whole row, so the units around it span rows 8 and 10, which wait one by one); row 5
+    # selects nothing (its pieces post all the same), row 2 stops at a -1, some ids are out of range.
+    g = torch.Generator().manual_seed(77 + MANTISSA_BITS[dtype])
+    rows, k = 16, 512
+    kv_lens = [1000 + 9 * r for r in range(rows)]
+    kv_lens[9] = 40
+    q, qr, key, table, idx = _decode_problem(64, kv_lens, k, g, dtype=dtype, over=25)
+    idx[2, 0, 300] = -1
+    idx[5] = -1
+    out, m, s = check_decode(q, qr, key, table, idx, kv_lens)
+    assert (out[5] == 0).all() and (m[0, 5] == 0).all() and (s[0, 5] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == 21  # 121 grains, 6 a core
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_late_merge_weighs_pieces_per_head(dtype):
     # The late merge weighs a run of 4-16 heads piece by piece, one instruction per head and piece
     # (Muls for the first piece, Axpy for each later one, the weight read by the scalar). On 24

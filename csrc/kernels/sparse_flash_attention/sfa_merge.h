@@ -76,6 +76,7 @@ class SfaMerge {
   // The merge's first run (a plan line the scalar misses): read while the cube finishes.
   __aicore__ inline void Start() {
     plan_->MergeUnits(uint32_t(AscendC::GetSubBlockIdx()), mergeAt_, mergeEnd_);
+    if (!earlyMerge_ && mergeEnd_ > mergeAt_) PlanPairWait();
     firstRun_ = NextRun(mergeAt_, mergeEnd_);
   }
   // The merge's buffers, from the start of the vector core's arena (the item phase's are free by
@@ -206,14 +207,17 @@ class SfaMerge {
     if (u >= end) return CombineRun{SfaSplit{}, 0, 0, 0, false, 0, kSfaLatentDim};
     if (earlyMerge_) return NextColumnRun(u, end);
     const uint32_t j = uint32_t(u / t_->heads), h = uint32_t(u % t_->heads);
-    uint32_t n = t_->heads - h;
+    uint32_t n = t_->heads - h;  // the row's heads left in this core's range
     if (n > end - u) n = uint32_t(end - u);
-    if (n > kCombineHeads) n = kCombineHeads;
     // A row of few pieces: runs small enough that two of them fit cLoad_ together, so that each run's
     // loads can be issued before the run before it is weighed (CanPrefetch).
     const SfaSplit split = plan_->Split(j);
     const uint32_t pair = kCombineLoadFloats / (2 * uint32_t(split.pieces) * kSfaLatentDim);
-    if (uint32_t(split.pieces) <= kPairPieces && n > pair) n = pair;
+    const uint32_t cap = uint32_t(split.pieces) <= kPairPieces && pair < kCombineHeads ? pair : kCombineHeads;
+    // The row's heads in equal runs: a short run after a full one would leave the run after it
+    // waiting for the full one's weighing (its slot) with little to load meanwhile.
+    const uint32_t runs = (n + cap - 1) / cap;
+    n = (n + runs - 1) / runs;
     u += n;
     return CombineRun{split, h, n, 0, false, 0, kSfaLatentDim};
   }
@@ -279,12 +283,27 @@ class SfaMerge {
     const uint32_t batch = RunBatch(hn);
     LoadPieces(s, p0, run.h0, hn * kSfaLatentDim, pieces < batch ? pieces : batch, SmallRun(hn));
   }
-  // Every vector core of every piece of the split row has posted its whole part.
+  // Every vector core of every piece of the split row has posted its whole part. The first row of a
+  // merge that spans two consecutive rows waits for both at once (their pair word): a second poll
+  // would leave MTE2 idle for its latency between the runs' loads.
   __aicore__ inline void WaitRowDone(const SfaSplit& split) {
     FinishPiece();
-    if (split.row == waitedRow_) return;
-    GmFlagWaitAtLeast(io_->rowFlags[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * split.pieces), cFlag_);
-    waitedRow_ = split.row;
+    if (split.row >= waitedFrom_ && split.row <= waitedRow_) return;
+    const bool pair = split.row == pairRow_;
+    const uint32_t word = pair ? kSfaRowFlagPair : 0;
+    GmFlagWaitAtLeast(io_->rowFlags[uint64_t(split.row) * kSfaRowFlagWords + word], pair ? pairTarget_ : int32_t(2 * split.pieces),
+                      cFlag_);
+    waitedFrom_ = split.row;
+    waitedRow_ = pair ? split.row + 1 : split.row;
+  }
+  // Whether this core's merge units span two splits of consecutive rows (pairRow_: the first).
+  __aicore__ inline void PlanPairWait() {
+    const uint32_t j0 = uint32_t(mergeAt_ / t_->heads), j1 = uint32_t((mergeEnd_ - 1) / t_->heads);
+    if (j1 != j0 + 1) return;
+    const SfaSplit a = plan_->Split(j0), b = plan_->Split(j1);
+    if (b.row != a.row + 1) return;
+    pairRow_ = a.row;
+    pairTarget_ = int32_t(2 * (a.pieces + b.pieces));
   }
   // In an early-merge launch every run (NextColumnRun: few heads, their columns of every piece in
   // cLoad_ at once): merged in passes of columns, the streamed ones as soon as the pieces post them,
@@ -691,6 +710,8 @@ class SfaMerge {
   AscendC::LocalTensor<float> cMax1_, cSum1_, cTrue1_;  // a prefetched run's statistics (slot 1)
   AscendC::LocalTensor<int32_t> cFlag_;  // scratch of the row flags' polls
   int32_t waitedRow_ = -1;               // the split row whose flag the combine last waited for
+  int32_t waitedFrom_ = -1;              // with a pair wait, the first of the two rows (else waitedRow_)
+  int32_t pairRow_ = -1, pairTarget_ = 0;  // PlanPairWait: the first row of a two-row merge, both rows' posts
   uint32_t runParity_ = 0;      // the combine run's pair of cM_ / cL_
   bool writesPending_ = false;  // a combine run's copies to the output are in flight
 };

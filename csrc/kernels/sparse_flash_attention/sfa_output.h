@@ -41,8 +41,14 @@ struct SfaOutput {
   // tile reported, and the statistics this core wrote): counted in word 0 of the row's flag, on
   // which the row's merge waits; word kSfaRowFlagStreamed counts the statistics and the streamed
   // columns. scratch: 8 int32 of UB free for the atomic add's copy.
+  // In a late-merge launch the whole-piece post (word 0) counts in the pair words of the row with
+  // the row before and the row after too (kSfaRowFlagPair).
   __aicore__ inline void PostPiece(const SfaItem& item, uint32_t word, const AscendC::LocalTensor<int32_t>& scratch) {
-    GmFlagAdd(rowFlags[uint64_t(item.row) * kSfaRowFlagWords + word], 1, scratch);
+    const uint64_t line = uint64_t(item.row) * kSfaRowFlagWords;
+    GmFlagAdd(rowFlags[line + word], 1, scratch);
+    if (word != 0 || SfaEarlyMerge(*t)) return;
+    if (item.row > 0) GmFlagAdd(rowFlags[line - kSfaRowFlagWords + kSfaRowFlagPair], 1, scratch);
+    GmFlagAdd(rowFlags[line + kSfaRowFlagPair], 1, scratch);
   }
 
   // out rows [outRow, + n), columns [lo, hi) (multiples of 16) = those of `rows` (n rows of 512,

@@ -90,6 +90,9 @@ static_assert(sizeof(SfaCoreHead) <= kSfaHeadWords * 4, "a core head fits one 64
 constexpr uint32_t kSfaRowFlagWords = 16;
 constexpr uint32_t kSfaRowFlagStreamed = 8;
 constexpr uint32_t kSfaRowFlagKeptHigh = 4;
+// Word kSfaRowFlagPair of row r's line (late merge only) counts the whole-piece posts of rows r and
+// r + 1: a vector core whose merge spans those two rows waits once for both (SfaMerge::WaitRowDone).
+constexpr uint32_t kSfaRowFlagPair = 15;
 
 struct SparseFlashAttentionTiling {
   uint32_t numRows;      // rows of the flattened query (B * S1 or T1)
