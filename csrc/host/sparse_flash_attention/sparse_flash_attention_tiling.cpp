@@ -217,10 +217,12 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint32_t used = SfaItemUbBytes(p.heads) + kSfaMaxSparseCount * 4;
   const uint32_t rowsPerCore = used < kSfaUbBytes ? (kSfaUbBytes - used) / rowBytes : 0;
   // With at most one tile per core (decode B = 1) the cube waits for the vector cores' rows of its
-  // only tile with nothing to overlap: their smaller share of 2 x 24 keeps that chain shorter (2 x 32
+  // only tile with nothing to overlap: their smaller share of 2 x 28 keeps that chain shorter (2 x 32
   // until the vector cores kept their list in UB; GLM-5 B = 1, 32K, cycles: 2 x 32 19,571, 2 x 24
   // 19,529, 2 x 20 19,534, 2 x 38 19,925, 2 x 44 20,303; all 40 vector cores' and the cube's row
   // copies share the bandwidth, so more rows on the vector cores cost the cube's copies more).
+  // Re-measured after sfa-head (sfa-b1s, 32K): 2 x 16 / 20 / 22 / 24 / 26 / 28 / 32 18,170.63 /
+  // 18,098.87 / 18,042.44 / 17,989.77 / 17,985.42 / 17,973.57 / 18,000.76.
   // Rows sorted into runs (SfaRow::sorted: GLM-5 prefill rows that see up to 2K keys) cost few
   // copies each, so the bytes count: the cube's GM -> L1 path is the faster one, and the vector
   // cores' rows cross L2 twice more. The cube takes 40 of every 64 of them (measured at prefill
@@ -229,7 +231,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // With fewer rows than cores (every row in pieces, two items a core: GLM-5 B = 16) the cube's
   // copies lean less on the vector cores' slots (B = 16, 8K, cycles, vector cores' rows of 128:
   // 2 x 34 82,026, 2 x 35 81,097, 2 x 36 80,851, 2 x 37 81,037, 2 x 38 81,113, 2 x 40 82,827).
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 12 : busyRows < aiCores ? 18 : 19;
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 14 : busyRows < aiCores ? 18 : 19;
   // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
   // cycles: 2 x 38 249,970, 2 x 32 253,015; more does not fit their UB).
   const uint32_t sortedPer64 = split ? aivPer64 : std::min<uint32_t>(12, aivPer64);
