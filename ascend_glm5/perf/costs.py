@@ -57,6 +57,8 @@ VECTOR: dict[str, ApiCost] = {
     "Duplicate": ApiCost(1.0, 1.0, 1.0, source=f"{_PTO} kVectorDupProfile"),
     "Brcb": ApiCost(1.0, 1.0, 1.0, source=f"{_PTO} kVbrcbProfile"),
     "Axpy": ApiCost(18.0, 2.0, 2.0, source=f"{_PTO} kVaxpyProfile"),
+    "MulAddDst": ApiCost(11.02, 6.0, 6.0, source=f"{_PTO} kVmlaSeparateOperandsProfile (vmla; with every repeat stride 8, "
+                                                  "dst the accumulator, kVmlaAccumulatorAliasProfile: 11.10 + 4.0/repeat)"),
     "Cast": ApiCost(14.0, 2.0, 2.0, source="pto: cce_costmodel_core.hpp EstimateVconvCycles (head 14, 2 per repeat)"),
     # Compare / select: the GE/LE/NE profiles (LT/GT/EQ are 3 + 1 per repeat; the trace keeps no mode).
     "Compare": ApiCost(10.0, 2.0, 2.0, source=f"{_PTO} kVcmpvGeProfile (GE/LE/NE; LT/GT/EQ cost 3 + 1/repeat)"),

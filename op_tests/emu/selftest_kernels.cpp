@@ -31,7 +31,7 @@ enum Op : int32_t {
   kDuplicate = 30, kCast = 40,
   kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb,
   kCompare = 60, kCompareScalar, kSelect, kGatherMask, kGather,
-  kAxpy = 70, kShiftRight,
+  kAxpy = 70, kShiftRight, kMulAddDst,
 };
 enum Dtype : int32_t { kHalf = 0, kFloat, kBf16, kInt8, kUint8, kInt16, kInt32, kInt64, kInt4, kUint16, kUint32 };
 
@@ -239,6 +239,22 @@ void AxpyOp(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   Unsupported(a);
 }
 
+// MulAddDst: dtype is dst, dtype2 src; in0 is src0, in1 src1, out holds dst's initial values.
+template <typename D, typename S>
+void RunMulAddDst(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  const LocalTensor<S> s0 = ub[0].ReinterpretCast<S>(), s1 = ub[1].ReinterpretCast<S>();
+  const LocalTensor<D> d = ub[3].ReinterpretCast<D>();
+  Forms<D>(a, [&] { MulAddDst(d, s0, s1, a.count); },
+           [&](auto set, auto mask) { MulAddDst<D, S, decltype(set)::value>(d, s0, s1, mask, a.repeat, Bin(a)); });
+}
+
+void MulAddDstOp(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  if (a.dtype == kHalf && a.dtype2 == kHalf) return RunMulAddDst<half, half>(a, ub);
+  if (a.dtype == kFloat && a.dtype2 == kFloat) return RunMulAddDst<float, float>(a, ub);
+  if (a.dtype == kFloat && a.dtype2 == kHalf) return RunMulAddDst<float, half>(a, ub);
+  Unsupported(a);
+}
+
 // ShiftRight: aux = roundEn; aux2 = 1: the count form with isSetMask = false under the registers that
 // forms 3 / 4 set (a.mask: the counter-mode count); aux2 = 2: the scalar-type (U) overloads.
 template <typename T>
@@ -284,6 +300,7 @@ auto ByDtype(int32_t dtype, F&& f) {
 uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   if (a.op == kCast) return CastOp(a, ub), 0;
   if (a.op == kAxpy) return AxpyOp(a, ub), 0;
+  if (a.op == kMulAddDst) return MulAddDstOp(a, ub), 0;
   return ByDtype(a.dtype, [&](auto tag) -> uint64_t {
     using T = decltype(tag);
     constexpr bool arith = std::is_same_v<T, half> || std::is_same_v<T, float> || std::is_same_v<T, int16_t> ||

@@ -137,6 +137,19 @@ void AxpyShiftRight(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16
   ShiftRight<int32_t, int32_t, true>(i32, i32, int32_t(1), mask, 1, UnaryRepeatParams(), true);
   ShiftRight<int16_t, false>(i16, i16, int16_t(1), 1);
 }
+// MulAddDst (kernel_operator_vec_binary_intf.h): (half, half), (float, float), (float, half); mask[] is const.
+void MulAddDstForms(LocalTensor<half> h, LocalTensor<float> f) {
+  const uint64_t mask[2] = {~0ull, 0};
+  MulAddDst(h, h, h, 256);
+  MulAddDst(f, f, f, 64);
+  MulAddDst(f, h, h, 64);
+  MulAddDst(h, h, h, 128, 2, BinaryRepeatParams());
+  MulAddDst(f, h, h, 64, 2, BinaryRepeatParams(1, 1, 1, 8, 4, 4));
+  MulAddDst(f, f, f, mask, 1, BinaryRepeatParams(1, 1, 0, 8, 8, 1));
+  uint64_t placeholder[2] = {0, 0};
+  MulAddDst<half, half, false>(h, h, h, placeholder, 1, BinaryRepeatParams());
+  MulAddDst<float, half, false>(f, h, h, MASK_PLACEHOLDER, 1, BinaryRepeatParams(1, 1, 1, 8, 4, 4));
+}
 // Element types and forms whose rule CANN 8.5 checks only when the call runs (ASCENDC_ASSERT), or that
 // the emulator does not model: they compile and fail when called (test_emu_type_rules.py).
 void CompileRunTimeChecked(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i16, LocalTensor<uint16_t> u16,
@@ -209,6 +222,10 @@ REJECTED = [
     "Axpy(bf, bf, bfloat16_t(2.0f), 64);",
     "Axpy(h, h, 2.0f, 128);",  # the scalar is the src type
     "const uint64_t m[2] = {1, 0}; Axpy(f, f, 2.0f, m, 1, UnaryRepeatParams());",  # mask[] is non-const
+    "MulAddDst(i16, i16, i16, 128);",  # vmla: (half, half), (float, float), (float, half) only
+    "MulAddDst(h, f, f, 64, 1, BinaryRepeatParams());",  # no half <- float pair
+    "MulAddDst(bf, bf, bf, 64);",
+    "MulAddDst(f, h, f, 64);",  # src0 and src1 share a type
     "ShiftRight(h, h, half(1.0f), 128);",  # vshr: 16 / 32-bit integers only
     "ShiftRight(i8, i8, int8_t(1), 64, 1, UnaryRepeatParams());",
     "ShiftRight(i16, i16, 1, 128);",  # the scalar is T (an int does not deduce against int16_t)

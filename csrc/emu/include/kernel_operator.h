@@ -25,3 +25,4 @@
 #include "emu/fixpipe_config.h"
 #include "emu/vec_bitwise.h"
 #include "emu/vec_ternary_scalar.h"
+#include "emu/vec_mul_add.h"
