@@ -64,6 +64,22 @@ std::vector<int32_t> MergeBounds(const std::vector<SfaSplit>& splits, uint32_t h
   return bounds;
 }
 
+// Gives split j the piece slots [j G, j G + pieces) with G the most pieces of a split row, so that a
+// piece's slot alone places its statistics in its row's group (SfaStatAt). Returns G.
+uint32_t GroupPieces(std::vector<SfaSplit>& splits, std::vector<std::vector<SfaItem>>& perCore) {
+  uint32_t group = 0;
+  for (const SfaSplit& s : splits) group = std::max(group, uint32_t(s.pieces));
+  std::vector<int32_t> slot;  // by the pieces' numbers in cut order
+  for (size_t j = 0; j < splits.size(); ++j) {
+    for (int32_t i = 0; i < splits[j].pieces; ++i) slot.push_back(int32_t(j * group) + i);
+    splits[j].firstPiece = int32_t(j * group);
+  }
+  for (auto& items : perCore)
+    for (SfaItem& it : items)
+      if (it.piece >= 0) it.piece = slot[size_t(it.piece)];
+  return group;
+}
+
 }  // namespace
 
 SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttentionProblem& p, uint32_t aiCores) {
@@ -205,7 +221,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   while (aiCores > 1 && perCore.size() > 1 && perCore.back().empty()) perCore.pop_back();
   t.blockDim = static_cast<uint32_t>(perCore.size());
   t.numSplits = static_cast<uint32_t>(splits.size());
-  t.numPieces = pieces;
+  t.numPieces = static_cast<uint32_t>(splits.size()) * GroupPieces(splits, perCore);
 
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
@@ -297,7 +313,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint64_t listBytes = 2 * SfaListRegionBytes(t);
   t.wsGatherOffset = static_cast<uint32_t>((t.wsListOffset + listBytes + 511) / 512 * 512);
   const uint64_t gatherBytes = uint64_t(t.blockDim) * kSfaGatherSlots * t.gatherSlotBytes;
-  t.pieceBytes = p.heads * kSfaLatentDim * 4 + 3 * AlignUp(p.heads, 8) * 4;
+  t.pieceBytes = p.heads * kSfaLatentDim * 4;
   const uint64_t pieceOffset = (t.wsGatherOffset + gatherBytes + 511) / 512 * 512;
   if (pieceOffset + uint64_t(t.numPieces) * t.pieceBytes > UINT32_MAX)
     throw std::invalid_argument("sparse_flash_attention: too many query rows for one launch (workspace above 4 GiB)");

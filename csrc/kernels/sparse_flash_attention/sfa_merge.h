@@ -32,7 +32,7 @@ class SfaMerge {
   static constexpr uint32_t kMaxRepeatStride = 255;  // blocks: BinaryRepeatParams' uint8_t strides
   // Late merge (not SfaEarlyMerge): the next run's loads are issued before the current run is weighed
   // when both runs' rows fit in cLoad_ together (the current one at its start, the next at its end,
-  // alternating) and the next run's statistics fit the second, smaller set (kPrefetchStatFloats).
+  // alternating) and the next run's statistics fit the second, smaller set (3 x kPrefetchStatFloats).
   static constexpr uint32_t kPrefetchStatFloats = 256;
   // Rows of at most this many pieces are merged in runs of at most kCombineLoadFloats / (2 x pieces
   // x 512) heads (NextRun), so that consecutive runs fit cLoad_ together.
@@ -87,18 +87,14 @@ class SfaMerge {
     cAcc_ = Take<float>(kCombineHeads * kSfaLatentDim);
     cLoad_ = Take<float>(kCombineLoadFloats);
     cOut_ = Take<T>(kCombineHeads * kSfaLatentDim * 2 / sizeof(T));
-    cMax_ = Take<float>(kMaxPieces * kCombineHeads);
-    cSum_ = Take<float>(kMaxPieces * kCombineHeads);
-    cTrue_ = Take<float>(kMaxPieces * kCombineHeads);
+    cStats_ = Take<float>(3 * kMaxPieces * kCombineHeads);
     cM_ = Take<float>(2 * kCombineHeads);
     cL_ = Take<float>(2 * kCombineHeads);
     cW_ = Take<float>(kCombineHeads);
     cT_ = Take<float>(kCombineHeads);
     cBcast_ = Take<float>(kCombineBcastFloats);
     cFlag_ = Take<int32_t>(8);
-    cMax1_ = Take<float>(kPrefetchStatFloats);
-    cSum1_ = Take<float>(kPrefetchStatFloats);
-    cTrue1_ = Take<float>(kPrefetchStatFloats);
+    cStats1_ = Take<float>(3 * kPrefetchStatFloats);
   }
 
   __aicore__ inline void Combine() {
@@ -184,13 +180,17 @@ class SfaMerge {
   };
   // Where a run's statistics and acc rows land, and their MTE2 -> V events. Slot 0: the start of
   // cLoad_ and the full statistics; slot 1 (a prefetched run, late merge only): the end of cLoad_.
+  // The statistics as in GM (SfaStatAt): the m of the row's group of G pieces, then their l, then
+  // their true maxes, each piece's AlignUp(hn, 8) floats (the run's heads).
   struct LoadSlot {
     AscendC::LocalTensor<float> max, sum, tru, load;
     int32_t evStats, evPieces;
   };
   __aicore__ inline LoadSlot Slot(const CombineRun& run) const {
-    if (run.slot == 0) return LoadSlot{cMax_, cSum_, cTrue_, cLoad_, kEvStats, kEvPieces};
-    return LoadSlot{cMax1_, cSum1_, cTrue1_, cLoad_[kCombineLoadFloats - RunFloats(run)], kEvStats + kSlotEvents,
+    const uint32_t group = SfaPieceGroup(*t_) * AlignUp(run.hn, 8);
+    const AscendC::LocalTensor<float> stats = run.slot == 0 ? cStats_ : cStats1_;
+    if (run.slot == 0) return LoadSlot{stats, stats[group], stats[2 * group], cLoad_, kEvStats, kEvPieces};
+    return LoadSlot{stats, stats[group], stats[2 * group], cLoad_[kCombineLoadFloats - RunFloats(run)], kEvStats + kSlotEvents,
                     kEvPieces + kSlotEvents};
   }
   // acc floats of a run's pieces in one batch.
@@ -201,7 +201,7 @@ class SfaMerge {
   // both in one batch, together within cLoad_, and in slot 1 next's statistics within its set.
   __aicore__ inline bool CanPrefetch(const CombineRun& run, const CombineRun& next) const {
     return !earlyMerge_ && next.hn > 0 && RunFloats(run) + RunFloats(next) <= kCombineLoadFloats &&
-           (run.slot == 1 || uint32_t(next.split.pieces) * AlignUp(next.hn, 8) <= kPrefetchStatFloats);
+           (run.slot == 1 || SfaPieceGroup(*t_) * AlignUp(next.hn, 8) <= kPrefetchStatFloats);
   }
   __aicore__ inline CombineRun NextRun(uint64_t& u, uint64_t end) {
     if (u >= end) return CombineRun{SfaSplit{}, 0, 0, 0, false, 0, kSfaLatentDim};
@@ -249,8 +249,9 @@ class SfaMerge {
   __aicore__ inline static bool SmallRun(uint32_t hn) { return hn * kSfaLatentDim / 8 <= kMaxRepeatStride; }
   __aicore__ inline static uint32_t RunBatch(uint32_t hn) { return kCombineLoadFloats / (hn * kSfaLatentDim); }
 
-  // m_i and l_i of heads [h0, h0 + hn) of every piece of the run (one strided copy each, ps floats
-  // per piece), then the first batch of acc_i, so that it streams in while the weights are made.
+  // m_i, l_i and the true maxes of heads [h0, h0 + hn) of every piece of the run (one strided copy,
+  // ps floats per piece: LoadSlot), then the first batch of acc_i, so that it streams in while the
+  // weights are made.
   // prefetch: the run goes to the other slot than `current`, the run being weighed, whose V work is
   // not waited for (only the work before its kEvPrefetch flag, CombineHeads); else to slot 0.
   __aicore__ inline void LoadRun(CombineRun& run, bool prefetch = false, uint32_t current = 0) {
@@ -265,16 +266,17 @@ class SfaMerge {
     run.slot = prefetch ? 1 - current : 0;
     run.loaded = true;
     const LoadSlot s = Slot(run);
-    const DataCopyExtParams stride(uint16_t(pieces), hn * 4, t_->pieceBytes - hn * 4, 0, 0);
     if (prefetch) {
       WaitFlag<HardEvent::V_MTE2>(kEvPrefetch);  // the runs before the current one are done with the slot
     } else {
-      SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cMax_, cSum_, cTrue_ and cLoad_
+      SetFlag<HardEvent::V_MTE2>(0);  // the previous run is done with cStats_ and cLoad_
       WaitFlag<HardEvent::V_MTE2>(0);
     }
-    DataCopyPad(s.max, io_->pieces[io_->PieceMax(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopyPad(s.sum, io_->pieces[io_->PieceSum(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopyPad(s.tru, io_->pieces[io_->PieceTrue(p0) + run.h0], stride, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    // The rows of the row's group from its first m to its last piece's true max: the unused slots'
+    // rows between (G - pieces of each of m and l) come along.
+    const uint32_t statRows = 2 * SfaPieceGroup(*t_) + pieces, rowFloats = SfaStatRowFloats(t_->heads);
+    DataCopyPad(s.max, io_->stats[SfaStatAt(*t_, p0, 0) + run.h0],
+                DataCopyExtParams(uint16_t(statRows), hn * 4, (rowFloats - hn) * 4, 0, 0), DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(s.evStats);
     if (early) {
       LoadColumns(cLoad_, run, keptCols_, kSfaLatentDim);
@@ -610,7 +612,7 @@ class SfaMerge {
   // acc's columns [s0, s1) of the run's heads = the weighed sum of LoadColumns' pieces in buf: each
   // head weighed as its copy lands, then the pieces of all heads summed in halving rounds, the last
   // into acc head by head. Returns the floats of buf read. The weights: BroadcastWeights', or with
-  // `scalarWeights` the run's w_i / l (cMax_, ps floats a piece) read by the scalar (WeighByScalar).
+  // `scalarWeights` the run's w_i / l (cStats_, ps floats a piece) read by the scalar (WeighByScalar).
   __aicore__ inline uint32_t MergeColumns(const AscendC::LocalTensor<float>& buf, const CombineRun& run, uint32_t s0,
                                           uint32_t s1, bool scalarWeights = false) {
     using namespace AscendC;
@@ -649,7 +651,7 @@ class SfaMerge {
     return n * block;
   }
   // Head h's `cols` columns of the n pieces at buf (piece stride `block`), each times its weight
-  // w_i / l (cMax_[i * ps + h], which the scalar may read), with the first halving round fused
+  // w_i / l (cStats_[i * ps + h], which the scalar may read), with the first halving round fused
   // (Halve's: piece i + keep onto piece i, keep = n - n / 2): a Muls on each piece that stays, then
   // an Axpy of each other piece onto its pair, which rounds the product, then the sum, as the Mul
   // and the Add did (bit for bit). Muls and Axpy take one and two cycles a repeat, where the Mul by
@@ -658,10 +660,10 @@ class SfaMerge {
                                        uint32_t block, uint32_t ps) {
     using namespace AscendC;
     const uint32_t keep = n - n / 2;
-    for (uint32_t i = 0; i < keep; ++i) Muls(buf[i * block], buf[i * block], cMax_.GetValue(i * ps + h), int32_t(cols));
+    for (uint32_t i = 0; i < keep; ++i) Muls(buf[i * block], buf[i * block], cStats_.GetValue(i * ps + h), int32_t(cols));
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i + keep < n; ++i)
-      Axpy(buf[i * block], buf[(i + keep) * block], cMax_.GetValue((i + keep) * ps + h), int32_t(cols));
+      Axpy(buf[i * block], buf[(i + keep) * block], cStats_.GetValue((i + keep) * ps + h), int32_t(cols));
   }
   // Whether the run has columns in [s0, s1).
   __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {
@@ -674,7 +676,7 @@ class SfaMerge {
   __aicore__ inline void MergeEarlyRun(const CombineRun& run, uint32_t ps) {
     using namespace AscendC;
     const uint32_t pieces = uint32_t(run.split.pieces), kc = keptCols_, half = kc / 2;
-    BroadcastWeights(cMax_, 0, pieces, ps);
+    BroadcastWeights(cStats_, 0, pieces, ps);
     uint32_t at = MergeColumns(cLoad_, run, kc, kSfaLatentDim);
     FinishKeptHigh();
     if (HasCols(run, half, kc)) {
@@ -706,8 +708,8 @@ class SfaMerge {
   SfaItem unfinished_{};        // a piece whose whole-piece post waits for the merge (FinishPiece)
   bool hasUnfinished_ = false, highPosted_ = false;
   AscendC::LocalTensor<T> cOut_;
-  AscendC::LocalTensor<float> cAcc_, cLoad_, cMax_, cSum_, cTrue_, cM_, cL_, cW_, cT_, cBcast_;
-  AscendC::LocalTensor<float> cMax1_, cSum1_, cTrue1_;  // a prefetched run's statistics (slot 1)
+  AscendC::LocalTensor<float> cAcc_, cLoad_, cStats_, cM_, cL_, cW_, cT_, cBcast_;
+  AscendC::LocalTensor<float> cStats1_;  // a prefetched run's statistics (slot 1)
   AscendC::LocalTensor<int32_t> cFlag_;  // scratch of the row flags' polls
   int32_t waitedRow_ = -1;               // the split row whose flag the combine last waited for
   int32_t waitedFrom_ = -1;              // with a pair wait, the first of the two rows (else waitedRow_)

@@ -29,14 +29,12 @@ struct SfaOutput {
     }
     pieces.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + tiling.wsPieceOffset),
                            uint64_t(tiling.numPieces) * tiling.pieceBytes / sizeof(float));
+    stats.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaStatOffset(tiling)),
+                          uint64_t(tiling.numPieces) * 3 * SfaStatRowFloats(tiling.heads));
   }
 
-  // Float offsets of a piece's acc [N1, 512], reference max [N1], sum [N1] and true max [N1].
+  // Float offset of a piece's acc [N1, 512] in `pieces`.
   __aicore__ inline uint64_t PieceAcc(uint32_t p) const { return uint64_t(p) * (t->pieceBytes / sizeof(float)); }
-  __aicore__ inline uint64_t PieceMax(uint32_t p) const { return PieceAcc(p) + uint64_t(t->heads) * kSfaLatentDim; }
-  __aicore__ inline uint64_t PieceSum(uint32_t p) const { return PieceMax(p) + AlignUp(t->heads, 8); }
-  __aicore__ inline uint64_t PieceTrue(uint32_t p) const { return PieceSum(p) + AlignUp(t->heads, 8); }
-
   // This vector core's part of a piece is in GM (the cube's acc, which its flag for the piece's last
   // tile reported, and the statistics this core wrote): counted in word 0 of the row's flag, on
   // which the row's merge waits; word kSfaRowFlagStreamed counts the statistics and the streamed
@@ -101,7 +99,8 @@ struct SfaOutput {
   const SparseFlashAttentionTiling* t = nullptr;
   AscendC::GlobalTensor<T> out;                // [rows x N1, 512]
   AscendC::GlobalTensor<float> max, sum;       // [rows x N1], when the tiling's returnLse
-  AscendC::GlobalTensor<float> pieces;         // the split rows' pieces (PieceAcc ..)
+  AscendC::GlobalTensor<float> pieces;         // the split rows' pieces' accs (PieceAcc)
+  AscendC::GlobalTensor<float> stats;          // their statistics (SfaStatAt)
   AscendC::GlobalTensor<int32_t> rowFlags;     // per query row, kSfaRowFlagWords (numSplits > 0)
 };
 

@@ -497,9 +497,11 @@ class SfaVector {
     // follow).
     const bool lastPiece = earlyMerge_ && tile.last && tile.info.piece >= 0;
     const bool early = lastPiece && !outWaited_ && kept_.Clean(g, parity);
+    // Its statistics are final (no correction to fold in): their copies run while MTE3 waits for the
+    // cube's streamed columns, not after them.
+    if (early && h_ > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
     if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
     if (early) {
-      if (h_ > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
       io_.PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
       if (lastOfCore) {
         merge_.HoldPiece(tile.info);
@@ -591,17 +593,17 @@ class SfaVector {
     io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
   }
 
-  // A piece's reference max r, its sum l (relative to r) and its true max, next to its acc (the
-  // P . V sum relative to r, built by the cube).
+  // A piece's reference max r, its sum l (relative to r) and its true max, for the merge beside its
+  // acc (the P . V sum relative to r, built by the cube): into its row's group (SfaStatAt).
   __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& ref,
                                          const AscendC::LocalTensor<float>& l, const AscendC::LocalTensor<float>& mTrue) {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     const DataCopyExtParams one(1, h_ * sizeof(float), 0, 0, 0);
-    DataCopyPad(io_.pieces[io_.PieceMax(piece) + h0_], ref, one);
-    DataCopyPad(io_.pieces[io_.PieceSum(piece) + h0_], l, one);
-    DataCopyPad(io_.pieces[io_.PieceTrue(piece) + h0_], mTrue, one);
+    DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 0) + h0_], ref, one);
+    DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 1) + h0_], l, one);
+    DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 2) + h0_], mTrue, one);
     SetFlag<HardEvent::MTE3_V>(0);  // acc and the statistics are rewritten by the next item
     WaitFlag<HardEvent::MTE3_V>(0);
   }

@@ -54,7 +54,7 @@ struct SfaItem {
   int32_t posEnd;
   int32_t piece;     // -1: the whole row; else the partial-result slot this piece writes
 };
-struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + pieces)
+struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + pieces), firstPiece = split x SfaPieceGroup
   int32_t row;
   int32_t firstPiece;
   int32_t pieces;
@@ -108,7 +108,7 @@ struct SparseFlashAttentionTiling {
   uint32_t separateValue;  // 1: V rows come from `value`, not from `key`
   uint32_t numItems;
   uint32_t numSplits;    // rows cut into pieces (combined after all items)
-  uint32_t numPieces;    // partial-result slots
+  uint32_t numPieces;    // partial-result slots: numSplits x SfaPieceGroup (a split row's pieces and unused slots)
   uint32_t itemOffset;   // int32 offsets of the plan's tables (rows start at 0)
   uint32_t splitOffset;
   uint32_t wsSlotS;      // bytes of one S ring slot: heads x tileRows fp32
@@ -119,7 +119,7 @@ struct SparseFlashAttentionTiling {
   uint32_t wsListOffset; // bytes: per item its row list (listWords int32)
   uint32_t listWords;    // int32 words per item list: K rounded up to 16
   uint32_t wsPieceOffset;  // bytes: the partial results, pieceBytes each
-  uint32_t pieceBytes;   // acc [N1, 512] fp32, then reference max, sum and true max [N1] fp32 (each 32-B aligned)
+  uint32_t pieceBytes;   // acc [N1, 512] fp32 (the statistics follow all the accs: SfaStatOffset)
   uint32_t aivRows;      // of a full tile's rows, how many the two vector cores gather (0: the cube gathers all)
   uint32_t wsGatherOffset;  // bytes: per AI core kSfaGatherSlots gather slots of gatherSlotBytes
   uint32_t gatherSlotBytes; // tileRows rows of key + rope (576), then of value (512) when separate
@@ -150,8 +150,23 @@ constexpr uint32_t kSfaSortScratchBytes = 32 * 1024;  // rows and keys of 2048, 
 constexpr bool SfaSortFits(uint32_t heads) { return heads >= 64; }
 constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
 constexpr uint32_t SfaItemTiles(const SparseFlashAttentionTiling& t) { return (t.sparseCount + t.tileRows - 1) / t.tileRows; }
+// The pieces' statistics (reference max, sum, true max: rows of SfaStatRowFloats), after the
+// pieces' accs, grouped by split row: split j's rows are [3 j G, 3 (j + 1) G) with G =
+// SfaPieceGroup, the G reference maxes of its pieces (slots j G + i), then their G sums, then their
+// G true maxes. So the merge reads the three statistics of a run's heads of all a row's pieces in
+// one strided copy (2 G + pieces rows: SfaMerge::LoadRun), not three.
+constexpr uint32_t SfaPieceGroup(const SparseFlashAttentionTiling& t) { return t.numSplits > 0 ? t.numPieces / t.numSplits : 0; }
+constexpr uint32_t SfaStatRowFloats(uint32_t heads) { return (heads + 7) / 8 * 8; }
+constexpr uint64_t SfaStatOffset(const SparseFlashAttentionTiling& t) {
+  return uint64_t(t.wsPieceOffset) + uint64_t(t.numPieces) * t.pieceBytes;
+}
+// Float offset, from SfaStatOffset, of statistic k (0 reference max, 1 sum, 2 true max) of piece slot p.
+constexpr uint64_t SfaStatAt(const SparseFlashAttentionTiling& t, uint32_t p, uint32_t k) {
+  const uint32_t g = SfaPieceGroup(t), i = p % g;
+  return (uint64_t(p - i) * 3 + uint64_t(k) * g + i) * SfaStatRowFloats(t.heads);
+}
 constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
-  return SfaAlign512(uint64_t(t.wsPieceOffset) + uint64_t(t.numPieces) * t.pieceBytes);
+  return SfaAlign512(SfaStatOffset(t) + uint64_t(t.numPieces) * 3 * SfaStatRowFloats(t.heads) * 4);
 }
 constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
   return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t.heads) * 4);
