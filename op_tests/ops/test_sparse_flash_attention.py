@@ -1005,6 +1005,26 @@ def test_late_merge_weighs_pieces_per_head(dtype):
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+@pytest.mark.parametrize("heads", [32, 64])
+def test_piece_statistics_grouped_by_split_row(heads):
+    # The pieces' statistics (m, l, true max) lie in groups of G = the most pieces of a split row
+    # (its m rows, then l, then true max), and a merge run loads its row's in one copy of 2 G +
+    # pieces rows, the unused slots' rows between coming along. 6 rows of 2,048 ids over 24 cores
+    # (grains of 64, 3 a core): row 0 sees 4,000 keys (32 grains: 11 pieces, so G = 11), rows 1-5
+    # 500 (8 grains: 3-4 pieces each, 7-8 slots of their group unused); a run of row 0's pieces fits
+    # the prefetch slot (11 x 8 floats a statistic). Row 3 selects nothing (its pieces write m =
+    # -inf, l = 0), row 2 stops at a -1, ids past the lengths.
+    g = torch.Generator().manual_seed(2718 + heads)
+    rows, k = 6, 2048
+    kv_lens = [4000] + [500] * (rows - 1)
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=40)
+    idx[2, 0, 230] = -1
+    idx[3] = -1
+    out, m, s = check_decode(q, qr, key, table, idx, kv_lens)
+    assert (out[3] == 0).all() and (m[0, 3] == 0).all() and (s[0, 3] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"] == 24
+
+
 @pytest.mark.parametrize("rows, heads, k", [(1, 16, 2048), (1, 8, 700), (4, 32, 512), (3, 2, 300)],
                          ids=["heads-over-cores", "few-columns-each", "several-runs", "empty-row"])
 def test_early_merge_split_by_column_chunks(rows, heads, k):
