@@ -189,9 +189,9 @@ class SfaMerge {
   __aicore__ inline LoadSlot Slot(const CombineRun& run) const {
     const uint32_t group = SfaPieceGroup(*t_) * AlignUp(run.hn, 8);
     const AscendC::LocalTensor<float> stats = run.slot == 0 ? cStats_ : cStats1_;
-    if (run.slot == 0) return LoadSlot{stats, stats[group], stats[2 * group], cLoad_, kEvStats, kEvPieces};
-    return LoadSlot{stats, stats[group], stats[2 * group], cLoad_[kCombineLoadFloats - RunFloats(run)], kEvStats + kSlotEvents,
-                    kEvPieces + kSlotEvents};
+    const AscendC::LocalTensor<float> load = run.slot == 0 ? cLoad_ : cLoad_[kCombineLoadFloats - RunFloats(run)];
+    const int32_t events = run.slot == 0 ? 0 : kSlotEvents;
+    return LoadSlot{stats, stats[group], stats[2 * group], load, kEvStats + events, kEvPieces + events};
   }
   // acc floats of a run's pieces in one batch.
   __aicore__ inline static uint32_t RunFloats(const CombineRun& run) {
@@ -276,7 +276,8 @@ class SfaMerge {
     // rows between (G - pieces of each of m and l) come along.
     const uint32_t statRows = 2 * SfaPieceGroup(*t_) + pieces, rowFloats = SfaStatRowFloats(t_->heads);
     DataCopyPad(s.max, io_->stats[SfaStatAt(*t_, p0, 0) + run.h0],
-                DataCopyExtParams(uint16_t(statRows), hn * 4, (rowFloats - hn) * 4, 0, 0), DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+                DataCopyExtParams(uint16_t(statRows), hn * 4, (rowFloats - hn) * 4, 0, 0),
+                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(s.evStats);
     if (early) {
       LoadColumns(cLoad_, run, keptCols_, kSfaLatentDim);

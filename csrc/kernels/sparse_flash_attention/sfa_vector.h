@@ -499,7 +499,8 @@ class SfaVector {
     const bool early = lastPiece && !outWaited_ && kept_.Clean(g, parity);
     // Its statistics are final (no correction to fold in): their copies run while MTE3 waits for the
     // cube's streamed columns, not after them.
-    if (early && h_ > 0) WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
+    if (early && h_ > 0)
+      WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
     if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
     if (early) {
       io_.PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());

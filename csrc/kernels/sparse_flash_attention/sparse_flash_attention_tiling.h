@@ -155,7 +155,9 @@ constexpr uint32_t SfaItemTiles(const SparseFlashAttentionTiling& t) { return (t
 // SfaPieceGroup, the G reference maxes of its pieces (slots j G + i), then their G sums, then their
 // G true maxes. So the merge reads the three statistics of a run's heads of all a row's pieces in
 // one strided copy (2 G + pieces rows: SfaMerge::LoadRun), not three.
-constexpr uint32_t SfaPieceGroup(const SparseFlashAttentionTiling& t) { return t.numSplits > 0 ? t.numPieces / t.numSplits : 0; }
+constexpr uint32_t SfaPieceGroup(const SparseFlashAttentionTiling& t) {
+  return t.numSplits > 0 ? t.numPieces / t.numSplits : 0;
+}
 constexpr uint32_t SfaStatRowFloats(uint32_t heads) { return (heads + 7) / 8 * 8; }
 constexpr uint64_t SfaStatOffset(const SparseFlashAttentionTiling& t) {
   return uint64_t(t.wsPieceOffset) + uint64_t(t.numPieces) * t.pieceBytes;
