@@ -1,7 +1,7 @@
 // Lightning Indexer, vector side (AIV), phase 2: the cut of a row's partial lists before their
 // merge (LiMerger::MergeStep), from the lists' quantiles (CutAtThreshold): the threshold T below
 // which no entry is in the row's top k, for a final merge in parts the part's score band
-// [bandLo_, bandHi_), and where a list's band lies (BandsInWindow, BandFrom / BandTo). Holds the
+// [bandLo_, bandHi_), and where a list's band lies (WindowBand, BandFrom / BandTo). Holds the
 // quantile buffers (qIn_: the row's quantiles as loaded; qA_ / qB_: their merge rounds, then
 // compare masks) and the band, which stays until the next cut merge sets it.
 #pragma once
@@ -159,7 +159,7 @@ class LiCut {
 
   // The next cut merge is a part of a wide band merge whose window [skip, end) of its `count` lists
   // comes into inAll in chunks (list i at i * (end - skip), a multiple of 32 pairs): CutAtThreshold
-  // compares it with the band's edges, BandsInWindow (or SkipWindow) reads the result.
+  // compares it with the band's edges, WindowBand reads the result (EndWindow(0): none).
   __aicore__ inline void ExpectWindow(const AscendC::LocalTensor<float>& inAll, uint32_t count, uint32_t skip, uint32_t end) {
     winAll_ = inAll;
     windowLists_ = count;
@@ -167,30 +167,27 @@ class LiCut {
     winEnd_ = end;
   }
 
-  // A window that no BandsInWindow reads: its compares' events are waited for all the same.
-  __aicore__ inline void SkipWindow() {
-    for (uint32_t c = 0; c * WindowChunkLists(windowLists_) < windowLists_; ++c)
-      AscendC::WaitFlag<AscendC::HardEvent::V_S>(kEvWindow + int32_t(c));
-    windowLists_ = 0;
+  // A part of a wide band merge (ExpectWindow), list i (lists in order from 0; the first list of a
+  // chunk waits for its compares): whether its window holds its band, and for the last part every
+  // entry at or above the threshold (those below it rank past k): the window's first pair ranks above
+  // the band (or the window starts at pair 0), and its last pair below the band (or the list ends in
+  // it). Where the band is, is counted as in CountQuantiles: per chunk one compare with each edge
+  // (CompareWindow), then per list the set bits that open its 64-bit words (~2 UB reads a list where
+  // two binary searches took ~12). Sets lo / hi: the band's pairs in list i's window. The caller
+  // merges the bands found while the scalar reads the next lists (LiMerger::WindowBandMerge), and
+  // ends with EndWindow.
+  __aicore__ inline bool WindowBand(uint32_t i, uint32_t fullLen, uint32_t& lo, uint32_t& hi) {
+    const uint32_t words = (winEnd_ - winSkip_) / 32, per = WindowChunkLists(windowLists_);
+    if (i % per == 0) AscendC::WaitFlag<AscendC::HardEvent::V_S>(kEvWindow + int32_t(i / per));
+    return BandInWindow(fullLen, i * words, lo, hi);
   }
 
-  // A part of a wide band merge (ExpectWindow): whether the window of every cut list holds its band,
-  // and for the last part every entry at or above the threshold (those below it rank past k): the
-  // window's first pair ranks above the band (or the window starts at pair 0), and its last pair below
-  // the band (or the list ends in it). Where the band is, is counted as in CountQuantiles: per chunk
-  // one compare with each edge (CompareWindow), then per list the set bits that open its 64-bit words
-  // (~2 UB reads a list where two binary searches took ~12). Sets los / his: the band's pairs in list
-  // i's window.
-  __aicore__ inline bool BandsInWindow(const uint32_t* lens, uint32_t* los, uint32_t* his) {
-    using namespace AscendC;
-    const uint32_t words = (winEnd_ - winSkip_) / 32, per = WindowChunkLists(windowLists_);
-    bool inWindow = true;  // every chunk's event is waited for, even past a list that fails
-    for (uint32_t i = 0; i < windowLists_; ++i) {
-      if (i % per == 0) WaitFlag<HardEvent::V_S>(kEvWindow + int32_t(i / per));
-      inWindow = inWindow && BandInWindow(lens[i], i * words, los[i], his[i]);
-    }
+  // After WindowBand of lists [0, next): the events of the chunks no list opened are waited for too.
+  __aicore__ inline void EndWindow(uint32_t next) {
+    const uint32_t per = WindowChunkLists(windowLists_);
+    for (uint32_t c = CeilDiv(next, per); c * per < windowLists_; ++c)
+      AscendC::WaitFlag<AscendC::HardEvent::V_S>(kEvWindow + int32_t(c));
     windowLists_ = 0;
-    return inWindow;
   }
 
  private:
@@ -212,7 +209,7 @@ class LiCut {
     }
   }
 
-  // BandsInWindow for one list (its compare bits from word w0, its cut length fullLen): whether its
+  // WindowBand for one list (its compare bits from word w0, its cut length fullLen): whether its
   // window holds its band, and where (lo / hi: the band's pairs in the window).
   __aicore__ inline bool BandInWindow(uint32_t fullLen, uint32_t w0, uint32_t& lo, uint32_t& hi) {
     const uint32_t width = winEnd_ - winSkip_, words = width / 32, len = fullLen < winEnd_ ? fullLen : winEnd_;
@@ -268,7 +265,8 @@ class LiCut {
         in += q;
         left -= q - 1;
       }
-      PipeBarrier<PIPE_V>();
+      // (the last round's result is read after CutAtThreshold's V -> S event, which waits for it too)
+      if (out > 1) PipeBarrier<PIPE_V>();
       runs = out;
       src = dst;
       toA = !toA;

@@ -181,13 +181,13 @@ class LiMerger {
     // is loaded again. Up to 4 lists: each its own estimate into in_[i] (LiSpecPairs); a wide
     // merge: pairs [winSkip, wideSpec) of every list, one strided copy into inAll_ (list i at
     // i * (wideSpec - winSkip)); a part of a band merge takes only the window its bands are
-    // expected in (LiWindowSkip / LiWindowEnd, LiCut::BandsInWindow), other merges start at pair 0.
+    // expected in (LiWindowSkip / LiWindowEnd, LiCut::WindowBand), other merges start at pair 0.
     uint32_t spec[4] = {0, 0, 0, 0};
     // (no further than every list's head: a list's tail may be on its way, WriteTail)
     const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
     const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
     const uint32_t wideSpec = winEnd < wideHead ? winEnd : wideHead, winWidth = wideSpec > winSkip ? wideSpec - winSkip : 0;
-    // A part of a band merge compares its window chunk by chunk (LiCut::BandsInWindow).
+    // A part of a band merge compares its window chunk by chunk (LiCut::WindowBand).
     const bool probe = winWidth > 0 && winWidth % 32 == 0 && m.dst < 0 && cut && t_->outChunk < k;
     if (winWidth > 0) LoadWindow(m, winSkip, winWidth, probe ? LiCut::WindowChunkLists(uint32_t(m.count)) : uint32_t(m.count), probe);
     // A part of a band merge above the last needs a list only down to its band's lower edge: about
@@ -234,17 +234,13 @@ class LiMerger {
       }
       ResolveTail(tails);
       if (tails) WaitTails();
-      uint32_t bandLos[kLiMaxWideLists], bandHis[kLiMaxWideLists];
-      if (probe && need > 4 * pairs) cut_.SkipWindow();
-      if (probe && need <= 4 * pairs && cut_.BandsInWindow(lens, bandLos, bandHis)) {
-        TailWritten();
-        LocalTensor<float> lists[kLiMaxWideLists];
-        uint32_t skips[kLiMaxWideLists];
-        for (int32_t i = 0; i < m.count; ++i) {
-          lists[i] = inAll_[uint32_t(i) * winWidth * kPairFloats];
-          skips[i] = winSkip;
-        }
-        n = BandMerge(lists, lens, uint32_t(m.count), from, skips, bandLos, bandHis);
+      if (probe && need > 4 * pairs) cut_.EndWindow(0);
+      bool windowed = false;
+      if (probe && need <= 4 * pairs) {
+        TailWritten();  // (before the band's first merges write phase 2's late region)
+        windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
+      }
+      if (windowed) {
       } else if (need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
         if (winWidth > 0 && band) {  // LiCut::CompareWindow compared the window: before the reload overwrites it
@@ -472,52 +468,86 @@ class LiMerger {
   // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
   // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
   // round instead of all of them, for two binary searches per list.
-  // (los / his, when given: each list's band, its pairs [los[i], his[i]) of lists[i], LiCut::BandsInWindow.)
   __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
-                                       uint32_t& from, const uint32_t* skip, const uint32_t* los = nullptr,
-                                       const uint32_t* his = nullptr) {
+                                       uint32_t& from, const uint32_t* skip) {
     using namespace AscendC;
     SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
     WaitFlag<HardEvent::MTE2_S>(0);
-    LocalTensor<float> run[kLiMaxWideLists];
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = 0, total = 0;
+    StartBand();
     from = 0;
     for (uint32_t i = 0; i < count; ++i) {
       // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
       const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = los != nullptr ? los[i] : cut_.BandFrom(lists[i], len);
-      const uint32_t hi = his != nullptr ? his[i] : cut_.BandTo(lists[i], len, lo);
+      const uint32_t lo = cut_.BandFrom(lists[i], len), hi = cut_.BandTo(lists[i], len, lo);
       from += s + lo;
-      if (hi <= lo) continue;
-      run[runs] = lists[i][lo * kPairFloats];  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
-      runLens[runs++] = hi - lo;
-      total += hi - lo;
+      if (hi > lo) AddBandRun(lists[i][lo * kPairFloats], hi - lo);  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
     }
-    if (runs == 0) return 0;
-    // First round: the bands' runs (any pair offset), 4 at a time, into 32-byte aligned runs of merged_.
-    uint32_t out = 0, at = 0;
-    for (uint32_t in = 0; in < runs; in += 4) {
-      const uint32_t q = runs - in < 4 ? runs - in : 4;
-      const uint32_t len = MergeRuns(merged_[at * kPairFloats], &run[in], &runLens[in], q);
-      runLens[out] = len;
-      starts[out++] = at;
-      at += AlignUp(len + (q == 1 ? 1 : 0), 4);  // a single run's (-inf, -1) pair too
+    return FinishBand();
+  }
+
+  // BandMerge of a part of a wide band merge from its window (LiCut::WindowBand: list i's pairs
+  // [skip, skip + width) at inAll_[i * width]): the band's first merges are issued as its lists'
+  // bands are read, so the vector unit merges while the scalar reads the next lists (B = 1 x 8K:
+  // 32 lists, ~150 cycles of reads). False when a list's band is not in its window (the merges
+  // issued are then dropped: the caller loads the lists and runs BandMerge).
+  __aicore__ inline bool WindowBandMerge(const uint32_t* lens, uint32_t count, uint32_t skip, uint32_t width, uint32_t& from,
+                                         uint32_t& n) {
+    StartBand();
+    from = 0;
+    uint32_t i = 0, lo = 0, hi = 0;
+    for (; i < count && cut_.WindowBand(i, lens[i], lo, hi); ++i) {
+      from += skip + lo;
+      if (hi > lo) AddBandRun(inAll_[(i * width + lo) * kPairFloats], hi - lo);
     }
+    cut_.EndWindow(i < count ? i + 1 : count);
+    if (i < count) return false;
+    n = FinishBand();
+    return true;
+  }
+
+  // A band merge's first round, run by run (AddBandRun): every 4 runs (any pair offset) are merged
+  // at once into a 32-byte aligned run of merged_; FinishBand merges the others, then rounds of 4-way
+  // merges between merged_ and inAll_ (MergeRound) down to one run, which ends in merged_; returns
+  // the band's pairs.
+  __aicore__ inline void StartBand() {
+    pending_ = 0;
+    bandRuns_ = 0;
+    bandAt_ = 0;
+    bandTotal_ = 0;
+  }
+  __aicore__ inline void AddBandRun(const AscendC::LocalTensor<float>& run, uint32_t len) {
+    pendingRun_[pending_] = run;
+    pendingLen_[pending_++] = len;
+    bandTotal_ += len;
+    if (pending_ == 4) MergePending();
+  }
+  __aicore__ inline void MergePending() {
+    if (pending_ == 0) return;
+    const uint32_t len = MergeRuns(merged_[bandAt_ * kPairFloats], pendingRun_, pendingLen_, pending_);
+    bandLens_[bandRuns_] = len;
+    bandStarts_[bandRuns_++] = bandAt_;
+    bandAt_ += AlignUp(len + (pending_ == 1 ? 1 : 0), 4);  // a single run's (-inf, -1) pair too
+    pending_ = 0;
+  }
+  __aicore__ inline uint32_t FinishBand() {
+    using namespace AscendC;
+    MergePending();
+    if (bandRuns_ == 0) return 0;
     PipeBarrier<PIPE_V>();
-    // Then rounds of 4-way merges between merged_ and inAll_ (MergeRound), ending in merged_.
     LocalTensor<float> src = merged_;
     bool inMerged = true;
+    uint32_t out = bandRuns_;
     while (out > 1) {
       const LocalTensor<float> dst = inMerged ? inAll_ : merged_;
-      out = MergeRound(dst, src, runLens, starts, out, 1, t_->sparseCount);
+      out = MergeRound(dst, src, bandLens_, bandStarts_, out, 1, t_->sparseCount);
       src = dst;
       inMerged = !inMerged;
     }
     if (!inMerged) {  // the last run starts at pair 0 of inAll_
-      DataCopy(merged_, src, AlignUp(runLens[0], 4) * kPairFloats);
+      DataCopy(merged_, src, AlignUp(bandLens_[0], 4) * kPairFloats);
       PipeBarrier<PIPE_V>();
     }
-    return total;
+    return bandTotal_;
   }
 
   // Up to 4 sorted runs at any pair offset -> dst (32-byte aligned), stable (queue order). A single
@@ -567,6 +597,10 @@ class LiMerger {
   bool tailLazy_ = false;       // the tail waits for the core's first merge (ResolveTail)
   bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
+  // A band merge's runs (StartBand .. FinishBand): up to 3 not merged yet, and the first round's output.
+  AscendC::LocalTensor<float> pendingRun_[4];
+  uint32_t pendingLen_[4] = {0, 0, 0, 0}, pending_ = 0;
+  uint32_t bandLens_[kLiMaxWideLists], bandStarts_[kLiMaxWideLists], bandRuns_ = 0, bandAt_ = 0, bandTotal_ = 0;
   AscendC::LocalTensor<float> emptyPair_;  // (-inf, -1) pairs: the second queue of a band's single run
   AscendC::LocalTensor<float> merged_, inAll_, outScores_;
   AscendC::LocalTensor<float> in_[4];
