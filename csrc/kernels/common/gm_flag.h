@@ -30,8 +30,10 @@ namespace ascend_glm5 {
 
 // Atomically adds delta to the int32 counter at flag[0]. Every GM write this core issued before (MTE3) is
 // visible to a core that reads the new value. scratch: 32 B of UB (VECCALC / VECOUT), free to overwrite.
+// `waitCopy` false: the scalar goes on while the add's copy runs, and the caller waits for MTE3
+// (an MTE3 -> S event set after the call) before anything writes scratch again.
 __aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int32_t delta,
-                                 const AscendC::LocalTensor<int32_t>& scratch) {
+                                 const AscendC::LocalTensor<int32_t>& scratch, bool waitCopy = true) {
   // The core's earlier GM writes complete before the add is issued: MTE3 executes its instruction
   // queue in order (同步控制简介.md), and the barrier also waits for their completion, as the soft
   // SyncAll's PipeBarrier<PIPE_ALL> does before its count is written (kernel_operator_sync_impl.h;
@@ -49,6 +51,7 @@ __aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int
   AscendC::emu::GmFlagSignal(flag.GetPhyAddr(), delta);
 #endif
   AscendC::SetAtomicNone();  // SetAtomicAdd.md: switch it off after the add
+  if (!waitCopy) return;
   // The copy has read scratch before the caller may write it again.
   const event_t mte3ToS = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::MTE3_S));
   AscendC::SetFlag<AscendC::HardEvent::MTE3_S>(mte3ToS);

@@ -131,6 +131,7 @@ class LiMerger {
     AscendC::DataCopyPad(lists_.pairs[lists_.Slot(tailSlot_) + kLiListHeaderFloats + tailHead_ * kPairFloats],
                          tailList_[tailHead_ * kPairFloats],
                          AscendC::DataCopyExtParams(1, (tailCount_ - tailHead_) * kPairFloats * 4, 0, 0, 0));
+    tailCopied_ = true;
   }
 
   // A tail left for the core's first merge (tailLazy_, Run): written (its full merge first) if
@@ -145,16 +146,25 @@ class LiMerger {
   }
 
   // Once per launch with list tails (tailFlagOffset), before the core writes phase 2's late region or
-  // waits for the tails: its own tail is in GM (GmFlagAdd waits for it), count it.
+  // waits for the tails: its own tail is in GM (GmFlagAdd orders it before the add), count it. The
+  // scalar goes on while the add's copy runs (B = 1 x 32K: it waited ~35 cycles for it before every
+  // part's band merge); only the vector unit waits for MTE3, and only when the tail was copied (from
+  // the late region, which it writes next). flagScratch_ is written again only by WaitTails, after
+  // an MTE3 -> S event.
   __aicore__ inline void TailWritten() {
     if (t_->tailFlagOffset == 0 || tailCounted_) return;
     tailCounted_ = true;
-    GmFlagAdd(tailFlag_, 1, flagScratch_);
+    GmFlagAdd(tailFlag_, 1, flagScratch_, false);
+    if (!tailCopied_) return;
+    AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
   }
 
   // Every vector core's tail is in GM.
   __aicore__ inline void WaitTails() {
     TailWritten();
+    AscendC::SetFlag<AscendC::HardEvent::MTE3_S>(0);  // the add's copy has read flagScratch_
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(0);
     GmFlagWaitAtLeast(tailFlag_, int32_t(2 * t_->blockDim), flagScratch_);
   }
 
@@ -594,6 +604,7 @@ class LiMerger {
   uint32_t tailCount_ = 0, tailHead_ = 0;
   RunningTopK* tailRest_ = nullptr;  // its top-k, when the list's full merge follows SyncAll (FinalFlushRest)
   bool tailCounted_ = false;
+  bool tailCopied_ = false;     // WriteTail copied the tail out of the late region
   bool tailLazy_ = false;       // the tail waits for the core's first merge (ResolveTail)
   bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
