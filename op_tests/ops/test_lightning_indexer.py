@@ -554,6 +554,22 @@ def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
         assert cpu_module().last_launch()["block_dim"] == (20 if keys > 8192 else 16)
 
 
+@pytest.mark.parametrize("keys, stretch", [(8192, (30, 230)), (8192, (7200, 7400)), (30001, (27100, 27400))])
+def test_decode_band_merged_while_its_window_is_read(keys, stretch):
+    # A part of a wide band merge issues its band's first merges (4 lists' bands at a time) while the
+    # scalar reads the next lists' bands from the window's compare bits (LiMerger::WindowBandMerge). A
+    # stretch of 200-300 keys scaled by 4 (weights >= 0) in one list puts its bands far below the
+    # windows: in list 0 the parts fail before any merge is issued (every chunk's compares are waited
+    # for after it), in the last chunk (list 28 of 32, ~36 of 40) after most merges were issued, which
+    # are dropped: the parts load every list and merge again. At 30001 keys that list is read past its
+    # head: every tail is copied and counted (the vector unit waits for its copy, the scalar for the
+    # add's before the poll).
+    q, k, w = _decode_row(keys, 32, seed=keys + stretch[0], stretch=stretch)
+    with emulated_soc("Ascend910B3"):
+        got = check(q, k, w, sparse_count=2048, return_value=True)
+    _assert_decode_row(got, q, k, w, 2048, stretch=stretch, more_than=8 * 16)
+
+
 @pytest.mark.parametrize(
     "rows, keys, sparse_count, distinct",
     [(1, 8192, 2048, None), (1, 8192, 2048, 11), (1, 4096, 256, None), (1, 30001, 2048, None), (10, 8192, 2048, None)],
