@@ -182,7 +182,7 @@ double EntriesAboveEdge(uint32_t j, uint32_t step, uint32_t lists) {
 // [skip, end) of every list, around where its band is expected (each list's share of the entries
 // above the band's edges, by keys seen, three standard deviations and 4 pairs out, in whole 32-pair
 // words); the last part ends where its list reaches the threshold (entries below it are past rank
-// k). The kernel checks every list's band against the window (LiCut::BandsInWindow) and loads
+// k). The kernel checks every list's band against the window (LiCut::WindowBand) and loads
 // all lists from their first pair when one misses.
 // A window's first pair: a multiple of 4 (32 bytes) below the lists' lowest expected band start,
 // not of 32 (li-decode3: B = 1 x 32K 16,671 -> 16,591 cycles, 128K 46,535 -> 46,298; 16: 16,643 /

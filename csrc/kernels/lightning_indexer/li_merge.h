@@ -250,8 +250,7 @@ class LiMerger {
         TailWritten();  // (before the band's first merges write phase 2's late region)
         windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
       }
-      if (windowed) {
-      } else if (need <= 4 * pairs) {
+      if (!windowed && need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
         if (winWidth > 0 && band) {  // LiCut::CompareWindow compared the window: before the reload overwrites it
           SetFlag<HardEvent::V_MTE2>(0);
@@ -266,7 +265,7 @@ class LiMerger {
         } else {
           MergeTree(lens, starts, uint32_t(m.count));
         }
-      } else {
+      } else if (!windowed) {
         band = false;  // every part of the row decides alike (the same lens): all merge in full
         TailWritten();
         MergeChain(m, lens);
