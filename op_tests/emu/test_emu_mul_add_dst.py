@@ -31,6 +31,16 @@ def sizes(dst_t, src_t):
     return np.dtype(NP[dst_t]).itemsize, np.dtype(NP[src_t]).itemsize
 
 
+def assert_lanes_of_bits(emu, got, s0, s1, dst, dst_t, src_t, bits, srep):
+    """Two repeats under a bit mask: each active lane is mla_ref of its src lanes (src repeat srep blocks)."""
+    d_b, s_b = sizes(dst_t, src_t)
+    r, lane = emu.active_lanes(256 // d_b, 2, bits=bits)
+    di, si = emu.elem_index(r, lane, d_b), emu.elem_index(r, lane, s_b, 1, srep)
+    want = dst.copy()
+    want[di] = mla_ref(s0[si], s1[si], dst[di], dst_t)
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("dst_t,src_t", PAIRS)
 @pytest.mark.parametrize("count", [1, 77, 300])
 def test_mul_add_dst_count_form(emu, dst_t, src_t, count):
@@ -62,11 +72,7 @@ def test_mul_add_dst_mask_forms_with_strides(emu, dst_t, src_t):
     srep = 4 if s_b < d_b else 8
     got, _ = emu.vec("MulAddDst", dst_t, dtype2=src_t, in0=s0, in1=s1, out=dst, form="bits", bits=bits, repeat=2,
                      src0_rep=srep, src1_rep=srep)
-    r, lane = emu.active_lanes(lanes, 2, bits=bits)
-    di, si = emu.elem_index(r, lane, d_b), emu.elem_index(r, lane, s_b, 1, srep)
-    want = dst.copy()
-    want[di] = mla_ref(s0[si], s1[si], dst[di], dst_t)
-    np.testing.assert_array_equal(got, want)
+    assert_lanes_of_bits(emu, got, s0, s1, dst, dst_t, src_t, bits, srep)
 
 
 @pytest.mark.parametrize("dst_t,src_t", PAIRS)
@@ -84,11 +90,7 @@ def test_mul_add_dst_without_set_mask_runs_under_the_registers(emu, dst_t, src_t
     bits = ((1 << 10) - 1 | (1 << 63 if lanes == 64 else 0), 1 << 63 if lanes == 128 else 0)
     got, _ = emu.vec("MulAddDst", dst_t, dtype2=src_t, in0=s0, in1=s1, out=dst, form="mask_regs", bits=bits, repeat=2,
                      src0_rep=srep, src1_rep=srep)
-    r, lane = emu.active_lanes(lanes, 2, bits=bits)
-    di, si = emu.elem_index(r, lane, d_b), emu.elem_index(r, lane, s_b, 1, srep)
-    want = dst.copy()
-    want[di] = mla_ref(s0[si], s1[si], dst[di], dst_t)
-    np.testing.assert_array_equal(got, want)
+    assert_lanes_of_bits(emu, got, s0, s1, dst, dst_t, src_t, bits, srep)
 
 
 @pytest.mark.parametrize("dst_t,src_t", PAIRS)
