@@ -1185,6 +1185,41 @@ def test_split_rows_sorted_in_steps():
     assert len(equal) >= 2
 
 
+def test_sparse_rows_sorted_in_steps_with_many_items():
+    # A split launch at 64 heads with more than 3 items a core whose rows see between 4 x K and
+    # 16 x K keys (as GLM-5 B = 64 at 32K): their lists are sorted in steps too (kSfaSortStepsSparse),
+    # and their slots do not carry kSfaSlotEarlyRows, so the cube scores every tile in two passes.
+    # 80 rows of 1024 ids (8 tiles each, more than 3 items a core over 24 cores) as 4 sequences of
+    # 20 query tokens (causal: every row sees 4,181 to 6,900 keys). The ids are shuffled within each
+    # 64-position grain, so an item sorted in steps gathers the same list as with each grain's ids
+    # in increasing order, and a row whose items were all sorted gives bit-equal outputs.
+    g = torch.Generator().manual_seed(131)
+    heads, k, per = 64, 1024, 20
+    kv_lens = [4200 + 900 * b for b in range(4)]
+    rows = per * len(kv_lens)
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g)
+    ordered = idx.clone().reshape(rows, k // 64, 64).sort(-1).values.reshape(rows, 1, k)
+
+    def run(ids):
+        return check(q, key, ids, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
+                     layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
+                     actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+    shuffled = run(idx)
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
+    in_order = run(ordered)
+
+    def row(outs, r):  # attention_out [T1, N1, 512], softmax_max / softmax_sum [1, T1, N1]
+        return [outs[0][r], outs[1][0, r], outs[2][0, r]]
+
+    equal = [r for r in range(rows) if all(torch.equal(a, b) for a, b in zip(row(shuffled, r), row(in_order, r)))]
+    assert len(equal) >= 20  # 38 of 80
+
+
 @pytest.mark.parametrize("heads", [16, 64])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
 def test_plan_opens_with_core_heads(heads, combined):

@@ -34,8 +34,16 @@ bool SortsRow(int32_t end, uint32_t sparseCount) {
 // many keys per selected one: at GLM-5's 8K contexts (2048 of 8192) about a quarter of a sorted
 // list's neighbours are contiguous, which takes ~14 % of the cube's row copies off (sfa-sort).
 constexpr uint32_t kStepSortMaxKeysPerSelected = 4;
-bool StepSortsRow(int32_t end, uint32_t sparseCount) {
-  return end > 0 && uint64_t(end) <= uint64_t(kStepSortMaxKeysPerSelected) * sparseCount;
+// Sparser rows up to this many keys per selected one are sorted in steps too, but their tiles keep
+// main's issue order (kSfaSortStepsSparse): at GLM-5's 32K (1 in 16) ~6 % of a sorted list's
+// neighbours are contiguous, ~8 copies fewer a tile; the cube's row copies bound those tiles
+// (GLM-5 decode B = 64, 32K, cycles: 249,968 unsorted, 247,437 sorted, 253,252 sorted with
+// kSfaSlotEarlyRows; sfa-sort32).
+constexpr uint32_t kSparseStepSortMaxKeysPerSelected = 16;
+int32_t StepSortMark(int32_t end, uint32_t sparseCount) {
+  if (end <= 0) return 0;
+  if (uint64_t(end) <= uint64_t(kStepSortMaxKeysPerSelected) * sparseCount) return kSfaSortSteps;
+  return uint64_t(end) <= uint64_t(kSparseStepSortMaxKeysPerSelected) * sparseCount ? kSfaSortStepsSparse : 0;
 }
 
 // The merge of split rows (SfaMerge::Combine) gives vector core v the (split, head) units
@@ -258,7 +266,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   if (split && SfaStepSortFits(p.heads) && t.aivRows > 0) {
     for (uint32_t r = 0; r < p.numRows; ++r) {
       const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
-      if (StepSortsRow(end, p.sparseCount)) table[size_t(r) * kSfaRecordWords + 3] = kSfaSortSteps;
+      table[size_t(r) * kSfaRecordWords + 3] = StepSortMark(end, p.sparseCount);
     }
   }
 

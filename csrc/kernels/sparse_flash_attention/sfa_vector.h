@@ -254,9 +254,11 @@ class SfaVector {
       // Sorted in steps when the current item's tiles give each step a tile of its own (B = 16, 8K,
       // cycles: up to 3 steps a tile over short items 81,113 -> 82,425); posted once sorted (SortStep).
       aivRows = plan_.AivRows(row);
-      if (row.sorted == kSfaSortSteps && count > 1 && sortWindow_ >= SfaRowSorter::Steps(count)) {
+      if ((row.sorted == kSfaSortSteps || row.sorted == kSfaSortStepsSparse) && count > 1 &&
+          sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
         sortSlot_ = Pending{int32_t(scan_), count, aivRows};
+        sortKind_ = row.sorted;
         return int32_t(scan_++);
       }
       if (gatherFree) KeepList(int32_t(scan_));
@@ -282,12 +284,13 @@ class SfaVector {
     listInUb_ = item;
   }
 
-  // The next item's list sorted in steps (kSfaSortSteps), one per tile of the current item after
-  // its softmax and Accumulate, where the vector unit is idle (a 2,048-row sort is ~5,100 cycles
-  // of V: at once, it would hold up the softmax behind it). The first step waits for the tile-0
-  // Accumulate, which finalises the previous item in the stage. NextItem sorts only where the
-  // current item's tiles - 2 tiles hold every step: the vector cores gather kSfaGatherAhead tiles
-  // ahead, so the sorted item's first tile at tile tiles - 2. The list is posted once sorted.
+  // The next item's list sorted in steps (kSfaSortSteps / kSfaSortStepsSparse), one per tile of
+  // the current item after its softmax and Accumulate, where the vector unit is idle (a 2,048-row
+  // sort is ~5,100 cycles of V: at once, it would hold up the softmax behind it). The first step
+  // waits for the tile-0 Accumulate, which finalises the previous item in the stage. NextItem
+  // sorts only where the current item's tiles - 2 tiles hold every step: the vector cores gather
+  // kSfaGatherAhead tiles ahead, so the sorted item's first tile at tile tiles - 2. The list is
+  // posted once sorted.
   __aicore__ inline void SortStep() {
     if (!sorter_.Pending()) return;
     sorter_.Step();
@@ -306,13 +309,13 @@ class SfaVector {
     WaitFlag<HardEvent::MTE3_V>(0);
     SetFlag<HardEvent::MTE3_MTE2>(0);
     WaitFlag<HardEvent::MTE3_MTE2>(0);
-    PostSlot(sortSlot_.item, sortSlot_.count, SlotShare(kSfaSortSteps, sortSlot_.aivRows), false);
+    PostSlot(sortSlot_.item, sortSlot_.count, SlotShare(sortKind_, sortSlot_.aivRows), false);
   }
 
   // A work slot's word 2: the vector cores' rows of a full tile, and kSfaSlotEarlyRows where the
-  // row is marked to be sorted in steps in a launch of more than 3 items a core (GLM-5 decode
-  // B = 64 at 8K), whose tiles mostly come in runs: the cube's MTE2 then has the slack to take
-  // every tile's own rows earlier (sfa_cube.h GatherSome).
+  // row is marked kSfaSortSteps (not kSfaSortStepsSparse) in a launch of more than 3 items a core
+  // (GLM-5 decode B = 64 at 8K), whose tiles mostly come in runs: the cube's MTE2 then has the
+  // slack to take every tile's own rows earlier (sfa_cube.h GatherSome).
   __aicore__ inline int32_t SlotShare(int32_t sorted, uint32_t aivRows) const {
     return int32_t(aivRows) | (itemFirst_ && sorted == kSfaSortSteps ? kSfaSlotEarlyRows : 0);
   }
@@ -654,6 +657,7 @@ class SfaVector {
   Pending fifo_[kFifo] = {};
   SfaRowSorter sorter_;
   Pending sortSlot_ = {-1, 0, 0};  // the item being sorted, posted when its sort is done
+  int32_t sortKind_ = 0;     // the pending sort's row mark (kSfaSortSteps / kSfaSortStepsSparse)
   uint32_t sortWindow_ = 0;  // tiles of the current item to sort an item selected now on
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
   SfaTile gatherTile_;

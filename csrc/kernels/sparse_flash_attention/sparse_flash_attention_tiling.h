@@ -146,6 +146,10 @@ constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { ret
 // holds it at N1 <= 64.
 constexpr int32_t kSfaSortWhole = 1;
 constexpr int32_t kSfaSortSteps = 2;
+// kSfaSortStepsSparse: sorted as kSfaSortSteps (rows that see up to 16 x K keys: GLM-5's 32K), but
+// their slots never carry kSfaSlotEarlyRows: their tiles take ~8 fewer of 128 copies, still bound
+// by the cube's row copies (sfa-sort32).
+constexpr int32_t kSfaSortStepsSparse = 3;
 constexpr uint32_t kSfaSortScratchBytes = 32 * 1024;  // rows and keys of 2048, then 2048 pairs
 constexpr bool SfaSortFits(uint32_t heads) { return heads >= 64; }
 constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
