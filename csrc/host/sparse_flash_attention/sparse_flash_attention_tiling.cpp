@@ -35,10 +35,10 @@ bool SortsRow(int32_t end, uint32_t sparseCount) {
 // list's neighbours are contiguous, which takes ~14 % of the cube's row copies off (sfa-sort).
 constexpr uint32_t kStepSortMaxKeysPerSelected = 4;
 // Sparser rows up to this many keys per selected one are sorted in steps too, but their tiles keep
-// main's issue order (kSfaSortStepsSparse): at GLM-5's 32K (1 in 16) ~6 % of a sorted list's
-// neighbours are contiguous, ~8 copies fewer a tile; the cube's row copies bound those tiles
-// (GLM-5 decode B = 64, 32K, cycles: 249,968 unsorted, 247,437 sorted, 253,252 sorted with
-// kSfaSlotEarlyRows; sfa-sort32).
+// the unsorted rows' issue order (kSfaSortStepsSparse: no kSfaSlotEarlyRows, so the cube scores in
+// two passes): at GLM-5's 32K (1 in 16) ~6 % of a sorted list's neighbours are contiguous, ~8
+// copies fewer a tile, and the cube's row copies still bound those tiles (GLM-5 decode B = 64, 32K,
+// cycles: 249,968 unsorted, 247,437 sorted, 253,252 sorted with kSfaSlotEarlyRows; sfa-sort32).
 constexpr uint32_t kSparseStepSortMaxKeysPerSelected = 16;
 int32_t StepSortMark(int32_t end, uint32_t sparseCount) {
   if (end <= 0) return 0;
