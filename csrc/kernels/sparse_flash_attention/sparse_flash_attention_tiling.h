@@ -46,7 +46,7 @@ struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
   int32_t end;      // visible key tokens [0, end) after sparse_mode; <= 0: nothing to attend
-  int32_t sorted;   // kSfaSortWhole / kSfaSortSteps: its selected cache rows are sorted into runs (host)
+  int32_t sorted;   // kSfaSortWhole / kSfaSortSteps / kSfaSortStepsSparse: its selected rows sorted into runs (host)
 };
 struct SfaItem {
   int32_t row;
