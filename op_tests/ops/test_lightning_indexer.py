@@ -536,6 +536,20 @@ def test_decode_final_merge_parts_load_band_windows(keys, distinct):
         _check_key_classes(q, k, w, distinct, sparse_count=2048)  # random keys: near-ties judged by check()
 
 
+@pytest.mark.parametrize("keys, distinct, seed", [(8192, None, 3), (8192, None, 7), (8192, 700, 0), (30001, None, 5), (30001, 900, 0)])
+def test_decode_band_edges_placed_by_the_host(keys, distinct, seed):
+    # One row over the Ascend910B3's AI cores, merged in one step in 32 parts, each band's two edges
+    # placed by the host in the plan (LiPlan::BandEdges): at equal expected ranks, between two merged
+    # quantiles by a fraction, the first parts' above the first merged quantile, extrapolated from its
+    # gap to the ninth. Random keys (32 lists of 256 keys; 40 lists of unequal length) and keys in 700
+    # / 900 classes (a score shared by ~12 / ~33 keys: merged quantiles tie, an edge then is one of
+    # them). Parts p and p + 1 read the same code for their shared edge, in order: no entry is lost or
+    # merged twice.
+    q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + seed + (distinct or 0))
+    with emulated_soc("Ascend910B3"):
+        _check_key_classes(q, k, w, distinct, sparse_count=2048)
+
+
 @pytest.mark.parametrize("keys, distinct, stretch", [(30001, None, None), (30001, 13, None), (8192, None, (5000, 5300))])
 def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
     # One row over the Ascend910B3's AI cores, merged in one step in 32 parts: a part's window of the

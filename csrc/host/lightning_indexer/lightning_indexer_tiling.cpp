@@ -171,11 +171,133 @@ uint32_t WideQuantRun(const LiMerge& m, const std::vector<uint32_t>& listKeys, u
   return LiWideQuantRun(k, uint32_t(m.count), longest, total);
 }
 
-// Expected entries of a row's wide band merge at or above the edge at merged quantile j (of lists
-// with quantile step `step`): j + 1 quantiles vouch for `step` each, and each list holds about half
-// a step more between its last quantile at or above the edge and the edge.
-double EntriesAboveEdge(uint32_t j, uint32_t step, uint32_t lists) {
-  return double(step) * (j + 1) + lists * (step - 1) / 2.0;
+// The band edges of a final merge in parts (LiPackEdge), per edge p of `parts` (0 .. parts; part p
+// takes [edge p + 1, edge p)) its code and, for a wide merge, the entries expected above it (the
+// threshold's at p = parts) and whether it lies above the first merged quantile.
+struct BandEdges {
+  std::vector<int32_t> code;
+  std::vector<double> rank;
+  std::vector<bool> top;
+};
+
+int32_t EdgeCoef(double c) {
+  return static_cast<int32_t>(std::lround(std::clamp(c, -1.0, 31.0) * kLiEdgeCoefScale));
+}
+
+// The rank rule (a merge of up to 4 lists): edge p at merged quantile p x ranks / parts, less an
+// allowance for the entries each list holds between its last quantile above the edge and the edge.
+constexpr uint32_t kEdgeListsDiv = 4;
+// The last part's band reaches down to the threshold, a bound below the k-th best by up to a quantile
+// step per list, so it held the most entries (~180 at B = 1 x 8K, about twice a middle part's) and its
+// window the most pairs: its upper edge sits this many merged quantiles lower, part of its band going
+// to the part before it (B = 1 x 8K, the last part 7,513 -> 7,396 cycles; 0 / 1 / 2 / 3 / 4: 7,513 /
+// 7,465 / 7,465 / 7,465 / 7,536, the limit then another part; 32K and 128K unchanged).
+constexpr uint32_t kLastBandLower = 2;
+uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
+  const uint32_t r = part * ranks / parts, below = 1 + lists / kEdgeListsDiv;
+  const uint32_t j = r > below ? r - below : 0;
+  if (part + 1 != parts) return j;
+  // the last part's edge lowered, no lower than the rank sought's next-to-last quantile (the edge
+  // reads quantiles j and j + 1 of the merged ones, at least `ranks` of them), and never above j
+  const uint32_t lowest = ranks > 1 ? ranks - 2 : 0;
+  const uint32_t lowered = r + kLastBandLower > below ? r + kLastBandLower - below : 0;
+  return std::max(j, std::min(lowered, lowest));
+}
+// Halfway between two merged quantiles; the first parts, whose edges the allowance puts at or above
+// the first merged quantile, above it by kTopAlpha of its gap to the second per quantile of allowance
+// left over: they split the entries above every list's first quantile (up to 15 per list) instead of
+// part 0 merging them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 ->
+// 9.85 at a tenth; a half since the band windows, li-decode2: 8,625 -> 8,532 cycles, 32K 17,077 ->
+// 16,965). kTopAlpha 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles; with the
+// window in chunks (li-b1c) 0.5 / 0.8 / 1.0 / 1.2 / 1.4: 7,718 / 7,645 / 7,589 / 7,556 / 7,552, 32K
+// 15,712 at 1.2.
+constexpr double kEdgeAlpha = 0.5, kTopAlpha = 1.2;
+BandEdges RankRuleEdges(uint32_t ranks, uint32_t parts, uint32_t lists) {
+  BandEdges e;
+  for (uint32_t p = 0; p <= parts; ++p) {
+    const uint32_t j = p < parts ? BandRank(p, ranks, parts, lists) : ranks - 1;
+    const int32_t over = int32_t(1 + lists / kEdgeListsDiv) - int32_t(p * ranks / parts);
+    const bool top = j == 0 && over > 0;
+    e.code.push_back(top ? LiPackEdge(0, 1, EdgeCoef(kTopAlpha * over)) : LiPackEdge(j, j + 1, EdgeCoef(-kEdgeAlpha)));
+  }
+  return e;
+}
+
+// A wide merge's lists as the edges' model sees them: each list's share of the row's keys, its
+// length, the quantile step and the quantiles each list brings to the merge (LiWideQuantRun).
+struct WideLists {
+  std::vector<double> share;
+  std::vector<uint32_t> len;
+  uint32_t step = 0, run = 0, ranks = 0;
+};
+
+// Expected merged quantiles among a wide merge's best r entries, keys exchangeable: list i holds
+// about Poisson(r x share i) of them, and its quantile q (from 1) is its (step x q)-th entry. It does
+// not depend on the scores' distribution, and it is not linear in r: flat over the best few hundred
+// (no list has its first quantile yet), steep where most lists reach it together.
+double QuantilesAmongBest(const WideLists& w, double r) {
+  double n = 0;
+  for (size_t i = 0; i < w.share.size(); ++i) {
+    const double lambda = r * w.share[i];
+    if (lambda <= 0) continue;
+    double logTerm = -lambda, below = 0;  // P(X = e), P(X < e) for X ~ Poisson(lambda), e = 0, 1, ...
+    for (uint32_t e = 0; e < w.step * w.run && e < w.len[i]; ++e) {
+      below += std::exp(logTerm);
+      logTerm += std::log(lambda / (e + 1));
+      if ((e + 1) % w.step == 0) n += std::max(0.0, 1.0 - below);  // quantile (e + 1) / step is among them
+    }
+  }
+  return n;
+}
+// The rank r at which QuantilesAmongBest reaches x (a bisection: it grows with r).
+double RankOfQuantiles(const WideLists& w, double x) {
+  double lo = 0, hi = 0;
+  for (uint32_t len : w.len) hi += len;
+  for (int it = 0; it < 40; ++it) {
+    const double mid = (lo + hi) / 2;
+    (QuantilesAmongBest(w, mid) < x ? lo : hi) = mid;
+  }
+  return hi;
+}
+
+// A wide merge's edges at equal expected ranks: edge p at rank p x R_T / parts (R_T: the
+// threshold's, where the merged quantiles reach the rank sought), at x = QuantilesAmongBest there
+// merged quantiles: between merged quantiles floor(x) - 1 and floor(x), by x's fraction. Above the
+// first merged quantile (x < 1) the quantiles say nothing: extrapolated from the gap of merged
+// quantiles 0 and 8 with scores taken linear in the log of the rank (a tail; fitted to the test inputs
+// at 8K the coefficients were 4.1 / 2.4 / 1.1 for the first three edges, this gives 4.0 / 2.1 / 0.9).
+constexpr uint32_t kTopGapQuantile = 8;
+BandEdges ExpectedRankEdges(const WideLists& w, uint32_t parts) {
+  BandEdges e;
+  const double rT = RankOfQuantiles(w, w.ranks);
+  const uint32_t far = std::min(kTopGapQuantile, w.ranks - 1);
+  const double r0 = RankOfQuantiles(w, 1), rFar = RankOfQuantiles(w, far + 1);
+  for (uint32_t p = 0; p <= parts; ++p) {
+    const double r = rT * p / parts, x = p < parts ? QuantilesAmongBest(w, r) : w.ranks;
+    e.rank.push_back(r);
+    e.top.push_back(x < 1);
+    if (x < 1) {  // (p = 0: no edge)
+      const double c = p == 0 ? 0 : std::log(r0 / r) / std::log(rFar / r0);
+      e.code.push_back(LiPackEdge(0, far, EdgeCoef(c)));
+      continue;
+    }
+    const uint32_t j = std::min(static_cast<uint32_t>(x), w.ranks) - 1;
+    e.code.push_back(LiPackEdge(j, std::min(j + 1, w.ranks - 1), EdgeCoef(-(x - std::floor(x)))));
+  }
+  return e;
+}
+
+WideLists ListsOf(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k) {
+  WideLists w;
+  w.step = LiQuantileStep(k, uint32_t(m.count));
+  w.ranks = CeilDiv(k, w.step);
+  w.run = std::min<uint32_t>(kLiQuantiles, WideQuantRun(m, listKeys, k));
+  if (w.run * uint32_t(m.count) < w.ranks) w.run = kLiQuantiles;  // (LiCut::WideRun)
+  for (int32_t i = 0; i < m.count; ++i) {
+    w.share.push_back(listKeys[m.src + i] / double(row.visible));
+    w.len.push_back(std::min(k, listKeys[m.src + i]));
+  }
+  return w;
 }
 
 // LiMerge::spec of part `part` of `parts` of a wide band merge (LiWindowEnd / LiWindowSkip): pairs
@@ -189,27 +311,33 @@ double EntriesAboveEdge(uint32_t j, uint32_t step, uint32_t lists) {
 // 46,511; 8: 16,591 / 46,298).
 constexpr uint32_t kWindowSkipPairs = 4;
 int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
-                       uint32_t spec, uint32_t part, uint32_t parts, uint32_t bestPairs) {
-  const uint32_t lists = uint32_t(m.count), step = LiQuantileStep(k, lists), ranks = CeilDiv(k, step);
-  const auto near = [&](uint32_t j, double sigmas) {  // the bound of the lists' positions of that edge
+                       uint32_t spec, uint32_t part, const BandEdges& edges, uint32_t bestPairs) {
+  const uint32_t lists = uint32_t(m.count);
+  const auto near = [&](double above, double sigmas) {  // the bound of the lists' positions of that edge
     double bound = sigmas < 0 ? 1e9 : 0;
     for (int32_t i = 0; i < m.count; ++i) {
-      const double mean = EntriesAboveEdge(j, step, lists) * listKeys[m.src + i] / double(row.visible);
+      const double mean = above * listKeys[m.src + i] / double(row.visible);
       const double at = mean + sigmas * (std::sqrt(mean) + 4 / 3.0);
       bound = sigmas < 0 ? std::min(bound, at) : std::max(bound, at);
     }
     return bound;
   };
-  // The first parts' edges lie above the first merged quantile (LiCut::BandEdge): from pair 0.
-  const bool top = part == 0 || part * ranks / parts <= 1 + lists / kLiEdgeListsDiv;
-  const double skip = top ? 0.0 : std::max(0.0, near(LiBandRank(part, ranks, parts, lists), -3));
-  const uint32_t lowJ = part + 1 < parts ? LiBandRank(part + 1, ranks, parts, lists) : ranks - 1;
+  // An edge above the first merged quantile is extrapolated: its part loads from pair 0.
+  const double skip = edges.top[part] ? 0.0 : std::max(0.0, near(edges.rank[part], -3));
   // Whole 32-pair words of compare bits, within the lists' heads (a tail may be on its way), from
   // a multiple of kWindowSkipPairs.
-  const uint32_t s = static_cast<uint32_t>(skip) / kWindowSkipPairs * kWindowSkipPairs, low = static_cast<uint32_t>(near(lowJ, 3)) + 1;
+  const uint32_t s = static_cast<uint32_t>(skip) / kWindowSkipPairs * kWindowSkipPairs;
+  const uint32_t low = static_cast<uint32_t>(near(edges.rank[part + 1], 3)) + 1;
   const uint32_t e = std::min(std::min(AlignUp(spec, 32), LiListHead(k, lists)), s + AlignUp(low > s ? low - s : 32, 32));
   if (e <= s || (e - s) * lists > 4 * bestPairs) return static_cast<int32_t>(spec);
   return static_cast<int32_t>(e | s << 16);
+}
+
+// The band edges of merge m, part of a row's final merge in parts (a wide one: ExpectedRankEdges).
+BandEdges EdgesOf(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k, uint32_t parts) {
+  const uint32_t lists = uint32_t(row.partials);
+  if (m.count > 4) return ExpectedRankEdges(ListsOf(m, row, listKeys, k), parts);
+  return RankRuleEdges(CeilDiv(k, LiQuantileStep(k, lists)), parts, lists);
 }
 
 struct Group {
@@ -523,12 +651,21 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
 
   // The level offsets, then the merges level after level, from a 64-byte line: a vector core's
   // first merge record of level 0 then shares the line of the level offsets (in decode the row's
-  // final merge is read with one GM miss).
+  // final merge is read with one GM miss). A final merge in parts: each record of the (one) level
+  // in the second half of its own line, its band's two edges in the first (LiPlan::BandEdges: no GM
+  // miss of their own).
+  const uint32_t parts = CeilDiv(p.sparseCount, t.outChunk);
+  t.mergeWords = levels.size() == 1 && parts > 1 ? kLiMergeWordsWithEdges : 8;
   t.numLevels = static_cast<uint32_t>(levels.size());
   t.levelOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);
   t.mergeOffset = t.levelOffset + AlignUp(t.numLevels + 1, 8);
   plan.table.resize(t.mergeOffset, 0);
   int32_t merges = 0;
+  std::vector<BandEdges> rowEdges(p.numRows);  // each row's computed once
+  const auto edgesOf = [&](const LiMerge& m) -> const BandEdges& {
+    if (rowEdges[m.row].code.empty()) rowEdges[m.row] = EdgesOf(m, rows[m.row], listKeys, p.sparseCount, parts);
+    return rowEdges[m.row];
+  };
   for (const auto& level : levels) {
     plan.table[t.levelOffset + (&level - &levels.front())] = merges;
     for (LiMerge m : level) {
@@ -537,12 +674,18 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
         m.spec = SpeculativePairs(m, rows[m.row], listKeys, p.sparseCount, t.bestPairs, inParts[m.row]);
-        const uint32_t parts = CeilDiv(p.sparseCount, t.outChunk);
         if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
-          m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), parts, t.bestPairs);
+          m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), edgesOf(m),
+                                  t.bestPairs);
       }
       const int32_t visible = m.count > 4 ? static_cast<int32_t>(WideQuantRun(m, listKeys, p.sparseCount)) : rows[m.row].visible;
       plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, visible, m.spec});
+      if (t.mergeWords == kLiMergeWordsWithEdges && m.cutLists > 0 && m.dst < 0) {
+        const uint32_t at = t.mergeOffset + merges * kLiMergeWordsWithEdges - kLiEdgeWordsBefore, part = uint32_t(-1 - m.dst);
+        plan.table[at] = edgesOf(m).code[part];
+        plan.table[at + 1] = edgesOf(m).code[part + 1];
+      }
+      if (t.mergeWords == kLiMergeWordsWithEdges) plan.table.resize(plan.table.size() + kLiMergeWordsWithEdges - 8, 0);
       merges++;
     }
   }

@@ -50,6 +50,13 @@ class LiCut {
   // the threshold (a part's band may still end sooner).
   __aicore__ inline bool KeptWhole(uint32_t i) const { return i < 4 && keptWhole_[i]; }
 
+  // The next cut merge's band edges, if it is a final merge in parts: the codes of its upper and
+  // lower edge (LiPackEdge, from the plan).
+  __aicore__ inline void SetBandEdges(int32_t hi, int32_t lo) {
+    edgeHi_ = hi;
+    edgeLo_ = lo;
+  }
+
   // A lower bound of where the band starts in list i (0 .. 3) of a band merge of up to 4 lists.
   __aicore__ inline uint32_t BandStart(int32_t i) const { return bandStart_[i]; }
 
@@ -106,15 +113,15 @@ class LiCut {
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
     threshold_ = threshold;
-    // A final merge in parts: part p's score band [bandLo_, bandHi_) lies between the merged
-    // quantiles at p / parts and (p + 1) / parts of the rank sought (about k / parts entries each).
+    // A final merge in parts: part p's score band [bandLo_, bandHi_) between the edges the host
+    // placed among the merged quantiles (SetBandEdges, about k / parts entries each).
     const uint32_t parts = CeilDiv(t_->sparseCount, t_->outChunk);
     if (m.dst < 0 && parts > 1) {
       const uint32_t part = uint32_t(-1 - m.dst);
       hasHi_ = part > 0;
       hasLo_ = part + 1 < parts;
-      if (hasHi_) bandHi_ = BandEdge(src, part, rank + 1, parts, lists);
-      if (hasLo_) bandLo_ = BandEdge(src, part + 1, rank + 1, parts, lists);
+      if (hasHi_) bandHi_ = BandEdge(src, edgeHi_);
+      if (hasLo_) bandLo_ = BandEdge(src, edgeLo_);
     }
     uint32_t aboveAll[kLiMaxWideLists];
     if (wide) {
@@ -334,25 +341,13 @@ class LiCut {
     return (x * 0x01010101u) >> 24;
   }
 
-  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, uint32_t part, uint32_t ranks, uint32_t parts,
-                                   uint32_t lists) {
-    const uint32_t j = LiBandRank(part, ranks, parts, lists);
-    const float a = merged.GetValue(2 * j), b = merged.GetValue(2 * j + 2);
-    // The first parts, whose edges the lowering puts at or above the first merged quantile, take
-    // edges above it, half its gap to the second per quantile of lowering left over: they split
-    // the entries above every list's first quantile (up to 15 per list) instead of part 0 merging
-    // them alone while the next ones stay empty (B = 1 x 8K 5.17 -> 5.14 us, 32K 9.89 -> 9.85 at a
-    // tenth; a half since the band windows, li-decode2: 8,625 -> 8,532 cycles, 32K 17,077 -> 16,965).
-    const int32_t over = int32_t(1 + lists / kLiEdgeListsDiv) - int32_t(part * ranks / parts);
-    if (j == 0 && over > 0 && a > b && b != kNegInf && a != -kNegInf) return a + (a - b) * kTopAlpha * float(over);
-    // Halfway between two quantiles; one of them when either is infinite (no inf - inf) or they tie.
-    // Parts p - 1 and p compute the same edge from the same quantiles, so their bands meet exactly.
-    return a > b && b != kNegInf && a != -kNegInf ? a - (a - b) * kEdgeAlpha : a;
+  // A band edge from its host code (LiPackEdge), read from the merged quantiles.
+  __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, int32_t code) {
+    const float a = merged.GetValue(2 * LiEdgeA(code)), b = merged.GetValue(2 * LiEdgeB(code)), c = LiEdgeCoef(code);
+    if (!(a > b && b != kNegInf && a != -kNegInf)) return a;  // no inf - inf; tied quantiles
+    const float edge = a + (a - b) * c;
+    return c < 0 && edge < b ? b : edge;  // (rounding: an edge between a and b stays there, the edges in order)
   }
-  static constexpr float kEdgeAlpha = 0.5f;
-  // 0.1 / 0.2 / 0.3 / 0.8: B = 1 x 8K 8,625 / 8,604 / 8,570 / 8,532 cycles; with the window in chunks
-  // (li-b1c) 0.5 / 0.8 / 1.0 / 1.2 / 1.4: 7,718 / 7,645 / 7,589 / 7,556 / 7,552, 32K 15,712 at 1.2.
-  static constexpr float kTopAlpha = 1.2f;
 
   // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:
   // a search in UB, galloping from `from` (a band is short: its lower edge is a few entries on).
@@ -393,6 +388,7 @@ class LiCut {
   const LightningIndexerTiling* t_ = nullptr;
   float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;
+  int32_t edgeHi_ = 0, edgeLo_ = 0;  // the band's edges' codes (SetBandEdges)
   bool keptWhole_[4] = {false, false, false, false};  // KeptWhole
   uint32_t bandStart_[4] = {0, 0, 0, 0};  // a band merge of up to 4 lists: list i's band starts at or after pair bandStart_[i]
   AscendC::LocalTensor<float> qIn_, qA_, qB_;

@@ -44,6 +44,7 @@ class LiMerger {
       plan_.LevelMerges(0, m0_, end0_);
       m0_ += AscendC::GetBlockIdx();
       if (m0_ < end0_) firstMerge_ = plan_.Merge(m0_);
+      if (m0_ < end0_ && t_->mergeWords == kLiMergeWordsWithEdges) plan_.BandEdges(m0_, firstEdges_[0], firstEdges_[1]);
     }
   }
 
@@ -100,6 +101,7 @@ class LiMerger {
           WriteTail();
         for (uint32_t m = m0_; m < end0_; m += vectorCores) {
           const LiMerge merge = m == m0_ ? firstMerge_ : plan_.Merge(m);
+          SetBandEdges(m);
           if (merge.count > 0) MergeStep(merge);  // (an empty record: a core the host left without one)
         }
         ResolveTail(true);
@@ -114,6 +116,15 @@ class LiMerger {
   }
 
  private:
+  // Level 0's merge m's band edges to the cut, a final merge in parts (the first merge's read with
+  // its record before phase 1, the others' in the scalar cache after their record's read).
+  __aicore__ inline void SetBandEdges(uint32_t m) {
+    if (t_->mergeWords < kLiMergeWordsWithEdges) return;
+    int32_t hi = firstEdges_[0], lo = firstEdges_[1];
+    if (m != m0_) plan_.BandEdges(m, hi, lo);
+    cut_.SetBandEdges(hi, lo);
+  }
+
   // After SyncAll: the tail of the list phase 1 wrote in part (KeepTail; from UB, phase 1's buffer
   // in phase 2's late region, which nothing writes before TailWritten).
   // A list whose final merge was cut to its head (RunningTopK::FinalFlushHead): its full merge
@@ -595,6 +606,7 @@ class LiMerger {
   // Level 0's merges of this core, [m0_, end0_) every 2 x blockDim, and the first one (ReadFirstMerge).
   uint32_t m0_ = 0, end0_ = 0;
   LiMerge firstMerge_{};
+  int32_t firstEdges_[2] = {0, 0};  // its band edges' codes (LiPlan::BandEdges)
   // A list written in two parts (KeepTail, WriteTail) and the counter of tails written.
   AscendC::GlobalTensor<int32_t> tailFlag_;
   AscendC::LocalTensor<int32_t> flagScratch_;

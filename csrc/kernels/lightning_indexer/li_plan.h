@@ -21,9 +21,16 @@ class LiPlan {
                   plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), plan_.GetValue(o + 7)};
   }
   __aicore__ inline LiMerge Merge(uint32_t i) const {
-    const uint32_t o = t_->mergeOffset + i * 8;
+    const uint32_t o = t_->mergeOffset + i * t_->mergeWords;
     return LiMerge{plan_.GetValue(o),     plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3),
                    plan_.GetValue(o + 4), plan_.GetValue(o + 5), plan_.GetValue(o + 6), plan_.GetValue(o + 7)};
+  }
+  // The band edges' codes of merge i, a final merge in parts (mergeWords kLiMergeWordsWithEdges;
+  // LiPackEdge): in its record's line, before it (LiEdgeWordsBefore).
+  __aicore__ inline void BandEdges(uint32_t i, int32_t& hi, int32_t& lo) const {
+    const uint32_t o = t_->mergeOffset + i * t_->mergeWords - kLiEdgeWordsBefore;
+    hi = plan_.GetValue(o);
+    lo = plan_.GetValue(o + 1);
   }
   // Merges [first, last) of phase-2 level `level`.
   __aicore__ inline void LevelMerges(uint32_t level, uint32_t& first, uint32_t& last) const {

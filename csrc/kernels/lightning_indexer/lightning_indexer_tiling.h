@@ -91,7 +91,7 @@ struct LightningIndexerTiling {
   uint32_t numItems;
   uint32_t blockDim;      // AI cores used (1 AIC + 2 AIV each)
   uint32_t rowOffset;
-  uint32_t mergeOffset;   // LiMerge records, level after level
+  uint32_t mergeOffset;   // LiMerge records, level after level (mergeWords each)
   uint32_t levelOffset;   // numLevels + 1 prefix offsets into the merges
   uint32_t numLevels;
   uint32_t wsListOffset;  // list slots: the partial lists, then the merges' intermediate lists
@@ -102,6 +102,7 @@ struct LightningIndexerTiling {
   uint32_t tileBuffers;   // 1 to 3: the vector cores copy the next score tiles while they work on this one (rowSplit: 1 or 2)
   uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
   uint32_t tailFlagOffset; // plan word of the list tails' counter (LiListHead); 0: every list is written whole
+  uint32_t mergeWords;    // plan words per LiMerge record: 8, or kLiMergeWordsWithEdges (its band's edges after it)
   uint32_t rowSplit;      // 1: the vector cores split an item by rows (LiRowsOfCore), 0: by key halves
   uint32_t ringSlots;     // score tiles in flight between the cube and the vector cores (kLiRingSlots or kLiRowSplitRingSlots)
 };
@@ -185,27 +186,22 @@ __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
   return kLiQuantiles * LiQuantileStep(k, lists);
 }
 
-// The merged quantile that opens band `part` of `parts` of a final merge in parts (LiCut::BandEdge)
-// over `ranks` merged quantiles, less an allowance for the entries each list holds between its last
-// quantile above the edge and the edge.
-constexpr uint32_t kLiEdgeListsDiv = 4;
-// The last part's band reaches down to the threshold, a bound below the k-th best by up to a quantile
-// step per list, so it held the most entries (~180 at B = 1 x 8K, about twice a middle part's) and its
-// window the most pairs: its upper edge sits this many merged quantiles lower, part of its band going
-// to the part before it (B = 1 x 8K, the last part 7,513 -> 7,396 cycles; 0 / 1 / 2 / 3 / 4: 7,513 /
-// 7,465 / 7,465 / 7,465 / 7,536, the limit then another part; 32K and 128K unchanged).
-constexpr uint32_t kLiLastBandLower = 2;
-__aicore__ inline uint32_t LiBandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
-  const uint32_t r = part * ranks / parts, below = 1 + lists / kLiEdgeListsDiv;
-  const uint32_t j = r > below ? r - below : 0;
-  if (part + 1 != parts) return j;
-  // the last part's edge lowered, no lower than the rank sought's next-to-last quantile (BandEdge
-  // reads quantiles j and j + 1 of the merged ones, at least `ranks` of them), and never above j
-  const uint32_t lowest = ranks > 1 ? ranks - 2 : 0;
-  const uint32_t lowered = r + kLiLastBandLower > below ? r + kLiLastBandLower - below : 0;
-  const uint32_t clamped = lowered < lowest ? lowered : lowest;
-  return clamped > j ? clamped : j;
+// A band edge of a final merge in parts, placed by the host (its upper and lower edge in two plan
+// words of its merge record's 64-byte line, so that they come with the record's GM miss: records of
+// kLiMergeWordsWithEdges words from word 8 of a line, the edges in words 2 and 3, after the two level
+// offsets of a plan of one level in the first line; LiPlan::BandEdges): merged quantiles ja and jb of the row's quantile runs
+// (LiCut::MergeQuantileRuns; ja < 1,024, jb - ja < 64) and a coefficient c in units of
+// 1 / kLiEdgeCoefScale (int16). Its score is a + (a - b) c (a, b: their scores), no lower than b when
+// c < 0, and a when a <= b or either is infinite (LiCut::BandEdge). The parts on either side of an
+// edge read the same code, so their bands meet exactly.
+constexpr uint32_t kLiMergeWordsWithEdges = 16, kLiEdgeWordsBefore = 6;
+constexpr float kLiEdgeCoefScale = 1024.0f;
+__aicore__ inline int32_t LiPackEdge(uint32_t ja, uint32_t jb, int32_t coef) {
+  return static_cast<int32_t>(ja | (jb - ja) << 10 | static_cast<uint32_t>(coef) << 16);
 }
+__aicore__ inline uint32_t LiEdgeA(int32_t code) { return static_cast<uint32_t>(code) & 0x3FFu; }
+__aicore__ inline uint32_t LiEdgeB(int32_t code) { return LiEdgeA(code) + ((static_cast<uint32_t>(code) >> 10) & 0x3Fu); }
+__aicore__ inline float LiEdgeCoef(int32_t code) { return float(code >> 16) * (1.0f / kLiEdgeCoefScale); }
 
 // LiMerge::spec of a part of a wide band merge: the pairs [skip, end) of every list it loads with the
 // headers (end | skip << 16; skip 0 and end = the plan's speculative length elsewhere).
