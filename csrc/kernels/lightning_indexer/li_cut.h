@@ -344,9 +344,7 @@ class LiCut {
   // A band edge from its host code (LiPackEdge), read from the merged quantiles.
   __aicore__ inline float BandEdge(const AscendC::LocalTensor<float>& merged, int32_t code) {
     const float a = merged.GetValue(2 * LiEdgeA(code)), b = merged.GetValue(2 * LiEdgeB(code)), c = LiEdgeCoef(code);
-    if (!(a > b && b != kNegInf && a != -kNegInf)) return a;  // no inf - inf; tied quantiles
-    const float edge = a + (a - b) * c;
-    return c < 0 && edge < b ? b : edge;  // (rounding: an edge between a and b stays there, the edges in order)
+    return a > b && b != kNegInf && a != -kNegInf ? a + (a - b) * c : a;  // no inf - inf; tied quantiles
   }
 
   // Entries of a sorted list (best first) whose score is at least v, the first `from` known to be:

@@ -191,9 +191,10 @@ __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
 // kLiMergeWordsWithEdges words from word 8 of a line, the edges in words 2 and 3, after the two level
 // offsets of a plan of one level in the first line; LiPlan::BandEdges): merged quantiles ja and jb of the row's quantile runs
 // (LiCut::MergeQuantileRuns; ja < 1,024, jb - ja < 64) and a coefficient c in units of
-// 1 / kLiEdgeCoefScale (int16). Its score is a + (a - b) c (a, b: their scores), no lower than b when
-// c < 0, and a when a <= b or either is infinite (LiCut::BandEdge). The parts on either side of an
-// edge read the same code, so their bands meet exactly.
+// 1 / kLiEdgeCoefScale (int16). Its score is a + (a - b) c (a, b: their scores), a when a <= b or
+// either is infinite (LiCut::BandEdge). The parts on either side of an edge read the same code, so
+// their bands meet exactly (edges out of order only make bands overlap: each part writes its band's
+// entries at their own ranks).
 constexpr uint32_t kLiMergeWordsWithEdges = 16, kLiEdgeWordsBefore = 6;
 constexpr float kLiEdgeCoefScale = 1024.0f;
 __aicore__ inline int32_t LiPackEdge(uint32_t ja, uint32_t jb, int32_t coef) {
