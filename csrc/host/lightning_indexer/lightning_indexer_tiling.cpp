@@ -180,6 +180,7 @@ struct BandEdges {
   std::vector<bool> top;
 };
 
+// An edge's coefficient c in units of 1 / kLiEdgeCoefScale (int16; between merged quantiles c is -1 .. 0).
 int32_t EdgeCoef(double c) {
   return static_cast<int32_t>(std::lround(std::clamp(c, -1.0, 31.0) * kLiEdgeCoefScale));
 }

@@ -188,10 +188,10 @@ __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
 
 // A band edge of a final merge in parts, placed by the host (its upper and lower edge in two plan
 // words of its merge record's 64-byte line, so that they come with the record's GM miss: records of
-// kLiMergeWordsWithEdges words from word 8 of a line, the edges in words 2 and 3, after the two level
-// offsets of a plan of one level in the first line; LiPlan::BandEdges): merged quantiles ja and jb of the row's quantile runs
-// (LiCut::MergeQuantileRuns; ja < 1,024, jb - ja < 64) and a coefficient c in units of
-// 1 / kLiEdgeCoefScale (int16). Its score is a + (a - b) c (a, b: their scores), a when a <= b or
+// kLiMergeWordsWithEdges words from word 8 of a line, the edges in words 2 and 3, after the two
+// level offsets of a plan of one level in the first line; LiPlan::BandEdges): merged quantiles ja
+// and jb of the row's quantile runs (LiCut::MergeQuantileRuns; ja < 1,024, jb - ja < 64) and a
+// coefficient c in units of 1 / kLiEdgeCoefScale (int16). Its score is a + (a - b) c (a, b: their scores), a when a <= b or
 // either is infinite (LiCut::BandEdge). The parts on either side of an edge read the same code, so
 // their bands meet exactly (edges out of order only make bands overlap: each part writes its band's
 // entries at their own ranks).
