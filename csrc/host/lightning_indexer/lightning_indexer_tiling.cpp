@@ -224,39 +224,73 @@ BandEdges RankRuleEdges(uint32_t ranks, uint32_t parts, uint32_t lists) {
   return e;
 }
 
-// A wide merge's lists as the edges' model sees them: each list's share of the row's keys, its
-// length, the quantile step and the quantiles each list brings to the merge (LiWideQuantRun).
+// A wide merge's lists as the edges' model sees them: lists of one length (and so one share of the
+// row's keys) in one class, the quantile step and the quantiles each list brings to the merge
+// (LiWideQuantRun). A row's lists differ by a block at most, so a merge has two or three classes.
+struct ListClass {
+  double share;
+  uint32_t len, count;
+};
 struct WideLists {
-  std::vector<double> share;
-  std::vector<uint32_t> len;
-  uint32_t step = 0, run = 0, ranks = 0;
+  std::vector<ListClass> classes;
+  uint32_t step = 0, run = 0, ranks = 0, keys = 0;
 };
 
-// Expected merged quantiles among a wide merge's best r entries, keys exchangeable: list i holds
-// about Poisson(r x share i) of them, and its quantile q (from 1) is its (step x q)-th entry. It does
-// not depend on the scores' distribution, and it is not linear in r: flat over the best few hundred
-// (no list has its first quantile yet), steep where most lists reach it together.
-double QuantilesAmongBest(const WideLists& w, double r) {
-  double n = 0;
-  for (size_t i = 0; i < w.share.size(); ++i) {
-    const double lambda = r * w.share[i];
-    if (lambda <= 0) continue;
-    double logTerm = -lambda, below = 0;  // P(X = e), P(X < e) for X ~ Poisson(lambda), e = 0, 1, ...
-    for (uint32_t e = 0; e < w.step * w.run && e < w.len[i]; ++e) {
-      below += std::exp(logTerm);
-      logTerm += std::log(lambda / (e + 1));
-      if ((e + 1) % w.step == 0) n += std::max(0.0, 1.0 - below);  // quantile (e + 1) / step is among them
+// Expected merged quantiles among a wide merge's best r entries (n) and its slope in r, keys
+// exchangeable: a list holds about X ~ Poisson(r x its share) of them, and its quantile q (from 1) is
+// its (step x q)-th entry, among them with P(X >= step x q), whose slope in lambda is
+// P(X = step x q - 1). It does not depend on the scores' distribution, and it is not linear in r:
+// flat over the best few hundred (no list has its first quantile yet), steep where most lists reach
+// it together.
+struct QuantileCount {
+  double n = 0, slope = 0;
+};
+constexpr double kTinyLog = 690;
+QuantileCount QuantilesAmongBest(const WideLists& w, double r) {
+  QuantileCount out;
+  for (const ListClass& c : w.classes) {
+    const double lambda = r * c.share;
+    const uint32_t last = std::min(w.step * w.run, c.len);
+    if (lambda <= 0 || last < w.step) continue;
+    // P(X < last) below 1e-20 (over 10 standard deviations): every quantile is among them.
+    if (lambda > last + 10 * std::sqrt(lambda) + 10) {
+      out.n += double(c.count) * (last / w.step);
+      continue;
+    }
+    // pmf = P(X = e) by P(X = e) = P(X = e - 1) x lambda / e, below = P(X < e + 1); while P(X = e)
+    // is below 1e-300 (e^-lambda underflows past lambda ~ 708), counted as 0 and followed in logs.
+    bool tiny = lambda > kTinyLog;
+    double pmf = tiny ? 0 : std::exp(-lambda), logPmf = -lambda, below = 0;
+    for (uint32_t e = 0, toQuantile = w.step; e < last; ++e) {
+      below += pmf;
+      if (--toQuantile == 0) {  // quantile (e + 1) / step
+        toQuantile = w.step;
+        out.n += c.count * std::max(0.0, 1.0 - below);
+        out.slope += c.count * c.share * pmf;
+      }
+      if (!tiny) {
+        pmf *= lambda / (e + 1);
+      } else if ((logPmf += std::log(lambda / (e + 1))) > -kTinyLog) {
+        tiny = false;
+        pmf = std::exp(logPmf);
+      }
     }
   }
-  return n;
+  return out;
 }
-// The rank r at which QuantilesAmongBest reaches x (a bisection: it grows with r).
+// The rank r at which QuantilesAmongBest reaches x: Newton steps kept inside a bisection's bracket
+// (it grows with r; a few passes where a bisection to the same precision takes 40); all the keys
+// where they hold fewer than x.
 double RankOfQuantiles(const WideLists& w, double x) {
-  double lo = 0, hi = 0;
-  for (uint32_t len : w.len) hi += len;
-  for (int it = 0; it < 40; ++it) {
-    const double mid = (lo + hi) / 2;
-    (QuantilesAmongBest(w, mid) < x ? lo : hi) = mid;
+  if (QuantilesAmongBest(w, w.keys).n < x) return w.keys;
+  double lo = 0, hi = w.keys, r = std::min(hi, double(x) * w.step);
+  for (int it = 0; it < 100 && hi - lo > 1e-9 * w.keys; ++it) {
+    const QuantileCount f = QuantilesAmongBest(w, r);
+    (f.n < x ? lo : hi) = r;
+    const double newton = f.slope > 0 ? r - (f.n - x) / f.slope : lo;
+    const double next = newton > lo && newton < hi ? newton : (lo + hi) / 2;
+    if (std::abs(next - r) < 1e-9 * w.keys) return next;
+    r = next;
   }
   return hi;
 }
@@ -274,7 +308,7 @@ BandEdges ExpectedRankEdges(const WideLists& w, uint32_t parts) {
   const uint32_t far = std::min(kTopGapQuantile, w.ranks - 1);
   const double r0 = RankOfQuantiles(w, 1), rFar = RankOfQuantiles(w, far + 1);
   for (uint32_t p = 0; p <= parts; ++p) {
-    const double r = rT * p / parts, x = p < parts ? QuantilesAmongBest(w, r) : w.ranks;
+    const double r = rT * p / parts, x = p < parts ? QuantilesAmongBest(w, r).n : w.ranks;
     e.rank.push_back(r);
     e.top.push_back(x < 1);
     if (x < 1) {  // (p = 0: no edge)
@@ -295,8 +329,12 @@ WideLists ListsOf(const LiMerge& m, const LiRow& row, const std::vector<uint32_t
   w.run = std::min<uint32_t>(kLiQuantiles, WideQuantRun(m, listKeys, k));
   if (w.run * uint32_t(m.count) < w.ranks) w.run = kLiQuantiles;  // (LiCut::WideRun)
   for (int32_t i = 0; i < m.count; ++i) {
-    w.share.push_back(listKeys[m.src + i] / double(row.visible));
-    w.len.push_back(std::min(k, listKeys[m.src + i]));
+    const ListClass c{listKeys[m.src + i] / double(row.visible), std::min(k, listKeys[m.src + i]), 1};
+    w.keys += c.len;
+    const auto same = std::find_if(w.classes.begin(), w.classes.end(),
+                                   [&](const ListClass& o) { return o.share == c.share && o.len == c.len; });
+    if (same != w.classes.end()) same->count++;
+    else w.classes.push_back(c);
   }
   return w;
 }
