@@ -197,6 +197,7 @@ __aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
 // entries at their own ranks).
 constexpr uint32_t kLiMergeWordsWithEdges = 16, kLiEdgeWordsBefore = 6;
 constexpr float kLiEdgeCoefScale = 1024.0f;
+static_assert(kLiMaxSparseCount / 4 <= 1024, "a merged quantile (step >= 4) fits LiPackEdge's 10 bits");
 __aicore__ inline int32_t LiPackEdge(uint32_t ja, uint32_t jb, int32_t coef) {
   return static_cast<int32_t>(ja | (jb - ja) << 10 | static_cast<uint32_t>(coef) << 16);
 }
