@@ -1220,6 +1220,29 @@ def test_sparse_rows_sorted_in_steps_with_many_items():
     assert len(equal) >= 20  # 38 of 80
 
 
+@pytest.mark.parametrize("short", [0, 5, 11, 40], ids=lambda n: f"short{n}")
+def test_sorted_in_steps_slot_carries_sorted_head(short):
+    # Lists sorted in steps under kSfaSortStepsSparse: their work slot carries the sorted list's first
+    # entries (up to 12, fewer for a shorter list), which the cube copies instead of reading the list.
+    # Rows as in test_sparse_rows_sorted_in_steps_with_many_items (64 heads, more than 3 items a
+    # core, 4,181-6,900 keys seen); with `short`, every third row keeps only that many valid ids (then
+    # -1), so that some sorted lists are shorter than the slot's 12 entries.
+    g = torch.Generator().manual_seed(173 + short)
+    heads, k, per = 64, 1024, 20
+    kv_lens = [4200 + 900 * b for b in range(4)]
+    rows = per * len(kv_lens)
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    key = torch.cat([key, key_rope], -1)
+    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g)
+    if short:
+        idx[2::3, 0, short:] = -1
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))], actual_seq_lengths_kv=kv_lens)
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
+
+
 @pytest.mark.parametrize("heads", [16, 64])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
 def test_plan_opens_with_core_heads(heads, combined):

@@ -36,6 +36,12 @@ class SfaRowSorter {
     return rounds;
   }
   __aicore__ inline bool Pending() const { return pending_; }
+  // After the last step: the sorted list's first entries (up to kSfaSlotRows) in the scratch, until
+  // the caller reuses it (a work slot carries them).
+  __aicore__ inline uint32_t HeadRows(AscendC::LocalTensor<int32_t>& rows) const {
+    rows = Rows(src_ ^ 1);
+    return n_ < kSfaSlotRows ? n_ : kSfaSlotRows;
+  }
   __aicore__ inline void Finish() {
     while (pending_) Step();
   }
