@@ -96,6 +96,23 @@ def check_decode(q, qr, key, table, idx, kv_lens):
                  actual_seq_lengths_query=list(range(1, len(kv_lens) + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
 
 
+def _sequences_problem(heads, kv_lens, per, k, g, *, over=0):
+    """len(kv_lens) causal sequences of `per` query tokens each, the last `per` positions of each (TND)
+    over a paged cache: q, q_rope, key, key_rope (separate caches), table, indices [rows, 1, k]."""
+    rows = per * len(kv_lens)
+    q, qr = _queries((rows, heads), torch.bfloat16, g)
+    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g, over=over)
+    return q, qr, key, key_rope, table, idx
+
+
+def check_sequences(q, qr, key, table, idx, kv_lens, per, *, key_rope=None):
+    """check() for a _sequences_problem; key_rope None: `key` is the combined cache."""
+    return check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+                 layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
+                 actual_seq_lengths_kv=kv_lens)  # fmt: skip
+
+
 # ---- layouts, heads, dtypes, masks ---------------------------------------------------------------
 
 @pytest.mark.parametrize("heads", [1, 8, 32])
@@ -1114,16 +1131,12 @@ def test_early_rows_where_most_tiles_are_sorted():
     g = torch.Generator().manual_seed(83)
     heads, k, per = 64, 512, 20
     kv_lens = [1700 + 90 * b for b in range(4)]
-    rows = per * len(kv_lens)
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g)
+    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g)
+    rows = idx.shape[0]
     idx[9, 0, 333:] = -1
     idx[26, 0, 3:] = -1
     idx[40, 0, :] = -1
-    check(q, torch.cat([key, key_rope], -1), idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
-          layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
-          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    check_sequences(q, qr, torch.cat([key, key_rope], -1), table, idx, kv_lens, per)
     cores = cpu_module().emulator_limits()["aic_cores"]
     assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
 
@@ -1141,18 +1154,14 @@ def test_every_tile_scores_own_rows_first_with_many_items(heads, combined):
     g = torch.Generator().manual_seed(97 + heads + combined)
     k, per = 512, 20
     kv_lens = [2200 + 90 * b for b in range(4)]
-    rows = per * len(kv_lens)
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
+    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g, over=6)
+    rows = idx.shape[0]
     if combined:
         key, key_rope = torch.cat([key, key_rope], -1), None
-    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g, over=6)
     idx[9, 0, 333:] = -1
     idx[26, 0, 20:] = -1
     idx[40, 0, :] = -1
-    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
-          layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
-          actual_seq_lengths_kv=kv_lens)  # fmt: skip
+    check_sequences(q, qr, key, table, idx, kv_lens, per, key_rope=key_rope)
     cores = cpu_module().emulator_limits()["aic_cores"]
     assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
 
@@ -1196,17 +1205,12 @@ def test_sparse_rows_sorted_in_steps_with_many_items():
     g = torch.Generator().manual_seed(131)
     heads, k, per = 64, 1024, 20
     kv_lens = [4200 + 900 * b for b in range(4)]
-    rows = per * len(kv_lens)
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-    key = torch.cat([key, key_rope], -1)
-    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g)
+    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g)
+    rows, key = idx.shape[0], torch.cat([key, key_rope], -1)
     ordered = idx.clone().reshape(rows, k // 64, 64).sort(-1).values.reshape(rows, 1, k)
 
     def run(ids):
-        return check(q, key, ids, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND",
-                     layout_kv="PA_BSND", actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))],
-                     actual_seq_lengths_kv=kv_lens)  # fmt: skip
+        return check_sequences(q, qr, key, table, ids, kv_lens, per)
 
     shuffled = run(idx)
     cores = cpu_module().emulator_limits()["aic_cores"]
@@ -1230,15 +1234,11 @@ def test_sorted_in_steps_slot_carries_sorted_head(short):
     g = torch.Generator().manual_seed(173 + short)
     heads, k, per = 64, 1024, 20
     kv_lens = [4200 + 900 * b for b in range(4)]
-    rows = per * len(kv_lens)
-    q, qr = _queries((rows, heads), torch.bfloat16, g)
-    key, key_rope, table = _paged_cache(kv_lens, 128, torch.bfloat16, g)
-    key = torch.cat([key, key_rope], -1)
-    idx = _indices(rows, k, [n - per + 1 + i for n in kv_lens for i in range(per)], g)
+    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g)
+    rows = idx.shape[0]
     if short:
         idx[2::3, 0, short:] = -1
-    check(q, key, idx, GLM5_SCALE, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
-          actual_seq_lengths_query=[per * (b + 1) for b in range(len(kv_lens))], actual_seq_lengths_kv=kv_lens)
+    check_sequences(q, qr, torch.cat([key, key_rope], -1), table, idx, kv_lens, per)
     cores = cpu_module().emulator_limits()["aic_cores"]
     assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
 
