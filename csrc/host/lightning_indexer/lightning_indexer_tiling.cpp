@@ -15,7 +15,9 @@ constexpr uint32_t kSplitMinKeys = 512;
 constexpr uint32_t kArenaBytes = 180 * 1024;  // must match LiVector::kArenaBytes
 constexpr uint32_t kPairWords = 2;            // a (score, index) pair
 constexpr uint32_t kRunPairs = 32;            // pairs per GatherMask / Extract repeat
-constexpr uint32_t kMaxOutParts = 32;         // most vector cores sharing one row's final extraction
+// A part of a final merge writes at least one GatherMask repeat of ranks (smaller parts not measured:
+// each pays the quantiles' merge and the window's reads whatever its band).
+constexpr uint32_t kMinOutChunk = kRunPairs;
 
 // UB bytes phase 1 of the vector side needs for `groupRows` rows (mirrors LiVector::CarvePhase1).
 uint32_t VectorPhase1Bytes(uint32_t groupRows, uint32_t heads, uint32_t bestPairs, uint32_t tileBuffers, bool rowSplit) {
@@ -646,16 +648,18 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     if (!level.empty()) levels.push_back(std::move(level));
   }
   // A plan of one level (decode) with fewer final merges than vector cores repeats each final merge
-  // on up to kMaxOutParts cores, each writing its own part of the k ranks: a cut merge merges only
+  // on up to one vector core per part, each writing its own part of the k ranks: a cut merge merges only
   // its part's score band (LiMerger::BandMerge: about k / parts pairs instead of all), an uncut one
   // is redone in full and shares the index extraction (14 cycles per 32 pairs).
   t.outChunk = t.bestPairs;
   bool fewListsInParts = false;  // a list of a row of up to 4 goes in two parts
   if (levels.size() == 1) {
     const uint32_t vectorCores = 2 * t.blockDim, finals = static_cast<uint32_t>(levels[0].size());
-    const uint32_t parts = std::min<uint32_t>(kMaxOutParts, vectorCores / finals);
+    const uint32_t parts = vectorCores / finals;
     if (parts > 1) {
-      t.outChunk = AlignUp(CeilDiv(p.sparseCount, parts), kRunPairs);
+      // In ranks of 4 pairs (32 bytes in UB), not of GatherMask repeats: B = 1 x k = 2,048 on 40 vector
+      // cores in 40 parts of 52 ranks, not 32 of 64 (a part's band ranks need no alignment, BandMerge).
+      t.outChunk = std::max(kMinOutChunk, AlignUp(CeilDiv(p.sparseCount, parts), 4));
       const int32_t used = static_cast<int32_t>(CeilDiv(p.sparseCount, t.outChunk));
       std::vector<LiMerge> split;
       for (const LiMerge& m : levels[0])

@@ -100,7 +100,7 @@ struct LightningIndexerTiling {
   uint32_t numListSlots;
   uint32_t wsQuantOffset; // per partial list, kLiQuantiles (score, 0) pairs: its scores every `step` ranks
   uint32_t tileBuffers;   // 1 to 3: the vector cores copy the next score tiles while they work on this one (rowSplit: 1 or 2)
-  uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 32; >= k: one part)
+  uint32_t outChunk;      // output ranks per part of a final merge (a multiple of 4, at least 32; >= k: one part)
   uint32_t tailFlagOffset; // plan word of the list tails' counter (LiListHead); 0: every list is written whole
   uint32_t mergeWords;    // plan words per LiMerge record: 8, or kLiMergeWordsWithEdges (its band's edges after it)
   uint32_t rowSplit;      // 1: the vector cores split an item by rows (LiRowsOfCore), 0: by key halves
