@@ -550,6 +550,23 @@ def test_decode_band_edges_placed_by_the_host(keys, distinct, seed):
         _check_key_classes(q, k, w, distinct, sparse_count=2048)
 
 
+@pytest.mark.parametrize(
+    "rows, keys, sparse_count, block_dim",
+    [(1, 32768, 2048, 20), (1, 32768, 2040, 20), (1, 1500, 1500, None), (6, 8192, 2048, None)],
+)
+def test_decode_final_merge_in_one_part_per_vector_core(rows, keys, sparse_count, block_dim):
+    # A plan of one level splits each final merge into one part per vector core it has, in parts of
+    # a multiple of 4 ranks (not of 32): B = 1 x 32K on the Ascend910B3's 40 vector cores in 40 band
+    # merges of 52 ranks (k = 2,040: of 52 and a last of 12), one uncut row of 1,500 keys (every part
+    # merges in full and writes its own 376 ranks from a rank not a multiple of 32) and 6 rows of
+    # 8K (6 parts of 344 ranks).
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=keys + sparse_count + rows)
+    with emulated_soc("Ascend910B3"):
+        check(q, k, w, sparse_count=sparse_count, return_value=True)
+        if block_dim:
+            assert cpu_module().last_launch()["block_dim"] == block_dim
+
+
 @pytest.mark.parametrize("keys, distinct, stretch", [(30001, None, None), (30001, 13, None), (8192, None, (5000, 5300))])
 def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
     # One row over the Ascend910B3's AI cores, merged in one step in 32 parts: a part's window of the
