@@ -648,7 +648,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     if (!level.empty()) levels.push_back(std::move(level));
   }
   // A plan of one level (decode) with fewer final merges than vector cores repeats each final merge
-  // on up to one vector core per part, each writing its own part of the k ranks: a cut merge merges only
+  // on as many vector cores as it fits, each writing its own part of the k ranks: a cut merge merges only
   // its part's score band (LiMerger::BandMerge: about k / parts pairs instead of all), an uncut one
   // is redone in full and shares the index extraction (14 cycles per 32 pairs).
   t.outChunk = t.bestPairs;
