@@ -570,10 +570,10 @@ def test_decode_final_merge_in_one_part_per_vector_core(rows, keys, sparse_count
 @pytest.mark.parametrize("keys, distinct, stretch", [(30001, None, None), (30001, 13, None), (8192, None, (5000, 5300))])
 def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
     # One row over the Ascend910B3's AI cores, merged in one step in 32 parts: a part's window of the
-    # lists comes in chunks of lists (40 lists: 16, 16 and 8; 32: 12, 12 and 8), each compared with
+    # lists comes in chunks of lists (40 lists: 12, 12, 12 and 4; 32: 4 x 8), each compared with
     # the band's edges as it arrives, between the quantiles' compare and its reads, and read after them.
     # Random keys and 13 distinct keys over 40 lists of unequal length; 300 keys scaled by 4 (weights
-    # >= 0) in lists 19 and 20, in the middle chunk: the bands lie far below the windows there, the
+    # >= 0) in lists 19 and 20, in a middle chunk: the bands lie far below the windows there, the
     # parts load every list again while the last chunk's compares are still to be waited for.
     q, k, w = _decode_row(keys, 32, seed=keys + (distinct or 0) + 3, stretch=stretch)
     with emulated_soc("Ascend910B3"):
@@ -585,7 +585,9 @@ def test_decode_band_window_compared_chunk_by_chunk(keys, distinct, stretch):
         assert cpu_module().last_launch()["block_dim"] == (20 if keys > 8192 else 16)
 
 
-@pytest.mark.parametrize("keys, stretch", [(8192, (30, 230)), (8192, (7200, 7400)), (30001, (27100, 27400))])
+@pytest.mark.parametrize(
+    "keys, stretch", [(8192, (30, 230)), (8192, (7200, 7400)), (30001, (27100, 27400)), (30001, (29300, 29600))]
+)
 def test_decode_band_merged_while_its_window_is_read(keys, stretch):
     # A part of a wide band merge issues its band's first merges (4 lists' bands at a time) while the
     # scalar reads the next lists' bands from the window's compare bits (LiMerger::WindowBandMerge). A
@@ -594,7 +596,8 @@ def test_decode_band_merged_while_its_window_is_read(keys, stretch):
     # for after it), in the last chunk (list 28 of 32, ~36 of 40) after most merges were issued, which
     # are dropped: the parts load every list and merge again. At 30001 keys that list is read past its
     # head: every tail is copied and counted (the vector unit waits for its copy, the scalar for the
-    # add's before the poll).
+    # add's before the poll). The window comes in 4 chunks (LiCut::kWindowChunks): at 30001 keys the
+    # last holds 4 lists of 40 (36-39, fewer than the others' 12), the last case's stretch in list 39.
     q, k, w = _decode_row(keys, 32, seed=keys + stretch[0], stretch=stretch)
     with emulated_soc("Ascend910B3"):
         got = check(q, k, w, sparse_count=2048, return_value=True)
