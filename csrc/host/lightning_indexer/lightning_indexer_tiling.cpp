@@ -247,7 +247,7 @@ struct WideLists {
 struct QuantileCount {
   double n = 0, slope = 0;
 };
-constexpr double kTinyLog = 690;
+constexpr double kTinyLog = 690;  // e^-690 = 1e-300: P(X = e) below it is counted as 0
 QuantileCount QuantilesAmongBest(const WideLists& w, double r) {
   QuantileCount out;
   for (const ListClass& c : w.classes) {
@@ -285,7 +285,7 @@ QuantileCount QuantilesAmongBest(const WideLists& w, double r) {
 // where they hold fewer than x.
 double RankOfQuantiles(const WideLists& w, double x) {
   if (QuantilesAmongBest(w, w.keys).n < x) return w.keys;
-  double lo = 0, hi = w.keys, r = std::min(hi, double(x) * w.step);
+  double lo = 0, hi = w.keys, r = std::min(hi, x * w.step);
   for (int it = 0; it < 100 && hi - lo > 1e-9 * w.keys; ++it) {
     const QuantileCount f = QuantilesAmongBest(w, r);
     (f.n < x ? lo : hi) = r;
