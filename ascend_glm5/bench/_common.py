@@ -18,6 +18,19 @@ def wall_time(fn: Callable[[], object], repeat: int = 3) -> float:
     return best
 
 
+def with_plan_times(fn: Callable[[], object]) -> tuple[Callable[[], object], list[float]]:
+    """fn, and the list its calls fill with their launch's plan time: the host microseconds the launch
+    took to make its plan (Make*Plan, the same host code that runs before every NPU launch)."""
+    plan_us: list[float] = []
+
+    def run():
+        out = fn()
+        plan_us.append(cpu_module().last_plan_us())
+        return out
+
+    return run, plan_us
+
+
 def launch_counters(fn: Callable[[], object]) -> dict[str, int]:
     """Counters summed over every kernel launch `fn` makes."""
     c = cpu_module()

@@ -12,7 +12,7 @@ from ..ops._backend import cpu_module
 from ..perf import glm5
 from ..perf.report import format_report
 from . import _common
-from ._common import print_row, wall_time
+from ._common import print_row, wall_time, with_plan_times
 
 # (phase, batch, keys per sequence / prompt length); the inputs are perf.glm5's (seed 0).
 CASES = [("decode", b, ctx) for ctx in (8192, 32768) for b in (1, 16, 64)]
@@ -45,12 +45,13 @@ def main(quick: bool) -> int:
         case = glm5.Case("lightning_indexer", phase, batch, ctx, 0)
         name = f"{phase} {case.shape}"
         (q, k, w), kw, key_bytes = glm5.li_inputs(case, torch.Generator().manual_seed(0))
-        run = lambda: ops.lightning_indexer(q, k, w, **kw)  # noqa: E731
+        run, plan_us = with_plan_times(lambda: ops.lightning_indexer(q, k, w, **kw))
         ref = lambda: reference.lightning_indexer(q, k, w, **kw)  # noqa: E731
         agree = _same_sets(run()[0], ref()[0])
         cores = cpu_module().last_launch()["block_dim"]
         t_emu, t_ref = wall_time(run), _reference_time(ref)
-        row = [name, str(cores), f"{t_emu:.3f}", f"{t_ref:.3f}", f"{t_emu / t_ref:.2f}x", "==" if agree else "DIFFER"]
+        row = [name, str(cores), f"{t_emu:.3f}", f"{t_ref:.3f}", f"{t_emu / t_ref:.2f}x", "==" if agree else "DIFFER",
+               f"{min(plan_us):.1f}"]  # fmt: skip
         if soc:
             r = glm5.run_case(case, soc)
             print(f"\n[{name}] " + format_report(r["report"], r["roof"]))
@@ -65,8 +66,8 @@ def main(quick: bool) -> int:
         rows.append(row)
         print("  " + "  ".join(row), flush=True)
     print()
-    head = ["case", "cores", "emulated s", "reference s", "emu/ref", "sets"]
-    widths = [max(len(r[0]) for r in rows), 5, 10, 11, 8, 6]
+    head = ["case", "cores", "emulated s", "reference s", "emu/ref", "sets", "plan us"]
+    widths = [max(len(r[0]) for r in rows), 5, 10, 11, 8, 6, 7]
     if soc:
         head += ["modeled us", "roofline us", "model/roof", "top-k", "bound"]
         widths += [10, 11, 10, 6, 0]
@@ -77,6 +78,8 @@ def main(quick: bool) -> int:
     print("emu/ref: CPU wall time of the emulated kernel over the torch reference's (its faster of torch's threads and")
     print("one thread), best of 3 each, same inputs.")
     print("sets: the kernel's index set of every row equals the reference's.")
+    print("plan us: host time to make the launch's plan (best of the runs), which the NPU path spends before every")
+    print("launch too (same host code).")
     if soc:
         print(f"model/roof: the timing model's kernel time on {soc} over max(bytes / HBM bandwidth, MACs / cube peak);")
         print("top-k: the share of the modeled time the top-k's vector instructions take (the time saved without them).")

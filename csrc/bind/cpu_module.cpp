@@ -4,6 +4,7 @@
 // Each op's binding lives in csrc/bind/cpu/<op>.cpp.
 #include "bind/cpu_bind.h"
 #include "emu/runtime.h"
+#include "host/plan_time.h"
 
 namespace py = pybind11;
 using AscendC::emu::Counters;
@@ -75,10 +76,16 @@ PYBIND11_MODULE(_C, m) {
 #undef ASCEND_GLM5_OP
 
   m.def("last_launch", &LastLaunchDict, "Counters of the most recent kernel launch (total and per core).");
+  m.def("last_plan_us", [] { return ascend_glm5::host::lastPlanSeconds * 1e6; },
+        "Host time, in microseconds, of the most recent launch's plan (the same host code as on the NPU; 0 after "
+        "reset_counters).");
   m.def("cumulative_counters", [] { return CountersDict(AscendC::emu::CumulativeCounters()); },
         "Counters summed over all launches since reset_counters().");
   m.def("cumulative_launches", &AscendC::emu::CumulativeLaunches);
-  m.def("reset_counters", &AscendC::emu::ResetCounters);
+  m.def("reset_counters", [] {
+    AscendC::emu::ResetCounters();
+    ascend_glm5::host::lastPlanSeconds = 0;
+  });
   m.def("emulator_limits", &Limits, "The emulated SoC: core counts and local memory sizes.");
   BindPerf(m);
 }

@@ -215,3 +215,30 @@ def test_doc_rows_are_replaced_not_duplicated(tmp_path):
     assert new_sens in text and old_sens not in text
     assert text.startswith("intro\n") and "\nbetween\n" in text and text.endswith("outro\n")
     assert text.count("- `lightning_indexer`: now") == 1 and text.count("- `sensitivity`: now") == 1
+
+
+# ---- host time of a launch's plan (`last_plan_us`, the benches' "plan us") -------------------------------
+def test_each_launch_records_its_plan_time():
+    """LI's and SFA's launches record the host time of their plan (0 after reset_counters), which the
+    benches show beside the kernel's modeled time; an op without a plan leaves it at 0."""
+    import torch
+
+    from ascend_glm5 import ops
+
+    c = cpu_module()
+    g = torch.Generator().manual_seed(0)
+
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g).bfloat16()
+
+    c.reset_counters()
+    ops.dynamic_quant(rnd(4, 64))
+    assert c.last_plan_us() == 0
+    ops.lightning_indexer(rnd(1, 2, 4, 128), rnd(1, 600, 1, 128), rnd(1, 2, 4), sparse_count=64)
+    li_us = c.last_plan_us()
+    c.reset_counters()
+    ids = torch.randperm(300, generator=g)[:64].int().view(1, 1, 1, 64)
+    key = rnd(1, 300, 1, 512)
+    ops.sparse_flash_attention(rnd(1, 1, 4, 512), key, key, ids, 0.1, query_rope=rnd(1, 1, 4, 64), key_rope=rnd(1, 300, 1, 64))
+    sfa_us = c.last_plan_us()
+    assert 0 < li_us < 1e6 and 0 < sfa_us < 1e6, (li_us, sfa_us)

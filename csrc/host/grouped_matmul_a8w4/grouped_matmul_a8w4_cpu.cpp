@@ -1,6 +1,7 @@
 #include <vector>
 
 #include "../cpu_launch.h"
+#include "../plan_time.h"
 #include "grouped_matmul_a8w4_host.h"
 
 extern "C" void grouped_matmul_a8w4(GM_ADDR x, GM_ADDR weight, GM_ADDR scale, GM_ADDR perTokenScale, GM_ADDR groupList,
@@ -12,7 +13,8 @@ void GroupedMatmulA8W4Cpu(const void* x, const void* weight, const float* scale,
                           const int64_t* groupList, void* y, uint64_t m, uint32_t n, uint32_t k, uint32_t experts,
                           uint32_t outDtype) {
   if (m == 0) return;
-  const QGemmPlan plan = MakeGroupedMatmulA8W4Plan(m, n, k, experts, outDtype, AscendC::emu::Soc().aicNum);
+  const QGemmPlan plan =
+      TimedPlan([&] { return MakeGroupedMatmulA8W4Plan(m, n, k, experts, outDtype, AscendC::emu::Soc().aicNum); });
   const QGemmTiling& t = plan.tiling;
   std::vector<uint8_t> workspace(plan.workspaceBytes);
   const uint64_t outBytes = m * n * (outDtype == kFloat32 || outDtype == kInt32 ? 4 : 2);

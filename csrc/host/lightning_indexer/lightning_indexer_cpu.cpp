@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "../cpu_launch.h"
+#include "../plan_time.h"
 #include "lightning_indexer_host.h"
 
 extern "C" void lightning_indexer(GM_ADDR query, GM_ADDR key, GM_ADDR weights, GM_ADDR blockTable, GM_ADDR plan,
@@ -11,7 +12,7 @@ extern "C" void lightning_indexer(GM_ADDR query, GM_ADDR key, GM_ADDR weights, G
 namespace ascend_glm5::host {
 
 void LightningIndexerCpu(const LightningIndexerProblem& p, const LightningIndexerBuffers& b) {
-  const LightningIndexerPlan plan = MakeLightningIndexerPlan(p, AscendC::emu::Soc().aicNum);
+  const LightningIndexerPlan plan = TimedPlan([&] { return MakeLightningIndexerPlan(p, AscendC::emu::Soc().aicNum); });
   // On a 64-byte line, as device memory is: the cube's head of the tiling is one line.
   alignas(64) const LightningIndexerTiling t = plan.tiling;
   if (t.numItems == 0) return;

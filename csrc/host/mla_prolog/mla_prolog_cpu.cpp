@@ -1,6 +1,7 @@
 #include <vector>
 
 #include "../cpu_launch.h"
+#include "../plan_time.h"
 #include "mla_prolog_host.h"
 
 extern "C" void mla_prolog(GM_ADDR tokenX, GM_ADDR weightDq, GM_ADDR weightUqQr, GM_ADDR weightUk, GM_ADDR weightDkvKr,
@@ -12,7 +13,7 @@ extern "C" void mla_prolog(GM_ADDR tokenX, GM_ADDR weightDq, GM_ADDR weightUqQr,
 namespace ascend_glm5::host {
 
 void MlaPrologCpu(const MlaPrologProblem& p, const MlaPrologBuffers& b) {
-  const MlaPrologPlan plan = MakeMlaPrologPlan(p, AscendC::emu::Soc().aicNum);
+  const MlaPrologPlan plan = TimedPlan([&] { return MakeMlaPrologPlan(p, AscendC::emu::Soc().aicNum); });
   const MlaPrologTiling& t = plan.tiling;
   if (t.tokens == 0) return;
   std::vector<uint8_t> workspace(plan.workspaceBytes);

@@ -1,6 +1,7 @@
 #include <vector>
 
 #include "../cpu_launch.h"
+#include "../plan_time.h"
 #include "quant_matmul_host.h"
 
 extern "C" void quant_matmul(GM_ADDR x1, GM_ADDR x2, GM_ADDR scale, GM_ADDR pertoken, GM_ADDR bias, GM_ADDR y,
@@ -11,7 +12,7 @@ namespace ascend_glm5::host {
 void QuantMatmulCpu(const QuantMatmulShape& s, const void* x1, const void* x2, const float* scale, const float* pertoken,
                     const void* bias, void* y) {
   if (s.m == 0) return;
-  const QGemmPlan plan = MakeQuantMatmulPlan(s, AscendC::emu::Soc().aicNum);
+  const QGemmPlan plan = TimedPlan([&] { return MakeQuantMatmulPlan(s, AscendC::emu::Soc().aicNum); });
   const QGemmTiling& t = plan.tiling;
   std::vector<uint8_t> workspace(plan.workspaceBytes);
   const uint64_t outBytes = s.m * s.n * (s.outDtype == kFloat32 || s.outDtype == kInt32 ? 4 : 2);

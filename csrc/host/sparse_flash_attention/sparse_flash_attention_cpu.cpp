@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "../cpu_launch.h"
+#include "../plan_time.h"
 #include "sparse_flash_attention_host.h"
 
 extern "C" void sparse_flash_attention(GM_ADDR query, GM_ADDR queryRope, GM_ADDR key, GM_ADDR value, GM_ADDR keyRope,
@@ -12,7 +13,8 @@ extern "C" void sparse_flash_attention(GM_ADDR query, GM_ADDR queryRope, GM_ADDR
 namespace ascend_glm5::host {
 
 void SparseFlashAttentionCpu(const SparseFlashAttentionProblem& p, const SparseFlashAttentionBuffers& b) {
-  const SparseFlashAttentionPlan plan = MakeSparseFlashAttentionPlan(p, AscendC::emu::Soc().aicNum);
+  const SparseFlashAttentionPlan plan =
+      TimedPlan([&] { return MakeSparseFlashAttentionPlan(p, AscendC::emu::Soc().aicNum); });
   const SparseFlashAttentionTiling& t = plan.tiling;
   if (t.numRows == 0) return;
   // The plan on a 64-byte line, as device memory is (a core head is then one scalar cache line).
