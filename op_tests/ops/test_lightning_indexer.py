@@ -604,6 +604,21 @@ def test_decode_band_merged_while_its_window_is_read(keys, stretch):
     _assert_decode_row(got, q, k, w, 2048, stretch=stretch, more_than=8 * 16)
 
 
+@pytest.mark.parametrize("distinct, stretch", [(None, None), (700, None), (None, (2600, 2800)), (None, (7900, 8100))])
+def test_decode_window_read_before_the_lists_are_cut(distinct, stretch):
+    # B = 1 x 8K on the Ascend910B3: 32 lists of 256 keys, each written whole (no tails), so a part of
+    # the wide band merge reads its window with the lists' full lengths and counts their quantiles at
+    # the threshold only when the window misses a band (LiCut::CutPending / CutLate). Random keys and
+    # 700 key classes: every window holds its bands. 200 keys scaled by 4 (weights >= 0) in list 10
+    # (chunk 1) and in lists 30-31 (the last chunk): their bands lie far below the windows (a list
+    # whose threshold lies past its window's end misses), the parts cut the lists and load them again.
+    q, k, w = _decode_row(8192, 32, seed=8192 + (distinct or 0) + (stretch or (0,))[0], distinct=distinct, stretch=stretch)
+    with emulated_soc("Ascend910B3"):
+        got = check(q, k, w, sparse_count=2048, return_value=True)
+        assert cpu_module().last_launch()["block_dim"] == 16
+    _assert_decode_row(got, q, k, w, 2048, distinct=distinct, stretch=stretch, more_than=8 * 16)
+
+
 @pytest.mark.parametrize(
     "rows, keys, sparse_count, distinct",
     [(1, 8192, 2048, None), (1, 8192, 2048, 11), (1, 4096, 256, None), (1, 30001, 2048, None), (10, 8192, 2048, None)],

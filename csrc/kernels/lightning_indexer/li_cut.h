@@ -127,19 +127,19 @@ class LiCut {
     if (wide) {
       // The window's compares (a band merge's part, ExpectWindow) go between the quantiles' compare and
       // its reads: the vector unit compares the window while the scalar unit counts the quantiles.
-      const LocalTensor<uint32_t> bits = free[kWindowBitsFloats].ReinterpretCast<uint32_t>();
-      CompareQuantiles(threshold, lists, bits);
+      quantBits_ = free[kWindowBitsFloats].ReinterpretCast<uint32_t>();
+      CompareQuantiles(threshold, lists, quantBits_);
       if (windowLists_ > 0) CompareWindow(src.ReinterpretCast<uint64_t>(), free.ReinterpretCast<uint64_t>());
-      CountQuantiles(lists, bits, aboveAll);
+      WaitFlag<HardEvent::V_S>(0);
+      // (every list written whole, no tails to decide on: a part's counts wait for its window, CutPending)
+      cutLate_ = windowLists_ > 0 && t_->tailFlagOffset == 0;
+      if (!cutLate_) CountQuantiles(lists, quantBits_, aboveAll);
     }
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      uint32_t above = wide ? aboveAll[list] : QuantilesAtLeast(list, threshold);
+      uint32_t above = wide ? (cutLate_ ? kLiQuantiles : aboveAll[list]) : QuantilesAtLeast(list, threshold);
       if (i < 4) keptWhole_[i] = above == kLiQuantiles;
-      if (above < kLiQuantiles) {
-        const uint32_t keep = step * above + step - 1;
-        if (keep < lens[i]) lens[i] = keep;
-      }
+      CutLength(step, above, lens[i]);
       // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
       // edge each vouch for `step` entries above the band.
       bandStart_[i < 4 ? i : 3] = 0;
@@ -154,6 +154,23 @@ class LiCut {
         if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
       }
     }
+  }
+
+  // Whether CutAtThreshold left a part of a wide band merge uncut (its lists written whole): its
+  // window is read with the lists' full lengths (its band is at or above T, the last part's ends at
+  // T), saving the counts' reads (B = 1 x 8K: 16 UB reads before the window's); CutLate if it misses.
+  __aicore__ inline bool CutPending() const { return cutLate_; }
+  // Cuts lens (the lists' full lengths) at the threshold; returns their sum.
+  __aicore__ inline uint32_t CutLate(const LiMerge& m, uint32_t* lens) {
+    cutLate_ = false;
+    const uint32_t lists = uint32_t(m.cutLists), step = LiQuantileStep(t_->sparseCount, lists);
+    uint32_t above[kLiMaxWideLists], total = 0;
+    CountQuantiles(lists, quantBits_, above);
+    for (int32_t i = 0; i < m.count; ++i) {
+      CutLength(step, above[m.src - m.cutBase + i], lens[i]);
+      total += lens[i];
+    }
+    return total;
   }
 
   // A wide band merge's window comes in chunks of whole lists (LiMerger::LoadWindow), each with its
@@ -308,9 +325,8 @@ class LiCut {
     SetFlag<HardEvent::V_S>(0);
   }
   // Only the loaded quantiles count (LoadQuantiles); a list whose loaded ones are all at or above v is
-  // taken as all 16 (not cut: its next quantiles are not known).
+  // taken as all 16 (not cut: its next quantiles are not known). After CompareQuantiles' V -> S event.
   __aicore__ inline void CountQuantiles(uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits, uint32_t* above) {
-    AscendC::WaitFlag<AscendC::HardEvent::V_S>(0);
     const uint32_t loadedBits = loaded_ < kLiQuantiles ? (1u << (2 * loaded_)) - 1u : 0xFFFFFFFFu;
     const AscendC::LocalTensor<uint64_t> pairsOfWords = bits.ReinterpretCast<uint64_t>();
     for (uint32_t c = 0; c < lists; c += 2) {  // two lists a read (little-endian: list c in the low word)
@@ -320,6 +336,13 @@ class LiCut {
     }
     for (uint32_t c = 0; c < lists; ++c)
       if (above[c] == loaded_) above[c] = kLiQuantiles;
+  }
+
+  // A list of `len` pairs with `above` quantiles at or above the threshold: its entries from quantile
+  // `above` on are below it (none if all 16 are at or above).
+  __aicore__ static inline void CutLength(uint32_t step, uint32_t above, uint32_t& len) {
+    const uint32_t keep = step * above + step - 1;
+    if (above < kLiQuantiles && keep < len) len = keep;
   }
 
   // A wide merge's quantile run, the same for every list: from the plan (LiWideQuantRun), or all 16
@@ -400,6 +423,8 @@ class LiCut {
   AscendC::LocalTensor<uint64_t> winAbove_, winAtLow_;
   uint32_t windowLists_ = 0, winSkip_ = 0, winEnd_ = 0;
   uint32_t loaded_ = kLiQuantiles;  // quantiles loaded per list (LoadQuantiles)
+  AscendC::LocalTensor<uint32_t> quantBits_;  // a wide merge's quantiles compared with T (CompareQuantiles)
+  bool cutLate_ = false;  // the wide merge's lists not cut yet (CutLate)
 };
 
 }  // namespace ascend_glm5

@@ -240,6 +240,15 @@ class LiMerger {
       // A wide merge (a row's final one; its lists hold at least k entries together as the row
       // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
+      // A part whose lists are not cut yet (LiCut::CutLate: written whole, no tails) tries its window
+      // with their full lengths first, and cuts them only if it misses.
+      const bool early = probe && cut_.CutPending();
+      bool windowed = false;
+      if (early) {
+        TailWritten();  // (before the band's first merges write phase 2's late region)
+        windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
+        if (!windowed) total = cut_.CutLate(m, lens);
+      }
       uint32_t need = 0, longest = 0;
       for (int32_t i = 0; i < m.count; ++i) {
         need += AlignUp(lens[i], 4);
@@ -255,9 +264,8 @@ class LiMerger {
       }
       ResolveTail(tails);
       if (tails) WaitTails();
-      if (probe && need > 4 * pairs) cut_.EndWindow(0);
-      bool windowed = false;
-      if (probe && need <= 4 * pairs) {
+      if (probe && !early && need > 4 * pairs) cut_.EndWindow(0);
+      if (probe && !early && need <= 4 * pairs) {
         TailWritten();  // (before the band's first merges write phase 2's late region)
         windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
       }
