@@ -126,13 +126,13 @@ class LiCut {
     uint32_t aboveAll[kLiMaxWideLists];
     if (wide) {
       // The window's compares (a band merge's part, ExpectWindow) go between the quantiles' compare and
-      // its reads: the vector unit compares the window while the scalar unit counts the quantiles.
+      // its reads: the vector unit compares the window while the scalar unit counts the quantiles. With
+      // every list written whole (no tails to decide on) a part compares and counts its quantiles only
+      // if its window misses (CutPending): the window's compares start at once.
       quantBits_ = free[kWindowBitsFloats].ReinterpretCast<uint32_t>();
-      CompareQuantiles(threshold, lists, quantBits_);
-      if (windowLists_ > 0) CompareWindow(src.ReinterpretCast<uint64_t>(), free.ReinterpretCast<uint64_t>());
-      WaitFlag<HardEvent::V_S>(0);
-      // (every list written whole, no tails to decide on: a part's counts wait for its window, CutPending)
       cutLate_ = windowLists_ > 0 && t_->tailFlagOffset == 0;
+      if (!cutLate_) CompareQuantiles(threshold, lists, quantBits_);
+      if (windowLists_ > 0) CompareWindow(src.ReinterpretCast<uint64_t>(), free.ReinterpretCast<uint64_t>());
       if (!cutLate_) CountQuantiles(lists, quantBits_, aboveAll);
     }
     for (int32_t i = 0; i < m.count; ++i) {
@@ -158,13 +158,15 @@ class LiCut {
 
   // Whether CutAtThreshold left a part of a wide band merge uncut (its lists written whole): its
   // window is read with the lists' full lengths (its band is at or above T, the last part's ends at
-  // T), saving the counts' reads (B = 1 x 8K: 16 UB reads before the window's); CutLate if it misses.
+  // T), saving the quantiles' compare and the counts' reads before the window's (B = 1 x 8K: 28
+  // vector cycles and 16 UB reads); CutLate if it misses.
   __aicore__ inline bool CutPending() const { return cutLate_; }
   // Cuts lens (the lists' full lengths) at the threshold; returns their sum.
   __aicore__ inline uint32_t CutLate(const LiMerge& m, uint32_t* lens) {
     cutLate_ = false;
     const uint32_t lists = uint32_t(m.cutLists), step = LiQuantileStep(t_->sparseCount, lists);
     uint32_t above[kLiMaxWideLists], total = 0;
+    CompareQuantiles(threshold_, lists, quantBits_);
     CountQuantiles(lists, quantBits_, above);
     for (int32_t i = 0; i < m.count; ++i) {
       CutLength(step, above[m.src - m.cutBase + i], lens[i]);
@@ -223,6 +225,7 @@ class LiCut {
     using namespace AscendC;
     const uint32_t width = winEnd_ - winSkip_, words = width / 32, per = WindowChunkLists(windowLists_);
     const float low = hasLo_ ? bandLo_ : threshold_;
+    CountFormMask();
     winAbove_ = above;
     winAtLow_ = atLow;
     for (uint32_t first = 0, c = 0; first < windowLists_; first += per, ++c) {
@@ -319,14 +322,14 @@ class LiCut {
   // (CountQuantiles, after the vector unit's next work is issued).
   __aicore__ inline void CompareQuantiles(float v, uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits) {
     using namespace AscendC;
-    SetMaskNorm();
-    ResetMask();  // the count-form compare runs under the vector mask register (see RunningTopK::Offer)
+    CountFormMask();
     CompareScalar(bits.ReinterpretCast<uint8_t>(), qIn_, v, CMPMODE::GE, AlignUp(lists * kLiQuantiles * kPairFloats, 64));
     SetFlag<HardEvent::V_S>(0);
   }
   // Only the loaded quantiles count (LoadQuantiles); a list whose loaded ones are all at or above v is
-  // taken as all 16 (not cut: its next quantiles are not known). After CompareQuantiles' V -> S event.
+  // taken as all 16 (not cut: its next quantiles are not known).
   __aicore__ inline void CountQuantiles(uint32_t lists, const AscendC::LocalTensor<uint32_t>& bits, uint32_t* above) {
+    AscendC::WaitFlag<AscendC::HardEvent::V_S>(0);
     const uint32_t loadedBits = loaded_ < kLiQuantiles ? (1u << (2 * loaded_)) - 1u : 0xFFFFFFFFu;
     const AscendC::LocalTensor<uint64_t> pairsOfWords = bits.ReinterpretCast<uint64_t>();
     for (uint32_t c = 0; c < lists; c += 2) {  // two lists a read (little-endian: list c in the low word)
@@ -336,6 +339,12 @@ class LiCut {
     }
     for (uint32_t c = 0; c < lists; ++c)
       if (above[c] == loaded_) above[c] = kLiQuantiles;
+  }
+
+  // Count-form compares run under the vector mask register (see RunningTopK::Offer): all lanes.
+  __aicore__ static inline void CountFormMask() {
+    AscendC::SetMaskNorm();
+    AscendC::ResetMask();
   }
 
   // A list of `len` pairs with `above` quantiles at or above the threshold: its entries from quantile
