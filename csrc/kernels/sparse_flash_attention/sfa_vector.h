@@ -326,8 +326,8 @@ class SfaVector {
   // tiles are gathered from the unsorted list), where its tiles hold those steps and then a whole
   // next item's (the next item's sort keeps its window). Only kSfaSortStepsSparse rows of a combined
   // cache: GLM-5 decode, cycles: B = 64 32K 247,279 -> 246,410, B = 16 32K 79,725 -> 79,630; with
-  // 8K's kSfaSortSteps rows too B = 64 8K 243,445 -> 248,005 (fewer copies, but more stall on the
-  // shared HBM / L2 pools); with the separate key_rope B = 16 32K 90,302 -> 90,584.
+  // 8K's kSfaSortSteps rows too B = 64 8K 243,445 -> 248,005 (fewer copies, but the launch's copies
+  // slower); with the separate key_rope B = 16 32K 90,302 -> 90,584.
   __aicore__ inline bool TailFits(uint32_t count) const {
     const uint32_t at = SfaRowSorter::TailStart(count, t_->tileRows) * t_->tileRows;
     return at > 0 && CeilDiv(count, t_->tileRows) >= SfaRowSorter::Steps(count - at) + SfaRowSorter::Steps(kSfaMaxSparseCount) + 2;
