@@ -1224,39 +1224,6 @@ def test_sparse_rows_sorted_in_steps_with_many_items():
     assert len(equal) >= 20  # 38 of 80
 
 
-def test_unsorted_items_tail_sorted_in_steps():
-    # Items of rows marked kSfaSortStepsSparse that no item before them has the tiles to sort (a
-    # core's first; one after a short item) sort their tail, rows [8 x 128, 1536), in steps during
-    # their first tiles (kSfaSlotTailSorted): the vector cores' copy of the list takes the sorted
-    # tail, and the cube reads its rows after their flag. 80 rows of 1536 ids (12 tiles, more than 3
-    # items a core over 24 cores) as 4 sequences of 20 causal tokens seeing 6,581 to 9,281 keys
-    # (4 x K to 16 x K). Against the reference, and against the same ids with every row's tail
-    # permuted: a tail sorted in steps gathers the same list both times, so its row (and every row
-    # sorted whole) gives bit-equal outputs; unsorted tails would give fewer.
-    g = torch.Generator().manual_seed(197)
-    heads, k, per = 64, 1536, 20
-    kv_lens = [6600 + 900 * b for b in range(4)]
-    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g)
-    rows, key = idx.shape[0], torch.cat([key, key_rope], -1)
-    tail = 8 * 128
-    permuted = idx.clone()
-    permuted[:, 0, tail:] = permuted[:, 0, tail + torch.randperm(k - tail, generator=g)]
-
-    def run(ids):
-        return check_sequences(q, qr, key, table, ids, kv_lens, per)
-
-    first = run(idx)
-    cores = cpu_module().emulator_limits()["aic_cores"]
-    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
-    second = run(permuted)
-
-    def row(outs, r):  # attention_out [T1, N1, 512], softmax_max / softmax_sum [1, T1, N1]
-        return [outs[0][r], outs[1][0, r], outs[2][0, r]]
-
-    equal = [r for r in range(rows) if all(torch.equal(a, b) for a, b in zip(row(first, r), row(second, r)))]
-    assert len(equal) >= 60  # 64 of 80 (48 with no tail sorted)
-
-
 @pytest.mark.parametrize("short", [0, 5, 11, 40], ids=lambda n: f"short{n}")
 def test_sorted_in_steps_slot_carries_sorted_head(short):
     # Lists sorted in steps under kSfaSortStepsSparse: their work slot carries the sorted list's first

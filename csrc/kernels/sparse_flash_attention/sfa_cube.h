@@ -30,7 +30,6 @@
 #include "../common/mmad.h"
 #include "../common/tiling.h"
 #include "sfa_plan.h"
-#include "sfa_sort.h"
 
 namespace ascend_glm5 {
 
@@ -180,11 +179,9 @@ class SfaCube {
         return false;
       }
       const int32_t share = slots_.GetValue(at + 2);
-      const uint32_t count = uint32_t(slots_.GetValue(at + 1));
-      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), count, rows_,
-                    uint32_t(share & ~(kSfaSlotEarlyRows | kSfaSlotTailSorted)), (share & kSfaSlotEarlyRows) != 0);
+      cursor_.Reset(uint32_t(item), plan_.Item(uint32_t(item)), uint32_t(slots_.GetValue(at + 1)), rows_,
+                    uint32_t(share & ~kSfaSlotEarlyRows), (share & kSfaSlotEarlyRows) != 0);
       slotItem_ = item;
-      tailAt_ = (share & kSfaSlotTailSorted) != 0 ? SfaRowSorter::TailStart(count, rows_) * rows_ : 0;
       slotRows_ = uint32_t(slots_.GetValue(at + 3));
       slotAt_ = at + kSfaSlotRowsAt;
     }
@@ -227,9 +224,6 @@ class SfaCube {
   // the zero padding (GatherEnd).
   __aicore__ inline void GatherBegin(const SfaTile& tile, uint32_t buf) {
     kvTiles_.Wait(buf);  // P . V of the tile that last used this buffer has loaded its operands
-    // The item's tail, sorted during its first tiles, is in the list (its lines unread until now).
-    if (tailAt_ > 0 && int32_t(tile.item) == slotItem_ && tile.start == tailAt_)
-      AscendC::CrossCoreWaitFlag<2, PIPE_S>(kSfaFlagTail);
     gatherTile_ = tile;
     gatherBuf_ = buf;
     gatherRows_ = TileShares(tile, rows_).cube;
@@ -591,7 +585,7 @@ class SfaCube {
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
   int32_t slotItem_ = -1;  // the last work slot's item, its carried list entries and where they start
-  uint32_t slotRows_ = 0, tailAt_ = 0;  // tailAt_: the slot's first row sorted as its tail (0: none)
+  uint32_t slotRows_ = 0;
   uint64_t slotAt_ = 0;
   AscendC::GlobalTensor<float> sRing_, oRing_, pieces_, kept_;
   AscendC::GlobalTensor<int32_t> words_;

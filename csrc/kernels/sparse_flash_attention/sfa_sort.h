@@ -35,23 +35,11 @@ class SfaRowSorter {
     for (uint32_t pairs = 32; pairs < n; pairs *= 4) ++rounds;
     return rounds;
   }
-  // The first tile of an item of `count` rows whose tail, rows [TailStart * tileRows, count), is
-  // sorted in steps during the item's own first tiles (0: none). Its steps run one a tile from the
-  // item's tile 0 and its list is written before the vector cores gather that tile (kSfaGatherAhead
-  // ahead) and before the cube, a tile later still, reads it (kTailLead tiles after the last step).
-  __aicore__ inline static uint32_t TailStart(uint32_t count, uint32_t tileRows) {
-    for (uint32_t k = kTailLead; k * tileRows + 1 < count; ++k)
-      if (Steps(count - k * tileRows) + kTailLead <= k) return k;
-    return 0;
-  }
   __aicore__ inline bool Pending() const { return pending_; }
-  __aicore__ inline bool Started() const { return pending_ && step_ > 0; }
-  // After the last step: the sorted rows in the scratch, until the caller reuses it.
-  __aicore__ inline AscendC::LocalTensor<int32_t> Sorted() const { return Rows(src_ ^ 1); }
   // After the last step: the sorted list's first entries (up to kSfaSlotRows) in the scratch, until
   // the caller reuses it (a work slot carries them).
   __aicore__ inline uint32_t HeadRows(AscendC::LocalTensor<int32_t>& rows) const {
-    rows = Sorted();
+    rows = Rows(src_ ^ 1);
     return n_ < kSfaSlotRows ? n_ : kSfaSlotRows;
   }
   __aicore__ inline void Finish() {
@@ -117,8 +105,6 @@ class SfaRowSorter {
     DataCopyPad(list_, Rows(dst), DataCopyExtParams(1, n_ * 4, 0, 0, 0));
     pending_ = false;
   }
-
-  static constexpr uint32_t kTailLead = 3;  // tiles from the tail sort's last step to the tail's first tile
 
   AscendC::LocalTensor<float> buf_[2];
   AscendC::GlobalTensor<int32_t> list_;

@@ -96,14 +96,11 @@ class SfaVector {
       // separate rope +0.23 %).
       const SfaItem info = itemFirst_ ? plan_.Item(uint32_t(work.item)) : SfaItem{};
       if (sorter_.Pending()) FinishSort();  // the cube waits for its slot before this item's tiles
-      const bool tail = work.item == tailNext_.item;
-      if (tail) tailNext_.item = -1;
       // One item ahead: the cube takes the next item's rows after this item's last scores. An item
-      // selected here may be sorted over this item's tiles (SortStep), after this item's tail.
+      // selected here may be sorted over this item's tiles (SortStep).
       const uint32_t tiles = CeilDiv(work.count, t_->tileRows);
       sortWindow_ = tiles > 2 ? tiles - 2 : 0;
       Ensure(1);
-      if (tail) StartTail(work);
       sortWindow_ = 0;
       cursor.Reset(uint32_t(work.item), itemFirst_ ? info : plan_.Item(uint32_t(work.item)), work.count, t_->tileRows,
                    work.aivRows);
@@ -219,7 +216,6 @@ class SfaVector {
   }
   __aicore__ inline void GatherLoad() {
     if (!gatherReady_ || gatherLoaded_) return;
-    if (tail_.Pending() && int32_t(gatherTile_.item) == tailItem_ && gatherTile_.start >= tailAt_) FinishTail();
     if (sorter_.Pending() && int32_t(gatherTile_.item) == sortSlot_.item) FinishSort();  // its list is read now
     gather_.Load(gatherTile_, gatherCount_, lists_[uint64_t(gatherTile_.item) * t_->listWords],
                  int32_t(gatherTile_.item) == listInUb_);
@@ -247,7 +243,6 @@ class SfaVector {
     const bool gatherFree = (earlyMerge_ || (slot_ == 0 && keepFirstList_)) && t_->aivRows > 0 && gatherItem_ >= size_ &&
                             !(gatherReady_ && !gatherLoaded_);
     if (sorter_.Pending()) FinishSort();  // slots are posted in order; the stage is the selector's
-    if (tail_.Started()) FinishTail();
     for (; scan_ < last_; ++scan_) {
       const SfaItem item = plan_.Item(scan_);
       const SfaRow row = plan_.Row(uint32_t(item.row));
@@ -259,21 +254,17 @@ class SfaVector {
       // Sorted in steps when the current item's tiles give each step a tile of its own (B = 16, 8K,
       // cycles: up to 3 steps a tile over short items 81,113 -> 82,425); posted once sorted (SortStep).
       aivRows = plan_.AivRows(row);
-      const bool marked = (row.sorted == kSfaSortSteps || row.sorted == kSfaSortStepsSparse) && count > 1;
-      if (marked && sortWindow_ >= SfaRowSorter::Steps(count)) {
+      if ((row.sorted == kSfaSortSteps || row.sorted == kSfaSortStepsSparse) && count > 1 &&
+          sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
         sortSlot_ = Pending{int32_t(scan_), count, aivRows};
         sortKind_ = row.sorted;
         return int32_t(scan_++);
       }
-      // Not sorted before its first tile: its tail may be sorted during its first tiles (TailFits).
-      const bool tail = row.sorted == kSfaSortStepsSparse && t_->combinedKv && t_->aivRows > 0 && tailNext_.item < 0 &&
-                        TailFits(count);
-      if (tail) tailNext_ = Pending{int32_t(scan_), count, aivRows};
       if (gatherFree) KeepList(int32_t(scan_));
       AscendC::LocalTensor<int32_t> head;
       const uint32_t carried = selector_.HeadRows(head);
-      PostSlot(int32_t(scan_), count, SlotShare(row.sorted, aivRows) | (tail ? kSfaSlotTailSorted : 0), head, carried);
+      PostSlot(int32_t(scan_), count, SlotShare(row.sorted, aivRows), head, carried);
       return int32_t(scan_++);
     }
     if (!ended_) PostSlot(-1, 0, 0);
@@ -303,11 +294,6 @@ class SfaVector {
   // kSfaGatherAhead tiles ahead, so the sorted item's first tile at tile tiles - 2. The list is
   // posted once sorted.
   __aicore__ inline void SortStep() {
-    if (tail_.Pending()) {  // the current item's tail first: the next item's steps follow it
-      tail_.Step();
-      if (!tail_.Pending()) PostTail();
-      return;
-    }
     if (!sorter_.Pending()) return;
     sorter_.Step();
     if (!sorter_.Pending()) PostSorted();
@@ -315,47 +301,8 @@ class SfaVector {
   // The rest of the pending sort at once: the guard of a selection, a gather or an item that needs
   // the list before SortStep's last tile (none does, by NextItem's window).
   __aicore__ inline void FinishSort() {
-    if (tail_.Pending()) FinishTail();  // the sorters share the stage
     sorter_.Finish();
     PostSorted();
-  }
-
-  // A marked item that no item before it had the tiles to sort (a core's first, or one after a
-  // short item; sfa-first: sorted at once it costs more than it saves): its rows from tile
-  // SfaRowSorter::TailStart on are sorted in steps while its first tiles run (SortStep; its first
-  // tiles are gathered from the unsorted list), where its tiles hold those steps and then a whole
-  // next item's (the next item's sort keeps its window). Only kSfaSortStepsSparse rows of a combined
-  // cache: GLM-5 decode, cycles: B = 64 32K 247,279 -> 246,410, B = 16 32K 79,725 -> 79,630; with
-  // 8K's kSfaSortSteps rows too B = 64 8K 243,445 -> 248,005 (fewer copies, but the launch's copies
-  // slower); with the separate key_rope B = 16 32K 90,302 -> 90,584.
-  __aicore__ inline bool TailFits(uint32_t count) const {
-    const uint32_t at = SfaRowSorter::TailStart(count, t_->tileRows) * t_->tileRows;
-    return at > 0 && CeilDiv(count, t_->tileRows) >= SfaRowSorter::Steps(count - at) + SfaRowSorter::Steps(kSfaMaxSparseCount) + 2;
-  }
-  __aicore__ inline void StartTail(const Pending& work) {
-    tailAt_ = SfaRowSorter::TailStart(work.count, t_->tileRows) * t_->tileRows;
-    tailItem_ = work.item;
-    tailCount_ = work.count;
-    tail_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(tailItem_) * t_->listWords + tailAt_],
-                tailCount_ - tailAt_);
-  }
-  __aicore__ inline void FinishTail() {
-    tail_.Finish();
-    PostTail();
-  }
-  // The sorted tail -> the gather's copy of the list (the vector core's own GM list has it once the
-  // write is out), then the cube's flag after the write on MTE3; the stage is free once it has left.
-  __aicore__ inline void PostTail() {
-    using namespace AscendC;
-    PipeBarrier<PIPE_V>();
-    Adds(rowIdx_[tailAt_], tail_.Sorted(), int32_t(0), int32_t(tailCount_ - tailAt_));
-    SetFlag<HardEvent::V_S>(0);  // Load reads rowIdx_ with the scalar
-    WaitFlag<HardEvent::V_S>(0);
-    CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagTail);
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
-    SetFlag<HardEvent::MTE3_MTE2>(0);
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
   }
   // The sorted list's slot; the stage is free again once the list's copy has left it.
   __aicore__ inline void PostSorted() {
@@ -715,10 +662,6 @@ class SfaVector {
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   SfaRowSorter sorter_;
-  SfaRowSorter tail_;                // a current item's tail (StartTail), in the same stage
-  Pending tailNext_ = {-1, 0, 0};    // the item posted with kSfaSlotTailSorted, its tail not started
-  int32_t tailItem_ = -1;            // the item of tail_, and its first sorted row
-  uint32_t tailAt_ = 0, tailCount_ = 0;
   Pending sortSlot_ = {-1, 0, 0};  // the item being sorted, posted when its sort is done
   int32_t sortKind_ = 0;     // the pending sort's row mark (kSfaSortSteps / kSfaSortStepsSparse)
   uint32_t sortWindow_ = 0;  // tiles of the current item to sort an item selected now on

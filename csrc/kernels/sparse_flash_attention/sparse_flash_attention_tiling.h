@@ -38,9 +38,6 @@ constexpr uint32_t kSfaSlotRowsAt = 4;
 // Set in word 2 (aivRows) of a work slot: the cube issues the item's row copies earlier in each
 // tile (sfa_cube.h GatherSome; set by SfaVector::SlotShare).
 constexpr int32_t kSfaSlotEarlyRows = 1 << 16;
-// Set in word 2 of a work slot: the item's tail (from SfaRowSorter::TailStart's tile on) is sorted
-// in steps during its first tiles; the cube waits for kSfaFlagTail before it reads that tile's rows.
-constexpr int32_t kSfaSlotTailSorted = 1 << 17;
 constexpr uint32_t kSfaSlotRows = kSfaSlotWords - kSfaSlotRowsAt;
 
 // Plan table (int32): rows, items (grouped by AI core), split rows, core heads, at the tiling's
@@ -248,6 +245,5 @@ constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the n
 constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
 constexpr uint16_t kSfaFlagStreamed = 8;   // AIC -> AIVs: a piece's streamed P . V columns are in GM (N1 <= 64)
 constexpr uint16_t kSfaFlagKeptHigh = 9;   // AIC -> AIVs: and its upper kept half [SfaKeptCols / 2, SfaKeptCols) (SfaEarlyMerge)
-constexpr uint16_t kSfaFlagTail = 10;      // each AIV -> AIC: an item's sorted tail is in its list (kSfaSlotTailSorted)
 
 }  // namespace ascend_glm5
