@@ -245,7 +245,6 @@ class LiMerger {
       const bool early = probe && cut_.CutPending();
       bool windowed = false;
       if (early) {
-        TailWritten();  // (before the band's first merges write phase 2's late region)
         windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
         if (!windowed) total = cut_.CutLate(m, lens);
       }
@@ -265,10 +264,7 @@ class LiMerger {
       ResolveTail(tails);
       if (tails) WaitTails();
       if (probe && !early && need > 4 * pairs) cut_.EndWindow(0);
-      if (probe && !early && need <= 4 * pairs) {
-        TailWritten();  // (before the band's first merges write phase 2's late region)
-        windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
-      }
+      if (probe && !early && need <= 4 * pairs) windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
       if (!windowed && need <= 4 * pairs) {
         uint32_t starts[kLiMaxWideLists];
         if (winWidth > 0 && band) {  // LiCut::CompareWindow compared the window: before the reload overwrites it
@@ -520,6 +516,7 @@ class LiMerger {
   // issued are then dropped: the caller loads the lists and runs BandMerge).
   __aicore__ inline bool WindowBandMerge(const uint32_t* lens, uint32_t count, uint32_t skip, uint32_t width, uint32_t& from,
                                          uint32_t& n) {
+    TailWritten();  // (before the band's first merges write phase 2's late region)
     StartBand();
     from = 0;
     uint32_t i = 0, lo = 0, hi = 0;
