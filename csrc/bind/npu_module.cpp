@@ -10,6 +10,7 @@
 #include <exception>
 #include <utility>
 
+#include "host/plan_time.h"
 #include "torch_npu/csrc/core/npu/NPUFormat.h"
 #include "torch_npu/csrc/core/npu/NPUStream.h"
 #include "torch_npu/csrc/framework/OpCommand.h"
@@ -72,4 +73,7 @@ PYBIND11_MODULE(_npu, m) {
 #define ASCEND_GLM5_OP(name) BindNpuOp_##name(m);
 #include "bind/op_list.inc"
 #undef ASCEND_GLM5_OP
+  m.def("last_plan_us", [] { return ascend_glm5::host::lastPlanSeconds * 1e6; },
+        "Host time, in microseconds, of the most recent launch's plan (Make*Plan, made before every launch; 0 "
+        "before the first).");
 }

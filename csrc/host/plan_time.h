@@ -1,6 +1,6 @@
 // Host time of the most recent launch's plan: on the NPU an op's plan (Make*Plan) is made on the host
 // before every launch, so it adds to each launch's latency; the CPU path makes the same plan with the
-// same code and records its time here for the benchmarks (`last_plan_us`).
+// same code. Both record its time here (each module its own copy): `last_plan_us` of _C and of _npu.
 #pragma once
 
 #include <atomic>

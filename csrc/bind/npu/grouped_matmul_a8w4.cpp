@@ -2,6 +2,7 @@
 // Validation (and the int64 scale decode) happened in Python; group_list stays on the device.
 #include "bind/npu_bind.h"
 #include "host/grouped_matmul_a8w4/grouped_matmul_a8w4_host.h"
+#include "host/plan_time.h"
 
 namespace {
 
@@ -22,9 +23,11 @@ at::Tensor GroupedMatmulA8W4(const at::Tensor& x, const at::Tensor& weight, cons
                                                                      : at::kInt;
   at::Tensor y = at::empty({m, n}, x.options().dtype(outType));
   if (m == 0) return y;
-  const auto plan = ascend_glm5::host::MakeGroupedMatmulA8W4Plan(m, static_cast<uint32_t>(n), static_cast<uint32_t>(k),
-                                                                 static_cast<uint32_t>(experts),
-                                                                 static_cast<uint32_t>(outDtype), AiCores(x.device()));
+  const auto plan = ascend_glm5::host::TimedPlan([&] {
+    return ascend_glm5::host::MakeGroupedMatmulA8W4Plan(m, static_cast<uint32_t>(n), static_cast<uint32_t>(k),
+                                                        static_cast<uint32_t>(experts), static_cast<uint32_t>(outDtype),
+                                                        AiCores(x.device()));
+  });
   at::Tensor tilingDev = TilingOnDevice(plan.tiling, x.device());
   at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, x.options().dtype(at::kByte));
   const uint32_t blockDim = plan.tiling.blockDim;

@@ -2,6 +2,7 @@
 #include "bind/npu_bind.h"
 #include "host/attention_problem.h"
 #include "host/lightning_indexer/lightning_indexer_host.h"
+#include "host/plan_time.h"
 
 namespace {
 
@@ -29,7 +30,8 @@ void LightningIndexer(const at::Tensor& query, const at::Tensor& key, const at::
                   : weights.scalar_type() == at::kHalf  ? ascend_glm5::kFloat16
                                                         : ascend_glm5::kFloat32;
   p.returnValue = values.has_value();
-  const auto plan = ascend_glm5::host::MakeLightningIndexerPlan(p, AiCores(query.device()));
+  const auto plan =
+      ascend_glm5::host::TimedPlan([&] { return ascend_glm5::host::MakeLightningIndexerPlan(p, AiCores(query.device())); });
   if (plan.tiling.numItems == 0) return;
   const DevicePlan dev = PlanOnDevice(plan, query);
   at::Tensor q = query.contiguous(), k = key.contiguous(), w = weights.contiguous();

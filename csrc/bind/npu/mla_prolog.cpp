@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "host/mla_prolog/mla_prolog_host.h"
+#include "host/plan_time.h"
 
 namespace {
 
@@ -46,7 +47,7 @@ void MlaProlog(const std::vector<c10::optional<at::Tensor>>& tensors, int64_t to
   p.epsCkv = static_cast<float>(epsCkv);
   p.qcQrScale = static_cast<float>(qcQrScale);
   p.kcScale = static_cast<float>(kcScale);
-  const MlaPrologPlan plan = MakeMlaPrologPlan(p, AiCores(like.device()));
+  const MlaPrologPlan plan = TimedPlan([&] { return MakeMlaPrologPlan(p, AiCores(like.device())); });
   if (plan.tiling.tokens == 0) return;
   at::Tensor tiling = TilingOnDevice(plan.tiling, like.device());
   at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, like.options().dtype(at::kByte));

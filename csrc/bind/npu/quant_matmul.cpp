@@ -2,6 +2,7 @@
 // Validation (scale decode, x2 layout, bias kind) happened in Python.
 #include "bind/npu_bind.h"
 #include "host/quant_matmul/quant_matmul_host.h"
+#include "host/plan_time.h"
 
 namespace {
 
@@ -33,7 +34,7 @@ at::Tensor QuantMatmul(const at::Tensor& x1, const at::Tensor& x2, const at::Ten
                                                                      : at::kInt;
   at::Tensor y = at::empty({static_cast<int64_t>(s.m), static_cast<int64_t>(s.n)}, x1.options().dtype(outType));
   if (s.m == 0) return y;
-  const auto plan = ascend_glm5::host::MakeQuantMatmulPlan(s, AiCores(x1.device()));
+  const auto plan = ascend_glm5::host::TimedPlan([&] { return ascend_glm5::host::MakeQuantMatmulPlan(s, AiCores(x1.device())); });
   at::Tensor tilingDev = TilingOnDevice(plan.tiling, x1.device());
   at::Tensor workspace = at::empty({static_cast<int64_t>(plan.workspaceBytes)}, x1.options().dtype(at::kByte));
   const uint32_t blockDim = plan.tiling.blockDim;

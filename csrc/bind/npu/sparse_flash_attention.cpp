@@ -2,6 +2,7 @@
 #include "bind/npu_bind.h"
 #include "host/attention_problem.h"
 #include "host/sparse_flash_attention/sparse_flash_attention_host.h"
+#include "host/plan_time.h"
 
 namespace {
 
@@ -36,7 +37,8 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   p.separateValue = !value.is_same(key) && !(value.data_ptr() == key.data_ptr() && value.sizes() == key.sizes() &&
                                              value.strides() == key.strides());
   p.combinedKv = !keyRope.has_value();  // a key row holds its rope columns (576 wide)
-  const auto plan = ascend_glm5::host::MakeSparseFlashAttentionPlan(p, AiCores(query.device()));
+  const auto plan = ascend_glm5::host::TimedPlan(
+      [&] { return ascend_glm5::host::MakeSparseFlashAttentionPlan(p, AiCores(query.device())); });
   if (plan.tiling.numRows == 0) return;
   const DevicePlan dev = PlanOnDevice(plan, query);
   at::Tensor q = query.contiguous(), qr = queryRope.contiguous(), k = key.contiguous();
