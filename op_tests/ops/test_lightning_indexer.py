@@ -620,6 +620,26 @@ def test_decode_window_read_before_the_lists_are_cut(distinct, stretch):
 
 
 @pytest.mark.parametrize(
+    "distinct, stretch", [(None, None), (700, None), (None, (9100, 9160)), (None, (28600, 28660)), (None, (15000, 15300))]
+)
+def test_decode_window_read_before_the_lists_with_tails_are_cut(distinct, stretch):
+    # B = 1 x 30,001 keys on the Ascend910B3: 40 lists of ~750 keys, each written as its head (256
+    # pairs) before SyncAll and its tail after. Where no list's last loaded quantile (8 of 16) is at or
+    # above the threshold, no list is kept whole and none is read past its head: a part of the wide
+    # band merge drops its kept tail, reads its window with the lists' full lengths and cuts them only
+    # if the window misses (LiCut::BestLastLoaded, CutPending). Random keys and 700 key classes: every
+    # window holds its bands. 60 keys scaled by 4 (weights >= 0) in list 12 (chunk 1) and in list 38
+    # (the last chunk): ~6 quantile steps of the top k in one list (with its other keys above the
+    # threshold), past the window of most parts but inside its head, so those parts cut the lists and
+    # load them again without the tails (31 and 34 of 40 parts). 300 keys: the list is kept whole
+    # (every loaded quantile at or above the threshold), the parts decide on the tails first.
+    q, k, w = _decode_row(30001, 32, seed=30001 + (distinct or 0) + (stretch or (0,))[0], distinct=distinct, stretch=stretch)
+    with emulated_soc("Ascend910B3"):
+        got = check(q, k, w, sparse_count=2048, return_value=True)
+    _assert_decode_row(got, q, k, w, 2048, distinct=distinct, stretch=stretch, more_than=3 * 16)
+
+
+@pytest.mark.parametrize(
     "rows, keys, sparse_count, distinct",
     [(1, 8192, 2048, None), (1, 8192, 2048, 11), (1, 4096, 256, None), (1, 30001, 2048, None), (10, 8192, 2048, None)],
 )

@@ -109,6 +109,10 @@ class LiCut {
     const LocalTensor<float> src = MergeQuantileRuns(runLens, starts, runs, free);
     if (wide)  // the lists' lengths, while the vector unit merges the quantiles
       for (int32_t i = 0; i < m.count; ++i) lens[i] = WideLength(m, i, 0);
+    // A part of a wide band merge whose lists have tails: their best last loaded quantile, in the same wait
+    // (below the threshold, no list is kept whole: CutPending).
+    const bool tailsToDecide = wide && windowLists_ > 0 && t_->tailFlagOffset > 0;
+    const float bestLast = tailsToDecide ? BestLastLoaded(m) : kNegInf;
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
@@ -127,10 +131,11 @@ class LiCut {
     if (wide) {
       // The window's compares (a band merge's part, ExpectWindow) go between the quantiles' compare and
       // its reads: the vector unit compares the window while the scalar unit counts the quantiles. With
-      // every list written whole (no tails to decide on) a part compares and counts its quantiles only
-      // if its window misses (CutPending): the window's compares start at once.
+      // no tails to decide on (every list written whole, or none kept whole: each then cut inside its
+      // head) a part compares and counts its quantiles only if its window misses (CutPending): the
+      // window's compares start at once.
       quantBits_ = free[kWindowBitsFloats].ReinterpretCast<uint32_t>();
-      cutLate_ = windowLists_ > 0 && t_->tailFlagOffset == 0;
+      cutLate_ = windowLists_ > 0 && (t_->tailFlagOffset == 0 || bestLast < threshold);
       if (!cutLate_) CompareQuantiles(threshold, lists, quantBits_);
       if (windowLists_ > 0) CompareWindow(src.ReinterpretCast<uint64_t>(), free.ReinterpretCast<uint64_t>());
       if (!cutLate_) CountQuantiles(lists, quantBits_, aboveAll);
@@ -156,10 +161,11 @@ class LiCut {
     }
   }
 
-  // Whether CutAtThreshold left a part of a wide band merge uncut (its lists written whole): its
-  // window is read with the lists' full lengths (its band is at or above T, the last part's ends at
-  // T), saving the quantiles' compare and the counts' reads before the window's (B = 1 x 8K: 28
-  // vector cycles and 16 UB reads); CutLate if it misses.
+  // Whether CutAtThreshold left a part of a wide band merge uncut (its lists written whole, or each
+  // with a loaded quantile below T: none is read past its head, no tail is needed): its window is
+  // read with the lists' full lengths (its band is at or above T, the last part's ends at T), saving
+  // the quantiles' compare and the counts' reads before the window's (B = 1 x 8K: 28 vector cycles
+  // and 16 UB reads; 32K: 32 and 20); CutLate if it misses.
   __aicore__ inline bool CutPending() const { return cutLate_; }
   // Cuts lens (the lists' full lengths) at the threshold; returns their sum.
   __aicore__ inline uint32_t CutLate(const LiMerge& m, uint32_t* lens) {
@@ -339,6 +345,19 @@ class LiCut {
     }
     for (uint32_t c = 0; c < lists; ++c)
       if (above[c] == loaded_) above[c] = kLiQuantiles;
+  }
+
+  // The best of the merge's lists' last loaded quantiles: below T, every list has a loaded quantile
+  // below it (CountQuantiles counts fewer than loaded_), so each is cut inside its head (CutLength:
+  // at most 16 step - 1 pairs). Read by the scalar unit while the vector unit merges the quantiles
+  // (B = 1 x 32K: 40 UB reads there instead of the counts' 20 and a compare after it).
+  __aicore__ inline float BestLastLoaded(const LiMerge& m) {
+    float best = kNegInf;
+    for (int32_t i = 0; i < m.count; ++i) {
+      const float last = qIn_.GetValue((uint32_t(m.src - m.cutBase + i) * kLiQuantiles + loaded_ - 1) * kPairFloats);
+      best = last > best ? last : best;
+    }
+    return best;
   }
 
   // Count-form compares run under the vector mask register (see RunningTopK::Offer): all lanes.

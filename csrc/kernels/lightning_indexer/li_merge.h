@@ -240,11 +240,12 @@ class LiMerger {
       // A wide merge (a row's final one; its lists hold at least k entries together as the row
       // sees more than k keys, so the output needs no (-inf, -1) padding): into merged_, in UB by
       // rounds of 4-way merges when the (cut) lists fit, else 3 lists at a time onto the best k.
-      // A part whose lists are not cut yet (LiCut::CutLate: written whole, no tails) tries its window
-      // with their full lengths first, and cuts them only if it misses.
+      // A part whose lists are not cut yet (LiCut::CutLate: written whole, or none kept whole: no
+      // tails are read) tries its window with their full lengths first, and cuts them only if it misses.
       const bool early = probe && cut_.CutPending();
       bool windowed = false;
       if (early) {
+        ResolveTail(false);
         windowed = WindowBandMerge(lens, uint32_t(m.count), winSkip, winWidth, from, n);
         if (!windowed) total = cut_.CutLate(m, lens);
       }
@@ -255,9 +256,10 @@ class LiMerger {
       }
       // A list cut past its head (all its quantiles at or above the threshold), or a copy of every
       // list's first `longest` pairs reaching past a head (LoadTree): wait for the tails.
-      // (a list written in part holds wideHead pairs: none is reached when longest fits in it)
+      // (a list written in part holds wideHead pairs: none is reached when longest fits in it; nor
+      // by a part cut late, whose lens may be the full lengths)
       bool tails = false;
-      for (int32_t i = 0; AlignUp(longest, 4) > wideHead && i < m.count; ++i) {
+      for (int32_t i = 0; !early && AlignUp(longest, 4) > wideHead && i < m.count; ++i) {
         const uint32_t written = ListLength(m, i, 1);
         if (written < ListLength(m, i, 0) && AlignUp(longest, 4) > written) tails = true;
       }
