@@ -78,16 +78,18 @@ class SfaCube {
     const uint32_t outBufs = (kL0cBytes - sBytes) / chunkBytes;
     // The kept chunks (tiling keptCols) sum their columns over an item's tiles in L0C: written once
     // per item instead of once per tile.
-    keptCols_ = SfaKeptCols(t.heads);
+    keptCols_ = SfaKeptCols(t);
     itemTiles_ = SfaItemTiles(t);
     keepChunks_ = keptCols_ / kSfaOutChunk;
     earlyMerge_ = SfaEarlyMerge(t);
     // More than 3 items a core (decode B = 64): every tile outside kSfaSlotEarlyRows scores in two
     // passes (OwnBlocks), not only the core's last.
     passesEveryTile_ = t.numItems > 3 * t.blockDim;
+    // No room beside the kept chunks: the streamed chunks take S's place once S has left L0C.
     const uint32_t stream = outBufs - keepChunks_;
-    outBufs_ = stream < kMaxOutBufs ? stream : kMaxOutBufs;
-    pipe_.InitBuffer(l0c_, sBytes + (outBufs_ + keepChunks_) * chunkBytes);
+    sharedS_ = stream == 0;
+    outBufs_ = sharedS_ ? sBytes / chunkBytes : stream < kMaxOutBufs ? stream : kMaxOutBufs;
+    pipe_.InitBuffer(l0c_, sBytes + ((sharedS_ ? 0 : outBufs_) + keepChunks_) * chunkBytes);
     kept_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaKeptOffset(t)) +
                               uint64_t(AscendC::GetBlockIdx()) * 4 * t.heads * keptCols_,
                           2 * uint64_t(t.heads) * keptCols_);
@@ -157,12 +159,30 @@ class SfaCube {
   }
   __aicore__ inline AscendC::LocalTensor<T> L0A(uint32_t s) { return l0a_.Get<T>()[s * kL0Slot / sizeof(T)]; }
   __aicore__ inline AscendC::LocalTensor<T> L0B(uint32_t s) { return l0b_.Get<T>()[s * kL0Slot / sizeof(T)]; }
-  // L0C: S [mPad, tileRows] (i = 0), then the output chunks [mPad, 64] (i = 1 .. outBufs_).
+  // L0C: S [mPad, tileRows] (i = 0), then the output chunks [mPad, 64] (i = 1 .. outBufs_; sharedS_:
+  // in S's place).
   __aicore__ inline AscendC::LocalTensor<float> L0C(uint32_t i) {
-    return l0c_.Get<float>()[i == 0 ? 0 : mPad_ * (rows_ + (i - 1) * kSfaOutChunk)];
+    return l0c_.Get<float>()[i == 0 ? 0 : mPad_ * ((sharedS_ ? 0 : rows_) + (i - 1) * kSfaOutChunk)];
   }
-  // Kept chunk k: after the streamed ones.
-  __aicore__ inline AscendC::LocalTensor<float> KeptL0C(uint32_t k) { return L0C(1 + outBufs_ + k); }
+  // Kept chunk k: after S and the streamed ones.
+  __aicore__ inline AscendC::LocalTensor<float> KeptL0C(uint32_t k) {
+    return l0c_.Get<float>()[mPad_ * (rows_ + ((sharedS_ ? 0 : outBufs_) + k) * kSfaOutChunk)];
+  }
+  // S's place in L0C: its own, or (sharedS_) every streamed buffer, once the chunks there have left.
+  __aicore__ inline void AcquireS() {
+    if (!sharedS_) {
+      sAcc_.Acquire();
+      return;
+    }
+    for (uint32_t o = 0; o < outBufs_; ++o) oAcc_.Acquire();
+  }
+  __aicore__ inline void ReleaseS() {
+    if (!sharedS_) {
+      sAcc_.Release(0);
+      return;
+    }
+    for (uint32_t o = 0; o < outBufs_; ++o) oAcc_.Release(o);
+  }
 
   // The next tile of this core's items. The vector cores post, in order, a work slot per item that
   // selects rows (item, count, the vector cores' rows of a full tile; its rows in the item's list),
@@ -373,7 +393,7 @@ class SfaCube {
       WaitFlag<HardEvent::MTE2_MTE1>(kEvQuery);
       queryPending_ = false;
     }
-    sAcc_.Acquire();
+    AcquireS();
     const LocalTensor<float> s = L0C(0);
     if (first > 0) {
       ScoreBlocks(buf, 0, first, true);
@@ -388,7 +408,7 @@ class SfaCube {
     Fixpipe(sRing_[(g % 2) * (t_->wsSlotS / sizeof(float))], s,
             FixpipeParamsV220(n1 * 16, t_->heads, mPad_, rows_, false));
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagScores);
-    sAcc_.Release(0);
+    ReleaseS();
   }
 
   // S columns of row blocks [b0, b1) of kv tile `buf`: 5 Mmads over the 576 columns (128 a chunk)
@@ -482,6 +502,7 @@ class SfaCube {
     // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
     // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).
     if (readWords) {
+      if (sharedS_) GatherSome(kGatherParts);  // MTE2 busy while the scalar waits for the words
       WaitFlag<HardEvent::MTE2_S>(kEvWords);
       const uint64_t line = WordLine(tile);
       if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
@@ -580,7 +601,7 @@ class SfaCube {
   EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
   uint32_t outBufs_ = 2, keepChunks_ = 0, keptCols_ = 0, itemTiles_ = 0;
-  bool keptPending_ = false, earlyMerge_ = false, passesEveryTile_ = false;
+  bool keptPending_ = false, earlyMerge_ = false, passesEveryTile_ = false, sharedS_ = false;
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;

@@ -24,7 +24,7 @@ class SfaKeptColumns {
                               const AscendC::LocalTensor<int32_t>& word, const AscendC::LocalTensor<float>& alpha0,
                               const AscendC::LocalTensor<float>& alpha1, const AscendC::LocalTensor<float>& bcast) {
     t_ = &t;
-    cols_ = SfaKeptCols(t.heads);
+    cols_ = SfaKeptCols(t);
     itemTiles_ = SfaItemTiles(t);
     h0_ = h0;
     h_ = h;
@@ -34,6 +34,9 @@ class SfaKeptColumns {
     words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
                            uint64_t(t.numItems) * itemTiles_ * kSfaWordLineInts);
     scratch_ = scratch;
+    // Rows a pass of the correction takes: y and d ([rows, cols_] fp32 each) fit the scratch ([h, 512]);
+    // a part of h starts on a 32-byte line of alpha (8 rows).
+    blockRows_ = 2 * cols_ <= kSfaLatentDim ? h : (h * kSfaLatentDim / (2 * cols_)) / 8 * 8;
     word_ = word;
     alpha_[0] = alpha0;
     alpha_[1] = alpha1;
@@ -68,25 +71,8 @@ class SfaKeptColumns {
   // The item's sum (this core's rows of it in GM, `sum`: kept columns) += D, after the cube has
   // written them.
   __aicore__ inline void Fold(const AscendC::GlobalTensor<float>& sum, uint32_t parity) {
-    using namespace AscendC;
-    const uint32_t kc = cols_, n = h_ * kc;
-    const LocalTensor<float> a = scratch_, d = scratch_[n];
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    // Rows of 512 in GM, kc of them each (DataCopyPad(ISASI).md: from GM srcStride counts bytes).
-    DataCopyPad(a, sum, DataCopyExtParams(uint16_t(h_), kc * 4, (kSfaLatentDim - kc) * 4, 0, 0),
-                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
-    DataCopy(d, Correction(parity), n);
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    Add(a, a, d, int32_t(n));
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopyPad(sum, a, DataCopyExtParams(uint16_t(h_), kc * 4, 0, (kSfaLatentDim - kc) * 4, 0));
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // the sum is read back after this copy (a whole row's output)
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::MTE3_V>(0);
-    WaitFlag<HardEvent::MTE3_V>(0);
+    for (uint32_t r0 = 0; r0 < h_; r0 += blockRows_)
+      FoldRows(sum[uint64_t(r0) * kSfaLatentDim], parity, r0, h_ - r0 < blockRows_ ? h_ - r0 : blockRows_);
     hasCorrection_[parity] = false;
   }
 
@@ -98,6 +84,29 @@ class SfaKeptColumns {
 
  private:
   static constexpr int32_t kEvWord = 1;  // S <-> MTE3 (0: SfaVector::PostSlot)
+
+  // Fold's rows [r0, r0 + rows) of this core's (sum: the first of them).
+  __aicore__ inline void FoldRows(const AscendC::GlobalTensor<float>& sum, uint32_t parity, uint32_t r0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t kc = cols_, n = rows * kc;
+    const LocalTensor<float> a = scratch_, d = scratch_[n];
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    // Rows of 512 in GM, kc of them each (DataCopyPad(ISASI).md: from GM srcStride counts bytes).
+    DataCopyPad(a, sum, DataCopyExtParams(uint16_t(rows), kc * 4, (kSfaLatentDim - kc) * 4, 0, 0),
+                DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
+    DataCopy(d, Correction(parity)[uint64_t(r0) * kc], n);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    Add(a, a, d, int32_t(n));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopyPad(sum, a, DataCopyExtParams(uint16_t(rows), kc * 4, 0, (kSfaLatentDim - kc) * 4, 0));
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // the sum is read back after this copy (a whole row's output)
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
 
   __aicore__ inline void WriteWord(const SfaTile& tile, bool rebased) {
     using namespace AscendC;
@@ -113,47 +122,53 @@ class SfaKeptColumns {
 
   // D' = alpha (D + Y) - Y for this core's rows, Y the cube's snapshot of tile g (in after its flag).
   __aicore__ inline void UpdateCorrection(uint32_t g, uint32_t parity) {
+    for (uint32_t r0 = 0; r0 < h_; r0 += blockRows_)
+      UpdateRows(g, parity, r0, h_ - r0 < blockRows_ ? h_ - r0 : blockRows_);
+    hasCorrection_[parity] = true;
+  }
+  // UpdateCorrection's rows [r0, r0 + rows) of this core's.
+  __aicore__ inline void UpdateRows(uint32_t g, uint32_t parity, uint32_t r0, uint32_t rows) {
     using namespace AscendC;
-    const uint32_t kc = cols_, n = h_ * kc;
+    const uint32_t kc = cols_, n = rows * kc;
     const LocalTensor<float> y = scratch_, d = scratch_[n];
     SetFlag<HardEvent::V_MTE2>(0);
     WaitFlag<HardEvent::V_MTE2>(0);
-    DataCopy(y, gm_[uint64_t(g % 2) * t_->heads * kc + uint64_t(h0_) * kc], n);
-    if (hasCorrection_[parity]) DataCopy(d, Correction(parity), n);
+    DataCopy(y, gm_[uint64_t(g % 2) * t_->heads * kc + uint64_t(h0_ + r0) * kc], n);
+    if (hasCorrection_[parity]) DataCopy(d, Correction(parity)[uint64_t(r0) * kc], n);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     if (hasCorrection_[parity]) Add(d, d, y, int32_t(n));
     else Adds(d, y, 0.0f, int32_t(n));
     PipeBarrier<PIPE_V>();
-    ScaleCols(d, alpha_[g % 2], kc);
+    ScaleCols(d, alpha_[g % 2][r0], rows, kc);
     Sub(d, d, y, int32_t(n));
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(Correction(parity), d, n);
+    DataCopy(Correction(parity)[uint64_t(r0) * kc], d, n);
     SetFlag<HardEvent::MTE3_MTE2>(0);  // read back by the next update or the fold
     WaitFlag<HardEvent::MTE3_MTE2>(0);
     SetFlag<HardEvent::MTE3_V>(0);  // the scratch is written again only after the copy
     WaitFlag<HardEvent::MTE3_V>(0);
-    hasCorrection_[parity] = true;
   }
 
   __aicore__ inline AscendC::GlobalTensor<float> Correction(uint32_t parity) {
     return gm_[uint64_t(2 + parity) * t_->heads * cols_ + uint64_t(h0_) * cols_];
   }
 
-  // d[r, :] *= v[r] for rows of `cols` floats (a multiple of 64), r < h_.
-  __aicore__ inline void ScaleCols(const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<float>& v, uint32_t cols) {
+  // d[r, :] *= v[r] for `rows` rows of `cols` floats (a multiple of 64).
+  __aicore__ inline void ScaleCols(const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<float>& v, uint32_t rows,
+                                   uint32_t cols) {
     using namespace AscendC;
     const LocalTensor<float> b = bcast_;
-    Brcb(b, v, uint8_t(CeilDiv(h_, 8)), BrcbRepeatParams(1, 8));
+    Brcb(b, v, uint8_t(CeilDiv(rows, 8)), BrcbRepeatParams(1, 8));
     PipeBarrier<PIPE_V>();
-    const BinaryRepeatParams rows(1, 1, 0, uint8_t(cols / 8), uint8_t(cols / 8), 1);
-    for (uint32_t c = 0; c < cols; c += 64) Mul(d[c], d[c], b, 64, uint8_t(h_), rows);
+    const BinaryRepeatParams strides(1, 1, 0, uint8_t(cols / 8), uint8_t(cols / 8), 1);
+    for (uint32_t c = 0; c < cols; c += 64) Mul(d[c], d[c], b, 64, uint8_t(rows), strides);
     PipeBarrier<PIPE_V>();
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;
-  uint32_t cols_ = 0, itemTiles_ = 0, h0_ = 0, h_ = 0;
+  uint32_t cols_ = 0, itemTiles_ = 0, h0_ = 0, h_ = 0, blockRows_ = 0;
   bool rebased_ = false, wordPending_ = false;  // a rebase at the tile being softmaxed; a word copy in flight
   bool snapPending_[2] = {false, false};        // per tile parity: a rebase whose snapshot is not read yet
   bool hasCorrection_[2] = {false, false};      // per item parity: D holds a correction

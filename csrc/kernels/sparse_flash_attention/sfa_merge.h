@@ -62,7 +62,7 @@ class SfaMerge {
     t_ = &t;
     plan_ = &plan;
     io_ = &io;
-    keptCols_ = SfaKeptCols(t.heads);
+    keptCols_ = SfaKeptCols(t);
     earlyMerge_ = SfaEarlyMerge(t);
   }
   // The piece whose whole-piece post (and, early merge, the post of its upper kept half) Accumulate

@@ -60,9 +60,6 @@ struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + p
   int32_t pieces;
   int32_t reserved;
 };
-// P . V columns an item sums in L0C across its tiles at N1 <= 64 (sfa_cube.h Output): 4 of the 8
-// 64-column chunks; L0C (128 KiB) then holds S, these 4 and 2 streamed chunks.
-constexpr uint32_t SfaKeptCols(uint32_t heads) { return heads <= 64 ? 256 : 0; }
 constexpr uint32_t kSfaWordLineInts = 16;  // one 64-byte line per tile: vector core s writes int s * 8
 constexpr uint32_t kSfaRecordWords = 4;
 // Per AI core one 64-byte head (16-word aligned in the plan): its items [first, last), then its first
@@ -134,6 +131,13 @@ struct SparseFlashAttentionTiling {
 // pieces, per AI core 2 snapshots and 2 corrections of them ([N1, keptCols] fp32 each), then per
 // item and tile one 64-byte line of rebase words (one word per vector core).
 // Each vector core keeps its own copy of the item lists (listWords int32 per item).
+// P . V columns an item sums in L0C across its tiles at N1 <= 64 (sfa_cube.h Output): with more
+// items than cores and N1 >= 32 6 of the 8 64-column chunks (at N1 = 64 L0C then holds S, whose
+// place the 2 streamed chunks take once S has left, and these 6; a vector core's correction takes
+// 8 of its N1 / 2 rows at a time), else 4 (S, these 4 and 2 streamed chunks).
+constexpr uint32_t SfaKeptCols(const SparseFlashAttentionTiling& t) {
+  return t.heads > 64 ? 0 : t.numItems > t.blockDim && t.heads >= 32 ? 384 : 256;
+}
 constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { return uint64_t(t.numItems) * t.listWords * 4; }
 // Rows the host marks sorted (SfaRow::sorted) have their selected cache rows sorted (sfa_sort.h):
 // a row that selects a large part of the keys it sees then has runs of contiguous cache rows that
@@ -175,7 +179,7 @@ constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
   return SfaAlign512(SfaStatOffset(t) + uint64_t(t.numPieces) * 3 * SfaStatRowFloats(t.heads) * 4);
 }
 constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
-  return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t.heads) * 4);
+  return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t) * 4);
 }
 // int32 offset in the plan of the row records: 0, or after the core heads where those open it.
 constexpr uint64_t SfaRowOffset(const SparseFlashAttentionTiling& t) {
@@ -194,7 +198,7 @@ constexpr uint64_t SfaRowFlagOffset(const SparseFlashAttentionTiling& t) {
 // cost the vector cores time.
 constexpr uint32_t kSfaEarlyMergeHeads = 3;
 constexpr bool SfaEarlyMerge(const SparseFlashAttentionTiling& t) {
-  return SfaKeptCols(t.heads) > 0 && t.numSplits > 0 &&
+  return SfaKeptCols(t) > 0 && t.numSplits > 0 &&
          uint64_t(t.numSplits) * t.heads <= uint64_t(kSfaEarlyMergeHeads) * 2 * t.blockDim;
 }
 // Merge units per (split, head): in an early-merge launch the host plans units of (split, head,
@@ -205,7 +209,7 @@ constexpr uint32_t SfaMergeChunks(const SparseFlashAttentionTiling& t) {
   return SfaEarlyMerge(t) ? kSfaLatentDim / kSfaMergeCols : 1;
 }
 constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
-  return SfaWordOffset(t) + (SfaKeptCols(t.heads) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
+  return SfaWordOffset(t) + (SfaKeptCols(t) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
 }
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
