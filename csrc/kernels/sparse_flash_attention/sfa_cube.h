@@ -17,7 +17,8 @@
 //            (its piece's acc, or O ring slot item % 2): written at its first tile, then added;
 //            at N1 <= 64 columns [0, 256) are instead summed in L0C over the item's tiles and
 //            written once, at its last (a rebase: snapshot for the vector cores' correction).
-// The order per step is Scores(g), Output(g-1), Gather(g+1): the vector softmax of tile g runs
+// The order per step is Scores(g), Output(g-1), Gather(g+1), then Output's kept chunks of g-1 (their
+// scalar read of the rebase words waits behind the copies): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
 // a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
 // a pipe's queue is full (Scores waiting for its tile, Output for the fixpipe), so copies issued
@@ -128,12 +129,14 @@ class SfaCube {
       if (more && !early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
       if (g > 0) Output(prev, g - 1);
       if (more) GatherEnd(next, (g + 1) % kSfaKvBuffers, g + 1);
+      if (g > 0) OutputKept(prev, g - 1);
       if (!more) break;
       prev = cur;
       cur = next;
       ++g;
     }
     Output(cur, g);
+    OutputKept(cur, g);
     Drain(g + 1);
   }
 
@@ -141,7 +144,6 @@ class SfaCube {
   static constexpr uint32_t kL0Slot = 32 * 1024;                       // bytes: half of L0A / L0B
   static constexpr uint32_t kL0cBytes = 128 * 1024;  // L0C of A2 / A3: l0_c_size in the Ascend910B*.ini (ascendc_api.md §6)
   static constexpr uint32_t kMaxOutBufs = 4;                           // FIX_M event ids 1..4 (0: S)
-  static constexpr uint32_t kOutChunks = kSfaLatentDim / kSfaOutChunk;
   static constexpr int32_t kEvKept = 5;  // FIX_M: the kept chunks' fixpipe has read L0C
   static constexpr int32_t kEvWords = 0;  // MTE2 -> S: P is in L1, so the vector cores' rebase words are in GM
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
@@ -261,8 +263,10 @@ class SfaCube {
   // a tile crowd MTE2), B = 16 8K 80,851 -> 81,832. With a separate key_rope (two copies a row: the
   // later parts wait behind P's copy as the sorted tiles' do) every tile goes over 8 parts: B = 16,
   // 32K 93,863 -> 91,898, B = 64 8K 288,885 -> 277,390, prefill S = 2048 4,546,356 -> 4,463,739.
+  // With S in the streamed chunks' place and the kept chunks after GatherEnd (sfa-fixs2), B = 64 8K:
+  // 8 parts 244,925, 9: 243,682, 10: 244,612, 7: 246,376, 11: 245,172 (the HBM pool's pattern).
   static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
-  static constexpr uint32_t kEarlyGatherParts = 8;
+  static constexpr uint32_t kEarlyGatherParts = 9;
   static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
   __aicore__ inline void GatherSome(uint32_t part) {
     if (gatherRows_ > 0) {
@@ -474,8 +478,7 @@ class SfaCube {
     if (tile.first) itemParity_ ^= 1;
     const bool piece = tile.info.piece >= 0;
     const AscendC::GlobalTensor<float> dst = piece ? pieces_ : oRing_;
-    const uint64_t oSlot = piece ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
-                                 : itemParity_ * (t_->wsSlotO / sizeof(float));
+    const uint64_t oSlot = OutSlot(tile);
     if (!tile.first) SetAtomicAdd<float>();
     for (uint32_t col = keptCols_; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = bSlots_.Acquire();
@@ -498,11 +501,22 @@ class SfaCube {
     if (!tile.first) SetAtomicNone();
     // A piece's streamed columns are final: its vector cores post them for an early merge.
     if (earlyMerge_ && tile.last && piece) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
+    outA_ = a;
+  }
+  // Output's kept chunks, after the next tile's GatherEnd: the scalar's read of the rebase words
+  // (a GM miss) then waits with the whole next tile's copies queued on MTE2, not before them.
+  __aicore__ inline void OutputKept(const SfaTile& tile, uint32_t g) {
+    using namespace AscendC;
+    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), a = outA_;
+    const LocalTensor<T> pa = L0A(a), kv = KvTile(buf);
+    const bool readWords = keepChunks_ > 0 && !tile.first;
+    const bool piece = tile.info.piece >= 0;
+    const AscendC::GlobalTensor<float> dst = piece ? pieces_ : oRing_;
+    const uint64_t oSlot = OutSlot(tile);
     // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its last.
     // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
     // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).
     if (readWords) {
-      if (sharedS_) GatherSome(kGatherParts);  // MTE2 busy while the scalar waits for the words
       WaitFlag<HardEvent::MTE2_S>(kEvWords);
       const uint64_t line = WordLine(tile);
       if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
@@ -523,7 +537,6 @@ class SfaCube {
       WaitFlag<HardEvent::MTE1_M>(0);
       Mmad(KeptL0C(k), pa, L0B(b), MmadParams(MmadM(t_->heads), kSfaOutChunk, n1 * 16, 0, false, tile.first));
       bSlots_.Release(b);
-      GatherSome(kScoreChunks + kOutChunks - keepChunks_ + k + 1);
     }
     if (keepChunks_ > 0 && tile.last) {
       SetFlag<HardEvent::M_FIX>(0);
@@ -560,6 +573,11 @@ class SfaCube {
     AscendC::SetFlag<AscendC::HardEvent::FIX_M>(kEvKept);
     keptPending_ = true;
   }
+  // Where the item's P . V sum of `tile` goes: its piece's acc, or O ring slot itemParity_.
+  __aicore__ inline uint64_t OutSlot(const SfaTile& tile) const {
+    return tile.info.piece >= 0 ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
+                                : itemParity_ * (t_->wsSlotO / sizeof(float));
+  }
   // The line of rebase words of a tile: one per (item, tile of the item).
   __aicore__ inline uint64_t WordLine(const SfaTile& tile) const {
     return (uint64_t(tile.item) * itemTiles_ + tile.start / rows_) * kSfaWordLineInts;
@@ -588,6 +606,7 @@ class SfaCube {
   uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
   bool queryPending_ = false, pInTile_ = false;
   uint32_t queryRow_ = 0;  // the query row in L1
+  uint32_t outA_ = 0;  // Output's L0A slot of P, held until OutputKept
   uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
   uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0, gatherParts_ = kGatherParts;
