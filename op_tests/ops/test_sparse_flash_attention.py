@@ -690,7 +690,7 @@ def test_pieces_and_whole_rows_on_one_core(heads):
 
 @pytest.mark.parametrize("rows, heads, k", [(16, 16, 2048), (40, 8, 300), (100, 4, 300), (40, 64, 300), (48, 32, 700)],
                          ids=["pieces-of-many-tiles", "pieces-and-whole-rows", "whole-rows", "s-shares-l0c-n64",
-                              "s-shares-l0c-n32"])
+                              "six-kept-n32"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
     # The P . V of an item's tiles is summed in GM against a reference max (its first tile's) that
@@ -704,9 +704,9 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
     # snapshot of that sum and the vector core's correction (at every rebase, often several per
     # item); leaving the correction out fails every case here (checked). 16 rows of 16 tiles are cut into pieces of many
     # tiles, 40 rows of 3 tiles give pieces and whole rows on one core, 100 rows of 3 tiles whole
-    # rows only (which read their sum back from the O ring). At N1 = 32 / 64 with more items than
-    # cores S shares its L0C place with the streamed chunks and 6 chunks are kept (SfaKeptCols): the
-    # snapshot then comes from the kept chunks after the next tile's gather (sfa_cube.h OutputKept).
+    # rows only (which read their sum back from the O ring). With more items than cores 6 chunks
+    # are kept at N1 = 32 / 64 (SfaKeptCols), and at N1 = 64 S shares its L0C place with the
+    # streamed chunks; the snapshot is taken after the next tile's gather (sfa_cube.h OutputKept).
     g = torch.Generator().manual_seed(rows + k)
     kv_len = 3000
     q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
