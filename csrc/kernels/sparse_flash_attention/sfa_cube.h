@@ -15,8 +15,9 @@
 //            O = P . V, 64 latent
 //            columns per Mmad (V fractals transposed on their way to L0B) -> the item's sum in GM
 //            (its piece's acc, or O ring slot item % 2): written at its first tile, then added;
-//            at N1 <= 64 columns [0, 256) are instead summed in L0C over the item's tiles and
-//            written once, at its last (a rebase: snapshot for the vector cores' correction).
+//            at N1 <= 64 columns [0, SfaKeptCols) (256, or 384 with more items than cores at
+//            N1 >= 32) are instead summed in L0C over the item's tiles and written once, at its
+//            last (a rebase: snapshot for the vector cores' correction).
 // The order per step is Scores(g), Output(g-1), Gather(g+1), then Output's kept chunks of g-1 (their
 // scalar read of the rebase words waits behind the copies): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
