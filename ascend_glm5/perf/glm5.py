@@ -27,6 +27,9 @@ from .report import format_report
 LI_HEADS, DIM, TOPK, BLOCK = 32, 128, 2048, 128  # GLM-5 indexer: 32 heads x 128, top-2048; 128-token pages
 SFA_HEADS, SFA_SCALE = 64, 0.0625  # GLM-5 MLA: 64 heads, kv_lora 512 + rope 64
 HIDDEN = 6144
+# An SFA decode cache past this size is built sparse: only the rows some index selects are written (the
+# kernel reads no other), so the untouched rest takes no host memory (B = 64 x 128K: 9.7 GB dense).
+SFA_DENSE_CACHE_BYTES = 4e9
 
 # Vector instructions of the top-k (RunningTopK, the partial-list merge): their share of LI time is
 # the time the model saves when they cost nothing.
@@ -49,12 +52,20 @@ class Case:
         if self.op == "lightning_indexer":
             return (self.batch if self.phase == "decode" else 1) * self.ctx * DIM * 2
         if self.op == "sparse_flash_attention":
+            if self.sparse_cache:  # at most one 4 KiB page a selected row
+                return self.batch * TOPK * 4096
             return (self.batch if self.phase == "decode" else 1) * self.ctx * 1152
         if self.op == "quant_matmul":
             return LINEARS[self.linear][0] * LINEARS[self.linear][1]
         if self.op == "grouped_matmul_a8w4":
             return LOCAL * EXPERT_PROJ[self.linear][0] * EXPERT_PROJ[self.linear][1] // 2
         return max(self.batch, self.ctx) * HIDDEN * 3
+
+    @property
+    def sparse_cache(self) -> bool:
+        """An SFA decode case whose cache is built with its selected rows only (see SFA_DENSE_CACHE_BYTES)."""
+        return self.op == "sparse_flash_attention" and self.phase == "decode" and self.linear != SFA_SEPARATE and (
+            self.batch * self.ctx * 1152 > SFA_DENSE_CACHE_BYTES)
 
     @property
     def shape(self) -> str:
@@ -88,19 +99,29 @@ def li_roofline(case: Case, q, w, key_bytes: int) -> Roofline:
     return Roofline(bytes=q.numel() * 2 + w.numel() * 4 + key_bytes + rows * TOPK * 4, macs=pairs * LI_HEADS * DIM)
 
 
+def unwritten_bf16(*shape: int) -> torch.Tensor:
+    """A bf16 tensor left as allocated: its pages take host memory only once written."""
+    return torch.empty(*shape, dtype=torch.bfloat16)
+
+
 SFA_SEPARATE = "separate rope"  # Case.linear of an SFA decode row over the separate key / key_rope caches
 
 
 def sfa_inputs(case: Case, g: torch.Generator):
     """Paged bf16 latent cache (512 + 64 rope), TND queries, `TOPK` random visible rows per token.
     Decode reads the combined cache (a row: latent, then rope; key_rope None), unless the case is
-    the separate layout's; prefill the separate key / key_rope caches."""
+    the separate layout's; prefill the separate key / key_rope caches. A sparse case's cache has only
+    its selected rows written (drawn after the indices), the rest left untouched."""
     seqs, s1 = (case.batch, 1) if case.phase == "decode" else (1, case.ctx)
     kv = case.ctx
     tokens, blocks = seqs * s1, seqs * (-(-kv // BLOCK))
     q = torch.randn(tokens, SFA_HEADS, 512, generator=g).bfloat16()
     q_rope = torch.randn(tokens, SFA_HEADS, 64, generator=g).bfloat16()
-    key, key_rope = torch.randn(blocks, BLOCK, 1, 576, generator=g).bfloat16(), None
+    if case.sparse_cache:
+        key = unwritten_bf16(blocks, BLOCK, 1, 576)
+    else:
+        key = torch.randn(blocks, BLOCK, 1, 576, generator=g).bfloat16()
+    key_rope = None
     if case.phase == "prefill" or case.linear == SFA_SEPARATE:
         key, key_rope = key[..., :512].contiguous(), key[..., 512:].contiguous()
     table = torch.randperm(blocks, generator=g).to(torch.int32).reshape(seqs, -1)
@@ -111,6 +132,10 @@ def sfa_inputs(case: Case, g: torch.Generator):
         ids = torch.randperm(kv - s1 + t % s1 + 1, generator=g)[:n]
         idx[t, 0, :n] = ids.to(torch.int32)
         selected += n
+    if case.sparse_cache:  # decode: token t is sequence t
+        ids = idx[:, 0].long().clamp(min=0)  # a -1 (none at these shapes) writes row 0 of its block 0
+        rows = (table.long().gather(1, ids // BLOCK) * BLOCK + ids % BLOCK).flatten()
+        key.view(-1, 576)[rows] = torch.randn(rows.numel(), 576, generator=g).bfloat16()
     kw = dict(query_rope=q_rope, key_rope=key_rope, block_table=table, layout_query="TND", layout_kv="PA_BSND",
               actual_seq_lengths_query=[s1 * (i + 1) for i in range(seqs)], actual_seq_lengths_kv=[kv] * seqs,
               sparse_mode=3)  # fmt: skip

@@ -217,6 +217,29 @@ def test_doc_rows_are_replaced_not_duplicated(tmp_path):
     assert text.count("- `lightning_indexer`: now") == 1 and text.count("- `sensitivity`: now") == 1
 
 
+def test_a_sparse_sfa_cache_writes_every_selected_row(monkeypatch):
+    """A decode case past SFA_DENSE_CACHE_BYTES builds its cache with the selected rows only. With the
+    rest NaN (not left as allocated) the op and the reference must still agree and be finite: every
+    row the indices select was written, and the kernel reads no other."""
+    import torch
+
+    from ascend_glm5 import ops
+    from ascend_glm5.perf import glm5
+    from ascend_glm5.reference import sparse_flash_attention as reference
+
+    case = glm5.Case("sparse_flash_attention", "decode", 3, 4096, 3)
+    assert not case.sparse_cache and case.gm_bytes == 3 * 4096 * 1152
+    monkeypatch.setattr(glm5, "SFA_DENSE_CACHE_BYTES", 0)
+    monkeypatch.setattr(glm5, "unwritten_bf16", lambda *shape: torch.full(shape, float("nan"), dtype=torch.bfloat16))
+    assert case.sparse_cache and case.gm_bytes == 3 * glm5.TOPK * 4096
+    args, kw, _ = glm5.sfa_inputs(case, torch.Generator().manual_seed(1))
+    assert args[1].isnan().any()  # the unselected rows
+    got, want = ops.sparse_flash_attention(*args, **kw), reference(*args, **kw)
+    got, want = (t[0] if isinstance(t, tuple) else t for t in (got, want))
+    assert want.isfinite().all()
+    torch.testing.assert_close(got.float(), want.float(), atol=8e-3, rtol=2e-2)
+
+
 # ---- host time of a launch's plan (`last_plan_us`, the benches' "plan us") -------------------------------
 def test_each_launch_records_its_plan_time():
     """LI's and SFA's launches record the host time of their plan (0 after reset_counters), which the
