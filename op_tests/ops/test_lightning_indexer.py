@@ -655,6 +655,18 @@ def test_decode_quantiles_gathered_from_full_lists(rows, keys, sparse_count, dis
         _check_key_classes(q, k, w, distinct, sparse_count=sparse_count)
 
 
+@pytest.mark.parametrize("lens, distinct", [([8192], None), ([8192], 11), ([3000, 7000, 2500, 9000, 4100], None), ([9000, 1500], 7)])
+def test_decode_last_quantiles_copied_on_the_way_to_syncall(lens, distinct):
+    # A core's last list before SyncAll: its scalar unit does not wait for the quantiles' copy (SyncAll
+    # waits for every pipe), the earlier lists' copies are waited for before quant_ is written again.
+    # B = 1 x 8K on the Ascend910B3 (one list per vector core: only the last), 5 rows cut at core
+    # boundaries (cores holding the tail of one row and the head of the next: both kinds) and a row
+    # of 9,000 keys followed by one below k (no quantiles for the short row's lists).
+    q, k, w = _inputs((len(lens), 1, 32, 128), (len(lens), max(lens), 1, 128), seed=sum(lens) + (distinct or 0))
+    with emulated_soc("Ascend910B3"):
+        _check_key_classes(q, k, w, distinct, actual_seq_lengths_key=lens, sparse_count=2048)
+
+
 @pytest.mark.parametrize("sparse_count, distinct", [(2048, None), (2048, 11), (64, None), (64, 1)])
 def test_decode_lists_read_after_a_merge_left_unsettled(sparse_count, distinct):
     # GLM-5's B = 1 x 8K row on the Ascend910B3 (32 heads, 40 vector cores of 4 blocks each): the merge

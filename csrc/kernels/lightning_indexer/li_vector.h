@@ -187,7 +187,7 @@ class LiVector {
       lists_.WriteList(header_, slot, list, count, false, written, !wide);
       if (LiCutsLists(row.visible, row.partials, t_->sparseCount)) {
         topk_[g].Settle();  // (GatherQuantiles reads the list)
-        WriteQuantiles(slot, list, count, uint32_t(row.partials), written < count ? written : count);
+        WriteQuantiles(slot, list, count, uint32_t(row.partials), written < count ? written : count, lastItem && g + 1 == rows);
       }
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);  // the list and header buffers are rewritten next
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
@@ -436,7 +436,7 @@ class LiVector {
   // past its end), as pairs, for the merge's threshold (LiCut::CutAtThreshold). Pair 0's second word
   // holds the list's length, pair 1's the pairs written before SyncAll; the others are not read.
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
-                                        uint32_t lists, uint32_t written) {
+                                        uint32_t lists, uint32_t written, bool last) {
     using namespace AscendC;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
     const bool full = count >= kLiQuantiles * step;  // every quantile is a score of the list
@@ -452,6 +452,7 @@ class LiVector {
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
     DataCopy(lists_.quants[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
+    if (last) return;
     SetFlag<HardEvent::MTE3_S>(0);
     WaitFlag<HardEvent::MTE3_S>(0);
   }
