@@ -435,6 +435,8 @@ class LiVector {
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
   // past its end), as pairs, for the merge's threshold (LiCut::CutAtThreshold). Pair 0's second word
   // holds the list's length, pair 1's the pairs written before SyncAll; the others are not read.
+  // `last`: the core's last list before SyncAll, which waits for every pipe: the scalar unit goes on
+  // while the copy runs (nothing writes quant_ before; B = 1 x 8K: 13 cycles of the path to SyncAll).
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
                                         uint32_t lists, uint32_t written, bool last) {
     using namespace AscendC;
@@ -453,7 +455,7 @@ class LiVector {
     WaitFlag<HardEvent::S_MTE3>(0);
     DataCopy(lists_.quants[uint64_t(slot) * kLiQuantiles * kPairFloats], quant_, kLiQuantiles * kPairFloats);
     if (last) return;
-    SetFlag<HardEvent::MTE3_S>(0);
+    SetFlag<HardEvent::MTE3_S>(0);  // the next list's quantiles are written into quant_
     WaitFlag<HardEvent::MTE3_S>(0);
   }
 
