@@ -529,6 +529,22 @@ def test_last_tile_scores_own_rows_before_the_slot(heads, combined):
     assert cpu_module().last_launch()["block_dim"] > 3 * len(kv_lens)  # every row in pieces
 
 
+@pytest.mark.parametrize("heads", [2, 32, 64])
+def test_second_score_pass_keeps_query_chunks(heads):
+    # Decode B = 1 (one row of 2048 ids over every core, one tile each): every tile is a core's last,
+    # scored in two passes, which keep q's 5 chunks in 4 places of L0A (sfa_cube.h QueryPlace: the
+    # rope chunk takes chunk 2's); the second pass loads only chunks 2 and 4 again. 2 heads: one row
+    # block of q; 32 and 64: 2 and 4 (GLM-5). Half of the heads with sharper scores, so that a chunk
+    # of q taken for another would show.
+    g = torch.Generator().manual_seed(heads + 83)
+    kv_lens = [9000]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, 2048, g, over=20)
+    q[0, : max(1, heads // 2)] *= 3
+    qr[0, : max(1, heads // 2)] *= 3
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.parametrize("heads", [16, 64])
 def test_separate_rope_tiles_over_eight_parts(heads):
     # A separate key / key_rope (two GM copies a row): the cube issues its own rows of every tile

@@ -66,6 +66,7 @@ class SfaCube {
                             uint64_t(t.numPieces) * t.pieceBytes / sizeof(float));
     m1_ = CeilDiv(t.heads, 16);
     mPad_ = m1_ * 16;
+    halfSlotQuery_ = mPad_ * kSfaQkChunk * sizeof(T) <= kL0Slot / 2;
     rows_ = t.tileRows;
     rowBlocks_ = rows_ / 16;
     pInTile_ = mPad_ * rows_ <= kSfaRopeDim * rows_;
@@ -147,6 +148,8 @@ class SfaCube {
   static constexpr uint32_t kMaxOutBufs = 4;                           // FIX_M event ids 1..4 (0: S)
   static constexpr int32_t kEvKept = 5;  // FIX_M: the kept chunks' fixpipe has read L0C
   static constexpr int32_t kEvWords = 0;  // MTE2 -> S: P is in L1, so the vector cores' rebase words are in GM
+  static constexpr uint32_t kQueryPlaces = 4;  // q chunks a two-pass Scores keeps in L0A (QueryPlace)
+  static constexpr int32_t kNoChunk = -1;
   static constexpr uint32_t kFractal = 256;                            // elements of a 16 x 16 fractal
   static constexpr int32_t kEvQuery = 3, kEvProbs = 4;                 // MTE2 <-> MTE1 event ids (0..2: kv tiles)
   static constexpr int32_t kEvOwnRows = 5;  // MTE2 -> MTE1: the cube's own rows of kv tile b are in (5 + b; OwnBlocks)
@@ -400,6 +403,7 @@ class SfaCube {
     }
     AcquireS();
     const LocalTensor<float> s = L0C(0);
+    for (uint32_t i = 0; i < kQueryPlaces; ++i) queryIn_[i] = kNoChunk;  // no chunk of this Scores' q in L0A yet
     if (first > 0) {
       ScoreBlocks(buf, 0, first, true);
       WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));  // the gather slot's rows and the padding
@@ -419,17 +423,24 @@ class SfaCube {
   // S columns of row blocks [b0, b1) of kv tile `buf`: 5 Mmads over the 576 columns (128 a chunk)
   // into S's column blocks b0.. (L0C keeps S's column blocks mPad_ x 16 apart); after each chunk a
   // part of the next tile's own rows (GatherSome; a second pass repeats the parts the first issued).
+  // The passes of a two-pass Scores put q's chunks in QueryPlace's places when a chunk fills at most
+  // half an L0A slot: the second pass then finds 3 of the 5 still there and does not load them again.
   __aicore__ inline void ScoreBlocks(uint32_t buf, uint32_t b0, uint32_t b1, bool split) {
     using namespace AscendC;
     const uint32_t nb = b1 - b0;
+    const bool placed = split && halfSlotQuery_;
     const LocalTensor<T> kv = KvTile(buf), q = qL1_.Get<T>();
     const LocalTensor<float> s = L0C(0)[b0 * mPad_ * 16];
     for (uint32_t col = 0; col < kSfaQkDim; col += kSfaQkChunk) {
       const uint32_t cb = col / 16, kb = (kSfaQkDim - col < kSfaQkChunk ? kSfaQkDim - col : kSfaQkChunk) / 16;
-      const uint32_t a = aSlots_.Acquire(), b = bSlots_.Acquire();
-      const LocalTensor<T> qa = L0A(a), kt = L0B(b);
-      for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
-        LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
+      const uint32_t chunk = col / kSfaQkChunk, place = placed ? QueryPlace(chunk) : 0;
+      const uint32_t a = placed ? place % 2 : aSlots_.Acquire(), b = bSlots_.Acquire();
+      if (placed) aSlots_.Wait(a);
+      const LocalTensor<T> qa = L0A(a)[place / 2 * (kL0Slot / 2 / sizeof(T))], kt = L0B(b);
+      if (!placed || queryIn_[place] != int32_t(chunk))
+        for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
+          LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
+      if (placed) queryIn_[place] = int32_t(chunk);
       // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
       if (nb == rowBlocks_)
         LoadData(kt, kv, LoadData2DParams(cb * rowBlocks_, uint8_t(kb * nb), 1, 0, 0, false, 0));
@@ -449,6 +460,10 @@ class SfaCube {
       GatherSome(col / kSfaQkChunk + 1);
     }
   }
+  // Where a two-pass Scores keeps q's chunk: places 0..3 are the halves of the two L0A slots (slot
+  // place % 2, half place / 2), so that consecutive chunks alternate slots as the ring's do. Chunks
+  // 0..3 take their own, the rope chunk 4 chunk 2's: the second pass reloads chunks 2 and 4 only.
+  __aicore__ inline static uint32_t QueryPlace(uint32_t chunk) { return chunk < kQueryPlaces ? chunk : 2 + chunk % 2; }
 
   __aicore__ inline void Output(const SfaTile& tile, uint32_t g) {
     using namespace AscendC;
@@ -608,6 +623,8 @@ class SfaCube {
   bool queryPending_ = false, pInTile_ = false;
   uint32_t queryRow_ = 0;  // the query row in L1
   uint32_t outA_ = 0;  // Output's L0A slot of P, held until OutputKept
+  bool halfSlotQuery_ = false;  // a q chunk [mPad_, 128] fills at most half an L0A slot (N1 <= 64)
+  int32_t queryIn_[kQueryPlaces] = {kNoChunk, kNoChunk, kNoChunk, kNoChunk};  // the q chunk in each place, this Scores
   uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
   uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0, gatherParts_ = kGatherParts;
