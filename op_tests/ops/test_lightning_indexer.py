@@ -623,7 +623,7 @@ def test_decode_window_read_before_the_lists_are_cut(distinct, stretch):
     "distinct, stretch", [(None, None), (700, None), (None, (9100, 9160)), (None, (28600, 28660)), (None, (15000, 15300))]
 )
 def test_decode_window_read_before_the_lists_with_tails_are_cut(distinct, stretch):
-    # B = 1 x 30,001 keys on the Ascend910B3: 40 lists of ~750 keys, each written as its head (256
+    # B = 1 x 30,001 keys on the Ascend910B3: 40 lists of ~750 keys, each written as its head (128
     # pairs) before SyncAll and its tail after. Where no list's last loaded quantile (8 of 16) is at or
     # above the threshold, no list is kept whole and none is read past its head: a part of the wide
     # band merge drops its kept tail, reads its window with the lists' full lengths and cuts them only
@@ -663,6 +663,31 @@ def test_decode_last_quantiles_copied_on_the_way_to_syncall(lens, distinct):
     # boundaries (cores holding the tail of one row and the head of the next: both kinds) and a row
     # of 9,000 keys followed by one below k (no quantiles for the short row's lists).
     q, k, w = _inputs((len(lens), 1, 32, 128), (len(lens), max(lens), 1, 128), seed=sum(lens) + (distinct or 0))
+    with emulated_soc("Ascend910B3"):
+        _check_key_classes(q, k, w, distinct, actual_seq_lengths_key=lens, sparse_count=2048)
+
+
+@pytest.mark.parametrize(
+    "lens, distinct, stretch",
+    [([8192], None, None), ([8192], 11, None), ([8192], None, (5130, 5330)), ([8700], None, None), ([8700], None, (2600, 2750)),
+     ([9000, 1500], 7, None)],
+)  # fmt: skip
+def test_decode_wide_row_lists_in_parts_at_their_loaded_quantiles(lens, distinct, stretch):
+    # A row merged in one step writes each partial list's head before SyncAll: as many quantile steps as
+    # its merge loads quantiles per list (LiLoadedQuantiles, the most over the launch's wide rows), and
+    # only those quantiles. B = 1 x 8K on the Ascend910B3: 32 lists of 256 keys, heads of 128 (8 of 16
+    # quantiles), random and 11 distinct keys (no tail read), and 200 keys scaled by 4 (weights >= 0) in
+    # one list: its 8 quantiles at or above the threshold, the merge waits for its tail. 8,700 keys
+    # (two lists of ~512 among 256s) and rows of 9,000 and 1,500 keys (lists of 256-768): longer runs,
+    # 12 quantiles loaded and heads of 192; 150 keys scaled by 4 in one list of 8,700 keys: ~170
+    # entries at or above the threshold, cut at its 12th quantile, past 8 quantiles' head.
+    if stretch:
+        q, k, w = _decode_row(lens[0], 32, seed=lens[0] + 7, stretch=stretch)
+        with emulated_soc("Ascend910B3"):
+            got = check(q, k, w, sparse_count=2048, return_value=True)
+        _assert_decode_row(got, q, k, w, 2048, stretch=stretch, more_than=8 * 16)
+        return
+    q, k, w = _inputs((len(lens), 1, 32, 128), (len(lens), max(lens), 1, 128), seed=sum(lens) + (distinct or 0) + 3)
     with emulated_soc("Ascend910B3"):
         _check_key_classes(q, k, w, distinct, actual_seq_lengths_key=lens, sparse_count=2048)
 
@@ -716,7 +741,7 @@ def test_decode_best_keys_in_one_list_read_past_its_head():
     # cut can keep when it has a quantile below the threshold) before SyncAll and its tail after.
     # Here 5000 consecutive keys scaled by 4 and the others by 1/4 (exact in bf16; weights >= 0) hold nearly all of
     # the row's top k, in two or three lists of ~2,500 keys: every quantile of those lists is above
-    # the threshold, the merge reads them past their heads (256 pairs) and must wait for their tails.
+    # the threshold, the merge reads them past their heads (128 pairs) and must wait for their tails.
     q, k, w = _inputs((1, 1, 32, 128), (1, 120000, 1, 128), seed=17)
     k *= 0.25
     k[:, 61000:66000] *= 16
@@ -728,7 +753,7 @@ def test_decode_best_keys_in_one_list_read_past_its_head():
 @pytest.mark.parametrize("stretch, distinct", [(None, None), (None, 7), ((1536, 1856), None), ((1536, 1856), 13)])
 def test_decode_wide_row_final_merge_cut_to_the_head(stretch, distinct):
     # One row of 4096 keys with k = 256 over 8 AI cores: 16 lists of 256 keys, merged in one step, each
-    # written as its head (64 pairs) before SyncAll and its tail after. A core's last list is merged with
+    # written as its head (32 pairs) before SyncAll and its tail after. A core's last list is merged with
     # its queues (the best list, the last block's runs) cut to the head before SyncAll and in full after
     # it, before its tail is written. Random keys, 7 distinct keys, and a stretch of 320 keys scaled by 4
     # (exact in bf16; weights >= 0) holding the row's best: its lists are cut past their heads, so the
@@ -742,7 +767,7 @@ def test_decode_wide_row_final_merge_cut_to_the_head(stretch, distinct):
 @pytest.mark.parametrize("stretch", [None, (12000, 13600)])
 def test_decode_wide_row_tail_written_only_when_read(stretch):
     # One row of 30001 keys over the Ascend910B3's 20 AI cores: 40 lists of ~750 keys, written as their
-    # heads (256 pairs) before SyncAll. The 32 vector cores with a part of the row's merge write their
+    # heads (128 pairs) before SyncAll. The 32 vector cores with a part of the row's merge write their
     # tails only when that merge finds a list cut past its head (the same on every part), the other 8
     # after SyncAll as before. Random keys (no tail read, none written by the parts), and a stretch of
     # 1600 keys scaled by 4 (weights >= 0) over 2-3 lists, cut past their heads: every tail is written.
@@ -756,7 +781,7 @@ def test_decode_wide_row_tail_written_only_when_read(stretch):
 @pytest.mark.parametrize("stretch, distinct", [(None, None), (None, 13), ((9000, 9600), None), ((9000, 9600), 7)])
 def test_decode_wide_row_head_merged_before_the_end(stretch, distinct):
     # One row of 20480 keys with k = 1024 over 8 AI cores: 16 lists of 1280 keys (20 blocks a vector
-    # core), written as their heads (256 pairs) before SyncAll. Three blocks before a list's end its best
+    # core), written as their heads (128 pairs) before SyncAll. Three blocks before a list's end its best
     # list (512, short of k) and its pending runs (9 blocks: two rounds) are merged cut to the head
     # (RunningTopK::EarlyHead), two and one blocks before the end each block's runs into one run with
     # those merged before, and the final merge takes that head, that run and the last block's runs; the

@@ -352,7 +352,7 @@ WideLists ListsOf(const LiMerge& m, const LiRow& row, const std::vector<uint32_t
 // 46,511; 8: 16,591 / 46,298).
 constexpr uint32_t kWindowSkipPairs = 4;
 int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uint32_t>& listKeys, uint32_t k,
-                       uint32_t spec, uint32_t part, const BandEdges& edges, uint32_t bestPairs) {
+                       uint32_t spec, uint32_t part, const BandEdges& edges, uint32_t bestPairs, uint32_t head) {
   const uint32_t lists = uint32_t(m.count);
   const auto near = [&](double above, double sigmas) {  // the bound of the lists' positions of that edge
     double bound = sigmas < 0 ? 1e9 : 0;
@@ -370,9 +370,21 @@ int32_t WideBandWindow(const LiMerge& m, const LiRow& row, const std::vector<uin
   // a multiple of kWindowSkipPairs.
   const uint32_t s = static_cast<uint32_t>(skip) / kWindowSkipPairs * kWindowSkipPairs;
   const uint32_t low = static_cast<uint32_t>(near(edges.rank[part + 1], 3)) + 1;
-  const uint32_t e = std::min(std::min(AlignUp(spec, 32), LiListHead(k, lists)), s + AlignUp(low > s ? low - s : 32, 32));
+  const uint32_t e = std::min(std::min(AlignUp(spec, 32), head), s + AlignUp(low > s ? low - s : 32, 32));
   if (e <= s || (e - s) * lists > 4 * bestPairs) return static_cast<int32_t>(spec);
   return static_cast<int32_t>(e | s << 16);
+}
+
+// LightningIndexerTiling::wideHeadQuantiles: the most quantiles per list any wide merge loads
+// (LiCut::LoadQuantiles), from each wide row's quantile run (all 16 without one).
+uint32_t WideHeadQuantiles(const std::vector<LiRow>& rows, const std::vector<uint32_t>& listKeys, uint32_t k) {
+  uint32_t most = 0;
+  for (const LiRow& row : rows) {
+    if (!LiWideMerge(row.visible, row.partials, k)) continue;
+    const LiMerge m{static_cast<int32_t>(&row - rows.data()), row.partialBase, row.partials, -1, 0, 0, 0, 0};
+    most = std::max(most, LiLoadedQuantiles(LiWideRun(k, uint32_t(row.partials), int32_t(WideQuantRun(m, listKeys, k)))));
+  }
+  return most > 0 ? most : kLiQuantiles;
 }
 
 // The band edges of merge m, part of a row's final merge in parts (a wide one: ExpectedRankEdges).
@@ -722,6 +734,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   // in the second half of its own line, its band's two edges in the first (LiPlan::BandEdges: no GM
   // miss of their own).
   const uint32_t parts = CeilDiv(p.sparseCount, t.outChunk);
+  t.wideHeadQuantiles = WideHeadQuantiles(rows, listKeys, p.sparseCount);
   t.mergeWords = levels.size() == 1 && parts > 1 ? kLiMergeWordsWithEdges : 8;
   t.numLevels = static_cast<uint32_t>(levels.size());
   t.levelOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);
@@ -759,7 +772,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
         m.spec = f.spec;
         if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
           m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), edgesOf(m),
-                                  t.bestPairs);
+                                  t.bestPairs, LiListHead(p.sparseCount, uint32_t(m.count), t.wideHeadQuantiles));
       }
       const int32_t visible = f.visible;
       plan.table.insert(plan.table.end(), {m.row, m.src, m.count, m.dst, m.cutLists, m.cutBase, visible, m.spec});
@@ -783,7 +796,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
     const LiRow& row = rows[r];
     if (!LiWideMerge(row.visible, row.partials, p.sparseCount) && !(inParts[r] && fewListsInParts)) continue;
     for (int32_t i = 0; i < row.partials; ++i)
-      if (listKeys[row.partialBase + i] > LiListHead(p.sparseCount, uint32_t(row.partials)))
+      if (listKeys[row.partialBase + i] > LiPartsHead(t, row.visible, row.partials))
         t.tailFlagOffset = AlignUp(static_cast<uint32_t>(plan.table.size()), 16);
   }
   if (t.tailFlagOffset > 0) plan.table.resize(t.tailFlagOffset + 16, 0);  // its own 64-byte line

@@ -24,13 +24,13 @@ class LiCut {
   }
 
   // A cut merge's quantiles (kLiQuantiles pairs per list, from list m.cutBase) GM -> qIn_. A wide merge
-  // takes each list's first LoadedQuantiles pairs only (its run, the lengths in pairs 0 and 1, and a
+  // takes each list's first LiLoadedQuantiles pairs only (its run, the lengths in pairs 0 and 1, and a
   // margin for the count at the threshold), one strided copy into the same places: on the path of every
   // part of B = 1 x 8K, behind SyncAll, 2 KB instead of 4 (32K: 40 lists, 2.5 KB instead of 5).
   __aicore__ inline void LoadQuantiles(const AscendC::GlobalTensor<float>& src, const LiMerge& m) {
     using namespace AscendC;
     const uint32_t lists = uint32_t(m.cutLists);
-    loaded_ = m.count > 4 ? LoadedQuantiles(WideRun(m, lists)) : kLiQuantiles;
+    loaded_ = m.count > 4 ? LiLoadedQuantiles(WideRun(m, lists)) : kLiQuantiles;
     if (loaded_ == kLiQuantiles) {
       DataCopy(qIn_, src, lists * kLiQuantiles * kPairFloats);
       return;
@@ -373,18 +373,9 @@ class LiCut {
     if (above < kLiQuantiles && keep < len) len = keep;
   }
 
-  // A wide merge's quantile run, the same for every list: from the plan (LiWideQuantRun), or all 16
-  // when the runs would not reach the rank sought.
+  // A wide merge's quantile run, the same for every list (LiWideRun).
   __aicore__ inline uint32_t WideRun(const LiMerge& m, uint32_t lists) const {
-    const uint32_t rank = CeilDiv(t_->sparseCount, LiQuantileStep(t_->sparseCount, lists)) - 1;
-    const uint32_t run = m.visible > 0 && uint32_t(m.visible) * lists >= rank + 1 ? uint32_t(m.visible) : kLiQuantiles;
-    return run < kLiQuantiles ? run : kLiQuantiles;
-  }
-  // Quantiles of each list a wide merge loads: its run and 3 more (a list holds about 1 / 1.25 of its
-  // run above the threshold, so rarely all), a multiple of 4 (32 bytes).
-  __aicore__ static inline uint32_t LoadedQuantiles(uint32_t run) {
-    const uint32_t n = AlignUp(run + 3, 4);
-    return n < kLiQuantiles ? n : kLiQuantiles;
+    return LiWideRun(t_->sparseCount, lists, m.visible);
   }
 
   __aicore__ static inline uint32_t EvenBitsSet(uint32_t x) {

@@ -205,7 +205,7 @@ class LiMerger {
     // expected in (LiWindowSkip / LiWindowEnd, LiCut::WindowBand), other merges start at pair 0.
     uint32_t spec[4] = {0, 0, 0, 0};
     // (no further than every list's head: a list's tail may be on its way, WriteTail)
-    const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count)) : 0;
+    const uint32_t wideHead = wide ? LiListHead(k, uint32_t(m.count), t_->wideHeadQuantiles) : 0;
     const uint32_t winEnd = cut && wide ? LiWindowEnd(m.spec) : 0, winSkip = cut && wide ? LiWindowSkip(m.spec) : 0;
     const uint32_t wideSpec = winEnd < wideHead ? winEnd : wideHead, winWidth = wideSpec > winSkip ? wideSpec - winSkip : 0;
     // A part of a band merge compares its window chunk by chunk (LiCut::WindowBand).

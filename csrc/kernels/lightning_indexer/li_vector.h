@@ -149,7 +149,7 @@ class LiVector {
     if (twoParts) {
       const LiRow last = plan_.Row(row0 + rows - 1);
       twoParts = LiListInParts(last.visible, last.partials, t_->sparseCount, item.split, sub);
-      headPairs = twoParts ? LiListHead(t_->sparseCount, uint32_t(last.partials)) : 0;
+      headPairs = twoParts ? LiPartsHead(*t_, last.visible, last.partials) : 0;
     }
     if (t_->rowSplit) {
       StepsRowSplit(item, visible, first, rows, steps);
@@ -176,7 +176,7 @@ class LiVector {
       uint32_t written = count;
       if (t_->tailFlagOffset > 0 && LiListInParts(row.visible, row.partials, t_->sparseCount, item.split, sub) && lastItem &&
           g + 1 == rows) {
-        const uint32_t head = LiListHead(t_->sparseCount, uint32_t(row.partials));
+        const uint32_t head = LiPartsHead(*t_, row.visible, row.partials);
         if (count > head && arena_.Offset(list) >= LiMerger::EarlyBytes(*t_)) {
           written = head;
           merge_.KeepTail(list, slot, count, head, twoParts ? &topk_[g] : nullptr);
@@ -434,18 +434,20 @@ class LiVector {
 
   // A row merged over several levels: its list's scores at ranks step - 1, 2 step - 1, ... (-inf
   // past its end), as pairs, for the merge's threshold (LiCut::CutAtThreshold). Pair 0's second word
-  // holds the list's length, pair 1's the pairs written before SyncAll; the others are not read.
+  // holds the list's length, pair 1's the pairs written before SyncAll; the others are not read. A
+  // list written in part: only its head's quantiles (no merge reads the others, LiLoadedQuantiles).
   // `last`: the core's last list before SyncAll, which waits for every pipe: the scalar unit goes on
   // while the copy runs (nothing writes quant_ before; B = 1 x 8K: 13 cycles of the path to SyncAll).
   __aicore__ inline void WriteQuantiles(int32_t slot, const AscendC::LocalTensor<float>& list, uint32_t count,
                                         uint32_t lists, uint32_t written, bool last) {
     using namespace AscendC;
     const uint32_t step = LiQuantileStep(t_->sparseCount, lists);
-    const bool full = count >= kLiQuantiles * step;  // every quantile is a score of the list
-    if (full) GatherQuantiles(list, step);
+    const uint32_t quantiles = written < count ? CeilDiv(written, step) : kLiQuantiles;
+    const bool full = count >= quantiles * step;  // every quantile is a score of the list
+    if (full) GatherQuantiles(list, step, quantiles);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    for (uint32_t j = 0; !full && j < kLiQuantiles; ++j) {
+    for (uint32_t j = 0; !full && j < quantiles; ++j) {
       const uint32_t rank = step * j + step - 1;
       quant_.SetValue(2 * j, rank < count ? list.GetValue(2 * rank) : kNegInf);  // (its second words: 0, CarvePhase1)
     }
@@ -459,17 +461,18 @@ class LiVector {
     WaitFlag<HardEvent::MTE3_S>(0);
   }
 
-  // The pairs at ranks step - 1, 2 step - 1, ... of a list holding all 16 -> quant_, by the vector unit
+  // The first `quantiles` pairs at ranks step - 1, 2 step - 1, ... of a list holding them -> quant_ (8 a
+  // repeat), by the vector unit
   // (the scalar loop took ~70 cycles at the end of phase 1, on the path of B = 1 x 8K): each 32-byte
   // block the gather reads is the 4 pairs that end at a quantile (a block stride of one quantile step),
   // of which the pattern keeps the last pair. Their second words are the pairs' indices, not 0: only
   // pairs 0 and 1 carry words that are read (the lengths, set after it).
-  __aicore__ inline void GatherQuantiles(const AscendC::LocalTensor<float>& list, uint32_t step) {
+  __aicore__ inline void GatherQuantiles(const AscendC::LocalTensor<float>& list, uint32_t step, uint32_t quantiles) {
     using namespace AscendC;
     const uint32_t blocksPerStep = step * kPairFloats * 4 / 32;  // step is a multiple of 4
     uint64_t kept = 0;
     GatherMask(quant_, list[(step - 4) * kPairFloats], quantPattern_, false, 0,
-               GatherMaskParams(uint8_t(blocksPerStep), uint16_t(kLiQuantiles / 8), uint16_t(8 * blocksPerStep), 0), kept);
+               GatherMaskParams(uint8_t(blocksPerStep), uint16_t(CeilDiv(quantiles, 8u)), uint16_t(8 * blocksPerStep), 0), kept);
   }
   static constexpr uint32_t kQuantPatternWord = 0xC0C0C0C0u;  // of each 8-float block, its last pair
 

@@ -105,6 +105,7 @@ struct LightningIndexerTiling {
   uint32_t mergeWords;    // plan words per LiMerge record: 8, or kLiMergeWordsWithEdges (its band's edges after it)
   uint32_t rowSplit;      // 1: the vector cores split an item by rows (LiRowsOfCore), 0: by key halves
   uint32_t ringSlots;     // score tiles in flight between the cube and the vector cores (kLiRingSlots or kLiRowSplitRingSlots)
+  uint32_t wideHeadQuantiles; // quantiles a wide merge loads per list, the most of any (LiLoadedQuantiles): its lists' heads
 };
 constexpr uint32_t kLiListHeaderFloats = 8;
 // A core record, one 64-byte line (one scalar GM miss) at the plan's start, per AI core: its items
@@ -178,12 +179,12 @@ __aicore__ inline uint32_t LiQuantileStep(uint32_t k, uint32_t lists) {
   return step;
 }
 
-// Pairs of a partial list of a row merged in one step (LiWideMerge, `lists` lists) written before
-// SyncAll: all its cut can keep (CutAtThreshold keeps at most step x kLiQuantiles - 1 pairs of a list
-// with a quantile below the threshold). The rest, needed only by a list whose quantiles are all at or
-// above it, follows SyncAll (LiMerger::WriteTail).
-__aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists) {
-  return kLiQuantiles * LiQuantileStep(k, lists);
+// Pairs of a partial list of a row cut at a threshold (`lists` lists) written before SyncAll when it
+// goes in two parts: all its cut can keep (CutAtThreshold keeps at most step x `quantiles` - 1 pairs
+// of a list with one of the first `quantiles` quantiles below the threshold). The rest, needed only
+// by a list whose quantiles read are all at or above it, follows SyncAll (LiMerger::WriteTail).
+__aicore__ inline uint32_t LiListHead(uint32_t k, uint32_t lists, uint32_t quantiles = kLiQuantiles) {
+  return quantiles * LiQuantileStep(k, lists);
 }
 
 // A band edge of a final merge in parts, placed by the host (its upper and lower edge in two plan
@@ -223,6 +224,22 @@ __aicore__ inline uint32_t LiWideQuantRun(uint32_t k, uint32_t lists, uint32_t l
   return share < kLiQuantiles ? uint32_t(share) : kLiQuantiles;
 }
 
+// A wide merge's quantile run (LiMerge::visible, from LiWideQuantRun), or all 16 when the runs would
+// not reach the rank sought.
+__aicore__ inline uint32_t LiWideRun(uint32_t k, uint32_t lists, int32_t visible) {
+  const uint32_t rank = CeilDiv(k, LiQuantileStep(k, lists)) - 1;
+  const uint32_t run = visible > 0 && uint32_t(visible) * lists >= rank + 1 ? uint32_t(visible) : kLiQuantiles;
+  return run < kLiQuantiles ? run : kLiQuantiles;
+}
+// Quantiles of each list a wide merge loads: its run and 3 more (a list holds about 1 / 1.25 of its
+// run above the threshold, so rarely all), a multiple of 4 (32 bytes). A cut inside them keeps at
+// most LiListHead(k, lists, these) pairs: a wide row's lists go in two parts at that head
+// (LightningIndexerTiling::wideHeadQuantiles; B = 1 x 8K / 32K: 8 of 16, heads of 128 pairs).
+__aicore__ inline uint32_t LiLoadedQuantiles(uint32_t run) {
+  const uint32_t n = AlignUp(run + 3, 4);
+  return n < kLiQuantiles ? n : kLiQuantiles;
+}
+
 // Whether a row's partial lists publish quantiles and are cut at a threshold before their first
 // merge: only when they may hold more than k entries together (the row sees more than k keys).
 __aicore__ inline bool LiCutsLists(int32_t visible, int32_t partials, uint32_t k) {
@@ -250,6 +267,12 @@ constexpr int32_t kLiSplitInParts = 1 << 16;
 __aicore__ inline int32_t LiItemIndex(int32_t split) { return split & (kLiSplitInParts - 1); }
 __aicore__ inline bool LiListInParts(int32_t visible, int32_t partials, uint32_t k, int32_t split, uint32_t sub) {
   return LiWideMerge(visible, partials, k) || (split & (kLiSplitInParts << sub)) != 0;
+}
+// The head of such a list: a wide row's up to the quantiles its merge loads (wideHeadQuantiles), a
+// row of up to 4 lists' up to all 16.
+__aicore__ inline uint32_t LiPartsHead(const LightningIndexerTiling& t, int32_t visible, int32_t partials) {
+  const uint32_t quantiles = LiWideMerge(visible, partials, t.sparseCount) ? t.wideHeadQuantiles : kLiQuantiles;
+  return LiListHead(t.sparseCount, uint32_t(partials), quantiles);
 }
 // The rows the host may mark: decode (by key halves), up to 4 lists cut at a threshold whose head is
 // shorter than k (4 lists: 1,024 of 2,048 pairs).
