@@ -166,6 +166,10 @@ class Engine {
   double Issue(CoreState& c, int pipe, RecInfo& info, uint32_t ci);
   void Finish(uint32_t ci);
   void Emit(uint32_t ci, int pipe, double start, double end);
+  // A scalar record of `cost` cycles and `accesses` accesses, issued at the core's scalar time.
+  void ChargeScalar(uint32_t ci, const TraceRecord& r, RecInfo& info, double cost, uint32_t accesses);
+  // The scalar DataCache's tag for the GM line holding addr (`line`: that line's number).
+  uint64_t& DataCacheTag(CoreState& c, uint64_t addr, uint64_t& line);
   // ---- memory ----
   void ClassifyRead(const TraceRecord& r, double& hit, double& miss);
   double InsertWrite(const TraceRecord& r);
@@ -680,7 +684,7 @@ bool Engine::MustWait(const CoreState& c) const {
     case TraceOp::kCrossSet:
     case TraceOp::kCrossWait: return queueFull(PipeIndex(r.b));
     case TraceOp::kGmSignal: return (c.pendingPipes & (1u << kMte3)) != 0;
-    case TraceOp::kGmWait: return (c.pendingPipes & (1u << kMte2)) != 0;
+    case TraceOp::kGmWait: return false;  // the scalar polls: no pipe's state is needed
     case TraceOp::kSyncAll: return c.pendingPipes != 0;
   }
   return c.pendingPipes != 0;
@@ -945,6 +949,29 @@ void Engine::Finish(uint32_t ci) {
     }
 }
 
+void Engine::ChargeScalar(uint32_t ci, const TraceRecord& r, RecInfo& info, double cost, uint32_t accesses) {
+  CoreState& c = cores_[ci];
+  info.issue = info.start = static_cast<float>(c.S);
+  info.sPred = info.pred = c.sBy;
+  info.sReason = info.reason = c.sReason;
+  c.S += cost;
+  info.issueEnd = info.end = static_cast<float>(c.S);
+  c.sBy = ScalarRef(ci, c.pc);
+  c.sReason = kIssue;
+  res_.cores[ci].busy[kS] += cost;
+  res_.cores[ci].instructions[kS] += accesses;
+  const int32_t api = ApiIndex(r.api, kS);
+  res_.apiBusy[api][0] += cost;
+  res_.apiBusy[api][1] += accesses;
+  Emit(ci, kS, info.start, info.end);
+}
+
+uint64_t& Engine::DataCacheTag(CoreState& c, uint64_t addr, uint64_t& line) {
+  const Region* g = RegionOf(addr);
+  line = (g ? g->placed + (addr - g->base) : addr) >> 6;
+  return c.dcache[line % c.dcache.size()];
+}
+
 bool Engine::StepCore(uint32_t ci) {
   CoreState& c = cores_[ci];
   const auto& recs = c.trace->records;
@@ -981,32 +1008,18 @@ bool Engine::StepCore(uint32_t ci) {
           std::fill(c.dcache.begin(), c.dcache.end(), ~0ull);
           cost = double(c.dcache.size()) * soc_.scalarGmHitCycles;
         } else {
-          const Region* g = RegionOf(r.addr);
-          const uint64_t line = (g ? g->placed + (r.addr - g->base) : r.addr) >> 6;
-          uint64_t& tag = c.dcache[line % c.dcache.size()];
+          uint64_t line;
+          uint64_t& tag = DataCacheTag(c, r.addr, line);
           if (tag == line) tag = ~0ull;
           cost = r.x * soc_.scalarGmHitCycles;
         }
       } else if (r.a) {
-        const Region* g = RegionOf(r.addr);
-        const uint64_t line = (g ? g->placed + (r.addr - g->base) : r.addr) >> 6;
-        uint64_t& tag = c.dcache[line % c.dcache.size()];
+        uint64_t line;
+        uint64_t& tag = DataCacheTag(c, r.addr, line);
         cost = (tag == line ? soc_.scalarGmHitCycles : soc_.scalarGmMissCycles) + (r.x - 1.0) * soc_.scalarGmHitCycles;
         tag = line;
       }
-      info.issue = info.start = static_cast<float>(c.S);
-      info.sPred = info.pred = c.sBy;
-      info.sReason = info.reason = c.sReason;
-      c.S += cost;
-      info.issueEnd = info.end = static_cast<float>(c.S);
-      c.sBy = ScalarRef(ci, c.pc);
-      c.sReason = kIssue;
-      res_.cores[ci].busy[kS] += cost;
-      res_.cores[ci].instructions[kS] += r.x;
-      const int32_t api = ApiIndex(r.api, kS);
-      res_.apiBusy[api][0] += cost;
-      res_.apiBusy[api][1] += r.x;
-      Emit(ci, kS, info.start, info.end);
+      ChargeScalar(ci, r, info, cost, r.x);
       break;
     }
     case TraceOp::kSetFlag: {
@@ -1134,16 +1147,16 @@ bool Engine::StepCore(uint32_t ci) {
       if (c.gmWaiting) gmWaitList_.erase(std::find(gmWaitList_.begin(), gmWaitList_.end(), ci));
       c.gmWaiting = c.gmReady = false;
       c.gmSeen = ~0ull;  // the next wait asks again
-      // The poll that sees the value: a GM -> UB copy of the counter, starting no earlier than the
-      // signal that completed it; the scalar then waits for the copy and its latency (MTE2 -> S).
-      WaitOn(c, kMte2, at, kGmCounter);
-      TraceRecord poll = r;
-      poll.op = static_cast<uint8_t>(TraceOp::kCopy);
-      poll.x = r.y;
-      poll.y = 1;
-      poll.z = 0;
-      PipeInstruction(ci, poll, kMte2, info);
-      c.scalarAfter = kMte2;  // the scalar waits for the poll's completion (at the next step)
+      // The poll that sees the value starts no earlier than the signal that completed it: a dcci of
+      // the counter's line (one hit's cost, as a kScalar dcci) and a GetValue that misses it, on the
+      // scalar (taken as polling back to back); MTE2 goes on meanwhile.
+      const double arrived = c.S;
+      WaitOn(c, kS, at, kGmCounter);
+      uint64_t line;
+      DataCacheTag(c, r.addr, line) = line;
+      ChargeScalar(ci, r, info, soc_.scalarGmHitCycles + soc_.scalarGmMissCycles, 1);  // one wait
+      info.issue = static_cast<float>(arrived);  // when the core reached the wait
+      c.sBy = PipeRef(ci, c.pc);  // the critical path takes the poll's start .. end, then the signal
       break;
     }
     case TraceOp::kSyncAll: {

@@ -7,6 +7,8 @@
 // kind 1 (a control that shows the test can see an early return): the late producer first waits
 // for a second counter that the consumer bumps only after it has copied `data`, so a consumer
 // waiting for fewer than all producers must read the late row before it is written.
+// kind 2: the consumer first issues `extra` copies of all of `src` into its row buffer (MTE2 loads
+// queued before the wait, which the scalar poll does not queue behind).
 #include <chrono>
 #include <thread>
 
@@ -20,7 +22,7 @@ using namespace AscendC;
 namespace {
 
 struct Args {
-  int32_t kind;    // 0: plain, 1: the late producer waits for the consumer (control)
+  int32_t kind;    // 0: plain, 1: the late producer waits for the consumer (control), 2: the consumer preloads
   int32_t target;  // the consumer waits for counter >= target
   int32_t late;    // the late producer's block, -1: none
   int32_t sleepMs; // host sleep of the late producer before it starts
@@ -44,8 +46,10 @@ void Body(GM_ADDR src, GM_ADDR data, GM_ADDR out, GM_ADDR counters, const Args& 
   back.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(counters) + 8, 1);
 
   if (b == 0) {
-    ascend_glm5::GmFlagWaitAtLeast(counter, a.target, scratch);
     const uint32_t bytes = uint32_t(producers) * a.n * sizeof(int32_t);
+    for (int32_t i = 0; a.kind == 2 && i < a.extra; ++i)
+      DataCopyPad(row, gSrc, DataCopyExtParams(1, bytes, 0, 0, 0), DataCopyPadExtParams<int32_t>());
+    ascend_glm5::GmFlagWaitAtLeast(counter, a.target);
     DataCopyPad(row, gData, DataCopyExtParams(1, bytes, 0, 0, 0), DataCopyPadExtParams<int32_t>());
     SetFlag<HardEvent::MTE2_MTE3>(0);
     WaitFlag<HardEvent::MTE2_MTE3>(0);
@@ -56,7 +60,7 @@ void Body(GM_ADDR src, GM_ADDR data, GM_ADDR out, GM_ADDR counters, const Args& 
   const uint64_t off = uint64_t(b - 1) * a.n;
   if (b == a.late) {
     if (a.sleepMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(a.sleepMs));
-    if (a.kind == 1) ascend_glm5::GmFlagWaitAtLeast(back, 1, scratch);
+    if (a.kind == 1) ascend_glm5::GmFlagWaitAtLeast(back, 1);
   }
   DataCopyPad(row, gSrc[off], DataCopyExtParams(1, a.n * sizeof(int32_t), 0, 0, 0), DataCopyPadExtParams<int32_t>());
   SetFlag<HardEvent::MTE2_V>(0);

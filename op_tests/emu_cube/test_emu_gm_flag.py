@@ -6,8 +6,9 @@ Emulator: the consumer sees every row (a late producer sleeps first, so a wait t
 would read the sentinel, as the control with a too-low target does); the trace holds one wait record
 and the same records and counters however often the consumer polled; a wait nobody can satisfy is a
 deadlock error naming kernel, core and counter.
-Model: the consumer's poll starts at the last producer's signal and the consumer goes on one GM
-read latency after the poll (at once when the counter's value at launch already meets the target);
+Model: the consumer's poll (on the scalar: a dcci and a GetValue that misses the DataCache) starts at
+the last producer's signal (at once when the counter's value at launch already meets the target) and
+the consumer issues its next copy when the poll ends;
 the same kernel models to the same time whatever the threads did; a
 wait on a block of a later wave (it cannot start before the waiter ends) is a replay error."""
 
@@ -112,7 +113,7 @@ def test_one_wait_record_whatever_the_polls(lib):
     assert quick[0, 1] == 1 and quick[1:, 1].sum() == 0  # one wait record, on the consumer
     assert (quick[1:, 2] == 1).all() and quick[0, 2] == 0  # one signal per producer
     np.testing.assert_array_equal(slow, quick)  # records and counters as if it had polled once
-    assert quick[0, 3] == 2  # MTE2: one poll + the data
+    assert quick[0, 3] == 1  # MTE2: only the data (the scalar polls)
 
 
 # ---- timing model ---------------------------------------------------------------------------------
@@ -151,9 +152,24 @@ def test_replay_starts_the_poll_at_the_last_signal(lib, late, start):
     wait, after = consumer[i], consumer[i + 1]
     assert wait[1] < min(signals.values())  # the consumer arrived first ...
     assert wait[2] == pytest.approx(signals[late], rel=1e-6)  # ... and polls once, when the last add lands
-    latency = socs.params(SOC)["gm_read_latency"]
-    assert after[1] >= wait[3] + latency - 1e-3 * latency  # then reads the data a GM read latency later
-    assert after[1] <= wait[3] + latency + 64  # (plus the issue slots of a few records, not a poll period)
+    p = socs.params(SOC)
+    assert wait[3] - wait[2] == pytest.approx(p["scalar_gm_hit_cycles"] + p["scalar_gm_miss_cycles"])  # dcci + miss
+    assert wait[3] <= after[1] <= wait[3] + 16  # then issues the data's copy (a few issue slots, not a poll period)
+
+
+def test_replay_poll_does_not_queue_behind_the_loads(lib):
+    # The consumer issues 24 copies of every row (fewer than a pipe's queue holds) before it waits:
+    # its scalar poll still starts at the last signal, while MTE2 works through them; the data's copy,
+    # issued when the poll ends, runs after them.
+    cores = 10
+    t = _trace(lib, cores, late=9, extra=24, kind=2)
+    last = max(r[3] for core in range(1, cores) for r in _records(_replay(t, core)) if r[0] == "GmFlagAdd")
+    consumer = _records(_replay(t, 0))
+    i = [r[0] for r in consumer].index("GmFlagWaitAtLeast")
+    loads, wait, data = consumer[:i], consumer[i], consumer[i + 1]
+    assert len(loads) == 24 and all(r[0].startswith("DataCopyPad") for r in loads + [data])
+    assert wait[2] == pytest.approx(last, rel=1e-6) and wait[3] < loads[-1][3]  # polled beside the loads
+    assert data[1] == pytest.approx(wait[3], abs=16) and data[2] >= loads[-1][3] - 1e-3
 
 
 def test_replay_passes_a_wait_met_at_launch_at_once(lib):

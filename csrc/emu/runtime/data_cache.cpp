@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "emu/atomic.h"
 #include "launch_context.h"
 
 namespace AscendC::emu {
@@ -43,7 +44,9 @@ DataCacheLine& Line(uint64_t a, uint32_t bytes, uint64_t& line) {
   if (miss) {
     l.size = size;
     FillLine(l.bytes.data(), reinterpret_cast<const volatile uint8_t*>(line), size);
-    std::memcpy(l.bytes.data() + (a - line), reinterpret_cast<const void*>(a), bytes);  // what the kernel reads
+    // What the kernel reads: atomic loads while the launch uses atomics (a GM counter polled by
+    // GmFlagWaitAtLeastScalar while other cores add to it), as DMA reads are (emu/atomic.h ReadGm).
+    ReadGm(l.bytes.data() + (a - line), reinterpret_cast<const uint8_t*>(a), bytes);
   }
   return l;
 }

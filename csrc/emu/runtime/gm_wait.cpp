@@ -70,8 +70,8 @@ void GmWaitEnd(const int32_t* flag, int32_t target) {
   c.counters = c.gmWaitCounters;  // one poll, however many ran
   c.trace = c.gmWaitTrace;
   c.gmWaitTrace = nullptr;
-  TraceRaw(TraceOp::kGmWait, PIPE_MTE2, "GmFlagWaitAtLeast", static_cast<uint32_t>(target), sizeof(int32_t), 0,
-           static_cast<uint8_t>(kTraceGm << 4 | static_cast<uint8_t>(Mem::UB)), 0, reinterpret_cast<uint64_t>(flag));
+  TraceRaw(TraceOp::kGmWait, PIPE_S, "GmFlagWaitAtLeast", static_cast<uint32_t>(target), sizeof(int32_t), 0, 0, 0,
+           reinterpret_cast<uint64_t>(flag));
 }
 
 }  // namespace AscendC::emu

@@ -1,12 +1,12 @@
 // A counter in GM that cores add to and wait on: how one vector core waits until others have
 // finished some of their work, where SyncAll (every core) or a cross-core flag (one AIC with its
 // own AIVs) is too coarse. Producers write their data, then GmFlagAdd; a consumer calls
-// GmFlagWaitAtLeast, then reads the data. CANN 8.5's soft SyncAll is built from the same parts
+// GmFlagWaitAtLeast, then reads the data. CANN 8.5's soft SyncAll is built from similar parts
 // (copies of a per-core count polled from GM: impl/basic_api/dav_c220/kernel_operator_sync_impl.h).
 //
-// Vector cores (AIV) only: both calls go through 32 B of UB (`scratch`, a VECCALC / VECOUT buffer
+// Vector cores (AIV) only: GmFlagAdd goes through 32 B of UB (`scratch`, a VECCALC / VECOUT buffer
 // the caller does not need across the call), which a cube core does not have (the emulator refuses
-// a call on an AIC). The calls use event ids from GetTPipePtr()->FetchEventID, as CANN's soft
+// either call on an AIC). GmFlagAdd uses event ids from GetTPipePtr()->FetchEventID, as CANN's soft
 // SyncAll does, so a TPipe must be alive.
 //
 // Rules for the kernel: within a launch the counter changes only through GmFlagAdd (the host sets
@@ -58,28 +58,24 @@ __aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int
   AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(mte3ToS);
 }
 
-// Blocks until the counter at flag[0] >= target (polls GM through DataCopyPad GM->UB). scratch: 32 B of UB.
-__aicore__ inline void GmFlagWaitAtLeast(const AscendC::GlobalTensor<int32_t>& flag, int32_t target,
-                                         const AscendC::LocalTensor<int32_t>& scratch) {
+// Blocks until the counter at flag[0] >= target, polled by the scalar unit: each poll drops the
+// counter's DataCache line and reads it from GM again. GetValue-1.md: a GM word another party may
+// rewrite is read after DataCacheCleanAndInvalid; DataCacheCleanAndInvalid.md names this use (data
+// another core may modify, read from GM itself). Unlike a poll by MTE2 copy (as the soft SyncAll
+// polls), it does not queue behind the core's MTE2 copies already issued, which go on while it
+// polls; copies issued after the call start after the poll that saw the target. The line is only dropped and read, never
+// written, so the kernel must not SetValue into the counter's 64-byte line.
+__aicore__ inline void GmFlagWaitAtLeast(const AscendC::GlobalTensor<int32_t>& flag, int32_t target) {
 #ifdef ASCEND_GLM5_EMULATOR
   AscendC::emu::GmWaitBegin(flag.GetPhyAddr(), target);
 #endif
-  const event_t mte2ToS = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::MTE2_S));
-  const event_t sToMte2 = static_cast<event_t>(GetTPipePtr()->FetchEventID(AscendC::HardEvent::S_MTE2));
   while (true) {
-    // Each poll is a fresh MTE2 read of GM (not the scalar's cached GetValue), as the soft SyncAll polls.
-    AscendC::DataCopyPad(scratch, flag, AscendC::DataCopyExtParams(1, sizeof(int32_t), 0, 0, 0),
-                         AscendC::DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
-    AscendC::SetFlag<AscendC::HardEvent::MTE2_S>(mte2ToS);
-    AscendC::WaitFlag<AscendC::HardEvent::MTE2_S>(mte2ToS);
-    const int32_t value = scratch.GetValue(0);
+    AscendC::DataCacheCleanAndInvalid<int32_t, AscendC::CacheLine::SINGLE_CACHE_LINE, AscendC::DcciDst::CACHELINE_OUT>(flag);
+    const int32_t value = flag.GetValue(0);
 #ifdef ASCEND_GLM5_EMULATOR
     AscendC::emu::GmWaitPolled();
 #endif
     if (value >= target) break;
-    // The scalar has read scratch before the next poll overwrites it.
-    AscendC::SetFlag<AscendC::HardEvent::S_MTE2>(sToMte2);
-    AscendC::WaitFlag<AscendC::HardEvent::S_MTE2>(sToMte2);
 #ifdef ASCEND_GLM5_EMULATOR
     AscendC::emu::GmWaitMissed(flag.GetPhyAddr(), target);
 #endif

@@ -160,8 +160,8 @@ class LiMerger {
   // waits for the tails: its own tail is in GM (GmFlagAdd orders it before the add), count it. The
   // scalar goes on while the add's copy runs (B = 1 x 32K: it waited ~35 cycles for it before every
   // part's band merge); only the vector unit waits for MTE3, and only when the tail was copied (from
-  // the late region, which it writes next). flagScratch_ is written again only by WaitTails, after
-  // an MTE3 -> S event.
+  // the late region, which it writes next). flagScratch_ is not written again (WaitTails polls with
+  // the scalar).
   __aicore__ inline void TailWritten() {
     if (t_->tailFlagOffset == 0 || tailCounted_) return;
     tailCounted_ = true;
@@ -174,9 +174,7 @@ class LiMerger {
   // Every vector core's tail is in GM.
   __aicore__ inline void WaitTails() {
     TailWritten();
-    AscendC::SetFlag<AscendC::HardEvent::MTE3_S>(0);  // the add's copy has read flagScratch_
-    AscendC::WaitFlag<AscendC::HardEvent::MTE3_S>(0);
-    GmFlagWaitAtLeast(tailFlag_, int32_t(2 * t_->blockDim), flagScratch_);
+    GmFlagWaitAtLeast(tailFlag_, int32_t(2 * t_->blockDim));
   }
 
   __aicore__ inline void MergeStep(const LiMerge& m) {

@@ -259,8 +259,7 @@ class SfaMerge {
     const uint32_t pieces = uint32_t(run.split.pieces), p0 = uint32_t(run.split.firstPiece), hn = run.hn;
     const bool early = EarlyRun(run);
     if (early && run.split.row != waitedRow_)  // the statistics and streamed columns of every piece
-      GmFlagWaitAtLeast(io_->rowFlags[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagStreamed], int32_t(2 * pieces),
-                        cFlag_);
+      GmFlagWaitAtLeast(io_->rowFlags[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagStreamed], int32_t(2 * pieces));
     else if (!early)
       WaitRowDone(run.split);
     run.slot = prefetch ? 1 - current : 0;
@@ -294,8 +293,7 @@ class SfaMerge {
     if (split.row >= waitedFrom_ && split.row <= waitedRow_) return;
     const bool pair = split.row == pairRow_;
     const uint32_t word = pair ? kSfaRowFlagPair : 0;
-    GmFlagWaitAtLeast(io_->rowFlags[uint64_t(split.row) * kSfaRowFlagWords + word], pair ? pairTarget_ : int32_t(2 * split.pieces),
-                      cFlag_);
+    GmFlagWaitAtLeast(io_->rowFlags[uint64_t(split.row) * kSfaRowFlagWords + word], pair ? pairTarget_ : int32_t(2 * split.pieces));
     waitedFrom_ = split.row;
     waitedRow_ = pair ? split.row + 1 : split.row;
   }
@@ -681,7 +679,7 @@ class SfaMerge {
     uint32_t at = MergeColumns(cLoad_, run, kc, kSfaLatentDim);
     FinishKeptHigh();
     if (HasCols(run, half, kc)) {
-      GmFlagWaitAtLeast(io_->rowFlags[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagKeptHigh], int32_t(2 * pieces), cFlag_);
+      GmFlagWaitAtLeast(io_->rowFlags[uint64_t(run.split.row) * kSfaRowFlagWords + kSfaRowFlagKeptHigh], int32_t(2 * pieces));
       LoadColumns(cLoad_[at], run, half, kc);
       at += MergeColumns(cLoad_[at], run, half, kc);
     }

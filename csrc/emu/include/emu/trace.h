@@ -33,7 +33,7 @@ enum class TraceOp : uint8_t {
   kScalar,    // GetValue / SetValue: a = 1 for GM, b = 1 for a write, x = accesses, addr = GM address;
               //   b = 2: DataCacheCleanAndInvalid of the line at addr (y = 1: of the entire DataCache)
   kGmWait,    // GmFlagWaitAtLeast (kernels/common/gm_flag.h), one record however many polls ran: addr = the
-              //   int32 counter, x = target (int32 bits), y = bytes of one poll copy, a = its direction (as kCopy)
+              //   int32 counter, x = target (int32 bits), y = bytes one poll reads (a scalar dcci + GetValue)
   kGmSignal,  // GmFlagAdd, right after its atomic copy record: addr = the counter, x = delta (int32 bits)
 };
 
