@@ -45,7 +45,7 @@ DataCacheLine& Line(uint64_t a, uint32_t bytes, uint64_t& line) {
     l.size = size;
     FillLine(l.bytes.data(), reinterpret_cast<const volatile uint8_t*>(line), size);
     // What the kernel reads: atomic loads while the launch uses atomics (a GM counter polled by
-    // GmFlagWaitAtLeastScalar while other cores add to it), as DMA reads are (emu/atomic.h ReadGm).
+    // GmFlagWaitAtLeast while other cores add to it), as DMA reads are (emu/atomic.h ReadGm).
     ReadGm(l.bytes.data() + (a - line), reinterpret_cast<const uint8_t*>(a), bytes);
   }
   return l;

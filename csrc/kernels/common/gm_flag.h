@@ -63,8 +63,8 @@ __aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int
 // rewrite is read after DataCacheCleanAndInvalid; DataCacheCleanAndInvalid.md names this use (data
 // another core may modify, read from GM itself). Unlike a poll by MTE2 copy (as the soft SyncAll
 // polls), it does not queue behind the core's MTE2 copies already issued, which go on while it
-// polls; copies issued after the call start after the poll that saw the target. The line is only dropped and read, never
-// written, so the kernel must not SetValue into the counter's 64-byte line.
+// polls; copies issued after the call start after the poll that saw the target. The line is only
+// dropped and read, never written, so the kernel must not SetValue into the counter's 64-byte line.
 __aicore__ inline void GmFlagWaitAtLeast(const AscendC::GlobalTensor<int32_t>& flag, int32_t target) {
 #ifdef ASCEND_GLM5_EMULATOR
   AscendC::emu::GmWaitBegin(flag.GetPhyAddr(), target);
