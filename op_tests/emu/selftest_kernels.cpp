@@ -387,7 +387,8 @@ void QueuePipeline(const CopyArgs& a, GlobalTensor<int16_t>& in, GlobalTensor<in
 
 // kind 0: queue pipeline; 1: DataCopyParams GM->UB, then the whole UB -> GM; 2: DataCopyPad GM->UB,
 // then the whole UB -> GM; 3: whole GM -> UB, then DataCopyPad UB->GM; 4: whole GM -> UB, DataCopyParams
-// UB->UB into a second buffer, then it -> GM; 5: whole GM -> UB, then DataCopyParams UB->GM.
+// UB->UB into a second buffer, then it -> GM; 5: whole GM -> UB, then DataCopyParams UB->GM; 6 and 7: as
+// 2 and 3 with DataCopyPad's 16-bit DataCopyParams / DataCopyPadParams forms.
 extern "C" __global__ __aicore__ void copy_kernel(GM_ADDR src, GM_ADDR dst, GM_ADDR args) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
   const CopyArgs& a = *reinterpret_cast<const CopyArgs*>(args);
@@ -406,10 +407,12 @@ extern "C" __global__ __aicore__ void copy_kernel(GM_ADDR src, GM_ADDR dst, GM_A
   const DataCopyExtParams ext(a.blockCount, a.blockLen, a.srcStride, a.dstStride, 0);
   if (a.kind == 1) DataCopy(u, in, params);
   else if (a.kind == 2) DataCopyPad(u, in, ext, DataCopyPadExtParams<int16_t>(a.isPad, a.leftPad, a.rightPad, a.padValue));
+  else if (a.kind == 6) DataCopyPad(u, in, params, DataCopyPadParams(a.isPad, a.leftPad, a.rightPad, uint16_t(a.padValue)));
   else DataCopy(u, in, whole);
   SetFlag<HardEvent::MTE2_MTE3>(0);
   WaitFlag<HardEvent::MTE2_MTE3>(0);
   if (a.kind == 3) return DataCopyPad(out, u, ext);
+  if (a.kind == 7) return DataCopyPad(out, u, params);
   if (a.kind == 5) return DataCopy(out, u, params);
   if (a.kind == 4) {
     DataCopy(v, u, params);

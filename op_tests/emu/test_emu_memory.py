@@ -5,7 +5,7 @@ and poison in every byte a copy leaves undefined."""
 import numpy as np
 import pytest
 
-KIND = {"queue": 0, "params_in": 1, "pad_in": 2, "pad_out": 3, "local": 4, "params_out": 5}
+KIND = {"queue": 0, "params_in": 1, "pad_in": 2, "pad_out": 3, "local": 4, "params_out": 5, "pad_in16": 6, "pad_out16": 7}
 
 
 def blocks_copy(dst, src, count, length, src_pitch, dst_pitch):
@@ -61,11 +61,12 @@ def test_datacopy_params_ub_to_gm_and_ub_to_ub(emu, kind):
     [(1, 10, 0, 0, 0, 0, 0), (3, 22, 6, 1, 1, 2, 3), (4, 64, 2, 0, 1, 0, 5), (2, 30, 0, 0, 0, 4, 4),
      (2, 2, 10, 2, 1, 16, 0)],
 )
-def test_datacopy_pad_gm_to_ub(emu, block_count, block_len, src_stride, dst_stride, is_pad, left, right):
+@pytest.mark.parametrize("form", ["", "16"])  # DataCopyExtParams / DataCopyPadExtParams, or the 16-bit forms
+def test_datacopy_pad_gm_to_ub(emu, block_count, block_len, src_stride, dst_stride, is_pad, left, right, form):
     """blockLen and the GM stride in bytes, the UB stride in 32-byte blocks, padding in elements."""
     ub_bytes, pad_value = 1024, -5
     x = src_data(512, 2)
-    got = emu.copy(KIND["pad_in"], x, np.zeros(ub_bytes // 2, np.int16), ubBytes=ub_bytes, blockCount=block_count,
+    got = emu.copy(KIND["pad_in" + form], x, np.zeros(ub_bytes // 2, np.int16), ubBytes=ub_bytes, blockCount=block_count,
                    blockLen=block_len, srcStride=src_stride, dstStride=dst_stride, isPad=is_pad, leftPad=left,
                    rightPad=right, padValue=pad_value)
     want = emu.poison(ub_bytes)  # padding without isPad, and the rounding up to 32 bytes, stay undefined
@@ -83,12 +84,13 @@ def test_datacopy_pad_gm_to_ub(emu, block_count, block_len, src_stride, dst_stri
 
 
 @pytest.mark.parametrize("block_count,block_len,src_stride,dst_stride", [(1, 6, 0, 0), (3, 40, 1, 10), (5, 2, 0, 4)])
-def test_datacopy_pad_ub_to_gm(emu, block_count, block_len, src_stride, dst_stride):
+@pytest.mark.parametrize("form", ["", "16"])
+def test_datacopy_pad_ub_to_gm(emu, block_count, block_len, src_stride, dst_stride, form):
     """Writes exactly blockLen bytes per block: the GM bytes around them are untouched."""
     ub_bytes = 1024
     x = src_data(ub_bytes // 2, 3)
     init = np.full(512, 77, np.int16)
-    got = emu.copy(KIND["pad_out"], x, init, ubBytes=ub_bytes, blockCount=block_count, blockLen=block_len,
+    got = emu.copy(KIND["pad_out" + form], x, init, ubBytes=ub_bytes, blockCount=block_count, blockLen=block_len,
                    srcStride=src_stride, dstStride=dst_stride)
     want = init.view(np.uint8).copy()
     ub_pitch = -(-block_len // 32) * 32 + src_stride * 32
