@@ -34,13 +34,13 @@ struct SocParams {
   double clockGhz = 1.8;
   uint32_t aicCores = 24, aivCores = 48;
   // GM: the HBM and L2 bandwidths shared by all cores, the L2 cache, per-core rates (bytes / cycle).
-  double hbmBytesPerCycle = 864, l2BytesPerCycle = 2200;
+  double hbmBytesPerCycle = 800, l2BytesPerCycle = 2200;
   double l2Bytes = 192.0 * 1024 * 1024;
   uint32_t l2LineBytes = 128;
   double gmToUbRate = 58.6, gmToL1Rate = 78.4, gmReadL2Rate = 110, ubToGmRate = 109, fixWriteRate = 40.6;
   // Local paths (bytes / cycle / core).
   double l1ToL0aRate = 512, l1ToL0bRate = 256, l1ToUbRate = 128, ubToL1Rate = 128, ubToUbRate = 256, fillRate = 32;
-  double gmCopyOverhead = 31, localCopyOverhead = 8;  // cycles per MTE instruction
+  double gmCopyOverhead = 18, localCopyOverhead = 8;  // cycles per MTE instruction
   double gmReadLatency = 400;                         // cycles from a GM read's last byte to its consumer
   double cubeHead = 6;
   double vecBarrierDrain = 16;
