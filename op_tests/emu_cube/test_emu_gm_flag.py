@@ -158,16 +158,16 @@ def test_replay_starts_the_poll_at_the_last_signal(lib, late, start):
 
 
 def test_replay_poll_does_not_queue_behind_the_loads(lib):
-    # The consumer issues 24 copies of every row (fewer than a pipe's queue holds) before it waits:
+    # The consumer issues 30 copies of every row (fewer than a pipe's queue holds) before it waits:
     # its scalar poll still starts at the last signal, while MTE2 works through them; the data's copy,
     # issued when the poll ends, runs after them.
     cores = 10
-    t = _trace(lib, cores, late=9, extra=24, kind=2)
+    t = _trace(lib, cores, late=9, extra=30, kind=2)
     last = max(r[3] for core in range(1, cores) for r in _records(_replay(t, core)) if r[0] == "GmFlagAdd")
     consumer = _records(_replay(t, 0))
     i = [r[0] for r in consumer].index("GmFlagWaitAtLeast")
     loads, wait, data = consumer[:i], consumer[i], consumer[i + 1]
-    assert len(loads) == 24 and all(r[0].startswith("DataCopyPad") for r in loads + [data])
+    assert len(loads) == 30 and all(r[0].startswith("DataCopyPad") for r in loads + [data])
     assert wait[2] == pytest.approx(last, rel=1e-6) and wait[3] < loads[-1][3]  # polled beside the loads
     assert data[1] == pytest.approx(wait[3], abs=16) and data[2] >= loads[-1][3] - 1e-3
 
