@@ -117,9 +117,6 @@ struct CoreState {
   PipeState pipes[kPipes];
   std::unordered_map<uint64_t, std::deque<Timed>> flags;          // in-core events by (src, dst, id)
   std::map<std::pair<uint32_t, int>, std::deque<Timed>> delivered;  // cross-core deliveries by (flag, slot)
-  // Cross-core waits of a pipe (not the scalar's) issued before their flag was delivered, in program
-  // order: (record, the id of the wait deferred on the pipe). Deliveries go to them first (Deliver).
-  std::deque<std::pair<uint32_t, uint64_t>> crossWaits;
   std::vector<uint64_t> dcache;                                     // scalar DataCache tags
   int64_t block = 0;
   double frontier = 0;  // latest start of an instruction issued so far
@@ -681,8 +678,8 @@ bool Engine::MustWait(const CoreState& c) const {
       return it != c.flags.end() && !it->second.empty() && it->second.front().t == kPendingTime;
     }
     case TraceOp::kBarrier: return r.a == PIPE_ALL && c.pendingPipes != 0;  // a pipe's barrier: deferred
-    case TraceOp::kCrossSet:
-    case TraceOp::kCrossWait: return queueFull(PipeIndex(r.b));
+    case TraceOp::kCrossSet: return queueFull(PipeIndex(r.b));
+    case TraceOp::kCrossWait: return queueFull(kS);  // the scalar waits (Step)
     case TraceOp::kGmSignal: return (c.pendingPipes & (1u << kMte3)) != 0;
     case TraceOp::kGmWait: return false;  // the scalar polls: no pipe's state is needed
     case TraceOp::kSyncAll: return c.pendingPipes != 0;
@@ -745,21 +742,6 @@ std::vector<uint32_t> Engine::Targets(uint32_t ci, int mode) const {
 void Engine::Deliver(uint32_t target, uint32_t flag, int slot, Timed fire) {
   CoreState& c = cores_[target];
   c.delivered[{flag, slot}].push_back(fire);
-  // The core's pipe waits issued before their flag came take deliveries first, in program order.
-  while (!c.crossWaits.empty()) {
-    const auto [idx, id] = c.crossWaits.front();
-    const TraceRecord& r = c.trace->records[idx];
-    Timed got;
-    if (!CrossWait(target, r, got)) break;
-    c.crossWaits.pop_front();
-    const int pipe = PipeIndex(r.b);
-    for (auto& w : c.pipes[pipe].deferred)
-      if (w.kind == kDeferWait && w.id == id) {
-        w.known = true;
-        w.value = got;
-      }
-    Settle(target, pipe);
-  }
   if (cores_[target].blocked && !waitingSync_[target] && cores_[target].waveAfter == ~0u) Wake(target);
 }
 
@@ -1098,25 +1080,18 @@ bool Engine::StepCore(uint32_t ci) {
       break;
     }
     case TraceOp::kCrossWait: {
-      int pipe = PipeIndex(r.b);
-      if (pipe == kNoPipe) pipe = kS;
+      // A2/A3 (dav_c220) waits with wait_flag_dev(flagId), which takes no pipe: the template's pipe
+      // argument is unused (impl/basic_api/dav_c220/kernel_operator_sync_impl.h, WaitEventImpl) and
+      // every instruction after the wait waits with it (CrossCoreWaitFlag(ISASI).md). So the scalar
+      // unit waits, whatever pipe the kernel named.
       Timed got;
-      const bool delivered = c.crossWaits.empty() && CrossWait(ci, r, got);
-      if (!delivered && pipe == kS) {  // the scalar itself waits: so does the core (Deliver wakes it)
+      if (!CrossWait(ci, r, got)) {  // not delivered yet: the core waits (Deliver wakes it)
         c.blocked = true;
         return false;
       }
-      Issue(c, pipe, info, ci);
+      Issue(c, kS, info, ci);
       info.start = info.end = info.issue;
-      if (delivered) {
-        DeferredWait(ci, pipe, got, kCrossCore);
-        break;
-      }
-      // Not delivered yet: only the pipe waits; what is issued to it meanwhile is deferred.
-      const uint64_t id = ++deferredIds_;
-      c.pipes[pipe].deferred.push_back({kDeferWait, kCrossCore, static_cast<uint32_t>(c.pc), 0, 0, nullptr, -1, id, false, {}});
-      c.pendingPipes |= 1u << pipe;
-      c.crossWaits.push_back({static_cast<uint32_t>(c.pc), id});
+      DeferredWait(ci, kS, got, kCrossCore);
       break;
     }
     case TraceOp::kGmSignal: {

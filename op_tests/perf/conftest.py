@@ -69,7 +69,7 @@ class Kernels:
         return c
 
 
-    DEPS = {"none": 0, "barrier": 1, "sync_all": 2, "cross_core": 3}
+    DEPS = {"none": 0, "barrier": 1, "sync_all": 2, "cross_core": 3, "cross_core_mte2": 4}
 
     def dependencies(self, cores: int, tile_bytes: int, copies: int, vecs: int, kind: str, mix: bool) -> None:
         """The dependency micro-kernel (perf_kernels.cpp): a copy part and a vector part ordered by `kind`."""

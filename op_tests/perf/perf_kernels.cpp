@@ -104,10 +104,10 @@ void LateCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
 }
 
 // Mixed: per block, the AIC reads `steps` tiles GM -> L1 and after each sends a cross-core flag
-// (mode 2, set on MTE2: it fires when the read has ended). Each AIV per step: its MTE3 pipe waits
-// for that flag, writes a constant tile UB -> GM, and MTE2 reads two tiles GM -> UB that wait for
-// nothing. A replay that holds the whole AIV back until the flag is known hands its reads to the
-// HBM pool after their true start.
+// (mode 2, set on MTE2: it fires when the read has ended). Each AIV per step waits for that flag
+// (naming MTE3; on A2/A3 the wait holds the whole core: dav_c220 wait_flag_dev), writes a constant
+// tile UB -> GM and reads two tiles GM -> UB. A replay that lets the other cores run on while an
+// AIV is held must still hand each copy to the HBM pool at its true start.
 constexpr uint16_t kLateFlag = 4;
 
 void LateCrossCopy(GM_ADDR src, GM_ADDR dst, const LateArgs& a) {
@@ -220,9 +220,11 @@ void Matmul(GM_ADDR a, GM_ADDR bt, GM_ADDR c, const MatmulArgs& args) {
 //   kBarrier (AIV): every core copies, PipeBarrier<PIPE_ALL>, then its vector part;
 //   kSyncAll (AIV): block 0 alone copies, SyncAll, then every core's vector part;
 //   kCrossCore (MIX): the AIC copies GM -> L1, CrossCoreSetFlag (mode 2), each AIV waits for it, then
-//   its vector part; kSyncAll (MIX): the AIC copies, SyncAll<false> on every core, then the vector parts.
+//   its vector part; kSyncAll (MIX): the AIC copies, SyncAll<false> on every core, then the vector parts;
+//   kCrossCoreMte2 (MIX): as kCrossCore with the AIV's wait naming PIPE_MTE2, a pipe its vector part does
+//   not use (on A2/A3 the wait holds every later instruction all the same: dav_c220 wait_flag_dev).
 //   kNone: the same work without the dependency (AIV: as kBarrier, MIX: as kCrossCore).
-enum DepKind : uint32_t { kNone = 0, kBarrier = 1, kSyncAll = 2, kCrossCore = 3 };
+enum DepKind : uint32_t { kNone = 0, kBarrier = 1, kSyncAll = 2, kCrossCore = 3, kCrossCoreMte2 = 4 };
 constexpr uint16_t kDepFlag = 3;
 constexpr uint32_t kVecFloats = 2048;  // 8 KiB: 32 repeats of 64 fp32
 
@@ -249,11 +251,12 @@ void Dependencies(GM_ADDR src, const DepArgs& a) {
       pipe.InitBuffer(l1, a.tileBytes);
       LocalTensor<int16_t> t = l1.Get<int16_t>();
       for (uint32_t i = 0; i < a.copies; ++i) DataCopy(t, in, n);
-      if (a.kind == kCrossCore) CrossCoreSetFlag<2, PIPE_MTE2>(kDepFlag);
+      if (a.kind == kCrossCore || a.kind == kCrossCoreMte2) CrossCoreSetFlag<2, PIPE_MTE2>(kDepFlag);
       if (a.kind == kSyncAll) SyncAll<false>();
     }
     if ASCEND_IS_AIV {
       if (a.kind == kCrossCore) CrossCoreWaitFlag<2, PIPE_V>(kDepFlag);
+      if (a.kind == kCrossCoreMte2) CrossCoreWaitFlag<2, PIPE_MTE2>(kDepFlag);
       if (a.kind == kSyncAll) SyncAll<false>();
       VectorPart(pipe, a.vecs);
     }

@@ -124,10 +124,10 @@ def test_pool_never_moves_more_than_it_has(kern, src):
 
 
 def test_pool_never_moves_more_than_it_has_across_cores(kern, src):
-    # 10 blocks of 1 AIC + 2 AIV: the AICs read tile after tile and flag each to their AIVs, whose
-    # MTE3 pipe waits for the flag while their MTE2 reads (20 x 2 x 58.6 B/cycle wanted: HBM is
-    # the limit) wait for nothing. The reads reach the pool at their true start, not when the flag
-    # becomes known.
+    # 10 blocks of 1 AIC + 2 AIV: the AICs read tile after tile and flag each to their AIVs, which
+    # wait for the flag (the kernel names MTE3; on A2/A3 the wait holds the whole core) and then
+    # read (20 x 2 x 58.6 B/cycle wanted: HBM is the limit). Cores held back by cross-core waits
+    # still hand every copy to the pool at its true start.
     blocks = 10
     part = src[: 3 * blocks * (BYTES // 2)]
     with perf.tracing() as traces:
