@@ -61,6 +61,31 @@ __aicore__ inline uint32_t MergeLists(const AscendC::LocalTensor<float>& dst, co
   return total;
 }
 
+// MergeLists stopped as soon as list 0 is used up (MrgSort's exhausted suspension; the model
+// charges the pairs written): dst then holds the merge's first pairs, up to list 0's last. Returns
+// false if another list was used up first (all its pairs rank before list 0's last): dst then holds
+// fewer. The scalar unit waits for the merge (GetMrgSortResult). Lists 0 and 1 must not be empty
+// (an empty list is used up at once).
+__aicore__ inline bool MergeUntilFirstEnds(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>* lists,
+                                           const uint32_t* lens, uint32_t count) {
+  using namespace AscendC;
+  AscendC::LocalTensor<float> q[4];
+  uint16_t qlen[4] = {0, 0, 0, 0};
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (lens[i] == 0) continue;
+    q[n] = lists[i];
+    qlen[n++] = static_cast<uint16_t>(lens[i]);
+  }
+  MrgSortSrcList<float> src(q[0], q[1], n > 2 ? q[2] : q[0], n > 3 ? q[3] : q[0]);
+  MrgSort(dst, src, MrgSort4Info(qlen, true, static_cast<uint16_t>((1u << n) - 1), 1));
+  SetFlag<HardEvent::V_S>(0);
+  WaitFlag<HardEvent::V_S>(0);
+  uint16_t used[4] = {0, 0, 0, 0};
+  GetMrgSortResult(used[0], used[1], used[2], used[3]);
+  return used[0] == qlen[0];
+}
+
 // One round of 4-way merges over `n` sorted pair runs of `src` (run i: lens[i] pairs from pair
 // starts[i]) into `dst`, each output run 32-byte aligned; returns the run count left. The rounds
 // left are fixed by the run count, so a round merges only as many leading groups of 4 as the
@@ -338,9 +363,11 @@ class RunningTopK {
         cutLens[i] = listLens[i] < cut ? listLens[i] : cut;
         shortened = shortened || cutLens[i] < listLens[i];
       }
-      MergeLists(out, lists, cutLens, 1 + n);
-      // The rest is needed only when a cut queue holds pairs of the final list past its head.
-      if (shortened && (merged < k_ ? merged : k_) > cut) {
+      // The rest is needed only when a cut queue holds pairs of the final list past its head; until
+      // it is merged only the head is read, so a best list of `cut` pairs or more ends the merge.
+      const bool rest = shortened && (merged < k_ ? merged : k_) > cut;
+      if (!rest || !MergeHead(out, lists, cutLens, 1 + n, cut)) MergeLists(out, lists, cutLens, 1 + n);
+      if (rest) {
         restPending_ = true;
         restOut_ = out;
         restQueues_ = 1 + n;
@@ -360,6 +387,16 @@ class RunningTopK {
     count_ = merged < k_ ? merged : k_;
     runs_ = 0;
     return out;
+  }
+
+  // A merge of which only the first `head` pairs are read: when queue 0 holds `head` pairs or more
+  // and another queue is not empty, it stops once queue 0 is used up (MergeUntilFirstEnds: its first
+  // `head` pairs are the whole merge's). False if it was not run or stopped short (then redo it whole).
+  __aicore__ static inline bool MergeHead(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>* lists,
+                                          const uint32_t* lens, uint32_t count, uint32_t head) {
+    uint32_t others = 0;
+    for (uint32_t i = 1; i < count; ++i) others += lens[i] > 0 ? 1 : 0;
+    return lens[0] >= head && others > 0 && MergeUntilFirstEnds(dst, lists, lens, count);
   }
 
   // EarlyHead again (a head so far): the runs offered since it (at least 2, or any with a run merged
@@ -407,11 +444,12 @@ class RunningTopK {
     }
     for (uint32_t i = 0; i < runs_; ++i) total += runLen_[i];
     const LocalTensor<float> out = work_[1 - headIn_];
-    MergeLists(out, lists, cut, q);
-    unsettled_ = true;  // (FinalFlushHead's caller settles)
     bestLen_ = count_;
     count_ = total < k_ ? total : k_;
     restPending_ = count_ > head;  // the early head held all pairs up to `head`: the merge is whole unless longer
+    // Until FinalFlushRest only the first `head` pairs are read (B = 1 x 32K: ~170 pairs merged of 320).
+    if (!restPending_ || !MergeHead(out, lists, cut, q, head)) MergeLists(out, lists, cut, q);
+    unsettled_ = true;  // (FinalFlushHead's caller settles)
     restFromRuns_ = restPending_;
     restOut_ = out;
     restRuns_ = runs_;
