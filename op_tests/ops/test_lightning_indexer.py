@@ -693,19 +693,21 @@ def test_decode_wide_row_lists_in_parts_at_their_loaded_quantiles(lens, distinct
 
 
 @pytest.mark.parametrize(
-    "keys, distinct, growth",
-    [(8192, None, None), (8192, 11, None), (8192, None, 64.0), (30001, None, None), (30001, 9, None), (30001, None, 64.0)],
+    "keys, distinct, scaled",
+    [(8192, None, None), (8192, 11, None), (8192, None, (192, 256)), (8192, None, (224, 256)), (30001, None, None),
+     (30001, 9, None)],
 )  # fmt: skip
-def test_decode_list_head_merge_stops_when_the_head_is_used_up(keys, distinct, growth):
+def test_decode_list_head_merge_stops_when_the_head_is_used_up(keys, distinct, scaled):
     # B = 1 on the Ascend910B3 (32 / 40 lists written in two parts, heads of 128): a core's final merge
     # before SyncAll stops once its head queue (the early head or the best list, 128 pairs) is used up
     # (MrgSort's exhausted suspension, RunningTopK::MergeHead), as only the head is read before the rest
-    # is merged. Random keys and tied key classes; keys scaled up along the row (up to `growth` times,
-    # weights >= 0): a core's last runs rank above its whole head, one is used up first, the merge stops
-    # short and is redone whole.
+    # is merged. Random keys and tied key classes; keys [a, b) of every 256 (a vector core's keys at 8K)
+    # scaled by 4 (weights >= 0): its last block, or that block's second run of 32, ranks above its whole
+    # head, so that run is used up first, the merge stops short and is redone whole.
     q, k, w = _inputs((1, 1, 32, 128), (1, keys, 1, 128), seed=keys + (distinct or 0) + 83)
-    if growth:
-        k = (k.float() * torch.linspace(1.0, growth, keys).view(1, keys, 1, 1)).to(k.dtype)
+    if scaled:
+        at = torch.arange(keys) % 256
+        k[:, (at >= scaled[0]) & (at < scaled[1])] *= 4
         w = w.abs()
     with emulated_soc("Ascend910B3"):
         _check_key_classes(q, k, w, distinct, sparse_count=2048)
