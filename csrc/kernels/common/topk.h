@@ -447,7 +447,7 @@ class RunningTopK {
     bestLen_ = count_;
     count_ = total < k_ ? total : k_;
     restPending_ = count_ > head;  // the early head held all pairs up to `head`: the merge is whole unless longer
-    // Until FinalFlushRest only the first `head` pairs are read (B = 1 x 32K: ~170 pairs merged of 320).
+    // Until FinalFlushRest only the first `head` pairs are read (B = 1 x 32K: 177 pairs merged of 320).
     if (!restPending_ || !MergeHead(out, lists, cut, q, head)) MergeLists(out, lists, cut, q);
     unsettled_ = true;  // (FinalFlushHead's caller settles)
     restFromRuns_ = restPending_;
