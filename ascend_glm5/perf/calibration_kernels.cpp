@@ -19,25 +19,35 @@ struct TileCopy {
   uint32_t m, n, rowsPerCore, tileM, tileN, slices, repeats;
 };
 
+// Calls copy(GM element offset, columns) for each of this core's tiles, in the example's order.
+template <typename F>
+__aicore__ inline void ForEachTile(const TileCopy& a, F&& copy) {
+  const uint32_t sliceCols = a.n / a.slices, row0 = GetBlockIdx() * a.rowsPerCore;
+  for (uint32_t s = 0; s < a.slices; ++s)
+    for (uint32_t r = 0; r < a.repeats; ++r)
+      for (uint32_t row = row0; row < row0 + a.rowsPerCore; row += a.tileM)
+        for (uint32_t col = s * sliceCols; col < (s + 1) * sliceCols; col += a.tileN)
+          copy(uint64_t(row) * a.n + col, std::min(a.tileN, (s + 1) * sliceCols - col));  // an odd n's last tile is narrower
+}
+
+__aicore__ inline GlobalTensor<half> Matrix(GM_ADDR src, const TileCopy& a) {
+  GlobalTensor<half> gm;
+  gm.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(src), uint64_t(a.m) * a.n);
+  return gm;
+}
+
 // GM -> UB with DataCopyPad: one burst of a tile's row width per row.
 void TilesToUb(GM_ADDR src, const TileCopy& a) {
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
   TPipe pipe;
   TBuf<TPosition::VECIN> ub;
   pipe.InitBuffer(ub, a.tileM * a.tileN * sizeof(half));
-  LocalTensor<half> dst = ub.Get<half>();
-  GlobalTensor<half> gm;
-  gm.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(src), uint64_t(a.m) * a.n);
-  const uint32_t sliceCols = a.n / a.slices, row0 = GetBlockIdx() * a.rowsPerCore;
-  for (uint32_t s = 0; s < a.slices; ++s)
-    for (uint32_t r = 0; r < a.repeats; ++r)
-      for (uint32_t row = row0; row < row0 + a.rowsPerCore; row += a.tileM)
-        for (uint32_t col = s * sliceCols; col < (s + 1) * sliceCols; col += a.tileN) {
-          const uint32_t cols = std::min(a.tileN, (s + 1) * sliceCols - col);  // the last tile of an odd n is narrower
-          const DataCopyParams p(uint16_t(a.tileM), uint16_t(cols * sizeof(half)),
-                                 uint16_t((a.n - cols) * sizeof(half)), 0);
-          DataCopyPad(dst, gm[uint64_t(row) * a.n + col], p, DataCopyPadParams(false, 0, 0, 0));
-        }
+  const LocalTensor<half> dst = ub.Get<half>();
+  const GlobalTensor<half> gm = Matrix(src, a);
+  ForEachTile(a, [&](uint64_t at, uint32_t cols) {
+    const DataCopyParams p(uint16_t(a.tileM), uint16_t(cols * sizeof(half)), uint16_t((a.n - cols) * sizeof(half)), 0);
+    DataCopyPad(dst, gm[at], p, DataCopyPadParams(false, 0, 0, 0));
+  });
 }
 
 // GM -> L1 with DataCopy ND -> NZ: tileM rows of a tile's width into the Nz layout a matmul reads.
@@ -46,19 +56,12 @@ void TilesToL1(GM_ADDR src, const TileCopy& a) {
   TPipe pipe;
   TBuf<TPosition::A1> l1;
   pipe.InitBuffer(l1, a.tileM * a.tileN * sizeof(half));
-  LocalTensor<half> dst = l1.Get<half>();
-  GlobalTensor<half> gm;
-  gm.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(src), uint64_t(a.m) * a.n);
-  const uint32_t sliceCols = a.n / a.slices, row0 = GetBlockIdx() * a.rowsPerCore;
+  const LocalTensor<half> dst = l1.Get<half>();
+  const GlobalTensor<half> gm = Matrix(src, a);
   const uint16_t c0Stride = uint16_t((a.tileM + 15) / 16 * 16);
-  for (uint32_t s = 0; s < a.slices; ++s)
-    for (uint32_t r = 0; r < a.repeats; ++r)
-      for (uint32_t row = row0; row < row0 + a.rowsPerCore; row += a.tileM)
-        for (uint32_t col = s * sliceCols; col < (s + 1) * sliceCols; col += a.tileN) {
-          const uint32_t cols = std::min(a.tileN, (s + 1) * sliceCols - col);
-          DataCopy(dst, gm[uint64_t(row) * a.n + col],
-                   Nd2NzParams(1, uint16_t(a.tileM), uint16_t(cols), 0, uint16_t(a.n), c0Stride, 1, 0));
-        }
+  ForEachTile(a, [&](uint64_t at, uint32_t cols) {
+    DataCopy(dst, gm[at], Nd2NzParams(1, uint16_t(a.tileM), uint16_t(cols), 0, uint16_t(a.n), c0Stride, 1, 0));
+  });
 }
 
 }  // namespace
