@@ -679,7 +679,7 @@ bool Engine::MustWait(const CoreState& c) const {
     }
     case TraceOp::kBarrier: return r.a == PIPE_ALL && c.pendingPipes != 0;  // a pipe's barrier: deferred
     case TraceOp::kCrossSet: return queueFull(PipeIndex(r.b));
-    case TraceOp::kCrossWait: return queueFull(kS);  // the scalar waits (Step)
+    case TraceOp::kCrossWait: return queueFull(kS);  // the scalar waits (StepCore)
     case TraceOp::kGmSignal: return (c.pendingPipes & (1u << kMte3)) != 0;
     case TraceOp::kGmWait: return false;  // the scalar polls: no pipe's state is needed
     case TraceOp::kSyncAll: return c.pendingPipes != 0;
