@@ -27,12 +27,12 @@ constexpr uint32_t kLiHalfKeys = 64;
 constexpr uint32_t kLiMaxTileRows = 128;    // groupRows x N1 (cube M)
 constexpr uint32_t kLiCandPairs = 512;      // candidate buffer per row (pairs) ...
 constexpr uint32_t kLiCandSparePairs = 256; // ... and spare pairs for an item's last blocks (RunningTopK)
-// Score tiles in flight between the cube and the vector cores: with 3 the cube's fixpipe does not
-// wait for the vector cores' round trip (tile ready -> copied out -> slot free) of the tile two
-// steps back (2 made it wait; 4 streams no faster and its first writes of a further slot per core,
-// 16 KB each, cost HBM bandwidth). At most 15 cross-core sets of a flag may be pending (dav_c220
-// FFTS counter).
-constexpr uint32_t kLiRingSlots = 3;
+// Score tiles in flight between the cube and the vector cores: 4. The cube's wait for a free slot
+// holds its whole core (dav_c220 CrossCoreWaitFlag), so the next steps' key copies and Mmads wait with
+// it: with 3, B = 1 x 128K 53,038 -> 47,852 cycles with 4, B = 16 x 8K 53,536 -> 49,514; 6 pays its
+// first writes (16 KB a slot and core) on the HBM pool (B = 1 x 32K 16,947 -> 16,571 with 4, 17,364
+// with 6). At most 15 cross-core sets of a flag may be pending (dav_c220 FFTS counter).
+constexpr uint32_t kLiRingSlots = 4;
 // rowSplit (prefill): 4. Its fixpipe bounds the launch, and at an item's end the vector cores flush
 // and write their rows' top-k while the cube runs on into the next item: with 3 slots it stalled there
 // (S = 2048: 227.0 us, 4: 216.0, 5: 215.2, 8: 215.0; S = 1024: 62.3, 60.5, 61.2).
