@@ -48,6 +48,7 @@ class LiCube {
     plan_.CoreItems(AscendC::GetBlockIdx(), first, last);
     uint32_t step = 0;
     for (uint32_t i = first; i < last; ++i) ProcessItem(plan_.CoreItem(AscendC::GetBlockIdx(), first, i), step, i + 1 == last);
+    FlushTile();
     // Take back the last tiles' "free" signals and every pending in-core event.
     for (uint32_t i = 0; i < (step < t_->ringSlots ? step : t_->ringSlots); ++i) AscendC::CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);
     kL1Slots_.Drain();
@@ -114,6 +115,7 @@ class LiCube {
       const LocalTensor<T> kL0b = kL0b_.Get<T>()[bs * kKeyElems];
       const uint64_t slot = uint64_t(step % t_->ringSlots) * (t_->wsRingBytes / t_->ringSlots / sizeof(float));
       if (byHalves) {
+        FlushTile();
         LastTileByHalves(kL1, kL0b, qL0a, ks, m, slot, step, halves == 2);
       } else {
         LoadData(kL0b, kL1, LoadData2DParams(0, kK1 * (kLiStepKeys / 16), 1, 0, 0, false, 0));
@@ -128,16 +130,29 @@ class LiCube {
         mp.k = kLiHeadDim;
         Mmad(c, qL0a, kL0b, mp);
         SetFlag<HardEvent::M_FIX>(int32_t(cs));
-        WaitFlag<HardEvent::M_FIX>(int32_t(cs));
-        if (step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
-        Fixpipe(ring_[slot], c, FixpipeParamsV220(StepColumns(item, j), m, m1 * 16, kLiStepKeys, true));  // ReLU in the fixpipe
-        CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
-        cSlots_.Release(cs);
+        FlushTile();
+        pend_ = {true, cs, StepColumns(item, j), m, m1 * 16, step, slot};
       }
       kL0bSlots_.Release(bs);
       if (j + 1 == steps) qL0aSlots_.Release(qa);  // the item's last Mmad has read its queries
     }
     if (steps == 0) qL0aSlots_.Release(qa);
+  }
+
+  // The previous step's score tile, GM-bound once the next step's Mmad is issued: its ring slot's wait
+  // holds the whole core (dav_c220), so it goes after the next keys' copies and Mmad.
+  struct PendingTile { bool valid; uint32_t cs, cols, m, mAligned, step; uint64_t slot; };
+  PendingTile pend_{false, 0, 0, 0, 0, 0, 0};
+  __aicore__ inline void FlushTile() {
+    using namespace AscendC;
+    if (!pend_.valid) return;
+    pend_.valid = false;
+    WaitFlag<HardEvent::M_FIX>(int32_t(pend_.cs));
+    if (pend_.step >= t_->ringSlots) CrossCoreWaitFlag<2, PIPE_FIX>(kLiFlagTileFree);  // ring slot reusable
+    const LocalTensor<float> c = cL0c_.Get<float>()[pend_.cs * maxM_ * kLiStepKeys];
+    Fixpipe(ring_[pend_.slot], c, FixpipeParamsV220(pend_.cols, pend_.m, pend_.mAligned, kLiStepKeys, true));  // ReLU in the fixpipe
+    CrossCoreSetFlag<2, PIPE_FIX>(kLiFlagTileReady);
+    cSlots_.Release(pend_.cs);
   }
 
   // A core's last step (and with several batches the one before it, `inParts` false: half 1 in one
