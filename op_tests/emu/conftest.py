@@ -30,7 +30,7 @@ POISON = np.array([0xC0, 0xFF, 0xC0, 0xFF], dtype=np.uint8)  # 0xFFC0FFC0: NaN a
 RULES = ["UbOverflow", "MisalignedCopy", "GmOutOfBounds", "LocalOutOfBounds", "VectorOutOfBounds", "WaitWithoutSet",
          "SetTwice", "EventId8", "NinthBuffer", "CopyCountUnaligned", "VectorOnAic", "SyncAllAivOnly", "SetNeverWaited",
          "DequeEmpty", "Poison", "NineTBufs", "Buffer65", "QueueFull", "EnQuePastDepth", "ForeignFreeTensor",
-         "GmBufferSize", "OffsetAlignment", "DefaultTensor", "SliceBounds", "SliceIndexBounds", "ReservedUb", "KernelType",
+         "GmBufferSize", "OffsetAlignment", "DefaultTensor", "SliceBounds", "SliceIndexBounds", "TopOfUb", "KernelType",
          "SyncScope", "FlagPending", "GatherMaskV1", "GatherRepeats", "VectorEventOnAic"]
 COUNTERS = ["mte2Bytes", "mte3Bytes", "mte1Bytes", "mte2Calls", "mte3Calls", "mte1Calls", "vecElemOps", "vecCalls",
             "cubeMacs", "cubeCalls", "fixpipeBytes", "scalarOps", "syncWaits"]

@@ -454,7 +454,7 @@ enum Case : int32_t {
   kUbOverflow = 0, kMisalignedCopy, kGmOutOfBounds, kLocalOutOfBounds, kVectorOutOfBounds, kWaitWithoutSet,
   kSetTwice, kEventId8, kNinthBuffer, kCopyCountUnaligned, kVectorOnAic, kSyncAllAivOnly, kSetNeverWaited,
   kDequeEmpty, kPoison, kNineTBufs, kBuffer65, kQueueFull, kEnQuePastDepth, kForeignFreeTensor, kGmBufferSize,
-  kOffsetAlignment, kDefaultTensor, kSliceBounds, kSliceIndexBounds, kReservedUb, kKernelType, kSyncScope, kFlagPending,
+  kOffsetAlignment, kDefaultTensor, kSliceBounds, kSliceIndexBounds, kTopOfUb, kKernelType, kSyncScope, kFlagPending,
   kGatherMaskV1, kGatherRepeats, kVectorEventOnAic,
 };
 
@@ -616,8 +616,18 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
       b.GetWithOffset<float>(8, 64)[8].GetValue(0);
       break;
     }
-    case kReservedUb: {  // the top 8 KiB of UB is API scratch
-      LocalTensor<float> t(TPosition::VECCALC, 184 * 1024, 64);
+    case kTopOfUb: {  // all of UB is the kernel's, but Select (modes 1 and 2) writes 32 B at 184 KiB
+      LocalTensor<float> top(TPosition::VECCALC, 184 * 1024, 2048);  // [184 KiB, 192 KiB)
+      TBuf<TPosition::VECCALC> b;
+      pipe.InitBuffer(b, 1024);
+      const LocalTensor<float> x = b.Get<float>();
+      Duplicate(top, 2.0f, 2048);
+      Duplicate(x, 1.0f, 64);
+      Select(x, b.Get<uint8_t>()[512], x, 3.0f, SELMODE::VSEL_TENSOR_SCALAR_MODE, 64);
+      SetFlag<HardEvent::V_MTE3>(0);
+      WaitFlag<HardEvent::V_MTE3>(0);
+      DataCopy(out, top, 16);              // the scratch's 8 floats, then 8 the Select left alone
+      DataCopy(out[16], top[2040], 8);     // the last 32 B of UB
       break;
     }
     case kKernelType: break;  // the declaration itself fails

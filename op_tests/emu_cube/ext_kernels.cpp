@@ -217,10 +217,14 @@ extern "C" __global__ __aicore__ void mem_kernel(GM_ADDR in, GM_ADDR out, GM_ADD
       }
       break;
     }
-    case kUbTop: {  // the whole UB may be reserved; the top 8 KiB is API scratch
-      if (ASCEND_IS_AIC) break;
+    case kUbTop: {  // the whole UB may be reserved and used, up to its last byte
+      if (ASCEND_IS_AIC || GetSubBlockIdx() != 0) break;
       pipe.InitBuffer(ub, 192 * 1024);
-      Duplicate(ub.Get<float>()[184 * 256 - 8], 1.0f, 16);
+      const LocalTensor<float> top = ub.Get<float>()[192 * 256 - 64];
+      Duplicate(top, 1.0f, 64);
+      SetFlag<HardEvent::V_MTE3>(0);
+      WaitFlag<HardEvent::V_MTE3>(0);
+      DataCopy(gout, top, 64);
       break;
     }
     case kL1Top: {  // the top 128 B of L1 is the KFC reserve

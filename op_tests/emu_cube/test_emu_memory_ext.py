@@ -1,6 +1,6 @@
 """Memory rules catlass's Resource needs: a core may reserve memory it does not have (touching it
 fails), TPipe hands out the whole UB / L1 (CANN's CPU-debug bufferInitLen), instructions stay out of
-UB's API scratch (above TMP_UB_OFFSET = 184 KiB) and L1's KFC reserve (top 128 B); plus
+L1's KFC reserve (top 128 B) while all of UB is usable; plus
 LocalTensor::SetAddr and DataCopyPad of int4b_t rows."""
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ def test_whole_memories_reserved_on_every_core(kern):
 
 @pytest.mark.parametrize("case, message", [
     ("AbsentTouched", r"AIV 0: .*core-type: L1 is not on vector \(AIV\) cores"),
-    ("UbTop", r"AIV \d: Duplicate: reserved: dst touches UB bytes \[188384, 188448\): above 188416 is reserved"),
     ("L1Top", r"AIC 0: DataCopy\(GM->local\): reserved: dst touches L1 bytes \[524160, 524288\): above 524160"),
     ("SetAddrOutside", r"AIV 0: Duplicate: local-bounds: dst touches UB bytes \[1024, 1120\) outside its buffer "
                        r"\[1024, 1088\)"),
@@ -30,6 +29,12 @@ def test_whole_memories_reserved_on_every_core(kern):
 def test_memory_rules(kern, case, message):
     with pytest.raises(kern.EmuError, match=PREFIX + message):
         mem(kern, CASES[case], np.zeros(1024, np.uint8), np.zeros(1024, np.uint8))
+
+
+def test_all_of_ub_is_usable(kern):
+    # Huawei's Add example (asc-devkit add_high_performance) keeps buffers up to UB's last byte.
+    got = mem(kern, CASES["UbTop"], np.zeros(1024, np.uint8), np.zeros(1024, np.uint8)).view(np.float32)
+    np.testing.assert_array_equal(got[:64], np.ones(64, np.float32))
 
 
 def test_set_addr_points_a_tensor_at_a_range(kern):

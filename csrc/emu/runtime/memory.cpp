@@ -19,10 +19,12 @@ std::atomic<bool>& GmAtomicsUsed() {
 const MemSpec& Spec(Mem m) {
   // Sizes of Atlas A2/A3 (Ascend910B1 platform config). TPipe hands out the whole memory, as CANN's
   // CPU-debug bufferInitLen does (impl/basic_api/utils/kernel_utils_mode_cpu.h); instructions must
-  // stay below the usable size: UB above TMP_UB_OFFSET = 184 KiB is API scratch, the top 128 B of L1
-  // are KFC_L1_RESERVER_SIZE (impl/basic_api/utils/kernel_utils_constants.h).
+  // stay below the usable size: the top 128 B of L1 are KFC_L1_RESERVER_SIZE
+  // (impl/basic_api/utils/kernel_utils_constants.h). All of UB is usable: Huawei's Add example keeps
+  // its buffers up to the last byte (asc-devkit examples/.../add_high_performance/add.asc); the 32 B
+  // that Select writes at TMP_UB_OFFSET = 184 KiB are modeled where Select runs (vec_cmpsel.h).
   static const MemSpec specs[kMemCount] = {
-      {"UB", 192 * 1024, 184 * 1024, 32, false},
+      {"UB", 192 * 1024, 192 * 1024, 32, false},
       {"L1", 512 * 1024, 512 * 1024 - 128, 32, true},
       {"L0A", 64 * 1024, 64 * 1024, 512, true},
       {"L0B", 64 * 1024, 64 * 1024, 512, true},

@@ -130,7 +130,7 @@ class LocalTensor {
   using PrimType = T;
   LocalTensor() = default;
   // Raw address form: [addr, addr + tileSize elements) of the position's memory, which must lie in
-  // the part kernels may use (the top 8 KiB of UB is API scratch).
+  // the part kernels may use (all of UB; L1 less its KFC reserve).
   LocalTensor(TPosition pos, uint32_t addr, uint32_t tileSize)
       : pos_(pos), addr_(addr), allocBegin_(addr), allocEnd_(addr + static_cast<uint32_t>(emu::ElemBytes<T>(tileSize))),
         size_(tileSize) {
@@ -242,7 +242,7 @@ class LocalTensor {
                 "%s touches %s bytes [%llu, %llu) outside its buffer [%u, %u)", operand,
                 emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, allocBegin_, allocEnd_);
     EMU_REQUIRE(e <= emu::Spec(EmuMem()).usableBytes, api, "reserved",
-                "%s touches %s bytes [%llu, %llu): above %u is reserved (API scratch / KFC)", operand,
+                "%s touches %s bytes [%llu, %llu): above %u is reserved (KFC)", operand,
                 emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, emu::Spec(EmuMem()).usableBytes);
   }
   void CheckAccess(const char* api, uint64_t index, uint64_t count) const {

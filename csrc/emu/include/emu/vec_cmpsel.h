@@ -108,6 +108,13 @@ void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<
   }
 }
 
+// dav_c220's Select puts its scalar src1 (scalar form) or selMask's address (VSEL_TENSOR_TENSOR_MODE)
+// into 32 B of UB at TMP_UB_OFFSET = 184 KiB and points the CMPMASK register there before the vsel
+// (impl/basic_api/dav_c220/kernel_operator_vec_cmpsel_impl.h, VselIntrinsicsImplPre / VselImpl;
+// utils/kernel_utils_constants.h): whatever a kernel kept in those bytes is lost.
+constexpr uint32_t kSelectScratchAddr = 184 * 1024, kSelectScratchBytes = 32;
+inline void ClobberSelectScratch() { Poison(MemBase(Mem::UB) + kSelectScratchAddr, kSelectScratchBytes); }
+
 // dst = bit ? src0 : src1, lane by lane. SELMODE 0 reuses the first `lanes` bits of selMask in
 // every repeat (they sit in the CMPMASK register); modes 1 and 2 consume `lanes` bits per repeat.
 // `src1At(r, lane)` gives the src1 operand (a tensor element or the scalar).
@@ -119,6 +126,7 @@ void SelectLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<U
   EMU_REQUIRE((std::is_same_v<U, uint8_t> || std::is_same_v<U, uint16_t> || std::is_same_v<U, uint32_t> ||
                std::is_same_v<U, uint64_t>), api, "dtype", "selMask is uint8_t/uint16_t/uint32_t/uint64_t");
   RequireVectorCore(api);
+  if (mode != SELMODE::VSEL_CMPMASK_SPR) ClobberSelectScratch();  // before the vsel reads its operands
   EMU_REQUIRE(scalarSrc1 == (mode == SELMODE::VSEL_TENSOR_SCALAR_MODE), api, "sel-mode",
               "SELMODE %d %s; a scalar src1 needs VSEL_TENSOR_SCALAR_MODE, a tensor src1 VSEL_CMPMASK_SPR or "
               "VSEL_TENSOR_TENSOR_MODE", static_cast<int>(mode), scalarSrc1 ? "with a scalar src1" : "with a tensor src1");
