@@ -1,12 +1,15 @@
-"""The timing model against copy times measured on the hardware.
+"""The timing model against times measured on the hardware.
 
 Huawei's DataCopy best-practice example (CANN asc-devkit, `SOURCE`) reads a half matrix
 [12288, 12288] from GM on every core of an A2/A3 part, tile by tile with nothing else to do, and
-publishes the measured times: tile sizes, an unaligned row width, L2 reuse. `calibration_kernels.cpp`
-makes the same copies on the emulator; `run()` replays them on the model and sets each against the
+publishes the measured times: tile sizes, an unaligned row width, L2 reuse. Its Add example
+(`ADD_SOURCE`) adds two half [8192, 8192] matrices: element by element on the scalar unit, with
+`Add` on one core, on 48 cores in small and large chunks, double buffered, and publishes each
+case's core time and per-pipe times. `calibration_kernels.cpp` makes the same copies and adds on
+the emulator; `run()` and `run_add()` replay them on the model and set each against the
 measurement, so a model constant that disagrees with the hardware shows here.
 
-    python -m ascend_glm5.perf.calibration            # the table (about a minute)
+    python -m ascend_glm5.perf.calibration            # both tables (about a minute)
 
 The measured part runs 24 AI cores (48 AIV) at 1.85 GHz (every row's total cycles over its time),
 as the model's Ascend910B1. A case is emulated with 1/`scale` of the rows and 1/`scale` of the L2,
@@ -28,6 +31,8 @@ import numpy as np
 SOURCE = ("CANN asc-devkit examples/01_simd_cpp_api/05_best_practices/04_memory_access/data_copy/README_en.md "
           "(CANN 9.0 and later; tables 'GM to UB' / 'GM to L1' of each optimisation point)")
 CLOCK_HZ = 1.85e9
+ADD_SOURCE = ("CANN asc-devkit examples/01_simd_cpp_api/05_best_practices/00_vector_compute/add_high_performance/"
+              "README_en.md (CANN 9.0 and later; Atlas A2, cases 0-4)")
 SOC = "Ascend910B1"
 KERNELS = Path(__file__).resolve().parent / "calibration_kernels.cpp"
 
@@ -89,6 +94,48 @@ class Result:
         return self.modeled_us / self.scenario.core_us
 
 
+@dataclass(frozen=True)
+class AddScenario:
+    """One case of the Add example: how it adds, and its measured per-core times (us)."""
+
+    name: str
+    cores: int
+    chunk: int  # elements a copy moves and an add takes
+    mode: int  # calibration_kernels.cpp AddMode: 0 scalar, 1 one buffer set, 2 double buffer
+    aiv_us: float  # aiv_time: a core's time, what the model's launch time compares with
+    vec_us: float  # aiv_vec_time
+    scalar_us: float  # aiv_scalar_time
+    mte2_us: float  # aiv_mte2_time
+    mte3_us: float  # aiv_mte3_time
+    rows: int  # rows emulated of the 8192 (the model's times are scaled back by 8192 / rows)
+
+    m = n = 8192
+
+
+# Cases 5 and 6 are left out: they turn L2 allocation off for x and y with a cache-mode hint
+# (SetL2CacheHint), which the model does not know; case 6 also places y 256 B after x in UB to avoid
+# bank conflicts, which the model does not know either (docs/performance.md "## Calibration").
+ADD_SCENARIOS = [
+    AddScenario("Add: scalar, 1 core, chunks of 4096", 1, 4096, 0, 1239688.63, 0.015, 1233742.494, 5916.341, 2485.465, 64),
+    AddScenario("Add: 1 core, chunks of 4096", 1, 4096, 1, 6909.14, 761.65, 231.166, 6208.762, 2613.205, 1024),
+    AddScenario("Add: 48 cores, chunks of 4096", 48, 4096, 1, 297.14, 15.885, 8.219, 215.485, 54.33, 2048),
+    AddScenario("Add: 48 cores, chunks of 16384", 48, 16384, 1, 261.5, 12.845, 2.833, 184.369, 57.354, 2048),
+    AddScenario("Add: 48 cores, chunks of 16384, double buffer", 48, 16384, 2, 257.56, 12.846, 2.796, 250.528, 84.988,
+                2048),
+]
+ADD_PIPES = {"core": "aiv_us", "V": "vec_us", "S": "scalar_us", "MTE2": "mte2_us", "MTE3": "mte3_us"}
+
+
+@dataclass(frozen=True)
+class AddResult:
+    scenario: AddScenario
+    modeled: dict[str, float]  # ADD_PIPES key -> modeled us (the cores' average busy time; "core": the launch)
+
+    def ratio(self, key: str) -> float:
+        """Modeled over measured for `key` (an ADD_PIPES key)."""
+        return self.modeled[key] / getattr(self.scenario, ADD_PIPES[key])
+
+
 class Kernels:
     """calibration_kernels.cpp compiled against the installed emulator."""
 
@@ -97,6 +144,13 @@ class Kernels:
 
         self.lib = ctypes.CDLL(str(emu.compile_library([KERNELS], out_dir)))
         self.lib.calib_tile_copy.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 8 + [ctypes.c_char_p, ctypes.c_int]
+        self.lib.calib_add.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 5 + [ctypes.c_char_p, ctypes.c_int]
+
+    def add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, s: AddScenario) -> None:
+        err = ctypes.create_string_buffer(2048)
+        m, n = x.shape
+        if self.lib.calib_add(x.ctypes.data, y.ctypes.data, z.ctypes.data, m, n, s.cores, s.chunk, s.mode, err, len(err)):
+            raise RuntimeError(err.value.decode())
 
     def tile_copy(self, src: np.ndarray, s: Scenario, cores: int) -> None:
         m, n = src.shape
@@ -128,6 +182,31 @@ def run(kernels: Kernels, scenarios: list[Scenario] = SCENARIOS, scale: int = 4,
     return out
 
 
+def run_add(kernels: Kernels, scenarios: list[AddScenario] = ADD_SCENARIOS, soc: str = SOC,
+            param_overrides: dict[str, float] | None = None) -> list[AddResult]:
+    """Emulates each Add case on `rows` of the 8192 rows (the model's L2 cut in proportion), replays it
+    on `soc` and scales the times back."""
+    from ascend_glm5 import perf
+    from ascend_glm5.perf import soc as socs
+
+    out = []
+    for s in scenarios:
+        scale = s.m / s.rows
+        overrides = {"l2_bytes": socs.params(soc)["l2_bytes"] / scale, **(param_overrides or {})}
+        rng = np.random.default_rng(0)
+        x, y = (rng.standard_normal((s.rows, s.n)).astype(np.float16) for _ in range(2))
+        z = np.zeros_like(x)
+        with perf.tracing() as traces:
+            kernels.add(x, y, z, s)
+        (trace,) = traces
+        if not np.array_equal(z, x + y):  # numpy adds half in float and rounds once, as the kernel
+            raise RuntimeError(f"{s.name}: the emulated add is wrong")
+        rep = perf.replay(trace, soc, param_overrides=overrides)
+        per_core = {p: rep.busy(p, "AIV") / s.cores / rep.clock_hz * 1e6 * scale for p in ADD_PIPES if p != "core"}
+        out.append(AddResult(s, {"core": rep.time_us * scale, **per_core}))
+    return out
+
+
 def markdown(results: list[Result]) -> str:
     lines = ["| copy (48 AIV to UB, 24 AIC to L1) | GM read | measured: task / core us | modeled us | modeled / measured |",
              "|---|---|---|---|---|"]
@@ -135,6 +214,18 @@ def markdown(results: list[Result]) -> str:
         s = r.scenario
         lines.append(f"| {s.name} | {s.gm_bytes / 1e6:.0f} MB | {s.task_us:.1f} / {s.core_us:.1f} | "
                      f"{r.modeled_us:.1f} | {r.ratio:.2f} |")
+    return "\n".join(lines)
+
+
+def markdown_add(results: list[AddResult]) -> str:
+    lines = ["| Add case | measured us: core / vec / scalar / MTE2 / MTE3 | modeled us | modeled / measured |",
+             "|---|---|---|---|"]
+    for r in results:
+        s = r.scenario
+        measured = " / ".join(f"{getattr(s, ADD_PIPES[k]):.1f}" for k in ADD_PIPES)
+        modeled = " / ".join(f"{r.modeled[k]:.1f}" for k in ADD_PIPES)
+        ratios = " / ".join("-" if k == "V" and not s.mode else f"{r.ratio(k):.2f}" for k in ADD_PIPES)  # scalar: no vector
+        lines.append(f"| {s.name} | {measured} | {modeled} | {ratios} |")
     return "\n".join(lines)
 
 
@@ -147,9 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     with tempfile.TemporaryDirectory() as tmp:
-        results = run(Kernels(Path(tmp)), scale=args.scale, soc=args.soc, param_overrides=overrides)
+        kernels = Kernels(Path(tmp))
+        results = run(kernels, scale=args.scale, soc=args.soc, param_overrides=overrides)
+        adds = run_add(kernels, soc=args.soc, param_overrides=overrides)
     print(markdown(results))
-    print(f"\nmeasured: {SOURCE}")
+    print(f"\nmeasured: {SOURCE}\n")
+    print(markdown_add(adds))
+    print(f"\nmeasured: {ADD_SOURCE}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // The copy patterns of CANN's DataCopy best-practice example (asc-devkit,
-// examples/01_simd_cpp_api/05_best_practices/04_memory_access/data_copy), written for the emulator, so
-// that the timing model can be set against the times Huawei measured for them (calibration.py).
+// examples/01_simd_cpp_api/05_best_practices/04_memory_access/data_copy) and the element-wise add of
+// its Add example (.../00_vector_compute/add_high_performance), written for the emulator, so that the
+// timing model can be set against the times Huawei measured for them (calibration.py).
 //
 // A half matrix [m, n] in GM; core b owns rows [b * rowsPerCore, (b + 1) * rowsPerCore) and reads them in
 // tileM x tileN tiles, back to back into one local buffer that nothing reads (the example has no compute
@@ -64,6 +65,61 @@ void TilesToL1(GM_ADDR src, const TileCopy& a) {
   });
 }
 
+// z = x + y over half [m, n] matrices (the Add example). The rows are split evenly over the AIVs (the
+// first m % cores take one more); a core adds its contiguous elements in chunks of `len`: x and y
+// GM -> UB, the add, z UB -> GM. kScalar adds element by element with GetValue / SetValue, kSerial
+// with one Add into one buffer set (the next chunk's copies wait for the Add, its Add for z's copy
+// out), kDoubleBuffer alternates two buffer sets.
+enum AddMode : uint32_t { kScalar = 0, kSerial = 1, kDoubleBuffer = 2 };
+
+struct AddJob {
+  uint32_t m, n, cores, len, mode;
+};
+
+void AddChunks(GM_ADDR x, GM_ADDR y, GM_ADDR z, const AddJob& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  const uint32_t b = GetBlockIdx(), base = a.m / a.cores, extra = a.m % a.cores;
+  const uint64_t first = (uint64_t(b) * base + std::min(b, extra)) * a.n, count = uint64_t(base + (b < extra)) * a.n;
+  GlobalTensor<half> xg, yg, zg;
+  xg.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(x) + first, count);
+  yg.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(y) + first, count);
+  zg.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(z) + first, count);
+  const uint32_t sets = a.mode == kDoubleBuffer ? 2 : 1;
+  TPipe pipe;
+  TBuf<TPosition::VECCALC> ub;
+  pipe.InitBuffer(ub, sets * 3 * a.len * sizeof(half));
+  const LocalTensor<half> all = ub.Get<half>();
+  // Each set's inputs and output start free: the reverse events are set once up front.
+  for (uint32_t e = 0; e < sets; ++e) {
+    SetFlag<HardEvent::V_MTE2>(e);
+    SetFlag<HardEvent::MTE3_V>(e);
+  }
+  for (uint64_t at = 0, i = 0; at < count; at += a.len, ++i) {
+    const uint32_t e = uint32_t(i % sets), len = uint32_t(std::min<uint64_t>(a.len, count - at));
+    const LocalTensor<half> xl = all[3 * e * a.len], yl = all[(3 * e + 1) * a.len], zl = all[(3 * e + 2) * a.len];
+    WaitFlag<HardEvent::V_MTE2>(e);
+    DataCopy(xl, xg[at], len);
+    DataCopy(yl, yg[at], len);
+    SetFlag<HardEvent::MTE2_V>(e);
+    WaitFlag<HardEvent::MTE2_V>(e);
+    WaitFlag<HardEvent::MTE3_V>(e);
+    if (a.mode == kScalar) {
+      for (uint32_t k = 0; k < len; ++k) zl.SetValue(k, half(float(xl.GetValue(k)) + float(yl.GetValue(k))));
+    } else {
+      Add(zl, xl, yl, len);
+    }
+    SetFlag<HardEvent::V_MTE2>(e);
+    SetFlag<HardEvent::V_MTE3>(e);
+    WaitFlag<HardEvent::V_MTE3>(e);
+    DataCopy(zg[at], zl, len);
+    SetFlag<HardEvent::MTE3_V>(e);
+  }
+  for (uint32_t e = 0; e < sets; ++e) {
+    WaitFlag<HardEvent::V_MTE2>(e);
+    WaitFlag<HardEvent::MTE3_V>(e);
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -79,6 +135,22 @@ int calib_tile_copy(void* src, uint32_t m, uint32_t n, uint32_t cores, uint32_t 
       emu::Launch("calib_gm_to_l1", KernelMode::AIC_MODE, cores, [&] { TilesToL1(s, a); }, {{src, bytes}});
     else
       emu::Launch("calib_gm_to_ub", KernelMode::AIV_MODE, cores, [&] { TilesToUb(s, a); }, {{src, bytes}});
+    return 0;
+  } catch (const std::exception& e) {
+    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
+  }
+  return 1;
+}
+
+// x, y, z: half [m, n] matrices; mode: AddMode. Returns 0, or 1 with `err` set.
+int calib_add(void* x, void* y, void* z, uint32_t m, uint32_t n, uint32_t cores, uint32_t len, uint32_t mode, char* err,
+              int errLen) {
+  try {
+    const AddJob a{m, n, cores, len, mode};
+    const uint64_t bytes = uint64_t(m) * n * sizeof(half);
+    emu::Launch("calib_add", KernelMode::AIV_MODE, cores,
+                [&] { AddChunks(reinterpret_cast<GM_ADDR>(x), reinterpret_cast<GM_ADDR>(y), reinterpret_cast<GM_ADDR>(z), a); },
+                {{x, bytes}, {y, bytes}, {z, bytes}});
     return 0;
   } catch (const std::exception& e) {
     std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());

@@ -57,11 +57,12 @@ class LaunchReport:
     timeline: dict
     path: dict
     hbm_read_bytes: float
-    hbm_write_bytes: float
+    hbm_write_bytes: float  # written to HBM during the launch (lines L2 pushed out, writes outside the buffers)
     l2_hit_bytes: float
     cube_macs: dict[int, float]  # by A's element bits
     records: int
     bandwidth_stall: float
+    l2_dirty_bytes: float = 0.0  # written lines still in L2 at the end (written back after the launch)
     late_bytes: float = 0.0  # GM bytes the pools got after their clock passed the copy's start (should be 0)
     api_names: list[str] = field(default_factory=list)
 
@@ -146,7 +147,7 @@ def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
     return LaunchReport(
         kernel=r["kernel"], soc=soc, cycles=r["cycles"], clock_hz=params["clock_ghz"] * 1e9, cores=list(r["cores"]),
         apis=apis, timeline=dict(r["timeline"]), path=dict(r["path"]), hbm_read_bytes=r["hbm_read_bytes"],
-        hbm_write_bytes=r["hbm_write_bytes"], l2_hit_bytes=r["l2_hit_bytes"],
+        hbm_write_bytes=r["hbm_write_bytes"], l2_dirty_bytes=r["l2_dirty_bytes"], l2_hit_bytes=r["l2_hit_bytes"],
         cube_macs=dict(zip((4, 8, 16, 32), r["cube_macs"])), records=r["records"],
         bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], api_names=[a[0] for a in apis])  # fmt: skip
 
@@ -187,10 +188,10 @@ class Roofline:
 
 
 def kernel_roofline_us(rep: LaunchReport) -> float:
-    """max(bytes the kernel moved through HBM / bandwidth, its cube MACs / peak): the bound of the
-    kernel as written (its own traffic), next to the op's bound."""
+    """max(bytes the kernel moves through HBM / bandwidth, its cube MACs / peak): the bound of the
+    kernel as written (its own traffic, its writes still in L2 at the end included), next to the op's bound."""
     pk = socs.peak(rep.soc)
-    t = (rep.hbm_read_bytes + rep.hbm_write_bytes) / pk["hbm_bytes_per_s"]
+    t = (rep.hbm_read_bytes + rep.hbm_write_bytes + rep.l2_dirty_bytes) / pk["hbm_bytes_per_s"]
     for bits, macs in rep.cube_macs.items():
         t = max(t, macs / pk["macs_per_s"][bits])
     return t * 1e6

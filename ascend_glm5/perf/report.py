@@ -17,10 +17,11 @@ def format_report(rep: LaunchReport, roofline: Roofline | None = None, top: int 
                      f"{roofline.total_macs / 1e9:.3f} GMAC)   modeled / roofline = {us / r:.2f}x")
     kr = kernel_roofline_us(rep)
     macs = sum(rep.cube_macs.values())
-    lines.append(f"  roofline of the kernel {kr:8.2f} us (its HBM traffic {(rep.hbm_read_bytes + rep.hbm_write_bytes) / 1e6:.2f} MB, "
+    lines.append(f"  roofline of the kernel {kr:8.2f} us (its HBM traffic {(rep.hbm_read_bytes + rep.hbm_write_bytes + rep.l2_dirty_bytes) / 1e6:.2f} MB, "
                  f"cube {macs / 1e9:.3f} GMAC issued)")
     stall = rep.bandwidth_stall / max(1.0, rep.busy("MTE2") + rep.busy("MTE3") + rep.busy("FIX"))
-    lines.append(f"  HBM read {rep.hbm_read_bytes / 1e6:.2f} MB, write {rep.hbm_write_bytes / 1e6:.2f} MB, L2 hits "
+    lines.append(f"  HBM read {rep.hbm_read_bytes / 1e6:.2f} MB, write {rep.hbm_write_bytes / 1e6:.2f} MB (+ "
+                 f"{rep.l2_dirty_bytes / 1e6:.2f} MB left dirty in L2), L2 hits "
                  f"{rep.l2_hit_bytes / 1e6:.2f} MB; GM copies lose {stall:.0%} of their time to the shared HBM bandwidth")
     if rep.late_bytes:  # the replay should never hand a copy to the pools after their clock passed its start
         lines.append(f"  MODEL DEFECT: {rep.late_bytes / 1e6:.2f} MB of GM copies reached the bandwidth pools late")

@@ -16,8 +16,8 @@ test checks that the two agree. Sources, abbreviated in the table:
   DataCache, 64-byte lines).
 - ``anchors``: ``/work/shared/reference/perf_anchors.md`` §1 (HBM bandwidth, a public estimate).
 - ``measured``: times Huawei measured on an A2/A3 part (24 AI cores at 1.85 GHz) for the copies of
-  CANN's DataCopy best-practice example, which ``calibration.py`` replays on the model
-  (``python -m ascend_glm5.perf.calibration``; docs/performance.md "## Calibration").
+  CANN's DataCopy best-practice example and the cases of its Add example, which ``calibration.py``
+  replays on the model (``python -m ascend_glm5.perf.calibration``; docs/performance.md "## Calibration").
 """
 
 from __future__ import annotations
@@ -85,13 +85,18 @@ def constants(soc: str) -> list[Constant]:
                  "(an AI core = 1 AIC + 2 AIV); no aggregate L2 bandwidth is published",
                  "L2 bandwidth shared by all cores (read hits, writes that stay in L2)"),
         Constant("l2_line_bytes", 128, "B", "assumed: L2 line size not published", "L2 model granularity (FIFO replacement)"),
+        Constant("l2_dirty_at_start", 0, "share", "assumed: a launch finds no dirty lines in L2 (Huawei's Add example, one "
+                 "launch on 48 cores, models closest so: 0.88-1.08x at 0, 1.24-1.39x at 0.67; calibration.py)",
+                 "share of the L2 lines a launch finds written by earlier launches (their write-back when pushed out)"),
         Constant("gm_to_ub_rate", round(pto_rate(100.9), 1), "B/cycle/core", "pto: arch_config.hpp GM_TO_UB 100.9 GiB/s",
                  "MTE2 GM -> UB of one core (DMA path limit)"),
         Constant("gm_to_l1_rate", round(pto_rate(135.0), 1), "B/cycle/core", "pto: arch_config.hpp GM_TO_L1 135 GiB/s",
                  "MTE2 GM -> L1 of one core (DMA path limit)"),
         Constant("gm_read_l2_rate", 110, "B/cycle/core", "ini: [AICoreMemoryRates] l2_rate",
                  "GM read hitting L2, per core (also capped by the path)"),
-        Constant("ub_to_gm_rate", round(pto_rate(188.46), 1), "B/cycle/core", "pto: arch_config.hpp UB_TO_GM 188.46 GiB/s",
+        Constant("ub_to_gm_rate", 27, "B/cycle/core", "measured: the Add example's UB -> GM copies take 295 cycles for 8 KB "
+                 "on one core and 1,244 for 32 KB on each of 48 (calibration.py), 26-28 B/cycle after the fixed cost; "
+                 "pto's UB_TO_GM 188.46 GiB/s (109 B/cycle) gave a third of the measured MTE3 time",
                  "MTE3 UB -> GM of one core"),
         Constant("fix_write_rate", round(pto_rate(70.0), 1), "B/cycle/core", "pto: arch_config.hpp L0C_TO_GM 70 GiB/s",
                  "Fixpipe L0C -> GM, per core"),
@@ -120,7 +125,9 @@ def constants(soc: str) -> list[Constant]:
                  "CrossCoreSetFlag -> CrossCoreWaitFlag"),
         Constant("issue_cycles", 2, "cycles", "assumed: scalar cost of issuing one instruction (pto-isa charges 1 per "
                  "scalar register write; an API issues about two)", "scalar unit, per instruction issued"),
-        Constant("scalar_local_cycles", 2, "cycles", "assumed: not published", "scalar GetValue/SetValue on UB"),
+        Constant("scalar_local_cycles", 11, "cycles", "measured: the Add example's scalar case takes 34.0 cycles an element "
+                 "for two GetValue, a SetValue, the conversions and the add (calibration.py); the model records the "
+                 "three accesses, so each carries a third", "scalar GetValue/SetValue on UB"),
         Constant("scalar_gm_hit_cycles", 4, "cycles", "assumed: not published", "scalar GM access hitting the DataCache"),
         Constant("scalar_gm_miss_cycles", 300, "cycles", "assumed: not published", "scalar GM access missing the DataCache"),
         Constant("scalar_cache_lines", 256, "64-B lines", "guide: 'Scalar读写数据' (64-byte lines); 256 lines assumed",

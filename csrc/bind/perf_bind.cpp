@@ -29,7 +29,8 @@ SocParams ParseSoc(const py::dict& soc, const py::dict& apiCosts) {
       {"clock_ghz", &s.clockGhz, nullptr}, {"aic_cores", nullptr, &s.aicCores}, {"aiv_cores", nullptr, &s.aivCores},
       {"hbm_bytes_per_cycle", &s.hbmBytesPerCycle, nullptr}, {"l2_bytes", &s.l2Bytes, nullptr},
       {"l2_bytes_per_cycle", &s.l2BytesPerCycle, nullptr},
-      {"l2_line_bytes", nullptr, &s.l2LineBytes}, {"gm_to_ub_rate", &s.gmToUbRate, nullptr},
+      {"l2_line_bytes", nullptr, &s.l2LineBytes}, {"l2_dirty_at_start", &s.l2DirtyAtStart, nullptr},
+      {"gm_to_ub_rate", &s.gmToUbRate, nullptr},
       {"gm_to_l1_rate", &s.gmToL1Rate, nullptr}, {"gm_read_l2_rate", &s.gmReadL2Rate, nullptr},
       {"ub_to_gm_rate", &s.ubToGmRate, nullptr},
       {"fix_write_rate", &s.fixWriteRate, nullptr}, {"l1_to_l0a_rate", &s.l1ToL0aRate, nullptr},
@@ -85,6 +86,7 @@ py::dict ResultDict(const ascend_glm5::perf::Result& r) {
   d["records"] = r.records;
   d["hbm_read_bytes"] = r.hbmReadBytes;
   d["hbm_write_bytes"] = r.hbmWriteBytes;
+  d["l2_dirty_bytes"] = r.l2DirtyBytes;
   d["l2_hit_bytes"] = r.l2HitBytes;
   d["cube_macs"] = py::make_tuple(r.cubeMacs[0], r.cubeMacs[1], r.cubeMacs[2], r.cubeMacs[3]);
   d["vector_repeats"] = r.vectorRepeats;

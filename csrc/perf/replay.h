@@ -37,6 +37,7 @@ struct SocParams {
   double hbmBytesPerCycle = 800, l2BytesPerCycle = 2200;
   double l2Bytes = 192.0 * 1024 * 1024;
   uint32_t l2LineBytes = 128;
+  double l2DirtyAtStart = 0;  // share of the L2 lines a launch finds dirty (written by earlier launches)
   double gmToUbRate = 58.6, gmToL1Rate = 78.4, gmReadL2Rate = 110, ubToGmRate = 109, fixWriteRate = 40.6;
   // Local paths (bytes / cycle / core).
   double l1ToL0aRate = 512, l1ToL0bRate = 256, l1ToUbRate = 128, ubToL1Rate = 128, ubToUbRate = 256, fillRate = 32;
@@ -89,6 +90,7 @@ struct Result {
   std::vector<Segment> timeline;
   std::vector<PathStep> path;
   double hbmReadBytes = 0, hbmWriteBytes = 0, l2HitBytes = 0;
+  double l2DirtyBytes = 0;  // written lines still in L2 at the end: written back to HBM after the launch
   double cubeMacs[4] = {};  // by A element size: 4-bit, 8-bit, 16-bit, 32-bit
   double vectorRepeats = 0;
   uint64_t records = 0;
