@@ -246,7 +246,7 @@ def test_decode_last_tile_by_key_halves(heads, lens, sparse_count, distinct):
 @pytest.mark.parametrize("heads, lens, distinct", [(32, [400, 513], None), (20, [385, 384, 300], 37), (1, [640, 520], None),
                                                     (64, [512, 700], 23), (32, [5000, 3000], 41), (16, [3000, 7000, 2500], None)])
 def test_batched_decode_tile_before_the_last_by_key_halves(heads, lens, distinct):
-    # With several batches a core's tile before the last goes out by key halves too (LiStepHalves):
+    # A core's tile before the last goes out by key halves too (LiStepHalves; with one batch too since li-last):
     # its half 0's keys, Mmad, fixpipe and flag, then half 1's in one part, when the core's last item has
     # 4 steps or more (400, 385, 384, 513, 520 keys on a core each: 4-5 steps; 300: 3 steps, whole as
     # before; 640 at 1 head; 5000 / 3000 and 3 long rows: rows cut over cores). Ties (37, 23, 41
@@ -259,6 +259,21 @@ def test_batched_decode_tile_before_the_last_by_key_halves(heads, lens, distinct
         want, _ = reference.lightning_indexer(q, k, w, actual_seq_lengths_key=lens, sparse_count=2048)
         assert torch.equal(got, want)
 
+
+
+@pytest.mark.parametrize("heads, keys, distinct", [(32, 5000, None), (20, 5000, 37), (64, 2600, 23), (1, 4100, None),
+                                                   (16, 384, 7)])
+def test_single_row_decode_tile_before_the_last_by_key_halves(heads, keys, distinct):
+    # One decode row (one batch) cut over cores: each core's tile before the last goes out by key
+    # halves too, half 1 in one part, when its piece has 4 steps or more (5000 keys: 9 pieces of 5
+    # steps; 2600: 5 of 5; 4100 at 1 head: 8 of 4; 384: one core, 3 steps, whole as before), and
+    # the vector cores work on a tile before they wait for the flags of the one two steps on (the
+    # tile before the last then waits for no flag of the last). Ties (37, 23, 7 distinct keys)
+    # against the reference's indices exactly; values against the dense scores.
+    q, k, w = _decode_row(keys, heads, seed=heads + keys, distinct=distinct)
+    got = check(q, k, w, sparse_count=2048, return_value=True)
+    assert cpu_module().last_launch()["block_dim"] == {5000: 9, 2600: 5, 4100: 8, 384: 1}[keys]
+    _assert_decode_row(got, q, k, w, 2048, distinct=distinct)
 
 def _launch_on_5_cores(q, k, w, **kw):
     """check() on 5 AI cores, traced: its result, the launch's MTE3 bytes and GM counter waits."""

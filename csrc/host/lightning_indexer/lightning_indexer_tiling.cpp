@@ -542,7 +542,6 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   LightningIndexerPlan plan;
   LightningIndexerTiling& t = plan.tiling;
   t.numRows = p.numRows;
-  t.numBatches = static_cast<uint32_t>(batches);
   t.heads = p.heads;
   t.sparseCount = p.sparseCount;
   t.bestPairs = AlignUp(p.sparseCount, 32);
@@ -807,7 +806,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
   // The cube's tiling fields in every core record (it reads nothing else before its first loads).
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     int32_t* core = plan.table.data() + t.coreOffset + c * kLiCoreWords;
-    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype, t.ringSlots, t.rowSplit, t.numBatches > 1 ? 1 : 0);
+    core[__builtin_offsetof(LiCoreRecord, shape) / 4] = LiPackShape(t.heads, t.groupRows, t.queryDtype, t.ringSlots, t.rowSplit);
     core[__builtin_offsetof(LiCoreRecord, paged) / 4] = static_cast<int32_t>(t.paged);
     core[__builtin_offsetof(LiCoreRecord, blockSize) / 4] = static_cast<int32_t>(t.blockSize);
     core[__builtin_offsetof(LiCoreRecord, maxBlocks) / 4] = static_cast<int32_t>(t.maxBlocks);

@@ -94,7 +94,7 @@ class LiCube {
     const uint32_t steps = item.halfKeys / kLiHalfKeys;
     uint32_t ks = 0, within = 0, held = 0;
     for (uint32_t j = 0; j < steps; ++j, ++step) {
-      const uint32_t halves = LiStepHalves(lastItem, j, steps, t_->rowSplit, t_->numBatches);
+      const uint32_t halves = LiStepHalves(lastItem, j, steps, t_->rowSplit);
       const bool byHalves = halves > 0;
       if (within == held) {  // the keys of the next steps into the next L1 buffer
         held = SlotSteps(item, j, steps, lastItem);  // (1 for a core's last step)
@@ -155,7 +155,7 @@ class LiCube {
     cSlots_.Release(pend_.cs);
   }
 
-  // A core's last step (and with several batches the one before it, `inParts` false: half 1 in one
+  // A core's last step (and from 4 steps on the one before it, `inParts` false: half 1 in one
   // part; LiStepHalves) by key halves (LiLastTileByHalves; its L1 buffer holds the step alone, each
   // half's keys a Zn matrix of 64 columns of their own, half 1's on event kEvKeysHalf1): half s's keys
   // -> L0B, Mmads of 64 columns into columns [64 s, 64 s + 64) of the L0C tile, fixpipes to those

@@ -242,7 +242,10 @@ class LiVector {
   // tile's copy and its GM latency overlap the work on the two before it: at the end of the key
   // stream, when the cube has a backlog of tiles in the ring, a tile every ~360 cycles instead of
   // ~470). The steps' key indices alternate between two buffers: a whole block's Sort32 reads them
-  // (RunningTopK::Offer), and the next step's are written before any barrier.
+  // (RunningTopK::Offer), and the next step's are written before any barrier. A tile's work is issued
+  // before the wait for the flag of the tile `ahead` steps on (FetchTile): that cross-core wait holds
+  // the whole core (dav_c220), and issued first it kept a tile already in UB waiting for the next
+  // ones, at the stream's end for all the last tile's flags (li-last: B = 1 x 128K 47,526 -> 47,277).
   // `head` > 0: the last row's list is written in two parts, its final merge cut to `head` pairs
   // (RunningTopK::FinalFlushHead). Three blocks before the end, while the last tiles are on their way
   // (the cube's fixpipe bounds them and the vector core waits), the head so far is merged, two and one
@@ -254,19 +257,19 @@ class LiVector {
     using namespace AscendC;
     const uint32_t sub = AscendC::GetSubBlockIdx(), m = item.rows * t_->heads;
     const uint32_t ahead = t_->tileBuffers - 1;
-    // The core's last tile (with several batches the one before it too) comes by key halves
+    // The core's last tile (and the one before it, from 4 steps on) comes by key halves
     // (LiStepHalves): one flag per half, the last tile's half 1 in parts.
-    const uint32_t rs = t_->rowSplit, nb = t_->numBatches;
-    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, LiStepHalves(lastItem, d, steps, rs, nb));
+    const uint32_t rs = t_->rowSplit;
+    for (uint32_t d = 0; d < ahead && d < steps; ++d) FetchTile(m, sub, step_ + d, LiStepHalves(lastItem, d, steps, rs));
     for (uint32_t j = 0; j < steps; ++j, ++step_) {
-      if (j + ahead < steps) FetchTile(m, sub, step_ + ahead, LiStepHalves(lastItem, j + ahead, steps, rs, nb));
+      if (ahead == 0) FetchTile(m, sub, step_, LiStepHalves(lastItem, j, steps, rs));  // one tile buffer: no copy ahead
       const uint32_t b = step_ % t_->tileBuffers;
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
       const LocalTensor<int32_t> keyIdx = step_ % 2 == 0 ? keyIdx_ : keyIdxB_;
       AscendC::CreateVecIndex(keyIdx, base, kLiHalfKeys);  // (before the wait: it needs no tile)
       WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
-      const uint32_t first = LiStepHalves(lastItem, j, steps, rs, nb) == 2 && sub == 1 ? LiLastHalfFirstRows(m) : 0;
+      const uint32_t first = LiStepHalves(lastItem, j, steps, rs) == 2 && sub == 1 ? LiLastHalfFirstRows(m) : 0;
       if (first > 0) {  // the last tile's half 1 comes in two parts of head rows
         WeighHeadRows(tile, 0, first, false);  // (the second part's Mul touches other rows: one barrier after both)
         WaitFlag<HardEvent::MTE2_V>(kEvTileRest);
@@ -286,6 +289,7 @@ class LiVector {
           topk_[g].EarlyHead(scratch_, head);
       }
       tileFree_[b].Release(0);  // the vector unit is done with this tile buffer
+      if (ahead > 0 && j + ahead < steps) FetchTile(m, sub, step_ + ahead, LiStepHalves(lastItem, j + ahead, steps, rs));
     }
   }
 

@@ -23,7 +23,6 @@ __aicore__ inline void LoadCubeTiling(LightningIndexerTiling& t, GM_ADDR plan) {
   t.queryDtype = (shape >> 16) & 0xFFu;
   t.ringSlots = (shape >> 24) & 0xFu;
   t.rowSplit = (shape >> 28) & 1u;
-  t.numBatches = ((shape >> 29) & 1u) + 1;  // only whether there are several (LiStepHalves)
   t.paged = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, paged) / 4));
   t.blockSize = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, blockSize) / 4));
   t.maxBlocks = static_cast<uint32_t>(rec.GetValue(__builtin_offsetof(LiCoreRecord, maxBlocks) / 4));

@@ -83,7 +83,6 @@ struct LightningIndexerTiling {
   uint32_t coreOffset;    // 0: the core records (kLiCoreWords each) open the plan
   uint32_t wsRingBytes;   // workspace: per block, ringSlots score tiles
   uint32_t numRows;       // rows of the flattened query tensor
-  uint32_t numBatches;
   uint32_t sparseCount;   // k
   uint32_t bestPairs;     // k rounded up to 32
   uint32_t weightDtype;   // fp16 / bf16 / fp32
@@ -124,9 +123,8 @@ static_assert(sizeof(LiCoreRecord) == kLiCoreWords * 4, "a core record is one 64
 __aicore__ inline uint32_t LiRingBytes(uint32_t groupRows, uint32_t heads, uint32_t ringSlots) {
   return ringSlots * groupRows * heads * kLiStepKeys * 4;
 }
-__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t ringSlots, uint32_t rowSplit,
-                                      uint32_t severalBatches) {
-  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28 | severalBatches << 29);
+__aicore__ inline int32_t LiPackShape(uint32_t heads, uint32_t groupRows, uint32_t queryDtype, uint32_t ringSlots, uint32_t rowSplit) {
+  return static_cast<int32_t>(heads | groupRows << 8 | queryDtype << 16 | ringSlots << 24 | rowSplit << 28);
 }
 // rowSplit: vector core `sub` takes the item's rows [LiRowsOfCore(rows, sub), LiRowsOfCore(rows, sub + 1))
 // (core 0 the odd one of an odd count); sub = 2: the end.
@@ -147,15 +145,15 @@ __aicore__ inline uint32_t LiLastHalfFirstRows(uint32_t headRows) {
 }
 // How step j of an item's `steps` goes out: 0 whole, 1 by key halves (a flag per half), 2 by key
 // halves with half 1 in parts (LiLastHalfFirstRows). A core's last step: 2 (LiLastTileByHalves).
-// With several batches (decode B >= 16, where every core's last item ends with the HBM stream) the
-// step before it too, by halves in one part each (1), when the item has 4 steps or more: that step
-// then has an L1 buffer alone (LiCube::SlotSteps), and its half 0 is multiplied, written and handed
-// over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,585 cycles; at B = 1 the
-// fixpipe chain at the end bounds the tail and 64-column fixpipes lengthen it: 8K +83, li-tail).
-__aicore__ inline uint32_t LiStepHalves(bool lastItem, uint32_t j, uint32_t steps, uint32_t rowSplit, uint32_t numBatches) {
+// The step before it too, by halves in one part each (1), when the item has 4 steps or more: that
+// step then has an L1 buffer alone (LiCube::SlotSteps), and its half 0 is multiplied, written and
+// handed over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,585 cycles; B = 1
+// since li-last, once the vector cores work on a tile before they wait for the next ones' flags:
+// 128K 47,277 -> 47,179, 8K 7,390 -> 7,422).
+__aicore__ inline uint32_t LiStepHalves(bool lastItem, uint32_t j, uint32_t steps, uint32_t rowSplit) {
   if (!lastItem || !LiLastTileByHalves(rowSplit)) return 0;
   if (j + 1 == steps) return 2;
-  return numBatches > 1 && steps >= 4 && j + 2 == steps ? 1 : 0;
+  return steps >= 4 && j + 2 == steps ? 1 : 0;
 }
 
 constexpr uint32_t kLiQuantiles = 16;    // quantiles each partial list of a split row publishes
