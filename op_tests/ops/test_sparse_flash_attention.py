@@ -1286,3 +1286,42 @@ def test_plan_opens_with_core_heads(heads, combined):
           actual_seq_lengths_kv=kv_lens)  # fmt: skip
     cores = cpu_module().emulator_limits()["aic_cores"]
     assert cpu_module().last_launch()["block_dim"] == cores and 2 * rows <= 3 * cores
+
+
+@pytest.mark.parametrize("keys", ["4xK", "16xK"])
+def test_item_after_next_selected_before_the_last_tiles_wait(keys):
+    # A split launch with more than 3 items a core: at an item's last tile (not its first) the vector
+    # cores select the item after next before Accumulate waits for the cube's P . V of the tile
+    # before (SfaVector::SelectAhead); a sort started there steps from the next item's first tile on,
+    # after the finalise of this item in the stage. Rows as in test_early_rows_where_most_tiles_are_sorted
+    # (4xK: sorted in steps, kSfaSortSteps) or test_sparse_rows_sorted_in_steps_with_many_items (16xK:
+    # kSfaSortStepsSparse), with items of one tile (rows of 100 ids), empty rows selected ahead and a
+    # row cut short inside a tile. The ids are shuffled within each 64-position grain: at 16xK a row
+    # whose items were all sorted gives bit-equal outputs with the grains in increasing order.
+    g = torch.Generator().manual_seed(211 + len(keys))
+    heads, per = 64, 20
+    k, kv_lens = (512, [1700 + 90 * b for b in range(4)]) if keys == "4xK" else (1024, [4200 + 900 * b for b in range(4)])
+    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g)
+    rows, key = idx.shape[0], torch.cat([key, key_rope], -1)
+    idx[3::7, 0, 100:] = -1  # one-tile items
+    idx[11, 0, :] = -1  # rows that select nothing
+    idx[52, 0, :] = -1
+    idx[30, 0, 333:] = -1
+    ordered = idx.clone().reshape(rows, k // 64, 64).sort(-1).values.reshape(rows, 1, k)
+    ordered[30, 0, 320:] = torch.cat([idx[30, 0, 320:333].sort().values, idx[30, 0, 333:]])
+    for r in range(3, rows, 7):
+        ordered[r, 0, 64:] = torch.cat([idx[r, 0, 64:100].sort().values, idx[r, 0, 100:]])
+
+    def run(ids):
+        return check_sequences(q, qr, key, table, ids, kv_lens, per)
+
+    shuffled = run(idx)
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
+    in_order = run(ordered)
+
+    def row(outs, r):  # attention_out [T1, N1, 512], softmax_max / softmax_sum [1, T1, N1]
+        return [outs[0][r], outs[1][0, r], outs[2][0, r]]
+
+    equal = [r for r in range(rows) if all(torch.equal(a, b) for a, b in zip(row(shuffled, r), row(in_order, r)))]
+    assert len(equal) >= (20 if keys == "16xK" else 0)  # 35 of 80 (4xK: 512-id items too short to sort in steps)
