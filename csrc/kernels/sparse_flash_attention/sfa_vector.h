@@ -64,7 +64,6 @@ class SfaVector {
     earlyMerge_ = SfaEarlyMerge(t);
     keepFirstList_ = t.combinedKv != 0 && t.numItems <= 3 * t.blockDim;
     itemFirst_ = t.numItems > 3 * t.blockDim;
-    selectAhead_ = t.numSplits > 0;
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
@@ -96,9 +95,7 @@ class SfaVector {
       // -0.7 %); with fewer (B = 16 and below) after it (read first: B = 16 at 128K +0.16 %, the
       // separate rope +0.23 %).
       const SfaItem info = itemFirst_ ? plan_.Item(uint32_t(work.item)) : SfaItem{};
-      // The cube waits for this item's slot before its tiles (a sort SelectAhead started is the next
-      // item's).
-      if (sorter_.Pending() && sortSlot_.item == work.item) FinishSort();
+      if (sorter_.Pending()) FinishSort();  // the cube waits for its slot before this item's tiles
       // One item ahead: the cube takes the next item's rows after this item's last scores. An item
       // selected here may be sorted over this item's tiles (SortStep).
       const uint32_t tiles = CeilDiv(work.count, t_->tileRows);
@@ -113,9 +110,8 @@ class SfaVector {
         Softmax(tile, g, parity);
         GatherPrepare(true);
         GatherStore();
-        const bool sortStarted = selectAhead_ && tile.last && !tile.first && SelectAhead();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
-        if (!sortStarted) SortStep();  // a sort started here steps from the next item's first tile on
+        SortStep();
         pending = tile;
         pendingParity = parity;
         hasPending = true;
@@ -197,20 +193,6 @@ class SfaVector {
       fifo_[(head_ + size_++) % kFifo] = Pending{item, count, aivRows};
     }
     return size_ > i;
-  }
-  // At an item's last tile (not its first: the pending tile is then the same item's, not a finalise
-  // in the stage), the item after next is selected before Accumulate's wait for the cube's P . V,
-  // which holds the core (A2/A3 CrossCoreWaitFlag); at the item boundary it waited behind it (GLM-5
-  // B = 64, 8K: 244,626 -> 244,079 cycles). Only in a split launch (decode; prefill S = 1024 +0.57 %).
-  // Its sort window is the next item's tiles, as at the boundary. True when it started a sort.
-  __aicore__ inline bool SelectAhead() {
-    if (size_ < 2) return false;
-    const uint32_t tiles = CeilDiv(Fifo(1).count, t_->tileRows);
-    sortWindow_ = tiles > 2 ? tiles - 2 : 0;
-    const uint32_t before = size_;
-    Ensure(2);
-    sortWindow_ = 0;
-    return size_ > before && sorter_.Pending() && sortSlot_.item == Fifo(2).item;
   }
   // The vector cores' share of the next tile to gather (tile index gathered_), if any: chosen before
   // the softmax (selecting a new item if needed), its rows copied in once the scores have arrived
@@ -691,7 +673,6 @@ class SfaVector {
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
-  bool selectAhead_ = false;  // SelectAhead at an item's last tile
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe& pipe_;
