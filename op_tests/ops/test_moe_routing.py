@@ -167,6 +167,25 @@ def test_init_routing_ranges_windows_and_scales(cores, tokens, top_k, experts):
         _init_both(x, ids, scale, experts, [1, experts - 1] if experts > 1 else [], 0, 0)
 
 
+# The second scan picks a window's pairs by vector range compares of the ids in fp32: ids just
+# outside the active range, far outside it (2^24 and 2^24 + 1 round in fp32, the int32 extremes),
+# 2103 pairs (a full 2048-id chunk and a partial one of 55), cores starting at odd pairs (3 AI cores).
+@pytest.mark.parametrize("cores", [1, 3])
+def test_init_routing_window_pairs_picked_by_vector(cores):
+    g = torch.Generator().manual_seed(cores)
+    tokens, top_k, experts = 701, 3, 40
+    ids = torch.randint(0, experts, (tokens, top_k), generator=g).to(torch.int32)
+    odd = torch.tensor([-1, -(2**31), 2**31 - 1, 2**24 + 1, 2**24, 3, 4, 30, 31, experts], dtype=torch.int32)
+    hit = torch.rand(tokens, top_k, generator=g) < 0.15
+    ids[hit] = odd[torch.randint(0, len(odd), (int(hit.sum()),), generator=g)]
+    x = torch.randint(-100, 100, (tokens, 7), dtype=torch.int8, generator=g)
+    scale = torch.rand(tokens, generator=g)
+    with ai_cores(cores):
+        for rng in ([], [4, 31]):
+            for row_idx_type in (0, 1):
+                _init_both(x, ids, scale, experts, rng, row_idx_type, row_idx_type)
+
+
 # Per-expert counts and running sums: the kernel keeps them in groups of 8 experts (the dropped
 # pairs' bucket after the last): one group exactly (E = 7), a group of one past it (E = 8), an odd
 # number of groups (E = 40: 6 groups, and 5 with a range), GLM-5's 256, the most allowed (4096);

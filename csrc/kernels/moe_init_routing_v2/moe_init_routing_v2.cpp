@@ -44,6 +44,13 @@ class MoeInitRoutingKernel {
     scalesInUb_ = t.hasScale && tokens <= kMoeRoutingScaleWords;
     const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
+    // Ids within one or two 64-byte lines: scalar GM reads (one DataCache miss) instead of a copy
+    // through UB (a copy's overhead plus the GM read latency). Ids in UB: the second scan picks the window's pairs by vector (ids pass through fp32, exact
+    // below 2^24, for the range compares: CompareScalar takes int32 only with EQ).
+    idsInGm_ = t.pairs <= kMoeRoutingGmIds;
+    vectorPick_ = !idsInGm_ && uint64_t(t.expertStart) + t.experts < (1u << 24);
+    const uint32_t pickBytes = vectorPick_ ? 2 * kMoeRoutingIdChunk * sizeof(int32_t) + 2 * kMoeRoutingIdChunk / 8 : 0;
+    if (pickBytes) pipe_.InitBuffer(pickBuf_, pickBytes);
     // Core 0: the Gather offsets of expert_tokens (and their scratch), computed while the ids load.
     const uint32_t offsetBytes = GetBlockIdx() == 0 ? 2 * AlignUp(t.experts, 8) * sizeof(int32_t) : 0;
     if (offsetBytes) pipe_.InitBuffer(offsetBuf_, offsetBytes);
@@ -52,7 +59,7 @@ class MoeInitRoutingKernel {
     pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales
     // Copy slots (one event id each) in the UB left, and a zero row.
     const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + countWords * sizeof(int32_t) + scaleBytes +
-                           rangeBytes + rowBuf_ + offsetBytes;
+                           rangeBytes + rowBuf_ + offsetBytes + pickBytes;
     const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
     slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
     pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
@@ -66,9 +73,14 @@ class MoeInitRoutingKernel {
     rowOfPair_ = rangeBuf_.GetWithOffset<int32_t>(kMoeRoutingRange, kMoeRoutingRange * sizeof(int32_t));
     rowScale_ = rangeBuf_.GetWithOffset<float>(kMoeRoutingRange, 2 * kMoeRoutingRange * sizeof(int32_t));
     zeroRow_ = copyBuf_.GetWithOffset<int8_t>(rowBuf_, slots_ * rowBuf_);
-    // Ids within one or two 64-byte lines: scalar GM reads (one DataCache miss) instead of a copy
-    // through UB (a copy's overhead plus the GM read latency).
-    idsInGm_ = t.pairs <= kMoeRoutingGmIds;
+    if (vectorPick_) {  // chunk positions, the picked ones (over the fp32 ids), two bit masks
+      chunkIndex_ = pickBuf_.GetWithOffset<int32_t>(kMoeRoutingIdChunk, 0);
+      picked_ = pickBuf_.GetWithOffset<int32_t>(kMoeRoutingIdChunk, kMoeRoutingIdChunk * sizeof(int32_t));
+      atLeast_ = pickBuf_.GetWithOffset<uint8_t>(kMoeRoutingIdChunk / 8, 2 * kMoeRoutingIdChunk * sizeof(int32_t));
+      below_ = pickBuf_.GetWithOffset<uint8_t>(kMoeRoutingIdChunk / 8,
+                                               2 * kMoeRoutingIdChunk * sizeof(int32_t) + kMoeRoutingIdChunk / 8);
+      CreateVecIndex(chunkIndex_, int32_t(0), kMoeRoutingIdChunk);
+    }
     // A single token: every active row is a copy of x[0], loaded once into slot 0 before the scans
     // (with the ids in GM, so that no id load waits behind it).
     oneRow_ = tokens == 1 && idsInGm_ && t.rowBytes <= kMoeRoutingRowChunk && begin_ < end_;
@@ -288,6 +300,10 @@ class MoeInitRoutingKernel {
     }
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
+      if (vectorPick_) {
+        AssignPicked(c, n, a, b);
+        continue;
+      }
       for (uint32_t i = 0; i < n; i += 2) {
         int32_t first = 0, second = 0;
         ReadIds(i, n, first, second);
@@ -298,17 +314,59 @@ class MoeInitRoutingKernel {
   }
   __aicore__ inline void AssignRow(uint32_t pair, int32_t id, uint64_t a, uint64_t b) {
     const uint32_t e = Bucket(id);
-    if (e >= windowBegin_ && e < windowEnd_) {
-      const int32_t row = nextRow_.GetValue(e);
-      nextRow_.SetValue(e, row + 1);
-      if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
+    if (e >= windowBegin_ && e < windowEnd_) WindowRow(pair, e, a, b);
+    if (pair >= a && pair < b) OwnPair(pair, e, a);
+  }
+  __aicore__ inline void WindowRow(uint32_t pair, uint32_t e, uint64_t a, uint64_t b) {
+    const int32_t row = nextRow_.GetValue(e);
+    nextRow_.SetValue(e, row + 1);
+    if (uint64_t(row) >= a && uint64_t(row) < b) pairOfRow_.SetValue(uint32_t(row - a), int32_t(pair));
+  }
+  __aicore__ inline void OwnPair(uint32_t pair, uint32_t e, uint64_t a) {
+    const uint32_t at = Pos(e);
+    const int32_t before = seen_.GetValue(at);
+    seen_.SetValue(at, before + 1);
+    rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? FirstRow(e) + before : -1);
+  }
+
+  // AssignRows on the loaded chunk [c, c + n) with scalar reads of only the window's pairs (picked
+  // by vector) and of the pairs in [a, b).
+  __aicore__ inline void AssignPicked(uint32_t c, uint32_t n, uint64_t a, uint64_t b) {
+    const uint32_t picked = windowBegin_ < windowEnd_ ? PickWindow(n) : 0;
+    const LocalTensor<int32_t> ids = idBuf_.Get<int32_t>();
+    for (uint32_t k = 0; k < picked; ++k) {
+      const uint32_t i = static_cast<uint32_t>(picked_.GetValue(k));
+      WindowRow(c + i, Bucket(ids.GetValue(i)), a, b);
     }
-    if (pair >= a && pair < b) {
-      const uint32_t at = Pos(e);
-      const int32_t before = seen_.GetValue(at);
-      seen_.SetValue(at, before + 1);
-      rowOfPair_.SetValue(uint32_t(pair - a), e < t_.experts ? FirstRow(e) + before : -1);
+    const uint64_t lo = a > c ? a : c, hi = b < c + n ? b : c + n;
+    for (uint64_t p = lo & ~uint64_t(1); p < hi; p += 2) {  // even p: two ids per read
+      int32_t first = 0, second = 0;
+      ReadIds(uint32_t(p - c), n, first, second);
+      if (p >= lo) OwnPair(uint32_t(p), Bucket(first), a);
+      if (p + 1 < hi) OwnPair(uint32_t(p + 1), Bucket(second), a);
     }
+  }
+  // picked_ = the chunk positions (of n) whose id is in the window's experts, in order; returns how many.
+  __aicore__ inline uint32_t PickWindow(uint32_t n) {
+    const uint32_t lanes = AlignUp(n, 64);
+    const LocalTensor<float> idFloat = picked_.ReinterpretCast<float>();  // free until the GatherMask
+    SetFlag<HardEvent::S_V>(0);  // the previous chunk's scalar reads of picked_ are done
+    WaitFlag<HardEvent::S_V>(0);
+    Cast(idFloat, idBuf_.Get<int32_t>(), RoundMode::CAST_NONE, lanes);
+    PipeBarrier<PIPE_V>();
+    SetMaskNorm();
+    ResetMask();
+    CompareScalar(atLeast_, idFloat, static_cast<float>(t_.expertStart + windowBegin_), CMPMODE::GE, lanes);
+    CompareScalar(below_, idFloat, static_cast<float>(t_.expertStart + windowEnd_), CMPMODE::LT, lanes);
+    PipeBarrier<PIPE_V>();
+    And(atLeast_.ReinterpretCast<uint16_t>(), atLeast_.ReinterpretCast<uint16_t>(), below_.ReinterpretCast<uint16_t>(),
+        int32_t(lanes / 16));
+    PipeBarrier<PIPE_V>();
+    uint64_t kept = 0;  // counter mode, one repeat of n lanes: the pattern bits are read continuously
+    GatherMask(picked_, chunkIndex_, atLeast_.ReinterpretCast<uint32_t>(), true, n, GatherMaskParams(1, 1, 8, 0), kept);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    return static_cast<uint32_t>(kept);
   }
   __aicore__ inline float TokenScale(uint32_t token) {
     return scalesInUb_ ? scaleUb_.GetValue(token) : scale_.GetValue(token);
@@ -372,10 +430,11 @@ class MoeInitRoutingKernel {
   uint32_t loadedChunk_ = 0xFFFFFFFFu;  // first id of the chunk in idBuf_ (none yet)
   uint32_t windowBegin_ = 0, windowEnd_ = 0;  // experts [begin, end) with rows in the current range
   uint32_t ng_ = 0;                           // columns of the transposed bucket table (groups, rounded up)
-  bool scalesInUb_ = false, oneRow_ = false, oneRowReady_ = false, idsInGm_ = false;
+  bool scalesInUb_ = false, oneRow_ = false, oneRowReady_ = false, idsInGm_ = false, vectorPick_ = false;
   TPipe pipe_;
-  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_, offsetBuf_;
-  LocalTensor<int32_t> counts_, rowSums_, groupStart_, nextRow_, seen_, pairOfRow_, rowOfPair_;
+  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_, offsetBuf_, pickBuf_;
+  LocalTensor<int32_t> counts_, rowSums_, groupStart_, nextRow_, seen_, pairOfRow_, rowOfPair_, chunkIndex_, picked_;
+  LocalTensor<uint8_t> atLeast_, below_;
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
