@@ -1185,6 +1185,27 @@ def test_every_tile_scores_own_rows_first_with_many_items(heads, combined):
     assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
 
 
+@pytest.mark.parametrize("heads", [16, 64])
+def test_gather_three_tiles_ahead_over_short_items(heads):
+    # Decode over the combined cache with more than 3 items a core (as GLM-5 B = 64): the vector
+    # cores gather 3 tiles ahead of the softmax into 4 gather slots (SfaGatherAhead), so a slot is
+    # rewritten one tile after the cube took it, and the gather runs up to 3 items ahead of the
+    # softmax over one-tile items. 90 rows of 256 ids (4 grains each, 15 grains a core: 6 items a
+    # core over 24 cores) that see at most 4 x K keys (sorted in steps); every third row keeps only
+    # 40 or 3 ids (a one-tile item, a cube share under its parts), one row selects nothing, ids
+    # past the lengths are skipped.
+    g = torch.Generator().manual_seed(151 + heads)
+    rows, k = 90, 256
+    kv_lens = [600 + 7 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    for r in range(0, rows, 3):
+        idx[r, 0, (40 if r % 2 else 3):] = -1
+    idx[44, 0, :] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    cores = cpu_module().emulator_limits()["aic_cores"]
+    assert cpu_module().last_launch()["block_dim"] == cores
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)

@@ -64,6 +64,7 @@ class SfaVector {
     earlyMerge_ = SfaEarlyMerge(t);
     keepFirstList_ = t.combinedKv != 0 && t.numItems <= 3 * t.blockDim;
     itemFirst_ = t.numItems > 3 * t.blockDim;
+    gatherAhead_ = SfaGatherAhead(t.combinedKv != 0, t.numItems, t.blockDim);
     hAlign_ = AlignUp(h_ > 0 ? h_ : 1, 8);
     pipe_.InitBuffer(arena_, ArenaBytes(t));
     CarveItems();
@@ -82,9 +83,9 @@ class SfaVector {
     SfaTile tile, pending;
     uint32_t g = 0, parity = 1, pendingParity = 0;
     bool hasPending = false;
-    // The vector cores' gather runs kSfaGatherAhead tiles ahead of the softmax: the cube needs tile
+    // The vector cores' gather runs gatherAhead_ tiles ahead of the softmax: the cube needs tile
     // g + 1's rows right after scoring tile g.
-    for (uint32_t a = 0; a < kSfaGatherAhead; ++a) {
+    for (uint32_t a = 0; a < gatherAhead_; ++a) {
       GatherPrepare(true);
       GatherStore();
     }
@@ -99,7 +100,7 @@ class SfaVector {
       // One item ahead: the cube takes the next item's rows after this item's last scores. An item
       // selected here may be sorted over this item's tiles (SortStep).
       const uint32_t tiles = CeilDiv(work.count, t_->tileRows);
-      sortWindow_ = tiles > 2 ? tiles - 2 : 0;
+      sortWindow_ = tiles > gatherAhead_ ? tiles - gatherAhead_ : 0;
       Ensure(1);
       sortWindow_ = 0;
       cursor.Reset(uint32_t(work.item), itemFirst_ ? info : plan_.Item(uint32_t(work.item)), work.count, t_->tileRows,
@@ -290,8 +291,8 @@ class SfaVector {
   // the current item after its softmax and Accumulate, where the vector unit is idle (a 2,048-row
   // sort is ~5,100 cycles of V: at once, it would hold up the softmax behind it). The first step
   // waits for the tile-0 Accumulate, which finalises the previous item in the stage. NextItem
-  // sorts only where the current item's tiles - 2 tiles hold every step: the vector cores gather
-  // kSfaGatherAhead tiles ahead, so the sorted item's first tile at tile tiles - 2. The list is
+  // sorts only where the current item's tiles - gatherAhead_ tiles hold every step: the vector
+  // cores gather the sorted item's first tile at tile tiles - gatherAhead_. The list is
   // posted once sorted.
   __aicore__ inline void SortStep() {
     if (!sorter_.Pending()) return;
@@ -671,6 +672,7 @@ class SfaVector {
   int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
+  uint32_t gatherAhead_ = 2;  // SfaGatherAhead
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on

@@ -29,8 +29,13 @@ constexpr uint32_t SfaTileRows(uint32_t heads) { return heads <= 64 ? kSfaMaxTil
 constexpr uint32_t kSfaQkChunk = 128;     // q.k columns per Mmad (one L0A / L0B slot)
 constexpr uint32_t kSfaOutChunk = 64;     // latent columns per P.V Mmad (one L0C output buffer)
 constexpr uint32_t kSfaKvBuffers = 3;     // L1 tiles: gather i+1 while i is scored and i-1 multiplied by P
-constexpr uint32_t kSfaGatherSlots = 3;  // gather slots per AI core in GM (sfa_gather.h)
-constexpr uint32_t kSfaGatherAhead = 2;  // tiles the vector cores gather ahead of the softmax
+constexpr uint32_t kSfaGatherSlots = 4;   // gather slots per AI core in GM (sfa_gather.h): one per tile gathered ahead, + 1
+// Tiles the vector cores gather ahead of the softmax: 3 with a combined cache and more than 3 items
+// a core (decode B = 64), where the slot's write-out (MTE3, after P) is otherwise on the chain back
+// to the cube's scores of the tile after next; 2 elsewhere (B = 16 and prefill are slower with 3).
+constexpr uint32_t SfaGatherAhead(bool combinedKv, uint32_t numItems, uint32_t blockDim) {
+  return combinedKv && numItems > 3 * blockDim ? 3 : 2;
+}
 constexpr uint32_t kSfaSlotWords = 16;    // int32 words of a work slot (item, count, aivRows): alone in a 64-B line
 // A work slot's word 3 says how many of the item's first list entries words 4.. carry (up to
 // kSfaSlotRows), so that the cube starts its copies on the slot's line, before the list's.
