@@ -420,7 +420,8 @@ void Engine::InsertWrite(const TraceRecord& r, double& inL2, double& outside, do
 }
 
 // The L2 writes dirty lines back to HBM in the background: the bytes take their share of the HBM
-// pool from t0, and no instruction waits for them.
+// pool from t0 (capped, as one transfer, at the UB -> GM path rate, a class the pool already has),
+// and no instruction waits for them.
 void Engine::StartWriteBack(double t0, double bytes) {
   if (bytes <= 0) return;
   res_.hbmWriteBytes += bytes;

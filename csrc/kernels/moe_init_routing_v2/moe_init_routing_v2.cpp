@@ -45,8 +45,9 @@ class MoeInitRoutingKernel {
     const uint32_t scaleBytes = scalesInUb_ ? AlignUp(tokens32, 8) * sizeof(float) : 0;
     const uint32_t rangeBytes = 3 * kMoeRoutingRange * sizeof(int32_t);
     // Ids within one or two 64-byte lines: scalar GM reads (one DataCache miss) instead of a copy
-    // through UB (a copy's overhead plus the GM read latency). Ids in UB: the second scan picks the window's pairs by vector (ids pass through fp32, exact
-    // below 2^24, for the range compares: CompareScalar takes int32 only with EQ).
+    // through UB (a copy's overhead plus the GM read latency).
+    // Ids in UB: the second scan picks the window's pairs by vector (PickWindow). The ids pass through
+    // fp32 for the range compares (CompareScalar takes int32 only with EQ), exact below 2^24.
     idsInGm_ = t.pairs <= kMoeRoutingGmIds;
     vectorPick_ = !idsInGm_ && uint64_t(t.expertStart) + t.experts < (1u << 24);
     const uint32_t pickBytes = vectorPick_ ? 2 * kMoeRoutingIdChunk * sizeof(int32_t) + 2 * kMoeRoutingIdChunk / 8 : 0;
