@@ -246,7 +246,7 @@ def test_decode_last_tile_by_key_halves(heads, lens, sparse_count, distinct):
 @pytest.mark.parametrize("heads, lens, distinct", [(32, [400, 513], None), (20, [385, 384, 300], 37), (1, [640, 520], None),
                                                     (64, [512, 700], 23), (32, [5000, 3000], 41), (16, [3000, 7000, 2500], None)])
 def test_batched_decode_tile_before_the_last_by_key_halves(heads, lens, distinct):
-    # A core's tile before the last goes out by key halves too (LiStepHalves; with one batch too since li-last):
+    # A core's tile before the last goes out by key halves too (LiStepHalves; with one batch too since li-ahead):
     # its half 0's keys, Mmad, fixpipe and flag, then half 1's in one part, when the core's last item has
     # 4 steps or more (400, 385, 384, 513, 520 keys on a core each: 4-5 steps; 300: 3 steps, whole as
     # before; 640 at 1 head; 5000 / 3000 and 3 long rows: rows cut over cores). Ties (37, 23, 41

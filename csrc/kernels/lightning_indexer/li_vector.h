@@ -245,7 +245,7 @@ class LiVector {
   // (RunningTopK::Offer), and the next step's are written before any barrier. A tile's work is issued
   // before the wait for the flag of the tile `ahead` steps on (FetchTile): that cross-core wait holds
   // the whole core (dav_c220), and issued first it kept a tile already in UB waiting for the next
-  // ones, at the stream's end for all the last tile's flags (li-last: B = 1 x 128K 47,526 -> 47,277).
+  // ones, at the stream's end for all the last tile's flags (li-ahead: B = 1 x 128K 47,526 -> 47,277).
   // `head` > 0: the last row's list is written in two parts, its final merge cut to `head` pairs
   // (RunningTopK::FinalFlushHead). Three blocks before the end, while the last tiles are on their way
   // (the cube's fixpipe bounds them and the vector core waits), the head so far is merged, two and one

@@ -148,7 +148,7 @@ __aicore__ inline uint32_t LiLastHalfFirstRows(uint32_t headRows) {
 // The step before it too, by halves in one part each (1), when the item has 4 steps or more: that
 // step then has an L1 buffer alone (LiCube::SlotSteps), and its half 0 is multiplied, written and
 // handed over while half 1's keys are still on their way (B = 16 x 8K 46,732 -> 46,585 cycles; B = 1
-// since li-last, once the vector cores work on a tile before they wait for the next ones' flags:
+// since li-ahead, once the vector cores work on a tile before they wait for the next ones' flags:
 // 128K 47,277 -> 47,179, 8K 7,390 -> 7,422).
 __aicore__ inline uint32_t LiStepHalves(bool lastItem, uint32_t j, uint32_t steps, uint32_t rowSplit) {
   if (!lastItem || !LiLastTileByHalves(rowSplit)) return 0;
