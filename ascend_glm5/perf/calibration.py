@@ -5,11 +5,12 @@ Huawei's DataCopy best-practice example (CANN asc-devkit, `SOURCE`) reads a half
 publishes the measured times: tile sizes, an unaligned row width, L2 reuse. Its Add example
 (`ADD_SOURCE`) adds two half [8192, 8192] matrices: element by element on the scalar unit, with
 `Add` on one core, on 48 cores in small and large chunks, double buffered, and publishes each
-case's core time and per-pipe times. `calibration_kernels.cpp` makes the same copies and adds on
-the emulator; `run()` and `run_add()` replay them on the model and set each against the
-measurement, so a model constant that disagrees with the hardware shows here.
+case's core time and per-pipe times. Its UB bank example (`BANK_SOURCE`) times 1,000 float Adds
+with their operands placed to meet or miss in UB's bank groups. `calibration_kernels.cpp` makes the
+same copies and adds on the emulator; `run()`, `run_add()` and `run_bank()` replay them on the model
+and set each against the measurement, so a model constant that disagrees with the hardware shows here.
 
-    python -m ascend_glm5.perf.calibration            # both tables (about a minute)
+    python -m ascend_glm5.perf.calibration            # the three tables (about a minute)
 
 The measured part runs 24 AI cores (48 AIV) at 1.85 GHz (every row's total cycles over its time),
 as the model's Ascend910B1. A case is emulated with 1/`scale` of the rows and 1/`scale` of the L2,
@@ -136,6 +137,84 @@ class AddResult:
         return self.modeled[key] / getattr(self.scenario, ADD_PIPES[key])
 
 
+def _lane_index(rep_stride: int, blk_stride: int, length: int) -> np.ndarray:
+    """The float element each lane of 64-lane repeats reads or writes (strides in 32-B blocks)."""
+    lane = np.arange(length)
+    return (lane // 64) * rep_stride * 8 + ((lane % 64) // 8) * blk_stride * 8 + lane % 8
+
+
+@dataclass(frozen=True)
+class BankScenario:
+    """One scenario of the UB bank example: where x (src0), y (src1) and z (dst) sit in UB, src0's
+    strides, and the measured time of 1,000 float Adds of 64 repeats in system ticks (50 MHz)."""
+
+    name: str
+    src0: int
+    src1: int
+    dst: int
+    ticks: int  # 0: not measured (the guide's examples, which give beats a repeat instead)
+    src0_blk_stride: int = 1
+    src0_rep_stride: int = 8
+    dst_blk_stride: int = 1
+    times: int = 1000
+
+    length = 4096  # floats: 64 repeats of 64
+
+    @property
+    def src0_index(self) -> np.ndarray:
+        """The x element each lane reads."""
+        return _lane_index(self.src0_rep_stride, self.src0_blk_stride, self.length)
+
+    @property
+    def dst_index(self) -> np.ndarray:
+        """The z element each lane writes."""
+        return _lane_index(8, self.dst_blk_stride, self.length)
+
+    @property
+    def measured_us(self) -> float:
+        return self.ticks / 50  # GetSystemCycle counts at 50 MHz (GetSystemCycle(ISASI).md)
+
+
+BANK_SOURCE = ("asc-devkit examples/01_simd_cpp_api/05_best_practices/04_memory_access/bank_conflict_ub/"
+               "README_en.md, Atlas A2/A3, GetSystemCycle ticks at 50 MHz")
+BANK_SCENARIOS = [
+    BankScenario("1: no conflict", 0x0, 0x10100, 0x20000, 2390),
+    BankScenario("2: src0, src1 in one bank (read-read)", 0x0, 0x4000, 0x10000, 4167),
+    BankScenario("3: src0, src1 in one bank group (read-read)", 0x0, 0x10000, 0x14100, 4167),
+    BankScenario("4: src0, dst in one bank, rows aligned (write a repeat later)", 0x0, 0x10100, 0x4000, 2389),
+    BankScenario("5: src0, dst in one bank, dst a row on (read-write)", 0x0, 0x10100, 0x4020, 3751),
+    BankScenario("6: dst over src1", 0x0, 0x10100, 0x10100, 2390),
+    BankScenario("7: dst over src1, src0 one block a repeat, repeat stride 1 (read-read)", 0x0, 0x10100, 0x10100,
+                 3584, 0, 1),
+    BankScenario("8: dst over src1, src0 one block a repeat, repeat stride 8", 0x0, 0x10100, 0x10100, 2389, 0, 8),
+]
+
+
+# The examples of CANN's guide "避免bank冲突（NPU架构版本2201）" (asc-devkit docs/zh/guide, SIMD算子性能优化 /
+# 内存访问 / 避免UB的bank冲突), with the beats a repeat it gives: a block stride of 16 rows puts an operand's 8
+# blocks in one bank group (8 beats), a stride of 8 two by two (4). One Add each, src1 kept out of those
+# groups (the guide's read example is a one-source instruction; with Add's second source the stride-8
+# read case meets src1 in one of its two groups, so it is left out).
+GUIDE_BANK_CASES = [
+    (BankScenario("guide table 2: dst block stride 16 (write-write)", 0x0, 0x10100, 0x1FE00, 0, dst_blk_stride=16,
+                  times=1), 8),
+    (BankScenario("guide table 2: dst block stride 8 (write-write)", 0x0, 0x10100, 0x1FE00, 0, dst_blk_stride=8,
+                  times=1), 4),
+    (BankScenario("guide table 4: src0 block stride 16 (read-read)", 0x0, 0x10100, 0x20000, 0, src0_blk_stride=16,
+                  times=1), 8),
+]
+
+
+@dataclass(frozen=True)
+class BankResult:
+    scenario: BankScenario
+    modeled_us: float  # the vector pipe's busy time
+
+    @property
+    def ratio(self) -> float:
+        return self.modeled_us / self.scenario.measured_us
+
+
 class Kernels:
     """calibration_kernels.cpp compiled against the installed emulator."""
 
@@ -145,11 +224,19 @@ class Kernels:
         self.lib = ctypes.CDLL(str(emu.compile_library([KERNELS], out_dir)))
         self.lib.calib_tile_copy.argtypes = [ctypes.c_void_p] + [ctypes.c_uint32] * 8 + [ctypes.c_char_p, ctypes.c_int]
         self.lib.calib_add.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 5 + [ctypes.c_char_p, ctypes.c_int]
+        self.lib.calib_bank_add.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint32] * 10 + [ctypes.c_char_p, ctypes.c_int]
 
     def add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, s: AddScenario) -> None:
         err = ctypes.create_string_buffer(2048)
         m, n = x.shape
         if self.lib.calib_add(x.ctypes.data, y.ctypes.data, z.ctypes.data, m, n, s.cores, s.chunk, s.mode, err, len(err)):
+            raise RuntimeError(err.value.decode())
+
+    def bank_add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, s: BankScenario) -> None:
+        err = ctypes.create_string_buffer(2048)
+        if self.lib.calib_bank_add(x.ctypes.data, y.ctypes.data, z.ctypes.data, s.length, x.size, z.size, s.src0, s.src1,
+                                   s.dst,
+                                   s.dst_blk_stride, s.src0_blk_stride, s.src0_rep_stride, s.times, err, len(err)):
             raise RuntimeError(err.value.decode())
 
     def tile_copy(self, src: np.ndarray, s: Scenario, cores: int) -> None:
@@ -207,6 +294,46 @@ def run_add(kernels: Kernels, scenarios: list[AddScenario] = ADD_SCENARIOS, soc:
     return out
 
 
+def bank_expected(x: np.ndarray, y: np.ndarray, s: BankScenario) -> np.ndarray:
+    """What the scenario's Adds leave in z: x as src0 reads it added to y, once, or `times` times when
+    z is y's buffer (float adds one at a time, as the kernel); with a dst block stride the repeats
+    write in order, later ones over earlier ones (z holds what the strides reach)."""
+    src0 = x[s.src0_index]
+    if s.dst == s.src1:
+        z = y.copy()
+        for _ in range(s.times):
+            z = z + src0
+        return z
+    z = np.zeros(s.dst_index.max() + 1, np.float32)
+    for r in range(s.length // 64):
+        lanes = slice(64 * r, 64 * (r + 1))
+        z[s.dst_index[lanes]] = (src0 + y)[lanes]
+    return z
+
+
+def run_bank(kernels: Kernels, scenarios: list[BankScenario] = BANK_SCENARIOS, soc: str = SOC,
+             param_overrides: dict[str, float] | None = None) -> list[BankResult]:
+    """Emulates each UB bank scenario and replays it on `soc`: the vector pipe's busy time."""
+    from ascend_glm5 import perf
+
+    out = []
+    for s in scenarios:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(s.src0_index.max() + 1).astype(np.float32)
+        y = rng.standard_normal(s.length).astype(np.float32)
+        expected = bank_expected(x, y, s)
+        z = np.zeros_like(expected)
+        with perf.tracing() as traces:
+            kernels.bank_add(x, y, z, s)
+        (trace,) = traces
+        written = np.unique(s.dst_index)  # a dst block stride leaves rows between its blocks alone
+        if not np.array_equal(z[written], expected[written]):
+            raise RuntimeError(f"{s.name}: the emulated adds are wrong")
+        rep = perf.replay(trace, soc, param_overrides=param_overrides)
+        out.append(BankResult(s, rep.busy("V", "AIV") / rep.clock_hz * 1e6))
+    return out
+
+
 def markdown(results: list[Result]) -> str:
     lines = ["| copy (48 AIV to UB, 24 AIC to L1) | GM read | measured: task / core us | modeled us | modeled / measured |",
              "|---|---|---|---|---|"]
@@ -229,6 +356,14 @@ def markdown_add(results: list[AddResult]) -> str:
     return "\n".join(lines)
 
 
+def markdown_bank(results: list[BankResult]) -> str:
+    lines = ["| UB bank scenario (1,000 float Adds of 64 repeats) | measured us | modeled us | modeled / measured |",
+             "|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r.scenario.name} | {r.scenario.measured_us:.1f} | {r.modeled_us:.1f} | {r.ratio:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=4, help="emulate 1/scale of the rows (and of L2)")
@@ -241,10 +376,13 @@ def main(argv: list[str] | None = None) -> None:
         kernels = Kernels(Path(tmp))
         results = run(kernels, scale=args.scale, soc=args.soc, param_overrides=overrides)
         adds = run_add(kernels, soc=args.soc, param_overrides=overrides)
+        banks = run_bank(kernels, soc=args.soc, param_overrides=overrides)
     print(markdown(results))
     print(f"\nmeasured: {SOURCE}\n")
     print(markdown_add(adds))
-    print(f"\nmeasured: {ADD_SOURCE}")
+    print(f"\nmeasured: {ADD_SOURCE}\n")
+    print(markdown_bank(banks))
+    print(f"\nmeasured: {BANK_SOURCE}")
 
 
 if __name__ == "__main__":

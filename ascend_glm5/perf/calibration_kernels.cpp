@@ -1,6 +1,7 @@
 // The copy patterns of CANN's DataCopy best-practice example (asc-devkit,
-// examples/01_simd_cpp_api/05_best_practices/04_memory_access/data_copy) and the element-wise add of
-// its Add example (.../00_vector_compute/add_high_performance), written for the emulator, so that the
+// examples/01_simd_cpp_api/05_best_practices/04_memory_access/data_copy), the element-wise add of
+// its Add example (.../00_vector_compute/add_high_performance) and the Adds of its UB bank example
+// (.../04_memory_access/bank_conflict_ub), written for the emulator, so that the
 // timing model can be set against the times Huawei measured for them (calibration.py).
 //
 // A half matrix [m, n] in GM; core b owns rows [b * rowsPerCore, (b + 1) * rowsPerCore) and reads them in
@@ -120,6 +121,34 @@ void AddChunks(GM_ADDR x, GM_ADDR y, GM_ADDR z, const AddJob& a) {
   }
 }
 
+// The bank_conflict_ub example (asc-devkit .../04_memory_access/bank_conflict_ub): one AIV places
+// float x, y and z (xLen, len and zLen elements) at the given UB byte addresses (y and z may be one
+// buffer), then runs `times` Adds of len / 64 repeats back to back, dst's block stride and src0's
+// strides as given (x and z span what those strides reach).
+struct BankAddJob {
+  uint32_t len, xLen, zLen, src0Addr, src1Addr, dstAddr, dstBlkStride, src0BlkStride, src0RepStride, times;
+};
+
+void BankAdd(GM_ADDR x, GM_ADDR y, GM_ADDR z, const BankAddJob& a) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  GlobalTensor<float> xg, yg, zg;
+  xg.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(x), a.xLen);
+  yg.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(y), a.len);
+  zg.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(z), a.zLen);
+  const LocalTensor<float> xl(TPosition::VECCALC, a.src0Addr, a.xLen), yl(TPosition::VECCALC, a.src1Addr, a.len),
+      zl(TPosition::VECCALC, a.dstAddr, a.zLen);
+  DataCopy(xl, xg, a.xLen);
+  DataCopy(yl, yg, a.len);
+  SetFlag<HardEvent::MTE2_V>(0);
+  WaitFlag<HardEvent::MTE2_V>(0);
+  const BinaryRepeatParams params(static_cast<uint8_t>(a.dstBlkStride), static_cast<uint8_t>(a.src0BlkStride), 1, 8,
+                                  static_cast<uint8_t>(a.src0RepStride), 8);
+  for (uint32_t i = 0; i < a.times; ++i) Add(zl, xl, yl, 64, static_cast<uint8_t>(a.len / 64), params);
+  SetFlag<HardEvent::V_MTE3>(0);
+  WaitFlag<HardEvent::V_MTE3>(0);
+  DataCopy(zg, zl, a.zLen);
+}
+
 }  // namespace
 
 extern "C" {
@@ -151,6 +180,22 @@ int calib_add(void* x, void* y, void* z, uint32_t m, uint32_t n, uint32_t cores,
     emu::Launch("calib_add", KernelMode::AIV_MODE, cores,
                 [&] { AddChunks(reinterpret_cast<GM_ADDR>(x), reinterpret_cast<GM_ADDR>(y), reinterpret_cast<GM_ADDR>(z), a); },
                 {{x, bytes}, {y, bytes}, {z, bytes}});
+    return 0;
+  } catch (const std::exception& e) {
+    std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());
+  }
+  return 1;
+}
+
+// x, y, z: float [len]; addresses in UB bytes. Returns 0, or 1 with `err` set.
+int calib_bank_add(void* x, void* y, void* z, uint32_t len, uint32_t xLen, uint32_t zLen, uint32_t src0Addr,
+                   uint32_t src1Addr, uint32_t dstAddr, uint32_t dstBlkStride, uint32_t src0BlkStride,
+                   uint32_t src0RepStride, uint32_t times, char* err, int errLen) {
+  try {
+    const BankAddJob a{len, xLen, zLen, src0Addr, src1Addr, dstAddr, dstBlkStride, src0BlkStride, src0RepStride, times};
+    emu::Launch("calib_bank_add", KernelMode::AIV_MODE, 1,
+                [&] { BankAdd(reinterpret_cast<GM_ADDR>(x), reinterpret_cast<GM_ADDR>(y), reinterpret_cast<GM_ADDR>(z), a); },
+                {{x, xLen * sizeof(float)}, {y, len * sizeof(float)}, {z, zLen * sizeof(float)}});
     return 0;
   } catch (const std::exception& e) {
     std::snprintf(err, static_cast<size_t>(errLen), "%s", e.what());

@@ -65,6 +65,8 @@ class LaunchReport:
     l2_dirty_bytes: float = 0.0  # written lines still in L2 at the end (written back after the launch)
     late_bytes: float = 0.0  # GM bytes the pools got after their clock passed the copy's start (should be 0)
     api_names: list[str] = field(default_factory=list)
+    # per API: V cycles its UB bank conflicts took beyond its conflict-free rate, summed over the cores
+    bank_conflict_cycles: dict[str, float] = field(default_factory=dict)
 
     @property
     def time_us(self) -> float:
@@ -149,7 +151,8 @@ def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
         apis=apis, timeline=dict(r["timeline"]), path=dict(r["path"]), hbm_read_bytes=r["hbm_read_bytes"],
         hbm_write_bytes=r["hbm_write_bytes"], l2_dirty_bytes=r["l2_dirty_bytes"], l2_hit_bytes=r["l2_hit_bytes"],
         cube_macs=dict(zip((4, 8, 16, 32), r["cube_macs"])), records=r["records"],
-        bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], api_names=[a[0] for a in apis])  # fmt: skip
+        bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], api_names=[a[0] for a in apis],
+        bank_conflict_cycles=dict(r["bank_conflict_cycles"]))  # fmt: skip
 
 
 def model(fn: Callable[[], object], soc: str = "Ascend910B3", emulate_soc: bool = True) -> list[LaunchReport]:

@@ -41,5 +41,7 @@ def format_report(rep: LaunchReport, roofline: Roofline | None = None, top: int 
     lines.append("  busiest APIs (busy time summed over cores):")
     total = sum(a[2] for a in rep.apis) or 1.0
     for name, pipe, busy, count in sorted(rep.apis, key=lambda a: -a[2])[:top]:
-        lines.append(f"    {busy / total:5.1%}  {pipe:5s} {name} ({count:,.0f} instructions)")
+        bank = rep.bank_conflict_cycles.get(name, 0.0)
+        conflicts = f", {bank / busy:.0%} of it UB bank conflicts" if bank else ""
+        lines.append(f"    {busy / total:5.1%}  {pipe:5s} {name} ({count:,.0f} instructions{conflicts})")
     return "\n".join(lines)

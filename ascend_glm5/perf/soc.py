@@ -118,6 +118,16 @@ def constants(soc: str) -> list[Constant]:
         Constant("cube_fractals_per_cycle", 1, "16x16xk0 per cycle",
                  "ini: cube_m/n/k_size 16 and [DtypeMKN] (fp16/bf16 k0 16 = 4096 MAC/cycle, int8 k0 32, int4 k0 64); "
                  "pto: mad (fp32 k0 8 at 2 cycles = 1/4 rate)", "cube throughput by A's dtype"),
+        Constant("vec_head_when_busy", 1, "share", "measured for Add: the UB bank example's 1,000 back-to-back float Adds "
+                 "of 64 repeats take 88 cycles each without conflicts and 154 with (64 and 128 beats), so each pays "
+                 "~22 cycles however busy the pipe (calibration.py); every other API assumed alike. pto's "
+                 "EstimateLinearCycles pays the head only when the pipe queue is empty (0)",
+                 "share of a vector instruction's head paid when it follows another without a gap"),
+        Constant("ub_beat_cycles", 1, "cycles", "measured: Huawei's Add example (half, 128 repeats an Add) takes "
+                 "12.85 us of vector time with x and y in one UB bank group and 6.95 us with y 256 B further "
+                 "(calibration.py); the bank_conflict_ub example's 1,000 float Adds of 64 repeats take 2,390 / 4,167 "
+                 "system ticks (50 MHz) without / with a read-read conflict: +1.03 cycles a repeat",
+                 "one UB bank beat of an element-wise vector instruction (a repeat without conflicts takes one)"),
         Constant("vec_barrier_drain", 16, "cycles", "pto: pipe_barrier (tilesim 910B1), only with vector work outstanding",
                  "PipeBarrier<PIPE_V>"),
         Constant("flag_latency", 1, "cycles", "pto: set_flag / wait_flag EstimateConstCycles", "SetFlag -> WaitFlag"),

@@ -39,6 +39,7 @@ SocParams ParseSoc(const py::dict& soc, const py::dict& apiCosts) {
       {"fill_rate", &s.fillRate, nullptr}, {"gm_copy_overhead", &s.gmCopyOverhead, nullptr},
       {"local_copy_overhead", &s.localCopyOverhead, nullptr}, {"gm_read_latency", &s.gmReadLatency, nullptr},
       {"cube_head", &s.cubeHead, nullptr}, {"vec_barrier_drain", &s.vecBarrierDrain, nullptr},
+      {"ub_beat_cycles", &s.ubBeatCycles, nullptr}, {"vec_head_when_busy", &s.vecHeadWhenBusy, nullptr},
       {"flag_latency", &s.flagLatency, nullptr}, {"cross_core_latency", &s.crossCoreLatency, nullptr},
       {"issue_cycles", &s.issueCycles, nullptr},
       {"scalar_local_cycles", &s.scalarLocalCycles, nullptr}, {"scalar_gm_hit_cycles", &s.scalarGmHitCycles, nullptr},
@@ -112,6 +113,10 @@ py::dict ResultDict(const ascend_glm5::perf::Result& r) {
   for (size_t i = 0; i < r.apiNames.size(); ++i)
     apis.append(py::make_tuple(r.apiNames[i], ascend_glm5::perf::PipeName(r.apiPipe[i]), r.apiBusy[i][0], r.apiBusy[i][1]));
   d["apis"] = apis;
+  py::dict bank;
+  for (size_t i = 0; i < r.apiNames.size(); ++i)
+    if (r.apiBankCycles[i] > 0) bank[py::str(r.apiNames[i])] = r.apiBankCycles[i];
+  d["bank_conflict_cycles"] = bank;
   std::vector<uint32_t> tc, pc, pa;
   std::vector<uint8_t> tp, pp, pr;
   std::vector<double> ts, te, ps, pe;

@@ -263,6 +263,7 @@ int32_t Engine::ApiIndex(const char* api, int pipe) {
     idx = static_cast<int32_t>(res_.apiNames.size());
     res_.apiNames.push_back(name);
     res_.apiBusy.push_back({0, 0});
+    res_.apiBankCycles.push_back(0);
     res_.apiPipe.push_back(static_cast<uint8_t>(pipe < 0 ? kS : pipe));
     auto ct = soc_.apiCosts.find(name);
     apiCost_.push_back(ct != soc_.apiCosts.end() ? &ct->second : &soc_.defaultVector);
@@ -508,7 +509,15 @@ void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe
   const auto op = static_cast<TraceOp>(r.op);
   if (op == TraceOp::kVector) {
     const ApiCost& k = *apiCost_[api];
-    busy = (idle ? k.head : 0) + (r.z >= 4 ? k.slope32 : k.slope16) * r.x + k.perElement * r.y;
+    double repeats = (r.z >= 4 ? k.slope32 : k.slope16) * r.x;
+    // An element-wise instruction whose operands meet in UB bank groups takes more beats than its
+    // bank-free rate (the trace's bank beats: emu/runtime/ub_banks.cpp).
+    if (r.b == 1) {
+      const double beats = soc_.ubBeatCycles * static_cast<double>(r.addr);
+      if (beats > repeats) res_.apiBankCycles[api] += beats - repeats;
+      repeats = std::max(repeats, beats);
+    }
+    busy = (idle ? k.head : soc_.vecHeadWhenBusy * k.head) + repeats + k.perElement * r.y;
     res_.vectorRepeats += r.x;
   } else if (op == TraceOp::kCube) {
     const uint32_t bits = r.a ? r.a : 16;

@@ -45,6 +45,8 @@ struct SocParams {
   double gmReadLatency = 400;                         // cycles from a GM read's last byte to its consumer
   double cubeHead = 6;
   double vecBarrierDrain = 16;
+  double vecHeadWhenBusy = 1;  // share of a vector instruction's head paid when the pipe was busy
+  double ubBeatCycles = 1;  // cycles per UB bank beat of an element-wise vector instruction
   double flagLatency = 1, crossCoreLatency = 200;
   double issueCycles = 2, scalarLocalCycles = 2, scalarGmHitCycles = 4, scalarGmMissCycles = 300;
   uint32_t scalarCacheLines = 256;  // scalar DataCache, 64-byte lines, direct mapped
@@ -86,6 +88,7 @@ struct Result {
   std::vector<CoreResult> cores;
   std::vector<std::string> apiNames;
   std::vector<std::array<double, 2>> apiBusy;  // per API: busy cycles summed over cores, instructions
+  std::vector<double> apiBankCycles;  // per API: cycles its UB bank beats took beyond its bank-free rate
   std::vector<uint8_t> apiPipe;
   std::vector<Segment> timeline;
   std::vector<PathStep> path;

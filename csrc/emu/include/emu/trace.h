@@ -22,7 +22,8 @@ namespace AscendC::emu {
 enum class TraceOp : uint8_t {
   kCopy,      // DataCopy / LoadData / Fixpipe / InitConstValue: x bytes in y bursts, z = GM pitch, addr = GM address,
               //   b = 1 for an atomic write into GM (SetAtomicAdd / Max / Min), costed as a plain write
-  kVector,    // a vector instruction: x repeats, y active elements, z element bytes
+  kVector,    // a vector instruction: x repeats, y active elements, z element bytes; b = 1: addr = the UB bank
+              //   beats of an element-wise instruction (emu/runtime/ub_banks.cpp)
   kCube,      // Mmad: x = m, y = k, z = n, a = element bits of A
   kSetFlag,   // a = source pipe, b = destination pipe, x = event id (queue events: a per-buffer token >= 8)
   kWaitFlag,  // same fields as kSetFlag
@@ -202,11 +203,12 @@ inline void TraceFlag(TraceOp op, HardEvent e, uint32_t id) {
   }
 }
 
-// A vector instruction of `repeats` repeats over `elems` active elements of `eltBytes` each.
-inline void TraceVector(const char* api, uint64_t repeats, uint64_t elems, uint32_t eltBytes) {
+// A vector instruction of `repeats` repeats over `elems` active elements of `eltBytes` each; an
+// element-wise one also gives the UB bank beats its accesses take (`bankBeats`, kept in addr with b = 1).
+inline void TraceVector(const char* api, uint64_t repeats, uint64_t elems, uint32_t eltBytes, uint64_t bankBeats = 0) {
   if (CoreTrace* t = ActiveTrace())
-    t->Push(TraceRecord{api, 0, static_cast<uint32_t>(repeats), static_cast<uint32_t>(elems), eltBytes,
-                        static_cast<uint8_t>(TraceOp::kVector), PIPE_V, 0, 0});
+    t->Push(TraceRecord{api, bankBeats, static_cast<uint32_t>(repeats), static_cast<uint32_t>(elems), eltBytes,
+                        static_cast<uint8_t>(TraceOp::kVector), PIPE_V, 0, static_cast<uint8_t>(bankBeats ? 1 : 0)});
 }
 
 // The start of the running launch's GM buffer holding p (overlapping buffers as one), 0 if none

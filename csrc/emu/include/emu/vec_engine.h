@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "tensor.h"
@@ -147,12 +148,32 @@ uint8_t* Prepare(const char* api, const char* name, const LocalTensor<T>& t, con
   return t.Data();
 }
 
+// One operand of an element-wise instruction as the UB banks see it: its UB byte address and layout.
+struct BankOperand {
+  uint32_t ubAddr;
+  Layout layout;
+};
+// The beats an element-wise instruction's UB accesses take over all its repeats, by the UB bank
+// rules of A2/A3 (emu/runtime/ub_banks.cpp); `nReads` source operands, one destination.
+uint64_t UbBankBeats(const LanePlan& p, const BankOperand* reads, uint32_t nReads, const BankOperand& write);
+
 inline void CountVector(const LanePlan& p, const char* api = "vector") {
   auto& c = Core().counters;
   c.vecCalls++;
   const uint64_t active = p.ActiveLanes();
   c.vecElemOps += active;
   TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4);
+}
+
+// An element-wise instruction: the trace also carries its UB bank beats, which the timing model
+// prices (computed only while tracing).
+inline void CountVector(const LanePlan& p, const char* api, const BankOperand* reads, uint32_t nReads,
+                        const BankOperand& write) {
+  auto& c = Core().counters;
+  c.vecCalls++;
+  const uint64_t active = p.ActiveLanes();
+  c.vecElemOps += active;
+  if (ActiveTrace()) TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4, UbBankBeats(p, reads, nReads, write));
 }
 
 template <typename T> inline T Load(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof(T)); return v; }
@@ -186,7 +207,9 @@ void UpdateLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<
   RequireVectorCore(api);
   uint8_t* d = Prepare(api, "dst", dst, p, ld);
   const uint8_t* s = Prepare(api, "src", src, p, ls);
-  CountVector(p, api);
+  const BankOperand read{src.EmuAddr(), ls};
+  const bool fill = std::strcmp(api, "Duplicate") == 0;  // its "source" is dst: it reads nothing
+  CountVector(p, api, &read, fill ? 0 : 1, BankOperand{dst.EmuAddr(), ld});
   if (Dense(p, ld) && Dense(p, ls)) {
     const uint64_t n = DenseCount(p);
     for (uint64_t i = 0; i < n; ++i) {
@@ -217,7 +240,8 @@ void BinaryLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   uint8_t* d = Prepare(api, "dst", dst, p, ld);
   const uint8_t* s0 = Prepare(api, "src0", src0, p, l0);
   const uint8_t* s1 = Prepare(api, "src1", src1, p, l1);
-  CountVector(p, api);
+  const BankOperand reads[2] = {{src0.EmuAddr(), l0}, {src1.EmuAddr(), l1}};
+  CountVector(p, api, reads, 2, BankOperand{dst.EmuAddr(), ld});
   if (Dense(p, ld) && Dense(p, l0) && Dense(p, l1)) {
     const uint64_t n = DenseCount(p);
     for (uint64_t i = 0; i < n; ++i)
