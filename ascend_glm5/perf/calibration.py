@@ -209,6 +209,7 @@ GUIDE_BANK_CASES = [
 class BankResult:
     scenario: BankScenario
     modeled_us: float  # the vector pipe's busy time
+    conflict_cycles: float  # of it, what the UB bank conflicts took (LaunchReport.bank_conflict_cycles)
 
     @property
     def ratio(self) -> float:
@@ -330,7 +331,7 @@ def run_bank(kernels: Kernels, scenarios: list[BankScenario] = BANK_SCENARIOS, s
         if not np.array_equal(z[written], expected[written]):
             raise RuntimeError(f"{s.name}: the emulated adds are wrong")
         rep = perf.replay(trace, soc, param_overrides=param_overrides)
-        out.append(BankResult(s, rep.busy("V", "AIV") / rep.clock_hz * 1e6))
+        out.append(BankResult(s, rep.busy("V", "AIV") / rep.clock_hz * 1e6, rep.bank_conflict_cycles.get("Add", 0.0)))
     return out
 
 

@@ -73,6 +73,11 @@ def test_ub_bank_conflicts_cost_what_they_cost_on_the_hardware(bank_results):
     assert len(conflicting) == 4 and len(free) == 4
     assert all(r.scenario.measured_us >= 1.45 * measured_free for r in conflicting)  # the published times
     assert min(r.modeled_us for r in conflicting) >= 1.3 * max(r.modeled_us for r in free)
+    # the report names what the conflicts took: a beat a repeat when both sources share every group
+    assert all(r.conflict_cycles == 0 for r in free)
+    for name in ("2: src0, src1 in one bank (read-read)", "3: src0, src1 in one bank group (read-read)"):
+        r = bank_results[name]
+        assert r.conflict_cycles == r.scenario.times * r.scenario.length // 64, name
 
 
 def test_ub_bank_beats_are_the_guides(tmp_path):
