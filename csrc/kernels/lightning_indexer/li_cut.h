@@ -17,7 +17,9 @@ class LiCut {
  public:
   __aicore__ inline void Init(const LightningIndexerTiling& t) { t_ = &t; }
 
-  __aicore__ inline void Carve(LiArena& arena) {
+  // `words`: 152 words the cut may use in a wide merge (which leaves the merger's header buffer unused).
+  __aicore__ inline void Carve(LiArena& arena, const AscendC::LocalTensor<int32_t>& words) {
+    words_ = words;
     qIn_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     qA_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
     qB_ = arena.Take<float>(kLiMaxWideLists * kLiQuantiles * kPairFloats);
@@ -93,6 +95,10 @@ class LiCut {
       starts[i] = i * kLiQuantiles;
     }
     const bool wide = m.count > 4;
+    // A part of a wide band merge whose lists have tails: their best last loaded quantile, in the same wait
+    // (below the threshold, no list is kept whole: CutPending).
+    const bool tailsToDecide = wide && windowLists_ > 0 && t_->tailFlagOffset > 0;
+    const bool gathered = wide && GatherListWords(m, tailsToDecide);
     if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
       for (uint32_t i = 0; i < runs; ++i) runLens[i] = WideRun(m, lists);
     } else if (m.count == m.cutLists) {
@@ -107,12 +113,13 @@ class LiCut {
     }
     LocalTensor<float> free;  // the quantile buffer not holding the merged runs
     const LocalTensor<float> src = MergeQuantileRuns(runLens, starts, runs, free);
-    if (wide)  // the lists' lengths, while the vector unit merges the quantiles
+    float bestLast = kNegInf;
+    if (gathered) {  // the lists' lengths (and best last quantile), while the vector unit merges the quantiles
+      ReadListWords(uint32_t(m.count), lens, tailsToDecide ? &bestLast : nullptr);
+    } else if (wide) {
       for (int32_t i = 0; i < m.count; ++i) lens[i] = WideLength(m, i, 0);
-    // A part of a wide band merge whose lists have tails: their best last loaded quantile, in the same wait
-    // (below the threshold, no list is kept whole: CutPending).
-    const bool tailsToDecide = wide && windowLists_ > 0 && t_->tailFlagOffset > 0;
-    const float bestLast = tailsToDecide ? BestLastLoaded(m) : kNegInf;
+      if (tailsToDecide) bestLast = BestLastLoaded(m);
+    }
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
@@ -189,6 +196,7 @@ class LiCut {
   // A chunk holds a multiple of 4 lists: its compare bits start 32-byte aligned.
   static constexpr uint32_t kWindowChunks = 4;
   static constexpr int32_t kEvWindow = 1;  // MTE2 -> V and V -> S events kEvWindow .. + kWindowChunks - 1
+  static_assert(kEvWindow + kWindowChunks <= 5, "the window's V -> S events end before kEvWords");
   __aicore__ static inline uint32_t WindowChunkLists(uint32_t count) { return AlignUp(CeilDiv(count, kWindowChunks), 4); }
 
   // The next cut merge is a part of a wide band merge whose window [skip, end) of its `count` lists
@@ -351,6 +359,50 @@ class LiCut {
   // below it (CountQuantiles counts fewer than loaded_), so each is cut inside its head (CutLength:
   // at most 16 step - 1 pairs). Read by the scalar unit while the vector unit merges the quantiles
   // (B = 1 x 32K: 40 UB reads there instead of the counts' 20 and a compare after it).
+  // A wide merge's list lengths (the second word of each list's first quantile pair) and, with `best`,
+  // its lists' last loaded quantiles' best, gathered into words_ by the vector unit ahead of the
+  // quantiles' merge: the scalar unit then reads the lengths two to a 64-bit word and the best once,
+  // not 2 x count UB reads one by one (B = 1 x 128K: 80 reads, 880 cycles on the path of phase 2).
+  // One 32-byte block of each list a lane group (a block stride of one list), the pattern keeping one
+  // word of it. False (nothing issued) when the gather's last repeat would pass the loaded lists.
+  __aicore__ inline bool GatherListWords(const LiMerge& m, bool best) {
+    using namespace AscendC;
+    const uint32_t first = uint32_t(m.src - m.cutBase), repeats = CeilDiv(uint32_t(m.count), 8u);
+    if (first + 8 * repeats > kLiMaxWideLists) return false;
+    constexpr uint32_t listWords = kLiQuantiles * kPairFloats, listBlocks = listWords * 4 / 32;
+    const GatherMaskParams everyList(uint8_t(listBlocks), uint16_t(repeats), uint16_t(8 * listBlocks), 0);
+    const LocalTensor<uint32_t> q = qIn_.ReinterpretCast<uint32_t>()[first * listWords];
+    const LocalTensor<uint32_t> pattern = words_[kPatternWords].ReinterpretCast<uint32_t>();
+    const uint32_t last = loaded_ - 1;  // the last loaded pair: word 2 (last % 4) of the list's block last / 4
+    Duplicate(pattern.ReinterpretCast<int32_t>(), int32_t(kLengthPattern), 8);
+    if (best) Duplicate(pattern[8].ReinterpretCast<int32_t>(), int32_t(kFirstWordPattern << (2 * (last % 4))), 8);
+    PipeBarrier<PIPE_V>();
+    uint64_t kept = 0;
+    GatherMask(words_.ReinterpretCast<uint32_t>(), q, pattern, false, 0, everyList, kept);
+    if (best) {
+      const LocalTensor<float> lasts = words_[kLastWords].ReinterpretCast<float>();
+      GatherMask(lasts, q[(last / 4) * 8].ReinterpretCast<float>(), pattern[8], false, 0, everyList, kept);
+      PipeBarrier<PIPE_V>();
+      WholeReduceMax(words_[kBestWord].ReinterpretCast<float>(), lasts, m.count, 1, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
+    }
+    SetFlag<HardEvent::V_S>(kEvWords);
+    return true;
+  }
+  __aicore__ inline void ReadListWords(uint32_t count, uint32_t* lens, float* best) {
+    AscendC::WaitFlag<AscendC::HardEvent::V_S>(kEvWords);
+    const AscendC::LocalTensor<uint64_t> two = words_.ReinterpretCast<uint64_t>();
+    for (uint32_t c = 0; c < count; c += 2) {  // little-endian: list c in the low word
+      const uint64_t w = two.GetValue(c / 2);
+      lens[c] = uint32_t(w);
+      if (c + 1 < count) lens[c + 1] = uint32_t(w >> 32);
+    }
+    if (best) *best = words_[kBestWord].ReinterpretCast<float>().GetValue(0);
+  }
+  static constexpr uint32_t kLastWords = 64, kPatternWords = 128, kBestWord = 144;  // words_: lengths from 0
+  static constexpr uint32_t kLengthPattern = 0x02020202u;     // word 1 of each 8-word block
+  static constexpr uint32_t kFirstWordPattern = 0x01010101u;  // word 0 of each 8-word block
+  static constexpr int32_t kEvWords = 5;                      // V -> S, after the window's events (kEvWindow ..)
+
   __aicore__ inline float BestLastLoaded(const LiMerge& m) {
     float best = kNegInf;
     for (int32_t i = 0; i < m.count; ++i) {
@@ -434,6 +486,7 @@ class LiCut {
   bool keptWhole_[4] = {false, false, false, false};  // KeptWhole
   uint32_t bandStart_[4] = {0, 0, 0, 0};  // a band merge of up to 4 lists: list i's band starts at or after pair bandStart_[i]
   AscendC::LocalTensor<float> qIn_, qA_, qB_;
+  AscendC::LocalTensor<int32_t> words_;  // GatherListWords' output and patterns (the merger's headers' buffer)
   // A band merge's window (ExpectWindow) and its compare bits (CompareWindow); windowLists_ 0: none.
   // The quantiles' compare bits sit past the window's in the same buffer (at most bestPairs <= 2,048
   // bytes of window bits: the host keeps a window within 4 x bestPairs pairs, WideBandWindow).

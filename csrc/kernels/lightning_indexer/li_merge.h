@@ -76,7 +76,7 @@ class LiMerger {
     for (uint32_t i = 0; i < 4; ++i) in_[i] = inAll_[i * pairs * kPairFloats];
     heads_ = arena.Take<int32_t>(kLiMaxWideLists * 8);
     header_ = arena.Take<int32_t>(8);
-    cut_.Carve(arena);
+    cut_.Carve(arena, heads_);  // a wide merge reads no headers: its cut gathers into their buffer
     emptyPair_ = arena.Take<float>(kRunPairs * kPairFloats);
     flagScratch_ = arena.Take<int32_t>(8);
     // the late region (EarlyBytes from here)
