@@ -280,12 +280,29 @@ def test_rows_are_grouped_by_expert_in_token_order():
     assert torch.equal(scatter[gather.long()], torch.arange(8, dtype=torch.int32))
 
 
-@pytest.mark.parametrize("tokens,id_reads", [(64, 1), (300, 2)])
-def test_init_routing_gm_traffic(tokens, id_reads):
-    # Each core reads all ids once when they fit in one UB chunk (2048 ids: the rows' scan reuses the
-    # histogram's), else twice (histogram, then rows), and all per-token scales once (into UB);
-    # every row of x is copied once per active pair (read and written), dropped rows are written as
-    # zeros; indices and scales written once.
+def _id_words_loaded(pairs: int, cores: int, chunk: int = 2048) -> int:
+    """Ids the cores copy into UB with split counts: each core the chunks holding its own pairs
+    (its histogram), then every chunk in order (the rows' scan; the chunk still in UB is not copied
+    again). Pairs are split evenly, the first cores taking one more."""
+    total = 0
+    for core in range(cores):
+        base, extra = divmod(pairs, cores)
+        begin = core * base + min(core, extra)
+        end = begin + base + (core < extra)
+        loaded = None
+        for c in [*range(begin // chunk * chunk, end, chunk), *range(0, pairs, chunk)]:
+            if c != loaded:
+                total += min(chunk, pairs - c)
+                loaded = c
+    return total
+
+
+@pytest.mark.parametrize("tokens", [64, 300])
+def test_init_routing_gm_traffic(tokens):
+    # Ids: see _id_words_loaded; all per-token scales once (into UB); each core writes its counts
+    # (8 rows of 8 words for 33 buckets) and reads every core's once; every row of x is copied once
+    # per active pair (read and written), dropped rows are written as zeros; indices and scales
+    # written once.
     g = torch.Generator().manual_seed(5)
     top_k, experts, hidden = 8, 32, 512
     ids = _ids(tokens, top_k, experts, g)
@@ -293,10 +310,11 @@ def test_init_routing_gm_traffic(tokens, id_reads):
     ops.moe_init_routing_v2(x, ids, scale=torch.rand(tokens), expert_num=experts, expert_tokens_num_type=1,
                             quant_mode=-1)
     launch = cpu_module().last_launch()
-    pairs, active = ids.numel(), int(((ids >= 0) & (ids < experts)).sum())
-    assert launch["kernel"] == "moe_init_routing_v2" and launch["cores"] == 48
-    assert launch["total"]["mte2_bytes"] == 48 * (id_reads * pairs * 4 + tokens * 4) + active * hidden
-    assert launch["total"]["mte3_bytes"] == pairs * hidden + 2 * pairs * 4 + experts * 8
+    pairs, active, cores, count_bytes = ids.numel(), int(((ids >= 0) & (ids < experts)).sum()), 48, 64 * 4
+    assert launch["kernel"] == "moe_init_routing_v2" and launch["cores"] == cores
+    assert launch["total"]["mte2_bytes"] == (4 * _id_words_loaded(pairs, cores) + cores * tokens * 4
+                                             + cores * cores * count_bytes + active * hidden)
+    assert launch["total"]["mte3_bytes"] == pairs * hidden + 2 * pairs * 4 + experts * 8 + cores * count_bytes
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])

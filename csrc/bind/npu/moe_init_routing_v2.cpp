@@ -31,14 +31,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> MoeInitRouting(const 
       static_cast<uint32_t>(countType), scale.has_value(), 2 * AiCores(x.device()));
   at::Tensor tilingDev = TilingOnDevice(tiling, x.device());
   const uint32_t blockDim = tiling.blockDim;
+  // Split counts meet here (each core's written before any core reads it: no zeroing).
+  const uint64_t workspaceBytes = ascend_glm5::host::MoeInitRoutingWorkspaceBytes(tiling);
+  at::Tensor workspace = workspaceBytes ? at::empty({static_cast<int64_t>(workspaceBytes)}, x.options().dtype(at::kByte))
+                                        : at::Tensor();
   const at::Tensor xc = x, ids = expertIdx, s = scale.value_or(at::Tensor());
   // Captured by value: every tensor the kernel touches stays allocated until the launch ran.
   LaunchOnCurrentStream("ascend_glm5_moe_init_routing_v2",
-                        [blockDim, xc, ids, s, expandedX, rowIdx, expertTokens, expandedScale, tilingDev](void* stream) {
+                        [blockDim, xc, ids, s, expandedX, rowIdx, expertTokens, expandedScale, workspace, tilingDev](void* stream) {
                           return ascend_glm5::host::MoeInitRoutingNpu(
                               stream, blockDim, xc.data_ptr(), ids.data_ptr(), DataPtrOrNull(s), expandedX.data_ptr(),
                               rowIdx.data_ptr(), expertTokens.data_ptr(), expandedScale.data_ptr(),
-                              tilingDev.data_ptr());
+                              DataPtrOrNull(workspace), tilingDev.data_ptr());
                         });
   return {expandedX, rowIdx, expertTokens, expandedScale};
 }

@@ -1,3 +1,5 @@
+#include <vector>
+
 #include "../cpu_launch.h"
 #include "moe_init_routing_v2_host.h"
 
@@ -15,11 +17,14 @@ void MoeInitRoutingCpu(const void* x, const int32_t* expertIdx, const float* sca
                                                           countType, scale != nullptr, AscendC::emu::Soc().aivNum);
   if (t.pairs == 0) return;
   const uint64_t tokens = t.pairs / t.topK;
+  std::vector<uint8_t> workspace(MoeInitRoutingWorkspaceBytes(t));
+  if (!workspace.empty()) AscendC::emu::PoisonGm(workspace.data(), workspace.size());  // not zeroed on the NPU
+  uint8_t* ws = workspace.empty() ? nullptr : workspace.data();
   AscendC::emu::Launch(
       "moe_init_routing_v2", AscendC::KernelMode::AIV_MODE, t.blockDim,
       [&] {
         moe_init_routing_v2(GmArg(x), GmArg(expertIdx), GmArg(scale), GmArg(expandedX), GmArg(expandedRowIdx),
-                            GmArg(expertTokens), GmArg(expandedScale), nullptr, GmArg(&t));
+                            GmArg(expertTokens), GmArg(expandedScale), GmArg(ws), GmArg(&t));
       },
       {{x, tokens * t.rowBytes},
        {expertIdx, t.pairs * 4ull},
@@ -28,6 +33,7 @@ void MoeInitRoutingCpu(const void* x, const int32_t* expertIdx, const float* sca
        {expandedRowIdx, t.pairs * 4ull},
        {expertTokens, t.experts * 8ull},
        {expandedScale, scale ? t.pairs * 4ull : 0},
+       {ws, workspace.size()},
        {&t, sizeof(t)}});
 }
 

@@ -12,6 +12,9 @@ MoeInitRoutingTiling MakeMoeInitRoutingTiling(uint64_t pairs, uint32_t topK, uin
                                               uint32_t experts, uint32_t rowIdxType, uint32_t countType,
                                               bool hasScale, uint32_t aivCores);
 
+// GM workspace the launch needs (split counts: one core's counts per core, each written before read).
+uint64_t MoeInitRoutingWorkspaceBytes(const MoeInitRoutingTiling& t);
+
 // x [pairs / topK, rowBytes] (any element type, copied as bytes), expertIdx int32 [pairs], scale fp32
 // [pairs / topK] or null; outputs expandedX [pairs, rowBytes], expandedRowIdx int32 [pairs],
 // expertTokens int64 [experts], expandedScale fp32 [pairs] (written only with a scale).
@@ -23,6 +26,7 @@ void MoeInitRoutingCpu(const void* x, const int32_t* expertIdx, const float* sca
 // NPU: enqueue on `stream` (an aclrtStream); only in builds with CANN. Returns the aclrtlaunch
 // status (0: launched).
 uint32_t MoeInitRoutingNpu(void* stream, uint32_t blockDim, void* x, void* expertIdx, void* scale, void* expandedX,
-                           void* expandedRowIdx, void* expertTokens, void* expandedScale, void* tilingOnDevice);
+                           void* expandedRowIdx, void* expertTokens, void* expandedScale, void* workspace,
+                           void* tilingOnDevice);
 
 }  // namespace ascend_glm5::host

@@ -5,9 +5,10 @@
 namespace ascend_glm5::host {
 
 uint32_t MoeInitRoutingNpu(void* stream, uint32_t blockDim, void* x, void* expertIdx, void* scale, void* expandedX,
-                           void* expandedRowIdx, void* expertTokens, void* expandedScale, void* tilingOnDevice) {
+                           void* expandedRowIdx, void* expertTokens, void* expandedScale, void* workspace,
+                           void* tilingOnDevice) {
   return ACLRT_LAUNCH_KERNEL(moe_init_routing_v2)(blockDim, stream, x, expertIdx, scale, expandedX, expandedRowIdx,
-                                                  expertTokens, expandedScale, nullptr, tilingOnDevice);
+                                                  expertTokens, expandedScale, workspace, tilingOnDevice);
 }
 
 }  // namespace ascend_glm5::host

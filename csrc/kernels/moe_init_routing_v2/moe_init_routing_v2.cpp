@@ -1,12 +1,14 @@
 // MoE routing (torch_npu npu_moe_init_routing_v2, dropless, unquantized): sort the P = T*K
 // (token, slot) pairs by expert, count tokens per expert, gather the rows of x (and their scales).
 //
-// A counting sort with no cross-core synchronisation: every vector core scans all expert ids
-// twice (scalar work; the ids are 4P bytes, read two per scalar read; loaded once when they fit
-// in one UB chunk): once for the histogram and
-// thus every expert's first row, once more to give rows to the pairs of the experts whose rows fall
+// A counting sort: the per-expert histogram (and thus every expert's first row), then a second
+// scan of all expert ids (the ids are 4P bytes, read two per scalar read; loaded once when they fit
+// in one UB chunk) to give rows to the pairs of the experts whose rows fall
 // into the core's own contiguous range of rows (pairs of one expert keep pair order, so the result
-// is the stable sort), and to the core's own contiguous range of pairs. So each output is written
+// is the stable sort), and to the core's own contiguous range of pairs. With the ids in UB each core
+// counts only its own pairs; the cores' counts meet in the GM workspace after SyncAll and every
+// core sums them by vector (those of the cores before it: its counts before its first pair). With
+// a few ids (read from GM) every core counts all pairs instead, with no cross-core sync. So each output is written
 // contiguously by exactly one core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
 // (one row copy through UB each) and their scales. Core 0 writes the per-expert counts. Pairs
 // whose expert is outside [start, end) are dropped: they sort after all active pairs, their rows
@@ -22,7 +24,8 @@ namespace ascend_glm5 {
 class MoeInitRoutingKernel {
  public:
   __aicore__ inline void Init(GM_ADDR x, GM_ADDR expertIdx, GM_ADDR scale, GM_ADDR expandedX, GM_ADDR expandedRowIdx,
-                              GM_ADDR expertTokens, GM_ADDR expandedScale, const MoeInitRoutingTiling& t) {
+                              GM_ADDR expertTokens, GM_ADDR expandedScale, GM_ADDR workspace,
+                              const MoeInitRoutingTiling& t) {
     t_ = t;
     SplitEvenly(t.pairs, t.blockDim, GetBlockIdx(), begin_, end_);
     const uint64_t tokens = t.pairs / t.topK;
@@ -33,6 +36,8 @@ class MoeInitRoutingKernel {
     rowIdx_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(expandedRowIdx), t.pairs);
     tokensOut_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(expertTokens), t.experts);
     expandedScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(expandedScale), t.pairs);
+    if (t.splitCounts) allCounts_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace),
+                                                  uint64_t(t.blockDim) * MoeRoutingCountWords(t.experts));
 
     rowChunk_ = t.rowBytes < kMoeRoutingRowChunk ? t.rowBytes : kMoeRoutingRowChunk;
     rowBuf_ = AlignUp(rowChunk_, 32);
@@ -55,12 +60,14 @@ class MoeInitRoutingKernel {
     // Core 0: the Gather offsets of expert_tokens (and their scratch), computed while the ids load.
     const uint32_t offsetBytes = GetBlockIdx() == 0 ? 2 * AlignUp(t.experts, 8) * sizeof(int32_t) : 0;
     if (offsetBytes) pipe_.InitBuffer(offsetBuf_, offsetBytes);
+    const uint32_t splitBytes = t.splitCounts ? t.blockDim * 8 * ng_ * sizeof(int32_t) : 0;  // every core's counts
+    if (splitBytes) pipe_.InitBuffer(splitBuf_, splitBytes);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
     pipe_.InitBuffer(countBuf_, countWords * sizeof(int32_t) + scaleBytes);
     pipe_.InitBuffer(rangeBuf_, rangeBytes);  // pair of row, row of pair, scales
     // Copy slots (one event id each) in the UB left, and a zero row.
     const uint32_t fixed = kMoeRoutingIdChunk * sizeof(int32_t) + countWords * sizeof(int32_t) + scaleBytes +
-                           rangeBytes + rowBuf_ + offsetBytes + pickBytes;
+                           rangeBytes + rowBuf_ + offsetBytes + pickBytes + splitBytes;
     const uint32_t fit = (kMoeRoutingUbBytes - fixed) / rowBuf_;
     slots_ = fit < kMoeRoutingMaxCopySlots ? fit : kMoeRoutingMaxCopySlots;
     pipe_.InitBuffer(copyBuf_, (slots_ + 1) * rowBuf_);
@@ -88,7 +95,7 @@ class MoeInitRoutingKernel {
   }
 
   __aicore__ inline void Process() {
-    if (begin_ >= end_ && GetBlockIdx() != 0) return;
+    if (begin_ >= end_ && GetBlockIdx() != 0 && !t_.splitCounts) return;  // split counts: SyncAll needs every core
     if (scalesInUb_ && begin_ < end_) {  // the first id load's MTE2 -> S wait covers this copy
       DataCopyPad(scaleUb_, scale_, DataCopyExtParams(1, t_.pairs / t_.topK * sizeof(float), 0, 0, 0),
                   DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
@@ -100,8 +107,8 @@ class MoeInitRoutingKernel {
       SetFlag<HardEvent::MTE2_MTE3>(0);
     }
     Histogram();
-    if (begin_ >= end_) {  // core 0 without pairs (P = 0)
-      WriteExpertTokens();
+    if (begin_ >= end_) {  // a core without pairs (core 0: P = 0)
+      if (GetBlockIdx() == 0) WriteExpertTokens();
       return;
     }
     SetFlag<HardEvent::V_MTE3>(0);  // the zero row is written
@@ -170,6 +177,9 @@ class MoeInitRoutingKernel {
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
     }
+    CountOne(id);
+  }
+  __aicore__ inline void CountOne(int32_t id) {
     const uint32_t at = Pos(Bucket(id));
     counts_.SetValue(at, counts_.GetValue(at) + 1);
   }
@@ -183,6 +193,16 @@ class MoeInitRoutingKernel {
     // the first ids load.
     if (begin_ < end_) Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(rowBuf_ / 2));
     if (GetBlockIdx() == 0 && idsInGm_) ExpertOffsets();  // a few pairs: core 0's scans are short
+    if (t_.splitCounts) {
+      CountOwnPairs();
+      SumCoreCounts();
+    } else {
+      CountAllPairs();
+    }
+    RunningSums();
+    activeRows_ = static_cast<uint32_t>(FirstRow(t_.experts));
+  }
+  __aicore__ inline void CountAllPairs() {
     for (uint32_t c = 0; c < t_.pairs; c += kMoeRoutingIdChunk) {
       const uint32_t n = LoadIds(c);
       for (uint32_t i = 0; i < n; i += 2) {
@@ -192,9 +212,55 @@ class MoeInitRoutingKernel {
         if (i + 1 < n) CountId(c + i + 1, second);
       }
     }
-    RunningSums();
-    activeRows_ = static_cast<uint32_t>(FirstRow(t_.experts));
   }
+  // counts_ = pairs per bucket among the core's pairs [begin_, end_) only.
+  __aicore__ inline void CountOwnPairs() {
+    for (uint32_t c = uint32_t(begin_) / kMoeRoutingIdChunk * kMoeRoutingIdChunk; c < end_; c += kMoeRoutingIdChunk) {
+      const uint32_t n = LoadIds(c);
+      const uint32_t lo = begin_ > c ? uint32_t(begin_) - c : 0, hi = end_ < c + n ? uint32_t(end_) - c : n;
+      for (uint32_t i = lo & ~1u; i < hi; i += 2) {  // even i: two ids per read
+        int32_t first = 0, second = 0;
+        ReadIds(i, n, first, second);
+        if (i >= lo) CountOne(first);
+        if (i + 1 < hi) CountOne(second);
+      }
+    }
+  }
+  // Every core's counts through the GM workspace (SyncAll: all written), loaded in one copy; the
+  // cores before this one (its counts before its first pair: seen_) and the rest are each summed by
+  // halving adds (the upper half of the rows onto the lower, one Add a step), then counts_ = both.
+  __aicore__ inline void SumCoreCounts() {
+    const uint32_t words = 8 * ng_, cores = t_.blockDim, me = GetBlockIdx();
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    DataCopyPad(allCounts_[uint64_t(me) * words], counts_, DataCopyExtParams(1, words * sizeof(int32_t), 0, 0, 0));
+    SyncAll();
+    const LocalTensor<int32_t> all = splitBuf_.Get<int32_t>();
+    DataCopyPad(all, allCounts_, DataCopyExtParams(1, cores * words * sizeof(int32_t), 0, 0, 0),
+                DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    for (uint32_t before = me, after = cores - me; before > 1 || after > 1;) {
+      before = HalveRows(all, 0, before, words);
+      after = HalveRows(all, me, after, words);
+      PipeBarrier<PIPE_V>();
+    }
+    if (me > 0) {
+      Adds(seen_, all, int32_t(0), int32_t(words));
+      Add(counts_, all, all[me * words], int32_t(words));
+    } else {
+      Duplicate(seen_, int32_t(0), int32_t(words));
+      Adds(counts_, all, int32_t(0), int32_t(words));
+    }
+    PipeBarrier<PIPE_V>();  // RunningSums reads counts_
+  }
+  // Rows [first, first + rows) of `words` each: the upper half added onto the lower; returns the rows left.
+  __aicore__ inline uint32_t HalveRows(const LocalTensor<int32_t>& all, uint32_t first, uint32_t rows, uint32_t words) {
+    const uint32_t half = rows / 2;
+    if (half) Add(all[first * words], all[first * words], all[(first + rows - half) * words], int32_t(half * words));
+    return rows - half;
+  }
+
   // Sums within each group by vector, in three steps of four independent row adds (at span s, a
   // row with bit s set adds the last row of the block of s rows before it), then the groups' starts
   // by the scalar unit (two groups per 64-bit access; the even group in the low half).
@@ -433,13 +499,13 @@ class MoeInitRoutingKernel {
   uint32_t ng_ = 0;                           // columns of the transposed bucket table (groups, rounded up)
   bool scalesInUb_ = false, oneRow_ = false, oneRowReady_ = false, idsInGm_ = false, vectorPick_ = false;
   TPipe pipe_;
-  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_, offsetBuf_, pickBuf_;
+  TBuf<TPosition::VECCALC> idBuf_, countBuf_, rangeBuf_, copyBuf_, offsetBuf_, pickBuf_, splitBuf_;
   LocalTensor<int32_t> counts_, rowSums_, groupStart_, nextRow_, seen_, pairOfRow_, rowOfPair_, chunkIndex_, picked_;
   LocalTensor<uint8_t> atLeast_, below_;
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
-  GlobalTensor<int32_t> ids_, rowIdx_;
+  GlobalTensor<int32_t> ids_, rowIdx_, allCounts_;
   GlobalTensor<int64_t> tokensOut_;
   GlobalTensor<float> scale_, expandedScale_;
 };
@@ -450,10 +516,11 @@ extern "C" __global__ __aicore__ void moe_init_routing_v2(GM_ADDR x, GM_ADDR exp
                                                           GM_ADDR expandedX, GM_ADDR expandedRowIdx,
                                                           GM_ADDR expertTokens, GM_ADDR expandedScale,
                                                           GM_ADDR workspace, GM_ADDR tiling) {
-  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_AIV_ONLY);
+  // MIX_AIV_1_0: vector cores only, as AIV_ONLY, with the inter-core sync hardware (SyncAll) on.
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIV_1_0);
   ascend_glm5::MoeInitRoutingTiling t;
   ascend_glm5::LoadTiling(t, tiling);
   ascend_glm5::MoeInitRoutingKernel op;
-  op.Init(x, expertIdx, scale, expandedX, expandedRowIdx, expertTokens, expandedScale, t);
+  op.Init(x, expertIdx, scale, expandedX, expandedRowIdx, expertTokens, expandedScale, workspace, t);
   op.Process();
 }

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "../common/host_device.h"
+
 namespace ascend_glm5 {
 
 struct MoeInitRoutingTiling {
@@ -15,7 +17,7 @@ struct MoeInitRoutingTiling {
   uint32_t countType;    // 0: cumulative counts, 1: counts
   uint32_t hasScale;     // 1 if the per-token scale [T] is gathered too
   uint32_t blockDim;     // vector cores used
-  uint32_t reserved;
+  uint32_t splitCounts;  // 1: each core counts its own pairs, the counts meet in the GM workspace (SyncAll)
 };
 
 constexpr uint32_t kMoeRoutingMaxExperts = 4096;  // about four int32 per expert stay in UB
@@ -26,5 +28,12 @@ constexpr uint32_t kMoeRoutingScaleWords = 4096;  // per-token scales kept in UB
 constexpr uint32_t kMoeRoutingMaxCopySlots = 8;   // row copies in flight (event ids 0-7)
 constexpr uint32_t kMoeRoutingGmIds = 16;         // up to this many ids are read from GM by the scalar unit
 constexpr uint32_t kMoeRoutingUbBytes = 184 * 1024;  // UB the kernel's buffers may take
+constexpr uint32_t kMoeRoutingSplitUbBytes = 64 * 1024;  // UB for every core's counts when they are split
+
+// int32 words of one core's per-bucket counts (E + 1 buckets: the dropped pairs' last), laid out
+// transposed in 8 rows of one word per group of 8 buckets, the groups rounded up to 8 (32-byte rows).
+__aicore__ inline constexpr uint32_t MoeRoutingCountWords(uint32_t experts) {
+  return 8 * AlignUp(CeilDiv(experts + 1, 8), 8);
+}
 
 }  // namespace ascend_glm5
