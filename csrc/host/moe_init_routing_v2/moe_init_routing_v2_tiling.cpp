@@ -28,13 +28,13 @@ MoeInitRoutingTiling MakeMoeInitRoutingTiling(uint64_t pairs, uint32_t topK, uin
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(pairs, aivCores)));
   // Ids through UB (more than the few read from GM) and every core's counts within the UB share:
   // each core counts only its pairs instead of all of them.
-  const uint64_t allCounts = uint64_t(t.blockDim) * MoeRoutingCountWords(experts) * sizeof(int32_t);
+  const uint64_t allCounts = uint64_t(t.blockDim) * MoeRoutingCountWords(experts) * MoeRoutingSplitCountBytes(t.pairs);
   t.splitCounts = t.blockDim > 1 && pairs > kMoeRoutingGmIds && allCounts <= kMoeRoutingSplitUbBytes ? 1 : 0;
   return t;
 }
 
 uint64_t MoeInitRoutingWorkspaceBytes(const MoeInitRoutingTiling& t) {
-  return t.splitCounts ? uint64_t(t.blockDim) * MoeRoutingCountWords(t.experts) * sizeof(int32_t) : 0;
+  return t.splitCounts ? MoeRoutingSplitBytes(t.pairs, t.experts, t.blockDim) : 0;
 }
 
 }  // namespace ascend_glm5::host

@@ -36,8 +36,7 @@ class MoeInitRoutingKernel {
     rowIdx_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(expandedRowIdx), t.pairs);
     tokensOut_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(expertTokens), t.experts);
     expandedScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(expandedScale), t.pairs);
-    if (t.splitCounts) allCounts_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace),
-                                                  uint64_t(t.blockDim) * MoeRoutingCountWords(t.experts));
+    workspace_ = workspace;
 
     rowChunk_ = t.rowBytes < kMoeRoutingRowChunk ? t.rowBytes : kMoeRoutingRowChunk;
     rowBuf_ = AlignUp(rowChunk_, 32);
@@ -60,7 +59,10 @@ class MoeInitRoutingKernel {
     // Core 0: the Gather offsets of expert_tokens (and their scratch), computed while the ids load.
     const uint32_t offsetBytes = GetBlockIdx() == 0 ? 2 * AlignUp(t.experts, 8) * sizeof(int32_t) : 0;
     if (offsetBytes) pipe_.InitBuffer(offsetBuf_, offsetBytes);
-    const uint32_t splitBytes = t.splitCounts ? t.blockDim * 8 * ng_ * sizeof(int32_t) : 0;  // every core's counts
+    // Split counts: every core's counts, int16 ones widened through two fp32 tables.
+    const uint32_t splitBytes = !t.splitCounts ? 0
+                                : MoeRoutingSplitBytes(t.pairs, t.experts, t.blockDim) +
+                                      (MoeRoutingSplitCountBytes(t.pairs) == 2 ? 2 * 8 * ng_ * sizeof(float) : 0);
     if (splitBytes) pipe_.InitBuffer(splitBuf_, splitBytes);
     pipe_.InitBuffer(idBuf_, kMoeRoutingIdChunk * sizeof(int32_t));
     pipe_.InitBuffer(countBuf_, countWords * sizeof(int32_t) + scaleBytes);
@@ -177,25 +179,31 @@ class MoeInitRoutingKernel {
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
     }
-    CountOne(id);
+    CountOne(counts_, id);
   }
-  __aicore__ inline void CountOne(int32_t id) {
+  template <typename X>
+  __aicore__ inline void CountOne(const LocalTensor<X>& table, int32_t id) {
     const uint32_t at = Pos(Bucket(id));
-    counts_.SetValue(at, counts_.GetValue(at) + 1);
+    table.SetValue(at, static_cast<X>(table.GetValue(at) + 1));
   }
 
   // Pairs per bucket (counts_), then the running sums.
   __aicore__ inline void Histogram() {
     Duplicate(counts_, int32_t(0), static_cast<int32_t>(8 * ng_));
+    const uint32_t countBytes = MoeRoutingSplitCountBytes(t_.pairs);
+    if (t_.splitCounts)  // this core's counts, in its own place among every core's
+      Duplicate(splitBuf_.GetWithOffset<int16_t>(4 * ng_ * countBytes, GetBlockIdx() * 8 * ng_ * countBytes),
+                int16_t(0), static_cast<int32_t>(4 * ng_ * countBytes));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     // The zero row for dropped pairs (int16 lanes: Duplicate takes 16/32-bit elements), written while
     // the first ids load.
     if (begin_ < end_) Duplicate(zeroRow_.ReinterpretCast<int16_t>(), int16_t(0), static_cast<int32_t>(rowBuf_ / 2));
     if (GetBlockIdx() == 0 && idsInGm_) ExpertOffsets();  // a few pairs: core 0's scans are short
-    if (t_.splitCounts) {
-      CountOwnPairs();
-      SumCoreCounts();
+    if (t_.splitCounts && countBytes == 2) {
+      SplitCounts<int16_t>();
+    } else if (t_.splitCounts) {
+      SplitCounts<int32_t>();
     } else {
       CountAllPairs();
     }
@@ -213,31 +221,24 @@ class MoeInitRoutingKernel {
       }
     }
   }
-  // counts_ = pairs per bucket among the core's pairs [begin_, end_) only.
-  __aicore__ inline void CountOwnPairs() {
-    for (uint32_t c = uint32_t(begin_) / kMoeRoutingIdChunk * kMoeRoutingIdChunk; c < end_; c += kMoeRoutingIdChunk) {
-      const uint32_t n = LoadIds(c);
-      const uint32_t lo = begin_ > c ? uint32_t(begin_) - c : 0, hi = end_ < c + n ? uint32_t(end_) - c : n;
-      for (uint32_t i = lo & ~1u; i < hi; i += 2) {  // even i: two ids per read
-        int32_t first = 0, second = 0;
-        ReadIds(i, n, first, second);
-        if (i >= lo) CountOne(first);
-        if (i + 1 < hi) CountOne(second);
-      }
-    }
-  }
-  // Every core's counts through the GM workspace (SyncAll: all written), loaded in one copy; the
-  // cores before this one (its counts before its first pair: seen_) and the rest are each summed by
-  // halving adds (the upper half of the rows onto the lower, one Add a step), then counts_ = both.
-  __aicore__ inline void SumCoreCounts() {
+  // Each core counts only its own pairs [begin_, end_) (into its place in splitBuf_, X: int16 or
+  // int32), then every core's counts meet through the GM workspace (SyncAll: all written) and are
+  // loaded in one copy; the cores before this one (its counts before its first pair: seen_) and the
+  // rest are each summed by halving adds (the upper half of the rows onto the lower, one Add a
+  // step); their sum is counts_.
+  template <typename X>
+  __aicore__ inline void SplitCounts() {
     const uint32_t words = 8 * ng_, cores = t_.blockDim, me = GetBlockIdx();
+    const LocalTensor<X> all = splitBuf_.GetWithOffset<X>(cores * words, 0);
+    CountOwnPairs(all[me * words]);
+    GlobalTensor<X> allGm;
+    allGm.SetGlobalBuffer(reinterpret_cast<__gm__ X*>(workspace_), uint64_t(cores) * words);
     SetFlag<HardEvent::S_MTE3>(0);
     WaitFlag<HardEvent::S_MTE3>(0);
-    DataCopyPad(allCounts_[uint64_t(me) * words], counts_, DataCopyExtParams(1, words * sizeof(int32_t), 0, 0, 0));
+    DataCopyPad(allGm[uint64_t(me) * words], all[me * words], DataCopyExtParams(1, words * sizeof(X), 0, 0, 0));
     SyncAll();
-    const LocalTensor<int32_t> all = splitBuf_.Get<int32_t>();
-    DataCopyPad(all, allCounts_, DataCopyExtParams(1, cores * words * sizeof(int32_t), 0, 0, 0),
-                DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    DataCopyPad(all, allGm, DataCopyExtParams(1, cores * words * sizeof(X), 0, 0, 0),
+                DataCopyPadExtParams<X>(false, 0, 0, 0));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     for (uint32_t before = me, after = cores - me; before > 1 || after > 1;) {
@@ -246,19 +247,46 @@ class MoeInitRoutingKernel {
       PipeBarrier<PIPE_V>();
     }
     if (me > 0) {
-      Adds(seen_, all, int32_t(0), int32_t(words));
-      Add(counts_, all, all[me * words], int32_t(words));
+      Add(all[me * words], all[me * words], all, int32_t(words));
+      Widen(seen_, all, 0);
     } else {
       Duplicate(seen_, int32_t(0), int32_t(words));
-      Adds(counts_, all, int32_t(0), int32_t(words));
     }
+    PipeBarrier<PIPE_V>();
+    Widen(counts_, all[me * words], 1);
     PipeBarrier<PIPE_V>();  // RunningSums reads counts_
   }
+  template <typename X>
+  __aicore__ inline void CountOwnPairs(const LocalTensor<X>& own) {
+    for (uint32_t c = uint32_t(begin_) / kMoeRoutingIdChunk * kMoeRoutingIdChunk; c < end_; c += kMoeRoutingIdChunk) {
+      const uint32_t n = LoadIds(c);
+      const uint32_t lo = begin_ > c ? uint32_t(begin_) - c : 0, hi = end_ < c + n ? uint32_t(end_) - c : n;
+      for (uint32_t i = lo & ~1u; i < hi; i += 2) {  // even i: two ids per read
+        int32_t first = 0, second = 0;
+        ReadIds(i, n, first, second);
+        if (i >= lo) CountOne(own, first);
+        if (i + 1 < hi) CountOne(own, second);
+      }
+    }
+  }
   // Rows [first, first + rows) of `words` each: the upper half added onto the lower; returns the rows left.
-  __aicore__ inline uint32_t HalveRows(const LocalTensor<int32_t>& all, uint32_t first, uint32_t rows, uint32_t words) {
+  template <typename X>
+  __aicore__ inline uint32_t HalveRows(const LocalTensor<X>& all, uint32_t first, uint32_t rows, uint32_t words) {
     const uint32_t half = rows / 2;
     if (half) Add(all[first * words], all[first * words], all[(first + rows - half) * words], int32_t(half * words));
     return rows - half;
+  }
+  // Summed counts into an int32 table: int32 copied; int16 through fp32 table `table` (0 or 1) after
+  // the two tables of every core's counts (exact: the sums are below 2^15).
+  __aicore__ inline void Widen(const LocalTensor<int32_t>& dst, const LocalTensor<int32_t>& src, uint32_t) {
+    Adds(dst, src, int32_t(0), int32_t(8 * ng_));
+  }
+  __aicore__ inline void Widen(const LocalTensor<int32_t>& dst, const LocalTensor<int16_t>& src, uint32_t table) {
+    const uint32_t words = 8 * ng_;
+    const LocalTensor<float> wide = splitBuf_.GetWithOffset<float>(words, t_.blockDim * words * 2 + table * words * 4);
+    Cast(wide, src, RoundMode::CAST_NONE, words);
+    PipeBarrier<PIPE_V>();
+    Cast(dst, wide, RoundMode::CAST_RINT, words);
   }
 
   // Sums within each group by vector, in three steps of four independent row adds (at span s, a
@@ -505,7 +533,8 @@ class MoeInitRoutingKernel {
   LocalTensor<float> rowScale_, scaleUb_;
   LocalTensor<int8_t> zeroRow_;
   GlobalTensor<int8_t> x_, expandedX_;
-  GlobalTensor<int32_t> ids_, rowIdx_, allCounts_;
+  GlobalTensor<int32_t> ids_, rowIdx_;
+  GM_ADDR workspace_ = nullptr;  // split counts: every core's
   GlobalTensor<int64_t> tokensOut_;
   GlobalTensor<float> scale_, expandedScale_;
 };

@@ -35,5 +35,11 @@ constexpr uint32_t kMoeRoutingSplitUbBytes = 64 * 1024;  // UB for every core's 
 __aicore__ inline constexpr uint32_t MoeRoutingCountWords(uint32_t experts) {
   return 8 * AlignUp(CeilDiv(experts + 1, 8), 8);
 }
+// Bytes of one count exchanged between the cores (split counts): int16 holds every sum below 2^15 pairs.
+__aicore__ inline constexpr uint32_t MoeRoutingSplitCountBytes(uint32_t pairs) { return pairs < 32768 ? 2 : 4; }
+// GM workspace (and UB) for every core's counts.
+__aicore__ inline constexpr uint32_t MoeRoutingSplitBytes(uint32_t pairs, uint32_t experts, uint32_t cores) {
+  return cores * MoeRoutingCountWords(experts) * MoeRoutingSplitCountBytes(pairs);
+}
 
 }  // namespace ascend_glm5
