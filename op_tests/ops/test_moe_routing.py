@@ -186,6 +186,38 @@ def test_init_routing_window_pairs_picked_by_vector(cores):
                 _init_both(x, ids, scale, experts, rng, row_idx_type, row_idx_type)
 
 
+# Split counts (more than 16 ids): each core counts only its own pairs, the counts meet in the GM
+# workspace after SyncAll and each core sums those of the cores before it (its counts before its
+# first pair) and the rest by vector, as int16 below 2^15 pairs, else int32. Cases: pairs not a
+# multiple of the cores (65 over 48, 2100 over 2 spanning two id chunks), every pair one expert's
+# (exactly 2^15 - 1 pairs: the largest int16 sum; 2^15: int32), the first half of the tokens
+# dropped (cores counting only dropped pairs), int32 counts with random ids.
+@pytest.mark.parametrize("cores,tokens,top_k,experts,ids_are", [
+    (24, 13, 5, 40, "random"), (1, 300, 7, 33, "random"), (24, 40, 8, 256, "one expert"),
+    (24, 60, 8, 64, "half dropped"), (24, 4681, 7, 16, "one expert"), (24, 4096, 8, 16, "one expert"),
+    (24, 4100, 8, 16, "random"),
+])
+def test_init_routing_split_counts(cores, tokens, top_k, experts, ids_are):
+    g = torch.Generator().manual_seed(tokens + top_k)
+    ids = torch.randint(-1, experts + 1, (tokens, top_k), generator=g).to(torch.int32)
+    if ids_are == "one expert":
+        ids.fill_(experts // 2)
+    elif ids_are == "half dropped":
+        ids[: tokens // 2] = -1
+    x = torch.randint(-100, 100, (tokens, 3), dtype=torch.int8, generator=g)
+    scale = torch.rand(tokens, generator=g)
+    with ai_cores(cores):
+        for rng in ([], [1, experts - 1]):
+            _init_both(x, ids, scale, experts, rng, 0, 1)
+        _init_both(x, ids, None, experts, [], 1, 0)
+    # Which counts were exchanged: each vector core wrote its table of counts (8 rows of a multiple
+    # of 8), each count 2 or 4 bytes.
+    launch = cpu_module().last_launch()
+    pairs, words = ids.numel(), 8 * (-(-(experts + 1) // 64) * 8)
+    outputs = pairs * 3 + pairs * 4 + experts * 8
+    assert launch["total"]["mte3_bytes"] == outputs + 2 * cores * words * (2 if pairs < 2**15 else 4)
+
+
 # Per-expert counts and running sums: the kernel keeps them in groups of 8 experts (the dropped
 # pairs' bucket after the last): one group exactly (E = 7), a group of one past it (E = 8), an odd
 # number of groups (E = 40: 6 groups, and 5 with a range), GLM-5's 256, the most allowed (4096);
@@ -300,8 +332,7 @@ def _id_words_loaded(pairs: int, cores: int, chunk: int = 2048) -> int:
 @pytest.mark.parametrize("tokens", [64, 300])
 def test_init_routing_gm_traffic(tokens):
     # Ids: see _id_words_loaded; all per-token scales once (into UB); each core writes its counts
-    # (8 rows of 8 buckets' counts for 33 buckets, int16 below 2^15 pairs) and reads every core's
-    # once; every row of x is copied once per active pair (read and written), dropped rows are
+    # (33 buckets in 8 rows of 8, int16 below 2^15 pairs) and reads every core's once; every row of x is copied once per active pair (read and written), dropped rows are
     # written as zeros; indices and scales written once.
     g = torch.Generator().manual_seed(5)
     top_k, experts, hidden = 8, 32, 512

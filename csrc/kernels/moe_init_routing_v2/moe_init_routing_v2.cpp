@@ -5,10 +5,11 @@
 // scan of all expert ids (the ids are 4P bytes, read two per scalar read; loaded once when they fit
 // in one UB chunk) to give rows to the pairs of the experts whose rows fall
 // into the core's own contiguous range of rows (pairs of one expert keep pair order, so the result
-// is the stable sort), and to the core's own contiguous range of pairs. With the ids in UB each core
-// counts only its own pairs; the cores' counts meet in the GM workspace after SyncAll and every
-// core sums them by vector (those of the cores before it: its counts before its first pair). With
-// a few ids (read from GM) every core counts all pairs instead, with no cross-core sync. So each output is written
+// is the stable sort), and to the core's own contiguous range of pairs. With the ids in UB (tiling
+// splitCounts) each core counts only its own pairs; the cores' counts meet in the GM workspace
+// after SyncAll and every core sums them by vector (those of the cores before it: its counts
+// before its first pair). With a few ids (read from GM) every core counts all pairs instead, with
+// no cross-core sync. So each output is written
 // contiguously by exactly one core: the pair -> row map (gather form), the row -> pair map (scatter form), the gathered rows
 // (one row copy through UB each) and their scales. Core 0 writes the per-expert counts. Pairs
 // whose expert is outside [start, end) are dropped: they sort after all active pairs, their rows
