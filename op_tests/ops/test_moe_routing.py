@@ -186,14 +186,14 @@ def test_init_routing_window_pairs_picked_by_vector(cores):
                 _init_both(x, ids, scale, experts, rng, row_idx_type, row_idx_type)
 
 
-# Split counts (more than 16 ids): each core counts only its own pairs, the counts meet in the GM
+# Split counts (64 pairs or more): each core counts only its own pairs, the counts meet in the GM
 # workspace after SyncAll and each core sums those of the cores before it (its counts before its
 # first pair) and the rest by vector, as int16 below 2^15 pairs, else int32. Cases: pairs not a
 # multiple of the cores (65 over 48, 2100 over 2 spanning two id chunks), every pair one expert's
 # (exactly 2^15 - 1 pairs: the largest int16 sum; 2^15: int32), the first half of the tokens
-# dropped (cores counting only dropped pairs), int32 counts with random ids.
+# dropped (cores counting only dropped pairs), int32 counts with random ids; 63 pairs: not split.
 @pytest.mark.parametrize("cores,tokens,top_k,experts,ids_are", [
-    (24, 13, 5, 40, "random"), (1, 300, 7, 33, "random"), (24, 40, 8, 256, "one expert"),
+    (24, 9, 7, 40, "random"), (24, 13, 5, 40, "random"), (1, 300, 7, 33, "random"), (24, 40, 8, 256, "one expert"),
     (24, 60, 8, 64, "half dropped"), (24, 4681, 7, 16, "one expert"), (24, 4096, 8, 16, "one expert"),
     (24, 4100, 8, 16, "random"),
 ])
@@ -215,7 +215,8 @@ def test_init_routing_split_counts(cores, tokens, top_k, experts, ids_are):
     launch = cpu_module().last_launch()
     pairs, words = ids.numel(), 8 * (-(-(experts + 1) // 64) * 8)
     outputs = pairs * 3 + pairs * 4 + experts * 8
-    assert launch["total"]["mte3_bytes"] == outputs + 2 * cores * words * (2 if pairs < 2**15 else 4)
+    exchanged = 0 if pairs < 64 else 2 * cores * words * (2 if pairs < 2**15 else 4)
+    assert launch["total"]["mte3_bytes"] == outputs + exchanged
 
 
 # Per-expert counts and running sums: the kernel keeps them in groups of 8 experts (the dropped

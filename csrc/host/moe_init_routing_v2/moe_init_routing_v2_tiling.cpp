@@ -26,10 +26,11 @@ MoeInitRoutingTiling MakeMoeInitRoutingTiling(uint64_t pairs, uint32_t topK, uin
   t.countType = countType;
   t.hasScale = hasScale ? 1 : 0;
   t.blockDim = static_cast<uint32_t>(std::max<uint64_t>(1, std::min<uint64_t>(pairs, aivCores)));
-  // Ids through UB (more than the few read from GM) and every core's counts within the UB share:
-  // each core counts only its pairs instead of all of them.
+  // Enough pairs (ids through UB) and every core's counts within the UB share: each core counts
+  // only its pairs instead of all of them.
+  static_assert(kMoeRoutingSplitPairs > kMoeRoutingGmIds, "split counts need the ids in UB");
   const uint64_t allCounts = uint64_t(t.blockDim) * MoeRoutingCountWords(experts) * MoeRoutingSplitCountBytes(t.pairs);
-  t.splitCounts = t.blockDim > 1 && pairs > kMoeRoutingGmIds && allCounts <= kMoeRoutingSplitUbBytes ? 1 : 0;
+  t.splitCounts = t.blockDim > 1 && pairs >= kMoeRoutingSplitPairs && allCounts <= kMoeRoutingSplitUbBytes ? 1 : 0;
   return t;
 }
 
