@@ -90,7 +90,9 @@ class MoeInitRoutingKernel {
       atLeast_ = pickBuf_.GetWithOffset<uint8_t>(kMoeRoutingIdChunk / 8, 2 * kMoeRoutingIdChunk * sizeof(int32_t));
       below_ = pickBuf_.GetWithOffset<uint8_t>(kMoeRoutingIdChunk / 8,
                                                2 * kMoeRoutingIdChunk * sizeof(int32_t) + kMoeRoutingIdChunk / 8);
-      CreateVecIndex(chunkIndex_, int32_t(0), kMoeRoutingIdChunk);
+      // Split counts: made while every core's counts load (its first block is scalar writes, the rest
+      // ~38 Adds to issue: ~160 scalar cycles before the first id load otherwise).
+      if (!t.splitCounts) CreateVecIndex(chunkIndex_, int32_t(0), kMoeRoutingIdChunk);
     }
     // A single token: every active row is a copy of x[0], loaded once into slot 0 before the scans
     // (with the ids in GM, so that no id load waits behind it).
@@ -240,6 +242,7 @@ class MoeInitRoutingKernel {
     SyncAll();
     DataCopyPad(all, allGm, DataCopyExtParams(1, cores * words * sizeof(X), 0, 0, 0),
                 DataCopyPadExtParams<X>(false, 0, 0, 0));
+    if (vectorPick_) CreateVecIndex(chunkIndex_, int32_t(0), kMoeRoutingIdChunk);  // for PickWindow, meanwhile
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     for (uint32_t before = me, after = cores - me; before > 1 || after > 1;) {
