@@ -30,10 +30,10 @@ constexpr uint32_t kMoeRoutingGmIds = 16;         // up to this many ids are rea
 constexpr uint32_t kMoeRoutingUbBytes = 184 * 1024;  // UB the kernel's buffers may take
 constexpr uint32_t kMoeRoutingSplitUbBytes = 64 * 1024;  // UB for every core's counts when they are split
 // Split counts from this many pairs: below, the exchange (a GM round trip after SyncAll, ~1,500
-// cycles) costs more than counting every pair on every core (48 pairs: +7 %, 64: -3 %).
+// cycles) costs more than counting every pair on every core (48 pairs: slower, 64: -6 %).
 constexpr uint32_t kMoeRoutingSplitPairs = 64;
 
-// int32 words of one core's per-bucket counts (E + 1 buckets: the dropped pairs' last), laid out
+// Words of one core's table of per-bucket counts (E + 1 buckets: the dropped pairs' last), laid out
 // transposed in 8 rows of one word per group of 8 buckets, the groups rounded up to 8 (32-byte rows).
 __aicore__ inline constexpr uint32_t MoeRoutingCountWords(uint32_t experts) {
   return 8 * AlignUp(CeilDiv(experts + 1, 8), 8);
