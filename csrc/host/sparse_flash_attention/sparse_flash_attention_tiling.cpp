@@ -255,7 +255,14 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // With fewer rows than cores (every row in pieces, two items a core: GLM-5 B = 16) the cube's
   // copies lean less on the vector cores' slots (B = 16, 8K, cycles, vector cores' rows of 128:
   // 2 x 34 82,026, 2 x 35 81,097, 2 x 36 80,851, 2 x 37 81,037, 2 x 38 81,113, 2 x 40 82,827).
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 14 : busyRows < aiCores ? 18 : 19;
+  // With 3 tiles gathered ahead (SfaGatherAhead: decode B = 64) the vector cores' slot write is off
+  // the chain and the cube's copy of their slot leads it: a smaller share gains (sfa-rows, GLM-5
+  // decode B = 64, cycles 8K / 32K: 2 x 38 245,463 / 244,269, 2 x 30 237,243 / 236,768, 2 x 32
+  // 238,482 / 235,610, 2 x 34 239,797 / 238,181; 2 x 32 also best with HBM unlimited at 32K).
+  size_t numItems = 0;
+  for (const auto& items : perCore) numItems += items.size();
+  const bool ahead3 = SfaGatherAhead(p.combinedKv, uint32_t(numItems), t.blockDim) == 3;
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 14 : busyRows < aiCores ? 18 : ahead3 ? 16 : 19;
   // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
   // cycles: 2 x 38 249,970, 2 x 32 253,015; more does not fit their UB).
   const uint32_t sortedPer64 = split ? aivPer64 : std::min<uint32_t>(12, aivPer64);
