@@ -23,9 +23,10 @@ constexpr uint32_t kSfaSelScratchBytes = 5 * kSfaSelChunk * 4 + 3 * kSfaSelMaskB
 static_assert(4 * kSfaSelChunk >= kSfaMaxSparseCount && kSfaSelChunk * 4 * 8 >= kSfaMaxSparseCount,
               "a row's whole prefix fits the first four chunk vectors, its mask the fifth");
 // With this much more scratch (N1 <= 64), a piece of a split row (decode) reads its ids [0, posEnd)
-// in one copy: its prefix check and every chunk then need no GM round trip of their own. (Whole
-// rows keep reading chunk by chunk, which stops at the chunk of the first -1: in causal prefill
-// most rows end early.)
+// in one copy: its prefix check and every chunk then need no GM round trip of their own. So does a
+// whole row of a split launch (decode B = 64: its next item's selection, at an item boundary, is on
+// the path). Other whole rows keep reading chunk by chunk, which stops at the chunk of the first -1:
+// in causal prefill most rows end early.
 constexpr uint32_t kSfaSelWideBytes = kSfaMaxSparseCount * 4 + kSfaMaxSparseCount / 8;
 
 class SfaSelector {
@@ -113,7 +114,7 @@ class SfaSelector {
     // Reading stops at the row's first -1: a piece that starts after it selects nothing. The
     // prefix is one copy and one compare (one GM round trip, not one per chunk).
     const uint32_t prefix = uint32_t(item.posBegin);
-    const bool wide = wideRoom_ && item.piece >= 0;
+    const bool wide = wideRoom_ && (item.piece >= 0 || t_->numSplits > 0);
     const uint32_t tableNeed = t_->paged ? CeilDiv(uint32_t(row.end), t_->blockSize) : 0;
     const bool table = write && t_->paged && tableNeed <= kSfaSelTable;
     // A core's first selection (the cube waits for its list at the launch's start): the block
