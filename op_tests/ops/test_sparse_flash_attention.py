@@ -1206,6 +1206,23 @@ def test_gather_three_tiles_ahead_over_short_items(heads):
     assert cpu_module().last_launch()["block_dim"] == cores
 
 
+def test_whole_rows_of_a_split_launch_read_their_ids_in_one_copy():
+    # A split launch (fewer rows than 4 a core) reads a whole row's ids in one copy, as a piece's
+    # (SfaSelector::Run, wide), and then checks them in chunks of 512. 30 rows of 2048 ids (16 tiles
+    # each, 20 a core over 24 cores: whole rows and pieces) whose first -1 falls in every chunk, on a
+    # chunk's boundary, at 0 (nothing selected) or nowhere; ids past the lengths are skipped.
+    g = torch.Generator().manual_seed(173)
+    heads, rows, k = 16, 30, 2048
+    kv_lens = [2100 + 37 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    cuts = [1536, 1100, 513, 512, 40, 0, 2047, 1024, 700]
+    for r in range(0, rows, 2):
+        cut = cuts[(r // 2) % len(cuts)]
+        idx[r, 0, cut:] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
