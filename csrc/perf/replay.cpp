@@ -509,15 +509,15 @@ void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe
   const auto op = static_cast<TraceOp>(r.op);
   if (op == TraceOp::kVector) {
     const ApiCost& k = *apiCost_[api];
-    double repeats = (r.z >= 4 ? k.slope32 : k.slope16) * r.x;
+    double repeatCycles = (r.z >= 4 ? k.slope32 : k.slope16) * r.x;
     // An element-wise instruction whose operands meet in UB bank groups takes more beats than its
     // bank-free rate (the trace's bank beats: emu/runtime/ub_banks.cpp).
     if (r.b == 1) {
-      const double beats = soc_.ubBeatCycles * static_cast<double>(r.addr);
-      if (beats > repeats) res_.apiBankCycles[api] += beats - repeats;
-      repeats = std::max(repeats, beats);
+      const double beatCycles = soc_.ubBeatCycles * static_cast<double>(r.addr);
+      if (beatCycles > repeatCycles) res_.apiBankCycles[api] += beatCycles - repeatCycles;
+      repeatCycles = std::max(repeatCycles, beatCycles);
     }
-    busy = (idle ? k.head : soc_.vecHeadWhenBusy * k.head) + repeats + k.perElement * r.y;
+    busy = (idle ? k.head : soc_.vecHeadWhenBusy * k.head) + repeatCycles + k.perElement * r.y;
     res_.vectorRepeats += r.x;
   } else if (op == TraceOp::kCube) {
     const uint32_t bits = r.a ? r.a : 16;

@@ -43,18 +43,20 @@ void BinaryRepeat(const char* api, const LocalTensor<T>& dst, const LocalTensor<
 }
 
 template <typename TD, typename TS, typename F>
-void UnaryCount(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, int32_t count, F f) {
+void UnaryCount(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, int32_t count, F f,
+                bool readsSrc = true) {
   constexpr uint32_t wide = sizeof(TD) > sizeof(TS) ? sizeof(TD) : sizeof(TS);
   const LanePlan p = PlanCountForm(api, LanesFor(wide), count);
-  UnaryLanes(api, dst, src, p, Contiguous(sizeof(TD), p.lanes * sizeof(TD)), Contiguous(sizeof(TS), p.lanes * sizeof(TS)), f);
+  UnaryLanes(api, dst, src, p, Contiguous(sizeof(TD), p.lanes * sizeof(TD)), Contiguous(sizeof(TS), p.lanes * sizeof(TS)), f,
+             readsSrc);
 }
 template <typename TD, typename TS, typename M, typename F>
 void UnaryRepeat(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, M mask, uint8_t repeat,
-                 const UnaryRepeatParams& rp, bool isSetMask, F f) {
+                 const UnaryRepeatParams& rp, bool isSetMask, F f, bool readsSrc = true) {
   constexpr uint32_t wide = sizeof(TD) > sizeof(TS) ? sizeof(TD) : sizeof(TS);
   const LanePlan p = PlanMask(api, LanesFor(wide), mask, repeat, isSetMask);
   UnaryLanes(api, dst, src, p, Layout{sizeof(TD), rp.dstBlkStride, rp.dstRepStride},
-             Layout{sizeof(TS), rp.srcBlkStride, rp.srcRepStride}, f);
+             Layout{sizeof(TS), rp.srcBlkStride, rp.srcRepStride}, f, readsSrc);
 }
 
 }  // namespace emu
@@ -189,7 +191,7 @@ void Duplicate(const LocalTensor<T>& dst, const T& scalarValue, uint64_t mask, c
   const T s = scalarValue;
   emu::UnaryRepeat("Duplicate", dst, dst, mask, repeatTime,
                    UnaryRepeatParams(dstBlockStride, dstBlockStride, dstRepeatStride, dstRepeatStride), isSetMask,
-                   [s](T) { return s; });
+                   [s](T) { return s; }, false);
 }
 template <typename T, bool isSetMask = true>
 void Duplicate(const LocalTensor<T>& dst, const T& scalarValue, uint64_t mask[], const uint8_t repeatTime,
@@ -198,13 +200,13 @@ void Duplicate(const LocalTensor<T>& dst, const T& scalarValue, uint64_t mask[],
   const T s = scalarValue;
   emu::UnaryRepeat("Duplicate", dst, dst, static_cast<const uint64_t*>(mask), repeatTime,
                    UnaryRepeatParams(dstBlockStride, dstBlockStride, dstRepeatStride, dstRepeatStride), isSetMask,
-                   [s](T) { return s; });
+                   [s](T) { return s; }, false);
 }
 template <typename T>
 void Duplicate(const LocalTensor<T>& dst, const T& scalarValue, const int32_t& count) {
   static_assert(EMU_DUPLICATE_TYPES, "Duplicate: unsupported element type on A2/A3");
   const T s = scalarValue;
-  emu::UnaryCount("Duplicate", dst, dst, count, [s](T) { return s; });
+  emu::UnaryCount("Duplicate", dst, dst, count, [s](T) { return s; }, false);
 }
 
 #undef EMU_DUPLICATE_TYPES

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 
 #include "tensor.h"
@@ -157,22 +156,24 @@ struct BankOperand {
 // rules of A2/A3 (emu/runtime/ub_banks.cpp); `nReads` source operands, one destination.
 uint64_t UbBankBeats(const LanePlan& p, const BankOperand* reads, uint32_t nReads, const BankOperand& write);
 
-inline void CountVector(const LanePlan& p, const char* api = "vector") {
+// Counts one vector instruction; returns its active lanes.
+inline uint64_t CountLanes(const LanePlan& p) {
   auto& c = Core().counters;
   c.vecCalls++;
   const uint64_t active = p.ActiveLanes();
   c.vecElemOps += active;
-  TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4);
+  return active;
+}
+
+inline void CountVector(const LanePlan& p, const char* api = "vector") {
+  TraceVector(api, p.repeats, CountLanes(p), p.lanes ? 256 / p.lanes : 4);
 }
 
 // An element-wise instruction: the trace also carries its UB bank beats, which the timing model
 // prices (computed only while tracing).
 inline void CountVector(const LanePlan& p, const char* api, const BankOperand* reads, uint32_t nReads,
                         const BankOperand& write) {
-  auto& c = Core().counters;
-  c.vecCalls++;
-  const uint64_t active = p.ActiveLanes();
-  c.vecElemOps += active;
+  const uint64_t active = CountLanes(p);
   if (ActiveTrace()) TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4, UbBankBeats(p, reads, nReads, write));
 }
 
@@ -200,16 +201,16 @@ constexpr uint32_t LanesFor(uint32_t bytes) { return 256 / bytes; }
 
 // Element-wise kernels: dst = f(src...) lane by lane. Arithmetic on half/bf16 runs in fp32 and
 // rounds once to the element type, which is exact for +,-,*,/ and sqrt (fp32 has >= 2p+2 bits).
-// UpdateLanes also hands f the lane's old dst value (Axpy reads and writes dst).
+// UpdateLanes also hands f the lane's old dst value (Axpy reads and writes dst). `readsSrc` false: a
+// fill (Duplicate), whose src is dst only for the plumbing: the UB banks see no read.
 template <typename TD, typename TS, typename F>
 void UpdateLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
-                 const Layout& ld, const Layout& ls, F&& f) {
+                 const Layout& ld, const Layout& ls, F&& f, bool readsSrc = true) {
   RequireVectorCore(api);
   uint8_t* d = Prepare(api, "dst", dst, p, ld);
   const uint8_t* s = Prepare(api, "src", src, p, ls);
   const BankOperand read{src.EmuAddr(), ls};
-  const bool fill = std::strcmp(api, "Duplicate") == 0;  // its "source" is dst: it reads nothing
-  CountVector(p, api, &read, fill ? 0 : 1, BankOperand{dst.EmuAddr(), ld});
+  CountVector(p, api, &read, readsSrc ? 1 : 0, BankOperand{dst.EmuAddr(), ld});
   if (Dense(p, ld) && Dense(p, ls)) {
     const uint64_t n = DenseCount(p);
     for (uint64_t i = 0; i < n; ++i) {
@@ -226,8 +227,8 @@ void UpdateLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<
 
 template <typename TD, typename TS, typename F>
 void UnaryLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
-                const Layout& ld, const Layout& ls, F&& f) {
-  UpdateLanes(api, dst, src, p, ld, ls, [&f](TS a, TD) { return f(a); });
+                const Layout& ld, const Layout& ls, F&& f, bool readsSrc = true) {
+  UpdateLanes(api, dst, src, p, ld, ls, [&f](TS a, TD) { return f(a); }, readsSrc);
 }
 
 template <typename T, typename F>
