@@ -23,7 +23,7 @@ def _info(_: argparse.Namespace) -> int:
     limits = cpu_module().emulator_limits()
     print(f"emulator: {limits['soc']}, {limits['aic_cores']} AIC + {limits['aiv_cores']} AIV cores")
     for name, m in limits["memory"].items():
-        print(f"  {name:4s} {m['bytes'] // 1024:4d} KiB per {m['core']} core, {m['usable_bytes']} B usable, "
+        print(f"  {name:4s} {m['bytes'] // 1024:4d} KiB per {m['core']} core, "
               f"{m['align_bytes']} B alignment")
     print(f"  at most {limits['max_buffers_per_position']} buffers per TPosition, event ids 0-{limits['event_ids'] - 1}")
     return 0

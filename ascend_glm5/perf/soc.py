@@ -98,8 +98,10 @@ def constants(soc: str) -> list[Constant]:
                  "on one core and 1,244 for 32 KB on each of 48 (calibration.py), 26-28 B/cycle after the fixed cost; "
                  "pto's UB_TO_GM 188.46 GiB/s (109 B/cycle) gave a third of the measured MTE3 time",
                  "MTE3 UB -> GM of one core"),
-        Constant("fix_write_rate", round(pto_rate(70.0), 1), "B/cycle/core", "pto: arch_config.hpp L0C_TO_GM 70 GiB/s",
-                 "Fixpipe L0C -> GM, per core"),
+        Constant("fix_write_rate", 86, "B/cycle/core", "ini: [AICoreMemoryRates] l2 write rate 86. measured: Huawei's Matmul-API "
+                 "example (Case 7, no unitFlag) writes a 128 x 256 half tile in 992 cycles; the model takes 992-1,150 "
+                 "(calibration_matmul.py; the pool share with the other cores' reads bounds it); pto's L0C_TO_GM "
+                 "70 GiB/s (40.6) took 1,632-1,650", "Fixpipe L0C -> GM, per core"),
         Constant("l1_to_l0a_rate", 512, "B/cycle/core", "ini: [AICoreMemoryRates] l1_to_l0_a_rate", "MTE1 L1 -> L0A"),
         Constant("l1_to_l0b_rate", 256, "B/cycle/core", "ini: [AICoreMemoryRates] l1_to_l0_b_rate", "MTE1 L1 -> L0B"),
         Constant("l1_to_ub_rate", 128, "B/cycle/core", "ini: [AICoreMemoryRates] l1_to_ub_rate", "MTE1 L1 -> UB"),

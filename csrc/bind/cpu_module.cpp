@@ -55,7 +55,6 @@ py::dict Limits() {
     const auto& s = AscendC::emu::Spec(m);
     py::dict e;
     e["bytes"] = s.physicalBytes;
-    e["usable_bytes"] = s.usableBytes;
     e["align_bytes"] = s.alignBytes;
     e["core"] = s.onCube ? "AIC" : "AIV";
     mem[s.name] = e;

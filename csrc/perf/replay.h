@@ -38,7 +38,7 @@ struct SocParams {
   double l2Bytes = 192.0 * 1024 * 1024;
   uint32_t l2LineBytes = 128;
   double l2DirtyAtStart = 0;  // share of the L2 lines a launch finds dirty (written by earlier launches)
-  double gmToUbRate = 58.6, gmToL1Rate = 78.4, gmReadL2Rate = 110, ubToGmRate = 109, fixWriteRate = 40.6;
+  double gmToUbRate = 58.6, gmToL1Rate = 78.4, gmReadL2Rate = 110, ubToGmRate = 109, fixWriteRate = 86;
   // Local paths (bytes / cycle / core).
   double l1ToL0aRate = 512, l1ToL0bRate = 256, l1ToUbRate = 128, ubToL1Rate = 128, ubToUbRate = 256, fillRate = 32;
   double gmCopyOverhead = 18, localCopyOverhead = 8;  // cycles per MTE instruction

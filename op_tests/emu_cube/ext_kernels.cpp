@@ -227,10 +227,11 @@ extern "C" __global__ __aicore__ void mem_kernel(GM_ADDR in, GM_ADDR out, GM_ADD
       DataCopy(gout, top, 64);
       break;
     }
-    case kL1Top: {  // the top 128 B of L1 is the KFC reserve
+    case kL1Top: {  // all of L1 may be used, up to its last byte (no KFC: Huawei's basic-API matmul example)
       if (ASCEND_IS_AIV) break;
       pipe.InitBuffer(l1, 512 * 1024);
       DataCopy(l1.Get<float>()[128 * 1024 - 32], gin, 32);  // [512 KiB - 128, 512 KiB)
+      DataCopy(LocalTensor<float>(TPosition::B1, 384 * 1024, 32 * 1024), gin, 64);  // the example's B pong packet
       break;
     }
     case kSetAddr:

@@ -18,19 +18,22 @@ std::atomic<bool>& GmAtomicsUsed() {
 
 const MemSpec& Spec(Mem m) {
   // Sizes of Atlas A2/A3 (Ascend910B1 platform config). TPipe hands out the whole memory, as CANN's
-  // CPU-debug bufferInitLen does (impl/basic_api/utils/kernel_utils_mode_cpu.h); instructions must
-  // stay below the usable size: the top 128 B of L1 are KFC_L1_RESERVER_SIZE
-  // (impl/basic_api/utils/kernel_utils_constants.h). All of UB is usable: Huawei's Add example keeps
-  // its buffers up to the last byte (asc-devkit examples/.../add_high_performance/add.asc); the 32 B
-  // that Select writes at TMP_UB_OFFSET = 184 KiB are modeled where Select runs (vec_cmpsel.h).
+  // CPU-debug bufferInitLen does (impl/basic_api/utils/kernel_utils_mode_cpu.h). Instructions may
+  // touch all of it. UB: Huawei's Add example keeps its buffers up to the last byte (asc-devkit
+  // examples/.../add_high_performance/add.asc); the 32 B that Select writes at TMP_UB_OFFSET = 184 KiB
+  // are modeled where Select runs (vec_cmpsel.h). L1: the top 128 B (KFC_L1_RESERVER_SIZE,
+  // impl/basic_api/utils/kernel_utils_constants.h, "#ifndef", so a build may change it) are where
+  // the matmul API's KFC server writes its messages (impl/basic_api/dav_c220/kfc/kfc_comm_server.h);
+  // a kernel without KFC owns them: Huawei's basic-API matmul example puts B's pong packet at
+  // [384 KiB, 512 KiB) (examples/.../matmul_basic_api_high_performance/mmad.asc) and was measured so.
   static const MemSpec specs[kMemCount] = {
-      {"UB", 192 * 1024, 192 * 1024, 32, false},
-      {"L1", 512 * 1024, 512 * 1024 - 128, 32, true},
-      {"L0A", 64 * 1024, 64 * 1024, 512, true},
-      {"L0B", 64 * 1024, 64 * 1024, 512, true},
-      {"L0C", 128 * 1024, 128 * 1024, 64, true},
-      {"BT", 1024, 1024, 64, true},
-      {"FB", 7 * 1024, 7 * 1024, 64, true},
+      {"UB", 192 * 1024, 32, false},
+      {"L1", 512 * 1024, 32, true},
+      {"L0A", 64 * 1024, 512, true},
+      {"L0B", 64 * 1024, 512, true},
+      {"L0C", 128 * 1024, 64, true},
+      {"BT", 1024, 64, true},
+      {"FB", 7 * 1024, 64, true},
   };
   return specs[static_cast<int>(m)];
 }

@@ -22,8 +22,7 @@ constexpr int kMemCount = static_cast<int>(Mem::kCount);
 
 struct MemSpec {
   const char* name;
-  uint32_t physicalBytes;  // size of the real buffer; TPipe may hand all of it out (CANN's bufferInitLen)
-  uint32_t usableBytes;    // bytes an instruction may touch: above is API scratch / reserved
+  uint32_t physicalBytes;  // size of the real buffer; TPipe may hand all of it out, instructions touch all of it
   uint32_t alignBytes;     // start-address alignment of operands
   bool onCube;             // lives on the AIC (true) or the AIV (false)
 };

@@ -129,15 +129,15 @@ class LocalTensor {
  public:
   using PrimType = T;
   LocalTensor() = default;
-  // Raw address form: [addr, addr + tileSize elements) of the position's memory, which must lie in
-  // the part kernels may use (all of UB; L1 less its KFC reserve).
+  // Raw address form: [addr, addr + tileSize elements) of the position's memory (kernels may use all
+  // of UB and L1: runtime/memory.cpp).
   LocalTensor(TPosition pos, uint32_t addr, uint32_t tileSize)
       : pos_(pos), addr_(addr), allocBegin_(addr), allocEnd_(addr + static_cast<uint32_t>(emu::ElemBytes<T>(tileSize))),
         size_(tileSize) {
     const uint64_t end = uint64_t(addr) + emu::ElemBytes<T>(tileSize);
-    EMU_REQUIRE(end <= emu::Spec(emu::MemOf(pos)).usableBytes && tileSize > 0, "LocalTensor", "local-bounds",
+    EMU_REQUIRE(end <= emu::Spec(emu::MemOf(pos)).physicalBytes && tileSize > 0, "LocalTensor", "local-bounds",
                 "raw tensor [%u, %llu) of %s is outside the %u bytes kernels may use", addr, (unsigned long long)end,
-                emu::Spec(emu::MemOf(pos)).name, emu::Spec(emu::MemOf(pos)).usableBytes);
+                emu::Spec(emu::MemOf(pos)).name, emu::Spec(emu::MemOf(pos)).physicalBytes);
   }
 
   // Internal constructor used by TQue/TBuf.
@@ -241,9 +241,6 @@ class LocalTensor {
     EMU_REQUIRE(b >= allocBegin_ && e <= allocEnd_, api, "local-bounds",
                 "%s touches %s bytes [%llu, %llu) outside its buffer [%u, %u)", operand,
                 emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, allocBegin_, allocEnd_);
-    EMU_REQUIRE(e <= emu::Spec(EmuMem()).usableBytes, api, "reserved",
-                "%s touches %s bytes [%llu, %llu): above %u is reserved (KFC)", operand,
-                emu::Spec(EmuMem()).name, (unsigned long long)b, (unsigned long long)e, emu::Spec(EmuMem()).usableBytes);
   }
   void CheckAccess(const char* api, uint64_t index, uint64_t count) const {
     CheckBytes(api, "tensor", emu::ElemBytes<T>(index), ((index + count) * emu::kBits<T> + 7) / 8);
