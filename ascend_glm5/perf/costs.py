@@ -60,6 +60,10 @@ VECTOR: dict[str, ApiCost] = {
     "Relu": ApiCost(4.0, 1.0, 1.0, source=f"{_PTO} kVreluProfile"),
     "Not": ApiCost(2.09, 1.0, 1.0, source=f"{_PTO} kVnotProfile"),
     "Duplicate": ApiCost(1.0, 1.0, 1.0, source=f"{_PTO} kVectorDupProfile"),
+    "Copy": ApiCost(30.0, 1.0, 1.0, source="measured: Huawei's bank_conflict_nd2nz example (calibration_nd2nz.py): "
+                                           "Copies of 144 repeats take 173.6 cycles each when the writes of a repeat "
+                                           "meet in no bank group (pto kVcopyProfile: 1 a repeat) and 1,163 when all 8 "
+                                           "meet in one (8 beats a repeat)"),
     "Brcb": ApiCost(1.0, 1.0, 1.0, source=f"{_PTO} kVbrcbProfile"),
     "Axpy": ApiCost(18.0, 2.0, 2.0, source=f"{_PTO} kVaxpyProfile"),
     "MulAddDst": ApiCost(11.02, 6.0, 6.0, source=f"{_PTO} kVmlaSeparateOperandsProfile (vmla; with every repeat stride 8, "

@@ -31,7 +31,7 @@ enum Op : int32_t {
   kDuplicate = 30, kCast = 40,
   kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb,
   kCompare = 60, kCompareScalar, kSelect, kGatherMask, kGather,
-  kAxpy = 70, kShiftRight, kMulAddDst,
+  kAxpy = 70, kShiftRight, kMulAddDst, kCopy,
 };
 enum Dtype : int32_t { kHalf = 0, kFloat, kBf16, kInt8, kUint8, kInt16, kInt32, kInt64, kInt4, kUint16, kUint32 };
 
@@ -283,6 +283,16 @@ void RunShiftRight(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
            [&](auto set, auto mask) { ShiftRight<T, decltype(set)::value>(d, s, sc, mask, a.repeat, Un(a), roundEn); });
 }
 
+// Copy (mask forms only): in0 is src, out holds dst's initial image; the block strides and repeat
+// sizes are the VecArgs' dst / src0 ones.
+template <typename T>
+void RunCopy(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  const LocalTensor<T> s = ub[0].ReinterpretCast<T>(), d = ub[3].ReinterpretCast<T>();
+  const CopyRepeatParams rp(a.dstBlk, a.src0Blk, a.dstRep, a.src0Rep);
+  Forms<T>(a, [&] { Unsupported(a); },
+           [&](auto set, auto mask) { Copy<T, decltype(set)::value>(d, s, mask, static_cast<uint8_t>(a.repeat), rp); });
+}
+
 // Calls f(T{}) with the element type of the runtime dtype code (any other code: bfloat16_t).
 template <typename F>
 auto ByDtype(int32_t dtype, F&& f) {
@@ -307,6 +317,7 @@ uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
                            std::is_same_v<T, int32_t>;
     constexpr bool cmp = std::is_same_v<T, half> || std::is_same_v<T, float> || std::is_same_v<T, int32_t>;
     constexpr bool reduce = std::is_same_v<T, half> || std::is_same_v<T, float>;
+    if (a.op == kCopy) return RunCopy<T>(a, ub), 0;
     if (a.op == kBrcb) return Brcb(ub[3].ReinterpretCast<T>(), ub[0].ReinterpretCast<T>(), a.repeat, BrcbRepeatParams(a.dstBlk, a.dstRep)), 0;
     if (a.op == kGatherMask || a.op == kGather) return Gathers<T>(a, ub);
     constexpr bool shift = std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, int32_t> ||

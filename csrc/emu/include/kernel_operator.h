@@ -13,6 +13,7 @@
 #include "emu/data_copy.h"
 #include "emu/vec_engine.h"
 #include "emu/vec_elementwise.h"
+#include "emu/vec_copy.h"
 #include "emu/vec_cast.h"
 #include "emu/vec_reduce.h"
 #include "emu/vec_cmpsel.h"
