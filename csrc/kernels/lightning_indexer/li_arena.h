@@ -15,6 +15,9 @@ class LiArena {
   // The next slice starts at byte `offset` (32-byte aligned).
   __aicore__ inline void Seek(uint32_t offset) { used_ = offset; }
 
+  // The next slice's offset.
+  __aicore__ inline uint32_t Used() const { return used_; }
+
   template <typename T>
   __aicore__ inline AscendC::LocalTensor<T> Take(uint32_t elems) {
     AscendC::LocalTensor<T> out = buf_.GetWithOffset<T>(elems, used_);

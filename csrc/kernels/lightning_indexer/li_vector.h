@@ -110,6 +110,9 @@ class LiVector {
     scratch_.scores = Take<float>(kLiHalfKeys);
     scratch_.indices = Take<uint32_t>(kLiHalfKeys);
     scratch_.mask = Take<uint8_t>(32);
+    wStride_ = 1;
+    apart_ = false;
+    if (!t_->rowSplit) CarveApart(maxM, rows);
     // The top-k buffers at the arena's top, where phase 2 keeps the buffers it writes last (its
     // late region, LiMerger::Carve): a list's tail can then be written from UB after SyncAll
     // (LiMerger::WriteTail).
@@ -121,6 +124,36 @@ class LiVector {
     for (uint32_t g = 0; g < rows; ++g) {
       best_[g] = Take<float>(BestListPairs() * kPairFloats);
       cand_[g] = Take<float>((kLiCandPairs + kLiCandSparePairs) * kPairFloats);
+    }
+  }
+
+  // UB bank conflicts of the head sums (decode; docs/performance.md "UB banks"): a vector repeat reads
+  // one 32-byte row from each of 16 bank groups (address bits [8:5]) and writes the previous repeat's
+  // rows in the same beat; a bank (group and 64-KiB third of UB) serves a read or a write. A head row
+  // is 256 B, so rows h and h + 2 share their groups: the weights' Mul, reading one broadcast block a
+  // repeat, met the head row's groups every second repeat, and each in-place fold level met its own
+  // writes or read both rows in the same groups (2 beats a repeat instead of 1). So in decode, when
+  // UB's second 64-KiB bank is free between phase 1's low buffers (the tiles, in the first) and its
+  // top-k buffers: the broadcast weights go there a head row apart (wStride_ 8 blocks), their block r
+  // in the groups head row r of the tile does not read; and the folds (power-of-two heads) add the
+  // pairs (2r, 2r + 1), which read all 16 groups once, into row r of a buffer in that other bank
+  // and back (fold_ <-> the tile, SumHeadsApart): every repeat 1 beat.
+  static constexpr uint32_t kApartBank = 64 * 1024;
+  __aicore__ inline void CarveApart(uint32_t maxM, uint32_t rows) {
+    const uint32_t heads = t_->heads, lowEnd = arena_.Used();
+    // wB_ 256 B past a multiple of 512 from the tiles (tile buffers' offsets: multiples of 512 B when heads is even).
+    const uint32_t wAt = kApartBank + ((arena_.Offset(tiles_[0]) + 256) & 511u);
+    const bool pow2 = heads >= 4 && (heads & (heads - 1)) == 0;
+    const uint32_t end = wAt + AlignUp(maxM, 8) * kLiHalfKeys * 4 + (pow2 ? heads / 2 * kLiHalfKeys * 4 : 0);
+    const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
+    const uint32_t topBytes = (2 * mergePairs + rows * (BestListPairs() + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
+    if (lowEnd > kApartBank || end > ((kArenaBytes - topBytes) & ~31u)) return;
+    arena_.Seek(wAt);  // (wB_'s slice in the low region is left unused)
+    wB_ = Take<float>(AlignUp(maxM, 8) * kLiHalfKeys);
+    wStride_ = kLiHalfKeys / 8;
+    if (pow2) {
+      fold_ = Take<float>(heads / 2 * kLiHalfKeys);
+      apart_ = true;
     }
   }
 
@@ -201,7 +234,11 @@ class LiVector {
                                        int32_t base, const AscendC::LocalTensor<float>& out, bool separate) {
     const int32_t limit = (visible < hi ? visible : hi) - base;  // keys of this block the row sees
     if (limit <= 0) return 0;
-    SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
+    if (apart_) {
+      SumHeadsApart(tile[g * t_->heads * kLiHalfKeys], out);
+    } else {
+      SumHeads(tile[g * t_->heads * kLiHalfKeys], out, separate);
+    }
     if (limit >= int32_t(kLiHalfKeys)) return kLiHalfKeys;
     MaskTail(out, static_cast<uint32_t>(limit));
     return static_cast<uint32_t>(limit);
@@ -233,8 +270,8 @@ class LiVector {
   // `settle`: a barrier after the Mul.
   __aicore__ inline void WeighHeadRows(const AscendC::LocalTensor<float>& tile, uint32_t h0, uint32_t h1, bool settle = true) {
     using namespace AscendC;
-    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8], kLiHalfKeys, uint8_t(h1 - h0),
-        BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, 1));
+    Mul(tile[h0 * kLiHalfKeys], tile[h0 * kLiHalfKeys], wB_[h0 * 8 * wStride_], kLiHalfKeys, uint8_t(h1 - h0),
+        BinaryRepeatParams(1, 1, 0, kLiHalfKeys / 8, kLiHalfKeys / 8, uint8_t(wStride_)));
     if (settle) PipeBarrier<PIPE_V>();
   }
 
@@ -520,7 +557,7 @@ class LiVector {
       Cast(wF32_, wRaw_, RoundMode::CAST_NONE, m);
     }
     PipeBarrier<PIPE_V>();
-    Brcb(wB_, wF32_, uint8_t(CeilDiv(m, 8)), BrcbRepeatParams(1, 8));
+    Brcb(wB_, wF32_, uint8_t(CeilDiv(m, 8)), BrcbRepeatParams(uint16_t(wStride_), uint16_t(8 * wStride_)));
     PipeBarrier<PIPE_V>();
     if (t_->rowSplit) {  // twice: a step's two column blocks are weighted in one Mul (StepScores)
       DataCopy(wB_[m * 8], wB_, m * 8);
@@ -550,6 +587,25 @@ class LiVector {
     }
   }
 
+  // SumHeads for power-of-two heads (>= 4) with fold_ in the other 64-KiB bank (CarveApart): each
+  // level adds head rows 2r and 2r + 1 of one buffer into row r of the other (tile -> fold_ -> tile
+  // ...), the last level the two rows left into `out`. Every repeat reads the 16 bank groups once and
+  // writes into the other bank.
+  __aicore__ inline void SumHeadsApart(const AscendC::LocalTensor<float>& rows, const AscendC::LocalTensor<float>& out) {
+    using namespace AscendC;
+    constexpr uint8_t kRow = kLiHalfKeys / 8;  // blocks per head row
+    AscendC::LocalTensor<float> from = rows, to = fold_;
+    for (uint32_t n = t_->heads; n > 2; n /= 2) {
+      Add(to, from, from[kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), BinaryRepeatParams(1, 1, 1, kRow, 2 * kRow, 2 * kRow));
+      PipeBarrier<PIPE_V>();
+      const AscendC::LocalTensor<float> next = to;
+      to = from;
+      from = next;
+    }
+    Add(out, from, from[kLiHalfKeys], int32_t(kLiHalfKeys));
+    PipeBarrier<PIPE_V>();
+  }
+
   // Keys at or past `limit` in this block are invisible to the row: their score becomes -inf.
   __aicore__ inline void MaskTail(const AscendC::LocalTensor<float>& score, uint32_t limit) {
     using namespace AscendC;
@@ -567,11 +623,13 @@ class LiVector {
   LiLists lists_;
   LiMerger merge_;  // phase 2
   uint32_t step_ = 0;
-  uint32_t blockSeq_ = 0;  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
+  uint32_t blockSeq_ = 0;
+  uint32_t wStride_ = 1;  // blocks from one weight's broadcast block to the next (CarveApart)
+  bool apart_ = false;    // head sums through fold_ (SumHeadsApart)  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_;
   AscendC::GlobalTensor<float> values_, ring_;
-  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, outScores_, quant_;
+  AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, fold_, outScores_, quant_;
   AscendC::LocalTensor<uint32_t> quantPattern_;  // GatherQuantiles' pattern
   AscendC::LocalTensor<W> wRaw_;
   AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_;
