@@ -275,6 +275,28 @@ def test_single_row_decode_tile_before_the_last_by_key_halves(heads, keys, disti
     assert cpu_module().last_launch()["block_dim"] == {5000: 9, 2600: 5, 4100: 8, 384: 1}[keys]
     _assert_decode_row(got, q, k, w, 2048, distinct=distinct)
 
+@pytest.mark.parametrize("heads, lens, sparse_count", [(2, [700, 300], 256), (4, [700, 129], 256), (8, [5000], 512),
+                                                       (16, [700, 300], 2048), (32, [700, 513], 256), (64, [700, 300], 256),
+                                                       (24, [700, 300], 256), (5, [700, 300], 256)])
+def test_decode_head_sums_through_the_other_ub_bank(heads, lens, sparse_count):
+    # Decode: the broadcast weights a head row apart and (power-of-two heads >= 4) the folding tree's
+    # levels between the tile and a buffer in UB's second 64-KiB bank (LiVector::CarveApart,
+    # SumHeadsApart): every level count (1 at 4 heads, its last level then read from that buffer, to
+    # 5 at 64), the last tile's half 1 in two parts of head rows (its second part's weights from a
+    # head row on: 24, 32 and 64 heads), 2 heads (one level, in place), 24 and 5 heads (the weights
+    # apart, the heads summed in place as before). The weights' Mul and the folds' Adds meet no UB
+    # bank conflict (the model's bank beats) where the layout avoids them: the Mul at an even head
+    # count (tile buffers 512 B apart), the Adds at power-of-two heads.
+    q, k, w = _inputs((len(lens), 1, heads, 128), (len(lens), max(lens), 1, 128), seed=heads + lens[-1])
+    with tracing() as traces:
+        check(q, k, w, actual_seq_lengths_key=lens, sparse_count=sparse_count, return_value=True)
+    conflicts = replay(traces[-1]).bank_conflict_cycles
+    if heads % 2 == 0:
+        assert conflicts.get("Mul", 0.0) == 0.0
+    if heads & (heads - 1) == 0:
+        assert conflicts.get("Add", 0.0) == 0.0
+
+
 def _launch_on_5_cores(q, k, w, **kw):
     """check() on 5 AI cores, traced: its result, the launch's MTE3 bytes and GM counter waits."""
     with ai_cores(5), tracing() as traces:
