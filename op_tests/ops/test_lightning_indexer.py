@@ -531,6 +531,24 @@ def test_prefill_rows_split_other_head_counts(heads, lens):
           return_value=heads == 12)  # fmt: skip
 
 
+@pytest.mark.parametrize("heads, lens, sparse_count, return_value", [(8, [9, 70], 40, False), (16, [70, 5], 64, True),
+                                                                     (32, [70, 9], 2048, False), (32, [70, 33], 2048, True),
+                                                                     (32, [70, 70], 40, False), (64, [5, 70], 2048, False)])
+def test_prefill_head_sums_through_the_other_ub_bank(heads, lens, sparse_count, return_value):
+    # Prefill (rows split between the vector cores): the folds of power-of-two heads >= 8 go between the
+    # tile and a buffer in UB's second 64-KiB bank (LiVector::CarveRowSplitFold, FoldRowsApart), its
+    # first two levels by passes of as many virtual rows (a row's column block) as the buffer holds:
+    # 32 heads and k = 2048 (GLM-5's groups of 4 rows): 2 of the 4 a pass, 1 with the values' output
+    # buffer too, all 4 at k = 40; 8 / 16 / 64 heads: one pass, the last two sums read from the tile (8,
+    # 32) or the buffer (16, 64). Causal rows seeing fewer and more than k keys. The folds' Adds meet
+    # no UB bank conflict (the model's bank beats).
+    q, k, w = _inputs((len(lens), max(lens), heads, 128), (len(lens), max(lens), 1, 128), seed=heads + sparse_count)
+    with tracing() as traces:
+        check(q, k, w, actual_seq_lengths_query=lens, actual_seq_lengths_key=lens, sparse_count=sparse_count,
+              sparse_mode=3, return_value=return_value)  # fmt: skip
+    assert replay(traces[-1]).bank_conflict_cycles.get("Add", 0.0) == 0.0
+
+
 @pytest.mark.heavy
 def test_prefill_rows_split_cut_over_cores_read_past_heads():
     # Two query rows (one group, its rows split between the vector cores) over 40,000 keys: the group

@@ -113,6 +113,8 @@ class LiVector {
     wStride_ = 1;
     apart_ = false;
     if (!t_->rowSplit) CarveApart(maxM, rows);
+    foldRows_ = 0;
+    if (t_->rowSplit) CarveRowSplitFold(rows);
     // The top-k buffers at the arena's top, where phase 2 keeps the buffers it writes last (its
     // late region, LiMerger::Carve): a list's tail can then be written from UB after SyncAll
     // (LiMerger::WriteTail).
@@ -155,6 +157,61 @@ class LiVector {
       fold_ = Take<float>(heads / 2 * kLiHalfKeys);
       apart_ = true;
     }
+  }
+
+  // rowSplit (prefill): its two tile buffers fill UB's first 64-KiB bank (GLM-5: 2 x 32 KB), so its
+  // folds (FoldHeadsOfRows, in place: 2 to 3 beats a repeat) go through a buffer in the gap between
+  // its low buffers and its top-k buffers, in the second bank (FoldRowsApart), if it holds a level's
+  // rows for at least one virtual row and the levels after the second for all of them.
+  __aicore__ inline void CarveRowSplitFold(uint32_t rows) {
+    const uint32_t heads = t_->heads, vrows = 2 * rows, rowBytes = kLiHalfKeys * 4;
+    if (heads < 8 || (heads & (heads - 1)) != 0) return;
+    const uint32_t tileBytes = vrows * heads * rowBytes;
+    const uint32_t tilesEnd = arena_.Offset(tiles_[t_->tileBuffers - 1]) + tileBytes;
+    if (tilesEnd > kApartBank) return;  // (every tile in the first bank)
+    const uint32_t mergePairs = t_->bestPairs + kLiCandPairs + kLiCandSparePairs;
+    const uint32_t topBytes = (2 * mergePairs + rows * (BestListPairs() + kLiCandPairs + kLiCandSparePairs)) * kPairFloats * 4;
+    const uint32_t top = (kArenaBytes - topBytes) & ~31u, start = AlignUp(arena_.Used() > kApartBank ? arena_.Used() : kApartBank, 32u);
+    const uint32_t end = top < 2 * kApartBank ? top : 2 * kApartBank;
+    if (end <= start) return;
+    const uint32_t fit = (end - start) / rowBytes;
+    if (fit < heads / 2 || fit < vrows * heads / 8) return;
+    const uint32_t used = arena_.Used();
+    arena_.Seek(start);
+    fold_ = Take<float>(fit * kLiHalfKeys);
+    foldRows_ = fit;
+    arena_.Seek(used);
+  }
+
+  // FoldHeadsOfRows through fold_ (CarveRowSplitFold): virtual rows [0, vrows) of heads (a power of
+  // two >= 8) head rows each; each level adds head rows 2r and 2r + 1 of one buffer into row r of the
+  // other (all 16 bank groups read once a repeat, the writes in the other bank). The first two levels
+  // by passes of as many virtual rows as fold_ holds (the second writes the tile's rows the first has
+  // read), the others for all of them. Returns the buffer whose rows 2v and 2v + 1 are virtual row v's
+  // last two partial sums.
+  __aicore__ inline AscendC::LocalTensor<float> FoldRowsApart(const AscendC::LocalTensor<float>& tile, uint32_t vrows) {
+    using namespace AscendC;
+    constexpr uint8_t kRow = kLiHalfKeys / 8;
+    const BinaryRepeatParams pairs(1, 1, 1, kRow, 2 * kRow, 2 * kRow);
+    const uint32_t heads = t_->heads;
+    uint32_t pass = vrows;
+    while (pass * heads / 2 > foldRows_) pass /= 2;
+    for (uint32_t v0 = 0; v0 < vrows; v0 += pass) {
+      const uint32_t n = (vrows - v0 < pass ? vrows - v0 : pass) * heads;  // head rows of this pass
+      Add(fold_, tile[v0 * heads * kLiHalfKeys], tile[(v0 * heads + 1) * kLiHalfKeys], kLiHalfKeys, uint8_t(n / 2), pairs);
+      PipeBarrier<PIPE_V>();
+      Add(tile[v0 * heads / 4 * kLiHalfKeys], fold_, fold_[kLiHalfKeys], kLiHalfKeys, uint8_t(n / 4), pairs);
+      PipeBarrier<PIPE_V>();
+    }
+    LocalTensor<float> from = tile, to = fold_;
+    for (uint32_t n = heads / 4; n > 2; n /= 2) {
+      Add(to, from, from[kLiHalfKeys], kLiHalfKeys, uint8_t(vrows * n / 2), pairs);
+      PipeBarrier<PIPE_V>();
+      const LocalTensor<float> next = to;
+      to = from;
+      from = next;
+    }
+    return from;
   }
 
   __aicore__ inline void ProcessItem(const LiItem& item, bool lastItem) {
@@ -406,7 +463,7 @@ class LiVector {
     using namespace AscendC;
     const uint32_t vrows = 2 * rows;
     WeighHeads(tile, 0, vrows);  // wB_ holds the rows' weights twice (LoadWeights)
-    const uint32_t span = FoldHeadsOfRows(tile, 0, vrows);
+    const uint32_t span = foldRows_ > 0 ? 0 : FoldHeadsOfRows(tile, 0, vrows);
     int32_t limit[2 * kMaxGroupRows];
     for (uint32_t v = 0; v < vrows; ++v) {
       const int32_t vis = visible[v % rows];
@@ -414,7 +471,12 @@ class LiVector {
       sees[v] = limit[v] > 0;
       whole[v] = limit[v] >= int32_t(kLiHalfKeys);
     }
-    if (span == 1) {  // heads not a power of two: per row
+    if (span == 0) {  // through fold_: virtual row v's last two sums at rows 2v, 2v + 1 of `last`
+      const LocalTensor<float> last = FoldRowsApart(tile, vrows);
+      for (uint32_t v = 0; v < vrows; ++v)
+        if (sees[v]) Add(rowScores_[v * kLiHalfKeys], last[2 * v * kLiHalfKeys], last[(2 * v + 1) * kLiHalfKeys], int32_t(kLiHalfKeys));
+      PipeBarrier<PIPE_V>();
+    } else if (span == 1) {  // heads not a power of two: per row
       for (uint32_t v = 0; v < vrows; ++v)
         if (sees[v]) SumHeads(tile[v * t_->heads * kLiHalfKeys], rowScores_[v * kLiHalfKeys], true);
     } else {
@@ -623,9 +685,10 @@ class LiVector {
   LiLists lists_;
   LiMerger merge_;  // phase 2
   uint32_t step_ = 0;
-  uint32_t blockSeq_ = 0;
-  uint32_t wStride_ = 1;  // blocks from one weight's broadcast block to the next (CarveApart)
-  bool apart_ = false;    // head sums through fold_ (SumHeadsApart)  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
+  uint32_t blockSeq_ = 0;  // rowSplit: column blocks taken so far (their buffer: blockSeq_ % (2 x tileBuffers))
+  uint32_t wStride_ = 1;   // blocks from one weight's broadcast block to the next (CarveApart)
+  bool apart_ = false;     // head sums through fold_ (SumHeadsApart)
+  uint32_t foldRows_ = 0;  // rowSplit: head rows fold_ holds (FoldRowsApart; 0: folds in place)
   AscendC::GlobalTensor<W> weights_;
   AscendC::GlobalTensor<int32_t> indices_;
   AscendC::GlobalTensor<float> values_, ring_;
