@@ -164,12 +164,20 @@ class SfaVector {
   __aicore__ inline void CarveItems() {
     used_ = 0;
     const uint32_t h = h_ > 0 ? h_ : 1;
+    // UB bank groups and banks (docs/performance.md "### UB banks"): the scores first (bank 0 at
+    // GLM-5), P's buffer last, past 64 KiB (bank 1), so that the row halves' Max / Add into it
+    // (RowHalves) and the broadcast max there (Probabilities) miss the scores' banks.
+    const uint32_t at = used_;
     scores_ = Take<float>(h * t_->tileRows);
-    probs_ = Take<T>(h * t_->tileRows);
     acc_ = Take<float>(h * kSfaLatentDim);
     stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
+    const uint32_t region = used_;
     bcast_ = Take<float>(hAlign_ * 8);
+    probs_ = Take<T>(SfaProbsBytes(h, t_->tileRows) / sizeof(T));
+    // The broadcast max's lanes start in the bank group 8 past the scores' first (Probabilities).
+    subBcast_ = arena_.GetWithOffset<float>((used_ - region) / sizeof(float), region);
+    subLane_ = (at / 32 + 8 + 16 - (region / 32) % 16) % 16;
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
       rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
@@ -410,10 +418,29 @@ class SfaVector {
       if (RefExceeded(tileMax, ref, h)) Rebase(tile, g, parity);
     }
     PipeBarrier<PIPE_V>();
-    Brcb(b, ref, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
-    PipeBarrier<PIPE_V>();
-    for (uint32_t k = 0; k < halves; ++k)
-      Sub(s[64 * k], s[64 * k], b, 64, uint8_t(h), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
+    if (halves == 1) {
+      Brcb(b, ref, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(1, 8));
+      PipeBarrier<PIPE_V>();
+      Sub(s, s, b, 64, uint8_t(h), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
+    } else {
+      // 128 columns: one Sub per lane of up to 16 heads, over both halves of each row in turn (a
+      // repeat every 256 bytes: consecutive repeats read the two halves of the bank groups, and a
+      // repeat's reads miss the previous one's writes). Its max block is read at the same 256-byte
+      // step, in the other half of the groups, in bank 1 (bcast_ and P's buffer, free here): each
+      // head's max twice, 8 blocks apart, 16 blocks a head; the lanes one block apart. Per repeat
+      // one beat (the two 64-column Subs took two: row r's reads met row r-1's writes).
+      for (uint32_t h0 = 0, lane = subLane_; h0 < h; h0 += kSfaSubLaneHeads, ++lane) {
+        const uint32_t nh = h - h0 < kSfaSubLaneHeads ? h - h0 : kSfaSubLaneHeads;
+        const LocalTensor<float> lb = subBcast_[lane * 8];
+        Brcb(lb, ref[h0], uint8_t(CeilDiv(nh, 8)), BrcbRepeatParams(16, 128));
+        Brcb(lb[64], ref[h0], uint8_t(CeilDiv(nh, 8)), BrcbRepeatParams(16, 128));
+      }
+      PipeBarrier<PIPE_V>();
+      for (uint32_t h0 = 0, lane = subLane_; h0 < h; h0 += kSfaSubLaneHeads, ++lane) {
+        const uint32_t nh = h - h0 < kSfaSubLaneHeads ? h - h0 : kSfaSubLaneHeads;
+        Sub(s[h0 * cols], s[h0 * cols], subBcast_[lane * 8], 64, uint8_t(2 * nh), BinaryRepeatParams(1, 1, 0, 8, 8, 8));
+      }
+    }
     PipeBarrier<PIPE_V>();
     Exp(s, s, n);
     PipeBarrier<PIPE_V>();
@@ -680,6 +707,8 @@ class SfaVector {
   AscendC::TPipe& pipe_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
+  AscendC::LocalTensor<float> subBcast_;  // bcast_ and P's buffer: the broadcast max of 128-column tiles
+  uint32_t subLane_ = 0;                  // its first lane's 32-byte block (Probabilities)
   AscendC::LocalTensor<T> probs_;
   AscendC::GlobalTensor<T> pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_;

@@ -235,9 +235,27 @@ constexpr uint32_t kSfaStatVectors = 12;
 // Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.
 constexpr float kSfaRefSlack = 8.0f;
 constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
+// The softmax's broadcast reference max at 128-column tiles (SfaVector::Probabilities): the bcast
+// vector and P's buffer after it hold it in lanes of up to kSfaSubLaneHeads heads, one 32-byte block
+// every 256 bytes (each head's block twice), so that each score row's two 64-column halves read it
+// in bank groups the rows' own reads and writes miss. 32-byte blocks it takes for h heads: a lane
+// offset of up to 16, then the Brcbs' reach (ceil(min(h, 16) / 8) repeats of 128 blocks, 8 blocks
+// of 16 apart, twice 8 blocks apart).
+constexpr uint32_t kSfaSubLaneHeads = 16;
+constexpr uint32_t SfaSubBcastBlocks(uint32_t h) {
+  return 16 + 121 + 128 * (((h < kSfaSubLaneHeads ? h : kSfaSubLaneHeads) + 7) / 8 - 1);
+}
+static_assert(SfaSubBcastBlocks(32) * 32 <= 32 * 32 + 32 * 128 * 2, "GLM-5's P buffer holds the broadcast max");
+// P's buffer of a vector core with h heads (half-precision P), and at 128 columns at least the rest
+// of the broadcast max's span past the bcast vector (ha x 8 fp32).
+constexpr uint32_t SfaProbsBytes(uint32_t h, uint32_t tileRows) {
+  const uint32_t probs = SfaAlign32(h * tileRows * 2), ha = (h + 7) / 8 * 8;
+  if (tileRows != kSfaMaxTileRows || SfaSubBcastBlocks(h) * 32 <= ha * 32 + probs) return probs;
+  return SfaSubBcastBlocks(h) * 32 - ha * 32;
+}
 constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
   const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
-  return SfaAlign32(h * SfaTileRows(heads) * 4) + SfaAlign32(h * SfaTileRows(heads) * 2) + h * kSfaLatentDim * 4 +
+  return SfaAlign32(h * SfaTileRows(heads) * 4) + SfaProbsBytes(h, SfaTileRows(heads)) + h * kSfaLatentDim * 4 +
          SfaStageSlots(heads) * kSfaOutChunkRows * kSfaLatentDim * 4 + kSfaStatVectors * ha * 4 + ha * 8 * 4;
 }
 static_assert(2 * kSfaOutChunkRows >= kSfaStageRows, "the smallest stage holds kSfaStageRows rows");
