@@ -739,6 +739,38 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
 
+@pytest.mark.parametrize("heads", [64, 32, 16, 2], ids=["two-lanes", "one-lane", "half-lane", "one-head"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_softmax_max_subtracted_over_both_row_halves(heads, dtype):
+    # At 128-column tiles (N1 <= 64) the softmax subtracts each head's reference max from both
+    # 64-column halves of its score row in one Sub per lane of up to 16 heads (repeat = half row,
+    # 256 bytes on), reading the max from a broadcast laid out one 32-byte block every 256 bytes,
+    # each head's block twice (sfa_vector.h Probabilities, SfaSubBcastBlocks). Heads per vector core:
+    # 32 (two lanes, GLM-5), 16 (one lane) and 8 (a Brcb repeat a copy; at both P's buffer grows to
+    # hold the broadcast), 1. Each head's scores sit at their own level (a per-head query scale and
+    # rope column), so a head read against another's max gives another sum l (softmax_sum checked);
+    # ids sorted by ascending score move the reference within items; 300 ids: a tile of 44 rows
+    # whose padding columns are -inf.
+    g = torch.Generator().manual_seed(181 + heads)
+    rows, k, kv_len = 24, 300, 2000
+    level = torch.linspace(-12.0, 1.0, heads)
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    qr[..., 1] = level
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:, 0, 0] = torch.rand(kv_len, generator=g) * 14 - 12
+    key_rope[:, 0, 1] = 1.0
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    score = q[:, 0].float() @ key[:, 0].float().T + qr[:, 0].float() @ key_rope[:, 0].float().T
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)])
+    idx = torch.gather(idx, 1, torch.gather(score, 1, idx).argsort(dim=1)).to(torch.int32)[:, None]
+    idx[3, 0, 200:] = -1
+    check(q, key, idx, 1.0, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
+          actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
+
+
 @pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 255, 256, 257, 1535, 1536, 1537, 2047, 2048])
 def test_one_row_at_split_boundaries(k):
     # One row cut over every core: K around tile (64 rows at 128 heads, 128 below) and per-core share
