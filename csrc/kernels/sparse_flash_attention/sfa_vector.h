@@ -169,15 +169,18 @@ class SfaVector {
     // (RowHalves) and the broadcast max there (Probabilities) miss the scores' banks.
     const uint32_t at = used_;
     scores_ = Take<float>(h * t_->tileRows);
+    const uint32_t accAt = used_;
     acc_ = Take<float>(h * kSfaLatentDim);
     stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
     const uint32_t region = used_;
     bcast_ = Take<float>(hAlign_ * 8);
     probs_ = Take<T>(SfaProbsBytes(h, t_->tileRows) / sizeof(T));
-    // The broadcast max's lanes start in the bank group 8 past the scores' first (Probabilities).
+    // The broadcast max's lanes start in the bank group 8 past the scores' first (Probabilities),
+    // the output scale's 8 past acc's (ScaleOutRows).
     subBcast_ = arena_.GetWithOffset<float>((used_ - region) / sizeof(float), region);
     subLane_ = (at / 32 + 8 + 16 - (region / 32) % 16) % 16;
+    scaleLane_ = (accAt / 32 + 8 + 16 - (region / 32) % 16) % 16;
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
       rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
@@ -593,6 +596,34 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
   }
 
+  // d[r, :] *= v[r] for n <= kStageRows rows of 512 floats (Finalize): one Mul per
+  // kSfaScaleLaneRows rows, over each row's 64-column strips in turn (a repeat every 256 bytes:
+  // consecutive repeats read the two halves of the bank groups and miss the previous one's writes),
+  // v[r] read at the same 256-byte step in the other half of the groups from subBcast_ (bank 1 at
+  // GLM-5, P's buffer: free between the softmaxes): a Brcb of v (each value 8 times), which a second
+  // Brcb spreads 8 blocks apart, 64 blocks a row; the second lane one block on. One beat a repeat
+  // where d is in another bank than subBcast_ (8 Muls of a 64-column strip each took two: row r's
+  // reads met row r-1's writes), and 2 Muls where that took 8.
+  __aicore__ inline void ScaleOutRows(const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<float>& v, uint32_t n) {
+    using namespace AscendC;
+    const uint32_t len = subBcast_.GetSize();
+    const LocalTensor<float> x = subBcast_[len - 64];
+    PipeBarrier<PIPE_V>();
+    Brcb(x, v, 1, BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
+    for (uint32_t r = 0, lane = scaleLane_; r < n; r += kSfaScaleLaneRows, ++lane) {
+      const uint32_t k = n - r < kSfaScaleLaneRows ? n - r : kSfaScaleLaneRows;
+      Brcb(subBcast_[lane * 8], x[r * 8], uint8_t(k), BrcbRepeatParams(8, 64));
+    }
+    PipeBarrier<PIPE_V>();
+    for (uint32_t r = 0, lane = scaleLane_; r < n; r += kSfaScaleLaneRows, ++lane) {
+      const uint32_t k = n - r < kSfaScaleLaneRows ? n - r : kSfaScaleLaneRows;
+      Mul(d[r * kSfaLatentDim], d[r * kSfaLatentDim], subBcast_[lane * 8], 64, uint8_t(k * kSfaLatentDim / 64),
+          BinaryRepeatParams(1, 1, 0, 8, 8, 8));
+    }
+    PipeBarrier<PIPE_V>();
+  }
+
   // out = sum / l (both relative to the reference max), chunk by chunk as Accumulate's reads land
   // in acc_ (each chunk divided, cast and written while the next ones are still in flight; the
   // output rows rotate over the stage's slots); the statistics against the true max m:
@@ -612,7 +643,7 @@ class SfaVector {
       const uint32_t r0 = c * kStageRows, n = ChunkRows(c), slot = c % stageSlots_;
       WaitFlag<HardEvent::MTE2_V>(int32_t(c));
       if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
-      ScaleRows(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], inv[r0], n);
+      ScaleOutRows(acc_[r0 * kSfaLatentDim], inv[r0], n);
       Cast(stage[slot * rowFloats], acc_[r0 * kSfaLatentDim], RoundMode::CAST_RINT, n * kSfaLatentDim);
       SetFlag<HardEvent::V_MTE3>(int32_t(slot));
       WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
@@ -709,6 +740,7 @@ class SfaVector {
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<float> subBcast_;  // bcast_ and P's buffer: the broadcast max of 128-column tiles
   uint32_t subLane_ = 0;                  // its first lane's 32-byte block (Probabilities)
+  uint32_t scaleLane_ = 0;                // the output scale's first lane's block (ScaleOutRows)
   AscendC::LocalTensor<T> probs_;
   AscendC::GlobalTensor<T> pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_;

@@ -242,16 +242,25 @@ constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
 // offset of up to 16, then the Brcbs' reach (ceil(min(h, 16) / 8) repeats of 128 blocks, 8 blocks
 // of 16 apart, twice 8 blocks apart).
 constexpr uint32_t kSfaSubLaneHeads = 16;
-constexpr uint32_t SfaSubBcastBlocks(uint32_t h) {
-  return 16 + 121 + 128 * (((h < kSfaSubLaneHeads ? h : kSfaSubLaneHeads) + 7) / 8 - 1);
+// The output's 1 / l the same way (SfaVector::ScaleOutRows): rows of 512 floats, up to
+// kSfaScaleLaneRows rows a Mul, each row's value in 8 blocks 8 apart (64 blocks a row, a lane
+// offset of up to 16, the next lane one block on), and the first Brcb's 8 blocks at the end.
+constexpr uint32_t kSfaScaleLaneRows = 4;
+static_assert(kSfaStageRows <= 2 * kSfaScaleLaneRows, "an output chunk takes at most two lanes");
+constexpr uint32_t SfaScaleBcastBlocks(uint32_t h) {
+  return 16 + 1 + 64 * ((h < kSfaScaleLaneRows ? h : kSfaScaleLaneRows) - 1) + 57 + 8;
 }
-static_assert(SfaSubBcastBlocks(32) * 32 <= 32 * 32 + 32 * 128 * 2, "GLM-5's P buffer holds the broadcast max");
-// P's buffer of a vector core with h heads (half-precision P), and at 128 columns at least the rest
-// of the broadcast max's span past the bcast vector (ha x 8 fp32).
+constexpr uint32_t SfaSubBcastBlocks(uint32_t h, uint32_t tileRows) {
+  const uint32_t sub = tileRows == kSfaMaxTileRows ? 16 + 121 + 128 * (((h < kSfaSubLaneHeads ? h : kSfaSubLaneHeads) + 7) / 8 - 1) : 0;
+  return sub > SfaScaleBcastBlocks(h) ? sub : SfaScaleBcastBlocks(h);
+}
+static_assert(SfaSubBcastBlocks(32, kSfaMaxTileRows) * 32 <= 32 * 32 + 32 * 128 * 2, "GLM-5's P buffer holds the broadcasts");
+// P's buffer of a vector core with h heads (half-precision P), and at least the rest of the
+// broadcasts' span past the bcast vector (ha x 8 fp32).
 constexpr uint32_t SfaProbsBytes(uint32_t h, uint32_t tileRows) {
   const uint32_t probs = SfaAlign32(h * tileRows * 2), ha = (h + 7) / 8 * 8;
-  if (tileRows != kSfaMaxTileRows || SfaSubBcastBlocks(h) * 32 <= ha * 32 + probs) return probs;
-  return SfaSubBcastBlocks(h) * 32 - ha * 32;
+  if (SfaSubBcastBlocks(h, tileRows) * 32 <= ha * 32 + probs) return probs;
+  return SfaSubBcastBlocks(h, tileRows) * 32 - ha * 32;
 }
 constexpr uint32_t SfaItemUbBytes(uint32_t heads) {
   const uint32_t h = (heads + 1) / 2, ha = (h + 7) / 8 * 8;
