@@ -771,6 +771,24 @@ def test_softmax_max_subtracted_over_both_row_halves(heads, dtype):
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
 
+@pytest.mark.parametrize("heads", [2, 4, 8, 16, 64, 128])
+def test_output_rows_scaled_in_lanes_of_four(heads):
+    # A whole row's output is its P . V sum times 1 / l, 8 rows (heads) a chunk as they are read
+    # back, one Mul per 4 rows over their 64-column strips in turn, the scale of each row spread 8
+    # blocks apart by two Brcbs into P's buffer (sfa_vector.h ScaleOutRows): chunks of 1, 2, 4 and 8
+    # rows (two lanes), at 128 heads beside 64-column tiles. 60 decode rows of up to 256 ids over 24
+    # cores (whole rows), each head's scores at its own level so its sum l differs from its
+    # neighbours' (a row scaled by another's 1 / l is off by their ratio); two rows select nothing.
+    g = torch.Generator().manual_seed(191 + heads)
+    rows, k = 60, 256
+    kv_lens = [300 + 11 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=4)
+    q = q * torch.linspace(0.2, 3.0, heads).to(q.dtype)[None, :, None]
+    idx[7, 0, :] = -1
+    idx[31, 0, 1:] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+
+
 @pytest.mark.parametrize("k", [63, 64, 65, 127, 128, 129, 255, 256, 257, 1535, 1536, 1537, 2047, 2048])
 def test_one_row_at_split_boundaries(k):
     # One row cut over every core: K around tile (64 rows at 128 heads, 128 below) and per-core share
