@@ -739,15 +739,15 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
 
-@pytest.mark.parametrize("heads", [64, 32, 16, 2], ids=["two-lanes", "one-lane", "half-lane", "one-head"])
+@pytest.mark.parametrize("heads", [64, 32, 16, 2])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_softmax_max_subtracted_over_both_row_halves(heads, dtype):
     # At 128-column tiles (N1 <= 64) the softmax subtracts each head's reference max from both
-    # 64-column halves of its score row in one Sub per lane of up to 16 heads (repeat = half row,
-    # 256 bytes on), reading the max from a broadcast laid out one 32-byte block every 256 bytes,
-    # each head's block twice (sfa_vector.h Probabilities, SfaSubBcastBlocks). Heads per vector core:
-    # 32 (two lanes, GLM-5), 16 (one lane) and 8 (a Brcb repeat a copy; at both P's buffer grows to
-    # hold the broadcast), 1. Each head's scores sit at their own level (a per-head query scale and
+    # 64-column halves of its score row in one Sub (repeat = half row, 256 bytes on), reading the
+    # max from a broadcast with each head's max in two consecutive blocks, written by two Brcbs into
+    # the bcast vector and P's buffer (sfa_vector.h Probabilities, SfaSubBcastBlocks). Heads per
+    # vector core: 32 (GLM-5), 16, 8 (P's buffer grown for the output scale's broadcast) and 1 (a
+    # Brcb past the bcast vector into P's). Each head's scores sit at their own level (a per-head
     # rope column), so a head read against another's max gives another sum l (softmax_sum checked);
     # ids sorted by ascending score move the reference within items; 300 ids: a tile of 44 rows
     # whose padding columns are -inf.

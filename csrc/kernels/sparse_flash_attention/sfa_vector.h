@@ -167,7 +167,6 @@ class SfaVector {
     // UB bank groups and banks (docs/performance.md "### UB banks"): the scores first (bank 0 at
     // GLM-5), P's buffer last, past 64 KiB (bank 1), so that the row halves' Max / Add into it
     // (RowHalves) and the broadcast max there (Probabilities) miss the scores' banks.
-    const uint32_t at = used_;
     scores_ = Take<float>(h * t_->tileRows);
     const uint32_t accAt = used_;
     acc_ = Take<float>(h * kSfaLatentDim);
@@ -176,10 +175,8 @@ class SfaVector {
     const uint32_t region = used_;
     bcast_ = Take<float>(hAlign_ * 8);
     probs_ = Take<T>(SfaProbsBytes(h, t_->tileRows) / sizeof(T));
-    // The broadcast max's lanes start in the bank group 8 past the scores' first (Probabilities),
-    // the output scale's 8 past acc's (ScaleOutRows).
+    // The output scale's lanes start in the bank group 8 past acc's (ScaleOutRows).
     subBcast_ = arena_.GetWithOffset<float>((used_ - region) / sizeof(float), region);
-    subLane_ = (at / 32 + 8 + 16 - (region / 32) % 16) % 16;
     scaleLane_ = (accAt / 32 + 8 + 16 - (region / 32) % 16) % 16;
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
@@ -426,23 +423,19 @@ class SfaVector {
       PipeBarrier<PIPE_V>();
       Sub(s, s, b, 64, uint8_t(h), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
     } else {
-      // 128 columns: one Sub per lane of up to 16 heads, over both halves of each row in turn (a
-      // repeat every 256 bytes: consecutive repeats read the two halves of the bank groups, and a
-      // repeat's reads miss the previous one's writes). Its max block is read at the same 256-byte
-      // step, in the other half of the groups, in bank 1 (bcast_ and P's buffer, free here): each
-      // head's max twice, 8 blocks apart, 16 blocks a head; the lanes one block apart. Per repeat
-      // one beat (the two 64-column Subs took two: row r's reads met row r-1's writes).
-      for (uint32_t h0 = 0, lane = subLane_; h0 < h; h0 += kSfaSubLaneHeads, ++lane) {
-        const uint32_t nh = h - h0 < kSfaSubLaneHeads ? h - h0 : kSfaSubLaneHeads;
-        const LocalTensor<float> lb = subBcast_[lane * 8];
-        Brcb(lb, ref[h0], uint8_t(CeilDiv(nh, 8)), BrcbRepeatParams(16, 128));
-        Brcb(lb[64], ref[h0], uint8_t(CeilDiv(nh, 8)), BrcbRepeatParams(16, 128));
-      }
+      // 128 columns: one Sub over both halves of each row in turn (a repeat every 256 bytes:
+      // consecutive repeats read the two halves of the bank groups, and a repeat's reads miss the
+      // previous one's writes), the max of repeat r in block r of b2: each head's max in two
+      // consecutive blocks (two Brcbs, each head 2 blocks on: 8 groups a repeat, one beat), in
+      // bcast_ and P's buffer (bank 1 at GLM-5, free here). Every second repeat the max block
+      // meets the scores' reads in a group: 1.5 beats a repeat, where the two 64-column Subs took
+      // two (row r's reads met row r-1's writes). A max block out of the scores' groups in every
+      // repeat needs a repeat stride of 8 mod 16 blocks, whose Brcb writes one or two groups a
+      // repeat (8 or 4 beats; the timing model prices no Brcb beats).
+      Brcb(subBcast_, ref, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(2, 16));
+      Brcb(subBcast_[8], ref, uint8_t(CeilDiv(h, 8)), BrcbRepeatParams(2, 16));
       PipeBarrier<PIPE_V>();
-      for (uint32_t h0 = 0, lane = subLane_; h0 < h; h0 += kSfaSubLaneHeads, ++lane) {
-        const uint32_t nh = h - h0 < kSfaSubLaneHeads ? h - h0 : kSfaSubLaneHeads;
-        Sub(s[h0 * cols], s[h0 * cols], subBcast_[lane * 8], 64, uint8_t(2 * nh), BinaryRepeatParams(1, 1, 0, 8, 8, 8));
-      }
+      Sub(s, s, subBcast_, 64, uint8_t(2 * h), BinaryRepeatParams(1, 1, 0, 8, 8, 1));
     }
     PipeBarrier<PIPE_V>();
     Exp(s, s, n);
@@ -738,8 +731,7 @@ class SfaVector {
   AscendC::TPipe& pipe_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
-  AscendC::LocalTensor<float> subBcast_;  // bcast_ and P's buffer: the broadcast max of 128-column tiles
-  uint32_t subLane_ = 0;                  // its first lane's 32-byte block (Probabilities)
+  AscendC::LocalTensor<float> subBcast_;  // bcast_ and P's buffer: the broadcast max of 128-column tiles, the output scale
   uint32_t scaleLane_ = 0;                // the output scale's first lane's block (ScaleOutRows)
   AscendC::LocalTensor<T> probs_;
   AscendC::GlobalTensor<T> pRing_;

@@ -235,14 +235,10 @@ constexpr uint32_t kSfaStatVectors = 12;
 // Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.
 constexpr float kSfaRefSlack = 8.0f;
 constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
-// The softmax's broadcast reference max at 128-column tiles (SfaVector::Probabilities): the bcast
-// vector and P's buffer after it hold it in lanes of up to kSfaSubLaneHeads heads, one 32-byte block
-// every 256 bytes (each head's block twice), so that each score row's two 64-column halves read it
-// in bank groups the rows' own reads and writes miss. 32-byte blocks it takes for h heads: a lane
-// offset of up to 16, then the Brcbs' reach (ceil(min(h, 16) / 8) repeats of 128 blocks, 8 blocks
-// of 16 apart, twice 8 blocks apart).
-constexpr uint32_t kSfaSubLaneHeads = 16;
-// The output's 1 / l the same way (SfaVector::ScaleOutRows): rows of 512 floats, up to
+// 32-byte blocks of the bcast vector and P's buffer after it that the vector cores' broadcasts take
+// (h heads). The softmax's reference max at 128-column tiles (SfaVector::Probabilities): each
+// head's max in two consecutive blocks, 16 blocks per Brcb repeat of 8 heads. The output's 1 / l
+// (SfaVector::ScaleOutRows): rows of 512 floats, up to
 // kSfaScaleLaneRows rows a Mul, each row's value in 8 blocks 8 apart (64 blocks a row, a lane
 // offset of up to 16, the next lane one block on), and the first Brcb's 8 blocks at the end.
 constexpr uint32_t kSfaScaleLaneRows = 4;
@@ -251,7 +247,7 @@ constexpr uint32_t SfaScaleBcastBlocks(uint32_t h) {
   return 16 + 1 + 64 * ((h < kSfaScaleLaneRows ? h : kSfaScaleLaneRows) - 1) + 57 + 8;
 }
 constexpr uint32_t SfaSubBcastBlocks(uint32_t h, uint32_t tileRows) {
-  const uint32_t sub = tileRows == kSfaMaxTileRows ? 16 + 121 + 128 * (((h < kSfaSubLaneHeads ? h : kSfaSubLaneHeads) + 7) / 8 - 1) : 0;
+  const uint32_t sub = tileRows == kSfaMaxTileRows ? 16 * ((h + 7) / 8) : 0;
   return sub > SfaScaleBcastBlocks(h) ? sub : SfaScaleBcastBlocks(h);
 }
 static_assert(SfaSubBcastBlocks(32, kSfaMaxTileRows) * 32 <= 32 * 32 + 32 * 128 * 2, "GLM-5's P buffer holds the broadcasts");
