@@ -425,7 +425,7 @@ class SfaVector {
     } else {
       // 128 columns: one Sub over both halves of each row in turn (a repeat every 256 bytes:
       // consecutive repeats read the two halves of the bank groups, and a repeat's reads miss the
-      // previous one's writes), the max of repeat r in block r of b2: each head's max in two
+      // previous one's writes), the max of repeat r in block r of subBcast_: each head's max in two
       // consecutive blocks (two Brcbs, each head 2 blocks on: 8 groups a repeat, one beat), in
       // bcast_ and P's buffer (bank 1 at GLM-5, free here). Every second repeat the max block
       // meets the scores' reads in a group: 1.5 beats a repeat, where the two 64-column Subs took

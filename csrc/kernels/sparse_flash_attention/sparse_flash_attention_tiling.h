@@ -238,9 +238,9 @@ constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
 // 32-byte blocks of the bcast vector and P's buffer after it that the vector cores' broadcasts take
 // (h heads). The softmax's reference max at 128-column tiles (SfaVector::Probabilities): each
 // head's max in two consecutive blocks, 16 blocks per Brcb repeat of 8 heads. The output's 1 / l
-// (SfaVector::ScaleOutRows): rows of 512 floats, up to
-// kSfaScaleLaneRows rows a Mul, each row's value in 8 blocks 8 apart (64 blocks a row, a lane
-// offset of up to 16, the next lane one block on), and the first Brcb's 8 blocks at the end.
+// (SfaVector::ScaleOutRows): rows of 512 floats, up to kSfaScaleLaneRows rows a Mul, each row's
+// value in 8 blocks 8 apart (64 blocks a row, a lane offset of up to 16, the next lane one block
+// on), and the first Brcb's 8 blocks at the end.
 constexpr uint32_t kSfaScaleLaneRows = 4;
 static_assert(kSfaStageRows <= 2 * kSfaScaleLaneRows, "an output chunk takes at most two lanes");
 constexpr uint32_t SfaScaleBcastBlocks(uint32_t h) {
