@@ -155,3 +155,25 @@ def test_brcb(emu, dtype, dst_blk, dst_rep):
             want[start : start + per_block] = src[k * 8 + j]
     got, _ = emu.vec("Brcb", dtype, in0=src, out=out, repeat=repeat, dst_blk=dst_blk, dst_rep=dst_rep)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["half", "float"])
+def test_brcb_writes_in_one_bank_group_take_8_beats_a_repeat(emu, dtype):
+    # CANN's bank guide (NPU arch 2201): 8 blocks written into one bank group take 8 beats. A dst block
+    # stride of 16 rows puts a repeat's 8 blocks in one group; 1 spreads them over 8 (at most one more
+    # beat, where the source row shares a bank with a write). The model prices Brcb's beats
+    # (emu/runtime/ub_banks.cpp); its conflict-free rate is 1 a repeat.
+    from ascend_glm5 import perf
+
+    t, repeat = NP[dtype], 16
+    per_block = 32 // t().itemsize
+    src = np.arange(8 * repeat).astype(t)
+    conflict = {}
+    for dst_blk, dst_rep in ((16, 1), (1, 8)):
+        out = np.zeros(((repeat - 1) * dst_rep + 7 * dst_blk + 1) * per_block, t)
+        with perf.tracing() as traces:
+            emu.vec("Brcb", dtype, in0=src, out=out, repeat=repeat, dst_blk=dst_blk, dst_rep=dst_rep)
+        rep = perf.replay(traces[-1], "Ascend910B1")
+        conflict[dst_blk] = rep.bank_conflict_cycles.get("Brcb", 0.0)
+    assert 7 * (repeat - 1) <= conflict[16] <= 7 * (repeat - 1) + 2  # the first repeat writes nothing yet
+    assert conflict[1] <= repeat

@@ -230,7 +230,19 @@ void Brcb(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint8_t re
   auto& c = emu::Core().counters;
   c.vecCalls++;
   c.vecElemOps += uint64_t(repeatTime) * 256 / sizeof(T);
-  emu::TraceVector(api, repeatTime, uint64_t(repeatTime) * 256 / sizeof(T), sizeof(T));
+  if (!emu::ActiveTrace()) return;
+  // UB bank beats (emu/runtime/ub_banks.cpp): a repeat reads one row (a 16-bit Brcb's 16 bytes are
+  // priced as a row of their own) and writes its 8 blocks, dstBlkStride rows apart: 8 blocks in one
+  // bank group take 8 beats (CANN guide "避免bank冲突（NPU架构版本2201）", the write case).
+  emu::LanePlan full;
+  full.lanes = 256 / sizeof(T);
+  full.repeats = repeatTime;
+  full.bits[0] = ~0ull;
+  full.bits[1] = sizeof(T) == 2 ? ~0ull : 0;
+  const emu::BankOperand read{src.EmuAddr(), emu::Layout{32, 0, 1}};
+  const emu::BankOperand write{dst.EmuAddr(), emu::Layout{sizeof(T), repeatParams.dstBlkStride, repeatParams.dstRepStride}};
+  emu::TraceVector(api, repeatTime, uint64_t(repeatTime) * 256 / sizeof(T), sizeof(T),
+                   emu::UbBankBeats(full, &read, 1, write));
 }
 
 }  // namespace AscendC
