@@ -365,14 +365,34 @@ def markdown_bank(results: list[BankResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=int, default=4, help="emulate 1/scale of the rows (and of L2)")
+def cli(doc: str, argv: list[str] | None, example: str,
+        extra: tuple[tuple[str, dict], ...] = ()) -> tuple[argparse.Namespace, dict[str, float]]:
+    """The options every calibration command takes (--soc, --set CONSTANT=VALUE, and `extra` as
+    (flag, add_argument keywords)); returns the parsed arguments and the constants to override."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for flag, kw in extra:
+        ap.add_argument(flag, **kw)
     ap.add_argument("--soc", default=SOC)
     ap.add_argument("--set", action="append", default=[], metavar="CONSTANT=VALUE",
-                    help="replay with a model constant changed (soc.constants), e.g. gm_copy_overhead=18")
+                    help=f"replay with a model constant changed (soc.constants), e.g. {example}")
     args = ap.parse_args(argv)
-    overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    return args, {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+
+
+def command(doc: str, argv: list[str] | None, example: str, build, run, show, source: str,
+            extra: tuple[tuple[str, dict], ...] = ()) -> None:
+    """A calibration module's command: `build(dir)` compiles its kernel, `run(kernel, args, overrides)`
+    replays it, `show(result)` is its table; the measurement's source is printed under it."""
+    args, overrides = cli(doc, argv, example, extra)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(build(Path(tmp)), args, overrides)
+    print(show(result))
+    print(f"\nmeasured: {source}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, overrides = cli(__doc__, argv, "gm_copy_overhead=18",
+                          (("--scale", dict(type=int, default=4, help="emulate 1/scale of the rows (and of L2)")),))
     with tempfile.TemporaryDirectory() as tmp:
         kernels = Kernels(Path(tmp))
         results = run(kernels, scale=args.scale, soc=args.soc, param_overrides=overrides)

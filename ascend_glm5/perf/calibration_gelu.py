@@ -12,9 +12,7 @@ same instructions on the same UB layout, checks the result against numpy, and `r
 
 from __future__ import annotations
 
-import argparse
 import ctypes
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,17 +89,11 @@ def markdown_gelu(r: GeluResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--soc", default=SOC)
-    ap.add_argument("--set", action="append", default=[], metavar="CONSTANT=VALUE",
-                    help="replay with a model constant changed (soc.constants), e.g. ub_beat_cycles=0")
-    args = ap.parse_args(argv)
-    overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    with tempfile.TemporaryDirectory() as tmp:
-        r = run_gelu(GeluKernel(Path(tmp)), soc=args.soc, param_overrides=overrides)
-    print(markdown_gelu(r))
-    print(f"\nmeasured: {GELU_SOURCE}")
+    from .calibration import command
 
+    command(__doc__, argv, "ub_beat_cycles=0", GeluKernel,
+            lambda kernel, args, overrides: run_gelu(kernel, soc=args.soc, param_overrides=overrides),
+            markdown_gelu, GELU_SOURCE)
 
 if __name__ == "__main__":
     main()

@@ -109,12 +109,7 @@ class CubeMatmul {
       SetFlag<HardEvent::MTE1_M>(l0_);
       WaitFlag<HardEvent::MTE1_M>(l0_);
       if (s == 0) WaitFlag<HardEvent::FIX_M>(0);
-      MmadParams mp;
-      mp.m = kBaseM;
-      mp.n = kBaseN;
-      mp.k = kBaseK;
-      mp.cmatrixInitVal = s == 0;
-      Mmad(acc, a2, b2, mp);
+      Mmad(acc, a2, b2, MmadParams(kBaseM, kBaseN, kBaseK, 0, false, s == 0));  // unitFlag 0: flags, as above
       SetFlag<HardEvent::M_MTE1>(l0_);
       l0_ ^= 1;
       if ((s == 0 || inB + 1 == kStepKb) && nextB < steps) {  // B first: its packets turn over sooner

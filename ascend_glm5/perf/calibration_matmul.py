@@ -9,14 +9,12 @@ step (one `Mmad` of 128 x 256 x 64, its two loads and its share of the copies), 
 the cut does not matter; the cut keeps the sharing of L2 (cores in one grid row read the same A rows,
 cores in one grid column the same B rows, at the same time) and the reuse of B over m tiles.
 
-    python -m ascend_glm5.perf.calibration_matmul       # the table (about a minute)
+    python -m ascend_glm5.perf.calibration_matmul       # the table (about 10 s)
 """
 
 from __future__ import annotations
 
-import argparse
 import ctypes
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +97,7 @@ def expected(a: np.ndarray, b: np.ndarray, c_rows: slice, c_cols: slice) -> np.n
     return (a[c_rows].astype(np.float32) @ b[c_cols].astype(np.float32).T).astype(np.float16)
 
 
-def run_matmul(kernel: MatmulKernel, m_tiles: int = 2, n_tiles: int = 1, soc: str = SOC,
+def run_matmul(kernel: MatmulKernel, m_tiles: int = 4, n_tiles: int = 1, soc: str = SOC,
                param_overrides: dict[str, float] | None = None) -> MatmulResult:
     """Emulates the cut (`m_tiles` x `n_tiles` tiles a core, every core, all of K), checks two of its
     tiles against numpy and replays it on `soc`."""
@@ -140,19 +138,13 @@ def markdown_matmul(r: MatmulResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--m-tiles", type=int, default=2)
-    ap.add_argument("--n-tiles", type=int, default=1)
-    ap.add_argument("--soc", default=SOC)
-    ap.add_argument("--set", action="append", default=[], metavar="CONSTANT=VALUE",
-                    help="replay with a model constant changed (soc.constants), e.g. l1_to_l0b_rate=128")
-    args = ap.parse_args(argv)
-    overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    with tempfile.TemporaryDirectory() as tmp:
-        r = run_matmul(MatmulKernel(Path(tmp)), args.m_tiles, args.n_tiles, args.soc, overrides)
-    print(markdown_matmul(r))
-    print(f"\nmeasured: {MATMUL_SOURCE}")
+    from .calibration import command
 
+    command(__doc__, argv, "l1_to_l0b_rate=128", MatmulKernel,
+            lambda kernel, args, overrides: run_matmul(kernel, args.m_tiles, args.n_tiles, args.soc, overrides),
+            markdown_matmul, MATMUL_SOURCE,
+            (("--m-tiles", dict(type=int, default=4, help="output tiles a core runs, along m")),
+             ("--n-tiles", dict(type=int, default=1, help="output tiles a core runs, along n"))))
 
 if __name__ == "__main__":
     main()

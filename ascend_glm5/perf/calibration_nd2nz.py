@@ -12,9 +12,7 @@ with 145 (case 2) in 8. The README publishes each case's core time and the busy 
 
 from __future__ import annotations
 
-import argparse
 import ctypes
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,17 +113,11 @@ def markdown_nd2nz(results: list[Nd2NzResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--soc", default=SOC)
-    ap.add_argument("--set", action="append", default=[], metavar="CONSTANT=VALUE",
-                    help="replay with a model constant changed (soc.constants), e.g. ub_beat_cycles=0")
-    args = ap.parse_args(argv)
-    overrides = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    with tempfile.TemporaryDirectory() as tmp:
-        results = run_nd2nz(Nd2NzKernel(Path(tmp)), soc=args.soc, param_overrides=overrides)
-    print(markdown_nd2nz(results))
-    print(f"\nmeasured: {ND2NZ_SOURCE}")
+    from .calibration import command
 
+    command(__doc__, argv, "ub_beat_cycles=0", Nd2NzKernel,
+            lambda kernel, args, overrides: run_nd2nz(kernel, soc=args.soc, param_overrides=overrides),
+            markdown_nd2nz, ND2NZ_SOURCE)
 
 if __name__ == "__main__":
     main()
