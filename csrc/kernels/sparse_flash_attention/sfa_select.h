@@ -132,6 +132,7 @@ class SfaSelector {
     }
     if (table && !carried) LoadTable(row.batch, 0, tableNeed);
     uint32_t n = 0;
+    bool written = false;  // a wide chunk's list write not waited for yet
     for (uint32_t p = uint32_t(item.posBegin); p < uint32_t(item.posEnd); p += kSfaSelChunk) {
       uint32_t len = Min(kSfaSelChunk, uint32_t(item.posEnd) - p);
       // The chunk's ids: in place in all_ (CacheRows then overwrites them with the chunk's rows,
@@ -147,7 +148,8 @@ class SfaSelector {
         const uint32_t kept = Compact(len, row.end);
         if (write && kept > 0) {
           CacheRows(kept, row, tableNeed);
-          WriteRows(list, n, kept);
+          WriteRows(list, n, kept, !wide);
+          written = wide;
           if (n == 0) {
             head_ = idx_;
             headRows_ = Min(kept, kSfaSlotRows);
@@ -159,6 +161,10 @@ class SfaSelector {
         n += kept;
       }
       if (last) break;
+    }
+    if (written) {  // the list writes have read their chunks of all_ (the caller's stage)
+      AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);
+      AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
     return n;
   }
@@ -194,13 +200,14 @@ class SfaSelector {
     CompareScalar(eq, ids, int32_t(-1), CMPMODE::EQ, AlignUp(len, 64));
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    const AscendC::LocalTensor<uint32_t> words = eq.ReinterpretCast<uint32_t>();
-    for (uint32_t w = 0; w * 32 < len; ++w) {
-      const uint32_t bits = words.GetValue(w);
+    // 64 lanes a scalar read (the compare wrote whole 64-lane groups): half the reads of 32.
+    const AscendC::LocalTensor<uint64_t> words = eq.ReinterpretCast<uint64_t>();
+    for (uint32_t w = 0; w * 64 < len; ++w) {
+      const uint64_t bits = words.GetValue(w);
       if (bits == 0) continue;
       uint32_t b = 0;
-      while (((bits >> b) & 1u) == 0) ++b;
-      return Min(w * 32 + b, len);  // a bit past len (stale lanes) means none
+      while (((bits >> b) & 1ull) == 0) ++b;
+      return Min(w * 64 + b, len);  // a bit past len (stale lanes) means none
     }
     return len;
   }
@@ -327,11 +334,15 @@ class SfaSelector {
                          AscendC::DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
   }
 
-  __aicore__ inline void WriteRows(const AscendC::GlobalTensor<int32_t>& list, uint32_t at, uint32_t n) {
+  // wait: for the copy before the next vector work, where the next chunk overwrites idx_ (chunk_);
+  // a wide chunk's idx_ is its own part of all_, which the later chunks do not write (Run waits
+  // once, after the last).
+  __aicore__ inline void WriteRows(const AscendC::GlobalTensor<int32_t>& list, uint32_t at, uint32_t n, bool wait) {
     using namespace AscendC;
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopyPad(list[at], idx_, DataCopyExtParams(1, n * 4, 0, 0, 0));
+    if (!wait) return;
     SetFlag<HardEvent::MTE3_V>(0);  // idx_ is overwritten by the next chunk
     WaitFlag<HardEvent::MTE3_V>(0);
   }
