@@ -1273,6 +1273,26 @@ def test_whole_rows_of_a_split_launch_read_their_ids_in_one_copy():
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
+    # The selection looks for a row's first -1 reading the compare's mask 64 lanes at a time
+    # (SfaSelector::FirstMinusOne), and a whole row's or a piece's chunks (wide) write their lists
+    # without waiting for each write (one wait after the last). 30 rows of 2048 ids (16 tiles each,
+    # whole rows and pieces over 24 cores) whose first -1 falls in the upper 32 lanes of a 64-lane
+    # read, in the first, a middle and the last chunk, and before a later piece's start (that piece
+    # selects nothing); every second row has no -1. Ids past the lengths are skipped.
+    g = torch.Generator().manual_seed(191)
+    heads, rows, k = 16, 30, 2048
+    kv_lens = [2100 + 37 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    cuts = [33, 63, 96, 575, 1022, 1570, 2040, 1087, 1190]
+    for r in range(0, rows, 2):
+        cut = cuts[(r // 2) % len(cuts)]
+        assert cut % 64 >= 32
+        idx[r, 0, cut:] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
