@@ -1279,7 +1279,8 @@ def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
     # without waiting for each write (one wait after the last). 30 rows of 2048 ids (16 tiles each,
     # whole rows and pieces over 24 cores) whose first -1 falls in the upper 32 lanes of a 64-lane
     # read, in the first, a middle and the last chunk, and before a later piece's start (that piece
-    # selects nothing); every second row has no -1. Ids past the lengths are skipped.
+    # selects nothing), with valid ids after it (which the row must not read); every second row has
+    # no -1. Ids past the lengths are skipped.
     g = torch.Generator().manual_seed(191)
     heads, rows, k = 16, 30, 2048
     kv_lens = [2100 + 37 * r for r in range(rows)]
@@ -1288,7 +1289,7 @@ def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
     for r in range(0, rows, 2):
         cut = cuts[(r // 2) % len(cuts)]
         assert cut % 64 >= 32
-        idx[r, 0, cut:] = -1
+        idx[r, 0, cut] = -1
     check_decode(q, qr, key, table, idx, kv_lens)
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
