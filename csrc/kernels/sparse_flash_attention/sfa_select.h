@@ -65,6 +65,28 @@ class SfaSelector {
     }
   }
 
+  // The ids of an item about to be selected (a wide one: row's ids [0, posEnd) into all_), copied
+  // while the caller still works on the tile before: Select then waits for the copy instead of
+  // issuing it. The caller's stage (the scratch) must be free until that Select.
+  __aicore__ inline void Prefetch(const SfaItem& item) {
+    using namespace AscendC;
+    if (prefetched_ || firstRun_ || !wideRoom_ || !(item.piece >= 0 || t_->numSplits > 0) || item.posEnd <= 0) return;
+    SetFlag<HardEvent::V_MTE2>(0);  // the vector work on the scratch is done
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopyPad(all_, indices_[uint64_t(item.row) * t_->sparseCount], DataCopyExtParams(1, uint32_t(item.posEnd) * 4, 0, 0, 0),
+                DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    SetFlag<HardEvent::MTE2_V>(kEvPrefetch);
+    prefetched_ = true;
+    prefetchItem_ = item;
+  }
+  // A prefetch's copy, waited for (Select, or the caller's end): whether it holds `item`'s ids.
+  __aicore__ inline bool TakePrefetch(const SfaItem& item) {
+    if (!prefetched_) return false;
+    AscendC::WaitFlag<AscendC::HardEvent::MTE2_V>(kEvPrefetch);
+    prefetched_ = false;
+    return prefetchItem_.row == item.row && prefetchItem_.posEnd == item.posEnd;
+  }
+
   // The first entries of the last Select's list (up to kSfaSlotRows; 0 if sorted, or if a later
   // chunk took their buffer), in UB until the caller reuses the scratch: the work slot carries them.
   __aicore__ inline uint32_t HeadRows(AscendC::LocalTensor<int32_t>& rows) const {
@@ -123,8 +145,9 @@ class SfaSelector {
     tableBatch_ = row.batch;
     tablePending_ = carried ? tableNeed : 0;
     firstRun_ = false;
-    if (wide) {  // the prefix and the item's own ids, in one copy
-      LoadIds(all_, base, uint32_t(item.posEnd));
+    const bool ready = TakePrefetch(item);
+    if (wide) {  // the prefix and the item's own ids, in one copy (or prefetched)
+      if (!ready) LoadIds(all_, base, uint32_t(item.posEnd));
       if (prefix > 0 && FirstMinusOne(all_, allEq_, prefix) < prefix) return 0;
     } else if (prefix > 0) {
       LoadIds(prefix_, base, prefix);
@@ -359,6 +382,9 @@ class SfaSelector {
   AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_, allEq_;
   bool wideRoom_ = false;
   bool firstRun_ = true;
+  bool prefetched_ = false;  // a Prefetch's copy not waited for yet (MTE2 -> V kEvPrefetch)
+  SfaItem prefetchItem_{};
+  static constexpr int32_t kEvPrefetch = 6;
   uint32_t tablePending_ = 0;  // block-table entries the item's next ids copy also brings (LoadIds)
   int32_t tableBatch_ = 0;
   float invBlock_ = 1.0f;

@@ -113,6 +113,12 @@ class SfaVector {
         GatherStore();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
         SortStep();
+        // After the item's second-to-last tile: the ids of the item its last tile is followed by the
+        // selection of (Ensure(1) at the next item's start), copied now (SfaSelector::Prefetch), so
+        // that selection does not start with the ids' GM round trip (sfa-sel64). The stage is free
+        // until then: no sort pending, and the last tile's Accumulate finalises nothing.
+        if (tile.start / t_->tileRows + 2 == tiles && size_ == 2 && !ended_ && scan_ < last_ && !sorter_.Pending())
+          PrefetchNext();
         pending = tile;
         pendingParity = parity;
         hasPending = true;
@@ -125,6 +131,7 @@ class SfaVector {
     // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
     if (t_->numSplits > 0) merge_.Start();
     if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
+    selector_.TakePrefetch(SfaItem{});
     kept_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (t_->numSplits == 0) return;
@@ -568,6 +575,12 @@ class SfaVector {
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
     Finalize(uint32_t(tile.info.row), parity);
+  }
+  // The ids of the next item this core selects (if it selects anything), copied ahead (SfaSelector::Prefetch).
+  __aicore__ inline void PrefetchNext() {
+    const SfaItem item = plan_.Item(scan_);
+    if (SfaPlan::Empty(item, plan_.Row(uint32_t(item.row)))) return;
+    selector_.Prefetch(item);
   }
   // Rows of chunk c of this core's heads (kStageRows each, the last one the rest).
   __aicore__ inline uint32_t ChunkRows(uint32_t c) const {
