@@ -1294,6 +1294,25 @@ def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+@pytest.mark.parametrize("heads", [16, 64])
+def test_next_ids_prefetched_before_an_items_last_tile(heads):
+    # A split launch copies the ids of the item selected after an item's last tile (Ensure(1) at
+    # the next item's start) one tile early, after the second-to-last tile (SfaSelector::Prefetch);
+    # the selection then waits for that copy instead of issuing it. 100 rows of 512 ids (4 tiles
+    # each; more than 3 items a core over 24 cores: whole rows and pieces, 3 tiles gathered ahead):
+    # rows cut by one -1 at several places with valid ids after it, a row with nothing before its
+    # -1 (an empty item between two that select), rows of one id, ids past the lengths.
+    g = torch.Generator().manual_seed(211 + heads)
+    rows, k = 100, 512
+    kv_lens = [600 + 9 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    cuts = [300, 0, 129, 511, 1, 256, 450]
+    for r in range(1, rows, 3):
+        idx[r, 0, cuts[(r // 3) % len(cuts)]] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
