@@ -1298,12 +1298,12 @@ def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
 def test_next_ids_prefetched_before_an_items_last_tile(heads):
     # A split launch copies the ids of the item selected after an item's last tile (Ensure(1) at
     # the next item's start) one tile early, after the second-to-last tile (SfaSelector::Prefetch);
-    # the selection then waits for that copy instead of issuing it. 100 rows of 512 ids (4 tiles
+    # the selection then waits for that copy instead of issuing it. 90 rows of 512 ids (4 tiles
     # each; more than 3 items a core over 24 cores: whole rows and pieces, 3 tiles gathered ahead):
     # rows cut by one -1 at several places with valid ids after it, a row with nothing before its
     # -1 (an empty item between two that select), rows of one id, ids past the lengths.
     g = torch.Generator().manual_seed(211 + heads)
-    rows, k = 100, 512
+    rows, k = 90, 512
     kv_lens = [600 + 9 * r for r in range(rows)]
     q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
     cuts = [300, 0, 129, 511, 1, 256, 450]
