@@ -1256,21 +1256,29 @@ def test_gather_three_tiles_ahead_over_short_items(heads):
     assert cpu_module().last_launch()["block_dim"] == cores
 
 
+def _split_launch_rows(seed: int):
+    """30 decode rows of 2048 ids, 16 heads: 16 tiles a row, 20 a core over 24 cores (whole rows and
+    pieces of a split launch). Returns q, q_rope, key, block table, ids and the lengths."""
+    kv_lens = [2100 + 37 * r for r in range(30)]
+    return (*_decode_problem(16, kv_lens, 2048, torch.Generator().manual_seed(seed), over=8), kv_lens)
+
+
+def _check_split_launch(q, qr, key, table, idx, kv_lens):
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 def test_whole_rows_of_a_split_launch_read_their_ids_in_one_copy():
     # A split launch (fewer rows than 4 a core) reads a whole row's ids in one copy, as a piece's
     # (SfaSelector::Run, wide), and then checks them in chunks of 512. 30 rows of 2048 ids (16 tiles
     # each, 20 a core over 24 cores: whole rows and pieces) whose first -1 falls in every chunk, on a
     # chunk's boundary, at 0 (nothing selected) or nowhere; ids past the lengths are skipped.
-    g = torch.Generator().manual_seed(173)
-    heads, rows, k = 16, 30, 2048
-    kv_lens = [2100 + 37 * r for r in range(rows)]
-    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    q, qr, key, table, idx, kv_lens = _split_launch_rows(173)
     cuts = [1536, 1100, 513, 512, 40, 0, 2047, 1024, 700]
-    for r in range(0, rows, 2):
+    for r in range(0, len(kv_lens), 2):
         cut = cuts[(r // 2) % len(cuts)]
         idx[r, 0, cut:] = -1
-    check_decode(q, qr, key, table, idx, kv_lens)
-    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+    _check_split_launch(q, qr, key, table, idx, kv_lens)
 
 
 def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
@@ -1281,17 +1289,13 @@ def test_first_minus_one_in_the_upper_half_of_a_64_lane_read():
     # read, in the first, a middle and the last chunk, and before a later piece's start (that piece
     # selects nothing), with valid ids after it (which the row must not read); every second row has
     # no -1. Ids past the lengths are skipped.
-    g = torch.Generator().manual_seed(191)
-    heads, rows, k = 16, 30, 2048
-    kv_lens = [2100 + 37 * r for r in range(rows)]
-    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    q, qr, key, table, idx, kv_lens = _split_launch_rows(191)
     cuts = [33, 63, 96, 575, 1022, 1570, 2040, 1087, 1190]
-    for r in range(0, rows, 2):
+    for r in range(0, len(kv_lens), 2):
         cut = cuts[(r // 2) % len(cuts)]
         assert cut % 64 >= 32
         idx[r, 0, cut] = -1
-    check_decode(q, qr, key, table, idx, kv_lens)
-    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+    _check_split_launch(q, qr, key, table, idx, kv_lens)
 
 
 @pytest.mark.parametrize("heads", [16, 64])
@@ -1309,8 +1313,7 @@ def test_next_ids_prefetched_before_an_items_last_tile(heads):
     cuts = [300, 0, 129, 511, 1, 256, 450]
     for r in range(1, rows, 3):
         idx[r, 0, cuts[(r // 3) % len(cuts)]] = -1
-    check_decode(q, qr, key, table, idx, kv_lens)
-    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+    _check_split_launch(q, qr, key, table, idx, kv_lens)
 
 
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
