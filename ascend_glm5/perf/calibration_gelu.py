@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import CLOCK_HZ, SOC, command  # the measured part: 24 AI cores (48 AIV) at 1.85 GHz
+
 GELU_SOURCE = ("CANN asc-devkit examples/01_simd_cpp_api/05_best_practices/03_fusion_compute/"
                "matmul_gelu_high_performance/README_en.md (CANN 9.0 and later; Atlas A2, scenario 1: aiv_vec_time)")
 KERNEL = Path(__file__).resolve().parent / "calibration_gelu.cpp"
-SOC = "Ascend910B1"  # 24 AI cores (48 AIV) at 1.85 GHz, as the part of the other calibrations
-CLOCK_HZ = 1.85e9
 VEC_US = 174.327  # the average AIV's vector busy time
 HALF_TILES = 8192 // 128 * (8192 // 256) / 24  # per AIV: each of a core's tiles, half of it
 TILE = (64, 256)
@@ -89,8 +89,6 @@ def markdown_gelu(r: GeluResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .calibration import command
-
     command(__doc__, argv, "ub_beat_cycles=0", GeluKernel,
             lambda kernel, args, overrides: run_gelu(kernel, soc=args.soc, param_overrides=overrides),
             markdown_gelu, GELU_SOURCE)

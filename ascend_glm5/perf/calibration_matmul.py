@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import CLOCK_HZ, SOC, command  # the measured part: 24 AI cores (48 AIV) at 1.85 GHz
+
 MATMUL_SOURCE = ("CANN asc-devkit examples/01_simd_cpp_api/05_best_practices/01_matrix_compute/"
                  "matmul_basic_api_high_performance/README_en.md (CANN 9.0 and later; Atlas A2, scenario 1); fixpipe: "
                  "matmul_high_performance/README_en.md Case 7 (the same shape and tiles through the Matmul API, no unitFlag)")
 KERNEL = Path(__file__).resolve().parent / "calibration_matmul.cpp"
-SOC = "Ascend910B1"  # 24 AI cores at 1.85 GHz, as the part of the other calibrations (calibration.py)
-CLOCK_HZ = 1.85e9
 M = N = K = 8192
 SINGLE_M, SINGLE_N, CORES = 2048, 1536, 24  # the example's 4 x 6 grid on A2
 TILE_M, TILE_N, STEP_K = 128, 256, 64
@@ -138,8 +138,6 @@ def markdown_matmul(r: MatmulResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .calibration import command
-
     command(__doc__, argv, "l1_to_l0b_rate=128", MatmulKernel,
             lambda kernel, args, overrides: run_matmul(kernel, args.m_tiles, args.n_tiles, args.soc, overrides),
             markdown_matmul, MATMUL_SOURCE,

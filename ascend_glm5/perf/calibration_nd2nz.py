@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import SOC, command  # the measured part: 24 AI cores (48 AIV) at 1.85 GHz
+
 ND2NZ_SOURCE = ("CANN asc-devkit examples/01_simd_cpp_api/05_best_practices/04_memory_access/bank_conflict_nd2nz/"
                 "README_en.md (CANN 9.0 and later; Atlas A2/A3, 48 cores)")
 KERNEL = Path(__file__).resolve().parent / "calibration_nd2nz.cpp"
-SOC = "Ascend910B1"  # 24 AI cores (48 AIV) at 1.85 GHz, as the part of the other calibrations
 M = N = 8192
 PIPES = ("core", "V", "S", "MTE2", "MTE3")
 
@@ -113,8 +114,6 @@ def markdown_nd2nz(results: list[Nd2NzResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .calibration import command
-
     command(__doc__, argv, "ub_beat_cycles=0", Nd2NzKernel,
             lambda kernel, args, overrides: run_nd2nz(kernel, soc=args.soc, param_overrides=overrides),
             markdown_nd2nz, ND2NZ_SOURCE)
