@@ -11,9 +11,10 @@
 // one step. Flags as the example: forward MTE2 -> MTE1 per packet, MTE1 -> M per step; reverse
 // MTE1 -> MTE2 and M -> MTE1 preset.
 //
+// A's step goes L1 -> L0A as the example's one LoadData3D (a 1 x 1 filter over a feature map of
+// H = 1, W = 128 rows, C = the step's 64 k), B's as its 4 LoadData2D (one per 16-deep k block).
+//
 // Where this differs from the example, and why:
-// - A's step goes L1 -> L0A as 4 LoadData2D (one per 16-deep k block, dstGap 3), not one LoadData3D
-//   (LoadDataV2): the emulator has no 3D load. B's step is the example's own 4 LoadData2D.
 // - Mmad and Fixpipe meet through M -> FIX / FIX -> M flags, not unitFlag (which the emulator does not
 //   model): the tile's write-back waits for its last Mmad, the next tile's first Mmad for the write-back.
 // - `mTiles` / `nTiles` cap the tiles a core runs, so the calibration emulates a cut of the launch.
@@ -100,8 +101,10 @@ class CubeMatmul {
       if (inB == 0) WaitFlag<HardEvent::MTE2_MTE1>(2 + readB);
       // L1 Nz (16-wide k column blocks of 128 / 256 rows) -> L0A Zz (row blocks) / L0B (k blocks of n).
       const LocalTensor<half> a1 = PacketA(readA)[inA * kBaseK * kBaseM], b1 = PacketB(readB)[inB * kBaseK * kBaseN];
-      for (uint32_t kb = 0; kb < kBaseK / 16; ++kb)
-        LoadData(a2[kb * 256], a1[kb * kBaseM * 16], LoadData2DParams(0, kBaseM / 16, 1, 0, kBaseK / 16 - 1, false, 0));
+      LoadData3DParamsV2<half> loadA;
+      loadA.l1H = 1, loadA.l1W = kBaseM, loadA.channelSize = kBaseK;
+      loadA.kExtension = kBaseK, loadA.mExtension = kBaseM, loadA.kStartPt = 0, loadA.mStartPt = 0;
+      LoadData(a2, a1, loadA);
       for (uint32_t kb = 0; kb < kBaseK / 16; ++kb)
         LoadData(b2[kb * kBaseN * 16], b1[kb * kBaseN * 16], LoadData2DParams(0, kBaseN / 16, 1, 0, 0, false, 0));
       if (inA + 1 == kStepKa) SetFlag<HardEvent::MTE1_MTE2>(readA);

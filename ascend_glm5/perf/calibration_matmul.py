@@ -3,7 +3,7 @@
 `MATMUL_SOURCE` multiplies half [8192, 8192] x [8192, 8192] (B transposed) on 24 AIC, 128 x 256 output
 tiles, 64-deep k steps, L1 / L0 ping-pong, and publishes the task time and the average core's busy
 time of each cube pipe (mac = M, MTE1, MTE2, fixpipe, scalar). `calibration_matmul.cpp` runs the same
-loops on the emulator (see its header for the two places it differs) on a cut of the launch: every
+loops on the emulator (see its header for where it differs) on a cut of the launch: every
 core, every k step, but `m_tiles` x `n_tiles` of its output tiles. Busy times are compared per 64-deep
 step (one `Mmad` of 128 x 256 x 64, its two loads and its share of the copies), fixpipe per tile, so
 the cut does not matter; the cut keeps the sharing of L2 (cores in one grid row read the same A rows,
@@ -138,7 +138,7 @@ def markdown_matmul(r: MatmulResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    command(__doc__, argv, "l1_to_l0b_rate=128", MatmulKernel,
+    command(__doc__, argv, "l1_to_l0_overhead=8", MatmulKernel,
             lambda kernel, args, overrides: run_matmul(kernel, args.m_tiles, args.n_tiles, args.soc, overrides),
             markdown_matmul, MATMUL_SOURCE,
             (("--m-tiles", dict(type=int, default=4, help="output tiles a core runs, along m")),

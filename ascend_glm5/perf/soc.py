@@ -102,8 +102,11 @@ def constants(soc: str) -> list[Constant]:
                  "example (Case 7, no unitFlag) writes a 128 x 256 half tile in 992 cycles; the model takes 992-1,150 "
                  "(calibration_matmul.py; the pool share with the other cores' reads bounds it); pto's L0C_TO_GM "
                  "70 GiB/s (40.6) took 1,632-1,650", "Fixpipe L0C -> GM, per core"),
-        Constant("l1_to_l0a_rate", 512, "B/cycle/core", "ini: [AICoreMemoryRates] l1_to_l0_a_rate", "MTE1 L1 -> L0A"),
-        Constant("l1_to_l0b_rate", 256, "B/cycle/core", "ini: [AICoreMemoryRates] l1_to_l0_b_rate", "MTE1 L1 -> L0B"),
+        Constant("l1_to_l0a_rate", 256, "B/cycle/core", "asc-devkit tests/perf/load_data_perf README: A2 / A3 theoretical "
+                 "bandwidth of LoadData L1 -> L0A (the ini's l1_to_l0_a_rate says 512; the measured MTE1 time of "
+                 "the basic-API matmul example fits 256 / 128, calibration_matmul.py)", "MTE1 L1 -> L0A"),
+        Constant("l1_to_l0b_rate", 128, "B/cycle/core", "asc-devkit tests/perf/load_data_perf README: A2 / A3 theoretical "
+                 "bandwidth of LoadData L1 -> L0B (the ini says 256)", "MTE1 L1 -> L0B"),
         Constant("l1_to_ub_rate", 128, "B/cycle/core", "ini: [AICoreMemoryRates] l1_to_ub_rate", "MTE1 L1 -> UB"),
         Constant("ub_to_l1_rate", 128, "B/cycle/core", "assumed: as l1_to_ub (ub_to_l1_rate not transcribed)", "MTE3 UB -> L1"),
         Constant("ub_to_ub_rate", 256, "B/cycle/core", "pto: cce_cycle_profiles.csv kVcopyProfile, 1 cycle per 256 B repeat",
@@ -115,6 +118,10 @@ def constants(soc: str) -> list[Constant]:
                  "of it: guide 'Hardware Constraints', best bandwidth from 16 KB)",
                  "fixed cost of each GM copy instruction"),
         Constant("local_copy_overhead", 8, "cycles", "assumed: no public number", "fixed cost of each local copy"),
+        Constant("l1_to_l0_overhead", 22, "cycles", "measured: the basic-API matmul example's MTE1 time, 430 cycles a step "
+                 "for 5 loads of 48 KiB, less their bytes at the rates above (calibration_matmul.py); load_data_perf "
+                 "states 28 cycles of latency for one 2D load alone (50 for the 3D form)",
+                 "fixed cost of each L1 -> L0A / L0B load"),
         Constant("gm_read_latency", 400, "cycles", "assumed: GM latency not published", "GM read: last byte to its consumer"),
         Constant("cube_head", 6, "cycles", "pto: cce_costmodel_cube.hpp kDefaultHeadCycles", "Mmad startup when M was idle"),
         Constant("cube_fractals_per_cycle", 1, "16x16xk0 per cycle",
@@ -144,7 +151,8 @@ def constants(soc: str) -> list[Constant]:
         Constant("scalar_gm_miss_cycles", 300, "cycles", "assumed: not published", "scalar GM access missing the DataCache"),
         Constant("scalar_cache_lines", 256, "64-B lines", "guide: 'Scalar读写数据' (64-byte lines); 256 lines assumed",
                  "scalar DataCache (direct mapped)"),
-        Constant("queue_depth", 32, "instructions", "assumed: per-pipe instruction queue depth not published",
+        Constant("queue_depth", 32, "instructions", "MTE1: 32, asc-devkit matmul_basic_api_high_performance README, "
+                 "section 6 (A2 / A3); the other pipes' depths assumed the same",
                  "how far the scalar unit may run ahead of a pipe"),
         Constant("turn_cycles", 256, "cycles", "model granularity, not a hardware constant",
                  "how far the replay runs one core before it turns to the next (L2 lines fill in roughly time order); "

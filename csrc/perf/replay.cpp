@@ -555,13 +555,13 @@ void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe
       StartTransfer(ci, idx, pipe, start, t0, t0 + (inL2 + outside) / rate, 0, api, legs);
       return;
     } else {
-      double rate = soc_.ubToUbRate;
-      if (src == uint8_t(Mem::L1) && dst == uint8_t(Mem::L0A)) rate = soc_.l1ToL0aRate;
-      else if (src == uint8_t(Mem::L1) && dst == uint8_t(Mem::L0B)) rate = soc_.l1ToL0bRate;
+      double rate = soc_.ubToUbRate, overhead = soc_.localCopyOverhead;
+      if (src == uint8_t(Mem::L1) && dst == uint8_t(Mem::L0A)) rate = soc_.l1ToL0aRate, overhead = soc_.l1ToL0Overhead;
+      else if (src == uint8_t(Mem::L1) && dst == uint8_t(Mem::L0B)) rate = soc_.l1ToL0bRate, overhead = soc_.l1ToL0Overhead;
       else if (src == uint8_t(Mem::L1)) rate = soc_.l1ToUbRate;
       else if (dst == uint8_t(Mem::L1)) rate = soc_.ubToL1Rate;
       else if (src == AscendC::emu::kTraceFill) rate = soc_.fillRate;
-      busy = soc_.localCopyOverhead + bytes / rate;
+      busy = overhead + bytes / rate;
     }
   }
   c.frontier = std::max(c.frontier, start);

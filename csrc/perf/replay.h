@@ -40,8 +40,9 @@ struct SocParams {
   double l2DirtyAtStart = 0;  // share of the L2 lines a launch finds dirty (written by earlier launches)
   double gmToUbRate = 58.6, gmToL1Rate = 78.4, gmReadL2Rate = 110, ubToGmRate = 109, fixWriteRate = 86;
   // Local paths (bytes / cycle / core).
-  double l1ToL0aRate = 512, l1ToL0bRate = 256, l1ToUbRate = 128, ubToL1Rate = 128, ubToUbRate = 256, fillRate = 32;
+  double l1ToL0aRate = 256, l1ToL0bRate = 128, l1ToUbRate = 128, ubToL1Rate = 128, ubToUbRate = 256, fillRate = 32;
   double gmCopyOverhead = 18, localCopyOverhead = 8;  // cycles per MTE instruction
+  double l1ToL0Overhead = 22;                         // cycles per L1 -> L0A / L0B load
   double gmReadLatency = 400;                         // cycles from a GM read's last byte to its consumer
   double cubeHead = 6;
   double vecBarrierDrain = 16;

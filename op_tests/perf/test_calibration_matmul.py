@@ -6,9 +6,10 @@ Bands are the model's claim: the launch's cycles per k step within 10 % (the mea
 core with a full share), the cube (M) within 5 %, MTE2 (GM -> L1, mostly L2 hits shared by the
 cores of a grid row / column) within 10 %, the fixpipe's write of a half tile within 20 % (the
 Matmul-API example's case without unitFlag; the model's pool share with the other cores' reads
-bounds it). Not checked: MTE1 (the model takes 0.52 of the measured time: the example loads A with one
-LoadData3D, which the emulator does not have, so which load is slow is open) and the scalar unit
-(the model counts issued instructions only, not the loop's own scalar work)."""
+bounds it), MTE1 (L1 -> L0A / L0B: one LoadData3D and four LoadData2D a step) within 5 %: its load
+cost is fitted to this measurement at load_data_perf's stated rates (256 / 128 B a cycle), so the band
+only says the fit holds. Not checked: the scalar unit (the model counts issued instructions only, not
+the loop's own scalar work)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 from ascend_glm5.perf import calibration_matmul as cal
 
-BANDS = {"step": 0.10, "M": 0.05, "MTE2": 0.10, "FIX": 0.20}
+BANDS = {"step": 0.10, "M": 0.05, "MTE1": 0.05, "MTE2": 0.10, "FIX": 0.20}
 
 
 @pytest.fixture(scope="module")
