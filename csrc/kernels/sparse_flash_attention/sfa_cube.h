@@ -228,7 +228,9 @@ class SfaCube {
     }
   }
 
-  // q and q_rope of one query row -> L1 as one [N1, 576] Nz matrix.
+  // q and q_rope of one query row -> L1, each q.k chunk (128 columns, the rope's 64) as L0A will hold
+  // it: its row blocks one after another, each its column fractals in order (Zz). A chunk then goes
+  // to L0A in one LoadData, not one per row block (MTE1 pays ~22 cycles a load).
   __aicore__ inline void LoadQuery(uint32_t row) {
     using namespace AscendC;
     if (queryPending_) WaitFlag<HardEvent::MTE2_MTE1>(kEvQuery);  // a preloaded row no tile used
@@ -236,13 +238,30 @@ class SfaCube {
     WaitFlag<HardEvent::MTE1_MTE2>(kEvQuery);
     queryRow_ = row;
     const uint32_t heads = t_->heads;
-    LocalTensor<T> q = qL1_.Get<T>();
-    DataCopy(q, query_[uint64_t(row) * heads * kSfaLatentDim],
-             Nd2NzParams(1, heads, kSfaLatentDim, 0, kSfaLatentDim, mPad_, 1, 0));
-    DataCopy(q[kSfaLatentDim * mPad_], queryRope_[uint64_t(row) * heads * kSfaRopeDim],
-             Nd2NzParams(1, heads, kSfaRopeDim, 0, kSfaRopeDim, mPad_, 1, 0));
+    const LocalTensor<T> q = qL1_.Get<T>();
+    for (uint32_t col = 0; col < kSfaQkDim; col += kSfaQkChunk) {
+      const bool rope = col >= kSfaLatentDim;
+      const uint32_t width = rope ? kSfaRopeDim : kSfaQkChunk, stride = rope ? kSfaRopeDim : kSfaLatentDim;
+      const GlobalTensor<T> src = rope ? queryRope_[uint64_t(row) * heads * kSfaRopeDim]
+                                       : query_[uint64_t(row) * heads * kSfaLatentDim + col];
+      CopyChunkZz(q[col * mPad_], src, heads, width, stride);
+    }
     SetFlag<HardEvent::MTE2_MTE1>(kEvQuery);
     queryPending_ = true;
+  }
+  // [heads, width] of a row-major source (rows `stride` apart) -> dst in Zz: row block after row
+  // block, each 16 rows x width as consecutive fractals (one ND2NZ matrix per full row block; the
+  // last block's missing rows are not written: Mmad's m leaves them out).
+  __aicore__ inline void CopyChunkZz(const AscendC::LocalTensor<T>& dst, const AscendC::GlobalTensor<T>& src,
+                                     uint32_t heads, uint32_t width, uint32_t stride) {
+    using namespace AscendC;
+    const uint32_t full = heads / 16, rest = heads % 16;
+    if (full > 0)
+      DataCopy(dst, src, Nd2NzParams(uint16_t(full), 16, uint16_t(width), uint16_t(16 * stride), uint16_t(stride), 16, 1,
+                                     uint16_t(16 * width)));
+    if (rest > 0)
+      DataCopy(dst[full * 16 * width], src[uint64_t(full) * 16 * stride],
+               Nd2NzParams(1, uint16_t(rest), uint16_t(width), 0, uint16_t(stride), 16, 1, 0));
   }
 
   // Tile g's rows into L1 tile `buf`: the cube's share straight from the cache (GatherBegin, then
@@ -437,9 +456,8 @@ class SfaCube {
       const uint32_t a = placed ? place % 2 : aSlots_.Acquire(), b = bSlots_.Acquire();
       if (placed) aSlots_.Wait(a);
       const LocalTensor<T> qa = L0A(a)[place / 2 * (kL0Slot / 2 / sizeof(T))], kt = L0B(b);
-      if (!placed || queryIn_[place] != int32_t(chunk))
-        for (uint32_t mb = 0; mb < m1_; ++mb)  // L1 Nz (column blocks) -> L0A Zz (row blocks)
-          LoadData(qa[mb * kb * kFractal], q, LoadData2DParams(cb * m1_ + mb, kb, m1_, 0, 0, false, 0));
+      if (!placed || queryIn_[place] != int32_t(chunk))  // the chunk is Zz in L1 (LoadQuery): one load
+        LoadData(qa, q, LoadData2DParams(cb * m1_, uint8_t(m1_ * kb), 1, 0, 0, false, 0));
       if (placed) queryIn_[place] = int32_t(chunk);
       // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
       if (nb == rowBlocks_)
