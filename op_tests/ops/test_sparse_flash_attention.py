@@ -1212,10 +1212,10 @@ def test_early_rows_where_most_tiles_are_sorted():
 
 @pytest.mark.parametrize("heads", [16, 64])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
-def test_every_tile_scores_own_rows_first_with_many_items(heads, combined):
+def test_split_launch_with_many_items_and_unsorted_rows(heads, combined):
     # A split launch with more than 3 items a core whose rows see more than 4 x K keys (as GLM-5
-    # B = 64 at 32K: no kSfaSlotEarlyRows): every tile, not only the core's last, is scored in two
-    # passes, the cube's own whole row blocks, then the gather slot's rows (SfaCube passesEveryTile_).
+    # B = 64 at 32K: no kSfaSlotEarlyRows): the core's last tile scores in two passes, the cube's own
+    # whole row blocks, then the gather slot's rows (SfaCube::OwnBlocks); every other tile in one.
     # 80 rows of 512 ids (4 tiles each, about 27 grains a core: rows cut at core boundaries, more
     # than 3 items a core over 24 cores) as 4 sequences of 20 query tokens (causal: every row sees 2,181 or more keys);
     # one row cut short inside a tile, one with 20 ids (a cube share under a row block: one pass),

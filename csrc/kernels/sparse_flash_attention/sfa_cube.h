@@ -85,9 +85,6 @@ class SfaCube {
     itemTiles_ = SfaItemTiles(t);
     keepChunks_ = keptCols_ / kSfaOutChunk;
     earlyMerge_ = SfaEarlyMerge(t);
-    // More than 3 items a core (decode B = 64): every tile outside kSfaSlotEarlyRows scores in two
-    // passes (OwnBlocks), not only the core's last.
-    passesEveryTile_ = t.numItems > 3 * t.blockDim;
     // No room beside the kept chunks: the streamed chunks take S's place once S has left L0C.
     const uint32_t stream = outBufs - keepChunks_;
     sharedS_ = stream == 0;
@@ -397,23 +394,21 @@ class SfaCube {
   // whose vector cores gather: its core's last tile is on the launch's path from that copy on
   // (GLM-5 decode B = 16, 8K: the slot's 72 rows land ~1,100 cycles after the cube's 56).
   // Only an item's last tile (the core's last is one) outside the sorted tiles of kSfaSlotEarlyRows
-  // (B = 64, 8K: +1.0 % with them) signals its own rows apart; with more than 3 items a core every
-  // tile outside them does (passesEveryTile_).
+  // (B = 64, 8K: +1.0 % with them) signals its own rows apart.
   __aicore__ inline uint32_t OwnBlocks(const SfaTile& tile) const {
-    if (t_->numSplits == 0 || t_->aivRows == 0 || tile.earlyRows || !(tile.last || passesEveryTile_)) return 0;
+    if (t_->numSplits == 0 || t_->aivRows == 0 || tile.earlyRows || !tile.last) return 0;
     const uint32_t own = TileShares(tile, rows_).cube / 16;
     return own < CeilDiv(tile.rows, 16) ? own : 0;
   }
 
   // lastTile: the core's last tile, which Scores takes in two passes (OwnBlocks); every other tile
   // waits for both of its flags and takes one (two passes there cost more MTE1 and Mmad heads than
-  // they overlap: GLM-5 decode B = 64, 8K +1.5 %, B = 16, 128K +0.7 %), except with more than 3
-  // items a core (passesEveryTile_; B = 64, 32K, unsorted, MTE2-bound: 253,871 -> 250,337 cycles,
-  // the own blocks' Mmads no longer wait for the slot's 76 rows).
+  // they overlap: GLM-5 decode B = 64, 8K +1.5 %, B = 16, 128K +0.7 %; at B = 64, 32K, once MTE1 paid
+  // its measured cost a load, two passes on every tile took 8.3 % more than one).
   __aicore__ inline void Scores(const SfaTile& tile, uint32_t g, bool lastTile) {
     using namespace AscendC;
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), own = OwnBlocks(tile);
-    const uint32_t first = lastTile || passesEveryTile_ ? own : 0;  // row blocks scored before the gather slot lands
+    const uint32_t first = lastTile ? own : 0;  // row blocks scored before the gather slot lands
     if (own > 0) WaitFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
     if (first == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
     if (queryPending_) {
@@ -656,7 +651,7 @@ class SfaCube {
   EventSlots<AscendC::HardEvent::M_MTE1> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
   uint32_t outBufs_ = 2, keepChunks_ = 0, keptCols_ = 0, itemTiles_ = 0;
-  bool keptPending_ = false, earlyMerge_ = false, passesEveryTile_ = false, sharedS_ = false;
+  bool keptPending_ = false, earlyMerge_ = false, sharedS_ = false;
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;
