@@ -26,6 +26,7 @@
 // after them would leave MTE2 idle; spread between the chunks, they keep MTE2 busy meanwhile.
 #pragma once
 
+#include <cstdlib>
 #include "kernel_operator.h"
 #include "../common/event_slots.h"
 #include "../common/host_device.h"
@@ -269,28 +270,25 @@ class SfaCube {
     gatherTile_ = tile;
     gatherBuf_ = buf;
     gatherRows_ = TileShares(tile, rows_).cube;
-    gatherParts_ = tile.earlyRows || !t_->combinedKv ? kEarlyGatherParts : kGatherParts;
     rowsCopied_ = 0;
     run_ = Run{};
   }
-  // The cube's own rows up to `part` / gatherParts_ of its share: one part after each of Scores'
-  // 5 chunks, then after each of Output's 8 (kGatherParts). Where the vector cores' slot says
-  // kSfaSlotEarlyRows (most tiles of the launch sorted into runs: fewer copies, MTE2 idles while
-  // it waits for P of the tile before), over 8 parts: the later rows are issued in Scores and
-  // Output's first three chunks instead of behind P's copy. GLM-5 decode, cycles: B = 64, 8K 13
-  // parts 249,787, 8 parts 244,976 (5: 269,623, 7: 251,296, 9: 245,515, 10: 248,519); only the
-  // sorted items' tiles at 8: 249,181; every launch at 8: B = 64 32K 255,059 -> 262,569 (52 copies
-  // a tile crowd MTE2), B = 16 8K 80,851 -> 81,832. With a separate key_rope (two copies a row: the
-  // later parts wait behind P's copy as the sorted tiles' do) every tile goes over 8 parts: B = 16,
-  // 32K 93,863 -> 91,898, B = 64 8K 288,885 -> 277,390, prefill S = 2048 4,546,356 -> 4,463,739.
-  // With S in the streamed chunks' place and the kept chunks after GatherEnd (sfa-fixs2), B = 64 8K:
-  // 8 parts 244,925, 9: 243,682, 10: 244,612, 7: 246,376, 11: 245,172 (the HBM pool's pattern).
+  // The cube's own rows up to `part` / kRowParts of its share: one part after each of Scores' 5
+  // chunks, then after each of Output's first 4 (its later chunks and GatherEnd find them issued), so
+  // that they are on MTE2 before P's copy, not behind it. GLM-5 decode, cycles. Sorted tiles
+  // (kSfaSlotEarlyRows: fewer copies, MTE2 idles while it waits for P of the tile before), B = 64,
+  // 8K: 13 parts 249,787, 8: 244,976 (5: 269,623, 7: 251,296, 9: 245,515, 10: 248,519); sfa-fixs2:
+  // 8 244,925, 9 243,682, 10 244,612. A separate key_rope (two copies a row) over 8: B = 16, 32K
+  // 93,863 -> 91,898, B = 64 8K 288,885 -> 277,390. Every other tile took 13 until stop 53 (52 copies
+  // a tile crowded MTE2 at 8: B = 64 32K 255,059 -> 262,569); once MTE1 paid its measured cost a load,
+  // 9 took B = 64 x 32K / 128K 246,141 / 247,202 -> 241,409 / 242,756 (32K at 8: 240,827, 10: 242,386,
+  // 11: 243,047; B = 16 x 32K +0.4 %).
   static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
-  static constexpr uint32_t kEarlyGatherParts = 9;
+  static constexpr uint32_t kRowParts = 9;
   static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
   __aicore__ inline void GatherSome(uint32_t part) {
     if (gatherRows_ > 0) {
-      const uint32_t upTo = part >= gatherParts_ ? gatherRows_ : gatherRows_ * part / gatherParts_;
+      const uint32_t upTo = part >= kRowParts ? gatherRows_ : gatherRows_ * part / kRowParts;
       CopyRows<false>(gatherTile_, KvTile(gatherBuf_), upTo, run_, rowsCopied_);
     }
   }
@@ -640,7 +638,7 @@ class SfaCube {
   int32_t queryIn_[kQueryPlaces] = {kNoChunk, kNoChunk, kNoChunk, kNoChunk};  // the q chunk in each place, this Scores
   uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
-  uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0, gatherParts_ = kGatherParts;
+  uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
   Run run_;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;
