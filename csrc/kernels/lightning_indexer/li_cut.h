@@ -63,12 +63,22 @@ class LiCut {
   __aicore__ inline uint32_t BandStart(int32_t i) const { return bandStart_[i]; }
 
   // The first pair of a sorted list (`len` pairs, best first) in the band: the entries above it.
-  __aicore__ inline uint32_t BandFrom(const AscendC::LocalTensor<float>& list, uint32_t len) {
-    return hasHi_ ? AtLeast(list, len, bandHi_, 0, false) : 0;
+  // `i` < 4: list i of a band merge of up to 4 lists, held from pair `skip` on: the search runs
+  // between the list's quantiles around the edge (FewRange: one quantile step, ~6 UB reads where
+  // the whole list took ~9).
+  __aicore__ inline uint32_t BandFrom(const AscendC::LocalTensor<float>& list, uint32_t len, uint32_t i = 4, uint32_t skip = 0) {
+    if (!hasHi_) return 0;
+    uint32_t from = 0, to = len;
+    if (fewBounds_ && i < 4) FewRange(hiAbove_[i], skip, from, to);
+    return AtLeast(list, to, bandHi_, from, false);
   }
   // The end of the band in that list, its first pair `lo` (BandFrom).
-  __aicore__ inline uint32_t BandTo(const AscendC::LocalTensor<float>& list, uint32_t len, uint32_t lo) {
-    return hasLo_ ? AtLeast(list, len, bandLo_, lo, hasHi_) : len;
+  __aicore__ inline uint32_t BandTo(const AscendC::LocalTensor<float>& list, uint32_t len, uint32_t lo, uint32_t i = 4,
+                                    uint32_t skip = 0) {
+    if (!hasLo_) return len;
+    uint32_t from = 0, to = len;
+    if (fewBounds_ && i < 4) FewRange(loAbove_[i], skip, from, to);
+    return AtLeast(list, to, bandLo_, from > lo ? from : lo, hasHi_ && from <= lo);
   }
 
   // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
@@ -147,25 +157,36 @@ class LiCut {
       if (windowLists_ > 0) CompareWindow(src.ReinterpretCast<uint64_t>(), free.ReinterpretCast<uint64_t>());
       if (!cutLate_) CountQuantiles(lists, quantBits_, aboveAll);
     }
+    // Up to 4 lists: each list's quantiles at or above T and the band's edges counted by the vector
+    // unit, one compare a value (CompareFewQuantiles), where a binary search a list and value took
+    // ~5 UB reads (B = 16 x 8K: ~40 reads, ~450 cycles on the path of every part after SyncAll).
+    const bool bands = m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4;
+    const bool few = !wide && lists <= 4;  // (a cut merge of up to 4 lists cuts only its row's, at most 4)
+    fewBounds_ = few && bands;
+    uint32_t aboveFew[3][4];
+    if (few) CompareFewQuantiles(lists, free, threshold, bands && hasHi_, bands && hasLo_, aboveFew);
     for (int32_t i = 0; i < m.count; ++i) {
       const uint32_t list = uint32_t(m.src - m.cutBase + i);
-      uint32_t above = wide ? (cutLate_ ? kLiQuantiles : aboveAll[list]) : QuantilesAtLeast(list, threshold);
+      uint32_t above = wide ? (cutLate_ ? kLiQuantiles : aboveAll[list]) : few ? aboveFew[0][list] : QuantilesAtLeast(list, threshold);
       if (i < 4) keptWhole_[i] = above == kLiQuantiles;
       CutLength(step, above, lens[i]);
       // A lower bound of where the band starts in list i: its quantiles at or above the band's upper
-      // edge each vouch for `step` entries above the band.
+      // edge each vouch for `step` entries above the band (and the first one below it, an upper bound).
       bandStart_[i < 4 ? i : 3] = 0;
-      if (hasHi_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        bandStart_[i] = step * QuantilesAtLeast(list, bandHi_);
+      if (hasHi_ && bands) {
+        hiAbove_[i] = few ? aboveFew[1][list] : QuantilesAtLeast(list, bandHi_);
+        bandStart_[i] = step * hiAbove_[i];
       }
       // A part above the last of a merge of up to 4 lists (always a band merge) reads a list only
       // down to its first quantile below the band's lower edge: no entry after it is in the band.
-      if (hasLo_ && m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4) {
-        above = QuantilesAtLeast(list, bandLo_);
+      if (hasLo_ && bands) {
+        above = few ? aboveFew[2][list] : QuantilesAtLeast(list, bandLo_);
+        loAbove_[i] = above;
         const uint32_t keep = step * above + step - 1;
         if (above < kLiQuantiles && keep < lens[i]) lens[i] = keep;
       }
     }
+    step_ = step;
   }
 
   // Whether CutAtThreshold left a part of a wide band merge uncut (its lists written whole, or each
@@ -329,6 +350,47 @@ class LiCut {
     return lo;
   }
 
+  // QuantilesAtLeast of each of up to 4 lists with T into above[0], with the band's upper edge
+  // (`hi`) into above[1] and its lower edge (`lo`) into above[2]: a compare of all their quantiles
+  // with each value into its own words of `free` (a quantile buffer not holding the merged ones), one
+  // V -> S wait, one 64-bit read per two lists and value (CountQuantiles' bits: every quantile of a
+  // list of up to 4 is loaded, so a count of 16 is all of them).
+  __aicore__ inline void CompareFewQuantiles(uint32_t lists, const AscendC::LocalTensor<float>& free, float t, bool hi,
+                                             bool lo, uint32_t (*above)[4]) {
+    using namespace AscendC;
+    const LocalTensor<uint32_t> bits = free.ReinterpretCast<uint32_t>();
+    const uint32_t elems = AlignUp(lists * kLiQuantiles * kPairFloats, 64);
+    const float v[3] = {t, bandHi_, bandLo_};
+    const bool used[3] = {true, hi, lo};
+    CountFormMask();
+    for (uint32_t w = 0; w < 3; ++w)
+      if (used[w]) CompareScalar(bits[w * kFewBitsWords].ReinterpretCast<uint8_t>(), qIn_, v[w], CMPMODE::GE, elems);
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    const LocalTensor<uint64_t> pairsOfWords = bits.ReinterpretCast<uint64_t>();
+    for (uint32_t w = 0; w < 3; ++w) {
+      for (uint32_t c = 0; used[w] && c < lists && c < 4; c += 2) {  // two lists a read (little-endian: list c in the low word)
+        const uint64_t two = pairsOfWords.GetValue(w * kFewBitsWords / 2 + c / 2);
+        above[w][c] = EvenBitsSet(uint32_t(two));
+        if (c + 1 < 4) above[w][c + 1] = EvenBitsSet(uint32_t(two >> 32));
+      }
+    }
+  }
+  static constexpr uint32_t kFewBitsWords = 64;  // 32-bit words between CompareFewQuantiles' values' bits
+
+  // The pairs of a list held from pair `skip` between which its entries at or above a value end, from
+  // its quantiles at or above it (`above`): quantile j is the list's score at rank step j + step - 1.
+  __aicore__ inline void FewRange(uint32_t above, uint32_t skip, uint32_t& from, uint32_t& to) const {
+    const uint32_t first = step_ * above;  // every entry before it is at or above
+    from = first > skip ? first - skip : 0;
+    if (above < kLiQuantiles) {  // the next quantile's entry is below: the count is at most its rank
+      const uint32_t last = step_ * above + step_ - 1;
+      const uint32_t end = last > skip ? last - skip : 0;
+      if (end < to) to = end;
+    }
+    if (from > to) from = to;
+  }
+
   // QuantilesAtLeast of each of `lists` lists at once (a wide merge: a binary search each took ~260
   // cycles of UB reads at B = 1 x 8K): one compare of all their quantiles with v into `bits` (a free
   // quantile buffer), where list c's 16 pairs are the 32 bits of word c, its scores the even bits;
@@ -484,6 +546,10 @@ class LiCut {
   bool hasHi_ = false, hasLo_ = false;
   int32_t edgeHi_ = 0, edgeLo_ = 0;  // the band's edges' codes (SetBandEdges)
   bool keptWhole_[4] = {false, false, false, false};  // KeptWhole
+  // A band merge of up to 4 lists (fewBounds_): list i's quantiles at or above the band's upper and
+  // lower edge (BandFrom / BandTo search between them), and the quantile step.
+  bool fewBounds_ = false;
+  uint32_t hiAbove_[4] = {0, 0, 0, 0}, loAbove_[4] = {0, 0, 0, 0}, step_ = 4;
   uint32_t bandStart_[4] = {0, 0, 0, 0};  // a band merge of up to 4 lists: list i's band starts at or after pair bandStart_[i]
   AscendC::LocalTensor<float> qIn_, qA_, qB_;
   AscendC::LocalTensor<int32_t> words_;  // GatherListWords' output and patterns (the merger's headers' buffer)

@@ -502,7 +502,7 @@ class LiMerger {
     for (uint32_t i = 0; i < count; ++i) {
       // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
       const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = cut_.BandFrom(lists[i], len), hi = cut_.BandTo(lists[i], len, lo);
+      const uint32_t lo = cut_.BandFrom(lists[i], len, i, s), hi = cut_.BandTo(lists[i], len, lo, i, s);
       from += s + lo;
       if (hi > lo) AddBandRun(lists[i][lo * kPairFloats], hi - lo);  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
     }
