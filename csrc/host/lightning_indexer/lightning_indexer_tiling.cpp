@@ -196,10 +196,14 @@ constexpr uint32_t kEdgeListsDiv = 4;
 // to the part before it (B = 1 x 8K, the last part 7,513 -> 7,396 cycles; 0 / 1 / 2 / 3 / 4: 7,513 /
 // 7,465 / 7,465 / 7,465 / 7,536, the limit then another part; 32K and 128K unchanged).
 constexpr uint32_t kLastBandLower = 2;
+// Not in 2 parts (decode B = 16: rows of 4 lists on 40 vector cores): there part 0's band, above the
+// edge, held ~1,270 of the 2,048 ranks and ended ~350 cycles after the last part (its merge, index
+// extraction and output copy grow with the band); the allowance alone leaves it ~1,090.
+constexpr uint32_t kLastBandLowerFromParts = 2;
 uint32_t BandRank(uint32_t part, uint32_t ranks, uint32_t parts, uint32_t lists) {
   const uint32_t r = part * ranks / parts, below = 1 + lists / kEdgeListsDiv;
   const uint32_t j = r > below ? r - below : 0;
-  if (part + 1 != parts) return j;
+  if (part + 1 != parts || parts <= kLastBandLowerFromParts) return j;
   // the last part's edge lowered, no lower than the rank sought's next-to-last quantile (the edge
   // reads quantiles j and j + 1 of the merged ones, at least `ranks` of them), and never above j
   const uint32_t lowest = ranks > 1 ? ranks - 2 : 0;
