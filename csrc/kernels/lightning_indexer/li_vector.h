@@ -80,6 +80,19 @@ class LiVector {
            offered * kLiHalfKeys <= kEarlyMergePairs / 2;
   }
 
+  // A long piece (decode, several tile buffers, at least 2 kTailFlushBlocks blocks) merges its candidates into the best list kTailFlushBlocks
+  // blocks before its end, the most whose runs (2 a block) then fit in the candidate and spare pairs:
+  // no merge into the best list is left for its last blocks (RunningTopK::Offer's restFits), which at
+  // the key stream's end come faster than the vector core works them (a cube backlog). Every core of
+  // B = 16 x 8K had one ~1,560 cycles (its runs' rounds and a 1,032-cycle MrgSort of the k best) six
+  // blocks before its end, with its last tiles waiting; 12 blocks before, the vector core is still
+  // idle between tiles (B = 16 x 8K -115 cycles, 32K -554, B = 64 x 8K -552; 8, 10 or 14 blocks
+  // before: +113 / +119 / +466 at B = 16 x 8K, every row slower at 8 and 10).
+  static constexpr uint32_t kTailFlushBlocks = (kLiCandPairs + kLiCandSparePairs) / (2 * kRunPairs);
+  __aicore__ inline bool TailFlush(uint32_t blocks, uint32_t blocksLeft) const {
+    return t_->tileBuffers > 1 && blocks >= 2 * kTailFlushBlocks && blocksLeft == kTailFlushBlocks;
+  }
+
   // A 32-byte aligned slice of the UB arena.
   template <typename T>
   __aicore__ inline AscendC::LocalTensor<T> Take(uint32_t elems) {
@@ -377,7 +390,7 @@ class LiVector {
         topk_[g].Fenced();  // (WeighHeads' barrier)
         if (seen > 0)
           topk_[g].Offer(score, keyIdx.ReinterpretCast<uint32_t>(), scratch_, steps - j - 1, seen == kLiHalfKeys);
-        if (EarlyFlush(steps - j - 1, j + 1)) topk_[g].Flush(scratch_);
+        if (EarlyFlush(steps - j - 1, j + 1) || TailFlush(steps, steps - j - 1)) topk_[g].Flush(scratch_);
         const uint32_t left = steps - j - 1;
         if (head > 0 && g + 1 == uint32_t(item.rows) && left >= kEarlyHeadLast && left <= kEarlyHeadFirst)
           topk_[g].EarlyHead(scratch_, head);
