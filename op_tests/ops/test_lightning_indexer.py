@@ -335,6 +335,37 @@ def test_batched_decode_lists_of_four_in_two_parts_with_ties():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize(
+    "rows, keys, cores, sparse_count, distinct, stretch",
+    [
+        (4, 8192, 5, 2048, None, None),  # 2 parts of rows of 4 lists; 51-block pieces (the tail flush)
+        (4, 8192, 5, 2048, 41, None),  # every score tied ~200 times
+        (4, 8192, 5, 2048, None, (300, 2500)),  # one list holds the best: all its 16 quantiles above T
+        (2, 6000, 4, 2048, None, None),  # 4 parts (upper and lower edges), 24-block pieces
+        (2, 6000, 4, 2048, 23, (3100, 4000)),
+        (5, 4000, 5, 512, None, None),  # rows of 2 lists in 2 parts
+        (5, 4000, 5, 512, 7, (100, 900)),
+    ],
+)
+def test_decode_band_merge_of_few_lists_counts_quantiles_by_vector(rows, keys, cores, sparse_count, distinct, stretch):
+    # A final merge in parts of a row of up to 4 lists counts each list's quantiles at or above T and
+    # the band's edges with vector compares (LiCut::CompareFewQuantiles) and searches each list's edge
+    # within the quantile step the counts give (FewRange); a decode piece of 24 blocks or more merges its
+    # candidates into the best list 12 blocks before its end (LiVector::TailFlush). Checked against the
+    # reference (values too), with tied scores its indices exactly (the lower index first).
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=rows * 131 + keys + (distinct or 0))
+    if distinct is not None:
+        k = k[:, torch.arange(keys) % distinct]
+    if stretch is not None:
+        w = w.abs()
+        k[rows // 2, stretch[0] : stretch[1]] *= 4
+    with ai_cores(cores):
+        got = check(q, k, w, sparse_count=sparse_count, return_value=True)
+    if distinct is not None:  # tied scores: the reference's indices exactly
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=sparse_count, return_value=True)
+        assert torch.equal(got, want)
+
+
 def test_decode_many_lists_merged_over_levels():
     # One row over every core: 2 lists per core, merged 4 at a time over several levels after the
     # quantile threshold has cut them; the result is exact, in the contract's order.
