@@ -26,7 +26,6 @@
 // after them would leave MTE2 idle; spread between the chunks, they keep MTE2 busy meanwhile.
 #pragma once
 
-#include <cstdlib>
 #include "kernel_operator.h"
 #include "../common/event_slots.h"
 #include "../common/host_device.h"
