@@ -117,7 +117,8 @@ def constants(soc: str) -> list[Constant]:
                  "20.6 cycles a copy (calibration.py), less 128 B at gm_to_ub_rate (a 16 KB copy then runs at 94 % "
                  "of it: guide 'Hardware Constraints', best bandwidth from 16 KB)",
                  "fixed cost of each GM copy instruction"),
-        Constant("local_copy_overhead", 8, "cycles", "assumed: no public number", "fixed cost of each local copy"),
+        Constant("local_copy_overhead", 8, "cycles", "assumed: no public number",
+                 "fixed cost of each local copy but an L1 -> L0A / L0B load"),
         Constant("l1_to_l0_overhead", 22, "cycles", "measured: the basic-API matmul example's MTE1 time, 430 cycles a step "
                  "for 5 loads of 48 KiB, less their bytes at the rates above (calibration_matmul.py); load_data_perf "
                  "states 28 cycles of latency for one 2D load alone (50 for the 3D form)",
