@@ -53,7 +53,7 @@ class LiMerger {
   // list it writes in part (KeepTail) only at or past EarlyBytes.
   __aicore__ static inline uint32_t EarlyBytes(const LightningIndexerTiling& t) {
     return 4 * t.bestPairs * kPairFloats * 4 + kLiMaxWideLists * 8 * 4 + 32 + 3 * kLiMaxWideLists * kLiQuantiles * kPairFloats * 4 +
-           kRunPairs * kPairFloats * 4 + 32;
+           kRunPairs * kPairFloats * 4 + 32 + kOutPiecePairs * 4;
   }
 
   // Phase 1's last list of a row merged in one step, written up to pair `head` of its `count`
@@ -79,6 +79,7 @@ class LiMerger {
     cut_.Carve(arena, heads_);  // a wide merge reads no headers: its cut gathers into their buffer
     emptyPair_ = arena.Take<float>(kRunPairs * kPairFloats);
     flagScratch_ = arena.Take<int32_t>(8);
+    outOffsets_ = arena.Take<uint32_t>(kOutPiecePairs);  // (early: built after SyncAll, before a kept tail is written)
     // the late region (EarlyBytes from here)
     merged_ = arena.Take<float>((4 * pairs + 4) * kPairFloats);  // + 4: a band's single run and its (-inf, -1) pair
     outScores_ = arena.Take<float>(pairs);
@@ -223,6 +224,7 @@ class LiMerger {
       if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
       if (spec[i] > skip_[i]) LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
     }
+    if (m.dst < 0) BuildOutOffsets();  // (the scalar and vector units wait for the headers' GM latency)
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], total = 0;
     if (!wide)  // (a wide merge reads them in LiCut::CutAtThreshold, while its quantiles merge)
@@ -350,10 +352,11 @@ class LiMerger {
       const uint32_t len = n - p0 < kOutPiecePairs ? n - p0 : kOutPiecePairs, repeats = CeilDiv(len, kRunPairs);
       if (t_->returnValue) {
         AscendC::Extract(outScores_[p0], outIdx_[p0], merged_[(at + p0) * kPairFloats], static_cast<int32_t>(repeats));
-      } else {  // the indices only: the odd words of the pairs (GatherMask pattern 2), one repeat per 32 pairs
-        uint64_t kept = 0;
-        GatherMask(outIdx_[p0], merged_[(at + p0) * kPairFloats].ReinterpretCast<uint32_t>(), uint8_t(2), false, 0,
-                   GatherMaskParams(1, uint16_t(repeats), 8, 0), kept);
+      } else {  // the indices only: the odd words of the pairs, gathered at the byte offsets 8 i + 4 (BuildOutOffsets)
+        // 64 a repeat (GatherMask, pattern 2: 32): whole repeats where outIdx_ holds them (the words
+        // past the piece are not copied out)
+        const uint32_t whole = AlignUp(len, 64), count = p0 + whole <= t_->bestPairs ? whole : len;
+        Gather(outIdx_[p0], merged_[(at + p0) * kPairFloats].ReinterpretCast<uint32_t>(), outOffsets_, 0u, count);
       }
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
@@ -363,7 +366,23 @@ class LiMerger {
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
   }
-  static constexpr uint32_t kOutPiecePairs = 256;  // a multiple of kRunPairs (whole GatherMask repeats, 32-byte pieces)
+  static constexpr uint32_t kOutPiecePairs = 256;  // a multiple of 64 (whole Gather repeats, 32-byte pieces)
+
+  // outOffsets_[i] = 8 i + 4: the byte offset of pair i's index (the indices' Gather of a final merge's
+  // output). Built once, by the first final merge after SyncAll while its headers are on their way
+  // (the early region: no kept tail there); its first Gather follows a PipeBarrier<PIPE_V> (the merge's).
+  __aicore__ inline void BuildOutOffsets() {
+    using namespace AscendC;
+    if (outOffsetsBuilt_ || t_->returnValue) return;
+    outOffsetsBuilt_ = true;
+    const LocalTensor<int32_t> off = outOffsets_.ReinterpretCast<int32_t>();
+    CreateVecIndex(off, int32_t(0), kOutPiecePairs);
+    PipeBarrier<PIPE_V>();
+    ShiftLeft(off, off, int32_t(3), int32_t(kOutPiecePairs));
+    PipeBarrier<PIPE_V>();
+    Adds(off, off, int32_t(4), int32_t(kOutPiecePairs));
+    PipeBarrier<PIPE_V>();
+  }
 
   // Pairs [skip, skip + width) of every list of a wide merge into inAll_ (list i at i * width), in
   // copies of `per` lists; `flagged`: each copy sets its own MTE2 -> V event (LiCut::kEvWindow + c).
@@ -638,6 +657,8 @@ class LiMerger {
   AscendC::LocalTensor<float> in_[4];
   AscendC::LocalTensor<int32_t> header_, heads_;
   AscendC::LocalTensor<uint32_t> outIdx_;
+  AscendC::LocalTensor<uint32_t> outOffsets_;  // BuildOutOffsets
+  bool outOffsetsBuilt_ = false;
 };
 
 }  // namespace ascend_glm5
