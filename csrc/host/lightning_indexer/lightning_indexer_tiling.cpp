@@ -144,6 +144,16 @@ std::vector<LiMerge> PlaceMergesByTails(const std::vector<LiMerge>& level, const
   }
   for (; i < level.size(); ++i)
     if (!used[i]) placed.push_back(level[i]);
+  // Cores still without one whose list goes in parts: a copy of a merge of its row that only decides
+  // on the tail (kLiTailDecision).
+  for (uint32_t v = 0; v < vectorCores; ++v) {
+    for (size_t j = 0; !filled[v] && tailRow[v / 2] >= 0 && j < level.size(); ++j) {
+      if (level[j].row != tailRow[v / 2]) continue;
+      placed[v] = level[j];
+      placed[v].dst = kLiTailDecision;
+      filled[v] = true;
+    }
+  }
   while (!placed.empty() && placed.back().count == 0) placed.pop_back();
   return placed;
 }
@@ -772,7 +782,7 @@ LightningIndexerPlan MakeLightningIndexerPlan(const LightningIndexerProblem& p, 
       if (cut) {
         m.cutLists = rows[m.row].partials;
         m.cutBase = rows[m.row].partialBase;
-        m.spec = f.spec;
+        m.spec = m.dst == kLiTailDecision ? 0 : f.spec;  // (a tail's decision loads no list)
         if (m.count > 4 && m.spec > 0 && m.dst < 0 && parts > 1)
           m.spec = WideBandWindow(m, rows[m.row], listKeys, p.sparseCount, uint32_t(m.spec), uint32_t(-1 - m.dst), edgesOf(m),
                                   t.bestPairs, LiListHead(p.sparseCount, uint32_t(m.count), t.wideHeadQuantiles));

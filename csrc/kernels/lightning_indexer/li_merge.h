@@ -231,6 +231,11 @@ class LiMerger {
       for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
     if (probe) cut_.ExpectWindow(inAll_, uint32_t(m.count), winSkip, wideSpec);
     if (cut) cut_.CutAtThreshold(m, lens);
+    if (m.dst == kLiTailDecision) {  // a core without a merge: its tail, only if a merge of the row can read it
+      ResolveTail(!cut || cut_.KeptWhole(uint32_t(tailSlot_ - m.src)));
+      TailWritten();
+      return;
+    }
     for (int32_t i = 0; i < m.count; ++i) total += lens[i];
     const bool final = m.dst < 0, one = m.count == 1;  // one list is copied as it is; more are merged
     // A cut final merge repeated over several parts merges only its own score band (BandMerge).

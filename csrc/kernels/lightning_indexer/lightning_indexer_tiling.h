@@ -272,6 +272,12 @@ __aicore__ inline uint32_t LiPartsHead(const LightningIndexerTiling& t, int32_t 
   const uint32_t quantiles = LiWideMerge(visible, partials, t.sparseCount) ? t.wideHeadQuantiles : kLiQuantiles;
   return LiListHead(t.sparseCount, uint32_t(partials), quantiles);
 }
+// LiMerge::dst of a record that only decides on a kept tail (PlaceMergesByTails): a vector core left
+// without a merge whose list of a row of up to 4 goes in two parts gets a copy of the row's merge (no
+// speculative pairs) and runs its cut alone (the row's quantiles, T, KeptWhole), to write its tail only
+// if a merge of the row can read it (LiMerger::MergeStep), instead of the list's full merge and the tail's
+// copy after SyncAll whatever the cut.
+constexpr int32_t kLiTailDecision = 0x7FFFFFFF;
 // The rows the host may mark: decode (by key halves), up to 4 lists cut at a threshold whose head is
 // shorter than k (4 lists: 1,024 of 2,048 pairs).
 __aicore__ inline bool LiFewListsMayGoInParts(int32_t visible, int32_t partials, uint32_t k, uint32_t rowSplit) {
