@@ -81,6 +81,56 @@ class LiCut {
     return AtLeast(list, to, bandLo_, from > lo ? from : lo, hasHi_ && from <= lo);
   }
 
+  // A band merge of up to 4 lists (after CutAtThreshold set its edges): list i's band edges found by
+  // the vector unit, one CompareScalar an edge over the quantile step FewRange leaves for it (`list`:
+  // list i from pair `skip`, `len` pairs from there, in a buffer of `held` pairs), then V -> S event
+  // `ev`; BandWindowFrom / BandWindowTo read the bits (~1.5 64-bit reads an edge where BandFrom /
+  // BandTo searched with ~6 UB reads). Each list's compares are issued as it lands (LiMerger::MergeStep:
+  // its own MTE2 -> V event), so the scalar reads the first lists' bits while the last is on its way.
+  // False (nothing issued) where an edge's range is longer than kBandWinMax pairs (its quantiles all
+  // above the edge, the list longer than 16 steps): BandFrom / BandTo then.
+  __aicore__ inline bool CompareBandWindow(uint32_t i, const AscendC::LocalTensor<float>& list, uint32_t len, uint32_t skip,
+                                           uint32_t held, int32_t ev) {
+    using namespace AscendC;
+    if (!fewBounds_ || i >= 4) return false;
+    const bool used[2] = {hasHi_, hasLo_};
+    const uint32_t above[2] = {hiAbove_[i], loAbove_[i]};
+    const float v[2] = {bandHi_, bandLo_};
+    for (uint32_t e = 0; e < 2; ++e) {
+      if (!used[e]) continue;
+      uint32_t from = 0, to = len;
+      FewRange(above[e], skip, from, to);
+      // the window: 32-pair blocks (a 64-float repeat each) from `from` (a multiple of the quantile
+      // step, so 32-byte aligned), moved back to stay in the buffer
+      const uint32_t width = AlignUp(to > from ? to - from : 1, 32u);
+      if (width > kBandWinMax || width > held) return false;
+      uint32_t w0 = from & ~3u;
+      if (w0 + width > held) w0 = (held - width) & ~3u;
+      if (to > w0 + width) return false;
+      win_[i][e] = BandWin{from, to, w0, width};
+    }
+    CountFormMask();
+    for (uint32_t e = 0; e < 2; ++e) {
+      const BandWin& w = win_[i][e];
+      if (used[e] && w.to > w.from)
+        CompareScalar(bandBits_[(2 * i + e) * kBandWinWords].ReinterpretCast<uint8_t>(), list[w.w0 * kPairFloats], v[e],
+                      CMPMODE::GE, w.width * kPairFloats);
+    }
+    SetFlag<HardEvent::V_S>(ev);
+    return true;
+  }
+  // List i's band start (BandFrom) and end (BandTo, the start `lo`) from CompareBandWindow's bits; the
+  // first of them waits for its event.
+  __aicore__ inline uint32_t BandWindowFrom(uint32_t i, int32_t ev) {
+    AscendC::WaitFlag<AscendC::HardEvent::V_S>(ev);
+    return hasHi_ ? WindowCount(i, 0) : 0;
+  }
+  __aicore__ inline uint32_t BandWindowTo(uint32_t i, uint32_t len, uint32_t lo) {
+    if (!hasLo_) return len;
+    const uint32_t hi = WindowCount(i, 1);
+    return hi > lo ? hi : lo;
+  }
+
   // A row whose partial lists hold more than k entries together: a lower bound T of its k-th best
   // score cuts each list before its first merge. Quantile j of list c is its score at rank s j + s - 1
   // (s = LiQuantileStep), so every quantile >= v vouches for s distinct entries >= v; the
@@ -163,6 +213,7 @@ class LiCut {
     const bool bands = m.dst < 0 && parts > 1 && m.count > 1 && m.count <= 4;
     const bool few = !wide && lists <= 4;  // (a cut merge of up to 4 lists cuts only its row's, at most 4)
     fewBounds_ = few && bands;
+    if (fewBounds_) bandBits_ = free.ReinterpretCast<uint64_t>()[kBandBitsWords];  // (past CompareFewQuantiles' bits)
     uint32_t aboveFew[3][4];
     if (few) CompareFewQuantiles(lists, free, threshold, bands && hasHi_, bands && hasLo_, aboveFew);
     for (int32_t i = 0; i < m.count; ++i) {
@@ -350,6 +401,15 @@ class LiCut {
     return lo;
   }
 
+  // The entries at or above edge e of list i (its window's compare: those before `from` are, the count
+  // is at most `to`; the set score bits are a prefix of the sorted window).
+  __aicore__ inline uint32_t WindowCount(uint32_t i, uint32_t e) {
+    const BandWin& w = win_[i][e];
+    if (w.to <= w.from) return w.from;
+    const uint32_t c = w.w0 + LeadingSet(bandBits_, (2 * i + e) * kBandWinWords, w.width / 32, 0);
+    return c < w.from ? w.from : c > w.to ? w.to : c;
+  }
+
   // QuantilesAtLeast of each of up to 4 lists with T into above[0], with the band's upper edge
   // (`hi`) into above[1] and its lower edge (`lo`) into above[2]: a compare of all their quantiles
   // with each value into its own words of `free` (a quantile buffer not holding the merged ones), one
@@ -377,6 +437,14 @@ class LiCut {
     }
   }
   static constexpr uint32_t kFewBitsWords = 64;  // 32-bit words between CompareFewQuantiles' values' bits
+  // CompareBandWindow's windows: at most kBandWinMax pairs (the quantile step's cap), their bits in
+  // slots of kBandWinWords 64-bit words from 64-bit word kBandBitsWords of the free quantile buffer.
+  static constexpr uint32_t kBandWinMax = 256, kBandWinWords = kBandWinMax / 32, kBandBitsWords = 128;
+  struct BandWin {
+    uint32_t from, to, w0, width;
+  };
+  BandWin win_[4][2] = {};
+  AscendC::LocalTensor<uint64_t> bandBits_;
 
   // The pairs of a list held from pair `skip` between which its entries at or above a value end, from
   // its quantiles at or above it (`above`): quantile j is the list's score at rank step j + step - 1.

@@ -217,12 +217,20 @@ class LiMerger {
     // A part below the first skips the head of each list, about part / parts of it, less a margin
     // (a list whose band starts sooner is loaded again below): in_[i] holds list i from pair skip_[i].
     const bool lowerPart = cut && !wide && m.count > 1 && m.dst < 0 && parts > 1 && part > 0;
+    // A band merge of up to 4 lists: each list's load sets its own MTE2 -> V event (kEvList + i), its
+    // band's edges are compared as it lands (LiCut::CompareBandWindow).
+    const bool perList = cut && !wide && m.count > 1 && m.dst < 0 && parts > 1;
+    bool listEv[4] = {false, false, false, false};
     for (int32_t i = 0; i < 4; ++i) skip_[i] = 0;
     for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
       spec[i] = LiSpecPairs(m.spec, uint32_t(i));
       if (lowerPart) skip_[i] = LowerPartSkip(spec[i], part, parts, LiQuantileStep(k, uint32_t(m.cutLists)));
       if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
       if (spec[i] > skip_[i]) LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
+      if (perList && spec[i] > skip_[i]) {
+        SetFlag<HardEvent::MTE2_V>(kEvList + i);
+        listEv[i] = true;
+      }
     }
     if (m.dst < 0) BuildOutOffsets();  // (the scalar and vector units wait for the headers' GM latency)
     WaitFlag<HardEvent::MTE2_S>(0);
@@ -313,18 +321,26 @@ class LiMerger {
         SetFlag<HardEvent::V_MTE2>(0);
         WaitFlag<HardEvent::V_MTE2>(0);
       }
+      bool windowed[4] = {false, false, false, false};
       for (int32_t i = 0; i < m.count; ++i) {
         // Empty, or in in_[i] already (a band that starts before the skipped head: loaded again).
         const bool headOk = skip_[i] <= cut_.BandStart(i);
         if (!headOk) skip_[i] = cut_.BandStart(i) & ~3u;
+        windowed[i] = true;  // (its pairs as loaded: compared as they land, below)
         if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk && !pastHead[i])) continue;
+        windowed[i] = false;
         DataCopyPad(one ? merged_ : in_[i], lists_.pairs[lists_.Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
                     DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
+      }
+      for (int32_t i = 0; i < m.count; ++i) {
+        if (listEv[i]) WaitFlag<HardEvent::MTE2_V>(kEvList + i);
+        const uint32_t len = lens[i] > skip_[i] ? lens[i] - skip_[i] : 0;
+        windowed[i] = band && windowed[i] && cut_.CompareBandWindow(uint32_t(i), in_[i], len, skip_[i], pairs, kEvList + i);
       }
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
       if (band) {
-        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_);
+        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_, windowed);
       } else if (!one) {
         MergeLists(merged_, in_, lens, uint32_t(m.count));
         PipeBarrier<PIPE_V>();
@@ -371,6 +387,7 @@ class LiMerger {
     SetFlag<HardEvent::MTE3_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);
   }
+  static constexpr int32_t kEvList = 1;  // MTE2 -> V and V -> S events kEvList + i of a band merge's list i (up to 4)
   static constexpr uint32_t kOutPiecePairs = 256;  // a multiple of 64 (whole Gather repeats, 32-byte pieces)
 
   // outOffsets_[i] = 8 i + 4: the byte offset of pair i's index (the indices' Gather of a final merge's
@@ -521,17 +538,25 @@ class LiMerger {
   // ranks [from, from + n) of the row, from = the entries above its band, counted per list. The
   // merged band ends in merged_; returns n and sets from. Cost: about k / parts merged pairs per
   // round instead of all of them, for two binary searches per list.
+  // `windowed` (up to 4 lists): list i's edges compared by the vector unit (LiCut::CompareBandWindow),
+  // read from their bits; the scalar waits for the lists' loads only if it searches one.
   __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
-                                       uint32_t& from, const uint32_t* skip) {
+                                       uint32_t& from, const uint32_t* skip, const bool* windowed = nullptr) {
     using namespace AscendC;
-    SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
-    WaitFlag<HardEvent::MTE2_S>(0);
+    bool search = windowed == nullptr;
+    for (uint32_t i = 0; !search && i < count; ++i) search = !windowed[i];
+    if (search) {
+      SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
+      WaitFlag<HardEvent::MTE2_S>(0);
+    }
     StartBand();
     from = 0;
     for (uint32_t i = 0; i < count; ++i) {
       // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
       const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const uint32_t lo = cut_.BandFrom(lists[i], len, i, s), hi = cut_.BandTo(lists[i], len, lo, i, s);
+      const bool win = windowed != nullptr && windowed[i];
+      const uint32_t lo = win ? cut_.BandWindowFrom(i, kEvList + int32_t(i)) : cut_.BandFrom(lists[i], len, i, s);
+      const uint32_t hi = win ? cut_.BandWindowTo(i, len, lo) : cut_.BandTo(lists[i], len, lo, i, s);
       from += s + lo;
       if (hi > lo) AddBandRun(lists[i][lo * kPairFloats], hi - lo);  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
     }
