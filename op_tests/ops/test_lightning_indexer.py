@@ -335,6 +335,58 @@ def test_batched_decode_lists_of_four_in_two_parts_with_ties():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("stretch, distinct", [(None, None), ((6000, 8000), None), ((4000, 6000), None),
+                                              ((6000, 8000), 23), ((4000, 8000), 17), (None, 41)])
+def test_decode_core_without_a_merge_decides_on_its_tail(stretch, distinct):
+    # 4 rows of 8192 keys on 5 AI cores (as B = 16 x 8K on 20): 8 final-merge parts on 10 vector cores.
+    # AI core 3's vector cores hold row 2's last two lists (slots 10, 11), written in two parts, and no
+    # merge: each gets a copy of row 2's merge that only cuts (kLiTailDecision: the row's quantiles, T,
+    # KeptWhole) and writes its tail only where the cut keeps its list whole. Random keys: neither tail
+    # written (no merge waits). Row 2's keys 6000-8000 (vector core 7's half) or 4000-6000 (core 6's)
+    # scaled by 4 (weights >= 0): that list is kept whole, its tail (1,024 pairs) written, both parts
+    # wait for it. With the stretch made of 23 or 17 distinct keys (tied at the threshold; 4000-8000:
+    # both cores' lists) and the whole row of 41: the reference's indices exactly (the lower key first).
+    q, k, w = _inputs((4, 1, 32, 128), (4, 8192, 1, 128), seed=51)
+    w = w.abs()
+    _, random_bytes, waits = _launch_on_5_cores(q, k, w, sparse_count=2048)
+    assert waits == 0
+    if stretch is not None:
+        a, b = stretch
+        k[2, a:b] = (k[2, a + torch.arange(b - a) % distinct] if distinct else k[2, a:b]) * 4
+    elif distinct is not None:
+        k = k[:, torch.arange(8192) % distinct]
+    got, bytes_, waits = _launch_on_5_cores(q, k, w, sparse_count=2048)
+    if stretch is not None and distinct is None:
+        assert waits == 2 and bytes_ - random_bytes == 1024 * 8
+    if distinct is not None:  # the tied rows (row 2; every row at 41) against the reference's indices exactly
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
+        tied = [2] if stretch is not None else range(4)
+        assert all(torch.equal(got[r], want[r]) for r in tied)
+
+
+@pytest.mark.parametrize(
+    "rows, keys, cores, sparse_count, lens",
+    [
+        (4, 8192, 5, 2048, None),  # band parts of ~1,000 ranks: 4 pieces of 256, the last not a multiple of 64
+        (4, 8192, 5, 2016, None),  # bestPairs 2,016 (not a multiple of 64): a last piece near it is gathered exactly
+        (4, 8192, 5, 100, None),  # one piece, gathered in a whole repeat of 64
+        (2, 1500, 4, 2048, None),  # rows seeing fewer than k keys: uncut final merges in parts (ranks from `from`)
+        (12, 2000, 2, 512, None),  # more final merges than vector cores: the offsets built once per core
+        (3, 2500, 3, 2048, [2500, 700, 40]),  # padded outputs (-1 past a row's keys)
+    ],
+)
+def test_decode_indices_gathered_from_the_merged_pairs(rows, keys, cores, sparse_count, lens):
+    # Without values, a final merge's indices are gathered from its merged (score, index) pairs by
+    # Gather at the byte offsets 8 i + 4 (LiMerger::BuildOutOffsets, 64 a repeat) in pieces of 256
+    # ranks (whole repeats where the output buffer holds them). Against the reference.
+    q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=rows * 7 + keys + sparse_count)
+    kw = dict(sparse_count=sparse_count)
+    if lens is not None:
+        kw["actual_seq_lengths_key"] = lens
+    with ai_cores(cores):
+        check(q, k, w, **kw)
+
+
 @pytest.mark.parametrize(
     "rows, keys, cores, sparse_count, distinct, stretch",
     [
@@ -345,12 +397,15 @@ def test_batched_decode_lists_of_four_in_two_parts_with_ties():
         (2, 6000, 4, 2048, 23, (3100, 4000)),
         (5, 4000, 5, 512, None, None),  # rows of 2 lists in 2 parts
         (5, 4000, 5, 512, 7, (100, 900)),
+        (4, 4096, 4, 2048, None, None),  # rows of 2 lists (quantile step 128: windows of 4 repeats)
+        (4, 4096, 4, 2048, 29, (1000, 3000)),
     ],
 )
 def test_decode_band_merge_of_few_lists_counts_quantiles_by_vector(rows, keys, cores, sparse_count, distinct, stretch):
     # A final merge in parts of a row of up to 4 lists counts each list's quantiles at or above T and
     # the band's edges with vector compares (LiCut::CompareFewQuantiles) and searches each list's edge
-    # within the quantile step the counts give (FewRange); a decode piece of 24 blocks or more merges its
+    # within the quantile step the counts give (FewRange) by a vector compare of that step as each list lands
+    # (LiCut::CompareBandWindow; a range longer than 256 pairs: the scalar's search); a decode piece of 24 blocks or more merges its
     # candidates into the best list 12 blocks before its end (LiVector::TailFlush). Checked against the
     # reference (values too), with tied scores its indices exactly (the lower index first).
     q, k, w = _inputs((rows, 1, 32, 128), (rows, keys, 1, 128), seed=rows * 131 + keys + (distinct or 0))
