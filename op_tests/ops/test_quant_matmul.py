@@ -237,6 +237,7 @@ def test_prefill_switch_point(layout):
     # several on the same rows (K-chunked), else tiles that fill L0C (one slot), 256 x 128 or 128 x 256.
     decode, prefill = _plan(256, 2048, 6144, layout), _plan(257, 2048, 6144, layout)
     assert decode["acc_slots"] == 2 and decode["m_tile"] * decode["n_tile"] <= 16384 and decode["chunk_steps"] == 0
+    assert not decode["a_zz"] and prefill["a_zz"]  # Zz A rows only where a run of tiles shares them
     assert prefill["acc_slots"] == 2 and prefill["chunk_steps"] == 16 and (prefill["m_tile"], prefill["n_tile"]) == (128, 128)
     assert prefill["item_rows"] == prefill["tokens_per_pass"] == prefill["m_tile"]
     assert _plan(260, 300, 64, layout)["chunk_steps"] == 0  # one K step: nothing to load ahead within a chunk
@@ -252,6 +253,7 @@ def test_prefill_k_chunks_plan():
     assert (plan["m_tile"], plan["n_tile"], plan["n_tiles"], plan["block_dim"]) == (128, 128, 50, 20)
     assert (plan["chunk_steps"], plan["acc_slots"], plan["slots_per_block"]) == (16, 2, 15)
     assert plan["unit_steps"] > 1 and plan["ring_chunks"] % plan["unit_steps"] == 0
+    assert plan["a_zz"]  # its A rows in L0A's order: one L1 -> L0A load a step
 
 
 # K-chunked prefill: (m, n, k, layout, cores). K in two chunks (17 steps: 9 + 8) and three (33 steps:
@@ -271,6 +273,7 @@ def test_prefill_k_chunks(m, n, k, layout, cores):
         plan = _plan(m, n, k, layout)
         assert plan["chunk_steps"] > 0 and plan["acc_slots"] == 2 and plan["m_tile"] * plan["n_tile"] <= 16384
         assert plan["n_tiles"] * plan["n_tile"] - n >= plan["n_gran"]  # some tiles a column unit narrower
+        assert plan["a_zz"]  # A rows in L1 in L0A's order (K tails: a short last step; row tails)
         bias = torch.randint(-(2**20), 2**20, (n,), dtype=torch.int32, generator=g)
         _check(x1, x2, torch.rand(n, generator=g), bias=bias, output_dtype=torch.int32)
         scale = torch.rand(n, generator=g) * 1e-3 + 1e-4

@@ -29,6 +29,7 @@ inline pybind11::dict QGemmPlanDict(const QGemmPlan& plan) {
   d["unit_shift"] = t.unitShift;
   d["cut_units"] = t.cutUnits;
   d["chunk_steps"] = t.chunkSteps;
+  d["a_zz"] = bool(t.aZz);
   d["workspace_bytes"] = plan.workspaceBytes;
   return d;
 }

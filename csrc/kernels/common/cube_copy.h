@@ -38,6 +38,41 @@ __aicore__ inline void CopyGmToNz(const AscendC::LocalTensor<int8_t>& dst, const
     AscendC::DataCopy(dst[r * 32], src[r * srcPitch], Nd2NzParams(1, 1, uint16_t(bytes), 0, uint16_t(bytes), uint16_t(dstRows), 1, 0));
 }
 
+// GM [rows, bytes] (row pitch srcPitch <= 65535 bytes) -> rows [row0, row0 + rows) of an L1 A tile of
+// mPad rows in L0A's order (Zz), cut into K steps of stepBytes: step s starts s x mPad x stepBytes
+// in, and holds the tile's row blocks one after another, each its stepBytes / 32 fractals in order
+// (as L0A holds them), so that a step goes to L0A in one LoadData (LoadAZzToL0). A step shorter
+// than stepBytes (the last, when bytes is not a multiple) holds its row blocks ceil(its bytes / 32)
+// fractals apart. One ND2NZ per piece of a row block the rows cover (16-row matrices cannot be
+// ndNum of one copy: their srcNdMatrixStride, 16 x the pitch, is 16 bits), its full steps as its
+// ND matrices (source stepBytes apart, L1 mPad x stepBytes apart), a short step in one more. As
+// CopyGmToNz: int4 rows go as bytes, bytes past `bytes` in the last 32 B block are zero-filled.
+__aicore__ inline void CopyGmToZz(const AscendC::LocalTensor<int8_t>& dst, const AscendC::GlobalTensor<int8_t>& src,
+                                  uint32_t rows, uint32_t bytes, uint32_t srcPitch, uint32_t row0, uint32_t mPad,
+                                  uint32_t stepBytes) {
+  using AscendC::Nd2NzParams;
+  const uint32_t full = bytes / stepBytes, rest = bytes % stepBytes, restBlocks = (rest + 31) / 32;
+  for (uint32_t r = 0; r < rows;) {
+    const uint32_t d = row0 + r, block = d / 16, in = d % 16, n = 16 - in < rows - r ? 16 - in : rows - r;
+    const AscendC::GlobalTensor<int8_t> from = src[uint64_t(r) * srcPitch];
+    if (full > 0)
+      AscendC::DataCopy(dst[(block * 16 * stepBytes) + in * 32], from,
+                        Nd2NzParams(uint16_t(full), uint16_t(n), uint16_t(stepBytes), uint16_t(stepBytes), uint16_t(srcPitch),
+                                    16, 1, uint16_t(mPad * stepBytes)));
+    if (rest > 0)
+      AscendC::DataCopy(dst[full * mPad * stepBytes + (block * restBlocks * 16 + in) * 32], from[uint64_t(full) * stepBytes],
+                        Nd2NzParams(1, uint16_t(n), uint16_t(rest), 0, uint16_t(srcPitch), 16, 1, 0));
+    r += n;
+  }
+}
+
+// A step of an L1 A tile in L0A's order (CopyGmToZz: m1 row blocks of k1 fractals) -> L0A: one load.
+template <typename T>
+__aicore__ inline void LoadAZzToL0(const AscendC::LocalTensor<T>& l0a, const AscendC::LocalTensor<T>& l1, uint32_t m1,
+                                   uint32_t k1) {
+  AscendC::LoadData(l0a, l1, AscendC::LoadData2DParams(0, uint8_t(m1 * k1), 1, 0, 0, false, 0));
+}
+
 // L1 Nz A tile (m1 fractal rows per column block) -> L0A Zz, k1 column blocks. Whichever is fewer
 // (each load costs MTE1 ~22 cycles besides its bytes): one LoadData per column block, each fractal
 // of it landing k1 fractals apart, or one per row block, its fractals m1 apart in L1.

@@ -394,7 +394,9 @@ class QGemmCube {
     const LocalTensor<T> l0a = l0a_.Get<T>()[l * t_->mTile * kStepElems];
     const LocalTensor<T> l0b = l0b_.Get<T>()[l * t_->nTile * kStepElems];
     if (st.wait >= 0) WaitFlag<HardEvent::MTE2_MTE1>(st.wait);
-    LoadAToL0(l0a, aL1_.Get<T>()[(st.aSlot * t_->unitSteps * t_->aRows + st.j * mPad) * kStepElems], mPad / 16, k1);
+    const LocalTensor<T> aStep = aL1_.Get<T>()[(st.aSlot * t_->unitSteps * t_->aRows + st.j * mPad) * kStepElems];
+    if (t_->aZz) LoadAZzToL0(l0a, aStep, mPad / 16, k1);
+    else LoadAToL0(l0a, aStep, mPad / 16, k1);
     LoadBToL0Columns(l0b, st, k1, TileColumns(it));
     // The unit's last step read both slots: they take the stream's next loads.
     if (st.unitEnds) {
@@ -423,7 +425,8 @@ class QGemmCube {
     LoadBToL0Transposed(l0b, w, kRows, st.cols / kC0, k1);
   }
 
-  // The pass's A rows, columns [k0, k0 + kValid) -> L1 Nz with mPad rows per column block (bytes).
+  // The pass's A rows, columns [k0, k0 + kValid) -> L1 (bytes): Nz with mPad rows per column block,
+  // or with aZz (never MSD: K-chunked prefill only) in L0A's order, step by step (CopyGmToZz).
   __aicore__ inline void LoadA(const AscendC::LocalTensor<int8_t>& dst, const QGemmItem& it, uint32_t tok0, uint32_t tokens,
                                uint32_t k0, uint32_t kValid, uint32_t mPad) {
     const uint64_t row = uint64_t(it.row0) + tok0;
@@ -434,7 +437,8 @@ class QGemmCube {
       CopyGmToNz(dst[tokens * 32], lo_[row * pitch + col], tokens, bytes, pitch, mPad);
       CopyGmToNz(dst[2 * tokens * 32], ones_[col], 1, bytes, bytes, mPad);
     } else {
-      CopyGmToNz(dst, act_[row * t_->k + k0], tokens, kValid, t_->k, mPad);
+      if (t_->aZz) CopyGmToZz(dst, act_[row * t_->k + k0], tokens, kValid, t_->k, 0, mPad, kQGemmStepBytes);
+      else CopyGmToNz(dst, act_[row * t_->k + k0], tokens, kValid, t_->k, mPad);
     }
   }
 

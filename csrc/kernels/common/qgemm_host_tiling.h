@@ -127,6 +127,19 @@ inline ChunkLayout ChooseChunkLayout(uint32_t chunks, uint32_t chunkBytes, uint3
   return c;
 }
 
+// Whether a plan's A rows go to L1 in L0A's order (QGemmTiling::aZz): a K step then goes to L0A in
+// one load instead of min(row blocks, column blocks) (MTE1 pays ~22 cycles a load), for one copy per
+// row block of a unit instead of one (MTE2 pays ~18 a copy). Only K-chunked prefill plans, whose
+// 128 x 128 tiles are MTE1-bound (a step: 4 loads of A, 1 of B, 302 cycles, for 256 of Mmad) and
+// whose rows are copied once per run of tiles (o_proj S = 1024: 788.9 -> 682.8 k cycles, q_a_proj
+// 110.0 -> 96.1 k). Where each pass copies its own rows (decode B = 64: 4 row blocks, MSD prefill),
+// the extra copies cost more than the loads save (q_a_proj B = 64 +1.5 %, the a8w4 prefills' hi / lo /
+// ones rows +1.2 / +3.8 %). Never MSD (K-chunked plans are not). The copies' row pitch and L1 matrix
+// stride are 16 bits.
+inline bool AZzPays(const QGemmTiling& t) {
+  return t.chunkSteps > 0 && !t.msd && t.aRows >= 32 && t.k <= 65535 && uint64_t(t.aRows) * kQGemmStepBytes <= 65535;
+}
+
 }  // namespace qgemm_detail
 
 // aiCores: AI cores (blocks of 1 cube + 2 vector cores) of the SoC.
@@ -316,6 +329,7 @@ inline QGemmPlan MakeQGemmPlan(const QGemmProblem& p, uint32_t aiCores) {
   // The cut: about m / 16 K steps (twice those whose second halves stream while the first half's
   // fixpipe runs, at a core's share of the HBM); the cut units' A rows all stay in the A ring.
   if (cutLast) t.cutUnits = static_cast<uint16_t>(std::min<uint32_t>(aDepth, CeilDiv(CeilDiv(static_cast<uint32_t>(p.m), 16), unit)));
+  t.aZz = AZzPays(t) ? 1 : 0;
   t.outDtype = static_cast<uint16_t>(p.outDtype);
   t.biasKind = static_cast<uint16_t>(p.biasKind);
   t.hasPertoken = p.hasPertoken ? 1 : 0;

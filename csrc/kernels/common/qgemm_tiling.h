@@ -87,7 +87,7 @@ struct QGemmTiling {
   uint16_t outDtype;       // DTypeId: kFloat16, kBFloat16, kFloat32 or kInt32
   uint16_t biasKind;       // QGemmBiasKind
   uint16_t hasPertoken;    // 1: per-row scale given
-  uint16_t restSpare;      // 0
+  uint16_t aZz;            // 1: A rows lie in L1 in L0A's order (CopyGmToZz), a K step to L0A in one load
   uint32_t wsSlotBytes;    // one handoff slot: mTile x nTile int32
   uint32_t wsHiOffsetLo;   // MSD workspace: hi rows [m, kPad] int4, lo rows, then one ones row
   uint32_t wsHiOffsetHi;
