@@ -214,19 +214,37 @@ class MlapGemm {
   // documented for (u)int16 / half (Load2D.md), so bf16 moves through a half view (the same bits).
   // int8: LoadData 2D cannot transpose 8-bit data; LoadDataWithTranspose turns each 32 x 32 block
   // (two stacked [16 k x 32 n] fractals) into two [16 n x 32 k] fractals (LoadDataWithTranspose.md).
+  // Whichever form needs fewer loads (MTE1 pays ~22 cycles a load besides its bytes): one per k block
+  // (its n fractals / squares, kRows / 16 or / 32 apart in L1), or one per n fractal / square (its k
+  // blocks, consecutive in L1, landing n1 fractals apart: dstGap). A prefill step of 256 int8 k x 128
+  // columns: 4 loads, not 8.
   template <typename TI>
   __aicore__ inline void LoadB(const AscendC::LocalTensor<TI>& l0b, const AscendC::LocalTensor<TI>& bSrc, uint32_t kk,
                                uint32_t kl, uint32_t kRows, uint32_t n1) {
     using namespace AscendC;
     if constexpr (sizeof(TI) == 2) {
       const LocalTensor<half> dst = l0b.template ReinterpretCast<half>(), src = bSrc.template ReinterpretCast<half>();
-      for (uint32_t kb = 0; kb < kl / 16; ++kb)
+      const uint32_t kb1 = kl / 16;
+      if (n1 < kb1) {
+        for (uint32_t nb = 0; nb < n1; ++nb)
+          LoadData(dst[nb * (kFractal / 2)], src,
+                   LoadData2DParams(uint16_t(nb * (kRows / 16) + kk / 16), uint8_t(kb1), 1, 0, uint16_t(n1 - 1), true, 0));
+        return;
+      }
+      for (uint32_t kb = 0; kb < kb1; ++kb)
         LoadData(dst[kb * n1 * (kFractal / 2)], src,
                  LoadData2DParams(uint16_t(kk / 16 + kb), uint8_t(n1), uint16_t(kRows / 16), 0, 0, true, 0));
     } else {
       static_assert(sizeof(TI) == 1, "B operands are 16-bit floats or int8");
-      const uint32_t squares = n1 / 2;  // n1 is even: int8 tiles are padded to 32 columns
-      for (uint32_t kb = 0; kb < kl / 32; ++kb)
+      const uint32_t squares = n1 / 2, kb1 = kl / 32;  // n1 is even: int8 tiles are padded to 32 columns
+      if (squares < kb1) {
+        for (uint32_t sq = 0; sq < squares; ++sq)
+          LoadDataWithTranspose(l0b[sq * 2 * kFractal], bSrc,
+                                LoadData2dTransposeParams(uint16_t(sq * (kRows / 32) + kk / 32), uint8_t(kb1), 1,
+                                                          uint16_t(n1 - 1), 0));
+        return;
+      }
+      for (uint32_t kb = 0; kb < kb1; ++kb)
         LoadDataWithTranspose(l0b[kb * n1 * kFractal], bSrc,
                               LoadData2dTransposeParams(uint16_t(kk / 32 + kb), uint8_t(squares), uint16_t(kRows / 32), 1, 0));
     }
