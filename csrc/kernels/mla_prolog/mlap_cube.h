@@ -261,12 +261,14 @@ class MlapCube {
       const LocalTensor<Cq> cqL1 = cqL1_.Get<Cq>();
       a.resident = true;
       a.l1 = cqL1;
+      a.zz = true;  // in L0A's order (MlapGemm::CopyZz)
+      a.kTotal = hcq;
       if (early) {
         WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);  // its copy (CqEarly) is done
       } else {
         if (cqLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvCq);  // the previous group's MM2 loads from it are done
         if (split) {  // the split heads' MM2 may take any K range of it (uqByRows): all of it first
-          DataCopy(cqL1, cq, Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(mPad), 1, 0));
+          MlapGemm::CopyZz(cqL1, cq, rows, mPad, hcq, hcq, 0, hcq);
           SetFlag<HardEvent::MTE2_MTE1>(kEvCq);
           WaitFlag<HardEvent::MTE2_MTE1>(kEvCq);
         } else {  // the first whole head's first MM2 tile loads it chunk by chunk beside its W_uq_qr (MlapGemm::Fill)
@@ -442,8 +444,7 @@ class MlapCube {
     CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagCqReady);  // every row of c^Q(g) is in the ring
     GlobalTensor<Cq> cq;
     cq.SetGlobalBuffer(reinterpret_cast<__gm__ Cq*>(ws_.Cq(g)));
-    DataCopy(cqL1_.Get<Cq>(), cq,
-             Nd2NzParams(1, uint16_t(rows), uint16_t(hcq), 0, uint16_t(hcq), uint16_t(AlignUp(rows, 16)), 1, 0));
+    MlapGemm::CopyZz(cqL1_.Get<Cq>(), cq, rows, AlignUp(rows, 16), hcq, hcq, 0, hcq);  // Mm23(g) reads it as Zz
     SetFlag<HardEvent::MTE2_MTE1>(kEvCq);  // waited in Mm23(g)
     cqEarly_ = true;
   }
@@ -454,9 +455,11 @@ class MlapCube {
     const uint32_t d = t_->nope, mPad = AlignUp(rows, 16);
     MlapOperandA<T> qn;
     qn.resident = true;
+    qn.zz = true;  // in L0A's order (MlapGemm::CopyZz)
+    qn.kTotal = d;
     qn.l1 = qnL1_.Get<T>();
     if (qnLoaded_) WaitFlag<HardEvent::MTE1_MTE2>(kEvQn);  // the previous MM3's loads from it are done
-    DataCopy(qn.l1, nope, Nd2NzParams(1, uint16_t(rows), uint16_t(d), 0, uint16_t(ld), uint16_t(mPad), 1, 0));
+    MlapGemm::CopyZz(qn.l1, nope, rows, mPad, ld, d, 0, d);
     SetFlag<HardEvent::MTE2_MTE1>(kEvQn);
     WaitFlag<HardEvent::MTE2_MTE1>(kEvQn);
     return qn;

@@ -18,14 +18,18 @@ namespace ascend_glm5 {
 // matrix already in L1 whose column blocks hold mPad rows (k offset `k0` into it). `fill` (resident,
 // k0 = 0): the Run copies it from `gm` into `l1` chunk by chunk, each chunk's columns beside its B
 // chunk, so that the first Mmad waits for one chunk of A instead of all of it; later Runs find it whole.
+// `zz` (resident, k0 = 0): the L1 matrix is in L0A's order rather than Nz (MlapGemm::CopyZz), kTotal
+// columns wide.
 template <typename TI>
 struct MlapOperandA {
   bool resident = false;
   bool fill = false;
+  bool zz = false;
   AscendC::GlobalTensor<TI> gm;
   uint32_t lda = 0;
   AscendC::LocalTensor<TI> l1;
   uint32_t k0 = 0;
+  uint32_t kTotal = 0;
 };
 
 // The B operand of a tile: its first `split` columns from `first` (leading dimension ld0), the
@@ -123,6 +127,75 @@ class MlapGemm {
     for (uint32_t i = 0; i < prefetched_; ++i) pre_[i] = Load(none, b, K, n, 0, i);
   }
 
+  // A resident A in L0A's order (Zz): K in groups of G = KL0 columns (an L0 step's k when the tile
+  // is at most kMlapColTile wide); group g, W = min(G, kTotal - g G) columns, starts g x mPad x G
+  // elements in, and holds its row blocks one after another, each its W / c0 fractals in order. A
+  // step on one whole group then goes to L0A in one load (Multiply), not one per row block. This
+  // copies columns [k0, k0 + k) of `rows` ND rows (leading dimension lda) into such a matrix, in
+  // whichever form takes fewer copies (MTE2 pays ~18 cycles a copy): per row block, one copy of a
+  // run of whole groups (ND matrices G columns apart in GM, mPad x G in L1) and one per part of a
+  // group; or per group part, one copy of its whole row blocks (ND matrices 16 rows apart in GM:
+  // 16 x lda must fit the 16-bit srcNdMatrixStride) and one of a last partial row block. mPad x G <=
+  // 32768 elements (the 16-bit dstNzMatrixStride).
+  template <typename TI>
+  __aicore__ static inline void CopyZz(const AscendC::LocalTensor<TI>& l1, const AscendC::GlobalTensor<TI>& gm,
+                                       uint32_t rows, uint32_t mPad, uint32_t lda, uint32_t kTotal, uint32_t k0,
+                                       uint32_t k) {
+    using namespace AscendC;
+    constexpr uint32_t G = KL0<TI>(), c0 = C0<TI>();
+    const uint32_t end = k0 + k, fullRb = rows / 16, restRows = rows % 16;
+    uint32_t runs = 0;  // copies per row block (the first form)
+    for (uint32_t col = k0; col < end; ++runs) col = RunEnd<TI>(kTotal, col, end);
+    const uint32_t parts = (end - 1) / G - k0 / G + 1;  // group parts (the second form)
+    const uint32_t byGroup = parts * ((fullRb > 0 ? 1u : 0u) + (restRows > 0 ? 1u : 0u));
+    if (16 * lda <= 65535 && byGroup < runs * CeilDiv(rows, 16u)) {
+      for (uint32_t col = k0; col < end;) {
+        const uint32_t g = col / G, off = col % G, w = GroupWidth<TI>(kTotal, g), wPad = AlignUp(w, c0);
+        const uint32_t stop = end < g * G + w ? end : g * G + w;
+        if (fullRb > 0)
+          DataCopy(l1[g * mPad * G + off * 16], gm[col],
+                   Nd2NzParams(uint16_t(fullRb), 16, uint16_t(stop - col), uint16_t(16 * lda), uint16_t(lda), 16, 1,
+                               uint16_t(16 * wPad)));
+        if (restRows > 0)
+          DataCopy(l1[g * mPad * G + (fullRb * wPad + off) * 16], gm[uint64_t(fullRb) * 16 * lda + col],
+                   Nd2NzParams(1, uint16_t(restRows), uint16_t(stop - col), 0, uint16_t(lda), 16, 1, 0));
+        col = stop;
+      }
+      return;
+    }
+    for (uint32_t rb = 0; rb * 16 < rows; ++rb) {
+      const uint32_t n = rows - rb * 16 < 16 ? rows - rb * 16 : 16;
+      const GlobalTensor<TI> src = gm[uint64_t(rb) * 16 * lda];
+      for (uint32_t col = k0; col < end;) {
+        const uint32_t g = col / G, off = col % G, w = GroupWidth<TI>(kTotal, g), stop = RunEnd<TI>(kTotal, col, end);
+        if (off == 0 && w == G && stop - col >= G)  // a run of whole groups
+          DataCopy(l1[g * mPad * G + rb * 16 * G], src[col],
+                   Nd2NzParams(uint16_t((stop - col) / G), uint16_t(n), uint16_t(G), uint16_t(G), uint16_t(lda), 16, 1,
+                               uint16_t(mPad * G)));
+        else
+          DataCopy(l1[g * mPad * G + (rb * AlignUp(w, c0) + off) * 16], src[col],
+                   Nd2NzParams(1, uint16_t(n), uint16_t(stop - col), 0, uint16_t(lda), 16, 1, 0));
+        col = stop;
+      }
+    }
+  }
+  template <typename TI>
+  __aicore__ static inline uint32_t GroupWidth(uint32_t kTotal, uint32_t g) {
+    return kTotal - g * KL0<TI>() < KL0<TI>() ? kTotal - g * KL0<TI>() : KL0<TI>();
+  }
+  // The end of the first-form copy from column col (< end): a run of whole groups (col at a group's
+  // start, G columns or more to go), or the rest of col's group.
+  template <typename TI>
+  __aicore__ static inline uint32_t RunEnd(uint32_t kTotal, uint32_t col, uint32_t end) {
+    constexpr uint32_t G = KL0<TI>();
+    const uint32_t g = col / G, w = GroupWidth<TI>(kTotal, g);
+    if (col % G == 0 && w == G && end - col >= G) {
+      const uint32_t whole = kTotal / G - g, fit = (end - col) / G;
+      return col + (fit < whole ? fit : whole) * G;
+    }
+    return end < g * G + w ? end : g * G + w;
+  }
+
   __aicore__ inline void Drain() {
     aSlots_.Drain();
     bSlots_.Drain();
@@ -144,7 +217,8 @@ class MlapGemm {
     using namespace AscendC;
     if (!a.fill) return c;
     c.aSlot = i % 2;
-    DataCopy(a.l1[(c.k0 / C0<TI>()) * mPad_ * C0<TI>()], a.gm[c.k0], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
+    if (a.zz) CopyZz(a.l1, a.gm, rows, mPad_, a.lda, a.kTotal, c.k0, c.k);
+    else DataCopy(a.l1[(c.k0 / C0<TI>()) * mPad_ * C0<TI>()], a.gm[c.k0], Nd2NzParams(1, rows, c.k, 0, a.lda, mPad_, 1, 0));
     SetFlag<HardEvent::MTE2_MTE1>(kEvA + int32_t(c.aSlot));
     return c;
   }
@@ -194,10 +268,18 @@ class MlapGemm {
       const uint32_t kl = c.k - kk < kKL0 ? c.k - kk : kKL0, kb = kl / kC0;
       const uint32_t la = l0aSlots_.Acquire(), lb = l0bSlots_.Acquire();
       const LocalTensor<TI> l0a = l0a_[la * kL0Slot].ReinterpretCast<TI>(), l0b = l0b_[lb * kL0Slot].ReinterpretCast<TI>();
-      // A: Nz (column blocks of mPad rows) -> Zz (per 16-row block, its k fractals in order).
-      for (uint32_t mb = 0; mb < m1; ++mb)
-        LoadData(l0a[mb * kb * (kFractal / sizeof(TI))], aSrc,
-                 LoadData2DParams((aBlock0 + kk / kC0) * m1 + mb, uint8_t(kb), uint16_t(m1), 0, 0, false, 0));
+      // A: Nz (column blocks of mPad rows) -> Zz (per 16-row block, its k fractals in order), in
+      // whichever form takes fewer loads: one per row block (its fractals m1 apart in L1), or one per
+      // column block (its fractals landing kb apart in L0A). A Zz resident A: LoadAZz.
+      if (a.zz) LoadAZz(l0a, aSrc, a.kTotal, a.k0 + c.k0 + kk, kb, m1);
+      else if (kb < m1)
+        for (uint32_t b = 0; b < kb; ++b)
+          LoadData(l0a[b * (kFractal / sizeof(TI))], aSrc,
+                   LoadData2DParams(uint16_t((aBlock0 + kk / kC0 + b) * m1), uint8_t(m1), 1, 0, uint16_t(kb - 1), false, 0));
+      else
+        for (uint32_t mb = 0; mb < m1; ++mb)
+          LoadData(l0a[mb * kb * (kFractal / sizeof(TI))], aSrc,
+                   LoadData2DParams((aBlock0 + kk / kC0) * m1 + mb, uint8_t(kb), uint16_t(m1), 0, 0, false, 0));
       LoadB(l0b, bSrc, kk, kl, kRows, nMmad / 16);
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
@@ -207,6 +289,28 @@ class MlapGemm {
     }
     bSlots_.Release(c.bSlot);
     if (!a.resident) aSlots_.Release(c.aSlot);
+  }
+
+  // Columns [k, k + kb c0) of a Zz resident A (CopyZz) -> L0A: one load when they are one whole
+  // group, else one per row block and group they touch.
+  template <typename TI>
+  __aicore__ inline void LoadAZz(const AscendC::LocalTensor<TI>& l0a, const AscendC::LocalTensor<TI>& aSrc, uint32_t kTotal,
+                                 uint32_t k, uint32_t kb, uint32_t m1) {
+    using namespace AscendC;
+    constexpr uint32_t G = KL0<TI>(), c0 = C0<TI>(), fr = kFractal / sizeof(TI);
+    const uint32_t g = k / G, w = kTotal - g * G < G ? kTotal - g * G : G;
+    if (k % G == 0 && kb * c0 == AlignUp(w, c0)) {
+      LoadData(l0a, aSrc[g * mPad_ * G], LoadData2DParams(0, uint8_t(m1 * kb), 1, 0, 0, false, 0));
+      return;
+    }
+    for (uint32_t mb = 0; mb < m1; ++mb)
+      for (uint32_t col = k; col < k + kb * c0;) {
+        const uint32_t gc = col / G, wc = kTotal - gc * G < G ? kTotal - gc * G : G;
+        const uint32_t end = k + kb * c0 < gc * G + wc ? k + kb * c0 : gc * G + wc;
+        LoadData(l0a[(mb * kb + (col - k) / c0) * fr], aSrc[gc * mPad_ * G + mb * AlignUp(wc, c0) * 16],
+                 LoadData2DParams(uint16_t((col % G) / c0), uint8_t((end - col) / c0), 1, 0, 0, false, 0));
+        col = end;
+      }
   }
 
   // B rows [kk, kk + kl) of an Nz chunk (column blocks of kRows rows) -> L0B Zn ([n x k] fractals,
