@@ -8,12 +8,10 @@
 namespace ascend_glm5::host {
 namespace {
 
-// UB the kernel allocates for tiles of `chunk` elements (a multiple of 64, so every buffer is 32-byte aligned).
+// UB the kernel allocates for tiles of `chunk` elements, its smooth scales' pad included (the pad
+// is sized to what the rest leaves).
 uint32_t UbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth) {
-  const uint32_t residentRows = hasSmooth ? 2 : 1;                // the fp32 row, the fp32 smooth scales
-  return 2 * residentRows * chunk * 2 + 2 * chunk                  // input tiles (16-bit), int8 output tiles
-         + residentRows * CeilDiv(cols, chunk) * chunk * 4         // resident rows
-         + chunk * (4 + 4 + 2) + 32 + 64 * 4;                     // fp32 scratch x 2, half tile, max, scales
+  return DynamicQuantUbBytes(cols, chunk, hasSmooth) + SmoothPadBytes(cols, chunk, hasSmooth);
 }
 
 }  // namespace

@@ -50,7 +50,13 @@ class DynamicQuantKernel {
     pipe_.InitBuffer(maxBuf_, 32);
     pipe_.InitBuffer(halfBuf_, t.chunk * sizeof(half));
     pipe_.InitBuffer(scaleBuf_, kScaleBatch * sizeof(float));
-    if (t.hasSmooth) pipe_.InitBuffer(smoothBuf_, rowElems * sizeof(float));
+    if (t.hasSmooth) {
+      // The smooth scales a bank apart from the row (SmoothPadBytes; the pipe allocates the buffers
+      // in order, 32-B aligned).
+      const uint32_t pad = SmoothPadBytes(chunks_ * t.chunk, t.chunk, true);
+      if (pad > 0) pipe_.InitBuffer(padBuf_, pad);
+      pipe_.InitBuffer(smoothBuf_, rowElems * sizeof(float));
+    }
     GlobalTensor<float> scaleGm;
     scaleGm.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(scale), rows);
     scales_.Init(scaleGm, scaleBuf_.Get<float>(), kScaleBatch);
@@ -188,7 +194,7 @@ class DynamicQuantKernel {
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
-  TBuf<TPosition::VECCALC> rowBuf_, tmpBuf_, workBuf_, maxBuf_, halfBuf_, scaleBuf_, smoothBuf_, gatherBuf_;
+  TBuf<TPosition::VECCALC> rowBuf_, tmpBuf_, workBuf_, maxBuf_, halfBuf_, scaleBuf_, padBuf_, smoothBuf_, gatherBuf_;
   GlobalTensor<T> x_, smooth_;
   GlobalTensor<float> maxima_;  // split rows: one 32-byte slot per core (workspace)
   GlobalTensor<int8_t> y_;

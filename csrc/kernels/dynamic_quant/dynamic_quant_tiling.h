@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "../common/host_device.h"
+
 namespace ascend_glm5 {
 
 struct DynamicQuantTiling {
@@ -25,5 +27,26 @@ constexpr uint32_t kDynamicQuantUbBytes = 184 * 1024;       // UB below the API 
 // columns, 0.963 at 256, 0.964 at 192).
 constexpr uint32_t kDynamicQuantSplitMinCols = 256;
 constexpr uint32_t kDynamicQuantSplitSlotBytes = 32;        // workspace per core of a split row: its max
+
+// UB of the kernel's buffers for tiles of `chunk` elements (a multiple of 64, so every buffer stays
+// 32-byte aligned), in the order it allocates them: input tiles (16-bit, with the smooth scales'
+// beside x's), int8 output tiles, the fp32 row, two fp32 scratch tiles, the max block, a half tile,
+// the scale batch, then (with smooth scales) a pad and the fp32 smooth scales.
+__aicore__ inline constexpr uint32_t DynamicQuantUbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth) {
+  return 2 * (hasSmooth ? 2 : 1) * chunk * 2 + 2 * chunk + (hasSmooth ? 2 : 1) * CeilDiv(cols, chunk) * chunk * 4 +
+         chunk * (4 + 4 + 2) + 32 + 64 * 4;
+}
+// The pad before the smooth scales. The row times the smooth scales (`Mul`, in place) reads both in
+// each repeat and writes the row's previous repeat: the scales 65,280 B past the row (256 B short of
+// 64 KiB) fall in the other half of UB's 16 bank groups (32-B rows, group = address bits [8:5]) and
+// in another 64-KiB bank than those writes, so a repeat takes one beat. Where that does not fit the
+// UB, 256 B past the row modulo 512 (the groups only).
+__aicore__ inline constexpr uint32_t SmoothPadBytes(uint32_t cols, uint32_t chunk, bool hasSmooth) {
+  const uint32_t gap = CeilDiv(cols, chunk) * chunk * 4 + chunk * (4 + 4 + 2) + 32 + 64 * 4;  // row start -> scales
+  const uint32_t apart = 65536 - 256;
+  if (!hasSmooth) return 0;
+  if (gap <= apart && DynamicQuantUbBytes(cols, chunk, true) + (apart - gap) <= kDynamicQuantUbBytes) return apart - gap;
+  return (256 + 512 - gap % 512) % 512;
+}
 
 }  // namespace ascend_glm5
