@@ -402,6 +402,28 @@ def test_finalize_index_batches_and_tiles(cores, tokens, top_k, hidden):
             assert torch.equal(got, want), (mode, args[0] is None)
 
 
+@pytest.mark.parametrize("tokens, top_k, hidden", [(64, 8, 6144), (300, 8, 2048), (20, 4, 1000), (4, 2, 64)])
+def test_finalize_sums_meet_no_ub_bank_conflict(tokens, top_k, hidden):
+    # acc += row and row += bias run in place: the row sits 256 B past the accumulator and the bias
+    # modulo 512, in another 64-KiB bank (WorkOffsets), so the model's bank beats add nothing to the
+    # `Add`s, with the skips and the bias and without; the output stays the reference's exactly.
+    from ascend_glm5.perf.model import replay, tracing
+
+    g = torch.Generator().manual_seed(hidden + tokens)
+    experts = 5
+    rows = torch.randn(tokens * top_k, hidden, generator=g).bfloat16()
+    skip1, skip2 = (torch.randn(tokens, hidden, generator=g).bfloat16() for _ in range(2))
+    bias = torch.randn(experts, hidden, generator=g).bfloat16()
+    scales = torch.rand(tokens, top_k, generator=g)
+    dst = torch.randperm(tokens * top_k, generator=g).to(torch.int32)
+    expert = torch.randint(0, experts, (tokens, top_k), generator=g, dtype=torch.int32)
+    for args in ((skip1, skip2, bias, scales), (None, None, None, scales)):
+        with tracing() as traces:
+            got = ops.moe_finalize_routing(rows, *args, dst, expert, 0)
+        assert torch.equal(got, ref_finalize(rows, *args, dst, expert, 0, tokens=tokens))
+        assert replay(traces[-1]).bank_conflict_cycles.get("Add", 0.0) == 0.0, args[0] is None
+
+
 def test_init_then_finalize_is_the_weighted_sum_of_token_rows():
     g = torch.Generator().manual_seed(4)
     tokens, top_k, experts = 50, 8, 32

@@ -41,7 +41,9 @@ class MoeFinalizeRoutingKernel {
     loads_ = fit < kMoeFinalizeMaxLoads ? fit : kMoeFinalizeMaxLoads;
     pipe_.InitBuffer(loadBuf_, loads_ * loadLen_ * sizeof(T));
     pipe_.InitBuffer(outQue_, 2, t.chunk * sizeof(T));
-    pipe_.InitBuffer(workBuf_, 3 * t.chunk * sizeof(float));  // accumulator, row, bias
+    // The accumulator, the row and its bias (WorkOffsets), then the index words.
+    WorkOffsets(loads_ * loadLen_ * sizeof(T) + 2 * t.chunk * sizeof(T));
+    pipe_.InitBuffer(workBuf_, workBytes_);
     // dst, scales and expert ids of a batch of tokens, read by the scalar unit from UB.
     slotOrder_ = t.rowOrder || t.topK == 1;  // K = 1: both layouts agree
     batchMax_ = (kMoeFinalizeIndexWords / t.topK) & ~7u;
@@ -77,7 +79,22 @@ class MoeFinalizeRoutingKernel {
 
   __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(t_.hidden, t_.chunk, c); }
   __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
-    return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
+    return workBuf_.GetWithOffset<float>(t_.chunk, workAt_[slot]);
+  }
+  // Where the fp32 tiles sit in workBuf_ (at UB offset `base`: the pipe allocates in order from 0).
+  // The sums `acc += row` and `row += bias` run in place, a repeat reading 256 B of each source and
+  // writing the previous repeat's 256 B: the row 256 B past the accumulator and the bias modulo 512
+  // puts a repeat's sources in complementary halves of UB's 16 bank groups (32-B rows, group =
+  // address bits [8:5]), and the row in another 64-KiB bank than the two keeps the writes off its
+  // banks: one beat a repeat, not two. Without room for that, the three tiles back to back.
+  __aicore__ inline void WorkOffsets(uint32_t base) {
+    const uint32_t tile = t_.chunk * sizeof(float), bias = AlignUp(tile, 512);
+    const uint32_t next = AlignUp(base + bias + tile, 65536) + (base + 256) % 512;  // the next bank's first fit
+    const bool apart = next + tile + 3 * kMoeFinalizeIndexWords * sizeof(int32_t) <= kMoeFinalizeUbBytes;
+    workAt_[0] = 0;
+    workAt_[1] = apart ? next - base : tile;
+    workAt_[2] = apart ? bias : 2 * tile;
+    workBytes_ = apart ? next - base + tile : 3 * tile;
   }
   // Where dst(token, k) of the loaded batch sits in dstUb_ (the batch's layout follows dst's).
   __aicore__ inline uint32_t DstAt(uint32_t token, uint32_t k) const {
@@ -216,6 +233,7 @@ class MoeFinalizeRoutingKernel {
 
   MoeFinalizeRoutingTiling t_;
   uint32_t pairs_ = 0, chunks_ = 0, loadLen_ = 0, loads_ = 0;  // loads_: load buffers (one event id each)
+  uint32_t workAt_[3] = {0, 0, 0}, workBytes_ = 0;              // accumulator, row, bias (WorkOffsets)
   uint64_t tileBegin_ = 0, tileEnd_ = 0;
   uint32_t batchMax_ = 0, batchBegin_ = 0, batchEnd_ = 0, batchStride_ = 0;
   bool slotOrder_ = true, dstInGm_ = false, indexPending_ = false;

@@ -25,6 +25,7 @@ constexpr uint32_t kMoeFinalizeChunk = 2048;
 constexpr uint32_t kMoeFinalizeMaxLoads = 8;         // row loads in flight ahead of the vector unit (event ids 0-7)
 constexpr uint32_t kMoeFinalizeLoadBytes = 64 * 1024;  // UB for them (>= 4 loads of the widest tile)
 constexpr uint32_t kMoeFinalizeGmDst = 16;  // a one-token batch's dst words are read from GM up to this K
+constexpr uint32_t kMoeFinalizeUbBytes = 184 * 1024;  // UB below the API scratch
 constexpr uint32_t kMoeFinalizeIndexWords = 2048;  // dst (and scales, expert ids) words of a token batch in UB
 
 }  // namespace ascend_glm5
