@@ -372,6 +372,20 @@ def test_finalize_routing_matches_reference(dtype, drop_pad_mode):
         assert ((got.float() - want.float()).abs() <= tol * (want.float().abs() + 8)).all()
 
 
+def _finalize_inputs(tokens, top_k, hidden, experts, seed, dropped=0.0):
+    """bf16 rows, skips and bias, fp32 scales, an int32 dst (a share of its pairs dropped), expert ids."""
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randn(tokens * top_k, hidden, generator=g).bfloat16()
+    skip1, skip2 = (torch.randn(tokens, hidden, generator=g).bfloat16() for _ in range(2))
+    bias = torch.randn(experts, hidden, generator=g).bfloat16()
+    scales = torch.rand(tokens, top_k, generator=g)
+    dst = torch.randperm(tokens * top_k, generator=g).to(torch.int32)
+    if dropped:
+        dst[torch.rand(tokens * top_k, generator=g) < dropped] = -1  # dropped pairs
+    expert = torch.randint(0, experts, (tokens, top_k), generator=g, dtype=torch.int32)
+    return rows, skip1, skip2, bias, scales, dst, expert
+
+
 @pytest.mark.parametrize("cores,tokens,top_k,hidden", [
     (1, 70, 64, 40),     # 2 vector cores, 35 tokens each: index batches of 32 tokens (K = 64), then 3
     (1, 300, 1, 130),    # K = 1: one layout; a batch of all 150 tokens of a core, 3-column tail
@@ -379,15 +393,7 @@ def test_finalize_routing_matches_reference(dtype, drop_pad_mode):
     (24, 5, 8, 1000),    # few tokens: tiles narrower than H, loads running ahead across tiles
 ])
 def test_finalize_index_batches_and_tiles(cores, tokens, top_k, hidden):
-    g = torch.Generator().manual_seed(tokens + top_k)
-    experts = 7
-    rows = torch.randn(tokens * top_k, hidden, generator=g).bfloat16()
-    skip1, skip2 = (torch.randn(tokens, hidden, generator=g).bfloat16() for _ in range(2))
-    bias = torch.randn(experts, hidden, generator=g).bfloat16()
-    scales = torch.rand(tokens, top_k, generator=g)
-    dst = torch.randperm(tokens * top_k, generator=g).to(torch.int32)
-    dst[torch.rand(tokens * top_k, generator=g) < 0.2] = -1  # dropped pairs
-    expert = torch.randint(0, experts, (tokens, top_k), generator=g, dtype=torch.int32)
+    rows, skip1, skip2, bias, scales, dst, expert = _finalize_inputs(tokens, top_k, hidden, 7, tokens + top_k, 0.2)
     for mode in (0, 2):
         if tokens > 1:  # a token whose every pair is dropped (its row: the skips alone, or zeros)
             idx = [k * tokens + 1 for k in range(top_k)] if mode == 0 else [top_k + k for k in range(top_k)]
@@ -409,14 +415,7 @@ def test_finalize_sums_meet_no_ub_bank_conflict(tokens, top_k, hidden):
     # `Add`s, with the skips and the bias and without; the output stays the reference's exactly.
     from ascend_glm5.perf.model import replay, tracing
 
-    g = torch.Generator().manual_seed(hidden + tokens)
-    experts = 5
-    rows = torch.randn(tokens * top_k, hidden, generator=g).bfloat16()
-    skip1, skip2 = (torch.randn(tokens, hidden, generator=g).bfloat16() for _ in range(2))
-    bias = torch.randn(experts, hidden, generator=g).bfloat16()
-    scales = torch.rand(tokens, top_k, generator=g)
-    dst = torch.randperm(tokens * top_k, generator=g).to(torch.int32)
-    expert = torch.randint(0, experts, (tokens, top_k), generator=g, dtype=torch.int32)
+    rows, skip1, skip2, bias, scales, dst, expert = _finalize_inputs(tokens, top_k, hidden, 5, hidden + tokens)
     for args in ((skip1, skip2, bias, scales), (None, None, None, scales)):
         with tracing() as traces:
             got = ops.moe_finalize_routing(rows, *args, dst, expert, 0)
