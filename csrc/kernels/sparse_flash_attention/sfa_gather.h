@@ -57,8 +57,17 @@ class SfaVectorGather {
     loadedRows_ = n;
     loadedFirst_ = first;
     if (n == 0) return;
-    if (ubBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvUbFree);  // the previous tile has left UB
-    ubBusy_ = false;
+    // The spare buffer takes every other tile while it is lent (Lend): a tile's rows then load
+    // while the tile before leaves the other buffer.
+    loadedBuf_ = spareLent_ && !lastSpare_ ? 1 : 0;
+    if (loadedBuf_ == 0) {
+      if (ubBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvUbFree);  // the previous tile has left UB
+      ubBusy_ = false;
+    } else {
+      if (spareBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvSpareFree);
+      spareBusy_ = false;
+    }
+    lastSpare_ = loadedBuf_ == 1;
     uint32_t runStart = 0, runLen = 0;
     uint64_t runRow = 0;
     for (uint32_t i = 0; i < n; ++i) {
@@ -84,19 +93,38 @@ class SfaVectorGather {
       SetFlag<HardEvent::MTE2_MTE3>(0);
       WaitFlag<HardEvent::MTE2_MTE3>(0);
       const uint64_t slot = uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T));
-      DataCopy(slots_[slot + first * kSfaQkDim], keys_, n * kSfaQkDim);
+      DataCopy(slots_[slot + first * kSfaQkDim], loadedBuf_ == 1 ? spare_ : keys_, n * kSfaQkDim);
       if (t_->separateValue)
         DataCopy(slots_[slot + t_->tileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
       // Set right after the copy out (not before the next gather): it then does not also wait for
       // the vector core's later MTE3 work (the softmax's P).
-      SetFlag<HardEvent::MTE3_MTE2>(kEvUbFree);
-      ubBusy_ = true;
+      if (loadedBuf_ == 1) {
+        SetFlag<HardEvent::MTE3_MTE2>(kEvSpareFree);
+        spareBusy_ = true;
+      } else {
+        SetFlag<HardEvent::MTE3_MTE2>(kEvUbFree);
+        ubBusy_ = true;
+      }
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagGathered);
   }
 
+  // A second UB buffer for the next tiles' rows (keys only, at least MaxRows rows), free until
+  // Return: the launch's first tiles load while the one before is written out.
+  __aicore__ inline void Lend(const AscendC::LocalTensor<T>& spare) {
+    spare_ = spare;
+    spareLent_ = true;
+  }
+  // The spare buffer back: its last rows' copy out is ordered before the MTE2 work issued after
+  // this (its owner writes it with MTE2 copies first).
+  __aicore__ inline void Return() {
+    if (spareBusy_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(kEvSpareFree);
+    spareBusy_ = spareLent_ = lastSpare_ = false;
+  }
+
   // Takes back the cube's last "free" signals (tiles: how many this core gathered).
   __aicore__ inline void Drain(uint32_t tiles) {
+    Return();
     if (ubBusy_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(kEvUbFree);
     ubBusy_ = false;
     for (uint32_t i = 0; i < (tiles < kSfaGatherSlots ? tiles : kSfaGatherSlots); ++i)
@@ -105,23 +133,25 @@ class SfaVectorGather {
 
  private:
   static constexpr int32_t kEvUbFree = 1;  // MTE3 -> MTE2: the gathered rows have left UB (0 is the list's)
+  static constexpr int32_t kEvSpareFree = 2;  // MTE3 -> MTE2: the same for the spare buffer (Lend)
 
   // Cache rows [row, row + n) -> UB rows [at, at + n) of 576 (latent, then rope), and of 512 (value).
   __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n) {
     using namespace AscendC;
     if (n == 0) return;
+    const LocalTensor<T> keys = loadedBuf_ == 1 ? spare_ : keys_;  // Load's buffer
     constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);
     // A run is at most MaxRows rows of 1152 B: one block (DataCopyPad(ISASI).md: blockLen up to
     // 2097151 B; from GM, srcStride counts bytes).
     if (t_->combinedKv) {  // the run's rows, latent and rope side by side, are one contiguous block
-      DataCopyPad(keys_[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(1, n * (latentBytes + ropeBytes), 0, 0, 0),
+      DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(1, n * (latentBytes + ropeBytes), 0, 0, 0),
                   DataCopyPadExtParams<T>());
       if (t_->separateValue)  // value in key's layout: the latent part of each 576-wide row
         DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaQkDim], DataCopyExtParams(uint16_t(n), latentBytes, ropeBytes, 0, 0),
                     DataCopyPadExtParams<T>());
       return;
     }
-    DataCopyPad(keys_[at * kSfaQkDim], key_[row * kSfaLatentDim],
+    DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaLatentDim],
                 DataCopyExtParams(uint16_t(n), latentBytes, 0, ropeBytes / 32, 0), DataCopyPadExtParams<T>());
     DataCopyPad(keys_[at * kSfaQkDim + kSfaLatentDim], keyRope_[row * kSfaRopeDim],
                 DataCopyExtParams(uint16_t(n), ropeBytes, 0, latentBytes / 32, 0), DataCopyPadExtParams<T>());
@@ -133,6 +163,10 @@ class SfaVectorGather {
   const SparseFlashAttentionTiling* t_ = nullptr;
   uint32_t sub_ = 0, loadedRows_ = 0, loadedFirst_ = 0;
   bool ubBusy_ = false;
+  // Lend's buffer: lent, its rows not yet written out, the last tile loaded into it.
+  bool spareLent_ = false, spareBusy_ = false, lastSpare_ = false;
+  uint32_t loadedBuf_ = 0;  // the buffer of the rows Load brought in (1: the spare)
+  AscendC::LocalTensor<T> spare_;
   AscendC::GlobalTensor<T> key_, value_, keyRope_, slots_;
   AscendC::LocalTensor<int32_t> rowIdx_;
   AscendC::LocalTensor<T> keys_, values_;

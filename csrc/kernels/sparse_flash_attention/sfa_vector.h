@@ -84,7 +84,11 @@ class SfaVector {
     uint32_t g = 0, parity = 1, pendingParity = 0;
     bool hasPending = false;
     // The vector cores' gather runs gatherAhead_ tiles ahead of the softmax: the cube needs tile
-    // g + 1's rows right after scoring tile g.
+    // g + 1's rows right after scoring tile g. Those first tiles load into two UB buffers in turn,
+    // the gather's and acc_ (free until the first Accumulate or Rebase), so that a tile's rows load
+    // while the tile before leaves UB (sfa-start: B = 64 x 8K / 128K -0.4 / -0.5 %).
+    bool lent = LendsAcc();
+    if (lent) gather_.Lend(acc_.template ReinterpretCast<T>());
     for (uint32_t a = 0; a < gatherAhead_; ++a) {
       GatherPrepare(true);
       GatherStore();
@@ -103,6 +107,8 @@ class SfaVector {
       sortWindow_ = tiles > gatherAhead_ ? tiles - gatherAhead_ : 0;
       Ensure(1);
       sortWindow_ = 0;
+      if (lent) gather_.Return();  // acc_'s first writers are MTE2 copies (Accumulate, Rebase, kept_)
+      lent = false;
       cursor.Reset(uint32_t(work.item), itemFirst_ ? info : plan_.Item(uint32_t(work.item)), work.count, t_->tileRows,
                    work.aivRows);
       while (cursor.Next(tile)) {
@@ -137,6 +143,12 @@ class SfaVector {
     if (t_->numSplits == 0) return;
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
     merge_.Combine();
+  }
+
+  // Whether acc_ holds a second buffer of the gather's rows (keys only) for the launch's first tiles.
+  __aicore__ inline bool LendsAcc() const {
+    return t_->aivRows > 0 && !t_->separateValue && h_ > 0 &&
+           h_ * kSfaLatentDim * sizeof(float) >= SfaVectorGather<T>::MaxRows(t_->aivRows) * kSfaQkDim * sizeof(T);
   }
 
   // UB of the arena: the larger of the item phase and the merge (SfaMerge::Carve).
@@ -270,6 +282,13 @@ class SfaVector {
       // Sorted in steps when the current item's tiles give each step a tile of its own (B = 16, 8K,
       // cycles: up to 3 steps a tile over short items 81,113 -> 82,425); posted once sorted (SortStep).
       aivRows = plan_.AivRows(row);
+      // Decode B = 64's form (a split launch gathering 3 ahead): the core's first item leaves the
+      // vector cores 3/4 of their share (2 x 24 of 128 at GLM-5), the cube the rest: their start
+      // (selection, 3 gathers, the next selection) is shorter where the cube's MTE2 still has
+      // slack (sfa-start: B = 64 x 8K / 32K / 128K -1.0 / -1.6 / -1.4 % alone; 2 x 16 -0.1 / -1.2 /
+      // -0.9 %; 2 x 28 -0.4 / -1.0 / -1.7 %; the first 1..3 tiles only, not the whole item: at most
+      // -0.6 %).
+      if (slot_ == 0 && gatherAhead_ > 2 && t_->numSplits > 0) aivRows = (aivRows * 3 / 4) & ~1u;
       if ((row.sorted == kSfaSortSteps || row.sorted == kSfaSortStepsSparse) && count > 1 &&
           sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
