@@ -1316,6 +1316,24 @@ def test_next_ids_prefetched_before_an_items_last_tile(heads):
     _check_split_launch(q, qr, key, table, idx, kv_lens)
 
 
+@pytest.mark.parametrize("heads", [16, 64])
+def test_first_gathers_in_two_buffers_and_first_item_share(heads):
+    # The launch's first tiles are gathered into two UB buffers in turn (SfaVectorGather::Lend:
+    # acc_, until the core's first item starts), and in decode B = 64's form (a split launch with
+    # more than 3 items a core, 3 tiles gathered ahead) a core's first item leaves the vector cores
+    # 3/4 of their share of each tile (the cube gathers the rest). 90 rows of 512 ids over 24 cores
+    # (4 tiles a row: pieces and whole rows); first items of every length from part of a tile to
+    # 4 tiles, tiles of fewer rows than the share (a row cut after 5 / 40 / 100 ids), and a row that
+    # selects nothing at a core's start.
+    g = torch.Generator().manual_seed(307 + heads)
+    rows, k = 90, 512
+    kv_lens = [700 + 7 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    for r, cut in ((0, 5), (4, 40), (9, 100), (13, 0), (21, 300), (50, 130)):
+        idx[r, 0, cut:] = -1
+    _check_split_launch(q, qr, key, table, idx, kv_lens)
+
+
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
     # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)

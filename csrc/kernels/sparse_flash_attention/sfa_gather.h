@@ -153,7 +153,7 @@ class SfaVectorGather {
     }
     DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaLatentDim],
                 DataCopyExtParams(uint16_t(n), latentBytes, 0, ropeBytes / 32, 0), DataCopyPadExtParams<T>());
-    DataCopyPad(keys_[at * kSfaQkDim + kSfaLatentDim], keyRope_[row * kSfaRopeDim],
+    DataCopyPad(keys[at * kSfaQkDim + kSfaLatentDim], keyRope_[row * kSfaRopeDim],
                 DataCopyExtParams(uint16_t(n), ropeBytes, 0, latentBytes / 32, 0), DataCopyPadExtParams<T>());
     if (t_->separateValue)
       DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaLatentDim],

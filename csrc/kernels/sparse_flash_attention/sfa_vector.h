@@ -145,9 +145,10 @@ class SfaVector {
     merge_.Combine();
   }
 
-  // Whether acc_ holds a second buffer of the gather's rows (keys only) for the launch's first tiles.
+  // Whether acc_ holds a second buffer of the gather's rows (keys only) for the launch's first tiles:
+  // in a split launch, whose selections sort no whole row (SfaSelector::InitSort's scratch is acc_).
   __aicore__ inline bool LendsAcc() const {
-    return t_->aivRows > 0 && !t_->separateValue && h_ > 0 &&
+    return t_->numSplits > 0 && t_->aivRows > 0 && !t_->separateValue && h_ > 0 &&
            h_ * kSfaLatentDim * sizeof(float) >= SfaVectorGather<T>::MaxRows(t_->aivRows) * kSfaQkDim * sizeof(T);
   }
 
