@@ -286,9 +286,9 @@ class SfaVector {
       // Decode B = 64's form (a split launch gathering 3 ahead): the core's first item leaves the
       // vector cores 3/4 of their share (2 x 24 of 128 at GLM-5), the cube the rest: their start
       // (selection, 3 gathers, the next selection) is shorter where the cube's MTE2 still has
-      // slack (sfa-start: B = 64 x 8K / 32K / 128K -1.0 / -1.6 / -1.4 % alone; 2 x 16 -0.1 / -1.2 /
-      // -0.9 %; 2 x 28 -0.4 / -1.0 / -1.7 %; the first 1..3 tiles only, not the whole item: at most
-      // -0.6 %).
+      // slack (sfa-start: B = 64 x 8K / 32K / 128K -1.0 / -1.6 / -1.4 % alone; 2 x 20 -0.8 / -1.4 /
+      // -1.8 %; 2 x 28 -0.1 / -0.9 / +0.7 %; the share of the first 1..3 tiles only, not of the whole
+      // item: -0.7 / -0.3 / -0.7 % at best).
       if (slot_ == 0 && gatherAhead_ > 2 && t_->numSplits > 0) aivRows = (aivRows * 3 / 4) & ~1u;
       if ((row.sorted == kSfaSortSteps || row.sorted == kSfaSortStepsSparse) && count > 1 &&
           sortWindow_ >= SfaRowSorter::Steps(count)) {
