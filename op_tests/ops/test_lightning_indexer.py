@@ -313,15 +313,16 @@ def test_batched_decode_lists_of_four_in_two_parts():
     # the rows' merges are placed on the cores holding those lists (PlaceMergesByTails), which drop
     # their tails when the cut keeps no list whole. Random keys: no merge waits for the tails. Then
     # 1,900 keys of row 1 scaled by 4 (exact in bf16; weights >= 0), all in core 1's key half 0: that
-    # list keeps more than its head, its tail (1,024 pairs, 8 KB more written) goes to GM and both
-    # parts of row 1's merge wait for the tails.
+    # list keeps more than its head, its tail (1,024 pairs, 8 KB more written) goes to GM and part 1
+    # of row 1's merge (its band reaches down to the threshold) waits for the tails; part 0's band ends
+    # inside that list's head (its lower edge among every list's 16 quantiles, LiCut::StartCut).
     q, k, w = _inputs((4, 1, 32, 128), (4, 8192, 1, 128), seed=51)
     w = w.abs()
     _, random_bytes, waits = _launch_on_5_cores(q, k, w, sparse_count=2048, return_value=True)
     assert waits == 0
     k[1, 500:2400] *= 4
     got, stretch_bytes, waits = _launch_on_5_cores(q, k, w, sparse_count=2048, return_value=True)
-    assert waits == 2 and stretch_bytes - random_bytes == 1024 * 8
+    assert waits == 1 and stretch_bytes - random_bytes == 1024 * 8
     assert int(((got[1, 0] >= 500) & (got[1, 0] < 2400)).sum()) > 1024
 
 
@@ -343,8 +344,8 @@ def test_decode_core_without_a_merge_decides_on_its_tail(stretch, distinct):
     # merge: each gets a copy of row 2's merge that only cuts (kLiTailDecision: the row's quantiles, T,
     # KeptWhole) and writes its tail only where the cut keeps its list whole. Random keys: neither tail
     # written (no merge waits). Row 2's keys 6000-8000 (vector core 7's half) or 4000-6000 (core 6's)
-    # scaled by 4 (weights >= 0): that list is kept whole, its tail (1,024 pairs) written, both parts
-    # wait for it. With the stretch made of 23 or 17 distinct keys (tied at the threshold; 4000-8000:
+    # scaled by 4 (weights >= 0): that list is kept whole, its tail (1,024 pairs) written, the last
+    # part waits for it (part 0's band ends inside the list's head). With the stretch made of 23 or 17 distinct keys (tied at the threshold; 4000-8000:
     # both cores' lists) and the whole row of 41: the reference's indices exactly (the lower key first).
     q, k, w = _inputs((4, 1, 32, 128), (4, 8192, 1, 128), seed=51)
     w = w.abs()
@@ -357,7 +358,7 @@ def test_decode_core_without_a_merge_decides_on_its_tail(stretch, distinct):
         k = k[:, torch.arange(8192) % distinct]
     got, bytes_, waits = _launch_on_5_cores(q, k, w, sparse_count=2048)
     if stretch is not None and distinct is None:
-        assert waits == 2 and bytes_ - random_bytes == 1024 * 8
+        assert waits == 1 and bytes_ - random_bytes == 1024 * 8
     if distinct is not None:  # the tied rows (row 2; every row at 41) against the reference's indices exactly
         want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048)
         tied = [2] if stretch is not None else range(4)

@@ -137,19 +137,27 @@ class LiCut {
   // ceil(k/s)-th largest quantile T thus has at least k entries at or above it, and entries below
   // T cannot be in the top k. A list keeps its entries before its first quantile below T (all of
   // them if there is none).
+  // In two steps: StartCut issues the quantiles' merge (no list length needed), FinishCut reads its
+  // result (LiMerger::MergeStep reads the lists' headers in between, while the vector unit merges).
   __aicore__ inline void CutAtThreshold(const LiMerge& m, uint32_t* lens) {
+    StartCut(m);
+    FinishCut(m, lens);
+  }
+  __aicore__ inline void StartCut(const LiMerge& m) {
     using namespace AscendC;
     const uint32_t lists = uint32_t(m.cutLists);
-    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
     WaitFlag<HardEvent::MTE2_V>(0);  // the quantiles (loaded with the headers) are in qIn_ (LiMerger::MergeStep)
-    // Each list's quantiles are sorted already: merge the runs, 4 at a time. When this merge holds
-    // all of the row's lists, a list takes part with its first quantiles only, 1.25 times its share
-    // (by length) of the rank sought: T stays a bound vouched for by k entries, only looser where a
-    // list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of 5 instead
-    // of 16). A wide merge's runs are of any length (MrgSort's sources need 8-byte alignment; merged
-    // runs start 32-byte aligned; li-decode3: 5 instead of 8 at B = 1 x 8K, 8,322 -> 8,178 cycles),
-    // up to 4 lists a multiple of 4 (unrounded, their looser T: B = 16 x 32K 163,045 -> 163,336).
-    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists, total = 0, used = 0;
+    // Each list's quantiles are sorted already: merge the runs, 4 at a time. A wide merge's lists
+    // (the row's, all of them) take part with their first quantiles only, 1.25 times their share
+    // of the rank sought (LiWideQuantRun): T stays a bound vouched for by k entries, only looser
+    // where a list holds far more than its share of the best (decode B = 1 x 8K, 32 lists: runs of
+    // 5 instead of 16). Its runs are of any length (MrgSort's sources need 8-byte alignment; merged
+    // runs start 32-byte aligned; li-decode3: 5 instead of 8 at B = 1 x 8K, 8,322 -> 8,178 cycles).
+    // Up to 4 lists: every quantile (the prefixes of each list's quantiles any T is taken from vouch
+    // for k entries alike; with all of them T is the highest such bound), so the merge needs no list
+    // length and is issued as the quantiles land, the headers read while it runs (B = 16 x 8K: 48 of
+    // the 64 quantiles merged by shares read from the headers first, 44 scalar cycles before the merge).
+    uint32_t runLens[kLiMaxWideLists], starts[kLiMaxWideLists], runs = lists;
     for (uint32_t i = 0; i < runs; ++i) {
       runLens[i] = kLiQuantiles;
       starts[i] = i * kLiQuantiles;
@@ -157,22 +165,19 @@ class LiCut {
     const bool wide = m.count > 4;
     // A part of a wide band merge whose lists have tails: their best last loaded quantile, in the same wait
     // (below the threshold, no list is kept whole: CutPending).
-    const bool tailsToDecide = wide && windowLists_ > 0 && t_->tailFlagOffset > 0;
-    const bool gathered = wide && GatherListWords(m, tailsToDecide);
-    if (wide) {  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
+    tailsToDecide_ = wide && windowLists_ > 0 && t_->tailFlagOffset > 0;
+    gathered_ = wide && GatherListWords(m, tailsToDecide_);
+    if (wide)  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
       for (uint32_t i = 0; i < runs; ++i) runLens[i] = WideRun(m, lists);
-    } else if (m.count == m.cutLists) {
-      for (uint32_t i = 0; i < runs; ++i) total += lens[i];
-      for (uint32_t i = 0; i < runs && total > 0; ++i) {
-        const uint32_t share = uint32_t((uint64_t(5) * (rank + 1) * lens[i] + 4ull * total - 1) / (4ull * total));
-        runLens[i] = AlignUp(share, 4) < kLiQuantiles ? AlignUp(share, 4) : kLiQuantiles;
-        used += runLens[i];
-      }
-      if (used < rank + 1)  // too few to reach the rank: every quantile takes part
-        for (uint32_t i = 0; i < runs; ++i) runLens[i] = kLiQuantiles;
-    }
-    LocalTensor<float> free;  // the quantile buffer not holding the merged runs
-    const LocalTensor<float> src = MergeQuantileRuns(runLens, starts, runs, free);
+    qMerged_ = MergeQuantileRuns(runLens, starts, runs, qFree_);
+  }
+  __aicore__ inline void FinishCut(const LiMerge& m, uint32_t* lens) {
+    using namespace AscendC;
+    const uint32_t lists = uint32_t(m.cutLists);
+    const uint32_t step = LiQuantileStep(t_->sparseCount, lists), rank = CeilDiv(t_->sparseCount, step) - 1;
+    const bool wide = m.count > 4, gathered = gathered_, tailsToDecide = tailsToDecide_;
+    const LocalTensor<float> src = qMerged_;
+    LocalTensor<float> free = qFree_;  // the quantile buffer not holding the merged runs
     float bestLast = kNegInf;
     if (gathered) {  // the lists' lengths (and best last quantile), while the vector unit merges the quantiles
       ReadListWords(uint32_t(m.count), lens, tailsToDecide ? &bestLast : nullptr);
@@ -609,6 +614,9 @@ class LiCut {
     return 32 * words;
   }
 
+  // StartCut's state for FinishCut: the merged quantiles, the free quantile buffer, the wide merge's gather.
+  AscendC::LocalTensor<float> qMerged_, qFree_;
+  bool gathered_ = false, tailsToDecide_ = false;
   const LightningIndexerTiling* t_ = nullptr;
   float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;

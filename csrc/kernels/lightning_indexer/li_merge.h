@@ -188,11 +188,13 @@ class LiMerger {
     }
     restMerging_ = false;
     const bool wide = m.count > 4;  // a row merged in one step: its lists' lengths come with the quantiles
-    if (!wide)
+    // A cut needs the row's quantiles: they come in with the headers (one GM round trip). Their
+    // pairs 0 and 1 carry each list's header words (LiVector::WriteQuantiles): a cut merge reads
+    // no header (up to 4 lists: the copy's 18 MTE2 cycles were before every list's copy).
+    const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
+    if (!wide && !cut)
       DataCopyPad(heads_, lists_.words[lists_.Slot(m.src)],
                   DataCopyExtParams(uint16_t(m.count), 8, t_->listSlotBytes - 8, 0, 0), DataCopyPadExtParams<int32_t>());
-    // A cut needs the row's quantiles: they come in with the headers (one GM round trip).
-    const bool cut = m.cutLists > 0 && LiCutDecides(k, uint32_t(m.cutLists));
     if (cut) cut_.LoadQuantiles(lists_.quants[uint64_t(m.cutBase) * kLiQuantiles * kPairFloats], m);
     SetFlag<HardEvent::MTE2_S>(0);  // the headers (and quantiles) are in: the flags fire before the lists'
     if (cut) SetFlag<HardEvent::MTE2_V>(0);
@@ -222,7 +224,16 @@ class LiMerger {
     const bool perList = cut && !wide && m.count > 1 && m.dst < 0 && parts > 1;
     bool listEv[4] = {false, false, false, false};
     for (int32_t i = 0; i < 4; ++i) skip_[i] = 0;
+    // This core's own list of the row (its first merge reads the list it kept in UB, tailLazy_): its
+    // pairs from UB, a vector copy while the headers are on their way, where the others come from GM.
+    const int32_t own = OwnListInUb(m, perList);
     for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
+      if (i == own) {
+        spec[i] = OwnListHeld();
+        DataCopy(in_[i], tailList_, AlignUp(spec[i], 4) * kPairFloats);
+        PipeBarrier<PIPE_V>();
+        continue;
+      }
       spec[i] = LiSpecPairs(m.spec, uint32_t(i));
       if (lowerPart) skip_[i] = LowerPartSkip(spec[i], part, parts, LiQuantileStep(k, uint32_t(m.cutLists)));
       if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
@@ -234,11 +245,23 @@ class LiMerger {
     }
     if (m.dst < 0) BuildOutOffsets();  // (the scalar and vector units wait for the headers' GM latency)
     WaitFlag<HardEvent::MTE2_S>(0);
-    uint32_t lens[kLiMaxWideLists], total = 0;
-    if (!wide)  // (a wide merge reads them in LiCut::CutAtThreshold, while its quantiles merge)
-      for (int32_t i = 0; i < m.count; ++i) lens[i] = ListLength(m, i, 0);
+    uint32_t lens[kLiMaxWideLists], written[4] = {0, 0, 0, 0}, total = 0;
     if (probe) cut_.ExpectWindow(inAll_, uint32_t(m.count), winSkip, wideSpec);
-    if (cut) cut_.CutAtThreshold(m, lens);
+    if (cut) cut_.StartCut(m);  // (the quantiles' merge: the headers are read while it runs)
+    // (a wide merge reads them in LiCut::FinishCut, while its quantiles merge; a cut one of up to 4
+    // lists its lengths from the quantiles, the pairs written only below)
+    for (int32_t i = 0; !wide && i < m.count; ++i) {
+      if (cut) {
+        lens[i] = written[i] = cut_.WideLength(m, i, 0);
+      } else {
+        ReadHeader(i, lens[i], written[i]);
+      }
+    }
+    if (cut) cut_.FinishCut(m, lens);
+    // A list of up to 4 cut at its head or past it (only there may its pairs written be fewer: a list
+    // written in two parts holds its head, LiListHead, LiPartsHead): those pairs, from the quantiles.
+    for (int32_t i = 0; cut && !wide && i < m.count; ++i)
+      if (lens[i] >= LiListHead(k, uint32_t(m.cutLists))) written[i] = cut_.WideLength(m, i, 1);
     if (m.dst == kLiTailDecision) {  // a core without a merge: its tail, only if a merge of the row can read it
       ResolveTail(!cut || cut_.KeptWhole(uint32_t(tailSlot_ - m.src)));
       TailWritten();
@@ -308,12 +331,16 @@ class LiMerger {
       if (tailLazy_) ResolveTail(!cut || cut_.KeptWhole(uint32_t(tailSlot_ - m.src)));
       bool pastHead[4] = {false, false, false, false}, tails = false;
       for (int32_t i = 0; i < m.count; ++i) {
-        pastHead[i] = lens[i] > ListLength(m, i, 1);
+        pastHead[i] = lens[i] > written[i];
         tails = tails || pastHead[i];
       }
+      // The tail counted (TailWritten) after the band's merges are issued when no tail was copied out
+      // of the late region (the vector unit then need not wait for MTE3 before it writes there; the
+      // count's scalar work was on the path of every part of B = 16 x 8K), else after the compares.
+      const bool countLate = !tails && band && m.visible >= int32_t(k);
       if (tails) {
         WaitTails();
-      } else {
+      } else if (!countLate) {
         TailWritten();
       }
       if (final && m.visible < int32_t(k)) {
@@ -337,10 +364,12 @@ class LiMerger {
         const uint32_t len = lens[i] > skip_[i] ? lens[i] - skip_[i] : 0;
         windowed[i] = band && windowed[i] && cut_.CompareBandWindow(uint32_t(i), in_[i], len, skip_[i], pairs, kEvList + i);
       }
+      if (countLate && tailCopied_) TailWritten();
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
       if (band) {
         n = BandMerge(in_, lens, uint32_t(m.count), from, skip_, windowed);
+        if (countLate) TailWritten();
       } else if (!one) {
         MergeLists(merged_, in_, lens, uint32_t(m.count));
         PipeBarrier<PIPE_V>();
@@ -422,6 +451,21 @@ class LiMerger {
 
   // Word w of list i's header (0: its length, 1: the pairs written before SyncAll): from the headers
   // (heads_), or for a wide merge from its quantiles' second words (LiVector::WriteQuantiles).
+  // The index in merge m of the list this core kept in UB (KeepTail) when a band merge of up to 4
+  // lists (`perList`) reads it from there (its first merge, before ResolveTail), else -1.
+  __aicore__ inline int32_t OwnListInUb(const LiMerge& m, bool perList) const {
+    if (!perList || !tailLazy_ || tailSlot_ < m.src || tailSlot_ >= m.src + m.count) return -1;
+    return AlignUp(OwnListHeld(), 4) <= t_->bestPairs ? tailSlot_ - m.src : -1;
+  }
+  // Its pairs valid in UB: the head when its full merge is still to come (FinalFlushHead), else all.
+  __aicore__ inline uint32_t OwnListHeld() const { return tailRest_ != nullptr ? tailHead_ : tailCount_; }
+
+  // Words 0 and 1 of list i's header (up to 4 lists: heads_) in one 64-bit read (little-endian: word 0 low).
+  __aicore__ inline void ReadHeader(int32_t i, uint32_t& len, uint32_t& written) {
+    const uint64_t two = heads_.ReinterpretCast<uint64_t>().GetValue(uint32_t(i) * 4);
+    len = static_cast<uint32_t>(two);
+    written = static_cast<uint32_t>(two >> 32);
+  }
   __aicore__ inline uint32_t ListLength(const LiMerge& m, int32_t i, uint32_t w) {
     if (m.count <= 4) return static_cast<uint32_t>(heads_.GetValue(uint32_t(i) * 8 + w));
     return cut_.WideLength(m, i, w);
