@@ -170,6 +170,15 @@ class LiCut {
     if (wide)  // the same run for every list, from the plan (LiWideQuantRun): no length needed yet
       for (uint32_t i = 0; i < runs; ++i) runLens[i] = WideRun(m, lists);
     qMerged_ = MergeQuantileRuns(runLens, starts, runs, qFree_);
+    // Up to 4 lists: the merge's V -> S event now (FinishCut's reads wait for the merge only), then
+    // the quantiles' scores gathered (GatherMask, the even words) while the scalar reads the
+    // lengths and the threshold, for CompareFewQuantiles' one 64-bit read a value.
+    fewScores_ = !wide && lists <= 4;
+    if (!fewScores_) return;
+    SetFlag<HardEvent::V_S>(0);
+    uint64_t kept = 0;
+    GatherMask(qFree_[kFewScoresFloats], qIn_, uint8_t(1), false, 0,
+               GatherMaskParams(1, uint16_t(CeilDiv(lists * kLiQuantiles * kPairFloats, 64u)), 8, 0), kept);
   }
   __aicore__ inline void FinishCut(const LiMerge& m, uint32_t* lens) {
     using namespace AscendC;
@@ -185,7 +194,7 @@ class LiCut {
       for (int32_t i = 0; i < m.count; ++i) lens[i] = WideLength(m, i, 0);
       if (tailsToDecide) bestLast = BestLastLoaded(m);
     }
-    SetFlag<HardEvent::V_S>(0);
+    if (!fewScores_) SetFlag<HardEvent::V_S>(0);  // (set by StartCut)
     WaitFlag<HardEvent::V_S>(0);
     const float threshold = src.GetValue(2 * rank);
     threshold_ = threshold;
@@ -416,32 +425,43 @@ class LiCut {
   }
 
   // QuantilesAtLeast of each of up to 4 lists with T into above[0], with the band's upper edge
-  // (`hi`) into above[1] and its lower edge (`lo`) into above[2]: a compare of all their quantiles
-  // with each value into its own words of `free` (a quantile buffer not holding the merged ones), one
-  // V -> S wait, one 64-bit read per two lists and value (CountQuantiles' bits: every quantile of a
-  // list of up to 4 is loaded, so a count of 16 is all of them).
+  // (`hi`) into above[1] and its lower edge (`lo`) into above[2]: a compare of all their quantiles'
+  // scores (StartCut gathered them, 16 a list, from float kFewScoresFloats of `free`, the quantile
+  // buffer not holding the merged ones) with each value into its own words of `free`, one V -> S
+  // wait, one 64-bit read a value (16 bits a list, little-endian: list c at bit 16 c; every quantile
+  // of a list of up to 4 is loaded, so a count of 16 is all of them). The compares of the pairs took
+  // a read per two lists and value (B = 16 x 8K: 4 reads, 44 scalar cycles on the path of every part).
   __aicore__ inline void CompareFewQuantiles(uint32_t lists, const AscendC::LocalTensor<float>& free, float t, bool hi,
                                              bool lo, uint32_t (*above)[4]) {
     using namespace AscendC;
     const LocalTensor<uint32_t> bits = free.ReinterpretCast<uint32_t>();
-    const uint32_t elems = AlignUp(lists * kLiQuantiles * kPairFloats, 64);
     const float v[3] = {t, bandHi_, bandLo_};
     const bool used[3] = {true, hi, lo};
     CountFormMask();
+    PipeBarrier<PIPE_V>();  // (the scores' gather)
     for (uint32_t w = 0; w < 3; ++w)
-      if (used[w]) CompareScalar(bits[w * kFewBitsWords].ReinterpretCast<uint8_t>(), qIn_, v[w], CMPMODE::GE, elems);
+      if (used[w])
+        CompareScalar(bits[w * kFewBitsWords].ReinterpretCast<uint8_t>(), free[kFewScoresFloats], v[w], CMPMODE::GE,
+                      4 * kLiQuantiles);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    const LocalTensor<uint64_t> pairsOfWords = bits.ReinterpretCast<uint64_t>();
+    const LocalTensor<uint64_t> words = bits.ReinterpretCast<uint64_t>();
     for (uint32_t w = 0; w < 3; ++w) {
-      for (uint32_t c = 0; used[w] && c < lists && c < 4; c += 2) {  // two lists a read (little-endian: list c in the low word)
-        const uint64_t two = pairsOfWords.GetValue(w * kFewBitsWords / 2 + c / 2);
-        above[w][c] = EvenBitsSet(uint32_t(two));
-        if (c + 1 < 4) above[w][c + 1] = EvenBitsSet(uint32_t(two >> 32));
-      }
+      if (!used[w]) continue;
+      const uint64_t four = words.GetValue(w * kFewBitsWords / 2);
+      for (uint32_t c = 0; c < lists && c < 4; ++c) above[w][c] = BitsSet16(uint32_t(four >> (16 * c)) & 0xFFFFu);
     }
   }
+  __aicore__ static inline uint32_t BitsSet16(uint32_t x) {
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0F0Fu;
+    return (x + (x >> 8)) & 0x1Fu;
+  }
   static constexpr uint32_t kFewBitsWords = 64;  // 32-bit words between CompareFewQuantiles' values' bits
+  // The scores StartCut gathers for CompareFewQuantiles (64 floats), in the free quantile buffer past
+  // the values' bits (3 x kFewBitsWords words) and CompareBandWindow's (from 64-bit word kBandBitsWords).
+  static constexpr uint32_t kFewScoresFloats = 512;
   // CompareBandWindow's windows: at most kBandWinMax pairs (the quantile step's cap), their bits in
   // slots of kBandWinWords 64-bit words from 64-bit word kBandBitsWords of the free quantile buffer.
   static constexpr uint32_t kBandWinMax = 256, kBandWinWords = kBandWinMax / 32, kBandBitsWords = 128;
@@ -616,7 +636,7 @@ class LiCut {
 
   // StartCut's state for FinishCut: the merged quantiles, the free quantile buffer, the wide merge's gather.
   AscendC::LocalTensor<float> qMerged_, qFree_;
-  bool gathered_ = false, tailsToDecide_ = false;
+  bool gathered_ = false, tailsToDecide_ = false, fewScores_ = false;
   const LightningIndexerTiling* t_ = nullptr;
   float bandHi_ = 0.0f, bandLo_ = 0.0f, threshold_ = 0.0f;  // a final merge in parts: its score band (CutAtThreshold)
   bool hasHi_ = false, hasLo_ = false;

@@ -237,12 +237,39 @@ class LiMerger {
       spec[i] = LiSpecPairs(m.spec, uint32_t(i));
       if (lowerPart) skip_[i] = LowerPartSkip(spec[i], part, parts, LiQuantileStep(k, uint32_t(m.cutLists)));
       if (upperPart) spec[i] = UpperPartPairs(spec[i], part, parts);
-      if (spec[i] > skip_[i]) LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
-      if (perList && spec[i] > skip_[i]) {
+    }
+    // Two neighbouring lists of a band merge in one strided copy (they land together, on list i's
+    // event) where that costs less than the second copy's fixed cost: both from the lower skip to the
+    // higher end (B = 16 x 8K: a part's two lists of one length, 3 copies -> 2). Those first: the
+    // last list to land is then compared and read alone.
+    // order_: the lists in the order they land (the own list first), in which their windows are
+    // compared and read (LiCut::CompareBandWindow, BandMerge).
+    bool loaded[4] = {false, false, false, false};
+    uint32_t placed = 0;
+    if (own >= 0) {
+      order_[placed++] = uint32_t(own);
+      loaded[own] = true;
+    }
+    for (int32_t i = 0; perList && i + 1 < m.count; ++i) {
+      if (loaded[i] || loaded[i + 1] || spec[i] <= skip_[i] || !LoadTwoLists(m, i, spec, pairs)) continue;
+      SetFlag<HardEvent::MTE2_V>(kEvList + i);
+      listEv[i] = loaded[i] = loaded[i + 1] = true;
+      order_[placed++] = uint32_t(i);
+      order_[placed++] = uint32_t(i + 1);
+      ++i;
+    }
+    for (int32_t i = 0; cut && !wide && i < m.count; ++i) {
+      if (loaded[i] || spec[i] <= skip_[i]) continue;
+      LoadList(in_[i], m, i, spec[i] - skip_[i], skip_[i]);
+      loaded[i] = true;
+      order_[placed++] = uint32_t(i);
+      if (perList) {
         SetFlag<HardEvent::MTE2_V>(kEvList + i);
         listEv[i] = true;
       }
     }
+    for (int32_t i = 0; i < m.count && i < 4; ++i)
+      if (!loaded[i]) order_[placed++] = uint32_t(i);
     if (m.dst < 0) BuildOutOffsets();  // (the scalar and vector units wait for the headers' GM latency)
     WaitFlag<HardEvent::MTE2_S>(0);
     uint32_t lens[kLiMaxWideLists], written[4] = {0, 0, 0, 0}, total = 0;
@@ -359,7 +386,8 @@ class LiMerger {
         DataCopyPad(one ? merged_ : in_[i], lists_.pairs[lists_.Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
                     DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
-      for (int32_t i = 0; i < m.count; ++i) {
+      for (int32_t o = 0; o < m.count; ++o) {
+        const int32_t i = int32_t(order_[o]);
         if (listEv[i]) WaitFlag<HardEvent::MTE2_V>(kEvList + i);
         const uint32_t len = lens[i] > skip_[i] ? lens[i] - skip_[i] : 0;
         windowed[i] = band && windowed[i] && cut_.CompareBandWindow(uint32_t(i), in_[i], len, skip_[i], pairs, kEvList + i);
@@ -368,7 +396,7 @@ class LiMerger {
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
       if (band) {
-        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_, windowed);
+        n = BandMerge(in_, lens, uint32_t(m.count), from, skip_, windowed, order_);
         if (countLate) TailWritten();
       } else if (!one) {
         MergeLists(merged_, in_, lens, uint32_t(m.count));
@@ -470,6 +498,26 @@ class LiMerger {
     if (m.count <= 4) return static_cast<uint32_t>(heads_.GetValue(uint32_t(i) * 8 + w));
     return cut_.WideLength(m, i, w);
   }
+
+  // Lists i and i + 1 of merge m (in_[i], in_[i + 1]) in one strided copy, pairs [min skip, max spec)
+  // of both (skip_ and spec set so), if that is whole 32-byte blocks and costs less than a copy's
+  // fixed cost more than their two copies (kCopyFixedPairs); else false (nothing issued).
+  __aicore__ inline bool LoadTwoLists(const LiMerge& m, int32_t i, uint32_t* spec, uint32_t pairs) {
+    const int32_t j = i + 1;
+    if (spec[j] <= skip_[j]) return false;
+    const uint32_t s = skip_[i] < skip_[j] ? skip_[i] : skip_[j], e = spec[i] > spec[j] ? spec[i] : spec[j], len = e - s;
+    const uint32_t apart = (spec[i] - skip_[i]) + (spec[j] - skip_[j]);
+    if (len % 4 != 0 || pairs % 4 != 0 || len > pairs || 2 * len > apart + kCopyFixedPairs) return false;
+    skip_[i] = skip_[j] = s;
+    spec[i] = spec[j] = e;
+    AscendC::DataCopyPad(in_[i], lists_.pairs[lists_.Slot(m.src + i) + kLiListHeaderFloats + s * kPairFloats],
+                         AscendC::DataCopyExtParams(2, len * kPairFloats * 4, t_->listSlotBytes - len * kPairFloats * 4,
+                                                    (pairs - len) * kPairFloats * 4 / 32, 0),
+                         AscendC::DataCopyPadExtParams<float>());
+    return true;
+  }
+  // Pairs a GM -> UB copy moves in its fixed cost (~18 cycles at ~58 B a cycle).
+  static constexpr uint32_t kCopyFixedPairs = 128;
 
   // List i of merge m (lens[i] pairs) GM -> `dst`.
   __aicore__ inline void LoadList(const AscendC::LocalTensor<float>& dst, const LiMerge& m, int32_t i, uint32_t len,
@@ -584,8 +632,11 @@ class LiMerger {
   // round instead of all of them, for two binary searches per list.
   // `windowed` (up to 4 lists): list i's edges compared by the vector unit (LiCut::CompareBandWindow),
   // read from their bits; the scalar waits for the lists' loads only if it searches one.
+  // `order` (up to 4 lists): the order in which the lists' bands are read (their windows' compares
+  // were issued so, MergeStep's order_); they are merged in list order.
   __aicore__ inline uint32_t BandMerge(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t count,
-                                       uint32_t& from, const uint32_t* skip, const bool* windowed = nullptr) {
+                                       uint32_t& from, const uint32_t* skip, const bool* windowed = nullptr,
+                                       const uint32_t* order = nullptr) {
     using namespace AscendC;
     bool search = windowed == nullptr;
     for (uint32_t i = 0; !search && i < count; ++i) search = !windowed[i];
@@ -593,18 +644,34 @@ class LiMerger {
       SetFlag<HardEvent::MTE2_S>(0);  // the lists' loads are complete (MTE2_V waited): the scalar reads them
       WaitFlag<HardEvent::MTE2_S>(0);
     }
+    // (without `order`, each list's run is added as its band is found: a wide merge's first merges
+    // run while the scalar reads the next lists)
+    uint32_t los[4], his[4];
+    const bool first = order != nullptr && count <= 4;
+    for (uint32_t o = 0; first && o < count; ++o) BandOf(lists, lens, order[o], skip, windowed, los[order[o]], his[order[o]]);
     StartBand();
     from = 0;
     for (uint32_t i = 0; i < count; ++i) {
-      // lists[i] holds list i from pair s (s <= its band's start: the pairs it skipped rank above the band).
-      const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
-      const bool win = windowed != nullptr && windowed[i];
-      const uint32_t lo = win ? cut_.BandWindowFrom(i, kEvList + int32_t(i)) : cut_.BandFrom(lists[i], len, i, s);
-      const uint32_t hi = win ? cut_.BandWindowTo(i, len, lo) : cut_.BandTo(lists[i], len, lo, i, s);
-      from += s + lo;
+      uint32_t lo = 0, hi = 0;
+      if (first) {
+        lo = los[i];
+        hi = his[i];
+      } else {
+        BandOf(lists, lens, i, skip, windowed, lo, hi);
+      }
+      from += (skip != nullptr ? skip[i] : 0) + lo;
       if (hi > lo) AddBandRun(lists[i][lo * kPairFloats], hi - lo);  // MrgSort's sources need 8-byte alignment only (MrgSort.md)
     }
     return FinishBand();
+  }
+  // List i's band [lo, hi) in lists[i], which holds it from pair skip[i] (<= its band's start: the pairs
+  // it skipped rank above the band).
+  __aicore__ inline void BandOf(const AscendC::LocalTensor<float>* lists, const uint32_t* lens, uint32_t i,
+                                const uint32_t* skip, const bool* windowed, uint32_t& lo, uint32_t& hi) {
+    const uint32_t s = skip != nullptr ? skip[i] : 0, len = lens[i] > s ? lens[i] - s : 0;
+    const bool win = windowed != nullptr && windowed[i];
+    lo = win ? cut_.BandWindowFrom(i, kEvList + int32_t(i)) : cut_.BandFrom(lists[i], len, i, s);
+    hi = win ? cut_.BandWindowTo(i, len, lo) : cut_.BandTo(lists[i], len, lo, i, s);
   }
 
   // BandMerge of a part of a wide band merge from its window (LiCut::WindowBand: list i's pairs
@@ -722,6 +789,7 @@ class LiMerger {
   bool tailLazy_ = false;       // the tail waits for the core's first merge (ResolveTail)
   bool restMerging_ = false;    // the full merge is on the vector pipe: the first MergeStep's copies need not wait
   uint32_t skip_[4] = {0, 0, 0, 0};       // a band merge of up to 4 lists: in_[i] holds list i from pair skip_[i]
+  uint32_t order_[4] = {0, 1, 2, 3};      // and the order its lists land in (MergeStep)
   // A band merge's runs (StartBand .. FinishBand): up to 3 not merged yet, and the first round's output.
   AscendC::LocalTensor<float> pendingRun_[4];
   uint32_t pendingLen_[4] = {0, 0, 0, 0}, pending_ = 0;
