@@ -336,6 +336,33 @@ def test_batched_decode_lists_of_four_in_two_parts_with_ties():
     assert torch.equal(got, want)
 
 
+@pytest.mark.parametrize("seed, distinct, stretch, return_value", [(61, None, None, False), (62, None, None, True),
+                                                                   (63, 41, None, False), (64, None, (300, 2500), True),
+                                                                   (65, 23, (3000, 5000), False)])
+def test_decode_band_parts_read_their_own_list_from_ub(seed, distinct, stretch, return_value):
+    # 4 rows of 8192 keys on 5 AI cores (as B = 16 x 8K on 20): each final-merge part runs on a vector
+    # core that kept its own list of the row in UB (LiMerger::OwnListInUb: a vector copy of its head, no
+    # GM copy), its other lists come in GM copies, two neighbouring ones of one length in one strided
+    # copy (LoadTwoLists), their windows compared and read in the order they land (order_); the
+    # lengths come from the quantiles (no header copy), the quantiles' scores are gathered for the
+    # counts (LiCut::StartCut / CompareFewQuantiles). Random keys, every score tied (41 distinct keys),
+    # one list holding the best (its tail read, the own list loaded again from GM), a tied stretch:
+    # against the reference's indices.
+    q, k, w = _inputs((4, 1, 32, 128), (4, 8192, 1, 128), seed=seed)
+    if distinct is not None:
+        k = k[:, torch.arange(8192) % distinct]
+    if stretch is not None:
+        w = w.abs()
+        k[1, stretch[0]:stretch[1]] *= 4
+    with ai_cores(5), tracing() as traces:
+        got = check(q, k, w, sparse_count=2048, return_value=return_value)
+    if distinct is not None:
+        want, _ = reference.lightning_indexer(q, k, w, sparse_count=2048, return_value=return_value)
+        assert torch.equal(got, want)
+    apis = {name: n for name, _, _, n in replay(traces[-1]).apis}
+    assert apis.get("DataCopy(local->local)", 0) >= 8  # every part's own list from UB (8 parts)
+
+
 @pytest.mark.parametrize("stretch, distinct", [(None, None), ((6000, 8000), None), ((4000, 6000), None),
                                               ((6000, 8000), 23), ((4000, 8000), 17), (None, 41)])
 def test_decode_core_without_a_merge_decides_on_its_tail(stretch, distinct):
