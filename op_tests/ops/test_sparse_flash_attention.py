@@ -1235,6 +1235,15 @@ def test_split_launch_with_many_items_and_unsorted_rows(heads, combined):
     assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
 
 
+def _ninety_decode_rows(heads: int, k: int, base: int, step: int, seed: int):
+    """90 decode rows of k ids over the combined cache (more than 3 items a core over 24 cores: the
+    launch form of GLM-5 B = 64), row r seeing base + step * r keys."""
+    g = torch.Generator().manual_seed(seed)
+    kv_lens = [base + step * r for r in range(90)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    return q, qr, key, table, idx, kv_lens
+
+
 @pytest.mark.parametrize("heads", [16, 64])
 def test_gather_three_tiles_ahead_over_short_items(heads):
     # Decode over the combined cache with more than 3 items a core (as GLM-5 B = 64): the vector
@@ -1244,11 +1253,8 @@ def test_gather_three_tiles_ahead_over_short_items(heads):
     # core over 24 cores) that see at most 4 x K keys (sorted in steps); every third row keeps only
     # 40 or 3 ids (a one-tile item, a cube share under its parts), one row selects nothing, ids
     # past the lengths are skipped.
-    g = torch.Generator().manual_seed(151 + heads)
-    rows, k = 90, 256
-    kv_lens = [600 + 7 * r for r in range(rows)]
-    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
-    for r in range(0, rows, 3):
+    q, qr, key, table, idx, kv_lens = _ninety_decode_rows(heads, 256, 600, 7, seed=151 + heads)
+    for r in range(0, 90, 3):
         idx[r, 0, (40 if r % 2 else 3):] = -1
     idx[44, 0, :] = -1
     check_decode(q, qr, key, table, idx, kv_lens)
@@ -1306,12 +1312,9 @@ def test_next_ids_prefetched_before_an_items_last_tile(heads):
     # each; more than 3 items a core over 24 cores: whole rows and pieces, 3 tiles gathered ahead):
     # rows cut by one -1 at several places with valid ids after it, a row with nothing before its
     # -1 (an empty item between two that select), rows of one id, ids past the lengths.
-    g = torch.Generator().manual_seed(211 + heads)
-    rows, k = 90, 512
-    kv_lens = [600 + 9 * r for r in range(rows)]
-    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    q, qr, key, table, idx, kv_lens = _ninety_decode_rows(heads, 512, 600, 9, seed=211 + heads)
     cuts = [300, 0, 129, 511, 1, 256, 450]
-    for r in range(1, rows, 3):
+    for r in range(1, 90, 3):
         idx[r, 0, cuts[(r // 3) % len(cuts)]] = -1
     _check_split_launch(q, qr, key, table, idx, kv_lens)
 
@@ -1325,10 +1328,7 @@ def test_first_gathers_in_two_buffers_and_first_item_share(heads):
     # (4 tiles a row: pieces and whole rows); first items of every length from part of a tile to
     # 4 tiles, tiles of fewer rows than the share (a row cut after 5 / 40 / 100 ids), and a row that
     # selects nothing at a core's start.
-    g = torch.Generator().manual_seed(307 + heads)
-    rows, k = 90, 512
-    kv_lens = [700 + 7 * r for r in range(rows)]
-    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, over=8)
+    q, qr, key, table, idx, kv_lens = _ninety_decode_rows(heads, 512, 700, 7, seed=307 + heads)
     for r, cut in ((0, 5), (4, 40), (9, 100), (13, 0), (21, 300), (50, 130)):
         idx[r, 0, cut:] = -1
     _check_split_launch(q, qr, key, table, idx, kv_lens)
