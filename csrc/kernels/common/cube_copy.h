@@ -1,4 +1,4 @@
-// Cube operand moves for int8 / int4 GEMM tiles (A2/A3 fractal formats, Mmad.md):
+// Cube operand moves for int8 / int4 (and, for LoadAToL0, 16-bit) GEMM tiles (A2/A3 fractal formats, Mmad.md):
 //   GM row-major -> L1 Nz    (ND2NZ; c0 = 32 B of elements per fractal row, 16-row fractals)
 //   L1 Nz  -> L0A Zz         (LoadData: A stays [m, k])
 //   L1 Nz  -> L0B Zn         ([N, K] tiles: LoadData; [K, N] tiles: LoadDataWithTranspose)
@@ -20,6 +20,16 @@ template <> struct CubeElem<AscendC::int4b_t> {
   static constexpr uint32_t bits = 4;
   static constexpr uint32_t c0 = 64;
   static constexpr uint32_t fractal = 1024;
+};
+template <> struct CubeElem<half> {
+  static constexpr uint32_t bits = 16;
+  static constexpr uint32_t c0 = 16;
+  static constexpr uint32_t fractal = 256;
+};
+template <> struct CubeElem<bfloat16_t> {
+  static constexpr uint32_t bits = 16;
+  static constexpr uint32_t c0 = 16;
+  static constexpr uint32_t fractal = 256;
 };
 
 // GM [rows, bytes] (row pitch srcPitch bytes) -> L1 Nz with `dstRows` rows per 32 B column block,

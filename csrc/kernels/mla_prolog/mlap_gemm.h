@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/cube_copy.h"
 #include "../common/event_slots.h"
 #include "../common/host_device.h"
 #include "mla_prolog_tiling.h"
@@ -269,17 +270,9 @@ class MlapGemm {
       const uint32_t la = l0aSlots_.Acquire(), lb = l0bSlots_.Acquire();
       const LocalTensor<TI> l0a = l0a_[la * kL0Slot].ReinterpretCast<TI>(), l0b = l0b_[lb * kL0Slot].ReinterpretCast<TI>();
       // A: Nz (column blocks of mPad rows) -> Zz (per 16-row block, its k fractals in order), in
-      // whichever form takes fewer loads: one per row block (its fractals m1 apart in L1), or one per
-      // column block (its fractals landing kb apart in L0A). A Zz resident A: LoadAZz.
+      // whichever form takes fewer loads (LoadAToL0). A Zz resident A: LoadAZz.
       if (a.zz) LoadAZz(l0a, aSrc, a.kTotal, a.k0 + c.k0 + kk, kb, m1);
-      else if (kb < m1)
-        for (uint32_t b = 0; b < kb; ++b)
-          LoadData(l0a[b * (kFractal / sizeof(TI))], aSrc,
-                   LoadData2DParams(uint16_t((aBlock0 + kk / kC0 + b) * m1), uint8_t(m1), 1, 0, uint16_t(kb - 1), false, 0));
-      else
-        for (uint32_t mb = 0; mb < m1; ++mb)
-          LoadData(l0a[mb * kb * (kFractal / sizeof(TI))], aSrc,
-                   LoadData2DParams((aBlock0 + kk / kC0) * m1 + mb, uint8_t(kb), uint16_t(m1), 0, 0, false, 0));
+      else LoadAToL0(l0a, aSrc[(aBlock0 + kk / kC0) * m1 * (kFractal / sizeof(TI))], m1, kb);
       LoadB(l0b, bSrc, kk, kl, kRows, nMmad / 16);
       SetFlag<HardEvent::MTE1_M>(0);
       WaitFlag<HardEvent::MTE1_M>(0);
