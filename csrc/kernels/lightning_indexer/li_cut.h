@@ -452,12 +452,7 @@ class LiCut {
       for (uint32_t c = 0; c < lists && c < 4; ++c) above[w][c] = BitsSet16(uint32_t(four >> (16 * c)) & 0xFFFFu);
     }
   }
-  __aicore__ static inline uint32_t BitsSet16(uint32_t x) {
-    x = x - ((x >> 1) & 0x5555u);
-    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
-    x = (x + (x >> 4)) & 0x0F0Fu;
-    return (x + (x >> 8)) & 0x1Fu;
-  }
+  __aicore__ static inline uint32_t BitsSet16(uint32_t x) { return EvenBitsSet(x) + EvenBitsSet(x >> 1); }
   static constexpr uint32_t kFewBitsWords = 64;  // 32-bit words between CompareFewQuantiles' values' bits
   // The scores StartCut gathers for CompareFewQuantiles (64 floats), in the free quantile buffer past
   // the values' bits (3 x kFewBitsWords words) and CompareBandWindow's (from 64-bit word kBandBitsWords).
