@@ -32,7 +32,7 @@ class SfaVectorGather {
     slots_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(workspace + t.wsGatherOffset + uint64_t(block) * kSfaGatherSlots * t.gatherSlotBytes),
                            kSfaGatherSlots * t.gatherSlotBytes / sizeof(T));
     rowIdx_ = rowIdx;
-    keys_ = keys;
+    bufs_[0] = keys;
     values_ = values;
   }
   // Rows one vector core gathers of a tile at most (aivRows: the launch's larger share).
@@ -60,13 +60,7 @@ class SfaVectorGather {
     // The spare buffer takes every other tile while it is lent (Lend): a tile's rows then load
     // while the tile before leaves the other buffer.
     loadedBuf_ = spareLent_ && !lastSpare_ ? 1 : 0;
-    if (loadedBuf_ == 0) {
-      if (ubBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvUbFree);  // the previous tile has left UB
-      ubBusy_ = false;
-    } else {
-      if (spareBusy_) WaitFlag<HardEvent::MTE3_MTE2>(kEvSpareFree);
-      spareBusy_ = false;
-    }
+    TakeBuffer(loadedBuf_);  // the previous tile in it has left UB
     lastSpare_ = loadedBuf_ == 1;
     uint32_t runStart = 0, runLen = 0;
     uint64_t runRow = 0;
@@ -93,18 +87,13 @@ class SfaVectorGather {
       SetFlag<HardEvent::MTE2_MTE3>(0);
       WaitFlag<HardEvent::MTE2_MTE3>(0);
       const uint64_t slot = uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T));
-      DataCopy(slots_[slot + first * kSfaQkDim], loadedBuf_ == 1 ? spare_ : keys_, n * kSfaQkDim);
+      DataCopy(slots_[slot + first * kSfaQkDim], bufs_[loadedBuf_], n * kSfaQkDim);
       if (t_->separateValue)
         DataCopy(slots_[slot + t_->tileRows * kSfaQkDim + first * kSfaLatentDim], values_, n * kSfaLatentDim);
       // Set right after the copy out (not before the next gather): it then does not also wait for
       // the vector core's later MTE3 work (the softmax's P).
-      if (loadedBuf_ == 1) {
-        SetFlag<HardEvent::MTE3_MTE2>(kEvSpareFree);
-        spareBusy_ = true;
-      } else {
-        SetFlag<HardEvent::MTE3_MTE2>(kEvUbFree);
-        ubBusy_ = true;
-      }
+      SetFlag<HardEvent::MTE3_MTE2>(kEvUbFree + int32_t(loadedBuf_));
+      busy_[loadedBuf_] = true;
     }
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagGathered);
   }
@@ -112,34 +101,39 @@ class SfaVectorGather {
   // A second UB buffer for the next tiles' rows (keys only, at least MaxRows rows), free until
   // Return: the launch's first tiles load while the one before is written out.
   __aicore__ inline void Lend(const AscendC::LocalTensor<T>& spare) {
-    spare_ = spare;
+    bufs_[1] = spare;
     spareLent_ = true;
   }
   // The spare buffer back: its last rows' copy out is ordered before the MTE2 work issued after
   // this (its owner writes it with MTE2 copies first).
   __aicore__ inline void Return() {
-    if (spareBusy_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(kEvSpareFree);
-    spareBusy_ = spareLent_ = lastSpare_ = false;
+    TakeBuffer(1);
+    spareLent_ = lastSpare_ = false;
   }
 
   // Takes back the cube's last "free" signals (tiles: how many this core gathered).
   __aicore__ inline void Drain(uint32_t tiles) {
     Return();
-    if (ubBusy_) AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(kEvUbFree);
-    ubBusy_ = false;
+    TakeBuffer(0);
     for (uint32_t i = 0; i < (tiles < kSfaGatherSlots ? tiles : kSfaGatherSlots); ++i)
       AscendC::CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagGatherFree);
   }
 
  private:
-  static constexpr int32_t kEvUbFree = 1;  // MTE3 -> MTE2: the gathered rows have left UB (0 is the list's)
-  static constexpr int32_t kEvSpareFree = 2;  // MTE3 -> MTE2: the same for the spare buffer (Lend)
+  // MTE3 -> MTE2 kEvUbFree + b: buffer b's gathered rows have left UB (b = 1: Lend's; 0 is the list's event).
+  static constexpr int32_t kEvUbFree = 1;
+
+  // Buffer b for new rows: waits for its last rows' copy out, if one is pending.
+  __aicore__ inline void TakeBuffer(uint32_t b) {
+    if (busy_[b]) AscendC::WaitFlag<AscendC::HardEvent::MTE3_MTE2>(kEvUbFree + int32_t(b));
+    busy_[b] = false;
+  }
 
   // Cache rows [row, row + n) -> UB rows [at, at + n) of 576 (latent, then rope), and of 512 (value).
   __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n) {
     using namespace AscendC;
     if (n == 0) return;
-    const LocalTensor<T> keys = loadedBuf_ == 1 ? spare_ : keys_;  // Load's buffer
+    const LocalTensor<T> keys = bufs_[loadedBuf_];  // Load's buffer
     constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);
     // A run is at most MaxRows rows of 1152 B: one block (DataCopyPad(ISASI).md: blockLen up to
     // 2097151 B; from GM, srcStride counts bytes).
@@ -162,14 +156,14 @@ class SfaVectorGather {
 
   const SparseFlashAttentionTiling* t_ = nullptr;
   uint32_t sub_ = 0, loadedRows_ = 0, loadedFirst_ = 0;
-  bool ubBusy_ = false;
-  // Lend's buffer: lent, its rows not yet written out, the last tile loaded into it.
-  bool spareLent_ = false, spareBusy_ = false, lastSpare_ = false;
-  uint32_t loadedBuf_ = 0;  // the buffer of the rows Load brought in (1: the spare)
-  AscendC::LocalTensor<T> spare_;
+  // The rows' UB buffers (0: the gather's own, 1: Lend's) and whether each has rows not yet written out.
+  AscendC::LocalTensor<T> bufs_[2];
+  bool busy_[2] = {false, false};
+  bool spareLent_ = false, lastSpare_ = false;  // Lend's buffer lent; the last tile loaded into it
+  uint32_t loadedBuf_ = 0;  // the buffer of the rows Load brought in
   AscendC::GlobalTensor<T> key_, value_, keyRope_, slots_;
   AscendC::LocalTensor<int32_t> rowIdx_;
-  AscendC::LocalTensor<T> keys_, values_;
+  AscendC::LocalTensor<T> values_;
 };
 
 }  // namespace ascend_glm5
