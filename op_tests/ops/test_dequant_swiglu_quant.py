@@ -344,3 +344,21 @@ def test_nan_in_a_later_tile_gives_a_nan_scale(dtype, cores):
     y_ref, scale_ref = reference.dequant_swiglu_quant(x, activate_left=True, **kw)
     assert scale_ref[0].isnan() and torch.equal(scale.isnan(), scale_ref.isnan())  # int32: a shared scale, all rows
     assert torch.equal(y, y_ref) and torch.equal(scale.nan_to_num(), scale_ref.nan_to_num())
+
+
+@pytest.mark.parametrize("rows,half,dtype,smooth", [(96, 2048, torch.int32, False), (80, 3000, torch.int32, True),
+                                                   (48, 1024, torch.bfloat16, True)])
+def test_tile_ops_meet_no_ub_bank_conflict(rows, half, dtype, smooth):
+    # The tile's two-source ops (a and b times the weight scales, a / e, e x b, the row times the smooth
+    # scale) read operands placed 256 B apart modulo 512 in UB, and e and the scales past 64 KiB
+    # (DsqPadBytes), so the model's bank beats add nothing to them: whole rows on each core (no split),
+    # one or several tiles a row. The output stays within the reference's tolerance.
+    from ascend_glm5.perf.model import replay, tracing
+
+    g = torch.Generator().manual_seed(half)
+    x, kw = _inputs(rows, half, dtype, [rows // 4, 0, rows - rows // 4], g, smooth=smooth)
+    with tracing() as traces:
+        _check(x, kw, True)
+    assert cpu_module().last_launch()["cores"] == min(rows, 48)
+    conflicts = replay(traces[-1]).bank_conflict_cycles
+    assert conflicts.get("Mul", 0.0) == 0.0 and conflicts.get("Div", 0.0) == 0.0, conflicts

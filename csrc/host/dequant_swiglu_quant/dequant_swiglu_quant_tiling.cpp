@@ -8,17 +8,10 @@
 namespace ascend_glm5::host {
 namespace {
 
-// UB the kernel allocates (each buffer rounded up to 32 bytes) with `slots` copies of a group's scales.
+// UB the kernel allocates with `slots` copies of a group's scales (dequant_swiglu_quant_tiling.h).
 uint32_t UbBytes(const DequantSwigluQuantTiling& t, uint32_t slots) {
   const uint32_t span = CeilDiv(t.half, t.chunk) * t.chunk;
-  const uint32_t xBytes = t.dtype == kInt32 ? 4 : 2;
-  const uint32_t paramFloats = (t.weightScaleRows ? 2 * span : 0) + (t.quantScaleRows ? span : 0);
-  const uint32_t groupWindow = std::min(t.groupCount, kDequantSwigluQuantGroupWindow);
-  return 2 * AlignUp(2 * t.chunk * xBytes, 32) + 2 * AlignUp(t.chunk, 32)  // input and output queues
-         + span * 4 + slots * paramFloats * 4                             // fp32 row, group scales
-         + 3 * t.chunk * 4 + t.chunk * 2 + AlignUp((8 + 2 * 64) * 4, 32)   // work tiles, small values
-         + AlignUp(groupWindow * 8, 32) + AlignUp(groupWindow, 8) * 4  // group_index window, as int64 and int32
-         + (t.split > 1 ? t.split * kDequantSwigluQuantSplitSlotBytes : 0);  // a split row's maxima
+  return DsqFrontBytes(t, span) + DsqPadBytes(t, span, slots) + DsqBackBytes(t, span, slots);
 }
 
 // Few rows (decode): a row's columns cut over the cores there are for it, at least

@@ -59,19 +59,12 @@ class DequantSwigluQuantKernel {
       quantScale_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(quantScale), uint64_t(t.quantScaleRows) * t.half);
     if (t.groupCount) groupIndex_.SetGlobalBuffer(reinterpret_cast<__gm__ int64_t*>(groupIndex), t.groupCount);
 
+    // The buffers in DsqFrontBytes' order, then the pad, e and the group scales (DsqPadBytes).
     pipe_.InitBuffer(inQue_, 2, 2 * t.chunk * sizeof(T));  // activated half, then linear half
     pipe_.InitBuffer(outQue_, 2, t.chunk * sizeof(int8_t));
     pipe_.InitBuffer(rowBuf_, span_ * sizeof(float));
-    // Scales of a group: weight scale (activated half, linear half), then quant_scale; one slot per
-    // group, two slots where UB allows (the next group's load overlaps the current group's rows).
-    quantScaleOffset_ = t.weightScaleRows ? 2 * span_ : 0;
-    paramFloats_ = quantScaleOffset_ + (t.quantScaleRows ? span_ : 0);
-    if (paramFloats_) {
-      pipe_.InitBuffer(paramBuf_, t.paramSlots * paramFloats_ * sizeof(float));
-      for (uint32_t s = 0; s < t.paramSlots; ++s) paramLoaded_[s] = pipe_.AllocEventID<HardEvent::MTE2_V>();
-    }
-    // Three fp32 tiles (a, b, exp) and one half tile for the int8 narrowing.
-    pipe_.InitBuffer(workBuf_, 3 * t.chunk * sizeof(float) + t.chunk * sizeof(half));
+    // The fp32 tiles a and b, then a half tile for the int8 narrowing.
+    pipe_.InitBuffer(workBuf_, 2 * t.chunk * sizeof(float) + t.chunk * sizeof(half));
     // 8 floats for ReduceMax, a batch of output scales, a batch of activation scales.
     pipe_.InitBuffer(smallBuf_, (8 + 2 * kBatch) * sizeof(float));
     GlobalTensor<float> scaleGm;
@@ -82,6 +75,17 @@ class DequantSwigluQuantKernel {
       pipe_.InitBuffer(groupBuf_, AlignUp(GroupWindowLen(0), 4) * sizeof(int64_t));
       pipe_.InitBuffer(countBuf_, AlignUp(GroupWindowLen(0), 8) * sizeof(int32_t));
       windowCopied_ = pipe_.AllocEventID<HardEvent::MTE2_V>();
+    }
+    const uint32_t pad = DsqPadBytes(t, span_, t.paramSlots);
+    if (pad > 0) pipe_.InitBuffer(padBuf_, pad);
+    pipe_.InitBuffer(expBuf_, t.chunk * sizeof(float));
+    // Scales of a group: weight scale (activated half, linear half), then quant_scale; one slot per
+    // group, two slots where UB allows (the next group's load overlaps the current group's rows).
+    quantScaleOffset_ = t.weightScaleRows ? 2 * span_ : 0;
+    paramFloats_ = quantScaleOffset_ + (t.quantScaleRows ? span_ : 0);
+    if (paramFloats_) {
+      pipe_.InitBuffer(paramBuf_, t.paramSlots * paramFloats_ * sizeof(float));
+      for (uint32_t s = 0; s < t.paramSlots; ++s) paramLoaded_[s] = pipe_.AllocEventID<HardEvent::MTE2_V>();
     }
     if (paramFloats_ && chunks_ > 1) firstTileScales_ = pipe_.AllocEventID<HardEvent::MTE2_V>();
   }
@@ -129,7 +133,7 @@ class DequantSwigluQuantKernel {
   static constexpr uint32_t kSlotFloats = kDequantSwigluQuantSplitSlotBytes / sizeof(float);
 
   __aicore__ inline uint32_t TileLen(uint32_t c) const { return ChunkLen(cols_, t_.chunk, c); }
-  __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // TBuf::GetWithOffset is non-const in CANN
+  __aicore__ inline LocalTensor<float> Work(uint32_t slot) {  // a (0) or b (1); TBuf::GetWithOffset is non-const in CANN
     return workBuf_.GetWithOffset<float>(t_.chunk, slot * t_.chunk * sizeof(float));
   }
   __aicore__ inline LocalTensor<float> Small(uint32_t offset, uint32_t len) {
@@ -340,7 +344,7 @@ class DequantSwigluQuantKernel {
   __aicore__ inline void ComputeTile(uint32_t c) {
     const uint32_t len = TileLen(c);
     const uint32_t at = c * t_.chunk;
-    LocalTensor<float> a = Work(0), b = Work(1), e = Work(2);
+    LocalTensor<float> a = Work(0), b = Work(1), e = expBuf_.Get<float>();
     LocalTensor<T> tile = inQue_.DeQue<T>();
     ToFloat(a, tile, len);
     ToFloat(b, tile[t_.chunk], len);
@@ -390,7 +394,7 @@ class DequantSwigluQuantKernel {
   __aicore__ inline void QuantizeRow(uint64_t row) {
     if (part_ == 0) scales_.Push(row, Int8RowScale(rowMax_));
     if (t_.split > 1) scales_.Flush();
-    LocalTensor<half> h = workBuf_.GetWithOffset<half>(t_.chunk, 3 * t_.chunk * sizeof(float));
+    LocalTensor<half> h = workBuf_.GetWithOffset<half>(t_.chunk, 2 * t_.chunk * sizeof(float));
     QuantizeRowInt8(outQue_, y_[row * t_.half + colBegin_], rowBuf_.Get<float>(), h, cols_, t_.chunk, rowMax_);
   }
 
@@ -416,7 +420,7 @@ class DequantSwigluQuantKernel {
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
-  TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_, groupBuf_, countBuf_, gatherBuf_;
+  TBuf<TPosition::VECCALC> rowBuf_, paramBuf_, workBuf_, smallBuf_, groupBuf_, countBuf_, gatherBuf_, padBuf_, expBuf_;
   GlobalTensor<T> x_;
   GlobalTensor<float> weightScale_, activationScale_, quantScale_;
   GlobalTensor<float> maxima_;  // split rows: one 32-byte slot per core (workspace)

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "../common/host_device.h"
+
 namespace ascend_glm5 {
 
 struct DequantSwigluQuantTiling {
@@ -36,5 +38,38 @@ constexpr uint32_t kDequantSwigluQuantUbBytes = 184 * 1024;  // UB below the API
 constexpr uint32_t kDequantSwigluQuantSplitMinCols = 256;
 constexpr uint32_t kDequantSwigluQuantSplitMinCores = 3;
 constexpr uint32_t kDequantSwigluQuantSplitSlotBytes = 32;  // workspace per core of a split row: its max
+
+// UB layout. The kernel allocates, in this order (every size a multiple of 32 bytes): a split row's
+// maxima, the input tiles (both halves), the int8 output tiles, the fp32 row, the fp32 tiles a and b,
+// a half tile, the small values, the group_index window (int64 and int32), then a pad, the fp32 exp
+// tile e and the group scales. The pad puts e and the scales 256 B off a and b modulo 512 (the other
+// half of UB's 16 bank groups: 32-B rows, group = address bits [8:5]) and, where UB has room, past
+// 64 KiB (another bank than a, b and the row: bank = group + bits [17:16]). Then the tile's binary
+// ops (a x weight scale, b x weight scale, a / e, e x b, each reading two operands and writing the
+// previous repeat) take one beat a repeat instead of two.
+__aicore__ inline constexpr uint32_t DsqWindow(const DequantSwigluQuantTiling& t) {
+  return t.groupCount < kDequantSwigluQuantGroupWindow ? t.groupCount : kDequantSwigluQuantGroupWindow;
+}
+// Bytes before tile a.
+__aicore__ inline constexpr uint32_t DsqTileAOffset(const DequantSwigluQuantTiling& t, uint32_t span) {
+  const uint32_t xBytes = t.dtype == kInt32 ? 4 : 2;
+  return (t.split > 1 ? t.split * kDequantSwigluQuantSplitSlotBytes : 0) + 2 * 2 * t.chunk * xBytes + 2 * t.chunk + span * 4;
+}
+// Bytes before the pad.
+__aicore__ inline constexpr uint32_t DsqFrontBytes(const DequantSwigluQuantTiling& t, uint32_t span) {
+  return DsqTileAOffset(t, span) + 2 * t.chunk * 4 + t.chunk * 2 + (8 + 2 * 64) * 4 + AlignUp(DsqWindow(t), 4) * 8 +
+         AlignUp(DsqWindow(t), 8) * 4;
+}
+// Bytes after the pad: e and the group scales.
+__aicore__ inline constexpr uint32_t DsqBackBytes(const DequantSwigluQuantTiling& t, uint32_t span, uint32_t slots) {
+  const uint32_t paramFloats = (t.weightScaleRows ? 2 * span : 0) + (t.quantScaleRows ? span : 0);
+  return t.chunk * 4 + slots * paramFloats * 4;
+}
+__aicore__ inline constexpr uint32_t DsqPadBytes(const DequantSwigluQuantTiling& t, uint32_t span, uint32_t slots) {
+  const uint32_t front = DsqFrontBytes(t, span), back = DsqBackBytes(t, span, slots);
+  const uint32_t groups = (DsqTileAOffset(t, span) + 256 + 512 - front % 512) % 512;  // e at a + 256 mod 512
+  const uint32_t bank = front + groups < 65536 ? groups + (65536 - front - groups + 511) / 512 * 512 : groups;
+  return front + bank + back <= kDequantSwigluQuantUbBytes ? bank : groups;
+}
 
 }  // namespace ascend_glm5
