@@ -231,3 +231,31 @@ def test_smooth_scales_meet_no_ub_bank_conflict(rows, hidden):
     with tracing() as traces:
         _check_exact(x, smooth)
     assert replay(traces[-1]).bank_conflict_cycles.get("Mul", 0.0) == 0.0
+
+
+@pytest.mark.parametrize("rows, hidden, smooth", [(96, 6144, True), (100, 7168, True), (96, 6144, False),
+                                                  (60, 16384, True), (50, 1000, False), (48, 3008, True)])
+def test_tile_max_halves_meet_their_own_bank_groups(rows, hidden, smooth):
+    # With whole rows a core, the tile max's And reads each half of UB's bank groups with the sign
+    # mask block in the other half and writes the other half (TmpPadBytes, MaskPadBytes), and its Max
+    # steps read lanes an odd number of repeats apart into the other scratch tile. At GLM-5's row with
+    # its smooth scales (as the model quantizes it: two tiles of 3,072) the model's bank beats then
+    # add nothing to the And, and to the Max only where a scratch tile crosses into the other's 64-KiB
+    # bank: under a tenth of the 42 beats a tile the in-place halving spent on them. Every shape stays
+    # exact. Each row's max sits in a different lane (both halves of the groups, the ragged tail); one
+    # row's is a NaN, one row's -inf.
+    from ascend_glm5.perf.model import replay, tracing
+
+    g = torch.Generator().manual_seed(hidden)
+    x = torch.randn(rows, hidden, generator=g).bfloat16()
+    for r in range(rows):
+        x[r, (r * 997) % hidden] = -300.0 - r
+    x[1, hidden - 1], x[2, hidden // 3] = float("nan"), float("-inf")
+    s = (torch.rand(hidden, generator=g) + 0.5).bfloat16() if smooth else None
+    with tracing() as traces:
+        _check_exact(x, s)
+    assert cpu_module().last_launch()["cores"] == min(rows, 48)
+    if smooth and hidden == 6144:
+        conflicts = replay(traces[-1]).bank_conflict_cycles
+        assert conflicts.get("And", 0.0) == 0.0, conflicts
+        assert conflicts.get("Max", 0.0) < rows * 2 * 42 / 10, conflicts
