@@ -10,8 +10,8 @@ namespace {
 
 // UB the kernel allocates for tiles of `chunk` elements, its smooth scales' pad included (the pad
 // is sized to what the rest leaves).
-uint32_t UbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth, bool wholeRows) {
-  return DynamicQuantUbBytes(cols, chunk, hasSmooth, wholeRows) + SmoothPadBytes(cols, chunk, hasSmooth, wholeRows);
+uint32_t UbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth, uint32_t split) {
+  return PlanDynamicQuantUb(cols, chunk, hasSmooth, split).bytes;
 }
 
 }  // namespace
@@ -28,7 +28,7 @@ DynamicQuantTiling MakeDynamicQuantTiling(uint64_t rows, uint32_t cols, uint32_t
   // loads are then all in flight at once (the next tile's load is issued one tile ahead).
   for (uint32_t tiles = CeilDiv(cols, kDynamicQuantChunk);; ++tiles) {
     t.chunk = AlignUp(CeilDiv(cols, tiles), 64);
-    if (UbBytes(cols, t.chunk, hasSmooth, true) <= kDynamicQuantUbBytes) break;
+    if (UbBytes(cols, t.chunk, hasSmooth, 1) <= kDynamicQuantUbBytes) break;
   }
   t.dtype = dtype;
   t.hasSmooth = hasSmooth ? 1 : 0;
@@ -41,7 +41,7 @@ DynamicQuantTiling MakeDynamicQuantTiling(uint64_t rows, uint32_t cols, uint32_t
   if (coresPerRow >= 2 && most >= 2) {
     const uint32_t cores = static_cast<uint32_t>(std::min<uint64_t>(coresPerRow, most));
     const uint32_t chunk = AlignUp(CeilDiv(cols, cores), 64);
-    if (chunk <= kDynamicQuantChunk && UbBytes(chunk, chunk, hasSmooth, false) <= kDynamicQuantUbBytes) {
+    if (chunk <= kDynamicQuantChunk && UbBytes(chunk, chunk, hasSmooth, CeilDiv(cols, chunk)) <= kDynamicQuantUbBytes) {
       t.chunk = chunk;
       t.split = CeilDiv(cols, chunk);  // every core of the row gets columns
       t.blockDim = static_cast<uint32_t>(rows) * t.split;

@@ -41,26 +41,23 @@ class DynamicQuantKernel {
     y_.SetGlobalBuffer(reinterpret_cast<__gm__ int8_t*>(y), rows * t.cols);
     if (t.hasSmooth) smooth_.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(smooth), t.cols);
 
-    // An input tile of the first row also holds the smooth scales of its columns (behind x's).
+    // The buffers in PlanDynamicQuantUb's order, its pads placing them for UB's banks (the pipe
+    // allocates in order, 32-B aligned). An input tile of the first row also holds the smooth scales
+    // of its columns (behind x's).
+    const DynamicQuantUbPlan plan = PlanDynamicQuantUb(rowElems, t.chunk, t.hasSmooth, t.split);
     pipe_.InitBuffer(inQue_, 2, (t.hasSmooth ? 2 : 1) * t.chunk * sizeof(T));
     pipe_.InitBuffer(outQue_, 2, t.chunk * sizeof(int8_t));
     pipe_.InitBuffer(rowBuf_, rowElems * sizeof(float));
-    // The scratch tiles and the sign mask placed for UB's bank groups (TmpPadBytes, MaskPadBytes).
-    const bool wholeRows = t.split == 1;
-    const uint32_t tmpPad = TmpPadBytes(rowElems * sizeof(float), wholeRows);
-    const uint32_t maskPad = MaskPadBytes(rowElems * sizeof(float), t.chunk, wholeRows);
-    if (tmpPad > 0) pipe_.InitBuffer(tmpPadBuf_, tmpPad);
+    if (plan.tmpPad > 0) pipe_.InitBuffer(pads_[0], plan.tmpPad);
     pipe_.InitBuffer(tmpBuf_, t.chunk * sizeof(float));
+    if (plan.workPad > 0) pipe_.InitBuffer(pads_[1], plan.workPad);
     pipe_.InitBuffer(workBuf_, t.chunk * sizeof(float));
-    if (maskPad > 0) pipe_.InitBuffer(maskPadBuf_, maskPad);
+    if (plan.maskPad > 0) pipe_.InitBuffer(pads_[2], plan.maskPad);
     pipe_.InitBuffer(maxBuf_, 2 * 32);
     pipe_.InitBuffer(halfBuf_, t.chunk * sizeof(half));
     pipe_.InitBuffer(scaleBuf_, kScaleBatch * sizeof(float));
     if (t.hasSmooth) {
-      // The smooth scales a bank apart from the row (SmoothPadBytes; the pipe allocates the buffers
-      // in order, 32-B aligned).
-      const uint32_t pad = SmoothPadBytes(rowElems, t.chunk, true, wholeRows);
-      if (pad > 0) pipe_.InitBuffer(padBuf_, pad);
+      if (plan.smoothPad > 0) pipe_.InitBuffer(pads_[3], plan.smoothPad);
       pipe_.InitBuffer(smoothBuf_, rowElems * sizeof(float));
     }
     GlobalTensor<float> scaleGm;
@@ -157,7 +154,7 @@ class DynamicQuantKernel {
   // inf; so halving int32 Max steps bring the tile down to at most kTreeLanes lanes that hold its max
   // (a NaN if it has one), and a ReduceMax of those reads it out (the first NaN wins there). A step
   // pays a barrier's drain, so it stops where a step would cost more than the ReduceMax it saves.
-  // UB banks (whole rows a core; the layout: TmpPadBytes, MaskPadBytes): a repeat of v reads one
+  // UB banks (whole rows a core; the layout: PlanDynamicQuantUb): a repeat of v reads one
   // half of the 16 bank groups (v starts `tileParity` halves past the row), so the repeats of each
   // half get their own And with the mask block in the other half; a Max step reads lanes h apart, h an
   // odd multiple of 64 (the other half of the groups), and writes the other scratch tile, in another
@@ -225,7 +222,8 @@ class DynamicQuantKernel {
   TPipe pipe_;
   TQue<TPosition::VECIN, 2> inQue_;
   TQue<TPosition::VECOUT, 2> outQue_;
-  TBuf<TPosition::VECCALC> rowBuf_, tmpPadBuf_, tmpBuf_, workBuf_, maskPadBuf_, maxBuf_, halfBuf_, scaleBuf_, padBuf_, smoothBuf_, gatherBuf_;
+  TBuf<TPosition::VECCALC> rowBuf_, tmpBuf_, workBuf_, maxBuf_, halfBuf_, scaleBuf_, smoothBuf_, gatherBuf_;
+  TBuf<TPosition::VECCALC> pads_[4];  // PlanDynamicQuantUb's pads: before tmp, work, the mask, the smooth scales
   GlobalTensor<T> x_, smooth_;
   GlobalTensor<float> maxima_;  // split rows: one 32-byte slot per core (workspace)
   GlobalTensor<int8_t> y_;

@@ -28,44 +28,51 @@ constexpr uint32_t kDynamicQuantUbBytes = 184 * 1024;       // UB below the API 
 constexpr uint32_t kDynamicQuantSplitMinCols = 256;
 constexpr uint32_t kDynamicQuantSplitSlotBytes = 32;        // workspace per core of a split row: its max
 
-// UB banks of TileAbsMaxByBits (32-B rows, group = address bits [8:5]; a repeat of the row reads one
-// half of the 16 groups). With whole rows a core, the pad before the first scratch tile puts it 256 B
-// past the row modulo 512, so that an And over every other repeat (reading one half of the groups)
-// writes the other half, a repeat behind; a split row's core (one And over every repeat) keeps it
-// right after the row, where that And's writes alternate the other way. The pad before the sign mask
-// puts its two 32-B blocks in the row's groups 7 and 8, one beside each half. The row starts 32-byte
-// aligned; rowBytes and the scratch tiles are multiples of 256 bytes (whole 64-element fp32 repeats).
-__aicore__ inline constexpr uint32_t TmpPadBytes(uint32_t rowBytes, bool wholeRows) {
-  return wholeRows ? (256 + 512 - rowBytes % 512) % 512 : 0;
-}
-__aicore__ inline constexpr uint32_t MaskPadBytes(uint32_t rowBytes, uint32_t chunk, bool wholeRows) {
-  return (224 + 512 - (rowBytes + TmpPadBytes(rowBytes, wholeRows) + chunk * 8) % 512) % 512;
-}
-
-// UB of the kernel's buffers for tiles of `chunk` elements (a multiple of 64, so every buffer stays
-// 32-byte aligned), in the order it allocates them: input tiles (16-bit, with the smooth scales'
-// beside x's), int8 output tiles, the fp32 row, a pad and two fp32 scratch tiles, a pad and the
-// two-block sign mask, a half tile, the scale batch, then (with smooth scales) a pad and the fp32
-// smooth scales. A split row's core holds one tile: cols = chunk.
-__aicore__ inline constexpr uint32_t DynamicQuantUbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth, bool wholeRows) {
+// The kernel's UB, in the order it allocates it (every size a multiple of 32 B; chunk a multiple of
+// 64): a split row's maxima, input tiles (16-bit, with the smooth scales' beside x's), int8 output
+// tiles, the fp32 row, a pad, the scratch tile tmp, a pad, the scratch tile work, a pad, the two-block
+// sign mask, a half tile, the scale batch, then (with smooth scales) a pad and the fp32 smooth scales.
+// The pads place the buffers for UB's banks (32-B rows in 16 bank groups, group = address bits [8:5],
+// times three 64-KiB banks; a vector repeat reads one row a group and writes the previous repeat's
+// rows, a bank serving one access a beat; ub_banks.cpp):
+// - tmp 256 B past the row modulo 512 (whole rows a core): the And over every other repeat of the
+//   row (one half of the groups) writes tmp's other half (TileAbsMaxByBits);
+// - work from the next 64-KiB bank past tmp's last byte, where UB has room: the Max steps between tmp
+//   and work then write another bank than they read, and the sign mask (behind work) is read in
+//   another bank than tmp's writes;
+// - the mask's blocks in the row's groups 7 and 8, one beside each half of the groups;
+// - the smooth scales 65,280 B past the row (256 B short of 64 KiB), in the other half of the groups
+//   and another bank than the row's writes of the in-place row x scales `Mul`; where that does not
+//   fit, 256 B past the row modulo 512 (the groups only).
+// A split row's core (one tile, cols = chunk, on the latency path: one And, halving in place) keeps tmp
+// and work right after the row.
+struct DynamicQuantUbPlan {
+  uint32_t tmpPad, workPad, maskPad, smoothPad, bytes;
+};
+__aicore__ inline constexpr DynamicQuantUbPlan PlanDynamicQuantUbWith(uint32_t cols, uint32_t chunk, bool hasSmooth,
+                                                                      uint32_t split, bool workApart) {
+  const bool wholeRows = split <= 1;
   const uint32_t rowBytes = CeilDiv(cols, chunk) * chunk * 4;
-  return 2 * (hasSmooth ? 2 : 1) * chunk * 2 + 2 * chunk + (hasSmooth ? 2 : 1) * rowBytes +
-         TmpPadBytes(rowBytes, wholeRows) + chunk * (4 + 4 + 2) + MaskPadBytes(rowBytes, chunk, wholeRows) + 64 + 64 * 4;
+  const uint32_t row = (wholeRows ? 0 : split * kDynamicQuantSplitSlotBytes) + 2 * (hasSmooth ? 2 : 1) * chunk * 2 + 2 * chunk;
+  DynamicQuantUbPlan p{};
+  p.tmpPad = wholeRows ? (row + 256 + 512 - (row + rowBytes) % 512) % 512 : 0;
+  const uint32_t tmpEnd = row + rowBytes + p.tmpPad + chunk * 4;
+  p.workPad = workApart && wholeRows ? AlignUp(tmpEnd, 65536) - tmpEnd : 0;
+  const uint32_t workEnd = tmpEnd + p.workPad + chunk * 4;
+  p.maskPad = (row + 224 + 512 - workEnd % 512) % 512;
+  const uint32_t smoothAt = workEnd + p.maskPad + 64 + chunk * 2 + 64 * 4;
+  const uint32_t apart = row + 65536 - 256;
+  if (hasSmooth) {
+    p.smoothPad = apart >= smoothAt && apart + rowBytes <= kDynamicQuantUbBytes ? apart - smoothAt
+                                                                                 : (row + 256 + 512 - smoothAt % 512) % 512;
+  }
+  p.bytes = smoothAt + p.smoothPad + (hasSmooth ? rowBytes : 0);
+  return p;
 }
-// The pad before the smooth scales. The row times the smooth scales (`Mul`, in place) reads both in
-// each repeat and writes the row's previous repeat: the scales 65,280 B past the row (256 B short of
-// 64 KiB) fall in the other half of UB's 16 bank groups and in another 64-KiB bank than those
-// writes, so a repeat takes one beat. Where that does not fit the UB, 256 B past the row modulo 512
-// (the groups only).
-__aicore__ inline constexpr uint32_t SmoothPadBytes(uint32_t cols, uint32_t chunk, bool hasSmooth, bool wholeRows) {
-  const uint32_t rowBytes = CeilDiv(cols, chunk) * chunk * 4;
-  const uint32_t gap = rowBytes + TmpPadBytes(rowBytes, wholeRows) + chunk * (4 + 4 + 2) +
-                       MaskPadBytes(rowBytes, chunk, wholeRows) + 64 + 64 * 4;  // row start -> scales
-  const uint32_t apart = 65536 - 256;
-  if (!hasSmooth) return 0;
-  if (gap <= apart && DynamicQuantUbBytes(cols, chunk, true, wholeRows) + (apart - gap) <= kDynamicQuantUbBytes)
-    return apart - gap;
-  return (256 + 512 - gap % 512) % 512;
+__aicore__ inline constexpr DynamicQuantUbPlan PlanDynamicQuantUb(uint32_t cols, uint32_t chunk, bool hasSmooth,
+                                                                  uint32_t split) {
+  const DynamicQuantUbPlan apart = PlanDynamicQuantUbWith(cols, chunk, hasSmooth, split, true);
+  return apart.bytes <= kDynamicQuantUbBytes ? apart : PlanDynamicQuantUbWith(cols, chunk, hasSmooth, split, false);
 }
 
 }  // namespace ascend_glm5
