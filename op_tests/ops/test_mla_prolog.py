@@ -382,6 +382,26 @@ def test_mm1_units_of_cores_with_a_head_more_split_by_k(dims, fused):
     assert [per_core[3 * b]["cube_macs"] for b in range(4)] == want
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_mm1_ring_of_three_slots(mode):
+    # From 3 groups on the MM1 ring has 3 slots: MM1(g + 2), which the cube runs inside the heads of
+    # group g, writes group g - 1's slot, released at the vector cores' barrier ahead of the norm of g
+    # (with 2 slots it took group g's, released only after the vector cores' heads of g). 7 groups
+    # (788 tokens = 6 x 128 + a 20-row tail) on 4 cores, 10 heads: MM1(3)..MM1(6) wait for their
+    # slot, each slot taken 2 or 3 times. Mode 2: cores 0 and 1 split their MM1 units by K from
+    # group 2 on; the vector cores zero slot 2's shared columns at the start, the others after the
+    # norm of group g - 3 read them. The workspace holds the third slot (3 groups against 2).
+    dims = (256, 128, 10, 32)
+    two, three = (cpu_module().mla_prolog_plan(tokens=t, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
+                                               mode=mode, ai_cores=4) for t in (256, 300))  # fmt: skip
+    assert (two["groups"], three["groups"]) == (2, 3)
+    slot = -(-128 * (dims[1] + KV_LORA + ROPE) * (4 if mode == 2 else 2) // 512) * 512
+    assert three["workspace_bytes"] - two["workspace_bytes"] == slot
+    args, kw = make_case(dims, (788,), skip=23, seed=140 + mode, mode=mode)
+    with ai_cores(4):
+        check(args, kw, query_norm_flag=True)
+
+
 @pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])
 def test_group_size_at_the_l1_limit(mode, tokens, group):
     # Hcq 2048, D 192 (GLM-5's): c^Q of 128 rows fits L1 in int8 (with the chunk slots and q_nope:

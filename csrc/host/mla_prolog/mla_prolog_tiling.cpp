@@ -83,7 +83,8 @@ MlaPrologPlan MakeMlaPrologPlan(const MlaPrologProblem& p, uint32_t aiCores) {
   // all their q columns in one L0C slot (64 x 256 int32) as 16 rows (mlap_cube.h Mm2Split).
   const uint32_t splitCols = AlignUp(t.splitHeads * (p.nope + kMlapRopeDim), 32);
   t.uqByRows = t.kvByRows && t.splitHeads == p.heads && splitCols * 16 <= kMlapGroupTokens * kMlapMaxColTile ? 1 : 0;
-  plan.workspaceBytes = 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes + t.qsSlotBytes + t.qnsSlotBytes) +
+  plan.workspaceBytes = uint64_t(MlapMm1Slots(t)) * t.mm1SlotBytes +
+                        2ull * (t.xSlotBytes + t.cqSlotBytes + t.qsSlotBytes + t.qnsSlotBytes) +
                         uint64_t(t.blockDim) * t.coreBytes;
   return plan;
 }

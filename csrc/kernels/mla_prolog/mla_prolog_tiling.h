@@ -27,6 +27,8 @@
 
 #include <cstdint>
 
+#include "../common/host_device.h"
+
 namespace ascend_glm5 {
 
 constexpr uint32_t kMlapGroupTokens = 64;         // tokens per group (cube M) in decode (T <= 64)
@@ -63,8 +65,8 @@ struct MlaPrologTiling {
   uint32_t blockDim;     // AI cores used (1 AIC + 2 AIV each)
   float epsX, epsCq, epsCkv;
   float qcQrScale, kcScale;
-  // Workspace (bytes): rings of 2 slots. MM1, x and c^Q are shared by all AI cores; q and q_nope
-  // belong to one AI core.
+  // Workspace (bytes): rings of 2 slots (MM1: MlapMm1Slots). MM1, x and c^Q are shared by all AI
+  // cores; q and q_nope belong to one AI core.
   uint32_t mm1SlotBytes;  // groupTokens x (Hcq + 576) of the MM1 output type
   uint32_t xSlotBytes;    // fused input norm: groupTokens x He of x's type (+ fp32 scales in mode 2)
   uint32_t cqSlotBytes;   // groupTokens x Hcq of c^Q's type (+ fp32 scales in modes 1, 2)
@@ -87,6 +89,12 @@ struct MlaPrologTiling {
   // dequantize q_nope after a barrier of their own (every cube's sums are in).
   uint32_t uqByRows;
 };
+
+// Slots of the MM1 ring: 3 with three or more groups (prefill), else 2. MM1(g + 2) runs inside the
+// heads of group g; with 2 slots it overwrote group g's slot, which the vector cores release only
+// after the heads of g (the barrier ahead of norm g + 1), so the cube waited for all of their head
+// work before MM1(g + 2) and the last MM3 of g. With 3 it takes group g - 1's slot, long released.
+__aicore__ inline uint32_t MlapMm1Slots(const MlaPrologTiling& t) { return t.groups >= 3 ? 3 : 2; }
 
 // Cross-core flags (mode 2: between an AI core's cube and its two vector cores; ids 0-9).
 constexpr uint16_t kMlapFlagXReady = 0;   // AIV -> AIC: every row of a group's fused-norm x is in its slot

@@ -28,23 +28,27 @@ __aicore__ inline uint32_t MlapGroupRows(const MlaPrologTiling& t, uint32_t g) {
   return left < t.groupTokens ? left : t.groupTokens;
 }
 
-// Byte addresses of the workspace rings: [MM1 x2 | x x2 | c^Q x2 | split q x2 | split q_nope x2 |
+// Byte addresses of the workspace rings: [MM1 x mm1Slots | x x2 | c^Q x2 | split q x2 | split q_nope x2 |
 // per AI core: q x2, q_nope x2].
 class MlapWorkspace {
  public:
   __aicore__ inline void Init(GM_ADDR base, const MlaPrologTiling& t, uint32_t core) {
     base_ = base;
     t_ = &t;
-    split_ = base + 2ull * (t.mm1SlotBytes + t.xSlotBytes + t.cqSlotBytes);
+    mm1Slots_ = MlapMm1Slots(t);
+    split_ = base + uint64_t(mm1Slots_) * t.mm1SlotBytes + 2ull * (t.xSlotBytes + t.cqSlotBytes);
     core_ = split_ + 2ull * (t.qsSlotBytes + t.qnsSlotBytes) + uint64_t(core) * t.coreBytes;
   }
-  __aicore__ inline GM_ADDR Mm1(uint32_t g) const { return base_ + uint64_t(g % 2) * t_->mm1SlotBytes; }
-  __aicore__ inline GM_ADDR X(uint32_t g) const { return base_ + 2ull * t_->mm1SlotBytes + uint64_t(g % 2) * t_->xSlotBytes; }
+  __aicore__ inline GM_ADDR Mm1(uint32_t g) const { return base_ + uint64_t(g % mm1Slots_) * t_->mm1SlotBytes; }
+  __aicore__ inline GM_ADDR X(uint32_t g) const {
+    return base_ + uint64_t(mm1Slots_) * t_->mm1SlotBytes + uint64_t(g % 2) * t_->xSlotBytes;
+  }
   __aicore__ inline GM_ADDR XScale(uint32_t g) const {
     return X(g) + AlignUp(t_->groupTokens * t_->hidden * (t_->mode == kMlapW8A8 ? 1u : 2u), 32);
   }
   __aicore__ inline GM_ADDR Cq(uint32_t g) const {
-    return base_ + 2ull * (t_->mm1SlotBytes + t_->xSlotBytes) + uint64_t(g % 2) * t_->cqSlotBytes;
+    return base_ + uint64_t(mm1Slots_) * t_->mm1SlotBytes + 2ull * t_->xSlotBytes +
+           uint64_t(g % 2) * t_->cqSlotBytes;
   }
   __aicore__ inline GM_ADDR CqScale(uint32_t g) const {
     return Cq(g) + AlignUp(t_->groupTokens * t_->qLora * (t_->mode == kMlapBf16 ? 2u : 1u), 32);
@@ -63,6 +67,7 @@ class MlapWorkspace {
   GM_ADDR split_ = nullptr;
   GM_ADDR core_ = nullptr;
   const MlaPrologTiling* t_ = nullptr;
+  uint32_t mm1Slots_ = 2;
 };
 
 // Rows [begin, end) of a group's `rows` that vector core `vec` of `vecCores` handles.
@@ -105,8 +110,9 @@ __aicore__ inline void MlapHeads(const MlaPrologTiling& t, uint32_t core, uint32
 // all of their columns over a share of K (x's columns) instead of its own unit over all of K: a
 // unit costs all of x (786 KB at GLM-5 prefill for 32 columns), a quarter of K a quarter of it. The
 // int32 partial sums add exactly into the MM1 ring (GM atomic add), whose columns the vector cores
-// zero after their norm of group g - 2 read them (mlap_vector.h ZeroKSplit), before the slot is
-// released; groups 0 and 1 keep the units (nothing zeroed their slots), the sums are the same.
+// zero after their norm of group g - mm1Slots read them (mlap_vector.h ZeroKSplit), before the slot
+// is released, and those of slot 2 (3 slots) at the start; groups 0 and 1 keep the units (nothing
+// zeroed their slots), the sums are the same.
 // Only within W_dq's columns (the cache rows read W_dkv_kr's after the norm).
 struct MlapMm1Split {
   uint32_t units = 0, cores = 0, more = 0;  // `more`: cores with one head more

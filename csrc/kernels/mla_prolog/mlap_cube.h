@@ -103,7 +103,7 @@ class MlapCube {
   __aicore__ inline void Mm1(uint32_t g) {
     using namespace AscendC;
     if (t_->hasGammaX) CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagXReady);  // every row of x(g) is in the ring
-    if (g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);          // every vector core read slot g % 2
+    if (g >= MlapMm1Slots(*t_)) CrossCoreWaitFlag<2, PIPE_FIX>(kMlapFlagMm1Free);  // every vector core read its slot
     if (mm1_.kCols > 0 && g >= 2) Mm1KSplit(g);
     else Mm1Range(g, mm1_.b0, mm1_.e0);
     CrossCoreSetFlag<2, PIPE_FIX>(kMlapFlagMm1Done);  // decode: the W_dq columns, c^Q may be normalized

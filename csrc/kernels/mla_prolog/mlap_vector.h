@@ -96,8 +96,11 @@ class MlapVector {
     using namespace AscendC;
     const uint32_t groups = t_->groups;
     const bool prep = t_->hasGammaX;
+    const uint32_t slots = MlapMm1Slots(*t_);
     LoadConstants();
     ZeroSums();  // by rows: before the first barrier, every cube adds into them after it
+    // K split: MM1(2) adds into slot 2 (with 3 slots), which no norm read before: zero it now.
+    for (uint32_t g = 2; kCols_ > 0 && g < slots && g < groups; ++g) ZeroKSplit(g);
     if (prep) {  // x of the first two groups
       XPrep(0);
       if (groups > 1) XPrep(1);
@@ -114,9 +117,10 @@ class MlapVector {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kMlapFlagMm1Done);
       SyncAll<true>();  // every AI core's MM1 columns of group s are in the ring; step s - 1 is done
       if (prep && s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagXReady);  // x(s+1), made in step s-1
-      if (s >= 1 && s + 1 < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);  // the slot of group s - 1
+      // The MM1 slot of group s - 1, for MM1(s - 1 + mm1Slots).
+      if (s >= 1 && s - 1 + slots < groups) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagMm1Free);
       NormCq(s);
-      if (kCols_ > 0 && s + 2 < groups) ZeroKSplit(s);  // MM1(s + 2) adds into slot s % 2
+      if (kCols_ > 0 && s + slots < groups) ZeroKSplit(s);  // MM1(s + mm1Slots) adds into its slot
       SyncAll<true>();  // every row of c^Q(s) is in the ring
       CrossCoreSetFlag<2, PIPE_MTE3>(kMlapFlagCqReady);
       if (MlapCqFirst(*t_)) {  // decode: the cubes stream their W_dkv_kr columns meanwhile, the last
@@ -391,9 +395,10 @@ class MlapVector {
     }
   }
 
-  // K split (MlapMm1Split): after NormCq(g) read our rows of slot g % 2, their shared columns := 0;
-  // the cubes of the cores with a head more add MM1(g + 2)'s partial sums into them once every vector
-  // core passed the next barrier (Mm1Free).
+  // K split (MlapMm1Split): after NormCq(g) read our rows of group g's MM1 slot, their shared columns
+  // := 0; the cubes of the cores with a head more add MM1(g + mm1Slots)'s partial sums into them once
+  // every vector core passed the barrier after the heads of g (Mm1Free). With 3 slots, slot 2 is
+  // zeroed at the start for MM1(2).
   __aicore__ inline void ZeroKSplit(uint32_t g) {
     using namespace AscendC;
     uint32_t r0, r1;
