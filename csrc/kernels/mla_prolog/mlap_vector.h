@@ -156,6 +156,7 @@ class MlapVector {
   // Rows of q_nope dequantized per copy in / out (modes 1, 2): 16 x D of int32 (<= 16 KiB) fits the
   // staging buffer the fused norm of the widest hidden row needs anyway.
   static constexpr uint32_t kNopeBlockRows = 16;
+  static constexpr uint32_t kCqBlockRows = 4;  // from this many cq scales on, DequantRows by blocks (Brcb)
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -202,6 +203,7 @@ class MlapVector {
       smoothUb_ = Take<float>(t.qLora);
       scaleWUqUb_ = Take<float>(AlignUp(qCols_, 32));  // a head's scales, or a core's split columns (32-column units)
       cqScale_ = Take<float>(kMlapPrefillGroupTokens / 2);  // our half of a group's rows
+      cqBlocks_ = Take<float>(kMlapPrefillGroupTokens / 2 * 8);  // each of them in a 32-byte block (Brcb)
     }
     if (kMode == kMlapW8A8) {
       scaleWDqUb_ = Take<float>(t.qLora);
@@ -602,9 +604,20 @@ class MlapVector {
     using namespace AscendC;
     GlobalTensor<float> src;
     src.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws_.CqScale(g)));
-    MlapSync<HardEvent::S_MTE2>();
+    // A few rows (decode) are scaled one Muls each (DequantRows): no Brcb, the scalar reads them.
+    cqPerRow_ = n < kCqBlockRows;
+    if (cqPerRow_) {
+      MlapSync<HardEvent::S_MTE2>();
+      CopyIn(cqScale_, src[r0], n);
+      MlapSync<HardEvent::MTE2_S>();
+      return;
+    }
+    MlapSync<HardEvent::V_MTE2>();  // the last Brcb read the previous scales
     CopyIn(cqScale_, src[r0], n);
-    MlapSync<HardEvent::MTE2_S>();
+    MlapSync<HardEvent::MTE2_V>();
+    PipeBarrier<PIPE_V>();  // the last DequantRows read the previous blocks
+    Brcb(cqBlocks_, cqScale_, uint8_t(CeilDiv(n, 8u)), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
   }
 
   // Modes 1, 2: this head's per-channel scales of W_uq_qr ([D nope | Dr rope]).
@@ -616,13 +629,29 @@ class MlapVector {
   }
 
   // rows x cols values of v (packed rows; our rows first .. first + rows - 1):
-  // acc * cq_scale[t] * w_scale[col].
+  // acc * cq_scale[t] * w_scale[col]. Per 64 columns one Mul over all rows (a repeat a row, cols / 8
+  // blocks apart) by the rows' cq scale blocks (cqBlocks_, read with block stride 0) and one by the
+  // scale row (repeat stride 0), not two per row; the same products in the same order. With fewer
+  // than kCqBlockRows scales loaded (cqPerRow_), a Muls and a Mul per row.
   __aicore__ inline void DequantRows(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& wScale,
                                      uint32_t first, uint32_t rows, uint32_t cols) {
     using namespace AscendC;
-    for (uint32_t i = 0; i < rows; ++i) Muls(v[i * cols], v[i * cols], cqScale_.GetValue(first + i), cols);
+    if (cqPerRow_) {
+      for (uint32_t i = 0; i < rows; ++i) Muls(v[i * cols], v[i * cols], cqScale_.GetValue(first + i), cols);
+      PipeBarrier<PIPE_V>();
+      for (uint32_t i = 0; i < rows; ++i) Mul(v[i * cols], v[i * cols], wScale, cols);
+      PipeBarrier<PIPE_V>();
+      return;
+    }
+    constexpr uint32_t kLanes = 64;
+    const uint8_t pitch = uint8_t(cols * sizeof(float) / 32);  // cols: a multiple of 8 (<= kMlapMaxNope + Dr)
+    for (uint32_t c = 0; c < cols; c += kLanes)
+      Mul(v[c], v[c], cqBlocks_[first * 8], uint64_t(cols - c < kLanes ? cols - c : kLanes), uint8_t(rows),
+          BinaryRepeatParams(1, 1, 0, pitch, pitch, 1));
     PipeBarrier<PIPE_V>();
-    for (uint32_t i = 0; i < rows; ++i) Mul(v[i * cols], v[i * cols], wScale, cols);
+    for (uint32_t c = 0; c < cols; c += kLanes)
+      Mul(v[c], v[c], wScale[c], uint64_t(cols - c < kLanes ? cols - c : kLanes), uint8_t(rows),
+          BinaryRepeatParams(1, 1, 1, pitch, pitch, 0));
     PipeBarrier<PIPE_V>();
   }
 
@@ -663,6 +692,7 @@ class MlapVector {
   uint32_t core_ = 0, sub_ = 0, c1_ = 0, qCols_ = 0, headBegin_ = 0, headEnd_ = 0, headSteps_ = 0, used_ = 0;
   uint32_t wholeHeads_ = 0, q2Begin_ = 0, q2End_ = 0;  // split heads: our cube's MM2 columns
   uint32_t kCols_ = 0;  // K split: the MM1 columns the cores with a head more share (MlapMm1Split)
+  bool cqPerRow_ = true;  // the loaded cq scales are few: DequantRows scales row by row (LoadCqScales)
   bool kvStarted_ = false;  // decode: KvStart took our first cache row's slot (kvFirstSlot_) and tables
   int64_t kvFirstSlot_ = -1;
   MlapWorkspace ws_;
@@ -671,7 +701,7 @@ class MlapVector {
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<T> gammaCq_, gammaCkv_, gammaX_;
   AscendC::LocalTensor<float> cosRows_, sinRows_, cosKv_, sinKv_, smoothUb_, scaleWUqUb_, scaleWDqUb_, scaleWDkvUb_;
-  AscendC::LocalTensor<float> cqScale_, xScale_[2];
+  AscendC::LocalTensor<float> cqScale_, cqBlocks_, xScale_[2];
   AscendC::LocalTensor<uint32_t> deint_;
   AscendC::GlobalTensor<T> tokenX_, gammaXGm_, gammaCqGm_, gammaCkvGm_, sin_, cos_, kvCache_, krCache_, queryRope_;
   AscendC::GlobalTensor<int64_t> cacheIndex_;
