@@ -402,6 +402,22 @@ def test_mm1_ring_of_three_slots(mode):
         check(args, kw, query_norm_flag=True)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_prefill_three_chunk_slots(mode):
+    # Prefill groups of 128 rows stream through 3 A and 3 B chunk slots of L1 (24 and 32 KiB; decode
+    # keeps 2 of 32 and 64): MM1 chunks of 192 int8 k (A: 128 x 192) or 96 bf16 k, He 640 = 3 x 192
+    # + a 64-k tail (int8), MM2 chunks of 256 int8 / 128 bf16 k of W_uq_qr (Hcq 576: 2 chunks + a
+    # 64-k tail), MM3's D 80 in one chunk; 300 tokens = 128 + 128 + 44 on 2 cores, so the rings
+    # wrap within and across tiles, and the c^Q fill comes chunk by chunk beside the first MM2 tile.
+    dims = (640, 576, 3, 80)
+    args, kw = make_case(dims, (300,), skip=7, seed=150 + mode, mode=mode)
+    with ai_cores(2):
+        plan = cpu_module().mla_prolog_plan(tokens=300, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
+                                            mode=mode, ai_cores=2)  # fmt: skip
+        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 3, 0)
+        check(args, kw, query_norm_flag=True)
+
+
 @pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])
 def test_group_size_at_the_l1_limit(mode, tokens, group):
     # Hcq 2048, D 192 (GLM-5's): c^Q of 128 rows fits L1 in int8 (with the chunk slots and q_nope:

@@ -51,14 +51,17 @@ class MlapCube {
     wholeCols_ = (t.heads - t.splitHeads) * qCols_;
     MlapSplitColumns(t, t.splitHeads * qCols_, MlapSplitQUnit(t), core_, false, q2Begin_, q2End_);
     MlapSplitColumns(t, t.splitHeads * kMlapKvLoraDim, 16, core_, true, q3Begin_, q3End_);
-    pipe_.InitBuffer(aL1_, 2 * MlapGemm::kASlot);
-    pipe_.InitBuffer(bL1_, 2 * MlapGemm::kBSlot);
+    // Prefill groups of 128 rows: 3 A and 3 B chunk slots (MlapGemm::Init), in the same 192 KiB.
+    const bool deep = t.groupTokens == kMlapPrefillGroupTokens;
+    const uint32_t aBytes = deep ? 3 * MlapGemm::kDeepASlot : 2 * MlapGemm::kASlot;
+    pipe_.InitBuffer(aL1_, aBytes);
+    pipe_.InitBuffer(bL1_, MlapGemm::kL1Bytes - aBytes);
     pipe_.InitBuffer(cqL1_, t.groupTokens * t.qLora * sizeof(Cq));
     pipe_.InitBuffer(qnL1_, t.groupTokens * t.nope * sizeof(T));
     pipe_.InitBuffer(l0a_, 2 * MlapGemm::kL0Slot);
     pipe_.InitBuffer(l0b_, 2 * MlapGemm::kL0Slot);
     pipe_.InitBuffer(l0c_, 2 * kAccSlot);
-    gemm_.Init(aL1_.Get<uint8_t>(), bL1_.Get<uint8_t>(), l0a_.Get<uint8_t>(), l0b_.Get<uint8_t>());
+    gemm_.Init(aL1_.Get<uint8_t>(), bL1_.Get<uint8_t>(), l0a_.Get<uint8_t>(), l0b_.Get<uint8_t>(), deep);
     acc_.Init(2, 0);
   }
 
@@ -80,7 +83,7 @@ class MlapCube {
   static constexpr uint32_t kMm1Unit = 32 / sizeof(X);  // MM1 columns per unit: a fractal's width
   static constexpr uint32_t kAccSlot = kMlapGroupTokens * kMlapMaxColTile * 4;  // bytes: one L0C tile (2: all of L0C)
 
-  static constexpr int32_t kEvCq = 4, kEvQn = 5;                           // MTE2 <-> MTE1 event ids (0..3: gemm)
+  static constexpr int32_t kEvCq = 6, kEvQn = 7;                           // MTE2 <-> MTE1 event ids (0..5: gemm)
 
   template <typename TC>
   __aicore__ inline AscendC::LocalTensor<TC> AccTile(uint32_t slot) {

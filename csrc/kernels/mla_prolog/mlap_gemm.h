@@ -53,8 +53,16 @@ __aicore__ inline MlapOperandB<TI> MlapB(const AscendC::GlobalTensor<TI>& gm, ui
 // One engine for every operand type: the L1 / L0 slots and their events are shared by MM1, MM2, MM3.
 class MlapGemm {
  public:
-  static constexpr uint32_t kASlot = 32 * 1024;   // bytes: one A chunk in L1
-  static constexpr uint32_t kBSlot = 64 * 1024;   // bytes: one B chunk in L1
+  static constexpr uint32_t kASlot = 32 * 1024;   // bytes: one A chunk in L1 (2 slots; `deep`: 3 of kDeepASlot)
+  static constexpr uint32_t kBSlot = 64 * 1024;   // bytes: one B chunk in L1 (2 slots; `deep`: 3 of kDeepBSlot)
+  // Prefill groups of 128 rows (Init's `deep`): 3 slots each of A and B chunks (72 + 96 KiB of the
+  // same 192 KiB). With 2 slots of 64 KiB, chunk i + 2's copy starts only when chunk i's loads to L0
+  // are done and lands (its bytes, then the GM latency) after the cube wants it: an MM2 chunk of 512
+  // k takes 1,024 cycles of Mmad, its copy ~850 + 400 of latency. With 3 of 32 KiB the copy runs two
+  // chunks (~1,000 cycles of Mmad) ahead of its use.
+  static constexpr uint32_t kDeepASlot = 24 * 1024;  // 128 rows x 192 int8 k: an MM1 chunk of one L0 step
+  static constexpr uint32_t kDeepBSlot = 32 * 1024;  // 256 int8 k x 128 columns: an MM2 chunk of one L0 step
+  static constexpr uint32_t kL1Bytes = 2 * kASlot + 2 * kBSlot;  // the A region, then the B region
   static constexpr uint32_t kL0Slot = 32 * 1024;  // bytes: half of L0A / L0B
   static constexpr uint32_t kFractal = 512;       // bytes
   template <typename TI> static constexpr uint32_t C0() { return 32 / sizeof(TI); }  // 16 bf16, 32 int8
@@ -65,13 +73,13 @@ class MlapGemm {
   // Columns of a B tile as the cube multiplies them (int8 B fractals hold 32 k: whole 32-column blocks).
   template <typename TI> __aicore__ static inline uint32_t NPad(uint32_t n) { return AlignUp(n, sizeof(TI) == 1 ? 32 : 16); }
   // k of an L1 chunk for an n-column tile: as many as fill the B slot. An A streamed from GM caps it
-  // at the A slot's k (64 rows; fewer k for the mPad rows of a prefill group of 128). With an
+  // at the A slot's k (fewer k for the mPad rows of a prefill group of 128) and at KL1. With an
   // L1-resident A, a tile narrower than kMlapColTile takes more k per chunk, so that PrefetchB's two
   // chunks hold more of its B (decode's split heads: all of it).
-  template <typename TI> __aicore__ static inline uint32_t ChunkK(uint32_t n, bool streamedA, uint32_t mPad) {
-    const uint32_t k = kBSlot / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+  template <typename TI> __aicore__ inline uint32_t ChunkK(uint32_t n, bool streamedA, uint32_t mPad) const {
+    const uint32_t k = bSlotBytes_ / (NPad<TI>(n) * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
     if (!streamedA) return k;
-    const uint32_t kA = kASlot / (mPad * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
+    const uint32_t kA = aSlotBytes_ / (mPad * uint32_t(sizeof(TI))) / KAlign<TI>() * KAlign<TI>();
     const uint32_t cap = kA < KL1<TI>() ? kA : KL1<TI>();
     return cap < k ? cap : k;
   }
@@ -82,15 +90,21 @@ class MlapGemm {
     return k < KL0<TI>() ? k : KL0<TI>();
   }
 
-  // aL1 / bL1: 2 slots each; l0a / l0b: 2 slots each (kL0Slot bytes).
+  // aL1 / bL1: 2 x kASlot / 2 x kBSlot bytes (with `deep`, 3 x kDeepASlot / 3 x kDeepBSlot of them);
+  // l0a / l0b: 2 slots each (kL0Slot bytes).
   __aicore__ inline void Init(const AscendC::LocalTensor<uint8_t>& aL1, const AscendC::LocalTensor<uint8_t>& bL1,
-                              const AscendC::LocalTensor<uint8_t>& l0a, const AscendC::LocalTensor<uint8_t>& l0b) {
+                              const AscendC::LocalTensor<uint8_t>& l0a, const AscendC::LocalTensor<uint8_t>& l0b,
+                              bool deep = false) {
+    static_assert(3 * kDeepASlot <= 2 * kASlot + 2 * kBSlot - 3 * kDeepBSlot, "the deep slots fit the regions");
     aL1_ = aL1;
     bL1_ = bL1;
     l0a_ = l0a;
     l0b_ = l0b;
-    aSlots_.Init(2, kEvA);
-    bSlots_.Init(2, kEvB);
+    const uint32_t slots = deep ? 3 : 2;
+    aSlotBytes_ = deep ? kDeepASlot : kASlot;
+    bSlotBytes_ = deep ? kDeepBSlot : kBSlot;
+    aSlots_.Init(slots, kEvA);
+    bSlots_.Init(slots, kEvB);
     l0aSlots_.Init(2, 0);
     l0bSlots_.Init(2, 2);
   }
@@ -205,7 +219,7 @@ class MlapGemm {
   }
 
  private:
-  static constexpr int32_t kEvA = 0, kEvB = 2;  // MTE2 <-> MTE1 event ids of the A and B L1 slots
+  static constexpr int32_t kEvA = 0, kEvB = 3;  // MTE2 <-> MTE1 event ids of the A and B L1 slots (up to 3 each)
   struct Chunk {
     uint32_t k0 = 0, k = 0, aSlot = 0, bSlot = 0;  // first k and k count of the chunk
   };
@@ -225,9 +239,9 @@ class MlapGemm {
   }
 
   template <typename TI>
-  __aicore__ inline AscendC::LocalTensor<TI> ASlot(uint32_t s) { return aL1_[s * kASlot].ReinterpretCast<TI>(); }
+  __aicore__ inline AscendC::LocalTensor<TI> ASlot(uint32_t s) { return aL1_[s * aSlotBytes_].ReinterpretCast<TI>(); }
   template <typename TI>
-  __aicore__ inline AscendC::LocalTensor<TI> BSlot(uint32_t s) { return bL1_[s * kBSlot].ReinterpretCast<TI>(); }
+  __aicore__ inline AscendC::LocalTensor<TI> BSlot(uint32_t s) { return bL1_[s * bSlotBytes_].ReinterpretCast<TI>(); }
 
   // Chunk i of B (and of A when streamed): GM -> L1, ND to Nz.
   template <typename TI>
@@ -349,8 +363,9 @@ class MlapGemm {
 
   AscendC::LocalTensor<uint8_t> aL1_, bL1_, l0a_, l0b_;
   uint32_t mPad_ = 16, prefetched_ = 0, kChunk_ = 0;
+  uint32_t aSlotBytes_ = kASlot, bSlotBytes_ = kBSlot;
   Chunk pre_[2];
-  EventSlots<AscendC::HardEvent::MTE1_MTE2, 2> aSlots_, bSlots_;
+  EventSlots<AscendC::HardEvent::MTE1_MTE2, 3> aSlots_, bSlots_;
   EventSlots<AscendC::HardEvent::M_MTE1, 2> l0aSlots_, l0bSlots_;
 };
 
