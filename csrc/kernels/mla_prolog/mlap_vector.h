@@ -172,6 +172,8 @@ class MlapVector {
     if (t.hasGammaX && t.hidden > lrow) lrow = t.hidden;
     if (t.qLora > lrow) lrow = t.qLora;
     uint32_t inBytes = ropeElems * uint32_t(sizeof(QOut));
+    const uint32_t csBytes = kMlapPrefillGroupTokens / 2 * kMlapRopeDim * uint32_t(sizeof(T));  // Heads' cos / sin rows
+    if (csBytes > inBytes) inBytes = csBytes;
     if (t.hasGammaX && t.hidden * 2 > inBytes) inBytes = t.hidden * 2;
     if (c1_ * uint32_t(sizeof(Mm1Out)) > inBytes) inBytes = c1_ * uint32_t(sizeof(Mm1Out));
     if (kNopeBlockRows * t.nope * 4 > inBytes) inBytes = kNopeBlockRows * t.nope * 4;
@@ -194,8 +196,8 @@ class MlapVector {
     gammaCq_ = Take<T>(t.qLora);
     gammaCkv_ = Take<T>(kMlapKvLoraDim);
     if (t.hasGammaX) gammaX_ = Take<T>(t.hidden);
-    cosRows_ = Take<float>(ropeElems);
-    sinRows_ = Take<float>(ropeElems);
+    cosRows_ = Take<float>(kMlapPrefillGroupTokens / 2 * kMlapRopeDim);  // a vector core's half of a group
+    sinRows_ = Take<float>(kMlapPrefillGroupTokens / 2 * kMlapRopeDim);
     deint_ = Take<uint32_t>(ropeElems);
     cosKv_ = Take<float>(kMlapRopeDim);
     sinKv_ = Take<float>(kMlapRopeDim);
@@ -446,11 +448,10 @@ class MlapVector {
     OwnRows(g, r0, r1);
     const uint32_t n = r1 - r0;
     const uint64_t t0 = uint64_t(g) * t_->groupTokens;
-    // Our rows are roped in blocks of up to kMlapMaxRopeRows: one block (decode) keeps its cos / sin
-    // for all heads; the two blocks of a prefill group of 128 reload theirs per head.
-    const bool oneBlock = n <= kMlapMaxRopeRows;
+    // Our rows (at most half a group: 64) are roped in blocks of up to kMlapMaxRopeRows; their cos /
+    // sin rows (cosRows_ / sinRows_ hold 64) are loaded once for all heads.
     if (headBegin_ < headEnd_ && n > 0) {
-      if (oneBlock) LoadRopeRows(t0 + r0, n);
+      LoadRopeRows(t0 + r0, n);
       if constexpr (kQuantCq) LoadCqScales(g, r0, n);
     }
     for (uint32_t h = headBegin_; h < headEnd_; ++h, ++headSteps_) {
@@ -462,7 +463,6 @@ class MlapVector {
       if constexpr (kQuantCq) Nope(q, r0, n, k);  // first: the cube's MM3 waits for it
       for (uint32_t i = 0; i < n; i += kMlapMaxRopeRows) {
         const uint32_t m = n - i < kMlapMaxRopeRows ? n - i : kMlapMaxRopeRows;
-        if (!oneBlock) LoadRopeRows(t0 + r0 + i, m);
         CopyPe(q[uint64_t(r0 + i) * qCols_ + t.nope], qCols_, m);
         if (i + m == n) CrossCoreSetFlag<2, PIPE_MTE2>(kMlapFlagQFree);  // all of q that we read is in UB
         RopeOut(m, t0 + r0 + i, h, i);
@@ -585,7 +585,8 @@ class MlapVector {
   }
 
   // The n staged q_pe rows of head h (modes 1, 2: dequantized with the head's rope scales and the cq
-  // scales from cqScale_[cq0]) roped with cosRows_ / sinRows_ -> query_rope of tokens token0...
+  // scales from cqScale_[cq0]) roped with cosRows_ / sinRows_ from row cq0 -> query_rope of tokens
+  // token0...
   __aicore__ inline void RopeOut(uint32_t n, uint64_t token0, uint32_t h, uint32_t cq0) {
     using namespace AscendC;
     const LocalTensor<float> v = rows_.Scratch().row;
@@ -594,7 +595,7 @@ class MlapVector {
     Cast(v, raw, SameType<QOut, int32_t>::value ? RoundMode::CAST_RINT : RoundMode::CAST_NONE, n * kMlapRopeDim);
     PipeBarrier<PIPE_V>();
     if constexpr (kQuantCq) DequantRows(v, scaleWUqUb_[t_->nope], cq0, n, kMlapRopeDim);
-    rows_.Rope(v, cosRows_, sinRows_, deint_, n);
+    rows_.Rope(v, cosRows_[cq0 * kMlapRopeDim], sinRows_[cq0 * kMlapRopeDim], deint_, n);
     const LocalTensor<T> o = rows_.template Convert<T>(v, n * kMlapRopeDim);
     rows_.Store(queryRope_[(token0 * t_->heads + h) * kMlapRopeDim], o, kMlapRopeDim, n, t_->heads * kMlapRopeDim);
   }
