@@ -47,6 +47,21 @@ def _quantize_columns(w: torch.Tensor):
     return torch.round(w / scale).clamp(-127, 127).to(torch.int8), scale
 
 
+def plan_of(dims, tokens, mode, cores):
+    """The host plan of a launch of `tokens` at dims (hidden, q_lora, heads, nope) on `cores` AI cores."""
+    return cpu_module().mla_prolog_plan(tokens=tokens, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
+                                        mode=mode, ai_cores=cores)  # fmt: skip
+
+
+def check_planned(dims, tokens, mode, cores, **case):
+    """Checks one launch of `tokens` at dims on `cores` AI cores against the reference (make_case's
+    keywords in `case`); returns the host plan it ran with."""
+    args, kw = make_case(dims, (tokens,), mode=mode, **case)
+    with ai_cores(cores):
+        check(args, kw, query_norm_flag=True)
+    return plan_of(dims, tokens, mode, cores)
+
+
 def make_case(dims, lead, *, dtype=torch.bfloat16, cache_mode="PA_BSND", block_size=16, seed=0, skip=0,
               fused_norm=False, mode=0, smooth=True):  # fmt: skip
     """Random weights, inputs and NaN-filled caches. lead: token shape ([T] or [B, S]). PA_BSND slots
@@ -263,12 +278,8 @@ def test_prefill_groups_of_128_on_two_cores(mode):
     # Two cores: MM1's 352 columns per core as a 256-column tile over all of L0C and a 96-column one,
     # x streamed in chunks of half the decode k; whole heads only (2 and 1, several groups); each
     # vector core's 64 rows roped in two blocks of 32 per head, the tail's 36 as 32 + 4.
-    args, kw = make_case(SMALL, (200,), skip=9, seed=60 + mode, mode=mode)
-    with ai_cores(2):
-        plan = cpu_module().mla_prolog_plan(tokens=200, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
-                                            nope=SMALL[3], mode=mode, ai_cores=2)  # fmt: skip
-        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 2, 0)
-        check(args, kw, query_norm_flag=True)
+    plan = check_planned(SMALL, 200, mode, 2, skip=9, seed=60 + mode)
+    assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 2, 0)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -278,12 +289,8 @@ def test_mm1_two_groups_ahead(cores, fused, mode):
     # inside the heads of group g, before the last head's MM3 (MM1(2) in group 0's, MM1(3), the tail,
     # in group 1's; each waits for its ring slot to be read). One core: all 3 heads and MM1 on one
     # cube. Three cores with the fused input norm: MM1(g + 2) also waits for x(g + 2) there.
-    args, kw = make_case(SMALL, (404,), skip=17, seed=cores + mode, mode=mode, fused_norm=fused)
-    with ai_cores(cores):
-        plan = cpu_module().mla_prolog_plan(tokens=404, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
-                                            nope=SMALL[3], mode=mode, ai_cores=cores)  # fmt: skip
-        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
-        check(args, kw, query_norm_flag=True)
+    plan = check_planned(SMALL, 404, mode, cores, skip=17, seed=cores + mode, fused_norm=fused)
+    assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -294,12 +301,8 @@ def test_last_group_norm_before_the_heads_before_it(tokens, cores, fused, mode):
     # groups 128 + 128 + 44, the norm of group 2 before the heads of group 1 (MM1(2) already ran
     # inside group 0's heads); 200 tokens on one core with the fused input norm: 128 + 72, the norm
     # of group 1 before the heads of group 0, the only group whose heads hide it.
-    args, kw = make_case(SMALL, (tokens,), skip=13, seed=80 + 3 * mode + cores, mode=mode, fused_norm=fused)
-    with ai_cores(cores):
-        plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
-                                            nope=SMALL[3], mode=mode, ai_cores=cores)  # fmt: skip
-        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, -(-tokens // 128), 0)
-        check(args, kw, query_norm_flag=True)
+    plan = check_planned(SMALL, tokens, mode, cores, skip=13, seed=80 + 3 * mode + cores, fused_norm=fused)
+    assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, -(-tokens // 128), 0)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -309,12 +312,8 @@ def test_cq_copied_chunk_by_chunk_beside_the_first_mm2(mode):
     # 3 chunks of 512 int8 (modes 1, 2: the third after the two PrefetchB loaded while waiting for
     # c^Q) or 6 of 256 bf16 (mode 0); 200 tokens on 2 cores = 128 + 72 rows, 2 heads and 1.
     dims = (256, 1536, 3, 32)
-    args, kw = make_case(dims, (200,), skip=7, seed=90 + mode, mode=mode)
-    with ai_cores(2):
-        plan = cpu_module().mla_prolog_plan(tokens=200, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
-                                            mode=mode, ai_cores=2)  # fmt: skip
-        assert (plan["groups"], plan["split_heads"]) == (-(-200 // plan["group_tokens"]), 0)
-        check(args, kw, query_norm_flag=True)
+    plan = check_planned(dims, 200, mode, 2, skip=7, seed=90 + mode)
+    assert (plan["groups"], plan["split_heads"]) == (-(-200 // plan["group_tokens"]), 0)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -325,12 +324,8 @@ def test_last_group_cq_copied_during_the_last_mm3_before_it(tokens, mode):
     # it there (no CqReady wait, no chunked fill). 200 tokens: 128 + 72, the copy inside group 0;
     # 300: 128 + 128 + 44 (rows padded to 48), inside group 1. 3 heads on 4 cores: core 3 has no
     # head and loads no c^Q. Mode 0 keeps the chunked fill (no q_nope wait to hide the copy in).
-    args, kw = make_case(SMALL, (tokens,), skip=5, seed=110 + 3 * mode + tokens // 100, mode=mode)
-    with ai_cores(4):
-        plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=SMALL[0], q_lora=SMALL[1], heads=SMALL[2],
-                                            nope=SMALL[3], mode=mode, ai_cores=4)  # fmt: skip
-        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, -(-tokens // 128), 0)
-        check(args, kw, query_norm_flag=True)
+    plan = check_planned(SMALL, tokens, mode, 4, skip=5, seed=110 + 3 * mode + tokens // 100)
+    assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, -(-tokens // 128), 0)
 
 
 def test_mm1_share_of_cores_with_a_head_more_rounds_down():
@@ -365,13 +360,9 @@ def test_mm1_units_of_cores_with_a_head_more_split_by_k(dims, fused):
     # columns, 3 tiles of 256 over all of L0C and one of 96), K 3 + 3 + 2 units, with the fused input
     # norm (x from its ring); in the last group core 0's extra head goes to core 3. Groups 0 and 1
     # keep the units (their slots were never zeroed).
-    args, kw = make_case(dims, (404,), skip=19, seed=130 + dims[2], mode=2, fused_norm=fused)
-    with ai_cores(4):
-        plan = cpu_module().mla_prolog_plan(tokens=404, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
-                                            mode=2, ai_cores=4)  # fmt: skip
-        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
-        check(args, kw, query_norm_flag=True)
-        per_core = cpu_module().last_launch()["per_core"]
+    plan = check_planned(dims, 404, 2, 4, skip=19, seed=130 + dims[2], fused_norm=fused)
+    assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 4, 0)
+    per_core = cpu_module().last_launch()["per_core"]
     if dims[2] != 7:
         return
     head = 1024 * 96 + 32 * 512  # MM2 and MM3 MACs of one head per row
@@ -392,8 +383,7 @@ def test_mm1_ring_of_three_slots(mode):
     # group 2 on; the vector cores zero slot 2's shared columns at the start, the others after the
     # norm of group g - 3 read them. The workspace holds the third slot (3 groups against 2).
     dims = (256, 128, 10, 32)
-    two, three = (cpu_module().mla_prolog_plan(tokens=t, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
-                                               mode=mode, ai_cores=4) for t in (256, 300))  # fmt: skip
+    two, three = (plan_of(dims, t, mode, 4) for t in (256, 300))
     assert (two["groups"], three["groups"]) == (2, 3)
     slot = -(-128 * (dims[1] + KV_LORA + ROPE) * (4 if mode == 2 else 2) // 512) * 512
     assert three["workspace_bytes"] - two["workspace_bytes"] == slot
@@ -410,12 +400,8 @@ def test_prefill_three_chunk_slots(mode):
     # 64-k tail), MM3's D 80 in one chunk; 300 tokens = 128 + 128 + 44 on 2 cores, so the rings
     # wrap within and across tiles, and the c^Q fill comes chunk by chunk beside the first MM2 tile.
     dims = (640, 576, 3, 80)
-    args, kw = make_case(dims, (300,), skip=7, seed=150 + mode, mode=mode)
-    with ai_cores(2):
-        plan = cpu_module().mla_prolog_plan(tokens=300, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
-                                            mode=mode, ai_cores=2)  # fmt: skip
-        assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 3, 0)
-        check(args, kw, query_norm_flag=True)
+    plan = check_planned(dims, 300, mode, 2, skip=7, seed=150 + mode)
+    assert (plan["group_tokens"], plan["groups"], plan["split_heads"]) == (128, 3, 0)
 
 
 @pytest.mark.parametrize("mode,tokens,group", [(0, 130, 64), (2, 130, 128), (1, 64, 64)])
@@ -424,8 +410,7 @@ def test_group_size_at_the_l1_limit(mode, tokens, group):
     # 496 KiB of 512), not in bf16 (512 KiB alone): mode 0 walks 3 groups of 64 (a 2-row tail),
     # mode 2 one group of 128 rows with 130 - 128 in a second; decode (64 tokens) stays at 64.
     dims = (128, 2048, 1, 192)
-    plan = cpu_module().mla_prolog_plan(tokens=tokens, hidden=dims[0], q_lora=dims[1], heads=dims[2], nope=dims[3],
-                                        mode=mode, ai_cores=4)  # fmt: skip
+    plan = plan_of(dims, tokens, mode, 4)
     assert plan["group_tokens"] == group and plan["groups"] == -(-tokens // group)
     args, kw = make_case(dims, (tokens,), skip=5, seed=70 + mode, mode=mode)
     with ai_cores(4):
