@@ -739,6 +739,40 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
 
+@pytest.mark.parametrize("heads", [64, 32, 16])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_whole_rows_sum_transposed_with_rebases(heads, dtype):
+    # In decode B = 64's launch form (a split launch of more than 3 items a core) at N1 a multiple
+    # of 16 up to 64, a whole row's P . V is V^T P^T: its sum leaves L0C as O^T ([512, N1] rows,
+    # SfaOutT), the kept columns' snapshots too; the vector cores read their heads as a column
+    # range, rebase it by column, fold the kept columns' correction by column and transpose it in
+    # UB (Gather) before the output; pieces keep O for the merge. 90 rows of 300 ids (3 tiles: whole
+    # rows and pieces over 24 cores), each row's ids by ascending score (the reference max moves
+    # within items, as in test_scores_rising_past_the_reference_max), rows cut to 1 / 100 / 129 ids
+    # (a one-tile item, a tile of one row), one that selects nothing. 6 kept chunks at N1 = 32 / 64,
+    # 4 at 16.
+    g = torch.Generator().manual_seed(401 + heads)
+    rows, k, kv_len, block = 90, 300, 3072, 128
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:, 0, 0] = torch.rand(kv_len, generator=g) * 17 - 15
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    score = q[:, 0].float() @ key[:, 0].float().T + qr[:, 0].float() @ key_rope[:, 0].float().T
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)])
+    idx = torch.gather(idx, 1, torch.gather(score, 1, idx).argsort(dim=1)).to(torch.int32)[:, None]
+    for r, cut in ((3, 1), (17, 100), (40, 129), (61, 0)):
+        idx[r, 0, cut:] = -1
+    # Every row over the same paged cache (PA_BSND, 24 blocks of 128).
+    cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
+    table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
+    check(q, cache, idx, 1.0, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+          actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=[kv_len] * rows)  # fmt: skip
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
+
+
 @pytest.mark.parametrize("heads", [64, 32, 16, 2])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_softmax_max_subtracted_over_both_row_halves(heads, dtype):

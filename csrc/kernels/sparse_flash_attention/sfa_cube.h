@@ -85,6 +85,7 @@ class SfaCube {
     itemTiles_ = SfaItemTiles(t);
     keepChunks_ = keptCols_ / kSfaOutChunk;
     earlyMerge_ = SfaEarlyMerge(t);
+    outT_ = SfaOutT(t);
     // No room beside the kept chunks: the streamed chunks take S's place once S has left L0C.
     const uint32_t stream = outBufs - keepChunks_;
     sharedS_ = stream == 0;
@@ -490,10 +491,15 @@ class SfaCube {
     WaitFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     const bool readWords = keepChunks_ > 0 && !tile.first;  // a rebase happens only after an item's first tile
     if (readWords) SetFlag<HardEvent::MTE2_S>(kEvWords);
-    const uint32_t a = aSlots_.Acquire();
-    const LocalTensor<T> pa = L0A(a);
-    for (uint32_t mb = 0; mb < m1_; ++mb)
-      LoadData(pa[mb * n1 * kFractal], p, LoadData2DParams(mb, n1, m1_, 0, 0, false, 0));
+    // O^T (OutT): P^T -> L0B in one load (P's Nz fractals, row block by head block, are P^T's Zn
+    // order); else P -> L0A, one load a head block.
+    const bool ot = OutT(tile);
+    const uint32_t a = ot ? bSlots_.Acquire() : aSlots_.Acquire();
+    const LocalTensor<T> pa = ot ? L0B(a) : L0A(a);
+    if (ot) LoadData(pa, p, LoadData2DParams(0, uint8_t(n1 * m1_), 1, 0, 0, false, 0));
+    else
+      for (uint32_t mb = 0; mb < m1_; ++mb)
+        LoadData(pa[mb * n1 * kFractal], p, LoadData2DParams(mb, n1, m1_, 0, 0, false, 0));
     if (!pInTile_) {  // P's own L1 buffer is refilled next tile (in a kv tile: the next gather waits)
       SetFlag<HardEvent::MTE1_MTE2>(kEvProbs);
       WaitFlag<HardEvent::MTE1_MTE2>(kEvProbs);
@@ -507,20 +513,11 @@ class SfaCube {
     const uint64_t oSlot = OutSlot(tile);
     if (!tile.first) SetAtomicAdd<float>();
     for (uint32_t col = keptCols_; col < kSfaLatentDim; col += kSfaOutChunk) {
-      const uint32_t b = bSlots_.Acquire();
-      const LocalTensor<T> v = L0B(b);
-      LoadV(v, kv, col, n1);
-      SetFlag<HardEvent::MTE1_M>(0);
-      WaitFlag<HardEvent::MTE1_M>(0);
-      const uint32_t o = oAcc_.Acquire();
-      const LocalTensor<float> acc = L0C(1 + o);
-      Mmad(acc, pa, v, MmadParams(MmadM(t_->heads), kSfaOutChunk, n1 * 16, 0, false, true));
-      bSlots_.Release(b);
-      SetFlag<HardEvent::M_FIX>(0);
-      WaitFlag<HardEvent::M_FIX>(0);
+      const uint32_t b = ot ? aSlots_.Acquire() : bSlots_.Acquire();
+      const uint32_t o = MulV(tile, pa, b, kv, col, n1, true);
       // Both AIVs are done with tile g-2 (a whole row's ring slot is rewritten by the item after next).
       if (col == keptCols_ && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
-      Fixpipe(dst[oSlot + col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, kSfaLatentDim, false));
+      FixChunk(dst[oSlot], L0C(1 + o), col, kSfaLatentDim, ot);
       oAcc_.Release(o);
       GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
@@ -529,12 +526,50 @@ class SfaCube {
     if (earlyMerge_ && tile.last && piece) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     outA_ = a;
   }
+  // Whether tile's item sums O^T (SfaItemOutT): its P . V is V^T P^T.
+  __aicore__ inline bool OutT(const SfaTile& tile) const { return outT_ && tile.info.piece < 0; }
+  // One 64-column chunk of P . V into L0C: into the next streamed buffer (stream, returned) or kept
+  // chunk col / 64 (init: its first tile). pa: P (L0A) or P^T (L0B, OutT); b: the other operand's
+  // slot (V in L0B, or V^T in L0A), released here.
+  __aicore__ inline uint32_t MulV(const SfaTile& tile, const AscendC::LocalTensor<T>& pa, uint32_t b,
+                                  const AscendC::LocalTensor<T>& kv, uint32_t col, uint32_t n1, bool stream) {
+    using namespace AscendC;
+    const bool ot = OutT(tile);
+    if (ot) LoadVt(L0A(b), kv, col, n1);
+    else LoadV(L0B(b), kv, col, n1);
+    SetFlag<HardEvent::MTE1_M>(0);
+    WaitFlag<HardEvent::MTE1_M>(0);
+    const uint32_t o = stream ? oAcc_.Acquire() : 0;
+    const LocalTensor<float> acc = stream ? L0C(1 + o) : KeptL0C(col / kSfaOutChunk);
+    const bool init = stream || tile.first;
+    if (ot) {
+      Mmad(acc, L0A(b), pa, MmadParams(kSfaOutChunk, uint16_t(t_->heads), n1 * 16, 0, false, init));
+      aSlots_.Release(b);
+    } else {
+      Mmad(acc, pa, L0B(b), MmadParams(MmadM(t_->heads), kSfaOutChunk, n1 * 16, 0, false, init));
+      bSlots_.Release(b);
+    }
+    if (stream) {
+      SetFlag<HardEvent::M_FIX>(0);
+      WaitFlag<HardEvent::M_FIX>(0);
+    }
+    return o;
+  }
+  // L0C chunk `acc` of latent columns [col, col + 64) -> the sum at dst: O (rows of `stride` floats)
+  // or O^T (ot: [512, N1], the chunk's rows at col x N1).
+  __aicore__ inline void FixChunk(const AscendC::GlobalTensor<float>& dst, const AscendC::LocalTensor<float>& acc,
+                                  uint32_t col, uint32_t stride, bool ot) {
+    using namespace AscendC;
+    if (ot) Fixpipe(dst[uint64_t(col) * t_->heads], acc, FixpipeParamsV220(t_->heads, kSfaOutChunk, kSfaOutChunk, t_->heads, false));
+    else Fixpipe(dst[col], acc, FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, stride, false));
+  }
   // Output's kept chunks, after the next tile's GatherEnd: the scalar's read of the rebase words
   // (a GM miss) then waits with the whole next tile's copies queued on MTE2, not before them.
   __aicore__ inline void OutputKept(const SfaTile& tile, uint32_t g) {
     using namespace AscendC;
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), a = outA_;
-    const LocalTensor<T> pa = L0A(a), kv = KvTile(buf);
+    const bool ot = OutT(tile);
+    const LocalTensor<T> pa = ot ? L0B(a) : L0A(a), kv = KvTile(buf);
     const bool readWords = keepChunks_ > 0 && !tile.first;
     const bool piece = tile.info.piece >= 0;
     const AscendC::GlobalTensor<float> dst = piece ? pieces_ : oRing_;
@@ -548,7 +583,7 @@ class SfaCube {
       if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
         SetFlag<HardEvent::M_FIX>(0);  // tile g-1's kept Mmads are done
         WaitFlag<HardEvent::M_FIX>(0);
-        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_, 0, keepChunks_);
+        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_, 0, keepChunks_, ot);
         FixKeptDone();
       }
     }
@@ -556,26 +591,20 @@ class SfaCube {
       WaitFlag<HardEvent::FIX_M>(kEvKept);
       keptPending_ = false;
     }
-    for (uint32_t k = 0; k < keepChunks_; ++k) {
-      const uint32_t b = bSlots_.Acquire();
-      LoadV(L0B(b), kv, k * kSfaOutChunk, n1);
-      SetFlag<HardEvent::MTE1_M>(0);
-      WaitFlag<HardEvent::MTE1_M>(0);
-      Mmad(KeptL0C(k), pa, L0B(b), MmadParams(MmadM(t_->heads), kSfaOutChunk, n1 * 16, 0, false, tile.first));
-      bSlots_.Release(b);
-    }
+    for (uint32_t k = 0; k < keepChunks_; ++k) MulV(tile, pa, ot ? aSlots_.Acquire() : bSlots_.Acquire(), kv, k * kSfaOutChunk, n1, false);
     if (keepChunks_ > 0 && tile.last) {
       SetFlag<HardEvent::M_FIX>(0);
       WaitFlag<HardEvent::M_FIX>(0);
       // An early-merged piece: its upper kept half first, flagged, so that the merge weighs it
       // while the lower half is written.
       const uint32_t half = earlyMerge_ && piece ? keepChunks_ / 2 : 0;
-      FixKept(dst[oSlot], kSfaLatentDim, half, keepChunks_);
+      FixKept(dst[oSlot], kSfaLatentDim, half, keepChunks_, ot);
       if (half > 0) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
-      FixKept(dst[oSlot], kSfaLatentDim, 0, half);
+      FixKept(dst[oSlot], kSfaLatentDim, 0, half, ot);
       FixKeptDone();
     }
-    aSlots_.Release(a);
+    if (ot) bSlots_.Release(a);
+    else aSlots_.Release(a);
     kvTiles_.Release(buf);
     CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagOut);
   }
@@ -591,9 +620,21 @@ class SfaCube {
   }
   // The kept chunks -> dst, rows of `stride` floats (plain writes); the next Mmad into them waits.
   // Kept chunks [k0, k1) -> dst (row stride `stride`); FixKeptDone once every chunk is issued.
-  __aicore__ inline void FixKept(const AscendC::GlobalTensor<float>& dst, uint32_t stride, uint32_t k0, uint32_t k1) {
-    for (uint32_t k = k0; k < k1; ++k)
-      AscendC::Fixpipe(dst[k * kSfaOutChunk], KeptL0C(k), AscendC::FixpipeParamsV220(kSfaOutChunk, t_->heads, mPad_, stride, false));
+  // ot: O^T chunks (FixChunk).
+  __aicore__ inline void FixKept(const AscendC::GlobalTensor<float>& dst, uint32_t stride, uint32_t k0, uint32_t k1, bool ot) {
+    for (uint32_t k = k0; k < k1; ++k) FixChunk(dst, KeptL0C(k), k * kSfaOutChunk, stride, ot);
+  }
+  // A = V^T[col:col+64, rows] in L0A (Zz): kv's Nz fractals (column block, row block) are V^T's in
+  // Zz order, each transposed on the way (Load2D.md: A1 -> A2 transposes 16-bit fractals): one load
+  // for a full tile, else one a column block.
+  __aicore__ inline void LoadVt(const AscendC::LocalTensor<T>& vt, const AscendC::LocalTensor<T>& kv, uint32_t col, uint32_t n1) {
+    constexpr uint32_t outBlocks = kSfaOutChunk / 16;
+    if (n1 == rowBlocks_) {
+      AscendC::LoadData(vt, kv, AscendC::LoadData2DParams(col / 16 * rowBlocks_, uint8_t(outBlocks * n1), 1, 0, 0, true, 0));
+      return;
+    }
+    for (uint32_t j = 0; j < outBlocks; ++j)
+      AscendC::LoadData(vt[j * n1 * kFractal], kv, AscendC::LoadData2DParams((col / 16 + j) * rowBlocks_, uint8_t(n1), 1, 0, 0, true, 0));
   }
   __aicore__ inline void FixKeptDone() {
     AscendC::SetFlag<AscendC::HardEvent::FIX_M>(kEvKept);
@@ -632,7 +673,8 @@ class SfaCube {
   uint32_t m1_ = 0, mPad_ = 0, rows_ = kSfaMinTileRows, rowBlocks_ = kSfaMinTileRows / 16;
   bool queryPending_ = false, pInTile_ = false;
   uint32_t queryRow_ = 0;  // the query row in L1
-  uint32_t outA_ = 0;  // Output's L0A slot of P, held until OutputKept
+  uint32_t outA_ = 0;  // Output's L0A slot of P (L0B of P^T: OutT), held until OutputKept
+  bool outT_ = false;  // SfaOutT: whole rows' sums are O^T
   bool halfSlotQuery_ = false;  // a q chunk [mPad_, 128] fills at most half an L0A slot (N1 <= 64)
   int32_t queryIn_[kQueryPlaces] = {kNoChunk, kNoChunk, kNoChunk, kNoChunk};  // the q chunk in each place, this Scores
   uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)

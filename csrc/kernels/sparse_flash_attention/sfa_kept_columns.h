@@ -13,6 +13,32 @@
 
 namespace ascend_glm5 {
 
+// buf[r, :] *= v for `rows` rows of h floats (an O^T sum, SfaOutT: a row per latent column, a column
+// per head; h a multiple of 8, rows x h of 64): Muls of 64 floats a repeat with v's repeat stride 0.
+// Where h divides 64, 64 / h rows a repeat against v tiled in bcast (64 floats); else a row a repeat.
+__aicore__ inline void SfaScaleColumns(const AscendC::LocalTensor<float>& buf, const AscendC::LocalTensor<float>& v,
+                                       const AscendC::LocalTensor<float>& bcast, uint32_t rows, uint32_t h) {
+  using namespace AscendC;
+  constexpr uint32_t kMaxRepeats = 255;
+  PipeBarrier<PIPE_V>();
+  if (64 % h == 0) {
+    for (uint32_t i = 0; i < 64; i += h) Adds(bcast[i], v, 0.0f, int32_t(h));
+    PipeBarrier<PIPE_V>();
+    const uint32_t reps = rows * h / 64;
+    for (uint32_t r = 0; r < reps; r += kMaxRepeats) {
+      const uint32_t n = reps - r < kMaxRepeats ? reps - r : kMaxRepeats;
+      Mul(buf[r * 64], buf[r * 64], bcast, 64, uint8_t(n), BinaryRepeatParams(1, 1, 1, 8, 8, 0));
+    }
+  } else {
+    const uint8_t stride = uint8_t(h / 8);
+    for (uint32_t r = 0; r < rows; r += kMaxRepeats) {
+      const uint32_t n = rows - r < kMaxRepeats ? rows - r : kMaxRepeats;
+      Mul(buf[r * h], buf[r * h], v, uint64_t(h), uint8_t(n), BinaryRepeatParams(1, 1, 1, stride, stride, 0));
+    }
+  }
+  PipeBarrier<PIPE_V>();
+}
+
 class SfaKeptColumns {
  public:
   // h0_ / h: this vector core's heads. UB it borrows: scratch (2 x h x SfaKeptCols fp32; the item
@@ -61,18 +87,29 @@ class SfaKeptColumns {
   __aicore__ inline bool Clean(uint32_t g, uint32_t parity) const { return !snapPending_[g % 2] && !hasCorrection_[parity]; }
   __aicore__ inline bool HasCorrection(uint32_t parity) const { return hasCorrection_[parity]; }
 
-  // After the cube's flag for tile g: D' = alpha (D + Y) - Y, if the tile was rebased.
-  __aicore__ inline void Update(uint32_t g, uint32_t parity) {
+  // After the cube's flag for tile g: D' = alpha (D + Y) - Y, if the tile was rebased. ot: the item's
+  // sum and the snapshot are O^T (SfaItemOutT); D is then [cols, h] (a row per latent column).
+  __aicore__ inline void Update(uint32_t g, uint32_t parity, bool ot) {
     if (!snapPending_[g % 2]) return;
-    UpdateCorrection(g, parity);
+    if (ot) {
+      for (uint32_t k0 = 0; k0 < cols_; k0 += kOutTRows)
+        UpdateRowsT(g, parity, k0, cols_ - k0 < kOutTRows ? cols_ - k0 : kOutTRows);
+      hasCorrection_[parity] = true;
+    } else {
+      UpdateCorrection(g, parity);
+    }
     snapPending_[g % 2] = false;
   }
 
   // The item's sum (this core's rows of it in GM, `sum`: kept columns) += D, after the cube has
   // written them.
-  __aicore__ inline void Fold(const AscendC::GlobalTensor<float>& sum, uint32_t parity) {
-    for (uint32_t r0 = 0; r0 < h_; r0 += blockRows_)
-      FoldRows(sum[uint64_t(r0) * kSfaLatentDim], parity, r0, h_ - r0 < blockRows_ ? h_ - r0 : blockRows_);
+  // ot: the sum is O^T (`sum`: this core's first column).
+  __aicore__ inline void Fold(const AscendC::GlobalTensor<float>& sum, uint32_t parity, bool ot) {
+    if (ot)
+      for (uint32_t k0 = 0; k0 < cols_; k0 += kOutTRows) FoldRowsT(sum, parity, k0, cols_ - k0 < kOutTRows ? cols_ - k0 : kOutTRows);
+    else
+      for (uint32_t r0 = 0; r0 < h_; r0 += blockRows_)
+        FoldRows(sum[uint64_t(r0) * kSfaLatentDim], parity, r0, h_ - r0 < blockRows_ ? h_ - r0 : blockRows_);
     hasCorrection_[parity] = false;
   }
 
@@ -84,6 +121,58 @@ class SfaKeptColumns {
 
  private:
   static constexpr int32_t kEvWord = 1;  // S <-> MTE3 (0: SfaVector::PostSlot)
+  // O^T: latent rows a pass (y and d, [rows, h] each, within the scratch [h, 512]).
+  static constexpr uint32_t kOutTRows = kSfaLatentDim / 2;
+  // This core's h columns of `rows` O^T rows (N1 floats apart in GM) to and from UB rows of h.
+  __aicore__ inline AscendC::DataCopyParams ColumnsIn(uint32_t rows) const {
+    return AscendC::DataCopyParams(uint16_t(rows), uint16_t(h_ / 8), uint16_t((t_->heads - h_) / 8), 0);
+  }
+  __aicore__ inline AscendC::DataCopyParams ColumnsOut(uint32_t rows) const {
+    return AscendC::DataCopyParams(uint16_t(rows), uint16_t(h_ / 8), 0, uint16_t((t_->heads - h_) / 8));
+  }
+  // FoldRows of an O^T sum: latent rows [k0, k0 + rows) (sum: this core's first column).
+  __aicore__ inline void FoldRowsT(const AscendC::GlobalTensor<float>& sum, uint32_t parity, uint32_t k0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t n = rows * h_;
+    const LocalTensor<float> a = scratch_, d = scratch_[n];
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopy(a, sum[uint64_t(k0) * t_->heads], ColumnsIn(rows));
+    DataCopy(d, Correction(parity)[uint64_t(k0) * h_], n);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    Add(a, a, d, int32_t(n));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopy(sum[uint64_t(k0) * t_->heads], a, ColumnsOut(rows));
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // the sum is read back after this copy (a whole row's output)
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
+  // UpdateRows of an O^T snapshot ([cols, N1]): latent rows [k0, k0 + rows), D [cols, h].
+  __aicore__ inline void UpdateRowsT(uint32_t g, uint32_t parity, uint32_t k0, uint32_t rows) {
+    using namespace AscendC;
+    const uint32_t n = rows * h_;
+    const LocalTensor<float> y = scratch_, d = scratch_[n];
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    DataCopy(y, gm_[uint64_t(g % 2) * t_->heads * cols_ + uint64_t(k0) * t_->heads + h0_], ColumnsIn(rows));
+    if (hasCorrection_[parity]) DataCopy(d, Correction(parity)[uint64_t(k0) * h_], n);
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    if (hasCorrection_[parity]) Add(d, d, y, int32_t(n));
+    else Adds(d, y, 0.0f, int32_t(n));
+    SfaScaleColumns(d, alpha_[g % 2], bcast_, rows, h_);
+    Sub(d, d, y, int32_t(n));
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
+    DataCopy(Correction(parity)[uint64_t(k0) * h_], d, n);
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // read back by the next update or the fold
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);  // the scratch is written again only after the copy
+    WaitFlag<HardEvent::MTE3_V>(0);
+  }
 
   // Fold's rows [r0, r0 + rows) of this core's (sum: the first of them).
   __aicore__ inline void FoldRows(const AscendC::GlobalTensor<float>& sum, uint32_t parity, uint32_t r0, uint32_t rows) {

@@ -62,6 +62,7 @@ class SfaVector {
                                                              uint64_t(AscendC::GetSubBlockIdx()) * SfaListRegionBytes(t)),
                            uint64_t(t.numItems) * t.listWords);
     earlyMerge_ = SfaEarlyMerge(t);
+    outT_ = SfaOutT(t);
     keepFirstList_ = t.combinedKv != 0 && t.numItems <= 3 * t.blockDim;
     itemFirst_ = t.numItems > 3 * t.blockDim;
     gatherAhead_ = SfaGatherAhead(t.combinedKv != 0, t.numItems, t.blockDim);
@@ -145,6 +146,7 @@ class SfaVector {
     merge_.Combine();
   }
 
+  static constexpr uint32_t kTableEntries = 8 * 64;  // FinalizeT's Gather offsets
   // Whether acc_ holds a second buffer of the gather's rows (keys only) for the launch's first tiles:
   // in a split launch, whose selections sort no whole row (SfaSelector::InitSort's scratch is acc_).
   __aicore__ inline bool LendsAcc() const {
@@ -154,7 +156,7 @@ class SfaVector {
 
   // UB of the arena: the larger of the item phase and the merge (SfaMerge::Carve).
   __aicore__ inline static uint32_t ArenaBytes(const SparseFlashAttentionTiling& t) {
-    uint32_t items = SfaItemUbBytes(t.heads);
+    uint32_t items = SfaItemUbBytes(t.heads) + (SfaOutT(t) ? kTableEntries * 4 : 0);
     if (t.aivRows > 0) items += kSfaMaxSparseCount * 4 + GatherRowBytes(t) * SfaVectorGather<T>::MaxRows(t.aivRows);
     return items > SfaMerge<T>::kUbBytes ? items : SfaMerge<T>::kUbBytes;
   }
@@ -198,6 +200,7 @@ class SfaVector {
     // The output scale's lanes start in the bank group 8 past acc's (ScaleOutRows).
     subBcast_ = arena_.GetWithOffset<float>((used_ - region) / sizeof(float), region);
     scaleLane_ = (accAt / 32 + 8 + 16 - (region / 32) % 16) % 16;
+    if (outT_) table_ = Take<uint32_t>(kTableEntries);
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
       rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
@@ -510,23 +513,37 @@ class SfaVector {
     SetFlag<HardEvent::V_MTE2>(0);  // acc_ (scratch here) is free
     WaitFlag<HardEvent::V_MTE2>(0);
     const GlobalTensor<float> sum = AccSlot(tile, parity);
-    DataCopy(acc_, sum, h * kSfaLatentDim);
+    const bool ot = ItemOutT(tile);  // O^T: this core's heads are a column range of its 512 rows
+    if (ot) DataCopy(acc_, sum, ColumnsIn(kSfaLatentDim));
+    else DataCopy(acc_, sum, h * kSfaLatentDim);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
-    ScaleRows(acc_, acc_, alpha, h);
+    if (ot) SfaScaleColumns(acc_, alpha, bcast_, kSfaLatentDim, h);
+    else ScaleRows(acc_, acc_, alpha, h);
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(sum, acc_, h * kSfaLatentDim);  // on MTE3 before P, whose flag lets the cube add tile g
+    // on MTE3 before P, whose flag lets the cube add tile g
+    if (ot) DataCopy(sum, acc_, ColumnsOut(kSfaLatentDim));
+    else DataCopy(sum, acc_, h * kSfaLatentDim);
     SetFlag<HardEvent::MTE3_MTE2>(0);  // acc_ is read into again only after this copy
     WaitFlag<HardEvent::MTE3_MTE2>(0);
   }
 
   // This core's rows of the GM sum of an item's P . V: its piece's acc, or (a whole row) O ring slot
-  // item % 2 (the cube's Output).
+  // item % 2 (the cube's Output). O^T (ItemOutT): the first of its columns.
   __aicore__ inline AscendC::GlobalTensor<float> AccSlot(const SfaTile& tile, uint32_t parity) {
     const uint64_t at = tile.info.piece >= 0 ? io_.PieceAcc(uint32_t(tile.info.piece))
                                              : parity * (t_->wsSlotO / sizeof(float));
-    return (tile.info.piece >= 0 ? io_.pieces : oRing_)[at + uint64_t(h0_) * kSfaLatentDim];
+    return (tile.info.piece >= 0 ? io_.pieces : oRing_)[at + uint64_t(h0_) * (ItemOutT(tile) ? 1 : kSfaLatentDim)];
+  }
+  // Whether the tile's item sums O^T (SfaItemOutT, sparse_flash_attention_tiling.h).
+  __aicore__ inline bool ItemOutT(const SfaTile& tile) const { return outT_ && tile.info.piece < 0; }
+  // `rows` rows of O^T, this core's h_ columns of each (N1 apart in GM), to and from UB rows of h_.
+  __aicore__ inline AscendC::DataCopyParams ColumnsIn(uint32_t rows) const {
+    return AscendC::DataCopyParams(uint16_t(rows), uint16_t(h_ / 8), uint16_t((t_->heads - h_) / 8), 0);
+  }
+  __aicore__ inline AscendC::DataCopyParams ColumnsOut(uint32_t rows) const {
+    return AscendC::DataCopyParams(uint16_t(rows), uint16_t(h_ / 8), 0, uint16_t((t_->heads - h_) / 8));
   }
 
   // Rows of 64 columns to reduce: the score rows themselves (64 columns), or of 128 columns the
@@ -573,8 +590,8 @@ class SfaVector {
     if (early) io_.PostPiece(tile.info, kSfaRowFlagKeptHigh, SlotWords());
     if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     outWaited_ = false;
-    kept_.Update(g, parity);
-    if (tile.last && kept_.HasCorrection(parity)) kept_.Fold(AccSlot(tile, parity), parity);
+    kept_.Update(g, parity, ItemOutT(tile));
+    if (tile.last && kept_.HasCorrection(parity)) kept_.Fold(AccSlot(tile, parity), parity, ItemOutT(tile));
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last && !early)
@@ -589,6 +606,15 @@ class SfaVector {
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
     WaitFlag<HardEvent::V_MTE2>(0);
     const GlobalTensor<float> sum = AccSlot(tile, parity);
+    if (ItemOutT(tile)) {  // O^T: 64 latent rows a copy, two a MTE2 -> V event (ids 0..3)
+      for (uint32_t c = 0; c < kSfaLatentDim / kOutTRows; ++c) {
+        DataCopy(acc_[c * kOutTRows * h_], sum[uint64_t(c) * kOutTRows * t_->heads], ColumnsIn(kOutTRows));
+        if (c % 2 == 1) SetFlag<HardEvent::MTE2_V>(int32_t(c / 2));
+      }
+      CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
+      FinalizeT(uint32_t(tile.info.row), parity);
+      return;
+    }
     for (uint32_t c = 0; c * kStageRows < h_; ++c) {  // one MTE2 -> V event per chunk (h_ <= 64: ids 0..7)
       DataCopy(acc_[c * kStageRows * kSfaLatentDim], sum[c * kStageRows * kSfaLatentDim], ChunkRows(c) * kSfaLatentDim);
       SetFlag<HardEvent::MTE2_V>(int32_t(c));
@@ -688,6 +714,68 @@ class SfaVector {
     io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
   }
 
+  // Finalize of an O^T sum (ItemOutT): acc_ holds [512, h_] (a row per latent column), read by
+  // Accumulate in 64-row chunks. Per chunk: scaled by 1 / l by column, cast, transposed in the
+  // stage slot by Gather (16-bit elements, from the offsets of 8 heads' rows, TransposeTable), and
+  // written as columns [64 c, 64 c + 64) of the core's output rows (one strided copy).
+  static constexpr uint32_t kOutTRows = 64;
+  __aicore__ inline void FinalizeT(uint32_t row, uint32_t parity) {
+    using namespace AscendC;
+    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
+    const LocalTensor<half> stage = stage_.ReinterpretCast<half>();
+    const uint32_t slotElems = kStageRows * kSfaLatentDim, n = kOutTRows * h_;
+    const LocalTensor<float> inv = Stat(kTileMax);  // free: the next tile's softmax is done
+    Duplicate(inv, 1.0f, h_);
+    PipeBarrier<PIPE_V>();
+    Div(inv, inv, lRun, h_);
+    TransposeTable();
+    const uint32_t chunks = kSfaLatentDim / kOutTRows;
+    for (uint32_t c = 0; c < chunks; ++c) {
+      const uint32_t slot = c % stageSlots_;
+      if (c % 2 == 0) WaitFlag<HardEvent::MTE2_V>(int32_t(c / 2));
+      if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous columns are out
+      const LocalTensor<float> a = acc_[c * n];
+      SfaScaleColumns(a, inv, bcast_, kOutTRows, h_);
+      const LocalTensor<half> cast = stage[slot * slotElems], rows = stage[slot * slotElems + n];
+      Cast(cast.ReinterpretCast<T>(), a, RoundMode::CAST_RINT, n);
+      PipeBarrier<PIPE_V>();
+      for (uint32_t r0 = 0; r0 < h_; r0 += 8) Gather(rows[r0 * kOutTRows], cast, table_, r0 * 2, 8 * kOutTRows);
+      SetFlag<HardEvent::V_MTE3>(int32_t(slot));
+      WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
+      DataCopy(io_.out[(uint64_t(row) * t_->heads + h0_) * kSfaLatentDim + c * kOutTRows], rows.ReinterpretCast<T>(),
+               DataCopyParams(uint16_t(h_), uint16_t(kOutTRows * sizeof(T) / 32), 0,
+                              uint16_t((kSfaLatentDim - kOutTRows) * sizeof(T) / 32)));
+      SetFlag<HardEvent::MTE3_V>(int32_t(slot));
+    }
+    for (uint32_t slot = 0; slot < stageSlots_ && slot < chunks; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
+    if (!t_->returnLse) return;
+    const LocalTensor<float> lTrue = Stat(kTileSum);
+    Sub(lTrue, ref, mTrue, h_);
+    PipeBarrier<PIPE_V>();
+    Exp(lTrue, lTrue, h_);
+    PipeBarrier<PIPE_V>();
+    Mul(lTrue, lTrue, lRun, h_);
+    PipeBarrier<PIPE_V>();
+    io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
+  }
+  // FinalizeT's Gather offsets (once): element (r, c) of 8 output rows of 64 (r a head, c a latent
+  // column of the chunk) is the 16-bit element c x h_ + r of the chunk's [64, h_] O^T, 2 bytes each
+  // (each group of 8 heads adds its first head's bytes as Gather's base). Row 0's first 8 entries
+  // by the scalar, the rest by vector Adds.
+  __aicore__ inline void TransposeTable() {
+    using namespace AscendC;
+    if (tableReady_) return;
+    tableReady_ = true;
+    const LocalTensor<int32_t> t = table_.ReinterpretCast<int32_t>();
+    for (uint32_t c = 0; c < 8; ++c) t.SetValue(c, int32_t(2 * c * h_));
+    SetFlag<HardEvent::S_V>(0);
+    WaitFlag<HardEvent::S_V>(0);
+    for (uint32_t c = 8; c < kOutTRows; c += 8) Adds(t[c], t, int32_t(2 * c * h_), 8);
+    PipeBarrier<PIPE_V>();
+    for (uint32_t r = 1; r < 8; ++r) Adds(t[r * kOutTRows], t, int32_t(2 * r), int32_t(kOutTRows));
+    PipeBarrier<PIPE_V>();
+  }
+
   // A piece's reference max r, its sum l (relative to r) and its true max, for the merge beside its
   // acc (the P . V sum relative to r, built by the cube): into its row's group (SfaStatAt).
   __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& ref,
@@ -756,6 +844,8 @@ class SfaVector {
   int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
+  bool outT_ = false, tableReady_ = false;  // SfaOutT; FinalizeT's Gather offsets are built
+  AscendC::LocalTensor<uint32_t> table_;    // FinalizeT's Gather offsets (8 x 64), SfaOutT only
   uint32_t gatherAhead_ = 2;  // SfaGatherAhead
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too

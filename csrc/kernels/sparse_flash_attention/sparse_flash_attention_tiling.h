@@ -143,6 +143,19 @@ struct SparseFlashAttentionTiling {
 constexpr uint32_t SfaKeptCols(const SparseFlashAttentionTiling& t) {
   return t.heads > 64 ? 0 : t.numItems > t.blockDim && t.heads >= 32 ? 384 : 256;
 }
+// P . V as O^T = V^T P^T (sfa-otv): the cube loads V^T into L0A in one transposing load a 64-column
+// chunk (L0A's 256 B a cycle) and P^T into L0B in one load, where O = P . V takes 4 loads of V a
+// chunk into L0B (128 B a cycle) and 4 of P. An item's sum then leaves L0C as O^T, [512, N1] fp32
+// (rows of N1 floats; the kept columns' snapshots [SfaKeptCols, N1] alike), which the vector cores
+// read as a column range (their heads), scale by column and transpose in UB before the output.
+// Whole rows only (a piece's sum stays O for the merge), at N1 a multiple of 16 up to 64 (each
+// vector core's heads a multiple of 8 floats: 32-byte rows), in decode B = 64's launch form (a split
+// launch of more than 3 items a core).
+constexpr bool SfaOutT(const SparseFlashAttentionTiling& t) {
+  return t.heads % 16 == 0 && t.heads <= 64 && t.numSplits > 0 && t.numItems > 3 * t.blockDim;
+}
+// Whether an item's sum is O^T: SfaOutT and a whole row (piece -1).
+constexpr bool SfaItemOutT(const SparseFlashAttentionTiling& t, int32_t piece) { return piece < 0 && SfaOutT(t); }
 constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { return uint64_t(t.numItems) * t.listWords * 4; }
 // Rows the host marks sorted (SfaRow::sorted) have their selected cache rows sorted (sfa_sort.h):
 // a row that selects a large part of the keys it sees then has runs of contiguous cache rows that
