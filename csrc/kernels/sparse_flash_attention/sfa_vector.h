@@ -138,6 +138,7 @@ class SfaVector {
     // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
     if (t_->numSplits > 0) merge_.Start();
     if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
+    FinishFinalize();
     selector_.TakePrefetch(SfaItem{});
     kept_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
@@ -156,7 +157,7 @@ class SfaVector {
 
   // UB of the arena: the larger of the item phase and the merge (SfaMerge::Carve).
   __aicore__ inline static uint32_t ArenaBytes(const SparseFlashAttentionTiling& t) {
-    uint32_t items = SfaItemUbBytes(t.heads) + (SfaOutT(t) ? kTableEntries * 4 : 0);
+    uint32_t items = SfaItemUbBytes(t.heads) + (SfaOutT(t) ? kTableEntries * 4 + 64 * 4 : 0);
     if (t.aivRows > 0) items += kSfaMaxSparseCount * 4 + GatherRowBytes(t) * SfaVectorGather<T>::MaxRows(t.aivRows);
     return items > SfaMerge<T>::kUbBytes ? items : SfaMerge<T>::kUbBytes;
   }
@@ -200,7 +201,10 @@ class SfaVector {
     // The output scale's lanes start in the bank group 8 past acc's (ScaleOutRows).
     subBcast_ = arena_.GetWithOffset<float>((used_ - region) / sizeof(float), region);
     scaleLane_ = (accAt / 32 + 8 + 16 - (region / 32) % 16) % 16;
-    if (outT_) table_ = Take<uint32_t>(kTableEntries);
+    if (outT_) {
+      table_ = Take<uint32_t>(kTableEntries);
+      finInv_ = Take<float>(hAlign_);
+    }
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
       rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
@@ -400,6 +404,7 @@ class SfaVector {
       WaitFlag<HardEvent::MTE2_V>(0);
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagScoresFree);
+    WaitFin(0);  // a pending O^T finalize's chunk 0 left P's buffer (FinalizeStep)
     if (h_ > 0) {
       Probabilities(tile, g, parity);
       Cast(probs_, scores_, RoundMode::CAST_RINT, n);
@@ -508,6 +513,7 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     Mul(lRun, lRun, alpha, h);
     kept_.NoteRebase(g, alpha);  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
+    FinishFinalize();  // acc_ is the scratch here
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);  // the cube's P . V of tile g-1 is in; Accumulate(g-1) skips its wait
     outWaited_ = true;
     SetFlag<HardEvent::V_MTE2>(0);  // acc_ (scratch here) is free
@@ -568,6 +574,10 @@ class SfaVector {
   // columns meanwhile.
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity, bool lastOfCore = false) {
     using namespace AscendC;
+    // A pending O^T finalize: a step, or all of it where acc_ is taken (the kept columns' update or
+    // fold, the next row's finalize) or the core's items end.
+    if (tile.last || lastOfCore || kept_.Updates(g)) FinishFinalize();
+    else FinalizeStep();
     // A piece's statistics and streamed columns are posted as soon as the cube has written those
     // columns (its kept ones follow): a merge of few heads starts on them (SfaMerge::MergeEarlyRun).
     // A piece with a rebase's correction still to fold in posts both counts at the end (simpler to
@@ -715,48 +725,75 @@ class SfaVector {
   }
 
   // Finalize of an O^T sum (ItemOutT): acc_ holds [512, h_] (a row per latent column), read by
-  // Accumulate in 64-row chunks. Per chunk: scaled by 1 / l by column, cast, transposed in the
-  // stage slot by Gather (16-bit elements, from the offsets of 8 heads' rows, TransposeTable), and
-  // written as columns [64 c, 64 c + 64) of the core's output rows (one strided copy).
-  static constexpr uint32_t kOutTRows = 64;
+  // Accumulate in 64-row chunks, two a MTE2 -> V event. Per chunk: scaled by 1 / l by column,
+  // cast, transposed by Gather (16-bit elements, from the offsets of 8 heads' rows, TransposeTable)
+  // and written as columns [64 c, 64 c + 64) of the core's output rows (one strided copy). The
+  // chunks go in steps of kFinChunks, the first here, one step at each later Accumulate (where the
+  // vector unit waits for the next scores): the transposes (~3,200 cycles of V a row at h_ = 32)
+  // stay off the softmaxes that follow (GLM-5 B = 64 x 8K / 32K / 128K, cycles: all at once
+  // 242,331 / 244,174 / 243,311; 2 chunks a step 232,971 / 235,695 / 234,342; 1: 232,942 / 234,780
+  // / 234,958, also better at seeds 1 and 2; 4: 238,203 / 239,654 / 237,417). Pending steps are
+  // finished before anything else takes acc_ (FinishFinalize). A chunk's cast and rows go to P's
+  // buffer (chunk 0: free until the next Softmax, which waits for its copy) or to the acc_ rows of
+  // the chunk before it (read by then).
+  static constexpr uint32_t kOutTRows = 64, kOutTChunks = kSfaLatentDim / kOutTRows, kFinChunks = 1;
+  static constexpr int32_t kEvFin = 1;  // MTE3 -> V: chunk c's output copy (kEvFin + c % 4)
   __aicore__ inline void FinalizeT(uint32_t row, uint32_t parity) {
     using namespace AscendC;
     const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
-    const LocalTensor<half> stage = stage_.ReinterpretCast<half>();
-    const uint32_t slotElems = kStageRows * kSfaLatentDim, n = kOutTRows * h_;
-    const LocalTensor<float> inv = Stat(kTileMax);  // free: the next tile's softmax is done
-    Duplicate(inv, 1.0f, h_);
+    Duplicate(finInv_, 1.0f, h_);
     PipeBarrier<PIPE_V>();
-    Div(inv, inv, lRun, h_);
+    Div(finInv_, finInv_, lRun, h_);
     TransposeTable();
-    const uint32_t chunks = kSfaLatentDim / kOutTRows;
-    for (uint32_t c = 0; c < chunks; ++c) {
-      const uint32_t slot = c % stageSlots_;
-      if (c % 2 == 0) WaitFlag<HardEvent::MTE2_V>(int32_t(c / 2));
-      if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous columns are out
-      const LocalTensor<float> a = acc_[c * n];
-      SfaScaleColumns(a, inv, bcast_, kOutTRows, h_);
-      const LocalTensor<half> cast = stage[slot * slotElems], rows = stage[slot * slotElems + n];
-      Cast(cast.ReinterpretCast<T>(), a, RoundMode::CAST_RINT, n);
+    finRow_ = row;
+    finNext_ = 0;
+    if (t_->returnLse) {
+      const LocalTensor<float> lTrue = Stat(kTileSum);
+      Sub(lTrue, ref, mTrue, h_);
       PipeBarrier<PIPE_V>();
-      for (uint32_t r0 = 0; r0 < h_; r0 += 8) Gather(rows[r0 * kOutTRows], cast, table_, r0 * 2, 8 * kOutTRows);
-      SetFlag<HardEvent::V_MTE3>(int32_t(slot));
-      WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
-      DataCopy(io_.out[(uint64_t(row) * t_->heads + h0_) * kSfaLatentDim + c * kOutTRows], rows.ReinterpretCast<T>(),
+      Exp(lTrue, lTrue, h_);
+      PipeBarrier<PIPE_V>();
+      Mul(lTrue, lTrue, lRun, h_);
+      PipeBarrier<PIPE_V>();
+      io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
+    }
+    FinalizeStep();
+  }
+  // The next kFinChunks chunks of a pending FinalizeT.
+  __aicore__ inline void FinalizeStep() {
+    using namespace AscendC;
+    const uint32_t n = kOutTRows * h_, end = finNext_ + kFinChunks < kOutTChunks ? finNext_ + kFinChunks : kOutTChunks;
+    for (; finNext_ < end; ++finNext_) {
+      const uint32_t c = finNext_;
+      if (c % 2 == 0) WaitFlag<HardEvent::MTE2_V>(int32_t(c / 2));
+      const int32_t ev = kEvFin + int32_t(c % 4);
+      WaitFin(c % 4);  // chunk c - 4's copy (its event is set again below)
+      const LocalTensor<float> a = acc_[c * n];
+      SfaScaleColumns(a, finInv_, bcast_, kOutTRows, h_);
+      const LocalTensor<half> buf = c == 0 ? probs_.template ReinterpretCast<half>()
+                                           : acc_[(c - 1) * n].template ReinterpretCast<half>();
+      const LocalTensor<half> rows = buf[n];
+      Cast(buf.ReinterpretCast<T>(), a, RoundMode::CAST_RINT, n);
+      PipeBarrier<PIPE_V>();
+      for (uint32_t r0 = 0; r0 < h_; r0 += 8) Gather(rows[r0 * kOutTRows], buf, table_, r0 * 2, 8 * kOutTRows);
+      SetFlag<HardEvent::V_MTE3>(ev);
+      WaitFlag<HardEvent::V_MTE3>(ev);
+      DataCopy(io_.out[(uint64_t(finRow_) * t_->heads + h0_) * kSfaLatentDim + c * kOutTRows], rows.ReinterpretCast<T>(),
                DataCopyParams(uint16_t(h_), uint16_t(kOutTRows * sizeof(T) / 32), 0,
                               uint16_t((kSfaLatentDim - kOutTRows) * sizeof(T) / 32)));
-      SetFlag<HardEvent::MTE3_V>(int32_t(slot));
+      SetFlag<HardEvent::MTE3_V>(ev);
+      finEv_[c % 4] = true;
     }
-    for (uint32_t slot = 0; slot < stageSlots_ && slot < chunks; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
-    if (!t_->returnLse) return;
-    const LocalTensor<float> lTrue = Stat(kTileSum);
-    Sub(lTrue, ref, mTrue, h_);
-    PipeBarrier<PIPE_V>();
-    Exp(lTrue, lTrue, h_);
-    PipeBarrier<PIPE_V>();
-    Mul(lTrue, lTrue, lRun, h_);
-    PipeBarrier<PIPE_V>();
-    io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
+  }
+  // A pending FinalizeT's remaining steps, and every output copy of it waited for (acc_ is free).
+  __aicore__ inline void FinishFinalize() {
+    while (finNext_ < kOutTChunks) FinalizeStep();
+    for (uint32_t i = 0; i < 4; ++i) WaitFin(i);
+  }
+  __aicore__ inline void WaitFin(uint32_t i) {
+    if (!finEv_[i]) return;
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(kEvFin + int32_t(i));
+    finEv_[i] = false;
   }
   // FinalizeT's Gather offsets (once): element (r, c) of 8 output rows of 64 (r a head, c a latent
   // column of the chunk) is the 16-bit element c x h_ + r of the chunk's [64, h_] O^T, 2 bytes each
@@ -846,6 +883,9 @@ class SfaVector {
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool outT_ = false, tableReady_ = false;  // SfaOutT; FinalizeT's Gather offsets are built
   AscendC::LocalTensor<uint32_t> table_;    // FinalizeT's Gather offsets (8 x 64), SfaOutT only
+  AscendC::LocalTensor<float> finInv_;      // a pending FinalizeT's 1 / l (after table_)
+  uint32_t finRow_ = 0, finNext_ = kOutTChunks;  // its row, its next chunk (kOutTChunks: none pending)
+  bool finEv_[4] = {false, false, false, false};  // its output copies' MTE3 -> V events (kEvFin + i) set
   uint32_t gatherAhead_ = 2;  // SfaGatherAhead
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
