@@ -739,20 +739,22 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
 
-@pytest.mark.parametrize("heads", [64, 32, 16])
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_whole_rows_sum_transposed_with_rebases(heads, dtype):
+@pytest.mark.parametrize("heads, k, dtype", [(h, 300, d) for d in (torch.bfloat16, torch.float16) for h in (64, 32, 16)] +
+                         [(64, 1200, torch.bfloat16)])
+def test_whole_rows_sum_transposed_with_rebases(heads, k, dtype):
     # In decode B = 64's launch form (a split launch of more than 3 items a core) at N1 a multiple
     # of 16 up to 64, a whole row's P . V is V^T P^T: its sum leaves L0C as O^T ([512, N1] rows,
     # SfaOutT), the kept columns' snapshots too; the vector cores read their heads as a column
     # range, rebase it by column, fold the kept columns' correction by column and transpose it in
-    # UB (Gather) before the output; pieces keep O for the merge. 90 rows of 300 ids (3 tiles: whole
-    # rows and pieces over 24 cores), each row's ids by ascending score (the reference max moves
-    # within items, as in test_scores_rising_past_the_reference_max), rows cut to 1 / 100 / 129 ids
-    # (a one-tile item, a tile of one row), one that selects nothing. 6 kept chunks at N1 = 32 / 64,
-    # 4 at 16.
-    g = torch.Generator().manual_seed(401 + heads)
-    rows, k, kv_len, block = 90, 300, 3072, 128
+    # UB (Gather) before the output, a 64-column chunk at each of the next Accumulates (FinalizeStep;
+    # all at once where acc_ is taken: a rebase, the kept columns' update or fold, the next row's
+    # finalize); pieces keep O for the merge. 90 rows of k ids (whole rows and pieces over 24 cores:
+    # 300 ids, 3 tiles, the steps cut short by the next item's end; 1200, 10 tiles, all 8 steps
+    # within the next item), each row's ids by ascending score (the reference max moves within
+    # items, as in test_scores_rising_past_the_reference_max), rows cut to 1 / 100 / 129 ids (a
+    # one-tile item, a tile of one row), one that selects nothing. 6 kept chunks at N1 = 32 / 64, 4 at 16.
+    g = torch.Generator().manual_seed(401 + heads + k)
+    rows, kv_len, block = 90, 3072, 128
     q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
     qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
     qr[..., 0] = 1.0
