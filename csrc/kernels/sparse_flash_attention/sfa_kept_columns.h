@@ -86,8 +86,6 @@ class SfaKeptColumns {
   // No rebase of tile g or of the item (parity) is left to correct.
   __aicore__ inline bool Clean(uint32_t g, uint32_t parity) const { return !snapPending_[g % 2] && !hasCorrection_[parity]; }
   __aicore__ inline bool HasCorrection(uint32_t parity) const { return hasCorrection_[parity]; }
-  // Whether Update(g) takes the scratch (a rebase at tile g).
-  __aicore__ inline bool Updates(uint32_t g) const { return snapPending_[g % 2]; }
 
   // After the cube's flag for tile g: D' = alpha (D + Y) - Y, if the tile was rebased. ot: the item's
   // sum and the snapshot are O^T (SfaItemOutT); D is then [cols, h] (a row per latent column).

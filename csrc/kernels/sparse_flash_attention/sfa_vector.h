@@ -574,9 +574,11 @@ class SfaVector {
   // columns meanwhile.
   __aicore__ inline void Accumulate(const SfaTile& tile, uint32_t g, uint32_t parity, bool lastOfCore = false) {
     using namespace AscendC;
-    // A pending O^T finalize: a step, or all of it where acc_ is taken (the kept columns' update or
-    // fold, the next row's finalize) or the core's items end.
-    if (tile.last || lastOfCore || kept_.Updates(g)) FinishFinalize();
+    // A pending O^T finalize: a step, or all of it where acc_ is taken (the kept columns' fold, the
+    // next row's finalize) or the core's items end. The kept columns' update of tile g follows a
+    // rebase at g, which finished it (Rebase; a finalize starts at an item's last tile, and a first
+    // tile never rebases).
+    if (tile.last || lastOfCore) FinishFinalize();
     else FinalizeStep();
     // A piece's statistics and streamed columns are posted as soon as the cube has written those
     // columns (its kept ones follow): a merge of few heads starts on them (SfaMerge::MergeEarlyRun).
