@@ -75,6 +75,10 @@ VECTOR: dict[str, ApiCost] = {
     "Select": ApiCost(5.0, 2.0, 2.0, source=f"{_PTO} kVselCmpMaskProfile"),
     "GatherMask": ApiCost(0.0, 14.0, 14.0, source=f"{_PTO} kVreducev2Profile (-2 + 14/repeat)"),
     "Gather": ApiCost(6.64, 24.0, 12.0, source=f"{_PTO} kVgatherProfile"),
+    # TransDataTo5HD: 16 blocks in, 16 out a repeat (b16: 256 elements, b32: 128; b8: half blocks).
+    "TransDataTo5HD": ApiCost(9.03, 24.0, 24.0, source=f"{_PTO} kScatterVnchwconvB16Profile / B32Profile"),
+    "TransDataTo5HDB8": ApiCost(11.03, 46.0, 46.0, source=f"{_PTO} kScatterVnchwconvB8ReuseProfile (the strided "
+                                                          "form, addresses not reused: 18.39 + 40.0)"),
     # Reductions: WholeReduce* is one vcmax / vcadd; the count forms add a second level (head twice).
     "WholeReduceMax": ApiCost(9.0, 7.0, 7.0, source=f"{_PTO} kVcmaxProfile"),
     "WholeReduceMin": ApiCost(9.0, 7.0, 7.0, source=f"{_PTO} kVcminProfile"),

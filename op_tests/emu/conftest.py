@@ -21,7 +21,7 @@ OPS = {
     "Duplicate": 30, "Cast": 40,
     "ReduceMax": 50, "ReduceSum": 51, "WholeReduceMax": 52, "WholeReduceSum": 53, "Brcb": 54,
     "Compare": 60, "CompareScalar": 61, "Select": 62, "GatherMask": 63, "Gather": 64,
-    "Axpy": 70, "ShiftRight": 71, "MulAddDst": 72, "Copy": 73,
+    "Axpy": 70, "ShiftRight": 71, "MulAddDst": 72, "Copy": 73, "TransDataTo5HD": 74,
 }
 DTYPES = {"half": 0, "float": 1, "bf16": 2, "int8": 3, "uint8": 4, "int16": 5, "int32": 6, "int64": 7, "int4": 8,
           "uint16": 9, "uint32": 10}

@@ -31,7 +31,7 @@ enum Op : int32_t {
   kDuplicate = 30, kCast = 40,
   kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb,
   kCompare = 60, kCompareScalar, kSelect, kGatherMask, kGather,
-  kAxpy = 70, kShiftRight, kMulAddDst, kCopy,
+  kAxpy = 70, kShiftRight, kMulAddDst, kCopy, kTransDataTo5HD,
 };
 enum Dtype : int32_t { kHalf = 0, kFloat, kBf16, kInt8, kUint8, kInt16, kInt32, kInt64, kInt4, kUint16, kUint32 };
 
@@ -183,6 +183,20 @@ uint64_t Gathers(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   return kept;
 }
 
+// TransDataTo5HD over 16 source blocks src0Blk blocks apart and 16 destination blocks dstBlk apart;
+// repeat strides src0Rep / dstRep, dstHighHalf = aux, srcHighHalf = aux2 (8-bit).
+template <typename T>
+void Transpose5HD(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
+  constexpr uint32_t perBlock = 32 / sizeof(T);
+  LocalTensor<T> dst[NCHW_CONV_ADDR_LIST_SIZE], src[NCHW_CONV_ADDR_LIST_SIZE];
+  for (uint32_t i = 0; i < NCHW_CONV_ADDR_LIST_SIZE; ++i) {
+    src[i] = ub[0].ReinterpretCast<T>()[i * a.src0Blk * perBlock];
+    dst[i] = ub[3].ReinterpretCast<T>()[i * a.dstBlk * perBlock];
+  }
+  TransDataTo5HD(dst, src, TransDataTo5HDParams(a.aux != 0, a.aux2 != 0, static_cast<uint8_t>(a.repeat), a.dstRep,
+                                                a.src0Rep));
+}
+
 template <typename T>
 void CmpSel(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   const LocalTensor<T> s0 = ub[0].ReinterpretCast<T>(), s1 = ub[1].ReinterpretCast<T>();
@@ -311,6 +325,7 @@ uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
   if (a.op == kCast) return CastOp(a, ub), 0;
   if (a.op == kAxpy) return AxpyOp(a, ub), 0;
   if (a.op == kMulAddDst) return MulAddDstOp(a, ub), 0;
+  if (a.op == kTransDataTo5HD && (a.dtype == kInt8 || a.dtype == kUint8)) return Transpose5HD<int8_t>(a, ub), 0;
   return ByDtype(a.dtype, [&](auto tag) -> uint64_t {
     using T = decltype(tag);
     constexpr bool arith = std::is_same_v<T, half> || std::is_same_v<T, float> || std::is_same_v<T, int16_t> ||
@@ -320,6 +335,7 @@ uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
     if (a.op == kCopy) return RunCopy<T>(a, ub), 0;
     if (a.op == kBrcb) return Brcb(ub[3].ReinterpretCast<T>(), ub[0].ReinterpretCast<T>(), a.repeat, BrcbRepeatParams(a.dstBlk, a.dstRep)), 0;
     if (a.op == kGatherMask || a.op == kGather) return Gathers<T>(a, ub);
+    if (a.op == kTransDataTo5HD) return Transpose5HD<T>(a, ub), 0;
     constexpr bool shift = std::is_same_v<T, int16_t> || std::is_same_v<T, uint16_t> || std::is_same_v<T, int32_t> ||
                            std::is_same_v<T, uint32_t>;
     if constexpr (shift) if (a.op == kShiftRight) return RunShiftRight<T>(a, ub), 0;

@@ -17,6 +17,7 @@
 #include "emu/vec_cast.h"
 #include "emu/vec_reduce.h"
 #include "emu/vec_cmpsel.h"
+#include "emu/vec_transpose.h"
 #include "emu/cube.h"
 #include "emu/init_const.h"
 #include "emu/vec_sort.h"
