@@ -704,6 +704,22 @@ def test_pieces_and_whole_rows_on_one_core(heads):
           actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=kv_lens)  # fmt: skip
 
 
+def _rising_rows(rows, heads, k, kv_len, dtype, g):
+    """q, query_rope, key, key_rope [TND] and each row's k ids in ascending order of its head 0's
+    score (so the reference max moves within an item): the rebase and kept-column cases' inputs."""
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:, 0, 0] = torch.rand(kv_len, generator=g) * 17 - 15
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    score = q[:, 0].float() @ key[:, 0].float().T + qr[:, 0].float() @ key_rope[:, 0].float().T
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)])
+    idx = torch.gather(idx, 1, torch.gather(score, 1, idx).argsort(dim=1)).to(torch.int32)[:, None]
+    return q, qr, key, key_rope, idx
+
+
 @pytest.mark.parametrize("rows, heads, k", [(16, 16, 2048), (40, 8, 300), (100, 4, 300), (40, 64, 300), (48, 32, 700)],
                          ids=["pieces-of-many-tiles", "pieces-and-whole-rows", "whole-rows", "s-shares-l0c-n64",
                               "six-kept-n32"])
@@ -725,16 +741,7 @@ def test_scores_rising_past_the_reference_max(rows, heads, k, dtype):
     # streamed chunks; the snapshot is taken after the next tile's gather (sfa_cube.h OutputKept).
     g = torch.Generator().manual_seed(rows + k)
     kv_len = 3000
-    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
-    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
-    qr[..., 0] = 1.0
-    key = _randn((kv_len, 1, 512), dtype, g)
-    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
-    key_rope[:, 0, 0] = torch.rand(kv_len, generator=g) * 17 - 15
-    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
-    score = q[:, 0].float() @ key[:, 0].float().T + qr[:, 0].float() @ key_rope[:, 0].float().T
-    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)])
-    idx = torch.gather(idx, 1, torch.gather(score, 1, idx).argsort(dim=1)).to(torch.int32)[:, None]
+    q, qr, key, key_rope, idx = _rising_rows(rows, heads, k, kv_len, dtype, g)
     check(q, key, idx, 1.0, query_rope=qr, key_rope=key_rope, layout_query="TND", layout_kv="TND",
           actual_seq_lengths_query=[rows], actual_seq_lengths_kv=[kv_len], sparse_mode=0)  # fmt: skip
 
@@ -755,16 +762,7 @@ def test_whole_rows_sum_transposed_with_rebases(heads, k, dtype):
     # one-tile item, a tile of one row), one that selects nothing. 6 kept chunks at N1 = 32 / 64, 4 at 16.
     g = torch.Generator().manual_seed(401 + heads + k)
     rows, kv_len, block = 90, 3072, 128
-    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
-    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
-    qr[..., 0] = 1.0
-    key = _randn((kv_len, 1, 512), dtype, g)
-    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
-    key_rope[:, 0, 0] = torch.rand(kv_len, generator=g) * 17 - 15
-    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
-    score = q[:, 0].float() @ key[:, 0].float().T + qr[:, 0].float() @ key_rope[:, 0].float().T
-    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)])
-    idx = torch.gather(idx, 1, torch.gather(score, 1, idx).argsort(dim=1)).to(torch.int32)[:, None]
+    q, qr, key, key_rope, idx = _rising_rows(rows, heads, k, kv_len, dtype, g)
     for r, cut in ((3, 1), (17, 100), (40, 129), (61, 0)):
         idx[r, 0, cut:] = -1
     # Every row over the same paged cache (PA_BSND, 24 blocks of 128).

@@ -159,19 +159,10 @@ class SfaKeptColumns {
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopy(y, gm_[uint64_t(g % 2) * t_->heads * cols_ + uint64_t(k0) * t_->heads + h0_], ColumnsIn(rows));
     if (hasCorrection_[parity]) DataCopy(d, Correction(parity)[uint64_t(k0) * h_], n);
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
-    if (hasCorrection_[parity]) Add(d, d, y, int32_t(n));
-    else Adds(d, y, 0.0f, int32_t(n));
+    AddSnapshot(parity, d, y, n);
     SfaScaleColumns(d, alpha_[g % 2], bcast_, rows, h_);
     Sub(d, d, y, int32_t(n));
-    SetFlag<HardEvent::V_MTE3>(0);
-    WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(Correction(parity)[uint64_t(k0) * h_], d, n);
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // read back by the next update or the fold
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::MTE3_V>(0);  // the scratch is written again only after the copy
-    WaitFlag<HardEvent::MTE3_V>(0);
+    StoreCorrection(parity, uint64_t(k0) * h_, d, n);
   }
 
   // Fold's rows [r0, r0 + rows) of this core's (sum: the first of them).
@@ -224,16 +215,27 @@ class SfaKeptColumns {
     WaitFlag<HardEvent::V_MTE2>(0);
     DataCopy(y, gm_[uint64_t(g % 2) * t_->heads * kc + uint64_t(h0_ + r0) * kc], n);
     if (hasCorrection_[parity]) DataCopy(d, Correction(parity)[uint64_t(r0) * kc], n);
+    AddSnapshot(parity, d, y, n);
+    PipeBarrier<PIPE_V>();
+    ScaleCols(d, alpha_[g % 2][r0], rows, kc);
+    Sub(d, d, y, int32_t(n));
+    StoreCorrection(parity, uint64_t(r0) * kc, d, n);
+  }
+  // d = D + Y (or Y, before the parity's first correction), once both copies have landed.
+  __aicore__ inline void AddSnapshot(uint32_t parity, const AscendC::LocalTensor<float>& d,
+                                     const AscendC::LocalTensor<float>& y, uint32_t n) {
+    using namespace AscendC;
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     if (hasCorrection_[parity]) Add(d, d, y, int32_t(n));
     else Adds(d, y, 0.0f, int32_t(n));
-    PipeBarrier<PIPE_V>();
-    ScaleCols(d, alpha_[g % 2][r0], rows, kc);
-    Sub(d, d, y, int32_t(n));
+  }
+  // The updated correction d back to the parity's GM copy at `at`.
+  __aicore__ inline void StoreCorrection(uint32_t parity, uint64_t at, const AscendC::LocalTensor<float>& d, uint32_t n) {
+    using namespace AscendC;
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
-    DataCopy(Correction(parity)[uint64_t(r0) * kc], d, n);
+    DataCopy(Correction(parity)[at], d, n);
     SetFlag<HardEvent::MTE3_MTE2>(0);  // read back by the next update or the fold
     WaitFlag<HardEvent::MTE3_MTE2>(0);
     SetFlag<HardEvent::MTE3_V>(0);  // the scratch is written again only after the copy

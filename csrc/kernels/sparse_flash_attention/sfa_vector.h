@@ -715,7 +715,12 @@ class SfaVector {
       SetFlag<HardEvent::MTE3_V>(int32_t(slot));
     }
     for (uint32_t slot = 0; slot < stageSlots_ && slot < c; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
-    if (!t_->returnLse) return;
+    if (t_->returnLse) WriteLse(row, ref, lRun, mTrue);
+  }
+  // The row's statistics against its true max m: m and l_m = l * exp(r - m).
+  __aicore__ inline void WriteLse(uint32_t row, const AscendC::LocalTensor<float>& ref,
+                                  const AscendC::LocalTensor<float>& lRun, const AscendC::LocalTensor<float>& mTrue) {
+    using namespace AscendC;
     const LocalTensor<float> lTrue = Stat(kTileSum);
     Sub(lTrue, ref, mTrue, h_);
     PipeBarrier<PIPE_V>();
@@ -727,17 +732,18 @@ class SfaVector {
   }
 
   // Finalize of an O^T sum (ItemOutT): acc_ holds [512, h_] (a row per latent column), read by
-  // Accumulate in 64-row chunks, two a MTE2 -> V event. Per chunk: scaled by 1 / l by column,
-  // cast, transposed by Gather (16-bit elements, from the offsets of 8 heads' rows, TransposeTable)
-  // and written as columns [64 c, 64 c + 64) of the core's output rows (one strided copy). The
-  // chunks go in steps of kFinChunks, the first here, one step at each later Accumulate (where the
-  // vector unit waits for the next scores): the transposes (~3,200 cycles of V a row at h_ = 32)
-  // stay off the softmaxes that follow (GLM-5 B = 64 x 8K / 32K / 128K, cycles: all at once
-  // 242,331 / 244,174 / 243,311; 2 chunks a step 232,971 / 235,695 / 234,342; 1: 232,942 / 234,780
-  // / 234,958, also better at seeds 1 and 2; 4: 238,203 / 239,654 / 237,417). Pending steps are
-  // finished before anything else takes acc_ (FinishFinalize). A chunk's cast and rows go to P's
-  // buffer (chunk 0: free until the next Softmax, which waits for its copy) or to the acc_ rows of
-  // the chunk before it (read by then).
+  // Accumulate in 64-row chunks, two a MTE2 -> V event. Per chunk: scaled by 1 / l by column, cast,
+  // transposed (TransposeChunk: by TransDataTo5HD, or by Gather from TransposeTable's offsets) and
+  // written as columns [64 c, 64 c + 64) of the core's output rows (one strided copy). The chunks go
+  // in steps of kFinChunks, the first here, one step at each later Accumulate (where the vector unit
+  // waits for the next scores): the transposes stay off the softmaxes that follow (GLM-5 B = 64 x 8K
+  // / 32K / 128K, cycles, transposed by Gather, ~3,200 V cycles a row at h_ = 32: all at once 242,331
+  // / 244,174 / 243,311; 2 chunks a step 232,971 / 235,695 / 234,342; 1: 232,942 / 234,780 / 234,958,
+  // also better at seeds 1 and 2; 4: 238,203 / 239,654 / 237,417; by TransDataTo5HD, ~1,700: all at
+  // once 237,297 / 239,138 / 239,591, 1: 233,023 / 235,048 / 234,859). Pending steps are finished
+  // before anything else takes acc_ (FinishFinalize). A chunk's cast and rows go to P's buffer (chunk
+  // 0: free until the next Softmax, which waits for its copy) or to the acc_ rows of the chunk before
+  // it (read by then).
   static constexpr uint32_t kOutTRows = 64, kOutTChunks = kSfaLatentDim / kOutTRows, kFinChunks = 1;
   static constexpr int32_t kEvFin = 1;  // MTE3 -> V: chunk c's output copy (kEvFin + c % 4)
   __aicore__ inline void FinalizeT(uint32_t row, uint32_t parity) {
@@ -749,16 +755,7 @@ class SfaVector {
     if (h_ % 16 != 0) TransposeTable();
     finRow_ = row;
     finNext_ = 0;
-    if (t_->returnLse) {
-      const LocalTensor<float> lTrue = Stat(kTileSum);
-      Sub(lTrue, ref, mTrue, h_);
-      PipeBarrier<PIPE_V>();
-      Exp(lTrue, lTrue, h_);
-      PipeBarrier<PIPE_V>();
-      Mul(lTrue, lTrue, lRun, h_);
-      PipeBarrier<PIPE_V>();
-      io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
-    }
+    if (t_->returnLse) WriteLse(row, ref, lRun, mTrue);
     FinalizeStep();
   }
   // The next kFinChunks chunks of a pending FinalizeT.
