@@ -220,7 +220,7 @@ def test_split_rows_exchange_the_max(rows, hidden, what, smooth):
 @pytest.mark.parametrize("rows, hidden", [(48, 6144), (100, 7168), (60, 16384), (50, 1000)])
 def test_smooth_scales_meet_no_ub_bank_conflict(rows, hidden):
     # The row times the smooth scales (`Mul`) reads both from UB: the smooth scales sit 256 B past the
-    # row modulo 512 (SmoothPadBytes), so the two sources of a repeat fall in different bank groups and
+    # row modulo 512 (PlanDynamicQuantUb), so the two sources of a repeat fall in different bank groups and
     # the model's bank beats add nothing to it, at one tile a row (1000), two (6144, 7168) and 4
     # (16384). The output stays exact.
     from ascend_glm5.perf.model import replay, tracing

@@ -8,8 +8,8 @@
 namespace ascend_glm5::host {
 namespace {
 
-// UB the kernel allocates for tiles of `chunk` elements, its smooth scales' pad included (the pad
-// is sized to what the rest leaves).
+// UB the kernel allocates for tiles of `chunk` elements, its bank pads included (PlanDynamicQuantUb:
+// each pad only where the rest leaves room for it).
 uint32_t UbBytes(uint32_t cols, uint32_t chunk, bool hasSmooth, uint32_t split) {
   return PlanDynamicQuantUb(cols, chunk, hasSmooth, split).bytes;
 }
