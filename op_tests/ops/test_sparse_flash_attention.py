@@ -318,6 +318,43 @@ def test_contiguous_ids_read_once(combined):
     assert cube_reads == _cube_reads(idx, [kv_len, kv_len], heads, cpu_module().emulator_limits()["aic_cores"])
 
 
+def _spaced_rows_launch(step, combined):
+    """Two decode rows whose 300 ids rise by `step` cache rows (a paged cache laid out in order),
+    checked against the reference; returns the MTE2 copy counts of the cube cores and of the
+    vector cores."""
+    g = torch.Generator().manual_seed(40)
+    heads, k, block = 16, 300, 128
+    kv_len = 7 + step * k
+    blocks = -(-kv_len // block)
+    q, qr = _queries((2, heads), torch.bfloat16, g)
+    key, key_rope = _randn((blocks, block, 1, 512), torch.bfloat16, g), _randn((blocks, block, 1, 64), torch.bfloat16, g)
+    if combined:
+        key, key_rope = torch.cat([key, key_rope], -1), None
+    table = torch.arange(blocks, dtype=torch.int32).repeat(2, 1)
+    ids = torch.arange(k, dtype=torch.int32) * step
+    idx = torch.stack([ids, ids + 7]).reshape(2, 1, k)
+    check(q, key, idx, GLM5_SCALE, query_rope=qr, key_rope=key_rope, block_table=table, layout_query="TND",
+          layout_kv="PA_BSND", actual_seq_lengths_query=[1, 2], actual_seq_lengths_kv=[kv_len, kv_len])  # fmt: skip
+    per_core = cpu_module().last_launch()["per_core"]  # MIX: AIC, AIV, AIV per block
+    return sum(c["mte2_calls"] for c in per_core[0::3]), sum(c["mte2_calls"] for c in per_core) - sum(
+        c["mte2_calls"] for c in per_core[0::3]
+    )
+
+
+@pytest.mark.parametrize("combined, cube_max_step", [(False, 127), (True, 113)], ids=["separate-rope", "combined-cache"])
+def test_evenly_spaced_rows_take_one_copy(combined, cube_max_step):
+    # Rows that rise by a fixed step are one copy however far apart, as contiguous ones are (step 1):
+    # on the cube while the step's row stride fits ND2NZ's 16-bit srcDValue (65535 elements: 113
+    # rows of 576, 127 of 512), on the vector cores at any step (DataCopyPad's srcStride counts
+    # bytes in 32 bits). One step more, the cube copies each of its rows alone.
+    cube_runs, vector_runs = _spaced_rows_launch(1, combined)
+    cube_far, vector_far = _spaced_rows_launch(cube_max_step, combined)
+    cube_singles, vector_singles = _spaced_rows_launch(cube_max_step + 1, combined)
+    assert (cube_far, vector_far) == (cube_runs, vector_runs)
+    assert vector_singles == vector_runs
+    assert cube_singles > cube_runs + 100  # the cube gathers over a third of the 600 rows
+
+
 def test_many_rows_share_each_core():
     # More rows than AI cores: each core pipelines tiles across rows (including empty ones).
     g = torch.Generator().manual_seed(7)

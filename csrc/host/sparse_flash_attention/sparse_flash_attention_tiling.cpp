@@ -30,21 +30,14 @@ constexpr uint32_t kSortMaxKeysPerSelected = 2;
 bool SortsRow(int32_t end, uint32_t sparseCount) {
   return end > 0 && uint64_t(end) <= uint64_t(kSortMaxKeysPerSelected) * sparseCount;
 }
-// A row of a split launch (decode) is sorted in steps (kSfaSortSteps) when it sees at most this
-// many keys per selected one: at GLM-5's 8K contexts (2048 of 8192) about a quarter of a sorted
-// list's neighbours are contiguous, which takes ~14 % of the cube's row copies off (sfa-sort).
-constexpr uint32_t kStepSortMaxKeysPerSelected = 4;
-// Sparser rows up to this many keys per selected one are sorted in steps too, but their tiles keep
-// the unsorted rows' issue order (kSfaSortStepsSparse: no kSfaSlotEarlyRows, so the cube scores in
-// two passes): at GLM-5's 32K (1 in 16) ~6 % of a sorted list's neighbours are contiguous, ~8
-// copies fewer a tile, and the cube's row copies still bound those tiles (GLM-5 decode B = 64, 32K,
-// cycles: 249,968 unsorted, 247,437 sorted, 253,252 sorted with kSfaSlotEarlyRows; sfa-sort32).
-constexpr uint32_t kSparseStepSortMaxKeysPerSelected = 16;
-int32_t StepSortMark(int32_t end, uint32_t sparseCount) {
-  if (end <= 0) return 0;
-  if (uint64_t(end) <= uint64_t(kStepSortMaxKeysPerSelected) * sparseCount) return kSfaSortSteps;
-  return uint64_t(end) <= uint64_t(kSparseStepSortMaxKeysPerSelected) * sparseCount ? kSfaSortStepsSparse : 0;
-}
+// Every row of a split launch (decode) that selects something is sorted in steps (kSfaSortSteps):
+// sorted, a tile's rows rise, and the gathers copy evenly spaced ones (a pair at any gap up to the
+// cube's 113-row stride, a run of contiguous rows) in one copy (sfa-stride). Before strided copies
+// only contiguous runs merged, and rows sparser than 1 in 4 were sorted without early rows or not
+// at all (sfa-sort32). GLM-5 decode, cycles, with the vector cores' share at 2 x 28 (below): 32K's
+// rows sorted without early rows 230,291, with them 229,072 (B = 64); 128K's (before: unsorted)
+// sorted without early rows 231,407, with them 230,917.
+int32_t StepSortMark(int32_t end) { return end > 0 ? kSfaSortSteps : 0; }
 
 // The merge of split rows (SfaMerge::Combine) gives vector core v the (split, head) units
 // [bounds[v], bounds[v + 1]). A unit's merge costs about its row's pieces (each loaded and weighed)
@@ -262,7 +255,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   size_t numItems = 0;
   for (const auto& items : perCore) numItems += items.size();
   const bool ahead3 = SfaGatherAhead(p.combinedKv, uint32_t(numItems), t.blockDim) == 3;
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 14 : busyRows < aiCores ? 18 : ahead3 ? 16 : 19;
+  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 14 : busyRows < aiCores ? 18 : ahead3 ? 14 : 19;
   // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
   // cycles: 2 x 38 249,970, 2 x 32 253,015; more does not fit their UB).
   const uint32_t sortedPer64 = split ? aivPer64 : std::min<uint32_t>(12, aivPer64);
@@ -273,7 +266,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   if (split && SfaStepSortFits(p.heads) && t.aivRows > 0) {
     for (uint32_t r = 0; r < p.numRows; ++r) {
       const int32_t end = table[size_t(r) * kSfaRecordWords + 2];
-      table[size_t(r) * kSfaRecordWords + 3] = StepSortMark(end, p.sparseCount);
+      table[size_t(r) * kSfaRecordWords + 3] = StepSortMark(end);
     }
   }
 

@@ -297,7 +297,7 @@ class SfaCube {
     const LocalTensor<T> kv = KvTile(buf);
     const SfaShares share = TileShares(tile, rows_);
     GatherSome(kGatherParts);
-    CopyRun<false>(kv, run_.start, run_.row, run_.len);
+    CopyRun<false>(kv, run_);
     run_ = Run{};
     gatherRows_ = 0;
     // The cube's own rows are in: Scores may start on their whole row blocks (OwnBlocks).
@@ -328,7 +328,7 @@ class SfaCube {
     Run run;
     uint32_t done = 0;
     CopyRows<true>(tile, kv, share.cube, run, done);
-    CopyRun<true>(kv, run.start, run.row, run.len);
+    CopyRun<true>(kv, run);
     if (t_->aivRows > 0) {
       if (share.cube < tile.rows)
         DataCopy(kv[share.cube * 16], gatherSlots_[GatherSlot(g) + rows_ * kSfaQkDim + share.cube * kSfaLatentDim],
@@ -340,51 +340,74 @@ class SfaCube {
 
   __aicore__ inline uint64_t GatherSlot(uint32_t g) const { return uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T)); }
 
-  // A run of contiguous cache rows not copied yet: tile rows [start, start + len) <- cache rows [row, ...).
+  // Rows not copied yet that one ND2NZ copy takes: tile rows [start, start + len) <- cache rows row,
+  // row + step, row + 2 step, ... (step 1: contiguous). The copy's source row stride (srcDValue)
+  // counts elements in 16 bits (随路转换ND2NZ搬运.md: srcDValue in [1, 65535]), so a step spans at
+  // most MaxStep rows.
   struct Run {
-    uint32_t start = 0, len = 0;
+    uint32_t start = 0, len = 0, step = 1;
     uint64_t row = 0;
   };
+  // The largest step a copy of cache rows `width` elements wide can stride.
+  __aicore__ inline static uint32_t MaxStep(uint32_t width) { return 65535u / width; }
+  // Whether cache row `row` extends `run`: the next of its progression, or (a run of one row) its
+  // second, which sets the step. Sorted lists (sfa_sort.h) make the rows rise, so two rows of a
+  // tile at most MaxStep apart go in one copy instead of two (each copy's fixed cost).
+  __aicore__ inline bool Extends(Run& run, uint64_t row, uint32_t maxStep) const {
+    if (run.len == 1 && row > run.row && row - run.row <= maxStep) {
+      run.step = uint32_t(row - run.row);
+      return true;
+    }
+    return run.len > 1 && row == run.row + uint64_t(run.len) * run.step;
+  }
   // Entry i of item's list: from the work slot's line when the slot carries it (no list line read).
   __aicore__ inline int32_t ListEntry(uint32_t item, uint32_t i) const {
     if (int32_t(item) == slotItem_ && i < slotRows_) return slots_.GetValue(slotAt_ + i);
     return lists_.GetValue(uint64_t(item) * t_->listWords + i);
   }
-  // Tile rows [done, rows), one copy per run of contiguous cache rows: key latent + rope columns,
-  // or (kValue) value latent columns. The last run stays open in `run` (the caller copies it).
+  // Tile rows [done, rows), one copy per Run: key latent + rope columns, or (kValue) value latent
+  // columns. The last run stays open in `run` (the caller copies it).
   template <bool kValue>
   __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows, Run& run,
                                   uint32_t& done) {
+    const uint32_t maxStep = MaxStep(CacheRowWidth());
     for (; done < rows; ++done) {
       // The tile's own item list (LoadValue copies the value rows of a tile after NextWork has
       // moved on to the next item).
       const uint64_t row = uint32_t(ListEntry(tile.item, tile.start + done));
-      if (run.len > 0 && row == run.row + run.len) {
+      if (Extends(run, row, maxStep)) {
         ++run.len;
         continue;
       }
-      CopyRun<kValue>(kv, run.start, run.row, run.len);
-      run = Run{done, 1, row};
+      CopyRun<kValue>(kv, run);
+      run = Run{done, 1, 1, row};
     }
   }
+  // Elements from one cache row to the next in key and value (a separate value has key's layout):
+  // the widest row stride of the copies (the rope's is 64).
+  __aicore__ inline uint32_t CacheRowWidth() const { return t_->combinedKv ? kSfaQkDim : kSfaLatentDim; }
 
-  // Cache rows [cacheRow, cacheRow + n) -> tile rows [tileRow, tileRow + n).
+  // Cache rows run.row + i run.step -> tile rows run.start + i, i < run.len.
   template <bool kValue>
-  __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, uint32_t tileRow, uint64_t cacheRow, uint32_t n) {
+  __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, const Run& run) {
     using namespace AscendC;
+    const uint32_t n = run.len, tileRow = run.start, step = run.step;
+    const uint64_t cacheRow = run.row;
     if (n == 0) return;
     if (!kValue && t_->combinedKv) {  // latent and rope of a row side by side: both in one copy
-      DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaQkDim], Nd2NzParams(1, n, kSfaQkDim, 0, kSfaQkDim, rows_, 1, 0));
+      DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaQkDim],
+               Nd2NzParams(1, n, kSfaQkDim, 0, uint16_t(step * kSfaQkDim), rows_, 1, 0));
       return;
     }
     if (kValue) {  // a separate value has key's layout: rows 576 wide (latent first) with combinedKv
-      const uint32_t stride = t_->combinedKv ? kSfaQkDim : kSfaLatentDim;
-      DataCopy(kv[tileRow * 16], value_[cacheRow * stride], Nd2NzParams(1, n, kSfaLatentDim, 0, stride, rows_, 1, 0));
+      const uint32_t stride = CacheRowWidth();
+      DataCopy(kv[tileRow * 16], value_[cacheRow * stride], Nd2NzParams(1, n, kSfaLatentDim, 0, uint16_t(step * stride), rows_, 1, 0));
       return;
     }
-    DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaLatentDim], Nd2NzParams(1, n, kSfaLatentDim, 0, kSfaLatentDim, rows_, 1, 0));
+    DataCopy(kv[tileRow * 16], key_[cacheRow * kSfaLatentDim],
+             Nd2NzParams(1, n, kSfaLatentDim, 0, uint16_t(step * kSfaLatentDim), rows_, 1, 0));
     DataCopy(kv[kSfaLatentDim * rows_ + tileRow * 16], keyRope_[cacheRow * kSfaRopeDim],
-             Nd2NzParams(1, n, kSfaRopeDim, 0, kSfaRopeDim, rows_, 1, 0));
+             Nd2NzParams(1, n, kSfaRopeDim, 0, uint16_t(step * kSfaRopeDim), rows_, 1, 0));
   }
 
   // Row blocks of a tile that hold only the cube's own rows, where Scores runs in two passes: those

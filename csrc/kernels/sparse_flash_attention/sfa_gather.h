@@ -38,7 +38,7 @@ class SfaVectorGather {
   // Rows one vector core gathers of a tile at most (aivRows: the launch's larger share).
   __aicore__ inline static uint32_t MaxRows(uint32_t aivRows) { return (aivRows + 1) / 2; }
 
-  // This core's rows of `tile` -> UB (MTE2), one copy per run of contiguous cache rows. `list`: this
+  // This core's rows of `tile` -> UB (MTE2), one copy per run of evenly spaced cache rows (CopyRun). `list`: this
   // core's copy of the tile's item list (`count` rows), read into UB at its first tile. Store then
   // moves them to the gather slot: the rows are issued as soon as the scores have arrived, the slot
   // write after the softmax's P (the vector core's MTE3 posts P first).
@@ -62,20 +62,26 @@ class SfaVectorGather {
     loadedBuf_ = spareLent_ && !lastSpare_ ? 1 : 0;
     TakeBuffer(loadedBuf_);  // the previous tile in it has left UB
     lastSpare_ = loadedBuf_ == 1;
-    uint32_t runStart = 0, runLen = 0;
+    uint32_t runStart = 0, runLen = 0, step = 1;
     uint64_t runRow = 0;
     for (uint32_t i = 0; i < n; ++i) {
       const uint64_t row = uint32_t(rowIdx_.GetValue(tile.start + first + i));
-      if (runLen > 0 && row == runRow + runLen) {
+      if (runLen == 1 && row > runRow) {  // a run's second row sets its step
+        step = uint32_t(row - runRow);
         ++runLen;
         continue;
       }
-      CopyRun(runStart, runRow, runLen);
+      if (runLen > 1 && row == runRow + uint64_t(runLen) * step) {
+        ++runLen;
+        continue;
+      }
+      CopyRun(runStart, runRow, runLen, step);
       runStart = i;
       runRow = row;
       runLen = 1;
+      step = 1;
     }
-    CopyRun(runStart, runRow, runLen);
+    CopyRun(runStart, runRow, runLen, step);
   }
 
   // The rows Load brought in -> gather slot g % 3 (g: the global tile index); then tells the cube.
@@ -129,29 +135,35 @@ class SfaVectorGather {
     busy_[b] = false;
   }
 
-  // Cache rows [row, row + n) -> UB rows [at, at + n) of 576 (latent, then rope), and of 512 (value).
-  __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n) {
+  // Cache rows row + i step (i < n; step 1: contiguous) -> UB rows [at, at + n) of 576 (latent, then
+  // rope), and of 512 (value): one copy of n blocks, the blocks' GM gap (srcStride) in bytes
+  // (DataCopyPad(ISASI).md: blockLen up to 2097151 B, srcStride a uint32 of bytes from GM), so any
+  // step of a sorted list's rising rows goes in one copy.
+  __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n, uint32_t step) {
     using namespace AscendC;
     if (n == 0) return;
     const LocalTensor<T> keys = bufs_[loadedBuf_];  // Load's buffer
     constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);
-    // A run is at most MaxRows rows of 1152 B: one block (DataCopyPad(ISASI).md: blockLen up to
-    // 2097151 B; from GM, srcStride counts bytes).
-    if (t_->combinedKv) {  // the run's rows, latent and rope side by side, are one contiguous block
-      DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(1, n * (latentBytes + ropeBytes), 0, 0, 0),
-                  DataCopyPadExtParams<T>());
-      if (t_->separateValue)  // value in key's layout: the latent part of each 576-wide row
-        DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaQkDim], DataCopyExtParams(uint16_t(n), latentBytes, ropeBytes, 0, 0),
+    if (t_->combinedKv) {  // latent and rope of a row side by side: a contiguous run is one block
+      constexpr uint32_t rowBytes = latentBytes + ropeBytes;
+      if (step == 1)
+        DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(1, n * rowBytes, 0, 0, 0),
                     DataCopyPadExtParams<T>());
+      else
+        DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaQkDim], DataCopyExtParams(uint16_t(n), rowBytes, (step - 1) * rowBytes, 0, 0),
+                    DataCopyPadExtParams<T>());
+      if (t_->separateValue)  // value in key's layout: the latent part of each 576-wide row
+        DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaQkDim],
+                    DataCopyExtParams(uint16_t(n), latentBytes, step * rowBytes - latentBytes, 0, 0), DataCopyPadExtParams<T>());
       return;
     }
     DataCopyPad(keys[at * kSfaQkDim], key_[row * kSfaLatentDim],
-                DataCopyExtParams(uint16_t(n), latentBytes, 0, ropeBytes / 32, 0), DataCopyPadExtParams<T>());
+                DataCopyExtParams(uint16_t(n), latentBytes, (step - 1) * latentBytes, ropeBytes / 32, 0), DataCopyPadExtParams<T>());
     DataCopyPad(keys[at * kSfaQkDim + kSfaLatentDim], keyRope_[row * kSfaRopeDim],
-                DataCopyExtParams(uint16_t(n), ropeBytes, 0, latentBytes / 32, 0), DataCopyPadExtParams<T>());
+                DataCopyExtParams(uint16_t(n), ropeBytes, (step - 1) * ropeBytes, latentBytes / 32, 0), DataCopyPadExtParams<T>());
     if (t_->separateValue)
       DataCopyPad(values_[at * kSfaLatentDim], value_[row * kSfaLatentDim],
-                  DataCopyExtParams(uint16_t(n), latentBytes, 0, 0, 0), DataCopyPadExtParams<T>());
+                  DataCopyExtParams(uint16_t(n), latentBytes, (step - 1) * latentBytes, 0, 0), DataCopyPadExtParams<T>());
   }
 
   const SparseFlashAttentionTiling* t_ = nullptr;

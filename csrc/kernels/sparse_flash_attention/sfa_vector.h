@@ -297,11 +297,10 @@ class SfaVector {
       // -1.8 %; 2 x 28 -0.1 / -0.9 / +0.7 %; the share of the first 1..3 tiles only, not of the whole
       // item: -0.7 / -0.3 / -0.7 % at best).
       if (slot_ == 0 && gatherAhead_ > 2 && t_->numSplits > 0) aivRows = (aivRows * 3 / 4) & ~1u;
-      if ((row.sorted == kSfaSortSteps || row.sorted == kSfaSortStepsSparse) && count > 1 &&
+      if (row.sorted == kSfaSortSteps && count > 1 &&
           sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
         sortSlot_ = Pending{int32_t(scan_), count, aivRows};
-        sortKind_ = row.sorted;
         return int32_t(scan_++);
       }
       if (gatherFree) KeepList(int32_t(scan_));
@@ -329,7 +328,7 @@ class SfaVector {
     listInUb_ = item;
   }
 
-  // The next item's list sorted in steps (kSfaSortSteps / kSfaSortStepsSparse), one per tile of
+  // The next item's list sorted in steps (kSfaSortSteps), one per tile of
   // the current item after its softmax and Accumulate, where the vector unit is idle (a 2,048-row
   // sort is ~5,100 cycles of V: at once, it would hold up the softmax behind it). The first step
   // waits for the tile-0 Accumulate, which finalises the previous item in the stage. NextItem
@@ -357,14 +356,15 @@ class SfaVector {
     // Only slots without kSfaSlotEarlyRows carry the sorted head (B = 64 8K, whose slots have the
     // bit: 243,444.67 -> 244,516.37 cycles with it).
     LocalTensor<int32_t> head;
-    const uint32_t carried = sortKind_ == kSfaSortStepsSparse ? sorter_.HeadRows(head) : 0;
-    PostSlot(sortSlot_.item, sortSlot_.count, SlotShare(sortKind_, sortSlot_.aivRows), head, carried);
+    const int32_t share = SlotShare(kSfaSortSteps, sortSlot_.aivRows);
+    const uint32_t carried = (share & kSfaSlotEarlyRows) == 0 ? sorter_.HeadRows(head) : 0;
+    PostSlot(sortSlot_.item, sortSlot_.count, share, head, carried);
   }
 
   // A work slot's word 2: the vector cores' rows of a full tile, and kSfaSlotEarlyRows where the
-  // row is marked kSfaSortSteps (not kSfaSortStepsSparse) in a launch of more than 3 items a core
-  // (GLM-5 decode B = 64 at 8K), whose tiles mostly come in runs: the cube's MTE2 then has the
-  // slack to take every tile's own rows earlier (sfa_cube.h GatherSome).
+  // row is marked kSfaSortSteps in a launch of more than 3 items a core (GLM-5 decode B = 64), whose
+  // sorted tiles take one copy per pair or run of rows: the cube's MTE2 then has the slack to take
+  // every tile's own rows earlier (sfa_cube.h GatherSome).
   __aicore__ inline int32_t SlotShare(int32_t sorted, uint32_t aivRows) const {
     return int32_t(aivRows) | (itemFirst_ && sorted == kSfaSortSteps ? kSfaSlotEarlyRows : 0);
   }
@@ -890,7 +890,6 @@ class SfaVector {
   Pending fifo_[kFifo] = {};
   SfaRowSorter sorter_;
   Pending sortSlot_ = {-1, 0, 0};  // the item being sorted, posted when its sort is done
-  int32_t sortKind_ = 0;     // the pending sort's row mark (kSfaSortSteps / kSfaSortStepsSparse)
   uint32_t sortWindow_ = 0;  // tiles of the current item to sort an item selected now on
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
   SfaTile gatherTile_;

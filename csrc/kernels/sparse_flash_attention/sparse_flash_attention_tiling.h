@@ -51,7 +51,7 @@ struct SfaRow {     // per row of the flattened query tensor
   int32_t batch;    // -1: not a valid query row (padding of BSND, rows after the last TND batch)
   int32_t kvStart;  // first key row of the batch (BSND / TND); 0 when paged
   int32_t end;      // visible key tokens [0, end) after sparse_mode; <= 0: nothing to attend
-  int32_t sorted;   // kSfaSortWhole / kSfaSortSteps / kSfaSortStepsSparse: its selected rows sorted into runs (host)
+  int32_t sorted;   // kSfaSortWhole / kSfaSortSteps: its selected rows sorted into runs (host)
 };
 struct SfaItem {
   int32_t row;
@@ -165,13 +165,10 @@ constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { ret
 // used from N1 = 64 (where it was measured).
 // kSfaSortSteps: rows of a split launch (decode), sorted in steps while the item before them runs
 // (sfa_vector.h SortStep); the scratch is the stage (free during a split launch's tiles), which
-// holds it at N1 <= 64.
+// holds it at N1 <= 64. Sorted, a tile's rising rows go to the gathers in pairs or runs of evenly
+// spaced rows, one copy each (sfa_cube.h Run, sfa_gather.h CopyRun).
 constexpr int32_t kSfaSortWhole = 1;
 constexpr int32_t kSfaSortSteps = 2;
-// kSfaSortStepsSparse: sorted as kSfaSortSteps (rows that see up to 16 x K keys: GLM-5's 32K), but
-// their slots never carry kSfaSlotEarlyRows: their tiles take ~8 fewer of 128 copies, still bound
-// by the cube's row copies (sfa-sort32).
-constexpr int32_t kSfaSortStepsSparse = 3;
 constexpr uint32_t kSfaSortScratchBytes = 32 * 1024;  // rows and keys of 2048, then 2048 pairs
 constexpr bool SfaSortFits(uint32_t heads) { return heads >= 64; }
 constexpr uint64_t SfaAlign512(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
