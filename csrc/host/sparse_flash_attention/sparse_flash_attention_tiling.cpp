@@ -247,15 +247,24 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // 8192 with rows sorted up to 2K: 2 x 21 7278 / 17967 us, 2 x 12 7237 / 17557 us).
   // With fewer rows than cores (every row in pieces, two items a core: GLM-5 B = 16) the cube's
   // copies lean less on the vector cores' slots (B = 16, 8K, cycles, vector cores' rows of 128:
-  // 2 x 34 82,026, 2 x 35 81,097, 2 x 36 80,851, 2 x 37 81,037, 2 x 38 81,113, 2 x 40 82,827).
+  // 2 x 34 82,026, 2 x 35 81,097, 2 x 36 80,851, 2 x 37 81,037, 2 x 38 81,113, 2 x 40 82,827);
+  // with sfa-stride 2 x 32 (8K / 32K / 128K: 2 x 28 73,014 / 72,987 / 73,171, 2 x 32 72,779 / 72,725
+  // / 72,880, 2 x 36 74,208 / 74,215 / 74,301, 2 x 40 75,921 / 75,947 / 75,979). The separate
+  // key_rope (two copies a row, one a pair) likewise moved from 2 x 42 to 2 x 38 (B = 16, 32K: 2 x 34
+  // 79,228, 2 x 36 77,496, 2 x 38 77,439, 2 x 40 78,190, 2 x 42 79,530; prefill S = 1024 unchanged:
+  // its rows are sorted, sortAivRows); decode B = 1's 2 x 28 stayed (2 x 24 / 28 / 32: 17,999 /
+  // 17,966 / 18,323 at 32K).
   // With 3 tiles gathered ahead (SfaGatherAhead: decode B = 64) the vector cores' slot write is off
   // the chain and the cube's copy of their slot leads it: a smaller share gains (sfa-rows, GLM-5
   // decode B = 64, cycles 8K / 32K: 2 x 38 245,463 / 244,269, 2 x 30 237,243 / 236,768, 2 x 32
-  // 238,482 / 235,610, 2 x 34 239,797 / 238,181; 2 x 32 also best with HBM unlimited at 32K).
+  // 238,482 / 235,610, 2 x 34 239,797 / 238,181; 2 x 32 also best with HBM unlimited at 32K). With
+  // evenly spaced rows in one copy (sfa-stride: about two rows a copy on the cube) the cube takes
+  // more: 2 x 28 (8K / 32K, before 32K's early rows: 2 x 24 228,891 / 230,968, 2 x 28 228,980 /
+  // 230,291, 2 x 32 230,550 / 231,374, 2 x 36 232,735 / 235,745, 2 x 40 252,995 / 254,200).
   size_t numItems = 0;
   for (const auto& items : perCore) numItems += items.size();
   const bool ahead3 = SfaGatherAhead(p.combinedKv, uint32_t(numItems), t.blockDim) == 3;
-  const uint32_t aivPer64 = !p.combinedKv ? 21 : total <= aiCores ? 14 : busyRows < aiCores ? 18 : ahead3 ? 14 : 19;
+  const uint32_t aivPer64 = !p.combinedKv ? 19 : total <= aiCores ? 14 : busyRows < aiCores ? 16 : ahead3 ? 14 : 19;
   // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
   // cycles: 2 x 38 249,970, 2 x 32 253,015; more does not fit their UB).
   const uint32_t sortedPer64 = split ? aivPer64 : std::min<uint32_t>(12, aivPer64);
