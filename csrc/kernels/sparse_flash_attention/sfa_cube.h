@@ -282,9 +282,11 @@ class SfaCube {
   // 93,863 -> 91,898, B = 64 8K 288,885 -> 277,390. Every other tile took 13 until stop 53 (52 copies
   // a tile crowded MTE2 at 8: B = 64 32K 255,059 -> 262,569); once MTE1 paid its measured cost a load,
   // 9 took B = 64 x 32K / 128K 246,141 / 247,202 -> 241,409 / 242,756 (32K at 8: 240,827, 10: 242,386,
-  // 11: 243,047; B = 16 x 32K +0.4 %).
+  // 11: 243,047; B = 16 x 32K +0.4 %). With a copy per pair of rows (sfa-stride), 8 again: B = 64 x
+  // 8K / 32K / 128K at 7 / 8 / 9 / 10: 230,423 / 229,950 / 232,464, 228,571 / 228,145 / 229,188,
+  // 228,980 / 229,072 / 230,917, 229,885 / 230,398 / 231,487 (B = 16 +0.2 %, separate rope -0.4 %).
   static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
-  static constexpr uint32_t kRowParts = 9;
+  static constexpr uint32_t kRowParts = 8;
   static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
   __aicore__ inline void GatherSome(uint32_t part) {
     if (gatherRows_ > 0) {
