@@ -1260,9 +1260,9 @@ def test_split_rows_with_more_than_three_items_per_core(heads):
 
 
 def test_early_rows_where_most_tiles_are_sorted():
-    # A split launch at 64 heads with more than 3 items a core whose rows see at most 4 x K keys
-    # (as GLM-5 B = 64 at 8K): the work slots carry kSfaSlotEarlyRows and the cube issues each
-    # tile's own rows over 8 parts instead of 13 (SfaCube::GatherSome). 80 rows of 512 ids (8
+    # A split launch at 64 heads with more than 3 items a core (as GLM-5 B = 64): its rows are
+    # sorted in steps, the work slots carry kSfaSlotEarlyRows and the cube issues each tile's own
+    # rows over 8 parts instead of 13 (SfaCube::GatherSome). 80 rows of 512 ids (8
     # grains each, 27 grains a core: 23 rows cut at core boundaries, 103 items over 24 cores; at
     # 70 rows each core takes exactly 3 rows and the flag stays off) as 4 sequences of 20 query
     # tokens (causal: each row sees at most 1,970 <= 4 x 512 keys; few sequences keep the
@@ -1284,9 +1284,11 @@ def test_early_rows_where_most_tiles_are_sorted():
 @pytest.mark.parametrize("heads", [16, 64])
 @pytest.mark.parametrize("combined", [False, True], ids=["separate-rope", "combined-cache"])
 def test_split_launch_with_many_items_and_unsorted_rows(heads, combined):
-    # A split launch with more than 3 items a core whose rows see more than 4 x K keys (as GLM-5
-    # B = 64 at 32K: no kSfaSlotEarlyRows): the core's last tile scores in two passes, the cube's own
-    # whole row blocks, then the gather slot's rows (SfaCube::OwnBlocks); every other tile in one.
+    # A split launch with more than 3 items a core whose rows are not sorted (16 heads: the sort
+    # needs the stage of 64, SfaStepSortFits; no kSfaSlotEarlyRows): the core's last tile scores in
+    # two passes, the cube's own whole row blocks, then the gather slot's rows (SfaCube::OwnBlocks);
+    # every other tile in one. At 64 heads the rows are sorted in steps (early rows) and every tile
+    # scores in one pass.
     # 80 rows of 512 ids (4 tiles each, about 27 grains a core: rows cut at core boundaries, more
     # than 3 items a core over 24 cores) as 4 sequences of 20 query tokens (causal: every row sees 2,181 or more keys);
     # one row cut short inside a tile, one with 20 ids (a cube share under a row block: one pass),
@@ -1391,11 +1393,10 @@ def test_next_ids_prefetched_before_an_items_last_tile(heads):
 
 
 @pytest.mark.parametrize("heads", [16, 64])
-def test_first_gathers_in_two_buffers_and_first_item_share(heads):
+def test_first_gathers_in_two_buffers(heads):
     # The launch's first tiles are gathered into two UB buffers in turn (SfaVectorGather::Lend:
-    # acc_, until the core's first item starts), and in decode B = 64's form (a split launch with
-    # more than 3 items a core, 3 tiles gathered ahead) a core's first item leaves the vector cores
-    # 3/4 of their share of each tile (the cube gathers the rest). 90 rows of 512 ids over 24 cores
+    # acc_, until the core's first item starts), in decode B = 64's form (a split launch with more
+    # than 3 items a core, 3 tiles gathered ahead). 90 rows of 512 ids over 24 cores
     # (4 tiles a row: pieces and whole rows); first items of every length from part of a tile to
     # 4 tiles, tiles of fewer rows than the share (a row cut after 5 / 40 / 100 ids), and a row that
     # selects nothing at a core's start.
@@ -1407,8 +1408,8 @@ def test_first_gathers_in_two_buffers_and_first_item_share(heads):
 
 @pytest.mark.heavy  # under TSan in .ci/tsan_kernels.py (check_sfa_decode_sorted)
 def test_split_rows_sorted_in_steps():
-    # A split launch at 64 heads sorts the lists of rows that see at most 4 x K keys (kSfaSortSteps)
-    # in steps over the tiles of the item before them (SfaVector::SortStep), where that item has
+    # A split launch at 64 heads sorts the rows' lists (kSfaSortSteps) in steps over the tiles of
+    # the item before them (SfaVector::SortStep), where that item has
     # enough tiles (a core's first item keeps its order). 40 rows of 1024 dense ids (8 tiles each,
     # 27 grains a core: a piece, a whole row, a piece). The ids are shuffled within each 64-position
     # grain, so every item holds the same set as with each grain's ids in increasing order: an item
@@ -1435,8 +1436,8 @@ def test_split_rows_sorted_in_steps():
 
 def test_sparse_rows_sorted_in_steps_with_many_items():
     # A split launch at 64 heads with more than 3 items a core whose rows see between 4 x K and
-    # 16 x K keys (as GLM-5 B = 64 at 32K): their lists are sorted in steps too (kSfaSortStepsSparse),
-    # and their slots do not carry kSfaSlotEarlyRows, so the cube scores every tile in two passes.
+    # 8 x K keys (sparser than GLM-5 B = 64 at 8K): their lists are sorted in steps as every row's,
+    # a tile's rising rows then go to the gathers in pairs (evenly spaced rows in one copy).
     # 80 rows of 1024 ids (8 tiles each, more than 3 items a core over 24 cores) as 4 sequences of
     # 20 query tokens (causal: every row sees 4,181 to 6,900 keys). The ids are shuffled within each
     # 64-position grain, so an item sorted in steps gathers the same list as with each grain's ids
@@ -1463,23 +1464,22 @@ def test_sparse_rows_sorted_in_steps_with_many_items():
     assert len(equal) >= 20  # 38 of 80
 
 
-@pytest.mark.parametrize("short", [0, 5, 11, 40], ids=lambda n: f"short{n}")
+@pytest.mark.parametrize("short", [0, 5, 11], ids=lambda n: f"short{n}")
 def test_sorted_in_steps_slot_carries_sorted_head(short):
-    # Lists sorted in steps under kSfaSortStepsSparse: their work slot carries the sorted list's first
-    # entries (up to 12, fewer for a shorter list), which the cube copies instead of reading the list.
-    # Rows as in test_sparse_rows_sorted_in_steps_with_many_items (64 heads, more than 3 items a
-    # core, 4,181-6,900 keys seen); with `short`, every third row keeps only that many valid ids (then
-    # -1), so that some sorted lists are shorter than the slot's 12 entries.
+    # A split launch at 64 heads with more rows than cores but at most 3 items a core: an item
+    # selected while a long item runs is sorted in steps, and its work slot (no kSfaSlotEarlyRows
+    # in this launch form) carries the sorted list's first entries (up to 12, fewer for a shorter
+    # list), which the cube copies instead of reading the list. 40 rows of 1024 ids (8 tiles each,
+    # 20 grains a core over 24 cores: a piece, a whole row, a piece) that see 4,100 to 7,610 keys;
+    # with `short`, every fourth row keeps only that many valid ids (then -1).
     g = torch.Generator().manual_seed(173 + short)
-    heads, k, per = 64, 1024, 20
-    kv_lens = [4200 + 900 * b for b in range(4)]
-    q, qr, key, key_rope, table, idx = _sequences_problem(heads, kv_lens, per, k, g)
-    rows = idx.shape[0]
+    heads, rows, k = 64, 40, 1024
+    kv_lens = [4100 + 90 * r for r in range(rows)]
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g)
     if short:
-        idx[2::3, 0, short:] = -1
-    check_sequences(q, qr, torch.cat([key, key_rope], -1), table, idx, kv_lens, per)
-    cores = cpu_module().emulator_limits()["aic_cores"]
-    assert cpu_module().last_launch()["block_dim"] == cores and rows > 3 * cores
+        idx[1::4, 0, short:] = -1
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
 @pytest.mark.parametrize("heads", [16, 64])

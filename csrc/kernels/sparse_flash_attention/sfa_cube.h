@@ -273,7 +273,7 @@ class SfaCube {
     rowsCopied_ = 0;
     run_ = Run{};
   }
-  // The cube's own rows up to `part` / kRowParts of its share: one part after each of Scores' 5
+  // The cube's own rows up to `part` / kRowParts (kEarlyRowParts) of its share: one part after each of Scores' 5
   // chunks, then after each of Output's first 4 (its later chunks and GatherEnd find them issued), so
   // that they are on MTE2 before P's copy, not behind it. GLM-5 decode, cycles. Sorted tiles
   // (kSfaSlotEarlyRows: fewer copies, MTE2 idles while it waits for P of the tile before), B = 64,
@@ -285,12 +285,16 @@ class SfaCube {
   // 11: 243,047; B = 16 x 32K +0.4 %). With a copy per pair of rows (sfa-stride), 8 again: B = 64 x
   // 8K / 32K / 128K at 7 / 8 / 9 / 10: 230,423 / 229,950 / 232,464, 228,571 / 228,145 / 229,188,
   // 228,980 / 229,072 / 230,917, 229,885 / 230,398 / 231,487 (B = 16 +0.2 %, separate rope -0.4 %).
+  // Once a core's first item took the vector cores' whole share, sorted tiles 7 (kEarlyRowParts;
+  // 8 / 7 / 6: 226,136 / 226,528 / 227,316, 225,284 / 225,838 / 226,961, 232,428 / 234,983 /
+  // 238,090), the others 8 (7: B = 16 +0.3 %, separate rope +0.8 %).
   static constexpr uint32_t kScoreChunks = CeilDiv(kSfaQkDim, kSfaQkChunk), kGatherParts = kScoreChunks + 8;
-  static constexpr uint32_t kRowParts = 8;
+  static constexpr uint32_t kRowParts = 8, kEarlyRowParts = 7;
   static_assert(kSfaLatentDim / kSfaOutChunk == 8, "eight P . V chunks per tile");
   __aicore__ inline void GatherSome(uint32_t part) {
     if (gatherRows_ > 0) {
-      const uint32_t upTo = part >= kRowParts ? gatherRows_ : gatherRows_ * part / kRowParts;
+      const uint32_t parts = gatherTile_.earlyRows ? kEarlyRowParts : kRowParts;
+      const uint32_t upTo = part >= parts ? gatherRows_ : gatherRows_ * part / parts;
       CopyRows<false>(gatherTile_, KvTile(gatherBuf_), upTo, run_, rowsCopied_);
     }
   }

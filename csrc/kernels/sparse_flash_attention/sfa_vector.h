@@ -290,13 +290,10 @@ class SfaVector {
       // Sorted in steps when the current item's tiles give each step a tile of its own (B = 16, 8K,
       // cycles: up to 3 steps a tile over short items 81,113 -> 82,425); posted once sorted (SortStep).
       aivRows = plan_.AivRows(row);
-      // Decode B = 64's form (a split launch gathering 3 ahead): the core's first item leaves the
-      // vector cores 3/4 of their share (2 x 24 of 128 at GLM-5), the cube the rest: their start
-      // (selection, 3 gathers, the next selection) is shorter where the cube's MTE2 still has
-      // slack (sfa-start: B = 64 x 8K / 32K / 128K -1.0 / -1.6 / -1.4 % alone; 2 x 20 -0.8 / -1.4 /
-      // -1.8 %; 2 x 28 -0.1 / -0.9 / +0.7 %; the share of the first 1..3 tiles only, not of the whole
-      // item: -0.7 / -0.3 / -0.7 % at best).
-      if (slot_ == 0 && gatherAhead_ > 2 && t_->numSplits > 0) aivRows = (aivRows * 3 / 4) & ~1u;
+      // (Until sfa-stride a core's first item in decode B = 64's form left the vector cores 3/4 of
+      // their share, sfa-start; with a copy per pair of rows the whole share is faster: B = 64 x 8K /
+      // 32K / 128K 228,571 / 228,145 / 229,188 -> 226,136 / 226,528 / 227,316 cycles; 1/2 233,931 /
+      // 234,332 / 235,287; more than the share does not fit the gather's buffer.)
       if (row.sorted == kSfaSortSteps && count > 1 &&
           sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
