@@ -406,13 +406,14 @@ def test_prefill_rows_sorted_into_runs(heads):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("kv_len", [pytest.param(180, marks=pytest.mark.heavy), 300], ids=["density-boundary", "all-sparse"])
+@pytest.mark.parametrize("kv_len", [pytest.param(300, marks=pytest.mark.heavy), 400], ids=["density-boundary", "all-sparse"])
 def test_prefill_sorts_only_dense_rows(kv_len):
-    # The host marks a whole row sorted when it sees at most 2 x K keys (SfaRow::sorted; denser rows
-    # form runs in cache order). Ids 0..K-1 per row: in order, one GM copy per 16-token page. A
-    # sorted row's shuffled ids cost the copies of the in-order ones (bit-equal outputs); a row past
-    # 2 x K keeps its order, so shuffling it costs more copies. kv_len 180: rows see 81..180 keys,
-    # the boundary (128, 129) inside the launch; 300: rows see 201..300 keys, none sorted.
+    # The host marks a whole row sorted when it sees at most 4 x K keys (SfaRow::sorted; denser rows
+    # form runs and pairs in cache order). Ids 0..K-1 per row: in order, one GM copy per 16-token
+    # page. A sorted row's shuffled ids cost the copies of the in-order ones (bit-equal outputs); a
+    # row past 4 x K keeps its order, so shuffling it costs more copies. kv_len 300: rows see
+    # 201..300 keys, the boundary (256, 257) inside the launch; 400: rows see 301..400 keys, none
+    # sorted.
     g = torch.Generator().manual_seed(29)
     rows, heads, k = 100, 64, 64
     q, key, ends, kw = _causal_paged_prefill(rows, heads, kv_len, g)
@@ -427,14 +428,14 @@ def test_prefill_sorts_only_dense_rows(kv_len):
         return got, cpu_module().last_launch()["total"]["mte2_calls"]
 
     base, copies = run([])
-    dense = [r for r in range(rows) if ends[r] <= 2 * k]
+    dense = [r for r in range(rows) if ends[r] <= 4 * k]
     if dense:
         got, shuffled_copies = run(dense)
         assert shuffled_copies == copies
         for a, b in zip(got, base):
             assert torch.equal(a, b)
     first_sparse = len(dense)
-    assert ends[first_sparse] == 2 * k + 1 or not dense
+    assert ends[first_sparse] == 4 * k + 1 or not dense
     _, shuffled_copies = run([first_sparse])
     assert shuffled_copies > copies
 

@@ -23,10 +23,12 @@ void Push(std::vector<int32_t>& table, int32_t a, int32_t b, int32_t c, int32_t 
 }
 
 // A whole row is sorted into runs when it sees at most this many keys per selected one: it then
-// selects at least half of them, and in cache order they form runs (SfaRow::sorted). Sparser rows
-// form short runs that the sort does not pay for (GLM-5 prefill S = 8192, us: every row sorted
-// 20139, up to 3K keys 18859, up to 2K 17557; none 18742).
-constexpr uint32_t kSortMaxKeysPerSelected = 2;
+// selects at least a quarter of them, and in cache order they form runs and pairs of evenly spaced
+// rows (SfaRow::sorted; a copy each). Sparser rows formed short runs that the sort did not pay for
+// before pairs shared a copy (GLM-5 prefill S = 8192, us: every row sorted 20139, up to 3K keys
+// 18859, up to 2K 17557; none 18742); with pairs (sfa-stride) up to 4 x K: S = 8192 16,383.2 ->
+// 16,103.1 us (every row sorted; S = 4096's rows see at most 2 x K either way).
+constexpr uint32_t kSortMaxKeysPerSelected = 4;
 bool SortsRow(int32_t end, uint32_t sparseCount) {
   return end > 0 && uint64_t(end) <= uint64_t(kSortMaxKeysPerSelected) * sparseCount;
 }
