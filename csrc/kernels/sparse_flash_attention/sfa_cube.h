@@ -273,8 +273,8 @@ class SfaCube {
     rowsCopied_ = 0;
     run_ = Run{};
   }
-  // The cube's own rows up to `part` / kRowParts (kEarlyRowParts) of its share: one part after each of Scores' 5
-  // chunks, then after each of Output's first 4 (its later chunks and GatherEnd find them issued), so
+  // The cube's own rows up to `part` / kRowParts (kEarlyRowParts) of its share: one part after each
+  // of Scores' 5 chunks, then after each of Output's first 4 (its later chunks and GatherEnd find them issued), so
   // that they are on MTE2 before P's copy, not behind it. GLM-5 decode, cycles. Sorted tiles
   // (kSfaSlotEarlyRows: fewer copies, MTE2 idles while it waits for P of the tile before), B = 64,
   // 8K: 13 parts 249,787, 8: 244,976 (5: 269,623, 7: 251,296, 9: 245,515, 10: 248,519); sfa-fixs2:
@@ -359,7 +359,7 @@ class SfaCube {
   // Whether cache row `row` extends `run`: the next of its progression, or (a run of one row) its
   // second, which sets the step. Sorted lists (sfa_sort.h) make the rows rise, so two rows of a
   // tile at most MaxStep apart go in one copy instead of two (each copy's fixed cost).
-  __aicore__ inline bool Extends(Run& run, uint64_t row, uint32_t maxStep) const {
+  __aicore__ inline static bool Extends(Run& run, uint64_t row, uint32_t maxStep) {
     if (run.len == 1 && row > run.row && row - run.row <= maxStep) {
       run.step = uint32_t(row - run.row);
       return true;

@@ -66,7 +66,7 @@ class SfaVectorGather {
     uint64_t runRow = 0;
     for (uint32_t i = 0; i < n; ++i) {
       const uint64_t row = uint32_t(rowIdx_.GetValue(tile.start + first + i));
-      if (runLen == 1 && row > runRow) {  // a run's second row sets its step
+      if (runLen == 1 && row > runRow && row - runRow <= kMaxStep) {  // a run's second row sets its step
         step = uint32_t(row - runRow);
         ++runLen;
         continue;
@@ -126,6 +126,9 @@ class SfaVectorGather {
   }
 
  private:
+  // The largest step between a run's rows: its byte gap (CopyRun's srcStride) is a uint32 (a cache of
+  // 8M rows, GLM-5 B = 64 x 128K, holds rows 9.7 GB apart).
+  static constexpr uint32_t kMaxStep = 0xFFFFFFFFu / (kSfaQkDim * sizeof(T));
   // MTE3 -> MTE2 kEvUbFree + b: buffer b's gathered rows have left UB (b = 1: Lend's; 0 is the list's event).
   static constexpr int32_t kEvUbFree = 1;
 
