@@ -271,7 +271,7 @@ class SfaCube {
     gatherBuf_ = buf;
     gatherRows_ = TileShares(tile, rows_).cube;
     rowsCopied_ = 0;
-    run_ = Run{};
+    run_ = SfaRun{};
   }
   // The cube's own rows up to `part` / kRowParts (kEarlyRowParts) of its share: one part after each
   // of Scores' 5 chunks, then after each of Output's first 4 (its later chunks and GatherEnd find them issued), so
@@ -304,7 +304,7 @@ class SfaCube {
     const SfaShares share = TileShares(tile, rows_);
     GatherSome(kGatherParts);
     CopyRun<false>(kv, run_);
-    run_ = Run{};
+    run_ = SfaRun{};
     gatherRows_ = 0;
     // The cube's own rows are in: Scores may start on their whole row blocks (OwnBlocks).
     if (OwnBlocks(tile) > 0) SetFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
@@ -331,7 +331,7 @@ class SfaCube {
     WaitFlag<HardEvent::MTE1_MTE2>(kEvKeyRead + int32_t(g % 2));
     const LocalTensor<T> kv = KvTile(buf);
     const SfaShares share = TileShares(tile, rows_);
-    Run run;
+    SfaRun run;
     uint32_t done = 0;
     CopyRows<true>(tile, kv, share.cube, run, done);
     CopyRun<true>(kv, run);
@@ -346,47 +346,27 @@ class SfaCube {
 
   __aicore__ inline uint64_t GatherSlot(uint32_t g) const { return uint64_t(g % kSfaGatherSlots) * (t_->gatherSlotBytes / sizeof(T)); }
 
-  // Rows not copied yet that one ND2NZ copy takes: tile rows [start, start + len) <- cache rows row,
-  // row + step, row + 2 step, ... (step 1: contiguous). The copy's source row stride (srcDValue)
-  // counts elements in 16 bits (随路转换ND2NZ搬运.md: srcDValue in [1, 65535]), so a step spans at
-  // most MaxStep rows.
-  struct Run {
-    uint32_t start = 0, len = 0, step = 1;
-    uint64_t row = 0;
-  };
-  // The largest step a copy of cache rows `width` elements wide can stride.
+  // The largest step (SfaRun) of an ND2NZ copy of cache rows `width` elements wide: its source row
+  // stride (srcDValue) counts elements in 16 bits (随路转换ND2NZ搬运.md: srcDValue in [1, 65535]).
   __aicore__ inline static uint32_t MaxStep(uint32_t width) { return 65535u / width; }
-  // Whether cache row `row` extends `run`: the next of its progression, or (a run of one row) its
-  // second, which sets the step. Sorted lists (sfa_sort.h) make the rows rise, so two rows of a
-  // tile at most MaxStep apart go in one copy instead of two (each copy's fixed cost).
-  __aicore__ inline static bool Extends(Run& run, uint64_t row, uint32_t maxStep) {
-    if (run.len == 1 && row > run.row && row - run.row <= maxStep) {
-      run.step = uint32_t(row - run.row);
-      return true;
-    }
-    return run.len > 1 && row == run.row + uint64_t(run.len) * run.step;
-  }
   // Entry i of item's list: from the work slot's line when the slot carries it (no list line read).
   __aicore__ inline int32_t ListEntry(uint32_t item, uint32_t i) const {
     if (int32_t(item) == slotItem_ && i < slotRows_) return slots_.GetValue(slotAt_ + i);
     return lists_.GetValue(uint64_t(item) * t_->listWords + i);
   }
-  // Tile rows [done, rows), one copy per Run: key latent + rope columns, or (kValue) value latent
+  // Tile rows [done, rows), one copy per SfaRun: key latent + rope columns, or (kValue) value latent
   // columns. The last run stays open in `run` (the caller copies it).
   template <bool kValue>
-  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows, Run& run,
+  __aicore__ inline void CopyRows(const SfaTile& tile, const AscendC::LocalTensor<T>& kv, uint32_t rows, SfaRun& run,
                                   uint32_t& done) {
     const uint32_t maxStep = MaxStep(CacheRowWidth());
     for (; done < rows; ++done) {
       // The tile's own item list (LoadValue copies the value rows of a tile after NextWork has
       // moved on to the next item).
       const uint64_t row = uint32_t(ListEntry(tile.item, tile.start + done));
-      if (Extends(run, row, maxStep)) {
-        ++run.len;
-        continue;
-      }
+      if (run.Extend(row, maxStep)) continue;
       CopyRun<kValue>(kv, run);
-      run = Run{done, 1, 1, row};
+      run = SfaRun{done, 1, 1, row};
     }
   }
   // Elements from one cache row to the next in key and value (a separate value has key's layout):
@@ -395,7 +375,7 @@ class SfaCube {
 
   // Cache rows run.row + i run.step -> tile rows run.start + i, i < run.len.
   template <bool kValue>
-  __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, const Run& run) {
+  __aicore__ inline void CopyRun(const AscendC::LocalTensor<T>& kv, const SfaRun& run) {
     using namespace AscendC;
     const uint32_t n = run.len, tileRow = run.start, step = run.step;
     const uint64_t cacheRow = run.row;
@@ -709,7 +689,7 @@ class SfaCube {
   uint32_t itemParity_ = 1;  // parity of the item Output works on (toggled at its first tile)
   SfaTile gatherTile_;  // the tile being gathered (GatherBegin .. GatherEnd), its buffer, the cube's rows
   uint32_t gatherBuf_ = 0, gatherRows_ = 0, rowsCopied_ = 0;
-  Run run_;
+  SfaRun run_;
   AscendC::TPipe pipe_;
   AscendC::TBuf<AscendC::TPosition::A1> qL1_, pL1_;
   AscendC::TBuf<AscendC::TPosition::B1> kvL1_;

@@ -62,26 +62,14 @@ class SfaVectorGather {
     loadedBuf_ = spareLent_ && !lastSpare_ ? 1 : 0;
     TakeBuffer(loadedBuf_);  // the previous tile in it has left UB
     lastSpare_ = loadedBuf_ == 1;
-    uint32_t runStart = 0, runLen = 0, step = 1;
-    uint64_t runRow = 0;
+    SfaRun run;
     for (uint32_t i = 0; i < n; ++i) {
       const uint64_t row = uint32_t(rowIdx_.GetValue(tile.start + first + i));
-      if (runLen == 1 && row > runRow && row - runRow <= kMaxStep) {  // a run's second row sets its step
-        step = uint32_t(row - runRow);
-        ++runLen;
-        continue;
-      }
-      if (runLen > 1 && row == runRow + uint64_t(runLen) * step) {
-        ++runLen;
-        continue;
-      }
-      CopyRun(runStart, runRow, runLen, step);
-      runStart = i;
-      runRow = row;
-      runLen = 1;
-      step = 1;
+      if (run.Extend(row, kMaxStep)) continue;
+      CopyRun(run);
+      run = SfaRun{i, 1, 1, row};
     }
-    CopyRun(runStart, runRow, runLen, step);
+    CopyRun(run);
   }
 
   // The rows Load brought in -> gather slot g % 3 (g: the global tile index); then tells the cube.
@@ -138,12 +126,14 @@ class SfaVectorGather {
     busy_[b] = false;
   }
 
-  // Cache rows row + i step (i < n; step 1: contiguous) -> UB rows [at, at + n) of 576 (latent, then
+  // Cache rows run.row + i run.step -> UB rows run.start + i (i < run.len) of 576 (latent, then
   // rope), and of 512 (value): one copy of n blocks, the blocks' GM gap (srcStride) in bytes
   // (DataCopyPad(ISASI).md: blockLen up to 2097151 B, srcStride a uint32 of bytes from GM), so any
   // step of a sorted list's rising rows goes in one copy.
-  __aicore__ inline void CopyRun(uint32_t at, uint64_t row, uint32_t n, uint32_t step) {
+  __aicore__ inline void CopyRun(const SfaRun& run) {
     using namespace AscendC;
+    const uint32_t at = run.start, n = run.len, step = run.step;
+    const uint64_t row = run.row;
     if (n == 0) return;
     const LocalTensor<T> keys = bufs_[loadedBuf_];  // Load's buffer
     constexpr uint32_t latentBytes = kSfaLatentDim * sizeof(T), ropeBytes = kSfaRopeDim * sizeof(T);

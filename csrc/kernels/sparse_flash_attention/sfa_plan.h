@@ -96,6 +96,26 @@ __aicore__ inline SfaShares TileShares(const SfaTile& tile, uint32_t tileRows) {
   return SfaShares{tile.rows - aiv, v0, aiv - v0};
 }
 
+// Rows one gather copy takes (sfa-stride): tile rows [start, start + len) <- cache rows row, row +
+// step, row + 2 step, ... (step 1: contiguous). A sorted list's rows rise, so its neighbours mostly
+// go two or more a copy instead of one each (a copy's fixed cost), as far apart as the copy's
+// source stride reaches (maxStep: the cube's 16-bit srcDValue, the vector cores' 32-bit byte gap).
+struct SfaRun {
+  uint32_t start = 0, len = 0, step = 1;
+  uint64_t row = 0;
+  // Takes cache row `next` if it continues the run: its next row, or (a run of one row) its second,
+  // at most maxStep on, which sets the step.
+  __aicore__ inline bool Extend(uint64_t next, uint32_t maxStep) {
+    if (len == 1 && next > row && next - row <= maxStep) {
+      step = uint32_t(next - row);
+    } else if (len <= 1 || next != row + uint64_t(len) * step) {
+      return false;
+    }
+    ++len;
+    return true;
+  }
+};
+
 // The tiles of an item of `count` selected rows, in order.
 class SfaTileCursor {
  public:

@@ -166,7 +166,7 @@ constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { ret
 // kSfaSortSteps: rows of a split launch (decode), sorted in steps while the item before them runs
 // (sfa_vector.h SortStep); the scratch is the stage (free during a split launch's tiles), which
 // holds it at N1 <= 64. Sorted, a tile's rising rows go to the gathers in pairs or runs of evenly
-// spaced rows, one copy each (sfa_cube.h Run, sfa_gather.h CopyRun).
+// spaced rows, one copy each (SfaRun in sfa_plan.h).
 constexpr int32_t kSfaSortWhole = 1;
 constexpr int32_t kSfaSortSteps = 2;
 constexpr uint32_t kSfaSortScratchBytes = 32 * 1024;  // rows and keys of 2048, then 2048 pairs
