@@ -5,6 +5,7 @@ timing model, next to the published anchors (perf_anchors.md) converted to the s
     python -m ascend_glm5.perf.glm5 [--soc Ascend910B3] [--budget-min 5] [--only lightning_indexer]
     python -m ascend_glm5.perf.glm5 --only sparse_flash_attention --write docs/performance.md
     python -m ascend_glm5.perf.glm5 --sensitivity [--write docs/performance.md]
+    python -m ascend_glm5.perf.glm5 --spread [--only sparse_flash_attention --batch 64] [--write docs/performance.md]
 
 Cases whose emulation would take longer than the budget (predicted from the measured speed of
 the smaller cases of the same op) are listed as not emulated; nothing is extrapolated here.
@@ -415,6 +416,43 @@ def sensitivity(case: Case, soc: str) -> list[str]:
     return rows
 
 
+# Issue 14's yardstick: modeled time within 1.25x the roofline at GLM-5 decode shapes (LI and SFA).
+GOAL_RATIO = 1.25
+# The HBM bandwidth (a public estimate: perf_anchors.md) moved by up to 3 %. Where the cores' copies
+# keep the shared pool near saturation (SFA decode B = 64), the modeled time moves with where those
+# copies meet, not only with the bandwidth: a goal row that holds at the nominal value but not at its
+# neighbours is held by where the copies happen to meet, not by the kernel.
+SPREAD_FACTORS = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
+SPREAD_OPS = ("lightning_indexer", "sparse_flash_attention")
+
+
+def spread_times(traces, soc: str) -> tuple[list[float], float]:
+    """Modeled us of the launches in `traces` with the HBM bandwidth scaled by each of SPREAD_FACTORS,
+    and with both shared pools (HBM, L2) unlimited: every copy at its own path's rate, so that what
+    is left is the kernel's own chain of work."""
+    from .soc import params
+
+    hbm = params(soc)["hbm_bytes_per_cycle"]
+    times = [sum(replay(t, soc, param_overrides={"hbm_bytes_per_cycle": hbm * f}).time_us for t in traces)
+             for f in SPREAD_FACTORS]
+    unlimited = {"hbm_bytes_per_cycle": 1e12, "l2_bytes_per_cycle": 1e12}
+    return times, sum(replay(t, soc, param_overrides=unlimited).time_us for t in traces)
+
+
+def spread(case: Case, soc: str) -> str:
+    """A markdown row: `case`'s modeled time across SPREAD_FACTORS against the goal's limit."""
+    fn, roof = build(case, torch.Generator().manual_seed(0))
+    with emulated_soc(soc), tracing(MAX_RECORDS) as traces:
+        fn()
+    times, free = spread_times(traces, soc)
+    r = roof.time_us(soc)
+    nominal = times[SPREAD_FACTORS.index(1.0)]
+    within = sum(t <= GOAL_RATIO * r for t in times)
+    return (f"| {case.op} | {case.phase} | {case.shape} | {GOAL_RATIO * r:.2f} | {nominal:.2f} ({nominal / r:.3f}x) | "
+            f"{' / '.join(f'{t:.2f}' for t in times)} | {sum(times) / len(times) / r:.3f}x, {max(times) / r:.3f}x | "
+            f"{within} of {len(times)} | {free:.2f} ({free / r:.3f}x) |")
+
+
 def fmt_row(r: dict) -> str:
     c: Case = r["case"]
     topk = f"{r['topk_share']:.0%}" if "topk_share" in r else ""
@@ -429,6 +467,9 @@ HEADER = ("| op | phase | shape | modeled us | roofline us | modeled / roofline 
 TABLE_BEGIN, TABLE_END = "<!-- glm5-table begin -->", "<!-- glm5-table end -->"
 SENS_BEGIN, SENS_END = "<!-- glm5-sensitivity begin -->", "<!-- glm5-sensitivity end -->"
 SENS_HEADER = "| case | constant | modeled us | halved | doubled |\n|---|---|---|---|---|"
+SPREAD_BEGIN, SPREAD_END = "<!-- glm5-spread begin -->", "<!-- glm5-spread end -->"
+SPREAD_HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | HBM x0.97 / 0.98 / 0.99 / 1 / 1.01 / 1.02 / 1.03: us "
+                 "| mean, worst / roofline | within 1.25x | pools unlimited us |\n|---|---|---|---|---|---|---|---|---|")
 
 
 def _key(row: str) -> tuple[str, ...]:
@@ -490,8 +531,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", metavar="DOC", help="also replace these rows in DOC's table (docs/performance.md)")
     ap.add_argument("--sensitivity", action="store_true",
                     help="instead: LI and SFA decode B=16, 32K with each assumed constant halved and doubled")
+    ap.add_argument("--spread", action="store_true",
+                    help="instead: LI and SFA decode (the goal's shapes) with the HBM bandwidth moved by up to 3 %%")
     args = ap.parse_args(argv)
     commit = _commit()
+    if args.spread:
+        print(SPREAD_HEADER, flush=True)
+        rows = []
+        for case in cases(args.only):
+            if (case.op not in SPREAD_OPS or case.phase != "decode" or case.linear or (args.batch and case.batch != args.batch)
+                    or (args.ctx and case.ctx != args.ctx)):
+                continue
+            rows.append(spread(case, args.soc))
+            print(rows[-1], flush=True)
+        if args.write and rows:
+            write_rows(args.write, SPREAD_BEGIN, SPREAD_END, SPREAD_HEADER, rows,
+                       {"spread": f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
+        return 0
     if args.sensitivity:
         print(SENS_HEADER, flush=True)
         rows = []

@@ -234,6 +234,50 @@ def test_doc_rows_are_replaced_not_duplicated(tmp_path):
     assert text.count("- `lightning_indexer`: now") == 1 and text.count("- `sensitivity`: now") == 1
 
 
+def test_spread_follows_the_hbm_bandwidth_of_a_stream(kern, src):
+    """`--spread`'s replays: a stream held by HBM takes time in inverse proportion to the bandwidth
+    at each factor, and with the shared pools unlimited it runs at the cores' own path rate."""
+    from ascend_glm5.perf import glm5
+
+    with perf.tracing() as traces:
+        kern.stream_copy(src, AIV, TILE, 2)
+    times, free = glm5.spread_times(traces, SOC)
+    assert len(times) == len(glm5.SPREAD_FACTORS)
+    nominal = times[glm5.SPREAD_FACTORS.index(1.0)]
+    for f, t in zip(glm5.SPREAD_FACTORS, times):
+        assert t * f == pytest.approx(nominal, rel=0.02)
+    # Without the pools the reads run at the 40 cores' gm_to_ub_rate, far above the HBM pool's; the
+    # copies out (ub_to_gm_rate a core) then bound the stream.
+    assert free < 0.8 * min(times)
+
+
+def test_spread_row_counts_its_own_times(monkeypatch):
+    """A spread row's cells agree with each other: the times within the goal's ratio of the roofline
+    are counted against the limit the row prints, and the mean and worst ratios are those of the
+    listed times. The ratio is moved between the case's fastest and slowest times, so that the count
+    is neither none nor all."""
+    from ascend_glm5.perf import glm5
+
+    case = glm5.Case("sparse_flash_attention", "decode", 1, 4096, 1)
+    first = [c.strip() for c in glm5.spread(case, SOC).strip().strip("|").split("|")]
+    ratios = sorted(float(t) / (float(first[3]) / glm5.GOAL_RATIO) for t in first[5].split(" / "))
+    assert ratios[0] < ratios[-1]
+    monkeypatch.setattr(glm5, "GOAL_RATIO", (ratios[0] + ratios[-1]) / 2)
+    row = glm5.spread(case, SOC)
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    limit = float(cells[3])
+    times = [float(t) for t in cells[5].split(" / ")]
+    roof = limit / glm5.GOAL_RATIO  # from printed (rounded) cells: ratios agree to 0.5 %
+    assert len(times) == len(glm5.SPREAD_FACTORS)
+    assert float(cells[4].split()[0]) == times[glm5.SPREAD_FACTORS.index(1.0)]
+    mean, worst = (float(x.strip().rstrip("x")) for x in cells[6].split(","))
+    assert mean == pytest.approx(sum(times) / len(times) / roof, rel=5e-3)
+    assert worst == pytest.approx(max(times) / roof, rel=5e-3)
+    within = sum(t <= limit for t in times)
+    assert 0 < within < len(times) and cells[7] == f"{within} of {len(times)}"
+    assert float(cells[8].split()[0]) <= min(times)
+
+
 def test_a_sparse_sfa_cache_writes_every_selected_row(monkeypatch):
     """A decode case past SFA_DENSE_CACHE_BYTES builds its cache with the selected rows only. With the
     rest NaN (not left as allocated) the op and the reference must still agree and be finite: every
