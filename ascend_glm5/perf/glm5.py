@@ -399,13 +399,20 @@ SENSITIVE = ("hbm_bytes_per_cycle", "l2_bytes_per_cycle", "l2_line_bytes", "gm_r
 SENSITIVITY_CASES = (Case("lightning_indexer", "decode", 16, 32768, 0), Case("sparse_flash_attention", "decode", 16, 32768, 0))
 
 
+def trace_case(case: Case, soc: str) -> tuple[list, Roofline]:
+    """The traces of `case`'s launches (seed 0, host tilings sized for `soc`) and its roofline: recorded
+    once, then replayed under other constants (sensitivity, spread)."""
+    fn, roof = build(case, torch.Generator().manual_seed(0))
+    with emulated_soc(soc), tracing(MAX_RECORDS) as traces:
+        fn()
+    return traces, roof
+
+
 def sensitivity(case: Case, soc: str) -> list[str]:
     """Markdown rows: modeled time of `case` with each assumed constant halved and doubled."""
     from .soc import params
 
-    fn, _ = build(case, torch.Generator().manual_seed(0))
-    with emulated_soc(soc), tracing() as traces:
-        fn()
+    traces, _ = trace_case(case, soc)
     base = sum(replay(t, soc).time_us for t in traces)
     rows = []
     for key in SENSITIVE:
@@ -441,9 +448,7 @@ def spread_times(traces, soc: str) -> tuple[list[float], float]:
 
 def spread(case: Case, soc: str) -> str:
     """A markdown row: `case`'s modeled time across SPREAD_FACTORS against the goal's limit."""
-    fn, roof = build(case, torch.Generator().manual_seed(0))
-    with emulated_soc(soc), tracing(MAX_RECORDS) as traces:
-        fn()
+    traces, roof = trace_case(case, soc)
     times, free = spread_times(traces, soc)
     r = roof.time_us(soc)
     nominal = times[SPREAD_FACTORS.index(1.0)]
