@@ -811,6 +811,84 @@ def test_whole_rows_sum_transposed_with_rebases(heads, k, dtype):
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
+def _decode_plan(rows, heads, k, kv_len, block=128):
+    """The host plan of `rows` decode rows (TND, one token each) over a combined paged cache."""
+    return cpu_module().sparse_flash_attention_plan(
+        query_start=list(range(rows)), query_len=[1] * rows, key_start=[0] * rows, key_len=[kv_len] * rows,
+        num_rows=rows, heads=heads, sparse_count=k, sparse_mode=3, paged=True, block_size=block,
+        max_blocks=-(-kv_len // block), combined=True, ai_cores=cpu_module().emulator_limits()["aic_cores"])
+
+
+@pytest.mark.parametrize("heads, dtype", [(64, torch.bfloat16), (32, torch.float16), (16, torch.bfloat16)])
+def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
+    # A split row of two pieces whose later piece B opens a core and whose earlier piece A closes
+    # another is seeded (SfaSeeded): A starts from B's reference max, sum and true max, the cube adds
+    # A's P . V into B's acc (from A's first tile on, the kept L0C columns at its last), and A's last
+    # tile finalises the row; the row has no merge units. 40 rows of 600 ids over 24 cores: 14 split
+    # rows are seeded, 7 merged (3 pieces, not at core boundaries, or A not after twice B's
+    # positions). Scores: key rope column 0 (the score's main term) in [-30, -25] for ids below 768,
+    # [-15, 2] above. Every other seeded row is "far": B's ids from the low band, A's from the high
+    # one, so A's first tile exceeds B's reference by more than 8 (a rebase of B's sum, all of it in
+    # GM, and no kept-column correction: the cube's L0C sum of A starts after it). The others are
+    # "near": both pieces from the high band, B's weight in the row comparable to A's (a plain first
+    # write of A's sum, streamed or kept columns, would lose it). Each piece's ids rise, so the
+    # reference moves within pieces too. Special seeded rows: B selects nothing (ids after a -1); A
+    # selects nothing (ids past the length: the row is B's alone, finalised after the core's items);
+    # neither (zeros, max = sum = 0); and core 0's A follows a whole row that selects nothing, so its
+    # first tile (a rebase) is the core's first, with no tile before it to wait for. Leaving out B's
+    # statistics, the first tile's exemption from the kept-column correction, the row of B alone, or
+    # the cube's adds of A's first tile or kept columns fails each case (checked).
+    g = torch.Generator().manual_seed(97 + heads)
+    rows, k, kv_len, block, low = 40, 600, 3072, 128, 768
+    plan = _decode_plan(rows, heads, k, kv_len, block)
+    firsts = {c["items"][0][3]: c["items"][0] for c in plan["cores"] if c["items"]}
+    seeded = {}
+    for core in plan["cores"]:
+        for row, begin, end, piece in core["items"]:
+            if piece > -2:
+                continue
+            assert (row, begin, end, piece) == core["items"][-1] and len(core["items"]) > 1
+            b = firsts[-2 - piece]  # B: the first item of another core, the rest of the row
+            assert b[0] == row and b[1] == end and b[2] == k
+            seeded[row] = end
+    merged = plan["splits"][: len(plan["splits"]) - len(seeded)]
+    assert len(seeded) == 14 and len(merged) == 7
+    assert all(r not in seeded for r, _, _ in merged) and {r for r, _, _ in plan["splits"]} >= set(seeded)
+    units = sum(hi - lo for c in plan["cores"] for lo, hi in c["merge"])
+    assert units == len(merged) * heads
+
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:low, 0, 0] = torch.rand(low, generator=g) * 5 - 30
+    key_rope[low:, 0, 0] = torch.rand(kv_len - low, generator=g) * 17 - 15
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)]).to(torch.int32)
+    z = key_rope[:, 0, 0].float()  # the score's main term
+    for i, (row, cut) in enumerate(sorted(seeded.items())):
+        ids = low + torch.randperm(kv_len - low, generator=g)[:k]
+        a = ids[:cut]
+        b = ids[cut:] if i % 2 else torch.randperm(low, generator=g)[: k - cut]  # near / far
+        idx[row] = torch.cat([a[z[a].argsort()], b[z[b].argsort()]]).to(torch.int32)
+    b_empty, a_empty, both = sorted(seeded)[3:6]
+    idx[b_empty, seeded[b_empty]:] = -1
+    idx[a_empty, : seeded[a_empty]] += kv_len
+    idx[both] = -1
+    *before, a = plan["cores"][0]["items"]
+    assert a[0] == sorted(seeded)[0] and all(piece == -1 for _, _, _, piece in before)  # a "far" row
+    for row, _, _, _ in before:
+        idx[row] = -1
+    cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
+    table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
+    out, m, s = check(q, cache, idx[:, None], 1.0, query_rope=qr, block_table=table, layout_query="TND",
+                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
+                      actual_seq_lengths_kv=[kv_len] * rows)  # fmt: skip
+    assert (out[both] == 0).all() and (m[0, both] == 0).all() and (s[0, both] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == len(plan["cores"])
+
+
 @pytest.mark.parametrize("heads", [64, 32, 16, 2])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_softmax_max_subtracted_over_both_row_halves(heads, dtype):

@@ -36,4 +36,50 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         py::arg("key_start"), py::arg("key_len"), py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"),
         py::arg("sparse_mode"), py::arg("dtype"), py::arg("paged"), py::arg("block_size"), py::arg("max_blocks"),
         py::arg("scale"));
+  // The host plan's work split (for tests): per AI core its items (row, first and end position,
+  // piece: -1 a whole row, >= 0 a piece's slot, <= -2 a seeded item) and the (split, head) units its
+  // two vector cores merge; the split rows (row, first slot, pieces).
+  m.def(
+      "sparse_flash_attention_plan",
+      [](std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
+         std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads, uint32_t sparseCount, uint32_t sparseMode,
+         bool paged, uint32_t blockSize, uint32_t maxBlocks, bool combined, uint32_t aiCores) {
+        using namespace ascend_glm5;
+        host::SparseFlashAttentionProblem p;
+        host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen), numRows,
+                        heads, sparseCount, sparseMode, paged, blockSize, maxBlocks);
+        p.dtype = kBFloat16;
+        p.combinedKv = combined;
+        const host::SparseFlashAttentionPlan plan = host::MakeSparseFlashAttentionPlan(p, aiCores);
+        const SparseFlashAttentionTiling& t = plan.tiling;
+        const auto record = [&](uint64_t at) {
+          return py::make_tuple(plan.table[at], plan.table[at + 1], plan.table[at + 2], plan.table[at + 3]);
+        };
+        py::list cores;
+        for (uint32_t c = 0; c < t.blockDim; ++c) {
+          const uint64_t head = t.headOffset + uint64_t(c) * kSfaHeadWords, merge = head + 2 + 2 * kSfaRecordWords;
+          py::list items;
+          for (int32_t i = plan.table[head]; i < plan.table[head + 1]; ++i)
+            items.append(record(t.itemOffset + uint64_t(i) * kSfaRecordWords));
+          py::dict core;
+          core["items"] = items;
+          core["merge"] = py::make_tuple(py::make_tuple(plan.table[merge], plan.table[merge + 1]),
+                                         py::make_tuple(plan.table[merge + 1], plan.table[merge + 2]));
+          cores.append(core);
+        }
+        py::list splits;
+        for (uint32_t j = 0; j < t.numSplits; ++j) {
+          const uint64_t at = t.splitOffset + uint64_t(j) * kSfaRecordWords;
+          splits.append(py::make_tuple(plan.table[at], plan.table[at + 1], plan.table[at + 2]));
+        }
+        py::dict d;
+        d["block_dim"] = t.blockDim;
+        d["cores"] = cores;
+        d["splits"] = splits;
+        d["piece_group"] = SfaPieceGroup(t);
+        return d;
+      },
+      py::kw_only(), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),
+      py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"), py::arg("sparse_mode"), py::arg("paged"),
+      py::arg("block_size"), py::arg("max_blocks"), py::arg("combined"), py::arg("ai_cores"));
 }

@@ -68,19 +68,55 @@ std::vector<int32_t> MergeBounds(const std::vector<SfaSplit>& splits, uint32_t h
 }
 
 // Gives split j the piece slots [j G, j G + pieces) with G the most pieces of a split row, so that a
-// piece's slot alone places its statistics in its row's group (SfaStatAt). Returns G.
+// piece's slot alone places its statistics in its row's group (SfaStatAt). Each split's firstPiece
+// is on entry the number its first piece got in cut order (the items' piece), on return its slot.
+// Returns G.
 uint32_t GroupPieces(std::vector<SfaSplit>& splits, std::vector<std::vector<SfaItem>>& perCore) {
-  uint32_t group = 0;
-  for (const SfaSplit& s : splits) group = std::max(group, uint32_t(s.pieces));
-  std::vector<int32_t> slot;  // by the pieces' numbers in cut order
+  uint32_t group = 0, count = 0;
+  for (const SfaSplit& s : splits) {
+    group = std::max(group, uint32_t(s.pieces));
+    count += uint32_t(s.pieces);
+  }
+  std::vector<int32_t> slot(count);  // by the pieces' numbers in cut order
   for (size_t j = 0; j < splits.size(); ++j) {
-    for (int32_t i = 0; i < splits[j].pieces; ++i) slot.push_back(int32_t(j * group) + i);
+    for (int32_t i = 0; i < splits[j].pieces; ++i) slot[size_t(splits[j].firstPiece + i)] = int32_t(j * group) + i;
     splits[j].firstPiece = int32_t(j * group);
   }
   for (auto& items : perCore)
     for (SfaItem& it : items)
       if (it.piece >= 0) it.piece = slot[size_t(it.piece)];
   return group;
+}
+
+// Which split rows are seeded (SfaSeeded, sparse_flash_attention_tiling.h): two pieces (numbered in
+// cut order: the earlier positions first), the later one B its core's first item and the earlier
+// one A the last of another core, after items of at least twice B's positions (A's first tile
+// waits for B to be done, and the cores go through positions at about the same pace). At GLM-5
+// decode B = 64 every split row is such a pair (A follows 2-3 whole rows); at B = 16 a core holds
+// two pieces and none is (seeding them regardless made A wait for B: 72.9K -> 105.3K cycles).
+template <typename Positions>
+std::vector<bool> SeededSplits(const std::vector<SfaSplit>& splits, const std::vector<std::vector<SfaItem>>& perCore,
+                               const Positions& positions) {
+  std::vector<bool> seeded(splits.size(), false);
+  for (size_t j = 0; j < splits.size(); ++j) {
+    if (splits[j].pieces != 2) continue;
+    const int32_t a = splits[j].firstPiece, b = a + 1;
+    uint64_t before = 0, later = 0;  // positions before A on its core; B's positions
+    int32_t coreA = -1, coreB = -1;
+    for (size_t c = 0; c < perCore.size(); ++c) {
+      const auto& items = perCore[c];
+      if (items.size() >= 2 && items.back().piece == a) {
+        coreA = int32_t(c);
+        for (size_t i = 0; i + 1 < items.size(); ++i) before += positions(items[i]);
+      }
+      if (!items.empty() && items.front().piece == b) {
+        coreB = int32_t(c);
+        later = positions(items.front());
+      }
+    }
+    seeded[j] = coreA >= 0 && coreB >= 0 && coreA != coreB && before >= 2 * later;
+  }
+  return seeded;
 }
 
 }  // namespace
@@ -212,10 +248,10 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // cores' first gathers anyway; later, the new row's query and first tile cost the cube's MTE2
   // (the bound) up to ~3,800 cycles (GLM-5 B = 16: 48.6 -> 47.1 us). Cores with whole rows keep
   // their order (B = 64 with the shortest first: 149.4 -> 158.1 us).
+  const auto positions = [&](const SfaItem& it) {  // 0 for a row that attends nothing
+    return it.posEnd > 0 ? std::min<uint32_t>(uint32_t(it.posEnd), grains[it.row] * grain) - uint32_t(it.posBegin) : 0u;
+  };
   if (split) {
-    const auto positions = [&](const SfaItem& it) {  // 0 for a row that attends nothing
-      return it.posEnd > 0 ? std::min<uint32_t>(uint32_t(it.posEnd), grains[it.row] * grain) - uint32_t(it.posBegin) : 0u;
-    };
     for (auto& items : perCore) {
       if (std::any_of(items.begin(), items.end(), [&](const SfaItem& it) { return it.piece < 0 && positions(it) > 0; })) continue;
       std::stable_sort(items.begin(), items.end(), [&](const SfaItem& a, const SfaItem& b) { return positions(a) < positions(b); });
@@ -224,7 +260,24 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   while (aiCores > 1 && perCore.size() > 1 && perCore.back().empty()) perCore.pop_back();
   t.blockDim = static_cast<uint32_t>(perCore.size());
   t.numSplits = static_cast<uint32_t>(splits.size());
-  t.numPieces = static_cast<uint32_t>(splits.size()) * GroupPieces(splits, perCore);
+  size_t numItems = 0;
+  for (const auto& items : perCore) numItems += items.size();
+  t.numItems = static_cast<uint32_t>(numItems);
+  // Seeded rows go after the merged ones; only those have merge units. An early-merge launch (decode
+  // B = 1, one row in many pieces) seeds none: its pieces' posts interleave with its merge.
+  std::vector<bool> seeded = SeededSplits(splits, perCore, positions);
+  if (SfaEarlyMerge(t)) seeded.assign(splits.size(), false);
+  std::vector<SfaSplit> ordered;
+  for (bool pass : {false, true})
+    for (size_t j = 0; j < splits.size(); ++j)
+      if (seeded[j] == pass) ordered.push_back(splits[j]);
+  const size_t merged = size_t(std::count(seeded.begin(), seeded.end(), false));
+  splits = ordered;
+  const uint32_t group = GroupPieces(splits, perCore);
+  t.numPieces = static_cast<uint32_t>(splits.size()) * group;
+  for (size_t j = merged; j < splits.size(); ++j)  // A (slot j G) sums into B's acc (slot j G + 1)
+    for (auto& items : perCore)
+      if (!items.empty() && items.back().piece == splits[j].firstPiece) items.back().piece = SfaSeedPiece(splits[j].firstPiece + 1);
 
   // The vector cores gather up to 2 x 21 of every 64 rows of a full tile (the cube the other 22:
   // about equal MTE2 time each), as many as their free UB holds. A combined key row is one copy
@@ -263,8 +316,6 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   // evenly spaced rows in one copy (sfa-stride: about two rows a copy on the cube) the cube takes
   // more: 2 x 28 (8K / 32K, before 32K's early rows: 2 x 24 228,891 / 230,968, 2 x 28 228,980 /
   // 230,291, 2 x 32 230,550 / 231,374, 2 x 36 232,735 / 235,745, 2 x 40 252,995 / 254,200).
-  size_t numItems = 0;
-  for (const auto& items : perCore) numItems += items.size();
   const bool ahead3 = SfaGatherAhead(p.combinedKv, uint32_t(numItems), t.blockDim) == 3;
   const uint32_t aivPer64 = !p.combinedKv ? 19 : total <= aiCores ? 14 : busyRows < aiCores ? 16 : ahead3 ? 14 : 19;
   // A split launch's rows sorted in steps keep the vector cores' share (GLM-5 decode B = 64, 8K,
@@ -294,7 +345,8 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   table.resize(AlignUp(table.size(), size_t(kSfaHeadWords)), 0);
   t.headOffset = static_cast<uint32_t>(table.size());
   // Units of (split, head), or of (split, head, column chunk) in an early-merge launch.
-  const std::vector<int32_t> merge = MergeBounds(splits, p.heads * SfaMergeChunks(t), 2 * t.blockDim);
+  const std::vector<int32_t> merge =
+      MergeBounds(std::vector<SfaSplit>(splits.begin(), splits.begin() + merged), p.heads * SfaMergeChunks(t), 2 * t.blockDim);
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     const size_t head = table.size();
     table.resize(head + kSfaHeadWords, 0);

@@ -17,7 +17,9 @@
 //            (its piece's acc, or O ring slot item % 2): written at its first tile, then added;
 //            at N1 <= 64 columns [0, SfaKeptCols) (256, or 384 with more items than cores at
 //            N1 >= 32) are instead summed in L0C over the item's tiles and written once, at its
-//            last (a rebase: snapshot for the vector cores' correction).
+//            last (a rebase: snapshot for the vector cores' correction). A seeded item
+//            (SfaSeeded) adds all of it, from its first tile, into its later piece's acc. A seeded item
+//            (SfaSeeded) adds all of it, from its first tile, into its later piece's acc.
 // The order per step is Scores(g), Output(g-1), Gather(g+1), then Output's kept chunks of g-1 (their
 // scalar read of the rebase words waits behind the copies): the vector softmax of tile g runs
 // while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
@@ -516,11 +518,12 @@ class SfaCube {
     // The item's P . V sum builds up in GM: its first tile is written, every later one added by the
     // fixpipe (SetAtomicAdd.md: L0C -> GM copies add while set), into its piece's acc or, for a whole
     // row, O ring slot item % 2 (the vector cores read it after the last tile: SfaAccSlot).
+    // A seeded item adds into its B's acc from its first tile on (SfaSeeded).
     if (tile.first) itemParity_ ^= 1;
-    const bool piece = tile.info.piece >= 0;
-    const AscendC::GlobalTensor<float> dst = piece ? pieces_ : oRing_;
+    const bool piece = tile.info.piece >= 0, add = !tile.first || SfaSeeded(tile.info.piece);
+    const AscendC::GlobalTensor<float> dst = SfaSumsInPiece(tile.info.piece) ? pieces_ : oRing_;
     const uint64_t oSlot = OutSlot(tile);
-    if (!tile.first) SetAtomicAdd<float>();
+    if (add) SetAtomicAdd<float>();
     for (uint32_t col = keptCols_; col < kSfaLatentDim; col += kSfaOutChunk) {
       const uint32_t b = ot ? aSlots_.Acquire() : bSlots_.Acquire();
       const uint32_t o = MulV(tile, pa, b, kv, col, n1, true);
@@ -530,13 +533,13 @@ class SfaCube {
       oAcc_.Release(o);
       GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
-    if (!tile.first) SetAtomicNone();
+    if (add) SetAtomicNone();
     // A piece's streamed columns are final: its vector cores post them for an early merge.
     if (earlyMerge_ && tile.last && piece) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     outA_ = a;
   }
   // Whether tile's item sums O^T (SfaItemOutT): its P . V is V^T P^T.
-  __aicore__ inline bool OutT(const SfaTile& tile) const { return outT_ && tile.info.piece < 0; }
+  __aicore__ inline bool OutT(const SfaTile& tile) const { return outT_ && tile.info.piece == kSfaWholeRow; }
   // One 64-column chunk of P . V into L0C: into the next streamed buffer (stream, returned) or kept
   // chunk col / 64 (init: its first tile). pa: P (L0A) or P^T (L0B, OutT); b: the other operand's
   // slot (V in L0B, or V^T in L0A), released here.
@@ -580,10 +583,11 @@ class SfaCube {
     const bool ot = OutT(tile);
     const LocalTensor<T> pa = ot ? L0B(a) : L0A(a), kv = KvTile(buf);
     const bool readWords = keepChunks_ > 0 && !tile.first;
-    const bool piece = tile.info.piece >= 0;
-    const AscendC::GlobalTensor<float> dst = piece ? pieces_ : oRing_;
+    const bool piece = tile.info.piece >= 0, seeded = SfaSeeded(tile.info.piece);
+    const AscendC::GlobalTensor<float> dst = SfaSumsInPiece(tile.info.piece) ? pieces_ : oRing_;
     const uint64_t oSlot = OutSlot(tile);
-    // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its last.
+    // Kept columns [0, keptCols): summed in L0C over the item's tiles, written (not added) at its
+    // last; a seeded item's added to its B's.
     // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
     // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).
     if (readWords) {
@@ -607,9 +611,11 @@ class SfaCube {
       // An early-merged piece: its upper kept half first, flagged, so that the merge weighs it
       // while the lower half is written.
       const uint32_t half = earlyMerge_ && piece ? keepChunks_ / 2 : 0;
+      if (seeded) SetAtomicAdd<float>();
       FixKept(dst[oSlot], kSfaLatentDim, half, keepChunks_, ot);
       if (half > 0) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
       FixKept(dst[oSlot], kSfaLatentDim, 0, half, ot);
+      if (seeded) SetAtomicNone();
       FixKeptDone();
     }
     if (ot) bSlots_.Release(a);
@@ -649,10 +655,11 @@ class SfaCube {
     AscendC::SetFlag<AscendC::HardEvent::FIX_M>(kEvKept);
     keptPending_ = true;
   }
-  // Where the item's P . V sum of `tile` goes: its piece's acc, or O ring slot itemParity_.
+  // Where the item's P . V sum of `tile` goes: its piece's acc (a seeded item's B's), or O ring slot
+  // itemParity_.
   __aicore__ inline uint64_t OutSlot(const SfaTile& tile) const {
-    return tile.info.piece >= 0 ? uint64_t(tile.info.piece) * (t_->pieceBytes / sizeof(float))
-                                : itemParity_ * (t_->wsSlotO / sizeof(float));
+    return SfaSumsInPiece(tile.info.piece) ? uint64_t(SfaSumSlot(tile.info.piece)) * (t_->pieceBytes / sizeof(float))
+                                           : itemParity_ * (t_->wsSlotO / sizeof(float));
   }
   // The line of rebase words of a tile: one per (item, tile of the item).
   __aicore__ inline uint64_t WordLine(const SfaTile& tile) const {

@@ -14,7 +14,8 @@
 //                  out = sum / l in the input dtype (and m, l if asked); a piece of a split row
 //                  leaves r, l and m next to its acc in GM.
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
-// before the previous item's last Accumulate.
+// before the previous item's last Accumulate. A seeded item (SfaSeeded, the earlier piece of a
+// two-piece row) starts from its later piece's r, l and m (LoadSeed) and ends as a whole row.
 // After its items, each vector core merges its share of the split rows' pieces (SfaMerge,
 // sfa_merge.h); a piece counts in its row's flag once in GM (SfaOutput::PostPiece, sfa_output.h).
 #pragma once
@@ -142,6 +143,7 @@ class SfaVector {
     selector_.TakePrefetch(SfaItem{});
     kept_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
+    if (SfaSeeded(seedAlone_.piece)) FinalizeSeedAlone(seedAlone_);
     if (t_->numSplits == 0) return;
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
     merge_.Combine();
@@ -394,6 +396,8 @@ class SfaVector {
   __aicore__ inline void Softmax(const SfaTile& tile, uint32_t g, uint32_t parity) {
     using namespace AscendC;
     const uint32_t n = h_ * t_->tileRows;
+    const bool seed = tile.first && SfaSeeded(tile.info.piece) && h_ > 0;
+    if (seed) LoadSeed(tile.info, parity);  // its copies land with the scores'
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
       DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * t_->tileRows], n);
@@ -442,7 +446,8 @@ class SfaVector {
     WholeReduceMax(tileMax, RowHalves<true>(s), 64, h, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
     PipeBarrier<PIPE_V>();
     GatherLoad();  // the next gather's row copies, issued before the scalar waits for the tile max
-    if (tile.first) {
+    const bool fresh = tile.first && !SfaSeeded(tile.info.piece);  // a seeded item goes on from its B's statistics
+    if (fresh) {
       Adds(ref, tileMax, 0.0f, h);
       Adds(mTrue, tileMax, 0.0f, h);
     } else {
@@ -474,7 +479,7 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
     PipeBarrier<PIPE_V>();
-    if (tile.first) Adds(lRun, tileSum, 0.0f, h);
+    if (fresh) Adds(lRun, tileSum, 0.0f, h);
     else Add(lRun, lRun, tileSum, h);
     PipeBarrier<PIPE_V>();
   }
@@ -509,10 +514,16 @@ class SfaVector {
     Adds(ref, tileMax, 0.0f, h);
     PipeBarrier<PIPE_V>();
     Mul(lRun, lRun, alpha, h);
-    kept_.NoteRebase(g, alpha);  // the kept columns are corrected once the cube's snapshot is in (Accumulate)
+    // The kept columns are corrected once the cube's snapshot is in (Accumulate). A seeded item's
+    // first tile rescales its B's sum only, all of it in GM: the cube starts its L0C sum after.
+    if (!tile.first) kept_.NoteRebase(g, alpha);
     FinishFinalize();  // acc_ is the scratch here
-    CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);  // the cube's P . V of tile g-1 is in; Accumulate(g-1) skips its wait
-    outWaited_ = true;
+    // The cube's P . V of tile g-1 is in (Accumulate(g-1) skips its wait). A seeded item's first
+    // tile needs none: tile g-1, if any, is another item's, which sums elsewhere.
+    if (!tile.first) {
+      CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
+      outWaited_ = true;
+    }
     SetFlag<HardEvent::V_MTE2>(0);  // acc_ (scratch here) is free
     WaitFlag<HardEvent::V_MTE2>(0);
     const GlobalTensor<float> sum = AccSlot(tile, parity);
@@ -534,13 +545,14 @@ class SfaVector {
 
   // This core's rows of the GM sum of an item's P . V: its piece's acc, or (a whole row) O ring slot
   // item % 2 (the cube's Output). O^T (ItemOutT): the first of its columns.
+  // A seeded item's is its B's acc.
   __aicore__ inline AscendC::GlobalTensor<float> AccSlot(const SfaTile& tile, uint32_t parity) {
-    const uint64_t at = tile.info.piece >= 0 ? io_.PieceAcc(uint32_t(tile.info.piece))
-                                             : parity * (t_->wsSlotO / sizeof(float));
-    return (tile.info.piece >= 0 ? io_.pieces : oRing_)[at + uint64_t(h0_) * (ItemOutT(tile) ? 1 : kSfaLatentDim)];
+    const bool inPiece = SfaSumsInPiece(tile.info.piece);
+    const uint64_t at = inPiece ? io_.PieceAcc(SfaSumSlot(tile.info.piece)) : parity * (t_->wsSlotO / sizeof(float));
+    return (inPiece ? io_.pieces : oRing_)[at + uint64_t(h0_) * (ItemOutT(tile) ? 1 : kSfaLatentDim)];
   }
   // Whether the tile's item sums O^T (SfaItemOutT, sparse_flash_attention_tiling.h).
-  __aicore__ inline bool ItemOutT(const SfaTile& tile) const { return outT_ && tile.info.piece < 0; }
+  __aicore__ inline bool ItemOutT(const SfaTile& tile) const { return outT_ && tile.info.piece == kSfaWholeRow; }
   // `rows` rows of O^T, this core's h_ columns of each (N1 apart in GM), to and from UB rows of h_.
   __aicore__ inline AscendC::DataCopyParams ColumnsIn(uint32_t rows) const {
     return AscendC::DataCopyParams(uint16_t(rows), uint16_t(h_ / 8), uint16_t((t_->heads - h_) / 8), 0);
@@ -612,24 +624,66 @@ class SfaVector {
       if (tile.last && tile.info.piece >= 0) io_.PostPiece(tile.info, 0, SlotWords());
       return;
     }
-    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
-    WaitFlag<HardEvent::V_MTE2>(0);
     const GlobalTensor<float> sum = AccSlot(tile, parity);
-    if (ItemOutT(tile)) {  // O^T: 64 latent rows a copy, two a MTE2 -> V event (ids 0..3)
-      for (uint32_t c = 0; c < kSfaLatentDim / kOutTRows; ++c) {
-        DataCopy(acc_[c * kOutTRows * h_], sum[uint64_t(c) * kOutTRows * t_->heads], ColumnsIn(kOutTRows));
-        if (c % 2 == 1) SetFlag<HardEvent::MTE2_V>(int32_t(c / 2));
-      }
-      CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
-      FinalizeT(uint32_t(tile.info.row), parity);
+    if (!ItemOutT(tile)) {
+      FinalizeFrom(sum, uint32_t(tile.info.row), parity);
       return;
     }
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
+    WaitFlag<HardEvent::V_MTE2>(0);
+    for (uint32_t c = 0; c < kSfaLatentDim / kOutTRows; ++c) {  // O^T: 64 latent rows a copy, two a MTE2 -> V event (ids 0..3)
+      DataCopy(acc_[c * kOutTRows * h_], sum[uint64_t(c) * kOutTRows * t_->heads], ColumnsIn(kOutTRows));
+      if (c % 2 == 1) SetFlag<HardEvent::MTE2_V>(int32_t(c / 2));
+    }
+    CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
+    FinalizeT(uint32_t(tile.info.row), parity);
+  }
+  // An O-form sum (this core's rows of it at `sum`) read into acc_ and finalised as `row`'s output.
+  // free: the cube's flag that the read is done with the item's ring slot (the item after next
+  // reuses it); none after the items.
+  __aicore__ inline void FinalizeFrom(const AscendC::GlobalTensor<float>& sum, uint32_t row, uint32_t parity, bool free = true) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
+    WaitFlag<HardEvent::V_MTE2>(0);
     for (uint32_t c = 0; c * kStageRows < h_; ++c) {  // one MTE2 -> V event per chunk (h_ <= 64: ids 0..7)
       DataCopy(acc_[c * kStageRows * kSfaLatentDim], sum[c * kStageRows * kSfaLatentDim], ChunkRows(c) * kSfaLatentDim);
       SetFlag<HardEvent::MTE2_V>(int32_t(c));
     }
-    CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
-    Finalize(uint32_t(tile.info.row), parity);
+    if (free) CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
+    Finalize(row, parity);
+  }
+
+  // A seeded item (SfaSeeded) before its first tile: once its B's vector cores have posted B (word
+  // 0 of the row's flag counts both), this core's heads of B's reference max, sum and true max ->
+  // the item's statistics (parity), from which its first tile's softmax goes on as from an earlier
+  // tile of its own. The copies land with the next MTE2 -> V event (the scores').
+  __aicore__ inline void LoadSeed(const SfaItem& item, uint32_t parity) {
+    using namespace AscendC;
+    GmFlagWaitAtLeast(io_.rowFlags[uint64_t(item.row) * kSfaRowFlagWords], 2);
+    SetFlag<HardEvent::V_MTE2>(0);  // the vector unit is done with the parity's statistics
+    WaitFlag<HardEvent::V_MTE2>(0);
+    const uint32_t slot = SfaSumSlot(item.piece);
+    const DataCopyExtParams one(1, h_ * sizeof(float), 0, 0, 0);
+    const DataCopyPadExtParams<float> none(false, 0, 0, 0.0f);
+    DataCopyPad(Stat(kRef0 + parity), io_.stats[SfaStatAt(*t_, slot, 0) + h0_], one, none);
+    DataCopyPad(Stat(kSum0 + parity), io_.stats[SfaStatAt(*t_, slot, 1) + h0_], one, none);
+    DataCopyPad(Stat(kTrue0 + parity), io_.stats[SfaStatAt(*t_, slot, 2) + h0_], one, none);
+  }
+  // A seeded item that selects nothing (EmptyItem): its row is its B's alone, finalised after this
+  // core's items (acc_, the stage and parity 0's statistics are free then); zeros where B selected
+  // nothing either (its sum l = 0, which every head shares).
+  __aicore__ inline void FinalizeSeedAlone(const SfaItem& item) {
+    using namespace AscendC;
+    if (h_ == 0) return;
+    LoadSeed(item, 0);
+    SetFlag<HardEvent::MTE2_S>(0);
+    WaitFlag<HardEvent::MTE2_S>(0);
+    if (Stat(kSum0).GetValue(0) == 0.0f) {
+      io_.WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
+      return;
+    }
+    FinalizeFrom(io_.pieces[io_.PieceAcc(SfaSumSlot(item.piece)) + uint64_t(h0_) * kSfaLatentDim], uint32_t(item.row), 0,
+                 false);
   }
   // The ids of the next item this core selects (if it selects anything), copied ahead (SfaSelector::Prefetch).
   __aicore__ inline void PrefetchNext() {
@@ -856,6 +910,10 @@ class SfaVector {
   // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.
   __aicore__ inline void EmptyItem(const SfaItem& item) {
     using namespace AscendC;
+    if (SfaSeeded(item.piece)) {  // its row is finalised from its B alone, at the end (FinalizeSeedAlone)
+      seedAlone_ = item;
+      return;
+    }
     if (h_ == 0) {
       if (item.piece >= 0) PostWholePiece(item);
       return;
@@ -902,6 +960,7 @@ class SfaVector {
   uint32_t gatherAhead_ = 2;  // SfaGatherAhead
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
+  SfaItem seedAlone_ = {0, 0, 0, kSfaWholeRow};  // a seeded item that selected nothing (EmptyItem)
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe& pipe_;

@@ -57,9 +57,25 @@ struct SfaItem {
   int32_t row;
   int32_t posBegin;  // positions [posBegin, posEnd) of the row's sparse_indices (after its first -1: none)
   int32_t posEnd;
-  int32_t piece;     // -1: the whole row; else the partial-result slot this piece writes
+  int32_t piece;     // -1: the whole row; >= 0: the partial-result slot this piece writes; <= -2: seeded (SfaSeeded)
 };
-struct SfaSplit {    // a row cut into pieces: slots [firstPiece, firstPiece + pieces), firstPiece = split x SfaPieceGroup
+// A row cut into two pieces, the later one (B) the first item of its core and the earlier one (A)
+// the last item of another core, is seeded (decode B = 64, where every split row is such a pair):
+// B is a piece as any other, done early in the launch; A starts from B's statistics (its reference
+// max, sum and true max), the cube adds A's P . V into B's acc, and A's last tile finalises the
+// whole row from that acc as a whole row in O form. The row then needs no merge, which would
+// otherwise run at the launch's tail, where the HBM is idle (sfa-seed). A's piece is
+// SfaSeedPiece(B's slot).
+constexpr int32_t kSfaWholeRow = -1;
+constexpr bool SfaSeeded(int32_t piece) { return piece <= -2; }
+constexpr int32_t SfaSeedPiece(int32_t slot) { return -2 - slot; }
+// The partial-result slot whose acc an item sums into: its own piece's, or a seeded item's B's.
+constexpr uint32_t SfaSumSlot(int32_t piece) { return uint32_t(piece >= 0 ? piece : -2 - piece); }
+// Whether an item's P . V sum is in a piece slot (a piece, or a seeded item), not in the O ring.
+constexpr bool SfaSumsInPiece(int32_t piece) { return piece != kSfaWholeRow; }
+// A row cut into pieces: slots [firstPiece, firstPiece + pieces), firstPiece = split x SfaPieceGroup.
+// Seeded rows (SfaSeeded) come after the merged ones and have no merge units.
+struct SfaSplit {
   int32_t row;
   int32_t firstPiece;
   int32_t pieces;
@@ -148,14 +164,14 @@ constexpr uint32_t SfaKeptCols(const SparseFlashAttentionTiling& t) {
 // chunk into L0B (128 B a cycle) and 4 of P. An item's sum then leaves L0C as O^T, [512, N1] fp32
 // (rows of N1 floats; the kept columns' snapshots [SfaKeptCols, N1] alike), which the vector cores
 // read as a column range (their heads), scale by column and transpose in UB before the output.
-// Whole rows only (a piece's sum stays O for the merge), at N1 a multiple of 16 up to 64 (each
-// vector core's heads a multiple of 8 floats: 32-byte rows), in decode B = 64's launch form (a split
-// launch of more than 3 items a core).
+// Whole rows only (a piece's sum stays O for the merge, a seeded item's for its B's acc), at N1 a
+// multiple of 16 up to 64 (each vector core's heads a multiple of 8 floats: 32-byte rows), in decode
+// B = 64's launch form (a split launch of more than 3 items a core).
 constexpr bool SfaOutT(const SparseFlashAttentionTiling& t) {
   return t.heads % 16 == 0 && t.heads <= 64 && t.numSplits > 0 && t.numItems > 3 * t.blockDim;
 }
 // Whether an item's sum is O^T: SfaOutT and a whole row (piece -1).
-constexpr bool SfaItemOutT(const SparseFlashAttentionTiling& t, int32_t piece) { return piece < 0 && SfaOutT(t); }
+constexpr bool SfaItemOutT(const SparseFlashAttentionTiling& t, int32_t piece) { return piece == kSfaWholeRow && SfaOutT(t); }
 constexpr uint64_t SfaListRegionBytes(const SparseFlashAttentionTiling& t) { return uint64_t(t.numItems) * t.listWords * 4; }
 // Rows the host marks sorted (SfaRow::sorted) have their selected cache rows sorted (sfa_sort.h):
 // a row that selects a large part of the keys it sees then has runs of contiguous cache rows that
