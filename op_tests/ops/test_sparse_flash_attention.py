@@ -811,12 +811,28 @@ def test_whole_rows_sum_transposed_with_rebases(heads, k, dtype):
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
-def _decode_plan(rows, heads, k, kv_len, block=128):
+def _decode_plan(rows, heads, k, kv_len, block=128, ai_cores=None):
     """The host plan of `rows` decode rows (TND, one token each) over a combined paged cache."""
     return cpu_module().sparse_flash_attention_plan(
         query_start=list(range(rows)), query_len=[1] * rows, key_start=[0] * rows, key_len=[kv_len] * rows,
         num_rows=rows, heads=heads, sparse_count=k, sparse_mode=3, paged=True, block_size=block,
-        max_blocks=-(-kv_len // block), combined=True, ai_cores=cpu_module().emulator_limits()["aic_cores"])
+        max_blocks=-(-kv_len // block), combined=True, ai_cores=ai_cores or cpu_module().emulator_limits()["aic_cores"])
+
+
+@pytest.mark.parametrize("rows, seeded", [(64, 19), (16, 0), (1, 0)], ids=["b64", "b16", "b1"])
+def test_seeded_rows_at_glm5_decode_on_20_cores(rows, seeded):
+    # The host seeds a two-piece row only where its earlier piece A follows, on its core, items of at
+    # least twice its later piece B's positions, so that A's first tile does not wait for B (at B = 16
+    # seeding every core-boundary pair took the modeled launch from 72,934 to 105,303 cycles). On
+    # the 910B3's 20 cores at GLM-5 (64 heads, top-2048, 32K): B = 64 seeds all its 19 split rows and
+    # merges none; B = 16 (two pieces a core, of similar lengths) seeds none; B = 1 (an early-merge
+    # launch, one row in 20 pieces) none.
+    plan = _decode_plan(rows, 64, 2048, 32768, ai_cores=20)
+    items = [it for core in plan["cores"] for it in core["items"]]
+    assert sum(piece <= -2 for *_, piece in items) == seeded
+    units = sum(hi - lo for core in plan["cores"] for lo, hi in core["merge"])
+    assert units == (len(plan["splits"]) - seeded) * 64 * (8 if rows == 1 else 1)  # B = 1: 64-column chunks
+    assert len(plan["splits"]) == {64: 19, 16: 16, 1: 1}[rows]
 
 
 @pytest.mark.parametrize("heads, dtype", [(64, torch.bfloat16), (32, torch.float16), (16, torch.bfloat16)])
