@@ -18,7 +18,6 @@
 //            at N1 <= 64 columns [0, SfaKeptCols) (256, or 384 with more items than cores at
 //            N1 >= 32) are instead summed in L0C over the item's tiles and written once, at its
 //            last (a rebase: snapshot for the vector cores' correction). A seeded item
-//            (SfaSeeded) adds all of it, from its first tile, into its later piece's acc. A seeded item
 //            (SfaSeeded) adds all of it, from its first tile, into its later piece's acc.
 // The order per step is Scores(g), Output(g-1), Gather(g+1), then Output's kept chunks of g-1 (their
 // scalar read of the rebase words waits behind the copies): the vector softmax of tile g runs
