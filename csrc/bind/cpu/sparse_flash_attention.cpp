@@ -76,7 +76,6 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         d["block_dim"] = t.blockDim;
         d["cores"] = cores;
         d["splits"] = splits;
-        d["piece_group"] = SfaPieceGroup(t);
         return d;
       },
       py::kw_only(), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),

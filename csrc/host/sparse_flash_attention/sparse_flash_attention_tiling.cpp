@@ -265,14 +265,14 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   t.numItems = static_cast<uint32_t>(numItems);
   // Seeded rows go after the merged ones; only those have merge units. An early-merge launch (decode
   // B = 1, one row in many pieces) seeds none: its pieces' posts interleave with its merge.
-  std::vector<bool> seeded = SeededSplits(splits, perCore, positions);
-  if (SfaEarlyMerge(t)) seeded.assign(splits.size(), false);
+  const std::vector<bool> seeded =
+      SfaEarlyMerge(t) ? std::vector<bool>(splits.size(), false) : SeededSplits(splits, perCore, positions);
   std::vector<SfaSplit> ordered;
   for (bool pass : {false, true})
     for (size_t j = 0; j < splits.size(); ++j)
       if (seeded[j] == pass) ordered.push_back(splits[j]);
   const size_t merged = size_t(std::count(seeded.begin(), seeded.end(), false));
-  splits = ordered;
+  splits = std::move(ordered);
   const uint32_t group = GroupPieces(splits, perCore);
   t.numPieces = static_cast<uint32_t>(splits.size()) * group;
   for (size_t j = merged; j < splits.size(); ++j)  // A (slot j G) sums into B's acc (slot j G + 1)
