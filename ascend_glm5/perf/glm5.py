@@ -6,6 +6,7 @@ timing model, next to the published anchors (perf_anchors.md) converted to the s
     python -m ascend_glm5.perf.glm5 --only sparse_flash_attention --write docs/performance.md
     python -m ascend_glm5.perf.glm5 --sensitivity [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --spread [--only sparse_flash_attention --batch 64] [--write docs/performance.md]
+    python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention --batch 16] [--write docs/performance.md]
 
 Cases whose emulation would take longer than the budget (predicted from the measured speed of
 the smaller cases of the same op) are listed as not emulated; nothing is extrapolated here.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
+from . import floors
 from .model import PIPES, Roofline, emulated_soc, replay, tracing
 from .report import format_report
 
@@ -458,6 +460,18 @@ def spread(case: Case, soc: str) -> str:
             f"{within} of {len(times)} | {free:.2f} ({free / r:.3f}x) |")
 
 
+def floors_row(case: Case, soc: str) -> str:
+    """A markdown row: `case` replayed with its data movement free (perf/floors.py)."""
+    traces, roof = trace_case(case, soc)
+    return floors.row(case.op, case.phase, case.shape, floors.floor_times(traces, soc), roof.time_us(soc), GOAL_RATIO)
+
+
+def goal_cases(only: str | None, batch: int | None, ctx: int | None) -> list[Case]:
+    """The goal's rows (LI and SFA decode), narrowed to `only` / `batch` / `ctx` where given."""
+    return [c for c in cases(only) if c.op in SPREAD_OPS and c.phase == "decode" and not c.linear
+            and (not batch or c.batch == batch) and (not ctx or c.ctx == ctx)]
+
+
 def fmt_row(r: dict) -> str:
     c: Case = r["case"]
     topk = f"{r['topk_share']:.0%}" if "topk_share" in r else ""
@@ -538,20 +552,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead: LI and SFA decode B=16, 32K with each assumed constant halved and doubled")
     ap.add_argument("--spread", action="store_true",
                     help="instead: LI and SFA decode (the goal's shapes) with the HBM bandwidth moved by up to 3 %%")
+    ap.add_argument("--floors", action="store_true",
+                    help="instead: LI and SFA decode (the goal's shapes) with their data movement free (perf/floors.py)")
     args = ap.parse_args(argv)
     commit = _commit()
-    if args.spread:
-        print(SPREAD_HEADER, flush=True)
+    if args.spread or args.floors:
+        header, begin, end = (SPREAD_HEADER, SPREAD_BEGIN, SPREAD_END) if args.spread else (floors.HEADER, floors.BEGIN, floors.END)
+        print(header, flush=True)
         rows = []
-        for case in cases(args.only):
-            if (case.op not in SPREAD_OPS or case.phase != "decode" or case.linear or (args.batch and case.batch != args.batch)
-                    or (args.ctx and case.ctx != args.ctx)):
-                continue
-            rows.append(spread(case, args.soc))
+        for case in goal_cases(args.only, args.batch, args.ctx):
+            rows.append(spread(case, args.soc) if args.spread else floors_row(case, args.soc))
             print(rows[-1], flush=True)
         if args.write and rows:
-            write_rows(args.write, SPREAD_BEGIN, SPREAD_END, SPREAD_HEADER, rows,
-                       {"spread": f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
+            write_rows(args.write, begin, end, header, rows,
+                       {"spread" if args.spread else "floors": f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
         return 0
     if args.sensitivity:
         print(SENS_HEADER, flush=True)

@@ -1,0 +1,76 @@
+"""What holds a goal row above 1.25x its roofline: each LI and SFA decode launch replayed with its data
+movement free, to split the modeled time into the kernel's chain of work and the bytes it moves.
+
+    python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
+
+One trace per row (seed 0, host tilings sized for the SoC), replayed four ways:
+- modeled: the SoC's constants;
+- chain + HBM: every data movement free but the shared HBM pool, which keeps its rate. This is the
+  kernel's order of work with every per-core path (copies, loads, fixpipe) infinitely fast;
+- chain: the HBM pool free too. What is left is compute, scalar work and the round trips (GM read
+  latency, cross-core flags, scalar cache misses) in the order the kernel issues them;
+- chain without round trips: the chain with those latencies at 0 (compute and scalar work only).
+
+The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
+- **chain**: the chain alone is over the limit. No tuning of copies, loads or bandwidth reaches the
+  goal: the kernel has to do less work, or fewer round trips, one after another;
+- **HBM idle**: the chain fits but chain + HBM does not. The HBM is idle for part of the launch
+  (before the stream of reads starts, after it ends, or while the chain waits): the work around the
+  stream has to overlap it;
+- **per-core paths**: both fit, the modeled time does not. The cores' own copies, loads and
+  fixpipe hold it, which tuning can reach;
+- **met**: the modeled time is within the limit.
+"""
+
+from __future__ import annotations
+
+from .model import replay
+
+# Per-core path rates (B/cycle) and shared pools: made unlimited.
+MOVEMENT_RATES = ("hbm_bytes_per_cycle", "l2_bytes_per_cycle", "gm_to_ub_rate", "gm_to_l1_rate", "gm_read_l2_rate",
+                  "ub_to_gm_rate", "fix_write_rate", "l1_to_l0a_rate", "l1_to_l0b_rate", "l1_to_ub_rate",
+                  "ub_to_l1_rate", "ub_to_ub_rate", "fill_rate")
+# Fixed cycles of each copy or load: made 0.
+MOVEMENT_FIXED = ("gm_copy_overhead", "local_copy_overhead", "l1_to_l0_overhead")
+# The round trips a kernel waits out: made 0 for the last replay.
+ROUND_TRIPS = ("gm_read_latency", "cross_core_latency", "scalar_gm_miss_cycles")
+# A free rate: 1,000x the HBM pool's, past any path's. Not higher: the pools' service times are compared
+# within a relative slack of 1e-9 (csrc/perf/flows.cpp), so a path near 1e9 B/cycle would finish a
+# copy within the slack and skip the HBM pool it should queue on.
+UNLIMITED = 1e6
+
+FREE_MOVEMENT = {**{k: UNLIMITED for k in MOVEMENT_RATES}, **{k: 0.0 for k in MOVEMENT_FIXED}}
+REPLAYS = {
+    "modeled": {},
+    "chain + HBM": {k: v for k, v in FREE_MOVEMENT.items() if k != "hbm_bytes_per_cycle"},
+    "chain": FREE_MOVEMENT,
+    "chain without round trips": {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}},
+}
+
+
+def floor_times(traces, soc: str) -> dict[str, float]:
+    """Modeled us of the launches in `traces` under each of REPLAYS."""
+    return {name: sum(replay(t, soc, param_overrides=p).time_us for t in traces) for name, p in REPLAYS.items()}
+
+
+def verdict(times: dict[str, float], limit_us: float) -> str:
+    """What holds the row (the module's doc): 'met', 'per-core paths', 'HBM idle' or 'chain'."""
+    if times["modeled"] <= limit_us:
+        return "met"
+    if times["chain"] > limit_us:
+        return "chain"
+    if times["chain + HBM"] > limit_us:
+        return "HBM idle"
+    return "per-core paths"
+
+
+HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | chain us | chain without round trips us "
+          "| held by |\n|---|---|---|---|---|---|---|---|---|")
+BEGIN, END = "<!-- glm5-floors begin -->", "<!-- glm5-floors end -->"
+
+
+def row(op: str, phase: str, shape: str, times: dict[str, float], roofline_us: float, goal_ratio: float) -> str:
+    """A markdown row: each replay's us and its ratio to the roofline, and the verdict."""
+    limit = goal_ratio * roofline_us
+    cells = " | ".join(f"{times[k]:.2f} ({times[k] / roofline_us:.2f}x)" for k in REPLAYS)
+    return f"| {op} | {phase} | {shape} | {limit:.2f} | {cells} | {verdict(times, limit)} |"

@@ -1,0 +1,88 @@
+"""`--floors` (ascend_glm5/perf/floors.py): the replays with data movement free split a launch's time
+the way its bound says. A stream held by HBM keeps its time while only the HBM pool counts and loses
+it when that goes too; a matmul held by the cube keeps its time with every copy free. The verdict
+follows the module's rule, and a row's cells agree with each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ascend_glm5 import perf
+from ascend_glm5.perf import floors
+from ascend_glm5.perf import soc as socs
+
+SOC = "Ascend910B3"
+AIV, AIC = 40, 20
+
+
+def test_a_stream_is_held_by_the_hbm_pool_alone(kern):
+    src = np.random.default_rng(0).integers(-30000, 30000, AIV * (1 << 20) // 2, dtype=np.int16)
+    with perf.tracing() as traces:
+        out = kern.stream_copy(src, AIV, 32 << 10, 2)
+    assert np.array_equal(out, src)
+    t = floors.floor_times(traces, SOC)
+    # The reads alone through the pool (the writes stay in L2): a free path rate that skipped the
+    # pool (too large for the replay's precision, floors.UNLIMITED) would take this far below.
+    p = socs.params(SOC)
+    pool_us = src.nbytes / p["hbm_bytes_per_cycle"] / (p["clock_ghz"] * 1e3)
+    assert pool_us <= t["chain + HBM"] <= 1.03 * pool_us
+    assert t["chain + HBM"] <= t["modeled"] <= 1.1 * t["chain + HBM"]
+    # Without the pool, what is left is each core's chain of copy latencies: a small part.
+    assert t["chain without round trips"] <= t["chain"] < 0.2 * t["chain + HBM"]
+
+
+def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((AIC * 128, 512), dtype=np.float32)
+    bt = rng.standard_normal((1024, 512), dtype=np.float32)
+    with perf.tracing() as traces:
+        c = kern.matmul(a, bt, AIC, True)
+    np.testing.assert_allclose(c, a @ bt.T, rtol=1e-4, atol=1e-3)
+    t = floors.floor_times(traces, SOC)
+    cube_us = perf.Roofline(bytes=0, macs=a.shape[0] * bt.shape[0] * a.shape[1], mac_bits=32).time_us(SOC)
+    for name in ("chain", "chain without round trips"):
+        assert cube_us <= t[name] <= 1.05 * cube_us
+    assert t["modeled"] > t["chain"]
+
+
+@pytest.mark.parametrize("times, expected", [
+    ({"modeled": 10.0, "chain + HBM": 9.0, "chain": 8.0, "chain without round trips": 7.0}, "met"),
+    ({"modeled": 12.0, "chain + HBM": 9.0, "chain": 8.0, "chain without round trips": 7.0}, "per-core paths"),
+    ({"modeled": 12.0, "chain + HBM": 11.0, "chain": 8.0, "chain without round trips": 7.0}, "HBM idle"),
+    ({"modeled": 12.0, "chain + HBM": 11.0, "chain": 10.5, "chain without round trips": 7.0}, "chain"),
+    ({"modeled": 12.0, "chain + HBM": 10.0, "chain": 10.0, "chain without round trips": 7.0}, "per-core paths"),
+])
+def test_verdict_names_the_first_replay_over_the_limit(times, expected):
+    assert floors.verdict(times, limit_us=10.0) == expected
+
+
+def test_floors_row_cells_agree():
+    from ascend_glm5.perf import glm5
+
+    case = glm5.Case("sparse_flash_attention", "decode", 16, 4096, 0)
+    cells = [c.strip() for c in glm5.floors_row(case, SOC).strip().strip("|").split("|")]
+    assert cells[:3] == [case.op, case.phase, case.shape]
+    limit = float(cells[3])
+    times = {}
+    for name, cell in zip(floors.REPLAYS, cells[4:8]):
+        us, ratio = cell.split()
+        times[name] = float(us)
+        # The printed ratio is the time over the roofline the limit was taken from.
+        assert float(ratio.strip("()x")) == pytest.approx(times[name] * glm5.GOAL_RATIO / limit, abs=0.006)
+    assert cells[8] == floors.verdict(times, limit)
+    # Each replay frees more than the one before it.
+    assert times["chain without round trips"] <= times["chain"] <= times["chain + HBM"] <= times["modeled"]
+
+
+def test_chain_and_hbm_still_pays_every_hbm_byte():
+    """SFA's row copies (1,152 B) at a free path rate must still queue on the HBM pool: a path rate
+    past the replay's precision finishes them within its slack and skips the pool (at 1e12 B/cycle
+    this case's 'chain + HBM' fell from 33.0 to 25.3 us, under its 26.4 us of HBM reads)."""
+    from ascend_glm5.perf import glm5
+
+    traces, _ = glm5.trace_case(glm5.Case("sparse_flash_attention", "decode", 16, 4096, 0), SOC)
+    p = socs.params(SOC)
+    rep = perf.replay(traces[-1], SOC, param_overrides=floors.REPLAYS["chain + HBM"])
+    reads_us = rep.hbm_read_bytes / p["hbm_bytes_per_cycle"] / (p["clock_ghz"] * 1e3)
+    assert reads_us <= rep.time_us
