@@ -10,6 +10,8 @@ One trace per row (seed 0, host tilings sized for the SoC), replayed four ways:
 - chain: the HBM pool free too. What is left is compute, scalar work and the round trips (GM read
   latency, cross-core flags, scalar cache misses) in the order the kernel issues them;
 - chain without round trips: the chain with those latencies at 0 (compute and scalar work only).
+The chain + HBM replay also gives the span of the HBM read stream: when 1 % and 99 % of the launch's
+bytes from HBM were in (`LaunchReport.hbm_read_by`), and the time after it, in which the HBM idles.
 
 The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
 - **chain**: the chain alone is over the limit. No tuning of copies, loads or bandwidth reaches the
@@ -48,9 +50,21 @@ REPLAYS = {
 }
 
 
+STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
+
+
 def floor_times(traces, soc: str) -> dict[str, float]:
     """Modeled us of the launches in `traces` under each of REPLAYS."""
     return {name: sum(replay(t, soc, param_overrides=p).time_us for t in traces) for name, p in REPLAYS.items()}
+
+
+def read_stream_us(trace, soc: str) -> tuple[float, float, float]:
+    """One launch's chain + HBM replay: us by which STREAM_SHARES of its HBM read bytes were in, and its
+    modeled us."""
+    r = replay(trace, soc, param_overrides=REPLAYS["chain + HBM"])
+    to_us = r.time_us / r.cycles if r.cycles else 0.0
+    first, last = (r.hbm_read_by(q) * to_us for q in STREAM_SHARES)
+    return first, last, r.time_us
 
 
 def verdict(times: dict[str, float], limit_us: float) -> str:
@@ -65,12 +79,15 @@ def verdict(times: dict[str, float], limit_us: float) -> str:
 
 
 HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | chain us | chain without round trips us "
-          "| held by |\n|---|---|---|---|---|---|---|---|---|")
+          "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | held by |\n|---|---|---|---|---|---|---|---|---|---|")
 BEGIN, END = "<!-- glm5-floors begin -->", "<!-- glm5-floors end -->"
 
 
-def row(op: str, phase: str, shape: str, times: dict[str, float], roofline_us: float, goal_ratio: float) -> str:
-    """A markdown row: each replay's us and its ratio to the roofline, and the verdict."""
+def row(op: str, phase: str, shape: str, times: dict[str, float], stream: tuple[float, float, float] | None,
+        roofline_us: float, goal_ratio: float) -> str:
+    """A markdown row: each replay's us and its ratio to the roofline, the read stream (read_stream_us;
+    None: blank), and the verdict."""
     limit = goal_ratio * roofline_us
     cells = " | ".join(f"{times[k]:.2f} ({times[k] / roofline_us:.2f}x)" for k in REPLAYS)
-    return f"| {op} | {phase} | {shape} | {limit:.2f} | {cells} | {verdict(times, limit)} |"
+    reads = f"{stream[0]:.2f} / {stream[1]:.2f}; {stream[2] - stream[1]:.2f}" if stream else ""
+    return f"| {op} | {phase} | {shape} | {limit:.2f} | {cells} | {reads} | {verdict(times, limit)} |"

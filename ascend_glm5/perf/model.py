@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..ops._backend import cpu_module
 from . import costs, soc as socs
 
@@ -64,6 +66,8 @@ class LaunchReport:
     bandwidth_stall: float
     l2_dirty_bytes: float = 0.0  # written lines still in L2 at the end (written back after the launch)
     late_bytes: float = 0.0  # GM bytes the pools got after their clock passed the copy's start (should be 0)
+    # Every GM read with bytes from HBM: {'end': cycles it ended, 'bytes': its bytes from HBM}, in end order.
+    hbm_reads: dict = field(default_factory=dict)
     api_names: list[str] = field(default_factory=list)
     # per API: V cycles its UB bank conflicts took beyond its conflict-free rate, summed over the cores
     bank_conflict_cycles: dict[str, float] = field(default_factory=dict)
@@ -83,6 +87,16 @@ class LaunchReport:
         if not cores or self.cycles <= 0:
             return 0.0
         return sum(c["busy"][PIPES.index(pipe)] for c in cores) / (len(cores) * self.cycles)
+
+    def hbm_read_by(self, share: float) -> float:
+        """Cycles by which the launch's GM reads had taken `share` (0-1] of their bytes from HBM (each read's
+        bytes counted when it ends; 0 without any)."""
+        end, nbytes = self.hbm_reads.get("end", []), self.hbm_reads.get("bytes", [])
+        if not len(end):
+            return 0.0
+        order = np.argsort(end, kind="stable")
+        done = np.cumsum(np.asarray(nbytes)[order])
+        return float(np.asarray(end)[order][min(len(done) - 1, int(np.searchsorted(done, share * done[-1] * (1 - 1e-12))))])
 
     def core_label(self, i: int) -> str:
         c = self.cores[i]
@@ -151,7 +165,8 @@ def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
         apis=apis, timeline=dict(r["timeline"]), path=dict(r["path"]), hbm_read_bytes=r["hbm_read_bytes"],
         hbm_write_bytes=r["hbm_write_bytes"], l2_dirty_bytes=r["l2_dirty_bytes"], l2_hit_bytes=r["l2_hit_bytes"],
         cube_macs=dict(zip((4, 8, 16, 32), r["cube_macs"])), records=r["records"],
-        bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], api_names=[a[0] for a in apis],
+        bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], hbm_reads=dict(r["hbm_reads"]),
+        api_names=[a[0] for a in apis],
         bank_conflict_cycles=dict(r["bank_conflict_cycles"]))  # fmt: skip
 
 

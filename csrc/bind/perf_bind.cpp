@@ -94,6 +94,15 @@ py::dict ResultDict(const ascend_glm5::perf::Result& r) {
   d["vector_repeats"] = r.vectorRepeats;
   d["bandwidth_stall"] = r.bandwidthStall;
   d["late_bytes"] = r.lateBytes;
+  std::vector<double> readEnd, readBytes;
+  for (const auto& [end, bytes] : r.hbmReads) {
+    readEnd.push_back(end);
+    readBytes.push_back(bytes);
+  }
+  py::dict reads;
+  reads["end"] = Array(readEnd);
+  reads["bytes"] = Array(readBytes);
+  d["hbm_reads"] = reads;
   py::list pipes;
   for (int p = 0; p < kPipes; ++p) pipes.append(ascend_glm5::perf::PipeName(p));
   d["pipes"] = pipes;

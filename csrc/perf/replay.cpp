@@ -174,7 +174,7 @@ class Engine {
   void StartWriteBack(double t0, double bytes);
   // A GM copy: its legs through the shared pools (L2, then HBM) from t0; ends now or pends.
   void StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, double t0, double ideal, double latency,
-                     int32_t api, const SharedPools::Leg (&legs)[2]);
+                     double hbmBytes, int32_t api, const SharedPools::Leg (&legs)[2]);
   void EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api, double start, double end, double latency);
   void EndTransfer(uint64_t tag, double end, bool settle = true);
   void Settle(uint32_t ci, int pipe);
@@ -222,6 +222,7 @@ class Engine {
     int pipe;
     int32_t api;
     double start, t0, ideal, latency;
+    double hbmBytes;  // read from HBM (Result::hbmReads)
   };
   std::vector<PendingCopy> pending_;
   std::vector<uint32_t> freePending_;
@@ -541,7 +542,7 @@ void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe
       res_.l2HitBytes += hit;
       const SharedPools::Leg legs[2] = {{SharedPools::kL2, hit, hitRate}, {SharedPools::kHbm, miss, path}};
       StartWriteBack(t0, writeBack);
-      StartTransfer(ci, idx, pipe, start, t0, t0 + hit / hitRate + miss / path, soc_.gmReadLatency, api, legs);
+      StartTransfer(ci, idx, pipe, start, t0, t0 + hit / hitRate + miss / path, soc_.gmReadLatency, miss, api, legs);
       return;
     } else if (dst == AscendC::emu::kTraceGm) {
       double inL2, outside, writeBack;
@@ -552,7 +553,7 @@ void Engine::RunOnPipe(uint32_t ci, uint32_t idx, const TraceRecord& r, int pipe
       res_.l2HitBytes += inL2;
       const SharedPools::Leg legs[2] = {{SharedPools::kL2, inL2, rate}, {SharedPools::kHbm, outside, rate}};
       StartWriteBack(t0, writeBack);
-      StartTransfer(ci, idx, pipe, start, t0, t0 + (inL2 + outside) / rate, 0, api, legs);
+      StartTransfer(ci, idx, pipe, start, t0, t0 + (inL2 + outside) / rate, 0, 0, api, legs);
       return;
     } else {
       double rate = soc_.ubToUbRate, overhead = soc_.localCopyOverhead;
@@ -599,7 +600,7 @@ void Engine::EndPipeInstruction(uint32_t ci, uint32_t idx, int pipe, int32_t api
 // pends until the pools reach its end: what is issued to that pipe meanwhile is deferred, and a
 // record whose scalar needs its state waits for it in the replay (MustWait).
 void Engine::StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, double t0, double ideal, double latency,
-                           int32_t api, const SharedPools::Leg (&legs)[2]) {
+                           double hbmBytes, int32_t api, const SharedPools::Leg (&legs)[2]) {
   CoreState& c = cores_[ci];
   c.frontier = std::max(c.frontier, start);
   uint32_t tag;
@@ -610,7 +611,7 @@ void Engine::StartTransfer(uint32_t ci, uint32_t idx, int pipe, double start, do
     tag = static_cast<uint32_t>(pending_.size());
     pending_.emplace_back();
   }
-  pending_[tag] = PendingCopy{ci, idx, pipe, api, start, t0, ideal, latency};
+  pending_[tag] = PendingCopy{ci, idx, pipe, api, start, t0, ideal, latency, hbmBytes};
   // The queue slot holds the start now: a later instruction of this pipe waits for the end anyway.
   double end;
   if (pools_->Start(t0, legs, 2, tag, end)) {
@@ -626,6 +627,7 @@ void Engine::EndTransfer(uint64_t tag, double end, bool settle) {
   freePending_.push_back(static_cast<uint32_t>(tag));
   CoreState& c = cores_[x.core];
   res_.bandwidthStall += std::max(0.0, end - x.ideal);
+  if (x.hbmBytes > 0) res_.hbmReads.push_back({end, x.hbmBytes});
   c.pipes[x.pipe].pending = false;
   EndPipeInstruction(x.core, x.idx, x.pipe, x.api, x.start, end, x.latency);
   if (settle) Settle(x.core, x.pipe);

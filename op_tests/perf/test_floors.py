@@ -32,6 +32,21 @@ def test_a_stream_is_held_by_the_hbm_pool_alone(kern):
     assert t["chain without round trips"] <= t["chain"] < 0.2 * t["chain + HBM"]
 
 
+def test_a_streams_reads_arrive_at_the_pools_rate(kern):
+    """`hbm_read_by`: an HBM-bound stream of 40 cores takes its bytes in at the pool's rate, so half of
+    them are in at about half its time and all of them just before it ends."""
+    src = np.random.default_rng(2).integers(-30000, 30000, AIV * (1 << 20) // 2, dtype=np.int16)
+    with perf.tracing() as traces:
+        kern.stream_copy(src, AIV, 32 << 10, 2)
+    rep = perf.replay(traces[0], SOC)
+    assert sum(rep.hbm_reads["bytes"]) == pytest.approx(rep.hbm_read_bytes)
+    rate = socs.params(SOC)["hbm_bytes_per_cycle"]
+    for share in (0.25, 0.5, 0.75, 1.0):
+        assert rep.hbm_read_by(share) == pytest.approx(share * src.nbytes / rate, rel=0.05)
+    assert rep.cycles - rep.hbm_read_by(1.0) < 0.05 * rep.cycles
+    assert rep.hbm_read_by(0.5) < rep.hbm_read_by(0.75)
+
+
 def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((AIC * 128, 512), dtype=np.float32)
@@ -70,9 +85,14 @@ def test_floors_row_cells_agree():
         times[name] = float(us)
         # The printed ratio is the time over the roofline the limit was taken from.
         assert float(ratio.strip("()x")) == pytest.approx(times[name] * glm5.GOAL_RATIO / limit, abs=0.006)
-    assert cells[8] == floors.verdict(times, limit)
+    assert cells[9] == floors.verdict(times, limit)
     # Each replay frees more than the one before it.
     assert times["chain without round trips"] <= times["chain"] <= times["chain + HBM"] <= times["modeled"]
+    # The read stream lies within the chain + HBM replay, and 'after' is the rest of it.
+    span, after = cells[8].split(";")
+    first, last = (float(x) for x in span.split(" / "))
+    assert 0 < first < last <= times["chain + HBM"]
+    assert float(after) == pytest.approx(times["chain + HBM"] - last, abs=0.011)
 
 
 def test_chain_and_hbm_still_pays_every_hbm_byte():
