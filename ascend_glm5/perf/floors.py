@@ -48,8 +48,6 @@ REPLAYS = {
     "chain": FREE_MOVEMENT,
     "chain without round trips": {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}},
 }
-
-
 STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
 
 

@@ -66,7 +66,7 @@ class LaunchReport:
     bandwidth_stall: float
     l2_dirty_bytes: float = 0.0  # written lines still in L2 at the end (written back after the launch)
     late_bytes: float = 0.0  # GM bytes the pools got after their clock passed the copy's start (should be 0)
-    # Every GM read with bytes from HBM: {'end': cycles it ended, 'bytes': its bytes from HBM}, in end order.
+    # Every GM read with bytes from HBM: {'end': cycles it ended, 'bytes': its bytes from HBM} (hbm_read_by).
     hbm_reads: dict = field(default_factory=dict)
     api_names: list[str] = field(default_factory=list)
     # per API: V cycles its UB bank conflicts took beyond its conflict-free rate, summed over the cores
@@ -96,7 +96,9 @@ class LaunchReport:
             return 0.0
         order = np.argsort(end, kind="stable")
         done = np.cumsum(np.asarray(nbytes)[order])
-        return float(np.asarray(end)[order][min(len(done) - 1, int(np.searchsorted(done, share * done[-1] * (1 - 1e-12))))])
+        # The first read at which the bytes in reach the share (a hair under it: share 1 is the last read).
+        at = int(np.searchsorted(done, share * done[-1] * (1 - 1e-12)))
+        return float(np.asarray(end)[order][min(at, len(done) - 1)])
 
     def core_label(self, i: int) -> str:
         c = self.cores[i]

@@ -100,7 +100,8 @@ struct Result {
   uint64_t records = 0;
   double bandwidthStall = 0;  // cycles GM transfers lost to the shared HBM bandwidth
   double lateBytes = 0;  // GM bytes handed to the shared pools after their clock passed the copy's start
-  // Every GM read with bytes from HBM: (when it ended, its bytes from HBM), in the order they ended.
+  // Every GM read with bytes from HBM: (when it ended, its bytes from HBM), in the order the replay
+  // settled them (not always by end).
   std::vector<std::array<double, 2>> hbmReads;
   // Every record of one core (Replay's detailCore), for inspecting a schedule.
   struct Detail {
