@@ -26,7 +26,7 @@ The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
 
 from __future__ import annotations
 
-from .model import replay
+from .model import LaunchReport, replay
 
 # Per-core path rates (B/cycle) and shared pools: made unlimited.
 MOVEMENT_RATES = ("hbm_bytes_per_cycle", "l2_bytes_per_cycle", "gm_to_ub_rate", "gm_to_l1_rate", "gm_read_l2_rate",
@@ -51,18 +51,22 @@ REPLAYS = {
 STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
 
 
-def floor_times(traces, soc: str) -> dict[str, float]:
-    """Modeled us of the launches in `traces` under each of REPLAYS."""
-    return {name: sum(replay(t, soc, param_overrides=p).time_us for t in traces) for name, p in REPLAYS.items()}
+def floor_replays(traces, soc: str) -> dict[str, list[LaunchReport]]:
+    """The launches in `traces` replayed under each of REPLAYS."""
+    return {name: [replay(t, soc, param_overrides=p) for t in traces] for name, p in REPLAYS.items()}
 
 
-def read_stream_us(trace, soc: str) -> tuple[float, float, float]:
-    """One launch's chain + HBM replay: us by which STREAM_SHARES of its HBM read bytes were in, and its
-    modeled us."""
-    r = replay(trace, soc, param_overrides=REPLAYS["chain + HBM"])
-    to_us = r.time_us / r.cycles if r.cycles else 0.0
-    first, last = (r.hbm_read_by(q) * to_us for q in STREAM_SHARES)
-    return first, last, r.time_us
+def floor_times(replays: dict[str, list[LaunchReport]]) -> dict[str, float]:
+    """Modeled us of each of `replays` (floor_replays): the sum over its launches."""
+    return {name: sum(r.time_us for r in reports) for name, reports in replays.items()}
+
+
+def read_stream_us(report: LaunchReport) -> tuple[float, float, float]:
+    """One launch's report (the chain + HBM replay): us by which STREAM_SHARES of its HBM read bytes were
+    in, and its modeled us."""
+    to_us = report.time_us / report.cycles if report.cycles else 0.0
+    first, last = (report.hbm_read_by(q) * to_us for q in STREAM_SHARES)
+    return first, last, report.time_us
 
 
 def verdict(times: dict[str, float], limit_us: float) -> str:

@@ -463,8 +463,9 @@ def spread(case: Case, soc: str) -> str:
 def floors_row(case: Case, soc: str) -> str:
     """A markdown row: `case` replayed with its data movement free (perf/floors.py)."""
     traces, roof = trace_case(case, soc)
-    stream = floors.read_stream_us(traces[0], soc) if len(traces) == 1 else None  # one launch's stream
-    return floors.row(case.op, case.phase, case.shape, floors.floor_times(traces, soc), stream, roof.time_us(soc),
+    replays = floors.floor_replays(traces, soc)
+    stream = floors.read_stream_us(replays["chain + HBM"][0]) if len(traces) == 1 else None  # one launch's stream
+    return floors.row(case.op, case.phase, case.shape, floors.floor_times(replays), stream, roof.time_us(soc),
                       GOAL_RATIO)
 
 

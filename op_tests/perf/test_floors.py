@@ -21,7 +21,7 @@ def test_a_stream_is_held_by_the_hbm_pool_alone(kern):
     with perf.tracing() as traces:
         out = kern.stream_copy(src, AIV, 32 << 10, 2)
     assert np.array_equal(out, src)
-    t = floors.floor_times(traces, SOC)
+    t = floors.floor_times(floors.floor_replays(traces, SOC))
     # The reads alone through the pool (the writes stay in L2): a free path rate that skipped the
     # pool (too large for the replay's precision, floors.UNLIMITED) would take this far below.
     p = socs.params(SOC)
@@ -54,7 +54,7 @@ def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
     with perf.tracing() as traces:
         c = kern.matmul(a, bt, AIC, True)
     np.testing.assert_allclose(c, a @ bt.T, rtol=1e-4, atol=1e-3)
-    t = floors.floor_times(traces, SOC)
+    t = floors.floor_times(floors.floor_replays(traces, SOC))
     cube_us = perf.Roofline(bytes=0, macs=a.shape[0] * bt.shape[0] * a.shape[1], mac_bits=32).time_us(SOC)
     for name in ("chain", "chain without round trips"):
         assert cube_us <= t[name] <= 1.05 * cube_us
