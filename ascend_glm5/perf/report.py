@@ -23,6 +23,10 @@ def format_report(rep: LaunchReport, roofline: Roofline | None = None, top: int 
     lines.append(f"  HBM read {rep.hbm_read_bytes / 1e6:.2f} MB, write {rep.hbm_write_bytes / 1e6:.2f} MB (+ "
                  f"{rep.l2_dirty_bytes / 1e6:.2f} MB left dirty in L2), L2 hits "
                  f"{rep.l2_hit_bytes / 1e6:.2f} MB; GM copies lose {stall:.0%} of their time to the shared HBM bandwidth")
+    if rep.hbm_read_bytes > 0:  # when the reads ran: what comes before and after them leaves HBM idle
+        first, last = (rep.hbm_read_by(q) / rep.clock_hz * 1e6 for q in (0.01, 0.99))
+        lines.append(f"  HBM read stream: 1 % of its bytes in at {first:.2f} us, 99 % at {last:.2f} us, "
+                     f"the launch ends {us - last:.2f} us later")
     if rep.late_bytes:  # the replay should never hand a copy to the pools after their clock passed its start
         lines.append(f"  MODEL DEFECT: {rep.late_bytes / 1e6:.2f} MB of GM copies reached the bandwidth pools late")
     lines.append("  pipe   util  busy per core (us)  max core")

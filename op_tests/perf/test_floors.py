@@ -45,6 +45,8 @@ def test_a_streams_reads_arrive_at_the_pools_rate(kern):
         assert rep.hbm_read_by(share) == pytest.approx(share * src.nbytes / rate, rel=0.05)
     assert rep.cycles - rep.hbm_read_by(1.0) < 0.05 * rep.cycles
     assert rep.hbm_read_by(0.5) < rep.hbm_read_by(0.75)
+    last_us = rep.hbm_read_by(0.99) / rep.clock_hz * 1e6
+    assert f"99 % at {last_us:.2f} us, the launch ends {rep.time_us - last_us:.2f} us later" in perf.format_report(rep)
 
 
 def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
