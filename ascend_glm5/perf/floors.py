@@ -2,6 +2,7 @@
 movement free, to split the modeled time into the kernel's chain of work and the bytes it moves.
 
     python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
+    python -m ascend_glm5.perf.glm5 --paths [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
 
 One trace per row (seed 0, host tilings sized for the SoC), replayed four ways:
 - modeled: the SoC's constants;
@@ -12,6 +13,9 @@ One trace per row (seed 0, host tilings sized for the SoC), replayed four ways:
 - chain without round trips: the chain with those latencies at 0 (compute and scalar work only).
 The chain + HBM replay also gives the span of the HBM read stream: when 1 % and 99 % of the launch's
 bytes from HBM were in (`LaunchReport.hbm_read_by`), and the time after it, in which the HBM idles.
+
+`--paths` replays each row once for each data path of PATHS freed alone: what that path costs the row
+as the kernel stands (the paths overlap, so the costs do not add up).
 
 The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
 - **chain**: the chain alone is over the limit. No tuning of copies, loads or bandwidth reaches the
@@ -50,6 +54,25 @@ REPLAYS = {
 }
 STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
 
+# The data paths `--paths` frees one at a time (each a set of FREE_MOVEMENT's constants, or the round trips).
+PATHS = {
+    "MTE1 loads": ("l1_to_l0a_rate", "l1_to_l0b_rate", "l1_to_l0_overhead"),
+    "GM copies' fixed cost": ("gm_copy_overhead",),
+    "GM -> L1": ("gm_to_l1_rate",),
+    "GM -> UB": ("gm_to_ub_rate",),
+    "UB -> GM": ("ub_to_gm_rate",),
+    "fixpipe": ("fix_write_rate",),
+    "HBM and L2": ("hbm_bytes_per_cycle", "l2_bytes_per_cycle", "gm_read_l2_rate"),  # the pools, and L2 hits per core
+    "round trips": ROUND_TRIPS,
+}
+
+
+def path_times(traces, soc: str) -> dict[str, float]:
+    """Modeled us of the launches in `traces` with each of PATHS free alone (and 'modeled': none)."""
+    free = {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}}
+    ways = {"modeled": {}, **{name: {k: free[k] for k in keys} for name, keys in PATHS.items()}}
+    return {name: sum(replay(t, soc, param_overrides=p).time_us for t in traces) for name, p in ways.items()}
+
 
 def floor_replays(traces, soc: str) -> dict[str, list[LaunchReport]]:
     """The launches in `traces` replayed under each of REPLAYS."""
@@ -83,6 +106,9 @@ def verdict(times: dict[str, float], limit_us: float) -> str:
 HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | chain us | chain without round trips us "
           "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | held by |\n|---|---|---|---|---|---|---|---|---|---|")
 BEGIN, END = "<!-- glm5-floors begin -->", "<!-- glm5-floors end -->"
+PATHS_HEADER = ("| op | phase | shape | modeled us | " + " | ".join(f"{name} free" for name in PATHS) + " |\n|"
+                + "---|" * (4 + len(PATHS)))
+PATHS_BEGIN, PATHS_END = "<!-- glm5-paths begin -->", "<!-- glm5-paths end -->"
 
 
 def row(op: str, phase: str, shape: str, times: dict[str, float], stream: tuple[float, float, float] | None,
@@ -93,3 +119,10 @@ def row(op: str, phase: str, shape: str, times: dict[str, float], stream: tuple[
     cells = " | ".join(f"{times[k]:.2f} ({times[k] / roofline_us:.2f}x)" for k in REPLAYS)
     reads = f"{stream[0]:.2f} / {stream[1]:.2f}; {stream[2] - stream[1]:.2f}" if stream else ""
     return f"| {op} | {phase} | {shape} | {limit:.2f} | {cells} | {reads} | {verdict(times, limit)} |"
+
+
+def paths_row(op: str, phase: str, shape: str, times: dict[str, float]) -> str:
+    """A markdown row: the modeled us, and with each of PATHS free alone its us and change."""
+    base = times["modeled"]
+    cells = " | ".join(f"{times[k]:.2f} ({times[k] / base - 1:+.1%})" for k in PATHS)
+    return f"| {op} | {phase} | {shape} | {base:.2f} | {cells} |"

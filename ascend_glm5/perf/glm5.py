@@ -7,6 +7,7 @@ timing model, next to the published anchors (perf_anchors.md) converted to the s
     python -m ascend_glm5.perf.glm5 --sensitivity [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --spread [--only sparse_flash_attention --batch 64] [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention --batch 16] [--write docs/performance.md]
+    python -m ascend_glm5.perf.glm5 --paths [--only sparse_flash_attention --batch 16] [--write docs/performance.md]
 
 Cases whose emulation would take longer than the budget (predicted from the measured speed of
 the smaller cases of the same op) are listed as not emulated; nothing is extrapolated here.
@@ -469,6 +470,12 @@ def floors_row(case: Case, soc: str) -> str:
                       GOAL_RATIO)
 
 
+def paths_row(case: Case, soc: str) -> str:
+    """A markdown row: `case` replayed with each data path free alone (perf/floors.py)."""
+    traces, _ = trace_case(case, soc)
+    return floors.paths_row(case.op, case.phase, case.shape, floors.path_times(traces, soc))
+
+
 def goal_cases(only: str | None, batch: int | None, ctx: int | None) -> list[Case]:
     """The goal's rows (LI and SFA decode), narrowed to `only` / `batch` / `ctx` where given."""
     return [c for c in cases(only) if c.op in SPREAD_OPS and c.phase == "decode" and not c.linear
@@ -557,18 +564,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead: LI and SFA decode (the goal's shapes) with the HBM bandwidth moved by up to 3 %%")
     ap.add_argument("--floors", action="store_true",
                     help="instead: LI and SFA decode (the goal's shapes) with their data movement free (perf/floors.py)")
+    ap.add_argument("--paths", action="store_true",
+                    help="instead: LI and SFA decode (the goal's shapes) with each data path free alone (perf/floors.py)")
     args = ap.parse_args(argv)
     commit = _commit()
-    if args.spread or args.floors:
-        header, begin, end = (SPREAD_HEADER, SPREAD_BEGIN, SPREAD_END) if args.spread else (floors.HEADER, floors.BEGIN, floors.END)
+    goal_tables = {"spread": (SPREAD_HEADER, SPREAD_BEGIN, SPREAD_END, spread),
+                   "floors": (floors.HEADER, floors.BEGIN, floors.END, floors_row),
+                   "paths": (floors.PATHS_HEADER, floors.PATHS_BEGIN, floors.PATHS_END, paths_row)}
+    table = next((name for name in goal_tables if getattr(args, name)), None)
+    if table:
+        header, begin, end, make_row = goal_tables[table]
         print(header, flush=True)
         rows = []
         for case in goal_cases(args.only, args.batch, args.ctx):
-            rows.append(spread(case, args.soc) if args.spread else floors_row(case, args.soc))
+            rows.append(make_row(case, args.soc))
             print(rows[-1], flush=True)
         if args.write and rows:
-            write_rows(args.write, begin, end, header, rows,
-                       {"spread" if args.spread else "floors": f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
+            write_rows(args.write, begin, end, header, rows, {table: f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
         return 0
     if args.sensitivity:
         print(SENS_HEADER, flush=True)

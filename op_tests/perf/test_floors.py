@@ -108,3 +108,40 @@ def test_chain_and_hbm_still_pays_every_hbm_byte():
     rep = perf.replay(traces[-1], SOC, param_overrides=floors.REPLAYS["chain + HBM"])
     reads_us = rep.hbm_read_bytes / p["hbm_bytes_per_cycle"] / (p["clock_ghz"] * 1e3)
     assert reads_us <= rep.time_us
+
+
+def test_a_stream_gains_only_from_the_paths_it_uses(kern):
+    """`--paths`: a stream of UB copies through a saturated HBM gains most from the pools; the paths it
+    never uses (the cube's MTE1, fixpipe and GM -> L1) change nothing."""
+    src = np.random.default_rng(3).integers(-30000, 30000, AIV * (1 << 20) // 2, dtype=np.int16)
+    with perf.tracing() as traces:
+        kern.stream_copy(src, AIV, 32 << 10, 2)
+    t = floors.path_times(traces, SOC)
+    assert set(t) == {"modeled", *floors.PATHS}
+    for unused in ("MTE1 loads", "fixpipe", "GM -> L1"):
+        assert t[unused] == pytest.approx(t["modeled"], rel=1e-9)
+    assert t["HBM and L2"] < 0.85 * t["modeled"]
+    for name in floors.PATHS:
+        if name != "HBM and L2":
+            assert 0.97 * t["modeled"] <= t[name] <= t["modeled"] * (1 + 1e-9)  # (float rounding)
+
+
+def test_a_matmul_gains_little_from_any_path(kern):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((AIC * 128, 512), dtype=np.float32)
+    bt = rng.standard_normal((1024, 512), dtype=np.float32)
+    with perf.tracing() as traces:
+        kern.matmul(a, bt, AIC, True)
+    t = floors.path_times(traces, SOC)
+    for name in floors.PATHS:
+        assert 0.95 * t["modeled"] <= t[name] <= t["modeled"] * (1 + 1e-9)
+
+
+def test_paths_row_shows_each_path_against_the_modeled_time():
+    times = {"modeled": 40.0, **{name: 40.0 - i for i, name in enumerate(floors.PATHS)}}
+    cells = [c.strip() for c in floors.paths_row("op", "decode", "B=1, 8K", times).strip().strip("|").split("|")]
+    assert cells[:4] == ["op", "decode", "B=1, 8K", "40.00"]
+    for i, (name, cell) in enumerate(zip(floors.PATHS, cells[4:])):
+        assert cell == f"{40.0 - i:.2f} ({-i / 40.0:+.1%})"
+    assert len(cells) == 4 + len(floors.PATHS)
+    assert floors.PATHS_HEADER.count("|---") == len(cells)
