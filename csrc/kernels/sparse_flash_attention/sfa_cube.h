@@ -20,8 +20,9 @@
 //            last (a rebase: snapshot for the vector cores' correction). A seeded item
 //            (SfaSeeded) adds all of it, from its first tile, into its later piece's acc.
 // The order per step is Scores(g), Output(g-1), Gather(g+1), then Output's kept chunks of g-1 (their
-// scalar read of the rebase words waits behind the copies): the vector softmax of tile g runs
-// while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
+// scalar read of the rebase words waits behind the copies; with the vector cores 2 tiles ahead, it
+// goes between the cube's own copies and the wait for the gather slot): the vector softmax of
+// tile g runs while the cube computes P . V of tile g-1. The cube's own row copies of the gather are issued
 // a part after each chunk of Scores and of Output: the scalar unit issues in order and stalls when
 // a pipe's queue is full (Scores waiting for its tile, Output for the fixpipe), so copies issued
 // after them would leave MTE2 idle; spread between the chunks, they keep MTE2 busy meanwhile.
@@ -87,6 +88,12 @@ class SfaCube {
     keepChunks_ = keptCols_ / kSfaOutChunk;
     earlyMerge_ = SfaEarlyMerge(t);
     outT_ = SfaOutT(t);
+    // With the vector cores 2 tiles ahead, the cube waits for each gather slot (its write-out follows
+    // P on their MTE3): a tile's rebase words are read before that wait, so that the read's GM miss
+    // is not on the chain after it (GLM-5 decode B = 16, cycles: 72,934 / 72,943 / 73,037 ->
+    // 72,506 / 72,484 / 72,541). 3 ahead (B = 64) the slot is in by then: the words after it
+    // (read before it: 224,157 / 224,769 / 225,549, not 223,032 / 223,582 / 224,749).
+    earlyWords_ = SfaGatherAhead(!t.separateValue, t.numItems, t.blockDim) < 3;
     // No room beside the kept chunks: the streamed chunks take S's place once S has left L0C.
     const uint32_t stream = outBufs - keepChunks_;
     sharedS_ = stream == 0;
@@ -129,7 +136,9 @@ class SfaCube {
       if (more && next.first) LoadQuery(uint32_t(next.info.row));
       if (more && !early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
       if (g > 0) Output(prev, g - 1);
-      if (more) GatherEnd(next, (g + 1) % kSfaKvBuffers, g + 1);
+      if (more) GatherOwnEnd(next, (g + 1) % kSfaKvBuffers);
+      if (g > 0 && earlyWords_) ReadWords(prev);  // its GM miss overlaps the wait for the vector cores' rows
+      if (more) GatherTakeSlot(next, (g + 1) % kSfaKvBuffers, g + 1);
       if (g > 0) OutputKept(prev, g - 1);
       if (!more) break;
       prev = cur;
@@ -300,15 +309,24 @@ class SfaCube {
     }
   }
   __aicore__ inline void GatherEnd(const SfaTile& tile, uint32_t buf, uint32_t g) {
+    GatherOwnEnd(tile, buf);
+    GatherTakeSlot(tile, buf, g);
+  }
+  // The cube's own rows of the tile: the rest of its copies.
+  __aicore__ inline void GatherOwnEnd(const SfaTile& tile, uint32_t buf) {
     using namespace AscendC;
-    const LocalTensor<T> kv = KvTile(buf);
-    const SfaShares share = TileShares(tile, rows_);
     GatherSome(kGatherParts);
-    CopyRun<false>(kv, run_);
+    CopyRun<false>(KvTile(buf), run_);
     run_ = SfaRun{};
     gatherRows_ = 0;
     // The cube's own rows are in: Scores may start on their whole row blocks (OwnBlocks).
     if (OwnBlocks(tile) > 0) SetFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
+  }
+  // The vector cores' rows of the tile (their gather slot), once they are written; the padding rows.
+  __aicore__ inline void GatherTakeSlot(const SfaTile& tile, uint32_t buf, uint32_t g) {
+    using namespace AscendC;
+    const LocalTensor<T> kv = KvTile(buf);
+    const SfaShares share = TileShares(tile, rows_);
     if (t_->aivRows > 0) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
       if (share.cube < tile.rows)
@@ -581,7 +599,6 @@ class SfaCube {
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), a = outA_;
     const bool ot = OutT(tile);
     const LocalTensor<T> pa = ot ? L0B(a) : L0A(a), kv = KvTile(buf);
-    const bool readWords = keepChunks_ > 0 && !tile.first;
     const bool piece = tile.info.piece >= 0, seeded = SfaSeeded(tile.info.piece);
     const AscendC::GlobalTensor<float> dst = SfaSumsInPiece(tile.info.piece) ? pieces_ : oRing_;
     const uint64_t oSlot = OutSlot(tile);
@@ -589,15 +606,13 @@ class SfaCube {
     // last; a seeded item's added to its B's.
     // A vector core that rebased at this tile (its word, written before P) needs the sum of the tiles
     // before it: a snapshot of it goes to slot g % 2 first (sfa_vector.h UpdateCorrection).
-    if (readWords) {
-      WaitFlag<HardEvent::MTE2_S>(kEvWords);
-      const uint64_t line = WordLine(tile);
-      if (words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0) {
-        SetFlag<HardEvent::M_FIX>(0);  // tile g-1's kept Mmads are done
-        WaitFlag<HardEvent::M_FIX>(0);
-        FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_, 0, keepChunks_, ot);
-        FixKeptDone();
-      }
+    if (!wordsRead_) ReadWords(tile);
+    wordsRead_ = false;
+    if (rebased_) {
+      SetFlag<HardEvent::M_FIX>(0);  // tile g-1's kept Mmads are done
+      WaitFlag<HardEvent::M_FIX>(0);
+      FixKept(kept_[uint64_t(g % 2) * t_->heads * keptCols_], keptCols_, 0, keepChunks_, ot);
+      FixKeptDone();
     }
     if (keptPending_) {
       WaitFlag<HardEvent::FIX_M>(kEvKept);
@@ -660,6 +675,16 @@ class SfaCube {
     return SfaSumsInPiece(tile.info.piece) ? uint64_t(SfaSumSlot(tile.info.piece)) * (t_->pieceBytes / sizeof(float))
                                            : itemParity_ * (t_->wsSlotO / sizeof(float));
   }
+  // Whether a vector core rebased at `tile` (its rebase words, for OutputKept): a scalar GM read, a
+  // miss (the words' line is the tile's own), so Process issues it where the scalar waits anyway.
+  __aicore__ inline void ReadWords(const SfaTile& tile) {
+    wordsRead_ = true;
+    rebased_ = false;
+    if (keepChunks_ == 0 || tile.first) return;
+    AscendC::WaitFlag<AscendC::HardEvent::MTE2_S>(kEvWords);
+    const uint64_t line = WordLine(tile);
+    rebased_ = words_.GetValue(line) != 0 || words_.GetValue(line + kSfaWordLineInts / 2) != 0;
+  }
   // The line of rebase words of a tile: one per (item, tile of the item).
   __aicore__ inline uint64_t WordLine(const SfaTile& tile) const {
     return (uint64_t(tile.item) * itemTiles_ + tile.start / rows_) * kSfaWordLineInts;
@@ -714,6 +739,8 @@ class SfaCube {
   uint64_t slotAt_ = 0;
   AscendC::GlobalTensor<float> sRing_, oRing_, pieces_, kept_;
   AscendC::GlobalTensor<int32_t> words_;
+  bool wordsRead_ = false, rebased_ = false;  // ReadWords' result, for OutputKept
+  bool earlyWords_ = false;  // ReadWords before the wait for the gather slot (Init)
 };
 
 }  // namespace ascend_glm5
