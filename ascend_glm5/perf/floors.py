@@ -69,7 +69,7 @@ PATHS = {
 
 def path_times(traces, soc: str) -> dict[str, float]:
     """Modeled us of the launches in `traces` with each of PATHS free alone (and 'modeled': none)."""
-    free = {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}}
+    free = REPLAYS["chain without round trips"]
     ways = {"modeled": {}, **{name: {k: free[k] for k in keys} for name, keys in PATHS.items()}}
     return {name: sum(replay(t, soc, param_overrides=p).time_us for t in traces) for name, p in ways.items()}
 
@@ -85,10 +85,9 @@ def floor_times(replays: dict[str, list[LaunchReport]]) -> dict[str, float]:
 
 
 def read_stream_us(report: LaunchReport) -> tuple[float, float, float]:
-    """One launch's report (the chain + HBM replay): us by which STREAM_SHARES of its HBM read bytes were
-    in, and its modeled us."""
-    to_us = report.time_us / report.cycles if report.cycles else 0.0
-    first, last = (report.hbm_read_by(q) * to_us for q in STREAM_SHARES)
+    """One launch's report (floors use the chain + HBM replay): us by which STREAM_SHARES of its HBM read
+    bytes were in, and its modeled us."""
+    first, last = (report.hbm_read_by(q) / report.clock_hz * 1e6 for q in STREAM_SHARES)
     return first, last, report.time_us
 
 

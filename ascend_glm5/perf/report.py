@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .floors import read_stream_us
 from .model import PIPES, LaunchReport, Roofline, kernel_roofline_us
 
 
@@ -24,7 +25,7 @@ def format_report(rep: LaunchReport, roofline: Roofline | None = None, top: int 
                  f"{rep.l2_dirty_bytes / 1e6:.2f} MB left dirty in L2), L2 hits "
                  f"{rep.l2_hit_bytes / 1e6:.2f} MB; GM copies lose {stall:.0%} of their time to the shared HBM bandwidth")
     if rep.hbm_read_bytes > 0:  # when the reads ran: what comes before and after them leaves HBM idle
-        first, last = (rep.hbm_read_by(q) / rep.clock_hz * 1e6 for q in (0.01, 0.99))
+        first, last, _ = read_stream_us(rep)
         lines.append(f"  HBM read stream: 1 % of its bytes in at {first:.2f} us, 99 % at {last:.2f} us, "
                      f"the launch ends {us - last:.2f} us later")
     if rep.late_bytes:  # the replay should never hand a copy to the pools after their clock passed its start
