@@ -14,12 +14,20 @@ One trace per row (seed 0, host tilings sized for the SoC), replayed four ways:
 The chain + HBM replay also gives the span of the HBM read stream: when 1 % and 99 % of the launch's
 bytes from HBM were in (`LaunchReport.hbm_read_by`), and the time after it, in which the HBM idles.
 
+A fifth replay bounds the row from the other side (`busiest_pipe`): the shared HBM and L2 pools
+unlimited, every per-core path at its rate. The busiest pipe of one core there (its busy cycles: its
+instructions' own costs, with no wait on another core's bytes) is work that no order of that core's
+instructions can shorten; the launch takes at least that plus whatever must run before the pipe's first
+instruction and after its last.
+
 `--paths` replays each row once for each data path of PATHS freed alone: what that path costs the row
 as the kernel stands (the paths overlap, so the costs do not add up).
 
 The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
 - **chain**: the chain alone is over the limit. No tuning of copies, loads or bandwidth reaches the
   goal: the kernel has to do less work, or fewer round trips, one after another;
+- **pipe work**: the chain fits, but one core's busiest pipe has more work than the limit: that pipe
+  has to be given less (fewer or cheaper instructions), whatever the order;
 - **HBM idle**: the chain fits but chain + HBM does not. The HBM is idle for part of the launch
   (before the stream of reads starts, after it ends, or while the chain waits): the work around the
   stream has to overlap it;
@@ -30,7 +38,7 @@ The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
 
 from __future__ import annotations
 
-from .model import LaunchReport, replay
+from .model import PIPES, LaunchReport, replay
 
 # Per-core path rates (B/cycle) and shared pools: made unlimited.
 MOVEMENT_RATES = ("hbm_bytes_per_cycle", "l2_bytes_per_cycle", "gm_to_ub_rate", "gm_to_l1_rate", "gm_read_l2_rate",
@@ -52,6 +60,8 @@ REPLAYS = {
     "chain": FREE_MOVEMENT,
     "chain without round trips": {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}},
 }
+# busiest_pipe's replay: the shared pools unlimited, each core's own paths at their rates.
+POOLS_FREE = {"hbm_bytes_per_cycle": UNLIMITED, "l2_bytes_per_cycle": UNLIMITED}
 STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
 
 # The data paths `--paths` frees one at a time (each a set of FREE_MOVEMENT's constants, or the round trips).
@@ -79,6 +89,19 @@ def floor_replays(traces, soc: str) -> dict[str, list[LaunchReport]]:
     return {name: [replay(t, soc, param_overrides=p) for t in traces] for name, p in REPLAYS.items()}
 
 
+def busiest_pipe(traces, soc: str) -> tuple[float, str]:
+    """The busiest pipe of one core with the pools unlimited (POOLS_FREE): its busy us, summed over the
+    launches (each launch's own busiest), and the name of the largest one ('AIC MTE1')."""
+    total, name, most = 0.0, "", -1.0
+    for t in traces:
+        rep = replay(t, soc, param_overrides=POOLS_FREE)
+        cycles, i, p = max((c["busy"][p], i, p) for i, c in enumerate(rep.cores) for p in range(len(PIPES)))
+        total += cycles / rep.clock_hz * 1e6
+        if cycles > most:
+            most, name = cycles, f"{rep.cores[i]['type']} {PIPES[p]}"
+    return total, name
+
+
 def floor_times(replays: dict[str, list[LaunchReport]]) -> dict[str, float]:
     """Modeled us of each of `replays` (floor_replays): the sum over its launches."""
     return {name: sum(r.time_us for r in reports) for name, reports in replays.items()}
@@ -91,19 +114,23 @@ def read_stream_us(report: LaunchReport) -> tuple[float, float, float]:
     return first, last, report.time_us
 
 
-def verdict(times: dict[str, float], limit_us: float) -> str:
-    """What holds the row (the module's doc): 'met', 'per-core paths', 'HBM idle' or 'chain'."""
+def verdict(times: dict[str, float], limit_us: float, pipe_us: float = 0.0) -> str:
+    """What holds the row (the module's doc): 'met', 'per-core paths', 'HBM idle', 'pipe work' or 'chain'
+    (pipe_us: busiest_pipe's)."""
     if times["modeled"] <= limit_us:
         return "met"
     if times["chain"] > limit_us:
         return "chain"
+    if pipe_us > limit_us:
+        return "pipe work"
     if times["chain + HBM"] > limit_us:
         return "HBM idle"
     return "per-core paths"
 
 
 HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | chain us | chain without round trips us "
-          "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | held by |\n|---|---|---|---|---|---|---|---|---|---|")
+          "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | busiest pipe, pools free: us | held by |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
 BEGIN, END = "<!-- glm5-floors begin -->", "<!-- glm5-floors end -->"
 PATHS_HEADER = ("| op | phase | shape | modeled us | " + " | ".join(f"{name} free" for name in PATHS) + " |\n|"
                 + "---|" * (4 + len(PATHS)))
@@ -111,13 +138,14 @@ PATHS_BEGIN, PATHS_END = "<!-- glm5-paths begin -->", "<!-- glm5-paths end -->"
 
 
 def row(op: str, phase: str, shape: str, times: dict[str, float], stream: tuple[float, float, float] | None,
-        roofline_us: float, goal_ratio: float) -> str:
+        pipe: tuple[float, str], roofline_us: float, goal_ratio: float) -> str:
     """A markdown row: each replay's us and its ratio to the roofline, the read stream (read_stream_us;
-    None: blank), and the verdict."""
+    None: blank), the busiest pipe (busiest_pipe) and the verdict."""
     limit = goal_ratio * roofline_us
     cells = " | ".join(f"{times[k]:.2f} ({times[k] / roofline_us:.2f}x)" for k in REPLAYS)
     reads = f"{stream[0]:.2f} / {stream[1]:.2f}; {stream[2] - stream[1]:.2f}" if stream else ""
-    return f"| {op} | {phase} | {shape} | {limit:.2f} | {cells} | {reads} | {verdict(times, limit)} |"
+    busiest = f"{pipe[1]} {pipe[0]:.2f} ({pipe[0] / roofline_us:.2f}x)"
+    return f"| {op} | {phase} | {shape} | {limit:.2f} | {cells} | {reads} | {busiest} | {verdict(times, limit, pipe[0])} |"
 
 
 def paths_row(op: str, phase: str, shape: str, times: dict[str, float]) -> str:

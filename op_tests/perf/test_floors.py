@@ -11,6 +11,7 @@ import pytest
 from ascend_glm5 import perf
 from ascend_glm5.perf import floors
 from ascend_glm5.perf import soc as socs
+from ascend_glm5.perf.model import PIPES
 
 SOC = "Ascend910B3"
 AIV, AIC = 40, 20
@@ -30,6 +31,12 @@ def test_a_stream_is_held_by_the_hbm_pool_alone(kern):
     assert t["chain + HBM"] <= t["modeled"] <= 1.1 * t["chain + HBM"]
     # Without the pool, what is left is each core's chain of copy latencies: a small part.
     assert t["chain without round trips"] <= t["chain"] < 0.2 * t["chain + HBM"]
+    # Each vector core's own copies: one 40th of the bytes in and out, the slower path's rate setting
+    # its busiest pipe, under the shared pool's time.
+    pipe_us, name = floors.busiest_pipe(traces, SOC)
+    assert name in ("AIV MTE2", "AIV MTE3")
+    own_us = src.nbytes / AIV / min(p["gm_to_ub_rate"], p["ub_to_gm_rate"]) / (p["clock_ghz"] * 1e3)
+    assert 0.9 * own_us <= pipe_us <= 1.2 * own_us < t["chain + HBM"]
 
 
 def test_a_streams_reads_arrive_at_the_pools_rate(kern):
@@ -61,6 +68,10 @@ def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
     for name in ("chain", "chain without round trips"):
         assert cube_us <= t[name] <= 1.05 * cube_us
     assert t["modeled"] > t["chain"]
+    # The busiest pipe is a cube's M: its share of the MACs at the cube's rate.
+    pipe_us, name = floors.busiest_pipe(traces, SOC)
+    assert name == "AIC M"
+    assert cube_us <= pipe_us <= 1.05 * cube_us
 
 
 @pytest.mark.parametrize("times, expected", [
@@ -72,6 +83,16 @@ def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
 ])
 def test_verdict_names_the_first_replay_over_the_limit(times, expected):
     assert floors.verdict(times, limit_us=10.0) == expected
+
+
+def test_verdict_names_a_pipe_with_more_work_than_the_limit():
+    """A pipe over the limit comes after the chain and before the HBM: the chain says more than a pipe
+    (it is the pipes' work in order), a pipe more than the order of the reads."""
+    times = {"modeled": 12.0, "chain + HBM": 11.0, "chain": 8.0, "chain without round trips": 7.0}
+    assert floors.verdict(times, 10.0, pipe_us=10.5) == "pipe work"
+    assert floors.verdict(times, 10.0, pipe_us=9.5) == "HBM idle"
+    assert floors.verdict({**times, "chain": 10.5}, 10.0, pipe_us=10.5) == "chain"
+    assert floors.verdict({**times, "modeled": 9.9}, 10.0, pipe_us=10.5) == "met"
 
 
 def test_floors_row_cells_agree():
@@ -87,7 +108,12 @@ def test_floors_row_cells_agree():
         times[name] = float(us)
         # The printed ratio is the time over the roofline the limit was taken from.
         assert float(ratio.strip("()x")) == pytest.approx(times[name] * glm5.GOAL_RATIO / limit, abs=0.006)
-    assert cells[9] == floors.verdict(times, limit)
+    pipe, us, ratio = cells[9].rsplit(" ", 2)
+    assert pipe.split()[0] in ("AIC", "AIV") and pipe.split()[1] in PIPES
+    assert float(ratio.strip("()x")) == pytest.approx(float(us) * glm5.GOAL_RATIO / limit, abs=0.006)
+    # One core's pipe never takes longer than the launch it is part of (the pools free or not).
+    assert float(us) <= times["modeled"]
+    assert cells[10] == floors.verdict(times, limit, float(us))
     # Each replay frees more than the one before it.
     assert times["chain without round trips"] <= times["chain"] <= times["chain + HBM"] <= times["modeled"]
     # The read stream lies within the chain + HBM replay, and 'after' is the rest of it.
