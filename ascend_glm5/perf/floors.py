@@ -15,10 +15,10 @@ The chain + HBM replay also gives the span of the HBM read stream: when 1 % and 
 bytes from HBM were in (`LaunchReport.hbm_read_by`), and the time after it, in which the HBM idles.
 
 A fifth replay bounds the row from the other side (`busiest_pipe`): the shared HBM and L2 pools
-unlimited, every per-core path at its rate. The busiest pipe of one core there (its busy cycles: its
-instructions' own costs, with no wait on another core's bytes) is work that no order of that core's
-instructions can shorten; the launch takes at least that plus whatever must run before the pipe's first
-instruction and after its last.
+unlimited and the round trips 0, every per-core path at its rate. The busiest pipe of one core there
+(its busy cycles: its instructions' own costs, with no wait on another core's bytes and no scalar
+cache miss) is work that no order of that core's instructions can shorten; the launch takes at least
+that plus whatever must run before the pipe's first instruction and after its last.
 
 `--paths` replays each row once for each data path of PATHS freed alone: what that path costs the row
 as the kernel stands (the paths overlap, so the costs do not add up).
@@ -60,8 +60,9 @@ REPLAYS = {
     "chain": FREE_MOVEMENT,
     "chain without round trips": {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}},
 }
-# busiest_pipe's replay: the shared pools unlimited, each core's own paths at their rates.
-POOLS_FREE = {"hbm_bytes_per_cycle": UNLIMITED, "l2_bytes_per_cycle": UNLIMITED}
+# busiest_pipe's replay: the shared pools unlimited and the round trips 0 (a scalar GM miss would
+# otherwise count as its scalar unit's work), each core's own paths at their rates.
+PIPE_WORK = {"hbm_bytes_per_cycle": UNLIMITED, "l2_bytes_per_cycle": UNLIMITED, **{k: 0.0 for k in ROUND_TRIPS}}
 STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
 
 # The data paths `--paths` frees one at a time (each a set of FREE_MOVEMENT's constants, or the round trips).
@@ -90,11 +91,11 @@ def floor_replays(traces, soc: str) -> dict[str, list[LaunchReport]]:
 
 
 def busiest_pipe(traces, soc: str) -> tuple[float, str]:
-    """The busiest pipe of one core with the pools unlimited (POOLS_FREE): its busy us, summed over the
-    launches (each launch's own busiest), and the name of the largest one ('AIC MTE1')."""
+    """The busiest pipe of one core replayed as PIPE_WORK: its busy us, summed over the launches (each
+    launch's own busiest), and the name of the largest one ('AIC MTE1')."""
     total, name, most = 0.0, "", -1.0
     for t in traces:
-        rep = replay(t, soc, param_overrides=POOLS_FREE)
+        rep = replay(t, soc, param_overrides=PIPE_WORK)
         cycles, i, p = max((c["busy"][p], i, p) for i, c in enumerate(rep.cores) for p in range(len(PIPES)))
         total += cycles / rep.clock_hz * 1e6
         if cycles > most:
@@ -129,7 +130,7 @@ def verdict(times: dict[str, float], limit_us: float, pipe_us: float = 0.0) -> s
 
 
 HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | chain us | chain without round trips us "
-          "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | busiest pipe, pools free: us | held by |\n"
+          "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | busiest pipe, its own work: us | held by |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|")
 BEGIN, END = "<!-- glm5-floors begin -->", "<!-- glm5-floors end -->"
 PATHS_HEADER = ("| op | phase | shape | modeled us | " + " | ".join(f"{name} free" for name in PATHS) + " |\n|"

@@ -171,3 +171,36 @@ def test_paths_row_shows_each_path_against_the_modeled_time():
         assert cell == f"{40.0 - i:.2f} ({-i / 40.0:+.1%})"
     assert len(cells) == 4 + len(floors.PATHS)
     assert floors.PATHS_HEADER.count("|---") == len(cells)
+
+
+def test_busiest_pipe_counts_no_round_trip(monkeypatch):
+    """A scalar GM miss or a GM latency is a wait, not the pipe's work: the busiest pipe of an indexer
+    decode (whose scalar units read the plan and the block table from GM) is the same with those
+    round trips 10x longer."""
+    import torch
+
+    from ascend_glm5 import ops
+
+    g = torch.Generator().manual_seed(4)
+    q = torch.randn(1, 1, 64, 128, generator=g).bfloat16()
+    w = torch.randn(1, 1, 64, generator=g) / 64
+    k = torch.randn(24, 128, 1, 128, generator=g).bfloat16()
+    table = torch.randperm(24, generator=g).to(torch.int32).reshape(1, 24)
+    with perf.tracing() as traces:
+        ops.lightning_indexer(q, k, w, block_table=table, sparse_count=2048, layout_key="PA_BSND",
+                              actual_seq_lengths_key=[24 * 128 - 5])  # fmt: skip
+    base = floors.busiest_pipe(traces, SOC)
+    nominal = socs.params
+
+    def slow(soc):
+        p = nominal(soc)
+        for name in floors.ROUND_TRIPS:
+            p[name] *= 10
+        return p
+
+    monkeypatch.setattr(socs, "params", slow)  # the replay reads the SoC through this module
+    # The replay with the round trips kept: the scalar units' misses then outweigh any pipe's work.
+    rep = perf.replay(traces[0], SOC)
+    s = PIPES.index("S")
+    assert max(c["busy"][s] for c in rep.cores) > base[0] * rep.clock_hz / 1e6
+    assert floors.busiest_pipe(traces, SOC) == pytest.approx(base)
