@@ -4,21 +4,24 @@ movement free, to split the modeled time into the kernel's chain of work and the
     python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --paths [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
 
-One trace per row (seed 0, host tilings sized for the SoC), replayed four ways:
+One trace per row (seed 0, host tilings sized for the SoC), replayed five ways:
 - modeled: the SoC's constants;
 - chain + HBM: every data movement free but the shared HBM pool, which keeps its rate. This is the
   kernel's order of work with every per-core path (copies, loads, fixpipe) infinitely fast;
-- chain: the HBM pool free too. What is left is compute, scalar work and the round trips (GM read
-  latency, cross-core flags, scalar cache misses) in the order the kernel issues them;
+- own paths: the other way round, the shared HBM and L2 pools unlimited and the round trips (below)
+  at 0, every per-core path at its rate: the kernel's order of work on each core's own copies, loads
+  and fixpipe, with no core waiting on another's bytes;
+- chain: every data movement free, the HBM pool too. What is left is compute, scalar work and the
+  round trips (GM read latency, cross-core flags, scalar cache misses) in the order the kernel
+  issues them;
 - chain without round trips: the chain with those latencies at 0 (compute and scalar work only).
 The chain + HBM replay also gives the span of the HBM read stream: when 1 % and 99 % of the launch's
 bytes from HBM were in (`LaunchReport.hbm_read_by`), and the time after it, in which the HBM idles.
-
-A fifth replay bounds the row from the other side (`busiest_pipe`): the shared HBM and L2 pools
-unlimited and the round trips 0, every per-core path at its rate. The busiest pipe of one core there
-(its busy cycles: its instructions' own costs, with no wait on another core's bytes and no scalar
-cache miss) is work that no order of that core's instructions can shorten; the launch takes at least
-that plus whatever must run before the pipe's first instruction and after its last.
+The own-paths replay also gives the busiest pipe of one core (`busiest_pipe`): its busy cycles, its
+instructions' own costs with no wait on another core's bytes and no scalar cache miss (a miss is a
+wait, not the scalar unit's work). No order of that core's instructions does that pipe's work in less
+time; the launch takes at least that plus whatever must run before the pipe's first instruction and
+after its last.
 
 `--paths` replays each row once for each data path of PATHS freed alone: what that path costs the row
 as the kernel stands (the paths overlap, so the costs do not add up).
@@ -28,11 +31,14 @@ The verdict (`verdict`) reads them against the limit, 1.25x the roofline:
   goal: the kernel has to do less work, or fewer round trips, one after another;
 - **pipe work**: the chain fits, but one core's busiest pipe has more work than the limit: that pipe
   has to be given less (fewer or cheaper instructions), whatever the order;
-- **HBM idle**: the chain fits but chain + HBM does not. The HBM is idle for part of the launch
-  (before the stream of reads starts, after it ends, or while the chain waits): the work around the
-  stream has to overlap it;
-- **per-core paths**: both fit, the modeled time does not. The cores' own copies, loads and
-  fixpipe hold it, which tuning can reach;
+- otherwise what is over the limit of these two, both when both are:
+  - **HBM idle**: chain + HBM. The HBM is idle for part of the launch (before the stream of reads
+    starts, after it ends, or while the chain waits): the work around the stream has to overlap it;
+  - **own paths**: the own-paths replay. The cores' own copies, loads and fixpipe, in the kernel's
+    order, take longer than the limit with no other core in the way: they need less work or more
+    overlap;
+- **per-core paths**: all of them fit, the modeled time does not: how the cores' paths meet on the
+  shared pools and round trips, which tuning can reach;
 - **met**: the modeled time is within the limit.
 """
 
@@ -57,12 +63,11 @@ FREE_MOVEMENT = {**{k: UNLIMITED for k in MOVEMENT_RATES}, **{k: 0.0 for k in MO
 REPLAYS = {
     "modeled": {},
     "chain + HBM": {k: v for k, v in FREE_MOVEMENT.items() if k != "hbm_bytes_per_cycle"},
+    # The round trips 0 too, so that a scalar GM miss does not count as its scalar unit's work.
+    "own paths": {"hbm_bytes_per_cycle": UNLIMITED, "l2_bytes_per_cycle": UNLIMITED, **{k: 0.0 for k in ROUND_TRIPS}},
     "chain": FREE_MOVEMENT,
     "chain without round trips": {**FREE_MOVEMENT, **{k: 0.0 for k in ROUND_TRIPS}},
 }
-# busiest_pipe's replay: the shared pools unlimited and the round trips 0 (a scalar GM miss would
-# otherwise count as its scalar unit's work), each core's own paths at their rates.
-PIPE_WORK = {"hbm_bytes_per_cycle": UNLIMITED, "l2_bytes_per_cycle": UNLIMITED, **{k: 0.0 for k in ROUND_TRIPS}}
 STREAM_SHARES = (0.01, 0.99)  # the HBM read stream's start and end: shares of its bytes in
 
 # The data paths `--paths` frees one at a time (each a set of FREE_MOVEMENT's constants, or the round trips).
@@ -90,12 +95,11 @@ def floor_replays(traces, soc: str) -> dict[str, list[LaunchReport]]:
     return {name: [replay(t, soc, param_overrides=p) for t in traces] for name, p in REPLAYS.items()}
 
 
-def busiest_pipe(traces, soc: str) -> tuple[float, str]:
-    """The busiest pipe of one core replayed as PIPE_WORK: its busy us, summed over the launches (each
-    launch's own busiest), and the name of the largest one ('AIC MTE1')."""
+def busiest_pipe(reports: list[LaunchReport]) -> tuple[float, str]:
+    """The busiest pipe of one core in `reports` (floor_replays' "own paths"): its busy us, summed over
+    the launches (each launch's own busiest), and the name of the largest one ('AIC MTE1')."""
     total, name, most = 0.0, "", -1.0
-    for t in traces:
-        rep = replay(t, soc, param_overrides=PIPE_WORK)
+    for rep in reports:
         cycles, i, p = max((c["busy"][p], i, p) for i, c in enumerate(rep.cores) for p in range(len(PIPES)))
         total += cycles / rep.clock_hz * 1e6
         if cycles > most:
@@ -116,22 +120,22 @@ def read_stream_us(report: LaunchReport) -> tuple[float, float, float]:
 
 
 def verdict(times: dict[str, float], limit_us: float, pipe_us: float = 0.0) -> str:
-    """What holds the row (the module's doc): 'met', 'per-core paths', 'HBM idle', 'pipe work' or 'chain'
-    (pipe_us: busiest_pipe's)."""
+    """What holds the row (the module's doc): 'met', 'chain', 'pipe work', 'HBM idle', 'own paths' (or
+    both of those), or 'per-core paths'. pipe_us: busiest_pipe's."""
     if times["modeled"] <= limit_us:
         return "met"
     if times["chain"] > limit_us:
         return "chain"
     if pipe_us > limit_us:
         return "pipe work"
-    if times["chain + HBM"] > limit_us:
-        return "HBM idle"
-    return "per-core paths"
+    over = [name for name, replay_name in (("HBM idle", "chain + HBM"), ("own paths", "own paths"))
+            if times[replay_name] > limit_us]
+    return ", ".join(over) or "per-core paths"
 
 
-HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | chain us | chain without round trips us "
-          "| chain + HBM: 1 % / 99 % of HBM reads in, us; after them | busiest pipe, its own work: us | held by |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| op | phase | shape | 1.25x allows us | modeled us | chain + HBM us | own paths us | chain us "
+          "| chain without round trips us | chain + HBM: 1 % / 99 % of HBM reads in, us; after them "
+          "| own paths: busiest pipe, us | held by |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
 BEGIN, END = "<!-- glm5-floors begin -->", "<!-- glm5-floors end -->"
 PATHS_HEADER = ("| op | phase | shape | modeled us | " + " | ".join(f"{name} free" for name in PATHS) + " |\n|"
                 + "---|" * (4 + len(PATHS)))

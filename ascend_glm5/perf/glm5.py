@@ -467,7 +467,7 @@ def floors_row(case: Case, soc: str) -> str:
     replays = floors.floor_replays(traces, soc)
     stream = floors.read_stream_us(replays["chain + HBM"][0]) if len(traces) == 1 else None  # one launch's stream
     return floors.row(case.op, case.phase, case.shape, floors.floor_times(replays), stream,
-                      floors.busiest_pipe(traces, soc), roof.time_us(soc), GOAL_RATIO)
+                      floors.busiest_pipe(replays["own paths"]), roof.time_us(soc), GOAL_RATIO)
 
 
 def paths_row(case: Case, soc: str) -> str:

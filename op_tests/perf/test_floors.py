@@ -22,7 +22,8 @@ def test_a_stream_is_held_by_the_hbm_pool_alone(kern):
     with perf.tracing() as traces:
         out = kern.stream_copy(src, AIV, 32 << 10, 2)
     assert np.array_equal(out, src)
-    t = floors.floor_times(floors.floor_replays(traces, SOC))
+    reps = floors.floor_replays(traces, SOC)
+    t = floors.floor_times(reps)
     # The reads alone through the pool (the writes stay in L2): a free path rate that skipped the
     # pool (too large for the replay's precision, floors.UNLIMITED) would take this far below.
     p = socs.params(SOC)
@@ -33,10 +34,12 @@ def test_a_stream_is_held_by_the_hbm_pool_alone(kern):
     assert t["chain without round trips"] <= t["chain"] < 0.2 * t["chain + HBM"]
     # Each vector core's own copies: one 40th of the bytes in and out, the slower path's rate setting
     # its busiest pipe, under the shared pool's time.
-    pipe_us, name = floors.busiest_pipe(traces, SOC)
+    pipe_us, name = floors.busiest_pipe(reps["own paths"])
     assert name in ("AIV MTE2", "AIV MTE3")
     own_us = src.nbytes / AIV / min(p["gm_to_ub_rate"], p["ub_to_gm_rate"]) / (p["clock_ghz"] * 1e3)
     assert 0.9 * own_us <= pipe_us <= 1.2 * own_us < t["chain + HBM"]
+    # With the pool out of the way the stream is its cores' own copies: its busiest pipe, and a little.
+    assert pipe_us <= t["own paths"] <= 1.1 * pipe_us
 
 
 def test_a_streams_reads_arrive_at_the_pools_rate(kern):
@@ -63,23 +66,30 @@ def test_a_matmul_keeps_its_cube_time_with_every_copy_free(kern):
     with perf.tracing() as traces:
         c = kern.matmul(a, bt, AIC, True)
     np.testing.assert_allclose(c, a @ bt.T, rtol=1e-4, atol=1e-3)
-    t = floors.floor_times(floors.floor_replays(traces, SOC))
+    reps = floors.floor_replays(traces, SOC)
+    t = floors.floor_times(reps)
     cube_us = perf.Roofline(bytes=0, macs=a.shape[0] * bt.shape[0] * a.shape[1], mac_bits=32).time_us(SOC)
-    for name in ("chain", "chain without round trips"):
+    for name in ("own paths", "chain", "chain without round trips"):
         assert cube_us <= t[name] <= 1.05 * cube_us
     assert t["modeled"] > t["chain"]
     # The busiest pipe is a cube's M: its share of the MACs at the cube's rate.
-    pipe_us, name = floors.busiest_pipe(traces, SOC)
+    pipe_us, name = floors.busiest_pipe(reps["own paths"])
     assert name == "AIC M"
     assert cube_us <= pipe_us <= 1.05 * cube_us
 
 
+def _times(modeled, chain_hbm, own, chain, bare=7.0):
+    return {"modeled": modeled, "chain + HBM": chain_hbm, "own paths": own, "chain": chain, "chain without round trips": bare}
+
+
 @pytest.mark.parametrize("times, expected", [
-    ({"modeled": 10.0, "chain + HBM": 9.0, "chain": 8.0, "chain without round trips": 7.0}, "met"),
-    ({"modeled": 12.0, "chain + HBM": 9.0, "chain": 8.0, "chain without round trips": 7.0}, "per-core paths"),
-    ({"modeled": 12.0, "chain + HBM": 11.0, "chain": 8.0, "chain without round trips": 7.0}, "HBM idle"),
-    ({"modeled": 12.0, "chain + HBM": 11.0, "chain": 10.5, "chain without round trips": 7.0}, "chain"),
-    ({"modeled": 12.0, "chain + HBM": 10.0, "chain": 10.0, "chain without round trips": 7.0}, "per-core paths"),
+    (_times(10.0, 9.0, 9.0, 8.0), "met"),
+    (_times(12.0, 9.0, 9.5, 8.0), "per-core paths"),
+    (_times(12.0, 11.0, 9.5, 8.0), "HBM idle"),
+    (_times(12.0, 9.5, 11.0, 8.0), "own paths"),
+    (_times(12.0, 11.0, 11.0, 8.0), "HBM idle, own paths"),
+    (_times(12.0, 11.0, 11.0, 10.5), "chain"),
+    (_times(12.0, 10.0, 10.0, 10.0), "per-core paths"),
 ])
 def test_verdict_names_the_first_replay_over_the_limit(times, expected):
     assert floors.verdict(times, limit_us=10.0) == expected
@@ -88,9 +98,9 @@ def test_verdict_names_the_first_replay_over_the_limit(times, expected):
 def test_verdict_names_a_pipe_with_more_work_than_the_limit():
     """A pipe over the limit comes after the chain and before the HBM: the chain says more than a pipe
     (it is the pipes' work in order), a pipe more than the order of the reads."""
-    times = {"modeled": 12.0, "chain + HBM": 11.0, "chain": 8.0, "chain without round trips": 7.0}
+    times = _times(12.0, 11.0, 11.0, 8.0)
     assert floors.verdict(times, 10.0, pipe_us=10.5) == "pipe work"
-    assert floors.verdict(times, 10.0, pipe_us=9.5) == "HBM idle"
+    assert floors.verdict(times, 10.0, pipe_us=9.5) == "HBM idle, own paths"
     assert floors.verdict({**times, "chain": 10.5}, 10.0, pipe_us=10.5) == "chain"
     assert floors.verdict({**times, "modeled": 9.9}, 10.0, pipe_us=10.5) == "met"
 
@@ -103,21 +113,22 @@ def test_floors_row_cells_agree():
     assert cells[:3] == [case.op, case.phase, case.shape]
     limit = float(cells[3])
     times = {}
-    for name, cell in zip(floors.REPLAYS, cells[4:8]):
+    for name, cell in zip(floors.REPLAYS, cells[4:9]):
         us, ratio = cell.split()
         times[name] = float(us)
         # The printed ratio is the time over the roofline the limit was taken from.
         assert float(ratio.strip("()x")) == pytest.approx(times[name] * glm5.GOAL_RATIO / limit, abs=0.006)
-    pipe, us, ratio = cells[9].rsplit(" ", 2)
+    pipe, us, ratio = cells[10].rsplit(" ", 2)
     assert pipe.split()[0] in ("AIC", "AIV") and pipe.split()[1] in PIPES
     assert float(ratio.strip("()x")) == pytest.approx(float(us) * glm5.GOAL_RATIO / limit, abs=0.006)
-    # One core's pipe never takes longer than the launch it is part of (the pools free or not).
-    assert float(us) <= times["modeled"]
-    assert cells[10] == floors.verdict(times, limit, float(us))
-    # Each replay frees more than the one before it.
+    # One core's pipe never takes longer than the launch it is part of.
+    assert float(us) <= times["own paths"]
+    assert cells[11] == floors.verdict(times, limit, float(us))
+    # Each replay frees more than the one before it in its line: the pools, or the per-core paths.
     assert times["chain without round trips"] <= times["chain"] <= times["chain + HBM"] <= times["modeled"]
+    assert times["chain without round trips"] <= times["own paths"] <= times["modeled"]
     # The read stream lies within the chain + HBM replay, and 'after' is the rest of it.
-    span, after = cells[8].split(";")
+    span, after = cells[9].split(";")
     first, last = (float(x) for x in span.split(" / "))
     assert 0 < first < last <= times["chain + HBM"]
     assert float(after) == pytest.approx(times["chain + HBM"] - last, abs=0.011)
@@ -189,7 +200,10 @@ def test_busiest_pipe_counts_no_round_trip(monkeypatch):
     with perf.tracing() as traces:
         ops.lightning_indexer(q, k, w, block_table=table, sparse_count=2048, layout_key="PA_BSND",
                               actual_seq_lengths_key=[24 * 128 - 5])  # fmt: skip
-    base = floors.busiest_pipe(traces, SOC)
+    def busiest():
+        return floors.busiest_pipe([perf.replay(t, SOC, param_overrides=floors.REPLAYS["own paths"]) for t in traces])
+
+    base = busiest()
     nominal = socs.params
 
     def slow(soc):
@@ -203,4 +217,4 @@ def test_busiest_pipe_counts_no_round_trip(monkeypatch):
     rep = perf.replay(traces[0], SOC)
     s = PIPES.index("S")
     assert max(c["busy"][s] for c in rep.cores) > base[0] * rep.clock_hz / 1e6
-    assert floors.busiest_pipe(traces, SOC) == pytest.approx(base)
+    assert busiest() == pytest.approx(base)
