@@ -47,7 +47,7 @@ def _emu(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run
 
-    return run(args.op, args.quick, soc=args.soc, plot=args.plot)
+    return run(args.op, args.quick, soc=args.soc, plot=args.plot, floors=args.floors)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                    "modeled time against the roofline, pipes, critical path")  # fmt: skip
     p.add_argument("--plot", metavar="PNG", help="draw each case's per-core pipe timeline (needs matplotlib; "
                    "implies --soc Ascend910B3)")  # fmt: skip
+    p.add_argument("--floors", action="store_true", help="also replay each case with its data movement free: "
+                   "chain + HBM, own paths and their busiest pipe, chain (implies --soc Ascend910B3)")  # fmt: skip
     p.set_defaults(func=_bench)
     p = sub.add_parser("demo", help="generate with a GLM-5 / DeepSeek-V3.2 transformers model on HF's attention "
                        "and on the ascend_glm5 ops, and compare them")  # fmt: skip

@@ -3,7 +3,8 @@
 Each prints the emulator's counters for the kernel against the minimum the op needs (bytes
 that must cross GM), and CPU wall time of the emulated kernel and of the reference. With
 ``--soc`` each case also runs on the timing model (ascend_glm5.perf): modeled time against the
-roofline, pipe utilisation and the critical path; ``--plot out.png`` draws the timelines.
+roofline, pipe utilisation and the critical path; ``--plot out.png`` draws the timelines;
+``--floors`` replays each case with its data movement free (ascend_glm5.perf.floors).
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ BENCHMARKS = (
 )
 
 
-def run(op: str, quick: bool = False, soc: str | None = None, plot: str | None = None) -> int:
-    """Runs the benchmark of `op`; with `soc` also the timing model of every case (and with `plot`
-    its per-core pipe timeline), see docs/performance.md."""
+def run(op: str, quick: bool = False, soc: str | None = None, plot: str | None = None, floors: bool = False) -> int:
+    """Runs the benchmark of `op`; with `soc` also the timing model of every case (with `plot` its
+    per-core pipe timeline, with `floors` its replays with data movement free), see docs/performance.md."""
     if op not in BENCHMARKS:
         raise SystemExit(f"unknown benchmark {op!r}; available: {', '.join(BENCHMARKS)}")
     from ._common import print_model_summary, set_model_options
 
-    set_model_options(soc, plot)
+    set_model_options(soc, plot, floors)
     rc = importlib.import_module(f".{op}", __name__).main(quick)
     print_model_summary()
     return rc

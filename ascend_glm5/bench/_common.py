@@ -54,15 +54,15 @@ def print_counters(rows: list[tuple[str, dict[str, int]]]) -> None:
         print_row([name, *(str(total[c]) for c in COUNTER_COLUMNS)], widths)
 
 
-# ---- timing model (`bench <op> --soc SOC [--plot out.png]`) ----------------------------------------
-_MODEL = {"soc": None, "plot": None, "rows": []}
+# ---- timing model (`bench <op> --soc SOC [--plot out.png] [--floors]`) -------------------------------
+_MODEL = {"soc": None, "plot": None, "floors": False, "rows": []}
 
 
-def set_model_options(soc: str | None, plot: str | None) -> None:
-    """Set by `bench` from --soc / --plot before the op's main() runs."""
-    if plot and not soc:
+def set_model_options(soc: str | None, plot: str | None, floors: bool = False) -> None:
+    """Set by `bench` from --soc / --plot / --floors before the op's main() runs."""
+    if (plot or floors) and not soc:
         soc = "Ascend910B3"
-    _MODEL.update(soc=soc, plot=plot, rows=[])
+    _MODEL.update(soc=soc, plot=plot, floors=floors, rows=[])
 
 
 def model_case(case: str, fn: Callable[[], object], roofline) -> list | None:
@@ -75,16 +75,28 @@ def model_case(case: str, fn: Callable[[], object], roofline) -> list | None:
         return None
     from .. import perf  # lazy: plain benches do not need the model
 
-    reports = perf.model(fn, soc=soc)
+    with perf.emulated_soc(soc), perf.tracing() as traces:
+        fn()
+    reports = [perf.replay(t, soc) for t in traces]
     for i, rep in enumerate(reports):
         print(f"\n[{case}] " + perf.format_report(rep, roofline if i == len(reports) - 1 else None))
         if _MODEL["plot"]:
             path = _plot_path(_MODEL["plot"], case, i if len(reports) > 1 else None)
             perf.plot_timeline(rep, path)
             print(f"  timeline: {path}")
+    print_floors(traces, soc, roofline.time_us(soc))
     total_us = sum(r.time_us for r in reports)
     _MODEL["rows"].append((case, total_us, roofline.time_us(soc), reports[-1].bound() if reports else "-"))
     return reports
+
+
+def print_floors(traces, soc: str, roofline_us: float) -> None:
+    """With --floors: the case's launches (`traces`) replayed with their data movement free, against the
+    op's roofline (perf/floors.py). Without it: nothing."""
+    if _MODEL["floors"]:
+        from ..perf import floors
+
+        print(floors.format_floors(traces, soc, roofline_us))
 
 
 def print_model_summary() -> None:

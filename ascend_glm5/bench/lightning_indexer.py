@@ -61,6 +61,9 @@ def main(quick: bool) -> int:
 
                 perf.plot_timeline(r["report"], path)
                 print(f"  timeline: {path}")
+            if _common._MODEL["floors"]:
+                traces, roof = glm5.trace_case(case, soc)
+                _common.print_floors(traces, soc, roof.time_us(soc))
             row += [f"{r['modeled_us']:.1f}", f"{r['roofline_us']:.1f}", f"{r['modeled_us'] / r['roofline_us']:.2f}x",
                     f"{r['topk_share']:.0%}", r["bound"]]  # fmt: skip
         rows.append(row)

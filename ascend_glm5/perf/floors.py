@@ -3,6 +3,7 @@ movement free, to split the modeled time into the kernel's chain of work and the
 
     python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --paths [--only sparse_flash_attention] [--batch 16] [--write docs/performance.md]
+    python -m ascend_glm5 bench <op> --floors  (any op's cases: format_floors)
 
 One trace per row (seed 0, host tilings sized for the SoC), replayed five ways:
 - modeled: the SoC's constants;
@@ -105,6 +106,25 @@ def busiest_pipe(reports: list[LaunchReport]) -> tuple[float, str]:
         if cycles > most:
             most, name = cycles, f"{rep.cores[i]['type']} {PIPES[p]}"
     return total, name
+
+
+def format_floors(traces, soc: str, roofline_us: float | None = None) -> str:
+    """Report lines (`bench <op> --floors`): the launches in `traces` under each of REPLAYS (with the
+    ratio to `roofline_us`, when given), the own paths' busiest pipe and, for one launch, its HBM read
+    stream in the chain + HBM replay."""
+    replays = floor_replays(traces, soc)
+    times = floor_times(replays)
+
+    def us(t: float) -> str:
+        return f"{t:.2f} us" + (f" ({t / roofline_us:.2f}x)" if roofline_us else "")
+
+    pipe_us, pipe = busiest_pipe(replays["own paths"])
+    lines = ["  floors (perf/floors.py): " + ", ".join(f"{name} {us(t)}" for name, t in times.items()),
+             f"  own paths' busiest pipe: {pipe} {us(pipe_us)}"]
+    if len(traces) == 1 and replays["chain + HBM"][0].hbm_read_bytes > 0:
+        first, last, end = read_stream_us(replays["chain + HBM"][0])
+        lines[-1] += f"; chain + HBM's read stream: 1 % in at {first:.2f} us, 99 % at {last:.2f} us, {end - last:.2f} us after"
+    return "\n".join(lines)
 
 
 def floor_times(replays: dict[str, list[LaunchReport]]) -> dict[str, float]:

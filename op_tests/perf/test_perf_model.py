@@ -211,6 +211,32 @@ def test_bench_soc_plot_prints_modeled_vs_roofline(tmp_path, capsys):
     assert rows, out
 
 
+def test_bench_floors_prints_each_cases_replays(capsys):
+    """`bench <op> --floors` (perf/floors.py format_floors): after each case's report, its replays with
+    data movement free, each freeing more than the one before it in its line, the first being the
+    modeled time the report printed, and the own paths' busiest pipe within them."""
+    import re
+
+    from ascend_glm5 import bench
+    from ascend_glm5.perf import floors
+
+    assert bench.run("dynamic_quant", quick=True, floors=True) == 0
+    out = capsys.readouterr().out
+    modeled = [float(m) for m in re.findall(r"\] dynamic_quant on \S+ .*?: modeled ([\d.]+) us", out)]
+    lines = [line for line in out.splitlines() if line.startswith("  floors (perf/floors.py): ")]
+    pipes = [line for line in out.splitlines() if line.startswith("  own paths' busiest pipe: ")]
+    assert modeled and len(lines) == len(pipes) == len(modeled), out  # one launch a case
+    for line, pipe, report_us in zip(lines, pipes, modeled):
+        cells = [re.fullmatch(r"(.+) ([\d.]+) us \([\d.]+x\)", c) for c in line.split(": ", 1)[1].split(", ")]
+        t = {m.group(1): float(m.group(2)) for m in cells}
+        assert list(t) == list(floors.REPLAYS), line
+        assert t["modeled"] == pytest.approx(report_us, abs=0.006)
+        assert t["chain without round trips"] <= t["chain"] <= t["chain + HBM"] <= t["modeled"]
+        assert t["chain without round trips"] <= t["own paths"] <= t["modeled"]
+        name, us = re.match(r"  own paths' busiest pipe: (A[IV][CV] \S+) ([\d.]+) us", pipe).groups()
+        assert 0 < float(us) <= t["own paths"]
+
+
 def test_doc_rows_are_replaced_not_duplicated(tmp_path):
     """`--write` of the GLM-5 table keeps other ops' rows; the sensitivity block is replaced whole
     (its rows carry the base time in their key cells, so keyed merging would keep stale copies)."""
