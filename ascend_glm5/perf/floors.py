@@ -108,21 +108,28 @@ def busiest_pipe(reports: list[LaunchReport]) -> tuple[float, str]:
     return total, name
 
 
-def format_floors(traces, soc: str, roofline_us: float | None = None) -> str:
-    """Report lines (`bench <op> --floors`): the launches in `traces` under each of REPLAYS (with the
-    ratio to `roofline_us`, when given), the own paths' busiest pipe and, for one launch, its HBM read
-    stream in the chain + HBM replay."""
+def summarize(traces, soc: str) -> tuple[dict[str, float], tuple[float, float, float] | None, tuple[float, str]]:
+    """The launches in `traces` under each of REPLAYS: their us (floor_times), the HBM read stream of
+    the chain + HBM replay (read_stream_us; None unless one launch reads HBM) and the own paths'
+    busiest pipe (busiest_pipe)."""
     replays = floor_replays(traces, soc)
-    times = floor_times(replays)
+    stream_rep = replays["chain + HBM"][0] if len(traces) == 1 else None
+    stream = read_stream_us(stream_rep) if stream_rep is not None and stream_rep.hbm_read_bytes > 0 else None
+    return floor_times(replays), stream, busiest_pipe(replays["own paths"])
+
+
+def format_floors(traces, soc: str, roofline_us: float | None = None) -> str:
+    """Report lines (`bench <op> --floors`): summarize's, each time with its ratio to `roofline_us`
+    when given."""
+    times, stream, (pipe_us, pipe) = summarize(traces, soc)
 
     def us(t: float) -> str:
         return f"{t:.2f} us" + (f" ({t / roofline_us:.2f}x)" if roofline_us else "")
 
-    pipe_us, pipe = busiest_pipe(replays["own paths"])
     lines = ["  floors (perf/floors.py): " + ", ".join(f"{name} {us(t)}" for name, t in times.items()),
              f"  own paths' busiest pipe: {pipe} {us(pipe_us)}"]
-    if len(traces) == 1 and replays["chain + HBM"][0].hbm_read_bytes > 0:
-        first, last, end = read_stream_us(replays["chain + HBM"][0])
+    if stream:
+        first, last, end = stream
         lines[-1] += f"; chain + HBM's read stream: 1 % in at {first:.2f} us, 99 % at {last:.2f} us, {end - last:.2f} us after"
     return "\n".join(lines)
 

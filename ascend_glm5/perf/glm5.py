@@ -464,10 +464,8 @@ def spread(case: Case, soc: str) -> str:
 def floors_row(case: Case, soc: str) -> str:
     """A markdown row: `case` replayed with its data movement free (perf/floors.py)."""
     traces, roof = trace_case(case, soc)
-    replays = floors.floor_replays(traces, soc)
-    stream = floors.read_stream_us(replays["chain + HBM"][0]) if len(traces) == 1 else None  # one launch's stream
-    return floors.row(case.op, case.phase, case.shape, floors.floor_times(replays), stream,
-                      floors.busiest_pipe(replays["own paths"]), roof.time_us(soc), GOAL_RATIO)
+    times, stream, pipe = floors.summarize(traces, soc)
+    return floors.row(case.op, case.phase, case.shape, times, stream, pipe, roof.time_us(soc), GOAL_RATIO)
 
 
 def paths_row(case: Case, soc: str) -> str:
