@@ -53,7 +53,7 @@ def main(quick: bool) -> int:
         row = [name, str(cores), f"{t_emu:.3f}", f"{t_ref:.3f}", f"{t_emu / t_ref:.2f}x", "==" if agree else "DIFFER",
                f"{min(plan_us):.1f}"]  # fmt: skip
         if soc:
-            r = glm5.run_case(case, soc)
+            r = glm5.run_case(case, soc, keep_traces=_common._MODEL["floors"])
             print(f"\n[{name}] " + format_report(r["report"], r["roof"]))
             if _common._MODEL["plot"]:
                 path = _common._plot_path(_common._MODEL["plot"], name, None)
@@ -62,8 +62,7 @@ def main(quick: bool) -> int:
                 perf.plot_timeline(r["report"], path)
                 print(f"  timeline: {path}")
             if _common._MODEL["floors"]:
-                traces, roof = glm5.trace_case(case, soc)
-                _common.print_floors(traces, soc, roof.time_us(soc))
+                _common.print_floors(r["traces"], soc, r["roofline_us"])
             row += [f"{r['modeled_us']:.1f}", f"{r['roofline_us']:.1f}", f"{r['modeled_us'] / r['roofline_us']:.2f}x",
                     f"{r['topk_share']:.0%}", r["bound"]]  # fmt: skip
         rows.append(row)

@@ -333,7 +333,9 @@ def build(case: Case, g: torch.Generator):
 MAX_RECORDS = 96 << 20  # 3 GiB of trace per launch: the largest prefill cases that emulate within the budget
 
 
-def run_case(case: Case, soc: str) -> dict:
+def run_case(case: Case, soc: str, keep_traces: bool = False) -> dict:
+    """`case` emulated and replayed on `soc`: a row of the GLM-5 table (with its traces when
+    `keep_traces`, for further replays such as the floors)."""
     fn, roof = build(case, torch.Generator().manual_seed(0))
     t0 = time.perf_counter()
     with emulated_soc(soc), tracing(MAX_RECORDS) as traces:
@@ -353,6 +355,8 @@ def run_case(case: Case, soc: str) -> dict:
         free = {name: (0.0, 0.0, 0.0, 0.0) for name in TOPK_APIS}
         without = sum(replay(t, soc, cost_overrides=free).time_us for t in traces)
         row["topk_share"] = 1 - without / modeled
+    if keep_traces:
+        row["traces"] = traces
     return row
 
 

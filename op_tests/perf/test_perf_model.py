@@ -211,7 +211,8 @@ def test_bench_soc_plot_prints_modeled_vs_roofline(tmp_path, capsys):
     assert rows, out
 
 
-def test_bench_floors_prints_each_cases_replays(capsys):
+@pytest.mark.parametrize("op", ["dynamic_quant", "lightning_indexer"])  # the indexer's bench has its own model path
+def test_bench_floors_prints_each_cases_replays(op, capsys):
     """`bench <op> --floors` (perf/floors.py format_floors): after each case's report, its replays with
     data movement free, each freeing more than the one before it in its line, the first being the
     modeled time the report printed, and the own paths' busiest pipe within them."""
@@ -220,9 +221,9 @@ def test_bench_floors_prints_each_cases_replays(capsys):
     from ascend_glm5 import bench
     from ascend_glm5.perf import floors
 
-    assert bench.run("dynamic_quant", quick=True, floors=True) == 0
+    assert bench.run(op, quick=True, floors=True) == 0
     out = capsys.readouterr().out
-    modeled = [float(m) for m in re.findall(r"\] dynamic_quant on \S+ .*?: modeled ([\d.]+) us", out)]
+    modeled = [float(m) for m in re.findall(rf"\] {op} on \S+ .*?: modeled ([\d.]+) us", out)]
     lines = [line for line in out.splitlines() if line.startswith("  floors (perf/floors.py): ")]
     pipes = [line for line in out.splitlines() if line.startswith("  own paths' busiest pipe: ")]
     assert modeled and len(lines) == len(pipes) == len(modeled), out  # one launch a case
