@@ -191,6 +191,11 @@ class Roofline:
     macs: float = 0.0
     mac_bits: int = 16  # element bits of the cube inputs (16: fp16/bf16, 8: int8, 4: int4)
     more_macs: dict[int, float] = field(default_factory=dict)
+    written: float = 0.0  # of `bytes`, the outputs': the rest are reads any kernel takes from HBM (floors.any_kernel_us)
+
+    @property
+    def read_bytes(self) -> float:
+        return self.bytes - self.written
 
     @property
     def total_macs(self) -> float:

@@ -95,6 +95,44 @@ def test_verdict_names_the_first_replay_over_the_limit(times, expected):
     assert floors.verdict(times, limit_us=10.0) == expected
 
 
+def test_verdict_names_a_row_out_of_reach_first():
+    """Any kernel over the limit says more than every replay of this one: no tuning of it, nor another
+    kernel, meets the goal. A row within the limit is met whatever the bound says."""
+    times = _times(12.0, 11.0, 11.0, 10.5)
+    assert floors.verdict(times, 10.0, pipe_us=10.5, any_us=10.1) == "out of reach"
+    assert floors.verdict(times, 10.0, pipe_us=10.5, any_us=9.9) == "chain"
+    assert floors.verdict({**times, "modeled": 9.9}, 10.0, any_us=9.9) == "met"
+
+
+def test_any_kernel_is_a_stream_at_the_pools_rate(kern):
+    """A pure stream is the one kernel the bound describes: its chain + HBM replay (and its modeled
+    time) are the bound and a little. Each lead read adds its round trip."""
+    src = np.random.default_rng(3).integers(-30000, 30000, AIV * (1 << 20) // 2, dtype=np.int16)
+    with perf.tracing() as traces:
+        kern.stream_copy(src, AIV, 32 << 10, 2)
+    t = floors.floor_times(floors.floor_replays(traces, SOC))
+    bound = floors.any_kernel_us(src.nbytes, 0, SOC)
+    assert bound <= t["chain + HBM"] <= 1.03 * bound
+    assert bound <= t["modeled"] <= 1.1 * bound
+    p = socs.params(SOC)
+    trip_us = min(p["scalar_gm_miss_cycles"], p["gm_read_latency"]) / (p["clock_ghz"] * 1e3)
+    assert floors.any_kernel_us(src.nbytes, 2, SOC) == pytest.approx(bound + 2 * trip_us)
+
+
+@pytest.mark.parametrize("op", ["lightning_indexer", "sparse_flash_attention"])
+def test_any_kernel_bounds_the_kernels_at_b1(op):
+    """At B = 1 x 8K the bound is under the kernel's own chain + HBM replay (the kernel pays every lead
+    read and byte the bound counts), and over the goal: the rows are out of reach, as the docs say."""
+    from ascend_glm5.perf import glm5
+
+    case = glm5.Case(op, "decode", 1, 8192, 0)
+    traces, roof = glm5.trace_case(case, SOC)
+    reps = floors.floor_replays(traces, SOC)
+    bound = glm5.any_kernel_us(case, roof, SOC)
+    assert bound <= floors.floor_times(reps)["chain + HBM"]
+    assert bound > glm5.GOAL_RATIO * roof.time_us(SOC)
+
+
 def test_verdict_names_a_pipe_with_more_work_than_the_limit():
     """A pipe over the limit comes after the chain and before the HBM: the chain says more than a pipe
     (it is the pipes' work in order), a pipe more than the order of the reads."""
@@ -113,22 +151,24 @@ def test_floors_row_cells_agree():
     assert cells[:3] == [case.op, case.phase, case.shape]
     limit = float(cells[3])
     times = {}
-    for name, cell in zip(floors.REPLAYS, cells[4:9]):
+    for name, cell in zip(["any kernel", *floors.REPLAYS], cells[4:10]):
         us, ratio = cell.split()
         times[name] = float(us)
         # The printed ratio is the time over the roofline the limit was taken from.
         assert float(ratio.strip("()x")) == pytest.approx(times[name] * glm5.GOAL_RATIO / limit, abs=0.006)
-    pipe, us, ratio = cells[10].rsplit(" ", 2)
+    pipe, us, ratio = cells[11].rsplit(" ", 2)
     assert pipe.split()[0] in ("AIC", "AIV") and pipe.split()[1] in PIPES
     assert float(ratio.strip("()x")) == pytest.approx(float(us) * glm5.GOAL_RATIO / limit, abs=0.006)
     # One core's pipe never takes longer than the launch it is part of.
     assert float(us) <= times["own paths"]
-    assert cells[11] == floors.verdict(times, limit, float(us))
-    # Each replay frees more than the one before it in its line: the pools, or the per-core paths.
+    assert cells[12] == floors.verdict(times, limit, float(us), times["any kernel"])
+    # Each replay frees more than the one before it in its line: the pools, or the per-core paths; and
+    # no replay that keeps the HBM pool and the round trips beats any kernel.
+    assert times["any kernel"] <= times["chain + HBM"]
     assert times["chain without round trips"] <= times["chain"] <= times["chain + HBM"] <= times["modeled"]
     assert times["chain without round trips"] <= times["own paths"] <= times["modeled"]
     # The read stream lies within the chain + HBM replay, and 'after' is the rest of it.
-    span, after = cells[9].split(";")
+    span, after = cells[10].split(";")
     first, last = (float(x) for x in span.split(" / "))
     assert 0 < first < last <= times["chain + HBM"]
     assert float(after) == pytest.approx(times["chain + HBM"] - last, abs=0.011)
