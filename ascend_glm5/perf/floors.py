@@ -27,9 +27,9 @@ after its last.
 Before them all the table puts the least time of **any kernel** (`any_kernel_us`), from the op's bytes
 and the SoC's constants, no trace: the dependent GM reads before the first streamed byte can be asked
 for (a paged row's block-table entry, and for SFA first its selected id), that byte's read latency,
-then the op's reads from HBM at the pool's rate. Everything else any kernel does (scores, softmax,
-top-k, the output) is taken to overlap the stream and to end with its last byte: a bound no kernel
-can beat on these constants.
+then the op's reads from HBM (a cold L2, as the roofline's) at the pool's rate. Everything else any
+kernel does (scores, softmax, top-k, the output) is taken to overlap the stream and to end with its
+last byte: a bound no kernel can beat on these constants.
 
 `--paths` replays each row once for each data path of PATHS freed alone: what that path costs the row
 as the kernel stands (the paths overlap, so the costs do not add up).
