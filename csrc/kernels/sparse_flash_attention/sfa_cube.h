@@ -131,7 +131,7 @@ class SfaCube {
       // Scores' Mmads (prefill S = 1024 +1 %).
       const bool early = more && (!next.first || t_->numSplits > 0);
       if (early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
-      Scores(cur, g, !more);
+      Scores(cur, g, !more && g == 0);
       if (t_->separateValue) LoadValue(cur, g % kSfaKvBuffers, g);
       if (more && next.first) LoadQuery(uint32_t(next.info.row));
       if (more && !early) GatherBegin(next, (g + 1) % kSfaKvBuffers);
@@ -417,8 +417,8 @@ class SfaCube {
 
   // Row blocks of a tile that hold only the cube's own rows, where Scores runs in two passes: those
   // blocks while the gather slot's copy is still in flight, then the rest. In a split launch (decode)
-  // whose vector cores gather: its core's last tile is on the launch's path from that copy on
-  // (GLM-5 decode B = 16, 8K: the slot's 72 rows land ~1,100 cycles after the cube's 56).
+  // whose vector cores gather, a core whose only tile this is waits for that copy from its start
+  // (GLM-5 decode B = 1, 32K: one pass +604 cycles).
   // Only an item's last tile (the core's last is one) outside the sorted tiles of kSfaSlotEarlyRows
   // (B = 64, 8K: +1.0 % with them) signals its own rows apart.
   __aicore__ inline uint32_t OwnBlocks(const SfaTile& tile) const {
@@ -427,14 +427,15 @@ class SfaCube {
     return own < CeilDiv(tile.rows, 16) ? own : 0;
   }
 
-  // lastTile: the core's last tile, which Scores takes in two passes (OwnBlocks); every other tile
-  // waits for both of its flags and takes one (two passes there cost more MTE1 and Mmad heads than
-  // they overlap: GLM-5 decode B = 64, 8K +1.5 %, B = 16, 128K +0.7 %; at B = 64, 32K, once MTE1 paid
-  // its measured cost a load, two passes on every tile took 8.3 % more than one).
-  __aicore__ inline void Scores(const SfaTile& tile, uint32_t g, bool lastTile) {
+  // onlyTile: the core's one tile, which Scores takes in two passes (OwnBlocks); every other tile
+  // waits for both of its flags and takes one. Two passes cost more MTE1 and Mmad heads than they
+  // overlap where the cube's own rows land last: at B = 64, 8K +1.5 %; at B = 64, 32K, once MTE1
+  // paid its measured cost a load, 8.3 % more on every tile; on a B = 16 core's last tile (its
+  // 2 x 32 gathered rows land before the cube's 64) +1.1 % (sfa-onepass).
+  __aicore__ inline void Scores(const SfaTile& tile, uint32_t g, bool onlyTile) {
     using namespace AscendC;
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), own = OwnBlocks(tile);
-    const uint32_t first = lastTile ? own : 0;  // row blocks scored before the gather slot lands
+    const uint32_t first = onlyTile ? own : 0;  // row blocks scored before the gather slot lands
     if (own > 0) WaitFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
     if (first == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
     if (queryPending_) {
