@@ -432,9 +432,9 @@ class SfaCube {
 
   // onlyTile: the core's one tile, which Scores takes in two passes (OwnBlocks); every other tile
   // waits for both of its flags and takes one. Two passes cost more MTE1 and Mmad heads than they
-  // overlap where the cube's own rows land last: at B = 64, 8K +1.5 %; at B = 64, 32K, once MTE1
-  // paid its measured cost a load, 8.3 % more on every tile; on a B = 16 core's last tile (its
-  // 2 x 32 gathered rows land before the cube's 64) +1.1 % (sfa-onepass).
+  // overlap: at B = 64, 8K +1.5 %; at B = 64, 32K, once MTE1 paid its measured cost a load, 8.3 %
+  // more on every tile; on a B = 16 core's last tile +1.1 %, its second pass alone longer than one
+  // pass over the whole tile (2.65K against 1.85K cycles: sfa-onepass).
   __aicore__ inline void Scores(const SfaTile& tile, uint32_t g, bool onlyTile) {
     using namespace AscendC;
     const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), own = OwnBlocks(tile);
