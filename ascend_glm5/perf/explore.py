@@ -18,9 +18,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..ops._backend import cpu_module
-from . import costs
-from . import soc as socs
 from .model import PIPES, LaunchReport, replay
 
 ALIASES = {"li": "lightning_indexer", "sfa": "sparse_flash_attention"}
@@ -106,19 +103,13 @@ class Instruction:
 def core_instructions(trace, soc: str, core: str, lo: float = 0.0, hi: float = math.inf,
                       param_overrides: dict[str, float] | None = None) -> list[Instruction]:
     """`core`'s instructions (label as 'AIV 3') that overlap [lo, hi], in issue order."""
-    params = socs.params(soc)
-    for key, value in (param_overrides or {}).items():
-        if key not in params:
-            raise ValueError(f"unknown constant {key!r}")
-        params[key] = value
-    api_costs = costs.api_costs()
-    first = cpu_module().perf_replay(trace, params, api_costs, 0.0, -1)
-    labels = [f"{c['type']} {c['block']}" for c in first["cores"]]
+    rep = replay(trace, soc, timeline_resolution=0.0, param_overrides=param_overrides)
+    labels = [rep.core_label(i) for i in range(len(rep.cores))]
     if _label(core) not in labels:
         raise ValueError(f"no core {core!r} in this launch ({len(labels)} cores)")
-    r = cpu_module().perf_replay(trace, params, api_costs, 0.0, labels.index(_label(core)))
-    names = [a[0] for a in r["apis"]]
-    d = r["detail"]
+    rep = replay(trace, soc, timeline_resolution=0.0, param_overrides=param_overrides,
+                 detail_core=labels.index(_label(core)))
+    names, d = rep.api_names, rep.detail
     out = []
     for a, p, i, s, e in zip(d["api"], d["pipe"], d["issue"], d["start"], d["end"]):
         i, s, e = float(i), float(s), float(e)

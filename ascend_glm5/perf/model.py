@@ -71,6 +71,8 @@ class LaunchReport:
     api_names: list[str] = field(default_factory=list)
     # per API: V cycles its UB bank conflicts took beyond its conflict-free rate, summed over the cores
     bank_conflict_cycles: dict[str, float] = field(default_factory=dict)
+    # replay(detail_core=i): core i's records as replayed (api, pipe, issue, start, end; explore.py)
+    detail: dict = field(default_factory=dict)
 
     @property
     def time_us(self) -> float:
@@ -146,11 +148,12 @@ class LaunchReport:
 
 def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
            cost_overrides: dict[str, tuple[float, float, float, float]] | None = None,
-           param_overrides: dict[str, float] | None = None) -> LaunchReport:
+           param_overrides: dict[str, float] | None = None, detail_core: int = -1) -> LaunchReport:
     """Replays one LaunchTrace (from `tracing`) on `soc`'s constants. What-if experiments:
     `cost_overrides` replaces the cost (head, slope16, slope32, per_element) of the named vector
     APIs (the top-k's share of a launch is the time saved when its instructions cost nothing);
-    `param_overrides` replaces SoC constants by name (soc.constants), e.g. an assumed latency."""
+    `param_overrides` replaces SoC constants by name (soc.constants), e.g. an assumed latency.
+    `detail_core`: also record that core's every instruction (LaunchReport.detail)."""
     if trace.truncated:
         raise RuntimeError(f"the trace of '{trace.kernel}' hit the record limit; raise ASCEND_GLM5_TRACE_MAX_RECORDS")
     params = socs.params(soc)
@@ -160,7 +163,7 @@ def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
         params[key] = value
     api_costs = costs.api_costs()
     api_costs.update(cost_overrides or {})
-    r = cpu_module().perf_replay(trace, params, api_costs, timeline_resolution)
+    r = cpu_module().perf_replay(trace, params, api_costs, timeline_resolution, detail_core)
     apis = list(r["apis"])
     return LaunchReport(
         kernel=r["kernel"], soc=soc, cycles=r["cycles"], clock_hz=params["clock_ghz"] * 1e9, cores=list(r["cores"]),
@@ -169,7 +172,7 @@ def replay(trace, soc: str = "Ascend910B3", timeline_resolution: float = 50.0,
         cube_macs=dict(zip((4, 8, 16, 32), r["cube_macs"])), records=r["records"],
         bandwidth_stall=r["bandwidth_stall"], late_bytes=r["late_bytes"], hbm_reads=dict(r["hbm_reads"]),
         api_names=[a[0] for a in apis],
-        bank_conflict_cycles=dict(r["bank_conflict_cycles"]))  # fmt: skip
+        bank_conflict_cycles=dict(r["bank_conflict_cycles"]), detail=dict(r.get("detail", {})))  # fmt: skip
 
 
 def model(fn: Callable[[], object], soc: str = "Ascend910B3", emulate_soc: bool = True) -> list[LaunchReport]:
