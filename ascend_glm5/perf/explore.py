@@ -113,9 +113,10 @@ def core_instructions(trace, soc: str, core: str, lo: float = 0.0, hi: float = m
     out = []
     for a, p, i, s, e in zip(d["api"], d["pipe"], d["issue"], d["start"], d["end"]):
         i, s, e = float(i), float(s), float(e)
-        if e < i:  # a SyncAll
+        if e < i:  # a SyncAll: no start or end of its own
             s = e = math.nan
-        if (e if e == e else i) >= lo and (s if s == s else i) <= hi:
+        first, last = (i, i) if math.isnan(e) else (s, e)
+        if last >= lo and first <= hi:
             out.append(Instruction(i, s, e, PIPES[int(p)], names[int(a)]))
     return out
 

@@ -418,12 +418,13 @@ class SfaCube {
              Nd2NzParams(1, n, kSfaRopeDim, 0, uint16_t(step * kSfaRopeDim), rows_, 1, 0));
   }
 
-  // Row blocks of a tile that hold only the cube's own rows, where Scores runs in two passes: those
+  // Row blocks of a tile that hold only the cube's own rows, where Scores may run in two passes: those
   // blocks while the gather slot's copy is still in flight, then the rest. In a split launch (decode)
   // whose vector cores gather, a core whose only tile this is waits for that copy from its start
   // (GLM-5 decode B = 1, 32K: one pass +604 cycles).
-  // Only an item's last tile (the core's last is one) outside the sorted tiles of kSfaSlotEarlyRows
-  // (B = 64, 8K: +1.0 % with them) signals its own rows apart.
+  // An item's last tile (the core's last is one) outside the sorted tiles of kSfaSlotEarlyRows
+  // (B = 64, 8K: +1.0 % with them) signals its own rows apart, as the gather cannot tell yet whether
+  // it is the core's only tile; Scores takes two passes on it only if it is (onlyTile).
   __aicore__ inline uint32_t OwnBlocks(const SfaTile& tile) const {
     if (t_->numSplits == 0 || t_->aivRows == 0 || tile.earlyRows || !tile.last) return 0;
     const uint32_t own = TileShares(tile, rows_).cube / 16;
