@@ -168,6 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     whatif = views.add_parser("whatif", help="modeled cycles with SoC constants changed (soc.py's names)")
     whatif.add_argument("overrides", nargs="+", metavar="NAME=VALUE")
     args = ap.parse_args(argv)
+    overrides: dict[str, float] = {}
+    for item in getattr(args, "overrides", []):
+        key, eq, value = item.partition("=")
+        if not eq or not value:
+            ap.error(f"{item!r}: a what-if is NAME=VALUE")
+        if key in overrides:
+            ap.error(f"{key} given twice: each name is one what-if (run the command again for another value)")
+        overrides[key] = float(value)
 
     case, trace = _trace(args)
     print(f"{case.op} {case.phase} {case.shape}, {args.soc}, launch {args.launch}")
@@ -193,10 +201,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"{i.issue:9.0f} {'-':>9} {'-':>9} {'-':>7}  {i.pipe:5s} {i.api}")
     else:
-        overrides = {}
-        for item in args.overrides:
-            key, _, value = item.partition("=")
-            overrides[key] = float(value)
         times = whatifs(trace, args.soc, overrides)
         base = times["modeled"]
         for name, cycles in times.items():

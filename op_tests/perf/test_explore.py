@@ -126,3 +126,8 @@ def test_cli_reads_a_goal_case(capsys):
     assert explore.main(["li", "--batch", "1", "--ctx", "8192", "whatif", "gm_read_latency=0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "modeled:" in lines[1] and "gm_read_latency:" in lines[2] and "(-" in lines[2]
+    # A what-if names one value per constant, as NAME=VALUE; refused before the case is emulated.
+    for bad in (["gm_read_latency=0", "gm_read_latency=100"], ["gm_read_latency"]):
+        with pytest.raises(SystemExit):
+            explore.main(["li", "--batch", "1", "--ctx", "8192", "whatif", *bad])
+        assert "what-if" in capsys.readouterr().err
