@@ -1,11 +1,12 @@
 """A close reading of one launch's replay, for when a few thousand cycles are at stake: the critical
 path's steps in a window of cycles, each pipe's busy share per window on chosen cores, one core's
-instructions as replayed, and the modeled time with SoC constants changed. The tuning rounds in
+instructions as replayed, the HBM pool's use over time, and the modeled time with SoC constants changed. The tuning rounds in
 docs/tuning/ were measured this way.
 
     python -m ascend_glm5.perf.explore sfa --batch 16 --ctx 32768 path --from 50000
     python -m ascend_glm5.perf.explore sfa --batch 16 --ctx 32768 busy --window 4000 --cores "AIC 10" "AIV 20"
     python -m ascend_glm5.perf.explore li --batch 1 --ctx 32768 core "AIV 3" --from 11000 --to 13000
+    python -m ascend_glm5.perf.explore sfa --batch 16 --ctx 32768 hbm --window 1000
     python -m ascend_glm5.perf.explore sfa --batch 16 --ctx 32768 whatif l1_to_l0b_rate=1e6 gm_copy_overhead=0
 
 The case is a row of the GLM-5 table (glm5.Case: seed 0, host tilings sized for --soc); its last
@@ -18,6 +19,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from . import soc as socs
 from .model import PIPES, LaunchReport, replay
 
 ALIASES = {"li": "lightning_indexer", "sfa": "sparse_flash_attention"}
@@ -121,6 +123,19 @@ def core_instructions(trace, soc: str, core: str, lo: float = 0.0, hi: float = m
     return out
 
 
+def hbm_windows(rep: LaunchReport, window: float) -> list[float]:
+    """The HBM pool's use per `window` cycles, from the launch's start to its end: the bytes the GM
+    reads took from HBM in the window (each read's bytes counted when it ends, as `hbm_read_by`)
+    over what the pool delivers in a window (the SoC's hbm_bytes_per_cycle). A share passes 1 where
+    reads that began in the windows before end inside it: the shorter the window, the more."""
+    n = int(rep.cycles // window) + 1
+    rate = socs.params(rep.soc)["hbm_bytes_per_cycle"] * window
+    shares = [0.0] * n
+    for end, nbytes in zip(rep.hbm_reads.get("end", []), rep.hbm_reads.get("bytes", [])):
+        shares[min(int(float(end) // window), n - 1)] += float(nbytes) / rate
+    return shares
+
+
 def whatifs(trace, soc: str, overrides: dict[str, float]) -> dict[str, float]:
     """Modeled cycles of the launch: as it is ('modeled'), with each override alone (its key), and
     with all of them together ('all')."""
@@ -165,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     busy.add_argument("--window", type=float, default=4000.0)
     busy.add_argument("--cores", nargs="+", required=True, help="labels as 'AIC 10' or AIV20")
     core.add_argument("core", help="its label, as 'AIV 3' or AIV3")
+    hbm = views.add_parser("hbm", help="the HBM pool's use per window (bytes read from HBM over its rate)")
+    hbm.add_argument("--window", type=float, default=1000.0)
     whatif = views.add_parser("whatif", help="modeled cycles with SoC constants changed (soc.py's names)")
     whatif.add_argument("overrides", nargs="+", metavar="NAME=VALUE")
     args = ap.parse_args(argv)
@@ -193,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'window':>8} " + " ".join(f"{c.replace(' ', '')}:{p}".rjust(12) for c, p in keys))
         for k in range(len(next(iter(shares.values()), []))):
             print(f"{k * args.window:8.0f} " + " ".join(f"{shares[key][k]:12.0%}" for key in keys))
+    elif args.view == "hbm":
+        rep = replay(trace, args.soc)
+        shares = hbm_windows(rep, args.window)
+        print(f"modeled {rep.cycles:.0f} cycles; the HBM pool's use per {args.window:.0f} cycles (window start: share)")
+        for k in range(0, len(shares), 10):
+            print("  ".join(f"{(k + j) * args.window:8.0f}: {x:4.0%}" for j, x in enumerate(shares[k:k + 10])))
     elif args.view == "core":
         print(f"{'issue':>9} {'start':>9} {'end':>9} {'cycles':>7}  pipe  api")
         for i in core_instructions(trace, args.soc, args.core, args.lo, args.hi):

@@ -1,11 +1,13 @@
 """`python -m ascend_glm5.perf.explore` (ascend_glm5/perf/explore.py): its views of a replay agree with
 the replay they come from. The critical path's steps keep every instruction of the path, in time
 order, up to the launch's end; a pipe's busy shares per window add up to its busy time; a core's
-instructions are that core's, each issued before it starts; a what-if is the replay with that constant."""
+instructions are that core's, each issued before it starts; the HBM pool's shares per window add up to
+the bytes read from HBM; a what-if is the replay with that constant."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -100,6 +102,21 @@ def test_core_instructions_are_the_cores_own(stream):
         explore.core_instructions(trace, SOC, "AIV 99")
 
 
+def test_hbm_shares_add_up_to_the_bytes_read_from_hbm(stream):
+    _, rep = stream
+    window = rep.cycles / 7
+    shares = explore.hbm_windows(rep, window)
+    assert len(shares) == int(rep.cycles // window) + 1
+    pool = socs.params(SOC)["hbm_bytes_per_cycle"] * window
+    assert sum(shares) * pool == pytest.approx(sum(rep.hbm_reads["bytes"]), rel=1e-9)
+    assert sum(shares) * pool == pytest.approx(rep.hbm_read_bytes, rel=1e-6)
+    # 8 vector cores' GM -> UB copies, each at its own rate: the middle windows draw that much of
+    # the pool (their write-back half, UB -> GM, is the slower path and sets the pace: ~27 of the
+    # 58.6 B/cycle a core could read), far below 1 and far above nothing.
+    per_core = rep.hbm_read_bytes / rep.cycles / CORES
+    assert all(0.5 * per_core * CORES * window / pool < x < min(1.05, 2 * per_core * CORES * window / pool) for x in shares[2:5])
+
+
 def test_whatifs_are_replays_with_those_constants(stream):
     trace, rep = stream
     hbm = socs.params(SOC)["hbm_bytes_per_cycle"]
@@ -123,6 +140,12 @@ def test_cli_reads_a_goal_case(capsys):
     modeled = float(out[1].split()[1])
     last_end = float(out[-1].split()[1])
     assert 0.999 * modeled <= last_end <= modeled + 1
+    assert explore.main(["li", "--batch", "1", "--ctx", "8192", "hbm", "--window", "500"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(f"modeled {modeled:.0f} cycles")
+    cells = [m for line in lines[2:] for m in re.findall(r"(\d+): +(\d+)%", line)]
+    assert [float(w) for w, _ in cells] == [500.0 * i for i in range(int(modeled // 500) + 1)]
+    assert max(int(x) for _, x in cells) > 10
     assert explore.main(["li", "--batch", "1", "--ctx", "8192", "whatif", "gm_read_latency=0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "modeled:" in lines[1] and "gm_read_latency:" in lines[2] and "(-" in lines[2]
