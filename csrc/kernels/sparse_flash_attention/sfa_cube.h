@@ -628,17 +628,23 @@ class SfaCube {
       WaitFlag<HardEvent::FIX_M>(kEvKept);
       keptPending_ = false;
     }
-    for (uint32_t k = 0; k < keepChunks_; ++k) MulV(tile, pa, ot ? aSlots_.Acquire() : bSlots_.Acquire(), kv, k * kSfaOutChunk, n1, false);
-    if (keepChunks_ > 0 && tile.last) {
-      SetFlag<HardEvent::M_FIX>(0);
+    // At the item's last tile each kept chunk leaves L0C as soon as its Mmads are done, so that the
+    // fixpipe overlaps the next chunks' loads and Mmads (sfa-keptflush). An early-merged piece takes
+    // its upper kept half first and flags it, so that the merge weighs it while the lower half is
+    // written.
+    const uint32_t half = earlyMerge_ && piece ? keepChunks_ / 2 : 0;
+    const bool flush = keepChunks_ > 0 && tile.last;
+    if (flush && seeded) SetAtomicAdd<float>();
+    for (uint32_t i = 0; i < keepChunks_; ++i) {
+      const uint32_t k = (i + half) % keepChunks_;
+      MulV(tile, pa, ot ? aSlots_.Acquire() : bSlots_.Acquire(), kv, k * kSfaOutChunk, n1, false);
+      if (!flush) continue;
+      SetFlag<HardEvent::M_FIX>(0);  // chunk k's Mmads are done
       WaitFlag<HardEvent::M_FIX>(0);
-      // An early-merged piece: its upper kept half first, flagged, so that the merge weighs it
-      // while the lower half is written.
-      const uint32_t half = earlyMerge_ && piece ? keepChunks_ / 2 : 0;
-      if (seeded) SetAtomicAdd<float>();
-      FixKept(dst[oSlot], kSfaLatentDim, half, keepChunks_, ot);
-      if (half > 0) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
-      FixKept(dst[oSlot], kSfaLatentDim, 0, half, ot);
+      FixKept(dst[oSlot], kSfaLatentDim, k, k + 1, ot);
+      if (half > 0 && i + 1 == keepChunks_ - half) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
+    }
+    if (flush) {
       if (seeded) SetAtomicNone();
       FixKeptDone();
     }
