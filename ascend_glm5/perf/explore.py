@@ -1,7 +1,7 @@
 """A close reading of one launch's replay, for when a few thousand cycles are at stake: the critical
 path's steps in a window of cycles, each pipe's busy share per window on chosen cores, one core's
-instructions as replayed, the HBM pool's use over time, and the modeled time with SoC constants changed. The tuning rounds in
-docs/tuning/ were measured this way.
+instructions as replayed, the HBM pool's use per window, and the modeled time with SoC constants
+changed. The tuning rounds in docs/tuning/ were measured this way.
 
     python -m ascend_glm5.perf.explore sfa --batch 16 --ctx 32768 path --from 50000
     python -m ascend_glm5.perf.explore sfa --batch 16 --ctx 32768 busy --window 4000 --cores "AIC 10" "AIV 20"
