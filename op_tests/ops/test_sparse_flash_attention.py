@@ -819,20 +819,25 @@ def _decode_plan(rows, heads, k, kv_len, block=128, ai_cores=None):
         max_blocks=-(-kv_len // block), combined=True, ai_cores=ai_cores or cpu_module().emulator_limits()["aic_cores"])
 
 
-@pytest.mark.parametrize("rows, seeded", [(64, 19), (16, 0), (1, 0)], ids=["b64", "b16", "b1"])
-def test_seeded_rows_at_glm5_decode_on_20_cores(rows, seeded):
+@pytest.mark.parametrize("rows, seeded, finished", [(64, 19, 0), (16, 0, 13), (1, 0, 0)], ids=["b64", "b16", "b1"])
+def test_seeded_rows_at_glm5_decode_on_20_cores(rows, seeded, finished):
     # The host seeds a two-piece row only where its earlier piece A follows, on its core, items of at
     # least twice its later piece B's positions, so that A's first tile does not wait for B (at B = 16
     # seeding every core-boundary pair took the modeled launch from 72,934 to 105,303 cycles). On
     # the 910B3's 20 cores at GLM-5 (64 heads, top-2048, 32K): B = 64 seeds all its 19 split rows and
-    # merges none; B = 16 (two pieces a core, of similar lengths) seeds none; B = 1 (an early-merge
-    # launch, one row in 20 pieces) none.
+    # merges none; B = 16 (two pieces a core, of similar lengths) seeds none, and its late pieces
+    # finish 13 of its 16 rows (11 of 2 pieces, 2 of 3: each row's one late piece; rows 2, 6 and 10
+    # have two and are merged); B = 1 (an early-merge launch, one row in 20 pieces) neither.
     plan = _decode_plan(rows, 64, 2048, 32768, ai_cores=20)
     items = [it for core in plan["cores"] for it in core["items"]]
     assert sum(piece <= -2 for *_, piece in items) == seeded
+    assert sum(sp[3] > 0 for sp in plan["splits"]) == finished
     units = sum(hi - lo for core in plan["cores"] for lo, hi in core["merge"])
-    assert units == (len(plan["splits"]) - seeded) * 64 * (8 if rows == 1 else 1)  # B = 1: 64-column chunks
+    merged = len(plan["splits"]) - seeded - finished
+    assert units == merged * 64 * (8 if rows == 1 else 1)  # B = 1: 64-column chunks
     assert len(plan["splits"]) == {64: 19, 16: 16, 1: 1}[rows]
+    if rows == 16:
+        assert sorted(row for row, *_, f in plan["splits"] if f == 0) == [2, 6, 10]
 
 
 @pytest.mark.parametrize("heads, dtype", [(64, torch.bfloat16), (32, torch.float16), (16, torch.bfloat16)])
@@ -841,8 +846,8 @@ def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
     # another is seeded (SfaSeeded): A starts from B's reference max, sum and true max, the cube adds
     # A's P . V into B's acc (from A's first tile on, the kept L0C columns at its last), and A's last
     # tile finalises the row; the row has no merge units. 40 rows of 600 ids over 24 cores: 14 split
-    # rows are seeded, 7 merged (3 pieces, not at core boundaries, or A not after twice B's
-    # positions). Scores: key rope column 0 (the score's main term) in [-30, -25] for ids below 768,
+    # rows are seeded, 7 not (3 pieces, not at core boundaries, or A not after twice B's positions),
+    # of which 3 are finished by their late piece and 4 merged. Scores: key rope column 0 (the score's main term) in [-30, -25] for ids below 768,
     # [-15, 2] above. Every other seeded row is "far": B's ids from the low band, A's from the high
     # one, so A's first tile exceeds B's reference by more than 8 (a rebase of B's sum, all of it in
     # GM, and no kept-column correction: the cube's L0C sum of A starts after it). The others are
@@ -867,9 +872,10 @@ def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
             b = firsts[-2 - piece]  # B: the first item of another core, the rest of the row
             assert b[0] == row and b[1] == end and b[2] == k
             seeded[row] = end
-    merged = plan["splits"][: len(plan["splits"]) - len(seeded)]
-    assert len(seeded) == 14 and len(merged) == 7
-    assert all(r not in seeded for r, _, _ in merged) and {r for r, _, _ in plan["splits"]} >= set(seeded)
+    unseeded = plan["splits"][: len(plan["splits"]) - len(seeded)]
+    merged = [sp for sp in unseeded if sp[3] == 0]  # the others are finished by their late piece
+    assert len(seeded) == 14 and len(unseeded) == 7 and len(merged) == 4
+    assert all(r not in seeded for r, *_ in unseeded) and {r for r, *_ in plan["splits"]} >= set(seeded)
     units = sum(hi - lo for c in plan["cores"] for lo, hi in c["merge"])
     assert units == len(merged) * heads
 
@@ -896,6 +902,75 @@ def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
     assert a[0] == sorted(seeded)[0] and all(piece == -1 for _, _, _, piece in before)  # a "far" row
     for row, _, _, _ in before:
         idx[row] = -1
+    cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
+    table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
+    out, m, s = check(q, cache, idx[:, None], 1.0, query_rope=qr, block_table=table, layout_query="TND",
+                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
+                      actual_seq_lengths_kv=[kv_len] * rows)  # fmt: skip
+    assert (out[both] == 0).all() and (m[0, both] == 0).all() and (s[0, both] == 0).all()
+    assert cpu_module().last_launch()["block_dim"] == len(plan["cores"])
+
+
+@pytest.mark.parametrize("heads, dtype", [(64, torch.bfloat16), (32, torch.float16), (16, torch.bfloat16)])
+def test_rows_finished_by_their_late_piece(heads, dtype):
+    # A split row whose one late piece L (its core's last item, on a core that ends with the launch)
+    # follows pieces that end two tiles or more before it is finished by L's vector cores
+    # (SfaSplit::finisher, sfa-finish): they weigh the other pieces in after L's last softmax, add L's
+    # own sum once the cube has it, and write the row; the row has no merge units, and the vector
+    # cores of a core that finishes a row merge none. 16 rows of 640 ids over 24 cores: 9 finished
+    # rows (5 of 2 pieces, 4 of 3, where L is a whole core between two short pieces), 7 merged.
+    # Scores: key rope column 0 (the score's main term) in [-30, -25] for ids below 1024, [-15, 2]
+    # above. Per finished row, in turn: the other pieces far below L (they weigh ~0), L far below
+    # them (it weighs ~0: a finish that drops the other pieces or swaps the weights fails), and all
+    # near, each piece's ids rising in score (the reference moves within L, whose last tile then
+    # leaves a kept-column correction: the late form, weighed after the fold). Special rows: an
+    # other piece that selects nothing (ids past the length), L that selects nothing (the row from
+    # the other pieces alone, after the core's items), and a row that selects nothing (zeros).
+    g = torch.Generator().manual_seed(313 + heads)
+    rows, k, kv_len, block, low = 16, 640, 3072, 128, 1024
+    plan = _decode_plan(rows, heads, k, kv_len, block)
+    finished = [sp for sp in plan["splits"] if sp[3] > 0]
+    assert sorted(sp[2] for sp in finished) == [2] * 5 + [3] * 4 and len(plan["splits"]) == 16
+    pieces = {}  # slot -> (core, row, begin, end)
+    for c, core in enumerate(plan["cores"]):
+        for row, begin, end, piece in core["items"]:
+            assert piece > -2  # no seeded row here
+            if piece >= 0:
+                pieces[piece] = (c, row, begin, end)
+    rowsOf = {}
+    for row, first, n, finisher in finished:
+        late = first + finisher - 1
+        core = pieces[late][0]
+        assert plan["cores"][core]["items"][-1][3] == late  # L is its core's last item
+        assert all(hi == lo for lo, hi in plan["cores"][core]["merge"])  # its vector cores merge nothing
+        rowsOf[row] = (pieces[late][2:], [pieces[first + i][2:] for i in range(n) if i != finisher - 1])
+    units = sum(hi - lo for c in plan["cores"] for lo, hi in c["merge"])
+    assert units == (len(plan["splits"]) - len(finished)) * heads
+
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:low, 0, 0] = torch.rand(low, generator=g) * 5 - 30
+    key_rope[low:, 0, 0] = torch.rand(kv_len - low, generator=g) * 17 - 15
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)]).to(torch.int32)
+    z = key_rope[:, 0, 0].float()  # the score's main term
+    for i, (row, (own, others)) in enumerate(sorted(rowsOf.items())):
+        high = low + torch.randperm(kv_len - low, generator=g)[:k]
+        lows = torch.randperm(low, generator=g)[:k]
+        for begin, end in [own] + others:
+            far = (i % 3 == 0 and (begin, end) != own) or (i % 3 == 1 and (begin, end) == own)
+            ids = (lows if far else high)[begin:end]
+            idx[row, begin:end] = ids[z[ids].argsort()].to(torch.int32)
+    special = sorted(rowsOf)[-3:]
+    other_empty, own_empty, both = special
+    begin, end = rowsOf[other_empty][1][0]
+    idx[other_empty, begin:end] += kv_len
+    begin, end = rowsOf[own_empty][0]
+    idx[own_empty, begin:end] += kv_len
+    idx[both] = -1
     cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
     table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
     out, m, s = check(q, cache, idx[:, None], 1.0, query_rope=qr, block_table=table, layout_query="TND",

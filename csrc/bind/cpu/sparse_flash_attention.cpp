@@ -38,7 +38,8 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         py::arg("scale"));
   // The host plan's work split (for tests): per AI core its items (row, first and end position,
   // piece: -1 a whole row, >= 0 a piece's slot, <= -2 a seeded item) and the (split, head) units its
-  // two vector cores merge; the split rows (row, first slot, pieces).
+  // two vector cores merge; the split rows (row, first slot, pieces, finisher: 1 + the index of the
+  // piece that writes the row, 0 if merged or seeded).
   m.def(
       "sparse_flash_attention_plan",
       [](std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
@@ -70,7 +71,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         py::list splits;
         for (uint32_t j = 0; j < t.numSplits; ++j) {
           const uint64_t at = t.splitOffset + uint64_t(j) * kSfaRecordWords;
-          splits.append(py::make_tuple(plan.table[at], plan.table[at + 1], plan.table[at + 2]));
+          splits.append(py::make_tuple(plan.table[at], plan.table[at + 1], plan.table[at + 2], plan.table[at + 3]));
         }
         py::dict d;
         d["block_dim"] = t.blockDim;

@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <algorithm>
 #include <stdexcept>
 
@@ -67,6 +68,33 @@ std::vector<int32_t> MergeBounds(const std::vector<SfaSplit>& splits, uint32_t h
   return bounds;
 }
 
+// The merge units of the merged split rows (the first `merged`) over the vector cores: over every
+// one, or where some cores finish a row (their last item a finishing piece, SfaSplit::finisher:
+// that core's vector cores write the row after their items) over the others only, so that no vector
+// core does both. Returns bounds per vector core as MergeBounds does.
+std::vector<int32_t> MergeUnits(const std::vector<SfaSplit>& splits, size_t merged,
+                                const std::vector<std::vector<SfaItem>>& perCore, uint32_t unitsPerSplit, uint32_t blockDim) {
+  const std::vector<SfaSplit> rows(splits.begin(), splits.begin() + merged);
+  std::vector<bool> finishes(blockDim, false);
+  for (size_t j = merged; j < splits.size(); ++j) {
+    if (splits[j].finisher <= 0) continue;
+    const int32_t slot = splits[j].firstPiece + splits[j].finisher - 1;
+    for (uint32_t c = 0; c < blockDim && c < perCore.size(); ++c)
+      if (!perCore[c].empty() && perCore[c].back().piece == slot) finishes[c] = true;
+  }
+  const uint32_t free = 2 * uint32_t(std::count(finishes.begin(), finishes.end(), false));
+  if (free == 0 || free == 2 * blockDim) return MergeBounds(rows, unitsPerSplit, 2 * blockDim);
+  const std::vector<int32_t> bounds = MergeBounds(rows, unitsPerSplit, free);
+  std::vector<int32_t> out(2 * blockDim + 1);
+  uint32_t k = 0;
+  for (uint32_t v = 0; v < 2 * blockDim; ++v) {
+    out[v] = bounds[k];
+    if (!finishes[v / 2]) ++k;
+  }
+  out[2 * blockDim] = bounds[free];
+  return out;
+}
+
 // Gives split j the piece slots [j G, j G + pieces) with G the most pieces of a split row, so that a
 // piece's slot alone places its statistics in its row's group (SfaStatAt). Each split's firstPiece
 // is on entry the number its first piece got in cut order (the items' piece), on return its slot.
@@ -117,6 +145,64 @@ std::vector<bool> SeededSplits(const std::vector<SfaSplit>& splits, const std::v
     seeded[j] = coreA >= 0 && coreB >= 0 && coreA != coreB && before >= 2 * later;
   }
   return seeded;
+}
+
+// Which split rows are finished by their late piece (SfaSplit::finisher; sfa-finish): the row's one
+// piece L that is the last item of a core ending with the launch (its core's positions within two
+// tiles of the most a core has), while every other piece ends, on its own core, at least two tiles
+// of positions before L's core ends. L's vector cores then weigh the other pieces in while L's last
+// tile is still on the cube, and write the row. Returns per split the index of L among its pieces,
+// or -1. The cores are taken to go through positions at about the same pace (as SeededSplits).
+template <typename Positions>
+std::vector<int32_t> FinishedSplits(const std::vector<SfaSplit>& splits, const std::vector<std::vector<SfaItem>>& perCore,
+                                    const Positions& positions, uint32_t tileRows) {
+  std::vector<uint64_t> total(perCore.size(), 0);
+  uint64_t most = 0;
+  for (size_t c = 0; c < perCore.size(); ++c) {
+    for (const SfaItem& it : perCore[c]) total[c] += positions(it);
+    most = std::max(most, total[c]);
+  }
+  const uint64_t margin = 2 * uint64_t(tileRows);
+  // Per piece number (cut order): its core and the positions its core has done when it ends.
+  std::vector<int32_t> coreOf;
+  std::vector<uint64_t> endOf;
+  std::vector<bool> lastOf;
+  for (size_t c = 0; c < perCore.size(); ++c) {
+    uint64_t done = 0;
+    for (size_t i = 0; i < perCore[c].size(); ++i) {
+      const SfaItem& it = perCore[c][i];
+      done += positions(it);
+      if (it.piece < 0) continue;
+      if (coreOf.size() <= size_t(it.piece)) {
+        coreOf.resize(size_t(it.piece) + 1, -1);
+        endOf.resize(size_t(it.piece) + 1, 0);
+        lastOf.resize(size_t(it.piece) + 1, false);
+      }
+      coreOf[size_t(it.piece)] = int32_t(c);
+      endOf[size_t(it.piece)] = done;
+      lastOf[size_t(it.piece)] = i + 1 == perCore[c].size();
+    }
+  }
+  std::vector<int32_t> finisher(splits.size(), -1);
+  for (size_t j = 0; j < splits.size(); ++j) {
+    int32_t late = -1, lates = 0;
+    if (uint32_t(splits[j].pieces) > kSfaFinishPieces) continue;
+    for (int32_t i = 0; i < splits[j].pieces; ++i) {
+      const size_t piece = size_t(splits[j].firstPiece + i);
+      if (piece >= coreOf.size() || coreOf[piece] < 0) break;
+      if (lastOf[piece] && total[size_t(coreOf[piece])] + margin >= most) {
+        late = i;
+        ++lates;
+      }
+    }
+    if (lates != 1) continue;
+    const uint64_t lateEnd = total[size_t(coreOf[size_t(splits[j].firstPiece + late)])];
+    bool early = true;
+    for (int32_t i = 0; i < splits[j].pieces; ++i)
+      if (i != late) early = early && endOf[size_t(splits[j].firstPiece + i)] + margin <= lateEnd;
+    if (early) finisher[j] = late;
+  }
+  return finisher;
 }
 
 }  // namespace
@@ -263,19 +349,30 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   size_t numItems = 0;
   for (const auto& items : perCore) numItems += items.size();
   t.numItems = static_cast<uint32_t>(numItems);
-  // Seeded rows go after the merged ones; only those have merge units. An early-merge launch (decode
-  // B = 1, one row in many pieces) seeds none: its pieces' posts interleave with its merge.
-  const std::vector<bool> seeded =
-      SfaEarlyMerge(t) ? std::vector<bool>(splits.size(), false) : SeededSplits(splits, perCore, positions);
+  // The split rows in order: merged, finished (by their late piece), seeded; only the merged ones
+  // have merge units. An early-merge launch (decode B = 1, one row in many pieces) seeds and
+  // finishes none: its pieces' posts interleave with its merge. Nor does a launch whose whole rows
+  // sum O^T (B = 64, whose split rows are all seeded): a finished row ends in O form.
+  const bool early = SfaEarlyMerge(t);
+  const std::vector<bool> seeded = early ? std::vector<bool>(splits.size(), false) : SeededSplits(splits, perCore, positions);
+  std::vector<int32_t> finisher = early || SfaOutT(t) || p.heads > kSfaFinishHeads ? std::vector<int32_t>(splits.size(), -1)
+                                                      : FinishedSplits(splits, perCore, positions, tileRows);
+  for (size_t j = 0; j < splits.size(); ++j)
+    if (seeded[j]) finisher[j] = -1;
   std::vector<SfaSplit> ordered;
-  for (bool pass : {false, true})
-    for (size_t j = 0; j < splits.size(); ++j)
-      if (seeded[j] == pass) ordered.push_back(splits[j]);
-  const size_t merged = size_t(std::count(seeded.begin(), seeded.end(), false));
+  for (int pass = 0; pass < 3; ++pass)
+    for (size_t j = 0; j < splits.size(); ++j) {
+      const int kind = seeded[j] ? 2 : finisher[j] >= 0 ? 1 : 0;
+      if (kind != pass) continue;
+      ordered.push_back(splits[j]);
+      ordered.back().finisher = finisher[j] + 1;
+    }
+  const size_t unseeded = splits.size() - size_t(std::count(seeded.begin(), seeded.end(), true));
+  const size_t merged = unseeded - size_t(std::count_if(finisher.begin(), finisher.end(), [](int32_t f) { return f >= 0; }));
   splits = std::move(ordered);
   const uint32_t group = GroupPieces(splits, perCore);
   t.numPieces = static_cast<uint32_t>(splits.size()) * group;
-  for (size_t j = merged; j < splits.size(); ++j)  // A (slot j G) sums into B's acc (slot j G + 1)
+  for (size_t j = unseeded; j < splits.size(); ++j)  // A (slot j G) sums into B's acc (slot j G + 1)
     for (auto& items : perCore)
       if (!items.empty() && items.back().piece == splits[j].firstPiece) items.back().piece = SfaSeedPiece(splits[j].firstPiece + 1);
 
@@ -341,12 +438,11 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   }
   t.numItems = static_cast<uint32_t>(offsets.back());
   t.splitOffset = static_cast<uint32_t>(table.size());
-  for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, 0);
+  for (const SfaSplit& s : splits) Push(table, s.row, s.firstPiece, s.pieces, s.finisher);
   table.resize(AlignUp(table.size(), size_t(kSfaHeadWords)), 0);
   t.headOffset = static_cast<uint32_t>(table.size());
   // Units of (split, head), or of (split, head, column chunk) in an early-merge launch.
-  const std::vector<int32_t> merge =
-      MergeBounds(std::vector<SfaSplit>(splits.begin(), splits.begin() + merged), p.heads * SfaMergeChunks(t), 2 * t.blockDim);
+  const std::vector<int32_t> merge = MergeUnits(splits, merged, perCore, p.heads * SfaMergeChunks(t), t.blockDim);
   for (uint32_t c = 0; c < t.blockDim; ++c) {
     const size_t head = table.size();
     table.resize(head + kSfaHeadWords, 0);

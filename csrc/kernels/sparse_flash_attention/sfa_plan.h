@@ -40,7 +40,7 @@ class SfaPlan {
   }
   __aicore__ inline SfaSplit Split(uint32_t j) const {
     const uint64_t o = t_->splitOffset + uint64_t(j) * kSfaRecordWords;
-    return SfaSplit{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), 0};
+    return SfaSplit{plan_.GetValue(o), plan_.GetValue(o + 1), plan_.GetValue(o + 2), plan_.GetValue(o + 3)};
   }
   // Items [first, last) of this AI core (Init's block).
   __aicore__ inline void CoreItems(uint32_t& first, uint32_t& last) const {

@@ -15,7 +15,9 @@
 //                  leaves r, l and m next to its acc in GM.
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
 // before the previous item's last Accumulate. A seeded item (SfaSeeded, the earlier piece of a
-// two-piece row) starts from its later piece's r, l and m (LoadSeed) and ends as a whole row.
+// two-piece row) starts from its later piece's r, l and m (LoadSeed) and ends as a whole row. A
+// finishing item (SfaSplit::finisher, the one late piece of a split row) weighs the row's other
+// pieces in during its last tile and writes the row (FinishPrepare, FinishWrite).
 // After its items, each vector core merges its share of the split rows' pieces (SfaMerge,
 // sfa_merge.h); a piece counts in its row's flag once in GM (SfaOutput::PostPiece, sfa_output.h).
 #pragma once
@@ -111,8 +113,9 @@ class SfaVector {
       sortWindow_ = 0;
       if (lent) gather_.Return();  // acc_'s first writers are MTE2 copies (Accumulate, Rebase, kept_)
       lent = false;
-      cursor.Reset(uint32_t(work.item), itemFirst_ ? info : plan_.Item(uint32_t(work.item)), work.count, t_->tileRows,
-                   work.aivRows);
+      const SfaItem item = itemFirst_ ? info : plan_.Item(uint32_t(work.item));
+      cursor.Reset(uint32_t(work.item), item, work.count, t_->tileRows, work.aivRows);
+      if (uint32_t(work.item) + 1 == last_) NoteFinisher(item);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         GatherPrepare(false);
@@ -138,12 +141,16 @@ class SfaVector {
     }
     // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
     if (t_->numSplits > 0) merge_.Start();
+    // A finishing piece weighs the row's other pieces in while the cube runs its last P . V, unless
+    // a kept-column correction still needs acc_ (then after it, in Accumulate).
+    if (hasPending && Finishes(pending) && kept_.Clean(g - 1, pendingParity)) FinishPrepare(pendingParity);
     if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
     FinishFinalize();
     selector_.TakePrefetch(SfaItem{});
     kept_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (SfaSeeded(seedAlone_.piece)) FinalizeSeedAlone(seedAlone_);
+    if (finishAlone_) FinishAlone();
     if (t_->numSplits == 0) return;
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
     merge_.Combine();
@@ -194,6 +201,7 @@ class SfaVector {
     // (RowHalves) and the broadcast max there (Probabilities) miss the scores' banks.
     scores_ = Take<float>(h * t_->tileRows);
     const uint32_t accAt = used_;
+    accAt_ = accAt;
     acc_ = Take<float>(h * kSfaLatentDim);
     stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
@@ -207,6 +215,7 @@ class SfaVector {
       table_ = Take<uint32_t>(kTableEntries);
       finInv_ = Take<float>(hAlign_);
     }
+    finishAt_ = used_;  // FinishRow's UB: the list and the gathered rows are done with by then
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
       rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
@@ -613,6 +622,12 @@ class SfaVector {
     outWaited_ = false;
     kept_.Update(g, parity, ItemOutT(tile));
     if (tile.last && kept_.HasCorrection(parity)) kept_.Fold(AccSlot(tile, parity), parity, ItemOutT(tile));
+    if (tile.last && Finishes(tile)) {  // its row is written here; no post (the row has no merge)
+      if (h_ > 0 && !finishPrepared_) FinishPrepare(parity);
+      CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
+      if (h_ > 0) FinishWrite(true);
+      return;
+    }
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last && !early)
@@ -881,6 +896,227 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
   }
 
+  // A finished row (SfaSplit::finisher, sfa-finish): the core's last item is the piece L that writes
+  // its row. NoteFinisher reads the item's split record (one scalar miss, at the item's start);
+  // FinishPrepare, once L's statistics are final, weighs every piece against the largest reference
+  // max R (w_i = exp(r_i - R) / l, l = sum_i exp(r_i - R) l_i) and sums the other pieces' rows of this
+  // core's heads into acc_, weighed; FinishWrite adds L's own sum once the cube has it in GM, then
+  // casts and writes the row (and m, l against the largest true max).
+  static constexpr uint32_t kFinishPieces = kSfaFinishPieces;
+  // Chunk buffers (MTE2 -> V events 1 .. kFinishBufs), then the first other piece's chunks' events.
+  static constexpr uint32_t kFinishBufs = 3, kEvFinishFirst = 1 + kFinishBufs;
+  static_assert(kEvFinishFirst + (kSfaFinishHeads / 2 + kSfaStageRows - 1) / kSfaStageRows <= 8, "MTE2 -> V event ids 0..7");
+  // FinishRow's UB (its statistics, the bank offset, the chunk buffers) fits after P's buffer within
+  // the arena, which is at least the merge's.
+  static_assert(SfaItemUbBytes(kSfaFinishHeads) + 5 * kSfaFinishPieces * (kSfaFinishHeads / 2) * 4 + 1024 +
+                        kFinishBufs * kSfaStageRows * kSfaLatentDim * 4 <= SfaMerge<T>::kUbBytes,
+                "FinishRow's UB fits the arena");
+  __aicore__ inline bool NoteFinisher(const SfaItem& item) {
+    finishSlot_ = -1;
+    if (t_->numSplits == 0 || earlyMerge_ || outT_ || item.piece < 0) return false;
+    const SfaSplit split = plan_.Split(uint32_t(item.piece) / SfaPieceGroup(*t_));
+    if (split.finisher != 1 + item.piece - split.firstPiece) return false;
+    finishSplit_ = split;
+    finishSlot_ = item.piece;
+    return true;
+  }
+  __aicore__ inline bool Finishes(const SfaTile& tile) const { return finishSlot_ >= 0 && tile.info.piece == finishSlot_; }
+  // FinishRow's UB, after P's buffer: per piece its r, l and true max, then w, then R, l and the
+  // largest true max, then kFinishBufs chunk buffers of kStageRows rows. A statistic's rows run to
+  // its set's end (one instruction over all pieces).
+  __aicore__ inline AscendC::LocalTensor<float> FinishStat(uint32_t k, uint32_t piece) {
+    return arena_.GetWithOffset<float>((kFinishPieces - piece) * hAlign_, finishAt_ + (k * kFinishPieces + piece) * hAlign_ * 4);
+  }
+  // A chunk buffer starts 8 blocks past a 16-block boundary, acc_ (and so each of its chunks) on one:
+  // the Add of a chunk into acc_ then reads the two in different UB bank groups.
+  __aicore__ inline AscendC::LocalTensor<float> FinishChunk(uint32_t b) {
+    const uint32_t at = (finishAt_ + (5 * kFinishPieces) * hAlign_ * 4 + 511) / 512 * 512 + 256 + accAt_ % 512;
+    return arena_.GetWithOffset<float>(kStageRows * kSfaLatentDim, at + b * kStageRows * kSfaLatentDim * 4);
+  }
+  // The row's statistics: 0 r, 1 l, 2 true max, 3 w (per piece); 4 holds R (piece 0), l (1) and the
+  // largest true max (2).
+  __aicore__ inline void FinishPrepare(uint32_t parity, bool own = true) {
+    using namespace AscendC;
+    finishPrepared_ = true;
+    const SfaSplit& split = finishSplit_;
+    const uint32_t n = uint32_t(split.pieces), self = uint32_t(finishSlot_ - split.firstPiece), h = h_;
+    // The other pieces' posts (two vector cores each), then their statistics of this core's heads.
+    GmFlagWaitAtLeast(io_.rowFlags[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * (n - 1)));
+    SetFlag<HardEvent::MTE3_MTE2>(0);  // the list and the last gathered rows have left this UB
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    const DataCopyExtParams one(1, h * sizeof(float), 0, 0, 0);
+    const DataCopyPadExtParams<float> none(false, 0, 0, 0.0f);
+    for (uint32_t i = 0; i < n; ++i)
+      for (uint32_t k = 0; k < 3 && i != self; ++k)
+        DataCopyPad(FinishStat(k, i), io_.stats[SfaStatAt(*t_, uint32_t(split.firstPiece) + i, k) + h0_], one, none);
+    SetFlag<HardEvent::MTE2_V>(0);
+    // The other pieces' rows: the first into acc_, then the others' first kFinishBufs chunks
+    // (FinishLoad), all landing while the weights are made.
+    const uint32_t chunks = CeilDiv(h, kStageRows);
+    uint32_t firstOther = n, jobs = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (i == self) continue;
+      if (firstOther == n) firstOther = i;
+      else jobs += chunks;
+    }
+    if (firstOther < n) {  // by chunks (MTE2 -> V events kEvFinishFirst + c), scaled as each lands
+      for (uint32_t c = 0; c < chunks; ++c) {
+        DataCopy(acc_[c * kStageRows * kSfaLatentDim], OtherAcc(firstOther)[uint64_t(c) * kStageRows * kSfaLatentDim],
+                 ChunkRows(c) * kSfaLatentDim);
+        SetFlag<HardEvent::MTE2_V>(int32_t(kEvFinishFirst + c));
+      }
+      for (uint32_t k = 0; k < jobs && k < kFinishBufs; ++k) FinishLoad(k, k);
+    }
+    WaitFlag<HardEvent::MTE2_V>(0);
+    if (own) {
+      Adds(FinishStat(0, self), Stat(kRef0 + parity), 0.0f, h);
+      Adds(FinishStat(1, self), Stat(kSum0 + parity), 0.0f, h);
+      Adds(FinishStat(2, self), Stat(kTrue0 + parity), 0.0f, h);
+    } else {  // L selected nothing: weight 0
+      Duplicate(FinishStat(0, self), kNegInf, h);
+      Duplicate(FinishStat(1, self), 0.0f, h);
+      Duplicate(FinishStat(2, self), kNegInf, h);
+    }
+    const LocalTensor<float> r = FinishStat(4, 0), l = FinishStat(4, 1), m = FinishStat(4, 2);
+    PipeBarrier<PIPE_V>();
+    Adds(r, FinishStat(0, 0), 0.0f, h);
+    Adds(m, FinishStat(2, 0), 0.0f, h);
+    for (uint32_t i = 1; i < n; ++i) {
+      PipeBarrier<PIPE_V>();
+      Max(r, r, FinishStat(0, i), h);
+      Max(m, m, FinishStat(2, i), h);
+    }
+    // R floored at -FLT_MAX: where every piece is empty (r_i = -inf), w_i = exp(-inf) = 0, not NaN.
+    // Then all pieces at once (their rows hAlign_ apart): w_i = exp(r_i - R), l_i *= w_i; l = sum l_i.
+    PipeBarrier<PIPE_V>();
+    Maxs(r, r, -3.402823466e38f, h);
+    uint64_t lanes[2] = {h >= 64 ? ~0ull : (1ull << h) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+    const uint8_t rowBlocks = uint8_t(hAlign_ / 8);
+    const BinaryRepeatParams byRow(1, 1, 1, rowBlocks, rowBlocks, 0);  // src1 (R, 1 / l) the same every piece
+    PipeBarrier<PIPE_V>();
+    Sub(FinishStat(3, 0), FinishStat(0, 0), r, lanes, uint8_t(n), byRow);
+    PipeBarrier<PIPE_V>();
+    Exp(FinishStat(3, 0), FinishStat(3, 0), int32_t(n * hAlign_));
+    PipeBarrier<PIPE_V>();
+    Mul(FinishStat(1, 0), FinishStat(1, 0), FinishStat(3, 0), int32_t(n * hAlign_));
+    PipeBarrier<PIPE_V>();
+    Add(l, FinishStat(1, 0), FinishStat(1, 1), h);
+    for (uint32_t i = 2; i < n; ++i) {
+      PipeBarrier<PIPE_V>();
+      Add(l, l, FinishStat(1, i), h);
+    }
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    finishEmpty_ = l.GetValue(0) == 0.0f;  // every piece empty (all heads alike): zeros
+    if (finishEmpty_) {  // the loads issued above land before anything else uses their UB
+      for (uint32_t c = 0; firstOther < n && c < chunks; ++c) WaitFlag<HardEvent::MTE2_V>(int32_t(kEvFinishFirst + c));
+      for (uint32_t k = 0; k < jobs && k < kFinishBufs; ++k) WaitFlag<HardEvent::MTE2_V>(int32_t(1 + k));
+      return;
+    }
+    const LocalTensor<float> inv = Stat(kTileMax);
+    Duplicate(inv, 1.0f, h);
+    PipeBarrier<PIPE_V>();
+    Div(inv, inv, l, h);
+    PipeBarrier<PIPE_V>();
+    Mul(FinishStat(3, 0), FinishStat(3, 0), inv, lanes, uint8_t(n), byRow);
+    PipeBarrier<PIPE_V>();
+    // The other pieces' rows, weighed, into acc_: the first by chunks, the others chunk by chunk
+    // through kFinishBufs buffers, each chunk's copy issued that many chunks ahead.
+    if (firstOther == n) {  // a row of L alone
+      Duplicate(acc_, 0.0f, h * kSfaLatentDim);
+      PipeBarrier<PIPE_V>();
+      return;
+    }
+    for (uint32_t c = 0; c < chunks; ++c) {
+      WaitFlag<HardEvent::MTE2_V>(int32_t(kEvFinishFirst + c));
+      ScaleOutRows(acc_[c * kStageRows * kSfaLatentDim], FinishStat(3, firstOther)[c * kStageRows], ChunkRows(c));
+    }
+    for (uint32_t k = 0; k < jobs; ++k) {
+      const uint32_t b = k % kFinishBufs, i = OtherPiece(k / chunks + 1), c = k % chunks, r0 = c * kStageRows;
+      WaitFlag<HardEvent::MTE2_V>(int32_t(1 + b));
+      ScaleOutRows(FinishChunk(b), FinishStat(3, i)[r0], ChunkRows(c));
+      Add(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], FinishChunk(b), ChunkRows(c) * kSfaLatentDim);
+      PipeBarrier<PIPE_V>();
+      if (k + kFinishBufs < jobs) {
+        SetFlag<HardEvent::V_MTE2>(int32_t(1 + b));  // buffer b's rows are added in
+        WaitFlag<HardEvent::V_MTE2>(int32_t(1 + b));
+        FinishLoad(k + kFinishBufs, b);
+      }
+    }
+  }
+  // The j-th piece of the finished row other than L (0-based), and this core's heads of its acc.
+  __aicore__ inline uint32_t OtherPiece(uint32_t j) const {
+    const uint32_t self = uint32_t(finishSlot_ - finishSplit_.firstPiece);
+    return j < self ? j : j + 1;
+  }
+  __aicore__ inline AscendC::GlobalTensor<float> OtherAcc(uint32_t i) {
+    return io_.pieces[io_.PieceAcc(uint32_t(finishSplit_.firstPiece) + i) + uint64_t(h0_) * kSfaLatentDim];
+  }
+  // Job k of FinishPrepare's chunk loop (the second other piece on: chunk k % chunks of other piece
+  // k / chunks + 1) -> chunk buffer b, with its MTE2 -> V event 1 + b.
+  __aicore__ inline void FinishLoad(uint32_t k, uint32_t b) {
+    const uint32_t chunks = CeilDiv(h_, kStageRows), c = k % chunks;
+    AscendC::DataCopy(FinishChunk(b), OtherAcc(OtherPiece(k / chunks + 1))[uint64_t(c) * kStageRows * kSfaLatentDim],
+                      ChunkRows(c) * kSfaLatentDim);
+    AscendC::SetFlag<AscendC::HardEvent::MTE2_V>(int32_t(1 + b));
+  }
+  // own: add L's sum (in GM: the cube's last P . V is in); else the row is the other pieces' alone.
+  __aicore__ inline void FinishWrite(bool own) {
+    using namespace AscendC;
+    const uint32_t row = uint32_t(finishSplit_.row), self = uint32_t(finishSlot_ - finishSplit_.firstPiece);
+    finishPrepared_ = false;
+    if (finishEmpty_) {
+      io_.WriteZeroRows(row, h0_, h_, stage_, Stat(kTileMax));
+      return;
+    }
+    const LocalTensor<T> stage = stage_.ReinterpretCast<T>();
+    const uint32_t rowFloats = kStageRows * kSfaLatentDim, chunks = CeilDiv(h_, kStageRows);
+    const GlobalTensor<float> sum = io_.pieces[io_.PieceAcc(uint32_t(finishSlot_)) + uint64_t(h0_) * kSfaLatentDim];
+    if (own) {
+      SetFlag<HardEvent::V_MTE2>(0);  // the chunk buffers are free
+      WaitFlag<HardEvent::V_MTE2>(0);
+      for (uint32_t c = 0; c < chunks && c < kFinishBufs; ++c) {
+        DataCopy(FinishChunk(c), sum[uint64_t(c) * rowFloats], ChunkRows(c) * kSfaLatentDim);
+        SetFlag<HardEvent::MTE2_V>(int32_t(c));
+      }
+    }
+    for (uint32_t c = 0; c < chunks; ++c) {
+      const uint32_t r0 = c * kStageRows, rows = ChunkRows(c), slot = c % stageSlots_;
+      const LocalTensor<float> a = acc_[r0 * kSfaLatentDim];
+      if (own) {
+        const LocalTensor<float> chunk = FinishChunk(c % kFinishBufs);
+        WaitFlag<HardEvent::MTE2_V>(int32_t(c % kFinishBufs));
+        ScaleOutRows(chunk, FinishStat(3, self)[r0], rows);
+        Add(a, a, chunk, rows * kSfaLatentDim);
+        PipeBarrier<PIPE_V>();
+        if (c + kFinishBufs < chunks) {  // the chunk kFinishBufs on into this buffer
+          SetFlag<HardEvent::V_MTE2>(0);
+          WaitFlag<HardEvent::V_MTE2>(0);
+          DataCopy(chunk, sum[uint64_t(c + kFinishBufs) * rowFloats], ChunkRows(c + kFinishBufs) * kSfaLatentDim);
+          SetFlag<HardEvent::MTE2_V>(int32_t(c % kFinishBufs));
+        }
+      }
+      if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
+      Cast(stage[slot * rowFloats], a, RoundMode::CAST_RINT, rows * kSfaLatentDim);
+      SetFlag<HardEvent::V_MTE3>(int32_t(slot));
+      WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
+      DataCopy(io_.out[(uint64_t(row) * t_->heads + h0_ + r0) * kSfaLatentDim], stage[slot * rowFloats], rows * kSfaLatentDim);
+      SetFlag<HardEvent::MTE3_V>(int32_t(slot));
+    }
+    for (uint32_t slot = 0; slot < stageSlots_ && slot < chunks; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
+    if (t_->returnLse) WriteLse(row, FinishStat(4, 0), FinishStat(4, 1), FinishStat(4, 2));
+  }
+  // A finishing piece that selected nothing (EmptyItem): its row from the other pieces alone, after
+  // this core's items (acc_ and the stage are free then).
+  __aicore__ inline void FinishAlone() {
+    finishAlone_ = false;
+    if (h_ == 0) return;
+    FinishPrepare(0, false);
+    FinishWrite(false);
+  }
+
   // A piece's reference max r, its sum l (relative to r) and its true max, for the merge beside its
   // acc (the P . V sum relative to r, built by the cube): into its row's group (SfaStatAt).
   __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& ref,
@@ -912,6 +1148,10 @@ class SfaVector {
     using namespace AscendC;
     if (SfaSeeded(item.piece)) {  // its row is finalised from its B alone, at the end (FinalizeSeedAlone)
       seedAlone_ = item;
+      return;
+    }
+    if (scan_ + 1 == last_ && NoteFinisher(item)) {  // its row is finished from the other pieces, at the end
+      finishAlone_ = true;
       return;
     }
     if (h_ == 0) {
@@ -961,6 +1201,11 @@ class SfaVector {
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
   SfaItem seedAlone_ = {0, 0, 0, kSfaWholeRow};  // a seeded item that selected nothing (EmptyItem)
+  SfaSplit finishSplit_{};  // the row this core's last item finishes (FinishPrepare, FinishWrite)
+  int32_t finishSlot_ = -1;  // that item's piece slot; -1: it finishes no row
+  uint32_t finishAt_ = 0;    // byte offset of FinishRow's UB in the arena (after P's buffer)
+  uint32_t accAt_ = 0;       // acc_'s byte offset in the arena
+  bool finishPrepared_ = false, finishEmpty_ = false, finishAlone_ = false;
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe& pipe_;

@@ -74,12 +74,21 @@ constexpr uint32_t SfaSumSlot(int32_t piece) { return uint32_t(piece >= 0 ? piec
 // Whether an item's P . V sum is in a piece slot (a piece, or a seeded item), not in the O ring.
 constexpr bool SfaSumsInPiece(int32_t piece) { return piece != kSfaWholeRow; }
 // A row cut into pieces: slots [firstPiece, firstPiece + pieces), firstPiece = split x SfaPieceGroup.
-// Seeded rows (SfaSeeded) come after the merged ones and have no merge units.
+// Finished rows (finisher > 0), then seeded ones (SfaSeeded) come after the merged ones and have no
+// merge units. A finished row's late piece L (its core's last item, all other pieces done well
+// before it) is a piece as any other until its last tile; then its vector cores weigh the other
+// pieces' accs in (their statistics against L's final ones) while the cube still runs L's last
+// P . V, add L's own sum once it is in GM, and write the row (sfa-finish; SfaVector::FinishPrepare,
+// FinishWrite).
+// Most pieces of a finished row, and its most heads: a vector core's heads in at most 4 chunks of
+// kSfaStageRows (SfaVector::FinishPrepare's MTE2 -> V events).
+constexpr uint32_t kSfaFinishPieces = 4;
+constexpr uint32_t kSfaFinishHeads = 64;
 struct SfaSplit {
   int32_t row;
   int32_t firstPiece;
   int32_t pieces;
-  int32_t reserved;
+  int32_t finisher;  // 1 + the index among its pieces of the piece whose vector cores write the row; 0: merged or seeded
 };
 constexpr uint32_t kSfaWordLineInts = 16;  // one 64-byte line per tile: vector core s writes int s * 8
 constexpr uint32_t kSfaRecordWords = 4;
