@@ -840,6 +840,30 @@ def test_seeded_rows_at_glm5_decode_on_20_cores(rows, seeded, finished):
         assert sorted(row for row, *_, f in plan["splits"] if f == 0) == [2, 6, 10]
 
 
+def _banded_problem(rows, heads, k, kv_len, low, dtype, g):
+    """Decode queries over a cache whose key rope column 0 (the score's main term, z) lies in [-30, -25]
+    for ids below `low` and in [-15, 2] above: q, q_rope, key, key_rope, random ids [rows, k], z."""
+    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
+    qr[..., 0] = 1.0
+    key = _randn((kv_len, 1, 512), dtype, g)
+    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
+    key_rope[:low, 0, 0] = torch.rand(low, generator=g) * 5 - 30
+    key_rope[low:, 0, 0] = torch.rand(kv_len - low, generator=g) * 17 - 15
+    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
+    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)]).to(torch.int32)
+    return q, qr, key, key_rope, idx, key_rope[:, 0, 0].float()
+
+
+def _check_banded(q, qr, key, key_rope, idx, kv_len, block):
+    """check() of a _banded_problem over a combined paged cache in order (scale 1): out, m, l."""
+    rows = q.shape[0]
+    cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
+    table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
+    return check(q, cache, idx[:, None], 1.0, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+                 actual_seq_lengths_query=list(range(1, rows + 1)), actual_seq_lengths_kv=[kv_len] * rows)  # fmt: skip
+
+
 @pytest.mark.parametrize("heads, dtype", [(64, torch.bfloat16), (32, torch.float16), (16, torch.bfloat16)])
 def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
     # A split row of two pieces whose later piece B opens a core and whose earlier piece A closes
@@ -879,16 +903,7 @@ def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
     units = sum(hi - lo for c in plan["cores"] for lo, hi in c["merge"])
     assert units == len(merged) * heads
 
-    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
-    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
-    qr[..., 0] = 1.0
-    key = _randn((kv_len, 1, 512), dtype, g)
-    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
-    key_rope[:low, 0, 0] = torch.rand(low, generator=g) * 5 - 30
-    key_rope[low:, 0, 0] = torch.rand(kv_len - low, generator=g) * 17 - 15
-    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
-    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)]).to(torch.int32)
-    z = key_rope[:, 0, 0].float()  # the score's main term
+    q, qr, key, key_rope, idx, z = _banded_problem(rows, heads, k, kv_len, low, dtype, g)
     for i, (row, cut) in enumerate(sorted(seeded.items())):
         ids = low + torch.randperm(kv_len - low, generator=g)[:k]
         a = ids[:cut]
@@ -902,11 +917,7 @@ def test_two_piece_rows_seeded_by_their_later_piece(heads, dtype):
     assert a[0] == sorted(seeded)[0] and all(piece == -1 for _, _, _, piece in before)  # a "far" row
     for row, _, _, _ in before:
         idx[row] = -1
-    cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
-    table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
-    out, m, s = check(q, cache, idx[:, None], 1.0, query_rope=qr, block_table=table, layout_query="TND",
-                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
-                      actual_seq_lengths_kv=[kv_len] * rows)  # fmt: skip
+    out, m, s = _check_banded(q, qr, key, key_rope, idx, kv_len, block)
     assert (out[both] == 0).all() and (m[0, both] == 0).all() and (s[0, both] == 0).all()
     assert cpu_module().last_launch()["block_dim"] == len(plan["cores"])
 
@@ -947,16 +958,7 @@ def test_rows_finished_by_their_late_piece(heads, dtype):
     units = sum(hi - lo for c in plan["cores"] for lo, hi in c["merge"])
     assert units == (len(plan["splits"]) - len(finished)) * heads
 
-    q = (0.02 * torch.randn(rows, heads, 512, generator=g)).to(dtype)
-    qr = 0.1 * torch.randn(rows, heads, 64, generator=g)
-    qr[..., 0] = 1.0
-    key = _randn((kv_len, 1, 512), dtype, g)
-    key_rope = 0.1 * torch.randn(kv_len, 1, 64, generator=g)
-    key_rope[:low, 0, 0] = torch.rand(low, generator=g) * 5 - 30
-    key_rope[low:, 0, 0] = torch.rand(kv_len - low, generator=g) * 17 - 15
-    qr, key_rope = qr.to(dtype), key_rope.to(dtype)
-    idx = torch.stack([torch.randperm(kv_len, generator=g)[:k] for _ in range(rows)]).to(torch.int32)
-    z = key_rope[:, 0, 0].float()  # the score's main term
+    q, qr, key, key_rope, idx, z = _banded_problem(rows, heads, k, kv_len, low, dtype, g)
     for i, (row, (own, others)) in enumerate(sorted(rowsOf.items())):
         high = low + torch.randperm(kv_len - low, generator=g)[:k]
         lows = torch.randperm(low, generator=g)[:k]
@@ -971,11 +973,7 @@ def test_rows_finished_by_their_late_piece(heads, dtype):
     begin, end = rowsOf[own_empty][0]
     idx[own_empty, begin:end] += kv_len
     idx[both] = -1
-    cache = torch.cat([key, key_rope], -1).reshape(kv_len // block, block, 1, 576)
-    table = torch.arange(kv_len // block, dtype=torch.int32).repeat(rows, 1)
-    out, m, s = check(q, cache, idx[:, None], 1.0, query_rope=qr, block_table=table, layout_query="TND",
-                      layout_kv="PA_BSND", actual_seq_lengths_query=list(range(1, rows + 1)),
-                      actual_seq_lengths_kv=[kv_len] * rows)  # fmt: skip
+    out, m, s = _check_banded(q, qr, key, key_rope, idx, kv_len, block)
     assert (out[both] == 0).all() and (m[0, both] == 0).all() and (s[0, both] == 0).all()
     assert cpu_module().last_launch()["block_dim"] == len(plan["cores"])
 
