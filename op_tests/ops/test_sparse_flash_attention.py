@@ -1014,7 +1014,7 @@ def test_softmax_max_subtracted_over_both_row_halves(heads, dtype):
 def test_output_rows_scaled_in_lanes_of_four(heads):
     # A whole row's output is its P . V sum times 1 / l, 8 rows (heads) a chunk as they are read
     # back, one Mul per 4 rows over their 64-column strips in turn, the scale of each row spread 8
-    # blocks apart by two Brcbs into P's buffer (sfa_vector.h ScaleOutRows): chunks of 1, 2, 4 and 8
+    # blocks apart by two Brcbs into P's buffer (sfa_row_scale.h SfaRowScale): chunks of 1, 2, 4 and 8
     # rows (two lanes), at 128 heads beside 64-column tiles. 60 decode rows of up to 256 ids over 24
     # cores (whole rows), each head's scores at its own level so its sum l differs from its
     # neighbours' (a row scaled by another's 1 / l is off by their ratio); two rows select nothing.

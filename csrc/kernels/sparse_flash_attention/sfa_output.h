@@ -78,6 +78,21 @@ struct SfaOutput {
     WriteStats(uint64_t(row) * t->heads + head0, h, zeros, zeros);
   }
 
+  // Row `row`'s statistics of heads [head0, + h) against their true max m: softmax_max = m,
+  // softmax_sum = l exp(r - m) (l relative to the reference max r); scratch: h floats.
+  __aicore__ inline void WriteLse(uint32_t row, uint32_t head0, uint32_t h, const AscendC::LocalTensor<float>& ref,
+                                  const AscendC::LocalTensor<float>& l, const AscendC::LocalTensor<float>& m,
+                                  const AscendC::LocalTensor<float>& scratch) {
+    using namespace AscendC;
+    Sub(scratch, ref, m, h);
+    PipeBarrier<PIPE_V>();
+    Exp(scratch, scratch, h);
+    PipeBarrier<PIPE_V>();
+    Mul(scratch, scratch, l, h);
+    PipeBarrier<PIPE_V>();
+    WriteStats(uint64_t(row) * t->heads + head0, h, m, scratch);
+  }
+
   __aicore__ inline void WriteStats(uint64_t at, uint32_t h, const AscendC::LocalTensor<float>& m,
                                     const AscendC::LocalTensor<float>& l) {
     IssueStats(at, h, m, l);

@@ -11,13 +11,13 @@
 //                  reference max r (Probabilities); l = l + sum p; P = round(p) to the input
 //                  dtype -> P ring (for the cube, which adds P . V into the item's sum in GM).
 //   Accumulate(g-1) after an item's last tile: a whole row reads its sum back and is normalised,
-//                  out = sum / l in the input dtype (and m, l if asked); a piece of a split row
-//                  leaves r, l and m next to its acc in GM.
+//                  out = sum / l in the input dtype (and m, l if asked; an O^T sum in steps,
+//                  sfa_finalize_t.h); a piece of a split row leaves r, l and m next to its acc in GM.
 // The running r, l and m are kept per item parity, because Softmax of an item's first tile runs
 // before the previous item's last Accumulate. A seeded item (SfaSeeded, the earlier piece of a
 // two-piece row) starts from its later piece's r, l and m (LoadSeed) and ends as a whole row. A
 // finishing item (SfaSplit::finisher, the one late piece of a split row) weighs the row's other
-// pieces in during its last tile and writes the row (FinishPrepare, FinishWrite).
+// pieces in during its last tile and writes the row (SfaFinish, sfa_finish.h).
 // After its items, each vector core merges its share of the split rows' pieces (SfaMerge,
 // sfa_merge.h); a piece counts in its row's flag once in GM (SfaOutput::PostPiece, sfa_output.h).
 #pragma once
@@ -27,11 +27,14 @@
 #include "../common/gm_flag.h"
 #include "../common/host_device.h"
 #include "../common/tiling.h"
+#include "sfa_finalize_t.h"
+#include "sfa_finish.h"
 #include "sfa_gather.h"
 #include "sfa_kept_columns.h"
 #include "sfa_merge.h"
 #include "sfa_output.h"
 #include "sfa_plan.h"
+#include "sfa_row_scale.h"
 #include "sfa_select.h"
 #include "sfa_sort.h"
 
@@ -115,7 +118,7 @@ class SfaVector {
       lent = false;
       const SfaItem item = itemFirst_ ? info : plan_.Item(uint32_t(work.item));
       cursor.Reset(uint32_t(work.item), item, work.count, t_->tileRows, work.aivRows);
-      if (uint32_t(work.item) + 1 == last_) NoteFinisher(item);
+      if (uint32_t(work.item) + 1 == last_) finish_.Note(item, plan_);
       while (cursor.Next(tile)) {
         if (tile.first) parity ^= 1;
         GatherPrepare(false);
@@ -143,20 +146,20 @@ class SfaVector {
     if (t_->numSplits > 0) merge_.Start();
     // A finishing piece weighs the row's other pieces in while the cube runs its last P . V, unless
     // a kept-column correction still needs acc_ (then after it, in Accumulate).
-    if (hasPending && Finishes(pending) && kept_.Clean(g - 1, pendingParity)) FinishPrepare(pendingParity);
+    if (hasPending && finish_.Finishes(pending) && kept_.Clean(g - 1, pendingParity))
+      finish_.Prepare(Stat(kRef0 + pendingParity), Stat(kSum0 + pendingParity), Stat(kTrue0 + pendingParity));
     if (hasPending) Accumulate(pending, g - 1, pendingParity, true);
-    FinishFinalize();
+    finalizeT_.Finish();
     selector_.TakePrefetch(SfaItem{});
     kept_.Drain();
     if (t_->aivRows > 0) gather_.Drain(gathered_);
     if (SfaSeeded(seedAlone_.piece)) FinalizeSeedAlone(seedAlone_);
-    if (finishAlone_) FinishAlone();
+    finish_.WriteAlone();
     if (t_->numSplits == 0) return;
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
     merge_.Combine();
   }
 
-  static constexpr uint32_t kTableEntries = 8 * 64;  // FinalizeT's Gather offsets
   // Whether acc_ holds a second buffer of the gather's rows (keys only) for the launch's first tiles:
   // in a split launch, whose selections sort no whole row (SfaSelector::InitSort's scratch is acc_).
   __aicore__ inline bool LendsAcc() const {
@@ -166,7 +169,7 @@ class SfaVector {
 
   // UB of the arena: the larger of the item phase and the merge (SfaMerge::Carve).
   __aicore__ inline static uint32_t ArenaBytes(const SparseFlashAttentionTiling& t) {
-    uint32_t items = SfaItemUbBytes(t.heads) + (SfaOutT(t) ? kTableEntries * 4 + 64 * 4 : 0);
+    uint32_t items = SfaItemUbBytes(t.heads) + (SfaOutT(t) ? SfaFinalizeT<T>::kUbBytes : 0);
     if (t.aivRows > 0) items += kSfaMaxSparseCount * 4 + GatherRowBytes(t) * SfaVectorGather<T>::MaxRows(t.aivRows);
     return items > SfaMerge<T>::kUbBytes ? items : SfaMerge<T>::kUbBytes;
   }
@@ -185,6 +188,8 @@ class SfaVector {
                          kWord, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
   static constexpr float kNegInf = -__builtin_huge_valf();
+  // A finished row's UB (SfaFinish) fits after P's buffer within the arena, which is at least the merge's.
+  static_assert(SfaItemUbBytes(kSfaFinishHeads) + SfaFinish<T>::kUbBytes <= SfaMerge<T>::kUbBytes, "SfaFinish's UB fits the arena");
 
   template <typename U>
   __aicore__ inline AscendC::LocalTensor<U> Take(uint32_t elems) {
@@ -201,21 +206,22 @@ class SfaVector {
     // (RowHalves) and the broadcast max there (Probabilities) miss the scores' banks.
     scores_ = Take<float>(h * t_->tileRows);
     const uint32_t accAt = used_;
-    accAt_ = accAt;
     acc_ = Take<float>(h * kSfaLatentDim);
     stage_ = Take<float>(stageSlots_ * kSfaOutChunkRows * kSfaLatentDim);
     stats_ = Take<float>(kStatVectors * hAlign_);
     const uint32_t region = used_;
     bcast_ = Take<float>(hAlign_ * 8);
     probs_ = Take<T>(SfaProbsBytes(h, t_->tileRows) / sizeof(T));
-    // The output scale's lanes start in the bank group 8 past acc's (ScaleOutRows).
+    // The output scale's lanes start in the bank group 8 past acc's (SfaRowScale).
     subBcast_ = arena_.GetWithOffset<float>((used_ - region) / sizeof(float), region);
-    scaleLane_ = (accAt / 32 + 8 + 16 - (region / 32) % 16) % 16;
+    scale_.Init(subBcast_, (accAt / 32 + 8 + 16 - (region / 32) % 16) % 16);
     if (outT_) {
-      table_ = Take<uint32_t>(kTableEntries);
-      finInv_ = Take<float>(hAlign_);
+      const AscendC::LocalTensor<uint32_t> table = Take<uint32_t>(SfaFinalizeT<T>::kTableEntries);
+      finalizeT_.Init(*t_, io_, acc_, probs_, bcast_, table, Take<float>(hAlign_), h0_, h_);
     }
-    finishAt_ = used_;  // FinishRow's UB: the list and the gathered rows are done with by then
+    // A finished row's UB: the list and the gathered rows are done with by then.
+    finish_.Init(*t_, io_, arena_, used_, acc_, accAt, stage_, stageSlots_, h0_, h_, hAlign_, scale_, Stat(kTileMax),
+                 Stat(kTileSum), t_->numSplits > 0 && !earlyMerge_ && !outT_);
     if (t_->aivRows > 0) {
       const uint32_t rows = SfaVectorGather<T>::MaxRows(t_->aivRows);
       rowIdx_ = Take<int32_t>(kSfaMaxSparseCount);
@@ -414,7 +420,7 @@ class SfaVector {
       WaitFlag<HardEvent::MTE2_V>(0);
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagScoresFree);
-    WaitFin(0);  // a pending O^T finalize's chunk 0 left P's buffer (FinalizeStep)
+    finalizeT_.WaitOut(0);  // a pending O^T finalize's chunk 0 left P's buffer (SfaFinalizeT::Step)
     if (h_ > 0) {
       Probabilities(tile, g, parity);
       Cast(probs_, scores_, RoundMode::CAST_RINT, n);
@@ -526,7 +532,7 @@ class SfaVector {
     // The kept columns are corrected once the cube's snapshot is in (Accumulate). A seeded item's
     // first tile rescales its B's sum only, all of it in GM: the cube starts its L0C sum after.
     if (!tile.first) kept_.NoteRebase(g, alpha);
-    FinishFinalize();  // acc_ is the scratch here
+    finalizeT_.Finish();  // acc_ is the scratch here
     // The cube's P . V of tile g-1 is in (Accumulate(g-1) skips its wait). A seeded item's first
     // tile needs none: tile g-1, if any, is another item's, which sums elsewhere.
     if (!tile.first) {
@@ -596,8 +602,8 @@ class SfaVector {
     // next row's finalize) or the core's items end. The kept columns' update of tile g follows a
     // rebase at g, which finished it (Rebase; a finalize starts at an item's last tile, and a first
     // tile never rebases).
-    if (tile.last || lastOfCore) FinishFinalize();
-    else FinalizeStep();
+    if (tile.last || lastOfCore) finalizeT_.Finish();
+    else finalizeT_.Step();
     // A piece's statistics and streamed columns are posted as soon as the cube has written those
     // columns (its kept ones follow): a merge of few heads starts on them (SfaMerge::MergeEarlyRun).
     // A piece with a rebase's correction still to fold in posts both counts at the end (simpler to
@@ -622,10 +628,10 @@ class SfaVector {
     outWaited_ = false;
     kept_.Update(g, parity, ItemOutT(tile));
     if (tile.last && kept_.HasCorrection(parity)) kept_.Fold(AccSlot(tile, parity), parity, ItemOutT(tile));
-    if (tile.last && Finishes(tile)) {  // its row is written here; no post (the row has no merge)
-      if (h_ > 0 && !finishPrepared_) FinishPrepare(parity);
+    if (tile.last && finish_.Finishes(tile)) {  // its row is written here; no post (the row has no merge)
+      if (h_ > 0 && !finish_.Prepared()) finish_.Prepare(Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-      if (h_ > 0) FinishWrite(true);
+      if (h_ > 0) finish_.Write();
       return;
     }
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
@@ -646,12 +652,13 @@ class SfaVector {
     }
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
     WaitFlag<HardEvent::V_MTE2>(0);
-    for (uint32_t c = 0; c < kSfaLatentDim / kOutTRows; ++c) {  // O^T: 64 latent rows a copy, two a MTE2 -> V event (ids 0..3)
-      DataCopy(acc_[c * kOutTRows * h_], sum[uint64_t(c) * kOutTRows * t_->heads], ColumnsIn(kOutTRows));
+    constexpr uint32_t rows = SfaFinalizeT<T>::kRows;
+    for (uint32_t c = 0; c < kSfaLatentDim / rows; ++c) {  // O^T: 64 latent rows a copy, two a MTE2 -> V event (ids 0..3)
+      DataCopy(acc_[c * rows * h_], sum[uint64_t(c) * rows * t_->heads], ColumnsIn(rows));
       if (c % 2 == 1) SetFlag<HardEvent::MTE2_V>(int32_t(c / 2));
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
-    FinalizeT(uint32_t(tile.info.row), parity);
+    finalizeT_.Start(uint32_t(tile.info.row), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity), Stat(kTileSum));
   }
   // An O-form sum (this core's rows of it at `sum`) read into acc_ and finalised as `row`'s output.
   // free: the cube's flag that the read is done with the item's ring slot (the item after next
@@ -661,7 +668,7 @@ class SfaVector {
     SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
     WaitFlag<HardEvent::V_MTE2>(0);
     for (uint32_t c = 0; c * kStageRows < h_; ++c) {  // one MTE2 -> V event per chunk (h_ <= 64: ids 0..7)
-      DataCopy(acc_[c * kStageRows * kSfaLatentDim], sum[c * kStageRows * kSfaLatentDim], ChunkRows(c) * kSfaLatentDim);
+      DataCopy(acc_[c * kStageRows * kSfaLatentDim], sum[c * kStageRows * kSfaLatentDim], SfaChunkRows(h_, c) * kSfaLatentDim);
       SetFlag<HardEvent::MTE2_V>(int32_t(c));
     }
     if (free) CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
@@ -706,11 +713,6 @@ class SfaVector {
     if (SfaPlan::Empty(item, plan_.Row(uint32_t(item.row)))) return;
     selector_.Prefetch(item);
   }
-  // Rows of chunk c of this core's heads (kStageRows each, the last one the rest).
-  __aicore__ inline uint32_t ChunkRows(uint32_t c) const {
-    return h_ - c * kStageRows < kStageRows ? h_ - c * kStageRows : kStageRows;
-  }
-
   // dst[r, :] = src[r, :] * v[r] for r < h, one 64-column strip of all rows per instruction.
   __aicore__ inline void ScaleRows(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& src,
                                    const AscendC::LocalTensor<float>& v, uint32_t h) {
@@ -722,34 +724,6 @@ class SfaVector {
     const BinaryRepeatParams rows(1, 1, 0, kSfaLatentDim / 8, kSfaLatentDim / 8, 1);
     for (uint32_t c = 0; c < kSfaLatentDim; c += 64) {
       Mul(dst[c], src[c], b, 64, uint8_t(h), rows);
-    }
-    PipeBarrier<PIPE_V>();
-  }
-
-  // d[r, :] *= v[r] for n <= kStageRows rows of 512 floats (Finalize): one Mul per
-  // kSfaScaleLaneRows rows, over each row's 64-column strips in turn (a repeat every 256 bytes:
-  // consecutive repeats read the two halves of the bank groups and miss the previous one's writes),
-  // v[r] read at the same 256-byte step in the other half of the groups from subBcast_ (bank 1 at
-  // GLM-5, P's buffer: free between the softmaxes): a Brcb of v (each value 8 times), which a second
-  // Brcb spreads 8 blocks apart, 64 blocks a row; the second lane one block on. One beat a repeat
-  // where d is in another bank than subBcast_ (8 Muls of a 64-column strip each took two: row r's
-  // reads met row r-1's writes), and 2 Muls where that took 8.
-  __aicore__ inline void ScaleOutRows(const AscendC::LocalTensor<float>& d, const AscendC::LocalTensor<float>& v, uint32_t n) {
-    using namespace AscendC;
-    const uint32_t len = subBcast_.GetSize();
-    const LocalTensor<float> x = subBcast_[len - 64];
-    PipeBarrier<PIPE_V>();
-    Brcb(x, v, 1, BrcbRepeatParams(1, 8));
-    PipeBarrier<PIPE_V>();
-    for (uint32_t r = 0, lane = scaleLane_; r < n; r += kSfaScaleLaneRows, ++lane) {
-      const uint32_t k = n - r < kSfaScaleLaneRows ? n - r : kSfaScaleLaneRows;
-      Brcb(subBcast_[lane * 8], x[r * 8], uint8_t(k), BrcbRepeatParams(8, 64));
-    }
-    PipeBarrier<PIPE_V>();
-    for (uint32_t r = 0, lane = scaleLane_; r < n; r += kSfaScaleLaneRows, ++lane) {
-      const uint32_t k = n - r < kSfaScaleLaneRows ? n - r : kSfaScaleLaneRows;
-      Mul(d[r * kSfaLatentDim], d[r * kSfaLatentDim], subBcast_[lane * 8], 64, uint8_t(k * kSfaLatentDim / 64),
-          BinaryRepeatParams(1, 1, 0, 8, 8, 8));
     }
     PipeBarrier<PIPE_V>();
   }
@@ -770,10 +744,10 @@ class SfaVector {
     Div(inv, inv, lRun, h_);
     uint32_t c = 0;
     for (; c * kStageRows < h_; ++c) {
-      const uint32_t r0 = c * kStageRows, n = ChunkRows(c), slot = c % stageSlots_;
+      const uint32_t r0 = c * kStageRows, n = SfaChunkRows(h_, c), slot = c % stageSlots_;
       WaitFlag<HardEvent::MTE2_V>(int32_t(c));
       if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
-      ScaleOutRows(acc_[r0 * kSfaLatentDim], inv[r0], n);
+      scale_.Apply(acc_[r0 * kSfaLatentDim], inv[r0], n);
       Cast(stage[slot * rowFloats], acc_[r0 * kSfaLatentDim], RoundMode::CAST_RINT, n * kSfaLatentDim);
       SetFlag<HardEvent::V_MTE3>(int32_t(slot));
       WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
@@ -781,342 +755,8 @@ class SfaVector {
       SetFlag<HardEvent::MTE3_V>(int32_t(slot));
     }
     for (uint32_t slot = 0; slot < stageSlots_ && slot < c; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
-    if (t_->returnLse) WriteLse(row, ref, lRun, mTrue);
+    if (t_->returnLse) io_.WriteLse(row, h0_, h_, ref, lRun, mTrue, Stat(kTileSum));
   }
-  // The row's statistics against its true max m: m and l_m = l * exp(r - m).
-  __aicore__ inline void WriteLse(uint32_t row, const AscendC::LocalTensor<float>& ref,
-                                  const AscendC::LocalTensor<float>& lRun, const AscendC::LocalTensor<float>& mTrue) {
-    using namespace AscendC;
-    const LocalTensor<float> lTrue = Stat(kTileSum);
-    Sub(lTrue, ref, mTrue, h_);
-    PipeBarrier<PIPE_V>();
-    Exp(lTrue, lTrue, h_);
-    PipeBarrier<PIPE_V>();
-    Mul(lTrue, lTrue, lRun, h_);
-    PipeBarrier<PIPE_V>();
-    io_.WriteStats(uint64_t(row) * t_->heads + h0_, h_, mTrue, lTrue);
-  }
-
-  // Finalize of an O^T sum (ItemOutT): acc_ holds [512, h_] (a row per latent column), read by
-  // Accumulate in 64-row chunks, two a MTE2 -> V event. Per chunk: scaled by 1 / l by column, cast,
-  // transposed (TransposeChunk: by TransDataTo5HD, or by Gather from TransposeTable's offsets) and
-  // written as columns [64 c, 64 c + 64) of the core's output rows (one strided copy). The chunks go
-  // in steps of kFinChunks, the first here, one step at each later Accumulate (where the vector unit
-  // waits for the next scores): the transposes stay off the softmaxes that follow (GLM-5 B = 64 x 8K
-  // / 32K / 128K, cycles, transposed by Gather, ~3,200 V cycles a row at h_ = 32: all at once 242,331
-  // / 244,174 / 243,311; 2 chunks a step 232,971 / 235,695 / 234,342; 1: 232,942 / 234,780 / 234,958,
-  // also better at seeds 1 and 2; 4: 238,203 / 239,654 / 237,417; by TransDataTo5HD, ~1,700: all at
-  // once 237,297 / 239,138 / 239,591, 1: 233,023 / 235,048 / 234,859). Pending steps are finished
-  // before anything else takes acc_ (FinishFinalize). A chunk's cast and rows go to P's buffer (chunk
-  // 0: free until the next Softmax, which waits for its copy) or to the acc_ rows of the chunk before
-  // it (read by then).
-  static constexpr uint32_t kOutTRows = 64, kOutTChunks = kSfaLatentDim / kOutTRows, kFinChunks = 1;
-  static constexpr int32_t kEvFin = 1;  // MTE3 -> V: chunk c's output copy (kEvFin + c % 4)
-  __aicore__ inline void FinalizeT(uint32_t row, uint32_t parity) {
-    using namespace AscendC;
-    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
-    Duplicate(finInv_, 1.0f, h_);
-    PipeBarrier<PIPE_V>();
-    Div(finInv_, finInv_, lRun, h_);
-    if (h_ % 16 != 0) TransposeTable();
-    finRow_ = row;
-    finNext_ = 0;
-    if (t_->returnLse) WriteLse(row, ref, lRun, mTrue);
-    FinalizeStep();
-  }
-  // The next kFinChunks chunks of a pending FinalizeT.
-  __aicore__ inline void FinalizeStep() {
-    using namespace AscendC;
-    const uint32_t n = kOutTRows * h_, end = finNext_ + kFinChunks < kOutTChunks ? finNext_ + kFinChunks : kOutTChunks;
-    for (; finNext_ < end; ++finNext_) {
-      const uint32_t c = finNext_;
-      if (c % 2 == 0) WaitFlag<HardEvent::MTE2_V>(int32_t(c / 2));
-      const int32_t ev = kEvFin + int32_t(c % 4);
-      WaitFin(c % 4);  // chunk c - 4's copy (its event is set again below)
-      const LocalTensor<float> a = acc_[c * n];
-      SfaScaleColumns(a, finInv_, bcast_, kOutTRows, h_);
-      const LocalTensor<half> buf = c == 0 ? probs_.template ReinterpretCast<half>()
-                                           : acc_[(c - 1) * n].template ReinterpretCast<half>();
-      const LocalTensor<half> rows = buf[n];
-      Cast(buf.ReinterpretCast<T>(), a, RoundMode::CAST_RINT, n);
-      PipeBarrier<PIPE_V>();
-      TransposeChunk(rows, buf);
-      SetFlag<HardEvent::V_MTE3>(ev);
-      WaitFlag<HardEvent::V_MTE3>(ev);
-      DataCopy(io_.out[(uint64_t(finRow_) * t_->heads + h0_) * kSfaLatentDim + c * kOutTRows], rows.ReinterpretCast<T>(),
-               DataCopyParams(uint16_t(h_), uint16_t(kOutTRows * sizeof(T) / 32), 0,
-                              uint16_t((kSfaLatentDim - kOutTRows) * sizeof(T) / 32)));
-      SetFlag<HardEvent::MTE3_V>(ev);
-      finEv_[c % 4] = true;
-    }
-  }
-  // A chunk's [64, h_] 16-bit O^T (buf) -> its h_ output rows of 64 (rows). Heads by 16: 16 x 16
-  // tiles by TransDataTo5HD, a 16-latent-row step a repeat (~24 cycles a tile against Gather's ~48:
-  // pto's scatter_vnchwconv and vgather profiles); else 8 rows a Gather from the offset table.
-  __aicore__ inline void TransposeChunk(const AscendC::LocalTensor<half>& rows, const AscendC::LocalTensor<half>& buf) {
-    using namespace AscendC;
-    if (h_ % 16 != 0) {
-      for (uint32_t r0 = 0; r0 < h_; r0 += 8) Gather(rows[r0 * kOutTRows], buf, table_, r0 * 2, 8 * kOutTRows);
-      return;
-    }
-    for (uint32_t hb = 0; hb < h_; hb += 16) {
-      LocalTensor<half> dst[NCHW_CONV_ADDR_LIST_SIZE], src[NCHW_CONV_ADDR_LIST_SIZE];
-      for (uint32_t i = 0; i < NCHW_CONV_ADDR_LIST_SIZE; ++i) {
-        src[i] = buf[i * h_ + hb];
-        dst[i] = rows[(hb + i) * kOutTRows];
-      }
-      TransDataTo5HD(dst, src, TransDataTo5HDParams(false, false, uint8_t(kOutTRows / 16), 1, uint16_t(h_ * 16 * 2 / 32)));
-    }
-  }
-  // A pending FinalizeT's remaining steps, and every output copy of it waited for (acc_ is free).
-  __aicore__ inline void FinishFinalize() {
-    while (finNext_ < kOutTChunks) FinalizeStep();
-    for (uint32_t i = 0; i < 4; ++i) WaitFin(i);
-  }
-  __aicore__ inline void WaitFin(uint32_t i) {
-    if (!finEv_[i]) return;
-    AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(kEvFin + int32_t(i));
-    finEv_[i] = false;
-  }
-  // FinalizeT's Gather offsets (once): element (r, c) of 8 output rows of 64 (r a head, c a latent
-  // column of the chunk) is the 16-bit element c x h_ + r of the chunk's [64, h_] O^T, 2 bytes each
-  // (each group of 8 heads adds its first head's bytes as Gather's base). Row 0's first 8 entries
-  // by the scalar, the rest by vector Adds.
-  __aicore__ inline void TransposeTable() {
-    using namespace AscendC;
-    if (tableReady_) return;
-    tableReady_ = true;
-    const LocalTensor<int32_t> t = table_.ReinterpretCast<int32_t>();
-    for (uint32_t c = 0; c < 8; ++c) t.SetValue(c, int32_t(2 * c * h_));
-    SetFlag<HardEvent::S_V>(0);
-    WaitFlag<HardEvent::S_V>(0);
-    for (uint32_t c = 8; c < kOutTRows; c += 8) Adds(t[c], t, int32_t(2 * c * h_), 8);
-    PipeBarrier<PIPE_V>();
-    for (uint32_t r = 1; r < 8; ++r) Adds(t[r * kOutTRows], t, int32_t(2 * r), int32_t(kOutTRows));
-    PipeBarrier<PIPE_V>();
-  }
-
-  // A finished row (SfaSplit::finisher, sfa-finish): the core's last item is the piece L that writes
-  // its row. NoteFinisher reads the item's split record (one scalar miss, at the item's start);
-  // FinishPrepare, once L's statistics are final, weighs every piece against the largest reference
-  // max R (w_i = exp(r_i - R) / l, l = sum_i exp(r_i - R) l_i) and sums the other pieces' rows of this
-  // core's heads into acc_, weighed; FinishWrite adds L's own sum once the cube has it in GM, then
-  // casts and writes the row (and m, l against the largest true max).
-  static constexpr uint32_t kFinishPieces = kSfaFinishPieces;
-  // Chunk buffers (MTE2 -> V events 1 .. kFinishBufs), then the first other piece's chunks' events.
-  static constexpr uint32_t kFinishBufs = 3, kEvFinishFirst = 1 + kFinishBufs;
-  static_assert(kEvFinishFirst + (kSfaFinishHeads / 2 + kSfaStageRows - 1) / kSfaStageRows <= 8, "MTE2 -> V event ids 0..7");
-  // FinishRow's UB (its statistics, the bank offset, the chunk buffers) fits after P's buffer within
-  // the arena, which is at least the merge's.
-  static_assert(SfaItemUbBytes(kSfaFinishHeads) + 5 * kSfaFinishPieces * (kSfaFinishHeads / 2) * 4 + 1024 +
-                        kFinishBufs * kSfaStageRows * kSfaLatentDim * 4 <= SfaMerge<T>::kUbBytes,
-                "FinishRow's UB fits the arena");
-  __aicore__ inline bool NoteFinisher(const SfaItem& item) {
-    finishSlot_ = -1;
-    if (t_->numSplits == 0 || earlyMerge_ || outT_ || item.piece < 0) return false;
-    const SfaSplit split = plan_.Split(uint32_t(item.piece) / SfaPieceGroup(*t_));
-    if (split.finisher != 1 + item.piece - split.firstPiece) return false;
-    finishSplit_ = split;
-    finishSlot_ = item.piece;
-    return true;
-  }
-  __aicore__ inline bool Finishes(const SfaTile& tile) const { return finishSlot_ >= 0 && tile.info.piece == finishSlot_; }
-  // FinishRow's UB, after P's buffer: per piece its r, l and true max, then w, then R, l and the
-  // largest true max, then kFinishBufs chunk buffers of kStageRows rows. A statistic's rows run to
-  // its set's end (one instruction over all pieces).
-  __aicore__ inline AscendC::LocalTensor<float> FinishStat(uint32_t k, uint32_t piece) {
-    return arena_.GetWithOffset<float>((kFinishPieces - piece) * hAlign_, finishAt_ + (k * kFinishPieces + piece) * hAlign_ * 4);
-  }
-  // A chunk buffer starts 8 blocks past a 16-block boundary, acc_ (and so each of its chunks) on one:
-  // the Add of a chunk into acc_ then reads the two in different UB bank groups.
-  __aicore__ inline AscendC::LocalTensor<float> FinishChunk(uint32_t b) {
-    const uint32_t at = (finishAt_ + (5 * kFinishPieces) * hAlign_ * 4 + 511) / 512 * 512 + 256 + accAt_ % 512;
-    return arena_.GetWithOffset<float>(kStageRows * kSfaLatentDim, at + b * kStageRows * kSfaLatentDim * 4);
-  }
-  // The row's statistics: 0 r, 1 l, 2 true max, 3 w (per piece); 4 holds R (piece 0), l (1) and the
-  // largest true max (2).
-  __aicore__ inline void FinishPrepare(uint32_t parity, bool own = true) {
-    using namespace AscendC;
-    finishPrepared_ = true;
-    const SfaSplit& split = finishSplit_;
-    const uint32_t n = uint32_t(split.pieces), self = uint32_t(finishSlot_ - split.firstPiece), h = h_;
-    // The other pieces' posts (two vector cores each), then their statistics of this core's heads.
-    GmFlagWaitAtLeast(io_.rowFlags[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * (n - 1)));
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // the list and the last gathered rows have left this UB
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::V_MTE2>(0);
-    WaitFlag<HardEvent::V_MTE2>(0);
-    const DataCopyExtParams one(1, h * sizeof(float), 0, 0, 0);
-    const DataCopyPadExtParams<float> none(false, 0, 0, 0.0f);
-    for (uint32_t i = 0; i < n; ++i)
-      for (uint32_t k = 0; k < 3 && i != self; ++k)
-        DataCopyPad(FinishStat(k, i), io_.stats[SfaStatAt(*t_, uint32_t(split.firstPiece) + i, k) + h0_], one, none);
-    SetFlag<HardEvent::MTE2_V>(0);
-    // The other pieces' rows: the first into acc_, then the others' first kFinishBufs chunks
-    // (FinishLoad), all landing while the weights are made.
-    const uint32_t chunks = CeilDiv(h, kStageRows);
-    uint32_t firstOther = n, jobs = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      if (i == self) continue;
-      if (firstOther == n) firstOther = i;
-      else jobs += chunks;
-    }
-    if (firstOther < n) {  // by chunks (MTE2 -> V events kEvFinishFirst + c), scaled as each lands
-      for (uint32_t c = 0; c < chunks; ++c) {
-        DataCopy(acc_[c * kStageRows * kSfaLatentDim], OtherAcc(firstOther)[uint64_t(c) * kStageRows * kSfaLatentDim],
-                 ChunkRows(c) * kSfaLatentDim);
-        SetFlag<HardEvent::MTE2_V>(int32_t(kEvFinishFirst + c));
-      }
-      for (uint32_t k = 0; k < jobs && k < kFinishBufs; ++k) FinishLoad(k, k);
-    }
-    WaitFlag<HardEvent::MTE2_V>(0);
-    if (own) {
-      Adds(FinishStat(0, self), Stat(kRef0 + parity), 0.0f, h);
-      Adds(FinishStat(1, self), Stat(kSum0 + parity), 0.0f, h);
-      Adds(FinishStat(2, self), Stat(kTrue0 + parity), 0.0f, h);
-    } else {  // L selected nothing: weight 0
-      Duplicate(FinishStat(0, self), kNegInf, h);
-      Duplicate(FinishStat(1, self), 0.0f, h);
-      Duplicate(FinishStat(2, self), kNegInf, h);
-    }
-    const LocalTensor<float> r = FinishStat(4, 0), l = FinishStat(4, 1), m = FinishStat(4, 2);
-    PipeBarrier<PIPE_V>();
-    Adds(r, FinishStat(0, 0), 0.0f, h);
-    Adds(m, FinishStat(2, 0), 0.0f, h);
-    for (uint32_t i = 1; i < n; ++i) {
-      PipeBarrier<PIPE_V>();
-      Max(r, r, FinishStat(0, i), h);
-      Max(m, m, FinishStat(2, i), h);
-    }
-    // R floored at -FLT_MAX: where every piece is empty (r_i = -inf), w_i = exp(-inf) = 0, not NaN.
-    // Then all pieces at once (their rows hAlign_ apart): w_i = exp(r_i - R), l_i *= w_i; l = sum l_i.
-    PipeBarrier<PIPE_V>();
-    Maxs(r, r, -3.402823466e38f, h);
-    uint64_t lanes[2] = {h >= 64 ? ~0ull : (1ull << h) - 1, 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-    const uint8_t rowBlocks = uint8_t(hAlign_ / 8);
-    const BinaryRepeatParams byRow(1, 1, 1, rowBlocks, rowBlocks, 0);  // src1 (R, 1 / l) the same every piece
-    PipeBarrier<PIPE_V>();
-    Sub(FinishStat(3, 0), FinishStat(0, 0), r, lanes, uint8_t(n), byRow);
-    PipeBarrier<PIPE_V>();
-    Exp(FinishStat(3, 0), FinishStat(3, 0), int32_t(n * hAlign_));
-    PipeBarrier<PIPE_V>();
-    Mul(FinishStat(1, 0), FinishStat(1, 0), FinishStat(3, 0), int32_t(n * hAlign_));
-    PipeBarrier<PIPE_V>();
-    Add(l, FinishStat(1, 0), FinishStat(1, 1), h);
-    for (uint32_t i = 2; i < n; ++i) {
-      PipeBarrier<PIPE_V>();
-      Add(l, l, FinishStat(1, i), h);
-    }
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    finishEmpty_ = l.GetValue(0) == 0.0f;  // every piece empty (all heads alike): zeros
-    if (finishEmpty_) {  // the loads issued above land before anything else uses their UB
-      for (uint32_t c = 0; firstOther < n && c < chunks; ++c) WaitFlag<HardEvent::MTE2_V>(int32_t(kEvFinishFirst + c));
-      for (uint32_t k = 0; k < jobs && k < kFinishBufs; ++k) WaitFlag<HardEvent::MTE2_V>(int32_t(1 + k));
-      return;
-    }
-    const LocalTensor<float> inv = Stat(kTileMax);
-    Duplicate(inv, 1.0f, h);
-    PipeBarrier<PIPE_V>();
-    Div(inv, inv, l, h);
-    PipeBarrier<PIPE_V>();
-    Mul(FinishStat(3, 0), FinishStat(3, 0), inv, lanes, uint8_t(n), byRow);
-    PipeBarrier<PIPE_V>();
-    // The other pieces' rows, weighed, into acc_: the first by chunks, the others chunk by chunk
-    // through kFinishBufs buffers, each chunk's copy issued that many chunks ahead.
-    if (firstOther == n) {  // a row of L alone
-      Duplicate(acc_, 0.0f, h * kSfaLatentDim);
-      PipeBarrier<PIPE_V>();
-      return;
-    }
-    for (uint32_t c = 0; c < chunks; ++c) {
-      WaitFlag<HardEvent::MTE2_V>(int32_t(kEvFinishFirst + c));
-      ScaleOutRows(acc_[c * kStageRows * kSfaLatentDim], FinishStat(3, firstOther)[c * kStageRows], ChunkRows(c));
-    }
-    for (uint32_t k = 0; k < jobs; ++k) {
-      const uint32_t b = k % kFinishBufs, i = OtherPiece(k / chunks + 1), c = k % chunks, r0 = c * kStageRows;
-      WaitFlag<HardEvent::MTE2_V>(int32_t(1 + b));
-      ScaleOutRows(FinishChunk(b), FinishStat(3, i)[r0], ChunkRows(c));
-      Add(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], FinishChunk(b), ChunkRows(c) * kSfaLatentDim);
-      PipeBarrier<PIPE_V>();
-      if (k + kFinishBufs < jobs) {
-        SetFlag<HardEvent::V_MTE2>(int32_t(1 + b));  // buffer b's rows are added in
-        WaitFlag<HardEvent::V_MTE2>(int32_t(1 + b));
-        FinishLoad(k + kFinishBufs, b);
-      }
-    }
-  }
-  // The j-th piece of the finished row other than L (0-based), and this core's heads of its acc.
-  __aicore__ inline uint32_t OtherPiece(uint32_t j) const {
-    const uint32_t self = uint32_t(finishSlot_ - finishSplit_.firstPiece);
-    return j < self ? j : j + 1;
-  }
-  __aicore__ inline AscendC::GlobalTensor<float> OtherAcc(uint32_t i) {
-    return io_.pieces[io_.PieceAcc(uint32_t(finishSplit_.firstPiece) + i) + uint64_t(h0_) * kSfaLatentDim];
-  }
-  // Job k of FinishPrepare's chunk loop (the second other piece on: chunk k % chunks of other piece
-  // k / chunks + 1) -> chunk buffer b, with its MTE2 -> V event 1 + b.
-  __aicore__ inline void FinishLoad(uint32_t k, uint32_t b) {
-    const uint32_t chunks = CeilDiv(h_, kStageRows), c = k % chunks;
-    AscendC::DataCopy(FinishChunk(b), OtherAcc(OtherPiece(k / chunks + 1))[uint64_t(c) * kStageRows * kSfaLatentDim],
-                      ChunkRows(c) * kSfaLatentDim);
-    AscendC::SetFlag<AscendC::HardEvent::MTE2_V>(int32_t(1 + b));
-  }
-  // own: add L's sum (in GM: the cube's last P . V is in); else the row is the other pieces' alone.
-  __aicore__ inline void FinishWrite(bool own) {
-    using namespace AscendC;
-    const uint32_t row = uint32_t(finishSplit_.row), self = uint32_t(finishSlot_ - finishSplit_.firstPiece);
-    finishPrepared_ = false;
-    if (finishEmpty_) {
-      io_.WriteZeroRows(row, h0_, h_, stage_, Stat(kTileMax));
-      return;
-    }
-    const LocalTensor<T> stage = stage_.ReinterpretCast<T>();
-    const uint32_t rowFloats = kStageRows * kSfaLatentDim, chunks = CeilDiv(h_, kStageRows);
-    const GlobalTensor<float> sum = io_.pieces[io_.PieceAcc(uint32_t(finishSlot_)) + uint64_t(h0_) * kSfaLatentDim];
-    if (own) {
-      SetFlag<HardEvent::V_MTE2>(0);  // the chunk buffers are free
-      WaitFlag<HardEvent::V_MTE2>(0);
-      for (uint32_t c = 0; c < chunks && c < kFinishBufs; ++c) {
-        DataCopy(FinishChunk(c), sum[uint64_t(c) * rowFloats], ChunkRows(c) * kSfaLatentDim);
-        SetFlag<HardEvent::MTE2_V>(int32_t(c));
-      }
-    }
-    for (uint32_t c = 0; c < chunks; ++c) {
-      const uint32_t r0 = c * kStageRows, rows = ChunkRows(c), slot = c % stageSlots_;
-      const LocalTensor<float> a = acc_[r0 * kSfaLatentDim];
-      if (own) {
-        const LocalTensor<float> chunk = FinishChunk(c % kFinishBufs);
-        WaitFlag<HardEvent::MTE2_V>(int32_t(c % kFinishBufs));
-        ScaleOutRows(chunk, FinishStat(3, self)[r0], rows);
-        Add(a, a, chunk, rows * kSfaLatentDim);
-        PipeBarrier<PIPE_V>();
-        if (c + kFinishBufs < chunks) {  // the chunk kFinishBufs on into this buffer
-          SetFlag<HardEvent::V_MTE2>(0);
-          WaitFlag<HardEvent::V_MTE2>(0);
-          DataCopy(chunk, sum[uint64_t(c + kFinishBufs) * rowFloats], ChunkRows(c + kFinishBufs) * kSfaLatentDim);
-          SetFlag<HardEvent::MTE2_V>(int32_t(c % kFinishBufs));
-        }
-      }
-      if (c >= stageSlots_) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
-      Cast(stage[slot * rowFloats], a, RoundMode::CAST_RINT, rows * kSfaLatentDim);
-      SetFlag<HardEvent::V_MTE3>(int32_t(slot));
-      WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
-      DataCopy(io_.out[(uint64_t(row) * t_->heads + h0_ + r0) * kSfaLatentDim], stage[slot * rowFloats], rows * kSfaLatentDim);
-      SetFlag<HardEvent::MTE3_V>(int32_t(slot));
-    }
-    for (uint32_t slot = 0; slot < stageSlots_ && slot < chunks; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
-    if (t_->returnLse) WriteLse(row, FinishStat(4, 0), FinishStat(4, 1), FinishStat(4, 2));
-  }
-  // A finishing piece that selected nothing (EmptyItem): its row from the other pieces alone, after
-  // this core's items (acc_ and the stage are free then).
-  __aicore__ inline void FinishAlone() {
-    finishAlone_ = false;
-    if (h_ == 0) return;
-    FinishPrepare(0, false);
-    FinishWrite(false);
-  }
-
   // A piece's reference max r, its sum l (relative to r) and its true max, for the merge beside its
   // acc (the P . V sum relative to r, built by the cube): into its row's group (SfaStatAt).
   __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& ref,
@@ -1150,10 +790,7 @@ class SfaVector {
       seedAlone_ = item;
       return;
     }
-    if (scan_ + 1 == last_ && NoteFinisher(item)) {  // its row is finished from the other pieces, at the end
-      finishAlone_ = true;
-      return;
-    }
+    if (scan_ + 1 == last_ && finish_.NoteEmpty(item, plan_)) return;  // its row is finished from the other pieces, at the end
     if (h_ == 0) {
       if (item.piece >= 0) PostWholePiece(item);
       return;
@@ -1192,27 +829,20 @@ class SfaVector {
   int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
-  bool outT_ = false, tableReady_ = false;  // SfaOutT; FinalizeT's Gather offsets are built
-  AscendC::LocalTensor<uint32_t> table_;    // FinalizeT's Gather offsets (8 x 64), SfaOutT only
-  AscendC::LocalTensor<float> finInv_;      // a pending FinalizeT's 1 / l (after table_)
-  uint32_t finRow_ = 0, finNext_ = kOutTChunks;  // its row, its next chunk (kOutTChunks: none pending)
-  bool finEv_[4] = {false, false, false, false};  // its output copies' MTE3 -> V events (kEvFin + i) set
+  bool outT_ = false;           // SfaOutT
+  SfaFinalizeT<T> finalizeT_;  // a whole row's output from an O^T sum, in steps (SfaOutT only)
   uint32_t gatherAhead_ = 2;  // SfaGatherAhead
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)
   bool keepFirstList_ = false;  // a core's first list kept in UB (KeepList) outside early merges too
   SfaItem seedAlone_ = {0, 0, 0, kSfaWholeRow};  // a seeded item that selected nothing (EmptyItem)
-  SfaSplit finishSplit_{};  // the row this core's last item finishes (FinishPrepare, FinishWrite)
-  int32_t finishSlot_ = -1;  // that item's piece slot; -1: it finishes no row
-  uint32_t finishAt_ = 0;    // byte offset of FinishRow's UB in the arena (after P's buffer)
-  uint32_t accAt_ = 0;       // acc_'s byte offset in the arena
-  bool finishPrepared_ = false, finishEmpty_ = false, finishAlone_ = false;
+  SfaFinish<T> finish_;  // the row this core's last item finishes, if any
   bool ended_ = false, outWaited_ = false;  // outWaited_: Rebase took the cube's flag of the tile Accumulate works on
   GM_ADDR wsSlots_ = nullptr;
   AscendC::TPipe& pipe_;
   AscendC::TBuf<AscendC::TPosition::VECCALC> arena_;
   AscendC::LocalTensor<float> scores_, acc_, stage_, stats_, bcast_;
   AscendC::LocalTensor<float> subBcast_;  // bcast_ and P's buffer: the broadcast max of 128-column tiles, the output scale
-  uint32_t scaleLane_ = 0;                // the output scale's first lane's block (ScaleOutRows)
+  SfaRowScale scale_;                     // the output scale (its lanes in subBcast_)
   AscendC::LocalTensor<T> probs_;
   AscendC::GlobalTensor<T> pRing_;
   AscendC::GlobalTensor<float> sRing_, oRing_;

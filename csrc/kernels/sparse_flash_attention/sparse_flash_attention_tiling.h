@@ -78,10 +78,10 @@ constexpr bool SfaSumsInPiece(int32_t piece) { return piece != kSfaWholeRow; }
 // merge units. A finished row's late piece L (its core's last item, all other pieces done well
 // before it) is a piece as any other until its last tile; then its vector cores weigh the other
 // pieces' accs in (their statistics against L's final ones) while the cube still runs L's last
-// P . V, add L's own sum once it is in GM, and write the row (sfa-finish; SfaVector::FinishPrepare,
-// FinishWrite).
+// P . V, add L's own sum once it is in GM, and write the row (sfa-finish; SfaFinish,
+// sfa_finish.h).
 // Most pieces of a finished row, and its most heads: a vector core's heads in at most 4 chunks of
-// kSfaStageRows (SfaVector::FinishPrepare's MTE2 -> V events).
+// kSfaStageRows (SfaFinish's MTE2 -> V events).
 constexpr uint32_t kSfaFinishPieces = 4;
 constexpr uint32_t kSfaFinishHeads = 64;
 struct SfaSplit {
@@ -273,7 +273,7 @@ constexpr uint32_t SfaAlign32(uint32_t bytes) { return (bytes + 31) / 32 * 32; }
 // 32-byte blocks of the bcast vector and P's buffer after it that the vector cores' broadcasts take
 // (h heads). The softmax's reference max at 128-column tiles (SfaVector::Probabilities): each
 // head's max in two consecutive blocks, 16 blocks per Brcb repeat of 8 heads. The output's 1 / l
-// (SfaVector::ScaleOutRows): rows of 512 floats, up to kSfaScaleLaneRows rows a Mul, each row's
+// (SfaRowScale, sfa_row_scale.h): rows of 512 floats, up to kSfaScaleLaneRows rows a Mul, each row's
 // value in 8 blocks 8 apart (64 blocks a row, a lane offset of up to 16, the next lane one block
 // on), and the first Brcb's 8 blocks at the end.
 constexpr uint32_t kSfaScaleLaneRows = 4;
