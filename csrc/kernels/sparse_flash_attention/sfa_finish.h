@@ -109,6 +109,7 @@ class SfaFinish {
                                const AscendC::LocalTensor<float>& ownMax) {
     using namespace AscendC;
     prepared_ = true;
+    firstFree_ = 0;
     const SfaSplit& split = split_;
     const uint32_t n = uint32_t(split.pieces), self = uint32_t(slot_ - split.firstPiece), h = h_;
     // The other pieces' posts (two vector cores each), then their statistics of this core's heads.
@@ -210,12 +211,21 @@ class SfaFinish {
       scale_->Apply(Chunk(b), Stat(3, i)[r0], SfaChunkRows(h_, c));
       Add(acc_[r0 * kSfaLatentDim], acc_[r0 * kSfaLatentDim], Chunk(b), SfaChunkRows(h_, c) * kSfaLatentDim);
       PipeBarrier<PIPE_V>();
+      SetFlag<HardEvent::V_MTE2>(int32_t(1 + b));  // buffer b's rows are added in
       if (k + kBufs < jobs) {
-        SetFlag<HardEvent::V_MTE2>(int32_t(1 + b));  // buffer b's rows are added in
         WaitFlag<HardEvent::V_MTE2>(int32_t(1 + b));
         Load(k + kBufs, b);
+      } else {  // its last job: Write's loads into it wait for this (FreeBuffer)
+        freed_ |= 1u << b;
       }
     }
+    firstFree_ = jobs % kBufs;
+  }
+  // Buffer b for a new copy: Weigh's last Add from it is done.
+  __aicore__ inline void FreeBuffer(uint32_t b) {
+    if ((freed_ & (1u << b)) == 0) return;
+    AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(int32_t(1 + b));
+    freed_ &= ~(1u << b);
   }
   // The j-th piece of the finished row other than L (0-based), and this core's heads of its acc.
   __aicore__ inline uint32_t OtherPiece(uint32_t j) const {
@@ -242,22 +252,25 @@ class SfaFinish {
       io_->WriteZeroRows(row, h0_, h_, stage_, scratch0_);
       return;
     }
+    // L's chunks take the buffers in the order Weigh's last Adds free them (its rows of a 3-piece
+    // row are still being added in when the cube's flag comes).
+    const uint32_t first = firstFree_;
     const LocalTensor<T> stage = stage_.ReinterpretCast<T>();
     const uint32_t rowFloats = kSfaStageRows * kSfaLatentDim, chunks = CeilDiv(h_, kSfaStageRows);
     const GlobalTensor<float> sum = io_->pieces[io_->PieceAcc(uint32_t(slot_)) + uint64_t(h0_) * kSfaLatentDim];
     if (own) {
-      SetFlag<HardEvent::V_MTE2>(0);  // the chunk buffers are free
-      WaitFlag<HardEvent::V_MTE2>(0);
       for (uint32_t c = 0; c < chunks && c < kBufs; ++c) {
-        DataCopy(Chunk(c), sum[uint64_t(c) * rowFloats], SfaChunkRows(h_, c) * kSfaLatentDim);
+        FreeBuffer((first + c) % kBufs);
+        DataCopy(Chunk((first + c) % kBufs), sum[uint64_t(c) * rowFloats], SfaChunkRows(h_, c) * kSfaLatentDim);
         SetFlag<HardEvent::MTE2_V>(int32_t(c));
       }
     }
+    for (uint32_t b = 0; b < kBufs; ++b) FreeBuffer(b);  // the events of the buffers L does not use
     for (uint32_t c = 0; c < chunks; ++c) {
       const uint32_t r0 = c * kSfaStageRows, rows = SfaChunkRows(h_, c), slot = c % stageSlots_;
       const LocalTensor<float> a = acc_[r0 * kSfaLatentDim];
       if (own) {
-        const LocalTensor<float> chunk = Chunk(c % kBufs);
+        const LocalTensor<float> chunk = Chunk((first + c) % kBufs);
         WaitFlag<HardEvent::MTE2_V>(int32_t(c % kBufs));
         scale_->Apply(chunk, Stat(3, self)[r0], rows);
         Add(a, a, chunk, rows * kSfaLatentDim);
@@ -288,6 +301,7 @@ class SfaFinish {
   uint32_t at_ = 0, accAt_ = 0, stageSlots_ = 2, h0_ = 0, h_ = 0, hAlign_ = 8;
   SfaSplit split_{};  // the row this core's last item finishes
   int32_t slot_ = -1;  // that item's piece slot; -1: it finishes no row
+  uint32_t freed_ = 0, firstFree_ = 0;  // Weigh's buffers with a pending V -> MTE2 event; the first it frees
   bool enabled_ = false, prepared_ = false, empty_ = false, alone_ = false;
 };
 
