@@ -935,8 +935,10 @@ def test_rows_finished_by_their_late_piece(heads, dtype):
     # them (it weighs ~0: a finish that drops the other pieces or swaps the weights fails), and all
     # near, each piece's ids rising in score (the reference moves within L, whose last tile then
     # leaves a kept-column correction: the late form, weighed after the fold). Special rows: an
-    # other piece that selects nothing (ids past the length), L that selects nothing (the row from
-    # the other pieces alone, after the core's items), and a row that selects nothing (zeros).
+    # other piece that selects nothing (ids past the length), L that selects nothing in a row of 3
+    # pieces and in one of 2 (the row from the other pieces alone, after the core's items; with 3, the
+    # second other piece goes through the chunk buffers, whose events L's write then takes), and a
+    # row that selects nothing (zeros).
     g = torch.Generator().manual_seed(313 + heads)
     rows, k, kv_len, block, low = 16, 640, 3072, 128, 1024
     plan = _decode_plan(rows, heads, k, kv_len, block)
@@ -966,12 +968,13 @@ def test_rows_finished_by_their_late_piece(heads, dtype):
             far = (i % 3 == 0 and (begin, end) != own) or (i % 3 == 1 and (begin, end) == own)
             ids = (lows if far else high)[begin:end]
             idx[row, begin:end] = ids[z[ids].argsort()].to(torch.int32)
-    special = sorted(rowsOf)[-3:]
-    other_empty, own_empty, both = special
+    own_empty3, other_empty, own_empty, both = sorted(rowsOf)[-4:]
+    assert [len(rowsOf[r][1]) for r in (own_empty3, own_empty)] == [2, 1]  # rows of 3 and of 2 pieces
     begin, end = rowsOf[other_empty][1][0]
     idx[other_empty, begin:end] += kv_len
-    begin, end = rowsOf[own_empty][0]
-    idx[own_empty, begin:end] += kv_len
+    for row in (own_empty3, own_empty):
+        begin, end = rowsOf[row][0]
+        idx[row, begin:end] += kv_len
     idx[both] = -1
     out, m, s = _check_banded(q, qr, key, key_rope, idx, kv_len, block)
     assert (out[both] == 0).all() and (m[0, both] == 0).all() and (s[0, both] == 0).all()
