@@ -46,18 +46,22 @@ void GeluTiles(GM_ADDR x, GM_ADDR y, uint32_t tiles) {
   const LocalTensor<float> xl(TPosition::VECCALC, 0, kLen), yl(TPosition::VECCALC, kLen * sizeof(float), kLen);
   const DataCopyExtParams rows(kRows, kCols * sizeof(float), 0, 0, 0);
   SetFlag<HardEvent::MTE3_V>(0);
+  SetFlag<HardEvent::V_MTE2>(0);
   for (uint32_t t = 0; t < tiles; ++t) {
+    WaitFlag<HardEvent::V_MTE2>(0);  // x's previous tile is read (Div reads it last)
     DataCopyPad(xl, xg[uint64_t(t) * kLen], rows, DataCopyPadExtParams<float>(false, 0, 0, 0.0f));
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE3_V>(0);  // y's previous tile is out
     GeluMemBase(xl, yl);
+    SetFlag<HardEvent::V_MTE2>(0);
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     DataCopyPad(yg[uint64_t(t) * kLen], yl, rows);
     SetFlag<HardEvent::MTE3_V>(0);
   }
   WaitFlag<HardEvent::MTE3_V>(0);
+  WaitFlag<HardEvent::V_MTE2>(0);
 }
 
 }  // namespace

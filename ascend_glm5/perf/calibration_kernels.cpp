@@ -104,8 +104,16 @@ void AddChunks(GM_ADDR x, GM_ADDR y, GM_ADDR z, const AddJob& a) {
     SetFlag<HardEvent::MTE2_V>(e);
     WaitFlag<HardEvent::MTE2_V>(e);
     WaitFlag<HardEvent::MTE3_V>(e);
-    if (a.mode == kScalar) {
+    if (a.mode == kScalar) {  // the scalar unit's own waits: the inputs are in, z's last copy out is done
+      SetFlag<HardEvent::MTE2_S>(e);
+      WaitFlag<HardEvent::MTE2_S>(e);
+      SetFlag<HardEvent::MTE3_S>(e);
+      WaitFlag<HardEvent::MTE3_S>(e);
       for (uint32_t k = 0; k < len; ++k) zl.SetValue(k, half(float(xl.GetValue(k)) + float(yl.GetValue(k))));
+      SetFlag<HardEvent::S_MTE2>(e);  // the next loads and this copy out wait for the scalar's work
+      WaitFlag<HardEvent::S_MTE2>(e);
+      SetFlag<HardEvent::S_MTE3>(e);
+      WaitFlag<HardEvent::S_MTE3>(e);
     } else {
       Add(zl, xl, yl, len);
     }

@@ -10,19 +10,18 @@
 #include "kernel_operator.h"
 #include "gm_copy.h"
 #include "host_device.h"
+#include "scalar_read.h"
 
 namespace ascend_glm5 {
 
 // max |v[0, len)|. absV and work: fp32 scratch of len elements (absV may not alias v); result:
-// 8 floats (32 B). The V_S wait uses event id 0.
+// 8 floats (32 B), read as ReadVectorResult reads.
 __aicore__ inline float TileAbsMax(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& absV,
                                    const AscendC::LocalTensor<float>& work, const AscendC::LocalTensor<float>& result,
                                    uint32_t len) {
   AscendC::Abs(absV, v, len);
   AscendC::ReduceMax(result, absV, work, len);
-  AscendC::SetFlag<AscendC::HardEvent::V_S>(0);
-  AscendC::WaitFlag<AscendC::HardEvent::V_S>(0);
-  return result.GetValue(0);
+  return ReadVectorResult(result, 0);
 }
 
 // A row's running max |v| over its tiles, NaN-sticky like the reference's amax: a plain

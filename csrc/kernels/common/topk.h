@@ -216,6 +216,9 @@ class RunningTopK {
       SetFlag<HardEvent::V_S>(0);
       WaitFlag<HardEvent::V_S>(0);
       threshold_ = best_.GetValue((k_ - 1) * kPairFloats);
+      // The later merges rewrite the buffer read (the V -> S wait has drained the vector pipe: no stall).
+      SetFlag<HardEvent::S_V>(0);
+      WaitFlag<HardEvent::S_V>(0);
     }
   }
 

@@ -200,9 +200,7 @@ class DynamicQuantKernel {
     // The result in the half scratch, unused until the row is quantized (maxBuf_ holds the mask).
     const LocalTensor<float> result = halfBuf_.Get<float>();
     ReduceMax(result, from.ReinterpretCast<float>(), to.ReinterpretCast<float>(), static_cast<int32_t>(n));
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    return result.GetValue(0);
+    return ReadVectorResult(result, 0);
   }
   // The mask block for a repeat reading the groups half `half` (mod 2) past the row's: block 1 sits
   // in the row's group 8 (the second half), block 0 in group 7 (the first).

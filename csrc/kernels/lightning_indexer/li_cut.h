@@ -328,6 +328,10 @@ class LiCut {
     CountFormMask();
     winAbove_ = above;
     winAtLow_ = atLow;
+    if (hasHi_) {  // `above` is the merged quantiles' buffer: the scalar has read T and the band's edges from it
+      SetFlag<HardEvent::S_V>(0);
+      WaitFlag<HardEvent::S_V>(0);
+    }
     for (uint32_t first = 0, c = 0; first < windowLists_; first += per, ++c) {
       const uint32_t elems = (windowLists_ - first < per ? windowLists_ - first : per) * width * kPairFloats;  // a multiple of 64
       const LocalTensor<float> chunk = winAll_[first * width * kPairFloats];

@@ -187,6 +187,11 @@ class LiMerger {
       WaitFlag<HardEvent::V_MTE2>(0);
     }
     restMerging_ = false;
+    // The previous merge's scalar reads (headers, quantiles, lists, compare bits) before this one's
+    // loads overwrite them, and through the loads' MTE2 -> V events before its vector writes (the
+    // quantiles' merge rounds). The scalar unit is past them: no stall.
+    SetFlag<HardEvent::S_MTE2>(0);
+    WaitFlag<HardEvent::S_MTE2>(0);
     const bool wide = m.count > 4;  // a row merged in one step: its lists' lengths come with the quantiles
     // A cut needs the row's quantiles: they come in with the headers (one GM round trip). Their
     // pairs 0 and 1 carry each list's header words (LiVector::WriteQuantiles): a cut merge reads
@@ -347,6 +352,10 @@ class LiMerger {
         }
       } else if (!windowed) {
         band = false;  // every part of the row decides alike (the same lens): all merge in full
+        if (probe) {  // LiCut::CompareWindow compared the window: before MergeChain's loads overwrite it
+          SetFlag<HardEvent::V_MTE2>(0);
+          WaitFlag<HardEvent::V_MTE2>(0);
+        }
         TailWritten();
         MergeChain(m, lens);
       }
@@ -383,6 +392,10 @@ class LiMerger {
         windowed[i] = true;  // (its pairs as loaded: compared as they land, below)
         if (lens[i] <= skip_[i] || (!one && lens[i] <= spec[i] && headOk && !pastHead[i])) continue;
         windowed[i] = false;
+        if (i == own) {  // its head was copied from UB into in_[i] (vector): the reload waits for that copy
+          SetFlag<HardEvent::V_MTE2>(0);
+          WaitFlag<HardEvent::V_MTE2>(0);
+        }
         DataCopyPad(one ? merged_ : in_[i], lists_.pairs[lists_.Slot(m.src + i) + kLiListHeaderFloats + skip_[i] * kPairFloats],
                     DataCopyExtParams(1, (lens[i] - skip_[i]) * kPairFloats * 4, 0, 0, 0), DataCopyPadExtParams<float>());
       }
@@ -724,6 +737,10 @@ class LiMerger {
     MergePending();
     if (bandRuns_ == 0) return 0;
     PipeBarrier<PIPE_V>();
+    if (bandRuns_ > 1) {  // the rounds write inAll_, whose lists the scalar may have searched (BandFrom / BandTo)
+      SetFlag<HardEvent::S_V>(0);
+      WaitFlag<HardEvent::S_V>(0);
+    }
     LocalTensor<float> src = merged_;
     bool inMerged = true;
     uint32_t out = bandRuns_;

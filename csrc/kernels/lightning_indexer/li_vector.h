@@ -113,8 +113,14 @@ class LiVector {
     wRaw_ = Take<W>(maxM);
     wF32_ = Take<float>(AlignUp(maxM, 8));
     wB_ = Take<float>(AlignUp(t_->rowSplit && 2 * rows * t_->heads > maxM ? 2 * rows * t_->heads : maxM, 8) * 8);
-    keyIdx_ = Take<int32_t>(kLiHalfKeys);
-    keyIdxB_ = Take<int32_t>(kLiHalfKeys);
+    // The steps' key indices, two buffers of 64 one after the other: created once here, where no
+    // vector instruction has touched them yet (CreateVecIndex writes its first block by the scalar
+    // unit), then moved to each step's keys by a vector Adds (keyBase_; StepsRing, StepsRowSplit).
+    keyIdx_ = Take<int32_t>(2 * kLiHalfKeys);
+    keyIdxB_ = keyIdx_[kLiHalfKeys];
+    AscendC::CreateVecIndex(keyIdx_, int32_t(0), 2 * kLiHalfKeys);
+    keyBase_[0] = 0;
+    keyBase_[1] = int32_t(kLiHalfKeys);
     header_ = Take<int32_t>(8);
     quant_ = Take<float>(kLiQuantiles * kPairFloats);
     AscendC::Duplicate(quant_, 0.0f, int32_t(kLiQuantiles * kPairFloats));  // the scalar loop's pairs' second words (WriteQuantiles)
@@ -373,8 +379,14 @@ class LiVector {
       const uint32_t b = step_ % t_->tileBuffers;
       const LocalTensor<float> tile = tiles_[b];
       const int32_t base = lo + int32_t(j * kLiHalfKeys);
-      const LocalTensor<int32_t> keyIdx = step_ % 2 == 0 ? keyIdx_ : keyIdxB_;
-      AscendC::CreateVecIndex(keyIdx, base, kLiHalfKeys);  // (before the wait: it needs no tile)
+      const uint32_t x = step_ % 2;
+      const LocalTensor<int32_t> keyIdx = x == 0 ? keyIdx_ : keyIdxB_;
+      // The buffer's indices of two steps before moved to this step's keys (before the wait: it needs
+      // no tile), in place on the vector pipe: step j - 1's barriers follow the Sort32 that read them.
+      if (base != keyBase_[x]) {
+        Adds(keyIdx, keyIdx, base - keyBase_[x], int32_t(kLiHalfKeys));
+        keyBase_[x] = base;
+      }
       WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b));
       const uint32_t first = LiStepHalves(lastItem, j, steps, rs) == 2 && sub == 1 ? LiLastHalfFirstRows(m) : 0;
       if (first > 0) {  // the last tile's half 1 comes in two parts of head rows
@@ -438,10 +450,14 @@ class LiVector {
       const uint32_t b0 = (seq0 + 2 * j) % ring;
       const int32_t base = item.keyBegin + int32_t(j * kLiStepKeys);
       PipeBarrier<PIPE_V>();  // the last step's unfiltered Sort32 may still read the key indices (RunningTopK::Offer)
-      for (uint32_t p = 0; p < 2; ++p) {
-        AscendC::CreateVecIndex(keyIdx[p], base + int32_t(p * kLiHalfKeys), kLiHalfKeys);
-        WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b0 + p));
+      // Both blocks' key indices moved to this step's keys in one Adds over the two buffers (keyIdxB_
+      // follows keyIdx_ and holds its indices + 64: CarvePhase1, and only this moves them in rowSplit).
+      if (base != keyBase_[0]) {
+        Adds(keyIdx_, keyIdx_, base - keyBase_[0], int32_t(2 * kLiHalfKeys));
+        keyBase_[0] = base;
+        keyBase_[1] = base + int32_t(kLiHalfKeys);
       }
+      for (uint32_t p = 0; p < 2; ++p) WaitFlag<HardEvent::MTE2_V>(kEvTile + int32_t(b0 + p));
       bool sees[2 * kMaxGroupRows], whole[2 * kMaxGroupRows];
       StepScores(tiles_[b0 / 2], rows, visible, base, item.keyEnd, sees, whole);
       for (uint32_t g = 0; g < rows; ++g) topk_[g].Fenced();  // (StepScores ends with a barrier)
@@ -708,7 +724,8 @@ class LiVector {
   AscendC::LocalTensor<float> tiles_[kMaxTileBuffers], rowScores_, wF32_, wB_, fold_, outScores_, quant_;
   AscendC::LocalTensor<uint32_t> quantPattern_;  // GatherQuantiles' pattern
   AscendC::LocalTensor<W> wRaw_;
-  AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_;
+  AscendC::LocalTensor<int32_t> keyIdx_, keyIdxB_, header_;  // (keyIdx_: both key index buffers, 128 indices)
+  int32_t keyBase_[2] = {0, 0};  // the first key index keyIdx_ and keyIdxB_ hold
   AscendC::LocalTensor<uint32_t> outIdx_;
   AscendC::LocalTensor<float> best_[kMaxGroupRows], cand_[kMaxGroupRows];
   TopKScratch scratch_;

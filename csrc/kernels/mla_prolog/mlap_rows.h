@@ -86,6 +86,7 @@ class MlapRows {
     Rsqrt(s_.red, s_.red, 8);
     MlapSync<HardEvent::V_S>();
     const float r = s_.red.GetValue(0);
+    MlapSync<HardEvent::S_V>();  // the next write of `red` waits for the read
     Muls(v, v, r, n);
     Cast(s_.tmp, gamma, RoundMode::CAST_NONE, n);
     PipeBarrier<PIPE_V>();
@@ -106,6 +107,7 @@ class MlapRows {
     ReduceMax(s_.red, s_.tmp, s_.work, n);
     MlapSync<HardEvent::V_S>();
     const float m = s_.red.GetValue(0);
+    MlapSync<HardEvent::S_V>();  // the next write of `red` waits for the read
     const float factor = m > 0.0f ? 127.0f / m : 0.0f;
     scale = m / 127.0f;
     Muls(v, v, factor, n);

@@ -291,7 +291,8 @@ class MlapVector {
     red.SetValue(0, value);
     MlapSync<HardEvent::S_MTE3>();
     DataCopyPad(dst, red, DataCopyExtParams(1, 4, 0, 0, 0));
-    MlapSync<HardEvent::MTE3_S>();  // `red` is free again
+    MlapSync<HardEvent::MTE3_S>();
+    MlapSync<HardEvent::S_V>();  // `red` is free again for the vector unit
   }
 
   // This vector core's rows of group g: c^Q -> the c^Q ring and query_norm (modes 1, 2: int8 with
@@ -614,6 +615,7 @@ class MlapVector {
       return;
     }
     MlapSync<HardEvent::V_MTE2>();  // the last Brcb read the previous scales
+    MlapSync<HardEvent::S_MTE2>();  // and the scalar unit, if the last group's rows were few
     CopyIn(cqScale_, src[r0], n);
     MlapSync<HardEvent::MTE2_V>();
     PipeBarrier<PIPE_V>();  // the last DequantRows read the previous blocks

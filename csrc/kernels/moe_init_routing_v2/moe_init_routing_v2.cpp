@@ -342,6 +342,10 @@ class MoeInitRoutingKernel {
     Cast(offset, eFloat, RoundMode::CAST_FLOOR, t_.experts);
     PipeBarrier<PIPE_V>();
     Muls(offset, offset, static_cast<int32_t>(4 - 32 * ng_), experts);
+    // CreateVecIndex starts with scalar writes (dav_c220 CreateVecIndexOneBlk): the Cast and Muls
+    // above must be done with `scratch` first.
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
     CreateVecIndex(scratch, int32_t(0), t_.experts);
     PipeBarrier<PIPE_V>();
     Muls(scratch, scratch, static_cast<int32_t>(4 * ng_), experts);

@@ -14,6 +14,7 @@
 #include "kernel_operator.h"
 #include "../common/gm_flag.h"
 #include "../common/host_device.h"
+#include "../common/scalar_read.h"
 #include "sfa_output.h"
 #include "sfa_plan.h"
 #include "sfa_row_scale.h"
@@ -182,6 +183,7 @@ class SfaFinish {
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     empty_ = l.GetValue(0) == 0.0f;  // every piece empty (all heads alike): zeros
+    VectorAfterScalar();  // l is written again by the vector unit
     if (empty_) {  // the loads issued above land before anything else uses their UB
       for (uint32_t c = 0; firstOther < n && c < chunks; ++c) WaitFlag<HardEvent::MTE2_V>(int32_t(kEvFirst + c));
       for (uint32_t k = 0; k < jobs && k < kBufs; ++k) WaitFlag<HardEvent::MTE2_V>(int32_t(1 + k));

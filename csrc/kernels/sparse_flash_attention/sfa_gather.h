@@ -12,6 +12,7 @@
 
 #include "kernel_operator.h"
 #include "../common/host_device.h"
+#include "../common/scalar_read.h"
 #include "sfa_plan.h"
 
 namespace ascend_glm5 {
@@ -70,6 +71,7 @@ class SfaVectorGather {
       run = SfaRun{i, 1, 1, row};
     }
     CopyRun(run);
+    VectorAfterScalar();  // rowIdx_ is written again by the vector unit (SfaVector::KeepList)
   }
 
   // The rows Load brought in -> gather slot g % 3 (g: the global tile index); then tells the cube.

@@ -13,6 +13,7 @@
 #include "kernel_operator.h"
 #include "../common/gm_flag.h"
 #include "../common/host_device.h"
+#include "../common/scalar_read.h"
 #include "../common/tiling.h"
 #include "sfa_output.h"
 #include "sfa_plan.h"
@@ -346,7 +347,9 @@ class SfaMerge {
     if (prefetch) LoadRun(next, true, run.slot);
     WaitFlag<HardEvent::V_S>(0);
     const uint32_t row = uint32_t(split.row);
-    if (cM.GetValue(0) == kNegInf) {  // every piece empty (all heads alike): the row attends nothing
+    const bool empty = cM.GetValue(0) == kNegInf;
+    VectorAfterScalar();  // cM is written again by the vector unit
+    if (empty) {  // every piece empty (all heads alike): the row attends nothing
       // The loads have landed in the slot, the zeros' stage.
       WaitPieces(s, pieces < batch ? pieces : batch, small);
       io_->WriteZeroRows(row, h0, hn, s.load, cT_);
@@ -488,6 +491,7 @@ class SfaMerge {
       if (first) Muls(cAcc_[h * kSfaLatentDim], part[h * kSfaLatentDim], wh, int32_t(kSfaLatentDim));
       else Axpy(cAcc_[h * kSfaLatentDim], part[h * kSfaLatentDim], wh, int32_t(kSfaLatentDim));
     }
+    VectorAfterScalar();  // the weights read are written again by the vector unit
   }
   // Pieces [p, p + n)'s acc rows of the run (rowFloats each) -> the slot: a few heads' in one strided
   // copy (`small`, signals the slot's evPieces), else one copy per piece, each signalling evPieces +
@@ -663,6 +667,7 @@ class SfaMerge {
     PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i + keep < n; ++i)
       Axpy(buf[i * block], buf[(i + keep) * block], cStats_.GetValue((i + keep) * ps + h), int32_t(cols));
+    VectorAfterScalar();  // the weights read are written again by the vector unit
   }
   // Whether the run has columns in [s0, s1).
   __aicore__ inline static bool HasCols(const CombineRun& run, uint32_t s0, uint32_t s1) {

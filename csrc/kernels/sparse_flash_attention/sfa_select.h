@@ -10,6 +10,7 @@
 
 #include "kernel_operator.h"
 #include "../common/host_device.h"
+#include "../common/scalar_read.h"
 #include "sfa_plan.h"
 #include "sfa_sort.h"
 
@@ -225,14 +226,17 @@ class SfaSelector {
     WaitFlag<HardEvent::V_S>(0);
     // 64 lanes a scalar read (the compare wrote whole 64-lane groups): half the reads of 32.
     const AscendC::LocalTensor<uint64_t> words = eq.ReinterpretCast<uint64_t>();
+    uint32_t first = len;
     for (uint32_t w = 0; w * 64 < len; ++w) {
       const uint64_t bits = words.GetValue(w);
       if (bits == 0) continue;
       uint32_t b = 0;
       while (((bits >> b) & 1ull) == 0) ++b;
-      return Min(w * 64 + b, len);  // a bit past len (stale lanes) means none
+      first = Min(w * 64 + b, len);  // a bit past len (stale lanes) means none
+      break;
     }
-    return len;
+    VectorAfterScalar();  // the next compare overwrites the words read
+    return first;
   }
 
   // ids_ = the ids of idx_[0, len) inside [0, end), in order; returns how many.

@@ -26,6 +26,7 @@
 #include "../common/event_slots.h"
 #include "../common/gm_flag.h"
 #include "../common/host_device.h"
+#include "../common/scalar_read.h"
 #include "../common/tiling.h"
 #include "sfa_finalize_t.h"
 #include "sfa_finish.h"
@@ -142,6 +143,8 @@ class SfaVector {
       --size_;
       if (gatherItem_ > 0) --gatherItem_;
     }
+    if (scoresRead_) AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(kEvScoresRead);
+    scoresRead_ = false;
     // The merge's first run (a plan line the scalar misses) is read while the cube finishes.
     if (t_->numSplits > 0) merge_.Start();
     // A finishing piece weighs the row's other pieces in while the cube runs its last P . V, unless
@@ -156,8 +159,24 @@ class SfaVector {
     if (SfaSeeded(seedAlone_.piece)) FinalizeSeedAlone(seedAlone_);
     finish_.WriteAlone();
     if (t_->numSplits == 0) return;
+    HandOverUb();
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
     merge_.Combine();
+  }
+
+  // The merge carves the UB every earlier phase used: its copies in (MTE2) and vector work wait for
+  // the scalar, MTE3 and vector work on it before (the slot words, the list and output copies).
+  __aicore__ inline void HandOverUb() {
+    using namespace AscendC;
+    SetFlag<HardEvent::S_MTE2>(0);
+    WaitFlag<HardEvent::S_MTE2>(0);
+    SetFlag<HardEvent::MTE3_MTE2>(0);
+    WaitFlag<HardEvent::MTE3_MTE2>(0);
+    SetFlag<HardEvent::V_MTE2>(0);
+    WaitFlag<HardEvent::V_MTE2>(0);
+    SetFlag<HardEvent::MTE3_V>(0);
+    WaitFlag<HardEvent::MTE3_V>(0);
+    VectorAfterScalar();
   }
 
   // Whether acc_ holds a second buffer of the gather's rows (keys only) for the launch's first tiles:
@@ -403,6 +422,8 @@ class SfaVector {
       if (carried > 0) DataCopyPad(slots_[at + kSfaSlotRowsAt], head, DataCopyExtParams(1, carried * 4, 0, 0, 0));
       SetFlag<HardEvent::MTE3_S>(0);
       WaitFlag<HardEvent::MTE3_S>(0);
+      SetFlag<HardEvent::S_MTE2>(0);  // the next selection's ids load over `head` after its copy out
+      WaitFlag<HardEvent::S_MTE2>(0);
     }
     ++slot_;
     AscendC::CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagList);
@@ -415,6 +436,8 @@ class SfaVector {
     if (seed) LoadSeed(tile.info, parity);  // its copies land with the scores'
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
+      if (scoresRead_) AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(kEvScoresRead);
+      scoresRead_ = false;
       DataCopy(scores_, sRing_[(g % 2) * (t_->wsSlotS / sizeof(float)) + h0_ * t_->tileRows], n);
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
@@ -424,6 +447,8 @@ class SfaVector {
     if (h_ > 0) {
       Probabilities(tile, g, parity);
       Cast(probs_, scores_, RoundMode::CAST_RINT, n);
+      SetFlag<HardEvent::V_MTE2>(kEvScoresRead);  // the next tile's scores may land
+      scoresRead_ = true;
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
       DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
@@ -510,7 +535,9 @@ class SfaVector {
     WholeReduceMax(top, d, int32_t(h), 1, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
-    return top.GetValue(0) > kSfaRefSlack;
+    const bool exceeded = top.GetValue(0) > kSfaRefSlack;
+    VectorAfterScalar();  // bcast_ is written again by the vector unit
+    return exceeded;
   }
 
   // r' = max(r, tile max), alpha = exp(r - r'): l *= alpha, and this core's rows of the item's P . V
@@ -700,7 +727,9 @@ class SfaVector {
     LoadSeed(item, 0);
     SetFlag<HardEvent::MTE2_S>(0);
     WaitFlag<HardEvent::MTE2_S>(0);
-    if (Stat(kSum0).GetValue(0) == 0.0f) {
+    const bool empty = Stat(kSum0).GetValue(0) == 0.0f;
+    VectorAfterScalar();  // the vector unit reads the seed's statistics (after MTE2 -> S -> V)
+    if (empty) {
       io_.WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
       return;
     }
@@ -827,6 +856,8 @@ class SfaVector {
   SfaTile gatherTile_;
   bool gatherReady_ = false, gatherLoaded_ = false;
   int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
+  bool scoresRead_ = false;  // V -> MTE2 kEvScoresRead set: the last Cast of scores_ is issued
+  static constexpr int32_t kEvScoresRead = 7;
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool outT_ = false;           // SfaOutT
