@@ -441,8 +441,12 @@ extern "C" __global__ __aicore__ void copy_kernel(GM_ADDR src, GM_ADDR dst, GM_A
   if (a.kind == 3) return DataCopyPad(out, u, ext);
   if (a.kind == 7) return DataCopyPad(out, u, params);
   if (a.kind == 5) return DataCopy(out, u, params);
-  if (a.kind == 4) {
+  if (a.kind == 4) {  // UB -> UB runs on PIPE_V, between the two MTE pipes
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
     DataCopy(v, u, params);
+    SetFlag<HardEvent::V_MTE3>(0);
+    WaitFlag<HardEvent::V_MTE3>(0);
     u = v;
   }
   DataCopy(out, u, whole);

@@ -100,8 +100,7 @@ extern "C" __global__ __aicore__ void sort_kernel(GM_ADDR in0, GM_ADDR in1, GM_A
     gm[i].SetGlobalBuffer(addr[i], a.bytes[i]);
     DataCopy(ub[i], gm[i], a.bytes[i]);
   }
-  SetFlag<HardEvent::MTE2_V>(0);
-  WaitFlag<HardEvent::MTE2_V>(0);
+  PipeBarrier<PIPE_ALL>();  // the loads land before the sorts read them on V (CreateVecIndex writes on S)
   GM_ADDR consumed = args + offsetof(SortArgs, consumed);
   switch (a.dtype) {
     case 0: SortOps<half>(a, ub[0], ub[1], ub[2], pipe, consumed); break;
@@ -296,6 +295,7 @@ void RingProducer(const XArgs& x, GM_ADDR src, GM_ADDR ws) {
   LoadData(b2.Get<half>(), b1.Get<half>(), one);
   for (int32_t t = 0; t < x.tiles; ++t) {
     if (t >= 2) CrossCoreWaitFlag<2>(kFree);  // both AIVs have read tile t - 2 from this slot
+    if (t > 0) PipeBarrier<PIPE_ALL>();  // tile t - 1's LoadData, Mmad and Fixpipe are done with a1, a2, co1
     DataCopy(a1.Get<half>(), g[(1 + blk * x.tiles + t) * kTile], nd2nz);
     SetFlag<HardEvent::MTE2_MTE1>(0);
     WaitFlag<HardEvent::MTE2_MTE1>(0);

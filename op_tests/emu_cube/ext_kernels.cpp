@@ -343,7 +343,9 @@ extern "C" __global__ __aicore__ void deq_kernel(GM_ADDR a, GM_ADDR b, GM_ADDR s
   for (uint32_t mb = 0; mb < m1; ++mb)
     LoadData(l0a.Get<int8_t>()[mb * k1 * 512], l1a.Get<int8_t>(), LoadData2DParams(mb, k1, m1, 0, 0, false, 0));
   LoadData(l0b.Get<int8_t>(), l1b.Get<int8_t>(), LoadData2DParams(0, k1 * n1, 1, 0, 0, false, 0));
-  // 16 words = 128 B per block of 16 columns; one block per DataCopy block into FB.
+  // 16 words = 128 B per block of 16 columns; one block per DataCopy block into FB (on PIPE_FIX).
+  SetFlag<HardEvent::MTE2_FIX>(0);
+  WaitFlag<HardEvent::MTE2_FIX>(0);
   DataCopy(fb.Get<uint64_t>(), l1s.Get<uint64_t>(), DataCopyParams(p.fbGap ? 2 : 1, p.fbGap ? 1 : n1, 0, p.fbGap));
   SetFlag<HardEvent::MTE1_M>(0);
   WaitFlag<HardEvent::MTE1_M>(0);

@@ -279,8 +279,10 @@ void RunCore(LaunchContext* L, CoreState* core, const std::function<void()>* bod
   tLaunch = L;
   try {
     AcquireLocalMemory(*core);
+    AcquireHazardState(*core);
     (*body)();
     FlushDataCacheAtCoreEnd();
+    HazardCheckIdle("kernel end");
     for (int e = 0; e < static_cast<int>(HardEvent::MAX); ++e)
       for (int id = 0; id < 8; ++id)
         if (core->eventSet[e][id])
@@ -363,7 +365,10 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
   std::vector<std::function<void()>> coreJobs;
   for (auto& c : L.cores) coreJobs.push_back([&L, core = c.get(), &body] { RunCore(&L, core, &body); });
   RunOnCoreThreads(std::move(coreJobs));
-  for (auto& c : L.cores) ReleaseLocalMemory(*c);
+  for (auto& c : L.cores) {
+    ReleaseLocalMemory(*c);
+    ReleaseHazardState(*c);
+  }
 
   LaunchStats stats;
   stats.kernel = kernel;

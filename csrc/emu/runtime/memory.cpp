@@ -78,11 +78,14 @@ void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm
   else if (to == Mem::kCount) { c.mte3Bytes += bytes; c.mte3Calls++; pipe = PIPE_MTE3; }  // local -> GM
   else if (from == Mem::L1 && to != Mem::L1) { c.mte1Bytes += bytes; c.mte1Calls++; pipe = PIPE_MTE1; }  // L1 -> L0A / L0B / BT / FB
   else { c.vecElemOps += bytes / 2; c.vecCalls++; }                        // UB -> UB runs on the vector pipe
+  // Paths the counters do not single out: L1 -> UB/BT on MTE1, UB -> L1 on MTE3 (pipe types in
+  // CANN's cce intrinsic guide: MTE1 moves out of L1, MTE3 out of UB). L1 -> FB runs on FIX: CANN's
+  // Fixpipe copies its per-channel scales L1 -> FB and runs the fixpipe with no flag between them
+  // (dav_c220/kernel_operator_fixpipe_v2_impl.h, CopyDeqTensorToFbuf).
+  if (from == Mem::L1 && to != Mem::kCount) pipe = to == Mem::FB ? PIPE_FIX : PIPE_MTE1;
+  if (from == Mem::UB && to == Mem::L1) pipe = PIPE_MTE3;
+  IssueOn(api, pipe);
   if (CoreTrace* t = ActiveTrace()) {
-    // Paths the counters do not single out: L1 -> UB/BT/FB on MTE1, UB -> L1 on MTE3 (pipe types in
-    // CANN's cce intrinsic guide: MTE1 moves out of L1, MTE3 out of UB).
-    if (from == Mem::L1 && to != Mem::kCount) pipe = PIPE_MTE1;
-    if (from == Mem::UB && to == Mem::L1) pipe = PIPE_MTE3;
     const uint8_t path = static_cast<uint8_t>((from == Mem::kCount ? kTraceGm : uint8_t(from)) << 4 |
                                               (to == Mem::kCount ? kTraceGm : uint8_t(to)));
     const uint64_t clampedPitch = pitch > 0xFFFFFFFFull ? 0xFFFFFFFFull : pitch;

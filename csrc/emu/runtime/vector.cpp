@@ -111,6 +111,23 @@ uint64_t Extent(const LanePlan& p, const Layout& l) {
   return ext;
 }
 
+void NoteOperand(Mem m, uint32_t addr, const LanePlan& p, const Layout& l, bool write) {
+  if (Dense(p, l)) {
+    NoteAccess(m, addr, addr + DenseCount(p) * l.eltBytes, write);
+    return;
+  }
+  // The 32-byte blocks of a repeat holding at least one active lane, each noted where it lies.
+  const uint32_t perBlock = l.eltBytes < 32 ? 32 / l.eltBytes : 1;
+  for (uint32_t r = 0; r < p.repeats; ++r)
+    for (uint32_t first = 0; first < p.lanes; first += perBlock)
+      for (uint32_t lane = first; lane < std::min(first + perBlock, p.lanes); ++lane)
+        if (p.Active(r, lane)) {
+          const uint64_t at = addr + l.Offset(r, first);
+          NoteAccess(m, at, at + uint64_t(perBlock) * l.eltBytes, write);
+          break;
+        }
+}
+
 void RequireCubeCore(const char* api) {
   EMU_REQUIRE(Core().coreType == AIC, api, "core-type", "cube instruction on a vector (AIV) core");
 }

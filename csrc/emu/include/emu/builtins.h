@@ -25,6 +25,7 @@ enum event_t { EVENT_ID0 = 0, EVENT_ID1, EVENT_ID2, EVENT_ID3, EVENT_ID4, EVENT_
 inline void pipe_barrier(pipe_t pipe) {
   // A core runs in program order here: nothing to drain; the timing model sees the barrier.
   AscendC::emu::Core().counters.syncWaits++;
+  if (pipe == PIPE_ALL) AscendC::emu::HazardBarrierAll();
   AscendC::emu::TraceRaw(AscendC::emu::TraceOp::kBarrier, pipe, "PipeBarrier", 0, 0, 0, pipe);
 }
 

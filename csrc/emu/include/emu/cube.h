@@ -189,6 +189,12 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
     src.Check(api, srcBase, uint64_t(p.nValue - 1) * p.srcDValue + p.dValue);
     const uint64_t lastRow = dstBase + (uint64_t(blocks - 1) * p.dstNzC0Stride + uint64_t(p.nValue - 1) * p.dstNzNStride) * c0;
     dst.CheckBytes(api, "dst", emu::ElemBytes<T>(dstBase), emu::ElemBytes<T>(lastRow + c0));
+    for (uint32_t b = 0; b < blocks; ++b) {  // each column block's rows, where they lie (emu/hazard.h)
+      const uint64_t at = dst.EmuAddr() + emu::ElemBytes<T>(dstBase) + uint64_t(b) * p.dstNzC0Stride * 32;
+      for (uint32_t r = 0; r < p.nValue; ++r)
+        emu::NoteAccess(dst.EmuMem(), at + uint64_t(r) * p.dstNzNStride * 32, at + (uint64_t(r) * p.dstNzNStride + 1) * 32,
+                        true);
+    }
     const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr()) + emu::ElemBytes<T>(srcBase);
     uint8_t* d = dst.Data() + emu::ElemBytes<T>(dstBase);
     for (uint32_t r = 0; r < p.nValue; ++r)
@@ -221,6 +227,12 @@ void LoadData(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LoadDa
   const uint64_t dstLast = (uint64_t(p.repeatTimes - 1) * (1 + p.dstGap) + 1) * kFractal;
   src.CheckBytes(api, "src", uint64_t(p.startIndex) * kFractal, srcLast);
   dst.CheckBytes(api, "dst", 0, dstLast);
+  for (uint32_t i = 0; i < p.repeatTimes; ++i) {  // each repeat's fractal, where it lies (emu/hazard.h)
+    const uint64_t s = src.EmuAddr() + (uint64_t(p.startIndex) + uint64_t(i) * p.srcStride) * kFractal;
+    const uint64_t d = dst.EmuAddr() + uint64_t(i) * (1 + p.dstGap) * kFractal;
+    emu::NoteAccess(src.EmuMem(), s, s + kFractal, false);
+    emu::NoteAccess(dst.EmuMem(), d, d + kFractal, true);
+  }
   for (uint32_t i = 0; i < p.repeatTimes; ++i) {
     const uint8_t* s = src.Data() + (uint64_t(p.startIndex) + uint64_t(i) * p.srcStride) * kFractal;
     uint8_t* d = dst.Data() + uint64_t(i) * (1 + p.dstGap) * kFractal;
@@ -263,9 +275,9 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   // Operands occupy whole fractals (padded rows and columns are computed too), but only the first
   // k elements of the reduction take part: Mmad.md allows any k while the storage is padded, and
   // SetShape.md's dirty K-tail data does not participate (catlass leaves stale L1 rows there).
-  fm.CheckBytes(api, "fm", 0, gemv ? emu::ElemBytes<TA>(kPad) : uint64_t(m1) * k1 * 512);
-  filter.CheckBytes(api, "filter", 0, uint64_t(k1) * n1 * 512);
-  dst.CheckBytes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
+  fm.Reads(api, "fm", 0, gemv ? emu::ElemBytes<TA>(kPad) : uint64_t(m1) * k1 * 512);
+  filter.Reads(api, "filter", 0, uint64_t(k1) * n1 * 512);
+  dst.Writes(api, "dst", 0, uint64_t(m1) * n1 * 256 * sizeof(TC));
   const uint8_t* a = fm.Data();
   const uint8_t* b = filter.Data();
   uint8_t* c = dst.Data();
@@ -355,7 +367,7 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
   EMU_REQUIRE(p.srcStride >= p.mSize && p.srcStride % 16 == 0, api, "param-range",
               "srcStride %u must be a multiple of 16 covering mSize %u", p.srcStride, p.mSize);
   const uint32_t n1 = (p.nSize + 15) / 16;
-  src.CheckBytes(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
+  src.Reads(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
   // VDEQF16: one scale word per output column, from the tensor SetFixPipeConfig put in the fixpipe
   // buffer (same word format as deqScalar); the others: deqScalar.
   const bool perChannel = p.quantPre == VDEQF16;

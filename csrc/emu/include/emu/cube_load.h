@@ -179,7 +179,7 @@ void Load3Dv2(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& 
   EMU_REQUIRE(uint64_t(g.kStart) + g.kExt <= g.channels, api, "param-range", "columns [%u, %u) beyond channelSize %u",
               g.kStart, g.kStart + g.kExt, g.channels);
   const uint32_t m1 = (g.mExt + 15) / 16, k1 = (g.kExt + c0 - 1) / c0;
-  dst.CheckBytes(api, "dst", 0, uint64_t(m1) * k1 * 512);
+  dst.Writes(api, "dst", 0, uint64_t(m1) * k1 * 512);
   // Source element of im2col position (m, k), or -1 for padding.
   auto source = [&](uint32_t m, uint32_t k) -> int64_t {
     const int64_t h = int64_t(m / wo) * g.strideH - g.pad[2], w = int64_t(m % wo) * g.strideW - g.pad[0];
@@ -197,7 +197,7 @@ void Load3Dv2(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& 
     }
   EMU_REQUIRE(!padded || padFromParams, api, "not-emulated",
               "padding with isSetPadding = false needs SetLoadDataPaddingValue, which is not emulated");
-  if (hi > lo) src.CheckBytes(api, "src", ElemBytes<T>(lo), (uint64_t(hi) * kBits<T> + 7) / 8);
+  if (hi > lo) src.Reads(api, "src", ElemBytes<T>(lo), (uint64_t(hi) * kBits<T> + 7) / 8);
   // Rows and columns of the last fractals beyond the extensions are not defined: poisoned.
   uint8_t* d = dst.Data();
   Poison(d, m1 * k1 * 512);
@@ -318,6 +318,14 @@ void LoadDataWithTranspose(const LocalTensor<T>& dst, const LocalTensor<T>& src,
   const uint64_t srcLast = (uint64_t(p.startIndex) + uint64_t(p.repeatTimes - 1) * p.srcStride + 1) * frac * kFractal;
   src.CheckBytes(api, "src", (uint64_t(p.startIndex)) * frac * kFractal, srcLast);
   dst.CheckBytes(api, "dst", 0, uint64_t(p.repeatTimes - 1) * dstPitch + (frac - 1) * fracPitch + kFractal);
+  for (uint32_t i = 0; i < p.repeatTimes; ++i) {  // each repeat's square block and its fractals (emu/hazard.h)
+    const uint64_t s = src.EmuAddr() + (uint64_t(p.startIndex) + uint64_t(i) * p.srcStride) * frac * kFractal;
+    emu::NoteAccess(src.EmuMem(), s, s + frac * kFractal, false);
+    for (uint32_t f = 0; f < frac; ++f) {
+      const uint64_t d = dst.EmuAddr() + i * dstPitch + f * fracPitch;
+      emu::NoteAccess(dst.EmuMem(), d, d + kFractal, true);
+    }
+  }
   // Element (r, c) of a square block <-> (fractal, element inside the fractal).
   auto at = [](uint32_t r, uint32_t c) -> uint64_t {
     if constexpr (sideBySide) return (c / rowElems) * fracElems + r * rowElems + c % rowElems;

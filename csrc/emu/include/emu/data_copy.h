@@ -72,6 +72,12 @@ uint64_t CountFormBytes(const char* api, uint32_t count) {
   return bytes;
 }
 
+// Notes `count` bursts of `len` bytes, `pitch` apart, as read (written) by the copy (emu/hazard.h).
+template <typename T>
+void NoteBursts(const LocalTensor<T>& t, uint32_t count, uint64_t len, uint64_t pitch, bool write) {
+  for (uint32_t i = 0; i < count; ++i) NoteAccess(t.EmuMem(), t.EmuAddr() + i * pitch, t.EmuAddr() + i * pitch + len, write);
+}
+
 inline void CheckBlocks(const char* api, uint32_t blockCount) {
   EMU_REQUIRE(blockCount <= 4095, api, "param-range", "blockCount %u exceeds 4095", blockCount);
 }
@@ -89,6 +95,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const DataC
   const uint64_t srcSpan = (p.blockCount - 1) * srcPitch + blk, dstSpan = (p.blockCount - 1) * dstPitch + blk;
   src.Check(api, 0, srcSpan * 8 / emu::kBits<T>);
   dst.CheckBytes(api, "dst", 0, dstSpan);
+  emu::NoteBursts(dst, p.blockCount, blk, dstPitch, true);
   const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   uint8_t* d = dst.Data();
   for (uint32_t i = 0; i < p.blockCount; ++i) emu::ReadGm(d + i * dstPitch, s + i * srcPitch, blk);
@@ -112,6 +119,7 @@ void DataCopy(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const DataC
   if (p.blockCount == 0 || blk == 0) return;
   const uint64_t srcSpan = (p.blockCount - 1) * srcPitch + blk, dstSpan = (p.blockCount - 1) * dstPitch + blk;
   src.CheckBytes(api, "src", 0, srcSpan);
+  emu::NoteBursts(src, p.blockCount, blk, srcPitch, false);
   dst.Check(api, 0, dstSpan * 8 / emu::kBits<T>);
   const uint8_t* s = src.Data();
   uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
@@ -143,6 +151,8 @@ void DataCopy(const LocalTensor<T>& dst, const LocalTensor<T>& src, const DataCo
   if (p.blockCount == 0 || blk == 0) return;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + blk);
   dst.CheckBytes(api, "dst", 0, (p.blockCount - 1) * dstPitch + blk);
+  emu::NoteBursts(dst, p.blockCount, blk, dstPitch, true);
+  emu::NoteBursts(src, p.blockCount, blk, srcPitch, false);
   const uint8_t* s = src.Data();
   uint8_t* d = dst.Data();
   for (uint32_t i = 0; i < p.blockCount; ++i) std::memmove(d + i * dstPitch, s + i * srcPitch, blk);
@@ -178,6 +188,7 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
   const uint64_t srcPitch = uint64_t(p.blockLen) + p.srcStride, dstPitch = ubBlock + uint64_t(p.dstStride) * 32;
   src.Check(api, 0, ((p.blockCount - 1) * srcPitch + p.blockLen) / sizeof(T));
   dst.CheckBytes(api, "dst", 0, (p.blockCount - 1) * dstPitch + ubBlock);
+  emu::NoteBursts(dst, p.blockCount, ubBlock, dstPitch, true);
   const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) {
     uint8_t* d = dst.Data() + i * dstPitch;
@@ -204,6 +215,7 @@ void DataCopyPad(const GlobalTensor<T>& dst, const LocalTensor<T>& src, const Da
   const uint64_t ubBlock = (uint64_t(p.blockLen) + 31) / 32 * 32;
   const uint64_t srcPitch = ubBlock + uint64_t(p.srcStride) * 32, dstPitch = uint64_t(p.blockLen) + p.dstStride;
   src.CheckBytes(api, "src", 0, (p.blockCount - 1) * srcPitch + p.blockLen);
+  emu::NoteBursts(src, p.blockCount, p.blockLen, srcPitch, false);
   dst.Check(api, 0, ((p.blockCount - 1) * dstPitch + p.blockLen) / sizeof(T));
   uint8_t* d = reinterpret_cast<uint8_t*>(dst.EmuPtr());
   for (uint32_t i = 0; i < p.blockCount; ++i) emu::WriteGm(api, d + i * dstPitch, src.Data() + i * srcPitch, p.blockLen);

@@ -14,7 +14,7 @@ void SetFixPipeQuant(const char* api, const LocalTensor<T>& quantPre) {
   RequirePosition(api, "quantPre", quantPre, Mem::FB);
   quantPre.CheckAlign(api, "quantPre", 128);
   const uint64_t bytes = ElemBytes<T>(quantPre.GetSize());
-  quantPre.CheckBytes(api, "quantPre", 0, bytes);
+  quantPre.Reads(api, "quantPre", 0, bytes);
   Core().fpcQuantAddr = quantPre.EmuAddr();
   Core().fpcQuantBytes = static_cast<uint32_t>(bytes);
 }

@@ -48,11 +48,15 @@ void InitConstValue(const LocalTensor<T>& dst, const InitConstValueParams<U>& p)
   if (p.repeatTimes == 0) return;
   const uint64_t pitch = (uint64_t(p.blockNum) + p.dstGap) * block, run = uint64_t(p.blockNum) * block;
   dst.CheckBytes(api, "dst", 0, (p.repeatTimes - 1) * pitch + run);
+  for (uint32_t r = 0; r < p.repeatTimes; ++r)  // each repeat's run, where it lies (emu/hazard.h)
+    emu::NoteAccess(m, dst.EmuAddr() + r * pitch, dst.EmuAddr() + r * pitch + run, true);
   uint8_t* d = dst.Data();
   for (uint32_t r = 0; r < p.repeatTimes; ++r)
     for (uint64_t off = 0; off < run; off += sizeof(T)) std::memcpy(d + r * pitch + off, &p.initValue, sizeof(T));
-  // create_cbuf/ca/cb_matrix run on MTE1 (the L1 fill and L0 init intrinsics of CANN's cce guide).
-  emu::TraceRaw(emu::TraceOp::kCopy, PIPE_MTE1, api, static_cast<uint32_t>(p.repeatTimes * run), p.repeatTimes, 0,
+  // create_cbuf_matrix (an L1 fill) runs on MTE2: CANN's own code orders it before an MTE3 read of
+  // the filled L1 with SetFlag<MTE2_MTE3> (dav_c220/kfc/kfc_comm.h), and conv3d fills L1 pads in its
+  // MTE2 stage (conv3d_mte2_sub_api.h). create_ca/cb_matrix (L0A / L0B) run on MTE1, as LoadData.
+  emu::TraceRaw(emu::TraceOp::kCopy, m == emu::Mem::L1 ? PIPE_MTE2 : PIPE_MTE1, api, static_cast<uint32_t>(p.repeatTimes * run), p.repeatTimes, 0,
                 static_cast<uint8_t>(emu::kTraceFill << 4 | uint8_t(m)));
 }
 

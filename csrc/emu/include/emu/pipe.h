@@ -201,10 +201,8 @@ class TQueBind {
     fifo_.clear();
     freedOnce_.assign(num, false);
     cursor_ = 0;
-    if (emu::CoreTrace* t = emu::ActiveTrace()) {
-      traceToken_ = t->nextToken;
-      t->nextToken += 2 * num;
-    }
+    traceToken_ = emu::Core().nextQueueToken;
+    emu::Core().nextQueueToken += 2 * num;
   }
 
  private:
@@ -231,11 +229,12 @@ class TQueBind {
   }
 
   // The events CANN's EnQue/DeQue and FreeTensor/AllocTensor set and wait (kernel_tquebind_impl.h),
-  // recorded for the timing model with a per-buffer token in place of the hardware event id.
+  // recorded for the timing model and the happens-before check with a per-buffer token in place of
+  // the hardware event id.
   static constexpr HardEvent kEnQueEvent = emu::QueEvent(src, dst, true);
   static constexpr HardEvent kFreeEvent = emu::QueEvent(src, dst, false);
   void TraceQueue(emu::TraceOp op, HardEvent e, uint32_t i) {
-    if (e == HardEvent::MAX || !emu::ActiveTrace()) return;
+    if (e == HardEvent::MAX) return;
     if (e == kFreeEvent && op == emu::TraceOp::kSetFlag) freedOnce_[i] = true;
     emu::TraceFlag(op, e, traceToken_ + 2 * i + (e == kFreeEvent ? 1 : 0));
   }

@@ -88,6 +88,8 @@ void ResetCounters();
 class PipeState;  // TPipe accounting, defined in pipe.h
 struct CoreTrace;  // instruction trace for the timing model, defined in trace.h
 
+struct HazardState;  // emu/hazard.h
+
 struct CoreState {
   const char* kernel = "";
   int32_t coreType = AIV;
@@ -112,6 +114,8 @@ struct CoreState {
   int64_t fpcQuantAddr = -1;                 // SetFixPipeConfig: the per-channel quant tensor in FB (bytes)
   uint32_t fpcQuantBytes = 0;
   CoreTrace* trace = nullptr;                // non-null while tracing (emu/trace.h)
+  HazardState* hazard = nullptr;             // the in-core happens-before check (emu/hazard.h)
+  uint32_t nextQueueToken = 8;               // per-buffer event tokens of the TQues (ids 0-7 are the kernel's own)
   uint8_t atomicOp = 0;                      // SetAtomicAdd / Max / Min / None: emu::AtomicOp (emu/atomic.h)
   uint8_t atomicDtype = 0;                   // SetAtomicType: emu::AtomicDtype
   // Inside GmFlagWaitAtLeast's poll loop (emu/gm_wait.h): the trace set aside while polls go unrecorded,

@@ -53,12 +53,14 @@ void WaitFlag(int32_t eventID) {
 template <pipe_t pipe>
 void PipeBarrier() {
   emu::Core().counters.syncWaits++;
+  if (pipe == PIPE_ALL) emu::HazardBarrierAll();
   emu::TraceRaw(emu::TraceOp::kBarrier, pipe, "PipeBarrier", 0, 0, 0, pipe);
 }
 
 // Hardware barrier over all AIV cores of the launch (isAIVOnly) or all cores (false).
 template <bool isAIVOnly = true>
 void SyncAll() {
+  emu::HazardBarrierAll();  // SyncAllImpl starts with PipeBarrier<PIPE_ALL> (dav_c220/kernel_operator_sync_impl.h)
   emu::TraceRaw(emu::TraceOp::kSyncAll, PIPE_ALL, "SyncAll", 0, 0, 0, isAIVOnly);
   emu::Barrier("SyncAll", isAIVOnly);
 }
@@ -70,6 +72,7 @@ void SyncAll(const GlobalTensor<int32_t>& gmWorkspace, const LocalTensor<int32_t
   const int64_t cores = usedCores > 0 ? usedCores : GetBlockNum();
   gmWorkspace.Check("SyncAll", 0, static_cast<uint64_t>(cores) * 8);
   ubWorkspace.CheckBytes("SyncAll", "ubWorkspace", 0, static_cast<uint64_t>(cores) * 32);
+  emu::HazardBarrierAll();  // SoftSyncAllImpl: PipeBarrier<PIPE_ALL> first, its own flags around its UB use
   emu::TraceRaw(emu::TraceOp::kSyncAll, PIPE_ALL, "SyncAll", 0, 0, 0, isAIVOnly);
   emu::Barrier("SyncAll", isAIVOnly);
 }
@@ -77,6 +80,7 @@ void SyncAll(const GlobalTensor<int32_t>& gmWorkspace, const LocalTensor<int32_t
 template <uint8_t modeId, pipe_t pipe>
 void CrossCoreSetFlag(uint16_t flagId) {
   emu::CrossCoreSet("CrossCoreSetFlag", modeId, flagId);
+  emu::HazardCrossSet(modeId, pipe, flagId);
   emu::TraceRaw(emu::TraceOp::kCrossSet, pipe, "CrossCoreSetFlag", flagId, 0, 0, modeId, pipe);
 }
 
@@ -84,6 +88,7 @@ template <uint8_t modeId = 0, pipe_t pipe = PIPE_S>
 void CrossCoreWaitFlag(uint16_t flagId) {
   emu::TraceRaw(emu::TraceOp::kCrossWait, pipe, "CrossCoreWaitFlag", flagId, 0, 0, modeId, pipe);
   emu::CrossCoreWait("CrossCoreWaitFlag", modeId, flagId);
+  emu::HazardCrossWait(flagId);
 }
 
 namespace emu {

@@ -171,6 +171,7 @@ class LocalTensor {
   T GetValue(const uint32_t index) const {
     CheckAccess("LocalTensor::GetValue", index, 1);
     emu::Core().counters.scalarOps++;
+    NoteElement(index, false);
     emu::TraceScalar(false, false);
     if constexpr (emu::kBits<T> == 4) {
       const uint8_t byte = Data()[emu::ElemBytes<T>(index)];
@@ -185,6 +186,7 @@ class LocalTensor {
   void SetValue(const uint32_t index, const S value) const {
     CheckAccess("LocalTensor::SetValue", index, 1);
     emu::Core().counters.scalarOps++;
+    NoteElement(index, true);
     emu::TraceScalar(false, true);
     const T v = static_cast<T>(value);
     if constexpr (emu::kBits<T> == 4) {
@@ -199,7 +201,8 @@ class LocalTensor {
     EMU_REQUIRE(emu::kBits<T> % 8 == 0, "LocalTensor::operator()", "not-emulated", "packed int4b_t");
     CheckAccess("LocalTensor::operator()", index, 1);
     emu::Core().counters.scalarOps++;
-    emu::TraceScalar(false, false);
+    NoteElement(index, true);  // the reference may be written through
+    emu::TraceScalar(false, true);
     return *reinterpret_cast<T*>(Data() + emu::ElemBytes<T>(index));
   }
 
@@ -245,6 +248,16 @@ class LocalTensor {
   void CheckAccess(const char* api, uint64_t index, uint64_t count) const {
     CheckBytes(api, "tensor", emu::ElemBytes<T>(index), ((index + count) * emu::kBits<T> + 7) / 8);
   }
+  // An instruction operand: checks bytes [begin, end) from this tensor's start as CheckBytes does and
+  // notes them as read (written) by the instruction about to be issued (emu/hazard.h).
+  void Reads(const char* api, const char* operand, uint64_t begin, uint64_t end) const {
+    CheckBytes(api, operand, begin, end);
+    emu::NoteAccess(EmuMem(), addr_ + begin, addr_ + end, false);
+  }
+  void Writes(const char* api, const char* operand, uint64_t begin, uint64_t end) const {
+    CheckBytes(api, operand, begin, end);
+    emu::NoteAccess(EmuMem(), addr_ + begin, addr_ + end, true);
+  }
   // Instruction operands must start on the memory's alignment (UB/L1 32 B, L0A/L0B 512 B, L0C 64 B).
   void CheckAlign(const char* api, const char* operand, uint32_t align = 0) const {
     const uint32_t a = align ? align : emu::Spec(EmuMem()).alignBytes;
@@ -253,6 +266,10 @@ class LocalTensor {
   }
 
  private:
+  void NoteElement(uint64_t index, bool write) const {
+    const uint64_t b = addr_ + emu::ElemBytes<T>(index);
+    emu::NoteAccess(EmuMem(), b, b + (emu::kBits<T> + 7) / 8, write);
+  }
   TPosition pos_ = TPosition::VECCALC;
   uint32_t addr_ = 0;        // byte address in the physical memory
   uint32_t allocBegin_ = 0;  // the owning allocation, bytes

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "hazard.h"
 #include "macros.h"
 
 namespace AscendC::emu {
@@ -58,7 +59,6 @@ struct CoreTrace {
   std::atomic<uint64_t>* budget = nullptr;  // records the launch may still hand out
   uint64_t granted = 0;                     // records this core may keep
   bool truncated = false;                   // the budget ran out: later instructions were not recorded
-  uint32_t nextToken = 8;                   // queue-buffer event tokens (ids 0-7 are the kernel's own)
 
   void Push(const TraceRecord& r) {
     if (records.size() >= granted && !Grant()) {
@@ -187,13 +187,18 @@ constexpr HardEvent QueEvent(TPosition srcPos, TPosition dstPos, bool fwd) {
   return HardEvent::MAX;
 }
 
+// Every instruction passes through one of these hooks exactly once, so they also issue it to the
+// happens-before check (emu/hazard.h), whether tracing is on or not.
 inline void TraceRaw(TraceOp op, pipe_t pipe, const char* api, uint32_t x = 0, uint32_t y = 0, uint32_t z = 0,
                      uint8_t a = 0, uint8_t b = 0, uint64_t addr = 0) {
+  if (op == TraceOp::kCopy || op == TraceOp::kCube) IssueOn(api, pipe);
   if (CoreTrace* t = ActiveTrace())
     t->Push(TraceRecord{api, addr, x, y, z, static_cast<uint8_t>(op), static_cast<uint8_t>(pipe), a, b});
 }
 
 inline void TraceFlag(TraceOp op, HardEvent e, uint32_t id) {
+  if (op == TraceOp::kSetFlag) HazardSetFlag(e, id);
+  else HazardWaitFlag(e, id);
   if (CoreTrace* t = ActiveTrace()) {
     pipe_t s = PIPE_S, d = PIPE_S;
     EventPipes(e, s, d);
@@ -203,9 +208,18 @@ inline void TraceFlag(TraceOp op, HardEvent e, uint32_t id) {
   }
 }
 
+// A SetFlag + WaitFlag pair a CANN API runs inside itself (its event id fetched from the TPipe):
+// recorded with a token of its own, so it never meets the kernel's events.
+inline void InternalFlag(HardEvent e) {
+  const uint32_t token = Core().nextQueueToken++;
+  TraceFlag(TraceOp::kSetFlag, e, token);
+  TraceFlag(TraceOp::kWaitFlag, e, token);
+}
+
 // A vector instruction of `repeats` repeats over `elems` active elements of `eltBytes` each; an
 // element-wise one also gives the UB bank beats its accesses take (`bankBeats`, kept in addr with b = 1).
 inline void TraceVector(const char* api, uint64_t repeats, uint64_t elems, uint32_t eltBytes, uint64_t bankBeats = 0) {
+  IssueOn(api, PIPE_V);
   if (CoreTrace* t = ActiveTrace())
     t->Push(TraceRecord{api, bankBeats, static_cast<uint32_t>(repeats), static_cast<uint32_t>(elems), eltBytes,
                         static_cast<uint8_t>(TraceOp::kVector), PIPE_V, 0, static_cast<uint8_t>(bankBeats ? 1 : 0)});
@@ -225,6 +239,7 @@ inline uint64_t GmLine(const void* gmAddr) {
 }
 
 inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr) {
+  if (!gm) IssueOn(write ? "LocalTensor::SetValue" : "LocalTensor::GetValue", PIPE_S);
   if (CoreTrace* t = ActiveTrace()) {
     const uint64_t line = gm ? GmLine(gmAddr) : reinterpret_cast<uint64_t>(gmAddr) & ~uint64_t(63);
     if (!t->records.empty()) {

@@ -160,7 +160,8 @@ void StoreBits(uint8_t* base, uint64_t bit, T v) {
 }
 
 template <typename T>
-uint8_t* PrepareBits(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p, const BitLayout& l) {
+uint8_t* PrepareBits(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p, const BitLayout& l,
+                     bool write) {
   t.CheckAlign(api, name, 32);
   uint64_t endBit = 0;  // offsets grow with repeat and lane: only the last two repeats can hold the maximum
   for (uint32_t r = p.repeats >= 2 ? p.repeats - 2 : 0; r < p.repeats; ++r) {
@@ -168,6 +169,11 @@ uint8_t* PrepareBits(const char* api, const char* name, const LocalTensor<T>& t,
     if (lane != ~0u) endBit = std::max(endBit, l.Bit(r, lane) + l.bits);
   }
   if (endBit) t.CheckBytes(api, name, 0, (endBit + 7) / 8);
+  // Each repeat's span, from its first lane to its last active one (emu/hazard.h).
+  for (uint32_t r = 0; r < p.repeats; ++r) {
+    const uint32_t lane = p.MaxLane(r);
+    if (lane != ~0u) NoteAccess(t.EmuMem(), t.EmuAddr() + l.Bit(r, 0) / 8, t.EmuAddr() + (l.Bit(r, lane) + l.bits + 7) / 8, write);
+  }
   return t.Data();
 }
 
@@ -178,8 +184,8 @@ void CastLanes(const LocalTensor<D>& dst, const LocalTensor<S>& src, RoundMode m
   RequireVectorCore(api);
   EMU_REQUIRE((kCastModes<D, S> & ModeBit(mode)), api, "cast-mode", "%s is not supported for %s -> %s on A2/A3",
               RoundModeName(mode), TypeName<S>(), TypeName<D>());
-  uint8_t* d = PrepareBits(api, "dst", dst, p, ld);
-  const uint8_t* s = PrepareBits(api, "src", src, p, ls);
+  uint8_t* d = PrepareBits(api, "dst", dst, p, ld, true);
+  const uint8_t* s = PrepareBits(api, "src", src, p, ls, false);
   CountVector(p, api);
   if (p.counter() && ld.Contiguous(p.lanes) && ls.Contiguous(p.lanes)) {
     for (uint64_t i = 0; i < p.count; ++i) StoreBits<D>(d, i * ld.bits, Convert<D>(LoadBits<S>(s, i * ls.bits), mode));

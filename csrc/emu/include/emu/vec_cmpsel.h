@@ -88,9 +88,9 @@ void CompareCount(const char* api, const LocalTensor<U>& dst, const LocalTensor<
     const uint64_t first = uint64_t(done) * lanes;  // element (and dst bit) where this instruction starts
     const uint64_t bits = uint64_t(p.repeats) * lanes, reads = p.counter() ? p.count : bits;
     if (bits) {
-      src0.CheckBytes(api, "src0", first * sizeof(T), (first + reads) * sizeof(T));
-      if (src1) src1->CheckBytes(api, "src1", first * sizeof(T), (first + reads) * sizeof(T));
-      dst.CheckBytes(api, "dst", first / 8, (first + bits + 7) / 8);
+      src0.Reads(api, "src0", first * sizeof(T), (first + reads) * sizeof(T));
+      if (src1) src1->Reads(api, "src1", first * sizeof(T), (first + reads) * sizeof(T));
+      dst.Writes(api, "dst", first / 8, (first + bits + 7) / 8);
     }
     const uint8_t* s0 = src0.Data();
     const uint8_t* s1 = src1 ? src1->Data() : nullptr;
@@ -130,14 +130,14 @@ void SelectLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<U
   EMU_REQUIRE(scalarSrc1 == (mode == SELMODE::VSEL_TENSOR_SCALAR_MODE), api, "sel-mode",
               "SELMODE %d %s; a scalar src1 needs VSEL_TENSOR_SCALAR_MODE, a tensor src1 VSEL_CMPMASK_SPR or "
               "VSEL_TENSOR_TENSOR_MODE", static_cast<int>(mode), scalarSrc1 ? "with a scalar src1" : "with a tensor src1");
-  uint8_t* d = Prepare(api, "dst", dst, p, ld);
-  const uint8_t* s0 = Prepare(api, "src0", src0, p, l0);
+  uint8_t* d = PrepareWrite(api, "dst", dst, p, ld);
+  const uint8_t* s0 = PrepareRead(api, "src0", src0, p, l0);
   const bool perRepeat = mode != SELMODE::VSEL_CMPMASK_SPR;
   selMask.CheckAlign(api, "selMask", 32);
   uint64_t bits = 0;
   for (uint32_t r = p.repeats >= 2 ? p.repeats - 2 : 0; r < p.repeats; ++r)
     if (p.MaxLane(r) != ~0u) bits = std::max<uint64_t>(bits, (perRepeat ? uint64_t(r) * p.lanes : 0) + p.MaxLane(r) + 1);
-  if (bits) selMask.CheckBytes(api, "selMask", 0, (bits + 7) / 8);
+  if (bits) selMask.Reads(api, "selMask", 0, (bits + 7) / 8);
   const uint8_t* m = selMask.Data();
   CountVector(p, api);
   ForEachLane(p, [&](uint32_t r, uint32_t lane) {
@@ -152,7 +152,7 @@ void SelectTensor(const LocalTensor<T>& dst, const LocalTensor<U>& selMask, cons
   const char* api = "Select";
   RequireVectorCore(api);
   const Layout l1{sizeof(T), rp.src1BlkStride, rp.src1RepStride};
-  const uint8_t* s1 = Prepare(api, "src1", src1, p, l1);
+  const uint8_t* s1 = PrepareRead(api, "src1", src1, p, l1);
   SelectLanes(api, dst, selMask, src0, mode, false, p, Layout{sizeof(T), rp.dstBlkStride, rp.dstRepStride},
               Layout{sizeof(T), rp.src0BlkStride, rp.src0RepStride},
               [&](uint32_t r, uint32_t lane) { return Load<T>(s1 + l1.Offset(r, lane)); });
@@ -231,11 +231,11 @@ uint64_t GatherMaskLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src0, 
   const Layout ls{sizeof(T), gp.src0BlockStride, gp.src0RepeatStride};
   src0.CheckAlign(api, "src0", 32);
   dst.CheckAlign(api, "dst", 32);
-  if (gp.repeatTimes) src0.CheckBytes(api, "src0", 0, ls.Offset(gp.repeatTimes - 1, perRepeat - 1) + sizeof(T));
+  if (gp.repeatTimes) src0.Reads(api, "src0", 0, ls.Offset(gp.repeatTimes - 1, perRepeat - 1) + sizeof(T));
   uint64_t kept = 0;
   for (uint32_t r = 0; r < gp.repeatTimes; ++r)
     for (uint32_t i = 0; i < perRepeat; ++i) kept += patternBit(r, i);
-  if (kept) dst.CheckBytes(api, "dst", 0, kept * sizeof(T));
+  if (kept) dst.Writes(api, "dst", 0, kept * sizeof(T));
   const uint8_t* s = src0.Data();
   uint8_t* d = dst.Data();
   uint64_t n = 0;
@@ -289,7 +289,7 @@ void GatherMask(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const Loc
   const uint64_t stride = uint64_t(gatherMaskParams.src1RepeatStride) * 256;  // bits
   src1Pattern.CheckAlign(api, "src1Pattern", 32);
   if (gatherMaskParams.repeatTimes && perRepeat)
-    src1Pattern.CheckBytes(api, "src1Pattern", 0, ((gatherMaskParams.repeatTimes - 1) * stride + perRepeat + 7) / 8);
+    src1Pattern.Reads(api, "src1Pattern", 0, ((gatherMaskParams.repeatTimes - 1) * stride + perRepeat + 7) / 8);
   const uint8_t* m = src1Pattern.Data();
   rsvdCnt = emu::GatherMaskLanes(dst, src0, reduceMode, mask, gatherMaskParams,
                                  [m, stride](uint32_t r, uint32_t i) { return emu::MaskBit(m, r * stride + i); });
@@ -306,16 +306,18 @@ void GatherLanes(const LocalTensor<T>& dst, const LocalTensor<T>& src, const Loc
   EMU_REQUIRE(sizeof(T) == 2 || sizeof(T) == 4, api, "dtype", "16- or 32-bit elements only on A2/A3");
   RequireVectorCore(api);
   src.CheckAlign(api, "src", 32);
-  uint8_t* d = Prepare(api, "dst", dst, p, Layout{sizeof(T), 1, dstRepStride});
-  const uint8_t* off = Prepare(api, "srcOffset", srcOffset, p, Layout{4, 1, 32 / sizeof(T)});
+  uint8_t* d = PrepareWrite(api, "dst", dst, p, Layout{sizeof(T), 1, dstRepStride});
+  const uint8_t* off = PrepareRead(api, "srcOffset", srcOffset, p, Layout{4, 1, 32 / sizeof(T)});
+  auto byteOf = [&](uint32_t r, uint32_t lane) { return uint64_t(srcBaseAddr) + Load<uint32_t>(off + (uint64_t(r) * p.lanes + lane) * 4); };
+  ForEachLane(p, [&](uint32_t r, uint32_t lane) {  // every element read is checked and noted before the vgather issues
+    const uint64_t byte = byteOf(r, lane);
+    EMU_REQUIRE(byte % sizeof(T) == 0, api, "alignment", "byte offset %llu of element %llu is not a multiple of %zu",
+                (unsigned long long)byte, (unsigned long long)(uint64_t(r) * p.lanes + lane), sizeof(T));
+    src.Reads(api, "src", byte, byte + sizeof(T));
+  });
   CountVector(p, api);
   ForEachLane(p, [&](uint32_t r, uint32_t lane) {
-    const uint64_t i = uint64_t(r) * p.lanes + lane;
-    const uint64_t byte = uint64_t(srcBaseAddr) + Load<uint32_t>(off + i * 4);
-    EMU_REQUIRE(byte % sizeof(T) == 0, api, "alignment", "byte offset %llu of element %llu is not a multiple of %zu",
-                (unsigned long long)byte, (unsigned long long)i, sizeof(T));
-    src.CheckBytes(api, "src", byte, byte + sizeof(T));
-    Store<T>(d + Layout{sizeof(T), 1, dstRepStride}.Offset(r, lane), Load<T>(src.Data() + byte));
+    Store<T>(d + Layout{sizeof(T), 1, dstRepStride}.Offset(r, lane), Load<T>(src.Data() + byteOf(r, lane)));
   });
 }
 }  // namespace emu

@@ -138,13 +138,28 @@ void RequireVectorCore(const char* api);
 // Bytes [0, extent) an operand touches under the plan (offsets grow with lane and repeat).
 uint64_t Extent(const LanePlan& p, const Layout& l);
 
-// Checks an operand (alignment, bounds) and returns its base pointer.
+// Notes the 32-byte blocks an operand touches under the plan as read (written) by the instruction
+// about to be issued (emu/hazard.h).
+void NoteOperand(Mem m, uint32_t addr, const LanePlan& p, const Layout& l, bool write);
+
+// Checks an operand (alignment, bounds), notes what it touches, and returns its base pointer.
 template <typename T>
-uint8_t* Prepare(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p, const Layout& l) {
+uint8_t* Prepare(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p, const Layout& l,
+                 bool write) {
   t.CheckAlign(api, name, 32);
   const uint64_t ext = Extent(p, l);
   if (ext) t.CheckBytes(api, name, 0, ext);
+  NoteOperand(t.EmuMem(), t.EmuAddr(), p, l, write);
   return t.Data();
+}
+template <typename T>
+const uint8_t* PrepareRead(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p,
+                           const Layout& l) {
+  return Prepare(api, name, t, p, l, false);
+}
+template <typename T>
+uint8_t* PrepareWrite(const char* api, const char* name, const LocalTensor<T>& t, const LanePlan& p, const Layout& l) {
+  return Prepare(api, name, t, p, l, true);
 }
 
 // One operand of an element-wise instruction as the UB banks see it: its UB byte address and layout.
@@ -174,7 +189,7 @@ inline void CountVector(const LanePlan& p, const char* api = "vector") {
 inline void CountVector(const LanePlan& p, const char* api, const BankOperand* reads, uint32_t nReads,
                         const BankOperand& write) {
   const uint64_t active = CountLanes(p);
-  if (ActiveTrace()) TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4, UbBankBeats(p, reads, nReads, write));
+  TraceVector(api, p.repeats, active, p.lanes ? 256 / p.lanes : 4, ActiveTrace() ? UbBankBeats(p, reads, nReads, write) : 0);
 }
 
 template <typename T> inline T Load(const uint8_t* p) { T v; std::memcpy(&v, p, sizeof(T)); return v; }
@@ -207,8 +222,8 @@ template <typename TD, typename TS, typename F>
 void UpdateLanes(const char* api, const LocalTensor<TD>& dst, const LocalTensor<TS>& src, const LanePlan& p,
                  const Layout& ld, const Layout& ls, F&& f, bool readsSrc = true) {
   RequireVectorCore(api);
-  uint8_t* d = Prepare(api, "dst", dst, p, ld);
-  const uint8_t* s = Prepare(api, "src", src, p, ls);
+  uint8_t* d = PrepareWrite(api, "dst", dst, p, ld);
+  const uint8_t* s = readsSrc ? PrepareRead(api, "src", src, p, ls) : src.Data();
   const BankOperand read{src.EmuAddr(), ls};
   CountVector(p, api, &read, readsSrc ? 1 : 0, BankOperand{dst.EmuAddr(), ld});
   if (Dense(p, ld) && Dense(p, ls)) {
@@ -238,9 +253,9 @@ void BinaryLanes(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   const Layout ld{sizeof(T), rp.dstBlkStride, rp.dstRepStride};
   const Layout l0{sizeof(T), rp.src0BlkStride, rp.src0RepStride};
   const Layout l1{sizeof(T), rp.src1BlkStride, rp.src1RepStride};
-  uint8_t* d = Prepare(api, "dst", dst, p, ld);
-  const uint8_t* s0 = Prepare(api, "src0", src0, p, l0);
-  const uint8_t* s1 = Prepare(api, "src1", src1, p, l1);
+  uint8_t* d = PrepareWrite(api, "dst", dst, p, ld);
+  const uint8_t* s0 = PrepareRead(api, "src0", src0, p, l0);
+  const uint8_t* s1 = PrepareRead(api, "src1", src1, p, l1);
   const BankOperand reads[2] = {{src0.EmuAddr(), l0}, {src1.EmuAddr(), l1}};
   CountVector(p, api, reads, 2, BankOperand{dst.EmuAddr(), ld});
   if (Dense(p, ld) && Dense(p, l0) && Dense(p, l1)) {

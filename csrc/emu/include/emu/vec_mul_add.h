@@ -25,9 +25,9 @@ void MulAddDstLanes(const LocalTensor<T>& dst, const LocalTensor<U>& src0, const
   const Layout ld{sizeof(T), rp.dstBlkStride, rp.dstRepStride};
   const Layout l0{sizeof(U), rp.src0BlkStride, rp.src0RepStride};
   const Layout l1{sizeof(U), rp.src1BlkStride, rp.src1RepStride};
-  uint8_t* d = Prepare(api, "dst", dst, p, ld);
-  const uint8_t* s0 = Prepare(api, "src0", src0, p, l0);
-  const uint8_t* s1 = Prepare(api, "src1", src1, p, l1);
+  uint8_t* d = PrepareWrite(api, "dst", dst, p, ld);
+  const uint8_t* s0 = PrepareRead(api, "src0", src0, p, l0);
+  const uint8_t* s1 = PrepareRead(api, "src1", src1, p, l1);
   CountVector(p, api);
   ForEachLane(p, [&](uint32_t r, uint32_t lane) {
     uint8_t* di = d + ld.Offset(r, lane);

@@ -93,11 +93,11 @@ void ReduceCount(const char* api, const LocalTensor<T>& dst, uint32_t dstSlots, 
   EMU_REQUIRE(count >= 1, api, "param-range", "count %d must be at least 1", count);
   const LanePlan p = PlanCount(api, LanesFor(sizeof(T)), count);
   src.CheckAlign(api, "src", 32);
-  src.CheckBytes(api, "src", 0, uint64_t(count) * sizeof(T));
+  src.Reads(api, "src", 0, uint64_t(count) * sizeof(T));
   work.CheckAlign(api, "workLocal", 32);
   const uint64_t workBytes = (uint64_t(p.repeats) * slotsPerRepeat * sizeof(T) + 31) / 32 * 32;
-  work.CheckBytes(api, "workLocal", 0, workBytes);
-  dst.CheckBytes(api, "dst", 0, dstSlots * sizeof(T));
+  work.Writes(api, "workLocal", 0, workBytes);
+  dst.Writes(api, "dst", 0, dstSlots * sizeof(T));
   CountVector(p, api);
   T out[2] = {};  // a reduction may fill only the first
   reduce(src.Data(), p, out);
@@ -117,12 +117,12 @@ void WholeReduce(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   EMU_REQUIRE(static_cast<uint8_t>(order) <= 3, api, "param-range", "ReduceOrder %d is not defined", static_cast<int>(order));
   const LanePlan p = PlanMask(api, LanesFor(sizeof(T)), mask, static_cast<uint32_t>(repeatTimes), isSetMask);
   const Layout ls{sizeof(T), static_cast<uint32_t>(srcBlkStride), static_cast<uint32_t>(srcRepStride)};
-  const uint8_t* s = Prepare(api, "src", src, p, ls);
+  const uint8_t* s = PrepareRead(api, "src", src, p, ls);
   // A result is a T (sum, or max value only), a uint32 index, or a (value, index) pair of T slots.
   const bool pair = isMax && (order == ReduceOrder::ORDER_VALUE_INDEX || order == ReduceOrder::ORDER_INDEX_VALUE);
   const uint32_t unit = pair ? 2 * sizeof(T) : (isMax && order == ReduceOrder::ORDER_ONLY_INDEX) ? 4 : sizeof(T);
   dst.CheckAlign(api, "dst", unit);
-  if (p.repeats) dst.CheckBytes(api, "dst", 0, uint64_t(p.repeats - 1) * dstRepStride * unit + unit);
+  if (p.repeats) dst.Writes(api, "dst", 0, uint64_t(p.repeats - 1) * dstRepStride * unit + unit);
   CountVector(p, api);
   uint8_t* d = dst.Data();
   for (uint32_t r = 0; r < p.repeats; ++r) {
@@ -216,9 +216,14 @@ void Brcb(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint8_t re
   if (repeatTime == 0) return;
   src.CheckAlign(api, "src", 32);
   dst.CheckAlign(api, "dst", 32);
-  src.CheckBytes(api, "src", 0, uint64_t(repeatTime) * 8 * sizeof(T));
+  src.Reads(api, "src", 0, uint64_t(repeatTime) * 8 * sizeof(T));
   const uint64_t last = (uint64_t(repeatTime - 1) * repeatParams.dstRepStride + 7ull * repeatParams.dstBlkStride) * 32;
   dst.CheckBytes(api, "dst", 0, last + 32);
+  for (uint32_t r = 0; r < repeatTime; ++r)
+    for (uint32_t j = 0; j < 8; ++j) {
+      const uint64_t at = dst.EmuAddr() + (uint64_t(r) * repeatParams.dstRepStride + uint64_t(j) * repeatParams.dstBlkStride) * 32;
+      emu::NoteAccess(dst.EmuMem(), at, at + 32, true);
+    }
   const uint8_t* s = src.Data();
   uint8_t* d = dst.Data();
   for (uint32_t r = 0; r < repeatTime; ++r)
@@ -230,7 +235,7 @@ void Brcb(const LocalTensor<T>& dst, const LocalTensor<T>& src, const uint8_t re
   auto& c = emu::Core().counters;
   c.vecCalls++;
   c.vecElemOps += uint64_t(repeatTime) * 256 / sizeof(T);
-  if (!emu::ActiveTrace()) return;
+  if (!emu::ActiveTrace()) return emu::TraceVector(api, repeatTime, uint64_t(repeatTime) * 256 / sizeof(T), sizeof(T));
   // UB bank beats (emu/runtime/ub_banks.cpp): a repeat reads one row (a 16-bit Brcb's 16 bytes are
   // priced as a row of their own) and writes its 8 blocks, dstBlkStride rows apart: 8 blocks in one
   // bank group take 8 beats (CANN guide "避免bank冲突（NPU架构版本2201）", the write case).

@@ -82,9 +82,9 @@ void Sort32(const LocalTensor<T>& dst, const LocalTensor<T>& src0, const LocalTe
   src1.CheckAlign(api, "src1", 32);
   if (repeatTime == 0) return;
   const uint64_t n = uint64_t(repeatTime) * emu::kSortGroup;
-  src0.CheckBytes(api, "src0", 0, n * sizeof(T));
-  src1.CheckBytes(api, "src1", 0, n * 4);
-  dst.CheckBytes(api, "dst", 0, n * emu::kPairBytes);
+  src0.Reads(api, "src0", 0, n * sizeof(T));
+  src1.Reads(api, "src1", 0, n * 4);
+  dst.Writes(api, "dst", 0, n * emu::kPairBytes);
   emu::RequireNoOverlap(api, "dst", dst, n * emu::kPairBytes, "src0", src0, n * sizeof(T));
   emu::RequireNoOverlap(api, "dst", dst, n * emu::kPairBytes, "src1", src1, n * 4);
   const uint8_t* s = src0.Data();
@@ -141,11 +141,11 @@ void MrgSort(const LocalTensor<T>& dst, const MrgSortSrcList<T>& src, const MrgS
   }
   dst.CheckAlign(api, "dst", 32);
   const uint64_t dstBytes = repeats * total * emu::kPairBytes;
-  if (dstBytes) dst.CheckBytes(api, "dst", 0, dstBytes);
+  if (dstBytes) dst.Writes(api, "dst", 0, dstBytes);
   for (uint32_t i = 0; i < queues; ++i) {
     q[i]->CheckAlign(api, names[i], 8);
     const uint64_t bytes = ((repeats - 1) * total + len[i]) * emu::kPairBytes;
-    if (len[i]) q[i]->CheckBytes(api, names[i], 0, bytes);
+    if (len[i]) q[i]->Reads(api, names[i], 0, bytes);
     emu::RequireNoOverlap(api, "dst", dst, dstBytes, names[i], *q[i], len[i] ? bytes : 0);
   }
   uint8_t* d = dst.Data();
@@ -207,9 +207,9 @@ void Extract(const LocalTensor<T>& dstValueLocal, const LocalTensor<uint32_t>& d
   sortedLocal.CheckAlign(api, "sortedLocal", 32);
   if (repeatTimes == 0) return;
   const uint64_t n = uint64_t(repeatTimes) * emu::kSortGroup;
-  sortedLocal.CheckBytes(api, "sortedLocal", 0, n * emu::kPairBytes);
-  dstValueLocal.CheckBytes(api, "dstValueLocal", 0, n * sizeof(T));
-  dstIndexLocal.CheckBytes(api, "dstIndexLocal", 0, n * 4);
+  sortedLocal.Reads(api, "sortedLocal", 0, n * emu::kPairBytes);
+  dstValueLocal.Writes(api, "dstValueLocal", 0, n * sizeof(T));
+  dstIndexLocal.Writes(api, "dstIndexLocal", 0, n * 4);
   emu::RequireNoOverlap(api, "dstValueLocal", dstValueLocal, n * sizeof(T), "sortedLocal", sortedLocal, n * emu::kPairBytes);
   emu::RequireNoOverlap(api, "dstIndexLocal", dstIndexLocal, n * 4, "sortedLocal", sortedLocal, n * emu::kPairBytes);
   emu::RequireNoOverlap(api, "dstIndexLocal", dstIndexLocal, n * 4, "dstValueLocal", dstValueLocal, n * sizeof(T));
@@ -253,6 +253,7 @@ void CreateVecIndex(LocalTensor<T> dst, const T& firstValue, uint32_t count) {
   const uint32_t head = std::min(count, blk);
   dst.CheckBytes(api, "dst", 0, uint64_t(head) * sizeof(T));
   for (uint32_t i = 0; i < head; ++i) dst.SetValue(i, static_cast<float>(firstValue) + static_cast<float>(i));
+  emu::InternalFlag(HardEvent::S_V);  // CreateVecIndexOneBlk's SetFlag / WaitFlag<S_V> after the scalar writes
   if (count <= blk) return;
   const UnaryRepeatParams unit;
   // The rest of the first repeat, block by block, then whole repeats; each step has a partial tail.

@@ -41,9 +41,10 @@ struct TransDataTo5HDParams {
 namespace emu {
 // The 32-byte block `list[i]` addresses in repeat r (bounds and alignment checked).
 template <typename T>
-uint8_t* TransposeBlock(const char* api, const char* name, const LocalTensor<T>& t, uint64_t offset) {
+uint8_t* TransposeBlock(const char* api, const char* name, const LocalTensor<T>& t, uint64_t offset, bool write) {
   t.CheckAlign(api, name, 32);
-  t.CheckBytes(api, name, offset, offset + 32);
+  if (write) t.Writes(api, name, offset, offset + 32);
+  else t.Reads(api, name, offset, offset + 32);
   return t.Data() + offset;
 }
 }  // namespace emu
@@ -62,8 +63,8 @@ void TransDataTo5HD(const LocalTensor<T> (&dstList)[NCHW_CONV_ADDR_LIST_SIZE],
     uint8_t in[kBlocks][32], out[kBlocks][32];
     uint8_t* dst[kBlocks];
     for (uint32_t i = 0; i < kBlocks; ++i) {  // every source block is read before any is written
-      std::memcpy(in[i], emu::TransposeBlock(api, "srcList", srcList[i], step * params.srcRepStride * 32), 32);
-      dst[i] = emu::TransposeBlock(api, "dstList", dstList[i], step * params.dstRepStride * 32);
+      std::memcpy(in[i], emu::TransposeBlock(api, "srcList", srcList[i], step * params.srcRepStride * 32, false), 32);
+      dst[i] = emu::TransposeBlock(api, "dstList", dstList[i], step * params.dstRepStride * 32, true);
       std::memcpy(out[i], dst[i], 32);
     }
     for (uint32_t j = 0; j < 32 / sizeof(T) && j < kBlocks; ++j) {

@@ -1,0 +1,44 @@
+// The in-core happens-before check ("pipe-hazard", docs/emulator.md).
+//
+// An AI core's pipes (S, V, M, MTE1, MTE2, MTE3, FIX) run their instruction queues in parallel; the
+// emulator runs a core's instructions one after another in program order, so a missing in-core flag
+// cannot change a result here. This check finds it anyway: every instruction notes the local-memory
+// bytes it reads and writes (NoteAccess) and is then issued on its pipe (IssueOn). Two accesses to
+// one 32-byte block from different pipes, at least one a write, must be ordered by a chain of
+// SetFlag / WaitFlag (the kernel's own and those EnQue / DeQue / AllocTensor / FreeTensor imply) or a
+// PipeBarrier<PIPE_ALL> (SyncAll runs one). Instructions of one pipe are ordered among themselves:
+// the scalar pipe by the hardware, PIPE_V by the barriers the compiler inserts (PipeBarrier(ISASI).md).
+// Sources: SetFlag-WaitFlag(ISASI).md ("具有数据依赖的不同流水指令之间需要插此同步"), 同步控制简介.md,
+// dav_c220/kernel_operator_sync_impl.h (SyncAllImpl starts with PipeBarrier<PIPE_ALL>).
+#pragma once
+
+#include <cstdint>
+
+#include "runtime.h"
+
+namespace AscendC::emu {
+
+// Bytes [begin, end) of this core's memory `m` are read (or written) by the instruction about to be
+// issued. An instruction notes every operand, then IssueOn applies them all at one step of its pipe.
+void NoteAccess(Mem m, uint64_t begin, uint64_t end, bool write);
+// Issues the instruction `api` on `pipe`: checks and records the noted accesses.
+void IssueOn(const char* api, pipe_t pipe);
+// SetFlag / WaitFlag of an event between two pipes (`id`: the event id, or a queue buffer's token).
+void HazardSetFlag(HardEvent e, uint32_t id);
+void HazardWaitFlag(HardEvent e, uint32_t id);
+// PipeBarrier<PIPE_ALL>: every pipe waits for every earlier instruction.
+void HazardBarrierAll();
+// Cross-core flags order this core's own pipes only through a group flag (modes 0 and 1): a
+// member's wait is delivered once every member has set, itself included, and it holds every later
+// instruction of the core (CrossCoreSetFlag(ISASI).md, CrossCoreWaitFlag(ISASI).md).
+void HazardCrossSet(int mode, pipe_t pipe, uint16_t flagId);
+void HazardCrossWait(uint16_t flagId);
+
+// Per-core state, pooled across launches (emu/runtime/hazard.cpp).
+struct HazardState;
+void AcquireHazardState(CoreState& core);
+void ReleaseHazardState(CoreState& core);
+// Fails if an instruction noted accesses but was never issued (an emulator bug).
+void HazardCheckIdle(const char* where);
+
+}  // namespace AscendC::emu
