@@ -78,23 +78,15 @@ void VectorCase(int32_t c, GM_ADDR in, GM_ADDR out) {
       DataCopy(x, g, kFloats);
       Out(out, x);
       break;
-    case kFlagged:
+    case kFlagged:  // out = in + 1
+    case kChain:    // out = in: MTE3 reads x with no MTE2 -> MTE3 flag, ordered through V
       DataCopy(x, g, kFloats);
       SetFlag<HardEvent::MTE2_V>(0);
       WaitFlag<HardEvent::MTE2_V>(0);
       Adds(y, x, 1.0f, kFloats);
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
-      Out(out, y);
-      break;
-    case kChain:  // out = in: MTE3 reads x after V has, and V after MTE2 wrote it
-      DataCopy(x, g, kFloats);
-      SetFlag<HardEvent::MTE2_V>(0);
-      WaitFlag<HardEvent::MTE2_V>(0);
-      Adds(y, x, 1.0f, kFloats);
-      SetFlag<HardEvent::V_MTE3>(0);
-      WaitFlag<HardEvent::V_MTE3>(0);
-      Out(out, x);
+      Out(out, c == kChain ? x : y);
       break;
     case kBarrierAll:
       DataCopy(x, g, kFloats);
