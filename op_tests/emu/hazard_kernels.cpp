@@ -27,6 +27,7 @@ enum Case : int32_t {
   kQueues,            // TQue EnQue / DeQue / FreeTensor / AllocTensor carry the events
   kOtherBlock,        // MTE2 writes one 32-byte block while V reads the next, unordered
   kMmadFixpipe,       // Mmad -> Fixpipe -> Mmad on one L0C with M_FIX and FIX_M
+  kScalarWaitOrders,  // MTE2 writes, the scalar waits for it (MTE2_S), V reads: issued after the wait
 };
 
 constexpr int32_t kFloats = 64;  // 256 bytes
@@ -87,6 +88,14 @@ void VectorCase(int32_t c, GM_ADDR in, GM_ADDR out) {
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
       Out(out, c == kChain ? x : y);
+      break;
+    case kScalarWaitOrders:
+      DataCopy(x, g, kFloats);
+      SetFlag<HardEvent::MTE2_S>(0);
+      WaitFlag<HardEvent::MTE2_S>(0);
+      Adds(y, x, 1.0f, kFloats);
+      PipeBarrier<PIPE_ALL>();
+      Out(out, y);
       break;
     case kBarrierAll:
       DataCopy(x, g, kFloats);

@@ -19,7 +19,7 @@ CASES = {
     "LoadThenVectorNoFlag": 0, "VectorThenLoadNoFlag": 1, "VectorThenScalarNoFlag": 2, "ScalarThenVectorNoFlag": 3,
     "WrongEvent": 4, "MmadThenFixpipeNoFlag": 5, "LoadThenStoreNoFlag": 6,
     "Flagged": 100, "Chain": 101, "BarrierAll": 102, "SamePipe": 103, "Queues": 104, "OtherBlock": 105,
-    "MmadFixpipe": 106,
+    "MmadFixpipe": 106, "ScalarWaitOrders": 107,
 }
 HAZARD = r"^\[ascendc-emu\] kernel '{kernel}', core {core}: {api}: pipe-hazard: "
 REFUSED = {
@@ -83,8 +83,9 @@ def test_missing_flag_is_refused_naming_both_instructions(kern, case):
         kern.run(case, cube_input() if cube else vector_input())
 
 
-@pytest.mark.parametrize("case", ["Flagged", "BarrierAll"])
+@pytest.mark.parametrize("case", ["Flagged", "BarrierAll", "ScalarWaitOrders"])
 def test_flagged_or_barriered_order_runs(kern, case):
+    # ScalarWaitOrders: the scalar unit blocks in WaitFlag<MTE2_S> and issues the Adds after it.
     x = vector_input()
     np.testing.assert_array_equal(kern.run(case, x), x + 1)
 

@@ -98,7 +98,12 @@ def cases(draw, Case):
     elif mutation == "bias shape" and bias is not None:
         bias = torch.zeros(experts, hidden + 1, dtype=dtype)
     elif mutation == "export shape" and expert_ids is not None:
-        expert_ids = expert_ids[:, :-1] if top_k > 1 else expert_ids[:-1] if tokens else expert_ids[None]
+        # One column fewer is a different K unless something else fixes K: no tokens and no scales
+        # leave the empty [0, K - 1] ids self-consistent (the long profile found it), so go 3-D there.
+        if top_k > 1 and (tokens or scales is not None):
+            expert_ids = expert_ids[:, :-1]
+        else:
+            expert_ids = expert_ids[:-1] if tokens else expert_ids[None]
     elif mutation == "K 65":
         rows, dst = torch.zeros(65, hidden, dtype=dtype), torch.arange(65, dtype=torch.int32)
         skip1 = skip2 = bias = expert_ids = None

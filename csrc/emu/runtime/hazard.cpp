@@ -92,6 +92,14 @@ std::vector<HazardState*>& Pool() {
 
 HazardState& State() { return *Core().hazard; }
 
+// The scalar unit issues every other pipe's instructions in program order and blocks in its own
+// waits (WaitFlag<X_S>, a PipeBarrier): an instruction issued after such a wait starts after what
+// the scalar waited for. Its own reads and writes of UB are not ordered so (S_V / S_MTE2 / ...).
+void InheritScalarWaits(HazardState& s, int p) {
+  if (p <= 0) return;  // the scalar itself, or no pipe
+  for (int q = 1; q < kPipes; ++q) s.clock[p][q] = std::max(s.clock[p][q], s.clock[0][q]);
+}
+
 uint64_t FlagKey(HardEvent e, uint32_t id) { return uint64_t(static_cast<uint8_t>(e)) << 32 | id; }
 
 [[noreturn]] void Report(const char* api, int pipe, const Range& r, uint32_t block, const char* what, int other,
@@ -148,6 +156,7 @@ void IssueOn(const char* api, pipe_t pipe) {
     s.pending.clear();
     return;
   }
+  InheritScalarWaits(s, p);
   const uint32_t step = ++s.clock[p][p];
   s.recent[p][step % kRecent] = api;
   // Writes first: an operand both read and written (Axpy's dst) is then checked as a write.
@@ -164,6 +173,7 @@ void HazardSetFlag(HardEvent e, uint32_t id) {
   pipe_t src = PIPE_S, dst = PIPE_S;
   EventPipes(e, src, dst);
   const int p = PipeIndex(src);
+  InheritScalarWaits(s, p);
   if (p >= 0) s.flags[FlagKey(e, id)] = s.clock[p];
 }
 

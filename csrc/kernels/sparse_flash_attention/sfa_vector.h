@@ -422,8 +422,6 @@ class SfaVector {
       if (carried > 0) DataCopyPad(slots_[at + kSfaSlotRowsAt], head, DataCopyExtParams(1, carried * 4, 0, 0, 0));
       SetFlag<HardEvent::MTE3_S>(0);
       WaitFlag<HardEvent::MTE3_S>(0);
-      SetFlag<HardEvent::S_MTE2>(0);  // the next selection's ids load over `head` after its copy out
-      WaitFlag<HardEvent::S_MTE2>(0);
     }
     ++slot_;
     AscendC::CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagList);
