@@ -726,7 +726,7 @@ class SfaVector {
     SetFlag<HardEvent::MTE2_S>(0);
     WaitFlag<HardEvent::MTE2_S>(0);
     const bool empty = Stat(kSum0).GetValue(0) == 0.0f;
-    VectorAfterScalar();  // the vector unit reads the seed's statistics (after MTE2 -> S -> V)
+    VectorAfterScalar();  // the statistics' UB is written again by the vector unit after this read
     if (empty) {
       io_.WriteZeroRows(uint32_t(item.row), h0_, h_, stage_, Stat(kTileMax));
       return;
