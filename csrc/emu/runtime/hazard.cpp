@@ -167,12 +167,19 @@ void IssueOn(const char* api, pipe_t pipe) {
   s.pending.clear();
 }
 
+namespace {
+// The clock index of an event's source (or destination) pipe, -1 if it has none here.
+int EventPipeIndex(HardEvent e, bool source) {
+  pipe_t src = PIPE_S, dst = PIPE_S;
+  EventPipes(e, src, dst);
+  return PipeIndex(source ? src : dst);
+}
+}  // namespace
+
 void HazardSetFlag(HardEvent e, uint32_t id) {
   HazardCheckIdle("SetFlag");
   HazardState& s = State();
-  pipe_t src = PIPE_S, dst = PIPE_S;
-  EventPipes(e, src, dst);
-  const int p = PipeIndex(src);
+  const int p = EventPipeIndex(e, true);
   InheritScalarWaits(s, p);
   if (p >= 0) s.flags[FlagKey(e, id)] = s.clock[p];
 }
@@ -180,9 +187,7 @@ void HazardSetFlag(HardEvent e, uint32_t id) {
 void HazardWaitFlag(HardEvent e, uint32_t id) {
   HazardCheckIdle("WaitFlag");
   HazardState& s = State();
-  pipe_t src = PIPE_S, dst = PIPE_S;
-  EventPipes(e, src, dst);
-  const int p = PipeIndex(dst);
+  const int p = EventPipeIndex(e, false);
   auto it = s.flags.find(FlagKey(e, id));
   if (p < 0 || it == s.flags.end()) return;
   for (int q = 0; q < kPipes; ++q) s.clock[p][q] = std::max(s.clock[p][q], it->second[q]);

@@ -180,10 +180,7 @@ class SfaFinish {
       PipeBarrier<PIPE_V>();
       Add(l, l, Stat(1, i), h);
     }
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    empty_ = l.GetValue(0) == 0.0f;  // every piece empty (all heads alike): zeros
-    VectorAfterScalar();  // l is written again by the vector unit
+    empty_ = ReadVectorResult(l, 0) == 0.0f;  // every piece empty (all heads alike): zeros
     if (empty_) {  // the loads issued above land before anything else uses their UB
       for (uint32_t c = 0; firstOther < n && c < chunks; ++c) WaitFlag<HardEvent::MTE2_V>(int32_t(kEvFirst + c));
       for (uint32_t k = 0; k < jobs && k < kBufs; ++k) WaitFlag<HardEvent::MTE2_V>(int32_t(1 + k));

@@ -531,11 +531,7 @@ class SfaVector {
     Sub(d, tileMax, ref, h);
     PipeBarrier<PIPE_V>();
     WholeReduceMax(top, d, int32_t(h), 1, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
-    const bool exceeded = top.GetValue(0) > kSfaRefSlack;
-    VectorAfterScalar();  // bcast_ is written again by the vector unit
-    return exceeded;
+    return ReadVectorResult(top, 0) > kSfaRefSlack;  // (bcast_ is written again by the vector unit)
   }
 
   // r' = max(r, tile max), alpha = exp(r - r'): l *= alpha, and this core's rows of the item's P . V
