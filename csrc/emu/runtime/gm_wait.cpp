@@ -2,6 +2,7 @@
 #include "emu/gm_wait.h"
 
 #include "emu/atomic.h"
+#include "emu/hazard.h"
 #include "emu/trace.h"
 #include "launch_context.h"
 
@@ -23,13 +24,27 @@ std::string Where(const LaunchContext& L, const int32_t* flag) {
 }
 }  // namespace
 
+void GmFlagAddBegin(const int32_t* flag) {
+  RequireAiv("GmFlagAdd");
+  LaunchContext* L = CurrentLaunch();
+  std::lock_guard<std::mutex> g(L->mu);
+  L->gmFlagOrder[reinterpret_cast<uint64_t>(flag)].inFlight++;
+}
+
 void GmFlagSignal(const int32_t* flag, int32_t delta) {
   RequireAiv("GmFlagAdd");
   TraceRaw(TraceOp::kGmSignal, PIPE_MTE3, "GmFlagAdd", static_cast<uint32_t>(delta), 0, 0, 0, 0,
            reinterpret_cast<uint64_t>(flag));
+  // The add is an MTE3 copy after the core's earlier GM writes (GmFlagAdd): a core that sees it has
+  // them ordered before its wait.
+  HazardStamp stamp = StampOf(PIPE_MTE3);
   LaunchContext* L = CurrentLaunch();
   std::lock_guard<std::mutex> g(L->mu);
   L->gmFlagAdded[reinterpret_cast<uint64_t>(flag)] += static_cast<uint32_t>(delta);
+  LaunchContext::GmCounterOrder& order = L->gmFlagOrder[reinterpret_cast<uint64_t>(flag)];
+  EMU_REQUIRE(order.inFlight > 0, "GmFlagAdd", "emulator", "GmFlagSignal without GmFlagAddBegin");
+  order.inFlight--;
+  JoinStamp(order.joined, stamp);
   L->cv.notify_all();  // under mu after the atomic add: a waiter checks the counter under mu, so none misses it
 }
 
@@ -42,6 +57,7 @@ void GmWaitBegin(const int32_t* flag, int32_t target) {
   c.gmWaitTrace = c.trace;
   c.trace = nullptr;
   c.gmWaitPolled = false;
+  HazardGmPoll(true);
   LaunchContext* L = CurrentLaunch();
   std::lock_guard<std::mutex> g(L->mu);
   L->gmFlagAdded[reinterpret_cast<uint64_t>(flag)] += 0;  // its start value goes into the trace
@@ -72,6 +88,22 @@ void GmWaitEnd(const int32_t* flag, int32_t target) {
   c.gmWaitTrace = nullptr;
   TraceRaw(TraceOp::kGmWait, PIPE_S, "GmFlagWaitAtLeast", static_cast<uint32_t>(target), sizeof(int32_t), 0, 0, 0,
            reinterpret_cast<uint64_t>(flag));
+  HazardGmPoll(false);
+  // The happens-before stamps of the adds: the poll may have seen an add whose GmFlagSignal has not
+  // run yet, so wait for the adds under way; adds after the target was reached are joined too (they
+  // can only hide a hazard, never report one that is not there).
+  HazardStamp received;
+  {
+    LaunchContext* L = CurrentLaunch();
+    std::unique_lock<std::mutex> lock(L->mu);
+    LaunchContext::GmCounterOrder& order = L->gmFlagOrder[reinterpret_cast<uint64_t>(flag)];
+    const std::function<bool()> settled = [&order] { return order.inFlight == 0; };
+    const uint64_t waits = c.counters.syncWaits;  // the poll counted as one wait already
+    L->WaitUntil(lock, c, "GmFlagWaitAtLeast", Where(*L, flag) + ": adds under way", settled);
+    c.counters.syncWaits = waits;
+    received = order.joined;
+  }
+  ReceiveStamp(received);
 }
 
 }  // namespace AscendC::emu

@@ -1,24 +1,17 @@
 // The in-core happens-before check (emu/hazard.h): a vector clock per pipe, and per 32-byte block
-// of local memory the step of its last write and of each pipe's last read.
+// of local memory the step of its last write and of each pipe's last read; and the stamps that
+// carry the clocks across cores (the GM side is gm_hazard.cpp).
 #include "emu/hazard.h"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <deque>
 #include <mutex>
-#include <unordered_map>
-#include <vector>
 
 #include "emu/trace.h"
+#include "hazard_state.h"
+#include "launch_context.h"
 
 namespace AscendC::emu {
-namespace {
-
-constexpr int kPipes = 7;  // S, V, M, MTE1, MTE2, MTE3, FIX
-constexpr uint8_t kNoPipe = 0xFF;
-constexpr uint32_t kBlock = 32;
-constexpr uint32_t kRecent = 1024;  // instruction names kept per pipe for the messages
 
 int PipeIndex(pipe_t p) {
   switch (p) {
@@ -34,22 +27,9 @@ int PipeIndex(pipe_t p) {
 }
 const char* const kPipeNames[kPipes] = {"S", "V", "M", "MTE1", "MTE2", "MTE3", "FIX"};
 
-using Clock = std::array<uint32_t, kPipes>;
+namespace {
 
-// One 32-byte block. `owner` tells whose launch the entry belongs to, so a pooled state never needs
-// clearing: an entry of another owner reads as untouched.
-struct Block {
-  uint32_t owner = 0;
-  uint32_t writeStep = 0;
-  std::array<uint32_t, kPipes> readStep{};
-  uint8_t writer = kNoPipe;
-};
-
-struct Range {
-  Mem mem;
-  uint32_t begin, end;
-  bool write;
-};
+constexpr uint32_t kBlock = 32;
 
 uint32_t NextOwner() {
   static std::atomic<uint32_t> next{0};
@@ -60,27 +40,18 @@ uint32_t NextOwner() {
 
 }  // namespace
 
-struct HazardState {
-  uint32_t owner = 0;
-  std::array<Clock, kPipes> clock{};  // clock[p][q]: the steps of pipe q that pipe p has waited for
-  std::vector<Range> pending;
-  std::unordered_map<uint64_t, Clock> flags;  // (event, id) -> the source pipe's clock at SetFlag
-  std::unordered_map<uint16_t, std::deque<Clock>> groupSets;  // flag id -> own mode-0/1 sets not yet waited
-  std::array<std::vector<Block>, kMemCount> shadow;
-  std::array<std::array<const char*, kRecent>, kPipes> recent{};
+void HazardState::Reset(uint32_t launchIndex) {
+  owner = NextOwner();
+  self = launchIndex;
+  for (Clock& c : clock) c.fill(0);
+  remote.clear();
+  pending.clear();
+  gmPending.clear();
+  inGmPoll = false;
+  flags.clear();
+}
 
-  void Reset() {
-    owner = NextOwner();
-    for (Clock& c : clock) c.fill(0);
-    pending.clear();
-    flags.clear();
-    groupSets.clear();
-  }
-  const char* Name(int pipe, uint32_t step) const {
-    const char* n = recent[pipe][step % kRecent];
-    return step + kRecent > clock[pipe][pipe] && n ? n : "an earlier instruction";
-  }
-};
+HazardState& State() { return *Core().hazard; }
 
 namespace {
 
@@ -89,8 +60,6 @@ std::vector<HazardState*>& Pool() {
   static auto* pool = new std::vector<HazardState*>;  // leaked on purpose, as the local-memory pool
   return *pool;
 }
-
-HazardState& State() { return *Core().hazard; }
 
 // The scalar unit issues every other pipe's instructions in program order and blocks in its own
 // waits (WaitFlag<X_S>, a PipeBarrier): an instruction issued after such a wait starts after what
@@ -102,7 +71,7 @@ void InheritScalarWaits(HazardState& s, int p) {
 
 uint64_t FlagKey(HardEvent e, uint32_t id) { return uint64_t(static_cast<uint8_t>(e)) << 32 | id; }
 
-[[noreturn]] void Report(const char* api, int pipe, const Range& r, uint32_t block, const char* what, int other,
+[[noreturn]] void Report(const char* api, int pipe, const LocalRange& r, uint32_t block, const char* what, int other,
                          const char* otherApi) {
   const uint32_t a = block * kBlock;
   Fail(api, "pipe-hazard",
@@ -112,15 +81,15 @@ uint64_t FlagKey(HardEvent e, uint32_t id) { return uint64_t(static_cast<uint8_t
               std::min(a + kBlock, r.end), otherApi, kPipeNames[other], what, kPipeNames[other], kPipeNames[pipe]));
 }
 
-void Apply(HazardState& s, const char* api, int p, const Range& r) {
-  std::vector<Block>& blocks = s.shadow[static_cast<int>(r.mem)];
+void Apply(HazardState& s, const char* api, int p, const LocalRange& r) {
+  std::vector<LocalBlock>& blocks = s.shadow[static_cast<int>(r.mem)];
   if (blocks.empty()) blocks.resize(Spec(r.mem).physicalBytes / kBlock);
   const Clock& mine = s.clock[p];
   const uint32_t step = mine[p];
   for (uint32_t b = r.begin / kBlock; b < (r.end + kBlock - 1) / kBlock; ++b) {
-    Block& e = blocks[b];
-    if (e.owner != s.owner) e = Block{s.owner};
-    if (e.writer != kNoPipe && e.writer != p && e.writeStep > mine[e.writer])
+    LocalBlock& e = blocks[b];
+    if (e.owner != s.owner) e = LocalBlock{s.owner};
+    if (e.writer != 0xFF && e.writer != p && e.writeStep > mine[e.writer])
       Report(api, p, r, b, "wrote", e.writer, s.Name(e.writer, e.writeStep));
     if (r.write) {
       for (int q = 0; q < kPipes; ++q)
@@ -138,15 +107,15 @@ void Apply(HazardState& s, const char* api, int p, const Range& r) {
 
 void NoteAccess(Mem m, uint64_t begin, uint64_t end, bool write) {
   if (begin >= end) return;
-  std::vector<Range>& pending = State().pending;
+  std::vector<LocalRange>& pending = State().pending;
   if (!pending.empty()) {
-    Range& last = pending.back();
+    LocalRange& last = pending.back();
     if (last.mem == m && last.write == write && last.end == begin) {
       last.end = static_cast<uint32_t>(end);
       return;
     }
   }
-  pending.push_back(Range{m, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), write});
+  pending.push_back(LocalRange{m, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), write});
 }
 
 void IssueOn(const char* api, pipe_t pipe) {
@@ -154,17 +123,19 @@ void IssueOn(const char* api, pipe_t pipe) {
   const int p = PipeIndex(pipe);
   if (p < 0) {
     s.pending.clear();
+    s.gmPending.clear();
     return;
   }
   InheritScalarWaits(s, p);
   const uint32_t step = ++s.clock[p][p];
   s.recent[p][step % kRecent] = api;
   // Writes first: an operand both read and written (Axpy's dst) is then checked as a write.
-  for (const Range& r : s.pending)
+  for (const LocalRange& r : s.pending)
     if (r.write) Apply(s, api, p, r);
-  for (const Range& r : s.pending)
+  for (const LocalRange& r : s.pending)
     if (!r.write) Apply(s, api, p, r);
   s.pending.clear();
+  if (!s.gmPending.empty()) ApplyGm(s, api, p, step);
 }
 
 namespace {
@@ -203,22 +174,46 @@ void HazardBarrierAll() {
   for (Clock& c : s.clock) c = all;
 }
 
-void HazardCrossSet(int mode, pipe_t pipe, uint16_t flagId) {
-  HazardCheckIdle("CrossCoreSetFlag");
-  HazardState& s = State();
-  const int p = PipeIndex(pipe);
-  if ((mode == 0 || mode == 1) && p >= 0) s.groupSets[flagId].push_back(s.clock[p]);
+// ---- stamps: the clocks that travel with cross-core sync --------------------------------------
+
+void JoinStamp(HazardStamp& into, const HazardStamp& from) {
+  if (from.empty()) return;
+  if (into.empty()) {
+    into = from;
+    return;
+  }
+  for (size_t i = 0; i < into.size(); ++i) into[i] = std::max(into[i], from[i]);
 }
 
-void HazardCrossWait(uint16_t flagId) {
-  HazardCheckIdle("CrossCoreWaitFlag");
+HazardStamp StampOf(pipe_t pipe) {
+  HazardCheckIdle("a cross-core sync");
   HazardState& s = State();
-  auto it = s.groupSets.find(flagId);
-  if (it == s.groupSets.end() || it->second.empty()) return;
-  const Clock own = it->second.front();
-  it->second.pop_front();
+  Clock own{};
+  if (pipe == PIPE_ALL) {
+    for (const Clock& c : s.clock)
+      for (int q = 0; q < kPipes; ++q) own[q] = std::max(own[q], c[q]);
+  } else {
+    const int p = PipeIndex(pipe);
+    InheritScalarWaits(s, p);
+    if (p >= 0) own = s.clock[p];
+  }
+  // The scalar's own GM accesses are done before it issues anything later (gm_hazard.cpp, Ordered).
+  own[0] = std::max(own[0], s.clock[0][0]);
+  HazardStamp out = s.remote;
+  if (out.empty()) out.assign(CurrentLaunch()->cores.size() * kPipes, 0);
+  for (int q = 0; q < kPipes; ++q) out[s.self * kPipes + q] = std::max(out[s.self * kPipes + q], own[q]);
+  return out;
+}
+
+void ReceiveStamp(const HazardStamp& stamp) {
+  HazardCheckIdle("a cross-core wait");
+  if (stamp.empty()) return;
+  HazardState& s = State();
+  JoinStamp(s.remote, stamp);
+  // The core's own entries come back when another core's sync passed them on (or a group flag
+  // included the core's own set): they order its pipes among themselves too.
   for (Clock& c : s.clock)
-    for (int q = 0; q < kPipes; ++q) c[q] = std::max(c[q], own[q]);
+    for (int q = 0; q < kPipes; ++q) c[q] = std::max(c[q], stamp[s.self * kPipes + q]);
 }
 
 void AcquireHazardState(CoreState& core) {
@@ -231,7 +226,7 @@ void AcquireHazardState(CoreState& core) {
     }
   }
   if (!s) s = new HazardState;
-  s->Reset();
+  s->Reset(core.launchIndex);
   core.hazard = s;
 }
 
@@ -244,11 +239,13 @@ void ReleaseHazardState(CoreState& core) {
 
 void HazardCheckIdle(const char* where) {
   HazardState& s = State();
-  if (s.pending.empty()) return;
-  const Range r = s.pending.front();
+  if (s.pending.empty() && s.gmPending.empty()) return;
+  std::string what = s.pending.empty() ? Format("GM bytes at %p", reinterpret_cast<void*>(s.gmPending.front().begin))
+                                       : Format("%s bytes [%u, %u)", Spec(s.pending.front().mem).name,
+                                                s.pending.front().begin, s.pending.front().end);
   s.pending.clear();
-  Fail(where, "emulator", Format("an instruction noted %s bytes [%u, %u) but was never issued on a pipe",
-                                 Spec(r.mem).name, r.begin, r.end));
+  s.gmPending.clear();
+  Fail(where, "emulator", Format("an instruction noted %s but was never issued on a pipe", what.c_str()));
 }
 
 }  // namespace AscendC::emu

@@ -137,7 +137,7 @@ void DeclareKernelType(int type, uint64_t tilingKey) {
          Format("the kernel declares type %d but was launched in another mode; launch it with KernelMode::%s", type, needs));
 }
 
-void Barrier(const char* api, bool aivOnly) {
+std::vector<uint32_t> Barrier(const char* api, bool aivOnly, const std::vector<uint32_t>& stamp) {
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
   if (self.declaredType == KERNEL_TYPE_AIV_ONLY || self.declaredType == KERNEL_TYPE_AIC_ONLY)
@@ -154,15 +154,20 @@ void Barrier(const char* api, bool aivOnly) {
   std::unique_lock<std::mutex> lock(L->mu);
   if (L->aborted) throw Aborted{};
   const uint64_t gen = L->barrierGeneration[g];
+  JoinStamp(L->barrierJoin[g], stamp);
   if (++L->barrierArrived[g] == members) {
     L->barrierArrived[g] = 0;
     L->barrierGeneration[g]++;
+    // Kept until every member has read it: the next barrier of the group needs them all to arrive.
+    L->barrierDone[g] = std::move(L->barrierJoin[g]);
+    L->barrierJoin[g].clear();
     L->cv.notify_all();
     self.counters.syncWaits++;
-    return;
+    return L->barrierDone[g];
   }
   std::function<bool()> ready = [L, g, gen] { return L->barrierGeneration[g] != gen; };
   L->WaitUntil(lock, self, api, Format("barrier of %u cores", members), ready);
+  return L->barrierDone[g];
 }
 
 namespace {
@@ -202,32 +207,40 @@ void CheckFlag(const char* api, int mode, uint16_t flagId) {
 // A mode-0 / mode-1 set is an arrival: once every member of the group has arrived, each member gets
 // one delivery (the group's sync is one flag per core, however many cores take part).
 // Flag counters are 4 bits: 15 pending sets is the hardware's limit.
-void CrossCoreSet(const char* api, int mode, uint16_t flagId) {
+void CrossCoreSet(const char* api, int mode, uint16_t flagId, const std::vector<uint32_t>& stamp) {
   CheckFlag(api, mode, flagId);
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
   std::unique_lock<std::mutex> lock(L->mu);
-  auto deliver = [&](const CoreState* t, int slot) {
+  auto deliver = [&](const CoreState* t, int slot, const HazardStamp& carried) {
     uint32_t& n = L->flagCount[{t, FlagKey(flagId, slot)}];
     EMU_REQUIRE(n < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId, mode,
                 CoreName(*t).c_str());
     n++;
+    L->flagStamps[{t, FlagKey(flagId, slot)}].push_back(carried);
   };
   const std::vector<const CoreState*> targets = FlagTargets(self, mode);
   if (mode == 2) {
-    for (const CoreState* t : targets) deliver(t, t->coreType == AIC ? 3 + int(self.subBlockIdx) : 2);
+    for (const CoreState* t : targets) deliver(t, t->coreType == AIC ? 3 + int(self.subBlockIdx) : 2, stamp);
   } else {
-    auto& arrived = L->flagArrivals[{mode, mode == 0 ? int64_t(self.coreType) : BlockOf(self), flagId}];
+    const auto group = std::make_tuple(mode, mode == 0 ? int64_t(self.coreType) : BlockOf(self), flagId);
+    auto& arrived = L->flagArrivals[group];
+    auto& stamps = L->arrivalStamps[group];
     uint32_t& mine = arrived[&self];
     EMU_REQUIRE(mine < 15, api, "flag-overflow", "flag %u (mode %d): %s already has 15 sets the group has not matched",
                 flagId, mode, CoreName(self).c_str());
     mine++;
+    stamps[&self].push_back(stamp);
     const bool complete = std::all_of(targets.begin(), targets.end(), [&](const CoreState* t) { return arrived[t] > 0; });
     if (complete) {
+      // Each member is delivered the join of every member's set: the group's sync orders them all.
+      HazardStamp joined;
       for (const CoreState* t : targets) {
         arrived[t]--;
-        deliver(t, mode);
+        JoinStamp(joined, stamps[t].front());
+        stamps[t].pop_front();
       }
+      for (const CoreState* t : targets) deliver(t, mode, joined);
     }
   }
   L->cv.notify_all();
@@ -236,7 +249,7 @@ void CrossCoreSet(const char* api, int mode, uint16_t flagId) {
 // The wait does not depend on its mode (dav_c220 WaitEventImpl: `(void)modeId; wait_flag_dev(flagId)`):
 // it takes one delivery of flagId to this core, whichever mode sent it (a mode-2 flag into an AIC
 // needs both of its AIVs).
-void CrossCoreWait(const char* api, int mode, uint16_t flagId) {
+std::vector<uint32_t> CrossCoreWait(const char* api, int mode, uint16_t flagId) {
   CheckFlag(api, mode, flagId);
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
@@ -266,11 +279,20 @@ void CrossCoreWait(const char* api, int mode, uint16_t flagId) {
     return false;
   };
   L->WaitUntil(lock, self, api, Format("flag %u, mode %d", flagId, mode), ready);
+  HazardStamp received;
   for (const Source& src : sources)
     if (delivered(src)) {
-      for (int k : src.keys) L->flagCount[{&self, k}] -= src.need;
+      for (int k : src.keys) {
+        L->flagCount[{&self, k}] -= src.need;
+        std::deque<HazardStamp>& q = L->flagStamps[{&self, k}];
+        for (uint32_t i = 0; i < src.need; ++i) {
+          JoinStamp(received, q.front());
+          q.pop_front();
+        }
+      }
       break;
     }
+  return received;
 }
 
 namespace {

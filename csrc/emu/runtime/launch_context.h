@@ -2,17 +2,22 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "data_cache_state.h"
+#include "emu/hazard.h"
 #include "emu/runtime.h"
 
 namespace AscendC::emu {
+
+struct GmShadow;  // the GM side of the happens-before check (gm_hazard.cpp)
 
 struct LaunchContext {
   const char* kernel = "";
@@ -44,17 +49,32 @@ struct LaunchContext {
   };
   std::map<uint32_t, Waiter> waiters;
 
-  // SyncAll: arrivals and generation per group (0 = all cores, 1 = AIV only).
+  // SyncAll: arrivals and generation per group (0 = all cores, 1 = AIV only); the happens-before
+  // stamps of the arrivals so far, and what the last completed barrier of the group delivered.
   uint32_t barrierArrived[2] = {0, 0};
   uint64_t barrierGeneration[2] = {0, 0};
+  HazardStamp barrierJoin[2], barrierDone[2];
 
   // Cross-core flags: deliveries pending per (receiving core, flag key); see launch.cpp.
   std::map<std::pair<const CoreState*, int>, uint32_t> flagCount;
-  // Mode 0 / 1 sets that wait for the rest of their group: (mode, group, flag) -> sets per member.
+  // The stamp of each pending delivery, oldest first (emu/hazard.h).
+  std::map<std::pair<const CoreState*, int>, std::deque<HazardStamp>> flagStamps;
+  // Mode 0 / 1 sets that wait for the rest of their group: (mode, group, flag) -> sets per member,
+  // and their stamps.
   std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, uint32_t>> flagArrivals;
+  std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, std::deque<HazardStamp>>> arrivalStamps;
   // GM counters of GmFlagAdd / GmFlagWaitAtLeast (emu/gm_wait.h): address -> sum of the deltas added
   // (mod 2^32), so that the counter's value at launch is its final value minus the sum.
   std::map<uint64_t, uint32_t> gmFlagAdded;
+  // Per GM counter: adds under way (GmFlagAddBegin .. GmFlagSignal) and the join of the adders' stamps.
+  struct GmCounterOrder {
+    uint32_t inFlight = 0;
+    HazardStamp joined;
+  };
+  std::map<uint64_t, GmCounterOrder> gmFlagOrder;
+  // The GM shadow of the happens-before check, made by the first core that touches GM.
+  std::once_flag gmShadowOnce;
+  std::shared_ptr<GmShadow> gmShadow;
 
   // Records the first failure and wakes every waiter so that the launch unwinds.
   void Abort(const std::string& message);

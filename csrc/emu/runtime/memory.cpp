@@ -71,7 +71,12 @@ void PoisonGm(void* p, uint64_t bytes) {
 
 void Poison(uint8_t* p, uint32_t bytes) { PoisonGm(p, bytes); }
 
-void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm, uint32_t bursts, uint64_t pitch) {
+void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api, const void* gm, uint32_t bursts, uint64_t pitch,
+               bool noteGm) {
+  if (gm && noteGm && bursts) {  // the GM side, burst by burst (emu/hazard.h)
+    const uint64_t len = bytes / bursts;
+    for (uint32_t i = 0; i < bursts; ++i) NoteGm(static_cast<const uint8_t*>(gm) + i * pitch, len, to == Mem::kCount);
+  }
   Counters& c = Core().counters;
   pipe_t pipe = PIPE_V;
   if (from == Mem::kCount) { c.mte2Bytes += bytes; c.mte2Calls++; pipe = PIPE_MTE2; }     // GM -> local

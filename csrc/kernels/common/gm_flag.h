@@ -45,6 +45,9 @@ __aicore__ inline void GmFlagAdd(const AscendC::GlobalTensor<int32_t>& flag, int
   AscendC::WaitFlag<AscendC::HardEvent::S_MTE3>(sToMte3);
   // SetAtomicAdd.md: while set, a VECOUT -> GM copy adds its int32 elements into GM (GM is not cleared
   // first); DataCopyPad(ISASI).md: blockLen in bytes, so exactly one element is added.
+#ifdef ASCEND_GLM5_EMULATOR
+  AscendC::emu::GmFlagAddBegin(flag.GetPhyAddr());
+#endif
   AscendC::SetAtomicAdd<int32_t>();
   AscendC::DataCopyPad(flag, scratch, AscendC::DataCopyExtParams(1, sizeof(int32_t), 0, 0, 0));
 #ifdef ASCEND_GLM5_EMULATOR

@@ -196,6 +196,8 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
                         true);
     }
     const uint8_t* s = reinterpret_cast<const uint8_t*>(src.EmuPtr()) + emu::ElemBytes<T>(srcBase);
+    for (uint32_t r = 0; r < p.nValue; ++r)  // the GM rows read
+      emu::NoteGm(s + emu::ElemBytes<T>(uint64_t(r) * p.srcDValue), emu::ElemBytes<T>(p.dValue), false);
     uint8_t* d = dst.Data() + emu::ElemBytes<T>(dstBase);
     for (uint32_t r = 0; r < p.nValue; ++r)
       for (uint32_t b = 0; b < blocks; ++b) {
@@ -207,7 +209,7 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
       }
   }
   emu::CountCopy(emu::Mem::kCount, emu::Mem::L1, emu::ElemBytes<T>(uint64_t(p.ndNum) * p.nValue * p.dValue), api,
-                 src.EmuPtr(), uint32_t(p.ndNum) * p.nValue, emu::ElemBytes<T>(p.srcDValue));
+                 src.EmuPtr(), uint32_t(p.ndNum) * p.nValue, emu::ElemBytes<T>(p.srcDValue), false);
 }
 
 // ---- L1 -> L0A / L0B, whole fractals ---------------------------------------------------------------
@@ -421,6 +423,12 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
         store(d + b * pitch + i, out);
       }
   }
+  // The GM written (emu/hazard.h): row-major, mSize rows of nSize elements; NZ, n1 blocks of mSize x 16.
+  if (config.format == CO2Layout::ROW_MAJOR)
+    for (uint32_t mi = 0; mi < p.mSize; ++mi) emu::NoteGm(dst.EmuPtr() + uint64_t(mi) * p.dstStride, uint64_t(p.nSize) * sizeof(T), true);
+  else
+    for (uint32_t b = 0; b < n1; ++b)
+      emu::NoteGm(dst.EmuPtr() + b * (uint64_t(p.dstStride) * 32 / sizeof(T)), uint64_t(p.mSize) * 16 * sizeof(T), true);
   auto& cnt = emu::Core().counters;
   cnt.fixpipeBytes += uint64_t(p.mSize) * p.nSize * sizeof(T);
   // Row-major: mSize rows of nSize elements, dstStride elements apart; NZ: n1 blocks of mSize x 16.

@@ -54,10 +54,11 @@ struct DataCopyPadParams {
 };
 
 namespace emu {
-// Counts a copy and, when tracing, records it: `gm` is the GM address of its first byte (null for
-// local copies), `bursts` contiguous runs whose starts are `pitch` bytes apart on the GM side.
+// Counts a copy, issues it to the happens-before check and, when tracing, records it: `gm` is the GM
+// address of its first byte (null for local copies), `bursts` contiguous runs whose starts are
+// `pitch` bytes apart on the GM side. `noteGm` false: the caller noted the GM bytes itself.
 void CountCopy(Mem from, Mem to, uint64_t bytes, const char* api = "copy", const void* gm = nullptr,
-               uint32_t bursts = 1, uint64_t pitch = 0);
+               uint32_t bursts = 1, uint64_t pitch = 0, bool noteGm = true);
 void Poison(uint8_t* p, uint32_t bytes);
 
 // The count form moves whole 32-byte blocks. The NPU silently drops a partial tail; that

@@ -2,6 +2,7 @@
 // is the NPU's; these make its trace and counters independent of thread timing and its waits
 // blocking instead of spinning. Called only under ASCEND_GLM5_EMULATOR.
 //
+// GmFlagAddBegin: before the atomic add's copy (a waiter that sees the add waits for its GmFlagSignal).
 // GmFlagSignal: after the atomic add's copy: records kGmSignal (address, delta) and wakes waiters.
 // GmWaitBegin .. GmWaitEnd: around the poll loop. Inside, nothing is recorded; GmWaitEnd records one
 //   kGmWait (address, target) and sets the core's counters to what one poll costs (GmWaitPolled marks
@@ -15,6 +16,7 @@
 
 namespace AscendC::emu {
 
+void GmFlagAddBegin(const int32_t* flag);
 void GmFlagSignal(const int32_t* flag, int32_t delta);
 void GmWaitBegin(const int32_t* flag, int32_t target);
 void GmWaitPolled();

@@ -10,9 +10,17 @@
 // the scalar pipe by the hardware, PIPE_V by the barriers the compiler inserts (PipeBarrier(ISASI).md).
 // Sources: SetFlag-WaitFlag(ISASI).md ("具有数据依赖的不同流水指令之间需要插此同步"), 同步控制简介.md,
 // dav_c220/kernel_operator_sync_impl.h (SyncAllImpl starts with PipeBarrier<PIPE_ALL>).
+//
+// GM ("gm-hazard") is checked the same way, per byte, within a core and across the cores of a launch.
+// A core's knowledge of the other cores is a stamp (step per core and pipe) that travels with the
+// cross-core sync: a CrossCoreSetFlag sends its pipe's clock, SyncAll every pipe's, GmFlagAdd the
+// MTE3 pipe's (the pipe of its atomic add); a CrossCoreWaitFlag, SyncAll or GmFlagWaitAtLeast joins
+// what it received into every pipe of the waiting core (CrossCoreSetFlag(ISASI).md: the instructions
+// after the wait run only once the flag is set).
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "runtime.h"
 
@@ -28,11 +36,23 @@ void HazardSetFlag(HardEvent e, uint32_t id);
 void HazardWaitFlag(HardEvent e, uint32_t id);
 // PipeBarrier<PIPE_ALL>: every pipe waits for every earlier instruction.
 void HazardBarrierAll();
-// Cross-core flags order this core's own pipes only through a group flag (modes 0 and 1): a
-// member's wait is delivered once every member has set, itself included, and it holds every later
-// instruction of the core (CrossCoreSetFlag(ISASI).md, CrossCoreWaitFlag(ISASI).md).
-void HazardCrossSet(int mode, pipe_t pipe, uint16_t flagId);
-void HazardCrossWait(uint16_t flagId);
+// Cross-core sync (CrossCoreSetFlag / CrossCoreWaitFlag, SyncAll, GM counters) carries stamps. A
+// mode-0 / mode-1 wait is delivered once every member has set, itself included, so its stamp also
+// orders the core's own pipes (CrossCoreSetFlag(ISASI).md, CrossCoreWaitFlag(ISASI).md).
+// A stamp: per (core launch index, pipe) the latest step known ordered before the sender's point.
+using HazardStamp = std::vector<uint32_t>;
+// This core's stamp as of `pipe` (PIPE_ALL: after a PipeBarrier<PIPE_ALL>, every pipe).
+HazardStamp StampOf(pipe_t pipe);
+// Joins a received stamp into every pipe of this core (the wait holds every later instruction).
+void ReceiveStamp(const HazardStamp& stamp);
+// Element-wise max (an empty stamp knows nothing).
+void JoinStamp(HazardStamp& into, const HazardStamp& from);
+
+// GM: bytes [p, p + bytes) are read (written; added to, under SetAtomicAdd / Max / Min) by the
+// instruction about to be issued. Outside a launch's GM buffers nothing is noted.
+void NoteGm(const void* p, uint64_t bytes, bool write);
+// Inside GmFlagWaitAtLeast's poll loop: its reads of the counter race with the adds by design.
+void HazardGmPoll(bool inside);
 
 // Per-core state, pooled across launches (emu/runtime/hazard.cpp).
 struct HazardState;

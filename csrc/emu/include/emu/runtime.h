@@ -138,11 +138,13 @@ inline bool HasMem(Mem m) { return Core().mem[static_cast<int>(m)] != nullptr; }
 
 void DeclareKernelType(int type, uint64_t tilingKey = 0);
 
-// Blocks until every core of the group reaches the barrier (SyncAll). Detects deadlock.
-void Barrier(const char* api, bool aivOnly);
-// Cross-core flag counters (CrossCoreSetFlag / CrossCoreWaitFlag).
-void CrossCoreSet(const char* api, int mode, uint16_t flagId);
-void CrossCoreWait(const char* api, int mode, uint16_t flagId);
+// Blocks until every core of the group reaches the barrier (SyncAll). Detects deadlock. `stamp`:
+// this core's happens-before stamp (emu/hazard.h); returns the join of every member's.
+std::vector<uint32_t> Barrier(const char* api, bool aivOnly, const std::vector<uint32_t>& stamp);
+// Cross-core flag counters (CrossCoreSetFlag / CrossCoreWaitFlag), carrying the setter's stamp to
+// the waiter: the wait returns the join of the stamps of the deliveries it takes.
+void CrossCoreSet(const char* api, int mode, uint16_t flagId, const std::vector<uint32_t>& stamp);
+std::vector<uint32_t> CrossCoreWait(const char* api, int mode, uint16_t flagId);
 
 // ---- global memory ---------------------------------------------------------------------------
 struct GmRegion {

@@ -62,7 +62,7 @@ template <bool isAIVOnly = true>
 void SyncAll() {
   emu::HazardBarrierAll();  // SyncAllImpl starts with PipeBarrier<PIPE_ALL> (dav_c220/kernel_operator_sync_impl.h)
   emu::TraceRaw(emu::TraceOp::kSyncAll, PIPE_ALL, "SyncAll", 0, 0, 0, isAIVOnly);
-  emu::Barrier("SyncAll", isAIVOnly);
+  emu::ReceiveStamp(emu::Barrier("SyncAll", isAIVOnly, emu::StampOf(PIPE_ALL)));
 }
 
 // Software form: the GM / UB workspaces must exist and be large enough (GM: 8 int32 per core, UB:
@@ -74,21 +74,20 @@ void SyncAll(const GlobalTensor<int32_t>& gmWorkspace, const LocalTensor<int32_t
   ubWorkspace.CheckBytes("SyncAll", "ubWorkspace", 0, static_cast<uint64_t>(cores) * 32);
   emu::HazardBarrierAll();  // SoftSyncAllImpl: PipeBarrier<PIPE_ALL> first, its own flags around its UB use
   emu::TraceRaw(emu::TraceOp::kSyncAll, PIPE_ALL, "SyncAll", 0, 0, 0, isAIVOnly);
-  emu::Barrier("SyncAll", isAIVOnly);
+  emu::ReceiveStamp(emu::Barrier("SyncAll", isAIVOnly, emu::StampOf(PIPE_ALL)));
 }
 
 template <uint8_t modeId, pipe_t pipe>
 void CrossCoreSetFlag(uint16_t flagId) {
-  emu::CrossCoreSet("CrossCoreSetFlag", modeId, flagId);
-  emu::HazardCrossSet(modeId, pipe, flagId);
+  // The set runs on `pipe`: it carries what that pipe is ordered after (emu/hazard.h).
+  emu::CrossCoreSet("CrossCoreSetFlag", modeId, flagId, emu::StampOf(pipe));
   emu::TraceRaw(emu::TraceOp::kCrossSet, pipe, "CrossCoreSetFlag", flagId, 0, 0, modeId, pipe);
 }
 
 template <uint8_t modeId = 0, pipe_t pipe = PIPE_S>
 void CrossCoreWaitFlag(uint16_t flagId) {
   emu::TraceRaw(emu::TraceOp::kCrossWait, pipe, "CrossCoreWaitFlag", flagId, 0, 0, modeId, pipe);
-  emu::CrossCoreWait("CrossCoreWaitFlag", modeId, flagId);
-  emu::HazardCrossWait(flagId);
+  emu::ReceiveStamp(emu::CrossCoreWait("CrossCoreWaitFlag", modeId, flagId));
 }
 
 namespace emu {

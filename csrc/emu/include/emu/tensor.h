@@ -71,7 +71,7 @@ class GlobalTensor {
     EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::GetValue", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::GetValue", offset, 1);
     emu::Core().counters.scalarOps++;
-    emu::TraceScalar(true, false, addr_ + offset);
+    emu::TraceScalar(true, false, addr_ + offset, sizeof(T));
     T v;
     emu::ScalarGmRead(addr_ + offset, &v, sizeof(T));  // through the core's DataCache (emu/data_cache.h)
     return v;
@@ -80,6 +80,8 @@ class GlobalTensor {
     EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::operator()", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::operator()", offset, 1);
     emu::Core().counters.scalarOps++;
+    emu::NoteGm(addr_ + offset, sizeof(T), true);  // the reference may be written through (emu/hazard.h)
+    emu::IssueOn("GlobalTensor::operator()", PIPE_S);
     emu::TraceScalar(true, false, addr_ + offset);
     return *static_cast<T*>(emu::ScalarGmRef(addr_ + offset, sizeof(T)));
   }
@@ -87,7 +89,7 @@ class GlobalTensor {
     EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::SetValue", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::SetValue", offset, 1);
     emu::Core().counters.scalarOps++;
-    emu::TraceScalar(true, true, addr_ + offset);
+    emu::TraceScalar(true, true, addr_ + offset, sizeof(T));
     emu::ScalarGmWrite(addr_ + offset, &value, sizeof(T));
   }
   template <CacheRwMode rwMode = CacheRwMode::RW>

@@ -238,8 +238,12 @@ inline uint64_t GmLine(const void* gmAddr) {
   return start + ((a - start) & ~uint64_t(63));
 }
 
-inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr) {
+inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr, uint32_t gmBytes = 0) {
   if (!gm) IssueOn(write ? "LocalTensor::SetValue" : "LocalTensor::GetValue", PIPE_S);
+  if (gm && gmBytes) {  // GlobalTensor::operator() issues itself, as a write
+    NoteGm(gmAddr, gmBytes, write);
+    IssueOn(write ? "GlobalTensor::SetValue" : "GlobalTensor::GetValue", PIPE_S);
+  }
   if (CoreTrace* t = ActiveTrace()) {
     const uint64_t line = gm ? GmLine(gmAddr) : reinterpret_cast<uint64_t>(gmAddr) & ~uint64_t(63);
     if (!t->records.empty()) {
