@@ -9,6 +9,8 @@
 //
 // GM buffers of every launch: in (64 floats, host data, never written), ws (64 floats, poisoned by
 // GmAlloc: the shared workspace), out (32 floats, initialised by the host), counter (8 int32, 0).
+// The cube <-> vector launch (gm_hazard_cube_kernel) has its own: in (A and B, 16 x 16 halves each,
+// then a base of 256 floats), ws (256 floats, poisoned), out (256 floats, initialised by the host).
 #include <cstdint>
 #include <cstring>
 
@@ -28,6 +30,9 @@ enum Case : int32_t {
   kCrossCoreWrongPipe,             // AIV 0 writes ws, sets the flag on PIPE_S; AIV 1 reads ws after its wait
   kCrossCoreWarNoOrder,            // AIV 1 reads ws, sets the flag back on PIPE_S; AIV 0 overwrites ws
   kCrossCoreAddThenReadWrongPipe,  // AIV 0 atomically adds into out, sets the flag on PIPE_S; AIV 1 reads out
+  kCubeFixpipeThenVectorWrongPipe,    // the AIC Fixpipes C into ws, sets the flag on PIPE_M; AIV 0 reads ws
+  kVectorThenCubeOverwriteWrongPipe,  // AIV 0 reads C from ws, sets the flag back on PIPE_S; the AIC rewrites ws
+  kCubeAtomicAddThenVectorWrongPipe,  // the AIC adds C into ws (a base), sets the flag on PIPE_M; AIV 0 reads ws
   // allowed
   kInCoreFlagged = 100,      // store, MTE3_MTE2, load back, MTE2_MTE3, overwrite, MTE3_MTE2, load back
   kCrossCoreRightPipe,       // as kCrossCoreWrongPipe, the flag set on PIPE_MTE3
@@ -37,10 +42,15 @@ enum Case : int32_t {
   kDisjointBytesOneBlock,    // AIVs 0-7 each write their own 4 bytes of one 32-byte block, unordered
   kAtomicAddsUnordered,      // AIVs 0-3 atomically add 8 floats into the same 32 bytes, unordered
   kScalarAfterFlagAndDcci,   // store, MTE3_S, DataCacheCleanAndInvalid, GetValue
+  kCubeFixpipeThenVectorRightPipe,    // as kCubeFixpipeThenVectorWrongPipe, the flag set on PIPE_FIX
+  kVectorThenCubeOverwriteRightPipe,  // as kVectorThenCubeOverwriteWrongPipe, the flag back set on PIPE_MTE2
+  kCubeAtomicAddRightPipe,            // as kCubeAtomicAddThenVectorWrongPipe, the flag set on PIPE_FIX
 };
 
 constexpr int32_t kN = 8;  // floats in one 32-byte block
 constexpr uint16_t kData = 1, kFree = 2;  // cross-core flag ids: data written / data read
+constexpr uint16_t kBase = 3;             // cube cases: the base written into ws
+constexpr int32_t kC = 256;               // floats of C, 16 x 16
 
 struct Args {
   GlobalTensor<float> in, ws, out;
@@ -245,6 +255,86 @@ void SyncCase(Args g) {
   }
 }
 
+// MIX_AIC_1_2, one block: the AIC computes C = A B^T (16 x 16 x 16 halves, as CubeCase of
+// op_tests/emu/hazard_kernels.cpp) and Fixpipes it into ws; AIV 0 copies ws to out. Mode-2 flags: the
+// AIC's set reaches both AIVs (each waits for it), the AIC's wait takes a set from each AIV.
+struct CubeArgs {
+  GlobalTensor<half> ab;
+  GlobalTensor<float> base, ws, out;
+};
+
+bool IsWar(int32_t c) { return c == kVectorThenCubeOverwriteWrongPipe || c == kVectorThenCubeOverwriteRightPipe; }
+bool IsAtomic(int32_t c) { return c == kCubeAtomicAddThenVectorWrongPipe || c == kCubeAtomicAddRightPipe; }
+
+void CubeMixAic(int32_t c, const CubeArgs& g) {
+  TPipe pipe;
+  TBuf<TPosition::A1> a1, b1;
+  TBuf<TPosition::A2> a2;
+  TBuf<TPosition::B2> b2;
+  TBuf<TPosition::CO1> co1;
+  for (auto* b : {&a1, &b1}) pipe.InitBuffer(*b, 512);
+  pipe.InitBuffer(a2, 512);
+  pipe.InitBuffer(b2, 512);
+  pipe.InitBuffer(co1, 1024);
+  const LocalTensor<half> l1a = a1.Get<half>(), l1b = b1.Get<half>(), l0a = a2.Get<half>(), l0b = b2.Get<half>();
+  const LocalTensor<float> acc = co1.Get<float>();
+  const Nd2NzParams nd2nz(1, 16, 16, 0, 16, 16, 1, 0);
+  DataCopy(l1a, g.ab, nd2nz);
+  DataCopy(l1b, g.ab[256], nd2nz);
+  Order<HardEvent::MTE2_MTE1>();
+  LoadData(l0a, l1a, LoadData2DParams(0, 1, 1, 0, 0, false, 0));
+  LoadData(l0b, l1b, LoadData2DParams(0, 1, 1, 0, 0, false, 0));
+  Order<HardEvent::MTE1_M>();
+  const FixpipeParamsV220 fp(16, 16, 16, 16, false);
+  Mmad(acc, l0a, l0b, MmadParams(16, 16, 16, 0, false, true));
+  Order<HardEvent::M_FIX>();
+  if (IsAtomic(c)) {
+    CrossCoreWaitFlag<2>(kBase);  // AIV 0 has written the base into ws
+    SetAtomicAdd<float>();
+  }
+  Fixpipe(g.ws, acc, fp);
+  if (IsAtomic(c)) SetAtomicNone();
+  if (c == kCubeFixpipeThenVectorWrongPipe || c == kCubeAtomicAddThenVectorWrongPipe) {
+    CrossCoreSetFlag<2, PIPE_M>(kData);  // PIPE_M does not wait for the fixpipe
+  } else {
+    CrossCoreSetFlag<2, PIPE_FIX>(kData);
+  }
+  if (IsWar(c)) {  // the next value into ws: 2 C
+    Order<HardEvent::FIX_M>();
+    Mmad(acc, l0a, l0b, MmadParams(16, 16, 16, 0, false, false));
+    Order<HardEvent::M_FIX>();
+    CrossCoreWaitFlag<2>(kFree);  // both AIVs are done with the first C
+    Fixpipe(g.ws, acc, fp);
+  }
+}
+
+void CubeMixAiv(int32_t c, const CubeArgs& g) {
+  TPipe pipe;
+  TBuf<TPosition::VECCALC> b0;
+  pipe.InitBuffer(b0, kC * sizeof(float));
+  const LocalTensor<float> x = b0.Get<float>();
+  const bool first = GetSubBlockIdx() == 0;  // only AIV 0 touches GM; AIV 1 takes and gives the flags
+  if (IsAtomic(c)) {
+    if (first) {
+      DataCopy(x, g.base, kC);
+      Order<HardEvent::MTE2_MTE3>();
+      DataCopy(g.ws, x, kC);
+    }
+    CrossCoreSetFlag<2, PIPE_MTE3>(kBase);
+  }
+  CrossCoreWaitFlag<2>(kData);
+  if (first) {
+    if (IsAtomic(c)) Order<HardEvent::MTE3_MTE2>();  // MTE3 read x for the base
+    DataCopy(x, g.ws, kC);
+    if (c == kVectorThenCubeOverwriteRightPipe) CrossCoreSetFlag<2, PIPE_MTE2>(kFree);
+    else if (c == kVectorThenCubeOverwriteWrongPipe) CrossCoreSetFlag<2, PIPE_S>(kFree);  // does not wait for the load
+    Order<HardEvent::MTE2_MTE3>();
+    DataCopy(g.out, x, kC);
+  } else if (IsWar(c)) {
+    CrossCoreSetFlag<2, PIPE_S>(kFree);  // no GM access on this core: any pipe orders nothing
+  }
+}
+
 }  // namespace
 
 extern "C" __global__ __aicore__ void gm_hazard_vector_kernel(GM_ADDR in, GM_ADDR ws, GM_ADDR out, GM_ADDR counter,
@@ -264,6 +354,21 @@ extern "C" __global__ __aicore__ void gm_hazard_sync_kernel(GM_ADDR in, GM_ADDR 
   KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIV_1_0);
   (void)caseArg;
   SyncCase(Bind(in, ws, out, counter));
+}
+
+extern "C" __global__ __aicore__ void gm_hazard_cube_kernel(GM_ADDR in, GM_ADDR ws, GM_ADDR out, GM_ADDR caseArg) {
+  KERNEL_TASK_TYPE_DEFAULT(KERNEL_TYPE_MIX_AIC_1_2);
+  CubeArgs g;
+  g.ab.SetGlobalBuffer(reinterpret_cast<__gm__ half*>(in), 512);
+  g.base.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(in + 512 * sizeof(half)), kC);
+  g.ws.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(ws), kC);
+  g.out.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(out), kC);
+  const int32_t c = *reinterpret_cast<const int32_t*>(caseArg);
+  if ASCEND_IS_AIC {
+    CubeMixAic(c, g);
+  } else {
+    CubeMixAiv(c, g);
+  }
 }
 
 extern "C" {
@@ -295,6 +400,18 @@ __attribute__((visibility("default"))) int emu_gm_hazard(int which, const float*
       }
     }
     std::memcpy(out, go.get(), 32 * 4);
+  });
+}
+
+// in: 512 halves (A then B, 16 x 16 each) then 256 floats (the base), 2048 bytes; out: 256 floats,
+// its initial contents from the host, written back after the launch.
+__attribute__((visibility("default"))) int emu_gm_hazard_cube(int which, const void* in, float* out, char* err,
+                                                              int errLen) {
+  return selftest::Guard(err, errLen, [&] {
+    selftest::Gm gi(512 * 2 + kC * 4, in), gw(kC * 4), go(kC * 4, out), gc(4, &which);
+    SetKernelMode(KernelMode::MIX_MODE);
+    ICPU_RUN_KF(gm_hazard_cube_kernel, 1, gi.get(), gw.get(), go.get(), gc.get());
+    std::memcpy(out, go.get(), kC * 4);
   });
 }
 

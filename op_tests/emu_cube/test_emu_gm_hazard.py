@@ -6,7 +6,8 @@ of the access (a flag set on PIPE_S right after a copy does not wait for the cop
 GmFlagAdd -> GmFlagWaitAtLeast counter. Otherwise the emulator refuses the kernel, naming both
 accesses, their pipes and cores and the conflicting bytes. Atomic adds from several cores to the same
 bytes, and writes of different cores to disjoint bytes of one 32-byte block, need no order.
-Kernels: gm_hazard_kernels.cpp."""
+Between the cube and the vector cores of a MIX block the same holds for the cube's Fixpipe (PIPE_FIX):
+a mode-2 flag set on PIPE_M after it does not order it. Kernels: gm_hazard_kernels.cpp."""
 
 from __future__ import annotations
 
@@ -26,36 +27,52 @@ CASES = {
     "CrossCoreWrongPipe": 3, "CrossCoreWarNoOrder": 4, "CrossCoreAddThenReadWrongPipe": 5,
     "InCoreFlagged": 100, "CrossCoreRightPipe": 101, "CrossCoreWarOrdered": 102, "SyncAllOrders": 103,
     "GmCounterOrders": 104, "DisjointBytesOneBlock": 105, "AtomicAddsUnordered": 106, "ScalarAfterFlagAndDcci": 107,
+    "CubeFixpipeThenVectorWrongPipe": 6, "VectorThenCubeOverwriteWrongPipe": 7, "CubeAtomicAddThenVectorWrongPipe": 8,
+    "CubeFixpipeThenVectorRightPipe": 108, "VectorThenCubeOverwriteRightPipe": 109, "CubeAtomicAddRightPipe": 110,
 }  # fmt: skip
 MIX = {"CrossCoreWrongPipe", "CrossCoreWarNoOrder", "CrossCoreAddThenReadWrongPipe"}
 
 HAZARD = r"^\[ascendc-emu\] kernel '{kernel}', core {core}: {api}: gm-hazard: "
-ARG = r"of argument \d+"  # GM buffers are numbered in allocation order
+WS, OUT = "of argument 1", "of argument 2"  # the kernels' GM arguments: in, ws, out, ...
 SAME_CORE = r", with no SetFlag<{event}> / WaitFlag chain or PipeBarrier<PIPE_ALL> between them"
 OTHER_CORE = r", with no cross-core flag, SyncAll or GM counter ordering them"
 LOAD, STORE = r"DataCopy\(GM->local\)", r"DataCopy\(local->GM\)"
 GET_VALUE = r"(?:GlobalTensor::)?GetValue"
+FIXPIPE = r"Fixpipe"
 
 # case -> (core, api of the refused access, the rest of the message)
 REFUSED = {
     "InCoreStoreThenLoadNoFlag": (
         "AIV 0", LOAD,
-        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {ARG}, which {STORE} on PIPE_MTE3 wrote" + SAME_CORE.format(event="MTE3_MTE2")),
+        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {WS}, which {STORE} on PIPE_MTE3 wrote" + SAME_CORE.format(event="MTE3_MTE2")),
     "InCoreLoadThenStoreNoFlag": (
         "AIV 0", STORE,
-        rf"PIPE_MTE3 writes GM bytes \[0, 32\) {ARG}, which {LOAD} on PIPE_MTE2 reads" + SAME_CORE.format(event="MTE2_MTE3")),
+        rf"PIPE_MTE3 writes GM bytes \[0, 32\) {WS}, which {LOAD} on PIPE_MTE2 reads" + SAME_CORE.format(event="MTE2_MTE3")),
     "InCoreStoreThenScalarNoFlag": (
         "AIV 0", GET_VALUE,
-        rf"PIPE_S reads GM bytes \[12, 16\) {ARG}, which {STORE} on PIPE_MTE3 wrote" + SAME_CORE.format(event="MTE3_S")),
+        rf"PIPE_S reads GM bytes \[12, 16\) {WS}, which {STORE} on PIPE_MTE3 wrote" + SAME_CORE.format(event="MTE3_S")),
     "CrossCoreWrongPipe": (
         "AIV 1", LOAD,
-        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {ARG}, which {STORE} on PIPE_MTE3 of core AIV 0 wrote" + OTHER_CORE),
+        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {WS}, which {STORE} on PIPE_MTE3 of core AIV 0 wrote" + OTHER_CORE),
     "CrossCoreWarNoOrder": (
         "AIV 0", STORE,
-        rf"PIPE_MTE3 writes GM bytes \[0, 32\) {ARG}, which {LOAD} on PIPE_MTE2 of core AIV 1 reads" + OTHER_CORE),
+        rf"PIPE_MTE3 writes GM bytes \[0, 32\) {WS}, which {LOAD} on PIPE_MTE2 of core AIV 1 reads" + OTHER_CORE),
     "CrossCoreAddThenReadWrongPipe": (
         "AIV 1", LOAD,
-        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {ARG}, which {STORE} on PIPE_MTE3 of core AIV 0 added to" + OTHER_CORE),
+        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {OUT}, which {STORE} on PIPE_MTE3 of core AIV 0 added to" + OTHER_CORE),
+}  # fmt: skip
+
+# The cube <-> vector cases (gm_hazard_cube_kernel, MIX_AIC_1_2, one block): case -> (core, api, rest).
+CUBE_REFUSED = {
+    "CubeFixpipeThenVectorWrongPipe": (
+        "AIV 0", LOAD,
+        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {WS}, which {FIXPIPE} on PIPE_FIX of core AIC 0 wrote" + OTHER_CORE),
+    "VectorThenCubeOverwriteWrongPipe": (
+        "AIC 0", FIXPIPE,
+        rf"PIPE_FIX writes GM bytes \[0, 32\) {WS}, which {LOAD} on PIPE_MTE2 of core AIV 0 reads" + OTHER_CORE),
+    "CubeAtomicAddThenVectorWrongPipe": (
+        "AIV 0", LOAD,
+        rf"PIPE_MTE2 reads GM bytes \[0, 32\) {WS}, which {FIXPIPE} on PIPE_FIX of core AIC 0 added to" + OTHER_CORE),
 }  # fmt: skip
 
 
@@ -67,6 +84,7 @@ class GmHazardKernels:
     def __init__(self, lib_path: Path):
         self.lib = ctypes.CDLL(str(lib_path))
         self.lib.emu_gm_hazard.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        self.lib.emu_gm_hazard_cube.argtypes = self.lib.emu_gm_hazard.argtypes
         self._err = ctypes.create_string_buffer(4096)
 
     def run(self, case: str, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -76,6 +94,19 @@ class GmHazardKernels:
         o = np.zeros(32, np.float32) if out is None else np.array(out, np.float32)
         assert o.shape == (32,)
         if self.lib.emu_gm_hazard(CASES[case], x.ctypes.data, o.ctypes.data, self._err, len(self._err)):
+            raise EmuError(self._err.value.decode())
+        return o
+
+    def run_cube(self, case: str, ab: np.ndarray, base: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Runs a cube <-> vector case on `ab` (A then B, 512 halves) and `base` (256 floats); returns
+        the 256 floats of `out` (initially `out`, else zeros)."""
+        ab = np.ascontiguousarray(ab, np.float16)
+        base = np.ascontiguousarray(base, np.float32)
+        assert ab.shape == (512,) and base.shape == (256,)
+        x = np.concatenate([ab.view(np.uint8), base.view(np.uint8)])
+        o = np.zeros(256, np.float32) if out is None else np.array(out, np.float32)
+        assert o.shape == (256,)
+        if self.lib.emu_gm_hazard_cube(CASES[case], x.ctypes.data, o.ctypes.data, self._err, len(self._err)):
             raise EmuError(self._err.value.decode())
         return o
 
@@ -90,6 +121,17 @@ def kern(tmp_path_factory) -> GmHazardKernels:
 def data() -> np.ndarray:
     # Small integers (and halves): every sum and product below is exact in float32.
     return np.arange(64, dtype=np.float32) * 0.5 - 9.0
+
+
+def cube_data() -> tuple[np.ndarray, np.ndarray]:
+    # A and B (16 x 16 halves each) and a base of 256 floats: small integers, so C = A B^T and base + C are exact.
+    rng = np.random.default_rng(5)
+    return rng.integers(-4, 5, 512).astype(np.float16), rng.integers(-50, 51, 256).astype(np.float32)
+
+
+def cube_product(ab: np.ndarray) -> np.ndarray:
+    a, b = ab[:256].astype(np.float32).reshape(16, 16), ab[256:].astype(np.float32).reshape(16, 16)
+    return (a @ b.T).reshape(256)  # B is held n x k (as the other cube self-tests load it)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
@@ -159,3 +201,30 @@ def test_scalar_reads_after_flag_and_dcci(kern):
     out = kern.run("ScalarAfterFlagAndDcci", x, init)
     np.testing.assert_array_equal(out[:2], [x[3], x[6]])
     np.testing.assert_array_equal(out[2:], init[2:])
+
+
+@pytest.mark.parametrize("case", list(CUBE_REFUSED))
+def test_unordered_gm_access_between_cube_and_vector_is_refused(kern, case):
+    core, api, detail = CUBE_REFUSED[case]
+    with pytest.raises(EmuError, match=HAZARD.format(kernel="gm_hazard_cube_kernel", core=core, api=api) + detail):
+        kern.run_cube(case, *cube_data())
+
+
+def test_flag_on_pipe_fix_orders_the_fixpipe_before_the_vector(kern):
+    # The AIC Fixpipes C = A B^T into ws and sets the flag on PIPE_FIX; AIV 0 copies ws to out.
+    ab, base = cube_data()
+    np.testing.assert_array_equal(kern.run_cube("CubeFixpipeThenVectorRightPipe", ab, base), cube_product(ab))
+
+
+def test_flag_on_pipe_mte2_orders_the_vector_read_before_the_fixpipe_overwrite(kern):
+    # AIV 0 reads C from ws and sets the flag back on PIPE_MTE2; only then the AIC Fixpipes 2 C into
+    # ws: AIV 0's copy still shows C.
+    ab, base = cube_data()
+    np.testing.assert_array_equal(kern.run_cube("VectorThenCubeOverwriteRightPipe", ab, base), cube_product(ab))
+
+
+def test_flag_on_pipe_fix_orders_the_atomic_fixpipe_before_the_vector(kern):
+    # AIV 0 writes the base into ws (flag on PIPE_MTE3); the AIC adds C into it under SetAtomicAdd<float>
+    # (flag on PIPE_FIX); AIV 0 copies ws to out.
+    ab, base = cube_data()
+    np.testing.assert_array_equal(kern.run_cube("CubeAtomicAddRightPipe", ab, base), base + cube_product(ab))

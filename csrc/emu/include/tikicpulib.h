@@ -5,6 +5,7 @@
 // violated rule throws AscendC::emu::EmuError from ICPU_RUN_KF instead of aborting.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -32,6 +33,31 @@ void CheckKernelArgs(const char* kernel, int index, A arg, Rest... rest) {
   }
   CheckKernelArgs(kernel, index + 1, rest...);
 }
+
+// The launch's GM regions: argument i's GmAlloc buffer at position i (an empty region for a null or
+// non-pointer argument), so that messages can name "GM argument i"; then every other live GmAlloc
+// buffer (a kernel may reach one through its tiling).
+inline void AddArgRegions(std::vector<GmRegion>&, const std::vector<GmRegion>&) {}
+template <typename A, typename... Rest>
+void AddArgRegions(std::vector<GmRegion>& out, const std::vector<GmRegion>& all, A arg, Rest... rest) {
+  GmRegion mine{nullptr, 0};
+  if constexpr (std::is_pointer_v<A>)
+    for (const GmRegion& r : all)
+      if (arg && static_cast<const void*>(arg) >= r.ptr &&
+          static_cast<const void*>(arg) < static_cast<const uint8_t*>(r.ptr) + (r.bytes ? r.bytes : 1))
+        mine = r;
+  out.push_back(mine);
+  AddArgRegions(out, all, rest...);
+}
+template <typename... Args>
+std::vector<GmRegion> KernelArgRegions(Args... args) {
+  const std::vector<GmRegion> all = GmAllocRegions();
+  std::vector<GmRegion> out;
+  AddArgRegions(out, all, args...);
+  for (const GmRegion& r : all)
+    if (std::none_of(out.begin(), out.end(), [&](const GmRegion& o) { return o.ptr == r.ptr; })) out.push_back(r);
+  return out;
+}
 }  // namespace emu
 }  // namespace AscendC
 
@@ -41,5 +67,5 @@ void CheckKernelArgs(const char* kernel, int index, A arg, Rest... rest) {
   do {                                                                                                \
     ::AscendC::emu::CheckKernelArgs(#func, 0, __VA_ARGS__);                                           \
     ::AscendC::emu::Launch(#func, ::AscendC::emu::DefaultKernelMode(), (blockdim),                    \
-                           [&]() { func(__VA_ARGS__); }, ::AscendC::emu::GmAllocRegions());          \
+                           [&]() { func(__VA_ARGS__); }, ::AscendC::emu::KernelArgRegions(__VA_ARGS__)); \
   } while (0)

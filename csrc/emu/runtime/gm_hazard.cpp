@@ -181,11 +181,11 @@ void ApplyBlock(const LaunchContext& L, const HazardState& s, AccessList& acc, c
 
 }  // namespace
 
-void NoteGm(const void* p, uint64_t bytes, bool write) {
+void NoteGm(const void* p, uint64_t bytes, bool write, bool copy) {
   HazardState& s = State();
   if (!bytes || (s.inGmPoll && !write)) return;
   const uint64_t a = reinterpret_cast<uint64_t>(p);
-  const uint8_t kind = !write ? kGmRead : Core().atomicOp != 0 ? kGmAtomic : kGmWrite;
+  const uint8_t kind = !write ? kGmRead : copy && Core().atomicOp != 0 ? kGmAtomic : kGmWrite;
   std::vector<GmRange>& pending = s.gmPending;
   if (!pending.empty() && pending.back().kind == kind && pending.back().end == a) {
     pending.back().end = a + bytes;

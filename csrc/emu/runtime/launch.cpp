@@ -352,9 +352,10 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
   L.regions.erase(std::remove_if(L.regions.begin(), L.regions.end(), [](const GmRegion& r) { return !r.ptr || !r.bytes; }),
                   L.regions.end());
   std::vector<LaunchContext::Span> byAddress;
-  for (size_t i = 0; i < L.regions.size(); ++i) {
-    const uint64_t lo = reinterpret_cast<uint64_t>(L.regions[i].ptr);
-    byAddress.push_back({lo, lo + L.regions[i].bytes, i});
+  for (size_t i = 0; i < regions.size(); ++i) {  // i: the argument position, empty arguments counted
+    if (!regions[i].ptr || !regions[i].bytes) continue;
+    const uint64_t lo = reinterpret_cast<uint64_t>(regions[i].ptr);
+    byAddress.push_back({lo, lo + regions[i].bytes, i});
   }
   std::sort(byAddress.begin(), byAddress.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
   for (const auto& s : byAddress) {

@@ -48,9 +48,9 @@ void ReceiveStamp(const HazardStamp& stamp);
 // Element-wise max (an empty stamp knows nothing).
 void JoinStamp(HazardStamp& into, const HazardStamp& from);
 
-// GM: bytes [p, p + bytes) are read (written; added to, under SetAtomicAdd / Max / Min) by the
-// instruction about to be issued. Outside a launch's GM buffers nothing is noted.
-void NoteGm(const void* p, uint64_t bytes, bool write);
+// GM: bytes [p, p + bytes) are read (written; added to, by a copy under SetAtomicAdd / Max / Min)
+// by the instruction about to be issued. `copy` false: a scalar access, which atomics leave alone.
+void NoteGm(const void* p, uint64_t bytes, bool write, bool copy = true);
 // Inside GmFlagWaitAtLeast's poll loop: its reads of the counter race with the adds by design.
 void HazardGmPoll(bool inside);
 

@@ -80,7 +80,7 @@ class GlobalTensor {
     EMU_REQUIRE(emu::kBits<T> % 8 == 0, "GlobalTensor::operator()", "not-emulated", "packed sub-byte GM");
     Check("GlobalTensor::operator()", offset, 1);
     emu::Core().counters.scalarOps++;
-    emu::NoteGm(addr_ + offset, sizeof(T), true);  // the reference may be written through (emu/hazard.h)
+    emu::NoteGm(addr_ + offset, sizeof(T), true, false);  // the reference may be written through (emu/hazard.h)
     emu::IssueOn("GlobalTensor::operator()", PIPE_S);
     emu::TraceScalar(true, false, addr_ + offset);
     return *static_cast<T*>(emu::ScalarGmRef(addr_ + offset, sizeof(T)));

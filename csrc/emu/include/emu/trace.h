@@ -241,7 +241,7 @@ inline uint64_t GmLine(const void* gmAddr) {
 inline void TraceScalar(bool gm, bool write, const void* gmAddr = nullptr, uint32_t gmBytes = 0) {
   if (!gm) IssueOn(write ? "LocalTensor::SetValue" : "LocalTensor::GetValue", PIPE_S);
   if (gm && gmBytes) {  // GlobalTensor::operator() issues itself, as a write
-    NoteGm(gmAddr, gmBytes, write);
+    NoteGm(gmAddr, gmBytes, write, false);
     IssueOn(write ? "GlobalTensor::SetValue" : "GlobalTensor::GetValue", PIPE_S);
   }
   if (CoreTrace* t = ActiveTrace()) {
