@@ -31,7 +31,8 @@ RULES = ["UbOverflow", "MisalignedCopy", "GmOutOfBounds", "LocalOutOfBounds", "V
          "SetTwice", "EventId8", "NinthBuffer", "CopyCountUnaligned", "VectorOnAic", "SyncAllAivOnly", "SetNeverWaited",
          "DequeEmpty", "Poison", "NineTBufs", "Buffer65", "QueueFull", "EnQuePastDepth", "ForeignFreeTensor",
          "GmBufferSize", "OffsetAlignment", "DefaultTensor", "SliceBounds", "SliceIndexBounds", "TopOfUb", "KernelType",
-         "SyncScope", "FlagPending", "GatherMaskV1", "GatherRepeats", "VectorEventOnAic"]
+         "SyncScope", "FlagPending", "GatherMaskV1", "GatherRepeats", "VectorEventOnAic",
+         "PipeBarrierScalar"]
 COUNTERS = ["mte2Bytes", "mte3Bytes", "mte1Bytes", "mte2Calls", "mte3Calls", "mte1Calls", "vecElemOps", "vecCalls",
             "cubeMacs", "cubeCalls", "fixpipeBytes", "scalarOps", "syncWaits"]
 

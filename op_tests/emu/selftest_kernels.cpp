@@ -486,7 +486,7 @@ enum Case : int32_t {
   kSetTwice, kEventId8, kNinthBuffer, kCopyCountUnaligned, kVectorOnAic, kSyncAllAivOnly, kSetNeverWaited,
   kDequeEmpty, kPoison, kNineTBufs, kBuffer65, kQueueFull, kEnQuePastDepth, kForeignFreeTensor, kGmBufferSize,
   kOffsetAlignment, kDefaultTensor, kSliceBounds, kSliceIndexBounds, kTopOfUb, kKernelType, kSyncScope, kFlagPending,
-  kGatherMaskV1, kGatherRepeats, kVectorEventOnAic,
+  kGatherMaskV1, kGatherRepeats, kVectorEventOnAic, kPipeBarrierScalar,
 };
 
 // Declared kernel type and launch mode of each rule case (most: a vector-only kernel on one AIV).
@@ -680,6 +680,9 @@ extern "C" __global__ __aicore__ void rule_kernel(GM_ADDR gmIn, GM_ADDR gmOut, G
     }
     case kVectorEventOnAic:  // a vector-pipe event on the cube core is a no-op, as in CANN
       if ASCEND_IS_AIC SetFlag<HardEvent::V_MTE3>(1);
+      break;
+    case kPipeBarrierScalar:  // the scalar pipe is ordered by the hardware; the barrier is a hardware error
+      PipeBarrier<PIPE_S>();
       break;
     default: break;
   }

@@ -16,6 +16,8 @@ VIOLATIONS = {
     "WaitWithoutSet": r"AIV 0: WaitFlag: event-pairing: WaitFlag<MTE2_V>\(1\) without a matching SetFlag",
     "SetTwice": r"AIV 0: SetFlag: event-pairing: SetFlag<V_MTE3>\(2\) set twice without a WaitFlag",
     "EventId8": r"AIV 0: SetFlag: event-id: event id 8 outside \[0, 7\]",
+    "PipeBarrierScalar": r"AIV 0: PipeBarrier: param-range: PipeBarrier<PIPE_S>: the scalar pipe is ordered by the hardware, "
+                         r"and the barrier raises a hardware error",
     "NinthBuffer": r"AIV 0: TPipe::InitBuffer: buffer-count: 9 TQue buffers at VECIN would exceed the limit of 8 per "
                    r"position",
     "Buffer65": r"AIV 0: TPipe::InitBuffer: buffer-count: 65 buffers would exceed the limit of 64 per kernel",

@@ -52,6 +52,10 @@ void WaitFlag(int32_t eventID) {
 
 template <pipe_t pipe>
 void PipeBarrier() {
+  // PipeBarrier(ISASI).md: "Scalar流水之间的同步由硬件自动保证，调用PipeBarrier()会引发硬件错误"
+  // (dav_c220's PipeBarrierImpl issues pipe_barrier(PIPE_S) as asked).
+  EMU_REQUIRE(pipe != PIPE_S, "PipeBarrier", "param-range",
+              "PipeBarrier<PIPE_S>: the scalar pipe is ordered by the hardware, and the barrier raises a hardware error");
   emu::Core().counters.syncWaits++;
   if (pipe == PIPE_ALL) emu::HazardBarrierAll();
   emu::TraceRaw(emu::TraceOp::kBarrier, pipe, "PipeBarrier", 0, 0, 0, pipe);
