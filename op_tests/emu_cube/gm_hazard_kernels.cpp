@@ -33,6 +33,7 @@ enum Case : int32_t {
   kCubeFixpipeThenVectorWrongPipe,    // the AIC Fixpipes C into ws, sets the flag on PIPE_M; AIV 0 reads ws
   kVectorThenCubeOverwriteWrongPipe,  // AIV 0 reads C from ws, sets the flag back on PIPE_S; the AIC rewrites ws
   kCubeAtomicAddThenVectorWrongPipe,  // the AIC adds C into ws (a base), sets the flag on PIPE_M; AIV 0 reads ws
+  kGmCounterWriteAfterAdd,            // AIV 1 writes ws[8:16] again after its GmFlagAdd; AIV 0 waits, reads ws[0:16]
   // allowed
   kInCoreFlagged = 100,      // store, MTE3_MTE2, load back, MTE2_MTE3, overwrite, MTE3_MTE2, load back
   kCrossCoreRightPipe,       // as kCrossCoreWrongPipe, the flag set on PIPE_MTE3
@@ -143,6 +144,23 @@ void VectorCase(int32_t c, Args g) {
         Order<HardEvent::MTE2_MTE3>();
         DataCopy(g.ws[(b - 1) * kN], y, kN);
         ascend_glm5::GmFlagAdd(g.counter, 1, scratch);
+      }
+      break;
+    case kGmCounterWriteAfterAdd:  // 2 blocks
+      if (b == 0) {
+        ascend_glm5::GmFlagWaitAtLeast(g.counter, 1);
+        DataCopy(x, g.ws, 2 * kN);
+        Order<HardEvent::MTE2_MTE3>();
+        DataCopy(g.out, x, 2 * kN);
+      } else {
+        // Both rows before the add, then row 1 again after it: the add does not cover that write.
+        // (Written before too, so the shadow holds row 1 whichever core's thread gets there first.)
+        DataCopy(y, g.in, kN);
+        Order<HardEvent::MTE2_MTE3>();
+        DataCopy(g.ws, y, kN);
+        DataCopy(g.ws[kN], y, kN);
+        ascend_glm5::GmFlagAdd(g.counter, 1, scratch);
+        DataCopy(g.ws[kN], y, kN);
       }
       break;
     case kDisjointBytesOneBlock:  // 8 blocks: out[b] = in[b] * (b + 1)
@@ -395,6 +413,7 @@ __attribute__((visibility("default"))) int emu_gm_hazard(int which, const float*
         int blocks = 1;
         if (which == kGmCounterOrders || which == kAtomicAddsUnordered) blocks = 4;
         if (which == kDisjointBytesOneBlock) blocks = 8;
+        if (which == kGmCounterWriteAfterAdd) blocks = 2;
         SetKernelMode(KernelMode::AIV_MODE);
         ICPU_RUN_KF(gm_hazard_vector_kernel, blocks, gi.get(), gw.get(), go.get(), gn.get(), gc.get());
       }

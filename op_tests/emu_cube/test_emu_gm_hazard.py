@@ -28,6 +28,7 @@ CASES = {
     "InCoreFlagged": 100, "CrossCoreRightPipe": 101, "CrossCoreWarOrdered": 102, "SyncAllOrders": 103,
     "GmCounterOrders": 104, "DisjointBytesOneBlock": 105, "AtomicAddsUnordered": 106, "ScalarAfterFlagAndDcci": 107,
     "CubeFixpipeThenVectorWrongPipe": 6, "VectorThenCubeOverwriteWrongPipe": 7, "CubeAtomicAddThenVectorWrongPipe": 8,
+    "GmCounterWriteAfterAdd": 9,
     "CubeFixpipeThenVectorRightPipe": 108, "VectorThenCubeOverwriteRightPipe": 109, "CubeAtomicAddRightPipe": 110,
 }  # fmt: skip
 MIX = {"CrossCoreWrongPipe", "CrossCoreWarNoOrder", "CrossCoreAddThenReadWrongPipe"}
@@ -201,6 +202,18 @@ def test_scalar_reads_after_flag_and_dcci(kern):
     out = kern.run("ScalarAfterFlagAndDcci", x, init)
     np.testing.assert_array_equal(out[:2], [x[3], x[6]])
     np.testing.assert_array_equal(out[2:], init[2:])
+
+
+def test_write_after_the_counter_add_is_refused(kern):
+    # AIV 1 writes row 1 of ws again after its GmFlagAdd, which orders only what came before it. Which
+    # side is refused depends on which core's thread gets there first: AIV 0's read of row 1 (it
+    # holds AIV 1's stamp from before the late write) or AIV 1's late write (AIV 0's read came first).
+    late_write_first = HAZARD.format(kernel="gm_hazard_vector_kernel", core="AIV 0", api=LOAD) + (
+        rf"PIPE_MTE2 reads GM bytes \[32, 64\) {WS}, which {STORE} on PIPE_MTE3 of core AIV 1 wrote" + OTHER_CORE)
+    read_first = HAZARD.format(kernel="gm_hazard_vector_kernel", core="AIV 1", api=STORE) + (
+        rf"PIPE_MTE3 writes GM bytes \[32, 64\) {WS}, which {LOAD} on PIPE_MTE2 of core AIV 0 reads" + OTHER_CORE)
+    with pytest.raises(EmuError, match=f"(?:{late_write_first})|(?:{read_first})"):
+        kern.run("GmCounterWriteAfterAdd", data())
 
 
 @pytest.mark.parametrize("case", list(CUBE_REFUSED))

@@ -1,10 +1,10 @@
-// The GM side of the happens-before check (emu/hazard.h, rule "gm-hazard"): one shadow per launch,
+// The GM side of the happens-before check (emu/hazard.h, rule "gm-hazard"). One shadow per launch,
 // shared by its cores, keeps per 32-byte block of GM the accesses not yet superseded, each with the
-// bytes it touched, its core, pipe and step (in pages of 64 blocks, made when first written, each
-// with its lock). An access is checked against every overlapping one it
-// conflicts with (one of the two a plain write; or a read against an atomic add): the earlier one
-// must be ordered before it, through the core's own clocks when both are on one core, through the
-// stamps its cross-core syncs received otherwise.
+// bytes it touched, its core, pipe and step; it is made in pages of 64 blocks, each with its lock,
+// when first written. An access is checked against every overlapping one it conflicts with (one of
+// the two a plain write, or a read against an atomic add): the earlier one must be ordered before
+// it, through the core's own clocks when both are on one core, through the stamps its cross-core
+// syncs received otherwise.
 //
 // Only bytes some core wrote (or added to) in the launch are tracked: a read of a kernel input is
 // not recorded, so overwriting an input after reading it is not checked (no op does). Atomic adds
