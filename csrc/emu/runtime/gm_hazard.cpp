@@ -16,6 +16,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "emu/trace.h"
 #include "hazard_state.h"
@@ -28,23 +29,33 @@ namespace {
 constexpr uint64_t kGmBlock = 32;
 constexpr uint64_t kPageBlocks = 64;  // the shadow is allocated by pages of 2 KB of GM, when first written
 
+// The instruction names of the accesses, as small ids (16-byte accesses: the shadow takes ~2 bytes per
+// GM byte written). Each core thread keeps the ids it has seen.
+uint16_t ApiId(const char* api);
+const char* ApiName(uint16_t id);
+
 struct GmAccess {
-  const char* api;
-  uint32_t core;  // launch index
   uint32_t step;
   uint32_t mask;  // bytes of the block, bit i = byte i
+  uint32_t core;  // launch index
+  uint16_t api;   // ApiId
   uint8_t pipe;
   uint8_t kind;  // GmKind
 };
+static_assert(sizeof(GmAccess) == 16);
 
 // The accesses a block holds: a few inline (most blocks see a write and a read or two), more on the heap.
 class AccessList {
  public:
-  size_t size() const { return n_ + more_.size(); }
-  GmAccess& operator[](size_t i) { return i < kInline ? inline_[i] : more_[i - kInline]; }
+  size_t size() const { return n_ + (more_ ? more_->size() : 0); }
+  GmAccess& operator[](size_t i) { return i < kInline ? inline_[i] : (*more_)[i - kInline]; }
   void push_back(const GmAccess& a) {
-    if (n_ < kInline) inline_[n_++] = a;
-    else more_.push_back(a);
+    if (n_ < kInline) {
+      inline_[n_++] = a;
+      return;
+    }
+    if (!more_) more_ = std::make_unique<std::vector<GmAccess>>();
+    more_->push_back(a);
   }
   // Drops the accesses whose bytes were all superseded, keeping the others in order.
   void Compact() {
@@ -53,15 +64,40 @@ class AccessList {
     for (size_t i = 0; i < total; ++i)
       if ((*this)[i].mask) (*this)[kept++] = (*this)[i];
     n_ = static_cast<uint8_t>(std::min<size_t>(kept, kInline));
-    more_.resize(kept > kInline ? kept - kInline : 0);
+    if (kept <= kInline) more_.reset();
+    else more_->resize(kept - kInline);
   }
 
  private:
   static constexpr size_t kInline = 3;
   std::array<GmAccess, kInline> inline_{};
   uint8_t n_ = 0;
-  std::vector<GmAccess> more_;
+  std::unique_ptr<std::vector<GmAccess>> more_;
 };
+
+std::mutex gApiMu;
+std::vector<const char*>& ApiNames() {
+  static auto* names = new std::vector<const char*>;  // leaked on purpose: names are string literals
+  return *names;
+}
+uint16_t ApiId(const char* api) {
+  thread_local std::unordered_map<const char*, uint16_t> seen;
+  auto it = seen.find(api);
+  if (it != seen.end()) return it->second;
+  std::lock_guard<std::mutex> g(gApiMu);
+  std::vector<const char*>& names = ApiNames();
+  size_t id = 0;
+  while (id < names.size() && names[id] != api) ++id;
+  if (id == names.size()) {
+    if (id > 0xFFFF) throw EmuError("[ascendc-emu] gm-hazard: more than 65,536 instruction names");
+    names.push_back(api);
+  }
+  return seen[api] = static_cast<uint16_t>(id);
+}
+const char* ApiName(uint16_t id) {
+  std::lock_guard<std::mutex> g(gApiMu);
+  return ApiNames()[id];
+}
 
 struct GmPage {
   std::mutex mu;
@@ -128,7 +164,7 @@ ptrdiff_t SpanOf(const LaunchContext& L, uint64_t a) {
 // DataCacheCleanAndInvalid.md; whether it did is the DataCache rule's business, emu/data_cache.h).
 bool Ordered(const HazardState& s, int p, const GmAccess& a) {
   if (a.core == s.self) return a.pipe == p || a.pipe == 0 || s.clock[p][a.pipe] >= a.step;
-  return !s.remote.empty() && s.remote[a.core * kPipes + a.pipe] >= a.step;
+  return StampStep(s.remote, a.core * kPipes + a.pipe) >= a.step;
 }
 
 [[noreturn]] void Report(const LaunchContext& L, const HazardState& s, const char* api, int p, uint8_t kind,
@@ -136,7 +172,7 @@ bool Ordered(const HazardState& s, int p, const GmAccess& a) {
   const uint64_t first = key - span.lo + __builtin_ctz(overlap);
   const uint64_t last = key - span.lo + (31 - __builtin_clz(overlap)) + 1;
   const std::string head = Format("PIPE_%s %s GM bytes [%llu, %llu) of argument %zu, which %s on PIPE_%s", kPipeNames[p],
-                                  kDoes[kind], (unsigned long long)first, (unsigned long long)last, span.first, other.api,
+                                  kDoes[kind], (unsigned long long)first, (unsigned long long)last, span.first, ApiName(other.api),
                                   kPipeNames[other.pipe]);
   if (other.core == s.self)
     Fail(api, "gm-hazard",
@@ -149,7 +185,8 @@ bool Ordered(const HazardState& s, int p, const GmAccess& a) {
 }
 
 // One block (its page locked): checks the access against what the block holds, then records it.
-void ApplyBlock(const LaunchContext& L, const HazardState& s, AccessList& acc, const char* api, int p, uint32_t step,
+void ApplyBlock(const LaunchContext& L, const HazardState& s, AccessList& acc, const char* api, uint16_t apiId, int p,
+                uint32_t step,
                 uint8_t kind, const LaunchContext::Span& span, uint64_t key, uint32_t mask) {
   if (kind == kGmRead && acc.size() == 0) return;  // bytes nobody wrote in this launch
   auto addedBy = [&acc](uint32_t core, uint32_t bytes) {
@@ -176,7 +213,7 @@ void ApplyBlock(const LaunchContext& L, const HazardState& s, AccessList& acc, c
     }
   }
   if (dropped) acc.Compact();
-  acc.push_back(GmAccess{api, s.self, step, mask, static_cast<uint8_t>(p), kind});
+  acc.push_back(GmAccess{step, mask, s.self, apiId, static_cast<uint8_t>(p), kind});
 }
 
 }  // namespace
@@ -199,6 +236,7 @@ void HazardGmPoll(bool inside) { State().inGmPoll = inside; }
 void ApplyGm(HazardState& s, const char* api, int p, uint32_t step) {
   LaunchContext& L = *CurrentLaunch();
   GmShadow& shadow = ShadowOf(L);
+  const uint16_t apiId = ApiId(api);
   for (const GmRange& r : s.gmPending) {
     const ptrdiff_t index = SpanOf(L, r.begin);
     if (index < 0) continue;  // CheckGm has refused it already, or it is not a launch buffer
@@ -223,7 +261,7 @@ void ApplyGm(HazardState& s, const char* api, int p, uint32_t step) {
           const uint64_t key = span.lo + block * kGmBlock;
           const uint64_t lo = std::max(key, r.begin), hi = std::min(key + kGmBlock, end);
           const uint32_t mask = static_cast<uint32_t>((hi - lo == 32 ? ~0ull : (1ull << (hi - lo)) - 1) << (lo - key));
-          ApplyBlock(L, s, page->blocks[block % kPageBlocks], api, p, step, r.kind, span, key, mask);
+          ApplyBlock(L, s, page->blocks[block % kPageBlocks], api, apiId, p, step, r.kind, span, key, mask);
         }
       }
       block = pageEnd;

@@ -182,7 +182,25 @@ void JoinStamp(HazardStamp& into, const HazardStamp& from) {
     into = from;
     return;
   }
-  for (size_t i = 0; i < into.size(); ++i) into[i] = std::max(into[i], from[i]);
+  HazardStamp out;
+  out.reserve(into.size() + from.size());
+  size_t i = 0, j = 0;
+  while (i < into.size() || j < from.size()) {
+    if (j == from.size() || (i < into.size() && into[i].first < from[j].first)) out.push_back(into[i++]);
+    else if (i == into.size() || from[j].first < into[i].first) out.push_back(from[j++]);
+    else {
+      out.emplace_back(into[i].first, std::max(into[i].second, from[j].second));
+      ++i;
+      ++j;
+    }
+  }
+  into = std::move(out);
+}
+
+uint32_t StampStep(const HazardStamp& stamp, uint32_t index) {
+  auto it = std::lower_bound(stamp.begin(), stamp.end(), index,
+                             [](const std::pair<uint32_t, uint32_t>& e, uint32_t i) { return e.first < i; });
+  return it != stamp.end() && it->first == index ? it->second : 0;
 }
 
 HazardStamp StampOf(pipe_t pipe) {
@@ -199,10 +217,11 @@ HazardStamp StampOf(pipe_t pipe) {
   }
   // The scalar's own GM accesses are done before it issues anything later (gm_hazard.cpp, Ordered).
   own[0] = std::max(own[0], s.clock[0][0]);
-  HazardStamp out = s.remote;
-  if (out.empty()) out.assign(CurrentLaunch()->cores.size() * kPipes, 0);
-  for (int q = 0; q < kPipes; ++q) out[s.self * kPipes + q] = std::max(out[s.self * kPipes + q], own[q]);
-  return out;
+  HazardStamp mine;
+  for (int q = 0; q < kPipes; ++q)
+    if (own[q]) mine.emplace_back(s.self * kPipes + q, own[q]);
+  JoinStamp(mine, s.remote);
+  return mine;
 }
 
 void ReceiveStamp(const HazardStamp& stamp) {
@@ -212,8 +231,10 @@ void ReceiveStamp(const HazardStamp& stamp) {
   JoinStamp(s.remote, stamp);
   // The core's own entries come back when another core's sync passed them on (or a group flag
   // included the core's own set): they order its pipes among themselves too.
-  for (Clock& c : s.clock)
-    for (int q = 0; q < kPipes; ++q) c[q] = std::max(c[q], stamp[s.self * kPipes + q]);
+  for (int q = 0; q < kPipes; ++q) {
+    const uint32_t step = StampStep(stamp, s.self * kPipes + q);
+    for (Clock& c : s.clock) c[q] = std::max(c[q], step);
+  }
 }
 
 void AcquireHazardState(CoreState& core) {

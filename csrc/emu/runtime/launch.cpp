@@ -137,7 +137,7 @@ void DeclareKernelType(int type, uint64_t tilingKey) {
          Format("the kernel declares type %d but was launched in another mode; launch it with KernelMode::%s", type, needs));
 }
 
-std::vector<uint32_t> Barrier(const char* api, bool aivOnly, const std::vector<uint32_t>& stamp) {
+HazardStamp Barrier(const char* api, bool aivOnly, const HazardStamp& stamp) {
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
   if (self.declaredType == KERNEL_TYPE_AIV_ONLY || self.declaredType == KERNEL_TYPE_AIC_ONLY)
@@ -207,7 +207,7 @@ void CheckFlag(const char* api, int mode, uint16_t flagId) {
 // A mode-0 / mode-1 set is an arrival: once every member of the group has arrived, each member gets
 // one delivery (the group's sync is one flag per core, however many cores take part).
 // Flag counters are 4 bits: 15 pending sets is the hardware's limit.
-void CrossCoreSet(const char* api, int mode, uint16_t flagId, const std::vector<uint32_t>& stamp) {
+void CrossCoreSet(const char* api, int mode, uint16_t flagId, const HazardStamp& stamp) {
   CheckFlag(api, mode, flagId);
   CoreState& self = Core();
   LaunchContext* L = tLaunch;
@@ -249,7 +249,7 @@ void CrossCoreSet(const char* api, int mode, uint16_t flagId, const std::vector<
 // The wait does not depend on its mode (dav_c220 WaitEventImpl: `(void)modeId; wait_flag_dev(flagId)`):
 // it takes one delivery of flagId to this core, whichever mode sent it (a mode-2 flag into an AIC
 // needs both of its AIVs).
-std::vector<uint32_t> CrossCoreWait(const char* api, int mode, uint16_t flagId) {
+HazardStamp CrossCoreWait(const char* api, int mode, uint16_t flagId) {
   CheckFlag(api, mode, flagId);
   CoreState& self = Core();
   LaunchContext* L = tLaunch;

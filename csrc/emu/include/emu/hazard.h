@@ -20,7 +20,6 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "runtime.h"
 
@@ -39,14 +38,16 @@ void HazardBarrierAll();
 // Cross-core sync (CrossCoreSetFlag / CrossCoreWaitFlag, SyncAll, GM counters) carries stamps. A
 // mode-0 / mode-1 wait is delivered once every member has set, itself included, so its stamp also
 // orders the core's own pipes (CrossCoreSetFlag(ISASI).md, CrossCoreWaitFlag(ISASI).md).
-// A stamp: per (core launch index, pipe) the latest step known ordered before the sender's point.
-using HazardStamp = std::vector<uint32_t>;
+// A stamp (HazardStamp, emu/runtime.h): per (core, pipe) the latest step known ordered before the
+// sender's point. Sparse: a flag between an AIC and its AIVs carries only what those cores knew.
 // This core's stamp as of `pipe` (PIPE_ALL: after a PipeBarrier<PIPE_ALL>, every pipe).
 HazardStamp StampOf(pipe_t pipe);
 // Joins a received stamp into every pipe of this core (the wait holds every later instruction).
 void ReceiveStamp(const HazardStamp& stamp);
 // Element-wise max (an empty stamp knows nothing).
 void JoinStamp(HazardStamp& into, const HazardStamp& from);
+// The step a stamp holds for index core * 7 + pipe (0 if none).
+uint32_t StampStep(const HazardStamp& stamp, uint32_t index);
 
 // GM: bytes [p, p + bytes) are read (written; added to, by a copy under SetAtomicAdd / Max / Min)
 // by the instruction about to be issued. `copy` false: a scalar access, which atomics leave alone.

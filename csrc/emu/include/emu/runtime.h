@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "macros.h"
@@ -138,13 +139,16 @@ inline bool HasMem(Mem m) { return Core().mem[static_cast<int>(m)] != nullptr; }
 
 void DeclareKernelType(int type, uint64_t tilingKey = 0);
 
+// A happens-before stamp (emu/hazard.h): what a cross-core sync carries, as (core launch index x 7
+// + pipe, step) pairs sorted by index; a pair not there is step 0.
+using HazardStamp = std::vector<std::pair<uint32_t, uint32_t>>;
 // Blocks until every core of the group reaches the barrier (SyncAll). Detects deadlock. `stamp`:
-// this core's happens-before stamp (emu/hazard.h); returns the join of every member's.
-std::vector<uint32_t> Barrier(const char* api, bool aivOnly, const std::vector<uint32_t>& stamp);
+// this core's stamp; returns the join of every member's.
+HazardStamp Barrier(const char* api, bool aivOnly, const HazardStamp& stamp);
 // Cross-core flag counters (CrossCoreSetFlag / CrossCoreWaitFlag), carrying the setter's stamp to
 // the waiter: the wait returns the join of the stamps of the deliveries it takes.
-void CrossCoreSet(const char* api, int mode, uint16_t flagId, const std::vector<uint32_t>& stamp);
-std::vector<uint32_t> CrossCoreWait(const char* api, int mode, uint16_t flagId);
+void CrossCoreSet(const char* api, int mode, uint16_t flagId, const HazardStamp& stamp);
+HazardStamp CrossCoreWait(const char* api, int mode, uint16_t flagId);
 
 // ---- global memory ---------------------------------------------------------------------------
 struct GmRegion {
