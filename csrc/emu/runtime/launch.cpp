@@ -213,11 +213,10 @@ void CrossCoreSet(const char* api, int mode, uint16_t flagId, const HazardStamp&
   LaunchContext* L = tLaunch;
   std::unique_lock<std::mutex> lock(L->mu);
   auto deliver = [&](const CoreState* t, int slot, const HazardStamp& carried) {
-    uint32_t& n = L->flagCount[{t, FlagKey(flagId, slot)}];
-    EMU_REQUIRE(n < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId, mode,
-                CoreName(*t).c_str());
-    n++;
-    L->flagStamps[{t, FlagKey(flagId, slot)}].push_back(carried);
+    std::deque<HazardStamp>& pending = L->flagPending[{t, FlagKey(flagId, slot)}];
+    EMU_REQUIRE(pending.size() < 15, api, "flag-overflow", "flag %u (mode %d) of %s already has 15 pending sets", flagId,
+                mode, CoreName(*t).c_str());
+    pending.push_back(carried);
   };
   const std::vector<const CoreState*> targets = FlagTargets(self, mode);
   if (mode == 2) {
@@ -225,20 +224,17 @@ void CrossCoreSet(const char* api, int mode, uint16_t flagId, const HazardStamp&
   } else {
     const auto group = std::make_tuple(mode, mode == 0 ? int64_t(self.coreType) : BlockOf(self), flagId);
     auto& arrived = L->flagArrivals[group];
-    auto& stamps = L->arrivalStamps[group];
-    uint32_t& mine = arrived[&self];
-    EMU_REQUIRE(mine < 15, api, "flag-overflow", "flag %u (mode %d): %s already has 15 sets the group has not matched",
-                flagId, mode, CoreName(self).c_str());
-    mine++;
-    stamps[&self].push_back(stamp);
-    const bool complete = std::all_of(targets.begin(), targets.end(), [&](const CoreState* t) { return arrived[t] > 0; });
+    std::deque<HazardStamp>& mine = arrived[&self];
+    EMU_REQUIRE(mine.size() < 15, api, "flag-overflow",
+                "flag %u (mode %d): %s already has 15 sets the group has not matched", flagId, mode, CoreName(self).c_str());
+    mine.push_back(stamp);
+    const bool complete = std::all_of(targets.begin(), targets.end(), [&](const CoreState* t) { return !arrived[t].empty(); });
     if (complete) {
       // Each member is delivered the join of every member's set: the group's sync orders them all.
       HazardStamp joined;
       for (const CoreState* t : targets) {
-        arrived[t]--;
-        JoinStamp(joined, stamps[t].front());
-        stamps[t].pop_front();
+        JoinStamp(joined, arrived[t].front());
+        arrived[t].pop_front();
       }
       for (const CoreState* t : targets) deliver(t, mode, joined);
     }
@@ -268,8 +264,8 @@ HazardStamp CrossCoreWait(const char* api, int mode, uint16_t flagId) {
   if (L->aborted) throw Aborted{};
   auto delivered = [&](const Source& src) {
     for (int k : src.keys) {
-      auto it = L->flagCount.find({&self, k});
-      if (it == L->flagCount.end() || it->second < src.need) return false;
+      auto it = L->flagPending.find({&self, k});
+      if (it == L->flagPending.end() || it->second.size() < src.need) return false;
     }
     return true;
   };
@@ -283,8 +279,7 @@ HazardStamp CrossCoreWait(const char* api, int mode, uint16_t flagId) {
   for (const Source& src : sources)
     if (delivered(src)) {
       for (int k : src.keys) {
-        L->flagCount[{&self, k}] -= src.need;
-        std::deque<HazardStamp>& q = L->flagStamps[{&self, k}];
+        std::deque<HazardStamp>& q = L->flagPending[{&self, k}];
         for (uint32_t i = 0; i < src.need; ++i) {
           JoinStamp(received, q.front());
           q.pop_front();
@@ -429,19 +424,20 @@ void Launch(const char* kernel, KernelMode mode, uint32_t blockDim, const std::f
     StoreTrace(std::move(t));
   }
   // A cross-core flag count left behind would be seen by the next kernel on these cores.
-  for (const auto& [key, n] : L.flagCount) {
+  for (const auto& [key, pending] : L.flagPending) {
+    const size_t n = pending.size();
     if (!n) continue;
     const int flag = key.second / 8, mode = key.second % 8 < 2 ? key.second % 8 : 2;
     throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
-                          "still has %u pending set(s) nobody waited for; wait for them before the kernel ends",
+                          "still has %zu pending set(s) nobody waited for; wait for them before the kernel ends",
                           kernel, CoreName(*key.first).c_str(), flag, mode, n));
   }
   for (const auto& [group, members] : L.flagArrivals)
-    for (const auto& [core, n] : members)
-      if (n)
+    for (const auto& [core, sets] : members)
+      if (!sets.empty())
         throw EmuError(Format("[ascendc-emu] kernel '%s', core %s: kernel end: flag-pending: cross-core flag %d (mode %d) "
-                              "has %u set(s) the rest of its group never matched", kernel, CoreName(*core).c_str(),
-                              int(std::get<2>(group)), std::get<0>(group), n));
+                              "has %zu set(s) the rest of its group never matched", kernel, CoreName(*core).c_str(),
+                              int(std::get<2>(group)), std::get<0>(group), sets.size()));
 }
 
 uint64_t GmBufferStart(const void* p) {

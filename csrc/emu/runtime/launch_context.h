@@ -55,14 +55,11 @@ struct LaunchContext {
   uint64_t barrierGeneration[2] = {0, 0};
   HazardStamp barrierJoin[2], barrierDone[2];
 
-  // Cross-core flags: deliveries pending per (receiving core, flag key); see launch.cpp.
-  std::map<std::pair<const CoreState*, int>, uint32_t> flagCount;
-  // The stamp of each pending delivery, oldest first (emu/hazard.h).
-  std::map<std::pair<const CoreState*, int>, std::deque<HazardStamp>> flagStamps;
-  // Mode 0 / 1 sets that wait for the rest of their group: (mode, group, flag) -> sets per member,
-  // and their stamps.
-  std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, uint32_t>> flagArrivals;
-  std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, std::deque<HazardStamp>>> arrivalStamps;
+  // Cross-core flags: the deliveries pending per (receiving core, flag key), oldest first, each with
+  // the happens-before stamp it carries (emu/hazard.h); see launch.cpp.
+  std::map<std::pair<const CoreState*, int>, std::deque<HazardStamp>> flagPending;
+  // Mode 0 / 1 sets that wait for the rest of their group: (mode, group, flag) -> each member's sets.
+  std::map<std::tuple<int, int64_t, uint16_t>, std::map<const CoreState*, std::deque<HazardStamp>>> flagArrivals;
   // GM counters of GmFlagAdd / GmFlagWaitAtLeast (emu/gm_wait.h): address -> sum of the deltas added
   // (mod 2^32), so that the counter's value at launch is its final value minus the sum.
   std::map<uint64_t, uint32_t> gmFlagAdded;
