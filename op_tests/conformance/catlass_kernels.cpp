@@ -11,45 +11,7 @@
 // TileCastInt4ToInt8}, Catlass::layout and Catlass::Arch's cross-core flags. What is written here:
 // the block loop (the wheel ships no gemm/block or gemm/kernel headers), in the style of catlass's
 // own BlockMmad.
-#include <cstdint>
-#include <cstring>
-#include <exception>
-#include <vector>
-
-#include "kernel_operator.h"
-#include "catlass/numeric_size.hpp"
-
-// catlass sizes elements with AscendC::SizeOfBits only when compiled by bisheng (__CCE__, whose
-// `[host, aicore]` syntax g++ cannot parse); its fallback sizeof(T) * 8 says 8 for int4b_t. Give it
-// the device answer, as its __CCE__ branch does.
-template <>
-struct Catlass::SizeOfBits<AscendC::int4b_t> : AscendC::SizeOfBits<AscendC::int4b_t> {};
-
-#include "catlass/arch/arch.hpp"
-#include "catlass/arch/cross_core_sync.hpp"
-#include "catlass/arch/resource.hpp"
-#include "catlass/catlass.hpp"
-#include "catlass/gemm/gemm_type.hpp"
-#include "catlass/gemm/helper.hpp"
-#include "catlass/gemm/tile/tile_copy.hpp"
-#include "catlass/gemm/tile/tile_mmad.hpp"
-#include "catlass/layout/layout.hpp"
-#include "catlass/matrix_coord.hpp"
-
-#if defined(SPLIT_CORE_CUBE)
-#define CONF_BUILD(name) name##_aic
-#else
-#define CONF_BUILD(name) name##_aiv
-#endif
-#define CONF_EXPORT extern "C" __attribute__((visibility("default")))
-
-using namespace Catlass;
-
-// Shared with conftest.py.
-struct GemmArgs {
-  uint32_t m, n, k;
-  uint32_t variant;  // which instantiation (see Variant)
-};
+#include "catlass_conf.h"
 
 enum Variant : uint32_t {
   kBf16RowB = 0,    // bf16 A [M, K] x B [K, N] -> bf16, B through LoadData 2D with ifTranspose

@@ -112,6 +112,13 @@ class Catlass:
         if rc:
             raise EmuError(self._err.value.decode())
 
+    def run(self, kernel: str, mode: str, block_dim: int, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+            ws: np.ndarray | None = None, m: int = 0, n: int = 0, k: int = 0, variant: int = 0) -> np.ndarray:
+        """Launches `kernel` (exported by a catlass_*.cpp as <kernel>_aic / <kernel>_aiv) on the raw GM
+        images a, b, c and ws with GemmArgs(m, n, k, variant). Returns c."""
+        self.launch(kernel, mode, block_dim, a, b, c, ws, GemmArgs(m, n, k, variant))
+        return c
+
     def gemm(self, variant: str, a: np.ndarray, b: np.ndarray, c: np.ndarray, m: int, n: int, k: int,
              block_dim: int) -> np.ndarray:
         """C = A @ B on AIC cores; a, b, c are the raw GM images. Returns c."""
@@ -151,14 +158,15 @@ def catlass(tmp_path_factory) -> Catlass:
     from ascend_glm5 import emu
 
     include = catlass_include()
-    src = HERE / "catlass_kernels.cpp"
+    # Every conformance source (catlass_kernels.cpp holds the launch entry) into each build's library.
+    srcs = sorted(HERE.glob("catlass_*.cpp"))
     common = ("-DCATLASS_ARCH=2201", f"-I{include}", "-fvisibility=hidden", "-fvisibility-inlines-hidden")
     out = tmp_path_factory.mktemp("catlass")
     # The two builds are independent: compile them side by side.
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        jobs = [pool.submit(emu.compile_library, [src], out / side, flags=(*common, f"-DSPLIT_CORE_{split}"))
+        jobs = [pool.submit(emu.compile_library, srcs, out / side, flags=(*common, f"-DSPLIT_CORE_{split}"))
                 for side, split in (("aic", "CUBE"), ("aiv", "VEC"))]
         aic, aiv = (j.result() for j in jobs)
     return Catlass(aic, aiv)
