@@ -77,8 +77,13 @@ def test_datacopy_pad_gm_to_ub(emu, block_count, block_len, src_stride, dst_stri
             pad = np.full(left + right, pad_value, np.int16).view(np.uint8)
             want[base : base + 2 * left] = pad[: 2 * left]
             want[base + 2 * left + block_len : base + 2 * left + block_len + 2 * right] = pad[2 * left :]
+            if left + right:  # the dummy up to the 32-byte boundary too
+                want[base + 2 * left + block_len : base + ub_block] = np.resize(pad[:2], ub_block - 2 * left - block_len)
         src0 = i * (block_len + src_stride)
         want[base + 2 * left : base + 2 * left + block_len] = x.view(np.uint8)[src0 : src0 + block_len]
+        if left == right == 0:  # the dummy repeats the block's first element (test_emu_datacopy_pad_dummy.py)
+            for j in range(block_len, ub_block, 2):
+                want[base + j : base + j + 2] = x.view(np.uint8)[src0 : src0 + 2]
     np.testing.assert_array_equal(got.view(np.uint8), want)
     assert emu.counters()[0]["mte2Bytes"] == block_count * block_len
 

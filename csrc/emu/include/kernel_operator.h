@@ -28,3 +28,5 @@
 #include "emu/vec_bitwise.h"
 #include "emu/vec_ternary_scalar.h"
 #include "emu/vec_mul_add.h"
+#include "emu/adv_activation.h"  // CANN's kernel_operator.h reaches adv_api/kernel_api.h (Silu) too
+#include "emu/kernel_assert.h"   // and kernel_operator_dump_tensor_intf.h (assert)

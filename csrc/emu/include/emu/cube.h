@@ -178,7 +178,12 @@ void DataCopy(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Nd2Nz
   dst.CheckAlign(api, "dst", 32);
   EMU_REQUIRE(p.nValue <= 16384, api, "param-range", "nValue %u exceeds 16384", p.nValue);
   EMU_REQUIRE(p.dValue <= p.srcDValue || p.nValue <= 1, api, "param-range", "dValue %u exceeds srcDValue %u", p.dValue, p.srcDValue);
-  EMU_REQUIRE((p.dstNzNStride >= 1 && uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride) || p.nValue == 0, api,
+  // 随路转换ND2NZ搬运.md: dstNzNStride ∈ [1, 16384]. Like srcDValue above it is a step between rows, so a
+  // single row never uses it: catlass's Atlas A2 CopyGmToL1 copies a matrix whose leading dimension
+  // is 65536 or more one row at a time with srcDValue = dstNzNStride = 0 (gemm/tile/atlasa2/copy_gm_to_l1.hpp).
+  EMU_REQUIRE(p.dstNzNStride >= 1 || p.nValue <= 1, api, "param-range", "dstNzNStride %u is outside [1, 16384]",
+              p.dstNzNStride);
+  EMU_REQUIRE(uint32_t(p.dstNzC0Stride) >= uint32_t(p.nValue) * p.dstNzNStride || p.nValue == 0, api,
               "param-range", "dstNzC0Stride %u is smaller than nValue %u x dstNzNStride %u: column blocks would overlap",
               p.dstNzC0Stride, p.nValue, p.dstNzNStride);
   const uint32_t c0 = emu::kC0<T>;

@@ -194,11 +194,17 @@ void DataCopyPad(const LocalTensor<T>& dst, const GlobalTensor<T>& src, const Da
   for (uint32_t i = 0; i < p.blockCount; ++i) {
     uint8_t* d = dst.Data() + i * dstPitch;
     emu::Poison(d, static_cast<uint32_t>(ubBlock));  // undefined unless padded below
-    if (pad.isPad) {
+    if (pad.isPad) {  // the padding and, when there is padding, the dummy after it (DataCopyPad(ISASI).md)
       for (uint64_t j = 0; j < left; j += sizeof(T)) std::memcpy(d + j, &pad.paddingValue, sizeof(T));
-      for (uint64_t j = 0; j < right; j += sizeof(T)) std::memcpy(d + left + p.blockLen + j, &pad.paddingValue, sizeof(T));
+      const uint64_t end = left + right ? ubBlock : left + p.blockLen + right;
+      for (uint64_t j = left + p.blockLen; j < end; j += sizeof(T)) std::memcpy(d + j, &pad.paddingValue, sizeof(T));
     }
     emu::ReadGm(d + left, s + i * srcPitch, p.blockLen);
+    // Without padding, the dummy bytes up to the 32-byte boundary repeat the block's first element
+    // (DataCopyPad(ISASI).md, GM->VECIN/VECOUT: "leftPadding、rightPadding都为0：dummy会默认填充待搬运数据块的
+    // 第一个元素值"); catlass's CopyPerTokenScale2Ub builds a row's broadcast block this way.
+    if (left == 0 && right == 0)
+      for (uint64_t j = p.blockLen; j < ubBlock; j += sizeof(T)) std::memcpy(d + j, d, sizeof(T));
   }
   emu::CountCopy(emu::Mem::kCount, dst.EmuMem(), uint64_t(p.blockLen) * p.blockCount, api, s, p.blockCount, srcPitch);
 }
