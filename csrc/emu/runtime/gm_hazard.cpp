@@ -237,7 +237,7 @@ void ApplyGm(HazardState& s, const char* api, int p, uint32_t step) {
   LaunchContext& L = *CurrentLaunch();
   GmShadow& shadow = ShadowOf(L);
   const uint16_t apiId = ApiId(api);
-  for (const GmRange& r : s.gmPending) {
+  for (const GmRange& r : s.gmPending) {  // IssueOn clears the list, also when a range is refused
     const ptrdiff_t index = SpanOf(L, r.begin);
     if (index < 0) continue;  // CheckGm has refused it already, or it is not a launch buffer
     const LaunchContext::Span& span = L.spans[index];
@@ -267,7 +267,6 @@ void ApplyGm(HazardState& s, const char* api, int p, uint32_t step) {
       block = pageEnd;
     }
   }
-  s.gmPending.clear();
 }
 
 }  // namespace AscendC::emu

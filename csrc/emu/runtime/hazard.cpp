@@ -129,12 +129,21 @@ void IssueOn(const char* api, pipe_t pipe) {
   InheritScalarWaits(s, p);
   const uint32_t step = ++s.clock[p][p];
   s.recent[p][step % kRecent] = api;
+  // The noted ranges leave the core's lists even when a check refuses one (throws): the error must
+  // reach the launch although the kernel's destructors issue more calls on the way out (catlass's
+  // tiles wait their flags in destructors; a second throw there would be std::terminate).
+  struct ClearOnExit {
+    HazardState& s;
+    ~ClearOnExit() {
+      s.pending.clear();
+      s.gmPending.clear();
+    }
+  } clearOnExit{s};
   // Writes first: an operand both read and written (Axpy's dst) is then checked as a write.
   for (const LocalRange& r : s.pending)
     if (r.write) Apply(s, api, p, r);
   for (const LocalRange& r : s.pending)
     if (!r.write) Apply(s, api, p, r);
-  s.pending.clear();
   if (!s.gmPending.empty()) ApplyGm(s, api, p, step);
 }
 

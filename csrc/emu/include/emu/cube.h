@@ -16,6 +16,7 @@
 
 #include "fp_types.h"
 #include "atomic.h"
+#include "data_copy.h"
 #include "tensor.h"
 
 namespace AscendC {
@@ -256,19 +257,17 @@ void LoadData(const LocalTensor<T>& dst, const LocalTensor<T>& src, const LoadDa
 }
 
 // ---- Mmad: C (L0C, Nz) = / += A (L0A, Zz) x B (L0B, Zn) ---------------------------------------
+namespace emu {
+// The one Mmad; biasRow (the bias table's words, one per column, of the L0C type) is the initial C
+// of every row when the C matrix does not start at zero (Mmad with bias, below).
 template <typename TC, typename TA, typename TB>
-void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTensor<TB>& filter, const MmadParams& p) {
-  static_assert(std::is_same_v<TA, TB>, "Mmad: A and B must have the same element type");
-  static_assert((std::is_same_v<TC, float> && (std::is_same_v<TA, half> || std::is_same_v<TA, bfloat16_t> || std::is_same_v<TA, float>)) ||
-                    (std::is_same_v<TC, int32_t> && (std::is_same_v<TA, int8_t> || std::is_same_v<TA, int4b_t>)),
-                "Mmad: A2/A3 support half/bf16/float -> float and int8/int4 -> int32");
-  const char* api = "Mmad";
+void MmadRun(const char* api, const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTensor<TB>& filter,
+             const MmadParams& p, const uint8_t* biasRow) {
   emu::RequireCubeCore(api);
   emu::RequirePosition(api, "dst", dst, emu::Mem::L0C);
   emu::RequirePosition(api, "fm", fm, emu::Mem::L0A);
   emu::RequirePosition(api, "filter", filter, emu::Mem::L0B);
   EMU_REQUIRE(p.m <= 4095 && p.n <= 4095 && p.k <= 4095, api, "param-range", "m/n/k %u/%u/%u exceed 4095", p.m, p.n, p.k);
-  EMU_REQUIRE(!p.isBias, api, "param-range", "the bias-table form is not emulated");
   fm.CheckAlign(api, "fm", 512);
   filter.CheckAlign(api, "filter", 512);
   dst.CheckAlign(api, "dst", 64);
@@ -312,7 +311,9 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   };
   for (uint32_t mi = 0; mi < rows; ++mi)
     for (uint32_t ni = 0; ni < cols; ++ni)
-      cv[size_t(mi) * cols + ni] = p.cmatrixInitVal ? Acc(0) : static_cast<Acc>(emu::Load<TC>(cAt(mi, ni)));
+      cv[size_t(mi) * cols + ni] = p.cmatrixInitVal ? Acc(0)
+                                   : biasRow ? static_cast<Acc>(emu::Load<TC>(biasRow + uint64_t(ni) * sizeof(TC)))
+                                             : static_cast<Acc>(emu::Load<TC>(cAt(mi, ni)));
   if constexpr (std::is_same_v<Acc, int32_t>) emu::GemmInt32(av.data(), bv.data(), cv.data(), rows, cols, k);
   else emu::GemmFloat(av.data(), bv.data(), cv.data(), rows, cols, k);
   for (uint32_t mi = 0; mi < m1 * 16; ++mi)
@@ -324,6 +325,84 @@ void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTens
   cnt.cubeCalls++;
   cnt.cubeMacs += uint64_t(m1) * 16 * n1 * 16 * kPad;
   emu::TraceRaw(emu::TraceOp::kCube, PIPE_M, api, p.m, p.k, p.n, static_cast<uint8_t>(emu::kBits<TA>));
+}
+}  // namespace emu
+
+template <typename TC, typename TA, typename TB>
+void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTensor<TB>& filter, const MmadParams& p) {
+  static_assert(std::is_same_v<TA, TB>, "Mmad: A and B must have the same element type");
+  static_assert((std::is_same_v<TC, float> && (std::is_same_v<TA, half> || std::is_same_v<TA, bfloat16_t> || std::is_same_v<TA, float>)) ||
+                    (std::is_same_v<TC, int32_t> && (std::is_same_v<TA, int8_t> || std::is_same_v<TA, int4b_t>)),
+                "Mmad: A2/A3 support half/bf16/float -> float and int8/int4 -> int32");
+  // cmatrixSource = true takes the initial C from the bias table at an address this form does not
+  // name (Mmad.md, MmadParams): not emulated; the bias form below covers it.
+  EMU_REQUIRE(p.cmatrixInitVal || !p.cmatrixSource, "Mmad", "not-emulated",
+              "cmatrixSource = true without a bias tensor is not emulated");
+  EMU_REQUIRE(!p.isBias, "Mmad", "param-range", "isBias (deprecated, Mmad.md) is not emulated: use the bias form");
+  emu::MmadRun("Mmad", dst, fm, filter, p, nullptr);
+}
+
+// Mmad with bias (Mmad.md, 传入bias的原型; dav_c220 kernel_operator_mm_base_impl.h MmadImpl): with the
+// bias in the bias table (C2) the C matrix starts from it, one word per column broadcast over the
+// rows, unless cmatrixInitVal is true (MmadParams: then C starts at zero; cmatrixSource is ignored,
+// the bias tensor's position decides). A2 type sets (Mmad.md table 5): int8 x int8 + int32 -> int32,
+// half / bf16 / float + float -> float; another set compiles and fails when called (CANN: an
+// ASCENDC_ASSERT). A bias in CO1 is not emulated.
+template <typename TC, typename TA, typename TB, typename TBias>
+void Mmad(const LocalTensor<TC>& dst, const LocalTensor<TA>& fm, const LocalTensor<TB>& filter,
+          const LocalTensor<TBias>& bias, const MmadParams& p) {
+  const char* api = "Mmad(bias)";
+  constexpr bool kFloatSet = std::is_same_v<TC, float> && std::is_same_v<TBias, float> &&
+                             (std::is_same_v<TA, half> || std::is_same_v<TA, bfloat16_t> || std::is_same_v<TA, float>);
+  constexpr bool kIntSet = std::is_same_v<TC, int32_t> && std::is_same_v<TBias, int32_t> && std::is_same_v<TA, int8_t>;
+  constexpr bool kSameAB = std::is_same_v<TA, TB>;
+  EMU_REQUIRE((kFloatSet || kIntSet) && kSameAB, api, "dtype",
+              "A2/A3 support int8 + int32 bias -> int32 and half / bf16 / float + float bias -> float");
+  if constexpr (kFloatSet || kIntSet) {
+    if constexpr (std::is_same_v<TA, TB>) {
+      emu::RequireCubeCore(api);
+      EMU_REQUIRE(bias.EmuMem() != emu::Mem::L0C, api, "not-emulated", "a bias in CO1 is not emulated");
+      emu::RequirePosition(api, "bias", bias, emu::Mem::BT);
+      bias.CheckAlign(api, "bias", 128);
+      const uint8_t* row = nullptr;
+      if (!p.cmatrixInitVal && p.m && p.n && p.k) {
+        const uint32_t cols = (p.n + 15) / 16 * 16;  // the columns Mmad computes: whole fractals
+        bias.Reads(api, "bias", 0, uint64_t(cols) * sizeof(TBias));
+        row = bias.Data();
+      }
+      emu::MmadRun(api, dst, fm, filter, p, row);
+    }
+  }
+}
+
+// DataCopy L1 -> bias table converting half to float (基础数据搬运.md, table 7; dav_c220
+// kernel_operator_data_copy_intf_impl.h: copy_cbuf_to_bt with conversion 1). blockLen counts 64 B of
+// the source (基础数据搬运.md: "当dst位于C2时，表示源操作数的连续传输数据块长度，单位为64B"), so each
+// block lands as twice the bytes. Another type pair compiles and fails when called (CANN: an ASCENDC_ASSERT).
+template <typename T, typename U>
+void DataCopy(const LocalTensor<T>& dst, const LocalTensor<U>& src, const DataCopyParams& p) {
+  const char* api = "DataCopy(L1->BT)";
+  constexpr bool kHalfToFloat = std::is_same_v<T, float> && std::is_same_v<U, half>;
+  EMU_REQUIRE(kHalfToFloat, api, "dtype", "L1 -> BT converts only half to float (or copies one type)");
+  if constexpr (kHalfToFloat) {
+    emu::RequireCubeCore(api);
+    emu::RequirePosition(api, "src", src, emu::Mem::L1);
+    emu::RequirePosition(api, "dst", dst, emu::Mem::BT);
+    emu::CheckBlocks(api, p.blockCount);
+    dst.CheckAlign(api, "dst", 64);
+    src.CheckAlign(api, "src", 32);
+    EMU_REQUIRE(p.blockCount <= 1 || (p.srcStride == 0 && p.dstStride == 0), api, "not-emulated",
+                "gaps when copying into BT are not emulated");
+    const uint64_t elems = uint64_t(p.blockCount) * p.blockLen * 64 / sizeof(U);
+    if (elems == 0) return;
+    src.CheckBytes(api, "src", 0, elems * sizeof(U));
+    dst.CheckBytes(api, "dst", 0, elems * sizeof(T));
+    emu::NoteBursts(src, 1, elems * sizeof(U), elems * sizeof(U), false);
+    emu::NoteBursts(dst, 1, elems * sizeof(T), elems * sizeof(T), true);
+    for (uint64_t i = 0; i < elems; ++i)
+      emu::Store<float>(dst.Data() + i * 4, static_cast<float>(emu::Load<half>(src.Data() + i * 2)));
+    emu::CountCopy(src.EmuMem(), dst.EmuMem(), elems * sizeof(T), api, nullptr, 1);
+  }
 }
 
 // ---- Fixpipe: L0C (Nz) -> GM, row-major (NZ2ND) or Nz, with ReLU and quantization --------------
@@ -370,11 +449,18 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
   EMU_REQUIRE(p.quantPre != VQF322B8_PRE && p.quantPre != VREQ8 && p.quantPre != QF322B8_PRE && p.quantPre != REQ8,
               api, "not-emulated", "the int8 output quant modes are not emulated");
   EMU_REQUIRE(p.ndNum == 1, api, "param-range", "ndNum > 1 is not emulated");
+  // Fixpipe.md (isChannelSplit): only with float src and dst, and never together with NZ2ND.
+  EMU_REQUIRE(!p.isChannelSplit || (std::is_same_v<T, float> && std::is_same_v<U, float>), api, "param-range",
+              "isChannelSplit needs float in L0C and in GM");
+  EMU_REQUIRE(!p.isChannelSplit || config.format == CO2Layout::NZ, api, "param-range",
+              "isChannelSplit cannot be combined with NZ2ND (CFG_ROW_MAJOR)");
   if (p.mSize == 0 || p.nSize == 0) return;
   EMU_REQUIRE(p.srcStride >= p.mSize && p.srcStride % 16 == 0, api, "param-range",
               "srcStride %u must be a multiple of 16 covering mSize %u", p.srcStride, p.mSize);
   const uint32_t n1 = (p.nSize + 15) / 16;
-  src.Reads(api, "src", 0, uint64_t(n1) * p.srcStride * 16 * sizeof(U));
+  // mSize rows of each 16-column block, blocks srcStride rows apart (Fixpipe.md): the last block
+  // ends after mSize rows (catlass's A2 conv CopyL0CToGm starts rows mid-buffer, one Ho row a call).
+  src.Reads(api, "src", 0, (uint64_t(n1 - 1) * p.srcStride + p.mSize) * 16 * sizeof(U));
   // VDEQF16: one scale word per output column, from the tensor SetFixPipeConfig put in the fixpipe
   // buffer (same word format as deqScalar); the others: deqScalar.
   const bool perChannel = p.quantPre == VDEQF16;
@@ -411,29 +497,34 @@ void Fixpipe(const GlobalTensor<T>& dst, const LocalTensor<U>& src, const Fixpip
         store(d + uint64_t(mi) * p.dstStride + ni, out);
       }
   } else {
-    // NZ: each 16-column block keeps its first mSize rows; dstStride is the 32 B-unit offset
-    // between the starts of consecutive blocks in GM (CANN's NZ2NZ pseudo-code).
-    const uint64_t blockElems = uint64_t(p.mSize) * 16;
+    // NZ: each Z block (16 columns; 8 with isChannelSplit, which splits each 16-column L0C block in
+    // two, fp32 only) keeps its first mSize rows; dstStride is the 32 B-unit offset between the
+    // starts of consecutive Z blocks in GM (Fixpipe.md: 相邻Z排布的起始地址偏移). nSize must be whole
+    // Z blocks there (Fixpipe.md: a multiple of 16, of 8 with channelSplit).
+    const uint32_t zw = p.isChannelSplit ? 8 : 16, zs = (p.nSize + zw - 1) / zw;
+    EMU_REQUIRE(p.nSize % zw == 0, api, "param-range", "nSize %u is not a multiple of %u without NZ2ND", p.nSize, zw);
+    const uint64_t blockElems = uint64_t(p.mSize) * zw;
     const uint64_t pitch = uint64_t(p.dstStride) * 32 / sizeof(T);
-    EMU_REQUIRE(n1 == 1 || pitch >= blockElems, api, "param-range",
+    EMU_REQUIRE(zs == 1 || pitch >= blockElems, api, "param-range",
                 "dstStride %u x 32 B is shorter than a block of mSize %u rows: column blocks would overlap", p.dstStride,
                 p.mSize);
-    dst.Check(api, 0, (n1 - 1) * pitch + blockElems);
+    dst.Check(api, 0, (zs - 1) * pitch + blockElems);
     T* d = dst.EmuPtr();
-    for (uint32_t b = 0; b < n1; ++b)
+    for (uint32_t z = 0; z < zs; ++z)
       for (uint64_t i = 0; i < blockElems; ++i) {
-        U v = emu::Load<U>(s + (uint64_t(b) * p.srcStride * 16 + i) * sizeof(U));
+        const uint32_t col = z * zw + uint32_t(i % zw), row = uint32_t(i / zw);
+        U v = emu::Load<U>(s + ((uint64_t(col / 16) * p.srcStride + row) * 16 + col % 16) * sizeof(U));
         if (p.reluEn && v < U(0)) v = U(0);
-        const T out = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(b * 16 + i % 16));
-        store(d + b * pitch + i, out);
+        const T out = emu::FixpipeConvert<T, U>(api, v, p.quantPre, scaleOf(col));
+        store(d + z * pitch + i, out);
       }
   }
-  // The GM written (emu/hazard.h): row-major, mSize rows of nSize elements; NZ, n1 blocks of mSize x 16.
+  // The GM written (emu/hazard.h): row-major, mSize rows of nSize elements; NZ, Z blocks of mSize rows.
   if (config.format == CO2Layout::ROW_MAJOR)
     for (uint32_t mi = 0; mi < p.mSize; ++mi) emu::NoteGm(dst.EmuPtr() + uint64_t(mi) * p.dstStride, uint64_t(p.nSize) * sizeof(T), true);
   else
-    for (uint32_t b = 0; b < n1; ++b)
-      emu::NoteGm(dst.EmuPtr() + b * (uint64_t(p.dstStride) * 32 / sizeof(T)), uint64_t(p.mSize) * 16 * sizeof(T), true);
+    for (uint32_t z = 0, zw = p.isChannelSplit ? 8 : 16; z < (p.nSize + zw - 1) / zw; ++z)
+      emu::NoteGm(dst.EmuPtr() + z * (uint64_t(p.dstStride) * 32 / sizeof(T)), uint64_t(p.mSize) * zw * sizeof(T), true);
   auto& cnt = emu::Core().counters;
   cnt.fixpipeBytes += uint64_t(p.mSize) * p.nSize * sizeof(T);
   // Row-major: mSize rows of nSize elements, dstStride elements apart; NZ: n1 blocks of mSize x 16.

@@ -151,47 +151,68 @@ void Load3Dv2(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& 
                 "LoadData 3Dv2: unsupported element type on A2/A3 (Load3D.md)");
   RequireCubeCore(api);
   RequirePosition(api, "src", src, Mem::L1);
-  // What the emulator models: the GEMM form (a 1 x 1 filter, whole C0 channel blocks) into L0A.
-  // The rest has no published data layout to check against, so it is refused, not guessed.
+  // What the emulator models: the img2col into L0A (Zz) of whole C0 channel blocks, any filter,
+  // stride, dilation and padding (Load3D.md "Load3d数据格式说明"). The rest has no published data
+  // layout to check against, so it is refused, not guessed.
   EMU_REQUIRE(dst.EmuMem() == Mem::L0A, api, "not-emulated", "dst in %s: only the L0A (Zz) form is emulated",
               Spec(dst.EmuMem()).name);
   EMU_REQUIRE(!g.transpose && !g.smallK && !g.rightMatrix, api, "not-emulated",
               "enTranspose, enSmallK and fMatrixCtrl are not emulated");
-  EMU_REQUIRE(g.filterW == 1 && g.filterH == 1, api, "not-emulated", "filter %ux%u: only 1x1 filters are emulated",
-              g.filterW, g.filterH);
   dst.CheckAlign(api, "dst", 512);
   src.CheckAlign(api, "src", 32);
-  // Ranges of Load3D.md table 4 and SetFmatrix.md.
+  // Ranges of Load3D.md table 4 and SetFmatrix.md (filter and dilation [1, 255]; filterSizeW/H add 256).
   EMU_REQUIRE(g.l1H >= 1 && g.l1H <= 32767 && g.l1W >= 1 && g.l1W <= 32767, api, "param-range",
               "feature map %ux%u outside [1, 32767] (was SetFmatrix called?)", g.l1H, g.l1W);
   EMU_REQUIRE(g.strideW >= 1 && g.strideW <= 63 && g.strideH >= 1 && g.strideH <= 63, api, "param-range",
               "strides %u/%u outside [1, 63]", g.strideW, g.strideH);
+  EMU_REQUIRE(g.filterW % 256 >= 1 && g.filterH % 256 >= 1, api, "param-range",
+              "filter %ux%u: filterW/H outside [1, 255]", g.filterW, g.filterH);
+  EMU_REQUIRE(g.dilW >= 1 && g.dilH >= 1, api, "param-range", "dilations %u/%u outside [1, 255]", g.dilW, g.dilH);
   EMU_REQUIRE(g.kExt >= 1 && g.mExt >= 1, api, "param-range", "kExtension %u / mExtension %u must be at least 1",
               g.kExt, g.mExt);
   constexpr uint32_t c0 = 256 / kBits<T>;
   EMU_REQUIRE(g.channels >= 1 && g.channels % c0 == 0, api, "not-emulated",
               "channelSize %u: only whole C0 blocks of %u channels are emulated", g.channels, c0);
   EMU_REQUIRE(g.kStart % c0 == 0, api, "alignment", "kStartPt %u is not a multiple of C0 %u", g.kStart, c0);
-  const uint32_t wo = (g.l1W + g.pad[0] + g.pad[1] - 1) / g.strideW + 1;
-  const uint32_t ho = (g.l1H + g.pad[2] + g.pad[3] - 1) / g.strideH + 1;
-  EMU_REQUIRE(uint64_t(g.mStart) + g.mExt <= uint64_t(wo) * ho, api, "param-range",
-              "rows [%u, %u) beyond the %u output positions of the feature map", g.mStart, g.mStart + g.mExt, wo * ho);
-  EMU_REQUIRE(uint64_t(g.kStart) + g.kExt <= g.channels, api, "param-range", "columns [%u, %u) beyond channelSize %u",
-              g.kStart, g.kStart + g.kExt, g.channels);
+  // The dilated filter's extent; the output grid is Ho x Wo positions of it over the padded map.
+  const int64_t spanW = int64_t(g.dilW) * (g.filterW - 1) + 1, spanH = int64_t(g.dilH) * (g.filterH - 1) + 1;
+  const int64_t padW = int64_t(g.l1W) + g.pad[0] + g.pad[1], padH = int64_t(g.l1H) + g.pad[2] + g.pad[3];
+  EMU_REQUIRE(padW >= spanW && padH >= spanH, api, "param-range",
+              "the dilated %ux%u filter (%lldx%lld) does not fit the padded %lldx%lld feature map", g.filterH, g.filterW,
+              (long long)spanH, (long long)spanW, (long long)padH, (long long)padW);
+  const uint32_t wo = uint32_t((padW - spanW) / g.strideW + 1);
+  const uint32_t ho = uint32_t((padH - spanH) / g.strideH + 1);
+  // Rows past the last output position have no documented content (catlass loads howo rounded up
+  // to 16 and never stores those rows): allowed up to the end of the last fractal holding a
+  // position, and poisoned.
+  const uint64_t positions = uint64_t(wo) * ho;
+  EMU_REQUIRE(g.mStart < positions && uint64_t(g.mExt) <= (positions - g.mStart + 15) / 16 * 16, api, "param-range",
+              "rows [%u, %u) reach past the fractal holding the last of the %llu output positions", g.mStart,
+              g.mStart + g.mExt, (unsigned long long)positions);
+  // Columns: channel block c1 outermost, then the filter row, the filter column, C0 (the
+  // (Cin1, Kh, Kw, C0) order of the fractal_Z filter it is multiplied with).
+  const uint64_t kTotal = uint64_t(g.channels) * g.filterH * g.filterW;
+  EMU_REQUIRE(uint64_t(g.kStart) + g.kExt <= kTotal, api, "param-range",
+              "columns [%u, %u) beyond channelSize %u x filter %ux%u = %llu", g.kStart, g.kStart + g.kExt, g.channels,
+              g.filterH, g.filterW, (unsigned long long)kTotal);
   const uint32_t m1 = (g.mExt + 15) / 16, k1 = (g.kExt + c0 - 1) / c0;
   dst.Writes(api, "dst", 0, uint64_t(m1) * k1 * 512);
-  // Source element of im2col position (m, k), or -1 for padding.
+  // Source element of im2col position (m, k); -1 for padding, -2 past the output positions.
   auto source = [&](uint32_t m, uint32_t k) -> int64_t {
-    const int64_t h = int64_t(m / wo) * g.strideH - g.pad[2], w = int64_t(m % wo) * g.strideW - g.pad[0];
+    if (m >= positions) return -2;
+    const uint32_t c1 = k / (c0 * g.filterH * g.filterW), kk = k / c0 % (g.filterH * g.filterW);
+    const int64_t h = int64_t(m / wo) * g.strideH - g.pad[2] + int64_t(kk / g.filterW) * g.dilH;
+    const int64_t w = int64_t(m % wo) * g.strideW - g.pad[0] + int64_t(kk % g.filterW) * g.dilW;
     if (h < 0 || w < 0 || h >= g.l1H || w >= g.l1W) return -1;
-    return ((int64_t(k / c0) * g.l1H + h) * g.l1W + w) * c0 + k % c0;
+    return ((int64_t(c1) * g.l1H + h) * g.l1W + w) * c0 + k % c0;
   };
   int64_t lo = -1, hi = -1;
   bool padded = false;
   for (uint32_t m = g.mStart; m < g.mStart + g.mExt; ++m)
     for (uint32_t k = g.kStart; k < g.kStart + g.kExt; k += c0) {
       const int64_t e = source(m, k);
-      if (e < 0) { padded = true; continue; }
+      if (e == -1) padded = true;
+      if (e < 0) continue;
       lo = lo < 0 ? e : std::min(lo, e);
       hi = std::max(hi, e + int64_t(std::min(c0, g.kStart + g.kExt - k)));
     }
@@ -208,6 +229,8 @@ void Load3Dv2(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& 
       const int64_t e = source(g.mStart + r, g.kStart + c);
       if (e >= 0) {
         CopyElem<kBits<T>>(d, di, s, uint64_t(e));
+      } else if (e == -2) {
+        continue;  // past the output positions: stays poisoned
       } else if constexpr (kBits<T> >= 8) {
         std::memcpy(d + di * sizeof(T), &padValue, sizeof(T));
       } else {

@@ -128,6 +128,9 @@ struct bfloat16_t {
   bfloat16_t(float v) : bits(AscendC::emu::FloatToBf16Rne(v)) {}
   bfloat16_t(double v) : bits(static_cast<uint16_t>(AscendC::emu::EncodeFloat(v, AscendC::emu::kBf16Format, AscendC::RoundMode::CAST_RINT))) {}
   bfloat16_t(int v) : bfloat16_t(static_cast<double>(v)) {}
+  // On the device both are arithmetic types that convert implicitly (round to nearest even); catlass's
+  // A2 Conv::Tile::CopyL1ToL0ATla assigns `(half)(0)` to a bf16 LoadData3DParamsV2::padValue.
+  bfloat16_t(half v) : bfloat16_t(static_cast<float>(v)) {}
   operator float() const { return AscendC::emu::BitsFloat(static_cast<uint32_t>(bits) << 16); }
   static bfloat16_t FromBits(uint16_t b) { bfloat16_t h; h.bits = b; return h; }
 };

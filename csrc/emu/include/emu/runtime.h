@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -181,6 +182,13 @@ uint64_t TilingKey();
 namespace AscendC {
 inline int64_t GetBlockIdx() { return emu::Core().blockIdx; }
 inline int64_t GetBlockNum() { return emu::Core().blockNum; }
+namespace emu {
+// True while the core unwinds from an error (its own EmuError, or the launch's abort): the kernel has
+// stopped, and the sync calls its destructors make on the way out (catlass's tiles wait their flags in
+// destructors) are skipped, since a second throw from a destructor would be std::terminate.
+inline bool Unwinding() { return std::uncaught_exceptions() > 0; }
+}  // namespace emu
+
 inline int64_t GetSubBlockIdx() { return emu::Core().subBlockIdx; }
 inline int64_t GetSubBlockNum() { return emu::Core().coreType == AIV && emu::Core().declaredType == KERNEL_TYPE_MIX_AIC_1_2 ? 2 : 1; }
 inline int64_t GetTaskRatio() { return GetSubBlockNum(); }

@@ -31,7 +31,7 @@ bool EventOnThisCore() {
 
 template <HardEvent event>
 void SetFlag(int32_t eventID) {
-  if (!emu::EventOnThisCore<event>()) return;
+  if (emu::Unwinding() || !emu::EventOnThisCore<event>()) return;
   uint8_t& s = emu::EventSlot("SetFlag", event, eventID);
   EMU_REQUIRE(!s, "SetFlag", "event-pairing", "SetFlag<%s>(%d) set twice without a WaitFlag in between",
               emu::EventName(event), eventID);
@@ -41,7 +41,7 @@ void SetFlag(int32_t eventID) {
 
 template <HardEvent event>
 void WaitFlag(int32_t eventID) {
-  if (!emu::EventOnThisCore<event>()) return;
+  if (emu::Unwinding() || !emu::EventOnThisCore<event>()) return;
   uint8_t& s = emu::EventSlot("WaitFlag", event, eventID);
   EMU_REQUIRE(s, "WaitFlag", "event-pairing", "WaitFlag<%s>(%d) without a matching SetFlag (the NPU would hang)",
               emu::EventName(event), eventID);
@@ -83,6 +83,7 @@ void SyncAll(const GlobalTensor<int32_t>& gmWorkspace, const LocalTensor<int32_t
 
 template <uint8_t modeId, pipe_t pipe>
 void CrossCoreSetFlag(uint16_t flagId) {
+  if (emu::Unwinding()) return;
   // The set runs on `pipe`: it carries what that pipe is ordered after (emu/hazard.h).
   emu::CrossCoreSet("CrossCoreSetFlag", modeId, flagId, emu::StampOf(pipe));
   emu::TraceRaw(emu::TraceOp::kCrossSet, pipe, "CrossCoreSetFlag", flagId, 0, 0, modeId, pipe);
@@ -90,6 +91,7 @@ void CrossCoreSetFlag(uint16_t flagId) {
 
 template <uint8_t modeId = 0, pipe_t pipe = PIPE_S>
 void CrossCoreWaitFlag(uint16_t flagId) {
+  if (emu::Unwinding()) return;
   emu::TraceRaw(emu::TraceOp::kCrossWait, pipe, "CrossCoreWaitFlag", flagId, 0, 0, modeId, pipe);
   emu::ReceiveStamp(emu::CrossCoreWait("CrossCoreWaitFlag", modeId, flagId));
 }
