@@ -21,6 +21,65 @@ enum ConvVariant : uint32_t { kHalf = 0, kBf16 = 1, kHalfTla = 2, kBf16Tla = 3 }
 
 constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
+// One output block of the loop (batch b; Ho, Wo and Cout tile) and its input window: what falls outside
+// the map becomes the block's padding (left, right, top, bottom), as catlass's BlockConv2d computes it.
+template <uint32_t HO_T, uint32_t WO_T, uint32_t COUT_T>
+struct ConvBlock {
+  static uint32_t Count(const ConvShape& s) {
+    return s.batch * CeilDivU(s.ho, HO_T) * CeilDivU(s.wo, WO_T) * CeilDivU(s.cout, COUT_T);
+  }
+  ConvBlock(const ConvShape& s, uint32_t t) {
+    const uint32_t hoTiles = CeilDivU(s.ho, HO_T), woTiles = CeilDivU(s.wo, WO_T), coTiles = CeilDivU(s.cout, COUT_T);
+    coIdx = t % coTiles;
+    const uint32_t woIdx = t / coTiles % woTiles, hoIdx = t / coTiles / woTiles % hoTiles;
+    b = t / coTiles / woTiles / hoTiles;
+    hoStart = hoIdx * HO_T;
+    woStart = woIdx * WO_T;
+    hoActual = hoIdx + 1 < hoTiles ? HO_T : s.ho - hoStart;
+    woActual = woIdx + 1 < woTiles ? WO_T : s.wo - woStart;
+    coutActual = coIdx + 1 < coTiles ? COUT_T : s.cout - coIdx * COUT_T;
+    int32_t hi0 = int32_t(hoStart * s.strideH) - int32_t(s.padT);
+    int32_t hi1 = int32_t((hoStart + hoActual - 1) * s.strideH + (s.kh - 1) * s.dilH) - int32_t(s.padT);
+    int32_t wi0 = int32_t(woStart * s.strideW) - int32_t(s.padL);
+    int32_t wi1 = int32_t((woStart + woActual - 1) * s.strideW + (s.kw - 1) * s.dilW) - int32_t(s.padL);
+    if (wi0 < 0) { pads[0] = uint8_t(-wi0); wi0 = 0; }
+    if (wi1 > int32_t(s.wi) - 1) { pads[1] = uint8_t(wi1 - int32_t(s.wi) + 1); wi1 = int32_t(s.wi) - 1; }
+    if (hi0 < 0) { pads[2] = uint8_t(-hi0); hi0 = 0; }
+    if (hi1 > int32_t(s.hi) - 1) { pads[3] = uint8_t(hi1 - int32_t(s.hi) + 1); hi1 = int32_t(s.hi) - 1; }
+    hiStart = uint32_t(hi0);
+    wiStart = uint32_t(wi0);
+    hiActual = uint32_t(hi1 - hi0 + 1);
+    wiActual = uint32_t(wi1 - wi0 + 1);
+  }
+  uint32_t b, coIdx, hoStart, woStart, hoActual, woActual, coutActual, hiStart, wiStart, hiActual, wiActual;
+  uint8_t pads[4] = {0, 0, 0, 0};
+};
+
+// The loop's buffers: L1 for the widest input window of CIN1_L1 channel blocks and their filter planes,
+// L0A / L0B for a K slice of whole Cin1 x Kh x Kw x C0 (kPerCin1 a block, cin1L0 blocks), L0C for a block.
+template <class Element, class ElementAcc, uint32_t HO_T, uint32_t WO_T, uint32_t COUT_T, uint32_t CIN1_L1,
+          uint32_t N_L0, uint32_t L0K_MAX>
+struct ConvBuffers {
+  static constexpr uint32_t C0 = BYTE_PER_C0 / sizeof(Element), HOWO_MAX = CeilDivU(HO_T * WO_T, 16) * 16;
+  explicit ConvBuffers(const ConvShape& s)
+      : kPerCin1(s.kh * s.kw * C0), cin1L0(L0K_MAX / kPerCin1 > 0 ? L0K_MAX / kPerCin1 : 1) {
+    const uint32_t hiMax = (HO_T - 1) * s.strideH + (s.kh - 1) * s.dilH + 1;
+    const uint32_t wiMax = (WO_T - 1) * s.strideW + (s.kw - 1) * s.dilW + 1;
+    pipe.InitBuffer(l1A, CIN1_L1 * hiMax * wiMax * C0 * sizeof(Element));
+    pipe.InitBuffer(l1B, CIN1_L1 * kPerCin1 * COUT_T * sizeof(Element));
+    pipe.InitBuffer(l0A, HOWO_MAX * cin1L0 * kPerCin1 * sizeof(Element));
+    pipe.InitBuffer(l0B, cin1L0 * kPerCin1 * N_L0 * sizeof(Element));
+    pipe.InitBuffer(l0C, HOWO_MAX * COUT_T * sizeof(ElementAcc));
+  }
+  const uint32_t kPerCin1, cin1L0;
+  AscendC::TPipe pipe;
+  AscendC::TBuf<AscendC::TPosition::A1> l1A;
+  AscendC::TBuf<AscendC::TPosition::B1> l1B;
+  AscendC::TBuf<AscendC::TPosition::A2> l0A;
+  AscendC::TBuf<AscendC::TPosition::B2> l0B;
+  AscendC::TBuf<AscendC::TPosition::CO1> l0C;
+};
+
 // Output block: HO_T x WO_T positions x COUT_T channels; Cin1 in L1 tiles of CIN1_L1, L0 K of L0K_MAX.
 template <class Element, uint32_t HO_T, uint32_t WO_T, uint32_t COUT_T, uint32_t CIN1_L1, uint32_t N_L0,
           uint32_t L0K_MAX>
@@ -33,7 +92,6 @@ struct BlockConv2d {
   using TileMmad = Gemm::Tile::TileMmad<ArchTag, FmapType, FilterType, void>;
   using ElementAcc = typename TileCopy::ElementAccumulator;
   static constexpr uint32_t C0 = BYTE_PER_C0 / sizeof(Element);
-  static constexpr uint32_t HOWO_MAX = CeilDivU(HO_T * WO_T, 16) * 16;
 
   static void Run(GM_ADDR fmap, GM_ADDR filter, GM_ADDR out, const ConvShape& s) {
     AscendC::GlobalTensor<Element> gmFmap, gmFilter, gmOut;
@@ -46,28 +104,13 @@ struct BlockConv2d {
     const layout::NC1HWC0 layoutOut(s.batch, cout1, s.ho, s.wo, C0);
     const Conv2dFilterParams params(s.kh, s.kw, s.padL, s.padR, s.padT, s.padB, s.strideH, s.strideW, s.dilH, s.dilW);
 
-    // Largest input window of a block, and the L0 K slice: whole Cin1 blocks of Kh x Kw x C0.
-    const uint32_t hiMax = (HO_T - 1) * s.strideH + (s.kh - 1) * s.dilH + 1;
-    const uint32_t wiMax = (WO_T - 1) * s.strideW + (s.kw - 1) * s.dilW + 1;
-    const uint32_t kPerCin1 = s.kh * s.kw * C0;
-    const uint32_t cin1L0 = L0K_MAX / kPerCin1 > 0 ? L0K_MAX / kPerCin1 : 1;
-
-    AscendC::TPipe pipe;
-    AscendC::TBuf<AscendC::TPosition::A1> bufL1A;
-    AscendC::TBuf<AscendC::TPosition::B1> bufL1B;
-    AscendC::TBuf<AscendC::TPosition::A2> bufL0A;
-    AscendC::TBuf<AscendC::TPosition::B2> bufL0B;
-    AscendC::TBuf<AscendC::TPosition::CO1> bufL0C;
-    pipe.InitBuffer(bufL1A, CIN1_L1 * hiMax * wiMax * C0 * sizeof(Element));
-    pipe.InitBuffer(bufL1B, CIN1_L1 * kPerCin1 * COUT_T * sizeof(Element));
-    pipe.InitBuffer(bufL0A, HOWO_MAX * cin1L0 * kPerCin1 * sizeof(Element));
-    pipe.InitBuffer(bufL0B, cin1L0 * kPerCin1 * N_L0 * sizeof(Element));
-    pipe.InitBuffer(bufL0C, HOWO_MAX * COUT_T * sizeof(ElementAcc));
-    const auto l1A = bufL1A.Get<Element>();
-    const auto l1B = bufL1B.Get<Element>();
-    const auto l0A = bufL0A.Get<Element>();
-    const auto l0B = bufL0B.Get<Element>();
-    const auto l0C = bufL0C.Get<ElementAcc>();
+    ConvBuffers<Element, ElementAcc, HO_T, WO_T, COUT_T, CIN1_L1, N_L0, L0K_MAX> buf(s);
+    const uint32_t kPerCin1 = buf.kPerCin1, cin1L0 = buf.cin1L0;
+    const auto l1A = buf.l1A.template Get<Element>();
+    const auto l1B = buf.l1B.template Get<Element>();
+    const auto l0A = buf.l0A.template Get<Element>();
+    const auto l0B = buf.l0B.template Get<Element>();
+    const auto l0C = buf.l0C.template Get<ElementAcc>();
 
     typename TileCopy::CopyGmToL1A copyGmToL1A;
     typename TileCopy::CopyGmToL1B copyGmToL1B;
@@ -76,27 +119,13 @@ struct BlockConv2d {
     typename TileCopy::CopyL0CToGm copyL0CToGm;
     TileMmad tileMmad;
 
-    const uint32_t hoTiles = CeilDivU(s.ho, HO_T), woTiles = CeilDivU(s.wo, WO_T), coTiles = CeilDivU(s.cout, COUT_T);
-    const uint32_t blocks = s.batch * hoTiles * woTiles * coTiles;
-    for (uint32_t t = AscendC::GetBlockIdx(); t < blocks; t += AscendC::GetBlockNum()) {
-      const uint32_t coIdx = t % coTiles, woIdx = t / coTiles % woTiles, hoIdx = t / coTiles / woTiles % hoTiles;
-      const uint32_t b = t / coTiles / woTiles / hoTiles;
-      const uint32_t hoStart = hoIdx * HO_T, woStart = woIdx * WO_T;
-      const uint32_t hoActual = hoIdx + 1 < hoTiles ? HO_T : s.ho - hoStart;
-      const uint32_t woActual = woIdx + 1 < woTiles ? WO_T : s.wo - woStart;
-      const uint32_t coutActual = coIdx + 1 < coTiles ? COUT_T : s.cout - coIdx * COUT_T;
+    for (uint32_t t = AscendC::GetBlockIdx(); t < ConvBlock<HO_T, WO_T, COUT_T>::Count(s); t += AscendC::GetBlockNum()) {
+      ConvBlock<HO_T, WO_T, COUT_T> k(s, t);
+      const uint32_t b = k.b, coIdx = k.coIdx, hoStart = k.hoStart, woStart = k.woStart, hoActual = k.hoActual;
+      const uint32_t woActual = k.woActual, coutActual = k.coutActual, hiStart = k.hiStart, wiStart = k.wiStart;
+      const uint32_t hiActual = k.hiActual, wiActual = k.wiActual;
+      uint8_t* pads = k.pads;  // catlass takes the list non-const
       const uint32_t coutRound = CeilDivU(coutActual, 16) * 16;
-      // The input window of the block; what falls outside the map becomes the block's padding.
-      int32_t hiStart = int32_t(hoStart * s.strideH) - int32_t(s.padT);
-      int32_t hiEnd = int32_t((hoStart + hoActual - 1) * s.strideH + (s.kh - 1) * s.dilH) - int32_t(s.padT);
-      int32_t wiStart = int32_t(woStart * s.strideW) - int32_t(s.padL);
-      int32_t wiEnd = int32_t((woStart + woActual - 1) * s.strideW + (s.kw - 1) * s.dilW) - int32_t(s.padL);
-      uint8_t pads[4] = {0, 0, 0, 0};  // left, right, top, bottom
-      if (wiStart < 0) { pads[0] = uint8_t(-wiStart); wiStart = 0; }
-      if (wiEnd > int32_t(s.wi) - 1) { pads[1] = uint8_t(wiEnd - int32_t(s.wi) + 1); wiEnd = int32_t(s.wi) - 1; }
-      if (hiStart < 0) { pads[2] = uint8_t(-hiStart); hiStart = 0; }
-      if (hiEnd > int32_t(s.hi) - 1) { pads[3] = uint8_t(hiEnd - int32_t(s.hi) + 1); hiEnd = int32_t(s.hi) - 1; }
-      const uint32_t hiActual = uint32_t(hiEnd - hiStart + 1), wiActual = uint32_t(wiEnd - wiStart + 1);
       const uint32_t howoRound = CeilDivU(hoActual * woActual, 16) * 16;
       const uint32_t nParts = CeilDivU(coutRound, N_L0);
 
@@ -106,7 +135,7 @@ struct BlockConv2d {
         // GM -> L1: the fmap window and the filter's (cin1 tile, Kh, Kw, Cout tile).
         const auto layoutFmapInL1 = layout::NC1HWC0(1, cin1Actual, hiActual, wiActual, C0);
         const auto layoutFilterInL1 = layout::CI1KHKWCOCI0(cin1Actual, s.kh, s.kw, coutRound, C0);
-        const Conv2dFmapCoord offFmap{b, ci * CIN1_L1, uint32_t(hiStart), uint32_t(wiStart), 0};
+        const Conv2dFmapCoord offFmap{b, ci * CIN1_L1, hiStart, wiStart, 0};
         const Conv2dFilterCoord offFilter{ci * CIN1_L1, 0, 0, coIdx * COUT_T, 0};
         copyGmToL1A(l1A, gmFmap[layoutFmap.GetOffset(offFmap)], layoutFmapInL1,
                     layoutFmap.GetTileLayout(Conv2dFmapCoord{1, cin1Actual, hiActual, wiActual, C0}));
@@ -165,7 +194,6 @@ struct BlockConv2dTla {
   using TileMmad = Gemm::Tile::TileMmadTla<ArchTag, Element, layout::NC1HWC0>;
   using ElementAcc = typename TileCopy::ElementAccumulator;
   static constexpr uint32_t C0 = BYTE_PER_C0 / sizeof(Element);
-  static constexpr uint32_t HOWO_MAX = CeilDivU(HO_T * WO_T, 16) * 16;
 
   static void Run(GM_ADDR fmap, GM_ADDR filter, GM_ADDR out, const ConvShape& s) {
     AscendC::GlobalTensor<Element> gmFmap, gmFilter, gmOut;
@@ -181,22 +209,8 @@ struct BlockConv2dTla {
         tla::MakeTensor(gmOut, tla::MakeLayoutFmap<Element>(s.batch, cout1, s.ho, s.wo), Arch::PositionGM{});
     const Conv2dFilterParams params(s.kh, s.kw, s.padL, s.padR, s.padT, s.padB, s.strideH, s.strideW, s.dilH, s.dilW);
 
-    const uint32_t hiMax = (HO_T - 1) * s.strideH + (s.kh - 1) * s.dilH + 1;
-    const uint32_t wiMax = (WO_T - 1) * s.strideW + (s.kw - 1) * s.dilW + 1;
-    const uint32_t kPerCin1 = s.kh * s.kw * C0;
-    const uint32_t cin1L0 = L0K_MAX / kPerCin1 > 0 ? L0K_MAX / kPerCin1 : 1;
-
-    AscendC::TPipe pipe;
-    AscendC::TBuf<AscendC::TPosition::A1> bufL1A;
-    AscendC::TBuf<AscendC::TPosition::B1> bufL1B;
-    AscendC::TBuf<AscendC::TPosition::A2> bufL0A;
-    AscendC::TBuf<AscendC::TPosition::B2> bufL0B;
-    AscendC::TBuf<AscendC::TPosition::CO1> bufL0C;
-    pipe.InitBuffer(bufL1A, CIN1_L1 * hiMax * wiMax * C0 * sizeof(Element));
-    pipe.InitBuffer(bufL1B, CIN1_L1 * kPerCin1 * COUT_T * sizeof(Element));
-    pipe.InitBuffer(bufL0A, HOWO_MAX * cin1L0 * kPerCin1 * sizeof(Element));
-    pipe.InitBuffer(bufL0B, cin1L0 * kPerCin1 * N_L0 * sizeof(Element));
-    pipe.InitBuffer(bufL0C, HOWO_MAX * COUT_T * sizeof(ElementAcc));
+    ConvBuffers<Element, ElementAcc, HO_T, WO_T, COUT_T, CIN1_L1, N_L0, L0K_MAX> buf(s);
+    const uint32_t kPerCin1 = buf.kPerCin1, cin1L0 = buf.cin1L0;
 
     typename TileCopy::CopyGmToL1A copyGmToL1A;
     typename TileCopy::CopyGmToL1B copyGmToL1B;
@@ -204,42 +218,29 @@ struct BlockConv2dTla {
     typename TileCopy::CopyL1ToL0B copyL1ToL0B;
     TileMmad tileMmad;
 
-    const uint32_t hoTiles = CeilDivU(s.ho, HO_T), woTiles = CeilDivU(s.wo, WO_T), coTiles = CeilDivU(s.cout, COUT_T);
-    const uint32_t blocks = s.batch * hoTiles * woTiles * coTiles;
-    for (uint32_t t = AscendC::GetBlockIdx(); t < blocks; t += AscendC::GetBlockNum()) {
-      const uint32_t coIdx = t % coTiles, woIdx = t / coTiles % woTiles, hoIdx = t / coTiles / woTiles % hoTiles;
-      const uint32_t b = t / coTiles / woTiles / hoTiles;
-      const uint32_t hoStart = hoIdx * HO_T, woStart = woIdx * WO_T;
-      const uint32_t hoActual = hoIdx + 1 < hoTiles ? HO_T : s.ho - hoStart;
-      const uint32_t woActual = woIdx + 1 < woTiles ? WO_T : s.wo - woStart;
-      const uint32_t coutActual = coIdx + 1 < coTiles ? COUT_T : s.cout - coIdx * COUT_T;
-      int32_t hiStart = int32_t(hoStart * s.strideH) - int32_t(s.padT);
-      int32_t hiEnd = int32_t((hoStart + hoActual - 1) * s.strideH + (s.kh - 1) * s.dilH) - int32_t(s.padT);
-      int32_t wiStart = int32_t(woStart * s.strideW) - int32_t(s.padL);
-      int32_t wiEnd = int32_t((woStart + woActual - 1) * s.strideW + (s.kw - 1) * s.dilW) - int32_t(s.padL);
-      uint8_t pads[4] = {0, 0, 0, 0};  // left, right, top, bottom
-      if (wiStart < 0) { pads[0] = uint8_t(-wiStart); wiStart = 0; }
-      if (wiEnd > int32_t(s.wi) - 1) { pads[1] = uint8_t(wiEnd - int32_t(s.wi) + 1); wiEnd = int32_t(s.wi) - 1; }
-      if (hiStart < 0) { pads[2] = uint8_t(-hiStart); hiStart = 0; }
-      if (hiEnd > int32_t(s.hi) - 1) { pads[3] = uint8_t(hiEnd - int32_t(s.hi) + 1); hiEnd = int32_t(s.hi) - 1; }
-      const uint32_t hiActual = uint32_t(hiEnd - hiStart + 1), wiActual = uint32_t(wiEnd - wiStart + 1);
+    for (uint32_t t = AscendC::GetBlockIdx(); t < ConvBlock<HO_T, WO_T, COUT_T>::Count(s); t += AscendC::GetBlockNum()) {
+      ConvBlock<HO_T, WO_T, COUT_T> k(s, t);
+      const uint32_t b = k.b, coIdx = k.coIdx, hoStart = k.hoStart, woStart = k.woStart, hoActual = k.hoActual;
+      const uint32_t woActual = k.woActual, coutActual = k.coutActual, hiStart = k.hiStart, wiStart = k.wiStart;
+      const uint32_t hiActual = k.hiActual, wiActual = k.wiActual;
+      uint8_t* pads = k.pads;  // catlass takes the list non-const
       const uint32_t howo = hoActual * woActual;
       const uint32_t nParts = CeilDivU(coutActual, N_L0);
 
-      auto tensorL1A = tla::MakeTensor(bufL1A.Get<Element>(),
+      auto tensorL1A = tla::MakeTensor(buf.l1A.template Get<Element>(),
                                        tla::MakeLayoutFmap<Element>(1u, CIN1_L1, hiActual, wiActual),
                                        Arch::PositionL1{});
       auto tensorL1B = tla::MakeTensor(
-          bufL1B.Get<Element>(), tla::MakeLayoutFilter<Element, Arch::PositionL1>(CIN1_L1, s.kh, s.kw, coutActual),
+          buf.l1B.template Get<Element>(), tla::MakeLayoutFilter<Element, Arch::PositionL1>(CIN1_L1, s.kh, s.kw, coutActual),
           Arch::PositionL1{});
       auto tensorL0C =
-          tla::MakeTensor(bufL0C.Get<ElementAcc>(), tla::MakeLayoutL0C(howo, coutActual), Arch::PositionL0C{});
+          tla::MakeTensor(buf.l0C.template Get<ElementAcc>(), tla::MakeLayoutL0C(howo, coutActual), Arch::PositionL0C{});
       const uint32_t cin1Tiles = CeilDivU(s.cin1, CIN1_L1);
       for (uint32_t ci = 0; ci < cin1Tiles; ++ci) {
         const uint32_t cin1Actual = ci + 1 < cin1Tiles ? CIN1_L1 : s.cin1 - ci * CIN1_L1;
         // The whole L1 tensors as dst, as BlockConv2dTla passes them (CopyGmToL1BTla takes coutRound from it).
         copyGmToL1A(tensorL1A,
-                    tla::GetTile(tensorFmap, tla::MakeCoord(b, ci * CIN1_L1, uint32_t(hiStart), uint32_t(wiStart), 0u),
+                    tla::GetTile(tensorFmap, tla::MakeCoord(b, ci * CIN1_L1, hiStart, wiStart, 0u),
                                  tla::MakeShape(1u, cin1Actual, hiActual, wiActual, C0)));
         copyGmToL1B(tensorL1B,
                     tla::GetTile(tensorFilter, tla::MakeCoord(ci * CIN1_L1, 0u, 0u, coIdx * COUT_T, 0u),
@@ -250,7 +251,7 @@ struct BlockConv2dTla {
         for (uint32_t kp = 0; kp < kParts; ++kp) {
           const uint32_t cin1Part = kp + 1 < kParts ? cin1L0 : cin1Actual - kp * cin1L0;
           const uint32_t kPart = cin1Part * kPerCin1;
-          auto tensorL0A = tla::MakeTensor(bufL0A.Get<Element>(), tla::MakeLayout<Element, layout::zZ>(howo, kPart),
+          auto tensorL0A = tla::MakeTensor(buf.l0A.template Get<Element>(), tla::MakeLayout<Element, layout::zZ>(howo, kPart),
                                            Arch::PositionL0A{});
           copyL1ToL0A(tensorL0A,
                       tla::GetTile(tensorL1A, tla::MakeCoord(0u, kp * cin1L0, 0u, 0u, 0u),
@@ -258,7 +259,7 @@ struct BlockConv2dTla {
                       pads);
           for (uint32_t np = 0; np < nParts; ++np) {
             const uint32_t nPart = np + 1 < nParts ? N_L0 : coutActual - np * N_L0;
-            auto tensorL0B = tla::MakeTensor(bufL0B.Get<Element>(), tla::MakeLayout<Element, layout::nZ>(kPart, nPart),
+            auto tensorL0B = tla::MakeTensor(buf.l0B.template Get<Element>(), tla::MakeLayout<Element, layout::nZ>(kPart, nPart),
                                              Arch::PositionL0B{});
             copyL1ToL0B(tensorL0B, tla::GetTile(tensorL1B, tla::MakeCoord(kp * cin1L0, 0u, 0u, np * N_L0, 0u),
                                                 tla::MakeShape(cin1Part, uint32_t(s.kh), uint32_t(s.kw), nPart, C0)));
@@ -267,7 +268,7 @@ struct BlockConv2dTla {
             // TileMmadTla passes l0CTensor.data() to Mmad and ignores the tensor's coordinate, so an
             // N part goes in as a tensor starting at its own columns (a GetTile of tensorL0C would land
             // every part on column 0).
-            auto tensorTileL0C = tla::MakeTensor(bufL0C.Get<ElementAcc>()[np * N_L0 * CeilDivU(howo, 16) * 16],
+            auto tensorTileL0C = tla::MakeTensor(buf.l0C.template Get<ElementAcc>()[np * N_L0 * CeilDivU(howo, 16) * 16],
                                                  tla::MakeLayoutL0C(howo, nPart), Arch::PositionL0C{});
             tileMmad(tensorTileL0C, tensorL0A, tensorL0B, howo, nPart, kPart, ci == 0 && kp == 0);
             AscendC::SetFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
