@@ -36,6 +36,9 @@ struct Catlass::SizeOfBits<AscendC::int4b_t> : AscendC::SizeOfBits<AscendC::int4
 
 using namespace Catlass;
 
+// Tile counts of the block loops (uint32_t throughout, as GemmArgs).
+constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
 // The launch arguments, shared with conftest.py (GemmArgs); each kernel says what it reads from them.
 struct GemmArgs {
   uint32_t m, n, k;

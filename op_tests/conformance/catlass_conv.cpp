@@ -19,8 +19,6 @@ struct ConvShape {
 
 enum ConvVariant : uint32_t { kHalf = 0, kBf16 = 1, kHalfTla = 2, kBf16Tla = 3 };
 
-constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
 // One output block of the loop (batch b; Ho, Wo and Cout tile) and its input window: what falls outside
 // the map becomes the block's padding (left, right, top, bottom), as catlass's BlockConv2d computes it.
 template <uint32_t HO_T, uint32_t WO_T, uint32_t COUT_T>

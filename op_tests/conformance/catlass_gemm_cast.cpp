@@ -18,8 +18,6 @@ namespace {
 using ArchTag = Arch::AtlasA2;
 using AscendC::HardEvent;
 
-constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
 // The ws header both kernels read (shared with test_catlass_gemm_cast.py): leading dimensions of
 // the source and destination, the dequant scalar and zero point (half bits), the TileMuls scalar (its
 // element's bits, from byte 16), the PaddingRowMajor block shape (uint32 words 6, 7). Data, where a

@@ -26,8 +26,6 @@ enum Variant : uint32_t {
 
 namespace {
 
-constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
-
 // One output tile per loop of this core: L1 tiles of L1M x L1N x L1K, the K loop in L0K slices.
 template <class ElementA, class LayoutB, class ElementC, uint32_t L1M, uint32_t L1N, uint32_t L1K, uint32_t L0K,
           bool kPerChannel = false>
