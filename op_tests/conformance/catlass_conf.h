@@ -39,6 +39,21 @@ using namespace Catlass;
 // Tile counts of the block loops (uint32_t throughout, as GemmArgs).
 constexpr uint32_t CeilDivU(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
+// An in-core flag set and waited at once: the later pipe starts when the earlier one's work is done.
+template <AscendC::HardEvent E>
+inline void Sync(int32_t id = EVENT_ID0) {
+  AscendC::SetFlag<E>(id);
+  AscendC::WaitFlag<E>(id);
+}
+
+// A GM image as a tensor of T, from `byteOffset` on.
+template <class T>
+inline AscendC::GlobalTensor<T> Gm(GM_ADDR p, uint64_t byteOffset = 0) {
+  AscendC::GlobalTensor<T> g;
+  g.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(p + byteOffset));
+  return g;
+}
+
 // The launch arguments, shared with conftest.py (GemmArgs); each kernel says what it reads from them.
 struct GemmArgs {
   uint32_t m, n, k;

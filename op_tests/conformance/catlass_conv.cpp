@@ -139,8 +139,7 @@ struct BlockConv2d {
                     layoutFmap.GetTileLayout(Conv2dFmapCoord{1, cin1Actual, hiActual, wiActual, C0}));
         copyGmToL1B(l1B, gmFilter[layoutFilter.GetOffset(offFilter)], layoutFilterInL1,
                     layoutFilter.GetTileLayout(Conv2dFilterCoord{cin1Actual, s.kh, s.kw, coutActual, C0}));
-        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         const uint32_t kParts = CeilDivU(cin1Actual, cin1L0);
         for (uint32_t kp = 0; kp < kParts; ++kp) {
           const uint32_t cin1Part = kp + 1 < kParts ? cin1L0 : cin1Actual - kp * cin1L0;
@@ -154,26 +153,21 @@ struct BlockConv2d {
             const auto layoutFilterInL0 = layout::nZ::template MakeLayout<Element>(kPart, nPart);
             const auto l1BTile = l1B[layoutFilterInL1.GetOffset(Conv2dFilterCoord{kp * cin1L0, 0, 0, np * N_L0, 0})];
             copyL1ToL0B(l0B, l1BTile, layoutFilterInL0, layoutFilterInL1);
-            AscendC::SetFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
-            AscendC::WaitFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+            Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
             const auto layoutInL0C = layout::zN::MakeLayoutInL0C(MatrixCoord{howoRound, coutRound});
             tileMmad(l0C[layoutInL0C.GetOffset(MatrixCoord{0, np * N_L0})], l0A, l0B, howoRound, nPart, kPart,
                      ci == 0 && kp == 0);
-            AscendC::SetFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
-            AscendC::WaitFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
+            Sync<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
           }
         }
-        AscendC::SetFlag<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
       }
       // L0C -> GM: the block's Ho x Wo rows of every Cout1 plane (NZ fixpipe, one call a row of Ho).
-      AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       const Conv2dFmapCoord offOut{b, coIdx * COUT_T / C0, hoStart, woStart, 0};
       copyL0CToGm(gmOut[layoutOut.GetOffset(offOut)], l0C,
                   layoutOut.GetTileLayout(Conv2dFmapCoord{1, coutRound / C0, hoActual, woActual, C0}));
-      AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
   }
 };
@@ -243,8 +237,7 @@ struct BlockConv2dTla {
         copyGmToL1B(tensorL1B,
                     tla::GetTile(tensorFilter, tla::MakeCoord(ci * CIN1_L1, 0u, 0u, coIdx * COUT_T, 0u),
                                  tla::MakeShape(cin1Actual, uint32_t(s.kh), uint32_t(s.kw), coutActual, C0)));
-        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         const uint32_t kParts = CeilDivU(cin1Actual, cin1L0);
         for (uint32_t kp = 0; kp < kParts; ++kp) {
           const uint32_t cin1Part = kp + 1 < kParts ? cin1L0 : cin1Actual - kp * cin1L0;
@@ -261,29 +254,24 @@ struct BlockConv2dTla {
                                              Arch::PositionL0B{});
             copyL1ToL0B(tensorL0B, tla::GetTile(tensorL1B, tla::MakeCoord(kp * cin1L0, 0u, 0u, np * N_L0, 0u),
                                                 tla::MakeShape(cin1Part, uint32_t(s.kh), uint32_t(s.kw), nPart, C0)));
-            AscendC::SetFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
-            AscendC::WaitFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+            Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
             // TileMmadTla passes l0CTensor.data() to Mmad and ignores the tensor's coordinate, so an
             // N part goes in as a tensor starting at its own columns (a GetTile of tensorL0C would land
             // every part on column 0).
             auto tensorTileL0C = tla::MakeTensor(buf.l0C.template Get<ElementAcc>()[np * N_L0 * CeilDivU(howo, 16) * 16],
                                                  tla::MakeLayoutL0C(howo, nPart), Arch::PositionL0C{});
             tileMmad(tensorTileL0C, tensorL0A, tensorL0B, howo, nPart, kPart, ci == 0 && kp == 0);
-            AscendC::SetFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
-            AscendC::WaitFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
+            Sync<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
           }
         }
-        AscendC::SetFlag<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
       }
-      AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       auto tileOut = tla::GetTile(tensorOut, tla::MakeCoord(b, coIdx * COUT_T / C0, hoStart, woStart, 0u),
                                   tla::MakeShape(1u, CeilDivU(coutActual, C0), hoActual, woActual, C0));
       typename TileCopy::template CopyL0CToGm<decltype(tileOut)> copyL0CToGm;
       copyL0CToGm(tileOut, tensorL0C);
-      AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
   }
 };

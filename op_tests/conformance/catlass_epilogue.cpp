@@ -41,12 +41,6 @@ using TallShape = MatrixShape<264, 32>;  // more than 255 rows: the row broadcas
 // 255 blocks a row: TileOneBlkColumnBroadcastMul's block stride (uint8_t) at its limit, 255 repeats.
 using WideShape = MatrixShape<9, 2040>;
 
-template <AscendC::HardEvent E>
-void Sync() {
-  AscendC::SetFlag<E>(EVENT_ID0);
-  AscendC::WaitFlag<E>(EVENT_ID0);
-}
-
 // What Y is and how it reaches UB.
 enum class Y { kNone, kMatrix, kTwoMatrices, kRow, kRowTile, kColumn, kPerToken, kScalar };
 

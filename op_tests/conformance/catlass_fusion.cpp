@@ -75,8 +75,7 @@ void TlaCopy(Arch::Resource<ArchTag>& res, GM_ADDR a, GM_ADDR c, const GemmArgs&
     auto tileD = tla::GetTile(tD, coord, tla::MakeShape(TM, TN));
     AscendC::WaitFlag<HardEvent::MTE3_MTE2>(ping);  // the store out of this buffer is done
     typename Tiles::template CopyGmToUbC<decltype(tileA)>{}(ub, tileA);
-    AscendC::SetFlag<HardEvent::MTE2_MTE3>(ping);
-    AscendC::WaitFlag<HardEvent::MTE2_MTE3>(ping);
+    Sync<AscendC::HardEvent::MTE2_MTE3>(ping);
     typename Tiles::template CopyUbToGmD<decltype(tileD)>{}(tileD, ub);
     AscendC::SetFlag<HardEvent::MTE3_MTE2>(ping);
   }
@@ -108,15 +107,13 @@ void TlaBroadcast(Arch::Resource<ArchTag>& res, GM_ADDR a, GM_ADDR b, GM_ADDR c,
   CopyIn(x, GmMatrix<T>(a, R, C, C));
   CopyIn(v, GmMatrix<T>(b, 1, C, C));
   CopyIn(u, GmMatrix<T>(b, 1, R, R, C * sizeof(T)));
-  AscendC::SetFlag<HardEvent::MTE2_V>(EVENT_ID0);
-  AscendC::WaitFlag<HardEvent::MTE2_V>(EVENT_ID0);
+  Sync<AscendC::HardEvent::MTE2_V>(EVENT_ID0);
   using Shape = MatrixShape<R, C>;
   Epilogue::Tile::TileRowBroadcastMulTla<ArchTag, T, Shape>{}(d1, x, v);
   Epilogue::Tile::TileBroadcastOneBlkTla<ArchTag, T, R>{}(ub, u);
   AscendC::PipeBarrier<PIPE_V>();
   Epilogue::Tile::TileOneBlkColumnBroadcastMulTla<ArchTag, T, Shape>{}(d2, x, ub);
-  AscendC::SetFlag<HardEvent::V_MTE3>(EVENT_ID0);
-  AscendC::WaitFlag<HardEvent::V_MTE3>(EVENT_ID0);
+  Sync<AscendC::HardEvent::V_MTE3>(EVENT_ID0);
   CopyOut(GmMatrix<T>(c, R, C, C), d1);
   CopyOut(GmMatrix<T>(c, R, C, C, R * C * sizeof(T)), d2);
 }
@@ -183,13 +180,11 @@ class EvgEpilogue {
     const MatrixCoord global = blockOffset + local;
     AscendC::WaitFlag<HardEvent::V_MTE2>(id);  // COMPUTE two tiles ago has read this set's inputs
     cbs.template visit<VisitStage::LOAD, ArchTag>(tile, aligned, global);
-    AscendC::SetFlag<HardEvent::MTE2_V>(id);
-    AscendC::WaitFlag<HardEvent::MTE2_V>(id);
+    Sync<AscendC::HardEvent::MTE2_V>(id);
     AscendC::WaitFlag<HardEvent::MTE3_V>(id);  // STORE two tiles ago has read this set's outputs
     cbs.template visit<VisitStage::COMPUTE, ArchTag>(tile, aligned, global);
     AscendC::SetFlag<HardEvent::V_MTE2>(id);
-    AscendC::SetFlag<HardEvent::V_MTE3>(id);
-    AscendC::WaitFlag<HardEvent::V_MTE3>(id);
+    Sync<AscendC::HardEvent::V_MTE3>(id);
     cbs.template visit<VisitStage::STORE, ArchTag>(tile, aligned, global);
     AscendC::SetFlag<HardEvent::MTE3_V>(id);
   }
@@ -224,8 +219,7 @@ void RunEvg(Arch::Resource<ArchTag>& res, GM_ADDR a, const GemmArgs& p, typename
         AscendC::emu::Fail("catlass_evg", "test", "block too large for the UB accumulator");
       auto ubC = UbMatrix<float>(res, 0, rows, cols, ld);
       CopyIn(ubC, block);
-      AscendC::SetFlag<HardEvent::MTE2_V>(EVENT_ID2);
-      AscendC::WaitFlag<HardEvent::MTE2_V>(EVENT_ID2);
+      Sync<AscendC::HardEvent::MTE2_V>(EVENT_ID2);
       epilogue(offset, rows, cols, ubC, kUbAccBytes);
       AscendC::SetFlag<HardEvent::V_MTE2>(EVENT_ID2);  // the next block's copy overwrites what V read
       AscendC::WaitFlag<HardEvent::V_MTE2>(EVENT_ID2);

@@ -36,13 +36,6 @@ Header ReadHeader(GM_ADDR ws) {
   return Header{u32.GetValue(0), u32.GetValue(1), f16.GetValue(4), f16.GetValue(5)};
 }
 
-template <class T>
-AscendC::GlobalTensor<T> Gm(GM_ADDR p, uint64_t byteOffset = 0) {
-  AscendC::GlobalTensor<T> g;
-  g.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(p + byteOffset));
-  return g;
-}
-
 // This core's share [begin, end) of `count` units, the first cores taking one more.
 struct Share {
   uint32_t begin, end;
@@ -144,11 +137,9 @@ void Muls(GM_ADDR a, GM_ADDR c, GM_ADDR ws, const Header& h, const GemmArgs& p) 
       const layout::VectorLayout row(p.n);
       copyIn(ub[r * ldUb], gmA[uint64_t(r0 + r) * h.ldSrc], row, row);
     }
-    AscendC::SetFlag<HardEvent::MTE2_V>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE2_V>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE2_V>(EVENT_ID0);
     for (uint32_t r = 0; r < rows; ++r) tileMuls(ub[r * ldUb], ub[r * ldUb], scalar, p.n);
-    AscendC::SetFlag<HardEvent::V_MTE3>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::V_MTE3>(EVENT_ID0);
+    Sync<AscendC::HardEvent::V_MTE3>(EVENT_ID0);
     copyOut(gmC[uint64_t(r0) * h.ldDst], ub, layout::RowMajor(rows, p.n, h.ldDst), layout::RowMajor(rows, p.n, ldUb));
     AscendC::SetFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
   }
@@ -181,11 +172,9 @@ void TlaCopy(GM_ADDR a, GM_ADDR c, const Header& h, const GemmArgs& p) {
     auto tileA = tla::GetTile(tA, coord, tla::MakeShape(TM, TN));
     auto tileC = tla::GetTile(tC, coord, tla::MakeShape(TM, TN));
     Gemm::Tile::TileCopyTla<ArchTag, decltype(tileA), std::remove_const_t<decltype(ub)>>{}(ub, tileA);
-    AscendC::SetFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE2_MTE3>(EVENT_ID0);
     Gemm::Tile::TileCopyTla<ArchTag, std::remove_const_t<decltype(ub)>, decltype(tileC)>{}(tileC, ub);
-    AscendC::SetFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE3_MTE2>(EVENT_ID0);
   }
 }
 
@@ -215,12 +204,10 @@ void PadCopy(GM_ADDR a, GM_ADDR c, GM_ADDR ws, const Header& h, const GemmArgs& 
     auto rowA = tla::GetTile(tA, tla::MakeCoord(r, 0u), tla::MakeShape(1u, p.n));
     auto rowC = tla::GetTile(tC, tla::MakeCoord(r, 0u), tla::MakeShape(1u, p.n));
     Gemm::Tile::TileCopyTla<ArchTag, decltype(rowA), std::remove_const_t<decltype(ubIn)>>{}(ubIn, rowA);
-    AscendC::SetFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE2_MTE3>(EVENT_ID0);
     Gemm::Tile::TileCopyTlaExt<ArchTag, std::remove_const_t<decltype(ubOut)>, decltype(rowC), layout::RowMajor,
                                layout::PaddingRowMajor>{}(rowC, ubOut);
-    AscendC::SetFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE3_MTE2>(EVENT_ID0);
   }
 }
 
@@ -366,31 +353,25 @@ void GemmCube(GM_ADDR a, GM_ADDR c, GM_ADDR ws, const GemmArgs& p) {
         const uint32_t kActual = std::min(kL1K, p.k - kIdx * kL1K);
         copyGmToL1A(l1A, gmA[layoutA.GetOffset(MatrixCoord{mIdx * kL1M, kIdx * kL1K})], layoutAInL1,
                     layoutA.GetTileLayout(MatrixCoord{mActual, kActual}));
-        AscendC::SetFlag<HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         copyL1ToL0A(l0A, l1A, layout::zZ::template MakeLayout<half>(mActual, kActual), layoutAInL1);
         copyL1ToL0B(l0B, resource.l1Buf.template GetBufferByByte<half>(kL1ABytes + kIdx * kL1BBytes),
                     layout::nZ::template MakeLayout<half>(kActual, nActual), layoutBInL1);
-        AscendC::SetFlag<HardEvent::MTE1_M>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE1_M>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
         // m == 1 would run as a GEMV (Mmad.md): pad it to 16, as catlass's TileMmadTla does.
         tileMmad(l0C, l0A, l0B, mActual == 1 ? 16 : mActual, nActual, kActual, kIdx == 0);
         AscendC::SetFlag<HardEvent::M_MTE2>(EVENT_ID0);  // L0A / L0B / L1A free for the next k-tile
         AscendC::WaitFlag<HardEvent::M_MTE2>(EVENT_ID0);
-        AscendC::SetFlag<HardEvent::M_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::M_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
       }
-      AscendC::SetFlag<HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       copyL0CToGm(gmC[layoutC.GetOffset(MatrixCoord{mIdx * kL1M, nIdx * kL1N})], l0C,
                   layoutC.GetTileLayout(MatrixCoord{mActual, nActual}),
                   layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual}));
-      AscendC::SetFlag<HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
     // The next n-tile's B overwrites L1: the M loop's L1 reads (MTE1) are done first.
-    AscendC::SetFlag<HardEvent::MTE1_MTE2>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE1_MTE2>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
   }
 }
 }  // namespace

@@ -21,13 +21,6 @@ using ArchTag = Arch::AtlasA2;
 using Gemm::Tile::ScaleGranularity;
 using AscendC::HardEvent;
 
-template <class T>
-AscendC::GlobalTensor<T> Gm(GM_ADDR p) {
-  AscendC::GlobalTensor<T> g;
-  g.SetGlobalBuffer(reinterpret_cast<__gm__ T*>(p));
-  return g;
-}
-
 // Where an output tile lies: offsets in C, its actual rows / columns, and the rows Mmad ran on.
 struct TileAt {
   uint32_t m, n, mOff, nOff, mAct, nAct, mMmad;
@@ -112,8 +105,7 @@ struct TlaGemm {
         if constexpr (kBias) {
           if (kIdx == 0) LoadBias(res, ws, nOff, nAct);
         }
-        AscendC::SetFlag<HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         const uint32_t kParts = CeilDiv(kAct, L0K);
         for (uint32_t kp = 0; kp < kParts; ++kp) {
           const uint32_t kPart = std::min(L0K, kAct - kp * L0K);
@@ -127,8 +119,7 @@ struct TlaGemm {
           if constexpr (kBias) {
             if (first) StoreBiasTable(res, nAct);
           }
-          AscendC::SetFlag<HardEvent::MTE1_M>(EVENT_ID0);
-          AscendC::WaitFlag<HardEvent::MTE1_M>(EVENT_ID0);
+          Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
           auto tL0C = tla::MakeTensor(l0c, tla::MakeLayoutL0C(mMmad, nAct), Arch::PositionL0C{});
           if constexpr (kBias) {
             if (first) {  // C starts from the bias row (TileMmadTla's bias overload: cmatrixInitVal false)
@@ -141,17 +132,13 @@ struct TlaGemm {
           } else {
             tileMmad(tL0C, l0A, l0B, mMmad, nAct, kPart, first);
           }
-          AscendC::SetFlag<HardEvent::M_MTE1>(EVENT_ID0);
-          AscendC::WaitFlag<HardEvent::M_MTE1>(EVENT_ID0);
+          Sync<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
         }
-        AscendC::SetFlag<HardEvent::MTE1_MTE2>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE1_MTE2>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
       }
-      AscendC::SetFlag<HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       Out::template Store<EC, TagC>(c, TileAt{m, n, mOff, nOff, mAct, nAct, mMmad}, l0c, scale);
-      AscendC::SetFlag<HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
   }
 

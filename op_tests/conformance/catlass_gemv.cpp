@@ -99,8 +99,7 @@ struct BlockGemv {
       const float yScale = kColumnMajor ? (sIdx == 0 ? beta - 1.0f : 0.0f) : beta;
       AscendC::WaitFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
       vecCopyGmToUb(ubY, gmYIn[mIdx * M_ROUND], mActual);
-      AscendC::SetFlag<HardEvent::MTE2_V>(EVENT_ID4);
-      AscendC::WaitFlag<HardEvent::MTE2_V>(EVENT_ID4);
+      Sync<AscendC::HardEvent::MTE2_V>(EVENT_ID4);
       tileVmuls(ubY, ubY, static_cast<Element>(yScale), mActual);
       AscendC::PipeBarrier<PIPE_V>();
 
@@ -131,8 +130,7 @@ struct BlockGemv {
         AscendC::SetFlag<HardEvent::V_MTE2>(kEvX[stage]);
         stage = next;
       }
-      AscendC::SetFlag<HardEvent::V_MTE3>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::V_MTE3>(EVENT_ID0);
+      Sync<AscendC::HardEvent::V_MTE3>(EVENT_ID0);
       const layout::VectorLayout layoutY(mActual);
       vecCopyUbToGm(gmY[mIdx * M_ROUND], ubY, layoutY, layoutY);
       AscendC::SetFlag<HardEvent::MTE3_MTE2>(EVENT_ID0);
@@ -182,16 +180,13 @@ struct CopyKernels {
       if constexpr (kHasMuls) if (op == kVmuls) {
         Element scalar;
         std::memcpy(&scalar, &p.k, sizeof(Element));  // the low bytes of k (little-endian)
-        AscendC::SetFlag<HardEvent::MTE2_V>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE2_V>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_V>(EVENT_ID0);
         Gemv::Tile::TileVmuls<ArchTag, VType>{}(ub, ub, scalar, p.m);
-        AscendC::SetFlag<HardEvent::V_MTE3>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::V_MTE3>(EVENT_ID0);
+        Sync<AscendC::HardEvent::V_MTE3>(EVENT_ID0);
         Gemv::Tile::VecCopyUBToGm<ArchTag, VType>{}(gmOut[core * p.m], ub, layoutV, layoutV);
         return;
       }
-      AscendC::SetFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
+      Sync<AscendC::HardEvent::MTE2_MTE3>(EVENT_ID0);
       if (op == kVec) {
         Gemv::Tile::VecCopyUBToGm<ArchTag, VType>{}(gmOut[core * p.m], ub, layoutV, layoutV);
       } else {
@@ -211,8 +206,7 @@ struct CopyKernels {
       using Copy = Gemv::Tile::MatrixCopyGmToUB<ArchTag, Gemm::GemmType<Element, layout::ColumnMajor>>;
       Copy{}(ub, gmIn[uint64_t(core) * p.n * p.k], dst, layout::ColumnMajor(p.m, p.n, p.k));
     }
-    AscendC::SetFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
-    AscendC::WaitFlag<HardEvent::MTE2_MTE3>(EVENT_ID0);
+    Sync<AscendC::HardEvent::MTE2_MTE3>(EVENT_ID0);
     AscendC::DataCopy(gmOut[uint64_t(core) * tileElems], ub, tileElems);  // the UB tile as it lies
   }
 };
@@ -286,8 +280,7 @@ struct BlockGemvAic {
         copyGmToL1X(l1X, gmX[kIdx * TILE_K], layoutXInL1, layout::VectorLayout(kActual));
         copyGmToL1A(l1A, gmA[layoutA.GetOffset(MatrixCoord{mIdx * TILE_M, kIdx * TILE_K})], layoutAInL1,
                     layoutA.GetTileLayout(MatrixCoord{mActual, kActual}));
-        AscendC::SetFlag<HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         const uint32_t kParts = CeilDivU(kActual, L0K);
         for (uint32_t kp = 0; kp < kParts; ++kp) {
           const uint32_t kPart = kp + 1 < kParts ? L0K : kActual - kp * L0K;
@@ -295,21 +288,16 @@ struct BlockGemvAic {
                       LayoutXInL0::template MakeLayout<Element>(X_ROWS, kPart), layoutXInL1);
           copyL1ToL0A(l0B, l1A[layoutAInL1.GetOffset(MatrixCoord{0, kp * L0K})],
                       LayoutAInL0::template MakeLayout<Element>(TILE_M, kPart), layoutAInL1);
-          AscendC::SetFlag<HardEvent::MTE1_M>(EVENT_ID0);
-          AscendC::WaitFlag<HardEvent::MTE1_M>(EVENT_ID0);
+          Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
           tileMmad(l0C, l0A, l0B, X_ROWS, TILE_M, kPart, kIdx == 0 && kp == 0);
-          AscendC::SetFlag<HardEvent::M_MTE1>(EVENT_ID0);
-          AscendC::WaitFlag<HardEvent::M_MTE1>(EVENT_ID0);
+          Sync<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
         }
-        AscendC::SetFlag<HardEvent::MTE1_MTE2>(EVENT_ID0);
-        AscendC::WaitFlag<HardEvent::MTE1_MTE2>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
       }
-      AscendC::SetFlag<HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       copyL0CToGm(gmY[mIdx * TILE_M], l0C, layoutY.GetTileLayout(MatrixCoord{1, mActual}),
                   layout::zN::MakeLayoutInL0C(MatrixCoord{X_ROWS, mActual}));
-      AscendC::SetFlag<HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
   }
 

@@ -107,8 +107,7 @@ struct BlockGemm {
         const MatrixCoord offA{mIdx * L1M, kIdx * L1K}, offB{kIdx * L1K, nIdx * L1N};
         copyGmToL1A(l1A, gmA[layoutA.GetOffset(offA)], layoutAInL1, layoutA.GetTileLayout(MatrixCoord{mActual, kActual}));
         copyGmToL1B(l1B, gmB[layoutB.GetOffset(offB)], layoutBInL1, layoutB.GetTileLayout(MatrixCoord{kActual, nActual}));
-        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         const uint32_t kParts = CeilDivU(kActual, L0K);
         for (uint32_t kp = 0; kp < kParts; ++kp) {
           const uint32_t kPart = kp + 1 < kParts ? L0K : kActual - kp * L0K;
@@ -117,20 +116,16 @@ struct BlockGemm {
           const auto layoutBInL0 = LayoutBInL0::template MakeLayout<ElementB>(kPart, nActual);
           copyL1ToL0A(l0A, l1A[layoutAInL1.GetOffset(MatrixCoord{0, kp * L0K})], layoutAInL0, layoutAInL1);
           copyL1ToL0B(l0B, l1B[layoutBInL1.GetOffset(MatrixCoord{kp * L0K, 0})], layoutBInL0, layoutBInL1);
-          AscendC::SetFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
-          AscendC::WaitFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+          Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
           // Mmad with m == 1 runs as a GEMV on A2 (Mmad.md): pad it to 16, as catlass's TileMmadTla does.
           const uint32_t mMmad = mActual == 1 ? 16 : mActual;
           tileMmad(l0C, l0A, l0B, mMmad, nActual, kPart, kIdx == 0 && kp == 0);
-          AscendC::SetFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
-          AscendC::WaitFlag<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
+          Sync<AscendC::HardEvent::M_MTE1>(EVENT_ID0);
         }
-        AscendC::SetFlag<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_MTE2>(EVENT_ID0);
       }
       // L0C -> GM (NZ -> ND, with the output conversion).
-      AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       const auto layoutCTile = layoutC.GetTileLayout(MatrixCoord{mActual, nActual});
       const auto gmCTile = gmC[layoutC.GetOffset(MatrixCoord{mIdx * L1M, nIdx * L1N})];
       const auto layoutL0C = layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual});
@@ -138,15 +133,13 @@ struct BlockGemm {
         // The tile's scales, whole 16-word (128 B) blocks; the GM vector is padded to them.
         const layout::VectorLayout layoutS(CeilDivU(nActual, 16) * 16);
         Gemm::Tile::CopyGmToL1<ArchTag, ScaleGm, ScaleL1>{}(bufL1S.Get<uint64_t>(), gmScale[nIdx * L1N], layoutS, layoutS);
-        AscendC::SetFlag<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_FIX>(EVENT_ID0);
         Gemm::Tile::CopyL1ToFP<ArchTag, ScaleL1, ScaleFb>{}(bufFb.Get<uint64_t>(), bufL1S.Get<uint64_t>(), layoutS, layoutS);
         copyL0CToGm(gmCTile, l0C, bufFb.Get<uint64_t>(), layoutCTile, layoutL0C);
       } else {
         copyL0CToGm(gmCTile, l0C, layoutCTile, layoutL0C);
       }
-      AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
   }
 
@@ -250,23 +243,18 @@ void W4A8Cube(Arch::Resource<Arch::AtlasA2>& resource, GM_ADDR a, GM_ADDR ws, GM
                     layoutA.GetTileLayout(MatrixCoord{mActual, kActual}));
         copyGmToL1B(l1B, gmW[layoutB.GetOffset(MatrixCoord{kIdx * kW4L1K, nIdx * kW4L1N})], layoutBInL1,
                     layoutB.GetTileLayout(MatrixCoord{kActual, nActual}));
-        AscendC::SetFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE2_MTE1>(EVENT_ID0);
         copyL1ToL0A(l0A, l1A, layout::zZ::template MakeLayout<int8_t>(mActual, kActual), layoutAInL1);
         copyL1ToL0B(l0B, l1B, layout::nZ::template MakeLayout<int8_t>(kActual, nActual), layoutBInL1);
-        AscendC::SetFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
+        Sync<AscendC::HardEvent::MTE1_M>(EVENT_ID0);
         tileMmad(l0C, l0A, l0B, mActual == 1 ? 16 : mActual, nActual, kActual, kIdx == 0);
-        AscendC::SetFlag<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
-        AscendC::WaitFlag<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
+        Sync<AscendC::HardEvent::M_MTE2>(EVENT_ID0);
       }
-      AscendC::SetFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::M_FIX>(EVENT_ID0);
+      Sync<AscendC::HardEvent::M_FIX>(EVENT_ID0);
       copyL0CToGm(gmC[layoutC.GetOffset(MatrixCoord{mIdx * kW4L1M, nIdx * kW4L1N})], l0C,
                   layoutC.GetTileLayout(MatrixCoord{mActual, nActual}),
                   layout::zN::MakeLayoutInL0C(MatrixCoord{mActual, nActual}));
-      AscendC::SetFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
-      AscendC::WaitFlag<AscendC::HardEvent::FIX_M>(EVENT_ID0);
+      Sync<AscendC::HardEvent::FIX_M>(EVENT_ID0);
     }
   }
 }
