@@ -1378,6 +1378,78 @@ def test_early_merge_split_by_column_chunks(rows, heads, k):
     assert cpu_module().last_launch()["block_dim"] > rows
 
 
+def _one_ref(rows, heads, k, kv_len):
+    """Whether decode rows of this shape are planned as one-reference rows (sfa-oneref)."""
+    return _decode_plan(rows, heads, k, kv_len)["one_ref"]
+
+
+@pytest.mark.parametrize("rows, heads, k, dtype", [(1, 64, 2048, torch.bfloat16), (1, 32, 1500, torch.float16),
+                                                   (2, 64, 1024, torch.bfloat16), (1, 64, 300, torch.float16)],
+                         ids=["glm5-b1", "32-heads-fp16", "two-rows", "short-pieces"])
+def test_one_reference_rows(rows, heads, k, dtype):
+    # A decode launch whose pieces are one tile each (decode B = 1) gives every piece of a row the same
+    # reference max: the scores of the row's first key, which each piece scores as one extra row. The
+    # cube adds every piece's P . V into one sum of the row, and the row is normalised, not merged
+    # (sfa_one_ref.h). Two rows: each has its own sum, and a vector core's units may span both.
+    kv_lens = [9000] * rows
+    assert _one_ref(rows, heads, k, kv_lens[0])
+    g = torch.Generator().manual_seed(rows * 1000 + heads + k)
+    q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, dtype=dtype)
+    check_decode(q, qr, key, table, idx, kv_lens)
+    assert cpu_module().last_launch()["block_dim"] > rows
+
+
+def _one_ref_trip_problem(heads, k, kv_len, dtype, high, g):
+    """One decode row whose scores (scale 1) are about key_rope[..., 0] for the first half of the heads
+    (query_rope[..., 0] = 1) and about 0 for the other half: ids in [-30, -25], the first selected id
+    at -30, and the ids at positions 300 and 1500 at `high` (their pieces pass the first id's score by
+    far more than the slack). Returns check()'s arguments."""
+    q = (0.02 * torch.randn(1, heads, 512, generator=g)).to(dtype)
+    qr = 0.1 * torch.randn(1, heads, 64, generator=g)
+    qr[:, : heads // 2, 0] = 1.0
+    qr[:, heads // 2 :, 0] = 0.0
+    blocks = kv_len // 128
+    key = (0.02 * torch.randn(blocks, 128, 1, 512, generator=g)).to(dtype)
+    rope = 0.1 * torch.randn(blocks, 128, 1, 64, generator=g)
+    rope[..., 0] = torch.rand(blocks, 128, 1, generator=g) * 5 - 30
+    table = torch.randperm(blocks, generator=g).to(torch.int32)[None]
+    idx = torch.randperm(kv_len, generator=g)[:k].to(torch.int32)
+    at = lambda i: (table[0, int(i) // 128], int(i) % 128, 0, 0)  # noqa: E731
+    rope[at(idx[0])] = -30.0
+    for pos in (300, 1500):
+        rope[at(idx[pos])] = high
+    cache = torch.cat([key, rope.to(dtype)], -1)
+    return q, cache, idx[None, None], qr.to(dtype), table
+
+
+@pytest.mark.parametrize("heads, dtype, high", [(64, torch.float16, -12.0), (64, torch.bfloat16, 70.0),
+                                                (32, torch.bfloat16, -12.0)],
+                         ids=["fp16-past-its-range", "bf16-past-fp32s-range", "32-heads"])
+def test_one_reference_pieces_that_trip(heads, dtype, high):
+    # A piece whose max passes the row's first key's score by more than the slack (11) keeps its own
+    # reference, as a merged piece: its P = exp(z - R) would leave fp16's range (e^18) or even fp32's
+    # (e^100). Only the first half of the heads' scores rise: their vector cores' rows go to the
+    # piece's own acc, the other half's to the row sum (two fixpipes a chunk), and the normalise
+    # weighs the tripped rows in. Unhandled, the output is inf / NaN.
+    kv_len, k = 8960, 2048
+    assert _one_ref(1, heads, k, kv_len)
+    q, cache, idx, qr, table = _one_ref_trip_problem(heads, k, kv_len, dtype, high, torch.Generator().manual_seed(heads))
+    out, m, _ = check(q, cache, idx, 1.0, query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND",
+                      actual_seq_lengths_query=[1], actual_seq_lengths_kv=[kv_len])  # fmt: skip
+    assert (m[0, : heads // 2] > -15).all() and (m[0, heads // 2 :] < 5).all()  # the trips are where meant
+
+
+@pytest.mark.parametrize("first", [9100, 9000], ids=["past-the-keys", "at-the-end"])
+def test_one_reference_without_a_valid_first_key(first):
+    # The row's first selected id is out of range (skipped, as every such id): no piece has the row's
+    # reference, so every piece keeps its own and the normalise merges them all.
+    kv_lens, k = [9000], 2048
+    g = torch.Generator().manual_seed(first)
+    q, qr, key, table, idx = _decode_problem(64, kv_lens, k, g, over=200)
+    idx[0, 0, 0] = first
+    check_decode(q, qr, key, table, idx, kv_lens)
+
+
 @pytest.mark.parametrize("heads, k, kept", [(2, 700, 0), (8, 129, 1), (64, 2048, 0)],
                          ids=["nothing-2-heads", "one-id-8-heads", "nothing-glm5-b1"])
 def test_early_merge_weights_without_scalar_read(heads, k, kept):

@@ -39,7 +39,8 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
   // The host plan's work split (for tests): per AI core its items (row, first and end position,
   // piece: -1 a whole row, >= 0 a piece's slot, <= -2 a seeded item) and the (split, head) units its
   // two vector cores merge; the split rows (row, first slot, pieces, finisher: 1 + the index of the
-  // piece that writes the row, 0 if merged or seeded).
+  // piece that writes the row, 0 if merged or seeded); one_ref: whether the split rows' pieces share
+  // one reference max (SfaOneRef).
   m.def(
       "sparse_flash_attention_plan",
       [](std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
@@ -77,6 +78,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         d["block_dim"] = t.blockDim;
         d["cores"] = cores;
         d["splits"] = splits;
+        d["one_ref"] = t.oneRef != 0;  // the split rows' pieces share one reference max (sfa-oneref)
         return d;
       },
       py::kw_only(), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),

@@ -206,6 +206,28 @@ std::vector<int32_t> FinishedSplits(const std::vector<SfaSplit>& splits, const s
 
 }  // namespace
 
+// Whether the split rows' pieces share one reference max (SfaOneRef, sparse_flash_attention_tiling.h):
+// an early-merge launch whose every piece is one tile with a row to spare for the row's first key,
+// whose vector cores' heads are whole row blocks of the cube's output (N1 32 or 64), from a paged
+// combined cache (the cube copies that key's row in one copy), with a row's pieces within the
+// normalise's statistics buffer.
+template <typename Positions>
+bool OneRefFits(const SparseFlashAttentionProblem& p, const SparseFlashAttentionTiling& t,
+                const std::vector<SfaSplit>& splits, const std::vector<std::vector<SfaItem>>& perCore,
+                const Positions& positions) {
+  if (!SfaEarlyMerge(t) || !p.paged || !p.combinedKv || p.separateValue || (p.heads != 32 && p.heads != 64)) return false;
+  for (const SfaSplit& s : splits)
+    if (uint32_t(s.pieces) > kSfaOneRefMaxPieces) return false;
+  // A vector core zeroes its share of the row sums from its scores buffer ([N1 / 2, tileRows] fp32),
+  // with the count's 8 words after it (SfaOneRef::ZeroShare).
+  const uint64_t sums = uint64_t(splits.size()) * p.heads * kSfaLatentDim, cores = 2 * uint64_t(t.blockDim);
+  if ((sums + cores - 1) / cores + 16 > uint64_t(p.heads / 2) * t.tileRows) return false;
+  for (const auto& items : perCore)
+    for (const SfaItem& it : items)
+      if (it.piece >= 0 && positions(it) > t.tileRows - 1) return false;
+  return true;
+}
+
 SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttentionProblem& p, uint32_t aiCores) {
   if (p.heads == 0 || p.heads > kSfaMaxHeads || (p.heads & (p.heads - 1)))
     throw std::invalid_argument("sparse_flash_attention: heads must be one of 1, 2, 4, ..., 128");
@@ -371,6 +393,7 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   splits = std::move(ordered);
   const uint32_t group = GroupPieces(splits, perCore);
   t.numPieces = static_cast<uint32_t>(splits.size()) * group;
+  t.oneRef = OneRefFits(p, t, splits, perCore, positions) ? 1 : 0;
   for (size_t j = unseeded; j < splits.size(); ++j)  // A (slot j G) sums into B's acc (slot j G + 1)
     for (auto& items : perCore)
       if (!items.empty() && items.back().piece == splits[j].firstPiece) items.back().piece = SfaSeedPiece(splits[j].firstPiece + 1);

@@ -107,6 +107,9 @@ class SfaCube {
                           2 * uint64_t(t.heads) * keptCols_);
     words_.SetGlobalBuffer(reinterpret_cast<__gm__ int32_t*>(workspace + SfaWordOffset(t)),
                            uint64_t(t.numItems) * itemTiles_ * kSfaWordLineInts);
+    oneRef_ = t.oneRef != 0;
+    if (oneRef_)
+      rowSums_.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaOneRefOffset(t)), SfaOneRefBytes(t) / sizeof(float));
     aSlots_.Init(2, 0);
     bSlots_.Init(2, 2);
     sAcc_.Init(1, 0);
@@ -330,6 +333,17 @@ class SfaCube {
     using namespace AscendC;
     const LocalTensor<T> kv = KvTile(buf);
     const SfaShares share = TileShares(tile, rows_);
+    // A one-reference piece (sfa-oneref): its row's first key as one more row, whose scores are the
+    // piece's reference max (its cache row follows the list: SfaSelector::RefRow). The list line is
+    // read before the wait for the vector cores' rows, so that its GM miss falls in that wait.
+    refExtra_[buf] = false;
+    if (OneRefTile(tile)) {
+      const int32_t ref = lists_.GetValue(uint64_t(tile.item) * t_->listWords + tile.start + tile.rows);
+      if (ref >= 0) {
+        DataCopy(kv[tile.rows * 16], key_[uint64_t(ref) * kSfaQkDim], Nd2NzParams(1, 1, kSfaQkDim, 0, kSfaQkDim, rows_, 1, 0));
+        refExtra_[buf] = true;
+      }
+    }
     if (t_->aivRows > 0) {
       CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagGathered);
       if (share.cube < tile.rows)
@@ -339,10 +353,9 @@ class SfaCube {
     }
     // P . V reads whole 16-row fractals: zero the padding rows of the latent column blocks (stale
     // data could hold NaN, and 0 * NaN is NaN). The rope blocks only feed scores the vector masks.
-    const uint32_t pad = AlignUp(tile.rows, 16) - tile.rows;
+    const uint32_t used = ScoredRows(tile, buf), pad = AlignUp(used, 16) - used;
     if (pad > 0)
-      InitConstValue(kv[tile.rows * 16],
-                     InitConstValueParams<T>(kSfaLatentDim / 16, pad, rows_ - pad, static_cast<T>(0.0f)));
+      InitConstValue(kv[used * 16], InitConstValueParams<T>(kSfaLatentDim / 16, pad, rows_ - pad, static_cast<T>(0.0f)));
     SetFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
   }
 
@@ -438,7 +451,7 @@ class SfaCube {
   // pass over the whole tile (2.65K against 1.85K cycles: sfa-onepass).
   __aicore__ inline void Scores(const SfaTile& tile, uint32_t g, bool onlyTile) {
     using namespace AscendC;
-    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(tile.rows, 16), own = OwnBlocks(tile);
+    const uint32_t buf = g % kSfaKvBuffers, n1 = CeilDiv(ScoredRows(tile, buf), 16), own = OwnBlocks(tile);
     const uint32_t first = onlyTile ? own : 0;  // row blocks scored before the gather slot lands
     if (own > 0) WaitFlag<HardEvent::MTE2_MTE1>(kEvOwnRows + int32_t(buf));
     if (first == 0) WaitFlag<HardEvent::MTE2_MTE1>(int32_t(buf));
@@ -523,7 +536,8 @@ class SfaCube {
     SetFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     WaitFlag<HardEvent::MTE2_MTE1>(kEvProbs);
     const bool readWords = keepChunks_ > 0 && !tile.first;  // a rebase happens only after an item's first tile
-    if (readWords) SetFlag<HardEvent::MTE2_S>(kEvWords);
+    const bool oneRef = OneRefTile(tile);
+    if (readWords || oneRef) SetFlag<HardEvent::MTE2_S>(kEvWords);
     // O^T (OutT): P^T -> L0B in one load (P's Nz fractals, row block by head block, are P^T's Zn
     // order); else P -> L0A, one load a head block.
     const bool ot = OutT(tile);
@@ -551,13 +565,15 @@ class SfaCube {
       const uint32_t o = MulV(tile, pa, b, kv, col, n1, true);
       // Both AIVs are done with tile g-2 (a whole row's ring slot is rewritten by the item after next).
       if (col == keptCols_ && g >= 2) CrossCoreWaitFlag<2, PIPE_FIX>(kSfaFlagOutFree);
-      FixChunk(dst[oSlot], L0C(1 + o), col, kSfaLatentDim, ot);
+      if (oneRef && col == keptCols_) ReadTrips(tile);  // its GM miss while MTE1 and M work on the chunk
+      if (oneRef) FixOneRef(tile, L0C(1 + o), col);
+      else FixChunk(dst[oSlot], L0C(1 + o), col, kSfaLatentDim, ot);
       oAcc_.Release(o);
       GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
     if (add) SetAtomicNone();
     // A piece's streamed columns are final: its vector cores post them for an early merge.
-    if (earlyMerge_ && tile.last && piece) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
+    if (earlyMerge_ && tile.last && piece && !oneRef) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     outA_ = a;
   }
   // Whether tile's item sums O^T (SfaItemOutT): its P . V is V^T P^T.
@@ -632,7 +648,7 @@ class SfaCube {
     // fixpipe overlaps the next chunks' loads and Mmads (sfa-keptflush). An early-merged piece takes
     // its upper kept half first and flags it, so that the merge weighs it while the lower half is
     // written.
-    const uint32_t half = earlyMerge_ && piece ? keepChunks_ / 2 : 0;
+    const uint32_t half = earlyMerge_ && piece && !OneRefTile(tile) ? keepChunks_ / 2 : 0;
     const bool flush = keepChunks_ > 0 && tile.last;
     if (flush && seeded) SetAtomicAdd<float>();
     for (uint32_t i = 0; i < keepChunks_; ++i) {
@@ -641,7 +657,8 @@ class SfaCube {
       if (!flush) continue;
       SetFlag<HardEvent::M_FIX>(0);  // chunk k's Mmads are done
       WaitFlag<HardEvent::M_FIX>(0);
-      FixKept(dst[oSlot], kSfaLatentDim, k, k + 1, ot);
+      if (OneRefTile(tile)) FixOneRef(tile, KeptL0C(k), k * kSfaOutChunk);
+      else FixKept(dst[oSlot], kSfaLatentDim, k, k + 1, ot);
       if (half > 0 && i + 1 == keepChunks_ - half) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
     }
     if (flush) {
@@ -698,6 +715,41 @@ class SfaCube {
     return SfaSumsInPiece(tile.info.piece) ? uint64_t(SfaSumSlot(tile.info.piece)) * (t_->pieceBytes / sizeof(float))
                                            : itemParity_ * (t_->wsSlotO / sizeof(float));
   }
+  // A piece of a one-reference launch (sfa-oneref: SfaOneRef in sparse_flash_attention_tiling.h):
+  // its only tile scores its row's first key too, and its P . V goes to the row's sum.
+  __aicore__ inline bool OneRefTile(const SfaTile& tile) const { return oneRef_ && tile.info.piece >= 0; }
+  // Rows Scores covers in kv tile `buf`: the tile's, and its row's first key after them.
+  __aicore__ inline uint32_t ScoredRows(const SfaTile& tile, uint32_t buf) const { return tile.rows + (refExtra_[buf] ? 1 : 0); }
+  // Each vector core's word of the tile (sfa_vector.h Probabilities): 1 if its heads keep their own
+  // reference (tripped), so their rows of P . V go to the piece's own acc, not the row's sum.
+  __aicore__ inline void ReadTrips(const SfaTile& tile) {
+    AscendC::WaitFlag<AscendC::HardEvent::MTE2_S>(kEvWords);
+    const uint64_t line = WordLine(tile);
+    tripped_[0] = words_.GetValue(line) != 0;
+    tripped_[1] = words_.GetValue(line + kSfaWordLineInts / 2) != 0;
+  }
+  // Chunk `acc` (latent columns [col, col + 64)) of a one-reference piece: each vector core's heads
+  // added into the row's sum (SetAtomicAdd.md: L0C -> GM copies add while set), or written to the
+  // piece's acc where tripped; one fixpipe when both go the same way.
+  __aicore__ inline void FixOneRef(const SfaTile& tile, const AscendC::LocalTensor<float>& acc, uint32_t col) {
+    const uint32_t half = t_->heads / 2;
+    const AscendC::GlobalTensor<float> own = pieces_[OutSlot(tile)];
+    const AscendC::GlobalTensor<float> row = rowSums_[SfaOneRefSum(*t_, uint32_t(tile.info.piece) / SfaPieceGroup(*t_))];
+    if (tripped_[0] == tripped_[1]) {
+      FixRows(tripped_[0] ? own : row, acc, col, 0, t_->heads, !tripped_[0]);
+      return;
+    }
+    for (uint32_t s = 0; s < 2; ++s) FixRows(tripped_[s] ? own : row, acc, col, s * half, half, !tripped_[s]);
+  }
+  // Rows [r0, r0 + m) of an output chunk in L0C (rows 16 floats apart in each column block) -> dst.
+  __aicore__ inline void FixRows(const AscendC::GlobalTensor<float>& dst, const AscendC::LocalTensor<float>& acc, uint32_t col,
+                                 uint32_t r0, uint32_t m, bool add) {
+    using namespace AscendC;
+    if (add) SetAtomicAdd<float>();
+    Fixpipe(dst[uint64_t(r0) * kSfaLatentDim + col], acc[r0 * 16], FixpipeParamsV220(kSfaOutChunk, m, mPad_, kSfaLatentDim, false));
+    if (add) SetAtomicNone();
+  }
+
   // Whether a vector core rebased at `tile` (its rebase words, for OutputKept): a scalar GM read, a
   // miss (the words' line is the tile's own), so Process issues it where the scalar waits anyway.
   __aicore__ inline void ReadWords(const SfaTile& tile) {
@@ -765,6 +817,10 @@ class SfaCube {
   AscendC::GlobalTensor<int32_t> words_;
   bool wordsRead_ = false, rebased_ = false;  // ReadWords' result, for OutputKept
   bool earlyWords_ = false;  // ReadWords before the wait for the gather slot (Init)
+  bool oneRef_ = false;  // sfa-oneref: the pieces' P . V into their row's sum (rowSums_)
+  AscendC::GlobalTensor<float> rowSums_;
+  bool refExtra_[kSfaKvBuffers] = {false, false, false};  // kv tile b holds its row's first key after its rows
+  bool tripped_[2] = {false, false};  // ReadTrips' result, per vector core
 };
 
 }  // namespace ascend_glm5

@@ -83,6 +83,9 @@ class SfaKeptColumns {
     if (cols_ > 0 && !tile.first) WriteWord(tile, rebased_);
     rebased_ = false;
   }
+  // A one-reference piece's tile (sfa-oneref; its first and only): 1 if this core's heads keep their
+  // own reference (tripped), for the cube's choice of where their P . V goes.
+  __aicore__ inline void PostTrip(const SfaTile& tile, bool tripped) { WriteWord(tile, tripped); }
   // No rebase of tile g or of the item (parity) is left to correct.
   __aicore__ inline bool Clean(uint32_t g, uint32_t parity) const { return !snapPending_[g % 2] && !hasCorrection_[parity]; }
   __aicore__ inline bool HasCorrection(uint32_t parity) const { return hasCorrection_[parity]; }

@@ -69,10 +69,18 @@ class SfaMerge {
   // The piece whose whole-piece post (and, early merge, the post of its upper kept half) Accumulate
   // leaves to the merge (FinishPiece, FinishKeptHigh): this core's last one, whose early columns the
   // merge weighs meanwhile.
-  __aicore__ inline void HoldPiece(const SfaItem& piece) {
+  // keptHigh: whether the cube flags the piece's upper kept half (not for a one-reference piece).
+  __aicore__ inline void HoldPiece(const SfaItem& piece, bool keptHigh = true) {
     unfinished_ = piece;
     hasUnfinished_ = true;
-    highPosted_ = false;
+    highPosted_ = !keptHigh;
+  }
+  // The whole-piece post held for this core's last piece (HoldPiece), made now, with `flag` (8 int32
+  // of UB) as the add's scratch: a one-reference launch normalises its rows instead of merging them
+  // (sfa_one_ref.h), and waits for every post first.
+  __aicore__ inline void PostHeld(const AscendC::LocalTensor<int32_t>& flag) {
+    cFlag_ = flag;
+    FinishPiece();
   }
   // The merge's first run (a plan line the scalar misses): read while the cube finishes.
   __aicore__ inline void Start() {

@@ -30,7 +30,7 @@ struct SfaOutput {
     pieces.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + tiling.wsPieceOffset),
                            uint64_t(tiling.numPieces) * tiling.pieceBytes / sizeof(float));
     stats.SetGlobalBuffer(reinterpret_cast<__gm__ float*>(workspace + SfaStatOffset(tiling)),
-                          uint64_t(tiling.numPieces) * 3 * SfaStatRowFloats(tiling.heads));
+                          uint64_t(tiling.numPieces) * SfaStatRows(tiling) * SfaStatRowFloats(tiling.heads));
   }
 
   // Float offset of a piece's acc [N1, 512] in `pieces`.

@@ -58,6 +58,10 @@ class SfaSelector {
       all_ = Slice<int32_t>(scratch, at, kSfaMaxSparseCount);
       allEq_ = Slice<uint8_t>(scratch, at, kSfaMaxSparseCount / 8);
     }
+    // A piece of a one-reference launch (sfa-oneref) finds its row's first key (wide: the row's ids
+    // from 0 are in all_) and appends its cache row to its list through this word.
+    oneRef_ = t.oneRef != 0 && wideRoom_;
+    refWord_ = Slice<int32_t>(scratch, at, 8);
     // Paged: page = id / blockSize through fp32, exact when the block size is a power of two,
     // else corrected by one step (below).
     if (t.paged) {
@@ -87,6 +91,12 @@ class SfaSelector {
     prefetched_ = false;
     return prefetchItem_.row == item.row && prefetchItem_.posEnd == item.posEnd;
   }
+
+  // One-reference launches (sfa-oneref): the cache row of the last Select's row's first selected key
+  // (sparse_indices[row][0]), which its list carries after its own rows; -1 where that key is not a
+  // valid one (a -1, or outside [0, end)) or the piece selected nothing. A vector core that does not
+  // write the list knows only whether it is valid (0).
+  __aicore__ inline int32_t RefRow() const { return refRow_; }
 
   // The first entries of the last Select's list (up to kSfaSlotRows; 0 if sorted, or if a later
   // chunk took their buffer), in UB until the caller reuses the scratch: the work slot carries them.
@@ -155,6 +165,7 @@ class SfaSelector {
       if (FirstMinusOne(prefix_, prefixEq_, prefix) < prefix) return 0;
     }
     if (table && !carried) LoadTable(row.batch, 0, tableNeed);
+    refRow_ = oneRef_ && wide && item.piece >= 0 ? FirstKeyRow(row, table, tableNeed) : -1;
     uint32_t n = 0;
     bool written = false;  // a wide chunk's list write not waited for yet
     for (uint32_t p = uint32_t(item.posBegin); p < uint32_t(item.posEnd); p += kSfaSelChunk) {
@@ -190,7 +201,38 @@ class SfaSelector {
       AscendC::SetFlag<AscendC::HardEvent::MTE3_V>(0);
       AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(0);
     }
+    if (n == 0) refRow_ = -1;
+    else if (write && oneRef_ && item.piece >= 0) AppendRefRow(list, n);
     return n;
+  }
+
+  // The cache row of the row's first id (all_[0], loaded with the prefix), or -1 (RefRow). The table
+  // is in UB when `table` (this core writes the list) and holds the row's blocks from the first.
+  __aicore__ inline int32_t FirstKeyRow(const SfaRow& row, bool table, uint32_t tableNeed) {
+    using namespace AscendC;
+    SetFlag<HardEvent::MTE2_S>(0);  // the ids (and the table) are in UB
+    WaitFlag<HardEvent::MTE2_S>(0);
+    const int32_t id = all_.GetValue(0);
+    int32_t cacheRow = -1;
+    if (id >= 0 && id < row.end && (!t_->paged || tableNeed <= kSfaSelTable)) {
+      const int32_t bs = static_cast<int32_t>(t_->blockSize);
+      cacheRow = !t_->paged ? row.kvStart + id : table ? table_.GetValue(uint32_t(id / bs)) * bs + id % bs : 0;
+    }
+    VectorAfterScalar();  // the selection's vector work overwrites all_ and the table later
+    return cacheRow;
+  }
+  // list[n] = RefRow(): the entry after the item's own rows (the cube copies that key's row into
+  // the tile after them; -1: no such key).
+  __aicore__ inline void AppendRefRow(const AscendC::GlobalTensor<int32_t>& list, uint32_t n) {
+    using namespace AscendC;
+    SetFlag<HardEvent::V_S>(0);  // the stage's earlier vector writes are done
+    WaitFlag<HardEvent::V_S>(0);
+    refWord_.SetValue(0, refRow_);
+    SetFlag<HardEvent::S_MTE3>(0);
+    WaitFlag<HardEvent::S_MTE3>(0);
+    DataCopyPad(list[n], refWord_, DataCopyExtParams(1, 4, 0, 0, 0));
+    SetFlag<HardEvent::MTE3_S>(0);  // the word has left UB before the next item's
+    WaitFlag<HardEvent::MTE3_S>(0);
   }
 
   template <typename T>
@@ -385,6 +427,9 @@ class SfaSelector {
   AscendC::LocalTensor<float> f_;
   AscendC::LocalTensor<uint8_t> eq_, ge_, lt_, prefixEq_, allEq_;
   bool wideRoom_ = false;
+  bool oneRef_ = false;  // sfa-oneref: RefRow for every piece
+  int32_t refRow_ = -1;
+  AscendC::LocalTensor<int32_t> refWord_;
   bool firstRun_ = true;
   bool prefetched_ = false;  // a Prefetch's copy not waited for yet (MTE2 -> V kEvPrefetch)
   SfaItem prefetchItem_{};

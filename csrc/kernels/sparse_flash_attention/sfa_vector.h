@@ -33,6 +33,7 @@
 #include "sfa_gather.h"
 #include "sfa_kept_columns.h"
 #include "sfa_merge.h"
+#include "sfa_one_ref.h"
 #include "sfa_output.h"
 #include "sfa_plan.h"
 #include "sfa_row_scale.h"
@@ -55,6 +56,8 @@ class SfaVector {
     plan_.Init(plan, t, block_);
     io_.Init(out, softmaxMax, softmaxSum, plan, workspace, t);
     merge_.Init(t, plan_, io_);
+    oneRef_ = t.oneRef != 0;
+    if (oneRef_) oneRefs_.Init(t, plan_, io_, workspace);
     const uint32_t half = (t.heads + 1) / 2;  // N1 = 1: the second core has no head
     h0_ = AscendC::GetSubBlockIdx() == 0 ? 0 : half;
     h_ = AscendC::GetSubBlockIdx() == 0 ? half : t.heads - half;
@@ -95,6 +98,7 @@ class SfaVector {
     // g + 1's rows right after scoring tile g. Those first tiles load into two UB buffers in turn,
     // the gather's and acc_ (free until the first Accumulate or Rebase), so that a tile's rows load
     // while the tile before leaves UB (sfa-start: B = 64 x 8K / 128K -0.4 / -0.5 %).
+    if (oneRef_) oneRefs_.ZeroShare(scores_);  // scores_ is free until the first scores land
     bool lent = LendsAcc();
     if (lent) gather_.Lend(acc_.template ReinterpretCast<T>());
     for (uint32_t a = 0; a < gatherAhead_; ++a) {
@@ -103,6 +107,7 @@ class SfaVector {
     }
     while (Ensure(0)) {
       const Pending work = fifo_[head_];
+      itemRef_ = work.ref;
       // The item's record: with more than 3 items per core (decode B = 64, prefill) read before the
       // next item's selection (GLM-5 B = 64, 8K, cycles: 255,964 -> 254,972; prefill S = 2048
       // -0.7 %); with fewer (B = 16 and below) after it (read first: B = 16 at 128K +0.16 %, the
@@ -160,6 +165,10 @@ class SfaVector {
     finish_.WriteAlone();
     if (t_->numSplits == 0) return;
     HandOverUb();
+    if (oneRef_) {
+      oneRefs_.Normalize(arena_, merge_);
+      return;
+    }
     merge_.Carve(arena_);  // each run waits for its row's pieces (row flags), not for every core
     merge_.Combine();
   }
@@ -254,6 +263,7 @@ class SfaVector {
   struct Pending {
     int32_t item;
     uint32_t count, aivRows;
+    bool ref;  // one-reference launch: its row's first key is valid (SfaSelector::RefRow)
   };
   __aicore__ inline const Pending& Fifo(uint32_t i) const { return fifo_[(head_ + i) % kFifo]; }
   // Selects items until the i-th pending one exists; false at the end of this core's items.
@@ -262,7 +272,7 @@ class SfaVector {
       uint32_t count = 0, aivRows = 0;
       const int32_t item = NextItem(count, aivRows);
       if (item < 0) break;
-      fifo_[(head_ + size_++) % kFifo] = Pending{item, count, aivRows};
+      fifo_[(head_ + size_++) % kFifo] = Pending{item, count, aivRows, selector_.RefRow() >= 0};
     }
     return size_ > i;
   }
@@ -333,7 +343,7 @@ class SfaVector {
       if (row.sorted == kSfaSortSteps && count > 1 &&
           sortWindow_ >= SfaRowSorter::Steps(count)) {
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count);
-        sortSlot_ = Pending{int32_t(scan_), count, aivRows};
+        sortSlot_ = Pending{int32_t(scan_), count, aivRows, false};
         return int32_t(scan_++);
       }
       if (gatherFree) KeepList(int32_t(scan_));
@@ -432,6 +442,7 @@ class SfaVector {
     const uint32_t n = h_ * t_->tileRows;
     const bool seed = tile.first && SfaSeeded(tile.info.piece) && h_ > 0;
     if (seed) LoadSeed(tile.info, parity);  // its copies land with the scores'
+    if (OneRefTile(tile)) oneRefs_.WaitZeroed();  // before the cube's first add into a row sum
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
       if (scoresRead_) AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(kEvScoresRead);
@@ -451,7 +462,8 @@ class SfaVector {
       WaitFlag<HardEvent::V_MTE3>(0);
       DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
     }
-    kept_.PostWord(tile);
+    if (OneRefTile(tile)) kept_.PostTrip(tile, tripped_[parity]);
+    else kept_.PostWord(tile);
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
       SetFlag<HardEvent::MTE3_V>(0);  // P's UB buffer is rewritten next tile
@@ -474,6 +486,15 @@ class SfaVector {
     const LocalTensor<float> tileMax = Stat(kTileMax), tileSum = Stat(kTileSum);
     Muls(s, s, t_->scale, n);
     PipeBarrier<PIPE_V>();
+    // A one-reference piece: R = the scores of its row's first key, the column after its rows
+    // (sfa_cube.h GatherTakeSlot), into ref; the masking below then leaves it out of the piece's own.
+    const bool oneRef = OneRefTile(tile);
+    if (oneRef && itemRef_) {
+      const uint32_t c = tile.rows;
+      uint64_t pick[2] = {1ull << (c % 64), 0};  // non-const: CANN's mask[] parameter is uint64_t[]
+      WholeReduceMax(ref, s[64 * (c / 64)], pick, uint8_t(h), 1, 1, rowBlocks, ReduceOrder::ORDER_ONLY_VALUE);
+      PipeBarrier<PIPE_V>();
+    }
     for (uint32_t k = 0; k < halves; ++k) {  // columns past the tile's rows: padding or stale ring data
       if (tile.rows >= 64 * (k + 1)) continue;
       const uint32_t valid = tile.rows > 64 * k ? tile.rows - 64 * k : 0;
@@ -486,7 +507,10 @@ class SfaVector {
     GatherLoad();  // the next gather's row copies, issued before the scalar waits for the tile max
     const bool fresh = tile.first && !SfaSeeded(tile.info.piece);  // a seeded item goes on from its B's statistics
     if (fresh) {
-      Adds(ref, tileMax, 0.0f, h);
+      // A one-reference piece keeps R unless a head's max passes it by more than the slack (or the
+      // key is not valid): then its own max, as any piece (tripped).
+      tripped_[parity] = oneRef && (!itemRef_ || RefExceeded(tileMax, ref, h, kSfaOneRefSlack));
+      if (!oneRef || tripped_[parity]) Adds(ref, tileMax, 0.0f, h);
       Adds(mTrue, tileMax, 0.0f, h);
     } else {
       Max(mTrue, mTrue, tileMax, h);
@@ -522,16 +546,16 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
   }
 
-  // True when a head's tile max is more than kSfaRefSlack above its reference (one scalar read).
+  // True when a head's tile max is more than `slack` above its reference (one scalar read).
   __aicore__ inline bool RefExceeded(const AscendC::LocalTensor<float>& tileMax, const AscendC::LocalTensor<float>& ref,
-                                     uint32_t h) {
+                                     uint32_t h, float slack = kSfaRefSlack) {
     using namespace AscendC;
     const LocalTensor<float> d = Stat(kTileSum), top = bcast_;
     PipeBarrier<PIPE_V>();
     Sub(d, tileMax, ref, h);
     PipeBarrier<PIPE_V>();
     WholeReduceMax(top, d, int32_t(h), 1, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
-    return ReadVectorResult(top, 0) > kSfaRefSlack;  // (bcast_ is written again by the vector unit)
+    return ReadVectorResult(top, 0) > slack;  // (bcast_ is written again by the vector unit)
   }
 
   // r' = max(r, tile max), alpha = exp(r - r'): l *= alpha, and this core's rows of the item's P . V
@@ -579,6 +603,10 @@ class SfaVector {
     WaitFlag<HardEvent::MTE3_MTE2>(0);
   }
 
+  // A piece of a one-reference launch (sfa-oneref): its only tile takes its row's first key's scores
+  // as the reference max.
+  __aicore__ inline bool OneRefTile(const SfaTile& tile) const { return oneRef_ && tile.info.piece >= 0; }
+
   // This core's rows of the GM sum of an item's P . V: its piece's acc, or (a whole row) O ring slot
   // item % 2 (the cube's Output). O^T (ItemOutT): the first of its columns.
   // A seeded item's is its B's acc.
@@ -625,6 +653,10 @@ class SfaVector {
     // tile never rebases).
     if (tile.last || lastOfCore) finalizeT_.Finish();
     else finalizeT_.Step();
+    if (OneRefTile(tile)) {
+      AccumulateOneRef(tile, parity, lastOfCore);
+      return;
+    }
     // A piece's statistics and streamed columns are posted as soon as the cube has written those
     // columns (its kept ones follow): a merge of few heads starts on them (SfaMerge::MergeEarlyRun).
     // A piece with a rebase's correction still to fold in posts both counts at the end (simpler to
@@ -634,7 +666,7 @@ class SfaVector {
     // Its statistics are final (no correction to fold in): their copies run while MTE3 waits for the
     // cube's streamed columns, not after them.
     if (early && h_ > 0)
-      WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
+      WritePieceStats(tile.info, Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity), tripped_[parity]);
     if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagStreamed);
     if (early) {
       io_.PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
@@ -658,7 +690,7 @@ class SfaVector {
     if (h_ == 0 || !tile.last || tile.info.piece >= 0) {
       CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
       if (h_ > 0 && tile.last && !early)
-        WritePieceStats(uint32_t(tile.info.piece), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity));
+        WritePieceStats(tile.info, Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity), tripped_[parity]);
       if (lastPiece && !early) {
         io_.PostPiece(tile.info, kSfaRowFlagStreamed, SlotWords());
         io_.PostPiece(tile.info, kSfaRowFlagKeptHigh, SlotWords());
@@ -680,6 +712,21 @@ class SfaVector {
     }
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);  // after the read: the item after next reuses the slot
     finalizeT_.Start(uint32_t(tile.info.row), Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity), Stat(kTileSum));
+  }
+  // A one-reference piece (its only tile): its statistics posted at once, for the row's normalise to
+  // weigh while the cube runs its P . V; its whole-piece post once the cube's P . V is in GM (left to
+  // the normalise on the core's last piece, which weighs meanwhile). No early-merge posts: the cube
+  // sets no streamed / kept-high flags for it.
+  __aicore__ inline void AccumulateOneRef(const SfaTile& tile, uint32_t parity, bool lastOfCore) {
+    using namespace AscendC;
+    if (h_ > 0) WritePieceStats(tile.info, Stat(kRef0 + parity), Stat(kSum0 + parity), Stat(kTrue0 + parity), tripped_[parity]);
+    if (lastOfCore) {
+      merge_.HoldPiece(tile.info, false);
+      return;
+    }
+    CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
+    CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
+    io_.PostPiece(tile.info, 0, SlotWords());
   }
   // An O-form sum (this core's rows of it at `sum`) read into acc_ and finalised as `row`'s output.
   // free: the cube's flag that the read is done with the item's ring slot (the item after next
@@ -782,15 +829,28 @@ class SfaVector {
   }
   // A piece's reference max r, its sum l (relative to r) and its true max, for the merge beside its
   // acc (the P . V sum relative to r, built by the cube): into its row's group (SfaStatAt).
-  __aicore__ inline void WritePieceStats(uint32_t piece, const AscendC::LocalTensor<float>& ref,
-                                         const AscendC::LocalTensor<float>& l, const AscendC::LocalTensor<float>& mTrue) {
+  // A one-reference launch's statistic 3 (tripped: its heads' rows are in the piece's own acc) comes
+  // from bcast_, free between the softmax's uses; the statistics are then counted in the row's
+  // kSfaRowFlagStats word, on which its normalise weighs the pieces while the cube still runs.
+  __aicore__ inline void WritePieceStats(const SfaItem& item, const AscendC::LocalTensor<float>& ref,
+                                         const AscendC::LocalTensor<float>& l, const AscendC::LocalTensor<float>& mTrue,
+                                         bool tripped = false) {
     using namespace AscendC;
+    const uint32_t piece = uint32_t(item.piece);
+    if (oneRef_) {
+      PipeBarrier<PIPE_V>();
+      Duplicate(bcast_, tripped ? 1.0f : 0.0f, int32_t(h_));
+    }
     SetFlag<HardEvent::V_MTE3>(0);
     WaitFlag<HardEvent::V_MTE3>(0);
     const DataCopyExtParams one(1, h_ * sizeof(float), 0, 0, 0);
     DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 0) + h0_], ref, one);
     DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 1) + h0_], l, one);
     DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 2) + h0_], mTrue, one);
+    if (oneRef_) {
+      DataCopyPad(io_.stats[SfaStatAt(*t_, piece, 3) + h0_], bcast_, one);
+      io_.PostPiece(item, kSfaRowFlagStats, SlotWords());
+    }
     SetFlag<HardEvent::MTE3_V>(0);  // acc and the statistics are rewritten by the next item
     WaitFlag<HardEvent::MTE3_V>(0);
   }
@@ -827,7 +887,7 @@ class SfaVector {
       for (uint32_t r = 0; r < h_; r += kStageRows)
         DataCopy(io_.pieces[io_.PieceAcc(uint32_t(item.piece)) + uint64_t(h0_ + r) * kSfaLatentDim], stage_,
                  (h_ - r < kStageRows ? h_ - r : kStageRows) * kSfaLatentDim);
-      WritePieceStats(uint32_t(item.piece), Stat(kTileMax), Stat(kTileSum), Stat(kTileMax));
+      WritePieceStats(item, Stat(kTileMax), Stat(kTileSum), Stat(kTileMax));
       PostWholePiece(item);
       return;
     }
@@ -840,11 +900,14 @@ class SfaVector {
   SfaVectorGather<T> gather_;
   SfaOutput<T> io_;     // the outputs, pieces and row flags in GM (shared with the merge)
   SfaMerge<T> merge_;   // the merge of split rows, after the items
+  SfaOneRef<T> oneRefs_;  // a one-reference launch's row sums: zeroed at the start, normalised after the items
+  bool oneRef_ = false, itemRef_ = false;  // itemRef_: Process's item has a valid first key
+  bool tripped_[2] = {false, false};  // per item parity: a one-reference piece's heads keep their own reference
   SfaKeptColumns kept_;  // the kept columns' correction after a rebase
   static constexpr uint32_t kFifo = 4;
   Pending fifo_[kFifo] = {};
   SfaRowSorter sorter_;
-  Pending sortSlot_ = {-1, 0, 0};  // the item being sorted, posted when its sort is done
+  Pending sortSlot_ = {-1, 0, 0, false};  // the item being sorted, posted when its sort is done
   uint32_t sortWindow_ = 0;  // tiles of the current item to sort an item selected now on
   uint32_t head_ = 0, size_ = 0, gatherItem_ = 0, gatherStart_ = 0, gathered_ = 0, gatherCount_ = 0;
   SfaTile gatherTile_;

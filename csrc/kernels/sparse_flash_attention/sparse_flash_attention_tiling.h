@@ -152,7 +152,9 @@ struct SparseFlashAttentionTiling {
   uint32_t gatherSlotBytes; // tileRows rows of key + rope (576), then of value (512) when separate
   uint32_t sortAivRows;  // aivRows of a row sorted into runs (SfaRow::sorted); <= aivRows
   uint32_t tileRows;     // SfaTileRows(heads)
-  uint32_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
+  uint16_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
+  uint16_t oneRef;       // 1: the split rows' pieces share one reference max (SfaOneRef, below); one word
+                         // with combinedKv, so that the tiling keeps its size (each core reads every word)
   uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords); 0: they open the plan
 };
 
@@ -210,13 +212,16 @@ constexpr uint32_t SfaStatRowFloats(uint32_t heads) { return (heads + 7) / 8 * 8
 constexpr uint64_t SfaStatOffset(const SparseFlashAttentionTiling& t) {
   return uint64_t(t.wsPieceOffset) + uint64_t(t.numPieces) * t.pieceBytes;
 }
-// Float offset, from SfaStatOffset, of statistic k (0 reference max, 1 sum, 2 true max) of piece slot p.
+// Statistics a piece leaves: r, l, the true max; in a one-reference launch (tiling oneRef) also 1 for
+// each head whose vector core tripped (its rows are in the piece's own acc, against its own r), else 0.
+constexpr uint32_t SfaStatRows(const SparseFlashAttentionTiling& t) { return t.oneRef != 0 ? 4 : 3; }
+// Float offset, from SfaStatOffset, of statistic k (0 reference max, 1 sum, 2 true max, 3 tripped) of piece slot p.
 constexpr uint64_t SfaStatAt(const SparseFlashAttentionTiling& t, uint32_t p, uint32_t k) {
   const uint32_t g = SfaPieceGroup(t), i = p % g;
-  return (uint64_t(p - i) * 3 + uint64_t(k) * g + i) * SfaStatRowFloats(t.heads);
+  return (uint64_t(p - i) * SfaStatRows(t) + uint64_t(k) * g + i) * SfaStatRowFloats(t.heads);
 }
 constexpr uint64_t SfaKeptOffset(const SparseFlashAttentionTiling& t) {
-  return SfaAlign512(SfaStatOffset(t) + uint64_t(t.numPieces) * 3 * SfaStatRowFloats(t.heads) * 4);
+  return SfaAlign512(SfaStatOffset(t) + uint64_t(t.numPieces) * SfaStatRows(t) * SfaStatRowFloats(t.heads) * 4);
 }
 constexpr uint64_t SfaWordOffset(const SparseFlashAttentionTiling& t) {
   return SfaAlign512(SfaKeptOffset(t) + uint64_t(t.blockDim) * 4 * t.heads * SfaKeptCols(t) * 4);
@@ -248,8 +253,38 @@ constexpr uint32_t kSfaMergeCols = 64;
 constexpr uint32_t SfaMergeChunks(const SparseFlashAttentionTiling& t) {
   return SfaEarlyMerge(t) ? kSfaLatentDim / kSfaMergeCols : 1;
 }
-constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
+constexpr uint64_t SfaWordsEnd(const SparseFlashAttentionTiling& t) {
   return SfaWordOffset(t) + (SfaKeptCols(t) > 0 ? uint64_t(t.numItems) * SfaItemTiles(t) * kSfaWordLineInts * 4 : 0);
+}
+// One reference max for every piece of a split row (sfa-oneref; tiling oneRef: an early-merge launch
+// whose pieces are one tile each with a row to spare, N1 32 or 64, a paged combined cache: decode
+// B = 1). Every piece scores the row's first selected key as one extra row (its cache row follows
+// the piece's list: SfaSelector::RefRow) and takes that key's scores R as its reference max. The
+// cube then adds each piece's P . V into one sum of the row (SfaOneRefSum), so the row needs no
+// merge, only out = sum / l (sfa_one_ref.h). A vector core whose heads' max passes R by more than
+// kSfaOneRefSlack, or whose row's first key is not a valid one, keeps its own reference and its
+// heads' rows of its own piece's acc, as in a merged row ("tripped": its word of the tile's line is
+// 1 for the cube, and its statistic 3 is 1 for the normalise, which weighs those rows in).
+// A piece's vector cores count its statistics in word kSfaRowFlagStats as soon as they are in GM (after
+// the softmax): the normalise weighs the pieces while the cube still writes their P . V.
+// The row sums follow the rebase words; every vector core zeroes its share of them at its start and
+// counts it in word kSfaRowFlagZeroed of row 0's flag line, which each waits for before its first P
+// (so before the cube's first add).
+constexpr uint32_t kSfaRowFlagStats = 13;   // the row's vector cores whose piece statistics are in GM
+constexpr uint32_t kSfaRowFlagZeroed = 14;  // row 0's line: vector cores that zeroed their share of the row sums
+constexpr uint32_t kSfaOneRefMaxPieces = 32;  // a row's pieces (the normalise's statistics buffer)
+// How far a piece's max may pass R: P <= e^11 ~ 59,874 stays in fp16's range (65,504). On the GLM-5
+// table's inputs no piece passes 11, where at kSfaRefSlack (8) up to a quarter would
+// (docs/tuning/sparse_flash_attention.md, sfa-oneref).
+constexpr float kSfaOneRefSlack = 11.0f;
+constexpr uint64_t SfaOneRefOffset(const SparseFlashAttentionTiling& t) { return SfaAlign512(SfaWordsEnd(t)); }
+constexpr uint64_t SfaOneRefBytes(const SparseFlashAttentionTiling& t) {
+  return t.oneRef != 0 ? uint64_t(t.numSplits) * t.heads * kSfaLatentDim * 4 : 0;
+}
+// Float offset of split j's row sum [N1, 512] from SfaOneRefOffset.
+constexpr uint64_t SfaOneRefSum(const SparseFlashAttentionTiling& t, uint32_t j) { return uint64_t(j) * t.heads * kSfaLatentDim; }
+constexpr uint64_t SfaWorkspaceEnd(const SparseFlashAttentionTiling& t) {
+  return t.oneRef != 0 ? SfaOneRefOffset(t) + SfaOneRefBytes(t) : SfaWordsEnd(t);
 }
 
 // UB of a vector core in the item phase (SfaVector::CarveItems), before the gather buffers: scores,
