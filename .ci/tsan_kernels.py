@@ -137,3 +137,37 @@ def check_sfa_decode_sorted(rows, sparse_count, first_len):
 
 
 check_sfa_decode_sorted(30, 1024, 1100)
+
+
+def check_sfa_one_ref():
+    """Decode B = 1 at 64 heads over a paged combined cache (shuffled blocks of 128): the row's pieces
+    share one reference max and the cubes add their P . V into one row sum that the vector cores
+    zeroed at the start (sfa-oneref). The first half of the heads' scores rise far past the first
+    key's in two pieces, whose vector cores keep their own reference and their piece's own acc."""
+    heads, kv_len, k = 64, 8960, 2048
+    plan = cpu_module().sparse_flash_attention_plan(
+        query_start=[0], query_len=[1], key_start=[0], key_len=[kv_len], num_rows=1, heads=heads, sparse_count=k,
+        sparse_mode=3, paged=True, block_size=128, max_blocks=kv_len // 128, combined=True,
+        ai_cores=cpu_module().emulator_limits()["aic_cores"])
+    assert plan["one_ref"], "the shape no longer takes the one-reference path"
+    table = torch.randperm(kv_len // 128, generator=g).to(torch.int32)[None]
+    key = torch.randn(kv_len // 128, 128, 1, 576, generator=g)
+    q = torch.randn(1, heads, 512, generator=g).to(torch.bfloat16)
+    qr = torch.randn(1, heads, 64, generator=g)
+    qr[:, : heads // 2, 0] = 16.0  # z = 0.0625 * 16 * rope0 + noise
+    idx = torch.randperm(kv_len, generator=g)[:k].to(torch.int32)
+    rope0 = key[..., 512].view(-1)
+    rope0.uniform_(-2.0, 2.0, generator=g)
+    for pos in (300, 1500):  # pieces past the first key's score by ~30 on half of the heads
+        i = int(idx[pos])
+        key[table[0, i // 128], i % 128, 0, 512] = 32.0
+    key, qr = key.to(torch.bfloat16), qr.to(torch.bfloat16)
+    kw = dict(query_rope=qr, block_table=table, layout_query="TND", layout_kv="PA_BSND", actual_seq_lengths_query=[1],
+              actual_seq_lengths_kv=[kv_len])
+    out = ops.sparse_flash_attention(q, key, key, idx[None, None], 0.0625, **kw)[0]
+    ref = reference.sparse_flash_attention(q, key, key, idx[None, None], 0.0625, **kw)[0]
+    torch.testing.assert_close(out.float(), ref.float(), rtol=0, atol=2 ** -5)
+    print("sparse_flash_attention (decode B = 1, one reference)", cpu_module().last_launch()["block_dim"], "cores: ok")
+
+
+check_sfa_one_ref()
