@@ -20,6 +20,8 @@
 // pieces in during its last tile and writes the row (SfaFinish, sfa_finish.h).
 // After its items, each vector core merges its share of the split rows' pieces (SfaMerge,
 // sfa_merge.h); a piece counts in its row's flag once in GM (SfaOutput::PostPiece, sfa_output.h).
+// In a one-reference launch (decode B = 1) the pieces of a row share one reference max, the cube adds
+// them into one row sum, and the vector cores normalise it instead (SfaOneRef, sfa_one_ref.h).
 #pragma once
 
 #include "kernel_operator.h"
