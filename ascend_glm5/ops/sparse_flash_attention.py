@@ -130,6 +130,7 @@ def _sparse_flash_attention(
         heads=query.shape[-2], sparse_count=indices.shape[-1], sparse_mode=sparse_mode,
         dtype=_DTYPE_IDS[query.dtype], paged=paged, block_size=key.shape[1] if paged else 0,
         max_blocks=table.shape[1] if paged else 0, scale=float(scale_value),
+        deterministic=torch.are_deterministic_algorithms_enabled(),
     )  # fmt: skip
     return out, softmax_max, softmax_sum
 
@@ -160,7 +161,7 @@ if npu_module() is not None:
             query, query_rope, key, value, key_rope, sparse_indices, block_table if paged else None, out,
             softmax_max if return_softmax_lse else None, softmax_sum if return_softmax_lse else None,
             sp.q_start, sp.q_len, sp.k_start, sp.k_len, sp.num_rows, sparse_mode, key.shape[1] if paged else 0,
-            float(scale_value),
+            float(scale_value), torch.are_deterministic_algorithms_enabled(),
         )  # fmt: skip
         return out, softmax_max, softmax_sum
 
@@ -199,6 +200,9 @@ def sparse_flash_attention(
     ``sparse_indices`` int32 ``[..., 1, K]``, ``-1`` padded.
     Returns ``attention_out`` (query's shape and dtype) and, with ``return_softmax_lse``, fp32
     ``softmax_max`` / ``softmax_sum`` ``[B,1,S1,N1]`` / ``[1,T1,N1]`` (else ``None``).
+    Runs are bit-identical under ``torch.use_deterministic_algorithms(True)``; otherwise a decode
+    batch of one may differ in an output's last bit from run to run (its pieces' fp32 sums add in
+    the order the cores reach them).
     """
     _check(query, key, value, sparse_indices, scale_value, block_table, query_rope, key_rope, sparse_block_size,
            layout_query, layout_kv, sparse_mode, pre_tokens, next_tokens, attention_mode)  # fmt: skip

@@ -811,12 +811,13 @@ def test_whole_rows_sum_transposed_with_rebases(heads, k, dtype):
     assert cpu_module().last_launch()["block_dim"] == cpu_module().emulator_limits()["aic_cores"]
 
 
-def _decode_plan(rows, heads, k, kv_len, block=128, ai_cores=None):
+def _decode_plan(rows, heads, k, kv_len, block=128, ai_cores=None, deterministic=False):
     """The host plan of `rows` decode rows (TND, one token each) over a combined paged cache."""
     return cpu_module().sparse_flash_attention_plan(
         query_start=list(range(rows)), query_len=[1] * rows, key_start=[0] * rows, key_len=[kv_len] * rows,
         num_rows=rows, heads=heads, sparse_count=k, sparse_mode=3, paged=True, block_size=block,
-        max_blocks=-(-kv_len // block), combined=True, ai_cores=ai_cores or cpu_module().emulator_limits()["aic_cores"])
+        max_blocks=-(-kv_len // block), combined=True, ai_cores=ai_cores or cpu_module().emulator_limits()["aic_cores"],
+        deterministic=deterministic)  # fmt: skip
 
 
 @pytest.mark.parametrize("rows, seeded, finished", [(64, 19, 0), (16, 0, 13), (1, 0, 0)], ids=["b64", "b16", "b1"])
@@ -1450,6 +1451,36 @@ def test_one_reference_without_a_valid_first_key(first):
     q, qr, key, table, idx = _decode_problem(64, kv_lens, k, g, over=200)
     idx[0, 0, 0] = first
     check_decode(q, qr, key, table, idx, kv_lens)
+
+
+@pytest.fixture
+def deterministic_algorithms():
+    """torch.use_deterministic_algorithms(True) for one test; the previous setting restored after."""
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def test_deterministic_algorithms_give_bit_identical_runs(deterministic_algorithms):
+    # One-reference rows add the pieces' fp32 P . V into one row sum in the order the cores reach it,
+    # so two runs may differ in an output's last bit. With torch's deterministic algorithms on, the op
+    # asks the host for bit-identical runs (`deterministic`): the row's pieces are then merged in
+    # their fixed order, and every run gives the same out, softmax_max and softmax_sum. GLM-5 decode
+    # B = 1 (64 heads, top-2048), where the plan would otherwise take one reference.
+    kv_lens, k = [9000], 2048
+    assert _decode_plan(1, 64, k, kv_lens[0])["one_ref"]
+    assert not _decode_plan(1, 64, k, kv_lens[0], deterministic=True)["one_ref"]
+    g = torch.Generator().manual_seed(7)
+    problem = _decode_problem(64, kv_lens, k, g)
+    runs = [check_decode(*problem, kv_lens) for _ in range(3)]
+    for run in runs[1:]:
+        for got, first in zip(run, runs[0]):
+            assert torch.equal(got, first)
+    # The flag reached the kernel: the one-reference path rounds differently (~1 ulp) in many places.
+    torch.use_deterministic_algorithms(False)
+    one_ref = check_decode(*problem, kv_lens)[0]
+    assert not torch.equal(one_ref, runs[0][0])
 
 
 @pytest.mark.parametrize("heads, k, kept", [(2, 700, 0), (8, 129, 1), (64, 2048, 0)],

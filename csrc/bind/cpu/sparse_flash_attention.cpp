@@ -13,7 +13,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
            uintptr_t softmaxMax, uintptr_t softmaxSum, std::vector<int64_t> queryStart, std::vector<int64_t> queryLen,
            std::vector<int64_t> keyStart, std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads,
            uint32_t sparseCount, uint32_t sparseMode, uint32_t dtype, bool paged, uint32_t blockSize,
-           uint32_t maxBlocks, float scale) {
+           uint32_t maxBlocks, float scale, bool deterministic) {
           ascend_glm5::host::SparseFlashAttentionProblem p;
           ascend_glm5::host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen), numRows, heads,
                     sparseCount, sparseMode, paged, blockSize, maxBlocks);
@@ -22,6 +22,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
           p.returnLse = softmaxMax != 0;
           p.separateValue = value != key;
           p.combinedKv = keyRope == 0;  // the rope columns are in the key rows
+          p.deterministic = deterministic;
           const ascend_glm5::host::SparseFlashAttentionBuffers b{
               Ptr<const void>(query), queryBytes, Ptr<const void>(queryRope), queryRopeBytes, Ptr<const void>(key),
               keyBytes, Ptr<const void>(value), valueBytes, Ptr<const void>(keyRope), keyRopeBytes, Ptr<const void>(sparseIndices), sparseIndicesBytes,
@@ -35,23 +36,24 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         py::arg("softmax_max"), py::arg("softmax_sum"), py::arg("query_start"), py::arg("query_len"),
         py::arg("key_start"), py::arg("key_len"), py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"),
         py::arg("sparse_mode"), py::arg("dtype"), py::arg("paged"), py::arg("block_size"), py::arg("max_blocks"),
-        py::arg("scale"));
+        py::arg("scale"), py::arg("deterministic") = false);
   // The host plan's work split (for tests): per AI core its items (row, first and end position,
   // piece: -1 a whole row, >= 0 a piece's slot, <= -2 a seeded item) and the (split, head) units its
   // two vector cores merge; the split rows (row, first slot, pieces, finisher: 1 + the index of the
   // piece that writes the row, 0 if merged or seeded); one_ref: whether the split rows' pieces share
-  // one reference max (SfaOneRef).
+  // one reference max (SfaOneRef; never with deterministic).
   m.def(
       "sparse_flash_attention_plan",
       [](std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
          std::vector<int64_t> keyLen, uint32_t numRows, uint32_t heads, uint32_t sparseCount, uint32_t sparseMode,
-         bool paged, uint32_t blockSize, uint32_t maxBlocks, bool combined, uint32_t aiCores) {
+         bool paged, uint32_t blockSize, uint32_t maxBlocks, bool combined, uint32_t aiCores, bool deterministic) {
         using namespace ascend_glm5;
         host::SparseFlashAttentionProblem p;
         host::SetCommon(p, std::move(queryStart), std::move(queryLen), std::move(keyStart), std::move(keyLen), numRows,
                         heads, sparseCount, sparseMode, paged, blockSize, maxBlocks);
         p.dtype = kBFloat16;
         p.combinedKv = combined;
+        p.deterministic = deterministic;
         const host::SparseFlashAttentionPlan plan = host::MakeSparseFlashAttentionPlan(p, aiCores);
         const SparseFlashAttentionTiling& t = plan.tiling;
         const auto record = [&](uint64_t at) {
@@ -83,5 +85,6 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
       },
       py::kw_only(), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),
       py::arg("num_rows"), py::arg("heads"), py::arg("sparse_count"), py::arg("sparse_mode"), py::arg("paged"),
-      py::arg("block_size"), py::arg("max_blocks"), py::arg("combined"), py::arg("ai_cores"));
+      py::arg("block_size"), py::arg("max_blocks"), py::arg("combined"), py::arg("ai_cores"),
+      py::arg("deterministic") = false);
 }

@@ -15,7 +15,7 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
                           const c10::optional<at::Tensor>& softmaxMax, const c10::optional<at::Tensor>& softmaxSum,
                           std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
                           std::vector<int64_t> keyLen, int64_t numRows, int64_t sparseMode, int64_t blockSize,
-                          double scale) {
+                          double scale, bool deterministic) {
   const c10::DeviceGuard guard(query.device());
   RequirePlainFormat("query", query);
   RequirePlainFormat("query_rope", queryRope);
@@ -37,6 +37,7 @@ void SparseFlashAttention(const at::Tensor& query, const at::Tensor& queryRope, 
   p.separateValue = !value.is_same(key) && !(value.data_ptr() == key.data_ptr() && value.sizes() == key.sizes() &&
                                              value.strides() == key.strides());
   p.combinedKv = !keyRope.has_value();  // a key row holds its rope columns (576 wide)
+  p.deterministic = deterministic;      // torch.are_deterministic_algorithms_enabled()
   const auto plan = ascend_glm5::host::TimedPlan(
       [&] { return ascend_glm5::host::MakeSparseFlashAttentionPlan(p, AiCores(query.device())); });
   if (plan.tiling.numRows == 0) return;
@@ -66,5 +67,5 @@ void BindNpuOp_sparse_flash_attention(pybind11::module_& m) {
         py::arg("key"), py::arg("value"), py::arg("key_rope"), py::arg("sparse_indices"), py::arg("block_table"),
         py::arg("out"), py::arg("softmax_max"), py::arg("softmax_sum"), py::arg("query_start"),
         py::arg("query_len"), py::arg("key_start"), py::arg("key_len"), py::arg("num_rows"),
-        py::arg("sparse_mode"), py::arg("block_size"), py::arg("scale"));
+        py::arg("sparse_mode"), py::arg("block_size"), py::arg("scale"), py::arg("deterministic"));
 }

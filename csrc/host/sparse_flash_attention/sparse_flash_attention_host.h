@@ -24,6 +24,7 @@ struct SparseFlashAttentionProblem {
   bool returnLse = false;
   bool separateValue = false;  // V rows come from `value` (same layout as key), not from key
   bool combinedKv = false;     // key (and a separate value) rows are 576 wide (latent, then rope); no key_rope
+  bool deterministic = false;  // bit-identical runs: no fp32 sums added in the cores' arrival order (no SfaOneRef)
 };
 
 struct SparseFlashAttentionPlan {

@@ -210,12 +210,13 @@ std::vector<int32_t> FinishedSplits(const std::vector<SfaSplit>& splits, const s
 // an early-merge launch whose every piece is one tile with a row to spare for the row's first key,
 // whose vector cores' heads are whole row blocks of the cube's output (N1 32 or 64), from a paged
 // combined cache (the cube copies that key's row in one copy), with a row's pieces within the
-// normalise's statistics buffer.
+// normalise's statistics buffer. Not when the caller asks for bit-identical runs: the pieces' fp32
+// adds into the row sum land in whatever order the cores reach them.
 template <typename Positions>
 bool OneRefFits(const SparseFlashAttentionProblem& p, const SparseFlashAttentionTiling& t,
                 const std::vector<SfaSplit>& splits, const std::vector<std::vector<SfaItem>>& perCore,
                 const Positions& positions) {
-  if (!SfaEarlyMerge(t) || !p.paged || !p.combinedKv || p.separateValue || (p.heads != 32 && p.heads != 64)) return false;
+  if (p.deterministic || !SfaEarlyMerge(t) || !p.paged || !p.combinedKv || p.separateValue || (p.heads != 32 && p.heads != 64)) return false;
   for (const SfaSplit& s : splits)
     if (uint32_t(s.pieces) > kSfaOneRefMaxPieces) return false;
   // A vector core zeroes its share of the row sums from its scores buffer ([N1 / 2, tileRows] fp32),
