@@ -213,9 +213,10 @@ class SfaVector {
   // Per item parity: the reference max of P (kRef), the sum of P (kSum, relative to kRef) and the
   // true running max (kTrue); then the tile's max and sum (scratch) and the work slot's words.
   // kAlpha: a rebase's factor exp(r - r') per tile parity, until its snapshot is read; kWord: the
-  // rebase word written for the cube.
+  // rebase word written for the cube; kRefAt: a one-reference launch's byte offsets of each head's
+  // score row (head x tileRows x 4), from which Gather picks the first key's column.
   enum Stat : uint32_t { kRef0 = 0, kRef1, kSum0, kSum1, kTrue0, kTrue1, kTileMax, kTileSum, kSlotStat, kAlpha0, kAlpha1,
-                         kWord, kStatVectors };
+                         kWord, kRefAt, kStatVectors };
   static_assert(kStatVectors == kSfaStatVectors, "SfaItemUbBytes counts the stat vectors");
   static constexpr float kNegInf = -__builtin_huge_valf();
   // A finished row's UB (SfaFinish) fits after P's buffer within the arena, which is at least the merge's.
@@ -444,7 +445,10 @@ class SfaVector {
     const uint32_t n = h_ * t_->tileRows;
     const bool seed = tile.first && SfaSeeded(tile.info.piece) && h_ > 0;
     if (seed) LoadSeed(tile.info, parity);  // its copies land with the scores'
-    if (OneRefTile(tile)) oneRefs_.WaitZeroed();  // before the cube's first add into a row sum
+    if (OneRefTile(tile)) {
+      RefOffsets();  // once, while this core waits for its first scores
+      oneRefs_.WaitZeroed();  // before the cube's first add into a row sum
+    }
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagScores);
     if (h_ > 0) {
       if (scoresRead_) AscendC::WaitFlag<AscendC::HardEvent::V_MTE2>(kEvScoresRead);
@@ -492,9 +496,7 @@ class SfaVector {
     // (sfa_cube.h GatherTakeSlot), into ref; the masking below then leaves it out of the piece's own.
     const bool oneRef = OneRefTile(tile);
     if (oneRef && itemRef_) {
-      const uint32_t c = tile.rows;
-      uint64_t pick[2] = {1ull << (c % 64), 0};  // non-const: CANN's mask[] parameter is uint64_t[]
-      WholeReduceMax(ref, s[64 * (c / 64)], pick, uint8_t(h), 1, 1, rowBlocks, ReduceOrder::ORDER_ONLY_VALUE);
+      Gather(ref, s, Stat(kRefAt).template ReinterpretCast<uint32_t>(), tile.rows * uint32_t(sizeof(float)), h);
       PipeBarrier<PIPE_V>();
     }
     for (uint32_t k = 0; k < halves; ++k) {  // columns past the tile's rows: padding or stale ring data
@@ -545,6 +547,20 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     if (fresh) Adds(lRun, tileSum, 0.0f, h);
     else Add(lRun, lRun, tileSum, h);
+    PipeBarrier<PIPE_V>();
+  }
+
+  // Byte offsets of this core's score rows for the one-reference pick (Stat kRefAt): head i's row
+  // starts at i x tileRows floats. Made before the core's first one-reference scores, which it waits
+  // for with the vector unit idle (at the start its scalar unit selects the first item instead).
+  __aicore__ inline void RefOffsets() {
+    using namespace AscendC;
+    if (refAtMade_) return;
+    refAtMade_ = true;
+    const LocalTensor<int32_t> at = Stat(kRefAt).template ReinterpretCast<int32_t>();
+    CreateVecIndex(at, int32_t(0), hAlign_);
+    PipeBarrier<PIPE_V>();
+    Muls(at, at, int32_t(t_->tileRows * sizeof(float)), int32_t(hAlign_));
     PipeBarrier<PIPE_V>();
   }
 
@@ -904,6 +920,7 @@ class SfaVector {
   SfaMerge<T> merge_;   // the merge of split rows, after the items
   SfaOneRef<T> oneRefs_;  // a one-reference launch's row sums: zeroed at the start, normalised after the items
   bool oneRef_ = false, itemRef_ = false;  // itemRef_: Process's item has a valid first key
+  bool refAtMade_ = false;                  // Stat kRefAt holds the score rows' offsets (RefOffsets)
   bool tripped_[2] = {false, false};  // per item parity: a one-reference piece's heads keep their own reference
   SfaKeptColumns kept_;  // the kept columns' correction after a rebase
   static constexpr uint32_t kFifo = 4;

@@ -300,7 +300,7 @@ constexpr uint32_t SfaStageSlots(uint32_t heads) { return heads <= 64 ? 4 : 2; }
 constexpr bool SfaStepSortFits(uint32_t heads) {
   return heads >= 64 && SfaStageSlots(heads) * kSfaOutChunkRows * kSfaLatentDim * 4 >= kSfaSortScratchBytes;
 }
-constexpr uint32_t kSfaStatVectors = 12;
+constexpr uint32_t kSfaStatVectors = 13;
 // How far a score may exceed its item's reference max before P is rebased (sfa_vector.h
 // Probabilities): P <= e^8 ~ 2981 stays in fp16's range, and a row's P . V sum in fp32's.
 constexpr float kSfaRefSlack = 8.0f;
