@@ -483,39 +483,61 @@ class SfaCube {
   // part of the next tile's own rows (GatherSome; a second pass repeats the parts the first issued).
   // The passes of a two-pass Scores put q's chunks in QueryPlace's places when a chunk fills at most
   // half an L0A slot: the second pass then finds 3 of the 5 still there and does not load them again.
+  // A pass loads K 256 columns at a time where they fit an L0B slot (at most 4 row blocks), each
+  // load a row block's fractals of 16 column blocks: half the loads of 128 columns (GLM-5 decode
+  // B = 1: passes of 3 and 4 row blocks, 35 K loads -> 21, 15,502 -> 15,188 cycles at 32K
+  // with K first). The two Mmads of such a load read its halves; q stays in 128-column chunks.
   __aicore__ inline void ScoreBlocks(uint32_t buf, uint32_t b0, uint32_t b1, bool split) {
     using namespace AscendC;
     const uint32_t nb = b1 - b0;
     const bool placed = split && halfSlotQuery_;
+    const uint32_t kWidth = split && nb * 16 * 2 * kSfaQkChunk * sizeof(T) <= kL0Slot ? 2 * kSfaQkChunk : kSfaQkChunk;
     const LocalTensor<T> kv = KvTile(buf), q = qL1_.Get<T>();
     const LocalTensor<float> s = L0C(0)[b0 * mPad_ * 16];
-    for (uint32_t col = 0; col < kSfaQkDim; col += kSfaQkChunk) {
-      const uint32_t cb = col / 16, kb = (kSfaQkDim - col < kSfaQkChunk ? kSfaQkDim - col : kSfaQkChunk) / 16;
-      const uint32_t chunk = col / kSfaQkChunk, place = placed ? QueryPlace(chunk) : 0;
-      const uint32_t a = placed ? place % 2 : aSlots_.Acquire(), b = bSlots_.Acquire();
-      if (placed) aSlots_.Wait(a);
-      const LocalTensor<T> qa = L0A(a)[place / 2 * (kL0Slot / 2 / sizeof(T))], kt = L0B(b);
-      if (!placed || queryIn_[place] != int32_t(chunk))  // the chunk is Zz in L1 (LoadQuery): one load
-        LoadData(qa, q, LoadData2DParams(cb * m1_, uint8_t(m1_ * kb), 1, 0, 0, false, 0));
-      if (placed) queryIn_[place] = int32_t(chunk);
-      // kv Nz fractals are k^T's Zn fractals: copy the used rows (a full tile's column blocks at once).
-      if (nb == rowBlocks_)
-        LoadData(kt, kv, LoadData2DParams(cb * rowBlocks_, uint8_t(kb * nb), 1, 0, 0, false, 0));
-      else if (split && nb < kb)  // a pass: per row block, its fractal of each column block (fewer
-                                  // MTE1 instructions, which the scalar would otherwise stall on)
-        for (uint32_t i = 0; i < nb; ++i)
-          LoadData(kt[i * kFractal], kv, LoadData2DParams(cb * rowBlocks_ + b0 + i, uint8_t(kb), uint16_t(rowBlocks_), 0,
-                                                           uint16_t(nb - 1), false, 0));
-      else
-        for (uint32_t j = 0; j < kb; ++j)
-          LoadData(kt[j * nb * kFractal], kv, LoadData2DParams((cb + j) * rowBlocks_ + b0, nb, 1, 0, 0, false, 0));
-      SetFlag<HardEvent::MTE1_M>(0);
-      WaitFlag<HardEvent::MTE1_M>(0);
-      Mmad(s, qa, kt, MmadParams(MmadM(t_->heads), nb * 16, kb * 16, 0, false, col == 0));
-      aSlots_.Release(a);
-      bSlots_.Release(b);
-      GatherSome(col / kSfaQkChunk + 1);
+    for (uint32_t kCol = 0; kCol < kSfaQkDim; kCol += kWidth) {
+      const uint32_t kcb = kCol / 16, kkb = (kSfaQkDim - kCol < kWidth ? kSfaQkDim - kCol : kWidth) / 16;
+      const uint32_t b = bSlots_.Acquire();
+      const LocalTensor<T> kt = L0B(b);
+      // K before q where a core has about one tile (early merge: decode B = 1) or K is 256 columns
+      // (the second q chunk then loads under the first Mmad): B = 1 x 32K 15,292 -> 15,188 cycles.
+      // Elsewhere q first, as the tile loop always did (B = 16 / 64: K first moved them -0.05 to +0.2 %).
+      const bool keysFirst = kkb * 16 > kSfaQkChunk || earlyMerge_;
+      if (keysFirst) LoadKeys(kt, kv, kcb, kkb, b0, nb, split);
+      for (uint32_t col = kCol; col < kCol + kkb * 16; col += kSfaQkChunk) {
+        const uint32_t cb = col / 16, kb = (kSfaQkDim - col < kSfaQkChunk ? kSfaQkDim - col : kSfaQkChunk) / 16;
+        const uint32_t chunk = col / kSfaQkChunk, place = placed ? QueryPlace(chunk) : 0;
+        const uint32_t a = placed ? place % 2 : aSlots_.Acquire();
+        if (placed) aSlots_.Wait(a);
+        const LocalTensor<T> qa = L0A(a)[place / 2 * (kL0Slot / 2 / sizeof(T))];
+        if (!placed || queryIn_[place] != int32_t(chunk))  // the chunk is Zz in L1 (LoadQuery): one load
+          LoadData(qa, q, LoadData2DParams(cb * m1_, uint8_t(m1_ * kb), 1, 0, 0, false, 0));
+        if (placed) queryIn_[place] = int32_t(chunk);
+        if (!keysFirst) LoadKeys(kt, kv, kcb, kkb, b0, nb, split);
+        SetFlag<HardEvent::MTE1_M>(0);
+        WaitFlag<HardEvent::MTE1_M>(0);
+        // K's Zn fractals run column block by column block, nb each: this chunk's start at (cb - kcb) nb.
+        Mmad(s, qa, kt[(cb - kcb) * nb * kFractal], MmadParams(MmadM(t_->heads), nb * 16, kb * 16, 0, false, col == 0));
+        aSlots_.Release(a);
+        if (col + kSfaQkChunk >= kCol + kkb * 16) bSlots_.Release(b);
+        GatherSome(col / kSfaQkChunk + 1);
+      }
     }
+  }
+  // K^T's column blocks [kcb, kcb + kkb) of row blocks [b0, b0 + nb) of a kv tile into L0B: its Nz
+  // fractals are k^T's Zn fractals (a full tile's column blocks at once).
+  __aicore__ inline void LoadKeys(const AscendC::LocalTensor<T>& kt, const AscendC::LocalTensor<T>& kv, uint32_t kcb,
+                                  uint32_t kkb, uint32_t b0, uint32_t nb, bool split) {
+    using namespace AscendC;
+    if (nb == rowBlocks_)
+      LoadData(kt, kv, LoadData2DParams(kcb * rowBlocks_, uint8_t(kkb * nb), 1, 0, 0, false, 0));
+    else if (split && nb < kkb)  // a pass: per row block, its fractal of each column block (fewer
+                                 // MTE1 instructions, which the scalar would otherwise stall on)
+      for (uint32_t i = 0; i < nb; ++i)
+        LoadData(kt[i * kFractal], kv, LoadData2DParams(kcb * rowBlocks_ + b0 + i, uint8_t(kkb), uint16_t(rowBlocks_), 0,
+                                                         uint16_t(nb - 1), false, 0));
+    else
+      for (uint32_t j = 0; j < kkb; ++j)
+        LoadData(kt[j * nb * kFractal], kv, LoadData2DParams((kcb + j) * rowBlocks_ + b0, nb, 1, 0, 0, false, 0));
   }
   // Where a two-pass Scores keeps q's chunk: places 0..3 are the halves of the two L0A slots (slot
   // place % 2, half place / 2), so that consecutive chunks alternate slots as the ring's do. Chunks
