@@ -462,11 +462,12 @@ class SfaVector {
     if (h_ > 0) {
       Probabilities(tile, g, parity);
       Cast(probs_, scores_, RoundMode::CAST_RINT, n);
-      SetFlag<HardEvent::V_MTE2>(kEvScoresRead);  // the next tile's scores may land
-      scoresRead_ = true;
       SetFlag<HardEvent::V_MTE3>(0);
       WaitFlag<HardEvent::V_MTE3>(0);
       DataCopy(pRing_[(g % 2) * (t_->wsSlotP / sizeof(T)) + h0_ * t_->tileRows], probs_, n);
+      if (earlyMerge_) RowSums(tile, parity, false);  // while P goes out
+      SetFlag<HardEvent::V_MTE2>(kEvScoresRead);  // the next tile's scores may land
+      scoresRead_ = true;
     }
     if (OneRefTile(tile)) kept_.PostTrip(tile, tripped_[parity]);
     else kept_.PostWord(tile);
@@ -480,7 +481,7 @@ class SfaVector {
   // In place on the scores: p = exp(scale * S - r) against the item's reference max r, and the row
   // statistics: r is the first tile's max and stays while no later score exceeds it by more than
   // kSfaRefSlack (p <= e^8, in range for fp16 too), so the P . V of every tile can be added up in GM
-  // as it is (the cube's atomic add) without a rescale; l = sum of p; the true max is kept apart.
+  // as it is (the cube's atomic add) without a rescale; l = sum of p (RowSums); the true max is kept apart.
   // A larger score moves r (Rebase: l and the P . V so far times exp(r - r')).
   // A score row is tileRows (64 or 128) columns: one fp32 repeat (64 lanes) per row and 64 columns.
   __aicore__ inline void Probabilities(const SfaTile& tile, uint32_t g, uint32_t parity) {
@@ -488,8 +489,7 @@ class SfaVector {
     const uint32_t h = h_, cols = t_->tileRows, n = h * cols, halves = cols / 64;
     const uint8_t rowBlocks = uint8_t(cols / 8);  // repeat stride of one score row, in 32-byte blocks
     const LocalTensor<float> s = scores_, b = bcast_;
-    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
-    const LocalTensor<float> tileMax = Stat(kTileMax), tileSum = Stat(kTileSum);
+    const LocalTensor<float> ref = Stat(kRef0 + parity), mTrue = Stat(kTrue0 + parity), tileMax = Stat(kTileMax);
     Muls(s, s, t_->scale, n);
     PipeBarrier<PIPE_V>();
     // A one-reference piece: R = the scores of its row's first key, the column after its rows
@@ -543,9 +543,30 @@ class SfaVector {
     PipeBarrier<PIPE_V>();
     Exp(s, s, n);
     PipeBarrier<PIPE_V>();
-    WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
+    if (!earlyMerge_) RowSums(tile, parity, true);
+  }
+
+  // l += the sum of p per head (tile's p in scores_, fp32), after the softmax (beforeCast: the row
+  // halves fold into P's buffer, RowHalves) or, in an early-merge launch (decode B = 1), once P is
+  // cast and on its way to the cube, so that this vector work runs beside P's copy (the halves then
+  // fold in place: -356 cycles at B = 1 x 32K; at B = 64 x 32K / 128K the same order took +1.3 /
+  // +1.5 %, at B = 16 -0.2 to +0.1 %).
+  __aicore__ inline void RowSums(const SfaTile& tile, uint32_t parity, bool beforeCast) {
+    using namespace AscendC;
+    const uint32_t h = h_;
+    const LocalTensor<float> s = scores_, lRun = Stat(kSum0 + parity), tileSum = Stat(kTileSum);
+    const uint8_t rowBlocks = uint8_t(t_->tileRows / 8);
+    if (beforeCast) {
+      WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
+    } else {
+      if (t_->tileRows > 64) {
+        Add(s, s, s[64], 64, uint8_t(h), BinaryRepeatParams(1, 1, 1, rowBlocks, rowBlocks, rowBlocks));
+        PipeBarrier<PIPE_V>();
+      }
+      WholeReduceSum(tileSum, s, 64, h, 1, 1, rowBlocks);
+    }
     PipeBarrier<PIPE_V>();
-    if (fresh) Adds(lRun, tileSum, 0.0f, h);
+    if (tile.first && !SfaSeeded(tile.info.piece)) Adds(lRun, tileSum, 0.0f, h);
     else Add(lRun, lRun, tileSum, h);
     PipeBarrier<PIPE_V>();
   }
