@@ -37,14 +37,6 @@ def _tensors(out) -> list[torch.Tensor]:
     return []
 
 
-@pytest.fixture
-def deterministic_algorithms():
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.op}-B{c.batch}{'-' + c.linear if c.linear else ''}")
 def test_runs_are_bit_identical(case, deterministic_algorithms):
     fn, _ = glm5.build(case, torch.Generator().manual_seed(3))

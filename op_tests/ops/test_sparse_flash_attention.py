@@ -1453,15 +1453,6 @@ def test_one_reference_without_a_valid_first_key(first):
     check_decode(q, qr, key, table, idx, kv_lens)
 
 
-@pytest.fixture
-def deterministic_algorithms():
-    """torch.use_deterministic_algorithms(True) for one test; the previous setting restored after."""
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
-    yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-
-
 def test_deterministic_algorithms_give_bit_identical_runs(deterministic_algorithms):
     # One-reference rows add the pieces' fp32 P . V into one row sum in the order the cores reach it,
     # so two runs may differ in an output's last bit. With torch's deterministic algorithms on, the op
