@@ -208,3 +208,81 @@ def paths_row(op: str, phase: str, shape: str, times: dict[str, float]) -> str:
     base = times["modeled"]
     cells = " | ".join(f"{times[k]:.2f} ({times[k] / base - 1:+.1%})" for k in PATHS)
     return f"| {op} | {phase} | {shape} | {base:.2f} | {cells} |"
+
+
+# The goal's view of one op in docs/performance.md: its decode rows as a grid, rendered from the
+# floors table (`goal_grid`), so that the two cannot disagree.
+GOAL_BEGIN, GOAL_END = "<!-- glm5-goal {op} begin -->", "<!-- glm5-goal {op} end -->"
+
+
+def _cells(table_row: str) -> list[str]:
+    return [c.strip() for c in table_row.strip().strip("|").split("|")]
+
+
+def goal_grid(rows: list[str], op: str, goal_ratio: float, rooflines: dict[tuple[str, str], float] | None = None) -> str:
+    """A markdown grid of `op`'s decode rows among the floors table's `rows` (row's format): batches
+    down, contexts across; each cell the modeled us over the roofline, their ratio and the verdict, and
+    for a met row the share of the limit (goal_ratio x the roofline) it leaves. rooflines: us by
+    (op, shape) (the GLM-5 table's column); else each row's limit / goal_ratio."""
+    cells: dict[str, dict[str, str]] = {}
+    contexts: list[str] = []
+    for line in rows:
+        c = _cells(line)
+        if c[0] != op or c[1] != "decode":
+            continue
+        batch, ctx = (part.strip() for part in c[2].removeprefix("B=").split(","))
+        limit, modeled, held = float(c[3]), float(c[5].split()[0]), c[-1]
+        roofline = (rooflines or {}).get((op, c[2]), limit / goal_ratio)
+        ratio = modeled / roofline
+        digits = 3 if 1.2 <= ratio < 1.3 else 2  # the rows near the goal, to tell 1.245x from 1.25x
+        text = f"{modeled:.2f} / {roofline:.2f} = {ratio:.{digits}f}x"
+        text += f": **met**, {(1 - modeled / limit) * 100:.1f} % under" if held == "met" else f": {held}"
+        cells.setdefault(batch, {})[ctx] = text
+        if ctx not in contexts:
+            contexts.append(ctx)
+    if not cells:
+        raise ValueError(f"no decode rows of {op} in the floors table")
+    lines = ["| B | " + " | ".join(contexts) + " |", "|---|" + "---|" * len(contexts)]
+    for batch in sorted(cells, key=int):
+        lines.append(f"| {batch} | " + " | ".join(cells[batch].get(ctx, "") for ctx in contexts) + " |")
+    return "\n".join(lines)
+
+
+def _block_rows(text: str, begin: str, end: str) -> list[str] | None:
+    """The table rows between `begin` and `end` in `text` (None: no such block)."""
+    i, j = text.find(begin), text.find(end)
+    if i < 0 or j < i:
+        return None
+    return [line for line in text[i + len(begin):j].splitlines() if line.startswith("| ") and not line.startswith("| op |")]
+
+
+def write_goal_grids(path: str, goal_ratio: float, table_markers: tuple[str, str] | None = None) -> list[str]:
+    """Renders, in the doc at `path`, every op's goal block (GOAL_BEGIN / GOAL_END around nothing or an
+    older grid) from the doc's floors table, with the table's provenance line, and the rooflines of
+    the table between `table_markers` (the GLM-5 table: its fifth cell) where it has the row; returns
+    the ops written."""
+    text = open(path, encoding="utf-8").read()
+    rows = _block_rows(text, BEGIN, END)
+    if rows is None:
+        raise SystemExit(f"{path}: no floors table between '{BEGIN}' and '{END}'")
+    block = text[text.find(BEGIN):text.find(END)].splitlines()
+    when = next((line.split(": ", 1)[1] for line in block if line.startswith("- `floors`: ")), "unknown")
+    rooflines = {}
+    for line in (_block_rows(text, *table_markers) or []) if table_markers else []:
+        c = _cells(line)
+        try:
+            rooflines[(c[0], c[2])] = float(c[4])
+        except (IndexError, ValueError):  # a row not emulated: no roofline there
+            continue
+    written = []
+    for op in sorted({_cells(r)[0] for r in rows}):
+        begin, end = GOAL_BEGIN.format(op=op), GOAL_END.format(op=op)
+        a, b = text.find(begin), text.find(end)
+        if a < 0 or b < a:
+            continue
+        grid = goal_grid(rows, op, goal_ratio, rooflines)
+        note = f"(modeled us / roofline us = ratio, from the floors table's rows, \"### Floors\"; {when})"
+        text = text[:a] + "\n".join([begin, grid, "", note, end]) + text[b + len(end):]
+        written.append(op)
+    open(path, "w", encoding="utf-8").write(text)
+    return written

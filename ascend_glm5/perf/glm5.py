@@ -8,11 +8,14 @@ timing model, next to the published anchors (perf_anchors.md) converted to the s
     python -m ascend_glm5.perf.glm5 --spread [--only sparse_flash_attention --batch 64] [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --floors [--only sparse_flash_attention --batch 16] [--write docs/performance.md]
     python -m ascend_glm5.perf.glm5 --paths [--only sparse_flash_attention --batch 16] [--write docs/performance.md]
+    python -m ascend_glm5.perf.glm5 --goal-grids --write docs/performance.md
 
 Cases whose emulation would take longer than the budget (predicted from the measured speed of
 the smaller cases of the same op) are listed as not emulated; nothing is extrapolated here.
 `--write` replaces the rows of the cases it ran in the doc's table (between its markers) and the
-provenance line of their op (commit, SoC), leaving the other ops' rows as they were.
+provenance line of their op (commit, SoC), leaving the other ops' rows as they were. `--floors
+--write` also re-renders each op's goal grid (the decode rows, batches by contexts) from the doc's
+floors table; `--goal-grids` does only that.
 """
 
 from __future__ import annotations
@@ -583,7 +586,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead: LI and SFA decode (the goal's shapes) with their data movement free (perf/floors.py)")
     ap.add_argument("--paths", action="store_true",
                     help="instead: LI and SFA decode (the goal's shapes) with each data path free alone (perf/floors.py)")
+    ap.add_argument("--goal-grids", action="store_true",
+                    help="instead: re-render each op's goal grid in --write's doc from the doc's floors table (no emulation)")
     args = ap.parse_args(argv)
+    if args.goal_grids:
+        if not args.write:
+            ap.error("--goal-grids needs --write DOC")
+        print("goal grids written:", ", ".join(floors.write_goal_grids(args.write, GOAL_RATIO, (TABLE_BEGIN, TABLE_END))) or "none")
+        return 0
     commit = _commit()
     goal_tables = {"spread": (SPREAD_HEADER, SPREAD_BEGIN, SPREAD_END, spread),
                    "floors": (floors.HEADER, floors.BEGIN, floors.END, floors_row),
@@ -598,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
             print(rows[-1], flush=True)
         if args.write and rows:
             write_rows(args.write, begin, end, header, rows, {table: f"commit {commit}, {args.soc}, {time.strftime('%Y-%m-%d')}"})
+            if table == "floors":  # each op's goal grid is the floors table's view of it
+                floors.write_goal_grids(args.write, GOAL_RATIO, (TABLE_BEGIN, TABLE_END))
         return 0
     if args.sensitivity:
         print(SENS_HEADER, flush=True)

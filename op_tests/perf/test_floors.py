@@ -258,3 +258,41 @@ def test_busiest_pipe_counts_no_round_trip(monkeypatch):
     s = PIPES.index("S")
     assert max(c["busy"][s] for c in rep.cores) > base[0] * rep.clock_hz / 1e6
     assert busiest() == pytest.approx(base)
+
+
+def _floors_line(shape: str, modeled: float, roofline: float = 20.0, op: str = "lightning_indexer") -> str:
+    times = {name: modeled for name in floors.REPLAYS}
+    return floors.row(op, "decode", shape, times, None, (1.0, "AIC MTE2"), roofline, 1.25, roofline)
+
+
+def test_goal_grid_puts_each_row_in_its_cell():
+    rows = [_floors_line("B=1, 8K", 40.0), _floors_line("B=1, 32K", 24.5), _floors_line("B=16, 8K", 22.0),
+            _floors_line("B=16, 32K", 22.0, op="sparse_flash_attention")]
+    grid = floors.goal_grid(rows, "lightning_indexer", 1.25).splitlines()
+    assert grid[0] == "| B | 8K | 32K |"
+    b1, b16 = (floors._cells(line) for line in grid[2:])
+    assert len(grid) == 4 and b1[0] == "1" and b16[0] == "16"
+    # 2.00x: over the limit, with the floors table's verdict; 1.225x: met, 2 % under the 25 us limit.
+    assert b1[1] == f"40.00 / 20.00 = 2.00x: {floors.verdict({n: 40.0 for n in floors.REPLAYS}, 25.0, 1.0, 20.0)}"
+    assert b1[2] == "24.50 / 20.00 = 1.225x: **met**, 2.0 % under"
+    assert b16[1] == "22.00 / 20.00 = 1.10x: **met**, 12.0 % under" and b16[2] == ""  # the SFA row is not LI's
+    # The GLM-5 table's roofline, where given, over the one the limit's two decimals leave.
+    assert floors._cells(floors.goal_grid(rows, "lightning_indexer", 1.25, {("lightning_indexer", "B=16, 8K"): 21.0})
+                         .splitlines()[3])[1] == "22.00 / 21.00 = 1.05x: **met**, 12.0 % under"
+    with pytest.raises(ValueError, match="no decode rows"):
+        floors.goal_grid(rows, "mla_prolog", 1.25)
+
+
+def test_performance_docs_goal_grids_are_its_floors_table(tmp_path):
+    """docs/performance.md's goal grids (hand-edited text around them) must say what its floors table
+    says: re-rendering them from that table changes nothing."""
+    from pathlib import Path
+
+    from ascend_glm5.perf import glm5
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "performance.md").read_text()
+    copy = tmp_path / "performance.md"
+    copy.write_text(doc)
+    assert floors.write_goal_grids(str(copy), glm5.GOAL_RATIO, (glm5.TABLE_BEGIN, glm5.TABLE_END)) == [
+        "lightning_indexer", "sparse_flash_attention"]
+    assert copy.read_text() == doc, "run: python -m ascend_glm5.perf.glm5 --goal-grids --write docs/performance.md"
