@@ -83,6 +83,11 @@ VECTOR: dict[str, ApiCost] = {
     "WholeReduceMax": ApiCost(9.0, 7.0, 7.0, source=f"{_PTO} kVcmaxProfile"),
     "WholeReduceMin": ApiCost(9.0, 7.0, 7.0, source=f"{_PTO} kVcminProfile"),
     "WholeReduceSum": ApiCost(23.0, 7.0, 7.0, source=f"{_PTO} kVcaddProfile"),
+    # One result per 32-byte block (vcgmax / vcgmin / vcgadd): 1 cycle a repeat on fp32, 7 on fp16. The
+    # head is fp16's, as the rows above (fp32's: 5 and 12).
+    "BlockReduceMax": ApiCost(6.0, 7.0, 1.0, source=f"{_PTO} kVcgmaxProfile"),
+    "BlockReduceMin": ApiCost(6.0, 7.0, 1.0, source=f"{_PTO} kVcgminProfile"),
+    "BlockReduceSum": ApiCost(15.0, 7.0, 1.0, source=f"{_PTO} kVcgaddProfile"),
     "ReduceMax": ApiCost(18.0, 7.0, 7.0, source=f"{_PTO} kVcmaxProfile; head twice for the second level (assumed)"),
     "ReduceSum": ApiCost(46.0, 7.0, 7.0, source=f"{_PTO} kVcaddProfile; head twice for the second level (assumed)"),
     # Sorting.

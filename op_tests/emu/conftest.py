@@ -19,7 +19,8 @@ OPS = {
     "Exp": 10, "Ln": 11, "Abs": 12, "Sqrt": 13, "Relu": 14,
     "Adds": 20, "Muls": 21, "Maxs": 22, "Mins": 23,
     "Duplicate": 30, "Cast": 40,
-    "ReduceMax": 50, "ReduceSum": 51, "WholeReduceMax": 52, "WholeReduceSum": 53, "Brcb": 54,
+    "ReduceMax": 50, "ReduceSum": 51, "WholeReduceMax": 52, "WholeReduceSum": 53, "Brcb": 54, "BlockReduceMax": 55,
+    "BlockReduceMin": 56, "BlockReduceSum": 57,
     "Compare": 60, "CompareScalar": 61, "Select": 62, "GatherMask": 63, "Gather": 64,
     "Axpy": 70, "ShiftRight": 71, "MulAddDst": 72, "Copy": 73, "TransDataTo5HD": 74,
 }

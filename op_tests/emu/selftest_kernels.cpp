@@ -29,7 +29,7 @@ enum Op : int32_t {
   kExp = 10, kLn, kAbs, kSqrt, kRelu,
   kAdds = 20, kMuls, kMaxs, kMins,
   kDuplicate = 30, kCast = 40,
-  kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb,
+  kReduceMax = 50, kReduceSum, kWholeReduceMax, kWholeReduceSum, kBrcb, kBlockReduceMax, kBlockReduceMin, kBlockReduceSum,
   kCompare = 60, kCompareScalar, kSelect, kGatherMask, kGather,
   kAxpy = 70, kShiftRight, kMulAddDst, kCopy, kTransDataTo5HD,
 };
@@ -157,13 +157,19 @@ void Reduce(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
     constexpr bool isSetMask = decltype(set)::value;
     if (a.op == kWholeReduceMax)
       WholeReduceMax<T, isSetMask>(d, s, mask, a.repeat, a.dstRep, a.src0Blk, a.src0Rep, static_cast<ReduceOrder>(a.aux));
-    else
+    else if (a.op == kWholeReduceSum)
       WholeReduceSum<T, isSetMask>(d, s, mask, a.repeat, a.dstRep, a.src0Blk, a.src0Rep);
+    else if (a.op == kBlockReduceMax)
+      BlockReduceMax<T, isSetMask>(d, s, a.repeat, mask, a.dstRep, a.src0Blk, a.src0Rep);
+    else if (a.op == kBlockReduceMin)
+      BlockReduceMin<T, isSetMask>(d, s, a.repeat, mask, a.dstRep, a.src0Blk, a.src0Rep);
+    else
+      BlockReduceSum<T, isSetMask>(d, s, a.repeat, mask, a.dstRep, a.src0Blk, a.src0Rep);
   };
   switch (a.op) {
     case kReduceMax: ReduceMax(d, s, work, a.count, a.aux != 0); return;
     case kReduceSum: ReduceSum(d, s, work, a.count); return;
-    default: Forms<T>(a, [&] { Unsupported(a); }, whole);  // WholeReduce*: mask/repeat forms only
+    default: Forms<T>(a, [&] { Unsupported(a); }, whole);  // WholeReduce*, BlockReduce*: mask/repeat forms only
   }
 }
 
@@ -341,7 +347,7 @@ uint64_t Dispatch(const VecArgs& a, const LocalTensor<uint8_t>* ub) {
     if constexpr (shift) if (a.op == kShiftRight) return RunShiftRight<T>(a, ub), 0;
     if constexpr (arith) if (a.op <= kDuplicate) return Elementwise<T>(a, ub), 0;
     if constexpr (cmp) if (a.op >= kCompare && a.op <= kSelect) return CmpSel<T>(a, ub), 0;
-    if constexpr (reduce) if (a.op >= kReduceMax && a.op <= kWholeReduceSum) return Reduce<T>(a, ub), 0;
+    if constexpr (reduce) if (a.op >= kReduceMax && a.op <= kBlockReduceSum && a.op != kBrcb) return Reduce<T>(a, ub), 0;
     Unsupported(a);
   });
 }

@@ -27,6 +27,9 @@ void Accepted(LocalTensor<half> h, LocalTensor<float> f, LocalTensor<int16_t> i1
   const uint64_t constMask[2] = {~0ull, 0};  // Cast, Compare and WholeReduce take const uint64_t[]
   Cast(f, h, RoundMode::CAST_NONE, constMask, 1, UnaryRepeatParams(1, 1, 8, 4));
   WholeReduceSum(f, f, constMask, 1, 1, 1, 8);
+  BlockReduceMax(f, f, 1, mask, 1, 1, 8);  // BlockReduce*: repeatTime before the mask, a non-const mask array
+  BlockReduceSum<half, false>(h, h, 2, 128, 1, 1, 8);
+  BlockReduceMin(f, f, 1, 64, 1, 1, 8);
   AddRelu(i16, i16, i16, 128);  // AddRelu also takes int16_t on A2/A3
   SetVectorMask<half>(100);
   SetVectorMask<float, MaskMode::COUNTER>(300);

@@ -1,6 +1,7 @@
 """ReduceMax / ReduceSum (count forms), WholeReduceMax / WholeReduceSum (mask/repeat forms, every
-ReduceOrder) and Brcb against numpy. The summation order is the emulator's documented one: a
-binary tree over the lane positions of a repeat, repeats in order, every add rounded to T."""
+ReduceOrder), BlockReduceMax / Min / Sum and Brcb against numpy. The summation order is the
+emulator's documented one: a binary tree over the lane positions of a repeat (of a 32-byte block
+for BlockReduceSum), repeats in order, every add rounded to T."""
 
 import numpy as np
 import pytest
@@ -139,6 +140,67 @@ def test_whole_reduce_sum(emu, dtype, form):
                                       ("WholeReduceSum", "ONLY_VALUE")])
 def test_whole_reduce_strides(emu, op, order):
     whole_reduce_case(emu, op, "half", "bits", order, src_blk=2, src_rep=17, dst_rep=3)
+
+
+def block_reduce_case(emu, op, dtype, form, src_blk, src_rep, dst_rep, repeat=4):
+    lanes, t = LANES[dtype], NP[dtype]
+    per_block = lanes // 8
+    kw = {"mask": {"mask": lanes - 5}, "bits": {"bits": (0x00FF_0000_8001_F00F, 0x0101_0101_0000_0000)},
+          "mask_regs": {"bits": (0xFFFF_0000_0000_FFFF, 0x1)}, "counter_regs": {"count": 2 * lanes + 9}}[form]
+    r, lane = emu.active_lanes(lanes, repeat, **kw)
+    si = emu.elem_index(r, lane, t().itemsize, src_blk, src_rep)
+    x = values(dtype, int(si.max()) + 64, 13)
+    x[si[(r == 1) & (lane == 3)]] = np.nan if op != "BlockReduceSum" else x[si[(r == 1) & (lane == 3)]]
+    if "count" in kw:
+        repeat = -(-kw["count"] // lanes)
+    out = np.full(512, 9, t)
+    want = out.copy()
+    poisoned = np.zeros(512, bool)
+    for k in range(repeat):
+        for b in range(8):
+            on = (r == k) & (lane // per_block == b)
+            slot = k * dst_rep * 8 + b
+            if op == "BlockReduceSum":
+                block = np.zeros(per_block, t)
+                block[lane[on] % per_block] = x[si[on]]
+                want[slot] = tree_sum(block, t)
+            elif not on.any():
+                poisoned[slot] = True
+            else:
+                v = x[si[on]]
+                # The lowest lane wins ties; a NaN wins over numbers.
+                want[slot] = v[np.isnan(v)][0] if np.isnan(v).any() else (v.max() if op == "BlockReduceMax" else v.min())
+    got, _ = emu.vec(op, dtype, form=form, in0=x, out=out, repeat=repeat, src0_blk=src_blk, src0_rep=src_rep,
+                     dst_rep=dst_rep, mask=kw.get("mask", 0), bits=kw.get("bits", (0, 0)), count=kw.get("count", 0))
+    np.testing.assert_array_equal(got.view(UINT[dtype])[~poisoned], want.view(UINT[dtype])[~poisoned])
+    assert poisoned.any() == (form != "mask" and op != "BlockReduceSum")  # the masks leave some blocks empty
+    assert np.isnan(got[poisoned]).all()  # a block with no active lane: the poison pattern, not a stale value
+
+
+@pytest.mark.parametrize("form", ["mask", "bits", "mask_regs", "counter_regs"])
+@pytest.mark.parametrize("dtype", ["half", "float"])
+@pytest.mark.parametrize("op", ["BlockReduceMax", "BlockReduceMin", "BlockReduceSum"])
+def test_block_reduce(emu, op, dtype, form):
+    block_reduce_case(emu, op, dtype, form, src_blk=1, src_rep=8, dst_rep=1)
+
+
+@pytest.mark.parametrize("op", ["BlockReduceMax", "BlockReduceSum"])
+def test_block_reduce_strides(emu, op):
+    block_reduce_case(emu, op, "float", "bits", src_blk=2, src_rep=17, dst_rep=3)
+
+
+def test_two_block_reduce_sums_are_a_whole_reduce_sum(emu):
+    # A 64-lane float row by blocks, then the 8 block sums: the same tree as WholeReduceSum (the kernels
+    # rely on it: SFA's row sums moved to BlockReduceSum keep their bits).
+    x = np.random.default_rng(5).standard_normal(8 * 64).astype(np.float32) * 1000
+    blocks, _ = emu.vec("BlockReduceSum", "float", form="mask", in0=x, out=np.zeros(64, np.float32), repeat=8,
+                        src0_blk=1, src0_rep=8, dst_rep=1, mask=64)
+    rows, _ = emu.vec("BlockReduceSum", "float", form="mask", in0=blocks, out=np.zeros(64, np.float32), repeat=1,
+                      src0_blk=1, src0_rep=8, dst_rep=1, mask=64)
+    whole, _ = emu.vec("WholeReduceSum", "float", form="mask", in0=x, out=np.zeros(64, np.float32), repeat=8,
+                       src0_blk=1, src0_rep=8, dst_rep=1, mask=64)
+    np.testing.assert_array_equal(rows[:8].view(np.uint32), whole[:8].view(np.uint32))
+    np.testing.assert_allclose(rows[:8], x.reshape(8, 64).astype(np.float64).sum(1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", ["half", "float", "int16", "int32"])

@@ -669,7 +669,8 @@ def test_merge_of_pieces_at_decode_batches(rows, k):
     # runs of 16 heads over 2-3 pieces. B = 4 and 16 (combined cache, at most 3 items per core, not
     # an early merge) take each core's first list from the selector's UB (KeepList). One row has a
     # -1 mid-way (its later pieces select nothing) and out-of-range ids, so some pieces are short
-    # or empty.
+    # or empty (at B = 1 an empty piece's vector cores still set the all-AIV flag the row's
+    # normalise waits for: left out, every vector core deadlocks).
     g = torch.Generator().manual_seed(rows * 10 + k)
     kv_lens = [3000 + 7 * r for r in range(rows)]
     q, qr = _queries((rows, 64), torch.bfloat16, g)
@@ -1392,8 +1393,12 @@ def test_one_reference_rows(rows, heads, k, dtype):
     # reference max: the scores of the row's first key, which each piece scores as one extra row. The
     # cube adds every piece's P . V into one sum of the row, and the row is normalised, not merged
     # (sfa_one_ref.h). Two rows: each has its own sum, and a vector core's units may span both.
+    # One row has a piece on every core: the pieces' posts are then one all-AIV flag (mode 0), which
+    # every vector core sets once its cube's P . V is in the sum; two rows count theirs in GM.
     kv_lens = [9000] * rows
-    assert _one_ref(rows, heads, k, kv_lens[0])
+    plan = _decode_plan(rows, heads, k, kv_lens[0])
+    assert plan["one_ref"] and plan["one_ref_all_cores"] == (rows == 1)
+    assert plan["one_ref_all_cores"] == all(len(core["items"]) == 1 for core in plan["cores"])
     g = torch.Generator().manual_seed(rows * 1000 + heads + k)
     q, qr, key, table, idx = _decode_problem(heads, kv_lens, k, g, dtype=dtype)
     check_decode(q, qr, key, table, idx, kv_lens)

@@ -41,7 +41,8 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
   // piece: -1 a whole row, >= 0 a piece's slot, <= -2 a seeded item) and the (split, head) units its
   // two vector cores merge; the split rows (row, first slot, pieces, finisher: 1 + the index of the
   // piece that writes the row, 0 if merged or seeded); one_ref: whether the split rows' pieces share
-  // one reference max (SfaOneRef; never with deterministic).
+  // one reference max (SfaOneRef; never with deterministic); one_ref_all_cores: and they are one row's,
+  // one on every core, posted by an all-AIV flag (kSfaOneRefAllCores).
   m.def(
       "sparse_flash_attention_plan",
       [](std::vector<int64_t> queryStart, std::vector<int64_t> queryLen, std::vector<int64_t> keyStart,
@@ -81,6 +82,7 @@ void BindCpuOp_sparse_flash_attention(pybind11::module_& m) {
         d["cores"] = cores;
         d["splits"] = splits;
         d["one_ref"] = t.oneRef != 0;  // the split rows' pieces share one reference max (sfa-oneref)
+        d["one_ref_all_cores"] = t.oneRef == kSfaOneRefAllCores;
         return d;
       },
       py::kw_only(), py::arg("query_start"), py::arg("query_len"), py::arg("key_start"), py::arg("key_len"),

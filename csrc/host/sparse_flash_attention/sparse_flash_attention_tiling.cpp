@@ -395,6 +395,11 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   const uint32_t group = GroupPieces(splits, perCore);
   t.numPieces = static_cast<uint32_t>(splits.size()) * group;
   t.oneRef = OneRefFits(p, t, splits, perCore, positions) ? 1 : 0;
+  if (t.oneRef != 0 && splits.size() == 1 && perCore.size() == t.blockDim &&
+      std::all_of(perCore.begin(), perCore.end(), [](const std::vector<SfaItem>& items) {
+        return items.size() == 1 && items[0].piece >= 0;
+      }))
+    t.oneRef = kSfaOneRefAllCores;  // every vector core holds a piece of the one row: an all-AIV flag
   for (size_t j = unseeded; j < splits.size(); ++j)  // A (slot j G) sums into B's acc (slot j G + 1)
     for (auto& items : perCore)
       if (!items.empty() && items.back().piece == splits[j].firstPiece) items.back().piece = SfaSeedPiece(splits[j].firstPiece + 1);

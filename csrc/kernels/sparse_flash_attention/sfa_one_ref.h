@@ -77,12 +77,14 @@ class SfaOneRef {
       if (b > kMaxUnits) b = kMaxUnits;
       const SfaSplit split = plan_->Split(j);
       Weigh(split, j, a, a + b);
+      ReadScales(a, a + b);
       if (held) merge.PostHeld(flag_);
       held = false;
       Write(split, j, a, a + b);
       u += b;
     }
     if (held) merge.PostHeld(flag_);  // no units
+    WaitAllPosted();  // each vector core takes the all-AIV flag's delivery once
   }
 
  private:
@@ -153,6 +155,28 @@ class SfaOneRef {
     Reduce<true>(weights_, pieces, ps);
     Reduce<true>(trips_, pieces, ps);
   }
+  // kSfaOneRefAllCores: every vector core of the launch has set kSfaFlagAllPosted (the row's pieces
+  // are all in its sum), taken once; the row sum's reads on MTE2 wait for it.
+  __aicore__ inline void WaitAllPosted() {
+    if (t_->oneRef != kSfaOneRefAllCores || allPosted_) return;
+    AscendC::CrossCoreWaitFlag<0, PIPE_MTE2>(kSfaFlagAllPosted);
+    allPosted_ = true;
+  }
+  // Each head's scale w / l of units [a, b) and whether a piece of it tripped, into the scalar's
+  // registers: read before this core's own post (the cube's last P . V is still running then), so
+  // that once the row sum lands only vector work is left.
+  __aicore__ inline void ReadScales(uint32_t a, uint32_t b) {
+    using namespace AscendC;
+    const uint32_t h0 = a / kChunks, hn = (b - 1) / kChunks - h0 + 1, ps = AlignUp(hn, 8);
+    const LocalTensor<float> l = stats_[group_ * ps];
+    SetFlag<HardEvent::V_S>(0);
+    WaitFlag<HardEvent::V_S>(0);
+    for (uint32_t k = 0; k < hn; ++k) {
+      sums_l_[k] = l.GetValue(k);
+      scales_[k] = sums_l_[k] > 0.0f ? weights_.GetValue(k) / sums_l_[k] : 0.0f;
+      tripped_[k] = sums_l_[k] > 0.0f && trips_.GetValue(k) > 0.0f;
+    }
+  }
   // Then the row sum's floats of the units, once every piece is whole, scaled (and the tripped
   // pieces' rows weighed in), cast and written.
   __aicore__ inline void Write(const SfaSplit& split, uint32_t j, uint32_t a, uint32_t b) {
@@ -160,21 +184,19 @@ class SfaOneRef {
     const uint32_t pieces = uint32_t(split.pieces), h0 = a / kChunks, hn = (b - 1) / kChunks - h0 + 1;
     const uint32_t ps = AlignUp(hn, 8), g = group_, n = (b - a) * kSfaMergeCols;
     const LocalTensor<float> l = stats_[g * ps], m = stats_[2 * g * ps];
-    GmFlagWaitAtLeast(io_->rowFlags[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * pieces));
+    if (t_->oneRef == kSfaOneRefAllCores) WaitAllPosted();
+    else GmFlagWaitAtLeast(io_->rowFlags[uint64_t(split.row) * kSfaRowFlagWords], int32_t(2 * pieces));
     DataCopy(sum_, sums_[SfaOneRefSum(*t_, j) + uint64_t(a) * kSfaMergeCols], n);
     SetFlag<HardEvent::MTE2_V>(0);
     WaitFlag<HardEvent::MTE2_V>(0);
-    SetFlag<HardEvent::V_S>(0);
-    WaitFlag<HardEvent::V_S>(0);
     for (uint32_t k = 0; k < hn; ++k) {
       const uint32_t head = h0 + k;
-      const float sum = l.GetValue(k), scale = sum > 0.0f ? weights_.GetValue(k) / sum : 0.0f;
       uint32_t lo, hi;
       HeadUnits(head, a, b, lo, hi);
       const LocalTensor<float> part = sum_[(lo - a) * kSfaMergeCols];
       const uint32_t cols = (hi - lo) * kSfaMergeCols;
-      Muls(part, part, scale, int32_t(cols));
-      if (sum > 0.0f && trips_.GetValue(k) > 0.0f) AddTripped(part, j, pieces, ps, k, head, (lo % kChunks) * kSfaMergeCols, cols, sum);
+      Muls(part, part, scales_[k], int32_t(cols));
+      if (tripped_[k]) AddTripped(part, j, pieces, ps, k, head, (lo % kChunks) * kSfaMergeCols, cols, sums_l_[k]);
     }
     VectorAfterScalar();  // the next run's vector work rewrites the statistics read here
     PipeBarrier<PIPE_V>();
@@ -254,7 +276,9 @@ class SfaOneRef {
   SfaOutput<T>* io_ = nullptr;
   AscendC::GlobalTensor<float> sums_;
   uint32_t group_ = 1, used_ = 0;
-  bool zeroPending_ = false;
+  bool zeroPending_ = false, allPosted_ = false;
+  float sums_l_[kMaxHeads] = {}, scales_[kMaxHeads] = {};  // ReadScales': l and w / l a head
+  bool tripped_[kMaxHeads] = {};
   AscendC::LocalTensor<float> stats_, weights_, trips_, sum_, piece_, lse_;
   AscendC::LocalTensor<T> out_;
   AscendC::LocalTensor<int32_t> flag_;

@@ -506,8 +506,7 @@ class SfaVector {
       Duplicate(s[64 * k], kNegInf, mask, uint8_t(h), 1, rowBlocks);
       PipeBarrier<PIPE_V>();
     }
-    WholeReduceMax(tileMax, RowHalves<true>(s), 64, h, 1, 1, 8, ReduceOrder::ORDER_ONLY_VALUE);
-    PipeBarrier<PIPE_V>();
+    ReduceRows<true>(tileMax, RowHalves<true>(s), 8);
     GatherLoad();  // the next gather's row copies, issued before the scalar waits for the tile max
     const bool fresh = tile.first && !SfaSeeded(tile.info.piece);  // a seeded item goes on from its B's statistics
     if (fresh) {
@@ -557,17 +556,50 @@ class SfaVector {
     const LocalTensor<float> s = scores_, lRun = Stat(kSum0 + parity), tileSum = Stat(kTileSum);
     const uint8_t rowBlocks = uint8_t(t_->tileRows / 8);
     if (beforeCast) {
-      WholeReduceSum(tileSum, RowHalves<false>(s), 64, h, 1, 1, 8);
+      ReduceRows<false>(tileSum, RowHalves<false>(s), 8);
     } else {
       if (t_->tileRows > 64) {
         Add(s, s, s[64], 64, uint8_t(h), BinaryRepeatParams(1, 1, 1, rowBlocks, rowBlocks, rowBlocks));
         PipeBarrier<PIPE_V>();
       }
-      WholeReduceSum(tileSum, s, 64, h, 1, 1, rowBlocks);
+      ReduceRows<false>(tileSum, s, rowBlocks);
     }
-    PipeBarrier<PIPE_V>();
     if (tile.first && !SfaSeeded(tile.info.piece)) Adds(lRun, tileSum, 0.0f, h);
     else Add(lRun, lRun, tileSum, h);
+    PipeBarrier<PIPE_V>();
+  }
+
+  // dst[i] = the max (kMax) or the sum of row i's 64 floats, rows `rowBlocks` 32-byte blocks apart
+  // from `rows`, for this core's h_ heads. In an early-merge launch (decode B = 1, where the tile max
+  // is on the launch's path) each row's 8 block results go into bcast_ (8 floats a head), then 8
+  // rows' results a repeat: BlockReduce* take 1 cycle a repeat on fp32 where WholeReduce* take 7
+  // (pto's vcgmax / vcgadd against vcmax / vcadd), as CANN's own softmax reduces rows
+  // (softmax_common_nd_reduce.h); the two levels add in WholeReduceSum's tree order. Elsewhere one
+  // WholeReduce* a tile: the faster form moved B = 64's copies on the HBM pool to +0.7 to +2.4 %
+  // (-2.8 % with the pool unlimited; docs/tuning/sparse_flash_attention.md, sfa-blockreduce).
+  template <bool kMax>
+  __aicore__ inline void ReduceRows(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& rows,
+                                    uint32_t rowBlocks) {
+    using namespace AscendC;
+    const uint32_t h = h_, full = h / 8, rest = h % 8;
+    if (!earlyMerge_) {
+      if (kMax) WholeReduceMax(dst, rows, 64, h, 1, 1, rowBlocks, ReduceOrder::ORDER_ONLY_VALUE);
+      else WholeReduceSum(dst, rows, 64, h, 1, 1, rowBlocks);
+      PipeBarrier<PIPE_V>();
+      return;
+    }
+    const LocalTensor<float> blocks = bcast_;
+    if (kMax) BlockReduceMax(blocks, rows, int32_t(h), 64, 1, 1, int32_t(rowBlocks));
+    else BlockReduceSum(blocks, rows, int32_t(h), 64, 1, 1, int32_t(rowBlocks));
+    PipeBarrier<PIPE_V>();
+    if (full > 0) {
+      if (kMax) BlockReduceMax(dst, blocks, int32_t(full), 64, 1, 1, 8);
+      else BlockReduceSum(dst, blocks, int32_t(full), 64, 1, 1, 8);
+    }
+    if (rest > 0) {  // the last rows: a repeat over their 8 x rest results
+      if (kMax) BlockReduceMax(dst[8 * full], blocks[64 * full], 1, int32_t(8 * rest), 1, 1, 8);
+      else BlockReduceSum(dst[8 * full], blocks[64 * full], 1, int32_t(8 * rest), 1, 1, 8);
+    }
     PipeBarrier<PIPE_V>();
   }
 
@@ -765,7 +797,7 @@ class SfaVector {
     }
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-    io_.PostPiece(tile.info, 0, SlotWords());
+    PostPieceDone(tile.info, true);
   }
   // An O-form sum (this core's rows of it at `sum`) read into acc_ and finalised as `row`'s output.
   // free: the cube's flag that the read is done with the item's ring slot (the item after next
@@ -902,7 +934,15 @@ class SfaVector {
       io_.PostPiece(item, kSfaRowFlagStreamed, SlotWords());
       io_.PostPiece(item, kSfaRowFlagKeptHigh, SlotWords());
     }
-    io_.PostPiece(item, 0, SlotWords());
+    PostPieceDone(item, false);
+  }
+  // A piece's whole-piece post: a count in its row's flag line, or (kSfaOneRefAllCores) this vector
+  // core's set of the all-AIV flag, after its MTE3 writes (an empty piece's zeros and statistics)
+  // or, once the cube's P . V is in (cubeWaited: its flag waited for on MTE2), after that.
+  __aicore__ inline void PostPieceDone(const SfaItem& item, bool cubeWaited) {
+    if (t_->oneRef != kSfaOneRefAllCores) io_.PostPiece(item, 0, SlotWords());
+    else if (cubeWaited) AscendC::CrossCoreSetFlag<0, PIPE_MTE2>(kSfaFlagAllPosted);
+    else AscendC::CrossCoreSetFlag<0, PIPE_MTE3>(kSfaFlagAllPosted);
   }
   // An item that attends nothing: a whole row gets zeros (and m = l = 0, as the reference); a
   // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.

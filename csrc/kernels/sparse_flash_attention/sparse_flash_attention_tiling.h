@@ -153,8 +153,9 @@ struct SparseFlashAttentionTiling {
   uint32_t sortAivRows;  // aivRows of a row sorted into runs (SfaRow::sorted); <= aivRows
   uint32_t tileRows;     // SfaTileRows(heads)
   uint16_t combinedKv;   // 1: a key row is 576 wide (latent 512, then rope 64; key_rope unused): one copy per row
-  uint16_t oneRef;       // 1: the split rows' pieces share one reference max (SfaOneRef, below); one word
-                         // with combinedKv, so that the tiling keeps its size (each core reads every word)
+  uint16_t oneRef;       // 1: the split rows' pieces share one reference max (SfaOneRef, below); 2: also
+                         // kSfaOneRefAllCores. One word with combinedKv, so that the tiling keeps its size
+                         // (each core reads every word)
   uint32_t headOffset;   // int32 offset of the core heads (blockDim x kSfaHeadWords); 0: they open the plan
 };
 
@@ -273,6 +274,10 @@ constexpr uint64_t SfaWordsEnd(const SparseFlashAttentionTiling& t) {
 constexpr uint32_t kSfaRowFlagStats = 13;   // the row's vector cores whose piece statistics are in GM
 constexpr uint32_t kSfaRowFlagZeroed = 14;  // row 0's line: vector cores that zeroed their share of the row sums
 constexpr uint32_t kSfaOneRefMaxPieces = 32;  // a row's pieces (the normalise's statistics buffer)
+// tiling oneRef: one row, one piece on every core of the launch (decode B = 1). Its whole-piece posts
+// are then one all-AIV cross-core flag (mode 0, kSfaFlagAllPosted), set by each vector core once its
+// cube's P . V is in the row sum, where a GM count took an add and a scalar poll (a GM miss) on the path.
+constexpr uint16_t kSfaOneRefAllCores = 2;
 // How far a piece's max may pass R: P <= e^11 ~ 59,874 stays in fp16's range (65,504). On the GLM-5
 // table's inputs no piece passes 11, where at kSfaRefSlack (8) up to a quarter would
 // (docs/tuning/sparse_flash_attention.md, sfa-oneref).
@@ -347,5 +352,8 @@ constexpr uint16_t kSfaFlagGathered = 6;   // each AIV -> AIC: its rows of the n
 constexpr uint16_t kSfaFlagGatherFree = 7; // AIC -> AIVs: the cube copied a gather slot into L1
 constexpr uint16_t kSfaFlagStreamed = 8;   // AIC -> AIVs: a piece's streamed P . V columns are in GM (N1 <= 64)
 constexpr uint16_t kSfaFlagKeptHigh = 9;   // AIC -> AIVs: and its upper kept half [SfaKeptCols / 2, SfaKeptCols) (SfaEarlyMerge)
+// Every AIV of the launch -> every AIV (cross-core mode 0, kSfaOneRefAllCores): its piece's P . V is in
+// the row sum. Each AIV sets it once and waits for it once.
+constexpr uint16_t kSfaFlagAllPosted = 10;
 
 }  // namespace ascend_glm5

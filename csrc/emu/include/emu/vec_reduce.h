@@ -1,9 +1,12 @@
-// Reductions (ReduceMax, ReduceSum, WholeReduceMax, WholeReduceSum) and Brcb.
+// Reductions (ReduceMax, ReduceSum, WholeReduceMax, WholeReduceSum, BlockReduceMax / Min / Sum)
+// and Brcb.
 //
 // Summation order, as CANN documents it for A2/A3 (the rounding inside is not published, so
 // the emulator defines it and references mirror it):
 //  - within a repeat, a binary tree over the repeat's lane positions: lanes (0+1), (2+3), ...,
 //    then the pair sums the same way, until one value is left; inactive lanes count as +0;
+//  - BlockReduceSum: the same tree within each 32-byte block of the repeat, so two of them (a
+//    repeat's 8 block sums, then those) add a 64-lane float row exactly as WholeReduceSum does;
 //  - the count form of ReduceSum adds the per-repeat sums in repeat order.
 // Every addition is a vector add in T: computed in fp32 and rounded once to T; overflow gives inf
 // as in the other vector ops (CANN's ReduceSum page shows half sums saturating at 65504 instead).
@@ -141,6 +144,53 @@ void WholeReduce(const char* api, const LocalTensor<T>& dst, const LocalTensor<T
   }
 }
 
+// BlockReduce*: per repeat, one result per 32-byte block of the source (8 a repeat), the block's
+// active lanes reduced (the tree sum above, or the max / min with the lowest lane winning ties and a
+// NaN winning over numbers). Results land at dst + (r * dstRepStride * 8 + block) elements
+// (BlockReduceMax.md: dstRepStride counts a repeat's 8 results). A block with no active lane:
+// its result is not documented, so the emulator writes the poison pattern there.
+enum class BlockOp { kMax, kMin, kSum };
+template <typename T, typename M>
+void BlockReduce(const char* api, const LocalTensor<T>& dst, const LocalTensor<T>& src, int32_t repeatTime, M mask,
+                 int32_t dstRepStride, int32_t srcBlkStride, int32_t srcRepStride, bool isSetMask, BlockOp op) {
+  RequireVectorCore(api);
+  EMU_REQUIRE(repeatTime >= 0 && repeatTime <= 255, api, "param-range", "repeatTime %d is outside [0, 255]", repeatTime);
+  EMU_REQUIRE(dstRepStride >= 0 && srcBlkStride >= 0 && srcRepStride >= 0, api, "param-range",
+              "strides must not be negative (%d, %d, %d)", dstRepStride, srcBlkStride, srcRepStride);
+  const LanePlan p = PlanMask(api, LanesFor(sizeof(T)), mask, static_cast<uint32_t>(repeatTime), isSetMask);
+  const Layout ls{sizeof(T), static_cast<uint32_t>(srcBlkStride), static_cast<uint32_t>(srcRepStride)};
+  const uint8_t* s = PrepareRead(api, "src", src, p, ls);
+  dst.CheckAlign(api, "dst", sizeof(T) == 2 ? 16 : 32);  // BlockReduceMax.md: 16 B for half, 32 B for float
+  if (p.repeats) dst.Writes(api, "dst", 0, (uint64_t(p.repeats - 1) * dstRepStride * 8 + 8) * sizeof(T));
+  CountVector(p, api);
+  const uint32_t perBlock = 32 / sizeof(T);
+  uint8_t* d = dst.Data();
+  for (uint32_t r = 0; r < p.repeats; ++r) {
+    RepeatValues<T> rv(s, p, ls, r);
+    for (uint32_t b = 0; b * perBlock < p.lanes; ++b) {
+      uint8_t* out = d + (uint64_t(r) * dstRepStride * 8 + b) * sizeof(T);
+      T* v = rv.v + b * perBlock;
+      const bool* active = rv.active + b * perBlock;
+      if (op == BlockOp::kSum) {
+        for (uint32_t w = perBlock; w > 1; w /= 2)
+          for (uint32_t i = 0; i < w / 2; ++i) v[i] = Arith(v[2 * i], v[2 * i + 1], [](float a, float c) { return a + c; });
+        Store<T>(out, v[0]);
+        continue;
+      }
+      bool found = false;
+      T best{};
+      for (uint32_t lane = 0; lane < perBlock; ++lane) {
+        if (!active[lane]) continue;
+        const float a = static_cast<float>(v[lane]), c = static_cast<float>(best);
+        const bool wins = !std::isnan(c) && (std::isnan(a) || (op == BlockOp::kMax ? a > c : a < c));
+        if (!found || wins) { best = v[lane]; found = true; }
+      }
+      if (found) Store<T>(out, best);
+      else Poison(out, sizeof(T));
+    }
+  }
+}
+
 }  // namespace emu
 
 // dst[0] = max of src[0, count); with calIndex dst[1] holds the index bits (read it through a
@@ -197,6 +247,28 @@ void ReduceSum(const LocalTensor<T>& dstLocal, const LocalTensor<T>& srcLocal, c
     emu::WholeReduce(#NAME, dstLocal, srcLocal, mask, repeatTimes, dstRepStride, srcBlkStride, srcRepStride,       \
                      isSetMask, ORDER_ARG, IS_MAX);                                                                \
   }
+
+// BlockReduceMax / BlockReduceMin / BlockReduceSum (kernel_operator_vec_reduce_intf.h; BlockReduceMax.md):
+// 8 results a repeat, one per 32-byte block of src (emu::BlockReduce).
+#define EMU_BLOCK_REDUCE(NAME, OP)                                                                                 \
+  template <typename T, bool isSetMask = true>                                                                     \
+  void NAME(const LocalTensor<T>& dstLocal, const LocalTensor<T>& srcLocal, const int32_t repeatTime,              \
+            const int32_t mask, const int32_t dstRepStride, const int32_t srcBlkStride, const int32_t srcRepStride) { \
+    static_assert(emu::kIsReduceType<T>, #NAME ": half or float only");                                           \
+    emu::BlockReduce(#NAME, dstLocal, srcLocal, repeatTime, static_cast<uint64_t>(mask), dstRepStride, srcBlkStride, \
+                     srcRepStride, isSetMask, OP);                                                                 \
+  }                                                                                                                \
+  template <typename T, bool isSetMask = true>                                                                     \
+  void NAME(const LocalTensor<T>& dstLocal, const LocalTensor<T>& srcLocal, const int32_t repeatTime,              \
+            const uint64_t mask[], const int32_t dstRepStride, const int32_t srcBlkStride, const int32_t srcRepStride) { \
+    static_assert(emu::kIsReduceType<T>, #NAME ": half or float only");                                           \
+    emu::BlockReduce(#NAME, dstLocal, srcLocal, repeatTime, mask, dstRepStride, srcBlkStride, srcRepStride,        \
+                     isSetMask, OP);                                                                               \
+  }
+EMU_BLOCK_REDUCE(BlockReduceMax, emu::BlockOp::kMax)
+EMU_BLOCK_REDUCE(BlockReduceMin, emu::BlockOp::kMin)
+EMU_BLOCK_REDUCE(BlockReduceSum, emu::BlockOp::kSum)
+#undef EMU_BLOCK_REDUCE
 
 #define EMU_COMMA ,
 EMU_WHOLE_REDUCE(WholeReduceMax, true, EMU_COMMA ReduceOrder order = ReduceOrder::ORDER_VALUE_INDEX, order)
