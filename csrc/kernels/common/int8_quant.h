@@ -9,18 +9,19 @@
 
 #include "kernel_operator.h"
 #include "gm_copy.h"
+#include "block_reduce.h"
 #include "host_device.h"
 #include "scalar_read.h"
 
 namespace ascend_glm5 {
 
-// max |v[0, len)|. absV and work: fp32 scratch of len elements (absV may not alias v); result:
-// 8 floats (32 B), read as ReadVectorResult reads.
+// max |v[0, len)|. absV: fp32 scratch of len elements (it may not alias v); result: 8 floats
+// (32 B), read as ReadVectorResult reads. By BlockReduceMax levels (block_reduce.h), not ReduceMax.
 __aicore__ inline float TileAbsMax(const AscendC::LocalTensor<float>& v, const AscendC::LocalTensor<float>& absV,
-                                   const AscendC::LocalTensor<float>& work, const AscendC::LocalTensor<float>& result,
-                                   uint32_t len) {
+                                   const AscendC::LocalTensor<float>& result, uint32_t len) {
   AscendC::Abs(absV, v, len);
-  AscendC::ReduceMax(result, absV, work, len);
+  AscendC::PipeBarrier<PIPE_V>();
+  ReduceByBlocks<true>(result, absV, len);
   return ReadVectorResult(result, 0);
 }
 

@@ -369,7 +369,7 @@ class DequantSwigluQuantKernel {
     LocalTensor<float> s = rowBuf_.Get<float>()[at];
     Mul(s, e, b, len);
     if (t_.quantScaleRows) Mul(s, s, Params(slot_)[quantScaleOffset_ + at], len);
-    const float m = TileAbsMax(s, a, b, Small(0, 8), len);
+    const float m = TileAbsMax(s, a, Small(0, 8), len);
     rowMax_ = RowAbsMaxUpdate(rowMax_, m, c == 0);
   }
 

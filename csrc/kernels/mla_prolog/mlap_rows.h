@@ -10,6 +10,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/block_reduce.h"
 #include "../common/host_device.h"
 #include "mla_prolog_tiling.h"
 
@@ -24,11 +25,10 @@ __aicore__ inline void MlapSync() {
 // UB scratch of one vector core, carved from one buffer (at most 8 buffers per TPosition).
 struct MlapScratch {
   AscendC::LocalTensor<float> row;    // Lrow floats: the row being worked on
-  AscendC::LocalTensor<float> tmp;    // Lrow floats (>= 4096): squares, |v|, RoPE temporaries
+  AscendC::LocalTensor<float> tmp;    // Lrow floats (>= 4096): squares, |v| (reduced in place), RoPE temporaries
   AscendC::LocalTensor<uint8_t> in;   // raw GM row before conversion
   AscendC::LocalTensor<uint8_t> out;  // converted row before its copy to GM
   AscendC::LocalTensor<float> red;    // 8 floats: reduction results
-  AscendC::LocalTensor<float> work;   // reduction scratch (Lrow / 64 partial results)
 };
 
 class MlapRows {
@@ -77,7 +77,7 @@ class MlapRows {
     using namespace AscendC;
     Mul(s_.tmp, v, v, n);
     PipeBarrier<PIPE_V>();
-    ReduceSum(s_.red, s_.tmp, s_.work, n);
+    ReduceByBlocks<false>(s_.red, s_.tmp, n);
     MlapSync<HardEvent::V_S>();
     const float meanEps = s_.red.GetValue(0) / float(n) + eps;
     MlapSync<HardEvent::S_V>();
@@ -104,7 +104,7 @@ class MlapRows {
     using namespace AscendC;
     Abs(s_.tmp, v, n);
     PipeBarrier<PIPE_V>();
-    ReduceMax(s_.red, s_.tmp, s_.work, n);
+    ReduceByBlocks<true>(s_.red, s_.tmp, n);
     MlapSync<HardEvent::V_S>();
     const float m = s_.red.GetValue(0);
     MlapSync<HardEvent::S_V>();  // the next write of `red` waits for the read

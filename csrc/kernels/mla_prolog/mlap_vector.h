@@ -191,7 +191,6 @@ class MlapVector {
     s.in = Take<uint8_t>(inBytes);
     s.out = Take<uint8_t>(outBytes);
     s.red = Take<float>(8);
-    s.work = Take<float>(lrow / 64 + 8);
     rows_.Init(s);
     gammaCq_ = Take<T>(t.qLora);
     gammaCkv_ = Take<T>(kMlapKvLoraDim);
