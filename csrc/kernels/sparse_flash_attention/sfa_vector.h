@@ -570,19 +570,22 @@ class SfaVector {
   }
 
   // dst[i] = the max (kMax) or the sum of row i's 64 floats, rows `rowBlocks` 32-byte blocks apart
-  // from `rows`, for this core's h_ heads. In an early-merge launch (decode B = 1, where the tile max
-  // is on the launch's path) each row's 8 block results go into bcast_ (8 floats a head), then 8
-  // rows' results a repeat: BlockReduce* take 1 cycle a repeat on fp32 where WholeReduce* take 7
-  // (pto's vcgmax / vcgadd against vcmax / vcadd), as CANN's own softmax reduces rows
-  // (softmax_common_nd_reduce.h); the two levels add in WholeReduceSum's tree order. Elsewhere one
-  // WholeReduce* a tile: the faster form moved B = 64's copies on the HBM pool to +0.7 to +2.4 %
-  // (-2.8 % with the pool unlimited; docs/tuning/sparse_flash_attention.md, sfa-blockreduce).
+  // from `rows`, for this core's h_ heads. By blocks: each row's 8 block results into bcast_ (8
+  // floats a head), then 8 rows' results a repeat; BlockReduce* take 1 cycle a repeat on fp32 where
+  // WholeReduce* take 7 (pto's vcgmax / vcgadd against vcmax / vcadd), as CANN's own softmax reduces
+  // rows (softmax_common_nd_reduce.h), and the two levels add in WholeReduceSum's tree order. The
+  // tile max goes by blocks in early-merge launches (decode B = 1, where it is on the path), the row
+  // sums also where the vector cores gather 2 tiles ahead (B = 16, the separate rope, prefill);
+  // elsewhere, and B = 64's max and sums, one WholeReduce* a tile: by blocks B = 64's copies met the
+  // cubes' on the HBM pool at worse times (+0.7 to +2.4 %; docs/tuning/sparse_flash_attention.md,
+  // sfa-blockreduce).
   template <bool kMax>
   __aicore__ inline void ReduceRows(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& rows,
                                     uint32_t rowBlocks) {
     using namespace AscendC;
     const uint32_t h = h_, full = h / 8, rest = h % 8;
-    if (!earlyMerge_) {
+    const bool byBlocks = earlyMerge_ || (!kMax && gatherAhead_ == 2);
+    if (!byBlocks) {
       if (kMax) WholeReduceMax(dst, rows, 64, h, 1, 1, rowBlocks, ReduceOrder::ORDER_ONLY_VALUE);
       else WholeReduceSum(dst, rows, 64, h, 1, 1, rowBlocks);
       PipeBarrier<PIPE_V>();
