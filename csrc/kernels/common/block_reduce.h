@@ -11,11 +11,13 @@
 
 namespace ascend_glm5 {
 
+// One level: per repeat (64 floats, `srcRepStride` 32-byte blocks after the one before) its 8 blocks'
+// max or sum, the repeats' results back to back in dst.
 template <bool kMax>
 __aicore__ inline void BlockReduceLevel(const AscendC::LocalTensor<float>& dst, const AscendC::LocalTensor<float>& src,
-                                        uint32_t repeats, uint32_t lanes) {
-  if (kMax) AscendC::BlockReduceMax(dst, src, int32_t(repeats), int32_t(lanes), 1, 1, 8);
-  else AscendC::BlockReduceSum(dst, src, int32_t(repeats), int32_t(lanes), 1, 1, 8);
+                                        uint32_t repeats, uint32_t lanes, uint32_t srcRepStride = 8) {
+  if (kMax) AscendC::BlockReduceMax(dst, src, int32_t(repeats), int32_t(lanes), 1, 1, int32_t(srcRepStride));
+  else AscendC::BlockReduceSum(dst, src, int32_t(repeats), int32_t(lanes), 1, 1, int32_t(srcRepStride));
 }
 
 // dst[0] = the max (kMax) or the sum of buf[0, n), n >= 1; dst holds 8 floats (32 B, the other 7

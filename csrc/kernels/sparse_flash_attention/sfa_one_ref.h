@@ -172,9 +172,9 @@ class SfaOneRef {
     SetFlag<HardEvent::V_S>(0);
     WaitFlag<HardEvent::V_S>(0);
     for (uint32_t k = 0; k < hn; ++k) {
-      sums_l_[k] = l.GetValue(k);
-      scales_[k] = sums_l_[k] > 0.0f ? weights_.GetValue(k) / sums_l_[k] : 0.0f;
-      tripped_[k] = sums_l_[k] > 0.0f && trips_.GetValue(k) > 0.0f;
+      headSums_[k] = l.GetValue(k);
+      scales_[k] = headSums_[k] > 0.0f ? weights_.GetValue(k) / headSums_[k] : 0.0f;
+      tripped_[k] = headSums_[k] > 0.0f && trips_.GetValue(k) > 0.0f;
     }
   }
   // Then the row sum's floats of the units, once every piece is whole, scaled (and the tripped
@@ -196,7 +196,7 @@ class SfaOneRef {
       const LocalTensor<float> part = sum_[(lo - a) * kSfaMergeCols];
       const uint32_t cols = (hi - lo) * kSfaMergeCols;
       Muls(part, part, scales_[k], int32_t(cols));
-      if (tripped_[k]) AddTripped(part, j, pieces, ps, k, head, (lo % kChunks) * kSfaMergeCols, cols, sums_l_[k]);
+      if (tripped_[k]) AddTripped(part, j, pieces, ps, k, head, (lo % kChunks) * kSfaMergeCols, cols, headSums_[k]);
     }
     VectorAfterScalar();  // the next run's vector work rewrites the statistics read here
     PipeBarrier<PIPE_V>();
@@ -277,7 +277,7 @@ class SfaOneRef {
   AscendC::GlobalTensor<float> sums_;
   uint32_t group_ = 1, used_ = 0;
   bool zeroPending_ = false, allPosted_ = false;
-  float sums_l_[kMaxHeads] = {}, scales_[kMaxHeads] = {};  // ReadScales': l and w / l a head
+  float headSums_[kMaxHeads] = {}, scales_[kMaxHeads] = {};  // ReadScales': l and w / l a head
   bool tripped_[kMaxHeads] = {};
   AscendC::LocalTensor<float> stats_, weights_, trips_, sum_, piece_, lse_;
   AscendC::LocalTensor<T> out_;

@@ -25,6 +25,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/block_reduce.h"
 #include "../common/event_slots.h"
 #include "../common/gm_flag.h"
 #include "../common/host_device.h"
@@ -592,17 +593,10 @@ class SfaVector {
       return;
     }
     const LocalTensor<float> blocks = bcast_;
-    if (kMax) BlockReduceMax(blocks, rows, int32_t(h), 64, 1, 1, int32_t(rowBlocks));
-    else BlockReduceSum(blocks, rows, int32_t(h), 64, 1, 1, int32_t(rowBlocks));
+    BlockReduceLevel<kMax>(blocks, rows, h, 64, rowBlocks);
     PipeBarrier<PIPE_V>();
-    if (full > 0) {
-      if (kMax) BlockReduceMax(dst, blocks, int32_t(full), 64, 1, 1, 8);
-      else BlockReduceSum(dst, blocks, int32_t(full), 64, 1, 1, 8);
-    }
-    if (rest > 0) {  // the last rows: a repeat over their 8 x rest results
-      if (kMax) BlockReduceMax(dst[8 * full], blocks[64 * full], 1, int32_t(8 * rest), 1, 1, 8);
-      else BlockReduceSum(dst[8 * full], blocks[64 * full], 1, int32_t(8 * rest), 1, 1, 8);
-    }
+    if (full > 0) BlockReduceLevel<kMax>(dst, blocks, full, 64);
+    if (rest > 0) BlockReduceLevel<kMax>(dst[8 * full], blocks[64 * full], 1, 8 * rest);  // the last rows' 8 x rest results
     PipeBarrier<PIPE_V>();
   }
 
