@@ -141,9 +141,7 @@ class SfaMerge {
     hasUnfinished_ = false;
     AscendC::CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     AscendC::CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-    // One row, a piece on every core: every vector core's set of the all-AIV flag is the count.
-    if (t_->oneRef == kSfaOneRefAllCores) AscendC::CrossCoreSetFlag<0, PIPE_MTE2>(kSfaFlagAllPosted);
-    else io_->PostPiece(unfinished_, 0, cFlag_);
+    io_->PostWhole(unfinished_, cFlag_, true);
   }
 
   // Its post of the upper kept half: once the cube has written it (before any wait on that count).

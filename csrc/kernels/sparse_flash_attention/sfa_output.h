@@ -48,6 +48,15 @@ struct SfaOutput {
     if (item.row > 0) GmFlagAdd(rowFlags[line - kSfaRowFlagWords + kSfaRowFlagPair], 1, scratch);
     GmFlagAdd(rowFlags[line + kSfaRowFlagPair], 1, scratch);
   }
+  // The whole-piece post: PostPiece's word 0, or where one row has a piece on every core
+  // (kSfaOneRefAllCores) this vector core's set of the all-AIV flag, on MTE2 once the cube's P . V
+  // is in (cubeWaited: its flag waited for on MTE2), else on MTE3 after this core's own writes (an
+  // empty piece's zeros and statistics).
+  __aicore__ inline void PostWhole(const SfaItem& item, const AscendC::LocalTensor<int32_t>& scratch, bool cubeWaited) {
+    if (t->oneRef != kSfaOneRefAllCores) PostPiece(item, 0, scratch);
+    else if (cubeWaited) AscendC::CrossCoreSetFlag<0, PIPE_MTE2>(kSfaFlagAllPosted);
+    else AscendC::CrossCoreSetFlag<0, PIPE_MTE3>(kSfaFlagAllPosted);
+  }
 
   // out rows [outRow, + n), columns [lo, hi) (multiples of 16) = those of `rows` (n rows of 512,
   // cast already): one strided copy.

@@ -794,7 +794,7 @@ class SfaVector {
     }
     CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
-    PostPieceDone(tile.info, true);
+    io_.PostWhole(tile.info, SlotWords(), true);
   }
   // An O-form sum (this core's rows of it at `sum`) read into acc_ and finalised as `row`'s output.
   // free: the cube's flag that the read is done with the item's ring slot (the item after next
@@ -931,15 +931,7 @@ class SfaVector {
       io_.PostPiece(item, kSfaRowFlagStreamed, SlotWords());
       io_.PostPiece(item, kSfaRowFlagKeptHigh, SlotWords());
     }
-    PostPieceDone(item, false);
-  }
-  // A piece's whole-piece post: a count in its row's flag line, or (kSfaOneRefAllCores) this vector
-  // core's set of the all-AIV flag, after its MTE3 writes (an empty piece's zeros and statistics)
-  // or, once the cube's P . V is in (cubeWaited: its flag waited for on MTE2), after that.
-  __aicore__ inline void PostPieceDone(const SfaItem& item, bool cubeWaited) {
-    if (t_->oneRef != kSfaOneRefAllCores) io_.PostPiece(item, 0, SlotWords());
-    else if (cubeWaited) AscendC::CrossCoreSetFlag<0, PIPE_MTE2>(kSfaFlagAllPosted);
-    else AscendC::CrossCoreSetFlag<0, PIPE_MTE3>(kSfaFlagAllPosted);
+    io_.PostWhole(item, SlotWords(), false);
   }
   // An item that attends nothing: a whole row gets zeros (and m = l = 0, as the reference); a
   // piece gets acc = 0, m = -inf, l = 0, which weigh nothing in the combine.
