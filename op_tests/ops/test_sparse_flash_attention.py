@@ -440,6 +440,32 @@ def test_prefill_sorts_only_dense_rows(kv_len):
     assert shuffled_copies > copies
 
 
+def test_prefill_sort_merges_only_the_rows_there_are():
+    # A sorted row is padded to whole runs of 32 ids, not to 32 x 4^k (SfaRowSorter): each merge
+    # round takes its groups of 4 whole runs in one MrgSort and the rest (1 to 4 runs, the last
+    # shorter) in one more, or copies it when it is one run. The row lengths cover each form: a lone
+    # run (33 ids: 2 runs; 160: a group and one run), a rest of 2, 3 or 4 runs (64, 96, 224, 700),
+    # whole groups (128, 512) and a second round's lone run (544). Shuffled ids must give the
+    # outputs and GM copies of the same ids in order.
+    g = torch.Generator().manual_seed(31)
+    rows, heads, k = 100, 64, 704
+    q, key, ends, kw = _causal_paged_prefill(rows, heads, 800, g)
+    lengths = [1, 31, 33, 64, 96, 128, 160, 224, 288, 512, 544, 640, 700]
+    shuffled = torch.full((rows, 1, k), -1, dtype=torch.int32)
+    in_order = shuffled.clone()
+    for r in range(rows):
+        n = lengths[r % len(lengths)]
+        ids = torch.randperm(ends[r], generator=g)[:n].to(torch.int32)
+        shuffled[r, 0, :n] = ids
+        in_order[r, 0, :n] = ids.sort().values
+    got = check(q, key, shuffled, GLM5_SCALE, **kw)
+    copies = cpu_module().last_launch()["total"]["mte2_calls"]
+    want = ops.sparse_flash_attention(q, key, key, in_order, GLM5_SCALE, return_softmax_lse=True, **kw)
+    assert cpu_module().last_launch()["total"]["mte2_calls"] == copies
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+
+
 # ---- value, split rows (flash-decoding), work-split boundaries ------------------------------------
 
 @pytest.mark.parametrize("layout", ["BSND", "TND", "PA_BSND"])

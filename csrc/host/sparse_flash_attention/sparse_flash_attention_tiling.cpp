@@ -10,6 +10,14 @@ namespace {
 
 constexpr uint32_t kMaxPieces = 64;      // pieces of one split row (SfaMerge::kMaxPieces)
 constexpr uint32_t kRowsPerCoreNoSplit = 4;  // with this many rows per core, whole rows balance well enough
+// The fixed cost of a whole row beside its tiles, in hundredths of a tile: its selection, the
+// chain of its first tile, its finalize. GLM-5 prefill gives each core a run of rows in order, so
+// the cores with the early rows (one or two tiles each) hold the most rows: by tiles alone, core 0
+// of S = 1024 (180 rows, 231 tiles) ended at 1,395K cycles and the others at 1,001-1,078K. A cost of
+// 0.35 / 0.4 / 0.45 / 0.5 / 0.6 tile: S = 1024 622.0 / 611.7 / 610.7 / 622.8 / 622.6 us, S = 2048
+// 2,241.7 / 2,264.6 / 2,270.0 / 2,263.8 / 2,269.4 us (by tiles, before sfa-sel: 775.2 / 2,337.8 us;
+// sfa-balance).
+constexpr uint64_t kSfaRowCost = 40;
 // Pieces of a split row start at multiples of this many positions: a piece's ids then start on a
 // 64-lane boundary of the selector's scratch (SfaSelector: the compares run on whole 64-lane groups).
 constexpr uint32_t kSfaPieceGrain = 64;
@@ -293,7 +301,9 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
     ++busyRows;
   }
   const bool split = busyRows < kRowsPerCoreNoSplit * aiCores;
-  const uint64_t share = std::max<uint64_t>(1, (total + aiCores - 1) / aiCores);  // tiles per core
+  // Whole rows balance by cost: a row's tiles and a fixed kSfaRowCost of work (its selection and
+  // sort, the chain of its first tile, its finalize), in hundredths of a tile.
+  const uint64_t share = std::max<uint64_t>(1, (total * 100 + uint64_t(busyRows) * kSfaRowCost + aiCores - 1) / aiCores);
   // Rows whose selected cache rows lie densely among the keys they see are sorted into runs
   // (SfaRow::sorted): whole rows (no split launch) where the vector core's scratch holds the sort.
   if (!split && SfaSortFits(p.heads)) {
@@ -321,16 +331,17 @@ SparseFlashAttentionPlan MakeSparseFlashAttentionPlan(const SparseFlashAttention
   std::vector<std::vector<SfaItem>> perCore(aiCores);
   std::vector<SfaSplit> splits;
   uint32_t core = 0, pieces = 0;
-  uint64_t filled = 0, done = 0;  // grains on the current core; tiles placed before this row
+  uint64_t filled = 0, done = 0;  // grains on the current core; the cost placed before this row
   for (uint32_t r = 0; r < p.numRows; ++r) {
     if (work[r] == 0) {
       perCore[core].push_back(SfaItem{int32_t(r), 0, 0, -1});
       continue;
     }
-    if (!split) {  // the core that holds the row's middle tile
-      core = static_cast<uint32_t>(std::min<uint64_t>(aiCores - 1, (2 * done + work[r]) / (2 * share)));
+    if (!split) {  // the core that holds the row's middle (by cost)
+      const uint64_t cost = uint64_t(work[r]) * 100 + kSfaRowCost;
+      core = static_cast<uint32_t>(std::min<uint64_t>(aiCores - 1, (2 * done + cost) / (2 * share)));
       perCore[core].push_back(SfaItem{int32_t(r), 0, int32_t(p.sparseCount), -1});
-      done += work[r];
+      done += cost;
       continue;
     }
     std::vector<std::pair<uint32_t, SfaItem>> cut;

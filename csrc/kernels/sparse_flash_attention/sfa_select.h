@@ -125,7 +125,9 @@ class SfaSelector {
                                     const AscendC::GlobalTensor<int32_t>& list) {
     const uint32_t n = Run(item, row, write, list);
     if (sorts_ && row.sorted == kSfaSortWhole && write && item.piece < 0 && n > 1) {
-      sorter_.Start(sortScratch_, list, n);
+      // A list of one chunk is in UB (listRows_): sorted from there, not read back from GM.
+      const bool inUb = listRows_ == n;
+      sorter_.Start(sortScratch_, list, n, true, inUb ? &head_ : nullptr);
       sorter_.Finish();
       headRows_ = 0;
       listRows_ = 0;
@@ -150,9 +152,11 @@ class SfaSelector {
     const bool wide = wideRoom_ && (item.piece >= 0 || t_->numSplits > 0);
     const uint32_t tableNeed = t_->paged ? CeilDiv(uint32_t(row.end), t_->blockSize) : 0;
     const bool table = write && t_->paged && tableNeed <= kSfaSelTable;
-    // A core's first selection (the cube waits for its list at the launch's start): the block
-    // table rides with the item's first ids copy, one GM round trip for both.
-    const bool carried = table && firstRun_;
+    // The block table rides with the item's first ids copy, one GM round trip for both: at a core's
+    // first selection (the cube waits for its list at the launch's start), and at every selection
+    // of a launch of whole rows, which reads its ids chunk by chunk (prefill: on the path of a row
+    // of one tile, its selection to its scores; sfa-balance).
+    const bool carried = table && (firstRun_ || !wide);
     tableBatch_ = row.batch;
     tablePending_ = carried ? tableNeed : 0;
     firstRun_ = false;

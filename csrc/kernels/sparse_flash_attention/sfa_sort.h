@@ -2,8 +2,11 @@
 // (runs of contiguous rows then cost the gathers one GM copy each), in steps that a caller may
 // issue one at a time: Sort32 (with the list's read from GM), each 4-way MrgSort round, then
 // Extract and the list's write back. The rows sort as the uint32 indices of (-row, row) pairs
-// (descending keys, so increasing rows), padded with -inf keys to 32 * 4^k pairs: the rows stay
-// exact, only the keys pass through fp32 (an inexact key above 2^24 only weakens the runs).
+// (descending keys, so increasing rows), padded with -inf keys to a whole run of 32 pairs: the rows
+// stay exact, only the keys pass through fp32 (an inexact key above 2^24 only weakens the runs).
+// With `exact`, each round merges only the pairs there are (MrgSort costs a cycle per two of them):
+// a whole row of 640 ids is 20 runs of 32, where padded to 32 x 4^k pairs it sorted 2,048 pairs a
+// round (GLM-5 prefill rows of 513-2,048 keys: ~3.1K vector cycles a row; 640 ids now ~1K).
 #pragma once
 
 #include "kernel_operator.h"
@@ -15,21 +18,26 @@ class SfaRowSorter {
  public:
   // Starts sorting list[0, n) (n <= kSfaMaxSparseCount, in GM once the caller's MTE3 is done) in
   // `scratch`: kSfaSortScratchBytes of UB (32-byte aligned), the sorter's until the last step.
+  // exact: padded to whole runs of 32 pairs; else to 32 x 4^k (every round the same length).
+  // ub: where the list is in UB too, at least AlignUp(n, 32) entries long (a whole row's one chunk,
+  // SfaSelector), read there rather than back from GM; unused with padding to 32 x 4^k.
   __aicore__ inline void Start(const AscendC::LocalTensor<uint8_t>& scratch, const AscendC::GlobalTensor<int32_t>& list,
-                               uint32_t n) {
+                               uint32_t n, bool exact, const AscendC::LocalTensor<int32_t>* ub = nullptr) {
     buf_[0] = scratch.ReinterpretCast<float>();
     buf_[1] = scratch[kSfaSortScratchBytes / 2].ReinterpretCast<float>();
     list_ = list;
     n_ = n;
     rounds_ = Rounds(n);
-    pairs_ = 32u << (2 * rounds_);
+    pairs_ = exact && n > 32 ? (n + 31) / 32 * 32 : 32u << (2 * rounds_);
+    hasUb_ = exact && ub != nullptr;
+    if (hasUb_) ub_ = *ub;
     step_ = 0;
     src_ = 1;  // Sort32 writes buffer 1
     pending_ = true;
   }
   // Steps of a sort of n rows: Sort32, the MrgSort rounds, Extract.
   __aicore__ inline static uint32_t Steps(uint32_t n) { return Rounds(n) + 2; }
-  // 4-way MrgSort rounds that merge n rows' runs of 32 pairs into one (n padded to 32 * 4^rounds).
+  // 4-way MrgSort rounds that merge n rows' runs of 32 pairs into one.
   __aicore__ inline static uint32_t Rounds(uint32_t n) {
     uint32_t rounds = 0;
     for (uint32_t pairs = 32; pairs < n; pairs *= 4) ++rounds;
@@ -60,21 +68,32 @@ class SfaRowSorter {
   __aicore__ inline AscendC::LocalTensor<int32_t> Rows(uint32_t b) const { return buf_[b].ReinterpretCast<int32_t>(); }
   __aicore__ inline AscendC::LocalTensor<float> Keys(uint32_t b) const { return buf_[b][kSfaMaxSparseCount]; }
 
-  // The list -> buffer 0, its keys -row (padding -inf), and Sort32 into runs of 32 pairs in buffer 1.
+  // The list -> buffer 0 (or in UB already: ub_), its keys -row (padding -inf), and Sort32 into runs
+  // of 32 pairs in buffer 1.
   __aicore__ inline void SortRuns() {
     using namespace AscendC;
-    SetFlag<HardEvent::MTE3_MTE2>(0);  // the list is in GM; the scratch's copies out are done
-    WaitFlag<HardEvent::MTE3_MTE2>(0);
-    SetFlag<HardEvent::V_MTE2>(0);  // the scratch's previous vector user is done
-    WaitFlag<HardEvent::V_MTE2>(0);
-    const LocalTensor<int32_t> rows = Rows(0);
     const LocalTensor<float> keys = Keys(0);
-    DataCopyPad(rows, list_, DataCopyExtParams(1, n_ * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    LocalTensor<int32_t> rows = Rows(0);
+    if (hasUb_) {
+      rows = ub_;
+      SetFlag<HardEvent::MTE2_V>(0);  // the scratch's earlier copies in and out are done
+      WaitFlag<HardEvent::MTE2_V>(0);
+      SetFlag<HardEvent::MTE3_V>(0);
+      WaitFlag<HardEvent::MTE3_V>(0);
+    } else {
+      SetFlag<HardEvent::MTE3_MTE2>(0);  // the list is in GM; the scratch's copies out are done
+      WaitFlag<HardEvent::MTE3_MTE2>(0);
+      SetFlag<HardEvent::V_MTE2>(0);  // the scratch's previous vector user is done
+      WaitFlag<HardEvent::V_MTE2>(0);
+      DataCopyPad(rows, list_, DataCopyExtParams(1, n_ * 4, 0, 0, 0), DataCopyPadExtParams<int32_t>(false, 0, 0, 0));
+    }
     SetMaskNorm();
     ResetMask();
     Duplicate(keys, -__builtin_huge_valf(), int32_t(pairs_));
-    SetFlag<HardEvent::MTE2_V>(0);
-    WaitFlag<HardEvent::MTE2_V>(0);
+    if (!hasUb_) {
+      SetFlag<HardEvent::MTE2_V>(0);
+      WaitFlag<HardEvent::MTE2_V>(0);
+    }
     PipeBarrier<PIPE_V>();
     Cast(keys, rows, RoundMode::CAST_NONE, int32_t(n_));
     PipeBarrier<PIPE_V>();
@@ -84,13 +103,28 @@ class SfaRowSorter {
     PipeBarrier<PIPE_V>();
   }
 
-  // Runs of `len` pairs -> runs of 4 * len, from one buffer into the other.
+  // Runs of `len` pairs -> runs of 4 * len, from one buffer into the other. Whole groups of 4 runs
+  // in one MrgSort (its repeats need 4 lists of one length: MrgSort.md); the pairs after them (1 to
+  // 4 runs, the last one shorter) in one more, or copied where they are a single run.
   __aicore__ inline void MergeRound(uint32_t len) {
     using namespace AscendC;
-    const LocalTensor<float> q = buf_[src_];
-    const uint16_t lens[4] = {uint16_t(len), uint16_t(len), uint16_t(len), uint16_t(len)};
-    MrgSort(buf_[src_ ^ 1], MrgSortSrcList<float>(q, q[2 * len], q[4 * len], q[6 * len]),
-            MrgSort4Info(lens, false, 0b1111, uint16_t(pairs_ / (4 * len))));
+    const LocalTensor<float> q = buf_[src_], d = buf_[src_ ^ 1];
+    const uint32_t groups = pairs_ / (4 * len), at = groups * 8 * len, rest = pairs_ - groups * 4 * len;
+    if (groups > 0) {
+      const uint16_t lens[4] = {uint16_t(len), uint16_t(len), uint16_t(len), uint16_t(len)};
+      MrgSort(d, MrgSortSrcList<float>(q, q[2 * len], q[4 * len], q[6 * len]), MrgSort4Info(lens, false, 0b1111, uint16_t(groups)));
+    }
+    const uint32_t runs = (rest + len - 1) / len;
+    if (runs == 1) {
+      DataCopy(d[at], q[at], 2 * rest);
+    } else if (runs > 1) {
+      uint16_t lens[4] = {0, 0, 0, 0};
+      for (uint32_t i = 0; i < runs; ++i) lens[i] = uint16_t(rest - i * len < len ? rest - i * len : len);
+      const uint16_t valid = uint16_t((1u << runs) - 1);  // 3, 7 or 15: the first 2, 3 or 4 lists
+      const LocalTensor<float> r = q[at];
+      MrgSort(d[at], MrgSortSrcList<float>(r, r[2 * len], r[runs > 2 ? 4 * len : 0], r[runs > 3 ? 6 * len : 0]),
+              MrgSort4Info(lens, false, valid, 1));
+    }
     PipeBarrier<PIPE_V>();
     src_ ^= 1;
   }
@@ -108,6 +142,8 @@ class SfaRowSorter {
 
   AscendC::LocalTensor<float> buf_[2];
   AscendC::GlobalTensor<int32_t> list_;
+  AscendC::LocalTensor<int32_t> ub_;
+  bool hasUb_ = false;
   uint32_t n_ = 0, pairs_ = 32, rounds_ = 0, step_ = 0, src_ = 1;
   bool pending_ = false;
 };
