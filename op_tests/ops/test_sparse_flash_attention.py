@@ -380,6 +380,17 @@ def _causal_paged_prefill(rows, heads, kv_len, g):
     return q, key, ends, kw
 
 
+def _check_sorted_as_in_order(q, key, shuffled, in_order, kw):
+    """Sorted rows: `shuffled` ids match the reference and give the outputs (bit-equal) and GM copies
+    of the same ids `in_order`."""
+    got = check(q, key, shuffled, GLM5_SCALE, **kw)
+    copies = cpu_module().last_launch()["total"]["mte2_calls"]
+    want = ops.sparse_flash_attention(q, key, key, in_order, GLM5_SCALE, return_softmax_lse=True, **kw)
+    assert cpu_module().last_launch()["total"]["mte2_calls"] == copies
+    for a, b in zip(got, want):
+        assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("heads", [64, pytest.param(128, marks=pytest.mark.heavy)])
 def test_prefill_rows_sorted_into_runs(heads):
     # A launch of whole rows (prefill: >= 4 rows per AI core) at N1 >= 64 sorts each row's selected
@@ -398,12 +409,7 @@ def test_prefill_rows_sorted_into_runs(heads):
     for r in range(rows):
         n = int((idx[r, 0] == -1).nonzero()[0]) if bool((idx[r, 0] == -1).any()) else k
         in_order[r, 0, :n] = idx[r, 0, :n].sort().values
-    got = check(q, key, idx, GLM5_SCALE, **kw)
-    copies = cpu_module().last_launch()["total"]["mte2_calls"]
-    want = ops.sparse_flash_attention(q, key, key, in_order, GLM5_SCALE, return_softmax_lse=True, **kw)
-    assert cpu_module().last_launch()["total"]["mte2_calls"] == copies
-    for a, b in zip(got, want):
-        assert torch.equal(a, b)
+    _check_sorted_as_in_order(q, key, idx, in_order, kw)
 
 
 @pytest.mark.parametrize("kv_len", [pytest.param(300, marks=pytest.mark.heavy), 400], ids=["density-boundary", "all-sparse"])
@@ -458,12 +464,7 @@ def test_prefill_sort_merges_only_the_rows_there_are():
         ids = torch.randperm(ends[r], generator=g)[:n].to(torch.int32)
         shuffled[r, 0, :n] = ids
         in_order[r, 0, :n] = ids.sort().values
-    got = check(q, key, shuffled, GLM5_SCALE, **kw)
-    copies = cpu_module().last_launch()["total"]["mte2_calls"]
-    want = ops.sparse_flash_attention(q, key, key, in_order, GLM5_SCALE, return_softmax_lse=True, **kw)
-    assert cpu_module().last_launch()["total"]["mte2_calls"] == copies
-    for a, b in zip(got, want):
-        assert torch.equal(a, b)
+    _check_sorted_as_in_order(q, key, shuffled, in_order, kw)
 
 
 # ---- value, split rows (flash-decoding), work-split boundaries ------------------------------------
