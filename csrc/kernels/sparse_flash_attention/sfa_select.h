@@ -155,7 +155,7 @@ class SfaSelector {
     // The block table rides with the item's first ids copy, one GM round trip for both: at a core's
     // first selection (the cube waits for its list at the launch's start), and at every selection
     // of a launch of whole rows, which reads its ids chunk by chunk (prefill: on the path of a row
-    // of one tile, its selection to its scores; sfa-balance).
+    // of one tile, its selection to its scores; sfa-sel).
     const bool carried = table && (firstRun_ || !wide);
     tableBatch_ = row.batch;
     tablePending_ = carried ? tableNeed : 0;

@@ -2,11 +2,12 @@
 // (runs of contiguous rows then cost the gathers one GM copy each), in steps that a caller may
 // issue one at a time: Sort32 (with the list's read from GM), each 4-way MrgSort round, then
 // Extract and the list's write back. The rows sort as the uint32 indices of (-row, row) pairs
-// (descending keys, so increasing rows), padded with -inf keys to a whole run of 32 pairs: the rows
-// stay exact, only the keys pass through fp32 (an inexact key above 2^24 only weakens the runs).
-// With `exact`, each round merges only the pairs there are (MrgSort costs a cycle per two of them):
-// a whole row of 640 ids is 20 runs of 32, where padded to 32 x 4^k pairs it sorted 2,048 pairs a
-// round (GLM-5 prefill rows of 513-2,048 keys: ~3.1K vector cycles a row; 640 ids now ~1K).
+// (descending keys, so increasing rows), padded with -inf keys: the rows stay exact, only the keys
+// pass through fp32 (an inexact key above 2^24 only weakens the runs). Padded to 32 x 4^k pairs,
+// every round has one length; with `exact`, to whole runs of 32 only, and each round merges just
+// the pairs there are (MrgSort costs a cycle per two of them): a whole row of 640 ids is 20 runs,
+// where padded it sorted 2,048 pairs a round (GLM-5 prefill rows of 513-2,048 keys: ~3.1K vector
+// cycles a row; 640 ids now ~1K; sfa-sortexact).
 #pragma once
 
 #include "kernel_operator.h"

@@ -349,7 +349,7 @@ class SfaVector {
         // Rounds of 32 x 4^k pairs: the steps run where the vector unit is idle, and with only the
         // pairs there are the gathers' copies after them met the cube's on the HBM pool sooner
         // (GLM-5 B = 64 x 128K, seeds 0 / 1 / 2: 224,624 / 224,487 / 225,220 -> 225,640 / 225,788 /
-        // 227,910 cycles; sfa-balance).
+        // 227,910 cycles; sfa-sortexact).
         sorter_.Start(stage_.ReinterpretCast<uint8_t>(), lists_[uint64_t(scan_) * t_->listWords], count, false);
         sortSlot_ = Pending{int32_t(scan_), count, aivRows, false};
         return int32_t(scan_++);
