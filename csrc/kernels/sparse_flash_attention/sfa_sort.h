@@ -11,6 +11,7 @@
 #pragma once
 
 #include "kernel_operator.h"
+#include "../common/host_device.h"
 #include "sparse_flash_attention_tiling.h"
 
 namespace ascend_glm5 {
@@ -29,7 +30,7 @@ class SfaRowSorter {
     list_ = list;
     n_ = n;
     rounds_ = Rounds(n);
-    pairs_ = exact && n > 32 ? (n + 31) / 32 * 32 : 32u << (2 * rounds_);
+    pairs_ = exact && n > 32 ? AlignUp(n, 32) : 32u << (2 * rounds_);
     hasUb_ = exact && ub != nullptr;
     if (hasUb_) ub_ = *ub;
     step_ = 0;
@@ -115,7 +116,7 @@ class SfaRowSorter {
       const uint16_t lens[4] = {uint16_t(len), uint16_t(len), uint16_t(len), uint16_t(len)};
       MrgSort(d, MrgSortSrcList<float>(q, q[2 * len], q[4 * len], q[6 * len]), MrgSort4Info(lens, false, 0b1111, uint16_t(groups)));
     }
-    const uint32_t runs = (rest + len - 1) / len;
+    const uint32_t runs = CeilDiv(rest, len);
     if (runs == 1) {
       DataCopy(d[at], q[at], 2 * rest);
     } else if (runs > 1) {
