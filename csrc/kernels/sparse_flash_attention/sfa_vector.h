@@ -133,6 +133,7 @@ class SfaVector {
         GatherPrepare(false);
         Softmax(tile, g, parity);
         GatherPrepare(true);
+        WaitProbsOut();
         GatherStore();
         if (hasPending) Accumulate(pending, g - 1, pendingParity);
         SortStep();
@@ -478,9 +479,17 @@ class SfaVector {
     else kept_.PostWord(tile);
     CrossCoreSetFlag<2, PIPE_MTE3>(kSfaFlagProbs);
     if (h_ > 0) {
-      SetFlag<HardEvent::MTE3_V>(0);  // P's UB buffer is rewritten next tile
-      WaitFlag<HardEvent::MTE3_V>(0);
+      SetFlag<HardEvent::MTE3_V>(kEvProbsOut);  // P's UB buffer is rewritten after WaitProbsOut
+      probsOut_ = true;
     }
+  }
+  // P's copy out has left its UB buffer (Softmax), which the softmax, the output scale and the
+  // finishes reuse: waited for after the next selection, whose vector work and ids copy then run
+  // beside P's copy, not after it (the ids copy waits for the vector unit).
+  __aicore__ inline void WaitProbsOut() {
+    if (!probsOut_) return;
+    AscendC::WaitFlag<AscendC::HardEvent::MTE3_V>(kEvProbsOut);
+    probsOut_ = false;
   }
 
   // In place on the scores: p = exp(scale * S - r) against the item's reference max r, and the row
@@ -987,7 +996,9 @@ class SfaVector {
   bool gatherReady_ = false, gatherLoaded_ = false;
   int32_t listInUb_ = -1;  // the item whose list KeepList put in rowIdx_
   bool scoresRead_ = false;  // V -> MTE2 kEvScoresRead set: the last Cast of scores_ is issued
+  bool probsOut_ = false;    // MTE3 -> V kEvProbsOut set: P's copy out not waited for
   static constexpr int32_t kEvScoresRead = 7;
+  static constexpr int32_t kEvProbsOut = 5;  // MTE3 -> V: P has left UB (WaitProbsOut)
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool outT_ = false;           // SfaOutT
