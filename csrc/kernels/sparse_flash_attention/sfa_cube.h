@@ -88,6 +88,7 @@ class SfaCube {
     keepChunks_ = keptCols_ / kSfaOutChunk;
     earlyMerge_ = SfaEarlyMerge(t);
     outT_ = SfaOutT(t);
+    finalChunks_ = SfaFinalChunks(t);
     // V by column blocks (LoadV): GLM-5 decode B = 16 -1.9 %. Where whole rows sum O^T (B = 64) its
     // pieces' fewer loads bring the cube's row copies together on the HBM pool: +1.0 to +1.7 %.
     vBlocks_ = !outT_;
@@ -151,6 +152,7 @@ class SfaCube {
       cur = next;
       ++g;
     }
+    finalTile_ = true;
     Output(cur, g);
     OutputKept(cur, g);
     Drain(g + 1);
@@ -590,6 +592,7 @@ class SfaCube {
       if (oneRef && col == keptCols_) ReadTrips(tile);  // its GM miss while MTE1 and M work on the chunk
       if (oneRef) FixOneRef(tile, L0C(1 + o), col);
       else FixChunk(dst[oSlot], L0C(1 + o), col, kSfaLatentDim, ot);
+      if (ChunksFlagged(tile)) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
       oAcc_.Release(o);
       GatherSome(kScoreChunks + (col - keptCols_) / kSfaOutChunk + 1);  // the next tile's own rows, a part per chunk
     }
@@ -597,6 +600,12 @@ class SfaCube {
     // A piece's streamed columns are final: its vector cores post them for an early merge.
     if (earlyMerge_ && tile.last && piece && !oneRef) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     outA_ = a;
+  }
+  // Whether tile flags each of its P . V chunks but the last as it leaves L0C (kSfaFlagStreamed; the
+  // last is kSfaFlagOut), in Output's order then OutputKept's: the core's last tile where it sums
+  // into a piece slot (SfaFinalChunks: a seeded piece at decode B = 64).
+  __aicore__ inline bool ChunksFlagged(const SfaTile& tile) const {
+    return finalChunks_ && finalTile_ && SfaSumsInPiece(tile.info.piece);
   }
   // Whether tile's item sums O^T (SfaItemOutT): its P . V is V^T P^T.
   __aicore__ inline bool OutT(const SfaTile& tile) const { return outT_ && tile.info.piece == kSfaWholeRow; }
@@ -682,6 +691,7 @@ class SfaCube {
       if (OneRefTile(tile)) FixOneRef(tile, KeptL0C(k), k * kSfaOutChunk);
       else FixKept(dst[oSlot], kSfaLatentDim, k, k + 1, ot);
       if (half > 0 && i + 1 == keepChunks_ - half) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagKeptHigh);
+      if (ChunksFlagged(tile) && i + 1 < keepChunks_) CrossCoreSetFlag<2, PIPE_FIX>(kSfaFlagStreamed);
     }
     if (flush) {
       if (seeded) SetAtomicNone();
@@ -829,6 +839,7 @@ class SfaCube {
   EventSlots<AscendC::HardEvent::FIX_M, kMaxOutBufs> sAcc_, oAcc_;
   uint32_t outBufs_ = 2, keepChunks_ = 0, keptCols_ = 0, itemTiles_ = 0;
   bool keptPending_ = false, earlyMerge_ = false, sharedS_ = false;
+  bool finalChunks_ = false, finalTile_ = false;  // SfaFinalChunks; Process is at the core's last tile
   EventSlots<AscendC::HardEvent::MTE1_MTE2> kvTiles_;
   AscendC::GlobalTensor<T> query_, queryRope_, key_, value_, keyRope_, pRing_, gatherSlots_;
   AscendC::GlobalTensor<int32_t> slots_, lists_;

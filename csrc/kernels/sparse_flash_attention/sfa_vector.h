@@ -76,6 +76,7 @@ class SfaVector {
                            uint64_t(t.numItems) * t.listWords);
     earlyMerge_ = SfaEarlyMerge(t);
     outT_ = SfaOutT(t);
+    finalChunks_ = SfaFinalChunks(t);
     keepFirstList_ = t.combinedKv != 0 && t.numItems <= 3 * t.blockDim;
     itemFirst_ = t.numItems > 3 * t.blockDim;
     gatherAhead_ = SfaGatherAhead(t.combinedKv != 0, t.numItems, t.blockDim);
@@ -758,6 +759,15 @@ class SfaVector {
     }
     if (lastPiece) CrossCoreWaitFlag<2, PIPE_MTE3>(kSfaFlagKeptHigh);
     if (early) io_.PostPiece(tile.info, kSfaRowFlagKeptHigh, SlotWords());
+    // The core's last tile where the cube flags its chunks (SfaFinalChunks): a seeded piece's row is
+    // finalised chunk by chunk as they land; any other piece takes the flags.
+    if (lastOfCore && finalChunks_ && SfaSumsInPiece(tile.info.piece)) {
+      if (tile.last && SfaSeeded(tile.info.piece) && h_ > 0 && !outWaited_ && kept_.Clean(g, parity)) {
+        FinalizeByChunks(tile, parity);
+        return;
+      }
+      for (uint32_t c = 1; c < kSfaLatentDim / kSfaOutChunk; ++c) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagStreamed);
+    }
     if (!outWaited_) CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
     outWaited_ = false;
     kept_.Update(g, parity, ItemOutT(tile));
@@ -824,6 +834,60 @@ class SfaVector {
     Finalize(row, parity);
   }
 
+  // A seeded piece that ends its core's items (SfaFinalChunks): its row (B's acc, A's P . V added in)
+  // finalised chunk by chunk in the order the cube flags them, each 64-column chunk read, scaled by
+  // 1 / l, cast and written as it lands (GLM-5 decode B = 64: the cube's last 8 fixpipes take ~1.7K
+  // cycles, and the row's finalize after them took ~2.5K more; by chunks ~1.2K, held by the vector
+  // unit).
+  __aicore__ inline void FinalizeByChunks(const SfaTile& tile, uint32_t parity) {
+    using namespace AscendC;
+    const GlobalTensor<float> sum = AccSlot(tile, parity);
+    const uint32_t row = uint32_t(tile.info.row), chunks = kSfaLatentDim / kSfaOutChunk;
+    const uint32_t streamed = chunks - SfaKeptCols(*t_) / kSfaOutChunk;
+    const LocalTensor<float> ref = Stat(kRef0 + parity), lRun = Stat(kSum0 + parity), mTrue = Stat(kTrue0 + parity);
+    const LocalTensor<float> inv = Stat(kTileMax);  // free: the last softmax is done
+    SetFlag<HardEvent::V_MTE2>(0);  // the previous item's output has been read out of acc
+    WaitFlag<HardEvent::V_MTE2>(0);
+    Duplicate(inv, 1.0f, h_);
+    PipeBarrier<PIPE_V>();
+    Div(inv, inv, lRun, h_);
+    const LocalTensor<float> byRow = scale_.Blocks(inv, h_);
+    for (uint32_t i = 0; i < chunks; ++i) {
+      if (i + 1 < chunks) {
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagStreamed);
+      } else {
+        CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagOut);
+        CrossCoreSetFlag<2, PIPE_MTE2>(kSfaFlagOutFree);
+      }
+      const uint32_t col = (i < streamed ? chunks - streamed + i : i - streamed) * kSfaOutChunk;
+      FinalizeChunk(sum, row, col, byRow, i);
+    }
+    for (uint32_t slot = 0; slot < 2; ++slot) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));
+    if (t_->returnLse) io_.WriteLse(row, h0_, h_, ref, lRun, mTrue, Stat(kTileSum));
+  }
+  // Latent columns [col, col + 64) of this core's rows of `sum` (rows of 512 floats in GM and in
+  // acc_): read into acc_ at their place, times 1 / l by row (byRow: a block a row), cast into stage
+  // slot i % 2 (MTE3 -> V event i % 2) and written to the output's rows; one repeat a row.
+  __aicore__ inline void FinalizeChunk(const AscendC::GlobalTensor<float>& sum, uint32_t row, uint32_t col,
+                                       const AscendC::LocalTensor<float>& byRow, uint32_t i) {
+    using namespace AscendC;
+    constexpr uint32_t rowBlocks = kSfaLatentDim / 8, gap = (kSfaLatentDim - kSfaOutChunk) / 8;
+    constexpr uint32_t chunkBlocks = kSfaOutChunk * sizeof(T) / 32, outBlocks = kSfaLatentDim * sizeof(T) / 32;
+    const uint32_t slot = i % 2;
+    const LocalTensor<T> stage = stage_.ReinterpretCast<T>()[slot * h_ * kSfaOutChunk];
+    DataCopy(acc_[col], sum[col], DataCopyParams(uint16_t(h_), kSfaOutChunk / 8, gap, gap));
+    SetFlag<HardEvent::MTE2_V>(0);
+    WaitFlag<HardEvent::MTE2_V>(0);
+    Mul(acc_[col], acc_[col], byRow, kSfaOutChunk, uint8_t(h_), BinaryRepeatParams(1, 1, 0, rowBlocks, rowBlocks, 1));
+    PipeBarrier<PIPE_V>();
+    if (i >= 2) WaitFlag<HardEvent::MTE3_V>(int32_t(slot));  // the slot's previous rows are out
+    Cast(stage, acc_[col], RoundMode::CAST_RINT, kSfaOutChunk, uint8_t(h_), UnaryRepeatParams(1, 1, chunkBlocks, rowBlocks));
+    SetFlag<HardEvent::V_MTE3>(int32_t(slot));
+    WaitFlag<HardEvent::V_MTE3>(int32_t(slot));
+    DataCopy(io_.out[(uint64_t(row) * t_->heads + h0_) * kSfaLatentDim + col], stage,
+             DataCopyParams(uint16_t(h_), chunkBlocks, 0, outBlocks - chunkBlocks));
+    SetFlag<HardEvent::MTE3_V>(int32_t(slot));
+  }
   // A seeded item (SfaSeeded) before its first tile: once its B's vector cores have posted B (word
   // 0 of the row's flag counts both), this core's heads of B's reference max, sum and true max ->
   // the item's statistics (parity), from which its first tile's softmax goes on as from an earlier
@@ -1002,6 +1066,7 @@ class SfaVector {
   uint32_t block_ = 0, h0_ = 0, h_ = 0, hAlign_ = 8, used_ = 0, scan_ = 0, last_ = 0, slot_ = 0, stageSlots_ = 2;
   bool earlyMerge_ = false;  // SfaEarlyMerge: pieces post their streamed columns early
   bool outT_ = false;           // SfaOutT
+  bool finalChunks_ = false;    // SfaFinalChunks: the cube flags the chunks of the core's last tile
   SfaFinalizeT<T> finalizeT_;  // a whole row's output from an O^T sum, in steps (SfaOutT only)
   uint32_t gatherAhead_ = 2;  // SfaGatherAhead
   bool itemFirst_ = false;  // Process reads an item's record before selecting the next item (many items per core)

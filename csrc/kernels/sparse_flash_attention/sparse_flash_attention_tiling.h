@@ -247,6 +247,12 @@ constexpr bool SfaEarlyMerge(const SparseFlashAttentionTiling& t) {
   return SfaKeptCols(t) > 0 && t.numSplits > 0 &&
          uint64_t(t.numSplits) * t.heads <= uint64_t(kSfaEarlyMergeHeads) * 2 * t.blockDim;
 }
+// Whether a core's last tile, where it sums into a piece slot, flags each of its 64-column P . V
+// chunks as it leaves L0C, in a launch whose whole rows sum O^T (decode B = 64, whose cores end
+// with a seeded piece): kSfaFlagStreamed for each but the last (the streamed chunks [SfaKeptCols,
+// 512), then the kept ones), kSfaFlagOut for the last. A seeded piece's vector cores then finalise
+// its row chunk by chunk as they land (SfaVector::FinalizeByChunks), not after the last fixpipe.
+constexpr bool SfaFinalChunks(const SparseFlashAttentionTiling& t) { return t.numSplits > 0 && SfaOutT(t); }
 // Merge units per (split, head): in an early-merge launch the host plans units of (split, head,
 // column chunk of kSfaMergeCols) so that the vector cores share the merge's loads by columns (a head
 // split over two vector cores); elsewhere a unit is a whole (split, head).
