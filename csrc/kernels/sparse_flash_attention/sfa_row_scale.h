@@ -46,17 +46,6 @@ struct SfaRowScale {
     }
     PipeBarrier<PIPE_V>();
   }
-  // v[r] in a 32-byte block of its own per row r < n, at the span's end: the src1 of a Mul over
-  // rows of any width (block stride 0, repeat stride 1; SfaVector::FinalizeChunk).
-  __aicore__ inline AscendC::LocalTensor<float> Blocks(const AscendC::LocalTensor<float>& v, uint32_t n) {
-    using namespace AscendC;
-    const uint32_t blocks = (n + 7) / 8 * 8;
-    const LocalTensor<float> x = lanes_[lanes_.GetSize() - blocks * 8];
-    PipeBarrier<PIPE_V>();
-    Brcb(x, v, uint8_t(blocks / 8), BrcbRepeatParams(1, 8));
-    PipeBarrier<PIPE_V>();
-    return x;
-  }
 
  private:
   AscendC::LocalTensor<float> lanes_;

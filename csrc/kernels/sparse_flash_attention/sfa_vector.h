@@ -851,7 +851,10 @@ class SfaVector {
     Duplicate(inv, 1.0f, h_);
     PipeBarrier<PIPE_V>();
     Div(inv, inv, lRun, h_);
-    const LocalTensor<float> byRow = scale_.Blocks(inv, h_);
+    const LocalTensor<float> byRow = bcast_;  // 1 / l a block a head, as ScaleRows broadcasts it
+    PipeBarrier<PIPE_V>();
+    Brcb(byRow, inv, uint8_t(CeilDiv(h_, 8)), BrcbRepeatParams(1, 8));
+    PipeBarrier<PIPE_V>();
     for (uint32_t i = 0; i < chunks; ++i) {
       if (i + 1 < chunks) {
         CrossCoreWaitFlag<2, PIPE_MTE2>(kSfaFlagStreamed);
